@@ -1,0 +1,106 @@
+//! The assignment: what an enrolled device downloads (signed by the intake) — its households,
+//! the form, the timeline and the keys it needs.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    error::ProtocolError,
+    keys::{DeviceKey, MinistryPublicKey, PublicKey},
+    lifecycle::HouseholdStatus,
+    signed::{SignedDocument, ASSIGNMENT_DOMAIN},
+    time::DeviceTime,
+};
+
+/// Inclusive dates in the campaign's time zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl Window {
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        self.start <= day && day <= self.end
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeline {
+    pub distribute: Window,
+    pub collect: Window,
+    pub submit: Window,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignInfo {
+    pub id: String,
+    pub name: String,
+    /// IANA zone, e.g. `Asia/Ho_Chi_Minh`.
+    pub timezone: String,
+    pub timeline: Timeline,
+    /// Form definition reference, e.g. `sipas-2024@1`.
+    pub form: String,
+    /// Whether refused or moved households may be replaced from the reserve list.
+    pub replacement_allowed: bool,
+    /// Whether a transcription must be double-keyed before its parcel goes.
+    pub verification_required: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Place {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignedVillage {
+    pub id: String,
+    pub name: String,
+    pub commune: Place,
+    pub district: Place,
+    pub province: Place,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignedHousehold {
+    pub id: String,
+    pub village: String,
+    pub serial: String,
+    pub name: String,
+    pub address: String,
+    /// Order on the village's reserve list (1, 2, 3); absent for sampled households.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve_rank: Option<u32>,
+    pub status: HouseholdStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    pub protocol: u32,
+    pub campaign: CampaignInfo,
+    pub device: Uuid,
+    pub enumerator: Place,
+    pub villages: Vec<AssignedVillage>,
+    pub households: Vec<AssignedHousehold>,
+    pub intake_public_key: PublicKey,
+    pub ministry_public_key: MinistryPublicKey,
+    pub issued_at: DeviceTime,
+}
+
+impl Assignment {
+    pub fn sign(&self, intake_key: &DeviceKey) -> Result<SignedDocument, ProtocolError> {
+        SignedDocument::sign(ASSIGNMENT_DOMAIN, self, intake_key)
+    }
+    pub fn verify(signed: &SignedDocument, intake_key: &PublicKey) -> Result<Assignment, ProtocolError> {
+        signed.verify(ASSIGNMENT_DOMAIN, intake_key, "assignment")
+    }
+}

@@ -1,0 +1,230 @@
+//! Batches: the unit of transmission, signature and chaining.
+//!
+//! A device numbers its batches 1, 2, 3 … (`seq`) and puts the hash of the previous batch in
+//! each (`prev`, 32 zero bytes for the first), so the intake can tell a retry (same seq, same
+//! hash), a fork (same seq, other hash: equivocation) and a gap (seq too high).
+//!
+//! Bytes: the batch is encoded canonically (see [`crate::canonical`]); that byte string `B`
+//! is what is hashed (`SHA-256(B)`) and signed (`Ed25519(device key, "fieldpost/batch/v1\n" || B)`).
+//! On the wire it travels in a frame: `"FPB1" || signature (64 bytes) || zstd(B)`.
+//! Compression is outside the hash, so any zstd encoder gives an equivalent frame.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use uuid::Uuid;
+
+use crate::{
+    canonical::{from_canonical_bytes, to_canonical_bytes},
+    error::ProtocolError,
+    event::Event,
+    keys::{DeviceKey, PublicKey},
+    limits,
+    time::DeviceTime,
+    PROTOCOL_VERSION,
+};
+
+/// Domain-separation prefix of batch signatures.
+pub const BATCH_SIGNATURE_DOMAIN: &[u8] = b"fieldpost/batch/v1\n";
+/// The first four bytes of every batch frame.
+pub const FRAME_MAGIC: &[u8; 4] = b"FPB1";
+/// The MIME type of a batch frame.
+pub const FRAME_CONTENT_TYPE: &str = "application/vnd.fieldpost.batch";
+/// zstd level the reference device uses; any level decodes the same.
+pub const FRAME_ZSTD_LEVEL: i32 = 9;
+
+/// SHA-256 of a batch's canonical bytes; written as 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BatchHash(pub [u8; 32]);
+
+impl BatchHash {
+    /// The `prev` of a device's first batch.
+    pub const GENESIS: BatchHash = BatchHash([0; 32]);
+
+    pub fn of(canonical_bytes: &[u8]) -> Self {
+        BatchHash(Sha256::digest(canonical_bytes).into())
+    }
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+    pub fn from_hex(s: &str) -> Result<Self, ProtocolError> {
+        let bytes = hex::decode(s).map_err(|e| ProtocolError::InvalidField { field: "hash", detail: e.to_string() })?;
+        if s.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(ProtocolError::InvalidField { field: "hash", detail: "hex digits must be lowercase".into() });
+        }
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| ProtocolError::InvalidField { field: "hash", detail: "a batch hash is 32 bytes".into() })?;
+        Ok(BatchHash(arr))
+    }
+}
+
+impl fmt::Debug for BatchHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BatchHash({})", self.to_hex())
+    }
+}
+impl fmt::Display for BatchHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+impl Serialize for BatchHash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+impl<'de> Deserialize<'de> for BatchHash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        BatchHash::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A batch of events from one device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    pub protocol: u32,
+    pub campaign: String,
+    /// The device id the intake gave at enrollment.
+    pub device: Uuid,
+    /// The enumerator whose chain this batch continues (one chain per enumerator, so a
+    /// replacement device continues where the old one stopped).
+    pub enumerator: String,
+    pub seq: u64,
+    pub prev: BatchHash,
+    pub created_at: DeviceTime,
+    pub events: Vec<Event>,
+}
+
+/// A batch in its signed, canonical form: exactly the bytes that were signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedBatch {
+    canonical: Vec<u8>,
+    signature: [u8; 64],
+}
+
+impl SignedBatch {
+    /// Encodes and signs a batch, refusing one that breaks the limits.
+    pub fn sign(batch: &Batch, key: &DeviceKey) -> Result<Self, ProtocolError> {
+        check_batch_rules(batch)?;
+        let canonical = to_canonical_bytes(batch)?;
+        check_len("batch", canonical.len(), limits::MAX_BATCH_BYTES)?;
+        let signature = key.sign(BATCH_SIGNATURE_DOMAIN, &canonical);
+        let signed = SignedBatch { canonical, signature };
+        check_len("batch frame", signed.to_frame().len(), limits::MAX_FRAME_BYTES)?;
+        Ok(signed)
+    }
+
+    pub fn canonical_bytes(&self) -> &[u8] {
+        &self.canonical
+    }
+    pub fn signature(&self) -> &[u8; 64] {
+        &self.signature
+    }
+    pub fn hash(&self) -> BatchHash {
+        BatchHash::of(&self.canonical)
+    }
+
+    /// The bytes sent over HTTP.
+    pub fn to_frame(&self) -> Vec<u8> {
+        let compressed = zstd::bulk::compress(&self.canonical, FRAME_ZSTD_LEVEL).expect("zstd compresses in memory");
+        let mut frame = Vec::with_capacity(4 + 64 + compressed.len());
+        frame.extend_from_slice(FRAME_MAGIC);
+        frame.extend_from_slice(&self.signature);
+        frame.extend_from_slice(&compressed);
+        frame
+    }
+
+    /// Reads a frame: magic, signature, bounded decompression. Nothing is trusted yet.
+    pub fn from_frame(frame: &[u8]) -> Result<Self, ProtocolError> {
+        check_len("batch frame", frame.len(), limits::MAX_FRAME_BYTES)?;
+        if frame.len() < 4 + 64 + 1 || &frame[..4] != FRAME_MAGIC {
+            return Err(ProtocolError::BadFrame("it must start with \"FPB1\" and a 64-byte signature".into()));
+        }
+        let signature: [u8; 64] = frame[4..68].try_into().expect("64 bytes");
+        // Refuse decompression bombs: never inflate past the batch limit.
+        let canonical = zstd::bulk::decompress(&frame[68..], limits::MAX_BATCH_BYTES).map_err(|e| {
+            ProtocolError::BadFrame(format!("the body is not zstd data within {} bytes: {e}", limits::MAX_BATCH_BYTES))
+        })?;
+        Ok(SignedBatch { canonical, signature })
+    }
+
+    /// Parses the batch without checking the signature, so the receiver can find the key.
+    /// Version, canonical form and limits are checked here.
+    pub fn decode(&self) -> Result<Batch, ProtocolError> {
+        #[derive(Deserialize)]
+        struct VersionProbe {
+            protocol: u32,
+        }
+        let probe: VersionProbe =
+            serde_json::from_slice(&self.canonical).map_err(|e| ProtocolError::malformed("batch", e))?;
+        if probe.protocol != PROTOCOL_VERSION {
+            return Err(ProtocolError::UnsupportedVersion { got: probe.protocol, supported: PROTOCOL_VERSION });
+        }
+        let batch: Batch = from_canonical_bytes(&self.canonical, "batch")?;
+        check_batch_rules(&batch)?;
+        Ok(batch)
+    }
+
+    /// Checks the signature against the device's public key.
+    pub fn verify(&self, key: &PublicKey) -> Result<(), ProtocolError> {
+        key.verify(BATCH_SIGNATURE_DOMAIN, &self.canonical, &self.signature)
+    }
+
+    /// Frame → checked, verified batch, given a way to find the device's key.
+    pub fn open(frame: &[u8], key: &PublicKey) -> Result<VerifiedBatch, ProtocolError> {
+        let signed = Self::from_frame(frame)?;
+        let batch = signed.decode()?;
+        signed.verify(key)?;
+        Ok(VerifiedBatch { hash: signed.hash(), batch, signed })
+    }
+}
+
+/// A batch whose frame, encoding, limits and signature all checked out.
+#[derive(Clone, Debug)]
+pub struct VerifiedBatch {
+    pub batch: Batch,
+    pub hash: BatchHash,
+    pub signed: SignedBatch,
+}
+
+fn check_len(what: &'static str, size: usize, limit: usize) -> Result<(), ProtocolError> {
+    if size > limit {
+        return Err(ProtocolError::TooLarge { what, size, limit });
+    }
+    Ok(())
+}
+
+fn check_batch_rules(batch: &Batch) -> Result<(), ProtocolError> {
+    if batch.protocol != PROTOCOL_VERSION {
+        return Err(ProtocolError::UnsupportedVersion { got: batch.protocol, supported: PROTOCOL_VERSION });
+    }
+    if batch.seq == 0 {
+        return Err(ProtocolError::InvalidField { field: "seq", detail: "seq starts at 1".into() });
+    }
+    if batch.seq == 1 && batch.prev != BatchHash::GENESIS {
+        return Err(ProtocolError::InvalidField { field: "prev", detail: "the first batch's prev is 64 zeros".into() });
+    }
+    if batch.events.is_empty() {
+        return Err(ProtocolError::EmptyBatch);
+    }
+    if batch.events.len() > limits::MAX_EVENTS_PER_BATCH {
+        return Err(ProtocolError::TooManyEvents { count: batch.events.len(), limit: limits::MAX_EVENTS_PER_BATCH });
+    }
+    let mut seen = std::collections::HashSet::with_capacity(batch.events.len());
+    for event in &batch.events {
+        event.check_shape()?;
+        if event.enumerator != batch.enumerator {
+            return Err(ProtocolError::InvalidField {
+                field: "enumerator",
+                detail: format!("event {} is by {}, the batch by {}", event.id, event.enumerator, batch.enumerator),
+            });
+        }
+        if !seen.insert(event.id) {
+            return Err(ProtocolError::InvalidField { field: "id", detail: format!("event {} appears twice", event.id) });
+        }
+    }
+    Ok(())
+}
