@@ -1,1 +1,40 @@
-pub fn x(){}
+//! # intake — Fieldpost's central server
+//!
+//! The centre that enforces the sync protocol. A reader's map, from the outside in:
+//!
+//! * [`http`] — axum routes; each handler parses, calls the service, maps the result.
+//! * [`service`] — enrollment (one-time codes, rate limiting), device authentication,
+//!   assignments, and the **integrity** layer of ingest: frame, encoding, limits, signature,
+//!   device and campaign. A batch failing any of these is refused whole.
+//! * [`store`] — the storage trait and its SQLite implementation. Chain checks (retry,
+//!   gap, fork) and the **domain** layer run inside one durable transaction.
+//! * [`domain`] — pure judgement of each event (assigned household, legal transition, sealed
+//!   payload shape, new event id). A rejected event is kept with its reason; the batch is
+//!   still accepted so the device's queue never blocks.
+//! * [`campaign`] and [`demo`] — the campaign file format and the Quảng Trị 2024 demo.
+//! * [`error`] — the one error type at the boundary, with stable codes.
+
+pub mod campaign;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod keyfile;
+pub mod service;
+pub mod store;
+
+use std::{path::Path, sync::Arc};
+
+/// Opens the intake stored in `data_dir` (`intake.db`, `intake.key`), creating both if new.
+pub fn open(data_dir: &Path) -> Result<service::Intake, String> {
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    // The database holds names and addresses of households: owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let store = store::sqlite::SqliteStore::open(&data_dir.join("intake.db")).map_err(|e| e.to_string())?;
+    let key = keyfile::load_or_create(&data_dir.join("intake.key"))?;
+    Ok(service::Intake::new(Arc::new(store), key))
+}

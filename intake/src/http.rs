@@ -1,0 +1,90 @@
+//! The HTTP layer: each handler parses, calls [`Intake`], and maps the result. No logic here.
+
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderMap, Method, StatusCode, Uri},
+    response::IntoResponse,
+    routing::{get, post},
+    Json, Router,
+};
+use chrono::Utc;
+use std::{net::SocketAddr, sync::Arc};
+use sync_protocol::{api, limits};
+use tower_http::trace::TraceLayer;
+
+use crate::{error::IntakeError, service::Intake};
+
+pub fn router(intake: Arc<Intake>) -> Router {
+    Router::new()
+        .route(api::PATH_HEALTH, get(|| async { "ok" }))
+        .route(api::PATH_ENROLL, post(enroll))
+        .route(api::PATH_ASSIGNMENT, get(assignment))
+        .route(api::PATH_CHAIN, get(chain))
+        .route(api::PATH_BATCHES, post(batches))
+        .fallback(|| async { IntakeError::NotFound })
+        .layer(TraceLayer::new_for_http())
+        .with_state(intake)
+}
+
+/// Runs blocking store work off the async executor.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, IntakeError> + Send + 'static) -> Result<T, IntakeError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(IntakeError::Store(crate::store::StoreError::Corrupt(format!("worker failed: {e}")))))
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, IntakeError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| IntakeError::BodyTooLarge { limit })
+}
+
+fn client_ip(info: Option<ConnectInfo<SocketAddr>>) -> std::net::IpAddr {
+    info.map(|ConnectInfo(a)| a.ip()).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
+async fn enroll(State(intake): State<Arc<Intake>>, request: Request) -> Result<impl IntoResponse, IntakeError> {
+    let info = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
+    let bytes = read_body(request.into_body(), 16 * 1024).await?;
+    let request: api::EnrollRequest = serde_json::from_slice(&bytes).map_err(|e| IntakeError::BadRequest(format!("enrollment request: {e}")))?;
+    let ip = client_ip(info);
+    let response = blocking(move || intake.enroll(&request, ip)).await?;
+    Ok((StatusCode::CREATED, Json(response)))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn authenticated<T: Send + 'static>(
+    intake: Arc<Intake>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    then: impl FnOnce(&Intake, &crate::store::DeviceRecord) -> Result<T, IntakeError> + Send + 'static,
+) -> Result<T, IntakeError> {
+    blocking(move || {
+        let device = intake.authenticate(
+            header(&headers, api::HEADER_DEVICE),
+            header(&headers, api::HEADER_TIME),
+            header(&headers, api::HEADER_SIGNATURE),
+            method.as_str(),
+            uri.path(),
+        )?;
+        then(&intake, &device)
+    })
+    .await
+}
+
+async fn assignment(State(intake): State<Arc<Intake>>, method: Method, uri: Uri, headers: HeaderMap) -> Result<impl IntoResponse, IntakeError> {
+    Ok(Json(authenticated(intake, method, uri, headers, |i, d| i.assignment(d)).await?))
+}
+
+async fn chain(State(intake): State<Arc<Intake>>, method: Method, uri: Uri, headers: HeaderMap) -> Result<impl IntoResponse, IntakeError> {
+    Ok(Json(authenticated(intake, method, uri, headers, |i, d| i.chain_head(d)).await?))
+}
+
+async fn batches(State(intake): State<Arc<Intake>>, body: Body) -> Result<impl IntoResponse, IntakeError> {
+    let frame = read_body(body, limits::MAX_FRAME_BYTES).await?;
+    let (receipt, new) = blocking(move || intake.ingest(&frame, Utc::now())).await?;
+    Ok((if new { StatusCode::CREATED } else { StatusCode::OK }, Json(receipt)))
+}

@@ -1,0 +1,167 @@
+//! The `intake` command. `intake --help` lists what a supervisor or the ministry can do.
+
+use clap::{Parser, Subcommand};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
+
+use intake::{campaign::Campaign, demo, keyfile};
+
+#[derive(Parser)]
+#[command(
+    name = "intake",
+    version,
+    about = "Fieldpost intake: the central server that receives the enumerators' records.",
+    long_about = "Fieldpost intake: the central server that receives the enumerators' records.\n\n\
+        Typical first run:\n  \
+        intake demo-campaign --out demo/            # write the Quảng Trị 2024 demo campaign\n  \
+        intake import --data-dir data demo/campaign.json\n  \
+        intake issue-code --data-dir data --enumerator enum-dh-p2   # give the code to the enumerator\n  \
+        intake serve --data-dir data --listen 127.0.0.1:8080"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write the demo campaign (Quảng Trị 2024, 486 forms) and a new ministry key pair.
+    DemoCampaign {
+        /// Folder to write campaign.json and ministry.key (the ministry's secret: keep it safe).
+        #[arg(long)]
+        out: PathBuf,
+        /// Copies of the province (63 makes a national-size campaign for benchmarks).
+        #[arg(long, default_value_t = 1)]
+        provinces: usize,
+    },
+    /// Check a campaign file and list every problem in it, without importing.
+    Check { file: PathBuf },
+    /// Import a campaign file into a new data directory.
+    Import {
+        #[arg(long, env = "FIELDPOST_DATA_DIR")]
+        data_dir: PathBuf,
+        file: PathBuf,
+    },
+    /// Issue a one-time enrollment code for an enumerator's device.
+    IssueCode {
+        #[arg(long, env = "FIELDPOST_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The enumerator id from the campaign file.
+        #[arg(long)]
+        enumerator: String,
+        /// How long the code stays valid.
+        #[arg(long, default_value_t = 72)]
+        valid_hours: i64,
+        /// Who issues it (recorded).
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+    /// Revoke a device (lost or stolen tablet). Its batches are refused from now on.
+    RevokeDevice {
+        #[arg(long, env = "FIELDPOST_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        device: uuid::Uuid,
+        #[arg(long, default_value = "revoked by operator")]
+        reason: String,
+    },
+    /// Run the server.
+    Serve {
+        #[arg(long, env = "FIELDPOST_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080", env = "FIELDPOST_LISTEN")]
+        listen: SocketAddr,
+        /// Log as JSON lines (for log collectors) instead of text.
+        #[arg(long)]
+        json_logs: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_campaign(file: &PathBuf) -> Result<(Campaign, String), String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let campaign = Campaign::from_json(&text).map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+        format!("{} has {} problem(s):\n{}", file.display(), problems.len(), list.join("\n"))
+    })?;
+    Ok((campaign, text))
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::DemoCampaign { out, provinces } => {
+            std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+            let secret = sync_protocol::keys::MinistrySecretKey::generate(&mut rand::rngs::OsRng);
+            let campaign = if provinces == 1 {
+                demo::quang_tri_2024(&secret.public())
+            } else {
+                demo::shaped_like_quang_tri(provinces, &secret.public())
+            };
+            let path = out.join("campaign.json");
+            std::fs::write(&path, serde_json::to_string_pretty(&campaign).expect("serializes")).map_err(|e| e.to_string())?;
+            keyfile::write_secret(&out.join("ministry.key"), &sync_protocol::keys::b64(&secret.to_bytes()))?;
+            println!("wrote {} and {}", path.display(), out.join("ministry.key").display());
+            Ok(())
+        }
+        Command::Check { file } => {
+            let (c, _) = read_campaign(&file)?;
+            println!("{}: campaign {} is valid ({} villages)", file.display(), c.id, c.villages().count());
+            Ok(())
+        }
+        Command::Import { data_dir, file } => {
+            let (campaign, text) = read_campaign(&file)?;
+            let intake = intake::open(&data_dir)?;
+            let s = intake.store.import_campaign(&campaign, &text, chrono::Utc::now()).map_err(|e| e.to_string())?;
+            println!(
+                "imported {}: {} villages, {} households (+{} reserve), {} enumerators, {} supervisors",
+                campaign.id, s.villages, s.households, s.reserve, s.enumerators, s.supervisors
+            );
+            Ok(())
+        }
+        Command::IssueCode { data_dir, enumerator, valid_hours, by } => {
+            let intake = intake::open(&data_dir)?;
+            let code = intake.issue_enrollment_code(&enumerator, chrono::Duration::hours(valid_hours), &by).map_err(|e| e.to_string())?;
+            println!("{code}");
+            eprintln!("one-time code for {enumerator}, valid {valid_hours} h");
+            Ok(())
+        }
+        Command::RevokeDevice { data_dir, device, reason } => {
+            let intake = intake::open(&data_dir)?;
+            intake.store.revoke_device(device, &reason, chrono::Utc::now()).map_err(|e| e.to_string())?;
+            println!("device {device} revoked");
+            Ok(())
+        }
+        Command::Serve { data_dir, listen, json_logs } => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into());
+            if json_logs {
+                tracing_subscriber::fmt().with_env_filter(filter).json().init();
+            } else {
+                tracing_subscriber::fmt().with_env_filter(filter).init();
+            }
+            let intake = Arc::new(intake::open(&data_dir)?);
+            let campaign = intake.store.campaign().map_err(|e| e.to_string())?;
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+                tracing::info!(%listen, campaign = %campaign.info.id, intake_key = %intake.key.key_id(), "intake serving");
+                println!("intake listening on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+                let app = intake::http::router(intake).into_make_service_with_connect_info::<SocketAddr>();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = tokio::signal::ctrl_c().await;
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! What the intake does, independent of HTTP: enrollment, device authentication, assignment,
+//! and the **integrity** layer of ingest (frame, encoding, limits, signature, device, campaign),
+//! before the store applies chain checks and the domain layer in one transaction.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+use sync_protocol::{
+    api::{self, ChainHead, EnrollRequest, EnrollResponse},
+    assignment::Assignment,
+    batch::SignedBatch,
+    keys::DeviceKey,
+    signed::SignedDocument,
+    DeviceTime, PROTOCOL_VERSION,
+};
+use uuid::Uuid;
+
+use crate::{
+    error::IntakeError,
+    store::{Alert, DeviceRecord, IngestResult, Store, StoreError},
+};
+
+/// Wrong enrollment codes allowed from one address within [`ENROLL_WINDOW`].
+pub const ENROLL_MAX_FAILURES: usize = 5;
+pub const ENROLL_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Crockford base32, without the letters people confuse (I, L, O, U).
+const CODE_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A fresh one-time enrollment code, `XXXX-XXXX-XXXX` (60 random bits).
+pub fn new_enrollment_code() -> String {
+    let mut rng = rand::rngs::OsRng;
+    let chars: Vec<char> = (0..12).map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char).collect();
+    format!("{}-{}-{}", chars[..4].iter().collect::<String>(), chars[4..8].iter().collect::<String>(), chars[8..].iter().collect::<String>())
+}
+
+/// The stored form of a code: SHA-256 of its normalized spelling (case, dashes and look-alike
+/// letters do not matter, so a code read over the phone still works).
+pub fn code_hash(code: &str) -> String {
+    let normalized: String = code
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect();
+    hex::encode(Sha256::digest(normalized.as_bytes()))
+}
+
+/// Counts wrong enrollment codes per client address.
+#[derive(Default)]
+pub struct EnrollLimiter {
+    failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+}
+
+impl EnrollLimiter {
+    fn check(&self, ip: IpAddr) -> Result<(), IntakeError> {
+        let mut map = self.failures.lock().unwrap();
+        let list = map.entry(ip).or_default();
+        list.retain(|t| t.elapsed() < ENROLL_WINDOW);
+        if list.len() >= ENROLL_MAX_FAILURES {
+            let oldest = list[0];
+            let retry_after_secs = ENROLL_WINDOW.saturating_sub(oldest.elapsed()).as_secs().max(1);
+            return Err(IntakeError::RateLimited { retry_after_secs });
+        }
+        Ok(())
+    }
+    fn fail(&self, ip: IpAddr) {
+        self.failures.lock().unwrap().entry(ip).or_default().push(Instant::now());
+    }
+}
+
+/// The intake: its store, its signing key and its rate limiter.
+pub struct Intake {
+    pub store: Arc<dyn Store>,
+    pub key: DeviceKey,
+    pub limiter: EnrollLimiter,
+}
+
+impl Intake {
+    pub fn new(store: Arc<dyn Store>, key: DeviceKey) -> Self {
+        Intake { store, key, limiter: EnrollLimiter::default() }
+    }
+
+    pub fn issue_enrollment_code(&self, enumerator: &str, valid_for: Duration, issued_by: &str) -> Result<String, IntakeError> {
+        let code = new_enrollment_code();
+        let now = Utc::now();
+        self.store.issue_enrollment_code(enumerator, &code_hash(&code), now + valid_for, issued_by, now)?;
+        tracing::info!(enumerator, issued_by, "enrollment code issued");
+        Ok(code)
+    }
+
+    pub fn enroll(&self, request: &EnrollRequest, client: IpAddr) -> Result<EnrollResponse, IntakeError> {
+        self.limiter.check(client)?;
+        let campaign = self.store.campaign()?;
+        match self.store.enroll(&code_hash(&request.code), &request.public_key, &request.label, Utc::now()) {
+            Ok((device, chain)) => {
+                tracing::info!(device = %device.id, enumerator = %device.enumerator, "device enrolled");
+                Ok(EnrollResponse {
+                    device: device.id,
+                    enumerator: device.enumerator,
+                    campaign: campaign.info.id,
+                    intake_public_key: self.key.public(),
+                    intake_key_id: self.key.key_id(),
+                    chain,
+                })
+            }
+            Err(StoreError::Enrollment(refusal)) => {
+                self.limiter.fail(client);
+                tracing::warn!(%client, %refusal, "enrollment refused");
+                Err(IntakeError::Enrollment(refusal))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks a device-signed request (see [`api::sign_request`]).
+    pub fn authenticate(
+        &self,
+        device: Option<&str>,
+        time: Option<&str>,
+        signature: Option<&str>,
+        method: &str,
+        path: &str,
+    ) -> Result<DeviceRecord, IntakeError> {
+        let (Some(device), Some(time), Some(signature)) = (device, time, signature) else {
+            return Err(IntakeError::Unauthenticated(format!(
+                "send the {}, {} and {} headers",
+                api::HEADER_DEVICE,
+                api::HEADER_TIME,
+                api::HEADER_SIGNATURE
+            )));
+        };
+        let id = Uuid::parse_str(device).map_err(|_| IntakeError::Unauthenticated("the device id is not a UUID".into()))?;
+        let unix: i64 = time.parse().map_err(|_| IntakeError::Unauthenticated("the time is not Unix seconds".into()))?;
+        let record = self.store.device(id)?.ok_or(IntakeError::UnknownDevice(id))?;
+        let sig = sync_protocol::keys::from_b64("signature", signature).map_err(|e| IntakeError::Unauthenticated(e.to_string()))?;
+        record
+            .public_key
+            .verify(api::REQUEST_DOMAIN, &api::request_message(method, path, unix), &sig)
+            .map_err(|_| IntakeError::Unauthenticated("the request signature does not verify".into()))?;
+        let now = Utc::now().timestamp();
+        if (now - unix).abs() > api::REQUEST_MAX_SKEW_SECS {
+            return Err(IntakeError::ClockSkew { skew_secs: unix - now, server_time: now });
+        }
+        if record.revoked {
+            return Err(IntakeError::DeviceRevoked(id));
+        }
+        Ok(record)
+    }
+
+    pub fn assignment(&self, device: &DeviceRecord) -> Result<SignedDocument, IntakeError> {
+        let campaign = self.store.campaign()?;
+        let data = self.store.assignment(&device.enumerator)?;
+        let assignment = Assignment {
+            protocol: PROTOCOL_VERSION,
+            campaign: campaign.info,
+            device: device.id,
+            enumerator: data.enumerator,
+            villages: data.villages,
+            households: data.households,
+            intake_public_key: self.key.public(),
+            ministry_public_key: campaign.ministry_public_key,
+            issued_at: DeviceTime::new(Utc::now().fixed_offset()),
+        };
+        Ok(assignment.sign(&self.key)?)
+    }
+
+    pub fn chain_head(&self, device: &DeviceRecord) -> Result<ChainHead, IntakeError> {
+        Ok(self.store.chain_head(&device.enumerator)?)
+    }
+
+    /// Ingests a batch frame. `Ok` carries the signed receipt (new or replayed).
+    pub fn ingest(&self, frame: &[u8], now: DateTime<Utc>) -> Result<(SignedDocument, bool), IntakeError> {
+        let signed = SignedBatch::from_frame(frame)?;
+        let batch = signed.decode()?;
+        let campaign = self.store.campaign()?;
+        if batch.campaign != campaign.info.id {
+            return Err(IntakeError::CampaignMismatch { got: batch.campaign, expected: campaign.info.id });
+        }
+        let device = self.store.device(batch.device)?.ok_or(IntakeError::UnknownDevice(batch.device))?;
+        // Authenticity first: nothing unsigned may raise an alert or touch the chain.
+        signed.verify(&device.public_key)?;
+        let (enumerator, batch_seq) = (batch.enumerator.clone(), batch.seq);
+        let alert = |kind: &str, detail: String| Alert {
+            kind: kind.into(),
+            enumerator: Some(enumerator.clone()),
+            device: Some(device.id),
+            seq: Some(batch_seq),
+            detail,
+        };
+        if device.revoked {
+            self.store.record_alert(&alert("revoked_device_sent", format!("revoked device sent batch {}", batch.seq)), now)?;
+            return Err(IntakeError::DeviceRevoked(device.id));
+        }
+        if device.enumerator != batch.enumerator {
+            return Err(IntakeError::EnumeratorMismatch { device: device.id, enrolled: device.enumerator, claimed: batch.enumerator });
+        }
+        let verified = sync_protocol::VerifiedBatch { hash: signed.hash(), batch, signed };
+        let seq = verified.batch.seq;
+        match self.store.ingest(&verified, frame, now, &self.key)? {
+            IngestResult::Accepted { receipt, rejected_events } => {
+                tracing::info!(enumerator = %verified.batch.enumerator, seq, events = verified.batch.events.len(), rejected_events, "batch accepted");
+                Ok((receipt, true))
+            }
+            IngestResult::Replayed { receipt } => {
+                tracing::info!(enumerator = %verified.batch.enumerator, seq, "batch replayed; same receipt");
+                Ok((receipt, false))
+            }
+            IngestResult::Gap { expected_seq, last_hash } => Err(IntakeError::SeqGap { got: seq, expected_seq, last_hash }),
+            IngestResult::ChainBroken { expected_seq, last_hash } => {
+                self.store.record_alert(&alert("chain_broken", format!("batch {seq} prev {} != accepted {last_hash}", verified.batch.prev)), now)?;
+                Err(IntakeError::ChainBroken { seq: expected_seq, last_hash })
+            }
+            IngestResult::Equivocation { seq, accepted_hash } => {
+                tracing::warn!(enumerator = %verified.batch.enumerator, seq, "equivocation");
+                self.store.record_alert(&alert("equivocation", format!("batch {seq}: accepted {accepted_hash}, now offered {}", verified.hash)), now)?;
+                Err(IntakeError::Equivocation { seq, accepted_hash })
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Storage behind one trait, so that handlers never know which database they talk to.
+//! SQLite ([`sqlite::SqliteStore`]) is the embedded default; a PostgreSQL store implements
+//! the same trait later (keeping raw signed bytes in `bytea`, never re-encoding from `jsonb`).
+//!
+//! The trait is synchronous: SQLite is, and handlers call it from `spawn_blocking`.
+//! Every method that writes is one transaction: all of it or none of it.
+
+pub mod sqlite;
+
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use sync_protocol::{
+    api::ChainHead,
+    assignment::{AssignedHousehold, AssignedVillage, CampaignInfo, Place},
+    batch::{BatchHash, VerifiedBatch},
+    keys::{DeviceKey, MinistryPublicKey, PublicKey},
+    lifecycle::HouseholdStatus,
+    signed::SignedDocument,
+};
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::campaign::Campaign;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("campaign {0:?} is already imported into this database; use a new data directory for another campaign")]
+    CampaignAlreadyImported(String),
+    #[error("no campaign is imported yet: run `intake import` first")]
+    NoCampaign,
+    #[error("unknown enumerator {0:?}")]
+    UnknownEnumerator(String),
+    #[error("unknown device {0}")]
+    UnknownDevice(Uuid),
+    #[error("this public key is already enrolled")]
+    KeyAlreadyEnrolled,
+    #[error("enrollment code refused: {0}")]
+    Enrollment(EnrollmentRefusal),
+    #[error("the database was written by a newer Fieldpost (schema {found}, this one knows {known}); upgrade the intake")]
+    NewerSchema { found: i64, known: i64 },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollmentRefusal {
+    /// No such code (or mistyped).
+    Invalid,
+    Expired,
+    AlreadyUsed,
+}
+
+impl std::fmt::Display for EnrollmentRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EnrollmentRefusal::Invalid => "no such code; check it with the person who issued it",
+            EnrollmentRefusal::Expired => "the code has expired; ask for a new one",
+            EnrollmentRefusal::AlreadyUsed => "the code was already used; each code enrolls one device once",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub villages: usize,
+    pub households: usize,
+    pub reserve: usize,
+    pub enumerators: usize,
+    pub supervisors: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct CampaignRecord {
+    pub info: CampaignInfo,
+    pub ministry_public_key: MinistryPublicKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    pub id: Uuid,
+    pub enumerator: String,
+    pub public_key: PublicKey,
+    pub label: String,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AssignmentData {
+    pub enumerator: Place,
+    pub villages: Vec<AssignedVillage>,
+    pub households: Vec<AssignedHousehold>,
+}
+
+/// What became of a batch that passed the signature checks.
+#[derive(Debug, Clone)]
+pub enum IngestResult {
+    /// Stored and committed; the receipt lists every event's outcome.
+    Accepted { receipt: SignedDocument, rejected_events: usize },
+    /// The same batch again: the receipt it got the first time.
+    Replayed { receipt: SignedDocument },
+    /// `seq` is beyond the next expected one.
+    Gap { expected_seq: u64, last_hash: BatchHash },
+    /// `seq` is the next one but `prev` does not match the last accepted batch.
+    ChainBroken { expected_seq: u64, last_hash: BatchHash },
+    /// Another batch was already accepted under this `seq`.
+    Equivocation { seq: u64, accepted_hash: BatchHash },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub kind: String,
+    pub enumerator: Option<String>,
+    pub device: Option<Uuid>,
+    pub seq: Option<u64>,
+    pub detail: String,
+}
+
+/// One stored event, as the tests and the centre's pages read it back.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventRecord {
+    pub id: String,
+    pub enumerator: String,
+    pub seq: u64,
+    pub household: Option<String>,
+    pub kind: String,
+    pub status: String,
+    pub code: Option<String>,
+}
+
+pub trait Store: Send + Sync + 'static {
+    fn import_campaign(&self, campaign: &Campaign, source: &str, now: DateTime<Utc>) -> Result<ImportSummary, StoreError>;
+    fn campaign(&self) -> Result<CampaignRecord, StoreError>;
+
+    fn issue_enrollment_code(
+        &self,
+        enumerator: &str,
+        code_hash: &str,
+        expires_at: DateTime<Utc>,
+        issued_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Binds a public key to the code's enumerator. The enumerator's earlier devices are
+    /// revoked: one tablet per enumerator, and a replacement continues the same chain.
+    fn enroll(
+        &self,
+        code_hash: &str,
+        public_key: &PublicKey,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(DeviceRecord, ChainHead), StoreError>;
+    fn device(&self, id: Uuid) -> Result<Option<DeviceRecord>, StoreError>;
+    fn revoke_device(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    fn assignment(&self, enumerator: &str) -> Result<AssignmentData, StoreError>;
+    fn chain_head(&self, enumerator: &str) -> Result<ChainHead, StoreError>;
+
+    /// Chain checks and domain judgement of an authenticated batch, in one transaction that
+    /// is durably committed before this returns `Accepted`.
+    fn ingest(
+        &self,
+        batch: &VerifiedBatch,
+        frame: &[u8],
+        now: DateTime<Utc>,
+        intake_key: &DeviceKey,
+    ) -> Result<IngestResult, StoreError>;
+
+    fn record_alert(&self, alert: &Alert, now: DateTime<Utc>) -> Result<(), StoreError>;
+    fn alerts(&self) -> Result<Vec<Alert>, StoreError>;
+
+    fn household_statuses(&self) -> Result<BTreeMap<String, HouseholdStatus>, StoreError>;
+    fn events(&self) -> Result<Vec<EventRecord>, StoreError>;
+}

@@ -1,0 +1,543 @@
+//! The embedded default: SQLite in WAL mode with `synchronous=FULL`, so a commit has reached
+//! the disk (fsync) before any receipt leaves. One writer connection (SQLite has one writer
+//! anyway); reads go through a small pool of their own connections.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
+use sync_protocol::{
+    api::ChainHead,
+    assignment::{AssignedHousehold, AssignedVillage, CampaignInfo, Place, Timeline},
+    batch::{BatchHash, VerifiedBatch},
+    canonical::to_canonical_bytes,
+    keys::{MinistryPublicKey, PublicKey},
+    lifecycle::{HouseholdStatus, Rules},
+    receipt::{OutcomeStatus, Receipt},
+    DeviceTime, EventBody, PROTOCOL_VERSION,
+};
+use uuid::Uuid;
+
+use super::*;
+use crate::domain::{self, CampaignRules, HouseholdFacts, HouseholdView};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    /// The campaign rarely changes; cache it after the first read.
+    campaign: Mutex<Option<CampaignRecord>>,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if need be) the database at `path`. A database written
+    /// by a newer version is refused, never touched.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut writer = open_connection(path)?;
+        let runner = embedded::migrations::runner();
+        let known = runner.get_migrations().iter().map(|m| m.version() as i64).max().unwrap_or(0);
+        let applied: Option<i64> = writer
+            .query_row("SELECT name FROM sqlite_master WHERE type='table' AND name='refinery_schema_history'", [], |_| Ok(()))
+            .optional()?
+            .map(|_| writer.query_row("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", [], |r| r.get(0)))
+            .transpose()?;
+        if let Some(found) = applied {
+            if found > known {
+                return Err(StoreError::NewerSchema { found, known });
+            }
+        }
+        runner.run(&mut writer).map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(SqliteStore { path: path.to_owned(), writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), campaign: Mutex::new(None) })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let conn = self.readers.lock().unwrap().pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_connection(&self.path)?,
+        };
+        let result = f(&conn);
+        self.readers.lock().unwrap().push(conn);
+        result
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+fn load_campaign(conn: &Connection) -> Result<CampaignRecord, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT id, name, timezone, form, replacement_allowed, verification_required, timeline, ministry_public_key FROM campaign",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, bool>(4)?,
+                    r.get::<_, bool>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            },
+        )
+        .optional()?
+        .ok_or(StoreError::NoCampaign)?;
+    let timeline: Timeline = serde_json::from_str(&row.6).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let ministry_public_key = MinistryPublicKey::from_b64(&row.7).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(CampaignRecord {
+        info: CampaignInfo {
+            id: row.0,
+            name: row.1,
+            timezone: row.2,
+            timeline,
+            form: row.3,
+            replacement_allowed: row.4,
+            verification_required: row.5,
+        },
+        ministry_public_key,
+    })
+}
+
+fn chain_head_in(conn: &Connection, enumerator: &str) -> Result<ChainHead, StoreError> {
+    let row: Option<(u64, String)> = conn
+        .query_row("SELECT last_seq, last_hash FROM chains WHERE enumerator_id = ?1", [enumerator], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(match row {
+        None => ChainHead { enumerator: enumerator.into(), seq: 0, hash: BatchHash::GENESIS },
+        Some((seq, hash)) => ChainHead {
+            enumerator: enumerator.into(),
+            seq,
+            hash: BatchHash::from_hex(&hash).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        },
+    })
+}
+
+fn device_from_row(r: &rusqlite::Row) -> rusqlite::Result<(String, String, String, String, Option<String>)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn device_record(row: (String, String, String, String, Option<String>)) -> Result<DeviceRecord, StoreError> {
+    Ok(DeviceRecord {
+        id: Uuid::parse_str(&row.0).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        enumerator: row.1,
+        public_key: PublicKey::from_b64(&row.2).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        label: row.3,
+        revoked: row.4.is_some(),
+    })
+}
+
+/// The domain judge's window on the database, inside the ingest transaction.
+struct TxView<'a> {
+    tx: &'a Transaction<'a>,
+}
+
+const HOUSEHOLD_COLUMNS: &str = "id, village_id, serial, enumerator_id, reserve_rank, status";
+
+fn facts(r: &rusqlite::Row) -> rusqlite::Result<HouseholdFacts> {
+    let status: String = r.get(5)?;
+    Ok(HouseholdFacts {
+        id: r.get(0)?,
+        village: r.get(1)?,
+        serial: r.get(2)?,
+        enumerator: r.get(3)?,
+        reserve_rank: r.get(4)?,
+        status: HouseholdStatus::parse(&status).unwrap_or(HouseholdStatus::Reserve),
+    })
+}
+
+impl HouseholdView for TxView<'_> {
+    fn household(&mut self, id: &str) -> Option<HouseholdFacts> {
+        let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id = ?1");
+        self.tx.prepare_cached(&sql).ok()?.query_row([id], facts).optional().ok().flatten()
+    }
+    fn household_by_serial(&mut self, serial: &str) -> Option<HouseholdFacts> {
+        let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE serial = ?1");
+        self.tx.prepare_cached(&sql).ok()?.query_row([serial], facts).optional().ok().flatten()
+    }
+    fn next_reserve(&mut self, village: &str) -> Option<HouseholdFacts> {
+        let sql = format!(
+            "SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE village_id = ?1 AND status = 'reserve' AND reserve_rank IS NOT NULL ORDER BY reserve_rank LIMIT 1"
+        );
+        self.tx.prepare_cached(&sql).ok()?.query_row([village], facts).optional().ok().flatten()
+    }
+    fn event_seen(&mut self, id: &str) -> bool {
+        self.tx
+            .prepare_cached("SELECT 1 FROM events WHERE id = ?1")
+            .and_then(|mut s| s.exists([id]))
+            .unwrap_or(false)
+    }
+}
+
+impl Store for SqliteStore {
+    fn import_campaign(&self, c: &Campaign, source: &str, now: DateTime<Utc>) -> Result<ImportSummary, StoreError> {
+        let now_s = rfc3339(now);
+        self.write(|tx| {
+            if let Some(existing) = tx.query_row("SELECT id FROM campaign", [], |r| r.get::<_, String>(0)).optional()? {
+                return Err(StoreError::CampaignAlreadyImported(existing));
+            }
+            tx.execute(
+                "INSERT INTO campaign VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    c.id,
+                    c.name,
+                    c.timezone,
+                    c.form,
+                    c.replacement_allowed,
+                    c.verification_required,
+                    serde_json::to_string(&c.timeline).expect("timeline serializes"),
+                    c.ministry_public_key,
+                    source,
+                    now_s
+                ],
+            )?;
+            for e in &c.enumerators {
+                tx.execute("INSERT INTO enumerators VALUES (?1, ?2)", params![e.id, e.name])?;
+            }
+            let covering = c.village_enumerators();
+            let mut summary = ImportSummary { villages: 0, households: 0, reserve: 0, enumerators: c.enumerators.len(), supervisors: c.supervisors.len() };
+            let mut insert_household = tx.prepare("INSERT INTO households VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?;
+            for p in &c.provinces {
+                tx.execute("INSERT INTO provinces VALUES (?1, ?2)", params![p.id, p.name])?;
+                for d in &p.districts {
+                    tx.execute("INSERT INTO districts VALUES (?1, ?2, ?3)", params![d.id, p.id, d.name])?;
+                    for cm in &d.communes {
+                        tx.execute("INSERT INTO communes VALUES (?1, ?2, ?3)", params![cm.id, d.id, cm.name])?;
+                        for v in &cm.villages {
+                            tx.execute("INSERT INTO villages VALUES (?1, ?2, ?3)", params![v.id, cm.id, v.name])?;
+                            summary.villages += 1;
+                            let enumerator = covering.get(v.id.as_str()).ok_or_else(|| StoreError::Corrupt(format!("village {} has no enumerator", v.id)))?;
+                            for h in &v.households {
+                                insert_household.execute(params![h.id, v.id, h.serial, h.name, h.address, None::<u32>, enumerator, "assigned", now_s])?;
+                                summary.households += 1;
+                            }
+                            for (rank, h) in v.reserve.iter().enumerate() {
+                                insert_household.execute(params![h.id, v.id, h.serial, h.name, h.address, rank as u32 + 1, enumerator, "reserve", now_s])?;
+                                summary.reserve += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            for s in &c.supervisors {
+                tx.execute("INSERT INTO supervisors VALUES (?1, ?2)", params![s.login, s.name])?;
+                for d in &s.districts {
+                    tx.execute("INSERT INTO supervisor_districts VALUES (?1, ?2)", params![s.login, d])?;
+                }
+            }
+            Ok(summary)
+        })
+    }
+
+    fn campaign(&self) -> Result<CampaignRecord, StoreError> {
+        if let Some(c) = self.campaign.lock().unwrap().clone() {
+            return Ok(c);
+        }
+        let c = self.read(load_campaign)?;
+        *self.campaign.lock().unwrap() = Some(c.clone());
+        Ok(c)
+    }
+
+    fn issue_enrollment_code(&self, enumerator: &str, code_hash: &str, expires_at: DateTime<Utc>, issued_by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let known = tx.prepare("SELECT 1 FROM enumerators WHERE id = ?1")?.exists([enumerator])?;
+            if !known {
+                return Err(StoreError::UnknownEnumerator(enumerator.into()));
+            }
+            tx.execute(
+                "INSERT INTO enrollment_codes (code_hash, enumerator_id, issued_by, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![code_hash, enumerator, issued_by, rfc3339(now), expires_at.timestamp()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn enroll(&self, code_hash: &str, public_key: &PublicKey, label: &str, now: DateTime<Utc>) -> Result<(DeviceRecord, ChainHead), StoreError> {
+        self.write(|tx| {
+            let row: Option<(String, i64, Option<String>)> = tx
+                .query_row("SELECT enumerator_id, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?1", [code_hash], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            let Some((enumerator, expires_at, used_at)) = row else {
+                return Err(StoreError::Enrollment(EnrollmentRefusal::Invalid));
+            };
+            if used_at.is_some() {
+                return Err(StoreError::Enrollment(EnrollmentRefusal::AlreadyUsed));
+            }
+            if now.timestamp() >= expires_at {
+                return Err(StoreError::Enrollment(EnrollmentRefusal::Expired));
+            }
+            if tx.prepare("SELECT 1 FROM devices WHERE public_key = ?1")?.exists([public_key.to_b64()])? {
+                return Err(StoreError::KeyAlreadyEnrolled);
+            }
+            let id = Uuid::now_v7();
+            let now_s = rfc3339(now);
+            tx.execute(
+                "UPDATE devices SET revoked_at = ?1, revoked_reason = ?2 WHERE enumerator_id = ?3 AND revoked_at IS NULL",
+                params![now_s, format!("replaced by device {id}"), enumerator],
+            )?;
+            tx.execute(
+                "INSERT INTO devices (id, enumerator_id, public_key, label, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id.to_string(), enumerator, public_key.to_b64(), label, now_s],
+            )?;
+            tx.execute("UPDATE enrollment_codes SET used_at = ?1, device_id = ?2 WHERE code_hash = ?3", params![now_s, id.to_string(), code_hash])?;
+            let head = chain_head_in(tx, &enumerator)?;
+            Ok((DeviceRecord { id, enumerator, public_key: *public_key, label: label.into(), revoked: false }, head))
+        })
+    }
+
+    fn device(&self, id: Uuid) -> Result<Option<DeviceRecord>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT id, enumerator_id, public_key, label, revoked_at FROM devices WHERE id = ?1")?
+                .query_row([id.to_string()], device_from_row)
+                .optional()?
+                .map(device_record)
+                .transpose()
+        })
+    }
+
+    fn revoke_device(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1), revoked_reason = COALESCE(revoked_reason, ?2) WHERE id = ?3",
+                params![rfc3339(now), reason, id.to_string()],
+            )?;
+            if n == 0 {
+                return Err(StoreError::UnknownDevice(id));
+            }
+            Ok(())
+        })
+    }
+
+    fn assignment(&self, enumerator: &str) -> Result<AssignmentData, StoreError> {
+        self.read(|c| {
+            let name: String = c
+                .query_row("SELECT name FROM enumerators WHERE id = ?1", [enumerator], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::UnknownEnumerator(enumerator.into()))?;
+            let mut stmt = c.prepare(
+                "SELECT h.id, h.village_id, h.serial, h.name, h.address, h.reserve_rank, h.status
+                 FROM households h WHERE h.enumerator_id = ?1 ORDER BY h.village_id, h.reserve_rank IS NOT NULL, h.reserve_rank, h.id",
+            )?;
+            let households = stmt
+                .query_map([enumerator], |r| {
+                    let status: String = r.get(6)?;
+                    Ok(AssignedHousehold {
+                        id: r.get(0)?,
+                        village: r.get(1)?,
+                        serial: r.get(2)?,
+                        name: r.get(3)?,
+                        address: r.get(4)?,
+                        reserve_rank: r.get(5)?,
+                        status: HouseholdStatus::parse(&status).unwrap_or(HouseholdStatus::Reserve),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = c.prepare(
+                "SELECT v.id, v.name, c.id, c.name, d.id, d.name, p.id, p.name
+                 FROM villages v JOIN communes c ON c.id = v.commune_id JOIN districts d ON d.id = c.district_id JOIN provinces p ON p.id = d.province_id
+                 WHERE v.id IN (SELECT DISTINCT village_id FROM households WHERE enumerator_id = ?1) ORDER BY v.id",
+            )?;
+            let villages = stmt
+                .query_map([enumerator], |r| {
+                    Ok(AssignedVillage {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        commune: Place { id: r.get(2)?, name: r.get(3)? },
+                        district: Place { id: r.get(4)?, name: r.get(5)? },
+                        province: Place { id: r.get(6)?, name: r.get(7)? },
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(AssignmentData { enumerator: Place { id: enumerator.into(), name }, villages, households })
+        })
+    }
+
+    fn chain_head(&self, enumerator: &str) -> Result<ChainHead, StoreError> {
+        self.read(|c| chain_head_in(c, enumerator))
+    }
+
+    fn ingest(
+        &self,
+        verified: &VerifiedBatch,
+        frame: &[u8],
+        now: DateTime<Utc>,
+        intake_key: &DeviceKey,
+    ) -> Result<IngestResult, StoreError> {
+        let campaign = self.campaign()?;
+        let batch = &verified.batch;
+        self.write(|tx| {
+            let head = chain_head_in(tx, &batch.enumerator)?;
+            if batch.seq <= head.seq {
+                let stored: (String, String) = tx
+                    .prepare_cached("SELECT hash, receipt FROM batches WHERE enumerator_id = ?1 AND seq = ?2")?
+                    .query_row(params![batch.enumerator, batch.seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                if stored.0 == verified.hash.to_hex() {
+                    let receipt = serde_json::from_str(&stored.1).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    return Ok(IngestResult::Replayed { receipt });
+                }
+                let accepted_hash = BatchHash::from_hex(&stored.0).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                return Ok(IngestResult::Equivocation { seq: batch.seq, accepted_hash });
+            }
+            if batch.seq > head.seq + 1 {
+                return Ok(IngestResult::Gap { expected_seq: head.seq + 1, last_hash: head.hash });
+            }
+            if batch.prev != head.hash {
+                return Ok(IngestResult::ChainBroken { expected_seq: head.seq + 1, last_hash: head.hash });
+            }
+
+            let rules = CampaignRules {
+                rules: Rules { replacement_allowed: campaign.info.replacement_allowed, verification_required: campaign.info.verification_required },
+                form: &campaign.info.form,
+            };
+            let judgement = domain::judge(batch, &rules, &mut TxView { tx });
+            let now_s = rfc3339(now);
+            let device = batch.device.to_string();
+
+            let mut insert_event = tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")?;
+            let mut insert_serial = tx.prepare_cached("INSERT OR IGNORE INTO parcel_serials VALUES (?1, ?2, ?3, ?4)")?;
+            for (idx, (event, outcome)) in batch.events.iter().zip(&judgement.outcomes).enumerate() {
+                if outcome.code.as_deref() == Some(sync_protocol::api::rejection::DUPLICATE_EVENT) {
+                    // The first copy is stored; this one lives on in the batch frame and receipt.
+                    continue;
+                }
+                let body = String::from_utf8(to_canonical_bytes(event).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+                    .expect("canonical JSON is UTF-8");
+                let status = match outcome.status {
+                    OutcomeStatus::Accepted => "accepted",
+                    OutcomeStatus::Rejected => "rejected",
+                };
+                insert_event.execute(params![
+                    event.id.to_string(),
+                    batch.enumerator,
+                    batch.seq,
+                    idx as i64,
+                    device,
+                    event.household,
+                    event.serial,
+                    event.body.kind(),
+                    event.at.to_string(),
+                    event.at.unix(),
+                    now_s,
+                    body,
+                    status,
+                    outcome.code,
+                    outcome.reason
+                ])?;
+                if let (OutcomeStatus::Accepted, EventBody::ParcelHandedOver { parcel, serials }) = (outcome.status, &event.body) {
+                    for serial in serials {
+                        insert_serial.execute(params![parcel, serial, event.id.to_string(), batch.enumerator])?;
+                    }
+                }
+            }
+            let mut update_household = tx.prepare_cached("UPDATE households SET status = ?1, updated_at = ?2 WHERE id = ?3")?;
+            for (household, status) in &judgement.changes {
+                update_household.execute(params![status.as_str(), now_s, household])?;
+            }
+
+            let rejected_events = judgement.outcomes.iter().filter(|o| o.status == OutcomeStatus::Rejected).count();
+            let receipt = Receipt {
+                protocol: PROTOCOL_VERSION,
+                campaign: batch.campaign.clone(),
+                device: batch.device,
+                enumerator: batch.enumerator.clone(),
+                seq: batch.seq,
+                batch_hash: verified.hash,
+                accepted_at: DeviceTime::new(now.fixed_offset()),
+                intake_key: intake_key.key_id(),
+                outcomes: judgement.outcomes,
+            };
+            let signed = receipt.sign(intake_key).map_err(|e| StoreError::Signing(e.to_string()))?;
+            tx.prepare_cached("INSERT INTO batches VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(params![
+                batch.enumerator,
+                batch.seq,
+                verified.hash.to_hex(),
+                device,
+                frame,
+                batch.events.len() as i64,
+                now_s,
+                serde_json::to_string(&signed).expect("receipt serializes")
+            ])?;
+            tx.prepare_cached(
+                "INSERT INTO chains VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(enumerator_id) DO UPDATE SET
+                 last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_device_id = excluded.last_device_id, last_received_at = excluded.last_received_at",
+            )?
+            .execute(params![batch.enumerator, batch.seq, verified.hash.to_hex(), device, now_s])?;
+            Ok(IngestResult::Accepted { receipt: signed, rejected_events })
+        })
+    }
+
+    fn record_alert(&self, a: &Alert, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO alerts (kind, enumerator_id, device_id, seq, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![a.kind, a.enumerator, a.device.map(|d| d.to_string()), a.seq, a.detail, rfc3339(now)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT kind, enumerator_id, device_id, seq, detail FROM alerts ORDER BY id")?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let device: Option<String> = r.get(2)?;
+                    Ok(Alert { kind: r.get(0)?, enumerator: r.get(1)?, device: device.and_then(|d| Uuid::parse_str(&d).ok()), seq: r.get(3)?, detail: r.get(4)? })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn household_statuses(&self) -> Result<BTreeMap<String, HouseholdStatus>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT id, status FROM households")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                .map(|r| r.map(|(id, s)| (id, HouseholdStatus::parse(&s).unwrap_or(HouseholdStatus::Reserve))))
+                .collect::<Result<BTreeMap<_, _>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn events(&self) -> Result<Vec<EventRecord>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT id, enumerator_id, seq, household_id, kind, status, code FROM events ORDER BY enumerator_id, seq, idx")?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(EventRecord { id: r.get(0)?, enumerator: r.get(1)?, seq: r.get(2)?, household: r.get(3)?, kind: r.get(4)?, status: r.get(5)?, code: r.get(6)? })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+}
