@@ -143,9 +143,9 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Serve { data_dir, listen, json_logs } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into());
             if json_logs {
-                tracing_subscriber::fmt().with_env_filter(filter).json().init();
+                tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).json().init();
             } else {
-                tracing_subscriber::fmt().with_env_filter(filter).init();
+                tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
             }
             let intake = Arc::new(intake::open(&data_dir)?);
             let campaign = intake.store.campaign().map_err(|e| e.to_string())?;

@@ -1,0 +1,79 @@
+//! The `intake` binary as an operator uses it: write the demo, check, import, issue a code,
+//! serve, and a device enrolls against the running process.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+};
+use sync_protocol::{api, keys::DeviceKey};
+
+const BIN: &str = env!("CARGO_BIN_EXE_intake");
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn an_operator_runs_the_demo_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let data = dir.path().join("data");
+    let (d, s) = (demo.to_str().unwrap(), data.to_str().unwrap());
+
+    let (ok, out, err) = run(&["--help"]);
+    assert!(ok && out.contains("issue-code") && out.contains("Typical first run"), "{out}{err}");
+
+    assert!(run(&["demo-campaign", "--out", d]).0);
+    let campaign = demo.join("campaign.json");
+    let (ok, out, _) = run(&["check", campaign.to_str().unwrap()]);
+    assert!(ok && out.contains("18 villages"), "{out}");
+
+    // A broken file: every problem listed, nothing imported.
+    let broken = dir.path().join("broken.json");
+    let text = std::fs::read_to_string(&campaign).unwrap().replace("\"Asia/Ho_Chi_Minh\"", "\"Nowhere/City\"").replace("enum-dh-p2\"", "enum-dh-p4\"");
+    std::fs::write(&broken, text).unwrap();
+    let (ok, _, err) = run(&["import", "--data-dir", s, broken.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("timezone") && err.contains("enumerators[1]: enumerator id \"enum-dh-p4\" is already used"), "{err}");
+    assert!(err.contains("problem(s)"));
+
+    let (ok, out, err) = run(&["import", "--data-dir", s, campaign.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("486 households (+54 reserve)"), "{out}");
+    // A second import into the same database is refused.
+    let (ok, _, err) = run(&["import", "--data-dir", s, campaign.to_str().unwrap()]);
+    assert!(!ok && err.contains("already imported"), "{err}");
+
+    let (ok, code, _) = run(&["issue-code", "--data-dir", s, "--enumerator", "enum-gl-tt"]);
+    assert!(ok);
+    let code = code.trim().to_string();
+    assert_eq!(code.len(), 14);
+
+    let mut child = Command::new(BIN).args(["serve", "--data-dir", s, "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+
+    let key = DeviceKey::generate(&mut rand::rngs::OsRng);
+    let request = api::EnrollRequest { code, public_key: key.public(), label: "cli test".into() };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let response: api::EnrollResponse = rt.block_on(async {
+        let r = reqwest::Client::new().post(format!("{base}{}", api::PATH_ENROLL)).json(&request).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    });
+    assert_eq!(response.enumerator, "enum-gl-tt");
+    assert_eq!(response.campaign, "qt-sipas-2024");
+}
