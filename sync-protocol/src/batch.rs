@@ -190,6 +190,21 @@ pub struct VerifiedBatch {
     pub signed: SignedBatch,
 }
 
+impl VerifiedBatch {
+    /// Each event's canonical encoding, sliced from the signed bytes. JCS is compositional:
+    /// an element of the canonical `events` array is the canonical encoding of that event,
+    /// so a receiver can store an event's signed bytes without encoding it again.
+    pub fn event_bytes(&self) -> Result<Vec<&str>, ProtocolError> {
+        #[derive(Deserialize)]
+        struct Events<'a> {
+            #[serde(borrow)]
+            events: Vec<&'a serde_json::value::RawValue>,
+        }
+        let parsed: Events = serde_json::from_slice(self.signed.canonical_bytes()).map_err(|e| ProtocolError::malformed("batch", e))?;
+        Ok(parsed.events.into_iter().map(|raw| raw.get()).collect())
+    }
+}
+
 fn check_len(what: &'static str, size: usize, limit: usize) -> Result<(), ProtocolError> {
     if size > limit {
         return Err(ProtocolError::TooLarge { what, size, limit });

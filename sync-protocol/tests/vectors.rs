@@ -153,6 +153,10 @@ fn vectors_match_the_file_both_ways() {
         .expect("batch signature verifies");
     let opened = SignedBatch::open(&from_b64("frame", &s("/batch/frame")).unwrap(), &device_pub).unwrap();
     assert_eq!(opened.batch, batch());
+    // Each event's slice of the signed bytes is that event's own canonical encoding.
+    for (slice, event) in opened.event_bytes().unwrap().iter().zip(&batch().events) {
+        assert_eq!(slice.as_bytes(), sync_protocol::canonical::to_canonical_bytes(event).unwrap());
+    }
 
     let ministry = MinistrySecretKey::from_b64(&s("/keys/ministry_x25519_secret")).unwrap();
     let sheet = seal::open(&ministry, &from_b64("sealed", &s("/sealed_answers/sealed")).unwrap()).unwrap();

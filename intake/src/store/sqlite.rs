@@ -1,9 +1,14 @@
 //! The embedded default: SQLite in WAL mode with `synchronous=FULL`, so a commit has reached
-//! the disk (fsync) before any receipt leaves. One writer connection (SQLite has one writer
-//! anyway); reads go through a small pool of their own connections.
+//! the disk (fsync) before any receipt leaves. Reads go through a small pool of connections.
+//!
+//! Writes go through one writer thread that owns the only writing connection (SQLite has one
+//! writer anyway) and does **group commit**: it takes every write queued at that moment, runs
+//! each in its own `SAVEPOINT` (so each is still all-or-nothing on its own), commits them with
+//! one fsync, and only then hands each caller its result. Under load many batches share one
+//! fsync; alone, a batch waits for nobody.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
@@ -13,7 +18,6 @@ use sync_protocol::{
     api::ChainHead,
     assignment::{AssignedHousehold, AssignedVillage, CampaignInfo, Place, Timeline},
     batch::{BatchHash, VerifiedBatch},
-    canonical::to_canonical_bytes,
     keys::{MinistryPublicKey, PublicKey},
     lifecycle::{HouseholdStatus, Rules},
     receipt::{OutcomeStatus, Receipt},
@@ -28,9 +32,16 @@ mod embedded {
     refinery::embed_migrations!("migrations");
 }
 
+/// A write: runs inside the group's transaction and returns how to report its result once
+/// the group's commit is known (`None` = committed).
+type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(Option<String>) + Send> + Send>;
+
+/// Most writes that share one commit.
+const MAX_GROUP: usize = 64;
+
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: Mutex<std::sync::mpsc::Sender<Job>>,
     readers: Mutex<Vec<Connection>>,
     /// The campaign rarely changes; cache it after the first read.
     campaign: Mutex<Option<CampaignRecord>>,
@@ -67,7 +78,12 @@ impl SqliteStore {
             }
         }
         runner.run(&mut writer).map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(SqliteStore { path: path.to_owned(), writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), campaign: Mutex::new(None) })
+        let (sender, jobs) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(writer, jobs))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStore { path: path.to_owned(), writer: Mutex::new(sender), readers: Mutex::new(Vec::new()), campaign: Mutex::new(None) })
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
@@ -81,12 +97,66 @@ impl SqliteStore {
         result
     }
 
-    fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+    /// Runs `f` as one all-or-nothing write and returns once it is durably committed.
+    fn write<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+        let (done, result) = std::sync::mpsc::sync_channel::<Result<T, StoreError>>(1);
+        let job: Job = Box::new(move |conn| {
+            let outcome = conn.execute_batch("SAVEPOINT write").map_err(StoreError::from).and_then(|_| f(conn));
+            let undo = if outcome.is_ok() { "RELEASE write" } else { "ROLLBACK TO write; RELEASE write" };
+            let outcome = match conn.execute_batch(undo) {
+                Ok(()) => outcome,
+                Err(e) => Err(e.into()),
+            };
+            Box::new(move |commit_error: Option<String>| {
+                let _ = done.send(match commit_error {
+                    None => outcome,
+                    Some(e) => Err(StoreError::Corrupt(format!("the commit failed, nothing was stored: {e}"))),
+                });
+            })
+        });
+        self.writer.lock().unwrap().send(job).map_err(|_| StoreError::Corrupt("the writer thread has stopped".into()))?;
+        result.recv().map_err(|_| StoreError::Corrupt("the write was abandoned (writer thread failed)".into()))?
+    }
+}
+
+fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Each job's report closure is never built; dropping the jobs tells the callers.
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            continue;
+        }
+        let mut reports = Vec::with_capacity(group.len());
+        let mut panicked = false;
+        for job in group {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn))) {
+                Ok(report) => reports.push(report),
+                Err(_) => panicked = true,
+            }
+        }
+        // A job that panicked may have left half its work: the whole group is rolled back.
+        let commit_error = if panicked {
+            let _ = conn.execute_batch("ROLLBACK");
+            Some("a write in the same group failed".to_string())
+        } else {
+            match conn.execute_batch("COMMIT") {
+                Ok(()) => None,
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Some(e.to_string())
+                }
+            }
+        };
+        for report in reports {
+            report(commit_error.clone());
+        }
     }
 }
 
@@ -154,9 +224,31 @@ fn device_record(row: (String, String, String, String, Option<String>)) -> Resul
     })
 }
 
-/// The domain judge's window on the database, inside the ingest transaction.
+/// The domain judge's window on the database, inside the ingest transaction. The households
+/// and event ids a batch names are fetched up front in two queries, not one per event.
 struct TxView<'a> {
-    tx: &'a Transaction<'a>,
+    tx: &'a Connection,
+    households: std::collections::HashMap<String, HouseholdFacts>,
+    seen: std::collections::HashSet<String>,
+}
+
+impl<'a> TxView<'a> {
+    fn prefetch(tx: &'a Connection, batch: &sync_protocol::Batch) -> Result<Self, StoreError> {
+        let ids: Vec<String> = batch.events.iter().map(|e| e.id.to_string()).collect();
+        let mut households: Vec<&str> = batch.events.iter().filter_map(|e| e.household.as_deref()).collect();
+        households.sort_unstable();
+        households.dedup();
+        let placeholders = |n: usize| vec!["?"; n].join(",");
+        let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id IN ({})", placeholders(households.len()));
+        let households = tx
+            .prepare(&sql)?
+            .query_map(rusqlite::params_from_iter(&households), facts)?
+            .map(|r| r.map(|f| (f.id.clone(), f)))
+            .collect::<Result<_, _>>()?;
+        let sql = format!("SELECT id FROM events WHERE id IN ({})", placeholders(ids.len()));
+        let seen = tx.prepare(&sql)?.query_map(rusqlite::params_from_iter(&ids), |r| r.get(0))?.collect::<Result<_, _>>()?;
+        Ok(TxView { tx, households, seen })
+    }
 }
 
 const HOUSEHOLD_COLUMNS: &str = "id, village_id, serial, enumerator_id, reserve_rank, status";
@@ -175,6 +267,10 @@ fn facts(r: &rusqlite::Row) -> rusqlite::Result<HouseholdFacts> {
 
 impl HouseholdView for TxView<'_> {
     fn household(&mut self, id: &str) -> Option<HouseholdFacts> {
+        if let Some(f) = self.households.get(id) {
+            return Some(f.clone());
+        }
+        // Not named by any event of the batch (a replacement's reserve household).
         let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id = ?1");
         self.tx.prepare_cached(&sql).ok()?.query_row([id], facts).optional().ok().flatten()
     }
@@ -189,17 +285,15 @@ impl HouseholdView for TxView<'_> {
         self.tx.prepare_cached(&sql).ok()?.query_row([village], facts).optional().ok().flatten()
     }
     fn event_seen(&mut self, id: &str) -> bool {
-        self.tx
-            .prepare_cached("SELECT 1 FROM events WHERE id = ?1")
-            .and_then(|mut s| s.exists([id]))
-            .unwrap_or(false)
+        self.seen.contains(id)
     }
 }
 
 impl Store for SqliteStore {
     fn import_campaign(&self, c: &Campaign, source: &str, now: DateTime<Utc>) -> Result<ImportSummary, StoreError> {
         let now_s = rfc3339(now);
-        self.write(|tx| {
+        let (c, source) = (c.clone(), source.to_string());
+        self.write(move |tx| {
             if let Some(existing) = tx.query_row("SELECT id FROM campaign", [], |r| r.get::<_, String>(0)).optional()? {
                 return Err(StoreError::CampaignAlreadyImported(existing));
             }
@@ -266,10 +360,11 @@ impl Store for SqliteStore {
     }
 
     fn issue_enrollment_code(&self, enumerator: &str, code_hash: &str, expires_at: DateTime<Utc>, issued_by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.write(|tx| {
-            let known = tx.prepare("SELECT 1 FROM enumerators WHERE id = ?1")?.exists([enumerator])?;
+        let (enumerator, code_hash, issued_by) = (enumerator.to_string(), code_hash.to_string(), issued_by.to_string());
+        self.write(move |tx| {
+            let known = tx.prepare("SELECT 1 FROM enumerators WHERE id = ?1")?.exists([&enumerator])?;
             if !known {
-                return Err(StoreError::UnknownEnumerator(enumerator.into()));
+                return Err(StoreError::UnknownEnumerator(enumerator));
             }
             tx.execute(
                 "INSERT INTO enrollment_codes (code_hash, enumerator_id, issued_by, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -280,9 +375,10 @@ impl Store for SqliteStore {
     }
 
     fn enroll(&self, code_hash: &str, public_key: &PublicKey, label: &str, now: DateTime<Utc>) -> Result<(DeviceRecord, ChainHead), StoreError> {
-        self.write(|tx| {
+        let (code_hash, public_key, label) = (code_hash.to_string(), *public_key, label.to_string());
+        self.write(move |tx| {
             let row: Option<(String, i64, Option<String>)> = tx
-                .query_row("SELECT enumerator_id, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?1", [code_hash], |r| {
+                .query_row("SELECT enumerator_id, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?1", [&code_hash], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })
                 .optional()?;
@@ -310,7 +406,7 @@ impl Store for SqliteStore {
             )?;
             tx.execute("UPDATE enrollment_codes SET used_at = ?1, device_id = ?2 WHERE code_hash = ?3", params![now_s, id.to_string(), code_hash])?;
             let head = chain_head_in(tx, &enumerator)?;
-            Ok((DeviceRecord { id, enumerator, public_key: *public_key, label: label.into(), revoked: false }, head))
+            Ok((DeviceRecord { id, enumerator, public_key, label, revoked: false }, head))
         })
     }
 
@@ -325,7 +421,8 @@ impl Store for SqliteStore {
     }
 
     fn revoke_device(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.write(|tx| {
+        let reason = reason.to_string();
+        self.write(move |tx| {
             let n = tx.execute(
                 "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1), revoked_reason = COALESCE(revoked_reason, ?2) WHERE id = ?3",
                 params![rfc3339(now), reason, id.to_string()],
@@ -393,8 +490,12 @@ impl Store for SqliteStore {
         intake_key: &DeviceKey,
     ) -> Result<IngestResult, StoreError> {
         let campaign = self.campaign()?;
-        let batch = &verified.batch;
-        self.write(|tx| {
+        // Everything that needs no database is done before the writer is involved.
+        let bodies: Vec<String> =
+            verified.event_bytes().map_err(|e| StoreError::Corrupt(e.to_string()))?.into_iter().map(str::to_owned).collect();
+        let (verified, frame, intake_key) = (verified.clone(), frame.to_vec(), intake_key.clone());
+        self.write(move |tx| {
+            let batch = &verified.batch;
             let head = chain_head_in(tx, &batch.enumerator)?;
             if batch.seq <= head.seq {
                 let stored: (String, String) = tx
@@ -418,19 +519,17 @@ impl Store for SqliteStore {
                 rules: Rules { replacement_allowed: campaign.info.replacement_allowed, verification_required: campaign.info.verification_required },
                 form: &campaign.info.form,
             };
-            let judgement = domain::judge(batch, &rules, &mut TxView { tx });
+            let judgement = domain::judge(batch, &rules, &mut TxView::prefetch(tx, batch)?);
             let now_s = rfc3339(now);
             let device = batch.device.to_string();
 
             let mut insert_event = tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")?;
             let mut insert_serial = tx.prepare_cached("INSERT OR IGNORE INTO parcel_serials VALUES (?1, ?2, ?3, ?4)")?;
-            for (idx, (event, outcome)) in batch.events.iter().zip(&judgement.outcomes).enumerate() {
+            for (idx, ((event, outcome), body)) in batch.events.iter().zip(&judgement.outcomes).zip(&bodies).enumerate() {
                 if outcome.code.as_deref() == Some(sync_protocol::api::rejection::DUPLICATE_EVENT) {
                     // The first copy is stored; this one lives on in the batch frame and receipt.
                     continue;
                 }
-                let body = String::from_utf8(to_canonical_bytes(event).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-                    .expect("canonical JSON is UTF-8");
                 let status = match outcome.status {
                     OutcomeStatus::Accepted => "accepted",
                     OutcomeStatus::Rejected => "rejected",
@@ -458,8 +557,13 @@ impl Store for SqliteStore {
                     }
                 }
             }
-            let mut update_household = tx.prepare_cached("UPDATE households SET status = ?1, updated_at = ?2 WHERE id = ?3")?;
+            // Only each household's final status of the batch needs writing.
+            let mut last: std::collections::HashMap<&str, HouseholdStatus> = std::collections::HashMap::new();
             for (household, status) in &judgement.changes {
+                last.insert(household, *status);
+            }
+            let mut update_household = tx.prepare_cached("UPDATE households SET status = ?1, updated_at = ?2 WHERE id = ?3")?;
+            for (household, status) in last {
                 update_household.execute(params![status.as_str(), now_s, household])?;
             }
 
@@ -475,13 +579,13 @@ impl Store for SqliteStore {
                 intake_key: intake_key.key_id(),
                 outcomes: judgement.outcomes,
             };
-            let signed = receipt.sign(intake_key).map_err(|e| StoreError::Signing(e.to_string()))?;
+            let signed = receipt.sign(&intake_key).map_err(|e| StoreError::Signing(e.to_string()))?;
             tx.prepare_cached("INSERT INTO batches VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(params![
                 batch.enumerator,
                 batch.seq,
                 verified.hash.to_hex(),
                 device,
-                frame,
+                &frame,
                 batch.events.len() as i64,
                 now_s,
                 serde_json::to_string(&signed).expect("receipt serializes")
@@ -496,7 +600,8 @@ impl Store for SqliteStore {
     }
 
     fn record_alert(&self, a: &Alert, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.write(|tx| {
+        let a = a.clone();
+        self.write(move |tx| {
             tx.execute(
                 "INSERT INTO alerts (kind, enumerator_id, device_id, seq, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![a.kind, a.enumerator, a.device.map(|d| d.to_string()), a.seq, a.detail, rfc3339(now)],
