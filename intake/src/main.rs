@@ -46,8 +46,11 @@ enum Command {
         #[arg(long, env = "FIELDPOST_DATA_DIR")]
         data_dir: PathBuf,
         /// The enumerator id from the campaign file.
-        #[arg(long)]
-        enumerator: String,
+        #[arg(long, required_unless_present = "all")]
+        enumerator: Option<String>,
+        /// One code for every enumerator, printed as `enumerator<TAB>code<TAB>name` lines.
+        #[arg(long, conflicts_with = "enumerator")]
+        all: bool,
         /// How long the code stays valid.
         #[arg(long, default_value_t = 72)]
         valid_hours: i64,
@@ -127,11 +130,20 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::IssueCode { data_dir, enumerator, valid_hours, by } => {
+        Command::IssueCode { data_dir, enumerator, all, valid_hours, by } => {
             let intake = intake::open(&data_dir)?;
-            let code = intake.issue_enrollment_code(&enumerator, chrono::Duration::hours(valid_hours), &by).map_err(|e| e.to_string())?;
-            println!("{code}");
-            eprintln!("one-time code for {enumerator}, valid {valid_hours} h");
+            let valid = chrono::Duration::hours(valid_hours);
+            if all {
+                for (id, name) in intake.store.enumerators().map_err(|e| e.to_string())? {
+                    let code = intake.issue_enrollment_code(&id, valid, &by).map_err(|e| e.to_string())?;
+                    println!("{id}\t{code}\t{name}");
+                }
+            } else {
+                let enumerator = enumerator.expect("clap requires it");
+                let code = intake.issue_enrollment_code(&enumerator, valid, &by).map_err(|e| e.to_string())?;
+                println!("{code}");
+                eprintln!("one-time code for {enumerator}, valid {valid_hours} h");
+            }
             Ok(())
         }
         Command::RevokeDevice { data_dir, device, reason } => {

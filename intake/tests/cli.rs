@@ -57,6 +57,10 @@ fn an_operator_runs_the_demo_end_to_end() {
     assert!(ok);
     let code = code.trim().to_string();
     assert_eq!(code.len(), 14);
+    let (ok, all, _) = run(&["issue-code", "--data-dir", s, "--all"]);
+    assert!(ok);
+    assert_eq!(all.lines().count(), 9, "{all}");
+    assert!(all.lines().all(|l| l.split('\t').count() == 3));
 
     let mut child = Command::new(BIN).args(["serve", "--data-dir", s, "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();

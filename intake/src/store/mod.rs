@@ -157,6 +157,8 @@ pub trait Store: Send + Sync + 'static {
     fn device(&self, id: Uuid) -> Result<Option<DeviceRecord>, StoreError>;
     fn revoke_device(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
 
+    /// Every enumerator of the campaign: (id, name).
+    fn enumerators(&self) -> Result<Vec<(String, String)>, StoreError>;
     fn assignment(&self, enumerator: &str) -> Result<AssignmentData, StoreError>;
     fn chain_head(&self, enumerator: &str) -> Result<ChainHead, StoreError>;
 

@@ -434,6 +434,14 @@ impl Store for SqliteStore {
         })
     }
 
+    fn enumerators(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT id, name FROM enumerators ORDER BY id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
     fn assignment(&self, enumerator: &str) -> Result<AssignmentData, StoreError> {
         self.read(|c| {
             let name: String = c
