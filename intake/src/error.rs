@@ -44,6 +44,8 @@ pub enum IntakeError {
     BodyTooLarge { limit: usize },
     #[error("not found")]
     NotFound,
+    #[error("this path does not take that method")]
+    MethodNotAllowed,
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -76,6 +78,7 @@ impl IntakeError {
             BadRequest(_) => ErrorCode::BadRequest,
             BodyTooLarge { .. } => ErrorCode::TooLarge,
             NotFound => ErrorCode::NotFound,
+            MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Store(StoreError::Enrollment(r)) => IntakeError::Enrollment(*r).code(),
             Store(StoreError::KeyAlreadyEnrolled) => ErrorCode::BadRequest,
             Store(StoreError::UnknownDevice(_)) => ErrorCode::UnknownDevice,
@@ -95,6 +98,7 @@ impl IntakeError {
             ErrorCode::SeqGap | ErrorCode::ChainBroken | ErrorCode::Equivocation | ErrorCode::EnrollmentCodeUsed => StatusCode::CONFLICT,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -23,6 +23,7 @@ pub fn router(intake: Arc<Intake>) -> Router {
         .route(api::PATH_CHAIN, get(chain))
         .route(api::PATH_BATCHES, post(batches))
         .fallback(|| async { IntakeError::NotFound })
+        .method_not_allowed_fallback(|| async { IntakeError::MethodNotAllowed })
         .layer(TraceLayer::new_for_http())
         .with_state(intake)
 }

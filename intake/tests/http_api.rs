@@ -332,7 +332,7 @@ async fn a_replacement_device_continues_the_chain() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_error_is_json_with_a_stable_code() {
     let server = TestServer::start().await;
-    for (method, path, body) in [("GET", "/nope", ""), ("POST", api::PATH_ENROLL, "not json"), ("POST", api::PATH_ENROLL, "{\"code\":1}")] {
+    for (method, path, body) in [("GET", "/nope", ""), ("GET", api::PATH_BATCHES, ""), ("DELETE", api::PATH_ENROLL, ""), ("POST", api::PATH_ENROLL, "not json"), ("POST", api::PATH_ENROLL, "{\"code\":1}")] {
         let r = server.http.request(method.parse().unwrap(), format!("{}{}", server.base, path)).body(body).send().await.unwrap();
         assert!(r.status().is_client_error());
         let json: serde_json::Value = r.json().await.unwrap();

@@ -101,6 +101,7 @@ pub enum ErrorCode {
     Unauthenticated,
     ClockSkew,
     NotFound,
+    MethodNotAllowed,
     Internal,
 }
 
@@ -127,6 +128,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::ClockSkew => "clock_skew",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Internal => "internal",
         }
     }
