@@ -1,0 +1,192 @@
+//! Validating a partially or fully keyed form: cheap enough to run on every keystroke.
+
+use serde::Serialize;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+use crate::{
+    expr::{Answers, Value},
+    load::{Accepts, Form},
+};
+
+/// What is wrong with one answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum AnswerError {
+    /// No question of this form has this id.
+    UnknownQuestion,
+    /// Not a number, list or text of the kind this question takes.
+    WrongType { expected: &'static str },
+    /// Not one of the question's codes.
+    NotACode { code: i64 },
+    OutOfRange { value: i64, min: i64, max: i64 },
+    TooLong { length: usize, max: usize },
+    /// A code listed twice in a multiple choice.
+    RepeatedCode { code: i64 },
+    /// The special code is not allowed for this question.
+    SpecialNotAllowed { code: i64 },
+    /// The form's constraint does not hold.
+    ConstraintFailed { message: String },
+    /// Answered although the relevance condition says the question does not apply.
+    NotApplicable,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct QuestionError {
+    pub question: String,
+    #[serde(flatten)]
+    pub error: AnswerError,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Validation {
+    pub errors: Vec<QuestionError>,
+    /// Relevant, required questions without an answer, in form order.
+    pub required_remaining: Vec<String>,
+    /// No errors and nothing required remains.
+    pub complete: bool,
+}
+
+/// An answer as the evaluator sees it.
+#[derive(Clone, Debug, PartialEq)]
+enum Slot {
+    Missing,
+    Int(i64),
+    Codes(Vec<i64>),
+    Text(String),
+    /// Present but of no usable shape (reported as an error).
+    Bad,
+}
+
+struct Slots(Vec<Slot>);
+
+impl Answers for Slots {
+    fn value(&self, slot: usize) -> Value<'_> {
+        match &self.0[slot] {
+            Slot::Missing | Slot::Bad => Value::Missing,
+            Slot::Int(n) => Value::Int(*n),
+            Slot::Codes(c) => Value::Codes(c),
+            Slot::Text(t) if t.is_empty() => Value::Missing,
+            Slot::Text(t) => Value::Text(t),
+        }
+    }
+}
+
+fn to_slot(v: &Json) -> Slot {
+    match v {
+        Json::Null => Slot::Missing,
+        Json::Number(n) => n.as_i64().map(Slot::Int).unwrap_or(Slot::Bad),
+        Json::String(s) => Slot::Text(s.clone()),
+        Json::Array(items) => items.iter().map(|i| i.as_i64()).collect::<Option<Vec<_>>>().map(Slot::Codes).unwrap_or(Slot::Bad),
+        _ => Slot::Bad,
+    }
+}
+
+/// Validates answers (question id → JSON value: a code, a list of codes, a number or text).
+pub fn validate(form: &Form, answers: &BTreeMap<String, Json>) -> Validation {
+    let mut errors = Vec::new();
+    let mut slots = Slots(vec![Slot::Missing; form.questions.len()]);
+    for (id, value) in answers {
+        match form.slot(id) {
+            Some(i) => slots.0[i] = to_slot(value),
+            None => errors.push(QuestionError { question: id.clone(), error: AnswerError::UnknownQuestion }),
+        }
+    }
+    let mut required_remaining = Vec::new();
+    for (i, q) in form.questions.iter().enumerate() {
+        let relevant = q.relevant.as_ref().is_none_or(|e| e.test(&slots, Value::Missing));
+        let slot = &slots.0[i];
+        let special = match slot {
+            Slot::Int(n) if Some(*n) == q.not_applicable || Some(*n) == q.no_answer => true,
+            _ => false,
+        };
+        let answered = !matches!(slot, Slot::Missing) && !matches!(slot, Slot::Text(t) if t.is_empty());
+        let mut push = |error| errors.push(QuestionError { question: q.id.clone(), error });
+        if !relevant {
+            // "Not applicable" marked on a question that does not apply is consistent.
+            if answered && !(special && matches!(slot, Slot::Int(n) if Some(*n) == q.not_applicable)) {
+                push(AnswerError::NotApplicable);
+            }
+            continue;
+        }
+        if !answered {
+            if q.required {
+                required_remaining.push(q.id.clone());
+            }
+            continue;
+        }
+        if special {
+            continue;
+        }
+        let shape_ok = match (&q.accepts, slot) {
+            (Accepts::Code(codes), Slot::Int(c)) => {
+                if codes.contains(c) {
+                    true
+                } else {
+                    push(special_or_not_a_code(form, *c));
+                    false
+                }
+            }
+            (Accepts::Codes(codes), Slot::Codes(given)) => {
+                let mut ok = true;
+                for (k, c) in given.iter().enumerate() {
+                    if !codes.contains(c) {
+                        push(AnswerError::NotACode { code: *c });
+                        ok = false;
+                    } else if given[..k].contains(c) {
+                        push(AnswerError::RepeatedCode { code: *c });
+                        ok = false;
+                    }
+                }
+                ok
+            }
+            (Accepts::Integer { min, max }, Slot::Int(v)) => {
+                if v < min || v > max {
+                    push(AnswerError::OutOfRange { value: *v, min: *min, max: *max });
+                    false
+                } else {
+                    true
+                }
+            }
+            (Accepts::Text { max_length }, Slot::Text(t)) => {
+                let length = t.chars().count();
+                if length > *max_length {
+                    push(AnswerError::TooLong { length, max: *max_length });
+                    false
+                } else {
+                    true
+                }
+            }
+            (accepts, _) => {
+                push(AnswerError::WrongType {
+                    expected: match accepts {
+                        Accepts::Code(_) => "one code (a number)",
+                        Accepts::Codes(_) => "a list of codes",
+                        Accepts::Integer { .. } => "a whole number",
+                        Accepts::Text { .. } => "text",
+                    },
+                });
+                false
+            }
+        };
+        if shape_ok {
+            if let Some(c) = &q.constraint {
+                if !c.test(&slots, slots.value(i)) {
+                    let message = q.constraint_message.as_ref().map(|t| t.vi.clone()).unwrap_or_else(|| "the answer does not satisfy the form's rule".into());
+                    push(AnswerError::ConstraintFailed { message });
+                }
+            }
+        }
+    }
+    let complete = errors.is_empty() && required_remaining.is_empty();
+    Validation { errors, required_remaining, complete }
+}
+
+fn special_or_not_a_code(form: &Form, code: i64) -> AnswerError {
+    let s = &form.definition.special_codes;
+    if Some(code) == s.not_applicable || Some(code) == s.no_answer {
+        AnswerError::SpecialNotAllowed { code }
+    } else {
+        AnswerError::NotACode { code }
+    }
+}
