@@ -23,6 +23,9 @@ pub struct Text {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormDefinition {
+    /// Path or URL of this schema, for editor help; ignored by the loader.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     /// Always `fieldpost-form/1`.
     pub format: String,
     /// e.g. `sipas-2024`. With `version` it makes the reference `sipas-2024@1`.

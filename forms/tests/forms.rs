@@ -292,3 +292,18 @@ proptest! {
         let _ = forms::expr::parse(&src);
     }
 }
+
+/// `docs/form-definition.schema.json` is generated from the types; this keeps it current.
+/// `FIELDPOST_WRITE_SCHEMA=1 cargo test -p forms` rewrites it.
+#[test]
+fn the_published_json_schema_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/form-definition.schema.json");
+    let schema = serde_json::to_string_pretty(&schemars::schema_for!(forms::definition::FormDefinition)).unwrap() + "\n";
+    if std::env::var_os("FIELDPOST_WRITE_SCHEMA").is_some() {
+        std::fs::write(path, &schema).unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(path).expect("docs/form-definition.schema.json"), schema, "regenerate the schema");
+    // And the shipped form is valid against its shape (every required field present).
+    let v: Value = serde_json::from_str(&schema).unwrap();
+    assert!(v["required"].as_array().unwrap().contains(&json!("sections")));
+}
