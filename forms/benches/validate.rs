@@ -6,9 +6,8 @@
 
 use std::{collections::BTreeMap, hint::black_box, time::Instant};
 
-#[path = "../tests/forms.rs"]
-#[allow(dead_code)]
-mod fixtures;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 fn median_micros(mut f: impl FnMut(), rounds: usize, per_round: usize) -> (f64, f64) {
     let mut samples: Vec<f64> = (0..rounds)
@@ -26,7 +25,7 @@ fn median_micros(mut f: impl FnMut(), rounds: usize, per_round: usize) -> (f64, 
 
 fn main() {
     let form = forms::sipas_2024();
-    let answers = fixtures::full_sipas_answers();
+    let answers = support::full_sipas_answers();
     let text = serde_json::to_string(&answers).unwrap();
     assert!(forms::validate::validate(&form, &answers).complete);
 

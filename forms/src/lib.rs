@@ -18,6 +18,7 @@ pub mod expr;
 pub mod index;
 pub mod load;
 pub mod validate;
+pub mod xlsform;
 
 pub use error::{FormError, Problem};
 pub use load::Form;

@@ -116,8 +116,12 @@ impl Form {
         let mut later: Vec<(String, String)> = Vec::new();
         // Items whose own definition failed: references to them are not reported again.
         let mut broken: HashSet<String> = HashSet::new();
+        // Sections have their own namespace: expressions name questions only.
+        let mut section_ids: HashMap<&str, usize> = HashMap::new();
         for (si, section) in d.sections.iter().enumerate() {
-            claim(&section.id, &format!("sections[{si}]"), &mut later);
+            if let Some(first) = section_ids.insert(section.id.as_str(), si) {
+                later.push((format!("sections[{si}]"), format!("section id {:?} is already used at sections[{first}]", section.id)));
+            }
             if section.items.is_empty() {
                 later.push((format!("sections[{si}]"), "a section needs items".into()));
             }
