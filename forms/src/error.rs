@@ -21,6 +21,6 @@ pub enum FormError {
     Json { line: usize, column: usize, message: String },
     #[error("the form definition has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Problem>),
-    #[error("the answers are for form {found}, not {expected}")]
-    WrongForm { expected: String, found: String },
+    #[error("the answers file is not valid at line {line}, column {column}: {message} (expected an object of question id → code, list of codes, number or text)")]
+    Answers { line: usize, column: usize, message: String },
 }

@@ -82,6 +82,16 @@ fn to_slot(v: &Json) -> Slot {
     }
 }
 
+/// Reads an answers file: a JSON object of question id → answer.
+pub fn parse_answers(text: &str) -> Result<BTreeMap<String, Json>, crate::FormError> {
+    let answers: BTreeMap<String, Json> = serde_json::from_str(text)
+        .map_err(|e| crate::FormError::Answers { line: e.line(), column: e.column(), message: e.to_string() })?;
+    if let Some((id, _)) = answers.iter().find(|(_, v)| matches!(v, Json::Object(_) | Json::Bool(_))) {
+        return Err(crate::FormError::Answers { line: 1, column: 1, message: format!("the answer to {id:?} is neither a code, a list, a number nor text") });
+    }
+    Ok(answers)
+}
+
 /// Validates answers (question id → JSON value: a code, a list of codes, a number or text).
 pub fn validate(form: &Form, answers: &BTreeMap<String, Json>) -> Validation {
     let mut errors = Vec::new();

@@ -285,3 +285,13 @@ fn the_published_json_schema_is_current() {
     let v: Value = serde_json::from_str(&schema).unwrap();
     assert!(v["required"].as_array().unwrap().contains(&json!("sections")));
 }
+
+#[test]
+fn a_malformed_answers_file_gets_a_typed_error() {
+    use forms::validate::parse_answers;
+    assert!(matches!(parse_answers("{\"q1_1\": 3,"), Err(FormError::Answers { line: 1, .. })));
+    assert!(matches!(parse_answers("[1, 2]"), Err(FormError::Answers { .. })));
+    assert!(matches!(parse_answers("{\"q1_1\": {\"x\": 1}}"), Err(FormError::Answers { .. })));
+    let ok = parse_answers("{\"q1_1\": 3, \"q2\": [1, 6], \"q11\": \"tốt\"}").unwrap();
+    assert_eq!(validate(&forms::sipas_2024(), &ok).errors, vec![]);
+}
