@@ -1,0 +1,110 @@
+//! Enrollment and the assignment.
+
+use rusqlite::params;
+use sync_protocol::{
+    api::{self, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode},
+    assignment::Assignment,
+    signed::SignedDocument,
+};
+
+use crate::{Client, ClientError};
+
+pub(crate) fn refused(response: reqwest::blocking::Response) -> ClientError {
+    let status = response.status();
+    match response.json::<ErrorBody>() {
+        Ok(body) => ClientError::Refused { code: body.code.as_str().into(), message: body.message },
+        Err(_) => ClientError::Refused { code: status.as_u16().to_string(), message: status.to_string() },
+    }
+}
+
+impl Client {
+    /// Enrolls with the intake at `intake_url` using a one-time code, then downloads the
+    /// assignment. A replacement device continues the enumerator's chain where the intake says
+    /// it stands.
+    pub fn enroll(&mut self, intake_url: &str, code: &str, label: &str) -> Result<EnrollResponse, ClientError> {
+        if let Ok(e) = self.enrollment() {
+            return Err(ClientError::AlreadyEnrolled(e.enumerator));
+        }
+        let url = intake_url.trim_end_matches('/');
+        let request = EnrollRequest { code: code.trim().into(), public_key: self.key.public(), label: label.into() };
+        let response = self.http.post(format!("{url}{}", api::PATH_ENROLL)).json(&request).send().map_err(|e| ClientError::Network(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(refused(response));
+        }
+        let enrolled: EnrollResponse = response.json().map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+        self.conn.execute(
+            "INSERT INTO device (id, device_id, enumerator, campaign, intake_url, intake_public_key, next_seq, last_hash) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                enrolled.device.to_string(),
+                enrolled.enumerator,
+                enrolled.campaign,
+                url,
+                enrolled.intake_public_key.to_b64(),
+                (enrolled.chain.seq + 1) as i64,
+                enrolled.chain.hash.to_hex()
+            ],
+        )?;
+        self.refresh_assignment()?;
+        Ok(enrolled)
+    }
+
+    /// A device-authenticated GET. A `clock_skew` answer teaches the device the intake's time.
+    pub(crate) fn get_signed(&self, path: &str) -> Result<reqwest::blocking::Response, ClientError> {
+        for _ in 0..2 {
+            let e = self.enrollment()?;
+            let time = chrono::Utc::now().timestamp() + e.clock_offset;
+            let mut request = self.http.get(format!("{}{path}", e.intake_url));
+            for (name, value) in api::sign_request(&self.key, e.device, "GET", path, time) {
+                request = request.header(name, value);
+            }
+            let response = request.send().map_err(|e| ClientError::Network(e.to_string()))?;
+            if response.status().is_success() {
+                return Ok(response);
+            }
+            let body: ErrorBody = response.json().map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+            match (body.code, body.server_time) {
+                (ErrorCode::ClockSkew, Some(server_time)) => {
+                    let offset = server_time - chrono::Utc::now().timestamp();
+                    self.conn.execute("UPDATE device SET clock_offset = ?1", [offset])?;
+                }
+                _ => return Err(ClientError::Refused { code: body.code.as_str().into(), message: body.message }),
+            }
+        }
+        Err(ClientError::BadAnswer("the intake kept refusing the device's clock".into()))
+    }
+
+    /// Downloads and verifies the assignment. Households new to this enumerator appear; those
+    /// reassigned away are marked so (what was recorded for them still goes out).
+    pub fn refresh_assignment(&mut self) -> Result<Assignment, ClientError> {
+        let enrollment = self.enrollment()?;
+        let doc: SignedDocument = self.get_signed(api::PATH_ASSIGNMENT)?.json().map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+        let assignment = Assignment::verify(&doc, &enrollment.intake_key)?;
+        if assignment.device != enrollment.device || assignment.enumerator.id != enrollment.enumerator {
+            return Err(ClientError::BadAnswer("the assignment is for another device".into()));
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO assignment (id, signed, fetched_at) VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET signed = excluded.signed, fetched_at = excluded.fetched_at",
+            params![serde_json::to_string(&doc).expect("serializes"), chrono::Utc::now().to_rfc3339()],
+        )?;
+        for v in &assignment.villages {
+            tx.execute(
+                "INSERT INTO villages VALUES (?1, ?2, ?3, ?4) ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+                params![v.id, v.name, v.commune.name, v.district.name],
+            )?;
+        }
+        tx.execute("UPDATE households SET assigned = 0", [])?;
+        for h in &assignment.households {
+            // The device's own status wins: it may know of events the intake has not seen yet.
+            tx.execute(
+                "INSERT INTO households (id, village, serial, name, address, reserve_rank, status, assigned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)
+                 ON CONFLICT(id) DO UPDATE SET assigned = 1, name = excluded.name, address = excluded.address",
+                params![h.id, h.village, h.serial, h.name, h.address, h.reserve_rank, h.status.as_str()],
+            )?;
+        }
+        tx.commit()?;
+        self.assignment_cache = Default::default();
+        self.form_cache = Default::default();
+        Ok(assignment)
+    }
+}

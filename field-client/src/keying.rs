@@ -1,0 +1,204 @@
+//! Keying paper forms: answer by answer, autosaved, validated, resumable; double keying blind
+//! to the first pass (as CSPro's verify mode); sealing to the ministry and deleting the
+//! plaintext once done.
+
+use rusqlite::params;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use sync_protocol::{
+    event::EventBody,
+    keys::Base64Bytes,
+    lifecycle::HouseholdStatus,
+    seal::{self, AnswerSheet},
+};
+
+use crate::{household_event, record, set_status, Client, ClientError};
+use forms::{validate::Validation, Form};
+
+/// A question keyed differently in the two passes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mismatch {
+    pub question: String,
+    pub first: Option<Json>,
+    pub second: Option<Json>,
+}
+
+/// Gaps longer than this between two answers are breaks, not keying time.
+const MAX_GAP_SECS: i64 = 300;
+
+impl Client {
+    /// The form this campaign uses.
+    pub fn form(&self) -> Result<&Form, ClientError> {
+        if let Some(f) = self.form_cache.get() {
+            return Ok(f);
+        }
+        let reference = &self.assignment_ref()?.campaign.form;
+        let form = forms::sipas_2024();
+        if &form.reference() != reference {
+            return Err(ClientError::UnknownForm(reference.clone()));
+        }
+        Ok(self.form_cache.get_or_init(|| form))
+    }
+
+    fn check_pass(&self, household: &str, pass: u8) -> Result<(), ClientError> {
+        let h = self.household(household)?;
+        let expected = match pass {
+            1 => HouseholdStatus::Collected,
+            2 => HouseholdStatus::Transcribed,
+            _ => return Err(ClientError::NotAllowed("keying passes are 1 (first) and 2 (verification)".into())),
+        };
+        if h.status != expected {
+            return Err(ClientError::NotAllowed(format!("household {household} is {}, so keying pass {pass} is not open", h.status)));
+        }
+        Ok(())
+    }
+
+    /// Saves one answer durably (`None` clears it) and returns the validation of the pass.
+    pub fn set_answer(&mut self, household: &str, pass: u8, question: &str, value: Option<Json>) -> Result<Validation, ClientError> {
+        self.check_pass(household, pass)?;
+        let now = chrono::Utc::now().timestamp();
+        let tx = self.conn.transaction()?;
+        match &value {
+            Some(v) => tx.execute(
+                "INSERT INTO keyed_answers VALUES (?1, ?2, ?3, ?4) ON CONFLICT(household, pass, question) DO UPDATE SET value = excluded.value",
+                params![household, pass, question, v.to_string()],
+            )?,
+            None => tx.execute("DELETE FROM keyed_answers WHERE household = ?1 AND pass = ?2 AND question = ?3", params![household, pass, question])?,
+        };
+        tx.execute(
+            "INSERT INTO keying_sessions (household, pass, seconds, resumed_at) VALUES (?1, ?2, 0, ?3)
+             ON CONFLICT(household, pass) DO UPDATE SET
+               seconds = seconds + CASE WHEN ?3 - resumed_at BETWEEN 0 AND ?4 THEN ?3 - resumed_at ELSE 0 END,
+               resumed_at = ?3",
+            params![household, pass, now, MAX_GAP_SECS],
+        )?;
+        tx.commit()?;
+        Ok(forms::validate::validate(self.form()?, &self.answers(household, pass)?))
+    }
+
+    /// The answers keyed so far in one pass (pass 2 never shows pass 1: blind verification).
+    pub fn answers(&self, household: &str, pass: u8) -> Result<BTreeMap<String, Json>, ClientError> {
+        let mut stmt = self.conn.prepare_cached("SELECT question, value FROM keyed_answers WHERE household = ?1 AND pass = ?2")?;
+        let rows = stmt
+            .query_map(params![household, pass], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .map(|r| r.map(|(q, v)| (q, serde_json::from_str(&v).unwrap_or(Json::Null))))
+            .collect::<Result<BTreeMap<_, _>, _>>()?;
+        Ok(rows)
+    }
+
+    fn keying_seconds(&self, household: &str, pass: u8) -> Result<u32, ClientError> {
+        let s: Option<i64> = self
+            .conn
+            .query_row("SELECT seconds FROM keying_sessions WHERE household = ?1 AND pass = ?2", params![household, pass], |r| r.get(0))
+            .ok();
+        Ok(s.unwrap_or(0).max(0) as u32)
+    }
+
+    fn seal_answers(&self, household: &str, answers: BTreeMap<String, Json>) -> Result<Base64Bytes, ClientError> {
+        let h = self.household(household)?;
+        let assignment = self.assignment_ref()?;
+        let sheet = AnswerSheet { form: assignment.campaign.form.clone(), household: h.id, serial: h.serial, answers };
+        Ok(Base64Bytes(seal::seal(&assignment.ministry_public_key, &sheet, &mut rand::rngs::OsRng)?))
+    }
+
+    fn require_complete(&self, answers: &BTreeMap<String, Json>) -> Result<(), ClientError> {
+        let v = forms::validate::validate(self.form()?, answers);
+        if v.complete {
+            return Ok(());
+        }
+        let mut what: Vec<String> = v.errors.iter().map(|e| format!("{}: {:?}", e.question, e.error)).collect();
+        if !v.required_remaining.is_empty() {
+            what.push(format!("still to answer: {}", v.required_remaining.join(", ")));
+        }
+        Err(ClientError::Incomplete(what.join("; ")))
+    }
+
+    /// Ends the first keying: the answers are sealed to the ministry in a `form_transcribed`
+    /// event. Where verification is not required the plaintext is deleted at once; otherwise
+    /// it is kept until the second keying is resolved.
+    pub fn finish_first_keying(&mut self, household: &str) -> Result<(), ClientError> {
+        self.check_pass(household, 1)?;
+        let answers = self.answers(household, 1)?;
+        self.require_complete(&answers)?;
+        let form = self.assignment()?.campaign.form;
+        let verification = self.rules()?.verification_required;
+        let keying_seconds = self.keying_seconds(household, 1)?;
+        let sealed_answers = self.seal_answers(household, answers)?;
+        let h = self.household(household)?;
+        let event = household_event(self, &h, EventBody::FormTranscribed { form, sealed_answers, keying_seconds })?;
+        let tx = self.conn.transaction()?;
+        set_status(&tx, household, HouseholdStatus::Transcribed)?;
+        record(&tx, &event)?;
+        tx.execute("UPDATE keying_sessions SET finished = 1 WHERE household = ?1 AND pass = 1", [household])?;
+        if !verification {
+            tx.execute("DELETE FROM keyed_answers WHERE household = ?1", [household])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Questions keyed differently in the two passes (both passes must be complete).
+    pub fn mismatches(&self, household: &str) -> Result<Vec<Mismatch>, ClientError> {
+        let (first, second) = (self.answers(household, 1)?, self.answers(household, 2)?);
+        self.require_complete(&second)?;
+        let mut ids: Vec<&String> = first.keys().chain(second.keys()).collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids
+            .into_iter()
+            .filter(|q| first.get(*q) != second.get(*q))
+            .map(|q| Mismatch { question: q.clone(), first: first.get(q).cloned(), second: second.get(q).cloned() })
+            .collect())
+    }
+
+    /// Ends the verification: every mismatch resolved against the paper (`None` = the paper
+    /// leaves it blank), error counts kept, the resolved answers sealed in a
+    /// `transcription_verified` event, and all plaintext deleted.
+    pub fn finish_verification(&mut self, household: &str, resolutions: &BTreeMap<String, Option<Json>>) -> Result<(), ClientError> {
+        self.check_pass(household, 2)?;
+        let mismatches = self.mismatches(household)?;
+        let mut answers = self.answers(household, 1)?;
+        let (mut keyer_errors, mut verifier_errors) = (0u32, 0u32);
+        for m in &mismatches {
+            let Some(paper) = resolutions.get(&m.question) else {
+                return Err(ClientError::Incomplete(format!("mismatch on {} is not resolved against the paper", m.question)));
+            };
+            keyer_errors += u32::from(paper != &m.first);
+            verifier_errors += u32::from(paper != &m.second);
+            match paper {
+                Some(v) => answers.insert(m.question.clone(), v.clone()),
+                None => answers.remove(&m.question),
+            };
+        }
+        self.require_complete(&answers)?;
+        let form = self.assignment()?.campaign.form;
+        let keying_seconds = self.keying_seconds(household, 2)?;
+        let sealed_answers = self.seal_answers(household, answers)?;
+        let h = self.household(household)?;
+        let body = EventBody::TranscriptionVerified { form, sealed_answers, keying_seconds, mismatches: mismatches.len() as u32, keyer_errors, verifier_errors };
+        let event = household_event(self, &h, body)?;
+        let tx = self.conn.transaction()?;
+        set_status(&tx, household, HouseholdStatus::Verified)?;
+        record(&tx, &event)?;
+        tx.execute("UPDATE keying_sessions SET finished = 1 WHERE household = ?1 AND pass = 2", [household])?;
+        tx.execute("DELETE FROM keyed_answers WHERE household = ?1", [household])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A correction keyed again in full from the paper, sealed as a `correction` event.
+    pub fn correct(&mut self, household: &str, answers: BTreeMap<String, Json>, reason: &str, keying_seconds: u32) -> Result<(), ClientError> {
+        self.require_complete(&answers)?;
+        let h = self.household(household)?;
+        let form = self.assignment()?.campaign.form;
+        let sealed_answers = self.seal_answers(household, answers)?;
+        let body = EventBody::Correction { form, sealed_answers, keying_seconds, reason: reason.into() };
+        let next = sync_protocol::lifecycle::next_status(h.status, &body, self.rules()?)?;
+        let event = household_event(self, &h, body)?;
+        let tx = self.conn.transaction()?;
+        set_status(&tx, household, next)?;
+        record(&tx, &event)?;
+        tx.commit()?;
+        Ok(())
+    }
+}

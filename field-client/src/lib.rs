@@ -1,0 +1,276 @@
+//! # field-client — the enumerator's device core
+//!
+//! Everything the tablet knows and does, with no UI and no Tauri: the app (`src-tauri/`) and
+//! the tests drive this library. It speaks `sync-protocol` to the intake and validates with
+//! `forms`. The tablet may lose power at any moment, so every change of state is written in the
+//! same SQLite transaction as the event that records it, and every batch is stored before it is
+//! first sent.
+//!
+//! * [`store`] — the local database and its migrations.
+//! * [`Client::enroll`], [`Client::refresh_assignment`] — identity and assignment (`enroll.rs`).
+//! * [`Client::distribute`] … [`Client::replace`] — the household lifecycle (`lifecycle.rs`).
+//! * [`Client::set_answer`] … [`Client::finish_verification`] — keying from paper, double keying,
+//!   sealing (`keying.rs`).
+//! * [`Client::hand_over_parcel`] — parcels (`parcels.rs`).
+//! * [`Client::sync`] — exactly-once delivery (`sync.rs`).
+//! * [`Client::today`] — what is due and late (`timeline.rs`).
+
+mod enroll;
+pub mod error;
+mod keying;
+mod lifecycle;
+mod parcels;
+pub mod store;
+mod sync;
+mod timeline;
+
+pub use error::ClientError;
+pub use keying::Mismatch;
+pub use sync::{Progress, RetryPolicy, SyncReport};
+pub use timeline::{Phase, Today, VillageToday};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::path::{Path, PathBuf};
+use sync_protocol::{
+    assignment::Assignment,
+    batch::BatchHash,
+    canonical::to_canonical_bytes,
+    event::{Event, EventBody},
+    keys::{DeviceKey, PublicKey},
+    lifecycle::{HouseholdStatus, Rules},
+    signed::SignedDocument,
+    DeviceTime,
+};
+
+/// The device: its database, its key, and an HTTP client for the intake.
+pub struct Client {
+    conn: Connection,
+    key: DeviceKey,
+    http: reqwest::blocking::Client,
+    dir: PathBuf,
+    /// The verified assignment and the compiled form, kept between keystrokes; cleared when
+    /// the assignment is refreshed.
+    assignment_cache: std::cell::OnceCell<Assignment>,
+    form_cache: std::cell::OnceCell<forms::Form>,
+}
+
+/// What the device stored at enrollment.
+#[derive(Clone, Debug)]
+pub struct Enrollment {
+    pub device: uuid::Uuid,
+    pub enumerator: String,
+    pub campaign: String,
+    pub intake_url: String,
+    pub intake_key: PublicKey,
+    pub clock_offset: i64,
+    pub next_seq: u64,
+    pub last_hash: BatchHash,
+}
+
+/// A household as the app shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Household {
+    pub id: String,
+    pub village: String,
+    pub serial: String,
+    pub name: String,
+    pub address: String,
+    pub reserve_rank: Option<u32>,
+    pub status: HouseholdStatus,
+    /// False once the household was reassigned to someone else.
+    pub assigned: bool,
+}
+
+/// An event the intake rejected, for the enumerator to see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedEvent {
+    pub event: String,
+    pub household: Option<String>,
+    pub kind: String,
+    pub code: String,
+    pub reason: String,
+}
+
+impl Client {
+    /// Opens (or creates) the device's data directory: `device.db` and `device.key`.
+    pub fn open(dir: &Path) -> Result<Client, ClientError> {
+        std::fs::create_dir_all(dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        let conn = store::open(&dir.join("device.db"))?;
+        let key = load_or_create_key(&dir.join("device.key"))?;
+        let http = reqwest::blocking::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| ClientError::Network(e.to_string()))?;
+        Ok(Client { conn, key, http, dir: dir.to_owned(), assignment_cache: Default::default(), form_cache: Default::default() })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.key.public()
+    }
+
+    pub fn enrollment(&self) -> Result<Enrollment, ClientError> {
+        self.conn
+            .query_row(
+                "SELECT device_id, enumerator, campaign, intake_url, intake_public_key, clock_offset, next_seq, last_hash FROM device",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, String>(7)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(|(d, e, c, u, k, o, s, h)| -> Result<Enrollment, ClientError> {
+                Ok(Enrollment {
+                    device: uuid::Uuid::parse_str(&d).map_err(|e| ClientError::CorruptDatabase(e.to_string()))?,
+                    enumerator: e,
+                    campaign: c,
+                    intake_url: u,
+                    intake_key: PublicKey::from_b64(&k)?,
+                    clock_offset: o,
+                    next_seq: s as u64,
+                    last_hash: BatchHash::from_hex(&h)?,
+                })
+            })
+            .transpose()?
+            .ok_or(ClientError::NotEnrolled)
+    }
+
+    /// The assignment last downloaded, verified with the intake key when first read.
+    pub fn assignment(&self) -> Result<Assignment, ClientError> {
+        self.assignment_ref().cloned()
+    }
+
+    pub(crate) fn assignment_ref(&self) -> Result<&Assignment, ClientError> {
+        if let Some(a) = self.assignment_cache.get() {
+            return Ok(a);
+        }
+        let a = self.load_assignment()?;
+        Ok(self.assignment_cache.get_or_init(|| a))
+    }
+
+    fn load_assignment(&self) -> Result<Assignment, ClientError> {
+        let enrollment = self.enrollment()?;
+        let signed: String = self
+            .conn
+            .query_row("SELECT signed FROM assignment", [], |r| r.get(0))
+            .optional()?
+            .ok_or(ClientError::NotEnrolled)?;
+        let doc: SignedDocument = serde_json::from_str(&signed).map_err(|e| ClientError::CorruptDatabase(e.to_string()))?;
+        Ok(Assignment::verify(&doc, &enrollment.intake_key)?)
+    }
+
+    fn rules(&self) -> Result<Rules, ClientError> {
+        let a = self.assignment_ref()?;
+        Ok(Rules { replacement_allowed: a.campaign.replacement_allowed, verification_required: a.campaign.verification_required })
+    }
+
+    /// Now on this device's clock, in the campaign's time zone.
+    pub fn now(&self) -> DeviceTime {
+        let tz: chrono_tz::Tz = self.assignment_ref().ok().and_then(|a| a.campaign.timezone.parse().ok()).unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
+        DeviceTime::new(chrono::Utc::now().with_timezone(&tz).fixed_offset())
+    }
+
+    pub fn households(&self) -> Result<Vec<Household>, ClientError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, village, serial, name, address, reserve_rank, status, assigned FROM households ORDER BY village, reserve_rank IS NOT NULL, reserve_rank, id",
+        )?;
+        let rows = stmt.query_map([], household_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn household(&self, id: &str) -> Result<Household, ClientError> {
+        household_in(&self.conn, id)
+    }
+
+    /// Events the intake rejected, with its reasons.
+    pub fn rejected_events(&self) -> Result<Vec<RejectedEvent>, ClientError> {
+        let mut stmt = self.conn.prepare("SELECT id, household, kind, reject_code, reject_reason FROM events WHERE outcome = 'rejected' ORDER BY n")?;
+        let rows = stmt
+            .query_map([], |r| Ok(RejectedEvent { event: r.get(0)?, household: r.get(1)?, kind: r.get(2)?, code: r.get(3)?, reason: r.get(4)? }))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}
+
+fn household_from_row(r: &rusqlite::Row) -> rusqlite::Result<Household> {
+    let status: String = r.get(6)?;
+    Ok(Household {
+        id: r.get(0)?,
+        village: r.get(1)?,
+        serial: r.get(2)?,
+        name: r.get(3)?,
+        address: r.get(4)?,
+        reserve_rank: r.get(5)?,
+        status: HouseholdStatus::parse(&status).unwrap_or(HouseholdStatus::Assigned),
+        assigned: r.get(7)?,
+    })
+}
+
+fn household_in(conn: &Connection, id: &str) -> Result<Household, ClientError> {
+    conn.query_row(
+        "SELECT id, village, serial, name, address, reserve_rank, status, assigned FROM households WHERE id = ?1",
+        [id],
+        household_from_row,
+    )
+    .optional()?
+    .ok_or_else(|| ClientError::UnknownHousehold(id.into()))
+}
+
+/// Records an event in the caller's transaction (the state change goes in the same one).
+fn record(tx: &Transaction, event: &Event) -> Result<(), ClientError> {
+    let body = String::from_utf8(to_canonical_bytes(event)?).expect("canonical JSON is UTF-8");
+    tx.execute(
+        "INSERT INTO events (id, household, kind, body) VALUES (?1, ?2, ?3, ?4)",
+        params![event.id.to_string(), event.household, event.body.kind(), body],
+    )?;
+    Ok(())
+}
+
+fn set_status(tx: &Transaction, household: &str, status: HouseholdStatus) -> Result<(), ClientError> {
+    tx.execute("UPDATE households SET status = ?1 WHERE id = ?2", params![status.as_str(), household])?;
+    Ok(())
+}
+
+fn household_event(client: &Client, h: &Household, body: EventBody) -> Result<Event, ClientError> {
+    let enrollment = client.enrollment()?;
+    Ok(Event::for_household(&h.id, &h.serial, &enrollment.enumerator, client.now(), body))
+}
+
+fn load_or_create_key(path: &Path) -> Result<DeviceKey, ClientError> {
+    // The OS keyring (Secret Service) is not available on a headless tablet build or in CI;
+    // the key lives in an owner-only file in the app's private data directory.
+    if path.exists() {
+        let text = std::fs::read_to_string(path)?;
+        return Ok(DeviceKey::from_b64(text.trim())?);
+    }
+    let key = DeviceKey::generate(&mut rand::rngs::OsRng);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write;
+    let mut file = options.open(path)?;
+    file.write_all(sync_protocol::keys::b64(&key.seed()).as_bytes())?;
+    file.sync_all()?;
+    Ok(key)
+}

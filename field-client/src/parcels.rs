@@ -1,0 +1,39 @@
+//! Parcels: collected paper forms handed to the post office; the serial list is an event so the
+//! ministry can reconcile paper against digital.
+
+use rusqlite::params;
+use sync_protocol::{event::Event, lifecycle::{self, HouseholdStatus}};
+
+use crate::{record, set_status, Client, ClientError};
+
+impl Client {
+    /// Groups the forms of `households` into a parcel, handed over now; returns its id.
+    pub fn hand_over_parcel(&mut self, households: &[String]) -> Result<String, ClientError> {
+        let rules = self.rules()?;
+        let mut forms = Vec::new();
+        for id in households {
+            let h = self.household(id)?;
+            if !lifecycle::parcel_accepts(h.status, rules) {
+                let need = if rules.verification_required { "verified" } else { "transcribed" };
+                return Err(ClientError::NotAllowed(format!("the form of {id} is {}; only {need} forms go into a parcel", h.status)));
+            }
+            forms.push(h);
+        }
+        if forms.is_empty() {
+            return Err(ClientError::NotAllowed("a parcel needs at least one form".into()));
+        }
+        let enrollment = self.enrollment()?;
+        let now = self.now();
+        let parcel = format!("P-{}-{}", enrollment.enumerator, now.as_datetime().format("%Y%m%d-%H%M%S"));
+        let event = Event::parcel(&enrollment.enumerator, now, &parcel, forms.iter().map(|h| h.serial.clone()).collect());
+        let tx = self.conn.transaction()?;
+        tx.execute("INSERT INTO parcels (id, created_at, handed_over_at) VALUES (?1, ?2, ?2)", params![parcel, now.to_string()])?;
+        for h in &forms {
+            tx.execute("INSERT INTO parcel_forms VALUES (?1, ?2, ?3)", params![parcel, h.id, h.serial])?;
+            set_status(&tx, &h.id, HouseholdStatus::InParcel)?;
+        }
+        record(&tx, &event)?;
+        tx.commit()?;
+        Ok(parcel)
+    }
+}

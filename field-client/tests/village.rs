@@ -1,0 +1,196 @@
+//! A village's whole lifecycle on a real device store against a real intake on 127.0.0.1:
+//! enrollment, absence and retry, refusal with replacement, hand-outs and collections, keying
+//! every form from the keyboard API, double keying with a mismatch resolved, a parcel, sync —
+//! and the centre ends in exactly the device's state, with answers only the ministry can open.
+
+use field_client::{Client, ClientError, RetryPolicy};
+use intake::demo;
+use serde_json::{json, Value};
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
+use sync_protocol::{
+    event::{Recipient, VisitOutcome},
+    lifecycle::HouseholdStatus,
+};
+
+struct Centre {
+    url: String,
+    intake: Arc<intake::service::Intake>,
+    _dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn start_centre() -> Centre {
+    let dir = tempfile::tempdir().unwrap();
+    let intake = Arc::new(intake::open(dir.path()).unwrap());
+    let campaign = demo::quang_tri_2024(&demo::fixed_ministry_key().public());
+    intake.store.import_campaign(&campaign, "{}", chrono::Utc::now()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = intake::http::router(intake.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Centre { url, intake, _dir: dir, _runtime: runtime }
+}
+
+/// Answers every relevant question of the form: fill all, then drop what does not apply.
+fn answers_for(form: &forms::Form, variant: i64) -> BTreeMap<String, Value> {
+    let mut a = BTreeMap::new();
+    for q in &form.questions {
+        let v = match &q.accepts {
+            forms::load::Accepts::Code(codes) => json!(codes[((variant as usize) + q.id.len()) % codes.len()]),
+            forms::load::Accepts::Codes(codes) => json!([codes[0], codes[codes.len() - 1]]),
+            forms::load::Accepts::Integer { min, .. } => json!(min),
+            forms::load::Accepts::Text { .. } => json!("Ý kiến"),
+        };
+        a.insert(q.id.clone(), v);
+    }
+    // Experience questions: "yes", so the satisfaction items apply.
+    for i in 1..=7 {
+        a.insert(format!("q8_{i}"), json!(1));
+    }
+    loop {
+        let v = forms::validate::validate(form, &a);
+        let not_applicable: Vec<String> =
+            v.errors.iter().filter(|e| e.error == forms::validate::AnswerError::NotApplicable).map(|e| e.question.clone()).collect();
+        if not_applicable.is_empty() {
+            assert!(v.complete, "{v:?}");
+            return a;
+        }
+        for q in not_applicable {
+            a.remove(&q);
+        }
+    }
+}
+
+fn key(client: &mut Client, household: &str, pass: u8, answers: &BTreeMap<String, Value>) {
+    for (q, v) in answers {
+        client.set_answer(household, pass, q, Some(v.clone())).unwrap();
+    }
+}
+
+#[test]
+fn a_village_from_hand_out_to_parcel_arrives_exactly_as_recorded() {
+    let centre = start_centre();
+    let device_dir = tempfile::tempdir().unwrap();
+    let mut client = Client::open(device_dir.path()).unwrap();
+    assert!(matches!(client.households(), Ok(h) if h.is_empty()));
+    let code = centre.intake.issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "test").unwrap();
+    let enrolled = client.enroll(&centre.url, &code, "tablet 1").unwrap();
+    assert_eq!(enrolled.enumerator, "enum-dh-p2");
+    let village: Vec<String> = client.households().unwrap().into_iter().filter(|h| h.village == "dh-p2-kp1" && h.reserve_rank.is_none()).map(|h| h.id).collect();
+    assert_eq!(village.len(), 27);
+    let form = client.form().unwrap().clone();
+
+    // Hand-out: one household absent first, one refusing (replaced from the reserve list).
+    client.record_outcome(&village[0], VisitOutcome::Absent, None).unwrap();
+    client.record_outcome(&village[1], VisitOutcome::Refused, Some("Không muốn tham gia".into())).unwrap();
+    let replacement = client.replace(&village[1]).unwrap();
+    assert_eq!(replacement, "dh-p2-kp1-r01");
+    // Illegal steps are refused on the device, with nothing recorded.
+    assert!(matches!(client.collect(&village[2]), Err(ClientError::IllegalStep(_))));
+    let mut working: Vec<String> = village.iter().filter(|h| *h != &village[1]).cloned().collect();
+    working.push(replacement.clone());
+    for h in &working {
+        client.distribute(h, Recipient::Representative, None).unwrap();
+    }
+    // Sync in the middle of the campaign, as a tablet with a bar of signal would.
+    let first = client.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    assert_eq!(first.events_rejected, 0);
+    for h in &working {
+        client.collect(h).unwrap();
+    }
+
+    // Keying, and a blind second keying with one mismatch resolved against the paper.
+    let mut expected_answers = BTreeMap::new();
+    for (i, h) in working.iter().enumerate() {
+        let answers = answers_for(&form, i as i64);
+        key(&mut client, h, 1, &answers);
+        client.finish_first_keying(h).unwrap();
+        let mut second = answers.clone();
+        if i == 0 {
+            second.insert("q4".into(), json!(1)); // the verifier misread the paper
+        }
+        key(&mut client, h, 2, &second);
+        assert_eq!(client.answers(h, 2).unwrap(), second, "pass 2 never sees pass 1");
+        let mismatches = client.mismatches(h).unwrap();
+        let mut resolutions = BTreeMap::new();
+        if i == 0 {
+            assert_eq!(mismatches.len(), 1);
+            assert_eq!(mismatches[0].question, "q4");
+            resolutions.insert("q4".to_string(), answers.get("q4").cloned()); // the paper agrees with pass 1
+        } else {
+            assert!(mismatches.is_empty());
+        }
+        client.finish_verification(h, &resolutions).unwrap();
+        assert!(client.answers(h, 1).unwrap().is_empty(), "plaintext is deleted once sealed");
+        expected_answers.insert(h.clone(), answers);
+    }
+    let parcel = client.hand_over_parcel(&working).unwrap();
+
+    let mut last = None;
+    let report = client.sync(RetryPolicy::default(), &mut |p| last = Some(p)).unwrap();
+    assert_eq!(report.events_rejected, 0, "{:?}", client.rejected_events().unwrap());
+    let last = last.unwrap();
+    assert_eq!((last.events_sent, last.bytes_sent), (last.events_total, last.bytes_total));
+    assert_eq!(client.pending().unwrap().events_total, 0);
+
+    // The centre's state equals the device's, household by household.
+    let centre_status = centre.intake.store.household_statuses().unwrap();
+    for h in client.households().unwrap() {
+        assert_eq!(centre_status[&h.id], h.status, "{}", h.id);
+    }
+    assert_eq!(client.household(&village[1]).unwrap().status, HouseholdStatus::Replaced);
+    assert_eq!(client.household(&working[0]).unwrap().status, HouseholdStatus::InParcel);
+    let head = centre.intake.store.chain_head("enum-dh-p2").unwrap();
+    assert_eq!((head.seq + 1, head.hash), (client.enrollment().unwrap().next_seq, client.enrollment().unwrap().last_hash));
+
+    // The answers arrived sealed: only the ministry's key opens them, and they are the resolved ones.
+    let db = rusqlite::Connection::open(centre._dir.path().join("intake.db")).unwrap();
+    let bodies: Vec<String> = db
+        .prepare("SELECT body FROM events WHERE kind = 'transcription_verified'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(bodies.len(), working.len());
+    for body in bodies {
+        let event: sync_protocol::Event = serde_json::from_str(&body).unwrap();
+        let sealed = event.body.sealed_answers().unwrap();
+        assert!(sync_protocol::seal::open(&sync_protocol::keys::MinistrySecretKey::from_bytes([1; 32]), sealed).is_err());
+        let sheet = sync_protocol::seal::open(&demo::fixed_ministry_key(), sealed).unwrap();
+        assert_eq!(&sheet.answers, &expected_answers[event.household.as_ref().unwrap()]);
+    }
+    let serials: i64 = db.query_row("SELECT COUNT(*) FROM parcel_serials WHERE parcel = ?1", [&parcel], |r| r.get(0)).unwrap();
+    assert_eq!(serials, 27);
+
+    // Nothing left to send; a further sync sends nothing and changes nothing.
+    let again = client.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    assert_eq!(again.batches_acknowledged, 0);
+}
+
+#[test]
+fn keying_resumes_after_the_app_is_closed_mid_form() {
+    let centre = start_centre();
+    let dir = tempfile::tempdir().unwrap();
+    let h;
+    let answers;
+    {
+        let mut client = Client::open(dir.path()).unwrap();
+        let code = centre.intake.issue_enrollment_code("enum-gl-tt", chrono::Duration::hours(1), "test").unwrap();
+        client.enroll(&centre.url, &code, "t").unwrap();
+        h = client.households().unwrap()[0].id.clone();
+        client.distribute(&h, Recipient::FamilyMember, None).unwrap();
+        client.collect(&h).unwrap();
+        answers = answers_for(client.form().unwrap(), 3);
+        let half: BTreeMap<String, Value> = answers.iter().take(answers.len() / 2).map(|(k, v)| (k.clone(), v.clone())).collect();
+        key(&mut client, &h, 1, &half);
+        assert!(matches!(client.finish_first_keying(&h), Err(ClientError::Incomplete(_))));
+    } // the app is closed (the process could as well have died: every answer was committed)
+    let mut client = Client::open(dir.path()).unwrap();
+    assert_eq!(client.answers(&h, 1).unwrap().len(), answers.len() / 2);
+    let rest: BTreeMap<String, Value> = answers.iter().skip(answers.len() / 2).map(|(k, v)| (k.clone(), v.clone())).collect();
+    key(&mut client, &h, 1, &rest);
+    client.finish_first_keying(&h).unwrap();
+    assert_eq!(client.household(&h).unwrap().status, HouseholdStatus::Transcribed);
+}
