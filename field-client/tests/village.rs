@@ -6,61 +6,14 @@
 use field_client::{Client, ClientError, RetryPolicy};
 use intake::demo;
 use serde_json::{json, Value};
-use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
+use std::collections::BTreeMap;
 use sync_protocol::{
     event::{Recipient, VisitOutcome},
     lifecycle::HouseholdStatus,
 };
 
-struct Centre {
-    url: String,
-    intake: Arc<intake::service::Intake>,
-    _dir: tempfile::TempDir,
-    _runtime: tokio::runtime::Runtime,
-}
-
-fn start_centre() -> Centre {
-    let dir = tempfile::tempdir().unwrap();
-    let intake = Arc::new(intake::open(dir.path()).unwrap());
-    let campaign = demo::quang_tri_2024(&demo::fixed_ministry_key().public());
-    intake.store.import_campaign(&campaign, "{}", chrono::Utc::now()).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = intake::http::router(intake.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Centre { url, intake, _dir: dir, _runtime: runtime }
-}
-
-/// Answers every relevant question of the form: fill all, then drop what does not apply.
-fn answers_for(form: &forms::Form, variant: i64) -> BTreeMap<String, Value> {
-    let mut a = BTreeMap::new();
-    for q in &form.questions {
-        let v = match &q.accepts {
-            forms::load::Accepts::Code(codes) => json!(codes[((variant as usize) + q.id.len()) % codes.len()]),
-            forms::load::Accepts::Codes(codes) => json!([codes[0], codes[codes.len() - 1]]),
-            forms::load::Accepts::Integer { min, .. } => json!(min),
-            forms::load::Accepts::Text { .. } => json!("Ý kiến"),
-        };
-        a.insert(q.id.clone(), v);
-    }
-    // Experience questions: "yes", so the satisfaction items apply.
-    for i in 1..=7 {
-        a.insert(format!("q8_{i}"), json!(1));
-    }
-    loop {
-        let v = forms::validate::validate(form, &a);
-        let not_applicable: Vec<String> =
-            v.errors.iter().filter(|e| e.error == forms::validate::AnswerError::NotApplicable).map(|e| e.question.clone()).collect();
-        if not_applicable.is_empty() {
-            assert!(v.complete, "{v:?}");
-            return a;
-        }
-        for q in not_applicable {
-            a.remove(&q);
-        }
-    }
-}
+mod support;
+use support::{answers_for, start_centre};
 
 fn key(client: &mut Client, household: &str, pass: u8, answers: &BTreeMap<String, Value>) {
     for (q, v) in answers {
@@ -145,7 +98,7 @@ fn a_village_from_hand_out_to_parcel_arrives_exactly_as_recorded() {
     assert_eq!((head.seq + 1, head.hash), (client.enrollment().unwrap().next_seq, client.enrollment().unwrap().last_hash));
 
     // The answers arrived sealed: only the ministry's key opens them, and they are the resolved ones.
-    let db = rusqlite::Connection::open(centre._dir.path().join("intake.db")).unwrap();
+    let db = rusqlite::Connection::open(centre.dir.path().join("intake.db")).unwrap();
     let bodies: Vec<String> = db
         .prepare("SELECT body FROM events WHERE kind = 'transcription_verified'")
         .unwrap()
@@ -193,4 +146,36 @@ fn keying_resumes_after_the_app_is_closed_mid_form() {
     key(&mut client, &h, 1, &rest);
     client.finish_first_keying(&h).unwrap();
     assert_eq!(client.household(&h).unwrap().status, HouseholdStatus::Transcribed);
+}
+
+#[test]
+fn the_timeline_says_what_is_due_and_late() {
+    use chrono::NaiveDate;
+    use field_client::Phase;
+    let centre = start_centre();
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = Client::open(dir.path()).unwrap();
+    let code = centre.intake.issue_enrollment_code("enum-qt-hl", chrono::Duration::hours(1), "test").unwrap();
+    client.enroll(&centre.url, &code, "t").unwrap();
+    let day = |d| NaiveDate::from_ymd_opt(2024, 11, d).unwrap();
+    let village = "qt-hl-nl";
+    let households: Vec<String> = client.households().unwrap().into_iter().filter(|h| h.village == village && h.reserve_rank.is_none()).map(|h| h.id).collect();
+    for h in &households[..20] {
+        client.distribute(h, Recipient::Representative, None).unwrap();
+    }
+    client.collect(&households[0]).unwrap();
+
+    let t = client.today(day(21)).unwrap();
+    assert_eq!(t.phase, Phase::Distribute);
+    let v = &t.villages[village];
+    assert_eq!((v.to_distribute, v.to_collect, v.to_transcribe, v.late), (7, 19, 1, 0));
+    // After the distribution window, the 7 undistributed forms are late.
+    let t = client.today(day(23)).unwrap();
+    assert_eq!((t.phase, t.villages[village].late), (Phase::Collect, 7));
+    // After the collection window, uncollected ones are late too.
+    let t = client.today(day(25)).unwrap();
+    assert_eq!((t.phase, t.villages[village].late), (Phase::Transcribe, 7 + 19));
+    assert_eq!(client.today(day(20)).unwrap().phase, Phase::BeforeDistribution);
+    assert_eq!(client.today(day(28)).unwrap().phase, Phase::Submit);
+    assert_eq!(client.today(day(30)).unwrap().phase, Phase::Over);
 }
