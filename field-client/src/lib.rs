@@ -93,6 +93,8 @@ pub struct RejectedEvent {
 
 impl Client {
     /// Opens (or creates) the device's data directory: `device.db` and `device.key`.
+    /// A device enrolled but without its assignment (power lost right after enrolling)
+    /// downloads it with [`Client::refresh_assignment`] when it next has signal.
     pub fn open(dir: &Path) -> Result<Client, ClientError> {
         std::fs::create_dir_all(dir)?;
         #[cfg(unix)]

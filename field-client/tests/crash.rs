@@ -25,6 +25,10 @@ fn drive(dir: &str, url: &str, code: &str) {
         client.enroll(url, code, "crash test").unwrap();
         println!("ENROLLED");
     }
+    if client.assignment().is_err() {
+        // Killed between enrolling and storing the assignment.
+        client.refresh_assignment().unwrap();
+    }
     let form = client.form().unwrap().clone();
     let households: Vec<String> = client.households().unwrap().into_iter().filter(|h| h.village == "dh-p2-kp1" && h.reserve_rank.is_none()).take(HOUSEHOLDS).map(|h| h.id).collect();
     for (i, h) in households.iter().enumerate() {
@@ -89,10 +93,12 @@ fn run_with_seed(seed: u64) {
             .args(["child_process", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, &args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let errors = std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).filter(|l| l.contains("panicked") || l.contains("Error") || l.contains("error")).collect::<Vec<String>>());
         let reader = std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>());
         let kill = kills < 12;
         if kill {
@@ -100,8 +106,10 @@ fn run_with_seed(seed: u64) {
             let _ = child.kill(); // SIGKILL
             kills += 1;
         }
-        child.wait().unwrap();
+        let status = child.wait().unwrap();
         let lines = reader.join().unwrap();
+        let errors = errors.join().unwrap();
+        assert!(kill || status.success(), "seed {seed}: the child failed on its own: {errors:#?}");
 
         // Every answer the child saw saved is still there (or already sealed and sent on).
         let client = Client::open(dir.path()).unwrap();

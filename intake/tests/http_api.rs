@@ -30,7 +30,12 @@ async fn enrollment_good_reused_expired_and_wrong_codes() {
     let device = server.intake.store.device(enrolled.device).unwrap().unwrap();
     assert_eq!(device.public_key, key.public());
 
-    // Reused: refused, and no second device appears.
+    // The same device asking again with the same code (its answer was lost): the same enrollment.
+    let r = server.enroll_raw(&code, &key).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<EnrollResponse>().await.unwrap().device, enrolled.device);
+
+    // Reused by another key: refused, and no second device appears.
     let other = DeviceKey::generate(&mut rand::rngs::OsRng);
     let r = server.enroll_raw(&code, &other).await;
     assert_eq!(r.status(), 409);

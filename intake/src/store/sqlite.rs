@@ -386,7 +386,23 @@ impl Store for SqliteStore {
                 return Err(StoreError::Enrollment(EnrollmentRefusal::Invalid));
             };
             if used_at.is_some() {
-                return Err(StoreError::Enrollment(EnrollmentRefusal::AlreadyUsed));
+                // The same device asking again (its answer was lost): the same enrollment.
+                let same: Option<(String, String, String, String, Option<String>)> = tx
+                    .query_row(
+                        "SELECT d.id, d.enumerator_id, d.public_key, d.label, d.revoked_at FROM enrollment_codes c JOIN devices d ON d.id = c.device_id
+                         WHERE c.code_hash = ?1 AND d.public_key = ?2 AND d.revoked_at IS NULL",
+                        params![&code_hash, public_key.to_b64()],
+                        device_from_row,
+                    )
+                    .optional()?;
+                return match same {
+                    Some(row) => {
+                        let device = device_record(row)?;
+                        let head = chain_head_in(tx, &device.enumerator)?;
+                        Ok((device, head))
+                    }
+                    None => Err(StoreError::Enrollment(EnrollmentRefusal::AlreadyUsed)),
+                };
             }
             if now.timestamp() >= expires_at {
                 return Err(StoreError::Enrollment(EnrollmentRefusal::Expired));
