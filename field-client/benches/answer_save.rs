@@ -5,8 +5,11 @@
 //! fresh SQLite file on the same disk: the floor any durable save pays.
 
 use field_client::{Client, RetryPolicy};
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::time::Instant;
 use sync_protocol::event::Recipient;
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 fn percentiles(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -14,19 +17,11 @@ fn percentiles(mut v: Vec<f64>) -> (f64, f64) {
 }
 
 fn main() {
+    let centre = support::start_centre();
     let dir = tempfile::tempdir().unwrap();
-    let intake = Arc::new(intake::open(&dir.path().join("intake")).unwrap());
-    let campaign = intake::demo::quang_tri_2024(&intake::demo::fixed_ministry_key().public());
-    intake.store.import_campaign(&campaign, "{}", chrono::Utc::now()).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = intake::http::router(intake.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-
     let mut client = Client::open(&dir.path().join("device")).unwrap();
-    let code = intake.issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "bench").unwrap();
-    client.enroll(&url, &code, "bench").unwrap();
+    let code = centre.intake.issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "bench").unwrap();
+    client.enroll(&centre.url, &code, "bench").unwrap();
     let h = client.households().unwrap()[0].id.clone();
     client.distribute(&h, Recipient::Representative, None).unwrap();
     client.collect(&h).unwrap();
