@@ -104,8 +104,11 @@ impl Client {
         }
         let conn = store::open(&dir.join("device.db"))?;
         let key = load_or_create_key(&dir.join("device.key"))?;
+        // No pooled keep-alive connections: on a tablet that moves between 2G cells and no
+        // signal, a pooled connection is often already dead; a fresh one per request is surer.
         let http = reqwest::blocking::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| ClientError::Network(e.to_string()))?;
         Ok(Client { conn, key, http, dir: dir.to_owned(), assignment_cache: Default::default(), form_cache: Default::default() })

@@ -1,6 +1,8 @@
 //! Shared by the field-client tests: a real intake on 127.0.0.1 and answer fixtures.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use serde_json::{json, Value};
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
 use intake::demo;
@@ -9,7 +11,7 @@ pub struct Centre {
     pub url: String,
     pub intake: Arc<intake::service::Intake>,
     pub dir: tempfile::TempDir,
-    _runtime: tokio::runtime::Runtime,
+    pub runtime: tokio::runtime::Runtime,
 }
 
 pub fn start_centre() -> Centre {
@@ -22,7 +24,7 @@ pub fn start_centre() -> Centre {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let app = intake::http::router(intake.clone()).into_make_service_with_connect_info::<SocketAddr>();
     runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Centre { url, intake, dir, _runtime: runtime }
+    Centre { url, intake, dir, runtime }
 }
 
 /// Answers every relevant question of the form: fill all, then drop what does not apply.

@@ -1,0 +1,89 @@
+//! Sync through a fault-injecting proxy: refused connections, delays, requests cut mid-body and
+//! responses cut after the intake committed. The device retries the same bytes and the intake
+//! ends with every event exactly once.
+
+mod support;
+
+use field_client::{Client, RetryPolicy};
+use support::proxy::{self, Fault};
+use sync_protocol::event::Recipient;
+use std::time::Duration;
+
+#[test]
+fn every_kind_of_cut_ends_in_exactly_once_delivery() {
+    let centre = support::start_centre();
+    let proxy = proxy::start(&centre.runtime, &centre.url);
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = Client::open(dir.path()).unwrap();
+    let code = centre.intake.issue_enrollment_code("enum-gl-tg", chrono::Duration::hours(1), "test").unwrap();
+    client.enroll(&proxy.url, &code, "through the proxy").unwrap();
+    let households: Vec<String> = client.households().unwrap().into_iter().filter(|h| h.reserve_rank.is_none()).map(|h| h.id).collect();
+    let form = client.form().unwrap().clone();
+    let policy = RetryPolicy { attempts: 8, first_delay: Duration::from_millis(20), max_delay: Duration::from_millis(200) };
+
+    // Several rounds of work, each synced through a different mix of faults.
+    let rounds: [&[Fault]; 4] = [
+        &[Fault::CutRequestAfter(150), Fault::Refuse],
+        &[Fault::CutResponseAfter(60)], // the intake has committed; the answer is lost
+        &[Fault::Delay(Duration::from_millis(300)), Fault::CutRequestAfter(2000), Fault::CutResponseAfter(5)],
+        &[Fault::Refuse, Fault::Refuse, Fault::CutResponseAfter(200)],
+    ];
+    for (round, faults) in rounds.iter().enumerate() {
+        for h in &households[round * 5..round * 5 + 5] {
+            client.distribute(h, Recipient::Representative, None).unwrap();
+            client.collect(h).unwrap();
+            for (q, v) in support::answers_for(&form, round as i64) {
+                client.set_answer(h, 1, &q, Some(v)).unwrap();
+            }
+            client.finish_first_keying(h).unwrap();
+        }
+        proxy.faults.lock().unwrap().extend(faults.iter().copied());
+        // As the app would: sync again until it goes through (a fault may also hit the
+        // assignment refresh at the end, which is not retried within one sync).
+        let mut synced = false;
+        for _ in 0..5 {
+            if client.sync(policy, &mut |_| {}).is_ok() {
+                synced = true;
+                break;
+            }
+        }
+        assert!(synced, "round {round}: sync never went through");
+    }
+    assert!(proxy.faults.lock().unwrap().is_empty(), "every fault was used");
+    assert_eq!(proxy.faulted.lock().unwrap().len(), 9);
+
+    // Exactly once: the intake's events are the device's, each once, all accepted.
+    let db = rusqlite::Connection::open(dir.path().join("device.db")).unwrap();
+    let mut device_events: Vec<String> = db.prepare("SELECT id FROM events").unwrap().query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+    device_events.sort();
+    let mut centre_events: Vec<String> = centre.intake.store.events().unwrap().into_iter().map(|e| e.id).collect();
+    centre_events.sort();
+    assert_eq!(centre_events, device_events);
+    assert_eq!(device_events.len(), 20 * 3);
+    let statuses = centre.intake.store.household_statuses().unwrap();
+    for h in client.households().unwrap() {
+        assert_eq!(statuses[&h.id], h.status, "{}", h.id);
+    }
+    assert_eq!(client.pending().unwrap().events_total, 0);
+}
+
+#[test]
+fn a_request_clock_far_off_either_way_is_corrected_by_the_intakes_answer() {
+    let centre = support::start_centre();
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = Client::open(dir.path()).unwrap();
+    let code = centre.intake.issue_enrollment_code("enum-qt-ad", chrono::Duration::hours(1), "test").unwrap();
+    client.enroll(&centre.url, &code, "skewed").unwrap();
+    let h = client.households().unwrap()[0].id.clone();
+    for (round, skew) in [7200i64, -7200, 86_400 * 3].into_iter().enumerate() {
+        // The device's request clock runs `skew` seconds off the intake's.
+        rusqlite::Connection::open(dir.path().join("device.db")).unwrap().execute("UPDATE device SET clock_offset = ?1", [skew]).unwrap();
+        if round == 0 {
+            client.distribute(&h, Recipient::Representative, None).unwrap();
+        }
+        client.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+        let learnt: i64 = rusqlite::Connection::open(dir.path().join("device.db")).unwrap().query_row("SELECT clock_offset FROM device", [], |r| r.get(0)).unwrap();
+        assert!(learnt.abs() <= 5, "skew {skew}: the device learnt offset {learnt}");
+    }
+    assert_eq!(centre.intake.store.household_statuses().unwrap()[&h].as_str(), "distributed");
+}
