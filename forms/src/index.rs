@@ -105,8 +105,8 @@ struct Counts {
 
 struct Plan<'a> {
     rule: &'a IndexRule,
-    /// Every item of the rule once, in order: (question id, slot in the form).
-    items: Vec<(String, Option<i64>, Option<i64>)>,
+    /// Every item of the rule once, in order: (question id, its valid scale codes).
+    items: Vec<(String, Vec<i64>)>,
     position: BTreeMap<String, usize>,
 }
 
@@ -118,28 +118,36 @@ fn plan(form: &Form) -> Option<Plan<'_>> {
         for id in &c.items {
             if !position.contains_key(id) {
                 position.insert(id.clone(), items.len());
-                let q = form.question(id);
-                items.push((id.clone(), q.and_then(|q| q.not_applicable), q.and_then(|q| q.no_answer)));
+                let codes = match form.question(id).map(|q| &q.accepts) {
+                    Some(crate::load::Accepts::Code(codes)) => codes.clone(),
+                    _ => Vec::new(),
+                };
+                items.push((id.clone(), codes));
             }
         }
     }
     Some(Plan { rule, items, position })
 }
 
-fn count(plan: &Plan, form: &Form, answers: &BTreeMap<String, Json>, into: &mut Counts) {
+/// One form's verdict per item: (satisfied, valid) as 0 or 1.
+fn judge(plan: &Plan, answers: &BTreeMap<String, Json>) -> Vec<(u64, u64)> {
+    plan.items
+        .iter()
+        .map(|(id, codes)| match answers.get(id).and_then(Json::as_i64) {
+            Some(code) if codes.contains(&code) => (u64::from(plan.rule.satisfied_codes.contains(&code)), 1),
+            _ => (0, 0),
+        })
+        .collect()
+}
+
+fn add(verdict: &[(u64, u64)], into: &mut Counts) {
     into.forms += 1;
     if into.items.is_empty() {
-        into.items = vec![(0, 0); plan.items.len()];
+        into.items = vec![(0, 0); verdict.len()];
     }
-    for (k, (id, _, _)) in plan.items.iter().enumerate() {
-        let Some(code) = answers.get(id).and_then(Json::as_i64) else { continue };
-        let valid = matches!(&form.question(id).map(|q| &q.accepts), Some(crate::load::Accepts::Code(codes)) if codes.contains(&code));
-        if valid {
-            into.items[k].1 += 1;
-            if plan.rule.satisfied_codes.contains(&code) {
-                into.items[k].0 += 1;
-            }
-        }
+    for (total, (satisfied, valid)) in into.items.iter_mut().zip(verdict) {
+        total.0 += satisfied;
+        total.1 += valid;
     }
 }
 
@@ -200,13 +208,14 @@ pub fn compute(form: &Form, forms: &[OpenedForm]) -> IndexReport {
     };
     let mut counts: BTreeMap<(Level, String), Counts> = BTreeMap::new();
     for f in forms {
+        let verdict = judge(&plan, &f.answers);
         for (level, area) in [
             (Level::Village, &f.origin.village),
             (Level::Commune, &f.origin.commune),
             (Level::District, &f.origin.district),
             (Level::Province, &f.origin.province),
         ] {
-            count(&plan, form, &f.answers, counts.entry((level, area.clone())).or_default());
+            add(&verdict, counts.entry((level, area.clone())).or_default());
         }
     }
     let mut areas: BTreeMap<Level, BTreeMap<String, AreaIndex>> = BTreeMap::new();
