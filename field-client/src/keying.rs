@@ -2,7 +2,7 @@
 //! to the first pass (as CSPro's verify mode); sealing to the ministry and deleting the
 //! plaintext once done.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use sync_protocol::{
@@ -90,7 +90,7 @@ impl Client {
         let s: Option<i64> = self
             .conn
             .query_row("SELECT seconds FROM keying_sessions WHERE household = ?1 AND pass = ?2", params![household, pass], |r| r.get(0))
-            .ok();
+            .optional()?;
         Ok(s.unwrap_or(0).max(0) as u32)
     }
 

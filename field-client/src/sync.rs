@@ -27,7 +27,12 @@ use sync_protocol::{
 
 use crate::{Client, ClientError};
 
-const RESEND: &str = "resend";
+/// What sending one stored batch came to.
+enum Sent {
+    Receipt(SignedDocument),
+    /// The intake is missing earlier batches; they were marked unacknowledged to go again.
+    EarlierBatchesAgain,
+}
 
 /// Events per batch: well inside the protocol's limit, small enough for 2G.
 pub const EVENTS_PER_BATCH: usize = 100;
@@ -128,11 +133,9 @@ impl Client {
         let mut p = Progress { events_sent: 0, events_total: events_total as u64, bytes_sent: 0, bytes_total: bytes_total as u64 };
         progress(p);
         while let Some((seq, hash, frame, count)) = self.next_unacked()? {
-            let doc = match self.send_with_retry(seq, &frame, policy) {
-                Ok(doc) => doc,
-                // The intake asked for earlier batches again: they are unacknowledged now.
-                Err(ClientError::Refused { code, .. }) if code == RESEND => continue,
-                Err(e) => return Err(e),
+            let doc = match self.send_with_retry(seq, &frame, policy)? {
+                Sent::Receipt(doc) => doc,
+                Sent::EarlierBatchesAgain => continue,
             };
             let receipt = Receipt::verify(&doc, &self.enrollment()?.intake_key, seq, &BatchHash::from_hex(&hash)?)
                 .map_err(|e| ClientError::BadAnswer(e.to_string()))?;
@@ -169,7 +172,7 @@ impl Client {
             .optional()?)
     }
 
-    fn send_with_retry(&self, seq: u64, frame: &[u8], policy: RetryPolicy) -> Result<SignedDocument, ClientError> {
+    fn send_with_retry(&self, seq: u64, frame: &[u8], policy: RetryPolicy) -> Result<Sent, ClientError> {
         let url = format!("{}{}", self.enrollment()?.intake_url, api::PATH_BATCHES);
         let mut delay = policy.first_delay;
         let mut last_error = ClientError::Network("not tried".into());
@@ -190,7 +193,7 @@ impl Client {
             let status = response.status();
             if status.is_success() {
                 match response.json::<SignedDocument>() {
-                    Ok(doc) => return Ok(doc),
+                    Ok(doc) => return Ok(Sent::Receipt(doc)),
                     Err(e) => {
                         // A body cut mid-way: the batch may be in; the retry gets its receipt.
                         last_error = ClientError::Network(e.to_string());
@@ -214,7 +217,7 @@ impl Client {
                     // The intake is missing earlier batches (restored from a backup?): they
                     // go again, from the stored frames.
                     self.conn.execute("UPDATE batches SET acked_at = NULL WHERE seq >= ?1", [expected as i64])?;
-                    return Err(ClientError::Refused { code: RESEND.into(), message: format!("the intake needs batch {expected} again") });
+                    return Ok(Sent::EarlierBatchesAgain);
                 }
                 (ErrorCode::RateLimited, _) => {
                     last_error = ClientError::Refused { code: body.code.as_str().into(), message: body.message };
