@@ -41,7 +41,7 @@ const MAX_GROUP: usize = 64;
 
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<std::sync::mpsc::Sender<Job>>,
+    writer: std::sync::mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
     /// The campaign rarely changes; cache it after the first read.
     campaign: Mutex<Option<CampaignRecord>>,
@@ -83,7 +83,7 @@ impl SqliteStore {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(writer, jobs))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
-        Ok(SqliteStore { path: path.to_owned(), writer: Mutex::new(sender), readers: Mutex::new(Vec::new()), campaign: Mutex::new(None) })
+        Ok(SqliteStore { path: path.to_owned(), writer: sender, readers: Mutex::new(Vec::new()), campaign: Mutex::new(None) })
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
@@ -114,7 +114,7 @@ impl SqliteStore {
                 });
             })
         });
-        self.writer.lock().unwrap().send(job).map_err(|_| StoreError::Corrupt("the writer thread has stopped".into()))?;
+        self.writer.send(job).map_err(|_| StoreError::Corrupt("the writer thread has stopped".into()))?;
         result.recv().map_err(|_| StoreError::Corrupt("the write was abandoned (writer thread failed)".into()))?
     }
 }
