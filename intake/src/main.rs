@@ -67,6 +67,25 @@ enum Command {
         #[arg(long, default_value = "revoked by operator")]
         reason: String,
     },
+    /// Move a village or households to another enumerator (illness, a flooded road). Devices
+    /// learn it on their next sync.
+    Reassign {
+        #[arg(long, env = "FIELDPOST_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Every household of this village, reserve households included.
+        #[arg(long, required_unless_present = "household")]
+        village: Option<String>,
+        /// One household (repeat for several).
+        #[arg(long, conflicts_with = "village")]
+        household: Vec<String>,
+        /// The enumerator who takes them over.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
     /// Run the server.
     Serve {
         #[arg(long, env = "FIELDPOST_DATA_DIR")]
@@ -150,6 +169,16 @@ fn run(cli: Cli) -> Result<(), String> {
             let intake = intake::open(&data_dir)?;
             intake.store.revoke_device(device, &reason, chrono::Utc::now()).map_err(|e| e.to_string())?;
             println!("device {device} revoked");
+            Ok(())
+        }
+        Command::Reassign { data_dir, village, household, to, reason, by } => {
+            let intake = intake::open(&data_dir)?;
+            let target = match village {
+                Some(v) => intake::store::ReassignTarget::Village(v),
+                None => intake::store::ReassignTarget::Households(household),
+            };
+            let moved = intake.store.reassign(&target, &to, &by, &reason, chrono::Utc::now()).map_err(|e| e.to_string())?;
+            println!("{moved} household(s) now assigned to {to}");
             Ok(())
         }
         Command::Serve { data_dir, listen, json_logs } => {

@@ -62,6 +62,14 @@ fn an_operator_runs_the_demo_end_to_end() {
     assert_eq!(all.lines().count(), 9, "{all}");
     assert!(all.lines().all(|l| l.split('\t').count() == 3));
 
+    // A village moved to another enumerator; mistakes are named and change nothing.
+    let (ok, out, err) = run(&["reassign", "--data-dir", s, "--village", "gl-tt-k2", "--to", "enum-gl-ga", "--reason", "đường ngập"]);
+    assert!(ok && out.contains("30 household(s) now assigned to enum-gl-ga"), "{out}{err}");
+    let (ok, _, err) = run(&["reassign", "--data-dir", s, "--household", "gl-tt-k2-01", "--household", "nowhere-01", "--to", "enum-gl-tt", "--reason", "x"]);
+    assert!(!ok && err.contains("unknown household \"nowhere-01\""), "{err}");
+    let (ok, _, err) = run(&["reassign", "--data-dir", s, "--village", "gl-tt-k2", "--to", "enum-nobody", "--reason", "x"]);
+    assert!(!ok && err.contains("unknown enumerator"), "{err}");
+
     let mut child = Command::new(BIN).args(["serve", "--data-dir", s, "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let _server = Server(child);

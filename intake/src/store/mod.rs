@@ -30,6 +30,10 @@ pub enum StoreError {
     NoCampaign,
     #[error("unknown enumerator {0:?}")]
     UnknownEnumerator(String),
+    #[error("unknown household {0:?}")]
+    UnknownHousehold(String),
+    #[error("unknown village {0:?}")]
+    UnknownVillage(String),
     #[error("unknown device {0}")]
     UnknownDevice(Uuid),
     #[error("this public key is already enrolled")]
@@ -97,6 +101,14 @@ pub struct AssignmentData {
     pub households: Vec<AssignedHousehold>,
 }
 
+/// Which households a reassignment moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReassignTarget {
+    /// Every household of the village, reserve households included.
+    Village(String),
+    Households(Vec<String>),
+}
+
 /// What became of a batch that passed the signature checks.
 #[derive(Debug, Clone)]
 pub enum IngestResult {
@@ -161,6 +173,10 @@ pub trait Store: Send + Sync + 'static {
     fn enumerators(&self) -> Result<Vec<(String, String)>, StoreError>;
     fn assignment(&self, enumerator: &str) -> Result<AssignmentData, StoreError>;
     fn chain_head(&self, enumerator: &str) -> Result<ChainHead, StoreError>;
+    /// Moves households to another enumerator (illness, a flooded road) and records who did
+    /// it and why. Devices learn it from their next assignment; what the old device sends
+    /// later for these households is rejected per event. Returns how many moved.
+    fn reassign(&self, target: &ReassignTarget, to: &str, by: &str, reason: &str, now: DateTime<Utc>) -> Result<usize, StoreError>;
 
     /// Chain checks and domain judgement of an authenticated batch, in one transaction that
     /// is durably committed before this returns `Accepted`.

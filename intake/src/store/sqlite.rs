@@ -506,6 +506,44 @@ impl Store for SqliteStore {
         self.read(|c| chain_head_in(c, enumerator))
     }
 
+    fn reassign(&self, target: &ReassignTarget, to: &str, by: &str, reason: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let (target, to, by, reason) = (target.clone(), to.to_string(), by.to_string(), reason.to_string());
+        self.write(move |tx| {
+            let known: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM enumerators WHERE id = ?1)", [&to], |r| r.get(0))?;
+            if !known {
+                return Err(StoreError::UnknownEnumerator(to));
+            }
+            let households: Vec<(String, String)> = match &target {
+                ReassignTarget::Village(village) => {
+                    let mut stmt = tx.prepare("SELECT id, enumerator_id FROM households WHERE village_id = ?1 ORDER BY id")?;
+                    let rows = stmt.query_map([village], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+                    if rows.is_empty() {
+                        return Err(StoreError::UnknownVillage(village.clone()));
+                    }
+                    rows
+                }
+                ReassignTarget::Households(ids) => ids
+                    .iter()
+                    .map(|id| {
+                        tx.query_row("SELECT id, enumerator_id FROM households WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()?
+                            .ok_or_else(|| StoreError::UnknownHousehold(id.clone()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            let mut moved = 0;
+            for (household, from) in households.iter().filter(|(_, from)| *from != to) {
+                tx.execute("UPDATE households SET enumerator_id = ?1, updated_at = ?2 WHERE id = ?3", params![to, rfc3339(now), household])?;
+                tx.execute(
+                    "INSERT INTO reassignments (household_id, from_enumerator, to_enumerator, by_whom, reason, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![household, from, to, by, reason, rfc3339(now)],
+                )?;
+                moved += 1;
+            }
+            Ok(moved)
+        })
+    }
+
     fn ingest(
         &self,
         verified: &VerifiedBatch,

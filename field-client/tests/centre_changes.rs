@@ -1,0 +1,106 @@
+//! What the centre changes under a device: a village reassigned while the device was offline,
+//! and a lost tablet replaced by a new one that continues the enumerator's chain.
+
+mod support;
+
+use field_client::{Client, ClientError, RetryPolicy};
+use intake::store::ReassignTarget;
+use sync_protocol::{api::rejection, event::Recipient, lifecycle::HouseholdStatus};
+
+fn enrolled(centre: &support::Centre, enumerator: &str, dir: &std::path::Path) -> Client {
+    let mut client = Client::open(dir).unwrap();
+    let code = centre.intake.issue_enrollment_code(enumerator, chrono::Duration::hours(1), "test").unwrap();
+    client.enroll(&centre.url, &code, "tablet").unwrap();
+    client
+}
+
+fn sampled(client: &Client, village: &str) -> Vec<String> {
+    client.households().unwrap().into_iter().filter(|h| h.village == village && h.reserve_rank.is_none()).map(|h| h.id).collect()
+}
+
+#[test]
+fn a_village_reassigned_while_the_device_was_offline_is_rejected_per_event_and_moves_to_the_new_enumerator() {
+    let centre = support::start_centre();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = enrolled(&centre, "enum-dh-p2", dir_a.path());
+    let mut b = enrolled(&centre, "enum-dh-p4", dir_b.path());
+    let moved_village = sampled(&a, "dh-p2-kp1");
+    let kept_village = sampled(&a, "dh-p2-kp2");
+    assert!(sampled(&b, "dh-p2-kp1").is_empty());
+
+    a.distribute(&moved_village[0], Recipient::Representative, None).unwrap();
+    a.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+
+    // Offline: A keeps working in both villages ...
+    a.collect(&moved_village[0]).unwrap();
+    a.distribute(&moved_village[1], Recipient::FamilyMember, None).unwrap();
+    a.distribute(&kept_village[0], Recipient::Representative, None).unwrap();
+    // ... while the supervisor moves the first village to B (A is ill, say).
+    let moved = centre.intake.store.reassign(&ReassignTarget::Village("dh-p2-kp1".into()), "enum-dh-p4", "gs-dh", "ốm", chrono::Utc::now()).unwrap();
+    assert_eq!(moved, 30, "27 sampled + 3 reserve households");
+
+    // A's sync goes through: the moved village's events are rejected one by one with the
+    // reason, the other village's event is accepted, and nothing is left blocking the queue.
+    let report = a.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    assert_eq!((report.events_acknowledged, report.events_rejected), (3, 2));
+    let rejected = a.rejected_events().unwrap();
+    assert_eq!(rejected.len(), 2);
+    for r in &rejected {
+        assert_eq!(r.code, rejection::HOUSEHOLD_NOT_ASSIGNED);
+        assert!(r.reason.contains("tell your supervisor"), "{}", r.reason);
+        assert!(moved_village.contains(r.household.as_ref().unwrap()));
+    }
+    assert_eq!(a.pending().unwrap().events_total, 0);
+    // The refreshed assignment took the village away: A can no longer record there.
+    assert!(a.households().unwrap().iter().filter(|h| h.village == "dh-p2-kp1").all(|h| !h.assigned));
+    assert!(matches!(a.collect(&moved_village[2]), Err(ClientError::NotAllowed(_))));
+    assert_eq!(centre.intake.store.household_statuses().unwrap()[&kept_village[0]], HouseholdStatus::Distributed);
+
+    // B learns the village on its next sync, with what the intake knows of it, and goes on.
+    b.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    let b_view = b.household(&moved_village[0]).unwrap();
+    assert!(b_view.assigned);
+    assert_eq!(b_view.status, HouseholdStatus::Distributed, "the hand-out A synced before the move");
+    assert_eq!(b.household(&moved_village[1]).unwrap().status, HouseholdStatus::Assigned, "A's rejected hand-out did not count");
+    b.collect(&moved_village[0]).unwrap();
+    let report = b.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    assert_eq!(report.events_rejected, 0);
+    assert_eq!(centre.intake.store.household_statuses().unwrap()[&moved_village[0]], HouseholdStatus::Collected);
+}
+
+#[test]
+fn a_replacement_tablet_continues_the_chain_and_the_lost_one_is_refused() {
+    let centre = support::start_centre();
+    let (lost_dir, new_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut lost = enrolled(&centre, "enum-qt-hl", lost_dir.path());
+    let village = sampled(&lost, "qt-hl-nl");
+    for h in &village[..5] {
+        lost.distribute(h, Recipient::Representative, None).unwrap();
+        lost.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    }
+    let before = lost.enrollment().unwrap();
+    assert_eq!(before.next_seq, 6);
+
+    // The tablet falls in the river; the enumerator enrolls a new one with a new code.
+    let mut replacement = enrolled(&centre, "enum-qt-hl", new_dir.path());
+    let after = replacement.enrollment().unwrap();
+    assert_eq!((after.next_seq, after.last_hash), (before.next_seq, before.last_hash), "the chain continues where the intake stands");
+    for h in &village[..5] {
+        assert_eq!(replacement.household(h).unwrap().status, HouseholdStatus::Distributed, "restored from the intake");
+    }
+    for h in &village[..5] {
+        replacement.collect(h).unwrap();
+    }
+    replacement.distribute(&village[5], Recipient::Representative, None).unwrap();
+    let report = replacement.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    assert_eq!((report.events_acknowledged, report.events_rejected), (6, 0));
+    assert!(centre.intake.store.alerts().unwrap().is_empty(), "{:?}", centre.intake.store.alerts().unwrap());
+
+    // The old tablet, found again, is refused: its enrollment was revoked by the new one.
+    lost.distribute(&village[6], Recipient::Representative, None).unwrap();
+    match lost.sync(RetryPolicy::default(), &mut |_| {}) {
+        Err(ClientError::Refused { code, .. }) => assert_eq!(code, "device_revoked"),
+        other => panic!("the lost tablet was not refused: {other:?}"),
+    }
+    assert_eq!(centre.intake.store.household_statuses().unwrap()[&village[6]], HouseholdStatus::Assigned);
+}
