@@ -123,7 +123,9 @@ impl Client {
         let form = self.assignment()?.campaign.form;
         let verification = self.rules()?.verification_required;
         let keying_seconds = self.keying_seconds(household, 1)?;
-        let sealed_answers = self.seal_answers(household, answers)?;
+        // Verified campaigns send the answers once, sealed after verification: on 2G every
+        // byte counts, and the keyer's errors travel as counts.
+        let sealed_answers = if verification { None } else { Some(self.seal_answers(household, answers)?) };
         let h = self.household(household)?;
         let event = household_event(self, &h, EventBody::FormTranscribed { form, sealed_answers, keying_seconds })?;
         let tx = self.conn.transaction()?;

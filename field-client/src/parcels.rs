@@ -24,7 +24,12 @@ impl Client {
         }
         let enrollment = self.enrollment()?;
         let now = self.now();
-        let parcel = format!("P-{}-{}", enrollment.enumerator, now.as_datetime().format("%Y%m%d-%H%M%S"));
+        // Written on the paper parcel too, so short: enumerator, day, this device, the day's count.
+        // The device part keeps a replacement tablet's parcels apart from the lost one's.
+        let day = now.as_datetime().format("%Y%m%d").to_string();
+        let today: i64 = self.conn.query_row("SELECT COUNT(*) FROM parcels WHERE id LIKE ?1", [format!("P-%-{day}-%")], |r| r.get(0))?;
+        let device = enrollment.device.simple().to_string();
+        let parcel = format!("P-{}-{day}-{}-{:02}", enrollment.enumerator, &device[..4], today + 1);
         let event = Event::parcel(&enrollment.enumerator, now, &parcel, forms.iter().map(|h| h.serial.clone()).collect());
         let tx = self.conn.transaction()?;
         tx.execute("INSERT INTO parcels (id, created_at, handed_over_at) VALUES (?1, ?2, ?2)", params![parcel, now.to_string()])?;

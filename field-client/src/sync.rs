@@ -51,11 +51,25 @@ pub struct RetryPolicy {
     pub attempts: u32,
     pub first_delay: Duration,
     pub max_delay: Duration,
+    /// How long one request may take before it counts as lost, plus one second per KiB sent
+    /// (a link that died silently must not hang the sync; a slow 2G upload must not time out).
+    pub request_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { attempts: 6, first_delay: Duration::from_millis(500), max_delay: Duration::from_secs(30) }
+        RetryPolicy {
+            attempts: 6,
+            first_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn timeout_for(&self, bytes: usize) -> Duration {
+        self.request_timeout + Duration::from_secs(bytes as u64 / 1024)
     }
 }
 
@@ -183,7 +197,8 @@ impl Client {
                 std::thread::sleep(delay.mul_f64(0.5 + jitter / 2.0));
                 delay = (delay * 2).min(policy.max_delay);
             }
-            let response = match self.http.post(&url).header("content-type", sync_protocol::batch::FRAME_CONTENT_TYPE).body(frame.to_vec()).send() {
+            let request = self.http.post(&url).timeout(policy.timeout_for(frame.len()));
+            let response = match request.header("content-type", sync_protocol::batch::FRAME_CONTENT_TYPE).body(frame.to_vec()).send() {
                 Ok(r) => r,
                 Err(e) => {
                     last_error = ClientError::Network(e.to_string());

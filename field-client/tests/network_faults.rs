@@ -19,7 +19,7 @@ fn every_kind_of_cut_ends_in_exactly_once_delivery() {
     client.enroll(&proxy.url, &code, "through the proxy").unwrap();
     let households: Vec<String> = client.households().unwrap().into_iter().filter(|h| h.reserve_rank.is_none()).map(|h| h.id).collect();
     let form = client.form().unwrap().clone();
-    let policy = RetryPolicy { attempts: 8, first_delay: Duration::from_millis(20), max_delay: Duration::from_millis(200) };
+    let policy = RetryPolicy { attempts: 8, first_delay: Duration::from_millis(20), max_delay: Duration::from_millis(200), request_timeout: Duration::from_secs(5) };
 
     // Several rounds of work, each synced through a different mix of faults.
     let rounds: [&[Fault]; 4] = [
@@ -64,6 +64,51 @@ fn every_kind_of_cut_ends_in_exactly_once_delivery() {
     for h in client.households().unwrap() {
         assert_eq!(statuses[&h.id], h.status, "{}", h.id);
     }
+    assert_eq!(client.pending().unwrap().events_total, 0);
+}
+
+#[test]
+fn a_slow_link_that_also_goes_silent_still_delivers_exactly_once() {
+    let centre = support::start_centre();
+    // 40 kbit/s each way, 300 ms round trips, like 2G at the edge of a village.
+    let link = proxy::Link { one_way_latency: Duration::from_millis(150), bytes_per_sec: Some(5_000) };
+    let proxy = proxy::start_with_link(&centre.runtime, &centre.url, link);
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = Client::open(dir.path()).unwrap();
+    let code = centre.intake.issue_enrollment_code("enum-qt-p2", chrono::Duration::hours(1), "test").unwrap();
+    client.enroll(&proxy.url, &code, "slow link").unwrap();
+    let form = client.form().unwrap().clone();
+    let households: Vec<String> = client.households().unwrap().into_iter().filter(|h| h.reserve_rank.is_none()).take(6).map(|h| h.id).collect();
+    for (i, h) in households.iter().enumerate() {
+        client.distribute(h, Recipient::Representative, None).unwrap();
+        client.collect(h).unwrap();
+        for (q, v) in support::answers_for(&form, i as i64) {
+            client.set_answer(h, 1, &q, Some(v)).unwrap();
+        }
+        client.finish_first_keying(h).unwrap();
+    }
+    // The first try is swallowed without an answer; the second is cut after the intake
+    // committed; the third goes through at 2G speed.
+    proxy.faults.lock().unwrap().extend([Fault::Blackhole, Fault::CutResponseAfter(100)]);
+    let policy = RetryPolicy { attempts: 5, first_delay: Duration::from_millis(50), max_delay: Duration::from_millis(200), request_timeout: Duration::from_secs(2) };
+    let (before_up, _) = proxy.bytes();
+    let started = std::time::Instant::now();
+    client.sync(policy, &mut |_| {}).unwrap();
+    let elapsed = started.elapsed();
+    let (up, down) = proxy.bytes();
+    assert_eq!(proxy.faulted.lock().unwrap().len(), 2);
+    // The throttle held: what crossed could not have crossed faster than 5 kB/s each way.
+    let slowest_direction = (up - before_up).max(down) as f64 / 5_000.0;
+    assert!(elapsed.as_secs_f64() >= slowest_direction, "{elapsed:?} for {up} bytes up, {down} down");
+    assert!(elapsed >= Duration::from_secs(2), "the silent try waited for its timeout: {elapsed:?}");
+
+    let mut centre_events: Vec<String> = centre.intake.store.events().unwrap().into_iter().map(|e| e.id).collect();
+    centre_events.sort();
+    let db = rusqlite::Connection::open(dir.path().join("device.db")).unwrap();
+    let mut device_events: Vec<String> = db.prepare("SELECT id FROM events").unwrap().query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+    device_events.sort();
+    assert_eq!(centre_events, device_events);
+    assert_eq!(device_events.len(), 18);
     assert_eq!(client.pending().unwrap().events_total, 0);
 }
 

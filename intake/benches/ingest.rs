@@ -146,7 +146,7 @@ async fn prepare(http: &reqwest::Client, base: &str, campaign: &Campaign, codes:
                 let ev = |body| Event::for_household(&h.id, &h.serial, enumerator, at, body);
                 events.push(ev(EventBody::FormDistributed { recipient: Recipient::Representative, note: None }));
                 events.push(ev(EventBody::FormCollected {}));
-                events.push(ev(EventBody::FormTranscribed { form: campaign.form.clone(), sealed_answers: Base64Bytes(sealed), keying_seconds: 240 }));
+                events.push(ev(EventBody::FormTranscribed { form: campaign.form.clone(), sealed_answers: Some(Base64Bytes(sealed)), keying_seconds: 240 }));
                 forms += 1;
             }
             let batch = Batch {

@@ -101,6 +101,14 @@ fn judge_event(
             return Err(reject(rejection::FORM_MISMATCH, format!("form {form} is not this campaign's form {}", campaign.form)));
         }
     }
+    if let EventBody::FormTranscribed { sealed_answers: None, .. } = &event.body {
+        if !campaign.rules.verification_required {
+            return Err(reject(
+                rejection::ANSWERS_MISSING,
+                "this campaign does not verify transcriptions, so the first keying must carry the sealed answers",
+            ));
+        }
+    }
     if let EventBody::ParcelHandedOver { serials, .. } = &event.body {
         return judge_parcel(event, serials, campaign, view, overlay);
     }

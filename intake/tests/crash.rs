@@ -54,7 +54,7 @@ fn prepare(dir: &Path) -> Vec<Chain> {
                     let ev = |body| Event::for_household(&h.id, &h.serial, &e.id, at, body);
                     events.push(ev(EventBody::FormDistributed { recipient: Recipient::Representative, note: None }));
                     events.push(ev(EventBody::FormCollected {}));
-                    events.push(ev(EventBody::FormTranscribed { form: campaign.form.clone(), sealed_answers: Base64Bytes(vec![3; 400]), keying_seconds: 100 }));
+                    events.push(ev(EventBody::FormTranscribed { form: campaign.form.clone(), sealed_answers: Some(Base64Bytes(vec![3; 400])), keying_seconds: 100 }));
                 }
                 events_per_batch.push(events.len());
                 let batch = Batch { protocol: PROTOCOL_VERSION, campaign: campaign.id.clone(), device, enumerator: e.id.clone(), seq: i as u64 + 1, prev, created_at: at, events };

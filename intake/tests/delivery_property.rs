@@ -61,7 +61,7 @@ fn fixture() -> &'static Fixture {
             vec![dist(0), dist(1), dist(2), ev(h(3), EventBody::VisitOutcome { outcome: VisitOutcome::Absent, note: None })],
             vec![ev(h(0), EventBody::FormCollected {}), ev(h(1), EventBody::FormCollected {}), dist(3)],
             vec![
-                ev(h(0), EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: sealed.clone(), keying_seconds: 200 }),
+                ev(h(0), EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Some(sealed.clone()), keying_seconds: 200 }),
                 ev(h(4), EventBody::FormCollected {}), // illegal: rejected, must stay rejected
                 ev(h(2), EventBody::VisitOutcome { outcome: VisitOutcome::Refused, note: None }),
             ],

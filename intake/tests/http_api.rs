@@ -281,12 +281,33 @@ async fn domain_rejections_keep_the_batch_and_the_queue_moving() {
     // A malformed sealed payload is a domain rejection too.
     let bad_seal = device.event(
         &mine[0],
-        EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: sync_protocol::keys::Base64Bytes(vec![1; 20]), keying_seconds: 5 },
+        EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Some(sync_protocol::keys::Base64Bytes(vec![1; 20])), keying_seconds: 5 },
     );
     let third = device.next_batch(vec![bad_seal]);
     let (_, body) = server.post_frame(third.to_frame()).await;
     assert_eq!(device.receipt(&body, &third, 3).outcomes[0].code.as_deref(), Some("sealed_answers_malformed"));
     assert_eq!(server.status(&mine[0].0), "collected");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_travel_once_where_transcriptions_are_verified_and_must_travel_where_they_are_not() {
+    for verified in [true, false] {
+        let server = TestServer::start_with(|c| c.verification_required = verified).await;
+        let mut device = server.enroll("enum-dh-p4").await;
+        let h = server.households("enum-dh-p4")[0].clone();
+        let without_answers = device.event(&h, EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: None, keying_seconds: 200 });
+        let batch = device.next_batch(vec![device.distributed(&h), device.collected(&h), without_answers]);
+        let (status, body) = server.post_frame(batch.to_frame()).await;
+        assert_eq!(status, 201);
+        let outcome = &device.receipt(&body, &batch, 1).outcomes[2];
+        if verified {
+            assert_eq!(outcome.status, OutcomeStatus::Accepted);
+            assert_eq!(server.status(&h.0), "transcribed");
+        } else {
+            assert_eq!(outcome.code.as_deref(), Some("answers_missing"));
+            assert_eq!(server.status(&h.0), "collected");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -172,6 +172,7 @@ pub mod rejection {
     pub const SERIAL_MISMATCH: &str = "serial_mismatch";
     pub const SEALED_ANSWERS_MALFORMED: &str = "sealed_answers_malformed";
     pub const FORM_MISMATCH: &str = "form_mismatch";
+    pub const ANSWERS_MISSING: &str = "answers_missing";
     pub const DUPLICATE_EVENT: &str = "duplicate_event";
     pub const REPLACEMENT_INVALID: &str = "replacement_invalid";
     pub const PARCEL_SERIAL_INVALID: &str = "parcel_serial_invalid";

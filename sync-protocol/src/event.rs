@@ -101,11 +101,14 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
-    /// The paper form was keyed on the device; answers sealed to the ministry.
+    /// The paper form was keyed on the device. Where the campaign verifies transcriptions the
+    /// answers travel once, sealed in `transcription_verified`, and this event carries none;
+    /// otherwise they are sealed here.
     FormTranscribed {
         /// Form definition reference, e.g. `sipas-2024@1`.
         form: String,
-        sealed_answers: Base64Bytes,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sealed_answers: Option<Base64Bytes>,
         /// Seconds spent keying (paradata for the ministry's anomaly checks).
         keying_seconds: u32,
     },
@@ -154,8 +157,8 @@ impl EventBody {
     /// The sealed answers this event carries, if any.
     pub fn sealed_answers(&self) -> Option<&[u8]> {
         match self {
-            EventBody::FormTranscribed { sealed_answers, .. }
-            | EventBody::TranscriptionVerified { sealed_answers, .. }
+            EventBody::FormTranscribed { sealed_answers, .. } => sealed_answers.as_ref().map(|s| s.0.as_slice()),
+            EventBody::TranscriptionVerified { sealed_answers, .. }
             | EventBody::Correction { sealed_answers, .. } => Some(&sealed_answers.0),
             _ => None,
         }

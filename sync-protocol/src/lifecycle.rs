@@ -177,7 +177,7 @@ mod tests {
     }
 
     fn transcribed() -> EventBody {
-        EventBody::FormTranscribed { form: "f@1".into(), sealed_answers: Base64Bytes(vec![0; 64]), keying_seconds: 60 }
+        EventBody::FormTranscribed { form: "f@1".into(), sealed_answers: Some(Base64Bytes(vec![0; 64])), keying_seconds: 60 }
     }
 
     #[test]

@@ -75,7 +75,7 @@ fn batch() -> Batch {
             household("01932c5e-8a00-7000-8000-000000000002", EventBody::FormCollected {}),
             household(
                 "01932c5e-8a00-7000-8000-000000000003",
-                EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Base64Bytes(sealed_answers()), keying_seconds: 212 },
+                EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Some(Base64Bytes(sealed_answers())), keying_seconds: 212 },
             ),
         ],
     }

@@ -30,8 +30,14 @@ pub struct TestServer {
 impl TestServer {
     /// The demo campaign, imported into a fresh data directory, served on an ephemeral port.
     pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// The demo campaign changed by `adjust` before import.
+    pub async fn start_with(adjust: impl FnOnce(&mut Campaign)) -> TestServer {
         let ministry = demo::fixed_ministry_key();
-        let campaign = demo::quang_tri_2024(&ministry.public());
+        let mut campaign = demo::quang_tri_2024(&ministry.public());
+        adjust(&mut campaign);
         let dir = tempfile::tempdir().unwrap();
         let intake = Arc::new(intake::open(dir.path()).unwrap());
         intake.store.import_campaign(&campaign, "{}", Utc::now()).unwrap();
@@ -149,7 +155,7 @@ impl TestDevice {
         Base64Bytes(seal::seal(&self.ministry, &sheet, &mut rand::rngs::OsRng).unwrap())
     }
     pub fn transcribed(&self, h: &(String, String)) -> Event {
-        self.event(h, EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: self.sealed(h), keying_seconds: 180 })
+        self.event(h, EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Some(self.sealed(h)), keying_seconds: 180 })
     }
 
     /// Signs the next batch of the chain and advances the chain.
