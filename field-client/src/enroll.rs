@@ -1,6 +1,6 @@
 //! Enrollment and the assignment.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use sync_protocol::{
     api::{self, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode},
     assignment::Assignment,
@@ -49,7 +49,7 @@ impl Client {
     }
 
     /// A device-authenticated GET. A `clock_skew` answer teaches the device the intake's time.
-    pub(crate) fn get_signed(&self, path: &str) -> Result<reqwest::blocking::Response, ClientError> {
+    pub(crate) fn get_signed(&self, path: &str, if_none_match: Option<&str>) -> Result<reqwest::blocking::Response, ClientError> {
         for _ in 0..2 {
             let e = self.enrollment()?;
             let time = chrono::Utc::now().timestamp() + e.clock_offset;
@@ -57,8 +57,11 @@ impl Client {
             for (name, value) in api::sign_request(&self.key, e.device, "GET", path, time) {
                 request = request.header(name, value);
             }
+            if let Some(tag) = if_none_match {
+                request = request.header("if-none-match", format!("\"{tag}\""));
+            }
             let response = request.send().map_err(|e| ClientError::Network(e.to_string()))?;
-            if response.status().is_success() {
+            if response.status().is_success() || response.status() == reqwest::StatusCode::NOT_MODIFIED {
                 return Ok(response);
             }
             let body: ErrorBody = response.json().map_err(|e| ClientError::BadAnswer(e.to_string()))?;
@@ -77,15 +80,23 @@ impl Client {
     /// reassigned away are marked so (what was recorded for them still goes out).
     pub fn refresh_assignment(&mut self) -> Result<Assignment, ClientError> {
         let enrollment = self.enrollment()?;
-        let doc: SignedDocument = self.get_signed(api::PATH_ASSIGNMENT)?.json().map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+        let held: Option<String> = self.conn.query_row("SELECT etag FROM assignment", [], |r| r.get(0)).optional()?.flatten();
+        let response = self.get_signed(api::PATH_ASSIGNMENT, held.as_deref())?;
+        if response.status() == reqwest::StatusCode::NOT_MODIFIED {
+            self.conn.execute("UPDATE assignment SET fetched_at = ?1", [chrono::Utc::now().to_rfc3339()])?;
+            return self.assignment();
+        }
+        let doc: SignedDocument = response.json().map_err(|e| ClientError::Network(format!("the assignment did not arrive whole: {e}")))?;
         let assignment = Assignment::verify(&doc, &enrollment.intake_key)?;
+        let tag = assignment.tag()?;
         if assignment.device != enrollment.device || assignment.enumerator.id != enrollment.enumerator {
             return Err(ClientError::BadAnswer("the assignment is for another device".into()));
         }
         let tx = self.conn.transaction()?;
         tx.execute(
-            "INSERT INTO assignment (id, signed, fetched_at) VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET signed = excluded.signed, fetched_at = excluded.fetched_at",
-            params![serde_json::to_string(&doc).expect("serializes"), chrono::Utc::now().to_rfc3339()],
+            "INSERT INTO assignment (id, signed, fetched_at, etag) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT(id) DO UPDATE SET signed = excluded.signed, fetched_at = excluded.fetched_at, etag = excluded.etag",
+            params![serde_json::to_string(&doc).expect("serializes"), chrono::Utc::now().to_rfc3339(), tag],
         )?;
         for v in &assignment.villages {
             tx.execute(

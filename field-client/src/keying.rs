@@ -98,7 +98,8 @@ impl Client {
         let h = self.household(household)?;
         let assignment = self.assignment_ref()?;
         let sheet = AnswerSheet { form: assignment.campaign.form.clone(), household: h.id, serial: h.serial, answers };
-        Ok(Base64Bytes(seal::seal(&assignment.ministry_public_key, &sheet, &mut rand::rngs::OsRng)?))
+        let order = self.form()?.question_order();
+        Ok(Base64Bytes(seal::seal(&assignment.ministry_public_key, &sheet, &order, &mut rand::rngs::OsRng)?))
     }
 
     fn require_complete(&self, answers: &BTreeMap<String, Json>) -> Result<(), ClientError> {

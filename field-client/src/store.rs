@@ -8,11 +8,14 @@ use std::path::Path;
 
 use crate::error::ClientError;
 
+/// Schema version N is reached by the first N migrations; never edit one that has shipped.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_initial.sql"), include_str!("../migrations/002_assignment_etag.sql")];
+
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("../migrations/001_initial.sql"))])
+    Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
 }
 
-pub const SCHEMA_VERSION: usize = 1;
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 pub fn open(path: &Path) -> Result<Connection, ClientError> {
     let mut conn = Connection::open(path)?;
@@ -37,6 +40,21 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn a_database_of_an_older_version_is_migrated_with_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut old = Connection::open(&path).unwrap();
+        Migrations::new(vec![M::up(MIGRATIONS[0])]).to_latest(&mut old).unwrap();
+        old.execute("INSERT INTO assignment (id, signed, fetched_at) VALUES (1, '{}', 'then')", []).unwrap();
+        drop(old);
+        let conn = open(&path).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version as usize, SCHEMA_VERSION);
+        let (signed, etag): (String, Option<String>) = conn.query_row("SELECT signed, etag FROM assignment", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!((signed.as_str(), etag), ("{}", None));
     }
 
     #[test]

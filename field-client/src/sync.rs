@@ -20,7 +20,7 @@ use sync_protocol::{
     canonical::from_canonical_bytes,
     event::Event,
     limits,
-    receipt::{OutcomeStatus, Receipt},
+    receipt::Receipt,
     signed::SignedDocument,
     PROTOCOL_VERSION,
 };
@@ -158,17 +158,20 @@ impl Client {
                 "UPDATE batches SET acked_at = ?1, receipt = ?2 WHERE seq = ?3",
                 params![receipt.accepted_at.to_string(), serde_json::to_string(&doc).expect("serializes"), seq as i64],
             )?;
-            for o in &receipt.outcomes {
-                let status = if o.status == OutcomeStatus::Accepted { "accepted" } else { "rejected" };
+            if receipt.events as u64 != count {
+                return Err(ClientError::BadAnswer(format!("the receipt counts {} events; batch {seq} has {count}", receipt.events)));
+            }
+            tx.execute("UPDATE events SET outcome = 'accepted' WHERE batch_seq = ?1", [seq as i64])?;
+            for r in &receipt.rejected {
                 tx.execute(
-                    "UPDATE events SET outcome = ?1, reject_code = ?2, reject_reason = ?3 WHERE id = ?4",
-                    params![status, o.code, o.reason, o.event.to_string()],
+                    "UPDATE events SET outcome = 'rejected', reject_code = ?1, reject_reason = ?2 WHERE id = ?3 AND batch_seq = ?4",
+                    params![r.code, r.reason, r.event.to_string(), seq as i64],
                 )?;
             }
             tx.commit()?;
             report.batches_acknowledged += 1;
             report.events_acknowledged += count;
-            report.events_rejected += receipt.rejected().count() as u64;
+            report.events_rejected += receipt.rejected.len() as u64;
             p.events_sent += count;
             p.bytes_sent += frame.len() as u64;
             progress(p);

@@ -115,8 +115,9 @@ fn a_village_from_hand_out_to_parcel_arrives_exactly_as_recorded() {
     for body in bodies {
         let event: sync_protocol::Event = serde_json::from_str(&body).unwrap();
         let sealed = event.body.sealed_answers().unwrap();
-        assert!(sync_protocol::seal::open(&sync_protocol::keys::MinistrySecretKey::from_bytes([1; 32]), sealed).is_err());
-        let sheet = sync_protocol::seal::open(&demo::fixed_ministry_key(), sealed).unwrap();
+        let order = |reference: &str| (reference == form.reference()).then(|| form.question_order().into_iter().map(String::from).collect());
+        assert!(sync_protocol::seal::open(&sync_protocol::keys::MinistrySecretKey::from_bytes([1; 32]), sealed, &order).is_err());
+        let sheet = sync_protocol::seal::open(&demo::fixed_ministry_key(), sealed, &order).unwrap();
         assert_eq!(&sheet.answers, &expected_answers[event.household.as_ref().unwrap()]);
     }
     for (p, n) in [(&parcel, 20), (&second_parcel, 7)] {

@@ -53,6 +53,10 @@ impl Form {
     pub fn reference(&self) -> String {
         format!("{}@{}", self.definition.id, self.definition.version)
     }
+    /// The question ids in definition order: the order sealed answers are written in.
+    pub fn question_order(&self) -> Vec<&str> {
+        self.questions.iter().map(|q| q.id.as_str()).collect()
+    }
     pub fn slot(&self, id: &str) -> Option<usize> {
         self.index_of.get(id).copied()
     }

@@ -142,7 +142,8 @@ async fn prepare(http: &reqwest::Client, base: &str, campaign: &Campaign, codes:
             let mut events = Vec::with_capacity(chunk.len() * 3);
             for h in chunk {
                 let sheet = AnswerSheet { form: campaign.form.clone(), household: h.id.clone(), serial: h.serial.clone(), answers: answers(forms) };
-                let sealed = seal::seal(ministry, &sheet, &mut rng).unwrap();
+                let order: Vec<&str> = sheet.answers.keys().map(String::as_str).collect();
+                let sealed = seal::seal(ministry, &sheet, &order, &mut rng).unwrap();
                 let ev = |body| Event::for_household(&h.id, &h.serial, enumerator, at, body);
                 events.push(ev(EventBody::FormDistributed { recipient: Recipient::Representative, note: None }));
                 events.push(ev(EventBody::FormCollected {}));

@@ -11,7 +11,7 @@ use axum::{
 use chrono::Utc;
 use std::{net::SocketAddr, sync::Arc};
 use sync_protocol::{api, limits};
-use tower_http::trace::TraceLayer;
+use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
 use crate::{error::IntakeError, service::Intake};
 
@@ -24,6 +24,9 @@ pub fn router(intake: Arc<Intake>) -> Router {
         .route(api::PATH_BATCHES, post(batches))
         .fallback(|| async { IntakeError::NotFound })
         .method_not_allowed_fallback(|| async { IntakeError::MethodNotAllowed })
+        // Every answer is JSON (receipts, assignments, errors), repetitive enough that
+        // compressing it pays on 2G. Requests are not touched: frames are already zstd.
+        .layer(CompressionLayer::new().zstd(true).gzip(true).no_br().no_deflate())
         .layer(TraceLayer::new_for_http())
         .with_state(intake)
 }
@@ -76,8 +79,16 @@ async fn authenticated<T: Send + 'static>(
     .await
 }
 
-async fn assignment(State(intake): State<Arc<Intake>>, method: Method, uri: Uri, headers: HeaderMap) -> Result<impl IntoResponse, IntakeError> {
-    Ok(Json(authenticated(intake, method, uri, headers, |i, d| i.assignment(d)).await?))
+/// `If-None-Match` with the tag the device holds gives `304` and no body: on 2G an unchanged
+/// assignment is not downloaded again.
+async fn assignment(State(intake): State<Arc<Intake>>, method: Method, uri: Uri, headers: HeaderMap) -> Result<axum::response::Response, IntakeError> {
+    let held = header(&headers, "if-none-match").map(|v| v.trim_matches('"').to_string());
+    let (doc, tag) = authenticated(intake, method, uri, headers, move |i, d| i.assignment_unless(d, held.as_deref())).await?;
+    let etag = [(axum::http::header::ETAG, format!("\"{tag}\""))];
+    Ok(match doc {
+        Some(doc) => (etag, Json(doc)).into_response(),
+        None => (StatusCode::NOT_MODIFIED, etag).into_response(),
+    })
 }
 
 async fn chain(State(intake): State<Arc<Intake>>, method: Method, uri: Uri, headers: HeaderMap) -> Result<impl IntoResponse, IntakeError> {

@@ -157,7 +157,17 @@ impl Intake {
         Ok(record)
     }
 
-    pub fn assignment(&self, device: &DeviceRecord) -> Result<SignedDocument, IntakeError> {
+    /// The device's assignment and its tag; `None` for the document when the device already
+    /// holds the assignment with tag `held`.
+    pub fn assignment_unless(&self, device: &DeviceRecord, held: Option<&str>) -> Result<(Option<SignedDocument>, String), IntakeError> {
+        let (assignment, tag) = self.assignment_now(device)?;
+        if held == Some(tag.as_str()) {
+            return Ok((None, tag));
+        }
+        Ok((Some(assignment.sign(&self.key)?), tag))
+    }
+
+    fn assignment_now(&self, device: &DeviceRecord) -> Result<(Assignment, String), IntakeError> {
         let campaign = self.store.campaign()?;
         let data = self.store.assignment(&device.enumerator)?;
         let assignment = Assignment {
@@ -171,7 +181,8 @@ impl Intake {
             ministry_public_key: campaign.ministry_public_key,
             issued_at: DeviceTime::new(Utc::now().fixed_offset()),
         };
-        Ok(assignment.sign(&self.key)?)
+        let tag = assignment.tag()?;
+        Ok((assignment, tag))
     }
 
     pub fn chain_head(&self, device: &DeviceRecord) -> Result<ChainHead, IntakeError> {

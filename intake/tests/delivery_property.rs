@@ -112,7 +112,8 @@ fn deliver(template: &Path, frames: &[Vec<u8>], schedule: &[(usize, bool)]) -> S
         let (doc, _new): (SignedDocument, bool) = intake.ingest(frame, Utc::now()).expect("in-order delivery succeeds");
         let receipt: Receipt = doc.verify(sync_protocol::signed::RECEIPT_DOMAIN, &intake.key.public(), "receipt").unwrap();
         assert_eq!(receipt.seq, i as u64 + 1);
-        outcomes.push(receipt.outcomes);
+        let ids: Vec<_> = SignedBatch::from_frame(frame).unwrap().decode().unwrap().events.iter().map(|e| e.id).collect();
+        outcomes.push(receipt.outcomes(&ids));
     }
     let head = intake.store.chain_head("enum-dh-p2").unwrap();
     (intake.store.household_statuses().unwrap(), intake.store.events().unwrap(), (head.seq, head.hash), outcomes)

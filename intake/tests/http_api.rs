@@ -86,6 +86,24 @@ async fn assignment_is_signed_and_only_for_authenticated_devices() {
     // Signed by the intake, not by anyone else.
     assert!(Assignment::verify(&doc, &device.key.public()).is_err());
 
+    // Unchanged, it is not sent again (statuses alone do not count: the device's are newer);
+    // a village moved to this enumerator changes it.
+    let url = format!("{}{}", server.base, api::PATH_ASSIGNMENT);
+    let tag = assignment.tag().unwrap();
+    let held = |tag: &str| server.http.get(&url).header("if-none-match", format!("\"{tag}\""));
+    let r = device.get_with(held(&tag), api::PATH_ASSIGNMENT, 0).await;
+    assert_eq!(r.status(), 304);
+    assert_eq!(r.headers()["etag"].to_str().unwrap(), format!("\"{tag}\""));
+    assert!(r.bytes().await.unwrap().is_empty());
+    let r = device.get_with(held("a-tag-from-elsewhere"), api::PATH_ASSIGNMENT, 0).await;
+    assert_eq!(r.status(), 200);
+    server.intake.store.reassign(&intake::store::ReassignTarget::Village("gl-tg-cg".into()), "enum-gl-ga", "gs-gl", "road flooded", chrono::Utc::now()).unwrap();
+    let r = device.get_with(held(&tag), api::PATH_ASSIGNMENT, 0).await;
+    assert_eq!(r.status(), 200);
+    let moved = Assignment::verify(&r.json().await.unwrap(), &device.intake_key).unwrap();
+    assert_eq!(moved.villages.len(), 3);
+    assert_ne!(moved.tag().unwrap(), tag);
+
     // No headers, a forged signature, and a clock far off.
     let r = server.http.get(format!("{}{}", server.base, api::PATH_ASSIGNMENT)).send().await.unwrap();
     assert_eq!(r.status(), 401);
@@ -114,8 +132,8 @@ async fn ingest_then_idempotent_retry() {
 
     let (status, body) = server.post_frame(batch.to_frame()).await;
     assert_eq!(status, 201, "{body}");
-    let receipt = device.receipt(&body, &batch, 1);
-    assert!(receipt.outcomes.iter().all(|o| o.status == OutcomeStatus::Accepted));
+    let outcomes = device.outcomes(&body, &batch, 1);
+    assert!(outcomes.len() == 4 && outcomes.iter().all(|o| o.status == OutcomeStatus::Accepted));
     assert_eq!(server.status(&hs[0].0), "transcribed");
     assert_eq!(server.status(&hs[1].0), "distributed");
     let events_before = server.intake.store.events().unwrap();
@@ -254,13 +272,13 @@ async fn domain_rejections_keep_the_batch_and_the_queue_moving() {
     let batch = device.next_batch(vec![unassigned.clone(), illegal.clone(), good.clone(), unknown, wrong_serial]);
     let (status, body) = server.post_frame(batch.to_frame()).await;
     assert_eq!(status, 201, "an authentic batch is accepted into the chain");
-    let receipt = device.receipt(&body, &batch, 1);
-    let codes: Vec<Option<&str>> = receipt.outcomes.iter().map(|o| o.code.as_deref()).collect();
+    let outcomes = device.outcomes(&body, &batch, 1);
+    let codes: Vec<Option<&str>> = outcomes.iter().map(|o| o.code.as_deref()).collect();
     assert_eq!(
         codes,
         [Some("household_not_assigned"), Some("illegal_transition"), None, Some("household_unknown"), Some("serial_mismatch")]
     );
-    assert!(receipt.outcomes[0].reason.as_deref().unwrap().contains("another enumerator"));
+    assert!(outcomes[0].reason.as_deref().unwrap().contains("another enumerator"));
     // Rejected events never touch household state, but are kept as records.
     assert_eq!(server.status(&theirs[0].0), "assigned");
     assert_eq!(server.status(&mine[1].0), "assigned");
@@ -272,9 +290,9 @@ async fn domain_rejections_keep_the_batch_and_the_queue_moving() {
     let next = device.next_batch(vec![device.collected(&mine[0]), good.clone()]);
     let (status, body) = server.post_frame(next.to_frame()).await;
     assert_eq!(status, 201);
-    let receipt = device.receipt(&body, &next, 2);
-    assert_eq!(receipt.outcomes[0].status, OutcomeStatus::Accepted);
-    assert_eq!(receipt.outcomes[1].code.as_deref(), Some("duplicate_event"));
+    let outcomes = device.outcomes(&body, &next, 2);
+    assert_eq!(outcomes[0].status, OutcomeStatus::Accepted);
+    assert_eq!(outcomes[1].code.as_deref(), Some("duplicate_event"));
     assert_eq!(server.status(&mine[0].0), "collected");
     assert_eq!(server.intake.store.events().unwrap().len(), stored.len() + 1);
 
@@ -285,7 +303,7 @@ async fn domain_rejections_keep_the_batch_and_the_queue_moving() {
     );
     let third = device.next_batch(vec![bad_seal]);
     let (_, body) = server.post_frame(third.to_frame()).await;
-    assert_eq!(device.receipt(&body, &third, 3).outcomes[0].code.as_deref(), Some("sealed_answers_malformed"));
+    assert_eq!(device.outcomes(&body, &third, 3)[0].code.as_deref(), Some("sealed_answers_malformed"));
     assert_eq!(server.status(&mine[0].0), "collected");
 }
 
@@ -299,7 +317,7 @@ async fn answers_travel_once_where_transcriptions_are_verified_and_must_travel_w
         let batch = device.next_batch(vec![device.distributed(&h), device.collected(&h), without_answers]);
         let (status, body) = server.post_frame(batch.to_frame()).await;
         assert_eq!(status, 201);
-        let outcome = &device.receipt(&body, &batch, 1).outcomes[2];
+        let outcome = &device.outcomes(&body, &batch, 1)[2];
         if verified {
             assert_eq!(outcome.status, OutcomeStatus::Accepted);
             assert_eq!(server.status(&h.0), "transcribed");
@@ -323,7 +341,7 @@ async fn refusal_replaced_by_the_next_reserve_household() {
     let batch = device.next_batch(vec![refused, skip_rank, replace, hand_out]);
     let (status, body) = server.post_frame(batch.to_frame()).await;
     assert_eq!(status, 201);
-    let codes: Vec<Option<String>> = device.receipt(&body, &batch, 1).outcomes.into_iter().map(|o| o.code).collect();
+    let codes: Vec<Option<String>> = device.outcomes(&body, &batch, 1).into_iter().map(|o| o.code).collect();
     assert_eq!(codes, [None, Some("replacement_invalid".into()), None, None]);
     assert_eq!(server.status(&hs[0].0), "replaced");
     assert_eq!(server.status(&reserve[0].0), "distributed");

@@ -103,4 +103,22 @@ impl Assignment {
     pub fn verify(signed: &SignedDocument, intake_key: &PublicKey) -> Result<Assignment, ProtocolError> {
         signed.verify(ASSIGNMENT_DOMAIN, intake_key, "assignment")
     }
+
+    /// What a device needs to download again only if it changed: SHA-256 (hex) of the canonical
+    /// assignment without `issued_at` and without household statuses. Statuses are left out
+    /// because the device's own are newer (they come from its own events); a household new to
+    /// the device changes the list, and so the tag.
+    pub fn tag(&self) -> Result<String, ProtocolError> {
+        use sha2::Digest;
+        let mut value = serde_json::to_value(self).map_err(|e| ProtocolError::InvalidField { field: "assignment", detail: e.to_string() })?;
+        if let Some(object) = value.as_object_mut() {
+            object.remove("issued_at");
+            if let Some(serde_json::Value::Array(households)) = object.get_mut("households") {
+                for h in households.iter_mut().filter_map(|h| h.as_object_mut()) {
+                    h.remove("status");
+                }
+            }
+        }
+        Ok(hex::encode(sha2::Sha256::digest(crate::canonical::to_canonical_bytes(&value)?)))
+    }
 }

@@ -1,4 +1,6 @@
-//! Receipts: the intake's signed word that a batch is durably stored, with every event's fate.
+//! Receipts: the intake's signed word that a batch is durably stored, with every event's fate:
+//! every event is accepted but those listed as rejected (listing the accepted ones would cost
+//! 2G bytes on every sync to say what is almost always true).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -46,8 +48,21 @@ pub struct Receipt {
     /// The intake's clock when the batch was committed.
     pub accepted_at: DeviceTime,
     pub intake_key: KeyId,
-    /// One per event of the batch, in batch order.
-    pub outcomes: Vec<EventOutcome>,
+    /// How many events the batch had.
+    pub events: u32,
+    /// The events kept as records but not applied, in batch order, each with its code and
+    /// reason. Every other event of the batch is accepted.
+    pub rejected: Vec<RejectedEvent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectedEvent {
+    pub event: EventId,
+    /// Stable machine-readable reason (see `docs/sync-protocol.md`).
+    pub code: String,
+    /// The same reason in words, for the enumerator.
+    pub reason: String,
 }
 
 impl Receipt {
@@ -64,7 +79,7 @@ impl Receipt {
         expected_hash: &BatchHash,
     ) -> Result<Receipt, ProtocolError> {
         let receipt: Receipt = signed.verify(RECEIPT_DOMAIN, intake_key, "receipt")?;
-        if receipt.seq != expected_seq || &receipt.batch_hash != expected_hash {
+        if receipt.seq != expected_seq || &receipt.batch_hash != expected_hash || receipt.rejected.len() > receipt.events as usize {
             return Err(ProtocolError::InvalidField {
                 field: "receipt",
                 detail: format!(
@@ -76,7 +91,24 @@ impl Receipt {
         Ok(receipt)
     }
 
-    pub fn rejected(&self) -> impl Iterator<Item = &EventOutcome> {
-        self.outcomes.iter().filter(|o| o.status == OutcomeStatus::Rejected)
+    /// A receipt for `outcomes`, one per event of the batch in batch order.
+    pub fn listing(outcomes: &[EventOutcome]) -> (u32, Vec<RejectedEvent>) {
+        let rejected = outcomes
+            .iter()
+            .filter(|o| o.status == OutcomeStatus::Rejected)
+            .map(|o| RejectedEvent { event: o.event, code: o.code.clone().unwrap_or_default(), reason: o.reason.clone().unwrap_or_default() })
+            .collect();
+        (outcomes.len() as u32, rejected)
+    }
+
+    /// Every event's outcome, in batch order, given the batch's event ids.
+    pub fn outcomes(&self, events: &[EventId]) -> Vec<EventOutcome> {
+        events
+            .iter()
+            .map(|id| match self.rejected.iter().find(|r| &r.event == id) {
+                Some(r) => EventOutcome { event: *id, status: OutcomeStatus::Rejected, code: Some(r.code.clone()), reason: Some(r.reason.clone()) },
+                None => EventOutcome { event: *id, status: OutcomeStatus::Accepted, code: None, reason: None },
+            })
+            .collect()
     }
 }

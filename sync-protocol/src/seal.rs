@@ -3,8 +3,12 @@
 //! XSalsa20-Poly1305). The intake stores the ciphertext and cannot read it; only the holder
 //! of the ministry's secret key can open it.
 //!
-//! Plaintext: `zstd(canonical JSON of the AnswerSheet)`. The sheet names its household and
-//! serial, so an opened sheet cannot be passed off as another household's.
+//! Plaintext: `zstd(canonical JSON of the sheet)`, with the answers written **by position** in
+//! the form's question order (`null` where unanswered), not by question id: ids would be most
+//! of the bytes, and on 2G every byte counts. The order is the form definition's, fixed by
+//! its reference (`sipas-2024@1`): whoever seals or opens a sheet holds that definition. The
+//! sheet names its household and serial, so an opened sheet cannot be passed off as another
+//! household's.
 
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -31,12 +35,29 @@ pub struct AnswerSheet {
     pub answers: BTreeMap<String, serde_json::Value>,
 }
 
+/// What is sealed: the sheet with its answers by position.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PositionalSheet {
+    form: String,
+    household: String,
+    serial: String,
+    values: Vec<serde_json::Value>,
+}
+
+/// Seals `sheet` to the ministry; `questions` is the form's question ids in definition order.
 pub fn seal<R: RngCore + CryptoRng>(
     ministry: &MinistryPublicKey,
     sheet: &AnswerSheet,
+    questions: &[&str],
     rng: &mut R,
 ) -> Result<Vec<u8>, ProtocolError> {
-    let json = to_canonical_bytes(sheet)?;
+    if let Some(stray) = sheet.answers.keys().find(|id| !questions.contains(&id.as_str())) {
+        return Err(ProtocolError::InvalidField { field: "answers", detail: format!("question {stray} is not in form {}", sheet.form) });
+    }
+    let values = questions.iter().map(|q| sheet.answers.get(*q).cloned().unwrap_or(serde_json::Value::Null)).collect();
+    let positional = PositionalSheet { form: sheet.form.clone(), household: sheet.household.clone(), serial: sheet.serial.clone(), values };
+    let json = to_canonical_bytes(&positional)?;
     let plaintext = zstd::bulk::compress(&json, 19).map_err(|_| ProtocolError::SealFailed)?;
     let sealed = ministry.0.seal(rng, &plaintext).map_err(|_| ProtocolError::SealFailed)?;
     if sealed.len() > limits::MAX_SEALED_BYTES {
@@ -45,10 +66,26 @@ pub fn seal<R: RngCore + CryptoRng>(
     Ok(sealed)
 }
 
-pub fn open(ministry: &MinistrySecretKey, sealed: &[u8]) -> Result<AnswerSheet, ProtocolError> {
+/// Opens a sealed sheet. `questions_of` gives a form reference's question ids in definition
+/// order (`None` for a form the opener does not know).
+pub fn open(
+    ministry: &MinistrySecretKey,
+    sealed: &[u8],
+    questions_of: &dyn Fn(&str) -> Option<Vec<String>>,
+) -> Result<AnswerSheet, ProtocolError> {
     let plaintext = ministry.0.unseal(sealed).map_err(|_| ProtocolError::OpenFailed)?;
     let json = zstd::bulk::decompress(&plaintext, limits::MAX_BATCH_BYTES).map_err(|_| ProtocolError::OpenFailed)?;
-    from_canonical_bytes(&json, "answer sheet")
+    let positional: PositionalSheet = from_canonical_bytes(&json, "answer sheet")?;
+    let questions = questions_of(&positional.form)
+        .ok_or_else(|| ProtocolError::InvalidField { field: "form", detail: format!("form {} is not known here", positional.form) })?;
+    if questions.len() != positional.values.len() {
+        return Err(ProtocolError::InvalidField {
+            field: "values",
+            detail: format!("{} answers for the {} questions of {}", positional.values.len(), questions.len(), positional.form),
+        });
+    }
+    let answers = questions.into_iter().zip(positional.values).filter(|(_, v)| !v.is_null()).collect();
+    Ok(AnswerSheet { form: positional.form, household: positional.household, serial: positional.serial, answers })
 }
 
 /// What the intake can check without the key: the ciphertext has a sealed box's shape.

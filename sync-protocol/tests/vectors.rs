@@ -12,7 +12,7 @@ use sync_protocol::{
     batch::{Batch, BatchHash, SignedBatch},
     event::{Event, EventBody, EventId, Recipient},
     keys::{b64, from_b64, Base64Bytes, DeviceKey, MinistrySecretKey},
-    receipt::{EventOutcome, OutcomeStatus, Receipt},
+    receipt::{OutcomeStatus, Receipt, RejectedEvent},
     seal::{self, AnswerSheet},
     DeviceTime, PROTOCOL_VERSION,
 };
@@ -42,10 +42,26 @@ fn answer_sheet() -> AnswerSheet {
     AnswerSheet { form: "sipas-2024@1".into(), household: "QT-GL-GA-AN-07".into(), serial: "QT24-0331".into(), answers }
 }
 
+/// The form's question order for the vector (a real form has many more).
+const QUESTIONS: [&str; 6] = ["a2_sex", "a3_age", "q2_channels", "q9_2_1", "q9_2_2", "q11_comment"];
+
+fn questions_of(form: &str) -> Option<Vec<String>> {
+    (form == "sipas-2024@1").then(|| QUESTIONS.iter().map(|q| q.to_string()).collect())
+}
+
+/// What is sealed (before zstd): the answers by position in `QUESTIONS`, null where unanswered.
+fn positional_plaintext() -> String {
+    let sheet = json!({
+        "form": "sipas-2024@1", "household": "QT-GL-GA-AN-07", "serial": "QT24-0331",
+        "values": [2, null, [1, 5, 6], 4, null, "Cán bộ nhiệt tình"],
+    });
+    String::from_utf8(sync_protocol::canonical::to_canonical_bytes(&sheet).unwrap()).unwrap()
+}
+
 fn sealed_answers() -> Vec<u8> {
     // A seeded RNG makes the ephemeral key, and so the sealed box, reproducible.
     let mut rng = ChaCha20Rng::from_seed([0x44; 32]);
-    seal::seal(&ministry_key().public(), &answer_sheet(), &mut rng).unwrap()
+    seal::seal(&ministry_key().public(), &answer_sheet(), &QUESTIONS, &mut rng).unwrap()
 }
 
 fn batch() -> Batch {
@@ -92,7 +108,12 @@ fn receipt(batch_hash: BatchHash) -> Receipt {
         batch_hash,
         accepted_at: t("2024-11-25T11:02:12+00:00"),
         intake_key: intake_key().key_id(),
-        outcomes: b.events.iter().map(|e| EventOutcome { event: e.id, status: OutcomeStatus::Accepted, code: None, reason: None }).collect(),
+        events: b.events.len() as u32,
+        rejected: vec![RejectedEvent {
+            event: b.events[2].id,
+            code: "household_not_assigned".into(),
+            reason: "household QT-GL-GA-AN-07 is assigned to another enumerator now; tell your supervisor".into(),
+        }],
     }
 }
 
@@ -112,7 +133,9 @@ fn compute() -> Value {
             "ministry_x25519_public": ministry_key().public().to_b64(),
         },
         "sealed_answers": {
-            "answer_sheet_canonical": String::from_utf8(sync_protocol::canonical::to_canonical_bytes(&answer_sheet()).unwrap()).unwrap(),
+            "questions": QUESTIONS,
+            "answer_sheet": serde_json::to_value(answer_sheet()).unwrap(),
+            "plaintext_canonical_before_zstd": positional_plaintext(),
             "rng": "ChaCha20 seeded with 32 bytes of 0x44 (ephemeral key = first 32 bytes it yields)",
             "sealed": b64(&sealed_answers()),
         },
@@ -159,13 +182,16 @@ fn vectors_match_the_file_both_ways() {
     }
 
     let ministry = MinistrySecretKey::from_b64(&s("/keys/ministry_x25519_secret")).unwrap();
-    let sheet = seal::open(&ministry, &from_b64("sealed", &s("/sealed_answers/sealed")).unwrap()).unwrap();
+    let sheet = seal::open(&ministry, &from_b64("sealed", &s("/sealed_answers/sealed")).unwrap(), &questions_of).unwrap();
     assert_eq!(sheet, answer_sheet());
+    assert_eq!(s("/sealed_answers/plaintext_canonical_before_zstd"), positional_plaintext());
 
     let intake_pub = sync_protocol::keys::PublicKey::from_b64(&s("/keys/intake_ed25519_public")).unwrap();
     let doc: sync_protocol::signed::SignedDocument = serde_json::from_value(file["receipt"].clone()).unwrap();
     let r = Receipt::verify(&doc, &intake_pub, 1, &BatchHash::of(&canonical)).unwrap();
-    assert_eq!(r.outcomes.len(), 3);
+    let ids: Vec<EventId> = batch().events.iter().map(|e| e.id).collect();
+    let outcomes = r.outcomes(&ids);
+    assert_eq!(outcomes.iter().map(|o| o.status).collect::<Vec<_>>(), [OutcomeStatus::Accepted, OutcomeStatus::Accepted, OutcomeStatus::Rejected]);
 }
 
 #[test]
@@ -186,10 +212,13 @@ fn tampering_is_detected() {
     );
     // A sealed box opened with the wrong key, or altered.
     let mut sealed = sealed_answers();
-    assert!(seal::open(&MinistrySecretKey::from_bytes([0x66; 32]), &sealed).is_err());
+    assert!(seal::open(&MinistrySecretKey::from_bytes([0x66; 32]), &sealed, &questions_of).is_err());
+    // A form the opener does not know, or knows with another number of questions.
+    assert!(seal::open(&ministry_key(), &sealed, &|_| None).is_err());
+    assert!(seal::open(&ministry_key(), &sealed, &|_| Some(vec!["a2_sex".into()])).is_err());
     let last = sealed.len() - 1;
     sealed[last] ^= 1;
-    assert!(seal::open(&ministry_key(), &sealed).is_err());
+    assert!(seal::open(&ministry_key(), &sealed, &questions_of).is_err());
 }
 
 #[test]

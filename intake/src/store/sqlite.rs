@@ -629,7 +629,8 @@ impl Store for SqliteStore {
                 update_household.execute(params![status.as_str(), now_s, household])?;
             }
 
-            let rejected_events = judgement.outcomes.iter().filter(|o| o.status == OutcomeStatus::Rejected).count();
+            let (events, rejected) = Receipt::listing(&judgement.outcomes);
+            let rejected_events = rejected.len();
             let receipt = Receipt {
                 protocol: PROTOCOL_VERSION,
                 campaign: batch.campaign.clone(),
@@ -639,7 +640,8 @@ impl Store for SqliteStore {
                 batch_hash: verified.hash,
                 accepted_at: DeviceTime::new(now.fixed_offset()),
                 intake_key: intake_key.key_id(),
-                outcomes: judgement.outcomes,
+                events,
+                rejected,
             };
             let signed = receipt.sign(&intake_key).map_err(|e| StoreError::Signing(e.to_string()))?;
             tx.prepare_cached("INSERT INTO batches VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(params![

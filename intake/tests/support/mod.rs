@@ -152,7 +152,8 @@ impl TestDevice {
             answers.insert(format!("q{:03}", i), serde_json::json!((i % 5) + 1));
         }
         let sheet = AnswerSheet { form: "sipas-2024@1".into(), household: h.0.clone(), serial: h.1.clone(), answers };
-        Base64Bytes(seal::seal(&self.ministry, &sheet, &mut rand::rngs::OsRng).unwrap())
+        let order: Vec<&str> = sheet.answers.keys().map(String::as_str).collect();
+        Base64Bytes(seal::seal(&self.ministry, &sheet, &order, &mut rand::rngs::OsRng).unwrap())
     }
     pub fn transcribed(&self, h: &(String, String)) -> Event {
         self.event(h, EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Some(self.sealed(h)), keying_seconds: 180 })
@@ -186,9 +187,19 @@ impl TestDevice {
         Receipt::verify(&doc, &self.intake_key, seq, &signed.hash()).expect("receipt verifies")
     }
 
+    /// Every event's outcome from the receipt, in batch order.
+    pub fn outcomes(&self, body: &serde_json::Value, signed: &SignedBatch, seq: u64) -> Vec<sync_protocol::receipt::EventOutcome> {
+        let ids: Vec<_> = signed.decode().unwrap().events.iter().map(|e| e.id).collect();
+        self.receipt(body, signed, seq).outcomes(&ids)
+    }
+
     pub async fn get(&self, http: &reqwest::Client, path: &str, clock_offset: i64) -> reqwest::Response {
+        self.get_with(http.get(format!("{}{}", self.base, path)), path, clock_offset).await
+    }
+
+    /// A signed GET built on `request` (for extra headers).
+    pub async fn get_with(&self, mut request: reqwest::RequestBuilder, path: &str, clock_offset: i64) -> reqwest::Response {
         let t = Utc::now().timestamp() + clock_offset;
-        let mut request = http.get(format!("{}{}", self.base, path));
         for (name, value) in api::sign_request(&self.key, self.id, "GET", path, t) {
             request = request.header(name, value);
         }
