@@ -12,9 +12,11 @@
 //! * [`Client::set_answer`] … [`Client::finish_verification`] — keying from paper, double keying,
 //!   sealing (`keying.rs`).
 //! * [`Client::hand_over_parcel`] — parcels (`parcels.rs`).
-//! * [`Client::sync`] — exactly-once delivery (`sync.rs`).
+//! * [`Client::sync`] — exactly-once delivery (`sync.rs`); [`Client::sync_if_back`] — by itself
+//!   when the network returns (`autosync.rs`).
 //! * [`Client::today`] — what is due and late (`timeline.rs`).
 
+mod autosync;
 mod enroll;
 pub mod error;
 mod keying;
@@ -24,6 +26,7 @@ pub mod store;
 mod sync;
 mod timeline;
 
+pub use autosync::AutoSync;
 pub use error::ClientError;
 pub use keying::Mismatch;
 pub use sync::{Progress, RetryPolicy, SyncReport};

@@ -113,6 +113,52 @@ fn a_slow_link_that_also_goes_silent_still_delivers_exactly_once() {
 }
 
 #[test]
+fn sync_starts_by_itself_when_the_network_comes_back() {
+    let centre = support::start_centre();
+    let proxy = proxy::start(&centre.runtime, &centre.url);
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = Client::open(dir.path()).unwrap();
+    let code = centre.intake.issue_enrollment_code("enum-qt-ad", chrono::Duration::hours(1), "test").unwrap();
+    client.enroll(&proxy.url, &code, "village without signal").unwrap();
+    let mut auto = field_client::AutoSync::new(Duration::from_millis(40), Duration::from_millis(320));
+    let policy = RetryPolicy { attempts: 2, first_delay: Duration::from_millis(10), max_delay: Duration::from_millis(20), request_timeout: Duration::from_secs(2) };
+    // The app's timer ticks every 10 ms: with nothing to send it never touches the network.
+    let connections = |p: &proxy::Proxy| p.counters.connections.load(std::sync::atomic::Ordering::Relaxed);
+    let before = connections(&proxy);
+    for _ in 0..10 {
+        assert!(client.sync_if_back(&mut auto, policy, &mut |_| {}).unwrap().is_none());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(connections(&proxy), before);
+
+    // No signal while the enumerator works; the ticks back off instead of hammering the radio.
+    proxy.down.store(true, std::sync::atomic::Ordering::Relaxed);
+    let h = client.households().unwrap()[0].id.clone();
+    client.distribute(&h, Recipient::Representative, None).unwrap();
+    let down_since = connections(&proxy);
+    for _ in 0..100 {
+        assert!(client.sync_if_back(&mut auto, policy, &mut |_| {}).unwrap().is_none());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let probes = connections(&proxy) - down_since;
+    assert!((2..=8).contains(&probes), "{probes} probes in one second without signal");
+    assert_eq!(client.pending().unwrap().events_total, 1);
+
+    // Signal again: within the back-off ceiling, the next tick syncs.
+    proxy.down.store(false, std::sync::atomic::Ordering::Relaxed);
+    let back = std::time::Instant::now();
+    let report = loop {
+        if let Some(report) = client.sync_if_back(&mut auto, policy, &mut |_| {}).unwrap() {
+            break report;
+        }
+        assert!(back.elapsed() < Duration::from_secs(2), "no sync after the network came back");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(report.events_acknowledged, 1);
+    assert_eq!(centre.intake.store.household_statuses().unwrap()[&h].as_str(), "distributed");
+}
+
+#[test]
 fn a_request_clock_far_off_either_way_is_corrected_by_the_intakes_answer() {
     let centre = support::start_centre();
     let dir = tempfile::tempdir().unwrap();

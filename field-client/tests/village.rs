@@ -157,6 +157,34 @@ fn keying_resumes_after_the_app_is_closed_mid_form() {
 }
 
 #[test]
+fn a_clock_that_jumps_during_keying_adds_no_keying_time() {
+    let centre = start_centre();
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = Client::open(dir.path()).unwrap();
+    let code = centre.intake.issue_enrollment_code("enum-qt-hl", chrono::Duration::hours(1), "test").unwrap();
+    client.enroll(&centre.url, &code, "t").unwrap();
+    let h = client.households().unwrap()[0].id.clone();
+    client.distribute(&h, Recipient::Representative, None).unwrap();
+    client.collect(&h).unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("device.db")).unwrap();
+    let seconds = || -> i64 { db.query_row("SELECT seconds FROM keying_sessions WHERE household = ?1 AND pass = 1", [&h], |r| r.get(0)).unwrap() };
+    // The stretch so far began `shift` seconds before the device's clock now says.
+    let began = |shift: i64| {
+        db.execute("UPDATE keying_sessions SET resumed_at = ?1 WHERE household = ?2", rusqlite::params![chrono::Utc::now().timestamp() - shift, h]).unwrap();
+    };
+    let questions: Vec<String> = client.form().unwrap().questions.iter().filter(|q| q.relevant.is_none()).map(|q| q.id.clone()).take(4).collect();
+    client.set_answer(&h, 1, &questions[0], Some(json!(1))).unwrap();
+    began(40); // forty honest seconds on the next question
+    client.set_answer(&h, 1, &questions[1], Some(json!(1))).unwrap();
+    assert!((40..=41).contains(&seconds()), "{}", seconds());
+    began(-3600); // the clock was set back an hour between two keystrokes
+    client.set_answer(&h, 1, &questions[2], Some(json!(1))).unwrap();
+    began(3 * 86_400); // and then forward three days
+    client.set_answer(&h, 1, &questions[3], Some(json!(1))).unwrap();
+    assert!((40..=41).contains(&seconds()), "a jump either way adds nothing: {}", seconds());
+}
+
+#[test]
 fn the_timeline_says_what_is_due_and_late() {
     use chrono::NaiveDate;
     use field_client::Phase;

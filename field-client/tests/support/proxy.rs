@@ -59,6 +59,8 @@ pub struct Proxy {
     /// Connections that were given a fault.
     pub faulted: Arc<Mutex<Vec<Fault>>>,
     pub counters: Arc<Counters>,
+    /// While set, every connection is closed at once: no signal.
+    pub down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Proxy {
@@ -124,11 +126,15 @@ pub fn start_with_link(runtime: &tokio::runtime::Runtime, upstream: &str, link: 
     let faults: Arc<Mutex<VecDeque<Fault>>> = Default::default();
     let faulted: Arc<Mutex<Vec<Fault>>> = Default::default();
     let counters: Arc<Counters> = Default::default();
-    let (queue, log, count) = (faults.clone(), faulted.clone(), counters.clone());
+    let down: Arc<std::sync::atomic::AtomicBool> = Default::default();
+    let (queue, log, count, no_signal) = (faults.clone(), faulted.clone(), counters.clone(), down.clone());
     runtime.spawn(async move {
         loop {
             let Ok((client, _)) = listener.accept().await else { return };
             count.connections.fetch_add(1, Ordering::Relaxed);
+            if no_signal.load(Ordering::Relaxed) {
+                continue; // dropping the connection closes it
+            }
             let fault = queue.lock().unwrap().pop_front();
             if let Some(f) = fault {
                 log.lock().unwrap().push(f);
@@ -160,5 +166,5 @@ pub fn start_with_link(runtime: &tokio::runtime::Runtime, upstream: &str, link: 
             });
         }
     });
-    Proxy { url, port, faults, faulted, counters }
+    Proxy { url, port, faults, faulted, counters, down }
 }

@@ -1,0 +1,115 @@
+//! Syncing by itself when the network comes back. The app calls [`Client::sync_if_back`] on a
+//! timer (every few seconds); [`AutoSync`] decides when a try is due, so that a tablet without
+//! signal does not wake its radio every tick: after each failed try the wait doubles, up to a
+//! ceiling, and it starts again from the floor once the intake answers.
+
+use std::time::{Duration, Instant};
+
+use crate::{Client, ClientError, Progress, RetryPolicy, SyncReport};
+
+#[derive(Clone, Debug)]
+pub struct AutoSync {
+    floor: Duration,
+    ceiling: Duration,
+    wait: Duration,
+    next_try: Option<Instant>,
+    /// Tries made while the intake could not be reached (for the app's status line).
+    pub failed_tries: u32,
+}
+
+impl AutoSync {
+    pub fn new(floor: Duration, ceiling: Duration) -> AutoSync {
+        AutoSync { floor, ceiling, wait: floor, next_try: None, failed_tries: 0 }
+    }
+
+    pub fn due(&self, now: Instant) -> bool {
+        self.next_try.is_none_or(|t| now >= t)
+    }
+
+    fn reached(&mut self, now: Instant) {
+        self.wait = self.floor;
+        self.failed_tries = 0;
+        self.next_try = Some(now + self.floor);
+    }
+
+    fn missed(&mut self, now: Instant) {
+        self.failed_tries += 1;
+        self.next_try = Some(now + self.wait);
+        self.wait = (self.wait * 2).min(self.ceiling);
+    }
+}
+
+impl Default for AutoSync {
+    /// Ten seconds after a success; up to five minutes apart without signal.
+    fn default() -> Self {
+        AutoSync::new(Duration::from_secs(10), Duration::from_secs(300))
+    }
+}
+
+impl Client {
+    /// One small round trip to the intake (`/v1/health`): is the network back?
+    pub fn intake_reachable(&self, timeout: Duration) -> bool {
+        let Ok(e) = self.enrollment() else { return false };
+        let url = format!("{}{}", e.intake_url, sync_protocol::api::PATH_HEALTH);
+        matches!(self.http.get(url).timeout(timeout).send(), Ok(r) if r.status().is_success())
+    }
+
+    /// What the app's timer calls. When a try is due and something waits to be sent, asks the
+    /// intake whether it can be reached and, if so, syncs. `Ok(None)`: nothing was due, nothing
+    /// waited, or there was no network (try again later; nothing is lost meanwhile).
+    pub fn sync_if_back(
+        &mut self,
+        auto: &mut AutoSync,
+        policy: RetryPolicy,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Option<SyncReport>, ClientError> {
+        let now = Instant::now();
+        if !auto.due(now) || self.pending()?.events_total == 0 {
+            return Ok(None);
+        }
+        if !self.intake_reachable(policy.request_timeout.min(Duration::from_secs(10))) {
+            auto.missed(now);
+            return Ok(None);
+        }
+        match self.sync(policy, progress) {
+            Ok(report) => {
+                auto.reached(Instant::now());
+                Ok(Some(report))
+            }
+            Err(ClientError::Network(_)) => {
+                auto.missed(Instant::now());
+                Ok(None)
+            }
+            Err(other) => {
+                auto.reached(Instant::now());
+                Err(other)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_without_signal_and_reset_once_reached() {
+        let mut auto = AutoSync::new(Duration::from_secs(10), Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(auto.due(t0));
+        let mut t = t0;
+        let mut waits = Vec::new();
+        for _ in 0..5 {
+            auto.missed(t);
+            let next = auto.next_try.unwrap();
+            waits.push((next - t).as_secs());
+            assert!(!auto.due(next - Duration::from_millis(1)) && auto.due(next));
+            t = next;
+        }
+        assert_eq!(waits, [10, 20, 40, 60, 60]);
+        auto.reached(t);
+        assert_eq!((auto.next_try.unwrap() - t).as_secs(), 10);
+        auto.missed(t);
+        assert_eq!((auto.next_try.unwrap() - t).as_secs(), 10, "the back-off starts again from the floor");
+    }
+}
