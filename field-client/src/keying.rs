@@ -76,6 +76,32 @@ impl Client {
         Ok(forms::validate::validate(self.form()?, &self.answers(household, pass)?))
     }
 
+    /// What a keying screen calls on every answer: saves it durably, then clears the answers
+    /// it made not applicable (skipped questions skip themselves, as on the paper's arrows).
+    /// Returns the validation after, and what was cleared.
+    pub fn key_answer(&mut self, household: &str, pass: u8, question: &str, value: Option<Json>) -> Result<(Validation, Vec<String>), ClientError> {
+        let mut validation = self.set_answer(household, pass, question, value)?;
+        let mut cleared = Vec::new();
+        loop {
+            let skipped: Vec<String> = validation
+                .errors
+                .iter()
+                .filter(|e| e.error == forms::validate::AnswerError::NotApplicable && e.question != question)
+                .map(|e| e.question.clone())
+                .collect();
+            if skipped.is_empty() {
+                return Ok((validation, cleared));
+            }
+            let tx = self.conn.transaction()?;
+            for q in &skipped {
+                tx.execute("DELETE FROM keyed_answers WHERE household = ?1 AND pass = ?2 AND question = ?3", params![household, pass, q])?;
+            }
+            tx.commit()?;
+            cleared.extend(skipped);
+            validation = forms::validate::validate(self.form()?, &self.answers(household, pass)?);
+        }
+    }
+
     /// The answers keyed so far in one pass (pass 2 never shows pass 1: blind verification).
     pub fn answers(&self, household: &str, pass: u8) -> Result<BTreeMap<String, Json>, ClientError> {
         let mut stmt = self.conn.prepare_cached("SELECT question, value FROM keyed_answers WHERE household = ?1 AND pass = ?2")?;

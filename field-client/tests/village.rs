@@ -157,6 +157,28 @@ fn keying_resumes_after_the_app_is_closed_mid_form() {
 }
 
 #[test]
+fn an_answer_that_makes_questions_not_apply_clears_them() {
+    let centre = start_centre();
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = Client::open(dir.path()).unwrap();
+    let code = centre.intake.issue_enrollment_code("enum-dh-dl", chrono::Duration::hours(1), "test").unwrap();
+    client.enroll(&centre.url, &code, "t").unwrap();
+    let h = client.households().unwrap()[0].id.clone();
+    client.distribute(&h, Recipient::Representative, None).unwrap();
+    client.collect(&h).unwrap();
+    let answers = answers_for(client.form().unwrap(), 0);
+    key(&mut client, &h, 1, &answers);
+    // "No administrative procedure in the last year": the whole service block no longer applies.
+    let (validation, cleared) = client.key_answer(&h, 1, "q8_4", Some(json!(2))).unwrap();
+    assert!(!cleared.is_empty() && cleared.iter().all(|q| q.starts_with("q9_")), "{cleared:?}");
+    assert!(validation.errors.is_empty(), "{:?}", validation.errors);
+    assert!(cleared.iter().all(|q| validation.not_relevant.contains(q)));
+    let kept = client.answers(&h, 1).unwrap();
+    assert!(cleared.iter().all(|q| !kept.contains_key(q)));
+    client.finish_first_keying(&h).unwrap();
+}
+
+#[test]
 fn a_clock_that_jumps_during_keying_adds_no_keying_time() {
     let centre = start_centre();
     let dir = tempfile::tempdir().unwrap();

@@ -43,6 +43,9 @@ pub struct Validation {
     pub errors: Vec<QuestionError>,
     /// Relevant, required questions without an answer, in form order.
     pub required_remaining: Vec<String>,
+    /// Questions that do not apply given the other answers, in form order: a keying screen
+    /// skips them.
+    pub not_relevant: Vec<String>,
     /// No errors and nothing required remains.
     pub complete: bool,
 }
@@ -103,6 +106,7 @@ pub fn validate(form: &Form, answers: &BTreeMap<String, Json>) -> Validation {
         }
     }
     let mut required_remaining = Vec::new();
+    let mut not_relevant = Vec::new();
     for (i, q) in form.questions.iter().enumerate() {
         let relevant = q.relevant.as_ref().is_none_or(|e| e.test(&slots, Value::Missing));
         let slot = &slots.0[i];
@@ -113,6 +117,7 @@ pub fn validate(form: &Form, answers: &BTreeMap<String, Json>) -> Validation {
         let answered = !matches!(slot, Slot::Missing) && !matches!(slot, Slot::Text(t) if t.is_empty());
         let mut push = |error| errors.push(QuestionError { question: q.id.clone(), error });
         if !relevant {
+            not_relevant.push(q.id.clone());
             // "Not applicable" marked on a question that does not apply is consistent.
             if answered && !(special && matches!(slot, Slot::Int(n) if Some(*n) == q.not_applicable)) {
                 push(AnswerError::NotApplicable);
@@ -189,7 +194,7 @@ pub fn validate(form: &Form, answers: &BTreeMap<String, Json>) -> Validation {
         }
     }
     let complete = errors.is_empty() && required_remaining.is_empty();
-    Validation { errors, required_remaining, complete }
+    Validation { errors, required_remaining, not_relevant, complete }
 }
 
 fn special_or_not_a_code(form: &Form, code: i64) -> AnswerError {

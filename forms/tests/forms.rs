@@ -64,6 +64,8 @@ fn sipas_skip_logic_errors_and_special_codes() {
     let v = validate(&form, &a);
     assert!(v.errors.iter().all(|e| e.question.starts_with("q9_") && e.error == AnswerError::NotApplicable));
     assert_eq!(v.errors.len(), 13, "the 13 service items that were answered");
+    assert!(v.not_relevant.iter().any(|q| q == "q9_e1") && v.not_relevant.iter().all(|q| q.starts_with("q9_") || q == "a_ethnicity_other" || q == "q2_other" || q.starts_with("q3_")), "{:?}", v.not_relevant);
+    assert!(!validate(&form, &full_sipas_answers()).not_relevant.contains(&"q9_e1".to_string()));
     a.retain(|k, _| !(k.starts_with("q9_e") || k.starts_with("q9_f") || k.starts_with("q9_g") || k.starts_with("q9_h")));
     assert!(validate(&form, &a).complete);
 
