@@ -16,7 +16,7 @@ use crate::{household_event, record, set_status, Client, ClientError};
 use forms::{validate::Validation, Form};
 
 /// A question keyed differently in the two passes.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Mismatch {
     pub question: String,
     pub first: Option<Json>,

@@ -29,6 +29,7 @@ mod timeline;
 pub use autosync::AutoSync;
 pub use error::ClientError;
 pub use keying::Mismatch;
+pub use parcels::Parcel;
 pub use sync::{Progress, RetryPolicy, SyncReport};
 pub use timeline::{Phase, Today, VillageToday};
 
@@ -71,7 +72,7 @@ pub struct Enrollment {
 }
 
 /// A household as the app shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Household {
     pub id: String,
     pub village: String,
@@ -85,7 +86,7 @@ pub struct Household {
 }
 
 /// An event the intake rejected, for the enumerator to see.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RejectedEvent {
     pub event: String,
     pub household: Option<String>,
@@ -207,6 +208,38 @@ impl Client {
         household_in(&self.conn, id)
     }
 
+    /// When the intake last answered this device with its assignment (RFC 3339), if ever.
+    pub fn last_contact(&self) -> Result<Option<String>, ClientError> {
+        Ok(self.conn.query_row("SELECT fetched_at FROM assignment", [], |r| r.get(0)).optional()?)
+    }
+
+    /// Forgets what is cached between keystrokes (assignment, form): another connection to the
+    /// same database — the app's background sync — may have refreshed them.
+    pub fn reload(&mut self) {
+        self.assignment_cache = Default::default();
+        self.form_cache = Default::default();
+    }
+
+    /// What was recorded for a household, oldest first, with what the intake made of it.
+    pub fn history(&self, household: &str) -> Result<Vec<HistoryEntry>, ClientError> {
+        let mut stmt = self.conn.prepare("SELECT kind, body, outcome, reject_reason FROM events WHERE household = ?1 ORDER BY n")?;
+        let rows = stmt
+            .query_map([household], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get(3)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(kind, body, outcome, reason)| {
+                let event: Event = sync_protocol::canonical::from_canonical_bytes(body.as_bytes(), "stored event")?;
+                let detail = match &event.body {
+                    EventBody::VisitOutcome { outcome, .. } => serde_json::to_value(outcome).ok().and_then(|v| v.as_str().map(String::from)),
+                    EventBody::FormDistributed { recipient, .. } => serde_json::to_value(recipient).ok().and_then(|v| v.as_str().map(String::from)),
+                    EventBody::HouseholdReplaced { replacement } => Some(replacement.clone()),
+                    _ => None,
+                };
+                Ok(HistoryEntry { kind, detail, at: event.at.to_string(), outcome, reason })
+            })
+            .collect()
+    }
+
     /// Events the intake rejected, with its reasons.
     pub fn rejected_events(&self) -> Result<Vec<RejectedEvent>, ClientError> {
         let mut stmt = self.conn.prepare("SELECT id, household, kind, reject_code, reject_reason FROM events WHERE outcome = 'rejected' ORDER BY n")?;
@@ -215,6 +248,20 @@ impl Client {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
+}
+
+/// One line of a household's history.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryEntry {
+    /// The event kind, e.g. `form_distributed`.
+    pub kind: String,
+    /// The visit outcome, the recipient or the replacement, where there is one.
+    pub detail: Option<String>,
+    /// When, on the device's clock.
+    pub at: String,
+    /// `accepted` or `rejected` once the intake answered; `None` while unsent.
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
 }
 
 fn household_from_row(r: &rusqlite::Row) -> rusqlite::Result<Household> {

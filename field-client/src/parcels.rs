@@ -6,7 +6,29 @@ use sync_protocol::{event::Event, lifecycle::{self, HouseholdStatus}};
 
 use crate::{record, set_status, Client, ClientError};
 
+/// A parcel as the app lists it: its id, when it was handed over, and its forms' serials.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Parcel {
+    pub id: String,
+    pub handed_over_at: Option<String>,
+    pub serials: Vec<String>,
+}
+
 impl Client {
+    /// Every parcel made on this device, newest first.
+    pub fn parcels(&self) -> Result<Vec<Parcel>, ClientError> {
+        let mut stmt = self.conn.prepare("SELECT id, handed_over_at FROM parcels ORDER BY created_at DESC, id DESC")?;
+        let parcels = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+        let mut serials = self.conn.prepare("SELECT serial FROM parcel_forms WHERE parcel = ?1 ORDER BY serial")?;
+        parcels
+            .into_iter()
+            .map(|(id, handed_over_at)| {
+                let list = serials.query_map([&id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+                Ok(Parcel { id, handed_over_at, serials: list })
+            })
+            .collect()
+    }
+
     /// Groups the forms of `households` into a parcel, handed over now; returns its id.
     pub fn hand_over_parcel(&mut self, households: &[String]) -> Result<String, ClientError> {
         let rules = self.rules()?;

@@ -37,7 +37,7 @@ enum Sent {
 /// Events per batch: well inside the protocol's limit, small enough for 2G.
 pub const EVENTS_PER_BATCH: usize = 100;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Progress {
     pub events_sent: u64,
     pub events_total: u64,
@@ -73,7 +73,7 @@ impl RetryPolicy {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SyncReport {
     pub batches_acknowledged: u64,
     pub events_acknowledged: u64,

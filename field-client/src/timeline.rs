@@ -6,7 +6,8 @@ use sync_protocol::lifecycle::HouseholdStatus;
 
 use crate::{Client, ClientError};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Phase {
     BeforeDistribution,
     Distribute,
@@ -19,7 +20,7 @@ pub enum Phase {
     Over,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct VillageToday {
     pub to_distribute: u32,
     pub to_collect: u32,
@@ -29,7 +30,7 @@ pub struct VillageToday {
     pub late: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Today {
     pub phase: Phase,
     pub villages: BTreeMap<String, VillageToday>,

@@ -1,0 +1,41 @@
+//! The one error the front end sees: a stable code it translates, and the core's words as
+//! detail.
+
+use field_client::ClientError;
+use serde::Serialize;
+
+#[derive(Clone, Debug, thiserror::Error, Serialize)]
+#[error("{code}: {message}")]
+pub struct CommandError {
+    /// e.g. `not_enrolled`, `illegal_step`, `network`, or the intake's own code when it refused
+    /// (`enrollment_code_invalid`, `device_revoked`, …).
+    pub code: String,
+    pub message: String,
+}
+
+impl CommandError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        CommandError { code: code.into(), message: message.into() }
+    }
+}
+
+impl From<ClientError> for CommandError {
+    fn from(e: ClientError) -> Self {
+        let code = match &e {
+            ClientError::NotEnrolled => "not_enrolled",
+            ClientError::AlreadyEnrolled(_) => "already_enrolled",
+            ClientError::UnknownHousehold(_) => "unknown_household",
+            ClientError::IllegalStep(_) => "illegal_step",
+            ClientError::NotAllowed(_) => "not_allowed",
+            ClientError::Incomplete(_) => "incomplete",
+            ClientError::NewerDatabase { .. } => "newer_database",
+            ClientError::CorruptDatabase(_) => "corrupt_database",
+            ClientError::Network(_) => "network",
+            ClientError::Refused { code, .. } => return CommandError { code: code.clone(), message: e.to_string() },
+            ClientError::BadAnswer(_) => "bad_answer",
+            ClientError::UnknownForm(_) => "unknown_form",
+            ClientError::Storage(_) | ClientError::Io(_) | ClientError::Protocol(_) => "storage",
+        };
+        CommandError { code: code.into(), message: e.to_string() }
+    }
+}

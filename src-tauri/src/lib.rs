@@ -1,0 +1,195 @@
+//! # fieldpost-app — the enumerator's app
+//!
+//! A thin Tauri v2 shell over `field-client`: each command locks the device, calls one
+//! function of the core, and returns what the screen shows. What screens show is built in
+//! [`view`] (testable without Tauri); syncing runs off the UI thread in [`sync`]. The front end
+//! is `ui/`, built into `ui/dist` and embedded at compile time.
+
+pub mod error;
+pub mod sync;
+pub mod ui_state;
+pub mod view;
+
+use error::CommandError;
+use field_client::{Client, HistoryEntry, Household, Mismatch, Parcel, RejectedEvent};
+use serde_json::Value as Json;
+use std::{collections::BTreeMap, path::PathBuf, sync::Mutex};
+use sync_protocol::event::{Recipient, VisitOutcome};
+use tauri::{Manager, State};
+
+pub struct AppState {
+    client: Mutex<Client>,
+    dir: PathBuf,
+    sync: sync::SyncLock,
+}
+
+impl AppState {
+    pub fn open(dir: PathBuf) -> Result<AppState, CommandError> {
+        Ok(AppState { client: Mutex::new(Client::open(&dir)?), dir, sync: Default::default() })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, field_client::ClientError>) -> Result<T, CommandError> {
+        let mut client = self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(f(&mut client)?)
+    }
+}
+
+type Answer<T> = Result<T, CommandError>;
+
+#[derive(serde::Serialize)]
+pub struct Keyed {
+    pub validation: forms::validate::Validation,
+    /// Answers cleared because the new one made their questions not apply.
+    pub cleared: Vec<String>,
+}
+
+#[tauri::command]
+fn overview(state: State<AppState>) -> Answer<view::Overview> {
+    state.with(|c| {
+        c.reload(); // the background sync may have refreshed the assignment
+        view::overview(c)
+    })
+}
+
+#[tauri::command]
+fn enroll(state: State<AppState>, url: String, code: String) -> Answer<view::Overview> {
+    state.with(|c| {
+        c.enroll(&url, &code, "Fieldpost app")?;
+        view::overview(c)
+    })
+}
+
+#[tauri::command]
+fn households(state: State<AppState>) -> Answer<Vec<Household>> {
+    state.with(|c| c.households())
+}
+
+#[tauri::command]
+fn history(state: State<AppState>, household: String) -> Answer<Vec<HistoryEntry>> {
+    state.with(|c| c.history(&household))
+}
+
+#[tauri::command]
+fn distribute(state: State<AppState>, household: String, recipient: Recipient, note: Option<String>) -> Answer<Household> {
+    state.with(|c| c.distribute(&household, recipient, note).and_then(|_| c.household(&household)))
+}
+
+#[tauri::command]
+fn collect(state: State<AppState>, household: String) -> Answer<Household> {
+    state.with(|c| c.collect(&household).and_then(|_| c.household(&household)))
+}
+
+#[tauri::command]
+fn record_outcome(state: State<AppState>, household: String, outcome: VisitOutcome, note: Option<String>) -> Answer<Household> {
+    state.with(|c| c.record_outcome(&household, outcome, note).and_then(|_| c.household(&household)))
+}
+
+#[tauri::command]
+fn replace(state: State<AppState>, household: String) -> Answer<String> {
+    state.with(|c| c.replace(&household))
+}
+
+#[tauri::command]
+fn keying_sheet(state: State<AppState>) -> Answer<view::KeyingSheet> {
+    state.with(|c| c.form().map(view::keying_sheet))
+}
+
+#[tauri::command]
+fn key_answer(state: State<AppState>, household: String, pass: u8, question: String, value: Option<Json>) -> Answer<Keyed> {
+    state.with(|c| c.key_answer(&household, pass, &question, value).map(|(validation, cleared)| Keyed { validation, cleared }))
+}
+
+#[tauri::command]
+fn answers(state: State<AppState>, household: String, pass: u8) -> Answer<BTreeMap<String, Json>> {
+    state.with(|c| c.answers(&household, pass))
+}
+
+#[tauri::command]
+fn finish_first_keying(state: State<AppState>, household: String) -> Answer<Household> {
+    state.with(|c| c.finish_first_keying(&household).and_then(|_| c.household(&household)))
+}
+
+#[tauri::command]
+fn mismatches(state: State<AppState>, household: String) -> Answer<Vec<Mismatch>> {
+    state.with(|c| c.mismatches(&household))
+}
+
+#[tauri::command]
+fn finish_verification(state: State<AppState>, household: String, resolutions: BTreeMap<String, Option<Json>>) -> Answer<Household> {
+    state.with(|c| c.finish_verification(&household, &resolutions).and_then(|_| c.household(&household)))
+}
+
+#[tauri::command]
+fn hand_over_parcel(state: State<AppState>, households: Vec<String>) -> Answer<String> {
+    state.with(|c| c.hand_over_parcel(&households))
+}
+
+#[tauri::command]
+fn parcels(state: State<AppState>) -> Answer<Vec<Parcel>> {
+    state.with(|c| c.parcels())
+}
+
+#[tauri::command]
+fn rejected_events(state: State<AppState>) -> Answer<Vec<RejectedEvent>> {
+    state.with(|c| c.rejected_events())
+}
+
+/// Starts a sync in the background; `false` if one is already running.
+#[tauri::command]
+fn sync_now<R: tauri::Runtime>(app: tauri::AppHandle<R>, state: State<AppState>) -> bool {
+    sync::start(app, state.dir.clone(), state.sync.clone())
+}
+
+#[tauri::command]
+fn ui_state_get(state: State<AppState>) -> Json {
+    ui_state::load(&state.dir)
+}
+
+#[tauri::command]
+fn ui_state_set(state: State<AppState>, value: Json) -> Answer<()> {
+    ui_state::save(&state.dir, &value).map_err(|e| CommandError::new("storage", e.to_string()))
+}
+
+/// Where the device keeps its data: `FIELDPOST_DATA_DIR`, else the platform's app data folder.
+fn data_dir(app: &tauri::App) -> PathBuf {
+    std::env::var_os("FIELDPOST_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| app.path().app_data_dir().expect("the platform has an app data folder"))
+}
+
+/// The builder with every command, shared by the app and the command tests.
+pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
+    tauri::Builder::<R>::new().invoke_handler(tauri::generate_handler![
+        overview,
+        enroll,
+        households,
+        history,
+        distribute,
+        collect,
+        record_outcome,
+        replace,
+        keying_sheet,
+        key_answer,
+        answers,
+        finish_first_keying,
+        mismatches,
+        finish_verification,
+        hand_over_parcel,
+        parcels,
+        rejected_events,
+        sync_now,
+        ui_state_get,
+        ui_state_set
+    ])
+}
+
+pub fn run() {
+    builder()
+        .setup(|app| {
+            let dir = data_dir(app);
+            let state = AppState::open(dir.clone()).map_err(|e| e.to_string())?;
+            sync::start_auto(app.handle().clone(), dir, state.sync.clone());
+            app.manage(state);
+            Ok(())
+        })
+        .run(tauri::generate_context!())
+        .expect("the app starts");
+}
