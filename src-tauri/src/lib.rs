@@ -99,9 +99,19 @@ fn key_answer(state: State<AppState>, household: String, pass: u8, question: Str
     state.with(|c| c.key_answer(&household, pass, &question, value).map(|(validation, cleared)| Keyed { validation, cleared }))
 }
 
+#[derive(serde::Serialize)]
+pub struct KeyingState {
+    pub answers: BTreeMap<String, Json>,
+    pub validation: forms::validate::Validation,
+}
+
+/// What one keying pass holds so far (pass 2 never shows pass 1), and its validation.
 #[tauri::command]
-fn answers(state: State<AppState>, household: String, pass: u8) -> Answer<BTreeMap<String, Json>> {
-    state.with(|c| c.answers(&household, pass))
+fn keying_state(state: State<AppState>, household: String, pass: u8) -> Answer<KeyingState> {
+    state.with(|c| {
+        let answers = c.answers(&household, pass)?;
+        Ok(KeyingState { validation: forms::validate::validate(c.form()?, &answers), answers })
+    })
 }
 
 #[tauri::command]
@@ -168,7 +178,7 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         replace,
         keying_sheet,
         key_answer,
-        answers,
+        keying_state,
         finish_first_keying,
         mismatches,
         finish_verification,

@@ -1,0 +1,133 @@
+// The app's commands (src-tauri/src/lib.rs), typed. Each returns a promise; errors are
+// `{ code, message }` objects.
+
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type { Answer, SheetQuestion, Text, CoreError } from './keying';
+
+export interface CommandError {
+  code: string;
+  message: string;
+}
+
+export interface Progress {
+  events_sent: number;
+  events_total: number;
+  bytes_sent: number;
+  bytes_total: number;
+}
+
+export interface Window {
+  start: string;
+  end: string;
+}
+
+export interface VillageToday {
+  to_distribute: number;
+  to_collect: number;
+  to_transcribe: number;
+  late: number;
+}
+
+export interface Overview {
+  enrolled: boolean;
+  enumerator: string | null;
+  enumerator_name: string | null;
+  campaign: string | null;
+  intake_url: string | null;
+  verification_required: boolean;
+  replacement_allowed: boolean;
+  timeline: { distribute: Window; collect: Window; submit: Window } | null;
+  villages: { id: string; name: string; commune: string; district: string }[];
+  date: string | null;
+  today: { phase: string; villages: Record<string, VillageToday> } | null;
+  pending: Progress;
+  rejected: number;
+  last_contact: string | null;
+}
+
+export interface Household {
+  id: string;
+  village: string;
+  serial: string;
+  name: string;
+  address: string;
+  reserve_rank: number | null;
+  status: string;
+  assigned: boolean;
+}
+
+export interface HistoryEntry {
+  kind: string;
+  detail: string | null;
+  at: string;
+  outcome: string | null;
+  reason: string | null;
+}
+
+export interface KeyingSheet {
+  form: string;
+  title: Text;
+  questions: SheetQuestion[];
+}
+
+export interface Validation {
+  errors: CoreError[];
+  required_remaining: string[];
+  not_relevant: string[];
+  complete: boolean;
+}
+
+export interface Mismatch {
+  question: string;
+  first: Answer | null;
+  second: Answer | null;
+}
+
+export interface Parcel {
+  id: string;
+  handed_over_at: string | null;
+  serials: string[];
+}
+
+export interface RejectedEvent {
+  event: string;
+  household: string | null;
+  kind: string;
+  code: string;
+  reason: string;
+}
+
+export interface SyncDone {
+  report: { batches_acknowledged: number; events_acknowledged: number; events_rejected: number } | null;
+  error: CommandError | null;
+  asked: boolean;
+}
+
+export const api = {
+  overview: () => invoke<Overview>('overview'),
+  enroll: (url: string, code: string) => invoke<Overview>('enroll', { url, code }),
+  households: () => invoke<Household[]>('households'),
+  history: (household: string) => invoke<HistoryEntry[]>('history', { household }),
+  distribute: (household: string, recipient: 'representative' | 'family_member', note: string | null) =>
+    invoke<Household>('distribute', { household, recipient, note }),
+  collect: (household: string) => invoke<Household>('collect', { household }),
+  recordOutcome: (household: string, outcome: string, note: string | null) => invoke<Household>('record_outcome', { household, outcome, note }),
+  replace: (household: string) => invoke<string>('replace', { household }),
+  keyingSheet: () => invoke<KeyingSheet>('keying_sheet'),
+  keyAnswer: (household: string, pass: number, question: string, value: Answer | null) =>
+    invoke<{ validation: Validation; cleared: string[] }>('key_answer', { household, pass, question, value }),
+  keyingState: (household: string, pass: number) => invoke<{ answers: Record<string, Answer>; validation: Validation }>('keying_state', { household, pass }),
+  finishFirstKeying: (household: string) => invoke<Household>('finish_first_keying', { household }),
+  mismatches: (household: string) => invoke<Mismatch[]>('mismatches', { household }),
+  finishVerification: (household: string, resolutions: Record<string, Answer | null>) =>
+    invoke<Household>('finish_verification', { household, resolutions }),
+  handOverParcel: (households: string[]) => invoke<string>('hand_over_parcel', { households }),
+  parcels: () => invoke<Parcel[]>('parcels'),
+  rejectedEvents: () => invoke<RejectedEvent[]>('rejected_events'),
+  syncNow: () => invoke<boolean>('sync_now'),
+  uiStateGet: () => invoke<{ route?: string; lang?: string } | null>('ui_state_get'),
+  uiStateSet: (value: { route: string; lang: string }) => invoke<void>('ui_state_set', { value }),
+  onSyncProgress: (f: (p: Progress) => void): Promise<UnlistenFn> => listen<Progress>('sync://progress', (e) => f(e.payload)),
+  onSyncDone: (f: (d: SyncDone) => void): Promise<UnlistenFn> => listen<SyncDone>('sync://done', (e) => f(e.payload)),
+};

@@ -1,0 +1,154 @@
+// Keying from paper, the logic without the DOM: what a keystroke means, where Enter goes next,
+// what an answer's text parses to. The device core validates again on every save.
+
+import type { Key } from './i18n';
+
+export interface Text {
+  vi: string;
+  en: string;
+}
+
+export interface Choice {
+  code: number;
+  label: Text;
+}
+
+export interface SheetQuestion {
+  id: string;
+  number: string;
+  label: Text;
+  section: Text;
+  group: Text | null;
+  kind: 'code' | 'codes' | 'integer' | 'text';
+  choices: Choice[];
+  special: Choice[];
+  min: number | null;
+  max: number | null;
+  max_length: number | null;
+  required: boolean;
+}
+
+export type Answer = number | number[] | string;
+
+export type Parsed = { ok: true; value: Answer | null } | { ok: false; error: Key; params: Record<string, string | number> };
+
+function codesOf(q: SheetQuestion): number[] {
+  return [...q.choices, ...q.special].map((c) => c.code);
+}
+
+function asInteger(text: string): number | null {
+  return /^-?\d+$/.test(text) ? Number(text) : null;
+}
+
+/** What the text typed for `q` means; empty text clears the answer. */
+export function parseAnswer(q: SheetQuestion, raw: string): Parsed {
+  const text = raw.trim();
+  if (text === '') return { ok: true, value: null };
+  switch (q.kind) {
+    case 'code': {
+      const n = asInteger(text);
+      if (n === null) return { ok: false, error: 'err_number', params: {} };
+      if (!codesOf(q).includes(n)) return { ok: false, error: 'err_not_a_code', params: { v: n } };
+      return { ok: true, value: n };
+    }
+    case 'codes': {
+      const parts = text.split(/[\s,;]+/).filter((p) => p !== '');
+      const codes: number[] = [];
+      for (const p of parts) {
+        const n = asInteger(p);
+        if (n === null) return { ok: false, error: 'err_number', params: {} };
+        if (!codesOf(q).includes(n)) return { ok: false, error: 'err_not_a_code', params: { v: n } };
+        if (codes.includes(n)) return { ok: false, error: 'err_repeated', params: { v: n } };
+        codes.push(n);
+      }
+      return { ok: true, value: codes };
+    }
+    case 'integer': {
+      const n = asInteger(text);
+      if (n === null) return { ok: false, error: 'err_number', params: {} };
+      const special = q.special.some((c) => c.code === n);
+      if (!special && ((q.min !== null && n < q.min) || (q.max !== null && n > q.max))) {
+        return { ok: false, error: 'err_out_of_range', params: { v: n, min: q.min ?? '', max: q.max ?? '' } };
+      }
+      return { ok: true, value: n };
+    }
+    case 'text': {
+      const length = [...text].length;
+      if (q.max_length !== null && length > q.max_length) return { ok: false, error: 'err_too_long', params: { length, max: q.max_length } };
+      return { ok: true, value: text };
+    }
+  }
+}
+
+/** Whether one keystroke settles this question: a single-code question whose codes are all one digit. */
+export function pickedByOneDigit(q: SheetQuestion): boolean {
+  return q.kind === 'code' && codesOf(q).every((c) => c >= 0 && c <= 9);
+}
+
+/** For a digit typed on such a question: the code it picks, or an error at once. */
+export function digit(q: SheetQuestion, key: string): Parsed | null {
+  if (!pickedByOneDigit(q) || !/^\d$/.test(key)) return null;
+  return parseAnswer(q, key);
+}
+
+/** The next question after `from` that applies; `questions.length` when none is left. */
+export function nextQuestion(questions: SheetQuestion[], from: number, notRelevant: Set<string>): number {
+  for (let i = from + 1; i < questions.length; i++) {
+    if (!notRelevant.has(questions[i].id)) return i;
+  }
+  return questions.length;
+}
+
+/** The first question that applies and still waits for a required answer, else `questions.length`. */
+export function firstOpen(questions: SheetQuestion[], answers: Record<string, Answer>, notRelevant: Set<string>): number {
+  const i = questions.findIndex((q) => !notRelevant.has(q.id) && !(q.id in answers) && q.required);
+  return i === -1 ? questions.length : i;
+}
+
+/** A question by its printed number ("9.II.3", "a1") or its id. */
+export function findByNumber(questions: SheetQuestion[], typed: string): number {
+  const want = typed.trim().toLowerCase();
+  if (want === '') return -1;
+  return questions.findIndex((q) => q.number.toLowerCase() === want || q.id.toLowerCase() === want);
+}
+
+/** An answer as it is typed. */
+export function formatAnswer(v: Answer | null | undefined): string {
+  if (v === null || v === undefined) return '';
+  if (Array.isArray(v)) return v.join(' ');
+  return String(v);
+}
+
+export function progress(questions: SheetQuestion[], answers: Record<string, Answer>, notRelevant: Set<string>): { done: number; total: number } {
+  const applying = questions.filter((q) => !notRelevant.has(q.id));
+  return { done: applying.filter((q) => q.id in answers).length, total: applying.length };
+}
+
+/** The core's validation error for a question, as a message key and its parameters. */
+export interface CoreError {
+  question: string;
+  error: string;
+  [field: string]: unknown;
+}
+
+export function coreErrorMessage(e: CoreError): { key: Key; params: Record<string, string | number> } {
+  const p = (k: string) => (e[k] === undefined ? '' : String(e[k]));
+  switch (e.error) {
+    case 'not_a_code':
+      return { key: 'err_not_a_code', params: { v: p('code') } };
+    case 'out_of_range':
+      return { key: 'err_out_of_range', params: { v: p('value'), min: p('min'), max: p('max') } };
+    case 'too_long':
+      return { key: 'err_too_long', params: { length: p('length'), max: p('max') } };
+    case 'repeated_code':
+      return { key: 'err_repeated', params: { v: p('code') } };
+    case 'special_not_allowed':
+      return { key: 'err_special_not_allowed', params: { v: p('code') } };
+    case 'constraint_failed':
+      return { key: 'err_constraint', params: { message: p('message') } };
+    case 'not_applicable':
+      return { key: 'err_not_applicable', params: {} };
+    default:
+      return { key: 'err_wrong_type', params: { expected: p('expected') } };
+  }
+}

@@ -1,0 +1,117 @@
+// The enumerator's app: a hash router over the screens, the sync banner, and the language.
+// The screen and the language are kept by the app (ui_state) so they survive a restart.
+
+import '@fontsource/noto-sans/latin-400.css';
+import '@fontsource/noto-sans/latin-700.css';
+import '@fontsource/noto-sans/latin-ext-400.css';
+import '@fontsource/noto-sans/latin-ext-700.css';
+import '@fontsource/noto-sans/vietnamese-400.css';
+import '@fontsource/noto-sans/vietnamese-700.css';
+import './style.css';
+
+import { api, type CommandError, type Overview } from './api';
+import { h, clear } from './dom';
+import { lang, setLang, t, type Lang } from './i18n';
+import { parseRoute, type Route } from './route';
+import * as screens from './screens';
+
+const root = document.getElementById('app') as HTMLElement;
+let overview: Overview | null = null;
+let syncLine = '';
+
+export function errorText(e: unknown): string {
+  const err = e as CommandError;
+  if (err && typeof err.code === 'string') {
+    const key = `e_${err.code}`;
+    const known = ['e_network', 'e_enrollment_code_invalid', 'e_enrollment_code_expired', 'e_enrollment_code_used', 'e_rate_limited', 'e_device_revoked', 'e_illegal_step', 'e_not_allowed', 'e_incomplete', 'e_not_enrolled'];
+    if (known.includes(key)) return t(key as 'e_network', { message: err.message });
+    return t('e_other', { message: err.message });
+  }
+  return t('e_other', { message: String(e) });
+}
+
+function saveState(route: string): void {
+  api.uiStateSet({ route, lang: lang() }).catch(() => undefined);
+}
+
+function nav(current: Route): HTMLElement {
+  const link = (id: string, href: string, label: string, active: boolean) => h('a', { id, href, class: active ? 'active' : '' }, label);
+  const pending = overview?.pending.events_total ?? 0;
+  return h(
+    'header',
+    {},
+    h(
+      'nav',
+      {},
+      h('strong', { class: 'brand' }, t('app')),
+      overview?.enrolled ? link('nav-today', '#/today', t('nav_today'), current.name === 'today' || current.name === 'village') : null,
+      overview?.enrolled ? link('nav-parcels', '#/parcels', t('nav_parcels'), current.name === 'parcels') : null,
+      overview?.enrolled ? link('nav-sync', '#/sync', t('nav_sync'), current.name === 'sync') : link('nav-setup', '#/setup', t('nav_setup'), true),
+      h('span', { class: 'spacer' }),
+      h(
+        'button',
+        {
+          id: 'lang',
+          class: 'quiet',
+          onclick: () => {
+            setLang(lang() === 'vi' ? 'en' : 'vi');
+            saveState(location.hash);
+            void render();
+          },
+        },
+        t('language'),
+      ),
+    ),
+    overview?.enrolled
+      ? h('a', { id: 'sync-banner', href: '#/sync', class: pending > 0 ? 'banner warn' : 'banner ok' }, syncLine || (pending > 0 ? t('unsynced', { n: pending }) : t('synced_all')))
+      : null,
+  );
+}
+
+async function render(): Promise<void> {
+  const route = parseRoute(location.hash);
+  try {
+    overview = await api.overview();
+  } catch (e) {
+    overview = null;
+    clear(root);
+    root.append(h('p', { class: 'error' }, errorText(e)));
+    return;
+  }
+  const target = !overview.enrolled && route.name !== 'setup' ? parseRoute('#/setup') : route;
+  const main = h('main', {}, h('p', {}, t('loading')));
+  clear(root);
+  root.append(nav(target), main);
+  const ctx: screens.Context = { overview, refresh: render, errorText };
+  const screen = await screens.render(target, ctx).catch((e: unknown) => h('p', { class: 'error' }, errorText(e)));
+  clear(main);
+  main.append(screen);
+  main.querySelector<HTMLElement>('[autofocus]')?.focus();
+}
+
+async function start(): Promise<void> {
+  const saved = await api.uiStateGet().catch(() => null);
+  setLang(saved?.lang === 'en' ? 'en' : ('vi' as Lang));
+  if (saved?.route && (location.hash === '' || location.hash === '#/')) {
+    history.replaceState(null, '', saved.route);
+  }
+  window.addEventListener('hashchange', () => {
+    saveState(location.hash);
+    void render();
+  });
+  await api.onSyncProgress((p) => {
+    syncLine = t('syncing', { sent: p.events_sent, total: p.events_total });
+    const banner = document.getElementById('sync-banner');
+    if (banner) banner.textContent = syncLine;
+    screens.showProgress(p);
+  });
+  await api.onSyncDone((d) => {
+    syncLine = '';
+    screens.syncFinished(d, errorText);
+    // The screen in front of a keyer is not redrawn under their fingers.
+    if (!location.hash.startsWith('#/key/')) void render();
+  });
+  await render();
+}
+
+void start();

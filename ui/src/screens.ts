@@ -1,0 +1,641 @@
+// The screens. Each builds its DOM from the commands' answers; none keeps state of its own
+// beyond what is on screen (the device core is the source of truth).
+
+import { api, type Household, type Overview, type Progress, type SyncDone } from './api';
+import { append, h } from './dom';
+import { formatDate, formatDateTime, lang, t, tDynamic } from './i18n';
+import * as keying from './keying';
+import { href, type Route } from './route';
+
+export interface Context {
+  overview: Overview;
+  refresh: () => Promise<void>;
+  errorText: (e: unknown) => string;
+}
+
+export function render(route: Route, ctx: Context): Promise<HTMLElement> {
+  switch (route.name) {
+    case 'setup':
+      return Promise.resolve(setup(ctx));
+    case 'today':
+      return Promise.resolve(today(ctx));
+    case 'village':
+      return village(route.id);
+    case 'household':
+      return household(route.id, ctx);
+    case 'key':
+      return keyingScreen(route.id, route.pass, ctx);
+    case 'verify':
+      return verify(route.id, ctx);
+    case 'parcels':
+      return parcels(ctx);
+    case 'sync':
+      return sync(ctx);
+  }
+}
+
+const statusLabel = (status: string) => tDynamic(`status_${status}`, status);
+const chip = (status: string) => h('span', { class: `chip s-${status}` }, statusLabel(status));
+const text = (v: { vi: string; en: string }) => v[lang()];
+
+function flash(where: HTMLElement, message: string, kind: 'error' | 'ok' = 'error'): void {
+  where.querySelector('.flash')?.remove();
+  where.prepend(h('p', { class: `flash ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message));
+}
+
+// ---- Set-up -------------------------------------------------------------------------------
+
+function setup(ctx: Context): HTMLElement {
+  const o = ctx.overview;
+  if (o.enrolled) {
+    return h(
+      'section',
+      {},
+      h('h1', {}, t('enrolled_as', { name: o.enumerator_name ?? o.enumerator ?? '' })),
+      h('p', {}, `${t('campaign')}: `, h('strong', {}, o.campaign ?? '')),
+      timeline(o),
+      h('h2', {}, t('your_villages')),
+      h('ul', {}, o.villages.map((v) => h('li', {}, `${v.name}, ${v.commune}, ${v.district}`))),
+      h('a', { class: 'button', href: '#/today', id: 'go-today' }, t('go_today')),
+    );
+  }
+  const url = h('input', { id: 'intake-url', type: 'url', value: 'http://127.0.0.1:8080', autocomplete: 'off', required: true });
+  const code = h('input', { id: 'code', type: 'text', autocomplete: 'off', autocapitalize: 'characters', autofocus: true, required: true, placeholder: 'XXXX-XXXX-XXXX' });
+  const form: HTMLFormElement = h(
+    'form',
+    {
+      class: 'card narrow',
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        try {
+          await api.enroll(url.value, code.value);
+          location.hash = '#/setup';
+          await ctx.refresh();
+        } catch (err) {
+          flash(form, ctx.errorText(err));
+        }
+      },
+    },
+    h('h1', {}, t('setup_title')),
+    h('p', {}, t('setup_intro')),
+    h('label', {}, t('intake_url'), url),
+    h('label', {}, t('code'), code),
+    h('button', { id: 'enroll', type: 'submit' }, t('enroll')),
+  );
+  return form;
+}
+
+function timeline(o: Overview): HTMLElement | null {
+  if (!o.timeline) return null;
+  const row = (label: string, w: { start: string; end: string }) => h('tr', {}, h('th', {}, label), h('td', {}, `${formatDate(w.start)} – ${formatDate(w.end)}`));
+  return h(
+    'table',
+    { class: 'timeline' },
+    h('caption', {}, t('timeline')),
+    row(t('window_distribute'), o.timeline.distribute),
+    row(t('window_collect'), o.timeline.collect),
+    row(t('window_submit'), o.timeline.submit),
+  );
+}
+
+// ---- Today --------------------------------------------------------------------------------
+
+function today(ctx: Context): HTMLElement {
+  const o = ctx.overview;
+  const phase = o.today?.phase ?? 'over';
+  return h(
+    'section',
+    {},
+    h('h1', {}, t('today_title', { date: o.date ? formatDate(o.date) : '' })),
+    h('p', { class: `phase p-${phase}`, id: 'phase' }, `${t('phase')}: `, h('strong', {}, tDynamic(`phase_${phase}`, phase))),
+    h(
+      'div',
+      { class: 'cards' },
+      o.villages.map((v) => {
+        const d = o.today?.villages[v.id] ?? { to_distribute: 0, to_collect: 0, to_transcribe: 0, late: 0 };
+        const count = (label: string, n: number, cls = '') => h('div', { class: `count ${cls}` }, h('span', { class: 'n' }, n), h('span', {}, label));
+        return h(
+          'a',
+          { class: 'card village-card', href: href({ name: 'village', id: v.id }), 'data-village': v.id },
+          h('h2', {}, v.name),
+          h('p', { class: 'muted' }, `${v.commune}, ${v.district}`),
+          h(
+            'div',
+            { class: 'counts' },
+            count(t('to_distribute'), d.to_distribute),
+            count(t('to_collect'), d.to_collect),
+            count(t('to_transcribe'), d.to_transcribe),
+            count(t('late'), d.late, d.late > 0 ? 'late' : ''),
+          ),
+        );
+      }),
+    ),
+    timeline(o),
+  );
+}
+
+// ---- Village ------------------------------------------------------------------------------
+
+async function village(id: string): Promise<HTMLElement> {
+  const all = (await api.households()).filter((x) => x.village === id);
+  let filter = 'all';
+  const search = h('input', { id: 'search', type: 'search', placeholder: t('search'), autofocus: true });
+  const list = h('div', { class: 'households' });
+  const statuses = ['all', ...new Set(all.map((x) => x.status))];
+  const chips = h('div', { class: 'filters' });
+  const draw = () => {
+    const q = search.value.trim().toLowerCase();
+    list.replaceChildren(
+      ...all
+        .filter((x) => filter === 'all' || x.status === filter)
+        .filter((x) => q === '' || `${x.name} ${x.address} ${x.serial}`.toLowerCase().includes(q))
+        .map((x) =>
+          h(
+            'a',
+            { class: `household-row${x.assigned ? '' : ' gone'}`, href: href({ name: 'household', id: x.id }), 'data-household': x.id },
+            h('span', { class: 'serial' }, x.serial),
+            h('span', { class: 'name' }, x.name, x.reserve_rank !== null ? h('small', {}, ` · ${t('reserve')} ${x.reserve_rank}`) : null),
+            h('span', { class: 'addr muted' }, x.address),
+            chip(x.status),
+          ),
+        ),
+    );
+    chips.replaceChildren(
+      ...statuses.map((s) =>
+        h(
+          'button',
+          {
+            class: `filter${s === filter ? ' active' : ''}`,
+            'data-filter': s,
+            onclick: () => {
+              filter = s;
+              draw();
+            },
+          },
+          s === 'all' ? `${t('all')} (${all.length})` : `${statusLabel(s)} (${all.filter((x) => x.status === s).length})`,
+        ),
+      ),
+    );
+  };
+  search.addEventListener('input', draw);
+  draw();
+  return h('section', {}, h('a', { href: '#/today', class: 'back' }, t('back')), h('h1', {}, all[0]?.village ?? id), search, chips, list);
+}
+
+// ---- Household ----------------------------------------------------------------------------
+
+async function household(id: string, ctx: Context): Promise<HTMLElement> {
+  const [list, events] = await Promise.all([api.households(), api.history(id)]);
+  const x = list.find((y) => y.id === id);
+  if (!x) return h('p', { class: 'error' }, id);
+  const section = h('section', {});
+  const act = (buttonId: string, label: string, f: () => Promise<unknown>, cls = '') =>
+    h(
+      'button',
+      {
+        id: buttonId,
+        class: cls,
+        onclick: async () => {
+          try {
+            await f();
+            await ctx.refresh();
+          } catch (e) {
+            flash(section, ctx.errorText(e));
+          }
+        },
+      },
+      label,
+    );
+  const note = h('input', { id: 'note', type: 'text', placeholder: t('note'), maxlength: 2000 });
+  const noteValue = () => (note.value.trim() === '' ? null : note.value.trim());
+  const outcome = (o: string) => act(`outcome-${o}`, tDynamic(`outcome_${o}`, o), () => api.recordOutcome(id, o, noteValue()), 'secondary');
+  const actions: (HTMLElement | null)[] = [];
+  if (x.assigned) {
+    switch (x.status) {
+      case 'assigned':
+      case 'absent':
+        actions.push(
+          act('hand-out-rep', `${t('hand_out')}: ${t('to_representative')}`, () => api.distribute(id, 'representative', noteValue())),
+          act('hand-out-family', `${t('hand_out')}: ${t('to_family_member')}`, () => api.distribute(id, 'family_member', noteValue())),
+          outcome('absent'),
+          outcome('refused'),
+          outcome('moved'),
+          outcome('unreachable'),
+          note,
+        );
+        break;
+      case 'distributed':
+        actions.push(act('collect', t('collect'), () => api.collect(id)), outcome('absent'), outcome('refused'), outcome('form_lost'), note);
+        break;
+      case 'collected':
+        actions.push(h('a', { class: 'button', id: 'key-1', href: href({ name: 'key', id, pass: 1 }) }, t('key_first')));
+        break;
+      case 'transcribed':
+        if (ctx.overview.verification_required) actions.push(h('a', { class: 'button', id: 'key-2', href: href({ name: 'key', id, pass: 2 }) }, t('key_second')));
+        break;
+      case 'refused':
+      case 'moved':
+        if (ctx.overview.replacement_allowed)
+          actions.push(
+            act('replace', t('replace'), async () => {
+              const by = await api.replace(id);
+              location.hash = href({ name: 'household', id: by });
+            }),
+          );
+        break;
+    }
+  }
+  append(
+    section,
+    h('a', { href: href({ name: 'village', id: x.village }), class: 'back' }, t('back')),
+    h('h1', {}, x.name, ' ', chip(x.status)),
+    h('dl', {}, h('dt', {}, t('serial')), h('dd', { id: 'serial' }, x.serial), h('dt', {}, t('address')), h('dd', {}, x.address)),
+    x.assigned ? null : h('p', { class: 'flash error' }, t('reassigned')),
+    h('div', { class: 'actions' }, actions),
+    h('h2', {}, t('history')),
+    h(
+      'ol',
+      { class: 'history' },
+      events.map((e) =>
+        h(
+          'li',
+          {},
+          h('time', {}, formatDateTime(e.at)),
+          ' ',
+          tDynamic(`kind_${e.kind}`, e.kind),
+          e.detail ? ` — ${tDynamic(`outcome_${e.detail}`, tDynamic(`to_${e.detail}`, e.detail))}` : '',
+          ' · ',
+          h('span', { class: `sent ${e.outcome ?? 'unsent'}` }, e.outcome ? tDynamic(`outcome_sent_${e.outcome}`, e.outcome) : t('outcome_unsent')),
+          e.reason ? h('div', { class: 'error' }, e.reason) : null,
+        ),
+      ),
+    ),
+  );
+  return section;
+}
+
+// ---- Transcription ------------------------------------------------------------------------
+
+async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTMLElement> {
+  const [sheet, list, saved] = await Promise.all([api.keyingSheet(), api.households(), api.keyingState(id, pass)]);
+  const x = list.find((y) => y.id === id) as Household;
+  const questions = sheet.questions;
+  const answers: Record<string, keying.Answer> = { ...saved.answers };
+  let notRelevant = new Set<string>();
+  let remaining: string[] = [];
+  let current = 0;
+  const rows = new Map<string, { row: HTMLElement; input: HTMLInputElement; error: HTMLElement }>();
+  const section = h('section', { class: 'keying' });
+  const status = h('p', { class: 'progress', id: 'keying-progress', 'aria-live': 'polite' });
+  const bar = h('progress', { max: questions.length, value: 0 });
+
+  const showProgress = () => {
+    const p = keying.progress(questions, answers, notRelevant);
+    status.textContent = `${t('progress', p)} · ${t('answered_required', { n: remaining.length })}`;
+    bar.max = p.total;
+    bar.value = p.done;
+  };
+  const showError = (qid: string, message: string | null) => {
+    const r = rows.get(qid);
+    if (!r) return;
+    r.error.textContent = message ?? '';
+    r.row.classList.toggle('has-error', message !== null);
+  };
+  const apply = (v: { errors: keying.CoreError[]; not_relevant: string[]; required_remaining: string[] }, cleared: string[]) => {
+    notRelevant = new Set(v.not_relevant);
+    remaining = v.required_remaining;
+    for (const q of cleared) delete answers[q];
+    for (const [qid, r] of rows) {
+      const skipped = notRelevant.has(qid);
+      r.row.classList.toggle('skipped', skipped);
+      r.input.disabled = skipped;
+      if (skipped || cleared.includes(qid)) r.input.value = keying.formatAnswer(answers[qid]);
+      r.row.querySelector('.skip-note')?.toggleAttribute('hidden', !skipped);
+      r.row.classList.toggle('answered', qid in answers);
+    }
+    for (const e of v.errors) {
+      const m = keying.coreErrorMessage(e);
+      showError(e.question, t(m.key, m.params));
+    }
+    showProgress();
+  };
+  const focus = (i: number) => {
+    current = Math.max(0, Math.min(i, questions.length));
+    rows.forEach((r) => r.row.classList.remove('current'));
+    if (current >= questions.length) {
+      document.getElementById('finish-keying')?.focus();
+      return;
+    }
+    const r = rows.get(questions[current].id)!;
+    r.row.classList.add('current');
+    r.input.focus();
+    r.input.select();
+    r.row.scrollIntoView({ block: 'center' });
+  };
+  const save = async (i: number, raw: string): Promise<boolean> => {
+    const q = questions[i];
+    const parsed = keying.parseAnswer(q, raw);
+    if (!parsed.ok) {
+      showError(q.id, t(parsed.error, parsed.params));
+      return false;
+    }
+    showError(q.id, null);
+    try {
+      const { validation, cleared } = await api.keyAnswer(id, pass, q.id, parsed.value);
+      if (parsed.value === null) delete answers[q.id];
+      else answers[q.id] = parsed.value;
+      apply(validation, cleared);
+      return !validation.errors.some((e) => e.question === q.id);
+    } catch (e) {
+      showError(q.id, ctx.errorText(e));
+      return false;
+    }
+  };
+  const advance = async (i: number, raw: string) => {
+    if (await save(i, raw)) focus(keying.nextQuestion(questions, i, notRelevant));
+  };
+
+  let lastGroup = '';
+  let lastSection = '';
+  const list_ = h('div', { class: 'questions' });
+  questions.forEach((q, i) => {
+    if (text(q.section) !== lastSection) {
+      lastSection = text(q.section);
+      list_.append(h('h2', { class: 'section' }, lastSection));
+    }
+    const groupText = q.group ? text(q.group) : '';
+    if (groupText !== lastGroup) {
+      lastGroup = groupText;
+      if (groupText) list_.append(h('h3', { class: 'group' }, groupText));
+    }
+    const input = h('input', {
+      id: `ans-${q.id}`,
+      class: 'answer',
+      type: 'text',
+      inputmode: q.kind === 'text' ? 'text' : 'numeric',
+      autocomplete: 'off',
+      spellcheck: 'false',
+      value: keying.formatAnswer(answers[q.id]),
+      'aria-label': `${q.number} ${text(q.label)}`,
+    });
+    const error = h('div', { class: 'error', role: 'alert' });
+    const choices = [...q.choices, ...q.special].map((c) => h('span', { class: 'choice' }, h('b', {}, c.code), ` ${text(c.label)}`));
+    const row = h(
+      'div',
+      { class: 'q', 'data-id': q.id },
+      h('span', { class: 'num' }, q.number),
+      h('div', { class: 'body' }, h('div', { class: 'label' }, text(q.label)), h('div', { class: 'choices' }, choices), h('div', { class: 'skip-note muted', hidden: true }, t('skipped')), error),
+      input,
+    );
+    input.addEventListener('focus', () => {
+      current = i;
+      rows.forEach((r) => r.row.classList.remove('current'));
+      row.classList.add('current');
+    });
+    input.addEventListener('keydown', (e: KeyboardEvent) => {
+      if (e.isComposing) return; // Vietnamese IME (Telex/VNI) composing: leave the keys alone
+      const picked = keying.digit(q, e.key);
+      if (picked && !e.ctrlKey && !e.altKey && !e.metaKey) {
+        e.preventDefault();
+        if (!picked.ok) {
+          showError(q.id, t(picked.error, picked.params));
+          return;
+        }
+        input.value = e.key;
+        void advance(i, e.key);
+        return;
+      }
+      if (e.key === 'Enter' || (e.key === 'Tab' && !e.shiftKey)) {
+        e.preventDefault();
+        void advance(i, input.value);
+      } else if (e.key === 'Tab' && e.shiftKey) {
+        e.preventDefault();
+        let j = i - 1;
+        while (j > 0 && notRelevant.has(questions[j].id)) j--;
+        focus(j);
+      }
+    });
+    rows.set(q.id, { row, input, error });
+    list_.append(row);
+  });
+
+  const jump = h('input', { id: 'jump', type: 'text', placeholder: t('jump'), size: 8, autocomplete: 'off' });
+  jump.addEventListener('keydown', (e: KeyboardEvent) => {
+    if (e.key !== 'Enter') return;
+    e.preventDefault();
+    const i = keying.findByNumber(questions, jump.value);
+    if (i >= 0) focus(i);
+  });
+  section.addEventListener('keydown', (e: KeyboardEvent) => {
+    if (e.ctrlKey && e.key.toLowerCase() === 'g') {
+      e.preventDefault();
+      jump.focus();
+    }
+  });
+  const finish = h(
+    'button',
+    {
+      id: 'finish-keying',
+      onclick: async () => {
+        try {
+          if (pass === 1) {
+            await api.finishFirstKeying(id);
+            location.hash = href({ name: 'household', id });
+          } else {
+            location.hash = href({ name: 'verify', id });
+          }
+        } catch (e) {
+          flash(section, ctx.errorText(e));
+        }
+      },
+    },
+    pass === 1 ? t('finish_keying') : t('compare'),
+  );
+  append(
+    section,
+    h('a', { href: href({ name: 'household', id }), class: 'back' }, t('back')),
+    h('div', { class: 'keying-head' }, h('h1', {}, t('keying_title', { serial: x?.serial ?? id, pass })), jump),
+    pass === 2 ? h('p', { class: 'muted' }, t('keying_blind')) : null,
+    h('p', { class: 'muted help' }, t('help_keys')),
+    h('div', { class: 'sticky' }, bar, status),
+    list_,
+    h('div', { class: 'actions' }, finish),
+  );
+  // What was saved before (a resumed form), then the first open question.
+  apply(saved.validation, []);
+  queueMicrotask(() => focus(keying.firstOpen(questions, answers, notRelevant)));
+  return section;
+}
+
+// ---- Verification: walk the mismatches ---------------------------------------------------
+
+async function verify(id: string, ctx: Context): Promise<HTMLElement> {
+  const [sheet, list, mismatches] = await Promise.all([api.keyingSheet(), api.households(), api.mismatches(id)]);
+  const x = list.find((y) => y.id === id);
+  const byId = new Map(sheet.questions.map((q) => [q.id, q]));
+  const section = h('section', {});
+  const inputs = new Map<string, HTMLInputElement>();
+  const rows = mismatches.map((m) => {
+    const q = byId.get(m.question)!;
+    const input = h('input', { class: 'paper', type: 'text', autocomplete: 'off', 'aria-label': `${q.number} ${t('paper_value')}` });
+    inputs.set(m.question, input);
+    const take = (label: string, v: keying.Answer | null, cls: string) =>
+      h('button', { type: 'button', class: `secondary ${cls}`, onclick: () => (input.value = keying.formatAnswer(v)) }, label);
+    return h(
+      'div',
+      { class: 'mismatch card', 'data-question': m.question },
+      h('h3', {}, `${q.number}. ${text(q.label)}`),
+      h('p', {}, `${t('first_keying')}: `, h('b', {}, keying.formatAnswer(m.first) || t('empty')), ` · ${t('second_keying')}: `, h('b', {}, keying.formatAnswer(m.second) || t('empty'))),
+      h('label', {}, t('paper_value'), input),
+      take(t('take_first'), m.first, 'take-first'),
+      take(t('take_second'), m.second, 'take-second'),
+      h('div', { class: 'error' }),
+    );
+  });
+  const confirm = h(
+    'button',
+    {
+      id: 'confirm-verification',
+      onclick: async () => {
+        const resolutions: Record<string, keying.Answer | null> = {};
+        for (const [qid, input] of inputs) {
+          const parsed = keying.parseAnswer(byId.get(qid)!, input.value);
+          const row = section.querySelector<HTMLElement>(`[data-question="${qid}"] .error`)!;
+          if (!parsed.ok) {
+            row.textContent = t(parsed.error, parsed.params);
+            return;
+          }
+          row.textContent = '';
+          resolutions[qid] = parsed.value;
+        }
+        try {
+          await api.finishVerification(id, resolutions);
+          location.hash = href({ name: 'household', id });
+        } catch (e) {
+          flash(section, ctx.errorText(e));
+        }
+      },
+    },
+    t('confirm_verification'),
+  );
+  append(
+    section,
+    h('a', { href: href({ name: 'key', id, pass: 2 }), class: 'back' }, t('back')),
+    h('h1', {}, t('verify_title', { serial: x?.serial ?? id })),
+    mismatches.length === 0 ? h('p', { id: 'no-mismatch' }, t('verify_none')) : null,
+    rows,
+    h('div', { class: 'actions' }, confirm),
+  );
+  return section;
+}
+
+// ---- Parcels ------------------------------------------------------------------------------
+
+async function parcels(ctx: Context): Promise<HTMLElement> {
+  const [list, made] = await Promise.all([api.households(), api.parcels()]);
+  const readyStatus = ctx.overview.verification_required ? 'verified' : 'transcribed';
+  const ready = list.filter((x) => x.status === readyStatus && x.assigned);
+  const boxes = new Map<string, HTMLInputElement>();
+  const section = h('section', {});
+  const make = h(
+    'button',
+    {
+      id: 'make-parcel',
+      disabled: ready.length === 0,
+      onclick: async () => {
+        const chosen = [...boxes].filter(([, b]) => b.checked).map(([id]) => id);
+        try {
+          const parcel = await api.handOverParcel(chosen);
+          await ctx.refresh();
+          flash(document.querySelector('main section') as HTMLElement, t('parcel_made', { id: parcel }), 'ok');
+        } catch (e) {
+          flash(section, ctx.errorText(e));
+        }
+      },
+    },
+    t('make_parcel'),
+  );
+  append(
+    section,
+    h('h1', {}, t('parcels_title')),
+    h('h2', {}, t('ready_forms')),
+    ready.length === 0
+      ? h('p', { class: 'muted' }, t('none_ready'))
+      : h(
+          'ul',
+          { class: 'ready' },
+          ready.map((x) => {
+            const box = h('input', { type: 'checkbox', checked: true, 'data-household': x.id });
+            boxes.set(x.id, box);
+            return h('li', {}, h('label', {}, box, ` ${x.serial} — ${x.name}`));
+          }),
+        ),
+    h('div', { class: 'actions' }, make, h('button', { class: 'secondary', onclick: () => window.print() }, t('print'))),
+    made.map((p) =>
+      h(
+        'div',
+        { class: 'card parcel', 'data-parcel': p.id },
+        h('h3', {}, p.id, ' · ', t('forms_count', { n: p.serials.length })),
+        p.handed_over_at ? h('p', { class: 'muted' }, t('handed_over_at', { at: formatDateTime(p.handed_over_at) })) : null,
+        h('p', { class: 'serials' }, p.serials.join(', ')),
+      ),
+    ),
+  );
+  return section;
+}
+
+// ---- Sync ---------------------------------------------------------------------------------
+
+let progressBar: HTMLProgressElement | null = null;
+let syncStatus: HTMLElement | null = null;
+
+export function showProgress(p: Progress): void {
+  if (progressBar) {
+    progressBar.max = Math.max(1, p.bytes_total);
+    progressBar.value = p.bytes_sent;
+  }
+  if (syncStatus) syncStatus.textContent = t('syncing', { sent: p.events_sent, total: p.events_total });
+}
+
+export function syncFinished(d: SyncDone, errorText: (e: unknown) => string): void {
+  if (!syncStatus) return;
+  if (d.error) syncStatus.textContent = errorText(d.error);
+  else if (d.report) syncStatus.textContent = (d.asked ? '' : `${t('sync_auto')} `) + t('sync_done', { events: d.report.events_acknowledged, rejected: d.report.events_rejected });
+}
+
+async function sync(ctx: Context): Promise<HTMLElement> {
+  const o = ctx.overview;
+  const rejected = await api.rejectedEvents();
+  progressBar = h('progress', { id: 'sync-progress', max: 1, value: 0 });
+  syncStatus = h('p', { id: 'sync-status', 'aria-live': 'polite' });
+  const lastStatus = syncStatus;
+  return h(
+    'section',
+    {},
+    h('h1', {}, t('sync_title')),
+    h('p', { id: 'pending' }, t('pending_events', { n: o.pending.events_total })),
+    o.pending.bytes_total > 0 ? h('p', {}, t('pending_bytes', { kb: (o.pending.bytes_total / 1024).toFixed(1) })) : null,
+    h('p', { class: 'muted' }, t('last_contact', { at: o.last_contact ? formatDateTime(o.last_contact) : t('never') })),
+    h(
+      'button',
+      {
+        id: 'sync-now',
+        onclick: async () => {
+          const started = await api.syncNow();
+          if (!started) lastStatus.textContent = t('sync_busy');
+        },
+      },
+      t('sync_now'),
+    ),
+    progressBar,
+    syncStatus,
+    h('h2', {}, t('rejected_title')),
+    rejected.length === 0
+      ? h('p', { class: 'muted' }, t('rejected_none'))
+      : h(
+          'ul',
+          { class: 'rejected' },
+          rejected.map((r) => h('li', {}, h('b', {}, tDynamic(`kind_${r.kind}`, r.kind)), ` — ${r.household ?? ''}: `, h('span', { class: 'error' }, r.reason))),
+        ),
+  );
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { allKeys, t } from '../src/i18n';
+import { href, parseRoute } from '../src/route';
+
+describe('strings', () => {
+  it('has every string in both languages, and Vietnamese is written with its diacritics', () => {
+    expect(allKeys('en').sort()).toEqual(allKeys('vi').sort());
+    expect(t('unsynced', { n: 3 }, 'vi')).toBe('Chưa đồng bộ: 3 sự kiện');
+    expect(t('unsynced', { n: 3 }, 'en')).toBe('Not synced: 3 events');
+    expect(t('to_distribute', {}, 'vi').normalize('NFC')).toBe(t('to_distribute', {}, 'vi'));
+  });
+  it('keeps placeholders it has no value for visible', () => {
+    expect(t('enrolled_as', {}, 'en')).toBe('Enrolled: {name}');
+  });
+});
+
+describe('routes', () => {
+  it('round-trips every screen through the URL hash', () => {
+    for (const r of [
+      { name: 'today' },
+      { name: 'village', id: 'dh-p2-kp1' },
+      { name: 'household', id: 'dh-p2-kp1-01' },
+      { name: 'key', id: 'dh-p2-kp1-01', pass: 2 },
+      { name: 'verify', id: 'x y' },
+      { name: 'parcels' },
+      { name: 'sync' },
+      { name: 'setup' },
+    ] as const) {
+      expect(parseRoute(href(r))).toEqual(r);
+    }
+    expect(parseRoute('#/nonsense')).toEqual({ name: 'today' });
+    expect(parseRoute('')).toEqual({ name: 'today' });
+  });
+});

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import * as k from '../src/keying';
+
+const text = (vi: string) => ({ vi, en: vi });
+const q = (over: Partial<k.SheetQuestion>): k.SheetQuestion => ({
+  id: 'q',
+  number: '1',
+  label: text('Câu'),
+  section: text('A'),
+  group: null,
+  kind: 'code',
+  choices: [1, 2].map((code) => ({ code, label: text(String(code)) })),
+  special: [{ code: 9, label: text('Không trả lời') }],
+  min: null,
+  max: null,
+  max_length: null,
+  required: true,
+  ...over,
+});
+
+describe('parsing what was typed', () => {
+  it('takes codes of the question and its special codes, and names the wrong ones', () => {
+    expect(k.parseAnswer(q({}), ' 2 ')).toEqual({ ok: true, value: 2 });
+    expect(k.parseAnswer(q({}), '9')).toEqual({ ok: true, value: 9 });
+    expect(k.parseAnswer(q({}), '7')).toEqual({ ok: false, error: 'err_not_a_code', params: { v: 7 } });
+    expect(k.parseAnswer(q({}), 'a')).toEqual({ ok: false, error: 'err_number', params: {} });
+    expect(k.parseAnswer(q({}), '')).toEqual({ ok: true, value: null });
+  });
+  it('reads several codes separated by spaces or commas, refusing repeats', () => {
+    const multi = q({ kind: 'codes', choices: [1, 5, 6, 7].map((code) => ({ code, label: text('') })) });
+    expect(k.parseAnswer(multi, '1 5,6')).toEqual({ ok: true, value: [1, 5, 6] });
+    expect(k.parseAnswer(multi, '1 1')).toEqual({ ok: false, error: 'err_repeated', params: { v: 1 } });
+    expect(k.parseAnswer(multi, '1 3')).toEqual({ ok: false, error: 'err_not_a_code', params: { v: 3 } });
+  });
+  it('checks ranges and lengths', () => {
+    const n = q({ kind: 'integer', min: 18, max: 99, special: [] });
+    expect(k.parseAnswer(n, '17')).toMatchObject({ ok: false, error: 'err_out_of_range' });
+    expect(k.parseAnswer(n, '40')).toEqual({ ok: true, value: 40 });
+    const t = q({ kind: 'text', max_length: 3, choices: [], special: [] });
+    expect(k.parseAnswer(t, 'Kinh')).toMatchObject({ ok: false, error: 'err_too_long', params: { length: 4, max: 3 } });
+    expect(k.parseAnswer(t, 'Tày')).toEqual({ ok: true, value: 'Tày' });
+  });
+});
+
+describe('the keyboard', () => {
+  it('lets one digit settle a question whose codes are all single digits', () => {
+    expect(k.digit(q({}), '2')).toEqual({ ok: true, value: 2 });
+    expect(k.digit(q({}), '7')).toMatchObject({ ok: false, error: 'err_not_a_code' });
+    expect(k.digit(q({}), 'Enter')).toBeNull();
+    const wide = q({ choices: [1, 12].map((code) => ({ code, label: text('') })) });
+    expect(k.digit(wide, '1')).toBeNull();
+    expect(k.digit(q({ kind: 'codes' }), '1')).toBeNull();
+  });
+  it('moves past questions that do not apply, and finds questions by their printed number', () => {
+    const qs = ['a', 'b', 'c', 'd'].map((id, i) => q({ id, number: `A${i + 1}` }));
+    expect(k.nextQuestion(qs, 0, new Set(['b', 'c']))).toBe(3);
+    expect(k.nextQuestion(qs, 3, new Set())).toBe(4);
+    expect(k.findByNumber(qs, 'a3')).toBe(2);
+    expect(k.findByNumber(qs, 'd')).toBe(3);
+    expect(k.findByNumber(qs, 'Z9')).toBe(-1);
+    expect(k.firstOpen(qs, { a: 1 }, new Set(['b']))).toBe(2);
+    expect(k.progress(qs, { a: 1, c: 2 }, new Set(['b']))).toEqual({ done: 2, total: 3 });
+  });
+  it('shows answers as they are typed', () => {
+    expect(k.formatAnswer([1, 5, 6])).toBe('1 5 6');
+    expect(k.formatAnswer(null)).toBe('');
+    expect(k.formatAnswer('Ý kiến')).toBe('Ý kiến');
+  });
+  it('turns the core validation errors into messages', () => {
+    expect(k.coreErrorMessage({ question: 'q', error: 'out_of_range', value: 5, min: 1, max: 4 })).toEqual({
+      key: 'err_out_of_range',
+      params: { v: '5', min: '1', max: '4' },
+    });
+    expect(k.coreErrorMessage({ question: 'q', error: 'constraint_failed', message: 'Chọn ít nhất một kênh' }).params.message).toBe('Chọn ít nhất một kênh');
+  });
+});
