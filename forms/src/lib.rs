@@ -17,6 +17,7 @@ pub mod error;
 pub mod expr;
 pub mod index;
 pub mod load;
+pub mod sample;
 pub mod validate;
 pub mod xlsform;
 

@@ -20,7 +20,7 @@ export function render(route: Route, ctx: Context): Promise<HTMLElement> {
     case 'today':
       return Promise.resolve(today(ctx));
     case 'village':
-      return village(route.id);
+      return village(route.id, ctx);
     case 'household':
       return household(route.id, ctx);
     case 'key':
@@ -136,7 +136,8 @@ function today(ctx: Context): HTMLElement {
 
 // ---- Village ------------------------------------------------------------------------------
 
-async function village(id: string): Promise<HTMLElement> {
+async function village(id: string, ctx: Context): Promise<HTMLElement> {
+  const place = ctx.overview.villages.find((v) => v.id === id);
   const all = (await api.households()).filter((x) => x.village === id);
   let filter = 'all';
   const search = h('input', { id: 'search', type: 'search', placeholder: t('search'), autofocus: true });
@@ -179,7 +180,15 @@ async function village(id: string): Promise<HTMLElement> {
   };
   search.addEventListener('input', draw);
   draw();
-  return h('section', {}, h('a', { href: '#/today', class: 'back' }, t('back')), h('h1', {}, all[0]?.village ?? id), search, chips, list);
+  return h(
+    'section',
+    {},
+    h('a', { href: '#/today', class: 'back' }, t('back')),
+    h('h1', {}, place ? `${place.name}, ${place.commune}` : id),
+    search,
+    chips,
+    list,
+  );
 }
 
 // ---- Household ----------------------------------------------------------------------------
@@ -463,7 +472,8 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
   );
   // What was saved before (a resumed form), then the first open question.
   apply(saved.validation, []);
-  queueMicrotask(() => focus(keying.firstOpen(questions, answers, notRelevant)));
+  // After the screen is in the document (the router appends it when this returns).
+  setTimeout(() => focus(keying.firstOpen(questions, answers, notRelevant)), 0);
   return section;
 }
 
@@ -588,6 +598,8 @@ async function parcels(ctx: Context): Promise<HTMLElement> {
 
 let progressBar: HTMLProgressElement | null = null;
 let syncStatus: HTMLElement | null = null;
+/** How the last sync ended, shown again when the screen is redrawn. */
+let lastSyncMessage = '';
 
 export function showProgress(p: Progress): void {
   if (progressBar) {
@@ -598,16 +610,16 @@ export function showProgress(p: Progress): void {
 }
 
 export function syncFinished(d: SyncDone, errorText: (e: unknown) => string): void {
-  if (!syncStatus) return;
-  if (d.error) syncStatus.textContent = errorText(d.error);
-  else if (d.report) syncStatus.textContent = (d.asked ? '' : `${t('sync_auto')} `) + t('sync_done', { events: d.report.events_acknowledged, rejected: d.report.events_rejected });
+  if (d.error) lastSyncMessage = errorText(d.error);
+  else if (d.report) lastSyncMessage = (d.asked ? '' : `${t('sync_auto')} `) + t('sync_done', { events: d.report.events_acknowledged, rejected: d.report.events_rejected });
+  if (syncStatus) syncStatus.textContent = lastSyncMessage;
 }
 
 async function sync(ctx: Context): Promise<HTMLElement> {
   const o = ctx.overview;
   const rejected = await api.rejectedEvents();
   progressBar = h('progress', { id: 'sync-progress', max: 1, value: 0 });
-  syncStatus = h('p', { id: 'sync-status', 'aria-live': 'polite' });
+  syncStatus = h('p', { id: 'sync-status', 'aria-live': 'polite' }, lastSyncMessage);
   const lastStatus = syncStatus;
   return h(
     'section',

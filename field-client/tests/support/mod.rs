@@ -3,7 +3,7 @@
 
 pub mod proxy;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
 use intake::demo;
 
@@ -27,33 +27,7 @@ pub fn start_centre() -> Centre {
     Centre { url, intake, dir, runtime }
 }
 
-/// Answers every relevant question of the form: fill all, then drop what does not apply.
+/// Answers every relevant question of the form (see `forms::sample`).
 pub fn answers_for(form: &forms::Form, variant: i64) -> BTreeMap<String, Value> {
-    let mut a = BTreeMap::new();
-    for q in &form.questions {
-        let v = match &q.accepts {
-            forms::load::Accepts::Code(codes) => json!(codes[((variant as usize) + q.id.len()) % codes.len()]),
-            forms::load::Accepts::Codes(codes) => json!([codes[0], codes[codes.len() - 1]]),
-            forms::load::Accepts::Integer { min, .. } => json!(min),
-            forms::load::Accepts::Text { .. } => json!("Ý kiến"),
-        };
-        a.insert(q.id.clone(), v);
-    }
-    // Experience questions: "yes", so the satisfaction items apply.
-    for i in 1..=7 {
-        a.insert(format!("q8_{i}"), json!(1));
-    }
-    loop {
-        let v = forms::validate::validate(form, &a);
-        let not_applicable: Vec<String> =
-            v.errors.iter().filter(|e| e.error == forms::validate::AnswerError::NotApplicable).map(|e| e.question.clone()).collect();
-        if not_applicable.is_empty() {
-            assert!(v.complete, "{v:?}");
-            return a;
-        }
-        for q in not_applicable {
-            a.remove(&q);
-        }
-    }
+    forms::sample::complete_answers(form, variant)
 }
-

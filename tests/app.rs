@@ -1,0 +1,203 @@
+//! The real app, end to end: a real intake with the demo campaign on 127.0.0.1, the built app
+//! (`target/debug/fieldpost`, with `ui/dist` embedded) under Xvfb, driven through tauri-driver
+//! and Debian's WebKitWebDriver. Enroll, hand out and collect, key a full SIPAS form from the
+//! keyboard (a skip and an inline error on the way), key it again with one mismatch and resolve
+//! it, pack a parcel, sync, and find the form sealed on the intake. Screenshots of the main
+//! screens in Vietnamese go to `docs/screenshots/`.
+
+use fieldpost_e2e::{webdriver::Session, webdriver::ENTER, *};
+use serde_json::{json, Value};
+use std::{
+    collections::BTreeMap,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+use sync_protocol::lifecycle::HouseholdStatus;
+
+const DRIVER_PORT: u16 = 4444;
+
+fn app_binary() -> std::path::PathBuf {
+    let path = std::env::var("FIELDPOST_APP_BIN").map(Into::into).unwrap_or_else(|_| workspace().join("target/debug/fieldpost"));
+    assert!(path.exists(), "{} is missing: build the app first (scripts/test does: npm run build in ui/, then cargo build -p fieldpost-app)", path.display());
+    path
+}
+
+fn shot(session: &Session, name: &str) {
+    // Let fonts and layout settle before the picture.
+    std::thread::sleep(Duration::from_millis(300));
+    session.screenshot(&workspace().join("docs/screenshots").join(name));
+}
+
+/// Keys `answers` the way a keyer does: whatever question has the focus gets its answer (one
+/// digit settles a one-digit code; anything else is typed and Enter pressed), until the focus
+/// reaches the finish button. Returns the questions the screen skipped by itself.
+fn key_form(s: &Session, answers: &BTreeMap<String, Value>, sheet: &[String]) -> Vec<String> {
+    let mut keyed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        assert!(Instant::now() < deadline, "keying took too long; keyed {keyed:?}");
+        let active = s.active().unwrap();
+        let id = s.attribute(&active, "id").unwrap_or_default();
+        if id == "finish-keying" {
+            break;
+        }
+        let Some(question) = id.strip_prefix("ans-").map(String::from) else {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
+        if keyed.last() == Some(&question) {
+            // The save is still on its way; the focus moves when it is done.
+            std::thread::sleep(Duration::from_millis(30));
+            continue;
+        }
+        let typed = match answers.get(&question) {
+            Some(Value::Array(codes)) => codes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" ") + ENTER,
+            Some(Value::String(t)) => format!("{t}{ENTER}"),
+            Some(Value::Number(n)) if (0..=9).contains(&n.as_i64().unwrap()) && s.attribute(&active, "inputmode").as_deref() == Some("numeric") => {
+                // Single-digit codes settle with one key, but integers such as ages need Enter.
+                let row_codes = s.script(&format!("return document.querySelectorAll('[data-id=\"{question}\"] .choice').length"));
+                if row_codes.as_u64().unwrap_or(0) > 0 { n.to_string() } else { format!("{n}{ENTER}") }
+            }
+            Some(v) => format!("{v}{ENTER}"),
+            None => ENTER.to_string(),
+        };
+        s.keys(&typed);
+        keyed.push(question);
+    }
+    sheet.iter().filter(|q| !keyed.contains(q)).cloned().collect()
+}
+
+#[test]
+fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_intake() {
+    let app = app_binary();
+    let centre = start_centre();
+    let code = centre.intake.issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "e2e").unwrap();
+    let (_display, display) = start_display();
+    let device_dir = tempfile::tempdir().unwrap();
+    let driver = Process::group(
+        own_group(&mut Command::new(tauri_driver_binary()))
+            .args(["--port", &DRIVER_PORT.to_string(), "--native-port", "4445"])
+            .env("DISPLAY", &display)
+            .env("FIELDPOST_DATA_DIR", device_dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tauri-driver is installed (scripts/test: cargo install tauri-driver --locked)"),
+    );
+    let driver_url = format!("http://127.0.0.1:{DRIVER_PORT}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::blocking::get(format!("{driver_url}/status")).is_err() {
+        assert!(Instant::now() < deadline, "tauri-driver did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let capabilities = json!({ "tauri:options": { "application": app } });
+    let s = Session::start(&driver_url, capabilities.clone()).expect("a WebDriver session with the app");
+
+    // Set-up.
+    s.wait("#code");
+    shot(&s, "01-dang-ky.png");
+    s.type_into("#intake-url", &centre.url);
+    s.type_into("#code", "XXXX-XXXX-XXXX");
+    s.click("#enroll");
+    s.wait_text(".flash.error", "Mã đăng ký không đúng");
+    s.type_into("#code", &code);
+    s.click("#enroll");
+    s.wait_text("h1", "Đã đăng ký");
+    shot(&s, "02-thiet-lap.png");
+
+    // Today, the village, the household.
+    s.click("#go-today");
+    s.wait("#phase");
+    assert!(s.find_all(".village-card").unwrap().len() == 2);
+    shot(&s, "03-hom-nay.png");
+    s.click(".village-card[data-village='dh-p2-kp1']");
+    s.wait(".household-row");
+    assert_eq!(s.find_all(".household-row").unwrap().len(), 30, "27 sampled and 3 reserve households");
+    s.type_into("#search", "QT24-00001");
+    assert_eq!(s.find_all(".household-row").unwrap().len(), 1);
+    shot(&s, "04-thon.png");
+    s.click(".household-row[data-household='dh-p2-kp1-01']");
+    s.click("#hand-out-rep");
+    s.wait_text("h1", "Đã phát");
+    s.click("#collect");
+    s.wait_text("h1", "Đã thu");
+    shot(&s, "05-ho.png");
+
+    // First keying, from the keyboard. Kinh ethnicity: the "other ethnicity" question skips itself.
+    let form = forms::sipas_2024();
+    let sheet: Vec<String> = form.questions.iter().map(|q| q.id.clone()).collect();
+    let mut answers = forms::sample::complete_answers(&form, 0);
+    answers.insert("a_ethnicity".into(), json!(1));
+    answers.remove("a_ethnicity_other");
+    s.click("#key-1");
+    s.wait("#ans-a_sex");
+    // An inline error at once: 7 is not a code of A1; nothing is saved and the focus stays.
+    s.keys("7");
+    s.wait_text("[data-id='a_sex'] .error", "7 không phải là mã của câu này");
+    let skipped = key_form(&s, &answers, &sheet);
+    assert!(skipped.contains(&"a_ethnicity_other".to_string()), "{skipped:?}");
+    assert!(s.attribute(&s.find("[data-id='a_ethnicity_other']").unwrap(), "class").unwrap().contains("skipped"));
+    s.wait_text("#keying-progress", "Còn 0 câu bắt buộc");
+    s.script("document.querySelector('#ans-q9_a1').scrollIntoView({block: 'center'})");
+    shot(&s, "06-nhap-phieu.png");
+    s.click("#finish-keying");
+    s.wait_text("h1", "Đã nhập");
+
+    // Second keying, blind, with one answer keyed differently; the paper says pass 1 was right.
+    s.click("#key-2");
+    s.wait("#ans-a_sex");
+    assert_eq!(s.attribute(&s.find("#ans-a_sex").unwrap(), "value").unwrap_or_default(), "", "pass 2 does not show pass 1");
+    let mut second = answers.clone();
+    let first_q1_1 = answers["q1_1"].as_i64().unwrap();
+    second.insert("q1_1".into(), json!(if first_q1_1 == 1 { 2 } else { 1 }));
+    key_form(&s, &second, &sheet);
+    s.click("#finish-keying");
+    s.wait(".mismatch[data-question='q1_1']");
+    assert_eq!(s.find_all(".mismatch").unwrap().len(), 1);
+    shot(&s, "07-doi-chieu.png");
+    s.click(".mismatch[data-question='q1_1'] .take-first");
+    s.click("#confirm-verification");
+    s.wait_text("h1", "Đã kiểm tra");
+
+    // The parcel, then the sync.
+    s.click("#nav-parcels");
+    s.wait("#make-parcel");
+    s.click("#make-parcel");
+    s.wait(".parcel");
+    shot(&s, "08-buu-goi.png");
+    s.click("#nav-sync");
+    s.click("#sync-now");
+    s.wait_text("#sync-status", "Đã gửi");
+    s.wait_text("#sync-banner", "Đã đồng bộ hết");
+    shot(&s, "09-dong-bo.png");
+
+    // On the intake: the household is in a parcel, and its answers arrived sealed — only the
+    // ministry's key opens them, and they are the ones resolved against the paper.
+    assert_eq!(centre.intake.store.household_statuses().unwrap()["dh-p2-kp1-01"], HouseholdStatus::InParcel);
+    let db = stored_events(&centre);
+    let verified: Vec<Value> = db.into_iter().filter(|e| e["body"]["type"] == "transcription_verified").collect();
+    assert_eq!(verified.len(), 1);
+    let sealed = sync_protocol::keys::from_b64("sealed", verified[0]["body"]["sealed_answers"].as_str().unwrap()).unwrap();
+    let order = |r: &str| (r == form.reference()).then(|| sheet.clone());
+    assert!(sync_protocol::seal::open(&sync_protocol::keys::MinistrySecretKey::from_bytes([7; 32]), &sealed, &order).is_err());
+    let opened = sync_protocol::seal::open(&intake::demo::fixed_ministry_key(), &sealed, &order).unwrap();
+    assert_eq!(opened.answers, answers);
+    assert_eq!(verified[0]["body"]["mismatches"], 1);
+
+    // The screen survives a restart of the app.
+    s.end();
+    let s = Session::start(&driver_url, capabilities).expect("the app again");
+    s.wait("#sync-now");
+    s.click("#lang");
+    s.wait_text("#sync-banner", "Everything is synced");
+    s.end();
+    drop(driver);
+}
+
+/// The intake's stored events, read from its SQLite file.
+fn stored_events(centre: &Centre) -> Vec<Value> {
+    let db = rusqlite::Connection::open(centre.dir.path().join("intake.db")).unwrap();
+    let mut stmt = db.prepare("SELECT body FROM events ORDER BY enumerator_id, seq, idx").unwrap();
+    let bodies: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+    bodies.into_iter().map(|b| serde_json::from_str(&b).unwrap()).collect()
+}

@@ -1,0 +1,108 @@
+//! What the end-to-end tests stand on: a real intake on 127.0.0.1, a virtual display, and a
+//! minimal WebDriver client (the W3C protocol is a handful of JSON calls) for tauri-driver.
+
+pub mod webdriver;
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// The workspace root (this crate lives in `tests/`).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+/// A child process that is killed when the test ends, however it ends — with the children it
+/// started (tauri-driver starts WebKitWebDriver, which starts the app), when it was spawned
+/// with [`own_group`].
+pub struct Process(pub Child, bool);
+
+impl Process {
+    /// A child that is killed alone.
+    pub fn single(child: Child) -> Process {
+        Process(child, false)
+    }
+
+    /// A child spawned with [`own_group`]: killed with everything it started.
+    pub fn group(child: Child) -> Process {
+        Process(child, true)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.1 {
+            // SAFETY: a plain syscall; the group is the one this child leads (never ours: a
+            // `/bin/kill -KILL -<n>` without `--` can be read as `-1`, everyone).
+            unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Makes the command lead a process group of its own, so [`Process`] can end all of it.
+pub fn own_group(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0)
+}
+
+pub struct Centre {
+    pub url: String,
+    pub intake: Arc<intake::service::Intake>,
+    pub dir: tempfile::TempDir,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+/// The demo campaign in a real intake over a real SQLite file, served on 127.0.0.1.
+pub fn start_centre() -> Centre {
+    let dir = tempfile::tempdir().unwrap();
+    let intake = Arc::new(intake::open(dir.path()).unwrap());
+    let campaign = intake::demo::quang_tri_2024(&intake::demo::fixed_ministry_key().public());
+    intake.store.import_campaign(&campaign, "{}", chrono::Utc::now()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = intake::http::router(intake.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Centre { url, intake, dir, runtime }
+}
+
+/// Xvfb on a free display number; returns the process and `:N`.
+pub fn start_display() -> (Process, String) {
+    for n in 90..140 {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+            continue;
+        }
+        let display = format!(":{n}");
+        let child = Command::new("Xvfb")
+            .args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is installed (scripts/test installs it: apt package xvfb)");
+        let process = Process::single(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                return (process, display);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("Xvfb did not start on {display}");
+    }
+    panic!("no free X display number");
+}
+
+/// `tauri-driver` from `cargo install` (scripts/test installs it).
+pub fn tauri_driver_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("TAURI_DRIVER") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
+    home.join("bin/tauri-driver")
+}
