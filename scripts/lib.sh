@@ -24,3 +24,26 @@ ensure_toolchain() {
     # A C compiler for the bundled SQLite and zstd.
     ensure_debian_packages build-essential pkg-config
 }
+
+# Node.js and npm for the front end (ui/). This machine kind ships Node 20; elsewhere Debian's.
+ensure_node() {
+    command -v npm >/dev/null 2>&1 || ensure_debian_packages nodejs npm
+}
+
+# What the enumerator's app (src-tauri/) needs to build on Debian 12.
+ensure_app_build_deps() {
+    ensure_debian_packages libwebkit2gtk-4.1-dev
+    ensure_node
+}
+
+# The front end, built into ui/dist (embedded into the app when it compiles).
+build_ui() {
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+}
+
+# The app's end-to-end test: a virtual display, Debian's WebKitWebDriver, and tauri-driver.
+ensure_app_test_deps() {
+    ensure_debian_packages xvfb xauth webkit2gtk-driver
+    local driver="${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver"
+    [ -x "$driver" ] || cargo install tauri-driver --locked --version 2.1.0
+}

@@ -165,9 +165,9 @@ fn data_dir(app: &tauri::App) -> PathBuf {
     std::env::var_os("FIELDPOST_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| app.path().app_data_dir().expect("the platform has an app data folder"))
 }
 
-/// The builder with every command, shared by the app and the command tests.
-pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
-    tauri::Builder::<R>::new().invoke_handler(tauri::generate_handler![
+/// Every command on `builder`: the app's own, and the mock runtime's in the command tests.
+pub fn with_commands<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder.invoke_handler(tauri::generate_handler![
         overview,
         enroll,
         households,
@@ -192,7 +192,7 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
 }
 
 pub fn run() {
-    builder()
+    with_commands(tauri::Builder::default())
         .setup(|app| {
             let dir = data_dir(app);
             let state = AppState::open(dir.clone()).map_err(|e| e.to_string())?;

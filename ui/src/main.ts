@@ -108,8 +108,19 @@ async function start(): Promise<void> {
   await api.onSyncDone((d) => {
     syncLine = '';
     screens.syncFinished(d, errorText);
-    // The screen in front of a keyer is not redrawn under their fingers.
-    if (!location.hash.startsWith('#/key/')) void render();
+    // The screen in front of a keyer is not redrawn under their fingers: only the banner is.
+    if (!location.hash.startsWith('#/key/')) {
+      void render();
+      return;
+    }
+    void api.overview().then((o) => {
+      overview = o;
+      const banner = document.getElementById('sync-banner');
+      if (banner) {
+        banner.textContent = o.pending.events_total > 0 ? t('unsynced', { n: o.pending.events_total }) : t('synced_all');
+        banner.className = o.pending.events_total > 0 ? 'banner warn' : 'banner ok';
+      }
+    });
   });
   await render();
 }
