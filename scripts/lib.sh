@@ -36,9 +36,11 @@ ensure_app_build_deps() {
     ensure_node
 }
 
-# The front end, built into ui/dist (embedded into the app when it compiles).
+# The front end, built into ui/dist (embedded into the app when it compiles). Not `npm ci`:
+# the lock file written here lacks other platforms' optional packages (rollup's), which
+# `npm ci` refuses; `npm install --no-save` keeps every locked version and changes no file.
 build_ui() {
-    (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+    (cd ui && npm install --no-audit --no-fund --no-save --loglevel=error && npm run build)
 }
 
 # The app's end-to-end test: a virtual display, Debian's WebKitWebDriver, and tauri-driver.

@@ -5,10 +5,9 @@
 //! it, pack a parcel, sync, and find the form sealed on the intake. Screenshots of the main
 //! screens in Vietnamese go to `docs/screenshots/`.
 
-use fieldpost_e2e::{webdriver::Session, webdriver::ENTER, *};
+use fieldpost_e2e::{webdriver::Session, *};
 use serde_json::{json, Value};
 use std::{
-    collections::BTreeMap,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -26,45 +25,6 @@ fn shot(session: &Session, name: &str) {
     // Let fonts and layout settle before the picture.
     std::thread::sleep(Duration::from_millis(300));
     session.screenshot(&workspace().join("docs/screenshots").join(name));
-}
-
-/// Keys `answers` the way a keyer does: whatever question has the focus gets its answer (one
-/// digit settles a one-digit code; anything else is typed and Enter pressed), until the focus
-/// reaches the finish button. Returns the questions the screen skipped by itself.
-fn key_form(s: &Session, answers: &BTreeMap<String, Value>, sheet: &[String]) -> Vec<String> {
-    let mut keyed = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        assert!(Instant::now() < deadline, "keying took too long; keyed {keyed:?}");
-        let active = s.active().unwrap();
-        let id = s.attribute(&active, "id").unwrap_or_default();
-        if id == "finish-keying" {
-            break;
-        }
-        let Some(question) = id.strip_prefix("ans-").map(String::from) else {
-            std::thread::sleep(Duration::from_millis(50));
-            continue;
-        };
-        if keyed.last() == Some(&question) {
-            // The save is still on its way; the focus moves when it is done.
-            std::thread::sleep(Duration::from_millis(30));
-            continue;
-        }
-        let typed = match answers.get(&question) {
-            Some(Value::Array(codes)) => codes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" ") + ENTER,
-            Some(Value::String(t)) => format!("{t}{ENTER}"),
-            Some(Value::Number(n)) if (0..=9).contains(&n.as_i64().unwrap()) && s.attribute(&active, "inputmode").as_deref() == Some("numeric") => {
-                // Single-digit codes settle with one key, but integers such as ages need Enter.
-                let row_codes = s.script(&format!("return document.querySelectorAll('[data-id=\"{question}\"] .choice').length"));
-                if row_codes.as_u64().unwrap_or(0) > 0 { n.to_string() } else { format!("{n}{ENTER}") }
-            }
-            Some(v) => format!("{v}{ENTER}"),
-            None => ENTER.to_string(),
-        };
-        s.keys(&typed);
-        keyed.push(question);
-    }
-    sheet.iter().filter(|q| !keyed.contains(q)).cloned().collect()
 }
 
 #[test]

@@ -17,6 +17,10 @@ use std::{collections::BTreeMap, path::PathBuf, sync::Mutex};
 use sync_protocol::event::{Recipient, VisitOutcome};
 use tauri::{Manager, State};
 
+/// When the process started, and when the page first called in: for the start-up measure.
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+static PAGE_UP: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+
 pub struct AppState {
     client: Mutex<Client>,
     dir: PathBuf,
@@ -152,7 +156,24 @@ fn sync_now<R: tauri::Runtime>(app: tauri::AppHandle<R>, state: State<AppState>)
 
 #[tauri::command]
 fn ui_state_get(state: State<AppState>) -> Json {
+    // The page's first call: the webview is up and its script runs.
+    PAGE_UP.get_or_init(|| STARTED.get().map(|s| s.elapsed()).unwrap_or_default());
     ui_state::load(&state.dir)
+}
+
+/// The first screen is drawn and takes input. With `FIELDPOST_REPORT_STARTUP` set, prints the
+/// start-up times (for `scripts/bench`), and exits too when it is `exit`.
+#[tauri::command]
+fn ui_ready(app: tauri::AppHandle<impl tauri::Runtime>, screen: String) -> u128 {
+    let ready = STARTED.get().map(|s| s.elapsed()).unwrap_or_default();
+    if let Ok(mode) = std::env::var("FIELDPOST_REPORT_STARTUP") {
+        let page = PAGE_UP.get().copied().unwrap_or_default();
+        println!("startup screen={screen} interactive_ms={} page_up_ms={}", ready.as_millis(), page.as_millis());
+        if mode == "exit" {
+            app.exit(0);
+        }
+    }
+    ready.as_millis()
 }
 
 #[tauri::command]
@@ -187,7 +208,8 @@ pub fn with_commands<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Bu
         rejected_events,
         sync_now,
         ui_state_get,
-        ui_state_set
+        ui_state_set,
+        ui_ready
     ])
 }
 

@@ -3,7 +3,10 @@
 
 pub mod webdriver;
 
+use serde_json::Value;
+use webdriver::ENTER;
 use std::{
+    collections::BTreeMap,
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -106,3 +109,43 @@ pub fn tauri_driver_binary() -> PathBuf {
     let home = std::env::var("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
     home.join("bin/tauri-driver")
 }
+
+/// Keys `answers` the way a keyer does: whatever question has the focus gets its answer (one
+/// digit settles a one-digit code; anything else is typed and Enter pressed), until the focus
+/// reaches the finish button. Returns the questions the screen skipped by itself.
+pub fn key_form(s: &webdriver::Session, answers: &BTreeMap<String, Value>, sheet: &[String]) -> Vec<String> {
+    let mut keyed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        assert!(Instant::now() < deadline, "keying took too long; keyed {keyed:?}");
+        let active = s.active().unwrap();
+        let id = s.attribute(&active, "id").unwrap_or_default();
+        if id == "finish-keying" {
+            break;
+        }
+        let Some(question) = id.strip_prefix("ans-").map(String::from) else {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
+        if keyed.last() == Some(&question) {
+            // The save is still on its way; the focus moves when it is done.
+            std::thread::sleep(Duration::from_millis(30));
+            continue;
+        }
+        let typed = match answers.get(&question) {
+            Some(Value::Array(codes)) => codes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" ") + webdriver::ENTER,
+            Some(Value::String(t)) => format!("{t}{ENTER}"),
+            Some(Value::Number(n)) if (0..=9).contains(&n.as_i64().unwrap()) && s.attribute(&active, "inputmode").as_deref() == Some("numeric") => {
+                // Single-digit codes settle with one key, but integers such as ages need Enter.
+                let row_codes = s.script(&format!("return document.querySelectorAll('[data-id=\"{question}\"] .choice').length"));
+                if row_codes.as_u64().unwrap_or(0) > 0 { n.to_string() } else { format!("{n}{ENTER}") }
+            }
+            Some(v) => format!("{v}{ENTER}"),
+            None => webdriver::ENTER.to_string(),
+        };
+        s.keys(&typed);
+        keyed.push(question);
+    }
+    sheet.iter().filter(|q| !keyed.contains(q)).cloned().collect()
+}
+

@@ -127,6 +127,7 @@ export const api = {
   rejectedEvents: () => invoke<RejectedEvent[]>('rejected_events'),
   syncNow: () => invoke<boolean>('sync_now'),
   uiStateGet: () => invoke<{ route?: string; lang?: string } | null>('ui_state_get'),
+  uiReady: (screen: string) => invoke<number>('ui_ready', { screen }),
   uiStateSet: (value: { route: string; lang: string }) => invoke<void>('ui_state_set', { value }),
   onSyncProgress: (f: (p: Progress) => void): Promise<UnlistenFn> => listen<Progress>('sync://progress', (e) => f(e.payload)),
   onSyncDone: (f: (d: SyncDone) => void): Promise<UnlistenFn> => listen<SyncDone>('sync://done', (e) => f(e.payload)),

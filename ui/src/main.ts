@@ -17,6 +17,7 @@ import * as screens from './screens';
 
 const root = document.getElementById('app') as HTMLElement;
 let overview: Overview | null = null;
+let readyReported = false;
 let syncLine = '';
 
 export function errorText(e: unknown): string {
@@ -87,6 +88,11 @@ async function render(): Promise<void> {
   clear(main);
   main.append(screen);
   main.querySelector<HTMLElement>('[autofocus]')?.focus();
+  if (!readyReported) {
+    readyReported = true;
+    // After the browser has painted the first screen.
+    requestAnimationFrame(() => setTimeout(() => void api.uiReady(target.name).catch(() => undefined), 0));
+  }
 }
 
 async function start(): Promise<void> {

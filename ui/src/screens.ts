@@ -342,6 +342,7 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     r.row.scrollIntoView({ block: 'center' });
   };
   const save = async (i: number, raw: string): Promise<boolean> => {
+    const started = performance.now();
     const q = questions[i];
     const parsed = keying.parseAnswer(q, raw);
     if (!parsed.ok) {
@@ -354,6 +355,7 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
       if (parsed.value === null) delete answers[q.id];
       else answers[q.id] = parsed.value;
       apply(validation, cleared);
+      recordKeying(performance.now() - started);
       return !validation.errors.some((e) => e.question === q.id);
     } catch (e) {
       showError(q.id, ctx.errorText(e));
@@ -475,6 +477,13 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
   // After the screen is in the document (the router appends it when this returns).
   setTimeout(() => focus(keying.firstOpen(questions, answers, notRelevant)), 0);
   return section;
+}
+
+/** Keystroke to saved answer (durably committed, validated, screen updated), in ms: read by
+ * the app's benchmark through WebDriver. */
+function recordKeying(ms: number): void {
+  const w = window as unknown as { __fieldpostKeyingMs?: number[] };
+  (w.__fieldpostKeyingMs ??= []).push(ms);
 }
 
 // ---- Verification: walk the mismatches ---------------------------------------------------
