@@ -14,14 +14,17 @@
 //! * [`campaign`] and [`demo`] — the campaign file format and the Quảng Trị 2024 demo.
 //! * [`error`] — the one error type at the boundary, with stable codes.
 
+pub mod accounts;
 pub mod campaign;
 pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod keyfile;
+pub mod progress;
 pub mod service;
 pub mod store;
+pub mod web;
 
 use std::{path::Path, sync::Arc};
 

@@ -86,6 +86,29 @@ enum Command {
         #[arg(long, default_value = "cli")]
         by: String,
     },
+    /// Create (or change) an account for the pages: a supervisor of some districts, the
+    /// ministry, or an admin. The password is read from standard input (one line).
+    CreateAccount {
+        #[arg(long, env = "FIELDPOST_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        login: String,
+        #[arg(long)]
+        name: String,
+        /// supervisor, ministry or admin
+        #[arg(long)]
+        role: String,
+        /// A district a supervisor sees (repeat for several).
+        #[arg(long)]
+        district: Vec<String>,
+    },
+    /// Set an account's password, read from standard input (one line); ends its sessions.
+    SetPassword {
+        #[arg(long, env = "FIELDPOST_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        login: String,
+    },
     /// Run the server.
     Serve {
         #[arg(long, env = "FIELDPOST_DATA_DIR")]
@@ -116,6 +139,13 @@ fn read_campaign(file: &PathBuf) -> Result<(Campaign, String), String> {
         format!("{} has {} problem(s):\n{}", file.display(), problems.len(), list.join("\n"))
     })?;
     Ok((campaign, text))
+}
+
+/// One line from standard input (a password piped in, or typed).
+fn read_password() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -179,6 +209,27 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             let moved = intake.store.reassign(&target, &to, &by, &reason, chrono::Utc::now()).map_err(|e| e.to_string())?;
             println!("{moved} household(s) now assigned to {to}");
+            Ok(())
+        }
+        Command::CreateAccount { data_dir, login, name, role, district } => {
+            let role = intake::accounts::Role::parse(&role).ok_or_else(|| format!("unknown role {role:?}: use supervisor, ministry or admin"))?;
+            if role == intake::accounts::Role::Supervisor && district.is_empty() {
+                return Err("a supervisor needs at least one --district".into());
+            }
+            let hash = intake::accounts::hash_password(&read_password()?).map_err(|e| e.to_string())?;
+            let intake = intake::open(&data_dir)?;
+            let account = intake::accounts::Account { login: login.clone(), name, role, districts: district, password_hash: Some(hash) };
+            intake.store.upsert_account(&account, chrono::Utc::now()).map_err(|e| e.to_string())?;
+            intake.store.audit("cli", "account_created", &login, "local", chrono::Utc::now()).map_err(|e| e.to_string())?;
+            println!("account {login} ({}) ready", role.as_str());
+            Ok(())
+        }
+        Command::SetPassword { data_dir, login } => {
+            let hash = intake::accounts::hash_password(&read_password()?).map_err(|e| e.to_string())?;
+            let intake = intake::open(&data_dir)?;
+            intake.store.set_password(&login, &hash).map_err(|e| e.to_string())?;
+            intake.store.audit("cli", "password_set", &login, "local", chrono::Utc::now()).map_err(|e| e.to_string())?;
+            println!("password of {login} set; its sessions are ended");
             Ok(())
         }
         Command::Serve { data_dir, listen, json_logs } => {

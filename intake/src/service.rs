@@ -55,39 +55,98 @@ pub fn code_hash(code: &str) -> String {
     hex::encode(Sha256::digest(normalized.as_bytes()))
 }
 
-/// Counts wrong enrollment codes per client address.
-#[derive(Default)]
-pub struct EnrollLimiter {
-    failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+/// Counts failures (wrong enrollment codes per address, wrong passwords per login and
+/// address) within a window, and refuses once there were too many.
+pub struct FailureLimiter<K> {
+    failures: Mutex<HashMap<K, Vec<Instant>>>,
+    max: usize,
+    window: std::time::Duration,
 }
 
-impl EnrollLimiter {
-    fn check(&self, ip: IpAddr) -> Result<(), IntakeError> {
-        let mut map = self.failures.lock().unwrap();
-        let list = map.entry(ip).or_default();
-        list.retain(|t| t.elapsed() < ENROLL_WINDOW);
-        if list.len() >= ENROLL_MAX_FAILURES {
-            let oldest = list[0];
-            let retry_after_secs = ENROLL_WINDOW.saturating_sub(oldest.elapsed()).as_secs().max(1);
+impl<K: std::hash::Hash + Eq + Clone> FailureLimiter<K> {
+    pub fn new(max: usize, window: std::time::Duration) -> Self {
+        FailureLimiter { failures: Mutex::new(HashMap::new()), max, window }
+    }
+
+    fn check(&self, key: &K) -> Result<(), IntakeError> {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let list = map.entry(key.clone()).or_default();
+        list.retain(|t| t.elapsed() < self.window);
+        if list.len() >= self.max {
+            let retry_after_secs = self.window.saturating_sub(list[0].elapsed()).as_secs().max(1);
             return Err(IntakeError::RateLimited { retry_after_secs });
         }
         Ok(())
     }
-    fn fail(&self, ip: IpAddr) {
-        self.failures.lock().unwrap().entry(ip).or_default().push(Instant::now());
+
+    fn fail(&self, key: K) {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().push(Instant::now());
     }
 }
 
-/// The intake: its store, its signing key and its rate limiter.
+/// The intake: its store, its signing key and its rate limiters.
 pub struct Intake {
     pub store: Arc<dyn Store>,
     pub key: DeviceKey,
-    pub limiter: EnrollLimiter,
+    pub limiter: FailureLimiter<IpAddr>,
+    pub login_limiter: FailureLimiter<(String, String)>,
+    /// Mark session cookies `Secure` (set when the intake is served behind TLS).
+    pub secure_cookies: bool,
 }
 
 impl Intake {
     pub fn new(store: Arc<dyn Store>, key: DeviceKey) -> Self {
-        Intake { store, key, limiter: EnrollLimiter::default() }
+        Intake {
+            store,
+            key,
+            limiter: FailureLimiter::new(ENROLL_MAX_FAILURES, ENROLL_WINDOW),
+            login_limiter: FailureLimiter::new(crate::accounts::LOGIN_MAX_FAILURES, crate::accounts::LOGIN_WINDOW),
+            secure_cookies: false,
+        }
+    }
+
+    /// Checks a login and opens a fresh session; returns the cookie value. Every attempt is in
+    /// the audit log; too many wrong passwords for a login from an address are refused for a
+    /// while, even with the right one.
+    pub fn log_in(&self, login: &str, password: &str, address: &str) -> Result<String, IntakeError> {
+        let key = (login.to_string(), address.to_string());
+        let now = Utc::now();
+        if let Err(e) = self.login_limiter.check(&key) {
+            self.store.audit(login, "login_refused", "too many wrong passwords", address, now)?;
+            return Err(e);
+        }
+        let account = self.store.account(login)?;
+        if !crate::accounts::verify_password(account.as_ref().and_then(|a| a.password_hash.as_deref()), password) {
+            self.login_limiter.fail(key);
+            self.store.audit(login, "login_failed", "wrong login or password", address, now)?;
+            return Err(IntakeError::Unauthenticated("wrong login or password".into()));
+        }
+        let token = crate::accounts::new_token();
+        let csrf = crate::accounts::new_token();
+        self.store.create_session(&crate::accounts::token_hash(&token), login, &csrf, now + Duration::hours(crate::accounts::SESSION_HOURS), now)?;
+        self.store.audit(login, "login", "", address, now)?;
+        Ok(token)
+    }
+
+    /// Progress as this account may see it: a supervisor their districts (another district is
+    /// `NotFound`, as if it did not exist), the ministry and admins everything.
+    pub fn progress_report(&self, account: &crate::accounts::Account, district: Option<&str>) -> Result<crate::progress::Report, IntakeError> {
+        if district.is_some_and(|d| !account.may_see_district(d)) {
+            return Err(IntakeError::NotFound);
+        }
+        let campaign = self.store.campaign()?;
+        let scope: Option<Vec<String>> = match (district, account.role) {
+            (Some(d), _) => Some(vec![d.to_string()]),
+            (None, crate::accounts::Role::Supervisor) => Some(account.districts.clone()),
+            (None, _) => None,
+        };
+        let rows = self.store.progress(scope.as_deref())?;
+        if district.is_some() && rows.is_empty() {
+            return Err(IntakeError::NotFound);
+        }
+        let tz: chrono_tz::Tz = campaign.info.timezone.parse().unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
+        let day = Utc::now().with_timezone(&tz).date_naive();
+        Ok(crate::progress::report(rows, &campaign.info.timeline, day))
     }
 
     pub fn issue_enrollment_code(&self, enumerator: &str, valid_for: Duration, issued_by: &str) -> Result<String, IntakeError> {
@@ -99,7 +158,7 @@ impl Intake {
     }
 
     pub fn enroll(&self, request: &EnrollRequest, client: IpAddr) -> Result<EnrollResponse, IntakeError> {
-        self.limiter.check(client)?;
+        self.limiter.check(&client)?;
         let campaign = self.store.campaign()?;
         match self.store.enroll(&code_hash(&request.code), &request.public_key, &request.label, Utc::now()) {
             Ok((device, chain)) => {

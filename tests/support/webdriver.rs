@@ -118,6 +118,11 @@ impl Session {
         std::fs::write(path, png).unwrap();
     }
 
+    /// Resizes the window (CSS pixels, as a tablet or a laptop would show the app).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.post("/window/rect", json!({ "width": width, "height": height })).unwrap_or_else(|e| panic!("resize: {e}"));
+    }
+
     /// Ends the session (the app closes). Also done when a failing test drops it.
     pub fn end(self) {}
 }

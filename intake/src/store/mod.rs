@@ -30,6 +30,10 @@ pub enum StoreError {
     NoCampaign,
     #[error("unknown enumerator {0:?}")]
     UnknownEnumerator(String),
+    #[error("unknown account {0:?}")]
+    UnknownAccount(String),
+    #[error("unknown district {0:?}")]
+    UnknownDistrict(String),
     #[error("unknown household {0:?}")]
     UnknownHousehold(String),
     #[error("unknown village {0:?}")]
@@ -99,6 +103,34 @@ pub struct AssignmentData {
     pub enumerator: Place,
     pub villages: Vec<AssignedVillage>,
     pub households: Vec<AssignedHousehold>,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    pub at: String,
+    pub login: String,
+    pub action: String,
+    pub detail: String,
+    pub address: String,
+}
+
+/// One enumerator's households in one village, counted by status: what a supervisor's
+/// progress page is made of. Never an answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VillageProgress {
+    pub district_id: String,
+    pub district: String,
+    pub commune_id: String,
+    pub commune: String,
+    pub village_id: String,
+    pub village: String,
+    pub enumerator_id: String,
+    pub enumerator: String,
+    /// Household status → how many (reserve households not yet activated count as `reserve`).
+    pub statuses: BTreeMap<String, u32>,
+    /// When the enumerator's device last delivered a batch.
+    pub last_sync: Option<String>,
 }
 
 /// Which households a reassignment moves.
@@ -187,6 +219,20 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         intake_key: &DeviceKey,
     ) -> Result<IngestResult, StoreError>;
+
+    /// Creates or replaces an account (its districts too); the password hash is kept if `None`.
+    fn upsert_account(&self, account: &crate::accounts::Account, now: DateTime<Utc>) -> Result<(), StoreError>;
+    fn set_password(&self, login: &str, password_hash: &str) -> Result<(), StoreError>;
+    fn account(&self, login: &str) -> Result<Option<crate::accounts::Account>, StoreError>;
+    fn create_session(&self, token_hash: &str, login: &str, csrf: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The account and CSRF token of a live session.
+    fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<(crate::accounts::Account, String)>, StoreError>;
+    fn end_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    fn audit(&self, login: &str, action: &str, detail: &str, address: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The newest `limit` lines, newest first.
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Progress per village and enumerator; only the given districts when `Some`.
+    fn progress(&self, districts: Option<&[String]>) -> Result<Vec<VillageProgress>, StoreError>;
 
     fn record_alert(&self, alert: &Alert, now: DateTime<Utc>) -> Result<(), StoreError>;
     fn alerts(&self) -> Result<Vec<Alert>, StoreError>;

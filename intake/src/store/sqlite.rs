@@ -196,6 +196,20 @@ fn load_campaign(conn: &Connection) -> Result<CampaignRecord, StoreError> {
     })
 }
 
+fn account_in(c: &Connection, login: &str) -> Result<Option<crate::accounts::Account>, StoreError> {
+    let row: Option<(String, String, String, Option<String>)> = c
+        .prepare_cached("SELECT login, name, role, password_hash FROM accounts WHERE login = ?1")?
+        .query_row([login], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let Some((login, name, role, password_hash)) = row else { return Ok(None) };
+    let role = crate::accounts::Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("account {login} has role {role:?}")))?;
+    let districts = c
+        .prepare_cached("SELECT district_id FROM account_districts WHERE login = ?1 ORDER BY district_id")?
+        .query_map([&login], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(Some(crate::accounts::Account { login, name, role, districts, password_hash }))
+}
+
 fn chain_head_in(conn: &Connection, enumerator: &str) -> Result<ChainHead, StoreError> {
     let row: Option<(u64, String)> = conn
         .query_row("SELECT last_seq, last_hash FROM chains WHERE enumerator_id = ?1", [enumerator], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -342,8 +356,10 @@ impl Store for SqliteStore {
             }
             for s in &c.supervisors {
                 tx.execute("INSERT INTO supervisors VALUES (?1, ?2)", params![s.login, s.name])?;
+                tx.execute("INSERT INTO accounts VALUES (?1, ?2, 'supervisor', NULL, ?3)", params![s.login, s.name, now_s])?;
                 for d in &s.districts {
                     tx.execute("INSERT INTO supervisor_districts VALUES (?1, ?2)", params![s.login, d])?;
+                    tx.execute("INSERT INTO account_districts VALUES (?1, ?2)", params![s.login, d])?;
                 }
             }
             Ok(summary)
@@ -660,6 +676,130 @@ impl Store for SqliteStore {
             )?
             .execute(params![batch.enumerator, batch.seq, verified.hash.to_hex(), device, now_s])?;
             Ok(IngestResult::Accepted { receipt: signed, rejected_events })
+        })
+    }
+
+    fn upsert_account(&self, a: &crate::accounts::Account, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let a = a.clone();
+        self.write(move |tx| {
+            for d in &a.districts {
+                let known: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM districts WHERE id = ?1)", [d], |r| r.get(0))?;
+                if !known {
+                    return Err(StoreError::UnknownDistrict(d.clone()));
+                }
+            }
+            tx.execute(
+                "INSERT INTO accounts VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(login) DO UPDATE SET name = excluded.name, role = excluded.role,
+                   password_hash = COALESCE(excluded.password_hash, accounts.password_hash)",
+                params![a.login, a.name, a.role.as_str(), a.password_hash, rfc3339(now)],
+            )?;
+            tx.execute("DELETE FROM account_districts WHERE login = ?1", [&a.login])?;
+            for d in &a.districts {
+                tx.execute("INSERT INTO account_districts VALUES (?1, ?2)", params![a.login, d])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_password(&self, login: &str, password_hash: &str) -> Result<(), StoreError> {
+        let (login, hash) = (login.to_string(), password_hash.to_string());
+        self.write(move |tx| {
+            if tx.execute("UPDATE accounts SET password_hash = ?1 WHERE login = ?2", params![hash, login])? == 0 {
+                return Err(StoreError::UnknownAccount(login));
+            }
+            // A new password ends every session of the account.
+            tx.execute("DELETE FROM sessions WHERE login = ?1", [&login])?;
+            Ok(())
+        })
+    }
+
+    fn account(&self, login: &str) -> Result<Option<crate::accounts::Account>, StoreError> {
+        self.read(|c| account_in(c, login))
+    }
+
+    fn create_session(&self, token_hash: &str, login: &str, csrf: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let (t, l, c) = (token_hash.to_string(), login.to_string(), csrf.to_string());
+        self.write(move |tx| {
+            tx.execute("DELETE FROM sessions WHERE expires_at < ?1", [now.timestamp()])?;
+            tx.execute("INSERT INTO sessions VALUES (?1, ?2, ?3, ?4, ?5)", params![t, l, c, rfc3339(now), expires_at.timestamp()])?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<(crate::accounts::Account, String)>, StoreError> {
+        self.read(|c| {
+            let row: Option<(String, String)> = c
+                .prepare_cached("SELECT login, csrf FROM sessions WHERE token_hash = ?1 AND expires_at > ?2")?
+                .query_row(params![token_hash, now.timestamp()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((login, csrf)) = row else { return Ok(None) };
+            Ok(account_in(c, &login)?.map(|a| (a, csrf)))
+        })
+    }
+
+    fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        let t = token_hash.to_string();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM sessions WHERE token_hash = ?1", [t])?;
+            Ok(())
+        })
+    }
+
+    fn audit(&self, login: &str, action: &str, detail: &str, address: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let (l, a, d, addr) = (login.to_string(), action.to_string(), detail.to_string(), address.to_string());
+        self.write(move |tx| {
+            tx.execute("INSERT INTO audit_log (at, login, action, detail, address) VALUES (?1, ?2, ?3, ?4, ?5)", params![rfc3339(now), l, a, d, addr])?;
+            Ok(())
+        })
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT at, login, action, detail, address FROM audit_log ORDER BY id DESC LIMIT ?1")?;
+            let rows = stmt
+                .query_map([limit as i64], |r| Ok(AuditEntry { at: r.get(0)?, login: r.get(1)?, action: r.get(2)?, detail: r.get(3)?, address: r.get(4)? }))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn progress(&self, districts: Option<&[String]>) -> Result<Vec<VillageProgress>, StoreError> {
+        let districts = districts.map(|d| d.to_vec());
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT d.id, d.name, cm.id, cm.name, v.id, v.name, e.id, e.name, h.status, COUNT(*), ch.last_received_at
+                 FROM households h
+                 JOIN villages v ON v.id = h.village_id JOIN communes cm ON cm.id = v.commune_id JOIN districts d ON d.id = cm.district_id
+                 JOIN enumerators e ON e.id = h.enumerator_id LEFT JOIN chains ch ON ch.enumerator_id = e.id
+                 GROUP BY v.id, e.id, h.status ORDER BY d.id, cm.id, v.id, e.id",
+            )?;
+            let mut out: Vec<VillageProgress> = Vec::new();
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let district_id: String = r.get(0)?;
+                if districts.as_ref().is_some_and(|allowed| !allowed.contains(&district_id)) {
+                    continue;
+                }
+                let (village_id, enumerator_id): (String, String) = (r.get(4)?, r.get(6)?);
+                let (status, count): (String, u32) = (r.get(8)?, r.get(9)?);
+                if !out.last().is_some_and(|p| p.village_id == village_id && p.enumerator_id == enumerator_id) {
+                    out.push(VillageProgress {
+                        district_id,
+                        district: r.get(1)?,
+                        commune_id: r.get(2)?,
+                        commune: r.get(3)?,
+                        village_id,
+                        village: r.get(5)?,
+                        enumerator_id,
+                        enumerator: r.get(7)?,
+                        statuses: BTreeMap::new(),
+                        last_sync: r.get(10)?,
+                    });
+                }
+                out.last_mut().expect("pushed above").statuses.insert(status, count);
+            }
+            Ok(out)
         })
     }
 

@@ -155,6 +155,9 @@ impl TestDevice {
         let order: Vec<&str> = sheet.answers.keys().map(String::as_str).collect();
         Base64Bytes(seal::seal(&self.ministry, &sheet, &order, &mut rand::rngs::OsRng).unwrap())
     }
+    pub fn transcribed_with(&self, h: &(String, String), sealed: Base64Bytes) -> Event {
+        self.event(h, EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Some(sealed), keying_seconds: 180 })
+    }
     pub fn transcribed(&self, h: &(String, String)) -> Event {
         self.event(h, EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Some(self.sealed(h)), keying_seconds: 180 })
     }

@@ -1,0 +1,146 @@
+//! People at the centre and what they may see: accounts with roles (a supervisor is scoped to
+//! districts), argon2id password hashes, session and CSRF tokens. Pure functions and small
+//! types; the store keeps them and `web` uses them.
+
+use argon2::{
+    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    Argon2,
+};
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// How long a session lasts without a new login.
+pub const SESSION_HOURS: i64 = 12;
+/// Wrong passwords allowed for one login from one address within [`LOGIN_WINDOW`].
+pub const LOGIN_MAX_FAILURES: usize = 5;
+pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Shorter than this is refused when a password is set.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Sees progress in their districts; never an answer.
+    Supervisor,
+    /// Reconciles, back-checks, reviews, opens answers with the passphrase.
+    Ministry,
+    /// Creates accounts, issues enrollment codes, revokes devices.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Supervisor => "supervisor",
+            Role::Ministry => "ministry",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "supervisor" => Some(Role::Supervisor),
+            "ministry" => Some(Role::Ministry),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub login: String,
+    pub name: String,
+    pub role: Role,
+    /// District ids a supervisor may see (empty for other roles, who see everything).
+    pub districts: Vec<String>,
+    pub password_hash: Option<String>,
+}
+
+impl Account {
+    /// Whether this account may see the district's progress.
+    pub fn may_see_district(&self, district: &str) -> bool {
+        self.role != Role::Supervisor || self.districts.iter().any(|d| d == district)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PasswordError {
+    #[error("a password needs at least {MIN_PASSWORD_CHARS} characters")]
+    TooShort,
+    #[error("the password could not be hashed: {0}")]
+    Hashing(String),
+}
+
+/// An argon2id hash (PHC string, with its own random salt and parameters).
+pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(PasswordError::TooShort);
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| PasswordError::Hashing(e.to_string()))
+}
+
+/// Checks a password against a stored hash; a missing or damaged hash never matches.
+pub fn verify_password(hash: Option<&str>, password: &str) -> bool {
+    let Some(parsed) = hash.and_then(|h| PasswordHash::new(h).ok()) else {
+        // Spend the same effort as a real check, so timing does not tell which logins exist.
+        let _ = Argon2::default().hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng));
+        return false;
+    };
+    Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+}
+
+/// 256 random bits, URL-safe: a session cookie or a CSRF token.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the store keeps of a session token: its SHA-256, so a stolen database opens no session.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify_only_themselves() {
+        let hash = hash_password("mật khẩu đủ dài 2024").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password(Some(&hash), "mật khẩu đủ dài 2024"));
+        assert!(!verify_password(Some(&hash), "mật khẩu đủ dài 2025"));
+        assert!(!verify_password(None, "anything at all"));
+        assert!(!verify_password(Some("not a hash"), "anything at all"));
+        assert_eq!(hash_password("short"), Err(PasswordError::TooShort));
+        assert_ne!(hash_password("mật khẩu đủ dài 2024").unwrap(), hash, "a fresh salt each time");
+    }
+
+    #[test]
+    fn tokens_are_random_and_compared_whole() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(same_secret(&a, &a.clone()));
+        assert!(!same_secret(&a, &b));
+        assert_ne!(token_hash(&a), a);
+    }
+
+    #[test]
+    fn a_supervisor_sees_only_their_districts() {
+        let s = Account { login: "gs-dh".into(), name: "x".into(), role: Role::Supervisor, districts: vec!["dh".into()], password_hash: None };
+        assert!(s.may_see_district("dh") && !s.may_see_district("qt"));
+        let m = Account { role: Role::Ministry, districts: vec![], ..s };
+        assert!(m.may_see_district("qt"));
+    }
+}

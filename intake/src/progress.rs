@@ -1,0 +1,195 @@
+//! Progress against the timeline, from household statuses only: what a supervisor watches.
+//! Counts are cumulative ("handed out" includes every form that went further), and what the
+//! timeline expects by a given day grows linearly through each window.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use sync_protocol::assignment::{Timeline, Window};
+
+use crate::store::VillageProgress;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Households in the sample (activated reserve households included, unused reserve not).
+    pub sampled: u32,
+    pub handed_out: u32,
+    pub collected: u32,
+    pub transcribed: u32,
+    pub verified: u32,
+    pub in_parcel: u32,
+    pub absent: u32,
+    pub refused: u32,
+    pub moved: u32,
+    pub unreachable: u32,
+    pub form_lost: u32,
+    pub replaced: u32,
+}
+
+impl Counts {
+    pub fn from_statuses(statuses: &std::collections::BTreeMap<String, u32>) -> Counts {
+        let n = |names: &[&str]| names.iter().map(|s| statuses.get(*s).copied().unwrap_or(0)).sum::<u32>();
+        Counts {
+            sampled: statuses.iter().filter(|(s, _)| s.as_str() != "reserve").map(|(_, n)| n).sum(),
+            handed_out: n(&["distributed", "collected", "transcribed", "verified", "in_parcel", "form_lost"]),
+            collected: n(&["collected", "transcribed", "verified", "in_parcel"]),
+            transcribed: n(&["transcribed", "verified", "in_parcel"]),
+            verified: n(&["verified", "in_parcel"]),
+            in_parcel: n(&["in_parcel"]),
+            absent: n(&["absent"]),
+            refused: n(&["refused"]),
+            moved: n(&["moved"]),
+            unreachable: n(&["unreachable"]),
+            form_lost: n(&["form_lost"]),
+            replaced: n(&["replaced"]),
+        }
+    }
+
+    fn add(&mut self, o: &Counts) {
+        self.sampled += o.sampled;
+        self.handed_out += o.handed_out;
+        self.collected += o.collected;
+        self.transcribed += o.transcribed;
+        self.verified += o.verified;
+        self.in_parcel += o.in_parcel;
+        self.absent += o.absent;
+        self.refused += o.refused;
+        self.moved += o.moved;
+        self.unreachable += o.unreachable;
+        self.form_lost += o.form_lost;
+        self.replaced += o.replaced;
+    }
+
+    /// Households that can still give a form: not refused, moved, unreachable or replaced.
+    fn workable(&self) -> u32 {
+        self.sampled.saturating_sub(self.refused + self.moved + self.unreachable + self.replaced)
+    }
+}
+
+/// What the timeline expects to be done by a day.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Expected {
+    pub handed_out: u32,
+    pub collected: u32,
+    pub in_parcel: u32,
+}
+
+fn share_by(day: NaiveDate, w: &Window) -> f64 {
+    if day < w.start {
+        0.0
+    } else if day >= w.end {
+        1.0
+    } else {
+        let total = (w.end - w.start).num_days() + 1;
+        ((day - w.start).num_days() + 1) as f64 / total as f64
+    }
+}
+
+pub fn expected(counts: &Counts, timeline: &Timeline, day: NaiveDate) -> Expected {
+    let of = |w: &Window| (counts.workable() as f64 * share_by(day, w)).floor() as u32;
+    Expected { handed_out: of(&timeline.distribute), collected: of(&timeline.collect), in_parcel: of(&timeline.submit) }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub district_id: String,
+    pub district: String,
+    pub commune: String,
+    pub village_id: String,
+    pub village: String,
+    pub enumerator_id: String,
+    pub enumerator: String,
+    pub counts: Counts,
+    pub expected: Expected,
+    /// Short reasons, e.g. `handed_out 10 of 27 expected`.
+    pub behind: Vec<String>,
+    pub last_sync: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub day: NaiveDate,
+    pub rows: Vec<Row>,
+    pub total: Counts,
+    pub expected: Expected,
+    pub behind: usize,
+}
+
+pub fn report(progress: Vec<VillageProgress>, timeline: &Timeline, day: NaiveDate) -> Report {
+    let mut total = Counts::default();
+    let rows: Vec<Row> = progress
+        .into_iter()
+        .map(|p| {
+            let counts = Counts::from_statuses(&p.statuses);
+            total.add(&counts);
+            let expected = expected(&counts, timeline, day);
+            let mut behind = Vec::new();
+            for (what, done, want) in [
+                ("handed_out", counts.handed_out, expected.handed_out),
+                ("collected", counts.collected, expected.collected),
+                ("in_parcel", counts.in_parcel, expected.in_parcel),
+            ] {
+                if done < want {
+                    behind.push(format!("{what} {done} of {want} expected"));
+                }
+            }
+            Row {
+                district_id: p.district_id,
+                district: p.district,
+                commune: p.commune,
+                village_id: p.village_id,
+                village: p.village,
+                enumerator_id: p.enumerator_id,
+                enumerator: p.enumerator,
+                counts,
+                expected,
+                behind,
+                last_sync: p.last_sync,
+            }
+        })
+        .collect();
+    let expected = expected(&total, timeline, day);
+    let behind = rows.iter().filter(|r| !r.behind.is_empty()).count();
+    Report { day, rows, total, expected, behind }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn window(a: &str, b: &str) -> Window {
+        Window { start: a.parse().unwrap(), end: b.parse().unwrap() }
+    }
+
+    #[test]
+    fn expectations_grow_through_each_window_and_lateness_is_named() {
+        let timeline = Timeline {
+            distribute: window("2024-11-21", "2024-11-22"),
+            collect: window("2024-11-23", "2024-11-24"),
+            submit: window("2024-11-27", "2024-11-28"),
+        };
+        let statuses: BTreeMap<String, u32> =
+            [("assigned", 10), ("distributed", 12), ("collected", 2), ("refused", 1), ("replaced", 1), ("reserve", 2)].into_iter().map(|(s, n)| (s.to_string(), n)).collect();
+        let counts = Counts::from_statuses(&statuses);
+        assert_eq!((counts.sampled, counts.handed_out, counts.collected, counts.workable()), (26, 14, 2, 24));
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        assert_eq!(expected(&counts, &timeline, day("2024-11-20")), Expected::default());
+        assert_eq!(expected(&counts, &timeline, day("2024-11-21")).handed_out, 12, "half-way through a two-day window");
+        assert_eq!(expected(&counts, &timeline, day("2024-11-23")), Expected { handed_out: 24, collected: 12, in_parcel: 0 });
+        let p = VillageProgress {
+            district_id: "dh".into(),
+            district: "Đông Hà".into(),
+            commune_id: "dh-p2".into(),
+            commune: "Phường 2".into(),
+            village_id: "dh-p2-kp1".into(),
+            village: "Khu phố 1".into(),
+            enumerator_id: "enum-dh-p2".into(),
+            enumerator: "An".into(),
+            statuses,
+            last_sync: None,
+        };
+        let r = report(vec![p], &timeline, day("2024-11-23"));
+        assert_eq!(r.rows[0].behind, ["handed_out 14 of 24 expected", "collected 2 of 12 expected"]);
+        assert_eq!(r.behind, 1);
+    }
+}
