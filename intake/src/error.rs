@@ -47,6 +47,8 @@ pub enum IntakeError {
     #[error("this path does not take that method")]
     MethodNotAllowed,
     #[error("{0}")]
+    MinistryKey(#[from] crate::ministry_key::KeyError),
+    #[error("{0}")]
     Store(#[from] StoreError),
 }
 
@@ -79,6 +81,8 @@ impl IntakeError {
             BodyTooLarge { .. } => ErrorCode::TooLarge,
             NotFound => ErrorCode::NotFound,
             MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            MinistryKey(crate::ministry_key::KeyError::WrongPassphrase) => ErrorCode::Unauthenticated,
+            MinistryKey(_) => ErrorCode::BadRequest,
             Store(StoreError::Enrollment(r)) => IntakeError::Enrollment(*r).code(),
             Store(StoreError::KeyAlreadyEnrolled) => ErrorCode::BadRequest,
             Store(StoreError::UnknownDevice(_)) => ErrorCode::UnknownDevice,

@@ -109,6 +109,16 @@ enum Command {
         #[arg(long)]
         login: String,
     },
+    /// Keep the ministry's secret key on this intake, encrypted under a passphrase read from
+    /// standard input (one line, at least 16 characters). The passphrase is never stored; the
+    /// plain key file can then be moved off the server.
+    StoreMinistryKey {
+        #[arg(long, env = "FIELDPOST_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The secret key file `demo-campaign` wrote (base64).
+        #[arg(long)]
+        key_file: PathBuf,
+    },
     /// Run the server.
     Serve {
         #[arg(long, env = "FIELDPOST_DATA_DIR")]
@@ -230,6 +240,16 @@ fn run(cli: Cli) -> Result<(), String> {
             intake.store.set_password(&login, &hash).map_err(|e| e.to_string())?;
             intake.store.audit("cli", "password_set", &login, "local", chrono::Utc::now()).map_err(|e| e.to_string())?;
             println!("password of {login} set; its sessions are ended");
+            Ok(())
+        }
+        Command::StoreMinistryKey { data_dir, key_file } => {
+            let text = std::fs::read_to_string(&key_file).map_err(|e| format!("cannot read {}: {e}", key_file.display()))?;
+            let secret = sync_protocol::keys::MinistrySecretKey::from_b64(text.trim()).map_err(|e| format!("{}: {e}", key_file.display()))?;
+            let passphrase = read_password()?;
+            let intake = intake::open(&data_dir)?;
+            intake.store_ministry_key(&secret, &passphrase).map_err(|e| e.to_string())?;
+            intake.store.audit("cli", "ministry_key_stored", "", "local", chrono::Utc::now()).map_err(|e| e.to_string())?;
+            println!("the ministry key is stored, encrypted under the passphrase; keep the passphrase safe — it is not stored anywhere");
             Ok(())
         }
         Command::Serve { data_dir, listen, json_logs } => {

@@ -128,6 +128,103 @@ impl Intake {
         Ok(token)
     }
 
+    /// Keeps the ministry's secret key, encrypted under `passphrase` (never stored).
+    pub fn store_ministry_key(&self, secret: &sync_protocol::keys::MinistrySecretKey, passphrase: &str) -> Result<(), IntakeError> {
+        if secret.public() != self.store.campaign()?.ministry_public_key {
+            return Err(crate::ministry_key::KeyError::NotTheCampaignsKey.into());
+        }
+        let sealed = crate::ministry_key::encrypt(secret, passphrase)?;
+        Ok(self.store.store_ministry_key(&sealed, Utc::now())?)
+    }
+
+    /// Every household's latest answers, opened with the ministry key that `passphrase`
+    /// unlocks for this call only. An answer sheet that names another household than the event
+    /// that carried it is refused.
+    pub fn open_answers(&self, passphrase: &str) -> Result<Vec<(crate::store::SealedForm, sync_protocol::seal::AnswerSheet)>, IntakeError> {
+        let campaign = self.store.campaign()?;
+        let stored = self.store.ministry_key()?.ok_or(crate::ministry_key::KeyError::NotStored)?;
+        let key = crate::ministry_key::decrypt(&stored, passphrase, &campaign.ministry_public_key)?;
+        let form = self.form()?;
+        let order = |reference: &str| (reference == form.reference()).then(|| form.question_order().into_iter().map(String::from).collect());
+        self.store
+            .sealed_forms()?
+            .into_iter()
+            .map(|f| {
+                let sheet = sync_protocol::seal::open(&key, &f.sealed, &order)?;
+                if sheet.household != f.household || sheet.serial != f.serial {
+                    return Err(IntakeError::BadRequest(format!("the sealed answers sent for {} name {} ({})", f.household, sheet.household, sheet.serial)));
+                }
+                Ok((f, sheet))
+            })
+            .collect()
+    }
+
+    /// The campaign's form definition (the shipped SIPAS form is the one known here).
+    pub fn form(&self) -> Result<forms::Form, IntakeError> {
+        let campaign = self.store.campaign()?;
+        let form = forms::sipas_2024();
+        if form.reference() != campaign.info.form {
+            return Err(IntakeError::BadRequest(format!("form {} is not known to this intake", campaign.info.form)));
+        }
+        Ok(form)
+    }
+
+    /// The SIPAS index by village, commune, district and province, from answers opened with
+    /// the passphrase. Recorded in the audit log.
+    pub fn index(&self, passphrase: &str, by: &str, address: &str) -> Result<forms::index::IndexReport, IntakeError> {
+        let opened = self.open_answers(passphrase);
+        let now = Utc::now();
+        let opened = match opened {
+            Ok(o) => o,
+            Err(e) => {
+                self.store.audit(by, "index_refused", &e.to_string(), address, now)?;
+                return Err(e);
+            }
+        };
+        let forms_opened: Vec<forms::index::OpenedForm> = opened
+            .into_iter()
+            .map(|(f, sheet)| forms::index::OpenedForm {
+                origin: forms::index::Origin { village: f.village, commune: f.commune, district: f.district, province: f.province },
+                answers: sheet.answers,
+            })
+            .collect();
+        self.store.audit(by, "index_computed", &format!("{} forms", forms_opened.len()), address, now)?;
+        Ok(forms::index::compute(&self.form()?, &forms_opened))
+    }
+
+    pub fn reconciliation(&self) -> Result<crate::reconcile::Reconciliation, IntakeError> {
+        Ok(crate::reconcile::reconcile(&self.store.expected_forms()?, &self.store.paper_serials()?))
+    }
+
+    /// Records paper forms arriving: serials one per line (a barcode scanner types them).
+    pub fn record_paper(&self, serials_text: &str, by: &str, address: &str) -> Result<usize, IntakeError> {
+        let serials: Vec<String> = serials_text.lines().map(crate::reconcile::normalize_serial).filter(|s| !s.is_empty()).collect();
+        if serials.is_empty() {
+            return Err(IntakeError::BadRequest("no serial was given".into()));
+        }
+        if let Some(bad) = serials.iter().find(|s| s.len() > 40 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')) {
+            return Err(IntakeError::BadRequest(format!("{bad:?} is not a form serial")));
+        }
+        let now = Utc::now();
+        let batch = format!("{by}-{}", now.format("%Y%m%dT%H%M%S%.3f"));
+        self.store.record_paper(&batch, &serials, by, now)?;
+        self.store.audit(by, "paper_recorded", &format!("{} serials", serials.len()), address, now)?;
+        Ok(serials.len())
+    }
+
+    /// Draws the back-check sample (reproducible from its seed) and records the draw.
+    pub fn draw_backcheck(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, by: &str, address: &str) -> Result<Vec<(String, Vec<crate::store::ExpectedForm>)>, IntakeError> {
+        if seed.trim().is_empty() || seed.len() > 100 || !(1..=100).contains(&share_percent) {
+            return Err(IntakeError::BadRequest("give a seed (up to 100 characters) and a share from 1 to 100 %".into()));
+        }
+        let sample = crate::reconcile::backcheck_sample(&self.store.expected_forms()?, seed.trim(), share_percent, min_per_enumerator);
+        let households: Vec<String> = sample.iter().flat_map(|(_, l)| l.iter().map(|f| f.household.clone())).collect();
+        let now = Utc::now();
+        self.store.record_backcheck_draw(seed.trim(), share_percent, min_per_enumerator, &households, by, now)?;
+        self.store.audit(by, "backcheck_drawn", &format!("seed {:?}, {share_percent} %, min {min_per_enumerator}: {} households", seed.trim(), households.len()), address, now)?;
+        Ok(sample)
+    }
+
     /// Progress as this account may see it: a supervisor their districts (another district is
     /// `NotFound`, as if it did not exist), the ministry and admins everything.
     pub fn progress_report(&self, account: &crate::accounts::Account, district: Option<&str>) -> Result<crate::progress::Report, IntakeError> {

@@ -37,6 +37,11 @@ pub fn routes() -> Router<Arc<Intake>> {
         .route("/progress", get(progress_page))
         .route("/progress/district/{id}", get(district_page))
         .route("/api/progress", get(progress_json))
+        .route("/ministry/reconciliation", get(reconciliation_page))
+        .route("/ministry/paper", axum::routing::post(record_paper))
+        .route("/ministry/backcheck", get(backcheck_page).post(draw_backcheck))
+        .route("/ministry/index", get(index_page).post(index_results))
+        .route("/ministry/index.csv", axum::routing::post(index_csv))
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -81,6 +86,12 @@ fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<String> {
                     header {
                         strong { "Fieldpost" }
                         @if let Some(v) = who {
+                            a href="/progress" { "Tiến độ" }
+                            @if v.account.role != accounts::Role::Supervisor {
+                                a href="/ministry/reconciliation" { "Đối chiếu" }
+                                a href="/ministry/backcheck" { "Phúc tra" }
+                                a href="/ministry/index" { "Chỉ số SIPAS" }
+                            }
                             span { (v.account.name) " (" (v.account.login) ")" }
                             form method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(v.csrf);
@@ -97,7 +108,7 @@ fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<String> {
 }
 
 const STYLE: &str = "body{font-family:'Noto Sans','DejaVu Sans',sans-serif;margin:0;color:#1c2430;background:#f6f7f9}\
-header{display:flex;gap:1rem;align-items:center;background:#1f3a5f;color:#fff;padding:.6rem 1rem}header form{margin-left:auto}\
+header{display:flex;gap:1rem;align-items:center;background:#1f3a5f;color:#fff;padding:.6rem 1rem}header form{margin-left:auto}header a{color:#fff}\
 main{padding:1rem 1.5rem;max-width:1400px}table{border-collapse:collapse;width:100%;background:#fff}\
 th,td{border:1px solid #d6dbe2;padding:.35rem .5rem;text-align:right}th:first-child,td:first-child,td.l{text-align:left}\
 tr.behind td{background:#fde8e6}.flag{color:#b3261e;font-weight:700}label{display:block;margin:.6rem 0}\
@@ -219,3 +230,220 @@ async fn progress_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) ->
     Ok(Json(report_for(&intake, &v.account, None).await?).into_response())
 }
 
+
+/// The ministry's pages: the ministry and admins only; to anyone else they do not exist.
+async fn ministry(intake: &Arc<Intake>, headers: &HeaderMap) -> Result<Result<Visitor, Response>, IntakeError> {
+    match visitor(intake, headers).await? {
+        None => Ok(Err(Redirect::to("/login").into_response())),
+        Some(v) if v.account.role == accounts::Role::Supervisor => Err(IntakeError::NotFound),
+        Some(v) => Ok(Ok(v)),
+    }
+}
+
+fn csrf_ok(v: &Visitor, given: &str) -> Result<(), Response> {
+    if accounts::same_secret(&v.csrf, given) {
+        Ok(())
+    } else {
+        Err((StatusCode::FORBIDDEN, "the form is stale or forged (CSRF check failed); reload the page").into_response())
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, IntakeError> + Send + 'static) -> Result<T, IntakeError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| IntakeError::BadRequest(e.to_string()))?
+}
+
+fn reconciliation_view(v: &Visitor, r: &crate::reconcile::Reconciliation, message: Option<String>) -> Html<String> {
+    let body = html! {
+        @if let Some(m) = message { p role="status" { (m) } }
+        p { "Mẫu cần thu: " b { (r.expected) } " · Nhận bản số: " b { (r.digital) } " · Nhận bản giấy: " b { (r.paper) } " · Khớp cả hai: " b { (r.done) } }
+        form method="post" action="/ministry/paper" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Số phiếu giấy nhận được (mỗi dòng một số; máy quét mã vạch gõ như bàn phím)" br; textarea name="serials" rows="6" cols="40" autofocus {} }
+            button { "Ghi nhận phiếu giấy" }
+        }
+        h2 { "Số phiếu bị trùng" }
+        @if r.duplicates.is_empty() { p { "Không có." } } @else {
+            ul #duplicates { @for (s, n) in &r.duplicates { li { (s) " × " (n) } } }
+        }
+        h2 { "Số phiếu không có trong mẫu" }
+        @if r.unexpected.is_empty() { p { "Không có." } } @else {
+            ul #unexpected { @for s in &r.unexpected { li { (s) } } }
+        }
+        h2 { "Theo thôn" }
+        table {
+            thead { tr { th { "Thôn" } th { "Cần thu" } th { "Bản số" } th { "Bản giấy" } th { "Khớp" } th { "Thiếu bản giấy" } th { "Thiếu bản số" } } }
+            tbody { @for vr in &r.villages {
+                tr data-village=(vr.village) {
+                    td { (vr.village_name) " (" (vr.village) ")" } td { (vr.expected) } td { (vr.digital) } td { (vr.paper) } td { (vr.done) }
+                    td.l.missing-paper { (vr.paper_missing.join(", ")) } td.l { (vr.digital_missing.join(", ")) }
+                }
+            } }
+        }
+    };
+    page("Đối chiếu phiếu giấy và bản số", Some(v), body)
+}
+
+async fn reconciliation_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let i = intake.clone();
+    let r = blocking(move || i.reconciliation()).await?;
+    Ok(reconciliation_view(&v, &r, None).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct PaperForm {
+    csrf: String,
+    serials: String,
+}
+
+async fn record_paper(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PaperForm>) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    let recorded = blocking(move || i.record_paper(&form.serials, &by, &addr.ip().to_string())).await;
+    let i = intake.clone();
+    let r = blocking(move || i.reconciliation()).await?;
+    let message = match recorded {
+        Ok(n) => format!("Đã ghi nhận {n} số phiếu."),
+        Err(e) => format!("Không ghi nhận: {e}"),
+    };
+    Ok(reconciliation_view(&v, &r, Some(message)).into_response())
+}
+
+fn backcheck_form(v: &Visitor, seed: &str) -> Markup {
+    html! {
+        form method="post" action="/ministry/backcheck" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Hạt giống ngẫu nhiên (ghi lại để kiểm tra) " input name="seed" value=(seed) required; }
+            label { "Tỷ lệ (%) " input name="share" type="number" min="1" max="100" value="10" required; }
+            label { "Tối thiểu mỗi điều tra viên " input name="min" type="number" min="0" max="100" value="2" required; }
+            button { "Rút mẫu phúc tra" }
+        }
+    }
+}
+
+async fn backcheck_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let seed = accounts::new_token()[..12].to_string();
+    Ok(page("Phúc tra", Some(&v), backcheck_form(&v, &seed)).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct BackcheckForm {
+    csrf: String,
+    seed: String,
+    share: u32,
+    min: u32,
+}
+
+async fn draw_backcheck(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<BackcheckForm>) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, by, seed) = (intake.clone(), v.account.login.clone(), form.seed.clone());
+    let sample = blocking(move || i.draw_backcheck(&seed, form.share, form.min, &by, &addr.ip().to_string())).await?;
+    let body = html! {
+        p { "Hạt giống: " b #seed { (form.seed) } " · tỷ lệ " (form.share) " % · tối thiểu " (form.min) " mỗi điều tra viên" }
+        table #sample {
+            thead { tr { th { "Điều tra viên" } th { "Số phiếu" } th { "Hộ" } th { "Thôn" } th { "Kết quả phúc tra" } } }
+            tbody { @for (enumerator, list) in &sample { @for f in list {
+                tr { td { (enumerator) } td.serial { (f.serial) } td { (f.household) } td { (f.village_name) } td { "☐ đã xác nhận ☐ không gặp ☐ trả lời khác" } }
+            } } }
+        }
+        (backcheck_form(&v, &form.seed))
+    };
+    Ok(page("Danh sách phúc tra", Some(&v), body).into_response())
+}
+
+async fn index_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    Ok(page("Chỉ số SIPAS", Some(&v), passphrase_form(&v, None)).into_response())
+}
+
+fn passphrase_form(v: &Visitor, message: Option<&str>) -> Markup {
+    html! {
+        @if let Some(m) = message { p.error role="alert" { (m) } }
+        p { "Câu trả lời được niêm phong bằng khoá của Bộ. Nhập cụm mật khẩu để mở khoá cho lần tính này; máy chủ không lưu cụm mật khẩu." }
+        form method="post" action="/ministry/index" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Cụm mật khẩu " input name="passphrase" type="password" autocomplete="off" required; }
+            button { "Tính chỉ số" }
+        }
+        form method="post" action="/ministry/index.csv" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Cụm mật khẩu " input name="passphrase" type="password" autocomplete="off" required; }
+            button { "Tải CSV" }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PassphraseForm {
+    csrf: String,
+    passphrase: String,
+}
+
+fn percent(s: &forms::index::Share) -> String {
+    s.value.map(|x| format!("{:.1}", 100.0 * x)).unwrap_or_else(|| "—".into())
+}
+
+fn interval(s: &forms::index::Share) -> String {
+    match (s.low, s.high) {
+        (Some(l), Some(h)) => format!("{:.1}–{:.1}", 100.0 * l, 100.0 * h),
+        _ => "—".into(),
+    }
+}
+
+async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: PassphraseForm, address: SocketAddr) -> Result<Result<forms::index::IndexReport, Response>, IntakeError> {
+    if let Err(r) = csrf_ok(v, &form.csrf) {
+        return Ok(Err(r));
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    match blocking(move || i.index(&form.passphrase, &by, &address.ip().to_string())).await {
+        Ok(report) => Ok(Ok(report)),
+        Err(IntakeError::MinistryKey(e)) => {
+            Ok(Err((StatusCode::UNAUTHORIZED, page("Chỉ số SIPAS", Some(v), passphrase_form(v, Some(&e.to_string())))).into_response()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn index_results(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let report = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
+    let body = html! {
+        p { "Toàn quốc (trung bình các tỉnh): " b #national { (percent(&report.national.overall)) } " (khoảng tin cậy 95 %: " (interval(&report.national.overall)) ", " (report.national.forms) " phiếu)" }
+        @for (level, areas) in &report.areas {
+            h2 { (format!("{level:?}")) }
+            table.index data-level=(format!("{level:?}").to_lowercase()) {
+                thead { tr { th { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" }
+                    @for part in areas.values().next().map(|a| a.parts.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() { th { (part) } } } }
+                tbody { @for (id, a) in areas {
+                    tr { td { (id) } td { (a.forms) } td { (percent(&a.overall)) } td { (interval(&a.overall)) }
+                        @for s in a.parts.values() { td { (percent(s)) } } }
+                } }
+            }
+        }
+    };
+    Ok(page("Chỉ số SIPAS", Some(&v), body).into_response())
+}
+
+async fn index_csv(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let report = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
+    let mut csv = String::from("level,area,forms,index,low,high\n");
+    let mut row = |level: &str, id: &str, a: &forms::index::AreaIndex| {
+        let f = |x: Option<f64>| x.map(|x| format!("{x:.4}")).unwrap_or_default();
+        csv.push_str(&format!("{level},{id},{},{},{},{}\n", a.forms, f(a.overall.value), f(a.overall.low), f(a.overall.high)));
+    };
+    row("national", "all", &report.national);
+    for (level, areas) in &report.areas {
+        for (id, a) in areas {
+            row(&format!("{level:?}").to_lowercase(), id, a);
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"sipas-index.csv\"")], csv).into_response())
+}

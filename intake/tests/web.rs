@@ -173,3 +173,93 @@ async fn logins_resist_forged_forms_planted_cookies_guessing_and_injection() {
     assert_eq!((count("login"), count("login_failed"), count("login_refused")), (1, 5, 1));
     assert!(log.iter().all(|e| e.address == "127.0.0.1"));
 }
+
+const PASSPHRASE: &str = "cụm mật khẩu của Bộ Nội vụ 2024";
+
+/// A verified SIPAS form for `h`, sealed to the demo ministry key in the form's question order.
+fn verified_form(server: &TestServer, device: &support::TestDevice, h: &(String, String), variant: i64) -> sync_protocol::Event {
+    let form = forms::sipas_2024();
+    let sheet = sync_protocol::seal::AnswerSheet { form: form.reference(), household: h.0.clone(), serial: h.1.clone(), answers: forms::sample::complete_answers(&form, variant) };
+    let sealed = sync_protocol::seal::seal(&server.ministry.public(), &sheet, &form.question_order(), &mut rand::rngs::OsRng).unwrap();
+    device.event(
+        h,
+        sync_protocol::EventBody::TranscriptionVerified {
+            form: form.reference(),
+            sealed_answers: sync_protocol::keys::Base64Bytes(sealed),
+            keying_seconds: 200,
+            mismatches: 0,
+            keyer_errors: 0,
+            verifier_errors: 0,
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_with_the_passphrase() {
+    let server = setup().await;
+    let mut device = server.enroll("enum-dh-p2").await;
+    let hs: Vec<(String, String)> = server.households("enum-dh-p2").into_iter().take(3).collect();
+    let mut events = Vec::new();
+    for (i, h) in hs.iter().enumerate() {
+        events.extend([device.distributed(h), device.collected(h), device.event(h, sync_protocol::EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: None, keying_seconds: 100 })]);
+        events.push(verified_form(&server, &device, h, i as i64));
+    }
+    let batch = device.next_batch(events);
+    assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
+
+    // The key is kept encrypted; the passphrase nowhere. Without it nothing opens.
+    server.intake.store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE).unwrap();
+    assert!(matches!(server.intake.open_answers("a guess that is long enough"), Err(intake::error::IntakeError::MinistryKey(intake::ministry_key::KeyError::WrongPassphrase))));
+    let db = std::fs::read(server.dir.path().join("intake.db")).unwrap();
+    let secret = intake::demo::fixed_ministry_key().to_bytes();
+    assert!(!db.windows(32).any(|w| w == secret), "the secret key is not in the database in clear");
+    assert!(!String::from_utf8_lossy(&db).contains(PASSPHRASE));
+
+    let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
+    for path in ["/ministry/index", "/ministry/reconciliation", "/ministry/backcheck"] {
+        assert_eq!(get(&server, path, &supervisor).await.status(), StatusCode::NOT_FOUND, "{path} is not for supervisors");
+    }
+    let session = log_in(&server, "bonv", "bộ nội vụ mật khẩu").await.unwrap();
+    let csrf = hidden_csrf(&get(&server, "/ministry/index", &session).await.text().await.unwrap());
+    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let (url, session) = (format!("{}{path}", server.base), session.clone());
+        async move { client().post(url).header(header::COOKIE, format!("fp_session={session}")).form(&form).send().await.unwrap() }
+    };
+
+    // The index: refused without the CSRF token or with a wrong passphrase; then computed.
+    assert_eq!(post("/ministry/index", vec![("csrf", "forged".into()), ("passphrase", PASSPHRASE.into())]).await.status(), StatusCode::FORBIDDEN);
+    let wrong = post("/ministry/index", vec![("csrf", csrf.clone()), ("passphrase", "not the passphrase at all".into())]).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.text().await.unwrap().contains("passphrase does not open"));
+    let page = post("/ministry/index", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.text().await.unwrap();
+    assert!(page.contains("id=\"national\"") && page.contains("dh-p2-kp1"), "{page}");
+    let csv = post("/ministry/index.csv", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.text().await.unwrap();
+    assert!(csv.starts_with("level,area,forms,index,low,high\nnational,all,3,"), "{csv}");
+    assert!(csv.contains("\nvillage,dh-p2-kp1,3,"));
+
+    // Paper arrives: one serial twice, one missing, one that is not in the sample.
+    let scanned = format!("{}\n{}\n{}\nQT24-99999\n", hs[0].1, hs[0].1.to_lowercase(), hs[1].1);
+    let page = post("/ministry/paper", vec![("csrf", csrf.clone()), ("serials", scanned)]).await.text().await.unwrap();
+    assert!(page.contains("Đã ghi nhận 4 số phiếu"));
+    let r = server.intake.reconciliation().unwrap();
+    assert_eq!(r.duplicates.get(&hs[0].1), Some(&2));
+    assert_eq!(r.unexpected, ["QT24-99999"]);
+    let kp1 = r.villages.iter().find(|v| v.village == "dh-p2-kp1").unwrap();
+    assert_eq!((kp1.digital, kp1.paper, kp1.done), (3, 2, 2));
+    assert_eq!(kp1.paper_missing, [hs[2].1.clone()]);
+    let bad = post("/ministry/paper", vec![("csrf", csrf.clone()), ("serials", "<script>x</script>".into())]).await.text().await.unwrap();
+    assert!(bad.contains("Không ghi nhận") && !bad.contains("<script>x"));
+
+    // The back-check sample: the same seed gives the same list.
+    let draw = |seed: &'static str| post("/ministry/backcheck", vec![("csrf", csrf.clone()), ("seed", seed.into()), ("share", "50".into()), ("min", "1".into())]);
+    let serials = |html: String| -> Vec<String> { html.split("class=\"serial\">").skip(1).map(|s| s.split('<').next().unwrap().to_string()).collect() };
+    let first = serials(draw("phuc-tra-qt-2024").await.text().await.unwrap());
+    let again = serials(draw("phuc-tra-qt-2024").await.text().await.unwrap());
+    assert_eq!(first.len(), 2, "half of 3 forms, rounded up");
+    assert_eq!(first, again);
+
+    let log = server.intake.store.audit_log(100).unwrap();
+    for action in ["index_computed", "index_refused", "paper_recorded", "backcheck_drawn"] {
+        assert!(log.iter().any(|e| e.action == action && e.login == "bonv"), "{action} is audited");
+    }
+}

@@ -133,6 +133,33 @@ pub struct VillageProgress {
     pub last_sync: Option<String>,
 }
 
+/// The latest sealed answers of a household (a correction wins over a verification, which
+/// wins over a first keying), with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedForm {
+    pub household: String,
+    pub serial: String,
+    pub enumerator: String,
+    pub village: String,
+    pub commune: String,
+    pub district: String,
+    pub province: String,
+    pub sealed: Vec<u8>,
+}
+
+/// A household as reconciliation sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedForm {
+    pub household: String,
+    pub serial: String,
+    pub enumerator: String,
+    pub village: String,
+    pub village_name: String,
+    pub status: HouseholdStatus,
+    /// The intake holds accepted sealed answers for it.
+    pub digital: bool,
+}
+
 /// Which households a reassignment moves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReassignTarget {
@@ -233,6 +260,16 @@ pub trait Store: Send + Sync + 'static {
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
     /// Progress per village and enumerator; only the given districts when `Some`.
     fn progress(&self, districts: Option<&[String]>) -> Result<Vec<VillageProgress>, StoreError>;
+
+    fn store_ministry_key(&self, sealed: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    fn ministry_key(&self) -> Result<Option<String>, StoreError>;
+    fn sealed_forms(&self) -> Result<Vec<SealedForm>, StoreError>;
+    fn expected_forms(&self) -> Result<Vec<ExpectedForm>, StoreError>;
+    /// Records paper forms arriving (serials as keyed or scanned, duplicates kept).
+    fn record_paper(&self, batch: &str, serials: &[String], by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Every serial that arrived on paper, in arrival order.
+    fn paper_serials(&self) -> Result<Vec<String>, StoreError>;
+    fn record_backcheck_draw(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, households: &[String], by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
 
     fn record_alert(&self, alert: &Alert, now: DateTime<Utc>) -> Result<(), StoreError>;
     fn alerts(&self) -> Result<Vec<Alert>, StoreError>;

@@ -803,6 +803,113 @@ impl Store for SqliteStore {
         })
     }
 
+    fn store_ministry_key(&self, sealed: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let sealed = sealed.to_string();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO ministry_key VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET sealed = excluded.sealed, stored_at = excluded.stored_at",
+                params![sealed, rfc3339(now)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn ministry_key(&self) -> Result<Option<String>, StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT sealed FROM ministry_key WHERE id = 1", [], |r| r.get(0)).optional()?))
+    }
+
+    fn sealed_forms(&self) -> Result<Vec<SealedForm>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT h.id, h.serial, e.enumerator_id, v.id, cm.id, d.id, d.province_id, e.body
+                 FROM events e JOIN households h ON h.id = e.household_id
+                 JOIN villages v ON v.id = h.village_id JOIN communes cm ON cm.id = v.commune_id JOIN districts d ON d.id = cm.district_id
+                 WHERE e.status = 'accepted' AND e.kind IN ('form_transcribed', 'transcription_verified', 'correction')
+                 ORDER BY h.id, e.received_at, e.enumerator_id, e.seq, e.idx",
+            )?;
+            let mut out: Vec<SealedForm> = Vec::new();
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let body: String = r.get(7)?;
+                let event: sync_protocol::Event = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let Some(sealed) = event.body.sealed_answers() else { continue };
+                let household: String = r.get(0)?;
+                let form = SealedForm {
+                    household: household.clone(),
+                    serial: r.get(1)?,
+                    enumerator: r.get(2)?,
+                    village: r.get(3)?,
+                    commune: r.get(4)?,
+                    district: r.get(5)?,
+                    province: r.get(6)?,
+                    sealed: sealed.to_vec(),
+                };
+                match out.last_mut() {
+                    Some(last) if last.household == household => *last = form,
+                    _ => out.push(form),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn expected_forms(&self) -> Result<Vec<ExpectedForm>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT h.id, h.serial, h.enumerator_id, v.id, v.name, h.status,
+                        EXISTS(SELECT 1 FROM events e WHERE e.household_id = h.id AND e.status = 'accepted'
+                               AND e.kind IN ('transcription_verified', 'correction', 'form_transcribed') AND e.body LIKE '%sealed_answers%')
+                 FROM households h JOIN villages v ON v.id = h.village_id
+                 WHERE h.status != 'reserve' ORDER BY v.id, h.serial",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let status: String = r.get(5)?;
+                    Ok(ExpectedForm {
+                        household: r.get(0)?,
+                        serial: r.get(1)?,
+                        enumerator: r.get(2)?,
+                        village: r.get(3)?,
+                        village_name: r.get(4)?,
+                        status: HouseholdStatus::parse(&status).unwrap_or(HouseholdStatus::Assigned),
+                        digital: r.get(6)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn record_paper(&self, batch: &str, serials: &[String], by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let (batch, serials, by) = (batch.to_string(), serials.to_vec(), by.to_string());
+        self.write(move |tx| {
+            let mut insert = tx.prepare_cached("INSERT INTO paper_arrivals (batch, serial, by_whom, at) VALUES (?1, ?2, ?3, ?4)")?;
+            for s in &serials {
+                insert.execute(params![batch, s, by, rfc3339(now)])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn paper_serials(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT serial FROM paper_arrivals ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn record_backcheck_draw(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, households: &[String], by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let (seed, list, by) = (seed.to_string(), serde_json::to_string(households).expect("serializes"), by.to_string());
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO backcheck_draws (seed, share_percent, min_per_enumerator, households, by_whom, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![seed, share_percent, min_per_enumerator, list, by, rfc3339(now)],
+            )?;
+            Ok(())
+        })
+    }
+
     fn record_alert(&self, a: &Alert, now: DateTime<Utc>) -> Result<(), StoreError> {
         let a = a.clone();
         self.write(move |tx| {

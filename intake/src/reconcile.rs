@@ -1,0 +1,156 @@
+//! Paper against digital: what the sample expects, what arrived sealed over the network, and
+//! which paper forms arrived in parcels (serials keyed or scanned at the ministry). A household
+//! is done only when both sides agree. Pure: the store supplies the lists.
+
+use rand::{seq::SliceRandom, SeedableRng};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use sync_protocol::lifecycle::HouseholdStatus;
+
+use crate::store::ExpectedForm;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VillageReconciliation {
+    pub village: String,
+    pub village_name: String,
+    /// Households that should give a form (refused, moved, unreachable and replaced ones do not).
+    pub expected: u32,
+    pub digital: u32,
+    pub paper: u32,
+    /// Both sides present.
+    pub done: u32,
+    /// Digital without paper, and paper without digital (serials).
+    pub paper_missing: Vec<String>,
+    pub digital_missing: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Reconciliation {
+    pub villages: Vec<VillageReconciliation>,
+    pub expected: u32,
+    pub digital: u32,
+    pub paper: u32,
+    pub done: u32,
+    /// Serials that arrived more than once, with how many times.
+    pub duplicates: BTreeMap<String, u32>,
+    /// Serials that arrived but belong to no household of the sample.
+    pub unexpected: Vec<String>,
+}
+
+fn gives_no_form(status: HouseholdStatus) -> bool {
+    matches!(status, HouseholdStatus::Refused | HouseholdStatus::Moved | HouseholdStatus::Unreachable | HouseholdStatus::Replaced)
+}
+
+/// Normalizes a serial as keyed or scanned: case and surrounding blanks do not matter.
+pub fn normalize_serial(s: &str) -> String {
+    s.trim().to_uppercase()
+}
+
+pub fn reconcile(expected: &[ExpectedForm], paper: &[String]) -> Reconciliation {
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    for s in paper {
+        *counts.entry(normalize_serial(s)).or_default() += 1;
+    }
+    let known: BTreeSet<&str> = expected.iter().map(|e| e.serial.as_str()).collect();
+    let mut out = Reconciliation {
+        duplicates: counts.iter().filter(|(_, n)| **n > 1).map(|(s, n)| (s.clone(), *n)).collect(),
+        unexpected: counts.keys().filter(|s| !known.contains(s.as_str())).cloned().collect(),
+        ..Default::default()
+    };
+    for village in expected.chunk_by(|a, b| a.village == b.village) {
+        let mut v = VillageReconciliation { village: village[0].village.clone(), village_name: village[0].village_name.clone(), ..Default::default() };
+        for e in village {
+            let on_paper = counts.contains_key(&e.serial);
+            if !gives_no_form(e.status) {
+                v.expected += 1;
+            }
+            v.digital += e.digital as u32;
+            v.paper += on_paper as u32;
+            match (e.digital, on_paper) {
+                (true, true) => v.done += 1,
+                (true, false) => v.paper_missing.push(e.serial.clone()),
+                (false, true) => v.digital_missing.push(e.serial.clone()),
+                (false, false) => {}
+            }
+        }
+        out.expected += v.expected;
+        out.digital += v.digital;
+        out.paper += v.paper;
+        out.done += v.done;
+        out.villages.push(v);
+    }
+    out
+}
+
+/// The back-check (phúc tra) sample: for each enumerator, `share_percent` of their households
+/// with a form, at least `min_per_enumerator` (or all they have), drawn with a generator seeded
+/// from `seed` and the enumerator: the same seed always gives the same list, and a change in one
+/// enumerator's households does not reshuffle another's.
+pub fn backcheck_sample(forms: &[ExpectedForm], seed: &str, share_percent: u32, min_per_enumerator: u32) -> Vec<(String, Vec<ExpectedForm>)> {
+    let mut by_enumerator: BTreeMap<&str, Vec<&ExpectedForm>> = BTreeMap::new();
+    for f in forms.iter().filter(|f| f.digital) {
+        by_enumerator.entry(f.enumerator.as_str()).or_default().push(f);
+    }
+    by_enumerator
+        .into_iter()
+        .map(|(enumerator, mut list)| {
+            list.sort_by(|a, b| a.household.cmp(&b.household));
+            let digest = Sha256::digest(format!("fieldpost/backcheck/v1\n{seed}\n{enumerator}").as_bytes());
+            let mut rng = rand_chacha::ChaCha20Rng::from_seed(digest.into());
+            list.shuffle(&mut rng);
+            let want = ((list.len() as u64 * share_percent as u64).div_ceil(100) as usize).max(min_per_enumerator as usize).min(list.len());
+            let mut chosen: Vec<ExpectedForm> = list[..want].iter().map(|f| (*f).clone()).collect();
+            chosen.sort_by(|a, b| a.serial.cmp(&b.serial));
+            (enumerator.to_string(), chosen)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(i: u32, enumerator: &str, village: &str, status: HouseholdStatus, digital: bool) -> ExpectedForm {
+        ExpectedForm {
+            household: format!("{village}-{i:02}"),
+            serial: format!("QT24-{i:05}"),
+            enumerator: enumerator.into(),
+            village: village.into(),
+            village_name: village.into(),
+            status,
+            digital,
+        }
+    }
+
+    #[test]
+    fn paper_and_digital_are_matched_and_every_discrepancy_is_listed() {
+        use HouseholdStatus::*;
+        let expected = vec![
+            form(1, "e1", "v1", InParcel, true),
+            form(2, "e1", "v1", InParcel, true),
+            form(3, "e1", "v1", Refused, false),
+            form(4, "e1", "v2", Collected, false),
+        ];
+        let paper = ["qt24-00001 ", "QT24-00001", "QT24-00004", "QT24-99999"].map(String::from);
+        let r = reconcile(&expected, &paper);
+        assert_eq!((r.expected, r.digital, r.paper, r.done), (3, 2, 2, 1));
+        assert_eq!(r.duplicates, BTreeMap::from([("QT24-00001".to_string(), 2)]));
+        assert_eq!(r.unexpected, ["QT24-99999"]);
+        assert_eq!(r.villages[0].paper_missing, ["QT24-00002"]);
+        assert_eq!(r.villages[1].digital_missing, ["QT24-00004"]);
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_sample_stratified_by_enumerator() {
+        use HouseholdStatus::*;
+        let forms: Vec<ExpectedForm> = (1..=40).map(|i| form(i, if i <= 30 { "e1" } else { "e2" }, "v", Verified, i != 7)).collect();
+        let a = backcheck_sample(&forms, "phuc-tra-2024", 10, 2);
+        let b = backcheck_sample(&forms, "phuc-tra-2024", 10, 2);
+        assert_eq!(a, b);
+        assert_eq!(a.iter().map(|(e, l)| (e.as_str(), l.len())).collect::<Vec<_>>(), [("e1", 3), ("e2", 2)], "10 % of 29 rounds up to 3; the minimum 2 for e2's 10");
+        assert!(a.iter().flat_map(|(_, l)| l).all(|f| f.digital));
+        let c = backcheck_sample(&forms, "another seed", 10, 2);
+        assert_ne!(a, c);
+    }
+}
