@@ -49,3 +49,11 @@ ensure_app_test_deps() {
     local driver="${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver"
     [ -x "$driver" ] || cargo install tauri-driver --locked --version 2.1.0
 }
+
+# The centre pages' browser test: Debian's Chromium driven by Playwright (playwright-core only:
+# it never downloads a browser of its own).
+ensure_browser_test_deps() {
+    ensure_debian_packages chromium
+    ensure_node
+    (cd tests/web && npm install --no-audit --no-fund --no-save --loglevel=error)
+}

@@ -1,0 +1,92 @@
+// The centre's pages in a real browser (Debian's Chromium, driven by Playwright) against a
+// real intake that tests/centre_pages.rs started with the demo campaign and synced data.
+// Environment: BASE_URL, SUPERVISOR (login:password), MINISTRY (login:password), PASSPHRASE,
+// SERIALS (the synced forms' serials, comma-separated), SCREENSHOTS (a folder).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const base = process.env.BASE_URL;
+const [supLogin, supPassword] = process.env.SUPERVISOR.split(':');
+const [minLogin, minPassword] = process.env.MINISTRY.split(':');
+const serials = process.env.SERIALS.split(',');
+const shots = process.env.SCREENSHOTS;
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+after(async () => browser?.close());
+
+async function logIn(login, password) {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: 'vi-VN' });
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', password);
+  await Promise.all([page.waitForURL(`${base}/progress`), page.click('button')]);
+  return page;
+}
+
+test('a supervisor logs in and sees only their district', async () => {
+  const page = await logIn(supLogin, supPassword);
+  const rows = await page.locator('tbody tr').allTextContents();
+  assert.equal(rows.length, 6);
+  assert.ok(rows.every((r) => r.includes('Thành phố Đông Hà')), rows.join('\n'));
+  assert.ok(!(await page.content()).includes('Thị xã Quảng Trị'));
+  await page.screenshot({ path: `${shots}/centre-01-tien-do-giam-sat.png`, fullPage: true });
+  const other = await page.goto(`${base}/progress/district/qt`);
+  assert.equal(other.status(), 404);
+  const ministryPage = await page.goto(`${base}/ministry/index`);
+  assert.equal(ministryPage.status(), 404);
+});
+
+test('the ministry records a parcel with a missing and a duplicate serial', async () => {
+  const page = await logIn(minLogin, minPassword);
+  await page.goto(`${base}/ministry/reconciliation`);
+  // A barcode scanner types each serial and Enter; the first form is scanned twice, the last is missing.
+  const scanned = [serials[0], serials[0], ...serials.slice(1, -1)];
+  await page.locator('textarea[name=serials]').pressSequentially(scanned.join('\n') + '\n');
+  await page.click('form[action="/ministry/paper"] button');
+  await page.waitForSelector('#duplicates');
+  assert.match(await page.locator('#duplicates').textContent(), new RegExp(`${serials[0]} × 2`));
+  const missing = await page.locator('td.missing-paper').allTextContents();
+  assert.ok(missing.some((m) => m.includes(serials[serials.length - 1])), missing.join(' | '));
+  await page.screenshot({ path: `${shots}/centre-02-doi-chieu.png`, fullPage: true });
+});
+
+test('the ministry draws the back-check sample twice with the same seed and gets the same list', async () => {
+  const page = await logIn(minLogin, minPassword);
+  const draw = async () => {
+    await page.goto(`${base}/ministry/backcheck`);
+    await page.fill('input[name=seed]', 'phuc-tra-quang-tri-2024');
+    await page.fill('input[name=share]', '50');
+    await page.fill('input[name=min]', '1');
+    await page.click('form[action="/ministry/backcheck"] button');
+    await page.waitForSelector('#sample');
+    return page.locator('#sample td.serial').allTextContents();
+  };
+  const first = await draw();
+  const second = await draw();
+  assert.ok(first.length >= 1);
+  assert.deepEqual(second, first);
+  await page.screenshot({ path: `${shots}/centre-03-phuc-tra.png`, fullPage: true });
+});
+
+test('the ministry opens the answers with the passphrase and sees the index', async () => {
+  const page = await logIn(minLogin, minPassword);
+  await page.goto(`${base}/ministry/index`);
+  await page.locator('form[action="/ministry/index"] input[name=passphrase]').fill('not the passphrase, surely');
+  await page.click('form[action="/ministry/index"] button');
+  assert.match(await page.locator('.error').textContent(), /passphrase does not open/);
+  await page.locator('form[action="/ministry/index"] input[name=passphrase]').fill(process.env.PASSPHRASE);
+  await page.click('form[action="/ministry/index"] button');
+  await page.waitForSelector('#national');
+  assert.match(await page.locator('#national').textContent(), /^\d+\.\d$/);
+  assert.ok((await page.locator('table.index[data-level=village] tbody tr').count()) >= 1);
+  await page.screenshot({ path: `${shots}/centre-04-chi-so.png`, fullPage: true });
+});
