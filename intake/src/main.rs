@@ -128,6 +128,10 @@ enum Command {
         /// Log as JSON lines (for log collectors) instead of text.
         #[arg(long)]
         json_logs: bool,
+        /// Mark session cookies `Secure`: set it when the intake is served behind TLS (a
+        /// reverse proxy), so the pages' cookies never travel in clear.
+        #[arg(long, env = "FIELDPOST_SECURE_COOKIES")]
+        secure_cookies: bool,
     },
 }
 
@@ -252,14 +256,16 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("the ministry key is stored, encrypted under the passphrase; keep the passphrase safe — it is not stored anywhere");
             Ok(())
         }
-        Command::Serve { data_dir, listen, json_logs } => {
+        Command::Serve { data_dir, listen, json_logs, secure_cookies } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into());
             if json_logs {
                 tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).json().init();
             } else {
                 tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
             }
-            let intake = Arc::new(intake::open(&data_dir)?);
+            let mut intake = intake::open(&data_dir)?;
+            intake.secure_cookies = secure_cookies;
+            let intake = Arc::new(intake);
             let campaign = intake.store.campaign().map_err(|e| e.to_string())?;
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
             runtime.block_on(async move {
