@@ -15,6 +15,7 @@
 //! * [`error`] — the one error type at the boundary, with stable codes.
 
 pub mod accounts;
+pub mod anomalies;
 pub mod campaign;
 pub mod demo;
 pub mod domain;

@@ -171,7 +171,7 @@ impl Intake {
 
     /// The SIPAS index by village, commune, district and province, from answers opened with
     /// the passphrase. Recorded in the audit log.
-    pub fn index(&self, passphrase: &str, by: &str, address: &str) -> Result<forms::index::IndexReport, IntakeError> {
+    pub fn index(&self, passphrase: &str, by: &str, address: &str) -> Result<(forms::index::IndexReport, Vec<String>), IntakeError> {
         let opened = self.open_answers(passphrase);
         let now = Utc::now();
         let opened = match opened {
@@ -181,6 +181,7 @@ impl Intake {
                 return Err(e);
             }
         };
+        let households: Vec<String> = opened.iter().map(|(f, _)| f.household.clone()).collect();
         let forms_opened: Vec<forms::index::OpenedForm> = opened
             .into_iter()
             .map(|(f, sheet)| forms::index::OpenedForm {
@@ -189,7 +190,17 @@ impl Intake {
             })
             .collect();
         self.store.audit(by, "index_computed", &format!("{} forms", forms_opened.len()), address, now)?;
-        Ok(forms::index::compute(&self.form()?, &forms_opened))
+        let form = self.form()?;
+        // Straight-lining: every satisfaction item of the index answered with one code.
+        let items: Vec<String> = form.definition.index.iter().flat_map(|rule| rule.criteria.iter().flat_map(|c| c.items.iter().cloned())).collect();
+        let straight = crate::anomalies::straight_lined(forms_opened.iter().zip(&households).map(|(f, h)| (h.as_str(), &f.answers)), &items, 10);
+        Ok((forms::index::compute(&form, &forms_opened), straight))
+    }
+
+    /// Paradata anomalies (no answer is read).
+    pub fn anomalies(&self) -> Result<crate::anomalies::Anomalies, IntakeError> {
+        let campaign = self.store.campaign()?;
+        Ok(crate::anomalies::check(&self.store.event_facts()?, &campaign.info.timeline))
     }
 
     pub fn reconciliation(&self) -> Result<crate::reconcile::Reconciliation, IntakeError> {

@@ -41,6 +41,7 @@ pub fn routes() -> Router<Arc<Intake>> {
         .route("/ministry/paper", axum::routing::post(record_paper))
         .route("/ministry/backcheck", get(backcheck_page).post(draw_backcheck))
         .route("/ministry/index", get(index_page).post(index_results))
+        .route("/ministry/anomalies", get(anomalies_page))
         .route("/ministry/index.csv", axum::routing::post(index_csv))
 }
 
@@ -91,6 +92,7 @@ fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<String> {
                                 a href="/ministry/reconciliation" { "Đối chiếu" }
                                 a href="/ministry/backcheck" { "Phúc tra" }
                                 a href="/ministry/index" { "Chỉ số SIPAS" }
+                                a href="/ministry/anomalies" { "Bất thường" }
                             }
                             span { (v.account.name) " (" (v.account.login) ")" }
                             form method="post" action="/logout" {
@@ -397,7 +399,7 @@ fn interval(s: &forms::index::Share) -> String {
     }
 }
 
-async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: PassphraseForm, address: SocketAddr) -> Result<Result<forms::index::IndexReport, Response>, IntakeError> {
+async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: PassphraseForm, address: SocketAddr) -> Result<Result<(forms::index::IndexReport, Vec<String>), Response>, IntakeError> {
     if let Err(r) = csrf_ok(v, &form.csrf) {
         return Ok(Err(r));
     }
@@ -413,8 +415,9 @@ async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: PassphraseForm,
 
 async fn index_results(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
     let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    let report = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
+    let (report, straight) = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
     let body = html! {
+        p { "Phiếu trả lời cùng một mã cho mọi câu hỏi hài lòng (cần xem lại): " b #straight-lined { (straight.len()) } " " (straight.join(", ")) }
         p { "Toàn quốc (trung bình các tỉnh): " b #national { (percent(&report.national.overall)) } " (khoảng tin cậy 95 %: " (interval(&report.national.overall)) ", " (report.national.forms) " phiếu)" }
         @for (level, areas) in &report.areas {
             h2 { (format!("{level:?}")) }
@@ -433,7 +436,7 @@ async fn index_results(State(intake): State<Arc<Intake>>, ConnectInfo(addr): Con
 
 async fn index_csv(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
     let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    let report = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
+    let (report, _) = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
     let mut csv = String::from("level,area,forms,index,low,high\n");
     let mut row = |level: &str, id: &str, a: &forms::index::AreaIndex| {
         let f = |x: Option<f64>| x.map(|x| format!("{x:.4}")).unwrap_or_default();
@@ -446,4 +449,31 @@ async fn index_csv(State(intake): State<Arc<Intake>>, ConnectInfo(addr): Connect
         }
     }
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"sipas-index.csv\"")], csv).into_response())
+}
+
+async fn anomalies_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let i = intake.clone();
+    let a = blocking(move || i.anomalies()).await?;
+    fn label(kind: &str) -> &str {
+        match kind {
+        "fast_keying" => "Nhập nhanh bất thường",
+        "collected_outside_window" => "Thu phiếu ngoài thời gian thu",
+        "many_refusals_or_absences" => "Nhiều hộ từ chối hoặc vắng",
+        "clock_jump" => "Đồng hồ máy nhảy",
+        other => other,
+        }
+    }
+    let body = html! {
+        p { "Thời gian nhập trung vị: " (a.median_keying_seconds.map(|s| format!("{s} giây")).unwrap_or_else(|| "—".into())) " · " (a.flags.len()) " dấu hiệu" }
+        table #by-enumerator {
+            thead { tr { th { "Điều tra viên" } th { "Dấu hiệu" } } }
+            tbody { @for (enumerator, kinds) in &a.by_enumerator {
+                tr { td { (enumerator) } td.l { @for (k, n) in kinds { (label(k)) ": " (n) "; " } } }
+            } }
+        }
+        h2 { "Chi tiết" }
+        ul #flags { @for f in &a.flags { li data-kind=(f.kind) { b { (label(f.kind)) } " — " (f.enumerator) " " (f.household.as_deref().unwrap_or("")) ": " (f.detail) } } }
+    };
+    Ok(page("Dấu hiệu bất thường", Some(&v), body).into_response())
 }

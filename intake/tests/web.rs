@@ -216,7 +216,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     assert!(!String::from_utf8_lossy(&db).contains(PASSPHRASE));
 
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
-    for path in ["/ministry/index", "/ministry/reconciliation", "/ministry/backcheck"] {
+    for path in ["/ministry/index", "/ministry/reconciliation", "/ministry/backcheck", "/ministry/anomalies"] {
         assert_eq!(get(&server, path, &supervisor).await.status(), StatusCode::NOT_FOUND, "{path} is not for supervisors");
     }
     let session = log_in(&server, "bonv", "bộ nội vụ mật khẩu").await.unwrap();
@@ -233,6 +233,10 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     assert!(wrong.text().await.unwrap().contains("passphrase does not open"));
     let page = post("/ministry/index", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.text().await.unwrap();
     assert!(page.contains("id=\"national\"") && page.contains("dh-p2-kp1"), "{page}");
+    // The sample answers pick one code for all 33 satisfaction items: each form straight-lines.
+    assert!(page.contains("id=\"straight-lined\">3<"), "every sample form straight-lines");
+    let anomalies = get(&server, "/ministry/anomalies", &session).await.text().await.unwrap();
+    assert!(anomalies.contains("100 giây"), "the median keying time of the three forms");
     let csv = post("/ministry/index.csv", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.text().await.unwrap();
     assert!(csv.starts_with("level,area,forms,index,low,high\nnational,all,3,"), "{csv}");
     assert!(csv.contains("\nvillage,dh-p2-kp1,3,"));

@@ -147,6 +147,21 @@ pub struct SealedForm {
     pub sealed: Vec<u8>,
 }
 
+/// An accepted event's paradata (never its answers), for the anomaly checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventFacts {
+    pub enumerator: String,
+    pub household: Option<String>,
+    pub kind: String,
+    /// The device's clock, Unix seconds, and the intake's when it arrived (RFC 3339).
+    pub occurred_unix: i64,
+    pub occurred_at: String,
+    pub received_at: String,
+    pub keying_seconds: Option<u32>,
+    /// For a visit outcome: absent, refused, moved, …
+    pub outcome: Option<String>,
+}
+
 /// A household as reconciliation sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectedForm {
@@ -261,6 +276,8 @@ pub trait Store: Send + Sync + 'static {
     /// Progress per village and enumerator; only the given districts when `Some`.
     fn progress(&self, districts: Option<&[String]>) -> Result<Vec<VillageProgress>, StoreError>;
 
+    /// Accepted events in chain order (enumerator, seq, index), as paradata.
+    fn event_facts(&self) -> Result<Vec<EventFacts>, StoreError>;
     fn store_ministry_key(&self, sealed: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     fn ministry_key(&self) -> Result<Option<String>, StoreError>;
     fn sealed_forms(&self) -> Result<Vec<SealedForm>, StoreError>;

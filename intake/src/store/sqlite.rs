@@ -803,6 +803,31 @@ impl Store for SqliteStore {
         })
     }
 
+    fn event_facts(&self) -> Result<Vec<EventFacts>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT enumerator_id, household_id, kind, occurred_unix, occurred_at, received_at,
+                        json_extract(body, '$.body.keying_seconds'), json_extract(body, '$.body.outcome')
+                 FROM events WHERE status = 'accepted' ORDER BY enumerator_id, seq, idx",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(EventFacts {
+                        enumerator: r.get(0)?,
+                        household: r.get(1)?,
+                        kind: r.get(2)?,
+                        occurred_unix: r.get(3)?,
+                        occurred_at: r.get(4)?,
+                        received_at: r.get(5)?,
+                        keying_seconds: r.get(6)?,
+                        outcome: r.get(7)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
     fn store_ministry_key(&self, sealed: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let sealed = sealed.to_string();
         self.write(move |tx| {

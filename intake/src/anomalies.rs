@@ -1,0 +1,181 @@
+//! Signs that a form or an enumerator needs a closer look, from paradata only (no answer is
+//! read): keying far faster than the median, collection outside the collection window, many
+//! refusals or absences, and a device clock that jumped. Identical answer patterns
+//! (straight-lining) need the answers, so they are checked where the ministry opens them
+//! ([`straight_lined`]). Pure: the store supplies the facts.
+
+use chrono::{DateTime, NaiveDate};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use sync_protocol::assignment::Timeline;
+
+use crate::store::EventFacts;
+
+/// A form keyed in less than this share of the median keying time is flagged.
+pub const FAST_SHARE: f64 = 1.0 / 3.0;
+/// An enumerator whose refusals and absences reach this share of visits (and at least
+/// [`MANY_MIN`]) is flagged.
+pub const MANY_SHARE: f64 = 0.2;
+pub const MANY_MIN: u32 = 3;
+/// A device clock that goes back this far between two events of a chain, or runs ahead of the
+/// intake's by this much, is a jump.
+pub const CLOCK_JUMP_SECS: i64 = 3600;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Flag {
+    pub enumerator: String,
+    pub household: Option<String>,
+    /// `fast_keying`, `collected_outside_window`, `many_refusals_or_absences`, `clock_jump`.
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Anomalies {
+    pub median_keying_seconds: Option<u32>,
+    pub flags: Vec<Flag>,
+    /// Flags per enumerator, for the summary table.
+    pub by_enumerator: BTreeMap<String, BTreeMap<&'static str, u32>>,
+}
+
+fn local_day(occurred_at: &str) -> Option<NaiveDate> {
+    DateTime::parse_from_rfc3339(occurred_at).ok().map(|t| t.date_naive())
+}
+
+pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
+    let mut flags = Vec::new();
+
+    let mut keying: Vec<u32> = facts.iter().filter(|f| f.kind == "form_transcribed").filter_map(|f| f.keying_seconds).collect();
+    keying.sort_unstable();
+    let median = (!keying.is_empty()).then(|| keying[keying.len() / 2]);
+    if let Some(m) = median {
+        for f in facts.iter().filter(|f| f.kind == "form_transcribed") {
+            if let Some(s) = f.keying_seconds.filter(|s| (*s as f64) < m as f64 * FAST_SHARE) {
+                flags.push(Flag { enumerator: f.enumerator.clone(), household: f.household.clone(), kind: "fast_keying", detail: format!("keyed in {s} s; the median is {m} s") });
+            }
+        }
+    }
+
+    for f in facts.iter().filter(|f| f.kind == "form_collected") {
+        if let Some(day) = local_day(&f.occurred_at).filter(|d| *d < timeline.collect.start || *d > timeline.collect.end) {
+            flags.push(Flag {
+                enumerator: f.enumerator.clone(),
+                household: f.household.clone(),
+                kind: "collected_outside_window",
+                detail: format!("collected on {day}; the window is {} to {}", timeline.collect.start, timeline.collect.end),
+            });
+        }
+    }
+
+    let mut visits: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
+    for f in facts {
+        let entry = visits.entry(f.enumerator.as_str()).or_default();
+        match (f.kind.as_str(), f.outcome.as_deref()) {
+            ("visit_outcome", Some("refused" | "absent")) => {
+                entry.0 += 1;
+                entry.1 += 1;
+            }
+            ("visit_outcome", _) | ("form_distributed", _) => entry.1 += 1,
+            _ => {}
+        }
+    }
+    for (enumerator, (bad, all)) in visits {
+        if bad >= MANY_MIN && bad as f64 >= all as f64 * MANY_SHARE {
+            flags.push(Flag { enumerator: enumerator.into(), household: None, kind: "many_refusals_or_absences", detail: format!("{bad} refusals or absences in {all} visits") });
+        }
+    }
+
+    for chain in facts.chunk_by(|a, b| a.enumerator == b.enumerator) {
+        for pair in chain.windows(2) {
+            if pair[0].occurred_unix - pair[1].occurred_unix > CLOCK_JUMP_SECS {
+                flags.push(Flag {
+                    enumerator: pair[1].enumerator.clone(),
+                    household: pair[1].household.clone(),
+                    kind: "clock_jump",
+                    detail: format!("the device clock went back from {} to {}", pair[0].occurred_at, pair[1].occurred_at),
+                });
+            }
+        }
+        for f in chain {
+            let received = DateTime::parse_from_rfc3339(&f.received_at).map(|t| t.timestamp()).unwrap_or(i64::MAX);
+            if f.occurred_unix - received > CLOCK_JUMP_SECS {
+                flags.push(Flag { enumerator: f.enumerator.clone(), household: f.household.clone(), kind: "clock_jump", detail: format!("recorded at {} by the device, received at {}", f.occurred_at, f.received_at) });
+            }
+        }
+    }
+
+    let mut by_enumerator: BTreeMap<String, BTreeMap<&'static str, u32>> = BTreeMap::new();
+    for f in &flags {
+        *by_enumerator.entry(f.enumerator.clone()).or_default().entry(f.kind).or_default() += 1;
+    }
+    Anomalies { median_keying_seconds: median, flags, by_enumerator }
+}
+
+/// Households whose answers to the index items are all the same code (at least `min_items`
+/// answered): straight-lining.
+pub fn straight_lined<'a>(forms: impl Iterator<Item = (&'a str, &'a BTreeMap<String, serde_json::Value>)>, items: &[String], min_items: usize) -> Vec<String> {
+    forms
+        .filter(|(_, answers)| {
+            let codes: Vec<&serde_json::Value> = items.iter().filter_map(|i| answers.get(i)).collect();
+            codes.len() >= min_items && codes.windows(2).all(|w| w[0] == w[1])
+        })
+        .map(|(h, _)| h.to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sync_protocol::assignment::Window;
+
+    fn fact(enumerator: &str, kind: &str, at: &str, keying: Option<u32>, outcome: Option<&str>) -> EventFacts {
+        EventFacts {
+            enumerator: enumerator.into(),
+            household: Some(format!("{enumerator}-h")),
+            kind: kind.into(),
+            occurred_unix: DateTime::parse_from_rfc3339(at).unwrap().timestamp(),
+            occurred_at: at.into(),
+            received_at: "2024-12-01T00:00:00+00:00".into(),
+            keying_seconds: keying,
+            outcome: outcome.map(String::from),
+        }
+    }
+
+    #[test]
+    fn each_kind_of_anomaly_is_found_and_counted_per_enumerator() {
+        let window = |a: &str, b: &str| Window { start: a.parse().unwrap(), end: b.parse().unwrap() };
+        let timeline = Timeline { distribute: window("2024-11-21", "2024-11-22"), collect: window("2024-11-23", "2024-11-24"), submit: window("2024-11-27", "2024-11-28") };
+        let mut facts = vec![
+            fact("a", "form_collected", "2024-11-23T09:00:00+07:00", None, None),
+            fact("a", "form_transcribed", "2024-11-23T10:00:00+07:00", Some(300), None),
+            fact("a", "form_transcribed", "2024-11-23T11:00:00+07:00", Some(280), None),
+            fact("b", "form_collected", "2024-11-26T09:00:00+07:00", None, None),
+            fact("b", "form_transcribed", "2024-11-26T10:00:00+07:00", Some(40), None),
+            fact("b", "form_transcribed", "2024-11-26T07:00:00+07:00", Some(310), None),
+        ];
+        for outcome in ["refused", "absent", "refused"] {
+            facts.push(fact("c", "visit_outcome", "2024-11-21T09:00:00+07:00", None, Some(outcome)));
+        }
+        facts.push(fact("c", "form_distributed", "2024-12-05T09:00:00+07:00", None, None));
+        let found = check(&facts, &timeline);
+        assert_eq!(found.median_keying_seconds, Some(300));
+        let kinds = |e: &str| found.by_enumerator.get(e).cloned().unwrap_or_default();
+        assert!(kinds("a").is_empty(), "{:?}", kinds("a"));
+        assert_eq!(kinds("b").get("fast_keying"), Some(&1));
+        assert_eq!(kinds("b").get("collected_outside_window"), Some(&1));
+        assert_eq!(kinds("b").get("clock_jump"), Some(&1), "10:00 then 07:00");
+        assert_eq!(kinds("c").get("many_refusals_or_absences"), Some(&1));
+        assert_eq!(kinds("c").get("clock_jump"), Some(&1), "recorded days after it was received");
+    }
+
+    #[test]
+    fn the_same_code_everywhere_is_straight_lining() {
+        let items: Vec<String> = (1..=5).map(|i| format!("i{i}")).collect();
+        let same: BTreeMap<String, serde_json::Value> = items.iter().map(|i| (i.clone(), serde_json::json!(3))).collect();
+        let mut varied = same.clone();
+        varied.insert("i2".into(), serde_json::json!(4));
+        let forms = [("h1", &same), ("h2", &varied)];
+        assert_eq!(straight_lined(forms.into_iter(), &items, 5), ["h1"]);
+        assert!(straight_lined([("h1", &same)].into_iter(), &items, 6).is_empty());
+    }
+}
