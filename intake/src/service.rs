@@ -197,6 +197,27 @@ impl Intake {
         Ok((forms::index::compute(&form, &forms_opened), straight))
     }
 
+    /// A supervisor moves a village of their districts to an enumerator who works in them
+    /// (illness, a flooded road). Devices learn it on their next sync; audited.
+    pub fn reassign_village(&self, account: &crate::accounts::Account, village: &str, to: &str, reason: &str, address: &str) -> Result<usize, IntakeError> {
+        let villages = self.store.villages_with_enumerators()?;
+        let visible = |district: &str| account.may_see_district(district);
+        let Some((_, _, district, _)) = villages.iter().find(|(id, ..)| id == village).filter(|(_, _, d, _)| visible(d)) else {
+            return Err(IntakeError::NotFound);
+        };
+        let works_here = villages.iter().any(|(_, _, d, list)| visible(d) && list.iter().any(|e| e == to));
+        if !works_here {
+            return Err(IntakeError::BadRequest(format!("{to} does not work in {}'s districts", account.login)));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(IntakeError::BadRequest("say why, in at most 500 characters".into()));
+        }
+        let moved = self.store.reassign(&crate::store::ReassignTarget::Village(village.into()), to, &account.login, reason, Utc::now())?;
+        self.store.audit(&account.login, "reassigned", &format!("village {village} ({district}) to {to}: {reason}"), address, Utc::now())?;
+        Ok(moved)
+    }
+
     /// Paradata anomalies (no answer is read).
     pub fn anomalies(&self) -> Result<crate::anomalies::Anomalies, IntakeError> {
         let campaign = self.store.campaign()?;

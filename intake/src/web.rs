@@ -37,6 +37,7 @@ pub fn routes() -> Router<Arc<Intake>> {
         .route("/progress", get(progress_page))
         .route("/progress/district/{id}", get(district_page))
         .route("/api/progress", get(progress_json))
+        .route("/reassign", get(reassign_page).post(reassign))
         .route("/ministry/reconciliation", get(reconciliation_page))
         .route("/ministry/paper", axum::routing::post(record_paper))
         .route("/ministry/backcheck", get(backcheck_page).post(draw_backcheck))
@@ -88,6 +89,7 @@ fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<String> {
                         strong { "Fieldpost" }
                         @if let Some(v) = who {
                             a href="/progress" { "Tiến độ" }
+                            a href="/reassign" { "Chuyển giao & sự kiện bị từ chối" }
                             @if v.account.role != accounts::Role::Supervisor {
                                 a href="/ministry/reconciliation" { "Đối chiếu" }
                                 a href="/ministry/backcheck" { "Phúc tra" }
@@ -476,4 +478,65 @@ async fn anomalies_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -
         ul #flags { @for f in &a.flags { li data-kind=(f.kind) { b { (label(f.kind)) } " — " (f.enumerator) " " (f.household.as_deref().unwrap_or("")) ": " (f.detail) } } }
     };
     Ok(page("Dấu hiệu bất thường", Some(&v), body).into_response())
+}
+
+fn reassign_view(v: &Visitor, villages: &[(String, String, String, Vec<String>)], rejected: &[crate::store::RejectedRecord], message: Option<String>) -> Html<String> {
+    let mine: Vec<&(String, String, String, Vec<String>)> = villages.iter().filter(|(_, _, d, _)| v.account.may_see_district(d)).collect();
+    let mut enumerators: Vec<&String> = mine.iter().flat_map(|(.., list)| list.iter()).collect();
+    enumerators.sort();
+    enumerators.dedup();
+    let body = html! {
+        @if let Some(m) = message { p role="status" #message { (m) } }
+        h2 { "Chuyển một thôn cho điều tra viên khác" }
+        form method="post" action="/reassign" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Thôn " select name="village" { @for (id, name, _, list) in &mine { option value=(id) { (name) " (" (id) ") — " (list.join(", ")) } } } }
+            label { "Giao cho " select name="to" { @for e in &enumerators { option value=(e) { (e) } } } }
+            label { "Lý do " input name="reason" required maxlength="500"; }
+            button { "Chuyển giao" }
+        }
+        h2 { "Sự kiện bị từ chối (cần giải quyết)" }
+        @if rejected.is_empty() { p { "Không có." } } @else {
+            table #rejected {
+                thead { tr { th { "Nhận lúc" } th { "Điều tra viên" } th { "Hộ" } th { "Loại" } th { "Lý do" } } }
+                tbody { @for r in rejected { tr { td.l { (r.received_at) } td.l { (r.enumerator) } td.l { (r.household.as_deref().unwrap_or("")) } td.l { (r.kind) } td.l { (r.code) ": " (r.reason) } } } }
+            }
+        }
+    };
+    page("Chuyển giao và sự kiện bị từ chối", Some(v), body)
+}
+
+async fn reassign_data(intake: &Arc<Intake>, account: &Account) -> Result<(Vec<(String, String, String, Vec<String>)>, Vec<crate::store::RejectedRecord>), IntakeError> {
+    let (i, a) = (intake.clone(), account.clone());
+    blocking(move || {
+        let scope = (a.role == accounts::Role::Supervisor).then(|| a.districts.clone());
+        Ok((i.store.villages_with_enumerators()?, i.store.rejected_events(scope.as_deref())?))
+    })
+    .await
+}
+
+async fn reassign_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    let (villages, rejected) = reassign_data(&intake, &v.account).await?;
+    Ok(reassign_view(&v, &villages, &rejected, None).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct ReassignForm {
+    csrf: String,
+    village: String,
+    to: String,
+    reason: String,
+}
+
+async fn reassign(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<ReassignForm>) -> Result<Response, IntakeError> {
+    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, a) = (intake.clone(), v.account.clone());
+    let (village, to) = (form.village.clone(), form.to.clone());
+    let moved = blocking(move || i.reassign_village(&a, &form.village, &form.to, &form.reason, &addr.ip().to_string())).await?;
+    let (villages, rejected) = reassign_data(&intake, &v.account).await?;
+    Ok(reassign_view(&v, &villages, &rejected, Some(format!("Đã chuyển {moved} hộ của {village} cho {to}."))).into_response())
 }

@@ -267,3 +267,34 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         assert!(log.iter().any(|e| e.action == action && e.login == "bonv"), "{action} is audited");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afterwards() {
+    let server = setup().await;
+    server.intake.store.set_password("gs-qt", &hash_password("giám sát Quảng Trị 2024").unwrap()).unwrap();
+    let session = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
+    let csrf = hidden_csrf(&get(&server, "/reassign", &session).await.text().await.unwrap());
+    let post = |form: Vec<(&'static str, String)>| {
+        let (url, session) = (format!("{}/reassign", server.base), session.clone());
+        async move { client().post(url).header(header::COOKIE, format!("fp_session={session}")).form(&form).send().await.unwrap() }
+    };
+    let form = |csrf: &str, village: &str, to: &str| vec![("csrf", csrf.to_string()), ("village", village.to_string()), ("to", to.to_string()), ("reason", "Điều tra viên ốm".to_string())];
+
+    assert_eq!(post(form("forged", "dh-p2-kp1", "enum-dh-p4")).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(post(form(&csrf, "qt-p2-kp2", "enum-dh-p4")).await.status(), StatusCode::NOT_FOUND, "another district's village");
+    assert_eq!(post(form(&csrf, "dh-p2-kp1", "enum-qt-p2")).await.status(), StatusCode::BAD_REQUEST, "an enumerator of another district");
+    let hs = server.households("enum-dh-p2");
+    let done = post(form(&csrf, "dh-p2-kp1", "enum-dh-p4")).await.text().await.unwrap();
+    assert!(done.contains("Đã chuyển 30 hộ của dh-p2-kp1 cho enum-dh-p4"), "{done}");
+
+    // The old tablet, offline until now, hands out a form in the moved village.
+    let mut old = server.enroll("enum-dh-p2").await;
+    let moved = hs.iter().find(|h| h.0.starts_with("dh-p2-kp1-")).unwrap().clone();
+    let batch = old.next_batch(vec![old.distributed(&moved)]);
+    assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
+    let page = get(&server, "/reassign", &session).await.text().await.unwrap();
+    assert!(page.contains(&moved.0) && page.contains("household_not_assigned"), "the supervisor sees the rejected event to resolve");
+    let other = log_in(&server, "gs-qt", "giám sát Quảng Trị 2024").await.unwrap();
+    assert!(!get(&server, "/reassign", &other).await.text().await.unwrap().contains(&moved.0), "not in another district's list");
+    assert!(server.intake.store.audit_log(50).unwrap().iter().any(|e| e.action == "reassigned" && e.login == "gs-dh"));
+}

@@ -162,6 +162,18 @@ pub struct EventFacts {
     pub outcome: Option<String>,
 }
 
+/// An event the domain layer rejected, for a supervisor to resolve.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RejectedRecord {
+    pub enumerator: String,
+    pub household: Option<String>,
+    pub district_id: Option<String>,
+    pub kind: String,
+    pub code: String,
+    pub reason: String,
+    pub received_at: String,
+}
+
 /// A household as reconciliation sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectedForm {
@@ -276,6 +288,10 @@ pub trait Store: Send + Sync + 'static {
     /// Progress per village and enumerator; only the given districts when `Some`.
     fn progress(&self, districts: Option<&[String]>) -> Result<Vec<VillageProgress>, StoreError>;
 
+    /// Rejected events, newest first; only those of households in the given districts when `Some`.
+    fn rejected_events(&self, districts: Option<&[String]>) -> Result<Vec<RejectedRecord>, StoreError>;
+    /// Villages with their district and the enumerators working there: (village, name, district, enumerators).
+    fn villages_with_enumerators(&self) -> Result<Vec<(String, String, String, Vec<String>)>, StoreError>;
     /// Accepted events in chain order (enumerator, seq, index), as paradata.
     fn event_facts(&self) -> Result<Vec<EventFacts>, StoreError>;
     fn store_ministry_key(&self, sealed: &str, now: DateTime<Utc>) -> Result<(), StoreError>;

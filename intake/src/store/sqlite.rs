@@ -803,6 +803,49 @@ impl Store for SqliteStore {
         })
     }
 
+    fn rejected_events(&self, districts: Option<&[String]>) -> Result<Vec<RejectedRecord>, StoreError> {
+        let districts = districts.map(|d| d.to_vec());
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT e.enumerator_id, e.household_id, cm.district_id, e.kind, e.code, e.reason, e.received_at
+                 FROM events e LEFT JOIN households h ON h.id = e.household_id LEFT JOIN villages v ON v.id = h.village_id
+                 LEFT JOIN communes cm ON cm.id = v.commune_id
+                 WHERE e.status = 'rejected' ORDER BY e.received_at DESC, e.enumerator_id, e.seq DESC, e.idx",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(RejectedRecord {
+                        enumerator: r.get(0)?,
+                        household: r.get(1)?,
+                        district_id: r.get(2)?,
+                        kind: r.get(3)?,
+                        code: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                        reason: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                        received_at: r.get(6)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows.into_iter().filter(|r| districts.as_ref().is_none_or(|d| r.district_id.as_ref().is_some_and(|id| d.contains(id)))).collect())
+        })
+    }
+
+    fn villages_with_enumerators(&self) -> Result<Vec<(String, String, String, Vec<String>)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT v.id, v.name, cm.district_id, group_concat(DISTINCT h.enumerator_id)
+                 FROM villages v JOIN communes cm ON cm.id = v.commune_id JOIN households h ON h.village_id = v.id
+                 GROUP BY v.id ORDER BY v.id",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let list: String = r.get(3)?;
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, list.split(',').map(String::from).collect()))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
     fn event_facts(&self) -> Result<Vec<EventFacts>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare(

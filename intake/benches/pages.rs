@@ -1,0 +1,132 @@
+//! The centre's pages at national scale (not a timed test: it prints figures). 63 provinces
+//! shaped like the Quảng Trị demo — 30,618 households with full histories (handed out,
+//! collected, keyed, verified, in a parcel) and 95 % of the paper arrived — then the pages are
+//! requested through the real router, as the server runs them, and their server time measured.
+//!
+//! `cargo bench -p intake --bench pages`
+//!
+//! Baseline in the same run: `/v1/health` through the same router — the floor of any request.
+
+use axum::{body::Body, http::Request};
+use chrono::Utc;
+use intake::{
+    accounts::{hash_password, Account, Role},
+    demo,
+};
+use std::time::{Duration, Instant};
+use sync_protocol::{
+    api,
+    batch::{Batch, BatchHash, SignedBatch},
+    event::{Event, EventBody, Recipient},
+    keys::{Base64Bytes, DeviceKey},
+    DeviceTime, PROTOCOL_VERSION,
+};
+use tower::ServiceExt;
+
+const FORMS_PER_BATCH: usize = 27;
+
+fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
+    v.sort();
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let intake = std::sync::Arc::new(intake::open(dir.path()).unwrap());
+    let campaign = demo::shaped_like_quang_tri(63, &demo::fixed_ministry_key().public());
+    intake.store.import_campaign(&campaign, "{}", Utc::now()).unwrap();
+
+    let started = Instant::now();
+    let at = DeviceTime::parse("2024-11-24T10:00:00+07:00").unwrap();
+    let mut rng = rand::rngs::OsRng;
+    let mut households_total = 0;
+    let mut serials = Vec::new();
+    for enumerator in &campaign.enumerators {
+        let key = DeviceKey::generate(&mut rng);
+        let code = intake.issue_enrollment_code(&enumerator.id, chrono::Duration::hours(1), "bench").unwrap();
+        let enrolled = intake.enroll(&api::EnrollRequest { code, public_key: key.public(), label: "bench".into() }, std::net::Ipv4Addr::LOCALHOST.into()).unwrap();
+        let mut prev = BatchHash::GENESIS;
+        let mut seq = 0;
+        for (.., village) in campaign.villages().filter(|(.., v)| enumerator.villages.contains(&v.id)) {
+            for chunk in village.households.chunks(FORMS_PER_BATCH) {
+                let mut events = Vec::new();
+                for h in chunk {
+                    let ev = |body| Event::for_household(&h.id, &h.serial, &enumerator.id, at, body);
+                    let mut sealed = vec![7u8; 160];
+                    rand::RngCore::fill_bytes(&mut rng, &mut sealed);
+                    events.push(ev(EventBody::FormDistributed { recipient: Recipient::Representative, note: None }));
+                    events.push(ev(EventBody::FormCollected {}));
+                    events.push(ev(EventBody::FormTranscribed { form: campaign.form.clone(), sealed_answers: None, keying_seconds: 240 }));
+                    events.push(ev(EventBody::TranscriptionVerified {
+                        form: campaign.form.clone(),
+                        sealed_answers: Base64Bytes(sealed),
+                        keying_seconds: 200,
+                        mismatches: 0,
+                        keyer_errors: 0,
+                        verifier_errors: 0,
+                    }));
+                    serials.push(h.serial.clone());
+                    households_total += 1;
+                }
+                events.push(Event::parcel(&enumerator.id, at, &format!("P-{}-{seq}", enumerator.id), chunk.iter().map(|h| h.serial.clone()).collect()));
+                seq += 1;
+                let batch = Batch { protocol: PROTOCOL_VERSION, campaign: campaign.id.clone(), device: enrolled.device, enumerator: enumerator.id.clone(), seq, prev, created_at: at, events };
+                let signed = SignedBatch::sign(&batch, &key).unwrap();
+                prev = signed.hash();
+                intake.ingest(&signed.to_frame(), Utc::now()).unwrap();
+            }
+        }
+    }
+    // 95 % of the paper has arrived, a few serials twice.
+    let arrived: Vec<String> = serials.iter().enumerate().filter(|(i, _)| i % 20 != 0).map(|(_, s)| s.clone()).chain(serials.iter().take(50).cloned()).collect();
+    intake.store.record_paper("bench", &arrived, "bench", Utc::now()).unwrap();
+    let supervisor = campaign.supervisors[0].login.clone();
+    intake.store.set_password(&supervisor, &hash_password("giám sát mật khẩu dài").unwrap()).unwrap();
+    let ministry = Account { login: "bonv".into(), name: "Bộ Nội vụ".into(), role: Role::Ministry, districts: vec![], password_hash: Some(hash_password("bộ nội vụ mật khẩu").unwrap()) };
+    intake.store.upsert_account(&ministry, Utc::now()).unwrap();
+    let sup_token = intake.log_in(&supervisor, "giám sát mật khẩu dài", "127.0.0.1").unwrap();
+    let min_token = intake.log_in("bonv", "bộ nội vụ mật khẩu", "127.0.0.1").unwrap();
+    println!("prepared {households_total} households with full histories in {:.1} s", started.elapsed().as_secs_f64());
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let router = intake::http::router(intake.clone());
+    let measure = |path: &str, token: Option<&str>, rounds: usize| -> (Vec<Duration>, usize) {
+        let mut times = Vec::with_capacity(rounds);
+        let mut size = 0;
+        for _ in 0..rounds {
+            let mut request = Request::get(path);
+            if let Some(t) = token {
+                request = request.header("cookie", format!("fp_session={t}"));
+            }
+            let request = request.body(Body::empty()).unwrap();
+            let t = Instant::now();
+            let response = runtime.block_on(router.clone().oneshot(request)).unwrap();
+            assert!(response.status().is_success(), "{path}: {}", response.status());
+            let body = runtime.block_on(axum::body::to_bytes(response.into_body(), usize::MAX)).unwrap();
+            times.push(t.elapsed());
+            size = body.len();
+        }
+        (times, size)
+    };
+    let (health, _) = measure("/v1/health", None, 200);
+    let floor = percentile(health, 0.95);
+    println!("server time over the real router, {households_total} households (p50 / p95 of 50 requests; target p95 < 100 ms)");
+    println!("  /v1/health (baseline)                 p95 {:>8.3} ms", floor.as_secs_f64() * 1e3);
+    for (label, path, token) in [
+        ("supervisor /progress (one district)", "/progress", sup_token.as_str()),
+        ("supervisor /api/progress", "/api/progress", sup_token.as_str()),
+        ("ministry /progress (national)", "/progress", min_token.as_str()),
+        ("ministry /ministry/reconciliation", "/ministry/reconciliation", min_token.as_str()),
+        ("ministry /ministry/anomalies", "/ministry/anomalies", min_token.as_str()),
+    ] {
+        let (times, size) = measure(path, Some(token), 50);
+        let (p50, p95) = (percentile(times.clone(), 0.5), percentile(times, 0.95));
+        println!(
+            "  {label:<38} p50 {:>8.2} ms, p95 {:>8.2} ms ({:.0}x the floor; {} KB)",
+            p50.as_secs_f64() * 1e3,
+            p95.as_secs_f64() * 1e3,
+            p95.as_secs_f64() / floor.as_secs_f64(),
+            size / 1024
+        );
+    }
+}
