@@ -767,20 +767,31 @@ impl Store for SqliteStore {
     fn progress(&self, districts: Option<&[String]>) -> Result<Vec<VillageProgress>, StoreError> {
         let districts = districts.map(|d| d.to_vec());
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT d.id, d.name, cm.id, cm.name, v.id, v.name, e.id, e.name, h.status, COUNT(*), ch.last_received_at
-                 FROM households h
-                 JOIN villages v ON v.id = h.village_id JOIN communes cm ON cm.id = v.commune_id JOIN districts d ON d.id = cm.district_id
-                 JOIN enumerators e ON e.id = h.enumerator_id LEFT JOIN chains ch ON ch.enumerator_id = e.id
-                 GROUP BY v.id, e.id, h.status ORDER BY d.id, cm.id, v.id, e.id",
-            )?;
+            // Counted from the (village, enumerator, status) index first, named afterwards; a
+            // supervisor's districts narrow the villages before anything is counted.
+            let scope = match &districts {
+                Some(list) => format!(
+                    "WHERE village_id IN (SELECT v.id FROM villages v JOIN communes cm ON cm.id = v.commune_id WHERE cm.district_id IN ({}))",
+                    vec!["?"; list.len().max(1)].join(",")
+                ),
+                None => String::new(),
+            };
+            let mut stmt = c.prepare(&format!(
+                "WITH counts AS (SELECT village_id, enumerator_id, status, COUNT(*) AS n FROM households {scope} GROUP BY village_id, enumerator_id, status)
+                 SELECT d.id, d.name, cm.id, cm.name, v.id, v.name, e.id, e.name, counts.status, counts.n, ch.last_received_at
+                 FROM counts JOIN villages v ON v.id = counts.village_id JOIN communes cm ON cm.id = v.commune_id JOIN districts d ON d.id = cm.district_id
+                 JOIN enumerators e ON e.id = counts.enumerator_id LEFT JOIN chains ch ON ch.enumerator_id = e.id
+                 ORDER BY d.id, cm.id, v.id, e.id"
+            ))?;
             let mut out: Vec<VillageProgress> = Vec::new();
-            let mut rows = stmt.query([])?;
+            let params: Vec<&str> = match &districts {
+                Some(list) if list.is_empty() => vec![""],
+                Some(list) => list.iter().map(String::as_str).collect(),
+                None => vec![],
+            };
+            let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
             while let Some(r) = rows.next()? {
                 let district_id: String = r.get(0)?;
-                if districts.as_ref().is_some_and(|allowed| !allowed.contains(&district_id)) {
-                    continue;
-                }
                 let (village_id, enumerator_id): (String, String) = (r.get(4)?, r.get(6)?);
                 let (status, count): (String, u32) = (r.get(8)?, r.get(9)?);
                 if !out.last().is_some_and(|p| p.village_id == village_id && p.enumerator_id == enumerator_id) {
@@ -923,10 +934,14 @@ impl Store for SqliteStore {
 
     fn expected_forms(&self) -> Result<Vec<ExpectedForm>, StoreError> {
         self.read(|c| {
+            // Households with accepted sealed answers, from the partial index on accepted kinds.
+            let mut digital = c.prepare(
+                "SELECT DISTINCT household_id FROM events WHERE status = 'accepted' AND kind IN ('transcription_verified', 'correction')
+                 UNION SELECT household_id FROM events WHERE status = 'accepted' AND kind = 'form_transcribed' AND instr(body, '\"sealed_answers\"') > 0",
+            )?;
+            let with_answers: std::collections::HashSet<String> = digital.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
             let mut stmt = c.prepare(
-                "SELECT h.id, h.serial, h.enumerator_id, v.id, v.name, h.status,
-                        EXISTS(SELECT 1 FROM events e WHERE e.household_id = h.id AND e.status = 'accepted'
-                               AND e.kind IN ('transcription_verified', 'correction', 'form_transcribed') AND e.body LIKE '%sealed_answers%')
+                "SELECT h.id, h.serial, h.enumerator_id, v.id, v.name, h.status
                  FROM households h JOIN villages v ON v.id = h.village_id
                  WHERE h.status != 'reserve' ORDER BY v.id, h.serial",
             )?;
@@ -940,11 +955,11 @@ impl Store for SqliteStore {
                         village: r.get(3)?,
                         village_name: r.get(4)?,
                         status: HouseholdStatus::parse(&status).unwrap_or(HouseholdStatus::Assigned),
-                        digital: r.get(6)?,
+                        digital: false,
                     })
                 })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
+                .collect::<Result<Vec<ExpectedForm>, _>>()?;
+            Ok(rows.into_iter().map(|f| ExpectedForm { digital: with_answers.contains(&f.household), ..f }).collect())
         })
     }
 
