@@ -86,6 +86,13 @@ impl IntakeError {
             Store(StoreError::Enrollment(r)) => IntakeError::Enrollment(*r).code(),
             Store(StoreError::KeyAlreadyEnrolled) => ErrorCode::BadRequest,
             Store(StoreError::UnknownDevice(_)) => ErrorCode::UnknownDevice,
+            Store(
+                StoreError::UnknownHousehold(_)
+                | StoreError::UnknownVillage(_)
+                | StoreError::UnknownEnumerator(_)
+                | StoreError::UnknownAccount(_)
+                | StoreError::UnknownDistrict(_),
+            ) => ErrorCode::NotFound,
             Store(_) => ErrorCode::Internal,
         }
     }

@@ -218,6 +218,29 @@ impl Intake {
         Ok(moved)
     }
 
+    /// Records a back-check visit's outcome; audited.
+    pub fn record_backcheck_outcome(&self, household: &str, outcome: &str, note: &str, by: &str, address: &str) -> Result<(), IntakeError> {
+        if !matches!(outcome, "confirmed" | "not_visited" | "answers_differ") {
+            return Err(IntakeError::BadRequest(format!("{outcome:?} is not a back-check outcome (confirmed, not_visited, answers_differ)")));
+        }
+        if note.chars().count() > 2000 {
+            return Err(IntakeError::BadRequest("the note is over 2,000 characters".into()));
+        }
+        let now = Utc::now();
+        self.store.record_backcheck_outcome(household, outcome, note, by, now)?;
+        self.store.audit(by, "backcheck_recorded", &format!("{household}: {outcome}"), address, now)?;
+        Ok(())
+    }
+
+    /// Back-check results per enumerator: outcome → count.
+    pub fn backcheck_results(&self) -> Result<std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>>, IntakeError> {
+        let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>> = Default::default();
+        for (enumerator, _, outcome) in self.store.backcheck_outcomes()? {
+            *out.entry(enumerator).or_default().entry(outcome).or_default() += 1;
+        }
+        Ok(out)
+    }
+
     /// Paradata anomalies (no answer is read).
     pub fn anomalies(&self) -> Result<crate::anomalies::Anomalies, IntakeError> {
         let campaign = self.store.campaign()?;

@@ -41,6 +41,7 @@ pub fn routes() -> Router<Arc<Intake>> {
         .route("/ministry/reconciliation", get(reconciliation_page))
         .route("/ministry/paper", axum::routing::post(record_paper))
         .route("/ministry/backcheck", get(backcheck_page).post(draw_backcheck))
+        .route("/ministry/backcheck/outcome", axum::routing::post(backcheck_outcome))
         .route("/ministry/index", get(index_page).post(index_results))
         .route("/ministry/anomalies", get(anomalies_page))
         .route("/ministry/index.csv", axum::routing::post(index_csv))
@@ -331,7 +332,39 @@ fn backcheck_form(v: &Visitor, seed: &str) -> Markup {
 async fn backcheck_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
     let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
     let seed = accounts::new_token()[..12].to_string();
-    Ok(page("Phúc tra", Some(&v), backcheck_form(&v, &seed)).into_response())
+    let i = intake.clone();
+    let results = blocking(move || i.backcheck_results()).await?;
+    let body = html! {
+        (backcheck_form(&v, &seed))
+        h2 { "Kết quả phúc tra theo điều tra viên" }
+        table #backcheck-results {
+            thead { tr { th { "Điều tra viên" } th { "Đã xác nhận" } th { "Không gặp" } th { "Trả lời khác" } } }
+            tbody { @for (enumerator, counts) in &results {
+                tr { td { (enumerator) }
+                    @for k in ["confirmed", "not_visited", "answers_differ"] { td { (counts.get(k).copied().unwrap_or(0)) } } }
+            } }
+        }
+    };
+    Ok(page("Phúc tra", Some(&v), body).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct OutcomeForm {
+    csrf: String,
+    household: String,
+    outcome: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn backcheck_outcome(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<OutcomeForm>) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    blocking(move || i.record_backcheck_outcome(&form.household, &form.outcome, &form.note, &by, &addr.ip().to_string())).await?;
+    Ok(Redirect::to("/ministry/backcheck").into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -354,7 +387,15 @@ async fn draw_backcheck(State(intake): State<Arc<Intake>>, ConnectInfo(addr): Co
         table #sample {
             thead { tr { th { "Điều tra viên" } th { "Số phiếu" } th { "Hộ" } th { "Thôn" } th { "Kết quả phúc tra" } } }
             tbody { @for (enumerator, list) in &sample { @for f in list {
-                tr { td { (enumerator) } td.serial { (f.serial) } td { (f.household) } td { (f.village_name) } td { "☐ đã xác nhận ☐ không gặp ☐ trả lời khác" } }
+                tr { td { (enumerator) } td.serial { (f.serial) } td { (f.household) } td { (f.village_name) } td {
+                    form method="post" action="/ministry/backcheck/outcome" {
+                        input type="hidden" name="csrf" value=(v.csrf);
+                        input type="hidden" name="household" value=(f.household);
+                        select name="outcome" { option value="confirmed" { "Đã xác nhận" } option value="not_visited" { "Không gặp" } option value="answers_differ" { "Trả lời khác" } }
+                        input name="note" placeholder="Ghi chú" maxlength="2000";
+                        button { "Ghi" }
+                    }
+                } }
             } } }
         }
         (backcheck_form(&v, &form.seed))

@@ -262,8 +262,16 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     assert_eq!(first.len(), 2, "half of 3 forms, rounded up");
     assert_eq!(first, again);
 
+    // What the visits found, per enumerator; nonsense is refused.
+    let h0 = server.intake.store.expected_forms().unwrap().into_iter().find(|f| f.serial == first[0]).unwrap().household;
+    let outcome = |household: String, outcome: &'static str| post("/ministry/backcheck/outcome", vec![("csrf", csrf.clone()), ("household", household), ("outcome", outcome.into()), ("note", "Chủ hộ xác nhận".into())]);
+    assert_eq!(outcome(h0.clone(), "confirmed").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(outcome(h0.clone(), "made_up").await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(outcome("no-such-household".into(), "confirmed").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(server.intake.backcheck_results().unwrap()["enum-dh-p2"]["confirmed"], 1);
+
     let log = server.intake.store.audit_log(100).unwrap();
-    for action in ["index_computed", "index_refused", "paper_recorded", "backcheck_drawn"] {
+    for action in ["index_computed", "index_refused", "paper_recorded", "backcheck_drawn", "backcheck_recorded"] {
         assert!(log.iter().any(|e| e.action == action && e.login == "bonv"), "{action} is audited");
     }
 }

@@ -302,6 +302,10 @@ pub trait Store: Send + Sync + 'static {
     fn record_paper(&self, batch: &str, serials: &[String], by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Every serial that arrived on paper, in arrival order.
     fn paper_serials(&self) -> Result<Vec<String>, StoreError>;
+    /// Records what a back-check visit found (`confirmed`, `not_visited`, `answers_differ`).
+    fn record_backcheck_outcome(&self, household: &str, outcome: &str, note: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Every recorded back-check: (enumerator, household, outcome).
+    fn backcheck_outcomes(&self) -> Result<Vec<(String, String, String)>, StoreError>;
     fn record_backcheck_draw(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, households: &[String], by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
 
     fn record_alert(&self, alert: &Alert, now: DateTime<Utc>) -> Result<(), StoreError>;

@@ -982,6 +982,30 @@ impl Store for SqliteStore {
         })
     }
 
+    fn record_backcheck_outcome(&self, household: &str, outcome: &str, note: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let (h, o, n, b) = (household.to_string(), outcome.to_string(), note.to_string(), by.to_string());
+        self.write(move |tx| {
+            let known: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM households WHERE id = ?1)", [&h], |r| r.get(0))?;
+            if !known {
+                return Err(StoreError::UnknownHousehold(h));
+            }
+            tx.execute(
+                "INSERT INTO backcheck_outcomes VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(household_id) DO UPDATE SET outcome = excluded.outcome, note = excluded.note, by_whom = excluded.by_whom, at = excluded.at",
+                params![h, o, n, b, rfc3339(now)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn backcheck_outcomes(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT h.enumerator_id, b.household_id, b.outcome FROM backcheck_outcomes b JOIN households h ON h.id = b.household_id ORDER BY 1, 2")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
     fn record_backcheck_draw(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, households: &[String], by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let (seed, list, by) = (seed.to_string(), serde_json::to_string(households).expect("serializes"), by.to_string());
         self.write(move |tx| {
