@@ -169,6 +169,48 @@ impl Intake {
         Ok(form)
     }
 
+    /// Every opened form as a table for export: a header row (place columns, then each
+    /// question's printed number) and one row per household, coded answers with their
+    /// Vietnamese labels ("2 — Nữ"). Audited.
+    pub fn answers_table(&self, passphrase: &str, by: &str, address: &str) -> Result<Vec<Vec<String>>, IntakeError> {
+        let opened = self.open_answers(passphrase)?;
+        let form = self.form()?;
+        let labels = |q: &forms::load::Question, code: &serde_json::Value| -> String {
+            let label = q
+                .choices
+                .as_ref()
+                .and_then(|list| form.definition.choice_lists.get(list))
+                .and_then(|choices| choices.iter().find(|c| Some(c.code) == code.as_i64()))
+                .map(|c| c.label.vi.clone())
+                .or_else(|| {
+                    let special = &form.definition.special_codes;
+                    match code.as_i64() {
+                        c if c.is_some() && c == special.not_applicable => Some("Không áp dụng".into()),
+                        c if c.is_some() && c == special.no_answer => Some("Không trả lời".into()),
+                        _ => None,
+                    }
+                });
+            match label {
+                Some(l) => format!("{code} — {l}"),
+                None => code.as_str().map(String::from).unwrap_or_else(|| code.to_string()),
+            }
+        };
+        let mut rows = vec![["hộ", "số phiếu", "điều tra viên", "thôn", "xã", "huyện", "tỉnh"].iter().map(|s| s.to_string()).chain(form.questions.iter().map(|q| q.number.clone())).collect::<Vec<_>>()];
+        for (f, sheet) in &opened {
+            let mut row = vec![f.household.clone(), f.serial.clone(), f.enumerator.clone(), f.village.clone(), f.commune.clone(), f.district.clone(), f.province.clone()];
+            for q in &form.questions {
+                row.push(match sheet.answers.get(&q.id) {
+                    None => String::new(),
+                    Some(serde_json::Value::Array(codes)) => codes.iter().map(|c| labels(q, c)).collect::<Vec<_>>().join("; "),
+                    Some(v) => labels(q, v),
+                });
+            }
+            rows.push(row);
+        }
+        self.store.audit(by, "answers_exported", &format!("{} forms", opened.len()), address, Utc::now())?;
+        Ok(rows)
+    }
+
     /// The SIPAS index by village, commune, district and province, from answers opened with
     /// the passphrase. Recorded in the audit log.
     pub fn index(&self, passphrase: &str, by: &str, address: &str) -> Result<(forms::index::IndexReport, Vec<String>), IntakeError> {

@@ -45,6 +45,9 @@ pub fn routes() -> Router<Arc<Intake>> {
         .route("/ministry/index", get(index_page).post(index_results))
         .route("/ministry/anomalies", get(anomalies_page))
         .route("/ministry/index.csv", axum::routing::post(index_csv))
+        .route("/ministry/index.xlsx", axum::routing::post(index_xlsx))
+        .route("/ministry/answers.csv", axum::routing::post(answers_csv))
+        .route("/ministry/answers.xlsx", axum::routing::post(answers_xlsx))
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -417,10 +420,13 @@ fn passphrase_form(v: &Visitor, message: Option<&str>) -> Markup {
             label { "Cụm mật khẩu " input name="passphrase" type="password" autocomplete="off" required; }
             button { "Tính chỉ số" }
         }
-        form method="post" action="/ministry/index.csv" {
-            input type="hidden" name="csrf" value=(v.csrf);
-            label { "Cụm mật khẩu " input name="passphrase" type="password" autocomplete="off" required; }
-            button { "Tải CSV" }
+        h2 { "Tải về" }
+        @for (action, what) in [("/ministry/index.csv", "Chỉ số (CSV)"), ("/ministry/index.xlsx", "Chỉ số (XLSX)"), ("/ministry/answers.csv", "Câu trả lời (CSV)"), ("/ministry/answers.xlsx", "Câu trả lời (XLSX)")] {
+            form method="post" action=(action) {
+                input type="hidden" name="csrf" value=(v.csrf);
+                label { "Cụm mật khẩu " input name="passphrase" type="password" autocomplete="off" required; }
+                button { (what) }
+            }
         }
     }
 }
@@ -477,21 +483,76 @@ async fn index_results(State(intake): State<Arc<Intake>>, ConnectInfo(addr): Con
     Ok(page("Chỉ số SIPAS", Some(&v), body).into_response())
 }
 
-async fn index_csv(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    let (report, _) = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
-    let mut csv = String::from("level,area,forms,index,low,high\n");
-    let mut row = |level: &str, id: &str, a: &forms::index::AreaIndex| {
-        let f = |x: Option<f64>| x.map(|x| format!("{x:.4}")).unwrap_or_default();
-        csv.push_str(&format!("{level},{id},{},{},{},{}\n", a.forms, f(a.overall.value), f(a.overall.low), f(a.overall.high)));
-    };
-    row("national", "all", &report.national);
+/// The index as rows: national first, then every area of every level.
+fn index_rows(report: &forms::index::IndexReport) -> Vec<Vec<String>> {
+    let f = |x: Option<f64>| x.map(|x| format!("{x:.4}")).unwrap_or_default();
+    let row = |level: &str, id: &str, a: &forms::index::AreaIndex| vec![level.to_string(), id.to_string(), a.forms.to_string(), f(a.overall.value), f(a.overall.low), f(a.overall.high)];
+    let mut rows = vec![["level", "area", "forms", "index", "low", "high"].map(String::from).to_vec(), row("national", "all", &report.national)];
     for (level, areas) in &report.areas {
         for (id, a) in areas {
-            row(&format!("{level:?}").to_lowercase(), id, a);
+            rows.push(row(&format!("{level:?}").to_lowercase(), id, a));
         }
     }
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"sipas-index.csv\"")], csv).into_response())
+    rows
+}
+
+/// A table as a download: CSV (UTF-8) or an XLSX workbook of one sheet.
+fn download(rows: &[Vec<String>], name: &str, xlsx: bool) -> Result<Response, IntakeError> {
+    let failed = |e: String| IntakeError::BadRequest(format!("the file could not be written: {e}"));
+    if xlsx {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                sheet.write_string(r as u32, c as u16, cell).map_err(|e| failed(e.to_string()))?;
+            }
+        }
+        let bytes = book.save_to_buffer().map_err(|e| failed(e.to_string()))?;
+        let disposition = format!("attachment; filename=\"{name}.xlsx\"");
+        return Ok(([(header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response());
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.write_record(row).map_err(|e| failed(e.to_string()))?;
+    }
+    let bytes = writer.into_inner().map_err(|e| failed(e.to_string()))?;
+    let disposition = format!("attachment; filename=\"{name}.csv\"");
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+}
+
+async fn index_download(intake: Arc<Intake>, addr: SocketAddr, headers: HeaderMap, form: PassphraseForm, xlsx: bool) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let (report, _) = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
+    download(&index_rows(&report), "sipas-index", xlsx)
+}
+
+async fn index_csv(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
+    index_download(intake, addr, headers, form, false).await
+}
+
+async fn index_xlsx(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
+    index_download(intake, addr, headers, form, true).await
+}
+
+async fn answers_download(intake: Arc<Intake>, addr: SocketAddr, headers: HeaderMap, form: PassphraseForm, xlsx: bool) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    match blocking(move || i.answers_table(&form.passphrase, &by, &addr.ip().to_string())).await {
+        Ok(rows) => download(&rows, "sipas-answers", xlsx),
+        Err(IntakeError::MinistryKey(e)) => Ok((StatusCode::UNAUTHORIZED, page("Chỉ số SIPAS", Some(&v), passphrase_form(&v, Some(&e.to_string())))).into_response()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn answers_csv(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
+    answers_download(intake, addr, headers, form, false).await
+}
+
+async fn answers_xlsx(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
+    answers_download(intake, addr, headers, form, true).await
 }
 
 async fn anomalies_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {

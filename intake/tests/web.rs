@@ -240,6 +240,26 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     let csv = post("/ministry/index.csv", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.text().await.unwrap();
     assert!(csv.starts_with("level,area,forms,index,low,high\nnational,all,3,"), "{csv}");
     assert!(csv.contains("\nvillage,dh-p2-kp1,3,"));
+    // The answers, with the codes' Vietnamese labels; and the same as workbooks.
+    let answers = post("/ministry/answers.csv", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.text().await.unwrap();
+    let mut lines = answers.lines();
+    assert!(lines.next().unwrap().starts_with("hộ,số phiếu,điều tra viên,thôn,xã,huyện,tỉnh,A1,A2"));
+    assert_eq!(lines.count(), 3);
+    assert!(answers.contains(" — Nam") || answers.contains(" — Nữ"), "coded answers carry their labels");
+    for path in ["/ministry/answers.xlsx", "/ministry/index.xlsx"] {
+        let r = post(path, vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await;
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+        assert_eq!(&r.bytes().await.unwrap()[..2], b"PK", "{path} is a workbook");
+    }
+    assert_eq!(post("/ministry/answers.csv", vec![("csrf", csrf.clone()), ("passphrase", "a wrong passphrase here".into())]).await.status(), StatusCode::UNAUTHORIZED);
+    let as_supervisor = client()
+        .post(format!("{}/ministry/answers.csv", server.base))
+        .header(header::COOKIE, format!("fp_session={supervisor}"))
+        .form(&[("csrf", "x"), ("passphrase", PASSPHRASE)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_supervisor.status(), StatusCode::NOT_FOUND, "no answer for a supervisor, even with the passphrase");
 
     // Paper arrives: one serial twice, one missing, one that is not in the sample.
     let scanned = format!("{}\n{}\n{}\nQT24-99999\n", hs[0].1, hs[0].1.to_lowercase(), hs[1].1);
