@@ -88,6 +88,17 @@ fn main() {
     let min_token = intake.log_in("bonv", "bộ nội vụ mật khẩu", "127.0.0.1").unwrap();
     println!("prepared {households_total} households with full histories in {:.1} s", started.elapsed().as_secs_f64());
 
+    // Where reconciliation's time goes.
+    for _ in 0..3 {
+        let t = Instant::now();
+        let expected = intake.store.expected_forms().unwrap();
+        let t_expected = t.elapsed();
+        let paper = intake.store.paper_serials().unwrap();
+        let t_paper = t.elapsed() - t_expected;
+        let r = intake::reconcile::reconcile(&expected, &paper);
+        println!("  reconciliation parts: expected forms {:.1} ms, paper serials {:.1} ms, matching {:.1} ms ({} villages)", t_expected.as_secs_f64() * 1e3, t_paper.as_secs_f64() * 1e3, (t.elapsed() - t_expected - t_paper).as_secs_f64() * 1e3, r.villages.len());
+    }
+
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let router = intake::http::router(intake.clone());
     let measure = |path: &str, token: Option<&str>, rounds: usize| -> (Vec<Duration>, usize) {
