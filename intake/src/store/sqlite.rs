@@ -331,7 +331,9 @@ impl Store for SqliteStore {
             }
             let covering = c.village_enumerators();
             let mut summary = ImportSummary { villages: 0, households: 0, reserve: 0, enumerators: c.enumerators.len(), supervisors: c.supervisors.len() };
-            let mut insert_household = tx.prepare("INSERT INTO households VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?;
+            let mut insert_household = tx.prepare(
+                "INSERT INTO households (id, village_id, serial, name, address, reserve_rank, enumerator_id, status, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
             for p in &c.provinces {
                 tx.execute("INSERT INTO provinces VALUES (?1, ?2)", params![p.id, p.name])?;
                 for d in &p.districts {
@@ -603,6 +605,7 @@ impl Store for SqliteStore {
 
             let mut insert_event = tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")?;
             let mut insert_serial = tx.prepare_cached("INSERT OR IGNORE INTO parcel_serials VALUES (?1, ?2, ?3, ?4)")?;
+            let mut mark_answers = tx.prepare_cached("UPDATE households SET has_answers = 1 WHERE id = ?1 AND has_answers = 0")?;
             for (idx, ((event, outcome), body)) in batch.events.iter().zip(&judgement.outcomes).zip(&bodies).enumerate() {
                 if outcome.code.as_deref() == Some(sync_protocol::api::rejection::DUPLICATE_EVENT) {
                     // The first copy is stored; this one lives on in the batch frame and receipt.
@@ -629,6 +632,9 @@ impl Store for SqliteStore {
                     outcome.code,
                     outcome.reason
                 ])?;
+                if outcome.status == OutcomeStatus::Accepted && event.body.sealed_answers().is_some() {
+                    mark_answers.execute([&event.household])?;
+                }
                 if let (OutcomeStatus::Accepted, EventBody::ParcelHandedOver { parcel, serials }) = (outcome.status, &event.body) {
                     for serial in serials {
                         insert_serial.execute(params![parcel, serial, event.id.to_string(), batch.enumerator])?;
@@ -934,15 +940,9 @@ impl Store for SqliteStore {
 
     fn expected_forms(&self) -> Result<Vec<ExpectedForm>, StoreError> {
         self.read(|c| {
-            // Households with accepted sealed answers, from the partial index on accepted kinds.
-            let mut digital = c.prepare(
-                "SELECT DISTINCT household_id FROM events WHERE status = 'accepted' AND kind IN ('transcription_verified', 'correction')
-                 UNION SELECT household_id FROM events WHERE status = 'accepted' AND kind = 'form_transcribed' AND instr(body, '\"sealed_answers\"') > 0",
-            )?;
-            let with_answers: std::collections::HashSet<String> = digital.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
             let mut stmt = c.prepare(
-                "SELECT h.id, h.serial, h.enumerator_id, v.id, v.name, h.status
-                 FROM households h JOIN villages v ON v.id = h.village_id
+                "SELECT h.id, h.serial, h.enumerator_id, v.id, v.name, h.status, h.has_answers
+                 FROM villages v JOIN households h ON h.village_id = v.id
                  WHERE h.status != 'reserve' ORDER BY v.id, h.serial",
             )?;
             let rows = stmt
@@ -955,11 +955,11 @@ impl Store for SqliteStore {
                         village: r.get(3)?,
                         village_name: r.get(4)?,
                         status: HouseholdStatus::parse(&status).unwrap_or(HouseholdStatus::Assigned),
-                        digital: false,
+                        digital: r.get(6)?,
                     })
                 })?
                 .collect::<Result<Vec<ExpectedForm>, _>>()?;
-            Ok(rows.into_iter().map(|f| ExpectedForm { digital: with_answers.contains(&f.household), ..f }).collect())
+            Ok(rows)
         })
     }
 
