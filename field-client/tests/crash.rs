@@ -74,7 +74,12 @@ fn child_process() {
 
 #[test]
 fn sigkill_at_random_points_loses_and_duplicates_nothing() {
-    for seed in [20241121, 7, 42, 2026] {
+    // Eight fixed seeds in every run; `FIELDPOST_CRASH_SEEDS=n` adds n fresh ones (printed, so a
+    // failure can be replayed).
+    let extra: usize = std::env::var("FIELDPOST_CRASH_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let fresh = (0..extra).map(|_| rand::random::<u64>());
+    for seed in [20241121, 7, 42, 2026, 1, 99, 314159, 8080].into_iter().chain(fresh) {
+        eprintln!("crash test seed {seed}");
         run_with_seed(seed);
     }
 }
