@@ -193,3 +193,89 @@ mod tests {
         assert_eq!(r.behind, 1);
     }
 }
+
+/// Work per enumerator between two days (inclusive), from daily event counts: the period
+/// report a supervisor sends (monthly, or for any stretch of the campaign).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PeriodRow {
+    pub enumerator: String,
+    pub handed_out: u32,
+    pub collected: u32,
+    pub keyed: u32,
+    pub verified: u32,
+    pub absent: u32,
+    pub refused: u32,
+    pub moved: u32,
+    pub in_parcels: u32,
+}
+
+pub fn period(daily: &[(String, String, String, u32)], from: NaiveDate, to: NaiveDate) -> Vec<PeriodRow> {
+    let mut rows: std::collections::BTreeMap<&str, PeriodRow> = std::collections::BTreeMap::new();
+    for (day, enumerator, kind, n) in daily {
+        let Ok(d) = day.parse::<NaiveDate>() else { continue };
+        if d < from || d > to {
+            continue;
+        }
+        let row = rows.entry(enumerator).or_insert_with(|| PeriodRow { enumerator: enumerator.clone(), ..Default::default() });
+        match kind.as_str() {
+            "form_distributed" => row.handed_out += n,
+            "form_collected" => row.collected += n,
+            "form_transcribed" => row.keyed += n,
+            "transcription_verified" => row.verified += n,
+            "absent" => row.absent += n,
+            "refused" => row.refused += n,
+            "moved" => row.moved += n,
+            _ => {}
+        }
+    }
+    rows.into_values().collect()
+}
+
+/// Cumulative handed out / collected / keyed per day, for the progress chart.
+pub fn cumulative(daily: &[(String, String, String, u32)]) -> Vec<(NaiveDate, u32, u32, u32)> {
+    let mut per_day: std::collections::BTreeMap<NaiveDate, (u32, u32, u32)> = std::collections::BTreeMap::new();
+    for (day, _, kind, n) in daily {
+        let Ok(d) = day.parse::<NaiveDate>() else { continue };
+        let e = per_day.entry(d).or_default();
+        match kind.as_str() {
+            "form_distributed" => e.0 += n,
+            "form_collected" => e.1 += n,
+            "form_transcribed" => e.2 += n,
+            _ => {}
+        }
+    }
+    let (mut a, mut b, mut c) = (0, 0, 0);
+    per_day.into_iter().map(|(d, (x, y, z))| {
+        a += x;
+        b += y;
+        c += z;
+        (d, a, b, c)
+    }).collect()
+}
+
+#[cfg(test)]
+mod period_tests {
+    use super::*;
+
+    #[test]
+    fn a_period_counts_only_its_days_and_the_chart_accumulates() {
+        let daily: Vec<(String, String, String, u32)> = [
+            ("2024-11-21", "a", "form_distributed", 10),
+            ("2024-11-22", "a", "form_distributed", 17),
+            ("2024-11-22", "a", "refused", 1),
+            ("2024-11-23", "a", "form_collected", 20),
+            ("2024-11-23", "b", "form_distributed", 5),
+            ("2024-12-02", "a", "form_transcribed", 20),
+        ]
+        .into_iter()
+        .map(|(d, e, k, n)| (d.to_string(), e.to_string(), k.to_string(), n))
+        .collect();
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let november = period(&daily, day("2024-11-01"), day("2024-11-30"));
+        assert_eq!(november.len(), 2);
+        assert_eq!((november[0].handed_out, november[0].refused, november[0].collected, november[0].keyed), (27, 1, 20, 0));
+        let chart = cumulative(&daily);
+        assert_eq!(chart.last().unwrap(), &(day("2024-12-02"), 32, 20, 20));
+        assert_eq!(chart[1], (day("2024-11-22"), 27, 0, 0));
+    }
+}

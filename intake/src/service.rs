@@ -322,6 +322,12 @@ impl Intake {
         Ok(sample)
     }
 
+    /// Daily counts of what this account may see (their districts for a supervisor).
+    pub fn daily_counts(&self, account: &crate::accounts::Account) -> Result<Vec<(String, String, String, u32)>, IntakeError> {
+        let scope = (account.role == crate::accounts::Role::Supervisor).then(|| account.districts.clone());
+        Ok(self.store.daily_counts(scope.as_deref())?)
+    }
+
     /// Progress as this account may see it: a supervisor their districts (another district is
     /// `NotFound`, as if it did not exist), the ministry and admins everything.
     pub fn progress_report(&self, account: &crate::accounts::Account, district: Option<&str>) -> Result<crate::progress::Report, IntakeError> {

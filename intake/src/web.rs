@@ -15,7 +15,7 @@ use axum::{
     routing::get,
     Json, Router,
 };
-use chrono::Utc;
+use chrono::{Datelike, Utc};
 use maud::{html, Markup, DOCTYPE};
 use std::{net::SocketAddr, sync::Arc};
 
@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<Intake>> {
         .route("/logout", axum::routing::post(logout))
         .route("/progress", get(progress_page))
         .route("/progress/district/{id}", get(district_page))
+        .route("/progress/report", get(period_report))
         .route("/api/progress", get(progress_json))
         .route("/reassign", get(reassign_page).post(reassign))
         .route("/ministry/reconciliation", get(reconciliation_page))
@@ -222,7 +223,73 @@ fn table(report: &Report) -> Markup {
 async fn progress_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
     let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
     let report = report_for(&intake, &v.account, None).await?;
-    Ok(page("Tiến độ thu thập", Some(&v), table(&report)).into_response())
+    let (i, a) = (intake.clone(), v.account.clone());
+    let daily = blocking(move || i.daily_counts(&a)).await?;
+    let body = html! {
+        (chart(&crate::progress::cumulative(&daily), report.total.sampled))
+        p { a href="/progress/report" { "Báo cáo theo kỳ (tháng)" } }
+        (table(&report))
+    };
+    Ok(page("Tiến độ thu thập", Some(&v), body).into_response())
+}
+
+/// Cumulative work per campaign day as an SVG line chart (no script).
+fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32) -> Markup {
+    let (w, h, pad) = (720.0, 220.0, 36.0);
+    let top = sampled.max(points.iter().map(|p| p.1.max(p.2).max(p.3)).max().unwrap_or(0)).max(1) as f64;
+    let x = |i: usize| pad + (w - 2.0 * pad) * if points.len() > 1 { i as f64 / (points.len() - 1) as f64 } else { 0.5 };
+    let y = |n: u32| h - pad - (h - 2.0 * pad) * n as f64 / top;
+    let line = |pick: fn(&(chrono::NaiveDate, u32, u32, u32)) -> u32| points.iter().enumerate().map(|(i, p)| format!("{:.1},{:.1}", x(i), y(pick(p)))).collect::<Vec<_>>().join(" ");
+    html! {
+        svg #progress-chart width=(w) height=(h) viewBox={ "0 0 " (w) " " (h) } role="img" aria-label="Tiến độ theo ngày" style="background:#fff;border:1px solid #d6dbe2" {
+            line x1=(pad) y1=(y(sampled)) x2=(w - pad) y2=(y(sampled)) stroke="#b3261e" stroke-dasharray="4 4" {}
+            text x=(pad) y=(y(sampled) - 4.0) font-size="12" fill="#b3261e" { "Mẫu: " (sampled) }
+            polyline points=(line(|p| p.1)) fill="none" stroke="#1d4ea3" stroke-width="2" {}
+            polyline points=(line(|p| p.2)) fill="none" stroke="#4b2ca3" stroke-width="2" {}
+            polyline points=(line(|p| p.3)) fill="none" stroke="#1d7a46" stroke-width="2" {}
+            @for (i, p) in points.iter().enumerate() { text x=(x(i)) y=(h - 12.0) font-size="11" text-anchor="middle" { (p.0.format("%d/%m")) } }
+            text x=(w - pad) y="16" font-size="12" text-anchor="end" { tspan fill="#1d4ea3" { "— đã phát " } tspan fill="#4b2ca3" { "— đã thu " } tspan fill="#1d7a46" { "— đã nhập" } }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PeriodQuery {
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    format: Option<String>,
+}
+
+async fn period_report(State(intake): State<Arc<Intake>>, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<PeriodQuery>) -> Result<Response, IntakeError> {
+    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    let today = Utc::now().date_naive();
+    let from = q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today));
+    let to = q.to.unwrap_or(today);
+    let (i, a) = (intake.clone(), v.account.clone());
+    let rows = crate::progress::period(&blocking(move || i.daily_counts(&a)).await?, from, to);
+    let header_row = ["điều tra viên", "đã phát", "đã thu", "đã nhập", "đã kiểm tra", "vắng", "từ chối", "chuyển đi"].map(String::from).to_vec();
+    let as_rows = || {
+        std::iter::once(header_row.clone())
+            .chain(rows.iter().map(|r| vec![r.enumerator.clone(), r.handed_out.to_string(), r.collected.to_string(), r.keyed.to_string(), r.verified.to_string(), r.absent.to_string(), r.refused.to_string(), r.moved.to_string()]))
+            .collect::<Vec<_>>()
+    };
+    let name = format!("bao-cao-{from}-{to}");
+    match q.format.as_deref() {
+        Some("csv") => download(&as_rows(), &name, false),
+        Some("xlsx") => download(&as_rows(), &name, true),
+        _ => {
+            let body = html! {
+                form method="get" action="/progress/report" {
+                    label { "Từ ngày " input type="date" name="from" value=(from); }
+                    label { "Đến ngày " input type="date" name="to" value=(to); }
+                    button { "Xem" }
+                }
+                p { a href={ "/progress/report?from=" (from) "&to=" (to) "&format=csv" } { "Tải CSV" } " · " a href={ "/progress/report?from=" (from) "&to=" (to) "&format=xlsx" } { "Tải XLSX" } }
+                table #period { thead { tr { @for hcell in &header_row { th { (hcell) } } } } tbody { @for r in as_rows().iter().skip(1) { tr { @for c in r { td { (c) } } } } } }
+            };
+            Ok(page(&format!("Báo cáo từ {from} đến {to}"), Some(&v), body).into_response())
+        }
+    }
 }
 
 async fn district_page(State(intake): State<Arc<Intake>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, IntakeError> {

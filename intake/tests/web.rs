@@ -84,6 +84,15 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
     assert_eq!((kp1["counts"]["handed_out"].as_u64(), kp1["counts"]["transcribed"].as_u64()), (Some(1), Some(1)));
     assert!(kp1["last_sync"].is_string());
 
+    // The chart and the period report (page, CSV, workbook) of their district.
+    assert!(get(&server, "/progress", &session).await.text().await.unwrap().contains("id=\"progress-chart\""));
+    let day = chrono::Utc::now().date_naive();
+    let report = get(&server, &format!("/progress/report?from={}&to={}&format=csv", day - chrono::Duration::days(40), day + chrono::Duration::days(1)), &session).await.text().await.unwrap();
+    assert!(report.starts_with("điều tra viên,đã phát,đã thu,đã nhập"), "{report}");
+    assert!(report.contains("\nenum-dh-p2,1,1,1,0,0,0,0"), "{report}");
+    let xlsx = get(&server, "/progress/report?format=xlsx", &session).await.bytes().await.unwrap();
+    assert_eq!(&xlsx[..2], b"PK");
+
     // Another district's page does not exist for them; their own does.
     assert_eq!(get(&server, "/progress/district/qt", &session).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(get(&server, "/progress/district/dh", &session).await.status(), StatusCode::OK);

@@ -288,6 +288,9 @@ pub trait Store: Send + Sync + 'static {
     /// Progress per village and enumerator; only the given districts when `Some`.
     fn progress(&self, districts: Option<&[String]>) -> Result<Vec<VillageProgress>, StoreError>;
 
+    /// Accepted household events counted per device day, enumerator and kind (visit outcomes
+    /// by outcome): (day, enumerator, kind-or-outcome, count); only the given districts when `Some`.
+    fn daily_counts(&self, districts: Option<&[String]>) -> Result<Vec<(String, String, String, u32)>, StoreError>;
     /// Rejected events, newest first; only those of households in the given districts when `Some`.
     fn rejected_events(&self, districts: Option<&[String]>) -> Result<Vec<RejectedRecord>, StoreError>;
     /// Villages with their district and the enumerators working there: (village, name, district, enumerators).

@@ -820,6 +820,26 @@ impl Store for SqliteStore {
         })
     }
 
+    fn daily_counts(&self, districts: Option<&[String]>) -> Result<Vec<(String, String, String, u32)>, StoreError> {
+        let districts = districts.map(|d| d.to_vec());
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT substr(e.occurred_at, 1, 10), e.enumerator_id, cm.district_id,
+                        CASE WHEN e.kind = 'visit_outcome' THEN json_extract(e.body, '$.body.outcome') ELSE e.kind END, COUNT(*)
+                 FROM events e JOIN households h ON h.id = e.household_id JOIN villages v ON v.id = h.village_id JOIN communes cm ON cm.id = v.commune_id
+                 WHERE e.status = 'accepted' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, u32>(4)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows
+                .into_iter()
+                .filter(|(_, _, d, _, _)| districts.as_ref().is_none_or(|list| list.contains(d)))
+                .map(|(day, e, _, kind, n)| (day, e, kind, n))
+                .collect())
+        })
+    }
+
     fn rejected_events(&self, districts: Option<&[String]>) -> Result<Vec<RejectedRecord>, StoreError> {
         let districts = districts.map(|d| d.to_vec());
         self.read(move |c| {
