@@ -283,6 +283,26 @@ impl Intake {
         Ok(out)
     }
 
+    /// The ministry approves a form, or flags it with a reason (to check against its paper).
+    pub fn review(&self, household: &str, decision: &str, reason: &str, by: &str, address: &str) -> Result<(), IntakeError> {
+        let reason = reason.trim();
+        match decision {
+            "approved" => {}
+            "flagged" if !reason.is_empty() => {}
+            "flagged" => return Err(IntakeError::BadRequest("say why the form is flagged".into())),
+            other => return Err(IntakeError::BadRequest(format!("{other:?} is not a review decision (approved, flagged)"))),
+        }
+        if reason.chars().count() > 2000 {
+            return Err(IntakeError::BadRequest("the reason is over 2,000 characters".into()));
+        }
+        self.store.record_review(household, decision, reason, by, Utc::now()).map_err(|e| match e {
+            crate::store::StoreError::Corrupt(m) => IntakeError::BadRequest(m),
+            other => other.into(),
+        })?;
+        self.store.audit(by, "form_reviewed", &format!("{household}: {decision} {reason}"), address, Utc::now())?;
+        Ok(())
+    }
+
     /// Paradata anomalies (no answer is read).
     pub fn anomalies(&self) -> Result<crate::anomalies::Anomalies, IntakeError> {
         let campaign = self.store.campaign()?;

@@ -45,6 +45,7 @@ pub fn routes() -> Router<Arc<Intake>> {
         .route("/ministry/backcheck/outcome", axum::routing::post(backcheck_outcome))
         .route("/ministry/index", get(index_page).post(index_results))
         .route("/ministry/anomalies", get(anomalies_page))
+        .route("/ministry/review", get(review_page).post(review))
         .route("/ministry/index.csv", axum::routing::post(index_csv))
         .route("/ministry/index.xlsx", axum::routing::post(index_xlsx))
         .route("/ministry/answers.csv", axum::routing::post(answers_csv))
@@ -100,6 +101,7 @@ fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<String> {
                                 a href="/ministry/backcheck" { "Phúc tra" }
                                 a href="/ministry/index" { "Chỉ số SIPAS" }
                                 a href="/ministry/anomalies" { "Bất thường" }
+                                a href="/ministry/review" { "Duyệt phiếu" }
                             }
                             span { (v.account.name) " (" (v.account.login) ")" }
                             form method="post" action="/logout" {
@@ -708,4 +710,51 @@ async fn reassign(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectI
     let moved = blocking(move || i.reassign_village(&a, &form.village, &form.to, &form.reason, &addr.ip().to_string())).await?;
     let (villages, rejected) = reassign_data(&intake, &v.account).await?;
     Ok(reassign_view(&v, &villages, &rejected, Some(format!("Đã chuyển {moved} hộ của {village} cho {to}."))).into_response())
+}
+
+async fn review_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let i = intake.clone();
+    let (forms, reviews, paper) = blocking(move || Ok((i.store.expected_forms()?, i.store.reviews()?, i.store.paper_serials()?))).await?;
+    let paper: std::collections::HashSet<String> = paper.iter().map(|s| crate::reconcile::normalize_serial(s)).collect();
+    let body = html! {
+        p { "Phiếu bị gắn cờ cần đối chiếu với bản giấy trong bưu gói; bản giấy đã đến hay chưa được ghi bên cạnh." }
+        table #reviews {
+            thead { tr { th { "Số phiếu" } th { "Hộ" } th { "Thôn" } th { "Điều tra viên" } th { "Bản giấy" } th { "Quyết định" } th { "Duyệt" } } }
+            tbody { @for f in forms.iter().filter(|f| f.digital) {
+                tr data-household=(f.household) {
+                    td { (f.serial) } td.l { (f.household) } td.l { (f.village_name) } td.l { (f.enumerator) }
+                    td { (if paper.contains(&f.serial) { "đã đến" } else { "chưa đến" }) }
+                    td.l.decision { @if let Some((d, reason, by, at)) = reviews.get(&f.household) { (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) " — " (reason) " (" (by) ", " (at) ")" } }
+                    td { form method="post" action="/ministry/review" {
+                        input type="hidden" name="csrf" value=(v.csrf);
+                        input type="hidden" name="household" value=(f.household);
+                        input name="reason" placeholder="Lý do (khi gắn cờ)" maxlength="2000";
+                        button name="decision" value="approved" { "Duyệt" } " "
+                        button name="decision" value="flagged" { "Gắn cờ" }
+                    } }
+                }
+            } }
+        }
+    };
+    Ok(page("Duyệt phiếu", Some(&v), body).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct ReviewForm {
+    csrf: String,
+    household: String,
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn review(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<ReviewForm>) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    blocking(move || i.review(&form.household, &form.decision, &form.reason, &by, &addr.ip().to_string())).await?;
+    Ok(Redirect::to("/ministry/review").into_response())
 }

@@ -291,6 +291,16 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     assert_eq!(first.len(), 2, "half of 3 forms, rounded up");
     assert_eq!(first, again);
 
+    // Review: approve one, flag one with a reason (a flag needs one), later decisions kept.
+    let review = |household: String, decision: &'static str, reason: &'static str| post("/ministry/review", vec![("csrf", csrf.clone()), ("household", household), ("decision", decision.into()), ("reason", reason.into())]);
+    assert_eq!(review(hs[0].0.clone(), "approved", "").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(review(hs[1].0.clone(), "flagged", "").await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(review(hs[1].0.clone(), "flagged", "Chữ viết khó đọc ở câu 9").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(review("dh-p4-kp2-01".into(), "approved", "").await.status(), StatusCode::BAD_REQUEST, "no form arrived for it");
+    let page = get(&server, "/ministry/review", &session).await.text().await.unwrap();
+    assert!(page.contains("Gắn cờ — Chữ viết khó đọc ở câu 9") && page.contains("Đã duyệt"));
+    assert_eq!(server.intake.store.reviews().unwrap().len(), 2);
+
     // What the visits found, per enumerator; nonsense is refused.
     let h0 = server.intake.store.expected_forms().unwrap().into_iter().find(|f| f.serial == first[0]).unwrap().household;
     let outcome = |household: String, outcome: &'static str| post("/ministry/backcheck/outcome", vec![("csrf", csrf.clone()), ("household", household), ("outcome", outcome.into()), ("note", "Chủ hộ xác nhận".into())]);

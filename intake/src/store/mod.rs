@@ -309,6 +309,10 @@ pub trait Store: Send + Sync + 'static {
     fn record_backcheck_outcome(&self, household: &str, outcome: &str, note: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Every recorded back-check: (enumerator, household, outcome).
     fn backcheck_outcomes(&self) -> Result<Vec<(String, String, String)>, StoreError>;
+    /// A review decision (`approved` or `flagged`, with a reason); earlier ones are kept.
+    fn record_review(&self, household: &str, decision: &str, reason: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The latest decision per reviewed household: (household, decision, reason, by, at).
+    fn reviews(&self) -> Result<BTreeMap<String, (String, String, String, String)>, StoreError>;
     fn record_backcheck_draw(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, households: &[String], by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
 
     fn record_alert(&self, alert: &Alert, now: DateTime<Utc>) -> Result<(), StoreError>;

@@ -1026,6 +1026,30 @@ impl Store for SqliteStore {
         })
     }
 
+    fn record_review(&self, household: &str, decision: &str, reason: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let (h, d, r, b) = (household.to_string(), decision.to_string(), reason.to_string(), by.to_string());
+        self.write(move |tx| {
+            let has_answers: Option<bool> = tx.query_row("SELECT has_answers FROM households WHERE id = ?1", [&h], |r| r.get(0)).optional()?;
+            match has_answers {
+                None => return Err(StoreError::UnknownHousehold(h)),
+                Some(false) => return Err(StoreError::Corrupt(format!("household {h} has no form to review yet"))),
+                Some(true) => {}
+            }
+            tx.execute("INSERT INTO reviews (household_id, decision, reason, by_whom, at) VALUES (?1, ?2, ?3, ?4, ?5)", params![h, d, r, b, rfc3339(now)])?;
+            Ok(())
+        })
+    }
+
+    fn reviews(&self) -> Result<BTreeMap<String, (String, String, String, String)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT household_id, decision, reason, by_whom, at FROM reviews ORDER BY id")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))))?
+                .collect::<Result<BTreeMap<_, _>, _>>()?;
+            Ok(rows)
+        })
+    }
+
     fn record_backcheck_draw(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, households: &[String], by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let (seed, list, by) = (seed.to_string(), serde_json::to_string(households).expect("serializes"), by.to_string());
         self.write(move |tx| {
