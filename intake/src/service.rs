@@ -303,6 +303,29 @@ impl Intake {
         Ok(())
     }
 
+    /// Creates or changes an account from the admin page; audited.
+    #[allow(clippy::too_many_arguments)]
+    pub fn save_account(&self, login: &str, name: &str, role: &str, districts: &str, password: &str, by: &str, address: &str) -> Result<(), IntakeError> {
+        let login = login.trim();
+        if login.is_empty() || login.len() > 64 || !login.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)) {
+            return Err(IntakeError::BadRequest("a login is 1 to 64 of a-z, 0-9, '.', '_' and '-'".into()));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(IntakeError::BadRequest("a name is 1 to 200 characters".into()));
+        }
+        let role = crate::accounts::Role::parse(role).ok_or_else(|| IntakeError::BadRequest(format!("unknown role {role:?}")))?;
+        let districts: Vec<String> = districts.split(',').map(str::trim).filter(|d| !d.is_empty()).map(String::from).collect();
+        if role == crate::accounts::Role::Supervisor && districts.is_empty() {
+            return Err(IntakeError::BadRequest("a supervisor needs at least one district".into()));
+        }
+        let hash = crate::accounts::hash_password(password).map_err(|e| IntakeError::BadRequest(e.to_string()))?;
+        let account = crate::accounts::Account { login: login.into(), name: name.into(), role, districts, password_hash: Some(hash) };
+        self.store.upsert_account(&account, Utc::now())?;
+        self.store.audit(by, "account_saved", &format!("{login} ({})", role.as_str()), address, Utc::now())?;
+        Ok(())
+    }
+
     /// Paradata anomalies (no answer is read).
     pub fn anomalies(&self) -> Result<crate::anomalies::Anomalies, IntakeError> {
         let campaign = self.store.campaign()?;

@@ -345,3 +345,47 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     assert!(!get(&server, "/reassign", &other).await.text().await.unwrap().contains(&moved.0), "not in another district's list");
     assert!(server.intake.store.audit_log(50).unwrap().iter().any(|e| e.action == "reassigned" && e.login == "gs-dh"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_page() {
+    let server = setup().await;
+    let admin = Account { login: "admin".into(), name: "Quản trị".into(), role: Role::Admin, districts: vec![], password_hash: Some(hash_password("quản trị viên mật khẩu").unwrap()) };
+    server.intake.store.upsert_account(&admin, chrono::Utc::now()).unwrap();
+    let device = server.enroll("enum-gl-ga").await;
+    let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
+    assert_eq!(get(&server, "/admin", &supervisor).await.status(), StatusCode::NOT_FOUND);
+    let ministry = log_in(&server, "bonv", "bộ nội vụ mật khẩu").await.unwrap();
+    assert_eq!(get(&server, "/admin", &ministry).await.status(), StatusCode::NOT_FOUND);
+
+    let session = log_in(&server, "admin", "quản trị viên mật khẩu").await.unwrap();
+    let csrf = hidden_csrf(&get(&server, "/admin", &session).await.text().await.unwrap());
+    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let (url, session) = (format!("{}{path}", server.base), session.clone());
+        async move { client().post(url).header(header::COOKIE, format!("fp_session={session}")).form(&form).send().await.unwrap() }
+    };
+    let account = |login: &str, role: &str, districts: &str, password: &str| {
+        vec![("csrf", csrf.clone()), ("login", login.to_string()), ("name", "Nguyễn Văn <b>Giám</b>".to_string()), ("role", role.to_string()), ("districts", districts.to_string()), ("password", password.to_string())]
+    };
+    assert_eq!(post("/admin/account", vec![("csrf", "forged".into())]).await.status(), StatusCode::UNPROCESSABLE_ENTITY, "an incomplete form");
+    let page = post("/admin/account", account("gs-gl2", "supervisor", "gl", "short")).await.text().await.unwrap();
+    assert!(page.contains("Không lưu") && page.contains("12"), "a short password is refused");
+    let page = post("/admin/account", account("gs-gl2", "supervisor", "nowhere", "mật khẩu đủ dài rồi")).await.text().await.unwrap();
+    assert!(page.contains("Không lưu"), "an unknown district is refused");
+    let page = post("/admin/account", account("gs-gl2", "supervisor", "gl", "mật khẩu đủ dài rồi")).await.text().await.unwrap();
+    assert!(page.contains("Đã lưu tài khoản gs-gl2") && page.contains("Nguyễn Văn &lt;b&gt;Giám&lt;/b&gt;"));
+    let new_session = log_in(&server, "gs-gl2", "mật khẩu đủ dài rồi").await.unwrap();
+    let rows: serde_json::Value = get(&server, "/api/progress", &new_session).await.json().await.unwrap();
+    assert!(rows["rows"].as_array().unwrap().iter().all(|r| r["district_id"] == "gl"));
+
+    let page = post("/admin/code", vec![("csrf", csrf.clone()), ("enumerator", "enum-gl-tt".into()), ("hours", "24".into())]).await.text().await.unwrap();
+    let code = page.split("Mã đăng ký cho enum-gl-tt: ").nth(1).unwrap().split(' ').next().unwrap().to_string();
+    assert_eq!(server.enroll_raw(&code, &sync_protocol::keys::DeviceKey::generate(&mut rand::rngs::OsRng)).await.status(), 201);
+
+    let page = post("/admin/revoke", vec![("csrf", csrf.clone()), ("device", device.id.to_string()), ("reason", "máy bị mất".into())]).await.text().await.unwrap();
+    assert!(page.contains("Đã thu hồi máy"));
+    assert!(server.intake.store.device(device.id).unwrap().unwrap().revoked);
+    let log = server.intake.store.audit_log(100).unwrap();
+    for action in ["account_saved", "code_issued", "device_revoked"] {
+        assert!(log.iter().any(|e| e.action == action && e.login == "admin"), "{action}");
+    }
+}

@@ -278,6 +278,9 @@ pub trait Store: Send + Sync + 'static {
     fn upsert_account(&self, account: &crate::accounts::Account, now: DateTime<Utc>) -> Result<(), StoreError>;
     fn set_password(&self, login: &str, password_hash: &str) -> Result<(), StoreError>;
     fn account(&self, login: &str) -> Result<Option<crate::accounts::Account>, StoreError>;
+    fn accounts(&self) -> Result<Vec<crate::accounts::Account>, StoreError>;
+    /// Every enrolled device: (device, enumerator, label, enrolled at, revoked).
+    fn devices(&self) -> Result<Vec<(Uuid, String, String, String, bool)>, StoreError>;
     fn create_session(&self, token_hash: &str, login: &str, csrf: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// The account and CSRF token of a live session.
     fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<(crate::accounts::Account, String)>, StoreError>;

@@ -724,6 +724,25 @@ impl Store for SqliteStore {
         self.read(|c| account_in(c, login))
     }
 
+    fn accounts(&self) -> Result<Vec<crate::accounts::Account>, StoreError> {
+        self.read(|c| {
+            let logins: Vec<String> = c.prepare("SELECT login FROM accounts ORDER BY role, login")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            logins.iter().filter_map(|l| account_in(c, l).transpose()).collect()
+        })
+    }
+
+    fn devices(&self) -> Result<Vec<(Uuid, String, String, String, bool)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT id, enumerator_id, label, enrolled_at, revoked_at IS NOT NULL FROM devices ORDER BY enumerator_id, enrolled_at")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .collect::<Result<Vec<(String, String, String, String, bool)>, _>>()?;
+            rows.into_iter()
+                .map(|(id, e, l, at, revoked)| Ok((Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?, e, l, at, revoked)))
+                .collect()
+        })
+    }
+
     fn create_session(&self, token_hash: &str, login: &str, csrf: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError> {
         let (t, l, c) = (token_hash.to_string(), login.to_string(), csrf.to_string());
         self.write(move |tx| {
