@@ -542,6 +542,7 @@ async fn index_results(State(intake): State<Arc<Intake>>, ConnectInfo(addr): Con
     let body = html! {
         p { "Phiếu trả lời cùng một mã cho mọi câu hỏi hài lòng (cần xem lại): " b #straight-lined { (straight.len()) } " " (straight.join(", ")) }
         p { "Toàn quốc (trung bình các tỉnh): " b #national { (percent(&report.national.overall)) } " (khoảng tin cậy 95 %: " (interval(&report.national.overall)) ", " (report.national.forms) " phiếu)" }
+        @if let Some(districts) = report.areas.get(&forms::index::Level::District) { (index_bars(districts)) }
         @for (level, areas) in &report.areas {
             h2 { (format!("{level:?}")) }
             table.index data-level=(format!("{level:?}").to_lowercase()) {
@@ -890,4 +891,26 @@ async fn admin_revoke(State(intake): State<Arc<Intake>>, ConnectInfo(addr): Conn
     })
     .await?;
     admin_view(&intake, &v, Some(format!("Đã thu hồi máy {device}."))).await
+}
+
+/// The index of each area as horizontal bars with their 95 % interval (SVG, no script).
+fn index_bars(areas: &std::collections::BTreeMap<String, forms::index::AreaIndex>) -> Markup {
+    let (label_w, bar_w, row_h) = (160.0, 480.0, 22.0);
+    let height = row_h * areas.len() as f64 + 30.0;
+    let at = |x: f64| label_w + bar_w * x.clamp(0.0, 1.0);
+    html! {
+        svg #index-chart width=(label_w + bar_w + 60.0) height=(height) role="img" aria-label="Chỉ số theo huyện" style="background:#fff;border:1px solid #d6dbe2" {
+            @for (i, (id, a)) in areas.iter().enumerate() {
+                @let y = 10.0 + row_h * i as f64;
+                text x="6" y=(y + 14.0) font-size="12" { (id) }
+                @if let Some(v) = a.overall.value {
+                    rect x=(label_w) y=(y + 3.0) width=(at(v) - label_w) height=(row_h - 8.0) fill="#1f3a5f" {}
+                    @if let (Some(l), Some(h)) = (a.overall.low, a.overall.high) {
+                        line x1=(at(l)) x2=(at(h)) y1=(y + row_h / 2.0) y2=(y + row_h / 2.0) stroke="#f5b800" stroke-width="3" {}
+                    }
+                    text x=(at(v) + 6.0) y=(y + 14.0) font-size="12" { (format!("{:.1}", 100.0 * v)) }
+                }
+            }
+        }
+    }
 }

@@ -241,7 +241,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert!(wrong.text().await.unwrap().contains("passphrase does not open"));
     let page = post("/ministry/index", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.text().await.unwrap();
-    assert!(page.contains("id=\"national\"") && page.contains("dh-p2-kp1"), "{page}");
+    assert!(page.contains("id=\"national\"") && page.contains("dh-p2-kp1") && page.contains("id=\"index-chart\""), "{page}");
     // The sample answers pick one code for all 33 satisfaction items: each form straight-lines.
     assert!(page.contains("id=\"straight-lined\">3<"), "every sample form straight-lines");
     let anomalies = get(&server, "/ministry/anomalies", &session).await.text().await.unwrap();
