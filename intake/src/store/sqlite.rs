@@ -606,6 +606,10 @@ impl Store for SqliteStore {
             let mut insert_event = tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")?;
             let mut insert_serial = tx.prepare_cached("INSERT OR IGNORE INTO parcel_serials VALUES (?1, ?2, ?3, ?4)")?;
             let mut mark_answers = tx.prepare_cached("UPDATE households SET has_answers = 1 WHERE id = ?1 AND has_answers = 0")?;
+            let mut count_day = tx.prepare_cached(
+                "INSERT INTO daily_counts SELECT ?1, ?2, village_id, ?3, 1 FROM households WHERE id = ?4
+                 ON CONFLICT(day, enumerator_id, village_id, kind) DO UPDATE SET n = n + 1",
+            )?;
             for (idx, ((event, outcome), body)) in batch.events.iter().zip(&judgement.outcomes).zip(&bodies).enumerate() {
                 if outcome.code.as_deref() == Some(sync_protocol::api::rejection::DUPLICATE_EVENT) {
                     // The first copy is stored; this one lives on in the batch frame and receipt.
@@ -634,6 +638,14 @@ impl Store for SqliteStore {
                 ])?;
                 if outcome.status == OutcomeStatus::Accepted && event.body.sealed_answers().is_some() {
                     mark_answers.execute([&event.household])?;
+                }
+                if let (OutcomeStatus::Accepted, Some(household)) = (outcome.status, &event.household) {
+                    let kind = match &event.body {
+                        EventBody::VisitOutcome { outcome, .. } => serde_json::to_value(outcome).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                        other => other.kind().to_string(),
+                    };
+                    let day = event.at.to_string().chars().take(10).collect::<String>();
+                    count_day.execute(params![day, batch.enumerator, kind, household])?;
                 }
                 if let (OutcomeStatus::Accepted, EventBody::ParcelHandedOver { parcel, serials }) = (outcome.status, &event.body) {
                     for serial in serials {
@@ -843,10 +855,9 @@ impl Store for SqliteStore {
         let districts = districts.map(|d| d.to_vec());
         self.read(move |c| {
             let mut stmt = c.prepare(
-                "SELECT substr(e.occurred_at, 1, 10), e.enumerator_id, cm.district_id,
-                        CASE WHEN e.kind = 'visit_outcome' THEN json_extract(e.body, '$.body.outcome') ELSE e.kind END, COUNT(*)
-                 FROM events e JOIN households h ON h.id = e.household_id JOIN villages v ON v.id = h.village_id JOIN communes cm ON cm.id = v.commune_id
-                 WHERE e.status = 'accepted' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2",
+                "SELECT d.day, d.enumerator_id, cm.district_id, d.kind, SUM(d.n)
+                 FROM daily_counts d JOIN villages v ON v.id = d.village_id JOIN communes cm ON cm.id = v.commune_id
+                 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2",
             )?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, u32>(4)?)))?
