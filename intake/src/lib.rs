@@ -22,6 +22,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod keyfile;
+pub mod local;
 pub mod ministry_key;
 pub mod progress;
 pub mod reconcile;

@@ -5,7 +5,7 @@
 use rand::{seq::SliceRandom, SeedableRng};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use sync_protocol::lifecycle::HouseholdStatus;
 
 use crate::store::ExpectedForm;
@@ -48,14 +48,16 @@ pub fn normalize_serial(s: &str) -> String {
 }
 
 pub fn reconcile(expected: &[ExpectedForm], paper: &[String]) -> Reconciliation {
-    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    let mut counts: HashMap<String, u32> = HashMap::with_capacity(paper.len());
     for s in paper {
         *counts.entry(normalize_serial(s)).or_default() += 1;
     }
-    let known: BTreeSet<&str> = expected.iter().map(|e| e.serial.as_str()).collect();
+    let known: HashSet<&str> = expected.iter().map(|e| e.serial.as_str()).collect();
+    let mut unexpected: Vec<String> = counts.keys().filter(|s| !known.contains(s.as_str())).cloned().collect();
+    unexpected.sort();
     let mut out = Reconciliation {
         duplicates: counts.iter().filter(|(_, n)| **n > 1).map(|(s, n)| (s.clone(), *n)).collect(),
-        unexpected: counts.keys().filter(|s| !known.contains(s.as_str())).cloned().collect(),
+        unexpected,
         ..Default::default()
     };
     for village in expected.chunk_by(|a, b| a.village == b.village) {

@@ -3,7 +3,6 @@
 
 use fieldpost_app::{with_commands, AppState};
 use serde_json::{json, Value};
-use std::{net::SocketAddr, sync::Arc};
 use tauri::{
     ipc::{CallbackFn, InvokeBody},
     test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY},
@@ -27,14 +26,8 @@ fn call(webview: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<
 #[test]
 fn the_front_ends_calls_reach_the_device_core_and_errors_come_back_with_codes() {
     // A real intake with the demo campaign.
-    let centre_dir = tempfile::tempdir().unwrap();
-    let intake = Arc::new(intake::open(centre_dir.path()).unwrap());
-    intake.store.import_campaign(&intake::demo::quang_tri_2024(&intake::demo::fixed_ministry_key().public()), "{}", chrono::Utc::now()).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = intake::http::router(intake.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    runtime.spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let centre = intake::local::demo_on_loopback();
+    let (intake, url) = (centre.intake.clone(), centre.url.clone());
 
     let device_dir = tempfile::tempdir().unwrap();
     let app = with_commands(mock_builder()).manage(AppState::open(device_dir.path().to_owned()).unwrap()).build(mock_context(noop_assets())).unwrap();

@@ -7,10 +7,8 @@ use serde_json::Value;
 use webdriver::ENTER;
 use std::{
     collections::BTreeMap,
-    net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -54,25 +52,11 @@ pub fn own_group(command: &mut Command) -> &mut Command {
     command.process_group(0)
 }
 
-pub struct Centre {
-    pub url: String,
-    pub intake: Arc<intake::service::Intake>,
-    pub dir: tempfile::TempDir,
-    pub runtime: tokio::runtime::Runtime,
-}
+pub use intake::local::LocalIntake as Centre;
 
 /// The demo campaign in a real intake over a real SQLite file, served on 127.0.0.1.
 pub fn start_centre() -> Centre {
-    let dir = tempfile::tempdir().unwrap();
-    let intake = Arc::new(intake::open(dir.path()).unwrap());
-    let campaign = intake::demo::quang_tri_2024(&intake::demo::fixed_ministry_key().public());
-    intake.store.import_campaign(&campaign, "{}", chrono::Utc::now()).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = intake::http::router(intake.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Centre { url, intake, dir, runtime }
+    intake::local::demo_on_loopback()
 }
 
 /// Xvfb on a free display number; returns the process and `:N`.
