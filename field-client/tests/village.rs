@@ -119,7 +119,26 @@ fn a_village_from_hand_out_to_parcel_arrives_exactly_as_recorded() {
         assert!(sync_protocol::seal::open(&sync_protocol::keys::MinistrySecretKey::from_bytes([1; 32]), sealed, &order).is_err());
         let sheet = sync_protocol::seal::open(&demo::fixed_ministry_key(), sealed, &order).unwrap();
         assert_eq!(&sheet.answers, &expected_answers[event.household.as_ref().unwrap()]);
+        // The keyer was right and the verifier misread the paper once, on the first form.
+        let sync_protocol::EventBody::TranscriptionVerified { mismatches, keyer_errors, verifier_errors, .. } = event.body else { unreachable!() };
+        let first = event.household.as_deref() == Some(working[0].as_str());
+        assert_eq!((mismatches, keyer_errors, verifier_errors), if first { (1, 0, 1) } else { (0, 0, 0) });
     }
+
+    // A later correction, keyed again from the paper, goes out sealed as a correction event and
+    // is what the ministry opens for that household from then on.
+    let mut corrected = expected_answers[&working[3]].clone();
+    corrected.insert("q4".into(), json!(2));
+    assert!(matches!(client.correct(&working[3], BTreeMap::from([("q4".to_string(), json!(99))]), "sai mã", 30), Err(ClientError::Incomplete(_))));
+    client.correct(&working[3], corrected.clone(), "Câu 4 nhập nhầm", 95).unwrap();
+    assert_eq!(client.sync(RetryPolicy::default(), &mut |_| {}).unwrap().events_rejected, 0);
+    let body: String = db.query_row("SELECT body FROM events WHERE kind = 'correction'", [], |r| r.get(0)).unwrap();
+    let event: sync_protocol::Event = serde_json::from_str(&body).unwrap();
+    assert_eq!(event.household.as_deref(), Some(working[3].as_str()));
+    let order = |reference: &str| (reference == form.reference()).then(|| form.question_order().into_iter().map(String::from).collect());
+    assert_eq!(sync_protocol::seal::open(&demo::fixed_ministry_key(), event.body.sealed_answers().unwrap(), &order).unwrap().answers, corrected);
+    let latest = centre.intake.store.sealed_forms().unwrap().into_iter().find(|f| f.household == working[3]).unwrap();
+    assert_eq!(latest.sealed, event.body.sealed_answers().unwrap(), "the correction wins over the verification");
     for (p, n) in [(&parcel, 20), (&second_parcel, 7)] {
         let serials: i64 = db.query_row("SELECT COUNT(*) FROM parcel_serials WHERE parcel = ?1", [p], |r| r.get(0)).unwrap();
         assert_eq!(serials, n);
