@@ -283,6 +283,30 @@ impl Intake {
         Ok(out)
     }
 
+    /// The ministry keys a flagged form again from its paper original: answers checked with the
+    /// form, sealed to the ministry key (no passphrase needed to seal), kept beside the device's
+    /// events, which stay as they were. Audited.
+    pub fn ministry_correction(&self, household: &str, answers: std::collections::BTreeMap<String, serde_json::Value>, reason: &str, by: &str, address: &str) -> Result<(), IntakeError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 2000 {
+            return Err(IntakeError::BadRequest("say why the form is corrected (at most 2,000 characters)".into()));
+        }
+        let form = self.form()?;
+        let validation = forms::validate::validate(&form, &answers);
+        if !validation.complete {
+            let mut problems: Vec<String> = validation.errors.iter().map(|e| format!("{}: {:?}", e.question, e.error)).collect();
+            problems.extend(validation.required_remaining.iter().map(|q| format!("{q}: required")));
+            return Err(IntakeError::BadRequest(format!("the form is not complete: {}", problems.join("; "))));
+        }
+        let expected = self.store.expected_forms()?.into_iter().find(|f| f.household == household && f.digital).ok_or(IntakeError::NotFound)?;
+        let campaign = self.store.campaign()?;
+        let sheet = sync_protocol::seal::AnswerSheet { form: form.reference(), household: household.into(), serial: expected.serial, answers };
+        let sealed = sync_protocol::seal::seal(&campaign.ministry_public_key, &sheet, &form.question_order(), &mut rand::rngs::OsRng)?;
+        self.store.record_ministry_correction(household, &sealed, reason, by, Utc::now())?;
+        self.store.audit(by, "form_corrected", &format!("{household}: {reason}"), address, Utc::now())?;
+        Ok(())
+    }
+
     /// The ministry approves a form, or flags it with a reason (to check against its paper).
     pub fn review(&self, household: &str, decision: &str, reason: &str, by: &str, address: &str) -> Result<(), IntakeError> {
         let reason = reason.trim();

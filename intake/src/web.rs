@@ -46,6 +46,7 @@ pub fn routes() -> Router<Arc<Intake>> {
         .route("/ministry/index", get(index_page).post(index_results))
         .route("/ministry/anomalies", get(anomalies_page))
         .route("/ministry/review", get(review_page).post(review))
+        .route("/ministry/correct/{household}", get(correction_page).post(correction))
         .route("/admin", get(admin_page))
         .route("/admin/account", axum::routing::post(admin_account))
         .route("/admin/code", axum::routing::post(admin_code))
@@ -731,7 +732,10 @@ async fn review_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> R
                 tr data-household=(f.household) {
                     td { (f.serial) } td.l { (f.household) } td.l { (f.village_name) } td.l { (f.enumerator) }
                     td { (if paper.contains(&f.serial) { "đã đến" } else { "chưa đến" }) }
-                    td.l.decision { @if let Some((d, reason, by, at)) = reviews.get(&f.household) { (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) " — " (reason) " (" (by) ", " (at) ")" } }
+                    td.l.decision { @if let Some((d, reason, by, at)) = reviews.get(&f.household) {
+                        (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) " — " (reason) " (" (by) ", " (at) ")"
+                        @if d == "flagged" { " " a href={ "/ministry/correct/" (f.household) } { "Nhập sửa theo bản giấy" } }
+                    } }
                     td { form method="post" action="/ministry/review" {
                         input type="hidden" name="csrf" value=(v.csrf);
                         input type="hidden" name="household" value=(f.household);
@@ -912,5 +916,75 @@ fn index_bars(areas: &std::collections::BTreeMap<String, forms::index::AreaIndex
                 }
             }
         }
+    }
+}
+
+/// Keying a flagged form again from its paper original, at the centre.
+fn correction_view(v: &Visitor, household: &str, form: &forms::Form, typed: &std::collections::HashMap<String, String>, message: Option<String>) -> Html<String> {
+    let choices = |q: &forms::load::Question| -> String {
+        q.choices
+            .as_ref()
+            .and_then(|l| form.definition.choice_lists.get(l))
+            .map(|list| list.iter().map(|c| format!("{} {}", c.code, c.label.vi)).collect::<Vec<_>>().join(" · "))
+            .unwrap_or_default()
+    };
+    let body = html! {
+        @if let Some(m) = message { p.error role="alert" #message { (m) } }
+        p { "Nhập lại toàn bộ phiếu theo bản giấy. Nhiều mã: cách nhau bằng dấu cách. Câu không áp dụng: để trống." }
+        form method="post" action={ "/ministry/correct/" (household) } {
+            input type="hidden" name="csrf" value=(v.csrf);
+            table {
+                @for q in &form.questions {
+                    tr { td.l { b { (q.number) } } td.l { (q.label.vi) br; small { (choices(q)) } }
+                        td { input name={ "q_" (q.id) } value=(typed.get(&format!("q_{}", q.id)).map(String::as_str).unwrap_or("")) size="12" autocomplete="off"; } }
+                }
+            }
+            label { "Lý do sửa " input name="reason" required maxlength="2000" value=(typed.get("reason").map(String::as_str).unwrap_or("")); }
+            button { "Niêm phong bản sửa" }
+        }
+    };
+    page(&format!("Sửa phiếu {household} theo bản giấy"), Some(v), body)
+}
+
+async fn correction_page(State(intake): State<Arc<Intake>>, headers: HeaderMap, Path(household): Path<String>) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let form = intake.form()?;
+    Ok(correction_view(&v, &household, &form, &Default::default(), None).into_response())
+}
+
+/// An answer as typed in the correction form, read by the question's kind.
+fn typed_answer(accepts: &forms::load::Accepts, text: &str) -> Option<serde_json::Value> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let number = |t: &str| t.parse::<i64>().ok().map(serde_json::Value::from);
+    Some(match accepts {
+        forms::load::Accepts::Code(_) | forms::load::Accepts::Integer { .. } => number(text).unwrap_or_else(|| text.into()),
+        forms::load::Accepts::Codes(_) => serde_json::Value::Array(text.split([' ', ',', ';']).filter(|p| !p.is_empty()).map(|p| number(p).unwrap_or_else(|| p.into())).collect()),
+        forms::load::Accepts::Text { .. } => text.into(),
+    })
+}
+
+async fn correction(
+    State(intake): State<Arc<Intake>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(household): Path<String>,
+    Form(fields): Form<std::collections::HashMap<String, String>>,
+) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, fields.get("csrf").map(String::as_str).unwrap_or("")) {
+        return Ok(r);
+    }
+    let form = intake.form()?;
+    let answers: std::collections::BTreeMap<String, serde_json::Value> =
+        form.questions.iter().filter_map(|q| fields.get(&format!("q_{}", q.id)).and_then(|t| typed_answer(&q.accepts, t)).map(|a| (q.id.clone(), a))).collect();
+    let (i, by, h) = (intake.clone(), v.account.login.clone(), household.clone());
+    let reason = fields.get("reason").cloned().unwrap_or_default();
+    match blocking(move || i.ministry_correction(&h, answers, &reason, &by, &addr.ip().to_string())).await {
+        Ok(()) => Ok(Redirect::to("/ministry/review").into_response()),
+        Err(IntakeError::BadRequest(m)) => Ok((StatusCode::BAD_REQUEST, correction_view(&v, &household, &form, &fields, Some(m))).into_response()),
+        Err(e) => Err(e),
     }
 }

@@ -301,6 +301,44 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     assert!(page.contains("Gắn cờ — Chữ viết khó đọc ở câu 9") && page.contains("Đã duyệt"));
     assert_eq!(server.intake.store.reviews().unwrap().len(), 2);
 
+    // The flagged form is keyed again from its paper at the centre and sealed; it wins, and the
+    // device's own answers stay in the history.
+    assert!(page.contains(&format!("/ministry/correct/{}", hs[1].0)), "a flagged form links to its correction");
+    let form = forms::sipas_2024();
+    let mut paper = forms::sample::complete_answers(&form, 1);
+    paper.insert("q4".into(), serde_json::json!(if paper["q4"] == serde_json::json!(1) { 2 } else { 1 }));
+    let typed = |answers: &std::collections::BTreeMap<String, serde_json::Value>| -> Vec<(String, String)> {
+        answers
+            .iter()
+            .map(|(q, v)| {
+                let text = match v {
+                    serde_json::Value::Array(codes) => codes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" "),
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (format!("q_{q}"), text)
+            })
+            .collect()
+    };
+    let correct = |fields: Vec<(String, String)>| {
+        let (url, session) = (format!("{}/ministry/correct/{}", server.base, hs[1].0), session.clone());
+        async move { client().post(url).header(header::COOKIE, format!("fp_session={session}")).form(&fields).send().await.unwrap() }
+    };
+    let mut partial = typed(&paper);
+    partial.truncate(5);
+    partial.extend([("csrf".to_string(), csrf.clone()), ("reason".to_string(), "Theo bản giấy".to_string())]);
+    let refused = correct(partial).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("not complete"));
+    let mut full = typed(&paper);
+    full.extend([("csrf".to_string(), csrf.clone()), ("reason".to_string(), "Câu 4: bản giấy ghi khác".to_string())]);
+    assert_eq!(correct(full).await.status(), StatusCode::SEE_OTHER);
+    let opened = server.intake.open_answers(PASSPHRASE).unwrap();
+    assert_eq!(opened.iter().find(|(f, _)| f.household == hs[1].0).unwrap().1.answers, paper);
+    let db = rusqlite::Connection::open(server.dir.path().join("intake.db")).unwrap();
+    let kept: i64 = db.query_row("SELECT COUNT(*) FROM events WHERE household_id = ?1 AND kind = 'transcription_verified'", [&hs[1].0], |r| r.get(0)).unwrap();
+    assert_eq!(kept, 1, "the device's verified answers stay in the history");
+
     // What the visits found, per enumerator; nonsense is refused.
     let h0 = server.intake.store.expected_forms().unwrap().into_iter().find(|f| f.serial == first[0]).unwrap().household;
     let outcome = |household: String, outcome: &'static str| post("/ministry/backcheck/outcome", vec![("csrf", csrf.clone()), ("household", household), ("outcome", outcome.into()), ("note", "Chủ hộ xác nhận".into())]);
@@ -310,7 +348,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     assert_eq!(server.intake.backcheck_results().unwrap()["enum-dh-p2"]["confirmed"], 1);
 
     let log = server.intake.store.audit_log(100).unwrap();
-    for action in ["index_computed", "index_refused", "paper_recorded", "backcheck_drawn", "backcheck_recorded"] {
+    for action in ["index_computed", "index_refused", "paper_recorded", "backcheck_drawn", "backcheck_recorded", "form_reviewed", "form_corrected"] {
         assert!(log.iter().any(|e| e.action == action && e.login == "bonv"), "{action} is audited");
     }
 }

@@ -312,6 +312,8 @@ pub trait Store: Send + Sync + 'static {
     fn record_backcheck_outcome(&self, household: &str, outcome: &str, note: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Every recorded back-check: (enumerator, household, outcome).
     fn backcheck_outcomes(&self) -> Result<Vec<(String, String, String)>, StoreError>;
+    /// A correction the ministry keyed from the paper, sealed; it wins over the device's answers.
+    fn record_ministry_correction(&self, household: &str, sealed: &[u8], reason: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// A review decision (`approved` or `flagged`, with a reason); earlier ones are kept.
     fn record_review(&self, household: &str, decision: &str, reason: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// The latest decision per reviewed household: (household, decision, reason, by, at).

@@ -984,6 +984,14 @@ impl Store for SqliteStore {
                     _ => out.push(form),
                 }
             }
+            // The ministry's own corrections, keyed from the paper, win over the device's.
+            let mut latest = c.prepare("SELECT household_id, sealed FROM ministry_corrections ORDER BY id")?;
+            let corrections: std::collections::HashMap<String, Vec<u8>> = latest.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            for form in &mut out {
+                if let Some(sealed) = corrections.get(&form.household) {
+                    form.sealed = sealed.clone();
+                }
+            }
             Ok(out)
         })
     }
@@ -1056,6 +1064,18 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare("SELECT h.enumerator_id, b.household_id, b.outcome FROM backcheck_outcomes b JOIN households h ON h.id = b.household_id ORDER BY 1, 2")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
+        })
+    }
+
+    fn record_ministry_correction(&self, household: &str, sealed: &[u8], reason: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let (h, s, r, b) = (household.to_string(), sealed.to_vec(), reason.to_string(), by.to_string());
+        self.write(move |tx| {
+            let known: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM households WHERE id = ?1 AND has_answers = 1)", [&h], |r| r.get(0))?;
+            if !known {
+                return Err(StoreError::UnknownHousehold(h));
+            }
+            tx.execute("INSERT INTO ministry_corrections (household_id, sealed, reason, by_whom, at) VALUES (?1, ?2, ?3, ?4, ?5)", params![h, s, r, b, rfc3339(now)])?;
+            Ok(())
         })
     }
 
