@@ -23,6 +23,8 @@ pub struct Counts {
     pub unreachable: u32,
     pub form_lost: u32,
     pub replaced: u32,
+    /// Households the intake has heard anything of (every status but assigned).
+    pub synced: u32,
 }
 
 impl Counts {
@@ -41,6 +43,7 @@ impl Counts {
             unreachable: n(&["unreachable"]),
             form_lost: n(&["form_lost"]),
             replaced: n(&["replaced"]),
+            synced: statuses.iter().filter(|(s, _)| !matches!(s.as_str(), "reserve" | "assigned")).map(|(_, n)| n).sum(),
         }
     }
 
@@ -57,6 +60,7 @@ impl Counts {
         self.unreachable += o.unreachable;
         self.form_lost += o.form_lost;
         self.replaced += o.replaced;
+        self.synced += o.synced;
     }
 
     /// Households that can still give a form: not refused, moved, unreachable or replaced.

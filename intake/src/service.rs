@@ -260,6 +260,39 @@ impl Intake {
         Ok(moved)
     }
 
+    /// A supervisor moves single households of their districts (one sick family's area, a
+    /// flooded hamlet) to an enumerator who works in them; audited.
+    pub fn reassign_households(&self, account: &crate::accounts::Account, households: &[String], to: &str, reason: &str, address: &str) -> Result<usize, IntakeError> {
+        if households.is_empty() || households.len() > 1000 {
+            return Err(IntakeError::BadRequest("name 1 to 1,000 households".into()));
+        }
+        let villages = self.store.villages_with_enumerators()?;
+        let visible = |district: &str| account.may_see_district(district);
+        let sampled: HashMap<String, String> = self.store.expected_forms()?.into_iter().map(|f| (f.household, f.village)).collect();
+        for h in households {
+            let village = sampled.get(h).cloned();
+            let village = match village {
+                Some(v) => Some(v),
+                // A reserve household not yet in the sample: its village is in its id's place.
+                None => villages.iter().find(|(id, ..)| h.starts_with(&format!("{id}-"))).map(|(id, ..)| id.clone()),
+            };
+            let in_scope = village.and_then(|v| villages.iter().find(|(id, ..)| *id == v)).is_some_and(|(_, _, d, _)| visible(d));
+            if !in_scope {
+                return Err(IntakeError::NotFound);
+            }
+        }
+        if !villages.iter().any(|(_, _, d, list)| visible(d) && list.iter().any(|e| e == to)) {
+            return Err(IntakeError::BadRequest(format!("{to} does not work in {}'s districts", account.login)));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(IntakeError::BadRequest("say why, in at most 500 characters".into()));
+        }
+        let moved = self.store.reassign(&crate::store::ReassignTarget::Households(households.to_vec()), to, &account.login, reason, Utc::now())?;
+        self.store.audit(&account.login, "reassigned", &format!("{} to {to}: {reason}", households.join(", ")), address, Utc::now())?;
+        Ok(moved)
+    }
+
     /// Records a back-check visit's outcome; audited.
     pub fn record_backcheck_outcome(&self, household: &str, outcome: &str, note: &str, by: &str, address: &str) -> Result<(), IntakeError> {
         if !matches!(outcome, "confirmed" | "not_visited" | "answers_differ") {

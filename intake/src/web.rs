@@ -39,6 +39,7 @@ pub fn routes() -> Router<Arc<Intake>> {
         .route("/progress/report", get(period_report))
         .route("/api/progress", get(progress_json))
         .route("/reassign", get(reassign_page).post(reassign))
+        .route("/reassign/households", axum::routing::post(reassign_households))
         .route("/ministry/reconciliation", get(reconciliation_page))
         .route("/ministry/paper", axum::routing::post(record_paper))
         .route("/ministry/backcheck", get(backcheck_page).post(draw_backcheck))
@@ -211,14 +212,14 @@ fn table(report: &Report) -> Markup {
         table {
             thead { tr {
                 th { "Huyện / Xã / Thôn — Điều tra viên" } th { "Mẫu" } th { "Đã phát" } th { "Đã thu" } th { "Vắng" } th { "Từ chối" }
-                th { "Chuyển đi" } th { "Thay thế" } th { "Đã nhập" } th { "Đã kiểm tra" } th { "Trong bưu gói" } th { "Cần đạt (phát/thu/gói)" } th { "Đồng bộ gần nhất" }
+                th { "Chuyển đi" } th { "Thay thế" } th { "Đã đồng bộ" } th { "Đã nhập" } th { "Đã kiểm tra" } th { "Trong bưu gói" } th { "Cần đạt (phát/thu/gói)" } th { "Đồng bộ gần nhất" }
             } }
             tbody {
                 @for r in &report.rows {
                     tr class=(if r.behind.is_empty() { "" } else { "behind" }) title=(r.behind.join("; ")) {
                         td.l { a href={ "/progress/district/" (r.district_id) } { (r.district) } " / " (r.commune) " / " (r.village) " — " (r.enumerator) }
                         td { (r.counts.sampled) } td { (r.counts.handed_out) } td { (r.counts.collected) } td { (r.counts.absent) } td { (r.counts.refused) }
-                        td { (r.counts.moved) } td { (r.counts.replaced) } td { (r.counts.transcribed) } td { (r.counts.verified) } td { (r.counts.in_parcel) }
+                        td { (r.counts.moved) } td { (r.counts.replaced) } td { (r.counts.synced) } td { (r.counts.transcribed) } td { (r.counts.verified) } td { (r.counts.in_parcel) }
                         td { (r.expected.handed_out) " / " (r.expected.collected) " / " (r.expected.in_parcel) }
                         td.l { (r.last_sync.as_deref().unwrap_or("—")) }
                     }
@@ -673,6 +674,14 @@ fn reassign_view(v: &Visitor, villages: &[(String, String, String, Vec<String>)]
             label { "Lý do " input name="reason" required maxlength="500"; }
             button { "Chuyển giao" }
         }
+        h2 { "Chuyển từng hộ" }
+        form method="post" action="/reassign/households" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Mã hộ (cách nhau bằng dấu phẩy hoặc dấu cách) " input name="households" required; }
+            label { "Giao cho " select name="to" { @for e in &enumerators { option value=(e) { (e) } } } }
+            label { "Lý do " input name="reason" required maxlength="500"; }
+            button { "Chuyển các hộ" }
+        }
         h2 { "Sự kiện bị từ chối (cần giải quyết)" }
         @if rejected.is_empty() { p { "Không có." } } @else {
             table #rejected {
@@ -987,4 +996,24 @@ async fn correction(
         Err(IntakeError::BadRequest(m)) => Ok((StatusCode::BAD_REQUEST, correction_view(&v, &household, &form, &fields, Some(m))).into_response()),
         Err(e) => Err(e),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct HouseholdsForm {
+    csrf: String,
+    households: String,
+    to: String,
+    reason: String,
+}
+
+async fn reassign_households(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<HouseholdsForm>) -> Result<Response, IntakeError> {
+    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let households: Vec<String> = form.households.split([',', ' ', '\n', ';']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+    let (i, a, to) = (intake.clone(), v.account.clone(), form.to.clone());
+    let moved = blocking(move || i.reassign_households(&a, &households, &form.to, &form.reason, &addr.ip().to_string())).await?;
+    let (villages, rejected) = reassign_data(&intake, &v.account).await?;
+    Ok(reassign_view(&v, &villages, &rejected, Some(format!("Đã chuyển {moved} hộ cho {to}."))).into_response())
 }

@@ -372,6 +372,20 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     let done = post(form(&csrf, "dh-p2-kp1", "enum-dh-p4")).await.text().await.unwrap();
     assert!(done.contains("Đã chuyển 30 hộ của dh-p2-kp1 cho enum-dh-p4"), "{done}");
 
+    // Single households too, within the district only.
+    let single = |households: &str, to: &str| {
+        let (url, session, form) = (
+            format!("{}/reassign/households", server.base),
+            session.clone(),
+            vec![("csrf", csrf.clone()), ("households", households.to_string()), ("to", to.to_string()), ("reason", "Đường ngập".to_string())],
+        );
+        async move { client().post(url).header(header::COOKIE, format!("fp_session={session}")).form(&form).send().await.unwrap() }
+    };
+    assert_eq!(single("dh-p4-kp2-01, qt-p2-kp2-01", "enum-dh-dl").await.status(), StatusCode::NOT_FOUND, "one is another district's");
+    let page = single("dh-p4-kp2-01, dh-p4-kp2-02", "enum-dh-dl").await.text().await.unwrap();
+    assert!(page.contains("Đã chuyển 2 hộ cho enum-dh-dl"), "{page}");
+    assert_eq!(server.intake.store.assignment("enum-dh-dl").unwrap().households.iter().filter(|h| h.id.starts_with("dh-p4-kp2-0")).count(), 2);
+
     // The old tablet, offline until now, hands out a form in the moved village.
     let mut old = server.enroll("enum-dh-p2").await;
     let moved = hs.iter().find(|h| h.0.starts_with("dh-p2-kp1-")).unwrap().clone();
@@ -426,4 +440,48 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
     for action in ["account_saved", "code_issued", "device_revoked"] {
         assert!(log.iter().any(|e| e.action == action && e.login == "admin"), "{action}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_escaped() {
+    let server = setup().await;
+    let mut device = server.enroll("enum-dh-p2").await;
+    let h = server.households("enum-dh-p2")[0].clone();
+    let events = vec![
+        device.distributed(&h),
+        device.collected(&h),
+        device.event(&h, sync_protocol::EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: None, keying_seconds: 100 }),
+        verified_form(&server, &device, &h, 0),
+    ];
+    let batch = device.next_batch(events);
+    assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
+    const EVIL: &str = "<script>alert(1)</script>'); DROP TABLE households; --";
+
+    let ministry = log_in(&server, "bonv", "bộ nội vụ mật khẩu").await.unwrap();
+    let csrf = hidden_csrf(&get(&server, "/ministry/review", &ministry).await.text().await.unwrap());
+    let post = |path: String, session: String, form: Vec<(&'static str, String)>| async move {
+        client().post(path).header(header::COOKIE, format!("fp_session={session}")).form(&form).send().await.unwrap()
+    };
+    let base = server.base.clone();
+    post(format!("{base}/ministry/review"), ministry.clone(), vec![("csrf", csrf.clone()), ("household", h.0.clone()), ("decision", "flagged".into()), ("reason", EVIL.into())]).await;
+    post(format!("{base}/ministry/backcheck/outcome"), ministry.clone(), vec![("csrf", csrf.clone()), ("household", h.0.clone()), ("outcome", "confirmed".into()), ("note", EVIL.into())]).await;
+    let drawn = post(format!("{base}/ministry/backcheck"), ministry.clone(), vec![("csrf", csrf.clone()), ("seed", EVIL.into()), ("share", "100".into()), ("min", "1".into())]).await.text().await.unwrap();
+    let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
+    let sup_csrf = hidden_csrf(&get(&server, "/reassign", &supervisor).await.text().await.unwrap());
+    let moved = post(format!("{base}/reassign"), supervisor.clone(), vec![("csrf", sup_csrf.clone()), ("village", "dh-p2-kp2".into()), ("to", "enum-dh-p4".into()), ("reason", EVIL.into())]).await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let odd_ids = post(format!("{base}/reassign/households"), supervisor.clone(), vec![("csrf", sup_csrf), ("households", EVIL.into()), ("to", "enum-dh-p4".into()), ("reason", "x".into())]).await;
+    assert_eq!(odd_ids.status(), StatusCode::NOT_FOUND);
+    assert_eq!(get(&server, "/progress/report?from=2024-11-01'--&to=x", &supervisor).await.status(), StatusCode::BAD_REQUEST);
+
+    let rejected = get(&server, "/reassign", &supervisor).await.text().await.unwrap();
+    for page in [&drawn, &rejected] {
+        assert!(!page.contains("<script>alert(1)"), "shown escaped");
+    }
+    let review = get(&server, "/ministry/review", &ministry).await.text().await.unwrap();
+    assert!(review.contains("&lt;script&gt;alert(1)&lt;/script&gt;'); DROP TABLE households; --"));
+    // Every table is still there and the text is stored as given.
+    assert_eq!(server.intake.store.household_statuses().unwrap().len(), 486 + 54);
+    assert_eq!(server.intake.store.reviews().unwrap()[&h.0].1, EVIL);
+    assert!(server.intake.store.audit_log(50).unwrap().iter().any(|e| e.detail.contains(EVIL)));
 }
