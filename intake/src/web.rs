@@ -38,6 +38,13 @@ pub fn routes() -> Router<Arc<Intake>> {
         .route("/progress/district/{id}", get(district_page))
         .route("/progress/report", get(period_report))
         .route("/api/progress", get(progress_json))
+        .route("/api/rejected", get(rejected_json))
+        .route("/api/report", get(report_json))
+        .route("/api/ministry/reconciliation", get(reconciliation_json))
+        .route("/api/ministry/anomalies", get(anomalies_json))
+        .route("/api/ministry/backcheck", get(backcheck_json))
+        .route("/api/ministry/reviews", get(reviews_json))
+        .route("/api/ministry/index", axum::routing::post(index_json))
         .route("/reassign", get(reassign_page).post(reassign))
         .route("/reassign/households", axum::routing::post(reassign_households))
         .route("/ministry/reconciliation", get(reconciliation_page))
@@ -1016,4 +1023,72 @@ async fn reassign_households(State(intake): State<Arc<Intake>>, ConnectInfo(addr
     let moved = blocking(move || i.reassign_households(&a, &households, &form.to, &form.reason, &addr.ip().to_string())).await?;
     let (villages, rejected) = reassign_data(&intake, &v.account).await?;
     Ok(reassign_view(&v, &villages, &rejected, Some(format!("Đã chuyển {moved} hộ cho {to}."))).into_response())
+}
+
+// ---- The same data as JSON ---------------------------------------------------------------
+
+async fn api_visitor(intake: &Arc<Intake>, headers: &HeaderMap) -> Result<Visitor, IntakeError> {
+    visitor(intake, headers).await?.ok_or_else(|| IntakeError::Unauthenticated("log in first: POST /login".into()))
+}
+
+async fn api_ministry(intake: &Arc<Intake>, headers: &HeaderMap) -> Result<Visitor, IntakeError> {
+    let v = api_visitor(intake, headers).await?;
+    if v.account.role == accounts::Role::Supervisor {
+        return Err(IntakeError::NotFound);
+    }
+    Ok(v)
+}
+
+async fn rejected_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let v = api_visitor(&intake, &headers).await?;
+    Ok(Json(reassign_data(&intake, &v.account).await?.1).into_response())
+}
+
+async fn report_json(State(intake): State<Arc<Intake>>, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<PeriodQuery>) -> Result<Response, IntakeError> {
+    let v = api_visitor(&intake, &headers).await?;
+    let today = Utc::now().date_naive();
+    let (from, to) = (q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today)), q.to.unwrap_or(today));
+    let (i, a) = (intake.clone(), v.account.clone());
+    let daily = blocking(move || i.daily_counts(&a)).await?;
+    Ok(Json(serde_json::json!({ "from": from, "to": to, "rows": crate::progress::period(&daily, from, to), "chart": crate::progress::cumulative(&daily) })).into_response())
+}
+
+async fn reconciliation_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    api_ministry(&intake, &headers).await?;
+    let i = intake.clone();
+    Ok(Json(blocking(move || i.reconciliation()).await?).into_response())
+}
+
+async fn anomalies_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    api_ministry(&intake, &headers).await?;
+    let i = intake.clone();
+    Ok(Json(blocking(move || i.anomalies()).await?).into_response())
+}
+
+async fn backcheck_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    api_ministry(&intake, &headers).await?;
+    let i = intake.clone();
+    Ok(Json(blocking(move || i.backcheck_results()).await?).into_response())
+}
+
+async fn reviews_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    api_ministry(&intake, &headers).await?;
+    let i = intake.clone();
+    let reviews = blocking(move || Ok(i.store.reviews()?)).await?;
+    let list: Vec<serde_json::Value> = reviews
+        .into_iter()
+        .map(|(household, (decision, reason, by, at))| serde_json::json!({ "household": household, "decision": decision, "reason": reason, "by": by, "at": at }))
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+/// The index as JSON: a form post with the session's CSRF token and the passphrase.
+async fn index_json(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
+    let v = api_ministry(&intake, &headers).await?;
+    if !accounts::same_secret(&v.csrf, &form.csrf) {
+        return Ok((StatusCode::FORBIDDEN, "CSRF check failed").into_response());
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    let (report, straight) = blocking(move || i.index(&form.passphrase, &by, &addr.ip().to_string())).await?;
+    Ok(Json(serde_json::json!({ "index": report, "straight_lined": straight })).into_response())
 }

@@ -347,6 +347,30 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     assert_eq!(outcome("no-such-household".into(), "confirmed").await.status(), StatusCode::NOT_FOUND);
     assert_eq!(server.intake.backcheck_results().unwrap()["enum-dh-p2"]["confirmed"], 1);
 
+    // The same data as JSON: for the ministry; a supervisor finds none of it.
+    for path in ["/api/ministry/reconciliation", "/api/ministry/anomalies", "/api/ministry/backcheck", "/api/ministry/reviews"] {
+        assert_eq!(get(&server, path, &supervisor).await.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(get(&server, path, &session).await.status(), StatusCode::OK, "{path}");
+    }
+    let r: serde_json::Value = get(&server, "/api/ministry/reconciliation", &session).await.json().await.unwrap();
+    assert_eq!(r["duplicates"][&hs[0].1], 2);
+    let wrong = post("/api/ministry/index", vec![("csrf", csrf.clone()), ("passphrase", "not the passphrase at all".into())]).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let index: serde_json::Value = post("/api/ministry/index", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.json().await.unwrap();
+    assert_eq!(index["index"]["national"]["forms"], 3);
+    let supervisor_csrf = hidden_csrf(&get(&server, "/progress", &supervisor).await.text().await.unwrap());
+    let as_supervisor = client()
+        .post(format!("{}/api/ministry/index", server.base))
+        .header(header::COOKIE, format!("fp_session={supervisor}"))
+        .form(&[("csrf", supervisor_csrf.as_str()), ("passphrase", PASSPHRASE)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_supervisor.status(), StatusCode::NOT_FOUND, "the index's answers are not for supervisors, even with the passphrase");
+    let report: serde_json::Value = get(&server, "/api/report?from=2020-01-01&to=2030-12-31", &supervisor).await.json().await.unwrap();
+    assert_eq!(report["rows"][0]["enumerator"], "enum-dh-p2");
+    assert!(get(&server, "/api/rejected", &supervisor).await.json::<serde_json::Value>().await.unwrap().is_array());
+
     let log = server.intake.store.audit_log(100).unwrap();
     for action in ["index_computed", "index_refused", "paper_recorded", "backcheck_drawn", "backcheck_recorded", "form_reviewed", "form_corrected"] {
         assert!(log.iter().any(|e| e.action == action && e.login == "bonv"), "{action} is audited");
