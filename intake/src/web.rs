@@ -548,17 +548,33 @@ async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: PassphraseForm,
 async fn index_results(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
     let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
     let (report, straight) = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
+    // Place names for the ids the index is keyed by.
+    let i = intake.clone();
+    let rows = blocking(move || Ok(i.store.progress(None)?)).await?;
+    let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for r in rows {
+        names.insert(r.village_id, r.village);
+        names.insert(r.commune_id, r.commune);
+        names.insert(r.district_id, r.district);
+    }
+    let name = |id: &str| names.get(id).map(|n| format!("{n} ({id})")).unwrap_or_else(|| id.to_string());
+    let level_name = |level: &forms::index::Level| match level {
+        forms::index::Level::Village => "Theo thôn",
+        forms::index::Level::Commune => "Theo xã",
+        forms::index::Level::District => "Theo huyện",
+        forms::index::Level::Province => "Theo tỉnh",
+    };
     let body = html! {
         p { "Phiếu trả lời cùng một mã cho mọi câu hỏi hài lòng (cần xem lại): " b #straight-lined { (straight.len()) } " " (straight.join(", ")) }
         p { "Toàn quốc (trung bình các tỉnh): " b #national { (percent(&report.national.overall)) } " (khoảng tin cậy 95 %: " (interval(&report.national.overall)) ", " (report.national.forms) " phiếu)" }
         @if let Some(districts) = report.areas.get(&forms::index::Level::District) { (index_bars(districts)) }
         @for (level, areas) in &report.areas {
-            h2 { (format!("{level:?}")) }
+            h2 { (level_name(level)) }
             table.index data-level=(format!("{level:?}").to_lowercase()) {
                 thead { tr { th { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" }
                     @for part in areas.values().next().map(|a| a.parts.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() { th { (part) } } } }
                 tbody { @for (id, a) in areas {
-                    tr { td { (id) } td { (a.forms) } td { (percent(&a.overall)) } td { (interval(&a.overall)) }
+                    tr { td { (name(id)) } td { (a.forms) } td { (percent(&a.overall)) } td { (interval(&a.overall)) }
                         @for s in a.parts.values() { td { (percent(s)) } } }
                 } }
             }
