@@ -92,6 +92,11 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.click("#key-1");
     s.wait("#ans-a_sex");
     // An inline error at once: 7 is not a code of A1; nothing is saved and the focus stays.
+    let focused = Instant::now();
+    while s.active().ok().and_then(|a| s.attribute(&a, "id")).as_deref() != Some("ans-a_sex") {
+        assert!(focused.elapsed() < Duration::from_secs(10), "the form never focused its first question");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     s.keys("7");
     s.wait_text("[data-id='a_sex'] .error", "7 không phải là mã của câu này");
     let skipped = key_form(&s, &answers, &sheet);

@@ -102,7 +102,12 @@ pub fn key_form(s: &webdriver::Session, answers: &BTreeMap<String, Value>, sheet
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         assert!(Instant::now() < deadline, "keying took too long; keyed {keyed:?}");
-        let active = s.active().unwrap();
+        // Between a save and the next focus (or while the screen is redrawn) nothing may be
+        // active for a moment: look again.
+        let Ok(active) = s.active() else {
+            std::thread::sleep(Duration::from_millis(30));
+            continue;
+        };
         let id = s.attribute(&active, "id").unwrap_or_default();
         if id == "finish-keying" {
             break;

@@ -89,7 +89,15 @@ impl Session {
 
     /// Keys to whatever has the focus, as a keyer types.
     pub fn keys(&self, text: &str) {
-        let id = self.active().unwrap();
+        // The focus may still be moving (the screens focus after they are drawn): wait for it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let id = loop {
+            match self.active() {
+                Ok(id) => break id,
+                Err(e) if Instant::now() > deadline => panic!("nothing took the focus: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
         self.post(&format!("/element/{id}/value"), json!({ "text": text })).unwrap();
     }
 
