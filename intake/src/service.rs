@@ -239,48 +239,31 @@ impl Intake {
         Ok((forms::index::compute(&form, &forms_opened), straight))
     }
 
-    /// A supervisor moves a village of their districts to an enumerator who works in them
-    /// (illness, a flooded road). Devices learn it on their next sync; audited.
-    pub fn reassign_village(&self, account: &crate::accounts::Account, village: &str, to: &str, reason: &str, address: &str) -> Result<usize, IntakeError> {
+    /// A supervisor moves a village, or single households, of their districts to an enumerator
+    /// who works in them (illness, a flooded road). Anything outside their districts is
+    /// `NotFound`, as if it did not exist. Devices learn it on their next sync; audited.
+    pub fn reassign(&self, account: &crate::accounts::Account, target: &crate::store::ReassignTarget, to: &str, reason: &str, address: &str) -> Result<usize, IntakeError> {
         let villages = self.store.villages_with_enumerators()?;
         let visible = |district: &str| account.may_see_district(district);
-        let Some((_, _, district, _)) = villages.iter().find(|(id, ..)| id == village).filter(|(_, _, d, _)| visible(d)) else {
-            return Err(IntakeError::NotFound);
-        };
-        let works_here = villages.iter().any(|(_, _, d, list)| visible(d) && list.iter().any(|e| e == to));
-        if !works_here {
-            return Err(IntakeError::BadRequest(format!("{to} does not work in {}'s districts", account.login)));
-        }
-        let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(IntakeError::BadRequest("say why, in at most 500 characters".into()));
-        }
-        let moved = self.store.reassign(&crate::store::ReassignTarget::Village(village.into()), to, &account.login, reason, Utc::now())?;
-        self.store.audit(&account.login, "reassigned", &format!("village {village} ({district}) to {to}: {reason}"), address, Utc::now())?;
-        Ok(moved)
-    }
-
-    /// A supervisor moves single households of their districts (one sick family's area, a
-    /// flooded hamlet) to an enumerator who works in them; audited.
-    pub fn reassign_households(&self, account: &crate::accounts::Account, households: &[String], to: &str, reason: &str, address: &str) -> Result<usize, IntakeError> {
-        if households.is_empty() || households.len() > 1000 {
-            return Err(IntakeError::BadRequest("name 1 to 1,000 households".into()));
-        }
-        let villages = self.store.villages_with_enumerators()?;
-        let visible = |district: &str| account.may_see_district(district);
-        let sampled: HashMap<String, String> = self.store.expected_forms()?.into_iter().map(|f| (f.household, f.village)).collect();
-        for h in households {
-            let village = sampled.get(h).cloned();
-            let village = match village {
-                Some(v) => Some(v),
-                // A reserve household not yet in the sample: its village is in its id's place.
-                None => villages.iter().find(|(id, ..)| h.starts_with(&format!("{id}-"))).map(|(id, ..)| id.clone()),
-            };
-            let in_scope = village.and_then(|v| villages.iter().find(|(id, ..)| *id == v)).is_some_and(|(_, _, d, _)| visible(d));
-            if !in_scope {
-                return Err(IntakeError::NotFound);
+        let what = match target {
+            crate::store::ReassignTarget::Village(village) => {
+                if !villages.iter().any(|(id, _, d, _)| id == village && visible(d)) {
+                    return Err(IntakeError::NotFound);
+                }
+                format!("village {village}")
             }
-        }
+            crate::store::ReassignTarget::Households(households) => {
+                if households.is_empty() || households.len() > 1000 {
+                    return Err(IntakeError::BadRequest("name 1 to 1,000 households".into()));
+                }
+                for h in households {
+                    if !self.store.household_place(h)?.is_some_and(|(_, _, district, _)| visible(&district)) {
+                        return Err(IntakeError::NotFound);
+                    }
+                }
+                households.join(", ")
+            }
+        };
         if !villages.iter().any(|(_, _, d, list)| visible(d) && list.iter().any(|e| e == to)) {
             return Err(IntakeError::BadRequest(format!("{to} does not work in {}'s districts", account.login)));
         }
@@ -288,10 +271,11 @@ impl Intake {
         if reason.is_empty() || reason.chars().count() > 500 {
             return Err(IntakeError::BadRequest("say why, in at most 500 characters".into()));
         }
-        let moved = self.store.reassign(&crate::store::ReassignTarget::Households(households.to_vec()), to, &account.login, reason, Utc::now())?;
-        self.store.audit(&account.login, "reassigned", &format!("{} to {to}: {reason}", households.join(", ")), address, Utc::now())?;
+        let moved = self.store.reassign(target, to, &account.login, reason, Utc::now())?;
+        self.store.audit(&account.login, "reassigned", &format!("{what} to {to}: {reason}"), address, Utc::now())?;
         Ok(moved)
     }
+
 
     /// Records a back-check visit's outcome; audited.
     pub fn record_backcheck_outcome(&self, household: &str, outcome: &str, note: &str, by: &str, address: &str) -> Result<(), IntakeError> {
@@ -331,9 +315,9 @@ impl Intake {
             problems.extend(validation.required_remaining.iter().map(|q| format!("{q}: required")));
             return Err(IntakeError::BadRequest(format!("the form is not complete: {}", problems.join("; "))));
         }
-        let expected = self.store.expected_forms()?.into_iter().find(|f| f.household == household && f.digital).ok_or(IntakeError::NotFound)?;
+        let (serial, ..) = self.store.household_place(household)?.filter(|(.., has_answers)| *has_answers).ok_or(IntakeError::NotFound)?;
         let campaign = self.store.campaign()?;
-        let sheet = sync_protocol::seal::AnswerSheet { form: form.reference(), household: household.into(), serial: expected.serial, answers };
+        let sheet = sync_protocol::seal::AnswerSheet { form: form.reference(), household: household.into(), serial, answers };
         let sealed = sync_protocol::seal::seal(&campaign.ministry_public_key, &sheet, &form.question_order(), &mut rand::rngs::OsRng)?;
         self.store.record_ministry_correction(household, &sealed, reason, by, Utc::now())?;
         self.store.audit(by, "form_corrected", &format!("{household}: {reason}"), address, Utc::now())?;

@@ -746,7 +746,8 @@ async fn reassign(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectI
     }
     let (i, a) = (intake.clone(), v.account.clone());
     let (village, to) = (form.village.clone(), form.to.clone());
-    let moved = blocking(move || i.reassign_village(&a, &form.village, &form.to, &form.reason, &addr.ip().to_string())).await?;
+    let target = crate::store::ReassignTarget::Village(form.village);
+    let moved = blocking(move || i.reassign(&a, &target, &form.to, &form.reason, &addr.ip().to_string())).await?;
     let (villages, rejected) = reassign_data(&intake, &v.account).await?;
     Ok(reassign_view(&v, &villages, &rejected, Some(format!("Đã chuyển {moved} hộ của {village} cho {to}."))).into_response())
 }
@@ -1036,7 +1037,8 @@ async fn reassign_households(State(intake): State<Arc<Intake>>, ConnectInfo(addr
     }
     let households: Vec<String> = form.households.split([',', ' ', '\n', ';']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
     let (i, a, to) = (intake.clone(), v.account.clone(), form.to.clone());
-    let moved = blocking(move || i.reassign_households(&a, &households, &form.to, &form.reason, &addr.ip().to_string())).await?;
+    let target = crate::store::ReassignTarget::Households(households);
+    let moved = blocking(move || i.reassign(&a, &target, &form.to, &form.reason, &addr.ip().to_string())).await?;
     let (villages, rejected) = reassign_data(&intake, &v.account).await?;
     Ok(reassign_view(&v, &villages, &rejected, Some(format!("Đã chuyển {moved} hộ cho {to}."))).into_response())
 }

@@ -296,6 +296,9 @@ pub trait Store: Send + Sync + 'static {
     fn daily_counts(&self, districts: Option<&[String]>) -> Result<Vec<(String, String, String, u32)>, StoreError>;
     /// Rejected events, newest first; only those of households in the given districts when `Some`.
     fn rejected_events(&self, districts: Option<&[String]>) -> Result<Vec<RejectedRecord>, StoreError>;
+    /// Where a household is and whether its answers arrived: (serial, village, district,
+    /// has answers); `None` for an unknown id.
+    fn household_place(&self, id: &str) -> Result<Option<(String, String, String, bool)>, StoreError>;
     /// Villages with their district and the enumerators working there: (village, name, district, enumerators).
     fn villages_with_enumerators(&self) -> Result<Vec<(String, String, String, Vec<String>)>, StoreError>;
     /// Accepted events in chain order (enumerator, seq, index), as paradata.

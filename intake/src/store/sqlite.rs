@@ -896,6 +896,17 @@ impl Store for SqliteStore {
         })
     }
 
+    fn household_place(&self, id: &str) -> Result<Option<(String, String, String, bool)>, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT h.serial, h.village_id, cm.district_id, h.has_answers
+                 FROM households h JOIN villages v ON v.id = h.village_id JOIN communes cm ON cm.id = v.commune_id WHERE h.id = ?1",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?)
+        })
+    }
+
     fn villages_with_enumerators(&self) -> Result<Vec<(String, String, String, Vec<String>)>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare(
