@@ -45,7 +45,7 @@ build_ui() {
 
 # The app's end-to-end test: a virtual display, Debian's WebKitWebDriver, and tauri-driver.
 ensure_app_test_deps() {
-    ensure_debian_packages xvfb xauth webkit2gtk-driver
+    ensure_debian_packages xvfb xauth webkit2gtk-driver xdotool
     local driver="${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver"
     [ -x "$driver" ] || cargo install tauri-driver --locked --version 2.1.0
 }

@@ -13,14 +13,6 @@ use std::{
 };
 use sync_protocol::lifecycle::HouseholdStatus;
 
-const DRIVER_PORT: u16 = 4444;
-
-fn app_binary() -> std::path::PathBuf {
-    let path = std::env::var("FIELDPOST_APP_BIN").map(Into::into).unwrap_or_else(|_| workspace().join("target/debug/fieldpost"));
-    assert!(path.exists(), "{} is missing: build the app first (scripts/test does: npm run build in ui/, then cargo build -p fieldpost-app)", path.display());
-    path
-}
-
 fn shot(session: &Session, name: &str) {
     // Let fonts and layout settle before the picture.
     std::thread::sleep(Duration::from_millis(300));
@@ -29,33 +21,14 @@ fn shot(session: &Session, name: &str) {
 
 #[test]
 fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_intake() {
-    let app = app_binary();
     let centre = start_centre();
     let code = centre.intake.issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "e2e").unwrap();
-    let (_display, display) = start_display();
-    let device_dir = tempfile::tempdir().unwrap();
-    let driver = Process::group(
-        own_group(&mut Command::new(tauri_driver_binary()))
-            .args(["--port", &DRIVER_PORT.to_string(), "--native-port", "4445"])
-            .env("DISPLAY", &display)
-            .env("FIELDPOST_DATA_DIR", device_dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tauri-driver is installed (scripts/test: cargo install tauri-driver --locked)"),
-    );
-    let driver_url = format!("http://127.0.0.1:{DRIVER_PORT}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::blocking::get(format!("{driver_url}/status")).is_err() {
-        assert!(Instant::now() < deadline, "tauri-driver did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let capabilities = json!({ "tauri:options": { "application": app } });
-    let s = Session::start(&driver_url, capabilities.clone()).expect("a WebDriver session with the app");
+    let app = App::start();
+    let s = &app.session;
 
     // Set-up.
     s.wait("#code");
-    shot(&s, "01-dang-ky.png");
+    shot(s, "01-dang-ky.png");
     s.type_into("#intake-url", &centre.url);
     s.type_into("#code", "XXXX-XXXX-XXXX");
     s.click("#enroll");
@@ -63,25 +36,25 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.type_into("#code", &code);
     s.click("#enroll");
     s.wait_text("h1", "Đã đăng ký");
-    shot(&s, "02-thiet-lap.png");
+    shot(s, "02-thiet-lap.png");
 
     // Today, the village, the household.
     s.click("#go-today");
     s.wait("#phase");
     assert!(s.find_all(".village-card").unwrap().len() == 2);
-    shot(&s, "03-hom-nay.png");
+    shot(s, "03-hom-nay.png");
     s.click(".village-card[data-village='dh-p2-kp1']");
     s.wait(".household-row");
     assert_eq!(s.find_all(".household-row").unwrap().len(), 30, "27 sampled and 3 reserve households");
     s.type_into("#search", "QT24-00001");
     assert_eq!(s.find_all(".household-row").unwrap().len(), 1);
-    shot(&s, "04-thon.png");
+    shot(s, "04-thon.png");
     s.click(".household-row[data-household='dh-p2-kp1-01']");
     s.click("#hand-out-rep");
     s.wait_text("h1", "Đã phát");
     s.click("#collect");
     s.wait_text("h1", "Đã thu");
-    shot(&s, "05-ho.png");
+    shot(s, "05-ho.png");
 
     // First keying, from the keyboard. Kinh ethnicity: the "other ethnicity" question skips itself.
     let form = forms::sipas_2024();
@@ -99,12 +72,12 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     }
     s.keys("7");
     s.wait_text("[data-id='a_sex'] .error", "7 không phải là mã của câu này");
-    let skipped = key_form(&s, &answers, &sheet);
+    let skipped = key_form(s, &answers, &sheet);
     assert!(skipped.contains(&"a_ethnicity_other".to_string()), "{skipped:?}");
     assert!(s.attribute(&s.find("[data-id='a_ethnicity_other']").unwrap(), "class").unwrap().contains("skipped"));
     s.wait_text("#keying-progress", "Còn 0 câu bắt buộc");
     s.script("document.querySelector('#ans-q9_a1').scrollIntoView({block: 'center'})");
-    shot(&s, "06-nhap-phieu.png");
+    shot(s, "06-nhap-phieu.png");
     s.click("#finish-keying");
     s.wait_text("h1", "Đã nhập");
 
@@ -115,11 +88,11 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     let mut second = answers.clone();
     let first_q1_1 = answers["q1_1"].as_i64().unwrap();
     second.insert("q1_1".into(), json!(if first_q1_1 == 1 { 2 } else { 1 }));
-    key_form(&s, &second, &sheet);
+    key_form(s, &second, &sheet);
     s.click("#finish-keying");
     s.wait(".mismatch[data-question='q1_1']");
     assert_eq!(s.find_all(".mismatch").unwrap().len(), 1);
-    shot(&s, "07-doi-chieu.png");
+    shot(s, "07-doi-chieu.png");
     s.click(".mismatch[data-question='q1_1'] .take-first");
     s.click("#confirm-verification");
     s.wait_text("h1", "Đã kiểm tra");
@@ -129,12 +102,12 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.wait("#make-parcel");
     s.click("#make-parcel");
     s.wait(".parcel");
-    shot(&s, "08-buu-goi.png");
+    shot(s, "08-buu-goi.png");
     s.click("#nav-sync");
     s.click("#sync-now");
     s.wait_text("#sync-status", "Đã gửi");
     s.wait_text("#sync-banner", "Đã đồng bộ hết");
-    shot(&s, "09-dong-bo.png");
+    shot(s, "09-dong-bo.png");
 
     // On the intake: the household is in a parcel, and its answers arrived sealed — only the
     // ministry's key opens them, and they are the ones resolved against the paper.
@@ -172,20 +145,19 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
         if width == 768 {
             s.script("location.hash = '#/key/dh-p2-kp1-02/1'");
             s.wait("#ans-a_sex");
-            shot(&s, "10-nhap-phieu-768px.png");
+            shot(s, "10-nhap-phieu-768px.png");
         }
     }
     s.script("location.hash = '#/sync'");
     s.wait("#sync-now");
 
     // The screen survives a restart of the app.
-    s.end();
-    let s = Session::start(&driver_url, capabilities).expect("the app again");
+    s.close();
+    let s = Session::start(&app.driver_url, app.capabilities.clone()).expect("the app again");
     s.wait("#sync-now");
     s.click("#lang");
     s.wait_text("#sync-banner", "Everything is synced");
     s.end();
-    drop(driver);
 }
 
 /// The intake's stored events, read from its SQLite file.

@@ -1,6 +1,7 @@
 //! What the end-to-end tests stand on: a real intake on 127.0.0.1, a virtual display, and a
 //! minimal WebDriver client (the W3C protocol is a handful of JSON calls) for tauri-driver.
 
+pub mod keying;
 pub mod webdriver;
 
 use serde_json::Value;
@@ -138,3 +139,87 @@ pub fn key_form(s: &webdriver::Session, answers: &BTreeMap<String, Value>, sheet
     sheet.iter().filter(|q| !keyed.contains(q)).cloned().collect()
 }
 
+
+/// The real app (`target/debug/fieldpost`, or `FIELDPOST_APP_BIN`) under its own Xvfb, driven
+/// through tauri-driver on the fixed ports 4444/4445 (one such test at a time), with a fresh
+/// device data folder.
+pub struct App {
+    pub session: webdriver::Session,
+    pub display: String,
+    pub data_dir: tempfile::TempDir,
+    pub driver_url: String,
+    pub capabilities: Value,
+    _driver: Process,
+    _xvfb: Process,
+}
+
+pub const DRIVER_PORT: u16 = 4444;
+
+pub fn app_binary() -> PathBuf {
+    let path = std::env::var("FIELDPOST_APP_BIN").map(Into::into).unwrap_or_else(|_| workspace().join("target/debug/fieldpost"));
+    assert!(path.exists(), "{} is missing: build the app first (scripts/test does: npm run build in ui/, then cargo build -p fieldpost-app)", path.display());
+    path
+}
+
+impl App {
+    pub fn start() -> App {
+        let app = app_binary();
+        let (xvfb, display) = start_display();
+        let data_dir = tempfile::tempdir().unwrap();
+        let driver = Process::group(
+            own_group(&mut Command::new(tauri_driver_binary()))
+                .args(["--port", &DRIVER_PORT.to_string(), "--native-port", "4445"])
+                .env("DISPLAY", &display)
+                .env("FIELDPOST_DATA_DIR", data_dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("tauri-driver is installed (scripts/test: cargo install tauri-driver --locked)"),
+        );
+        let driver_url = format!("http://127.0.0.1:{DRIVER_PORT}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::blocking::get(format!("{driver_url}/status")).is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let capabilities = serde_json::json!({ "tauri:options": { "application": app } });
+        let session = webdriver::Session::start(&driver_url, capabilities.clone()).expect("a WebDriver session with the app");
+        App { session, display, data_dir, driver_url, capabilities, _driver: driver, _xvfb: xvfb }
+    }
+
+    /// Enrolls the device on the set-up screen.
+    pub fn enroll(&self, intake_url: &str, code: &str) {
+        let s = &self.session;
+        s.wait("#code");
+        s.type_into("#intake-url", intake_url);
+        s.type_into("#code", code);
+        s.click("#enroll");
+        s.wait_text("h1", "Đã đăng ký");
+    }
+
+    /// Hands the form to the household's representative and collects it, from the household
+    /// screen, then opens its first keying with the focus on the first question.
+    pub fn open_first_keying(&self, household: &str) {
+        let s = &self.session;
+        s.script(&format!("location.hash = '#/household/{household}'"));
+        s.click("#hand-out-rep");
+        s.wait_text("h1", "Đã phát");
+        s.click("#collect");
+        s.wait_text("h1", "Đã thu");
+        s.click("#key-1");
+        self.wait_focus("ans-", Duration::from_secs(15));
+    }
+
+    /// Waits until the focused element's id starts with `prefix`; false when it never does.
+    pub fn wait_focus(&self, prefix: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            let s = &self.session;
+            if s.active().ok().and_then(|a| s.attribute(&a, "id")).is_some_and(|id| id.starts_with(prefix)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(40));
+        }
+        false
+    }
+}

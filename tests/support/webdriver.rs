@@ -133,6 +133,25 @@ impl Session {
 
     /// Ends the session (the app closes). Also done when a failing test drops it.
     pub fn end(self) {}
+
+    /// Ends the session where it is borrowed (the app closes); dropping it later does nothing more.
+    pub fn close(&self) {
+        let _ = self.http.delete(&self.base).send();
+    }
+
+    /// Presses `keys` one after another through the Actions API, pausing after each as long as
+    /// its number of milliseconds says (0: no pause at all).
+    pub fn key_actions(&self, keys: &[(String, u64)]) {
+        let mut actions = Vec::new();
+        for (key, pause) in keys {
+            actions.push(json!({ "type": "keyDown", "value": key }));
+            actions.push(json!({ "type": "keyUp", "value": key }));
+            if *pause > 0 {
+                actions.push(json!({ "type": "pause", "duration": pause }));
+            }
+        }
+        self.post("/actions", json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] })).unwrap_or_else(|e| panic!("key actions: {e}"));
+    }
 }
 
 impl Drop for Session {

@@ -109,6 +109,8 @@ const vi = {
   err_constraint: '{message}',
   err_not_applicable: 'Câu này không áp dụng theo câu trả lời trước',
   err_number: 'Cần nhập một số',
+  err_required_blank: 'Câu bắt buộc còn trống: nhập mã trên phiếu (phiếu để trống thì nhập mã "không trả lời")',
+  finish_blocked: 'Chưa hoàn tất được: câu {number} «{label}» còn trống hoặc sai. Con trỏ đã chuyển tới câu đó.',
   saved: 'Đã lưu',
   // verification
   verify_title: 'Đối chiếu hai lần nhập — phiếu {serial}',
@@ -259,6 +261,8 @@ const en: Record<Key, string> = {
   err_constraint: '{message}',
   err_not_applicable: 'This question does not apply given an earlier answer',
   err_number: 'A number is needed',
+  err_required_blank: 'Required and still empty: key the code on the paper (a blank on the paper is the "no answer" code)',
+  finish_blocked: 'Cannot finish yet: question {number} «{label}» is empty or wrong. The cursor is on it now.',
   saved: 'Saved',
   verify_title: 'Compare the two keyings — form {serial}',
   verify_none: 'The two keyings agree.',

@@ -152,3 +152,80 @@ export function coreErrorMessage(e: CoreError): { key: Key; params: Record<strin
       return { key: 'err_wrong_type', params: { expected: p('expected') } };
   }
 }
+
+// ---- Keys in order, whatever the save latency ---------------------------------------------
+
+/** One key as the keyer pressed it. */
+export interface Stroke {
+  key: string;
+  shift: boolean;
+}
+
+/**
+ * Takes every key in the order it was pressed and hands it to `handle` one at a time, waiting
+ * for each to finish (a save, the focus moving on) before the next. A key pressed while an
+ * answer is still being saved therefore lands in the question the keyer would have reached had
+ * they typed slowly, never in the one the focus happens to be in.
+ */
+export class KeyQueue<K> {
+  private readonly waiting: K[] = [];
+  private running = false;
+
+  constructor(private readonly handle: (key: K) => Promise<void> | void) {}
+
+  /** Keys are waiting or one is being handled: new keys must queue behind them. */
+  get busy(): boolean {
+    return this.running || this.waiting.length > 0;
+  }
+
+  push(key: K): void {
+    this.waiting.push(key);
+    if (!this.running) void this.drain();
+  }
+
+  /** Resolves when every key pushed so far has been handled. */
+  async idle(): Promise<void> {
+    while (this.busy) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      for (let key = this.waiting.shift(); key !== undefined; key = this.waiting.shift()) {
+        try {
+          await this.handle(key);
+        } catch (e) {
+          // One key's failure (shown by its handler) must not stop the keys behind it.
+          console.error(e);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+/** What a key does to a text field, as the browser would do it: its value and caret after. */
+export function editText(value: string, start: number, end: number, key: string): { value: string; caret: number } | null {
+  if (key === 'Backspace') {
+    if (start !== end) return { value: value.slice(0, start) + value.slice(end), caret: start };
+    if (start === 0) return { value, caret: 0 };
+    const before = [...value.slice(0, start)];
+    before.pop();
+    const head = before.join('');
+    return { value: head + value.slice(start), caret: head.length };
+  }
+  if (key === 'Delete') {
+    if (start !== end) return { value: value.slice(0, start) + value.slice(end), caret: start };
+    const after = [...value.slice(end)];
+    after.shift();
+    return { value: value.slice(0, start) + after.join(''), caret: start };
+  }
+  if (key === 'ArrowLeft') return { value, caret: Math.max(0, start === end ? start - 1 : start) };
+  if (key === 'ArrowRight') return { value, caret: Math.min(value.length, start === end ? end + 1 : end) };
+  if (key === 'Home') return { value, caret: 0 };
+  if (key === 'End') return { value, caret: value.length };
+  // A printable character (one code point: "ư" or "5"; named keys such as "Shift" are longer).
+  if ([...key].length === 1) return { value: value.slice(0, start) + key + value.slice(end), caret: start + key.length };
+  return null;
+}

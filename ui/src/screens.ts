@@ -363,8 +363,65 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     }
   };
   const advance = async (i: number, raw: string) => {
-    if (await save(i, raw)) focus(keying.nextQuestion(questions, i, notRelevant));
+    if (!(await save(i, raw))) return;
+    const q = questions[i];
+    // Leaving a required question empty is allowed (the paper may be blank) but never silent.
+    if (raw.trim() === '' && q.required && !notRelevant.has(q.id)) showError(q.id, t('err_required_blank'));
+    focus(keying.nextQuestion(questions, i, notRelevant));
   };
+  const previous = (i: number) => {
+    let j = i - 1;
+    while (j > 0 && notRelevant.has(questions[j].id)) j--;
+    return Math.max(j, 0);
+  };
+  // One key at a time, in the order pressed: see keying.KeyQueue.
+  const handleKey = async ({ key, shift }: keying.Stroke) => {
+    if (!section.isConnected) return;
+    if (current >= questions.length) {
+      if (key === 'Enter') finish.click();
+      else if (key === 'Tab' && shift) focus(previous(questions.length));
+      return;
+    }
+    const i = current;
+    const q = questions[i];
+    const input = rows.get(q.id)!.input;
+    if (document.activeElement !== input && !input.disabled) input.focus();
+    const picked = keying.digit(q, key);
+    if (picked) {
+      if (!picked.ok) return showError(q.id, t(picked.error, picked.params));
+      input.value = key;
+      return advance(i, key);
+    }
+    if (key === 'Enter' || (key === 'Tab' && !shift)) return advance(i, input.value);
+    if (key === 'Tab' && shift) return focus(previous(i));
+    const start = input.selectionStart ?? input.value.length;
+    const edit = keying.editText(input.value, start, input.selectionEnd ?? start, key);
+    if (edit) {
+      input.value = edit.value;
+      input.setSelectionRange(edit.caret, edit.caret);
+    }
+  };
+  const keys = new keying.KeyQueue<keying.Stroke>(handleKey);
+  const onKeydown = (e: KeyboardEvent) => {
+    if (!section.isConnected) return document.removeEventListener('keydown', onKeydown, true);
+    // A Vietnamese IME (Telex/VNI) composing, and shortcuts such as Ctrl+G, are the browser's.
+    if (e.isComposing || e.keyCode === 229 || e.ctrlKey || e.altKey || e.metaKey) return;
+    if (!keys.busy) {
+      // Nothing in flight: ordinary typing goes into the field as usual; only the keys that
+      // save and move on are taken — and keys typed while nothing has the focus (the screen
+      // just opened) go to the current question rather than nowhere.
+      const target = e.target as HTMLElement;
+      const onNothing = target === document.body || !target.closest('input, button, a, select, textarea');
+      if (current >= questions.length || !(onNothing || target.classList.contains('answer'))) return;
+      const moves = e.key === 'Enter' || e.key === 'Tab' || keying.digit(questions[current], e.key) !== null;
+      if (!moves && !onNothing) return;
+    }
+    // Something is being saved, or this key saves: it waits its turn.
+    e.preventDefault();
+    e.stopPropagation();
+    keys.push({ key: e.key, shift: e.shiftKey });
+  };
+  document.addEventListener('keydown', onKeydown, true);
 
   let lastGroup = '';
   let lastSection = '';
@@ -403,29 +460,6 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
       rows.forEach((r) => r.row.classList.remove('current'));
       row.classList.add('current');
     });
-    input.addEventListener('keydown', (e: KeyboardEvent) => {
-      if (e.isComposing) return; // Vietnamese IME (Telex/VNI) composing: leave the keys alone
-      const picked = keying.digit(q, e.key);
-      if (picked && !e.ctrlKey && !e.altKey && !e.metaKey) {
-        e.preventDefault();
-        if (!picked.ok) {
-          showError(q.id, t(picked.error, picked.params));
-          return;
-        }
-        input.value = e.key;
-        void advance(i, e.key);
-        return;
-      }
-      if (e.key === 'Enter' || (e.key === 'Tab' && !e.shiftKey)) {
-        e.preventDefault();
-        void advance(i, input.value);
-      } else if (e.key === 'Tab' && e.shiftKey) {
-        e.preventDefault();
-        let j = i - 1;
-        while (j > 0 && notRelevant.has(questions[j].id)) j--;
-        focus(j);
-      }
-    });
     rows.set(q.id, { row, input, error });
     list_.append(row);
   });
@@ -443,11 +477,27 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
       jump.focus();
     }
   });
+  // The first question that stops the form being finished: required and empty, or in error.
+  const firstProblem = () => {
+    const i = questions.findIndex((q) => !notRelevant.has(q.id) && (remaining.includes(q.id) || rows.get(q.id)!.row.classList.contains('has-error')));
+    return i === -1 ? questions.length : i;
+  };
+  const finishProblem = h('p', { class: 'error', id: 'finish-problem', role: 'alert' });
   const finish = h(
     'button',
     {
       id: 'finish-keying',
       onclick: async () => {
+        // A click while keys still wait would finish before them: let them land first.
+        await keys.idle();
+        const open = firstProblem();
+        if (open < questions.length) {
+          const q = questions[open];
+          finishProblem.textContent = t('finish_blocked', { number: q.number, label: text(q.label) });
+          focus(open);
+          return;
+        }
+        finishProblem.textContent = '';
         try {
           if (pass === 1) {
             await api.finishFirstKeying(id);
@@ -470,7 +520,7 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     h('p', { class: 'muted help' }, t('help_keys')),
     h('div', { class: 'sticky' }, bar, status),
     list_,
-    h('div', { class: 'actions' }, finish),
+    h('div', { class: 'actions' }, finishProblem, finish),
   );
   // What was saved before (a resumed form), then the first open question.
   apply(saved.validation, []);

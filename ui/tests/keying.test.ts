@@ -74,3 +74,53 @@ describe('the keyboard', () => {
     expect(k.coreErrorMessage({ question: 'q', error: 'constraint_failed', message: 'Chọn ít nhất một kênh' }).params.message).toBe('Chọn ít nhất một kênh');
   });
 });
+
+describe('keys in the order they were pressed', () => {
+  it('hands each key over only when the one before is done, however slow its save', async () => {
+    const seen: string[] = [];
+    let inFlight = 0;
+    const queue = new k.KeyQueue<string>(async (key) => {
+      inFlight++;
+      expect(inFlight).toBe(1);
+      seen.push(`start ${key}`);
+      // Saves of random latency: a later key must still wait for an earlier one.
+      await new Promise((r) => setTimeout(r, Math.random() * 8));
+      seen.push(`end ${key}`);
+      inFlight--;
+    });
+    const typed = Array.from({ length: 40 }, (_, i) => String(i));
+    for (const key of typed) queue.push(key);
+    expect(queue.busy).toBe(true);
+    await queue.idle();
+    expect(queue.busy).toBe(false);
+    expect(seen).toEqual(typed.flatMap((key) => [`start ${key}`, `end ${key}`]));
+  });
+  it('goes on after a key whose handling failed', async () => {
+    const seen: string[] = [];
+    const queue = new k.KeyQueue<string>((key) => {
+      if (key === 'bad') throw new Error('refused');
+      seen.push(key);
+    });
+    const quiet = console.error;
+    console.error = () => undefined;
+    ['a', 'bad', 'b'].forEach((key) => queue.push(key));
+    await queue.idle();
+    console.error = quiet;
+    expect(seen).toEqual(['a', 'b']);
+  });
+});
+
+describe('editing a field from queued keys, as the browser would', () => {
+  it('inserts at the caret, replaces a selection, and deletes whole characters', () => {
+    expect(k.editText('', 0, 0, '5')).toEqual({ value: '5', caret: 1 });
+    expect(k.editText('12', 0, 2, '3')).toEqual({ value: '3', caret: 1 });
+    expect(k.editText('Hà', 2, 2, 'ư')).toEqual({ value: 'Hàư', caret: 3 });
+    expect(k.editText('Hà', 2, 2, 'Backspace')).toEqual({ value: 'H', caret: 1 });
+    expect(k.editText('abc', 0, 0, 'Delete')).toEqual({ value: 'bc', caret: 0 });
+    expect(k.editText('abc', 1, 1, ' ')).toEqual({ value: 'a bc', caret: 2 });
+  });
+  it('leaves named keys that edit nothing alone', () => {
+    expect(k.editText('abc', 1, 1, 'Shift')).toBeNull();
+    expect(k.editText('abc', 1, 1, 'F5')).toBeNull();
+  });
+});
