@@ -30,8 +30,8 @@ pub struct HouseholdFacts {
 pub trait HouseholdView {
     fn household(&mut self, id: &str) -> Option<HouseholdFacts>;
     fn household_by_serial(&mut self, serial: &str) -> Option<HouseholdFacts>;
-    /// The first unused reserve household of a village, by rank.
-    fn next_reserve(&mut self, village: &str) -> Option<HouseholdFacts>;
+    /// The unused reserve households of a village as stored, by rank.
+    fn reserves(&mut self, village: &str) -> Vec<HouseholdFacts>;
     fn event_seen(&mut self, id: &str) -> bool;
 }
 
@@ -101,12 +101,22 @@ fn judge_event(
             return Err(reject(rejection::FORM_MISMATCH, format!("form {form} is not this campaign's form {}", campaign.form)));
         }
     }
-    if let EventBody::FormTranscribed { sealed_answers: None, .. } = &event.body {
-        if !campaign.rules.verification_required {
-            return Err(reject(
-                rejection::ANSWERS_MISSING,
-                "this campaign does not verify transcriptions, so the first keying must carry the sealed answers",
-            ));
+    if let EventBody::FormTranscribed { sealed_answers, .. } = &event.body {
+        match (sealed_answers, campaign.rules.verification_required) {
+            (None, false) => {
+                return Err(reject(
+                    rejection::ANSWERS_MISSING,
+                    "this campaign does not verify transcriptions, so the first keying must carry the sealed answers",
+                ))
+            }
+            // Answers that skipped the second keying would count as verified ones.
+            (Some(_), true) => {
+                return Err(reject(
+                    rejection::ANSWERS_UNEXPECTED,
+                    "this campaign verifies transcriptions: the answers travel with the verified keying, not the first",
+                ))
+            }
+            _ => {}
         }
     }
     if let EventBody::ParcelHandedOver { serials, .. } = &event.body {
@@ -135,10 +145,9 @@ fn judge_event(
     let mut changes = vec![(facts.id.clone(), next)];
 
     if let EventBody::HouseholdReplaced { replacement } = &event.body {
-        let expected = view
-            .next_reserve(&facts.village)
-            .map(|f| current(f, overlay))
-            .filter(|f| f.status == HouseholdStatus::Reserve);
+        // The reserves as the batch has left them so far: a second replacement in one batch
+        // takes the reserve after the one the first took.
+        let expected = view.reserves(&facts.village).into_iter().map(|f| current(f, overlay)).find(|f| f.status == HouseholdStatus::Reserve);
         let Some(expected) = expected else {
             return Err(reject(rejection::REPLACEMENT_INVALID, format!("village {} has no reserve household left", facts.village)));
         };

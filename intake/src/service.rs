@@ -84,6 +84,32 @@ impl<K: std::hash::Hash + Eq + Clone> FailureLimiter<K> {
     }
 }
 
+/// The alert raised for a sealed sheet that cannot be opened.
+pub const UNOPENABLE_ALERT: &str = "sealed_answers_unopenable";
+
+/// Answers opened with the ministry's key, and the sheets that could not be.
+#[derive(Default)]
+pub struct OpenedAnswers {
+    pub sheets: Vec<(crate::store::SealedForm, sync_protocol::seal::AnswerSheet)>,
+    pub unopenable: Vec<Unopenable>,
+}
+
+/// A sealed sheet left out of every figure: it must be keyed again from its paper.
+#[derive(Debug, Clone)]
+pub struct Unopenable {
+    pub form: crate::store::SealedForm,
+    /// Why, in Vietnamese.
+    pub reason: String,
+}
+
+/// The index with what the page shows beside it.
+pub struct ComputedIndex {
+    pub report: forms::index::IndexReport,
+    /// Households whose satisfaction items all carry one code (to look at again).
+    pub straight_lined: Vec<String>,
+    pub unopenable: Vec<Unopenable>,
+}
+
 /// The intake: its store, its signing key and its rate limiters.
 pub struct Intake {
     pub store: Arc<dyn Store>,
@@ -138,25 +164,51 @@ impl Intake {
     }
 
     /// Every household's latest answers, opened with the ministry key that `passphrase`
-    /// unlocks for this call only. An answer sheet that names another household than the event
-    /// that carried it is refused.
-    pub fn open_answers(&self, passphrase: &str) -> Result<Vec<(crate::store::SealedForm, sync_protocol::seal::AnswerSheet)>, IntakeError> {
+    /// unlocks for this call only. A sheet that cannot be opened — a damaged or hostile box, or
+    /// one naming another household than the event that carried it — is set aside with its
+    /// reason (and raises an alert, once): one device's bad sheet never stops the others'.
+    pub fn open_answers(&self, passphrase: &str) -> Result<OpenedAnswers, IntakeError> {
         let campaign = self.store.campaign()?;
         let stored = self.store.ministry_key()?.ok_or(crate::ministry_key::KeyError::NotStored)?;
         let key = crate::ministry_key::decrypt(&stored, passphrase, &campaign.ministry_public_key)?;
         let form = self.form()?;
         let order = |reference: &str| (reference == form.reference()).then(|| form.question_order().into_iter().map(String::from).collect());
-        self.store
-            .sealed_forms()?
-            .into_iter()
-            .map(|f| {
-                let sheet = sync_protocol::seal::open(&key, &f.sealed, &order)?;
-                if sheet.household != f.household || sheet.serial != f.serial {
-                    return Err(IntakeError::BadRequest(format!("the sealed answers sent for {} name {} ({})", f.household, sheet.household, sheet.serial)));
+        let mut opened = OpenedAnswers::default();
+        for f in self.store.sealed_forms()? {
+            match sync_protocol::seal::open(&key, &f.sealed, &order) {
+                Ok(sheet) if sheet.household == f.household && sheet.serial == f.serial => opened.sheets.push((f, sheet)),
+                Ok(sheet) => {
+                    let reason = format!("phiếu niêm phong ghi hộ {} ({}), không phải hộ đã gửi nó", sheet.household, sheet.serial);
+                    opened.unopenable.push(Unopenable { form: f, reason });
                 }
-                Ok((f, sheet))
-            })
-            .collect()
+                Err(e) => opened.unopenable.push(Unopenable { form: f, reason: format!("không mở được bằng khoá của Bộ ({e})") }),
+            }
+        }
+        self.alert_unopenable(&opened.unopenable)?;
+        Ok(opened)
+    }
+
+    /// One alert per household whose sheet cannot be opened, the first time it is found.
+    fn alert_unopenable(&self, unopenable: &[Unopenable]) -> Result<(), IntakeError> {
+        if unopenable.is_empty() {
+            return Ok(());
+        }
+        let known: std::collections::HashSet<String> =
+            self.store.alerts()?.into_iter().filter(|a| a.kind == UNOPENABLE_ALERT).map(|a| a.detail).collect();
+        for u in unopenable {
+            let detail = format!("{} ({}, lô {}): {}", u.form.household, u.form.serial, u.form.seq, u.reason);
+            if !known.contains(&detail) {
+                let alert = crate::store::Alert {
+                    kind: UNOPENABLE_ALERT.into(),
+                    enumerator: Some(u.form.enumerator.clone()),
+                    device: u.form.device.parse().ok(),
+                    seq: Some(u.form.seq),
+                    detail,
+                };
+                self.store.record_alert(&alert, Utc::now())?;
+            }
+        }
+        Ok(())
     }
 
     /// The campaign's form definition (the shipped SIPAS form is the one known here).
@@ -175,6 +227,7 @@ impl Intake {
     pub fn answers_table(&self, passphrase: &str, by: &str, address: &str) -> Result<Vec<Vec<String>>, IntakeError> {
         let opened = self.open_answers(passphrase)?;
         let form = self.form()?;
+        let enumerators = self.enumerator_names()?;
         let labels = |q: &forms::load::Question, code: &serde_json::Value| -> String {
             let label = q
                 .choices
@@ -195,9 +248,18 @@ impl Intake {
                 None => code.as_str().map(String::from).unwrap_or_else(|| code.to_string()),
             }
         };
-        let mut rows = vec![["hộ", "số phiếu", "điều tra viên", "thôn", "xã", "huyện", "tỉnh"].iter().map(|s| s.to_string()).chain(form.questions.iter().map(|q| q.number.clone())).collect::<Vec<_>>()];
-        for (f, sheet) in &opened {
-            let mut row = vec![f.household.clone(), f.serial.clone(), f.enumerator.clone(), f.village.clone(), f.commune.clone(), f.district.clone(), f.province.clone()];
+        let mut rows = vec![["hộ", "số phiếu", "điều tra viên", "thôn", "xã", "huyện", "tỉnh", "tình trạng"].iter().map(|s| s.to_string()).chain(form.questions.iter().map(|q| q.number.clone())).collect::<Vec<_>>()];
+        let place = |f: &crate::store::SealedForm, status: &str| {
+            let enumerator = enumerators.get(&f.enumerator).cloned().unwrap_or_else(|| f.enumerator.clone());
+            vec![f.household.clone(), f.serial.clone(), enumerator, f.village.clone(), f.commune.clone(), f.district.clone(), f.province.clone(), status.to_string()]
+        };
+        for u in &opened.unopenable {
+            let mut row = place(&u.form, &format!("KHÔNG MỞ ĐƯỢC — nhập lại từ phiếu giấy: {}", u.reason));
+            row.resize(rows[0].len(), String::new());
+            rows.push(row);
+        }
+        for (f, sheet) in &opened.sheets {
+            let mut row = place(f, "đã mở");
             for q in &form.questions {
                 row.push(match sheet.answers.get(&q.id) {
                     None => String::new(),
@@ -207,13 +269,13 @@ impl Intake {
             }
             rows.push(row);
         }
-        self.store.audit(by, "answers_exported", &format!("{} forms", opened.len()), address, Utc::now())?;
+        self.store.audit(by, "answers_exported", &format!("{} forms, {} cannot be opened", opened.sheets.len(), opened.unopenable.len()), address, Utc::now())?;
         Ok(rows)
     }
 
     /// The SIPAS index by village, commune, district and province, from answers opened with
-    /// the passphrase. Recorded in the audit log.
-    pub fn index(&self, passphrase: &str, by: &str, address: &str) -> Result<(forms::index::IndexReport, Vec<String>), IntakeError> {
+    /// the passphrase; sheets that cannot be opened are left out and listed. Audited.
+    pub fn index(&self, passphrase: &str, by: &str, address: &str) -> Result<ComputedIndex, IntakeError> {
         let opened = self.open_answers(passphrase);
         let now = Utc::now();
         let opened = match opened {
@@ -223,20 +285,27 @@ impl Intake {
                 return Err(e);
             }
         };
-        let households: Vec<String> = opened.iter().map(|(f, _)| f.household.clone()).collect();
+        let households: Vec<String> = opened.sheets.iter().map(|(f, _)| f.household.clone()).collect();
         let forms_opened: Vec<forms::index::OpenedForm> = opened
+            .sheets
             .into_iter()
             .map(|(f, sheet)| forms::index::OpenedForm {
                 origin: forms::index::Origin { village: f.village, commune: f.commune, district: f.district, province: f.province },
                 answers: sheet.answers,
             })
             .collect();
-        self.store.audit(by, "index_computed", &format!("{} forms", forms_opened.len()), address, now)?;
+        let detail = format!("{} forms, {} cannot be opened", forms_opened.len(), opened.unopenable.len());
+        self.store.audit(by, "index_computed", &detail, address, now)?;
         let form = self.form()?;
         // Straight-lining: every satisfaction item of the index answered with one code.
         let items: Vec<String> = form.definition.index.iter().flat_map(|rule| rule.criteria.iter().flat_map(|c| c.items.iter().cloned())).collect();
-        let straight = crate::anomalies::straight_lined(forms_opened.iter().zip(&households).map(|(f, h)| (h.as_str(), &f.answers)), &items, 10);
-        Ok((forms::index::compute(&form, &forms_opened), straight))
+        let straight_lined = crate::anomalies::straight_lined(forms_opened.iter().zip(&households).map(|(f, h)| (h.as_str(), &f.answers)), &items, 10);
+        Ok(ComputedIndex { report: forms::index::compute(&form, &forms_opened), straight_lined, unopenable: opened.unopenable })
+    }
+
+    /// Enumerator id → name, for pages and exports that speak of people.
+    pub fn enumerator_names(&self) -> Result<std::collections::HashMap<String, String>, IntakeError> {
+        Ok(self.store.enumerators()?.into_iter().collect())
     }
 
     /// A supervisor moves a village, or single households, of their districts to an enumerator
@@ -552,6 +621,13 @@ impl Intake {
             detail,
         };
         if device.revoked {
+            // A retry of work accepted before the revocation gets its receipt again (the
+            // device may have lost the answer): that is not a new attempt to send.
+            if device.enumerator == batch.enumerator {
+                if let Some(receipt) = self.store.stored_receipt(&batch.enumerator, batch.seq, &signed.hash())? {
+                    return Ok((receipt, false));
+                }
+            }
             self.store.record_alert(&alert("revoked_device_sent", format!("revoked device sent batch {}", batch.seq)), now)?;
             return Err(IntakeError::DeviceRevoked(device.id));
         }

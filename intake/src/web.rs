@@ -531,7 +531,7 @@ fn interval(s: &forms::index::Share) -> String {
     }
 }
 
-async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: PassphraseForm, address: SocketAddr) -> Result<Result<(forms::index::IndexReport, Vec<String>), Response>, IntakeError> {
+async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: PassphraseForm, address: SocketAddr) -> Result<Result<crate::service::ComputedIndex, Response>, IntakeError> {
     if let Err(r) = csrf_ok(v, &form.csrf) {
         return Ok(Err(r));
     }
@@ -547,10 +547,11 @@ async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: PassphraseForm,
 
 async fn index_results(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
     let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    let (report, straight) = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
+    let computed = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
+    let (report, straight) = (&computed.report, &computed.straight_lined);
     // Place names for the ids the index is keyed by.
     let i = intake.clone();
-    let rows = blocking(move || Ok(i.store.progress(None)?)).await?;
+    let (rows, enumerators) = blocking(move || Ok((i.store.progress(None)?, i.enumerator_names()?))).await?;
     let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for r in rows {
         names.insert(r.village_id, r.village);
@@ -565,6 +566,7 @@ async fn index_results(State(intake): State<Arc<Intake>>, ConnectInfo(addr): Con
         forms::index::Level::Province => "Theo tỉnh",
     };
     let body = html! {
+        (unopenable_list(&computed.unopenable, &enumerators))
         p { "Phiếu trả lời cùng một mã cho mọi câu hỏi hài lòng (cần xem lại): " b #straight-lined { (straight.len()) } " " (straight.join(", ")) }
         p { "Toàn quốc (trung bình các tỉnh): " b #national { (percent(&report.national.overall)) } " (khoảng tin cậy 95 %: " (interval(&report.national.overall)) ", " (report.national.forms) " phiếu)" }
         @if let Some(districts) = report.areas.get(&forms::index::Level::District) { (index_bars(districts)) }
@@ -583,6 +585,25 @@ async fn index_results(State(intake): State<Arc<Intake>>, ConnectInfo(addr): Con
     Ok(page("Chỉ số SIPAS", Some(&v), body).into_response())
 }
 
+/// Sheets left out of the figures because they cannot be opened: each to be keyed again from
+/// its paper, named by household, enumerator and the device that sent it.
+fn unopenable_list(unopenable: &[crate::service::Unopenable], enumerators: &std::collections::HashMap<String, String>) -> Markup {
+    html! {
+        @if !unopenable.is_empty() {
+            section #unopenable {
+                h2.error { (unopenable.len()) " phiếu không mở được — đã loại khỏi số liệu; nhập lại từ phiếu giấy" }
+                table { thead { tr { th { "Hộ" } th { "Số phiếu" } th { "Điều tra viên" } th { "Máy gửi" } th { "Lô" } th { "Lý do" } } }
+                    tbody { @for u in unopenable { tr {
+                        td { (u.form.household) } td { (u.form.serial) }
+                        td { (enumerators.get(&u.form.enumerator).map(String::as_str).unwrap_or(&u.form.enumerator)) }
+                        td.l { (u.form.device) } td { (u.form.seq) } td.l { (u.reason) }
+                    } } }
+                }
+            }
+        }
+    }
+}
+
 /// The index as rows: national first, then every area of every level.
 fn index_rows(report: &forms::index::IndexReport) -> Vec<Vec<String>> {
     let f = |x: Option<f64>| x.map(|x| format!("{x:.4}")).unwrap_or_default();
@@ -594,6 +615,19 @@ fn index_rows(report: &forms::index::IndexReport) -> Vec<Vec<String>> {
         }
     }
     rows
+}
+
+/// A cell as a spreadsheet will not run it: text that a spreadsheet would read as a formula
+/// (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading apostrophe,
+/// as OWASP advises for CSV. Numbers stay numbers. (XLSX cells are written as strings, never
+/// formulas, so they need no such mark.)
+pub fn inert_in_a_spreadsheet(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
 }
 
 /// A table as a download: CSV (UTF-8) or an XLSX workbook of one sheet.
@@ -613,7 +647,7 @@ fn download(rows: &[Vec<String>], name: &str, xlsx: bool) -> Result<Response, In
     }
     let mut writer = csv::Writer::from_writer(Vec::new());
     for row in rows {
-        writer.write_record(row).map_err(|e| failed(e.to_string()))?;
+        writer.write_record(row.iter().map(|cell| inert_in_a_spreadsheet(cell).into_owned())).map_err(|e| failed(e.to_string()))?;
     }
     let bytes = writer.into_inner().map_err(|e| failed(e.to_string()))?;
     let disposition = format!("attachment; filename=\"{name}.csv\"");
@@ -622,8 +656,8 @@ fn download(rows: &[Vec<String>], name: &str, xlsx: bool) -> Result<Response, In
 
 async fn index_download(intake: Arc<Intake>, addr: SocketAddr, headers: HeaderMap, form: PassphraseForm, xlsx: bool) -> Result<Response, IntakeError> {
     let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    let (report, _) = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
-    download(&index_rows(&report), "sipas-index", xlsx)
+    let computed = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
+    download(&index_rows(&computed.report), "sipas-index", xlsx)
 }
 
 async fn index_csv(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
@@ -1107,6 +1141,11 @@ async fn index_json(State(intake): State<Arc<Intake>>, ConnectInfo(addr): Connec
         return Ok((StatusCode::FORBIDDEN, "CSRF check failed").into_response());
     }
     let (i, by) = (intake.clone(), v.account.login.clone());
-    let (report, straight) = blocking(move || i.index(&form.passphrase, &by, &addr.ip().to_string())).await?;
-    Ok(Json(serde_json::json!({ "index": report, "straight_lined": straight })).into_response())
+    let c = blocking(move || i.index(&form.passphrase, &by, &addr.ip().to_string())).await?;
+    let unopenable: Vec<_> = c
+        .unopenable
+        .iter()
+        .map(|u| serde_json::json!({ "household": u.form.household, "serial": u.form.serial, "enumerator": u.form.enumerator, "device": u.form.device, "seq": u.form.seq, "reason": u.reason }))
+        .collect();
+    Ok(Json(serde_json::json!({ "index": c.report, "straight_lined": c.straight_lined, "unopenable": unopenable })).into_response())
 }

@@ -5,59 +5,9 @@
 mod support;
 
 use intake::accounts::{hash_password, Account, Role};
-use reqwest::{header, redirect::Policy, StatusCode};
-use support::TestServer;
+use reqwest::{header, StatusCode};
+use support::pages::*;
 
-const PASSWORD: &str = "giám sát Đông Hà 2024";
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
-}
-
-fn cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
-    response.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
-        let (k, rest) = c.split_once('=')?;
-        (k == name).then(|| rest.split(';').next().unwrap_or_default().to_string())
-    })
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-async fn setup() -> TestServer {
-    let server = TestServer::start().await;
-    // The campaign's supervisor accounts exist without passwords until one is set.
-    assert_eq!(server.intake.store.account("gs-dh").unwrap().unwrap().districts, ["dh"]);
-    server.intake.store.set_password("gs-dh", &hash_password(PASSWORD).unwrap()).unwrap();
-    let ministry = Account { login: "bonv".into(), name: "<script>alert('x')</script> Bộ Nội vụ".into(), role: Role::Ministry, districts: vec![], password_hash: Some(hash_password("bộ nội vụ mật khẩu").unwrap()) };
-    server.intake.store.upsert_account(&ministry, chrono::Utc::now()).unwrap();
-    server
-}
-
-/// Logs in through the form as a browser would; returns the session cookie (or the response).
-async fn log_in(server: &TestServer, login: &str, password: &str) -> Result<String, reqwest::Response> {
-    let http = client();
-    let page = http.get(format!("{}/login", server.base)).send().await.unwrap();
-    let pre = cookie_value(&page, "fp_login_csrf").unwrap();
-    let csrf = hidden_csrf(&page.text().await.unwrap());
-    let r = http
-        .post(format!("{}/login", server.base))
-        .header(header::COOKIE, format!("fp_login_csrf={pre}"))
-        .form(&[("login", login), ("password", password), ("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
-    match cookie_value(&r, "fp_session") {
-        Some(token) if r.status() == StatusCode::SEE_OTHER => Ok(token),
-        _ => Err(r),
-    }
-}
-
-async fn get(server: &TestServer, path: &str, session: &str) -> reqwest::Response {
-    client().get(format!("{}{path}", server.base)).header(header::COOKIE, format!("fp_session={session}")).send().await.unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
@@ -66,7 +16,7 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
     let mut device = server.enroll("enum-dh-p2").await;
     let h = server.households("enum-dh-p2")[0].clone();
     let sealed = device.sealed(&h);
-    let batch = device.next_batch(vec![device.distributed(&h), device.collected(&h), device.transcribed_with(&h, sealed.clone())]);
+    let batch = device.next_batch(vec![device.distributed(&h), device.collected(&h), device.transcribed(&h), device.verified_with(&h, sealed.clone())]);
     assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
 
     // Nothing without a session.
@@ -89,7 +39,7 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
     let day = chrono::Utc::now().date_naive();
     let report = get(&server, &format!("/progress/report?from={}&to={}&format=csv", day - chrono::Duration::days(40), day + chrono::Duration::days(1)), &session).await.text().await.unwrap();
     assert!(report.starts_with("điều tra viên,đã phát,đã thu,đã nhập"), "{report}");
-    assert!(report.contains("\nenum-dh-p2,1,1,1,0,0,0,0"), "{report}");
+    assert!(report.contains("\nenum-dh-p2,1,1,1,1,0,0,0"), "{report}");
     let xlsx = get(&server, "/progress/report?format=xlsx", &session).await.bytes().await.unwrap();
     assert_eq!(&xlsx[..2], b"PK");
 
@@ -107,7 +57,7 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
     assert_eq!(get(&server, sync_protocol::api::PATH_ASSIGNMENT, &session).await.status(), StatusCode::UNAUTHORIZED);
 
     // The ministry sees every district; its name is shown escaped, not run.
-    let ministry = log_in(&server, "bonv", "bộ nội vụ mật khẩu").await.unwrap();
+    let ministry = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
     let all: serde_json::Value = get(&server, "/api/progress", &ministry).await.json().await.unwrap();
     assert_eq!(all["rows"].as_array().unwrap().len(), 18);
     let html = get(&server, "/progress", &ministry).await.text().await.unwrap();
@@ -183,25 +133,6 @@ async fn logins_resist_forged_forms_planted_cookies_guessing_and_injection() {
     assert!(log.iter().all(|e| e.address == "127.0.0.1"));
 }
 
-const PASSPHRASE: &str = "cụm mật khẩu của Bộ Nội vụ 2024";
-
-/// A verified SIPAS form for `h`, sealed to the demo ministry key in the form's question order.
-fn verified_form(server: &TestServer, device: &support::TestDevice, h: &(String, String), variant: i64) -> sync_protocol::Event {
-    let form = forms::sipas_2024();
-    let sheet = sync_protocol::seal::AnswerSheet { form: form.reference(), household: h.0.clone(), serial: h.1.clone(), answers: forms::sample::complete_answers(&form, variant) };
-    let sealed = sync_protocol::seal::seal(&server.ministry.public(), &sheet, &form.question_order(), &mut rand::rngs::OsRng).unwrap();
-    device.event(
-        h,
-        sync_protocol::EventBody::TranscriptionVerified {
-            form: form.reference(),
-            sealed_answers: sync_protocol::keys::Base64Bytes(sealed),
-            keying_seconds: 200,
-            mismatches: 0,
-            keyer_errors: 0,
-            verifier_errors: 0,
-        },
-    )
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_with_the_passphrase() {
@@ -228,7 +159,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     for path in ["/ministry/index", "/ministry/reconciliation", "/ministry/backcheck", "/ministry/anomalies"] {
         assert_eq!(get(&server, path, &supervisor).await.status(), StatusCode::NOT_FOUND, "{path} is not for supervisors");
     }
-    let session = log_in(&server, "bonv", "bộ nội vụ mật khẩu").await.unwrap();
+    let session = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
     let csrf = hidden_csrf(&get(&server, "/ministry/index", &session).await.text().await.unwrap());
     let post = |path: &'static str, form: Vec<(&'static str, String)>| {
         let (url, session) = (format!("{}{path}", server.base), session.clone());
@@ -252,7 +183,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     // The answers, with the codes' Vietnamese labels; and the same as workbooks.
     let answers = post("/ministry/answers.csv", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.text().await.unwrap();
     let mut lines = answers.lines();
-    assert!(lines.next().unwrap().starts_with("hộ,số phiếu,điều tra viên,thôn,xã,huyện,tỉnh,A1,A2"));
+    assert!(lines.next().unwrap().starts_with("hộ,số phiếu,điều tra viên,thôn,xã,huyện,tỉnh,tình trạng,A1,A2"));
     assert_eq!(lines.count(), 3);
     assert!(answers.contains(" — Nam") || answers.contains(" — Nữ"), "coded answers carry their labels");
     for path in ["/ministry/answers.xlsx", "/ministry/index.xlsx"] {
@@ -333,7 +264,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     let mut full = typed(&paper);
     full.extend([("csrf".to_string(), csrf.clone()), ("reason".to_string(), "Câu 4: bản giấy ghi khác".to_string())]);
     assert_eq!(correct(full).await.status(), StatusCode::SEE_OTHER);
-    let opened = server.intake.open_answers(PASSPHRASE).unwrap();
+    let opened = server.intake.open_answers(PASSPHRASE).unwrap().sheets;
     assert_eq!(opened.iter().find(|(f, _)| f.household == hs[1].0).unwrap().1.answers, paper);
     let db = rusqlite::Connection::open(server.dir.path().join("intake.db")).unwrap();
     let kept: i64 = db.query_row("SELECT COUNT(*) FROM events WHERE household_id = ?1 AND kind = 'transcription_verified'", [&hs[1].0], |r| r.get(0)).unwrap();
@@ -430,7 +361,7 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
     let device = server.enroll("enum-gl-ga").await;
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
     assert_eq!(get(&server, "/admin", &supervisor).await.status(), StatusCode::NOT_FOUND);
-    let ministry = log_in(&server, "bonv", "bộ nội vụ mật khẩu").await.unwrap();
+    let ministry = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
     assert_eq!(get(&server, "/admin", &ministry).await.status(), StatusCode::NOT_FOUND);
 
     let session = log_in(&server, "admin", "quản trị viên mật khẩu").await.unwrap();
@@ -481,7 +412,7 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
     const EVIL: &str = "<script>alert(1)</script>'); DROP TABLE households; --";
 
-    let ministry = log_in(&server, "bonv", "bộ nội vụ mật khẩu").await.unwrap();
+    let ministry = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
     let csrf = hidden_csrf(&get(&server, "/ministry/review", &ministry).await.text().await.unwrap());
     let post = |path: String, session: String, form: Vec<(&'static str, String)>| async move {
         client().post(path).header(header::COOKIE, format!("fp_session={session}")).form(&form).send().await.unwrap()

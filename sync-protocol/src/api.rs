@@ -173,6 +173,8 @@ pub mod rejection {
     pub const SEALED_ANSWERS_MALFORMED: &str = "sealed_answers_malformed";
     pub const FORM_MISMATCH: &str = "form_mismatch";
     pub const ANSWERS_MISSING: &str = "answers_missing";
+    /// Sealed answers on a first keying in a campaign that verifies transcriptions.
+    pub const ANSWERS_UNEXPECTED: &str = "answers_unexpected";
     pub const DUPLICATE_EVENT: &str = "duplicate_event";
     pub const REPLACEMENT_INVALID: &str = "replacement_invalid";
     pub const PARCEL_SERIAL_INVALID: &str = "parcel_serial_invalid";

@@ -106,7 +106,13 @@ pub struct PublicKey(VerifyingKey);
 impl PublicKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ProtocolError> {
         let arr: [u8; 32] = bytes.try_into().map_err(|_| ProtocolError::BadKey("an Ed25519 public key is 32 bytes".into()))?;
-        VerifyingKey::from_bytes(&arr).map(PublicKey).map_err(|e| ProtocolError::BadKey(e.to_string()))
+        let key = VerifyingKey::from_bytes(&arr).map_err(|e| ProtocolError::BadKey(e.to_string()))?;
+        // A key of small order (the identity point among them) proves nothing: every signature
+        // check against it is meaningless, so it is refused wherever a key is read.
+        if key.is_weak() {
+            return Err(ProtocolError::BadKey("an Ed25519 public key of small order is not a usable key".into()));
+        }
+        Ok(PublicKey(key))
     }
     pub fn from_b64(s: &str) -> Result<Self, ProtocolError> {
         Self::from_bytes(&from_b64("public key", s)?)

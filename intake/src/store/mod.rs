@@ -140,6 +140,9 @@ pub struct SealedForm {
     pub household: String,
     pub serial: String,
     pub enumerator: String,
+    /// The device that sent it, and the batch it came in.
+    pub device: String,
+    pub seq: u64,
     pub village: String,
     pub commune: String,
     pub district: String,
@@ -259,6 +262,8 @@ pub trait Store: Send + Sync + 'static {
     fn enumerators(&self) -> Result<Vec<(String, String)>, StoreError>;
     fn assignment(&self, enumerator: &str) -> Result<AssignmentData, StoreError>;
     fn chain_head(&self, enumerator: &str) -> Result<ChainHead, StoreError>;
+    /// The receipt given for batch `seq` of `enumerator` when it had this hash, if it was accepted.
+    fn stored_receipt(&self, enumerator: &str, seq: u64, hash: &BatchHash) -> Result<Option<SignedDocument>, StoreError>;
     /// Moves households to another enumerator (illness, a flooded road) and records who did
     /// it and why. Devices learn it from their next assignment; what the old device sends
     /// later for these households is rejected per event. Returns how many moved.

@@ -292,11 +292,10 @@ impl HouseholdView for TxView<'_> {
         let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE serial = ?1");
         self.tx.prepare_cached(&sql).ok()?.query_row([serial], facts).optional().ok().flatten()
     }
-    fn next_reserve(&mut self, village: &str) -> Option<HouseholdFacts> {
-        let sql = format!(
-            "SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE village_id = ?1 AND status = 'reserve' AND reserve_rank IS NOT NULL ORDER BY reserve_rank LIMIT 1"
-        );
-        self.tx.prepare_cached(&sql).ok()?.query_row([village], facts).optional().ok().flatten()
+    fn reserves(&mut self, village: &str) -> Vec<HouseholdFacts> {
+        let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE village_id = ?1 AND status = 'reserve' AND reserve_rank IS NOT NULL ORDER BY reserve_rank");
+        let Ok(mut stmt) = self.tx.prepare_cached(&sql) else { return Vec::new() };
+        stmt.query_map([village], facts).map(|rows| rows.filter_map(Result::ok).collect()).unwrap_or_default()
     }
     fn event_seen(&mut self, id: &str) -> bool {
         self.seen.contains(id)
@@ -473,6 +472,16 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare("SELECT id, name FROM enumerators ORDER BY id")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
+        })
+    }
+
+    fn stored_receipt(&self, enumerator: &str, seq: u64, hash: &BatchHash) -> Result<Option<SignedDocument>, StoreError> {
+        self.read(|c| {
+            let receipt: Option<String> = c
+                .prepare_cached("SELECT receipt FROM batches WHERE enumerator_id = ?1 AND seq = ?2 AND hash = ?3")?
+                .query_row(params![enumerator, seq as i64, hash.to_hex()], |r| r.get(0))
+                .optional()?;
+            receipt.map(|r| serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
         })
     }
 
@@ -967,7 +976,7 @@ impl Store for SqliteStore {
     fn sealed_forms(&self) -> Result<Vec<SealedForm>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT h.id, h.serial, e.enumerator_id, v.id, cm.id, d.id, d.province_id, e.body
+                "SELECT h.id, h.serial, e.enumerator_id, v.id, cm.id, d.id, d.province_id, e.body, e.device_id, e.seq
                  FROM events e JOIN households h ON h.id = e.household_id
                  JOIN villages v ON v.id = h.village_id JOIN communes cm ON cm.id = v.commune_id JOIN districts d ON d.id = cm.district_id
                  WHERE e.status = 'accepted' AND e.kind IN ('form_transcribed', 'transcription_verified', 'correction')
@@ -988,6 +997,8 @@ impl Store for SqliteStore {
                     commune: r.get(4)?,
                     district: r.get(5)?,
                     province: r.get(6)?,
+                    device: r.get(8)?,
+                    seq: r.get::<_, i64>(9)? as u64,
                     sealed: sealed.to_vec(),
                 };
                 match out.last_mut() {

@@ -2,6 +2,8 @@
 //! file, and a test device that enrolls, signs and sends like the field client will.
 #![allow(dead_code)]
 
+pub mod pages;
+
 use chrono::Utc;
 use intake::{campaign::Campaign, demo, service::Intake, store::sqlite::SqliteStore};
 use std::{net::SocketAddr, sync::Arc};
@@ -155,11 +157,13 @@ impl TestDevice {
         let order: Vec<&str> = sheet.answers.keys().map(String::as_str).collect();
         Base64Bytes(seal::seal(&self.ministry, &sheet, &order, &mut rand::rngs::OsRng).unwrap())
     }
-    pub fn transcribed_with(&self, h: &(String, String), sealed: Base64Bytes) -> Event {
-        self.event(h, EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Some(sealed), keying_seconds: 180 })
-    }
+    /// The first keying in the demo campaign, which verifies transcriptions: no answers yet.
     pub fn transcribed(&self, h: &(String, String)) -> Event {
-        self.event(h, EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Some(self.sealed(h)), keying_seconds: 180 })
+        self.event(h, EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: None, keying_seconds: 180 })
+    }
+    /// The second, verified keying, carrying `sealed`.
+    pub fn verified_with(&self, h: &(String, String), sealed: Base64Bytes) -> Event {
+        self.event(h, EventBody::TranscriptionVerified { form: "sipas-2024@1".into(), sealed_answers: sealed, keying_seconds: 150, mismatches: 0, keyer_errors: 0, verifier_errors: 0 })
     }
 
     /// Signs the next batch of the chain and advances the chain.
