@@ -1,0 +1,122 @@
+//! The administrator's page: accounts, enrollment codes, devices.
+
+use super::prelude::*;
+
+pub(super) async fn admin_view(intake: &Arc<Intake>, v: &Visitor, message: Option<String>) -> Result<Response, IntakeError> {
+    let i = intake.clone();
+    let (list, devices, enumerators) = blocking(move || Ok((i.store.accounts()?, i.store.devices()?, i.store.enumerators()?))).await?;
+    let body = html! {
+        @if let Some(m) = message { p role="status" #message { (m) } }
+        h2 { "Tạo hoặc sửa tài khoản" }
+        form method="post" action="/admin/account" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Tên đăng nhập " input name="login" required maxlength="64" pattern="[a-z0-9._-]+"; }
+            label { "Họ tên " input name="name" required maxlength="200"; }
+            label { "Vai trò " select name="role" { option value="supervisor" { "Giám sát" } option value="ministry" { "Bộ" } option value="admin" { "Quản trị" } } }
+            label { "Huyện (giám sát; cách nhau bằng dấu phẩy) " input name="districts"; }
+            label { "Mật khẩu (ít nhất 12 ký tự) " input name="password" type="password" required autocomplete="new-password"; }
+            button { "Lưu tài khoản" }
+        }
+        h2 { "Cấp mã đăng ký máy" }
+        form method="post" action="/admin/code" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Điều tra viên " select name="enumerator" { @for (id, name) in &enumerators { option value=(id) { (id) " — " (name) } } } }
+            label { "Hiệu lực (giờ) " input name="hours" type="number" min="1" max="720" value="72"; }
+            button { "Cấp mã" }
+        }
+        h2 { "Thu hồi máy" }
+        table #devices {
+            thead { tr { th { "Máy" } th { "Điều tra viên" } th { "Nhãn" } th { "Đăng ký lúc" } th { "" } } }
+            tbody { @for (id, enumerator, label, at, revoked) in &devices { tr {
+                td.l { (id) } td.l { (enumerator) } td.l { (label) } td.l { (at) }
+                td { @if *revoked { "đã thu hồi" } @else {
+                    form method="post" action="/admin/revoke" {
+                        input type="hidden" name="csrf" value=(v.csrf); input type="hidden" name="device" value=(id.to_string());
+                        input name="reason" placeholder="Lý do" required maxlength="500"; button { "Thu hồi" }
+                    }
+                } }
+            } } }
+        }
+        h2 { "Tài khoản" }
+        table #accounts { thead { tr { th { "Tên đăng nhập" } th { "Họ tên" } th { "Vai trò" } th { "Huyện" } th { "Mật khẩu" } } }
+            tbody { @for a in &list { tr { td.l { (a.login) } td.l { (a.name) } td.l { (a.role.as_str()) } td.l { (a.districts.join(", ")) } td { (if a.password_hash.is_some() { "đã đặt" } else { "chưa đặt" }) } } } } }
+    };
+    Ok(page("Quản trị", Some(v), body).into_response())
+}
+
+pub(super) async fn admin_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let v = match admin(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    admin_view(&intake, &v, None).await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct AccountForm {
+    pub(super) csrf: String,
+    pub(super) login: String,
+    pub(super) name: String,
+    pub(super) role: String,
+    #[serde(default)]
+    pub(super) districts: String,
+    pub(super) password: String,
+}
+
+pub(super) async fn admin_account(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<AccountForm>) -> Result<Response, IntakeError> {
+    let v = match admin(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    let login = form.login.clone();
+    let result = blocking(move || i.save_account(&form.login, &form.name, &form.role, &form.districts, &form.password, &by, &addr.ip().to_string())).await;
+    let message = match result {
+        Ok(()) => format!("Đã lưu tài khoản {login}."),
+        Err(e) => format!("Không lưu: {e}"),
+    };
+    admin_view(&intake, &v, Some(message)).await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct CodeForm {
+    pub(super) csrf: String,
+    pub(super) enumerator: String,
+    pub(super) hours: i64,
+}
+
+pub(super) async fn admin_code(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<CodeForm>) -> Result<Response, IntakeError> {
+    let v = match admin(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    if !(1..=720).contains(&form.hours) {
+        return Err(IntakeError::BadRequest("a code is valid 1 to 720 hours".into()));
+    }
+    let (i, by, enumerator) = (intake.clone(), v.account.login.clone(), form.enumerator.clone());
+    let code = blocking(move || {
+        let code = i.issue_enrollment_code(&form.enumerator, chrono::Duration::hours(form.hours), &by)?;
+        i.store.audit(&by, "code_issued", &form.enumerator, &addr.ip().to_string(), Utc::now())?;
+        Ok(code)
+    })
+    .await?;
+    admin_view(&intake, &v, Some(format!("Mã đăng ký cho {enumerator}: {code} (chỉ hiện một lần)"))).await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct RevokeForm {
+    pub(super) csrf: String,
+    pub(super) device: uuid::Uuid,
+    pub(super) reason: String,
+}
+
+pub(super) async fn admin_revoke(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<RevokeForm>) -> Result<Response, IntakeError> {
+    let v = match admin(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, by, device) = (intake.clone(), v.account.login.clone(), form.device);
+    blocking(move || {
+        i.store.revoke_device(form.device, &form.reason, Utc::now())?;
+        Ok(i.store.audit(&by, "device_revoked", &format!("{}: {}", form.device, form.reason), &addr.ip().to_string(), Utc::now())?)
+    })
+    .await?;
+    admin_view(&intake, &v, Some(format!("Đã thu hồi máy {device}."))).await
+}

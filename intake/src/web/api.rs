@@ -1,0 +1,69 @@
+//! The centre's data as JSON, with the pages' access rules.
+
+use super::prelude::*;
+
+pub(super) async fn progress_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let Some(v) = visitor(&intake, &headers).await? else {
+        return Err(IntakeError::Unauthenticated("log in first: POST /login".into()));
+    };
+    Ok(Json(report_for(&intake, &v.account, None).await?).into_response())
+}
+
+pub(super) async fn rejected_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let v = api_visitor(&intake, &headers).await?;
+    Ok(Json(reassign_data(&intake, &v.account).await?.1).into_response())
+}
+
+pub(super) async fn report_json(State(intake): State<Arc<Intake>>, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<PeriodQuery>) -> Result<Response, IntakeError> {
+    let v = api_visitor(&intake, &headers).await?;
+    let today = Utc::now().date_naive();
+    let (from, to) = (q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today)), q.to.unwrap_or(today));
+    let (i, a) = (intake.clone(), v.account.clone());
+    let daily = blocking(move || i.daily_counts(&a)).await?;
+    Ok(Json(serde_json::json!({ "from": from, "to": to, "rows": crate::progress::period(&daily, from, to), "chart": crate::progress::cumulative(&daily) })).into_response())
+}
+
+pub(super) async fn reconciliation_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    api_ministry(&intake, &headers).await?;
+    let i = intake.clone();
+    Ok(Json(blocking(move || i.reconciliation()).await?).into_response())
+}
+
+pub(super) async fn anomalies_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    api_ministry(&intake, &headers).await?;
+    let i = intake.clone();
+    Ok(Json(blocking(move || i.anomalies()).await?).into_response())
+}
+
+pub(super) async fn backcheck_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    api_ministry(&intake, &headers).await?;
+    let i = intake.clone();
+    Ok(Json(blocking(move || i.backcheck_results()).await?).into_response())
+}
+
+pub(super) async fn reviews_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    api_ministry(&intake, &headers).await?;
+    let i = intake.clone();
+    let reviews = blocking(move || Ok(i.store.reviews()?)).await?;
+    let list: Vec<serde_json::Value> = reviews
+        .into_iter()
+        .map(|(household, (decision, reason, by, at))| serde_json::json!({ "household": household, "decision": decision, "reason": reason, "by": by, "at": at }))
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+/// The index as JSON: a form post with the session's CSRF token and the passphrase.
+pub(super) async fn index_json(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
+    let v = api_ministry(&intake, &headers).await?;
+    if !accounts::same_secret(&v.csrf, &form.csrf) {
+        return Ok((StatusCode::FORBIDDEN, "CSRF check failed").into_response());
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    let c = blocking(move || i.index(&form.passphrase, &by, &addr.ip().to_string())).await?;
+    let unopenable: Vec<_> = c
+        .unopenable
+        .iter()
+        .map(|u| serde_json::json!({ "household": u.form.household, "serial": u.form.serial, "enumerator": u.form.enumerator, "device": u.form.device, "seq": u.form.seq, "reason": u.reason }))
+        .collect();
+    Ok(Json(serde_json::json!({ "index": c.report, "straight_lined": c.straight_lined, "unopenable": unopenable })).into_response())
+}

@@ -1,0 +1,98 @@
+//! The shared page layout and downloads (CSV, XLSX).
+
+use super::prelude::*;
+
+pub(super) fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="vi" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " — Fieldpost" }
+                    style { (maud::PreEscaped(STYLE)) }
+                }
+                body {
+                    header {
+                        strong { "Fieldpost" }
+                        @if let Some(v) = who {
+                            a href="/progress" { "Tiến độ" }
+                            a href="/reassign" { "Chuyển giao & sự kiện bị từ chối" }
+                            @if v.account.role != accounts::Role::Supervisor {
+                                a href="/ministry/reconciliation" { "Đối chiếu" }
+                                a href="/ministry/backcheck" { "Phúc tra" }
+                                a href="/ministry/index" { "Chỉ số SIPAS" }
+                                a href="/ministry/anomalies" { "Bất thường" }
+                                a href="/ministry/review" { "Duyệt phiếu" }
+                            }
+                            @if v.account.role == accounts::Role::Admin { a href="/admin" { "Quản trị" } }
+                            span { (v.account.name) " (" (v.account.login) ")" }
+                            form method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=(v.csrf);
+                                button { "Đăng xuất" }
+                            }
+                        }
+                    }
+                    main { h1 { (title) } (body) }
+                }
+            }
+        }
+        .into_string(),
+    )
+}
+
+pub(super) const STYLE: &str = "body{font-family:'Noto Sans','DejaVu Sans',sans-serif;margin:0;color:#1c2430;background:#f6f7f9}\
+header{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;background:#1f3a5f;color:#fff;padding:.6rem 1rem}header form{margin-left:auto}header a,header span{color:#fff;white-space:nowrap}\
+main{padding:1rem 1.5rem;max-width:1400px}table{border-collapse:collapse;width:100%;background:#fff}\
+th,td{border:1px solid #d6dbe2;padding:.35rem .5rem;text-align:right}th:first-child,td:first-child,td.l{text-align:left}\
+tr.behind td{background:#fde8e6}.flag{color:#b3261e;font-weight:700}label{display:block;margin:.6rem 0}\
+input{font:inherit;padding:.4rem}button{font:inherit;padding:.4rem .9rem}.error{color:#b3261e;font-weight:700}";
+
+pub(super) fn percent(s: &forms::index::Share) -> String {
+    s.value.map(|x| format!("{:.1}", 100.0 * x)).unwrap_or_else(|| "—".into())
+}
+
+pub(super) fn interval(s: &forms::index::Share) -> String {
+    match (s.low, s.high) {
+        (Some(l), Some(h)) => format!("{:.1}–{:.1}", 100.0 * l, 100.0 * h),
+        _ => "—".into(),
+    }
+}
+
+/// A cell as a spreadsheet will not run it: text that a spreadsheet would read as a formula
+/// (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading apostrophe,
+/// as OWASP advises for CSV. Numbers stay numbers. (XLSX cells are written as strings, never
+/// formulas, so they need no such mark.)
+pub fn inert_in_a_spreadsheet(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// A table as a download: CSV (UTF-8) or an XLSX workbook of one sheet.
+pub(super) fn download(rows: &[Vec<String>], name: &str, xlsx: bool) -> Result<Response, IntakeError> {
+    let failed = |e: String| IntakeError::BadRequest(format!("the file could not be written: {e}"));
+    if xlsx {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                sheet.write_string(r as u32, c as u16, cell).map_err(|e| failed(e.to_string()))?;
+            }
+        }
+        let bytes = book.save_to_buffer().map_err(|e| failed(e.to_string()))?;
+        let disposition = format!("attachment; filename=\"{name}.xlsx\"");
+        return Ok(([(header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response());
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.write_record(row.iter().map(|cell| inert_in_a_spreadsheet(cell).into_owned())).map_err(|e| failed(e.to_string()))?;
+    }
+    let bytes = writer.into_inner().map_err(|e| failed(e.to_string()))?;
+    let disposition = format!("attachment; filename=\"{name}.csv\"");
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+}

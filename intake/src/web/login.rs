@@ -1,0 +1,71 @@
+//! Public pages: logging in and out.
+
+use super::prelude::*;
+
+#[derive(serde::Deserialize)]
+pub(super) struct LoginForm {
+    pub(super) login: String,
+    pub(super) password: String,
+    pub(super) csrf: String,
+}
+
+pub(super) fn login_form(intake: &Intake, message: Option<&str>, status: StatusCode) -> Response {
+    let csrf = accounts::new_token();
+    let body = html! {
+        @if let Some(m) = message { p.error role="alert" { (m) } }
+        form method="post" action="/login" {
+            input type="hidden" name="csrf" value=(csrf);
+            label { "Tên đăng nhập " input name="login" autocomplete="username" required; }
+            label { "Mật khẩu " input name="password" type="password" autocomplete="current-password" required; }
+            button { "Đăng nhập" }
+        }
+    };
+    (status, [(header::SET_COOKIE, set_cookie(intake, LOGIN_CSRF_COOKIE, &csrf, 3600))], page("Đăng nhập", None, body)).into_response()
+}
+
+pub(super) async fn login_page(State(intake): State<Arc<Intake>>) -> Response {
+    login_form(&intake, None, StatusCode::OK)
+}
+
+pub(super) async fn login(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Result<Response, IntakeError> {
+    if !cookie(&headers, LOGIN_CSRF_COOKIE).is_some_and(|c| accounts::same_secret(c, &form.csrf)) {
+        return Ok((StatusCode::FORBIDDEN, "the form is stale or forged (CSRF check failed); reload the login page").into_response());
+    }
+    let address = addr.ip().to_string();
+    let i = intake.clone();
+    let outcome = tokio::task::spawn_blocking(move || i.log_in(&form.login, &form.password, &address))
+        .await
+        .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
+    match outcome {
+        Ok(token) => Ok((
+            StatusCode::SEE_OTHER,
+            [
+                (header::SET_COOKIE, set_cookie(&intake, SESSION_COOKIE, &token, accounts::SESSION_HOURS * 3600)),
+                (header::LOCATION, "/progress".to_string()),
+            ],
+        )
+            .into_response()),
+        Err(IntakeError::RateLimited { retry_after_secs }) => {
+            let m = format!("Đăng nhập sai quá nhiều lần; thử lại sau {} phút.", retry_after_secs.div_ceil(60));
+            Ok(login_form(&intake, Some(&m), StatusCode::TOO_MANY_REQUESTS))
+        }
+        Err(IntakeError::Unauthenticated(_)) => Ok(login_form(&intake, Some("Tên đăng nhập hoặc mật khẩu không đúng."), StatusCode::UNAUTHORIZED)),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct CsrfForm {
+    pub(super) csrf: String,
+}
+
+pub(super) async fn logout(State(intake): State<Arc<Intake>>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Result<Response, IntakeError> {
+    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    if !accounts::same_secret(&v.csrf, &form.csrf) {
+        return Ok((StatusCode::FORBIDDEN, "CSRF check failed").into_response());
+    }
+    let token = cookie(&headers, SESSION_COOKIE).unwrap_or_default().to_string();
+    let i = intake.clone();
+    tokio::task::spawn_blocking(move || i.store.end_session(&accounts::token_hash(&token))).await.map_err(|e| IntakeError::BadRequest(e.to_string()))??;
+    Ok((StatusCode::SEE_OTHER, [(header::SET_COOKIE, set_cookie(&intake, SESSION_COOKIE, "", 0)), (header::LOCATION, "/login".to_string())]).into_response())
+}

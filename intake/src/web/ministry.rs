@@ -1,0 +1,471 @@
+//! The ministry's pages: reconciliation of paper against digital, back-checks, anomalies,
+//! review and corrections, the index and the answer exports behind the key's passphrase.
+
+use super::prelude::*;
+
+pub(super) fn reconciliation_view(v: &Visitor, r: &crate::reconcile::Reconciliation, message: Option<String>) -> Html<String> {
+    let body = html! {
+        @if let Some(m) = message { p role="status" { (m) } }
+        p { "Mẫu cần thu: " b { (r.expected) } " · Nhận bản số: " b { (r.digital) } " · Nhận bản giấy: " b { (r.paper) } " · Khớp cả hai: " b { (r.done) } }
+        form method="post" action="/ministry/paper" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Số phiếu giấy nhận được (mỗi dòng một số; máy quét mã vạch gõ như bàn phím)" br; textarea name="serials" rows="6" cols="40" autofocus {} }
+            button { "Ghi nhận phiếu giấy" }
+        }
+        h2 { "Số phiếu bị trùng" }
+        @if r.duplicates.is_empty() { p { "Không có." } } @else {
+            ul #duplicates { @for (s, n) in &r.duplicates { li { (s) " × " (n) } } }
+        }
+        h2 { "Số phiếu không có trong mẫu" }
+        @if r.unexpected.is_empty() { p { "Không có." } } @else {
+            ul #unexpected { @for s in &r.unexpected { li { (s) } } }
+        }
+        h2 { "Theo thôn" }
+        table {
+            thead { tr { th { "Thôn" } th { "Cần thu" } th { "Bản số" } th { "Bản giấy" } th { "Khớp" } th { "Thiếu bản giấy" } th { "Thiếu bản số" } } }
+            tbody { @for vr in &r.villages {
+                tr data-village=(vr.village) {
+                    td { (vr.village_name) " (" (vr.village) ")" } td { (vr.expected) } td { (vr.digital) } td { (vr.paper) } td { (vr.done) }
+                    td.l.missing-paper { (vr.paper_missing.join(", ")) } td.l { (vr.digital_missing.join(", ")) }
+                }
+            } }
+        }
+    };
+    page("Đối chiếu phiếu giấy và bản số", Some(v), body)
+}
+
+pub(super) async fn reconciliation_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let i = intake.clone();
+    let r = blocking(move || i.reconciliation()).await?;
+    Ok(reconciliation_view(&v, &r, None).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct PaperForm {
+    pub(super) csrf: String,
+    pub(super) serials: String,
+}
+
+pub(super) async fn record_paper(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PaperForm>) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    let recorded = blocking(move || i.record_paper(&form.serials, &by, &addr.ip().to_string())).await;
+    let i = intake.clone();
+    let r = blocking(move || i.reconciliation()).await?;
+    let message = match recorded {
+        Ok(n) => format!("Đã ghi nhận {n} số phiếu."),
+        Err(e) => format!("Không ghi nhận: {e}"),
+    };
+    Ok(reconciliation_view(&v, &r, Some(message)).into_response())
+}
+
+pub(super) fn backcheck_form(v: &Visitor, seed: &str) -> Markup {
+    html! {
+        form method="post" action="/ministry/backcheck" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Hạt giống ngẫu nhiên (ghi lại để kiểm tra) " input name="seed" value=(seed) required; }
+            label { "Tỷ lệ (%) " input name="share" type="number" min="1" max="100" value="10" required; }
+            label { "Tối thiểu mỗi điều tra viên " input name="min" type="number" min="0" max="100" value="2" required; }
+            button { "Rút mẫu phúc tra" }
+        }
+    }
+}
+
+pub(super) async fn backcheck_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let seed = accounts::new_token()[..12].to_string();
+    let i = intake.clone();
+    let results = blocking(move || i.backcheck_results()).await?;
+    let body = html! {
+        (backcheck_form(&v, &seed))
+        h2 { "Kết quả phúc tra theo điều tra viên" }
+        table #backcheck-results {
+            thead { tr { th { "Điều tra viên" } th { "Đã xác nhận" } th { "Không gặp" } th { "Trả lời khác" } } }
+            tbody { @for (enumerator, counts) in &results {
+                tr { td { (enumerator) }
+                    @for k in ["confirmed", "not_visited", "answers_differ"] { td { (counts.get(k).copied().unwrap_or(0)) } } }
+            } }
+        }
+    };
+    Ok(page("Phúc tra", Some(&v), body).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct OutcomeForm {
+    pub(super) csrf: String,
+    pub(super) household: String,
+    pub(super) outcome: String,
+    #[serde(default)]
+    pub(super) note: String,
+}
+
+pub(super) async fn backcheck_outcome(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<OutcomeForm>) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    blocking(move || i.record_backcheck_outcome(&form.household, &form.outcome, &form.note, &by, &addr.ip().to_string())).await?;
+    Ok(Redirect::to("/ministry/backcheck").into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct BackcheckForm {
+    pub(super) csrf: String,
+    pub(super) seed: String,
+    pub(super) share: u32,
+    pub(super) min: u32,
+}
+
+pub(super) async fn draw_backcheck(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<BackcheckForm>) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, by, seed) = (intake.clone(), v.account.login.clone(), form.seed.clone());
+    let sample = blocking(move || i.draw_backcheck(&seed, form.share, form.min, &by, &addr.ip().to_string())).await?;
+    let body = html! {
+        p { "Hạt giống: " b #seed { (form.seed) } " · tỷ lệ " (form.share) " % · tối thiểu " (form.min) " mỗi điều tra viên" }
+        table #sample {
+            thead { tr { th { "Điều tra viên" } th { "Số phiếu" } th { "Hộ" } th { "Thôn" } th { "Kết quả phúc tra" } } }
+            tbody { @for (enumerator, list) in &sample { @for f in list {
+                tr { td { (enumerator) } td.serial { (f.serial) } td { (f.household) } td { (f.village_name) } td {
+                    form method="post" action="/ministry/backcheck/outcome" {
+                        input type="hidden" name="csrf" value=(v.csrf);
+                        input type="hidden" name="household" value=(f.household);
+                        select name="outcome" { option value="confirmed" { "Đã xác nhận" } option value="not_visited" { "Không gặp" } option value="answers_differ" { "Trả lời khác" } }
+                        input name="note" placeholder="Ghi chú" maxlength="2000";
+                        button { "Ghi" }
+                    }
+                } }
+            } } }
+        }
+        (backcheck_form(&v, &form.seed))
+    };
+    Ok(page("Danh sách phúc tra", Some(&v), body).into_response())
+}
+
+pub(super) async fn index_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    Ok(page("Chỉ số SIPAS", Some(&v), passphrase_form(&v, None)).into_response())
+}
+
+pub(super) fn passphrase_form(v: &Visitor, message: Option<&str>) -> Markup {
+    html! {
+        @if let Some(m) = message { p.error role="alert" { (m) } }
+        p { "Câu trả lời được niêm phong bằng khoá của Bộ. Nhập cụm mật khẩu để mở khoá cho lần tính này; máy chủ không lưu cụm mật khẩu." }
+        form method="post" action="/ministry/index" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Cụm mật khẩu " input name="passphrase" type="password" autocomplete="off" required; }
+            button { "Tính chỉ số" }
+        }
+        h2 { "Tải về" }
+        @for (action, what) in [("/ministry/index.csv", "Chỉ số (CSV)"), ("/ministry/index.xlsx", "Chỉ số (XLSX)"), ("/ministry/answers.csv", "Câu trả lời (CSV)"), ("/ministry/answers.xlsx", "Câu trả lời (XLSX)")] {
+            form method="post" action=(action) {
+                input type="hidden" name="csrf" value=(v.csrf);
+                label { "Cụm mật khẩu " input name="passphrase" type="password" autocomplete="off" required; }
+                button { (what) }
+            }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct PassphraseForm {
+    pub(super) csrf: String,
+    pub(super) passphrase: String,
+}
+
+pub(super) async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: PassphraseForm, address: SocketAddr) -> Result<Result<crate::service::ComputedIndex, Response>, IntakeError> {
+    if let Err(r) = csrf_ok(v, &form.csrf) {
+        return Ok(Err(r));
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    match blocking(move || i.index(&form.passphrase, &by, &address.ip().to_string())).await {
+        Ok(report) => Ok(Ok(report)),
+        Err(IntakeError::MinistryKey(e)) => {
+            Ok(Err((StatusCode::UNAUTHORIZED, page("Chỉ số SIPAS", Some(v), passphrase_form(v, Some(&e.to_string())))).into_response()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) async fn index_results(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let computed = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
+    let (report, straight) = (&computed.report, &computed.straight_lined);
+    // Place names for the ids the index is keyed by.
+    let i = intake.clone();
+    let (rows, enumerators) = blocking(move || Ok((i.store.progress(None)?, i.enumerator_names()?))).await?;
+    let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for r in rows {
+        names.insert(r.village_id, r.village);
+        names.insert(r.commune_id, r.commune);
+        names.insert(r.district_id, r.district);
+    }
+    let name = |id: &str| names.get(id).map(|n| format!("{n} ({id})")).unwrap_or_else(|| id.to_string());
+    let level_name = |level: &forms::index::Level| match level {
+        forms::index::Level::Village => "Theo thôn",
+        forms::index::Level::Commune => "Theo xã",
+        forms::index::Level::District => "Theo huyện",
+        forms::index::Level::Province => "Theo tỉnh",
+    };
+    let body = html! {
+        (unopenable_list(&computed.unopenable, &enumerators))
+        p { "Phiếu trả lời cùng một mã cho mọi câu hỏi hài lòng (cần xem lại): " b #straight-lined { (straight.len()) } " " (straight.join(", ")) }
+        p { "Toàn quốc (trung bình các tỉnh): " b #national { (percent(&report.national.overall)) } " (khoảng tin cậy 95 %: " (interval(&report.national.overall)) ", " (report.national.forms) " phiếu)" }
+        @if let Some(districts) = report.areas.get(&forms::index::Level::District) { (index_bars(districts)) }
+        @for (level, areas) in &report.areas {
+            h2 { (level_name(level)) }
+            table.index data-level=(format!("{level:?}").to_lowercase()) {
+                thead { tr { th { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" }
+                    @for part in areas.values().next().map(|a| a.parts.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() { th { (part) } } } }
+                tbody { @for (id, a) in areas {
+                    tr { td { (name(id)) } td { (a.forms) } td { (percent(&a.overall)) } td { (interval(&a.overall)) }
+                        @for s in a.parts.values() { td { (percent(s)) } } }
+                } }
+            }
+        }
+    };
+    Ok(page("Chỉ số SIPAS", Some(&v), body).into_response())
+}
+
+/// Sheets left out of the figures because they cannot be opened: each to be keyed again from
+/// its paper, named by household, enumerator and the device that sent it.
+pub(super) fn unopenable_list(unopenable: &[crate::service::Unopenable], enumerators: &std::collections::HashMap<String, String>) -> Markup {
+    html! {
+        @if !unopenable.is_empty() {
+            section #unopenable {
+                h2.error { (unopenable.len()) " phiếu không mở được — đã loại khỏi số liệu; nhập lại từ phiếu giấy" }
+                table { thead { tr { th { "Hộ" } th { "Số phiếu" } th { "Điều tra viên" } th { "Máy gửi" } th { "Lô" } th { "Lý do" } } }
+                    tbody { @for u in unopenable { tr {
+                        td { (u.form.household) } td { (u.form.serial) }
+                        td { (enumerators.get(&u.form.enumerator).map(String::as_str).unwrap_or(&u.form.enumerator)) }
+                        td.l { (u.form.device) } td { (u.form.seq) } td.l { (u.reason) }
+                    } } }
+                }
+            }
+        }
+    }
+}
+
+/// The index as rows: national first, then every area of every level.
+pub(super) fn index_rows(report: &forms::index::IndexReport) -> Vec<Vec<String>> {
+    let f = |x: Option<f64>| x.map(|x| format!("{x:.4}")).unwrap_or_default();
+    let row = |level: &str, id: &str, a: &forms::index::AreaIndex| vec![level.to_string(), id.to_string(), a.forms.to_string(), f(a.overall.value), f(a.overall.low), f(a.overall.high)];
+    let mut rows = vec![["level", "area", "forms", "index", "low", "high"].map(String::from).to_vec(), row("national", "all", &report.national)];
+    for (level, areas) in &report.areas {
+        for (id, a) in areas {
+            rows.push(row(&format!("{level:?}").to_lowercase(), id, a));
+        }
+    }
+    rows
+}
+
+pub(super) async fn index_download(intake: Arc<Intake>, addr: SocketAddr, headers: HeaderMap, form: PassphraseForm, xlsx: bool) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let computed = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
+    download(&index_rows(&computed.report), "sipas-index", xlsx)
+}
+
+pub(super) async fn index_csv(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
+    index_download(intake, addr, headers, form, false).await
+}
+
+pub(super) async fn index_xlsx(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
+    index_download(intake, addr, headers, form, true).await
+}
+
+pub(super) async fn answers_download(intake: Arc<Intake>, addr: SocketAddr, headers: HeaderMap, form: PassphraseForm, xlsx: bool) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    match blocking(move || i.answers_table(&form.passphrase, &by, &addr.ip().to_string())).await {
+        Ok(rows) => download(&rows, "sipas-answers", xlsx),
+        Err(IntakeError::MinistryKey(e)) => Ok((StatusCode::UNAUTHORIZED, page("Chỉ số SIPAS", Some(&v), passphrase_form(&v, Some(&e.to_string())))).into_response()),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) async fn answers_csv(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
+    answers_download(intake, addr, headers, form, false).await
+}
+
+pub(super) async fn answers_xlsx(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
+    answers_download(intake, addr, headers, form, true).await
+}
+
+pub(super) async fn anomalies_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let i = intake.clone();
+    let a = blocking(move || i.anomalies()).await?;
+    fn label(kind: &str) -> &str {
+        match kind {
+        "fast_keying" => "Nhập nhanh bất thường",
+        "collected_outside_window" => "Thu phiếu ngoài thời gian thu",
+        "many_refusals_or_absences" => "Nhiều hộ từ chối hoặc vắng",
+        "clock_jump" => "Đồng hồ máy nhảy",
+        other => other,
+        }
+    }
+    let body = html! {
+        p { "Thời gian nhập trung vị: " (a.median_keying_seconds.map(|s| format!("{s} giây")).unwrap_or_else(|| "—".into())) " · " (a.flags.len()) " dấu hiệu" }
+        table #by-enumerator {
+            thead { tr { th { "Điều tra viên" } th { "Dấu hiệu" } } }
+            tbody { @for (enumerator, kinds) in &a.by_enumerator {
+                tr { td { (enumerator) } td.l { @for (k, n) in kinds { (label(k)) ": " (n) "; " } } }
+            } }
+        }
+        h2 { "Chi tiết" }
+        ul #flags { @for f in &a.flags { li data-kind=(f.kind) { b { (label(f.kind)) } " — " (f.enumerator) " " (f.household.as_deref().unwrap_or("")) ": " (f.detail) } } }
+    };
+    Ok(page("Dấu hiệu bất thường", Some(&v), body).into_response())
+}
+
+pub(super) async fn review_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let i = intake.clone();
+    let (forms, reviews, paper) = blocking(move || Ok((i.store.expected_forms()?, i.store.reviews()?, i.store.paper_serials()?))).await?;
+    let paper: std::collections::HashSet<String> = paper.iter().map(|s| crate::reconcile::normalize_serial(s)).collect();
+    let body = html! {
+        p { "Phiếu bị gắn cờ cần đối chiếu với bản giấy trong bưu gói; bản giấy đã đến hay chưa được ghi bên cạnh." }
+        table #reviews {
+            thead { tr { th { "Số phiếu" } th { "Hộ" } th { "Thôn" } th { "Điều tra viên" } th { "Bản giấy" } th { "Quyết định" } th { "Duyệt" } } }
+            tbody { @for f in forms.iter().filter(|f| f.digital) {
+                tr data-household=(f.household) {
+                    td { (f.serial) } td.l { (f.household) } td.l { (f.village_name) } td.l { (f.enumerator) }
+                    td { (if paper.contains(&f.serial) { "đã đến" } else { "chưa đến" }) }
+                    td.l.decision { @if let Some((d, reason, by, at)) = reviews.get(&f.household) {
+                        (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) " — " (reason) " (" (by) ", " (at) ")"
+                        @if d == "flagged" { " " a href={ "/ministry/correct/" (f.household) } { "Nhập sửa theo bản giấy" } }
+                    } }
+                    td { form method="post" action="/ministry/review" {
+                        input type="hidden" name="csrf" value=(v.csrf);
+                        input type="hidden" name="household" value=(f.household);
+                        input name="reason" placeholder="Lý do (khi gắn cờ)" maxlength="2000";
+                        button name="decision" value="approved" { "Duyệt" } " "
+                        button name="decision" value="flagged" { "Gắn cờ" }
+                    } }
+                }
+            } }
+        }
+    };
+    Ok(page("Duyệt phiếu", Some(&v), body).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct ReviewForm {
+    pub(super) csrf: String,
+    pub(super) household: String,
+    pub(super) decision: String,
+    #[serde(default)]
+    pub(super) reason: String,
+}
+
+pub(super) async fn review(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<ReviewForm>) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    blocking(move || i.review(&form.household, &form.decision, &form.reason, &by, &addr.ip().to_string())).await?;
+    Ok(Redirect::to("/ministry/review").into_response())
+}
+
+/// The index of each area as horizontal bars with their 95 % interval (SVG, no script).
+pub(super) fn index_bars(areas: &std::collections::BTreeMap<String, forms::index::AreaIndex>) -> Markup {
+    let (label_w, bar_w, row_h) = (160.0, 480.0, 22.0);
+    let height = row_h * areas.len() as f64 + 30.0;
+    let at = |x: f64| label_w + bar_w * x.clamp(0.0, 1.0);
+    html! {
+        svg #index-chart width=(label_w + bar_w + 60.0) height=(height) role="img" aria-label="Chỉ số theo huyện" style="background:#fff;border:1px solid #d6dbe2" {
+            @for (i, (id, a)) in areas.iter().enumerate() {
+                @let y = 10.0 + row_h * i as f64;
+                text x="6" y=(y + 14.0) font-size="12" { (id) }
+                @if let Some(v) = a.overall.value {
+                    rect x=(label_w) y=(y + 3.0) width=(at(v) - label_w) height=(row_h - 8.0) fill="#1f3a5f" {}
+                    @if let (Some(l), Some(h)) = (a.overall.low, a.overall.high) {
+                        line x1=(at(l)) x2=(at(h)) y1=(y + row_h / 2.0) y2=(y + row_h / 2.0) stroke="#f5b800" stroke-width="3" {}
+                    }
+                    text x=(at(v) + 6.0) y=(y + 14.0) font-size="12" { (format!("{:.1}", 100.0 * v)) }
+                }
+            }
+        }
+    }
+}
+
+/// Keying a flagged form again from its paper original, at the centre.
+pub(super) fn correction_view(v: &Visitor, household: &str, form: &forms::Form, typed: &std::collections::HashMap<String, String>, message: Option<String>) -> Html<String> {
+    let choices = |q: &forms::load::Question| -> String {
+        q.choices
+            .as_ref()
+            .and_then(|l| form.definition.choice_lists.get(l))
+            .map(|list| list.iter().map(|c| format!("{} {}", c.code, c.label.vi)).collect::<Vec<_>>().join(" · "))
+            .unwrap_or_default()
+    };
+    let body = html! {
+        @if let Some(m) = message { p.error role="alert" #message { (m) } }
+        p { "Nhập lại toàn bộ phiếu theo bản giấy. Nhiều mã: cách nhau bằng dấu cách. Câu không áp dụng: để trống." }
+        form method="post" action={ "/ministry/correct/" (household) } {
+            input type="hidden" name="csrf" value=(v.csrf);
+            table {
+                @for q in &form.questions {
+                    tr { td.l { b { (q.number) } } td.l { (q.label.vi) br; small { (choices(q)) } }
+                        td { input name={ "q_" (q.id) } value=(typed.get(&format!("q_{}", q.id)).map(String::as_str).unwrap_or("")) size="12" autocomplete="off"; } }
+                }
+            }
+            label { "Lý do sửa " input name="reason" required maxlength="2000" value=(typed.get("reason").map(String::as_str).unwrap_or("")); }
+            button { "Niêm phong bản sửa" }
+        }
+    };
+    page(&format!("Sửa phiếu {household} theo bản giấy"), Some(v), body)
+}
+
+pub(super) async fn correction_page(State(intake): State<Arc<Intake>>, headers: HeaderMap, Path(household): Path<String>) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    let form = intake.form()?;
+    Ok(correction_view(&v, &household, &form, &Default::default(), None).into_response())
+}
+
+/// An answer as typed in the correction form, read by the question's kind.
+pub(super) fn typed_answer(accepts: &forms::load::Accepts, text: &str) -> Option<serde_json::Value> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let number = |t: &str| t.parse::<i64>().ok().map(serde_json::Value::from);
+    Some(match accepts {
+        forms::load::Accepts::Code(_) | forms::load::Accepts::Integer { .. } => number(text).unwrap_or_else(|| text.into()),
+        forms::load::Accepts::Codes(_) => serde_json::Value::Array(text.split([' ', ',', ';']).filter(|p| !p.is_empty()).map(|p| number(p).unwrap_or_else(|| p.into())).collect()),
+        forms::load::Accepts::Text { .. } => text.into(),
+    })
+}
+
+pub(super) async fn correction(
+    State(intake): State<Arc<Intake>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(household): Path<String>,
+    Form(fields): Form<std::collections::HashMap<String, String>>,
+) -> Result<Response, IntakeError> {
+    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+    if let Err(r) = csrf_ok(&v, fields.get("csrf").map(String::as_str).unwrap_or("")) {
+        return Ok(r);
+    }
+    let form = intake.form()?;
+    let answers: std::collections::BTreeMap<String, serde_json::Value> =
+        form.questions.iter().filter_map(|q| fields.get(&format!("q_{}", q.id)).and_then(|t| typed_answer(&q.accepts, t)).map(|a| (q.id.clone(), a))).collect();
+    let (i, by, h) = (intake.clone(), v.account.login.clone(), household.clone());
+    let reason = fields.get("reason").cloned().unwrap_or_default();
+    match blocking(move || i.ministry_correction(&h, answers, &reason, &by, &addr.ip().to_string())).await {
+        Ok(()) => Ok(Redirect::to("/ministry/review").into_response()),
+        Err(IntakeError::BadRequest(m)) => Ok((StatusCode::BAD_REQUEST, correction_view(&v, &household, &form, &fields, Some(m))).into_response()),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,204 @@
+//! Supervisors' pages: progress against the timeline, period reports, reassignment. Counts,
+//! never an answer; scoped to the supervisor's districts.
+
+use super::prelude::*;
+
+/// The report this visitor may see: their districts for a supervisor, everything otherwise.
+pub(super) async fn report_for(intake: &Arc<Intake>, account: &Account, district: Option<String>) -> Result<Report, IntakeError> {
+    let (i, a) = (intake.clone(), account.clone());
+    tokio::task::spawn_blocking(move || i.progress_report(&a, district.as_deref())).await.map_err(|e| IntakeError::BadRequest(e.to_string()))?
+}
+
+pub(super) fn table(report: &Report) -> Markup {
+    html! {
+        p { "Ngày " (report.day) " · " (report.rows.len()) " dòng · " span.flag { (report.behind) " chậm tiến độ" } }
+        table {
+            thead { tr {
+                th { "Huyện / Xã / Thôn — Điều tra viên" } th { "Mẫu" } th { "Đã phát" } th { "Đã thu" } th { "Vắng" } th { "Từ chối" }
+                th { "Chuyển đi" } th { "Thay thế" } th { "Đã đồng bộ" } th { "Đã nhập" } th { "Đã kiểm tra" } th { "Trong bưu gói" } th { "Cần đạt (phát/thu/gói)" } th { "Đồng bộ gần nhất" }
+            } }
+            tbody {
+                @for r in &report.rows {
+                    tr class=(if r.behind.is_empty() { "" } else { "behind" }) title=(r.behind.join("; ")) {
+                        td.l { a href={ "/progress/district/" (r.district_id) } { (r.district) } " / " (r.commune) " / " (r.village) " — " (r.enumerator) }
+                        td { (r.counts.sampled) } td { (r.counts.handed_out) } td { (r.counts.collected) } td { (r.counts.absent) } td { (r.counts.refused) }
+                        td { (r.counts.moved) } td { (r.counts.replaced) } td { (r.counts.synced) } td { (r.counts.transcribed) } td { (r.counts.verified) } td { (r.counts.in_parcel) }
+                        td { (r.expected.handed_out) " / " (r.expected.collected) " / " (r.expected.in_parcel) }
+                        td.l { (r.last_sync.as_deref().unwrap_or("—")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(super) async fn progress_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    let report = report_for(&intake, &v.account, None).await?;
+    let (i, a) = (intake.clone(), v.account.clone());
+    let daily = blocking(move || i.daily_counts(&a)).await?;
+    let body = html! {
+        (chart(&crate::progress::cumulative(&daily), report.total.sampled))
+        p { a href="/progress/report" { "Báo cáo theo kỳ (tháng)" } }
+        (table(&report))
+    };
+    Ok(page("Tiến độ thu thập", Some(&v), body).into_response())
+}
+
+/// Cumulative work per campaign day as an SVG line chart (no script).
+pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32) -> Markup {
+    let (w, h, pad) = (720.0, 220.0, 36.0);
+    let top = sampled.max(points.iter().map(|p| p.1.max(p.2).max(p.3)).max().unwrap_or(0)).max(1) as f64;
+    let x = |i: usize| pad + (w - 2.0 * pad) * if points.len() > 1 { i as f64 / (points.len() - 1) as f64 } else { 0.5 };
+    let y = |n: u32| h - pad - (h - 2.0 * pad) * n as f64 / top;
+    let line = |pick: fn(&(chrono::NaiveDate, u32, u32, u32)) -> u32| points.iter().enumerate().map(|(i, p)| format!("{:.1},{:.1}", x(i), y(pick(p)))).collect::<Vec<_>>().join(" ");
+    html! {
+        svg #progress-chart width=(w) height=(h) viewBox={ "0 0 " (w) " " (h) } role="img" aria-label="Tiến độ theo ngày" style="background:#fff;border:1px solid #d6dbe2" {
+            line x1=(pad) y1=(y(sampled)) x2=(w - pad) y2=(y(sampled)) stroke="#b3261e" stroke-dasharray="4 4" {}
+            text x=(pad) y=(y(sampled) - 4.0) font-size="12" fill="#b3261e" { "Mẫu: " (sampled) }
+            polyline points=(line(|p| p.1)) fill="none" stroke="#1d4ea3" stroke-width="2" {}
+            polyline points=(line(|p| p.2)) fill="none" stroke="#4b2ca3" stroke-width="2" {}
+            polyline points=(line(|p| p.3)) fill="none" stroke="#1d7a46" stroke-width="2" {}
+            @for (i, p) in points.iter().enumerate() { text x=(x(i)) y=(h - 12.0) font-size="11" text-anchor="middle" { (p.0.format("%d/%m")) } }
+            text x=(w - pad) y="16" font-size="12" text-anchor="end" { tspan fill="#1d4ea3" { "— đã phát " } tspan fill="#4b2ca3" { "— đã thu " } tspan fill="#1d7a46" { "— đã nhập" } }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct PeriodQuery {
+    pub(super) from: Option<chrono::NaiveDate>,
+    pub(super) to: Option<chrono::NaiveDate>,
+    pub(super) format: Option<String>,
+}
+
+pub(super) async fn period_report(State(intake): State<Arc<Intake>>, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<PeriodQuery>) -> Result<Response, IntakeError> {
+    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    let today = Utc::now().date_naive();
+    let from = q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today));
+    let to = q.to.unwrap_or(today);
+    let (i, a) = (intake.clone(), v.account.clone());
+    let rows = crate::progress::period(&blocking(move || i.daily_counts(&a)).await?, from, to);
+    let header_row = ["điều tra viên", "đã phát", "đã thu", "đã nhập", "đã kiểm tra", "vắng", "từ chối", "chuyển đi"].map(String::from).to_vec();
+    let as_rows = || {
+        std::iter::once(header_row.clone())
+            .chain(rows.iter().map(|r| vec![r.enumerator.clone(), r.handed_out.to_string(), r.collected.to_string(), r.keyed.to_string(), r.verified.to_string(), r.absent.to_string(), r.refused.to_string(), r.moved.to_string()]))
+            .collect::<Vec<_>>()
+    };
+    let name = format!("bao-cao-{from}-{to}");
+    match q.format.as_deref() {
+        Some("csv") => download(&as_rows(), &name, false),
+        Some("xlsx") => download(&as_rows(), &name, true),
+        _ => {
+            let body = html! {
+                form method="get" action="/progress/report" {
+                    label { "Từ ngày " input type="date" name="from" value=(from); }
+                    label { "Đến ngày " input type="date" name="to" value=(to); }
+                    button { "Xem" }
+                }
+                p { a href={ "/progress/report?from=" (from) "&to=" (to) "&format=csv" } { "Tải CSV" } " · " a href={ "/progress/report?from=" (from) "&to=" (to) "&format=xlsx" } { "Tải XLSX" } }
+                table #period { thead { tr { @for hcell in &header_row { th { (hcell) } } } } tbody { @for r in as_rows().iter().skip(1) { tr { @for c in r { td { (c) } } } } } }
+            };
+            Ok(page(&format!("Báo cáo từ {from} đến {to}"), Some(&v), body).into_response())
+        }
+    }
+}
+
+pub(super) async fn district_page(State(intake): State<Arc<Intake>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, IntakeError> {
+    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    let report = report_for(&intake, &v.account, Some(id)).await?;
+    Ok(page("Tiến độ theo huyện", Some(&v), table(&report)).into_response())
+}
+
+pub(super) fn reassign_view(v: &Visitor, villages: &[(String, String, String, Vec<String>)], rejected: &[crate::store::RejectedRecord], message: Option<String>) -> Html<String> {
+    let mine: Vec<&(String, String, String, Vec<String>)> = villages.iter().filter(|(_, _, d, _)| v.account.may_see_district(d)).collect();
+    let mut enumerators: Vec<&String> = mine.iter().flat_map(|(.., list)| list.iter()).collect();
+    enumerators.sort();
+    enumerators.dedup();
+    let body = html! {
+        @if let Some(m) = message { p role="status" #message { (m) } }
+        h2 { "Chuyển một thôn cho điều tra viên khác" }
+        form method="post" action="/reassign" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Thôn " select name="village" { @for (id, name, _, list) in &mine { option value=(id) { (name) " (" (id) ") — " (list.join(", ")) } } } }
+            label { "Giao cho " select name="to" { @for e in &enumerators { option value=(e) { (e) } } } }
+            label { "Lý do " input name="reason" required maxlength="500"; }
+            button { "Chuyển giao" }
+        }
+        h2 { "Chuyển từng hộ" }
+        form method="post" action="/reassign/households" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Mã hộ (cách nhau bằng dấu phẩy hoặc dấu cách) " input name="households" required; }
+            label { "Giao cho " select name="to" { @for e in &enumerators { option value=(e) { (e) } } } }
+            label { "Lý do " input name="reason" required maxlength="500"; }
+            button { "Chuyển các hộ" }
+        }
+        h2 { "Sự kiện bị từ chối (cần giải quyết)" }
+        @if rejected.is_empty() { p { "Không có." } } @else {
+            table #rejected {
+                thead { tr { th { "Nhận lúc" } th { "Điều tra viên" } th { "Hộ" } th { "Loại" } th { "Lý do" } } }
+                tbody { @for r in rejected { tr { td.l { (r.received_at) } td.l { (r.enumerator) } td.l { (r.household.as_deref().unwrap_or("")) } td.l { (r.kind) } td.l { (r.code) ": " (r.reason) } } } }
+            }
+        }
+    };
+    page("Chuyển giao và sự kiện bị từ chối", Some(v), body)
+}
+
+pub(super) async fn reassign_data(intake: &Arc<Intake>, account: &Account) -> Result<(Vec<(String, String, String, Vec<String>)>, Vec<crate::store::RejectedRecord>), IntakeError> {
+    let (i, a) = (intake.clone(), account.clone());
+    blocking(move || {
+        let scope = (a.role == accounts::Role::Supervisor).then(|| a.districts.clone());
+        Ok((i.store.villages_with_enumerators()?, i.store.rejected_events(scope.as_deref())?))
+    })
+    .await
+}
+
+pub(super) async fn reassign_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
+    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    let (villages, rejected) = reassign_data(&intake, &v.account).await?;
+    Ok(reassign_view(&v, &villages, &rejected, None).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct ReassignForm {
+    pub(super) csrf: String,
+    pub(super) village: String,
+    pub(super) to: String,
+    pub(super) reason: String,
+}
+
+pub(super) async fn reassign(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<ReassignForm>) -> Result<Response, IntakeError> {
+    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let (i, a) = (intake.clone(), v.account.clone());
+    let (village, to) = (form.village.clone(), form.to.clone());
+    let target = crate::store::ReassignTarget::Village(form.village);
+    let moved = blocking(move || i.reassign(&a, &target, &form.to, &form.reason, &addr.ip().to_string())).await?;
+    let (villages, rejected) = reassign_data(&intake, &v.account).await?;
+    Ok(reassign_view(&v, &villages, &rejected, Some(format!("Đã chuyển {moved} hộ của {village} cho {to}."))).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct HouseholdsForm {
+    pub(super) csrf: String,
+    pub(super) households: String,
+    pub(super) to: String,
+    pub(super) reason: String,
+}
+
+pub(super) async fn reassign_households(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<HouseholdsForm>) -> Result<Response, IntakeError> {
+    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    if let Err(r) = csrf_ok(&v, &form.csrf) {
+        return Ok(r);
+    }
+    let households: Vec<String> = form.households.split([',', ' ', '\n', ';']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+    let (i, a, to) = (intake.clone(), v.account.clone(), form.to.clone());
+    let target = crate::store::ReassignTarget::Households(households);
+    let moved = blocking(move || i.reassign(&a, &target, &form.to, &form.reason, &addr.ip().to_string())).await?;
+    let (villages, rejected) = reassign_data(&intake, &v.account).await?;
+    Ok(reassign_view(&v, &villages, &rejected, Some(format!("Đã chuyển {moved} hộ cho {to}."))).into_response())
+}
+
+// ---- The same data as JSON ---------------------------------------------------------------
