@@ -22,7 +22,7 @@ pub fn router(intake: Arc<Intake>) -> Router {
         .route(api::PATH_ASSIGNMENT, get(assignment))
         .route(api::PATH_CHAIN, get(chain))
         .route(api::PATH_BATCHES, post(batches))
-        .merge(crate::web::routes())
+        .merge(crate::web::routes(intake.clone()))
         .fallback(|| async { IntakeError::NotFound })
         .method_not_allowed_fallback(|| async { IntakeError::MethodNotAllowed })
         // Every answer is JSON (receipts, assignments, errors), repetitive enough that

@@ -118,6 +118,9 @@ pub struct Intake {
     pub login_limiter: FailureLimiter<(String, String)>,
     /// Mark session cookies `Secure` (set when the intake is served behind TLS).
     pub secure_cookies: bool,
+    /// Reverse proxies the operator named (`--trusted-proxy`): only from them is a client's
+    /// address taken from `X-Forwarded-For`.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Intake {
@@ -128,7 +131,30 @@ impl Intake {
             limiter: FailureLimiter::new(ENROLL_MAX_FAILURES, ENROLL_WINDOW),
             login_limiter: FailureLimiter::new(crate::accounts::LOGIN_MAX_FAILURES, crate::accounts::LOGIN_WINDOW),
             secure_cookies: false,
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    /// Where a request comes from: the socket's address; or, when that is a trusted proxy, the
+    /// nearest address in `X-Forwarded-For` that is not one (read from the right: entries to
+    /// the left of a client's own are whatever the client chose to send).
+    pub fn client_address(&self, socket: Option<IpAddr>, headers: &axum::http::HeaderMap) -> IpAddr {
+        let unknown = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        let Some(socket) = socket else { return unknown };
+        if !self.trusted_proxies.contains(&socket) {
+            return socket;
+        }
+        let forwarded: Vec<Option<IpAddr>> =
+            headers.get_all("x-forwarded-for").iter().flat_map(|v| v.to_str().unwrap_or("?").split(',')).map(|a| a.trim().parse().ok()).collect();
+        for address in forwarded.into_iter().rev() {
+            match address {
+                Some(a) if self.trusted_proxies.contains(&a) => continue,
+                Some(a) => return a,
+                // Garbage where an address should be: nothing further left can be trusted.
+                None => break,
+            }
+        }
+        socket
     }
 
     /// Checks a login and opens a fresh session; returns the cookie value. Every attempt is in

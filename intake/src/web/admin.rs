@@ -2,6 +2,8 @@
 
 use super::prelude::*;
 
+csrf_forms!(AccountForm, CodeForm, RevokeForm);
+
 pub(super) async fn admin_view(intake: &Arc<Intake>, v: &Visitor, message: Option<String>) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let (list, devices, enumerators) = blocking(move || Ok((i.store.accounts()?, i.store.devices()?, i.store.enumerators()?))).await?;
@@ -44,8 +46,7 @@ pub(super) async fn admin_view(intake: &Arc<Intake>, v: &Visitor, message: Optio
     Ok(page("Quản trị", Some(v), body).into_response())
 }
 
-pub(super) async fn admin_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    let v = match admin(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+pub(super) async fn admin_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Admins>) -> Result<Response, IntakeError> {
     admin_view(&intake, &v, None).await
 }
 
@@ -60,14 +61,10 @@ pub(super) struct AccountForm {
     pub(super) password: String,
 }
 
-pub(super) async fn admin_account(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<AccountForm>) -> Result<Response, IntakeError> {
-    let v = match admin(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    if let Err(r) = csrf_ok(&v, &form.csrf) {
-        return Ok(r);
-    }
+pub(super) async fn admin_account(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Admins, AccountForm>) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
     let login = form.login.clone();
-    let result = blocking(move || i.save_account(&form.login, &form.name, &form.role, &form.districts, &form.password, &by, &addr.ip().to_string())).await;
+    let result = blocking(move || i.save_account(&form.login, &form.name, &form.role, &form.districts, &form.password, &by, &from.to_string())).await;
     let message = match result {
         Ok(()) => format!("Đã lưu tài khoản {login}."),
         Err(e) => format!("Không lưu: {e}"),
@@ -82,18 +79,14 @@ pub(super) struct CodeForm {
     pub(super) hours: i64,
 }
 
-pub(super) async fn admin_code(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<CodeForm>) -> Result<Response, IntakeError> {
-    let v = match admin(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    if let Err(r) = csrf_ok(&v, &form.csrf) {
-        return Ok(r);
-    }
+pub(super) async fn admin_code(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Admins, CodeForm>) -> Result<Response, IntakeError> {
     if !(1..=720).contains(&form.hours) {
         return Err(IntakeError::BadRequest("a code is valid 1 to 720 hours".into()));
     }
     let (i, by, enumerator) = (intake.clone(), v.account.login.clone(), form.enumerator.clone());
     let code = blocking(move || {
         let code = i.issue_enrollment_code(&form.enumerator, chrono::Duration::hours(form.hours), &by)?;
-        i.store.audit(&by, "code_issued", &form.enumerator, &addr.ip().to_string(), Utc::now())?;
+        i.store.audit(&by, "code_issued", &form.enumerator, &from.to_string(), Utc::now())?;
         Ok(code)
     })
     .await?;
@@ -107,15 +100,11 @@ pub(super) struct RevokeForm {
     pub(super) reason: String,
 }
 
-pub(super) async fn admin_revoke(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<RevokeForm>) -> Result<Response, IntakeError> {
-    let v = match admin(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    if let Err(r) = csrf_ok(&v, &form.csrf) {
-        return Ok(r);
-    }
+pub(super) async fn admin_revoke(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Admins, RevokeForm>) -> Result<Response, IntakeError> {
     let (i, by, device) = (intake.clone(), v.account.login.clone(), form.device);
     blocking(move || {
         i.store.revoke_device(form.device, &form.reason, Utc::now())?;
-        Ok(i.store.audit(&by, "device_revoked", &format!("{}: {}", form.device, form.reason), &addr.ip().to_string(), Utc::now())?)
+        Ok(i.store.audit(&by, "device_revoked", &format!("{}: {}", form.device, form.reason), &from.to_string(), Utc::now())?)
     })
     .await?;
     admin_view(&intake, &v, Some(format!("Đã thu hồi máy {device}."))).await

@@ -2,20 +2,15 @@
 
 use super::prelude::*;
 
-pub(super) async fn progress_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    let Some(v) = visitor(&intake, &headers).await? else {
-        return Err(IntakeError::Unauthenticated("log in first: POST /login".into()));
-    };
+pub(super) async fn progress_json(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>) -> Result<Response, IntakeError> {
     Ok(Json(report_for(&intake, &v.account, None).await?).into_response())
 }
 
-pub(super) async fn rejected_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    let v = api_visitor(&intake, &headers).await?;
+pub(super) async fn rejected_json(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>) -> Result<Response, IntakeError> {
     Ok(Json(reassign_data(&intake, &v.account).await?.1).into_response())
 }
 
-pub(super) async fn report_json(State(intake): State<Arc<Intake>>, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<PeriodQuery>) -> Result<Response, IntakeError> {
-    let v = api_visitor(&intake, &headers).await?;
+pub(super) async fn report_json(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>, axum::extract::Query(q): axum::extract::Query<PeriodQuery>) -> Result<Response, IntakeError> {
     let today = Utc::now().date_naive();
     let (from, to) = (q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today)), q.to.unwrap_or(today));
     let (i, a) = (intake.clone(), v.account.clone());
@@ -23,26 +18,22 @@ pub(super) async fn report_json(State(intake): State<Arc<Intake>>, headers: Head
     Ok(Json(serde_json::json!({ "from": from, "to": to, "rows": crate::progress::period(&daily, from, to), "chart": crate::progress::cumulative(&daily) })).into_response())
 }
 
-pub(super) async fn reconciliation_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    api_ministry(&intake, &headers).await?;
+pub(super) async fn reconciliation_json(State(intake): State<Arc<Intake>>, _: Signed<Ministry>) -> Result<Response, IntakeError> {
     let i = intake.clone();
     Ok(Json(blocking(move || i.reconciliation()).await?).into_response())
 }
 
-pub(super) async fn anomalies_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    api_ministry(&intake, &headers).await?;
+pub(super) async fn anomalies_json(State(intake): State<Arc<Intake>>, _: Signed<Ministry>) -> Result<Response, IntakeError> {
     let i = intake.clone();
     Ok(Json(blocking(move || i.anomalies()).await?).into_response())
 }
 
-pub(super) async fn backcheck_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    api_ministry(&intake, &headers).await?;
+pub(super) async fn backcheck_json(State(intake): State<Arc<Intake>>, _: Signed<Ministry>) -> Result<Response, IntakeError> {
     let i = intake.clone();
     Ok(Json(blocking(move || i.backcheck_results()).await?).into_response())
 }
 
-pub(super) async fn reviews_json(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    api_ministry(&intake, &headers).await?;
+pub(super) async fn reviews_json(State(intake): State<Arc<Intake>>, _: Signed<Ministry>) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let reviews = blocking(move || Ok(i.store.reviews()?)).await?;
     let list: Vec<serde_json::Value> = reviews
@@ -53,13 +44,9 @@ pub(super) async fn reviews_json(State(intake): State<Arc<Intake>>, headers: Hea
 }
 
 /// The index as JSON: a form post with the session's CSRF token and the passphrase.
-pub(super) async fn index_json(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
-    let v = api_ministry(&intake, &headers).await?;
-    if !accounts::same_secret(&v.csrf, &form.csrf) {
-        return Ok((StatusCode::FORBIDDEN, "CSRF check failed").into_response());
-    }
+pub(super) async fn index_json(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
-    let c = blocking(move || i.index(&form.passphrase, &by, &addr.ip().to_string())).await?;
+    let c = blocking(move || i.index(&form.passphrase, &by, &from.to_string())).await?;
     let unopenable: Vec<_> = c
         .unopenable
         .iter()

@@ -1,7 +1,20 @@
-//! The one door to the centre's pages: who is asking (the session), from where, and whether
-//! they may — the role a page group admits and the CSRF token of every form.
+//! The one door to the centre's pages. Every request to a page passes [`identify`] once: it
+//! resolves where the request comes from and whose session it carries, and afterwards writes
+//! the audit rows no handler has to remember — every refusal of a signed-in user (a page of
+//! another district, a role's page, a stale form) and every page read. Handlers then name who
+//! may come in with an extractor: [`Signed<A>`] for a page, [`Posted<A, F>`] for a form, which
+//! also checks the session's CSRF token. A page never repeats these checks itself.
+
+use axum::{
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{request::Parts, Method},
+    middleware::Next,
+};
+use serde::de::DeserializeOwned;
+use std::{marker::PhantomData, net::IpAddr};
 
 use super::prelude::*;
+use crate::accounts::Role;
 
 pub(super) const SESSION_COOKIE: &str = "fp_session";
 
@@ -20,58 +33,164 @@ pub(super) fn set_cookie(intake: &Intake, name: &str, value: &str, max_age: i64)
 }
 
 /// Who is asking: the account behind a live session cookie, with the session's CSRF token.
+#[derive(Clone)]
 pub(super) struct Visitor {
     pub(super) account: Account,
     pub(super) csrf: String,
 }
 
-pub(super) async fn visitor(intake: &Arc<Intake>, headers: &HeaderMap) -> Result<Option<Visitor>, IntakeError> {
-    let Some(token) = cookie(headers, SESSION_COOKIE).map(String::from) else { return Ok(None) };
-    let intake = intake.clone();
-    let found = tokio::task::spawn_blocking(move || intake.store.session(&accounts::token_hash(&token), Utc::now()))
-        .await
-        .map_err(|e| IntakeError::BadRequest(e.to_string()))??;
-    Ok(found.map(|(account, csrf)| Visitor { account, csrf }))
+/// Where a request comes from (see [`Intake::client_address`]).
+#[derive(Clone, Copy)]
+pub(super) struct ClientAddress(pub(super) IpAddr);
+
+/// Why a response refused a signed-in visitor, for the audit log.
+#[derive(Clone, Copy)]
+struct Refusal(&'static str);
+
+fn refused(reason: &'static str, mut response: Response) -> Response {
+    response.extensions_mut().insert(Refusal(reason));
+    response
 }
 
-/// The ministry's pages: the ministry and admins only; to anyone else they do not exist.
-pub(super) async fn ministry(intake: &Arc<Intake>, headers: &HeaderMap) -> Result<Result<Visitor, Response>, IntakeError> {
-    match visitor(intake, headers).await? {
-        None => Ok(Err(Redirect::to("/login").into_response())),
-        Some(v) if v.account.role == accounts::Role::Supervisor => Err(IntakeError::NotFound),
-        Some(v) => Ok(Ok(v)),
+/// The middleware in front of every page (see the module's docs).
+pub(super) async fn identify(State(intake): State<Arc<Intake>>, mut request: Request, next: Next) -> Response {
+    let socket = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip());
+    let address = intake.client_address(socket, request.headers());
+    let token = cookie(request.headers(), SESSION_COOKIE).map(String::from);
+    let visitor = match token {
+        None => None,
+        Some(token) => {
+            let i = intake.clone();
+            match blocking(move || Ok(i.store.session(&accounts::token_hash(&token), Utc::now())?)).await {
+                Ok(found) => found.map(|(account, csrf)| Visitor { account, csrf }),
+                Err(e) => return e.into_response(),
+            }
+        }
+    };
+    request.extensions_mut().insert(ClientAddress(address));
+    if let Some(v) = &visitor {
+        request.extensions_mut().insert(v.clone());
+    }
+    let what = format!("{} {}", request.method(), request.uri().path());
+    let read = request.method() == Method::GET;
+    let response = next.run(request).await;
+    if let Some(v) = visitor {
+        let status = response.status();
+        let action = match response.extensions().get::<Refusal>() {
+            Some(Refusal(reason)) => Some(*reason),
+            None if status == StatusCode::NOT_FOUND => Some("refused_not_found"),
+            None if status == StatusCode::FORBIDDEN => Some("refused_forbidden"),
+            None if read && status.is_success() => Some("page_read"),
+            None => None,
+        };
+        if let Some(action) = action {
+            let (i, login) = (intake.clone(), v.account.login);
+            let written = blocking(move || Ok(i.store.audit(&login, action, &what, &address.to_string(), Utc::now())?)).await;
+            if let Err(e) = written {
+                // A read that cannot be audited is not served.
+                return e.into_response();
+            }
+        }
+    }
+    response
+}
+
+/// Who a page group admits.
+pub(super) trait Audience: Send + Sync + 'static {
+    fn admits(role: Role) -> bool;
+}
+
+/// Every signed-in account; supervisors see only their districts (the pages scope them).
+pub(super) struct Staff;
+/// The ministry's officers and admins.
+pub(super) struct Ministry;
+/// Admins only.
+pub(super) struct Admins;
+
+impl Audience for Staff {
+    fn admits(_: Role) -> bool {
+        true
+    }
+}
+impl Audience for Ministry {
+    fn admits(role: Role) -> bool {
+        role != Role::Supervisor
+    }
+}
+impl Audience for Admins {
+    fn admits(role: Role) -> bool {
+        role == Role::Admin
     }
 }
 
-pub(super) fn csrf_ok(v: &Visitor, given: &str) -> Result<(), Response> {
-    if accounts::same_secret(&v.csrf, given) {
-        Ok(())
-    } else {
-        Err((StatusCode::FORBIDDEN, "the form is stale or forged (CSRF check failed); reload the page").into_response())
+/// A signed-in visitor whom the audience `A` admits, and where they are. Nobody signed in: the
+/// login page (401 for `/api/`). The wrong role: 404, as if the page did not exist.
+pub(super) struct Signed<A> {
+    pub(super) v: Visitor,
+    pub(super) from: IpAddr,
+    audience: PhantomData<A>,
+}
+
+impl<A: Audience, S: Send + Sync> FromRequestParts<S> for Signed<A> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        let from = parts.extensions.get::<ClientAddress>().map(|a| a.0).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let Some(v) = parts.extensions.get::<Visitor>().cloned() else {
+            return Err(if parts.uri.path().starts_with("/api/") {
+                IntakeError::Unauthenticated("log in first: POST /login".into()).into_response()
+            } else {
+                Redirect::to("/login").into_response()
+            });
+        };
+        if !A::admits(v.account.role) {
+            return Err(refused("refused_role", IntakeError::NotFound.into_response()));
+        }
+        Ok(Signed { v, from, audience: PhantomData })
     }
 }
 
+/// A form that carries the session's CSRF token in its `csrf` field.
+pub(super) trait CsrfField {
+    fn csrf(&self) -> &str;
+}
+
+impl CsrfField for std::collections::HashMap<String, String> {
+    fn csrf(&self) -> &str {
+        self.get("csrf").map(String::as_str).unwrap_or("")
+    }
+}
+
+/// A form posted by a visitor whom `A` admits, parsed, its CSRF token checked (403 otherwise).
+pub(super) struct Posted<A, F> {
+    pub(super) v: Visitor,
+    pub(super) from: IpAddr,
+    pub(super) form: F,
+    audience: PhantomData<A>,
+}
+
+impl<A: Audience, F: DeserializeOwned + CsrfField + Send, S: Send + Sync> FromRequest<S> for Posted<A, F> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let Signed { v, from, .. } = Signed::<A>::from_request_parts(&mut parts, state).await?;
+        let Form(form) = Form::<F>::from_request(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
+        if !accounts::same_secret(&v.csrf, form.csrf()) {
+            let message = "Biểu mẫu đã cũ hoặc bị giả mạo (kiểm tra CSRF không đạt); hãy tải lại trang. — The form is stale or forged; reload the page.";
+            return Err(refused("refused_csrf", (StatusCode::FORBIDDEN, message).into_response()));
+        }
+        Ok(Posted { v, from, form, audience: PhantomData })
+    }
+}
+
+/// Implements [`CsrfField`] for forms with a `csrf` field.
+macro_rules! csrf_forms {
+    ($($form:ty),* $(,)?) => { $(impl $crate::web::door::CsrfField for $form { fn csrf(&self) -> &str { &self.csrf } })* };
+}
+pub(super) use csrf_forms;
+
+/// Runs blocking store work off the async executor.
 pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, IntakeError> + Send + 'static) -> Result<T, IntakeError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| IntakeError::BadRequest(e.to_string()))?
-}
-
-/// The admin pages: admins only; to anyone else they do not exist.
-pub(super) async fn admin(intake: &Arc<Intake>, headers: &HeaderMap) -> Result<Result<Visitor, Response>, IntakeError> {
-    match visitor(intake, headers).await? {
-        None => Ok(Err(Redirect::to("/login").into_response())),
-        Some(v) if v.account.role != accounts::Role::Admin => Err(IntakeError::NotFound),
-        Some(v) => Ok(Ok(v)),
-    }
-}
-
-pub(super) async fn api_visitor(intake: &Arc<Intake>, headers: &HeaderMap) -> Result<Visitor, IntakeError> {
-    visitor(intake, headers).await?.ok_or_else(|| IntakeError::Unauthenticated("log in first: POST /login".into()))
-}
-
-pub(super) async fn api_ministry(intake: &Arc<Intake>, headers: &HeaderMap) -> Result<Visitor, IntakeError> {
-    let v = api_visitor(intake, headers).await?;
-    if v.account.role == accounts::Role::Supervisor {
-        return Err(IntakeError::NotFound);
-    }
-    Ok(v)
 }

@@ -2,6 +2,8 @@
 
 use super::prelude::*;
 
+csrf_forms!(CsrfForm);
+
 #[derive(serde::Deserialize)]
 pub(super) struct LoginForm {
     pub(super) login: String,
@@ -27,11 +29,11 @@ pub(super) async fn login_page(State(intake): State<Arc<Intake>>) -> Response {
     login_form(&intake, None, StatusCode::OK)
 }
 
-pub(super) async fn login(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Result<Response, IntakeError> {
+pub(super) async fn login(State(intake): State<Arc<Intake>>, axum::Extension(ClientAddress(from)): axum::Extension<ClientAddress>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Result<Response, IntakeError> {
     if !cookie(&headers, LOGIN_CSRF_COOKIE).is_some_and(|c| accounts::same_secret(c, &form.csrf)) {
         return Ok((StatusCode::FORBIDDEN, "the form is stale or forged (CSRF check failed); reload the login page").into_response());
     }
-    let address = addr.ip().to_string();
+    let address = from.to_string();
     let i = intake.clone();
     let outcome = tokio::task::spawn_blocking(move || i.log_in(&form.login, &form.password, &address))
         .await
@@ -59,13 +61,9 @@ pub(super) struct CsrfForm {
     pub(super) csrf: String,
 }
 
-pub(super) async fn logout(State(intake): State<Arc<Intake>>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Result<Response, IntakeError> {
-    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
-    if !accounts::same_secret(&v.csrf, &form.csrf) {
-        return Ok((StatusCode::FORBIDDEN, "CSRF check failed").into_response());
-    }
+pub(super) async fn logout(State(intake): State<Arc<Intake>>, headers: HeaderMap, _: Posted<Staff, CsrfForm>) -> Result<Response, IntakeError> {
     let token = cookie(&headers, SESSION_COOKIE).unwrap_or_default().to_string();
     let i = intake.clone();
-    tokio::task::spawn_blocking(move || i.store.end_session(&accounts::token_hash(&token))).await.map_err(|e| IntakeError::BadRequest(e.to_string()))??;
+    blocking(move || Ok(i.store.end_session(&accounts::token_hash(&token))?)).await?;
     Ok((StatusCode::SEE_OTHER, [(header::SET_COOKIE, set_cookie(&intake, SESSION_COOKIE, "", 0)), (header::LOCATION, "/login".to_string())]).into_response())
 }

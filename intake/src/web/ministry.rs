@@ -3,6 +3,8 @@
 
 use super::prelude::*;
 
+csrf_forms!(PaperForm, OutcomeForm, BackcheckForm, PassphraseForm, ReviewForm);
+
 pub(super) fn reconciliation_view(v: &Visitor, r: &crate::reconcile::Reconciliation, message: Option<String>) -> Html<String> {
     let body = html! {
         @if let Some(m) = message { p role="status" { (m) } }
@@ -34,8 +36,7 @@ pub(super) fn reconciliation_view(v: &Visitor, r: &crate::reconcile::Reconciliat
     page("Đối chiếu phiếu giấy và bản số", Some(v), body)
 }
 
-pub(super) async fn reconciliation_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+pub(super) async fn reconciliation_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Ministry>) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let r = blocking(move || i.reconciliation()).await?;
     Ok(reconciliation_view(&v, &r, None).into_response())
@@ -47,13 +48,9 @@ pub(super) struct PaperForm {
     pub(super) serials: String,
 }
 
-pub(super) async fn record_paper(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PaperForm>) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    if let Err(r) = csrf_ok(&v, &form.csrf) {
-        return Ok(r);
-    }
+pub(super) async fn record_paper(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, PaperForm>) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
-    let recorded = blocking(move || i.record_paper(&form.serials, &by, &addr.ip().to_string())).await;
+    let recorded = blocking(move || i.record_paper(&form.serials, &by, &from.to_string())).await;
     let i = intake.clone();
     let r = blocking(move || i.reconciliation()).await?;
     let message = match recorded {
@@ -75,8 +72,7 @@ pub(super) fn backcheck_form(v: &Visitor, seed: &str) -> Markup {
     }
 }
 
-pub(super) async fn backcheck_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+pub(super) async fn backcheck_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Ministry>) -> Result<Response, IntakeError> {
     let seed = accounts::new_token()[..12].to_string();
     let i = intake.clone();
     let results = blocking(move || i.backcheck_results()).await?;
@@ -103,13 +99,9 @@ pub(super) struct OutcomeForm {
     pub(super) note: String,
 }
 
-pub(super) async fn backcheck_outcome(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<OutcomeForm>) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    if let Err(r) = csrf_ok(&v, &form.csrf) {
-        return Ok(r);
-    }
+pub(super) async fn backcheck_outcome(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, OutcomeForm>) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
-    blocking(move || i.record_backcheck_outcome(&form.household, &form.outcome, &form.note, &by, &addr.ip().to_string())).await?;
+    blocking(move || i.record_backcheck_outcome(&form.household, &form.outcome, &form.note, &by, &from.to_string())).await?;
     Ok(Redirect::to("/ministry/backcheck").into_response())
 }
 
@@ -121,13 +113,9 @@ pub(super) struct BackcheckForm {
     pub(super) min: u32,
 }
 
-pub(super) async fn draw_backcheck(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<BackcheckForm>) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    if let Err(r) = csrf_ok(&v, &form.csrf) {
-        return Ok(r);
-    }
+pub(super) async fn draw_backcheck(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, BackcheckForm>) -> Result<Response, IntakeError> {
     let (i, by, seed) = (intake.clone(), v.account.login.clone(), form.seed.clone());
-    let sample = blocking(move || i.draw_backcheck(&seed, form.share, form.min, &by, &addr.ip().to_string())).await?;
+    let sample = blocking(move || i.draw_backcheck(&seed, form.share, form.min, &by, &from.to_string())).await?;
     let body = html! {
         p { "Hạt giống: " b #seed { (form.seed) } " · tỷ lệ " (form.share) " % · tối thiểu " (form.min) " mỗi điều tra viên" }
         table #sample {
@@ -149,8 +137,7 @@ pub(super) async fn draw_backcheck(State(intake): State<Arc<Intake>>, ConnectInf
     Ok(page("Danh sách phúc tra", Some(&v), body).into_response())
 }
 
-pub(super) async fn index_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+pub(super) async fn index_page(Signed { v, .. }: Signed<Ministry>) -> Result<Response, IntakeError> {
     Ok(page("Chỉ số SIPAS", Some(&v), passphrase_form(&v, None)).into_response())
 }
 
@@ -180,12 +167,9 @@ pub(super) struct PassphraseForm {
     pub(super) passphrase: String,
 }
 
-pub(super) async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: PassphraseForm, address: SocketAddr) -> Result<Result<crate::service::ComputedIndex, Response>, IntakeError> {
-    if let Err(r) = csrf_ok(v, &form.csrf) {
-        return Ok(Err(r));
-    }
+pub(super) async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: PassphraseForm, address: std::net::IpAddr) -> Result<Result<crate::service::ComputedIndex, Response>, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
-    match blocking(move || i.index(&form.passphrase, &by, &address.ip().to_string())).await {
+    match blocking(move || i.index(&form.passphrase, &by, &address.to_string())).await {
         Ok(report) => Ok(Ok(report)),
         Err(IntakeError::MinistryKey(e)) => {
             Ok(Err((StatusCode::UNAUTHORIZED, page("Chỉ số SIPAS", Some(v), passphrase_form(v, Some(&e.to_string())))).into_response()))
@@ -194,9 +178,8 @@ pub(super) async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: Pass
     }
 }
 
-pub(super) async fn index_results(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    let computed = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
+pub(super) async fn index_results(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>) -> Result<Response, IntakeError> {
+    let computed = match computed_index(&intake, &v, form, from).await? { Ok(r) => r, Err(r) => return Ok(r) };
     let (report, straight) = (&computed.report, &computed.straight_lined);
     // Place names for the ids the index is keyed by.
     let i = intake.clone();
@@ -266,43 +249,39 @@ pub(super) fn index_rows(report: &forms::index::IndexReport) -> Vec<Vec<String>>
     rows
 }
 
-pub(super) async fn index_download(intake: Arc<Intake>, addr: SocketAddr, headers: HeaderMap, form: PassphraseForm, xlsx: bool) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    let computed = match computed_index(&intake, &v, form, addr).await? { Ok(r) => r, Err(r) => return Ok(r) };
+pub(super) async fn index_download(intake: Arc<Intake>, posted: Posted<Ministry, PassphraseForm>, xlsx: bool) -> Result<Response, IntakeError> {
+    let Posted { v, from, form, .. } = posted;
+    let computed = match computed_index(&intake, &v, form, from).await? { Ok(r) => r, Err(r) => return Ok(r) };
     download(&index_rows(&computed.report), "sipas-index", xlsx)
 }
 
-pub(super) async fn index_csv(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
-    index_download(intake, addr, headers, form, false).await
+pub(super) async fn index_csv(State(intake): State<Arc<Intake>>, posted: Posted<Ministry, PassphraseForm>) -> Result<Response, IntakeError> {
+    index_download(intake, posted, false).await
 }
 
-pub(super) async fn index_xlsx(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
-    index_download(intake, addr, headers, form, true).await
+pub(super) async fn index_xlsx(State(intake): State<Arc<Intake>>, posted: Posted<Ministry, PassphraseForm>) -> Result<Response, IntakeError> {
+    index_download(intake, posted, true).await
 }
 
-pub(super) async fn answers_download(intake: Arc<Intake>, addr: SocketAddr, headers: HeaderMap, form: PassphraseForm, xlsx: bool) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    if let Err(r) = csrf_ok(&v, &form.csrf) {
-        return Ok(r);
-    }
+pub(super) async fn answers_download(intake: Arc<Intake>, posted: Posted<Ministry, PassphraseForm>, xlsx: bool) -> Result<Response, IntakeError> {
+    let Posted { v, from, form, .. } = posted;
     let (i, by) = (intake.clone(), v.account.login.clone());
-    match blocking(move || i.answers_table(&form.passphrase, &by, &addr.ip().to_string())).await {
+    match blocking(move || i.answers_table(&form.passphrase, &by, &from.to_string())).await {
         Ok(rows) => download(&rows, "sipas-answers", xlsx),
         Err(IntakeError::MinistryKey(e)) => Ok((StatusCode::UNAUTHORIZED, page("Chỉ số SIPAS", Some(&v), passphrase_form(&v, Some(&e.to_string())))).into_response()),
         Err(e) => Err(e),
     }
 }
 
-pub(super) async fn answers_csv(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
-    answers_download(intake, addr, headers, form, false).await
+pub(super) async fn answers_csv(State(intake): State<Arc<Intake>>, posted: Posted<Ministry, PassphraseForm>) -> Result<Response, IntakeError> {
+    answers_download(intake, posted, false).await
 }
 
-pub(super) async fn answers_xlsx(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<PassphraseForm>) -> Result<Response, IntakeError> {
-    answers_download(intake, addr, headers, form, true).await
+pub(super) async fn answers_xlsx(State(intake): State<Arc<Intake>>, posted: Posted<Ministry, PassphraseForm>) -> Result<Response, IntakeError> {
+    answers_download(intake, posted, true).await
 }
 
-pub(super) async fn anomalies_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+pub(super) async fn anomalies_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Ministry>) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let a = blocking(move || i.anomalies()).await?;
     fn label(kind: &str) -> &str {
@@ -328,8 +307,7 @@ pub(super) async fn anomalies_page(State(intake): State<Arc<Intake>>, headers: H
     Ok(page("Dấu hiệu bất thường", Some(&v), body).into_response())
 }
 
-pub(super) async fn review_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+pub(super) async fn review_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Ministry>) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let (forms, reviews, paper) = blocking(move || Ok((i.store.expected_forms()?, i.store.reviews()?, i.store.paper_serials()?))).await?;
     let paper: std::collections::HashSet<String> = paper.iter().map(|s| crate::reconcile::normalize_serial(s)).collect();
@@ -368,13 +346,9 @@ pub(super) struct ReviewForm {
     pub(super) reason: String,
 }
 
-pub(super) async fn review(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<ReviewForm>) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    if let Err(r) = csrf_ok(&v, &form.csrf) {
-        return Ok(r);
-    }
+pub(super) async fn review(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, ReviewForm>) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
-    blocking(move || i.review(&form.household, &form.decision, &form.reason, &by, &addr.ip().to_string())).await?;
+    blocking(move || i.review(&form.household, &form.decision, &form.reason, &by, &from.to_string())).await?;
     Ok(Redirect::to("/ministry/review").into_response())
 }
 
@@ -427,8 +401,7 @@ pub(super) fn correction_view(v: &Visitor, household: &str, form: &forms::Form, 
     page(&format!("Sửa phiếu {household} theo bản giấy"), Some(v), body)
 }
 
-pub(super) async fn correction_page(State(intake): State<Arc<Intake>>, headers: HeaderMap, Path(household): Path<String>) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
+pub(super) async fn correction_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Ministry>, Path(household): Path<String>) -> Result<Response, IntakeError> {
     let form = intake.form()?;
     Ok(correction_view(&v, &household, &form, &Default::default(), None).into_response())
 }
@@ -449,21 +422,15 @@ pub(super) fn typed_answer(accepts: &forms::load::Accepts, text: &str) -> Option
 
 pub(super) async fn correction(
     State(intake): State<Arc<Intake>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(household): Path<String>,
-    Form(fields): Form<std::collections::HashMap<String, String>>,
+    Posted { v, from, form: fields, .. }: Posted<Ministry, std::collections::HashMap<String, String>>,
 ) -> Result<Response, IntakeError> {
-    let v = match ministry(&intake, &headers).await? { Ok(v) => v, Err(r) => return Ok(r) };
-    if let Err(r) = csrf_ok(&v, fields.get("csrf").map(String::as_str).unwrap_or("")) {
-        return Ok(r);
-    }
     let form = intake.form()?;
     let answers: std::collections::BTreeMap<String, serde_json::Value> =
         form.questions.iter().filter_map(|q| fields.get(&format!("q_{}", q.id)).and_then(|t| typed_answer(&q.accepts, t)).map(|a| (q.id.clone(), a))).collect();
     let (i, by, h) = (intake.clone(), v.account.login.clone(), household.clone());
     let reason = fields.get("reason").cloned().unwrap_or_default();
-    match blocking(move || i.ministry_correction(&h, answers, &reason, &by, &addr.ip().to_string())).await {
+    match blocking(move || i.ministry_correction(&h, answers, &reason, &by, &from.to_string())).await {
         Ok(()) => Ok(Redirect::to("/ministry/review").into_response()),
         Err(IntakeError::BadRequest(m)) => Ok((StatusCode::BAD_REQUEST, correction_view(&v, &household, &form, &fields, Some(m))).into_response()),
         Err(e) => Err(e),

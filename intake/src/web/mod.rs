@@ -45,7 +45,8 @@ use std::sync::Arc;
 
 use crate::service::Intake;
 
-pub fn routes() -> Router<Arc<Intake>> {
+/// The pages, behind [`door::identify`].
+pub fn routes(intake: Arc<Intake>) -> Router<Arc<Intake>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/progress") }))
         .route("/login", get(login::login_page).post(login::login))
@@ -79,4 +80,5 @@ pub fn routes() -> Router<Arc<Intake>> {
         .route("/ministry/index.xlsx", axum::routing::post(ministry::index_xlsx))
         .route("/ministry/answers.csv", axum::routing::post(ministry::answers_csv))
         .route("/ministry/answers.xlsx", axum::routing::post(ministry::answers_xlsx))
+        .layer(axum::middleware::from_fn_with_state(intake, door::identify))
 }

@@ -3,6 +3,8 @@
 
 use super::prelude::*;
 
+csrf_forms!(ReassignForm, HouseholdsForm);
+
 /// The report this visitor may see: their districts for a supervisor, everything otherwise.
 pub(super) async fn report_for(intake: &Arc<Intake>, account: &Account, district: Option<String>) -> Result<Report, IntakeError> {
     let (i, a) = (intake.clone(), account.clone());
@@ -32,8 +34,7 @@ pub(super) fn table(report: &Report) -> Markup {
     }
 }
 
-pub(super) async fn progress_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+pub(super) async fn progress_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>) -> Result<Response, IntakeError> {
     let report = report_for(&intake, &v.account, None).await?;
     let (i, a) = (intake.clone(), v.account.clone());
     let daily = blocking(move || i.daily_counts(&a)).await?;
@@ -72,8 +73,7 @@ pub(super) struct PeriodQuery {
     pub(super) format: Option<String>,
 }
 
-pub(super) async fn period_report(State(intake): State<Arc<Intake>>, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<PeriodQuery>) -> Result<Response, IntakeError> {
-    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+pub(super) async fn period_report(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>, axum::extract::Query(q): axum::extract::Query<PeriodQuery>) -> Result<Response, IntakeError> {
     let today = Utc::now().date_naive();
     let from = q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today));
     let to = q.to.unwrap_or(today);
@@ -104,8 +104,7 @@ pub(super) async fn period_report(State(intake): State<Arc<Intake>>, headers: He
     }
 }
 
-pub(super) async fn district_page(State(intake): State<Arc<Intake>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, IntakeError> {
-    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+pub(super) async fn district_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>, Path(id): Path<String>) -> Result<Response, IntakeError> {
     let report = report_for(&intake, &v.account, Some(id)).await?;
     Ok(page("Tiến độ theo huyện", Some(&v), table(&report)).into_response())
 }
@@ -153,8 +152,7 @@ pub(super) async fn reassign_data(intake: &Arc<Intake>, account: &Account) -> Re
     .await
 }
 
-pub(super) async fn reassign_page(State(intake): State<Arc<Intake>>, headers: HeaderMap) -> Result<Response, IntakeError> {
-    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+pub(super) async fn reassign_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>) -> Result<Response, IntakeError> {
     let (villages, rejected) = reassign_data(&intake, &v.account).await?;
     Ok(reassign_view(&v, &villages, &rejected, None).into_response())
 }
@@ -167,15 +165,11 @@ pub(super) struct ReassignForm {
     pub(super) reason: String,
 }
 
-pub(super) async fn reassign(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<ReassignForm>) -> Result<Response, IntakeError> {
-    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
-    if let Err(r) = csrf_ok(&v, &form.csrf) {
-        return Ok(r);
-    }
+pub(super) async fn reassign(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Staff, ReassignForm>) -> Result<Response, IntakeError> {
     let (i, a) = (intake.clone(), v.account.clone());
     let (village, to) = (form.village.clone(), form.to.clone());
     let target = crate::store::ReassignTarget::Village(form.village);
-    let moved = blocking(move || i.reassign(&a, &target, &form.to, &form.reason, &addr.ip().to_string())).await?;
+    let moved = blocking(move || i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())).await?;
     let (villages, rejected) = reassign_data(&intake, &v.account).await?;
     Ok(reassign_view(&v, &villages, &rejected, Some(format!("Đã chuyển {moved} hộ của {village} cho {to}."))).into_response())
 }
@@ -188,15 +182,11 @@ pub(super) struct HouseholdsForm {
     pub(super) reason: String,
 }
 
-pub(super) async fn reassign_households(State(intake): State<Arc<Intake>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(form): Form<HouseholdsForm>) -> Result<Response, IntakeError> {
-    let Some(v) = visitor(&intake, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
-    if let Err(r) = csrf_ok(&v, &form.csrf) {
-        return Ok(r);
-    }
+pub(super) async fn reassign_households(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Staff, HouseholdsForm>) -> Result<Response, IntakeError> {
     let households: Vec<String> = form.households.split([',', ' ', '\n', ';']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
     let (i, a, to) = (intake.clone(), v.account.clone(), form.to.clone());
     let target = crate::store::ReassignTarget::Households(households);
-    let moved = blocking(move || i.reassign(&a, &target, &form.to, &form.reason, &addr.ip().to_string())).await?;
+    let moved = blocking(move || i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())).await?;
     let (villages, rejected) = reassign_data(&intake, &v.account).await?;
     Ok(reassign_view(&v, &villages, &rejected, Some(format!("Đã chuyển {moved} hộ cho {to}."))).into_response())
 }
