@@ -12,9 +12,15 @@ use sha2::{Digest, Sha256};
 
 /// How long a session lasts without a new login.
 pub const SESSION_HOURS: i64 = 12;
-/// Wrong passwords allowed for one login from one address within [`LOGIN_WINDOW`].
-pub const LOGIN_MAX_FAILURES: usize = 5;
+/// Wrong passwords allowed within [`LOGIN_WINDOW`]: for one login from one address; for one
+/// login from anywhere (higher, so that an attacker elsewhere cannot lock a user out with five
+/// guesses); from one address for any login (spraying); and in all (spraying from many).
+pub const LOGIN_LIMITS: crate::store::LoginFailures = crate::store::LoginFailures { pair: 5, login: 20, address: 30, total: 300 };
 pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Longer login names are refused at once (and never stored whole).
+pub const LOGIN_MAX_CHARS: usize = 64;
+/// Wrong passphrases of the ministry key one account may type within [`LOGIN_WINDOW`].
+pub const PASSPHRASE_MAX_FAILURES: usize = 5;
 /// Shorter than this is refused when a password is set.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
@@ -56,6 +62,8 @@ pub struct Account {
     /// District ids a supervisor may see (empty for other roles, who see everything).
     pub districts: Vec<String>,
     pub password_hash: Option<String>,
+    /// Kept, but cannot log in.
+    pub disabled: bool,
 }
 
 impl Account {
@@ -67,19 +75,44 @@ impl Account {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PasswordError {
-    #[error("a password needs at least {MIN_PASSWORD_CHARS} characters")]
+    #[error("mật khẩu cần ít nhất {MIN_PASSWORD_CHARS} ký tự — a password needs at least {MIN_PASSWORD_CHARS} characters")]
     TooShort,
+    #[error("mật khẩu này quá phổ biến, hãy chọn mật khẩu khác — this password is too common; choose another")]
+    Common,
     #[error("the password could not be hashed: {0}")]
     Hashing(String),
 }
 
 /// An argon2id hash (PHC string, with its own random salt and parameters).
 pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+    let password = nfc(password);
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(PasswordError::TooShort);
     }
+    if is_common(&password) {
+        return Err(PasswordError::Common);
+    }
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| PasswordError::Hashing(e.to_string()))
+}
+
+/// The same Vietnamese password typed composed or decomposed (keyboards differ) is one password.
+fn nfc(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfc().collect()
+}
+
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+/// On the shipped list of common passwords, or one character repeated.
+pub fn is_common(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    let mut chars = lower.chars();
+    let first = chars.next();
+    if chars.all(|c| Some(c) == first) {
+        return true;
+    }
+    COMMON_PASSWORDS.lines().filter(|l| !l.starts_with('#')).any(|l| l.trim() == lower)
 }
 
 /// Checks a password against a stored hash; a missing or damaged hash never matches.
@@ -89,7 +122,10 @@ pub fn verify_password(hash: Option<&str>, password: &str) -> bool {
         let _ = Argon2::default().hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng));
         return false;
     };
-    Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+    let argon = Argon2::default();
+    let normalized = nfc(password);
+    // Passwords set before normalisation were hashed as typed.
+    argon.verify_password(normalized.as_bytes(), &parsed).is_ok() || (normalized != password && argon.verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// 256 random bits, URL-safe: a session cookie or a CSRF token.
@@ -138,7 +174,7 @@ mod tests {
 
     #[test]
     fn a_supervisor_sees_only_their_districts() {
-        let s = Account { login: "gs-dh".into(), name: "x".into(), role: Role::Supervisor, districts: vec!["dh".into()], password_hash: None };
+        let s = Account { login: "gs-dh".into(), name: "x".into(), role: Role::Supervisor, districts: vec!["dh".into()], password_hash: None, disabled: false };
         assert!(s.may_see_district("dh") && !s.may_see_district("qt"));
         let m = Account { role: Role::Ministry, districts: vec![], ..s };
         assert!(m.may_see_district("qt"));

@@ -199,11 +199,13 @@ fn run(cli: Cli) -> Result<(), String> {
             if all {
                 for (id, name) in intake.store.enumerators().map_err(|e| e.to_string())? {
                     let code = intake.issue_enrollment_code(&id, valid, &by).map_err(|e| e.to_string())?;
+                    cli_audit(&intake, "code_issued", &format!("{id}, valid {valid_hours} h"))?;
                     println!("{id}\t{code}\t{name}");
                 }
             } else {
                 let enumerator = enumerator.expect("clap requires it");
                 let code = intake.issue_enrollment_code(&enumerator, valid, &by).map_err(|e| e.to_string())?;
+                cli_audit(&intake, "code_issued", &format!("{enumerator}, valid {valid_hours} h"))?;
                 println!("{code}");
                 eprintln!("one-time code for {enumerator}, valid {valid_hours} h");
             }
@@ -212,6 +214,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::RevokeDevice { data_dir, device, reason } => {
             let intake = intake::open(&data_dir)?;
             intake.store.revoke_device(device, &reason, chrono::Utc::now()).map_err(|e| e.to_string())?;
+            cli_audit(&intake, "device_revoked", &format!("{device}: {reason}"))?;
             println!("device {device} revoked");
             Ok(())
         }
@@ -222,6 +225,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 None => intake::store::ReassignTarget::Households(household),
             };
             let moved = intake.store.reassign(&target, &to, &by, &reason, chrono::Utc::now()).map_err(|e| e.to_string())?;
+            cli_audit(&intake, "reassigned", &format!("{target:?} to {to}: {reason} ({moved} households)"))?;
             println!("{moved} household(s) now assigned to {to}");
             Ok(())
         }
@@ -232,7 +236,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             let hash = intake::accounts::hash_password(&read_password()?).map_err(|e| e.to_string())?;
             let intake = intake::open(&data_dir)?;
-            let account = intake::accounts::Account { login: login.clone(), name, role, districts: district, password_hash: Some(hash) };
+            let account = intake::accounts::Account { login: login.clone(), name, role, districts: district, password_hash: Some(hash), disabled: false };
             intake.store.upsert_account(&account, chrono::Utc::now()).map_err(|e| e.to_string())?;
             intake.store.audit("cli", "account_created", &login, "local", chrono::Utc::now()).map_err(|e| e.to_string())?;
             println!("account {login} ({}) ready", role.as_str());
@@ -282,4 +286,10 @@ fn run(cli: Cli) -> Result<(), String> {
             })
         }
     }
+}
+
+/// An audit row for a command run on the server itself (who ran it is the operating system's
+/// to tell; the row says it was the command line).
+fn cli_audit(intake: &intake::service::Intake, action: &str, detail: &str) -> Result<(), String> {
+    intake.store.audit("cli", action, detail, "local", chrono::Utc::now()).map_err(|e| e.to_string())
 }

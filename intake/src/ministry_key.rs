@@ -14,15 +14,15 @@ use zeroize::Zeroizing;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
-    #[error("the passphrase does not open the ministry key")]
+    #[error("cụm mật khẩu không mở được khoá của Bộ — the passphrase does not open the ministry key")]
     WrongPassphrase,
-    #[error("a passphrase needs at least {0} characters")]
+    #[error("cụm mật khẩu cần ít nhất {0} ký tự — a passphrase needs at least {0} characters")]
     PassphraseTooShort(usize),
-    #[error("no ministry key is stored on this intake: run `intake store-ministry-key`")]
+    #[error("máy chủ chưa giữ khoá của Bộ: chạy `intake store-ministry-key` — no ministry key is stored on this intake: run `intake store-ministry-key`")]
     NotStored,
-    #[error("the stored ministry key is damaged: {0}")]
+    #[error("khoá của Bộ lưu trên máy chủ bị hỏng — the stored ministry key is damaged: {0}")]
     Damaged(String),
-    #[error("this key is not the campaign's ministry key (its public key differs)")]
+    #[error("đây không phải khoá của Bộ cho đợt khảo sát này — this key is not the campaign's ministry key (its public key differs)")]
     NotTheCampaignsKey,
 }
 

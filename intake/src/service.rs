@@ -68,9 +68,20 @@ impl<K: std::hash::Hash + Eq + Clone> FailureLimiter<K> {
         FailureLimiter { failures: Mutex::new(HashMap::new()), max, window }
     }
 
+    /// Keys remembered at most; past that, the expired ones are forgotten, and if all are
+    /// recent every new key is refused until some expire (memory stays bounded under a flood).
+    const MAX_KEYS: usize = 10_000;
+
     fn check(&self, key: &K) -> Result<(), IntakeError> {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let list = map.entry(key.clone()).or_default();
+        if map.len() >= Self::MAX_KEYS && !map.contains_key(key) {
+            let window = self.window;
+            map.retain(|_, list| list.last().is_some_and(|t| t.elapsed() < window));
+            if map.len() >= Self::MAX_KEYS {
+                return Err(IntakeError::RateLimited { retry_after_secs: window.as_secs().max(1) });
+            }
+        }
+        let Some(list) = map.get_mut(key) else { return Ok(()) };
         list.retain(|t| t.elapsed() < self.window);
         if list.len() >= self.max {
             let retry_after_secs = self.window.saturating_sub(list[0].elapsed()).as_secs().max(1);
@@ -80,7 +91,12 @@ impl<K: std::hash::Hash + Eq + Clone> FailureLimiter<K> {
     }
 
     fn fail(&self, key: K) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().push(Instant::now());
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() < Self::MAX_KEYS || map.contains_key(&key) {
+            let list = map.entry(key).or_default();
+            list.retain(|t| t.elapsed() < self.window);
+            list.push(Instant::now());
+        }
     }
 }
 
@@ -115,7 +131,13 @@ pub struct Intake {
     pub store: Arc<dyn Store>,
     pub key: DeviceKey,
     pub limiter: FailureLimiter<IpAddr>,
-    pub login_limiter: FailureLimiter<(String, String)>,
+    /// Wrong passphrases of the ministry key, per account.
+    pub passphrase_limiter: FailureLimiter<String>,
+    /// One passphrase check at a time: each costs 64 MiB of argon2 memory.
+    passphrase_gate: Mutex<()>,
+    /// Refused logins already written to the audit log this window (bounded): a flood of
+    /// refused attempts writes one row per login and address, not one per attempt.
+    refusals_audited: Mutex<HashMap<(String, String), Instant>>,
     /// Mark session cookies `Secure` (set when the intake is served behind TLS).
     pub secure_cookies: bool,
     /// Reverse proxies the operator named (`--trusted-proxy`): only from them is a client's
@@ -129,7 +151,9 @@ impl Intake {
             store,
             key,
             limiter: FailureLimiter::new(ENROLL_MAX_FAILURES, ENROLL_WINDOW),
-            login_limiter: FailureLimiter::new(crate::accounts::LOGIN_MAX_FAILURES, crate::accounts::LOGIN_WINDOW),
+            passphrase_limiter: FailureLimiter::new(crate::accounts::PASSPHRASE_MAX_FAILURES, crate::accounts::LOGIN_WINDOW),
+            passphrase_gate: Mutex::new(()),
+            refusals_audited: Mutex::new(HashMap::new()),
             secure_cookies: false,
             trusted_proxies: Vec::new(),
         }
@@ -158,26 +182,79 @@ impl Intake {
     }
 
     /// Checks a login and opens a fresh session; returns the cookie value. Every attempt is in
-    /// the audit log; too many wrong passwords for a login from an address are refused for a
-    /// while, even with the right one.
+    /// the audit log. Wrong passwords are limited per login and address, per login, per address
+    /// and in all (see [`crate::accounts::LOGIN_LIMITS`]); the counts are kept in the store, so
+    /// they hold across restarts. Past a limit even the right password is refused for a while.
     pub fn log_in(&self, login: &str, password: &str, address: &str) -> Result<String, IntakeError> {
-        let key = (login.to_string(), address.to_string());
         let now = Utc::now();
-        if let Err(e) = self.login_limiter.check(&key) {
-            self.store.audit(login, "login_refused", "too many wrong passwords", address, now)?;
-            return Err(e);
+        let wrong = || IntakeError::Unauthenticated("wrong login or password".into());
+        let login = login.trim();
+        let window = crate::accounts::LOGIN_WINDOW.as_secs() as i64;
+        let since = now.timestamp() - window;
+        let failures = self.store.login_failures(login, address, since)?;
+        let limits = crate::accounts::LOGIN_LIMITS;
+        if failures.pair >= limits.pair || failures.login >= limits.login || failures.address >= limits.address || failures.total >= limits.total {
+            self.audit_refusal(login, address, &format!("too many wrong passwords: {failures:?}"))?;
+            return Err(IntakeError::RateLimited { retry_after_secs: window as u64 });
         }
-        let account = self.store.account(login)?;
+        let account = if login.chars().count() > crate::accounts::LOGIN_MAX_CHARS { None } else { self.store.account(login)? };
         if !crate::accounts::verify_password(account.as_ref().and_then(|a| a.password_hash.as_deref()), password) {
-            self.login_limiter.fail(key);
+            self.store.record_login_failure(login, address, now.timestamp(), since)?;
             self.store.audit(login, "login_failed", "wrong login or password", address, now)?;
-            return Err(IntakeError::Unauthenticated("wrong login or password".into()));
+            return Err(wrong());
+        }
+        if account.as_ref().is_some_and(|a| a.disabled) {
+            self.store.audit(login, "login_refused", "account disabled", address, now)?;
+            return Err(wrong());
         }
         let token = crate::accounts::new_token();
         let csrf = crate::accounts::new_token();
         self.store.create_session(&crate::accounts::token_hash(&token), login, &csrf, now + Duration::hours(crate::accounts::SESSION_HOURS), now)?;
         self.store.audit(login, "login", "", address, now)?;
         Ok(token)
+    }
+
+    /// Audits a refused login once per login and address and window.
+    fn audit_refusal(&self, login: &str, address: &str, detail: &str) -> Result<(), IntakeError> {
+        const REMEMBERED: usize = 10_000;
+        let mut seen = self.refusals_audited.lock().unwrap_or_else(|p| p.into_inner());
+        seen.retain(|_, at| at.elapsed() < crate::accounts::LOGIN_WINDOW);
+        let key = (crate::store::bounded(login, crate::store::AUDIT_LOGIN_MAX), address.to_string());
+        if seen.contains_key(&key) {
+            return Ok(());
+        }
+        if seen.len() >= REMEMBERED {
+            // Under a flood of distinct names: one row says so, the rest are counted as failures.
+            if seen.len() == REMEMBERED {
+                seen.insert((String::new(), String::new()), Instant::now());
+                drop(seen);
+                self.store.audit("", "login_refusals_suppressed", "more than 10,000 refused logins in the window", address, Utc::now())?;
+            }
+            return Ok(());
+        }
+        seen.insert(key, Instant::now());
+        drop(seen);
+        Ok(self.store.audit(login, "login_refused", detail, address, Utc::now())?)
+    }
+
+    /// Disables or enables an account (never one's own); its sessions end. Audited.
+    pub fn set_account_disabled(&self, login: &str, disabled: bool, by: &str, address: &str) -> Result<(), IntakeError> {
+        if login == by {
+            return Err(IntakeError::BadRequest("không thể tự khoá tài khoản của mình — you cannot disable your own account".into()));
+        }
+        self.store.set_account_disabled(login, disabled, Utc::now())?;
+        Ok(self.store.audit(by, if disabled { "account_disabled" } else { "account_enabled" }, login, address, Utc::now())?)
+    }
+
+    /// Deletes an account (never one's own); the audit log keeps who it was.
+    pub fn delete_account(&self, login: &str, by: &str, address: &str) -> Result<(), IntakeError> {
+        if login == by {
+            return Err(IntakeError::BadRequest("không thể tự xoá tài khoản của mình — you cannot delete your own account".into()));
+        }
+        let account = self.store.account(login)?.ok_or_else(|| IntakeError::from(crate::store::StoreError::UnknownAccount(login.into())))?;
+        self.store.delete_account(login)?;
+        let who = format!("{login} — {} ({}; {})", account.name, account.role.as_str(), account.districts.join(", "));
+        Ok(self.store.audit(by, "account_deleted", &who, address, Utc::now())?)
     }
 
     /// Keeps the ministry's secret key, encrypted under `passphrase` (never stored).
@@ -193,10 +270,8 @@ impl Intake {
     /// unlocks for this call only. A sheet that cannot be opened — a damaged or hostile box, or
     /// one naming another household than the event that carried it — is set aside with its
     /// reason (and raises an alert, once): one device's bad sheet never stops the others'.
-    pub fn open_answers(&self, passphrase: &str) -> Result<OpenedAnswers, IntakeError> {
-        let campaign = self.store.campaign()?;
-        let stored = self.store.ministry_key()?.ok_or(crate::ministry_key::KeyError::NotStored)?;
-        let key = crate::ministry_key::decrypt(&stored, passphrase, &campaign.ministry_public_key)?;
+    pub fn open_answers(&self, passphrase: &str, by: &str) -> Result<OpenedAnswers, IntakeError> {
+        let key = self.ministry_secret(passphrase, by)?;
         let form = self.form()?;
         let order = |reference: &str| (reference == form.reference()).then(|| form.question_order().into_iter().map(String::from).collect());
         let mut opened = OpenedAnswers::default();
@@ -212,6 +287,21 @@ impl Intake {
         }
         self.alert_unopenable(&opened.unopenable)?;
         Ok(opened)
+    }
+
+    /// The ministry's secret key, unlocked by `passphrase` for one call. Wrong passphrases are
+    /// limited per account, and only one is checked at a time (each check costs 64 MiB).
+    fn ministry_secret(&self, passphrase: &str, by: &str) -> Result<sync_protocol::keys::MinistrySecretKey, IntakeError> {
+        let campaign = self.store.campaign()?;
+        let stored = self.store.ministry_key()?.ok_or(crate::ministry_key::KeyError::NotStored)?;
+        let _one_at_a_time = self.passphrase_gate.lock().unwrap_or_else(|p| p.into_inner());
+        // Checked behind the gate: attempts that queued together cannot all pass the count.
+        self.passphrase_limiter.check(&by.to_string())?;
+        let key = crate::ministry_key::decrypt(&stored, passphrase, &campaign.ministry_public_key);
+        if let Err(crate::ministry_key::KeyError::WrongPassphrase) = &key {
+            self.passphrase_limiter.fail(by.to_string());
+        }
+        Ok(key?)
     }
 
     /// One alert per household whose sheet cannot be opened, the first time it is found.
@@ -251,7 +341,13 @@ impl Intake {
     /// question's printed number) and one row per household, coded answers with their
     /// Vietnamese labels ("2 — Nữ"). Audited.
     pub fn answers_table(&self, passphrase: &str, by: &str, address: &str) -> Result<Vec<Vec<String>>, IntakeError> {
-        let opened = self.open_answers(passphrase)?;
+        let opened = match self.open_answers(passphrase, by) {
+            Ok(o) => o,
+            Err(e) => {
+                self.store.audit(by, "answers_export_refused", &e.to_string(), address, Utc::now())?;
+                return Err(e);
+            }
+        };
         let form = self.form()?;
         let enumerators = self.enumerator_names()?;
         let labels = |q: &forms::load::Question, code: &serde_json::Value| -> String {
@@ -302,7 +398,7 @@ impl Intake {
     /// The SIPAS index by village, commune, district and province, from answers opened with
     /// the passphrase; sheets that cannot be opened are left out and listed. Audited.
     pub fn index(&self, passphrase: &str, by: &str, address: &str) -> Result<ComputedIndex, IntakeError> {
-        let opened = self.open_answers(passphrase);
+        let opened = self.open_answers(passphrase, by);
         let now = Utc::now();
         let opened = match opened {
             Ok(o) => o,
@@ -327,6 +423,11 @@ impl Intake {
         let items: Vec<String> = form.definition.index.iter().flat_map(|rule| rule.criteria.iter().flat_map(|c| c.items.iter().cloned())).collect();
         let straight_lined = crate::anomalies::straight_lined(forms_opened.iter().zip(&households).map(|(f, h)| (h.as_str(), &f.answers)), &items, 10);
         Ok(ComputedIndex { report: forms::index::compute(&form, &forms_opened), straight_lined, unopenable: opened.unopenable })
+    }
+
+    /// The campaign's time zone: every time a person reads is in it.
+    pub fn time_zone(&self) -> Result<chrono_tz::Tz, IntakeError> {
+        Ok(self.store.campaign()?.info.timezone.parse().unwrap_or(chrono_tz::Asia::Ho_Chi_Minh))
     }
 
     /// Enumerator id → name, for pages and exports that speak of people.
@@ -456,7 +557,7 @@ impl Intake {
             return Err(IntakeError::BadRequest("a supervisor needs at least one district".into()));
         }
         let hash = crate::accounts::hash_password(password).map_err(|e| IntakeError::BadRequest(e.to_string()))?;
-        let account = crate::accounts::Account { login: login.into(), name: name.into(), role, districts, password_hash: Some(hash) };
+        let account = crate::accounts::Account { login: login.into(), name: name.into(), role, districts, password_hash: Some(hash), disabled: false };
         self.store.upsert_account(&account, Utc::now())?;
         self.store.audit(by, "account_saved", &format!("{login} ({})", role.as_str()), address, Utc::now())?;
         Ok(())

@@ -182,3 +182,202 @@ async fn item_11d_a_revoked_device_retrying_accepted_work_gets_its_receipt_and_n
     assert_eq!((status, support::error_code(&body).as_str()), (403, "device_revoked"));
     assert_eq!(server.intake.store.alerts().unwrap().len(), 1);
 }
+
+async fn log_in_from(server: &TestServer, login: &str, password: &str, forwarded_for: &str) -> StatusCode {
+    let http = client();
+    let page = http.get(format!("{}/login", server.base)).send().await.unwrap();
+    let pre = cookie_value(&page, "fp_login_csrf").unwrap();
+    let csrf = hidden_csrf(&page.text().await.unwrap());
+    http.post(format!("{}/login", server.base))
+        .header(header::COOKIE, format!("fp_login_csrf={pre}"))
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[("login", login), ("password", password), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn admin_session(server: &TestServer) -> (String, String) {
+    let admin = intake::accounts::Account { login: "qt".into(), name: "Quản trị viên".into(), role: intake::accounts::Role::Admin, districts: vec![], password_hash: Some(intake::accounts::hash_password("quản trị viên mật khẩu dài").unwrap()), disabled: false };
+    server.intake.store.upsert_account(&admin, chrono::Utc::now()).unwrap();
+    let session = log_in(server, "qt", "quản trị viên mật khẩu dài").await.unwrap();
+    let csrf = hidden_csrf(&get(server, "/admin", &session).await.text().await.unwrap());
+    (session, csrf)
+}
+
+async fn still_signed_in(server: &TestServer, session: &str) -> bool {
+    get(server, "/api/progress", session).await.status() == StatusCode::OK
+}
+
+/// Item 3: a password changed on `/admin/account` left old sessions alive, and accounts could
+/// not be disabled or deleted. Now every change of password, role or districts ends that
+/// account's sessions; disabling ends them and refuses logins; deleting needs a confirmation
+/// and leaves who it was in the audit log; passwords follow rules.
+#[tokio::test(flavor = "multi_thread")]
+async fn item_3_account_changes_end_sessions_and_accounts_can_be_disabled_and_deleted() {
+    let server = setup().await;
+    let (admin, csrf) = admin_session(&server).await;
+    let save = |password: &'static str, role: &'static str, districts: &'static str| {
+        let (admin, csrf) = (admin.clone(), csrf.clone());
+        let server = &server;
+        async move {
+            let form = [("csrf", csrf.as_str()), ("login", "gs-dh"), ("name", "Giám sát Đông Hà"), ("role", role), ("districts", districts), ("password", password)];
+            post_form(server, "/admin/account", &admin, &form).await.text().await.unwrap()
+        }
+    };
+    // A new password ends the old session.
+    let old = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
+    assert!(save("một mật khẩu mới khá dài", "supervisor", "dh").await.contains("Đã lưu"));
+    assert!(!still_signed_in(&server, &old).await, "the session from before the new password is over");
+    // So does a change of districts.
+    let s = log_in(&server, "gs-dh", "một mật khẩu mới khá dài").await.unwrap();
+    let form = [("csrf", csrf.as_str()), ("login", "gs-dh"), ("name", "Giám sát"), ("role", "supervisor"), ("districts", "dh, qt"), ("password", "một mật khẩu mới khá dài")];
+    post_form(&server, "/admin/account", &admin, &form).await;
+    assert!(!still_signed_in(&server, &s).await);
+    // Password rules: common ones and short ones are refused, whatever their case.
+    assert!(save("MatKhau12345", "supervisor", "dh").await.contains("quá phổ biến"));
+    assert!(save("ngắn quá", "supervisor", "dh").await.contains("ít nhất 12"));
+    // The same Vietnamese password typed decomposed (NFD) logs in.
+    let composed = "mật khẩu tiếng Việt có dấu";
+    save(composed, "supervisor", "dh").await;
+    let decomposed: String = unicode_normalization::UnicodeNormalization::nfd(composed).collect();
+    assert_ne!(decomposed, composed);
+    let s = log_in(&server, "gs-dh", &decomposed).await.expect("NFD and NFC are one password");
+
+    // Disabled: the session ends and even the right password is refused; enabled again, it works.
+    let act = |action: &'static str, confirm: &'static str| {
+        let (admin, csrf) = (admin.clone(), csrf.clone());
+        let server = &server;
+        async move { post_form(server, "/admin/account/action", &admin, &[("csrf", csrf.as_str()), ("login", "gs-dh"), ("action", action), ("confirm", confirm)]).await.text().await.unwrap() }
+    };
+    act("disable", "").await;
+    assert!(!still_signed_in(&server, &s).await);
+    assert!(log_in(&server, "gs-dh", composed).await.is_err());
+    act("enable", "").await;
+    let s = log_in(&server, "gs-dh", composed).await.unwrap();
+    // Deleting needs the box ticked; then the account is gone but the audit says who it was.
+    assert!(act("delete", "").await.contains("xác nhận"));
+    assert!(still_signed_in(&server, &s).await);
+    act("delete", "yes").await;
+    assert!(!still_signed_in(&server, &s).await);
+    assert!(server.intake.store.account("gs-dh").unwrap().is_none());
+    assert!(log_in(&server, "gs-dh", composed).await.is_err());
+    let log = server.intake.store.audit_log(200).unwrap();
+    assert!(log.iter().any(|e| e.action == "account_deleted" && e.detail.contains("gs-dh") && e.detail.contains("Giám sát") && e.login == "qt"));
+    // An admin cannot lock themselves out.
+    let own = post_form(&server, "/admin/account/action", &admin, &[("csrf", csrf.as_str()), ("login", "qt"), ("action", "disable")]).await.text().await.unwrap();
+    assert!(own.contains("Không thực hiện được"));
+}
+
+/// Item 4: a 1 MB login name was stored whole in the audit log, and every distinct name stayed
+/// in an in-memory map for good. Now names are cut, and the counts live in the store, pruned.
+#[tokio::test(flavor = "multi_thread")]
+async fn item_4_huge_login_names_cannot_fill_the_disk() {
+    let server = setup().await;
+    let db = server.dir.path().join("intake.db");
+    let huge = "x".repeat(1024 * 1024);
+    for _ in 0..5 {
+        assert_eq!(log_in(&server, &huge, "whatever it is").await.unwrap_err().status(), StatusCode::UNAUTHORIZED);
+    }
+    let log = server.intake.store.audit_log(20).unwrap();
+    assert!(log.iter().all(|e| e.login.chars().count() <= intake::store::AUDIT_LOGIN_MAX + 1), "login names are cut");
+    let size = std::fs::metadata(&db).unwrap().len() + std::fs::metadata(db.with_extension("db-wal")).map(|m| m.len()).unwrap_or(0);
+    assert!(size < 4 * 1024 * 1024, "5 MB of names did not reach the disk: {size} bytes");
+}
+
+/// Item 5: wrong passphrases were unlimited (each costs 64 MiB of argon2). Now five per
+/// account per window, checked one at a time; another ministry account is not blocked.
+#[tokio::test(flavor = "multi_thread")]
+async fn item_5_wrong_passphrases_are_limited_per_account() {
+    let server = setup().await;
+    let (session, csrf) = ministry_with_key(&server).await;
+    let attempts: Vec<_> = (0..8).map(|i| {
+        let (session, csrf, base) = (session.clone(), csrf.clone(), server.base.clone());
+        tokio::spawn(async move {
+            let form = [("csrf", csrf.as_str()), ("passphrase", &*format!("a wrong passphrase number {i}"))];
+            client().post(format!("{base}/ministry/index")).header(header::COOKIE, format!("fp_session={session}")).form(&form).send().await.unwrap().status()
+        })
+    }).collect();
+    let mut statuses = Vec::new();
+    for a in attempts {
+        statuses.push(a.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 5, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 3);
+    // Even the right one waits now, for this account…
+    assert_eq!(post_form(&server, "/ministry/index", &session, &[("csrf", csrf.as_str()), ("passphrase", PASSPHRASE)]).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    // …but not for a colleague.
+    let colleague = intake::accounts::Account { login: "bonv2".into(), name: "Vụ CCHC".into(), role: intake::accounts::Role::Ministry, districts: vec![], password_hash: Some(intake::accounts::hash_password(MINISTRY_PASSWORD).unwrap()), disabled: false };
+    server.intake.store.upsert_account(&colleague, chrono::Utc::now()).unwrap();
+    let other = log_in(&server, "bonv2", MINISTRY_PASSWORD).await.unwrap();
+    let other_csrf = hidden_csrf(&get(&server, "/ministry/index", &other).await.text().await.unwrap());
+    assert_eq!(post_form(&server, "/ministry/index", &other, &[("csrf", other_csrf.as_str()), ("passphrase", PASSPHRASE)]).await.status(), StatusCode::OK);
+}
+
+/// Item 6: 25 logins × 4 passwords from one address were never limited; behind a proxy every
+/// user shared one address; a restart forgot everything. Now an address has a budget across
+/// logins, the client address comes from `X-Forwarded-For` only through a named proxy, and the
+/// counts live in the store.
+#[tokio::test(flavor = "multi_thread")]
+async fn item_6_spraying_is_limited_proxies_are_trusted_only_when_named_and_limits_survive_a_restart() {
+    let server = setup().await;
+    let mut refused = 0;
+    for login in 0..25 {
+        for password in 0..4 {
+            if log_in_from(&server, &format!("user{login}"), &format!("password guess {password}"), "203.0.113.9").await == StatusCode::TOO_MANY_REQUESTS {
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, 100 - intake::accounts::LOGIN_LIMITS.address as usize, "the address's budget ran out, whatever X-Forwarded-For said");
+    // A restart (a new intake over the same database) still refuses that address.
+    let reopened = intake::open(server.dir.path()).unwrap();
+    assert!(matches!(reopened.log_in("user0", "another guess", "127.0.0.1"), Err(intake::error::IntakeError::RateLimited { .. })));
+
+    // Behind a named proxy, the address is the client's: one office's mistakes do not lock out another.
+    let proxied = TestServer::start_configured(|_| {}, |i| i.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    proxied.intake.store.set_password("gs-dh", &intake::accounts::hash_password(PASSWORD).unwrap()).unwrap();
+    for _ in 0..5 {
+        assert_eq!(log_in_from(&proxied, "gs-dh", "wrong password here", "198.51.100.7").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(log_in_from(&proxied, "gs-dh", PASSWORD, "198.51.100.7").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(log_in_from(&proxied, "gs-dh", PASSWORD, "198.51.100.8").await, StatusCode::SEE_OTHER, "another office still logs in");
+    let log = proxied.intake.store.audit_log(50).unwrap();
+    assert!(log.iter().any(|e| e.action == "login_failed" && e.address == "198.51.100.7"));
+}
+
+/// Item 9: refusals, CSRF failures, wrong passphrases on exports, reads of household lists,
+/// logouts and the CLI's actions left no audit row, and nothing showed the log. Now each is
+/// audited and admins read the log on a page (filtered; CSV).
+#[tokio::test(flavor = "multi_thread")]
+async fn item_9_every_refusal_read_and_logout_is_audited_and_admins_can_read_the_log() {
+    let server = setup().await;
+    let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
+    assert_eq!(get(&server, "/progress/district/qt", &supervisor).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(get(&server, "/ministry/reconciliation", &supervisor).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(post_form(&server, "/reassign", &supervisor, &[("csrf", "forged"), ("village", "dh-p2-kp1"), ("to", "enum-dh-p4"), ("reason", "x")]).await.status(), StatusCode::FORBIDDEN);
+    let (ministry, csrf) = ministry_with_key(&server).await;
+    assert_eq!(get(&server, "/ministry/reconciliation", &ministry).await.status(), StatusCode::OK);
+    assert_eq!(post_form(&server, "/ministry/answers.csv", &ministry, &[("csrf", csrf.as_str()), ("passphrase", "not the passphrase at all")]).await.status(), StatusCode::UNAUTHORIZED);
+    let logout = post_form(&server, "/logout", &ministry, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+
+    let log = server.intake.store.audit_log(200).unwrap();
+    let has = |login: &str, action: &str, detail: &str| log.iter().any(|e| e.login == login && e.action == action && e.detail.contains(detail));
+    assert!(has("gs-dh", "refused_not_found", "/progress/district/qt"));
+    assert!(has("gs-dh", "refused_role", "/ministry/reconciliation"));
+    assert!(has("gs-dh", "refused_csrf", "/reassign"));
+    assert!(has("bonv", "page_read", "/ministry/reconciliation"));
+    assert!(has("bonv", "answers_export_refused", "passphrase"));
+    assert!(has("bonv", "logout", ""));
+
+    // The admin's page: filtered by who and what, in the campaign's time; CSV; admins only.
+    let (admin, _) = admin_session(&server).await;
+    let page = get(&server, "/admin/audit?login=gs-dh&action=refused_csrf", &admin).await.text().await.unwrap();
+    assert!(page.contains("/reassign") && !page.contains("page_read"), "{page}");
+    assert!(page.contains("Asia/Ho_Chi_Minh"));
+    let csv = get(&server, "/admin/audit?login=gs-dh&format=csv", &admin).await.text().await.unwrap();
+    assert!(csv.starts_with("lúc,tài khoản,việc,chi tiết,địa chỉ") && csv.contains("refused_not_found"), "{csv}");
+    assert_eq!(get(&server, "/admin/audit", &supervisor).await.status(), StatusCode::NOT_FOUND);
+}

@@ -149,7 +149,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
 
     // The key is kept encrypted; the passphrase nowhere. Without it nothing opens.
     server.intake.store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE).unwrap();
-    assert!(matches!(server.intake.open_answers("a guess that is long enough"), Err(intake::error::IntakeError::MinistryKey(intake::ministry_key::KeyError::WrongPassphrase))));
+    assert!(matches!(server.intake.open_answers("a guess that is long enough", "bonv"), Err(intake::error::IntakeError::MinistryKey(intake::ministry_key::KeyError::WrongPassphrase))));
     let db = std::fs::read(server.dir.path().join("intake.db")).unwrap();
     let secret = intake::demo::fixed_ministry_key().to_bytes();
     assert!(!db.windows(32).any(|w| w == secret), "the secret key is not in the database in clear");
@@ -264,7 +264,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     let mut full = typed(&paper);
     full.extend([("csrf".to_string(), csrf.clone()), ("reason".to_string(), "Câu 4: bản giấy ghi khác".to_string())]);
     assert_eq!(correct(full).await.status(), StatusCode::SEE_OTHER);
-    let opened = server.intake.open_answers(PASSPHRASE).unwrap().sheets;
+    let opened = server.intake.open_answers(PASSPHRASE, "bonv").unwrap().sheets;
     assert_eq!(opened.iter().find(|(f, _)| f.household == hs[1].0).unwrap().1.answers, paper);
     let db = rusqlite::Connection::open(server.dir.path().join("intake.db")).unwrap();
     let kept: i64 = db.query_row("SELECT COUNT(*) FROM events WHERE household_id = ?1 AND kind = 'transcription_verified'", [&hs[1].0], |r| r.get(0)).unwrap();
@@ -356,7 +356,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_page() {
     let server = setup().await;
-    let admin = Account { login: "admin".into(), name: "Quản trị".into(), role: Role::Admin, districts: vec![], password_hash: Some(hash_password("quản trị viên mật khẩu").unwrap()) };
+    let admin = Account { login: "admin".into(), name: "Quản trị".into(), role: Role::Admin, districts: vec![], password_hash: Some(hash_password("quản trị viên mật khẩu").unwrap()), disabled: false };
     server.intake.store.upsert_account(&admin, chrono::Utc::now()).unwrap();
     let device = server.enroll("enum-gl-ga").await;
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();

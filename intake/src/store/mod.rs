@@ -105,6 +105,42 @@ pub struct AssignmentData {
     pub households: Vec<AssignedHousehold>,
 }
 
+/// Recent wrong passwords: for this login from this address, for this login from anywhere, from
+/// this address for any login, and in all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoginFailures {
+    pub pair: u32,
+    pub login: u32,
+    pub address: u32,
+    pub total: u32,
+}
+
+/// Which audit rows an admin asks for; empty fields match everything. Times are RFC 3339.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct AuditFilter {
+    #[serde(default)]
+    pub login: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+}
+
+/// The longest login name and detail an audit row keeps: whatever arrives from outside (a
+/// 1 MB "login name") is cut there, so failed attempts cannot fill the disk.
+pub const AUDIT_LOGIN_MAX: usize = 128;
+pub const AUDIT_DETAIL_MAX: usize = 1000;
+
+/// `text` cut to at most `max` characters, marked with "…" when cut.
+pub fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{}…", &text[..at]),
+    }
+}
+
 /// One line of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditEntry {
@@ -283,6 +319,14 @@ pub trait Store: Send + Sync + 'static {
     fn upsert_account(&self, account: &crate::accounts::Account, now: DateTime<Utc>) -> Result<(), StoreError>;
     fn set_password(&self, login: &str, password_hash: &str) -> Result<(), StoreError>;
     fn account(&self, login: &str) -> Result<Option<crate::accounts::Account>, StoreError>;
+    /// Records a wrong password, and forgets those before `forget_before` (Unix seconds).
+    fn record_login_failure(&self, login: &str, address: &str, at: i64, forget_before: i64) -> Result<(), StoreError>;
+    /// Wrong passwords since `since` (Unix seconds), counted four ways.
+    fn login_failures(&self, login: &str, address: &str, since: i64) -> Result<LoginFailures, StoreError>;
+    /// Disables (or enables again) an account; either way its sessions end.
+    fn set_account_disabled(&self, login: &str, disabled: bool, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Deletes an account and its sessions (the audit log keeps its rows).
+    fn delete_account(&self, login: &str) -> Result<(), StoreError>;
     fn accounts(&self) -> Result<Vec<crate::accounts::Account>, StoreError>;
     /// Every enrolled device: (device, enumerator, label, enrolled at, revoked).
     fn devices(&self) -> Result<Vec<(Uuid, String, String, String, bool)>, StoreError>;
@@ -293,6 +337,8 @@ pub trait Store: Send + Sync + 'static {
     fn audit(&self, login: &str, action: &str, detail: &str, address: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// The newest `limit` lines, newest first.
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Audit rows matching `filter`, newest first, at most `limit`.
+    fn audit_search(&self, filter: &AuditFilter, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
     /// Progress per village and enumerator; only the given districts when `Some`.
     fn progress(&self, districts: Option<&[String]>) -> Result<Vec<VillageProgress>, StoreError>;
 

@@ -197,17 +197,17 @@ fn load_campaign(conn: &Connection) -> Result<CampaignRecord, StoreError> {
 }
 
 fn account_in(c: &Connection, login: &str) -> Result<Option<crate::accounts::Account>, StoreError> {
-    let row: Option<(String, String, String, Option<String>)> = c
-        .prepare_cached("SELECT login, name, role, password_hash FROM accounts WHERE login = ?1")?
-        .query_row([login], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+    let row: Option<(String, String, String, Option<String>, bool)> = c
+        .prepare_cached("SELECT login, name, role, password_hash, disabled_at IS NOT NULL FROM accounts WHERE login = ?1")?
+        .query_row([login], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .optional()?;
-    let Some((login, name, role, password_hash)) = row else { return Ok(None) };
+    let Some((login, name, role, password_hash, disabled)) = row else { return Ok(None) };
     let role = crate::accounts::Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("account {login} has role {role:?}")))?;
     let districts = c
         .prepare_cached("SELECT district_id FROM account_districts WHERE login = ?1 ORDER BY district_id")?
         .query_map([&login], |r| r.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
-    Ok(Some(crate::accounts::Account { login, name, role, districts, password_hash }))
+    Ok(Some(crate::accounts::Account { login, name, role, districts, password_hash, disabled }))
 }
 
 fn chain_head_in(conn: &Connection, enumerator: &str) -> Result<ChainHead, StoreError> {
@@ -357,7 +357,7 @@ impl Store for SqliteStore {
             }
             for s in &c.supervisors {
                 tx.execute("INSERT INTO supervisors VALUES (?1, ?2)", params![s.login, s.name])?;
-                tx.execute("INSERT INTO accounts VALUES (?1, ?2, 'supervisor', NULL, ?3)", params![s.login, s.name, now_s])?;
+                tx.execute("INSERT INTO accounts (login, name, role, password_hash, created_at) VALUES (?1, ?2, 'supervisor', NULL, ?3)", params![s.login, s.name, now_s])?;
                 for d in &s.districts {
                     tx.execute("INSERT INTO supervisor_districts VALUES (?1, ?2)", params![s.login, d])?;
                     tx.execute("INSERT INTO account_districts VALUES (?1, ?2)", params![s.login, d])?;
@@ -709,6 +709,7 @@ impl Store for SqliteStore {
     fn upsert_account(&self, a: &crate::accounts::Account, now: DateTime<Utc>) -> Result<(), StoreError> {
         let a = a.clone();
         self.write(move |tx| {
+            let before = account_in(tx, &a.login)?;
             for d in &a.districts {
                 let known: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM districts WHERE id = ?1)", [d], |r| r.get(0))?;
                 if !known {
@@ -716,7 +717,7 @@ impl Store for SqliteStore {
                 }
             }
             tx.execute(
-                "INSERT INTO accounts VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO accounts (login, name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(login) DO UPDATE SET name = excluded.name, role = excluded.role,
                    password_hash = COALESCE(excluded.password_hash, accounts.password_hash)",
                 params![a.login, a.name, a.role.as_str(), a.password_hash, rfc3339(now)],
@@ -724,6 +725,12 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM account_districts WHERE login = ?1", [&a.login])?;
             for d in &a.districts {
                 tx.execute("INSERT INTO account_districts VALUES (?1, ?2)", params![a.login, d])?;
+            }
+            // A new password, role or scope ends every session the account had: what a
+            // session may see was decided at login.
+            let changed = before.is_some_and(|b| a.password_hash.is_some() || b.role != a.role || b.districts != a.districts);
+            if changed {
+                tx.execute("DELETE FROM sessions WHERE login = ?1", [&a.login])?;
             }
             Ok(())
         })
@@ -737,6 +744,52 @@ impl Store for SqliteStore {
             }
             // A new password ends every session of the account.
             tx.execute("DELETE FROM sessions WHERE login = ?1", [&login])?;
+            Ok(())
+        })
+    }
+
+    fn record_login_failure(&self, login: &str, address: &str, at: i64, forget_before: i64) -> Result<(), StoreError> {
+        let (login, address) = (bounded(login, AUDIT_LOGIN_MAX), address.to_string());
+        self.write(move |tx| {
+            tx.execute("DELETE FROM login_failures WHERE at < ?1", [forget_before])?;
+            tx.execute("INSERT INTO login_failures (at, login, address) VALUES (?1, ?2, ?3)", params![at, login, address])?;
+            Ok(())
+        })
+    }
+
+    fn login_failures(&self, login: &str, address: &str, since: i64) -> Result<LoginFailures, StoreError> {
+        let login = bounded(login, AUDIT_LOGIN_MAX);
+        self.read(|c| {
+            let count = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<u32, StoreError> { Ok(c.prepare_cached(sql)?.query_row(p, |r| r.get(0))?) };
+            Ok(LoginFailures {
+                pair: count("SELECT COUNT(*) FROM login_failures WHERE login = ?1 AND address = ?2 AND at >= ?3", &[&login, &address, &since])?,
+                login: count("SELECT COUNT(*) FROM login_failures WHERE login = ?1 AND at >= ?2", &[&login, &since])?,
+                address: count("SELECT COUNT(*) FROM login_failures WHERE address = ?1 AND at >= ?2", &[&address, &since])?,
+                total: count("SELECT COUNT(*) FROM login_failures WHERE at >= ?1", &[&since])?,
+            })
+        })
+    }
+
+    fn set_account_disabled(&self, login: &str, disabled: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let login = login.to_string();
+        self.write(move |tx| {
+            let at = disabled.then(|| rfc3339(now));
+            if tx.execute("UPDATE accounts SET disabled_at = ?1 WHERE login = ?2", params![at, login])? == 0 {
+                return Err(StoreError::UnknownAccount(login));
+            }
+            tx.execute("DELETE FROM sessions WHERE login = ?1", [&login])?;
+            Ok(())
+        })
+    }
+
+    fn delete_account(&self, login: &str) -> Result<(), StoreError> {
+        let login = login.to_string();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM sessions WHERE login = ?1", [&login])?;
+            tx.execute("DELETE FROM account_districts WHERE login = ?1", [&login])?;
+            if tx.execute("DELETE FROM accounts WHERE login = ?1", [&login])? == 0 {
+                return Err(StoreError::UnknownAccount(login));
+            }
             Ok(())
         })
     }
@@ -780,7 +833,7 @@ impl Store for SqliteStore {
                 .query_row(params![token_hash, now.timestamp()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             let Some((login, csrf)) = row else { return Ok(None) };
-            Ok(account_in(c, &login)?.map(|a| (a, csrf)))
+            Ok(account_in(c, &login)?.filter(|a| !a.disabled).map(|a| (a, csrf)))
         })
     }
 
@@ -793,7 +846,7 @@ impl Store for SqliteStore {
     }
 
     fn audit(&self, login: &str, action: &str, detail: &str, address: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let (l, a, d, addr) = (login.to_string(), action.to_string(), detail.to_string(), address.to_string());
+        let (l, a, d, addr) = (bounded(login, AUDIT_LOGIN_MAX), bounded(action, 64), bounded(detail, AUDIT_DETAIL_MAX), bounded(address, 64));
         self.write(move |tx| {
             tx.execute("INSERT INTO audit_log (at, login, action, detail, address) VALUES (?1, ?2, ?3, ?4, ?5)", params![rfc3339(now), l, a, d, addr])?;
             Ok(())
@@ -805,6 +858,23 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare("SELECT at, login, action, detail, address FROM audit_log ORDER BY id DESC LIMIT ?1")?;
             let rows = stmt
                 .query_map([limit as i64], |r| Ok(AuditEntry { at: r.get(0)?, login: r.get(1)?, action: r.get(2)?, detail: r.get(3)?, address: r.get(4)? }))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn audit_search(&self, f: &AuditFilter, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let f = f.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT at, login, action, detail, address FROM audit_log
+                 WHERE (?1 = '' OR login = ?1) AND (?2 = '' OR action = ?2) AND (?3 = '' OR at >= ?3) AND (?4 = '' OR at < ?4)
+                 ORDER BY id DESC LIMIT ?5",
+            )?;
+            let rows = stmt
+                .query_map(params![f.login, f.action, f.from, f.to, limit as i64], |r| {
+                    Ok(AuditEntry { at: r.get(0)?, login: r.get(1)?, action: r.get(2)?, detail: r.get(3)?, address: r.get(4)? })
+                })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })

@@ -2,7 +2,15 @@
 
 use super::prelude::*;
 
-csrf_forms!(AccountForm, CodeForm, RevokeForm);
+csrf_forms!(AccountForm, CodeForm, RevokeForm, AccountActionForm);
+
+fn role_name(role: accounts::Role) -> &'static str {
+    match role {
+        accounts::Role::Supervisor => "Giám sát",
+        accounts::Role::Ministry => "Bộ Nội vụ",
+        accounts::Role::Admin => "Quản trị",
+    }
+}
 
 pub(super) async fn admin_view(intake: &Arc<Intake>, v: &Visitor, message: Option<String>) -> Result<Response, IntakeError> {
     let i = intake.clone();
@@ -40,8 +48,23 @@ pub(super) async fn admin_view(intake: &Arc<Intake>, v: &Visitor, message: Optio
             } } }
         }
         h2 { "Tài khoản" }
-        table #accounts { thead { tr { th { "Tên đăng nhập" } th { "Họ tên" } th { "Vai trò" } th { "Huyện" } th { "Mật khẩu" } } }
-            tbody { @for a in &list { tr { td.l { (a.login) } td.l { (a.name) } td.l { (a.role.as_str()) } td.l { (a.districts.join(", ")) } td { (if a.password_hash.is_some() { "đã đặt" } else { "chưa đặt" }) } } } } }
+        div.scroll { table #accounts { thead { tr { th { "Tên đăng nhập" } th { "Họ tên" } th { "Vai trò" } th { "Huyện" } th { "Mật khẩu" } th { "Trạng thái" } th { "" } } }
+            tbody { @for a in &list { tr data-login=(a.login) {
+                td.l { (a.login) } td.l { (a.name) } td.l { (role_name(a.role)) } td.l { (a.districts.join(", ")) }
+                td { (if a.password_hash.is_some() { "đã đặt" } else { "chưa đặt" }) }
+                td { (if a.disabled { "đã khoá" } else { "đang dùng" }) }
+                td.l { @if a.login != v.account.login {
+                    form method="post" action="/admin/account/action" {
+                        input type="hidden" name="csrf" value=(v.csrf); input type="hidden" name="login" value=(a.login);
+                        @if a.disabled { button name="action" value="enable" { "Mở khoá" } } @else { button name="action" value="disable" { "Khoá" } }
+                    }
+                    form method="post" action="/admin/account/action" {
+                        input type="hidden" name="csrf" value=(v.csrf); input type="hidden" name="login" value=(a.login);
+                        label { input type="checkbox" name="confirm" value="yes" required; " Xoá hẳn (không hoàn tác được)" }
+                        button name="action" value="delete" { "Xoá" }
+                    }
+                } }
+            } } } } }
     };
     Ok(page("Quản trị", Some(v), body).into_response())
 }
@@ -108,4 +131,30 @@ pub(super) async fn admin_revoke(State(intake): State<Arc<Intake>>, Posted { v, 
     })
     .await?;
     admin_view(&intake, &v, Some(format!("Đã thu hồi máy {device}."))).await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct AccountActionForm {
+    pub(super) csrf: String,
+    pub(super) login: String,
+    pub(super) action: String,
+    #[serde(default)]
+    pub(super) confirm: String,
+}
+
+/// Disable, enable or delete an account. Deleting cannot be undone, so it needs the box ticked;
+/// disabling is the undoable choice the page offers first.
+pub(super) async fn account_action(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Admins, AccountActionForm>) -> Result<Response, IntakeError> {
+    let (i, by, login) = (intake.clone(), v.account.login.clone(), form.login.clone());
+    let result = match form.action.as_str() {
+        "disable" | "enable" => blocking(move || i.set_account_disabled(&form.login, form.action == "disable", &by, &from.to_string())).await.map(|()| "đã cập nhật"),
+        "delete" if form.confirm == "yes" => blocking(move || i.delete_account(&form.login, &by, &from.to_string())).await.map(|()| "đã xoá"),
+        "delete" => Err(IntakeError::BadRequest("hãy đánh dấu ô xác nhận trước khi xoá — tick the box to confirm the deletion".into())),
+        other => Err(IntakeError::BadRequest(format!("không rõ thao tác {other:?}"))),
+    };
+    let message = match result {
+        Ok(done) => format!("Tài khoản {login}: {done}."),
+        Err(e) => format!("Không thực hiện được: {e}"),
+    };
+    admin_view(&intake, &v, Some(message)).await
 }

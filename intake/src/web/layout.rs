@@ -26,7 +26,7 @@ pub(super) fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<Str
                                 a href="/ministry/anomalies" { "Bất thường" }
                                 a href="/ministry/review" { "Duyệt phiếu" }
                             }
-                            @if v.account.role == accounts::Role::Admin { a href="/admin" { "Quản trị" } }
+                            @if v.account.role == accounts::Role::Admin { a href="/admin" { "Quản trị" } a href="/admin/audit" { "Nhật ký" } }
                             span { (v.account.name) " (" (v.account.login) ")" }
                             form method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(v.csrf);
@@ -47,7 +47,7 @@ header{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;background:
 main{padding:1rem 1.5rem;max-width:1400px}table{border-collapse:collapse;width:100%;background:#fff}\
 th,td{border:1px solid #d6dbe2;padding:.35rem .5rem;text-align:right}th:first-child,td:first-child,td.l{text-align:left}\
 tr.behind td{background:#fde8e6}.flag{color:#b3261e;font-weight:700}label{display:block;margin:.6rem 0}\
-input{font:inherit;padding:.4rem}button{font:inherit;padding:.4rem .9rem}.error{color:#b3261e;font-weight:700}";
+input{font:inherit;padding:.4rem}button{font:inherit;padding:.4rem .9rem}.error{color:#b3261e;font-weight:700}.muted{color:#5b6472}.scroll{overflow-x:auto}.filters label{display:inline-block;margin-right:.8rem}";
 
 pub(super) fn percent(s: &forms::index::Share) -> String {
     s.value.map(|x| format!("{:.1}", 100.0 * x)).unwrap_or_else(|| "—".into())

@@ -61,9 +61,13 @@ pub(super) struct CsrfForm {
     pub(super) csrf: String,
 }
 
-pub(super) async fn logout(State(intake): State<Arc<Intake>>, headers: HeaderMap, _: Posted<Staff, CsrfForm>) -> Result<Response, IntakeError> {
+pub(super) async fn logout(State(intake): State<Arc<Intake>>, headers: HeaderMap, Posted { v, from, .. }: Posted<Staff, CsrfForm>) -> Result<Response, IntakeError> {
     let token = cookie(&headers, SESSION_COOKIE).unwrap_or_default().to_string();
     let i = intake.clone();
-    blocking(move || Ok(i.store.end_session(&accounts::token_hash(&token))?)).await?;
+    blocking(move || {
+        i.store.end_session(&accounts::token_hash(&token))?;
+        Ok(i.store.audit(&v.account.login, "logout", "", &from.to_string(), Utc::now())?)
+    })
+    .await?;
     Ok((StatusCode::SEE_OTHER, [(header::SET_COOKIE, set_cookie(&intake, SESSION_COOKIE, "", 0)), (header::LOCATION, "/login".to_string())]).into_response())
 }

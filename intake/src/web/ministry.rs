@@ -167,14 +167,24 @@ pub(super) struct PassphraseForm {
     pub(super) passphrase: String,
 }
 
+/// The passphrase form again, saying why, for a wrong passphrase or too many of them.
+fn passphrase_refused(v: &Visitor, e: IntakeError) -> Result<Response, IntakeError> {
+    let (status, message) = match e {
+        IntakeError::MinistryKey(e) => (StatusCode::UNAUTHORIZED, e.to_string()),
+        IntakeError::RateLimited { retry_after_secs } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Nhập sai cụm mật khẩu quá nhiều lần; thử lại sau {} phút. — Too many wrong passphrases; try again later.", retry_after_secs.div_ceil(60)),
+        ),
+        e => return Err(e),
+    };
+    Ok((status, page("Chỉ số SIPAS", Some(v), passphrase_form(v, Some(&message)))).into_response())
+}
+
 pub(super) async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: PassphraseForm, address: std::net::IpAddr) -> Result<Result<crate::service::ComputedIndex, Response>, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
     match blocking(move || i.index(&form.passphrase, &by, &address.to_string())).await {
         Ok(report) => Ok(Ok(report)),
-        Err(IntakeError::MinistryKey(e)) => {
-            Ok(Err((StatusCode::UNAUTHORIZED, page("Chỉ số SIPAS", Some(v), passphrase_form(v, Some(&e.to_string())))).into_response()))
-        }
-        Err(e) => Err(e),
+        Err(e) => passphrase_refused(v, e).map(Err),
     }
 }
 
@@ -268,8 +278,7 @@ pub(super) async fn answers_download(intake: Arc<Intake>, posted: Posted<Ministr
     let (i, by) = (intake.clone(), v.account.login.clone());
     match blocking(move || i.answers_table(&form.passphrase, &by, &from.to_string())).await {
         Ok(rows) => download(&rows, "sipas-answers", xlsx),
-        Err(IntakeError::MinistryKey(e)) => Ok((StatusCode::UNAUTHORIZED, page("Chỉ số SIPAS", Some(&v), passphrase_form(&v, Some(&e.to_string())))).into_response()),
-        Err(e) => Err(e),
+        Err(e) => passphrase_refused(&v, e),
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod admin;
 mod api;
+mod audit;
 mod door;
 mod layout;
 mod login;
@@ -73,6 +74,8 @@ pub fn routes(intake: Arc<Intake>) -> Router<Arc<Intake>> {
         .route("/ministry/review", get(ministry::review_page).post(ministry::review))
         .route("/ministry/correct/{household}", get(ministry::correction_page).post(ministry::correction))
         .route("/admin", get(admin::admin_page))
+        .route("/admin/audit", get(audit::audit_page))
+        .route("/admin/account/action", axum::routing::post(admin::account_action))
         .route("/admin/account", axum::routing::post(admin::admin_account))
         .route("/admin/code", axum::routing::post(admin::admin_code))
         .route("/admin/revoke", axum::routing::post(admin::admin_revoke))

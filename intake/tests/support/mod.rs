@@ -37,11 +37,18 @@ impl TestServer {
 
     /// The demo campaign changed by `adjust` before import.
     pub async fn start_with(adjust: impl FnOnce(&mut Campaign)) -> TestServer {
+        Self::start_configured(adjust, |_| {}).await
+    }
+
+    /// The demo campaign changed by `adjust`, served by an intake set up by `configure`.
+    pub async fn start_configured(adjust: impl FnOnce(&mut Campaign), configure: impl FnOnce(&mut Intake)) -> TestServer {
         let ministry = demo::fixed_ministry_key();
         let mut campaign = demo::quang_tri_2024(&ministry.public());
         adjust(&mut campaign);
         let dir = tempfile::tempdir().unwrap();
-        let intake = Arc::new(intake::open(dir.path()).unwrap());
+        let mut intake = intake::open(dir.path()).unwrap();
+        configure(&mut intake);
+        let intake = Arc::new(intake);
         intake.store.import_campaign(&campaign, "{}", Utc::now()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -31,7 +31,7 @@ pub async fn setup() -> TestServer {
     // The campaign's supervisor accounts exist without passwords until one is set.
     assert_eq!(server.intake.store.account("gs-dh").unwrap().unwrap().districts, ["dh"]);
     server.intake.store.set_password("gs-dh", &hash_password(PASSWORD).unwrap()).unwrap();
-    let ministry = Account { login: "bonv".into(), name: "<script>alert('x')</script> Bộ Nội vụ".into(), role: Role::Ministry, districts: vec![], password_hash: Some(hash_password(MINISTRY_PASSWORD).unwrap()) };
+    let ministry = Account { login: "bonv".into(), name: "<script>alert('x')</script> Bộ Nội vụ".into(), role: Role::Ministry, districts: vec![], password_hash: Some(hash_password(MINISTRY_PASSWORD).unwrap()), disabled: false };
     server.intake.store.upsert_account(&ministry, chrono::Utc::now()).unwrap();
     server
 }

@@ -1,0 +1,68 @@
+//! The audit log for admins: who did what, when and from where — filtered by account, action
+//! and days (in the campaign's time zone), as a page and as CSV.
+
+use super::prelude::*;
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct AuditQuery {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    action: String,
+    /// First and last day, `YYYY-MM-DD`, local.
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    format: String,
+}
+
+const SHOWN: usize = 500;
+
+/// The store's filter for a query: local days become UTC instants.
+fn filter(q: &AuditQuery, tz: chrono_tz::Tz) -> crate::store::AuditFilter {
+    use chrono::TimeZone;
+    let start = |day: &str, plus: i64| -> String {
+        chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| tz.from_local_datetime(&(d + chrono::Duration::days(plus)).and_hms_opt(0, 0, 0)?).earliest())
+            .map(|t| t.with_timezone(&Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default()
+    };
+    crate::store::AuditFilter { login: q.login.trim().into(), action: q.action.trim().into(), from: start(&q.from, 0), to: start(&q.to, 1) }
+}
+
+/// An RFC 3339 instant as the campaign's local time.
+pub(super) fn local_time(at: &str, tz: chrono_tz::Tz) -> String {
+    chrono::DateTime::parse_from_rfc3339(at).map(|t| t.with_timezone(&tz).format("%d/%m/%Y %H:%M:%S").to_string()).unwrap_or_else(|_| at.to_string())
+}
+
+pub(super) async fn audit_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Admins>, axum::extract::Query(q): axum::extract::Query<AuditQuery>) -> Result<Response, IntakeError> {
+    let i = intake.clone();
+    let tz = blocking(move || i.time_zone()).await?;
+    let f = filter(&q, tz);
+    let i = intake.clone();
+    let rows = blocking(move || Ok(i.store.audit_search(&f, SHOWN)?)).await?;
+    if q.format == "csv" {
+        let mut table = vec![["lúc", "tài khoản", "việc", "chi tiết", "địa chỉ"].map(String::from).to_vec()];
+        table.extend(rows.iter().map(|r| vec![local_time(&r.at, tz), r.login.clone(), r.action.clone(), r.detail.clone(), r.address.clone()]));
+        return download(&table, "nhat-ky", false);
+    }
+    let body = html! {
+        form method="get" action="/admin/audit" class="filters" {
+            label { "Tài khoản " input name="login" value=(q.login) maxlength="128"; }
+            label { "Việc " input name="action" value=(q.action) maxlength="64" placeholder="login_failed"; }
+            label { "Từ ngày " input name="from" type="date" value=(q.from); }
+            label { "Đến ngày " input name="to" type="date" value=(q.to); }
+            button { "Lọc" }
+            button name="format" value="csv" { "Tải CSV" }
+        }
+        p.muted { "Giờ theo múi giờ của đợt khảo sát (" (tz.name()) "); tối đa " (SHOWN) " dòng mới nhất." }
+        div.scroll { table #audit {
+            thead { tr { th { "Lúc" } th { "Tài khoản" } th { "Việc" } th { "Chi tiết" } th { "Địa chỉ" } } }
+            tbody { @for r in &rows { tr { td.l { (local_time(&r.at, tz)) } td.l { (r.login) } td.l { (r.action) } td.l { (r.detail) } td.l { (r.address) } } } }
+        } }
+    };
+    Ok(page("Nhật ký kiểm tra", Some(&v), body).into_response())
+}
