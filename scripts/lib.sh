@@ -22,7 +22,7 @@ ensure_toolchain() {
     fi
     command -v cargo >/dev/null 2>&1 || { echo "error: cargo (Rust 1.80 or newer) is required" >&2; exit 1; }
     # A C compiler for the bundled SQLite and zstd.
-    ensure_debian_packages build-essential pkg-config
+    ensure_debian_packages build-essential pkg-config openssl
 }
 
 # Node.js and npm for the front end (ui/). This machine kind ships Node 20; elsewhere Debian's.
@@ -56,4 +56,52 @@ ensure_browser_test_deps() {
     ensure_debian_packages chromium
     ensure_node
     (cd tests/web && npm install --no-audit --no-fund --no-save --loglevel=error)
+}
+
+# cargo-fuzz, for the fuzz targets in fuzz/ (a crate outside the workspace).
+ensure_cargo_fuzz() {
+    cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+}
+
+# Runs fuzz targets for $1 seconds each (the rest of the arguments: which targets; default all),
+# each from its checked-in seeds (fuzz/seeds/<target>, copied into fuzz/corpus/<target>) and
+# whatever earlier runs left in its corpus. Every target runs; the call fails at the end if any
+# crashed, with the crashing input in fuzz/artifacts/<target>/ and the log in fuzz/logs/.
+# Stable Rust: cargo-fuzz passes -Z flags (AddressSanitizer, coverage), allowed by RUSTC_BOOTSTRAP.
+run_fuzz() {
+    local seconds="$1"
+    shift
+    ensure_cargo_fuzz
+    (
+        cd fuzz
+        export RUSTC_BOOTSTRAP=1
+        local targets=("$@")
+        [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
+        # One build for all targets first, so that each target's seconds are spent fuzzing.
+        cargo fuzz build
+        mkdir -p logs
+        local failed=() target
+        for target in "${targets[@]}"; do
+            mkdir -p "corpus/$target"
+            [ ! -d "seeds/$target" ] || cp "seeds/$target"/* "corpus/$target/"
+            echo "fuzz: $target for ${seconds}s"
+            if cargo fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -timeout=60 \
+                > "logs/$target.log" 2>&1; then
+                echo "fuzz: $target: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "logs/$target.log" | tail -1 | sed 's/ second/ s/'), no crash"
+            else
+                failed+=("$target")
+                tail -n 40 "logs/$target.log"
+                echo "fuzz: $target CRASHED; input in fuzz/artifacts/$target/, log in fuzz/logs/$target.log" >&2
+            fi
+        done
+        if [ ${#failed[@]} -gt 0 ]; then
+            echo "fuzz: crashes in ${failed[*]}" >&2
+            exit 1
+        fi
+    )
+}
+
+# CI's fuzzing: every target for 20 seconds.
+run_fuzz_smoke() {
+    run_fuzz 20
 }

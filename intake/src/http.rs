@@ -40,7 +40,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, IntakeError> 
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, IntakeError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| IntakeError::BodyTooLarge { limit })
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_slow = std::error::Error::source(&e).is_some_and(|s| s.to_string() == crate::serve::TooSlow.to_string());
+        if too_slow {
+            IntakeError::BadRequest("the request body arrived too slowly; send it again when the signal is better".into())
+        } else {
+            IntakeError::BodyTooLarge { limit }
+        }
+    })
 }
 
 fn client_ip(info: Option<ConnectInfo<SocketAddr>>) -> std::net::IpAddr {

@@ -13,6 +13,9 @@
 //!   still accepted so the device's queue never blocks.
 //! * [`campaign`] and [`demo`] — the campaign file format and the Quảng Trị 2024 demo.
 //! * [`error`] — the one error type at the boundary, with stable codes.
+//! * [`serve`] — the accept loop: timeouts, a minimum body rate, a connection cap, TLS and the
+//!   security headers — what lets the centre face the open internet.
+//! * [`web`] — the centre's pages, one file per group of users, behind one door.
 
 pub mod accounts;
 pub mod anomalies;
@@ -26,6 +29,7 @@ pub mod local;
 pub mod ministry_key;
 pub mod progress;
 pub mod reconcile;
+pub mod serve;
 pub mod service;
 pub mod store;
 pub mod web;

@@ -1,7 +1,7 @@
 //! The demo campaign served on an ephemeral port of 127.0.0.1 over a fresh SQLite file: what
 //! tests, benchmarks and the other parts' end-to-end checks stand on. Real parts, nothing mocked.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use crate::{demo, service::Intake};
 
@@ -23,7 +23,7 @@ pub fn demo_on_loopback() -> LocalIntake {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a loopback port");
     let url = format!("http://{}", listener.local_addr().expect("bound"));
-    let app = crate::http::router(intake.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    runtime.spawn(async move { axum::serve(listener, app).await.expect("the intake serves") });
+    let app = crate::http::router(intake.clone());
+    runtime.spawn(crate::serve::serve(listener, app, crate::serve::Limits::default(), None, std::future::pending()));
     LocalIntake { url, intake, dir, runtime }
 }

@@ -129,9 +129,34 @@ enum Command {
         #[arg(long)]
         json_logs: bool,
         /// Mark session cookies `Secure`: set it when the intake is served behind TLS (a
-        /// reverse proxy), so the pages' cookies never travel in clear.
+        /// reverse proxy), so the pages' cookies never travel in clear. Implied by --tls-cert.
         #[arg(long, env = "FIELDPOST_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// Serve HTTPS with this PEM certificate chain (and --tls-key); HSTS is sent.
+        #[arg(long, env = "FIELDPOST_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, env = "FIELDPOST_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// A reverse proxy in front of the intake (repeatable): only from these addresses is a
+        /// client's address taken from X-Forwarded-For (login limits, the audit log).
+        #[arg(long = "trusted-proxy", env = "FIELDPOST_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxies: Vec<std::net::IpAddr>,
+        /// Seconds a client has to send a request's headers.
+        #[arg(long, default_value_t = 20)]
+        header_timeout_secs: u64,
+        /// Seconds a connection may move no byte before it is closed.
+        #[arg(long, default_value_t = 60)]
+        idle_timeout_secs: u64,
+        /// The slowest a request body may arrive, in bytes per second, after --body-grace-secs
+        /// (a 1 MiB batch at 40 kbit/s runs at 5,000).
+        #[arg(long, default_value_t = 1000)]
+        body_min_rate: u64,
+        #[arg(long, default_value_t = 20)]
+        body_grace_secs: u64,
+        /// Connections served at once; more wait in the kernel's queue.
+        #[arg(long, default_value_t = 1000)]
+        max_connections: usize,
     },
 }
 
@@ -260,29 +285,40 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("the ministry key is stored, encrypted under the passphrase; keep the passphrase safe — it is not stored anywhere");
             Ok(())
         }
-        Command::Serve { data_dir, listen, json_logs, secure_cookies } => {
+        Command::Serve { data_dir, listen, json_logs, secure_cookies, tls_cert, tls_key, trusted_proxies, header_timeout_secs, idle_timeout_secs, body_min_rate, body_grace_secs, max_connections } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into());
             if json_logs {
                 tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).json().init();
             } else {
                 tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
             }
+            let tls = match (&tls_cert, &tls_key) {
+                (Some(cert), Some(key)) => Some(intake::serve::tls_acceptor(cert, key)?),
+                _ => None,
+            };
+            let limits = intake::serve::Limits {
+                header_timeout: std::time::Duration::from_secs(header_timeout_secs),
+                idle_timeout: std::time::Duration::from_secs(idle_timeout_secs),
+                body_grace: std::time::Duration::from_secs(body_grace_secs),
+                body_min_bytes_per_sec: body_min_rate,
+                max_connections,
+                ..intake::serve::Limits::default()
+            };
             let mut intake = intake::open(&data_dir)?;
-            intake.secure_cookies = secure_cookies;
+            intake.secure_cookies = secure_cookies || tls.is_some();
+            intake.trusted_proxies = trusted_proxies;
             let intake = Arc::new(intake);
             let campaign = intake.store.campaign().map_err(|e| e.to_string())?;
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
                 tracing::info!(%listen, campaign = %campaign.info.id, intake_key = %intake.key.key_id(), "intake serving");
-                println!("intake listening on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
-                let app = intake::http::router(intake).into_make_service_with_connect_info::<SocketAddr>();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = tokio::signal::ctrl_c().await;
-                    })
-                    .await
-                    .map_err(|e| e.to_string())
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                println!("intake listening on {scheme}://{}", listener.local_addr().map_err(|e| e.to_string())?);
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                intake::serve::serve(listener, intake::http::router(intake), limits, tls, shutdown).await.map_err(|e| e.to_string())
             })
         }
     }

@@ -6,7 +6,7 @@ pub mod pages;
 
 use chrono::Utc;
 use intake::{campaign::Campaign, demo, service::Intake, store::sqlite::SqliteStore};
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 use sync_protocol::{
     api::{self, ChainHead, EnrollRequest, EnrollResponse, ErrorBody},
     batch::{Batch, BatchHash, SignedBatch},
@@ -42,6 +42,11 @@ impl TestServer {
 
     /// The demo campaign changed by `adjust`, served by an intake set up by `configure`.
     pub async fn start_configured(adjust: impl FnOnce(&mut Campaign), configure: impl FnOnce(&mut Intake)) -> TestServer {
+        Self::start_limited(adjust, configure, intake::serve::Limits::default()).await
+    }
+
+    /// As [`TestServer::start_configured`], served within `limits`.
+    pub async fn start_limited(adjust: impl FnOnce(&mut Campaign), configure: impl FnOnce(&mut Intake), limits: intake::serve::Limits) -> TestServer {
         let ministry = demo::fixed_ministry_key();
         let mut campaign = demo::quang_tri_2024(&ministry.public());
         adjust(&mut campaign);
@@ -52,8 +57,8 @@ impl TestServer {
         intake.store.import_campaign(&campaign, "{}", Utc::now()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = intake::http::router(intake.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let app = intake::http::router(intake.clone());
+        tokio::spawn(intake::serve::serve(listener, app, limits, None, std::future::pending()));
         TestServer { base: format!("http://{addr}"), intake, campaign, ministry, dir, http: reqwest::Client::new() }
     }
 

@@ -1,0 +1,228 @@
+//! Serving on the open internet: devices on 2G anywhere, browsers behind office proxies, and
+//! whoever else connects. Each connection is held to limits that a slow but honest client
+//! passes and a hostile one does not:
+//!
+//! - **headers** must arrive whole within [`Limits::header_timeout`] (slowloris);
+//! - a **body** must keep up a minimum rate once past a grace period
+//!   ([`Limits::body_min_bytes_per_sec`]), so a 1 MiB batch at 40 kbit/s (~4 min) passes while a
+//!   body trickling a byte at a time is cut: a rate, not a total;
+//! - a connection that moves **no byte** either way for [`Limits::idle_timeout`] is closed
+//!   (idle keep-alive, stalled bodies, clients that stop reading their response);
+//! - at most [`Limits::max_connections`] are served at once; more wait in the kernel's queue;
+//! - with `--tls-cert`/`--tls-key`, TLS (rustls) with a handshake deadline, and HSTS.
+//!
+//! Every response also carries the security headers (see [`security_headers`]).
+
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Request},
+    http::{header, HeaderValue},
+    middleware::Next,
+    response::Response,
+    Router,
+};
+use std::{
+    future::Future,
+    path::Path,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+use tokio::{net::TcpListener, sync::Semaphore, time::Instant};
+use tower::ServiceExt;
+
+/// The limits of [the module's docs](self); every one configurable on `intake serve`.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub body_grace: Duration,
+    pub body_min_bytes_per_sec: u64,
+    pub max_connections: usize,
+    pub tls_handshake_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            body_grace: Duration::from_secs(20),
+            // 40 kbit/s is 5,000 bytes/s; a fifth of that leaves room for a poor 2G cell.
+            body_min_bytes_per_sec: 1_000,
+            max_connections: 1_000,
+            tls_handshake_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Reads a PEM certificate chain and private key for TLS.
+pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, String> {
+    use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("the TLS certificate {} cannot be read: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{} holds no certificate", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("the TLS key {} cannot be read: {e}", key.display()))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("the TLS certificate and key do not go together: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The security headers on every response: no framing, no sniffing, no referrer, a content
+/// policy that allows only the page's own inline style (the pages run no script), nothing kept
+/// in caches (pages and exports carry personal data), and HSTS when served over TLS.
+pub fn security_headers(router: Router, tls: bool) -> Router {
+    use tower_http::set_header::SetResponseHeaderLayer as Set;
+    let fixed = |v: &'static str| HeaderValue::from_static(v);
+    let mut router = router
+        .layer(Set::overriding(header::CONTENT_SECURITY_POLICY, fixed("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")))
+        .layer(Set::overriding(header::X_FRAME_OPTIONS, fixed("DENY")))
+        .layer(Set::overriding(header::X_CONTENT_TYPE_OPTIONS, fixed("nosniff")))
+        .layer(Set::overriding(header::REFERRER_POLICY, fixed("no-referrer")))
+        .layer(Set::if_not_present(header::CACHE_CONTROL, fixed("no-store")));
+    if tls {
+        router = router.layer(Set::overriding(header::STRICT_TRANSPORT_SECURITY, fixed("max-age=31536000")));
+    }
+    router
+}
+
+/// Serves `router` on `listener` within `limits` until `shutdown` resolves.
+pub async fn serve(listener: TcpListener, router: Router, limits: Limits, tls: Option<tokio_rustls::TlsAcceptor>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    raise_open_file_limit();
+    let router = security_headers(router, tls.is_some()).layer(axum::middleware::from_fn(move |request: Request, next: Next| body_min_rate(request, next, limits)));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => return Ok(()),
+        };
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of file descriptors and the like: wait, do not spin.
+                Err(e) => { tracing::warn!(error = %e, "accept failed"); tokio::time::sleep(Duration::from_millis(100)).await; continue; }
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let _ = tcp.set_nodelay(true);
+        let (router, tls) = (router.clone(), tls.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            let mut timed = tokio_io_timeout::TimeoutStream::new(tcp);
+            timed.set_read_timeout(Some(limits.idle_timeout));
+            timed.set_write_timeout(Some(limits.idle_timeout));
+            let timed = Box::pin(timed);
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                router.clone().oneshot(request.map(Body::new))
+            });
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.header_timeout);
+            let served = match tls {
+                None => http.serve_connection(hyper_util::rt::TokioIo::new(timed), service).await,
+                Some(acceptor) => match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(timed)).await {
+                    Ok(Ok(stream)) => http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await,
+                    Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => return tracing::debug!(%peer, "TLS handshake too slow"),
+                },
+            };
+            if let Err(e) = served {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+        });
+    }
+}
+
+/// A server's file descriptors are its connections: use all the system allows (the soft limit
+/// is often 1,024, the hard one far higher).
+fn raise_open_file_limit() {
+    // SAFETY: plain syscalls on a struct we own.
+    unsafe {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// Middleware: the request's body must keep up the minimum rate (see [`MinRate`]).
+async fn body_min_rate(request: Request, next: Next, limits: Limits) -> Response {
+    let request = request.map(|body| Body::new(MinRate::new(body, limits)));
+    next.run(request).await
+}
+
+/// The error a too-slow body ends with; handlers that read it answer 400.
+#[derive(Debug)]
+pub struct TooSlow;
+
+impl std::fmt::Display for TooSlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request body arrived too slowly")
+    }
+}
+impl std::error::Error for TooSlow {}
+
+/// A body that fails once it falls behind `min_bytes_per_sec` after `grace`: by then the next
+/// byte is due at `start + grace + received / rate`.
+struct MinRate {
+    inner: Body,
+    start: Instant,
+    received: u64,
+    limits: Limits,
+    due: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl MinRate {
+    fn new(inner: Body, limits: Limits) -> MinRate {
+        let start = Instant::now();
+        MinRate { inner, start, received: 0, limits, due: Box::pin(tokio::time::sleep_until(start + limits.body_grace)) }
+    }
+
+    fn next_due(&self) -> Instant {
+        let rate = self.limits.body_min_bytes_per_sec.max(1);
+        self.start + self.limits.body_grace + Duration::from_millis(self.received.saturating_mul(1000) / rate)
+    }
+}
+
+impl http_body::Body for MinRate {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.received += data.len() as u64;
+                    let due = self.next_due();
+                    self.due.as_mut().reset(due);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Pending => match self.due.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(axum::Error::new(TooSlow)))),
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,220 @@
+//! Break-in items 7 and 10 against the real `intake` binary (`FIELDPOST_INTAKE_BIN` to try the
+//! release build): slowloris and slow bodies are closed within the configured timeouts while
+//! health checks are served, an honest slow 2G body passes, every response carries the
+//! security headers, and `--tls-cert/--tls-key` serves HTTPS with HSTS.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn binary() -> String {
+    std::env::var("FIELDPOST_INTAKE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_intake").to_string())
+}
+
+/// The demo campaign in a fresh data directory, served with `extra` flags.
+fn serve(extra: &[&str]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| assert!(Command::new(binary()).args(args).stdout(Stdio::null()).status().unwrap().success(), "{args:?}");
+    run(&["demo-campaign", "--out", &format!("{d}/demo")]);
+    run(&["import", "--data-dir", &format!("{d}/data"), &format!("{d}/demo/campaign.json")]);
+    let mut child = Command::new(binary())
+        .args(["serve", "--data-dir", &format!("{d}/data"), "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    Server { base: line.trim().rsplit(' ').next().unwrap().to_string(), child, _dir: dir }
+}
+
+fn address(base: &str) -> String {
+    base.rsplit("//").next().unwrap().to_string()
+}
+
+/// The test opens hundreds of sockets itself.
+fn raise_open_file_limit() {
+    // SAFETY: plain syscalls on a struct we own.
+    unsafe {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// Waits until the server closes `stream` (read gives 0 or an error); the time it took.
+async fn closed_within(mut stream: impl tokio::io::AsyncRead + Unpin, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(limit.saturating_sub(started.elapsed()), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Item 7: 500 slowloris connections (headers a line at a time, never finished) and 50 bodies
+/// trickling a byte at a time are all closed within the timeouts, and health checks are
+/// answered all along.
+#[test]
+fn item_7_slowloris_and_slow_bodies_are_closed_while_health_checks_are_served() {
+    raise_open_file_limit();
+    let server = serve(&["--header-timeout-secs", "3", "--idle-timeout-secs", "5", "--body-grace-secs", "2", "--body-min-rate", "1000"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let addr = address(&server.base);
+        let mut held = Vec::new();
+        for i in 0..500 {
+            let addr = addr.clone();
+            held.push(tokio::spawn(async move {
+                let mut s = TcpStream::connect(&addr).await.unwrap();
+                s.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+                // One more header line now and then, never the blank line that ends them.
+                let (mut reader, mut writer) = s.into_split();
+                let drip = tokio::spawn(async move {
+                    for n in 0.. {
+                        tokio::time::sleep(Duration::from_millis(700)).await;
+                        if writer.write_all(format!("X-Drip-{i}: {n}\r\n").as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                let started = Instant::now();
+                let mut buf = [0u8; 1024];
+                let closed = loop {
+                    match tokio::time::timeout(Duration::from_secs(15), reader.read(&mut buf)).await {
+                        Ok(Ok(0)) | Ok(Err(_)) => break Some(started.elapsed()),
+                        Ok(Ok(_)) => continue,
+                        Err(_) => break None,
+                    }
+                };
+                drip.abort();
+                closed
+            }));
+        }
+        let mut slow_bodies = Vec::new();
+        for _ in 0..50 {
+            let mut s = TcpStream::connect(&addr).await.unwrap();
+            s.write_all(b"POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.fieldpost.batch+zstd\r\nContent-Length: 100000\r\n\r\n").await.unwrap();
+            let (reader, mut writer) = s.into_split();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    if writer.write_all(b"x").await.is_err() {
+                        return;
+                    }
+                }
+            });
+            slow_bodies.push(tokio::spawn(async move { closed_within(reader, Duration::from_secs(15)).await }));
+        }
+        // Health checks are answered while all of that is open.
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+        for _ in 0..5 {
+            let started = Instant::now();
+            let r = http.get(format!("{}/v1/health", server.base)).send().await.expect("health is served during the attack");
+            assert!(r.status().is_success());
+            assert!(started.elapsed() < Duration::from_secs(2), "health answered in {:?}", started.elapsed());
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        for h in held {
+            let closed = h.await.unwrap().expect("a slowloris connection was left open past 15 s");
+            assert!(closed < Duration::from_secs(6), "closed after {closed:?}");
+        }
+        for b in slow_bodies {
+            let closed = b.await.unwrap().expect("a slow body was left open past 15 s");
+            assert!(closed < Duration::from_secs(8), "closed after {closed:?}");
+        }
+    });
+}
+
+/// An honest device on a poor 2G link: a body sent at 2,000 bytes/s (above the minimum rate)
+/// arrives whole and is judged on its content (here a malformed frame: 400 bad_frame), not cut.
+#[test]
+fn an_honest_slow_body_is_not_cut() {
+    let server = serve(&["--body-grace-secs", "1", "--body-min-rate", "1000"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut s = TcpStream::connect(address(&server.base)).await.unwrap();
+        let body = vec![b'z'; 8000];
+        s.write_all(format!("POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes()).await.unwrap();
+        for chunk in body.chunks(200) {
+            s.write_all(chunk).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400") && answer.contains("bad_frame"), "{answer}");
+    });
+}
+
+/// Item 10: every response carries the security headers; pages and exports are never cached.
+#[test]
+fn item_10_every_response_carries_the_security_headers() {
+    let server = serve(&[]);
+    let http = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for path in ["/login", "/v1/health", "/progress", "/nowhere", "/api/progress"] {
+        let r = http.get(format!("{}{path}", server.base)).send().unwrap();
+        let h = r.headers();
+        let csp = h.get("content-security-policy").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff", "{path}");
+        assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer", "{path}");
+        assert_eq!(h.get("cache-control").unwrap(), "no-store", "{path}");
+        assert!(h.get("strict-transport-security").is_none(), "no HSTS over plain HTTP");
+    }
+}
+
+/// Item 10: `--tls-cert/--tls-key` serves HTTPS (rustls) with HSTS and Secure cookies.
+#[test]
+fn item_10_the_intake_serves_https_itself() {
+    let certs = tempfile::tempdir().unwrap();
+    let path = |name: &str| certs.path().join(name).to_str().unwrap().to_string();
+    let (cert, key) = (path("cert.pem"), path("key.pem"));
+    // A throw-away authority and a certificate for 127.0.0.1 signed by it.
+    let openssl = |args: &[&str]| {
+        let ok = Command::new("openssl").args(args).stderr(Stdio::null()).stdout(Stdio::null()).status().expect("openssl is installed (Debian's openssl package)");
+        assert!(ok.success(), "openssl {args:?}");
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(&[&["req", "-x509"][..], &ec[..], &["-days", "2", "-subj", "/CN=Fieldpost test CA", "-keyout", &path("ca.key"), "-out", &path("ca.pem")][..]].concat());
+    openssl(&[&["req"][..], &ec[..], &["-subj", "/CN=localhost", "-keyout", &key, "-out", &path("leaf.csr")][..]].concat());
+    std::fs::write(path("leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    openssl(&["x509", "-req", "-in", &path("leaf.csr"), "-CA", &path("ca.pem"), "-CAkey", &path("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", &path("leaf.ext"), "-out", &cert]);
+    let server = serve(&["--tls-cert", &cert, "--tls-key", &key]);
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(path("ca.pem")).unwrap()).unwrap();
+    let http = reqwest::blocking::Client::builder().add_root_certificate(ca).build().unwrap();
+    let r = http.get(format!("{}/login", server.base)).send().unwrap();
+    assert!(r.status().is_success());
+    assert_eq!(r.headers().get("strict-transport-security").unwrap(), "max-age=31536000");
+    let cookies: Vec<_> = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    assert!(!cookies.is_empty() && cookies.iter().all(|c| c.contains("; Secure")), "{cookies:?}");
+    // Plain HTTP to the TLS port is not served.
+    assert!(reqwest::blocking::get(server.base.replace("https://", "http://") + "/v1/health").map(|r| !r.status().is_success()).unwrap_or(true));
+}
