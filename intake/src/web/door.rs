@@ -161,6 +161,9 @@ impl CsrfField for std::collections::HashMap<String, String> {
     }
 }
 
+/// The largest form a page posts (a paper serial list of a whole province fits many times).
+const FORM_MAX_BYTES: usize = 2 * 1024 * 1024;
+
 /// A form posted by a visitor whom `A` admits, parsed, its CSRF token checked (403 otherwise).
 pub(super) struct Posted<A, F> {
     pub(super) v: Visitor,
@@ -175,7 +178,13 @@ impl<A: Audience, F: DeserializeOwned + CsrfField + Send, S: Send + Sync> FromRe
     async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
         let Signed { v, from, .. } = Signed::<A>::from_request_parts(&mut parts, state).await?;
-        let Form(form) = Form::<F>::from_request(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
+        let bytes = axum::body::to_bytes(body, FORM_MAX_BYTES).await.map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "biểu mẫu quá lớn — the form is too large").into_response())?;
+        let parsed = serde_urlencoded::from_bytes::<F>(&bytes);
+        // The body may hold a passphrase: wipe it where this is the only copy of the buffer.
+        if let Ok(mut only) = bytes.try_into_mut() {
+            zeroize::Zeroize::zeroize(only.as_mut());
+        }
+        let form = parsed.map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, format!("biểu mẫu không đọc được — the form cannot be read: {e}")).into_response())?;
         if !accounts::same_secret(&v.csrf, form.csrf()) {
             let message = "Biểu mẫu đã cũ hoặc bị giả mạo (kiểm tra CSRF không đạt); hãy tải lại trang. — The form is stale or forged; reload the page.";
             return Err(refused("refused_csrf", (StatusCode::FORBIDDEN, message).into_response()));

@@ -7,7 +7,7 @@ csrf_forms!(CsrfForm);
 #[derive(serde::Deserialize)]
 pub(super) struct LoginForm {
     pub(super) login: String,
-    pub(super) password: String,
+    pub(super) password: zeroize::Zeroizing<String>,
     pub(super) csrf: String,
 }
 

@@ -164,7 +164,8 @@ pub(super) fn passphrase_form(v: &Visitor, message: Option<&str>) -> Markup {
 #[derive(serde::Deserialize)]
 pub(super) struct PassphraseForm {
     pub(super) csrf: String,
-    pub(super) passphrase: String,
+    /// Wiped from memory when dropped.
+    pub(super) passphrase: zeroize::Zeroizing<String>,
 }
 
 /// The passphrase form again, saying why, for a wrong passphrase or too many of them.
