@@ -7,10 +7,7 @@
 
 use fieldpost_e2e::{webdriver::Session, *};
 use serde_json::{json, Value};
-use std::{
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 use sync_protocol::lifecycle::HouseholdStatus;
 
 fn shot(session: &Session, name: &str) {
@@ -122,6 +119,21 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     assert_eq!(opened.answers, answers);
     assert_eq!(verified[0]["body"]["mismatches"], 1);
 
+    // A household moved to another enumerator while this device still worked on it: the work
+    // is refused, and the app never says "all synced" about it — it names the household and
+    // says what to do with its paper, in Vietnamese.
+    let moved = intake::store::ReassignTarget::Households(vec!["dh-p2-kp1-05".into()]);
+    centre.intake.store.reassign(&moved, "enum-dh-p4", "gs-dh", "ốm", chrono::Utc::now()).unwrap();
+    s.script("location.hash = '#/household/dh-p2-kp1-05'");
+    s.click("#hand-out-rep");
+    s.wait_text("h1", "Đã phát");
+    s.click("#nav-sync");
+    s.click("#sync-now");
+    s.wait_text("#sync-banner", "Máy chủ từ chối 1 việc");
+    let said = s.wait_text(".rejected li[data-code='household_not_assigned']", "giám sát viên");
+    assert!(said.contains("QT24-") && !said.contains("household_not_assigned") && !said.contains("assigned to another"), "{said}");
+    shot(s, "09b-bi-tu-choi.png");
+
     // Every main screen fits a 10-inch tablet (768 px) and a wide laptop (1920 px): nothing
     // runs off the side.
     for (width, height) in [(768, 1024), (1920, 1080)] {
@@ -156,7 +168,7 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     let s = Session::start(&app.driver_url, app.capabilities.clone()).expect("the app again");
     s.wait("#sync-now");
     s.click("#lang");
-    s.wait_text("#sync-banner", "Everything is synced");
+    s.wait_text("#sync-banner", "The intake refused 1");
     s.end();
 }
 

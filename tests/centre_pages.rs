@@ -41,7 +41,7 @@ fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
 
     let store = &centre.intake.store;
     store.set_password("gs-dh", &hash_password("giám sát Đông Hà 2024").unwrap()).unwrap();
-    let ministry = Account { login: "bonv".into(), name: "Vụ Cải cách hành chính".into(), role: Role::Ministry, districts: vec![], password_hash: Some(hash_password("bộ nội vụ mật khẩu").unwrap()) };
+    let ministry = Account { login: "bonv".into(), name: "Vụ Cải cách hành chính".into(), role: Role::Ministry, districts: vec![], password_hash: Some(hash_password("bộ nội vụ mật khẩu").unwrap()), disabled: false };
     store.upsert_account(&ministry, chrono::Utc::now()).unwrap();
     let passphrase = "cụm mật khẩu của Bộ Nội vụ 2024";
     centre.intake.store_ministry_key(&intake::demo::fixed_ministry_key(), passphrase).unwrap();

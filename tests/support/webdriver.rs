@@ -76,9 +76,18 @@ impl Session {
         }
     }
 
+    /// Clicks `css`, finding it again if the screen was redrawn between the find and the click
+    /// (a background sync redraws it: the element found is then stale).
     pub fn click(&self, css: &str) {
-        let id = self.wait(css);
-        self.post(&format!("/element/{id}/click"), json!({})).unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let id = self.wait(css);
+            match self.post(&format!("/element/{id}/click"), json!({})) {
+                Ok(_) => return,
+                Err(e) if Instant::now() > deadline => panic!("click {css}: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
     }
 
     pub fn type_into(&self, css: &str, text: &str) {

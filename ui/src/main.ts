@@ -14,6 +14,7 @@ import { h, clear } from './dom';
 import { lang, setLang, t, type Lang } from './i18n';
 import { parseRoute, type Route } from './route';
 import * as screens from './screens';
+import { banner } from './rejections';
 
 const root = document.getElementById('app') as HTMLElement;
 let overview: Overview | null = null;
@@ -64,7 +65,10 @@ function nav(current: Route): HTMLElement {
       ),
     ),
     overview?.enrolled
-      ? h('a', { id: 'sync-banner', href: '#/sync', class: pending > 0 ? 'banner warn' : 'banner ok' }, syncLine || (pending > 0 ? t('unsynced', { n: pending }) : t('synced_all')))
+      ? (() => {
+          const b = banner(pending, overview?.rejected ?? 0);
+          return h('a', { id: 'sync-banner', href: '#/sync', class: b.cls }, syncLine || b.text);
+        })()
       : null,
   );
 }
@@ -121,10 +125,11 @@ async function start(): Promise<void> {
     }
     void api.overview().then((o) => {
       overview = o;
-      const banner = document.getElementById('sync-banner');
-      if (banner) {
-        banner.textContent = o.pending.events_total > 0 ? t('unsynced', { n: o.pending.events_total }) : t('synced_all');
-        banner.className = o.pending.events_total > 0 ? 'banner warn' : 'banner ok';
+      const shown = document.getElementById('sync-banner');
+      if (shown) {
+        const b = banner(o.pending.events_total, o.rejected);
+        shown.textContent = b.text;
+        shown.className = b.cls;
       }
     });
   });

@@ -5,6 +5,7 @@ import { api, type Household, type Overview, type Progress, type SyncDone } from
 import { append, h } from './dom';
 import { formatDate, formatDateTime, lang, t, tDynamic } from './i18n';
 import * as keying from './keying';
+import { whatToDo } from './rejections';
 import { href, type Route } from './route';
 
 export interface Context {
@@ -676,7 +677,12 @@ export function syncFinished(d: SyncDone, errorText: (e: unknown) => string): vo
 
 async function sync(ctx: Context): Promise<HTMLElement> {
   const o = ctx.overview;
-  const rejected = await api.rejectedEvents();
+  const [rejected, list] = await Promise.all([api.rejectedEvents(), api.households()]);
+  const byId = new Map(list.map((x) => [x.id, x]));
+  const householdName = (id: string) => {
+    const x = byId.get(id);
+    return x ? `${x.name} (${x.serial})` : id;
+  };
   progressBar = h('progress', { id: 'sync-progress', max: 1, value: 0 });
   syncStatus = h('p', { id: 'sync-status', 'aria-live': 'polite' }, lastSyncMessage);
   const lastStatus = syncStatus;
@@ -706,7 +712,16 @@ async function sync(ctx: Context): Promise<HTMLElement> {
       : h(
           'ul',
           { class: 'rejected' },
-          rejected.map((r) => h('li', {}, h('b', {}, tDynamic(`kind_${r.kind}`, r.kind)), ` — ${r.household ?? ''}: `, h('span', { class: 'error' }, r.reason))),
+          rejected.map((r) =>
+            h(
+              'li',
+              { 'data-code': r.code },
+              h('b', {}, tDynamic(`kind_${r.kind}`, r.kind)),
+              r.household ? ` — ${householdName(r.household)}` : '',
+              h('p', { class: 'error' }, `${t('rejected_what')}: ${whatToDo(r, householdName)}`),
+              lang() === 'en' ? h('p', { class: 'muted' }, r.reason) : null,
+            ),
+          ),
         ),
   );
 }

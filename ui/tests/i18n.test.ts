@@ -32,3 +32,18 @@ describe('routes', () => {
     expect(parseRoute('')).toEqual({ name: 'today' });
   });
 });
+
+describe('what the banner and the refusals say', () => {
+  it('never says all synced while work was refused, and names the household with what to do', async () => {
+    const { banner, whatToDo } = await import('../src/rejections');
+    expect(banner(3, 2).cls).toBe('banner warn');
+    expect(banner(0, 2)).toEqual({ text: 'Máy chủ từ chối 2 việc — mở để xem cần làm gì', cls: 'banner error' });
+    expect(banner(0, 0).text).toBe('Đã đồng bộ hết');
+    const r = { event: 'e', household: 'h1', kind: 'form_distributed', code: 'household_not_assigned', reason: 'household h1 is assigned to another enumerator now' };
+    const said = whatToDo(r, (id) => (id === 'h1' ? 'Nguyễn Văn A (QT24-00001)' : id));
+    expect(said).toContain('Nguyễn Văn A (QT24-00001)');
+    expect(said).toContain('giám sát viên');
+    expect(said).not.toMatch(/household_not_assigned|assigned to another/);
+    expect(whatToDo({ ...r, code: 'something_new' }, () => 'X')).toContain('Báo giám sát viên');
+  });
+});
