@@ -440,3 +440,29 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     assert_eq!(server.intake.store.reviews().unwrap()[&h.0].1, EVIL);
     assert!(server.intake.store.audit_log(50).unwrap().iter().any(|e| e.detail.contains(EVIL)));
 }
+
+/// Issue 11, item 6: a supervisor issues one-time enrollment codes for the enumerators of their
+/// districts (by name), printable with a QR code of the intake's address and the code; another
+/// district's enumerator does not exist for them; the code enrolls a device once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_supervisor_issues_printable_enrollment_codes_for_their_own_enumerators() {
+    let server = setup().await;
+    let session = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
+    let page = get(&server, "/codes", &session).await.text().await.unwrap();
+    let name_of = |id: &str| server.campaign.enumerators.iter().find(|e| e.id == id).unwrap().name.clone();
+    assert!(page.contains(&name_of("enum-dh-p2")), "{page}");
+    assert!(!page.contains(&name_of("enum-gl-ga")), "only their districts' enumerators");
+    let csrf = hidden_csrf(&page);
+    let issue = |enumerator: &'static str| {
+        let (session, csrf, url) = (session.clone(), csrf.clone(), format!("{}/codes", server.base));
+        async move { client().post(url).header(header::COOKIE, format!("fp_session={session}")).form(&[("csrf", csrf.as_str()), ("enumerator", enumerator), ("hours", "72")]).send().await.unwrap() }
+    };
+    assert_eq!(issue("enum-gl-ga").await.status(), StatusCode::NOT_FOUND);
+    let printed = issue("enum-dh-p2").await.text().await.unwrap();
+    assert!(printed.contains(&name_of("enum-dh-p2")) && printed.contains("<svg"), "{printed}");
+    let at = printed.find("id=\"code\">").unwrap() + "id=\"code\">".len();
+    let code = printed[at..].split('<').next().unwrap().to_string();
+    let key = sync_protocol::keys::DeviceKey::generate(&mut rand::rngs::OsRng);
+    assert_eq!(server.enroll_raw(&code, &key).await.status(), 201, "the printed code enrolls a device");
+    assert!(server.intake.store.audit_log(50).unwrap().iter().any(|e| e.login == "gs-dh" && e.action == "code_issued"));
+}

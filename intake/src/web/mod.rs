@@ -11,6 +11,7 @@
 mod admin;
 mod api;
 mod audit;
+mod codes;
 mod door;
 mod layout;
 mod login;
@@ -75,6 +76,7 @@ pub fn routes(intake: Arc<Intake>) -> Router<Arc<Intake>> {
         .route("/ministry/correct/{household}", get(ministry::correction_page).post(ministry::correction))
         .route("/admin", get(admin::admin_page))
         .route("/admin/audit", get(audit::audit_page))
+        .route("/codes", get(codes::codes_page).post(codes::issue_code))
         .route("/admin/account/action", axum::routing::post(admin::account_action))
         .route("/admin/account", axum::routing::post(admin::admin_account))
         .route("/admin/code", axum::routing::post(admin::admin_code))

@@ -1,0 +1,88 @@
+//! Enrollment codes from a supervisor (the app tells enumerators to ask them): a supervisor
+//! issues one-time codes for the enumerators working in their districts — the ministry and
+//! admins for anyone — and prints them: the enumerator's name, the code, the intake's address,
+//! and a QR code of both for a tablet with a camera
+//! (`fieldpost://enroll?intake=<address>&code=<code>`).
+
+use super::prelude::*;
+
+csrf_forms!(IssueCodeForm);
+
+/// (id, name) of the enumerators this account may issue codes for.
+async fn enumerators_for(intake: &Arc<Intake>, account: &Account) -> Result<Vec<(String, String)>, IntakeError> {
+    let (i, a) = (intake.clone(), account.clone());
+    blocking(move || {
+        if a.role != accounts::Role::Supervisor {
+            return Ok(i.store.enumerators()?);
+        }
+        let mut seen = std::collections::BTreeMap::new();
+        for row in i.store.progress(Some(&a.districts))? {
+            seen.insert(row.enumerator_id, row.enumerator);
+        }
+        Ok(seen.into_iter().collect())
+    })
+    .await
+}
+
+pub(super) async fn codes_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>) -> Result<Response, IntakeError> {
+    let enumerators = enumerators_for(&intake, &v.account).await?;
+    let body = html! {
+        p { "Mã đăng ký dùng một lần để điều tra viên đăng ký máy tính bảng. Mã chỉ hiện một lần: hãy in hoặc chép ngay." }
+        form method="post" action="/codes" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Điều tra viên " select name="enumerator" required { @for (id, name) in &enumerators { option value=(id) { (name) } } } }
+            label { "Hiệu lực " select name="hours" { option value="24" { "1 ngày" } option value="72" selected { "3 ngày" } option value="168" { "7 ngày" } } }
+            button #issue-code { "Cấp mã" }
+        }
+    };
+    Ok(page("Cấp mã đăng ký máy", Some(&v), body).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct IssueCodeForm {
+    pub(super) csrf: String,
+    pub(super) enumerator: String,
+    pub(super) hours: i64,
+}
+
+pub(super) async fn issue_code(State(intake): State<Arc<Intake>>, headers: HeaderMap, Posted { v, from, form, .. }: Posted<Staff, IssueCodeForm>) -> Result<Response, IntakeError> {
+    if !(1..=720).contains(&form.hours) {
+        return Err(IntakeError::BadRequest("mã có hiệu lực từ 1 đến 720 giờ — a code is valid 1 to 720 hours".into()));
+    }
+    // Another district's enumerator does not exist for a supervisor.
+    let name = enumerators_for(&intake, &v.account).await?.into_iter().find(|(id, _)| *id == form.enumerator).map(|(_, n)| n).ok_or(IntakeError::NotFound)?;
+    let (i, by, enumerator) = (intake.clone(), v.account.login.clone(), form.enumerator.clone());
+    let code = blocking(move || {
+        let code = i.issue_enrollment_code(&enumerator, chrono::Duration::hours(form.hours), &by)?;
+        i.store.audit(&by, "code_issued", &format!("{enumerator}, valid {} h", form.hours), &from.to_string(), Utc::now())?;
+        Ok(code)
+    })
+    .await?;
+    let scheme = if intake.secure_cookies { "https" } else { "http" };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
+    let address = format!("{scheme}://{host}");
+    let link = format!("fieldpost://enroll?intake={}&code={code}", urlencode(&address));
+    let qr = qrcode::QrCode::new(link.as_bytes())
+        .map(|q| q.render::<qrcode::render::svg::Color>().min_dimensions(220, 220).build())
+        .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
+    let valid_until = {
+        let tz = intake.time_zone()?;
+        (Utc::now() + chrono::Duration::hours(form.hours)).with_timezone(&tz).format("%H:%M %d/%m/%Y").to_string()
+    };
+    let body = html! {
+        div.code-card #code-card {
+            p { "Điều tra viên: " b #code-for { (name) } }
+            p { "Địa chỉ máy chủ: " b { (address) } }
+            p.big { "Mã đăng ký: " b #code { (code) } }
+            p { "Dùng một lần; hết hạn lúc " (valid_until) "." }
+            div.qr { (maud::PreEscaped(qr)) }
+            p.muted { "Trên máy tính bảng: mở Fieldpost → Thiết lập, nhập địa chỉ và mã (hoặc quét mã QR nếu máy có camera)." }
+        }
+        p.noprint { a href="/codes" { "← Cấp mã khác" } " · In trang này để trao cho điều tra viên." }
+    };
+    Ok(page("Mã đăng ký máy", Some(&v), body).into_response())
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
