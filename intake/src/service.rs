@@ -590,16 +590,24 @@ impl Intake {
     }
 
     /// Draws the back-check sample (reproducible from its seed) and records the draw.
-    pub fn draw_backcheck(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, by: &str, address: &str) -> Result<Vec<(String, Vec<crate::store::ExpectedForm>)>, IntakeError> {
+    pub fn draw_backcheck(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, by: &str, address: &str) -> Result<i64, IntakeError> {
         if seed.trim().is_empty() || seed.len() > 100 || !(1..=100).contains(&share_percent) {
             return Err(IntakeError::BadRequest("give a seed (up to 100 characters) and a share from 1 to 100 %".into()));
         }
         let sample = crate::reconcile::backcheck_sample(&self.store.expected_forms()?, seed.trim(), share_percent, min_per_enumerator);
         let households: Vec<String> = sample.iter().flat_map(|(_, l)| l.iter().map(|f| f.household.clone())).collect();
         let now = Utc::now();
-        self.store.record_backcheck_draw(seed.trim(), share_percent, min_per_enumerator, &households, by, now)?;
-        self.store.audit(by, "backcheck_drawn", &format!("seed {:?}, {share_percent} %, min {min_per_enumerator}: {} households", seed.trim(), households.len()), address, now)?;
-        Ok(sample)
+        let id = self.store.record_backcheck_draw(seed.trim(), share_percent, min_per_enumerator, &households, by, now)?;
+        self.store.audit(by, "backcheck_drawn", &format!("draw {id}, seed {:?}, {share_percent} %, min {min_per_enumerator}: {} households", seed.trim(), households.len()), address, now)?;
+        Ok(id)
+    }
+
+    /// A kept draw with what a visitor needs of each household and the outcomes so far.
+    pub fn backcheck_draw(&self, id: i64) -> Result<(crate::store::BackcheckDraw, Vec<crate::store::HouseholdToVisit>, HashMap<String, String>), IntakeError> {
+        let draw = self.store.backcheck_draws()?.into_iter().find(|d| d.id == id).ok_or(IntakeError::NotFound)?;
+        let households = self.store.households_to_visit(&draw.households)?;
+        let outcomes = self.store.backcheck_outcomes()?.into_iter().map(|(_, h, o)| (h, o)).collect();
+        Ok((draw, households, outcomes))
     }
 
     /// Daily counts of what this account may see (their districts for a supervisor).

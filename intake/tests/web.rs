@@ -221,6 +221,17 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     let again = serials(draw("phuc-tra-qt-2024").await.text().await.unwrap());
     assert_eq!(first.len(), 2, "half of 3 forms, rounded up");
     assert_eq!(first, again);
+    // Issue 11, item 7: the draws are kept and listed (seed, who), each at its own address with
+    // the households' names and addresses, and no outcome chosen in advance.
+    let listed = get(&server, "/ministry/backcheck", &session).await.text().await.unwrap();
+    assert!(listed.contains("Lần 1") && listed.contains("Lần 2") && listed.contains("phuc-tra-qt-2024") && listed.contains("bonv"), "{listed}");
+    let kept = get(&server, "/ministry/backcheck/draw/1", &session).await.text().await.unwrap();
+    assert_eq!(serials(kept.clone()), first, "the list is still there after leaving the page");
+    let h0 = server.intake.store.households_to_visit(&[server.intake.store.expected_forms().unwrap().into_iter().find(|f| f.serial == first[0]).unwrap().household]).unwrap().remove(0);
+    assert!(kept.contains(&h0.address) && kept.contains(&h0.name), "names and addresses to visit");
+    assert!(kept.contains("<option value=\"\">— chọn —</option>") && kept.contains("select name=\"outcome\" required"), "no default outcome");
+    assert!(!kept.contains(" selected"), "nothing pre-selected");
+    assert_eq!(get(&server, "/ministry/backcheck/draw/99", &session).await.status(), StatusCode::NOT_FOUND);
 
     // Review: approve one, flag one with a reason (a flag needs one), later decisions kept.
     let review = |household: String, decision: &'static str, reason: &'static str| post("/ministry/review", vec![("csrf", csrf.clone()), ("household", household), ("decision", decision.into()), ("reason", reason.into())]);

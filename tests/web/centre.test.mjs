@@ -67,8 +67,8 @@ test('the ministry draws the back-check sample twice with the same seed and gets
     await page.fill('input[name=share]', '50');
     await page.fill('input[name=min]', '1');
     await page.click('form[action="/ministry/backcheck"] button');
-    await page.waitForSelector('#sample');
-    return page.locator('#sample td.serial').allTextContents();
+    await page.waitForSelector('.sample');
+    return page.locator('.sample td.serial').allTextContents();
   };
   const first = await draw();
   const second = await draw();

@@ -226,6 +226,30 @@ pub struct ExpectedForm {
     pub digital: bool,
 }
 
+/// A kept back-check draw: who drew it, when, with what seed, and the households drawn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackcheckDraw {
+    pub id: i64,
+    pub seed: String,
+    pub share_percent: u32,
+    pub min_per_enumerator: u32,
+    pub households: Vec<String>,
+    pub by: String,
+    pub at: String,
+}
+
+/// A household as a back-check visitor finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HouseholdToVisit {
+    pub id: String,
+    pub serial: String,
+    pub name: String,
+    pub address: String,
+    pub village: String,
+    pub commune: String,
+    pub enumerator: String,
+}
+
 /// Which households a reassignment moves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReassignTarget {
@@ -372,7 +396,12 @@ pub trait Store: Send + Sync + 'static {
     fn record_review(&self, household: &str, decision: &str, reason: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// The latest decision per reviewed household: (household, decision, reason, by, at).
     fn reviews(&self) -> Result<BTreeMap<String, (String, String, String, String)>, StoreError>;
-    fn record_backcheck_draw(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, households: &[String], by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Keeps a back-check draw; returns its number.
+    fn record_backcheck_draw(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, households: &[String], by: &str, now: DateTime<Utc>) -> Result<i64, StoreError>;
+    /// Every draw kept, newest first.
+    fn backcheck_draws(&self) -> Result<Vec<BackcheckDraw>, StoreError>;
+    /// What a back-check visitor needs of each household, in the order given.
+    fn households_to_visit(&self, ids: &[String]) -> Result<Vec<HouseholdToVisit>, StoreError>;
 
     fn record_alert(&self, alert: &Alert, now: DateTime<Utc>) -> Result<(), StoreError>;
     fn alerts(&self) -> Result<Vec<Alert>, StoreError>;

@@ -1195,14 +1195,54 @@ impl Store for SqliteStore {
         })
     }
 
-    fn record_backcheck_draw(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, households: &[String], by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    fn record_backcheck_draw(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, households: &[String], by: &str, now: DateTime<Utc>) -> Result<i64, StoreError> {
         let (seed, list, by) = (seed.to_string(), serde_json::to_string(households).expect("serializes"), by.to_string());
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO backcheck_draws (seed, share_percent, min_per_enumerator, households, by_whom, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![seed, share_percent, min_per_enumerator, list, by, rfc3339(now)],
             )?;
-            Ok(())
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    fn backcheck_draws(&self) -> Result<Vec<BackcheckDraw>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT id, seed, share_percent, min_per_enumerator, households, by_whom, at FROM backcheck_draws ORDER BY id DESC")?;
+            let rows = stmt.query_map([], |r| {
+                let list: String = r.get(4)?;
+                Ok(BackcheckDraw {
+                    id: r.get(0)?,
+                    seed: r.get(1)?,
+                    share_percent: r.get(2)?,
+                    min_per_enumerator: r.get(3)?,
+                    households: serde_json::from_str(&list).unwrap_or_default(),
+                    by: r.get(5)?,
+                    at: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn households_to_visit(&self, ids: &[String]) -> Result<Vec<HouseholdToVisit>, StoreError> {
+        let ids = ids.to_vec();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT h.id, h.serial, h.name, h.address, v.name, cm.name, e.name
+                 FROM households h JOIN villages v ON v.id = h.village_id JOIN communes cm ON cm.id = v.commune_id
+                 JOIN enumerators e ON e.id = h.enumerator_id WHERE h.id = ?1",
+            )?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in &ids {
+                if let Some(h) = stmt
+                    .query_row([id], |r| Ok(HouseholdToVisit { id: r.get(0)?, serial: r.get(1)?, name: r.get(2)?, address: r.get(3)?, village: r.get(4)?, commune: r.get(5)?, enumerator: r.get(6)? }))
+                    .optional()?
+                {
+                    out.push(h);
+                }
+            }
+            Ok(out)
         })
     }
 

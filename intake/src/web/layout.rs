@@ -48,7 +48,7 @@ header{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;background:
 main{padding:1rem 1.5rem;max-width:1400px}table{border-collapse:collapse;width:100%;background:#fff}\
 th,td{border:1px solid #d6dbe2;padding:.35rem .5rem;text-align:right}th:first-child,td:first-child,td.l{text-align:left}\
 tr.behind td{background:#fde8e6}.flag{color:#b3261e;font-weight:700}label{display:block;margin:.6rem 0}\
-input{font:inherit;padding:.4rem}button{font:inherit;padding:.4rem .9rem}.error{color:#b3261e;font-weight:700}.muted{color:#5b6472}.scroll{overflow-x:auto}.filters label{display:inline-block;margin-right:.8rem}.code-card{background:#fff;border:1px solid #d6dbe2;padding:1rem;max-width:30rem}.big{font-size:1.4rem}.qr svg{width:220px;height:220px}@media print{header,.noprint{display:none}}";
+input{font:inherit;padding:.4rem}button{font:inherit;padding:.4rem .9rem}.error{color:#b3261e;font-weight:700}.muted{color:#5b6472}.scroll{overflow-x:auto}.filters label{display:inline-block;margin-right:.8rem}.code-card{background:#fff;border:1px solid #d6dbe2;padding:1rem;max-width:30rem}.big{font-size:1.4rem}.qr svg{width:220px;height:220px}@media print{header,.noprint{display:none}section.visit{break-after:page}}";
 
 pub(super) fn percent(s: &forms::index::Share) -> String {
     s.value.map(|x| format!("{:.1}", 100.0 * x)).unwrap_or_else(|| "—".into())

@@ -75,17 +75,24 @@ pub(super) fn backcheck_form(v: &Visitor, seed: &str) -> Markup {
 pub(super) async fn backcheck_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Ministry>) -> Result<Response, IntakeError> {
     let seed = accounts::new_token()[..12].to_string();
     let i = intake.clone();
-    let results = blocking(move || i.backcheck_results()).await?;
+    let (results, draws, names, tz) = blocking(move || Ok((i.backcheck_results()?, i.store.backcheck_draws()?, i.enumerator_names()?, i.time_zone()?))).await?;
     let body = html! {
         (backcheck_form(&v, &seed))
+        h2 { "Các lần rút mẫu đã lưu" }
+        @if draws.is_empty() { p { "Chưa rút lần nào." } } @else {
+            ul #draws { @for d in &draws { li {
+                a href=(format!("/ministry/backcheck/draw/{}", d.id)) { "Lần " (d.id) } " — " (super::audit::local_time(&d.at, tz)) ", " (d.by)
+                ", hạt giống " code { (d.seed) } ", " (d.share_percent) " %, tối thiểu " (d.min_per_enumerator) ": " (d.households.len()) " hộ"
+            } } }
+        }
         h2 { "Kết quả phúc tra theo điều tra viên" }
-        table #backcheck-results {
+        div.scroll { table #backcheck-results {
             thead { tr { th { "Điều tra viên" } th { "Đã xác nhận" } th { "Không gặp" } th { "Trả lời khác" } } }
             tbody { @for (enumerator, counts) in &results {
-                tr { td { (enumerator) }
+                tr { td { (names.get(enumerator).map(String::as_str).unwrap_or(enumerator)) }
                     @for k in ["confirmed", "not_visited", "answers_differ"] { td { (counts.get(k).copied().unwrap_or(0)) } } }
             } }
-        }
+        } }
     };
     Ok(page("Phúc tra", Some(&v), body).into_response())
 }
@@ -97,12 +104,16 @@ pub(super) struct OutcomeForm {
     pub(super) outcome: String,
     #[serde(default)]
     pub(super) note: String,
+    /// The draw page to return to.
+    #[serde(default)]
+    pub(super) draw: Option<i64>,
 }
 
 pub(super) async fn backcheck_outcome(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, OutcomeForm>) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
+    let back = form.draw.map(|d| format!("/ministry/backcheck/draw/{d}")).unwrap_or_else(|| "/ministry/backcheck".into());
     blocking(move || i.record_backcheck_outcome(&form.household, &form.outcome, &form.note, &by, &from.to_string())).await?;
-    Ok(Redirect::to("/ministry/backcheck").into_response())
+    Ok(Redirect::to(&back).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -115,26 +126,60 @@ pub(super) struct BackcheckForm {
 
 pub(super) async fn draw_backcheck(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, BackcheckForm>) -> Result<Response, IntakeError> {
     let (i, by, seed) = (intake.clone(), v.account.login.clone(), form.seed.clone());
-    let sample = blocking(move || i.draw_backcheck(&seed, form.share, form.min, &by, &from.to_string())).await?;
-    let body = html! {
-        p { "Hạt giống: " b #seed { (form.seed) } " · tỷ lệ " (form.share) " % · tối thiểu " (form.min) " mỗi điều tra viên" }
-        table #sample {
-            thead { tr { th { "Điều tra viên" } th { "Số phiếu" } th { "Hộ" } th { "Thôn" } th { "Kết quả phúc tra" } } }
-            tbody { @for (enumerator, list) in &sample { @for f in list {
-                tr { td { (enumerator) } td.serial { (f.serial) } td { (f.household) } td { (f.village_name) } td {
-                    form method="post" action="/ministry/backcheck/outcome" {
-                        input type="hidden" name="csrf" value=(v.csrf);
-                        input type="hidden" name="household" value=(f.household);
-                        select name="outcome" { option value="confirmed" { "Đã xác nhận" } option value="not_visited" { "Không gặp" } option value="answers_differ" { "Trả lời khác" } }
-                        input name="note" placeholder="Ghi chú" maxlength="2000";
-                        button { "Ghi" }
-                    }
-                } }
-            } } }
+    let id = blocking(move || i.draw_backcheck(&seed, form.share, form.min, &by, &from.to_string())).await?;
+    draw_view(&intake, &v, id).await
+}
+
+pub(super) async fn draw_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Ministry>, Path(id): Path<i64>) -> Result<Response, IntakeError> {
+    draw_view(&intake, &v, id).await
+}
+
+/// A kept draw, one section per enumerator (printable: one page each), with each household's
+/// name and address, the outcome so far, and a form with no outcome chosen in advance.
+async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Response, IntakeError> {
+    let i = intake.clone();
+    let ((draw, households, outcomes), tz) = blocking(move || Ok((i.backcheck_draw(id)?, i.time_zone()?))).await?;
+    let mut by_enumerator: Vec<(String, Vec<&crate::store::HouseholdToVisit>)> = Vec::new();
+    for h in &households {
+        match by_enumerator.iter_mut().find(|(e, _)| *e == h.enumerator) {
+            Some((_, list)) => list.push(h),
+            None => by_enumerator.push((h.enumerator.clone(), vec![h])),
         }
-        (backcheck_form(&v, &form.seed))
+    }
+    let outcome_name = |o: &str| match o {
+        "confirmed" => "Đã xác nhận",
+        "not_visited" => "Không gặp",
+        "answers_differ" => "Trả lời khác",
+        _ => "—",
     };
-    Ok(page("Danh sách phúc tra", Some(&v), body).into_response())
+    let body = html! {
+        p { "Lần " (draw.id) " · " (super::audit::local_time(&draw.at, tz)) " · người rút: " (draw.by) " · hạt giống: " b #seed { (draw.seed) }
+            " · tỷ lệ " (draw.share_percent) " % · tối thiểu " (draw.min_per_enumerator) " mỗi điều tra viên" }
+        p.noprint { a href=(format!("/ministry/backcheck/draw/{}", draw.id)) { "Đường dẫn cố định của danh sách này" } " · In trang: mỗi điều tra viên một trang." }
+        @for (enumerator, list) in &by_enumerator {
+            section.visit {
+                h2 { "Điều tra viên: " (enumerator) " (" (list.len()) " hộ)" }
+                div.scroll { table.sample {
+                    thead { tr { th { "Số phiếu" } th { "Chủ hộ" } th { "Địa chỉ" } th { "Thôn, xã" } th { "Kết quả" } th.noprint { "Ghi kết quả" } } }
+                    tbody { @for h in list {
+                        tr data-household=(h.id) { td.serial { (h.serial) } td.l { (h.name) } td.l { (h.address) } td.l { (h.village) ", " (h.commune) }
+                            td.outcome { (outcomes.get(&h.id).map(|o| outcome_name(o)).unwrap_or("chưa ghi")) }
+                            td.noprint { form method="post" action="/ministry/backcheck/outcome" {
+                                input type="hidden" name="csrf" value=(v.csrf);
+                                input type="hidden" name="household" value=(h.id);
+                                input type="hidden" name="draw" value=(draw.id);
+                                select name="outcome" required { option value="" { "— chọn —" } option value="confirmed" { "Đã xác nhận" } option value="not_visited" { "Không gặp" } option value="answers_differ" { "Trả lời khác" } }
+                                input name="note" placeholder="Ghi chú" maxlength="2000";
+                                button { "Ghi" }
+                            } }
+                        }
+                    } }
+                } }
+            }
+        }
+        div.noprint { (backcheck_form(v, &draw.seed)) }
+    };
+    Ok(page("Danh sách phúc tra", Some(v), body).into_response())
 }
 
 pub(super) async fn index_page(Signed { v, .. }: Signed<Ministry>) -> Result<Response, IntakeError> {

@@ -70,6 +70,7 @@ pub fn routes(intake: Arc<Intake>) -> Router<Arc<Intake>> {
         .route("/ministry/paper", axum::routing::post(ministry::record_paper))
         .route("/ministry/backcheck", get(ministry::backcheck_page).post(ministry::draw_backcheck))
         .route("/ministry/backcheck/outcome", axum::routing::post(ministry::backcheck_outcome))
+        .route("/ministry/backcheck/draw/{id}", get(ministry::draw_page))
         .route("/ministry/index", get(ministry::index_page).post(ministry::index_results))
         .route("/ministry/anomalies", get(ministry::anomalies_page))
         .route("/ministry/review", get(ministry::review_page).post(ministry::review))
