@@ -106,6 +106,8 @@ pub struct Row {
     pub expected: Expected,
     /// Short reasons, e.g. `handed_out 10 of 27 expected`.
     pub behind: Vec<String>,
+    /// How many forms short of the timeline, all stages together: what the page sorts by.
+    pub shortfall: u32,
     pub last_sync: Option<String>,
 }
 
@@ -127,6 +129,7 @@ pub fn report(progress: Vec<VillageProgress>, timeline: &Timeline, day: NaiveDat
             total.add(&counts);
             let expected = expected(&counts, timeline, day);
             let mut behind = Vec::new();
+            let mut shortfall = 0;
             for (what, done, want) in [
                 ("handed_out", counts.handed_out, expected.handed_out),
                 ("collected", counts.collected, expected.collected),
@@ -134,6 +137,7 @@ pub fn report(progress: Vec<VillageProgress>, timeline: &Timeline, day: NaiveDat
             ] {
                 if done < want {
                     behind.push(format!("{what} {done} of {want} expected"));
+                    shortfall += want - done;
                 }
             }
             Row {
@@ -147,6 +151,7 @@ pub fn report(progress: Vec<VillageProgress>, timeline: &Timeline, day: NaiveDat
                 counts,
                 expected,
                 behind,
+                shortfall,
                 last_sync: p.last_sync,
             }
         })
@@ -194,6 +199,7 @@ mod tests {
         };
         let r = report(vec![p], &timeline, day("2024-11-23"));
         assert_eq!(r.rows[0].behind, ["handed_out 14 of 24 expected", "collected 2 of 12 expected"]);
+        assert_eq!(r.rows[0].shortfall, 10 + 10);
         assert_eq!(r.behind, 1);
     }
 }

@@ -45,6 +45,24 @@ test('a supervisor logs in and sees only their district', async () => {
   assert.equal(ministryPage.status(), 404);
 });
 
+test('a supervisor on a 390 px phone sees who is behind first, without scrolling sideways', async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'vi-VN', isMobile: true });
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.fill('input[name=login]', supLogin);
+  await page.fill('input[name=password]', supPassword);
+  await Promise.all([page.waitForURL(`${base}/progress`), page.click('button')]);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `the progress page runs ${overflow} px off a 390 px screen`);
+  const shortfalls = (await page.locator('#cards .card').evaluateAll((cards) => cards.map((c) => Number(c.dataset.shortfall))));
+  assert.equal(shortfalls.length, 6);
+  assert.deepEqual(shortfalls, [...shortfalls].sort((a, b) => b - a), 'the furthest behind first');
+  const first = await page.locator('#cards .card').first().textContent();
+  assert.ok(!/enum-|dh-p|T\d\d:\d\d:\d\d/.test(first), `names and local times, not ids: ${first}`);
+  await page.screenshot({ path: `${shots}/centre-01b-tien-do-390px.png`, fullPage: true });
+  await context.close();
+});
+
 test('the ministry records a parcel with a missing and a duplicate serial', async () => {
   const page = await logIn(minLogin, minPassword);
   await page.goto(`${base}/ministry/reconciliation`);

@@ -11,25 +11,58 @@ pub(super) async fn report_for(intake: &Arc<Intake>, account: &Account, district
     tokio::task::spawn_blocking(move || i.progress_report(&a, district.as_deref())).await.map_err(|e| IntakeError::BadRequest(e.to_string()))?
 }
 
-pub(super) fn table(report: &Report) -> Markup {
+/// The progress as a phone shows it first: one card per village and enumerator, the furthest
+/// behind the timeline first, with the few numbers that matter; the full table follows.
+pub(super) fn table(report: &Report, tz: chrono_tz::Tz) -> Markup {
+    let mut cards: Vec<&crate::progress::Row> = report.rows.iter().collect();
+    cards.sort_by(|a, b| b.shortfall.cmp(&a.shortfall).then_with(|| a.enumerator.cmp(&b.enumerator)).then_with(|| a.village.cmp(&b.village)));
+    let synced = |r: &crate::progress::Row| r.last_sync.as_deref().map(|t| super::audit::local_time(t, tz)).unwrap_or_else(|| "chưa đồng bộ lần nào".into());
+    // The badge names the widest gap of one stage (the sort uses all stages together).
+    let state = |r: &crate::progress::Row| {
+        let gap = [(r.expected.handed_out, r.counts.handed_out), (r.expected.collected, r.counts.collected), (r.expected.in_parcel, r.counts.in_parcel)]
+            .iter()
+            .map(|(want, done)| want.saturating_sub(*done))
+            .max()
+            .unwrap_or(0);
+        if gap == 0 { ("ok", "Đúng tiến độ".to_string()) } else { ("late", format!("Chậm {gap} phiếu")) }
+    };
     html! {
-        p { "Ngày " (report.day) " · " (report.rows.len()) " dòng · " span.flag { (report.behind) " chậm tiến độ" } }
-        table {
-            thead { tr {
-                th { "Huyện / Xã / Thôn — Điều tra viên" } th { "Mẫu" } th { "Đã phát" } th { "Đã thu" } th { "Vắng" } th { "Từ chối" }
-                th { "Chuyển đi" } th { "Thay thế" } th { "Đã đồng bộ" } th { "Đã nhập" } th { "Đã kiểm tra" } th { "Trong bưu gói" } th { "Cần đạt (phát/thu/gói)" } th { "Đồng bộ gần nhất" }
-            } }
-            tbody {
-                @for r in &report.rows {
-                    tr class=(if r.behind.is_empty() { "" } else { "behind" }) title=(r.behind.join("; ")) {
-                        td.l { a href={ "/progress/district/" (r.district_id) } { (r.district) } " / " (r.commune) " / " (r.village) " — " (r.enumerator) }
-                        td { (r.counts.sampled) } td { (r.counts.handed_out) } td { (r.counts.collected) } td { (r.counts.absent) } td { (r.counts.refused) }
-                        td { (r.counts.moved) } td { (r.counts.replaced) } td { (r.counts.synced) } td { (r.counts.transcribed) } td { (r.counts.verified) } td { (r.counts.in_parcel) }
-                        td { (r.expected.handed_out) " / " (r.expected.collected) " / " (r.expected.in_parcel) }
-                        td.l { (r.last_sync.as_deref().unwrap_or("—")) }
+        p { "Ngày " (report.day.format("%d/%m/%Y")) " · " (report.rows.len()) " thôn/điều tra viên · " span.flag { (report.behind) " chậm tiến độ" } }
+        div.cards #cards {
+            @for r in &cards {
+                @let (class, said) = state(r);
+                article class={ "card " (class) } data-village=(r.village_id) data-shortfall=(r.shortfall) {
+                    div.card-head { b.who { (r.enumerator) } span.badge { (said) } }
+                    p.where { (r.village) ", " (r.commune) " — " a href={ "/progress/district/" (r.district_id) } { (r.district) } }
+                    dl.numbers {
+                        div { dt { "Đã phát" } dd { (r.counts.handed_out) " / " (r.expected.handed_out) } }
+                        div { dt { "Đã thu" } dd { (r.counts.collected) " / " (r.expected.collected) } }
+                        div { dt { "Đã nhập" } dd { (r.counts.transcribed) } }
+                        div { dt { "Bưu gói" } dd { (r.counts.in_parcel) " / " (r.expected.in_parcel) } }
                     }
+                    p.muted { "Cần đạt hôm nay sau dấu /. Mẫu " (r.counts.sampled) " hộ. Đồng bộ gần nhất: " (synced(r)) }
                 }
             }
+        }
+        details.full {
+            summary { "Bảng đầy đủ" }
+            div.scroll { table {
+                thead { tr {
+                    th { "Huyện / Xã / Thôn — Điều tra viên" } th { "Mẫu" } th { "Đã phát" } th { "Đã thu" } th { "Vắng" } th { "Từ chối" }
+                    th { "Chuyển đi" } th { "Thay thế" } th { "Đã đồng bộ" } th { "Đã nhập" } th { "Đã kiểm tra" } th { "Trong bưu gói" } th { "Cần đạt (phát/thu/gói)" } th { "Đồng bộ gần nhất" }
+                } }
+                tbody {
+                    @for r in &report.rows {
+                        tr class=(if r.behind.is_empty() { "" } else { "behind" }) {
+                            td.l { (r.district) " / " (r.commune) " / " (r.village) " — " (r.enumerator) }
+                            td { (r.counts.sampled) } td { (r.counts.handed_out) } td { (r.counts.collected) } td { (r.counts.absent) } td { (r.counts.refused) }
+                            td { (r.counts.moved) } td { (r.counts.replaced) } td { (r.counts.synced) } td { (r.counts.transcribed) } td { (r.counts.verified) } td { (r.counts.in_parcel) }
+                            td { (r.expected.handed_out) " / " (r.expected.collected) " / " (r.expected.in_parcel) }
+                            td.l { (synced(r)) }
+                        }
+                    }
+                }
+            } }
         }
     }
 }
@@ -37,11 +70,11 @@ pub(super) fn table(report: &Report) -> Markup {
 pub(super) async fn progress_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>) -> Result<Response, IntakeError> {
     let report = report_for(&intake, &v.account, None).await?;
     let (i, a) = (intake.clone(), v.account.clone());
-    let daily = blocking(move || i.daily_counts(&a)).await?;
+    let (daily, tz) = blocking(move || Ok((i.daily_counts(&a)?, i.time_zone()?))).await?;
     let body = html! {
+        (table(&report, tz))
         (chart(&crate::progress::cumulative(&daily), report.total.sampled))
         p { a href="/progress/report" { "Báo cáo theo kỳ (tháng)" } }
-        (table(&report))
     };
     Ok(page("Tiến độ thu thập", Some(&v), body).into_response())
 }
@@ -54,13 +87,17 @@ pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32)
     let y = |n: u32| h - pad - (h - 2.0 * pad) * n as f64 / top;
     let line = |pick: fn(&(chrono::NaiveDate, u32, u32, u32)) -> u32| points.iter().enumerate().map(|(i, p)| format!("{:.1},{:.1}", x(i), y(pick(p)))).collect::<Vec<_>>().join(" ");
     html! {
-        svg #progress-chart width=(w) height=(h) viewBox={ "0 0 " (w) " " (h) } role="img" aria-label="Tiến độ theo ngày" style="background:#fff;border:1px solid #d6dbe2" {
+        svg #progress-chart viewBox={ "0 0 " (w) " " (h) } role="img" aria-label="Tiến độ theo ngày" style="background:#fff;border:1px solid #d6dbe2;width:100%;max-width:720px;height:auto" {
             line x1=(pad) y1=(y(sampled)) x2=(w - pad) y2=(y(sampled)) stroke="#b3261e" stroke-dasharray="4 4" {}
             text x=(pad) y=(y(sampled) - 4.0) font-size="12" fill="#b3261e" { "Mẫu: " (sampled) }
             polyline points=(line(|p| p.1)) fill="none" stroke="#1d4ea3" stroke-width="2" {}
             polyline points=(line(|p| p.2)) fill="none" stroke="#4b2ca3" stroke-width="2" {}
             polyline points=(line(|p| p.3)) fill="none" stroke="#1d7a46" stroke-width="2" {}
-            @for (i, p) in points.iter().enumerate() { text x=(x(i)) y=(h - 12.0) font-size="11" text-anchor="middle" { (p.0.format("%d/%m")) } }
+            // Dots as well as lines: with one day of work there is no line to draw yet.
+            @for (i, p) in points.iter().enumerate() {
+                circle cx=(x(i)) cy=(y(p.1)) r="4" fill="#1d4ea3" {} circle cx=(x(i)) cy=(y(p.2)) r="4" fill="#4b2ca3" {} circle cx=(x(i)) cy=(y(p.3)) r="4" fill="#1d7a46" {}
+                text x=(x(i)) y=(h - 12.0) font-size="11" text-anchor="middle" { (p.0.format("%d/%m")) }
+            }
             text x=(w - pad) y="16" font-size="12" text-anchor="end" { tspan fill="#1d4ea3" { "— đã phát " } tspan fill="#4b2ca3" { "— đã thu " } tspan fill="#1d7a46" { "— đã nhập" } }
         }
     }
@@ -106,7 +143,9 @@ pub(super) async fn period_report(State(intake): State<Arc<Intake>>, Signed { v,
 
 pub(super) async fn district_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>, Path(id): Path<String>) -> Result<Response, IntakeError> {
     let report = report_for(&intake, &v.account, Some(id)).await?;
-    Ok(page("Tiến độ theo huyện", Some(&v), table(&report)).into_response())
+    let i = intake.clone();
+    let tz = blocking(move || i.time_zone()).await?;
+    Ok(page("Tiến độ theo huyện", Some(&v), table(&report, tz)).into_response())
 }
 
 pub(super) fn reassign_view(v: &Visitor, villages: &[(String, String, String, Vec<String>)], rejected: &[crate::store::RejectedRecord], message: Option<String>) -> Html<String> {
