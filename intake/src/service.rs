@@ -350,9 +350,9 @@ impl Intake {
         };
         let form = self.form()?;
         let enumerators = self.enumerator_names()?;
-        let labels = |q: &forms::load::Question, code: &serde_json::Value| -> String {
-            let label = q
-                .choices
+        // A code's Vietnamese label, or none (numbers, text).
+        let label = |q: &forms::load::Question, code: &serde_json::Value| -> Option<String> {
+            q.choices
                 .as_ref()
                 .and_then(|list| form.definition.choice_lists.get(list))
                 .and_then(|choices| choices.iter().find(|c| Some(c.code) == code.as_i64()))
@@ -364,30 +364,43 @@ impl Intake {
                         c if c.is_some() && c == special.no_answer => Some("Không trả lời".into()),
                         _ => None,
                     }
-                });
-            match label {
-                Some(l) => format!("{code} — {l}"),
-                None => code.as_str().map(String::from).unwrap_or_else(|| code.to_string()),
-            }
+                })
         };
-        let mut rows = vec![["hộ", "số phiếu", "điều tra viên", "thôn", "xã", "huyện", "tỉnh", "tình trạng"].iter().map(|s| s.to_string()).chain(form.questions.iter().map(|q| q.number.clone())).collect::<Vec<_>>()];
-        let place = |f: &crate::store::SealedForm, status: &str| {
+        let plain = |v: &serde_json::Value| v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+        // Coded questions get two columns: the code, and its label.
+        let coded = |q: &forms::load::Question| q.choices.is_some();
+        let places = self.store.place_names()?;
+        let place_name = |id: &str| places.get(id).cloned().unwrap_or_else(|| id.to_string());
+        let mut header: Vec<String> = ["hộ", "số phiếu", "điều tra viên", "thôn", "xã", "huyện", "tỉnh", "phiên bản phiếu", "tình trạng"].iter().map(|s| s.to_string()).collect();
+        for q in &form.questions {
+            header.push(q.number.clone());
+            if coded(q) {
+                header.push(format!("{} (nhãn)", q.number));
+            }
+        }
+        let mut rows = vec![header];
+        let place = |f: &crate::store::SealedForm, version: &str, status: &str| {
             let enumerator = enumerators.get(&f.enumerator).cloned().unwrap_or_else(|| f.enumerator.clone());
-            vec![f.household.clone(), f.serial.clone(), enumerator, f.village.clone(), f.commune.clone(), f.district.clone(), f.province.clone(), status.to_string()]
+            vec![f.household.clone(), f.serial.clone(), enumerator, place_name(&f.village), place_name(&f.commune), place_name(&f.district), place_name(&f.province), version.to_string(), status.to_string()]
         };
         for u in &opened.unopenable {
-            let mut row = place(&u.form, &format!("KHÔNG MỞ ĐƯỢC — nhập lại từ phiếu giấy: {}", u.reason));
+            let mut row = place(&u.form, "", &format!("KHÔNG MỞ ĐƯỢC — nhập lại từ phiếu giấy: {}", u.reason));
             row.resize(rows[0].len(), String::new());
             rows.push(row);
         }
         for (f, sheet) in &opened.sheets {
-            let mut row = place(f, "đã mở");
+            let mut row = place(f, &sheet.form, "đã mở");
             for q in &form.questions {
-                row.push(match sheet.answers.get(&q.id) {
-                    None => String::new(),
-                    Some(serde_json::Value::Array(codes)) => codes.iter().map(|c| labels(q, c)).collect::<Vec<_>>().join("; "),
-                    Some(v) => labels(q, v),
-                });
+                let answer = sheet.answers.get(&q.id);
+                let values: Vec<&serde_json::Value> = match answer {
+                    None => vec![],
+                    Some(serde_json::Value::Array(codes)) => codes.iter().collect(),
+                    Some(v) => vec![v],
+                };
+                row.push(values.iter().map(|v| plain(v)).collect::<Vec<_>>().join("; "));
+                if coded(q) {
+                    row.push(values.iter().filter_map(|v| label(q, v)).collect::<Vec<_>>().join("; "));
+                }
             }
             rows.push(row);
         }

@@ -178,14 +178,17 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     let anomalies = get(&server, "/ministry/anomalies", &session).await.text().await.unwrap();
     assert!(anomalies.contains("100 giây"), "the median keying time of the three forms");
     let csv = post("/ministry/index.csv", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.text().await.unwrap();
-    assert!(csv.starts_with("level,area,forms,index,low,high\nnational,all,3,"), "{csv}");
-    assert!(csv.contains("\nvillage,dh-p2-kp1,3,"));
+    // Issue 11, item 8: Vietnamese headers; every level with its parts and criteria, n and interval.
+    assert!(csv.starts_with("cấp,mã địa bàn,địa bàn,chỉ tiêu,số phiếu,số câu trả lời hợp lệ (n),tỷ lệ hài lòng,cận dưới 95 %,cận trên 95 %\ntoàn bộ,,Trung bình các tỉnh,chỉ số,3,"), "{csv}");
+    assert!(csv.contains("\nthôn,dh-p2-kp1,\"Khu phố 1, Phường 2\",chỉ số,3,"), "{csv}");
+    assert!(csv.contains(",phần: ") && csv.contains(",tiêu chí: "), "parts and criteria too");
     // The answers, with the codes' Vietnamese labels; and the same as workbooks.
     let answers = post("/ministry/answers.csv", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.text().await.unwrap();
     let mut lines = answers.lines();
-    assert!(lines.next().unwrap().starts_with("hộ,số phiếu,điều tra viên,thôn,xã,huyện,tỉnh,tình trạng,A1,A2"));
+    assert!(lines.next().unwrap().starts_with("hộ,số phiếu,điều tra viên,thôn,xã,huyện,tỉnh,phiên bản phiếu,tình trạng,A1,A1 (nhãn),A2"), "{answers}");
     assert_eq!(lines.count(), 3);
-    assert!(answers.contains(" — Nam") || answers.contains(" — Nữ"), "coded answers carry their labels");
+    assert!(answers.contains(",Nam,") || answers.contains(",Nữ,"), "codes and their labels in columns of their own: {answers}");
+    assert!(answers.contains("Khu phố 1, Phường 2") && answers.contains("sipas-2024@1"), "places by name, the form's version on each row");
     for path in ["/ministry/answers.xlsx", "/ministry/index.xlsx"] {
         let r = post(path, vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await;
         assert_eq!(r.headers()[header::CONTENT_TYPE], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");

@@ -8,7 +8,7 @@
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use sync_protocol::{
     api::ChainHead,
     assignment::{AssignedHousehold, AssignedVillage, CampaignInfo, Place},
@@ -320,6 +320,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every enumerator of the campaign: (id, name).
     fn enumerators(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Every place's id → a name people tell apart: "Khu phố 2, Phường 4" for a village,
+    /// "Phường 4, Thành phố Đông Hà" for a commune, the name alone for districts and provinces.
+    fn place_names(&self) -> Result<HashMap<String, String>, StoreError>;
     fn assignment(&self, enumerator: &str) -> Result<AssignmentData, StoreError>;
     fn chain_head(&self, enumerator: &str) -> Result<ChainHead, StoreError>;
     /// The receipt given for batch `seq` of `enumerator` when it had this hash, if it was accepted.

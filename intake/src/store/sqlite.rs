@@ -475,6 +475,25 @@ impl Store for SqliteStore {
         })
     }
 
+    fn place_names(&self) -> Result<HashMap<String, String>, StoreError> {
+        self.read(|c| {
+            let mut names = HashMap::new();
+            for sql in [
+                "SELECT id, name FROM provinces",
+                "SELECT id, name FROM districts",
+                "SELECT cm.id, cm.name || ', ' || d.name FROM communes cm JOIN districts d ON d.id = cm.district_id",
+                "SELECT v.id, v.name || ', ' || cm.name FROM villages v JOIN communes cm ON cm.id = v.commune_id",
+            ] {
+                let mut stmt = c.prepare(sql)?;
+                for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+                    let (id, name) = row?;
+                    names.insert(id, name);
+                }
+            }
+            Ok(names)
+        })
+    }
+
     fn stored_receipt(&self, enumerator: &str, seq: u64, hash: &BatchHash) -> Result<Option<SignedDocument>, StoreError> {
         self.read(|c| {
             let receipt: Option<String> = c

@@ -82,7 +82,13 @@ pub(super) fn download(rows: &[Vec<String>], name: &str, xlsx: bool) -> Result<R
         let sheet = book.add_worksheet();
         for (r, row) in rows.iter().enumerate() {
             for (c, cell) in row.iter().enumerate() {
-                sheet.write_string(r as u32, c as u16, cell).map_err(|e| failed(e.to_string()))?;
+                // Numbers as numbers (a spreadsheet sums them); codes with leading zeros stay text.
+                let leading_zero = cell.len() > 1 && cell.starts_with('0') && !cell.starts_with("0.");
+                match cell.parse::<f64>() {
+                    Ok(n) if r > 0 && !leading_zero && n.is_finite() => sheet.write_number(r as u32, c as u16, n).map(|_| ()),
+                    _ => sheet.write_string(r as u32, c as u16, cell).map(|_| ()),
+                }
+                .map_err(|e| failed(e.to_string()))?;
             }
         }
         let bytes = book.save_to_buffer().map_err(|e| failed(e.to_string()))?;

@@ -239,14 +239,9 @@ pub(super) async fn index_results(State(intake): State<Arc<Intake>>, Posted { v,
     let (report, straight) = (&computed.report, &computed.straight_lined);
     // Place names for the ids the index is keyed by.
     let i = intake.clone();
-    let (rows, enumerators) = blocking(move || Ok((i.store.progress(None)?, i.enumerator_names()?))).await?;
-    let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-    for r in rows {
-        names.insert(r.village_id, r.village);
-        names.insert(r.commune_id, r.commune);
-        names.insert(r.district_id, r.district);
-    }
-    let name = |id: &str| names.get(id).map(|n| format!("{n} ({id})")).unwrap_or_else(|| id.to_string());
+    let (names, enumerators) = blocking(move || Ok((i.store.place_names()?, i.enumerator_names()?))).await?;
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    let provinces = report.areas.get(&forms::index::Level::Province).map(|a| a.len()).unwrap_or(0);
     let level_name = |level: &forms::index::Level| match level {
         forms::index::Level::Village => "Theo thôn",
         forms::index::Level::Commune => "Theo xã",
@@ -256,8 +251,9 @@ pub(super) async fn index_results(State(intake): State<Arc<Intake>>, Posted { v,
     let body = html! {
         (unopenable_list(&computed.unopenable, &enumerators))
         p { "Phiếu trả lời cùng một mã cho mọi câu hỏi hài lòng (cần xem lại): " b #straight-lined { (straight.len()) } " " (straight.join(", ")) }
-        p { "Toàn quốc (trung bình các tỉnh): " b #national { (percent(&report.national.overall)) } " (khoảng tin cậy 95 %: " (interval(&report.national.overall)) ", " (report.national.forms) " phiếu)" }
-        @if let Some(districts) = report.areas.get(&forms::index::Level::District) { (index_bars(districts)) }
+        p { @if provinces == 1 { "Toàn tỉnh: " } @else { "Cả nước (trung bình " (provinces) " tỉnh): " }
+            b #national { (percent(&report.national.overall)) } " (khoảng tin cậy 95 %: " (interval(&report.national.overall)) ", " (report.national.forms) " phiếu)" }
+        @if let Some(districts) = report.areas.get(&forms::index::Level::District) { (index_bars(districts, &names)) }
         @for (level, areas) in &report.areas {
             h2 { (level_name(level)) }
             table.index data-level=(format!("{level:?}").to_lowercase()) {
@@ -292,14 +288,30 @@ pub(super) fn unopenable_list(unopenable: &[crate::service::Unopenable], enumera
     }
 }
 
-/// The index as rows: national first, then every area of every level.
-pub(super) fn index_rows(report: &forms::index::IndexReport) -> Vec<Vec<String>> {
+/// The index as rows, one per area and measure (the index, each part, each criterion), each with
+/// its forms, valid answers (n), value and 95 % interval: national first, then every level.
+pub(super) fn index_rows(report: &forms::index::IndexReport, names: &std::collections::HashMap<String, String>) -> Vec<Vec<String>> {
     let f = |x: Option<f64>| x.map(|x| format!("{x:.4}")).unwrap_or_default();
-    let row = |level: &str, id: &str, a: &forms::index::AreaIndex| vec![level.to_string(), id.to_string(), a.forms.to_string(), f(a.overall.value), f(a.overall.low), f(a.overall.high)];
-    let mut rows = vec![["level", "area", "forms", "index", "low", "high"].map(String::from).to_vec(), row("national", "all", &report.national)];
+    let level_name = |level: &forms::index::Level| match level {
+        forms::index::Level::Village => "thôn",
+        forms::index::Level::Commune => "xã",
+        forms::index::Level::District => "huyện",
+        forms::index::Level::Province => "tỉnh",
+    };
+    let header = ["cấp", "mã địa bàn", "địa bàn", "chỉ tiêu", "số phiếu", "số câu trả lời hợp lệ (n)", "tỷ lệ hài lòng", "cận dưới 95 %", "cận trên 95 %"];
+    let mut rows = vec![header.map(String::from).to_vec()];
+    let mut area = |level: &str, id: &str, name: &str, a: &forms::index::AreaIndex| {
+        let measures = std::iter::once(("chỉ số".to_string(), &a.overall))
+            .chain(a.parts.iter().map(|(k, s)| (format!("phần: {k}"), s)))
+            .chain(a.criteria.iter().map(|(k, s)| (format!("tiêu chí: {k}"), s)));
+        for (measure, s) in measures {
+            rows.push(vec![level.into(), id.into(), name.into(), measure, a.forms.to_string(), s.n.to_string(), f(s.value), f(s.low), f(s.high)]);
+        }
+    };
+    area("toàn bộ", "", "Trung bình các tỉnh", &report.national);
     for (level, areas) in &report.areas {
         for (id, a) in areas {
-            rows.push(row(&format!("{level:?}").to_lowercase(), id, a));
+            area(level_name(level), id, names.get(id).map(String::as_str).unwrap_or(id), a);
         }
     }
     rows
@@ -308,7 +320,9 @@ pub(super) fn index_rows(report: &forms::index::IndexReport) -> Vec<Vec<String>>
 pub(super) async fn index_download(intake: Arc<Intake>, posted: Posted<Ministry, PassphraseForm>, xlsx: bool) -> Result<Response, IntakeError> {
     let Posted { v, from, form, .. } = posted;
     let computed = match computed_index(&intake, &v, form, from).await? { Ok(r) => r, Err(r) => return Ok(r) };
-    download(&index_rows(&computed.report), "sipas-index", xlsx)
+    let i = intake.clone();
+    let names = blocking(move || Ok(i.store.place_names()?)).await?;
+    download(&index_rows(&computed.report, &names), "sipas-index", xlsx)
 }
 
 pub(super) async fn index_csv(State(intake): State<Arc<Intake>>, posted: Posted<Ministry, PassphraseForm>) -> Result<Response, IntakeError> {
@@ -408,15 +422,15 @@ pub(super) async fn review(State(intake): State<Arc<Intake>>, Posted { v, from, 
 }
 
 /// The index of each area as horizontal bars with their 95 % interval (SVG, no script).
-pub(super) fn index_bars(areas: &std::collections::BTreeMap<String, forms::index::AreaIndex>) -> Markup {
+pub(super) fn index_bars(areas: &std::collections::BTreeMap<String, forms::index::AreaIndex>, names: &std::collections::HashMap<String, String>) -> Markup {
     let (label_w, bar_w, row_h) = (160.0, 480.0, 22.0);
     let height = row_h * areas.len() as f64 + 30.0;
     let at = |x: f64| label_w + bar_w * x.clamp(0.0, 1.0);
     html! {
-        svg #index-chart width=(label_w + bar_w + 60.0) height=(height) role="img" aria-label="Chỉ số theo huyện" style="background:#fff;border:1px solid #d6dbe2" {
+        svg #index-chart viewBox={ "0 0 " (label_w + bar_w + 60.0) " " (height) } role="img" aria-label="Chỉ số theo huyện" style="background:#fff;border:1px solid #d6dbe2;width:100%;max-width:700px;height:auto" {
             @for (i, (id, a)) in areas.iter().enumerate() {
                 @let y = 10.0 + row_h * i as f64;
-                text x="6" y=(y + 14.0) font-size="12" { (id) }
+                text x="6" y=(y + 14.0) font-size="12" { (names.get(id).map(String::as_str).unwrap_or(id)) }
                 @if let Some(v) = a.overall.value {
                     rect x=(label_w) y=(y + 3.0) width=(at(v) - label_w) height=(row_h - 8.0) fill="#1f3a5f" {}
                     @if let (Some(l), Some(h)) = (a.overall.low, a.overall.high) {
