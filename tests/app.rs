@@ -134,6 +134,16 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     assert!(said.contains("QT24-") && !said.contains("household_not_assigned") && !said.contains("assigned to another"), "{said}");
     shot(s, "09b-bi-tu-choi.png");
 
+    // A one-tap outcome that cannot be taken back asks once more; cancelled, nothing is recorded.
+    s.script("location.hash = '#/household/dh-p2-kp1-06'");
+    s.click("#outcome-absent");
+    s.wait_text("#confirm", "không sửa lại được");
+    s.click("#confirm-cancel");
+    assert!(s.find_all("[data-kind='visit_outcome'], .history li").unwrap().is_empty(), "nothing recorded after cancel");
+    s.click("#outcome-absent");
+    s.click("#outcome-absent-confirm");
+    s.wait(".history li");
+
     // Every main screen fits a 10-inch tablet (768 px) and a wide laptop (1920 px): nothing
     // runs off the side.
     for (width, height) in [(768, 1024), (1920, 1080)] {

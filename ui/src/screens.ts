@@ -199,26 +199,41 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
   const x = list.find((y) => y.id === id);
   if (!x) return h('p', { class: 'error' }, id);
   const section = h('section', {});
-  const act = (buttonId: string, label: string, f: () => Promise<unknown>, cls = '') =>
+  const confirmBox = h('div', { id: 'confirm', class: 'confirm', hidden: true });
+  const run = async (f: () => Promise<unknown>) => {
+    try {
+      await f();
+      await ctx.refresh();
+    } catch (e) {
+      flash(section, ctx.errorText(e));
+    }
+  };
+  // An action that cannot be taken back asks once more, saying what it records and why it
+  // matters; the keyer confirms or cancels.
+  const act = (buttonId: string, label: string, f: () => Promise<unknown>, cls = '', confirm: string | null = null) =>
     h(
       'button',
       {
         id: buttonId,
         class: cls,
-        onclick: async () => {
-          try {
-            await f();
-            await ctx.refresh();
-          } catch (e) {
-            flash(section, ctx.errorText(e));
-          }
+        onclick: () => {
+          if (confirm === null) return run(f);
+          confirmBox.replaceChildren(
+            h('p', {}, confirm),
+            h('button', { id: `${buttonId}-confirm`, class: 'danger', onclick: () => run(f) }, t('confirm_yes', { action: label })),
+            h('button', { id: 'confirm-cancel', class: 'secondary', onclick: () => confirmBox.toggleAttribute('hidden', true) }, t('cancel')),
+          );
+          confirmBox.toggleAttribute('hidden', false);
+          (confirmBox.querySelector(`#${buttonId}-confirm`) as HTMLElement | null)?.focus();
         },
       },
       label,
     );
+  const lateWarning = collectingTooEarly(ctx.overview.timeline, ctx.overview.date);
   const note = h('input', { id: 'note', type: 'text', placeholder: t('note'), maxlength: 2000 });
   const noteValue = () => (note.value.trim() === '' ? null : note.value.trim());
-  const outcome = (o: string) => act(`outcome-${o}`, tDynamic(`outcome_${o}`, o), () => api.recordOutcome(id, o, noteValue()), 'secondary');
+  const outcome = (o: string) =>
+    act(`outcome-${o}`, tDynamic(`outcome_${o}`, o), () => api.recordOutcome(id, o, noteValue()), 'secondary', t('confirm_outcome', { household: x.name, outcome: tDynamic(`outcome_${o}`, o) }));
   const actions: (HTMLElement | null)[] = [];
   if (x.assigned) {
     switch (x.status) {
@@ -235,7 +250,7 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
         );
         break;
       case 'distributed':
-        actions.push(act('collect', t('collect'), () => api.collect(id)), outcome('absent'), outcome('refused'), outcome('form_lost'), note);
+        actions.push(act('collect', t('collect'), () => api.collect(id), '', lateWarning), outcome('absent'), outcome('refused'), outcome('form_lost'), note);
         break;
       case 'collected':
         actions.push(h('a', { class: 'button', id: 'key-1', href: href({ name: 'key', id, pass: 1 }) }, t('key_first')));
@@ -262,6 +277,7 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
     h('dl', {}, h('dt', {}, t('serial')), h('dd', { id: 'serial' }, x.serial), h('dt', {}, t('address')), h('dd', {}, x.address)),
     x.assigned ? null : h('p', { class: 'flash error' }, t('reassigned')),
     h('div', { class: 'actions' }, actions),
+    confirmBox,
     h('h2', {}, t('history')),
     h(
       'ol',
@@ -724,4 +740,11 @@ async function sync(ctx: Context): Promise<HTMLElement> {
           ),
         ),
   );
+}
+
+/** Collecting before the collection window opens is flagged by the ministry as an anomaly: the
+ * warning to show before it, or null when the window is open (or past). */
+export function collectingTooEarly(timeline: { distribute: { end: string }; collect: { start: string } } | null, today: string | null): string | null {
+  if (!timeline || !today || today >= timeline.collect.start) return null;
+  return t('collect_too_early', { start: formatDate(timeline.collect.start) });
 }

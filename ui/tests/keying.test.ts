@@ -124,3 +124,14 @@ describe('editing a field from queued keys, as the browser would', () => {
     expect(k.editText('abc', 1, 1, 'F5')).toBeNull();
   });
 });
+
+describe('collecting before the collection window', () => {
+  it('warns while the window has not opened, and not once it has', async () => {
+    const { collectingTooEarly } = await import('../src/screens');
+    const timeline = { distribute: { start: '2024-11-21', end: '2024-11-22' }, collect: { start: '2024-11-23', end: '2024-11-24' } };
+    expect(collectingTooEarly(timeline, '2024-11-22')).toContain('bất thường');
+    expect(collectingTooEarly(timeline, '2024-11-23')).toBeNull();
+    expect(collectingTooEarly(timeline, '2024-12-01')).toBeNull();
+    expect(collectingTooEarly(null, '2024-11-22')).toBeNull();
+  });
+});
