@@ -1,0 +1,213 @@
+//! What the intake does, independent of HTTP. [`Intake`] holds the store, the signing key and the
+//! limiters; its work is split by who it serves, one file each:
+//!
+//! * [`devices`] — enrollment, request authentication, assignments, and the **integrity** layer
+//!   of ingest, before the store applies chain checks and the domain layer in one transaction;
+//! * [`people`] — logging in and the accounts admins keep;
+//! * [`supervision`] — reassignment and progress;
+//! * [`ministry`] — the key, answers, the index, exports, reconciliation, back-checks, reviews.
+
+mod devices;
+mod ministry;
+mod people;
+mod supervision;
+
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+use sync_protocol::{
+    api::{self, ChainHead, EnrollRequest, EnrollResponse},
+    assignment::Assignment,
+    batch::SignedBatch,
+    keys::DeviceKey,
+    signed::SignedDocument,
+    DeviceTime, PROTOCOL_VERSION,
+};
+use uuid::Uuid;
+
+use crate::{
+    error::IntakeError,
+    store::{Alert, DeviceRecord, IngestResult, Store, StoreError},
+};
+
+/// Wrong enrollment codes allowed from one address within [`ENROLL_WINDOW`].
+pub const ENROLL_MAX_FAILURES: usize = 5;
+pub const ENROLL_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Crockford base32, without the letters people confuse (I, L, O, U).
+const CODE_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A fresh one-time enrollment code, `XXXX-XXXX-XXXX` (60 random bits).
+pub fn new_enrollment_code() -> String {
+    let mut rng = rand::rngs::OsRng;
+    let chars: Vec<char> = (0..12).map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char).collect();
+    format!("{}-{}-{}", chars[..4].iter().collect::<String>(), chars[4..8].iter().collect::<String>(), chars[8..].iter().collect::<String>())
+}
+
+/// The stored form of a code: SHA-256 of its normalized spelling (case, dashes and look-alike
+/// letters do not matter, so a code read over the phone still works).
+pub fn code_hash(code: &str) -> String {
+    let normalized: String = code
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect();
+    hex::encode(Sha256::digest(normalized.as_bytes()))
+}
+
+/// Counts failures (wrong enrollment codes per address, wrong passwords per login and
+/// address) within a window, and refuses once there were too many.
+pub struct FailureLimiter<K> {
+    failures: Mutex<HashMap<K, Vec<Instant>>>,
+    max: usize,
+    window: std::time::Duration,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> FailureLimiter<K> {
+    pub fn new(max: usize, window: std::time::Duration) -> Self {
+        FailureLimiter { failures: Mutex::new(HashMap::new()), max, window }
+    }
+
+    /// Keys remembered at most; past that, the expired ones are forgotten, and if all are
+    /// recent every new key is refused until some expire (memory stays bounded under a flood).
+    const MAX_KEYS: usize = 10_000;
+
+    fn check(&self, key: &K) -> Result<(), IntakeError> {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::MAX_KEYS && !map.contains_key(key) {
+            let window = self.window;
+            map.retain(|_, list| list.last().is_some_and(|t| t.elapsed() < window));
+            if map.len() >= Self::MAX_KEYS {
+                return Err(IntakeError::RateLimited { retry_after_secs: window.as_secs().max(1) });
+            }
+        }
+        let Some(list) = map.get_mut(key) else { return Ok(()) };
+        list.retain(|t| t.elapsed() < self.window);
+        if list.len() >= self.max {
+            let retry_after_secs = self.window.saturating_sub(list[0].elapsed()).as_secs().max(1);
+            return Err(IntakeError::RateLimited { retry_after_secs });
+        }
+        Ok(())
+    }
+
+    fn fail(&self, key: K) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() < Self::MAX_KEYS || map.contains_key(&key) {
+            let list = map.entry(key).or_default();
+            list.retain(|t| t.elapsed() < self.window);
+            list.push(Instant::now());
+        }
+    }
+}
+
+/// The alert raised for a sealed sheet that cannot be opened.
+pub const UNOPENABLE_ALERT: &str = "sealed_answers_unopenable";
+
+/// Answers opened with the ministry's key, and the sheets that could not be.
+#[derive(Default)]
+pub struct OpenedAnswers {
+    pub sheets: Vec<(crate::store::SealedForm, sync_protocol::seal::AnswerSheet)>,
+    pub unopenable: Vec<Unopenable>,
+}
+
+/// A sealed sheet left out of every figure: it must be keyed again from its paper.
+#[derive(Debug, Clone)]
+pub struct Unopenable {
+    pub form: crate::store::SealedForm,
+    /// Why, in Vietnamese.
+    pub reason: String,
+}
+
+/// The index with what the page shows beside it.
+pub struct ComputedIndex {
+    pub report: forms::index::IndexReport,
+    /// Households whose satisfaction items all carry one code (to look at again).
+    pub straight_lined: Vec<String>,
+    pub unopenable: Vec<Unopenable>,
+}
+
+/// The intake: its store, its signing key and its rate limiters.
+pub struct Intake {
+    pub store: Arc<dyn Store>,
+    pub key: DeviceKey,
+    pub limiter: FailureLimiter<IpAddr>,
+    /// Wrong passphrases of the ministry key, per account.
+    pub passphrase_limiter: FailureLimiter<String>,
+    /// One passphrase check at a time: each costs 64 MiB of argon2 memory.
+    passphrase_gate: Mutex<()>,
+    /// Refused logins already written to the audit log this window (bounded): a flood of
+    /// refused attempts writes one row per login and address, not one per attempt.
+    refusals_audited: Mutex<HashMap<(String, String), Instant>>,
+    /// Mark session cookies `Secure` (set when the intake is served behind TLS).
+    pub secure_cookies: bool,
+    /// Reverse proxies the operator named (`--trusted-proxy`): only from them is a client's
+    /// address taken from `X-Forwarded-For`.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Intake {
+    pub fn new(store: Arc<dyn Store>, key: DeviceKey) -> Self {
+        Intake {
+            store,
+            key,
+            limiter: FailureLimiter::new(ENROLL_MAX_FAILURES, ENROLL_WINDOW),
+            passphrase_limiter: FailureLimiter::new(crate::accounts::PASSPHRASE_MAX_FAILURES, crate::accounts::LOGIN_WINDOW),
+            passphrase_gate: Mutex::new(()),
+            refusals_audited: Mutex::new(HashMap::new()),
+            secure_cookies: false,
+            trusted_proxies: Vec::new(),
+        }
+    }
+
+    /// Where a request comes from: the socket's address; or, when that is a trusted proxy, the
+    /// nearest address in `X-Forwarded-For` that is not one (read from the right: entries to
+    /// the left of a client's own are whatever the client chose to send).
+    pub fn client_address(&self, socket: Option<IpAddr>, headers: &axum::http::HeaderMap) -> IpAddr {
+        let unknown = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        let Some(socket) = socket else { return unknown };
+        if !self.trusted_proxies.contains(&socket) {
+            return socket;
+        }
+        let forwarded: Vec<Option<IpAddr>> =
+            headers.get_all("x-forwarded-for").iter().flat_map(|v| v.to_str().unwrap_or("?").split(',')).map(|a| a.trim().parse().ok()).collect();
+        for address in forwarded.into_iter().rev() {
+            match address {
+                Some(a) if self.trusted_proxies.contains(&a) => continue,
+                Some(a) => return a,
+                // Garbage where an address should be: nothing further left can be trusted.
+                None => break,
+            }
+        }
+        socket
+    }
+
+    /// The campaign's form definition (the shipped SIPAS form is the one known here).
+    pub fn form(&self) -> Result<forms::Form, IntakeError> {
+        let campaign = self.store.campaign()?;
+        let form = forms::sipas_2024();
+        if form.reference() != campaign.info.form {
+            return Err(IntakeError::BadRequest(format!("form {} is not known to this intake", campaign.info.form)));
+        }
+        Ok(form)
+    }
+
+    /// The campaign's time zone: every time a person reads is in it.
+    pub fn time_zone(&self) -> Result<chrono_tz::Tz, IntakeError> {
+        Ok(self.store.campaign()?.info.timezone.parse().unwrap_or(chrono_tz::Asia::Ho_Chi_Minh))
+    }
+
+    /// Enumerator id → name, for pages and exports that speak of people.
+    pub fn enumerator_names(&self) -> Result<std::collections::HashMap<String, String>, IntakeError> {
+        Ok(self.store.enumerators()?.into_iter().collect())
+    }
+}
