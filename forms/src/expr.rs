@@ -151,10 +151,16 @@ struct Parser {
     pos: usize,
     end: usize,
     depth: usize,
+    operators: usize,
 }
 
 /// Nesting deeper than this is refused (no stack overflow on hostile input).
 const MAX_DEPTH: usize = 64;
+/// More binary operators than this are refused. A chain such as `a and b and …` parses in a
+/// loop but builds a tree as deep as it is long, and resolving, evaluating and dropping an
+/// expression walk the tree recursively: this bounds that depth (with [`MAX_DEPTH`]) where a
+/// real rule never goes — a choice among 200 codes, `${q} = 1 or ${q} = 2 or …`, uses 399.
+const MAX_OPERATORS: usize = 500;
 
 impl Parser {
     fn peek(&self) -> Option<&Tok> {
@@ -181,6 +187,14 @@ impl Parser {
             self.err(format!("expected {what}"))
         }
     }
+    /// Counts one more binary operator, refusing the expression past [`MAX_OPERATORS`].
+    fn operator(&mut self) -> Result<(), SyntaxError> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return self.err(format!("the expression has more than {MAX_OPERATORS} operators"));
+        }
+        Ok(())
+    }
     fn word(&mut self, w: &str) -> bool {
         if matches!(self.peek(), Some(Tok::Word(x)) if x == w) {
             self.pos += 1;
@@ -196,6 +210,7 @@ impl Parser {
         }
         let mut left = self.and()?;
         while self.word("or") {
+            self.operator()?;
             left = Expr::Or(Box::new(left), Box::new(self.and()?));
         }
         self.depth -= 1;
@@ -204,6 +219,7 @@ impl Parser {
     fn and(&mut self) -> Result<Expr, SyntaxError> {
         let mut left = self.cmp()?;
         while self.word("and") {
+            self.operator()?;
             left = Expr::And(Box::new(left), Box::new(self.cmp()?));
         }
         Ok(left)
@@ -220,14 +236,17 @@ impl Parser {
             _ => return Ok(left),
         };
         self.pos += 1;
+        self.operator()?;
         Ok(Expr::Cmp(op, Box::new(left), Box::new(self.sum()?)))
     }
     fn sum(&mut self) -> Result<Expr, SyntaxError> {
         let mut left = self.atom()?;
         loop {
             if self.eat(&Tok::Op("+")) {
+                self.operator()?;
                 left = Expr::Add(Box::new(left), Box::new(self.atom()?));
             } else if self.eat(&Tok::Op("-")) {
+                self.operator()?;
                 left = Expr::Sub(Box::new(left), Box::new(self.atom()?));
             } else {
                 return Ok(left);
@@ -289,7 +308,7 @@ impl Parser {
 /// Parses an expression.
 pub fn parse(src: &str) -> Result<Expr, SyntaxError> {
     let toks = lex(src)?;
-    let mut p = Parser { toks, pos: 0, end: src.chars().count(), depth: 0 };
+    let mut p = Parser { toks, pos: 0, end: src.chars().count(), depth: 0, operators: 0 };
     let e = p.or()?;
     if p.pos != p.toks.len() {
         return p.err("unexpected text after the expression");
