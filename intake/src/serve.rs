@@ -99,7 +99,10 @@ pub fn security_headers(router: Router, tls: bool) -> Router {
 /// Serves `router` on `listener` within `limits` until `shutdown` resolves.
 pub async fn serve(listener: TcpListener, router: Router, limits: Limits, tls: Option<tokio_rustls::TlsAcceptor>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
     raise_open_file_limit();
-    let router = security_headers(router, tls.is_some()).layer(axum::middleware::from_fn(move |request: Request, next: Next| body_min_rate(request, next, limits)));
+    wipe_freed_memory();
+    let router = security_headers(router, tls.is_some())
+        .layer(axum::middleware::from_fn(secret_requests_close))
+        .layer(axum::middleware::from_fn(move |request: Request, next: Next| body_min_rate(request, next, limits)));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     tokio::pin!(shutdown);
     loop {
@@ -155,6 +158,33 @@ fn raise_open_file_limit() {
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
     }
+}
+
+/// Passwords and the ministry key's passphrase pass through buffers this program does not own
+/// (hyper's read buffer, serde's intermediate strings). glibc's `M_PERTURB` overwrites every
+/// block when it is freed, so what those buffers held does not linger in freed memory; with
+/// [`secret_requests_close`] the read buffer is freed as soon as the answer is sent.
+fn wipe_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: a glibc tuning call, made before any secret is read.
+    unsafe {
+        libc::mallopt(libc::M_PERTURB, 0x5a);
+    }
+}
+
+/// Paths whose requests carry a password or the passphrase.
+const SECRET_PATHS: [&str; 6] = ["/login", "/ministry/index", "/ministry/index.csv", "/ministry/index.xlsx", "/ministry/answers.csv", "/ministry/answers.xlsx"];
+
+/// Middleware: the connection that brought a password or the passphrase is closed after its
+/// answer, so the buffers that held them are freed (and wiped) at once, not kept for the next
+/// request of a keep-alive connection.
+pub async fn secret_requests_close(request: Request, next: Next) -> Response {
+    let secret = request.method() == axum::http::Method::POST && (SECRET_PATHS.contains(&request.uri().path()) || request.uri().path() == "/api/ministry/index");
+    let mut response = next.run(request).await;
+    if secret {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Middleware: the request's body must keep up the minimum rate (see [`MinRate`]).
