@@ -1,10 +1,10 @@
 #![no_main]
 //! The paper serial list the ministry keys or scans (`/ministry/paper`). `Intake::record_paper`
-//! parses it inline in `intake/src/service.rs` — lines → `reconcile::normalize_serial` → drop
-//! empty lines → refuse the list if any serial is over 40 bytes or not `[A-Za-z0-9-]` — and
-//! stores the serials; `reconcile::reconcile` later matches them against the sample. The inline
-//! part cannot be called on its own, so `accept` below restates it (keep the two in step); the
-//! pure functions it uses are the real ones.
+//! (`intake/src/service/ministry.rs`) parses it inline — lines → `reconcile::normalize_serial`
+//! → drop empty lines → refuse the list if any serial is over 40 bytes or not `[A-Za-z0-9-]` —
+//! and stores the serials; `reconcile::reconcile` later matches them against the sample. The
+//! inline part cannot be called on its own, so `accept` below restates it (keep the two in
+//! step); the pure functions it uses are the real ones.
 //!
 //! Properties: `normalize_serial` is idempotent; an accepted serial is its own normal form; the
 //! reconciliation of any list counts what it was given (paper ≤ expected forms, every serial
