@@ -44,7 +44,9 @@ fn gives_no_form(status: HouseholdStatus) -> bool {
 
 /// Normalizes a serial as keyed or scanned: case and surrounding blanks do not matter.
 pub fn normalize_serial(s: &str) -> String {
-    s.trim().to_uppercase()
+    // ASCII case only: Unicode folding would turn a hostile `ſ` into `S` or `ﬀ` into `FF` and
+    // let it pass as a printed serial.
+    s.trim().to_ascii_uppercase()
 }
 
 pub fn reconcile(expected: &[ExpectedForm], paper: &[String]) -> Reconciliation {
@@ -154,5 +156,11 @@ mod tests {
         assert!(a.iter().flat_map(|(_, l)| l).all(|f| f.digital));
         let c = backcheck_sample(&forms, "another seed", 10, 2);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn only_ascii_letters_are_folded_in_serials() {
+        assert_eq!(normalize_serial(" qt24-00001 "), "QT24-00001");
+        assert_eq!(normalize_serial("qt24-0000ſ"), "QT24-0000ſ", "stays non-ASCII, so record_paper refuses it");
     }
 }
