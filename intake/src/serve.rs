@@ -149,7 +149,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, tls: O
 
 /// A server's file descriptors are its connections: use all the system allows (the soft limit
 /// is often 1,024, the hard one far higher).
-fn raise_open_file_limit() {
+pub fn raise_open_file_limit() {
     // SAFETY: plain syscalls on a struct we own.
     unsafe {
         let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };

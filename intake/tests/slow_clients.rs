@@ -54,18 +54,6 @@ fn address(base: &str) -> String {
     base.rsplit("//").next().unwrap().to_string()
 }
 
-/// The test opens hundreds of sockets itself.
-fn raise_open_file_limit() {
-    // SAFETY: plain syscalls on a struct we own.
-    unsafe {
-        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
-
 /// Waits until the server closes `stream` (read gives 0 or an error); the time it took.
 async fn closed_within(mut stream: impl tokio::io::AsyncRead + Unpin, limit: Duration) -> Option<Duration> {
     let started = Instant::now();
@@ -84,7 +72,8 @@ async fn closed_within(mut stream: impl tokio::io::AsyncRead + Unpin, limit: Dur
 /// answered all along.
 #[test]
 fn item_7_slowloris_and_slow_bodies_are_closed_while_health_checks_are_served() {
-    raise_open_file_limit();
+    // The test opens hundreds of sockets itself.
+    intake::serve::raise_open_file_limit();
     let server = serve(&["--header-timeout-secs", "3", "--idle-timeout-secs", "5", "--body-grace-secs", "2", "--body-min-rate", "1000"]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

@@ -203,11 +203,16 @@ impl Intake {
 
     /// The campaign's time zone: every time a person reads is in it.
     pub fn time_zone(&self) -> Result<chrono_tz::Tz, IntakeError> {
-        Ok(self.store.campaign()?.info.timezone.parse().unwrap_or(chrono_tz::Asia::Ho_Chi_Minh))
+        Ok(time_zone_of(&self.store.campaign()?.info))
     }
 
     /// Enumerator id → name, for pages and exports that speak of people.
     pub fn enumerator_names(&self) -> Result<std::collections::HashMap<String, String>, IntakeError> {
         Ok(self.store.enumerators()?.into_iter().collect())
     }
+}
+
+/// A campaign's time zone (checked at import; Vietnam's should it ever fail to parse).
+pub fn time_zone_of(campaign: &sync_protocol::assignment::CampaignInfo) -> chrono_tz::Tz {
+    campaign.timezone.parse().unwrap_or(chrono_tz::Asia::Ho_Chi_Minh)
 }

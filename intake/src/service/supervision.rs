@@ -63,8 +63,7 @@ impl Intake {
         if district.is_some() && rows.is_empty() {
             return Err(IntakeError::NotFound);
         }
-        let tz: chrono_tz::Tz = campaign.info.timezone.parse().unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
-        let day = Utc::now().with_timezone(&tz).date_naive();
+        let day = Utc::now().with_timezone(&time_zone_of(&campaign.info)).date_naive();
         Ok(crate::progress::report(rows, &campaign.info.timeline, day))
     }
 }
