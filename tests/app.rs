@@ -19,7 +19,10 @@ fn shot(session: &Session, name: &str) {
 #[test]
 fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_intake() {
     let centre = start_centre();
-    let code = centre.intake.issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "e2e").unwrap();
+    let code = centre
+        .intake
+        .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "e2e")
+        .unwrap();
     let app = App::start();
     let s = &app.session;
 
@@ -42,7 +45,11 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     shot(s, "03-hom-nay.png");
     s.click(".village-card[data-village='dh-p2-kp1']");
     s.wait(".household-row");
-    assert_eq!(s.find_all(".household-row").unwrap().len(), 30, "27 sampled and 3 reserve households");
+    assert_eq!(
+        s.find_all(".household-row").unwrap().len(),
+        30,
+        "27 sampled and 3 reserve households"
+    );
     s.type_into("#search", "QT24-00001");
     assert_eq!(s.find_all(".household-row").unwrap().len(), 1);
     shot(s, "04-thon.png");
@@ -63,15 +70,30 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.wait("#ans-a_sex");
     // An inline error at once: 7 is not a code of A1; nothing is saved and the focus stays.
     let focused = Instant::now();
-    while s.active().ok().and_then(|a| s.attribute(&a, "id")).as_deref() != Some("ans-a_sex") {
-        assert!(focused.elapsed() < Duration::from_secs(10), "the form never focused its first question");
+    while s
+        .active()
+        .ok()
+        .and_then(|a| s.attribute(&a, "id"))
+        .as_deref()
+        != Some("ans-a_sex")
+    {
+        assert!(
+            focused.elapsed() < Duration::from_secs(10),
+            "the form never focused its first question"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     s.keys("7");
     s.wait_text("[data-id='a_sex'] .error", "7 không phải là mã của câu này");
     let skipped = key_form(s, &answers, &sheet);
-    assert!(skipped.contains(&"a_ethnicity_other".to_string()), "{skipped:?}");
-    assert!(s.attribute(&s.find("[data-id='a_ethnicity_other']").unwrap(), "class").unwrap().contains("skipped"));
+    assert!(
+        skipped.contains(&"a_ethnicity_other".to_string()),
+        "{skipped:?}"
+    );
+    assert!(s
+        .attribute(&s.find("[data-id='a_ethnicity_other']").unwrap(), "class")
+        .unwrap()
+        .contains("skipped"));
     s.wait_text("#keying-progress", "Còn 0 câu bắt buộc");
     s.script("document.querySelector('#ans-q9_a1').scrollIntoView({block: 'center'})");
     shot(s, "06-nhap-phieu.png");
@@ -81,7 +103,12 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     // Second keying, blind, with one answer keyed differently; the paper says pass 1 was right.
     s.click("#key-2");
     s.wait("#ans-a_sex");
-    assert_eq!(s.attribute(&s.find("#ans-a_sex").unwrap(), "value").unwrap_or_default(), "", "pass 2 does not show pass 1");
+    assert_eq!(
+        s.attribute(&s.find("#ans-a_sex").unwrap(), "value")
+            .unwrap_or_default(),
+        "",
+        "pass 2 does not show pass 1"
+    );
     let mut second = answers.clone();
     let first_q1_1 = answers["q1_1"].as_i64().unwrap();
     second.insert("q1_1".into(), json!(if first_q1_1 == 1 { 2 } else { 1 }));
@@ -108,14 +135,30 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
 
     // On the intake: the household is in a parcel, and its answers arrived sealed — only the
     // ministry's key opens them, and they are the ones resolved against the paper.
-    assert_eq!(centre.intake.store.household_statuses().unwrap()["dh-p2-kp1-01"], HouseholdStatus::InParcel);
+    assert_eq!(
+        centre.intake.store.household_statuses().unwrap()["dh-p2-kp1-01"],
+        HouseholdStatus::InParcel
+    );
     let db = stored_events(&centre);
-    let verified: Vec<Value> = db.into_iter().filter(|e| e["body"]["type"] == "transcription_verified").collect();
+    let verified: Vec<Value> = db
+        .into_iter()
+        .filter(|e| e["body"]["type"] == "transcription_verified")
+        .collect();
     assert_eq!(verified.len(), 1);
-    let sealed = sync_protocol::keys::from_b64("sealed", verified[0]["body"]["sealed_answers"].as_str().unwrap()).unwrap();
+    let sealed = sync_protocol::keys::from_b64(
+        "sealed",
+        verified[0]["body"]["sealed_answers"].as_str().unwrap(),
+    )
+    .unwrap();
     let order = |r: &str| (r == form.reference()).then(|| sheet.clone());
-    assert!(sync_protocol::seal::open(&sync_protocol::keys::MinistrySecretKey::from_bytes([7; 32]), &sealed, &order).is_err());
-    let opened = sync_protocol::seal::open(&intake::demo::fixed_ministry_key(), &sealed, &order).unwrap();
+    assert!(sync_protocol::seal::open(
+        &sync_protocol::keys::MinistrySecretKey::from_bytes([7; 32]),
+        &sealed,
+        &order
+    )
+    .is_err());
+    let opened =
+        sync_protocol::seal::open(&intake::demo::fixed_ministry_key(), &sealed, &order).unwrap();
     assert_eq!(opened.answers, answers);
     assert_eq!(verified[0]["body"]["mismatches"], 1);
 
@@ -123,15 +166,27 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     // is refused, and the app never says "all synced" about it — it names the household and
     // says what to do with its paper, in Vietnamese.
     let moved = intake::store::ReassignTarget::Households(vec!["dh-p2-kp1-05".into()]);
-    centre.intake.store.reassign(&moved, "enum-dh-p4", "gs-dh", "ốm", chrono::Utc::now()).unwrap();
+    centre
+        .intake
+        .store
+        .reassign(&moved, "enum-dh-p4", "gs-dh", "ốm", chrono::Utc::now())
+        .unwrap();
     s.script("location.hash = '#/household/dh-p2-kp1-05'");
     s.click("#hand-out-rep");
     s.wait_text("h1", "Đã phát");
     s.click("#nav-sync");
     s.click("#sync-now");
     s.wait_text("#sync-banner", "Máy chủ từ chối 1 việc");
-    let said = s.wait_text(".rejected li[data-code='household_not_assigned']", "giám sát viên");
-    assert!(said.contains("QT24-") && !said.contains("household_not_assigned") && !said.contains("assigned to another"), "{said}");
+    let said = s.wait_text(
+        ".rejected li[data-code='household_not_assigned']",
+        "giám sát viên",
+    );
+    assert!(
+        said.contains("QT24-")
+            && !said.contains("household_not_assigned")
+            && !said.contains("assigned to another"),
+        "{said}"
+    );
     shot(s, "09b-bi-tu-choi.png");
 
     // A one-tap outcome that cannot be taken back asks once more; cancelled, nothing is recorded.
@@ -139,7 +194,12 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.click("#outcome-absent");
     s.wait_text("#confirm", "không sửa lại được");
     s.click("#confirm-cancel");
-    assert!(s.find_all("[data-kind='visit_outcome'], .history li").unwrap().is_empty(), "nothing recorded after cancel");
+    assert!(
+        s.find_all("[data-kind='visit_outcome'], .history li")
+            .unwrap()
+            .is_empty(),
+        "nothing recorded after cancel"
+    );
     s.click("#outcome-absent");
     s.click("#outcome-absent-confirm");
     s.wait(".history li");
@@ -148,7 +208,15 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     // runs off the side.
     for (width, height) in [(768, 1024), (1920, 1080)] {
         s.resize(width, height);
-        for screen in ["#/today", "#/village/dh-p2-kp1", "#/household/dh-p2-kp1-01", "#/key/dh-p2-kp1-02/1", "#/parcels", "#/sync", "#/setup"] {
+        for screen in [
+            "#/today",
+            "#/village/dh-p2-kp1",
+            "#/household/dh-p2-kp1-01",
+            "#/key/dh-p2-kp1-02/1",
+            "#/parcels",
+            "#/sync",
+            "#/setup",
+        ] {
             if screen.starts_with("#/key/") {
                 // A form to key at this width: hand out and collect the next household first.
                 s.script("location.hash = '#/household/dh-p2-kp1-02'");
@@ -162,7 +230,10 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
             s.wait("main section, main form");
             std::thread::sleep(Duration::from_millis(200));
             let overflow = s.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth");
-            assert!(overflow.as_i64().unwrap() <= 0, "{screen} at {width} px runs {overflow} px off the side");
+            assert!(
+                overflow.as_i64().unwrap() <= 0,
+                "{screen} at {width} px runs {overflow} px off the side"
+            );
         }
         if width == 768 {
             s.script("location.hash = '#/key/dh-p2-kp1-02/1'");
@@ -185,7 +256,16 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
 /// The intake's stored events, read from its SQLite file.
 fn stored_events(centre: &Centre) -> Vec<Value> {
     let db = rusqlite::Connection::open(centre.dir.path().join("intake.db")).unwrap();
-    let mut stmt = db.prepare("SELECT body FROM events ORDER BY enumerator_id, seq, idx").unwrap();
-    let bodies: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
-    bodies.into_iter().map(|b| serde_json::from_str(&b).unwrap()).collect()
+    let mut stmt = db
+        .prepare("SELECT body FROM events ORDER BY enumerator_id, seq, idx")
+        .unwrap();
+    let bodies: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    bodies
+        .into_iter()
+        .map(|b| serde_json::from_str(&b).unwrap())
+        .collect()
 }

@@ -3,8 +3,8 @@
 //! accounts and the ministry key as an operator sets them up; then Playwright drives Debian's
 //! Chromium through `tests/web/centre.test.mjs`.
 
-use fieldpost_e2e::{start_centre, workspace};
 use field_client::{Client, RetryPolicy};
+use fieldpost_e2e::{start_centre, workspace};
 use intake::accounts::{hash_password, Account, Role};
 use std::{collections::BTreeMap, process::Command};
 use sync_protocol::event::Recipient;
@@ -13,17 +13,31 @@ use sync_protocol::event::Recipient;
 fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
     let web = workspace().join("tests/web");
     assert!(web.join("node_modules/playwright-core").exists(), "install the browser test's packages first: (cd tests/web && npm install) — scripts/test does");
-    assert!(std::path::Path::new("/usr/bin/chromium").exists(), "Debian's chromium is needed (apt package chromium) — scripts/test installs it");
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is needed (apt package chromium) — scripts/test installs it"
+    );
 
     let centre = start_centre();
     let device_dir = tempfile::tempdir().unwrap();
     let mut device = Client::open(device_dir.path()).unwrap();
-    let code = centre.intake.issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "test").unwrap();
+    let code = centre
+        .intake
+        .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "test")
+        .unwrap();
     device.enroll(&centre.url, &code, "tablet").unwrap();
     let form = device.form().unwrap().clone();
-    let households: Vec<_> = device.households().unwrap().into_iter().filter(|h| h.reserve_rank.is_none()).take(4).collect();
+    let households: Vec<_> = device
+        .households()
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.reserve_rank.is_none())
+        .take(4)
+        .collect();
     for (i, h) in households.iter().enumerate() {
-        device.distribute(&h.id, Recipient::Representative, None).unwrap();
+        device
+            .distribute(&h.id, Recipient::Representative, None)
+            .unwrap();
         device.collect(&h.id).unwrap();
         let answers = forms::sample::complete_answers(&form, i as i64);
         for pass in [1, 2] {
@@ -36,15 +50,35 @@ fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
         }
         device.finish_verification(&h.id, &BTreeMap::new()).unwrap();
     }
-    device.hand_over_parcel(&households.iter().map(|h| h.id.clone()).collect::<Vec<_>>()).unwrap();
-    assert_eq!(device.sync(RetryPolicy::default(), &mut |_| {}).unwrap().events_rejected, 0);
+    device
+        .hand_over_parcel(&households.iter().map(|h| h.id.clone()).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(
+        device
+            .sync(RetryPolicy::default(), &mut |_| {})
+            .unwrap()
+            .events_rejected,
+        0
+    );
 
     let store = &centre.intake.store;
-    store.set_password("gs-dh", &hash_password("giám sát Đông Hà 2024").unwrap()).unwrap();
-    let ministry = Account { login: "bonv".into(), name: "Vụ Cải cách hành chính".into(), role: Role::Ministry, districts: vec![], password_hash: Some(hash_password("bộ nội vụ mật khẩu").unwrap()), disabled: false };
+    store
+        .set_password("gs-dh", &hash_password("giám sát Đông Hà 2024").unwrap())
+        .unwrap();
+    let ministry = Account {
+        login: "bonv".into(),
+        name: "Vụ Cải cách hành chính".into(),
+        role: Role::Ministry,
+        districts: vec![],
+        password_hash: Some(hash_password("bộ nội vụ mật khẩu").unwrap()),
+        disabled: false,
+    };
     store.upsert_account(&ministry, chrono::Utc::now()).unwrap();
     let passphrase = "cụm mật khẩu của Bộ Nội vụ 2024";
-    centre.intake.store_ministry_key(&intake::demo::fixed_ministry_key(), passphrase).unwrap();
+    centre
+        .intake
+        .store_ministry_key(&intake::demo::fixed_ministry_key(), passphrase)
+        .unwrap();
 
     let serials: Vec<String> = households.iter().map(|h| h.serial.clone()).collect();
     let shots = workspace().join("docs/screenshots");
@@ -60,10 +94,22 @@ fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
         .env("SCREENSHOTS", &shots)
         .status()
         .expect("node is installed");
-    assert!(status.success(), "the browser test failed (its output is above)");
+    assert!(
+        status.success(),
+        "the browser test failed (its output is above)"
+    );
     // What the browser did is on the intake: the paper, the draws, the index, the logins.
     let log = store.audit_log(200).unwrap();
-    for action in ["login", "paper_recorded", "backcheck_drawn", "index_refused", "index_computed"] {
-        assert!(log.iter().any(|e| e.action == action), "{action} missing from the audit log");
+    for action in [
+        "login",
+        "paper_recorded",
+        "backcheck_drawn",
+        "index_refused",
+        "index_computed",
+    ] {
+        assert!(
+            log.iter().any(|e| e.action == action),
+            "{action} missing from the audit log"
+        );
     }
 }

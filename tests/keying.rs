@@ -22,16 +22,36 @@ enum Way {
 
 /// Types `keys` at whatever has the focus, pausing after each key up to `max_pause_ms`.
 fn type_keys(app: &App, way: Way, keys: &[Key], max_pause_ms: u64, rng: &mut impl Rng) {
-    let pauses: Vec<u64> = keys.iter().map(|_| if max_pause_ms == 0 { 0 } else { rng.gen_range(0..=max_pause_ms) }).collect();
+    let pauses: Vec<u64> = keys
+        .iter()
+        .map(|_| {
+            if max_pause_ms == 0 {
+                0
+            } else {
+                rng.gen_range(0..=max_pause_ms)
+            }
+        })
+        .collect();
     match way {
         Way::WebDriver if max_pause_ms == 0 => app.session.keys(&webdriver_text(keys)),
         Way::WebDriver => {
-            let named: Vec<(String, u64)> = webdriver_text(keys).chars().map(|c| c.to_string()).zip(pauses).collect();
+            let named: Vec<(String, u64)> = webdriver_text(keys)
+                .chars()
+                .map(|c| c.to_string())
+                .zip(pauses)
+                .collect();
             app.session.key_actions(&named);
         }
         Way::XKeyEvents => {
-            let window = xdotool(&app.display, &["search", "--onlyvisible", "--name", "^Fieldpost$"]);
-            let window = window.lines().next().expect("the app's X window").to_string();
+            let window = xdotool(
+                &app.display,
+                &["search", "--onlyvisible", "--name", "^Fieldpost$"],
+            );
+            let window = window
+                .lines()
+                .next()
+                .expect("the app's X window")
+                .to_string();
             xdotool(&app.display, &["windowfocus", &window]);
             // One xdotool run for the whole form: `key --delay 0 k` then, where a pause is
             // drawn, `sleep s` — chained commands, so no process start sits between two keys.
@@ -49,48 +69,94 @@ fn type_keys(app: &App, way: Way, keys: &[Key], max_pause_ms: u64, rng: &mut imp
 }
 
 fn xdotool(display: &str, args: &[&str]) -> String {
-    let out = Command::new("xdotool").args(args).env("DISPLAY", display).output().expect("xdotool is installed (scripts/test installs it)");
-    assert!(out.status.success(), "xdotool {:?}: {}", &args[..args.len().min(3)], String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", display)
+        .output()
+        .expect("xdotool is installed (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "xdotool {:?}: {}",
+        &args[..args.len().min(3)],
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// What differs between the sheet and what the device stored, one line a question.
-fn differences(form: &forms::Form, want: &BTreeMap<String, Value>, got: &BTreeMap<String, Value>) -> Vec<String> {
+fn differences(
+    form: &forms::Form,
+    want: &BTreeMap<String, Value>,
+    got: &BTreeMap<String, Value>,
+) -> Vec<String> {
     form.questions
         .iter()
         .filter(|q| want.get(&q.id) != got.get(&q.id))
-        .map(|q| format!("{} ({}): keyed {:?}, stored {:?}", q.number, q.id, want.get(&q.id), got.get(&q.id)))
+        .map(|q| {
+            format!(
+                "{} ({}): keyed {:?}, stored {:?}",
+                q.number,
+                q.id,
+                want.get(&q.id),
+                got.get(&q.id)
+            )
+        })
         .collect()
 }
 
 #[test]
 fn keys_typed_at_any_speed_land_in_the_questions_they_were_typed_for() {
-    let seed = std::env::var("FIELDPOST_KEYING_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random::<u64>);
-    let per_way: usize = std::env::var("FIELDPOST_KEYING_FORMS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let seed = std::env::var("FIELDPOST_KEYING_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
+    let per_way: usize = std::env::var("FIELDPOST_KEYING_FORMS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     println!("keying seed {seed} (FIELDPOST_KEYING_SEED={seed} replays it)");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
     let centre = start_centre();
-    let code = centre.intake.issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "e2e keying").unwrap();
+    let code = centre
+        .intake
+        .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "e2e keying")
+        .unwrap();
     let app = App::start();
     app.enroll(&centre.url, &code);
     let form = forms::sipas_2024();
-    let mut households = ["dh-p2-kp1", "dh-p2-kp2"].into_iter().flat_map(|v| (1..=27).map(move |n| format!("{v}-{n:02}")));
+    let mut households = ["dh-p2-kp1", "dh-p2-kp2"]
+        .into_iter()
+        .flat_map(|v| (1..=27).map(move |n| format!("{v}-{n:02}")));
 
-    let plan = [(Way::WebDriver, 0), (Way::XKeyEvents, 0), (Way::WebDriver, 30), (Way::XKeyEvents, 30)];
+    let plan = [
+        (Way::WebDriver, 0),
+        (Way::XKeyEvents, 0),
+        (Way::WebDriver, 30),
+        (Way::XKeyEvents, 30),
+    ];
     let mut failures = Vec::new();
     let mut forms_keyed = 0;
     for (way, max_pause) in plan {
         for _ in 0..per_way {
-            let household = households.next().expect("enough households in two villages");
-            let alphabet = if matches!(way, Way::XKeyEvents) { Alphabet::Ascii } else { Alphabet::Vietnamese };
+            let household = households
+                .next()
+                .expect("enough households in two villages");
+            let alphabet = if matches!(way, Way::XKeyEvents) {
+                Alphabet::Ascii
+            } else {
+                Alphabet::Vietnamese
+            };
             let answers = random_answers(&form, &mut rng, alphabet);
             let keys = keystrokes(&form, &answers);
             app.open_first_keying(&household);
             type_keys(&app, way, &keys, max_pause, &mut rng);
             // The last key moves the focus to "finish": everything before it has been handled.
             let finished = app.wait_focus("finish-keying", Duration::from_secs(20));
-            let stored = field_client::Client::open(app.data_dir.path()).unwrap().answers(&household, 1).unwrap();
+            let stored = field_client::Client::open(app.data_dir.path())
+                .unwrap()
+                .answers(&household, 1)
+                .unwrap();
             let wrong = differences(&form, &answers, &stored);
             forms_keyed += 1;
             if !wrong.is_empty() || !finished {
@@ -105,14 +171,27 @@ fn keys_typed_at_any_speed_land_in_the_questions_they_were_typed_for() {
                 // A complete sheet finishes.
                 app.session.click("#finish-keying");
                 let deadline = std::time::Instant::now() + Duration::from_secs(15);
-                while !app.session.text("h1").unwrap_or_default().contains("Đã nhập") {
+                while !app
+                    .session
+                    .text("h1")
+                    .unwrap_or_default()
+                    .contains("Đã nhập")
+                {
                     let problem = app.session.script("return [document.getElementById('finish-problem')?.textContent, document.querySelector('.flash')?.textContent, document.activeElement?.id, [...document.querySelectorAll('.has-error')].map(e => e.dataset.id + ': ' + e.querySelector('.error').textContent)]");
-                    assert!(std::time::Instant::now() < deadline, "{household}: a complete sheet does not finish: {problem}");
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "{household}: a complete sheet does not finish: {problem}"
+                    );
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "seed {seed}: {} of {forms_keyed} forms stored wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "seed {seed}: {} of {forms_keyed} forms stored wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     println!("{forms_keyed} forms keyed, every answer stored where it was typed");
 }

@@ -20,20 +20,34 @@ fn main() {
     let centre = support::start_centre();
     let dir = tempfile::tempdir().unwrap();
     let mut client = Client::open(&dir.path().join("device")).unwrap();
-    let code = centre.intake.issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "bench").unwrap();
+    let code = centre
+        .intake
+        .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "bench")
+        .unwrap();
     client.enroll(&centre.url, &code, "bench").unwrap();
     let h = client.households().unwrap()[0].id.clone();
-    client.distribute(&h, Recipient::Representative, None).unwrap();
+    client
+        .distribute(&h, Recipient::Representative, None)
+        .unwrap();
     client.collect(&h).unwrap();
     client.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
-    let questions: Vec<String> = client.form().unwrap().questions.iter().filter(|q| matches!(q.accepts, forms::load::Accepts::Code(_))).map(|q| q.id.clone()).collect();
+    let questions: Vec<String> = client
+        .form()
+        .unwrap()
+        .questions
+        .iter()
+        .filter(|q| matches!(q.accepts, forms::load::Accepts::Code(_)))
+        .map(|q| q.id.clone())
+        .collect();
 
     let rounds = 2000;
     let mut save = Vec::with_capacity(rounds);
     for i in 0..rounds {
         let q = &questions[i % questions.len()];
         let t = Instant::now();
-        let v = client.set_answer(&h, 1, q, Some(serde_json::json!(1 + (i % 2)))).unwrap();
+        let v = client
+            .set_answer(&h, 1, q, Some(serde_json::json!(1 + (i % 2))))
+            .unwrap();
         save.push(t.elapsed().as_secs_f64() * 1e3);
         std::hint::black_box(v);
     }
@@ -41,11 +55,16 @@ fn main() {
     let raw = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
     raw.pragma_update(None, "journal_mode", "WAL").unwrap();
     raw.pragma_update(None, "synchronous", "FULL").unwrap();
-    raw.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)").unwrap();
+    raw.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
+        .unwrap();
     let mut bare = Vec::with_capacity(rounds);
     for i in 0..rounds {
         let t = Instant::now();
-        raw.execute("INSERT INTO t VALUES (?1, '1') ON CONFLICT(k) DO UPDATE SET v = excluded.v", [format!("q{}", i % 80)]).unwrap();
+        raw.execute(
+            "INSERT INTO t VALUES (?1, '1') ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+            [format!("q{}", i % 80)],
+        )
+        .unwrap();
         bare.push(t.elapsed().as_secs_f64() * 1e3);
     }
     let (p50, p99) = percentiles(save);

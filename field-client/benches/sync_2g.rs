@@ -30,9 +30,16 @@ const RATE: &str = "40kbit";
 const LOSS_ONE_IN: u32 = 10;
 
 fn sh(args: &[&str]) -> Result<(), String> {
-    let out = Command::new(args[0]).args(&args[1..]).output().map_err(|e| format!("{}: {e}", args[0]))?;
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| format!("{}: {e}", args[0]))?;
     if !out.status.success() {
-        return Err(format!("{}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "{}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     Ok(())
 }
@@ -41,7 +48,10 @@ fn sh(args: &[&str]) -> Result<(), String> {
 fn enter_own_network_namespace() -> Result<(), String> {
     // SAFETY: plain syscall, no memory shared; called while the process has one thread.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        return Err(format!("unshare(CLONE_NEWNET): {} (run as root)", std::io::Error::last_os_error()));
+        return Err(format!(
+            "unshare(CLONE_NEWNET): {} (run as root)",
+            std::io::Error::last_os_error()
+        ));
     }
     sh(&["ip", "link", "set", "lo", "up"])?;
     // Packets the size of a mobile link's, not loopback's 64 KiB: a lost packet costs what it would.
@@ -51,34 +61,91 @@ fn enter_own_network_namespace() -> Result<(), String> {
 /// Rate and loss on traffic to and from the proxy's port only: the proxy↔intake hop stays free.
 fn shape_port(port: u16) -> Result<(), String> {
     let port = port.to_string();
-    sh(&["tc", "qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "20"])?;
-    sh(&["tc", "class", "add", "dev", "lo", "parent", "1:", "classid", "1:20", "htb", "rate", "10gbit"])?;
+    sh(&[
+        "tc", "qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "20",
+    ])?;
+    sh(&[
+        "tc", "class", "add", "dev", "lo", "parent", "1:", "classid", "1:20", "htb", "rate",
+        "10gbit",
+    ])?;
     // One class each way: up (to the proxy) and down (from it) have 40 kbit/s each.
     for (field, class) in [("dport", "1:10"), ("sport", "1:11")] {
-        sh(&["tc", "class", "add", "dev", "lo", "parent", "1:", "classid", class, "htb", "rate", RATE, "ceil", RATE])?;
-        sh(&["tc", "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32", "match", "ip", field, &port, "0xffff", "flowid", class])?;
+        sh(&[
+            "tc", "class", "add", "dev", "lo", "parent", "1:", "classid", class, "htb", "rate",
+            RATE, "ceil", RATE,
+        ])?;
+        sh(&[
+            "tc", "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1",
+            "u32", "match", "ip", field, &port, "0xffff", "flowid", class,
+        ])?;
     }
     sh(&["nft", "add", "table", "inet", "link2g"])?;
-    sh(&["nft", "add", "chain", "inet", "link2g", "out", "{ type filter hook output priority 0; }"])?;
+    sh(&[
+        "nft",
+        "add",
+        "chain",
+        "inet",
+        "link2g",
+        "out",
+        "{ type filter hook output priority 0; }",
+    ])?;
     for field in ["dport", "sport"] {
-        sh(&["nft", "add", "rule", "inet", "link2g", "out", "tcp", field, &port, "numgen", "random", "mod", &LOSS_ONE_IN.to_string(), "0", "counter", "drop"])?;
+        sh(&[
+            "nft",
+            "add",
+            "rule",
+            "inet",
+            "link2g",
+            "out",
+            "tcp",
+            field,
+            &port,
+            "numgen",
+            "random",
+            "mod",
+            &LOSS_ONE_IN.to_string(),
+            "0",
+            "counter",
+            "drop",
+        ])?;
     }
     Ok(())
 }
 
 fn dropped_packets() -> String {
-    let out = Command::new("nft").args(["list", "table", "inet", "link2g"]).output().map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default();
-    out.lines().filter_map(|l| l.split("packets ").nth(1)?.split(' ').next()?.parse::<u64>().ok()).sum::<u64>().to_string()
+    let out = Command::new("nft")
+        .args(["list", "table", "inet", "link2g"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default();
+    out.lines()
+        .filter_map(|l| {
+            l.split("packets ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum::<u64>()
+        .to_string()
 }
 
 /// Two villages' whole work: every sampled household handed out, collected, keyed twice, in a
 /// parcel. Returns the answers keyed, for the ODK comparison.
 fn field_work(client: &mut Client) -> Vec<(String, BTreeMap<String, serde_json::Value>)> {
     let form = client.form().unwrap().clone();
-    let households: Vec<_> = client.households().unwrap().into_iter().filter(|h| h.reserve_rank.is_none()).collect();
+    let households: Vec<_> = client
+        .households()
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.reserve_rank.is_none())
+        .collect();
     let mut keyed = Vec::new();
     for (i, h) in households.iter().enumerate() {
-        client.distribute(&h.id, Recipient::Representative, None).unwrap();
+        client
+            .distribute(&h.id, Recipient::Representative, None)
+            .unwrap();
         client.collect(&h.id).unwrap();
         let answers = support::answers_for(&form, i as i64);
         for pass in [1, 2] {
@@ -93,7 +160,9 @@ fn field_work(client: &mut Client) -> Vec<(String, BTreeMap<String, serde_json::
         keyed.push((h.serial.clone(), answers));
     }
     for village in households.chunk_by(|a, b| a.village == b.village) {
-        client.hand_over_parcel(&village.iter().map(|h| h.id.clone()).collect::<Vec<_>>()).unwrap();
+        client
+            .hand_over_parcel(&village.iter().map(|h| h.id.clone()).collect::<Vec<_>>())
+            .unwrap();
     }
     keyed
 }
@@ -101,14 +170,34 @@ fn field_work(client: &mut Client) -> Vec<(String, BTreeMap<String, serde_json::
 /// What the device is about to send, by event kind (canonical JSON before compression).
 fn where_the_bytes_go(dir: &std::path::Path) {
     let db = rusqlite::Connection::open(dir.join("device.db")).unwrap();
-    let mut stmt = db.prepare("SELECT kind, COUNT(*), AVG(LENGTH(body)) FROM events GROUP BY kind ORDER BY kind").unwrap();
-    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, f64>(2)?))).unwrap() {
+    let mut stmt = db
+        .prepare("SELECT kind, COUNT(*), AVG(LENGTH(body)) FROM events GROUP BY kind ORDER BY kind")
+        .unwrap();
+    for row in stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, f64>(2)?,
+            ))
+        })
+        .unwrap()
+    {
         let (kind, n, avg) = row.unwrap();
         println!("  {kind:<24} {n:>4} events, {avg:>6.0} B each as JSON");
     }
     db.execute_batch("SELECT 1").unwrap();
-    let frames: (i64, i64) = db.query_row("SELECT COUNT(*), SUM(LENGTH(frame)) FROM batches", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap_or((0, 0));
-    println!("  {} batches packed so far, {} B of frames", frames.0, frames.1);
+    let frames: (i64, i64) = db
+        .query_row(
+            "SELECT COUNT(*), SUM(LENGTH(frame)) FROM batches",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap_or((0, 0));
+    println!(
+        "  {} batches packed so far, {} B of frames",
+        frames.0, frames.1
+    );
 }
 
 struct Run {
@@ -123,11 +212,21 @@ struct Run {
 
 fn run(shaped: bool) -> Run {
     let centre = support::start_centre();
-    let link = if shaped { Link { one_way_latency: Duration::from_millis(150), bytes_per_sec: None } } else { Link::default() };
+    let link = if shaped {
+        Link {
+            one_way_latency: Duration::from_millis(150),
+            bytes_per_sec: None,
+        }
+    } else {
+        Link::default()
+    };
     let proxy = proxy::start_with_link(&centre.runtime, &centre.url, link);
     let dir = tempfile::tempdir().unwrap();
     let mut client = Client::open(dir.path()).unwrap();
-    let code = centre.intake.issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "bench").unwrap();
+    let code = centre
+        .intake
+        .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "bench")
+        .unwrap();
     client.enroll(&proxy.url, &code, "bench").unwrap();
     let keyed = field_work(&mut client);
     client.pack().unwrap();
@@ -137,8 +236,16 @@ fn run(shaped: bool) -> Run {
         where_the_bytes_go(dir.path());
     }
     let (up0, down0) = proxy.bytes();
-    let connections0 = proxy.counters.connections.load(std::sync::atomic::Ordering::Relaxed);
-    let policy = RetryPolicy { attempts: 20, first_delay: Duration::from_millis(500), max_delay: Duration::from_secs(5), ..RetryPolicy::default() };
+    let connections0 = proxy
+        .counters
+        .connections
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let policy = RetryPolicy {
+        attempts: 20,
+        first_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(5),
+        ..RetryPolicy::default()
+    };
     let started = Instant::now();
     // As the app does: sync again until everything is through.
     let mut tries = 0;
@@ -149,14 +256,25 @@ fn run(shaped: bool) -> Run {
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(client.pending().unwrap().events_total, 0);
     let statuses = centre.intake.store.household_statuses().unwrap();
-    assert!(keyed.len() == 54 && client.households().unwrap().iter().all(|h| statuses[&h.id] == h.status));
+    assert!(
+        keyed.len() == 54
+            && client
+                .households()
+                .unwrap()
+                .iter()
+                .all(|h| statuses[&h.id] == h.status)
+    );
     let (up, down) = proxy.bytes();
     Run {
         forms: keyed.len(),
         seconds,
         bytes_up: up - up0,
         bytes_down: down - down0,
-        connections: proxy.counters.connections.load(std::sync::atomic::Ordering::Relaxed) - connections0,
+        connections: proxy
+            .counters
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            - connections0,
         form: client.form().unwrap().clone(),
         keyed,
     }
@@ -164,7 +282,11 @@ fn run(shaped: bool) -> Run {
 
 /// The bytes ODK Collect would move to submit these answers: the XForms instance as
 /// `xml_submission_file` in a multipart POST to `/submission`, and the OpenRosa reply.
-fn odk_submission_bytes(form: &forms::Form, serial: &str, answers: &BTreeMap<String, serde_json::Value>) -> usize {
+fn odk_submission_bytes(
+    form: &forms::Form,
+    serial: &str,
+    answers: &BTreeMap<String, serde_json::Value>,
+) -> usize {
     let mut xml = format!(
         "<?xml version='1.0' ?><data id=\"{}\" version=\"{}\" xmlns:jr=\"http://openrosa.org/javarosa\" xmlns:orx=\"http://openrosa.org/xforms\">\
          <start>2024-10-23T09:12:31.204+07:00</start><end>2024-10-23T09:19:02.877+07:00</end><serial>{serial}</serial>",
@@ -175,7 +297,11 @@ fn odk_submission_bytes(form: &forms::Form, serial: &str, answers: &BTreeMap<Str
         for q in form.questions.iter().filter(|q| q.section == i) {
             let value = match answers.get(&q.id) {
                 None => String::new(), // ODK writes non-relevant questions as empty elements
-                Some(serde_json::Value::Array(codes)) => codes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" "),
+                Some(serde_json::Value::Array(codes)) => codes
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(v) => v.to_string(),
             };
@@ -187,7 +313,9 @@ fn odk_submission_bytes(form: &forms::Form, serial: &str, answers: &BTreeMap<Str
         }
         xml.push_str(&format!("</{}>", section.id));
     }
-    xml.push_str("<meta><instanceID>uuid:0e7c3a8e-5c1b-4f38-9f43-6d1a2b7c9e10</instanceID></meta></data>");
+    xml.push_str(
+        "<meta><instanceID>uuid:0e7c3a8e-5c1b-4f38-9f43-6d1a2b7c9e10</instanceID></meta></data>",
+    );
     let boundary = "5d2f3b70-8b0e-4a4e-8d9b-2a1c0f6e7b31";
     let body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; filename=\"sipas_2024_2024-10-23_09-12-31.xml\"\r\n\
@@ -216,10 +344,17 @@ fn main() {
     let plain = run(false);
     let shaped = run(true);
     println!("dropped by the lossy link: {} packets", dropped_packets());
-    let odk: usize = plain.keyed.iter().map(|(serial, answers)| odk_submission_bytes(&plain.form, serial, answers)).sum();
+    let odk: usize = plain
+        .keyed
+        .iter()
+        .map(|(serial, answers)| odk_submission_bytes(&plain.form, serial, answers))
+        .sum();
     let ours = (shaped.bytes_up + shaped.bytes_down) as f64 / shaped.forms as f64;
     let odk_per_form = odk as f64 / plain.forms as f64;
-    println!("sync of {} forms, loopback (baseline):       {:.2} s, {} B up, {} B down, {} connections", plain.forms, plain.seconds, plain.bytes_up, plain.bytes_down, plain.connections);
+    println!(
+        "sync of {} forms, loopback (baseline):       {:.2} s, {} B up, {} B down, {} connections",
+        plain.forms, plain.seconds, plain.bytes_up, plain.bytes_down, plain.connections
+    );
     println!(
         "sync of {} forms, 40 kbit/s, 300 ms, 10% loss: {:.2} s (target < 20 s; {:.1}x the loopback time), {} B up, {} B down, {} connections",
         shaped.forms,
@@ -231,5 +366,8 @@ fn main() {
     );
     println!("bytes on the wire per form (everything: lifecycle events, both keyings, parcels, receipts, assignment): {ours:.0} B");
     println!("same answers as ODK XForms submissions: {odk_per_form:.0} B per form");
-    println!("ours / ODK: {:.1}% (target <= 15%)", 100.0 * ours / odk_per_form);
+    println!(
+        "ours / ODK: {:.1}% (target <= 15%)",
+        100.0 * ours / odk_per_form
+    );
 }

@@ -19,7 +19,13 @@ pub struct AutoSync {
 
 impl AutoSync {
     pub fn new(floor: Duration, ceiling: Duration) -> AutoSync {
-        AutoSync { floor, ceiling, wait: floor, next_try: None, failed_tries: 0 }
+        AutoSync {
+            floor,
+            ceiling,
+            wait: floor,
+            next_try: None,
+            failed_tries: 0,
+        }
     }
 
     pub fn due(&self, now: Instant) -> bool {
@@ -49,7 +55,9 @@ impl Default for AutoSync {
 impl Client {
     /// One small round trip to the intake (`/v1/health`): is the network back?
     pub fn intake_reachable(&self, timeout: Duration) -> bool {
-        let Ok(e) = self.enrollment() else { return false };
+        let Ok(e) = self.enrollment() else {
+            return false;
+        };
         let url = format!("{}{}", e.intake_url, sync_protocol::api::PATH_HEALTH);
         matches!(self.http.get(url).timeout(timeout).send(), Ok(r) if r.status().is_success())
     }
@@ -110,6 +118,10 @@ mod tests {
         auto.reached(t);
         assert_eq!((auto.next_try.unwrap() - t).as_secs(), 10);
         auto.missed(t);
-        assert_eq!((auto.next_try.unwrap() - t).as_secs(), 10, "the back-off starts again from the floor");
+        assert_eq!(
+            (auto.next_try.unwrap() - t).as_secs(),
+            10,
+            "the back-off starts again from the floor"
+        );
     }
 }

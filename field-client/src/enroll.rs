@@ -12,8 +12,14 @@ use crate::{Client, ClientError};
 pub(crate) fn refused(response: reqwest::blocking::Response) -> ClientError {
     let status = response.status();
     match response.json::<ErrorBody>() {
-        Ok(body) => ClientError::Refused { code: body.code.as_str().into(), message: body.message },
-        Err(_) => ClientError::Refused { code: status.as_u16().to_string(), message: status.to_string() },
+        Ok(body) => ClientError::Refused {
+            code: body.code.as_str().into(),
+            message: body.message,
+        },
+        Err(_) => ClientError::Refused {
+            code: status.as_u16().to_string(),
+            message: status.to_string(),
+        },
     }
 }
 
@@ -21,17 +27,33 @@ impl Client {
     /// Enrolls with the intake at `intake_url` using a one-time code, then downloads the
     /// assignment. A replacement device continues the enumerator's chain where the intake says
     /// it stands.
-    pub fn enroll(&mut self, intake_url: &str, code: &str, label: &str) -> Result<EnrollResponse, ClientError> {
+    pub fn enroll(
+        &mut self,
+        intake_url: &str,
+        code: &str,
+        label: &str,
+    ) -> Result<EnrollResponse, ClientError> {
         if let Ok(e) = self.enrollment() {
             return Err(ClientError::AlreadyEnrolled(e.enumerator));
         }
         let url = intake_url.trim_end_matches('/');
-        let request = EnrollRequest { code: code.trim().into(), public_key: self.key.public(), label: label.into() };
-        let response = self.http.post(format!("{url}{}", api::PATH_ENROLL)).json(&request).send().map_err(|e| ClientError::Network(e.to_string()))?;
+        let request = EnrollRequest {
+            code: code.trim().into(),
+            public_key: self.key.public(),
+            label: label.into(),
+        };
+        let response = self
+            .http
+            .post(format!("{url}{}", api::PATH_ENROLL))
+            .json(&request)
+            .send()
+            .map_err(|e| ClientError::Network(e.to_string()))?;
         if !response.status().is_success() {
             return Err(refused(response));
         }
-        let enrolled: EnrollResponse = response.json().map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+        let enrolled: EnrollResponse = response
+            .json()
+            .map_err(|e| ClientError::BadAnswer(e.to_string()))?;
         self.conn.execute(
             "INSERT INTO device (id, device_id, enumerator, campaign, intake_url, intake_public_key, next_seq, last_hash) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -49,7 +71,11 @@ impl Client {
     }
 
     /// A device-authenticated GET. A `clock_skew` answer teaches the device the intake's time.
-    pub(crate) fn get_signed(&self, path: &str, if_none_match: Option<&str>) -> Result<reqwest::blocking::Response, ClientError> {
+    pub(crate) fn get_signed(
+        &self,
+        path: &str,
+        if_none_match: Option<&str>,
+    ) -> Result<reqwest::blocking::Response, ClientError> {
         for _ in 0..2 {
             let e = self.enrollment()?;
             let time = chrono::Utc::now().timestamp() + e.clock_offset;
@@ -60,37 +86,64 @@ impl Client {
             if let Some(tag) = if_none_match {
                 request = request.header("if-none-match", format!("\"{tag}\""));
             }
-            let response = request.send().map_err(|e| ClientError::Network(e.to_string()))?;
-            if response.status().is_success() || response.status() == reqwest::StatusCode::NOT_MODIFIED {
+            let response = request
+                .send()
+                .map_err(|e| ClientError::Network(e.to_string()))?;
+            if response.status().is_success()
+                || response.status() == reqwest::StatusCode::NOT_MODIFIED
+            {
                 return Ok(response);
             }
-            let body: ErrorBody = response.json().map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+            let body: ErrorBody = response
+                .json()
+                .map_err(|e| ClientError::BadAnswer(e.to_string()))?;
             match (body.code, body.server_time) {
                 (ErrorCode::ClockSkew, Some(server_time)) => {
                     let offset = server_time - chrono::Utc::now().timestamp();
-                    self.conn.execute("UPDATE device SET clock_offset = ?1", [offset])?;
+                    self.conn
+                        .execute("UPDATE device SET clock_offset = ?1", [offset])?;
                 }
-                _ => return Err(ClientError::Refused { code: body.code.as_str().into(), message: body.message }),
+                _ => {
+                    return Err(ClientError::Refused {
+                        code: body.code.as_str().into(),
+                        message: body.message,
+                    })
+                }
             }
         }
-        Err(ClientError::BadAnswer("the intake kept refusing the device's clock".into()))
+        Err(ClientError::BadAnswer(
+            "the intake kept refusing the device's clock".into(),
+        ))
     }
 
     /// Downloads and verifies the assignment. Households new to this enumerator appear; those
     /// reassigned away are marked so (what was recorded for them still goes out).
     pub fn refresh_assignment(&mut self) -> Result<Assignment, ClientError> {
         let enrollment = self.enrollment()?;
-        let held: Option<String> = self.conn.query_row("SELECT etag FROM assignment", [], |r| r.get(0)).optional()?.flatten();
+        let held: Option<String> = self
+            .conn
+            .query_row("SELECT etag FROM assignment", [], |r| r.get(0))
+            .optional()?
+            .flatten();
         let response = self.get_signed(api::PATH_ASSIGNMENT, held.as_deref())?;
         if response.status() == reqwest::StatusCode::NOT_MODIFIED {
-            self.conn.execute("UPDATE assignment SET fetched_at = ?1", [chrono::Utc::now().to_rfc3339()])?;
+            self.conn.execute(
+                "UPDATE assignment SET fetched_at = ?1",
+                [chrono::Utc::now().to_rfc3339()],
+            )?;
             return self.assignment();
         }
-        let doc: SignedDocument = response.json().map_err(|e| ClientError::Network(format!("the assignment did not arrive whole: {e}")))?;
+        let doc: SignedDocument = response.json().map_err(|e| {
+            ClientError::Network(format!("the assignment did not arrive whole: {e}"))
+        })?;
         let assignment = Assignment::verify(&doc, &enrollment.intake_key)?;
         let tag = assignment.tag()?;
-        if assignment.device != enrollment.device || assignment.enumerator.id != enrollment.enumerator {
-            return Err(ClientError::BadAnswer("the assignment is for another device".into()));
+        if assignment.device != enrollment.device
+            || assignment.enumerator.id != enrollment.enumerator
+        {
+            return Err(ClientError::BadAnswer(
+                "the assignment is for another device".into(),
+            ));
         }
         let tx = self.conn.transaction()?;
         tx.execute(
@@ -105,12 +158,37 @@ impl Client {
             )?;
         }
         tx.execute("UPDATE households SET assigned = 0", [])?;
+        // With every event of ours answered, the centre's statuses are the truth: they hold our
+        // accepted work, not the refused, plus what a supervisor decided. While anything is
+        // unanswered, ours are newer.
+        let all_answered: bool = tx.query_row(
+            "SELECT NOT EXISTS(SELECT 1 FROM events WHERE outcome IS NULL)",
+            [],
+            |r| r.get(0),
+        )?;
         for h in &assignment.households {
-            // The device's own status wins: it may know of events the intake has not seen yet.
             tx.execute(
-                "INSERT INTO households (id, village, serial, name, address, reserve_rank, status, assigned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)
-                 ON CONFLICT(id) DO UPDATE SET assigned = 1, name = excluded.name, address = excluded.address",
-                params![h.id, h.village, h.serial, h.name, h.address, h.reserve_rank, h.status.as_str()],
+                "INSERT INTO households (id, village, serial, name, address, reserve_rank, status, assigned, carried_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)
+                 ON CONFLICT(id) DO UPDATE SET assigned = 1, moved_to = NULL, name = excluded.name, address = excluded.address,
+                   carried_from = excluded.carried_from, status = CASE WHEN ?9 THEN excluded.status ELSE households.status END",
+                params![h.id, h.village, h.serial, h.name, h.address, h.reserve_rank, h.status.as_str(), h.carried_over.as_ref().map(|c| &c.from.name), all_answered],
+            )?;
+        }
+        for m in &assignment.moved_away {
+            tx.execute(
+                "UPDATE households SET moved_to = ?1 WHERE id = ?2 AND assigned = 0",
+                params![m.to.name, m.household],
+            )?;
+        }
+        tx.execute("UPDATE events SET resolution = NULL, resolution_note = NULL WHERE outcome = 'rejected'", [])?;
+        for r in &assignment.resolved {
+            let decision = match r.decision {
+                sync_protocol::assignment::Resolution::Accepted => "accepted",
+                sync_protocol::assignment::Resolution::Dismissed => "dismissed",
+            };
+            tx.execute(
+                "UPDATE events SET resolution = ?1, resolution_note = ?2 WHERE id = ?3",
+                params![decision, r.note, r.event.to_string()],
             )?;
         }
         tx.commit()?;

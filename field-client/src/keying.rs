@@ -45,16 +45,29 @@ impl Client {
         let expected = match pass {
             1 => HouseholdStatus::Collected,
             2 => HouseholdStatus::Transcribed,
-            _ => return Err(ClientError::NotAllowed("keying passes are 1 (first) and 2 (verification)".into())),
+            _ => {
+                return Err(ClientError::NotAllowed(
+                    "keying passes are 1 (first) and 2 (verification)".into(),
+                ))
+            }
         };
         if h.status != expected {
-            return Err(ClientError::NotAllowed(format!("household {household} is {}, so keying pass {pass} is not open", h.status)));
+            return Err(ClientError::NotAllowed(format!(
+                "household {household} is {}, so keying pass {pass} is not open",
+                h.status
+            )));
         }
         Ok(())
     }
 
     /// Saves one answer durably (`None` clears it) and returns the validation of the pass.
-    pub fn set_answer(&mut self, household: &str, pass: u8, question: &str, value: Option<Json>) -> Result<Validation, ClientError> {
+    pub fn set_answer(
+        &mut self,
+        household: &str,
+        pass: u8,
+        question: &str,
+        value: Option<Json>,
+    ) -> Result<Validation, ClientError> {
         self.check_pass(household, pass)?;
         let now = chrono::Utc::now().timestamp();
         let tx = self.conn.transaction()?;
@@ -73,20 +86,31 @@ impl Client {
             params![household, pass, now, MAX_GAP_SECS],
         )?;
         tx.commit()?;
-        Ok(forms::validate::validate(self.form()?, &self.answers(household, pass)?))
+        Ok(forms::validate::validate(
+            self.form()?,
+            &self.answers(household, pass)?,
+        ))
     }
 
     /// What a keying screen calls on every answer: saves it durably, then clears the answers
     /// it made not applicable (skipped questions skip themselves, as on the paper's arrows).
     /// Returns the validation after, and what was cleared.
-    pub fn key_answer(&mut self, household: &str, pass: u8, question: &str, value: Option<Json>) -> Result<(Validation, Vec<String>), ClientError> {
+    pub fn key_answer(
+        &mut self,
+        household: &str,
+        pass: u8,
+        question: &str,
+        value: Option<Json>,
+    ) -> Result<(Validation, Vec<String>), ClientError> {
         let mut validation = self.set_answer(household, pass, question, value)?;
         let mut cleared = Vec::new();
         loop {
             let skipped: Vec<String> = validation
                 .errors
                 .iter()
-                .filter(|e| e.error == forms::validate::AnswerError::NotApplicable && e.question != question)
+                .filter(|e| {
+                    e.error == forms::validate::AnswerError::NotApplicable && e.question != question
+                })
                 .map(|e| e.question.clone())
                 .collect();
             if skipped.is_empty() {
@@ -103,10 +127,18 @@ impl Client {
     }
 
     /// The answers keyed so far in one pass (pass 2 never shows pass 1: blind verification).
-    pub fn answers(&self, household: &str, pass: u8) -> Result<BTreeMap<String, Json>, ClientError> {
-        let mut stmt = self.conn.prepare_cached("SELECT question, value FROM keyed_answers WHERE household = ?1 AND pass = ?2")?;
+    pub fn answers(
+        &self,
+        household: &str,
+        pass: u8,
+    ) -> Result<BTreeMap<String, Json>, ClientError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT question, value FROM keyed_answers WHERE household = ?1 AND pass = ?2",
+        )?;
         let rows = stmt
-            .query_map(params![household, pass], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .query_map(params![household, pass], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
             .map(|r| r.map(|(q, v)| (q, serde_json::from_str(&v).unwrap_or(Json::Null))))
             .collect::<Result<BTreeMap<_, _>, _>>()?;
         Ok(rows)
@@ -115,17 +147,35 @@ impl Client {
     fn keying_seconds(&self, household: &str, pass: u8) -> Result<u32, ClientError> {
         let s: Option<i64> = self
             .conn
-            .query_row("SELECT seconds FROM keying_sessions WHERE household = ?1 AND pass = ?2", params![household, pass], |r| r.get(0))
+            .query_row(
+                "SELECT seconds FROM keying_sessions WHERE household = ?1 AND pass = ?2",
+                params![household, pass],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(s.unwrap_or(0).max(0) as u32)
     }
 
-    fn seal_answers(&self, household: &str, answers: BTreeMap<String, Json>) -> Result<Base64Bytes, ClientError> {
+    fn seal_answers(
+        &self,
+        household: &str,
+        answers: BTreeMap<String, Json>,
+    ) -> Result<Base64Bytes, ClientError> {
         let h = self.household(household)?;
         let assignment = self.assignment_ref()?;
-        let sheet = AnswerSheet { form: assignment.campaign.form.clone(), household: h.id, serial: h.serial, answers };
+        let sheet = AnswerSheet {
+            form: assignment.campaign.form.clone(),
+            household: h.id,
+            serial: h.serial,
+            answers,
+        };
         let order = self.form()?.question_order();
-        Ok(Base64Bytes(seal::seal(&assignment.ministry_public_key, &sheet, &order, &mut rand::rngs::OsRng)?))
+        Ok(Base64Bytes(seal::seal(
+            &assignment.ministry_public_key,
+            &sheet,
+            &order,
+            &mut rand::rngs::OsRng,
+        )?))
     }
 
     fn require_complete(&self, answers: &BTreeMap<String, Json>) -> Result<(), ClientError> {
@@ -133,9 +183,16 @@ impl Client {
         if v.complete {
             return Ok(());
         }
-        let mut what: Vec<String> = v.errors.iter().map(|e| format!("{}: {:?}", e.question, e.error)).collect();
+        let mut what: Vec<String> = v
+            .errors
+            .iter()
+            .map(|e| format!("{}: {:?}", e.question, e.error))
+            .collect();
         if !v.required_remaining.is_empty() {
-            what.push(format!("still to answer: {}", v.required_remaining.join(", ")));
+            what.push(format!(
+                "still to answer: {}",
+                v.required_remaining.join(", ")
+            ));
         }
         Err(ClientError::Incomplete(what.join("; ")))
     }
@@ -152,15 +209,33 @@ impl Client {
         let keying_seconds = self.keying_seconds(household, 1)?;
         // Verified campaigns send the answers once, sealed after verification: on 2G every
         // byte counts, and the keyer's errors travel as counts.
-        let sealed_answers = if verification { None } else { Some(self.seal_answers(household, answers)?) };
+        let sealed_answers = if verification {
+            None
+        } else {
+            Some(self.seal_answers(household, answers)?)
+        };
         let h = self.household(household)?;
-        let event = household_event(self, &h, EventBody::FormTranscribed { form, sealed_answers, keying_seconds })?;
+        let event = household_event(
+            self,
+            &h,
+            EventBody::FormTranscribed {
+                form,
+                sealed_answers,
+                keying_seconds,
+            },
+        )?;
         let tx = self.conn.transaction()?;
         set_status(&tx, household, HouseholdStatus::Transcribed)?;
         record(&tx, &event)?;
-        tx.execute("UPDATE keying_sessions SET finished = 1 WHERE household = ?1 AND pass = 1", [household])?;
+        tx.execute(
+            "UPDATE keying_sessions SET finished = 1 WHERE household = ?1 AND pass = 1",
+            [household],
+        )?;
         if !verification {
-            tx.execute("DELETE FROM keyed_answers WHERE household = ?1", [household])?;
+            tx.execute(
+                "DELETE FROM keyed_answers WHERE household = ?1",
+                [household],
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -176,21 +251,32 @@ impl Client {
         Ok(ids
             .into_iter()
             .filter(|q| first.get(*q) != second.get(*q))
-            .map(|q| Mismatch { question: q.clone(), first: first.get(q).cloned(), second: second.get(q).cloned() })
+            .map(|q| Mismatch {
+                question: q.clone(),
+                first: first.get(q).cloned(),
+                second: second.get(q).cloned(),
+            })
             .collect())
     }
 
     /// Ends the verification: every mismatch resolved against the paper (`None` = the paper
     /// leaves it blank), error counts kept, the resolved answers sealed in a
     /// `transcription_verified` event, and all plaintext deleted.
-    pub fn finish_verification(&mut self, household: &str, resolutions: &BTreeMap<String, Option<Json>>) -> Result<(), ClientError> {
+    pub fn finish_verification(
+        &mut self,
+        household: &str,
+        resolutions: &BTreeMap<String, Option<Json>>,
+    ) -> Result<(), ClientError> {
         self.check_pass(household, 2)?;
         let mismatches = self.mismatches(household)?;
         let mut answers = self.answers(household, 1)?;
         let (mut keyer_errors, mut verifier_errors) = (0u32, 0u32);
         for m in &mismatches {
             let Some(paper) = resolutions.get(&m.question) else {
-                return Err(ClientError::Incomplete(format!("mismatch on {} is not resolved against the paper", m.question)));
+                return Err(ClientError::Incomplete(format!(
+                    "mismatch on {} is not resolved against the paper",
+                    m.question
+                )));
             };
             keyer_errors += u32::from(paper != &m.first);
             verifier_errors += u32::from(paper != &m.second);
@@ -204,24 +290,48 @@ impl Client {
         let keying_seconds = self.keying_seconds(household, 2)?;
         let sealed_answers = self.seal_answers(household, answers)?;
         let h = self.household(household)?;
-        let body = EventBody::TranscriptionVerified { form, sealed_answers, keying_seconds, mismatches: mismatches.len() as u32, keyer_errors, verifier_errors };
+        let body = EventBody::TranscriptionVerified {
+            form,
+            sealed_answers,
+            keying_seconds,
+            mismatches: mismatches.len() as u32,
+            keyer_errors,
+            verifier_errors,
+        };
         let event = household_event(self, &h, body)?;
         let tx = self.conn.transaction()?;
         set_status(&tx, household, HouseholdStatus::Verified)?;
         record(&tx, &event)?;
-        tx.execute("UPDATE keying_sessions SET finished = 1 WHERE household = ?1 AND pass = 2", [household])?;
-        tx.execute("DELETE FROM keyed_answers WHERE household = ?1", [household])?;
+        tx.execute(
+            "UPDATE keying_sessions SET finished = 1 WHERE household = ?1 AND pass = 2",
+            [household],
+        )?;
+        tx.execute(
+            "DELETE FROM keyed_answers WHERE household = ?1",
+            [household],
+        )?;
         tx.commit()?;
         Ok(())
     }
 
     /// A correction keyed again in full from the paper, sealed as a `correction` event.
-    pub fn correct(&mut self, household: &str, answers: BTreeMap<String, Json>, reason: &str, keying_seconds: u32) -> Result<(), ClientError> {
+    pub fn correct(
+        &mut self,
+        household: &str,
+        answers: BTreeMap<String, Json>,
+        reason: &str,
+        keying_seconds: u32,
+    ) -> Result<(), ClientError> {
         self.require_complete(&answers)?;
         let h = self.household(household)?;
         let form = self.assignment()?.campaign.form;
         let sealed_answers = self.seal_answers(household, answers)?;
-        let body = EventBody::Correction { form, sealed_answers, keying_seconds, reason: reason.into() };
+        let body = EventBody::Correction {
+            form,
+            sealed_answers,
+            keying_seconds,
+            reason: reason.into(),
+        };
         let next = sync_protocol::lifecycle::next_status(h.status, &body, self.rules()?)?;
         let event = household_event(self, &h, body)?;
         let tx = self.conn.transaction()?;

@@ -83,6 +83,10 @@ pub struct Household {
     pub status: HouseholdStatus,
     /// False once the household was reassigned to someone else.
     pub assigned: bool,
+    /// Who holds it now, once reassigned away.
+    pub moved_to: Option<String>,
+    /// Whose work, accepted by a supervisor, this household's record carries.
+    pub carried_from: Option<String>,
 }
 
 /// An event the intake rejected, for the enumerator to see.
@@ -93,6 +97,9 @@ pub struct RejectedEvent {
     pub kind: String,
     pub code: String,
     pub reason: String,
+    /// `accepted` or `dismissed` once a supervisor decided; `None` while it waits.
+    pub resolution: Option<String>,
+    pub resolution_note: Option<String>,
 }
 
 impl Client {
@@ -115,7 +122,14 @@ impl Client {
             .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| ClientError::Network(e.to_string()))?;
-        Ok(Client { conn, key, http, dir: dir.to_owned(), assignment_cache: Default::default(), form_cache: Default::default() })
+        Ok(Client {
+            conn,
+            key,
+            http,
+            dir: dir.to_owned(),
+            assignment_cache: Default::default(),
+            form_cache: Default::default(),
+        })
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -181,26 +195,36 @@ impl Client {
             .query_row("SELECT signed FROM assignment", [], |r| r.get(0))
             .optional()?
             .ok_or(ClientError::NotEnrolled)?;
-        let doc: SignedDocument = serde_json::from_str(&signed).map_err(|e| ClientError::CorruptDatabase(e.to_string()))?;
+        let doc: SignedDocument = serde_json::from_str(&signed)
+            .map_err(|e| ClientError::CorruptDatabase(e.to_string()))?;
         Ok(Assignment::verify(&doc, &enrollment.intake_key)?)
     }
 
     fn rules(&self) -> Result<Rules, ClientError> {
         let a = self.assignment_ref()?;
-        Ok(Rules { replacement_allowed: a.campaign.replacement_allowed, verification_required: a.campaign.verification_required })
+        Ok(Rules {
+            replacement_allowed: a.campaign.replacement_allowed,
+            verification_required: a.campaign.verification_required,
+        })
     }
 
     /// Now on this device's clock, in the campaign's time zone.
     pub fn now(&self) -> DeviceTime {
-        let tz: chrono_tz::Tz = self.assignment_ref().ok().and_then(|a| a.campaign.timezone.parse().ok()).unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
+        let tz: chrono_tz::Tz = self
+            .assignment_ref()
+            .ok()
+            .and_then(|a| a.campaign.timezone.parse().ok())
+            .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
         DeviceTime::new(chrono::Utc::now().with_timezone(&tz).fixed_offset())
     }
 
     pub fn households(&self) -> Result<Vec<Household>, ClientError> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, village, serial, name, address, reserve_rank, status, assigned FROM households ORDER BY village, reserve_rank IS NOT NULL, reserve_rank, id",
+            "SELECT id, village, serial, name, address, reserve_rank, status, assigned, moved_to, carried_from FROM households ORDER BY village, reserve_rank IS NOT NULL, reserve_rank, id",
         )?;
-        let rows = stmt.query_map([], household_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt
+            .query_map([], household_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
@@ -210,7 +234,10 @@ impl Client {
 
     /// When the intake last answered this device with its assignment (RFC 3339), if ever.
     pub fn last_contact(&self) -> Result<Option<String>, ClientError> {
-        Ok(self.conn.query_row("SELECT fetched_at FROM assignment", [], |r| r.get(0)).optional()?)
+        Ok(self
+            .conn
+            .query_row("SELECT fetched_at FROM assignment", [], |r| r.get(0))
+            .optional()?)
     }
 
     /// Forgets what is cached between keystrokes (assignment, form): another connection to the
@@ -222,31 +249,88 @@ impl Client {
 
     /// What was recorded for a household, oldest first, with what the intake made of it.
     pub fn history(&self, household: &str) -> Result<Vec<HistoryEntry>, ClientError> {
-        let mut stmt = self.conn.prepare("SELECT kind, body, outcome, reject_reason FROM events WHERE household = ?1 ORDER BY n")?;
+        let mut stmt = self.conn.prepare("SELECT kind, body, outcome, reject_reason, reject_code, resolution, resolution_note FROM events WHERE household = ?1 ORDER BY n")?;
         let rows = stmt
-            .query_map([household], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get(3)?)))?
+            .query_map([household], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get(3)?,
+                    (r.get(4)?, r.get(5)?, r.get(6)?),
+                ))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
-            .map(|(kind, body, outcome, reason)| {
-                let event: Event = sync_protocol::canonical::from_canonical_bytes(body.as_bytes(), "stored event")?;
-                let detail = match &event.body {
-                    EventBody::VisitOutcome { outcome, .. } => serde_json::to_value(outcome).ok().and_then(|v| v.as_str().map(String::from)),
-                    EventBody::FormDistributed { recipient, .. } => serde_json::to_value(recipient).ok().and_then(|v| v.as_str().map(String::from)),
-                    EventBody::HouseholdReplaced { replacement } => Some(replacement.clone()),
-                    _ => None,
-                };
-                Ok(HistoryEntry { kind, detail, at: event.at.to_string(), outcome, reason })
-            })
+            .map(
+                |(kind, body, outcome, reason, (code, resolution, resolution_note))| {
+                    let event: Event = sync_protocol::canonical::from_canonical_bytes(
+                        body.as_bytes(),
+                        "stored event",
+                    )?;
+                    let detail = match &event.body {
+                        EventBody::VisitOutcome { outcome, .. } => serde_json::to_value(outcome)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from)),
+                        EventBody::FormDistributed { recipient, .. } => {
+                            serde_json::to_value(recipient)
+                                .ok()
+                                .and_then(|v| v.as_str().map(String::from))
+                        }
+                        EventBody::HouseholdReplaced { replacement } => Some(replacement.clone()),
+                        _ => None,
+                    };
+                    let note = match &event.body {
+                        EventBody::FormDistributed { note, .. }
+                        | EventBody::VisitOutcome { note, .. } => note.clone(),
+                        _ => None,
+                    };
+                    Ok(HistoryEntry {
+                        kind,
+                        detail,
+                        note,
+                        at: event.at.to_string(),
+                        outcome,
+                        reason,
+                        code,
+                        resolution,
+                        resolution_note,
+                    })
+                },
+            )
             .collect()
     }
 
-    /// Events the intake rejected, with its reasons.
+    /// Events the intake rejected, with its reasons and what a supervisor decided; the ones
+    /// still waiting for a decision first.
     pub fn rejected_events(&self) -> Result<Vec<RejectedEvent>, ClientError> {
-        let mut stmt = self.conn.prepare("SELECT id, household, kind, reject_code, reject_reason FROM events WHERE outcome = 'rejected' ORDER BY n")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT id, household, kind, reject_code, reject_reason, resolution, resolution_note FROM events WHERE outcome = 'rejected' ORDER BY resolution IS NOT NULL, n",
+        )?;
         let rows = stmt
-            .query_map([], |r| Ok(RejectedEvent { event: r.get(0)?, household: r.get(1)?, kind: r.get(2)?, code: r.get(3)?, reason: r.get(4)? }))?
+            .query_map([], |r| {
+                Ok(RejectedEvent {
+                    event: r.get(0)?,
+                    household: r.get(1)?,
+                    kind: r.get(2)?,
+                    code: r.get(3)?,
+                    reason: r.get(4)?,
+                    resolution: r.get(5)?,
+                    resolution_note: r.get(6)?,
+                })
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+
+    /// Refused events no supervisor has decided on yet: while there are any, nothing is "all
+    /// synced".
+    pub fn unresolved_rejections(&self) -> Result<usize, ClientError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM events WHERE outcome = 'rejected' AND resolution IS NULL",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as usize)
     }
 }
 
@@ -257,11 +341,18 @@ pub struct HistoryEntry {
     pub kind: String,
     /// The visit outcome, the recipient or the replacement, where there is one.
     pub detail: Option<String>,
+    /// What the enumerator wrote down with it.
+    pub note: Option<String>,
     /// When, on the device's clock.
     pub at: String,
     /// `accepted` or `rejected` once the intake answered; `None` while unsent.
     pub outcome: Option<String>,
     pub reason: Option<String>,
+    /// The rejection code, when rejected.
+    pub code: Option<String>,
+    /// A supervisor's decision on it, when rejected and decided.
+    pub resolution: Option<String>,
+    pub resolution_note: Option<String>,
 }
 
 fn household_from_row(r: &rusqlite::Row) -> rusqlite::Result<Household> {
@@ -275,12 +366,14 @@ fn household_from_row(r: &rusqlite::Row) -> rusqlite::Result<Household> {
         reserve_rank: r.get(5)?,
         status: HouseholdStatus::parse(&status).unwrap_or(HouseholdStatus::Assigned),
         assigned: r.get(7)?,
+        moved_to: r.get(8)?,
+        carried_from: r.get(9)?,
     })
 }
 
 fn household_in(conn: &Connection, id: &str) -> Result<Household, ClientError> {
     conn.query_row(
-        "SELECT id, village, serial, name, address, reserve_rank, status, assigned FROM households WHERE id = ?1",
+        "SELECT id, village, serial, name, address, reserve_rank, status, assigned, moved_to, carried_from FROM households WHERE id = ?1",
         [id],
         household_from_row,
     )
@@ -293,19 +386,37 @@ fn record(tx: &Transaction, event: &Event) -> Result<(), ClientError> {
     let body = String::from_utf8(to_canonical_bytes(event)?).expect("canonical JSON is UTF-8");
     tx.execute(
         "INSERT INTO events (id, household, kind, body) VALUES (?1, ?2, ?3, ?4)",
-        params![event.id.to_string(), event.household, event.body.kind(), body],
+        params![
+            event.id.to_string(),
+            event.household,
+            event.body.kind(),
+            body
+        ],
     )?;
     Ok(())
 }
 
-fn set_status(tx: &Transaction, household: &str, status: HouseholdStatus) -> Result<(), ClientError> {
-    tx.execute("UPDATE households SET status = ?1 WHERE id = ?2", params![status.as_str(), household])?;
+fn set_status(
+    tx: &Transaction,
+    household: &str,
+    status: HouseholdStatus,
+) -> Result<(), ClientError> {
+    tx.execute(
+        "UPDATE households SET status = ?1 WHERE id = ?2",
+        params![status.as_str(), household],
+    )?;
     Ok(())
 }
 
 fn household_event(client: &Client, h: &Household, body: EventBody) -> Result<Event, ClientError> {
     let enrollment = client.enrollment()?;
-    Ok(Event::for_household(&h.id, &h.serial, &enrollment.enumerator, client.now(), body))
+    Ok(Event::for_household(
+        &h.id,
+        &h.serial,
+        &enrollment.enumerator,
+        client.now(),
+        body,
+    ))
 }
 
 fn load_or_create_key(path: &Path) -> Result<DeviceKey, ClientError> {

@@ -9,7 +9,11 @@ use std::path::Path;
 use crate::error::ClientError;
 
 /// Schema version N is reached by the first N migrations; never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_initial.sql"), include_str!("../migrations/002_assignment_etag.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_initial.sql"),
+    include_str!("../migrations/002_assignment_etag.sql"),
+    include_str!("../migrations/003_rejection_round_trip.sql"),
+];
 
 fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
@@ -24,12 +28,18 @@ pub fn open(path: &Path) -> Result<Connection, ClientError> {
         .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
         .map_err(|e| ClientError::CorruptDatabase(e.to_string()))? as usize;
     if found > SCHEMA_VERSION {
-        return Err(ClientError::NewerDatabase { found, known: SCHEMA_VERSION });
+        return Err(ClientError::NewerDatabase {
+            found,
+            known: SCHEMA_VERSION,
+        });
     }
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| ClientError::CorruptDatabase(e.to_string()))?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(|e| ClientError::CorruptDatabase(e.to_string()))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    migrations().to_latest(&mut conn).map_err(|e| ClientError::CorruptDatabase(e.to_string()))?;
+    migrations()
+        .to_latest(&mut conn)
+        .map_err(|e| ClientError::CorruptDatabase(e.to_string()))?;
     Ok(conn)
 }
 
@@ -47,13 +57,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
         let mut old = Connection::open(&path).unwrap();
-        Migrations::new(vec![M::up(MIGRATIONS[0])]).to_latest(&mut old).unwrap();
-        old.execute("INSERT INTO assignment (id, signed, fetched_at) VALUES (1, '{}', 'then')", []).unwrap();
+        Migrations::new(vec![M::up(MIGRATIONS[0])])
+            .to_latest(&mut old)
+            .unwrap();
+        old.execute(
+            "INSERT INTO assignment (id, signed, fetched_at) VALUES (1, '{}', 'then')",
+            [],
+        )
+        .unwrap();
         drop(old);
         let conn = open(&path).unwrap();
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(version as usize, SCHEMA_VERSION);
-        let (signed, etag): (String, Option<String>) = conn.query_row("SELECT signed, etag FROM assignment", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        let (signed, etag): (String, Option<String>) = conn
+            .query_row("SELECT signed, etag FROM assignment", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
         assert_eq!((signed.as_str(), etag), ("{}", None));
     }
 
@@ -61,14 +83,26 @@ mod tests {
     fn newer_and_corrupt_databases_are_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let newer = dir.path().join("newer.db");
-        Connection::open(&newer).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        Connection::open(&newer)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
         let before = std::fs::read(&newer).unwrap();
-        assert!(matches!(open(&newer), Err(ClientError::NewerDatabase { found: 99, .. })));
+        assert!(matches!(
+            open(&newer),
+            Err(ClientError::NewerDatabase { found: 99, .. })
+        ));
         assert_eq!(std::fs::read(&newer).unwrap(), before);
 
         let corrupt = dir.path().join("corrupt.db");
         std::fs::write(&corrupt, b"this is not a database, it is a shopping list").unwrap();
-        assert!(matches!(open(&corrupt), Err(ClientError::CorruptDatabase(_))));
-        assert_eq!(std::fs::read(&corrupt).unwrap(), b"this is not a database, it is a shopping list");
+        assert!(matches!(
+            open(&corrupt),
+            Err(ClientError::CorruptDatabase(_))
+        ));
+        assert_eq!(
+            std::fs::read(&corrupt).unwrap(),
+            b"this is not a database, it is a shopping list"
+        );
     }
 }

@@ -87,14 +87,21 @@ impl Client {
         loop {
             let e = self.enrollment()?;
             let rows: Vec<(i64, String)> = {
-                let mut stmt = self.conn.prepare("SELECT n, body FROM events WHERE batch_seq IS NULL ORDER BY n LIMIT ?1")?;
-                let rows = stmt.query_map([EVENTS_PER_BATCH as i64], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+                let mut stmt = self.conn.prepare(
+                    "SELECT n, body FROM events WHERE batch_seq IS NULL ORDER BY n LIMIT ?1",
+                )?;
+                let rows = stmt
+                    .query_map([EVENTS_PER_BATCH as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<Vec<_>, _>>()?;
                 rows
             };
             if rows.is_empty() {
                 return Ok(made);
             }
-            let mut events: Vec<Event> = rows.iter().map(|(_, b)| from_canonical_bytes(b.as_bytes(), "stored event")).collect::<Result<_, _>>()?;
+            let mut events: Vec<Event> = rows
+                .iter()
+                .map(|(_, b)| from_canonical_bytes(b.as_bytes(), "stored event"))
+                .collect::<Result<_, _>>()?;
             // Stay within the frame limit: halve until the batch fits.
             let signed = loop {
                 let batch = Batch {
@@ -109,7 +116,9 @@ impl Client {
                 };
                 match SignedBatch::sign(&batch, &self.key) {
                     Ok(s) => break s,
-                    Err(sync_protocol::ProtocolError::TooLarge { .. }) if events.len() > 1 => events.truncate(events.len() / 2),
+                    Err(sync_protocol::ProtocolError::TooLarge { .. }) if events.len() > 1 => {
+                        events.truncate(events.len() / 2)
+                    }
                     Err(other) => return Err(other.into()),
                 }
             };
@@ -119,10 +128,21 @@ impl Client {
             let tx = self.conn.transaction()?;
             tx.execute(
                 "INSERT INTO batches (seq, hash, frame, event_count) VALUES (?1, ?2, ?3, ?4)",
-                params![e.next_seq as i64, signed.hash().to_hex(), frame, events.len() as i64],
+                params![
+                    e.next_seq as i64,
+                    signed.hash().to_hex(),
+                    frame,
+                    events.len() as i64
+                ],
             )?;
-            tx.execute("UPDATE events SET batch_seq = ?1 WHERE batch_seq IS NULL AND n <= ?2", params![e.next_seq as i64, last_n])?;
-            tx.execute("UPDATE device SET next_seq = next_seq + 1, last_hash = ?1", [signed.hash().to_hex()])?;
+            tx.execute(
+                "UPDATE events SET batch_seq = ?1 WHERE batch_seq IS NULL AND n <= ?2",
+                params![e.next_seq as i64, last_n],
+            )?;
+            tx.execute(
+                "UPDATE device SET next_seq = next_seq + 1, last_hash = ?1",
+                [signed.hash().to_hex()],
+            )?;
             tx.commit()?;
             made += 1;
         }
@@ -130,13 +150,30 @@ impl Client {
 
     /// What is waiting to go: (unsent events including packed ones, bytes of unacknowledged batches).
     pub fn pending(&self) -> Result<Progress, ClientError> {
-        let events: i64 = self.conn.query_row("SELECT COUNT(*) FROM events WHERE outcome IS NULL", [], |r| r.get(0))?;
-        let bytes: i64 = self.conn.query_row("SELECT COALESCE(SUM(LENGTH(frame)), 0) FROM batches WHERE acked_at IS NULL", [], |r| r.get(0))?;
-        Ok(Progress { events_sent: 0, events_total: events as u64, bytes_sent: 0, bytes_total: bytes as u64 })
+        let events: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM events WHERE outcome IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        let bytes: i64 = self.conn.query_row(
+            "SELECT COALESCE(SUM(LENGTH(frame)), 0) FROM batches WHERE acked_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(Progress {
+            events_sent: 0,
+            events_total: events as u64,
+            bytes_sent: 0,
+            bytes_total: bytes as u64,
+        })
     }
 
     /// Packs, sends everything pending, and refreshes the assignment.
-    pub fn sync(&mut self, policy: RetryPolicy, progress: &mut dyn FnMut(Progress)) -> Result<SyncReport, ClientError> {
+    pub fn sync(
+        &mut self,
+        policy: RetryPolicy,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<SyncReport, ClientError> {
         self.pack()?;
         let mut report = SyncReport::default();
         let (events_total, bytes_total): (i64, i64) = self.conn.query_row(
@@ -144,29 +181,53 @@ impl Client {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let mut p = Progress { events_sent: 0, events_total: events_total as u64, bytes_sent: 0, bytes_total: bytes_total as u64 };
+        let mut p = Progress {
+            events_sent: 0,
+            events_total: events_total as u64,
+            bytes_sent: 0,
+            bytes_total: bytes_total as u64,
+        };
         progress(p);
         while let Some((seq, hash, frame, count)) = self.next_unacked()? {
             let doc = match self.send_with_retry(seq, &frame, policy)? {
                 Sent::Receipt(doc) => doc,
                 Sent::EarlierBatchesAgain => continue,
             };
-            let receipt = Receipt::verify(&doc, &self.enrollment()?.intake_key, seq, &BatchHash::from_hex(&hash)?)
-                .map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+            let receipt = Receipt::verify(
+                &doc,
+                &self.enrollment()?.intake_key,
+                seq,
+                &BatchHash::from_hex(&hash)?,
+            )
+            .map_err(|e| ClientError::BadAnswer(e.to_string()))?;
             let tx = self.conn.transaction()?;
             tx.execute(
                 "UPDATE batches SET acked_at = ?1, receipt = ?2 WHERE seq = ?3",
-                params![receipt.accepted_at.to_string(), serde_json::to_string(&doc).expect("serializes"), seq as i64],
+                params![
+                    receipt.accepted_at.to_string(),
+                    serde_json::to_string(&doc).expect("serializes"),
+                    seq as i64
+                ],
             )?;
             if receipt.events as u64 != count {
-                return Err(ClientError::BadAnswer(format!("the receipt counts {} events; batch {seq} has {count}", receipt.events)));
+                return Err(ClientError::BadAnswer(format!(
+                    "the receipt counts {} events; batch {seq} has {count}",
+                    receipt.events
+                )));
             }
-            tx.execute("UPDATE events SET outcome = 'accepted' WHERE batch_seq = ?1", [seq as i64])?;
+            tx.execute(
+                "UPDATE events SET outcome = 'accepted' WHERE batch_seq = ?1",
+                [seq as i64],
+            )?;
             for r in &receipt.rejected {
                 tx.execute(
                     "UPDATE events SET outcome = 'rejected', reject_code = ?1, reject_reason = ?2 WHERE id = ?3 AND batch_seq = ?4",
                     params![r.code, r.reason, r.event.to_string(), seq as i64],
                 )?;
+            }
+            if !receipt.rejected.is_empty() {
+                // The centre's statuses now differ from ours: fetch the whole assignment anew.
+                tx.execute("UPDATE assignment SET etag = NULL", [])?;
             }
             tx.commit()?;
             report.batches_acknowledged += 1;
@@ -189,7 +250,12 @@ impl Client {
             .optional()?)
     }
 
-    fn send_with_retry(&self, seq: u64, frame: &[u8], policy: RetryPolicy) -> Result<Sent, ClientError> {
+    fn send_with_retry(
+        &self,
+        seq: u64,
+        frame: &[u8],
+        policy: RetryPolicy,
+    ) -> Result<Sent, ClientError> {
         let url = format!("{}{}", self.enrollment()?.intake_url, api::PATH_BATCHES);
         let mut delay = policy.first_delay;
         let mut last_error = ClientError::Network("not tried".into());
@@ -200,8 +266,15 @@ impl Client {
                 std::thread::sleep(delay.mul_f64(0.5 + jitter / 2.0));
                 delay = (delay * 2).min(policy.max_delay);
             }
-            let request = self.http.post(&url).timeout(policy.timeout_for(frame.len()));
-            let response = match request.header("content-type", sync_protocol::batch::FRAME_CONTENT_TYPE).body(frame.to_vec()).send() {
+            let request = self
+                .http
+                .post(&url)
+                .timeout(policy.timeout_for(frame.len()));
+            let response = match request
+                .header("content-type", sync_protocol::batch::FRAME_CONTENT_TYPE)
+                .body(frame.to_vec())
+                .send()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     last_error = ClientError::Network(e.to_string());
@@ -234,14 +307,25 @@ impl Client {
                 (ErrorCode::SeqGap, Some(expected)) if expected < seq => {
                     // The intake is missing earlier batches (restored from a backup?): they
                     // go again, from the stored frames.
-                    self.conn.execute("UPDATE batches SET acked_at = NULL WHERE seq >= ?1", [expected as i64])?;
+                    self.conn.execute(
+                        "UPDATE batches SET acked_at = NULL WHERE seq >= ?1",
+                        [expected as i64],
+                    )?;
                     return Ok(Sent::EarlierBatchesAgain);
                 }
                 (ErrorCode::RateLimited, _) => {
-                    last_error = ClientError::Refused { code: body.code.as_str().into(), message: body.message };
+                    last_error = ClientError::Refused {
+                        code: body.code.as_str().into(),
+                        message: body.message,
+                    };
                     continue;
                 }
-                _ => return Err(ClientError::Refused { code: body.code.as_str().into(), message: body.message }),
+                _ => {
+                    return Err(ClientError::Refused {
+                        code: body.code.as_str().into(),
+                        message: body.message,
+                    })
+                }
             }
         }
         Err(last_error)

@@ -9,17 +9,27 @@ use sync_protocol::{api::rejection, event::Recipient, lifecycle::HouseholdStatus
 
 fn enrolled(centre: &support::Centre, enumerator: &str, dir: &std::path::Path) -> Client {
     let mut client = Client::open(dir).unwrap();
-    let code = centre.intake.issue_enrollment_code(enumerator, chrono::Duration::hours(1), "test").unwrap();
+    let code = centre
+        .intake
+        .issue_enrollment_code(enumerator, chrono::Duration::hours(1), "test")
+        .unwrap();
     client.enroll(&centre.url, &code, "tablet").unwrap();
     client
 }
 
 fn sampled(client: &Client, village: &str) -> Vec<String> {
-    client.households().unwrap().into_iter().filter(|h| h.village == village && h.reserve_rank.is_none()).map(|h| h.id).collect()
+    client
+        .households()
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.village == village && h.reserve_rank.is_none())
+        .map(|h| h.id)
+        .collect()
 }
 
 #[test]
-fn a_village_reassigned_while_the_device_was_offline_is_rejected_per_event_and_moves_to_the_new_enumerator() {
+fn a_village_reassigned_while_the_device_was_offline_is_rejected_per_event_and_moves_to_the_new_enumerator(
+) {
     let centre = support::start_centre();
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut a = enrolled(&centre, "enum-dh-p2", dir_a.path());
@@ -28,15 +38,28 @@ fn a_village_reassigned_while_the_device_was_offline_is_rejected_per_event_and_m
     let kept_village = sampled(&a, "dh-p2-kp2");
     assert!(sampled(&b, "dh-p2-kp1").is_empty());
 
-    a.distribute(&moved_village[0], Recipient::Representative, None).unwrap();
+    a.distribute(&moved_village[0], Recipient::Representative, None)
+        .unwrap();
     a.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
 
     // Offline: A keeps working in both villages ...
     a.collect(&moved_village[0]).unwrap();
-    a.distribute(&moved_village[1], Recipient::FamilyMember, None).unwrap();
-    a.distribute(&kept_village[0], Recipient::Representative, None).unwrap();
+    a.distribute(&moved_village[1], Recipient::FamilyMember, None)
+        .unwrap();
+    a.distribute(&kept_village[0], Recipient::Representative, None)
+        .unwrap();
     // ... while the supervisor moves the first village to B (A is ill, say).
-    let moved = centre.intake.store.reassign(&ReassignTarget::Village("dh-p2-kp1".into()), "enum-dh-p4", "gs-dh", "ốm", chrono::Utc::now()).unwrap();
+    let moved = centre
+        .intake
+        .store
+        .reassign(
+            &ReassignTarget::Village("dh-p2-kp1".into()),
+            "enum-dh-p4",
+            "gs-dh",
+            "ốm",
+            chrono::Utc::now(),
+        )
+        .unwrap();
     assert_eq!(moved, 30, "27 sampled + 3 reserve households");
 
     // A's sync goes through: the moved village's events are rejected one by one with the
@@ -52,20 +75,42 @@ fn a_village_reassigned_while_the_device_was_offline_is_rejected_per_event_and_m
     }
     assert_eq!(a.pending().unwrap().events_total, 0);
     // The refreshed assignment took the village away: A can no longer record there.
-    assert!(a.households().unwrap().iter().filter(|h| h.village == "dh-p2-kp1").all(|h| !h.assigned));
-    assert!(matches!(a.collect(&moved_village[2]), Err(ClientError::NotAllowed(_))));
-    assert_eq!(centre.intake.store.household_statuses().unwrap()[&kept_village[0]], HouseholdStatus::Distributed);
+    assert!(a
+        .households()
+        .unwrap()
+        .iter()
+        .filter(|h| h.village == "dh-p2-kp1")
+        .all(|h| !h.assigned));
+    assert!(matches!(
+        a.collect(&moved_village[2]),
+        Err(ClientError::NotAllowed(_))
+    ));
+    assert_eq!(
+        centre.intake.store.household_statuses().unwrap()[&kept_village[0]],
+        HouseholdStatus::Distributed
+    );
 
     // B learns the village on its next sync, with what the intake knows of it, and goes on.
     b.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
     let b_view = b.household(&moved_village[0]).unwrap();
     assert!(b_view.assigned);
-    assert_eq!(b_view.status, HouseholdStatus::Distributed, "the hand-out A synced before the move");
-    assert_eq!(b.household(&moved_village[1]).unwrap().status, HouseholdStatus::Assigned, "A's rejected hand-out did not count");
+    assert_eq!(
+        b_view.status,
+        HouseholdStatus::Distributed,
+        "the hand-out A synced before the move"
+    );
+    assert_eq!(
+        b.household(&moved_village[1]).unwrap().status,
+        HouseholdStatus::Assigned,
+        "A's rejected hand-out did not count"
+    );
     b.collect(&moved_village[0]).unwrap();
     let report = b.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
     assert_eq!(report.events_rejected, 0);
-    assert_eq!(centre.intake.store.household_statuses().unwrap()[&moved_village[0]], HouseholdStatus::Collected);
+    assert_eq!(
+        centre.intake.store.household_statuses().unwrap()[&moved_village[0]],
+        HouseholdStatus::Collected
+    );
 }
 
 #[test]
@@ -84,23 +129,179 @@ fn a_replacement_tablet_continues_the_chain_and_the_lost_one_is_refused() {
     // The tablet falls in the river; the enumerator enrolls a new one with a new code.
     let mut replacement = enrolled(&centre, "enum-qt-hl", new_dir.path());
     let after = replacement.enrollment().unwrap();
-    assert_eq!((after.next_seq, after.last_hash), (before.next_seq, before.last_hash), "the chain continues where the intake stands");
+    assert_eq!(
+        (after.next_seq, after.last_hash),
+        (before.next_seq, before.last_hash),
+        "the chain continues where the intake stands"
+    );
     for h in &village[..5] {
-        assert_eq!(replacement.household(h).unwrap().status, HouseholdStatus::Distributed, "restored from the intake");
+        assert_eq!(
+            replacement.household(h).unwrap().status,
+            HouseholdStatus::Distributed,
+            "restored from the intake"
+        );
     }
     for h in &village[..5] {
         replacement.collect(h).unwrap();
     }
-    replacement.distribute(&village[5], Recipient::Representative, None).unwrap();
-    let report = replacement.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    replacement
+        .distribute(&village[5], Recipient::Representative, None)
+        .unwrap();
+    let report = replacement
+        .sync(RetryPolicy::default(), &mut |_| {})
+        .unwrap();
     assert_eq!((report.events_acknowledged, report.events_rejected), (6, 0));
-    assert!(centre.intake.store.alerts().unwrap().is_empty(), "{:?}", centre.intake.store.alerts().unwrap());
+    assert!(
+        centre.intake.store.alerts().unwrap().is_empty(),
+        "{:?}",
+        centre.intake.store.alerts().unwrap()
+    );
 
     // The old tablet, found again, is refused: its enrollment was revoked by the new one.
-    lost.distribute(&village[6], Recipient::Representative, None).unwrap();
+    lost.distribute(&village[6], Recipient::Representative, None)
+        .unwrap();
     match lost.sync(RetryPolicy::default(), &mut |_| {}) {
         Err(ClientError::Refused { code, .. }) => assert_eq!(code, "device_revoked"),
         other => panic!("the lost tablet was not refused: {other:?}"),
     }
-    assert_eq!(centre.intake.store.household_statuses().unwrap()[&village[6]], HouseholdStatus::Assigned);
+    assert_eq!(
+        centre.intake.store.household_statuses().unwrap()[&village[6]],
+        HouseholdStatus::Assigned
+    );
+}
+
+#[test]
+fn refused_work_travels_back_a_supervisor_decides_it_and_both_devices_learn_the_decision() {
+    let centre = support::start_centre();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = enrolled(&centre, "enum-dh-p2", dir_a.path());
+    let mut b = enrolled(&centre, "enum-dh-p4", dir_b.path());
+    let village = sampled(&a, "dh-p2-kp1");
+    let names = centre.intake.enumerator_names().unwrap();
+    let (name_a, name_b) = (&names["enum-dh-p2"], &names["enum-dh-p4"]);
+
+    // Offline, A hands out two forms in a village the supervisor moves to B meanwhile.
+    a.distribute(&village[0], Recipient::Representative, None)
+        .unwrap();
+    a.distribute(&village[1], Recipient::Representative, None)
+        .unwrap();
+    centre
+        .intake
+        .store
+        .reassign(
+            &ReassignTarget::Village("dh-p2-kp1".into()),
+            "enum-dh-p4",
+            "gs-dh",
+            "ốm",
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    a.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    assert_eq!(
+        a.unresolved_rejections().unwrap(),
+        2,
+        "nothing is 'all synced' while refused work waits"
+    );
+    let gone = a.household(&village[0]).unwrap();
+    assert!(!gone.assigned);
+    assert_eq!(
+        gone.moved_to.as_deref(),
+        Some(name_b.as_str()),
+        "A still sees the household, and who has it now"
+    );
+    assert_eq!(
+        gone.status,
+        HouseholdStatus::Distributed,
+        "and that its paper is at the household"
+    );
+    b.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    assert_eq!(
+        b.household(&village[0]).unwrap().status,
+        HouseholdStatus::Assigned
+    );
+
+    // The supervisor takes the first hand-out into B's record and sets the second aside.
+    let refused = centre.intake.store.rejected_events(None).unwrap();
+    let event_of = |h: &str| {
+        refused
+            .iter()
+            .find(|r| r.household.as_deref() == Some(h))
+            .unwrap()
+            .event
+            .clone()
+    };
+    use sync_protocol::assignment::Resolution;
+    centre
+        .intake
+        .store
+        .resolve_rejected(
+            &event_of(&village[0]),
+            Resolution::Accepted,
+            "",
+            "gs-dh",
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    centre
+        .intake
+        .store
+        .resolve_rejected(
+            &event_of(&village[1]),
+            Resolution::Dismissed,
+            "Hộ chưa nhận phiếu",
+            "gs-dh",
+            chrono::Utc::now(),
+        )
+        .unwrap();
+
+    // B's next sync shows the household handed out — by A — so no second paper goes out.
+    b.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    let taken = b.household(&village[0]).unwrap();
+    assert_eq!(taken.status, HouseholdStatus::Distributed);
+    assert_eq!(taken.carried_from.as_deref(), Some(name_a.as_str()));
+    assert!(
+        b.distribute(&village[0], Recipient::Representative, None)
+            .is_err(),
+        "no second hand-out"
+    );
+    b.collect(&village[0]).unwrap();
+    assert_eq!(
+        b.sync(RetryPolicy::default(), &mut |_| {})
+            .unwrap()
+            .events_rejected,
+        0
+    );
+    assert_eq!(
+        b.household(&village[1]).unwrap().status,
+        HouseholdStatus::Assigned,
+        "the dismissed one is still to hand out"
+    );
+
+    // A's next sync brings both decisions: nothing waits any more.
+    a.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    assert_eq!(a.unresolved_rejections().unwrap(), 0);
+    let decided = a.rejected_events().unwrap();
+    let of = |h: &str| {
+        decided
+            .iter()
+            .find(|r| r.household.as_deref() == Some(h))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (
+            of(&village[0]).resolution.as_deref(),
+            of(&village[0]).resolution_note.as_deref()
+        ),
+        (Some("accepted"), Some(name_b.as_str()))
+    );
+    assert_eq!(
+        (
+            of(&village[1]).resolution.as_deref(),
+            of(&village[1]).resolution_note.as_deref()
+        ),
+        (Some("dismissed"), Some("Hộ chưa nhận phiếu"))
+    );
+    let history = a.history(&village[1]).unwrap();
+    assert_eq!(history[0].resolution.as_deref(), Some("dismissed"));
 }

@@ -30,15 +30,28 @@ fn drive(dir: &str, url: &str, code: &str) {
         client.refresh_assignment().unwrap();
     }
     let form = client.form().unwrap().clone();
-    let households: Vec<String> = client.households().unwrap().into_iter().filter(|h| h.village == "dh-p2-kp1" && h.reserve_rank.is_none()).take(HOUSEHOLDS).map(|h| h.id).collect();
+    let households: Vec<String> = client
+        .households()
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.village == "dh-p2-kp1" && h.reserve_rank.is_none())
+        .take(HOUSEHOLDS)
+        .map(|h| h.id)
+        .collect();
     for (i, h) in households.iter().enumerate() {
         let answers = support::answers_for(&form, i as i64);
         loop {
             match client.household(h).unwrap().status {
-                HouseholdStatus::Assigned => client.distribute(h, Recipient::Representative, None).unwrap(),
+                HouseholdStatus::Assigned => client
+                    .distribute(h, Recipient::Representative, None)
+                    .unwrap(),
                 HouseholdStatus::Distributed => client.collect(h).unwrap(),
                 status @ (HouseholdStatus::Collected | HouseholdStatus::Transcribed) => {
-                    let pass = if status == HouseholdStatus::Collected { 1 } else { 2 };
+                    let pass = if status == HouseholdStatus::Collected {
+                        1
+                    } else {
+                        2
+                    };
                     let have = client.answers(h, pass).unwrap();
                     for (q, v) in &answers {
                         if have.get(q) != Some(v) {
@@ -76,9 +89,15 @@ fn child_process() {
 fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     // Eight fixed seeds in every run; `FIELDPOST_CRASH_SEEDS=n` adds n fresh ones (printed, so a
     // failure can be replayed).
-    let extra: usize = std::env::var("FIELDPOST_CRASH_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let extra: usize = std::env::var("FIELDPOST_CRASH_SEEDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let fresh = (0..extra).map(|_| rand::random::<u64>());
-    for seed in [20241121, 7, 42, 2026, 1, 99, 314159, 8080].into_iter().chain(fresh) {
+    for seed in [20241121, 7, 42, 2026, 1, 99, 314159, 8080]
+        .into_iter()
+        .chain(fresh)
+    {
         eprintln!("crash test seed {seed}");
         run_with_seed(seed);
     }
@@ -87,7 +106,10 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
 fn run_with_seed(seed: u64) {
     let centre = support::start_centre();
     let dir = tempfile::tempdir().unwrap();
-    let code = centre.intake.issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "test").unwrap();
+    let code = centre
+        .intake
+        .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "test")
+        .unwrap();
     let args = format!("{}|{}|{}", dir.path().display(), centre.url, code);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut kills = 0;
@@ -95,7 +117,12 @@ fn run_with_seed(seed: u64) {
     let started = Instant::now();
     loop {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["child_process", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "child_process",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -103,8 +130,19 @@ fn run_with_seed(seed: u64) {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
-        let errors = std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).filter(|l| l.contains("panicked") || l.contains("Error") || l.contains("error")).collect::<Vec<String>>());
-        let reader = std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>());
+        let errors = std::thread::spawn(move || {
+            BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .filter(|l| l.contains("panicked") || l.contains("Error") || l.contains("error"))
+                .collect::<Vec<String>>()
+        });
+        let reader = std::thread::spawn(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<String>>()
+        });
         let kill = kills < 12;
         if kill {
             std::thread::sleep(Duration::from_millis(rng.gen_range(20..400)));
@@ -114,7 +152,10 @@ fn run_with_seed(seed: u64) {
         let status = child.wait().unwrap();
         let lines = reader.join().unwrap();
         let errors = errors.join().unwrap();
-        assert!(kill || status.success(), "seed {seed}: the child failed on its own: {errors:#?}");
+        assert!(
+            kill || status.success(),
+            "seed {seed}: the child failed on its own: {errors:#?}"
+        );
 
         // Every answer the child saw saved is still there (or already sealed and sent on).
         let client = Client::open(dir.path()).unwrap();
@@ -122,8 +163,12 @@ fn run_with_seed(seed: u64) {
             let parts: Vec<&str> = line.split(' ').collect();
             let (h, pass, q) = (parts[1], parts[2].parse::<u8>().unwrap(), parts[3]);
             let status = client.household(h).unwrap().status;
-            let sealed = (pass == 1 && status != HouseholdStatus::Collected) || (pass == 2 && status != HouseholdStatus::Transcribed);
-            assert!(sealed || client.answers(h, pass).unwrap().contains_key(q), "saved answer {h}/{pass}/{q} was lost");
+            let sealed = (pass == 1 && status != HouseholdStatus::Collected)
+                || (pass == 2 && status != HouseholdStatus::Transcribed);
+            assert!(
+                sealed || client.answers(h, pass).unwrap().contains_key(q),
+                "saved answer {h}/{pass}/{q} was lost"
+            );
         }
         drop(client);
         let done = lines.iter().any(|l| l == "DONE");
@@ -133,7 +178,10 @@ fn run_with_seed(seed: u64) {
         if done {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(600), "the child never finished");
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the child never finished"
+        );
     }
     assert!(landed_mid_work >= 8, "seed {seed}: only {landed_mid_work} kills landed while the child was working: the test proved too little");
 
@@ -141,14 +189,38 @@ fn run_with_seed(seed: u64) {
     let client = Client::open(dir.path()).unwrap();
     assert_eq!(client.pending().unwrap().events_total, 0);
     let db = rusqlite::Connection::open(dir.path().join("device.db")).unwrap();
-    let device_events: Vec<String> = db.prepare("SELECT id FROM events ORDER BY id").unwrap().query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
-    let centre_events: Vec<String> = centre.intake.store.events().unwrap().into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let device_events: Vec<String> = db
+        .prepare("SELECT id FROM events ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let centre_events: Vec<String> = centre
+        .intake
+        .store
+        .events()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect::<Vec<_>>();
     let mut centre_sorted = centre_events.clone();
     centre_sorted.sort();
     assert_eq!(centre_sorted, device_events, "every event exactly once");
-    assert!(centre.intake.store.events().unwrap().iter().all(|e| e.status == "accepted"));
+    assert!(centre
+        .intake
+        .store
+        .events()
+        .unwrap()
+        .iter()
+        .all(|e| e.status == "accepted"));
     let statuses = centre.intake.store.household_statuses().unwrap();
-    let verified = client.households().unwrap().iter().filter(|h| h.status == HouseholdStatus::Verified).count();
+    let verified = client
+        .households()
+        .unwrap()
+        .iter()
+        .filter(|h| h.status == HouseholdStatus::Verified)
+        .count();
     assert_eq!(verified, HOUSEHOLDS);
     for h in client.households().unwrap() {
         assert_eq!(statuses[&h.id], h.status, "{}", h.id);

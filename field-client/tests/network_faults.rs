@@ -5,9 +5,9 @@
 mod support;
 
 use field_client::{Client, RetryPolicy};
+use std::time::Duration;
 use support::proxy::{self, Fault};
 use sync_protocol::event::Recipient;
-use std::time::Duration;
 
 #[test]
 fn every_kind_of_cut_ends_in_exactly_once_delivery() {
@@ -15,22 +15,44 @@ fn every_kind_of_cut_ends_in_exactly_once_delivery() {
     let proxy = proxy::start(&centre.runtime, &centre.url);
     let dir = tempfile::tempdir().unwrap();
     let mut client = Client::open(dir.path()).unwrap();
-    let code = centre.intake.issue_enrollment_code("enum-gl-tg", chrono::Duration::hours(1), "test").unwrap();
-    client.enroll(&proxy.url, &code, "through the proxy").unwrap();
-    let households: Vec<String> = client.households().unwrap().into_iter().filter(|h| h.reserve_rank.is_none()).map(|h| h.id).collect();
+    let code = centre
+        .intake
+        .issue_enrollment_code("enum-gl-tg", chrono::Duration::hours(1), "test")
+        .unwrap();
+    client
+        .enroll(&proxy.url, &code, "through the proxy")
+        .unwrap();
+    let households: Vec<String> = client
+        .households()
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.reserve_rank.is_none())
+        .map(|h| h.id)
+        .collect();
     let form = client.form().unwrap().clone();
-    let policy = RetryPolicy { attempts: 8, first_delay: Duration::from_millis(20), max_delay: Duration::from_millis(200), request_timeout: Duration::from_secs(5) };
+    let policy = RetryPolicy {
+        attempts: 8,
+        first_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        request_timeout: Duration::from_secs(5),
+    };
 
     // Several rounds of work, each synced through a different mix of faults.
     let rounds: [&[Fault]; 4] = [
         &[Fault::CutRequestAfter(150), Fault::Refuse],
         &[Fault::CutResponseAfter(60)], // the intake has committed; the answer is lost
-        &[Fault::Delay(Duration::from_millis(300)), Fault::CutRequestAfter(2000), Fault::CutResponseAfter(5)],
+        &[
+            Fault::Delay(Duration::from_millis(300)),
+            Fault::CutRequestAfter(2000),
+            Fault::CutResponseAfter(5),
+        ],
         &[Fault::Refuse, Fault::Refuse, Fault::CutResponseAfter(200)],
     ];
     for (round, faults) in rounds.iter().enumerate() {
         for h in &households[round * 5..round * 5 + 5] {
-            client.distribute(h, Recipient::Representative, None).unwrap();
+            client
+                .distribute(h, Recipient::Representative, None)
+                .unwrap();
             client.collect(h).unwrap();
             for (q, v) in support::answers_for(&form, round as i64) {
                 client.set_answer(h, 1, &q, Some(v)).unwrap();
@@ -49,14 +71,30 @@ fn every_kind_of_cut_ends_in_exactly_once_delivery() {
         }
         assert!(synced, "round {round}: sync never went through");
     }
-    assert!(proxy.faults.lock().unwrap().is_empty(), "every fault was used");
+    assert!(
+        proxy.faults.lock().unwrap().is_empty(),
+        "every fault was used"
+    );
     assert_eq!(proxy.faulted.lock().unwrap().len(), 9);
 
     // Exactly once: the intake's events are the device's, each once, all accepted.
     let db = rusqlite::Connection::open(dir.path().join("device.db")).unwrap();
-    let mut device_events: Vec<String> = db.prepare("SELECT id FROM events").unwrap().query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+    let mut device_events: Vec<String> = db
+        .prepare("SELECT id FROM events")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     device_events.sort();
-    let mut centre_events: Vec<String> = centre.intake.store.events().unwrap().into_iter().map(|e| e.id).collect();
+    let mut centre_events: Vec<String> = centre
+        .intake
+        .store
+        .events()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
     centre_events.sort();
     assert_eq!(centre_events, device_events);
     assert_eq!(device_events.len(), 20 * 3);
@@ -71,16 +109,31 @@ fn every_kind_of_cut_ends_in_exactly_once_delivery() {
 fn a_slow_link_that_also_goes_silent_still_delivers_exactly_once() {
     let centre = support::start_centre();
     // 40 kbit/s each way, 300 ms round trips, like 2G at the edge of a village.
-    let link = proxy::Link { one_way_latency: Duration::from_millis(150), bytes_per_sec: Some(5_000) };
+    let link = proxy::Link {
+        one_way_latency: Duration::from_millis(150),
+        bytes_per_sec: Some(5_000),
+    };
     let proxy = proxy::start_with_link(&centre.runtime, &centre.url, link);
     let dir = tempfile::tempdir().unwrap();
     let mut client = Client::open(dir.path()).unwrap();
-    let code = centre.intake.issue_enrollment_code("enum-qt-p2", chrono::Duration::hours(1), "test").unwrap();
+    let code = centre
+        .intake
+        .issue_enrollment_code("enum-qt-p2", chrono::Duration::hours(1), "test")
+        .unwrap();
     client.enroll(&proxy.url, &code, "slow link").unwrap();
     let form = client.form().unwrap().clone();
-    let households: Vec<String> = client.households().unwrap().into_iter().filter(|h| h.reserve_rank.is_none()).take(6).map(|h| h.id).collect();
+    let households: Vec<String> = client
+        .households()
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.reserve_rank.is_none())
+        .take(6)
+        .map(|h| h.id)
+        .collect();
     for (i, h) in households.iter().enumerate() {
-        client.distribute(h, Recipient::Representative, None).unwrap();
+        client
+            .distribute(h, Recipient::Representative, None)
+            .unwrap();
         client.collect(h).unwrap();
         for (q, v) in support::answers_for(&form, i as i64) {
             client.set_answer(h, 1, &q, Some(v)).unwrap();
@@ -89,8 +142,17 @@ fn a_slow_link_that_also_goes_silent_still_delivers_exactly_once() {
     }
     // The first try is swallowed without an answer; the second is cut after the intake
     // committed; the third goes through at 2G speed.
-    proxy.faults.lock().unwrap().extend([Fault::Blackhole, Fault::CutResponseAfter(100)]);
-    let policy = RetryPolicy { attempts: 5, first_delay: Duration::from_millis(50), max_delay: Duration::from_millis(200), request_timeout: Duration::from_secs(2) };
+    proxy
+        .faults
+        .lock()
+        .unwrap()
+        .extend([Fault::Blackhole, Fault::CutResponseAfter(100)]);
+    let policy = RetryPolicy {
+        attempts: 5,
+        first_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(200),
+        request_timeout: Duration::from_secs(2),
+    };
     let (before_up, _) = proxy.bytes();
     let started = std::time::Instant::now();
     client.sync(policy, &mut |_| {}).unwrap();
@@ -99,13 +161,32 @@ fn a_slow_link_that_also_goes_silent_still_delivers_exactly_once() {
     assert_eq!(proxy.faulted.lock().unwrap().len(), 2);
     // The throttle held: what crossed could not have crossed faster than 5 kB/s each way.
     let slowest_direction = (up - before_up).max(down) as f64 / 5_000.0;
-    assert!(elapsed.as_secs_f64() >= slowest_direction, "{elapsed:?} for {up} bytes up, {down} down");
-    assert!(elapsed >= Duration::from_secs(2), "the silent try waited for its timeout: {elapsed:?}");
+    assert!(
+        elapsed.as_secs_f64() >= slowest_direction,
+        "{elapsed:?} for {up} bytes up, {down} down"
+    );
+    assert!(
+        elapsed >= Duration::from_secs(2),
+        "the silent try waited for its timeout: {elapsed:?}"
+    );
 
-    let mut centre_events: Vec<String> = centre.intake.store.events().unwrap().into_iter().map(|e| e.id).collect();
+    let mut centre_events: Vec<String> = centre
+        .intake
+        .store
+        .events()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
     centre_events.sort();
     let db = rusqlite::Connection::open(dir.path().join("device.db")).unwrap();
-    let mut device_events: Vec<String> = db.prepare("SELECT id FROM events").unwrap().query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+    let mut device_events: Vec<String> = db
+        .prepare("SELECT id FROM events")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     device_events.sort();
     assert_eq!(centre_events, device_events);
     assert_eq!(device_events.len(), 18);
@@ -118,15 +199,33 @@ fn sync_starts_by_itself_when_the_network_comes_back() {
     let proxy = proxy::start(&centre.runtime, &centre.url);
     let dir = tempfile::tempdir().unwrap();
     let mut client = Client::open(dir.path()).unwrap();
-    let code = centre.intake.issue_enrollment_code("enum-qt-ad", chrono::Duration::hours(1), "test").unwrap();
-    client.enroll(&proxy.url, &code, "village without signal").unwrap();
-    let mut auto = field_client::AutoSync::new(Duration::from_millis(40), Duration::from_millis(320));
-    let policy = RetryPolicy { attempts: 2, first_delay: Duration::from_millis(10), max_delay: Duration::from_millis(20), request_timeout: Duration::from_secs(2) };
+    let code = centre
+        .intake
+        .issue_enrollment_code("enum-qt-ad", chrono::Duration::hours(1), "test")
+        .unwrap();
+    client
+        .enroll(&proxy.url, &code, "village without signal")
+        .unwrap();
+    let mut auto =
+        field_client::AutoSync::new(Duration::from_millis(40), Duration::from_millis(320));
+    let policy = RetryPolicy {
+        attempts: 2,
+        first_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(20),
+        request_timeout: Duration::from_secs(2),
+    };
     // The app's timer ticks every 10 ms: with nothing to send it never touches the network.
-    let connections = |p: &proxy::Proxy| p.counters.connections.load(std::sync::atomic::Ordering::Relaxed);
+    let connections = |p: &proxy::Proxy| {
+        p.counters
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
     let before = connections(&proxy);
     for _ in 0..10 {
-        assert!(client.sync_if_back(&mut auto, policy, &mut |_| {}).unwrap().is_none());
+        assert!(client
+            .sync_if_back(&mut auto, policy, &mut |_| {})
+            .unwrap()
+            .is_none());
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(connections(&proxy), before);
@@ -134,28 +233,44 @@ fn sync_starts_by_itself_when_the_network_comes_back() {
     // No signal while the enumerator works; the ticks back off instead of hammering the radio.
     proxy.down.store(true, std::sync::atomic::Ordering::Relaxed);
     let h = client.households().unwrap()[0].id.clone();
-    client.distribute(&h, Recipient::Representative, None).unwrap();
+    client
+        .distribute(&h, Recipient::Representative, None)
+        .unwrap();
     let down_since = connections(&proxy);
     for _ in 0..100 {
-        assert!(client.sync_if_back(&mut auto, policy, &mut |_| {}).unwrap().is_none());
+        assert!(client
+            .sync_if_back(&mut auto, policy, &mut |_| {})
+            .unwrap()
+            .is_none());
         std::thread::sleep(Duration::from_millis(10));
     }
     let probes = connections(&proxy) - down_since;
-    assert!((2..=8).contains(&probes), "{probes} probes in one second without signal");
+    assert!(
+        (2..=8).contains(&probes),
+        "{probes} probes in one second without signal"
+    );
     assert_eq!(client.pending().unwrap().events_total, 1);
 
     // Signal again: within the back-off ceiling, the next tick syncs.
-    proxy.down.store(false, std::sync::atomic::Ordering::Relaxed);
+    proxy
+        .down
+        .store(false, std::sync::atomic::Ordering::Relaxed);
     let back = std::time::Instant::now();
     let report = loop {
         if let Some(report) = client.sync_if_back(&mut auto, policy, &mut |_| {}).unwrap() {
             break report;
         }
-        assert!(back.elapsed() < Duration::from_secs(2), "no sync after the network came back");
+        assert!(
+            back.elapsed() < Duration::from_secs(2),
+            "no sync after the network came back"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     assert_eq!(report.events_acknowledged, 1);
-    assert_eq!(centre.intake.store.household_statuses().unwrap()[&h].as_str(), "distributed");
+    assert_eq!(
+        centre.intake.store.household_statuses().unwrap()[&h].as_str(),
+        "distributed"
+    );
 }
 
 #[test]
@@ -163,18 +278,35 @@ fn a_request_clock_far_off_either_way_is_corrected_by_the_intakes_answer() {
     let centre = support::start_centre();
     let dir = tempfile::tempdir().unwrap();
     let mut client = Client::open(dir.path()).unwrap();
-    let code = centre.intake.issue_enrollment_code("enum-qt-ad", chrono::Duration::hours(1), "test").unwrap();
+    let code = centre
+        .intake
+        .issue_enrollment_code("enum-qt-ad", chrono::Duration::hours(1), "test")
+        .unwrap();
     client.enroll(&centre.url, &code, "skewed").unwrap();
     let h = client.households().unwrap()[0].id.clone();
     for (round, skew) in [7200i64, -7200, 86_400 * 3].into_iter().enumerate() {
         // The device's request clock runs `skew` seconds off the intake's.
-        rusqlite::Connection::open(dir.path().join("device.db")).unwrap().execute("UPDATE device SET clock_offset = ?1", [skew]).unwrap();
+        rusqlite::Connection::open(dir.path().join("device.db"))
+            .unwrap()
+            .execute("UPDATE device SET clock_offset = ?1", [skew])
+            .unwrap();
         if round == 0 {
-            client.distribute(&h, Recipient::Representative, None).unwrap();
+            client
+                .distribute(&h, Recipient::Representative, None)
+                .unwrap();
         }
         client.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
-        let learnt: i64 = rusqlite::Connection::open(dir.path().join("device.db")).unwrap().query_row("SELECT clock_offset FROM device", [], |r| r.get(0)).unwrap();
-        assert!(learnt.abs() <= 5, "skew {skew}: the device learnt offset {learnt}");
+        let learnt: i64 = rusqlite::Connection::open(dir.path().join("device.db"))
+            .unwrap()
+            .query_row("SELECT clock_offset FROM device", [], |r| r.get(0))
+            .unwrap();
+        assert!(
+            learnt.abs() <= 5,
+            "skew {skew}: the device learnt offset {learnt}"
+        );
     }
-    assert_eq!(centre.intake.store.household_statuses().unwrap()[&h].as_str(), "distributed");
+    assert_eq!(
+        centre.intake.store.household_statuses().unwrap()[&h].as_str(),
+        "distributed"
+    );
 }

@@ -29,12 +29,37 @@ fn main() {
     let text = serde_json::to_string(&answers).unwrap();
     assert!(forms::validate::validate(&form, &answers).complete);
 
-    let (validate_p50, validate_p99) = median_micros(|| { black_box(forms::validate::validate(black_box(&form), black_box(&answers))); }, 200, 50);
-    let (parse_p50, _) = median_micros(|| { black_box(serde_json::from_str::<BTreeMap<String, serde_json::Value>>(black_box(&text)).unwrap()); }, 200, 50);
-    println!("validate a full SIPAS form ({} questions, {} answers)", form.questions.len(), answers.len());
+    let (validate_p50, validate_p99) = median_micros(
+        || {
+            black_box(forms::validate::validate(
+                black_box(&form),
+                black_box(&answers),
+            ));
+        },
+        200,
+        50,
+    );
+    let (parse_p50, _) = median_micros(
+        || {
+            black_box(
+                serde_json::from_str::<BTreeMap<String, serde_json::Value>>(black_box(&text))
+                    .unwrap(),
+            );
+        },
+        200,
+        50,
+    );
+    println!(
+        "validate a full SIPAS form ({} questions, {} answers)",
+        form.questions.len(),
+        answers.len()
+    );
     println!("  median        {validate_p50:>8.1} µs   (target < 200 µs)");
     println!("  p99 of rounds {validate_p99:>8.1} µs");
-    println!("baseline: parse the same answers from JSON ({} bytes)", text.len());
+    println!(
+        "baseline: parse the same answers from JSON ({} bytes)",
+        text.len()
+    );
     println!("  median        {parse_p50:>8.1} µs");
     println!("  validate / parse {:>5.2}×", validate_p50 / parse_p50);
 }

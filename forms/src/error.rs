@@ -18,9 +18,17 @@ impl std::fmt::Display for Problem {
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum FormError {
     #[error("the form definition is not valid JSON at line {line}, column {column}: {message}")]
-    Json { line: usize, column: usize, message: String },
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("the form definition has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Problem>),
     #[error("the answers file is not valid at line {line}, column {column}: {message} (expected an object of question id → code, list of codes, number or text)")]
-    Answers { line: usize, column: usize, message: String },
+    Answers {
+        line: usize,
+        column: usize,
+        message: String,
+    },
 }

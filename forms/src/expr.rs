@@ -77,7 +77,10 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, SyntaxError> {
     let chars: Vec<char> = src.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
-    let err = |at: usize, m: &str| SyntaxError { at, message: m.to_string() };
+    let err = |at: usize, m: &str| SyntaxError {
+        at,
+        message: m.to_string(),
+    };
     while i < chars.len() {
         let c = chars[i];
         let start = i;
@@ -87,13 +90,21 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, SyntaxError> {
             ')' => (out.push((start, Tok::RParen)), i += 1).1,
             ',' => (out.push((start, Tok::Comma)), i += 1).1,
             '+' => (out.push((start, Tok::Op("+"))), i += 1).1,
-            '-' if chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()) && !matches!(out.last(), Some((_, Tok::Int(_) | Tok::Ref(_) | Tok::Dot | Tok::RParen))) => {
+            '-' if chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())
+                && !matches!(
+                    out.last(),
+                    Some((_, Tok::Int(_) | Tok::Ref(_) | Tok::Dot | Tok::RParen))
+                ) =>
+            {
                 i += 1;
                 while i < chars.len() && chars[i].is_ascii_digit() {
                     i += 1;
                 }
                 let s: String = chars[start..i].iter().collect();
-                out.push((start, Tok::Int(s.parse().map_err(|_| err(start, "number too large"))?)));
+                out.push((
+                    start,
+                    Tok::Int(s.parse().map_err(|_| err(start, "number too large"))?),
+                ));
             }
             '-' => (out.push((start, Tok::Op("-"))), i += 1).1,
             '=' => (out.push((start, Tok::Op("="))), i += 1).1,
@@ -114,17 +125,30 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, SyntaxError> {
                 if chars.get(i + 1) != Some(&'{') {
                     return Err(err(start, "expected ${question_id}"));
                 }
-                let close = chars[i..].iter().position(|&c| c == '}').ok_or_else(|| err(start, "unclosed ${"))?;
+                let close = chars[i..]
+                    .iter()
+                    .position(|&c| c == '}')
+                    .ok_or_else(|| err(start, "unclosed ${"))?;
                 let id: String = chars[i + 2..i + close].iter().collect();
-                if id.is_empty() || !id.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.') {
+                if id.is_empty()
+                    || !id
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
+                {
                     return Err(err(start, &format!("{id:?} is not a question id")));
                 }
                 out.push((start, Tok::Ref(id)));
                 i += close + 1;
             }
             '\'' | '"' => {
-                let close = chars[i + 1..].iter().position(|&q| q == c).ok_or_else(|| err(start, "unclosed text"))?;
-                out.push((start, Tok::Text(chars[i + 1..i + 1 + close].iter().collect())));
+                let close = chars[i + 1..]
+                    .iter()
+                    .position(|&q| q == c)
+                    .ok_or_else(|| err(start, "unclosed text"))?;
+                out.push((
+                    start,
+                    Tok::Text(chars[i + 1..i + 1 + close].iter().collect()),
+                ));
                 i += close + 2;
             }
             d if d.is_ascii_digit() => {
@@ -132,10 +156,15 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, SyntaxError> {
                     i += 1;
                 }
                 let s: String = chars[start..i].iter().collect();
-                out.push((start, Tok::Int(s.parse().map_err(|_| err(start, "number too large"))?)));
+                out.push((
+                    start,
+                    Tok::Int(s.parse().map_err(|_| err(start, "number too large"))?),
+                ));
             }
             a if a.is_ascii_alphabetic() => {
-                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '-') {
+                while i < chars.len()
+                    && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '-')
+                {
                     i += 1;
                 }
                 out.push((start, Tok::Word(chars[start..i].iter().collect())));
@@ -170,7 +199,10 @@ impl Parser {
         self.toks.get(self.pos).map(|(a, _)| *a).unwrap_or(self.end)
     }
     fn err<T>(&self, m: impl Into<String>) -> Result<T, SyntaxError> {
-        Err(SyntaxError { at: self.at(), message: m.into() })
+        Err(SyntaxError {
+            at: self.at(),
+            message: m.into(),
+        })
     }
     fn eat(&mut self, t: &Tok) -> bool {
         if self.peek() == Some(t) {
@@ -191,7 +223,9 @@ impl Parser {
     fn operator(&mut self) -> Result<(), SyntaxError> {
         self.operators += 1;
         if self.operators > MAX_OPERATORS {
-            return self.err(format!("the expression has more than {MAX_OPERATORS} operators"));
+            return self.err(format!(
+                "the expression has more than {MAX_OPERATORS} operators"
+            ));
         }
         Ok(())
     }
@@ -308,7 +342,13 @@ impl Parser {
 /// Parses an expression.
 pub fn parse(src: &str) -> Result<Expr, SyntaxError> {
     let toks = lex(src)?;
-    let mut p = Parser { toks, pos: 0, end: src.chars().count(), depth: 0, operators: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        end: src.chars().count(),
+        depth: 0,
+        operators: 0,
+    };
     let e = p.or()?;
     if p.pos != p.toks.len() {
         return p.err("unexpected text after the expression");
@@ -339,8 +379,14 @@ impl Expr {
                 Some(slot) => *self = Expr::Slot(slot),
                 None => unknown.push(id.clone()),
             },
-            Expr::Not(e) | Expr::CountSelected(e) | Expr::Answered(e) | Expr::Selected(e, _) => e.resolve(find, unknown),
-            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::Add(a, b) | Expr::Sub(a, b) => {
+            Expr::Not(e) | Expr::CountSelected(e) | Expr::Answered(e) | Expr::Selected(e, _) => {
+                e.resolve(find, unknown)
+            }
+            Expr::And(a, b)
+            | Expr::Or(a, b)
+            | Expr::Cmp(_, a, b)
+            | Expr::Add(a, b)
+            | Expr::Sub(a, b) => {
                 a.resolve(find, unknown);
                 b.resolve(find, unknown);
             }
@@ -352,8 +398,14 @@ impl Expr {
     pub fn slots(&self, out: &mut Vec<usize>) {
         match self {
             Expr::Slot(s) => out.push(*s),
-            Expr::Not(e) | Expr::CountSelected(e) | Expr::Answered(e) | Expr::Selected(e, _) => e.slots(out),
-            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::Add(a, b) | Expr::Sub(a, b) => {
+            Expr::Not(e) | Expr::CountSelected(e) | Expr::Answered(e) | Expr::Selected(e, _) => {
+                e.slots(out)
+            }
+            Expr::And(a, b)
+            | Expr::Or(a, b)
+            | Expr::Cmp(_, a, b)
+            | Expr::Add(a, b)
+            | Expr::Sub(a, b) => {
                 a.slots(out);
                 b.slots(out);
             }
@@ -364,8 +416,14 @@ impl Expr {
     pub fn uses_current(&self) -> bool {
         match self {
             Expr::Current => true,
-            Expr::Not(e) | Expr::CountSelected(e) | Expr::Answered(e) | Expr::Selected(e, _) => e.uses_current(),
-            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::Add(a, b) | Expr::Sub(a, b) => a.uses_current() || b.uses_current(),
+            Expr::Not(e) | Expr::CountSelected(e) | Expr::Answered(e) | Expr::Selected(e, _) => {
+                e.uses_current()
+            }
+            Expr::And(a, b)
+            | Expr::Or(a, b)
+            | Expr::Cmp(_, a, b)
+            | Expr::Add(a, b)
+            | Expr::Sub(a, b) => a.uses_current() || b.uses_current(),
             _ => false,
         }
     }
@@ -385,10 +443,18 @@ impl Expr {
             Expr::Not(e) => Value::Bool(!e.test(answers, current)),
             Expr::And(a, b) => Value::Bool(a.test(answers, current) && b.test(answers, current)),
             Expr::Or(a, b) => Value::Bool(a.test(answers, current) || b.test(answers, current)),
-            Expr::Add(a, b) | Expr::Sub(a, b) => match (a.eval(answers, current), b.eval(answers, current)) {
-                (Value::Int(x), Value::Int(y)) => Value::Int(if matches!(self, Expr::Add(..)) { x.saturating_add(y) } else { x.saturating_sub(y) }),
-                _ => Value::Missing,
-            },
+            Expr::Add(a, b) | Expr::Sub(a, b) => {
+                match (a.eval(answers, current), b.eval(answers, current)) {
+                    (Value::Int(x), Value::Int(y)) => {
+                        Value::Int(if matches!(self, Expr::Add(..)) {
+                            x.saturating_add(y)
+                        } else {
+                            x.saturating_sub(y)
+                        })
+                    }
+                    _ => Value::Missing,
+                }
+            }
             Expr::Cmp(op, a, b) => {
                 use std::cmp::Ordering::Equal;
                 let parse = |t: &str| t.trim().parse::<i64>().ok();
@@ -428,7 +494,10 @@ impl Expr {
                 Value::Int(_) => Value::Int(1),
                 _ => Value::Int(0),
             },
-            Expr::Answered(e) => Value::Bool(!matches!(e.eval(answers, current), Value::Missing | Value::Text(""))),
+            Expr::Answered(e) => Value::Bool(!matches!(
+                e.eval(answers, current),
+                Value::Missing | Value::Text("")
+            )),
         }
     }
 }
@@ -458,21 +527,45 @@ mod tests {
         let a = Fixed(vec![Value::Int(1), Value::Codes(&[2, 7]), Value::Missing]);
         assert!(check("${a} = 1", &a, Value::Missing));
         assert!(!check("${a} != 1", &a, Value::Missing));
-        assert!(check("selected(${b}, 7) and not(selected(${b}, 3))", &a, Value::Missing));
+        assert!(check(
+            "selected(${b}, 7) and not(selected(${b}, 3))",
+            &a,
+            Value::Missing
+        ));
         assert!(check("selected(${b}, '7')", &a, Value::Missing));
         assert!(check("count-selected(${b}) = 2", &a, Value::Missing));
-        assert!(!check("${c} = 1", &a, Value::Missing), "unanswered compares false");
-        assert!(!check("${c} != 1", &a, Value::Missing), "unanswered compares false either way");
-        assert!(check("${c} = ''", &a, Value::Missing), "XLSForm's empty test");
+        assert!(
+            !check("${c} = 1", &a, Value::Missing),
+            "unanswered compares false"
+        );
+        assert!(
+            !check("${c} != 1", &a, Value::Missing),
+            "unanswered compares false either way"
+        );
+        assert!(
+            check("${c} = ''", &a, Value::Missing),
+            "XLSForm's empty test"
+        );
         assert!(!check("answered(${c})", &a, Value::Missing));
         assert!(check(". >= 18 and . <= 120", &a, Value::Int(30)));
         assert!(check(". - 1 = ${a} + 1 or ${a} = -1", &a, Value::Int(3)));
-        assert!(check("(${a} = 2 or ${a} = 1) and ${a} < 5", &a, Value::Missing));
+        assert!(check(
+            "(${a} = 2 or ${a} = 1) and ${a} < 5",
+            &a,
+            Value::Missing
+        ));
     }
 
     #[test]
     fn syntax_errors_say_where() {
-        for (src, at) in [("${a} = ", 8), ("${a} == 1", 7), ("foo(${a})", 1), ("(${a} = 1", 10), ("${a b} = 1", 1), ("'open", 1)] {
+        for (src, at) in [
+            ("${a} = ", 8),
+            ("${a} == 1", 7),
+            ("foo(${a})", 1),
+            ("(${a} = 1", 10),
+            ("${a b} = 1", 1),
+            ("'open", 1),
+        ] {
             let e = parse(src).unwrap_err();
             assert_eq!(e.at + 1, at, "{src}: {e}");
         }

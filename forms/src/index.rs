@@ -88,10 +88,22 @@ pub fn wilson(p: f64, n: f64) -> (f64, f64) {
 
 fn share(value: Option<f64>, n: u64, n_for_interval: f64) -> Share {
     match value {
-        None => Share { value: None, n, effective_n: n_for_interval, low: None, high: None },
+        None => Share {
+            value: None,
+            n,
+            effective_n: n_for_interval,
+            low: None,
+            high: None,
+        },
         Some(v) => {
             let (low, high) = wilson(v, n_for_interval);
-            Share { value: Some(v), n, effective_n: n_for_interval, low: Some(low), high: Some(high) }
+            Share {
+                value: Some(v),
+                n,
+                effective_n: n_for_interval,
+                low: Some(low),
+                high: Some(high),
+            }
         }
     }
 }
@@ -126,7 +138,11 @@ fn plan(form: &Form) -> Option<Plan<'_>> {
             }
         }
     }
-    Some(Plan { rule, items, position })
+    Some(Plan {
+        rule,
+        items,
+        position,
+    })
 }
 
 /// One form's verdict per item: (satisfied, valid) as 0 or 1.
@@ -134,7 +150,9 @@ fn judge(plan: &Plan, answers: &BTreeMap<String, Json>) -> Vec<(u64, u64)> {
     plan.items
         .iter()
         .map(|(id, codes)| match answers.get(id).and_then(Json::as_i64) {
-            Some(code) if codes.contains(&code) => (u64::from(plan.rule.satisfied_codes.contains(&code)), 1),
+            Some(code) if codes.contains(&code) => {
+                (u64::from(plan.rule.satisfied_codes.contains(&code)), 1)
+            }
             _ => (0, 0),
         })
         .collect()
@@ -173,28 +191,49 @@ fn area_index(plan: &Plan, counts: &Counts) -> AreaIndex {
         let (s, v) = counts.items.get(k).copied().unwrap_or((0, 0));
         ((v > 0).then(|| s as f64 / v as f64), v, v as f64)
     };
-    let items: BTreeMap<String, Share> = plan.items.iter().enumerate().map(|(k, (id, ..))| {
-        let (v, n, eff) = item_value(k);
-        (id.clone(), share(v, n, eff))
-    }).collect();
+    let items: BTreeMap<String, Share> = plan
+        .items
+        .iter()
+        .enumerate()
+        .map(|(k, (id, ..))| {
+            let (v, n, eff) = item_value(k);
+            (id.clone(), share(v, n, eff))
+        })
+        .collect();
     let criterion_values: BTreeMap<&str, (Option<f64>, u64, f64)> = plan
         .rule
         .criteria
         .iter()
-        .map(|c| (c.id.as_str(), mean(c.items.iter().map(|i| item_value(plan.position[i])))))
+        .map(|c| {
+            (
+                c.id.as_str(),
+                mean(c.items.iter().map(|i| item_value(plan.position[i]))),
+            )
+        })
         .collect();
     let part_values: BTreeMap<&str, (Option<f64>, u64, f64)> = plan
         .rule
         .parts
         .iter()
-        .map(|p| (p.id.as_str(), mean(p.criteria.iter().map(|c| criterion_values[c.as_str()]))))
+        .map(|p| {
+            (
+                p.id.as_str(),
+                mean(p.criteria.iter().map(|c| criterion_values[c.as_str()])),
+            )
+        })
         .collect();
     let overall = mean(plan.rule.overall.iter().map(|p| part_values[p.as_str()]));
     AreaIndex {
         forms: counts.forms,
         overall: share(overall.0, overall.1, overall.2),
-        parts: part_values.iter().map(|(k, v)| (k.to_string(), share(v.0, v.1, v.2))).collect(),
-        criteria: criterion_values.iter().map(|(k, v)| (k.to_string(), share(v.0, v.1, v.2))).collect(),
+        parts: part_values
+            .iter()
+            .map(|(k, v)| (k.to_string(), share(v.0, v.1, v.2)))
+            .collect(),
+        criteria: criterion_values
+            .iter()
+            .map(|(k, v)| (k.to_string(), share(v.0, v.1, v.2)))
+            .collect(),
         items,
     }
 }
@@ -203,8 +242,17 @@ fn area_index(plan: &Plan, counts: &Counts) -> AreaIndex {
 /// A form without an index rule gives empty results.
 pub fn compute(form: &Form, forms: &[OpenedForm]) -> IndexReport {
     let Some(plan) = plan(form) else {
-        let empty = AreaIndex { forms: forms.len() as u64, overall: share(None, 0, 0.0), parts: BTreeMap::new(), criteria: BTreeMap::new(), items: BTreeMap::new() };
-        return IndexReport { areas: BTreeMap::new(), national: empty };
+        let empty = AreaIndex {
+            forms: forms.len() as u64,
+            overall: share(None, 0, 0.0),
+            parts: BTreeMap::new(),
+            criteria: BTreeMap::new(),
+            items: BTreeMap::new(),
+        };
+        return IndexReport {
+            areas: BTreeMap::new(),
+            national: empty,
+        };
     };
     let mut counts: BTreeMap<(Level, String), Counts> = BTreeMap::new();
     for f in forms {
@@ -220,9 +268,15 @@ pub fn compute(form: &Form, forms: &[OpenedForm]) -> IndexReport {
     }
     let mut areas: BTreeMap<Level, BTreeMap<String, AreaIndex>> = BTreeMap::new();
     for ((level, area), c) in &counts {
-        areas.entry(*level).or_default().insert(area.clone(), area_index(&plan, c));
+        areas
+            .entry(*level)
+            .or_default()
+            .insert(area.clone(), area_index(&plan, c));
     }
-    let provinces: Vec<&AreaIndex> = areas.get(&Level::Province).map(|m| m.values().collect()).unwrap_or_default();
+    let provinces: Vec<&AreaIndex> = areas
+        .get(&Level::Province)
+        .map(|m| m.values().collect())
+        .unwrap_or_default();
     let national = mean_of_areas(&provinces);
     IndexReport { areas, national }
 }
@@ -255,14 +309,28 @@ fn mean_of_areas(areas: &[&AreaIndex]) -> AreaIndex {
         k.dedup();
         k
     };
-    let map = |names: Vec<String>, get: &dyn Fn(&AreaIndex, &str) -> Option<Share>| -> BTreeMap<String, Share> {
-        names.into_iter().map(|k| { let s = combine(&|a| get(a, &k)); (k, s) }).collect()
+    let map = |names: Vec<String>,
+               get: &dyn Fn(&AreaIndex, &str) -> Option<Share>|
+     -> BTreeMap<String, Share> {
+        names
+            .into_iter()
+            .map(|k| {
+                let s = combine(&|a| get(a, &k));
+                (k, s)
+            })
+            .collect()
     };
     AreaIndex {
         forms: areas.iter().map(|a| a.forms).sum(),
         overall: combine(&|a| Some(a.overall)),
-        parts: map(keys(&|a| a.parts.keys().cloned().collect()), &|a, k| a.parts.get(k).copied()),
-        criteria: map(keys(&|a| a.criteria.keys().cloned().collect()), &|a, k| a.criteria.get(k).copied()),
-        items: map(keys(&|a| a.items.keys().cloned().collect()), &|a, k| a.items.get(k).copied()),
+        parts: map(keys(&|a| a.parts.keys().cloned().collect()), &|a, k| {
+            a.parts.get(k).copied()
+        }),
+        criteria: map(keys(&|a| a.criteria.keys().cloned().collect()), &|a, k| {
+            a.criteria.get(k).copied()
+        }),
+        items: map(keys(&|a| a.items.keys().cloned().collect()), &|a, k| {
+            a.items.get(k).copied()
+        }),
     }
 }

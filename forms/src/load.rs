@@ -16,8 +16,13 @@ pub enum Accepts {
     Code(Vec<i64>),
     /// Several codes of the list.
     Codes(Vec<i64>),
-    Integer { min: i64, max: i64 },
-    Text { max_length: usize },
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    Text {
+        max_length: usize,
+    },
 }
 
 /// One answerable question (a grid contributes one per row).
@@ -65,8 +70,12 @@ impl Form {
     }
 
     pub fn from_json(text: &str) -> Result<Form, FormError> {
-        let definition: FormDefinition = serde_json::from_str(text)
-            .map_err(|e| FormError::Json { line: e.line(), column: e.column(), message: e.to_string() })?;
+        let definition: FormDefinition =
+            serde_json::from_str(text).map_err(|e| FormError::Json {
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            })?;
         Form::load(definition)
     }
 
@@ -77,14 +86,23 @@ impl Form {
         let d = &definition;
 
         if d.format != FORMAT {
-            p("format".into(), format!("expected {FORMAT:?}, found {:?}", d.format));
+            p(
+                "format".into(),
+                format!("expected {FORMAT:?}, found {:?}", d.format),
+            );
         }
         if d.id.trim().is_empty() || d.id.contains('@') {
             p("id".into(), "must be non-empty and without '@'".into());
         }
-        let specials: Vec<i64> = [d.special_codes.not_applicable, d.special_codes.no_answer].into_iter().flatten().collect();
+        let specials: Vec<i64> = [d.special_codes.not_applicable, d.special_codes.no_answer]
+            .into_iter()
+            .flatten()
+            .collect();
         if specials.len() == 2 && specials[0] == specials[1] {
-            p("special_codes".into(), "not_applicable and no_answer must differ".into());
+            p(
+                "special_codes".into(),
+                "not_applicable and no_answer must differ".into(),
+            );
         }
         for (name, list) in &d.choice_lists {
             let at = format!("choice_lists.{name}");
@@ -94,10 +112,19 @@ impl Form {
             let mut seen = HashSet::new();
             for (i, c) in list.iter().enumerate() {
                 if !seen.insert(c.code) {
-                    p(format!("{at}[{i}]"), format!("code {} appears twice", c.code));
+                    p(
+                        format!("{at}[{i}]"),
+                        format!("code {} appears twice", c.code),
+                    );
                 }
                 if specials.contains(&c.code) {
-                    p(format!("{at}[{i}]"), format!("code {} is also a special code (not applicable / no answer)", c.code));
+                    p(
+                        format!("{at}[{i}]"),
+                        format!(
+                            "code {} is also a special code (not applicable / no answer)",
+                            c.code
+                        ),
+                    );
                 }
                 if c.label.vi.trim().is_empty() {
                     p(format!("{at}[{i}]"), "the Vietnamese label is empty".into());
@@ -107,11 +134,19 @@ impl Form {
 
         // First pass: the questions, their ids and what they accept.
         let mut questions: Vec<Question> = Vec::new();
-        let mut raw_exprs: Vec<(String, Option<String>, Option<String>, Option<String>)> = Vec::new(); // (at, grid relevant, own relevant, constraint)
+        let mut raw_exprs: Vec<(String, Option<String>, Option<String>, Option<String>)> =
+            Vec::new(); // (at, grid relevant, own relevant, constraint)
         let mut ids: HashMap<String, String> = HashMap::new();
         let mut claim = |id: &str, at: &str, problems: &mut Vec<(String, String)>| {
-            if id.is_empty() || !id.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.') {
-                problems.push((at.into(), format!("id {id:?} must be letters, digits, '_', '-' or '.'")));
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
+            {
+                problems.push((
+                    at.into(),
+                    format!("id {id:?} must be letters, digits, '_', '-' or '.'"),
+                ));
             }
             if let Some(first) = ids.insert(id.to_string(), at.to_string()) {
                 problems.push((at.into(), format!("id {id:?} is already used at {first}")));
@@ -124,7 +159,13 @@ impl Form {
         let mut section_ids: HashMap<&str, usize> = HashMap::new();
         for (si, section) in d.sections.iter().enumerate() {
             if let Some(first) = section_ids.insert(section.id.as_str(), si) {
-                later.push((format!("sections[{si}]"), format!("section id {:?} is already used at sections[{first}]", section.id)));
+                later.push((
+                    format!("sections[{si}]"),
+                    format!(
+                        "section id {:?} is already used at sections[{first}]",
+                        section.id
+                    ),
+                ));
             }
             if section.items.is_empty() {
                 later.push((format!("sections[{si}]"), "a section needs items".into()));
@@ -133,7 +174,11 @@ impl Form {
                 let at = format!("sections[{si}].items[{ii}] ({})", item.id);
                 claim(&item.id, &at, &mut later);
                 let accepts = accepts(d, item, &at, &specials, &mut later);
-                let base = |id: &str, number: &str, label: &Text, grid: Option<String>, accepts: Accepts| Question {
+                let base = |id: &str,
+                            number: &str,
+                            label: &Text,
+                            grid: Option<String>,
+                            accepts: Accepts| Question {
                     id: id.to_string(),
                     number: number.to_string(),
                     label: label.clone(),
@@ -145,13 +190,25 @@ impl Form {
                     relevant: None,
                     constraint: None,
                     constraint_message: item.constraint_message.clone(),
-                    not_applicable: if item.allow_not_applicable { d.special_codes.not_applicable } else { None },
-                    no_answer: if item.allow_no_answer { d.special_codes.no_answer } else { None },
+                    not_applicable: if item.allow_not_applicable {
+                        d.special_codes.not_applicable
+                    } else {
+                        None
+                    },
+                    no_answer: if item.allow_no_answer {
+                        d.special_codes.no_answer
+                    } else {
+                        None
+                    },
                 };
                 if (item.allow_not_applicable && d.special_codes.not_applicable.is_none())
                     || (item.allow_no_answer && d.special_codes.no_answer.is_none())
                 {
-                    later.push((at.clone(), "allows a special answer, but special_codes does not define its code".into()));
+                    later.push((
+                        at.clone(),
+                        "allows a special answer, but special_codes does not define its code"
+                            .into(),
+                    ));
                 }
                 match (item.kind, accepts) {
                     (Kind::Note, _) => {}
@@ -162,20 +219,39 @@ impl Form {
                         for (ri, row) in item.rows.iter().enumerate() {
                             let row_at = format!("{at}.rows[{ri}] ({})", row.id);
                             claim(&row.id, &row_at, &mut later);
-                            questions.push(base(&row.id, &row.number, &row.label, Some(item.id.clone()), accepts.clone()));
-                            raw_exprs.push((row_at, item.relevant.clone(), row.relevant.clone(), item.constraint.clone()));
+                            questions.push(base(
+                                &row.id,
+                                &row.number,
+                                &row.label,
+                                Some(item.id.clone()),
+                                accepts.clone(),
+                            ));
+                            raw_exprs.push((
+                                row_at,
+                                item.relevant.clone(),
+                                row.relevant.clone(),
+                                item.constraint.clone(),
+                            ));
                         }
                     }
                     (_, Some(accepts)) => {
                         questions.push(base(&item.id, &item.number, &item.label, None, accepts));
-                        raw_exprs.push((at.clone(), None, item.relevant.clone(), item.constraint.clone()));
+                        raw_exprs.push((
+                            at.clone(),
+                            None,
+                            item.relevant.clone(),
+                            item.constraint.clone(),
+                        ));
                     }
                     (_, None) => {
                         broken.insert(item.id.clone());
                     }
                 }
                 if item.kind == Kind::Note && (item.required || item.constraint.is_some()) {
-                    later.push((at.clone(), "a note takes no answer: it cannot be required or constrained".into()));
+                    later.push((
+                        at.clone(),
+                        "a note takes no answer: it cannot be required or constrained".into(),
+                    ));
                 }
                 if item.kind != Kind::Grid && !item.rows.is_empty() {
                     later.push((at, "only a grid has rows".into()));
@@ -187,37 +263,54 @@ impl Form {
         }
 
         // Second pass: expressions, now that every id is known.
-        let index_of: HashMap<String, usize> = questions.iter().enumerate().map(|(i, q)| (q.id.clone(), i)).collect();
+        let index_of: HashMap<String, usize> = questions
+            .iter()
+            .enumerate()
+            .map(|(i, q)| (q.id.clone(), i))
+            .collect();
         let find = |id: &str| index_of.get(id).copied();
         for (q, (at, grid_relevant, relevant, constraint)) in questions.iter_mut().zip(raw_exprs) {
-            let compile = |src: &str, field: &str, p: &mut dyn FnMut(String, String)| -> Option<Expr> {
-                match expr::parse(src) {
-                    Err(e) => {
-                        p(format!("{at}.{field}"), format!("{src:?}: {e}"));
-                        None
-                    }
-                    Ok(mut e) => {
-                        let mut unknown = Vec::new();
-                        e.resolve(&find, &mut unknown);
-                        for u in unknown.into_iter().filter(|u| !broken.contains(u)) {
-                            p(format!("{at}.{field}"), format!("refers to unknown question ${{{u}}}"));
+            let compile =
+                |src: &str, field: &str, p: &mut dyn FnMut(String, String)| -> Option<Expr> {
+                    match expr::parse(src) {
+                        Err(e) => {
+                            p(format!("{at}.{field}"), format!("{src:?}: {e}"));
+                            None
                         }
-                        Some(e)
+                        Ok(mut e) => {
+                            let mut unknown = Vec::new();
+                            e.resolve(&find, &mut unknown);
+                            for u in unknown.into_iter().filter(|u| !broken.contains(u)) {
+                                p(
+                                    format!("{at}.{field}"),
+                                    format!("refers to unknown question ${{{u}}}"),
+                                );
+                            }
+                            Some(e)
+                        }
                     }
-                }
-            };
-            let grid = grid_relevant.as_deref().and_then(|s| compile(s, "relevant (grid)", &mut p));
-            let own = relevant.as_deref().and_then(|s| compile(s, "relevant", &mut p));
+                };
+            let grid = grid_relevant
+                .as_deref()
+                .and_then(|s| compile(s, "relevant (grid)", &mut p));
+            let own = relevant
+                .as_deref()
+                .and_then(|s| compile(s, "relevant", &mut p));
             q.relevant = match (grid, own) {
                 (Some(g), Some(o)) => Some(Expr::And(Box::new(g), Box::new(o))),
                 (g, o) => g.or(o),
             };
             if let Some(e) = &q.relevant {
                 if e.uses_current() {
-                    p(format!("{at}.relevant"), "'.' (the answer itself) has no meaning in a relevance condition".into());
+                    p(
+                        format!("{at}.relevant"),
+                        "'.' (the answer itself) has no meaning in a relevance condition".into(),
+                    );
                 }
             }
-            q.constraint = constraint.as_deref().and_then(|s| compile(s, "constraint", &mut p));
+            q.constraint = constraint
+                .as_deref()
+                .and_then(|s| compile(s, "constraint", &mut p));
         }
         for (at, cycle) in relevance_cycles(&questions) {
             p(at, format!("relevance conditions form a cycle: {cycle}"));
@@ -227,14 +320,24 @@ impl Form {
         }
 
         if problems.is_empty() {
-            Ok(Form { definition, questions, index_of })
+            Ok(Form {
+                definition,
+                questions,
+                index_of,
+            })
         } else {
             Err(FormError::Invalid(problems))
         }
     }
 }
 
-fn accepts(d: &FormDefinition, item: &Item, at: &str, specials: &[i64], problems: &mut Vec<(String, String)>) -> Option<Accepts> {
+fn accepts(
+    d: &FormDefinition,
+    item: &Item,
+    at: &str,
+    specials: &[i64],
+    problems: &mut Vec<(String, String)>,
+) -> Option<Accepts> {
     let mut problem = |m: String| problems.push((at.to_string(), m));
     let list = |problem: &mut dyn FnMut(String)| -> Option<Vec<i64>> {
         let Some(name) = &item.choices else {
@@ -270,23 +373,34 @@ fn accepts(d: &FormDefinition, item: &Item, at: &str, specials: &[i64], problems
             None
         }
         Kind::Single | Kind::Multiple | Kind::Grid | Kind::Likert => {
-            stray("min/max", item.min.is_some() || item.max.is_some(), &mut problem);
+            stray(
+                "min/max",
+                item.min.is_some() || item.max.is_some(),
+                &mut problem,
+            );
             if item.kind == Kind::Likert && item.scale.is_none() {
                 problem("a likert item needs `scale` (4 or 5)".into());
             }
             let codes = list(&mut problem)?;
             scale_ok(&codes, &mut problem);
-            Some(if item.kind == Kind::Multiple { Accepts::Codes(codes) } else { Accepts::Code(codes) })
+            Some(if item.kind == Kind::Multiple {
+                Accepts::Codes(codes)
+            } else {
+                Accepts::Code(codes)
+            })
         }
         Kind::Integer => {
             stray("choices", item.choices.is_some(), &mut problem);
             match (item.min, item.max) {
                 (Some(min), Some(max)) if min <= max => {
                     for s in specials {
-                        let allowed = (item.allow_not_applicable && Some(*s) == d.special_codes.not_applicable)
+                        let allowed = (item.allow_not_applicable
+                            && Some(*s) == d.special_codes.not_applicable)
                             || (item.allow_no_answer && Some(*s) == d.special_codes.no_answer);
                         if allowed && (min..=max).contains(s) {
-                            problem(format!("special code {s} falls inside the range {min}–{max}"));
+                            problem(format!(
+                                "special code {s} falls inside the range {min}–{max}"
+                            ));
                         }
                     }
                     Some(Accepts::Integer { min, max })
@@ -303,7 +417,9 @@ fn accepts(d: &FormDefinition, item: &Item, at: &str, specials: &[i64], problems
         }
         Kind::Text => {
             stray("choices", item.choices.is_some(), &mut problem);
-            Some(Accepts::Text { max_length: item.max_length.unwrap_or(500) as usize })
+            Some(Accepts::Text {
+                max_length: item.max_length.unwrap_or(500) as usize,
+            })
         }
     }
 }
@@ -346,8 +462,12 @@ fn relevance_cycles(questions: &[Question]) -> Vec<(String, String)> {
                         key.sort();
                         if reported.insert(key) {
                             cycle.push(dep);
-                            let names: Vec<&str> = cycle.iter().map(|i| questions[*i].id.as_str()).collect();
-                            found.push((format!("question {}", questions[dep].id), names.join(" → ")));
+                            let names: Vec<&str> =
+                                cycle.iter().map(|i| questions[*i].id.as_str()).collect();
+                            found.push((
+                                format!("question {}", questions[dep].id),
+                                names.join(" → "),
+                            ));
                         }
                     }
                     _ => {}
@@ -361,9 +481,17 @@ fn relevance_cycles(questions: &[Question]) -> Vec<(String, String)> {
     found
 }
 
-fn check_index(rule: &crate::definition::IndexRule, questions: &[Question], index_of: &HashMap<String, usize>, p: &mut dyn FnMut(String, String)) {
+fn check_index(
+    rule: &crate::definition::IndexRule,
+    questions: &[Question],
+    index_of: &HashMap<String, usize>,
+    p: &mut dyn FnMut(String, String),
+) {
     if rule.satisfied_codes.is_empty() {
-        p("index.satisfied_codes".into(), "name at least one code".into());
+        p(
+            "index.satisfied_codes".into(),
+            "name at least one code".into(),
+        );
     }
     let mut criteria: BTreeMap<&str, usize> = BTreeMap::new();
     for (ci, c) in rule.criteria.iter().enumerate() {
@@ -376,16 +504,25 @@ fn check_index(rule: &crate::definition::IndexRule, questions: &[Question], inde
         }
         for item in &c.items {
             match index_of.get(item).map(|i| &questions[*i]) {
-                None => p(at.clone(), format!("item {item:?} is not a question of this form")),
+                None => p(
+                    at.clone(),
+                    format!("item {item:?} is not a question of this form"),
+                ),
                 Some(q) => match &q.accepts {
                     Accepts::Code(codes) => {
                         for s in &rule.satisfied_codes {
                             if !codes.contains(s) {
-                                p(at.clone(), format!("item {item:?} has no code {s} to count as satisfied"));
+                                p(
+                                    at.clone(),
+                                    format!("item {item:?} has no code {s} to count as satisfied"),
+                                );
                             }
                         }
                     }
-                    _ => p(at.clone(), format!("item {item:?} is not a single-choice (scale) question")),
+                    _ => p(
+                        at.clone(),
+                        format!("item {item:?} is not a single-choice (scale) question"),
+                    ),
                 },
             }
         }
@@ -406,11 +543,17 @@ fn check_index(rule: &crate::definition::IndexRule, questions: &[Question], inde
         }
     }
     if rule.overall.is_empty() {
-        p("index.overall".into(), "name the parts whose mean is the index".into());
+        p(
+            "index.overall".into(),
+            "name the parts whose mean is the index".into(),
+        );
     }
     for part in &rule.overall {
         if !parts.contains(part.as_str()) {
-            p("index.overall".into(), format!("part {part:?} is not defined"));
+            p(
+                "index.overall".into(),
+                format!("part {part:?} is not defined"),
+            );
         }
     }
 }

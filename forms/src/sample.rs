@@ -31,9 +31,18 @@ pub fn complete_answers(form: &Form, variant: i64) -> BTreeMap<String, Value> {
     }
     loop {
         let v = validate(form, &a);
-        let not_applicable: Vec<String> = v.errors.iter().filter(|e| e.error == AnswerError::NotApplicable).map(|e| e.question.clone()).collect();
+        let not_applicable: Vec<String> = v
+            .errors
+            .iter()
+            .filter(|e| e.error == AnswerError::NotApplicable)
+            .map(|e| e.question.clone())
+            .collect();
         if not_applicable.is_empty() {
-            assert!(v.complete, "the sample answers do not complete form {}: {v:?}", form.reference());
+            assert!(
+                v.complete,
+                "the sample answers do not complete form {}: {v:?}",
+                form.reference()
+            );
             return a;
         }
         for q in not_applicable {

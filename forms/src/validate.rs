@@ -16,17 +16,34 @@ pub enum AnswerError {
     /// No question of this form has this id.
     UnknownQuestion,
     /// Not a number, list or text of the kind this question takes.
-    WrongType { expected: &'static str },
+    WrongType {
+        expected: &'static str,
+    },
     /// Not one of the question's codes.
-    NotACode { code: i64 },
-    OutOfRange { value: i64, min: i64, max: i64 },
-    TooLong { length: usize, max: usize },
+    NotACode {
+        code: i64,
+    },
+    OutOfRange {
+        value: i64,
+        min: i64,
+        max: i64,
+    },
+    TooLong {
+        length: usize,
+        max: usize,
+    },
     /// A code listed twice in a multiple choice.
-    RepeatedCode { code: i64 },
+    RepeatedCode {
+        code: i64,
+    },
     /// The special code is not allowed for this question.
-    SpecialNotAllowed { code: i64 },
+    SpecialNotAllowed {
+        code: i64,
+    },
     /// The form's constraint does not hold.
-    ConstraintFailed { message: String },
+    ConstraintFailed {
+        message: String,
+    },
     /// Answered although the relevance condition says the question does not apply.
     NotApplicable,
 }
@@ -80,17 +97,33 @@ fn to_slot(v: &Json) -> Slot {
         Json::Null => Slot::Missing,
         Json::Number(n) => n.as_i64().map(Slot::Int).unwrap_or(Slot::Bad),
         Json::String(s) => Slot::Text(s.clone()),
-        Json::Array(items) => items.iter().map(|i| i.as_i64()).collect::<Option<Vec<_>>>().map(Slot::Codes).unwrap_or(Slot::Bad),
+        Json::Array(items) => items
+            .iter()
+            .map(|i| i.as_i64())
+            .collect::<Option<Vec<_>>>()
+            .map(Slot::Codes)
+            .unwrap_or(Slot::Bad),
         _ => Slot::Bad,
     }
 }
 
 /// Reads an answers file: a JSON object of question id → answer.
 pub fn parse_answers(text: &str) -> Result<BTreeMap<String, Json>, crate::FormError> {
-    let answers: BTreeMap<String, Json> = serde_json::from_str(text)
-        .map_err(|e| crate::FormError::Answers { line: e.line(), column: e.column(), message: e.to_string() })?;
-    if let Some((id, _)) = answers.iter().find(|(_, v)| matches!(v, Json::Object(_) | Json::Bool(_))) {
-        return Err(crate::FormError::Answers { line: 1, column: 1, message: format!("the answer to {id:?} is neither a code, a list, a number nor text") });
+    let answers: BTreeMap<String, Json> =
+        serde_json::from_str(text).map_err(|e| crate::FormError::Answers {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+    if let Some((id, _)) = answers
+        .iter()
+        .find(|(_, v)| matches!(v, Json::Object(_) | Json::Bool(_)))
+    {
+        return Err(crate::FormError::Answers {
+            line: 1,
+            column: 1,
+            message: format!("the answer to {id:?} is neither a code, a list, a number nor text"),
+        });
     }
     Ok(answers)
 }
@@ -102,24 +135,38 @@ pub fn validate(form: &Form, answers: &BTreeMap<String, Json>) -> Validation {
     for (id, value) in answers {
         match form.slot(id) {
             Some(i) => slots.0[i] = to_slot(value),
-            None => errors.push(QuestionError { question: id.clone(), error: AnswerError::UnknownQuestion }),
+            None => errors.push(QuestionError {
+                question: id.clone(),
+                error: AnswerError::UnknownQuestion,
+            }),
         }
     }
     let mut required_remaining = Vec::new();
     let mut not_relevant = Vec::new();
     for (i, q) in form.questions.iter().enumerate() {
-        let relevant = q.relevant.as_ref().is_none_or(|e| e.test(&slots, Value::Missing));
+        let relevant = q
+            .relevant
+            .as_ref()
+            .is_none_or(|e| e.test(&slots, Value::Missing));
         let slot = &slots.0[i];
         let special = match slot {
             Slot::Int(n) if Some(*n) == q.not_applicable || Some(*n) == q.no_answer => true,
             _ => false,
         };
-        let answered = !matches!(slot, Slot::Missing) && !matches!(slot, Slot::Text(t) if t.is_empty());
-        let mut push = |error| errors.push(QuestionError { question: q.id.clone(), error });
+        let answered =
+            !matches!(slot, Slot::Missing) && !matches!(slot, Slot::Text(t) if t.is_empty());
+        let mut push = |error| {
+            errors.push(QuestionError {
+                question: q.id.clone(),
+                error,
+            })
+        };
         if !relevant {
             not_relevant.push(q.id.clone());
             // "Not applicable" marked on a question that does not apply is consistent.
-            if answered && !(special && matches!(slot, Slot::Int(n) if Some(*n) == q.not_applicable)) {
+            if answered
+                && !(special && matches!(slot, Slot::Int(n) if Some(*n) == q.not_applicable))
+            {
                 push(AnswerError::NotApplicable);
             }
             continue;
@@ -157,7 +204,11 @@ pub fn validate(form: &Form, answers: &BTreeMap<String, Json>) -> Validation {
             }
             (Accepts::Integer { min, max }, Slot::Int(v)) => {
                 if v < min || v > max {
-                    push(AnswerError::OutOfRange { value: *v, min: *min, max: *max });
+                    push(AnswerError::OutOfRange {
+                        value: *v,
+                        min: *min,
+                        max: *max,
+                    });
                     false
                 } else {
                     true
@@ -166,7 +217,10 @@ pub fn validate(form: &Form, answers: &BTreeMap<String, Json>) -> Validation {
             (Accepts::Text { max_length }, Slot::Text(t)) => {
                 let length = t.chars().count();
                 if length > *max_length {
-                    push(AnswerError::TooLong { length, max: *max_length });
+                    push(AnswerError::TooLong {
+                        length,
+                        max: *max_length,
+                    });
                     false
                 } else {
                     true
@@ -187,14 +241,23 @@ pub fn validate(form: &Form, answers: &BTreeMap<String, Json>) -> Validation {
         if shape_ok {
             if let Some(c) = &q.constraint {
                 if !c.test(&slots, slots.value(i)) {
-                    let message = q.constraint_message.as_ref().map(|t| t.vi.clone()).unwrap_or_else(|| "the answer does not satisfy the form's rule".into());
+                    let message = q
+                        .constraint_message
+                        .as_ref()
+                        .map(|t| t.vi.clone())
+                        .unwrap_or_else(|| "the answer does not satisfy the form's rule".into());
                     push(AnswerError::ConstraintFailed { message });
                 }
             }
         }
     }
     let complete = errors.is_empty() && required_remaining.is_empty();
-    Validation { errors, required_remaining, not_relevant, complete }
+    Validation {
+        errors,
+        required_remaining,
+        not_relevant,
+        complete,
+    }
 }
 
 fn special_or_not_a_code(form: &Form, code: i64) -> AnswerError {

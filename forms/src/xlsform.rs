@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, HashMap};
 use thiserror::Error;
 
 use crate::{
-    definition::{Choice, FormDefinition, GridRow, Item, Kind, Section, SpecialCodes, Text, FORMAT},
+    definition::{
+        Choice, FormDefinition, GridRow, Item, Kind, Section, SpecialCodes, Text, FORMAT,
+    },
     error::FormError,
     load::Form,
 };
@@ -27,7 +29,10 @@ pub enum XlsFormError {
     #[error("the workbook has no {0:?} sheet")]
     MissingSheet(&'static str),
     #[error("the {sheet:?} sheet has no {column:?} column")]
-    MissingColumn { sheet: &'static str, column: &'static str },
+    MissingColumn {
+        sheet: &'static str,
+        column: &'static str,
+    },
     #[error("the converted form is not valid: {0}")]
     Invalid(FormError),
 }
@@ -71,15 +76,32 @@ struct Sheet {
 }
 
 impl Sheet {
-    fn read(wb: &mut Xlsx<std::io::Cursor<&[u8]>>, name: &'static str) -> Result<Option<Sheet>, XlsFormError> {
-        let Some(actual) = wb.sheet_names().into_iter().find(|s| s.trim().eq_ignore_ascii_case(name)) else {
+    fn read(
+        wb: &mut Xlsx<std::io::Cursor<&[u8]>>,
+        name: &'static str,
+    ) -> Result<Option<Sheet>, XlsFormError> {
+        let Some(actual) = wb
+            .sheet_names()
+            .into_iter()
+            .find(|s| s.trim().eq_ignore_ascii_case(name))
+        else {
             return Ok(None);
         };
-        let range = wb.worksheet_range(&actual).map_err(|e| XlsFormError::Workbook(e.to_string()))?;
+        let range = wb
+            .worksheet_range(&actual)
+            .map_err(|e| XlsFormError::Workbook(e.to_string()))?;
         let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
         let mut rows = range.rows();
-        let header: Vec<String> = rows.next().map(|r| r.iter().map(|c| cell(c).to_lowercase()).collect()).unwrap_or_default();
-        let columns = header.iter().enumerate().filter(|(_, h)| !h.is_empty()).map(|(i, h)| (h.clone(), i)).collect();
+        let header: Vec<String> = rows
+            .next()
+            .map(|r| r.iter().map(|c| cell(c).to_lowercase()).collect())
+            .unwrap_or_default();
+        let columns = header
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(i, h)| (h.clone(), i))
+            .collect();
         let rows = rows
             .enumerate()
             .map(|(i, r)| (first_row + i + 2, r.iter().map(cell).collect::<Vec<_>>()))
@@ -88,15 +110,24 @@ impl Sheet {
         Ok(Some(Sheet { columns, rows }))
     }
     fn get<'a>(&self, row: &'a [String], column: &str) -> &'a str {
-        self.columns.get(column).and_then(|i| row.get(*i)).map(|s| s.as_str()).unwrap_or("")
+        self.columns
+            .get(column)
+            .and_then(|i| row.get(*i))
+            .map(|s| s.as_str())
+            .unwrap_or("")
     }
     /// A label in Vietnamese and English from the `name::language` columns.
     fn text(&self, row: &[String], base: &str) -> Text {
         let pick = |langs: &[&str]| {
-            langs.iter().map(|l| self.get(row, &format!("{base}::{l}"))).find(|s| !s.is_empty()).map(str::to_string)
+            langs
+                .iter()
+                .map(|l| self.get(row, &format!("{base}::{l}")))
+                .find(|s| !s.is_empty())
+                .map(str::to_string)
         };
         let plain = self.get(row, base).to_string();
-        let vi = pick(&["vietnamese", "vi", "tiếng việt", "vietnamese (vi)"]).unwrap_or_else(|| plain.clone());
+        let vi = pick(&["vietnamese", "vi", "tiếng việt", "vietnamese (vi)"])
+            .unwrap_or_else(|| plain.clone());
         let en = pick(&["english", "en", "english (en)"]).unwrap_or_else(|| plain.clone());
         match (vi.is_empty(), en.is_empty()) {
             (true, false) => Text { vi: en.clone(), en },
@@ -107,7 +138,10 @@ impl Sheet {
 }
 
 fn yes(s: &str) -> bool {
-    matches!(s.trim().to_lowercase().as_str(), "yes" | "true" | "1" | "true()")
+    matches!(
+        s.trim().to_lowercase().as_str(),
+        "yes" | "true" | "1" | "true()"
+    )
 }
 
 /// `. >= A and . <= B` (either order, with or without spaces) → (A, B).
@@ -145,13 +179,17 @@ fn blank_item(id: &str, kind: Kind, label: Text) -> Item {
 
 /// Imports an XLSForm workbook given as bytes.
 pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
-    let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(|e: calamine::XlsxError| XlsFormError::Workbook(e.to_string()))?;
+    let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+        .map_err(|e: calamine::XlsxError| XlsFormError::Workbook(e.to_string()))?;
     let survey = Sheet::read(&mut wb, "survey")?.ok_or(XlsFormError::MissingSheet("survey"))?;
     let choices_sheet = Sheet::read(&mut wb, "choices")?;
     let settings = Sheet::read(&mut wb, "settings")?;
     for column in ["type", "name"] {
         if !survey.columns.contains_key(column) {
-            return Err(XlsFormError::MissingColumn { sheet: "survey", column });
+            return Err(XlsFormError::MissingColumn {
+                sheet: "survey",
+                column,
+            });
         }
     }
     let mut unsupported = Vec::new();
@@ -162,8 +200,17 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
             let list = ch.get(row, "list_name").to_string();
             let name = ch.get(row, "name");
             match name.parse::<i64>() {
-                Ok(code) if !list.is_empty() => choice_lists.entry(list).or_default().push(Choice { code, label: ch.text(row, "label") }),
-                _ => unsupported.push(Unsupported { sheet: "choices", row: *row_no, message: format!("choice {name:?} of list {list:?} is not a numeric code") }),
+                Ok(code) if !list.is_empty() => {
+                    choice_lists.entry(list).or_default().push(Choice {
+                        code,
+                        label: ch.text(row, "label"),
+                    })
+                }
+                _ => unsupported.push(Unsupported {
+                    sheet: "choices",
+                    row: *row_no,
+                    message: format!("choice {name:?} of list {list:?} is not a numeric code"),
+                }),
             }
         }
     }
@@ -174,7 +221,8 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
     // An open table-list group that may become a grid: (item, list name).
     let mut table: Option<(Item, Option<String>)> = None;
     let mut loose: Vec<Item> = Vec::new();
-    let push_item = |item: Item, current: &mut Option<Section>, loose: &mut Vec<Item>| match current {
+    let push_item = |item: Item, current: &mut Option<Section>, loose: &mut Vec<Item>| match current
+    {
         Some(s) => s.items.push(item),
         None => loose.push(item),
     };
@@ -187,29 +235,46 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
         let mut words = ty.split_whitespace();
         let head = words.next().unwrap_or("").to_lowercase();
         let arg = words.next().map(str::to_string);
-        let mut unsupported_row = |m: String| unsupported.push(Unsupported { sheet: "survey", row: row_no, message: m });
+        let mut unsupported_row = |m: String| {
+            unsupported.push(Unsupported {
+                sheet: "survey",
+                row: row_no,
+                message: m,
+            })
+        };
         match head.as_str() {
-            "begin_group" | "begin" if head == "begin_group" || ty.to_lowercase().starts_with("begin group") => {
+            "begin_group" | "begin"
+                if head == "begin_group" || ty.to_lowercase().starts_with("begin group") =>
+            {
                 depth += 1;
                 let appearance = survey.get(row, "appearance").to_lowercase();
                 if depth == 1 {
                     if let Some(s) = current.take() {
                         sections.push(s);
                     }
-                    current = Some(Section { id: name.clone(), title: label.clone(), items: vec![] });
+                    current = Some(Section {
+                        id: name.clone(),
+                        title: label.clone(),
+                        items: vec![],
+                    });
                     if appearance.contains("table-list") {
                         // A whole section that is one grid.
                         table = Some((blank_item(&name, Kind::Grid, label), None));
                     }
                 } else if appearance.contains("table-list") && table.is_none() {
                     let mut g = blank_item(&name, Kind::Grid, label);
-                    g.relevant = Some(survey.get(row, "relevant").to_string()).filter(|s| !s.is_empty());
+                    g.relevant =
+                        Some(survey.get(row, "relevant").to_string()).filter(|s| !s.is_empty());
                     table = Some((g, None));
                 } else {
-                    unsupported_row(format!("nested group {name:?} is flattened into its section"));
+                    unsupported_row(format!(
+                        "nested group {name:?} is flattened into its section"
+                    ));
                 }
             }
-            "end_group" | "end" if head == "end_group" || ty.to_lowercase().starts_with("end group") => {
+            "end_group" | "end"
+                if head == "end_group" || ty.to_lowercase().starts_with("end group") =>
+            {
                 if let Some((grid, list)) = table.take() {
                     let mut grid = grid;
                     grid.choices = list;
@@ -236,27 +301,41 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
                     "text" => Kind::Text,
                     _ => Kind::Note,
                 };
-                let relevant = Some(survey.get(row, "relevant").to_string()).filter(|s| !s.is_empty());
-                let constraint = Some(survey.get(row, "constraint").to_string()).filter(|s| !s.is_empty());
+                let relevant =
+                    Some(survey.get(row, "relevant").to_string()).filter(|s| !s.is_empty());
+                let constraint =
+                    Some(survey.get(row, "constraint").to_string()).filter(|s| !s.is_empty());
                 if let Some((grid, list)) = &mut table {
                     if kind == Kind::Note {
                         continue; // the header row of a table-list
                     }
-                    if kind == Kind::Single && (list.is_none() || list.as_deref() == arg.as_deref()) {
+                    if kind == Kind::Single && (list.is_none() || list.as_deref() == arg.as_deref())
+                    {
                         *list = arg.clone();
                         grid.required |= yes(survey.get(row, "required"));
                         if constraint.is_some() {
-                            unsupported_row(format!("the constraint of grid row {name:?} is dropped (grids share one)"));
+                            unsupported_row(format!(
+                                "the constraint of grid row {name:?} is dropped (grids share one)"
+                            ));
                         }
-                        grid.rows.push(GridRow { id: name, number: String::new(), label, relevant });
+                        grid.rows.push(GridRow {
+                            id: name,
+                            number: String::new(),
+                            label,
+                            relevant,
+                        });
                         continue;
                     }
-                    unsupported_row(format!("{name:?} in table-list {:?} does not share its list; imported on its own", grid.id));
+                    unsupported_row(format!(
+                        "{name:?} in table-list {:?} does not share its list; imported on its own",
+                        grid.id
+                    ));
                 }
                 let mut item = blank_item(&name, kind, label);
                 item.required = yes(survey.get(row, "required"));
                 item.relevant = relevant;
-                item.constraint_message = Some(survey.text(row, "constraint_message")).filter(|t| !t.vi.is_empty());
+                item.constraint_message =
+                    Some(survey.text(row, "constraint_message")).filter(|t| !t.vi.is_empty());
                 match kind {
                     Kind::Single | Kind::Multiple => {
                         item.choices = arg.clone();
@@ -264,7 +343,10 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
                             unsupported_row(format!("{ty:?} names no choice list"));
                             continue;
                         }
-                        if words.next().is_some_and(|w| w.eq_ignore_ascii_case("or_other")) {
+                        if words
+                            .next()
+                            .is_some_and(|w| w.eq_ignore_ascii_case("or_other"))
+                        {
                             unsupported_row("or_other is not supported; add an explicit \"other\" code and a text question".into());
                         }
                         item.constraint = constraint;
@@ -283,8 +365,23 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
                 push_item(item, &mut current, &mut loose);
             }
             "" => unsupported_row("a row without a type".into()),
-            other if ["start", "end", "today", "deviceid", "username", "simserial", "subscriberid", "phonenumber", "audit"].contains(&other) => {
-                unsupported_row(format!("metadata {other:?} is recorded by the device itself; row skipped"))
+            other
+                if [
+                    "start",
+                    "end",
+                    "today",
+                    "deviceid",
+                    "username",
+                    "simserial",
+                    "subscriberid",
+                    "phonenumber",
+                    "audit",
+                ]
+                .contains(&other) =>
+            {
+                unsupported_row(format!(
+                    "metadata {other:?} is recorded by the device itself; row skipped"
+                ))
             }
             _ => unsupported_row(format!("type {ty:?} is not supported")),
         }
@@ -293,19 +390,47 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
         sections.push(s);
     }
     if !loose.is_empty() {
-        sections.insert(0, Section { id: "main".into(), title: Text { vi: "Câu hỏi".into(), en: "Questions".into() }, items: loose });
+        sections.insert(
+            0,
+            Section {
+                id: "main".into(),
+                title: Text {
+                    vi: "Câu hỏi".into(),
+                    en: "Questions".into(),
+                },
+                items: loose,
+            },
+        );
     }
 
-    let setting = |column: &str| settings.as_ref().and_then(|s| s.rows.first().map(|(_, r)| s.get(r, column).to_string())).unwrap_or_default();
-    let id = Some(setting("form_id")).filter(|s| !s.is_empty()).unwrap_or_else(|| "imported".into());
-    let title = Some(setting("form_title")).filter(|s| !s.is_empty()).unwrap_or_else(|| id.clone());
-    let version = setting("version").chars().filter(|c| c.is_ascii_digit()).collect::<String>().parse::<u64>().map(|v| (v % u32::MAX as u64) as u32).unwrap_or(1);
+    let setting = |column: &str| {
+        settings
+            .as_ref()
+            .and_then(|s| s.rows.first().map(|(_, r)| s.get(r, column).to_string()))
+            .unwrap_or_default()
+    };
+    let id = Some(setting("form_id"))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "imported".into());
+    let title = Some(setting("form_title"))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| id.clone());
+    let version = setting("version")
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse::<u64>()
+        .map(|v| (v % u32::MAX as u64) as u32)
+        .unwrap_or(1);
     let definition = FormDefinition {
         schema: None,
         format: FORMAT.into(),
         id,
         version,
-        title: Text { vi: title.clone(), en: title },
+        title: Text {
+            vi: title.clone(),
+            en: title,
+        },
         provenance: Some("imported from XLSForm".into()),
         special_codes: SpecialCodes::default(),
         choice_lists,

@@ -13,7 +13,10 @@ mod support;
 use support::full_sipas_answers;
 
 fn answers(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 #[test]
@@ -21,11 +24,22 @@ fn the_shipped_sipas_form_loads_and_says_where_it_comes_from() {
     let form = forms::sipas_2024();
     assert_eq!(form.reference(), "sipas-2024@1");
     assert_eq!(form.questions.len(), 81);
-    assert!(form.definition.provenance.as_deref().unwrap().starts_with("RECONSTRUCTED"));
+    assert!(form
+        .definition
+        .provenance
+        .as_deref()
+        .unwrap()
+        .starts_with("RECONSTRUCTED"));
     let rule = form.definition.index.as_ref().unwrap();
-    assert_eq!(rule.criteria.iter().map(|c| c.items.len()).sum::<usize>(), 17 + 16);
+    assert_eq!(
+        rule.criteria.iter().map(|c| c.items.len()).sum::<usize>(),
+        17 + 16
+    );
     assert_eq!(form.question("q9_c3").unwrap().number, "9.I.C.3");
-    assert_eq!(form.question("q1_5").unwrap().label.en, "Domestic electricity");
+    assert_eq!(
+        form.question("q1_5").unwrap().label.en,
+        "Domestic electricity"
+    );
 }
 
 #[test]
@@ -50,23 +64,51 @@ fn sipas_skip_logic_errors_and_special_codes() {
     // Choosing "other ethnicity" makes its specification required.
     let mut a = full_sipas_answers();
     a.insert("a_ethnicity".into(), json!(2));
-    assert_eq!(validate(&form, &a).required_remaining, ["a_ethnicity_other"]);
+    assert_eq!(
+        validate(&form, &a).required_remaining,
+        ["a_ethnicity_other"]
+    );
 
     // A channel not used: its suitability is answered although it does not apply.
     let mut a = full_sipas_answers();
     a.insert("q3_2".into(), json!(3));
-    assert_eq!(validate(&form, &a).errors[0].error, AnswerError::NotApplicable);
+    assert_eq!(
+        validate(&form, &a).errors[0].error,
+        AnswerError::NotApplicable
+    );
     assert_eq!(validate(&form, &a).errors[0].question, "q3_2");
 
     // No administrative procedure: the whole service block skips itself.
     let mut a = full_sipas_answers();
     a.insert("q8_4".into(), json!(2));
     let v = validate(&form, &a);
-    assert!(v.errors.iter().all(|e| e.question.starts_with("q9_") && e.error == AnswerError::NotApplicable));
-    assert_eq!(v.errors.len(), 13, "the 13 service items that were answered");
-    assert!(v.not_relevant.iter().any(|q| q == "q9_e1") && v.not_relevant.iter().all(|q| q.starts_with("q9_") || q == "a_ethnicity_other" || q == "q2_other" || q.starts_with("q3_")), "{:?}", v.not_relevant);
-    assert!(!validate(&form, &full_sipas_answers()).not_relevant.contains(&"q9_e1".to_string()));
-    a.retain(|k, _| !(k.starts_with("q9_e") || k.starts_with("q9_f") || k.starts_with("q9_g") || k.starts_with("q9_h")));
+    assert!(v
+        .errors
+        .iter()
+        .all(|e| e.question.starts_with("q9_") && e.error == AnswerError::NotApplicable));
+    assert_eq!(
+        v.errors.len(),
+        13,
+        "the 13 service items that were answered"
+    );
+    assert!(
+        v.not_relevant.iter().any(|q| q == "q9_e1")
+            && v.not_relevant.iter().all(|q| q.starts_with("q9_")
+                || q == "a_ethnicity_other"
+                || q == "q2_other"
+                || q.starts_with("q3_")),
+        "{:?}",
+        v.not_relevant
+    );
+    assert!(!validate(&form, &full_sipas_answers())
+        .not_relevant
+        .contains(&"q9_e1".to_string()));
+    a.retain(|k, _| {
+        !(k.starts_with("q9_e")
+            || k.starts_with("q9_f")
+            || k.starts_with("q9_g")
+            || k.starts_with("q9_h"))
+    });
     assert!(validate(&form, &a).complete);
 
     // Not a code, a wrong type, a constraint, special codes.
@@ -77,10 +119,24 @@ fn sipas_skip_logic_errors_and_special_codes() {
     a.insert("q9_a1".into(), json!(8)); // not applicable: allowed on q9
     a.insert("q5".into(), json!(8)); // but not on q5
     a.insert("not_a_question".into(), json!(1));
-    let errors: Vec<(String, AnswerError)> = validate(&form, &a).errors.into_iter().map(|e| (e.question, e.error)).collect();
+    let errors: Vec<(String, AnswerError)> = validate(&form, &a)
+        .errors
+        .into_iter()
+        .map(|e| (e.question, e.error))
+        .collect();
     assert!(errors.contains(&("q1_1".into(), AnswerError::NotACode { code: 7 })));
-    assert!(errors.contains(&("q4".into(), AnswerError::WrongType { expected: "one code (a number)" })));
-    assert!(errors.contains(&("q2".into(), AnswerError::ConstraintFailed { message: "Chọn ít nhất một kênh".into() })));
+    assert!(errors.contains(&(
+        "q4".into(),
+        AnswerError::WrongType {
+            expected: "one code (a number)"
+        }
+    )));
+    assert!(errors.contains(&(
+        "q2".into(),
+        AnswerError::ConstraintFailed {
+            message: "Chọn ít nhất một kênh".into()
+        }
+    )));
     assert!(errors.contains(&("q5".into(), AnswerError::SpecialNotAllowed { code: 8 })));
     assert!(errors.contains(&("not_a_question".into(), AnswerError::UnknownQuestion)));
     assert!(!errors.iter().any(|(q, _)| q == "q9_a1"));
@@ -115,12 +171,34 @@ const MINI: &str = r#"{
 fn integers_and_text_are_checked() {
     let form = Form::from_json(MINI).unwrap();
     assert_eq!(form.reference(), "mini@3");
-    let check = |people: Value, name: Value| validate(&form, &answers(&[("people", people), ("name", name)])).errors;
+    let check = |people: Value, name: Value| {
+        validate(&form, &answers(&[("people", people), ("name", name)])).errors
+    };
     assert_eq!(check(json!(4), json!("Lan")), vec![]);
-    assert_eq!(check(json!(31), json!("Lan"))[0].error, AnswerError::OutOfRange { value: 31, min: 1, max: 30 });
-    assert_eq!(check(json!(13), json!("Lan"))[0].error, AnswerError::ConstraintFailed { message: "Không được 13".into() });
-    assert_eq!(check(json!(2), json!("Nguyễn"))[0].error, AnswerError::TooLong { length: 6, max: 5 });
-    assert_eq!(check(json!(2.5), json!("Lan"))[0].error, AnswerError::WrongType { expected: "a whole number" });
+    assert_eq!(
+        check(json!(31), json!("Lan"))[0].error,
+        AnswerError::OutOfRange {
+            value: 31,
+            min: 1,
+            max: 30
+        }
+    );
+    assert_eq!(
+        check(json!(13), json!("Lan"))[0].error,
+        AnswerError::ConstraintFailed {
+            message: "Không được 13".into()
+        }
+    );
+    assert_eq!(
+        check(json!(2), json!("Nguyễn"))[0].error,
+        AnswerError::TooLong { length: 6, max: 5 }
+    );
+    assert_eq!(
+        check(json!(2.5), json!("Lan"))[0].error,
+        AnswerError::WrongType {
+            expected: "a whole number"
+        }
+    );
 }
 
 #[test]
@@ -138,7 +216,9 @@ fn loading_reports_every_problem_with_its_place() {
     def["index"]["criteria"][1]["items"] = json!(["x9"]);
     def["index"]["overall"] = json!(["P1", "P3"]);
     let err = Form::from_json(&def.to_string()).unwrap_err();
-    let FormError::Invalid(problems) = &err else { panic!("{err}") };
+    let FormError::Invalid(problems) = &err else {
+        panic!("{err}")
+    };
     let text = err.to_string();
     let expect = [
         "choice_lists.dup[1]: code 1 appears twice",
@@ -161,15 +241,27 @@ fn loading_reports_every_problem_with_its_place() {
         d["sections"][0]["items"][1]["relevant"] = json!("${people} > 2");
         d
     };
-    let text = Form::from_json(&cyclic.to_string()).unwrap_err().to_string();
-    assert!(text.contains("relevance conditions form a cycle: people → name → people"), "{text}");
+    let text = Form::from_json(&cyclic.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("relevance conditions form a cycle: people → name → people"),
+        "{text}"
+    );
 
-    let Err(FormError::Json { line, .. }) = Form::from_json("{\n\"format\": }") else { panic!() };
+    let Err(FormError::Json { line, .. }) = Form::from_json("{\n\"format\": }") else {
+        panic!()
+    };
     assert_eq!(line, 2);
 }
 
 fn origin(village: &str, province: &str) -> Origin {
-    Origin { village: village.into(), commune: format!("c-{village}"), district: format!("d-{province}"), province: province.into() }
+    Origin {
+        village: village.into(),
+        commune: format!("c-{village}"),
+        district: format!("d-{province}"),
+        province: province.into(),
+    }
 }
 
 fn mini_forms() -> Vec<OpenedForm> {
@@ -184,7 +276,7 @@ fn mini_forms() -> Vec<OpenedForm> {
         f(origin("v1", "p1"), 5, Some(4), 2),
         f(origin("v1", "p1"), 4, Some(8), 5), // x2 not applicable
         f(origin("v1", "p1"), 3, Some(2), 4),
-        f(origin("v1", "p1"), 4, None, 8),    // x2 skipped, x3 not applicable
+        f(origin("v1", "p1"), 4, None, 8), // x2 skipped, x3 not applicable
         f(origin("v2", "p2"), 1, Some(1), 1),
     ]
 }
@@ -205,7 +297,10 @@ fn the_index_matches_the_hand_computation() {
     // x2: 4 (satisfied) and 2 (not); 8 = not applicable and the skip do not count → 1/2.
     assert_eq!((p1.items["x2"].value, p1.items["x2"].n), (Some(0.5), 2));
     // x3: 2 (no), 5 (yes), 4 (yes); 8 does not count → 2/3.
-    assert_eq!((p1.items["x3"].value, p1.items["x3"].n), (Some(2.0 / 3.0), 3));
+    assert_eq!(
+        (p1.items["x3"].value, p1.items["x3"].n),
+        (Some(2.0 / 3.0), 3)
+    );
     // C1 = mean(0.75, 0.5) = 0.625 on 6 answers; interval with n = 6/2 = 3 → [0.185317, 0.924309].
     let c1 = p1.criteria["C1"];
     assert_eq!((c1.value, c1.n), (Some(0.625), 6));
@@ -217,7 +312,10 @@ fn the_index_matches_the_hand_computation() {
     close(p1.overall.low.unwrap(), 0.196337);
     close(p1.overall.high.unwrap(), 0.931559);
     // Province p2: one form, nothing satisfied → 0.
-    assert_eq!(report.areas[&Level::Province]["p2"].overall.value, Some(0.0));
+    assert_eq!(
+        report.areas[&Level::Province]["p2"].overall.value,
+        Some(0.0)
+    );
     // National = mean of provinces = (0.645833 + 0) / 2; n = 9 + 3.
     close(report.national.overall.value.unwrap(), 0.645833333 / 2.0);
     assert_eq!(report.national.overall.n, 12);
@@ -231,7 +329,13 @@ fn the_index_matches_the_hand_computation() {
 fn the_sipas_index_counts_only_valid_answers() {
     let form = forms::sipas_2024();
     let a = full_sipas_answers();
-    let report = index::compute(&form, &[OpenedForm { origin: origin("v", "p"), answers: a }]);
+    let report = index::compute(
+        &form,
+        &[OpenedForm {
+            origin: origin("v", "p"),
+            answers: a,
+        }],
+    );
     // Every answered satisfaction item is 4 (satisfied); complaint items were skipped.
     assert_eq!(report.national.overall.value, Some(1.0));
     assert_eq!(report.national.criteria["II.5"].value, None);
@@ -277,23 +381,45 @@ proptest! {
 /// `FIELDPOST_WRITE_SCHEMA=1 cargo test -p forms` rewrites it.
 #[test]
 fn the_published_json_schema_is_current() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/form-definition.schema.json");
-    let schema = serde_json::to_string_pretty(&schemars::schema_for!(forms::definition::FormDefinition)).unwrap() + "\n";
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/form-definition.schema.json"
+    );
+    let schema =
+        serde_json::to_string_pretty(&schemars::schema_for!(forms::definition::FormDefinition))
+            .unwrap()
+            + "\n";
     if std::env::var_os("FIELDPOST_WRITE_SCHEMA").is_some() {
         std::fs::write(path, &schema).unwrap();
     }
-    assert_eq!(std::fs::read_to_string(path).expect("docs/form-definition.schema.json"), schema, "regenerate the schema");
+    assert_eq!(
+        std::fs::read_to_string(path).expect("docs/form-definition.schema.json"),
+        schema,
+        "regenerate the schema"
+    );
     // And the shipped form is valid against its shape (every required field present).
     let v: Value = serde_json::from_str(&schema).unwrap();
-    assert!(v["required"].as_array().unwrap().contains(&json!("sections")));
+    assert!(v["required"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("sections")));
 }
 
 #[test]
 fn a_malformed_answers_file_gets_a_typed_error() {
     use forms::validate::parse_answers;
-    assert!(matches!(parse_answers("{\"q1_1\": 3,"), Err(FormError::Answers { line: 1, .. })));
-    assert!(matches!(parse_answers("[1, 2]"), Err(FormError::Answers { .. })));
-    assert!(matches!(parse_answers("{\"q1_1\": {\"x\": 1}}"), Err(FormError::Answers { .. })));
+    assert!(matches!(
+        parse_answers("{\"q1_1\": 3,"),
+        Err(FormError::Answers { line: 1, .. })
+    ));
+    assert!(matches!(
+        parse_answers("[1, 2]"),
+        Err(FormError::Answers { .. })
+    ));
+    assert!(matches!(
+        parse_answers("{\"q1_1\": {\"x\": 1}}"),
+        Err(FormError::Answers { .. })
+    ));
     let ok = parse_answers("{\"q1_1\": 3, \"q2\": [1, 6], \"q11\": \"tốt\"}").unwrap();
     assert_eq!(validate(&forms::sipas_2024(), &ok).errors, vec![]);
 }

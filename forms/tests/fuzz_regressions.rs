@@ -28,7 +28,10 @@ fn a_long_operator_chain_is_refused_not_a_stack_overflow() {
 fn a_long_but_real_rule_still_parses() {
     for term in ["${q2} = ", "selected(${q2}, "] {
         let close = if term.ends_with(", ") { ")" } else { "" };
-        let rule = (1..=200).map(|i| format!("{term}{i}{close}")).collect::<Vec<_>>().join(" or ");
+        let rule = (1..=200)
+            .map(|i| format!("{term}{i}{close}"))
+            .collect::<Vec<_>>()
+            .join(" or ");
         expr::parse(&rule).unwrap_or_else(|e| panic!("200 alternatives parse: {e}"));
     }
 }

@@ -30,77 +30,255 @@ fn row(cells: &[&str]) -> Vec<String> {
     cells.iter().map(|s| s.to_string()).collect()
 }
 
-const SURVEY_HEADER: &[&str] = &["type", "name", "label::Vietnamese", "label::English", "required", "relevant", "constraint", "constraint_message::Vietnamese", "appearance"];
+const SURVEY_HEADER: &[&str] = &[
+    "type",
+    "name",
+    "label::Vietnamese",
+    "label::English",
+    "required",
+    "relevant",
+    "constraint",
+    "constraint_message::Vietnamese",
+    "appearance",
+];
 
 #[test]
 fn a_small_form_converts_and_what_cannot_is_listed_by_row() {
     let survey = vec![
         row(SURVEY_HEADER),
-        row(&["begin group", "s1", "Phần 1", "Part 1", "", "", "", "", ""]),           // row 2
-        row(&["select_one yesno", "q1", "Có con đi học?", "Child in school?", "yes", "", "", "", ""]),
-        row(&["integer", "age", "Tuổi", "Age", "yes", "", ". >= 18 and . <= 120", "Từ 18 đến 120", ""]),
-        row(&["integer", "people", "Số người", "People", "", "", "", "", ""]),          // row 5: no range
-        row(&["text", "school", "Tên trường", "School", "yes", "${q1} = '1'", "", "", ""]),
-        row(&["select_multiple yesno", "m", "Nhiều", "Many", "", "", "", "", ""]),
-        row(&["calculate", "c", "", "", "", "", "", "", ""]),                         // row 8
-        row(&["geopoint", "where", "Vị trí", "Location", "", "", "", "", ""]),       // row 9
+        row(&["begin group", "s1", "Phần 1", "Part 1", "", "", "", "", ""]), // row 2
+        row(&[
+            "select_one yesno",
+            "q1",
+            "Có con đi học?",
+            "Child in school?",
+            "yes",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            "integer",
+            "age",
+            "Tuổi",
+            "Age",
+            "yes",
+            "",
+            ". >= 18 and . <= 120",
+            "Từ 18 đến 120",
+            "",
+        ]),
+        row(&[
+            "integer",
+            "people",
+            "Số người",
+            "People",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]), // row 5: no range
+        row(&[
+            "text",
+            "school",
+            "Tên trường",
+            "School",
+            "yes",
+            "${q1} = '1'",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            "select_multiple yesno",
+            "m",
+            "Nhiều",
+            "Many",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        row(&["calculate", "c", "", "", "", "", "", "", ""]), // row 8
+        row(&[
+            "geopoint",
+            "where",
+            "Vị trí",
+            "Location",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]), // row 9
         row(&["end group", "", "", "", "", "", "", "", ""]),
-        row(&["begin group", "sat", "Hài lòng", "Satisfaction", "", "", "", "", "table-list"]),
+        row(&[
+            "begin group",
+            "sat",
+            "Hài lòng",
+            "Satisfaction",
+            "",
+            "",
+            "",
+            "",
+            "table-list",
+        ]),
         row(&["note", "hdr", "Mức độ", "Level", "", "", "", "", "label"]),
-        row(&["select_one sat5", "s_1", "Thái độ", "Attitude", "yes", "", "", "", ""]),
-        row(&["select_one sat5", "s_2", "Thời gian", "Time", "yes", "${q1} = 1", "", "", ""]),
+        row(&[
+            "select_one sat5",
+            "s_1",
+            "Thái độ",
+            "Attitude",
+            "yes",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        row(&[
+            "select_one sat5",
+            "s_2",
+            "Thời gian",
+            "Time",
+            "yes",
+            "${q1} = 1",
+            "",
+            "",
+            "",
+        ]),
         row(&["end group", "", "", "", "", "", "", "", ""]),
-        row(&["start", "start", "", "", "", "", "", "", ""]),                       // row 16
+        row(&["start", "start", "", "", "", "", "", "", ""]), // row 16
     ];
-    let mut choices = vec![row(&["list_name", "name", "label::Vietnamese", "label::English"])];
+    let mut choices = vec![row(&[
+        "list_name",
+        "name",
+        "label::Vietnamese",
+        "label::English",
+    ])];
     choices.push(row(&["yesno", "1", "Có", "Yes"]));
     choices.push(row(&["yesno", "2", "Không", "No"]));
     for i in 1..=5 {
-        choices.push(row(&["sat5", &i.to_string(), &format!("Mức {i}"), &format!("Level {i}")]));
+        choices.push(row(&[
+            "sat5",
+            &i.to_string(),
+            &format!("Mức {i}"),
+            &format!("Level {i}"),
+        ]));
     }
     choices.push(row(&["yesno", "dk", "Không biết", "Don't know"])); // row 9: not a numeric code
-    let settings = vec![row(&["form_id", "version", "form_title"]), row(&["hh-2024", "2024112301", "Hộ gia đình"])];
-    let bytes = workbook(&[("survey", survey), ("choices", choices), ("settings", settings)]);
+    let settings = vec![
+        row(&["form_id", "version", "form_title"]),
+        row(&["hh-2024", "2024112301", "Hộ gia đình"]),
+    ];
+    let bytes = workbook(&[
+        ("survey", survey),
+        ("choices", choices),
+        ("settings", settings),
+    ]);
 
     let import = xlsform::import(&bytes).unwrap();
-    let listed: Vec<(&str, usize)> = import.unsupported.iter().map(|u| (u.sheet, u.row)).collect();
-    assert_eq!(listed, [("choices", 9), ("survey", 5), ("survey", 8), ("survey", 9), ("survey", 16)], "{:#?}", import.unsupported);
+    let listed: Vec<(&str, usize)> = import
+        .unsupported
+        .iter()
+        .map(|u| (u.sheet, u.row))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("choices", 9),
+            ("survey", 5),
+            ("survey", 8),
+            ("survey", 9),
+            ("survey", 16)
+        ],
+        "{:#?}",
+        import.unsupported
+    );
     assert!(import.unsupported[2].message.contains("\"calculate\""));
 
     let form = import.form;
     assert_eq!(form.reference(), "hh-2024@2024112301");
-    assert_eq!(form.definition.title, Text { vi: "Hộ gia đình".into(), en: "Hộ gia đình".into() });
+    assert_eq!(
+        form.definition.title,
+        Text {
+            vi: "Hộ gia đình".into(),
+            en: "Hộ gia đình".into()
+        }
+    );
     assert_eq!(form.question("q1").unwrap().label.en, "Child in school?");
-    assert_eq!(form.question("age").unwrap().accepts, Accepts::Integer { min: 18, max: 120 });
-    assert_eq!(form.question("m").unwrap().accepts, Accepts::Codes(vec![1, 2]));
+    assert_eq!(
+        form.question("age").unwrap().accepts,
+        Accepts::Integer { min: 18, max: 120 }
+    );
+    assert_eq!(
+        form.question("m").unwrap().accepts,
+        Accepts::Codes(vec![1, 2])
+    );
     let grid = &form.definition.sections[1].items[0];
-    assert_eq!((grid.kind, grid.scale, grid.rows.len()), (Kind::Grid, Some(5), 2));
+    assert_eq!(
+        (grid.kind, grid.scale, grid.rows.len()),
+        (Kind::Grid, Some(5), 2)
+    );
     assert_eq!(form.question("s_2").unwrap().grid.as_deref(), Some("sat"));
 
     // The conditions work as written in XLSForm (codes compared as text or numbers).
     let answers = |pairs: serde_json::Value| serde_json::from_value(pairs).unwrap();
-    let v = validate(&form, &answers(json!({"q1": 2, "age": 40, "school": "THCS", "s_1": 4})));
+    let v = validate(
+        &form,
+        &answers(json!({"q1": 2, "age": 40, "school": "THCS", "s_1": 4})),
+    );
     assert_eq!(v.errors[0].error, AnswerError::NotApplicable);
     let v = validate(&form, &answers(json!({"q1": 1, "age": 17, "s_1": 4})));
-    assert_eq!(v.errors[0].error, AnswerError::OutOfRange { value: 17, min: 18, max: 120 });
+    assert_eq!(
+        v.errors[0].error,
+        AnswerError::OutOfRange {
+            value: 17,
+            min: 18,
+            max: 120
+        }
+    );
     assert_eq!(v.required_remaining, ["school", "s_2"]);
 }
 
 #[test]
 fn broken_workbooks_get_typed_errors() {
-    assert!(matches!(xlsform::import(b"not a zip file"), Err(XlsFormError::Workbook(_))));
+    assert!(matches!(
+        xlsform::import(b"not a zip file"),
+        Err(XlsFormError::Workbook(_))
+    ));
     let no_survey = workbook(&[("choices", vec![row(&["list_name", "name", "label"])])]);
-    assert!(matches!(xlsform::import(&no_survey), Err(XlsFormError::MissingSheet("survey"))));
+    assert!(matches!(
+        xlsform::import(&no_survey),
+        Err(XlsFormError::MissingSheet("survey"))
+    ));
     let no_name = workbook(&[("survey", vec![row(&["type", "label"]), row(&["text", "x"])])]);
-    assert!(matches!(xlsform::import(&no_name), Err(XlsFormError::MissingColumn { sheet: "survey", column: "name" })));
+    assert!(matches!(
+        xlsform::import(&no_name),
+        Err(XlsFormError::MissingColumn {
+            sheet: "survey",
+            column: "name"
+        })
+    ));
     // Converts, but the result fails the loader's checks: an unknown list, an unknown reference.
     let bad = workbook(&[(
         "survey",
-        vec![row(&["type", "name", "label", "relevant"]), row(&["select_one nolist", "a", "A", ""]), row(&["text", "b", "B", "${zz} = 1"])],
+        vec![
+            row(&["type", "name", "label", "relevant"]),
+            row(&["select_one nolist", "a", "A", ""]),
+            row(&["text", "b", "B", "${zz} = 1"]),
+        ],
     )]);
-    let Err(XlsFormError::Invalid(e)) = xlsform::import(&bad) else { panic!() };
+    let Err(XlsFormError::Invalid(e)) = xlsform::import(&bad) else {
+        panic!()
+    };
     let text = e.to_string();
-    assert!(text.contains("\"nolist\" does not exist") && text.contains("${zz}"), "{text}");
+    assert!(
+        text.contains("\"nolist\" does not exist") && text.contains("${zz}"),
+        "{text}"
+    );
 }
 
 /// The shipped SIPAS form written as an XLSForm (as a survey team would), then imported.
@@ -110,20 +288,84 @@ fn sipas_round_trips_through_xlsform() {
     let d = &sipas.definition;
     let opt = |s: &Option<String>| s.clone().unwrap_or_default();
     let mut survey = vec![row(SURVEY_HEADER)];
-    let line = |ty: String, name: &str, label: &Text, required: bool, relevant: String, constraint: String, msg: String, appearance: &str| {
-        vec![ty, name.into(), label.vi.clone(), label.en.clone(), if required { "yes".into() } else { String::new() }, relevant, constraint, msg, appearance.into()]
+    let line = |ty: String,
+                name: &str,
+                label: &Text,
+                required: bool,
+                relevant: String,
+                constraint: String,
+                msg: String,
+                appearance: &str| {
+        vec![
+            ty,
+            name.into(),
+            label.vi.clone(),
+            label.en.clone(),
+            if required {
+                "yes".into()
+            } else {
+                String::new()
+            },
+            relevant,
+            constraint,
+            msg,
+            appearance.into(),
+        ]
     };
     for s in &d.sections {
-        survey.push(line("begin group".into(), &s.id, &s.title, false, String::new(), String::new(), String::new(), ""));
+        survey.push(line(
+            "begin group".into(),
+            &s.id,
+            &s.title,
+            false,
+            String::new(),
+            String::new(),
+            String::new(),
+            "",
+        ));
         for item in &s.items {
-            let msg = item.constraint_message.as_ref().map(|t| t.vi.clone()).unwrap_or_default();
+            let msg = item
+                .constraint_message
+                .as_ref()
+                .map(|t| t.vi.clone())
+                .unwrap_or_default();
             match item.kind {
                 Kind::Grid => {
-                    survey.push(line("begin group".into(), &item.id, &item.label, false, opt(&item.relevant), String::new(), String::new(), "table-list"));
+                    survey.push(line(
+                        "begin group".into(),
+                        &item.id,
+                        &item.label,
+                        false,
+                        opt(&item.relevant),
+                        String::new(),
+                        String::new(),
+                        "table-list",
+                    ));
                     for r in &item.rows {
-                        survey.push(line(format!("select_one {}", opt(&item.choices)), &r.id, &r.label, item.required, opt(&r.relevant), String::new(), String::new(), ""));
+                        survey.push(line(
+                            format!("select_one {}", opt(&item.choices)),
+                            &r.id,
+                            &r.label,
+                            item.required,
+                            opt(&r.relevant),
+                            String::new(),
+                            String::new(),
+                            "",
+                        ));
                     }
-                    survey.push(line("end group".into(), "", &Text { vi: String::new(), en: String::new() }, false, String::new(), String::new(), String::new(), ""));
+                    survey.push(line(
+                        "end group".into(),
+                        "",
+                        &Text {
+                            vi: String::new(),
+                            en: String::new(),
+                        },
+                        false,
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        "",
+                    ));
                 }
                 kind => {
                     let ty = match kind {
@@ -133,20 +375,59 @@ fn sipas_round_trips_through_xlsform() {
                         Kind::Text => "text".into(),
                         _ => "note".into(),
                     };
-                    survey.push(line(ty, &item.id, &item.label, item.required, opt(&item.relevant), opt(&item.constraint), msg, ""));
+                    survey.push(line(
+                        ty,
+                        &item.id,
+                        &item.label,
+                        item.required,
+                        opt(&item.relevant),
+                        opt(&item.constraint),
+                        msg,
+                        "",
+                    ));
                 }
             }
         }
-        survey.push(line("end group".into(), "", &Text { vi: String::new(), en: String::new() }, false, String::new(), String::new(), String::new(), ""));
+        survey.push(line(
+            "end group".into(),
+            "",
+            &Text {
+                vi: String::new(),
+                en: String::new(),
+            },
+            false,
+            String::new(),
+            String::new(),
+            String::new(),
+            "",
+        ));
     }
-    let mut choices = vec![row(&["list_name", "name", "label::Vietnamese", "label::English"])];
+    let mut choices = vec![row(&[
+        "list_name",
+        "name",
+        "label::Vietnamese",
+        "label::English",
+    ])];
     for (list, items) in &d.choice_lists {
         for c in items {
-            choices.push(vec![list.clone(), c.code.to_string(), c.label.vi.clone(), c.label.en.clone()]);
+            choices.push(vec![
+                list.clone(),
+                c.code.to_string(),
+                c.label.vi.clone(),
+                c.label.en.clone(),
+            ]);
         }
     }
-    let settings = vec![row(&["form_id", "version", "form_title"]), vec![d.id.clone(), d.version.to_string(), d.title.vi.clone()]];
-    let import = xlsform::import(&workbook(&[("survey", survey), ("choices", choices), ("settings", settings)])).unwrap();
+    let settings = vec![
+        row(&["form_id", "version", "form_title"]),
+        vec![d.id.clone(), d.version.to_string(), d.title.vi.clone()],
+    ];
+    let import = xlsform::import(&workbook(&[
+        ("survey", survey),
+        ("choices", choices),
+        ("settings", settings),
+    ]))
+    .unwrap();
     assert_eq!(import.unsupported, vec![]);
     let form = import.form;
     assert_eq!(form.reference(), "sipas-2024@1");
@@ -159,7 +440,10 @@ fn sipas_round_trips_through_xlsform() {
                     Accepts::Text { .. } => Accepts::Text { max_length: 0 },
                     other => other.clone(),
                 };
-                format!("{} {:?} {} {:?} {}", q.id, accepts, q.required, q.grid, q.label.vi)
+                format!(
+                    "{} {:?} {} {:?} {}",
+                    q.id, accepts, q.required, q.grid, q.label.vi
+                )
             })
             .collect::<Vec<_>>()
     };

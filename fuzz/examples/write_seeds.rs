@@ -285,6 +285,7 @@ fn assignment() -> Assignment {
         address: "Thôn An Mỹ, xã Gio An".into(),
         reserve_rank,
         status,
+        carried_over: None,
     };
     Assignment {
         protocol: PROTOCOL_VERSION,
@@ -302,6 +303,12 @@ fn assignment() -> Assignment {
             household("QT-GL-GA-AN-07", "QT24-0331", None, HouseholdStatus::Distributed),
             household("QT-GL-GA-AN-R1", "QT24-R001", Some(1), HouseholdStatus::Reserve),
         ],
+        moved_away: vec![sync_protocol::assignment::MovedAway { household: "QT-GL-GA-AN-03".into(), to: place("enum-gl-02", "Trần Văn Bình") }],
+        resolved: vec![sync_protocol::assignment::ResolvedRejection {
+            event: Uuid::parse_str("01932c5e-8a00-7000-8000-00000000e001").unwrap(),
+            decision: sync_protocol::assignment::Resolution::Dismissed,
+            note: "Phiếu trùng với hộ bên cạnh".into(),
+        }],
         intake_public_key: intake_key().public(),
         ministry_public_key: ministry_key().public(),
         issued_at: t("2024-11-20T08:00:00+07:00"),

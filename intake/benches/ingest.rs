@@ -38,11 +38,21 @@ fn answers(i: usize) -> std::collections::BTreeMap<String, serde_json::Value> {
     // ~100 answers: mostly small codes, as on the SIPAS form, one multi-select and a comment.
     let mut a = std::collections::BTreeMap::new();
     for q in 0..97 {
-        a.insert(format!("q{:03}", q), serde_json::json!(((i * 31 + q * 7) % 5) + 1));
+        a.insert(
+            format!("q{:03}", q),
+            serde_json::json!(((i * 31 + q * 7) % 5) + 1),
+        );
     }
     a.insert("q2_channels".into(), serde_json::json!([1, 3, 6]));
     a.insert("a_age".into(), serde_json::json!(2 + i % 4));
-    a.insert("q11_comment".into(), serde_json::json!(if i % 5 == 0 { "Thủ tục còn rườm rà" } else { "" }));
+    a.insert(
+        "q11_comment".into(),
+        serde_json::json!(if i % 5 == 0 {
+            "Thủ tục còn rườm rà"
+        } else {
+            ""
+        }),
+    );
     a
 }
 
@@ -53,20 +63,40 @@ fn main() {
     let mut campaign: Campaign = demo::shaped_like_quang_tri(63, &ministry.public());
     campaign.verification_required = false;
     let forms: usize = campaign.villages().map(|(.., v)| v.households.len()).sum();
-    println!("campaign: {} provinces, {} enumerators, {forms} forms", campaign.provinces.len(), campaign.enumerators.len());
+    println!(
+        "campaign: {} provinces, {} enumerators, {forms} forms",
+        campaign.provinces.len(),
+        campaign.enumerators.len()
+    );
 
     // Import and issue codes with the library, then hand the directory to the real binary.
     let codes: Vec<(String, String)> = {
         let intake = intake::open(dir.path()).unwrap();
-        intake.store.import_campaign(&campaign, "{}", Utc::now()).unwrap();
+        intake
+            .store
+            .import_campaign(&campaign, "{}", Utc::now())
+            .unwrap();
         campaign
             .enumerators
             .iter()
-            .map(|e| (e.id.clone(), intake.issue_enrollment_code(&e.id, chrono::Duration::hours(1), "bench").unwrap()))
+            .map(|e| {
+                (
+                    e.id.clone(),
+                    intake
+                        .issue_enrollment_code(&e.id, chrono::Duration::hours(1), "bench")
+                        .unwrap(),
+                )
+            })
             .collect()
     };
     let mut child = Command::new(env!("CARGO_BIN_EXE_intake"))
-        .args(["serve", "--data-dir", dir.path().to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -74,7 +104,9 @@ fn main() {
         .unwrap();
     let pid = child.id();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let base = line.trim().rsplit(' ').next().unwrap().to_string();
     let rss_at_start = peak_rss_kib(pid);
 
@@ -82,7 +114,12 @@ fn main() {
     let http = reqwest::Client::new();
     let t = Instant::now();
     let prepared = rt.block_on(prepare(&http, &base, &campaign, &codes, &ministry.public()));
-    println!("prepared {} batches ({} forms) in {:.1} s (enrollment, sealing, signing: not measured)", prepared.frames.len(), prepared.forms, t.elapsed().as_secs_f64());
+    println!(
+        "prepared {} batches ({} forms) in {:.1} s (enrollment, sealing, signing: not measured)",
+        prepared.frames.len(),
+        prepared.forms,
+        t.elapsed().as_secs_f64()
+    );
     let wire: usize = prepared.frames.iter().map(|f| f.len()).sum();
 
     // 1. HTTP ingest.
@@ -101,7 +138,10 @@ fn main() {
     raw_runs.sort();
     let (raw_elapsed, rows) = raw_runs[1];
     let raw_rate = prepared.forms as f64 / raw_elapsed.as_secs_f64();
-    let raw_range = (prepared.forms as f64 / raw_runs[2].0.as_secs_f64(), prepared.forms as f64 / raw_runs[0].0.as_secs_f64());
+    let raw_range = (
+        prepared.forms as f64 / raw_runs[2].0.as_secs_f64(),
+        prepared.forms as f64 / raw_runs[0].0.as_secs_f64(),
+    );
 
     // 3. Ed25519 verification of the same batches.
     let t = Instant::now();
@@ -113,20 +153,59 @@ fn main() {
     println!();
     println!("ingest over loopback HTTP ({CONCURRENCY} concurrent devices, durable commits)");
     println!("  forms/s           {rate:>10.0}   (target ≥ 7,000)");
-    println!("  total             {:>10.2} s for {} forms in {} batches", elapsed.as_secs_f64(), prepared.forms, frames.len());
-    println!("  request p50       {:>10.2} ms", pct(0.50).as_secs_f64() * 1e3);
-    println!("  request p99       {:>10.2} ms", pct(0.99).as_secs_f64() * 1e3);
-    println!("  server peak RSS   {:>10.1} MB (at start {:.1} MB; target < 100 MB)", peak_rss as f64 / 1024.0, rss_at_start as f64 / 1024.0);
-    println!("  bytes on the wire {:>10.0} per form", wire as f64 / prepared.forms as f64);
+    println!(
+        "  total             {:>10.2} s for {} forms in {} batches",
+        elapsed.as_secs_f64(),
+        prepared.forms,
+        frames.len()
+    );
+    println!(
+        "  request p50       {:>10.2} ms",
+        pct(0.50).as_secs_f64() * 1e3
+    );
+    println!(
+        "  request p99       {:>10.2} ms",
+        pct(0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "  server peak RSS   {:>10.1} MB (at start {:.1} MB; target < 100 MB)",
+        peak_rss as f64 / 1024.0,
+        rss_at_start as f64 / 1024.0
+    );
+    println!(
+        "  bytes on the wire {:>10.0} per form",
+        wire as f64 / prepared.forms as f64
+    );
     println!("raw SQLite insert of the same {rows} event rows, one transaction (median of 3)");
-    println!("  forms/s           {raw_rate:>10.0}   (runs ranged {:.0}–{:.0})", raw_range.0, raw_range.1);
-    println!("  ingest / raw      {:>10.1} %   (target ≥ 30 %)", 100.0 * rate / raw_rate);
-    println!("Ed25519 verification (verify_strict) of the same {} batches", frames.len());
-    println!("  per batch         {:>10.1} µs", verify.as_secs_f64() * 1e6 / frames.len() as f64);
-    println!("  share of ingest   {:>10.1} %", 100.0 * verify.as_secs_f64() / elapsed.as_secs_f64());
+    println!(
+        "  forms/s           {raw_rate:>10.0}   (runs ranged {:.0}–{:.0})",
+        raw_range.0, raw_range.1
+    );
+    println!(
+        "  ingest / raw      {:>10.1} %   (target ≥ 30 %)",
+        100.0 * rate / raw_rate
+    );
+    println!(
+        "Ed25519 verification (verify_strict) of the same {} batches",
+        frames.len()
+    );
+    println!(
+        "  per batch         {:>10.1} µs",
+        verify.as_secs_f64() * 1e6 / frames.len() as f64
+    );
+    println!(
+        "  share of ingest   {:>10.1} %",
+        100.0 * verify.as_secs_f64() / elapsed.as_secs_f64()
+    );
 }
 
-async fn prepare(http: &reqwest::Client, base: &str, campaign: &Campaign, codes: &[(String, String)], ministry: &sync_protocol::keys::MinistryPublicKey) -> Prepared {
+async fn prepare(
+    http: &reqwest::Client,
+    base: &str,
+    campaign: &Campaign,
+    codes: &[(String, String)],
+    ministry: &sync_protocol::keys::MinistryPublicKey,
+) -> Prepared {
     let mut frames = Vec::new();
     let mut signed_all = Vec::new();
     let mut forms = 0;
@@ -134,22 +213,54 @@ async fn prepare(http: &reqwest::Client, base: &str, campaign: &Campaign, codes:
     let mut rng = rand::rngs::OsRng;
     for (enumerator, code) in codes {
         let key = DeviceKey::generate(&mut rng);
-        let request = api::EnrollRequest { code: code.clone(), public_key: key.public(), label: "bench".into() };
-        let enrolled: api::EnrollResponse =
-            http.post(format!("{base}{}", api::PATH_ENROLL)).json(&request).send().await.unwrap().json().await.unwrap();
-        let villages = &campaign.enumerators.iter().find(|e| &e.id == enumerator).unwrap().villages;
-        let households: Vec<_> = campaign.villages().filter(|(.., v)| villages.contains(&v.id)).flat_map(|(.., v)| v.households.iter()).collect();
+        let request = api::EnrollRequest {
+            code: code.clone(),
+            public_key: key.public(),
+            label: "bench".into(),
+        };
+        let enrolled: api::EnrollResponse = http
+            .post(format!("{base}{}", api::PATH_ENROLL))
+            .json(&request)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let villages = &campaign
+            .enumerators
+            .iter()
+            .find(|e| &e.id == enumerator)
+            .unwrap()
+            .villages;
+        let households: Vec<_> = campaign
+            .villages()
+            .filter(|(.., v)| villages.contains(&v.id))
+            .flat_map(|(.., v)| v.households.iter())
+            .collect();
         let mut prev = BatchHash::GENESIS;
         for (seq, chunk) in households.chunks(FORMS_PER_BATCH).enumerate() {
             let mut events = Vec::with_capacity(chunk.len() * 3);
             for h in chunk {
-                let sheet = AnswerSheet { form: campaign.form.clone(), household: h.id.clone(), serial: h.serial.clone(), answers: answers(forms) };
+                let sheet = AnswerSheet {
+                    form: campaign.form.clone(),
+                    household: h.id.clone(),
+                    serial: h.serial.clone(),
+                    answers: answers(forms),
+                };
                 let order: Vec<&str> = sheet.answers.keys().map(String::as_str).collect();
                 let sealed = seal::seal(ministry, &sheet, &order, &mut rng).unwrap();
                 let ev = |body| Event::for_household(&h.id, &h.serial, enumerator, at, body);
-                events.push(ev(EventBody::FormDistributed { recipient: Recipient::Representative, note: None }));
+                events.push(ev(EventBody::FormDistributed {
+                    recipient: Recipient::Representative,
+                    note: None,
+                }));
                 events.push(ev(EventBody::FormCollected {}));
-                events.push(ev(EventBody::FormTranscribed { form: campaign.form.clone(), sealed_answers: Some(Base64Bytes(sealed)), keying_seconds: 240 }));
+                events.push(ev(EventBody::FormTranscribed {
+                    form: campaign.form.clone(),
+                    sealed_answers: Some(Base64Bytes(sealed)),
+                    keying_seconds: 240,
+                }));
                 forms += 1;
             }
             let batch = Batch {
@@ -168,16 +279,29 @@ async fn prepare(http: &reqwest::Client, base: &str, campaign: &Campaign, codes:
             signed_all.push((signed, key.public()));
         }
     }
-    Prepared { frames, signed: signed_all, forms }
+    Prepared {
+        frames,
+        signed: signed_all,
+        forms,
+    }
 }
 
 /// Sends every frame; each worker is a device sending its own batches in order.
-async fn send_all(http: &reqwest::Client, base: &str, frames: Arc<Vec<Vec<u8>>>) -> (Duration, Vec<Duration>) {
+async fn send_all(
+    http: &reqwest::Client,
+    base: &str,
+    frames: Arc<Vec<Vec<u8>>>,
+) -> (Duration, Vec<Duration>) {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..CONCURRENCY {
-        let (http, url, frames, next) = (http.clone(), format!("{base}{}", api::PATH_BATCHES), frames.clone(), next.clone());
+        let (http, url, frames, next) = (
+            http.clone(),
+            format!("{base}{}", api::PATH_BATCHES),
+            frames.clone(),
+            next.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             // Batches of one enumerator are adjacent (seq 1, 2): take them as a pair, in order.
@@ -208,14 +332,27 @@ fn raw_insert(frames: &[Vec<u8>]) -> (Duration, usize) {
     let mut conn = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn.execute_batch(include_str!("../migrations/V1__initial.sql")).unwrap();
+    conn.execute_batch(include_str!("../migrations/V1__initial.sql"))
+        .unwrap();
     // The rows, decoded before the clock starts: the baseline is the database work alone.
     let mut rows = Vec::new();
     for frame in frames {
         let batch = SignedBatch::from_frame(frame).unwrap().decode().unwrap();
         for (idx, e) in batch.events.iter().enumerate() {
-            let body = String::from_utf8(sync_protocol::canonical::to_canonical_bytes(e).unwrap()).unwrap();
-            rows.push((e.id.to_string(), batch.enumerator.clone(), batch.seq, idx, e.household.clone(), e.serial.clone(), e.body.kind(), e.at.to_string(), e.at.unix(), body));
+            let body = String::from_utf8(sync_protocol::canonical::to_canonical_bytes(e).unwrap())
+                .unwrap();
+            rows.push((
+                e.id.to_string(),
+                batch.enumerator.clone(),
+                batch.seq,
+                idx,
+                e.household.clone(),
+                e.serial.clone(),
+                e.body.kind(),
+                e.at.to_string(),
+                e.at.unix(),
+                body,
+            ));
         }
     }
     let start = Instant::now();
@@ -223,7 +360,10 @@ fn raw_insert(frames: &[Vec<u8>]) -> (Duration, usize) {
     {
         let mut stmt = tx.prepare("INSERT INTO events VALUES (?1, ?2, ?3, ?4, 'dev', ?5, ?6, ?7, ?8, ?9, 'now', ?10, 'accepted', NULL, NULL)").unwrap();
         for r in &rows {
-            stmt.execute(params![r.0, r.1, r.2, r.3 as i64, r.4, r.5, r.6, r.7, r.8, r.9]).unwrap();
+            stmt.execute(params![
+                r.0, r.1, r.2, r.3 as i64, r.4, r.5, r.6, r.7, r.8, r.9
+            ])
+            .unwrap();
         }
     }
     tx.commit().unwrap();
@@ -234,6 +374,9 @@ fn peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0)))
+        .find_map(|l| {
+            l.strip_prefix("VmHWM:")
+                .map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0))
+        })
         .unwrap_or(0)
 }

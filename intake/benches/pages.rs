@@ -34,7 +34,10 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let intake = std::sync::Arc::new(intake::open(dir.path()).unwrap());
     let campaign = demo::shaped_like_quang_tri(63, &demo::fixed_ministry_key().public());
-    intake.store.import_campaign(&campaign, "{}", Utc::now()).unwrap();
+    intake
+        .store
+        .import_campaign(&campaign, "{}", Utc::now())
+        .unwrap();
 
     let started = Instant::now();
     let at = DeviceTime::parse("2024-11-24T10:00:00+07:00").unwrap();
@@ -43,20 +46,42 @@ fn main() {
     let mut serials = Vec::new();
     for enumerator in &campaign.enumerators {
         let key = DeviceKey::generate(&mut rng);
-        let code = intake.issue_enrollment_code(&enumerator.id, chrono::Duration::hours(1), "bench").unwrap();
-        let enrolled = intake.enroll(&api::EnrollRequest { code, public_key: key.public(), label: "bench".into() }, std::net::Ipv4Addr::LOCALHOST.into()).unwrap();
+        let code = intake
+            .issue_enrollment_code(&enumerator.id, chrono::Duration::hours(1), "bench")
+            .unwrap();
+        let enrolled = intake
+            .enroll(
+                &api::EnrollRequest {
+                    code,
+                    public_key: key.public(),
+                    label: "bench".into(),
+                },
+                std::net::Ipv4Addr::LOCALHOST.into(),
+            )
+            .unwrap();
         let mut prev = BatchHash::GENESIS;
         let mut seq = 0;
-        for (.., village) in campaign.villages().filter(|(.., v)| enumerator.villages.contains(&v.id)) {
+        for (.., village) in campaign
+            .villages()
+            .filter(|(.., v)| enumerator.villages.contains(&v.id))
+        {
             for chunk in village.households.chunks(FORMS_PER_BATCH) {
                 let mut events = Vec::new();
                 for h in chunk {
-                    let ev = |body| Event::for_household(&h.id, &h.serial, &enumerator.id, at, body);
+                    let ev =
+                        |body| Event::for_household(&h.id, &h.serial, &enumerator.id, at, body);
                     let mut sealed = vec![7u8; 160];
                     rand::RngCore::fill_bytes(&mut rng, &mut sealed);
-                    events.push(ev(EventBody::FormDistributed { recipient: Recipient::Representative, note: None }));
+                    events.push(ev(EventBody::FormDistributed {
+                        recipient: Recipient::Representative,
+                        note: None,
+                    }));
                     events.push(ev(EventBody::FormCollected {}));
-                    events.push(ev(EventBody::FormTranscribed { form: campaign.form.clone(), sealed_answers: None, keying_seconds: 240 }));
+                    events.push(ev(EventBody::FormTranscribed {
+                        form: campaign.form.clone(),
+                        sealed_answers: None,
+                        keying_seconds: 240,
+                    }));
                     events.push(ev(EventBody::TranscriptionVerified {
                         form: campaign.form.clone(),
                         sealed_answers: Base64Bytes(sealed),
@@ -68,9 +93,23 @@ fn main() {
                     serials.push(h.serial.clone());
                     households_total += 1;
                 }
-                events.push(Event::parcel(&enumerator.id, at, &format!("P-{}-{seq}", enumerator.id), chunk.iter().map(|h| h.serial.clone()).collect()));
+                events.push(Event::parcel(
+                    &enumerator.id,
+                    at,
+                    &format!("P-{}-{seq}", enumerator.id),
+                    chunk.iter().map(|h| h.serial.clone()).collect(),
+                ));
                 seq += 1;
-                let batch = Batch { protocol: PROTOCOL_VERSION, campaign: campaign.id.clone(), device: enrolled.device, enumerator: enumerator.id.clone(), seq, prev, created_at: at, events };
+                let batch = Batch {
+                    protocol: PROTOCOL_VERSION,
+                    campaign: campaign.id.clone(),
+                    device: enrolled.device,
+                    enumerator: enumerator.id.clone(),
+                    seq,
+                    prev,
+                    created_at: at,
+                    events,
+                };
                 let signed = SignedBatch::sign(&batch, &key).unwrap();
                 prev = signed.hash();
                 intake.ingest(&signed.to_frame(), Utc::now()).unwrap();
@@ -78,15 +117,43 @@ fn main() {
         }
     }
     // 95 % of the paper has arrived, a few serials twice.
-    let arrived: Vec<String> = serials.iter().enumerate().filter(|(i, _)| i % 20 != 0).map(|(_, s)| s.clone()).chain(serials.iter().take(50).cloned()).collect();
-    intake.store.record_paper("bench", &arrived, "bench", Utc::now()).unwrap();
+    let arrived: Vec<String> = serials
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 20 != 0)
+        .map(|(_, s)| s.clone())
+        .chain(serials.iter().take(50).cloned())
+        .collect();
+    intake
+        .store
+        .record_paper("bench", &arrived, "bench", Utc::now())
+        .unwrap();
     let supervisor = campaign.supervisors[0].login.clone();
-    intake.store.set_password(&supervisor, &hash_password("giám sát mật khẩu dài").unwrap()).unwrap();
-    let ministry = Account { login: "bonv".into(), name: "Bộ Nội vụ".into(), role: Role::Ministry, districts: vec![], password_hash: Some(hash_password("bộ nội vụ mật khẩu").unwrap()) };
+    intake
+        .store
+        .set_password(
+            &supervisor,
+            &hash_password("giám sát mật khẩu dài").unwrap(),
+        )
+        .unwrap();
+    let ministry = Account {
+        login: "bonv".into(),
+        name: "Bộ Nội vụ".into(),
+        role: Role::Ministry,
+        districts: vec![],
+        password_hash: Some(hash_password("bộ nội vụ mật khẩu").unwrap()),
+    };
     intake.store.upsert_account(&ministry, Utc::now()).unwrap();
-    let sup_token = intake.log_in(&supervisor, "giám sát mật khẩu dài", "127.0.0.1").unwrap();
-    let min_token = intake.log_in("bonv", "bộ nội vụ mật khẩu", "127.0.0.1").unwrap();
-    println!("prepared {households_total} households with full histories in {:.1} s", started.elapsed().as_secs_f64());
+    let sup_token = intake
+        .log_in(&supervisor, "giám sát mật khẩu dài", "127.0.0.1")
+        .unwrap();
+    let min_token = intake
+        .log_in("bonv", "bộ nội vụ mật khẩu", "127.0.0.1")
+        .unwrap();
+    println!(
+        "prepared {households_total} households with full histories in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     // Where reconciliation's time goes.
     for _ in 0..3 {
@@ -112,8 +179,14 @@ fn main() {
             let request = request.body(Body::empty()).unwrap();
             let t = Instant::now();
             let response = runtime.block_on(router.clone().oneshot(request)).unwrap();
-            assert!(response.status().is_success(), "{path}: {}", response.status());
-            let body = runtime.block_on(axum::body::to_bytes(response.into_body(), usize::MAX)).unwrap();
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            let body = runtime
+                .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+                .unwrap();
             times.push(t.elapsed());
             size = body.len();
         }
@@ -122,14 +195,42 @@ fn main() {
     let (health, _) = measure("/v1/health", None, 200);
     let floor = percentile(health, 0.95);
     println!("server time over the real router, {households_total} households (p50 / p95 of 50 requests; target p95 < 100 ms)");
-    println!("  /v1/health (baseline)                 p95 {:>8.3} ms", floor.as_secs_f64() * 1e3);
+    println!(
+        "  /v1/health (baseline)                 p95 {:>8.3} ms",
+        floor.as_secs_f64() * 1e3
+    );
     for (label, path, token, rounds) in [
-        ("supervisor /progress (one district)", "/progress", sup_token.as_str(), 50),
-        ("supervisor /api/progress", "/api/progress", sup_token.as_str(), 50),
-        ("ministry /progress (national)", "/progress", min_token.as_str(), 50),
-        ("ministry /ministry/reconciliation", "/ministry/reconciliation", min_token.as_str(), 50),
+        (
+            "supervisor /progress (one district)",
+            "/progress",
+            sup_token.as_str(),
+            50,
+        ),
+        (
+            "supervisor /api/progress",
+            "/api/progress",
+            sup_token.as_str(),
+            50,
+        ),
+        (
+            "ministry /progress (national)",
+            "/progress",
+            min_token.as_str(),
+            50,
+        ),
+        (
+            "ministry /ministry/reconciliation",
+            "/ministry/reconciliation",
+            min_token.as_str(),
+            50,
+        ),
         // Not a target page: it reads every event's paradata.
-        ("ministry /ministry/anomalies (10 requests)", "/ministry/anomalies", min_token.as_str(), 10),
+        (
+            "ministry /ministry/anomalies (10 requests)",
+            "/ministry/anomalies",
+            min_token.as_str(),
+            10,
+        ),
     ] {
         let (times, size) = measure(path, Some(token), rounds);
         let (p50, p95) = (percentile(times.clone(), 0.5), percentile(times, 0.95));

@@ -15,7 +15,12 @@ pub const SESSION_HOURS: i64 = 12;
 /// Wrong passwords allowed within [`LOGIN_WINDOW`]: for one login from one address; for one
 /// login from anywhere (higher, so that an attacker elsewhere cannot lock a user out with five
 /// guesses); from one address for any login (spraying); and in all (spraying from many).
-pub const LOGIN_LIMITS: crate::store::LoginFailures = crate::store::LoginFailures { pair: 5, login: 20, address: 30, total: 300 };
+pub const LOGIN_LIMITS: crate::store::LoginFailures = crate::store::LoginFailures {
+    pair: 5,
+    login: 20,
+    address: 30,
+    total: 300,
+};
 pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// Longer login names are refused at once (and never stored whole).
 pub const LOGIN_MAX_CHARS: usize = 64;
@@ -93,7 +98,10 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
         return Err(PasswordError::Common);
     }
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| PasswordError::Hashing(e.to_string()))
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| PasswordError::Hashing(e.to_string()))
 }
 
 /// The same Vietnamese password typed composed or decomposed (keyboards differ) is one password.
@@ -112,20 +120,27 @@ pub fn is_common(password: &str) -> bool {
     if chars.all(|c| Some(c) == first) {
         return true;
     }
-    COMMON_PASSWORDS.lines().filter(|l| !l.starts_with('#')).any(|l| l.trim() == lower)
+    COMMON_PASSWORDS
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .any(|l| l.trim() == lower)
 }
 
 /// Checks a password against a stored hash; a missing or damaged hash never matches.
 pub fn verify_password(hash: Option<&str>, password: &str) -> bool {
     let Some(parsed) = hash.and_then(|h| PasswordHash::new(h).ok()) else {
         // Spend the same effort as a real check, so timing does not tell which logins exist.
-        let _ = Argon2::default().hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng));
+        let _ =
+            Argon2::default().hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng));
         return false;
     };
     let argon = Argon2::default();
     let normalized = nfc(password);
     // Passwords set before normalisation were hashed as typed.
-    argon.verify_password(normalized.as_bytes(), &parsed).is_ok() || (normalized != password && argon.verify_password(password.as_bytes(), &parsed).is_ok())
+    argon
+        .verify_password(normalized.as_bytes(), &parsed)
+        .is_ok()
+        || (normalized != password && argon.verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// 256 random bits, URL-safe: a session cookie or a CSRF token.
@@ -143,7 +158,10 @@ pub fn token_hash(token: &str) -> String {
 /// Compares two secrets in time that does not depend on where they differ.
 pub fn same_secret(a: &str, b: &str) -> bool {
     let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 #[cfg(test)]
@@ -159,7 +177,11 @@ mod tests {
         assert!(!verify_password(None, "anything at all"));
         assert!(!verify_password(Some("not a hash"), "anything at all"));
         assert_eq!(hash_password("short"), Err(PasswordError::TooShort));
-        assert_ne!(hash_password("mật khẩu đủ dài 2024").unwrap(), hash, "a fresh salt each time");
+        assert_ne!(
+            hash_password("mật khẩu đủ dài 2024").unwrap(),
+            hash,
+            "a fresh salt each time"
+        );
     }
 
     #[test]
@@ -174,9 +196,20 @@ mod tests {
 
     #[test]
     fn a_supervisor_sees_only_their_districts() {
-        let s = Account { login: "gs-dh".into(), name: "x".into(), role: Role::Supervisor, districts: vec!["dh".into()], password_hash: None, disabled: false };
+        let s = Account {
+            login: "gs-dh".into(),
+            name: "x".into(),
+            role: Role::Supervisor,
+            districts: vec!["dh".into()],
+            password_hash: None,
+            disabled: false,
+        };
         assert!(s.may_see_district("dh") && !s.may_see_district("qt"));
-        let m = Account { role: Role::Ministry, districts: vec![], ..s };
+        let m = Account {
+            role: Role::Ministry,
+            districts: vec![],
+            ..s
+        };
         assert!(m.may_see_district("qt"));
     }
 }

@@ -39,30 +39,49 @@ pub struct Anomalies {
 }
 
 fn local_day(occurred_at: &str) -> Option<NaiveDate> {
-    DateTime::parse_from_rfc3339(occurred_at).ok().map(|t| t.date_naive())
+    DateTime::parse_from_rfc3339(occurred_at)
+        .ok()
+        .map(|t| t.date_naive())
 }
 
 pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
     let mut flags = Vec::new();
 
-    let mut keying: Vec<u32> = facts.iter().filter(|f| f.kind == "form_transcribed").filter_map(|f| f.keying_seconds).collect();
+    let mut keying: Vec<u32> = facts
+        .iter()
+        .filter(|f| f.kind == "form_transcribed")
+        .filter_map(|f| f.keying_seconds)
+        .collect();
     keying.sort_unstable();
     let median = (!keying.is_empty()).then(|| keying[keying.len() / 2]);
     if let Some(m) = median {
         for f in facts.iter().filter(|f| f.kind == "form_transcribed") {
-            if let Some(s) = f.keying_seconds.filter(|s| (*s as f64) < m as f64 * FAST_SHARE) {
-                flags.push(Flag { enumerator: f.enumerator.clone(), household: f.household.clone(), kind: "fast_keying", detail: format!("keyed in {s} s; the median is {m} s") });
+            if let Some(s) = f
+                .keying_seconds
+                .filter(|s| (*s as f64) < m as f64 * FAST_SHARE)
+            {
+                flags.push(Flag {
+                    enumerator: f.enumerator.clone(),
+                    household: f.household.clone(),
+                    kind: "fast_keying",
+                    detail: format!("keyed in {s} s; the median is {m} s"),
+                });
             }
         }
     }
 
     for f in facts.iter().filter(|f| f.kind == "form_collected") {
-        if let Some(day) = local_day(&f.occurred_at).filter(|d| *d < timeline.collect.start || *d > timeline.collect.end) {
+        if let Some(day) = local_day(&f.occurred_at)
+            .filter(|d| *d < timeline.collect.start || *d > timeline.collect.end)
+        {
             flags.push(Flag {
                 enumerator: f.enumerator.clone(),
                 household: f.household.clone(),
                 kind: "collected_outside_window",
-                detail: format!("collected on {day}; the window is {} to {}", timeline.collect.start, timeline.collect.end),
+                detail: format!(
+                    "collected on {day}; the window is {} to {}",
+                    timeline.collect.start, timeline.collect.end
+                ),
             });
         }
     }
@@ -81,7 +100,12 @@ pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
     }
     for (enumerator, (bad, all)) in visits {
         if bad >= MANY_MIN && bad as f64 >= all as f64 * MANY_SHARE {
-            flags.push(Flag { enumerator: enumerator.into(), household: None, kind: "many_refusals_or_absences", detail: format!("{bad} refusals or absences in {all} visits") });
+            flags.push(Flag {
+                enumerator: enumerator.into(),
+                household: None,
+                kind: "many_refusals_or_absences",
+                detail: format!("{bad} refusals or absences in {all} visits"),
+            });
         }
     }
 
@@ -92,31 +116,57 @@ pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
                     enumerator: pair[1].enumerator.clone(),
                     household: pair[1].household.clone(),
                     kind: "clock_jump",
-                    detail: format!("the device clock went back from {} to {}", pair[0].occurred_at, pair[1].occurred_at),
+                    detail: format!(
+                        "the device clock went back from {} to {}",
+                        pair[0].occurred_at, pair[1].occurred_at
+                    ),
                 });
             }
         }
         for f in chain {
-            let received = DateTime::parse_from_rfc3339(&f.received_at).map(|t| t.timestamp()).unwrap_or(i64::MAX);
+            let received = DateTime::parse_from_rfc3339(&f.received_at)
+                .map(|t| t.timestamp())
+                .unwrap_or(i64::MAX);
             if f.occurred_unix - received > CLOCK_JUMP_SECS {
-                flags.push(Flag { enumerator: f.enumerator.clone(), household: f.household.clone(), kind: "clock_jump", detail: format!("recorded at {} by the device, received at {}", f.occurred_at, f.received_at) });
+                flags.push(Flag {
+                    enumerator: f.enumerator.clone(),
+                    household: f.household.clone(),
+                    kind: "clock_jump",
+                    detail: format!(
+                        "recorded at {} by the device, received at {}",
+                        f.occurred_at, f.received_at
+                    ),
+                });
             }
         }
     }
 
     let mut by_enumerator: BTreeMap<String, BTreeMap<&'static str, u32>> = BTreeMap::new();
     for f in &flags {
-        *by_enumerator.entry(f.enumerator.clone()).or_default().entry(f.kind).or_default() += 1;
+        *by_enumerator
+            .entry(f.enumerator.clone())
+            .or_default()
+            .entry(f.kind)
+            .or_default() += 1;
     }
-    Anomalies { median_keying_seconds: median, flags, by_enumerator }
+    Anomalies {
+        median_keying_seconds: median,
+        flags,
+        by_enumerator,
+    }
 }
 
 /// Households whose answers to the index items are all the same code (at least `min_items`
 /// answered): straight-lining.
-pub fn straight_lined<'a>(forms: impl Iterator<Item = (&'a str, &'a BTreeMap<String, serde_json::Value>)>, items: &[String], min_items: usize) -> Vec<String> {
+pub fn straight_lined<'a>(
+    forms: impl Iterator<Item = (&'a str, &'a BTreeMap<String, serde_json::Value>)>,
+    items: &[String],
+    min_items: usize,
+) -> Vec<String> {
     forms
         .filter(|(_, answers)| {
-            let codes: Vec<&serde_json::Value> = items.iter().filter_map(|i| answers.get(i)).collect();
+            let codes: Vec<&serde_json::Value> =
+                items.iter().filter_map(|i| answers.get(i)).collect();
             codes.len() >= min_items && codes.windows(2).all(|w| w[0] == w[1])
         })
         .map(|(h, _)| h.to_string())
@@ -128,7 +178,13 @@ mod tests {
     use super::*;
     use sync_protocol::assignment::Window;
 
-    fn fact(enumerator: &str, kind: &str, at: &str, keying: Option<u32>, outcome: Option<&str>) -> EventFacts {
+    fn fact(
+        enumerator: &str,
+        kind: &str,
+        at: &str,
+        keying: Option<u32>,
+        outcome: Option<&str>,
+    ) -> EventFacts {
         EventFacts {
             enumerator: enumerator.into(),
             household: Some(format!("{enumerator}-h")),
@@ -143,20 +199,75 @@ mod tests {
 
     #[test]
     fn each_kind_of_anomaly_is_found_and_counted_per_enumerator() {
-        let window = |a: &str, b: &str| Window { start: a.parse().unwrap(), end: b.parse().unwrap() };
-        let timeline = Timeline { distribute: window("2024-11-21", "2024-11-22"), collect: window("2024-11-23", "2024-11-24"), submit: window("2024-11-27", "2024-11-28") };
+        let window = |a: &str, b: &str| Window {
+            start: a.parse().unwrap(),
+            end: b.parse().unwrap(),
+        };
+        let timeline = Timeline {
+            distribute: window("2024-11-21", "2024-11-22"),
+            collect: window("2024-11-23", "2024-11-24"),
+            submit: window("2024-11-27", "2024-11-28"),
+        };
         let mut facts = vec![
-            fact("a", "form_collected", "2024-11-23T09:00:00+07:00", None, None),
-            fact("a", "form_transcribed", "2024-11-23T10:00:00+07:00", Some(300), None),
-            fact("a", "form_transcribed", "2024-11-23T11:00:00+07:00", Some(280), None),
-            fact("b", "form_collected", "2024-11-26T09:00:00+07:00", None, None),
-            fact("b", "form_transcribed", "2024-11-26T10:00:00+07:00", Some(40), None),
-            fact("b", "form_transcribed", "2024-11-26T07:00:00+07:00", Some(310), None),
+            fact(
+                "a",
+                "form_collected",
+                "2024-11-23T09:00:00+07:00",
+                None,
+                None,
+            ),
+            fact(
+                "a",
+                "form_transcribed",
+                "2024-11-23T10:00:00+07:00",
+                Some(300),
+                None,
+            ),
+            fact(
+                "a",
+                "form_transcribed",
+                "2024-11-23T11:00:00+07:00",
+                Some(280),
+                None,
+            ),
+            fact(
+                "b",
+                "form_collected",
+                "2024-11-26T09:00:00+07:00",
+                None,
+                None,
+            ),
+            fact(
+                "b",
+                "form_transcribed",
+                "2024-11-26T10:00:00+07:00",
+                Some(40),
+                None,
+            ),
+            fact(
+                "b",
+                "form_transcribed",
+                "2024-11-26T07:00:00+07:00",
+                Some(310),
+                None,
+            ),
         ];
         for outcome in ["refused", "absent", "refused"] {
-            facts.push(fact("c", "visit_outcome", "2024-11-21T09:00:00+07:00", None, Some(outcome)));
+            facts.push(fact(
+                "c",
+                "visit_outcome",
+                "2024-11-21T09:00:00+07:00",
+                None,
+                Some(outcome),
+            ));
         }
-        facts.push(fact("c", "form_distributed", "2024-12-05T09:00:00+07:00", None, None));
+        facts.push(fact(
+            "c",
+            "form_distributed",
+            "2024-12-05T09:00:00+07:00",
+            None,
+            None,
+        ));
         let found = check(&facts, &timeline);
         assert_eq!(found.median_keying_seconds, Some(300));
         let kinds = |e: &str| found.by_enumerator.get(e).cloned().unwrap_or_default();
@@ -165,13 +276,20 @@ mod tests {
         assert_eq!(kinds("b").get("collected_outside_window"), Some(&1));
         assert_eq!(kinds("b").get("clock_jump"), Some(&1), "10:00 then 07:00");
         assert_eq!(kinds("c").get("many_refusals_or_absences"), Some(&1));
-        assert_eq!(kinds("c").get("clock_jump"), Some(&1), "recorded days after it was received");
+        assert_eq!(
+            kinds("c").get("clock_jump"),
+            Some(&1),
+            "recorded days after it was received"
+        );
     }
 
     #[test]
     fn the_same_code_everywhere_is_straight_lining() {
         let items: Vec<String> = (1..=5).map(|i| format!("i{i}")).collect();
-        let same: BTreeMap<String, serde_json::Value> = items.iter().map(|i| (i.clone(), serde_json::json!(3))).collect();
+        let same: BTreeMap<String, serde_json::Value> = items
+            .iter()
+            .map(|i| (i.clone(), serde_json::json!(3)))
+            .collect();
         let mut varied = same.clone();
         varied.insert("i2".into(), serde_json::json!(4));
         let forms = [("h1", &same), ("h2", &varied)];

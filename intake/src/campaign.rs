@@ -112,8 +112,12 @@ impl std::fmt::Display for Problem {
 impl Campaign {
     /// Parses a campaign file; JSON errors come back as one problem with line and column.
     pub fn from_json(text: &str) -> Result<Campaign, Vec<Problem>> {
-        let mut c: Campaign = serde_json::from_str(text)
-            .map_err(|e| vec![Problem { at: format!("line {}, column {}", e.line(), e.column()), message: e.to_string() }])?;
+        let mut c: Campaign = serde_json::from_str(text).map_err(|e| {
+            vec![Problem {
+                at: format!("line {}, column {}", e.line(), e.column()),
+                message: e.to_string(),
+            }]
+        })?;
         c.normalize();
         c.validate()?;
         Ok(c)
@@ -153,9 +157,11 @@ impl Campaign {
 
     pub fn villages(&self) -> impl Iterator<Item = (&Province, &District, &Commune, &Village)> {
         self.provinces.iter().flat_map(|p| {
-            p.districts
-                .iter()
-                .flat_map(move |d| d.communes.iter().flat_map(move |c| c.villages.iter().map(move |v| (p, d, c, v))))
+            p.districts.iter().flat_map(move |d| {
+                d.communes
+                    .iter()
+                    .flat_map(move |c| c.villages.iter().map(move |v| (p, d, c, v)))
+            })
         })
     }
 
@@ -163,7 +169,10 @@ impl Campaign {
         let mut problems = Vec::new();
         let mut problem = |at: String, message: String| problems.push(Problem { at, message });
         if self.format != FORMAT {
-            problem("format".into(), format!("expected {FORMAT:?}, found {:?}", self.format));
+            problem(
+                "format".into(),
+                format!("expected {FORMAT:?}, found {:?}", self.format),
+            );
         }
         for (field, value) in [("id", &self.id), ("name", &self.name), ("form", &self.form)] {
             if value.trim().is_empty() {
@@ -171,22 +180,41 @@ impl Campaign {
             }
         }
         if self.timezone.parse::<Tz>().is_err() {
-            problem("timezone".into(), format!("{:?} is not an IANA time zone (e.g. Asia/Ho_Chi_Minh)", self.timezone));
+            problem(
+                "timezone".into(),
+                format!(
+                    "{:?} is not an IANA time zone (e.g. Asia/Ho_Chi_Minh)",
+                    self.timezone
+                ),
+            );
         }
         let t = &self.timeline;
-        for (name, w) in [("distribute", t.distribute), ("collect", t.collect), ("submit", t.submit)] {
+        for (name, w) in [
+            ("distribute", t.distribute),
+            ("collect", t.collect),
+            ("submit", t.submit),
+        ] {
             if w.start > w.end {
-                problem(format!("timeline.{name}"), format!("starts {} after it ends {}", w.start, w.end));
+                problem(
+                    format!("timeline.{name}"),
+                    format!("starts {} after it ends {}", w.start, w.end),
+                );
             }
         }
         if t.distribute.start > t.collect.start || t.collect.start > t.submit.start {
-            problem("timeline".into(), "windows must come in the order distribute, collect, submit".into());
+            problem(
+                "timeline".into(),
+                "windows must come in the order distribute, collect, submit".into(),
+            );
         }
         if let Err(e) = self.ministry_key() {
             problem("ministry_public_key".into(), e);
         }
         if self.provinces.is_empty() {
-            problem("provinces".into(), "a campaign needs at least one province".into());
+            problem(
+                "provinces".into(),
+                "a campaign needs at least one province".into(),
+            );
         }
 
         let mut ids: HashMap<String, String> = HashMap::new();
@@ -194,11 +222,20 @@ impl Campaign {
         let mut village_ids = HashSet::new();
         let mut district_ids = HashSet::new();
         let mut unique = |kind: &str, id: &str, at: &str, problems: &mut Vec<Problem>| {
-            if id.trim().is_empty() || id.len() > 64 || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                problems.push(Problem { at: at.into(), message: format!("{kind} id {id:?} must be 1–64 characters without spaces") });
+            if id.trim().is_empty()
+                || id.len() > 64
+                || id.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                problems.push(Problem {
+                    at: at.into(),
+                    message: format!("{kind} id {id:?} must be 1–64 characters without spaces"),
+                });
             }
             if let Some(first) = ids.insert(id.to_string(), at.to_string()) {
-                problems.push(Problem { at: at.into(), message: format!("{kind} id {id:?} is already used at {first}") });
+                problems.push(Problem {
+                    at: at.into(),
+                    message: format!("{kind} id {id:?} is already used at {first}"),
+                });
             }
         };
         for (pi, p) in self.provinces.iter().enumerate() {
@@ -216,9 +253,16 @@ impl Campaign {
                         unique("village", &v.id, &at, &mut problems);
                         village_ids.insert(v.id.as_str());
                         if v.households.is_empty() {
-                            problems.push(Problem { at: at.clone(), message: "a village needs sampled households".into() });
+                            problems.push(Problem {
+                                at: at.clone(),
+                                message: "a village needs sampled households".into(),
+                            });
                         }
-                        let all = v.households.iter().map(|h| ("households", h)).chain(v.reserve.iter().map(|h| ("reserve", h)));
+                        let all = v
+                            .households
+                            .iter()
+                            .map(|h| ("households", h))
+                            .chain(v.reserve.iter().map(|h| ("reserve", h)));
                         let mut counters: HashMap<&str, usize> = HashMap::new();
                         for (list, h) in all {
                             let i = counters.entry(list).or_default();
@@ -226,9 +270,20 @@ impl Campaign {
                             *i += 1;
                             unique("household", &h.id, &at, &mut problems);
                             if h.serial.trim().is_empty() {
-                                problems.push(Problem { at: at.clone(), message: "serial must not be empty".into() });
-                            } else if let Some(first) = serials.insert(h.serial.as_str(), at.clone()) {
-                                problems.push(Problem { at: at.clone(), message: format!("serial {:?} is already used at {first}", h.serial) });
+                                problems.push(Problem {
+                                    at: at.clone(),
+                                    message: "serial must not be empty".into(),
+                                });
+                            } else if let Some(first) =
+                                serials.insert(h.serial.as_str(), at.clone())
+                            {
+                                problems.push(Problem {
+                                    at: at.clone(),
+                                    message: format!(
+                                        "serial {:?} is already used at {first}",
+                                        h.serial
+                                    ),
+                                });
                             }
                         }
                     }
@@ -241,26 +296,41 @@ impl Campaign {
             unique("enumerator", &e.id, &at, &mut problems);
             for v in &e.villages {
                 if !village_ids.contains(v.as_str()) {
-                    problems.push(Problem { at: at.clone(), message: format!("village {v:?} is not in the campaign") });
+                    problems.push(Problem {
+                        at: at.clone(),
+                        message: format!("village {v:?} is not in the campaign"),
+                    });
                 } else if let Some(other) = covered.insert(v.as_str(), e.id.as_str()) {
-                    problems.push(Problem { at: at.clone(), message: format!("village {v:?} is already covered by {other:?}") });
+                    problems.push(Problem {
+                        at: at.clone(),
+                        message: format!("village {v:?} is already covered by {other:?}"),
+                    });
                 }
             }
         }
         for v in &village_ids {
             if !covered.contains_key(v) {
-                problems.push(Problem { at: "enumerators".into(), message: format!("village {v:?} has no enumerator") });
+                problems.push(Problem {
+                    at: "enumerators".into(),
+                    message: format!("village {v:?} has no enumerator"),
+                });
             }
         }
         let mut logins = HashSet::new();
         for (si, s) in self.supervisors.iter().enumerate() {
             let at = format!("supervisors[{si}]");
             if !logins.insert(s.login.as_str()) {
-                problems.push(Problem { at: at.clone(), message: format!("login {:?} is used twice", s.login) });
+                problems.push(Problem {
+                    at: at.clone(),
+                    message: format!("login {:?} is used twice", s.login),
+                });
             }
             for d in &s.districts {
                 if !district_ids.contains(d.as_str()) {
-                    problems.push(Problem { at: at.clone(), message: format!("district {d:?} is not in the campaign") });
+                    problems.push(Problem {
+                        at: at.clone(),
+                        message: format!("district {d:?} is not in the campaign"),
+                    });
                 }
             }
         }
@@ -274,7 +344,10 @@ impl Campaign {
 
     /// The enumerator covering each village.
     pub fn village_enumerators(&self) -> HashMap<&str, &str> {
-        self.enumerators.iter().flat_map(|e| e.villages.iter().map(move |v| (v.as_str(), e.id.as_str()))).collect()
+        self.enumerators
+            .iter()
+            .flat_map(|e| e.villages.iter().map(move |v| (v.as_str(), e.id.as_str())))
+            .collect()
     }
 
     pub fn info(&self) -> sync_protocol::assignment::CampaignInfo {
@@ -298,17 +371,25 @@ mod tests {
     fn every_problem_is_reported_with_its_place() {
         let mut c = crate::demo::quang_tri_2024(&crate::demo::fixed_ministry_key().public());
         c.provinces[0].districts[0].communes[0].villages[1].households[0].serial =
-            c.provinces[0].districts[0].communes[0].villages[0].households[0].serial.clone();
+            c.provinces[0].districts[0].communes[0].villages[0].households[0]
+                .serial
+                .clone();
         c.enumerators[0].villages.push("no-such-village".into());
         c.timezone = "Mars/Olympus".into();
         c.supervisors[0].districts.push("nowhere".into());
         let problems = c.validate().unwrap_err();
         let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         assert_eq!(problems.len(), 4, "{text:#?}");
-        assert!(text.iter().any(|p| p.starts_with("provinces[0].districts[0].communes[0].villages[1].households[0]: serial")));
-        assert!(text.iter().any(|p| p.starts_with("enumerators[0]: village \"no-such-village\"")));
+        assert!(text.iter().any(|p| p.starts_with(
+            "provinces[0].districts[0].communes[0].villages[1].households[0]: serial"
+        )));
+        assert!(text
+            .iter()
+            .any(|p| p.starts_with("enumerators[0]: village \"no-such-village\"")));
         assert!(text.iter().any(|p| p.starts_with("timezone:")));
-        assert!(text.iter().any(|p| p.starts_with("supervisors[0]: district \"nowhere\"")));
+        assert!(text
+            .iter()
+            .any(|p| p.starts_with("supervisors[0]: district \"nowhere\"")));
     }
 
     #[test]

@@ -10,7 +10,9 @@ use sync_protocol::{
     keys::{MinistryPublicKey, MinistrySecretKey},
 };
 
-use crate::campaign::{Campaign, Commune, District, Enumerator, Household, Province, Supervisor, Village, FORMAT};
+use crate::campaign::{
+    Campaign, Commune, District, Enumerator, Household, Province, Supervisor, Village, FORMAT,
+};
 
 pub const DEMO_CAMPAIGN_ID: &str = "qt-sipas-2024";
 pub const HOUSEHOLDS_PER_VILLAGE: usize = 27;
@@ -22,38 +24,87 @@ const QUANG_TRI: &[(&str, &str, &[(&str, &str, &[(&str, &str)])])] = &[
         "dh",
         "Thành phố Đông Hà",
         &[
-            ("dh-p2", "Phường 2", &[("dh-p2-kp1", "Khu phố 1"), ("dh-p2-kp2", "Khu phố 2")]),
-            ("dh-p4", "Phường 4", &[("dh-p4-kp2", "Khu phố 2"), ("dh-p4-kp3", "Khu phố 3")]),
-            ("dh-dl", "Phường Đông Lương", &[("dh-dl-kp2", "Khu phố 2"), ("dh-dl-da", "Khu phố Đại Áng")]),
+            (
+                "dh-p2",
+                "Phường 2",
+                &[("dh-p2-kp1", "Khu phố 1"), ("dh-p2-kp2", "Khu phố 2")],
+            ),
+            (
+                "dh-p4",
+                "Phường 4",
+                &[("dh-p4-kp2", "Khu phố 2"), ("dh-p4-kp3", "Khu phố 3")],
+            ),
+            (
+                "dh-dl",
+                "Phường Đông Lương",
+                &[("dh-dl-kp2", "Khu phố 2"), ("dh-dl-da", "Khu phố Đại Áng")],
+            ),
         ],
     ),
     (
         "qt",
         "Thị xã Quảng Trị",
         &[
-            ("qt-p2", "Phường 2", &[("qt-p2-kp2", "Khu phố 2"), ("qt-p2-kp3", "Khu phố 3")]),
-            ("qt-ad", "Phường An Đôn", &[("qt-ad-kp1", "Khu phố 1"), ("qt-ad-kp3", "Khu phố 3")]),
-            ("qt-hl", "Xã Hải Lệ", &[("qt-hl-nl", "Thôn Như Lệ"), ("qt-hl-tm", "Thôn Tân Mỹ")]),
+            (
+                "qt-p2",
+                "Phường 2",
+                &[("qt-p2-kp2", "Khu phố 2"), ("qt-p2-kp3", "Khu phố 3")],
+            ),
+            (
+                "qt-ad",
+                "Phường An Đôn",
+                &[("qt-ad-kp1", "Khu phố 1"), ("qt-ad-kp3", "Khu phố 3")],
+            ),
+            (
+                "qt-hl",
+                "Xã Hải Lệ",
+                &[("qt-hl-nl", "Thôn Như Lệ"), ("qt-hl-tm", "Thôn Tân Mỹ")],
+            ),
         ],
     ),
     (
         "gl",
         "Huyện Gio Linh",
         &[
-            ("gl-tt", "Thị trấn Gio Linh", &[("gl-tt-k2", "Khóm 2"), ("gl-tt-kp5", "Khu phố 5")]),
-            ("gl-ga", "Xã Gio An", &[("gl-ga-an", "Thôn An Nha"), ("gl-ga-bs", "Thôn Bình Sơn")]),
-            ("gl-tg", "Xã Trung Giang", &[("gl-tg-cg", "Thôn Cang Gián"), ("gl-tg-tb", "Thôn Thủy Bạ")]),
+            (
+                "gl-tt",
+                "Thị trấn Gio Linh",
+                &[("gl-tt-k2", "Khóm 2"), ("gl-tt-kp5", "Khu phố 5")],
+            ),
+            (
+                "gl-ga",
+                "Xã Gio An",
+                &[("gl-ga-an", "Thôn An Nha"), ("gl-ga-bs", "Thôn Bình Sơn")],
+            ),
+            (
+                "gl-tg",
+                "Xã Trung Giang",
+                &[("gl-tg-cg", "Thôn Cang Gián"), ("gl-tg-tb", "Thôn Thủy Bạ")],
+            ),
         ],
     ),
 ];
 
-const FAMILY: &[&str] = &["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý"];
-const MIDDLE: &[&str] = &["Văn", "Thị", "Đức", "Minh", "Hữu", "Thanh", "Quang", "Ngọc", "Xuân", "Thu"];
-const GIVEN: &[&str] = &[
-    "An", "Bình", "Cường", "Dũng", "Hà", "Hải", "Hạnh", "Hoa", "Hùng", "Lan", "Long", "Mai", "Nam", "Phương", "Sơn", "Tâm",
-    "Thảo", "Trang", "Tuấn", "Vân", "Yến", "Khánh", "Lộc", "Nhung",
+const FAMILY: &[&str] = &[
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô",
+    "Dương", "Lý",
 ];
-const STREETS: &[&str] = &["Lê Duẩn", "Hùng Vương", "Trần Hưng Đạo", "Quang Trung", "Lý Thường Kiệt", "Nguyễn Trãi", "Hai Bà Trưng"];
+const MIDDLE: &[&str] = &[
+    "Văn", "Thị", "Đức", "Minh", "Hữu", "Thanh", "Quang", "Ngọc", "Xuân", "Thu",
+];
+const GIVEN: &[&str] = &[
+    "An", "Bình", "Cường", "Dũng", "Hà", "Hải", "Hạnh", "Hoa", "Hùng", "Lan", "Long", "Mai", "Nam",
+    "Phương", "Sơn", "Tâm", "Thảo", "Trang", "Tuấn", "Vân", "Yến", "Khánh", "Lộc", "Nhung",
+];
+const STREETS: &[&str] = &[
+    "Lê Duẩn",
+    "Hùng Vương",
+    "Trần Hưng Đạo",
+    "Quang Trung",
+    "Lý Thường Kiệt",
+    "Nguyễn Trãi",
+    "Hai Bà Trưng",
+];
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
@@ -62,9 +113,18 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 /// The timeline of seed 003: distribute 21–22, collect 23–24, submit 27–28 November 2024.
 pub fn timeline_2024() -> Timeline {
     Timeline {
-        distribute: Window { start: day(2024, 11, 21), end: day(2024, 11, 22) },
-        collect: Window { start: day(2024, 11, 23), end: day(2024, 11, 24) },
-        submit: Window { start: day(2024, 11, 27), end: day(2024, 11, 28) },
+        distribute: Window {
+            start: day(2024, 11, 21),
+            end: day(2024, 11, 22),
+        },
+        collect: Window {
+            start: day(2024, 11, 23),
+            end: day(2024, 11, 24),
+        },
+        submit: Window {
+            start: day(2024, 11, 27),
+            end: day(2024, 11, 28),
+        },
     }
 }
 
@@ -92,8 +152,16 @@ pub fn shaped_like_quang_tri(provinces: usize, ministry: &MinistryPublicKey) -> 
     let mut supervisors = Vec::new();
     for p in 0..provinces {
         // The demo keeps the real ids; copies get a province prefix.
-        let prefix = if provinces == 1 { String::new() } else { format!("p{:02}-", p + 1) };
-        let province_name = if provinces == 1 { "Tỉnh Quảng Trị".to_string() } else { format!("Tỉnh {:02} (mẫu Quảng Trị)", p + 1) };
+        let prefix = if provinces == 1 {
+            String::new()
+        } else {
+            format!("p{:02}-", p + 1)
+        };
+        let province_name = if provinces == 1 {
+            "Tỉnh Quảng Trị".to_string()
+        } else {
+            format!("Tỉnh {:02} (mẫu Quảng Trị)", p + 1)
+        };
         let mut districts = Vec::new();
         for (d_id, d_name, communes) in QUANG_TRI {
             let district_id = format!("{prefix}{d_id}");
@@ -124,12 +192,30 @@ pub fn shaped_like_quang_tri(provinces: usize, ministry: &MinistryPublicKey) -> 
                             v_name,
                             c_name
                         );
-                        let id = if reserve { format!("{village_id}-r{i:02}") } else { format!("{village_id}-{i:02}") };
-                        Household { id, serial, name, address }
+                        let id = if reserve {
+                            format!("{village_id}-r{i:02}")
+                        } else {
+                            format!("{village_id}-{i:02}")
+                        };
+                        Household {
+                            id,
+                            serial,
+                            name,
+                            address,
+                        }
                     };
-                    let households = (1..=HOUSEHOLDS_PER_VILLAGE).map(|i| make(i, false, &mut rng)).collect();
-                    let reserve = (1..=RESERVE_PER_VILLAGE).map(|i| make(i, true, &mut rng)).collect();
-                    out_villages.push(Village { id: village_id, name: (*v_name).into(), households, reserve });
+                    let households = (1..=HOUSEHOLDS_PER_VILLAGE)
+                        .map(|i| make(i, false, &mut rng))
+                        .collect();
+                    let reserve = (1..=RESERVE_PER_VILLAGE)
+                        .map(|i| make(i, true, &mut rng))
+                        .collect();
+                    out_villages.push(Village {
+                        id: village_id,
+                        name: (*v_name).into(),
+                        households,
+                        reserve,
+                    });
                 }
                 // One postal enumerator per commune, covering its two villages.
                 let n = enumerators.len() + 1;
@@ -143,16 +229,28 @@ pub fn shaped_like_quang_tri(provinces: usize, ministry: &MinistryPublicKey) -> 
                     ),
                     villages: out_villages.iter().map(|v| v.id.clone()).collect(),
                 });
-                out_communes.push(Commune { id: commune_id, name: (*c_name).into(), villages: out_villages });
+                out_communes.push(Commune {
+                    id: commune_id,
+                    name: (*c_name).into(),
+                    villages: out_villages,
+                });
             }
             supervisors.push(Supervisor {
                 login: format!("{prefix}gs-{d_id}"),
                 name: format!("Giám sát {d_name}"),
                 districts: vec![district_id.clone()],
             });
-            districts.push(District { id: district_id, name: (*d_name).into(), communes: out_communes });
+            districts.push(District {
+                id: district_id,
+                name: (*d_name).into(),
+                communes: out_communes,
+            });
         }
-        out_provinces.push(Province { id: format!("{prefix}qtri"), name: province_name, districts });
+        out_provinces.push(Province {
+            id: format!("{prefix}qtri"),
+            name: province_name,
+            districts,
+        });
     }
     Campaign {
         format: FORMAT.into(),
@@ -179,10 +277,20 @@ mod tests {
         let c = quang_tri_2024(&fixed_ministry_key().public());
         c.validate().unwrap();
         let districts: usize = c.provinces.iter().map(|p| p.districts.len()).sum();
-        let communes: usize = c.provinces[0].districts.iter().map(|d| d.communes.len()).sum();
+        let communes: usize = c.provinces[0]
+            .districts
+            .iter()
+            .map(|d| d.communes.len())
+            .sum();
         let villages: Vec<_> = c.villages().collect();
         assert_eq!((districts, communes, villages.len()), (3, 9, 18));
-        assert_eq!(villages.iter().map(|(.., v)| v.households.len()).sum::<usize>(), 486);
+        assert_eq!(
+            villages
+                .iter()
+                .map(|(.., v)| v.households.len())
+                .sum::<usize>(),
+            486
+        );
         assert!(villages.iter().all(|(.., v)| v.reserve.len() == 3));
         assert!(villages.iter().any(|(.., v)| v.name == "Khu phố Đại Áng"));
     }
@@ -191,6 +299,11 @@ mod tests {
     fn national_size_is_63_provinces_of_486() {
         let c = shaped_like_quang_tri(63, &fixed_ministry_key().public());
         c.validate().unwrap();
-        assert_eq!(c.villages().map(|(.., v)| v.households.len()).sum::<usize>(), 30_618);
+        assert_eq!(
+            c.villages()
+                .map(|(.., v)| v.households.len())
+                .sum::<usize>(),
+            30_618
+        );
     }
 }

@@ -54,7 +54,10 @@ struct Rejection {
 }
 
 fn reject(code: &'static str, reason: impl Into<String>) -> Rejection {
-    Rejection { code, reason: reason.into() }
+    Rejection {
+        code,
+        reason: reason.into(),
+    }
 }
 
 /// Judges every event of `batch` in order; later events see the effect of earlier ones.
@@ -68,16 +71,68 @@ pub fn judge(batch: &Batch, campaign: &CampaignRules, view: &mut dyn HouseholdVi
                     overlay.insert(id.clone(), status);
                     judgement.changes.push((id, status));
                 }
-                EventOutcome { event: event.id, status: OutcomeStatus::Accepted, code: None, reason: None }
+                EventOutcome {
+                    event: event.id,
+                    status: OutcomeStatus::Accepted,
+                    code: None,
+                    reason: None,
+                }
             }
-            Err(r) => EventOutcome { event: event.id, status: OutcomeStatus::Rejected, code: Some(r.code.into()), reason: Some(r.reason) },
+            Err(r) => EventOutcome {
+                event: event.id,
+                status: OutcomeStatus::Rejected,
+                code: Some(r.code.into()),
+                reason: Some(r.reason),
+            },
         };
         judgement.outcomes.push(outcome);
     }
     judgement
 }
 
-fn current(mut facts: HouseholdFacts, overlay: &HashMap<String, HouseholdStatus>) -> HouseholdFacts {
+/// Judges one event a supervisor wants taken into a household's record after it was refused
+/// because the household had moved to another enumerator: judged as if the household's current
+/// enumerator had made it, against the household as it stands now. `Err` carries the rejection
+/// code and reason, as at ingest.
+pub fn judge_carry_over(
+    event: &Event,
+    campaign: &CampaignRules,
+    view: &mut dyn HouseholdView,
+) -> Result<Vec<(String, HouseholdStatus)>, (&'static str, String)> {
+    let household = event.household.as_deref().unwrap_or_default();
+    let holder = view
+        .household(household)
+        .ok_or((
+            rejection::HOUSEHOLD_UNKNOWN,
+            format!("household {household} is not in this campaign"),
+        ))?
+        .enumerator;
+    let mut as_holder = event.clone();
+    as_holder.enumerator = holder;
+    // The event itself is stored already: that is not a duplicate.
+    struct StoredOnce<'a>(&'a mut dyn HouseholdView);
+    impl HouseholdView for StoredOnce<'_> {
+        fn household(&mut self, id: &str) -> Option<HouseholdFacts> {
+            self.0.household(id)
+        }
+        fn household_by_serial(&mut self, serial: &str) -> Option<HouseholdFacts> {
+            self.0.household_by_serial(serial)
+        }
+        fn reserves(&mut self, village: &str) -> Vec<HouseholdFacts> {
+            self.0.reserves(village)
+        }
+        fn event_seen(&mut self, _: &str) -> bool {
+            false
+        }
+    }
+    judge_event(&as_holder, campaign, &mut StoredOnce(view), &HashMap::new())
+        .map_err(|r| (r.code, r.reason))
+}
+
+fn current(
+    mut facts: HouseholdFacts,
+    overlay: &HashMap<String, HouseholdStatus>,
+) -> HouseholdFacts {
     if let Some(s) = overlay.get(&facts.id) {
         facts.status = *s;
     }
@@ -91,14 +146,27 @@ fn judge_event(
     overlay: &HashMap<String, HouseholdStatus>,
 ) -> Result<Vec<(String, HouseholdStatus)>, Rejection> {
     if view.event_seen(&event.id.to_string()) {
-        return Err(reject(rejection::DUPLICATE_EVENT, format!("event {} was already received in an earlier batch", event.id)));
+        return Err(reject(
+            rejection::DUPLICATE_EVENT,
+            format!(
+                "event {} was already received in an earlier batch",
+                event.id
+            ),
+        ));
     }
     if let Some(sealed) = event.body.sealed_answers() {
-        seal::check_sealed_shape(sealed).map_err(|e| reject(rejection::SEALED_ANSWERS_MALFORMED, e.to_string()))?;
+        seal::check_sealed_shape(sealed)
+            .map_err(|e| reject(rejection::SEALED_ANSWERS_MALFORMED, e.to_string()))?;
     }
-    if let EventBody::FormTranscribed { form, .. } | EventBody::TranscriptionVerified { form, .. } | EventBody::Correction { form, .. } = &event.body {
+    if let EventBody::FormTranscribed { form, .. }
+    | EventBody::TranscriptionVerified { form, .. }
+    | EventBody::Correction { form, .. } = &event.body
+    {
         if form != campaign.form {
-            return Err(reject(rejection::FORM_MISMATCH, format!("form {form} is not this campaign's form {}", campaign.form)));
+            return Err(reject(
+                rejection::FORM_MISMATCH,
+                format!("form {form} is not this campaign's form {}", campaign.form),
+            ));
         }
     }
     if let EventBody::FormTranscribed { sealed_answers, .. } = &event.body {
@@ -127,17 +195,30 @@ fn judge_event(
     let facts = view
         .household(household_id)
         .map(|f| current(f, overlay))
-        .ok_or_else(|| reject(rejection::HOUSEHOLD_UNKNOWN, format!("household {household_id} is not in this campaign")))?;
+        .ok_or_else(|| {
+            reject(
+                rejection::HOUSEHOLD_UNKNOWN,
+                format!("household {household_id} is not in this campaign"),
+            )
+        })?;
     if facts.enumerator != event.enumerator {
         return Err(reject(
             rejection::HOUSEHOLD_NOT_ASSIGNED,
-            format!("household {} is assigned to another enumerator now; tell your supervisor", facts.id),
+            format!(
+                "household {} is assigned to another enumerator now; tell your supervisor",
+                facts.id
+            ),
         ));
     }
     if event.serial.as_deref() != Some(facts.serial.as_str()) {
         return Err(reject(
             rejection::SERIAL_MISMATCH,
-            format!("household {} has form serial {}, not {}", facts.id, facts.serial, event.serial.as_deref().unwrap_or("")),
+            format!(
+                "household {} has form serial {}, not {}",
+                facts.id,
+                facts.serial,
+                event.serial.as_deref().unwrap_or("")
+            ),
         ));
     }
     let next = lifecycle::next_status(facts.status, &event.body, campaign.rules)
@@ -147,17 +228,28 @@ fn judge_event(
     if let EventBody::HouseholdReplaced { replacement } = &event.body {
         // The reserves as the batch has left them so far: a second replacement in one batch
         // takes the reserve after the one the first took.
-        let expected = view.reserves(&facts.village).into_iter().map(|f| current(f, overlay)).find(|f| f.status == HouseholdStatus::Reserve);
+        let expected = view
+            .reserves(&facts.village)
+            .into_iter()
+            .map(|f| current(f, overlay))
+            .find(|f| f.status == HouseholdStatus::Reserve);
         let Some(expected) = expected else {
-            return Err(reject(rejection::REPLACEMENT_INVALID, format!("village {} has no reserve household left", facts.village)));
+            return Err(reject(
+                rejection::REPLACEMENT_INVALID,
+                format!("village {} has no reserve household left", facts.village),
+            ));
         };
         if &expected.id != replacement {
             return Err(reject(
                 rejection::REPLACEMENT_INVALID,
-                format!("the next reserve household of village {} is {}, not {replacement}", facts.village, expected.id),
+                format!(
+                    "the next reserve household of village {} is {}, not {replacement}",
+                    facts.village, expected.id
+                ),
             ));
         }
-        let activated = lifecycle::activate_reserve(expected.status).map_err(|e| reject(rejection::REPLACEMENT_INVALID, e.to_string()))?;
+        let activated = lifecycle::activate_reserve(expected.status)
+            .map_err(|e| reject(rejection::REPLACEMENT_INVALID, e.to_string()))?;
         changes.push((expected.id, activated));
     }
     Ok(changes)
@@ -178,20 +270,34 @@ fn judge_parcel(
             problems.push(format!("{serial} (listed twice)"));
             continue;
         }
-        match view.household_by_serial(serial).map(|f| current(f, overlay)) {
+        match view
+            .household_by_serial(serial)
+            .map(|f| current(f, overlay))
+        {
             None => problems.push(format!("{serial} (unknown)")),
-            Some(f) if f.enumerator != event.enumerator => problems.push(format!("{serial} (another enumerator's)")),
-            Some(f) if !lifecycle::parcel_accepts(f.status, campaign.rules) => problems.push(format!("{serial} ({})", f.status)),
+            Some(f) if f.enumerator != event.enumerator => {
+                problems.push(format!("{serial} (another enumerator's)"))
+            }
+            Some(f) if !lifecycle::parcel_accepts(f.status, campaign.rules) => {
+                problems.push(format!("{serial} ({})", f.status))
+            }
             Some(f) => changes.push((f.id, HouseholdStatus::InParcel)),
         }
     }
     if problems.is_empty() {
         Ok(changes)
     } else {
-        let need = if campaign.rules.verification_required { "verified" } else { "transcribed" };
+        let need = if campaign.rules.verification_required {
+            "verified"
+        } else {
+            "transcribed"
+        };
         Err(reject(
             rejection::PARCEL_SERIAL_INVALID,
-            format!("a parcel may only hold this enumerator's {need} forms; not: {}", problems.join(", ")),
+            format!(
+                "a parcel may only hold this enumerator's {need} forms; not: {}",
+                problems.join(", ")
+            ),
         ))
     }
 }

@@ -23,9 +23,17 @@ pub enum IntakeError {
     #[error("device {0} has been revoked; ask your supervisor for a new enrollment code")]
     DeviceRevoked(Uuid),
     #[error("device {device} is enrolled for {enrolled:?}, but the batch is for {claimed:?}")]
-    EnumeratorMismatch { device: Uuid, enrolled: String, claimed: String },
+    EnumeratorMismatch {
+        device: Uuid,
+        enrolled: String,
+        claimed: String,
+    },
     #[error("batch {got} skips ahead; send batch {expected_seq} first")]
-    SeqGap { got: u64, expected_seq: u64, last_hash: BatchHash },
+    SeqGap {
+        got: u64,
+        expected_seq: u64,
+        last_hash: BatchHash,
+    },
     #[error("batch {seq} does not follow the last accepted batch {last_hash}; resynchronize from batch {seq}")]
     ChainBroken { seq: u64, last_hash: BatchHash },
     #[error("a different batch {seq} was already accepted ({accepted_hash}); this has been reported to the ministry")]
@@ -40,6 +48,10 @@ pub enum IntakeError {
     ClockSkew { skew_secs: i64, server_time: i64 },
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A person's request the centre will not carry out, said in their words (Vietnamese
+    /// first): a page shows it as it is.
+    #[error("{0}")]
+    Declined(String),
     #[error("request body over {limit} bytes")]
     BodyTooLarge { limit: usize },
     #[error("not found")]
@@ -58,7 +70,9 @@ impl IntakeError {
         match self {
             Protocol(p) => match p {
                 ProtocolError::BadFrame(_) => ErrorCode::BadFrame,
-                ProtocolError::TooLarge { .. } | ProtocolError::TooManyEvents { .. } => ErrorCode::TooLarge,
+                ProtocolError::TooLarge { .. } | ProtocolError::TooManyEvents { .. } => {
+                    ErrorCode::TooLarge
+                }
                 ProtocolError::UnsupportedVersion { .. } => ErrorCode::UnsupportedVersion,
                 ProtocolError::NonCanonical { .. } => ErrorCode::NonCanonical,
                 ProtocolError::BadSignature => ErrorCode::BadSignature,
@@ -77,11 +91,13 @@ impl IntakeError {
             RateLimited { .. } => ErrorCode::RateLimited,
             Unauthenticated(_) => ErrorCode::Unauthenticated,
             ClockSkew { .. } => ErrorCode::ClockSkew,
-            BadRequest(_) => ErrorCode::BadRequest,
+            BadRequest(_) | Declined(_) => ErrorCode::BadRequest,
             BodyTooLarge { .. } => ErrorCode::TooLarge,
             NotFound => ErrorCode::NotFound,
             MethodNotAllowed => ErrorCode::MethodNotAllowed,
-            MinistryKey(crate::ministry_key::KeyError::WrongPassphrase) => ErrorCode::Unauthenticated,
+            MinistryKey(crate::ministry_key::KeyError::WrongPassphrase) => {
+                ErrorCode::Unauthenticated
+            }
             MinistryKey(_) => ErrorCode::BadRequest,
             Store(StoreError::Enrollment(r)) => IntakeError::Enrollment(*r).code(),
             Store(StoreError::KeyAlreadyEnrolled) => ErrorCode::BadRequest,
@@ -99,14 +115,24 @@ impl IntakeError {
 
     pub fn status(&self) -> StatusCode {
         match self.code() {
-            ErrorCode::BadRequest | ErrorCode::BadFrame | ErrorCode::NonCanonical | ErrorCode::UnsupportedVersion => StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest
+            | ErrorCode::BadFrame
+            | ErrorCode::NonCanonical
+            | ErrorCode::UnsupportedVersion => StatusCode::BAD_REQUEST,
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::BadSignature | ErrorCode::UnknownDevice | ErrorCode::Unauthenticated | ErrorCode::ClockSkew => StatusCode::UNAUTHORIZED,
-            ErrorCode::DeviceRevoked | ErrorCode::EnumeratorMismatch | ErrorCode::CampaignMismatch | ErrorCode::EnrollmentCodeInvalid => {
-                StatusCode::FORBIDDEN
-            }
+            ErrorCode::BadSignature
+            | ErrorCode::UnknownDevice
+            | ErrorCode::Unauthenticated
+            | ErrorCode::ClockSkew => StatusCode::UNAUTHORIZED,
+            ErrorCode::DeviceRevoked
+            | ErrorCode::EnumeratorMismatch
+            | ErrorCode::CampaignMismatch
+            | ErrorCode::EnrollmentCodeInvalid => StatusCode::FORBIDDEN,
             ErrorCode::EnrollmentCodeExpired => StatusCode::GONE,
-            ErrorCode::SeqGap | ErrorCode::ChainBroken | ErrorCode::Equivocation | ErrorCode::EnrollmentCodeUsed => StatusCode::CONFLICT,
+            ErrorCode::SeqGap
+            | ErrorCode::ChainBroken
+            | ErrorCode::Equivocation
+            | ErrorCode::EnrollmentCodeUsed => StatusCode::CONFLICT,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -119,13 +145,18 @@ impl IntakeError {
             // Internal details go to the log, not to the device.
             IntakeError::Store(e) if self.code() == ErrorCode::Internal => {
                 tracing::error!(error = %e, "storage error");
-                "the intake could not complete the request; nothing was stored, try again later".to_string()
+                "the intake could not complete the request; nothing was stored, try again later"
+                    .to_string()
             }
             other => other.to_string(),
         };
         let mut body = ErrorBody::new(self.code(), message);
         match self {
-            IntakeError::SeqGap { expected_seq, last_hash, .. } => {
+            IntakeError::SeqGap {
+                expected_seq,
+                last_hash,
+                ..
+            } => {
                 body.expected_seq = Some(*expected_seq);
                 body.last_hash = Some(*last_hash);
             }
@@ -134,7 +165,9 @@ impl IntakeError {
                 body.last_hash = Some(*last_hash);
             }
             IntakeError::ClockSkew { server_time, .. } => body.server_time = Some(*server_time),
-            IntakeError::RateLimited { retry_after_secs } => body.retry_after_secs = Some(*retry_after_secs),
+            IntakeError::RateLimited { retry_after_secs } => {
+                body.retry_after_secs = Some(*retry_after_secs)
+            }
             _ => {}
         }
         body

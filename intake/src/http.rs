@@ -27,23 +27,37 @@ pub fn router(intake: Arc<Intake>) -> Router {
         .method_not_allowed_fallback(|| async { IntakeError::MethodNotAllowed })
         // Every answer is JSON (receipts, assignments, errors), repetitive enough that
         // compressing it pays on 2G. Requests are not touched: frames are already zstd.
-        .layer(CompressionLayer::new().zstd(true).gzip(true).no_br().no_deflate())
+        .layer(
+            CompressionLayer::new()
+                .zstd(true)
+                .gzip(true)
+                .no_br()
+                .no_deflate(),
+        )
         .layer(TraceLayer::new_for_http())
         .with_state(intake)
 }
 
 /// Runs blocking store work off the async executor.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, IntakeError> + Send + 'static) -> Result<T, IntakeError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(IntakeError::Store(crate::store::StoreError::Corrupt(format!("worker failed: {e}")))))
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, IntakeError> + Send + 'static,
+) -> Result<T, IntakeError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(IntakeError::Store(crate::store::StoreError::Corrupt(
+            format!("worker failed: {e}"),
+        )))
+    })
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, IntakeError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_slow = std::error::Error::source(&e).is_some_and(|s| s.to_string() == crate::serve::TooSlow.to_string());
+        let too_slow = std::error::Error::source(&e)
+            .is_some_and(|s| s.to_string() == crate::serve::TooSlow.to_string());
         if too_slow {
-            IntakeError::BadRequest("the request body arrived too slowly; send it again when the signal is better".into())
+            IntakeError::BadRequest(
+                "the request body arrived too slowly; send it again when the signal is better"
+                    .into(),
+            )
         } else {
             IntakeError::BodyTooLarge { limit }
         }
@@ -51,13 +65,21 @@ async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Intake
 }
 
 fn client_ip(info: Option<ConnectInfo<SocketAddr>>) -> std::net::IpAddr {
-    info.map(|ConnectInfo(a)| a.ip()).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    info.map(|ConnectInfo(a)| a.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
-async fn enroll(State(intake): State<Arc<Intake>>, request: Request) -> Result<impl IntoResponse, IntakeError> {
-    let info = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
+async fn enroll(
+    State(intake): State<Arc<Intake>>,
+    request: Request,
+) -> Result<impl IntoResponse, IntakeError> {
+    let info = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .cloned();
     let bytes = read_body(request.into_body(), 16 * 1024).await?;
-    let request: api::EnrollRequest = serde_json::from_slice(&bytes).map_err(|e| IntakeError::BadRequest(format!("enrollment request: {e}")))?;
+    let request: api::EnrollRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| IntakeError::BadRequest(format!("enrollment request: {e}")))?;
     let ip = client_ip(info);
     let response = blocking(move || intake.enroll(&request, ip)).await?;
     Ok((StatusCode::CREATED, Json(response)))
@@ -89,9 +111,17 @@ async fn authenticated<T: Send + 'static>(
 
 /// `If-None-Match` with the tag the device holds gives `304` and no body: on 2G an unchanged
 /// assignment is not downloaded again.
-async fn assignment(State(intake): State<Arc<Intake>>, method: Method, uri: Uri, headers: HeaderMap) -> Result<axum::response::Response, IntakeError> {
+async fn assignment(
+    State(intake): State<Arc<Intake>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<axum::response::Response, IntakeError> {
     let held = header(&headers, "if-none-match").map(|v| v.trim_matches('"').to_string());
-    let (doc, tag) = authenticated(intake, method, uri, headers, move |i, d| i.assignment_unless(d, held.as_deref())).await?;
+    let (doc, tag) = authenticated(intake, method, uri, headers, move |i, d| {
+        i.assignment_unless(d, held.as_deref())
+    })
+    .await?;
     let etag = [(axum::http::header::ETAG, format!("\"{tag}\""))];
     Ok(match doc {
         Some(doc) => (etag, Json(doc)).into_response(),
@@ -99,12 +129,29 @@ async fn assignment(State(intake): State<Arc<Intake>>, method: Method, uri: Uri,
     })
 }
 
-async fn chain(State(intake): State<Arc<Intake>>, method: Method, uri: Uri, headers: HeaderMap) -> Result<impl IntoResponse, IntakeError> {
-    Ok(Json(authenticated(intake, method, uri, headers, |i, d| i.chain_head(d)).await?))
+async fn chain(
+    State(intake): State<Arc<Intake>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, IntakeError> {
+    Ok(Json(
+        authenticated(intake, method, uri, headers, |i, d| i.chain_head(d)).await?,
+    ))
 }
 
-async fn batches(State(intake): State<Arc<Intake>>, body: Body) -> Result<impl IntoResponse, IntakeError> {
+async fn batches(
+    State(intake): State<Arc<Intake>>,
+    body: Body,
+) -> Result<impl IntoResponse, IntakeError> {
     let frame = read_body(body, limits::MAX_FRAME_BYTES).await?;
     let (receipt, new) = blocking(move || intake.ingest(&frame, Utc::now())).await?;
-    Ok((if new { StatusCode::CREATED } else { StatusCode::OK }, Json(receipt)))
+    Ok((
+        if new {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(receipt),
+    ))
 }

@@ -19,11 +19,27 @@ pub fn demo_on_loopback() -> LocalIntake {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let intake = Arc::new(crate::open(dir.path()).expect("a fresh intake opens"));
     let campaign = demo::quang_tri_2024(&demo::fixed_ministry_key().public());
-    intake.store.import_campaign(&campaign, "{}", chrono::Utc::now()).expect("the demo imports");
+    intake
+        .store
+        .import_campaign(&campaign, "{}", chrono::Utc::now())
+        .expect("the demo imports");
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a loopback port");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("a loopback port");
     let url = format!("http://{}", listener.local_addr().expect("bound"));
     let app = crate::http::router(intake.clone());
-    runtime.spawn(crate::serve::serve(listener, app, crate::serve::Limits::default(), None, std::future::pending()));
-    LocalIntake { url, intake, dir, runtime }
+    runtime.spawn(crate::serve::serve(
+        listener,
+        app,
+        crate::serve::Limits::default(),
+        None,
+        std::future::pending(),
+    ));
+    LocalIntake {
+        url,
+        intake,
+        dir,
+        runtime,
+    }
 }

@@ -140,7 +140,11 @@ enum Command {
         tls_key: Option<PathBuf>,
         /// A reverse proxy in front of the intake (repeatable): only from these addresses is a
         /// client's address taken from X-Forwarded-For (login limits, the audit log).
-        #[arg(long = "trusted-proxy", env = "FIELDPOST_TRUSTED_PROXIES", value_delimiter = ',')]
+        #[arg(
+            long = "trusted-proxy",
+            env = "FIELDPOST_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
         trusted_proxies: Vec<std::net::IpAddr>,
         /// Seconds a client has to send a request's headers.
         #[arg(long, default_value_t = 20)]
@@ -172,10 +176,16 @@ fn main() -> ExitCode {
 }
 
 fn read_campaign(file: &PathBuf) -> Result<(Campaign, String), String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let campaign = Campaign::from_json(&text).map_err(|problems| {
         let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
-        format!("{} has {} problem(s):\n{}", file.display(), problems.len(), list.join("\n"))
+        format!(
+            "{} has {} problem(s):\n{}",
+            file.display(),
+            problems.len(),
+            list.join("\n")
+        )
     })?;
     Ok((campaign, text))
 }
@@ -183,7 +193,9 @@ fn read_campaign(file: &PathBuf) -> Result<(Campaign, String), String> {
 /// One line from standard input (a password piped in, or typed).
 fn read_password() -> Result<String, String> {
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password: {e}"))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
@@ -198,99 +210,226 @@ fn run(cli: Cli) -> Result<(), String> {
                 demo::shaped_like_quang_tri(provinces, &secret.public())
             };
             let path = out.join("campaign.json");
-            std::fs::write(&path, serde_json::to_string_pretty(&campaign).expect("serializes")).map_err(|e| e.to_string())?;
-            keyfile::write_secret(&out.join("ministry.key"), &sync_protocol::keys::b64(&secret.to_bytes()))?;
-            println!("wrote {} and {}", path.display(), out.join("ministry.key").display());
+            std::fs::write(
+                &path,
+                serde_json::to_string_pretty(&campaign).expect("serializes"),
+            )
+            .map_err(|e| e.to_string())?;
+            keyfile::write_secret(
+                &out.join("ministry.key"),
+                &sync_protocol::keys::b64(&secret.to_bytes()),
+            )?;
+            println!(
+                "wrote {} and {}",
+                path.display(),
+                out.join("ministry.key").display()
+            );
             Ok(())
         }
         Command::Check { file } => {
             let (c, _) = read_campaign(&file)?;
-            println!("{}: campaign {} is valid ({} villages)", file.display(), c.id, c.villages().count());
+            println!(
+                "{}: campaign {} is valid ({} villages)",
+                file.display(),
+                c.id,
+                c.villages().count()
+            );
             Ok(())
         }
         Command::Import { data_dir, file } => {
             let (campaign, text) = read_campaign(&file)?;
             let intake = intake::open(&data_dir)?;
-            let s = intake.store.import_campaign(&campaign, &text, chrono::Utc::now()).map_err(|e| e.to_string())?;
+            let s = intake
+                .store
+                .import_campaign(&campaign, &text, chrono::Utc::now())
+                .map_err(|e| e.to_string())?;
             println!(
                 "imported {}: {} villages, {} households (+{} reserve), {} enumerators, {} supervisors",
                 campaign.id, s.villages, s.households, s.reserve, s.enumerators, s.supervisors
             );
             Ok(())
         }
-        Command::IssueCode { data_dir, enumerator, all, valid_hours, by } => {
+        Command::IssueCode {
+            data_dir,
+            enumerator,
+            all,
+            valid_hours,
+            by,
+        } => {
             let intake = intake::open(&data_dir)?;
             let valid = chrono::Duration::hours(valid_hours);
             if all {
                 for (id, name) in intake.store.enumerators().map_err(|e| e.to_string())? {
-                    let code = intake.issue_enrollment_code(&id, valid, &by).map_err(|e| e.to_string())?;
-                    cli_audit(&intake, "code_issued", &format!("{id}, valid {valid_hours} h"))?;
+                    let code = intake
+                        .issue_enrollment_code(&id, valid, &by)
+                        .map_err(|e| e.to_string())?;
+                    cli_audit(
+                        &intake,
+                        "code_issued",
+                        &format!("{id}, valid {valid_hours} h"),
+                    )?;
                     println!("{id}\t{code}\t{name}");
                 }
             } else {
                 let enumerator = enumerator.expect("clap requires it");
-                let code = intake.issue_enrollment_code(&enumerator, valid, &by).map_err(|e| e.to_string())?;
-                cli_audit(&intake, "code_issued", &format!("{enumerator}, valid {valid_hours} h"))?;
+                let code = intake
+                    .issue_enrollment_code(&enumerator, valid, &by)
+                    .map_err(|e| e.to_string())?;
+                cli_audit(
+                    &intake,
+                    "code_issued",
+                    &format!("{enumerator}, valid {valid_hours} h"),
+                )?;
                 println!("{code}");
                 eprintln!("one-time code for {enumerator}, valid {valid_hours} h");
             }
             Ok(())
         }
-        Command::RevokeDevice { data_dir, device, reason } => {
+        Command::RevokeDevice {
+            data_dir,
+            device,
+            reason,
+        } => {
             let intake = intake::open(&data_dir)?;
-            intake.store.revoke_device(device, &reason, chrono::Utc::now()).map_err(|e| e.to_string())?;
+            intake
+                .store
+                .revoke_device(device, &reason, chrono::Utc::now())
+                .map_err(|e| e.to_string())?;
             cli_audit(&intake, "device_revoked", &format!("{device}: {reason}"))?;
             println!("device {device} revoked");
             Ok(())
         }
-        Command::Reassign { data_dir, village, household, to, reason, by } => {
+        Command::Reassign {
+            data_dir,
+            village,
+            household,
+            to,
+            reason,
+            by,
+        } => {
             let intake = intake::open(&data_dir)?;
             let target = match village {
                 Some(v) => intake::store::ReassignTarget::Village(v),
                 None => intake::store::ReassignTarget::Households(household),
             };
-            let moved = intake.store.reassign(&target, &to, &by, &reason, chrono::Utc::now()).map_err(|e| e.to_string())?;
-            cli_audit(&intake, "reassigned", &format!("{target:?} to {to}: {reason} ({moved} households)"))?;
+            let moved = intake
+                .store
+                .reassign(&target, &to, &by, &reason, chrono::Utc::now())
+                .map_err(|e| e.to_string())?;
+            cli_audit(
+                &intake,
+                "reassigned",
+                &format!("{target:?} to {to}: {reason} ({moved} households)"),
+            )?;
             println!("{moved} household(s) now assigned to {to}");
             Ok(())
         }
-        Command::CreateAccount { data_dir, login, name, role, district } => {
-            let role = intake::accounts::Role::parse(&role).ok_or_else(|| format!("unknown role {role:?}: use supervisor, ministry or admin"))?;
+        Command::CreateAccount {
+            data_dir,
+            login,
+            name,
+            role,
+            district,
+        } => {
+            let role = intake::accounts::Role::parse(&role).ok_or_else(|| {
+                format!("unknown role {role:?}: use supervisor, ministry or admin")
+            })?;
             if role == intake::accounts::Role::Supervisor && district.is_empty() {
                 return Err("a supervisor needs at least one --district".into());
             }
-            let hash = intake::accounts::hash_password(&read_password()?).map_err(|e| e.to_string())?;
+            let hash =
+                intake::accounts::hash_password(&read_password()?).map_err(|e| e.to_string())?;
             let intake = intake::open(&data_dir)?;
-            let account = intake::accounts::Account { login: login.clone(), name, role, districts: district, password_hash: Some(hash), disabled: false };
-            intake.store.upsert_account(&account, chrono::Utc::now()).map_err(|e| e.to_string())?;
-            intake.store.audit("cli", "account_created", &login, "local", chrono::Utc::now()).map_err(|e| e.to_string())?;
+            let account = intake::accounts::Account {
+                login: login.clone(),
+                name,
+                role,
+                districts: district,
+                password_hash: Some(hash),
+                disabled: false,
+            };
+            intake
+                .store
+                .upsert_account(&account, chrono::Utc::now())
+                .map_err(|e| e.to_string())?;
+            intake
+                .store
+                .audit(
+                    "cli",
+                    "account_created",
+                    &login,
+                    "local",
+                    chrono::Utc::now(),
+                )
+                .map_err(|e| e.to_string())?;
             println!("account {login} ({}) ready", role.as_str());
             Ok(())
         }
         Command::SetPassword { data_dir, login } => {
-            let hash = intake::accounts::hash_password(&read_password()?).map_err(|e| e.to_string())?;
+            let hash =
+                intake::accounts::hash_password(&read_password()?).map_err(|e| e.to_string())?;
             let intake = intake::open(&data_dir)?;
-            intake.store.set_password(&login, &hash).map_err(|e| e.to_string())?;
-            intake.store.audit("cli", "password_set", &login, "local", chrono::Utc::now()).map_err(|e| e.to_string())?;
+            intake
+                .store
+                .set_password(&login, &hash)
+                .map_err(|e| e.to_string())?;
+            intake
+                .store
+                .audit("cli", "password_set", &login, "local", chrono::Utc::now())
+                .map_err(|e| e.to_string())?;
             println!("password of {login} set; its sessions are ended");
             Ok(())
         }
         Command::StoreMinistryKey { data_dir, key_file } => {
-            let text = std::fs::read_to_string(&key_file).map_err(|e| format!("cannot read {}: {e}", key_file.display()))?;
-            let secret = sync_protocol::keys::MinistrySecretKey::from_b64(text.trim()).map_err(|e| format!("{}: {e}", key_file.display()))?;
+            let text = std::fs::read_to_string(&key_file)
+                .map_err(|e| format!("cannot read {}: {e}", key_file.display()))?;
+            let secret = sync_protocol::keys::MinistrySecretKey::from_b64(text.trim())
+                .map_err(|e| format!("{}: {e}", key_file.display()))?;
             let passphrase = read_password()?;
             let intake = intake::open(&data_dir)?;
-            intake.store_ministry_key(&secret, &passphrase).map_err(|e| e.to_string())?;
-            intake.store.audit("cli", "ministry_key_stored", "", "local", chrono::Utc::now()).map_err(|e| e.to_string())?;
+            intake
+                .store_ministry_key(&secret, &passphrase)
+                .map_err(|e| e.to_string())?;
+            intake
+                .store
+                .audit(
+                    "cli",
+                    "ministry_key_stored",
+                    "",
+                    "local",
+                    chrono::Utc::now(),
+                )
+                .map_err(|e| e.to_string())?;
             println!("the ministry key is stored, encrypted under the passphrase; keep the passphrase safe — it is not stored anywhere");
             Ok(())
         }
-        Command::Serve { data_dir, listen, json_logs, secure_cookies, tls_cert, tls_key, trusted_proxies, header_timeout_secs, idle_timeout_secs, body_min_rate, body_grace_secs, max_connections } => {
-            let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into());
+        Command::Serve {
+            data_dir,
+            listen,
+            json_logs,
+            secure_cookies,
+            tls_cert,
+            tls_key,
+            trusted_proxies,
+            header_timeout_secs,
+            idle_timeout_secs,
+            body_min_rate,
+            body_grace_secs,
+            max_connections,
+        } => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into());
             if json_logs {
-                tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).json().init();
+                tracing_subscriber::fmt()
+                    .with_writer(std::io::stderr)
+                    .with_env_filter(filter)
+                    .json()
+                    .init();
             } else {
-                tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
+                tracing_subscriber::fmt()
+                    .with_writer(std::io::stderr)
+                    .with_env_filter(filter)
+                    .init();
             }
             let tls = match (&tls_cert, &tls_key) {
                 (Some(cert), Some(key)) => Some(intake::serve::tls_acceptor(cert, key)?),
@@ -327,5 +466,8 @@ fn run(cli: Cli) -> Result<(), String> {
 /// An audit row for a command run on the server itself (who ran it is the operating system's
 /// to tell; the row says it was the command line).
 fn cli_audit(intake: &intake::service::Intake, action: &str, detail: &str) -> Result<(), String> {
-    intake.store.audit("cli", action, detail, "local", chrono::Utc::now()).map_err(|e| e.to_string())
+    intake
+        .store
+        .audit("cli", action, detail, "local", chrono::Utc::now())
+        .map_err(|e| e.to_string())
 }

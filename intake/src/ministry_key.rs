@@ -14,7 +14,9 @@ use zeroize::Zeroizing;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
-    #[error("cụm mật khẩu không mở được khoá của Bộ — the passphrase does not open the ministry key")]
+    #[error(
+        "cụm mật khẩu không mở được khoá của Bộ — the passphrase does not open the ministry key"
+    )]
     WrongPassphrase,
     #[error("cụm mật khẩu cần ít nhất {0} ký tự — a passphrase needs at least {0} characters")]
     PassphraseTooShort(usize),
@@ -41,8 +43,15 @@ struct Sealed {
     ciphertext: String,
 }
 
-fn derive(passphrase: &str, salt: &[u8], memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Zeroizing<[u8; 32]>, KeyError> {
-    let params = Params::new(memory_kib, iterations, parallelism, Some(32)).map_err(|e| KeyError::Damaged(e.to_string()))?;
+fn derive(
+    passphrase: &str,
+    salt: &[u8],
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+    let params = Params::new(memory_kib, iterations, parallelism, Some(32))
+        .map_err(|e| KeyError::Damaged(e.to_string()))?;
     let mut key = Zeroizing::new([0u8; 32]);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password_into(passphrase.as_bytes(), salt, key.as_mut())
@@ -78,21 +87,48 @@ pub fn encrypt(secret: &MinistrySecretKey, passphrase: &str) -> Result<String, K
 }
 
 /// Opens the stored key with `passphrase` and checks it is the campaign's.
-pub fn decrypt(stored: &str, passphrase: &str, expected: &MinistryPublicKey) -> Result<MinistrySecretKey, KeyError> {
-    let sealed: Sealed = serde_json::from_str(stored).map_err(|e| KeyError::Damaged(e.to_string()))?;
+pub fn decrypt(
+    stored: &str,
+    passphrase: &str,
+    expected: &MinistryPublicKey,
+) -> Result<MinistrySecretKey, KeyError> {
+    let sealed: Sealed =
+        serde_json::from_str(stored).map_err(|e| KeyError::Damaged(e.to_string()))?;
     if sealed.kdf != "argon2id" {
-        return Err(KeyError::Damaged(format!("unknown key derivation {}", sealed.kdf)));
+        return Err(KeyError::Damaged(format!(
+            "unknown key derivation {}",
+            sealed.kdf
+        )));
     }
-    let field = |name: &str, v: &str| STANDARD.decode(v).map_err(|e| KeyError::Damaged(format!("{name}: {e}")));
-    let (salt, nonce, ciphertext) = (field("salt", &sealed.salt)?, field("nonce", &sealed.nonce)?, field("ciphertext", &sealed.ciphertext)?);
+    let field = |name: &str, v: &str| {
+        STANDARD
+            .decode(v)
+            .map_err(|e| KeyError::Damaged(format!("{name}: {e}")))
+    };
+    let (salt, nonce, ciphertext) = (
+        field("salt", &sealed.salt)?,
+        field("nonce", &sealed.nonce)?,
+        field("ciphertext", &sealed.ciphertext)?,
+    );
     if nonce.len() != 24 {
         return Err(KeyError::Damaged("nonce length".into()));
     }
-    let key = derive(passphrase, &salt, sealed.memory_kib, sealed.iterations, sealed.parallelism)?;
+    let key = derive(
+        passphrase,
+        &salt,
+        sealed.memory_kib,
+        sealed.iterations,
+        sealed.parallelism,
+    )?;
     let plaintext = Zeroizing::new(
-        XChaCha20Poly1305::new(key.as_ref().into()).decrypt(XNonce::from_slice(&nonce), ciphertext.as_ref()).map_err(|_| KeyError::WrongPassphrase)?,
+        XChaCha20Poly1305::new(key.as_ref().into())
+            .decrypt(XNonce::from_slice(&nonce), ciphertext.as_ref())
+            .map_err(|_| KeyError::WrongPassphrase)?,
     );
-    let bytes: [u8; 32] = plaintext.as_slice().try_into().map_err(|_| KeyError::Damaged("key length".into()))?;
+    let bytes: [u8; 32] = plaintext
+        .as_slice()
+        .try_into()
+        .map_err(|_| KeyError::Damaged("key length".into()))?;
     let secret = MinistrySecretKey::from_bytes(bytes);
     if &secret.public() != expected {
         return Err(KeyError::NotTheCampaignsKey);
@@ -112,10 +148,22 @@ mod tests {
         assert!(!stored.contains("Bộ Nội vụ"));
         let opened = decrypt(&stored, "cụm mật khẩu của Bộ Nội vụ", &secret.public()).unwrap();
         assert_eq!(opened.to_bytes(), secret.to_bytes());
-        assert_eq!(decrypt(&stored, "cụm mật khẩu của Bộ Nội vu", &secret.public()).unwrap_err(), KeyError::WrongPassphrase);
+        assert_eq!(
+            decrypt(&stored, "cụm mật khẩu của Bộ Nội vu", &secret.public()).unwrap_err(),
+            KeyError::WrongPassphrase
+        );
         let other = MinistrySecretKey::from_bytes([1; 32]).public();
-        assert_eq!(decrypt(&stored, "cụm mật khẩu của Bộ Nội vụ", &other).unwrap_err(), KeyError::NotTheCampaignsKey);
-        assert_eq!(encrypt(&secret, "ngắn").unwrap_err(), KeyError::PassphraseTooShort(MIN_PASSPHRASE_CHARS));
-        assert!(matches!(decrypt("{}", "x", &secret.public()), Err(KeyError::Damaged(_))));
+        assert_eq!(
+            decrypt(&stored, "cụm mật khẩu của Bộ Nội vụ", &other).unwrap_err(),
+            KeyError::NotTheCampaignsKey
+        );
+        assert_eq!(
+            encrypt(&secret, "ngắn").unwrap_err(),
+            KeyError::PassphraseTooShort(MIN_PASSPHRASE_CHARS)
+        );
+        assert!(matches!(
+            decrypt("{}", "x", &secret.public()),
+            Err(KeyError::Damaged(_))
+        ));
     }
 }

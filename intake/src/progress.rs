@@ -29,10 +29,26 @@ pub struct Counts {
 
 impl Counts {
     pub fn from_statuses(statuses: &std::collections::BTreeMap<String, u32>) -> Counts {
-        let n = |names: &[&str]| names.iter().map(|s| statuses.get(*s).copied().unwrap_or(0)).sum::<u32>();
+        let n = |names: &[&str]| {
+            names
+                .iter()
+                .map(|s| statuses.get(*s).copied().unwrap_or(0))
+                .sum::<u32>()
+        };
         Counts {
-            sampled: statuses.iter().filter(|(s, _)| s.as_str() != "reserve").map(|(_, n)| n).sum(),
-            handed_out: n(&["distributed", "collected", "transcribed", "verified", "in_parcel", "form_lost"]),
+            sampled: statuses
+                .iter()
+                .filter(|(s, _)| s.as_str() != "reserve")
+                .map(|(_, n)| n)
+                .sum(),
+            handed_out: n(&[
+                "distributed",
+                "collected",
+                "transcribed",
+                "verified",
+                "in_parcel",
+                "form_lost",
+            ]),
             collected: n(&["collected", "transcribed", "verified", "in_parcel"]),
             transcribed: n(&["transcribed", "verified", "in_parcel"]),
             verified: n(&["verified", "in_parcel"]),
@@ -43,7 +59,11 @@ impl Counts {
             unreachable: n(&["unreachable"]),
             form_lost: n(&["form_lost"]),
             replaced: n(&["replaced"]),
-            synced: statuses.iter().filter(|(s, _)| !matches!(s.as_str(), "reserve" | "assigned")).map(|(_, n)| n).sum(),
+            synced: statuses
+                .iter()
+                .filter(|(s, _)| !matches!(s.as_str(), "reserve" | "assigned"))
+                .map(|(_, n)| n)
+                .sum(),
         }
     }
 
@@ -65,7 +85,8 @@ impl Counts {
 
     /// Households that can still give a form: not refused, moved, unreachable or replaced.
     fn workable(&self) -> u32 {
-        self.sampled.saturating_sub(self.refused + self.moved + self.unreachable + self.replaced)
+        self.sampled
+            .saturating_sub(self.refused + self.moved + self.unreachable + self.replaced)
     }
 }
 
@@ -90,7 +111,11 @@ fn share_by(day: NaiveDate, w: &Window) -> f64 {
 
 pub fn expected(counts: &Counts, timeline: &Timeline, day: NaiveDate) -> Expected {
     let of = |w: &Window| (counts.workable() as f64 * share_by(day, w)).floor() as u32;
-    Expected { handed_out: of(&timeline.distribute), collected: of(&timeline.collect), in_parcel: of(&timeline.submit) }
+    Expected {
+        handed_out: of(&timeline.distribute),
+        collected: of(&timeline.collect),
+        in_parcel: of(&timeline.submit),
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -158,7 +183,13 @@ pub fn report(progress: Vec<VillageProgress>, timeline: &Timeline, day: NaiveDat
         .collect();
     let expected = expected(&total, timeline, day);
     let behind = rows.iter().filter(|r| !r.behind.is_empty()).count();
-    Report { day, rows, total, expected, behind }
+    Report {
+        day,
+        rows,
+        total,
+        expected,
+        behind,
+    }
 }
 
 #[cfg(test)]
@@ -167,7 +198,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn window(a: &str, b: &str) -> Window {
-        Window { start: a.parse().unwrap(), end: b.parse().unwrap() }
+        Window {
+            start: a.parse().unwrap(),
+            end: b.parse().unwrap(),
+        }
     }
 
     #[test]
@@ -177,14 +211,45 @@ mod tests {
             collect: window("2024-11-23", "2024-11-24"),
             submit: window("2024-11-27", "2024-11-28"),
         };
-        let statuses: BTreeMap<String, u32> =
-            [("assigned", 10), ("distributed", 12), ("collected", 2), ("refused", 1), ("replaced", 1), ("reserve", 2)].into_iter().map(|(s, n)| (s.to_string(), n)).collect();
+        let statuses: BTreeMap<String, u32> = [
+            ("assigned", 10),
+            ("distributed", 12),
+            ("collected", 2),
+            ("refused", 1),
+            ("replaced", 1),
+            ("reserve", 2),
+        ]
+        .into_iter()
+        .map(|(s, n)| (s.to_string(), n))
+        .collect();
         let counts = Counts::from_statuses(&statuses);
-        assert_eq!((counts.sampled, counts.handed_out, counts.collected, counts.workable()), (26, 14, 2, 24));
+        assert_eq!(
+            (
+                counts.sampled,
+                counts.handed_out,
+                counts.collected,
+                counts.workable()
+            ),
+            (26, 14, 2, 24)
+        );
         let day = |d: &str| d.parse::<NaiveDate>().unwrap();
-        assert_eq!(expected(&counts, &timeline, day("2024-11-20")), Expected::default());
-        assert_eq!(expected(&counts, &timeline, day("2024-11-21")).handed_out, 12, "half-way through a two-day window");
-        assert_eq!(expected(&counts, &timeline, day("2024-11-23")), Expected { handed_out: 24, collected: 12, in_parcel: 0 });
+        assert_eq!(
+            expected(&counts, &timeline, day("2024-11-20")),
+            Expected::default()
+        );
+        assert_eq!(
+            expected(&counts, &timeline, day("2024-11-21")).handed_out,
+            12,
+            "half-way through a two-day window"
+        );
+        assert_eq!(
+            expected(&counts, &timeline, day("2024-11-23")),
+            Expected {
+                handed_out: 24,
+                collected: 12,
+                in_parcel: 0
+            }
+        );
         let p = VillageProgress {
             district_id: "dh".into(),
             district: "Đông Hà".into(),
@@ -198,7 +263,10 @@ mod tests {
             last_sync: None,
         };
         let r = report(vec![p], &timeline, day("2024-11-23"));
-        assert_eq!(r.rows[0].behind, ["handed_out 14 of 24 expected", "collected 2 of 12 expected"]);
+        assert_eq!(
+            r.rows[0].behind,
+            ["handed_out 14 of 24 expected", "collected 2 of 12 expected"]
+        );
         assert_eq!(r.rows[0].shortfall, 10 + 10);
         assert_eq!(r.behind, 1);
     }
@@ -219,14 +287,23 @@ pub struct PeriodRow {
     pub in_parcels: u32,
 }
 
-pub fn period(daily: &[(String, String, String, u32)], from: NaiveDate, to: NaiveDate) -> Vec<PeriodRow> {
+pub fn period(
+    daily: &[(String, String, String, u32)],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<PeriodRow> {
     let mut rows: std::collections::BTreeMap<&str, PeriodRow> = std::collections::BTreeMap::new();
     for (day, enumerator, kind, n) in daily {
-        let Ok(d) = day.parse::<NaiveDate>() else { continue };
+        let Ok(d) = day.parse::<NaiveDate>() else {
+            continue;
+        };
         if d < from || d > to {
             continue;
         }
-        let row = rows.entry(enumerator).or_insert_with(|| PeriodRow { enumerator: enumerator.clone(), ..Default::default() });
+        let row = rows.entry(enumerator).or_insert_with(|| PeriodRow {
+            enumerator: enumerator.clone(),
+            ..Default::default()
+        });
         match kind.as_str() {
             "form_distributed" => row.handed_out += n,
             "form_collected" => row.collected += n,
@@ -243,9 +320,12 @@ pub fn period(daily: &[(String, String, String, u32)], from: NaiveDate, to: Naiv
 
 /// Cumulative handed out / collected / keyed per day, for the progress chart.
 pub fn cumulative(daily: &[(String, String, String, u32)]) -> Vec<(NaiveDate, u32, u32, u32)> {
-    let mut per_day: std::collections::BTreeMap<NaiveDate, (u32, u32, u32)> = std::collections::BTreeMap::new();
+    let mut per_day: std::collections::BTreeMap<NaiveDate, (u32, u32, u32)> =
+        std::collections::BTreeMap::new();
     for (day, _, kind, n) in daily {
-        let Ok(d) = day.parse::<NaiveDate>() else { continue };
+        let Ok(d) = day.parse::<NaiveDate>() else {
+            continue;
+        };
         let e = per_day.entry(d).or_default();
         match kind.as_str() {
             "form_distributed" => e.0 += n,
@@ -255,12 +335,15 @@ pub fn cumulative(daily: &[(String, String, String, u32)]) -> Vec<(NaiveDate, u3
         }
     }
     let (mut a, mut b, mut c) = (0, 0, 0);
-    per_day.into_iter().map(|(d, (x, y, z))| {
-        a += x;
-        b += y;
-        c += z;
-        (d, a, b, c)
-    }).collect()
+    per_day
+        .into_iter()
+        .map(|(d, (x, y, z))| {
+            a += x;
+            b += y;
+            c += z;
+            (d, a, b, c)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -283,7 +366,15 @@ mod period_tests {
         let day = |s: &str| s.parse::<NaiveDate>().unwrap();
         let november = period(&daily, day("2024-11-01"), day("2024-11-30"));
         assert_eq!(november.len(), 2);
-        assert_eq!((november[0].handed_out, november[0].refused, november[0].collected, november[0].keyed), (27, 1, 20, 0));
+        assert_eq!(
+            (
+                november[0].handed_out,
+                november[0].refused,
+                november[0].collected,
+                november[0].keyed
+            ),
+            (27, 1, 20, 0)
+        );
         let chart = cumulative(&daily);
         assert_eq!(chart.last().unwrap(), &(day("2024-12-02"), 32, 20, 20));
         assert_eq!(chart[1], (day("2024-11-22"), 27, 0, 0));

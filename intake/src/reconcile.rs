@@ -39,7 +39,13 @@ pub struct Reconciliation {
 }
 
 fn gives_no_form(status: HouseholdStatus) -> bool {
-    matches!(status, HouseholdStatus::Refused | HouseholdStatus::Moved | HouseholdStatus::Unreachable | HouseholdStatus::Replaced)
+    matches!(
+        status,
+        HouseholdStatus::Refused
+            | HouseholdStatus::Moved
+            | HouseholdStatus::Unreachable
+            | HouseholdStatus::Replaced
+    )
 }
 
 /// Normalizes a serial as keyed or scanned: case and surrounding blanks do not matter.
@@ -55,15 +61,27 @@ pub fn reconcile(expected: &[ExpectedForm], paper: &[String]) -> Reconciliation 
         *counts.entry(normalize_serial(s)).or_default() += 1;
     }
     let known: HashSet<&str> = expected.iter().map(|e| e.serial.as_str()).collect();
-    let mut unexpected: Vec<String> = counts.keys().filter(|s| !known.contains(s.as_str())).cloned().collect();
+    let mut unexpected: Vec<String> = counts
+        .keys()
+        .filter(|s| !known.contains(s.as_str()))
+        .cloned()
+        .collect();
     unexpected.sort();
     let mut out = Reconciliation {
-        duplicates: counts.iter().filter(|(_, n)| **n > 1).map(|(s, n)| (s.clone(), *n)).collect(),
+        duplicates: counts
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(s, n)| (s.clone(), *n))
+            .collect(),
         unexpected,
         ..Default::default()
     };
     for village in expected.chunk_by(|a, b| a.village == b.village) {
-        let mut v = VillageReconciliation { village: village[0].village.clone(), village_name: village[0].village_name.clone(), ..Default::default() };
+        let mut v = VillageReconciliation {
+            village: village[0].village.clone(),
+            village_name: village[0].village_name.clone(),
+            ..Default::default()
+        };
         for e in village {
             let on_paper = counts.contains_key(&e.serial);
             if !gives_no_form(e.status) {
@@ -91,19 +109,30 @@ pub fn reconcile(expected: &[ExpectedForm], paper: &[String]) -> Reconciliation 
 /// with a form, at least `min_per_enumerator` (or all they have), drawn with a generator seeded
 /// from `seed` and the enumerator: the same seed always gives the same list, and a change in one
 /// enumerator's households does not reshuffle another's.
-pub fn backcheck_sample(forms: &[ExpectedForm], seed: &str, share_percent: u32, min_per_enumerator: u32) -> Vec<(String, Vec<ExpectedForm>)> {
+pub fn backcheck_sample(
+    forms: &[ExpectedForm],
+    seed: &str,
+    share_percent: u32,
+    min_per_enumerator: u32,
+) -> Vec<(String, Vec<ExpectedForm>)> {
     let mut by_enumerator: BTreeMap<&str, Vec<&ExpectedForm>> = BTreeMap::new();
     for f in forms.iter().filter(|f| f.digital) {
-        by_enumerator.entry(f.enumerator.as_str()).or_default().push(f);
+        by_enumerator
+            .entry(f.enumerator.as_str())
+            .or_default()
+            .push(f);
     }
     by_enumerator
         .into_iter()
         .map(|(enumerator, mut list)| {
             list.sort_by(|a, b| a.household.cmp(&b.household));
-            let digest = Sha256::digest(format!("fieldpost/backcheck/v1\n{seed}\n{enumerator}").as_bytes());
+            let digest =
+                Sha256::digest(format!("fieldpost/backcheck/v1\n{seed}\n{enumerator}").as_bytes());
             let mut rng = rand_chacha::ChaCha20Rng::from_seed(digest.into());
             list.shuffle(&mut rng);
-            let want = ((list.len() as u64 * share_percent as u64).div_ceil(100) as usize).max(min_per_enumerator as usize).min(list.len());
+            let want = ((list.len() as u64 * share_percent as u64).div_ceil(100) as usize)
+                .max(min_per_enumerator as usize)
+                .min(list.len());
             let mut chosen: Vec<ExpectedForm> = list[..want].iter().map(|f| (*f).clone()).collect();
             chosen.sort_by(|a, b| a.serial.cmp(&b.serial));
             (enumerator.to_string(), chosen)
@@ -115,7 +144,13 @@ pub fn backcheck_sample(forms: &[ExpectedForm], seed: &str, share_percent: u32, 
 mod tests {
     use super::*;
 
-    fn form(i: u32, enumerator: &str, village: &str, status: HouseholdStatus, digital: bool) -> ExpectedForm {
+    fn form(
+        i: u32,
+        enumerator: &str,
+        village: &str,
+        status: HouseholdStatus,
+        digital: bool,
+    ) -> ExpectedForm {
         ExpectedForm {
             household: format!("{village}-{i:02}"),
             serial: format!("QT24-{i:05}"),
@@ -139,7 +174,10 @@ mod tests {
         let paper = ["qt24-00001 ", "QT24-00001", "QT24-00004", "QT24-99999"].map(String::from);
         let r = reconcile(&expected, &paper);
         assert_eq!((r.expected, r.digital, r.paper, r.done), (3, 2, 2, 1));
-        assert_eq!(r.duplicates, BTreeMap::from([("QT24-00001".to_string(), 2)]));
+        assert_eq!(
+            r.duplicates,
+            BTreeMap::from([("QT24-00001".to_string(), 2)])
+        );
         assert_eq!(r.unexpected, ["QT24-99999"]);
         assert_eq!(r.villages[0].paper_missing, ["QT24-00002"]);
         assert_eq!(r.villages[1].digital_missing, ["QT24-00004"]);
@@ -148,11 +186,19 @@ mod tests {
     #[test]
     fn the_same_seed_draws_the_same_sample_stratified_by_enumerator() {
         use HouseholdStatus::*;
-        let forms: Vec<ExpectedForm> = (1..=40).map(|i| form(i, if i <= 30 { "e1" } else { "e2" }, "v", Verified, i != 7)).collect();
+        let forms: Vec<ExpectedForm> = (1..=40)
+            .map(|i| form(i, if i <= 30 { "e1" } else { "e2" }, "v", Verified, i != 7))
+            .collect();
         let a = backcheck_sample(&forms, "phuc-tra-2024", 10, 2);
         let b = backcheck_sample(&forms, "phuc-tra-2024", 10, 2);
         assert_eq!(a, b);
-        assert_eq!(a.iter().map(|(e, l)| (e.as_str(), l.len())).collect::<Vec<_>>(), [("e1", 3), ("e2", 2)], "10 % of 29 rounds up to 3; the minimum 2 for e2's 10");
+        assert_eq!(
+            a.iter()
+                .map(|(e, l)| (e.as_str(), l.len()))
+                .collect::<Vec<_>>(),
+            [("e1", 3), ("e2", 2)],
+            "10 % of 29 rounds up to 3; the minimum 2 for e2's 10"
+        );
         assert!(a.iter().flat_map(|(_, l)| l).all(|f| f.digital));
         let c = backcheck_sample(&forms, "another seed", 10, 2);
         assert_ne!(a, c);
@@ -161,6 +207,10 @@ mod tests {
     #[test]
     fn only_ascii_letters_are_folded_in_serials() {
         assert_eq!(normalize_serial(" qt24-00001 "), "QT24-00001");
-        assert_eq!(normalize_serial("qt24-0000ſ"), "QT24-0000ſ", "stays non-ASCII, so record_paper refuses it");
+        assert_eq!(
+            normalize_serial("qt24-0000ſ"),
+            "QT24-0000ſ",
+            "stays non-ASCII, so record_paper refuses it"
+        );
     }
 }

@@ -66,7 +66,8 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor
     if certs.is_empty() {
         return Err(format!("{} holds no certificate", cert.display()));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("the TLS key {} cannot be read: {e}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("the TLS key {} cannot be read: {e}", key.display()))?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -91,18 +92,29 @@ pub fn security_headers(router: Router, tls: bool) -> Router {
         .layer(Set::overriding(header::REFERRER_POLICY, fixed("no-referrer")))
         .layer(Set::if_not_present(header::CACHE_CONTROL, fixed("no-store")));
     if tls {
-        router = router.layer(Set::overriding(header::STRICT_TRANSPORT_SECURITY, fixed("max-age=31536000")));
+        router = router.layer(Set::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            fixed("max-age=31536000"),
+        ));
     }
     router
 }
 
 /// Serves `router` on `listener` within `limits` until `shutdown` resolves.
-pub async fn serve(listener: TcpListener, router: Router, limits: Limits, tls: Option<tokio_rustls::TlsAcceptor>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     raise_open_file_limit();
     wipe_freed_memory();
     let router = security_headers(router, tls.is_some())
         .layer(axum::middleware::from_fn(secret_requests_close))
-        .layer(axum::middleware::from_fn(move |request: Request, next: Next| body_min_rate(request, next, limits)));
+        .layer(axum::middleware::from_fn(
+            move |request: Request, next: Next| body_min_rate(request, next, limits),
+        ));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     tokio::pin!(shutdown);
     loop {
@@ -126,19 +138,34 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, tls: O
             timed.set_read_timeout(Some(limits.idle_timeout));
             timed.set_write_timeout(Some(limits.idle_timeout));
             let timed = Box::pin(timed);
-            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                router.clone().oneshot(request.map(Body::new))
-            });
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.header_timeout);
-            let served = match tls {
-                None => http.serve_connection(hyper_util::rt::TokioIo::new(timed), service).await,
-                Some(acceptor) => match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(timed)).await {
-                    Ok(Ok(stream)) => http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await,
-                    Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                    Err(_) => return tracing::debug!(%peer, "TLS handshake too slow"),
+            let service = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    router.clone().oneshot(request.map(Body::new))
                 },
+            );
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout);
+            let served = match tls {
+                None => {
+                    http.serve_connection(hyper_util::rt::TokioIo::new(timed), service)
+                        .await
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(timed))
+                        .await
+                    {
+                        Ok(Ok(stream)) => {
+                            http.serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            return tracing::debug!(%peer, error = %e, "TLS handshake failed")
+                        }
+                        Err(_) => return tracing::debug!(%peer, "TLS handshake too slow"),
+                    }
+                }
             };
             if let Err(e) = served {
                 tracing::debug!(%peer, error = %e, "connection ended");
@@ -152,8 +179,12 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, tls: O
 pub fn raise_open_file_limit() {
     // SAFETY: plain syscalls on a struct we own.
     unsafe {
-        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
             limit.rlim_cur = limit.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
@@ -173,16 +204,27 @@ fn wipe_freed_memory() {
 }
 
 /// Paths whose requests carry a password or the passphrase.
-const SECRET_PATHS: [&str; 6] = ["/login", "/ministry/index", "/ministry/index.csv", "/ministry/index.xlsx", "/ministry/answers.csv", "/ministry/answers.xlsx"];
+const SECRET_PATHS: [&str; 6] = [
+    "/login",
+    "/ministry/index",
+    "/ministry/index.csv",
+    "/ministry/index.xlsx",
+    "/ministry/answers.csv",
+    "/ministry/answers.xlsx",
+];
 
 /// Middleware: the connection that brought a password or the passphrase is closed after its
 /// answer, so the buffers that held them are freed (and wiped) at once, not kept for the next
 /// request of a keep-alive connection.
 pub async fn secret_requests_close(request: Request, next: Next) -> Response {
-    let secret = request.method() == axum::http::Method::POST && (SECRET_PATHS.contains(&request.uri().path()) || request.uri().path() == "/api/ministry/index");
+    let secret = request.method() == axum::http::Method::POST
+        && (SECRET_PATHS.contains(&request.uri().path())
+            || request.uri().path() == "/api/ministry/index");
     let mut response = next.run(request).await;
     if secret {
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }
@@ -217,12 +259,20 @@ struct MinRate {
 impl MinRate {
     fn new(inner: Body, limits: Limits) -> MinRate {
         let start = Instant::now();
-        MinRate { inner, start, received: 0, limits, due: Box::pin(tokio::time::sleep_until(start + limits.body_grace)) }
+        MinRate {
+            inner,
+            start,
+            received: 0,
+            limits,
+            due: Box::pin(tokio::time::sleep_until(start + limits.body_grace)),
+        }
     }
 
     fn next_due(&self) -> Instant {
         let rate = self.limits.body_min_bytes_per_sec.max(1);
-        self.start + self.limits.body_grace + Duration::from_millis(self.received.saturating_mul(1000) / rate)
+        self.start
+            + self.limits.body_grace
+            + Duration::from_millis(self.received.saturating_mul(1000) / rate)
     }
 }
 
@@ -230,7 +280,10 @@ impl http_body::Body for MinRate {
     type Data = axum::body::Bytes;
     type Error = axum::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {

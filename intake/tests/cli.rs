@@ -11,7 +11,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_intake");
 
 fn run(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN).args(args).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 struct Server(Child);
@@ -30,7 +34,10 @@ fn an_operator_runs_the_demo_end_to_end() {
     let (d, s) = (demo.to_str().unwrap(), data.to_str().unwrap());
 
     let (ok, out, err) = run(&["--help"]);
-    assert!(ok && out.contains("issue-code") && out.contains("Typical first run"), "{out}{err}");
+    assert!(
+        ok && out.contains("issue-code") && out.contains("Typical first run"),
+        "{out}{err}"
+    );
 
     assert!(run(&["demo-campaign", "--out", d]).0);
     let campaign = demo.join("campaign.json");
@@ -39,11 +46,18 @@ fn an_operator_runs_the_demo_end_to_end() {
 
     // A broken file: every problem listed, nothing imported.
     let broken = dir.path().join("broken.json");
-    let text = std::fs::read_to_string(&campaign).unwrap().replace("\"Asia/Ho_Chi_Minh\"", "\"Nowhere/City\"").replace("enum-dh-p2\"", "enum-dh-p4\"");
+    let text = std::fs::read_to_string(&campaign)
+        .unwrap()
+        .replace("\"Asia/Ho_Chi_Minh\"", "\"Nowhere/City\"")
+        .replace("enum-dh-p2\"", "enum-dh-p4\"");
     std::fs::write(&broken, text).unwrap();
     let (ok, _, err) = run(&["import", "--data-dir", s, broken.to_str().unwrap()]);
     assert!(!ok);
-    assert!(err.contains("timezone") && err.contains("enumerators[1]: enumerator id \"enum-dh-p4\" is already used"), "{err}");
+    assert!(
+        err.contains("timezone")
+            && err.contains("enumerators[1]: enumerator id \"enum-dh-p4\" is already used"),
+        "{err}"
+    );
     assert!(err.contains("problem(s)"));
 
     let (ok, out, err) = run(&["import", "--data-dir", s, campaign.to_str().unwrap()]);
@@ -63,14 +77,57 @@ fn an_operator_runs_the_demo_end_to_end() {
     assert!(all.lines().all(|l| l.split('\t').count() == 3));
 
     // A village moved to another enumerator; mistakes are named and change nothing.
-    let (ok, out, err) = run(&["reassign", "--data-dir", s, "--village", "gl-tt-k2", "--to", "enum-gl-ga", "--reason", "đường ngập"]);
-    assert!(ok && out.contains("30 household(s) now assigned to enum-gl-ga"), "{out}{err}");
-    let (ok, _, err) = run(&["reassign", "--data-dir", s, "--household", "gl-tt-k2-01", "--household", "nowhere-01", "--to", "enum-gl-tt", "--reason", "x"]);
-    assert!(!ok && err.contains("unknown household \"nowhere-01\""), "{err}");
-    let (ok, _, err) = run(&["reassign", "--data-dir", s, "--village", "gl-tt-k2", "--to", "enum-nobody", "--reason", "x"]);
+    let (ok, out, err) = run(&[
+        "reassign",
+        "--data-dir",
+        s,
+        "--village",
+        "gl-tt-k2",
+        "--to",
+        "enum-gl-ga",
+        "--reason",
+        "đường ngập",
+    ]);
+    assert!(
+        ok && out.contains("30 household(s) now assigned to enum-gl-ga"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = run(&[
+        "reassign",
+        "--data-dir",
+        s,
+        "--household",
+        "gl-tt-k2-01",
+        "--household",
+        "nowhere-01",
+        "--to",
+        "enum-gl-tt",
+        "--reason",
+        "x",
+    ]);
+    assert!(
+        !ok && err.contains("unknown household \"nowhere-01\""),
+        "{err}"
+    );
+    let (ok, _, err) = run(&[
+        "reassign",
+        "--data-dir",
+        s,
+        "--village",
+        "gl-tt-k2",
+        "--to",
+        "enum-nobody",
+        "--reason",
+        "x",
+    ]);
     assert!(!ok && err.contains("unknown enumerator"), "{err}");
 
-    let mut child = Command::new(BIN).args(["serve", "--data-dir", s, "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data-dir", s, "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let stdout = child.stdout.take().unwrap();
     let _server = Server(child);
     let mut line = String::new();
@@ -79,10 +136,19 @@ fn an_operator_runs_the_demo_end_to_end() {
     assert!(base.starts_with("http://127.0.0.1:"), "{line}");
 
     let key = DeviceKey::generate(&mut rand::rngs::OsRng);
-    let request = api::EnrollRequest { code, public_key: key.public(), label: "cli test".into() };
+    let request = api::EnrollRequest {
+        code,
+        public_key: key.public(),
+        label: "cli test".into(),
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let response: api::EnrollResponse = rt.block_on(async {
-        let r = reqwest::Client::new().post(format!("{base}{}", api::PATH_ENROLL)).json(&request).send().await.unwrap();
+        let r = reqwest::Client::new()
+            .post(format!("{base}{}", api::PATH_ENROLL))
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 201);
         r.json().await.unwrap()
     });
@@ -97,21 +163,48 @@ fn an_operator_runs_the_demo_end_to_end() {
 fn the_demo_set_up_leaves_no_plain_ministry_key_and_audits_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/setup-demo");
-    let out = Command::new("bash").args([script, BIN, dir.path().to_str().unwrap(), "127.0.0.1:8080"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!dir.path().join("demo/ministry.key").exists(), "the plain key file is gone");
+    let out = Command::new("bash")
+        .args([script, BIN, dir.path().to_str().unwrap(), "127.0.0.1:8080"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !dir.path().join("demo/ministry.key").exists(),
+        "the plain key file is gone"
+    );
     let mut files = vec![dir.path().to_path_buf()];
     while let Some(p) = files.pop() {
         if p.is_dir() {
             files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
         } else {
-            assert!(!p.file_name().unwrap().to_string_lossy().ends_with(".key") || p.ends_with("data/intake.key"), "{} is a key file", p.display());
+            assert!(
+                !p.file_name().unwrap().to_string_lossy().ends_with(".key")
+                    || p.ends_with("data/intake.key"),
+                "{} is a key file",
+                p.display()
+            );
         }
     }
     let accounts = std::fs::read_to_string(dir.path().join("accounts.txt")).unwrap();
-    let passphrase = accounts.lines().find_map(|l| l.strip_prefix("ministry key passphrase: ")).unwrap();
+    let passphrase = accounts
+        .lines()
+        .find_map(|l| l.strip_prefix("ministry key passphrase: "))
+        .unwrap();
     let intake = intake::open(&dir.path().join("data")).unwrap();
-    assert!(intake.open_answers(passphrase, "bonv").is_ok(), "the stored key opens with the passphrase");
+    assert!(
+        intake.open_answers(passphrase, "bonv").is_ok(),
+        "the stored key opens with the passphrase"
+    );
     let log = intake.store.audit_log(100).unwrap();
-    assert_eq!(log.iter().filter(|e| e.login == "cli" && e.action == "code_issued").count(), 9, "one row per code issued");
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.login == "cli" && e.action == "code_issued")
+            .count(),
+        9,
+        "one row per code issued"
+    );
 }

@@ -36,17 +36,33 @@ fn prepare(dir: &Path) -> Vec<Chain> {
     let mut campaign = demo::quang_tri_2024(&ministry.public());
     campaign.verification_required = false;
     let intake = intake::open(dir).unwrap();
-    intake.store.import_campaign(&campaign, "{}", Utc::now()).unwrap();
+    intake
+        .store
+        .import_campaign(&campaign, "{}", Utc::now())
+        .unwrap();
     let at = DeviceTime::parse("2024-11-25T10:00:00+07:00").unwrap();
     campaign
         .enumerators
         .iter()
         .map(|e| {
             let key = DeviceKey::generate(&mut rand::rngs::OsRng);
-            let code = intake.issue_enrollment_code(&e.id, chrono::Duration::hours(1), "test").unwrap();
-            let request = api::EnrollRequest { code, public_key: key.public(), label: String::new() };
-            let device = intake.enroll(&request, "127.0.0.1".parse().unwrap()).unwrap().device;
-            let households: Vec<_> = campaign.villages().filter(|(.., v)| e.villages.contains(&v.id)).flat_map(|(.., v)| v.households.iter()).collect();
+            let code = intake
+                .issue_enrollment_code(&e.id, chrono::Duration::hours(1), "test")
+                .unwrap();
+            let request = api::EnrollRequest {
+                code,
+                public_key: key.public(),
+                label: String::new(),
+            };
+            let device = intake
+                .enroll(&request, "127.0.0.1".parse().unwrap())
+                .unwrap()
+                .device;
+            let households: Vec<_> = campaign
+                .villages()
+                .filter(|(.., v)| e.villages.contains(&v.id))
+                .flat_map(|(.., v)| v.households.iter())
+                .collect();
             let mut prev = BatchHash::GENESIS;
             let mut frames = Vec::new();
             let mut events_per_batch = Vec::new();
@@ -54,17 +70,37 @@ fn prepare(dir: &Path) -> Vec<Chain> {
                 let mut events = Vec::new();
                 for h in chunk {
                     let ev = |body| Event::for_household(&h.id, &h.serial, &e.id, at, body);
-                    events.push(ev(EventBody::FormDistributed { recipient: Recipient::Representative, note: None }));
+                    events.push(ev(EventBody::FormDistributed {
+                        recipient: Recipient::Representative,
+                        note: None,
+                    }));
                     events.push(ev(EventBody::FormCollected {}));
-                    events.push(ev(EventBody::FormTranscribed { form: campaign.form.clone(), sealed_answers: Some(Base64Bytes(vec![3; 400])), keying_seconds: 100 }));
+                    events.push(ev(EventBody::FormTranscribed {
+                        form: campaign.form.clone(),
+                        sealed_answers: Some(Base64Bytes(vec![3; 400])),
+                        keying_seconds: 100,
+                    }));
                 }
                 events_per_batch.push(events.len());
-                let batch = Batch { protocol: PROTOCOL_VERSION, campaign: campaign.id.clone(), device, enumerator: e.id.clone(), seq: i as u64 + 1, prev, created_at: at, events };
+                let batch = Batch {
+                    protocol: PROTOCOL_VERSION,
+                    campaign: campaign.id.clone(),
+                    device,
+                    enumerator: e.id.clone(),
+                    seq: i as u64 + 1,
+                    prev,
+                    created_at: at,
+                    events,
+                };
                 let signed = SignedBatch::sign(&batch, &key).unwrap();
                 prev = signed.hash();
                 frames.push(signed.to_frame());
             }
-            Chain { enumerator: e.id.clone(), frames, events_per_batch }
+            Chain {
+                enumerator: e.id.clone(),
+                frames,
+                events_per_batch,
+            }
         })
         .collect()
 }
@@ -76,29 +112,56 @@ struct Server {
 
 fn start(dir: &Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_intake"))
-        .args(["serve", "--data-dir", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    Server { base: line.trim().rsplit(' ').next().unwrap().to_string(), child }
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    Server {
+        base: line.trim().rsplit(' ').next().unwrap().to_string(),
+        child,
+    }
 }
 
 /// Sends each chain's frames in order from `from[enumerator]`, recording receipted seqs.
-async fn send(base: &str, chains: &[Chain], from: &BTreeMap<String, u64>, receipted: Arc<Mutex<Vec<(String, u64)>>>) {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+async fn send(
+    base: &str,
+    chains: &[Chain],
+    from: &BTreeMap<String, u64>,
+    receipted: Arc<Mutex<Vec<(String, u64)>>>,
+) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
     let mut tasks = Vec::new();
     for chain in chains {
         let start = from.get(&chain.enumerator).copied().unwrap_or(0) as usize;
         let frames: Vec<Vec<u8>> = chain.frames[start..].to_vec();
-        let (http, url, receipted, enumerator) = (http.clone(), format!("{base}{}", api::PATH_BATCHES), receipted.clone(), chain.enumerator.clone());
+        let (http, url, receipted, enumerator) = (
+            http.clone(),
+            format!("{base}{}", api::PATH_BATCHES),
+            receipted.clone(),
+            chain.enumerator.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             for (i, frame) in frames.into_iter().enumerate() {
                 match http.post(&url).body(frame).send().await {
-                    Ok(r) if r.status().is_success() => receipted.lock().unwrap().push((enumerator.clone(), (start + i + 1) as u64)),
+                    Ok(r) if r.status().is_success() => receipted
+                        .lock()
+                        .unwrap()
+                        .push((enumerator.clone(), (start + i + 1) as u64)),
                     _ => return, // the server died: this device stops, as a real one would retry later
                 }
             }
@@ -118,7 +181,8 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         let chains = prepare(dir.path());
         let mut server = start(dir.path());
         let receipted = Arc::new(Mutex::new(Vec::new()));
-        let kill_after = Duration::from_millis(rand_chacha::ChaCha8Rng::seed_from_u64(seed).gen_range(30..300));
+        let kill_after =
+            Duration::from_millis(rand_chacha::ChaCha8Rng::seed_from_u64(seed).gen_range(30..300));
         let from_start = BTreeMap::new();
         rt.block_on(async {
             let sending = send(&server.base, &chains, &from_start, receipted.clone());
@@ -132,14 +196,22 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         });
 
         // After the crash: every receipted batch is there, whole; nothing beyond the chain head.
-        let store = intake::store::sqlite::SqliteStore::open(&dir.path().join("intake.db")).unwrap();
+        let store =
+            intake::store::sqlite::SqliteStore::open(&dir.path().join("intake.db")).unwrap();
         let events = store.events().unwrap();
         let mut heads = BTreeMap::new();
         for chain in &chains {
             let head = store.chain_head(&chain.enumerator).unwrap();
-            let stored = events.iter().filter(|e| e.enumerator == chain.enumerator).count();
+            let stored = events
+                .iter()
+                .filter(|e| e.enumerator == chain.enumerator)
+                .count();
             let expected: usize = chain.events_per_batch[..head.seq as usize].iter().sum();
-            assert_eq!(stored, expected, "seed {seed}: {} has exactly the events of batches 1..={}", chain.enumerator, head.seq);
+            assert_eq!(
+                stored, expected,
+                "seed {seed}: {} has exactly the events of batches 1..={}",
+                chain.enumerator, head.seq
+            );
             heads.insert(chain.enumerator.clone(), head.seq);
         }
         let total: usize = chains.iter().map(|c| c.frames.len()).sum();
@@ -149,20 +221,43 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
             killed_mid_ingest += 1;
         }
         for (enumerator, seq) in receipted.lock().unwrap().iter() {
-            assert!(heads[enumerator] >= *seq, "seed {seed}: receipted batch {enumerator}/{seq} was lost");
+            assert!(
+                heads[enumerator] >= *seq,
+                "seed {seed}: receipted batch {enumerator}/{seq} was lost"
+            );
         }
         drop(store);
 
         // The devices resume from the intake's chain heads and finish.
         let server = start(dir.path());
-        rt.block_on(send(&server.base, &chains, &heads, Arc::new(Mutex::new(Vec::new()))));
+        rt.block_on(send(
+            &server.base,
+            &chains,
+            &heads,
+            Arc::new(Mutex::new(Vec::new())),
+        ));
         let mut child = server.child;
         child.kill().unwrap();
         child.wait().unwrap();
-        let store = intake::store::sqlite::SqliteStore::open(&dir.path().join("intake.db")).unwrap();
+        let store =
+            intake::store::sqlite::SqliteStore::open(&dir.path().join("intake.db")).unwrap();
         let statuses = store.household_statuses().unwrap();
-        assert_eq!(statuses.values().filter(|s| s.as_str() == "transcribed").count(), 486, "seed {seed}");
-        assert!(store.events().unwrap().iter().all(|e| e.status == "accepted"));
+        assert_eq!(
+            statuses
+                .values()
+                .filter(|s| s.as_str() == "transcribed")
+                .count(),
+            486,
+            "seed {seed}"
+        );
+        assert!(store
+            .events()
+            .unwrap()
+            .iter()
+            .all(|e| e.status == "accepted"));
     }
-    assert!(killed_mid_ingest > 0, "no kill landed while batches were still arriving: the test proved nothing");
+    assert!(
+        killed_mid_ingest > 0,
+        "no kill landed while batches were still arriving: the test proved nothing"
+    );
 }

@@ -45,30 +45,107 @@ fn fixture() -> &'static Fixture {
         let key = DeviceKey::from_seed([7; 32]);
         let (device, enumerator) = {
             let intake = intake::open(template.path()).unwrap();
-            intake.store.import_campaign(&campaign, "{}", Utc::now()).unwrap();
-            let code = intake.issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "test").unwrap();
-            let request = sync_protocol::api::EnrollRequest { code, public_key: key.public(), label: String::new() };
-            let enrolled = intake.enroll(&request, "127.0.0.1".parse().unwrap()).unwrap();
+            intake
+                .store
+                .import_campaign(&campaign, "{}", Utc::now())
+                .unwrap();
+            let code = intake
+                .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "test")
+                .unwrap();
+            let request = sync_protocol::api::EnrollRequest {
+                code,
+                public_key: key.public(),
+                label: String::new(),
+            };
+            let enrolled = intake
+                .enroll(&request, "127.0.0.1".parse().unwrap())
+                .unwrap();
             (enrolled.device, enrolled.enumerator)
         }; // the store is dropped here: its files are complete and can be copied
 
-        let village = &campaign.villages().find(|(.., v)| v.id == "dh-p2-kp1").unwrap().3;
-        let h = |i: usize| (village.households[i].id.clone(), village.households[i].serial.clone());
+        let village = &campaign
+            .villages()
+            .find(|(.., v)| v.id == "dh-p2-kp1")
+            .unwrap()
+            .3;
+        let h = |i: usize| {
+            (
+                village.households[i].id.clone(),
+                village.households[i].serial.clone(),
+            )
+        };
         let at = DeviceTime::parse("2024-11-21T09:00:00+07:00").unwrap();
-        let ev = |hh: (String, String), body| Event::for_household(&hh.0, &hh.1, &enumerator, at, body);
-        let dist = |i| ev(h(i), EventBody::FormDistributed { recipient: Recipient::Representative, note: None });
+        let ev =
+            |hh: (String, String), body| Event::for_household(&hh.0, &hh.1, &enumerator, at, body);
+        let dist = |i| {
+            ev(
+                h(i),
+                EventBody::FormDistributed {
+                    recipient: Recipient::Representative,
+                    note: None,
+                },
+            )
+        };
         let sealed = Base64Bytes(vec![5; 120]);
-        let reserve = (village.reserve[0].id.clone(), village.reserve[0].serial.clone());
+        let reserve = (
+            village.reserve[0].id.clone(),
+            village.reserve[0].serial.clone(),
+        );
         let plan: Vec<Vec<Event>> = vec![
-            vec![dist(0), dist(1), dist(2), ev(h(3), EventBody::VisitOutcome { outcome: VisitOutcome::Absent, note: None })],
-            vec![ev(h(0), EventBody::FormCollected {}), ev(h(1), EventBody::FormCollected {}), dist(3)],
             vec![
-                ev(h(0), EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Some(sealed.clone()), keying_seconds: 200 }),
-                ev(h(4), EventBody::FormCollected {}), // illegal: rejected, must stay rejected
-                ev(h(2), EventBody::VisitOutcome { outcome: VisitOutcome::Refused, note: None }),
+                dist(0),
+                dist(1),
+                dist(2),
+                ev(
+                    h(3),
+                    EventBody::VisitOutcome {
+                        outcome: VisitOutcome::Absent,
+                        note: None,
+                    },
+                ),
             ],
-            vec![ev(h(2), EventBody::HouseholdReplaced { replacement: reserve.0.clone() }), ev(reserve.clone(), EventBody::FormDistributed { recipient: Recipient::FamilyMember, note: None })],
-            vec![ev(h(3), EventBody::FormCollected {}), ev(reserve, EventBody::FormCollected {})],
+            vec![
+                ev(h(0), EventBody::FormCollected {}),
+                ev(h(1), EventBody::FormCollected {}),
+                dist(3),
+            ],
+            vec![
+                ev(
+                    h(0),
+                    EventBody::FormTranscribed {
+                        form: "sipas-2024@1".into(),
+                        sealed_answers: Some(sealed.clone()),
+                        keying_seconds: 200,
+                    },
+                ),
+                ev(h(4), EventBody::FormCollected {}), // illegal: rejected, must stay rejected
+                ev(
+                    h(2),
+                    EventBody::VisitOutcome {
+                        outcome: VisitOutcome::Refused,
+                        note: None,
+                    },
+                ),
+            ],
+            vec![
+                ev(
+                    h(2),
+                    EventBody::HouseholdReplaced {
+                        replacement: reserve.0.clone(),
+                    },
+                ),
+                ev(
+                    reserve.clone(),
+                    EventBody::FormDistributed {
+                        recipient: Recipient::FamilyMember,
+                        note: None,
+                    },
+                ),
+            ],
+            vec![
+                ev(h(3), EventBody::FormCollected {}),
+                ev(reserve, EventBody::FormCollected {}),
+            ],
         ];
         let mut prev = BatchHash::GENESIS;
         let frames = plan
@@ -91,7 +168,11 @@ fn fixture() -> &'static Fixture {
             })
             .collect::<Vec<_>>();
         let clean = deliver(template.path(), &frames, &[]);
-        Fixture { template, frames, clean }
+        Fixture {
+            template,
+            frames,
+            clean,
+        }
     })
 }
 
@@ -111,14 +192,34 @@ fn deliver(template: &Path, frames: &[Vec<u8>], schedule: &[(usize, bool)]) -> S
     }
     let mut outcomes = Vec::new();
     for (i, frame) in frames.iter().enumerate() {
-        let (doc, _new): (SignedDocument, bool) = intake.ingest(frame, Utc::now()).expect("in-order delivery succeeds");
-        let receipt: Receipt = doc.verify(sync_protocol::signed::RECEIPT_DOMAIN, &intake.key.public(), "receipt").unwrap();
+        let (doc, _new): (SignedDocument, bool) = intake
+            .ingest(frame, Utc::now())
+            .expect("in-order delivery succeeds");
+        let receipt: Receipt = doc
+            .verify(
+                sync_protocol::signed::RECEIPT_DOMAIN,
+                &intake.key.public(),
+                "receipt",
+            )
+            .unwrap();
         assert_eq!(receipt.seq, i as u64 + 1);
-        let ids: Vec<_> = SignedBatch::from_frame(frame).unwrap().decode().unwrap().events.iter().map(|e| e.id).collect();
+        let ids: Vec<_> = SignedBatch::from_frame(frame)
+            .unwrap()
+            .decode()
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e.id)
+            .collect();
         outcomes.push(receipt.outcomes(&ids));
     }
     let head = intake.store.chain_head("enum-dh-p2").unwrap();
-    (intake.store.household_statuses().unwrap(), intake.store.events().unwrap(), (head.seq, head.hash), outcomes)
+    (
+        intake.store.household_statuses().unwrap(),
+        intake.store.events().unwrap(),
+        (head.seq, head.hash),
+        outcomes,
+    )
 }
 
 #[test]

@@ -27,13 +27,21 @@ async fn enrollment_good_reused_expired_and_wrong_codes() {
     assert_eq!(enrolled.enumerator, "enum-dh-p2");
     assert_eq!(enrolled.chain.seq, 0);
     assert_eq!(enrolled.intake_public_key, server.intake.key.public());
-    let device = server.intake.store.device(enrolled.device).unwrap().unwrap();
+    let device = server
+        .intake
+        .store
+        .device(enrolled.device)
+        .unwrap()
+        .unwrap();
     assert_eq!(device.public_key, key.public());
 
     // The same device asking again with the same code (its answer was lost): the same enrollment.
     let r = server.enroll_raw(&code, &key).await;
     assert_eq!(r.status(), 201);
-    assert_eq!(r.json::<EnrollResponse>().await.unwrap().device, enrolled.device);
+    assert_eq!(
+        r.json::<EnrollResponse>().await.unwrap().device,
+        enrolled.device
+    );
 
     // Reused by another key: refused, and no second device appears.
     let other = DeviceKey::generate(&mut rand::rngs::OsRng);
@@ -42,10 +50,16 @@ async fn enrollment_good_reused_expired_and_wrong_codes() {
     assert_eq!(error_code(&r.json().await.unwrap()), "enrollment_code_used");
 
     // Expired.
-    let expired = server.intake.issue_enrollment_code("enum-dh-p4", chrono::Duration::seconds(-1), "test").unwrap();
+    let expired = server
+        .intake
+        .issue_enrollment_code("enum-dh-p4", chrono::Duration::seconds(-1), "test")
+        .unwrap();
     let r = server.enroll_raw(&expired, &other).await;
     assert_eq!(r.status(), 410);
-    assert_eq!(error_code(&r.json().await.unwrap()), "enrollment_code_expired");
+    assert_eq!(
+        error_code(&r.json().await.unwrap()),
+        "enrollment_code_expired"
+    );
 
     // A code typed in lower case without dashes still works (read over the phone).
     let spoken = server.code("enum-dh-p4").replace('-', "").to_lowercase();
@@ -58,7 +72,10 @@ async fn enrollment_good_reused_expired_and_wrong_codes() {
     for _ in 2..intake::service::ENROLL_MAX_FAILURES {
         let r = server.enroll_raw("ZZZZ-ZZZZ-ZZZZ", &fresh).await;
         assert_eq!(r.status(), 403);
-        assert_eq!(error_code(&r.json().await.unwrap()), "enrollment_code_invalid");
+        assert_eq!(
+            error_code(&r.json().await.unwrap()),
+            "enrollment_code_invalid"
+        );
     }
     let r = server.enroll_raw(&good, &fresh).await;
     assert_eq!(r.status(), 429);
@@ -79,10 +96,27 @@ async fn assignment_is_signed_and_only_for_authenticated_devices() {
     assert_eq!(assignment.enumerator.id, "enum-gl-ga");
     assert_eq!(assignment.villages.len(), 2);
     assert_eq!(assignment.villages[0].commune.name, "Xã Gio An");
-    assert_eq!(assignment.households.iter().filter(|h| h.reserve_rank.is_none()).count(), 54);
-    assert_eq!(assignment.households.iter().filter(|h| h.reserve_rank.is_some()).count(), 6);
+    assert_eq!(
+        assignment
+            .households
+            .iter()
+            .filter(|h| h.reserve_rank.is_none())
+            .count(),
+        54
+    );
+    assert_eq!(
+        assignment
+            .households
+            .iter()
+            .filter(|h| h.reserve_rank.is_some())
+            .count(),
+        6
+    );
     assert_eq!(assignment.ministry_public_key, server.ministry.public());
-    assert_eq!(assignment.campaign.timeline.collect.start.to_string(), "2024-11-23");
+    assert_eq!(
+        assignment.campaign.timeline.collect.start.to_string(),
+        "2024-11-23"
+    );
     // Signed by the intake, not by anyone else.
     assert!(Assignment::verify(&doc, &device.key.public()).is_err());
 
@@ -90,14 +124,31 @@ async fn assignment_is_signed_and_only_for_authenticated_devices() {
     // a village moved to this enumerator changes it.
     let url = format!("{}{}", server.base, api::PATH_ASSIGNMENT);
     let tag = assignment.tag().unwrap();
-    let held = |tag: &str| server.http.get(&url).header("if-none-match", format!("\"{tag}\""));
+    let held = |tag: &str| {
+        server
+            .http
+            .get(&url)
+            .header("if-none-match", format!("\"{tag}\""))
+    };
     let r = device.get_with(held(&tag), api::PATH_ASSIGNMENT, 0).await;
     assert_eq!(r.status(), 304);
     assert_eq!(r.headers()["etag"].to_str().unwrap(), format!("\"{tag}\""));
     assert!(r.bytes().await.unwrap().is_empty());
-    let r = device.get_with(held("a-tag-from-elsewhere"), api::PATH_ASSIGNMENT, 0).await;
+    let r = device
+        .get_with(held("a-tag-from-elsewhere"), api::PATH_ASSIGNMENT, 0)
+        .await;
     assert_eq!(r.status(), 200);
-    server.intake.store.reassign(&intake::store::ReassignTarget::Village("gl-tg-cg".into()), "enum-gl-ga", "gs-gl", "road flooded", chrono::Utc::now()).unwrap();
+    server
+        .intake
+        .store
+        .reassign(
+            &intake::store::ReassignTarget::Village("gl-tg-cg".into()),
+            "enum-gl-ga",
+            "gs-gl",
+            "road flooded",
+            chrono::Utc::now(),
+        )
+        .unwrap();
     let r = device.get_with(held(&tag), api::PATH_ASSIGNMENT, 0).await;
     assert_eq!(r.status(), 200);
     let moved = Assignment::verify(&r.json().await.unwrap(), &device.intake_key).unwrap();
@@ -105,12 +156,29 @@ async fn assignment_is_signed_and_only_for_authenticated_devices() {
     assert_ne!(moved.tag().unwrap(), tag);
 
     // No headers, a forged signature, and a clock far off.
-    let r = server.http.get(format!("{}{}", server.base, api::PATH_ASSIGNMENT)).send().await.unwrap();
+    let r = server
+        .http
+        .get(format!("{}{}", server.base, api::PATH_ASSIGNMENT))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let impostor = support::TestDevice { key: DeviceKey::generate(&mut rand::rngs::OsRng), ..device };
+    let impostor = support::TestDevice {
+        key: DeviceKey::generate(&mut rand::rngs::OsRng),
+        ..device
+    };
     let r = impostor.get(&server.http, api::PATH_ASSIGNMENT, 0).await;
-    assert_eq!((r.status().as_u16(), error_code(&r.json().await.unwrap()).as_str()), (401, "unauthenticated"));
-    let device = support::TestDevice { key: impostor.key.clone(), ..impostor };
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            error_code(&r.json().await.unwrap()).as_str()
+        ),
+        (401, "unauthenticated")
+    );
+    let device = support::TestDevice {
+        key: impostor.key.clone(),
+        ..impostor
+    };
     let _ = device; // the impostor is done
 
     let honest = server.enroll("enum-gl-tg").await;
@@ -127,7 +195,12 @@ async fn ingest_then_idempotent_retry() {
     let server = TestServer::start().await;
     let mut device = server.enroll("enum-dh-p2").await;
     let hs = server.households("enum-dh-p2");
-    let events = vec![device.distributed(&hs[0]), device.collected(&hs[0]), device.transcribed(&hs[0]), device.distributed(&hs[1])];
+    let events = vec![
+        device.distributed(&hs[0]),
+        device.collected(&hs[0]),
+        device.transcribed(&hs[0]),
+        device.distributed(&hs[1]),
+    ];
     let batch = device.next_batch(events);
 
     let (status, body) = server.post_frame(batch.to_frame()).await;
@@ -150,7 +223,10 @@ async fn ingest_then_idempotent_retry() {
     let db = std::fs::read(server.dir.path().join("intake.db")).unwrap();
     let wal = std::fs::read(server.dir.path().join("intake.db-wal")).unwrap_or_default();
     for bytes in [&db, &wal] {
-        assert!(!bytes.windows(5).any(|w| w == b"q001\""), "answer ids must not appear in clear");
+        assert!(
+            !bytes.windows(5).any(|w| w == b"q001\""),
+            "answer ids must not appear in clear"
+        );
     }
 }
 
@@ -161,7 +237,10 @@ async fn equivocation_gap_and_broken_chain_are_conflicts() {
     let hs = server.households("enum-dh-p4");
     let first = device.next_batch(vec![device.distributed(&hs[0])]);
     assert_eq!(server.post_frame(first.to_frame()).await.0, 201);
-    let before = (server.intake.store.events().unwrap(), server.intake.store.household_statuses().unwrap());
+    let before = (
+        server.intake.store.events().unwrap(),
+        server.intake.store.household_statuses().unwrap(),
+    );
 
     // Same seq, different content.
     let fork = device.batch_at(1, BatchHash::GENESIS, vec![device.distributed(&hs[1])]);
@@ -184,7 +263,10 @@ async fn equivocation_gap_and_broken_chain_are_conflicts() {
     let (status, body) = server.post_frame(broken.to_frame()).await;
     assert_eq!((status, error_code(&body).as_str()), (409, "chain_broken"));
 
-    let after = (server.intake.store.events().unwrap(), server.intake.store.household_statuses().unwrap());
+    let after = (
+        server.intake.store.events().unwrap(),
+        server.intake.store.household_statuses().unwrap(),
+    );
     assert_eq!(before, after, "refused batches change nothing");
     assert_eq!(device.chain(&server.http).await.seq, 1);
 
@@ -198,7 +280,12 @@ async fn tampered_foreign_revoked_oversized_malformed_and_unknown_version_are_re
     let server = TestServer::start().await;
     let mut device = server.enroll("enum-qt-p2").await;
     let hs = server.households("enum-qt-p2");
-    let snapshot = || (server.intake.store.events().unwrap(), server.intake.store.household_statuses().unwrap());
+    let snapshot = || {
+        (
+            server.intake.store.events().unwrap(),
+            server.intake.store.household_statuses().unwrap(),
+        )
+    };
     let before = snapshot();
     let batch = device.batch_at(1, BatchHash::GENESIS, vec![device.distributed(&hs[0])]);
 
@@ -217,10 +304,17 @@ async fn tampered_foreign_revoked_oversized_malformed_and_unknown_version_are_re
     assert_eq!((status, error_code(&body).as_str()), (401, "bad_signature"));
 
     // Too large on the wire.
-    let (status, body) = server.post_frame(vec![b'F'; sync_protocol::limits::MAX_FRAME_BYTES + 10]).await;
+    let (status, body) = server
+        .post_frame(vec![b'F'; sync_protocol::limits::MAX_FRAME_BYTES + 10])
+        .await;
     assert_eq!((status, error_code(&body).as_str()), (413, "too_large"));
     // Too large once inflated (a compression bomb).
-    let (status, body) = server.post_frame(frame_of(&vec![b' '; sync_protocol::limits::MAX_BATCH_BYTES + 1], &device.key)).await;
+    let (status, body) = server
+        .post_frame(frame_of(
+            &vec![b' '; sync_protocol::limits::MAX_BATCH_BYTES + 1],
+            &device.key,
+        ))
+        .await;
     assert_eq!((status, error_code(&body).as_str()), (400, "bad_frame"));
 
     // Malformed: empty, garbage, JSON that is not a batch, a batch not in canonical form.
@@ -233,26 +327,50 @@ async fn tampered_foreign_revoked_oversized_malformed_and_unknown_version_are_re
         let (status, body) = server.post_frame(frame).await;
         assert_eq!((status, error_code(&body).as_str()), (400, code));
     }
-    let pretty = serde_json::to_vec_pretty(&serde_json::from_slice::<serde_json::Value>(batch.canonical_bytes()).unwrap()).unwrap();
+    let pretty = serde_json::to_vec_pretty(
+        &serde_json::from_slice::<serde_json::Value>(batch.canonical_bytes()).unwrap(),
+    )
+    .unwrap();
     let (status, body) = server.post_frame(frame_of(&pretty, &device.key)).await;
     assert_eq!((status, error_code(&body).as_str()), (400, "non_canonical"));
 
     // An unknown protocol version, properly signed.
     let mut v2: serde_json::Value = serde_json::from_slice(batch.canonical_bytes()).unwrap();
     v2["protocol"] = 2.into();
-    let (status, body) = server.post_frame(frame_of(&sync_protocol::canonical::to_canonical_bytes(&v2).unwrap(), &device.key)).await;
-    assert_eq!((status, error_code(&body).as_str()), (400, "unsupported_version"));
+    let (status, body) = server
+        .post_frame(frame_of(
+            &sync_protocol::canonical::to_canonical_bytes(&v2).unwrap(),
+            &device.key,
+        ))
+        .await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (400, "unsupported_version")
+    );
 
     assert_eq!(snapshot(), before, "nothing of a refused batch is stored");
-    assert!(server.intake.store.alerts().unwrap().is_empty(), "unauthenticated junk raises no alert");
+    assert!(
+        server.intake.store.alerts().unwrap().is_empty(),
+        "unauthenticated junk raises no alert"
+    );
 
     // A revoked device: refused whole, and an alert for the ministry.
-    server.intake.store.revoke_device(device.id, "tablet stolen", chrono::Utc::now()).unwrap();
+    server
+        .intake
+        .store
+        .revoke_device(device.id, "tablet stolen", chrono::Utc::now())
+        .unwrap();
     let batch = device.next_batch(vec![device.distributed(&hs[0])]);
     let (status, body) = server.post_frame(batch.to_frame()).await;
-    assert_eq!((status, error_code(&body).as_str()), (403, "device_revoked"));
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (403, "device_revoked")
+    );
     assert_eq!(snapshot(), before);
-    assert_eq!(server.intake.store.alerts().unwrap()[0].kind, "revoked_device_sent");
+    assert_eq!(
+        server.intake.store.alerts().unwrap()[0].kind,
+        "revoked_device_sent"
+    );
     let r = device.get(&server.http, api::PATH_ASSIGNMENT, 0).await;
     assert_eq!(r.status(), 403);
 }
@@ -269,16 +387,32 @@ async fn domain_rejections_keep_the_batch_and_the_queue_moving() {
     let good = device.distributed(&mine[0]);
     let unknown = device.distributed(&("no-such-household".to_string(), "X".to_string()));
     let wrong_serial = device.distributed(&(mine[2].0.clone(), "QT24-99999".to_string()));
-    let batch = device.next_batch(vec![unassigned.clone(), illegal.clone(), good.clone(), unknown, wrong_serial]);
+    let batch = device.next_batch(vec![
+        unassigned.clone(),
+        illegal.clone(),
+        good.clone(),
+        unknown,
+        wrong_serial,
+    ]);
     let (status, body) = server.post_frame(batch.to_frame()).await;
     assert_eq!(status, 201, "an authentic batch is accepted into the chain");
     let outcomes = device.outcomes(&body, &batch, 1);
     let codes: Vec<Option<&str>> = outcomes.iter().map(|o| o.code.as_deref()).collect();
     assert_eq!(
         codes,
-        [Some("household_not_assigned"), Some("illegal_transition"), None, Some("household_unknown"), Some("serial_mismatch")]
+        [
+            Some("household_not_assigned"),
+            Some("illegal_transition"),
+            None,
+            Some("household_unknown"),
+            Some("serial_mismatch")
+        ]
     );
-    assert!(outcomes[0].reason.as_deref().unwrap().contains("another enumerator"));
+    assert!(outcomes[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("another enumerator"));
     // Rejected events never touch household state, but are kept as records.
     assert_eq!(server.status(&theirs[0].0), "assigned");
     assert_eq!(server.status(&mine[1].0), "assigned");
@@ -294,27 +428,49 @@ async fn domain_rejections_keep_the_batch_and_the_queue_moving() {
     assert_eq!(outcomes[0].status, OutcomeStatus::Accepted);
     assert_eq!(outcomes[1].code.as_deref(), Some("duplicate_event"));
     assert_eq!(server.status(&mine[0].0), "collected");
-    assert_eq!(server.intake.store.events().unwrap().len(), stored.len() + 1);
+    assert_eq!(
+        server.intake.store.events().unwrap().len(),
+        stored.len() + 1
+    );
 
     // A malformed sealed payload is a domain rejection too.
     let bad_seal = device.event(
         &mine[0],
-        EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Some(sync_protocol::keys::Base64Bytes(vec![1; 20])), keying_seconds: 5 },
+        EventBody::FormTranscribed {
+            form: "sipas-2024@1".into(),
+            sealed_answers: Some(sync_protocol::keys::Base64Bytes(vec![1; 20])),
+            keying_seconds: 5,
+        },
     );
     let third = device.next_batch(vec![bad_seal]);
     let (_, body) = server.post_frame(third.to_frame()).await;
-    assert_eq!(device.outcomes(&body, &third, 3)[0].code.as_deref(), Some("sealed_answers_malformed"));
+    assert_eq!(
+        device.outcomes(&body, &third, 3)[0].code.as_deref(),
+        Some("sealed_answers_malformed")
+    );
     assert_eq!(server.status(&mine[0].0), "collected");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn answers_travel_once_where_transcriptions_are_verified_and_must_travel_where_they_are_not() {
+async fn answers_travel_once_where_transcriptions_are_verified_and_must_travel_where_they_are_not()
+{
     for verified in [true, false] {
         let server = TestServer::start_with(|c| c.verification_required = verified).await;
         let mut device = server.enroll("enum-dh-p4").await;
         let h = server.households("enum-dh-p4")[0].clone();
-        let without_answers = device.event(&h, EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: None, keying_seconds: 200 });
-        let batch = device.next_batch(vec![device.distributed(&h), device.collected(&h), without_answers]);
+        let without_answers = device.event(
+            &h,
+            EventBody::FormTranscribed {
+                form: "sipas-2024@1".into(),
+                sealed_answers: None,
+                keying_seconds: 200,
+            },
+        );
+        let batch = device.next_batch(vec![
+            device.distributed(&h),
+            device.collected(&h),
+            without_answers,
+        ]);
         let (status, body) = server.post_frame(batch.to_frame()).await;
         assert_eq!(status, 201);
         let outcome = &device.outcomes(&body, &batch, 1)[2];
@@ -335,14 +491,31 @@ async fn refusal_replaced_by_the_next_reserve_household() {
     let hs = server.households("enum-gl-ga");
     let reserve = server.reserve("gl-ga-an");
     let refused = device.outcome(&hs[0], VisitOutcome::Refused);
-    let skip_rank = device.event(&hs[0], EventBody::HouseholdReplaced { replacement: reserve[1].0.clone() });
-    let replace = device.event(&hs[0], EventBody::HouseholdReplaced { replacement: reserve[0].0.clone() });
+    let skip_rank = device.event(
+        &hs[0],
+        EventBody::HouseholdReplaced {
+            replacement: reserve[1].0.clone(),
+        },
+    );
+    let replace = device.event(
+        &hs[0],
+        EventBody::HouseholdReplaced {
+            replacement: reserve[0].0.clone(),
+        },
+    );
     let hand_out = device.distributed(&reserve[0]);
     let batch = device.next_batch(vec![refused, skip_rank, replace, hand_out]);
     let (status, body) = server.post_frame(batch.to_frame()).await;
     assert_eq!(status, 201);
-    let codes: Vec<Option<String>> = device.outcomes(&body, &batch, 1).into_iter().map(|o| o.code).collect();
-    assert_eq!(codes, [None, Some("replacement_invalid".into()), None, None]);
+    let codes: Vec<Option<String>> = device
+        .outcomes(&body, &batch, 1)
+        .into_iter()
+        .map(|o| o.code)
+        .collect();
+    assert_eq!(
+        codes,
+        [None, Some("replacement_invalid".into()), None, None]
+    );
     assert_eq!(server.status(&hs[0].0), "replaced");
     assert_eq!(server.status(&reserve[0].0), "distributed");
     assert_eq!(server.status(&reserve[1].0), "reserve");
@@ -363,7 +536,10 @@ async fn a_replacement_device_continues_the_chain() {
     // The tablet is lost; a new one is enrolled and learns where the chain stands.
     let mut new = server.enroll("enum-qt-hl").await;
     assert_eq!((new.seq, new.prev), (3, old.prev));
-    assert!(server.intake.store.device(old.id).unwrap().unwrap().revoked, "one tablet per enumerator");
+    assert!(
+        server.intake.store.device(old.id).unwrap().unwrap().revoked,
+        "one tablet per enumerator"
+    );
     let b = new.next_batch(vec![new.collected(&hs[0])]);
     assert_eq!(server.post_frame(b.to_frame()).await.0, 201);
     assert_eq!(server.status(&hs[0].0), "collected");
@@ -376,10 +552,25 @@ async fn a_replacement_device_continues_the_chain() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_error_is_json_with_a_stable_code() {
     let server = TestServer::start().await;
-    for (method, path, body) in [("GET", "/nope", ""), ("GET", api::PATH_BATCHES, ""), ("DELETE", api::PATH_ENROLL, ""), ("POST", api::PATH_ENROLL, "not json"), ("POST", api::PATH_ENROLL, "{\"code\":1}")] {
-        let r = server.http.request(method.parse().unwrap(), format!("{}{}", server.base, path)).body(body).send().await.unwrap();
+    for (method, path, body) in [
+        ("GET", "/nope", ""),
+        ("GET", api::PATH_BATCHES, ""),
+        ("DELETE", api::PATH_ENROLL, ""),
+        ("POST", api::PATH_ENROLL, "not json"),
+        ("POST", api::PATH_ENROLL, "{\"code\":1}"),
+    ] {
+        let r = server
+            .http
+            .request(method.parse().unwrap(), format!("{}{}", server.base, path))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_client_error());
         let json: serde_json::Value = r.json().await.unwrap();
-        assert!(json["code"].is_string() && json["message"].is_string(), "{json}");
+        assert!(
+            json["code"].is_string() && json["message"].is_string(),
+            "{json}"
+        );
     }
 }

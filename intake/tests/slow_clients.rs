@@ -27,18 +27,40 @@ impl Drop for Server {
 }
 
 fn binary() -> String {
-    std::env::var("FIELDPOST_INTAKE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_intake").to_string())
+    std::env::var("FIELDPOST_INTAKE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_intake").to_string())
 }
 
 /// The demo campaign in a fresh data directory, served with `extra` flags.
 fn serve(extra: &[&str]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let run = |args: &[&str]| assert!(Command::new(binary()).args(args).stdout(Stdio::null()).status().unwrap().success(), "{args:?}");
+    let run = |args: &[&str]| {
+        assert!(
+            Command::new(binary())
+                .args(args)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap()
+                .success(),
+            "{args:?}"
+        )
+    };
     run(&["demo-campaign", "--out", &format!("{d}/demo")]);
-    run(&["import", "--data-dir", &format!("{d}/data"), &format!("{d}/demo/campaign.json")]);
+    run(&[
+        "import",
+        "--data-dir",
+        &format!("{d}/data"),
+        &format!("{d}/demo/campaign.json"),
+    ]);
     let mut child = Command::new(binary())
-        .args(["serve", "--data-dir", &format!("{d}/data"), "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--data-dir",
+            &format!("{d}/data"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .args(extra)
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
@@ -46,8 +68,14 @@ fn serve(extra: &[&str]) -> Server {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    Server { base: line.trim().rsplit(' ').next().unwrap().to_string(), child, _dir: dir }
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    Server {
+        base: line.trim().rsplit(' ').next().unwrap().to_string(),
+        child,
+        _dir: dir,
+    }
 }
 
 fn address(base: &str) -> String {
@@ -55,11 +83,19 @@ fn address(base: &str) -> String {
 }
 
 /// Waits until the server closes `stream` (read gives 0 or an error); the time it took.
-async fn closed_within(mut stream: impl tokio::io::AsyncRead + Unpin, limit: Duration) -> Option<Duration> {
+async fn closed_within(
+    mut stream: impl tokio::io::AsyncRead + Unpin,
+    limit: Duration,
+) -> Option<Duration> {
     let started = Instant::now();
     let mut buf = [0u8; 4096];
     loop {
-        match tokio::time::timeout(limit.saturating_sub(started.elapsed()), stream.read(&mut buf)).await {
+        match tokio::time::timeout(
+            limit.saturating_sub(started.elapsed()),
+            stream.read(&mut buf),
+        )
+        .await
+        {
             Ok(Ok(0)) | Ok(Err(_)) => return Some(started.elapsed()),
             Ok(Ok(_)) => continue,
             Err(_) => return None,
@@ -74,7 +110,16 @@ async fn closed_within(mut stream: impl tokio::io::AsyncRead + Unpin, limit: Dur
 fn item_7_slowloris_and_slow_bodies_are_closed_while_health_checks_are_served() {
     // The test opens hundreds of sockets itself.
     intake::serve::raise_open_file_limit();
-    let server = serve(&["--header-timeout-secs", "3", "--idle-timeout-secs", "5", "--body-grace-secs", "2", "--body-min-rate", "1000"]);
+    let server = serve(&[
+        "--header-timeout-secs",
+        "3",
+        "--idle-timeout-secs",
+        "5",
+        "--body-grace-secs",
+        "2",
+        "--body-min-rate",
+        "1000",
+    ]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let addr = address(&server.base);
@@ -172,16 +217,38 @@ fn an_honest_slow_body_is_not_cut() {
 #[test]
 fn item_10_every_response_carries_the_security_headers() {
     let server = serve(&[]);
-    let http = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    for path in ["/login", "/v1/health", "/progress", "/nowhere", "/api/progress"] {
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in [
+        "/login",
+        "/v1/health",
+        "/progress",
+        "/nowhere",
+        "/api/progress",
+    ] {
         let r = http.get(format!("{}{path}", server.base)).send().unwrap();
         let h = r.headers();
-        let csp = h.get("content-security-policy").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"), "{path}: {csp}");
-        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff", "{path}");
+        let csp = h
+            .get("content-security-policy")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(
+            h.get("x-content-type-options").unwrap(),
+            "nosniff",
+            "{path}"
+        );
         assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer", "{path}");
         assert_eq!(h.get("cache-control").unwrap(), "no-store", "{path}");
-        assert!(h.get("strict-transport-security").is_none(), "no HSTS over plain HTTP");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "no HSTS over plain HTTP"
+        );
     }
 }
 
@@ -193,25 +260,104 @@ fn item_10_the_intake_serves_https_itself() {
     let (cert, key) = (path("cert.pem"), path("key.pem"));
     // A throw-away authority and a certificate for 127.0.0.1 signed by it.
     let openssl = |args: &[&str]| {
-        let ok = Command::new("openssl").args(args).stderr(Stdio::null()).stdout(Stdio::null()).status().expect("openssl is installed (Debian's openssl package)");
+        let ok = Command::new("openssl")
+            .args(args)
+            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .expect("openssl is installed (Debian's openssl package)");
         assert!(ok.success(), "openssl {args:?}");
     };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    openssl(&[&["req", "-x509"][..], &ec[..], &["-days", "2", "-subj", "/CN=Fieldpost test CA", "-keyout", &path("ca.key"), "-out", &path("ca.pem")][..]].concat());
-    openssl(&[&["req"][..], &ec[..], &["-subj", "/CN=localhost", "-keyout", &key, "-out", &path("leaf.csr")][..]].concat());
-    std::fs::write(path("leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
-    openssl(&["x509", "-req", "-in", &path("leaf.csr"), "-CA", &path("ca.pem"), "-CAkey", &path("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", &path("leaf.ext"), "-out", &cert]);
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec[..],
+            &[
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Fieldpost test CA",
+                "-keyout",
+                &path("ca.key"),
+                "-out",
+                &path("ca.pem"),
+            ][..],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec[..],
+            &[
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                &key,
+                "-out",
+                &path("leaf.csr"),
+            ][..],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        path("leaf.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &path("leaf.csr"),
+        "-CA",
+        &path("ca.pem"),
+        "-CAkey",
+        &path("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &path("leaf.ext"),
+        "-out",
+        &cert,
+    ]);
     let server = serve(&["--tls-cert", &cert, "--tls-key", &key]);
     assert!(server.base.starts_with("https://"), "{}", server.base);
     let ca = reqwest::Certificate::from_pem(&std::fs::read(path("ca.pem")).unwrap()).unwrap();
-    let http = reqwest::blocking::Client::builder().add_root_certificate(ca).build().unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
     let r = http.get(format!("{}/login", server.base)).send().unwrap();
     assert!(r.status().is_success());
-    assert_eq!(r.headers().get("strict-transport-security").unwrap(), "max-age=31536000");
-    let cookies: Vec<_> = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
-    assert!(!cookies.is_empty() && cookies.iter().all(|c| c.contains("; Secure")), "{cookies:?}");
+    assert_eq!(
+        r.headers().get("strict-transport-security").unwrap(),
+        "max-age=31536000"
+    );
+    let cookies: Vec<_> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !cookies.is_empty() && cookies.iter().all(|c| c.contains("; Secure")),
+        "{cookies:?}"
+    );
     // Plain HTTP to the TLS port is not served.
-    assert!(reqwest::blocking::get(server.base.replace("https://", "http://") + "/v1/health").map(|r| !r.status().is_success()).unwrap_or(true));
+    assert!(
+        reqwest::blocking::get(server.base.replace("https://", "http://") + "/v1/health")
+            .map(|r| !r.status().is_success())
+            .unwrap_or(true)
+    );
 }
 
 /// Every place in the server process's memory where `needle` occurs (read through /proc).
@@ -227,12 +373,18 @@ fn copies_in_memory(pid: u32, needle: &[u8]) -> usize {
             continue;
         }
         let (start, end) = range.split_once('-').unwrap();
-        let (start, end) = (u64::from_str_radix(start, 16).unwrap(), u64::from_str_radix(end, 16).unwrap());
+        let (start, end) = (
+            u64::from_str_radix(start, 16).unwrap(),
+            u64::from_str_radix(end, 16).unwrap(),
+        );
         let mut region = vec![0u8; (end - start) as usize];
         if mem.seek(SeekFrom::Start(start)).is_err() || mem.read_exact(&mut region).is_err() {
             continue;
         }
-        found += region.windows(needle.len()).filter(|w| *w == needle).count();
+        found += region
+            .windows(needle.len())
+            .filter(|w| *w == needle)
+            .count();
     }
     found
 }
@@ -249,31 +401,106 @@ fn item_8_no_copy_of_the_passphrase_or_password_stays_in_memory() {
     let demo_key = server._dir.path().join("demo/ministry.key");
     let stdin_run = |args: &[&str], input: &str| {
         use std::io::Write;
-        let mut child = Command::new(binary()).args(args).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(format!("{input}\n").as_bytes()).unwrap();
+        let mut child = Command::new(binary())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{input}\n").as_bytes())
+            .unwrap();
         assert!(child.wait().unwrap().success(), "{args:?}");
     };
     let d = data.to_str().unwrap();
-    stdin_run(&["create-account", "--data-dir", d, "--login", "bonv", "--name", "Bộ Nội vụ", "--role", "ministry"], PASSWORD);
-    stdin_run(&["store-ministry-key", "--data-dir", d, "--key-file", demo_key.to_str().unwrap()], PASSPHRASE);
+    stdin_run(
+        &[
+            "create-account",
+            "--data-dir",
+            d,
+            "--login",
+            "bonv",
+            "--name",
+            "Bộ Nội vụ",
+            "--role",
+            "ministry",
+        ],
+        PASSWORD,
+    );
+    stdin_run(
+        &[
+            "store-ministry-key",
+            "--data-dir",
+            d,
+            "--key-file",
+            demo_key.to_str().unwrap(),
+        ],
+        PASSPHRASE,
+    );
 
-    let http = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let cookie = |r: &reqwest::blocking::Response, name: &str| -> String {
-        r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| c.strip_prefix(&format!("{name}=")).map(|v| v.split(';').next().unwrap().to_string())).unwrap()
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| {
+                c.strip_prefix(&format!("{name}="))
+                    .map(|v| v.split(';').next().unwrap().to_string())
+            })
+            .unwrap()
     };
-    let csrf_of = |html: &str| html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let csrf_of = |html: &str| {
+        html.split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
     let page = http.get(format!("{}/login", server.base)).send().unwrap();
     let pre = cookie(&page, "fp_login_csrf");
     let csrf = csrf_of(&page.text().unwrap());
-    let login = http.post(format!("{}/login", server.base)).header("cookie", format!("fp_login_csrf={pre}")).form(&[("login", "bonv"), ("password", PASSWORD), ("csrf", &csrf)]).send().unwrap();
+    let login = http
+        .post(format!("{}/login", server.base))
+        .header("cookie", format!("fp_login_csrf={pre}"))
+        .form(&[("login", "bonv"), ("password", PASSWORD), ("csrf", &csrf)])
+        .send()
+        .unwrap();
     let session = cookie(&login, "fp_session");
-    let index = http.get(format!("{}/ministry/index", server.base)).header("cookie", format!("fp_session={session}")).send().unwrap().text().unwrap();
+    let index = http
+        .get(format!("{}/ministry/index", server.base))
+        .header("cookie", format!("fp_session={session}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     let csrf = csrf_of(&index);
-    let opened = http.post(format!("{}/ministry/index", server.base)).header("cookie", format!("fp_session={session}")).form(&[("csrf", csrf.as_str()), ("passphrase", PASSPHRASE)]).send().unwrap();
+    let opened = http
+        .post(format!("{}/ministry/index", server.base))
+        .header("cookie", format!("fp_session={session}"))
+        .form(&[("csrf", csrf.as_str()), ("passphrase", PASSPHRASE)])
+        .send()
+        .unwrap();
     assert!(opened.status().is_success(), "{}", opened.status());
     drop(opened);
     std::thread::sleep(Duration::from_secs(2));
     let pid = server.child.id();
-    assert_eq!(copies_in_memory(pid, PASSPHRASE.as_bytes()), 0, "the passphrase is still in the server's memory");
-    assert_eq!(copies_in_memory(pid, PASSWORD.as_bytes()), 0, "the password is still in the server's memory");
+    assert_eq!(
+        copies_in_memory(pid, PASSPHRASE.as_bytes()),
+        0,
+        "the passphrase is still in the server's memory"
+    );
+    assert_eq!(
+        copies_in_memory(pid, PASSWORD.as_bytes()),
+        0,
+        "the password is still in the server's memory"
+    );
 }

@@ -8,7 +8,6 @@ use intake::accounts::{hash_password, Account, Role};
 use reqwest::{header, StatusCode};
 use support::pages::*;
 
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
     let server = setup().await;
@@ -16,52 +15,150 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
     let mut device = server.enroll("enum-dh-p2").await;
     let h = server.households("enum-dh-p2")[0].clone();
     let sealed = device.sealed(&h);
-    let batch = device.next_batch(vec![device.distributed(&h), device.collected(&h), device.transcribed(&h), device.verified_with(&h, sealed.clone())]);
+    let batch = device.next_batch(vec![
+        device.distributed(&h),
+        device.collected(&h),
+        device.transcribed(&h),
+        device.verified_with(&h, sealed.clone()),
+    ]);
     assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
 
     // Nothing without a session.
-    let r = client().get(format!("{}/progress", server.base)).send().await.unwrap();
-    assert_eq!((r.status(), r.headers()[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/login"));
-    assert_eq!(client().get(format!("{}/api/progress", server.base)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(get(&server, "/api/progress", "made-up-token").await.status(), StatusCode::UNAUTHORIZED);
+    let r = client()
+        .get(format!("{}/progress", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status(), r.headers()[header::LOCATION].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+    assert_eq!(
+        client()
+            .get(format!("{}/api/progress", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(&server, "/api/progress", "made-up-token")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     let session = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
-    let report: serde_json::Value = get(&server, "/api/progress", &session).await.json().await.unwrap();
+    let report: serde_json::Value = get(&server, "/api/progress", &session)
+        .await
+        .json()
+        .await
+        .unwrap();
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 6, "Đông Hà's six villages");
     assert!(rows.iter().all(|r| r["district_id"] == "dh"));
-    let kp1 = rows.iter().find(|r| r["village_id"] == "dh-p2-kp1").unwrap();
-    assert_eq!((kp1["counts"]["handed_out"].as_u64(), kp1["counts"]["transcribed"].as_u64()), (Some(1), Some(1)));
+    let kp1 = rows
+        .iter()
+        .find(|r| r["village_id"] == "dh-p2-kp1")
+        .unwrap();
+    assert_eq!(
+        (
+            kp1["counts"]["handed_out"].as_u64(),
+            kp1["counts"]["transcribed"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
     assert!(kp1["last_sync"].is_string());
 
     // The chart and the period report (page, CSV, workbook) of their district.
-    assert!(get(&server, "/progress", &session).await.text().await.unwrap().contains("id=\"progress-chart\""));
+    assert!(get(&server, "/progress", &session)
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("id=\"progress-chart\""));
     let day = chrono::Utc::now().date_naive();
-    let report = get(&server, &format!("/progress/report?from={}&to={}&format=csv", day - chrono::Duration::days(40), day + chrono::Duration::days(1)), &session).await.text().await.unwrap();
-    assert!(report.starts_with("điều tra viên,đã phát,đã thu,đã nhập"), "{report}");
+    let report = get(
+        &server,
+        &format!(
+            "/progress/report?from={}&to={}&format=csv",
+            day - chrono::Duration::days(40),
+            day + chrono::Duration::days(1)
+        ),
+        &session,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        report.starts_with("điều tra viên,đã phát,đã thu,đã nhập"),
+        "{report}"
+    );
     assert!(report.contains("\nenum-dh-p2,1,1,1,1,0,0,0"), "{report}");
-    let xlsx = get(&server, "/progress/report?format=xlsx", &session).await.bytes().await.unwrap();
+    let xlsx = get(&server, "/progress/report?format=xlsx", &session)
+        .await
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(&xlsx[..2], b"PK");
 
     // Another district's page does not exist for them; their own does.
-    assert_eq!(get(&server, "/progress/district/qt", &session).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(get(&server, "/progress/district/dh", &session).await.status(), StatusCode::OK);
-    assert_eq!(get(&server, "/progress/district/nowhere", &session).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&server, "/progress/district/qt", &session)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&server, "/progress/district/dh", &session)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&server, "/progress/district/nowhere", &session)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
 
     // No answer anywhere in what they can reach, and no device endpoint opens up to a cookie.
     let sealed_b64 = sync_protocol::keys::b64(&sealed.0);
     for path in ["/progress", "/api/progress", "/progress/district/dh"] {
         let body = get(&server, path, &session).await.text().await.unwrap();
-        assert!(!body.contains(&sealed_b64[..40]) && !body.contains("sealed") && !body.contains("answers"), "{path}");
+        assert!(
+            !body.contains(&sealed_b64[..40])
+                && !body.contains("sealed")
+                && !body.contains("answers"),
+            "{path}"
+        );
     }
-    assert_eq!(get(&server, sync_protocol::api::PATH_ASSIGNMENT, &session).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&server, sync_protocol::api::PATH_ASSIGNMENT, &session)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     // The ministry sees every district; its name is shown escaped, not run.
     let ministry = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
-    let all: serde_json::Value = get(&server, "/api/progress", &ministry).await.json().await.unwrap();
+    let all: serde_json::Value = get(&server, "/api/progress", &ministry)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(all["rows"].as_array().unwrap().len(), 18);
-    let html = get(&server, "/progress", &ministry).await.text().await.unwrap();
-    assert!(html.contains("&lt;script&gt;") && !html.contains("<script>alert"), "escaped");
+    let html = get(&server, "/progress", &ministry)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("&lt;script&gt;") && !html.contains("<script>alert"),
+        "escaped"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -70,7 +167,12 @@ async fn logins_resist_forged_forms_planted_cookies_guessing_and_injection() {
     let http = client();
 
     // A login form without its pre-session token, or with another one, is refused.
-    let r = http.post(format!("{}/login", server.base)).form(&[("login", "gs-dh"), ("password", PASSWORD), ("csrf", "x")]).send().await.unwrap();
+    let r = http
+        .post(format!("{}/login", server.base))
+        .form(&[("login", "gs-dh"), ("password", PASSWORD), ("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = http
         .post(format!("{}/login", server.base))
@@ -83,118 +185,338 @@ async fn logins_resist_forged_forms_planted_cookies_guessing_and_injection() {
 
     // Session fixation: a cookie planted before login is not what the login hands out, and it
     // opens nothing.
-    let page = http.get(format!("{}/login", server.base)).send().await.unwrap();
+    let page = http
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
     let pre = cookie_value(&page, "fp_login_csrf").unwrap();
     let csrf = hidden_csrf(&page.text().await.unwrap());
     let r = http
         .post(format!("{}/login", server.base))
-        .header(header::COOKIE, format!("fp_login_csrf={pre}; fp_session=planted-by-attacker"))
-        .form(&[("login", "gs-dh"), ("password", PASSWORD), ("csrf", csrf.as_str())])
+        .header(
+            header::COOKIE,
+            format!("fp_login_csrf={pre}; fp_session=planted-by-attacker"),
+        )
+        .form(&[
+            ("login", "gs-dh"),
+            ("password", PASSWORD),
+            ("csrf", csrf.as_str()),
+        ])
         .send()
         .await
         .unwrap();
     let session = cookie_value(&r, "fp_session").unwrap();
     assert_ne!(session, "planted-by-attacker");
-    let set = r.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
-    assert_eq!(get(&server, "/api/progress", "planted-by-attacker").await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(get(&server, "/api/progress", &session).await.status(), StatusCode::OK);
+    let set = r.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    assert_eq!(
+        get(&server, "/api/progress", "planted-by-attacker")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(&server, "/api/progress", &session).await.status(),
+        StatusCode::OK
+    );
 
     // Log-out needs the session's CSRF token.
-    let page = get(&server, "/progress", &session).await.text().await.unwrap();
+    let page = get(&server, "/progress", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
     let token = hidden_csrf(&page);
     let logout = |csrf: String| {
-        let (http, url, session) = (http.clone(), format!("{}/logout", server.base), session.clone());
-        async move { http.post(url).header(header::COOKIE, format!("fp_session={session}")).form(&[("csrf", csrf)]).send().await.unwrap() }
+        let (http, url, session) = (
+            http.clone(),
+            format!("{}/logout", server.base),
+            session.clone(),
+        );
+        async move {
+            http.post(url)
+                .header(header::COOKIE, format!("fp_session={session}"))
+                .form(&[("csrf", csrf)])
+                .send()
+                .await
+                .unwrap()
+        }
     };
-    assert_eq!(logout("forged".into()).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(get(&server, "/api/progress", &session).await.status(), StatusCode::OK, "a forged log-out changes nothing");
+    assert_eq!(
+        logout("forged".into()).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&server, "/api/progress", &session).await.status(),
+        StatusCode::OK,
+        "a forged log-out changes nothing"
+    );
     assert_eq!(logout(token).await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(get(&server, "/api/progress", &session).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&server, "/api/progress", &session).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     // SQL and HTML in the free-text fields of the login form: refused, nothing echoed.
-    for login in ["' OR '1'='1", "gs-dh'; DROP TABLE accounts; --", "<img src=x onerror=alert(1)>"] {
+    for login in [
+        "' OR '1'='1",
+        "gs-dh'; DROP TABLE accounts; --",
+        "<img src=x onerror=alert(1)>",
+    ] {
         let r = log_in(&server, login, "' OR '1'='1").await.unwrap_err();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert!(!r.text().await.unwrap().contains("<img src=x"));
     }
-    assert!(server.intake.store.account("gs-dh").unwrap().is_some(), "the accounts table is still there");
+    assert!(
+        server.intake.store.account("gs-dh").unwrap().is_some(),
+        "the accounts table is still there"
+    );
 
     // Wrong passwords past the limit: refused for a while, even the right one.
     for _ in 0..5 {
-        assert_eq!(log_in(&server, "gs-dh", "sai mật khẩu rồi").await.unwrap_err().status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            log_in(&server, "gs-dh", "sai mật khẩu rồi")
+                .await
+                .unwrap_err()
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
-    assert_eq!(log_in(&server, "gs-dh", PASSWORD).await.unwrap_err().status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        log_in(&server, "gs-dh", PASSWORD)
+            .await
+            .unwrap_err()
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 
     // Every attempt is in the audit log.
     let log = server.intake.store.audit_log(100).unwrap();
-    let count = |action: &str| log.iter().filter(|e| e.action == action && e.login == "gs-dh").count();
-    assert_eq!((count("login"), count("login_failed"), count("login_refused")), (1, 5, 1));
+    let count = |action: &str| {
+        log.iter()
+            .filter(|e| e.action == action && e.login == "gs-dh")
+            .count()
+    };
+    assert_eq!(
+        (
+            count("login"),
+            count("login_failed"),
+            count("login_refused")
+        ),
+        (1, 5, 1)
+    );
     assert!(log.iter().all(|e| e.address == "127.0.0.1"));
 }
 
-
 #[tokio::test(flavor = "multi_thread")]
-async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_with_the_passphrase() {
+async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_with_the_passphrase(
+) {
     let server = setup().await;
     let mut device = server.enroll("enum-dh-p2").await;
-    let hs: Vec<(String, String)> = server.households("enum-dh-p2").into_iter().take(3).collect();
+    let hs: Vec<(String, String)> = server
+        .households("enum-dh-p2")
+        .into_iter()
+        .take(3)
+        .collect();
     let mut events = Vec::new();
     for (i, h) in hs.iter().enumerate() {
-        events.extend([device.distributed(h), device.collected(h), device.event(h, sync_protocol::EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: None, keying_seconds: 100 })]);
+        events.extend([
+            device.distributed(h),
+            device.collected(h),
+            device.event(
+                h,
+                sync_protocol::EventBody::FormTranscribed {
+                    form: "sipas-2024@1".into(),
+                    sealed_answers: None,
+                    keying_seconds: 100,
+                },
+            ),
+        ]);
         events.push(verified_form(&server, &device, h, i as i64));
     }
     let batch = device.next_batch(events);
     assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
 
     // The key is kept encrypted; the passphrase nowhere. Without it nothing opens.
-    server.intake.store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE).unwrap();
-    assert!(matches!(server.intake.open_answers("a guess that is long enough", "bonv"), Err(intake::error::IntakeError::MinistryKey(intake::ministry_key::KeyError::WrongPassphrase))));
+    server
+        .intake
+        .store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE)
+        .unwrap();
+    assert!(matches!(
+        server
+            .intake
+            .open_answers("a guess that is long enough", "bonv"),
+        Err(intake::error::IntakeError::MinistryKey(
+            intake::ministry_key::KeyError::WrongPassphrase
+        ))
+    ));
     let db = std::fs::read(server.dir.path().join("intake.db")).unwrap();
     let secret = intake::demo::fixed_ministry_key().to_bytes();
-    assert!(!db.windows(32).any(|w| w == secret), "the secret key is not in the database in clear");
+    assert!(
+        !db.windows(32).any(|w| w == secret),
+        "the secret key is not in the database in clear"
+    );
     assert!(!String::from_utf8_lossy(&db).contains(PASSPHRASE));
 
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
-    for path in ["/ministry/index", "/ministry/reconciliation", "/ministry/backcheck", "/ministry/anomalies"] {
-        assert_eq!(get(&server, path, &supervisor).await.status(), StatusCode::NOT_FOUND, "{path} is not for supervisors");
+    for path in [
+        "/ministry/index",
+        "/ministry/reconciliation",
+        "/ministry/backcheck",
+        "/ministry/anomalies",
+    ] {
+        assert_eq!(
+            get(&server, path, &supervisor).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path} is not for supervisors"
+        );
     }
     let session = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
-    let csrf = hidden_csrf(&get(&server, "/ministry/index", &session).await.text().await.unwrap());
+    let csrf = hidden_csrf(
+        &get(&server, "/ministry/index", &session)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
     let post = |path: &'static str, form: Vec<(&'static str, String)>| {
         let (url, session) = (format!("{}{path}", server.base), session.clone());
-        async move { client().post(url).header(header::COOKIE, format!("fp_session={session}")).form(&form).send().await.unwrap() }
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, format!("fp_session={session}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
     };
 
     // The index: refused without the CSRF token or with a wrong passphrase; then computed.
-    assert_eq!(post("/ministry/index", vec![("csrf", "forged".into()), ("passphrase", PASSPHRASE.into())]).await.status(), StatusCode::FORBIDDEN);
-    let wrong = post("/ministry/index", vec![("csrf", csrf.clone()), ("passphrase", "not the passphrase at all".into())]).await;
+    assert_eq!(
+        post(
+            "/ministry/index",
+            vec![("csrf", "forged".into()), ("passphrase", PASSPHRASE.into())]
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+    let wrong = post(
+        "/ministry/index",
+        vec![
+            ("csrf", csrf.clone()),
+            ("passphrase", "not the passphrase at all".into()),
+        ],
+    )
+    .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    assert!(wrong.text().await.unwrap().contains("passphrase does not open"));
-    let page = post("/ministry/index", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.text().await.unwrap();
-    assert!(page.contains("id=\"national\"") && page.contains("dh-p2-kp1") && page.contains("id=\"index-chart\""), "{page}");
+    assert!(wrong
+        .text()
+        .await
+        .unwrap()
+        .contains("passphrase does not open"));
+    let page = post(
+        "/ministry/index",
+        vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        page.contains("id=\"national\"")
+            && page.contains("dh-p2-kp1")
+            && page.contains("id=\"index-chart\""),
+        "{page}"
+    );
     // The sample answers pick one code for all 33 satisfaction items: each form straight-lines.
-    assert!(page.contains("id=\"straight-lined\">3<"), "every sample form straight-lines");
-    let anomalies = get(&server, "/ministry/anomalies", &session).await.text().await.unwrap();
-    assert!(anomalies.contains("100 giây"), "the median keying time of the three forms");
-    let csv = post("/ministry/index.csv", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.text().await.unwrap();
+    assert!(
+        page.contains("id=\"straight-lined\">3<"),
+        "every sample form straight-lines"
+    );
+    let anomalies = get(&server, "/ministry/anomalies", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        anomalies.contains("100 giây"),
+        "the median keying time of the three forms"
+    );
+    let csv = post(
+        "/ministry/index.csv",
+        vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     // Issue 11, item 8: Vietnamese headers; every level with its parts and criteria, n and interval.
     assert!(csv.starts_with("cấp,mã địa bàn,địa bàn,chỉ tiêu,số phiếu,số câu trả lời hợp lệ (n),tỷ lệ hài lòng,cận dưới 95 %,cận trên 95 %\ntoàn bộ,,Trung bình các tỉnh,chỉ số,3,"), "{csv}");
-    assert!(csv.contains("\nthôn,dh-p2-kp1,\"Khu phố 1, Phường 2\",chỉ số,3,"), "{csv}");
-    assert!(csv.contains(",phần: ") && csv.contains(",tiêu chí: "), "parts and criteria too");
+    assert!(
+        csv.contains("\nthôn,dh-p2-kp1,\"Khu phố 1, Phường 2\",chỉ số,3,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(",phần: ") && csv.contains(",tiêu chí: "),
+        "parts and criteria too"
+    );
     // The answers, with the codes' Vietnamese labels; and the same as workbooks.
-    let answers = post("/ministry/answers.csv", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.text().await.unwrap();
+    let answers = post(
+        "/ministry/answers.csv",
+        vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     let mut lines = answers.lines();
     assert!(lines.next().unwrap().starts_with("hộ,số phiếu,điều tra viên,thôn,xã,huyện,tỉnh,phiên bản phiếu,tình trạng,A1,A1 (nhãn),A2"), "{answers}");
     assert_eq!(lines.count(), 3);
-    assert!(answers.contains(",Nam,") || answers.contains(",Nữ,"), "codes and their labels in columns of their own: {answers}");
-    assert!(answers.contains("Khu phố 1, Phường 2") && answers.contains("sipas-2024@1"), "places by name, the form's version on each row");
+    assert!(
+        answers.contains(",Nam,") || answers.contains(",Nữ,"),
+        "codes and their labels in columns of their own: {answers}"
+    );
+    assert!(
+        answers.contains("Khu phố 1, Phường 2") && answers.contains("sipas-2024@1"),
+        "places by name, the form's version on each row"
+    );
     for path in ["/ministry/answers.xlsx", "/ministry/index.xlsx"] {
-        let r = post(path, vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await;
-        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
-        assert_eq!(&r.bytes().await.unwrap()[..2], b"PK", "{path} is a workbook");
+        let r = post(
+            path,
+            vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())],
+        )
+        .await;
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        );
+        assert_eq!(
+            &r.bytes().await.unwrap()[..2],
+            b"PK",
+            "{path} is a workbook"
+        );
     }
-    assert_eq!(post("/ministry/answers.csv", vec![("csrf", csrf.clone()), ("passphrase", "a wrong passphrase here".into())]).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post(
+            "/ministry/answers.csv",
+            vec![
+                ("csrf", csrf.clone()),
+                ("passphrase", "a wrong passphrase here".into())
+            ]
+        )
+        .await
+        .status(),
+        StatusCode::UNAUTHORIZED
+    );
     let as_supervisor = client()
         .post(format!("{}/ministry/answers.csv", server.base))
         .header(header::COOKIE, format!("fp_session={supervisor}"))
@@ -202,212 +524,949 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         .send()
         .await
         .unwrap();
-    assert_eq!(as_supervisor.status(), StatusCode::NOT_FOUND, "no answer for a supervisor, even with the passphrase");
+    assert_eq!(
+        as_supervisor.status(),
+        StatusCode::NOT_FOUND,
+        "no answer for a supervisor, even with the passphrase"
+    );
 
     // Paper arrives: one serial twice, one missing, one that is not in the sample.
-    let scanned = format!("{}\n{}\n{}\nQT24-99999\n", hs[0].1, hs[0].1.to_lowercase(), hs[1].1);
-    let page = post("/ministry/paper", vec![("csrf", csrf.clone()), ("serials", scanned)]).await.text().await.unwrap();
+    let scanned = format!(
+        "{}\n{}\n{}\nQT24-99999\n",
+        hs[0].1,
+        hs[0].1.to_lowercase(),
+        hs[1].1
+    );
+    let page = post(
+        "/ministry/paper",
+        vec![("csrf", csrf.clone()), ("serials", scanned)],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(page.contains("Đã ghi nhận 4 số phiếu"));
     let r = server.intake.reconciliation().unwrap();
     assert_eq!(r.duplicates.get(&hs[0].1), Some(&2));
     assert_eq!(r.unexpected, ["QT24-99999"]);
-    let kp1 = r.villages.iter().find(|v| v.village == "dh-p2-kp1").unwrap();
+    let kp1 = r
+        .villages
+        .iter()
+        .find(|v| v.village == "dh-p2-kp1")
+        .unwrap();
     assert_eq!((kp1.digital, kp1.paper, kp1.done), (3, 2, 2));
     assert_eq!(kp1.paper_missing, [hs[2].1.clone()]);
-    let bad = post("/ministry/paper", vec![("csrf", csrf.clone()), ("serials", "<script>x</script>".into())]).await.text().await.unwrap();
+    let bad = post(
+        "/ministry/paper",
+        vec![
+            ("csrf", csrf.clone()),
+            ("serials", "<script>x</script>".into()),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(bad.contains("Không ghi nhận") && !bad.contains("<script>x"));
 
     // The back-check sample: the same seed gives the same list.
-    let draw = |seed: &'static str| post("/ministry/backcheck", vec![("csrf", csrf.clone()), ("seed", seed.into()), ("share", "50".into()), ("min", "1".into())]);
-    let serials = |html: String| -> Vec<String> { html.split("class=\"serial\">").skip(1).map(|s| s.split('<').next().unwrap().to_string()).collect() };
+    let draw = |seed: &'static str| {
+        post(
+            "/ministry/backcheck",
+            vec![
+                ("csrf", csrf.clone()),
+                ("seed", seed.into()),
+                ("share", "50".into()),
+                ("min", "1".into()),
+            ],
+        )
+    };
+    let serials = |html: String| -> Vec<String> {
+        html.split("class=\"serial\">")
+            .skip(1)
+            .map(|s| s.split('<').next().unwrap().to_string())
+            .collect()
+    };
     let first = serials(draw("phuc-tra-qt-2024").await.text().await.unwrap());
     let again = serials(draw("phuc-tra-qt-2024").await.text().await.unwrap());
     assert_eq!(first.len(), 2, "half of 3 forms, rounded up");
     assert_eq!(first, again);
     // Issue 11, item 7: the draws are kept and listed (seed, who), each at its own address with
     // the households' names and addresses, and no outcome chosen in advance.
-    let listed = get(&server, "/ministry/backcheck", &session).await.text().await.unwrap();
-    assert!(listed.contains("Lần 1") && listed.contains("Lần 2") && listed.contains("phuc-tra-qt-2024") && listed.contains("bonv"), "{listed}");
-    let kept = get(&server, "/ministry/backcheck/draw/1", &session).await.text().await.unwrap();
-    assert_eq!(serials(kept.clone()), first, "the list is still there after leaving the page");
-    let h0 = server.intake.store.households_to_visit(&[server.intake.store.expected_forms().unwrap().into_iter().find(|f| f.serial == first[0]).unwrap().household]).unwrap().remove(0);
-    assert!(kept.contains(&h0.address) && kept.contains(&h0.name), "names and addresses to visit");
-    assert!(kept.contains("<option value=\"\">— chọn —</option>") && kept.contains("select name=\"outcome\" required"), "no default outcome");
+    let listed = get(&server, "/ministry/backcheck", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listed.contains("Lần 1")
+            && listed.contains("Lần 2")
+            && listed.contains("phuc-tra-qt-2024")
+            && listed.contains("bonv"),
+        "{listed}"
+    );
+    let kept = get(&server, "/ministry/backcheck/draw/1", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        serials(kept.clone()),
+        first,
+        "the list is still there after leaving the page"
+    );
+    let h0 = server
+        .intake
+        .store
+        .households_to_visit(&[server
+            .intake
+            .store
+            .expected_forms()
+            .unwrap()
+            .into_iter()
+            .find(|f| f.serial == first[0])
+            .unwrap()
+            .household])
+        .unwrap()
+        .remove(0);
+    assert!(
+        kept.contains(&h0.address) && kept.contains(&h0.name),
+        "names and addresses to visit"
+    );
+    assert!(
+        kept.contains("<option value=\"\">— chọn —</option>")
+            && kept.contains("select name=\"outcome\" required"),
+        "no default outcome"
+    );
     assert!(!kept.contains(" selected"), "nothing pre-selected");
-    assert_eq!(get(&server, "/ministry/backcheck/draw/99", &session).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&server, "/ministry/backcheck/draw/99", &session)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
 
     // Review: approve one, flag one with a reason (a flag needs one), later decisions kept.
-    let review = |household: String, decision: &'static str, reason: &'static str| post("/ministry/review", vec![("csrf", csrf.clone()), ("household", household), ("decision", decision.into()), ("reason", reason.into())]);
-    assert_eq!(review(hs[0].0.clone(), "approved", "").await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(review(hs[1].0.clone(), "flagged", "").await.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(review(hs[1].0.clone(), "flagged", "Chữ viết khó đọc ở câu 9").await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(review("dh-p4-kp2-01".into(), "approved", "").await.status(), StatusCode::BAD_REQUEST, "no form arrived for it");
-    let page = get(&server, "/ministry/review", &session).await.text().await.unwrap();
+    let review = |household: String, decision: &'static str, reason: &'static str| {
+        post(
+            "/ministry/review",
+            vec![
+                ("csrf", csrf.clone()),
+                ("household", household),
+                ("decision", decision.into()),
+                ("reason", reason.into()),
+            ],
+        )
+    };
+    assert_eq!(
+        review(hs[0].0.clone(), "approved", "").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        review(hs[1].0.clone(), "flagged", "").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        review(hs[1].0.clone(), "flagged", "Chữ viết khó đọc ở câu 9")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        review("dh-p4-kp2-01".into(), "approved", "").await.status(),
+        StatusCode::BAD_REQUEST,
+        "no form arrived for it"
+    );
+    let page = get(&server, "/ministry/review", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Gắn cờ — Chữ viết khó đọc ở câu 9") && page.contains("Đã duyệt"));
     assert_eq!(server.intake.store.reviews().unwrap().len(), 2);
 
     // The flagged form is keyed again from its paper at the centre and sealed; it wins, and the
     // device's own answers stay in the history.
-    assert!(page.contains(&format!("/ministry/correct/{}", hs[1].0)), "a flagged form links to its correction");
+    assert!(
+        page.contains(&format!("/ministry/correct/{}", hs[1].0)),
+        "a flagged form links to its correction"
+    );
     let form = forms::sipas_2024();
     let mut paper = forms::sample::complete_answers(&form, 1);
-    paper.insert("q4".into(), serde_json::json!(if paper["q4"] == serde_json::json!(1) { 2 } else { 1 }));
-    let typed = |answers: &std::collections::BTreeMap<String, serde_json::Value>| -> Vec<(String, String)> {
-        answers
-            .iter()
-            .map(|(q, v)| {
-                let text = match v {
-                    serde_json::Value::Array(codes) => codes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" "),
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (format!("q_{q}"), text)
-            })
-            .collect()
-    };
+    paper.insert(
+        "q4".into(),
+        serde_json::json!(if paper["q4"] == serde_json::json!(1) {
+            2
+        } else {
+            1
+        }),
+    );
+    let typed =
+        |answers: &std::collections::BTreeMap<String, serde_json::Value>| -> Vec<(String, String)> {
+            answers
+                .iter()
+                .map(|(q, v)| {
+                    let text = match v {
+                        serde_json::Value::Array(codes) => codes
+                            .iter()
+                            .map(|c| c.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (format!("q_{q}"), text)
+                })
+                .collect()
+        };
     let correct = |fields: Vec<(String, String)>| {
-        let (url, session) = (format!("{}/ministry/correct/{}", server.base, hs[1].0), session.clone());
-        async move { client().post(url).header(header::COOKIE, format!("fp_session={session}")).form(&fields).send().await.unwrap() }
+        let (url, session) = (
+            format!("{}/ministry/correct/{}", server.base, hs[1].0),
+            session.clone(),
+        );
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, format!("fp_session={session}"))
+                .form(&fields)
+                .send()
+                .await
+                .unwrap()
+        }
     };
     let mut partial = typed(&paper);
     partial.truncate(5);
-    partial.extend([("csrf".to_string(), csrf.clone()), ("reason".to_string(), "Theo bản giấy".to_string())]);
+    partial.extend([
+        ("csrf".to_string(), csrf.clone()),
+        ("reason".to_string(), "Theo bản giấy".to_string()),
+    ]);
     let refused = correct(partial).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     assert!(refused.text().await.unwrap().contains("not complete"));
     let mut full = typed(&paper);
-    full.extend([("csrf".to_string(), csrf.clone()), ("reason".to_string(), "Câu 4: bản giấy ghi khác".to_string())]);
+    full.extend([
+        ("csrf".to_string(), csrf.clone()),
+        ("reason".to_string(), "Câu 4: bản giấy ghi khác".to_string()),
+    ]);
     assert_eq!(correct(full).await.status(), StatusCode::SEE_OTHER);
-    let opened = server.intake.open_answers(PASSPHRASE, "bonv").unwrap().sheets;
-    assert_eq!(opened.iter().find(|(f, _)| f.household == hs[1].0).unwrap().1.answers, paper);
+    let opened = server
+        .intake
+        .open_answers(PASSPHRASE, "bonv")
+        .unwrap()
+        .sheets;
+    assert_eq!(
+        opened
+            .iter()
+            .find(|(f, _)| f.household == hs[1].0)
+            .unwrap()
+            .1
+            .answers,
+        paper
+    );
     let db = rusqlite::Connection::open(server.dir.path().join("intake.db")).unwrap();
     let kept: i64 = db.query_row("SELECT COUNT(*) FROM events WHERE household_id = ?1 AND kind = 'transcription_verified'", [&hs[1].0], |r| r.get(0)).unwrap();
     assert_eq!(kept, 1, "the device's verified answers stay in the history");
 
     // What the visits found, per enumerator; nonsense is refused.
-    let h0 = server.intake.store.expected_forms().unwrap().into_iter().find(|f| f.serial == first[0]).unwrap().household;
-    let outcome = |household: String, outcome: &'static str| post("/ministry/backcheck/outcome", vec![("csrf", csrf.clone()), ("household", household), ("outcome", outcome.into()), ("note", "Chủ hộ xác nhận".into())]);
-    assert_eq!(outcome(h0.clone(), "confirmed").await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(outcome(h0.clone(), "made_up").await.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(outcome("no-such-household".into(), "confirmed").await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(server.intake.backcheck_results().unwrap()["enum-dh-p2"]["confirmed"], 1);
+    let h0 = server
+        .intake
+        .store
+        .expected_forms()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.serial == first[0])
+        .unwrap()
+        .household;
+    let outcome = |household: String, outcome: &'static str| {
+        post(
+            "/ministry/backcheck/outcome",
+            vec![
+                ("csrf", csrf.clone()),
+                ("household", household),
+                ("outcome", outcome.into()),
+                ("note", "Chủ hộ xác nhận".into()),
+            ],
+        )
+    };
+    assert_eq!(
+        outcome(h0.clone(), "confirmed").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        outcome(h0.clone(), "made_up").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        outcome("no-such-household".into(), "confirmed")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        server.intake.backcheck_results().unwrap()["enum-dh-p2"]["confirmed"],
+        1
+    );
 
     // The same data as JSON: for the ministry; a supervisor finds none of it.
-    for path in ["/api/ministry/reconciliation", "/api/ministry/anomalies", "/api/ministry/backcheck", "/api/ministry/reviews"] {
-        assert_eq!(get(&server, path, &supervisor).await.status(), StatusCode::NOT_FOUND, "{path}");
-        assert_eq!(get(&server, path, &session).await.status(), StatusCode::OK, "{path}");
+    for path in [
+        "/api/ministry/reconciliation",
+        "/api/ministry/anomalies",
+        "/api/ministry/backcheck",
+        "/api/ministry/reviews",
+    ] {
+        assert_eq!(
+            get(&server, path, &supervisor).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+        assert_eq!(
+            get(&server, path, &session).await.status(),
+            StatusCode::OK,
+            "{path}"
+        );
     }
-    let r: serde_json::Value = get(&server, "/api/ministry/reconciliation", &session).await.json().await.unwrap();
+    let r: serde_json::Value = get(&server, "/api/ministry/reconciliation", &session)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["duplicates"][&hs[0].1], 2);
-    let wrong = post("/api/ministry/index", vec![("csrf", csrf.clone()), ("passphrase", "not the passphrase at all".into())]).await;
+    let wrong = post(
+        "/api/ministry/index",
+        vec![
+            ("csrf", csrf.clone()),
+            ("passphrase", "not the passphrase at all".into()),
+        ],
+    )
+    .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let index: serde_json::Value = post("/api/ministry/index", vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())]).await.json().await.unwrap();
+    let index: serde_json::Value = post(
+        "/api/ministry/index",
+        vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(index["index"]["national"]["forms"], 3);
-    let supervisor_csrf = hidden_csrf(&get(&server, "/progress", &supervisor).await.text().await.unwrap());
+    let supervisor_csrf = hidden_csrf(
+        &get(&server, "/progress", &supervisor)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
     let as_supervisor = client()
         .post(format!("{}/api/ministry/index", server.base))
         .header(header::COOKIE, format!("fp_session={supervisor}"))
-        .form(&[("csrf", supervisor_csrf.as_str()), ("passphrase", PASSPHRASE)])
+        .form(&[
+            ("csrf", supervisor_csrf.as_str()),
+            ("passphrase", PASSPHRASE),
+        ])
         .send()
         .await
         .unwrap();
-    assert_eq!(as_supervisor.status(), StatusCode::NOT_FOUND, "the index's answers are not for supervisors, even with the passphrase");
-    let report: serde_json::Value = get(&server, "/api/report?from=2020-01-01&to=2030-12-31", &supervisor).await.json().await.unwrap();
+    assert_eq!(
+        as_supervisor.status(),
+        StatusCode::NOT_FOUND,
+        "the index's answers are not for supervisors, even with the passphrase"
+    );
+    let report: serde_json::Value = get(
+        &server,
+        "/api/report?from=2020-01-01&to=2030-12-31",
+        &supervisor,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(report["rows"][0]["enumerator"], "enum-dh-p2");
-    assert!(get(&server, "/api/rejected", &supervisor).await.json::<serde_json::Value>().await.unwrap().is_array());
+    assert!(get(&server, "/api/rejected", &supervisor)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()
+        .is_array());
 
     let log = server.intake.store.audit_log(100).unwrap();
-    for action in ["index_computed", "index_refused", "paper_recorded", "backcheck_drawn", "backcheck_recorded", "form_reviewed", "form_corrected"] {
-        assert!(log.iter().any(|e| e.action == action && e.login == "bonv"), "{action} is audited");
+    for action in [
+        "index_computed",
+        "index_refused",
+        "paper_recorded",
+        "backcheck_drawn",
+        "backcheck_recorded",
+        "form_reviewed",
+        "form_corrected",
+    ] {
+        assert!(
+            log.iter().any(|e| e.action == action && e.login == "bonv"),
+            "{action} is audited"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afterwards() {
     let server = setup().await;
-    server.intake.store.set_password("gs-qt", &hash_password("giám sát Quảng Trị 2024").unwrap()).unwrap();
+    server
+        .intake
+        .store
+        .set_password("gs-qt", &hash_password("giám sát Quảng Trị 2024").unwrap())
+        .unwrap();
     let session = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
-    let csrf = hidden_csrf(&get(&server, "/reassign", &session).await.text().await.unwrap());
+    let csrf = hidden_csrf(
+        &get(&server, "/reassign", &session)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
     let post = |form: Vec<(&'static str, String)>| {
         let (url, session) = (format!("{}/reassign", server.base), session.clone());
-        async move { client().post(url).header(header::COOKIE, format!("fp_session={session}")).form(&form).send().await.unwrap() }
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, format!("fp_session={session}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
     };
-    let form = |csrf: &str, village: &str, to: &str| vec![("csrf", csrf.to_string()), ("village", village.to_string()), ("to", to.to_string()), ("reason", "Điều tra viên ốm".to_string())];
+    let form = |csrf: &str, village: &str, to: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("village", village.to_string()),
+            ("to", to.to_string()),
+            ("reason", "Điều tra viên ốm".to_string()),
+        ]
+    };
 
-    assert_eq!(post(form("forged", "dh-p2-kp1", "enum-dh-p4")).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(post(form(&csrf, "qt-p2-kp2", "enum-dh-p4")).await.status(), StatusCode::NOT_FOUND, "another district's village");
-    assert_eq!(post(form(&csrf, "dh-p2-kp1", "enum-qt-p2")).await.status(), StatusCode::BAD_REQUEST, "an enumerator of another district");
+    assert_eq!(
+        post(form("forged", "dh-p2-kp1", "enum-dh-p4"))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(form(&csrf, "qt-p2-kp2", "enum-dh-p4")).await.status(),
+        StatusCode::NOT_FOUND,
+        "another district's village"
+    );
+    assert_eq!(
+        post(form(&csrf, "dh-p2-kp1", "enum-qt-p2")).await.status(),
+        StatusCode::BAD_REQUEST,
+        "an enumerator of another district"
+    );
     let hs = server.households("enum-dh-p2");
-    let done = post(form(&csrf, "dh-p2-kp1", "enum-dh-p4")).await.text().await.unwrap();
-    assert!(done.contains("Đã chuyển 30 hộ của dh-p2-kp1 cho enum-dh-p4"), "{done}");
+    let names = server.intake.enumerator_names().unwrap();
+    let (name_a, name_b, name_c) = (
+        &names["enum-dh-p2"],
+        &names["enum-dh-p4"],
+        &names["enum-dh-dl"],
+    );
+    let page = get(&server, "/reassign", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!(">{name_b}</option>")),
+        "enumerators are chosen by name"
+    );
+    assert!(!page.contains(">enum-dh-p4<"), "no id where a person reads");
+    let done = post(form(&csrf, "dh-p2-kp1", "enum-dh-p4"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        done.contains(&format!("Đã chuyển 30 hộ cho {name_b}")),
+        "{done}"
+    );
 
-    // Single households too, within the district only.
+    // Single households too, named by the serial printed on the paper, within the district only.
     let single = |households: &str, to: &str| {
         let (url, session, form) = (
             format!("{}/reassign/households", server.base),
             session.clone(),
-            vec![("csrf", csrf.clone()), ("households", households.to_string()), ("to", to.to_string()), ("reason", "Đường ngập".to_string())],
+            vec![
+                ("csrf", csrf.clone()),
+                ("households", households.to_string()),
+                ("to", to.to_string()),
+                ("reason", "Đường ngập".to_string()),
+            ],
         );
-        async move { client().post(url).header(header::COOKIE, format!("fp_session={session}")).form(&form).send().await.unwrap() }
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, format!("fp_session={session}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
     };
-    assert_eq!(single("dh-p4-kp2-01, qt-p2-kp2-01", "enum-dh-dl").await.status(), StatusCode::NOT_FOUND, "one is another district's");
-    let page = single("dh-p4-kp2-01, dh-p4-kp2-02", "enum-dh-dl").await.text().await.unwrap();
-    assert!(page.contains("Đã chuyển 2 hộ cho enum-dh-dl"), "{page}");
-    assert_eq!(server.intake.store.assignment("enum-dh-dl").unwrap().households.iter().filter(|h| h.id.starts_with("dh-p4-kp2-0")).count(), 2);
+    let serial_of = |enumerator: &str, id: &str| {
+        server
+            .intake
+            .store
+            .assignment(enumerator)
+            .unwrap()
+            .households
+            .into_iter()
+            .find(|h| h.id == id)
+            .unwrap()
+            .serial
+    };
+    let (s1, s2, elsewhere) = (
+        serial_of("enum-dh-p4", "dh-p4-kp2-01"),
+        serial_of("enum-dh-p4", "dh-p4-kp2-02"),
+        serial_of("enum-qt-p2", "qt-p2-kp2-01"),
+    );
+    let refused = single(&format!("{s1}, {elsewhere}"), "enum-dh-dl").await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::NOT_FOUND,
+        "one is another district's"
+    );
+    let refused = refused.text().await.unwrap();
+    assert!(
+        refused.contains("<html")
+            && refused.contains("Không tìm thấy")
+            && !refused.contains("not_found"),
+        "a page in Vietnamese, not JSON: {refused}"
+    );
+    let unknown = single("QT24-NOPE", "enum-dh-dl").await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    assert!(unknown
+        .text()
+        .await
+        .unwrap()
+        .contains("Không có hộ nào mang số phiếu QT24-NOPE"));
+    let page = single(&format!("{}, {s2}", s1.to_lowercase()), "enum-dh-dl")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("Đã chuyển 2 hộ cho {name_c}")),
+        "{page}"
+    );
+    assert_eq!(
+        server
+            .intake
+            .store
+            .assignment("enum-dh-dl")
+            .unwrap()
+            .households
+            .iter()
+            .filter(|h| h.id.starts_with("dh-p4-kp2-0"))
+            .count(),
+        2
+    );
 
-    // The old tablet, offline until now, hands out a form in the moved village.
+    // The old tablet, offline until now, hands out forms in the moved village.
     let mut old = server.enroll("enum-dh-p2").await;
-    let moved = hs.iter().find(|h| h.0.starts_with("dh-p2-kp1-")).unwrap().clone();
-    let batch = old.next_batch(vec![old.distributed(&moved)]);
+    let moved: Vec<(String, String)> = hs
+        .iter()
+        .filter(|h| h.0.starts_with("dh-p2-kp1-"))
+        .take(2)
+        .cloned()
+        .collect();
+    let batch = old.next_batch(vec![old.distributed(&moved[0]), old.distributed(&moved[1])]);
     assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
-    let page = get(&server, "/reassign", &session).await.text().await.unwrap();
-    assert!(page.contains(&moved.0) && page.contains("household_not_assigned"), "the supervisor sees the rejected event to resolve");
-    let other = log_in(&server, "gs-qt", "giám sát Quảng Trị 2024").await.unwrap();
-    assert!(!get(&server, "/reassign", &other).await.text().await.unwrap().contains(&moved.0), "not in another district's list");
-    assert!(server.intake.store.audit_log(50).unwrap().iter().any(|e| e.action == "reassigned" && e.login == "gs-dh"));
+    let moved_name = server
+        .intake
+        .store
+        .assignment("enum-dh-p4")
+        .unwrap()
+        .households
+        .into_iter()
+        .find(|h| h.id == moved[0].0)
+        .unwrap()
+        .name;
+    let page = get(&server, "/reassign", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&moved_name) && page.contains(&moved[0].1) && page.contains(name_a.as_str()),
+        "the supervisor sees whose work, for which household"
+    );
+    assert!(
+        page.contains("Hộ đã được chuyển cho điều tra viên khác")
+            && page.contains(&format!("Nhận vào hồ sơ của {name_b}")),
+        "{page}"
+    );
+    assert!(
+        !page.contains("household_not_assigned") && !page.contains("form_distributed"),
+        "no codes where a person reads"
+    );
+    let other = log_in(&server, "gs-qt", "giám sát Quảng Trị 2024")
+        .await
+        .unwrap();
+    assert!(
+        !get(&server, "/reassign", &other)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains(&moved[0].1),
+        "not in another district's list"
+    );
+
+    // Each refused event is decided from the page: asked once more, then done, audited.
+    let rejected = server.intake.store.rejected_events(None).unwrap();
+    let event_of = |h: &str| {
+        rejected
+            .iter()
+            .find(|r| r.household.as_deref() == Some(h))
+            .unwrap()
+            .event
+            .clone()
+    };
+    let resolve = |who: String,
+                   csrf: String,
+                   event: String,
+                   decision: &'static str,
+                   note: &'static str,
+                   confirmed: bool| {
+        let url = format!("{}/reassign/rejected", server.base);
+        let mut form = vec![
+            ("csrf", csrf),
+            ("event", event),
+            ("decision", decision.to_string()),
+            ("note", note.to_string()),
+        ];
+        if confirmed {
+            form.push(("confirmed", "yes".into()));
+        }
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, format!("fp_session={who}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let other_csrf = hidden_csrf(
+        &get(&server, "/progress", &other)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        resolve(
+            other.clone(),
+            other_csrf,
+            event_of(&moved[0].0),
+            "dismissed",
+            "x",
+            true
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND,
+        "another district's event"
+    );
+    let ask = resolve(
+        session.clone(),
+        csrf.clone(),
+        event_of(&moved[0].0),
+        "accepted",
+        "",
+        false,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        ask.contains("Xác nhận") && ask.contains(&moved_name) && ask.contains("không hoàn tác"),
+        "{ask}"
+    );
+    assert_eq!(
+        server.intake.store.household_statuses().unwrap()[&moved[0].0],
+        sync_protocol::lifecycle::HouseholdStatus::Assigned,
+        "nothing yet"
+    );
+    let done = resolve(
+        session.clone(),
+        csrf.clone(),
+        event_of(&moved[0].0),
+        "accepted",
+        "",
+        true,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        done.contains(&format!("Đã nhận vào hồ sơ của {name_b}")),
+        "{done}"
+    );
+    assert_eq!(
+        server.intake.store.household_statuses().unwrap()[&moved[0].0],
+        sync_protocol::lifecycle::HouseholdStatus::Distributed,
+        "the hand-out now counts"
+    );
+    let b_view = server.intake.store.assignment("enum-dh-p4").unwrap();
+    let carried = b_view
+        .households
+        .iter()
+        .find(|h| h.id == moved[0].0)
+        .unwrap()
+        .carried_over
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (carried.from.name.as_str(), carried.events),
+        (name_a.as_str(), 1),
+        "the new enumerator learns whose paper it is"
+    );
+    let again = resolve(
+        session.clone(),
+        csrf.clone(),
+        event_of(&moved[0].0),
+        "dismissed",
+        "x",
+        true,
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST, "decided once");
+    let no_reason = resolve(
+        session.clone(),
+        csrf.clone(),
+        event_of(&moved[1].0),
+        "dismissed",
+        "  ",
+        true,
+    )
+    .await;
+    assert_eq!(no_reason.status(), StatusCode::BAD_REQUEST);
+    assert!(no_reason
+        .text()
+        .await
+        .unwrap()
+        .contains("Hãy ghi lý do bỏ qua"));
+    resolve(
+        session.clone(),
+        csrf.clone(),
+        event_of(&moved[1].0),
+        "dismissed",
+        "Phát nhầm, hộ chưa nhận phiếu",
+        true,
+    )
+    .await;
+    assert_eq!(
+        server.intake.store.household_statuses().unwrap()[&moved[1].0],
+        sync_protocol::lifecycle::HouseholdStatus::Assigned,
+        "a dismissed hand-out does not count"
+    );
+
+    // The old tablet learns where the households went and what was decided.
+    let a_view = server.intake.store.assignment("enum-dh-p2").unwrap();
+    let gone = a_view
+        .moved_away
+        .iter()
+        .find(|m| m.household == moved[0].0)
+        .unwrap();
+    assert_eq!(gone.to.name, *name_b);
+    assert_eq!(a_view.resolved.len(), 2);
+    assert!(a_view.resolved.iter().any(|r| r.decision
+        == sync_protocol::assignment::Resolution::Dismissed
+        && r.note == "Phát nhầm, hộ chưa nhận phiếu"));
+    let page = get(&server, "/reassign", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Không có việc nào chờ giải quyết") && page.contains("Đã giải quyết (2)"),
+        "{page}"
+    );
+    let log = server.intake.store.audit_log(50).unwrap();
+    for action in ["reassigned", "rejection_accepted", "rejection_dismissed"] {
+        assert!(
+            log.iter().any(|e| e.action == action && e.login == "gs-dh"),
+            "{action} is audited"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_page() {
     let server = setup().await;
-    let admin = Account { login: "admin".into(), name: "Quản trị".into(), role: Role::Admin, districts: vec![], password_hash: Some(hash_password("quản trị viên mật khẩu").unwrap()), disabled: false };
-    server.intake.store.upsert_account(&admin, chrono::Utc::now()).unwrap();
+    let admin = Account {
+        login: "admin".into(),
+        name: "Quản trị".into(),
+        role: Role::Admin,
+        districts: vec![],
+        password_hash: Some(hash_password("quản trị viên mật khẩu").unwrap()),
+        disabled: false,
+    };
+    server
+        .intake
+        .store
+        .upsert_account(&admin, chrono::Utc::now())
+        .unwrap();
     let device = server.enroll("enum-gl-ga").await;
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
-    assert_eq!(get(&server, "/admin", &supervisor).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&server, "/admin", &supervisor).await.status(),
+        StatusCode::NOT_FOUND
+    );
     let ministry = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
-    assert_eq!(get(&server, "/admin", &ministry).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&server, "/admin", &ministry).await.status(),
+        StatusCode::NOT_FOUND
+    );
 
-    let session = log_in(&server, "admin", "quản trị viên mật khẩu").await.unwrap();
+    let session = log_in(&server, "admin", "quản trị viên mật khẩu")
+        .await
+        .unwrap();
     let csrf = hidden_csrf(&get(&server, "/admin", &session).await.text().await.unwrap());
     let post = |path: &'static str, form: Vec<(&'static str, String)>| {
         let (url, session) = (format!("{}{path}", server.base), session.clone());
-        async move { client().post(url).header(header::COOKIE, format!("fp_session={session}")).form(&form).send().await.unwrap() }
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, format!("fp_session={session}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
     };
     let account = |login: &str, role: &str, districts: &str, password: &str| {
-        vec![("csrf", csrf.clone()), ("login", login.to_string()), ("name", "Nguyễn Văn <b>Giám</b>".to_string()), ("role", role.to_string()), ("districts", districts.to_string()), ("password", password.to_string())]
+        vec![
+            ("csrf", csrf.clone()),
+            ("login", login.to_string()),
+            ("name", "Nguyễn Văn <b>Giám</b>".to_string()),
+            ("role", role.to_string()),
+            ("districts", districts.to_string()),
+            ("password", password.to_string()),
+        ]
     };
-    assert_eq!(post("/admin/account", vec![("csrf", "forged".into())]).await.status(), StatusCode::UNPROCESSABLE_ENTITY, "an incomplete form");
-    let page = post("/admin/account", account("gs-gl2", "supervisor", "gl", "short")).await.text().await.unwrap();
-    assert!(page.contains("Không lưu") && page.contains("12"), "a short password is refused");
-    let page = post("/admin/account", account("gs-gl2", "supervisor", "nowhere", "mật khẩu đủ dài rồi")).await.text().await.unwrap();
+    assert_eq!(
+        post("/admin/account", vec![("csrf", "forged".into())])
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an incomplete form"
+    );
+    let page = post(
+        "/admin/account",
+        account("gs-gl2", "supervisor", "gl", "short"),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        page.contains("Không lưu") && page.contains("12"),
+        "a short password is refused"
+    );
+    let page = post(
+        "/admin/account",
+        account("gs-gl2", "supervisor", "nowhere", "mật khẩu đủ dài rồi"),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(page.contains("Không lưu"), "an unknown district is refused");
-    let page = post("/admin/account", account("gs-gl2", "supervisor", "gl", "mật khẩu đủ dài rồi")).await.text().await.unwrap();
-    assert!(page.contains("Đã lưu tài khoản gs-gl2") && page.contains("Nguyễn Văn &lt;b&gt;Giám&lt;/b&gt;"));
-    let new_session = log_in(&server, "gs-gl2", "mật khẩu đủ dài rồi").await.unwrap();
-    let rows: serde_json::Value = get(&server, "/api/progress", &new_session).await.json().await.unwrap();
-    assert!(rows["rows"].as_array().unwrap().iter().all(|r| r["district_id"] == "gl"));
+    let page = post(
+        "/admin/account",
+        account("gs-gl2", "supervisor", "gl", "mật khẩu đủ dài rồi"),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        page.contains("Đã lưu tài khoản gs-gl2")
+            && page.contains("Nguyễn Văn &lt;b&gt;Giám&lt;/b&gt;")
+    );
+    let new_session = log_in(&server, "gs-gl2", "mật khẩu đủ dài rồi")
+        .await
+        .unwrap();
+    let rows: serde_json::Value = get(&server, "/api/progress", &new_session)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["district_id"] == "gl"));
 
-    let page = post("/admin/code", vec![("csrf", csrf.clone()), ("enumerator", "enum-gl-tt".into()), ("hours", "24".into())]).await.text().await.unwrap();
-    let code = page.split("Mã đăng ký cho enum-gl-tt: ").nth(1).unwrap().split(' ').next().unwrap().to_string();
-    assert_eq!(server.enroll_raw(&code, &sync_protocol::keys::DeviceKey::generate(&mut rand::rngs::OsRng)).await.status(), 201);
+    let page = post(
+        "/admin/code",
+        vec![
+            ("csrf", csrf.clone()),
+            ("enumerator", "enum-gl-tt".into()),
+            ("hours", "24".into()),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let code = page
+        .split("Mã đăng ký cho enum-gl-tt: ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        server
+            .enroll_raw(
+                &code,
+                &sync_protocol::keys::DeviceKey::generate(&mut rand::rngs::OsRng)
+            )
+            .await
+            .status(),
+        201
+    );
 
-    let page = post("/admin/revoke", vec![("csrf", csrf.clone()), ("device", device.id.to_string()), ("reason", "máy bị mất".into())]).await.text().await.unwrap();
+    let page = post(
+        "/admin/revoke",
+        vec![
+            ("csrf", csrf.clone()),
+            ("device", device.id.to_string()),
+            ("reason", "máy bị mất".into()),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(page.contains("Đã thu hồi máy"));
-    assert!(server.intake.store.device(device.id).unwrap().unwrap().revoked);
+    assert!(
+        server
+            .intake
+            .store
+            .device(device.id)
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
     let log = server.intake.store.audit_log(100).unwrap();
     for action in ["account_saved", "code_issued", "device_revoked"] {
-        assert!(log.iter().any(|e| e.action == action && e.login == "admin"), "{action}");
+        assert!(
+            log.iter().any(|e| e.action == action && e.login == "admin"),
+            "{action}"
+        );
     }
 }
 
@@ -419,7 +1478,14 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     let events = vec![
         device.distributed(&h),
         device.collected(&h),
-        device.event(&h, sync_protocol::EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: None, keying_seconds: 100 }),
+        device.event(
+            &h,
+            sync_protocol::EventBody::FormTranscribed {
+                form: "sipas-2024@1".into(),
+                sealed_answers: None,
+                keying_seconds: 100,
+            },
+        ),
         verified_form(&server, &device, &h, 0),
     ];
     let batch = device.next_batch(events);
@@ -427,32 +1493,137 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     const EVIL: &str = "<script>alert(1)</script>'); DROP TABLE households; --";
 
     let ministry = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
-    let csrf = hidden_csrf(&get(&server, "/ministry/review", &ministry).await.text().await.unwrap());
+    let csrf = hidden_csrf(
+        &get(&server, "/ministry/review", &ministry)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
     let post = |path: String, session: String, form: Vec<(&'static str, String)>| async move {
-        client().post(path).header(header::COOKIE, format!("fp_session={session}")).form(&form).send().await.unwrap()
+        client()
+            .post(path)
+            .header(header::COOKIE, format!("fp_session={session}"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
     };
     let base = server.base.clone();
-    post(format!("{base}/ministry/review"), ministry.clone(), vec![("csrf", csrf.clone()), ("household", h.0.clone()), ("decision", "flagged".into()), ("reason", EVIL.into())]).await;
-    post(format!("{base}/ministry/backcheck/outcome"), ministry.clone(), vec![("csrf", csrf.clone()), ("household", h.0.clone()), ("outcome", "confirmed".into()), ("note", EVIL.into())]).await;
-    let drawn = post(format!("{base}/ministry/backcheck"), ministry.clone(), vec![("csrf", csrf.clone()), ("seed", EVIL.into()), ("share", "100".into()), ("min", "1".into())]).await.text().await.unwrap();
+    post(
+        format!("{base}/ministry/review"),
+        ministry.clone(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("household", h.0.clone()),
+            ("decision", "flagged".into()),
+            ("reason", EVIL.into()),
+        ],
+    )
+    .await;
+    post(
+        format!("{base}/ministry/backcheck/outcome"),
+        ministry.clone(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("household", h.0.clone()),
+            ("outcome", "confirmed".into()),
+            ("note", EVIL.into()),
+        ],
+    )
+    .await;
+    let drawn = post(
+        format!("{base}/ministry/backcheck"),
+        ministry.clone(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("seed", EVIL.into()),
+            ("share", "100".into()),
+            ("min", "1".into()),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
-    let sup_csrf = hidden_csrf(&get(&server, "/reassign", &supervisor).await.text().await.unwrap());
-    let moved = post(format!("{base}/reassign"), supervisor.clone(), vec![("csrf", sup_csrf.clone()), ("village", "dh-p2-kp2".into()), ("to", "enum-dh-p4".into()), ("reason", EVIL.into())]).await;
+    let sup_csrf = hidden_csrf(
+        &get(&server, "/reassign", &supervisor)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let moved = post(
+        format!("{base}/reassign"),
+        supervisor.clone(),
+        vec![
+            ("csrf", sup_csrf.clone()),
+            ("village", "dh-p2-kp2".into()),
+            ("to", "enum-dh-p4".into()),
+            ("reason", EVIL.into()),
+        ],
+    )
+    .await;
     assert_eq!(moved.status(), StatusCode::OK);
-    let odd_ids = post(format!("{base}/reassign/households"), supervisor.clone(), vec![("csrf", sup_csrf), ("households", EVIL.into()), ("to", "enum-dh-p4".into()), ("reason", "x".into())]).await;
-    assert_eq!(odd_ids.status(), StatusCode::NOT_FOUND);
-    assert_eq!(get(&server, "/progress/report?from=2024-11-01'--&to=x", &supervisor).await.status(), StatusCode::BAD_REQUEST);
+    let odd_ids = post(
+        format!("{base}/reassign/households"),
+        supervisor.clone(),
+        vec![
+            ("csrf", sup_csrf),
+            ("households", EVIL.into()),
+            ("to", "enum-dh-p4".into()),
+            ("reason", "x".into()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        odd_ids.status(),
+        StatusCode::BAD_REQUEST,
+        "no household has such a serial"
+    );
+    assert!(
+        !odd_ids.text().await.unwrap().contains("<script>alert(1)"),
+        "shown escaped"
+    );
+    assert_eq!(
+        get(
+            &server,
+            "/progress/report?from=2024-11-01'--&to=x",
+            &supervisor
+        )
+        .await
+        .status(),
+        StatusCode::BAD_REQUEST
+    );
 
-    let rejected = get(&server, "/reassign", &supervisor).await.text().await.unwrap();
+    let rejected = get(&server, "/reassign", &supervisor)
+        .await
+        .text()
+        .await
+        .unwrap();
     for page in [&drawn, &rejected] {
         assert!(!page.contains("<script>alert(1)"), "shown escaped");
     }
-    let review = get(&server, "/ministry/review", &ministry).await.text().await.unwrap();
+    let review = get(&server, "/ministry/review", &ministry)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(review.contains("&lt;script&gt;alert(1)&lt;/script&gt;'); DROP TABLE households; --"));
     // Every table is still there and the text is stored as given.
-    assert_eq!(server.intake.store.household_statuses().unwrap().len(), 486 + 54);
+    assert_eq!(
+        server.intake.store.household_statuses().unwrap().len(),
+        486 + 54
+    );
     assert_eq!(server.intake.store.reviews().unwrap()[&h.0].1, EVIL);
-    assert!(server.intake.store.audit_log(50).unwrap().iter().any(|e| e.detail.contains(EVIL)));
+    assert!(server
+        .intake
+        .store
+        .audit_log(50)
+        .unwrap()
+        .iter()
+        .any(|e| e.detail.contains(EVIL)));
 }
 
 /// Issue 11, item 6: a supervisor issues one-time enrollment codes for the enumerators of their
@@ -463,20 +1634,61 @@ async fn a_supervisor_issues_printable_enrollment_codes_for_their_own_enumerator
     let server = setup().await;
     let session = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
     let page = get(&server, "/codes", &session).await.text().await.unwrap();
-    let name_of = |id: &str| server.campaign.enumerators.iter().find(|e| e.id == id).unwrap().name.clone();
+    let name_of = |id: &str| {
+        server
+            .campaign
+            .enumerators
+            .iter()
+            .find(|e| e.id == id)
+            .unwrap()
+            .name
+            .clone()
+    };
     assert!(page.contains(&name_of("enum-dh-p2")), "{page}");
-    assert!(!page.contains(&name_of("enum-gl-ga")), "only their districts' enumerators");
+    assert!(
+        !page.contains(&name_of("enum-gl-ga")),
+        "only their districts' enumerators"
+    );
     let csrf = hidden_csrf(&page);
     let issue = |enumerator: &'static str| {
-        let (session, csrf, url) = (session.clone(), csrf.clone(), format!("{}/codes", server.base));
-        async move { client().post(url).header(header::COOKIE, format!("fp_session={session}")).form(&[("csrf", csrf.as_str()), ("enumerator", enumerator), ("hours", "72")]).send().await.unwrap() }
+        let (session, csrf, url) = (
+            session.clone(),
+            csrf.clone(),
+            format!("{}/codes", server.base),
+        );
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, format!("fp_session={session}"))
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("enumerator", enumerator),
+                    ("hours", "72"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(issue("enum-gl-ga").await.status(), StatusCode::NOT_FOUND);
     let printed = issue("enum-dh-p2").await.text().await.unwrap();
-    assert!(printed.contains(&name_of("enum-dh-p2")) && printed.contains("<svg"), "{printed}");
+    assert!(
+        printed.contains(&name_of("enum-dh-p2")) && printed.contains("<svg"),
+        "{printed}"
+    );
     let at = printed.find("id=\"code\">").unwrap() + "id=\"code\">".len();
     let code = printed[at..].split('<').next().unwrap().to_string();
     let key = sync_protocol::keys::DeviceKey::generate(&mut rand::rngs::OsRng);
-    assert_eq!(server.enroll_raw(&code, &key).await.status(), 201, "the printed code enrolls a device");
-    assert!(server.intake.store.audit_log(50).unwrap().iter().any(|e| e.login == "gs-dh" && e.action == "code_issued"));
+    assert_eq!(
+        server.enroll_raw(&code, &key).await.status(),
+        201,
+        "the printed code enrolls a device"
+    );
+    assert!(server
+        .intake
+        .store
+        .audit_log(50)
+        .unwrap()
+        .iter()
+        .any(|e| e.login == "gs-dh" && e.action == "code_issued"));
 }

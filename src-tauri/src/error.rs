@@ -15,7 +15,10 @@ pub struct CommandError {
 
 impl CommandError {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        CommandError { code: code.into(), message: message.into() }
+        CommandError {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -31,11 +34,19 @@ impl From<ClientError> for CommandError {
             ClientError::NewerDatabase { .. } => "newer_database",
             ClientError::CorruptDatabase(_) => "corrupt_database",
             ClientError::Network(_) => "network",
-            ClientError::Refused { code, .. } => return CommandError { code: code.clone(), message: e.to_string() },
+            ClientError::Refused { code, .. } => {
+                return CommandError {
+                    code: code.clone(),
+                    message: e.to_string(),
+                }
+            }
             ClientError::BadAnswer(_) => "bad_answer",
             ClientError::UnknownForm(_) => "unknown_form",
             ClientError::Storage(_) | ClientError::Io(_) | ClientError::Protocol(_) => "storage",
         };
-        CommandError { code: code.into(), message: e.to_string() }
+        CommandError {
+            code: code.into(),
+            message: e.to_string(),
+        }
     }
 }

@@ -29,11 +29,21 @@ pub struct AppState {
 
 impl AppState {
     pub fn open(dir: PathBuf) -> Result<AppState, CommandError> {
-        Ok(AppState { client: Mutex::new(Client::open(&dir)?), dir, sync: Default::default() })
+        Ok(AppState {
+            client: Mutex::new(Client::open(&dir)?),
+            dir,
+            sync: Default::default(),
+        })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, field_client::ClientError>) -> Result<T, CommandError> {
-        let mut client = self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, field_client::ClientError>,
+    ) -> Result<T, CommandError> {
+        let mut client = self
+            .client
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(f(&mut client)?)
     }
 }
@@ -74,8 +84,16 @@ fn history(state: State<AppState>, household: String) -> Answer<Vec<HistoryEntry
 }
 
 #[tauri::command]
-fn distribute(state: State<AppState>, household: String, recipient: Recipient, note: Option<String>) -> Answer<Household> {
-    state.with(|c| c.distribute(&household, recipient, note).and_then(|_| c.household(&household)))
+fn distribute(
+    state: State<AppState>,
+    household: String,
+    recipient: Recipient,
+    note: Option<String>,
+) -> Answer<Household> {
+    state.with(|c| {
+        c.distribute(&household, recipient, note)
+            .and_then(|_| c.household(&household))
+    })
 }
 
 #[tauri::command]
@@ -84,8 +102,16 @@ fn collect(state: State<AppState>, household: String) -> Answer<Household> {
 }
 
 #[tauri::command]
-fn record_outcome(state: State<AppState>, household: String, outcome: VisitOutcome, note: Option<String>) -> Answer<Household> {
-    state.with(|c| c.record_outcome(&household, outcome, note).and_then(|_| c.household(&household)))
+fn record_outcome(
+    state: State<AppState>,
+    household: String,
+    outcome: VisitOutcome,
+    note: Option<String>,
+) -> Answer<Household> {
+    state.with(|c| {
+        c.record_outcome(&household, outcome, note)
+            .and_then(|_| c.household(&household))
+    })
 }
 
 #[tauri::command]
@@ -99,8 +125,20 @@ fn keying_sheet(state: State<AppState>) -> Answer<view::KeyingSheet> {
 }
 
 #[tauri::command]
-fn key_answer(state: State<AppState>, household: String, pass: u8, question: String, value: Option<Json>) -> Answer<Keyed> {
-    state.with(|c| c.key_answer(&household, pass, &question, value).map(|(validation, cleared)| Keyed { validation, cleared }))
+fn key_answer(
+    state: State<AppState>,
+    household: String,
+    pass: u8,
+    question: String,
+    value: Option<Json>,
+) -> Answer<Keyed> {
+    state.with(|c| {
+        c.key_answer(&household, pass, &question, value)
+            .map(|(validation, cleared)| Keyed {
+                validation,
+                cleared,
+            })
+    })
 }
 
 #[derive(serde::Serialize)]
@@ -114,13 +152,19 @@ pub struct KeyingState {
 fn keying_state(state: State<AppState>, household: String, pass: u8) -> Answer<KeyingState> {
     state.with(|c| {
         let answers = c.answers(&household, pass)?;
-        Ok(KeyingState { validation: forms::validate::validate(c.form()?, &answers), answers })
+        Ok(KeyingState {
+            validation: forms::validate::validate(c.form()?, &answers),
+            answers,
+        })
     })
 }
 
 #[tauri::command]
 fn finish_first_keying(state: State<AppState>, household: String) -> Answer<Household> {
-    state.with(|c| c.finish_first_keying(&household).and_then(|_| c.household(&household)))
+    state.with(|c| {
+        c.finish_first_keying(&household)
+            .and_then(|_| c.household(&household))
+    })
 }
 
 #[tauri::command]
@@ -129,8 +173,15 @@ fn mismatches(state: State<AppState>, household: String) -> Answer<Vec<Mismatch>
 }
 
 #[tauri::command]
-fn finish_verification(state: State<AppState>, household: String, resolutions: BTreeMap<String, Option<Json>>) -> Answer<Household> {
-    state.with(|c| c.finish_verification(&household, &resolutions).and_then(|_| c.household(&household)))
+fn finish_verification(
+    state: State<AppState>,
+    household: String,
+    resolutions: BTreeMap<String, Option<Json>>,
+) -> Answer<Household> {
+    state.with(|c| {
+        c.finish_verification(&household, &resolutions)
+            .and_then(|_| c.household(&household))
+    })
 }
 
 #[tauri::command]
@@ -168,7 +219,11 @@ fn ui_ready(app: tauri::AppHandle<impl tauri::Runtime>, screen: String) -> u128 
     let ready = STARTED.get().map(|s| s.elapsed()).unwrap_or_default();
     if let Ok(mode) = std::env::var("FIELDPOST_REPORT_STARTUP") {
         let page = PAGE_UP.get().copied().unwrap_or_default();
-        println!("startup screen={screen} interactive_ms={} page_up_ms={}", ready.as_millis(), page.as_millis());
+        println!(
+            "startup screen={screen} interactive_ms={} page_up_ms={}",
+            ready.as_millis(),
+            page.as_millis()
+        );
         if mode == "exit" {
             app.exit(0);
         }
@@ -183,7 +238,13 @@ fn ui_state_set(state: State<AppState>, value: Json) -> Answer<()> {
 
 /// Where the device keeps its data: `FIELDPOST_DATA_DIR`, else the platform's app data folder.
 fn data_dir(app: &tauri::App) -> PathBuf {
-    std::env::var_os("FIELDPOST_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| app.path().app_data_dir().expect("the platform has an app data folder"))
+    std::env::var_os("FIELDPOST_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            app.path()
+                .app_data_dir()
+                .expect("the platform has an app data folder")
+        })
 }
 
 /// Every command on `builder`: the app's own, and the mock runtime's in the command tests.

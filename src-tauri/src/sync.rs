@@ -34,7 +34,10 @@ struct Running(Arc<AtomicBool>);
 
 impl SyncLock {
     fn try_start(&self) -> Option<Running> {
-        self.0.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).ok().map(|_| Running(self.0.clone()))
+        self.0
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .ok()
+            .map(|_| Running(self.0.clone()))
     }
 
     pub fn running(&self) -> bool {
@@ -48,7 +51,12 @@ impl Drop for Running {
     }
 }
 
-fn run_once<R: Runtime>(app: &AppHandle<R>, client: &mut Client, asked: bool, auto: Option<&mut AutoSync>) {
+fn run_once<R: Runtime>(
+    app: &AppHandle<R>,
+    client: &mut Client,
+    asked: bool,
+    auto: Option<&mut AutoSync>,
+) {
     let mut progress = |p| {
         let _ = app.emit("sync://progress", p);
     };
@@ -61,21 +69,38 @@ fn run_once<R: Runtime>(app: &AppHandle<R>, client: &mut Client, asked: bool, au
         None => client.sync(RetryPolicy::default(), &mut progress),
     };
     let done = match result {
-        Ok(report) => SyncDone { report: Some(report), error: None, asked },
-        Err(e) => SyncDone { report: None, error: Some(e.into()), asked },
+        Ok(report) => SyncDone {
+            report: Some(report),
+            error: None,
+            asked,
+        },
+        Err(e) => SyncDone {
+            report: None,
+            error: Some(e.into()),
+            asked,
+        },
     };
     let _ = app.emit("sync://done", done);
 }
 
 /// A sync the enumerator asked for; `false` if one is already running.
 pub fn start<R: Runtime>(app: AppHandle<R>, dir: PathBuf, lock: SyncLock) -> bool {
-    let Some(guard) = lock.try_start() else { return false };
+    let Some(guard) = lock.try_start() else {
+        return false;
+    };
     std::thread::spawn(move || {
         let _guard = guard;
         match Client::open(&dir) {
             Ok(mut client) => run_once(&app, &mut client, true, None),
             Err(e) => {
-                let _ = app.emit("sync://done", SyncDone { report: None, error: Some(e.into()), asked: true });
+                let _ = app.emit(
+                    "sync://done",
+                    SyncDone {
+                        report: None,
+                        error: Some(e.into()),
+                        asked: true,
+                    },
+                );
             }
         }
     });
@@ -88,7 +113,9 @@ pub fn start_auto<R: Runtime>(app: AppHandle<R>, dir: PathBuf, lock: SyncLock) {
         let mut auto = AutoSync::default();
         loop {
             std::thread::sleep(Duration::from_secs(5));
-            let Some(guard) = lock.try_start() else { continue };
+            let Some(guard) = lock.try_start() else {
+                continue;
+            };
             if let Ok(mut client) = Client::open(&dir) {
                 if client.enrollment().is_ok() {
                     run_once(&app, &mut client, false, Some(&mut auto));
@@ -98,4 +125,3 @@ pub fn start_auto<R: Runtime>(app: AppHandle<R>, dir: PathBuf, lock: SyncLock) {
         }
     });
 }
-

@@ -6,12 +6,18 @@ use std::path::Path;
 const FILE: &str = "ui-state.json";
 
 pub fn load(dir: &Path) -> serde_json::Value {
-    std::fs::read(dir.join(FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(serde_json::Value::Null)
+    std::fs::read(dir.join(FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null)
 }
 
 pub fn save(dir: &Path, state: &serde_json::Value) -> std::io::Result<()> {
     let tmp = dir.join(format!("{FILE}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec(state).expect("a JSON value serializes"))?;
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec(state).expect("a JSON value serializes"),
+    )?;
     std::fs::rename(tmp, dir.join(FILE))
 }
 

@@ -32,7 +32,10 @@ pub struct Overview {
     pub date: Option<String>,
     pub today: Option<Today>,
     pub pending: Progress,
+    /// Refused work no supervisor has decided on yet.
     pub rejected: usize,
+    /// Households reassigned to someone else, still shown with where their paper is.
+    pub moved_away: Vec<field_client::Household>,
     /// When the intake last answered this device (RFC 3339), if ever.
     pub last_contact: Option<String>,
 }
@@ -56,10 +59,15 @@ pub fn overview(client: &Client) -> Result<Overview, ClientError> {
             today: None,
             pending,
             rejected: 0,
+            moved_away: vec![],
             last_contact,
         });
     };
-    let tz: chrono_tz::Tz = assignment.campaign.timezone.parse().unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
+    let tz: chrono_tz::Tz = assignment
+        .campaign
+        .timezone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
     let day = chrono::Utc::now().with_timezone(&tz).date_naive();
     Ok(Overview {
         enrolled: true,
@@ -73,12 +81,22 @@ pub fn overview(client: &Client) -> Result<Overview, ClientError> {
         villages: assignment
             .villages
             .iter()
-            .map(|v| VillageView { id: v.id.clone(), name: v.name.clone(), commune: v.commune.name.clone(), district: v.district.name.clone() })
+            .map(|v| VillageView {
+                id: v.id.clone(),
+                name: v.name.clone(),
+                commune: v.commune.name.clone(),
+                district: v.district.name.clone(),
+            })
             .collect(),
         date: Some(day.to_string()),
         today: Some(client.today(day)?),
         pending,
-        rejected: client.rejected_events()?.len(),
+        rejected: client.unresolved_rejections()?,
+        moved_away: client
+            .households()?
+            .into_iter()
+            .filter(|h| !h.assigned)
+            .collect(),
         last_contact,
     })
 }
@@ -119,15 +137,29 @@ pub struct KeyingSheet {
 
 pub fn keying_sheet(form: &Form) -> KeyingSheet {
     let d = &form.definition;
-    let group_labels: HashMap<&str, &Text> = d.sections.iter().flat_map(|s| s.items.iter()).map(|i| (i.id.as_str(), &i.label)).collect();
+    let group_labels: HashMap<&str, &Text> = d
+        .sections
+        .iter()
+        .flat_map(|s| s.items.iter())
+        .map(|i| (i.id.as_str(), &i.label))
+        .collect();
     let labels_for = |list: &Option<String>| -> HashMap<i64, Text> {
-        list.as_ref().and_then(|name| d.choice_lists.get(name)).map(|l| l.iter().map(|c| (c.code, c.label.clone())).collect()).unwrap_or_default()
+        list.as_ref()
+            .and_then(|name| d.choice_lists.get(name))
+            .map(|l| l.iter().map(|c| (c.code, c.label.clone())).collect())
+            .unwrap_or_default()
     };
     let special_label = |code: i64| {
         if Some(code) == d.special_codes.not_applicable {
-            Text { vi: "Không áp dụng".into(), en: "Not applicable".into() }
+            Text {
+                vi: "Không áp dụng".into(),
+                en: "Not applicable".into(),
+            }
         } else {
-            Text { vi: "Không trả lời".into(), en: "No answer".into() }
+            Text {
+                vi: "Không trả lời".into(),
+                en: "No answer".into(),
+            }
         }
     };
     let questions = form
@@ -135,10 +167,24 @@ pub fn keying_sheet(form: &Form) -> KeyingSheet {
         .iter()
         .map(|q| {
             let labels = labels_for(&q.choices);
-            let choice = |code: &i64| ChoiceView { code: *code, label: labels.get(code).cloned().unwrap_or_else(|| Text { vi: code.to_string(), en: code.to_string() }) };
+            let choice = |code: &i64| ChoiceView {
+                code: *code,
+                label: labels.get(code).cloned().unwrap_or_else(|| Text {
+                    vi: code.to_string(),
+                    en: code.to_string(),
+                }),
+            };
             let (kind, choices, min, max, max_length) = match &q.accepts {
-                Accepts::Code(codes) => ("code", codes.iter().map(choice).collect(), None, None, None),
-                Accepts::Codes(codes) => ("codes", codes.iter().map(choice).collect(), None, None, None),
+                Accepts::Code(codes) => {
+                    ("code", codes.iter().map(choice).collect(), None, None, None)
+                }
+                Accepts::Codes(codes) => (
+                    "codes",
+                    codes.iter().map(choice).collect(),
+                    None,
+                    None,
+                    None,
+                ),
                 Accepts::Integer { min, max } => ("integer", vec![], Some(*min), Some(*max), None),
                 Accepts::Text { max_length } => ("text", vec![], None, None, Some(*max_length)),
             };
@@ -147,10 +193,21 @@ pub fn keying_sheet(form: &Form) -> KeyingSheet {
                 number: q.number.clone(),
                 label: q.label.clone(),
                 section: d.sections[q.section].title.clone(),
-                group: q.grid.as_deref().and_then(|g| group_labels.get(g)).map(|t| (*t).clone()),
+                group: q
+                    .grid
+                    .as_deref()
+                    .and_then(|g| group_labels.get(g))
+                    .map(|t| (*t).clone()),
                 kind,
                 choices,
-                special: [q.not_applicable, q.no_answer].into_iter().flatten().map(|code| ChoiceView { code, label: special_label(code) }).collect(),
+                special: [q.not_applicable, q.no_answer]
+                    .into_iter()
+                    .flatten()
+                    .map(|code| ChoiceView {
+                        code,
+                        label: special_label(code),
+                    })
+                    .collect(),
                 min,
                 max,
                 max_length,
@@ -158,7 +215,11 @@ pub fn keying_sheet(form: &Form) -> KeyingSheet {
             }
         })
         .collect();
-    KeyingSheet { form: form.reference(), title: d.title.clone(), questions }
+    KeyingSheet {
+        form: form.reference(),
+        title: d.title.clone(),
+        questions,
+    }
 }
 
 #[cfg(test)]
@@ -172,9 +233,18 @@ mod tests {
         assert_eq!(sheet.questions[0].number, "A1");
         assert_eq!(sheet.questions[0].choices[1].label.vi, "Nữ");
         let row = sheet.questions.iter().find(|q| q.id == "q9_e1").unwrap();
-        assert_eq!(row.group.as_ref().unwrap().en, "Satisfaction with administrative services (if you carried out a procedure)");
+        assert_eq!(
+            row.group.as_ref().unwrap().en,
+            "Satisfaction with administrative services (if you carried out a procedure)"
+        );
         assert_eq!(row.choices.len(), 5);
-        assert!(row.special.iter().any(|c| c.code == 8 && c.label.vi == "Không áp dụng"));
-        assert!(sheet.questions.iter().any(|q| q.kind == "codes") && sheet.questions.iter().any(|q| q.kind == "text"));
+        assert!(row
+            .special
+            .iter()
+            .any(|c| c.code == 8 && c.label.vi == "Không áp dụng"));
+        assert!(
+            sheet.questions.iter().any(|q| q.kind == "codes")
+                && sheet.questions.iter().any(|q| q.kind == "text")
+        );
     }
 }

@@ -30,18 +30,33 @@ fn the_front_ends_calls_reach_the_device_core_and_errors_come_back_with_codes() 
     let (intake, url) = (centre.intake.clone(), centre.url.clone());
 
     let device_dir = tempfile::tempdir().unwrap();
-    let app = with_commands(mock_builder()).manage(AppState::open(device_dir.path().to_owned()).unwrap()).build(mock_context(noop_assets())).unwrap();
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    let app = with_commands(mock_builder())
+        .manage(AppState::open(device_dir.path().to_owned()).unwrap())
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
 
     // Before enrollment.
     let overview = call(&webview, "overview", json!({})).unwrap();
     assert_eq!(overview["enrolled"], false);
-    assert_eq!(call(&webview, "keying_sheet", json!({})).unwrap_err()["code"], "not_enrolled");
-    let wrong = call(&webview, "enroll", json!({ "url": url, "code": "0000-0000-0000" })).unwrap_err();
+    assert_eq!(
+        call(&webview, "keying_sheet", json!({})).unwrap_err()["code"],
+        "not_enrolled"
+    );
+    let wrong = call(
+        &webview,
+        "enroll",
+        json!({ "url": url, "code": "0000-0000-0000" }),
+    )
+    .unwrap_err();
     assert_eq!(wrong["code"], "enrollment_code_invalid");
 
     // Enrolled, with the campaign's villages and timeline.
-    let code = intake.issue_enrollment_code("enum-gl-tg", chrono::Duration::hours(1), "test").unwrap();
+    let code = intake
+        .issue_enrollment_code("enum-gl-tg", chrono::Duration::hours(1), "test")
+        .unwrap();
     let overview = call(&webview, "enroll", json!({ "url": url, "code": code })).unwrap();
     assert_eq!(overview["enumerator"], "enum-gl-tg");
     assert_eq!(overview["villages"].as_array().unwrap().len(), 2);
@@ -52,10 +67,21 @@ fn the_front_ends_calls_reach_the_device_core_and_errors_come_back_with_codes() 
     let h = households[0]["id"].as_str().unwrap().to_string();
 
     // The lifecycle, with an illegal step refused by code.
-    assert_eq!(call(&webview, "collect", json!({ "household": h })).unwrap_err()["code"], "illegal_step");
-    let after = call(&webview, "distribute", json!({ "household": h, "recipient": "family_member", "note": "Con gái nhận" })).unwrap();
+    assert_eq!(
+        call(&webview, "collect", json!({ "household": h })).unwrap_err()["code"],
+        "illegal_step"
+    );
+    let after = call(
+        &webview,
+        "distribute",
+        json!({ "household": h, "recipient": "family_member", "note": "Con gái nhận" }),
+    )
+    .unwrap();
     assert_eq!(after["status"], "distributed");
-    assert_eq!(call(&webview, "collect", json!({ "household": h })).unwrap()["status"], "collected");
+    assert_eq!(
+        call(&webview, "collect", json!({ "household": h })).unwrap()["status"],
+        "collected"
+    );
     let history = call(&webview, "history", json!({ "household": h })).unwrap();
     assert_eq!(history[0]["kind"], "form_distributed");
     assert_eq!(history[0]["detail"], "family_member");
@@ -63,19 +89,61 @@ fn the_front_ends_calls_reach_the_device_core_and_errors_come_back_with_codes() 
     // Keying: the sheet in the paper's order; an answer that makes others not apply clears them.
     let sheet = call(&webview, "keying_sheet", json!({})).unwrap();
     assert_eq!(sheet["questions"][0]["number"], "A1");
-    let keyed = call(&webview, "key_answer", json!({ "household": h, "pass": 1, "question": "a_ethnicity", "value": 2 })).unwrap();
-    assert!(keyed["validation"]["required_remaining"].as_array().unwrap().contains(&json!("a_ethnicity_other")));
-    call(&webview, "key_answer", json!({ "household": h, "pass": 1, "question": "a_ethnicity_other", "value": "Vân Kiều" })).unwrap();
-    let keyed = call(&webview, "key_answer", json!({ "household": h, "pass": 1, "question": "a_ethnicity", "value": 1 })).unwrap();
+    let keyed = call(
+        &webview,
+        "key_answer",
+        json!({ "household": h, "pass": 1, "question": "a_ethnicity", "value": 2 }),
+    )
+    .unwrap();
+    assert!(keyed["validation"]["required_remaining"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("a_ethnicity_other")));
+    call(
+        &webview,
+        "key_answer",
+        json!({ "household": h, "pass": 1, "question": "a_ethnicity_other", "value": "Vân Kiều" }),
+    )
+    .unwrap();
+    let keyed = call(
+        &webview,
+        "key_answer",
+        json!({ "household": h, "pass": 1, "question": "a_ethnicity", "value": 1 }),
+    )
+    .unwrap();
     assert_eq!(keyed["cleared"], json!(["a_ethnicity_other"]));
-    let bad = call(&webview, "key_answer", json!({ "household": h, "pass": 1, "question": "a_sex", "value": 7 })).unwrap();
+    let bad = call(
+        &webview,
+        "key_answer",
+        json!({ "household": h, "pass": 1, "question": "a_sex", "value": 7 }),
+    )
+    .unwrap();
     assert_eq!(bad["validation"]["errors"][0]["error"], "not_a_code");
-    let state = call(&webview, "keying_state", json!({ "household": h, "pass": 1 })).unwrap();
+    let state = call(
+        &webview,
+        "keying_state",
+        json!({ "household": h, "pass": 1 }),
+    )
+    .unwrap();
     assert_eq!(state["answers"]["a_ethnicity"], 1);
-    assert_eq!(call(&webview, "finish_first_keying", json!({ "household": h })).unwrap_err()["code"], "incomplete");
+    assert_eq!(
+        call(&webview, "finish_first_keying", json!({ "household": h })).unwrap_err()["code"],
+        "incomplete"
+    );
 
     // The screen kept for the next start.
-    call(&webview, "ui_state_set", json!({ "value": { "route": "#/sync", "lang": "en" } })).unwrap();
-    assert_eq!(call(&webview, "ui_state_get", json!({})).unwrap()["route"], "#/sync");
-    assert_eq!(call(&webview, "overview", json!({})).unwrap()["pending"]["events_total"], 2);
+    call(
+        &webview,
+        "ui_state_set",
+        json!({ "value": { "route": "#/sync", "lang": "en" } }),
+    )
+    .unwrap();
+    assert_eq!(
+        call(&webview, "ui_state_get", json!({})).unwrap()["route"],
+        "#/sync"
+    );
+    assert_eq!(
+        call(&webview, "overview", json!({})).unwrap()["pending"]["events_total"],
+        2
+    );
 }

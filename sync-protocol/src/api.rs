@@ -30,7 +30,13 @@ pub fn request_message(method: &str, path: &str, unix_time: i64) -> Vec<u8> {
 }
 
 /// The three authentication headers for a request, as (name, value) pairs.
-pub fn sign_request(key: &DeviceKey, device: Uuid, method: &str, path: &str, unix_time: i64) -> [(&'static str, String); 3] {
+pub fn sign_request(
+    key: &DeviceKey,
+    device: Uuid,
+    method: &str,
+    path: &str,
+    unix_time: i64,
+) -> [(&'static str, String); 3] {
     let sig = key.sign(REQUEST_DOMAIN, &request_message(method, path, unix_time));
     [
         (HEADER_DEVICE, device.to_string()),
@@ -135,7 +141,10 @@ impl ErrorCode {
 
     /// Whether sending the same request again later can succeed.
     pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::ClockSkew)
+        matches!(
+            self,
+            ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::ClockSkew
+        )
     }
 }
 
@@ -160,7 +169,14 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ErrorBody { code, message: message.into(), expected_seq: None, last_hash: None, server_time: None, retry_after_secs: None }
+        ErrorBody {
+            code,
+            message: message.into(),
+            expected_seq: None,
+            last_hash: None,
+            server_time: None,
+            retry_after_secs: None,
+        }
     }
 }
 

@@ -80,7 +80,52 @@ pub struct AssignedHousehold {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserve_rank: Option<u32>,
     pub status: HouseholdStatus,
+    /// Work another enumerator did for this household before it was moved here, which a
+    /// supervisor accepted into this household's record (the paper may be theirs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_over: Option<CarriedOver>,
 }
+
+/// Another enumerator's accepted work on a household now assigned here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarriedOver {
+    /// The enumerator whose events were accepted.
+    pub from: Place,
+    /// How many of their events were accepted so far.
+    pub events: u32,
+}
+
+/// A household this enumerator had, now another's: the device keeps showing it, with whom it
+/// went to, so that its paper reaches the right hands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MovedAway {
+    pub household: String,
+    pub to: Place,
+}
+
+/// A supervisor's decision on one of this enumerator's rejected events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolvedRejection {
+    pub event: Uuid,
+    pub decision: Resolution,
+    /// The supervisor's words (for a dismissal) or whose record it joined (for an acceptance).
+    pub note: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// Taken into the household's record as it stands now (the new enumerator's).
+    Accepted,
+    /// Set aside, with a reason.
+    Dismissed,
+}
+
+/// At most this many resolutions travel in an assignment (the newest).
+pub const RESOLVED_MAX: usize = 1000;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,6 +136,13 @@ pub struct Assignment {
     pub enumerator: Place,
     pub villages: Vec<AssignedVillage>,
     pub households: Vec<AssignedHousehold>,
+    /// Households reassigned away from this enumerator (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved_away: Vec<MovedAway>,
+    /// Supervisors' decisions on this enumerator's rejected events (absent when none): a
+    /// rejected event not listed here is still waiting for one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolved: Vec<ResolvedRejection>,
     pub intake_public_key: PublicKey,
     pub ministry_public_key: MinistryPublicKey,
     pub issued_at: DeviceTime,
@@ -100,7 +152,10 @@ impl Assignment {
     pub fn sign(&self, intake_key: &DeviceKey) -> Result<SignedDocument, ProtocolError> {
         SignedDocument::sign(ASSIGNMENT_DOMAIN, self, intake_key)
     }
-    pub fn verify(signed: &SignedDocument, intake_key: &PublicKey) -> Result<Assignment, ProtocolError> {
+    pub fn verify(
+        signed: &SignedDocument,
+        intake_key: &PublicKey,
+    ) -> Result<Assignment, ProtocolError> {
         signed.verify(ASSIGNMENT_DOMAIN, intake_key, "assignment")
     }
 
@@ -110,7 +165,10 @@ impl Assignment {
     /// the device changes the list, and so the tag.
     pub fn tag(&self) -> Result<String, ProtocolError> {
         use sha2::Digest;
-        let mut value = serde_json::to_value(self).map_err(|e| ProtocolError::InvalidField { field: "assignment", detail: e.to_string() })?;
+        let mut value = serde_json::to_value(self).map_err(|e| ProtocolError::InvalidField {
+            field: "assignment",
+            detail: e.to_string(),
+        })?;
         if let Some(object) = value.as_object_mut() {
             object.remove("issued_at");
             if let Some(serde_json::Value::Array(households)) = object.get_mut("households") {
@@ -119,6 +177,8 @@ impl Assignment {
                 }
             }
         }
-        Ok(hex::encode(sha2::Sha256::digest(crate::canonical::to_canonical_bytes(&value)?)))
+        Ok(hex::encode(sha2::Sha256::digest(
+            crate::canonical::to_canonical_bytes(&value)?,
+        )))
     }
 }

@@ -48,13 +48,20 @@ impl BatchHash {
         hex::encode(self.0)
     }
     pub fn from_hex(s: &str) -> Result<Self, ProtocolError> {
-        let bytes = hex::decode(s).map_err(|e| ProtocolError::InvalidField { field: "hash", detail: e.to_string() })?;
+        let bytes = hex::decode(s).map_err(|e| ProtocolError::InvalidField {
+            field: "hash",
+            detail: e.to_string(),
+        })?;
         if s.chars().any(|c| c.is_ascii_uppercase()) {
-            return Err(ProtocolError::InvalidField { field: "hash", detail: "hex digits must be lowercase".into() });
+            return Err(ProtocolError::InvalidField {
+                field: "hash",
+                detail: "hex digits must be lowercase".into(),
+            });
         }
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| ProtocolError::InvalidField { field: "hash", detail: "a batch hash is 32 bytes".into() })?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| ProtocolError::InvalidField {
+            field: "hash",
+            detail: "a batch hash is 32 bytes".into(),
+        })?;
         Ok(BatchHash(arr))
     }
 }
@@ -112,8 +119,15 @@ impl SignedBatch {
         let canonical = to_canonical_bytes(batch)?;
         check_len("batch", canonical.len(), limits::MAX_BATCH_BYTES)?;
         let signature = key.sign(BATCH_SIGNATURE_DOMAIN, &canonical);
-        let signed = SignedBatch { canonical, signature };
-        check_len("batch frame", signed.to_frame().len(), limits::MAX_FRAME_BYTES)?;
+        let signed = SignedBatch {
+            canonical,
+            signature,
+        };
+        check_len(
+            "batch frame",
+            signed.to_frame().len(),
+            limits::MAX_FRAME_BYTES,
+        )?;
         Ok(signed)
     }
 
@@ -129,7 +143,8 @@ impl SignedBatch {
 
     /// The bytes sent over HTTP.
     pub fn to_frame(&self) -> Vec<u8> {
-        let compressed = zstd::bulk::compress(&self.canonical, FRAME_ZSTD_LEVEL).expect("zstd compresses in memory");
+        let compressed = zstd::bulk::compress(&self.canonical, FRAME_ZSTD_LEVEL)
+            .expect("zstd compresses in memory");
         let mut frame = Vec::with_capacity(4 + 64 + compressed.len());
         frame.extend_from_slice(FRAME_MAGIC);
         frame.extend_from_slice(&self.signature);
@@ -141,14 +156,23 @@ impl SignedBatch {
     pub fn from_frame(frame: &[u8]) -> Result<Self, ProtocolError> {
         check_len("batch frame", frame.len(), limits::MAX_FRAME_BYTES)?;
         if frame.len() < 4 + 64 + 1 || &frame[..4] != FRAME_MAGIC {
-            return Err(ProtocolError::BadFrame("it must start with \"FPB1\" and a 64-byte signature".into()));
+            return Err(ProtocolError::BadFrame(
+                "it must start with \"FPB1\" and a 64-byte signature".into(),
+            ));
         }
         let signature: [u8; 64] = frame[4..68].try_into().expect("64 bytes");
         // Refuse decompression bombs: never inflate past the batch limit.
-        let canonical = zstd::bulk::decompress(&frame[68..], limits::MAX_BATCH_BYTES).map_err(|e| {
-            ProtocolError::BadFrame(format!("the body is not zstd data within {} bytes: {e}", limits::MAX_BATCH_BYTES))
-        })?;
-        Ok(SignedBatch { canonical, signature })
+        let canonical =
+            zstd::bulk::decompress(&frame[68..], limits::MAX_BATCH_BYTES).map_err(|e| {
+                ProtocolError::BadFrame(format!(
+                    "the body is not zstd data within {} bytes: {e}",
+                    limits::MAX_BATCH_BYTES
+                ))
+            })?;
+        Ok(SignedBatch {
+            canonical,
+            signature,
+        })
     }
 
     /// Parses the batch without checking the signature, so the receiver can find the key.
@@ -158,10 +182,13 @@ impl SignedBatch {
         struct VersionProbe {
             protocol: u32,
         }
-        let probe: VersionProbe =
-            serde_json::from_slice(&self.canonical).map_err(|e| ProtocolError::malformed("batch", e))?;
+        let probe: VersionProbe = serde_json::from_slice(&self.canonical)
+            .map_err(|e| ProtocolError::malformed("batch", e))?;
         if probe.protocol != PROTOCOL_VERSION {
-            return Err(ProtocolError::UnsupportedVersion { got: probe.protocol, supported: PROTOCOL_VERSION });
+            return Err(ProtocolError::UnsupportedVersion {
+                got: probe.protocol,
+                supported: PROTOCOL_VERSION,
+            });
         }
         let batch: Batch = from_canonical_bytes(&self.canonical, "batch")?;
         check_batch_rules(&batch)?;
@@ -178,7 +205,11 @@ impl SignedBatch {
         let signed = Self::from_frame(frame)?;
         let batch = signed.decode()?;
         signed.verify(key)?;
-        Ok(VerifiedBatch { hash: signed.hash(), batch, signed })
+        Ok(VerifiedBatch {
+            hash: signed.hash(),
+            batch,
+            signed,
+        })
     }
 }
 
@@ -200,7 +231,8 @@ impl VerifiedBatch {
             #[serde(borrow)]
             events: Vec<&'a serde_json::value::RawValue>,
         }
-        let parsed: Events = serde_json::from_slice(self.signed.canonical_bytes()).map_err(|e| ProtocolError::malformed("batch", e))?;
+        let parsed: Events = serde_json::from_slice(self.signed.canonical_bytes())
+            .map_err(|e| ProtocolError::malformed("batch", e))?;
         Ok(parsed.events.into_iter().map(|raw| raw.get()).collect())
     }
 }
@@ -214,19 +246,31 @@ fn check_len(what: &'static str, size: usize, limit: usize) -> Result<(), Protoc
 
 fn check_batch_rules(batch: &Batch) -> Result<(), ProtocolError> {
     if batch.protocol != PROTOCOL_VERSION {
-        return Err(ProtocolError::UnsupportedVersion { got: batch.protocol, supported: PROTOCOL_VERSION });
+        return Err(ProtocolError::UnsupportedVersion {
+            got: batch.protocol,
+            supported: PROTOCOL_VERSION,
+        });
     }
     if batch.seq == 0 {
-        return Err(ProtocolError::InvalidField { field: "seq", detail: "seq starts at 1".into() });
+        return Err(ProtocolError::InvalidField {
+            field: "seq",
+            detail: "seq starts at 1".into(),
+        });
     }
     if batch.seq == 1 && batch.prev != BatchHash::GENESIS {
-        return Err(ProtocolError::InvalidField { field: "prev", detail: "the first batch's prev is 64 zeros".into() });
+        return Err(ProtocolError::InvalidField {
+            field: "prev",
+            detail: "the first batch's prev is 64 zeros".into(),
+        });
     }
     if batch.events.is_empty() {
         return Err(ProtocolError::EmptyBatch);
     }
     if batch.events.len() > limits::MAX_EVENTS_PER_BATCH {
-        return Err(ProtocolError::TooManyEvents { count: batch.events.len(), limit: limits::MAX_EVENTS_PER_BATCH });
+        return Err(ProtocolError::TooManyEvents {
+            count: batch.events.len(),
+            limit: limits::MAX_EVENTS_PER_BATCH,
+        });
     }
     let mut seen = std::collections::HashSet::with_capacity(batch.events.len());
     for event in &batch.events {
@@ -234,11 +278,17 @@ fn check_batch_rules(batch: &Batch) -> Result<(), ProtocolError> {
         if event.enumerator != batch.enumerator {
             return Err(ProtocolError::InvalidField {
                 field: "enumerator",
-                detail: format!("event {} is by {}, the batch by {}", event.id, event.enumerator, batch.enumerator),
+                detail: format!(
+                    "event {} is by {}, the batch by {}",
+                    event.id, event.enumerator, batch.enumerator
+                ),
             });
         }
         if !seen.insert(event.id) {
-            return Err(ProtocolError::InvalidField { field: "id", detail: format!("event {} appears twice", event.id) });
+            return Err(ProtocolError::InvalidField {
+                field: "id",
+                detail: format!("event {} appears twice", event.id),
+            });
         }
     }
     Ok(())

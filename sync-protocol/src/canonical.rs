@@ -73,18 +73,35 @@ mod tests {
 
     #[test]
     fn composed_and_decomposed_vietnamese_encode_the_same() {
-        let composed = Named { name: "Quảng Trị".into(), note: None };
-        let decomposed = Named { name: "Quảng Trị".nfd().collect(), note: None };
+        let composed = Named {
+            name: "Quảng Trị".into(),
+            note: None,
+        };
+        let decomposed = Named {
+            name: "Quảng Trị".nfd().collect(),
+            note: None,
+        };
         assert_ne!(composed.name, decomposed.name);
-        assert_eq!(to_canonical_bytes(&composed).unwrap(), to_canonical_bytes(&decomposed).unwrap());
+        assert_eq!(
+            to_canonical_bytes(&composed).unwrap(),
+            to_canonical_bytes(&decomposed).unwrap()
+        );
     }
 
     #[test]
     fn non_canonical_bytes_are_refused() {
         let ok = br#"{"name":"a"}"#;
         assert!(from_canonical_bytes::<Named>(ok, "x").is_ok());
-        for bad in [&br#"{ "name":"a"}"#[..], br#"{"name":"a","note":null}"#, br#"{"name":"a","zzz":1}"#] {
-            assert!(from_canonical_bytes::<Named>(bad, "x").is_err(), "{}", String::from_utf8_lossy(bad));
+        for bad in [
+            &br#"{ "name":"a"}"#[..],
+            br#"{"name":"a","note":null}"#,
+            br#"{"name":"a","zzz":1}"#,
+        ] {
+            assert!(
+                from_canonical_bytes::<Named>(bad, "x").is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let decomposed: String = "Trị".nfd().collect();
         let bytes = format!(r#"{{"name":"{decomposed}"}}"#);

@@ -8,7 +8,11 @@ pub enum ProtocolError {
     #[error("not a Fieldpost batch frame: {0}")]
     BadFrame(String),
     #[error("{what} is {size} bytes, over the limit of {limit}")]
-    TooLarge { what: &'static str, size: usize, limit: usize },
+    TooLarge {
+        what: &'static str,
+        size: usize,
+        limit: usize,
+    },
     #[error("the batch carries {count} events; at most {limit} are allowed")]
     TooManyEvents { count: usize, limit: usize },
     #[error("the batch carries no events")]
@@ -33,6 +37,9 @@ pub enum ProtocolError {
 
 impl ProtocolError {
     pub(crate) fn malformed(what: &'static str, e: impl std::fmt::Display) -> Self {
-        ProtocolError::Malformed { what, detail: e.to_string() }
+        ProtocolError::Malformed {
+            what,
+            detail: e.to_string(),
+        }
     }
 }

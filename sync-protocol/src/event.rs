@@ -132,7 +132,10 @@ pub enum EventBody {
     /// A refused or moved household replaced by the next reserve household of its village.
     HouseholdReplaced { replacement: String },
     /// Paper forms grouped into a parcel and handed to the post office.
-    ParcelHandedOver { parcel: String, serials: Vec<String> },
+    ParcelHandedOver {
+        parcel: String,
+        serials: Vec<String>,
+    },
 }
 
 impl EventBody {
@@ -157,7 +160,9 @@ impl EventBody {
     /// The sealed answers this event carries, if any.
     pub fn sealed_answers(&self) -> Option<&[u8]> {
         match self {
-            EventBody::FormTranscribed { sealed_answers, .. } => sealed_answers.as_ref().map(|s| s.0.as_slice()),
+            EventBody::FormTranscribed { sealed_answers, .. } => {
+                sealed_answers.as_ref().map(|s| s.0.as_slice())
+            }
             EventBody::TranscriptionVerified { sealed_answers, .. }
             | EventBody::Correction { sealed_answers, .. } => Some(&sealed_answers.0),
             _ => None,
@@ -167,7 +172,13 @@ impl EventBody {
 
 impl Event {
     /// A household event, with its text fields in NFC.
-    pub fn for_household(household: &str, serial: &str, enumerator: &str, at: DeviceTime, body: EventBody) -> Self {
+    pub fn for_household(
+        household: &str,
+        serial: &str,
+        enumerator: &str,
+        at: DeviceTime,
+        body: EventBody,
+    ) -> Self {
         Event {
             id: EventId::new_v7(),
             household: Some(nfc(household)),
@@ -186,7 +197,10 @@ impl Event {
             serial: None,
             enumerator: nfc(enumerator),
             at,
-            body: EventBody::ParcelHandedOver { parcel: nfc(parcel), serials: serials.iter().map(|s| nfc(s)).collect() },
+            body: EventBody::ParcelHandedOver {
+                parcel: nfc(parcel),
+                serials: serials.iter().map(|s| nfc(s)).collect(),
+            },
         }
     }
 
@@ -197,7 +211,11 @@ impl Event {
         if household_event && (self.household.is_none() || self.serial.is_none()) {
             return Err(ProtocolError::InvalidField {
                 field: "household",
-                detail: format!("event {} of type {} must name a household and a serial", self.id, self.body.kind()),
+                detail: format!(
+                    "event {} of type {} must name a household and a serial",
+                    self.id,
+                    self.body.kind()
+                ),
             });
         }
         if !household_event && (self.household.is_some() || self.serial.is_some()) {
@@ -207,28 +225,45 @@ impl Event {
             });
         }
         if self.id.0.get_version_num() != 7 {
-            return Err(ProtocolError::InvalidField { field: "id", detail: format!("{} is not a UUID v7", self.id) });
+            return Err(ProtocolError::InvalidField {
+                field: "id",
+                detail: format!("{} is not a UUID v7", self.id),
+            });
         }
         let texts: Vec<&str> = match &self.body {
-            EventBody::FormDistributed { note, .. } | EventBody::VisitOutcome { note, .. } => note.iter().map(|s| s.as_str()).collect(),
+            EventBody::FormDistributed { note, .. } | EventBody::VisitOutcome { note, .. } => {
+                note.iter().map(|s| s.as_str()).collect()
+            }
             EventBody::Correction { reason, .. } => vec![reason.as_str()],
             _ => vec![],
         };
         for t in texts {
             if t.chars().count() > limits::MAX_TEXT_CHARS {
-                return Err(ProtocolError::TooLarge { what: "free text", size: t.len(), limit: limits::MAX_TEXT_CHARS });
+                return Err(ProtocolError::TooLarge {
+                    what: "free text",
+                    size: t.len(),
+                    limit: limits::MAX_TEXT_CHARS,
+                });
             }
         }
         if let Some(sealed) = self.body.sealed_answers() {
             if sealed.len() > limits::MAX_SEALED_BYTES {
-                return Err(ProtocolError::TooLarge { what: "sealed answers", size: sealed.len(), limit: limits::MAX_SEALED_BYTES });
+                return Err(ProtocolError::TooLarge {
+                    what: "sealed answers",
+                    size: sealed.len(),
+                    limit: limits::MAX_SEALED_BYTES,
+                });
             }
         }
         if let EventBody::ParcelHandedOver { serials, .. } = &self.body {
             if serials.is_empty() || serials.len() > limits::MAX_PARCEL_SERIALS {
                 return Err(ProtocolError::InvalidField {
                     field: "serials",
-                    detail: format!("a parcel lists 1 to {} serials, not {}", limits::MAX_PARCEL_SERIALS, serials.len()),
+                    detail: format!(
+                        "a parcel lists 1 to {} serials, not {}",
+                        limits::MAX_PARCEL_SERIALS,
+                        serials.len()
+                    ),
                 });
             }
         }

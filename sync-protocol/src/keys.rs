@@ -29,7 +29,10 @@ impl Serialize for Base64Bytes {
 impl<'de> Deserialize<'de> for Base64Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        STANDARD.decode(s.as_bytes()).map(Base64Bytes).map_err(serde::de::Error::custom)
+        STANDARD
+            .decode(s.as_bytes())
+            .map(Base64Bytes)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -38,7 +41,12 @@ pub fn b64(bytes: &[u8]) -> String {
 }
 
 pub fn from_b64(what: &'static str, s: &str) -> Result<Vec<u8>, ProtocolError> {
-    STANDARD.decode(s.trim()).map_err(|e| ProtocolError::InvalidField { field: what, detail: e.to_string() })
+    STANDARD
+        .decode(s.trim())
+        .map_err(|e| ProtocolError::InvalidField {
+            field: what,
+            detail: e.to_string(),
+        })
 }
 
 /// The short name of a public key.
@@ -77,7 +85,9 @@ impl DeviceKey {
     }
     pub fn from_b64(s: &str) -> Result<Self, ProtocolError> {
         let bytes = from_b64("secret key", s)?;
-        let seed: [u8; 32] = bytes.try_into().map_err(|_| ProtocolError::BadKey("an Ed25519 secret key is 32 bytes".into()))?;
+        let seed: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| ProtocolError::BadKey("an Ed25519 secret key is 32 bytes".into()))?;
         Ok(Self::from_seed(seed))
     }
     pub fn seed(&self) -> [u8; 32] {
@@ -105,12 +115,17 @@ pub struct PublicKey(VerifyingKey);
 
 impl PublicKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ProtocolError> {
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| ProtocolError::BadKey("an Ed25519 public key is 32 bytes".into()))?;
-        let key = VerifyingKey::from_bytes(&arr).map_err(|e| ProtocolError::BadKey(e.to_string()))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| ProtocolError::BadKey("an Ed25519 public key is 32 bytes".into()))?;
+        let key =
+            VerifyingKey::from_bytes(&arr).map_err(|e| ProtocolError::BadKey(e.to_string()))?;
         // A key of small order (the identity point among them) proves nothing: every signature
         // check against it is meaningless, so it is refused wherever a key is read.
         if key.is_weak() {
-            return Err(ProtocolError::BadKey("an Ed25519 public key of small order is not a usable key".into()));
+            return Err(ProtocolError::BadKey(
+                "an Ed25519 public key of small order is not a usable key".into(),
+            ));
         }
         Ok(PublicKey(key))
     }
@@ -126,13 +141,21 @@ impl PublicKey {
     pub fn key_id(&self) -> KeyId {
         KeyId::of(&self.to_bytes())
     }
-    pub fn verify(&self, domain: &[u8], message: &[u8], signature: &[u8]) -> Result<(), ProtocolError> {
-        let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|_| ProtocolError::BadSignature)?;
+    pub fn verify(
+        &self,
+        domain: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), ProtocolError> {
+        let sig = ed25519_dalek::Signature::from_slice(signature)
+            .map_err(|_| ProtocolError::BadSignature)?;
         let mut m = Vec::with_capacity(domain.len() + message.len());
         m.extend_from_slice(domain);
         m.extend_from_slice(message);
         // verify_strict refuses the malleable and small-order forms that plain verify lets by.
-        self.0.verify_strict(&m, &sig).map_err(|_| ProtocolError::BadSignature)?;
+        self.0
+            .verify_strict(&m, &sig)
+            .map_err(|_| ProtocolError::BadSignature)?;
         Ok(())
     }
 }
@@ -157,7 +180,9 @@ pub struct MinistryPublicKey(pub crypto_box::PublicKey);
 impl MinistryPublicKey {
     pub fn from_b64(s: &str) -> Result<Self, ProtocolError> {
         let bytes = from_b64("ministry public key", s)?;
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| ProtocolError::BadKey("an X25519 public key is 32 bytes".into()))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| ProtocolError::BadKey("an X25519 public key is 32 bytes".into()))?;
         Ok(MinistryPublicKey(crypto_box::PublicKey::from(arr)))
     }
     pub fn to_b64(&self) -> String {
@@ -200,7 +225,9 @@ impl MinistrySecretKey {
     }
     pub fn from_b64(s: &str) -> Result<Self, ProtocolError> {
         let bytes = from_b64("ministry secret key", s)?;
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| ProtocolError::BadKey("an X25519 secret key is 32 bytes".into()))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| ProtocolError::BadKey("an X25519 secret key is 32 bytes".into()))?;
         Ok(Self::from_bytes(arr))
     }
     pub fn to_bytes(&self) -> [u8; 32] {

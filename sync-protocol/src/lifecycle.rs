@@ -106,13 +106,23 @@ pub struct Rules {
 
 /// The status a household moves to when `body` happens to it. Parcel events are judged per
 /// serial with [`parcel_accepts`]; the reserve side of a replacement with [`activate_reserve`].
-pub fn next_status(from: HouseholdStatus, body: &EventBody, rules: Rules) -> Result<HouseholdStatus, IllegalTransition> {
+pub fn next_status(
+    from: HouseholdStatus,
+    body: &EventBody,
+    rules: Rules,
+) -> Result<HouseholdStatus, IllegalTransition> {
     use HouseholdStatus as S;
-    let illegal = |hint: &'static str| IllegalTransition { from, event: body.kind(), hint };
+    let illegal = |hint: &'static str| IllegalTransition {
+        from,
+        event: body.kind(),
+        hint,
+    };
     match body {
         EventBody::FormDistributed { .. } => match from {
             S::Assigned | S::Absent => Ok(S::Distributed),
-            _ => Err(illegal(" (only an assigned or absent household can receive a form)")),
+            _ => Err(illegal(
+                " (only an assigned or absent household can receive a form)",
+            )),
         },
         EventBody::FormCollected {} => match from {
             S::Distributed => Ok(S::Collected),
@@ -123,9 +133,13 @@ pub fn next_status(from: HouseholdStatus, body: &EventBody, rules: Rules) -> Res
             (S::Distributed, VisitOutcome::Absent) => Ok(S::Distributed),
             (S::Assigned | S::Absent | S::Distributed, VisitOutcome::Refused) => Ok(S::Refused),
             (S::Assigned | S::Absent | S::Distributed, VisitOutcome::Moved) => Ok(S::Moved),
-            (S::Assigned | S::Absent | S::Distributed, VisitOutcome::Unreachable) => Ok(S::Unreachable),
+            (S::Assigned | S::Absent | S::Distributed, VisitOutcome::Unreachable) => {
+                Ok(S::Unreachable)
+            }
             (S::Distributed, VisitOutcome::FormLost) => Ok(S::FormLost),
-            _ => Err(illegal(" (a visit outcome needs a household still being worked)")),
+            _ => Err(illegal(
+                " (a visit outcome needs a household still being worked)",
+            )),
         },
         EventBody::FormTranscribed { .. } => match from {
             S::Collected => Ok(S::Transcribed),
@@ -140,11 +154,17 @@ pub fn next_status(from: HouseholdStatus, body: &EventBody, rules: Rules) -> Res
             _ => Err(illegal(" (only a transcribed form can be corrected)")),
         },
         EventBody::HouseholdReplaced { .. } => match from {
-            _ if !rules.replacement_allowed => Err(illegal(" (this campaign does not allow replacement)")),
+            _ if !rules.replacement_allowed => {
+                Err(illegal(" (this campaign does not allow replacement)"))
+            }
             S::Refused | S::Moved => Ok(S::Replaced),
-            _ => Err(illegal(" (only a refused or moved household can be replaced)")),
+            _ => Err(illegal(
+                " (only a refused or moved household can be replaced)",
+            )),
         },
-        EventBody::ParcelHandedOver { .. } => Err(illegal(" (a parcel event names no single household)")),
+        EventBody::ParcelHandedOver { .. } => {
+            Err(illegal(" (a parcel event names no single household)"))
+        }
     }
 }
 
@@ -161,7 +181,11 @@ pub fn parcel_accepts(status: HouseholdStatus, rules: Rules) -> bool {
 pub fn activate_reserve(status: HouseholdStatus) -> Result<HouseholdStatus, IllegalTransition> {
     match status {
         HouseholdStatus::Reserve => Ok(HouseholdStatus::Assigned),
-        from => Err(IllegalTransition { from, event: "household_replaced", hint: " (the replacement must be an unused reserve household)" }),
+        from => Err(IllegalTransition {
+            from,
+            event: "household_replaced",
+            hint: " (the replacement must be an unused reserve household)",
+        }),
     }
 }
 
@@ -170,21 +194,42 @@ mod tests {
     use super::*;
     use crate::keys::Base64Bytes;
 
-    const RULES: Rules = Rules { replacement_allowed: true, verification_required: true };
+    const RULES: Rules = Rules {
+        replacement_allowed: true,
+        verification_required: true,
+    };
 
     fn walk(events: &[EventBody]) -> Result<HouseholdStatus, IllegalTransition> {
-        events.iter().try_fold(HouseholdStatus::Assigned, |s, e| next_status(s, e, RULES))
+        events
+            .iter()
+            .try_fold(HouseholdStatus::Assigned, |s, e| next_status(s, e, RULES))
     }
 
     fn transcribed() -> EventBody {
-        EventBody::FormTranscribed { form: "f@1".into(), sealed_answers: Some(Base64Bytes(vec![0; 64])), keying_seconds: 60 }
+        EventBody::FormTranscribed {
+            form: "f@1".into(),
+            sealed_answers: Some(Base64Bytes(vec![0; 64])),
+            keying_seconds: 60,
+        }
     }
 
     #[test]
     fn the_usual_path_and_a_retry_after_absence() {
-        let distributed = EventBody::FormDistributed { recipient: crate::event::Recipient::Representative, note: None };
-        let absent = EventBody::VisitOutcome { outcome: VisitOutcome::Absent, note: None };
-        let path = [absent.clone(), distributed, absent, EventBody::FormCollected {}, transcribed()];
+        let distributed = EventBody::FormDistributed {
+            recipient: crate::event::Recipient::Representative,
+            note: None,
+        };
+        let absent = EventBody::VisitOutcome {
+            outcome: VisitOutcome::Absent,
+            note: None,
+        };
+        let path = [
+            absent.clone(),
+            distributed,
+            absent,
+            EventBody::FormCollected {},
+            transcribed(),
+        ];
         assert_eq!(walk(&path), Ok(HouseholdStatus::Transcribed));
         assert!(parcel_accepts(HouseholdStatus::Verified, RULES));
         assert!(!parcel_accepts(HouseholdStatus::Transcribed, RULES));
@@ -194,10 +239,21 @@ mod tests {
     fn illegal_steps_are_refused() {
         assert!(walk(&[EventBody::FormCollected {}]).is_err());
         assert!(walk(&[transcribed()]).is_err());
-        let refused = EventBody::VisitOutcome { outcome: VisitOutcome::Refused, note: None };
-        let replaced = EventBody::HouseholdReplaced { replacement: "x".into() };
-        assert_eq!(walk(&[refused.clone(), replaced.clone()]), Ok(HouseholdStatus::Replaced));
-        let no_replacement = Rules { replacement_allowed: false, ..RULES };
+        let refused = EventBody::VisitOutcome {
+            outcome: VisitOutcome::Refused,
+            note: None,
+        };
+        let replaced = EventBody::HouseholdReplaced {
+            replacement: "x".into(),
+        };
+        assert_eq!(
+            walk(&[refused.clone(), replaced.clone()]),
+            Ok(HouseholdStatus::Replaced)
+        );
+        let no_replacement = Rules {
+            replacement_allowed: false,
+            ..RULES
+        };
         assert!(next_status(HouseholdStatus::Refused, &replaced, no_replacement).is_err());
         assert!(activate_reserve(HouseholdStatus::Assigned).is_err());
     }

@@ -79,7 +79,10 @@ impl Receipt {
         expected_hash: &BatchHash,
     ) -> Result<Receipt, ProtocolError> {
         let receipt: Receipt = signed.verify(RECEIPT_DOMAIN, intake_key, "receipt")?;
-        if receipt.seq != expected_seq || &receipt.batch_hash != expected_hash || receipt.rejected.len() > receipt.events as usize {
+        if receipt.seq != expected_seq
+            || &receipt.batch_hash != expected_hash
+            || receipt.rejected.len() > receipt.events as usize
+        {
             return Err(ProtocolError::InvalidField {
                 field: "receipt",
                 detail: format!(
@@ -96,7 +99,11 @@ impl Receipt {
         let rejected = outcomes
             .iter()
             .filter(|o| o.status == OutcomeStatus::Rejected)
-            .map(|o| RejectedEvent { event: o.event, code: o.code.clone().unwrap_or_default(), reason: o.reason.clone().unwrap_or_default() })
+            .map(|o| RejectedEvent {
+                event: o.event,
+                code: o.code.clone().unwrap_or_default(),
+                reason: o.reason.clone().unwrap_or_default(),
+            })
             .collect();
         (outcomes.len() as u32, rejected)
     }
@@ -106,8 +113,18 @@ impl Receipt {
         events
             .iter()
             .map(|id| match self.rejected.iter().find(|r| &r.event == id) {
-                Some(r) => EventOutcome { event: *id, status: OutcomeStatus::Rejected, code: Some(r.code.clone()), reason: Some(r.reason.clone()) },
-                None => EventOutcome { event: *id, status: OutcomeStatus::Accepted, code: None, reason: None },
+                Some(r) => EventOutcome {
+                    event: *id,
+                    status: OutcomeStatus::Rejected,
+                    code: Some(r.code.clone()),
+                    reason: Some(r.reason.clone()),
+                },
+                None => EventOutcome {
+                    event: *id,
+                    status: OutcomeStatus::Accepted,
+                    code: None,
+                    reason: None,
+                },
             })
             .collect()
     }

@@ -52,16 +52,44 @@ pub fn seal<R: RngCore + CryptoRng>(
     questions: &[&str],
     rng: &mut R,
 ) -> Result<Vec<u8>, ProtocolError> {
-    if let Some(stray) = sheet.answers.keys().find(|id| !questions.contains(&id.as_str())) {
-        return Err(ProtocolError::InvalidField { field: "answers", detail: format!("question {stray} is not in form {}", sheet.form) });
+    if let Some(stray) = sheet
+        .answers
+        .keys()
+        .find(|id| !questions.contains(&id.as_str()))
+    {
+        return Err(ProtocolError::InvalidField {
+            field: "answers",
+            detail: format!("question {stray} is not in form {}", sheet.form),
+        });
     }
-    let values = questions.iter().map(|q| sheet.answers.get(*q).cloned().unwrap_or(serde_json::Value::Null)).collect();
-    let positional = PositionalSheet { form: sheet.form.clone(), household: sheet.household.clone(), serial: sheet.serial.clone(), values };
+    let values = questions
+        .iter()
+        .map(|q| {
+            sheet
+                .answers
+                .get(*q)
+                .cloned()
+                .unwrap_or(serde_json::Value::Null)
+        })
+        .collect();
+    let positional = PositionalSheet {
+        form: sheet.form.clone(),
+        household: sheet.household.clone(),
+        serial: sheet.serial.clone(),
+        values,
+    };
     let json = to_canonical_bytes(&positional)?;
     let plaintext = zstd::bulk::compress(&json, 19).map_err(|_| ProtocolError::SealFailed)?;
-    let sealed = ministry.0.seal(rng, &plaintext).map_err(|_| ProtocolError::SealFailed)?;
+    let sealed = ministry
+        .0
+        .seal(rng, &plaintext)
+        .map_err(|_| ProtocolError::SealFailed)?;
     if sealed.len() > limits::MAX_SEALED_BYTES {
-        return Err(ProtocolError::TooLarge { what: "sealed answers", size: sealed.len(), limit: limits::MAX_SEALED_BYTES });
+        return Err(ProtocolError::TooLarge {
+            what: "sealed answers",
+            size: sealed.len(),
+            limit: limits::MAX_SEALED_BYTES,
+        });
     }
     Ok(sealed)
 }
@@ -73,19 +101,39 @@ pub fn open(
     sealed: &[u8],
     questions_of: &dyn Fn(&str) -> Option<Vec<String>>,
 ) -> Result<AnswerSheet, ProtocolError> {
-    let plaintext = ministry.0.unseal(sealed).map_err(|_| ProtocolError::OpenFailed)?;
-    let json = zstd::bulk::decompress(&plaintext, limits::MAX_BATCH_BYTES).map_err(|_| ProtocolError::OpenFailed)?;
+    let plaintext = ministry
+        .0
+        .unseal(sealed)
+        .map_err(|_| ProtocolError::OpenFailed)?;
+    let json = zstd::bulk::decompress(&plaintext, limits::MAX_BATCH_BYTES)
+        .map_err(|_| ProtocolError::OpenFailed)?;
     let positional: PositionalSheet = from_canonical_bytes(&json, "answer sheet")?;
-    let questions = questions_of(&positional.form)
-        .ok_or_else(|| ProtocolError::InvalidField { field: "form", detail: format!("form {} is not known here", positional.form) })?;
+    let questions = questions_of(&positional.form).ok_or_else(|| ProtocolError::InvalidField {
+        field: "form",
+        detail: format!("form {} is not known here", positional.form),
+    })?;
     if questions.len() != positional.values.len() {
         return Err(ProtocolError::InvalidField {
             field: "values",
-            detail: format!("{} answers for the {} questions of {}", positional.values.len(), questions.len(), positional.form),
+            detail: format!(
+                "{} answers for the {} questions of {}",
+                positional.values.len(),
+                questions.len(),
+                positional.form
+            ),
         });
     }
-    let answers = questions.into_iter().zip(positional.values).filter(|(_, v)| !v.is_null()).collect();
-    Ok(AnswerSheet { form: positional.form, household: positional.household, serial: positional.serial, answers })
+    let answers = questions
+        .into_iter()
+        .zip(positional.values)
+        .filter(|(_, v)| !v.is_null())
+        .collect();
+    Ok(AnswerSheet {
+        form: positional.form,
+        household: positional.household,
+        serial: positional.serial,
+        answers,
+    })
 }
 
 /// What the intake can check without the key: the ciphertext has a sealed box's shape.
@@ -93,14 +141,24 @@ pub fn check_sealed_shape(sealed: &[u8]) -> Result<(), ProtocolError> {
     if sealed.len() <= SEAL_OVERHEAD {
         return Err(ProtocolError::InvalidField {
             field: "sealed_answers",
-            detail: format!("{} bytes is too short for a sealed box (over {SEAL_OVERHEAD})", sealed.len()),
+            detail: format!(
+                "{} bytes is too short for a sealed box (over {SEAL_OVERHEAD})",
+                sealed.len()
+            ),
         });
     }
     if sealed.len() > limits::MAX_SEALED_BYTES {
-        return Err(ProtocolError::TooLarge { what: "sealed answers", size: sealed.len(), limit: limits::MAX_SEALED_BYTES });
+        return Err(ProtocolError::TooLarge {
+            what: "sealed answers",
+            size: sealed.len(),
+            limit: limits::MAX_SEALED_BYTES,
+        });
     }
     if sealed[..32].iter().all(|b| *b == 0) {
-        return Err(ProtocolError::InvalidField { field: "sealed_answers", detail: "the ephemeral key is all zeros".into() });
+        return Err(ProtocolError::InvalidField {
+            field: "sealed_answers",
+            detail: "the ephemeral key is all zeros".into(),
+        });
     }
     Ok(())
 }

@@ -24,10 +24,18 @@ pub struct SignedDocument {
 }
 
 impl SignedDocument {
-    pub fn sign<T: Serialize>(domain: &[u8], document: &T, key: &DeviceKey) -> Result<Self, ProtocolError> {
+    pub fn sign<T: Serialize>(
+        domain: &[u8],
+        document: &T,
+        key: &DeviceKey,
+    ) -> Result<Self, ProtocolError> {
         let body = to_canonical_bytes(document)?;
         let sig = key.sign(domain, &body);
-        Ok(SignedDocument { body: Base64Bytes(body), key: key.key_id(), sig: Base64Bytes(sig.to_vec()) })
+        Ok(SignedDocument {
+            body: Base64Bytes(body),
+            key: key.key_id(),
+            sig: Base64Bytes(sig.to_vec()),
+        })
     }
 
     /// Verifies with the expected key and returns the document.

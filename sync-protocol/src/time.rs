@@ -16,7 +16,12 @@ impl DeviceTime {
     pub fn new(t: DateTime<FixedOffset>) -> Self {
         // Truncate to whole seconds: the canonical form has none.
         let secs = t.timestamp();
-        DeviceTime(t.offset().timestamp_opt(secs, 0).single().expect("valid timestamp"))
+        DeviceTime(
+            t.offset()
+                .timestamp_opt(secs, 0)
+                .single()
+                .expect("valid timestamp"),
+        )
     }
     /// Now on this machine's clock, in the given offset (seconds east of UTC).
     pub fn now_with_offset(offset_secs: i32) -> Self {
@@ -27,7 +32,9 @@ impl DeviceTime {
         let t = DateTime::parse_from_str(s, FORMAT).map_err(|e| format!("{s:?}: {e}"))?;
         let canonical = DeviceTime(t);
         if canonical.to_string() != s {
-            return Err(format!("{s:?} is not in the form YYYY-MM-DDTHH:MM:SS+HH:MM"));
+            return Err(format!(
+                "{s:?} is not in the form YYYY-MM-DDTHH:MM:SS+HH:MM"
+            ));
         }
         Ok(canonical)
     }
@@ -65,7 +72,11 @@ mod tests {
     fn one_spelling_per_instant() {
         let t = DeviceTime::parse("2024-11-21T09:15:00+07:00").unwrap();
         assert_eq!(t.to_string(), "2024-11-21T09:15:00+07:00");
-        for bad in ["2024-11-21T02:15:00Z", "2024-11-21T09:15:00.5+07:00", "2024-11-21 09:15:00+07:00"] {
+        for bad in [
+            "2024-11-21T02:15:00Z",
+            "2024-11-21T09:15:00.5+07:00",
+            "2024-11-21 09:15:00+07:00",
+        ] {
             assert!(DeviceTime::parse(bad).is_err(), "{bad}");
         }
     }

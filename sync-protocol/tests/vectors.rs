@@ -39,11 +39,23 @@ fn answer_sheet() -> AnswerSheet {
     answers.insert("q2_channels".to_string(), json!([1, 5, 6]));
     answers.insert("q9_2_1".to_string(), json!(4));
     answers.insert("q11_comment".to_string(), json!("Cán bộ nhiệt tình"));
-    AnswerSheet { form: "sipas-2024@1".into(), household: "QT-GL-GA-AN-07".into(), serial: "QT24-0331".into(), answers }
+    AnswerSheet {
+        form: "sipas-2024@1".into(),
+        household: "QT-GL-GA-AN-07".into(),
+        serial: "QT24-0331".into(),
+        answers,
+    }
 }
 
 /// The form's question order for the vector (a real form has many more).
-const QUESTIONS: [&str; 6] = ["a2_sex", "a3_age", "q2_channels", "q9_2_1", "q9_2_2", "q11_comment"];
+const QUESTIONS: [&str; 6] = [
+    "a2_sex",
+    "a3_age",
+    "q2_channels",
+    "q9_2_1",
+    "q9_2_2",
+    "q11_comment",
+];
 
 fn questions_of(form: &str) -> Option<Vec<String>> {
     (form == "sipas-2024@1").then(|| QUESTIONS.iter().map(|q| q.to_string()).collect())
@@ -61,7 +73,13 @@ fn positional_plaintext() -> String {
 fn sealed_answers() -> Vec<u8> {
     // A seeded RNG makes the ephemeral key, and so the sealed box, reproducible.
     let mut rng = ChaCha20Rng::from_seed([0x44; 32]);
-    seal::seal(&ministry_key().public(), &answer_sheet(), &QUESTIONS, &mut rng).unwrap()
+    seal::seal(
+        &ministry_key().public(),
+        &answer_sheet(),
+        &QUESTIONS,
+        &mut rng,
+    )
+    .unwrap()
 }
 
 fn batch() -> Batch {
@@ -86,12 +104,22 @@ fn batch() -> Batch {
         events: vec![
             household(
                 "01932c5e-8a00-7000-8000-000000000001",
-                EventBody::FormDistributed { recipient: Recipient::FamilyMember, note: Some("Con gái nhận hộ".into()) },
+                EventBody::FormDistributed {
+                    recipient: Recipient::FamilyMember,
+                    note: Some("Con gái nhận hộ".into()),
+                },
             ),
-            household("01932c5e-8a00-7000-8000-000000000002", EventBody::FormCollected {}),
+            household(
+                "01932c5e-8a00-7000-8000-000000000002",
+                EventBody::FormCollected {},
+            ),
             household(
                 "01932c5e-8a00-7000-8000-000000000003",
-                EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: Some(Base64Bytes(sealed_answers())), keying_seconds: 212 },
+                EventBody::FormTranscribed {
+                    form: "sipas-2024@1".into(),
+                    sealed_answers: Some(Base64Bytes(sealed_answers())),
+                    keying_seconds: 212,
+                },
             ),
         ],
     }
@@ -157,41 +185,83 @@ fn vectors_match_the_file_both_ways() {
         let mut with_frame = computed.clone();
         let signed = SignedBatch::sign(&batch(), &device_key()).unwrap();
         with_frame["batch"]["frame"] = json!(b64(&signed.to_frame()));
-        std::fs::write(PATH, serde_json::to_string_pretty(&with_frame).unwrap() + "\n").unwrap();
+        std::fs::write(
+            PATH,
+            serde_json::to_string_pretty(&with_frame).unwrap() + "\n",
+        )
+        .unwrap();
     }
-    let file: Value = serde_json::from_str(&std::fs::read_to_string(PATH).expect("tests/vectors.json")).unwrap();
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(PATH).expect("tests/vectors.json")).unwrap();
 
     // Way 1: the implementation reproduces every byte from the fixed inputs.
     let mut file_without_frame = file.clone();
-    file_without_frame["batch"].as_object_mut().unwrap().remove("frame");
-    assert_eq!(computed, file_without_frame, "the encoding changed; if on purpose, rewrite the vectors and the spec");
+    file_without_frame["batch"]
+        .as_object_mut()
+        .unwrap()
+        .remove("frame");
+    assert_eq!(
+        computed, file_without_frame,
+        "the encoding changed; if on purpose, rewrite the vectors and the spec"
+    );
 
     // Way 2: the file's outputs verify and open on their own.
-    let s = |p: &str| file.pointer(p).and_then(Value::as_str).unwrap_or_else(|| panic!("{p}")).to_string();
+    let s = |p: &str| {
+        file.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{p}"))
+            .to_string()
+    };
     let canonical = s("/batch/canonical").into_bytes();
     assert_eq!(BatchHash::of(&canonical).to_hex(), s("/batch/sha256"));
-    let device_pub = sync_protocol::keys::PublicKey::from_b64(&s("/keys/device_ed25519_public")).unwrap();
+    let device_pub =
+        sync_protocol::keys::PublicKey::from_b64(&s("/keys/device_ed25519_public")).unwrap();
     device_pub
-        .verify(sync_protocol::batch::BATCH_SIGNATURE_DOMAIN, &canonical, &from_b64("sig", &s("/batch/signature")).unwrap())
+        .verify(
+            sync_protocol::batch::BATCH_SIGNATURE_DOMAIN,
+            &canonical,
+            &from_b64("sig", &s("/batch/signature")).unwrap(),
+        )
         .expect("batch signature verifies");
-    let opened = SignedBatch::open(&from_b64("frame", &s("/batch/frame")).unwrap(), &device_pub).unwrap();
+    let opened =
+        SignedBatch::open(&from_b64("frame", &s("/batch/frame")).unwrap(), &device_pub).unwrap();
     assert_eq!(opened.batch, batch());
     // Each event's slice of the signed bytes is that event's own canonical encoding.
     for (slice, event) in opened.event_bytes().unwrap().iter().zip(&batch().events) {
-        assert_eq!(slice.as_bytes(), sync_protocol::canonical::to_canonical_bytes(event).unwrap());
+        assert_eq!(
+            slice.as_bytes(),
+            sync_protocol::canonical::to_canonical_bytes(event).unwrap()
+        );
     }
 
     let ministry = MinistrySecretKey::from_b64(&s("/keys/ministry_x25519_secret")).unwrap();
-    let sheet = seal::open(&ministry, &from_b64("sealed", &s("/sealed_answers/sealed")).unwrap(), &questions_of).unwrap();
+    let sheet = seal::open(
+        &ministry,
+        &from_b64("sealed", &s("/sealed_answers/sealed")).unwrap(),
+        &questions_of,
+    )
+    .unwrap();
     assert_eq!(sheet, answer_sheet());
-    assert_eq!(s("/sealed_answers/plaintext_canonical_before_zstd"), positional_plaintext());
+    assert_eq!(
+        s("/sealed_answers/plaintext_canonical_before_zstd"),
+        positional_plaintext()
+    );
 
-    let intake_pub = sync_protocol::keys::PublicKey::from_b64(&s("/keys/intake_ed25519_public")).unwrap();
-    let doc: sync_protocol::signed::SignedDocument = serde_json::from_value(file["receipt"].clone()).unwrap();
+    let intake_pub =
+        sync_protocol::keys::PublicKey::from_b64(&s("/keys/intake_ed25519_public")).unwrap();
+    let doc: sync_protocol::signed::SignedDocument =
+        serde_json::from_value(file["receipt"].clone()).unwrap();
     let r = Receipt::verify(&doc, &intake_pub, 1, &BatchHash::of(&canonical)).unwrap();
     let ids: Vec<EventId> = batch().events.iter().map(|e| e.id).collect();
     let outcomes = r.outcomes(&ids);
-    assert_eq!(outcomes.iter().map(|o| o.status).collect::<Vec<_>>(), [OutcomeStatus::Accepted, OutcomeStatus::Accepted, OutcomeStatus::Rejected]);
+    assert_eq!(
+        outcomes.iter().map(|o| o.status).collect::<Vec<_>>(),
+        [
+            OutcomeStatus::Accepted,
+            OutcomeStatus::Accepted,
+            OutcomeStatus::Rejected
+        ]
+    );
 }
 
 #[test]
@@ -202,7 +272,10 @@ fn tampering_is_detected() {
     for i in [4, 40, 67, frame.len() / 2, frame.len() - 1] {
         let mut bad = frame.clone();
         bad[i] ^= 0x01;
-        assert!(SignedBatch::open(&bad, &device_key().public()).is_err(), "flip at {i}");
+        assert!(
+            SignedBatch::open(&bad, &device_key().public()).is_err(),
+            "flip at {i}"
+        );
     }
     // Another device's key.
     let other = DeviceKey::from_seed([0x55; 32]);
@@ -212,7 +285,12 @@ fn tampering_is_detected() {
     );
     // A sealed box opened with the wrong key, or altered.
     let mut sealed = sealed_answers();
-    assert!(seal::open(&MinistrySecretKey::from_bytes([0x66; 32]), &sealed, &questions_of).is_err());
+    assert!(seal::open(
+        &MinistrySecretKey::from_bytes([0x66; 32]),
+        &sealed,
+        &questions_of
+    )
+    .is_err());
     // A form the opener does not know, or knows with another number of questions.
     assert!(seal::open(&ministry_key(), &sealed, &|_| None).is_err());
     assert!(seal::open(&ministry_key(), &sealed, &|_| Some(vec!["a2_sex".into()])).is_err());

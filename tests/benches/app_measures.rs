@@ -6,7 +6,10 @@
 //! up, script running) — what any Tauri page pays before it draws anything; for a keystroke, a
 //! no-op command's round trip from the page (`ui_state_get`) — the IPC floor under every save.
 
-use fieldpost_e2e::{key_form, start_centre, start_display, tauri_driver_binary, webdriver::Session, workspace, own_group, Process};
+use fieldpost_e2e::{
+    key_form, own_group, start_centre, start_display, tauri_driver_binary, webdriver::Session,
+    workspace, Process,
+};
 use serde_json::json;
 use std::{
     process::{Command, Stdio},
@@ -19,25 +22,48 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
 }
 
 fn gzip_size(path: &std::path::Path) -> usize {
-    Command::new("gzip").args(["-9", "-c"]).arg(path).output().map(|o| o.stdout.len()).unwrap_or(0)
+    Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .map(|o| o.stdout.len())
+        .unwrap_or(0)
 }
 
 fn main() {
     let app = workspace().join("target/release/fieldpost");
-    assert!(app.exists(), "build it first: cargo build --release -p fieldpost-app");
+    assert!(
+        app.exists(),
+        "build it first: cargo build --release -p fieldpost-app"
+    );
     let centre = start_centre();
     let (_display, display) = start_display();
     let device = tempfile::tempdir().unwrap();
     let household;
     {
         let mut client = field_client::Client::open(device.path()).unwrap();
-        let code = centre.intake.issue_enrollment_code("enum-qt-p2", chrono::Duration::hours(1), "bench").unwrap();
+        let code = centre
+            .intake
+            .issue_enrollment_code("enum-qt-p2", chrono::Duration::hours(1), "bench")
+            .unwrap();
         client.enroll(&centre.url, &code, "bench").unwrap();
         household = client.households().unwrap()[0].id.clone();
-        client.distribute(&household, sync_protocol::event::Recipient::Representative, None).unwrap();
+        client
+            .distribute(
+                &household,
+                sync_protocol::event::Recipient::Representative,
+                None,
+            )
+            .unwrap();
         client.collect(&household).unwrap();
     }
-    let set_route = |route: &str| std::fs::write(device.path().join("ui-state.json"), json!({ "route": route, "lang": "vi" }).to_string()).unwrap();
+    let set_route = |route: &str| {
+        std::fs::write(
+            device.path().join("ui-state.json"),
+            json!({ "route": route, "lang": "vi" }).to_string(),
+        )
+        .unwrap()
+    };
 
     // Cold start, five times: process start → Today drawn and taking input.
     set_route("#/today");
@@ -50,14 +76,27 @@ fn main() {
             .stderr(Stdio::null())
             .output()
             .unwrap();
-        let line = String::from_utf8_lossy(&out.stdout).lines().find(|l| l.starts_with("startup")).unwrap_or_else(|| panic!("no start-up line: {out:?}")).to_string();
-        let field = |name: &str| line.split(' ').find_map(|kv| kv.strip_prefix(&format!("{name}="))).unwrap().parse::<f64>().unwrap();
+        let line = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with("startup"))
+            .unwrap_or_else(|| panic!("no start-up line: {out:?}"))
+            .to_string();
+        let field = |name: &str| {
+            line.split(' ')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        };
         assert!(line.contains("screen=today"), "{line}");
         interactive.push(field("interactive_ms"));
         page_up.push(field("page_up_ms"));
     }
     println!("cold start to an interactive Today screen (5 runs, ms): {interactive:?}");
-    let (p50, base) = (percentile(interactive.clone(), 0.5), percentile(page_up.clone(), 0.5));
+    let (p50, base) = (
+        percentile(interactive.clone(), 0.5),
+        percentile(page_up.clone(), 0.5),
+    );
     println!("  median {p50:.0} ms (target < 1500 ms); page up (baseline) median {base:.0} ms; ratio {:.2}", p50 / base);
 
     // Keystroke to saved answer: a whole SIPAS form keyed through the real webview.
@@ -77,23 +116,35 @@ fn main() {
         assert!(Instant::now() < deadline, "tauri-driver did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let s = Session::start("http://127.0.0.1:4444", json!({ "tauri:options": { "application": app } })).unwrap();
+    let s = Session::start(
+        "http://127.0.0.1:4444",
+        json!({ "tauri:options": { "application": app } }),
+    )
+    .unwrap();
     s.wait("#ans-a_sex");
     let form = forms::sipas_2024();
     let sheet: Vec<String> = form.questions.iter().map(|q| q.id.clone()).collect();
     key_form(&s, &forms::sample::complete_answers(&form, 1), &sheet);
-    let keying: Vec<f64> = serde_json::from_value(s.script("return window.__fieldpostKeyingMs")).unwrap();
+    let keying: Vec<f64> =
+        serde_json::from_value(s.script("return window.__fieldpostKeyingMs")).unwrap();
     let ipc: Vec<f64> = serde_json::from_value(s.script(
         "return (async () => { const out = []; for (let i = 0; i < 200; i++) { const t = performance.now(); await window.__TAURI_INTERNALS__.invoke('ui_state_get'); out.push(performance.now() - t); } return out; })();",
     ))
     .unwrap_or_default();
     drop(s);
     drop(driver);
-    let (k50, k99) = (percentile(keying.clone(), 0.5), percentile(keying.clone(), 0.99));
+    let (k50, k99) = (
+        percentile(keying.clone(), 0.5),
+        percentile(keying.clone(), 0.99),
+    );
     println!("keystroke to saved answer ({} answers): p50 {k50:.1} ms, p99 {k99:.1} ms, max {:.1} ms (target < 50 ms)", keying.len(), percentile(keying.clone(), 1.0));
     if !ipc.is_empty() {
         let i50 = percentile(ipc.clone(), 0.5);
-        println!("  no-op command round trip (baseline, {} calls): p50 {i50:.2} ms; ratio at p50 {:.1}", ipc.len(), k50 / i50);
+        println!(
+            "  no-op command round trip (baseline, {} calls): p50 {i50:.2} ms; ratio at p50 {:.1}",
+            ipc.len(),
+            k50 / i50
+        );
     }
 
     // The front end as shipped in the app.

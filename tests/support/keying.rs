@@ -47,7 +47,10 @@ fn random_text(rng: &mut impl Rng, max_length: usize, alphabet: Alphabet) -> Str
 
 fn random_value(form: &Form, index: usize, rng: &mut impl Rng, alphabet: Alphabet) -> Value {
     let q = &form.questions[index];
-    let specials: Vec<i64> = [q.not_applicable, q.no_answer].into_iter().flatten().collect();
+    let specials: Vec<i64> = [q.not_applicable, q.no_answer]
+        .into_iter()
+        .flatten()
+        .collect();
     // A list's answer is a list: the screen keys special codes only where one code is asked for.
     if !specials.is_empty() && !matches!(q.accepts, Accepts::Codes(_)) && rng.gen_bool(0.08) {
         return json!(*specials.choose(rng).unwrap());
@@ -67,22 +70,36 @@ fn random_value(form: &Form, index: usize, rng: &mut impl Rng, alphabet: Alphabe
 
 /// A random sheet the form accepts as complete: every question that applies answered (optional
 /// ones now and then left blank), with random codes, lists, numbers, special codes and text.
-pub fn random_answers(form: &Form, rng: &mut impl Rng, alphabet: Alphabet) -> BTreeMap<String, Value> {
+pub fn random_answers(
+    form: &Form,
+    rng: &mut impl Rng,
+    alphabet: Alphabet,
+) -> BTreeMap<String, Value> {
     let mut answers = BTreeMap::new();
     for (i, q) in form.questions.iter().enumerate() {
-        if validate(form, &answers).not_relevant.contains(&q.id) || (!q.required && rng.gen_bool(0.2)) {
+        if validate(form, &answers).not_relevant.contains(&q.id)
+            || (!q.required && rng.gen_bool(0.2))
+        {
             continue;
         }
         for _ in 0..50 {
             answers.insert(q.id.clone(), random_value(form, i, rng, alphabet));
-            if !validate(form, &answers).errors.iter().any(|e| e.question == q.id) {
+            if !validate(form, &answers)
+                .errors
+                .iter()
+                .any(|e| e.question == q.id)
+            {
                 break;
             }
             answers.remove(&q.id);
         }
     }
     let v = validate(form, &answers);
-    assert!(v.complete, "random answers do not complete {}: {v:?}", form.reference());
+    assert!(
+        v.complete,
+        "random answers do not complete {}: {v:?}",
+        form.reference()
+    );
     answers
 }
 
@@ -90,8 +107,14 @@ pub fn random_answers(form: &Form, rng: &mut impl Rng, alphabet: Alphabet) -> BT
 /// included, are all single digits).
 fn one_digit(form: &Form, index: usize) -> bool {
     let q = &form.questions[index];
-    let Accepts::Code(codes) = &q.accepts else { return false };
-    codes.iter().chain(q.not_applicable.iter()).chain(q.no_answer.iter()).all(|c| (0..=9).contains(c))
+    let Accepts::Code(codes) = &q.accepts else {
+        return false;
+    };
+    codes
+        .iter()
+        .chain(q.not_applicable.iter())
+        .chain(q.no_answer.iter())
+        .all(|c| (0..=9).contains(c))
 }
 
 /// The keys that transcribe `answers`, in the paper's order.
@@ -108,9 +131,18 @@ pub fn keystrokes(form: &Form, answers: &BTreeMap<String, Value>) -> Vec<Key> {
         }
         match answers.get(&q.id) {
             None => keys.push(Key::Enter),
-            Some(Value::Number(n)) if one_digit(form, i) => keys.push(Key::Char(char::from_digit(n.as_u64().unwrap() as u32, 10).unwrap())),
+            Some(Value::Number(n)) if one_digit(form, i) => keys.push(Key::Char(
+                char::from_digit(n.as_u64().unwrap() as u32, 10).unwrap(),
+            )),
             Some(Value::Number(n)) => typed(&n.to_string(), &mut keys),
-            Some(Value::Array(codes)) => typed(&codes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" "), &mut keys),
+            Some(Value::Array(codes)) => typed(
+                &codes
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                &mut keys,
+            ),
             Some(Value::String(t)) => typed(t, &mut keys),
             Some(other) => panic!("no keys for {other}"),
         }
@@ -120,10 +152,12 @@ pub fn keystrokes(form: &Form, answers: &BTreeMap<String, Value>) -> Vec<Key> {
 
 /// The keys as WebDriver text (Enter is U+E007).
 pub fn webdriver_text(keys: &[Key]) -> String {
-    keys.iter().map(|k| match k {
-        Key::Char(c) => c.to_string(),
-        Key::Enter => crate::webdriver::ENTER.to_string(),
-    }).collect()
+    keys.iter()
+        .map(|k| match k {
+            Key::Char(c) => c.to_string(),
+            Key::Enter => crate::webdriver::ENTER.to_string(),
+        })
+        .collect()
 }
 
 /// The keys as X keysym names for `xdotool key`.
@@ -133,7 +167,9 @@ pub fn keysyms(keys: &[Key]) -> Vec<String> {
             Key::Enter => "Return".to_string(),
             Key::Char(' ') => "space".to_string(),
             Key::Char(c) if c.is_ascii_alphanumeric() => c.to_string(),
-            Key::Char(c) => panic!("{c:?} has no plain keysym: use Alphabet::Ascii for X key events"),
+            Key::Char(c) => {
+                panic!("{c:?} has no plain keysym: use Alphabet::Ascii for X key events")
+            }
         })
         .collect()
 }

@@ -5,17 +5,20 @@ pub mod keying;
 pub mod webdriver;
 
 use serde_json::Value;
-use webdriver::ENTER;
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
+use webdriver::ENTER;
 
 /// The workspace root (this crate lives in `tests/`).
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 /// A child process that is killed when the test ends, however it ends — with the children it
@@ -63,12 +66,21 @@ pub fn start_centre() -> Centre {
 /// Xvfb on a free display number; returns the process and `:N`.
 pub fn start_display() -> (Process, String) {
     for n in 90..140 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        {
             continue;
         }
         let display = format!(":{n}");
         let child = Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "1920x1080x24", "-nolisten", "tcp"])
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "1920x1080x24",
+                "-nolisten",
+                "tcp",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -91,18 +103,27 @@ pub fn tauri_driver_binary() -> PathBuf {
     if let Ok(p) = std::env::var("TAURI_DRIVER") {
         return PathBuf::from(p);
     }
-    let home = std::env::var("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
+    let home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
     home.join("bin/tauri-driver")
 }
 
 /// Keys `answers` the way a keyer does: whatever question has the focus gets its answer (one
 /// digit settles a one-digit code; anything else is typed and Enter pressed), until the focus
 /// reaches the finish button. Returns the questions the screen skipped by itself.
-pub fn key_form(s: &webdriver::Session, answers: &BTreeMap<String, Value>, sheet: &[String]) -> Vec<String> {
+pub fn key_form(
+    s: &webdriver::Session,
+    answers: &BTreeMap<String, Value>,
+    sheet: &[String],
+) -> Vec<String> {
     let mut keyed = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
-        assert!(Instant::now() < deadline, "keying took too long; keyed {keyed:?}");
+        assert!(
+            Instant::now() < deadline,
+            "keying took too long; keyed {keyed:?}"
+        );
         // Between a save and the next focus (or while the screen is redrawn) nothing may be
         // active for a moment: look again.
         let Ok(active) = s.active() else {
@@ -123,12 +144,28 @@ pub fn key_form(s: &webdriver::Session, answers: &BTreeMap<String, Value>, sheet
             continue;
         }
         let typed = match answers.get(&question) {
-            Some(Value::Array(codes)) => codes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" ") + webdriver::ENTER,
+            Some(Value::Array(codes)) => {
+                codes
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    + webdriver::ENTER
+            }
             Some(Value::String(t)) => format!("{t}{ENTER}"),
-            Some(Value::Number(n)) if (0..=9).contains(&n.as_i64().unwrap()) && s.attribute(&active, "inputmode").as_deref() == Some("numeric") => {
+            Some(Value::Number(n))
+                if (0..=9).contains(&n.as_i64().unwrap())
+                    && s.attribute(&active, "inputmode").as_deref() == Some("numeric") =>
+            {
                 // Single-digit codes settle with one key, but integers such as ages need Enter.
-                let row_codes = s.script(&format!("return document.querySelectorAll('[data-id=\"{question}\"] .choice').length"));
-                if row_codes.as_u64().unwrap_or(0) > 0 { n.to_string() } else { format!("{n}{ENTER}") }
+                let row_codes = s.script(&format!(
+                    "return document.querySelectorAll('[data-id=\"{question}\"] .choice').length"
+                ));
+                if row_codes.as_u64().unwrap_or(0) > 0 {
+                    n.to_string()
+                } else {
+                    format!("{n}{ENTER}")
+                }
             }
             Some(v) => format!("{v}{ENTER}"),
             None => webdriver::ENTER.to_string(),
@@ -136,9 +173,12 @@ pub fn key_form(s: &webdriver::Session, answers: &BTreeMap<String, Value>, sheet
         s.keys(&typed);
         keyed.push(question);
     }
-    sheet.iter().filter(|q| !keyed.contains(q)).cloned().collect()
+    sheet
+        .iter()
+        .filter(|q| !keyed.contains(q))
+        .cloned()
+        .collect()
 }
-
 
 /// The real app (`target/debug/fieldpost`, or `FIELDPOST_APP_BIN`) under its own Xvfb, driven
 /// through tauri-driver on the fixed ports 4444/4445 (one such test at a time), with a fresh
@@ -156,7 +196,9 @@ pub struct App {
 pub const DRIVER_PORT: u16 = 4444;
 
 pub fn app_binary() -> PathBuf {
-    let path = std::env::var("FIELDPOST_APP_BIN").map(Into::into).unwrap_or_else(|_| workspace().join("target/debug/fieldpost"));
+    let path = std::env::var("FIELDPOST_APP_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|_| workspace().join("target/debug/fieldpost"));
     assert!(path.exists(), "{} is missing: build the app first (scripts/test does: npm run build in ui/, then cargo build -p fieldpost-app)", path.display());
     path
 }
@@ -174,7 +216,9 @@ impl App {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("tauri-driver is installed (scripts/test: cargo install tauri-driver --locked)"),
+                .expect(
+                    "tauri-driver is installed (scripts/test: cargo install tauri-driver --locked)",
+                ),
         );
         let driver_url = format!("http://127.0.0.1:{DRIVER_PORT}");
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -183,8 +227,17 @@ impl App {
             std::thread::sleep(Duration::from_millis(100));
         }
         let capabilities = serde_json::json!({ "tauri:options": { "application": app } });
-        let session = webdriver::Session::start(&driver_url, capabilities.clone()).expect("a WebDriver session with the app");
-        App { session, display, data_dir, driver_url, capabilities, _driver: driver, _xvfb: xvfb }
+        let session = webdriver::Session::start(&driver_url, capabilities.clone())
+            .expect("a WebDriver session with the app");
+        App {
+            session,
+            display,
+            data_dir,
+            driver_url,
+            capabilities,
+            _driver: driver,
+            _xvfb: xvfb,
+        }
     }
 
     /// Enrolls the device on the set-up screen.
@@ -215,7 +268,11 @@ impl App {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             let s = &self.session;
-            if s.active().ok().and_then(|a| s.attribute(&a, "id")).is_some_and(|id| id.starts_with(prefix)) {
+            if s.active()
+                .ok()
+                .and_then(|a| s.attribute(&a, "id"))
+                .is_some_and(|id| id.starts_with(prefix))
+            {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(40));

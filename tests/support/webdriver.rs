@@ -18,25 +18,55 @@ fn check(response: reqwest::blocking::Response) -> Result<Value, String> {
     let status = response.status();
     let body: Value = response.json().map_err(|e| e.to_string())?;
     if !status.is_success() {
-        return Err(format!("{status}: {}", body["value"]["message"].as_str().unwrap_or(&body.to_string())));
+        return Err(format!(
+            "{status}: {}",
+            body["value"]["message"]
+                .as_str()
+                .unwrap_or(&body.to_string())
+        ));
     }
     Ok(body["value"].clone())
 }
 
 impl Session {
     pub fn start(driver: &str, capabilities: Value) -> Result<Session, String> {
-        let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        let value = check(http.post(format!("{driver}/session")).json(&json!({ "capabilities": { "alwaysMatch": capabilities } })).send().map_err(|e| e.to_string())?)?;
-        let id = value["sessionId"].as_str().ok_or("no session id")?.to_string();
-        Ok(Session { http, base: format!("{driver}/session/{id}") })
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let value = check(
+            http.post(format!("{driver}/session"))
+                .json(&json!({ "capabilities": { "alwaysMatch": capabilities } }))
+                .send()
+                .map_err(|e| e.to_string())?,
+        )?;
+        let id = value["sessionId"]
+            .as_str()
+            .ok_or("no session id")?
+            .to_string();
+        Ok(Session {
+            http,
+            base: format!("{driver}/session/{id}"),
+        })
     }
 
     fn post(&self, path: &str, body: Value) -> Result<Value, String> {
-        check(self.http.post(format!("{}{path}", self.base)).json(&body).send().map_err(|e| e.to_string())?)
+        check(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .json(&body)
+                .send()
+                .map_err(|e| e.to_string())?,
+        )
     }
 
     fn get(&self, path: &str) -> Result<Value, String> {
-        check(self.http.get(format!("{}{path}", self.base)).send().map_err(|e| e.to_string())?)
+        check(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .send()
+                .map_err(|e| e.to_string())?,
+        )
     }
 
     pub fn find(&self, css: &str) -> Result<String, String> {
@@ -45,8 +75,17 @@ impl Session {
     }
 
     pub fn find_all(&self, css: &str) -> Result<Vec<String>, String> {
-        let v = self.post("/elements", json!({ "using": "css selector", "value": css }))?;
-        Ok(v.as_array().map(|a| a.iter().filter_map(|e| e[ELEMENT].as_str().map(String::from)).collect()).unwrap_or_default())
+        let v = self.post(
+            "/elements",
+            json!({ "using": "css selector", "value": css }),
+        )?;
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e[ELEMENT].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// Waits (up to 15 s) until `css` matches an element, and returns it.
@@ -55,7 +94,10 @@ impl Session {
         loop {
             match self.find(css) {
                 Ok(id) => return id,
-                Err(e) if Instant::now() > deadline => panic!("{css} never appeared: {e}\npage: {}", self.text("body").unwrap_or_default()),
+                Err(e) if Instant::now() > deadline => panic!(
+                    "{css} never appeared: {e}\npage: {}",
+                    self.text("body").unwrap_or_default()
+                ),
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         }
@@ -92,8 +134,10 @@ impl Session {
 
     pub fn type_into(&self, css: &str, text: &str) {
         let id = self.wait(css);
-        self.post(&format!("/element/{id}/clear"), json!({})).unwrap();
-        self.post(&format!("/element/{id}/value"), json!({ "text": text })).unwrap();
+        self.post(&format!("/element/{id}/clear"), json!({}))
+            .unwrap();
+        self.post(&format!("/element/{id}/value"), json!({ "text": text }))
+            .unwrap();
     }
 
     /// Keys to whatever has the focus, as a keyer types.
@@ -107,7 +151,8 @@ impl Session {
                 Err(_) => std::thread::sleep(Duration::from_millis(50)),
             }
         };
-        self.post(&format!("/element/{id}/value"), json!({ "text": text })).unwrap();
+        self.post(&format!("/element/{id}/value"), json!({ "text": text }))
+            .unwrap();
     }
 
     pub fn active(&self) -> Result<String, String> {
@@ -116,28 +161,38 @@ impl Session {
     }
 
     pub fn attribute(&self, element: &str, name: &str) -> Option<String> {
-        self.get(&format!("/element/{element}/attribute/{name}")).ok().and_then(|v| v.as_str().map(String::from))
+        self.get(&format!("/element/{element}/attribute/{name}"))
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
     }
 
     pub fn text(&self, css: &str) -> Result<String, String> {
         let id = self.find(css)?;
-        Ok(self.get(&format!("/element/{id}/text"))?.as_str().unwrap_or_default().to_string())
+        Ok(self
+            .get(&format!("/element/{id}/text"))?
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
     }
 
     pub fn script(&self, script: &str) -> Value {
-        self.post("/execute/sync", json!({ "script": script, "args": [] })).unwrap_or_else(|e| panic!("script failed: {e}"))
+        self.post("/execute/sync", json!({ "script": script, "args": [] }))
+            .unwrap_or_else(|e| panic!("script failed: {e}"))
     }
 
     pub fn screenshot(&self, path: &std::path::Path) {
         let b64 = self.get("/screenshot").unwrap();
-        let png = base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap()).unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap())
+            .unwrap();
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, png).unwrap();
     }
 
     /// Resizes the window (CSS pixels, as a tablet or a laptop would show the app).
     pub fn resize(&self, width: u32, height: u32) {
-        self.post("/window/rect", json!({ "width": width, "height": height })).unwrap_or_else(|e| panic!("resize: {e}"));
+        self.post("/window/rect", json!({ "width": width, "height": height }))
+            .unwrap_or_else(|e| panic!("resize: {e}"));
     }
 
     /// Ends the session (the app closes). Also done when a failing test drops it.
@@ -159,7 +214,11 @@ impl Session {
                 actions.push(json!({ "type": "pause", "duration": pause }));
             }
         }
-        self.post("/actions", json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] })).unwrap_or_else(|e| panic!("key actions: {e}"));
+        self.post(
+            "/actions",
+            json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] }),
+        )
+        .unwrap_or_else(|e| panic!("key actions: {e}"));
     }
 }
 

@@ -44,6 +44,7 @@ export interface Overview {
   pending: Progress;
   rejected: number;
   last_contact: string | null;
+  moved_away: Household[];
 }
 
 export interface Household {
@@ -55,6 +56,10 @@ export interface Household {
   reserve_rank: number | null;
   status: string;
   assigned: boolean;
+  /** Who holds it now, once reassigned away. */
+  moved_to: string | null;
+  /** Whose work, accepted by a supervisor, this household's record carries. */
+  carried_from: string | null;
 }
 
 export interface HistoryEntry {
@@ -63,6 +68,10 @@ export interface HistoryEntry {
   at: string;
   outcome: string | null;
   reason: string | null;
+  note: string | null;
+  code: string | null;
+  resolution: 'accepted' | 'dismissed' | null;
+  resolution_note: string | null;
 }
 
 export interface KeyingSheet {
@@ -96,6 +105,8 @@ export interface RejectedEvent {
   kind: string;
   code: string;
   reason: string;
+  resolution: 'accepted' | 'dismissed' | null;
+  resolution_note: string | null;
 }
 
 export interface SyncDone {

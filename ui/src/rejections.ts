@@ -2,7 +2,7 @@
 // never "all synced" while anything was refused; each refusal in words, with the household's
 // name and what to do. Pure: tested without a DOM.
 
-import type { RejectedEvent } from './api';
+import type { Household, RejectedEvent } from './api';
 import { tDynamic, t, type Key } from './i18n';
 
 export interface Banner {
@@ -33,4 +33,33 @@ const KNOWN = [
 export function whatToDo(r: RejectedEvent, householdName: (id: string) => string): string {
   const key = (KNOWN.includes(r.code) ? `rej_${r.code}` : 'rej_other') as Key;
   return tDynamic(key, t('rej_other', { household: '' }), { household: r.household ? householdName(r.household) : '' });
+}
+
+/** What a supervisor decided about a refused piece of work, or that it still waits. */
+export function resolutionText(r: RejectedEvent): string {
+  if (r.resolution === 'accepted') return t('resolution_accepted', { who: r.resolution_note ?? '' });
+  if (r.resolution === 'dismissed') return t('resolution_dismissed', { note: r.resolution_note ?? '' });
+  return t('resolution_waiting');
+}
+
+/** Where the paper of a household moved to another enumerator is, and what to do with it —
+ * read from what this device did there. */
+export function paperFate(x: Household): string {
+  const who = x.moved_to ?? t('the_new_enumerator');
+  switch (x.status) {
+    case 'reserve':
+    case 'assigned':
+    case 'absent':
+      return t('fate_no_paper');
+    case 'distributed':
+      return t('fate_at_household', { serial: x.serial, who });
+    case 'collected':
+    case 'transcribed':
+    case 'verified':
+      return t('fate_with_you', { serial: x.serial, who });
+    case 'in_parcel':
+      return t('fate_in_parcel');
+    default:
+      return t('fate_nothing');
+  }
 }

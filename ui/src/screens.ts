@@ -5,7 +5,7 @@ import { api, type Household, type Overview, type Progress, type SyncDone } from
 import { append, h } from './dom';
 import { formatDate, formatDateTime, lang, t, tDynamic } from './i18n';
 import * as keying from './keying';
-import { whatToDo } from './rejections';
+import { paperFate, resolutionText, whatToDo } from './rejections';
 import { href, type Route } from './route';
 
 export interface Context {
@@ -131,6 +131,27 @@ function today(ctx: Context): HTMLElement {
         );
       }),
     ),
+    o.moved_away.length === 0
+      ? null
+      : h(
+          'section',
+          { class: 'card moved-away', id: 'moved-away' },
+          h('h2', {}, t('moved_away_title')),
+          h(
+            'ul',
+            {},
+            o.moved_away.map((x) =>
+              h(
+                'li',
+                { 'data-household': x.id },
+                h('a', { href: href({ name: 'household', id: x.id }) }, h('strong', {}, x.name), ` (${x.serial})`),
+                ' — ',
+                x.moved_to ? t('moved_to', { who: x.moved_to }) : t('moved_to_someone'),
+                h('p', { class: 'fate' }, paperFate(x)),
+              ),
+            ),
+          ),
+        ),
     timeline(o),
   );
 }
@@ -275,7 +296,10 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
     h('a', { href: href({ name: 'village', id: x.village }), class: 'back' }, t('back')),
     h('h1', {}, x.name, ' ', chip(x.status)),
     h('dl', {}, h('dt', {}, t('serial')), h('dd', { id: 'serial' }, x.serial), h('dt', {}, t('address')), h('dd', {}, x.address)),
-    x.assigned ? null : h('p', { class: 'flash error' }, t('reassigned')),
+    x.assigned
+      ? null
+      : h('div', { class: 'flash error', id: 'moved-to' }, h('p', {}, x.moved_to ? t('moved_to', { who: x.moved_to }) : t('moved_to_someone')), h('p', { class: 'fate' }, paperFate(x))),
+    x.carried_from ? h('p', { class: 'flash', id: 'carried-from' }, t('carried_from', { who: x.carried_from })) : null,
     h('div', { class: 'actions' }, actions),
     confirmBox,
     h('h2', {}, t('history')),
@@ -292,7 +316,15 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
           e.detail ? ` — ${tDynamic(`outcome_${e.detail}`, tDynamic(`to_${e.detail}`, e.detail))}` : '',
           ' · ',
           h('span', { class: `sent ${e.outcome ?? 'unsent'}` }, e.outcome ? tDynamic(`outcome_sent_${e.outcome}`, e.outcome) : t('outcome_unsent')),
-          e.reason ? h('div', { class: 'error' }, e.reason) : null,
+          e.note ? h('div', { class: 'note' }, `${t('note_written')}: ${e.note}`) : null,
+          e.outcome === 'rejected' && e.code
+            ? h(
+                'div',
+                { class: 'rejection' },
+                e.resolution ? null : h('p', { class: 'error' }, whatToDo({ event: '', household: id, kind: e.kind, code: e.code, reason: e.reason ?? '', resolution: null, resolution_note: null }, () => x.name)),
+                h('p', { class: 'muted' }, resolutionText({ event: '', household: id, kind: e.kind, code: e.code, reason: '', resolution: e.resolution, resolution_note: e.resolution_note })),
+              )
+            : null,
         ),
       ),
     ),
@@ -687,7 +719,10 @@ export function showProgress(p: Progress): void {
 
 export function syncFinished(d: SyncDone, errorText: (e: unknown) => string): void {
   if (d.error) lastSyncMessage = errorText(d.error);
-  else if (d.report) lastSyncMessage = (d.asked ? '' : `${t('sync_auto')} `) + t('sync_done', { events: d.report.events_acknowledged, rejected: d.report.events_rejected });
+  else if (d.report) {
+    const at = new Date().toLocaleTimeString(lang() === 'vi' ? 'vi-VN' : 'en-GB', { hour: '2-digit', minute: '2-digit' });
+    lastSyncMessage = (d.asked ? '' : `${t('sync_auto', { time: at })} `) + t('sync_done', { events: d.report.events_acknowledged, rejected: d.report.events_rejected });
+  }
   if (syncStatus) syncStatus.textContent = lastSyncMessage;
 }
 

@@ -5,8 +5,8 @@ import { href, parseRoute } from '../src/route';
 describe('strings', () => {
   it('has every string in both languages, and Vietnamese is written with its diacritics', () => {
     expect(allKeys('en').sort()).toEqual(allKeys('vi').sort());
-    expect(t('unsynced', { n: 3 }, 'vi')).toBe('Chưa đồng bộ: 3 sự kiện');
-    expect(t('unsynced', { n: 3 }, 'en')).toBe('Not synced: 3 events');
+    expect(t('unsynced', { n: 3 }, 'vi')).toBe('Chưa đồng bộ: 3 việc');
+    expect(t('unsynced', { n: 3 }, 'en')).toBe('Not synced: 3 pieces of work');
     expect(t('to_distribute', {}, 'vi').normalize('NFC')).toBe(t('to_distribute', {}, 'vi'));
   });
   it('keeps placeholders it has no value for visible', () => {
@@ -39,11 +39,27 @@ describe('what the banner and the refusals say', () => {
     expect(banner(3, 2).cls).toBe('banner warn');
     expect(banner(0, 2)).toEqual({ text: 'Máy chủ từ chối 2 việc — mở để xem cần làm gì', cls: 'banner error' });
     expect(banner(0, 0).text).toBe('Đã đồng bộ hết');
-    const r = { event: 'e', household: 'h1', kind: 'form_distributed', code: 'household_not_assigned', reason: 'household h1 is assigned to another enumerator now' };
+    const r = { event: 'e', household: 'h1', kind: 'form_distributed', code: 'household_not_assigned', reason: 'household h1 is assigned to another enumerator now', resolution: null, resolution_note: null };
     const said = whatToDo(r, (id) => (id === 'h1' ? 'Nguyễn Văn A (QT24-00001)' : id));
     expect(said).toContain('Nguyễn Văn A (QT24-00001)');
     expect(said).toContain('giám sát viên');
     expect(said).not.toMatch(/household_not_assigned|assigned to another/);
     expect(whatToDo({ ...r, code: 'something_new' }, () => 'X')).toContain('Báo giám sát viên');
+  });
+
+  it('says what a supervisor decided, or that it waits', async () => {
+    const { resolutionText } = await import('../src/rejections');
+    const r = { event: 'e', household: 'h1', kind: 'form_distributed', code: 'household_not_assigned', reason: '', resolution: null, resolution_note: null };
+    expect(resolutionText(r)).toBe('Đang chờ giám sát viên quyết định.');
+    expect(resolutionText({ ...r, resolution: 'accepted', resolution_note: 'Trần Văn Bình' })).toContain('hồ sơ của Trần Văn Bình');
+    expect(resolutionText({ ...r, resolution: 'dismissed', resolution_note: 'phát nhầm' })).toContain('bỏ qua việc này: phát nhầm');
+  });
+  it('tells where the paper of a household moved away is, from what this device did', async () => {
+    const { paperFate } = await import('../src/rejections');
+    const x = { id: 'h1', village: 'v', serial: 'QT24-0007', name: 'A', address: '', reserve_rank: null, status: 'assigned', assigned: false, moved_to: 'Trần Văn Bình', carried_from: null };
+    expect(paperFate(x)).toContain('không cần làm gì');
+    expect(paperFate({ ...x, status: 'distributed' })).toBe('Phiếu giấy số QT24-0007 đang ở hộ. Báo Trần Văn Bình đến thu phiếu này; đừng phát phiếu mới.');
+    expect(paperFate({ ...x, status: 'collected' })).toContain('trao cho Trần Văn Bình hoặc giám sát viên');
+    expect(paperFate({ ...x, status: 'transcribed', moved_to: null })).toContain('trao cho điều tra viên mới');
   });
 });

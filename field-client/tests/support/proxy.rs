@@ -65,14 +65,24 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn bytes(&self) -> (u64, u64) {
-        (self.counters.bytes_up.load(Ordering::Relaxed), self.counters.bytes_down.load(Ordering::Relaxed))
+        (
+            self.counters.bytes_up.load(Ordering::Relaxed),
+            self.counters.bytes_down.load(Ordering::Relaxed),
+        )
     }
 }
 
 /// Copies from `from` to `to` through the link, at most `limit` bytes (then cuts); returns when
 /// either side closes. Reading and writing are separate tasks joined by a queue, so latency
 /// delays bytes without slowing how fast they are taken in — a delay line, as a long link is.
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, link: Link, limit: Option<usize>, counter: Arc<Counters>, up: bool) {
+async fn pump(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    link: Link,
+    limit: Option<usize>,
+    counter: Arc<Counters>,
+    up: bool,
+) {
     let (queue, mut line) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
     let handshake = link.one_way_latency * 2;
     let started = Instant::now();
@@ -85,7 +95,8 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, link: Link, limit
                 Ok(n) => n,
             };
             let allowed = limit.map(|l| l.saturating_sub(passed).min(n)).unwrap_or(n);
-            let due = (Instant::now() + link.one_way_latency).max(started + handshake + link.one_way_latency);
+            let due = (Instant::now() + link.one_way_latency)
+                .max(started + handshake + link.one_way_latency);
             if queue.send((due, buf[..allowed].to_vec())).is_err() {
                 return;
             }
@@ -102,10 +113,15 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, link: Link, limit
                 if to.write_all(piece).await.is_err() {
                     return;
                 }
-                let c = if up { &counter.bytes_up } else { &counter.bytes_down };
+                let c = if up {
+                    &counter.bytes_up
+                } else {
+                    &counter.bytes_down
+                };
                 c.fetch_add(piece.len() as u64, Ordering::Relaxed);
                 if let Some(rate) = link.bytes_per_sec {
-                    tokio::time::sleep(Duration::from_secs_f64(piece.len() as f64 / rate as f64)).await;
+                    tokio::time::sleep(Duration::from_secs_f64(piece.len() as f64 / rate as f64))
+                        .await;
                 }
             }
         }
@@ -127,7 +143,12 @@ pub fn start_with_link(runtime: &tokio::runtime::Runtime, upstream: &str, link: 
     let faulted: Arc<Mutex<Vec<Fault>>> = Default::default();
     let counters: Arc<Counters> = Default::default();
     let down: Arc<std::sync::atomic::AtomicBool> = Default::default();
-    let (queue, log, count, no_signal) = (faults.clone(), faulted.clone(), counters.clone(), down.clone());
+    let (queue, log, count, no_signal) = (
+        faults.clone(),
+        faulted.clone(),
+        counters.clone(),
+        down.clone(),
+    );
     runtime.spawn(async move {
         loop {
             let Ok((client, _)) = listener.accept().await else { return };
@@ -166,5 +187,12 @@ pub fn start_with_link(runtime: &tokio::runtime::Runtime, upstream: &str, link: 
             });
         }
     });
-    Proxy { url, port, faults, faulted, counters, down }
+    Proxy {
+        url,
+        port,
+        faults,
+        faulted,
+        counters,
+        down,
+    }
 }

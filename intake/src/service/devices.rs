@@ -6,18 +6,38 @@
 use super::*;
 
 impl Intake {
-    pub fn issue_enrollment_code(&self, enumerator: &str, valid_for: Duration, issued_by: &str) -> Result<String, IntakeError> {
+    pub fn issue_enrollment_code(
+        &self,
+        enumerator: &str,
+        valid_for: Duration,
+        issued_by: &str,
+    ) -> Result<String, IntakeError> {
         let code = new_enrollment_code();
         let now = Utc::now();
-        self.store.issue_enrollment_code(enumerator, &code_hash(&code), now + valid_for, issued_by, now)?;
+        self.store.issue_enrollment_code(
+            enumerator,
+            &code_hash(&code),
+            now + valid_for,
+            issued_by,
+            now,
+        )?;
         tracing::info!(enumerator, issued_by, "enrollment code issued");
         Ok(code)
     }
 
-    pub fn enroll(&self, request: &EnrollRequest, client: IpAddr) -> Result<EnrollResponse, IntakeError> {
+    pub fn enroll(
+        &self,
+        request: &EnrollRequest,
+        client: IpAddr,
+    ) -> Result<EnrollResponse, IntakeError> {
         self.limiter.check(&client)?;
         let campaign = self.store.campaign()?;
-        match self.store.enroll(&code_hash(&request.code), &request.public_key, &request.label, Utc::now()) {
+        match self.store.enroll(
+            &code_hash(&request.code),
+            &request.public_key,
+            &request.label,
+            Utc::now(),
+        ) {
             Ok((device, chain)) => {
                 tracing::info!(device = %device.id, enumerator = %device.enumerator, "device enrolled");
                 Ok(EnrollResponse {
@@ -55,17 +75,33 @@ impl Intake {
                 api::HEADER_SIGNATURE
             )));
         };
-        let id = Uuid::parse_str(device).map_err(|_| IntakeError::Unauthenticated("the device id is not a UUID".into()))?;
-        let unix: i64 = time.parse().map_err(|_| IntakeError::Unauthenticated("the time is not Unix seconds".into()))?;
-        let record = self.store.device(id)?.ok_or(IntakeError::UnknownDevice(id))?;
-        let sig = sync_protocol::keys::from_b64("signature", signature).map_err(|e| IntakeError::Unauthenticated(e.to_string()))?;
+        let id = Uuid::parse_str(device)
+            .map_err(|_| IntakeError::Unauthenticated("the device id is not a UUID".into()))?;
+        let unix: i64 = time
+            .parse()
+            .map_err(|_| IntakeError::Unauthenticated("the time is not Unix seconds".into()))?;
+        let record = self
+            .store
+            .device(id)?
+            .ok_or(IntakeError::UnknownDevice(id))?;
+        let sig = sync_protocol::keys::from_b64("signature", signature)
+            .map_err(|e| IntakeError::Unauthenticated(e.to_string()))?;
         record
             .public_key
-            .verify(api::REQUEST_DOMAIN, &api::request_message(method, path, unix), &sig)
-            .map_err(|_| IntakeError::Unauthenticated("the request signature does not verify".into()))?;
+            .verify(
+                api::REQUEST_DOMAIN,
+                &api::request_message(method, path, unix),
+                &sig,
+            )
+            .map_err(|_| {
+                IntakeError::Unauthenticated("the request signature does not verify".into())
+            })?;
         let now = Utc::now().timestamp();
         if (now - unix).abs() > api::REQUEST_MAX_SKEW_SECS {
-            return Err(IntakeError::ClockSkew { skew_secs: unix - now, server_time: now });
+            return Err(IntakeError::ClockSkew {
+                skew_secs: unix - now,
+                server_time: now,
+            });
         }
         if record.revoked {
             return Err(IntakeError::DeviceRevoked(id));
@@ -75,7 +111,11 @@ impl Intake {
 
     /// The device's assignment and its tag; `None` for the document when the device already
     /// holds the assignment with tag `held`.
-    pub fn assignment_unless(&self, device: &DeviceRecord, held: Option<&str>) -> Result<(Option<SignedDocument>, String), IntakeError> {
+    pub fn assignment_unless(
+        &self,
+        device: &DeviceRecord,
+        held: Option<&str>,
+    ) -> Result<(Option<SignedDocument>, String), IntakeError> {
         let (assignment, tag) = self.assignment_now(device)?;
         if held == Some(tag.as_str()) {
             return Ok((None, tag));
@@ -93,6 +133,8 @@ impl Intake {
             enumerator: data.enumerator,
             villages: data.villages,
             households: data.households,
+            moved_away: data.moved_away,
+            resolved: data.resolved,
             intake_public_key: self.key.public(),
             ministry_public_key: campaign.ministry_public_key,
             issued_at: DeviceTime::new(Utc::now().fixed_offset()),
@@ -106,14 +148,24 @@ impl Intake {
     }
 
     /// Ingests a batch frame. `Ok` carries the signed receipt (new or replayed).
-    pub fn ingest(&self, frame: &[u8], now: DateTime<Utc>) -> Result<(SignedDocument, bool), IntakeError> {
+    pub fn ingest(
+        &self,
+        frame: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(SignedDocument, bool), IntakeError> {
         let signed = SignedBatch::from_frame(frame)?;
         let batch = signed.decode()?;
         let campaign = self.store.campaign()?;
         if batch.campaign != campaign.info.id {
-            return Err(IntakeError::CampaignMismatch { got: batch.campaign, expected: campaign.info.id });
+            return Err(IntakeError::CampaignMismatch {
+                got: batch.campaign,
+                expected: campaign.info.id,
+            });
         }
-        let device = self.store.device(batch.device)?.ok_or(IntakeError::UnknownDevice(batch.device))?;
+        let device = self
+            .store
+            .device(batch.device)?
+            .ok_or(IntakeError::UnknownDevice(batch.device))?;
         // Authenticity first: nothing unsigned may raise an alert or touch the chain.
         signed.verify(&device.public_key)?;
         let (enumerator, batch_seq) = (batch.enumerator.clone(), batch.seq);
@@ -128,20 +180,40 @@ impl Intake {
             // A retry of work accepted before the revocation gets its receipt again (the
             // device may have lost the answer): that is not a new attempt to send.
             if device.enumerator == batch.enumerator {
-                if let Some(receipt) = self.store.stored_receipt(&batch.enumerator, batch.seq, &signed.hash())? {
+                if let Some(receipt) =
+                    self.store
+                        .stored_receipt(&batch.enumerator, batch.seq, &signed.hash())?
+                {
                     return Ok((receipt, false));
                 }
             }
-            self.store.record_alert(&alert("revoked_device_sent", format!("revoked device sent batch {}", batch.seq)), now)?;
+            self.store.record_alert(
+                &alert(
+                    "revoked_device_sent",
+                    format!("revoked device sent batch {}", batch.seq),
+                ),
+                now,
+            )?;
             return Err(IntakeError::DeviceRevoked(device.id));
         }
         if device.enumerator != batch.enumerator {
-            return Err(IntakeError::EnumeratorMismatch { device: device.id, enrolled: device.enumerator, claimed: batch.enumerator });
+            return Err(IntakeError::EnumeratorMismatch {
+                device: device.id,
+                enrolled: device.enumerator,
+                claimed: batch.enumerator,
+            });
         }
-        let verified = sync_protocol::VerifiedBatch { hash: signed.hash(), batch, signed };
+        let verified = sync_protocol::VerifiedBatch {
+            hash: signed.hash(),
+            batch,
+            signed,
+        };
         let seq = verified.batch.seq;
         match self.store.ingest(&verified, frame, now, &self.key)? {
-            IngestResult::Accepted { receipt, rejected_events } => {
+            IngestResult::Accepted {
+                receipt,
+                rejected_events,
+            } => {
                 tracing::info!(enumerator = %verified.batch.enumerator, seq, events = verified.batch.events.len(), rejected_events, "batch accepted");
                 Ok((receipt, true))
             }
@@ -149,14 +221,45 @@ impl Intake {
                 tracing::info!(enumerator = %verified.batch.enumerator, seq, "batch replayed; same receipt");
                 Ok((receipt, false))
             }
-            IngestResult::Gap { expected_seq, last_hash } => Err(IntakeError::SeqGap { got: seq, expected_seq, last_hash }),
-            IngestResult::ChainBroken { expected_seq, last_hash } => {
-                self.store.record_alert(&alert("chain_broken", format!("batch {seq} prev {} != accepted {last_hash}", verified.batch.prev)), now)?;
-                Err(IntakeError::ChainBroken { seq: expected_seq, last_hash })
+            IngestResult::Gap {
+                expected_seq,
+                last_hash,
+            } => Err(IntakeError::SeqGap {
+                got: seq,
+                expected_seq,
+                last_hash,
+            }),
+            IngestResult::ChainBroken {
+                expected_seq,
+                last_hash,
+            } => {
+                self.store.record_alert(
+                    &alert(
+                        "chain_broken",
+                        format!(
+                            "batch {seq} prev {} != accepted {last_hash}",
+                            verified.batch.prev
+                        ),
+                    ),
+                    now,
+                )?;
+                Err(IntakeError::ChainBroken {
+                    seq: expected_seq,
+                    last_hash,
+                })
             }
             IngestResult::Equivocation { seq, accepted_hash } => {
                 tracing::warn!(enumerator = %verified.batch.enumerator, seq, "equivocation");
-                self.store.record_alert(&alert("equivocation", format!("batch {seq}: accepted {accepted_hash}, now offered {}", verified.hash)), now)?;
+                self.store.record_alert(
+                    &alert(
+                        "equivocation",
+                        format!(
+                            "batch {seq}: accepted {accepted_hash}, now offered {}",
+                            verified.hash
+                        ),
+                    ),
+                    now,
+                )?;
                 Err(IntakeError::Equivocation { seq, accepted_hash })
             }
         }

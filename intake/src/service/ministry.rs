@@ -7,7 +7,11 @@ use super::*;
 
 impl Intake {
     /// Keeps the ministry's secret key, encrypted under `passphrase` (never stored).
-    pub fn store_ministry_key(&self, secret: &sync_protocol::keys::MinistrySecretKey, passphrase: &str) -> Result<(), IntakeError> {
+    pub fn store_ministry_key(
+        &self,
+        secret: &sync_protocol::keys::MinistrySecretKey,
+        passphrase: &str,
+    ) -> Result<(), IntakeError> {
         if secret.public() != self.store.campaign()?.ministry_public_key {
             return Err(crate::ministry_key::KeyError::NotTheCampaignsKey.into());
         }
@@ -22,16 +26,31 @@ impl Intake {
     pub fn open_answers(&self, passphrase: &str, by: &str) -> Result<OpenedAnswers, IntakeError> {
         let key = self.ministry_secret(passphrase, by)?;
         let form = self.form()?;
-        let order = |reference: &str| (reference == form.reference()).then(|| form.question_order().into_iter().map(String::from).collect());
+        let order = |reference: &str| {
+            (reference == form.reference()).then(|| {
+                form.question_order()
+                    .into_iter()
+                    .map(String::from)
+                    .collect()
+            })
+        };
         let mut opened = OpenedAnswers::default();
         for f in self.store.sealed_forms()? {
             match sync_protocol::seal::open(&key, &f.sealed, &order) {
-                Ok(sheet) if sheet.household == f.household && sheet.serial == f.serial => opened.sheets.push((f, sheet)),
+                Ok(sheet) if sheet.household == f.household && sheet.serial == f.serial => {
+                    opened.sheets.push((f, sheet))
+                }
                 Ok(sheet) => {
-                    let reason = format!("phiếu niêm phong ghi hộ {} ({}), không phải hộ đã gửi nó", sheet.household, sheet.serial);
+                    let reason = format!(
+                        "phiếu niêm phong ghi hộ {} ({}), không phải hộ đã gửi nó",
+                        sheet.household, sheet.serial
+                    );
                     opened.unopenable.push(Unopenable { form: f, reason });
                 }
-                Err(e) => opened.unopenable.push(Unopenable { form: f, reason: format!("không mở được bằng khoá của Bộ ({e})") }),
+                Err(e) => opened.unopenable.push(Unopenable {
+                    form: f,
+                    reason: format!("không mở được bằng khoá của Bộ ({e})"),
+                }),
             }
         }
         self.alert_unopenable(&opened.unopenable)?;
@@ -40,10 +59,20 @@ impl Intake {
 
     /// The ministry's secret key, unlocked by `passphrase` for one call. Wrong passphrases are
     /// limited per account, and only one is checked at a time (each check costs 64 MiB).
-    fn ministry_secret(&self, passphrase: &str, by: &str) -> Result<sync_protocol::keys::MinistrySecretKey, IntakeError> {
+    fn ministry_secret(
+        &self,
+        passphrase: &str,
+        by: &str,
+    ) -> Result<sync_protocol::keys::MinistrySecretKey, IntakeError> {
         let campaign = self.store.campaign()?;
-        let stored = self.store.ministry_key()?.ok_or(crate::ministry_key::KeyError::NotStored)?;
-        let _one_at_a_time = self.passphrase_gate.lock().unwrap_or_else(|p| p.into_inner());
+        let stored = self
+            .store
+            .ministry_key()?
+            .ok_or(crate::ministry_key::KeyError::NotStored)?;
+        let _one_at_a_time = self
+            .passphrase_gate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         // Checked behind the gate: attempts that queued together cannot all pass the count.
         self.passphrase_limiter.check(&by.to_string())?;
         let key = crate::ministry_key::decrypt(&stored, passphrase, &campaign.ministry_public_key);
@@ -58,10 +87,18 @@ impl Intake {
         if unopenable.is_empty() {
             return Ok(());
         }
-        let known: std::collections::HashSet<String> =
-            self.store.alerts()?.into_iter().filter(|a| a.kind == UNOPENABLE_ALERT).map(|a| a.detail).collect();
+        let known: std::collections::HashSet<String> = self
+            .store
+            .alerts()?
+            .into_iter()
+            .filter(|a| a.kind == UNOPENABLE_ALERT)
+            .map(|a| a.detail)
+            .collect();
         for u in unopenable {
-            let detail = format!("{} ({}, lô {}): {}", u.form.household, u.form.serial, u.form.seq, u.reason);
+            let detail = format!(
+                "{} ({}, lô {}): {}",
+                u.form.household, u.form.serial, u.form.seq, u.reason
+            );
             if !known.contains(&detail) {
                 let alert = crate::store::Alert {
                     kind: UNOPENABLE_ALERT.into(),
@@ -79,11 +116,22 @@ impl Intake {
     /// Every opened form as a table for export: a header row (place columns, then each
     /// question's printed number) and one row per household, coded answers with their
     /// Vietnamese labels ("2 — Nữ"). Audited.
-    pub fn answers_table(&self, passphrase: &str, by: &str, address: &str) -> Result<Vec<Vec<String>>, IntakeError> {
+    pub fn answers_table(
+        &self,
+        passphrase: &str,
+        by: &str,
+        address: &str,
+    ) -> Result<Vec<Vec<String>>, IntakeError> {
         let opened = match self.open_answers(passphrase, by) {
             Ok(o) => o,
             Err(e) => {
-                self.store.audit(by, "answers_export_refused", &e.to_string(), address, Utc::now())?;
+                self.store.audit(
+                    by,
+                    "answers_export_refused",
+                    &e.to_string(),
+                    address,
+                    Utc::now(),
+                )?;
                 return Err(e);
             }
         };
@@ -99,18 +147,37 @@ impl Intake {
                 .or_else(|| {
                     let special = &form.definition.special_codes;
                     match code.as_i64() {
-                        c if c.is_some() && c == special.not_applicable => Some("Không áp dụng".into()),
+                        c if c.is_some() && c == special.not_applicable => {
+                            Some("Không áp dụng".into())
+                        }
                         c if c.is_some() && c == special.no_answer => Some("Không trả lời".into()),
                         _ => None,
                     }
                 })
         };
-        let plain = |v: &serde_json::Value| v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+        let plain = |v: &serde_json::Value| {
+            v.as_str()
+                .map(String::from)
+                .unwrap_or_else(|| v.to_string())
+        };
         // Coded questions get two columns: the code, and its label.
         let coded = |q: &forms::load::Question| q.choices.is_some();
         let places = self.store.place_names()?;
         let place_name = |id: &str| places.get(id).cloned().unwrap_or_else(|| id.to_string());
-        let mut header: Vec<String> = ["hộ", "số phiếu", "điều tra viên", "thôn", "xã", "huyện", "tỉnh", "phiên bản phiếu", "tình trạng"].iter().map(|s| s.to_string()).collect();
+        let mut header: Vec<String> = [
+            "hộ",
+            "số phiếu",
+            "điều tra viên",
+            "thôn",
+            "xã",
+            "huyện",
+            "tỉnh",
+            "phiên bản phiếu",
+            "tình trạng",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         for q in &form.questions {
             header.push(q.number.clone());
             if coded(q) {
@@ -119,11 +186,28 @@ impl Intake {
         }
         let mut rows = vec![header];
         let place = |f: &crate::store::SealedForm, version: &str, status: &str| {
-            let enumerator = enumerators.get(&f.enumerator).cloned().unwrap_or_else(|| f.enumerator.clone());
-            vec![f.household.clone(), f.serial.clone(), enumerator, place_name(&f.village), place_name(&f.commune), place_name(&f.district), place_name(&f.province), version.to_string(), status.to_string()]
+            let enumerator = enumerators
+                .get(&f.enumerator)
+                .cloned()
+                .unwrap_or_else(|| f.enumerator.clone());
+            vec![
+                f.household.clone(),
+                f.serial.clone(),
+                enumerator,
+                place_name(&f.village),
+                place_name(&f.commune),
+                place_name(&f.district),
+                place_name(&f.province),
+                version.to_string(),
+                status.to_string(),
+            ]
         };
         for u in &opened.unopenable {
-            let mut row = place(&u.form, "", &format!("KHÔNG MỞ ĐƯỢC — nhập lại từ phiếu giấy: {}", u.reason));
+            let mut row = place(
+                &u.form,
+                "",
+                &format!("KHÔNG MỞ ĐƯỢC — nhập lại từ phiếu giấy: {}", u.reason),
+            );
             row.resize(rows[0].len(), String::new());
             rows.push(row);
         }
@@ -136,66 +220,151 @@ impl Intake {
                     Some(serde_json::Value::Array(codes)) => codes.iter().collect(),
                     Some(v) => vec![v],
                 };
-                row.push(values.iter().map(|v| plain(v)).collect::<Vec<_>>().join("; "));
+                row.push(
+                    values
+                        .iter()
+                        .map(|v| plain(v))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
                 if coded(q) {
-                    row.push(values.iter().filter_map(|v| label(q, v)).collect::<Vec<_>>().join("; "));
+                    row.push(
+                        values
+                            .iter()
+                            .filter_map(|v| label(q, v))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    );
                 }
             }
             rows.push(row);
         }
-        self.store.audit(by, "answers_exported", &format!("{} forms, {} cannot be opened", opened.sheets.len(), opened.unopenable.len()), address, Utc::now())?;
+        self.store.audit(
+            by,
+            "answers_exported",
+            &format!(
+                "{} forms, {} cannot be opened",
+                opened.sheets.len(),
+                opened.unopenable.len()
+            ),
+            address,
+            Utc::now(),
+        )?;
         Ok(rows)
     }
 
     /// The SIPAS index by village, commune, district and province, from answers opened with
     /// the passphrase; sheets that cannot be opened are left out and listed. Audited.
-    pub fn index(&self, passphrase: &str, by: &str, address: &str) -> Result<ComputedIndex, IntakeError> {
+    pub fn index(
+        &self,
+        passphrase: &str,
+        by: &str,
+        address: &str,
+    ) -> Result<ComputedIndex, IntakeError> {
         let opened = self.open_answers(passphrase, by);
         let now = Utc::now();
         let opened = match opened {
             Ok(o) => o,
             Err(e) => {
-                self.store.audit(by, "index_refused", &e.to_string(), address, now)?;
+                self.store
+                    .audit(by, "index_refused", &e.to_string(), address, now)?;
                 return Err(e);
             }
         };
-        let households: Vec<String> = opened.sheets.iter().map(|(f, _)| f.household.clone()).collect();
+        let households: Vec<String> = opened
+            .sheets
+            .iter()
+            .map(|(f, _)| f.household.clone())
+            .collect();
         let forms_opened: Vec<forms::index::OpenedForm> = opened
             .sheets
             .into_iter()
             .map(|(f, sheet)| forms::index::OpenedForm {
-                origin: forms::index::Origin { village: f.village, commune: f.commune, district: f.district, province: f.province },
+                origin: forms::index::Origin {
+                    village: f.village,
+                    commune: f.commune,
+                    district: f.district,
+                    province: f.province,
+                },
                 answers: sheet.answers,
             })
             .collect();
-        let detail = format!("{} forms, {} cannot be opened", forms_opened.len(), opened.unopenable.len());
-        self.store.audit(by, "index_computed", &detail, address, now)?;
+        let detail = format!(
+            "{} forms, {} cannot be opened",
+            forms_opened.len(),
+            opened.unopenable.len()
+        );
+        self.store
+            .audit(by, "index_computed", &detail, address, now)?;
         let form = self.form()?;
         // Straight-lining: every satisfaction item of the index answered with one code.
-        let items: Vec<String> = form.definition.index.iter().flat_map(|rule| rule.criteria.iter().flat_map(|c| c.items.iter().cloned())).collect();
-        let straight_lined = crate::anomalies::straight_lined(forms_opened.iter().zip(&households).map(|(f, h)| (h.as_str(), &f.answers)), &items, 10);
-        Ok(ComputedIndex { report: forms::index::compute(&form, &forms_opened), straight_lined, unopenable: opened.unopenable })
+        let items: Vec<String> = form
+            .definition
+            .index
+            .iter()
+            .flat_map(|rule| rule.criteria.iter().flat_map(|c| c.items.iter().cloned()))
+            .collect();
+        let straight_lined = crate::anomalies::straight_lined(
+            forms_opened
+                .iter()
+                .zip(&households)
+                .map(|(f, h)| (h.as_str(), &f.answers)),
+            &items,
+            10,
+        );
+        Ok(ComputedIndex {
+            report: forms::index::compute(&form, &forms_opened),
+            straight_lined,
+            unopenable: opened.unopenable,
+        })
     }
 
     /// Records a back-check visit's outcome; audited.
-    pub fn record_backcheck_outcome(&self, household: &str, outcome: &str, note: &str, by: &str, address: &str) -> Result<(), IntakeError> {
+    pub fn record_backcheck_outcome(
+        &self,
+        household: &str,
+        outcome: &str,
+        note: &str,
+        by: &str,
+        address: &str,
+    ) -> Result<(), IntakeError> {
         if !matches!(outcome, "confirmed" | "not_visited" | "answers_differ") {
-            return Err(IntakeError::BadRequest(format!("{outcome:?} is not a back-check outcome (confirmed, not_visited, answers_differ)")));
+            return Err(IntakeError::BadRequest(format!(
+                "{outcome:?} is not a back-check outcome (confirmed, not_visited, answers_differ)"
+            )));
         }
         if note.chars().count() > 2000 {
-            return Err(IntakeError::BadRequest("the note is over 2,000 characters".into()));
+            return Err(IntakeError::Declined(
+                "Ghi chú dài quá 2.000 ký tự. / The note is over 2,000 characters.".into(),
+            ));
         }
         let now = Utc::now();
-        self.store.record_backcheck_outcome(household, outcome, note, by, now)?;
-        self.store.audit(by, "backcheck_recorded", &format!("{household}: {outcome}"), address, now)?;
+        self.store
+            .record_backcheck_outcome(household, outcome, note, by, now)?;
+        self.store.audit(
+            by,
+            "backcheck_recorded",
+            &format!("{household}: {outcome}"),
+            address,
+            now,
+        )?;
         Ok(())
     }
 
     /// Back-check results per enumerator: outcome → count.
-    pub fn backcheck_results(&self) -> Result<std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>>, IntakeError> {
-        let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>> = Default::default();
+    pub fn backcheck_results(
+        &self,
+    ) -> Result<
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>>,
+        IntakeError,
+    > {
+        let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>> =
+            Default::default();
         for (enumerator, _, outcome) in self.store.backcheck_outcomes()? {
-            *out.entry(enumerator).or_default().entry(outcome).or_default() += 1;
+            *out.entry(enumerator)
+                .or_default()
+                .entry(outcome)
+                .or_default() += 1;
         }
         Ok(out)
     }
@@ -203,91 +372,236 @@ impl Intake {
     /// The ministry keys a flagged form again from its paper original: answers checked with the
     /// form, sealed to the ministry key (no passphrase needed to seal), kept beside the device's
     /// events, which stay as they were. Audited.
-    pub fn ministry_correction(&self, household: &str, answers: std::collections::BTreeMap<String, serde_json::Value>, reason: &str, by: &str, address: &str) -> Result<(), IntakeError> {
+    pub fn ministry_correction(
+        &self,
+        household: &str,
+        answers: std::collections::BTreeMap<String, serde_json::Value>,
+        reason: &str,
+        by: &str,
+        address: &str,
+    ) -> Result<(), IntakeError> {
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 2000 {
-            return Err(IntakeError::BadRequest("say why the form is corrected (at most 2,000 characters)".into()));
+            return Err(IntakeError::Declined("Hãy ghi lý do sửa phiếu, tối đa 2.000 ký tự. / Say why the form is corrected (at most 2,000 characters).".into()));
         }
         let form = self.form()?;
         let validation = forms::validate::validate(&form, &answers);
         if !validation.complete {
-            let mut problems: Vec<String> = validation.errors.iter().map(|e| format!("{}: {:?}", e.question, e.error)).collect();
-            problems.extend(validation.required_remaining.iter().map(|q| format!("{q}: required")));
-            return Err(IntakeError::BadRequest(format!("the form is not complete: {}", problems.join("; "))));
+            let mut problems: Vec<String> = validation
+                .errors
+                .iter()
+                .map(|e| format!("{}: {:?}", e.question, e.error))
+                .collect();
+            problems.extend(
+                validation
+                    .required_remaining
+                    .iter()
+                    .map(|q| format!("{q}: required")),
+            );
+            return Err(IntakeError::BadRequest(format!(
+                "the form is not complete: {}",
+                problems.join("; ")
+            )));
         }
-        let (serial, ..) = self.store.household_place(household)?.filter(|(.., has_answers)| *has_answers).ok_or(IntakeError::NotFound)?;
+        let (serial, ..) = self
+            .store
+            .household_place(household)?
+            .filter(|(.., has_answers)| *has_answers)
+            .ok_or(IntakeError::NotFound)?;
         let campaign = self.store.campaign()?;
-        let sheet = sync_protocol::seal::AnswerSheet { form: form.reference(), household: household.into(), serial, answers };
-        let sealed = sync_protocol::seal::seal(&campaign.ministry_public_key, &sheet, &form.question_order(), &mut rand::rngs::OsRng)?;
-        self.store.record_ministry_correction(household, &sealed, reason, by, Utc::now())?;
-        self.store.audit(by, "form_corrected", &format!("{household}: {reason}"), address, Utc::now())?;
+        let sheet = sync_protocol::seal::AnswerSheet {
+            form: form.reference(),
+            household: household.into(),
+            serial,
+            answers,
+        };
+        let sealed = sync_protocol::seal::seal(
+            &campaign.ministry_public_key,
+            &sheet,
+            &form.question_order(),
+            &mut rand::rngs::OsRng,
+        )?;
+        self.store
+            .record_ministry_correction(household, &sealed, reason, by, Utc::now())?;
+        self.store.audit(
+            by,
+            "form_corrected",
+            &format!("{household}: {reason}"),
+            address,
+            Utc::now(),
+        )?;
         Ok(())
     }
 
     /// The ministry approves a form, or flags it with a reason (to check against its paper).
-    pub fn review(&self, household: &str, decision: &str, reason: &str, by: &str, address: &str) -> Result<(), IntakeError> {
+    pub fn review(
+        &self,
+        household: &str,
+        decision: &str,
+        reason: &str,
+        by: &str,
+        address: &str,
+    ) -> Result<(), IntakeError> {
         let reason = reason.trim();
         match decision {
             "approved" => {}
             "flagged" if !reason.is_empty() => {}
-            "flagged" => return Err(IntakeError::BadRequest("say why the form is flagged".into())),
-            other => return Err(IntakeError::BadRequest(format!("{other:?} is not a review decision (approved, flagged)"))),
+            "flagged" => {
+                return Err(IntakeError::Declined(
+                    "Hãy ghi lý do gắn cờ phiếu. / Say why the form is flagged.".into(),
+                ))
+            }
+            other => {
+                return Err(IntakeError::BadRequest(format!(
+                    "{other:?} is not a review decision (approved, flagged)"
+                )))
+            }
         }
         if reason.chars().count() > 2000 {
-            return Err(IntakeError::BadRequest("the reason is over 2,000 characters".into()));
+            return Err(IntakeError::Declined(
+                "Lý do dài quá 2.000 ký tự. / The reason is over 2,000 characters.".into(),
+            ));
         }
-        self.store.record_review(household, decision, reason, by, Utc::now()).map_err(|e| match e {
-            crate::store::StoreError::Corrupt(m) => IntakeError::BadRequest(m),
-            other => other.into(),
-        })?;
-        self.store.audit(by, "form_reviewed", &format!("{household}: {decision} {reason}"), address, Utc::now())?;
+        self.store
+            .record_review(household, decision, reason, by, Utc::now())
+            .map_err(|e| match e {
+                crate::store::StoreError::Corrupt(m) => IntakeError::BadRequest(m),
+                other => other.into(),
+            })?;
+        self.store.audit(
+            by,
+            "form_reviewed",
+            &format!("{household}: {decision} {reason}"),
+            address,
+            Utc::now(),
+        )?;
         Ok(())
     }
 
     /// Paradata anomalies (no answer is read).
     pub fn anomalies(&self) -> Result<crate::anomalies::Anomalies, IntakeError> {
         let campaign = self.store.campaign()?;
-        Ok(crate::anomalies::check(&self.store.event_facts()?, &campaign.info.timeline))
+        Ok(crate::anomalies::check(
+            &self.store.event_facts()?,
+            &campaign.info.timeline,
+        ))
     }
 
     pub fn reconciliation(&self) -> Result<crate::reconcile::Reconciliation, IntakeError> {
-        Ok(crate::reconcile::reconcile(&self.store.expected_forms()?, &self.store.paper_serials()?))
+        Ok(crate::reconcile::reconcile(
+            &self.store.expected_forms()?,
+            &self.store.paper_serials()?,
+        ))
     }
 
     /// Records paper forms arriving: serials one per line (a barcode scanner types them).
-    pub fn record_paper(&self, serials_text: &str, by: &str, address: &str) -> Result<usize, IntakeError> {
-        let serials: Vec<String> = serials_text.lines().map(crate::reconcile::normalize_serial).filter(|s| !s.is_empty()).collect();
+    pub fn record_paper(
+        &self,
+        serials_text: &str,
+        by: &str,
+        address: &str,
+    ) -> Result<usize, IntakeError> {
+        let serials: Vec<String> = serials_text
+            .lines()
+            .map(crate::reconcile::normalize_serial)
+            .filter(|s| !s.is_empty())
+            .collect();
         if serials.is_empty() {
-            return Err(IntakeError::BadRequest("no serial was given".into()));
+            return Err(IntakeError::Declined(
+                "Chưa có số phiếu nào. / No serial was given.".into(),
+            ));
         }
-        if let Some(bad) = serials.iter().find(|s| s.len() > 40 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')) {
-            return Err(IntakeError::BadRequest(format!("{bad:?} is not a form serial")));
+        if let Some(bad) = serials
+            .iter()
+            .find(|s| s.len() > 40 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        {
+            return Err(IntakeError::BadRequest(format!(
+                "{bad:?} is not a form serial"
+            )));
         }
         let now = Utc::now();
         let batch = format!("{by}-{}", now.format("%Y%m%dT%H%M%S%.3f"));
         self.store.record_paper(&batch, &serials, by, now)?;
-        self.store.audit(by, "paper_recorded", &format!("{} serials", serials.len()), address, now)?;
+        self.store.audit(
+            by,
+            "paper_recorded",
+            &format!("{} serials", serials.len()),
+            address,
+            now,
+        )?;
         Ok(serials.len())
     }
 
     /// Draws the back-check sample (reproducible from its seed) and records the draw.
-    pub fn draw_backcheck(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, by: &str, address: &str) -> Result<i64, IntakeError> {
+    pub fn draw_backcheck(
+        &self,
+        seed: &str,
+        share_percent: u32,
+        min_per_enumerator: u32,
+        by: &str,
+        address: &str,
+    ) -> Result<i64, IntakeError> {
         if seed.trim().is_empty() || seed.len() > 100 || !(1..=100).contains(&share_percent) {
-            return Err(IntakeError::BadRequest("give a seed (up to 100 characters) and a share from 1 to 100 %".into()));
+            return Err(IntakeError::Declined("Hãy ghi hạt giống (tối đa 100 ký tự) và tỷ lệ từ 1 đến 100 %. / Give a seed (up to 100 characters) and a share from 1 to 100 %.".into()));
         }
-        let sample = crate::reconcile::backcheck_sample(&self.store.expected_forms()?, seed.trim(), share_percent, min_per_enumerator);
-        let households: Vec<String> = sample.iter().flat_map(|(_, l)| l.iter().map(|f| f.household.clone())).collect();
+        let sample = crate::reconcile::backcheck_sample(
+            &self.store.expected_forms()?,
+            seed.trim(),
+            share_percent,
+            min_per_enumerator,
+        );
+        let households: Vec<String> = sample
+            .iter()
+            .flat_map(|(_, l)| l.iter().map(|f| f.household.clone()))
+            .collect();
         let now = Utc::now();
-        let id = self.store.record_backcheck_draw(seed.trim(), share_percent, min_per_enumerator, &households, by, now)?;
-        self.store.audit(by, "backcheck_drawn", &format!("draw {id}, seed {:?}, {share_percent} %, min {min_per_enumerator}: {} households", seed.trim(), households.len()), address, now)?;
+        let id = self.store.record_backcheck_draw(
+            seed.trim(),
+            share_percent,
+            min_per_enumerator,
+            &households,
+            by,
+            now,
+        )?;
+        self.store.audit(
+            by,
+            "backcheck_drawn",
+            &format!(
+                "draw {id}, seed {:?}, {share_percent} %, min {min_per_enumerator}: {} households",
+                seed.trim(),
+                households.len()
+            ),
+            address,
+            now,
+        )?;
         Ok(id)
     }
 
     /// A kept draw with what a visitor needs of each household and the outcomes so far.
-    pub fn backcheck_draw(&self, id: i64) -> Result<(crate::store::BackcheckDraw, Vec<crate::store::HouseholdToVisit>, HashMap<String, String>), IntakeError> {
-        let draw = self.store.backcheck_draws()?.into_iter().find(|d| d.id == id).ok_or(IntakeError::NotFound)?;
+    pub fn backcheck_draw(
+        &self,
+        id: i64,
+    ) -> Result<
+        (
+            crate::store::BackcheckDraw,
+            Vec<crate::store::HouseholdToVisit>,
+            HashMap<String, String>,
+        ),
+        IntakeError,
+    > {
+        let draw = self
+            .store
+            .backcheck_draws()?
+            .into_iter()
+            .find(|d| d.id == id)
+            .ok_or(IntakeError::NotFound)?;
         let households = self.store.households_to_visit(&draw.households)?;
-        let outcomes = self.store.backcheck_outcomes()?.into_iter().map(|(_, h, o)| (h, o)).collect();
+        let outcomes = self
+            .store
+            .backcheck_outcomes()?
+            .into_iter()
+            .map(|(_, h, o)| (h, o))
+            .collect();
         Ok((draw, households, outcomes))
     }
 }

@@ -46,8 +46,15 @@ const CODE_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// A fresh one-time enrollment code, `XXXX-XXXX-XXXX` (60 random bits).
 pub fn new_enrollment_code() -> String {
     let mut rng = rand::rngs::OsRng;
-    let chars: Vec<char> = (0..12).map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char).collect();
-    format!("{}-{}-{}", chars[..4].iter().collect::<String>(), chars[4..8].iter().collect::<String>(), chars[8..].iter().collect::<String>())
+    let chars: Vec<char> = (0..12)
+        .map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char)
+        .collect();
+    format!(
+        "{}-{}-{}",
+        chars[..4].iter().collect::<String>(),
+        chars[4..8].iter().collect::<String>(),
+        chars[8..].iter().collect::<String>()
+    )
 }
 
 /// The stored form of a code: SHA-256 of its normalized spelling (case, dashes and look-alike
@@ -75,7 +82,11 @@ pub struct FailureLimiter<K> {
 
 impl<K: std::hash::Hash + Eq + Clone> FailureLimiter<K> {
     pub fn new(max: usize, window: std::time::Duration) -> Self {
-        FailureLimiter { failures: Mutex::new(HashMap::new()), max, window }
+        FailureLimiter {
+            failures: Mutex::new(HashMap::new()),
+            max,
+            window,
+        }
     }
 
     /// Keys remembered at most; past that, the expired ones are forgotten, and if all are
@@ -88,13 +99,21 @@ impl<K: std::hash::Hash + Eq + Clone> FailureLimiter<K> {
             let window = self.window;
             map.retain(|_, list| list.last().is_some_and(|t| t.elapsed() < window));
             if map.len() >= Self::MAX_KEYS {
-                return Err(IntakeError::RateLimited { retry_after_secs: window.as_secs().max(1) });
+                return Err(IntakeError::RateLimited {
+                    retry_after_secs: window.as_secs().max(1),
+                });
             }
         }
-        let Some(list) = map.get_mut(key) else { return Ok(()) };
+        let Some(list) = map.get_mut(key) else {
+            return Ok(());
+        };
         list.retain(|t| t.elapsed() < self.window);
         if list.len() >= self.max {
-            let retry_after_secs = self.window.saturating_sub(list[0].elapsed()).as_secs().max(1);
+            let retry_after_secs = self
+                .window
+                .saturating_sub(list[0].elapsed())
+                .as_secs()
+                .max(1);
             return Err(IntakeError::RateLimited { retry_after_secs });
         }
         Ok(())
@@ -161,7 +180,10 @@ impl Intake {
             store,
             key,
             limiter: FailureLimiter::new(ENROLL_MAX_FAILURES, ENROLL_WINDOW),
-            passphrase_limiter: FailureLimiter::new(crate::accounts::PASSPHRASE_MAX_FAILURES, crate::accounts::LOGIN_WINDOW),
+            passphrase_limiter: FailureLimiter::new(
+                crate::accounts::PASSPHRASE_MAX_FAILURES,
+                crate::accounts::LOGIN_WINDOW,
+            ),
             passphrase_gate: Mutex::new(()),
             refusals_audited: Mutex::new(HashMap::new()),
             secure_cookies: false,
@@ -172,14 +194,22 @@ impl Intake {
     /// Where a request comes from: the socket's address; or, when that is a trusted proxy, the
     /// nearest address in `X-Forwarded-For` that is not one (read from the right: entries to
     /// the left of a client's own are whatever the client chose to send).
-    pub fn client_address(&self, socket: Option<IpAddr>, headers: &axum::http::HeaderMap) -> IpAddr {
+    pub fn client_address(
+        &self,
+        socket: Option<IpAddr>,
+        headers: &axum::http::HeaderMap,
+    ) -> IpAddr {
         let unknown = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
         let Some(socket) = socket else { return unknown };
         if !self.trusted_proxies.contains(&socket) {
             return socket;
         }
-        let forwarded: Vec<Option<IpAddr>> =
-            headers.get_all("x-forwarded-for").iter().flat_map(|v| v.to_str().unwrap_or("?").split(',')).map(|a| a.trim().parse().ok()).collect();
+        let forwarded: Vec<Option<IpAddr>> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+            .map(|a| a.trim().parse().ok())
+            .collect();
         for address in forwarded.into_iter().rev() {
             match address {
                 Some(a) if self.trusted_proxies.contains(&a) => continue,
@@ -196,7 +226,10 @@ impl Intake {
         let campaign = self.store.campaign()?;
         let form = forms::sipas_2024();
         if form.reference() != campaign.info.form {
-            return Err(IntakeError::BadRequest(format!("form {} is not known to this intake", campaign.info.form)));
+            return Err(IntakeError::BadRequest(format!(
+                "form {} is not known to this intake",
+                campaign.info.form
+            )));
         }
         Ok(form)
     }
@@ -207,12 +240,17 @@ impl Intake {
     }
 
     /// Enumerator id → name, for pages and exports that speak of people.
-    pub fn enumerator_names(&self) -> Result<std::collections::HashMap<String, String>, IntakeError> {
+    pub fn enumerator_names(
+        &self,
+    ) -> Result<std::collections::HashMap<String, String>, IntakeError> {
         Ok(self.store.enumerators()?.into_iter().collect())
     }
 }
 
 /// A campaign's time zone (checked at import; Vietnam's should it ever fail to parse).
 pub fn time_zone_of(campaign: &sync_protocol::assignment::CampaignInfo) -> chrono_tz::Tz {
-    campaign.timezone.parse().unwrap_or(chrono_tz::Asia::Ho_Chi_Minh)
+    campaign
+        .timezone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh)
 }

@@ -7,49 +7,86 @@ impl Intake {
     /// A supervisor moves a village, or single households, of their districts to an enumerator
     /// who works in them (illness, a flooded road). Anything outside their districts is
     /// `NotFound`, as if it did not exist. Devices learn it on their next sync; audited.
-    pub fn reassign(&self, account: &crate::accounts::Account, target: &crate::store::ReassignTarget, to: &str, reason: &str, address: &str) -> Result<usize, IntakeError> {
+    pub fn reassign(
+        &self,
+        account: &crate::accounts::Account,
+        target: &crate::store::ReassignTarget,
+        to: &str,
+        reason: &str,
+        address: &str,
+    ) -> Result<usize, IntakeError> {
         let villages = self.store.villages_with_enumerators()?;
         let visible = |district: &str| account.may_see_district(district);
         let what = match target {
             crate::store::ReassignTarget::Village(village) => {
-                if !villages.iter().any(|(id, _, d, _)| id == village && visible(d)) {
+                if !villages
+                    .iter()
+                    .any(|(id, _, d, _)| id == village && visible(d))
+                {
                     return Err(IntakeError::NotFound);
                 }
                 format!("village {village}")
             }
             crate::store::ReassignTarget::Households(households) => {
                 if households.is_empty() || households.len() > 1000 {
-                    return Err(IntakeError::BadRequest("name 1 to 1,000 households".into()));
+                    return Err(IntakeError::Declined(
+                        "Hãy ghi từ 1 đến 1.000 hộ. / Name 1 to 1,000 households.".into(),
+                    ));
                 }
                 for h in households {
-                    if !self.store.household_place(h)?.is_some_and(|(_, _, district, _)| visible(&district)) {
+                    if !self
+                        .store
+                        .household_place(h)?
+                        .is_some_and(|(_, _, district, _)| visible(&district))
+                    {
                         return Err(IntakeError::NotFound);
                     }
                 }
                 households.join(", ")
             }
         };
-        if !villages.iter().any(|(_, _, d, list)| visible(d) && list.iter().any(|e| e == to)) {
-            return Err(IntakeError::BadRequest(format!("{to} does not work in {}'s districts", account.login)));
+        if !villages
+            .iter()
+            .any(|(_, _, d, list)| visible(d) && list.iter().any(|e| e == to))
+        {
+            return Err(IntakeError::Declined(format!("Điều tra viên {to} không làm việc trong các huyện của bạn. / {to} does not work in {}'s districts.", account.login)));
         }
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(IntakeError::BadRequest("say why, in at most 500 characters".into()));
+            return Err(IntakeError::Declined(
+                "Hãy ghi lý do, tối đa 500 ký tự. / Say why, in at most 500 characters.".into(),
+            ));
         }
-        let moved = self.store.reassign(target, to, &account.login, reason, Utc::now())?;
-        self.store.audit(&account.login, "reassigned", &format!("{what} to {to}: {reason}"), address, Utc::now())?;
+        let moved = self
+            .store
+            .reassign(target, to, &account.login, reason, Utc::now())?;
+        self.store.audit(
+            &account.login,
+            "reassigned",
+            &format!("{what} to {to}: {reason}"),
+            address,
+            Utc::now(),
+        )?;
         Ok(moved)
     }
 
     /// Daily counts of what this account may see (their districts for a supervisor).
-    pub fn daily_counts(&self, account: &crate::accounts::Account) -> Result<Vec<(String, String, String, u32)>, IntakeError> {
-        let scope = (account.role == crate::accounts::Role::Supervisor).then(|| account.districts.clone());
+    pub fn daily_counts(
+        &self,
+        account: &crate::accounts::Account,
+    ) -> Result<Vec<(String, String, String, u32)>, IntakeError> {
+        let scope =
+            (account.role == crate::accounts::Role::Supervisor).then(|| account.districts.clone());
         Ok(self.store.daily_counts(scope.as_deref())?)
     }
 
     /// Progress as this account may see it: a supervisor their districts (another district is
     /// `NotFound`, as if it did not exist), the ministry and admins everything.
-    pub fn progress_report(&self, account: &crate::accounts::Account, district: Option<&str>) -> Result<crate::progress::Report, IntakeError> {
+    pub fn progress_report(
+        &self,
+        account: &crate::accounts::Account,
+        district: Option<&str>,
+    ) -> Result<crate::progress::Report, IntakeError> {
         if district.is_some_and(|d| !account.may_see_district(d)) {
             return Err(IntakeError::NotFound);
         }
@@ -63,7 +100,70 @@ impl Intake {
         if district.is_some() && rows.is_empty() {
             return Err(IntakeError::NotFound);
         }
-        let day = Utc::now().with_timezone(&time_zone_of(&campaign.info)).date_naive();
+        let day = Utc::now()
+            .with_timezone(&time_zone_of(&campaign.info))
+            .date_naive();
         Ok(crate::progress::report(rows, &campaign.info.timeline, day))
+    }
+
+    /// A supervisor's decision on a refused event of their districts (another district's is
+    /// `NotFound`, as if it did not exist): take it into the household's record as it stands
+    /// now — only for work refused because the household had moved to another enumerator —
+    /// or set it aside with a reason. Audited; the device learns it at its next sync.
+    pub fn resolve_rejected(
+        &self,
+        account: &crate::accounts::Account,
+        event: &str,
+        decision: sync_protocol::assignment::Resolution,
+        note: &str,
+        address: &str,
+    ) -> Result<crate::store::RejectedRecord, IntakeError> {
+        use sync_protocol::assignment::Resolution;
+        let scope =
+            (account.role == crate::accounts::Role::Supervisor).then(|| account.districts.clone());
+        let found = self
+            .store
+            .rejected_events(scope.as_deref())?
+            .into_iter()
+            .find(|r| r.event == event)
+            .ok_or(IntakeError::NotFound)?;
+        if found.resolution.is_some() {
+            return Err(IntakeError::Declined(
+                "Việc này đã được giải quyết rồi. / This was already resolved.".into(),
+            ));
+        }
+        let note = note.trim();
+        match decision {
+            Resolution::Dismissed if note.is_empty() || note.chars().count() > 500 => {
+                return Err(IntakeError::Declined("Hãy ghi lý do bỏ qua, tối đa 500 ký tự. / Say why, in at most 500 characters.".into()))
+            }
+            Resolution::Accepted if found.holder.is_none() || found.code != sync_protocol::api::rejection::HOUSEHOLD_NOT_ASSIGNED => {
+                return Err(IntakeError::Declined(
+                    "Chỉ nhận được việc của hộ đã chuyển cho điều tra viên khác; việc này chỉ có thể bỏ qua kèm lý do. / Only work on a household moved to another enumerator can be accepted; dismiss this one with a reason.".into(),
+                ))
+            }
+            _ => {}
+        }
+        let resolved = self.store.resolve_rejected(event, decision, note, &account.login, Utc::now()).map_err(|e| match e {
+            crate::store::StoreError::CannotCarryOver { code, .. } => IntakeError::Declined(format!(
+                "Không nhận được việc này vào hồ sơ của hộ: {}. Hộ có thể đã được người mới làm tiếp; hãy bỏ qua kèm lý do. / It cannot join the household's record as it stands now; dismiss it with a reason.",
+                crate::words::rejection(code).to_lowercase()
+            )),
+            other => other.into(),
+        })?;
+        let action = match decision {
+            Resolution::Accepted => "rejection_accepted",
+            Resolution::Dismissed => "rejection_dismissed",
+        };
+        let detail = format!(
+            "{} of {} for household {}: {}",
+            found.kind,
+            found.enumerator,
+            found.household.as_deref().unwrap_or("-"),
+            resolved.resolution_note.as_deref().unwrap_or("")
+        );
+        self.store
+            .audit(&account.login, action, &detail, address, Utc::now())?;
+        Ok(resolved)
     }
 }

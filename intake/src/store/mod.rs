@@ -40,6 +40,12 @@ pub enum StoreError {
     UnknownVillage(String),
     #[error("unknown device {0}")]
     UnknownDevice(Uuid),
+    #[error("unknown event {0:?}")]
+    UnknownEvent(String),
+    #[error("event {0} was already resolved")]
+    AlreadyResolved(String),
+    #[error("the event cannot join the household's record: {reason}")]
+    CannotCarryOver { code: &'static str, reason: String },
     #[error("this public key is already enrolled")]
     KeyAlreadyEnrolled,
     #[error("enrollment code refused: {0}")]
@@ -69,7 +75,9 @@ impl std::fmt::Display for EnrollmentRefusal {
         f.write_str(match self {
             EnrollmentRefusal::Invalid => "no such code; check it with the person who issued it",
             EnrollmentRefusal::Expired => "the code has expired; ask for a new one",
-            EnrollmentRefusal::AlreadyUsed => "the code was already used; each code enrolls one device once",
+            EnrollmentRefusal::AlreadyUsed => {
+                "the code was already used; each code enrolls one device once"
+            }
         })
     }
 }
@@ -103,6 +111,8 @@ pub struct AssignmentData {
     pub enumerator: Place,
     pub villages: Vec<AssignedVillage>,
     pub households: Vec<AssignedHousehold>,
+    pub moved_away: Vec<sync_protocol::assignment::MovedAway>,
+    pub resolved: Vec<sync_protocol::assignment::ResolvedRejection>,
 }
 
 /// Recent wrong passwords: for this login from this address, for this login from anywhere, from
@@ -201,16 +211,29 @@ pub struct EventFacts {
     pub outcome: Option<String>,
 }
 
-/// An event the domain layer rejected, for a supervisor to resolve.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// An event the domain layer rejected, for a supervisor to resolve, and what was decided.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RejectedRecord {
+    pub event: String,
     pub enumerator: String,
+    pub enumerator_name: String,
     pub household: Option<String>,
+    pub household_name: Option<String>,
+    pub serial: Option<String>,
+    pub village_name: Option<String>,
+    pub commune_name: Option<String>,
     pub district_id: Option<String>,
+    /// The enumerator who holds the household now, when that is another one.
+    pub holder: Option<sync_protocol::assignment::Place>,
     pub kind: String,
     pub code: String,
     pub reason: String,
     pub received_at: String,
+    /// `accepted` (taken into the household's record) or `dismissed`; `None` while open.
+    pub resolution: Option<String>,
+    pub resolution_note: Option<String>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<String>,
 }
 
 /// A household as reconciliation sees it.
@@ -262,13 +285,22 @@ pub enum ReassignTarget {
 #[derive(Debug, Clone)]
 pub enum IngestResult {
     /// Stored and committed; the receipt lists every event's outcome.
-    Accepted { receipt: SignedDocument, rejected_events: usize },
+    Accepted {
+        receipt: SignedDocument,
+        rejected_events: usize,
+    },
     /// The same batch again: the receipt it got the first time.
     Replayed { receipt: SignedDocument },
     /// `seq` is beyond the next expected one.
-    Gap { expected_seq: u64, last_hash: BatchHash },
+    Gap {
+        expected_seq: u64,
+        last_hash: BatchHash,
+    },
     /// `seq` is the next one but `prev` does not match the last accepted batch.
-    ChainBroken { expected_seq: u64, last_hash: BatchHash },
+    ChainBroken {
+        expected_seq: u64,
+        last_hash: BatchHash,
+    },
     /// Another batch was already accepted under this `seq`.
     Equivocation { seq: u64, accepted_hash: BatchHash },
 }
@@ -295,7 +327,12 @@ pub struct EventRecord {
 }
 
 pub trait Store: Send + Sync + 'static {
-    fn import_campaign(&self, campaign: &Campaign, source: &str, now: DateTime<Utc>) -> Result<ImportSummary, StoreError>;
+    fn import_campaign(
+        &self,
+        campaign: &Campaign,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportSummary, StoreError>;
     fn campaign(&self) -> Result<CampaignRecord, StoreError>;
 
     fn issue_enrollment_code(
@@ -326,11 +363,23 @@ pub trait Store: Send + Sync + 'static {
     fn assignment(&self, enumerator: &str) -> Result<AssignmentData, StoreError>;
     fn chain_head(&self, enumerator: &str) -> Result<ChainHead, StoreError>;
     /// The receipt given for batch `seq` of `enumerator` when it had this hash, if it was accepted.
-    fn stored_receipt(&self, enumerator: &str, seq: u64, hash: &BatchHash) -> Result<Option<SignedDocument>, StoreError>;
+    fn stored_receipt(
+        &self,
+        enumerator: &str,
+        seq: u64,
+        hash: &BatchHash,
+    ) -> Result<Option<SignedDocument>, StoreError>;
     /// Moves households to another enumerator (illness, a flooded road) and records who did
     /// it and why. Devices learn it from their next assignment; what the old device sends
     /// later for these households is rejected per event. Returns how many moved.
-    fn reassign(&self, target: &ReassignTarget, to: &str, by: &str, reason: &str, now: DateTime<Utc>) -> Result<usize, StoreError>;
+    fn reassign(
+        &self,
+        target: &ReassignTarget,
+        to: &str,
+        by: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
 
     /// Chain checks and domain judgement of an authenticated batch, in one transaction that
     /// is durably committed before this returns `Accepted`.
@@ -343,42 +392,109 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<IngestResult, StoreError>;
 
     /// Creates or replaces an account (its districts too); the password hash is kept if `None`.
-    fn upsert_account(&self, account: &crate::accounts::Account, now: DateTime<Utc>) -> Result<(), StoreError>;
+    fn upsert_account(
+        &self,
+        account: &crate::accounts::Account,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     fn set_password(&self, login: &str, password_hash: &str) -> Result<(), StoreError>;
     fn account(&self, login: &str) -> Result<Option<crate::accounts::Account>, StoreError>;
     /// Records a wrong password, and forgets those before `forget_before` (Unix seconds).
-    fn record_login_failure(&self, login: &str, address: &str, at: i64, forget_before: i64) -> Result<(), StoreError>;
+    fn record_login_failure(
+        &self,
+        login: &str,
+        address: &str,
+        at: i64,
+        forget_before: i64,
+    ) -> Result<(), StoreError>;
     /// Wrong passwords since `since` (Unix seconds), counted four ways.
-    fn login_failures(&self, login: &str, address: &str, since: i64) -> Result<LoginFailures, StoreError>;
+    fn login_failures(
+        &self,
+        login: &str,
+        address: &str,
+        since: i64,
+    ) -> Result<LoginFailures, StoreError>;
     /// Disables (or enables again) an account; either way its sessions end.
-    fn set_account_disabled(&self, login: &str, disabled: bool, now: DateTime<Utc>) -> Result<(), StoreError>;
+    fn set_account_disabled(
+        &self,
+        login: &str,
+        disabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Deletes an account and its sessions (the audit log keeps its rows).
     fn delete_account(&self, login: &str) -> Result<(), StoreError>;
     fn accounts(&self) -> Result<Vec<crate::accounts::Account>, StoreError>;
     /// Every enrolled device: (device, enumerator, label, enrolled at, revoked).
     fn devices(&self) -> Result<Vec<(Uuid, String, String, String, bool)>, StoreError>;
-    fn create_session(&self, token_hash: &str, login: &str, csrf: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError>;
+    fn create_session(
+        &self,
+        token_hash: &str,
+        login: &str,
+        csrf: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// The account and CSRF token of a live session.
-    fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<(crate::accounts::Account, String)>, StoreError>;
+    fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(crate::accounts::Account, String)>, StoreError>;
     fn end_session(&self, token_hash: &str) -> Result<(), StoreError>;
-    fn audit(&self, login: &str, action: &str, detail: &str, address: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    fn audit(
+        &self,
+        login: &str,
+        action: &str,
+        detail: &str,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// The newest `limit` lines, newest first.
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
     /// Audit rows matching `filter`, newest first, at most `limit`.
-    fn audit_search(&self, filter: &AuditFilter, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    fn audit_search(
+        &self,
+        filter: &AuditFilter,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
     /// Progress per village and enumerator; only the given districts when `Some`.
     fn progress(&self, districts: Option<&[String]>) -> Result<Vec<VillageProgress>, StoreError>;
 
     /// Accepted household events counted per device day, enumerator and kind (visit outcomes
     /// by outcome): (day, enumerator, kind-or-outcome, count); only the given districts when `Some`.
-    fn daily_counts(&self, districts: Option<&[String]>) -> Result<Vec<(String, String, String, u32)>, StoreError>;
+    fn daily_counts(
+        &self,
+        districts: Option<&[String]>,
+    ) -> Result<Vec<(String, String, String, u32)>, StoreError>;
     /// Rejected events, newest first; only those of households in the given districts when `Some`.
-    fn rejected_events(&self, districts: Option<&[String]>) -> Result<Vec<RejectedRecord>, StoreError>;
+    fn rejected_events(
+        &self,
+        districts: Option<&[String]>,
+    ) -> Result<Vec<RejectedRecord>, StoreError>;
+    /// A supervisor's decision on a refused event: `Accepted` judges it again as if the
+    /// household's current enumerator had made it and, if it holds, applies it; `Dismissed`
+    /// keeps it aside with `note`. Returns the event as it stands after.
+    fn resolve_rejected(
+        &self,
+        event: &str,
+        decision: sync_protocol::assignment::Resolution,
+        note: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RejectedRecord, StoreError>;
     /// Where a household is and whether its answers arrived: (serial, village, district,
     /// has answers); `None` for an unknown id.
-    fn household_place(&self, id: &str) -> Result<Option<(String, String, String, bool)>, StoreError>;
+    fn household_place(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, String, String, bool)>, StoreError>;
     /// Villages with their district and the enumerators working there: (village, name, district, enumerators).
-    fn villages_with_enumerators(&self) -> Result<Vec<(String, String, String, Vec<String>)>, StoreError>;
+    /// The household whose paper form carries `serial` (as normalised by `reconcile`).
+    fn household_by_serial(&self, serial: &str) -> Result<Option<String>, StoreError>;
+    /// (village id, "village, commune", district id, enumerator ids working in it)
+    fn villages_with_enumerators(
+        &self,
+    ) -> Result<Vec<(String, String, String, Vec<String>)>, StoreError>;
     /// Accepted events in chain order (enumerator, seq, index), as paradata.
     fn event_facts(&self) -> Result<Vec<EventFacts>, StoreError>;
     fn store_ministry_key(&self, sealed: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
@@ -386,21 +502,56 @@ pub trait Store: Send + Sync + 'static {
     fn sealed_forms(&self) -> Result<Vec<SealedForm>, StoreError>;
     fn expected_forms(&self) -> Result<Vec<ExpectedForm>, StoreError>;
     /// Records paper forms arriving (serials as keyed or scanned, duplicates kept).
-    fn record_paper(&self, batch: &str, serials: &[String], by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    fn record_paper(
+        &self,
+        batch: &str,
+        serials: &[String],
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Every serial that arrived on paper, in arrival order.
     fn paper_serials(&self) -> Result<Vec<String>, StoreError>;
     /// Records what a back-check visit found (`confirmed`, `not_visited`, `answers_differ`).
-    fn record_backcheck_outcome(&self, household: &str, outcome: &str, note: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    fn record_backcheck_outcome(
+        &self,
+        household: &str,
+        outcome: &str,
+        note: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Every recorded back-check: (enumerator, household, outcome).
     fn backcheck_outcomes(&self) -> Result<Vec<(String, String, String)>, StoreError>;
     /// A correction the ministry keyed from the paper, sealed; it wins over the device's answers.
-    fn record_ministry_correction(&self, household: &str, sealed: &[u8], reason: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    fn record_ministry_correction(
+        &self,
+        household: &str,
+        sealed: &[u8],
+        reason: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// A review decision (`approved` or `flagged`, with a reason); earlier ones are kept.
-    fn record_review(&self, household: &str, decision: &str, reason: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    fn record_review(
+        &self,
+        household: &str,
+        decision: &str,
+        reason: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// The latest decision per reviewed household: (household, decision, reason, by, at).
     fn reviews(&self) -> Result<BTreeMap<String, (String, String, String, String)>, StoreError>;
     /// Keeps a back-check draw; returns its number.
-    fn record_backcheck_draw(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, households: &[String], by: &str, now: DateTime<Utc>) -> Result<i64, StoreError>;
+    fn record_backcheck_draw(
+        &self,
+        seed: &str,
+        share_percent: u32,
+        min_per_enumerator: u32,
+        households: &[String],
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
     /// Every draw kept, newest first.
     fn backcheck_draws(&self) -> Result<Vec<BackcheckDraw>, StoreError>;
     /// What a back-check visitor needs of each household, in the order given.

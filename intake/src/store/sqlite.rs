@@ -16,7 +16,10 @@ use std::{
 };
 use sync_protocol::{
     api::ChainHead,
-    assignment::{AssignedHousehold, AssignedVillage, CampaignInfo, Place, Timeline},
+    assignment::{
+        AssignedHousehold, AssignedVillage, CampaignInfo, CarriedOver, MovedAway, Place,
+        Resolution, ResolvedRejection, Timeline, RESOLVED_MAX,
+    },
     batch::{BatchHash, VerifiedBatch},
     keys::{MinistryPublicKey, PublicKey},
     lifecycle::{HouseholdStatus, Rules},
@@ -66,7 +69,12 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut writer = open_connection(path)?;
         let runner = embedded::migrations::runner();
-        let known = runner.get_migrations().iter().map(|m| m.version() as i64).max().unwrap_or(0);
+        let known = runner
+            .get_migrations()
+            .iter()
+            .map(|m| m.version() as i64)
+            .max()
+            .unwrap_or(0);
         let applied: Option<i64> = writer
             .query_row("SELECT name FROM sqlite_master WHERE type='table' AND name='refinery_schema_history'", [], |_| Ok(()))
             .optional()?
@@ -77,16 +85,26 @@ impl SqliteStore {
                 return Err(StoreError::NewerSchema { found, known });
             }
         }
-        runner.run(&mut writer).map_err(|e| StoreError::Migration(e.to_string()))?;
+        runner
+            .run(&mut writer)
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
         let (sender, jobs) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(writer, jobs))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
-        Ok(SqliteStore { path: path.to_owned(), writer: sender, readers: Mutex::new(Vec::new()), campaign: Mutex::new(None) })
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            writer: sender,
+            readers: Mutex::new(Vec::new()),
+            campaign: Mutex::new(None),
+        })
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let conn = self.readers.lock().unwrap().pop();
         let conn = match conn {
             Some(c) => c,
@@ -98,11 +116,21 @@ impl SqliteStore {
     }
 
     /// Runs `f` as one all-or-nothing write and returns once it is durably committed.
-    fn write<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let (done, result) = std::sync::mpsc::sync_channel::<Result<T, StoreError>>(1);
         let job: Job = Box::new(move |conn| {
-            let outcome = conn.execute_batch("SAVEPOINT write").map_err(StoreError::from).and_then(|_| f(conn));
-            let undo = if outcome.is_ok() { "RELEASE write" } else { "ROLLBACK TO write; RELEASE write" };
+            let outcome = conn
+                .execute_batch("SAVEPOINT write")
+                .map_err(StoreError::from)
+                .and_then(|_| f(conn));
+            let undo = if outcome.is_ok() {
+                "RELEASE write"
+            } else {
+                "ROLLBACK TO write; RELEASE write"
+            };
             let outcome = match conn.execute_batch(undo) {
                 Ok(()) => outcome,
                 Err(e) => Err(e.into()),
@@ -110,12 +138,18 @@ impl SqliteStore {
             Box::new(move |commit_error: Option<String>| {
                 let _ = done.send(match commit_error {
                     None => outcome,
-                    Some(e) => Err(StoreError::Corrupt(format!("the commit failed, nothing was stored: {e}"))),
+                    Some(e) => Err(StoreError::Corrupt(format!(
+                        "the commit failed, nothing was stored: {e}"
+                    ))),
                 });
             })
         });
-        self.writer.send(job).map_err(|_| StoreError::Corrupt("the writer thread has stopped".into()))?;
-        result.recv().map_err(|_| StoreError::Corrupt("the write was abandoned (writer thread failed)".into()))?
+        self.writer
+            .send(job)
+            .map_err(|_| StoreError::Corrupt("the writer thread has stopped".into()))?;
+        result.recv().map_err(|_| {
+            StoreError::Corrupt("the write was abandoned (writer thread failed)".into())
+        })?
     }
 }
 
@@ -180,8 +214,10 @@ fn load_campaign(conn: &Connection) -> Result<CampaignRecord, StoreError> {
         )
         .optional()?
         .ok_or(StoreError::NoCampaign)?;
-    let timeline: Timeline = serde_json::from_str(&row.6).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let ministry_public_key = MinistryPublicKey::from_b64(&row.7).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let timeline: Timeline =
+        serde_json::from_str(&row.6).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let ministry_public_key =
+        MinistryPublicKey::from_b64(&row.7).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(CampaignRecord {
         info: CampaignInfo {
             id: row.0,
@@ -201,21 +237,41 @@ fn account_in(c: &Connection, login: &str) -> Result<Option<crate::accounts::Acc
         .prepare_cached("SELECT login, name, role, password_hash, disabled_at IS NOT NULL FROM accounts WHERE login = ?1")?
         .query_row([login], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .optional()?;
-    let Some((login, name, role, password_hash, disabled)) = row else { return Ok(None) };
-    let role = crate::accounts::Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("account {login} has role {role:?}")))?;
+    let Some((login, name, role, password_hash, disabled)) = row else {
+        return Ok(None);
+    };
+    let role = crate::accounts::Role::parse(&role)
+        .ok_or_else(|| StoreError::Corrupt(format!("account {login} has role {role:?}")))?;
     let districts = c
-        .prepare_cached("SELECT district_id FROM account_districts WHERE login = ?1 ORDER BY district_id")?
+        .prepare_cached(
+            "SELECT district_id FROM account_districts WHERE login = ?1 ORDER BY district_id",
+        )?
         .query_map([&login], |r| r.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
-    Ok(Some(crate::accounts::Account { login, name, role, districts, password_hash, disabled }))
+    Ok(Some(crate::accounts::Account {
+        login,
+        name,
+        role,
+        districts,
+        password_hash,
+        disabled,
+    }))
 }
 
 fn chain_head_in(conn: &Connection, enumerator: &str) -> Result<ChainHead, StoreError> {
     let row: Option<(u64, String)> = conn
-        .query_row("SELECT last_seq, last_hash FROM chains WHERE enumerator_id = ?1", [enumerator], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            "SELECT last_seq, last_hash FROM chains WHERE enumerator_id = ?1",
+            [enumerator],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
     Ok(match row {
-        None => ChainHead { enumerator: enumerator.into(), seq: 0, hash: BatchHash::GENESIS },
+        None => ChainHead {
+            enumerator: enumerator.into(),
+            seq: 0,
+            hash: BatchHash::GENESIS,
+        },
         Some((seq, hash)) => ChainHead {
             enumerator: enumerator.into(),
             seq,
@@ -224,11 +280,15 @@ fn chain_head_in(conn: &Connection, enumerator: &str) -> Result<ChainHead, Store
     })
 }
 
-fn device_from_row(r: &rusqlite::Row) -> rusqlite::Result<(String, String, String, String, Option<String>)> {
+fn device_from_row(
+    r: &rusqlite::Row,
+) -> rusqlite::Result<(String, String, String, String, Option<String>)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
-fn device_record(row: (String, String, String, String, Option<String>)) -> Result<DeviceRecord, StoreError> {
+fn device_record(
+    row: (String, String, String, String, Option<String>),
+) -> Result<DeviceRecord, StoreError> {
     Ok(DeviceRecord {
         id: Uuid::parse_str(&row.0).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         enumerator: row.1,
@@ -247,22 +307,98 @@ struct TxView<'a> {
 }
 
 impl<'a> TxView<'a> {
-    fn prefetch(tx: &'a Connection, batch: &sync_protocol::Batch) -> Result<Self, StoreError> {
-        let ids: Vec<String> = batch.events.iter().map(|e| e.id.to_string()).collect();
-        let mut households: Vec<&str> = batch.events.iter().filter_map(|e| e.household.as_deref()).collect();
+    fn prefetch(
+        tx: &'a Connection,
+        events: &[sync_protocol::event::Event],
+    ) -> Result<Self, StoreError> {
+        let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+        let mut households: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e.household.as_deref())
+            .collect();
         households.sort_unstable();
         households.dedup();
         let placeholders = |n: usize| vec!["?"; n].join(",");
-        let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id IN ({})", placeholders(households.len()));
+        let sql = format!(
+            "SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id IN ({})",
+            placeholders(households.len())
+        );
         let households = tx
             .prepare(&sql)?
             .query_map(rusqlite::params_from_iter(&households), facts)?
             .map(|r| r.map(|f| (f.id.clone(), f)))
             .collect::<Result<_, _>>()?;
-        let sql = format!("SELECT id FROM events WHERE id IN ({})", placeholders(ids.len()));
-        let seen = tx.prepare(&sql)?.query_map(rusqlite::params_from_iter(&ids), |r| r.get(0))?.collect::<Result<_, _>>()?;
-        Ok(TxView { tx, households, seen })
+        let sql = format!(
+            "SELECT id FROM events WHERE id IN ({})",
+            placeholders(ids.len())
+        );
+        let seen = tx
+            .prepare(&sql)?
+            .query_map(rusqlite::params_from_iter(&ids), |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(TxView {
+            tx,
+            households,
+            seen,
+        })
     }
+}
+
+/// What an accepted event adds beside itself: the household holds answers, the day's counts,
+/// the serials of a handed-over parcel. Shared by ingest and by a supervisor's carrying over.
+fn record_accepted(
+    tx: &Connection,
+    event: &sync_protocol::event::Event,
+    enumerator: &str,
+) -> Result<(), StoreError> {
+    if event.body.sealed_answers().is_some() {
+        tx.prepare_cached(
+            "UPDATE households SET has_answers = 1 WHERE id = ?1 AND has_answers = 0",
+        )?
+        .execute([&event.household])?;
+    }
+    if let Some(household) = &event.household {
+        let kind = match &event.body {
+            EventBody::VisitOutcome { outcome, .. } => serde_json::to_value(outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            other => other.kind().to_string(),
+        };
+        let day = event.at.to_string().chars().take(10).collect::<String>();
+        tx.prepare_cached(
+            "INSERT INTO daily_counts SELECT ?1, ?2, village_id, ?3, 1 FROM households WHERE id = ?4
+             ON CONFLICT(day, enumerator_id, village_id, kind) DO UPDATE SET n = n + 1",
+        )?
+        .execute(params![day, enumerator, kind, household])?;
+    }
+    if let EventBody::ParcelHandedOver { parcel, serials } = &event.body {
+        let mut insert_serial =
+            tx.prepare_cached("INSERT OR IGNORE INTO parcel_serials VALUES (?1, ?2, ?3, ?4)")?;
+        for serial in serials {
+            insert_serial.execute(params![parcel, serial, event.id.to_string(), enumerator])?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the households' new statuses; only each household's last one needs writing.
+fn apply_changes(
+    tx: &Connection,
+    changes: &[(String, HouseholdStatus)],
+    now: &str,
+) -> Result<(), StoreError> {
+    let mut last: std::collections::HashMap<&str, HouseholdStatus> =
+        std::collections::HashMap::new();
+    for (household, status) in changes {
+        last.insert(household, *status);
+    }
+    let mut update_household =
+        tx.prepare_cached("UPDATE households SET status = ?1, updated_at = ?2 WHERE id = ?3")?;
+    for (household, status) in last {
+        update_household.execute(params![status.as_str(), now, household])?;
+    }
+    Ok(())
 }
 
 const HOUSEHOLD_COLUMNS: &str = "id, village_id, serial, enumerator_id, reserve_rank, status";
@@ -286,16 +422,32 @@ impl HouseholdView for TxView<'_> {
         }
         // Not named by any event of the batch (a replacement's reserve household).
         let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id = ?1");
-        self.tx.prepare_cached(&sql).ok()?.query_row([id], facts).optional().ok().flatten()
+        self.tx
+            .prepare_cached(&sql)
+            .ok()?
+            .query_row([id], facts)
+            .optional()
+            .ok()
+            .flatten()
     }
     fn household_by_serial(&mut self, serial: &str) -> Option<HouseholdFacts> {
         let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE serial = ?1");
-        self.tx.prepare_cached(&sql).ok()?.query_row([serial], facts).optional().ok().flatten()
+        self.tx
+            .prepare_cached(&sql)
+            .ok()?
+            .query_row([serial], facts)
+            .optional()
+            .ok()
+            .flatten()
     }
     fn reserves(&mut self, village: &str) -> Vec<HouseholdFacts> {
         let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE village_id = ?1 AND status = 'reserve' AND reserve_rank IS NOT NULL ORDER BY reserve_rank");
-        let Ok(mut stmt) = self.tx.prepare_cached(&sql) else { return Vec::new() };
-        stmt.query_map([village], facts).map(|rows| rows.filter_map(Result::ok).collect()).unwrap_or_default()
+        let Ok(mut stmt) = self.tx.prepare_cached(&sql) else {
+            return Vec::new();
+        };
+        stmt.query_map([village], facts)
+            .map(|rows| rows.filter_map(Result::ok).collect())
+            .unwrap_or_default()
     }
     fn event_seen(&mut self, id: &str) -> bool {
         self.seen.contains(id)
@@ -303,7 +455,12 @@ impl HouseholdView for TxView<'_> {
 }
 
 impl Store for SqliteStore {
-    fn import_campaign(&self, c: &Campaign, source: &str, now: DateTime<Utc>) -> Result<ImportSummary, StoreError> {
+    fn import_campaign(
+        &self,
+        c: &Campaign,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportSummary, StoreError> {
         let now_s = rfc3339(now);
         let (c, source) = (c.clone(), source.to_string());
         self.write(move |tx| {
@@ -376,8 +533,19 @@ impl Store for SqliteStore {
         Ok(c)
     }
 
-    fn issue_enrollment_code(&self, enumerator: &str, code_hash: &str, expires_at: DateTime<Utc>, issued_by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let (enumerator, code_hash, issued_by) = (enumerator.to_string(), code_hash.to_string(), issued_by.to_string());
+    fn issue_enrollment_code(
+        &self,
+        enumerator: &str,
+        code_hash: &str,
+        expires_at: DateTime<Utc>,
+        issued_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (enumerator, code_hash, issued_by) = (
+            enumerator.to_string(),
+            code_hash.to_string(),
+            issued_by.to_string(),
+        );
         self.write(move |tx| {
             let known = tx.prepare("SELECT 1 FROM enumerators WHERE id = ?1")?.exists([&enumerator])?;
             if !known {
@@ -391,8 +559,15 @@ impl Store for SqliteStore {
         })
     }
 
-    fn enroll(&self, code_hash: &str, public_key: &PublicKey, label: &str, now: DateTime<Utc>) -> Result<(DeviceRecord, ChainHead), StoreError> {
-        let (code_hash, public_key, label) = (code_hash.to_string(), *public_key, label.to_string());
+    fn enroll(
+        &self,
+        code_hash: &str,
+        public_key: &PublicKey,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(DeviceRecord, ChainHead), StoreError> {
+        let (code_hash, public_key, label) =
+            (code_hash.to_string(), *public_key, label.to_string());
         self.write(move |tx| {
             let row: Option<(String, i64, Option<String>)> = tx
                 .query_row("SELECT enumerator_id, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?1", [&code_hash], |r| {
@@ -470,7 +645,9 @@ impl Store for SqliteStore {
     fn enumerators(&self) -> Result<Vec<(String, String)>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare("SELECT id, name FROM enumerators ORDER BY id")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
     }
@@ -494,7 +671,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn stored_receipt(&self, enumerator: &str, seq: u64, hash: &BatchHash) -> Result<Option<SignedDocument>, StoreError> {
+    fn stored_receipt(
+        &self,
+        enumerator: &str,
+        seq: u64,
+        hash: &BatchHash,
+    ) -> Result<Option<SignedDocument>, StoreError> {
         self.read(|c| {
             let receipt: Option<String> = c
                 .prepare_cached("SELECT receipt FROM batches WHERE enumerator_id = ?1 AND seq = ?2 AND hash = ?3")?
@@ -511,12 +693,14 @@ impl Store for SqliteStore {
                 .optional()?
                 .ok_or_else(|| StoreError::UnknownEnumerator(enumerator.into()))?;
             let mut stmt = c.prepare(
-                "SELECT h.id, h.village_id, h.serial, h.name, h.address, h.reserve_rank, h.status
-                 FROM households h WHERE h.enumerator_id = ?1 ORDER BY h.village_id, h.reserve_rank IS NOT NULL, h.reserve_rank, h.id",
+                "SELECT h.id, h.village_id, h.serial, h.name, h.address, h.reserve_rank, h.status, h.carried_from, e.name, h.carried_events
+                 FROM households h LEFT JOIN enumerators e ON e.id = h.carried_from
+                 WHERE h.enumerator_id = ?1 ORDER BY h.village_id, h.reserve_rank IS NOT NULL, h.reserve_rank, h.id",
             )?;
             let households = stmt
                 .query_map([enumerator], |r| {
                     let status: String = r.get(6)?;
+                    let carried_from: Option<String> = r.get(7)?;
                     Ok(AssignedHousehold {
                         id: r.get(0)?,
                         village: r.get(1)?,
@@ -525,6 +709,10 @@ impl Store for SqliteStore {
                         address: r.get(4)?,
                         reserve_rank: r.get(5)?,
                         status: HouseholdStatus::parse(&status).unwrap_or(HouseholdStatus::Reserve),
+                        carried_over: match carried_from {
+                            Some(id) => Some(CarriedOver { from: Place { id, name: r.get::<_, Option<String>>(8)?.unwrap_or_default() }, events: r.get(9)? }),
+                            None => None,
+                        },
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -544,7 +732,33 @@ impl Store for SqliteStore {
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(AssignmentData { enumerator: Place { id: enumerator.into(), name }, villages, households })
+            let moved_away = c
+                .prepare(
+                    "SELECT DISTINCT r.household_id, h.enumerator_id, e.name FROM reassignments r
+                     JOIN households h ON h.id = r.household_id JOIN enumerators e ON e.id = h.enumerator_id
+                     WHERE r.from_enumerator = ?1 AND h.enumerator_id <> ?1 ORDER BY r.household_id",
+                )?
+                .query_map([enumerator], |r| Ok(MovedAway { household: r.get(0)?, to: Place { id: r.get(1)?, name: r.get(2)? } }))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let resolved = c
+                .prepare(
+                    "SELECT id, resolution, resolution_note FROM events
+                     WHERE enumerator_id = ?1 AND code IS NOT NULL AND resolution IS NOT NULL ORDER BY resolved_at DESC, id LIMIT ?2",
+                )?
+                .query_map(params![enumerator, RESOLVED_MAX as i64], |r| {
+                    let (id, decision): (String, String) = (r.get(0)?, r.get(1)?);
+                    Ok((id, decision, r.get::<_, Option<String>>(2)?.unwrap_or_default()))
+                })?
+                .map(|row| {
+                    let (id, decision, note) = row?;
+                    Ok(ResolvedRejection {
+                        event: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        decision: if decision == "accepted" { Resolution::Accepted } else { Resolution::Dismissed },
+                        note,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(AssignmentData { enumerator: Place { id: enumerator.into(), name }, villages, households, moved_away, resolved })
         })
     }
 
@@ -552,8 +766,20 @@ impl Store for SqliteStore {
         self.read(|c| chain_head_in(c, enumerator))
     }
 
-    fn reassign(&self, target: &ReassignTarget, to: &str, by: &str, reason: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let (target, to, by, reason) = (target.clone(), to.to_string(), by.to_string(), reason.to_string());
+    fn reassign(
+        &self,
+        target: &ReassignTarget,
+        to: &str,
+        by: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let (target, to, by, reason) = (
+            target.clone(),
+            to.to_string(),
+            by.to_string(),
+            reason.to_string(),
+        );
         self.write(move |tx| {
             let known: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM enumerators WHERE id = ?1)", [&to], |r| r.get(0))?;
             if !known {
@@ -599,8 +825,12 @@ impl Store for SqliteStore {
     ) -> Result<IngestResult, StoreError> {
         let campaign = self.campaign()?;
         // Everything that needs no database is done before the writer is involved.
-        let bodies: Vec<String> =
-            verified.event_bytes().map_err(|e| StoreError::Corrupt(e.to_string()))?.into_iter().map(str::to_owned).collect();
+        let bodies: Vec<String> = verified
+            .event_bytes()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         let (verified, frame, intake_key) = (verified.clone(), frame.to_vec(), intake_key.clone());
         self.write(move |tx| {
             let batch = &verified.batch;
@@ -627,17 +857,12 @@ impl Store for SqliteStore {
                 rules: Rules { replacement_allowed: campaign.info.replacement_allowed, verification_required: campaign.info.verification_required },
                 form: &campaign.info.form,
             };
-            let judgement = domain::judge(batch, &rules, &mut TxView::prefetch(tx, batch)?);
+            let judgement = domain::judge(batch, &rules, &mut TxView::prefetch(tx, &batch.events)?);
             let now_s = rfc3339(now);
             let device = batch.device.to_string();
 
-            let mut insert_event = tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")?;
-            let mut insert_serial = tx.prepare_cached("INSERT OR IGNORE INTO parcel_serials VALUES (?1, ?2, ?3, ?4)")?;
-            let mut mark_answers = tx.prepare_cached("UPDATE households SET has_answers = 1 WHERE id = ?1 AND has_answers = 0")?;
-            let mut count_day = tx.prepare_cached(
-                "INSERT INTO daily_counts SELECT ?1, ?2, village_id, ?3, 1 FROM households WHERE id = ?4
-                 ON CONFLICT(day, enumerator_id, village_id, kind) DO UPDATE SET n = n + 1",
-            )?;
+            let mut insert_event = tx.prepare_cached("INSERT INTO events (id, enumerator_id, seq, idx, device_id, household_id, serial, kind, occurred_at, occurred_unix, received_at, body, status, code, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")?;
             for (idx, ((event, outcome), body)) in batch.events.iter().zip(&judgement.outcomes).zip(&bodies).enumerate() {
                 if outcome.code.as_deref() == Some(sync_protocol::api::rejection::DUPLICATE_EVENT) {
                     // The first copy is stored; this one lives on in the batch frame and receipt.
@@ -664,32 +889,11 @@ impl Store for SqliteStore {
                     outcome.code,
                     outcome.reason
                 ])?;
-                if outcome.status == OutcomeStatus::Accepted && event.body.sealed_answers().is_some() {
-                    mark_answers.execute([&event.household])?;
-                }
-                if let (OutcomeStatus::Accepted, Some(household)) = (outcome.status, &event.household) {
-                    let kind = match &event.body {
-                        EventBody::VisitOutcome { outcome, .. } => serde_json::to_value(outcome).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
-                        other => other.kind().to_string(),
-                    };
-                    let day = event.at.to_string().chars().take(10).collect::<String>();
-                    count_day.execute(params![day, batch.enumerator, kind, household])?;
-                }
-                if let (OutcomeStatus::Accepted, EventBody::ParcelHandedOver { parcel, serials }) = (outcome.status, &event.body) {
-                    for serial in serials {
-                        insert_serial.execute(params![parcel, serial, event.id.to_string(), batch.enumerator])?;
-                    }
+                if outcome.status == OutcomeStatus::Accepted {
+                    record_accepted(tx, event, &batch.enumerator)?;
                 }
             }
-            // Only each household's final status of the batch needs writing.
-            let mut last: std::collections::HashMap<&str, HouseholdStatus> = std::collections::HashMap::new();
-            for (household, status) in &judgement.changes {
-                last.insert(household, *status);
-            }
-            let mut update_household = tx.prepare_cached("UPDATE households SET status = ?1, updated_at = ?2 WHERE id = ?3")?;
-            for (household, status) in last {
-                update_household.execute(params![status.as_str(), now_s, household])?;
-            }
+            apply_changes(tx, &judgement.changes, &now_s)?;
 
             let (events, rejected) = Receipt::listing(&judgement.outcomes);
             let rejected_events = rejected.len();
@@ -725,7 +929,11 @@ impl Store for SqliteStore {
         })
     }
 
-    fn upsert_account(&self, a: &crate::accounts::Account, now: DateTime<Utc>) -> Result<(), StoreError> {
+    fn upsert_account(
+        &self,
+        a: &crate::accounts::Account,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let a = a.clone();
         self.write(move |tx| {
             let before = account_in(tx, &a.login)?;
@@ -758,7 +966,11 @@ impl Store for SqliteStore {
     fn set_password(&self, login: &str, password_hash: &str) -> Result<(), StoreError> {
         let (login, hash) = (login.to_string(), password_hash.to_string());
         self.write(move |tx| {
-            if tx.execute("UPDATE accounts SET password_hash = ?1 WHERE login = ?2", params![hash, login])? == 0 {
+            if tx.execute(
+                "UPDATE accounts SET password_hash = ?1 WHERE login = ?2",
+                params![hash, login],
+            )? == 0
+            {
                 return Err(StoreError::UnknownAccount(login));
             }
             // A new password ends every session of the account.
@@ -767,16 +979,30 @@ impl Store for SqliteStore {
         })
     }
 
-    fn record_login_failure(&self, login: &str, address: &str, at: i64, forget_before: i64) -> Result<(), StoreError> {
+    fn record_login_failure(
+        &self,
+        login: &str,
+        address: &str,
+        at: i64,
+        forget_before: i64,
+    ) -> Result<(), StoreError> {
         let (login, address) = (bounded(login, AUDIT_LOGIN_MAX), address.to_string());
         self.write(move |tx| {
             tx.execute("DELETE FROM login_failures WHERE at < ?1", [forget_before])?;
-            tx.execute("INSERT INTO login_failures (at, login, address) VALUES (?1, ?2, ?3)", params![at, login, address])?;
+            tx.execute(
+                "INSERT INTO login_failures (at, login, address) VALUES (?1, ?2, ?3)",
+                params![at, login, address],
+            )?;
             Ok(())
         })
     }
 
-    fn login_failures(&self, login: &str, address: &str, since: i64) -> Result<LoginFailures, StoreError> {
+    fn login_failures(
+        &self,
+        login: &str,
+        address: &str,
+        since: i64,
+    ) -> Result<LoginFailures, StoreError> {
         let login = bounded(login, AUDIT_LOGIN_MAX);
         self.read(|c| {
             let count = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<u32, StoreError> { Ok(c.prepare_cached(sql)?.query_row(p, |r| r.get(0))?) };
@@ -789,11 +1015,20 @@ impl Store for SqliteStore {
         })
     }
 
-    fn set_account_disabled(&self, login: &str, disabled: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
+    fn set_account_disabled(
+        &self,
+        login: &str,
+        disabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let login = login.to_string();
         self.write(move |tx| {
             let at = disabled.then(|| rfc3339(now));
-            if tx.execute("UPDATE accounts SET disabled_at = ?1 WHERE login = ?2", params![at, login])? == 0 {
+            if tx.execute(
+                "UPDATE accounts SET disabled_at = ?1 WHERE login = ?2",
+                params![at, login],
+            )? == 0
+            {
                 return Err(StoreError::UnknownAccount(login));
             }
             tx.execute("DELETE FROM sessions WHERE login = ?1", [&login])?;
@@ -819,8 +1054,14 @@ impl Store for SqliteStore {
 
     fn accounts(&self) -> Result<Vec<crate::accounts::Account>, StoreError> {
         self.read(|c| {
-            let logins: Vec<String> = c.prepare("SELECT login FROM accounts ORDER BY role, login")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-            logins.iter().filter_map(|l| account_in(c, l).transpose()).collect()
+            let logins: Vec<String> = c
+                .prepare("SELECT login FROM accounts ORDER BY role, login")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            logins
+                .iter()
+                .filter_map(|l| account_in(c, l).transpose())
+                .collect()
         })
     }
 
@@ -836,23 +1077,48 @@ impl Store for SqliteStore {
         })
     }
 
-    fn create_session(&self, token_hash: &str, login: &str, csrf: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    fn create_session(
+        &self,
+        token_hash: &str,
+        login: &str,
+        csrf: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let (t, l, c) = (token_hash.to_string(), login.to_string(), csrf.to_string());
         self.write(move |tx| {
-            tx.execute("DELETE FROM sessions WHERE expires_at < ?1", [now.timestamp()])?;
-            tx.execute("INSERT INTO sessions VALUES (?1, ?2, ?3, ?4, ?5)", params![t, l, c, rfc3339(now), expires_at.timestamp()])?;
+            tx.execute(
+                "DELETE FROM sessions WHERE expires_at < ?1",
+                [now.timestamp()],
+            )?;
+            tx.execute(
+                "INSERT INTO sessions VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![t, l, c, rfc3339(now), expires_at.timestamp()],
+            )?;
             Ok(())
         })
     }
 
-    fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<(crate::accounts::Account, String)>, StoreError> {
+    fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(crate::accounts::Account, String)>, StoreError> {
         self.read(|c| {
             let row: Option<(String, String)> = c
-                .prepare_cached("SELECT login, csrf FROM sessions WHERE token_hash = ?1 AND expires_at > ?2")?
-                .query_row(params![token_hash, now.timestamp()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .prepare_cached(
+                    "SELECT login, csrf FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+                )?
+                .query_row(params![token_hash, now.timestamp()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?;
-            let Some((login, csrf)) = row else { return Ok(None) };
-            Ok(account_in(c, &login)?.filter(|a| !a.disabled).map(|a| (a, csrf)))
+            let Some((login, csrf)) = row else {
+                return Ok(None);
+            };
+            Ok(account_in(c, &login)?
+                .filter(|a| !a.disabled)
+                .map(|a| (a, csrf)))
         })
     }
 
@@ -864,8 +1130,20 @@ impl Store for SqliteStore {
         })
     }
 
-    fn audit(&self, login: &str, action: &str, detail: &str, address: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let (l, a, d, addr) = (bounded(login, AUDIT_LOGIN_MAX), bounded(action, 64), bounded(detail, AUDIT_DETAIL_MAX), bounded(address, 64));
+    fn audit(
+        &self,
+        login: &str,
+        action: &str,
+        detail: &str,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (l, a, d, addr) = (
+            bounded(login, AUDIT_LOGIN_MAX),
+            bounded(action, 64),
+            bounded(detail, AUDIT_DETAIL_MAX),
+            bounded(address, 64),
+        );
         self.write(move |tx| {
             tx.execute("INSERT INTO audit_log (at, login, action, detail, address) VALUES (?1, ?2, ?3, ?4, ?5)", params![rfc3339(now), l, a, d, addr])?;
             Ok(())
@@ -949,7 +1227,10 @@ impl Store for SqliteStore {
         })
     }
 
-    fn daily_counts(&self, districts: Option<&[String]>) -> Result<Vec<(String, String, String, u32)>, StoreError> {
+    fn daily_counts(
+        &self,
+        districts: Option<&[String]>,
+    ) -> Result<Vec<(String, String, String, u32)>, StoreError> {
         let districts = districts.map(|d| d.to_vec());
         self.read(move |c| {
             let mut stmt = c.prepare(
@@ -968,25 +1249,49 @@ impl Store for SqliteStore {
         })
     }
 
-    fn rejected_events(&self, districts: Option<&[String]>) -> Result<Vec<RejectedRecord>, StoreError> {
+    fn rejected_events(
+        &self,
+        districts: Option<&[String]>,
+    ) -> Result<Vec<RejectedRecord>, StoreError> {
         let districts = districts.map(|d| d.to_vec());
         self.read(move |c| {
+            // Every event ever refused (code kept after a resolution): the open ones first.
             let mut stmt = c.prepare(
-                "SELECT e.enumerator_id, e.household_id, cm.district_id, e.kind, e.code, e.reason, e.received_at
-                 FROM events e LEFT JOIN households h ON h.id = e.household_id LEFT JOIN villages v ON v.id = h.village_id
-                 LEFT JOIN communes cm ON cm.id = v.commune_id
-                 WHERE e.status = 'rejected' ORDER BY e.received_at DESC, e.enumerator_id, e.seq DESC, e.idx",
+                "SELECT e.id, e.enumerator_id, en.name, e.household_id, h.name, h.serial, v.name, cm.name, cm.district_id,
+                        h.enumerator_id, holder.name, e.kind, e.code, e.reason, e.received_at,
+                        e.resolution, e.resolution_note, e.resolved_by, e.resolved_at
+                 FROM events e LEFT JOIN enumerators en ON en.id = e.enumerator_id
+                 LEFT JOIN households h ON h.id = e.household_id LEFT JOIN villages v ON v.id = h.village_id
+                 LEFT JOIN communes cm ON cm.id = v.commune_id LEFT JOIN enumerators holder ON holder.id = h.enumerator_id
+                 WHERE e.code IS NOT NULL
+                 ORDER BY e.resolution IS NOT NULL, e.received_at DESC, e.enumerator_id, e.seq DESC, e.idx LIMIT 2000",
             )?;
             let rows = stmt
                 .query_map([], |r| {
+                    let enumerator: String = r.get(1)?;
+                    let holder: Option<String> = r.get(9)?;
                     Ok(RejectedRecord {
-                        enumerator: r.get(0)?,
-                        household: r.get(1)?,
-                        district_id: r.get(2)?,
-                        kind: r.get(3)?,
-                        code: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
-                        reason: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-                        received_at: r.get(6)?,
+                        event: r.get(0)?,
+                        enumerator_name: r.get::<_, Option<String>>(2)?.unwrap_or_else(|| enumerator.clone()),
+                        household: r.get(3)?,
+                        household_name: r.get(4)?,
+                        serial: r.get(5)?,
+                        village_name: r.get(6)?,
+                        commune_name: r.get(7)?,
+                        district_id: r.get(8)?,
+                        holder: match holder {
+                            Some(id) if id != enumerator => Some(Place { id, name: r.get::<_, Option<String>>(10)?.unwrap_or_default() }),
+                            _ => None,
+                        },
+                        enumerator,
+                        kind: r.get(11)?,
+                        code: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                        reason: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
+                        received_at: r.get(14)?,
+                        resolution: r.get(15)?,
+                        resolution_note: r.get(16)?,
+                        resolved_by: r.get(17)?,
+                        resolved_at: r.get(18)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -994,7 +1299,83 @@ impl Store for SqliteStore {
         })
     }
 
-    fn household_place(&self, id: &str) -> Result<Option<(String, String, String, bool)>, StoreError> {
+    fn resolve_rejected(
+        &self,
+        event: &str,
+        decision: Resolution,
+        note: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RejectedRecord, StoreError> {
+        let (event_id, note, by) = (event.to_string(), note.to_string(), by.to_string());
+        let campaign = self.campaign()?;
+        self.write(move |tx| {
+            let stored: Option<(String, String, Option<String>, Option<String>)> = tx
+                .query_row("SELECT enumerator_id, body, code, resolution FROM events WHERE id = ?1", [&event_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()?;
+            let Some((enumerator, body, Some(_), None)) = stored else {
+                return Err(match stored {
+                    Some((.., Some(_))) => StoreError::AlreadyResolved(event_id),
+                    _ => StoreError::UnknownEvent(event_id),
+                });
+            };
+            let now_s = rfc3339(now);
+            let note = match decision {
+                Resolution::Dismissed => note,
+                Resolution::Accepted => {
+                    let event: sync_protocol::event::Event = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let rules = CampaignRules {
+                        rules: Rules { replacement_allowed: campaign.info.replacement_allowed, verification_required: campaign.info.verification_required },
+                        form: &campaign.info.form,
+                    };
+                    let changes = domain::judge_carry_over(&event, &rules, &mut TxView::prefetch(tx, std::slice::from_ref(&event))?)
+                        .map_err(|(code, reason)| StoreError::CannotCarryOver { code, reason })?;
+                    record_accepted(tx, &event, &enumerator)?;
+                    apply_changes(tx, &changes, &now_s)?;
+                    let household = event.household.as_deref().unwrap_or_default();
+                    tx.execute(
+                        "UPDATE households SET carried_from = ?1, carried_events = carried_events + 1, updated_at = ?2 WHERE id = ?3",
+                        params![enumerator, now_s, household],
+                    )?;
+                    tx.execute("UPDATE events SET status = 'accepted' WHERE id = ?1", [&event_id])?;
+                    tx.query_row(
+                        "SELECT e.name FROM households h JOIN enumerators e ON e.id = h.enumerator_id WHERE h.id = ?1",
+                        [household],
+                        |r| r.get::<_, String>(0),
+                    )?
+                }
+            };
+            let decision = match decision {
+                Resolution::Accepted => "accepted",
+                Resolution::Dismissed => "dismissed",
+            };
+            tx.execute(
+                "UPDATE events SET resolution = ?1, resolution_note = ?2, resolved_by = ?3, resolved_at = ?4 WHERE id = ?5",
+                params![decision, note, by, now_s, event_id],
+            )?;
+            Ok(())
+        })?;
+        self.rejected_events(None)?
+            .into_iter()
+            .find(|r| r.event == event)
+            .ok_or_else(|| StoreError::UnknownEvent(event.into()))
+    }
+
+    fn household_by_serial(&self, serial: &str) -> Result<Option<String>, StoreError> {
+        let serial = serial.to_string();
+        self.read(move |c| {
+            Ok(
+                c.prepare_cached("SELECT id FROM households WHERE serial = ?1")?
+                    .query_row([serial], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+    }
+
+    fn household_place(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, String, String, bool)>, StoreError> {
         self.read(|c| {
             Ok(c.prepare_cached(
                 "SELECT h.serial, h.village_id, cm.district_id, h.has_answers
@@ -1005,10 +1386,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn villages_with_enumerators(&self) -> Result<Vec<(String, String, String, Vec<String>)>, StoreError> {
+    fn villages_with_enumerators(
+        &self,
+    ) -> Result<Vec<(String, String, String, Vec<String>)>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT v.id, v.name, cm.district_id, group_concat(DISTINCT h.enumerator_id)
+                "SELECT v.id, v.name || ', ' || cm.name, cm.district_id, group_concat(DISTINCT h.enumerator_id)
                  FROM villages v JOIN communes cm ON cm.id = v.commune_id JOIN households h ON h.village_id = v.id
                  GROUP BY v.id ORDER BY v.id",
             )?;
@@ -1059,7 +1442,14 @@ impl Store for SqliteStore {
     }
 
     fn ministry_key(&self) -> Result<Option<String>, StoreError> {
-        self.read(|c| Ok(c.query_row("SELECT sealed FROM ministry_key WHERE id = 1", [], |r| r.get(0)).optional()?))
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT sealed FROM ministry_key WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
+        })
     }
 
     fn sealed_forms(&self) -> Result<Vec<SealedForm>, StoreError> {
@@ -1135,10 +1525,18 @@ impl Store for SqliteStore {
         })
     }
 
-    fn record_paper(&self, batch: &str, serials: &[String], by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    fn record_paper(
+        &self,
+        batch: &str,
+        serials: &[String],
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let (batch, serials, by) = (batch.to_string(), serials.to_vec(), by.to_string());
         self.write(move |tx| {
-            let mut insert = tx.prepare_cached("INSERT INTO paper_arrivals (batch, serial, by_whom, at) VALUES (?1, ?2, ?3, ?4)")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO paper_arrivals (batch, serial, by_whom, at) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for s in &serials {
                 insert.execute(params![batch, s, by, rfc3339(now)])?;
             }
@@ -1149,13 +1547,27 @@ impl Store for SqliteStore {
     fn paper_serials(&self) -> Result<Vec<String>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare("SELECT serial FROM paper_arrivals ORDER BY id")?;
-            let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            let rows = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
             Ok(rows)
         })
     }
 
-    fn record_backcheck_outcome(&self, household: &str, outcome: &str, note: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let (h, o, n, b) = (household.to_string(), outcome.to_string(), note.to_string(), by.to_string());
+    fn record_backcheck_outcome(
+        &self,
+        household: &str,
+        outcome: &str,
+        note: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (h, o, n, b) = (
+            household.to_string(),
+            outcome.to_string(),
+            note.to_string(),
+            by.to_string(),
+        );
         self.write(move |tx| {
             let known: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM households WHERE id = ?1)", [&h], |r| r.get(0))?;
             if !known {
@@ -1178,8 +1590,20 @@ impl Store for SqliteStore {
         })
     }
 
-    fn record_ministry_correction(&self, household: &str, sealed: &[u8], reason: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let (h, s, r, b) = (household.to_string(), sealed.to_vec(), reason.to_string(), by.to_string());
+    fn record_ministry_correction(
+        &self,
+        household: &str,
+        sealed: &[u8],
+        reason: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (h, s, r, b) = (
+            household.to_string(),
+            sealed.to_vec(),
+            reason.to_string(),
+            by.to_string(),
+        );
         self.write(move |tx| {
             let known: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM households WHERE id = ?1 AND has_answers = 1)", [&h], |r| r.get(0))?;
             if !known {
@@ -1190,8 +1614,20 @@ impl Store for SqliteStore {
         })
     }
 
-    fn record_review(&self, household: &str, decision: &str, reason: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let (h, d, r, b) = (household.to_string(), decision.to_string(), reason.to_string(), by.to_string());
+    fn record_review(
+        &self,
+        household: &str,
+        decision: &str,
+        reason: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (h, d, r, b) = (
+            household.to_string(),
+            decision.to_string(),
+            reason.to_string(),
+            by.to_string(),
+        );
         self.write(move |tx| {
             let has_answers: Option<bool> = tx.query_row("SELECT has_answers FROM households WHERE id = ?1", [&h], |r| r.get(0)).optional()?;
             match has_answers {
@@ -1206,16 +1642,35 @@ impl Store for SqliteStore {
 
     fn reviews(&self) -> Result<BTreeMap<String, (String, String, String, String)>, StoreError> {
         self.read(|c| {
-            let mut stmt = c.prepare("SELECT household_id, decision, reason, by_whom, at FROM reviews ORDER BY id")?;
+            let mut stmt = c.prepare(
+                "SELECT household_id, decision, reason, by_whom, at FROM reviews ORDER BY id",
+            )?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))))?
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+                    ))
+                })?
                 .collect::<Result<BTreeMap<_, _>, _>>()?;
             Ok(rows)
         })
     }
 
-    fn record_backcheck_draw(&self, seed: &str, share_percent: u32, min_per_enumerator: u32, households: &[String], by: &str, now: DateTime<Utc>) -> Result<i64, StoreError> {
-        let (seed, list, by) = (seed.to_string(), serde_json::to_string(households).expect("serializes"), by.to_string());
+    fn record_backcheck_draw(
+        &self,
+        seed: &str,
+        share_percent: u32,
+        min_per_enumerator: u32,
+        households: &[String],
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let (seed, list, by) = (
+            seed.to_string(),
+            serde_json::to_string(households).expect("serializes"),
+            by.to_string(),
+        );
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO backcheck_draws (seed, share_percent, min_per_enumerator, households, by_whom, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -1278,11 +1733,19 @@ impl Store for SqliteStore {
 
     fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
         self.read(|c| {
-            let mut stmt = c.prepare("SELECT kind, enumerator_id, device_id, seq, detail FROM alerts ORDER BY id")?;
+            let mut stmt = c.prepare(
+                "SELECT kind, enumerator_id, device_id, seq, detail FROM alerts ORDER BY id",
+            )?;
             let rows = stmt
                 .query_map([], |r| {
                     let device: Option<String> = r.get(2)?;
-                    Ok(Alert { kind: r.get(0)?, enumerator: r.get(1)?, device: device.and_then(|d| Uuid::parse_str(&d).ok()), seq: r.get(3)?, detail: r.get(4)? })
+                    Ok(Alert {
+                        kind: r.get(0)?,
+                        enumerator: r.get(1)?,
+                        device: device.and_then(|d| Uuid::parse_str(&d).ok()),
+                        seq: r.get(3)?,
+                        detail: r.get(4)?,
+                    })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
@@ -1294,7 +1757,14 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare("SELECT id, status FROM households")?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-                .map(|r| r.map(|(id, s)| (id, HouseholdStatus::parse(&s).unwrap_or(HouseholdStatus::Reserve))))
+                .map(|r| {
+                    r.map(|(id, s)| {
+                        (
+                            id,
+                            HouseholdStatus::parse(&s).unwrap_or(HouseholdStatus::Reserve),
+                        )
+                    })
+                })
                 .collect::<Result<BTreeMap<_, _>, _>>()?;
             Ok(rows)
         })

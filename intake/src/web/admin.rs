@@ -12,9 +12,20 @@ fn role_name(role: accounts::Role) -> &'static str {
     }
 }
 
-pub(super) async fn admin_view(intake: &Arc<Intake>, v: &Visitor, message: Option<String>) -> Result<Response, IntakeError> {
+pub(super) async fn admin_view(
+    intake: &Arc<Intake>,
+    v: &Visitor,
+    message: Option<String>,
+) -> Result<Response, IntakeError> {
     let i = intake.clone();
-    let (list, devices, enumerators) = blocking(move || Ok((i.store.accounts()?, i.store.devices()?, i.store.enumerators()?))).await?;
+    let (list, devices, enumerators) = blocking(move || {
+        Ok((
+            i.store.accounts()?,
+            i.store.devices()?,
+            i.store.enumerators()?,
+        ))
+    })
+    .await?;
     let body = html! {
         @if let Some(m) = message { p role="status" #message { (m) } }
         h2 { "Tạo hoặc sửa tài khoản" }
@@ -69,7 +80,10 @@ pub(super) async fn admin_view(intake: &Arc<Intake>, v: &Visitor, message: Optio
     Ok(page("Quản trị", Some(v), body).into_response())
 }
 
-pub(super) async fn admin_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Admins>) -> Result<Response, IntakeError> {
+pub(super) async fn admin_page(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Admins>,
+) -> Result<Response, IntakeError> {
     admin_view(&intake, &v, None).await
 }
 
@@ -84,10 +98,24 @@ pub(super) struct AccountForm {
     pub(super) password: String,
 }
 
-pub(super) async fn admin_account(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Admins, AccountForm>) -> Result<Response, IntakeError> {
+pub(super) async fn admin_account(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Admins, AccountForm>,
+) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
     let login = form.login.clone();
-    let result = blocking(move || i.save_account(&form.login, &form.name, &form.role, &form.districts, &form.password, &by, &from.to_string())).await;
+    let result = blocking(move || {
+        i.save_account(
+            &form.login,
+            &form.name,
+            &form.role,
+            &form.districts,
+            &form.password,
+            &by,
+            &from.to_string(),
+        )
+    })
+    .await;
     let message = match result {
         Ok(()) => format!("Đã lưu tài khoản {login}."),
         Err(e) => format!("Không lưu: {e}"),
@@ -102,18 +130,41 @@ pub(super) struct CodeForm {
     pub(super) hours: i64,
 }
 
-pub(super) async fn admin_code(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Admins, CodeForm>) -> Result<Response, IntakeError> {
+pub(super) async fn admin_code(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Admins, CodeForm>,
+) -> Result<Response, IntakeError> {
     if !(1..=720).contains(&form.hours) {
-        return Err(IntakeError::BadRequest("a code is valid 1 to 720 hours".into()));
+        return Err(IntakeError::Declined(
+            "Mã có hiệu lực từ 1 đến 720 giờ. / A code is valid 1 to 720 hours.".into(),
+        ));
     }
-    let (i, by, enumerator) = (intake.clone(), v.account.login.clone(), form.enumerator.clone());
+    let (i, by, enumerator) = (
+        intake.clone(),
+        v.account.login.clone(),
+        form.enumerator.clone(),
+    );
     let code = blocking(move || {
-        let code = i.issue_enrollment_code(&form.enumerator, chrono::Duration::hours(form.hours), &by)?;
-        i.store.audit(&by, "code_issued", &form.enumerator, &from.to_string(), Utc::now())?;
+        let code =
+            i.issue_enrollment_code(&form.enumerator, chrono::Duration::hours(form.hours), &by)?;
+        i.store.audit(
+            &by,
+            "code_issued",
+            &form.enumerator,
+            &from.to_string(),
+            Utc::now(),
+        )?;
         Ok(code)
     })
     .await?;
-    admin_view(&intake, &v, Some(format!("Mã đăng ký cho {enumerator}: {code} (chỉ hiện một lần)"))).await
+    admin_view(
+        &intake,
+        &v,
+        Some(format!(
+            "Mã đăng ký cho {enumerator}: {code} (chỉ hiện một lần)"
+        )),
+    )
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -123,11 +174,21 @@ pub(super) struct RevokeForm {
     pub(super) reason: String,
 }
 
-pub(super) async fn admin_revoke(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Admins, RevokeForm>) -> Result<Response, IntakeError> {
+pub(super) async fn admin_revoke(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Admins, RevokeForm>,
+) -> Result<Response, IntakeError> {
     let (i, by, device) = (intake.clone(), v.account.login.clone(), form.device);
     blocking(move || {
-        i.store.revoke_device(form.device, &form.reason, Utc::now())?;
-        Ok(i.store.audit(&by, "device_revoked", &format!("{}: {}", form.device, form.reason), &from.to_string(), Utc::now())?)
+        i.store
+            .revoke_device(form.device, &form.reason, Utc::now())?;
+        Ok(i.store.audit(
+            &by,
+            "device_revoked",
+            &format!("{}: {}", form.device, form.reason),
+            &from.to_string(),
+            Utc::now(),
+        )?)
     })
     .await?;
     admin_view(&intake, &v, Some(format!("Đã thu hồi máy {device}."))).await
@@ -144,13 +205,33 @@ pub(super) struct AccountActionForm {
 
 /// Disable, enable or delete an account. Deleting cannot be undone, so it needs the box ticked;
 /// disabling is the undoable choice the page offers first.
-pub(super) async fn account_action(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Admins, AccountActionForm>) -> Result<Response, IntakeError> {
+pub(super) async fn account_action(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Admins, AccountActionForm>,
+) -> Result<Response, IntakeError> {
     let (i, by, login) = (intake.clone(), v.account.login.clone(), form.login.clone());
     let result = match form.action.as_str() {
-        "disable" | "enable" => blocking(move || i.set_account_disabled(&form.login, form.action == "disable", &by, &from.to_string())).await.map(|()| "đã cập nhật"),
-        "delete" if form.confirm == "yes" => blocking(move || i.delete_account(&form.login, &by, &from.to_string())).await.map(|()| "đã xoá"),
-        "delete" => Err(IntakeError::BadRequest("hãy đánh dấu ô xác nhận trước khi xoá — tick the box to confirm the deletion".into())),
-        other => Err(IntakeError::BadRequest(format!("không rõ thao tác {other:?}"))),
+        "disable" | "enable" => blocking(move || {
+            i.set_account_disabled(
+                &form.login,
+                form.action == "disable",
+                &by,
+                &from.to_string(),
+            )
+        })
+        .await
+        .map(|()| "đã cập nhật"),
+        "delete" if form.confirm == "yes" => {
+            blocking(move || i.delete_account(&form.login, &by, &from.to_string()))
+                .await
+                .map(|()| "đã xoá")
+        }
+        "delete" => Err(IntakeError::Declined(
+            "Hãy đánh dấu ô xác nhận trước khi xoá. / Tick the box to confirm the deletion.".into(),
+        )),
+        other => Err(IntakeError::BadRequest(format!(
+            "không rõ thao tác {other:?}"
+        ))),
     };
     let message = match result {
         Ok(done) => format!("Tài khoản {login}: {done}."),

@@ -2,38 +2,63 @@
 
 use super::prelude::*;
 
-pub(super) async fn progress_json(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>) -> Result<Response, IntakeError> {
+pub(super) async fn progress_json(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Staff>,
+) -> Result<Response, IntakeError> {
     Ok(Json(report_for(&intake, &v.account, None).await?).into_response())
 }
 
-pub(super) async fn rejected_json(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>) -> Result<Response, IntakeError> {
-    Ok(Json(reassign_data(&intake, &v.account).await?.1).into_response())
+pub(super) async fn rejected_json(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Staff>,
+) -> Result<Response, IntakeError> {
+    Ok(Json(reassign_data(&intake, &v.account).await?.rejected).into_response())
 }
 
-pub(super) async fn report_json(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>, axum::extract::Query(q): axum::extract::Query<PeriodQuery>) -> Result<Response, IntakeError> {
+pub(super) async fn report_json(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Staff>,
+    axum::extract::Query(q): axum::extract::Query<PeriodQuery>,
+) -> Result<Response, IntakeError> {
     let today = Utc::now().date_naive();
-    let (from, to) = (q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today)), q.to.unwrap_or(today));
+    let (from, to) = (
+        q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today)),
+        q.to.unwrap_or(today),
+    );
     let (i, a) = (intake.clone(), v.account.clone());
     let daily = blocking(move || i.daily_counts(&a)).await?;
     Ok(Json(serde_json::json!({ "from": from, "to": to, "rows": crate::progress::period(&daily, from, to), "chart": crate::progress::cumulative(&daily) })).into_response())
 }
 
-pub(super) async fn reconciliation_json(State(intake): State<Arc<Intake>>, _: Signed<Ministry>) -> Result<Response, IntakeError> {
+pub(super) async fn reconciliation_json(
+    State(intake): State<Arc<Intake>>,
+    _: Signed<Ministry>,
+) -> Result<Response, IntakeError> {
     let i = intake.clone();
     Ok(Json(blocking(move || i.reconciliation()).await?).into_response())
 }
 
-pub(super) async fn anomalies_json(State(intake): State<Arc<Intake>>, _: Signed<Ministry>) -> Result<Response, IntakeError> {
+pub(super) async fn anomalies_json(
+    State(intake): State<Arc<Intake>>,
+    _: Signed<Ministry>,
+) -> Result<Response, IntakeError> {
     let i = intake.clone();
     Ok(Json(blocking(move || i.anomalies()).await?).into_response())
 }
 
-pub(super) async fn backcheck_json(State(intake): State<Arc<Intake>>, _: Signed<Ministry>) -> Result<Response, IntakeError> {
+pub(super) async fn backcheck_json(
+    State(intake): State<Arc<Intake>>,
+    _: Signed<Ministry>,
+) -> Result<Response, IntakeError> {
     let i = intake.clone();
     Ok(Json(blocking(move || i.backcheck_results()).await?).into_response())
 }
 
-pub(super) async fn reviews_json(State(intake): State<Arc<Intake>>, _: Signed<Ministry>) -> Result<Response, IntakeError> {
+pub(super) async fn reviews_json(
+    State(intake): State<Arc<Intake>>,
+    _: Signed<Ministry>,
+) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let reviews = blocking(move || Ok(i.store.reviews()?)).await?;
     let list: Vec<serde_json::Value> = reviews
@@ -44,7 +69,10 @@ pub(super) async fn reviews_json(State(intake): State<Arc<Intake>>, _: Signed<Mi
 }
 
 /// The index as JSON: a form post with the session's CSRF token and the passphrase.
-pub(super) async fn index_json(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>) -> Result<Response, IntakeError> {
+pub(super) async fn index_json(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>,
+) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
     let c = blocking(move || i.index(&form.passphrase, &by, &from.to_string())).await?;
     let unopenable: Vec<_> = c

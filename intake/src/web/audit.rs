@@ -26,27 +26,54 @@ fn filter(q: &AuditQuery, tz: chrono_tz::Tz) -> crate::store::AuditFilter {
     let start = |day: &str, plus: i64| -> String {
         chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
             .ok()
-            .and_then(|d| tz.from_local_datetime(&(d + chrono::Duration::days(plus)).and_hms_opt(0, 0, 0)?).earliest())
-            .map(|t| t.with_timezone(&Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .and_then(|d| {
+                tz.from_local_datetime(&(d + chrono::Duration::days(plus)).and_hms_opt(0, 0, 0)?)
+                    .earliest()
+            })
+            .map(|t| {
+                t.with_timezone(&Utc)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            })
             .unwrap_or_default()
     };
-    crate::store::AuditFilter { login: q.login.trim().into(), action: q.action.trim().into(), from: start(&q.from, 0), to: start(&q.to, 1) }
+    crate::store::AuditFilter {
+        login: q.login.trim().into(),
+        action: q.action.trim().into(),
+        from: start(&q.from, 0),
+        to: start(&q.to, 1),
+    }
 }
 
 /// An RFC 3339 instant as the campaign's local time.
 pub(super) fn local_time(at: &str, tz: chrono_tz::Tz) -> String {
-    chrono::DateTime::parse_from_rfc3339(at).map(|t| t.with_timezone(&tz).format("%d/%m/%Y %H:%M:%S").to_string()).unwrap_or_else(|_| at.to_string())
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| t.with_timezone(&tz).format("%d/%m/%Y %H:%M:%S").to_string())
+        .unwrap_or_else(|_| at.to_string())
 }
 
-pub(super) async fn audit_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Admins>, axum::extract::Query(q): axum::extract::Query<AuditQuery>) -> Result<Response, IntakeError> {
+pub(super) async fn audit_page(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Admins>,
+    axum::extract::Query(q): axum::extract::Query<AuditQuery>,
+) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let tz = blocking(move || i.time_zone()).await?;
     let f = filter(&q, tz);
     let i = intake.clone();
     let rows = blocking(move || Ok(i.store.audit_search(&f, SHOWN)?)).await?;
     if q.format == "csv" {
-        let mut table = vec![["lúc", "tài khoản", "việc", "chi tiết", "địa chỉ"].map(String::from).to_vec()];
-        table.extend(rows.iter().map(|r| vec![local_time(&r.at, tz), r.login.clone(), r.action.clone(), r.detail.clone(), r.address.clone()]));
+        let mut table = vec![["lúc", "tài khoản", "việc", "chi tiết", "địa chỉ"]
+            .map(String::from)
+            .to_vec()];
+        table.extend(rows.iter().map(|r| {
+            vec![
+                local_time(&r.at, tz),
+                r.login.clone(),
+                r.action.clone(),
+                r.detail.clone(),
+                r.address.clone(),
+            ]
+        }));
         return download(&table, "nhat-ky", false);
     }
     let body = html! {

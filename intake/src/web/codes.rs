@@ -9,7 +9,10 @@ use super::prelude::*;
 csrf_forms!(IssueCodeForm);
 
 /// (id, name) of the enumerators this account may issue codes for.
-async fn enumerators_for(intake: &Arc<Intake>, account: &Account) -> Result<Vec<(String, String)>, IntakeError> {
+async fn enumerators_for(
+    intake: &Arc<Intake>,
+    account: &Account,
+) -> Result<Vec<(String, String)>, IntakeError> {
     let (i, a) = (intake.clone(), account.clone());
     blocking(move || {
         if a.role != accounts::Role::Supervisor {
@@ -24,7 +27,10 @@ async fn enumerators_for(intake: &Arc<Intake>, account: &Account) -> Result<Vec<
     .await
 }
 
-pub(super) async fn codes_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>) -> Result<Response, IntakeError> {
+pub(super) async fn codes_page(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Staff>,
+) -> Result<Response, IntakeError> {
     let enumerators = enumerators_for(&intake, &v.account).await?;
     let body = html! {
         p { "Mã đăng ký dùng một lần để điều tra viên đăng ký máy tính bảng. Mã chỉ hiện một lần: hãy in hoặc chép ngay." }
@@ -45,29 +51,68 @@ pub(super) struct IssueCodeForm {
     pub(super) hours: i64,
 }
 
-pub(super) async fn issue_code(State(intake): State<Arc<Intake>>, headers: HeaderMap, Posted { v, from, form, .. }: Posted<Staff, IssueCodeForm>) -> Result<Response, IntakeError> {
+pub(super) async fn issue_code(
+    State(intake): State<Arc<Intake>>,
+    headers: HeaderMap,
+    Posted { v, from, form, .. }: Posted<Staff, IssueCodeForm>,
+) -> Result<Response, IntakeError> {
     if !(1..=720).contains(&form.hours) {
-        return Err(IntakeError::BadRequest("mã có hiệu lực từ 1 đến 720 giờ — a code is valid 1 to 720 hours".into()));
+        return Err(IntakeError::Declined(
+            "Mã có hiệu lực từ 1 đến 720 giờ. / A code is valid 1 to 720 hours.".into(),
+        ));
     }
     // Another district's enumerator does not exist for a supervisor.
-    let name = enumerators_for(&intake, &v.account).await?.into_iter().find(|(id, _)| *id == form.enumerator).map(|(_, n)| n).ok_or(IntakeError::NotFound)?;
-    let (i, by, enumerator) = (intake.clone(), v.account.login.clone(), form.enumerator.clone());
+    let name = enumerators_for(&intake, &v.account)
+        .await?
+        .into_iter()
+        .find(|(id, _)| *id == form.enumerator)
+        .map(|(_, n)| n)
+        .ok_or(IntakeError::NotFound)?;
+    let (i, by, enumerator) = (
+        intake.clone(),
+        v.account.login.clone(),
+        form.enumerator.clone(),
+    );
     let code = blocking(move || {
-        let code = i.issue_enrollment_code(&enumerator, chrono::Duration::hours(form.hours), &by)?;
-        i.store.audit(&by, "code_issued", &format!("{enumerator}, valid {} h", form.hours), &from.to_string(), Utc::now())?;
+        let code =
+            i.issue_enrollment_code(&enumerator, chrono::Duration::hours(form.hours), &by)?;
+        i.store.audit(
+            &by,
+            "code_issued",
+            &format!("{enumerator}, valid {} h", form.hours),
+            &from.to_string(),
+            Utc::now(),
+        )?;
         Ok(code)
     })
     .await?;
-    let scheme = if intake.secure_cookies { "https" } else { "http" };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
+    let scheme = if intake.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8080");
     let address = format!("{scheme}://{host}");
-    let link = format!("fieldpost://enroll?intake={}&code={code}", urlencode(&address));
+    let link = format!(
+        "fieldpost://enroll?intake={}&code={code}",
+        urlencode(&address)
+    );
     let qr = qrcode::QrCode::new(link.as_bytes())
-        .map(|q| q.render::<qrcode::render::svg::Color>().min_dimensions(220, 220).build())
+        .map(|q| {
+            q.render::<qrcode::render::svg::Color>()
+                .min_dimensions(220, 220)
+                .build()
+        })
         .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
     let valid_until = {
         let tz = intake.time_zone()?;
-        (Utc::now() + chrono::Duration::hours(form.hours)).with_timezone(&tz).format("%H:%M %d/%m/%Y").to_string()
+        (Utc::now() + chrono::Duration::hours(form.hours))
+            .with_timezone(&tz)
+            .format("%H:%M %d/%m/%Y")
+            .to_string()
     };
     let body = html! {
         div.code-card #code-card {
@@ -84,5 +129,13 @@ pub(super) async fn issue_code(State(intake): State<Arc<Intake>>, headers: Heade
 }
 
 fn urlencode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -21,14 +21,23 @@ pub(super) const SESSION_COOKIE: &str = "fp_session";
 pub(super) const LOGIN_CSRF_COOKIE: &str = "fp_login_csrf";
 
 pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == name).then_some(v)
-    })
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
 }
 
 pub(super) fn set_cookie(intake: &Intake, name: &str, value: &str, max_age: i64) -> String {
-    let secure = if intake.secure_cookies { "; Secure" } else { "" };
+    let secure = if intake.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
@@ -53,15 +62,26 @@ fn refused(reason: &'static str, mut response: Response) -> Response {
 }
 
 /// The middleware in front of every page (see the module's docs).
-pub(super) async fn identify(State(intake): State<Arc<Intake>>, mut request: Request, next: Next) -> Response {
-    let socket = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip());
+pub(super) async fn identify(
+    State(intake): State<Arc<Intake>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let socket = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip());
     let address = intake.client_address(socket, request.headers());
     let token = cookie(request.headers(), SESSION_COOKIE).map(String::from);
     let visitor = match token {
         None => None,
         Some(token) => {
             let i = intake.clone();
-            match blocking(move || Ok(i.store.session(&accounts::token_hash(&token), Utc::now())?)).await {
+            match blocking(move || {
+                Ok(i.store.session(&accounts::token_hash(&token), Utc::now())?)
+            })
+            .await
+            {
                 Ok(found) => found.map(|(account, csrf)| Visitor { account, csrf }),
                 Err(e) => return e.into_response(),
             }
@@ -73,7 +93,11 @@ pub(super) async fn identify(State(intake): State<Arc<Intake>>, mut request: Req
     }
     let what = format!("{} {}", request.method(), request.uri().path());
     let read = request.method() == Method::GET;
-    let response = next.run(request).await;
+    let wants_page = !request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    if wants_page {
+        response = as_page(response, visitor.as_ref()).await;
+    }
     if let Some(v) = visitor {
         let status = response.status();
         let action = match response.extensions().get::<Refusal>() {
@@ -85,7 +109,11 @@ pub(super) async fn identify(State(intake): State<Arc<Intake>>, mut request: Req
         };
         if let Some(action) = action {
             let (i, login) = (intake.clone(), v.account.login);
-            let written = blocking(move || Ok(i.store.audit(&login, action, &what, &address.to_string(), Utc::now())?)).await;
+            let written = blocking(move || {
+                Ok(i.store
+                    .audit(&login, action, &what, &address.to_string(), Utc::now())?)
+            })
+            .await;
             if let Err(e) = written {
                 // A read that cannot be audited is not served.
                 return e.into_response();
@@ -93,6 +121,58 @@ pub(super) async fn identify(State(intake): State<Arc<Intake>>, mut request: Req
         }
     }
     response
+}
+
+/// A refusal answered to a person, not to a program: the error's JSON becomes a page that says
+/// in Vietnamese what happened and where to go back to, with the same status.
+async fn as_page(response: Response, visitor: Option<&Visitor>) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || !is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Error bodies are a few hundred bytes; anything larger is not ours to show.
+    let detail = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<sync_protocol::api::ErrorBody>(&b).ok())
+        .map(|b| b.message)
+        .unwrap_or_default();
+    let title = match status {
+        StatusCode::NOT_FOUND => "Không tìm thấy",
+        StatusCode::UNAUTHORIZED => "Cần đăng nhập",
+        StatusCode::FORBIDDEN => "Không được phép",
+        StatusCode::TOO_MANY_REQUESTS => "Quá nhiều lần thử",
+        StatusCode::PAYLOAD_TOO_LARGE => "Dữ liệu gửi lên quá lớn",
+        s if s.is_server_error() => "Máy chủ gặp lỗi",
+        _ => "Không thực hiện được",
+    };
+    let explanation = match status {
+        StatusCode::NOT_FOUND => {
+            "Trang hoặc mục này không có, hoặc nằm ngoài phạm vi tài khoản của bạn."
+        }
+        StatusCode::UNAUTHORIZED => "Phiên làm việc đã hết hoặc chưa đăng nhập.",
+        s if s.is_server_error() => "Không có gì bị thay đổi. Hãy thử lại sau ít phút.",
+        _ => "Không có gì bị thay đổi. Hãy sửa lại rồi gửi lần nữa.",
+    };
+    let body = html! {
+        p.error #problem { (explanation) }
+        @if !detail.is_empty() && status != StatusCode::NOT_FOUND { p #detail { (detail) } }
+        p { @if visitor.is_some() { a href="/progress" { "← Về trang tiến độ" } } @else { a href="/login" { "Đăng nhập" } } }
+    };
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let mut page = page(title, visitor, body).into_response();
+    *page.status_mut() = status;
+    for (name, value) in parts.headers.iter() {
+        page.headers_mut().insert(name.clone(), value.clone());
+    }
+    *page.extensions_mut() = parts.extensions;
+    page
 }
 
 /// Who a page group admits.
@@ -135,7 +215,11 @@ impl<A: Audience, S: Send + Sync> FromRequestParts<S> for Signed<A> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
-        let from = parts.extensions.get::<ClientAddress>().map(|a| a.0).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let from = parts
+            .extensions
+            .get::<ClientAddress>()
+            .map(|a| a.0)
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         let Some(v) = parts.extensions.get::<Visitor>().cloned() else {
             return Err(if parts.uri.path().starts_with("/api/") {
                 IntakeError::Unauthenticated("log in first: POST /login".into()).into_response()
@@ -144,9 +228,16 @@ impl<A: Audience, S: Send + Sync> FromRequestParts<S> for Signed<A> {
             });
         };
         if !A::admits(v.account.role) {
-            return Err(refused("refused_role", IntakeError::NotFound.into_response()));
+            return Err(refused(
+                "refused_role",
+                IntakeError::NotFound.into_response(),
+            ));
         }
-        Ok(Signed { v, from, audience: PhantomData })
+        Ok(Signed {
+            v,
+            from,
+            audience: PhantomData,
+        })
     }
 }
 
@@ -172,24 +263,48 @@ pub(super) struct Posted<A, F> {
     audience: PhantomData<A>,
 }
 
-impl<A: Audience, F: DeserializeOwned + CsrfField + Send, S: Send + Sync> FromRequest<S> for Posted<A, F> {
+impl<A: Audience, F: DeserializeOwned + CsrfField + Send, S: Send + Sync> FromRequest<S>
+    for Posted<A, F>
+{
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
         let Signed { v, from, .. } = Signed::<A>::from_request_parts(&mut parts, state).await?;
-        let bytes = axum::body::to_bytes(body, FORM_MAX_BYTES).await.map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "biểu mẫu quá lớn — the form is too large").into_response())?;
+        let bytes = axum::body::to_bytes(body, FORM_MAX_BYTES)
+            .await
+            .map_err(|_| {
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "biểu mẫu quá lớn — the form is too large",
+                )
+                    .into_response()
+            })?;
         let parsed = serde_urlencoded::from_bytes::<F>(&bytes);
         // The body may hold a passphrase: wipe it where this is the only copy of the buffer.
         if let Ok(mut only) = bytes.try_into_mut() {
             zeroize::Zeroize::zeroize(only.as_mut());
         }
-        let form = parsed.map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, format!("biểu mẫu không đọc được — the form cannot be read: {e}")).into_response())?;
+        let form = parsed.map_err(|e| {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("biểu mẫu không đọc được — the form cannot be read: {e}"),
+            )
+                .into_response()
+        })?;
         if !accounts::same_secret(&v.csrf, form.csrf()) {
             let message = "Biểu mẫu đã cũ hoặc bị giả mạo (kiểm tra CSRF không đạt); hãy tải lại trang. — The form is stale or forged; reload the page.";
-            return Err(refused("refused_csrf", (StatusCode::FORBIDDEN, message).into_response()));
+            return Err(refused(
+                "refused_csrf",
+                (StatusCode::FORBIDDEN, message).into_response(),
+            ));
         }
-        Ok(Posted { v, from, form, audience: PhantomData })
+        Ok(Posted {
+            v,
+            from,
+            form,
+            audience: PhantomData,
+        })
     }
 }
 
@@ -200,6 +315,10 @@ macro_rules! csrf_forms {
 pub(super) use csrf_forms;
 
 /// Runs blocking store work off the async executor.
-pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, IntakeError> + Send + 'static) -> Result<T, IntakeError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| IntakeError::BadRequest(e.to_string()))?
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, IntakeError> + Send + 'static,
+) -> Result<T, IntakeError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| IntakeError::BadRequest(e.to_string()))?
 }

@@ -18,7 +18,7 @@ pub(super) fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<Str
                         strong { "Fieldpost" }
                         @if let Some(v) = who {
                             a href="/progress" { "Tiến độ" }
-                            a href="/reassign" { "Chuyển giao & sự kiện bị từ chối" }
+                            a href="/reassign" { "Chuyển giao & việc bị từ chối" }
                             a href="/codes" { "Cấp mã đăng ký" }
                             @if v.account.role != accounts::Role::Supervisor {
                                 a href="/ministry/reconciliation" { "Đối chiếu" }
@@ -51,7 +51,9 @@ tr.behind td{background:#fde8e6}.flag{color:#b3261e;font-weight:700}label{displa
 input{font:inherit;padding:.4rem}button{font:inherit;padding:.4rem .9rem}.error{color:#b3261e;font-weight:700}.muted{color:#5b6472}.scroll{overflow-x:auto}.filters label{display:inline-block;margin-right:.8rem}.code-card{background:#fff;border:1px solid #d6dbe2;padding:1rem;max-width:30rem}.big{font-size:1.4rem}.qr svg{width:220px;height:220px}.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(17rem,1fr));gap:.7rem;margin:.8rem 0}.card{background:#fff;border:1px solid #d6dbe2;border-left:6px solid #1d7a46;padding:.6rem .8rem}.card.late{border-left-color:#b3261e}.card-head{display:flex;justify-content:space-between;gap:.5rem;background:none;color:inherit;padding:0}.badge{font-weight:700;white-space:nowrap}.card.late .badge{color:#b3261e}.card.ok .badge{color:#1d7a46}.card p{margin:.3rem 0}.numbers{display:grid;grid-template-columns:repeat(4,1fr);gap:.3rem;margin:.4rem 0}.numbers dt{font-size:.8rem;color:#5b6472}.numbers dd{margin:0;font-weight:700;font-size:1.05rem}main{padding:1rem}@media (max-width:600px){main{padding:.6rem}}@media print{header,.noprint{display:none}section.visit{break-after:page}}";
 
 pub(super) fn percent(s: &forms::index::Share) -> String {
-    s.value.map(|x| format!("{:.1}", 100.0 * x)).unwrap_or_else(|| "—".into())
+    s.value
+        .map(|x| format!("{:.1}", 100.0 * x))
+        .unwrap_or_else(|| "—".into())
 }
 
 pub(super) fn interval(s: &forms::index::Share) -> String {
@@ -75,7 +77,11 @@ pub fn inert_in_a_spreadsheet(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// A table as a download: CSV (UTF-8) or an XLSX workbook of one sheet.
-pub(super) fn download(rows: &[Vec<String>], name: &str, xlsx: bool) -> Result<Response, IntakeError> {
+pub(super) fn download(
+    rows: &[Vec<String>],
+    name: &str,
+    xlsx: bool,
+) -> Result<Response, IntakeError> {
     let failed = |e: String| IntakeError::BadRequest(format!("the file could not be written: {e}"));
     if xlsx {
         let mut book = rust_xlsxwriter::Workbook::new();
@@ -83,9 +89,12 @@ pub(super) fn download(rows: &[Vec<String>], name: &str, xlsx: bool) -> Result<R
         for (r, row) in rows.iter().enumerate() {
             for (c, cell) in row.iter().enumerate() {
                 // Numbers as numbers (a spreadsheet sums them); codes with leading zeros stay text.
-                let leading_zero = cell.len() > 1 && cell.starts_with('0') && !cell.starts_with("0.");
+                let leading_zero =
+                    cell.len() > 1 && cell.starts_with('0') && !cell.starts_with("0.");
                 match cell.parse::<f64>() {
-                    Ok(n) if r > 0 && !leading_zero && n.is_finite() => sheet.write_number(r as u32, c as u16, n).map(|_| ()),
+                    Ok(n) if r > 0 && !leading_zero && n.is_finite() => {
+                        sheet.write_number(r as u32, c as u16, n).map(|_| ())
+                    }
                     _ => sheet.write_string(r as u32, c as u16, cell).map(|_| ()),
                 }
                 .map_err(|e| failed(e.to_string()))?;
@@ -93,13 +102,35 @@ pub(super) fn download(rows: &[Vec<String>], name: &str, xlsx: bool) -> Result<R
         }
         let bytes = book.save_to_buffer().map_err(|e| failed(e.to_string()))?;
         let disposition = format!("attachment; filename=\"{name}.xlsx\"");
-        return Ok(([(header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response());
+        return Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+                ),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            bytes,
+        )
+            .into_response());
     }
     let mut writer = csv::Writer::from_writer(Vec::new());
     for row in rows {
-        writer.write_record(row.iter().map(|cell| inert_in_a_spreadsheet(cell).into_owned())).map_err(|e| failed(e.to_string()))?;
+        writer
+            .write_record(
+                row.iter()
+                    .map(|cell| inert_in_a_spreadsheet(cell).into_owned()),
+            )
+            .map_err(|e| failed(e.to_string()))?;
     }
     let bytes = writer.into_inner().map_err(|e| failed(e.to_string()))?;
     let disposition = format!("attachment; filename=\"{name}.csv\"");
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }

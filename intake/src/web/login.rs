@@ -22,36 +22,69 @@ pub(super) fn login_form(intake: &Intake, message: Option<&str>, status: StatusC
             button { "Đăng nhập" }
         }
     };
-    (status, [(header::SET_COOKIE, set_cookie(intake, LOGIN_CSRF_COOKIE, &csrf, 3600))], page("Đăng nhập", None, body)).into_response()
+    (
+        status,
+        [(
+            header::SET_COOKIE,
+            set_cookie(intake, LOGIN_CSRF_COOKIE, &csrf, 3600),
+        )],
+        page("Đăng nhập", None, body),
+    )
+        .into_response()
 }
 
 pub(super) async fn login_page(State(intake): State<Arc<Intake>>) -> Response {
     login_form(&intake, None, StatusCode::OK)
 }
 
-pub(super) async fn login(State(intake): State<Arc<Intake>>, axum::Extension(ClientAddress(from)): axum::Extension<ClientAddress>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Result<Response, IntakeError> {
+pub(super) async fn login(
+    State(intake): State<Arc<Intake>>,
+    axum::Extension(ClientAddress(from)): axum::Extension<ClientAddress>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, IntakeError> {
     if !cookie(&headers, LOGIN_CSRF_COOKIE).is_some_and(|c| accounts::same_secret(c, &form.csrf)) {
-        return Ok((StatusCode::FORBIDDEN, "the form is stale or forged (CSRF check failed); reload the login page").into_response());
+        return Ok((
+            StatusCode::FORBIDDEN,
+            "the form is stale or forged (CSRF check failed); reload the login page",
+        )
+            .into_response());
     }
     let address = from.to_string();
     let i = intake.clone();
-    let outcome = tokio::task::spawn_blocking(move || i.log_in(&form.login, &form.password, &address))
-        .await
-        .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
+    let outcome =
+        tokio::task::spawn_blocking(move || i.log_in(&form.login, &form.password, &address))
+            .await
+            .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
     match outcome {
         Ok(token) => Ok((
             StatusCode::SEE_OTHER,
             [
-                (header::SET_COOKIE, set_cookie(&intake, SESSION_COOKIE, &token, accounts::SESSION_HOURS * 3600)),
+                (
+                    header::SET_COOKIE,
+                    set_cookie(
+                        &intake,
+                        SESSION_COOKIE,
+                        &token,
+                        accounts::SESSION_HOURS * 3600,
+                    ),
+                ),
                 (header::LOCATION, "/progress".to_string()),
             ],
         )
             .into_response()),
         Err(IntakeError::RateLimited { retry_after_secs }) => {
-            let m = format!("Đăng nhập sai quá nhiều lần; thử lại sau {} phút.", retry_after_secs.div_ceil(60));
+            let m = format!(
+                "Đăng nhập sai quá nhiều lần; thử lại sau {} phút.",
+                retry_after_secs.div_ceil(60)
+            );
             Ok(login_form(&intake, Some(&m), StatusCode::TOO_MANY_REQUESTS))
         }
-        Err(IntakeError::Unauthenticated(_)) => Ok(login_form(&intake, Some("Tên đăng nhập hoặc mật khẩu không đúng."), StatusCode::UNAUTHORIZED)),
+        Err(IntakeError::Unauthenticated(_)) => Ok(login_form(
+            &intake,
+            Some("Tên đăng nhập hoặc mật khẩu không đúng."),
+            StatusCode::UNAUTHORIZED,
+        )),
         Err(e) => Err(e),
     }
 }
@@ -61,13 +94,35 @@ pub(super) struct CsrfForm {
     pub(super) csrf: String,
 }
 
-pub(super) async fn logout(State(intake): State<Arc<Intake>>, headers: HeaderMap, Posted { v, from, .. }: Posted<Staff, CsrfForm>) -> Result<Response, IntakeError> {
-    let token = cookie(&headers, SESSION_COOKIE).unwrap_or_default().to_string();
+pub(super) async fn logout(
+    State(intake): State<Arc<Intake>>,
+    headers: HeaderMap,
+    Posted { v, from, .. }: Posted<Staff, CsrfForm>,
+) -> Result<Response, IntakeError> {
+    let token = cookie(&headers, SESSION_COOKIE)
+        .unwrap_or_default()
+        .to_string();
     let i = intake.clone();
     blocking(move || {
         i.store.end_session(&accounts::token_hash(&token))?;
-        Ok(i.store.audit(&v.account.login, "logout", "", &from.to_string(), Utc::now())?)
+        Ok(i.store.audit(
+            &v.account.login,
+            "logout",
+            "",
+            &from.to_string(),
+            Utc::now(),
+        )?)
     })
     .await?;
-    Ok((StatusCode::SEE_OTHER, [(header::SET_COOKIE, set_cookie(&intake, SESSION_COOKIE, "", 0)), (header::LOCATION, "/login".to_string())]).into_response())
+    Ok((
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                set_cookie(&intake, SESSION_COOKIE, "", 0),
+            ),
+            (header::LOCATION, "/login".to_string()),
+        ],
+    )
+        .into_response())
 }

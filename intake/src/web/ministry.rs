@@ -3,9 +3,19 @@
 
 use super::prelude::*;
 
-csrf_forms!(PaperForm, OutcomeForm, BackcheckForm, PassphraseForm, ReviewForm);
+csrf_forms!(
+    PaperForm,
+    OutcomeForm,
+    BackcheckForm,
+    PassphraseForm,
+    ReviewForm
+);
 
-pub(super) fn reconciliation_view(v: &Visitor, r: &crate::reconcile::Reconciliation, message: Option<String>) -> Html<String> {
+pub(super) fn reconciliation_view(
+    v: &Visitor,
+    r: &crate::reconcile::Reconciliation,
+    message: Option<String>,
+) -> Html<String> {
     let body = html! {
         @if let Some(m) = message { p role="status" { (m) } }
         p { "Mẫu cần thu: " b { (r.expected) } " · Nhận bản số: " b { (r.digital) } " · Nhận bản giấy: " b { (r.paper) } " · Khớp cả hai: " b { (r.done) } }
@@ -36,7 +46,10 @@ pub(super) fn reconciliation_view(v: &Visitor, r: &crate::reconcile::Reconciliat
     page("Đối chiếu phiếu giấy và bản số", Some(v), body)
 }
 
-pub(super) async fn reconciliation_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Ministry>) -> Result<Response, IntakeError> {
+pub(super) async fn reconciliation_page(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Ministry>,
+) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let r = blocking(move || i.reconciliation()).await?;
     Ok(reconciliation_view(&v, &r, None).into_response())
@@ -48,7 +61,10 @@ pub(super) struct PaperForm {
     pub(super) serials: String,
 }
 
-pub(super) async fn record_paper(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, PaperForm>) -> Result<Response, IntakeError> {
+pub(super) async fn record_paper(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Ministry, PaperForm>,
+) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
     let recorded = blocking(move || i.record_paper(&form.serials, &by, &from.to_string())).await;
     let i = intake.clone();
@@ -72,10 +88,21 @@ pub(super) fn backcheck_form(v: &Visitor, seed: &str) -> Markup {
     }
 }
 
-pub(super) async fn backcheck_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Ministry>) -> Result<Response, IntakeError> {
+pub(super) async fn backcheck_page(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Ministry>,
+) -> Result<Response, IntakeError> {
     let seed = accounts::new_token()[..12].to_string();
     let i = intake.clone();
-    let (results, draws, names, tz) = blocking(move || Ok((i.backcheck_results()?, i.store.backcheck_draws()?, i.enumerator_names()?, i.time_zone()?))).await?;
+    let (results, draws, names, tz) = blocking(move || {
+        Ok((
+            i.backcheck_results()?,
+            i.store.backcheck_draws()?,
+            i.enumerator_names()?,
+            i.time_zone()?,
+        ))
+    })
+    .await?;
     let body = html! {
         (backcheck_form(&v, &seed))
         h2 { "Các lần rút mẫu đã lưu" }
@@ -109,10 +136,25 @@ pub(super) struct OutcomeForm {
     pub(super) draw: Option<i64>,
 }
 
-pub(super) async fn backcheck_outcome(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, OutcomeForm>) -> Result<Response, IntakeError> {
+pub(super) async fn backcheck_outcome(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Ministry, OutcomeForm>,
+) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
-    let back = form.draw.map(|d| format!("/ministry/backcheck/draw/{d}")).unwrap_or_else(|| "/ministry/backcheck".into());
-    blocking(move || i.record_backcheck_outcome(&form.household, &form.outcome, &form.note, &by, &from.to_string())).await?;
+    let back = form
+        .draw
+        .map(|d| format!("/ministry/backcheck/draw/{d}"))
+        .unwrap_or_else(|| "/ministry/backcheck".into());
+    blocking(move || {
+        i.record_backcheck_outcome(
+            &form.household,
+            &form.outcome,
+            &form.note,
+            &by,
+            &from.to_string(),
+        )
+    })
+    .await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -124,13 +166,22 @@ pub(super) struct BackcheckForm {
     pub(super) min: u32,
 }
 
-pub(super) async fn draw_backcheck(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, BackcheckForm>) -> Result<Response, IntakeError> {
+pub(super) async fn draw_backcheck(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Ministry, BackcheckForm>,
+) -> Result<Response, IntakeError> {
     let (i, by, seed) = (intake.clone(), v.account.login.clone(), form.seed.clone());
-    let id = blocking(move || i.draw_backcheck(&seed, form.share, form.min, &by, &from.to_string())).await?;
+    let id =
+        blocking(move || i.draw_backcheck(&seed, form.share, form.min, &by, &from.to_string()))
+            .await?;
     draw_view(&intake, &v, id).await
 }
 
-pub(super) async fn draw_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Ministry>, Path(id): Path<i64>) -> Result<Response, IntakeError> {
+pub(super) async fn draw_page(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Ministry>,
+    Path(id): Path<i64>,
+) -> Result<Response, IntakeError> {
     draw_view(&intake, &v, id).await
 }
 
@@ -138,7 +189,8 @@ pub(super) async fn draw_page(State(intake): State<Arc<Intake>>, Signed { v, .. 
 /// name and address, the outcome so far, and a form with no outcome chosen in advance.
 async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Response, IntakeError> {
     let i = intake.clone();
-    let ((draw, households, outcomes), tz) = blocking(move || Ok((i.backcheck_draw(id)?, i.time_zone()?))).await?;
+    let ((draw, households, outcomes), tz) =
+        blocking(move || Ok((i.backcheck_draw(id)?, i.time_zone()?))).await?;
     let mut by_enumerator: Vec<(String, Vec<&crate::store::HouseholdToVisit>)> = Vec::new();
     for h in &households {
         match by_enumerator.iter_mut().find(|(e, _)| *e == h.enumerator) {
@@ -182,7 +234,9 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
     Ok(page("Danh sách phúc tra", Some(v), body).into_response())
 }
 
-pub(super) async fn index_page(Signed { v, .. }: Signed<Ministry>) -> Result<Response, IntakeError> {
+pub(super) async fn index_page(
+    Signed { v, .. }: Signed<Ministry>,
+) -> Result<Response, IntakeError> {
     Ok(page("Chỉ số SIPAS", Some(&v), passphrase_form(&v, None)).into_response())
 }
 
@@ -223,10 +277,19 @@ fn passphrase_refused(v: &Visitor, e: IntakeError) -> Result<Response, IntakeErr
         ),
         e => return Err(e),
     };
-    Ok((status, page("Chỉ số SIPAS", Some(v), passphrase_form(v, Some(&message)))).into_response())
+    Ok((
+        status,
+        page("Chỉ số SIPAS", Some(v), passphrase_form(v, Some(&message))),
+    )
+        .into_response())
 }
 
-pub(super) async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: PassphraseForm, address: std::net::IpAddr) -> Result<Result<crate::service::ComputedIndex, Response>, IntakeError> {
+pub(super) async fn computed_index(
+    intake: &Arc<Intake>,
+    v: &Visitor,
+    form: PassphraseForm,
+    address: std::net::IpAddr,
+) -> Result<Result<crate::service::ComputedIndex, Response>, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
     match blocking(move || i.index(&form.passphrase, &by, &address.to_string())).await {
         Ok(report) => Ok(Ok(report)),
@@ -234,14 +297,25 @@ pub(super) async fn computed_index(intake: &Arc<Intake>, v: &Visitor, form: Pass
     }
 }
 
-pub(super) async fn index_results(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>) -> Result<Response, IntakeError> {
-    let computed = match computed_index(&intake, &v, form, from).await? { Ok(r) => r, Err(r) => return Ok(r) };
+pub(super) async fn index_results(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>,
+) -> Result<Response, IntakeError> {
+    let computed = match computed_index(&intake, &v, form, from).await? {
+        Ok(r) => r,
+        Err(r) => return Ok(r),
+    };
     let (report, straight) = (&computed.report, &computed.straight_lined);
     // Place names for the ids the index is keyed by.
     let i = intake.clone();
-    let (names, enumerators) = blocking(move || Ok((i.store.place_names()?, i.enumerator_names()?))).await?;
+    let (names, enumerators) =
+        blocking(move || Ok((i.store.place_names()?, i.enumerator_names()?))).await?;
     let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
-    let provinces = report.areas.get(&forms::index::Level::Province).map(|a| a.len()).unwrap_or(0);
+    let provinces = report
+        .areas
+        .get(&forms::index::Level::Province)
+        .map(|a| a.len())
+        .unwrap_or(0);
     let level_name = |level: &forms::index::Level| match level {
         forms::index::Level::Village => "Theo thôn",
         forms::index::Level::Commune => "Theo xã",
@@ -271,7 +345,10 @@ pub(super) async fn index_results(State(intake): State<Arc<Intake>>, Posted { v,
 
 /// Sheets left out of the figures because they cannot be opened: each to be keyed again from
 /// its paper, named by household, enumerator and the device that sent it.
-pub(super) fn unopenable_list(unopenable: &[crate::service::Unopenable], enumerators: &std::collections::HashMap<String, String>) -> Markup {
+pub(super) fn unopenable_list(
+    unopenable: &[crate::service::Unopenable],
+    enumerators: &std::collections::HashMap<String, String>,
+) -> Markup {
     html! {
         @if !unopenable.is_empty() {
             section #unopenable {
@@ -290,7 +367,10 @@ pub(super) fn unopenable_list(unopenable: &[crate::service::Unopenable], enumera
 
 /// The index as rows, one per area and measure (the index, each part, each criterion), each with
 /// its forms, valid answers (n), value and 95 % interval: national first, then every level.
-pub(super) fn index_rows(report: &forms::index::IndexReport, names: &std::collections::HashMap<String, String>) -> Vec<Vec<String>> {
+pub(super) fn index_rows(
+    report: &forms::index::IndexReport,
+    names: &std::collections::HashMap<String, String>,
+) -> Vec<Vec<String>> {
     let f = |x: Option<f64>| x.map(|x| format!("{x:.4}")).unwrap_or_default();
     let level_name = |level: &forms::index::Level| match level {
         forms::index::Level::Village => "thôn",
@@ -298,42 +378,88 @@ pub(super) fn index_rows(report: &forms::index::IndexReport, names: &std::collec
         forms::index::Level::District => "huyện",
         forms::index::Level::Province => "tỉnh",
     };
-    let header = ["cấp", "mã địa bàn", "địa bàn", "chỉ tiêu", "số phiếu", "số câu trả lời hợp lệ (n)", "tỷ lệ hài lòng", "cận dưới 95 %", "cận trên 95 %"];
+    let header = [
+        "cấp",
+        "mã địa bàn",
+        "địa bàn",
+        "chỉ tiêu",
+        "số phiếu",
+        "số câu trả lời hợp lệ (n)",
+        "tỷ lệ hài lòng",
+        "cận dưới 95 %",
+        "cận trên 95 %",
+    ];
     let mut rows = vec![header.map(String::from).to_vec()];
     let mut area = |level: &str, id: &str, name: &str, a: &forms::index::AreaIndex| {
         let measures = std::iter::once(("chỉ số".to_string(), &a.overall))
             .chain(a.parts.iter().map(|(k, s)| (format!("phần: {k}"), s)))
-            .chain(a.criteria.iter().map(|(k, s)| (format!("tiêu chí: {k}"), s)));
+            .chain(
+                a.criteria
+                    .iter()
+                    .map(|(k, s)| (format!("tiêu chí: {k}"), s)),
+            );
         for (measure, s) in measures {
-            rows.push(vec![level.into(), id.into(), name.into(), measure, a.forms.to_string(), s.n.to_string(), f(s.value), f(s.low), f(s.high)]);
+            rows.push(vec![
+                level.into(),
+                id.into(),
+                name.into(),
+                measure,
+                a.forms.to_string(),
+                s.n.to_string(),
+                f(s.value),
+                f(s.low),
+                f(s.high),
+            ]);
         }
     };
     area("toàn bộ", "", "Trung bình các tỉnh", &report.national);
     for (level, areas) in &report.areas {
         for (id, a) in areas {
-            area(level_name(level), id, names.get(id).map(String::as_str).unwrap_or(id), a);
+            area(
+                level_name(level),
+                id,
+                names.get(id).map(String::as_str).unwrap_or(id),
+                a,
+            );
         }
     }
     rows
 }
 
-pub(super) async fn index_download(intake: Arc<Intake>, posted: Posted<Ministry, PassphraseForm>, xlsx: bool) -> Result<Response, IntakeError> {
+pub(super) async fn index_download(
+    intake: Arc<Intake>,
+    posted: Posted<Ministry, PassphraseForm>,
+    xlsx: bool,
+) -> Result<Response, IntakeError> {
     let Posted { v, from, form, .. } = posted;
-    let computed = match computed_index(&intake, &v, form, from).await? { Ok(r) => r, Err(r) => return Ok(r) };
+    let computed = match computed_index(&intake, &v, form, from).await? {
+        Ok(r) => r,
+        Err(r) => return Ok(r),
+    };
     let i = intake.clone();
     let names = blocking(move || Ok(i.store.place_names()?)).await?;
     download(&index_rows(&computed.report, &names), "sipas-index", xlsx)
 }
 
-pub(super) async fn index_csv(State(intake): State<Arc<Intake>>, posted: Posted<Ministry, PassphraseForm>) -> Result<Response, IntakeError> {
+pub(super) async fn index_csv(
+    State(intake): State<Arc<Intake>>,
+    posted: Posted<Ministry, PassphraseForm>,
+) -> Result<Response, IntakeError> {
     index_download(intake, posted, false).await
 }
 
-pub(super) async fn index_xlsx(State(intake): State<Arc<Intake>>, posted: Posted<Ministry, PassphraseForm>) -> Result<Response, IntakeError> {
+pub(super) async fn index_xlsx(
+    State(intake): State<Arc<Intake>>,
+    posted: Posted<Ministry, PassphraseForm>,
+) -> Result<Response, IntakeError> {
     index_download(intake, posted, true).await
 }
 
-pub(super) async fn answers_download(intake: Arc<Intake>, posted: Posted<Ministry, PassphraseForm>, xlsx: bool) -> Result<Response, IntakeError> {
+pub(super) async fn answers_download(
+    intake: Arc<Intake>,
+    posted: Posted<Ministry, PassphraseForm>,
+    xlsx: bool,
+) -> Result<Response, IntakeError> {
     let Posted { v, from, form, .. } = posted;
     let (i, by) = (intake.clone(), v.account.login.clone());
     match blocking(move || i.answers_table(&form.passphrase, &by, &from.to_string())).await {
@@ -342,24 +468,33 @@ pub(super) async fn answers_download(intake: Arc<Intake>, posted: Posted<Ministr
     }
 }
 
-pub(super) async fn answers_csv(State(intake): State<Arc<Intake>>, posted: Posted<Ministry, PassphraseForm>) -> Result<Response, IntakeError> {
+pub(super) async fn answers_csv(
+    State(intake): State<Arc<Intake>>,
+    posted: Posted<Ministry, PassphraseForm>,
+) -> Result<Response, IntakeError> {
     answers_download(intake, posted, false).await
 }
 
-pub(super) async fn answers_xlsx(State(intake): State<Arc<Intake>>, posted: Posted<Ministry, PassphraseForm>) -> Result<Response, IntakeError> {
+pub(super) async fn answers_xlsx(
+    State(intake): State<Arc<Intake>>,
+    posted: Posted<Ministry, PassphraseForm>,
+) -> Result<Response, IntakeError> {
     answers_download(intake, posted, true).await
 }
 
-pub(super) async fn anomalies_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Ministry>) -> Result<Response, IntakeError> {
+pub(super) async fn anomalies_page(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Ministry>,
+) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let a = blocking(move || i.anomalies()).await?;
     fn label(kind: &str) -> &str {
         match kind {
-        "fast_keying" => "Nhập nhanh bất thường",
-        "collected_outside_window" => "Thu phiếu ngoài thời gian thu",
-        "many_refusals_or_absences" => "Nhiều hộ từ chối hoặc vắng",
-        "clock_jump" => "Đồng hồ máy nhảy",
-        other => other,
+            "fast_keying" => "Nhập nhanh bất thường",
+            "collected_outside_window" => "Thu phiếu ngoài thời gian thu",
+            "many_refusals_or_absences" => "Nhiều hộ từ chối hoặc vắng",
+            "clock_jump" => "Đồng hồ máy nhảy",
+            other => other,
         }
     }
     let body = html! {
@@ -376,10 +511,23 @@ pub(super) async fn anomalies_page(State(intake): State<Arc<Intake>>, Signed { v
     Ok(page("Dấu hiệu bất thường", Some(&v), body).into_response())
 }
 
-pub(super) async fn review_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Ministry>) -> Result<Response, IntakeError> {
+pub(super) async fn review_page(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Ministry>,
+) -> Result<Response, IntakeError> {
     let i = intake.clone();
-    let (forms, reviews, paper) = blocking(move || Ok((i.store.expected_forms()?, i.store.reviews()?, i.store.paper_serials()?))).await?;
-    let paper: std::collections::HashSet<String> = paper.iter().map(|s| crate::reconcile::normalize_serial(s)).collect();
+    let (forms, reviews, paper) = blocking(move || {
+        Ok((
+            i.store.expected_forms()?,
+            i.store.reviews()?,
+            i.store.paper_serials()?,
+        ))
+    })
+    .await?;
+    let paper: std::collections::HashSet<String> = paper
+        .iter()
+        .map(|s| crate::reconcile::normalize_serial(s))
+        .collect();
     let body = html! {
         p { "Phiếu bị gắn cờ cần đối chiếu với bản giấy trong bưu gói; bản giấy đã đến hay chưa được ghi bên cạnh." }
         table #reviews {
@@ -415,14 +563,29 @@ pub(super) struct ReviewForm {
     pub(super) reason: String,
 }
 
-pub(super) async fn review(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Ministry, ReviewForm>) -> Result<Response, IntakeError> {
+pub(super) async fn review(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Ministry, ReviewForm>,
+) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
-    blocking(move || i.review(&form.household, &form.decision, &form.reason, &by, &from.to_string())).await?;
+    blocking(move || {
+        i.review(
+            &form.household,
+            &form.decision,
+            &form.reason,
+            &by,
+            &from.to_string(),
+        )
+    })
+    .await?;
     Ok(Redirect::to("/ministry/review").into_response())
 }
 
 /// The index of each area as horizontal bars with their 95 % interval (SVG, no script).
-pub(super) fn index_bars(areas: &std::collections::BTreeMap<String, forms::index::AreaIndex>, names: &std::collections::HashMap<String, String>) -> Markup {
+pub(super) fn index_bars(
+    areas: &std::collections::BTreeMap<String, forms::index::AreaIndex>,
+    names: &std::collections::HashMap<String, String>,
+) -> Markup {
     let (label_w, bar_w, row_h) = (160.0, 480.0, 22.0);
     let height = row_h * areas.len() as f64 + 30.0;
     let at = |x: f64| label_w + bar_w * x.clamp(0.0, 1.0);
@@ -444,12 +607,23 @@ pub(super) fn index_bars(areas: &std::collections::BTreeMap<String, forms::index
 }
 
 /// Keying a flagged form again from its paper original, at the centre.
-pub(super) fn correction_view(v: &Visitor, household: &str, form: &forms::Form, typed: &std::collections::HashMap<String, String>, message: Option<String>) -> Html<String> {
+pub(super) fn correction_view(
+    v: &Visitor,
+    household: &str,
+    form: &forms::Form,
+    typed: &std::collections::HashMap<String, String>,
+    message: Option<String>,
+) -> Html<String> {
     let choices = |q: &forms::load::Question| -> String {
         q.choices
             .as_ref()
             .and_then(|l| form.definition.choice_lists.get(l))
-            .map(|list| list.iter().map(|c| format!("{} {}", c.code, c.label.vi)).collect::<Vec<_>>().join(" · "))
+            .map(|list| {
+                list.iter()
+                    .map(|c| format!("{} {}", c.code, c.label.vi))
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            })
             .unwrap_or_default()
     };
     let body = html! {
@@ -467,24 +641,42 @@ pub(super) fn correction_view(v: &Visitor, household: &str, form: &forms::Form, 
             button { "Niêm phong bản sửa" }
         }
     };
-    page(&format!("Sửa phiếu {household} theo bản giấy"), Some(v), body)
+    page(
+        &format!("Sửa phiếu {household} theo bản giấy"),
+        Some(v),
+        body,
+    )
 }
 
-pub(super) async fn correction_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Ministry>, Path(household): Path<String>) -> Result<Response, IntakeError> {
+pub(super) async fn correction_page(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Ministry>,
+    Path(household): Path<String>,
+) -> Result<Response, IntakeError> {
     let form = intake.form()?;
     Ok(correction_view(&v, &household, &form, &Default::default(), None).into_response())
 }
 
 /// An answer as typed in the correction form, read by the question's kind.
-pub(super) fn typed_answer(accepts: &forms::load::Accepts, text: &str) -> Option<serde_json::Value> {
+pub(super) fn typed_answer(
+    accepts: &forms::load::Accepts,
+    text: &str,
+) -> Option<serde_json::Value> {
     let text = text.trim();
     if text.is_empty() {
         return None;
     }
     let number = |t: &str| t.parse::<i64>().ok().map(serde_json::Value::from);
     Some(match accepts {
-        forms::load::Accepts::Code(_) | forms::load::Accepts::Integer { .. } => number(text).unwrap_or_else(|| text.into()),
-        forms::load::Accepts::Codes(_) => serde_json::Value::Array(text.split([' ', ',', ';']).filter(|p| !p.is_empty()).map(|p| number(p).unwrap_or_else(|| p.into())).collect()),
+        forms::load::Accepts::Code(_) | forms::load::Accepts::Integer { .. } => {
+            number(text).unwrap_or_else(|| text.into())
+        }
+        forms::load::Accepts::Codes(_) => serde_json::Value::Array(
+            text.split([' ', ',', ';'])
+                .filter(|p| !p.is_empty())
+                .map(|p| number(p).unwrap_or_else(|| p.into()))
+                .collect(),
+        ),
         forms::load::Accepts::Text { .. } => text.into(),
     })
 }
@@ -492,16 +684,35 @@ pub(super) fn typed_answer(accepts: &forms::load::Accepts, text: &str) -> Option
 pub(super) async fn correction(
     State(intake): State<Arc<Intake>>,
     Path(household): Path<String>,
-    Posted { v, from, form: fields, .. }: Posted<Ministry, std::collections::HashMap<String, String>>,
+    Posted {
+        v,
+        from,
+        form: fields,
+        ..
+    }: Posted<Ministry, std::collections::HashMap<String, String>>,
 ) -> Result<Response, IntakeError> {
     let form = intake.form()?;
-    let answers: std::collections::BTreeMap<String, serde_json::Value> =
-        form.questions.iter().filter_map(|q| fields.get(&format!("q_{}", q.id)).and_then(|t| typed_answer(&q.accepts, t)).map(|a| (q.id.clone(), a))).collect();
+    let answers: std::collections::BTreeMap<String, serde_json::Value> = form
+        .questions
+        .iter()
+        .filter_map(|q| {
+            fields
+                .get(&format!("q_{}", q.id))
+                .and_then(|t| typed_answer(&q.accepts, t))
+                .map(|a| (q.id.clone(), a))
+        })
+        .collect();
     let (i, by, h) = (intake.clone(), v.account.login.clone(), household.clone());
     let reason = fields.get("reason").cloned().unwrap_or_default();
-    match blocking(move || i.ministry_correction(&h, answers, &reason, &by, &from.to_string())).await {
+    match blocking(move || i.ministry_correction(&h, answers, &reason, &by, &from.to_string()))
+        .await
+    {
         Ok(()) => Ok(Redirect::to("/ministry/review").into_response()),
-        Err(IntakeError::BadRequest(m)) => Ok((StatusCode::BAD_REQUEST, correction_view(&v, &household, &form, &fields, Some(m))).into_response()),
+        Err(IntakeError::BadRequest(m)) => Ok((
+            StatusCode::BAD_REQUEST,
+            correction_view(&v, &household, &form, &fields, Some(m)),
+        )
+            .into_response()),
         Err(e) => Err(e),
     }
 }

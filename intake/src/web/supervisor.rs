@@ -1,30 +1,52 @@
-//! Supervisors' pages: progress against the timeline, period reports, reassignment. Counts,
+//! Supervisors' pages: progress against the timeline, period reports. Counts,
 //! never an answer; scoped to the supervisor's districts.
 
 use super::prelude::*;
 
-csrf_forms!(ReassignForm, HouseholdsForm);
-
 /// The report this visitor may see: their districts for a supervisor, everything otherwise.
-pub(super) async fn report_for(intake: &Arc<Intake>, account: &Account, district: Option<String>) -> Result<Report, IntakeError> {
+pub(super) async fn report_for(
+    intake: &Arc<Intake>,
+    account: &Account,
+    district: Option<String>,
+) -> Result<Report, IntakeError> {
     let (i, a) = (intake.clone(), account.clone());
-    tokio::task::spawn_blocking(move || i.progress_report(&a, district.as_deref())).await.map_err(|e| IntakeError::BadRequest(e.to_string()))?
+    tokio::task::spawn_blocking(move || i.progress_report(&a, district.as_deref()))
+        .await
+        .map_err(|e| IntakeError::BadRequest(e.to_string()))?
 }
 
 /// The progress as a phone shows it first: one card per village and enumerator, the furthest
 /// behind the timeline first, with the few numbers that matter; the full table follows.
 pub(super) fn table(report: &Report, tz: chrono_tz::Tz) -> Markup {
     let mut cards: Vec<&crate::progress::Row> = report.rows.iter().collect();
-    cards.sort_by(|a, b| b.shortfall.cmp(&a.shortfall).then_with(|| a.enumerator.cmp(&b.enumerator)).then_with(|| a.village.cmp(&b.village)));
-    let synced = |r: &crate::progress::Row| r.last_sync.as_deref().map(|t| super::audit::local_time(t, tz)).unwrap_or_else(|| "chưa đồng bộ lần nào".into());
+    cards.sort_by(|a, b| {
+        b.shortfall
+            .cmp(&a.shortfall)
+            .then_with(|| a.enumerator.cmp(&b.enumerator))
+            .then_with(|| a.village.cmp(&b.village))
+    });
+    let synced = |r: &crate::progress::Row| {
+        r.last_sync
+            .as_deref()
+            .map(|t| super::audit::local_time(t, tz))
+            .unwrap_or_else(|| "chưa đồng bộ lần nào".into())
+    };
     // The badge names the widest gap of one stage (the sort uses all stages together).
     let state = |r: &crate::progress::Row| {
-        let gap = [(r.expected.handed_out, r.counts.handed_out), (r.expected.collected, r.counts.collected), (r.expected.in_parcel, r.counts.in_parcel)]
-            .iter()
-            .map(|(want, done)| want.saturating_sub(*done))
-            .max()
-            .unwrap_or(0);
-        if gap == 0 { ("ok", "Đúng tiến độ".to_string()) } else { ("late", format!("Chậm {gap} phiếu")) }
+        let gap = [
+            (r.expected.handed_out, r.counts.handed_out),
+            (r.expected.collected, r.counts.collected),
+            (r.expected.in_parcel, r.counts.in_parcel),
+        ]
+        .iter()
+        .map(|(want, done)| want.saturating_sub(*done))
+        .max()
+        .unwrap_or(0);
+        if gap == 0 {
+            ("ok", "Đúng tiến độ".to_string())
+        } else {
+            ("late", format!("Chậm {gap} phiếu"))
+        }
     };
     html! {
         p { "Ngày " (report.day.format("%d/%m/%Y")) " · " (report.rows.len()) " thôn/điều tra viên · " span.flag { (report.behind) " chậm tiến độ" } }
@@ -67,7 +89,10 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz) -> Markup {
     }
 }
 
-pub(super) async fn progress_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>) -> Result<Response, IntakeError> {
+pub(super) async fn progress_page(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Staff>,
+) -> Result<Response, IntakeError> {
     let report = report_for(&intake, &v.account, None).await?;
     let (i, a) = (intake.clone(), v.account.clone());
     let (daily, tz) = blocking(move || Ok((i.daily_counts(&a)?, i.time_zone()?))).await?;
@@ -82,10 +107,32 @@ pub(super) async fn progress_page(State(intake): State<Arc<Intake>>, Signed { v,
 /// Cumulative work per campaign day as an SVG line chart (no script).
 pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32) -> Markup {
     let (w, h, pad) = (720.0, 220.0, 36.0);
-    let top = sampled.max(points.iter().map(|p| p.1.max(p.2).max(p.3)).max().unwrap_or(0)).max(1) as f64;
-    let x = |i: usize| pad + (w - 2.0 * pad) * if points.len() > 1 { i as f64 / (points.len() - 1) as f64 } else { 0.5 };
+    let top = sampled
+        .max(
+            points
+                .iter()
+                .map(|p| p.1.max(p.2).max(p.3))
+                .max()
+                .unwrap_or(0),
+        )
+        .max(1) as f64;
+    let x = |i: usize| {
+        pad + (w - 2.0 * pad)
+            * if points.len() > 1 {
+                i as f64 / (points.len() - 1) as f64
+            } else {
+                0.5
+            }
+    };
     let y = |n: u32| h - pad - (h - 2.0 * pad) * n as f64 / top;
-    let line = |pick: fn(&(chrono::NaiveDate, u32, u32, u32)) -> u32| points.iter().enumerate().map(|(i, p)| format!("{:.1},{:.1}", x(i), y(pick(p)))).collect::<Vec<_>>().join(" ");
+    let line = |pick: fn(&(chrono::NaiveDate, u32, u32, u32)) -> u32| {
+        points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{:.1},{:.1}", x(i), y(pick(p))))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     html! {
         svg #progress-chart viewBox={ "0 0 " (w) " " (h) } role="img" aria-label="Tiến độ theo ngày" style="background:#fff;border:1px solid #d6dbe2;width:100%;max-width:720px;height:auto" {
             line x1=(pad) y1=(y(sampled)) x2=(w - pad) y2=(y(sampled)) stroke="#b3261e" stroke-dasharray="4 4" {}
@@ -110,16 +157,42 @@ pub(super) struct PeriodQuery {
     pub(super) format: Option<String>,
 }
 
-pub(super) async fn period_report(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>, axum::extract::Query(q): axum::extract::Query<PeriodQuery>) -> Result<Response, IntakeError> {
+pub(super) async fn period_report(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Staff>,
+    axum::extract::Query(q): axum::extract::Query<PeriodQuery>,
+) -> Result<Response, IntakeError> {
     let today = Utc::now().date_naive();
     let from = q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today));
     let to = q.to.unwrap_or(today);
     let (i, a) = (intake.clone(), v.account.clone());
     let rows = crate::progress::period(&blocking(move || i.daily_counts(&a)).await?, from, to);
-    let header_row = ["điều tra viên", "đã phát", "đã thu", "đã nhập", "đã kiểm tra", "vắng", "từ chối", "chuyển đi"].map(String::from).to_vec();
+    let header_row = [
+        "điều tra viên",
+        "đã phát",
+        "đã thu",
+        "đã nhập",
+        "đã kiểm tra",
+        "vắng",
+        "từ chối",
+        "chuyển đi",
+    ]
+    .map(String::from)
+    .to_vec();
     let as_rows = || {
         std::iter::once(header_row.clone())
-            .chain(rows.iter().map(|r| vec![r.enumerator.clone(), r.handed_out.to_string(), r.collected.to_string(), r.keyed.to_string(), r.verified.to_string(), r.absent.to_string(), r.refused.to_string(), r.moved.to_string()]))
+            .chain(rows.iter().map(|r| {
+                vec![
+                    r.enumerator.clone(),
+                    r.handed_out.to_string(),
+                    r.collected.to_string(),
+                    r.keyed.to_string(),
+                    r.verified.to_string(),
+                    r.absent.to_string(),
+                    r.refused.to_string(),
+                    r.moved.to_string(),
+                ]
+            }))
             .collect::<Vec<_>>()
     };
     let name = format!("bao-cao-{from}-{to}");
@@ -141,93 +214,13 @@ pub(super) async fn period_report(State(intake): State<Arc<Intake>>, Signed { v,
     }
 }
 
-pub(super) async fn district_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>, Path(id): Path<String>) -> Result<Response, IntakeError> {
+pub(super) async fn district_page(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Staff>,
+    Path(id): Path<String>,
+) -> Result<Response, IntakeError> {
     let report = report_for(&intake, &v.account, Some(id)).await?;
     let i = intake.clone();
     let tz = blocking(move || i.time_zone()).await?;
     Ok(page("Tiến độ theo huyện", Some(&v), table(&report, tz)).into_response())
 }
-
-pub(super) fn reassign_view(v: &Visitor, villages: &[(String, String, String, Vec<String>)], rejected: &[crate::store::RejectedRecord], message: Option<String>) -> Html<String> {
-    let mine: Vec<&(String, String, String, Vec<String>)> = villages.iter().filter(|(_, _, d, _)| v.account.may_see_district(d)).collect();
-    let mut enumerators: Vec<&String> = mine.iter().flat_map(|(.., list)| list.iter()).collect();
-    enumerators.sort();
-    enumerators.dedup();
-    let body = html! {
-        @if let Some(m) = message { p role="status" #message { (m) } }
-        h2 { "Chuyển một thôn cho điều tra viên khác" }
-        form method="post" action="/reassign" {
-            input type="hidden" name="csrf" value=(v.csrf);
-            label { "Thôn " select name="village" { @for (id, name, _, list) in &mine { option value=(id) { (name) " (" (id) ") — " (list.join(", ")) } } } }
-            label { "Giao cho " select name="to" { @for e in &enumerators { option value=(e) { (e) } } } }
-            label { "Lý do " input name="reason" required maxlength="500"; }
-            button { "Chuyển giao" }
-        }
-        h2 { "Chuyển từng hộ" }
-        form method="post" action="/reassign/households" {
-            input type="hidden" name="csrf" value=(v.csrf);
-            label { "Mã hộ (cách nhau bằng dấu phẩy hoặc dấu cách) " input name="households" required; }
-            label { "Giao cho " select name="to" { @for e in &enumerators { option value=(e) { (e) } } } }
-            label { "Lý do " input name="reason" required maxlength="500"; }
-            button { "Chuyển các hộ" }
-        }
-        h2 { "Sự kiện bị từ chối (cần giải quyết)" }
-        @if rejected.is_empty() { p { "Không có." } } @else {
-            table #rejected {
-                thead { tr { th { "Nhận lúc" } th { "Điều tra viên" } th { "Hộ" } th { "Loại" } th { "Lý do" } } }
-                tbody { @for r in rejected { tr { td.l { (r.received_at) } td.l { (r.enumerator) } td.l { (r.household.as_deref().unwrap_or("")) } td.l { (r.kind) } td.l { (r.code) ": " (r.reason) } } } }
-            }
-        }
-    };
-    page("Chuyển giao và sự kiện bị từ chối", Some(v), body)
-}
-
-pub(super) async fn reassign_data(intake: &Arc<Intake>, account: &Account) -> Result<(Vec<(String, String, String, Vec<String>)>, Vec<crate::store::RejectedRecord>), IntakeError> {
-    let (i, a) = (intake.clone(), account.clone());
-    blocking(move || {
-        let scope = (a.role == accounts::Role::Supervisor).then(|| a.districts.clone());
-        Ok((i.store.villages_with_enumerators()?, i.store.rejected_events(scope.as_deref())?))
-    })
-    .await
-}
-
-pub(super) async fn reassign_page(State(intake): State<Arc<Intake>>, Signed { v, .. }: Signed<Staff>) -> Result<Response, IntakeError> {
-    let (villages, rejected) = reassign_data(&intake, &v.account).await?;
-    Ok(reassign_view(&v, &villages, &rejected, None).into_response())
-}
-
-#[derive(serde::Deserialize)]
-pub(super) struct ReassignForm {
-    pub(super) csrf: String,
-    pub(super) village: String,
-    pub(super) to: String,
-    pub(super) reason: String,
-}
-
-pub(super) async fn reassign(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Staff, ReassignForm>) -> Result<Response, IntakeError> {
-    let (i, a) = (intake.clone(), v.account.clone());
-    let (village, to) = (form.village.clone(), form.to.clone());
-    let target = crate::store::ReassignTarget::Village(form.village);
-    let moved = blocking(move || i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())).await?;
-    let (villages, rejected) = reassign_data(&intake, &v.account).await?;
-    Ok(reassign_view(&v, &villages, &rejected, Some(format!("Đã chuyển {moved} hộ của {village} cho {to}."))).into_response())
-}
-
-#[derive(serde::Deserialize)]
-pub(super) struct HouseholdsForm {
-    pub(super) csrf: String,
-    pub(super) households: String,
-    pub(super) to: String,
-    pub(super) reason: String,
-}
-
-pub(super) async fn reassign_households(State(intake): State<Arc<Intake>>, Posted { v, from, form, .. }: Posted<Staff, HouseholdsForm>) -> Result<Response, IntakeError> {
-    let households: Vec<String> = form.households.split([',', ' ', '\n', ';']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
-    let (i, a, to) = (intake.clone(), v.account.clone(), form.to.clone());
-    let target = crate::store::ReassignTarget::Households(households);
-    let moved = blocking(move || i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())).await?;
-    let (villages, rejected) = reassign_data(&intake, &v.account).await?;
-    Ok(reassign_view(&v, &villages, &rejected, Some(format!("Đã chuyển {moved} hộ cho {to}."))).into_response())
-}
-
-// ---- The same data as JSON ---------------------------------------------------------------

@@ -41,12 +41,19 @@ impl TestServer {
     }
 
     /// The demo campaign changed by `adjust`, served by an intake set up by `configure`.
-    pub async fn start_configured(adjust: impl FnOnce(&mut Campaign), configure: impl FnOnce(&mut Intake)) -> TestServer {
+    pub async fn start_configured(
+        adjust: impl FnOnce(&mut Campaign),
+        configure: impl FnOnce(&mut Intake),
+    ) -> TestServer {
         Self::start_limited(adjust, configure, intake::serve::Limits::default()).await
     }
 
     /// As [`TestServer::start_configured`], served within `limits`.
-    pub async fn start_limited(adjust: impl FnOnce(&mut Campaign), configure: impl FnOnce(&mut Intake), limits: intake::serve::Limits) -> TestServer {
+    pub async fn start_limited(
+        adjust: impl FnOnce(&mut Campaign),
+        configure: impl FnOnce(&mut Intake),
+        limits: intake::serve::Limits,
+    ) -> TestServer {
         let ministry = demo::fixed_ministry_key();
         let mut campaign = demo::quang_tri_2024(&ministry.public());
         adjust(&mut campaign);
@@ -54,12 +61,28 @@ impl TestServer {
         let mut intake = intake::open(dir.path()).unwrap();
         configure(&mut intake);
         let intake = Arc::new(intake);
-        intake.store.import_campaign(&campaign, "{}", Utc::now()).unwrap();
+        intake
+            .store
+            .import_campaign(&campaign, "{}", Utc::now())
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = intake::http::router(intake.clone());
-        tokio::spawn(intake::serve::serve(listener, app, limits, None, std::future::pending()));
-        TestServer { base: format!("http://{addr}"), intake, campaign, ministry, dir, http: reqwest::Client::new() }
+        tokio::spawn(intake::serve::serve(
+            listener,
+            app,
+            limits,
+            None,
+            std::future::pending(),
+        ));
+        TestServer {
+            base: format!("http://{addr}"),
+            intake,
+            campaign,
+            ministry,
+            dir,
+            http: reqwest::Client::new(),
+        }
     }
 
     /// A second view of the same database file, as another process would see it.
@@ -68,12 +91,23 @@ impl TestServer {
     }
 
     pub fn code(&self, enumerator: &str) -> String {
-        self.intake.issue_enrollment_code(enumerator, chrono::Duration::hours(1), "test").unwrap()
+        self.intake
+            .issue_enrollment_code(enumerator, chrono::Duration::hours(1), "test")
+            .unwrap()
     }
 
     pub async fn enroll_raw(&self, code: &str, key: &DeviceKey) -> reqwest::Response {
-        let body = EnrollRequest { code: code.into(), public_key: key.public(), label: "test tablet".into() };
-        self.http.post(format!("{}{}", self.base, api::PATH_ENROLL)).json(&body).send().await.unwrap()
+        let body = EnrollRequest {
+            code: code.into(),
+            public_key: key.public(),
+            label: "test tablet".into(),
+        };
+        self.http
+            .post(format!("{}{}", self.base, api::PATH_ENROLL))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn enroll(&self, enumerator: &str) -> TestDevice {
@@ -99,17 +133,36 @@ impl TestServer {
 
     /// Households of an enumerator's villages: (id, serial), sampled first.
     pub fn households(&self, enumerator: &str) -> Vec<(String, String)> {
-        let villages: Vec<&String> = self.campaign.enumerators.iter().find(|e| e.id == enumerator).unwrap().villages.iter().collect();
+        let villages: Vec<&String> = self
+            .campaign
+            .enumerators
+            .iter()
+            .find(|e| e.id == enumerator)
+            .unwrap()
+            .villages
+            .iter()
+            .collect();
         self.campaign
             .villages()
             .filter(|(.., v)| villages.contains(&&v.id))
-            .flat_map(|(.., v)| v.households.iter().map(|h| (h.id.clone(), h.serial.clone())))
+            .flat_map(|(.., v)| {
+                v.households
+                    .iter()
+                    .map(|h| (h.id.clone(), h.serial.clone()))
+            })
             .collect()
     }
 
     pub fn reserve(&self, village: &str) -> Vec<(String, String)> {
-        let (.., v) = self.campaign.villages().find(|(.., v)| v.id == village).unwrap();
-        v.reserve.iter().map(|h| (h.id.clone(), h.serial.clone())).collect()
+        let (.., v) = self
+            .campaign
+            .villages()
+            .find(|(.., v)| v.id == village)
+            .unwrap();
+        v.reserve
+            .iter()
+            .map(|h| (h.id.clone(), h.serial.clone()))
+            .collect()
     }
 
     pub fn status(&self, household: &str) -> String {
@@ -152,30 +205,64 @@ impl TestDevice {
         Event::for_household(&household.0, &household.1, &self.enumerator, now(), body)
     }
     pub fn distributed(&self, h: &(String, String)) -> Event {
-        self.event(h, EventBody::FormDistributed { recipient: Recipient::Representative, note: None })
+        self.event(
+            h,
+            EventBody::FormDistributed {
+                recipient: Recipient::Representative,
+                note: None,
+            },
+        )
     }
     pub fn collected(&self, h: &(String, String)) -> Event {
         self.event(h, EventBody::FormCollected {})
     }
     pub fn outcome(&self, h: &(String, String), outcome: VisitOutcome) -> Event {
-        self.event(h, EventBody::VisitOutcome { outcome, note: None })
+        self.event(
+            h,
+            EventBody::VisitOutcome {
+                outcome,
+                note: None,
+            },
+        )
     }
     pub fn sealed(&self, h: &(String, String)) -> Base64Bytes {
         let mut answers = std::collections::BTreeMap::new();
         for i in 1..=100 {
             answers.insert(format!("q{:03}", i), serde_json::json!((i % 5) + 1));
         }
-        let sheet = AnswerSheet { form: "sipas-2024@1".into(), household: h.0.clone(), serial: h.1.clone(), answers };
+        let sheet = AnswerSheet {
+            form: "sipas-2024@1".into(),
+            household: h.0.clone(),
+            serial: h.1.clone(),
+            answers,
+        };
         let order: Vec<&str> = sheet.answers.keys().map(String::as_str).collect();
         Base64Bytes(seal::seal(&self.ministry, &sheet, &order, &mut rand::rngs::OsRng).unwrap())
     }
     /// The first keying in the demo campaign, which verifies transcriptions: no answers yet.
     pub fn transcribed(&self, h: &(String, String)) -> Event {
-        self.event(h, EventBody::FormTranscribed { form: "sipas-2024@1".into(), sealed_answers: None, keying_seconds: 180 })
+        self.event(
+            h,
+            EventBody::FormTranscribed {
+                form: "sipas-2024@1".into(),
+                sealed_answers: None,
+                keying_seconds: 180,
+            },
+        )
     }
     /// The second, verified keying, carrying `sealed`.
     pub fn verified_with(&self, h: &(String, String), sealed: Base64Bytes) -> Event {
-        self.event(h, EventBody::TranscriptionVerified { form: "sipas-2024@1".into(), sealed_answers: sealed, keying_seconds: 150, mismatches: 0, keyer_errors: 0, verifier_errors: 0 })
+        self.event(
+            h,
+            EventBody::TranscriptionVerified {
+                form: "sipas-2024@1".into(),
+                sealed_answers: sealed,
+                keying_seconds: 150,
+                mismatches: 0,
+                keyer_errors: 0,
+                verifier_errors: 0,
+            },
+        )
     }
 
     /// Signs the next batch of the chain and advances the chain.
@@ -207,17 +294,43 @@ impl TestDevice {
     }
 
     /// Every event's outcome from the receipt, in batch order.
-    pub fn outcomes(&self, body: &serde_json::Value, signed: &SignedBatch, seq: u64) -> Vec<sync_protocol::receipt::EventOutcome> {
-        let ids: Vec<_> = signed.decode().unwrap().events.iter().map(|e| e.id).collect();
+    pub fn outcomes(
+        &self,
+        body: &serde_json::Value,
+        signed: &SignedBatch,
+        seq: u64,
+    ) -> Vec<sync_protocol::receipt::EventOutcome> {
+        let ids: Vec<_> = signed
+            .decode()
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e.id)
+            .collect();
         self.receipt(body, signed, seq).outcomes(&ids)
     }
 
-    pub async fn get(&self, http: &reqwest::Client, path: &str, clock_offset: i64) -> reqwest::Response {
-        self.get_with(http.get(format!("{}{}", self.base, path)), path, clock_offset).await
+    pub async fn get(
+        &self,
+        http: &reqwest::Client,
+        path: &str,
+        clock_offset: i64,
+    ) -> reqwest::Response {
+        self.get_with(
+            http.get(format!("{}{}", self.base, path)),
+            path,
+            clock_offset,
+        )
+        .await
     }
 
     /// A signed GET built on `request` (for extra headers).
-    pub async fn get_with(&self, mut request: reqwest::RequestBuilder, path: &str, clock_offset: i64) -> reqwest::Response {
+    pub async fn get_with(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        path: &str,
+        clock_offset: i64,
+    ) -> reqwest::Response {
         let t = Utc::now().timestamp() + clock_offset;
         for (name, value) in api::sign_request(&self.key, self.id, "GET", path, t) {
             request = request.header(name, value);
@@ -233,7 +346,9 @@ impl TestDevice {
 }
 
 pub fn error_code(body: &serde_json::Value) -> String {
-    serde_json::from_value::<ErrorBody>(body.clone()).map(|e| e.code.as_str().to_string()).unwrap_or_else(|_| format!("not an error body: {body}"))
+    serde_json::from_value::<ErrorBody>(body.clone())
+        .map(|e| e.code.as_str().to_string())
+        .unwrap_or_else(|_| format!("not an error body: {body}"))
 }
 
 /// Builds a frame from raw canonical bytes, signing them as given (for malformed-batch tests).

@@ -11,41 +11,86 @@ pub const MINISTRY_PASSWORD: &str = "bộ nội vụ mật khẩu";
 pub const PASSPHRASE: &str = "cụm mật khẩu của Bộ Nội vụ 2024";
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
 }
 
 pub fn cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
-    response.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
-        let (k, rest) = c.split_once('=')?;
-        (k == name).then(|| rest.split(';').next().unwrap_or_default().to_string())
-    })
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            let (k, rest) = c.split_once('=')?;
+            (k == name).then(|| rest.split(';').next().unwrap_or_default().to_string())
+        })
 }
 
 pub fn hidden_csrf(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    let at =
+        html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
     html[at..].split('"').next().unwrap().to_string()
 }
 
 pub async fn setup() -> TestServer {
     let server = TestServer::start().await;
     // The campaign's supervisor accounts exist without passwords until one is set.
-    assert_eq!(server.intake.store.account("gs-dh").unwrap().unwrap().districts, ["dh"]);
-    server.intake.store.set_password("gs-dh", &hash_password(PASSWORD).unwrap()).unwrap();
-    let ministry = Account { login: "bonv".into(), name: "<script>alert('x')</script> Bộ Nội vụ".into(), role: Role::Ministry, districts: vec![], password_hash: Some(hash_password(MINISTRY_PASSWORD).unwrap()), disabled: false };
-    server.intake.store.upsert_account(&ministry, chrono::Utc::now()).unwrap();
+    assert_eq!(
+        server
+            .intake
+            .store
+            .account("gs-dh")
+            .unwrap()
+            .unwrap()
+            .districts,
+        ["dh"]
+    );
+    server
+        .intake
+        .store
+        .set_password("gs-dh", &hash_password(PASSWORD).unwrap())
+        .unwrap();
+    let ministry = Account {
+        login: "bonv".into(),
+        name: "<script>alert('x')</script> Bộ Nội vụ".into(),
+        role: Role::Ministry,
+        districts: vec![],
+        password_hash: Some(hash_password(MINISTRY_PASSWORD).unwrap()),
+        disabled: false,
+    };
+    server
+        .intake
+        .store
+        .upsert_account(&ministry, chrono::Utc::now())
+        .unwrap();
     server
 }
 
 /// Logs in through the form as a browser would; returns the session cookie (or the response).
-pub async fn log_in(server: &TestServer, login: &str, password: &str) -> Result<String, reqwest::Response> {
+pub async fn log_in(
+    server: &TestServer,
+    login: &str,
+    password: &str,
+) -> Result<String, reqwest::Response> {
     let http = client();
-    let page = http.get(format!("{}/login", server.base)).send().await.unwrap();
+    let page = http
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
     let pre = cookie_value(&page, "fp_login_csrf").unwrap();
     let csrf = hidden_csrf(&page.text().await.unwrap());
     let r = http
         .post(format!("{}/login", server.base))
         .header(header::COOKIE, format!("fp_login_csrf={pre}"))
-        .form(&[("login", login), ("password", password), ("csrf", csrf.as_str())])
+        .form(&[
+            ("login", login),
+            ("password", password),
+            ("csrf", csrf.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -56,14 +101,35 @@ pub async fn log_in(server: &TestServer, login: &str, password: &str) -> Result<
 }
 
 pub async fn get(server: &TestServer, path: &str, session: &str) -> reqwest::Response {
-    client().get(format!("{}{path}", server.base)).header(header::COOKIE, format!("fp_session={session}")).send().await.unwrap()
+    client()
+        .get(format!("{}{path}", server.base))
+        .header(header::COOKIE, format!("fp_session={session}"))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// A verified SIPAS form for `h`, sealed to the demo ministry key in the form's question order.
-pub fn verified_form(server: &TestServer, device: &super::TestDevice, h: &(String, String), variant: i64) -> sync_protocol::Event {
+pub fn verified_form(
+    server: &TestServer,
+    device: &super::TestDevice,
+    h: &(String, String),
+    variant: i64,
+) -> sync_protocol::Event {
     let form = forms::sipas_2024();
-    let sheet = sync_protocol::seal::AnswerSheet { form: form.reference(), household: h.0.clone(), serial: h.1.clone(), answers: forms::sample::complete_answers(&form, variant) };
-    let sealed = sync_protocol::seal::seal(&server.ministry.public(), &sheet, &form.question_order(), &mut rand::rngs::OsRng).unwrap();
+    let sheet = sync_protocol::seal::AnswerSheet {
+        form: form.reference(),
+        household: h.0.clone(),
+        serial: h.1.clone(),
+        answers: forms::sample::complete_answers(&form, variant),
+    };
+    let sealed = sync_protocol::seal::seal(
+        &server.ministry.public(),
+        &sheet,
+        &form.question_order(),
+        &mut rand::rngs::OsRng,
+    )
+    .unwrap();
     device.event(
         h,
         sync_protocol::EventBody::TranscriptionVerified {
@@ -76,4 +142,3 @@ pub fn verified_form(server: &TestServer, device: &super::TestDevice, h: &(Strin
         },
     )
 }
-

@@ -1,0 +1,306 @@
+//! Reassignment and the work it refused, for a supervisor: move a village or single households
+//! (named by the serial printed on their paper forms) to another enumerator, and decide each
+//! refused event — take it into the household's record as it stands now, or set it aside with
+//! a reason. Names everywhere; each decision asks once more before it is made.
+
+use super::prelude::*;
+use crate::store::RejectedRecord;
+use sync_protocol::assignment::Resolution;
+
+csrf_forms!(ReassignForm, HouseholdsForm, ResolveForm);
+
+/// Everything the page shows, in the visitor's scope.
+pub(super) struct ReassignData {
+    /// (village id, "village, commune", enumerator names working in it)
+    villages: Vec<(String, String, Vec<String>)>,
+    /// (enumerator id, name) of the visitor's districts.
+    enumerators: Vec<(String, String)>,
+    pub(super) rejected: Vec<RejectedRecord>,
+    tz: chrono_tz::Tz,
+}
+
+pub(super) async fn reassign_data(
+    intake: &Arc<Intake>,
+    account: &Account,
+) -> Result<ReassignData, IntakeError> {
+    let (i, a) = (intake.clone(), account.clone());
+    blocking(move || {
+        let scope = (a.role == accounts::Role::Supervisor).then(|| a.districts.clone());
+        let names = i.enumerator_names()?;
+        let name = |id: &String| names.get(id).cloned().unwrap_or_else(|| id.clone());
+        let mine: Vec<_> = i
+            .store
+            .villages_with_enumerators()?
+            .into_iter()
+            .filter(|(_, _, d, _)| a.may_see_district(d))
+            .collect();
+        let mut enumerators: Vec<(String, String)> = mine
+            .iter()
+            .flat_map(|(.., list)| list.iter().map(|e| (e.clone(), name(e))))
+            .collect();
+        enumerators.sort_by(|x, y| x.1.cmp(&y.1).then_with(|| x.0.cmp(&y.0)));
+        enumerators.dedup();
+        let villages = mine
+            .into_iter()
+            .map(|(id, place, _, list)| (id, place, list.iter().map(name).collect()))
+            .collect();
+        Ok(ReassignData {
+            villages,
+            enumerators,
+            rejected: i.store.rejected_events(scope.as_deref())?,
+            tz: i.time_zone()?,
+        })
+    })
+    .await
+}
+
+fn enumerator_choice(d: &ReassignData) -> Markup {
+    html! { label { "Giao cho " select name="to" { @for (id, name) in &d.enumerators { option value=(id) { (name) } } } } }
+}
+
+fn rejected_card(v: &Visitor, r: &RejectedRecord, tz: chrono_tz::Tz) -> Markup {
+    let household = match (&r.household_name, &r.serial) {
+        (Some(name), Some(serial)) => format!("{name} — phiếu {serial}"),
+        _ => "Bưu gói".to_string(),
+    };
+    html! {
+        article.card.late.rejected data-event=(r.event) {
+            p { strong { (household) } }
+            @if let Some(village) = &r.village_name { p.muted { (village) ", " (r.commune_name.as_deref().unwrap_or("")) } }
+            p { (crate::words::event_kind(&r.kind)) " · " (r.enumerator_name) " · " (super::audit::local_time(&r.received_at, tz)) }
+            p.why { "Lý do: " (crate::words::rejection(&r.code)) "." }
+            @if let Some(holder) = &r.holder { p { "Hộ nay do " strong { (holder.name) } " phụ trách." } }
+            @if r.holder.is_some() && r.code == sync_protocol::api::rejection::HOUSEHOLD_NOT_ASSIGNED {
+                form method="post" action="/reassign/rejected" {
+                    input type="hidden" name="csrf" value=(v.csrf);
+                    input type="hidden" name="event" value=(r.event);
+                    button name="decision" value="accepted" { "Nhận vào hồ sơ của " (r.holder.as_ref().map(|h| h.name.as_str()).unwrap_or("")) }
+                }
+            }
+            form method="post" action="/reassign/rejected" {
+                input type="hidden" name="csrf" value=(v.csrf);
+                input type="hidden" name="event" value=(r.event);
+                label { "Lý do bỏ qua " input name="note" required maxlength="500"; }
+                button name="decision" value="dismissed" { "Bỏ qua" }
+            }
+        }
+    }
+}
+
+fn resolution_words(r: &RejectedRecord) -> String {
+    match r.resolution.as_deref() {
+        Some("accepted") => format!(
+            "Đã nhận vào hồ sơ của {}",
+            r.resolution_note.as_deref().unwrap_or("")
+        ),
+        Some(_) => format!("Đã bỏ qua: {}", r.resolution_note.as_deref().unwrap_or("")),
+        None => String::new(),
+    }
+}
+
+pub(super) fn reassign_view(
+    v: &Visitor,
+    d: &ReassignData,
+    message: Option<String>,
+) -> Html<String> {
+    let (open, done): (Vec<&RejectedRecord>, Vec<&RejectedRecord>) =
+        d.rejected.iter().partition(|r| r.resolution.is_none());
+    let body = html! {
+        @if let Some(m) = message { p role="status" #message { (m) } }
+        h2 { "Việc bị máy chủ từ chối cần giải quyết (" (open.len()) ")" }
+        @if open.is_empty() { p #no-rejected { "Không có việc nào chờ giải quyết." } } @else {
+            p.muted { "Mỗi việc dưới đây đã bị từ chối khi đến máy chủ. Nhận vào hồ sơ khi việc đã thật sự làm (ví dụ phiếu đã phát cho hộ); bỏ qua kèm lý do khi không." }
+            div.cards #rejected { @for r in &open { (rejected_card(v, r, d.tz)) } }
+        }
+        @if !done.is_empty() {
+            details #resolved {
+                summary { "Đã giải quyết (" (done.len()) ")" }
+                div.scroll { table {
+                    thead { tr { th { "Hộ" } th { "Việc" } th { "Điều tra viên" } th { "Quyết định" } th { "Người quyết định" } th { "Lúc" } } }
+                    tbody { @for r in &done { tr {
+                        td.l { (r.household_name.as_deref().unwrap_or("Bưu gói")) " " (r.serial.as_deref().unwrap_or("")) }
+                        td.l { (crate::words::event_kind(&r.kind)) } td.l { (r.enumerator_name) }
+                        td.l { (resolution_words(r)) } td.l { (r.resolved_by.as_deref().unwrap_or("")) }
+                        td.l { (r.resolved_at.as_deref().map(|t| super::audit::local_time(t, d.tz)).unwrap_or_default()) }
+                    } } }
+                } }
+            }
+        }
+        h2 { "Chuyển một thôn cho điều tra viên khác" }
+        form method="post" action="/reassign" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Thôn " select name="village" { @for (id, place, names) in &d.villages { option value=(id) { (place) " — " (names.join(", ")) } } } }
+            (enumerator_choice(d))
+            label { "Lý do " input name="reason" required maxlength="500"; }
+            button { "Chuyển giao" }
+        }
+        h2 { "Chuyển từng hộ" }
+        form method="post" action="/reassign/households" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Số phiếu in trên phiếu giấy (nhiều số cách nhau bằng dấu phẩy) " input name="households" required placeholder="QT24-0001, QT24-0002"; }
+            (enumerator_choice(d))
+            label { "Lý do " input name="reason" required maxlength="500"; }
+            button { "Chuyển các hộ" }
+        }
+    };
+    page("Chuyển giao và việc bị từ chối", Some(v), body)
+}
+
+pub(super) async fn reassign_page(
+    State(intake): State<Arc<Intake>>,
+    Signed { v, .. }: Signed<Staff>,
+) -> Result<Response, IntakeError> {
+    let data = reassign_data(&intake, &v.account).await?;
+    Ok(reassign_view(&v, &data, None).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct ReassignForm {
+    pub(super) csrf: String,
+    pub(super) village: String,
+    pub(super) to: String,
+    pub(super) reason: String,
+}
+
+pub(super) async fn reassign(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Staff, ReassignForm>,
+) -> Result<Response, IntakeError> {
+    let (i, a) = (intake.clone(), v.account.clone());
+    let target = crate::store::ReassignTarget::Village(form.village);
+    let (moved, to) = blocking(move || {
+        Ok((
+            i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())?,
+            i.enumerator_names()?.remove(&form.to).unwrap_or(form.to),
+        ))
+    })
+    .await?;
+    let data = reassign_data(&intake, &v.account).await?;
+    Ok(reassign_view(
+        &v,
+        &data,
+        Some(format!(
+            "Đã chuyển {moved} hộ cho {to}. Máy của hai điều tra viên sẽ biết ở lần đồng bộ tới."
+        )),
+    )
+    .into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct HouseholdsForm {
+    pub(super) csrf: String,
+    /// Serials as printed on the paper forms.
+    pub(super) households: String,
+    pub(super) to: String,
+    pub(super) reason: String,
+}
+
+pub(super) async fn reassign_households(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Staff, HouseholdsForm>,
+) -> Result<Response, IntakeError> {
+    let serials: Vec<String> = form
+        .households
+        .split([',', ' ', '\n', ';'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    let (i, a) = (intake.clone(), v.account.clone());
+    let (moved, to) = blocking(move || {
+        let mut households = Vec::with_capacity(serials.len());
+        for serial in serials.iter().take(1001) {
+            match i.store.household_by_serial(&crate::reconcile::normalize_serial(serial))? {
+                Some(id) => households.push(id),
+                None => return Err(IntakeError::Declined(format!("Không có hộ nào mang số phiếu {serial}. / No household has form serial {serial}."))),
+            }
+        }
+        let target = crate::store::ReassignTarget::Households(households);
+        Ok((i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())?, i.enumerator_names()?.remove(&form.to).unwrap_or(form.to)))
+    })
+    .await?;
+    let data = reassign_data(&intake, &v.account).await?;
+    Ok(reassign_view(
+        &v,
+        &data,
+        Some(format!(
+            "Đã chuyển {moved} hộ cho {to}. Máy của hai điều tra viên sẽ biết ở lần đồng bộ tới."
+        )),
+    )
+    .into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct ResolveForm {
+    pub(super) csrf: String,
+    pub(super) event: String,
+    pub(super) decision: String,
+    #[serde(default)]
+    pub(super) note: String,
+    /// Absent on the first press: the page asks once more before deciding.
+    #[serde(default)]
+    pub(super) confirmed: Option<String>,
+}
+
+pub(super) async fn resolve(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Staff, ResolveForm>,
+) -> Result<Response, IntakeError> {
+    let decision = match form.decision.as_str() {
+        "accepted" => Resolution::Accepted,
+        "dismissed" => Resolution::Dismissed,
+        _ => {
+            return Err(IntakeError::Declined(
+                "Quyết định không hợp lệ. / Unknown decision.".into(),
+            ))
+        }
+    };
+    if form.confirmed.is_none() {
+        let data = reassign_data(&intake, &v.account).await?;
+        let r = data
+            .rejected
+            .iter()
+            .find(|r| r.event == form.event && r.resolution.is_none())
+            .ok_or(IntakeError::NotFound)?;
+        let what = format!(
+            "{} của {} cho hộ {}",
+            crate::words::event_kind(&r.kind),
+            r.enumerator_name,
+            r.household_name.as_deref().unwrap_or("—")
+        );
+        let question = match decision {
+            Resolution::Accepted => format!(
+                "Nhận việc «{what}» vào hồ sơ của {}? Việc này không hoàn tác được.",
+                r.holder.as_ref().map(|h| h.name.as_str()).unwrap_or("")
+            ),
+            Resolution::Dismissed => format!(
+                "Bỏ qua việc «{what}» với lý do «{}»? Việc này không hoàn tác được.",
+                form.note.trim()
+            ),
+        };
+        let body = html! {
+            p #question { (question) }
+            form method="post" action="/reassign/rejected" {
+                input type="hidden" name="csrf" value=(v.csrf);
+                input type="hidden" name="event" value=(form.event);
+                input type="hidden" name="decision" value=(form.decision);
+                input type="hidden" name="note" value=(form.note);
+                button name="confirmed" value="yes" { "Xác nhận" } " "
+                a href="/reassign" { "Huỷ" }
+            }
+        };
+        return Ok(page("Xác nhận quyết định", Some(&v), body).into_response());
+    }
+    let (i, a) = (intake.clone(), v.account.clone());
+    let resolved = blocking(move || {
+        i.resolve_rejected(&a, &form.event, decision, &form.note, &from.to_string())
+    })
+    .await?;
+    let data = reassign_data(&intake, &v.account).await?;
+    let message = format!(
+        "{} — hộ {}.",
+        resolution_words(&resolved),
+        resolved.household_name.as_deref().unwrap_or("—")
+    );
+    Ok(reassign_view(&v, &data, Some(message)).into_response())
+}
