@@ -766,10 +766,11 @@ async function sync(ctx: Context): Promise<HTMLElement> {
           rejected.map((r) =>
             h(
               'li',
-              { 'data-code': r.code },
+              { 'data-code': r.code, 'data-resolution': r.resolution ?? 'waiting' },
               h('b', {}, tDynamic(`kind_${r.kind}`, r.kind)),
               r.household ? ` — ${householdName(r.household)}` : '',
-              h('p', { class: 'error' }, `${t('rejected_what')}: ${whatToDo(r, householdName)}`),
+              r.resolution ? null : h('p', { class: 'error' }, `${t('rejected_what')}: ${whatToDo(r, householdName)}`),
+              h('p', { class: r.resolution ? 'resolution' : 'resolution muted' }, resolutionText(r)),
               lang() === 'en' ? h('p', { class: 'muted' }, r.reason) : null,
             ),
           ),
