@@ -188,13 +188,19 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
         "{said}"
     );
     shot(s, "09b-bi-tu-choi.png");
-    s.wait_text(".rejected li[data-resolution='waiting']", "Đang chờ giám sát viên quyết định");
+    s.wait_text(
+        ".rejected li[data-resolution='waiting']",
+        "Đang chờ giám sát viên quyết định",
+    );
 
     // Today keeps the household, says who has it now and where its paper is.
     let new_holder = centre.intake.enumerator_names().unwrap()["enum-dh-p4"].clone();
     s.script("location.hash = '#/today'");
     let moved_card = s.wait_text("#moved-away", &format!("Đã chuyển cho {new_holder}"));
-    assert!(moved_card.contains("đang ở hộ") && moved_card.contains("đừng phát phiếu mới"), "{moved_card}");
+    assert!(
+        moved_card.contains("đang ở hộ") && moved_card.contains("đừng phát phiếu mới"),
+        "{moved_card}"
+    );
     shot(s, "09c-ho-da-chuyen.png");
 
     // The supervisor accepts the hand-out into the new enumerator's record: the next sync
@@ -203,12 +209,21 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     centre
         .intake
         .store
-        .resolve_rejected(&refused[0].event, sync_protocol::assignment::Resolution::Accepted, "", "gs-dh", chrono::Utc::now())
+        .resolve_rejected(
+            &refused[0].event,
+            sync_protocol::assignment::Resolution::Accepted,
+            "",
+            "gs-dh",
+            chrono::Utc::now(),
+        )
         .unwrap();
     s.click("#nav-sync");
     s.click("#sync-now");
     s.wait_text("#sync-banner", "Đã đồng bộ hết");
-    s.wait_text(".rejected li[data-resolution='accepted']", &format!("hồ sơ của {new_holder}"));
+    s.wait_text(
+        ".rejected li[data-resolution='accepted']",
+        &format!("hồ sơ của {new_holder}"),
+    );
 
     // A one-tap outcome that cannot be taken back asks once more; cancelled, nothing is recorded.
     s.script("location.hash = '#/household/dh-p2-kp1-06'");

@@ -80,9 +80,9 @@ impl Account {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PasswordError {
-    #[error("mật khẩu cần ít nhất {MIN_PASSWORD_CHARS} ký tự — a password needs at least {MIN_PASSWORD_CHARS} characters")]
+    #[error("Mật khẩu cần ít nhất {MIN_PASSWORD_CHARS} ký tự. / A password needs at least {MIN_PASSWORD_CHARS} characters.")]
     TooShort,
-    #[error("mật khẩu này quá phổ biến, hãy chọn mật khẩu khác — this password is too common; choose another")]
+    #[error("Mật khẩu này quá phổ biến, hãy chọn mật khẩu khác. / This password is too common; choose another.")]
     Common,
     #[error("the password could not be hashed: {0}")]
     Hashing(String),

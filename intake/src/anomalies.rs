@@ -38,6 +38,13 @@ pub struct Anomalies {
     pub by_enumerator: BTreeMap<String, BTreeMap<&'static str, u32>>,
 }
 
+/// A device time as people read it, on the device's own clock.
+fn shown(at: &str) -> String {
+    DateTime::parse_from_rfc3339(at)
+        .map(|t| t.format("%H:%M %d/%m/%Y").to_string())
+        .unwrap_or_else(|_| at.to_string())
+}
+
 fn local_day(occurred_at: &str) -> Option<NaiveDate> {
     DateTime::parse_from_rfc3339(occurred_at)
         .ok()
@@ -64,7 +71,7 @@ pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
                     enumerator: f.enumerator.clone(),
                     household: f.household.clone(),
                     kind: "fast_keying",
-                    detail: format!("keyed in {s} s; the median is {m} s"),
+                    detail: format!("nhập trong {s} giây; trung vị là {m} giây"),
                 });
             }
         }
@@ -79,8 +86,10 @@ pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
                 household: f.household.clone(),
                 kind: "collected_outside_window",
                 detail: format!(
-                    "collected on {day}; the window is {} to {}",
-                    timeline.collect.start, timeline.collect.end
+                    "thu phiếu ngày {}; thời gian thu từ {} đến {}",
+                    day.format("%d/%m/%Y"),
+                    timeline.collect.start.format("%d/%m/%Y"),
+                    timeline.collect.end.format("%d/%m/%Y")
                 ),
             });
         }
@@ -104,7 +113,7 @@ pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
                 enumerator: enumerator.into(),
                 household: None,
                 kind: "many_refusals_or_absences",
-                detail: format!("{bad} refusals or absences in {all} visits"),
+                detail: format!("{bad} hộ từ chối hoặc vắng trong {all} lần đến hộ"),
             });
         }
     }
@@ -117,8 +126,9 @@ pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
                     household: pair[1].household.clone(),
                     kind: "clock_jump",
                     detail: format!(
-                        "the device clock went back from {} to {}",
-                        pair[0].occurred_at, pair[1].occurred_at
+                        "đồng hồ máy lùi từ {} về {}",
+                        shown(&pair[0].occurred_at),
+                        shown(&pair[1].occurred_at)
                     ),
                 });
             }
@@ -133,8 +143,9 @@ pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
                     household: f.household.clone(),
                     kind: "clock_jump",
                     detail: format!(
-                        "recorded at {} by the device, received at {}",
-                        f.occurred_at, f.received_at
+                        "máy ghi lúc {}, máy chủ nhận lúc {} (giờ máy chủ, UTC)",
+                        shown(&f.occurred_at),
+                        shown(&f.received_at)
                     ),
                 });
             }

@@ -57,3 +57,52 @@ pub fn rejection(code: &str) -> &str {
         _ => "Máy chủ không nhận việc này",
     }
 }
+
+/// Every action the audit log records, as an administrator reads it.
+pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
+    ("login", "Đăng nhập"),
+    ("logout", "Đăng xuất"),
+    ("login_failed", "Sai mật khẩu"),
+    ("login_refused", "Từ chối đăng nhập (quá nhiều lần sai)"),
+    ("login_refusals_suppressed", "Bỏ bớt dòng từ chối đăng nhập"),
+    ("page_read", "Xem trang"),
+    ("refused_not_found", "Từ chối: ngoài phạm vi"),
+    ("refused_forbidden", "Từ chối: không được phép"),
+    ("refused_role", "Từ chối: sai vai trò"),
+    ("refused_csrf", "Từ chối: biểu mẫu cũ hoặc giả"),
+    ("reassigned", "Chuyển giao hộ"),
+    ("rejection_accepted", "Nhận việc bị từ chối vào hồ sơ"),
+    ("rejection_dismissed", "Bỏ qua việc bị từ chối"),
+    ("code_issued", "Cấp mã đăng ký"),
+    ("device_revoked", "Thu hồi máy"),
+    ("revoked_device_sent", "Máy đã thu hồi vẫn gửi dữ liệu"),
+    ("account_created", "Tạo tài khoản"),
+    ("account_saved", "Sửa tài khoản"),
+    ("account_disabled", "Khoá tài khoản"),
+    ("account_enabled", "Mở khoá tài khoản"),
+    ("account_deleted", "Xoá tài khoản"),
+    ("password_set", "Đặt mật khẩu"),
+    ("ministry_key_stored", "Lưu khoá của Bộ"),
+    ("index_computed", "Tính chỉ số"),
+    ("index_refused", "Từ chối tính chỉ số (sai cụm mật khẩu)"),
+    ("answers_exported", "Xuất câu trả lời"),
+    ("answers_export_refused", "Từ chối xuất câu trả lời"),
+    ("paper_recorded", "Ghi nhận phiếu giấy"),
+    ("backcheck_drawn", "Rút mẫu phúc tra"),
+    ("backcheck_recorded", "Ghi kết quả phúc tra"),
+    ("form_reviewed", "Duyệt phiếu"),
+    ("form_corrected", "Sửa phiếu theo bản giấy"),
+    (
+        "sealed_answers_unopenable",
+        "Phiếu niêm phong không mở được",
+    ),
+];
+
+/// An audit action as an administrator reads it (the code itself when it is new to this list).
+pub fn audit_action(action: &str) -> &str {
+    AUDIT_ACTIONS
+        .iter()
+        .find(|(code, _)| *code == action)
+        .map(|(_, words)| *words)
+        .unwrap_or(action)
+}

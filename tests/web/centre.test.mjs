@@ -100,7 +100,7 @@ test('the ministry opens the answers with the passphrase and sees the index', as
   await page.goto(`${base}/ministry/index`);
   await page.locator('form[action="/ministry/index"] input[name=passphrase]').fill('not the passphrase, surely');
   await page.click('form[action="/ministry/index"] button');
-  assert.match(await page.locator('.error').textContent(), /cụm mật khẩu không mở được khoá của Bộ/);
+  assert.match(await page.locator('.error').textContent(), /Cụm mật khẩu không mở được khoá của Bộ/);
   await page.locator('form[action="/ministry/index"] input[name=passphrase]').fill(process.env.PASSPHRASE);
   await page.click('form[action="/ministry/index"] button');
   await page.waitForSelector('#national');

@@ -49,7 +49,7 @@ impl Intake {
                 }
                 Err(e) => opened.unopenable.push(Unopenable {
                     form: f,
-                    reason: format!("không mở được bằng khoá của Bộ ({e})"),
+                    reason: format!("Không mở được bằng khoá của Bộ. / {e}"),
                 }),
             }
         }

@@ -1501,7 +1501,9 @@ impl Store for SqliteStore {
         self.read(|c| {
             // In the (village, serial) index's order; village names from the small table apart.
             let names: std::collections::HashMap<String, String> =
-                c.prepare_cached("SELECT id, name FROM villages")?.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+                c.prepare_cached("SELECT v.id, v.name || ', ' || cm.name FROM villages v JOIN communes cm ON cm.id = v.commune_id")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
             let mut stmt = c.prepare_cached(
                 "SELECT id, serial, enumerator_id, village_id, status, has_answers FROM households INDEXED BY households_reconciliation
                  WHERE status != 'reserve' ORDER BY village_id, serial",

@@ -18,14 +18,20 @@ pub(super) async fn admin_view(
     message: Option<String>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
-    let (list, devices, enumerators) = blocking(move || {
+    let (list, devices, enumerators, tz, places) = blocking(move || {
         Ok((
             i.store.accounts()?,
             i.store.devices()?,
             i.store.enumerators()?,
+            i.time_zone()?,
+            i.store.place_names()?,
         ))
     })
     .await?;
+    let names: std::collections::HashMap<&str, &str> = enumerators
+        .iter()
+        .map(|(id, name)| (id.as_str(), name.as_str()))
+        .collect();
     let body = html! {
         @if let Some(m) = message { p role="status" #message { (m) } }
         h2 { "Tạo hoặc sửa tài khoản" }
@@ -41,15 +47,15 @@ pub(super) async fn admin_view(
         h2 { "Cấp mã đăng ký máy" }
         form method="post" action="/admin/code" {
             input type="hidden" name="csrf" value=(v.csrf);
-            label { "Điều tra viên " select name="enumerator" { @for (id, name) in &enumerators { option value=(id) { (id) " — " (name) } } } }
+            label { "Điều tra viên " select name="enumerator" { @for (id, name) in &enumerators { option value=(id) { (name) } } } }
             label { "Hiệu lực (giờ) " input name="hours" type="number" min="1" max="720" value="72"; }
             button { "Cấp mã" }
         }
         h2 { "Thu hồi máy" }
-        table #devices {
-            thead { tr { th { "Máy" } th { "Điều tra viên" } th { "Nhãn" } th { "Đăng ký lúc" } th { "" } } }
-            tbody { @for (id, enumerator, label, at, revoked) in &devices { tr {
-                td.l { (id) } td.l { (enumerator) } td.l { (label) } td.l { (at) }
+        div.scroll { table #devices {
+            thead { tr { th { "Điều tra viên" } th { "Tên máy" } th { "Đăng ký lúc" } th { "" } } }
+            tbody { @for (id, enumerator, label, at, revoked) in &devices { tr data-device=(id.to_string()) {
+                td.l { (names.get(enumerator.as_str()).copied().unwrap_or(enumerator)) } td.l { (label) } td.l { (super::audit::local_time(at, tz)) }
                 td { @if *revoked { "đã thu hồi" } @else {
                     form method="post" action="/admin/revoke" {
                         input type="hidden" name="csrf" value=(v.csrf); input type="hidden" name="device" value=(id.to_string());
@@ -57,11 +63,11 @@ pub(super) async fn admin_view(
                     }
                 } }
             } } }
-        }
+        } }
         h2 { "Tài khoản" }
         div.scroll { table #accounts { thead { tr { th { "Tên đăng nhập" } th { "Họ tên" } th { "Vai trò" } th { "Huyện" } th { "Mật khẩu" } th { "Trạng thái" } th { "" } } }
             tbody { @for a in &list { tr data-login=(a.login) {
-                td.l { (a.login) } td.l { (a.name) } td.l { (role_name(a.role)) } td.l { (a.districts.join(", ")) }
+                td.l { (a.login) } td.l { (a.name) } td.l { (role_name(a.role)) } td.l { (a.districts.iter().map(|d| places.get(d).map(String::as_str).unwrap_or(d)).collect::<Vec<_>>().join(", ")) }
                 td { (if a.password_hash.is_some() { "đã đặt" } else { "chưa đặt" }) }
                 td { (if a.disabled { "đã khoá" } else { "đang dùng" }) }
                 td.l { @if a.login != v.account.login {

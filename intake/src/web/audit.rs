@@ -62,13 +62,16 @@ pub(super) async fn audit_page(
     let i = intake.clone();
     let rows = blocking(move || Ok(i.store.audit_search(&f, SHOWN)?)).await?;
     if q.format == "csv" {
-        let mut table = vec![["lúc", "tài khoản", "việc", "chi tiết", "địa chỉ"]
-            .map(String::from)
-            .to_vec()];
+        let mut table = vec![
+            ["lúc", "tài khoản", "việc", "mã việc", "chi tiết", "địa chỉ"]
+                .map(String::from)
+                .to_vec(),
+        ];
         table.extend(rows.iter().map(|r| {
             vec![
                 local_time(&r.at, tz),
                 r.login.clone(),
+                crate::words::audit_action(&r.action).to_string(),
                 r.action.clone(),
                 r.detail.clone(),
                 r.address.clone(),
@@ -79,16 +82,19 @@ pub(super) async fn audit_page(
     let body = html! {
         form method="get" action="/admin/audit" class="filters" {
             label { "Tài khoản " input name="login" value=(q.login) maxlength="128"; }
-            label { "Việc " input name="action" value=(q.action) maxlength="64" placeholder="login_failed"; }
+            label { "Việc " select name="action" {
+                option value="" { "Mọi việc" }
+                @for (code, words) in crate::words::AUDIT_ACTIONS { option value=(code) selected[q.action == *code] { (words) } }
+            } }
             label { "Từ ngày " input name="from" type="date" value=(q.from); }
             label { "Đến ngày " input name="to" type="date" value=(q.to); }
             button { "Lọc" }
             button name="format" value="csv" { "Tải CSV" }
         }
-        p.muted { "Giờ theo múi giờ của đợt khảo sát (" (tz.name()) "); tối đa " (SHOWN) " dòng mới nhất." }
+        p.muted { "Giờ theo múi giờ của đợt khảo sát (UTC" (Utc::now().with_timezone(&tz).format("%:z")) "); tối đa " (SHOWN) " dòng mới nhất." }
         div.scroll { table #audit {
             thead { tr { th { "Lúc" } th { "Tài khoản" } th { "Việc" } th { "Chi tiết" } th { "Địa chỉ" } } }
-            tbody { @for r in &rows { tr { td.l { (local_time(&r.at, tz)) } td.l { (r.login) } td.l { (r.action) } td.l { (r.detail) } td.l { (r.address) } } } }
+            tbody { @for r in &rows { tr { td.l { (local_time(&r.at, tz)) } td.l { (r.login) } td.l title=(r.action) { (crate::words::audit_action(&r.action)) } td.l.detail { (r.detail) } td.l { (r.address) } } } }
         } }
     };
     Ok(page("Nhật ký kiểm tra", Some(&v), body).into_response())

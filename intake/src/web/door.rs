@@ -276,7 +276,7 @@ impl<A: Audience, F: DeserializeOwned + CsrfField + Send, S: Send + Sync> FromRe
             .map_err(|_| {
                 (
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "biểu mẫu quá lớn — the form is too large",
+                    "Biểu mẫu quá lớn. / The form is too large.",
                 )
                     .into_response()
             })?;
@@ -288,7 +288,7 @@ impl<A: Audience, F: DeserializeOwned + CsrfField + Send, S: Send + Sync> FromRe
         let form = parsed.map_err(|e| {
             (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                format!("biểu mẫu không đọc được — the form cannot be read: {e}"),
+                format!("Biểu mẫu không đọc được. / The form cannot be read: {e}"),
             )
                 .into_response()
         })?;

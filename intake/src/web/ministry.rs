@@ -37,7 +37,7 @@ pub(super) fn reconciliation_view(
             thead { tr { th { "Thôn" } th { "Cần thu" } th { "Bản số" } th { "Bản giấy" } th { "Khớp" } th { "Thiếu bản giấy" } th { "Thiếu bản số" } } }
             tbody { @for vr in &r.villages {
                 tr data-village=(vr.village) {
-                    td { (vr.village_name) " (" (vr.village) ")" } td { (vr.expected) } td { (vr.digital) } td { (vr.paper) } td { (vr.done) }
+                    td { (vr.village_name) } td { (vr.expected) } td { (vr.digital) } td { (vr.paper) } td { (vr.done) }
                     td.l.missing-paper { (vr.paper_missing.join(", ")) } td.l { (vr.digital_missing.join(", ")) }
                 }
             } }
@@ -308,9 +308,9 @@ pub(super) async fn index_results(
     let (report, straight) = (&computed.report, &computed.straight_lined);
     // Place names for the ids the index is keyed by.
     let i = intake.clone();
-    let (names, enumerators) =
-        blocking(move || Ok((i.store.place_names()?, i.enumerator_names()?))).await?;
-    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    let all = blocking(move || Names::load(&i)).await?;
+    let names = &all.places;
+    let name = |id: &str| all.place(id).to_string();
     let provinces = report
         .areas
         .get(&forms::index::Level::Province)
@@ -323,8 +323,8 @@ pub(super) async fn index_results(
         forms::index::Level::Province => "Theo tỉnh",
     };
     let body = html! {
-        (unopenable_list(&computed.unopenable, &enumerators))
-        p { "Phiếu trả lời cùng một mã cho mọi câu hỏi hài lòng (cần xem lại): " b #straight-lined { (straight.len()) } " " (straight.join(", ")) }
+        (unopenable_list(&computed.unopenable, &all))
+        p { "Phiếu trả lời cùng một mã cho mọi câu hỏi hài lòng (cần xem lại): " b #straight-lined { (straight.len()) } " " (straight.iter().map(|h| all.serial(h)).collect::<Vec<_>>().join(", ")) }
         p { @if provinces == 1 { "Toàn tỉnh: " } @else { "Cả nước (trung bình " (provinces) " tỉnh): " }
             b #national { (percent(&report.national.overall)) } " (khoảng tin cậy 95 %: " (interval(&report.national.overall)) ", " (report.national.forms) " phiếu)" }
         @if let Some(districts) = report.areas.get(&forms::index::Level::District) { (index_bars(districts, &names)) }
@@ -345,23 +345,65 @@ pub(super) async fn index_results(
 
 /// Sheets left out of the figures because they cannot be opened: each to be keyed again from
 /// its paper, named by household, enumerator and the device that sent it.
-pub(super) fn unopenable_list(
-    unopenable: &[crate::service::Unopenable],
-    enumerators: &std::collections::HashMap<String, String>,
-) -> Markup {
+pub(super) fn unopenable_list(unopenable: &[crate::service::Unopenable], names: &Names) -> Markup {
     html! {
         @if !unopenable.is_empty() {
             section #unopenable {
                 h2.error { (unopenable.len()) " phiếu không mở được — đã loại khỏi số liệu; nhập lại từ phiếu giấy" }
-                table { thead { tr { th { "Hộ" } th { "Số phiếu" } th { "Điều tra viên" } th { "Máy gửi" } th { "Lô" } th { "Lý do" } } }
-                    tbody { @for u in unopenable { tr {
-                        td { (u.form.household) } td { (u.form.serial) }
-                        td { (enumerators.get(&u.form.enumerator).map(String::as_str).unwrap_or(&u.form.enumerator)) }
-                        td.l { (u.form.device) } td { (u.form.seq) } td.l { (u.reason) }
+                div.scroll { table { thead { tr { th { "Số phiếu" } th { "Thôn" } th { "Điều tra viên" } th { "Máy gửi" } th { "Lô" } th { "Lý do" } } }
+                    tbody { @for u in unopenable { tr data-household=(u.form.household) {
+                        td { (u.form.serial) } td.l { (names.place(&u.form.village)) }
+                        td.l { (names.enumerator(&u.form.enumerator)) }
+                        td.l { (names.device(&u.form.device)) } td { (u.form.seq) } td.l { (u.reason) }
                     } } }
-                }
+                } }
             }
         }
+    }
+}
+
+/// Names for the ids the ministry's pages are keyed by: places, enumerators, devices, and the
+/// serial printed on each household's paper form.
+pub(super) struct Names {
+    places: std::collections::HashMap<String, String>,
+    enumerators: std::collections::HashMap<String, String>,
+    devices: std::collections::HashMap<String, String>,
+    serials: std::collections::HashMap<String, String>,
+}
+
+impl Names {
+    pub(super) fn load(intake: &Intake) -> Result<Names, IntakeError> {
+        Ok(Names {
+            places: intake.store.place_names()?,
+            enumerators: intake.enumerator_names()?,
+            devices: intake
+                .store
+                .devices()?
+                .into_iter()
+                .map(|(id, _, label, ..)| (id.to_string(), label))
+                .collect(),
+            serials: intake
+                .store
+                .expected_forms()?
+                .into_iter()
+                .map(|f| (f.household, f.serial))
+                .collect(),
+        })
+    }
+    fn pick<'a>(map: &'a std::collections::HashMap<String, String>, id: &'a str) -> &'a str {
+        map.get(id).map(String::as_str).unwrap_or(id)
+    }
+    pub(super) fn place<'a>(&'a self, id: &'a str) -> &'a str {
+        Self::pick(&self.places, id)
+    }
+    pub(super) fn enumerator<'a>(&'a self, id: &'a str) -> &'a str {
+        Self::pick(&self.enumerators, id)
+    }
+    pub(super) fn device<'a>(&'a self, id: &'a str) -> &'a str {
+        Self::pick(&self.devices, id)
+    }
+    pub(super) fn serial<'a>(&'a self, household: &'a str) -> &'a str {
+        Self::pick(&self.serials, household)
     }
 }
 
@@ -487,26 +529,40 @@ pub(super) async fn anomalies_page(
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
-    let a = blocking(move || i.anomalies()).await?;
+    let (a, names, households) = blocking(move || {
+        let households: std::collections::HashMap<String, String> = i
+            .store
+            .expected_forms()?
+            .into_iter()
+            .map(|f| (f.household, f.serial))
+            .collect();
+        Ok((i.anomalies()?, i.enumerator_names()?, households))
+    })
+    .await?;
     fn label(kind: &str) -> &str {
         match kind {
             "fast_keying" => "Nhập nhanh bất thường",
             "collected_outside_window" => "Thu phiếu ngoài thời gian thu",
             "many_refusals_or_absences" => "Nhiều hộ từ chối hoặc vắng",
             "clock_jump" => "Đồng hồ máy nhảy",
-            other => other,
+            _ => "Dấu hiệu khác",
         }
     }
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
     let body = html! {
         p { "Thời gian nhập trung vị: " (a.median_keying_seconds.map(|s| format!("{s} giây")).unwrap_or_else(|| "—".into())) " · " (a.flags.len()) " dấu hiệu" }
-        table #by-enumerator {
+        div.scroll { table #by-enumerator {
             thead { tr { th { "Điều tra viên" } th { "Dấu hiệu" } } }
             tbody { @for (enumerator, kinds) in &a.by_enumerator {
-                tr { td { (enumerator) } td.l { @for (k, n) in kinds { (label(k)) ": " (n) "; " } } }
+                tr { td { (name(enumerator)) } td.l { @for (k, n) in kinds { (label(k)) ": " (n) "; " } } }
             } }
-        }
+        } }
         h2 { "Chi tiết" }
-        ul #flags { @for f in &a.flags { li data-kind=(f.kind) { b { (label(f.kind)) } " — " (f.enumerator) " " (f.household.as_deref().unwrap_or("")) ": " (f.detail) } } }
+        ul #flags { @for f in &a.flags { li data-kind=(f.kind) {
+            b { (label(f.kind)) } " — " (name(&f.enumerator))
+            @if let Some(h) = &f.household { ", phiếu " (households.get(h).map(String::as_str).unwrap_or(h)) }
+            ": " (f.detail)
+        } } }
     };
     Ok(page("Dấu hiệu bất thường", Some(&v), body).into_response())
 }
@@ -516,11 +572,13 @@ pub(super) async fn review_page(
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
-    let (forms, reviews, paper) = blocking(move || {
+    let (forms, reviews, paper, names, tz) = blocking(move || {
         Ok((
             i.store.expected_forms()?,
             i.store.reviews()?,
             i.store.paper_serials()?,
+            i.enumerator_names()?,
+            i.time_zone()?,
         ))
     })
     .await?;
@@ -530,14 +588,14 @@ pub(super) async fn review_page(
         .collect();
     let body = html! {
         p { "Phiếu bị gắn cờ cần đối chiếu với bản giấy trong bưu gói; bản giấy đã đến hay chưa được ghi bên cạnh." }
-        table #reviews {
-            thead { tr { th { "Số phiếu" } th { "Hộ" } th { "Thôn" } th { "Điều tra viên" } th { "Bản giấy" } th { "Quyết định" } th { "Duyệt" } } }
+        div.scroll { table #reviews {
+            thead { tr { th { "Số phiếu" } th { "Thôn, xã" } th { "Điều tra viên" } th { "Bản giấy" } th { "Quyết định" } th { "Duyệt" } } }
             tbody { @for f in forms.iter().filter(|f| f.digital) {
                 tr data-household=(f.household) {
-                    td { (f.serial) } td.l { (f.household) } td.l { (f.village_name) } td.l { (f.enumerator) }
+                    td { (f.serial) } td.l { (f.village_name) } td.l { (names.get(&f.enumerator).unwrap_or(&f.enumerator)) }
                     td { (if paper.contains(&f.serial) { "đã đến" } else { "chưa đến" }) }
                     td.l.decision { @if let Some((d, reason, by, at)) = reviews.get(&f.household) {
-                        (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) " — " (reason) " (" (by) ", " (at) ")"
+                        (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) " — " (reason) " (" (by) ", " (super::audit::local_time(at, tz)) ")"
                         @if d == "flagged" { " " a href={ "/ministry/correct/" (f.household) } { "Nhập sửa theo bản giấy" } }
                     } }
                     td { form method="post" action="/ministry/review" {
@@ -549,7 +607,7 @@ pub(super) async fn review_page(
                     } }
                 }
             } }
-        }
+        } }
     };
     Ok(page("Duyệt phiếu", Some(&v), body).into_response())
 }

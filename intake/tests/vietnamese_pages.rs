@@ -1,0 +1,334 @@
+//! Every page of the centre speaks Vietnamese to the people who read it: each page, as each
+//! role sees it with real work in the database (refused work, anomalies, a back-check draw, the
+//! index), is fetched over HTTP and its visible text checked for English words and for codes or
+//! ids where a person reads. English is allowed second, after " / ".
+
+mod support;
+
+use intake::accounts::{hash_password, Account, Role};
+use support::pages::*;
+
+/// English words that no Vietnamese sentence contains.
+const ENGLISH: &[&str] = &[
+    "the",
+    "and",
+    "of",
+    "is",
+    "are",
+    "was",
+    "not",
+    "for",
+    "with",
+    "from",
+    "by",
+    "this",
+    "that",
+    "household",
+    "households",
+    "enumerator",
+    "village",
+    "form",
+    "forms",
+    "error",
+    "request",
+    "found",
+    "none",
+    "bad",
+    "page",
+    "event",
+    "events",
+    "rejected",
+    "assigned",
+    "serial",
+];
+
+/// The visible text of a page, without markup, scripts, styles or drawings.
+fn visible_text(html: &str) -> String {
+    let mut text = html.to_string();
+    for tag in ["script", "style", "svg", "title"] {
+        while let (Some(start), Some(end)) = (
+            text.find(&format!("<{tag}")),
+            text.find(&format!("</{tag}>")),
+        ) {
+            if end < start {
+                break;
+            }
+            text.replace_range(start..end + tag.len() + 3, " ");
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push('\n');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+}
+
+/// The page without the cells that open with `opening`.
+fn without_cells(html: &str, opening: &str) -> String {
+    let mut html = html.to_string();
+    while let Some(start) = html.find(opening) {
+        let end = html[start..]
+            .find("</td>")
+            .map(|e| start + e + 5)
+            .unwrap_or(html.len());
+        html.replace_range(start..end, "");
+    }
+    html
+}
+
+/// What in a page is not Vietnamese: English words, snake_case codes, kebab-case ids.
+fn problems(html: &str, allowed: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in visible_text(html).lines() {
+        // Vietnamese first, English second: what follows " / " may be English.
+        let mut line = line.split(" / ").next().unwrap_or("").to_string();
+        for a in allowed {
+            line = line.replace(a, " ");
+        }
+        for token in line
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+            .filter(|t| !t.is_empty())
+        {
+            let lower = token.to_lowercase();
+            let code_like = token.contains('_')
+                || (token.contains('-')
+                    && token.chars().any(|c| c.is_ascii_lowercase())
+                    && token.split('-').filter(|p| !p.is_empty()).count() >= 2
+                    && token.is_ascii());
+            if code_like || ENGLISH.contains(&lower.as_str()) {
+                found.push(format!("{token:?} in {:?}", line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_checker_catches_what_it_is_for() {
+    assert!(problems("<p>Lý do: household_not_assigned</p>", &[]).len() == 1);
+    assert!(problems("<td>enum-dh-p2</td>", &[]).len() == 1);
+    assert!(problems("<p>bad request: the form is not found</p>", &[]).len() >= 3);
+    assert!(problems(
+        "<p>Hãy ghi lý do. / Say why, the form.</p><style>a_b{}</style>",
+        &[]
+    )
+    .is_empty());
+    assert!(problems(
+        "<p>Phiếu QT24-00005 của Nguyễn Văn An, 23/11/2026 08:00</p>",
+        &[]
+    )
+    .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_each_role_reads_is_in_vietnamese() {
+    let server = setup().await;
+    let admin = Account {
+        login: "admin".into(),
+        name: "Quản trị".into(),
+        role: Role::Admin,
+        districts: vec![],
+        password_hash: Some(hash_password("quản trị viên mật khẩu").unwrap()),
+        disabled: false,
+    };
+    server
+        .intake
+        .store
+        .upsert_account(&admin, chrono::Utc::now())
+        .unwrap();
+
+    // Real work: forms through to verified answers, a village moved while a device was offline
+    // (one refusal decided, one waiting), collections outside the window (anomalies).
+    let mut device = server.enroll("enum-dh-p2").await;
+    let hs = server.households("enum-dh-p2");
+    let mut events = Vec::new();
+    for h in &hs[..3] {
+        events.extend([
+            device.distributed(h),
+            device.collected(h),
+            device.transcribed(h),
+            device.verified_with(h, device.sealed(h)),
+        ]);
+    }
+    let batch = device.next_batch(events);
+    assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
+    let moved: Vec<_> = hs
+        .iter()
+        .filter(|h| h.0.starts_with("dh-p2-kp1-"))
+        .skip(5)
+        .take(2)
+        .cloned()
+        .collect();
+    server
+        .intake
+        .store
+        .reassign(
+            &intake::store::ReassignTarget::Village("dh-p2-kp1".into()),
+            "enum-dh-p4",
+            "gs-dh",
+            "ốm",
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    let batch = device.next_batch(vec![
+        device.distributed(&moved[0]),
+        device.distributed(&moved[1]),
+    ]);
+    assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
+    let refused = server.intake.store.rejected_events(None).unwrap();
+    server
+        .intake
+        .store
+        .resolve_rejected(
+            &refused[0].event,
+            sync_protocol::assignment::Resolution::Dismissed,
+            "Phát nhầm",
+            "gs-dh",
+            chrono::Utc::now(),
+        )
+        .unwrap();
+
+    server
+        .intake
+        .store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE)
+        .unwrap();
+    let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
+    let ministry = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
+    let admin = log_in(&server, "admin", "quản trị viên mật khẩu")
+        .await
+        .unwrap();
+    let csrf = hidden_csrf(
+        &get(&server, "/ministry/backcheck", &ministry)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let post = |path: &str, form: Vec<(&'static str, String)>| {
+        let (url, session) = (format!("{}{path}", server.base), ministry.clone());
+        async move {
+            client()
+                .post(url)
+                .header(reqwest::header::COOKIE, format!("fp_session={session}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let drawn = post(
+        "/ministry/backcheck",
+        vec![
+            ("csrf", csrf.clone()),
+            ("seed", "phuc-tra-dot-1".into()),
+            ("share", "100".into()),
+            ("min", "1".into()),
+        ],
+    )
+    .await;
+    let index = post(
+        "/ministry/index",
+        vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())],
+    )
+    .await;
+    let wrong = post(
+        "/ministry/index",
+        vec![
+            ("csrf", csrf.clone()),
+            ("passphrase", "không phải cụm mật khẩu".into()),
+        ],
+    )
+    .await;
+
+    // What people typed themselves (logins, a seed) may look like ids.
+    let typed = [
+        "gs-dh",
+        "gs-qt",
+        "gs-gl",
+        "bonv",
+        "admin",
+        "phuc-tra-dot-1",
+        "fieldpost://enroll",
+        "intake store-ministry-key",
+    ];
+    let mut pages: Vec<(String, String)> = vec![
+        ("POST /ministry/backcheck".into(), drawn),
+        ("POST /ministry/index".into(), index),
+        ("POST /ministry/index (wrong passphrase)".into(), wrong),
+        (
+            "GET /login".into(),
+            client()
+                .get(format!("{}/login", server.base))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        ),
+    ];
+    for (session, paths) in [
+        (
+            &supervisor,
+            &[
+                "/progress",
+                "/progress/district/dh",
+                "/progress/report",
+                "/reassign",
+                "/codes",
+                "/progress/district/qt",
+                "/ministry/index",
+            ][..],
+        ),
+        (
+            &ministry,
+            &[
+                "/ministry/reconciliation",
+                "/ministry/backcheck",
+                "/ministry/backcheck/draw/1",
+                "/ministry/index",
+                "/ministry/anomalies",
+                "/ministry/review",
+                "/progress",
+            ][..],
+        ),
+        (&admin, &["/admin", "/admin/audit"][..]),
+    ] {
+        for path in paths {
+            pages.push((
+                format!("GET {path}"),
+                get(&server, path, session).await.text().await.unwrap(),
+            ));
+        }
+    }
+    let mut all = Vec::new();
+    for (what, html) in &pages {
+        assert!(html.contains("<html"), "{what} is a page");
+        // The audit log's details record exact technical facts (paths, ids) an admin searches
+        // by; everything else on that page is checked.
+        let html = without_cells(html, "<td class=\"l detail\">");
+        let found = problems(&html, &typed);
+        all.extend(found.into_iter().map(|p| format!("{what}: {p}")));
+    }
+    assert!(
+        all.is_empty(),
+        "not Vietnamese where a person reads:\n{}",
+        all.join("\n")
+    );
+}
