@@ -433,7 +433,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     .unwrap();
     assert!(
         page.contains("id=\"national\"")
-            && page.contains("dh-p2-kp1")
+            && page.contains(&hs[0].1)
             && page.contains("id=\"index-chart\""),
         "{page}"
     );
