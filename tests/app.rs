@@ -6,6 +6,9 @@
 //! screens in Vietnamese go to `docs/screenshots/`.
 
 use fieldpost_e2e::{webdriver::Session, *};
+
+#[path = "../intake/tests/support/language.rs"]
+mod language;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use sync_protocol::lifecycle::HouseholdStatus;
@@ -122,10 +125,44 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.wait_text("h1", "Đã kiểm tra");
 
     // The parcel, then the sync.
+    // Handing over cannot be taken back: it asks once more; cancelled, nothing is made. The
+    // hand-over slip (printed) names the households and has lines for both signatures, as a
+    // draft before and for real after.
     s.click("#nav-parcels");
     s.wait("#make-parcel");
+    let draft: String = s
+        .script("return document.querySelector('.slip').textContent")
+        .as_str()
+        .unwrap_or_default()
+        .into();
+    assert!(
+        draft.contains("bản nháp")
+            && draft.contains("QT24-")
+            && draft.contains("ký, ghi rõ họ tên"),
+        "{draft}"
+    );
     s.click("#make-parcel");
-    s.wait(".parcel");
+    s.wait_text("#confirm", "không sửa lại được");
+    s.click("#make-parcel-cancel");
+    assert!(
+        s.find_all(".parcel").unwrap().is_empty(),
+        "cancelled: no parcel"
+    );
+    s.click("#make-parcel");
+    shot(s, "08a-xac-nhan-buu-goi.png");
+    s.click("#make-parcel-confirm");
+    s.wait_text(".parcel h3", "Bưu gói số 1");
+    let slip: String = s
+        .script("return document.querySelector('.parcel .slip').textContent")
+        .as_str()
+        .unwrap_or_default()
+        .into();
+    assert!(
+        slip.contains("Người nhận (bưu cục)")
+            && slip.contains("Bàn giao lúc")
+            && !slip.contains("bản nháp"),
+        "{slip}"
+    );
     shot(s, "08-buu-goi.png");
     s.click("#nav-sync");
     s.click("#sync-now");
@@ -224,6 +261,28 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
         ".rejected li[data-resolution='accepted']",
         &format!("hồ sơ của {new_holder}"),
     );
+
+    // Every screen the enumerator reads is in Vietnamese: no English, no codes, no ids.
+    for (screen, wait) in [
+        ("#/today", "#moved-away"),
+        ("#/village/dh-p2-kp1", ".household-row"),
+        ("#/household/dh-p2-kp1-01", "#serial"),
+        ("#/household/dh-p2-kp1-05", "#moved-to"),
+        ("#/parcels", "h1"),
+        ("#/sync", ".rejected"),
+        ("#/setup", "h1"),
+    ] {
+        s.script(&format!("location.hash = '{screen}'"));
+        s.wait(wait);
+        std::thread::sleep(Duration::from_millis(300));
+        let text = s.script("return document.body.innerText");
+        let found = language::problems_in_text(text.as_str().unwrap_or_default(), &[]);
+        assert!(
+            found.is_empty(),
+            "{screen} is not Vietnamese where the enumerator reads:\n{}",
+            found.join("\n")
+        );
+    }
 
     // A one-tap outcome that cannot be taken back asks once more; cancelled, nothing is recorded.
     s.script("location.hash = '#/household/dh-p2-kp1-06'");

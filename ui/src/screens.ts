@@ -649,30 +649,66 @@ async function verify(id: string, ctx: Context): Promise<HTMLElement> {
 
 // ---- Parcels ------------------------------------------------------------------------------
 
+/** A printable hand-over slip: the forms by serial with their households, and the lines both
+ * sides sign. Shown only on paper (print styles); a draft before the hand-over. */
+function parcelSlip(title: string, enumerator: string, at: string | null, forms: Household[], parcelId: string | null): HTMLElement {
+  return h(
+    'div',
+    { class: 'slip print-only' },
+    h('h2', {}, title),
+    h('p', {}, `${t('slip_enumerator')}: ${enumerator}`, at ? ` · ${t('handed_over_at', { at: formatDateTime(at) })}` : ` · ${t('slip_draft')}`),
+    parcelId ? h('p', { class: 'muted' }, `${t('slip_parcel_code')}: ${parcelId}`) : null,
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, t('serial')), h('th', {}, t('slip_household')), h('th', {}, t('address')))),
+      h('tbody', {}, forms.map((x, i) => h('tr', {}, h('td', {}, i + 1), h('td', {}, x.serial), h('td', {}, x.name), h('td', {}, x.address)))),
+    ),
+    h('p', {}, t('forms_count', { n: forms.length })),
+    h('div', { class: 'signatures' }, h('div', {}, t('slip_giver'), h('br'), t('slip_sign')), h('div', {}, t('slip_receiver'), h('br'), t('slip_sign'))),
+  );
+}
+
 async function parcels(ctx: Context): Promise<HTMLElement> {
   const [list, made] = await Promise.all([api.households(), api.parcels()]);
+  const bySerial = new Map(list.map((x) => [x.serial, x]));
   const readyStatus = ctx.overview.verification_required ? 'verified' : 'transcribed';
   const ready = list.filter((x) => x.status === readyStatus && x.assigned);
   const boxes = new Map<string, HTMLInputElement>();
   const section = h('section', {});
+  const enumerator = ctx.overview.enumerator_name ?? '';
+  const chosen = () => [...boxes].filter(([, b]) => b.checked).map(([id]) => id);
+  // Handing over cannot be taken back: the box says how many forms go, and asks once more.
+  const confirmBox = h('div', { id: 'confirm', class: 'confirm', hidden: true });
+  const handOver = async () => {
+    try {
+      await api.handOverParcel(chosen());
+      await ctx.refresh();
+      flash(document.querySelector('main section') as HTMLElement, t('parcel_made', { n: chosen().length }), 'ok');
+    } catch (e) {
+      flash(section, ctx.errorText(e));
+    }
+  };
   const make = h(
     'button',
     {
       id: 'make-parcel',
       disabled: ready.length === 0,
-      onclick: async () => {
-        const chosen = [...boxes].filter(([, b]) => b.checked).map(([id]) => id);
-        try {
-          const parcel = await api.handOverParcel(chosen);
-          await ctx.refresh();
-          flash(document.querySelector('main section') as HTMLElement, t('parcel_made', { id: parcel }), 'ok');
-        } catch (e) {
-          flash(section, ctx.errorText(e));
-        }
+      onclick: () => {
+        const n = chosen().length;
+        if (n === 0) return flash(section, t('parcel_none_chosen'));
+        confirmBox.replaceChildren(
+          h('p', {}, t('confirm_parcel', { n })),
+          h('button', { id: 'make-parcel-confirm', class: 'danger', onclick: () => handOver() }, t('confirm_yes', { action: t('make_parcel') })),
+          h('button', { id: 'make-parcel-cancel', class: 'secondary', onclick: () => confirmBox.toggleAttribute('hidden', true) }, t('cancel')),
+        );
+        confirmBox.toggleAttribute('hidden', false);
+        (confirmBox.querySelector('#make-parcel-confirm') as HTMLElement | null)?.focus();
       },
     },
     t('make_parcel'),
   );
+  const numbered = [...made].reverse().map((p, i) => ({ p, n: i + 1 }));
   append(
     section,
     h('h1', {}, t('parcels_title')),
@@ -688,16 +724,20 @@ async function parcels(ctx: Context): Promise<HTMLElement> {
             return h('li', {}, h('label', {}, box, ` ${x.serial} — ${x.name}`));
           }),
         ),
-    h('div', { class: 'actions' }, make, h('button', { class: 'secondary', onclick: () => window.print() }, t('print'))),
-    made.map((p) =>
-      h(
+    h('div', { class: 'actions' }, make, h('button', { id: 'print-slip', class: 'secondary', onclick: () => window.print() }, t('print'))),
+    confirmBox,
+    ready.length > 0 ? parcelSlip(t('slip_title'), enumerator, null, ready, null) : null,
+    numbered.reverse().map(({ p, n }) => {
+      const forms = p.serials.map((serial) => bySerial.get(serial) ?? { id: '', village: '', serial, name: '', address: '', reserve_rank: null, status: '', assigned: true, moved_to: null, carried_from: null });
+      return h(
         'div',
         { class: 'card parcel', 'data-parcel': p.id },
-        h('h3', {}, p.id, ' · ', t('forms_count', { n: p.serials.length })),
+        h('h3', {}, t('parcel_number', { n }), ' · ', t('forms_count', { n: p.serials.length })),
         p.handed_over_at ? h('p', { class: 'muted' }, t('handed_over_at', { at: formatDateTime(p.handed_over_at) })) : null,
-        h('p', { class: 'serials' }, p.serials.join(', ')),
-      ),
-    ),
+        h('ul', { class: 'serials' }, forms.map((x) => h('li', {}, `${x.serial} — ${x.name}`))),
+        parcelSlip(`${t('slip_title')} — ${t('parcel_number', { n })}`, enumerator, p.handed_over_at, forms, p.id),
+      );
+    }),
   );
   return section;
 }

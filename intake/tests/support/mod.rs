@@ -2,6 +2,7 @@
 //! file, and a test device that enrolls, signs and sends like the field client will.
 #![allow(dead_code)]
 
+pub mod language;
 pub mod pages;
 
 use chrono::Utc;
