@@ -119,6 +119,18 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.click("#finish-keying");
     s.wait(".mismatch[data-question='q1_1']");
     assert_eq!(s.find_all(".mismatch").unwrap().len(), 1);
+    // The verifier starts on the first difference, and reads codes with their labels.
+    let focused = s.script("return document.activeElement && document.activeElement.closest('.mismatch') ? document.activeElement.closest('.mismatch').dataset.question : ''");
+    assert_eq!(
+        focused.as_str(),
+        Some("q1_1"),
+        "the first difference has the focus"
+    );
+    let first_said = s.text(".mismatch[data-question='q1_1'] .first").unwrap();
+    assert!(
+        first_said.starts_with(&format!("{first_q1_1} — ")) && first_said.len() > 5,
+        "a code with its label: {first_said}"
+    );
     shot(s, "07-doi-chieu.png");
     s.click(".mismatch[data-question='q1_1'] .take-first");
     s.click("#confirm-verification");
@@ -295,9 +307,57 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
             .is_empty(),
         "nothing recorded after cancel"
     );
+    s.type_into("#note", "Hẹn quay lại chiều mai");
     s.click("#outcome-absent");
     s.click("#outcome-absent-confirm");
-    s.wait(".history li");
+    s.wait_text(".history li .note", "Hẹn quay lại chiều mai");
+
+    // Finding a household as people type: without diacritics, and Enter opens a single match.
+    let kept = centre
+        .intake
+        .store
+        .assignment("enum-dh-p2")
+        .unwrap()
+        .households
+        .into_iter()
+        .find(|h| h.id == "dh-p2-kp2-03")
+        .unwrap();
+    s.script("location.hash = '#/village/dh-p2-kp2'");
+    s.wait(".household-row");
+    s.type_into(
+        "#search",
+        &format!(
+            "{} {}",
+            without_diacritics(&kept.name),
+            &kept.serial[kept.serial.len() - 3..]
+        ),
+    );
+    s.wait_text(".households", &kept.name);
+    assert_eq!(
+        s.find_all(".household-row").unwrap().len(),
+        1,
+        "one household matches"
+    );
+    s.keys("\u{E007}");
+    s.wait_text("#serial", &kept.serial);
+
+    // A replacement says whom it replaces, after asking once more.
+    s.script("location.hash = '#/household/dh-p2-kp2-04'");
+    s.click("#outcome-refused");
+    s.click("#outcome-refused-confirm");
+    s.click("#replace");
+    s.wait_text("#confirm", "hộ dự phòng tiếp theo");
+    s.click("#replace-confirm");
+    let original = centre
+        .intake
+        .store
+        .assignment("enum-dh-p2")
+        .unwrap()
+        .households
+        .into_iter()
+        .find(|h| h.id == "dh-p2-kp2-04")
+        .unwrap();
+    s.wait_text("#replaces", &original.name);
 
     // Every main screen fits a 10-inch tablet (768 px) and a wide laptop (1920 px): nothing
     // runs off the side.
@@ -331,8 +391,37 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
             );
         }
         if width == 768 {
+            // Addresses stay on the village list (under the name), free text gets a line's
+            // width, and a focused question is never under the sticky progress bar.
+            s.script("location.hash = '#/village/dh-p2-kp1'");
+            s.wait(".household-row");
+            let shown = s.script("const a = document.querySelector('.household-row .addr'); return a.offsetWidth > 0 && a.offsetHeight > 0");
+            assert_eq!(shown.as_bool(), Some(true), "addresses visible at 768 px");
             s.script("location.hash = '#/key/dh-p2-kp1-02/1'");
             s.wait("#ans-a_sex");
+            let text_width = s
+                .script("return document.querySelector('.q.q-text input').offsetWidth")
+                .as_i64()
+                .unwrap();
+            assert!(text_width > 400, "free text box is {text_width} px wide");
+            let hidden = s.script(
+                "const inputs = [...document.querySelectorAll('.q input.answer')]; const bar = document.querySelector('.sticky');
+                 let covered = 0;
+                 for (const i of inputs.slice(5, 40)) {
+                   document.activeElement.blur();
+                   /* Put the question just under the bar, as a keyer scrolling back leaves it. */
+                   window.scrollBy(0, i.getBoundingClientRect().top - bar.getBoundingClientRect().bottom + 10 - 30);
+                   i.focus();
+                   if (i.getBoundingClientRect().top < bar.getBoundingClientRect().bottom) covered++;
+                 }
+                 return covered",
+            );
+            assert_eq!(
+                hidden.as_i64(),
+                Some(0),
+                "inputs under the sticky bar when focused"
+            );
+            s.script("document.querySelector('#ans-a_sex').focus()");
             shot(s, "10-nhap-phieu-768px.png");
         }
     }
@@ -363,4 +452,14 @@ fn stored_events(centre: &Centre) -> Vec<Value> {
         .into_iter()
         .map(|b| serde_json::from_str(&b).unwrap())
         .collect()
+}
+
+/// Lower case without Vietnamese diacritics, as a hurried keyer types a name.
+fn without_diacritics(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfd()
+        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+        .map(|c| if c == 'đ' || c == 'Đ' { 'd' } else { c })
+        .collect::<String>()
+        .to_lowercase()
 }

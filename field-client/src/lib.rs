@@ -87,6 +87,8 @@ pub struct Household {
     pub moved_to: Option<String>,
     /// Whose work, accepted by a supervisor, this household's record carries.
     pub carried_from: Option<String>,
+    /// The household this reserve household replaces, once brought in.
+    pub replaces: Option<String>,
 }
 
 /// An event the intake rejected, for the enumerator to see.
@@ -219,9 +221,9 @@ impl Client {
     }
 
     pub fn households(&self) -> Result<Vec<Household>, ClientError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, village, serial, name, address, reserve_rank, status, assigned, moved_to, carried_from FROM households ORDER BY village, reserve_rank IS NOT NULL, reserve_rank, id",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {HOUSEHOLD_COLUMNS} FROM households ORDER BY village, reserve_rank IS NOT NULL, reserve_rank, id"
+        ))?;
         let rows = stmt
             .query_map([], household_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
@@ -355,6 +357,12 @@ pub struct HistoryEntry {
     pub resolution_note: Option<String>,
 }
 
+/// A household's columns, with the household it replaces (a reserve brought in by a replacement
+/// the intake did not refuse).
+const HOUSEHOLD_COLUMNS: &str = "id, village, serial, name, address, reserve_rank, status, assigned, moved_to, carried_from,
+    (SELECT e.household FROM events e WHERE e.kind = 'household_replaced' AND json_extract(e.body, '$.body.replacement') = households.id
+       AND (e.outcome IS NULL OR e.outcome = 'accepted') ORDER BY e.n DESC LIMIT 1)";
+
 fn household_from_row(r: &rusqlite::Row) -> rusqlite::Result<Household> {
     let status: String = r.get(6)?;
     Ok(Household {
@@ -368,12 +376,13 @@ fn household_from_row(r: &rusqlite::Row) -> rusqlite::Result<Household> {
         assigned: r.get(7)?,
         moved_to: r.get(8)?,
         carried_from: r.get(9)?,
+        replaces: r.get(10)?,
     })
 }
 
 fn household_in(conn: &Connection, id: &str) -> Result<Household, ClientError> {
     conn.query_row(
-        "SELECT id, village, serial, name, address, reserve_rank, status, assigned, moved_to, carried_from FROM households WHERE id = ?1",
+        &format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id = ?1"),
         [id],
         household_from_row,
     )

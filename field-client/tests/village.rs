@@ -58,6 +58,12 @@ fn a_village_from_hand_out_to_parcel_arrives_exactly_as_recorded() {
         .unwrap();
     let replacement = client.replace(&village[1]).unwrap();
     assert_eq!(replacement, "dh-p2-kp1-r01");
+    assert_eq!(
+        client.household(&replacement).unwrap().replaces.as_deref(),
+        Some(village[1].as_str()),
+        "the reserve knows whom it replaces"
+    );
+    assert_eq!(client.household(&village[2]).unwrap().replaces, None);
     // Illegal steps are refused on the device, with nothing recorded.
     assert!(matches!(
         client.collect(&village[2]),

@@ -60,6 +60,8 @@ export interface Household {
   moved_to: string | null;
   /** Whose work, accepted by a supervisor, this household's record carries. */
   carried_from: string | null;
+  /** The household this reserve household replaces, once brought in. */
+  replaces: string | null;
 }
 
 export interface HistoryEntry {

@@ -6,6 +6,7 @@ import { append, h } from './dom';
 import { formatDate, formatDateTime, lang, t, tDynamic } from './i18n';
 import * as keying from './keying';
 import { paperFate, resolutionText, whatToDo } from './rejections';
+import { matches } from './search';
 import { href, type Route } from './route';
 
 export interface Context {
@@ -167,11 +168,10 @@ async function village(id: string, ctx: Context): Promise<HTMLElement> {
   const statuses = ['all', ...new Set(all.map((x) => x.status))];
   const chips = h('div', { class: 'filters' });
   const draw = () => {
-    const q = search.value.trim().toLowerCase();
     list.replaceChildren(
       ...all
         .filter((x) => filter === 'all' || x.status === filter)
-        .filter((x) => q === '' || `${x.name} ${x.address} ${x.serial}`.toLowerCase().includes(q))
+        .filter((x) => matches(x, search.value))
         .map((x) =>
           h(
             'a',
@@ -201,6 +201,12 @@ async function village(id: string, ctx: Context): Promise<HTMLElement> {
     );
   };
   search.addEventListener('input', draw);
+  // Enter opens the household when the search leaves exactly one.
+  search.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter') return;
+    const shown = list.querySelectorAll<HTMLAnchorElement>('.household-row');
+    if (shown.length === 1) location.hash = shown[0].getAttribute('href') ?? '';
+  });
   draw();
   return h(
     'section',
@@ -219,6 +225,11 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
   const [list, events] = await Promise.all([api.households(), api.history(id)]);
   const x = list.find((y) => y.id === id);
   if (!x) return h('p', { class: 'error' }, id);
+  const replaced = x.replaces ? list.find((y) => y.id === x.replaces) : undefined;
+  const nameOf = (hid: string) => {
+    const y = list.find((z) => z.id === hid);
+    return y ? `${y.name} (${y.serial})` : hid;
+  };
   const section = h('section', {});
   const confirmBox = h('div', { id: 'confirm', class: 'confirm', hidden: true });
   const run = async (f: () => Promise<unknown>) => {
@@ -283,10 +294,16 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
       case 'moved':
         if (ctx.overview.replacement_allowed)
           actions.push(
-            act('replace', t('replace'), async () => {
-              const by = await api.replace(id);
-              location.hash = href({ name: 'household', id: by });
-            }),
+            act(
+              'replace',
+              t('replace'),
+              async () => {
+                const by = await api.replace(id);
+                location.hash = href({ name: 'household', id: by });
+              },
+              '',
+              t('confirm_replace', { household: `${x.name} (${x.serial})` }),
+            ),
           );
         break;
     }
@@ -300,6 +317,7 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
       ? null
       : h('div', { class: 'flash error', id: 'moved-to' }, h('p', {}, x.moved_to ? t('moved_to', { who: x.moved_to }) : t('moved_to_someone')), h('p', { class: 'fate' }, paperFate(x))),
     x.carried_from ? h('p', { class: 'flash', id: 'carried-from' }, t('carried_from', { who: x.carried_from })) : null,
+    replaced ? h('p', { class: 'flash', id: 'replaces' }, t('replaces', { household: `${replaced.name} (${replaced.serial})` })) : null,
     h('div', { class: 'actions' }, actions),
     confirmBox,
     h('h2', {}, t('history')),
@@ -313,7 +331,7 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
           h('time', {}, formatDateTime(e.at)),
           ' ',
           tDynamic(`kind_${e.kind}`, e.kind),
-          e.detail ? ` — ${tDynamic(`outcome_${e.detail}`, tDynamic(`to_${e.detail}`, e.detail))}` : '',
+          e.detail ? ` — ${e.kind === 'household_replaced' ? t('replaced_by', { household: nameOf(e.detail) }) : tDynamic(`outcome_${e.detail}`, tDynamic(`to_${e.detail}`, e.detail))}` : '',
           ' · ',
           h('span', { class: `sent ${e.outcome ?? 'unsent'}` }, e.outcome ? tDynamic(`outcome_sent_${e.outcome}`, e.outcome) : t('outcome_unsent')),
           e.note ? h('div', { class: 'note' }, `${t('note_written')}: ${e.note}`) : null,
@@ -499,7 +517,7 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     const choices = [...q.choices, ...q.special].map((c) => h('span', { class: 'choice' }, h('b', {}, c.code), ` ${text(c.label)}`));
     const row = h(
       'div',
-      { class: 'q', 'data-id': q.id },
+      { class: `q q-${q.kind}`, 'data-id': q.id },
       h('span', { class: 'num' }, q.number),
       h('div', { class: 'body' }, h('div', { class: 'label' }, text(q.label)), h('div', { class: 'choices' }, choices), h('div', { class: 'skip-note muted', hidden: true }, t('skipped')), error),
       input,
@@ -587,6 +605,17 @@ function recordKeying(ms: number): void {
 
 // ---- Verification: walk the mismatches ---------------------------------------------------
 
+/** An answer as the verifier reads it: each code with its label ("2 — Nữ"). */
+function labelled(q: { choices: { code: number; label: { vi: string; en: string } }[]; special: { code: number; label: { vi: string; en: string } }[] }, v: keying.Answer | null): string {
+  if (v === null || v === undefined || (Array.isArray(v) && v.length === 0)) return t('empty');
+  const all = [...q.choices, ...q.special];
+  const one = (c: unknown) => {
+    const found = typeof c === 'number' ? all.find((x) => x.code === c) : undefined;
+    return found ? `${c} — ${text(found.label)}` : String(c);
+  };
+  return Array.isArray(v) ? v.map(one).join('; ') : one(v);
+}
+
 async function verify(id: string, ctx: Context): Promise<HTMLElement> {
   const [sheet, list, mismatches] = await Promise.all([api.keyingSheet(), api.households(), api.mismatches(id)]);
   const x = list.find((y) => y.id === id);
@@ -603,7 +632,7 @@ async function verify(id: string, ctx: Context): Promise<HTMLElement> {
       'div',
       { class: 'mismatch card', 'data-question': m.question },
       h('h3', {}, `${q.number}. ${text(q.label)}`),
-      h('p', {}, `${t('first_keying')}: `, h('b', {}, keying.formatAnswer(m.first) || t('empty')), ` · ${t('second_keying')}: `, h('b', {}, keying.formatAnswer(m.second) || t('empty'))),
+      h('p', {}, `${t('first_keying')}: `, h('b', { class: 'first' }, labelled(q, m.first)), ` · ${t('second_keying')}: `, h('b', { class: 'second' }, labelled(q, m.second))),
       h('label', {}, t('paper_value'), input),
       take(t('take_first'), m.first, 'take-first'),
       take(t('take_second'), m.second, 'take-second'),
@@ -636,6 +665,8 @@ async function verify(id: string, ctx: Context): Promise<HTMLElement> {
     },
     t('confirm_verification'),
   );
+  // The keyer starts on the first difference, with the paper in hand.
+  requestAnimationFrame(() => inputs.values().next().value?.focus());
   append(
     section,
     h('a', { href: href({ name: 'key', id, pass: 2 }), class: 'back' }, t('back')),
@@ -728,7 +759,7 @@ async function parcels(ctx: Context): Promise<HTMLElement> {
     confirmBox,
     ready.length > 0 ? parcelSlip(t('slip_title'), enumerator, null, ready, null) : null,
     numbered.reverse().map(({ p, n }) => {
-      const forms = p.serials.map((serial) => bySerial.get(serial) ?? { id: '', village: '', serial, name: '', address: '', reserve_rank: null, status: '', assigned: true, moved_to: null, carried_from: null });
+      const forms = p.serials.map((serial) => bySerial.get(serial) ?? { id: '', village: '', serial, name: '', address: '', reserve_rank: null, status: '', assigned: true, moved_to: null, carried_from: null, replaces: null });
       return h(
         'div',
         { class: 'card parcel', 'data-parcel': p.id },

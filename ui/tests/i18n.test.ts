@@ -56,10 +56,25 @@ describe('what the banner and the refusals say', () => {
   });
   it('tells where the paper of a household moved away is, from what this device did', async () => {
     const { paperFate } = await import('../src/rejections');
-    const x = { id: 'h1', village: 'v', serial: 'QT24-0007', name: 'A', address: '', reserve_rank: null, status: 'assigned', assigned: false, moved_to: 'Trần Văn Bình', carried_from: null };
+    const x = { id: 'h1', village: 'v', serial: 'QT24-0007', name: 'A', address: '', reserve_rank: null, status: 'assigned', assigned: false, moved_to: 'Trần Văn Bình', carried_from: null, replaces: null };
     expect(paperFate(x)).toContain('không cần làm gì');
     expect(paperFate({ ...x, status: 'distributed' })).toBe('Phiếu giấy số QT24-0007 đang ở hộ. Báo Trần Văn Bình đến thu phiếu này; đừng phát phiếu mới.');
     expect(paperFate({ ...x, status: 'collected' })).toContain('trao cho Trần Văn Bình hoặc giám sát viên');
     expect(paperFate({ ...x, status: 'transcribed', moved_to: null })).toContain('trao cho điều tra viên mới');
+  });
+});
+
+describe('finding a household', () => {
+  it('finds without diacritics, by any word of name, address or serial', async () => {
+    const { fold, matches } = await import('../src/search');
+    expect(fold('Nguyễn Thị Thảo, Đường Lê Lợi')).toBe('nguyen thi thao, duong le loi');
+    const x = { name: 'Trần Thị Thảo', address: 'Số 12, Khu phố 2', serial: 'QT24-00031' };
+    expect(matches(x, 'thao')).toBe(true);
+    expect(matches(x, 'THẢO')).toBe(true);
+    expect(matches(x, 'tran thao')).toBe(true);
+    expect(matches(x, 'khu pho 2')).toBe(true);
+    expect(matches(x, '00031')).toBe(true);
+    expect(matches(x, 'thao 00032')).toBe(false);
+    expect(matches(x, '  ')).toBe(true);
   });
 });
