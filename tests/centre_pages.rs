@@ -61,6 +61,39 @@ fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
         0
     );
 
+    // Work refused after a reassignment, for the supervisor to decide on the page.
+    centre
+        .intake
+        .store
+        .reassign(
+            &intake::store::ReassignTarget::Village("dh-p2-kp2".into()),
+            "enum-dh-p4",
+            "gs-dh",
+            "Điều tra viên ốm",
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    let moved: Vec<String> = device
+        .households()
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.village == "dh-p2-kp2" && h.reserve_rank.is_none())
+        .take(2)
+        .map(|h| h.id)
+        .collect();
+    for h in &moved {
+        device
+            .distribute(h, Recipient::Representative, None)
+            .unwrap();
+    }
+    assert_eq!(
+        device
+            .sync(RetryPolicy::default(), &mut |_| {})
+            .unwrap()
+            .events_rejected,
+        2
+    );
+
     let store = &centre.intake.store;
     store
         .set_password("gs-dh", &hash_password("giám sát Đông Hà 2024").unwrap())
@@ -74,6 +107,15 @@ fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
         disabled: false,
     };
     store.upsert_account(&ministry, chrono::Utc::now()).unwrap();
+    let admin = Account {
+        login: "quantri".into(),
+        name: "Quản trị hệ thống".into(),
+        role: Role::Admin,
+        districts: vec![],
+        password_hash: Some(hash_password("quản trị viên mật khẩu").unwrap()),
+        disabled: false,
+    };
+    store.upsert_account(&admin, chrono::Utc::now()).unwrap();
     let passphrase = "cụm mật khẩu của Bộ Nội vụ 2024";
     centre
         .intake
@@ -89,6 +131,7 @@ fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
         .env("BASE_URL", &centre.url)
         .env("SUPERVISOR", "gs-dh:giám sát Đông Hà 2024")
         .env("MINISTRY", "bonv:bộ nội vụ mật khẩu")
+        .env("ADMIN", "quantri:quản trị viên mật khẩu")
         .env("PASSPHRASE", passphrase)
         .env("SERIALS", serials.join(","))
         .env("SCREENSHOTS", &shots)

@@ -93,10 +93,21 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
     .await
     .unwrap();
     assert!(
-        report.starts_with("điều tra viên,đã phát,đã thu,đã nhập"),
+        report.starts_with("điều tra viên,mã điều tra viên,đã phát,đã thu,đã nhập"),
         "{report}"
     );
-    assert!(report.contains("\nenum-dh-p2,1,1,1,1,0,0,0"), "{report}");
+    let name = &server.intake.enumerator_names().unwrap()["enum-dh-p2"];
+    assert!(
+        report.contains(&format!("\n{name},enum-dh-p2,1,1,1,1,0,0,0")),
+        "{report}"
+    );
+    // With no dates, the report runs to today in the campaign's zone: today's work is in it.
+    let default = get(&server, "/progress/report?format=csv", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(default.contains(",enum-dh-p2,1,1,1,1,"), "{default}");
     let xlsx = get(&server, "/progress/report?format=xlsx", &session)
         .await
         .bytes()

@@ -1,6 +1,6 @@
 // The centre's pages in a real browser (Debian's Chromium, driven by Playwright) against a
 // real intake that tests/centre_pages.rs started with the demo campaign and synced data.
-// Environment: BASE_URL, SUPERVISOR (login:password), MINISTRY (login:password), PASSPHRASE,
+// Environment: BASE_URL, SUPERVISOR, MINISTRY and ADMIN (login:password each), PASSPHRASE,
 // SERIALS (the synced forms' serials, comma-separated), SCREENSHOTS (a folder).
 
 import { test, before, after } from 'node:test';
@@ -10,6 +10,7 @@ import { chromium } from 'playwright-core';
 const base = process.env.BASE_URL;
 const [supLogin, supPassword] = process.env.SUPERVISOR.split(':');
 const [minLogin, minPassword] = process.env.MINISTRY.split(':');
+const [adminLogin, adminPassword] = process.env.ADMIN.split(':');
 const serials = process.env.SERIALS.split(',');
 const shots = process.env.SCREENSHOTS;
 
@@ -99,12 +100,69 @@ test('the ministry opens the answers with the passphrase and sees the index', as
   const page = await logIn(minLogin, minPassword);
   await page.goto(`${base}/ministry/index`);
   await page.locator('form[action="/ministry/index"] input[name=passphrase]').fill('not the passphrase, surely');
-  await page.click('form[action="/ministry/index"] button');
+  await page.click('#compute');
   assert.match(await page.locator('.error').textContent(), /Cụm mật khẩu không mở được khoá của Bộ/);
+  // The passphrase is typed once for every action of the page: two downloads, then the index.
   await page.locator('form[action="/ministry/index"] input[name=passphrase]').fill(process.env.PASSPHRASE);
-  await page.click('form[action="/ministry/index"] button');
+  for (const [button, file] of [['Tải chỉ số (CSV)', /\.csv$/], ['Tải câu trả lời (XLSX)', /\.xlsx$/]]) {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: button }).click()]);
+    assert.match(download.suggestedFilename(), file);
+  }
+  await page.click('#compute');
   await page.waitForSelector('#national');
   assert.match(await page.locator('#national').textContent(), /^\d+\.\d$/);
   assert.ok((await page.locator('table.index[data-level=village] tbody tr').count()) >= 1);
   await page.screenshot({ path: `${shots}/centre-04-chi-so.png`, fullPage: true });
+});
+
+test('a supervisor on a phone decides each refused piece of work: accept into the new record, or dismiss with a reason', async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'vi-VN', isMobile: true });
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.fill('input[name=login]', supLogin);
+  await page.fill('input[name=password]', supPassword);
+  await Promise.all([page.waitForURL(`${base}/progress`), page.click('button')]);
+  await page.goto(`${base}/reassign`);
+  const cards = page.locator('#rejected .rejected');
+  assert.equal(await cards.count(), 2);
+  const first = await cards.first().textContent();
+  assert.match(first, /Phát phiếu/);
+  assert.match(first, /Hộ đã được chuyển cho điều tra viên khác/);
+  assert.ok(!/household_not_assigned|form_distributed|enum-/.test(first), first);
+  await page.screenshot({ path: `${shots}/centre-05-viec-bi-tu-choi-390px.png`, fullPage: true });
+  // Accept the first: the page asks once more, then says whose record it joined.
+  await cards.first().locator('button[value=accepted]').click();
+  assert.match(await page.locator('#question').textContent(), /không hoàn tác/);
+  await page.click('button[name=confirmed]');
+  assert.match(await page.locator('#message').textContent(), /Đã nhận vào hồ sơ của/);
+  // Dismiss the other with a reason.
+  await page.locator('#rejected .rejected input[name=note]').fill('Hộ chưa nhận phiếu, phát nhầm');
+  await page.locator('#rejected .rejected button[value=dismissed]').click();
+  await page.click('button[name=confirmed]');
+  assert.match(await page.locator('#message').textContent(), /Đã bỏ qua: Hộ chưa nhận phiếu/);
+  assert.match(await page.locator('#no-rejected').textContent(), /Không có việc nào chờ giải quyết/);
+  await context.close();
+});
+
+test('every page fits a 390 px phone, a 768 px tablet and a 1280 px screen', async () => {
+  for (const [login, password, paths] of [
+    [supLogin, supPassword, ['/progress', '/progress/district/dh', '/progress/report', '/reassign', '/codes']],
+    [minLogin, minPassword, ['/ministry/reconciliation', '/ministry/backcheck', '/ministry/index', '/ministry/anomalies', '/ministry/review']],
+    [adminLogin, adminPassword, ['/admin', '/admin/audit']],
+  ]) {
+    for (const width of [390, 768, 1280]) {
+      const context = await browser.newContext({ viewport: { width, height: 900 }, locale: 'vi-VN', isMobile: width < 500 });
+      const page = await context.newPage();
+      await page.goto(`${base}/login`);
+      await page.fill('input[name=login]', login);
+      await page.fill('input[name=password]', password);
+      await Promise.all([page.waitForURL(`${base}/progress`), page.click('button')]);
+      for (const path of paths) {
+        await page.goto(`${base}${path}`);
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        assert.ok(overflow <= 0, `${path} runs ${overflow} px off a ${width} px screen`);
+      }
+      await context.close();
+    }
+  }
 });

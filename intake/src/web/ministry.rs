@@ -21,7 +21,7 @@ pub(super) fn reconciliation_view(
         p { "Mẫu cần thu: " b { (r.expected) } " · Nhận bản số: " b { (r.digital) } " · Nhận bản giấy: " b { (r.paper) } " · Khớp cả hai: " b { (r.done) } }
         form method="post" action="/ministry/paper" {
             input type="hidden" name="csrf" value=(v.csrf);
-            label { "Số phiếu giấy nhận được (mỗi dòng một số; máy quét mã vạch gõ như bàn phím)" br; textarea name="serials" rows="6" cols="40" autofocus {} }
+            label { "Số phiếu giấy nhận được (mỗi dòng một số; máy quét mã vạch gõ như bàn phím)" br; textarea name="serials" rows="6" cols="30" autofocus {} }
             button { "Ghi nhận phiếu giấy" }
         }
         h2 { "Số phiếu bị trùng" }
@@ -33,7 +33,7 @@ pub(super) fn reconciliation_view(
             ul #unexpected { @for s in &r.unexpected { li { (s) } } }
         }
         h2 { "Theo thôn" }
-        table {
+        div.scroll { table {
             thead { tr { th { "Thôn" } th { "Cần thu" } th { "Bản số" } th { "Bản giấy" } th { "Khớp" } th { "Thiếu bản giấy" } th { "Thiếu bản số" } } }
             tbody { @for vr in &r.villages {
                 tr data-village=(vr.village) {
@@ -41,7 +41,7 @@ pub(super) fn reconciliation_view(
                     td.l.missing-paper { (vr.paper_missing.join(", ")) } td.l { (vr.digital_missing.join(", ")) }
                 }
             } }
-        }
+        } }
     };
     page("Đối chiếu phiếu giấy và bản số", Some(v), body)
 }
@@ -241,20 +241,19 @@ pub(super) async fn index_page(
 }
 
 pub(super) fn passphrase_form(v: &Visitor, message: Option<&str>) -> Markup {
+    // One form, one passphrase field: each action is a button posting it to its own address,
+    // so the officer types the passphrase once for whatever they do on this page.
     html! {
         @if let Some(m) = message { p.error role="alert" { (m) } }
-        p { "Câu trả lời được niêm phong bằng khoá của Bộ. Nhập cụm mật khẩu để mở khoá cho lần tính này; máy chủ không lưu cụm mật khẩu." }
-        form method="post" action="/ministry/index" {
+        p { "Câu trả lời được niêm phong bằng khoá của Bộ. Nhập cụm mật khẩu một lần, rồi chọn việc cần làm; máy chủ không lưu cụm mật khẩu." }
+        form #key-actions method="post" action="/ministry/index" {
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Cụm mật khẩu " input name="passphrase" type="password" autocomplete="off" required; }
-            button { "Tính chỉ số" }
-        }
-        h2 { "Tải về" }
-        @for (action, what) in [("/ministry/index.csv", "Chỉ số (CSV)"), ("/ministry/index.xlsx", "Chỉ số (XLSX)"), ("/ministry/answers.csv", "Câu trả lời (CSV)"), ("/ministry/answers.xlsx", "Câu trả lời (XLSX)")] {
-            form method="post" action=(action) {
-                input type="hidden" name="csrf" value=(v.csrf);
-                label { "Cụm mật khẩu " input name="passphrase" type="password" autocomplete="off" required; }
-                button { (what) }
+            div.actions {
+                button #compute { "Tính chỉ số" }
+                @for (action, what) in [("/ministry/index.csv", "Tải chỉ số (CSV)"), ("/ministry/index.xlsx", "Tải chỉ số (XLSX)"), ("/ministry/answers.csv", "Tải câu trả lời (CSV)"), ("/ministry/answers.xlsx", "Tải câu trả lời (XLSX)")] {
+                    button formaction=(action) { (what) }
+                }
             }
         }
     }
@@ -273,7 +272,7 @@ fn passphrase_refused(v: &Visitor, e: IntakeError) -> Result<Response, IntakeErr
         IntakeError::MinistryKey(e) => (StatusCode::UNAUTHORIZED, e.to_string()),
         IntakeError::RateLimited { retry_after_secs } => (
             StatusCode::TOO_MANY_REQUESTS,
-            format!("Nhập sai cụm mật khẩu quá nhiều lần; thử lại sau {} phút. — Too many wrong passphrases; try again later.", retry_after_secs.div_ceil(60)),
+            format!("Nhập sai cụm mật khẩu quá nhiều lần; thử lại sau {} phút. / Too many wrong passphrases; try again later.", retry_after_secs.div_ceil(60)),
         ),
         e => return Err(e),
     };
@@ -330,14 +329,14 @@ pub(super) async fn index_results(
         @if let Some(districts) = report.areas.get(&forms::index::Level::District) { (index_bars(districts, &names)) }
         @for (level, areas) in &report.areas {
             h2 { (level_name(level)) }
-            table.index data-level=(format!("{level:?}").to_lowercase()) {
+            div.scroll { table.index data-level=(format!("{level:?}").to_lowercase()) {
                 thead { tr { th { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" }
                     @for part in areas.values().next().map(|a| a.parts.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() { th { (part) } } } }
                 tbody { @for (id, a) in areas {
                     tr { td { (name(id)) } td { (a.forms) } td { (percent(&a.overall)) } td { (interval(&a.overall)) }
                         @for s in a.parts.values() { td { (percent(s)) } } }
                 } }
-            }
+            } }
         }
     };
     Ok(page("Chỉ số SIPAS", Some(&v), body).into_response())

@@ -162,13 +162,17 @@ pub(super) async fn period_report(
     Signed { v, .. }: Signed<Staff>,
     axum::extract::Query(q): axum::extract::Query<PeriodQuery>,
 ) -> Result<Response, IntakeError> {
-    let today = Utc::now().date_naive();
+    let (i, a) = (intake.clone(), v.account.clone());
+    let (counts, names, tz) =
+        blocking(move || Ok((i.daily_counts(&a)?, i.enumerator_names()?, i.time_zone()?))).await?;
+    // "Today" is the campaign's day: work done this morning in Vietnam is in today's report.
+    let today = Utc::now().with_timezone(&tz).date_naive();
     let from = q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today));
     let to = q.to.unwrap_or(today);
-    let (i, a) = (intake.clone(), v.account.clone());
-    let rows = crate::progress::period(&blocking(move || i.daily_counts(&a)).await?, from, to);
+    let rows = crate::progress::period(&counts, from, to);
     let header_row = [
         "điều tra viên",
+        "mã điều tra viên",
         "đã phát",
         "đã thu",
         "đã nhập",
@@ -183,6 +187,10 @@ pub(super) async fn period_report(
         std::iter::once(header_row.clone())
             .chain(rows.iter().map(|r| {
                 vec![
+                    names
+                        .get(&r.enumerator)
+                        .cloned()
+                        .unwrap_or_else(|| r.enumerator.clone()),
                     r.enumerator.clone(),
                     r.handed_out.to_string(),
                     r.collected.to_string(),
@@ -207,7 +215,11 @@ pub(super) async fn period_report(
                     button { "Xem" }
                 }
                 p { a href={ "/progress/report?from=" (from) "&to=" (to) "&format=csv" } { "Tải CSV" } " · " a href={ "/progress/report?from=" (from) "&to=" (to) "&format=xlsx" } { "Tải XLSX" } }
-                table #period { thead { tr { @for hcell in &header_row { th { (hcell) } } } } tbody { @for r in as_rows().iter().skip(1) { tr { @for c in r { td { (c) } } } } } }
+                // The page shows names; the files carry the id beside them for joining.
+                div.scroll { table #period {
+                    thead { tr { @for (k, hcell) in header_row.iter().enumerate() { @if k != 1 { th { (hcell) } } } } }
+                    tbody { @for r in as_rows().iter().skip(1) { tr { @for (k, c) in r.iter().enumerate() { @if k != 1 { td { (c) } } } } } }
+                } }
             };
             Ok(page(&format!("Báo cáo từ {from} đến {to}"), Some(&v), body).into_response())
         }
