@@ -134,6 +134,9 @@ pub struct Row {
     /// How many forms short of the timeline, all stages together: what the page sorts by.
     pub shortfall: u32,
     pub last_sync: Option<String>,
+    /// Whether the enumerator has an enrolled, unrevoked device (never enrolled and not synced
+    /// are different problems with different fixes).
+    pub has_device: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -178,6 +181,7 @@ pub fn report(progress: Vec<VillageProgress>, timeline: &Timeline, day: NaiveDat
                 behind,
                 shortfall,
                 last_sync: p.last_sync,
+                has_device: p.has_device,
             }
         })
         .collect();
@@ -261,6 +265,7 @@ mod tests {
             enumerator: "An".into(),
             statuses,
             last_sync: None,
+            has_device: true,
         };
         let r = report(vec![p], &timeline, day("2024-11-23"));
         assert_eq!(

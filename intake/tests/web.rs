@@ -71,6 +71,25 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
     );
     assert!(kp1["last_sync"].is_string());
 
+    // Never enrolled and enrolled-but-silent are told apart.
+    let progress = get(&server, "/progress", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        progress.contains("chưa đăng ký máy — cấp mã đăng ký")
+            && !progress.contains("đã đăng ký máy, chưa đồng bộ"),
+        "{progress}"
+    );
+    let _silent = server.enroll("enum-dh-p4").await;
+    let progress = get(&server, "/progress", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(progress.contains("đã đăng ký máy, chưa đồng bộ lần nào"));
+
     // The chart and the period report (page, CSV, workbook) of their district.
     assert!(get(&server, "/progress", &session)
         .await

@@ -177,6 +177,8 @@ pub struct VillageProgress {
     pub statuses: BTreeMap<String, u32>,
     /// When the enumerator's device last delivered a batch.
     pub last_sync: Option<String>,
+    /// Whether the enumerator has an enrolled device that is not revoked.
+    pub has_device: bool,
 }
 
 /// The latest sealed answers of a household (a correction wins over a verification, which

@@ -25,11 +25,11 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz) -> Markup {
             .then_with(|| a.enumerator.cmp(&b.enumerator))
             .then_with(|| a.village.cmp(&b.village))
     });
-    let synced = |r: &crate::progress::Row| {
-        r.last_sync
-            .as_deref()
-            .map(|t| super::audit::local_time(t, tz))
-            .unwrap_or_else(|| "chưa đồng bộ lần nào".into())
+    // Never enrolled (issue a code) and enrolled but silent (call them) are told apart.
+    let synced = |r: &crate::progress::Row| match (&r.last_sync, r.has_device) {
+        (Some(t), _) => super::audit::local_time(t, tz),
+        (None, true) => "đã đăng ký máy, chưa đồng bộ lần nào".into(),
+        (None, false) => "chưa đăng ký máy — cấp mã đăng ký".into(),
     };
     // The badge names the widest gap of one stage (the sort uses all stages together).
     let state = |r: &crate::progress::Row| {
