@@ -7,6 +7,7 @@ import { formatDate, formatDateTime, lang, t, tDynamic } from './i18n';
 import * as keying from './keying';
 import { paperFate, resolutionText, whatToDo } from './rejections';
 import { matches } from './search';
+import { parseEnrollLink } from './enroll_link';
 import { href, type Route } from './route';
 
 export interface Context {
@@ -63,12 +64,23 @@ function setup(ctx: Context): HTMLElement {
   }
   const url = h('input', { id: 'intake-url', type: 'url', value: 'http://127.0.0.1:8080', autocomplete: 'off', required: true });
   const code = h('input', { id: 'code', type: 'text', autocomplete: 'off', autocapitalize: 'characters', autofocus: true, required: true, placeholder: 'XXXX-XXXX-XXXX' });
+  // A scanned or pasted QR link fills both fields (a scanner types it whole, then Enter).
+  const takeLink = () => {
+    const link = parseEnrollLink(code.value);
+    if (link) {
+      url.value = link.intake;
+      code.value = link.code;
+    }
+  };
+  code.addEventListener('paste', () => setTimeout(takeLink, 0));
+  code.addEventListener('change', takeLink);
   const form: HTMLFormElement = h(
     'form',
     {
       class: 'card narrow',
       onsubmit: async (e: Event) => {
         e.preventDefault();
+        takeLink();
         try {
           await api.enroll(url.value, code.value);
           location.hash = '#/setup';

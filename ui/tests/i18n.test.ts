@@ -78,3 +78,14 @@ describe('finding a household', () => {
     expect(matches(x, '  ')).toBe(true);
   });
 });
+
+describe('the enrollment link of a printed code', () => {
+  it('gives the intake address and the code, and nothing for anything else', async () => {
+    const { parseEnrollLink } = await import('../src/enroll_link');
+    expect(parseEnrollLink('fieldpost://enroll?intake=https%3A%2F%2Fintake.example.vn%3A8443&code=ABCD-EFGH-JKLM')).toEqual({ intake: 'https://intake.example.vn:8443', code: 'ABCD-EFGH-JKLM' });
+    expect(parseEnrollLink(' fieldpost://enroll?intake=http://127.0.0.1:8080&code=AB12 ')).toEqual({ intake: 'http://127.0.0.1:8080', code: 'AB12' });
+    expect(parseEnrollLink('ABCD-EFGH-JKLM')).toBeNull();
+    expect(parseEnrollLink('fieldpost://enroll?intake=javascript:alert(1)&code=X')).toBeNull();
+    expect(parseEnrollLink('fieldpost://enroll?intake=http://x&code=')).toBeNull();
+  });
+});
