@@ -39,7 +39,10 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     // The printed code's QR link, typed whole by a scanner (or pasted), gives both the intake's
     // address and the code, whatever the address field held.
     s.type_into("#intake-url", "http://192.0.2.1:9");
-    let link = format!("fieldpost://enroll?intake={}&code={code}", centre.url.replace(':', "%3A").replace('/', "%2F"));
+    let link = format!(
+        "fieldpost://enroll?intake={}&code={code}",
+        centre.url.replace(':', "%3A").replace('/', "%2F")
+    );
     s.type_into("#code", &link);
     s.click("#enroll");
     s.wait_text("h1", "Đã đăng ký");

@@ -145,6 +145,7 @@ impl Client {
                 "the assignment is for another device".into(),
             ));
         }
+        let new_forms = self.fetch_forms(&assignment)?;
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO assignment (id, signed, fetched_at, etag) VALUES (1, ?1, ?2, ?3)
@@ -155,6 +156,12 @@ impl Client {
             tx.execute(
                 "INSERT INTO villages VALUES (?1, ?2, ?3, ?4) ON CONFLICT(id) DO UPDATE SET name = excluded.name",
                 params![v.id, v.name, v.commune.name, v.district.name],
+            )?;
+        }
+        for (reference, sha256, definition) in &new_forms {
+            tx.execute(
+                "INSERT OR IGNORE INTO forms VALUES (?1, ?2, ?3)",
+                params![reference, sha256, definition],
             )?;
         }
         tx.execute("UPDATE households SET assigned = 0", [])?;
@@ -195,5 +202,82 @@ impl Client {
         self.assignment_cache = Default::default();
         self.form_cache = Default::default();
         Ok(assignment)
+    }
+}
+
+/// A form definition larger than this is not a form.
+const FORM_MAX_BYTES: u64 = 4 * 1024 * 1024;
+
+impl Client {
+    /// Fetches the form versions the assignment names and this device lacks, each checked
+    /// against the hash in the signed assignment and compiled before anything is stored: an
+    /// assignment is kept only with every form it names. Returns (reference, sha256, bytes).
+    fn fetch_forms(
+        &self,
+        assignment: &Assignment,
+    ) -> Result<Vec<(String, String, Vec<u8>)>, ClientError> {
+        use sha2::Digest;
+        let held: std::collections::HashSet<String> = self
+            .conn
+            .prepare("SELECT sha256 FROM forms")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut fetched = Vec::new();
+        for f in assignment
+            .forms
+            .iter()
+            .filter(|f| !held.contains(&f.sha256))
+        {
+            if f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ClientError::BadAnswer(format!(
+                    "form {} has no valid hash",
+                    f.reference
+                )));
+            }
+            let response = self.get_signed(&format!("{}/{}", api::PATH_FORMS, f.sha256), None)?;
+            if response
+                .content_length()
+                .is_some_and(|n| n > FORM_MAX_BYTES)
+            {
+                return Err(ClientError::BadAnswer(format!(
+                    "form {} is too large",
+                    f.reference
+                )));
+            }
+            let bytes = response.bytes().map_err(|e| {
+                ClientError::Network(format!("form {} did not arrive whole: {e}", f.reference))
+            })?;
+            if bytes.len() as u64 > FORM_MAX_BYTES
+                || hex::encode(sha2::Sha256::digest(&bytes)) != f.sha256
+            {
+                return Err(ClientError::BadAnswer(format!(
+                    "form {} does not match the hash the assignment names",
+                    f.reference
+                )));
+            }
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|e| ClientError::BadAnswer(format!("form {}: {e}", f.reference)))?;
+            let form = forms::Form::from_json(text)
+                .map_err(|e| ClientError::BadAnswer(format!("form {}: {e}", f.reference)))?;
+            if form.reference() != f.reference {
+                return Err(ClientError::BadAnswer(format!(
+                    "form {} arrived as {}",
+                    f.reference,
+                    form.reference()
+                )));
+            }
+            fetched.push((f.reference.clone(), f.sha256.clone(), bytes.to_vec()));
+        }
+        if !assignment
+            .forms
+            .iter()
+            .any(|f| f.reference == assignment.campaign.form)
+        {
+            return Err(ClientError::BadAnswer(format!(
+                "the assignment names form {} but not its definition",
+                assignment.campaign.form
+            )));
+        }
+        Ok(fetched)
     }
 }

@@ -27,17 +27,56 @@ pub struct Mismatch {
 const MAX_GAP_SECS: i64 = 300;
 
 impl Client {
-    /// The form this campaign uses.
+    /// Every form version the centre sent, by reference (checked against the signed
+    /// assignment's hashes when they arrived).
+    fn stored_forms(&self) -> Result<&std::collections::HashMap<String, Form>, ClientError> {
+        if let Some(all) = self.form_cache.get() {
+            return Ok(all);
+        }
+        let rows: Vec<(String, Vec<u8>)> = self
+            .conn
+            .prepare("SELECT reference, definition FROM forms")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut all = std::collections::HashMap::new();
+        for (reference, definition) in rows {
+            let text = String::from_utf8(definition)
+                .map_err(|e| ClientError::CorruptDatabase(e.to_string()))?;
+            let form = Form::from_json(&text).map_err(|e| {
+                ClientError::CorruptDatabase(format!("stored form {reference}: {e}"))
+            })?;
+            all.insert(reference, form);
+        }
+        Ok(self.form_cache.get_or_init(|| all))
+    }
+
+    /// The form new sheets are keyed with: the version the campaign names now.
     pub fn form(&self) -> Result<&Form, ClientError> {
-        if let Some(f) = self.form_cache.get() {
-            return Ok(f);
-        }
         let reference = &self.assignment_ref()?.campaign.form;
-        let form = forms::sipas_2024();
-        if &form.reference() != reference {
-            return Err(ClientError::UnknownForm(reference.clone()));
+        self.stored_forms()?
+            .get(reference)
+            .ok_or_else(|| ClientError::UnknownForm(reference.clone()))
+    }
+
+    /// The form a household's sheet is keyed with: the version its first keying started
+    /// with (a revision never changes a form already begun), else the current one.
+    pub fn form_of(&self, household: &str) -> Result<&Form, ClientError> {
+        let started: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT form FROM keying_sessions WHERE household = ?1 AND pass = 1",
+                [household],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        match started {
+            Some(reference) => self
+                .stored_forms()?
+                .get(&reference)
+                .ok_or(ClientError::UnknownForm(reference)),
+            None => self.form(),
         }
-        Ok(self.form_cache.get_or_init(|| form))
     }
 
     fn check_pass(&self, household: &str, pass: u8) -> Result<(), ClientError> {
@@ -70,6 +109,7 @@ impl Client {
     ) -> Result<Validation, ClientError> {
         self.check_pass(household, pass)?;
         let now = chrono::Utc::now().timestamp();
+        let version = self.form_of(household)?.reference();
         let tx = self.conn.transaction()?;
         match &value {
             Some(v) => tx.execute(
@@ -79,15 +119,15 @@ impl Client {
             None => tx.execute("DELETE FROM keyed_answers WHERE household = ?1 AND pass = ?2 AND question = ?3", params![household, pass, question])?,
         };
         tx.execute(
-            "INSERT INTO keying_sessions (household, pass, seconds, resumed_at) VALUES (?1, ?2, 0, ?3)
+            "INSERT INTO keying_sessions (household, pass, seconds, resumed_at, form) VALUES (?1, ?2, 0, ?3, ?5)
              ON CONFLICT(household, pass) DO UPDATE SET
                seconds = seconds + CASE WHEN ?3 - resumed_at BETWEEN 0 AND ?4 THEN ?3 - resumed_at ELSE 0 END,
                resumed_at = ?3",
-            params![household, pass, now, MAX_GAP_SECS],
+            params![household, pass, now, MAX_GAP_SECS, version],
         )?;
         tx.commit()?;
         Ok(forms::validate::validate(
-            self.form()?,
+            self.form_of(household)?,
             &self.answers(household, pass)?,
         ))
     }
@@ -122,7 +162,10 @@ impl Client {
             }
             tx.commit()?;
             cleared.extend(skipped);
-            validation = forms::validate::validate(self.form()?, &self.answers(household, pass)?);
+            validation = forms::validate::validate(
+                self.form_of(household)?,
+                &self.answers(household, pass)?,
+            );
         }
     }
 
@@ -163,13 +206,14 @@ impl Client {
     ) -> Result<Base64Bytes, ClientError> {
         let h = self.household(household)?;
         let assignment = self.assignment_ref()?;
+        let form = self.form_of(household)?;
         let sheet = AnswerSheet {
-            form: assignment.campaign.form.clone(),
+            form: form.reference(),
             household: h.id,
             serial: h.serial,
             answers,
         };
-        let order = self.form()?.question_order();
+        let order = form.question_order();
         Ok(Base64Bytes(seal::seal(
             &assignment.ministry_public_key,
             &sheet,
@@ -178,8 +222,12 @@ impl Client {
         )?))
     }
 
-    fn require_complete(&self, answers: &BTreeMap<String, Json>) -> Result<(), ClientError> {
-        let v = forms::validate::validate(self.form()?, answers);
+    fn require_complete(
+        &self,
+        household: &str,
+        answers: &BTreeMap<String, Json>,
+    ) -> Result<(), ClientError> {
+        let v = forms::validate::validate(self.form_of(household)?, answers);
         if v.complete {
             return Ok(());
         }
@@ -203,8 +251,8 @@ impl Client {
     pub fn finish_first_keying(&mut self, household: &str) -> Result<(), ClientError> {
         self.check_pass(household, 1)?;
         let answers = self.answers(household, 1)?;
-        self.require_complete(&answers)?;
-        let form = self.assignment()?.campaign.form;
+        self.require_complete(household, &answers)?;
+        let form = self.form_of(household)?.reference();
         let verification = self.rules()?.verification_required;
         let keying_seconds = self.keying_seconds(household, 1)?;
         // Verified campaigns send the answers once, sealed after verification: on 2G every
@@ -244,7 +292,7 @@ impl Client {
     /// Questions keyed differently in the two passes (both passes must be complete).
     pub fn mismatches(&self, household: &str) -> Result<Vec<Mismatch>, ClientError> {
         let (first, second) = (self.answers(household, 1)?, self.answers(household, 2)?);
-        self.require_complete(&second)?;
+        self.require_complete(household, &second)?;
         let mut ids: Vec<&String> = first.keys().chain(second.keys()).collect();
         ids.sort();
         ids.dedup();
@@ -285,8 +333,8 @@ impl Client {
                 None => answers.remove(&m.question),
             };
         }
-        self.require_complete(&answers)?;
-        let form = self.assignment()?.campaign.form;
+        self.require_complete(household, &answers)?;
+        let form = self.form_of(household)?.reference();
         let keying_seconds = self.keying_seconds(household, 2)?;
         let sealed_answers = self.seal_answers(household, answers)?;
         let h = self.household(household)?;
@@ -322,9 +370,9 @@ impl Client {
         reason: &str,
         keying_seconds: u32,
     ) -> Result<(), ClientError> {
-        self.require_complete(&answers)?;
+        self.require_complete(household, &answers)?;
         let h = self.household(household)?;
-        let form = self.assignment()?.campaign.form;
+        let form = self.form_of(household)?.reference();
         let sealed_answers = self.seal_answers(household, answers)?;
         let body = EventBody::Correction {
             form,

@@ -55,7 +55,7 @@ pub struct Client {
     /// The verified assignment and the compiled form, kept between keystrokes; cleared when
     /// the assignment is refreshed.
     assignment_cache: std::cell::OnceCell<Assignment>,
-    form_cache: std::cell::OnceCell<forms::Form>,
+    form_cache: std::cell::OnceCell<std::collections::HashMap<String, forms::Form>>,
 }
 
 /// What the device stored at enrollment.

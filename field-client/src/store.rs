@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_initial.sql"),
     include_str!("../migrations/002_assignment_etag.sql"),
     include_str!("../migrations/003_rejection_round_trip.sql"),
+    include_str!("../migrations/004_forms_over_the_air.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {

@@ -303,6 +303,7 @@ fn assignment() -> Assignment {
             household("QT-GL-GA-AN-07", "QT24-0331", None, HouseholdStatus::Distributed),
             household("QT-GL-GA-AN-R1", "QT24-R001", Some(1), HouseholdStatus::Reserve),
         ],
+        forms: vec![sync_protocol::assignment::FormRef { reference: "sipas-2024@1".into(), sha256: "0".repeat(64) }],
         moved_away: vec![sync_protocol::assignment::MovedAway { household: "QT-GL-GA-AN-03".into(), to: place("enum-gl-02", "Trần Văn Bình") }],
         resolved: vec![sync_protocol::assignment::ResolvedRejection {
             event: Uuid::parse_str("01932c5e-8a00-7000-8000-00000000e001").unwrap(),

@@ -74,7 +74,7 @@ fn main() {
         let intake = intake::open(dir.path()).unwrap();
         intake
             .store
-            .import_campaign(&campaign, "{}", Utc::now())
+            .import_campaign(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
             .unwrap();
         campaign
             .enumerators

@@ -36,7 +36,7 @@ fn main() {
     let campaign = demo::shaped_like_quang_tri(63, &demo::fixed_ministry_key().public());
     intake
         .store
-        .import_campaign(&campaign, "{}", Utc::now())
+        .import_campaign(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
         .unwrap();
 
     let started = Instant::now();
@@ -142,6 +142,7 @@ fn main() {
         role: Role::Ministry,
         districts: vec![],
         password_hash: Some(hash_password("bộ nội vụ mật khẩu").unwrap()),
+        disabled: false,
     };
     intake.store.upsert_account(&ministry, Utc::now()).unwrap();
     let sup_token = intake

@@ -130,6 +130,16 @@ pub fn timeline_2024() -> Timeline {
 
 /// A fixed ministry key for tests only. Real campaigns use a key made by `intake demo-campaign`
 /// or by the ministry itself.
+/// The demo's form: SIPAS 2024 as shipped in `forms/sipas-2024.json`. Only the demo names it;
+/// a real centre imports its form from a file.
+pub const SIPAS_FORM_JSON: &str = forms::SIPAS_2024_JSON;
+
+/// The demo's form, ready to import with the demo campaign.
+pub fn sipas_form() -> crate::form_files::StoredForm {
+    crate::form_files::StoredForm::read(SIPAS_FORM_JSON.as_bytes())
+        .expect("the shipped SIPAS form is valid")
+}
+
 pub fn fixed_ministry_key() -> MinistrySecretKey {
     MinistrySecretKey::from_bytes([0x4d; 32])
 }

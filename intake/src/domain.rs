@@ -45,7 +45,8 @@ pub struct Judgement {
 
 pub struct CampaignRules<'a> {
     pub rules: Rules,
-    pub form: &'a str,
+    /// Every form version of the campaign: a sheet keyed under an earlier one still counts.
+    pub forms: &'a [String],
 }
 
 struct Rejection {
@@ -162,10 +163,13 @@ fn judge_event(
     | EventBody::TranscriptionVerified { form, .. }
     | EventBody::Correction { form, .. } = &event.body
     {
-        if form != campaign.form {
+        if !campaign.forms.contains(form) {
             return Err(reject(
                 rejection::FORM_MISMATCH,
-                format!("form {form} is not this campaign's form {}", campaign.form),
+                format!(
+                    "form {form} is not a form of this campaign ({})",
+                    campaign.forms.join(", ")
+                ),
             ));
         }
     }

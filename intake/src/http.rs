@@ -21,6 +21,10 @@ pub fn router(intake: Arc<Intake>) -> Router {
         .route(api::PATH_ENROLL, post(enroll))
         .route(api::PATH_ASSIGNMENT, get(assignment))
         .route(api::PATH_CHAIN, get(chain))
+        .route(
+            &format!("{}/{{sha256}}", api::PATH_FORMS),
+            get(form_definition),
+        )
         .route(api::PATH_BATCHES, post(batches))
         .merge(crate::web::routes(intake.clone()))
         .fallback(|| async { IntakeError::NotFound })
@@ -127,6 +131,26 @@ async fn assignment(
         Some(doc) => (etag, Json(doc)).into_response(),
         None => (StatusCode::NOT_MODIFIED, etag).into_response(),
     })
+}
+
+/// A form definition by its hash, for an enrolled device. Content-addressed, so it never
+/// changes: the device checks the hash against its signed assignment.
+async fn form_definition(
+    State(intake): State<Arc<Intake>>,
+    axum::extract::Path(sha256): axum::extract::Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<axum::response::Response, IntakeError> {
+    let bytes = authenticated(intake, method, uri, headers, move |i, _| {
+        i.form_definition(&sha256)
+    })
+    .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn chain(

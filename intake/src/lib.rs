@@ -23,6 +23,7 @@ pub mod campaign;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod form_files;
 pub mod http;
 pub mod keyfile;
 pub mod local;

@@ -21,7 +21,7 @@ pub fn demo_on_loopback() -> LocalIntake {
     let campaign = demo::quang_tri_2024(&demo::fixed_ministry_key().public());
     intake
         .store
-        .import_campaign(&campaign, "{}", chrono::Utc::now())
+        .import_campaign(&campaign, "{}", &[demo::sipas_form()], chrono::Utc::now())
         .expect("the demo imports");
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let listener = runtime

@@ -40,6 +40,21 @@ enum Command {
         #[arg(long, env = "FIELDPOST_DATA_DIR")]
         data_dir: PathBuf,
         file: PathBuf,
+        /// A form definition the campaign uses (JSON or an XLSForm .xlsx); repeat for several
+        /// versions. The one the campaign file names must be among them.
+        #[arg(long = "form", required = true)]
+        forms: Vec<PathBuf>,
+    },
+    /// Add a form version to an imported campaign (a revision mid-campaign): devices key new
+    /// forms with it from their next sync; forms already started stay on their version.
+    AddForm {
+        #[arg(long, env = "FIELDPOST_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The form definition (JSON or an XLSForm .xlsx).
+        file: PathBuf,
+        /// Keep the current version for new forms (store this one only).
+        #[arg(long)]
+        not_current: bool,
     },
     /// Issue a one-time enrollment code for an enumerator's device.
     IssueCode {
@@ -190,6 +205,11 @@ fn read_campaign(file: &PathBuf) -> Result<(Campaign, String), String> {
     Ok((campaign, text))
 }
 
+fn read_form(file: &PathBuf) -> Result<intake::form_files::StoredForm, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    intake::form_files::StoredForm::read(&bytes).map_err(|e| format!("{}: {e}", file.display()))
+}
+
 /// One line from standard input (a password piped in, or typed).
 fn read_password() -> Result<String, String> {
     let mut line = String::new();
@@ -215,13 +235,16 @@ fn run(cli: Cli) -> Result<(), String> {
                 serde_json::to_string_pretty(&campaign).expect("serializes"),
             )
             .map_err(|e| e.to_string())?;
+            let form_path = out.join(format!("{}.json", campaign.form.replace('@', "-v")));
+            std::fs::write(&form_path, demo::SIPAS_FORM_JSON).map_err(|e| e.to_string())?;
             keyfile::write_secret(
                 &out.join("ministry.key"),
                 &sync_protocol::keys::b64(&secret.to_bytes()),
             )?;
             println!(
-                "wrote {} and {}",
+                "wrote {}, {} and {}",
                 path.display(),
+                form_path.display(),
                 out.join("ministry.key").display()
             );
             Ok(())
@@ -236,16 +259,48 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Import { data_dir, file } => {
+        Command::Import {
+            data_dir,
+            file,
+            forms,
+        } => {
             let (campaign, text) = read_campaign(&file)?;
+            let forms = forms.iter().map(read_form).collect::<Result<Vec<_>, _>>()?;
             let intake = intake::open(&data_dir)?;
             let s = intake
                 .store
-                .import_campaign(&campaign, &text, chrono::Utc::now())
+                .import_campaign(&campaign, &text, &forms, chrono::Utc::now())
                 .map_err(|e| e.to_string())?;
             println!(
                 "imported {}: {} villages, {} households (+{} reserve), {} enumerators, {} supervisors",
                 campaign.id, s.villages, s.households, s.reserve, s.enumerators, s.supervisors
+            );
+            Ok(())
+        }
+        Command::AddForm {
+            data_dir,
+            file,
+            not_current,
+        } => {
+            let form = read_form(&file)?;
+            let intake = intake::open(&data_dir)?;
+            intake
+                .store
+                .add_form(&form, !not_current, chrono::Utc::now())
+                .map_err(|e| e.to_string())?;
+            cli_audit(
+                &intake,
+                "form_added",
+                &format!("{} ({})", form.reference, form.sha256),
+            )?;
+            println!(
+                "added form {}{}",
+                form.reference,
+                if not_current {
+                    ""
+                } else {
+                    "; devices key new forms with it from their next sync"
+                }
             );
             Ok(())
         }

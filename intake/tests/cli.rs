@@ -51,7 +51,16 @@ fn an_operator_runs_the_demo_end_to_end() {
         .replace("\"Asia/Ho_Chi_Minh\"", "\"Nowhere/City\"")
         .replace("enum-dh-p2\"", "enum-dh-p4\"");
     std::fs::write(&broken, text).unwrap();
-    let (ok, _, err) = run(&["import", "--data-dir", s, broken.to_str().unwrap()]);
+    let form = demo.join("sipas-2024-v1.json");
+    let form = form.to_str().unwrap();
+    let (ok, _, err) = run(&[
+        "import",
+        "--data-dir",
+        s,
+        broken.to_str().unwrap(),
+        "--form",
+        form,
+    ]);
     assert!(!ok);
     assert!(
         err.contains("timezone")
@@ -60,12 +69,66 @@ fn an_operator_runs_the_demo_end_to_end() {
     );
     assert!(err.contains("problem(s)"));
 
-    let (ok, out, err) = run(&["import", "--data-dir", s, campaign.to_str().unwrap()]);
+    // The form travels with the campaign: without the definition it names, nothing is imported.
+    let (ok, _, err) = run(&["import", "--data-dir", s, campaign.to_str().unwrap()]);
+    assert!(!ok && err.contains("--form"), "{err}");
+    let other = dir.path().join("other-form.json");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(form)
+            .unwrap()
+            .replacen("\"version\": 1", "\"version\": 7", 1),
+    )
+    .unwrap();
+    let (ok, _, err) = run(&[
+        "import",
+        "--data-dir",
+        s,
+        campaign.to_str().unwrap(),
+        "--form",
+        other.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && err.contains("no definition of it was given"),
+        "{err}"
+    );
+    let (ok, out, err) = run(&[
+        "import",
+        "--data-dir",
+        s,
+        campaign.to_str().unwrap(),
+        "--form",
+        form,
+    ]);
     assert!(ok, "{err}");
     assert!(out.contains("486 households (+54 reserve)"), "{out}");
     // A second import into the same database is refused.
-    let (ok, _, err) = run(&["import", "--data-dir", s, campaign.to_str().unwrap()]);
+    let (ok, _, err) = run(&[
+        "import",
+        "--data-dir",
+        s,
+        campaign.to_str().unwrap(),
+        "--form",
+        form,
+    ]);
     assert!(!ok && err.contains("already imported"), "{err}");
+    // A revision: a new version is added and becomes current; a changed form under an old
+    // version is refused (sheets sealed under it could no longer be read back).
+    let (ok, out, err) = run(&["add-form", "--data-dir", s, other.to_str().unwrap()]);
+    assert!(ok && out.contains("added form sipas-2024@7"), "{out}{err}");
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(
+        &tampered,
+        std::fs::read_to_string(form)
+            .unwrap()
+            .replacen("(SIPAS)\"", "(SIPAS) — sửa\"", 1),
+    )
+    .unwrap();
+    let (ok, _, err) = run(&["add-form", "--data-dir", s, tampered.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("already stored with other content"),
+        "{err}"
+    );
 
     let (ok, code, _) = run(&["issue-code", "--data-dir", s, "--enumerator", "enum-gl-tt"]);
     assert!(ok);

@@ -38,7 +38,7 @@ fn prepare(dir: &Path) -> Vec<Chain> {
     let intake = intake::open(dir).unwrap();
     intake
         .store
-        .import_campaign(&campaign, "{}", Utc::now())
+        .import_campaign(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
         .unwrap();
     let at = DeviceTime::parse("2024-11-25T10:00:00+07:00").unwrap();
     campaign

@@ -47,7 +47,7 @@ fn fixture() -> &'static Fixture {
             let intake = intake::open(template.path()).unwrap();
             intake
                 .store
-                .import_campaign(&campaign, "{}", Utc::now())
+                .import_campaign(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
                 .unwrap();
             let code = intake
                 .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "test")

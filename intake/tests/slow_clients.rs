@@ -52,6 +52,8 @@ fn serve(extra: &[&str]) -> Server {
         "--data-dir",
         &format!("{d}/data"),
         &format!("{d}/demo/campaign.json"),
+        "--form",
+        &format!("{d}/demo/sipas-2024-v1.json"),
     ]);
     let mut child = Command::new(binary())
         .args([

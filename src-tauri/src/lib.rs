@@ -120,8 +120,9 @@ fn replace(state: State<AppState>, household: String) -> Answer<String> {
 }
 
 #[tauri::command]
-fn keying_sheet(state: State<AppState>) -> Answer<view::KeyingSheet> {
-    state.with(|c| c.form().map(view::keying_sheet))
+/// The sheet of the form version this household is keyed with.
+fn keying_sheet(state: State<AppState>, household: String) -> Answer<view::KeyingSheet> {
+    state.with(|c| c.form_of(&household).map(view::keying_sheet))
 }
 
 #[tauri::command]
@@ -153,7 +154,7 @@ fn keying_state(state: State<AppState>, household: String, pass: u8) -> Answer<K
     state.with(|c| {
         let answers = c.answers(&household, pass)?;
         Ok(KeyingState {
-            validation: forms::validate::validate(c.form()?, &answers),
+            validation: forms::validate::validate(c.form_of(&household)?, &answers),
             answers,
         })
     })

@@ -42,7 +42,12 @@ fn the_front_ends_calls_reach_the_device_core_and_errors_come_back_with_codes() 
     let overview = call(&webview, "overview", json!({})).unwrap();
     assert_eq!(overview["enrolled"], false);
     assert_eq!(
-        call(&webview, "keying_sheet", json!({})).unwrap_err()["code"],
+        call(
+            &webview,
+            "keying_sheet",
+            json!({ "household": "dh-p2-kp1-01" })
+        )
+        .unwrap_err()["code"],
         "not_enrolled"
     );
     let wrong = call(
@@ -87,7 +92,7 @@ fn the_front_ends_calls_reach_the_device_core_and_errors_come_back_with_codes() 
     assert_eq!(history[0]["detail"], "family_member");
 
     // Keying: the sheet in the paper's order; an answer that makes others not apply clears them.
-    let sheet = call(&webview, "keying_sheet", json!({})).unwrap();
+    let sheet = call(&webview, "keying_sheet", json!({ "household": h })).unwrap();
     assert_eq!(sheet["questions"][0]["number"], "A1");
     let keyed = call(
         &webview,

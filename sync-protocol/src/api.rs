@@ -14,6 +14,8 @@ pub const PATH_ASSIGNMENT: &str = "/v1/assignment";
 pub const PATH_CHAIN: &str = "/v1/chain";
 pub const PATH_BATCHES: &str = "/v1/batches";
 pub const PATH_HEALTH: &str = "/v1/health";
+/// `GET /v1/forms/<sha256>`: a form definition, by the hash an assignment names.
+pub const PATH_FORMS: &str = "/v1/forms";
 
 /// Headers of a device-authenticated request (GETs; batches carry their own signature).
 pub const HEADER_DEVICE: &str = "fieldpost-device";

@@ -124,6 +124,17 @@ pub enum Resolution {
     Dismissed,
 }
 
+/// A form version the campaign uses, named by reference and content: the device fetches the
+/// definition from `GET /v1/forms/<sha256>` and keeps it only if its SHA-256 matches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormRef {
+    /// `id@version`.
+    pub reference: String,
+    /// SHA-256 (hex) of the definition's canonical JSON bytes.
+    pub sha256: String,
+}
+
 /// At most this many resolutions travel in an assignment (the newest).
 pub const RESOLVED_MAX: usize = 1000;
 
@@ -136,6 +147,10 @@ pub struct Assignment {
     pub enumerator: Place,
     pub villages: Vec<AssignedVillage>,
     pub households: Vec<AssignedHousehold>,
+    /// Every form version of the campaign; `campaign.form` names the one new sheets are keyed
+    /// with (absent only from assignments before forms travelled over the air).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forms: Vec<FormRef>,
     /// Households reassigned away from this enumerator (absent when none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub moved_away: Vec<MovedAway>,

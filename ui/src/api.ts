@@ -127,7 +127,7 @@ export const api = {
   collect: (household: string) => invoke<Household>('collect', { household }),
   recordOutcome: (household: string, outcome: string, note: string | null) => invoke<Household>('record_outcome', { household, outcome, note }),
   replace: (household: string) => invoke<string>('replace', { household }),
-  keyingSheet: () => invoke<KeyingSheet>('keying_sheet'),
+  keyingSheet: (household: string) => invoke<KeyingSheet>('keying_sheet', { household }),
   keyAnswer: (household: string, pass: number, question: string, value: Answer | null) =>
     invoke<{ validation: Validation; cleared: string[] }>('key_answer', { household, pass, question, value }),
   keyingState: (household: string, pass: number) => invoke<{ answers: Record<string, Answer>; validation: Validation }>('keying_state', { household, pass }),

@@ -365,7 +365,7 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
 // ---- Transcription ------------------------------------------------------------------------
 
 async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTMLElement> {
-  const [sheet, list, saved] = await Promise.all([api.keyingSheet(), api.households(), api.keyingState(id, pass)]);
+  const [sheet, list, saved] = await Promise.all([api.keyingSheet(id), api.households(), api.keyingState(id, pass)]);
   const x = list.find((y) => y.id === id) as Household;
   const questions = sheet.questions;
   const answers: Record<string, keying.Answer> = { ...saved.answers };
@@ -629,7 +629,7 @@ function labelled(q: { choices: { code: number; label: { vi: string; en: string 
 }
 
 async function verify(id: string, ctx: Context): Promise<HTMLElement> {
-  const [sheet, list, mismatches] = await Promise.all([api.keyingSheet(), api.households(), api.mismatches(id)]);
+  const [sheet, list, mismatches] = await Promise.all([api.keyingSheet(id), api.households(), api.mismatches(id)]);
   const x = list.find((y) => y.id === id);
   const byId = new Map(sheet.questions.map((q) => [q.id, q]));
   const section = h('section', {});

@@ -133,6 +133,15 @@ impl Intake {
             enumerator: data.enumerator,
             villages: data.villages,
             households: data.households,
+            forms: self
+                .store
+                .forms()?
+                .into_iter()
+                .map(|f| sync_protocol::assignment::FormRef {
+                    reference: f.reference,
+                    sha256: f.sha256,
+                })
+                .collect(),
             moved_away: data.moved_away,
             resolved: data.resolved,
             intake_public_key: self.key.public(),
@@ -141,6 +150,16 @@ impl Intake {
         };
         let tag = assignment.tag()?;
         Ok((assignment, tag))
+    }
+
+    /// A form definition of the campaign by its SHA-256, as stored (canonical JSON).
+    pub fn form_definition(&self, sha256: &str) -> Result<Vec<u8>, IntakeError> {
+        self.store
+            .forms()?
+            .into_iter()
+            .find(|f| f.sha256 == sha256)
+            .map(|f| f.definition)
+            .ok_or(IntakeError::NotFound)
     }
 
     pub fn chain_head(&self, device: &DeviceRecord) -> Result<ChainHead, IntakeError> {

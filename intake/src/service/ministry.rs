@@ -25,9 +25,10 @@ impl Intake {
     /// reason (and raises an alert, once): one device's bad sheet never stops the others'.
     pub fn open_answers(&self, passphrase: &str, by: &str) -> Result<OpenedAnswers, IntakeError> {
         let key = self.ministry_secret(passphrase, by)?;
-        let form = self.form()?;
+        // Each sheet is read in the order of the version it was sealed under.
+        let forms = self.forms()?;
         let order = |reference: &str| {
-            (reference == form.reference()).then(|| {
+            forms.get(reference).map(|form| {
                 form.question_order()
                     .into_iter()
                     .map(String::from)

@@ -221,17 +221,27 @@ impl Intake {
         socket
     }
 
-    /// The campaign's form definition (the shipped SIPAS form is the one known here).
+    /// The form new sheets are keyed with: the version the campaign names now.
     pub fn form(&self) -> Result<forms::Form, IntakeError> {
         let campaign = self.store.campaign()?;
-        let form = forms::sipas_2024();
-        if form.reference() != campaign.info.form {
-            return Err(IntakeError::BadRequest(format!(
-                "form {} is not known to this intake",
-                campaign.info.form
-            )));
-        }
-        Ok(form)
+        self.forms()?.remove(&campaign.info.form).ok_or_else(|| {
+            IntakeError::Store(crate::store::StoreError::FormMissing(campaign.info.form))
+        })
+    }
+
+    /// Every form version of the campaign, by reference: each sheet is opened, checked and
+    /// exported with the version it was sealed under.
+    pub fn forms(&self) -> Result<std::collections::HashMap<String, forms::Form>, IntakeError> {
+        self.store
+            .forms()?
+            .into_iter()
+            .map(|f| {
+                let form = f.compile().map_err(|e| {
+                    IntakeError::Store(crate::store::StoreError::Corrupt(e.to_string()))
+                })?;
+                Ok((f.reference, form))
+            })
+            .collect()
     }
 
     /// The campaign's time zone: every time a person reads is in it.

@@ -40,6 +40,12 @@ pub enum StoreError {
     UnknownVillage(String),
     #[error("unknown device {0}")]
     UnknownDevice(Uuid),
+    #[error("the campaign names form {0:?}, but no definition of it was given; pass its file with --form")]
+    FormMissing(String),
+    #[error(
+        "form {reference} is already stored with other content; a changed form needs a new version"
+    )]
+    FormChanged { reference: String },
     #[error("unknown event {0:?}")]
     UnknownEvent(String),
     #[error("event {0} was already resolved")]
@@ -329,12 +335,25 @@ pub struct EventRecord {
 }
 
 pub trait Store: Send + Sync + 'static {
+    /// Imports the campaign with its form definitions; the form the campaign names must be
+    /// among them.
     fn import_campaign(
         &self,
         campaign: &Campaign,
         source: &str,
+        forms: &[crate::form_files::StoredForm],
         now: DateTime<Utc>,
     ) -> Result<ImportSummary, StoreError>;
+    /// Adds a form version (a revision mid-campaign); `current` makes it the one devices key
+    /// new forms with from their next assignment.
+    fn add_form(
+        &self,
+        form: &crate::form_files::StoredForm,
+        current: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Every form version of the campaign, oldest first.
+    fn forms(&self) -> Result<Vec<crate::form_files::StoredForm>, StoreError>;
     fn campaign(&self) -> Result<CampaignRecord, StoreError>;
 
     fn issue_enrollment_code(

@@ -344,6 +344,43 @@ impl<'a> TxView<'a> {
     }
 }
 
+/// The references of every form version the campaign has.
+fn form_references(tx: &Connection) -> Result<Vec<String>, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT reference FROM forms")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?)
+}
+
+/// Stores a form version once; the same reference with other content is refused (a changed
+/// form needs a new version, or sheets sealed under it could not be read back).
+fn insert_form(
+    tx: &Connection,
+    form: &crate::form_files::StoredForm,
+    now: &str,
+) -> Result<(), StoreError> {
+    let stored: Option<String> = tx
+        .query_row(
+            "SELECT sha256 FROM forms WHERE reference = ?1",
+            [&form.reference],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match stored {
+        Some(sha) if sha == form.sha256 => Ok(()),
+        Some(_) => Err(StoreError::FormChanged {
+            reference: form.reference.clone(),
+        }),
+        None => {
+            tx.execute(
+                "INSERT INTO forms VALUES (?1, ?2, ?3, ?4)",
+                params![form.reference, form.sha256, form.definition, now],
+            )?;
+            Ok(())
+        }
+    }
+}
+
 /// What an accepted event adds beside itself: the household holds answers, the day's counts,
 /// the serials of a handed-over parcel. Shared by ingest and by a supervisor's carrying over.
 fn record_accepted(
@@ -459,13 +496,20 @@ impl Store for SqliteStore {
         &self,
         c: &Campaign,
         source: &str,
+        forms: &[crate::form_files::StoredForm],
         now: DateTime<Utc>,
     ) -> Result<ImportSummary, StoreError> {
         let now_s = rfc3339(now);
-        let (c, source) = (c.clone(), source.to_string());
+        let (c, source, forms) = (c.clone(), source.to_string(), forms.to_vec());
         self.write(move |tx| {
             if let Some(existing) = tx.query_row("SELECT id FROM campaign", [], |r| r.get::<_, String>(0)).optional()? {
                 return Err(StoreError::CampaignAlreadyImported(existing));
+            }
+            if !forms.iter().any(|f| f.reference == c.form) {
+                return Err(StoreError::FormMissing(c.form.clone()));
+            }
+            for f in &forms {
+                insert_form(tx, f, &now_s)?;
             }
             tx.execute(
                 "INSERT INTO campaign VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -521,6 +565,41 @@ impl Store for SqliteStore {
                 }
             }
             Ok(summary)
+        })
+    }
+
+    fn add_form(
+        &self,
+        form: &crate::form_files::StoredForm,
+        current: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let form = form.clone();
+        self.write(move |tx| {
+            insert_form(tx, &form, &rfc3339(now))?;
+            if current && tx.execute("UPDATE campaign SET form = ?1", [&form.reference])? == 0 {
+                return Err(StoreError::NoCampaign);
+            }
+            Ok(())
+        })?;
+        // The campaign row changed: read it again next time.
+        *self.campaign.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn forms(&self) -> Result<Vec<crate::form_files::StoredForm>, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT reference, sha256, definition FROM forms ORDER BY added_at, reference",
+            )?
+            .query_map([], |r| {
+                Ok(crate::form_files::StoredForm {
+                    reference: r.get(0)?,
+                    sha256: r.get(1)?,
+                    definition: r.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?)
         })
     }
 
@@ -853,9 +932,10 @@ impl Store for SqliteStore {
                 return Ok(IngestResult::ChainBroken { expected_seq: head.seq + 1, last_hash: head.hash });
             }
 
+            let forms = form_references(tx)?;
             let rules = CampaignRules {
                 rules: Rules { replacement_allowed: campaign.info.replacement_allowed, verification_required: campaign.info.verification_required },
-                form: &campaign.info.form,
+                forms: &forms,
             };
             let judgement = domain::judge(batch, &rules, &mut TxView::prefetch(tx, &batch.events)?);
             let now_s = rfc3339(now);
@@ -1326,9 +1406,10 @@ impl Store for SqliteStore {
                 Resolution::Dismissed => note,
                 Resolution::Accepted => {
                     let event: sync_protocol::event::Event = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let forms = form_references(tx)?;
                     let rules = CampaignRules {
                         rules: Rules { replacement_allowed: campaign.info.replacement_allowed, verification_required: campaign.info.verification_required },
-                        form: &campaign.info.form,
+                        forms: &forms,
                     };
                     let changes = domain::judge_carry_over(&event, &rules, &mut TxView::prefetch(tx, std::slice::from_ref(&event))?)
                         .map_err(|(code, reason)| StoreError::CannotCarryOver { code, reason })?;

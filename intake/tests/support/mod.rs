@@ -64,7 +64,7 @@ impl TestServer {
         let intake = Arc::new(intake);
         intake
             .store
-            .import_campaign(&campaign, "{}", Utc::now())
+            .import_campaign(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
