@@ -28,6 +28,8 @@ use crate::{
 pub const BATCH_SIGNATURE_DOMAIN: &[u8] = b"fieldpost/batch/v1\n";
 /// The first four bytes of every batch frame.
 pub const FRAME_MAGIC: &[u8; 4] = b"FPB1";
+/// The largest integer any field may carry: 2^53 − 1, exact as an IEEE double.
+pub const MAX_EXACT_INTEGER: u64 = (1 << 53) - 1;
 /// The MIME type of a batch frame.
 pub const FRAME_CONTENT_TYPE: &str = "application/vnd.fieldpost.batch";
 /// zstd level the reference device uses; any level decodes the same.
@@ -255,6 +257,13 @@ fn check_batch_rules(batch: &Batch) -> Result<(), ProtocolError> {
         return Err(ProtocolError::InvalidField {
             field: "seq",
             detail: "seq starts at 1".into(),
+        });
+    }
+    // Integers stay exact in every language's JSON (IEEE doubles): below 2^53.
+    if batch.seq > MAX_EXACT_INTEGER {
+        return Err(ProtocolError::InvalidField {
+            field: "seq",
+            detail: format!("seq must be below 2^53 (at most {MAX_EXACT_INTEGER})"),
         });
     }
     if batch.seq == 1 && batch.prev != BatchHash::GENESIS {
