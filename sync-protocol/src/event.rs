@@ -230,6 +230,14 @@ impl Event {
                 detail: format!("{} is not a UUID v7", self.id),
             });
         }
+        if let EventBody::ParcelHandedOver { parcel, .. } = &self.body {
+            if parcel.trim().is_empty() || parcel.chars().count() > 64 {
+                return Err(ProtocolError::InvalidField {
+                    field: "parcel",
+                    detail: format!("parcel event {} needs a parcel id of 1 to 64 characters", self.id),
+                });
+            }
+        }
         let texts: Vec<&str> = match &self.body {
             EventBody::FormDistributed { note, .. } | EventBody::VisitOutcome { note, .. } => {
                 note.iter().map(|s| s.as_str()).collect()
