@@ -73,11 +73,20 @@ function nav(current: Route): HTMLElement {
   );
 }
 
+/** The newest render: an older one still waiting for the core gives up rather than draw over
+ * it (a sync finishing just as the keyer opens a form must not put the old screen back under
+ * their fingers). */
+let renderGeneration = 0;
+
 async function render(): Promise<void> {
+  const mine = ++renderGeneration;
   const route = parseRoute(location.hash);
   try {
-    overview = await api.overview();
+    const fresh = await api.overview();
+    if (mine !== renderGeneration) return;
+    overview = fresh;
   } catch (e) {
+    if (mine !== renderGeneration) return;
     overview = null;
     clear(root);
     root.append(h('p', { class: 'error' }, errorText(e)));
@@ -89,6 +98,7 @@ async function render(): Promise<void> {
   root.append(nav(target), main);
   const ctx: screens.Context = { overview, refresh: render, errorText };
   const screen = await screens.render(target, ctx).catch((e: unknown) => h('p', { class: 'error' }, errorText(e)));
+  if (mine !== renderGeneration) return;
   clear(main);
   main.append(screen);
   main.querySelector<HTMLElement>('[autofocus]')?.focus();
