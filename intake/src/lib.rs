@@ -29,6 +29,7 @@ pub mod keyfile;
 pub mod local;
 pub mod ministry_key;
 pub mod progress;
+pub mod publication;
 pub mod reconcile;
 pub mod serve;
 pub mod service;

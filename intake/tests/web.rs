@@ -1722,3 +1722,219 @@ async fn a_supervisor_issues_printable_enrollment_codes_for_their_own_enumerator
         .iter()
         .any(|e| e.login == "gs-dh" && e.action == "code_issued"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
+    let server = setup().await;
+    server
+        .intake
+        .store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE)
+        .unwrap();
+    // Six verified forms in Đông Hà's Phường 2: enough for the district, not for a village of three.
+    let mut device = server.enroll("enum-dh-p2").await;
+    let hs = server.households("enum-dh-p2");
+    let mut events = Vec::new();
+    for (i, h) in hs
+        .iter()
+        .filter(|h| h.0.starts_with("dh-p2-kp1-"))
+        .take(3)
+        .chain(hs.iter().filter(|h| h.0.starts_with("dh-p2-kp2-")).take(3))
+        .enumerate()
+    {
+        events.extend([
+            device.distributed(h),
+            device.collected(h),
+            device.transcribed(h),
+            verified_form(&server, &device, h, i as i64),
+        ]);
+    }
+    let batch = device.next_batch(events);
+    assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
+
+    // Nothing public yet, and nothing else of the campaign without an account.
+    let anonymous = |path: &'static str| {
+        let url = format!("{}{path}", server.base);
+        async move { client().get(url).send().await.unwrap() }
+    };
+    let before = anonymous("/public").await.text().await.unwrap();
+    assert!(
+        before.contains("Chưa có số liệu nào được công bố"),
+        "{before}"
+    );
+
+    let ministry = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
+    let csrf = hidden_csrf(
+        &get(&server, "/ministry/index", &ministry)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let post = |path: &'static str, session: String, form: Vec<(&'static str, String)>| {
+        let url = format!("{}{path}", server.base);
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, format!("fp_session={session}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let publish = |passphrase: &str, min: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("passphrase", passphrase.to_string()),
+            ("level", "commune".to_string()),
+            ("min_forms", min.to_string()),
+        ]
+    };
+    let wrong = post(
+        "/ministry/publish",
+        ministry.clone(),
+        publish("không phải cụm mật khẩu", "5"),
+    )
+    .await;
+    assert_eq!(
+        wrong.status(),
+        StatusCode::UNAUTHORIZED,
+        "publishing needs the key's passphrase"
+    );
+    let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
+    let sup_csrf = hidden_csrf(
+        &get(&server, "/progress", &supervisor)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let as_supervisor = post(
+        "/ministry/publish",
+        supervisor.clone(),
+        vec![
+            ("csrf", sup_csrf),
+            ("passphrase", PASSPHRASE.into()),
+            ("level", "district".into()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        as_supervisor.status(),
+        StatusCode::NOT_FOUND,
+        "supervisors do not publish"
+    );
+    assert!(anonymous("/public")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("Chưa có số liệu"));
+
+    let done = post(
+        "/ministry/publish",
+        ministry.clone(),
+        publish(PASSPHRASE, "5"),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        done.contains("Đã công bố 3 địa bàn"),
+        "province, district and commune (6 forms each); {done}"
+    );
+    let public = anonymous("/public").await.text().await.unwrap();
+    let names = server.intake.store.place_names().unwrap();
+    for area in ["qtri", "dh", "dh-p2"] {
+        assert!(
+            public.contains(&names[area]),
+            "{} is published: {public}",
+            names[area]
+        );
+    }
+    assert!(
+        !public.contains(&names["dh-p2-kp1"]),
+        "villages were not chosen"
+    );
+    assert!(
+        public.contains("Khoảng tin cậy 95 %") && public.contains("id=\"method\""),
+        "figures with intervals and the method"
+    );
+    let csv = anonymous("/public?format=csv").await.text().await.unwrap();
+    assert!(
+        csv.starts_with("cấp,địa bàn,số phiếu,chỉ số (%)") && csv.contains(",6,"),
+        "{csv}"
+    );
+    // A higher minimum leaves the small areas out, and says how many.
+    let done = post(
+        "/ministry/publish",
+        ministry.clone(),
+        publish(PASSPHRASE, "7"),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        done.contains("Đã công bố 0 địa bàn; 3 địa bàn dưới 7 phiếu"),
+        "{done}"
+    );
+    assert!(!anonymous("/public")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains(&names["dh"]));
+
+    // Without a session, nothing else answers with data.
+    for path in [
+        "/progress",
+        "/api/progress",
+        "/ministry/index",
+        "/ministry/reconciliation",
+        "/reassign",
+        "/admin",
+        "/api/rejected",
+    ] {
+        let r = anonymous(path).await;
+        assert!(
+            matches!(
+                r.status(),
+                StatusCode::SEE_OTHER | StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND
+            ),
+            "{path}: {}",
+            r.status()
+        );
+        let body = r.text().await.unwrap();
+        assert!(
+            !body.contains(&names["dh-p2"]),
+            "{path} shows nothing of the campaign"
+        );
+    }
+
+    // Withdrawn: the public page is empty again. Both are audited.
+    let withdrawn = post(
+        "/ministry/withdraw",
+        ministry.clone(),
+        vec![("csrf", csrf.clone())],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(withdrawn.contains("Đã rút lại công bố"), "{withdrawn}");
+    assert!(anonymous("/public")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("Chưa có số liệu"));
+    let log = server.intake.store.audit_log(100).unwrap();
+    assert!(log
+        .iter()
+        .any(|e| e.action == "published" && e.login == "bonv"));
+    assert!(log
+        .iter()
+        .any(|e| e.action == "publication_withdrawn" && e.login == "bonv"));
+}

@@ -234,7 +234,10 @@ impl Event {
             if parcel.trim().is_empty() || parcel.chars().count() > 64 {
                 return Err(ProtocolError::InvalidField {
                     field: "parcel",
-                    detail: format!("parcel event {} needs a parcel id of 1 to 64 characters", self.id),
+                    detail: format!(
+                        "parcel event {} needs a parcel id of 1 to 64 characters",
+                        self.id
+                    ),
                 });
             }
         }

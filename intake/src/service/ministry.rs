@@ -606,3 +606,78 @@ impl Intake {
         Ok((draw, households, outcomes))
     }
 }
+
+impl Intake {
+    /// Publishes the index for the public — the levels from the province down to `level`, no
+    /// area under `min_forms` forms — computed now with the key's passphrase. Audited.
+    pub fn publish(
+        &self,
+        passphrase: &str,
+        level: &str,
+        min_forms: u64,
+        by: &str,
+        address: &str,
+    ) -> Result<crate::publication::Published, IntakeError> {
+        let finest = crate::publication::parse_level(level).ok_or_else(|| {
+            IntakeError::Declined(
+                "Hãy chọn cấp công bố: tỉnh, huyện, xã hoặc thôn. / Choose a level to publish."
+                    .into(),
+            )
+        })?;
+        if min_forms > 100_000 {
+            return Err(IntakeError::Declined(
+                "Số phiếu tối thiểu quá lớn. / The minimum number of forms is too large.".into(),
+            ));
+        }
+        let computed = self.index(passphrase, by, address)?;
+        let campaign = self.store.campaign()?;
+        let published = crate::publication::figures(
+            &campaign.info.id,
+            &computed.report,
+            finest,
+            min_forms,
+            &self.store.place_names()?,
+        );
+        let json = serde_json::to_string(&published)
+            .map_err(|e| IntakeError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+        self.store.publish(&json, by, Utc::now())?;
+        self.store.audit(
+            by,
+            "published",
+            &format!(
+                "level {level}, at least {} forms: {} areas, {} left out",
+                published.min_forms,
+                published.areas.len(),
+                published.suppressed
+            ),
+            address,
+            Utc::now(),
+        )?;
+        Ok(published)
+    }
+
+    /// Takes the public figures down. Audited; false when nothing was public.
+    pub fn withdraw_publication(&self, by: &str, address: &str) -> Result<bool, IntakeError> {
+        let withdrawn = self.store.withdraw_publication(by, Utc::now())?;
+        if withdrawn {
+            self.store
+                .audit(by, "publication_withdrawn", "", address, Utc::now())?;
+        }
+        Ok(withdrawn)
+    }
+
+    /// What the public page shows: the figures as published, and when.
+    pub fn publication(
+        &self,
+    ) -> Result<Option<(crate::publication::Published, String)>, IntakeError> {
+        match self.store.publication()? {
+            None => Ok(None),
+            Some((json, at)) => {
+                let p = serde_json::from_str(&json).map_err(|e| {
+                    IntakeError::Store(crate::store::StoreError::Corrupt(e.to_string()))
+                })?;
+                Ok(Some((p, at)))
+            }
+        }
+    }
+}

@@ -354,6 +354,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Every form version of the campaign, oldest first.
     fn forms(&self) -> Result<Vec<crate::form_files::StoredForm>, StoreError>;
+    /// Publishes figures (JSON of [`crate::publication::Published`]), replacing what was public.
+    fn publish(&self, figures: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Withdraws what is public; false when nothing was.
+    fn withdraw_publication(&self, by: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// What is public now: (figures JSON, published at).
+    fn publication(&self) -> Result<Option<(String, String)>, StoreError>;
     fn campaign(&self) -> Result<CampaignRecord, StoreError>;
 
     fn issue_enrollment_code(

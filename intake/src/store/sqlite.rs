@@ -587,6 +587,28 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn publish(&self, figures: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let (figures, by, now) = (figures.to_string(), by.to_string(), rfc3339(now));
+        self.write(move |tx| {
+            tx.execute("UPDATE publications SET withdrawn_by = ?1, withdrawn_at = ?2 WHERE withdrawn_at IS NULL", params![by, now])?;
+            tx.execute("INSERT INTO publications (figures, published_by, published_at) VALUES (?1, ?2, ?3)", params![figures, by, now])?;
+            Ok(())
+        })
+    }
+
+    fn withdraw_publication(&self, by: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let (by, now) = (by.to_string(), rfc3339(now));
+        self.write(move |tx| Ok(tx.execute("UPDATE publications SET withdrawn_by = ?1, withdrawn_at = ?2 WHERE withdrawn_at IS NULL", params![by, now])? > 0))
+    }
+
+    fn publication(&self) -> Result<Option<(String, String)>, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached("SELECT figures, published_at FROM publications WHERE withdrawn_at IS NULL ORDER BY id DESC LIMIT 1")?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
+        })
+    }
+
     fn forms(&self) -> Result<Vec<crate::form_files::StoredForm>, StoreError> {
         self.read(|c| {
             Ok(c.prepare_cached(

@@ -4,6 +4,7 @@
 use super::prelude::*;
 
 csrf_forms!(
+    WithdrawForm,
     PaperForm,
     OutcomeForm,
     BackcheckForm,
@@ -255,6 +256,15 @@ pub(super) fn passphrase_form(v: &Visitor, message: Option<&str>) -> Markup {
                     button formaction=(action) { (what) }
                 }
             }
+            h2 { "Công bố cho người dân" }
+            p.muted { "Trang công khai " a href="/public" { "/public" } " (không cần đăng nhập) chỉ hiện chỉ số, khoảng tin cậy và số phiếu của các địa bàn đủ số phiếu tối thiểu, cùng cách tính." }
+            label { "Công bố đến cấp " select name="level" { option value="province" { "Tỉnh" } option value="district" selected { "Huyện" } option value="commune" { "Xã" } } }
+            label { "Số phiếu tối thiểu mỗi địa bàn " input name="min_forms" type="number" min=(crate::publication::MIN_FORMS_FLOOR) max="100000" value="30"; }
+            button #publish formaction="/ministry/publish" { "Công bố" }
+        }
+        form method="post" action="/ministry/withdraw" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            button #withdraw.secondary { "Rút lại công bố" }
         }
     }
 }
@@ -264,6 +274,50 @@ pub(super) struct PassphraseForm {
     pub(super) csrf: String,
     /// Wiped from memory when dropped.
     pub(super) passphrase: zeroize::Zeroizing<String>,
+    /// For publishing: the finest level, and the least forms an area needs.
+    #[serde(default)]
+    pub(super) level: String,
+    #[serde(default)]
+    pub(super) min_forms: Option<u64>,
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct WithdrawForm {
+    pub(super) csrf: String,
+}
+
+pub(super) async fn publish(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>,
+) -> Result<Response, IntakeError> {
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    let (level, min) = (form.level.clone(), form.min_forms.unwrap_or(30));
+    match blocking(move || i.publish(&form.passphrase, &level, min, &by, &from.to_string())).await {
+        Ok(p) => {
+            let body = html! {
+                p role="status" #message { "Đã công bố " (p.areas.len()) " địa bàn; " (p.suppressed) " địa bàn dưới " (p.min_forms) " phiếu không được công bố." }
+                p { a href="/public" { "Xem trang công khai" } " · " a href="/ministry/index" { "Về trang chỉ số" } }
+            };
+            Ok(page("Công bố chỉ số", Some(&v), body).into_response())
+        }
+        Err(e @ IntakeError::Declined(_)) => Err(e),
+        Err(e) => passphrase_refused(&v, e),
+    }
+}
+
+pub(super) async fn withdraw(
+    State(intake): State<Arc<Intake>>,
+    Posted { v, from, .. }: Posted<Ministry, WithdrawForm>,
+) -> Result<Response, IntakeError> {
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    let withdrawn = blocking(move || i.withdraw_publication(&by, &from.to_string())).await?;
+    let message = if withdrawn {
+        "Đã rút lại công bố: trang công khai không còn số liệu."
+    } else {
+        "Không có gì đang được công bố."
+    };
+    let body = html! { p role="status" #message { (message) } p { a href="/ministry/index" { "Về trang chỉ số" } } };
+    Ok(page("Rút lại công bố", Some(&v), body).into_response())
 }
 
 /// The passphrase form again, saying why, for a wrong passphrase or too many of them.

@@ -16,6 +16,7 @@ mod door;
 mod layout;
 mod login;
 mod ministry;
+mod public;
 mod reassign;
 mod supervisor;
 
@@ -53,6 +54,12 @@ pub fn routes(intake: Arc<Intake>) -> Router<Arc<Intake>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/progress") }))
         .route("/login", get(login::login_page).post(login::login))
+        .route("/public", get(public::public_page))
+        .route("/ministry/publish", axum::routing::post(ministry::publish))
+        .route(
+            "/ministry/withdraw",
+            axum::routing::post(ministry::withdraw),
+        )
         .route("/logout", axum::routing::post(login::logout))
         .route("/progress", get(supervisor::progress_page))
         .route("/progress/district/{id}", get(supervisor::district_page))

@@ -1,0 +1,87 @@
+//! The one page anyone may read without an account: the index a campaign's owner published —
+//! figures, intervals and numbers of forms for areas with enough forms, the method in plain
+//! Vietnamese — and the same as CSV. Nothing else of the campaign is reachable from here.
+
+use super::prelude::*;
+
+const METHOD: &str = "Chỉ số là tỷ lệ phần trăm câu trả lời hài lòng trên các câu trả lời hợp lệ về các tiêu chí của phiếu khảo sát, \
+tính cho từng tiêu chí rồi lấy trung bình theo các nhóm tiêu chí. Khoảng tin cậy 95 % cho biết chỉ số thật của địa bàn có thể \
+nằm trong khoảng nào, do chỉ khảo sát một mẫu hộ gia đình. Địa bàn có ít phiếu hơn mức tối thiểu không được công bố, để số \
+liệu đủ tin cậy và không làm lộ ý kiến của từng hộ.";
+
+fn level_words(level: &str) -> &'static str {
+    match level {
+        "province" => "Tỉnh",
+        "district" => "Huyện",
+        "commune" => "Xã",
+        _ => "Thôn",
+    }
+}
+
+pub(super) async fn public_page(
+    State(intake): State<Arc<Intake>>,
+    axum::extract::Query(q): axum::extract::Query<PublicQuery>,
+) -> Result<Response, IntakeError> {
+    let i = intake.clone();
+    let (published, campaign, tz) = blocking(move || {
+        Ok((
+            i.publication()?,
+            i.store.campaign()?.info.name,
+            i.time_zone()?,
+        ))
+    })
+    .await?;
+    let Some((p, at)) = published else {
+        let body = html! { p #none { "Chưa có số liệu nào được công bố." } };
+        return Ok(page(&campaign, None, body).into_response());
+    };
+    let rows = || {
+        std::iter::once(
+            [
+                "cấp",
+                "địa bàn",
+                "số phiếu",
+                "chỉ số (%)",
+                "cận dưới (%)",
+                "cận trên (%)",
+            ]
+            .map(String::from)
+            .to_vec(),
+        )
+        .chain(p.areas.iter().map(|a| {
+            let f = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or_default();
+            vec![
+                level_words(&a.level).to_string(),
+                a.name.clone(),
+                a.forms.to_string(),
+                f(a.value),
+                f(a.low),
+                f(a.high),
+            ]
+        }))
+        .collect::<Vec<_>>()
+    };
+    if q.format.as_deref() == Some("csv") {
+        return download(&rows(), "chi-so-cong-bo", false);
+    }
+    let body = html! {
+        p { "Công bố lúc " (super::audit::local_time(&at, tz)) ". Mỗi địa bàn có ít nhất " (p.min_forms) " phiếu; " (p.suppressed) " địa bàn chưa đủ phiếu nên không công bố." }
+        div.scroll { table #published {
+            thead { tr { th { "Cấp" } th { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" } } }
+            tbody { @for a in &p.areas { tr {
+                td.l { (level_words(&a.level)) } td.l { (a.name) } td { (a.forms) }
+                td { (a.value.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())) }
+                td { (a.low.zip(a.high).map(|(l, h)| format!("{l:.1}–{h:.1}")).unwrap_or_else(|| "—".into())) }
+            } } }
+        } }
+        p { a href="/public?format=csv" { "Tải về (CSV)" } }
+        h2 { "Cách tính" }
+        p #method { (METHOD) }
+    };
+    Ok(page(&campaign, None, body).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct PublicQuery {
+    format: Option<String>,
+}
