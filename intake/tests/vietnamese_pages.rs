@@ -176,6 +176,10 @@ async fn every_page_each_role_reads_is_in_vietnamese() {
                 .await
                 .unwrap(),
         ),
+        (
+            "GET /public".into(),
+            client().get(format!("{}/public", server.base)).send().await.unwrap().text().await.unwrap(),
+        ),
     ];
     for (session, paths) in [
         (
