@@ -178,7 +178,14 @@ async fn every_page_each_role_reads_is_in_vietnamese() {
         ),
         (
             "GET /public".into(),
-            client().get(format!("{}/public", server.base)).send().await.unwrap().text().await.unwrap(),
+            client()
+                .get(format!("{}/public", server.base))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
         ),
     ];
     for (session, paths) in [

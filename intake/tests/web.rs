@@ -120,6 +120,17 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
         report.contains(&format!("\n{name},enum-dh-p2,1,1,1,1,0,0,0")),
         "{report}"
     );
+    // A link per month with work, for the monthly report.
+    let page = get(&server, "/progress/report", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let month = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+        .format("%m/%Y")
+        .to_string();
+    assert!(page.contains(&format!("Tháng {month}")), "{page}");
     // With no dates, the report runs to today in the campaign's zone: today's work is in it.
     let default = get(&server, "/progress/report?format=csv", &session)
         .await

@@ -170,6 +170,7 @@ pub(super) async fn period_report(
     let from = q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today));
     let to = q.to.unwrap_or(today);
     let rows = crate::progress::period(&counts, from, to);
+    let months = worked_months(&counts, today);
     let header_row = [
         "điều tra viên",
         "mã điều tra viên",
@@ -209,6 +210,11 @@ pub(super) async fn period_report(
         Some("xlsx") => download(&as_rows(), &name, true),
         _ => {
             let body = html! {
+                // One link per month that has work in it, for the monthly report (004).
+                p #months { "Theo tháng: " @for (i, (first, last)) in months.iter().enumerate() {
+                    @if i > 0 { " · " }
+                    a href={ "/progress/report?from=" (first) "&to=" (last) } { "Tháng " (first.format("%m/%Y")) }
+                } }
                 form method="get" action="/progress/report" {
                     label { "Từ ngày " input type="date" name="from" value=(from); }
                     label { "Đến ngày " input type="date" name="to" value=(to); }
@@ -235,4 +241,27 @@ pub(super) async fn district_page(
     let i = intake.clone();
     let tz = blocking(move || i.time_zone()).await?;
     Ok(page("Tiến độ theo huyện", Some(&v), table(&report, tz)).into_response())
+}
+
+/// The months (first and last day) from the first day with work to `today`.
+fn worked_months(
+    counts: &[(String, String, String, u32)],
+    today: chrono::NaiveDate,
+) -> Vec<(chrono::NaiveDate, chrono::NaiveDate)> {
+    let first = counts
+        .iter()
+        .filter_map(|(day, ..)| chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
+        .min()
+        .unwrap_or(today)
+        .min(today);
+    let mut months = Vec::new();
+    let mut start = first.with_day(1).unwrap_or(first);
+    while start <= today && months.len() < 120 {
+        let next = start
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(today);
+        months.push((start, next.pred_opt().unwrap_or(next)));
+        start = next;
+    }
+    months
 }
