@@ -13,7 +13,7 @@ use intake::{campaign::Campaign, demo, keyfile};
     long_about = "Fieldpost intake: the central server that receives the enumerators' records.\n\n\
         Typical first run:\n  \
         intake demo-campaign --out demo/            # write the Quảng Trị 2024 demo campaign\n  \
-        intake import --data-dir data demo/campaign.json\n  \
+        intake import --data-dir data demo/campaign.json --form demo/sipas-2024-v1.json\n  \
         intake issue-code --data-dir data --enumerator enum-dh-p2   # give the code to the enumerator\n  \
         intake serve --data-dir data --listen 127.0.0.1:8080"
 )]
