@@ -175,15 +175,21 @@ pub(super) async fn reassign(
         ))
     })
     .await?;
-    let data = reassign_data(&intake, &v.account).await?;
-    Ok(reassign_view(
-        &v,
-        &data,
-        Some(format!(
-            "Đã chuyển {moved} hộ cho {to}. Máy của hai điều tra viên sẽ biết ở lần đồng bộ tới."
-        )),
-    )
-    .into_response())
+    moved_page(&intake, &v, moved, &to).await
+}
+
+/// The page again after a move, saying how many households went to whom.
+async fn moved_page(
+    intake: &Arc<Intake>,
+    v: &Visitor,
+    moved: usize,
+    to: &str,
+) -> Result<Response, IntakeError> {
+    let data = reassign_data(intake, &v.account).await?;
+    let message = format!(
+        "Đã chuyển {moved} hộ cho {to}. Máy của hai điều tra viên sẽ biết ở lần đồng bộ tới."
+    );
+    Ok(reassign_view(v, &data, Some(message)).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -219,15 +225,7 @@ pub(super) async fn reassign_households(
         Ok((i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())?, i.enumerator_names()?.remove(&form.to).unwrap_or(form.to)))
     })
     .await?;
-    let data = reassign_data(&intake, &v.account).await?;
-    Ok(reassign_view(
-        &v,
-        &data,
-        Some(format!(
-            "Đã chuyển {moved} hộ cho {to}. Máy của hai điều tra viên sẽ biết ở lần đồng bộ tới."
-        )),
-    )
-    .into_response())
+    moved_page(&intake, &v, moved, &to).await
 }
 
 #[derive(serde::Deserialize)]
