@@ -135,6 +135,7 @@ fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
         .env("PASSPHRASE", passphrase)
         .env("SERIALS", serials.join(","))
         .env("SCREENSHOTS", &shots)
+        .env("UI_DIST", workspace().join("ui/dist"))
         .status()
         .expect("node is installed");
     assert!(

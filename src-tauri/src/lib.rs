@@ -5,6 +5,7 @@
 //! [`view`] (testable without Tauri); syncing runs off the UI thread in [`sync`]. The front end
 //! is `ui/`, built into `ui/dist` and embedded at compile time.
 
+pub mod camera;
 pub mod error;
 pub mod sync;
 pub mod ui_state;
@@ -282,6 +283,9 @@ pub fn run() {
             let state = AppState::open(dir.clone()).map_err(|e| e.to_string())?;
             sync::start_auto(app.handle().clone(), dir, state.sync.clone());
             app.manage(state);
+            if let Some(window) = app.get_webview_window("main") {
+                camera::allow_camera(&window);
+            }
             Ok(())
         })
         .run(tauri::generate_context!())

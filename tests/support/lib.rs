@@ -205,6 +205,11 @@ pub fn app_binary() -> PathBuf {
 
 impl App {
     pub fn start() -> App {
+        App::start_with(&[])
+    }
+
+    /// The app with more environment variables (tauri-driver passes its own on to the app).
+    pub fn start_with(env: &[(&str, &str)]) -> App {
         let app = app_binary();
         let (xvfb, display) = start_display();
         let data_dir = tempfile::tempdir().unwrap();
@@ -213,6 +218,7 @@ impl App {
                 .args(["--port", &DRIVER_PORT.to_string(), "--native-port", "4445"])
                 .env("DISPLAY", &display)
                 .env("FIELDPOST_DATA_DIR", data_dir.path())
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

@@ -1,11 +1,16 @@
 // The centre's pages in a real browser (Debian's Chromium, driven by Playwright) against a
 // real intake that tests/centre_pages.rs started with the demo campaign and synced data.
 // Environment: BASE_URL, SUPERVISOR, MINISTRY and ADMIN (login:password each), PASSPHRASE,
-// SERIALS (the synced forms' serials, comma-separated), SCREENSHOTS (a folder).
+// SERIALS (the synced forms' serials, comma-separated), SCREENSHOTS (a folder), UI_DIST (the
+// app's built front end, for its QR reader).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { createServer } from 'node:http';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, normalize } from 'node:path';
 
 const base = process.env.BASE_URL;
 const [supLogin, supPassword] = process.env.SUPERVISOR.split(':');
@@ -164,5 +169,105 @@ test('every page fits a 390 px phone, a 768 px tablet and a 1280 px screen', asy
       }
       await context.close();
     }
+  }
+});
+
+// The tablet's camera reads the QR code a supervisor prints. Chromium's fake camera plays a
+// video of the real printed code (its SVG from the page, drawn turned and greyed as a camera
+// sees paper) into the app's own QR reader as built (ui/dist), which must read the link exactly.
+test('a supervisor prints an enrollment code and a tablet camera reads its QR code', async () => {
+  const page = await logIn(supLogin, supPassword);
+  await page.goto(`${base}/codes`);
+  await page.click('#issue-code');
+  await page.waitForSelector('#code-card .qr svg');
+  const printed = await page.locator('#code').textContent();
+  const svg = await page.locator('#code-card .qr svg').evaluate((el) => el.outerHTML);
+  await page.screenshot({ path: `${shots}/centre-06-ma-dang-ky.png`, fullPage: true });
+  await page.context().close();
+
+  const dist = process.env.UI_DIST;
+  const chunk = readdirSync(join(dist, 'assets')).find((f) => /^qr_camera-.*\.js$/.test(f));
+  assert.ok(chunk, 'the app is built with its QR reader as a chunk of its own');
+  const server = createServer((req, res) => {
+    const path = req.url.split('?')[0];
+    if (path === '/harness.html') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      return res.end(`<!doctype html><meta charset="utf-8"><canvas id="c" width="640" height="480"></canvas><video id="v"></video>`);
+    }
+    try {
+      const body = readFileSync(join(dist, normalize(path).replace(/^\/+/, '')));
+      res.writeHead(200, { 'content-type': path.endsWith('.js') ? 'text/javascript' : 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const work = mkdtempSync(join(tmpdir(), 'fieldpost-camera-'));
+  let camera;
+  try {
+    // The video the fake camera plays: the printed code, turned 7° and greyed, on grey paper.
+    const drawer = await browser.newPage();
+    await drawer.goto(`${origin}/harness.html`);
+    const luma = await drawer.evaluate(async (svgText) => {
+      const img = new Image();
+      img.src = URL.createObjectURL(new Blob([svgText], { type: 'image/svg+xml' }));
+      await img.decode();
+      const c = document.getElementById('c');
+      const g = c.getContext('2d');
+      g.fillStyle = '#b8b8b0';
+      g.fillRect(0, 0, 640, 480);
+      g.translate(320, 240);
+      g.rotate((7 * Math.PI) / 180);
+      g.fillStyle = '#e8e8e0';
+      g.fillRect(-170, -170, 340, 340);
+      g.globalAlpha = 0.8;
+      g.drawImage(img, -150, -150, 300, 300);
+      const d = g.getImageData(0, 0, 640, 480).data;
+      const y = new Array(640 * 480);
+      for (let i = 0; i < y.length; i++) y[i] = Math.round(0.299 * d[4 * i] + 0.587 * d[4 * i + 1] + 0.114 * d[4 * i + 2]);
+      return y;
+    }, svg);
+    await drawer.close();
+    const chroma = Buffer.alloc((640 / 2) * (480 / 2) * 2, 128);
+    const frame = Buffer.concat([Buffer.from('FRAME\n'), Buffer.from(luma), chroma]);
+    const video = join(work, 'printed-code.y4m');
+    writeFileSync(video, Buffer.concat([Buffer.from('YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n'), ...Array(10).fill(frame)]));
+
+    camera = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+        '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
+    });
+    const tablet = await camera.newPage();
+    await tablet.goto(`${origin}/harness.html`);
+    const read = await tablet.evaluate(async (chunkPath) => {
+      const { scanQrCode, cameraAvailable } = await import(chunkPath);
+      if (!cameraAvailable()) return { problem: 'no media devices' };
+      const scan = scanQrCode(document.getElementById('v'), (text) => (text.startsWith('fieldpost://') ? text : null));
+      const timeout = new Promise((r) => setTimeout(() => r({ problem: 'nothing read in 20 s' }), 20000));
+      return Promise.race([scan.found.then((link) => ({ link }), (problem) => ({ problem })), timeout]);
+    }, `/assets/${chunk}`);
+    assert.ok(read.link, `the camera read nothing: ${read.problem}`);
+    const link = new URL(read.link);
+    assert.equal(link.protocol, 'fieldpost:');
+    assert.equal(link.searchParams.get('code'), printed.trim());
+    assert.equal(link.searchParams.get('intake'), base);
+    // The camera is let go once the code is read.
+    assert.equal(await tablet.evaluate(() => document.getElementById('v').srcObject), null);
+
+    // A device without a camera says so instead of waiting.
+    const bare = await browser.newPage();
+    await bare.goto(`${origin}/harness.html`);
+    const problem = await bare.evaluate(async (chunkPath) => {
+      const { scanQrCode } = await import(chunkPath);
+      return scanQrCode(document.getElementById('v'), () => 'any').found.then(() => 'read something', (p) => p);
+    }, `/assets/${chunk}`);
+    assert.ok(['no_camera', 'camera_refused'].includes(problem), problem);
+  } finally {
+    await camera?.close();
+    server.close();
+    rmSync(work, { recursive: true, force: true });
   }
 });

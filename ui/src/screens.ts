@@ -7,7 +7,8 @@ import { formatDate, formatDateTime, lang, t, tDynamic } from './i18n';
 import * as keying from './keying';
 import { paperFate, resolutionText, whatToDo } from './rejections';
 import { matches } from './search';
-import { parseEnrollLink } from './enroll_link';
+import { parseEnrollLink, type EnrollLink } from './enroll_link';
+import type { CameraProblem } from './qr_camera';
 import { href, type Route } from './route';
 
 export interface Context {
@@ -74,6 +75,12 @@ function setup(ctx: Context): HTMLElement {
   };
   code.addEventListener('paste', () => setTimeout(takeLink, 0));
   code.addEventListener('change', takeLink);
+  const scanner = cameraScanner((link) => {
+    url.value = link.intake;
+    code.value = link.code;
+    flash(form, t('scan_read'), 'ok');
+    (form.querySelector('#enroll') as HTMLButtonElement | null)?.focus();
+  }, (message) => flash(form, message));
   const form: HTMLFormElement = h(
     'form',
     {
@@ -94,9 +101,55 @@ function setup(ctx: Context): HTMLElement {
     h('p', {}, t('setup_intro')),
     h('label', {}, t('intake_url'), url),
     h('label', {}, t('code'), code),
+    scanner,
     h('button', { id: 'enroll', type: 'submit' }, t('enroll')),
   );
   return form;
+}
+
+/**
+ * The camera's part of set-up: a button that opens the camera and reads the printed QR code.
+ * The decoder is loaded only when asked for; a device without a camera says so and the
+ * enumerator types the code.
+ */
+function cameraScanner(onLink: (link: EnrollLink) => void, onProblem: (message: string) => void): HTMLElement {
+  const video = h('video', { id: 'scan-video', class: 'scan-video', hidden: true });
+  const status = h('p', { id: 'scan-status', class: 'hint', hidden: true }, t('scan_looking'));
+  let stop: (() => void) | null = null;
+  const finish = () => {
+    stop?.();
+    stop = null;
+    video.hidden = true;
+    status.hidden = true;
+    button.textContent = t('scan_qr');
+  };
+  const button = h('button', {
+    id: 'scan-qr',
+    type: 'button',
+    class: 'secondary',
+    onclick: async () => {
+      if (stop) return finish();
+      const { scanQrCode } = await import('./qr_camera');
+      const scan = scanQrCode(video, parseEnrollLink);
+      stop = scan.stop;
+      video.hidden = false;
+      status.hidden = false;
+      button.textContent = t('scan_cancel');
+      // Leaving the screen turns the camera off.
+      window.addEventListener('hashchange', finish, { once: true });
+      scan.found.then(
+        (link) => {
+          finish();
+          onLink(link);
+        },
+        (problem: CameraProblem) => {
+          finish();
+          onProblem(t(`scan_${problem}`));
+        },
+      );
+    },
+  }, t('scan_qr'));
+  return h('div', { class: 'scan' }, button, status, video);
 }
 
 function timeline(o: Overview): HTMLElement | null {

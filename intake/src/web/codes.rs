@@ -96,10 +96,9 @@ pub(super) async fn issue_code(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1:8080");
     let address = format!("{scheme}://{host}");
-    let link = format!(
-        "fieldpost://enroll?intake={}&code={code}",
-        urlencode(&address)
-    );
+    let query = serde_urlencoded::to_string([("intake", &address), ("code", &code)])
+        .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
+    let link = format!("fieldpost://enroll?{query}");
     let qr = qrcode::QrCode::new(link.as_bytes())
         .map(|q| {
             q.render::<qrcode::render::svg::Color>()
@@ -126,16 +125,4 @@ pub(super) async fn issue_code(
         p.noprint { a href="/codes" { "← Cấp mã khác" } " · In trang này để trao cho điều tra viên." }
     };
     Ok(page("Mã đăng ký máy", Some(&v), body).into_response())
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
