@@ -97,7 +97,7 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     shot(s, "05-ho.png");
 
     // First keying, from the keyboard. Kinh ethnicity: the "other ethnicity" question skips itself.
-    let form = forms::sipas_2024();
+    let form = intake::demo::sipas_form();
     let sheet: Vec<String> = form.questions.iter().map(|q| q.id.clone()).collect();
     let mut answers = forms::sample::complete_answers(&form, 0);
     answers.insert("a_ethnicity".into(), json!(1));

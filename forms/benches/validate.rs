@@ -24,7 +24,7 @@ fn median_micros(mut f: impl FnMut(), rounds: usize, per_round: usize) -> (f64, 
 }
 
 fn main() {
-    let form = forms::sipas_2024();
+    let form = support::sipas_2024();
     let answers = support::full_sipas_answers();
     let text = serde_json::to_string(&answers).unwrap();
     assert!(forms::validate::validate(&form, &answers).complete);

@@ -10,7 +10,8 @@
 //! * [`validate`] — per-question errors, what is still required, whether a form is complete.
 //! * [`index`] — the SIPAS-style index with counts and Wilson intervals, by area.
 //!
-//! The SIPAS 2024 form ships as `forms/sipas-2024.json` ([`sipas_2024`]).
+//! No form is compiled in: the SIPAS 2024 form is data, `forms/sipas-2024.json`, which the
+//! centre's demo imports and sends to devices like any other.
 
 pub mod definition;
 pub mod error;
@@ -23,10 +24,3 @@ pub mod xlsform;
 
 pub use error::{FormError, Problem};
 pub use load::Form;
-
-/// The SIPAS form of the 2023–2026 method, reconstructed from public sources.
-pub const SIPAS_2024_JSON: &str = include_str!("../sipas-2024.json");
-
-pub fn sipas_2024() -> Form {
-    Form::from_json(SIPAS_2024_JSON).expect("the shipped SIPAS form is valid (checked by tests)")
-}

@@ -9,6 +9,17 @@
 //! of the form `. >= A and . <= B`. Choice `name`s must be the numeric codes printed on paper.
 //! Everything else is listed, with its sheet and row number, in [`Import::unsupported`]; the
 //! converted definition is then checked like any other ([`Form::load`]).
+//!
+//! Fieldpost's own additions, which other XLSForm tools ignore:
+//! * `settings`: `not_applicable_code` and `no_answer_code` (the codes printed for "not
+//!   applicable" and "no answer"), `satisfied_codes` (e.g. `4 5`: the codes an index counts as
+//!   satisfied);
+//! * `survey`: `allow_not_applicable` and `allow_no_answer` (yes/no; on a `table-list` group's
+//!   `begin group` row for the whole grid);
+//! * a `fieldpost_index` sheet — the index block: one row per `part` (`name`, labels, `overall`
+//!   yes/no, default yes: whether the part counts in the overall index) and per `criterion`
+//!   (`name`, labels, `part`, and `items`: question names, or a grid's name for all its rows,
+//!   separated by spaces), in the order the report lists them.
 
 use calamine::{Data, Reader, Xlsx};
 use std::collections::{BTreeMap, HashMap};
@@ -16,7 +27,8 @@ use thiserror::Error;
 
 use crate::{
     definition::{
-        Choice, FormDefinition, GridRow, Item, Kind, Section, SpecialCodes, Text, FORMAT,
+        Choice, Criterion, FormDefinition, GridRow, IndexRule, Item, Kind, Part, Section,
+        SpecialCodes, Text, FORMAT,
     },
     error::FormError,
     load::Form,
@@ -184,6 +196,7 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
     let survey = Sheet::read(&mut wb, "survey")?.ok_or(XlsFormError::MissingSheet("survey"))?;
     let choices_sheet = Sheet::read(&mut wb, "choices")?;
     let settings = Sheet::read(&mut wb, "settings")?;
+    let index_sheet = Sheet::read(&mut wb, "fieldpost_index")?;
     for column in ["type", "name"] {
         if !survey.columns.contains_key(column) {
             return Err(XlsFormError::MissingColumn {
@@ -259,12 +272,15 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
                     });
                     if appearance.contains("table-list") {
                         // A whole section that is one grid.
-                        table = Some((blank_item(&name, Kind::Grid, label), None));
+                        let mut g = blank_item(&name, Kind::Grid, label);
+                        allow_specials(&survey, row, &mut g);
+                        table = Some((g, None));
                     }
                 } else if appearance.contains("table-list") && table.is_none() {
                     let mut g = blank_item(&name, Kind::Grid, label);
                     g.relevant =
                         Some(survey.get(row, "relevant").to_string()).filter(|s| !s.is_empty());
+                    allow_specials(&survey, row, &mut g);
                     table = Some((g, None));
                 } else {
                     unsupported_row(format!(
@@ -333,6 +349,7 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
                 }
                 let mut item = blank_item(&name, kind, label);
                 item.required = yes(survey.get(row, "required"));
+                allow_specials(&survey, row, &mut item);
                 item.relevant = relevant;
                 item.constraint_message =
                     Some(survey.text(row, "constraint_message")).filter(|t| !t.vi.is_empty());
@@ -422,6 +439,29 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
         .parse::<u64>()
         .map(|v| (v % u32::MAX as u64) as u32)
         .unwrap_or(1);
+    let code_setting = |column: &str, unsupported: &mut Vec<Unsupported>| {
+        let text = setting(column);
+        if text.is_empty() {
+            return None;
+        }
+        let code = text.parse::<i64>().ok();
+        if code.is_none() {
+            unsupported.push(Unsupported {
+                sheet: "settings",
+                row: 2,
+                message: format!("{column} {text:?} is not a numeric code"),
+            });
+        }
+        code
+    };
+    let special_codes = SpecialCodes {
+        not_applicable: code_setting("not_applicable_code", &mut unsupported),
+        no_answer: code_setting("no_answer_code", &mut unsupported),
+    };
+    let index = match &index_sheet {
+        Some(sheet) => index_rule(sheet, &setting("satisfied_codes"), &sections, &mut unsupported),
+        None => None,
+    };
     let definition = FormDefinition {
         schema: None,
         format: FORMAT.into(),
@@ -432,11 +472,100 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
             en: title,
         },
         provenance: Some("imported from XLSForm".into()),
-        special_codes: SpecialCodes::default(),
+        special_codes,
         choice_lists,
         sections,
-        index: None,
+        index,
     };
     let form = Form::load(definition).map_err(XlsFormError::Invalid)?;
     Ok(Import { form, unsupported })
+}
+
+/// `allow_not_applicable` / `allow_no_answer` of a survey row.
+fn allow_specials(survey: &Sheet, row: &[String], item: &mut Item) {
+    item.allow_not_applicable = yes(survey.get(row, "allow_not_applicable"));
+    item.allow_no_answer = yes(survey.get(row, "allow_no_answer"));
+}
+
+/// The index block from the `fieldpost_index` sheet (see the module's docs). A grid's name in
+/// `items` stands for all of its rows. What cannot be read is listed; the loader then checks
+/// the rule like any other (unknown items, empty criteria).
+fn index_rule(
+    sheet: &Sheet,
+    satisfied: &str,
+    sections: &[Section],
+    unsupported: &mut Vec<Unsupported>,
+) -> Option<IndexRule> {
+    let grids: HashMap<&str, Vec<String>> = sections
+        .iter()
+        .flat_map(|s| &s.items)
+        .filter(|i| i.kind == Kind::Grid)
+        .map(|g| (g.id.as_str(), g.rows.iter().map(|r| r.id.clone()).collect()))
+        .collect();
+    let mut note = |row: usize, message: String| {
+        unsupported.push(Unsupported {
+            sheet: "fieldpost_index",
+            row,
+            message,
+        })
+    };
+    let satisfied_codes: Vec<i64> = satisfied
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    if satisfied_codes.is_empty() {
+        note(1, "settings has no satisfied_codes (e.g. \"4 5\"); the index is left out".into());
+        return None;
+    }
+    let mut parts: Vec<(Part, bool)> = Vec::new();
+    let mut criteria = Vec::new();
+    let mut memberships: Vec<(usize, String, String)> = Vec::new();
+    for (row_no, row) in &sheet.rows {
+        let name = sheet.get(row, "name").to_string();
+        let label = sheet.text(row, "label");
+        match sheet.get(row, "type").to_lowercase().as_str() {
+            "part" => {
+                let overall = sheet.get(row, "overall");
+                parts.push((
+                    Part {
+                        id: name,
+                        label,
+                        criteria: vec![],
+                    },
+                    overall.is_empty() || yes(overall),
+                ))
+            }
+            "criterion" => {
+                let items = sheet
+                    .get(row, "items")
+                    .split_whitespace()
+                    .flat_map(|n| grids.get(n).cloned().unwrap_or_else(|| vec![n.to_string()]))
+                    .collect();
+                memberships.push((*row_no, name.clone(), sheet.get(row, "part").to_string()));
+                criteria.push(Criterion {
+                    id: name,
+                    label,
+                    items,
+                });
+            }
+            other => note(*row_no, format!("type {other:?} is neither part nor criterion")),
+        }
+    }
+    for (row_no, criterion, part) in memberships {
+        match parts.iter_mut().find(|(p, _)| p.id == part) {
+            Some((p, _)) => p.criteria.push(criterion),
+            None => note(row_no, format!("criterion {criterion:?} names no known part ({part:?})")),
+        }
+    }
+    let overall = parts
+        .iter()
+        .filter(|(_, counts)| *counts)
+        .map(|(p, _)| p.id.clone())
+        .collect();
+    Some(IndexRule {
+        satisfied_codes,
+        criteria,
+        parts: parts.into_iter().map(|(p, _)| p).collect(),
+        overall,
+    })
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 mod support;
-use support::full_sipas_answers;
+use support::{full_sipas_answers, sipas_2024, SIPAS_2024_JSON};
 
 fn answers(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
     pairs
@@ -21,7 +21,7 @@ fn answers(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
 
 #[test]
 fn the_shipped_sipas_form_loads_and_says_where_it_comes_from() {
-    let form = forms::sipas_2024();
+    let form = sipas_2024();
     assert_eq!(form.reference(), "sipas-2024@1");
     assert_eq!(form.questions.len(), 81);
     assert!(form
@@ -44,7 +44,7 @@ fn the_shipped_sipas_form_loads_and_says_where_it_comes_from() {
 
 #[test]
 fn a_full_sipas_form_is_complete() {
-    let v = validate(&forms::sipas_2024(), &full_sipas_answers());
+    let v = validate(&sipas_2024(), &full_sipas_answers());
     assert_eq!(v.errors, vec![]);
     assert_eq!(v.required_remaining, Vec::<String>::new());
     assert!(v.complete);
@@ -52,7 +52,7 @@ fn a_full_sipas_form_is_complete() {
 
 #[test]
 fn sipas_skip_logic_errors_and_special_codes() {
-    let form = forms::sipas_2024();
+    let form = sipas_2024();
     let mut a = full_sipas_answers();
     // Missing required answers are listed in form order, and the form is not complete.
     a.remove("a_sex");
@@ -327,7 +327,7 @@ fn the_index_matches_the_hand_computation() {
 
 #[test]
 fn the_sipas_index_counts_only_valid_answers() {
-    let form = forms::sipas_2024();
+    let form = sipas_2024();
     let a = full_sipas_answers();
     let report = index::compute(
         &form,
@@ -363,7 +363,7 @@ proptest! {
     /// typed error, never a panic.
     #[test]
     fn damaged_definitions_never_panic(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
-        let mut bytes = forms::SIPAS_2024_JSON.as_bytes().to_vec();
+        let mut bytes = SIPAS_2024_JSON.as_bytes().to_vec();
         for (at, byte) in edits {
             let i = at.index(bytes.len());
             bytes[i] = byte;
@@ -421,5 +421,5 @@ fn a_malformed_answers_file_gets_a_typed_error() {
         Err(FormError::Answers { .. })
     ));
     let ok = parse_answers("{\"q1_1\": 3, \"q2\": [1, 6], \"q11\": \"tốt\"}").unwrap();
-    assert_eq!(validate(&forms::sipas_2024(), &ok).errors, vec![]);
+    assert_eq!(validate(&sipas_2024(), &ok).errors, vec![]);
 }

@@ -3,6 +3,10 @@
 use forms::{expr, Form};
 use serde_json::Value;
 
+#[allow(dead_code)]
+mod support;
+use support::SIPAS_2024_JSON;
+
 /// `1 + 1 + …` and `a and b and …` parse without recursion, but build a tree as deep as the
 /// chain is long, which resolving, evaluating and dropping the expression then walk
 /// recursively: a 22 KB form definition overflowed the fuzzer's stack (and a longer one any
@@ -17,7 +21,7 @@ fn a_long_operator_chain_is_refused_not_a_stack_overflow() {
     }
 
     // The same in a form definition: a typed error with the item's place, not a crash.
-    let mut definition: Value = serde_json::from_str(forms::SIPAS_2024_JSON).unwrap();
+    let mut definition: Value = serde_json::from_str(SIPAS_2024_JSON).unwrap();
     definition["sections"][0]["items"][0]["relevant"] = Value::String(long_sum);
     let err = Form::from_json(&definition.to_string()).expect_err("the definition is refused");
     assert!(err.to_string().contains("operators"), "{err}");

@@ -62,7 +62,7 @@ fn main() {
     w.file("campaign_file", "demo-small.json", serde_json::to_string_pretty(&small_campaign()).unwrap());
 
     // form_definition: the shipped form, a small one, an answers file, expressions.
-    w.file("form_definition", "sipas-2024.json", forms::SIPAS_2024_JSON);
+    w.file("form_definition", "sipas-2024.json", intake::demo::SIPAS_FORM_JSON);
     let small = forms::xlsform::import(&small_xlsform()).unwrap().form;
     w.file("form_definition", "small.json", serde_json::to_string_pretty(&small.definition).unwrap());
     // The input that overflowed the stack before `expr` bounded its operators (see
@@ -70,7 +70,7 @@ fn main() {
     let mut deep = small.definition.clone();
     deep.sections[0].items[3].relevant = Some(format!("1{} = 1", "+1".repeat(10_000)));
     w.file("form_definition", "deep-chain.json", serde_json::to_string(&deep).unwrap());
-    let answers = forms::sample::complete_answers(&forms::sipas_2024(), 1);
+    let answers = forms::sample::complete_answers(&intake::demo::sipas_form(), 1);
     w.file("form_definition", "sipas-answers.json", serde_json::to_string(&answers).unwrap());
     w.file("form_definition", "expr.txt", "not(${a} = 1) or count_selected(${q2}) > 2 and selected(${b}, '7') and . >= -5 and answered(${c}) and (. - 1 <= ${a} + 1)");
 

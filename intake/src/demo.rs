@@ -128,11 +128,9 @@ pub fn timeline_2024() -> Timeline {
     }
 }
 
-/// A fixed ministry key for tests only. Real campaigns use a key made by `intake demo-campaign`
-/// or by the ministry itself.
 /// The demo's form: SIPAS 2024 as shipped in `forms/sipas-2024.json`. Only the demo names it;
 /// a real centre imports its form from a file.
-pub const SIPAS_FORM_JSON: &str = forms::SIPAS_2024_JSON;
+pub const SIPAS_FORM_JSON: &str = include_str!("../../forms/sipas-2024.json");
 
 /// The demo's form, ready to import with the demo campaign.
 pub fn sipas_form() -> crate::form_files::StoredForm {
@@ -140,6 +138,8 @@ pub fn sipas_form() -> crate::form_files::StoredForm {
         .expect("the shipped SIPAS form is valid")
 }
 
+/// A fixed ministry key for tests only. Real campaigns use a key made by `intake demo-campaign`
+/// or by the ministry itself.
 pub fn fixed_ministry_key() -> MinistrySecretKey {
     MinistrySecretKey::from_bytes([0x4d; 32])
 }

@@ -158,7 +158,7 @@ async fn item_1_an_undecryptable_sheet_is_set_aside_and_named_and_the_index_stil
 async fn item_2_answers_csv_carries_no_live_formula() {
     let server = setup().await;
     let mut device = server.enroll("enum-dh-p2").await;
-    let form = forms::sipas_2024();
+    let form = intake::demo::sipas_form();
     let text_question = form
         .questions
         .iter()

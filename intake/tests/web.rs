@@ -732,7 +732,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         page.contains(&format!("/ministry/correct/{}", hs[1].0)),
         "a flagged form links to its correction"
     );
-    let form = forms::sipas_2024();
+    let form = intake::demo::sipas_form();
     let mut paper = forms::sample::complete_answers(&form, 1);
     paper.insert(
         "q4".into(),

@@ -3,10 +3,18 @@
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+/// The SIPAS 2024 form, as the repository keeps it (data, not compiled into any part).
+#[allow(dead_code)]
+pub const SIPAS_2024_JSON: &str = include_str!("../../sipas-2024.json");
+
+pub fn sipas_2024() -> forms::Form {
+    forms::Form::from_json(SIPAS_2024_JSON).expect("forms/sipas-2024.json is valid")
+}
+
 /// A fully and consistently answered SIPAS form: no experience of complaints (q8_5 = 2), so
 /// the complaint items are skipped; everything else answered.
 pub fn full_sipas_answers() -> BTreeMap<String, Value> {
-    let form = forms::sipas_2024();
+    let form = sipas_2024();
     let mut a = BTreeMap::new();
     a.insert("a_ethnicity".to_string(), json!(1));
     a.insert("q2".to_string(), json!([1, 5, 6]));

@@ -116,7 +116,7 @@ pub fn verified_form(
     h: &(String, String),
     variant: i64,
 ) -> sync_protocol::Event {
-    let form = forms::sipas_2024();
+    let form = intake::demo::sipas_form();
     let sheet = sync_protocol::seal::AnswerSheet {
         form: form.reference(),
         household: h.0.clone(),
