@@ -47,9 +47,13 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
         if playing == json!(true) {
             break;
         }
-        let problem = s.script("const f = document.querySelector('.flash'); return f ? f.textContent : null");
+        let problem =
+            s.script("const f = document.querySelector('.flash'); return f ? f.textContent : null");
         assert!(problem.is_null(), "the camera did not open: {problem}");
-        assert!(Instant::now() < deadline, "the camera opened but never played");
+        assert!(
+            Instant::now() < deadline,
+            "the camera opened but never played"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     shot(s, "01b-quet-ma-qr.png");
@@ -97,7 +101,7 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     shot(s, "05-ho.png");
 
     // First keying, from the keyboard. Kinh ethnicity: the "other ethnicity" question skips itself.
-    let form = intake::demo::sipas_form();
+    let form = intake::demo::sipas_2024();
     let sheet: Vec<String> = form.questions.iter().map(|q| q.id.clone()).collect();
     let mut answers = forms::sample::complete_answers(&form, 0);
     answers.insert("a_ethnicity".into(), json!(1));
@@ -472,7 +476,8 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
 
 /// The intake's stored events, read from its SQLite file.
 fn stored_events(centre: &Centre) -> Vec<Value> {
-    let db = rusqlite::Connection::open(centre.dir.path().join("intake.db")).unwrap();
+    let db =
+        rusqlite::Connection::open(centre.dir.path().join("campaigns/qt-sipas-2024.db")).unwrap();
     let mut stmt = db
         .prepare("SELECT body FROM events ORDER BY enumerator_id, seq, idx")
         .unwrap();

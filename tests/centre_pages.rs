@@ -94,7 +94,7 @@ fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
         2
     );
 
-    let store = &centre.intake.store;
+    let store = centre.centre.accounts();
     store
         .set_password("gs-dh", &hash_password("giám sát Đông Hà 2024").unwrap())
         .unwrap();
@@ -102,6 +102,7 @@ fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
         login: "bonv".into(),
         name: "Vụ Cải cách hành chính".into(),
         role: Role::Ministry,
+        campaigns: [(intake::demo::DEMO_CAMPAIGN_ID.to_string(), vec![])].into(),
         districts: vec![],
         password_hash: Some(hash_password("bộ nội vụ mật khẩu").unwrap()),
         disabled: false,
@@ -111,6 +112,7 @@ fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
         login: "quantri".into(),
         name: "Quản trị hệ thống".into(),
         role: Role::Admin,
+        campaigns: Default::default(),
         districts: vec![],
         password_hash: Some(hash_password("quản trị viên mật khẩu").unwrap()),
         disabled: false,

@@ -124,7 +124,7 @@ fn keys_typed_at_any_speed_land_in_the_questions_they_were_typed_for() {
         .unwrap();
     let app = App::start();
     app.enroll(&centre.url, &code);
-    let form = intake::demo::sipas_form();
+    let form = intake::demo::sipas_2024();
     let mut households = ["dh-p2-kp1", "dh-p2-kp2"]
         .into_iter()
         .flat_map(|v| (1..=27).map(move |n| format!("{v}-{n:02}")));

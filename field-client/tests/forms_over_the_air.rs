@@ -148,7 +148,8 @@ fn a_form_that_does_not_match_its_hash_is_refused_and_the_old_assignment_kept() 
         .store
         .add_form(&revised, true, chrono::Utc::now())
         .unwrap();
-    let db = rusqlite::Connection::open(centre.dir.path().join("intake.db")).unwrap();
+    let db =
+        rusqlite::Connection::open(centre.dir.path().join("campaigns/qt-sipas-2024.db")).unwrap();
     let altered = String::from_utf8(revised.definition.clone())
         .unwrap()
         .replace("bản sửa đổi", "bản bị sửa");

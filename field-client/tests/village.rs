@@ -171,7 +171,8 @@ fn a_village_from_hand_out_to_parcel_arrives_exactly_as_recorded() {
     );
 
     // The answers arrived sealed: only the ministry's key opens them, and they are the resolved ones.
-    let db = rusqlite::Connection::open(centre.dir.path().join("intake.db")).unwrap();
+    let db =
+        rusqlite::Connection::open(centre.dir.path().join("campaigns/qt-sipas-2024.db")).unwrap();
     let bodies: Vec<String> = db
         .prepare("SELECT body FROM events WHERE kind = 'transcription_verified'")
         .unwrap()

@@ -56,13 +56,37 @@ pub struct AreaIndex {
     pub items: BTreeMap<String, Share>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     Village,
     Commune,
     District,
     Province,
+}
+
+impl Level {
+    pub const ALL: [Level; 4] = [
+        Level::Province,
+        Level::District,
+        Level::Commune,
+        Level::Village,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Village => "village",
+            Level::Commune => "commune",
+            Level::District => "district",
+            Level::Province => "province",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.as_str() == s)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

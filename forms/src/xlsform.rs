@@ -459,7 +459,12 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
         no_answer: code_setting("no_answer_code", &mut unsupported),
     };
     let index = match &index_sheet {
-        Some(sheet) => index_rule(sheet, &setting("satisfied_codes"), &sections, &mut unsupported),
+        Some(sheet) => index_rule(
+            sheet,
+            &setting("satisfied_codes"),
+            &sections,
+            &mut unsupported,
+        ),
         None => None,
     };
     let definition = FormDefinition {
@@ -514,7 +519,10 @@ fn index_rule(
         .filter_map(|c| c.parse().ok())
         .collect();
     if satisfied_codes.is_empty() {
-        note(1, "settings has no satisfied_codes (e.g. \"4 5\"); the index is left out".into());
+        note(
+            1,
+            "settings has no satisfied_codes (e.g. \"4 5\"); the index is left out".into(),
+        );
         return None;
     }
     let mut parts: Vec<(Part, bool)> = Vec::new();
@@ -548,13 +556,19 @@ fn index_rule(
                     items,
                 });
             }
-            other => note(*row_no, format!("type {other:?} is neither part nor criterion")),
+            other => note(
+                *row_no,
+                format!("type {other:?} is neither part nor criterion"),
+            ),
         }
     }
     for (row_no, criterion, part) in memberships {
         match parts.iter_mut().find(|(p, _)| p.id == part) {
             Some((p, _)) => p.criteria.push(criterion),
-            None => note(row_no, format!("criterion {criterion:?} names no known part ({part:?})")),
+            None => note(
+                row_no,
+                format!("criterion {criterion:?} names no known part ({part:?})"),
+            ),
         }
     }
     let overall = parts

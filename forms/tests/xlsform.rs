@@ -464,26 +464,49 @@ fn sipas_round_trips_through_xlsform() {
 /// left out, keys, and its index groups the three.
 #[test]
 fn the_binh_duong_workbook_imports_with_its_three_indicator_groups() {
-    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/binh-duong-2024.xlsx")).unwrap();
+    let bytes =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/binh-duong-2024.xlsx")).unwrap();
     let imported = xlsform::import(&bytes).unwrap();
-    assert_eq!(imported.unsupported, vec![], "every row of the workbook converts");
+    assert_eq!(
+        imported.unsupported,
+        vec![],
+        "every row of the workbook converts"
+    );
     let form = imported.form;
     assert_eq!(form.reference(), "bd-hailong-2024@1");
-    let rule = form.definition.index.as_ref().expect("the index sheet is read");
+    let rule = form
+        .definition
+        .index
+        .as_ref()
+        .expect("the index sheet is read");
     let parts: Vec<&str> = rule.parts.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(parts, ["nhan_dinh", "hai_long", "nhu_cau"]);
-    assert_eq!(rule.overall, ["nhan_dinh", "hai_long"], "needs are reported, not counted in the index");
+    assert_eq!(
+        rule.overall,
+        ["nhan_dinh", "hai_long"],
+        "needs are reported, not counted in the index"
+    );
     assert_eq!(rule.satisfied_codes, [4, 5]);
     let wanted = rule.criteria.iter().find(|c| c.id == "cai_tien").unwrap();
-    assert_eq!(wanted.items, ["d1", "d2", "d3", "d4"], "a grid's name stands for its rows");
-    assert_eq!(rule.parts[1].criteria, ["tiep_can", "thu_tuc", "cong_chuc", "ket_qua", "gop_y"]);
+    assert_eq!(
+        wanted.items,
+        ["d1", "d2", "d3", "d4"],
+        "a grid's name stands for its rows"
+    );
+    assert_eq!(
+        rule.parts[1].criteria,
+        ["tiep_can", "thu_tuc", "cong_chuc", "ket_qua", "gop_y"]
+    );
     // "Not used" (8) is allowed on the satisfaction grid only, and is not a valid scale answer.
     assert_eq!(form.definition.special_codes.not_applicable, Some(8));
     let mut answers = forms::sample::complete_answers(&form, 3);
     answers.insert("c5".into(), json!(8));
     assert!(validate(&form, &answers).complete);
     answers.insert("b1".into(), json!(8));
-    assert!(!validate(&form, &answers).errors.is_empty(), "8 is no answer to a perception item");
+    assert!(
+        !validate(&form, &answers).errors.is_empty(),
+        "8 is no answer to a perception item"
+    );
     answers.insert("b1".into(), json!(4));
     let origin = forms::index::Origin {
         village: "v".into(),
@@ -493,7 +516,10 @@ fn the_binh_duong_workbook_imports_with_its_three_indicator_groups() {
     };
     let report = forms::index::compute(&form, &[forms::index::OpenedForm { origin, answers }]);
     let national = &report.national;
-    assert_eq!(national.criteria["gop_y"].n, 0, "a 'not used' answer is not counted");
+    assert_eq!(
+        national.criteria["gop_y"].n, 0,
+        "a 'not used' answer is not counted"
+    );
     assert!(national.parts["nhu_cau"].value.is_some());
     assert_eq!(national.items.len(), 13);
 }
@@ -515,7 +541,7 @@ fn an_index_sheet_that_cannot_be_read_is_listed_by_row() {
         row(&["part", "p", "Phần", "", ""]),
         row(&["criterion", "c1", "Tiêu chí", "p", "q1"]),
         row(&["criterion", "c2", "Tiêu chí", "khong_co", "q2"]), // row 4
-        row(&["tieu_chi", "c3", "?", "p", "q2"]),                 // row 5
+        row(&["tieu_chi", "c3", "?", "p", "q2"]),                // row 5
     ];
     let with = |settings: Vec<Vec<String>>| {
         workbook(&[
@@ -530,12 +556,19 @@ fn an_index_sheet_that_cannot_be_read_is_listed_by_row() {
         row(&["f", "2"]),
     ]))
     .unwrap();
-    let listed: Vec<(&str, usize)> = imported.unsupported.iter().map(|u| (u.sheet, u.row)).collect();
+    let listed: Vec<(&str, usize)> = imported
+        .unsupported
+        .iter()
+        .map(|u| (u.sheet, u.row))
+        .collect();
     assert_eq!(listed, [("fieldpost_index", 5), ("fieldpost_index", 4)]);
     let rule = imported.form.definition.index.unwrap();
     assert_eq!(rule.parts[0].criteria, ["c1"]);
     // Without satisfied codes there is no index, and the import says why.
     let imported = xlsform::import(&with(vec![row(&["form_id"]), row(&["f"])])).unwrap();
     assert!(imported.form.definition.index.is_none());
-    assert!(imported.unsupported.iter().any(|u| u.message.contains("satisfied_codes")));
+    assert!(imported
+        .unsupported
+        .iter()
+        .any(|u| u.message.contains("satisfied_codes")));
 }

@@ -70,7 +70,7 @@ fn main() {
     let mut deep = small.definition.clone();
     deep.sections[0].items[3].relevant = Some(format!("1{} = 1", "+1".repeat(10_000)));
     w.file("form_definition", "deep-chain.json", serde_json::to_string(&deep).unwrap());
-    let answers = forms::sample::complete_answers(&intake::demo::sipas_form(), 1);
+    let answers = forms::sample::complete_answers(&intake::demo::sipas_2024(), 1);
     w.file("form_definition", "sipas-answers.json", serde_json::to_string(&answers).unwrap());
     w.file("form_definition", "expr.txt", "not(${a} = 1) or count_selected(${q2}) > 2 and selected(${b}, '7') and . >= -5 and answered(${c}) and (. - 1 <= ${a} + 1)");
 

@@ -16,7 +16,7 @@ use std::{collections::BTreeMap, sync::OnceLock};
 
 fn sipas() -> &'static Form {
     static FORM: OnceLock<Form> = OnceLock::new();
-    FORM.get_or_init(intake::demo::sipas_form)
+    FORM.get_or_init(intake::demo::sipas_2024)
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -64,7 +64,11 @@ pub struct Account {
     pub login: String,
     pub name: String,
     pub role: Role,
-    /// District ids a supervisor may see (empty for other roles, who see everything).
+    /// The campaigns this account may see, each with the district ids a supervisor sees in it
+    /// (empty for other roles, who see the whole campaign). Admins see every campaign.
+    pub campaigns: std::collections::BTreeMap<String, Vec<String>>,
+    /// A supervisor's districts in the campaign being looked at (see [`Account::in_campaign`]);
+    /// empty outside one.
     pub districts: Vec<String>,
     pub password_hash: Option<String>,
     /// Kept, but cannot log in.
@@ -72,9 +76,20 @@ pub struct Account {
 }
 
 impl Account {
-    /// Whether this account may see the district's progress.
+    /// Whether this account may see the district's progress (in the campaign being looked at).
     pub fn may_see_district(&self, district: &str) -> bool {
         self.role != Role::Supervisor || self.districts.iter().any(|d| d == district)
+    }
+
+    /// Whether this account may enter the campaign at all.
+    pub fn may_enter(&self, campaign: &str) -> bool {
+        self.role == Role::Admin || self.campaigns.contains_key(campaign)
+    }
+
+    /// The account as it stands in one campaign: its districts there.
+    pub fn in_campaign(mut self, campaign: &str) -> Account {
+        self.districts = self.campaigns.get(campaign).cloned().unwrap_or_default();
+        self
     }
 }
 
@@ -195,21 +210,30 @@ mod tests {
     }
 
     #[test]
-    fn a_supervisor_sees_only_their_districts() {
+    fn a_supervisor_sees_only_their_districts_of_the_campaigns_they_are_given() {
         let s = Account {
             login: "gs-dh".into(),
             name: "x".into(),
             role: Role::Supervisor,
-            districts: vec!["dh".into()],
+            campaigns: [("qt-2024".to_string(), vec!["dh".to_string()])].into(),
+            districts: vec![],
             password_hash: None,
             disabled: false,
         };
-        assert!(s.may_see_district("dh") && !s.may_see_district("qt"));
+        assert!(s.may_enter("qt-2024") && !s.may_enter("bd-2024"));
+        let in_qt = s.clone().in_campaign("qt-2024");
+        assert!(in_qt.may_see_district("dh") && !in_qt.may_see_district("qt"));
+        assert!(!s.clone().in_campaign("bd-2024").may_see_district("dh"));
         let m = Account {
             role: Role::Ministry,
-            districts: vec![],
+            ..s.clone()
+        };
+        assert!(m.in_campaign("qt-2024").may_see_district("qt"));
+        let admin = Account {
+            role: Role::Admin,
+            campaigns: Default::default(),
             ..s
         };
-        assert!(m.may_see_district("qt"));
+        assert!(admin.may_enter("bd-2024"));
     }
 }

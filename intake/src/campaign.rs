@@ -31,6 +31,13 @@ pub struct Campaign {
     pub enumerators: Vec<Enumerator>,
     #[serde(default)]
     pub supervisors: Vec<Supervisor>,
+    /// Campaigns of one family (SIPAS 2024, 2025 …) are compared year by year; the campaign's
+    /// id when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// The survey's year; the year its hand-out starts when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year: Option<i32>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -177,6 +184,37 @@ impl Campaign {
         for (field, value) in [("id", &self.id), ("name", &self.name), ("form", &self.form)] {
             if value.trim().is_empty() {
                 problem(field.into(), "must not be empty".into());
+            }
+        }
+        // The id names the campaign's pages and its database file.
+        let slug = |v: &str| {
+            (1..=64).contains(&v.len())
+                && v.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !v.starts_with('-')
+        };
+        if !self.id.is_empty() && !slug(&self.id) {
+            problem(
+                "id".into(),
+                format!(
+                    "{:?}: 1–64 characters of a-z, 0-9 and '-', not starting with '-'",
+                    self.id
+                ),
+            );
+        }
+        if let Some(family) = &self.family {
+            if !slug(family) {
+                problem(
+                    "family".into(),
+                    format!(
+                        "{family:?}: 1–64 characters of a-z, 0-9 and '-', not starting with '-'"
+                    ),
+                );
+            }
+        }
+        if let Some(year) = self.year {
+            if !(2000..=2100).contains(&year) {
+                problem("year".into(), format!("{year} is not a survey year"));
             }
         }
         if self.timezone.parse::<Tz>().is_err() {

@@ -1,7 +1,11 @@
-//! The demo campaign: the Quảng Trị 2024 SIPAS sample from the province's plan (seed 003) —
+//! The demo campaigns: the Quảng Trị 2024 SIPAS sample from the province's plan (seed 003) —
 //! its real 3 districts, 9 communes and 18 villages, 27 sampled households each (486 forms)
-//! plus 3 reserve households per village, with invented names and addresses — and the
-//! national-size campaign the benchmarks use (63 provinces shaped like it).
+//! plus 3 reserve households per village, with invented names and addresses; Bình Dương's own
+//! 2024 satisfaction survey (seed 002, Quyết định 3381/QĐ-UBND) on a small sample of real
+//! places of the province, with its form as an XLSForm workbook
+//! (`forms/binh-duong-2024.xlsx`); and the national-size campaign the benchmarks use (63
+//! provinces shaped like Quảng Trị). Only the demo names a form: a real centre imports its
+//! forms from files.
 
 use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
@@ -128,9 +132,198 @@ pub fn timeline_2024() -> Timeline {
     }
 }
 
+pub const BINH_DUONG_CAMPAIGN_ID: &str = "bd-hailong-2024";
+
+/// The Bình Dương demo's form: an XLSForm workbook (three indicator groups and the index sheet).
+pub const BINH_DUONG_FORM_XLSX: &[u8] = include_bytes!("../../forms/binh-duong-2024.xlsx");
+
+/// The Bình Dương demo's form, ready to import with its campaign.
+pub fn binh_duong_form() -> crate::form_files::StoredForm {
+    crate::form_files::StoredForm::read(BINH_DUONG_FORM_XLSX)
+        .expect("the shipped Bình Dương workbook is valid")
+}
+
+/// A fixed key of the Bình Dương survey's owner (Sở Nội vụ) for tests only.
+pub fn fixed_owner_key() -> MinistrySecretKey {
+    MinistrySecretKey::from_bytes([0x62; 32])
+}
+
+/// (district id, district, [(commune id, commune, [(village id, village)])]): real places of
+/// Bình Dương, a city and a rural district.
+const BINH_DUONG: &[(&str, &str, &[(&str, &str, &[(&str, &str)])])] = &[
+    (
+        "bd-tdm",
+        "Thành phố Thủ Dầu Một",
+        &[
+            (
+                "bd-tdm-pc",
+                "Phường Phú Cường",
+                &[
+                    ("bd-tdm-pc-kp1", "Khu phố 1"),
+                    ("bd-tdm-pc-kp3", "Khu phố 3"),
+                ],
+            ),
+            (
+                "bd-tdm-ht",
+                "Phường Hiệp Thành",
+                &[("bd-tdm-ht-kp2", "Khu phố 2")],
+            ),
+        ],
+    ),
+    (
+        "bd-dt",
+        "Huyện Dầu Tiếng",
+        &[
+            (
+                "bd-dt-tt",
+                "Thị trấn Dầu Tiếng",
+                &[("bd-dt-tt-kp4a", "Khu phố 4A")],
+            ),
+            ("bd-dt-mh", "Xã Minh Hòa", &[("bd-dt-mh-hl", "Ấp Hòa Lộc")]),
+        ],
+    ),
+];
+
+/// Households sampled per village in the Bình Dương demo, and reserve households.
+pub const BINH_DUONG_PER_VILLAGE: usize = 10;
+pub const BINH_DUONG_RESERVE: usize = 2;
+
+/// Bình Dương's own satisfaction survey of 2024: 5 villages of 2 districts, 10 households each
+/// (50 forms) and 2 reserve, two postal enumerators, one supervisor per district; keyed once
+/// (no second keying), sealed to the province's own key.
+pub fn binh_duong_2024(owner: &MinistryPublicKey) -> Campaign {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3381);
+    let (mut serial, mut reserve_serial) = (0usize, 0usize);
+    let mut districts = Vec::new();
+    let mut enumerators = Vec::new();
+    let mut supervisors = Vec::new();
+    for (k, (d_id, d_name, communes)) in BINH_DUONG.iter().enumerate() {
+        let mut out_communes = Vec::new();
+        let mut covered = Vec::new();
+        for (c_id, c_name, villages) in *communes {
+            let mut out_villages = Vec::new();
+            for (v_id, v_name) in *villages {
+                let mut make = |i: usize, reserve: bool, rng: &mut rand_chacha::ChaCha8Rng| {
+                    let serial = if reserve {
+                        reserve_serial += 1;
+                        format!("BD24-R{reserve_serial:04}")
+                    } else {
+                        serial += 1;
+                        format!("BD24-{serial:04}")
+                    };
+                    Household {
+                        id: if reserve {
+                            format!("{v_id}-r{i:02}")
+                        } else {
+                            format!("{v_id}-{i:02}")
+                        },
+                        serial,
+                        name: format!(
+                            "{} {} {}",
+                            FAMILY[rng.gen_range(0..FAMILY.len())],
+                            MIDDLE[rng.gen_range(0..MIDDLE.len())],
+                            GIVEN[rng.gen_range(0..GIVEN.len())]
+                        ),
+                        address: format!(
+                            "Số {}, đường {}, {}, {}",
+                            rng.gen_range(1..300),
+                            [
+                                "Yersin",
+                                "Bạch Đằng",
+                                "Cách Mạng Tháng Tám",
+                                "Hùng Vương",
+                                "Nguyễn Văn Tiết"
+                            ][rng.gen_range(0..5)],
+                            v_name,
+                            c_name
+                        ),
+                    }
+                };
+                let households = (1..=BINH_DUONG_PER_VILLAGE)
+                    .map(|i| make(i, false, &mut rng))
+                    .collect();
+                let reserve = (1..=BINH_DUONG_RESERVE)
+                    .map(|i| make(i, true, &mut rng))
+                    .collect();
+                covered.push(v_id.to_string());
+                out_villages.push(Village {
+                    id: (*v_id).into(),
+                    name: (*v_name).into(),
+                    households,
+                    reserve,
+                });
+            }
+            out_communes.push(Commune {
+                id: (*c_id).into(),
+                name: (*c_name).into(),
+                villages: out_villages,
+            });
+        }
+        // One postal enumerator per district.
+        enumerators.push(Enumerator {
+            id: format!("enum-{d_id}"),
+            name: format!(
+                "{} {} {} (Bưu điện Bình Dương)",
+                FAMILY[(k * 5 + 2) % FAMILY.len()],
+                MIDDLE[(k * 2 + 1) % MIDDLE.len()],
+                GIVEN[(k * 11 + 4) % GIVEN.len()]
+            ),
+            villages: covered,
+        });
+        supervisors.push(Supervisor {
+            login: format!("gs-{d_id}"),
+            name: format!("Giám sát {d_name}"),
+            districts: vec![(*d_id).into()],
+        });
+        districts.push(District {
+            id: (*d_id).into(),
+            name: (*d_name).into(),
+            communes: out_communes,
+        });
+    }
+    Campaign {
+        format: FORMAT.into(),
+        id: BINH_DUONG_CAMPAIGN_ID.into(),
+        name: "Khảo sát sự hài lòng — tỉnh Bình Dương 2024 (demo)".into(),
+        timezone: "Asia/Ho_Chi_Minh".into(),
+        form: "bd-hailong-2024@1".into(),
+        replacement_allowed: true,
+        verification_required: false,
+        timeline: Timeline {
+            distribute: Window {
+                start: day(2024, 12, 2),
+                end: day(2024, 12, 3),
+            },
+            collect: Window {
+                start: day(2024, 12, 4),
+                end: day(2024, 12, 6),
+            },
+            submit: Window {
+                start: day(2024, 12, 9),
+                end: day(2024, 12, 10),
+            },
+        },
+        ministry_public_key: owner.to_b64(),
+        provinces: vec![Province {
+            id: "bd".into(),
+            name: "Tỉnh Bình Dương".into(),
+            districts,
+        }],
+        enumerators,
+        supervisors,
+        family: Some("bd-hailong".into()),
+        year: Some(2024),
+    }
+}
+
 /// The demo's form: SIPAS 2024 as shipped in `forms/sipas-2024.json`. Only the demo names it;
 /// a real centre imports its form from a file.
 pub const SIPAS_FORM_JSON: &str = include_str!("../../forms/sipas-2024.json");
+
+/// The demo's form, compiled: for tests and benchmarks that key or open SIPAS sheets.
+pub fn sipas_2024() -> forms::Form {
+    forms::Form::from_json(SIPAS_FORM_JSON).expect("the shipped SIPAS form is valid")
+}
 
 /// The demo's form, ready to import with the demo campaign.
 pub fn sipas_form() -> crate::form_files::StoredForm {
@@ -275,6 +468,8 @@ pub fn shaped_like_quang_tri(provinces: usize, ministry: &MinistryPublicKey) -> 
         provinces: out_provinces,
         enumerators,
         supervisors,
+        family: Some("sipas".into()),
+        year: Some(2024),
     }
 }
 

@@ -13,9 +13,12 @@ use std::{net::SocketAddr, sync::Arc};
 use sync_protocol::{api, limits};
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
-use crate::{error::IntakeError, service::Intake};
+use crate::{
+    error::IntakeError,
+    service::{Centre, Intake},
+};
 
-pub fn router(intake: Arc<Intake>) -> Router {
+pub fn router(centre: Arc<Centre>) -> Router {
     Router::new()
         .route(api::PATH_HEALTH, get(|| async { "ok" }))
         .route(api::PATH_ENROLL, post(enroll))
@@ -26,7 +29,7 @@ pub fn router(intake: Arc<Intake>) -> Router {
             get(form_definition),
         )
         .route(api::PATH_BATCHES, post(batches))
-        .merge(crate::web::routes(intake.clone()))
+        .merge(crate::web::routes(centre.clone()))
         .fallback(|| async { IntakeError::NotFound })
         .method_not_allowed_fallback(|| async { IntakeError::MethodNotAllowed })
         // Every answer is JSON (receipts, assignments, errors), repetitive enough that
@@ -39,7 +42,7 @@ pub fn router(intake: Arc<Intake>) -> Router {
                 .no_deflate(),
         )
         .layer(TraceLayer::new_for_http())
-        .with_state(intake)
+        .with_state(centre)
 }
 
 /// Runs blocking store work off the async executor.
@@ -74,7 +77,7 @@ fn client_ip(info: Option<ConnectInfo<SocketAddr>>) -> std::net::IpAddr {
 }
 
 async fn enroll(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
     request: Request,
 ) -> Result<impl IntoResponse, IntakeError> {
     let info = request
@@ -85,7 +88,7 @@ async fn enroll(
     let request: api::EnrollRequest = serde_json::from_slice(&bytes)
         .map_err(|e| IntakeError::BadRequest(format!("enrollment request: {e}")))?;
     let ip = client_ip(info);
-    let response = blocking(move || intake.enroll(&request, ip)).await?;
+    let response = blocking(move || centre.enroll(&request, ip)).await?;
     Ok((StatusCode::CREATED, Json(response)))
 }
 
@@ -93,15 +96,16 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// A device-signed request, handed to the intake of the device's campaign.
 async fn authenticated<T: Send + 'static>(
-    intake: Arc<Intake>,
+    centre: Arc<Centre>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     then: impl FnOnce(&Intake, &crate::store::DeviceRecord) -> Result<T, IntakeError> + Send + 'static,
 ) -> Result<T, IntakeError> {
     blocking(move || {
-        let device = intake.authenticate(
+        let (intake, device) = centre.authenticate(
             header(&headers, api::HEADER_DEVICE),
             header(&headers, api::HEADER_TIME),
             header(&headers, api::HEADER_SIGNATURE),
@@ -116,13 +120,13 @@ async fn authenticated<T: Send + 'static>(
 /// `If-None-Match` with the tag the device holds gives `304` and no body: on 2G an unchanged
 /// assignment is not downloaded again.
 async fn assignment(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<axum::response::Response, IntakeError> {
     let held = header(&headers, "if-none-match").map(|v| v.trim_matches('"').to_string());
-    let (doc, tag) = authenticated(intake, method, uri, headers, move |i, d| {
+    let (doc, tag) = authenticated(centre, method, uri, headers, move |i, d| {
         i.assignment_unless(d, held.as_deref())
     })
     .await?;
@@ -136,13 +140,13 @@ async fn assignment(
 /// A form definition by its hash, for an enrolled device. Content-addressed, so it never
 /// changes: the device checks the hash against its signed assignment.
 async fn form_definition(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
     axum::extract::Path(sha256): axum::extract::Path<String>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<axum::response::Response, IntakeError> {
-    let bytes = authenticated(intake, method, uri, headers, move |i, _| {
+    let bytes = authenticated(centre, method, uri, headers, move |i, _| {
         i.form_definition(&sha256)
     })
     .await?;
@@ -154,22 +158,22 @@ async fn form_definition(
 }
 
 async fn chain(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, IntakeError> {
     Ok(Json(
-        authenticated(intake, method, uri, headers, |i, d| i.chain_head(d)).await?,
+        authenticated(centre, method, uri, headers, |i, d| i.chain_head(d)).await?,
     ))
 }
 
 async fn batches(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
     body: Body,
 ) -> Result<impl IntoResponse, IntakeError> {
     let frame = read_body(body, limits::MAX_FRAME_BYTES).await?;
-    let (receipt, new) = blocking(move || intake.ingest(&frame, Utc::now())).await?;
+    let (receipt, new) = blocking(move || centre.ingest(&frame, Utc::now())).await?;
     Ok((
         if new {
             StatusCode::CREATED

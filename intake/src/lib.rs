@@ -37,20 +37,19 @@ pub mod store;
 pub mod web;
 pub mod words;
 
-use std::{path::Path, sync::Arc};
+use std::path::Path;
 
-/// Opens the intake stored in `data_dir` (`intake.db`, `intake.key`), creating both if new.
-pub fn open(data_dir: &Path) -> Result<service::Intake, String> {
+/// Opens the centre stored in `data_dir` (`centre.db`, `campaigns/`, `intake.key`), creating it
+/// if new (see [`service::open_sqlite`]).
+pub fn open(data_dir: &Path) -> Result<service::Centre, String> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
-    // The database holds names and addresses of households: owner only.
+    // The databases hold names and addresses of households: owner only.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
     }
-    let store =
-        store::sqlite::SqliteStore::open(&data_dir.join("intake.db")).map_err(|e| e.to_string())?;
     let key = keyfile::load_or_create(&data_dir.join("intake.key"))?;
-    Ok(service::Intake::new(Arc::new(store), key))
+    service::open_sqlite(data_dir, key).map_err(|e| e.to_string())
 }

@@ -1,15 +1,21 @@
-//! The demo campaign served on an ephemeral port of 127.0.0.1 over a fresh SQLite file: what
+//! The demo campaign served on an ephemeral port of 127.0.0.1 over a fresh SQLite centre: what
 //! tests, benchmarks and the other parts' end-to-end checks stand on. Real parts, nothing mocked.
 
 use std::sync::Arc;
 
-use crate::{demo, service::Intake};
+use crate::{
+    demo,
+    service::{Centre, Intake},
+};
 
 pub struct LocalIntake {
     /// `http://127.0.0.1:<port>`
     pub url: String,
+    /// The whole centre (accounts, every campaign).
+    pub centre: Arc<Centre>,
+    /// The Quảng Trị demo campaign's intake.
     pub intake: Arc<Intake>,
-    /// The data directory (`intake.db`, `intake.key`); removed when this is dropped.
+    /// The data directory; removed when this is dropped.
     pub dir: tempfile::TempDir,
     pub runtime: tokio::runtime::Runtime,
 }
@@ -17,18 +23,21 @@ pub struct LocalIntake {
 /// The Quảng Trị 2024 demo, sealed to [`demo::fixed_ministry_key`], serving.
 pub fn demo_on_loopback() -> LocalIntake {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let intake = Arc::new(crate::open(dir.path()).expect("a fresh intake opens"));
+    let centre = Arc::new(crate::open(dir.path()).expect("a fresh centre opens"));
     let campaign = demo::quang_tri_2024(&demo::fixed_ministry_key().public());
-    intake
-        .store
-        .import_campaign(&campaign, "{}", &[demo::sipas_form()], chrono::Utc::now())
+    centre
+        .import(&campaign, "{}", &[demo::sipas_form()], chrono::Utc::now())
         .expect("the demo imports");
+    let intake = centre
+        .campaign(demo::DEMO_CAMPAIGN_ID)
+        .expect("the registry reads")
+        .expect("the demo is there");
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("a loopback port");
     let url = format!("http://{}", listener.local_addr().expect("bound"));
-    let app = crate::http::router(intake.clone());
+    let app = crate::http::router(centre.clone());
     runtime.spawn(crate::serve::serve(
         listener,
         app,
@@ -38,8 +47,29 @@ pub fn demo_on_loopback() -> LocalIntake {
     ));
     LocalIntake {
         url,
+        centre,
         intake,
         dir,
         runtime,
+    }
+}
+
+impl LocalIntake {
+    /// Adds the Bình Dương 2024 demo (its form from the XLSForm workbook), sealed to
+    /// [`demo::fixed_owner_key`]; returns its intake.
+    pub fn add_binh_duong(&self) -> Arc<Intake> {
+        let campaign = demo::binh_duong_2024(&demo::fixed_owner_key().public());
+        self.centre
+            .import(
+                &campaign,
+                "{}",
+                &[demo::binh_duong_form()],
+                chrono::Utc::now(),
+            )
+            .expect("the Bình Dương demo imports");
+        self.centre
+            .campaign(demo::BINH_DUONG_CAMPAIGN_ID)
+            .expect("the registry reads")
+            .expect("the Bình Dương demo is there")
     }
 }

@@ -12,9 +12,10 @@ use intake::{campaign::Campaign, demo, keyfile};
     about = "Fieldpost intake: the central server that receives the enumerators' records.",
     long_about = "Fieldpost intake: the central server that receives the enumerators' records.\n\n\
         Typical first run:\n  \
-        intake demo-campaign --out demo/            # write the Quảng Trị 2024 demo campaign\n  \
+        intake demo-campaign --out demo/            # write the two demo campaigns\n  \
         intake import --data-dir data demo/campaign.json --form demo/sipas-2024-v1.json\n  \
-        intake issue-code --data-dir data --enumerator enum-dh-p2   # give the code to the enumerator\n  \
+        intake import --data-dir data demo/binh-duong/campaign.json --form demo/binh-duong/binh-duong-2024.xlsx\n  \
+        intake issue-code --data-dir data --campaign qt-sipas-2024 --enumerator enum-dh-p2\n  \
         intake serve --data-dir data --listen 127.0.0.1:8080"
 )]
 struct Cli {
@@ -24,9 +25,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Write the demo campaign (Quảng Trị 2024, 486 forms) and a new ministry key pair.
+    /// Write the demo campaigns and a new key pair for each: Quảng Trị's SIPAS 2024 (486
+    /// forms; campaign.json, its form, ministry.key) and, in binh-duong/, Bình Dương's own
+    /// 2024 survey (50 forms; campaign.json, its XLSForm workbook, owner.key).
     DemoCampaign {
-        /// Folder to write campaign.json and ministry.key (the ministry's secret: keep it safe).
+        /// Folder to write them into (the .key files are secrets: keep them safe).
         #[arg(long)]
         out: PathBuf,
         /// Copies of the province (63 makes a national-size campaign for benchmarks).
@@ -35,7 +38,8 @@ enum Command {
     },
     /// Check a campaign file and list every problem in it, without importing.
     Check { file: PathBuf },
-    /// Import a campaign file into a new data directory.
+    /// Import a campaign file into the centre (a data directory holds any number of
+    /// campaigns, each in a store of its own).
     Import {
         #[arg(long, env = "FIELDPOST_DATA_DIR")]
         data_dir: PathBuf,
@@ -50,6 +54,9 @@ enum Command {
     AddForm {
         #[arg(long, env = "FIELDPOST_DATA_DIR")]
         data_dir: PathBuf,
+        /// Which campaign (its id); needed when the centre holds several.
+        #[arg(long, env = "FIELDPOST_CAMPAIGN")]
+        campaign: Option<String>,
         /// The form definition (JSON or an XLSForm .xlsx).
         file: PathBuf,
         /// Keep the current version for new forms (store this one only).
@@ -60,6 +67,9 @@ enum Command {
     IssueCode {
         #[arg(long, env = "FIELDPOST_DATA_DIR")]
         data_dir: PathBuf,
+        /// Which campaign (its id); needed when the centre holds several.
+        #[arg(long, env = "FIELDPOST_CAMPAIGN")]
+        campaign: Option<String>,
         /// The enumerator id from the campaign file.
         #[arg(long, required_unless_present = "all")]
         enumerator: Option<String>,
@@ -77,6 +87,9 @@ enum Command {
     RevokeDevice {
         #[arg(long, env = "FIELDPOST_DATA_DIR")]
         data_dir: PathBuf,
+        /// Which campaign (its id); needed when the centre holds several.
+        #[arg(long, env = "FIELDPOST_CAMPAIGN")]
+        campaign: Option<String>,
         #[arg(long)]
         device: uuid::Uuid,
         #[arg(long, default_value = "revoked by operator")]
@@ -87,6 +100,9 @@ enum Command {
     Reassign {
         #[arg(long, env = "FIELDPOST_DATA_DIR")]
         data_dir: PathBuf,
+        /// Which campaign (its id); needed when the centre holds several.
+        #[arg(long, env = "FIELDPOST_CAMPAIGN")]
+        campaign: Option<String>,
         /// Every household of this village, reserve households included.
         #[arg(long, required_unless_present = "household")]
         village: Option<String>,
@@ -101,8 +117,10 @@ enum Command {
         #[arg(long, default_value = "cli")]
         by: String,
     },
-    /// Create (or change) an account for the pages: a supervisor of some districts, the
-    /// ministry, or an admin. The password is read from standard input (one line).
+    /// Create (or change) an account for the pages: a supervisor of some districts, a
+    /// campaign's owner (the ministry, a province's Sở Nội vụ), or an admin (every campaign).
+    /// The account sees exactly the campaigns named. The password is read from standard input
+    /// (one line).
     CreateAccount {
         #[arg(long, env = "FIELDPOST_DATA_DIR")]
         data_dir: PathBuf,
@@ -113,7 +131,12 @@ enum Command {
         /// supervisor, ministry or admin
         #[arg(long)]
         role: String,
-        /// A district a supervisor sees (repeat for several).
+        /// A campaign the account sees (repeat for several; every one when the centre holds
+        /// only one and none is named).
+        #[arg(long)]
+        campaign: Vec<String>,
+        /// A district a supervisor sees in the campaign (repeat for several; with several
+        /// campaigns write `campaign:district`).
         #[arg(long)]
         district: Vec<String>,
     },
@@ -124,12 +147,16 @@ enum Command {
         #[arg(long)]
         login: String,
     },
-    /// Keep the ministry's secret key on this intake, encrypted under a passphrase read from
+    /// Keep a campaign's secret key (the ministry's, or a province's for its own survey) on this
+    /// intake, encrypted under a passphrase read from
     /// standard input (one line, at least 16 characters). The passphrase is never stored; the
     /// plain key file can then be moved off the server.
     StoreMinistryKey {
         #[arg(long, env = "FIELDPOST_DATA_DIR")]
         data_dir: PathBuf,
+        /// Which campaign (its id); needed when the centre holds several.
+        #[arg(long, env = "FIELDPOST_CAMPAIGN")]
+        campaign: Option<String>,
         /// The secret key file `demo-campaign` wrote (base64).
         #[arg(long)]
         key_file: PathBuf,
@@ -229,24 +256,33 @@ fn run(cli: Cli) -> Result<(), String> {
             } else {
                 demo::shaped_like_quang_tri(provinces, &secret.public())
             };
-            let path = out.join("campaign.json");
-            std::fs::write(
-                &path,
-                serde_json::to_string_pretty(&campaign).expect("serializes"),
-            )
-            .map_err(|e| e.to_string())?;
             let form_path = out.join(format!("{}.json", campaign.form.replace('@', "-v")));
-            std::fs::write(&form_path, demo::SIPAS_FORM_JSON).map_err(|e| e.to_string())?;
-            keyfile::write_secret(
-                &out.join("ministry.key"),
-                &sync_protocol::keys::b64(&secret.to_bytes()),
+            let written = write_demo(
+                &out,
+                &campaign,
+                "ministry.key",
+                &secret,
+                &form_path,
+                demo::SIPAS_FORM_JSON.as_bytes(),
             )?;
-            println!(
-                "wrote {}, {} and {}",
-                path.display(),
-                form_path.display(),
-                out.join("ministry.key").display()
-            );
+            println!("wrote {written}");
+            if provinces == 1 {
+                let dir = out.join("binh-duong");
+                std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+                let owner =
+                    sync_protocol::keys::MinistrySecretKey::generate(&mut rand::rngs::OsRng);
+                let campaign = demo::binh_duong_2024(&owner.public());
+                let form_path = dir.join("binh-duong-2024.xlsx");
+                let written = write_demo(
+                    &dir,
+                    &campaign,
+                    "owner.key",
+                    &owner,
+                    &form_path,
+                    demo::BINH_DUONG_FORM_XLSX,
+                )?;
+                println!("wrote {written}");
+            }
             Ok(())
         }
         Command::Check { file } => {
@@ -266,10 +302,20 @@ fn run(cli: Cli) -> Result<(), String> {
         } => {
             let (campaign, text) = read_campaign(&file)?;
             let forms = forms.iter().map(read_form).collect::<Result<Vec<_>, _>>()?;
-            let intake = intake::open(&data_dir)?;
-            let s = intake
-                .store
-                .import_campaign(&campaign, &text, &forms, chrono::Utc::now())
+            let centre = intake::open(&data_dir)?;
+            let s = centre
+                .import(&campaign, &text, &forms, chrono::Utc::now())
+                .map_err(|e| e.to_string())?;
+            centre
+                .accounts()
+                .audit(
+                    "cli",
+                    Some(&campaign.id),
+                    "campaign_imported",
+                    &campaign.name,
+                    "local",
+                    chrono::Utc::now(),
+                )
                 .map_err(|e| e.to_string())?;
             println!(
                 "imported {}: {} villages, {} households (+{} reserve), {} enumerators, {} supervisors",
@@ -279,11 +325,12 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::AddForm {
             data_dir,
+            campaign,
             file,
             not_current,
         } => {
             let form = read_form(&file)?;
-            let intake = intake::open(&data_dir)?;
+            let intake = campaign_of(&data_dir, campaign.as_deref())?;
             intake
                 .store
                 .add_form(&form, !not_current, chrono::Utc::now())
@@ -294,8 +341,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 &format!("{} ({})", form.reference, form.sha256),
             )?;
             println!(
-                "added form {}{}",
+                "added form {} to {}{}",
                 form.reference,
+                intake.id,
                 if not_current {
                     ""
                 } else {
@@ -306,12 +354,13 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::IssueCode {
             data_dir,
+            campaign,
             enumerator,
             all,
             valid_hours,
             by,
         } => {
-            let intake = intake::open(&data_dir)?;
+            let intake = campaign_of(&data_dir, campaign.as_deref())?;
             let valid = chrono::Duration::hours(valid_hours);
             if all {
                 for (id, name) in intake.store.enumerators().map_err(|e| e.to_string())? {
@@ -336,16 +385,20 @@ fn run(cli: Cli) -> Result<(), String> {
                     &format!("{enumerator}, valid {valid_hours} h"),
                 )?;
                 println!("{code}");
-                eprintln!("one-time code for {enumerator}, valid {valid_hours} h");
+                eprintln!(
+                    "one-time code for {enumerator} ({}), valid {valid_hours} h",
+                    intake.id
+                );
             }
             Ok(())
         }
         Command::RevokeDevice {
             data_dir,
+            campaign,
             device,
             reason,
         } => {
-            let intake = intake::open(&data_dir)?;
+            let intake = campaign_of(&data_dir, campaign.as_deref())?;
             intake
                 .store
                 .revoke_device(device, &reason, chrono::Utc::now())
@@ -356,13 +409,14 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Reassign {
             data_dir,
+            campaign,
             village,
             household,
             to,
             reason,
             by,
         } => {
-            let intake = intake::open(&data_dir)?;
+            let intake = campaign_of(&data_dir, campaign.as_deref())?;
             let target = match village {
                 Some(v) => intake::store::ReassignTarget::Village(v),
                 None => intake::store::ReassignTarget::Households(household),
@@ -384,78 +438,85 @@ fn run(cli: Cli) -> Result<(), String> {
             login,
             name,
             role,
+            campaign,
             district,
         } => {
-            let role = intake::accounts::Role::parse(&role).ok_or_else(|| {
-                format!("unknown role {role:?}: use supervisor, ministry or admin")
-            })?;
-            if role == intake::accounts::Role::Supervisor && district.is_empty() {
-                return Err("a supervisor needs at least one --district".into());
-            }
-            let hash =
-                intake::accounts::hash_password(&read_password()?).map_err(|e| e.to_string())?;
-            let intake = intake::open(&data_dir)?;
-            let account = intake::accounts::Account {
-                login: login.clone(),
-                name,
-                role,
-                districts: district,
-                password_hash: Some(hash),
-                disabled: false,
+            let password = read_password()?;
+            let centre = intake::open(&data_dir)?;
+            let mut campaigns: std::collections::BTreeMap<String, Vec<String>> = if campaign
+                .is_empty()
+            {
+                match centre.entries().map_err(|e| e.to_string())?.as_slice() {
+                    [only] => [(only.id.clone(), Vec::new())].into(),
+                    _ if role == "admin" => Default::default(),
+                    _ => return Err("name the campaigns the account sees with --campaign".into()),
+                }
+            } else {
+                campaign.iter().map(|c| (c.clone(), Vec::new())).collect()
             };
-            intake
-                .store
-                .upsert_account(&account, chrono::Utc::now())
+            for d in district {
+                let (c, d) = match d.split_once(':') {
+                    Some((c, d)) => (c.to_string(), d.to_string()),
+                    None if campaigns.len() == 1 => {
+                        (campaigns.keys().next().cloned().unwrap_or_default(), d)
+                    }
+                    None => {
+                        return Err(format!(
+                            "--district {d}: with several campaigns write campaign:district"
+                        ))
+                    }
+                };
+                campaigns
+                    .get_mut(&c)
+                    .ok_or_else(|| {
+                        format!("--district {c}:{d}: the account is not given campaign {c}")
+                    })?
+                    .push(d);
+            }
+            centre
+                .save_account(&login, &name, &role, &campaigns, &password, "cli", "local")
                 .map_err(|e| e.to_string())?;
-            intake
-                .store
-                .audit(
-                    "cli",
-                    "account_created",
-                    &login,
-                    "local",
-                    chrono::Utc::now(),
-                )
-                .map_err(|e| e.to_string())?;
-            println!("account {login} ({}) ready", role.as_str());
+            println!("account {login} ({role}) ready");
             Ok(())
         }
         Command::SetPassword { data_dir, login } => {
             let hash =
                 intake::accounts::hash_password(&read_password()?).map_err(|e| e.to_string())?;
-            let intake = intake::open(&data_dir)?;
-            intake
-                .store
+            let centre = intake::open(&data_dir)?;
+            centre
+                .accounts()
                 .set_password(&login, &hash)
                 .map_err(|e| e.to_string())?;
-            intake
-                .store
-                .audit("cli", "password_set", &login, "local", chrono::Utc::now())
+            centre
+                .accounts()
+                .audit(
+                    "cli",
+                    None,
+                    "password_set",
+                    &login,
+                    "local",
+                    chrono::Utc::now(),
+                )
                 .map_err(|e| e.to_string())?;
             println!("password of {login} set; its sessions are ended");
             Ok(())
         }
-        Command::StoreMinistryKey { data_dir, key_file } => {
+        Command::StoreMinistryKey {
+            data_dir,
+            campaign,
+            key_file,
+        } => {
             let text = std::fs::read_to_string(&key_file)
                 .map_err(|e| format!("cannot read {}: {e}", key_file.display()))?;
             let secret = sync_protocol::keys::MinistrySecretKey::from_b64(text.trim())
                 .map_err(|e| format!("{}: {e}", key_file.display()))?;
             let passphrase = read_password()?;
-            let intake = intake::open(&data_dir)?;
+            let intake = campaign_of(&data_dir, campaign.as_deref())?;
             intake
                 .store_ministry_key(&secret, &passphrase)
                 .map_err(|e| e.to_string())?;
-            intake
-                .store
-                .audit(
-                    "cli",
-                    "ministry_key_stored",
-                    "",
-                    "local",
-                    chrono::Utc::now(),
-                )
-                .map_err(|e| e.to_string())?;
-            println!("the ministry key is stored, encrypted under the passphrase; keep the passphrase safe — it is not stored anywhere");
+            cli_audit(&intake, "ministry_key_stored", "")?;
+            println!("the key of {} is stored, encrypted under the passphrase; keep the passphrase safe — it is not stored anywhere", intake.id);
             Ok(())
         }
         Command::Serve {
@@ -498,31 +559,73 @@ fn run(cli: Cli) -> Result<(), String> {
                 max_connections,
                 ..intake::serve::Limits::default()
             };
-            let mut intake = intake::open(&data_dir)?;
-            intake.secure_cookies = secure_cookies || tls.is_some();
-            intake.trusted_proxies = trusted_proxies;
-            let intake = Arc::new(intake);
-            let campaign = intake.store.campaign().map_err(|e| e.to_string())?;
+            let mut centre = intake::open(&data_dir)?;
+            centre.secure_cookies = secure_cookies || tls.is_some();
+            centre.trusted_proxies = trusted_proxies;
+            let centre = Arc::new(centre);
+            let campaigns: Vec<String> = centre
+                .entries()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|e| e.id)
+                .collect();
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-                tracing::info!(%listen, campaign = %campaign.info.id, intake_key = %intake.key.key_id(), "intake serving");
+                tracing::info!(%listen, campaigns = %campaigns.join(","), intake_key = %centre.shared.key.key_id(), "intake serving");
                 let scheme = if tls.is_some() { "https" } else { "http" };
                 println!("intake listening on {scheme}://{}", listener.local_addr().map_err(|e| e.to_string())?);
                 let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;
                 };
-                intake::serve::serve(listener, intake::http::router(intake), limits, tls, shutdown).await.map_err(|e| e.to_string())
+                intake::serve::serve(listener, intake::http::router(centre), limits, tls, shutdown).await.map_err(|e| e.to_string())
             })
         }
     }
+}
+
+/// The campaign a command acts on: the one named, or the centre's only one.
+fn campaign_of(
+    data_dir: &std::path::Path,
+    named: Option<&str>,
+) -> Result<Arc<intake::service::Intake>, String> {
+    intake::open(data_dir)?
+        .sole_campaign(named)
+        .map_err(|e| e.to_string())
+}
+
+/// Writes a demo campaign file, its form and its secret key into `dir`; says what it wrote.
+fn write_demo(
+    dir: &std::path::Path,
+    campaign: &Campaign,
+    key_name: &str,
+    secret: &sync_protocol::keys::MinistrySecretKey,
+    form_path: &std::path::Path,
+    form: &[u8],
+) -> Result<String, String> {
+    let path = dir.join("campaign.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(campaign).expect("serializes"),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(form_path, form).map_err(|e| e.to_string())?;
+    keyfile::write_secret(
+        &dir.join(key_name),
+        &sync_protocol::keys::b64(&secret.to_bytes()),
+    )?;
+    Ok(format!(
+        "{}, {} and {}",
+        path.display(),
+        form_path.display(),
+        dir.join(key_name).display()
+    ))
 }
 
 /// An audit row for a command run on the server itself (who ran it is the operating system's
 /// to tell; the row says it was the command line).
 fn cli_audit(intake: &intake::service::Intake, action: &str, detail: &str) -> Result<(), String> {
     intake
-        .store
         .audit("cli", action, detail, "local", chrono::Utc::now())
         .map_err(|e| e.to_string())
 }

@@ -86,7 +86,7 @@ pub fn security_headers(router: Router, tls: bool) -> Router {
     use tower_http::set_header::SetResponseHeaderLayer as Set;
     let fixed = |v: &'static str| HeaderValue::from_static(v);
     let mut router = router
-        .layer(Set::overriding(header::CONTENT_SECURITY_POLICY, fixed("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")))
+        .layer(Set::overriding(header::CONTENT_SECURITY_POLICY, fixed("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'self'")))
         .layer(Set::overriding(header::X_FRAME_OPTIONS, fixed("DENY")))
         .layer(Set::overriding(header::X_CONTENT_TYPE_OPTIONS, fixed("nosniff")))
         .layer(Set::overriding(header::REFERRER_POLICY, fixed("no-referrer")))

@@ -22,7 +22,7 @@ async fn ministry_with_key(server: &TestServer) -> (String, String) {
         .unwrap();
     let session = log_in(server, "bonv", MINISTRY_PASSWORD).await.unwrap();
     let csrf = hidden_csrf(
-        &get(server, "/ministry/index", &session)
+        &get(server, "/c/qt-sipas-2024/ministry/index", &session)
             .await
             .text()
             .await
@@ -76,7 +76,7 @@ async fn item_1_an_undecryptable_sheet_is_set_aside_and_named_and_the_index_stil
     let (session, csrf) = ministry_with_key(&server).await;
     let form = [("csrf", csrf.as_str()), ("passphrase", PASSPHRASE)];
     for _ in 0..2 {
-        let page = post_form(&server, "/ministry/index", &session, &form).await;
+        let page = post_form(&server, "/c/qt-sipas-2024/ministry/index", &session, &form).await;
         assert_eq!(page.status(), StatusCode::OK);
         let html = page.text().await.unwrap();
         assert!(html.contains("1 phiếu không mở được"), "{html}");
@@ -99,20 +99,25 @@ async fn item_1_an_undecryptable_sheet_is_set_aside_and_named_and_the_index_stil
             "the enumerator by name: {listed}"
         );
     }
-    let json: serde_json::Value = post_form(&server, "/api/ministry/index", &session, &form)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let json: serde_json::Value = post_form(
+        &server,
+        "/c/qt-sipas-2024/api/ministry/index",
+        &session,
+        &form,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(
         json["index"]["national"]["forms"], 1,
         "the good sheet counts, the bad one does not"
     );
     assert_eq!(json["unopenable"][0]["household"], hs[1].0.as_str());
     for path in [
-        "/ministry/answers.csv",
-        "/ministry/answers.xlsx",
-        "/ministry/index.csv",
+        "/c/qt-sipas-2024/ministry/answers.csv",
+        "/c/qt-sipas-2024/ministry/answers.xlsx",
+        "/c/qt-sipas-2024/ministry/index.csv",
     ] {
         let r = post_form(&server, path, &session, &form).await;
         assert_eq!(
@@ -122,11 +127,16 @@ async fn item_1_an_undecryptable_sheet_is_set_aside_and_named_and_the_index_stil
             r.text().await.unwrap_or_default()
         );
     }
-    let csv = post_form(&server, "/ministry/answers.csv", &session, &form)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let csv = post_form(
+        &server,
+        "/c/qt-sipas-2024/ministry/answers.csv",
+        &session,
+        &form,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(
         csv.lines()
             .any(|l| l.starts_with(&format!("{},{}", hs[1].0, hs[1].1))
@@ -158,7 +168,7 @@ async fn item_1_an_undecryptable_sheet_is_set_aside_and_named_and_the_index_stil
 async fn item_2_answers_csv_carries_no_live_formula() {
     let server = setup().await;
     let mut device = server.enroll("enum-dh-p2").await;
-    let form = intake::demo::sipas_form();
+    let form = intake::demo::sipas_2024();
     let text_question = form
         .questions
         .iter()
@@ -208,7 +218,7 @@ async fn item_2_answers_csv_carries_no_live_formula() {
     let (session, csrf) = ministry_with_key(&server).await;
     let csv = post_form(
         &server,
-        "/ministry/answers.csv",
+        "/c/qt-sipas-2024/ministry/answers.csv",
         &session,
         &[("csrf", csrf.as_str()), ("passphrase", PASSPHRASE)],
     )
@@ -403,13 +413,14 @@ async fn admin_session(server: &TestServer) -> (String, String) {
         login: "qt".into(),
         name: "Quản trị viên".into(),
         role: intake::accounts::Role::Admin,
+        campaigns: Default::default(),
         districts: vec![],
         password_hash: Some(intake::accounts::hash_password("quản trị viên mật khẩu dài").unwrap()),
         disabled: false,
     };
     server
-        .intake
-        .store
+        .centre
+        .accounts()
         .upsert_account(&admin, chrono::Utc::now())
         .unwrap();
     let session = log_in(server, "qt", "quản trị viên mật khẩu dài")
@@ -420,7 +431,10 @@ async fn admin_session(server: &TestServer) -> (String, String) {
 }
 
 async fn still_signed_in(server: &TestServer, session: &str) -> bool {
-    get(server, "/api/progress", session).await.status() == StatusCode::OK
+    get(server, "/c/qt-sipas-2024/api/progress", session)
+        .await
+        .status()
+        == StatusCode::OK
 }
 
 /// Item 3: a password changed on `/admin/account` left old sessions alive, and accounts could
@@ -440,7 +454,8 @@ async fn item_3_account_changes_end_sessions_and_accounts_can_be_disabled_and_de
                 ("login", "gs-dh"),
                 ("name", "Giám sát Đông Hà"),
                 ("role", role),
-                ("districts", districts),
+                ("campaign", CAMPAIGN),
+                ("district", districts),
                 ("password", password),
             ];
             post_form(server, "/admin/account", &admin, &form)
@@ -452,9 +467,11 @@ async fn item_3_account_changes_end_sessions_and_accounts_can_be_disabled_and_de
     };
     // A new password ends the old session.
     let old = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
-    assert!(save("một mật khẩu mới khá dài", "supervisor", "dh")
-        .await
-        .contains("Đã lưu"));
+    assert!(
+        save("một mật khẩu mới khá dài", "supervisor", "qt-sipas-2024:dh")
+            .await
+            .contains("Đã lưu")
+    );
     assert!(
         !still_signed_in(&server, &old).await,
         "the session from before the new password is over"
@@ -468,21 +485,23 @@ async fn item_3_account_changes_end_sessions_and_accounts_can_be_disabled_and_de
         ("login", "gs-dh"),
         ("name", "Giám sát"),
         ("role", "supervisor"),
-        ("districts", "dh, qt"),
+        ("campaign", CAMPAIGN),
+        ("district", "qt-sipas-2024:dh"),
+        ("district", "qt-sipas-2024:qt"),
         ("password", "một mật khẩu mới khá dài"),
     ];
     post_form(&server, "/admin/account", &admin, &form).await;
     assert!(!still_signed_in(&server, &s).await);
     // Password rules: common ones and short ones are refused, whatever their case.
-    assert!(save("MatKhau12345", "supervisor", "dh")
+    assert!(save("MatKhau12345", "supervisor", "qt-sipas-2024:dh")
         .await
         .contains("quá phổ biến"));
-    assert!(save("ngắn quá", "supervisor", "dh")
+    assert!(save("ngắn quá", "supervisor", "qt-sipas-2024:dh")
         .await
         .contains("ít nhất 12"));
     // The same Vietnamese password typed decomposed (NFD) logs in.
     let composed = "mật khẩu tiếng Việt có dấu";
-    save(composed, "supervisor", "dh").await;
+    save(composed, "supervisor", "qt-sipas-2024:dh").await;
     let decomposed: String = unicode_normalization::UnicodeNormalization::nfd(composed).collect();
     assert_ne!(decomposed, composed);
     let s = log_in(&server, "gs-dh", &decomposed)
@@ -521,9 +540,9 @@ async fn item_3_account_changes_end_sessions_and_accounts_can_be_disabled_and_de
     assert!(still_signed_in(&server, &s).await);
     act("delete", "yes").await;
     assert!(!still_signed_in(&server, &s).await);
-    assert!(server.intake.store.account("gs-dh").unwrap().is_none());
+    assert!(server.centre.accounts().account("gs-dh").unwrap().is_none());
     assert!(log_in(&server, "gs-dh", composed).await.is_err());
-    let log = server.intake.store.audit_log(200).unwrap();
+    let log = server.centre.accounts().audit_log(200).unwrap();
     assert!(log.iter().any(|e| e.action == "account_deleted"
         && e.detail.contains("gs-dh")
         && e.detail.contains("Giám sát")
@@ -551,7 +570,7 @@ async fn item_3_account_changes_end_sessions_and_accounts_can_be_disabled_and_de
 #[tokio::test(flavor = "multi_thread")]
 async fn item_4_huge_login_names_cannot_fill_the_disk() {
     let server = setup().await;
-    let db = server.dir.path().join("intake.db");
+    let db = server.dir.path().join("centre.db");
     let huge = "x".repeat(1024 * 1024);
     for _ in 0..5 {
         assert_eq!(
@@ -562,7 +581,7 @@ async fn item_4_huge_login_names_cannot_fill_the_disk() {
             StatusCode::UNAUTHORIZED
         );
     }
-    let log = server.intake.store.audit_log(20).unwrap();
+    let log = server.centre.accounts().audit_log(20).unwrap();
     assert!(
         log.iter()
             .all(|e| e.login.chars().count() <= intake::store::AUDIT_LOGIN_MAX + 1),
@@ -593,7 +612,7 @@ async fn item_5_wrong_passphrases_are_limited_per_account() {
                     ("passphrase", &*format!("a wrong passphrase number {i}")),
                 ];
                 client()
-                    .post(format!("{base}/ministry/index"))
+                    .post(format!("{base}/c/qt-sipas-2024/ministry/index"))
                     .header(header::COOKIE, format!("fp_session={session}"))
                     .form(&form)
                     .send()
@@ -626,7 +645,7 @@ async fn item_5_wrong_passphrases_are_limited_per_account() {
     assert_eq!(
         post_form(
             &server,
-            "/ministry/index",
+            "/c/qt-sipas-2024/ministry/index",
             &session,
             &[("csrf", csrf.as_str()), ("passphrase", PASSPHRASE)]
         )
@@ -639,18 +658,19 @@ async fn item_5_wrong_passphrases_are_limited_per_account() {
         login: "bonv2".into(),
         name: "Vụ CCHC".into(),
         role: intake::accounts::Role::Ministry,
+        campaigns: [(CAMPAIGN.to_string(), vec![])].into(),
         districts: vec![],
         password_hash: Some(intake::accounts::hash_password(MINISTRY_PASSWORD).unwrap()),
         disabled: false,
     };
     server
-        .intake
-        .store
+        .centre
+        .accounts()
         .upsert_account(&colleague, chrono::Utc::now())
         .unwrap();
     let other = log_in(&server, "bonv2", MINISTRY_PASSWORD).await.unwrap();
     let other_csrf = hidden_csrf(
-        &get(&server, "/ministry/index", &other)
+        &get(&server, "/c/qt-sipas-2024/ministry/index", &other)
             .await
             .text()
             .await
@@ -659,7 +679,7 @@ async fn item_5_wrong_passphrases_are_limited_per_account() {
     assert_eq!(
         post_form(
             &server,
-            "/ministry/index",
+            "/c/qt-sipas-2024/ministry/index",
             &other,
             &[("csrf", other_csrf.as_str()), ("passphrase", PASSPHRASE)]
         )
@@ -712,8 +732,8 @@ async fn item_6_spraying_is_limited_proxies_are_trusted_only_when_named_and_limi
     )
     .await;
     proxied
-        .intake
-        .store
+        .centre
+        .accounts()
         .set_password("gs-dh", &intake::accounts::hash_password(PASSWORD).unwrap())
         .unwrap();
     for _ in 0..5 {
@@ -731,7 +751,7 @@ async fn item_6_spraying_is_limited_proxies_are_trusted_only_when_named_and_limi
         StatusCode::SEE_OTHER,
         "another office still logs in"
     );
-    let log = proxied.intake.store.audit_log(50).unwrap();
+    let log = proxied.centre.accounts().audit_log(50).unwrap();
     assert!(log
         .iter()
         .any(|e| e.action == "login_failed" && e.address == "198.51.100.7"));
@@ -745,21 +765,29 @@ async fn item_9_every_refusal_read_and_logout_is_audited_and_admins_can_read_the
     let server = setup().await;
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
     assert_eq!(
-        get(&server, "/progress/district/qt", &supervisor)
-            .await
-            .status(),
+        get(
+            &server,
+            "/c/qt-sipas-2024/progress/district/qt",
+            &supervisor
+        )
+        .await
+        .status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        get(&server, "/ministry/reconciliation", &supervisor)
-            .await
-            .status(),
+        get(
+            &server,
+            "/c/qt-sipas-2024/ministry/reconciliation",
+            &supervisor
+        )
+        .await
+        .status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
         post_form(
             &server,
-            "/reassign",
+            "/c/qt-sipas-2024/reassign",
             &supervisor,
             &[
                 ("csrf", "forged"),
@@ -774,15 +802,19 @@ async fn item_9_every_refusal_read_and_logout_is_audited_and_admins_can_read_the
     );
     let (ministry, csrf) = ministry_with_key(&server).await;
     assert_eq!(
-        get(&server, "/ministry/reconciliation", &ministry)
-            .await
-            .status(),
+        get(
+            &server,
+            "/c/qt-sipas-2024/ministry/reconciliation",
+            &ministry
+        )
+        .await
+        .status(),
         StatusCode::OK
     );
     assert_eq!(
         post_form(
             &server,
-            "/ministry/answers.csv",
+            "/c/qt-sipas-2024/ministry/answers.csv",
             &ministry,
             &[
                 ("csrf", csrf.as_str()),
@@ -796,15 +828,27 @@ async fn item_9_every_refusal_read_and_logout_is_audited_and_admins_can_read_the
     let logout = post_form(&server, "/logout", &ministry, &[("csrf", csrf.as_str())]).await;
     assert_eq!(logout.status(), StatusCode::SEE_OTHER);
 
-    let log = server.intake.store.audit_log(200).unwrap();
+    let log = server.centre.accounts().audit_log(200).unwrap();
     let has = |login: &str, action: &str, detail: &str| {
         log.iter()
             .any(|e| e.login == login && e.action == action && e.detail.contains(detail))
     };
-    assert!(has("gs-dh", "refused_not_found", "/progress/district/qt"));
-    assert!(has("gs-dh", "refused_role", "/ministry/reconciliation"));
-    assert!(has("gs-dh", "refused_csrf", "/reassign"));
-    assert!(has("bonv", "page_read", "/ministry/reconciliation"));
+    assert!(has(
+        "gs-dh",
+        "refused_not_found",
+        "/c/qt-sipas-2024/progress/district/qt"
+    ));
+    assert!(has(
+        "gs-dh",
+        "refused_role",
+        "/c/qt-sipas-2024/ministry/reconciliation"
+    ));
+    assert!(has("gs-dh", "refused_csrf", "/c/qt-sipas-2024/reassign"));
+    assert!(has(
+        "bonv",
+        "page_read",
+        "/c/qt-sipas-2024/ministry/reconciliation"
+    ));
     assert!(has("bonv", "answers_export_refused", "passphrase"));
     assert!(has("bonv", "logout", ""));
 
@@ -821,7 +865,7 @@ async fn item_9_every_refusal_read_and_logout_is_audited_and_admins_can_read_the
     .unwrap();
     let rows = &page[page.find("id=\"audit\"").unwrap()..];
     assert!(
-        rows.contains("/reassign")
+        rows.contains("/c/qt-sipas-2024/reassign")
             && rows.contains("Từ chối: biểu mẫu cũ hoặc giả")
             && !rows.contains("Xem trang"),
         "{page}"
@@ -833,7 +877,7 @@ async fn item_9_every_refusal_read_and_logout_is_audited_and_admins_can_read_the
         .await
         .unwrap();
     assert!(
-        csv.starts_with("lúc,tài khoản,việc,mã việc,chi tiết,địa chỉ")
+        csv.starts_with("lúc,tài khoản,đợt khảo sát,việc,mã việc,chi tiết,địa chỉ")
             && csv.contains("refused_not_found"),
         "{csv}"
     );

@@ -111,10 +111,39 @@ fn an_operator_runs_the_demo_end_to_end() {
         "--form",
         form,
     ]);
-    assert!(!ok && err.contains("already imported"), "{err}");
+    assert!(!ok && err.contains("already on this centre"), "{err}");
+    // A second campaign on the same centre: Bình Dương's own survey, its form an XLSForm.
+    let bd = demo.join("binh-duong");
+    let (ok, out, err) = run(&[
+        "import",
+        "--data-dir",
+        s,
+        bd.join("campaign.json").to_str().unwrap(),
+        "--form",
+        bd.join("binh-duong-2024.xlsx").to_str().unwrap(),
+    ]);
+    assert!(
+        ok && out.contains("50 households (+10 reserve)"),
+        "{out}{err}"
+    );
+    // With two campaigns, a command that acts on one must say which.
+    let (ok, _, err) = run(&["add-form", "--data-dir", s, other.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("qt-sipas-2024")
+            && err.contains("bd-hailong-2024")
+            && err.contains("--campaign"),
+        "{err}"
+    );
     // A revision: a new version is added and becomes current; a changed form under an old
     // version is refused (sheets sealed under it could no longer be read back).
-    let (ok, out, err) = run(&["add-form", "--data-dir", s, other.to_str().unwrap()]);
+    let (ok, out, err) = run(&[
+        "add-form",
+        "--data-dir",
+        s,
+        "--campaign",
+        "qt-sipas-2024",
+        other.to_str().unwrap(),
+    ]);
     assert!(ok && out.contains("added form sipas-2024@7"), "{out}{err}");
     let tampered = dir.path().join("tampered.json");
     std::fs::write(
@@ -124,19 +153,52 @@ fn an_operator_runs_the_demo_end_to_end() {
             .replacen("(SIPAS)\"", "(SIPAS) — sửa\"", 1),
     )
     .unwrap();
-    let (ok, _, err) = run(&["add-form", "--data-dir", s, tampered.to_str().unwrap()]);
+    let (ok, _, err) = run(&[
+        "add-form",
+        "--data-dir",
+        s,
+        "--campaign",
+        "qt-sipas-2024",
+        tampered.to_str().unwrap(),
+    ]);
     assert!(
         !ok && err.contains("already stored with other content"),
         "{err}"
     );
 
-    let (ok, code, _) = run(&["issue-code", "--data-dir", s, "--enumerator", "enum-gl-tt"]);
-    assert!(ok);
+    let (ok, code, err) = run(&[
+        "issue-code",
+        "--data-dir",
+        s,
+        "--campaign",
+        "qt-sipas-2024",
+        "--enumerator",
+        "enum-gl-tt",
+    ]);
+    assert!(ok, "{err}");
     let code = code.trim().to_string();
     assert_eq!(code.len(), 14);
-    let (ok, all, _) = run(&["issue-code", "--data-dir", s, "--all"]);
+    let (ok, all, _) = run(&[
+        "issue-code",
+        "--data-dir",
+        s,
+        "--campaign",
+        "qt-sipas-2024",
+        "--all",
+    ]);
     assert!(ok);
     assert_eq!(all.lines().count(), 9, "{all}");
+    let (ok, bd_code, err) = run(&[
+        "issue-code",
+        "--data-dir",
+        s,
+        "--campaign",
+        "bd-hailong-2024",
+        "--enumerator",
+        "enum-bd-dt",
+    ]);
+    assert!(ok, "{err}");
+    let bd_code = bd_code.trim().to_string();
     assert!(all.lines().all(|l| l.split('\t').count() == 3));
 
     // A village moved to another enumerator; mistakes are named and change nothing.
@@ -144,6 +206,8 @@ fn an_operator_runs_the_demo_end_to_end() {
         "reassign",
         "--data-dir",
         s,
+        "--campaign",
+        "qt-sipas-2024",
         "--village",
         "gl-tt-k2",
         "--to",
@@ -159,6 +223,8 @@ fn an_operator_runs_the_demo_end_to_end() {
         "reassign",
         "--data-dir",
         s,
+        "--campaign",
+        "qt-sipas-2024",
         "--household",
         "gl-tt-k2-01",
         "--household",
@@ -176,6 +242,8 @@ fn an_operator_runs_the_demo_end_to_end() {
         "reassign",
         "--data-dir",
         s,
+        "--campaign",
+        "qt-sipas-2024",
         "--village",
         "gl-tt-k2",
         "--to",
@@ -217,6 +285,26 @@ fn an_operator_runs_the_demo_end_to_end() {
     });
     assert_eq!(response.enumerator, "enum-gl-tt");
     assert_eq!(response.campaign, "qt-sipas-2024");
+    // The same tablet, its key, with the other campaign's code: enrolled there as well.
+    let request = api::EnrollRequest {
+        code: bd_code,
+        public_key: key.public(),
+        label: "cli test".into(),
+    };
+    let response: api::EnrollResponse = rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{base}{}", api::PATH_ENROLL))
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    });
+    assert_eq!(
+        (response.enumerator.as_str(), response.campaign.as_str()),
+        ("enum-bd-dt", "bd-hailong-2024")
+    );
 }
 
 /// Break-in item 12: the demo set-up (`scripts/setup-demo`, what `scripts/run` runs) leaves no
@@ -253,21 +341,51 @@ fn the_demo_set_up_leaves_no_plain_ministry_key_and_audits_the_cli() {
         }
     }
     let accounts = std::fs::read_to_string(dir.path().join("accounts.txt")).unwrap();
-    let passphrase = accounts
-        .lines()
-        .find_map(|l| l.strip_prefix("ministry key passphrase: "))
-        .unwrap();
-    let intake = intake::open(&dir.path().join("data")).unwrap();
-    assert!(
-        intake.open_answers(passphrase, "bonv").is_ok(),
-        "the stored key opens with the passphrase"
-    );
-    let log = intake.store.audit_log(100).unwrap();
+    let passphrase = |label: &str| {
+        accounts
+            .lines()
+            .find_map(|l| l.strip_prefix(label))
+            .unwrap()
+            .to_string()
+    };
+    let centre = intake::open(&dir.path().join("data")).unwrap();
+    for (campaign, label, owner) in [
+        ("qt-sipas-2024", "ministry key passphrase: ", "bonv"),
+        ("bd-hailong-2024", "Bình Dương key passphrase: ", "snv-bd"),
+    ] {
+        let intake = centre.campaign(campaign).unwrap().unwrap();
+        assert!(
+            intake.open_answers(&passphrase(label), owner).is_ok(),
+            "the stored key of {campaign} opens with its passphrase"
+        );
+    }
+    // One key does not open the other campaign.
+    let bd = centre.campaign("bd-hailong-2024").unwrap().unwrap();
+    assert!(bd
+        .open_answers(&passphrase("ministry key passphrase: "), "snv-bd")
+        .is_err());
+    let log = centre.accounts().audit_log(200).unwrap();
     assert_eq!(
         log.iter()
             .filter(|e| e.login == "cli" && e.action == "code_issued")
             .count(),
-        9,
+        11,
         "one row per code issued"
     );
+    let codes = std::fs::read_to_string(dir.path().join("enrollment-codes.txt")).unwrap();
+    assert_eq!(codes.lines().count(), 11);
+    // The owners see their own campaign only; the admin sees both.
+    let scopes = |login: &str| {
+        centre
+            .accounts()
+            .account(login)
+            .unwrap()
+            .unwrap()
+            .campaigns
+            .into_keys()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(scopes("bonv"), ["qt-sipas-2024"]);
+    assert_eq!(scopes("snv-bd"), ["bd-hailong-2024"]);
+    assert_eq!(scopes("gs-bd-tdm"), ["bd-hailong-2024"]);
 }

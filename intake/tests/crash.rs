@@ -35,11 +35,11 @@ fn prepare(dir: &Path) -> Vec<Chain> {
     // The first keying carries the answers (a campaign without double keying).
     let mut campaign = demo::quang_tri_2024(&ministry.public());
     campaign.verification_required = false;
-    let intake = intake::open(dir).unwrap();
-    intake
-        .store
-        .import_campaign(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
+    let centre = intake::open(dir).unwrap();
+    centre
+        .import(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
         .unwrap();
+    let intake = centre.campaign(&campaign.id).unwrap().unwrap();
     let at = DeviceTime::parse("2024-11-25T10:00:00+07:00").unwrap();
     campaign
         .enumerators
@@ -54,7 +54,7 @@ fn prepare(dir: &Path) -> Vec<Chain> {
                 public_key: key.public(),
                 label: String::new(),
             };
-            let device = intake
+            let device = centre
                 .enroll(&request, "127.0.0.1".parse().unwrap())
                 .unwrap()
                 .device;
@@ -196,8 +196,10 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         });
 
         // After the crash: every receipted batch is there, whole; nothing beyond the chain head.
-        let store =
-            intake::store::sqlite::SqliteStore::open(&dir.path().join("intake.db")).unwrap();
+        let store = intake::store::sqlite::SqliteStore::open(
+            &dir.path().join("campaigns/qt-sipas-2024.db"),
+        )
+        .unwrap();
         let events = store.events().unwrap();
         let mut heads = BTreeMap::new();
         for chain in &chains {
@@ -239,8 +241,10 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         let mut child = server.child;
         child.kill().unwrap();
         child.wait().unwrap();
-        let store =
-            intake::store::sqlite::SqliteStore::open(&dir.path().join("intake.db")).unwrap();
+        let store = intake::store::sqlite::SqliteStore::open(
+            &dir.path().join("campaigns/qt-sipas-2024.db"),
+        )
+        .unwrap();
         let statuses = store.household_statuses().unwrap();
         assert_eq!(
             statuses

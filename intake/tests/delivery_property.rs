@@ -3,7 +3,7 @@
 //! clean in-order delivery gives — households, stored events, chain head and receipts' outcomes.
 
 use chrono::Utc;
-use intake::{demo, service::Intake};
+use intake::demo;
 use proptest::prelude::*;
 use std::{path::Path, sync::OnceLock};
 use sync_protocol::{
@@ -31,7 +31,13 @@ type Snapshot = (
 fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
     }
 }
 
@@ -44,11 +50,11 @@ fn fixture() -> &'static Fixture {
         campaign.verification_required = false;
         let key = DeviceKey::from_seed([7; 32]);
         let (device, enumerator) = {
-            let intake = intake::open(template.path()).unwrap();
-            intake
-                .store
-                .import_campaign(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
+            let centre = intake::open(template.path()).unwrap();
+            centre
+                .import(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
                 .unwrap();
+            let intake = centre.campaign(&campaign.id).unwrap().unwrap();
             let code = intake
                 .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "test")
                 .unwrap();
@@ -57,7 +63,7 @@ fn fixture() -> &'static Fixture {
                 public_key: key.public(),
                 label: String::new(),
             };
-            let enrolled = intake
+            let enrolled = centre
                 .enroll(&request, "127.0.0.1".parse().unwrap())
                 .unwrap();
             (enrolled.device, enrolled.enumerator)
@@ -181,7 +187,11 @@ fn fixture() -> &'static Fixture {
 fn deliver(template: &Path, frames: &[Vec<u8>], schedule: &[(usize, bool)]) -> Snapshot {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(template, dir.path());
-    let intake: Intake = intake::open(dir.path()).unwrap();
+    let intake = intake::open(dir.path())
+        .unwrap()
+        .campaign(demo::DEMO_CAMPAIGN_ID)
+        .unwrap()
+        .unwrap();
     for &(i, corrupt) in schedule {
         let mut frame = frames[i].clone();
         if corrupt {

@@ -226,9 +226,9 @@ fn item_10_every_response_carries_the_security_headers() {
     for path in [
         "/login",
         "/v1/health",
-        "/progress",
+        "/c/qt-sipas-2024/progress",
         "/nowhere",
-        "/api/progress",
+        "/c/qt-sipas-2024/api/progress",
     ] {
         let r = http.get(format!("{}{path}", server.base)).send().unwrap();
         let h = r.headers();
@@ -478,7 +478,7 @@ fn item_8_no_copy_of_the_passphrase_or_password_stays_in_memory() {
         .unwrap();
     let session = cookie(&login, "fp_session");
     let index = http
-        .get(format!("{}/ministry/index", server.base))
+        .get(format!("{}/c/qt-sipas-2024/ministry/index", server.base))
         .header("cookie", format!("fp_session={session}"))
         .send()
         .unwrap()
@@ -486,7 +486,7 @@ fn item_8_no_copy_of_the_passphrase_or_password_stays_in_memory() {
         .unwrap();
     let csrf = csrf_of(&index);
     let opened = http
-        .post(format!("{}/ministry/index", server.base))
+        .post(format!("{}/c/qt-sipas-2024/ministry/index", server.base))
         .header("cookie", format!("fp_session={session}"))
         .form(&[("csrf", csrf.as_str()), ("passphrase", PASSPHRASE)])
         .send()

@@ -34,13 +34,14 @@ async fn every_page_each_role_reads_is_in_vietnamese() {
         login: "admin".into(),
         name: "Quản trị".into(),
         role: Role::Admin,
+        campaigns: Default::default(),
         districts: vec![],
         password_hash: Some(hash_password("quản trị viên mật khẩu").unwrap()),
         disabled: false,
     };
     server
-        .intake
-        .store
+        .centre
+        .accounts()
         .upsert_account(&admin, chrono::Utc::now())
         .unwrap();
 
@@ -105,7 +106,7 @@ async fn every_page_each_role_reads_is_in_vietnamese() {
         .await
         .unwrap();
     let csrf = hidden_csrf(
-        &get(&server, "/ministry/backcheck", &ministry)
+        &get(&server, "/c/qt-sipas-2024/ministry/backcheck", &ministry)
             .await
             .text()
             .await
@@ -127,7 +128,7 @@ async fn every_page_each_role_reads_is_in_vietnamese() {
         }
     };
     let drawn = post(
-        "/ministry/backcheck",
+        "/c/qt-sipas-2024/ministry/backcheck",
         vec![
             ("csrf", csrf.clone()),
             ("seed", "phuc-tra-dot-1".into()),
@@ -137,12 +138,12 @@ async fn every_page_each_role_reads_is_in_vietnamese() {
     )
     .await;
     let index = post(
-        "/ministry/index",
+        "/c/qt-sipas-2024/ministry/index",
         vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())],
     )
     .await;
     let wrong = post(
-        "/ministry/index",
+        "/c/qt-sipas-2024/ministry/index",
         vec![
             ("csrf", csrf.clone()),
             ("passphrase", "không phải cụm mật khẩu".into()),
@@ -192,28 +193,33 @@ async fn every_page_each_role_reads_is_in_vietnamese() {
         (
             &supervisor,
             &[
-                "/progress",
-                "/progress/district/dh",
-                "/progress/report",
-                "/reassign",
-                "/codes",
-                "/progress/district/qt",
-                "/ministry/index",
+                "/c/qt-sipas-2024/progress",
+                "/c/qt-sipas-2024/progress/district/dh",
+                "/c/qt-sipas-2024/progress/report",
+                "/c/qt-sipas-2024/reassign",
+                "/c/qt-sipas-2024/codes",
+                "/c/qt-sipas-2024/progress/district/qt",
+                "/c/qt-sipas-2024/ministry/index",
             ][..],
         ),
         (
             &ministry,
             &[
-                "/ministry/reconciliation",
-                "/ministry/backcheck",
-                "/ministry/backcheck/draw/1",
-                "/ministry/index",
-                "/ministry/anomalies",
-                "/ministry/review",
-                "/progress",
+                "/c/qt-sipas-2024/ministry/reconciliation",
+                "/c/qt-sipas-2024/ministry/backcheck",
+                "/c/qt-sipas-2024/ministry/backcheck/draw/1",
+                "/c/qt-sipas-2024/ministry/index",
+                "/c/qt-sipas-2024/ministry/anomalies",
+                "/c/qt-sipas-2024/ministry/review",
+                "/c/qt-sipas-2024/ministry/targets",
+                "/c/qt-sipas-2024/progress",
+                "/compare/sipas",
             ][..],
         ),
-        (&admin, &["/admin", "/admin/audit"][..]),
+        (
+            &admin,
+            &["/admin", "/admin/audit", "/c/qt-sipas-2024/devices"][..],
+        ),
     ] {
         for path in paths {
             pages.push((

@@ -25,7 +25,7 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
 
     // Nothing without a session.
     let r = client()
-        .get(format!("{}/progress", server.base))
+        .get(format!("{}/c/qt-sipas-2024/progress", server.base))
         .send()
         .await
         .unwrap();
@@ -35,7 +35,7 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
     );
     assert_eq!(
         client()
-            .get(format!("{}/api/progress", server.base))
+            .get(format!("{}/c/qt-sipas-2024/api/progress", server.base))
             .send()
             .await
             .unwrap()
@@ -43,14 +43,14 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        get(&server, "/api/progress", "made-up-token")
+        get(&server, "/c/qt-sipas-2024/api/progress", "made-up-token")
             .await
             .status(),
         StatusCode::UNAUTHORIZED
     );
 
     let session = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
-    let report: serde_json::Value = get(&server, "/api/progress", &session)
+    let report: serde_json::Value = get(&server, "/c/qt-sipas-2024/api/progress", &session)
         .await
         .json()
         .await
@@ -72,7 +72,7 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
     assert!(kp1["last_sync"].is_string());
 
     // Never enrolled and enrolled-but-silent are told apart.
-    let progress = get(&server, "/progress", &session)
+    let progress = get(&server, "/c/qt-sipas-2024/progress", &session)
         .await
         .text()
         .await
@@ -83,7 +83,7 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
         "{progress}"
     );
     let _silent = server.enroll("enum-dh-p4").await;
-    let progress = get(&server, "/progress", &session)
+    let progress = get(&server, "/c/qt-sipas-2024/progress", &session)
         .await
         .text()
         .await
@@ -91,7 +91,7 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
     assert!(progress.contains("đã đăng ký máy, chưa đồng bộ lần nào"));
 
     // The chart and the period report (page, CSV, workbook) of their district.
-    assert!(get(&server, "/progress", &session)
+    assert!(get(&server, "/c/qt-sipas-2024/progress", &session)
         .await
         .text()
         .await
@@ -101,7 +101,7 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
     let report = get(
         &server,
         &format!(
-            "/progress/report?from={}&to={}&format=csv",
+            "/c/qt-sipas-2024/progress/report?from={}&to={}&format=csv",
             day - chrono::Duration::days(40),
             day + chrono::Duration::days(1)
         ),
@@ -121,7 +121,7 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
         "{report}"
     );
     // A link per month with work, for the monthly report.
-    let page = get(&server, "/progress/report", &session)
+    let page = get(&server, "/c/qt-sipas-2024/progress/report", &session)
         .await
         .text()
         .await
@@ -132,42 +132,58 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
         .to_string();
     assert!(page.contains(&format!("Tháng {month}")), "{page}");
     // With no dates, the report runs to today in the campaign's zone: today's work is in it.
-    let default = get(&server, "/progress/report?format=csv", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let default = get(
+        &server,
+        "/c/qt-sipas-2024/progress/report?format=csv",
+        &session,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(default.contains(",enum-dh-p2,1,1,1,1,"), "{default}");
-    let xlsx = get(&server, "/progress/report?format=xlsx", &session)
-        .await
-        .bytes()
-        .await
-        .unwrap();
+    let xlsx = get(
+        &server,
+        "/c/qt-sipas-2024/progress/report?format=xlsx",
+        &session,
+    )
+    .await
+    .bytes()
+    .await
+    .unwrap();
     assert_eq!(&xlsx[..2], b"PK");
 
     // Another district's page does not exist for them; their own does.
     assert_eq!(
-        get(&server, "/progress/district/qt", &session)
+        get(&server, "/c/qt-sipas-2024/progress/district/qt", &session)
             .await
             .status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        get(&server, "/progress/district/dh", &session)
+        get(&server, "/c/qt-sipas-2024/progress/district/dh", &session)
             .await
             .status(),
         StatusCode::OK
     );
     assert_eq!(
-        get(&server, "/progress/district/nowhere", &session)
-            .await
-            .status(),
+        get(
+            &server,
+            "/c/qt-sipas-2024/progress/district/nowhere",
+            &session
+        )
+        .await
+        .status(),
         StatusCode::NOT_FOUND
     );
 
     // No answer anywhere in what they can reach, and no device endpoint opens up to a cookie.
     let sealed_b64 = sync_protocol::keys::b64(&sealed.0);
-    for path in ["/progress", "/api/progress", "/progress/district/dh"] {
+    for path in [
+        "/c/qt-sipas-2024/progress",
+        "/c/qt-sipas-2024/api/progress",
+        "/c/qt-sipas-2024/progress/district/dh",
+    ] {
         let body = get(&server, path, &session).await.text().await.unwrap();
         assert!(
             !body.contains(&sealed_b64[..40])
@@ -185,13 +201,13 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
 
     // The ministry sees every district; its name is shown escaped, not run.
     let ministry = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
-    let all: serde_json::Value = get(&server, "/api/progress", &ministry)
+    let all: serde_json::Value = get(&server, "/c/qt-sipas-2024/api/progress", &ministry)
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(all["rows"].as_array().unwrap().len(), 18);
-    let html = get(&server, "/progress", &ministry)
+    let html = get(&server, "/c/qt-sipas-2024/progress", &ministry)
         .await
         .text()
         .await
@@ -258,18 +274,24 @@ async fn logins_resist_forged_forms_planted_cookies_guessing_and_injection() {
         "{set}"
     );
     assert_eq!(
-        get(&server, "/api/progress", "planted-by-attacker")
-            .await
-            .status(),
+        get(
+            &server,
+            "/c/qt-sipas-2024/api/progress",
+            "planted-by-attacker"
+        )
+        .await
+        .status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        get(&server, "/api/progress", &session).await.status(),
+        get(&server, "/c/qt-sipas-2024/api/progress", &session)
+            .await
+            .status(),
         StatusCode::OK
     );
 
     // Log-out needs the session's CSRF token.
-    let page = get(&server, "/progress", &session)
+    let page = get(&server, "/c/qt-sipas-2024/progress", &session)
         .await
         .text()
         .await
@@ -295,13 +317,17 @@ async fn logins_resist_forged_forms_planted_cookies_guessing_and_injection() {
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        get(&server, "/api/progress", &session).await.status(),
+        get(&server, "/c/qt-sipas-2024/api/progress", &session)
+            .await
+            .status(),
         StatusCode::OK,
         "a forged log-out changes nothing"
     );
     assert_eq!(logout(token).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        get(&server, "/api/progress", &session).await.status(),
+        get(&server, "/c/qt-sipas-2024/api/progress", &session)
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
 
@@ -316,7 +342,7 @@ async fn logins_resist_forged_forms_planted_cookies_guessing_and_injection() {
         assert!(!r.text().await.unwrap().contains("<img src=x"));
     }
     assert!(
-        server.intake.store.account("gs-dh").unwrap().is_some(),
+        server.centre.accounts().account("gs-dh").unwrap().is_some(),
         "the accounts table is still there"
     );
 
@@ -339,7 +365,7 @@ async fn logins_resist_forged_forms_planted_cookies_guessing_and_injection() {
     );
 
     // Every attempt is in the audit log.
-    let log = server.intake.store.audit_log(100).unwrap();
+    let log = server.centre.accounts().audit_log(100).unwrap();
     let count = |action: &str| {
         log.iter()
             .filter(|e| e.action == action && e.login == "gs-dh")
@@ -398,7 +424,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             intake::ministry_key::KeyError::WrongPassphrase
         ))
     ));
-    let db = std::fs::read(server.dir.path().join("intake.db")).unwrap();
+    let db = std::fs::read(server.dir.path().join("campaigns/qt-sipas-2024.db")).unwrap();
     let secret = intake::demo::fixed_ministry_key().to_bytes();
     assert!(
         !db.windows(32).any(|w| w == secret),
@@ -408,10 +434,10 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
 
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
     for path in [
-        "/ministry/index",
-        "/ministry/reconciliation",
-        "/ministry/backcheck",
-        "/ministry/anomalies",
+        "/c/qt-sipas-2024/ministry/index",
+        "/c/qt-sipas-2024/ministry/reconciliation",
+        "/c/qt-sipas-2024/ministry/backcheck",
+        "/c/qt-sipas-2024/ministry/anomalies",
     ] {
         assert_eq!(
             get(&server, path, &supervisor).await.status(),
@@ -421,7 +447,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     }
     let session = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
     let csrf = hidden_csrf(
-        &get(&server, "/ministry/index", &session)
+        &get(&server, "/c/qt-sipas-2024/ministry/index", &session)
             .await
             .text()
             .await
@@ -443,7 +469,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     // The index: refused without the CSRF token or with a wrong passphrase; then computed.
     assert_eq!(
         post(
-            "/ministry/index",
+            "/c/qt-sipas-2024/ministry/index",
             vec![("csrf", "forged".into()), ("passphrase", PASSPHRASE.into())]
         )
         .await
@@ -451,7 +477,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         StatusCode::FORBIDDEN
     );
     let wrong = post(
-        "/ministry/index",
+        "/c/qt-sipas-2024/ministry/index",
         vec![
             ("csrf", csrf.clone()),
             ("passphrase", "not the passphrase at all".into()),
@@ -465,7 +491,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         .unwrap()
         .contains("passphrase does not open"));
     let page = post(
-        "/ministry/index",
+        "/c/qt-sipas-2024/ministry/index",
         vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())],
     )
     .await
@@ -483,7 +509,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         page.contains("id=\"straight-lined\">3<"),
         "every sample form straight-lines"
     );
-    let anomalies = get(&server, "/ministry/anomalies", &session)
+    let anomalies = get(&server, "/c/qt-sipas-2024/ministry/anomalies", &session)
         .await
         .text()
         .await
@@ -493,7 +519,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         "the median keying time of the three forms"
     );
     let csv = post(
-        "/ministry/index.csv",
+        "/c/qt-sipas-2024/ministry/index.csv",
         vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())],
     )
     .await
@@ -512,7 +538,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     );
     // The answers, with the codes' Vietnamese labels; and the same as workbooks.
     let answers = post(
-        "/ministry/answers.csv",
+        "/c/qt-sipas-2024/ministry/answers.csv",
         vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())],
     )
     .await
@@ -530,7 +556,10 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         answers.contains("Khu phố 1, Phường 2") && answers.contains("sipas-2024@1"),
         "places by name, the form's version on each row"
     );
-    for path in ["/ministry/answers.xlsx", "/ministry/index.xlsx"] {
+    for path in [
+        "/c/qt-sipas-2024/ministry/answers.xlsx",
+        "/c/qt-sipas-2024/ministry/index.xlsx",
+    ] {
         let r = post(
             path,
             vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())],
@@ -548,7 +577,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     }
     assert_eq!(
         post(
-            "/ministry/answers.csv",
+            "/c/qt-sipas-2024/ministry/answers.csv",
             vec![
                 ("csrf", csrf.clone()),
                 ("passphrase", "a wrong passphrase here".into())
@@ -559,7 +588,10 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         StatusCode::UNAUTHORIZED
     );
     let as_supervisor = client()
-        .post(format!("{}/ministry/answers.csv", server.base))
+        .post(format!(
+            "{}/c/qt-sipas-2024/ministry/answers.csv",
+            server.base
+        ))
         .header(header::COOKIE, format!("fp_session={supervisor}"))
         .form(&[("csrf", "x"), ("passphrase", PASSPHRASE)])
         .send()
@@ -579,7 +611,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         hs[1].1
     );
     let page = post(
-        "/ministry/paper",
+        "/c/qt-sipas-2024/ministry/paper",
         vec![("csrf", csrf.clone()), ("serials", scanned)],
     )
     .await
@@ -598,7 +630,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     assert_eq!((kp1.digital, kp1.paper, kp1.done), (3, 2, 2));
     assert_eq!(kp1.paper_missing, [hs[2].1.clone()]);
     let bad = post(
-        "/ministry/paper",
+        "/c/qt-sipas-2024/ministry/paper",
         vec![
             ("csrf", csrf.clone()),
             ("serials", "<script>x</script>".into()),
@@ -613,7 +645,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     // The back-check sample: the same seed gives the same list.
     let draw = |seed: &'static str| {
         post(
-            "/ministry/backcheck",
+            "/c/qt-sipas-2024/ministry/backcheck",
             vec![
                 ("csrf", csrf.clone()),
                 ("seed", seed.into()),
@@ -634,7 +666,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     assert_eq!(first, again);
     // Issue 11, item 7: the draws are kept and listed (seed, who), each at its own address with
     // the households' names and addresses, and no outcome chosen in advance.
-    let listed = get(&server, "/ministry/backcheck", &session)
+    let listed = get(&server, "/c/qt-sipas-2024/ministry/backcheck", &session)
         .await
         .text()
         .await
@@ -646,11 +678,15 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             && listed.contains("bonv"),
         "{listed}"
     );
-    let kept = get(&server, "/ministry/backcheck/draw/1", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let kept = get(
+        &server,
+        "/c/qt-sipas-2024/ministry/backcheck/draw/1",
+        &session,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert_eq!(
         serials(kept.clone()),
         first,
@@ -681,16 +717,20 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     );
     assert!(!kept.contains(" selected"), "nothing pre-selected");
     assert_eq!(
-        get(&server, "/ministry/backcheck/draw/99", &session)
-            .await
-            .status(),
+        get(
+            &server,
+            "/c/qt-sipas-2024/ministry/backcheck/draw/99",
+            &session
+        )
+        .await
+        .status(),
         StatusCode::NOT_FOUND
     );
 
     // Review: approve one, flag one with a reason (a flag needs one), later decisions kept.
     let review = |household: String, decision: &'static str, reason: &'static str| {
         post(
-            "/ministry/review",
+            "/c/qt-sipas-2024/ministry/review",
             vec![
                 ("csrf", csrf.clone()),
                 ("household", household),
@@ -718,7 +758,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         StatusCode::BAD_REQUEST,
         "no form arrived for it"
     );
-    let page = get(&server, "/ministry/review", &session)
+    let page = get(&server, "/c/qt-sipas-2024/ministry/review", &session)
         .await
         .text()
         .await
@@ -729,10 +769,11 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     // The flagged form is keyed again from its paper at the centre and sealed; it wins, and the
     // device's own answers stay in the history.
     assert!(
-        page.contains(&format!("/ministry/correct/{}", hs[1].0)),
+        page.contains(&format!("href=\"ministry/correct/{}\"", hs[1].0))
+            && page.contains("<base href=\"/c/qt-sipas-2024/\">"),
         "a flagged form links to its correction"
     );
-    let form = intake::demo::sipas_form();
+    let form = intake::demo::sipas_2024();
     let mut paper = forms::sample::complete_answers(&form, 1);
     paper.insert(
         "q4".into(),
@@ -762,7 +803,10 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         };
     let correct = |fields: Vec<(String, String)>| {
         let (url, session) = (
-            format!("{}/ministry/correct/{}", server.base, hs[1].0),
+            format!(
+                "{}/c/qt-sipas-2024/ministry/correct/{}",
+                server.base, hs[1].0
+            ),
             session.clone(),
         );
         async move {
@@ -804,7 +848,8 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             .answers,
         paper
     );
-    let db = rusqlite::Connection::open(server.dir.path().join("intake.db")).unwrap();
+    let db =
+        rusqlite::Connection::open(server.dir.path().join("campaigns/qt-sipas-2024.db")).unwrap();
     let kept: i64 = db.query_row("SELECT COUNT(*) FROM events WHERE household_id = ?1 AND kind = 'transcription_verified'", [&hs[1].0], |r| r.get(0)).unwrap();
     assert_eq!(kept, 1, "the device's verified answers stay in the history");
 
@@ -820,7 +865,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         .household;
     let outcome = |household: String, outcome: &'static str| {
         post(
-            "/ministry/backcheck/outcome",
+            "/c/qt-sipas-2024/ministry/backcheck/outcome",
             vec![
                 ("csrf", csrf.clone()),
                 ("household", household),
@@ -850,10 +895,10 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
 
     // The same data as JSON: for the ministry; a supervisor finds none of it.
     for path in [
-        "/api/ministry/reconciliation",
-        "/api/ministry/anomalies",
-        "/api/ministry/backcheck",
-        "/api/ministry/reviews",
+        "/c/qt-sipas-2024/api/ministry/reconciliation",
+        "/c/qt-sipas-2024/api/ministry/anomalies",
+        "/c/qt-sipas-2024/api/ministry/backcheck",
+        "/c/qt-sipas-2024/api/ministry/reviews",
     ] {
         assert_eq!(
             get(&server, path, &supervisor).await.status(),
@@ -866,14 +911,18 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             "{path}"
         );
     }
-    let r: serde_json::Value = get(&server, "/api/ministry/reconciliation", &session)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r: serde_json::Value = get(
+        &server,
+        "/c/qt-sipas-2024/api/ministry/reconciliation",
+        &session,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(r["duplicates"][&hs[0].1], 2);
     let wrong = post(
-        "/api/ministry/index",
+        "/c/qt-sipas-2024/api/ministry/index",
         vec![
             ("csrf", csrf.clone()),
             ("passphrase", "not the passphrase at all".into()),
@@ -882,7 +931,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let index: serde_json::Value = post(
-        "/api/ministry/index",
+        "/c/qt-sipas-2024/api/ministry/index",
         vec![("csrf", csrf.clone()), ("passphrase", PASSPHRASE.into())],
     )
     .await
@@ -891,14 +940,17 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     .unwrap();
     assert_eq!(index["index"]["national"]["forms"], 3);
     let supervisor_csrf = hidden_csrf(
-        &get(&server, "/progress", &supervisor)
+        &get(&server, "/c/qt-sipas-2024/progress", &supervisor)
             .await
             .text()
             .await
             .unwrap(),
     );
     let as_supervisor = client()
-        .post(format!("{}/api/ministry/index", server.base))
+        .post(format!(
+            "{}/c/qt-sipas-2024/api/ministry/index",
+            server.base
+        ))
         .header(header::COOKIE, format!("fp_session={supervisor}"))
         .form(&[
             ("csrf", supervisor_csrf.as_str()),
@@ -914,7 +966,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     );
     let report: serde_json::Value = get(
         &server,
-        "/api/report?from=2020-01-01&to=2030-12-31",
+        "/c/qt-sipas-2024/api/report?from=2020-01-01&to=2030-12-31",
         &supervisor,
     )
     .await
@@ -922,14 +974,14 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     .await
     .unwrap();
     assert_eq!(report["rows"][0]["enumerator"], "enum-dh-p2");
-    assert!(get(&server, "/api/rejected", &supervisor)
+    assert!(get(&server, "/c/qt-sipas-2024/api/rejected", &supervisor)
         .await
         .json::<serde_json::Value>()
         .await
         .unwrap()
         .is_array());
 
-    let log = server.intake.store.audit_log(100).unwrap();
+    let log = server.centre.accounts().audit_log(100).unwrap();
     for action in [
         "index_computed",
         "index_refused",
@@ -950,20 +1002,23 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
 async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afterwards() {
     let server = setup().await;
     server
-        .intake
-        .store
+        .centre
+        .accounts()
         .set_password("gs-qt", &hash_password("giám sát Quảng Trị 2024").unwrap())
         .unwrap();
     let session = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
     let csrf = hidden_csrf(
-        &get(&server, "/reassign", &session)
+        &get(&server, "/c/qt-sipas-2024/reassign", &session)
             .await
             .text()
             .await
             .unwrap(),
     );
     let post = |form: Vec<(&'static str, String)>| {
-        let (url, session) = (format!("{}/reassign", server.base), session.clone());
+        let (url, session) = (
+            format!("{}/c/qt-sipas-2024/reassign", server.base),
+            session.clone(),
+        );
         async move {
             client()
                 .post(url)
@@ -1006,7 +1061,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         &names["enum-dh-p4"],
         &names["enum-dh-dl"],
     );
-    let page = get(&server, "/reassign", &session)
+    let page = get(&server, "/c/qt-sipas-2024/reassign", &session)
         .await
         .text()
         .await
@@ -1029,7 +1084,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     // Single households too, named by the serial printed on the paper, within the district only.
     let single = |households: &str, to: &str| {
         let (url, session, form) = (
-            format!("{}/reassign/households", server.base),
+            format!("{}/c/qt-sipas-2024/reassign/households", server.base),
             session.clone(),
             vec![
                 ("csrf", csrf.clone()),
@@ -1127,7 +1182,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         .find(|h| h.id == moved[0].0)
         .unwrap()
         .name;
-    let page = get(&server, "/reassign", &session)
+    let page = get(&server, "/c/qt-sipas-2024/reassign", &session)
         .await
         .text()
         .await
@@ -1149,7 +1204,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         .await
         .unwrap();
     assert!(
-        !get(&server, "/reassign", &other)
+        !get(&server, "/c/qt-sipas-2024/reassign", &other)
             .await
             .text()
             .await
@@ -1174,7 +1229,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
                    decision: &'static str,
                    note: &'static str,
                    confirmed: bool| {
-        let url = format!("{}/reassign/rejected", server.base);
+        let url = format!("{}/c/qt-sipas-2024/reassign/rejected", server.base);
         let mut form = vec![
             ("csrf", csrf),
             ("event", event),
@@ -1195,7 +1250,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         }
     };
     let other_csrf = hidden_csrf(
-        &get(&server, "/progress", &other)
+        &get(&server, "/c/qt-sipas-2024/progress", &other)
             .await
             .text()
             .await
@@ -1323,7 +1378,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     assert!(a_view.resolved.iter().any(|r| r.decision
         == sync_protocol::assignment::Resolution::Dismissed
         && r.note == "Phát nhầm, hộ chưa nhận phiếu"));
-    let page = get(&server, "/reassign", &session)
+    let page = get(&server, "/c/qt-sipas-2024/reassign", &session)
         .await
         .text()
         .await
@@ -1332,7 +1387,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         page.contains("Không có việc nào chờ giải quyết") && page.contains("Đã giải quyết (2)"),
         "{page}"
     );
-    let log = server.intake.store.audit_log(50).unwrap();
+    let log = server.centre.accounts().audit_log(50).unwrap();
     for action in ["reassigned", "rejection_accepted", "rejection_dismissed"] {
         assert!(
             log.iter().any(|e| e.action == action && e.login == "gs-dh"),
@@ -1348,13 +1403,14 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
         login: "admin".into(),
         name: "Quản trị".into(),
         role: Role::Admin,
+        campaigns: Default::default(),
         districts: vec![],
         password_hash: Some(hash_password("quản trị viên mật khẩu").unwrap()),
         disabled: false,
     };
     server
-        .intake
-        .store
+        .centre
+        .accounts()
         .upsert_account(&admin, chrono::Utc::now())
         .unwrap();
     let device = server.enroll("enum-gl-ga").await;
@@ -1391,7 +1447,8 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
             ("login", login.to_string()),
             ("name", "Nguyễn Văn <b>Giám</b>".to_string()),
             ("role", role.to_string()),
-            ("districts", districts.to_string()),
+            ("campaign", CAMPAIGN.to_string()),
+            ("district", format!("{CAMPAIGN}:{districts}")),
             ("password", password.to_string()),
         ]
     };
@@ -1438,7 +1495,7 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
     let new_session = log_in(&server, "gs-gl2", "mật khẩu đủ dài rồi")
         .await
         .unwrap();
-    let rows: serde_json::Value = get(&server, "/api/progress", &new_session)
+    let rows: serde_json::Value = get(&server, "/c/qt-sipas-2024/api/progress", &new_session)
         .await
         .json()
         .await
@@ -1450,7 +1507,7 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
         .all(|r| r["district_id"] == "gl"));
 
     let page = post(
-        "/admin/code",
+        "/c/qt-sipas-2024/devices/code",
         vec![
             ("csrf", csrf.clone()),
             ("enumerator", "enum-gl-tt".into()),
@@ -1461,14 +1518,10 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
     .text()
     .await
     .unwrap();
-    let code = page
-        .split("Mã đăng ký cho enum-gl-tt: ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .to_string();
+    let told = page.split("Mã đăng ký cho ").nth(1).unwrap();
+    let (whom, rest) = told.split_once(": ").unwrap();
+    assert!(!whom.contains("enum-"), "the enumerator by name: {whom}");
+    let code = rest.split(' ').next().unwrap().to_string();
     assert_eq!(
         server
             .enroll_raw(
@@ -1480,19 +1533,40 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
         201
     );
 
-    let page = post(
-        "/admin/revoke",
+    // Revoking cannot be undone: without the box ticked, nothing happens.
+    let refused = post(
+        "/c/qt-sipas-2024/devices/revoke",
         vec![
             ("csrf", csrf.clone()),
             ("device", device.id.to_string()),
             ("reason", "máy bị mất".into()),
         ],
     )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        !server
+            .intake
+            .store
+            .device(device.id)
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    let page = post(
+        "/c/qt-sipas-2024/devices/revoke",
+        vec![
+            ("csrf", csrf.clone()),
+            ("device", device.id.to_string()),
+            ("reason", "máy bị mất".into()),
+            ("confirm", "yes".into()),
+        ],
+    )
     .await
     .text()
     .await
     .unwrap();
-    assert!(page.contains("Đã thu hồi máy"));
+    assert!(page.contains("Đã thu hồi máy của"), "{page}");
     assert!(
         server
             .intake
@@ -1502,7 +1576,7 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
             .unwrap()
             .revoked
     );
-    let log = server.intake.store.audit_log(100).unwrap();
+    let log = server.centre.accounts().audit_log(100).unwrap();
     for action in ["account_saved", "code_issued", "device_revoked"] {
         assert!(
             log.iter().any(|e| e.action == action && e.login == "admin"),
@@ -1535,7 +1609,7 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
 
     let ministry = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
     let csrf = hidden_csrf(
-        &get(&server, "/ministry/review", &ministry)
+        &get(&server, "/c/qt-sipas-2024/ministry/review", &ministry)
             .await
             .text()
             .await
@@ -1552,7 +1626,7 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     };
     let base = server.base.clone();
     post(
-        format!("{base}/ministry/review"),
+        format!("{base}/c/qt-sipas-2024/ministry/review"),
         ministry.clone(),
         vec![
             ("csrf", csrf.clone()),
@@ -1563,7 +1637,7 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     )
     .await;
     post(
-        format!("{base}/ministry/backcheck/outcome"),
+        format!("{base}/c/qt-sipas-2024/ministry/backcheck/outcome"),
         ministry.clone(),
         vec![
             ("csrf", csrf.clone()),
@@ -1574,7 +1648,7 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     )
     .await;
     let drawn = post(
-        format!("{base}/ministry/backcheck"),
+        format!("{base}/c/qt-sipas-2024/ministry/backcheck"),
         ministry.clone(),
         vec![
             ("csrf", csrf.clone()),
@@ -1589,14 +1663,14 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     .unwrap();
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
     let sup_csrf = hidden_csrf(
-        &get(&server, "/reassign", &supervisor)
+        &get(&server, "/c/qt-sipas-2024/reassign", &supervisor)
             .await
             .text()
             .await
             .unwrap(),
     );
     let moved = post(
-        format!("{base}/reassign"),
+        format!("{base}/c/qt-sipas-2024/reassign"),
         supervisor.clone(),
         vec![
             ("csrf", sup_csrf.clone()),
@@ -1608,7 +1682,7 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     .await;
     assert_eq!(moved.status(), StatusCode::OK);
     let odd_ids = post(
-        format!("{base}/reassign/households"),
+        format!("{base}/c/qt-sipas-2024/reassign/households"),
         supervisor.clone(),
         vec![
             ("csrf", sup_csrf),
@@ -1630,7 +1704,7 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     assert_eq!(
         get(
             &server,
-            "/progress/report?from=2024-11-01'--&to=x",
+            "/c/qt-sipas-2024/progress/report?from=2024-11-01'--&to=x",
             &supervisor
         )
         .await
@@ -1638,7 +1712,7 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
         StatusCode::BAD_REQUEST
     );
 
-    let rejected = get(&server, "/reassign", &supervisor)
+    let rejected = get(&server, "/c/qt-sipas-2024/reassign", &supervisor)
         .await
         .text()
         .await
@@ -1646,7 +1720,7 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     for page in [&drawn, &rejected] {
         assert!(!page.contains("<script>alert(1)"), "shown escaped");
     }
-    let review = get(&server, "/ministry/review", &ministry)
+    let review = get(&server, "/c/qt-sipas-2024/ministry/review", &ministry)
         .await
         .text()
         .await
@@ -1659,8 +1733,8 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     );
     assert_eq!(server.intake.store.reviews().unwrap()[&h.0].1, EVIL);
     assert!(server
-        .intake
-        .store
+        .centre
+        .accounts()
         .audit_log(50)
         .unwrap()
         .iter()
@@ -1674,7 +1748,11 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
 async fn a_supervisor_issues_printable_enrollment_codes_for_their_own_enumerators() {
     let server = setup().await;
     let session = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
-    let page = get(&server, "/codes", &session).await.text().await.unwrap();
+    let page = get(&server, "/c/qt-sipas-2024/codes", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
     let name_of = |id: &str| {
         server
             .campaign
@@ -1695,7 +1773,7 @@ async fn a_supervisor_issues_printable_enrollment_codes_for_their_own_enumerator
         let (session, csrf, url) = (
             session.clone(),
             csrf.clone(),
-            format!("{}/codes", server.base),
+            format!("{}/c/qt-sipas-2024/codes", server.base),
         );
         async move {
             client()
@@ -1726,8 +1804,8 @@ async fn a_supervisor_issues_printable_enrollment_codes_for_their_own_enumerator
         "the printed code enrolls a device"
     );
     assert!(server
-        .intake
-        .store
+        .centre
+        .accounts()
         .audit_log(50)
         .unwrap()
         .iter()
@@ -1772,10 +1850,19 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
         before.contains("Chưa có số liệu nào được công bố"),
         "{before}"
     );
+    // A campaign that published nothing looks like one that does not exist.
+    assert_eq!(
+        anonymous("/public/qt-sipas-2024").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        anonymous("/public/no-such-campaign").await.status(),
+        StatusCode::NOT_FOUND
+    );
 
     let ministry = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
     let csrf = hidden_csrf(
-        &get(&server, "/ministry/index", &ministry)
+        &get(&server, "/c/qt-sipas-2024/ministry/index", &ministry)
             .await
             .text()
             .await
@@ -1802,7 +1889,7 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
         ]
     };
     let wrong = post(
-        "/ministry/publish",
+        "/c/qt-sipas-2024/ministry/publish",
         ministry.clone(),
         publish("không phải cụm mật khẩu", "5"),
     )
@@ -1814,14 +1901,14 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
     );
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
     let sup_csrf = hidden_csrf(
-        &get(&server, "/progress", &supervisor)
+        &get(&server, "/c/qt-sipas-2024/progress", &supervisor)
             .await
             .text()
             .await
             .unwrap(),
     );
     let as_supervisor = post(
-        "/ministry/publish",
+        "/c/qt-sipas-2024/ministry/publish",
         supervisor.clone(),
         vec![
             ("csrf", sup_csrf),
@@ -1843,7 +1930,7 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
         .contains("Chưa có số liệu"));
 
     let done = post(
-        "/ministry/publish",
+        "/c/qt-sipas-2024/ministry/publish",
         ministry.clone(),
         publish(PASSPHRASE, "5"),
     )
@@ -1855,7 +1942,16 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
         done.contains("Đã công bố 3 địa bàn"),
         "province, district and commune (6 forms each); {done}"
     );
-    let public = anonymous("/public").await.text().await.unwrap();
+    let listed = anonymous("/public").await.text().await.unwrap();
+    assert!(
+        listed.contains("href=\"/public/qt-sipas-2024\""),
+        "{listed}"
+    );
+    let public = anonymous("/public/qt-sipas-2024")
+        .await
+        .text()
+        .await
+        .unwrap();
     let names = server.intake.store.place_names().unwrap();
     for area in ["qtri", "dh", "dh-p2"] {
         assert!(
@@ -1872,14 +1968,18 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
         public.contains("Khoảng tin cậy 95 %") && public.contains("id=\"method\""),
         "figures with intervals and the method"
     );
-    let csv = anonymous("/public?format=csv").await.text().await.unwrap();
+    let csv = anonymous("/public/qt-sipas-2024?format=csv")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(
         csv.starts_with("cấp,địa bàn,số phiếu,chỉ số (%)") && csv.contains(",6,"),
         "{csv}"
     );
     // A higher minimum leaves the small areas out, and says how many.
     let done = post(
-        "/ministry/publish",
+        "/c/qt-sipas-2024/ministry/publish",
         ministry.clone(),
         publish(PASSPHRASE, "7"),
     )
@@ -1891,7 +1991,7 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
         done.contains("Đã công bố 0 địa bàn; 3 địa bàn dưới 7 phiếu"),
         "{done}"
     );
-    assert!(!anonymous("/public")
+    assert!(!anonymous("/public/qt-sipas-2024")
         .await
         .text()
         .await
@@ -1900,13 +2000,13 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
 
     // Without a session, nothing else answers with data.
     for path in [
-        "/progress",
-        "/api/progress",
-        "/ministry/index",
-        "/ministry/reconciliation",
-        "/reassign",
+        "/c/qt-sipas-2024/progress",
+        "/c/qt-sipas-2024/api/progress",
+        "/c/qt-sipas-2024/ministry/index",
+        "/c/qt-sipas-2024/ministry/reconciliation",
+        "/c/qt-sipas-2024/reassign",
         "/admin",
-        "/api/rejected",
+        "/c/qt-sipas-2024/api/rejected",
     ] {
         let r = anonymous(path).await;
         assert!(
@@ -1926,7 +2026,7 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
 
     // Withdrawn: the public page is empty again. Both are audited.
     let withdrawn = post(
-        "/ministry/withdraw",
+        "/c/qt-sipas-2024/ministry/withdraw",
         ministry.clone(),
         vec![("csrf", csrf.clone())],
     )
@@ -1941,7 +2041,11 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
         .await
         .unwrap()
         .contains("Chưa có số liệu"));
-    let log = server.intake.store.audit_log(100).unwrap();
+    assert_eq!(
+        anonymous("/public/qt-sipas-2024").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let log = server.centre.accounts().audit_log(100).unwrap();
     assert!(log
         .iter()
         .any(|e| e.action == "published" && e.login == "bonv"));

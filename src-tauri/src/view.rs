@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn the_sipas_sheet_keeps_the_papers_order_numbers_and_labels() {
-        let sheet = keying_sheet(&intake::demo::sipas_form());
+        let sheet = keying_sheet(&intake::demo::sipas_2024());
         assert_eq!(sheet.questions.len(), 81);
         assert_eq!(sheet.questions[0].number, "A1");
         assert_eq!(sheet.questions[0].choices[1].label.vi, "Nữ");

@@ -122,7 +122,7 @@ fn main() {
     )
     .unwrap();
     s.wait("#ans-a_sex");
-    let form = intake::demo::sipas_form();
+    let form = intake::demo::sipas_2024();
     let sheet: Vec<String> = form.questions.iter().map(|q| q.id.clone()).collect();
     key_form(&s, &forms::sample::complete_answers(&form, 1), &sheet);
     let keying: Vec<f64> =

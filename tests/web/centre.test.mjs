@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 
 const base = process.env.BASE_URL;
+// The Quảng Trị campaign's pages.
+const C = `${base}/c/qt-sipas-2024`;
 const [supLogin, supPassword] = process.env.SUPERVISOR.split(':');
 const [minLogin, minPassword] = process.env.MINISTRY.split(':');
 const [adminLogin, adminPassword] = process.env.ADMIN.split(':');
@@ -34,7 +36,7 @@ async function logIn(login, password) {
   await page.goto(`${base}/login`);
   await page.fill('input[name=login]', login);
   await page.fill('input[name=password]', password);
-  await Promise.all([page.waitForURL(`${base}/progress`), page.click('button')]);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('button')]);
   return page;
 }
 
@@ -45,9 +47,9 @@ test('a supervisor logs in and sees only their district', async () => {
   assert.ok(rows.every((r) => r.includes('Thành phố Đông Hà')), rows.join('\n'));
   assert.ok(!(await page.content()).includes('Thị xã Quảng Trị'));
   await page.screenshot({ path: `${shots}/centre-01-tien-do-giam-sat.png`, fullPage: true });
-  const other = await page.goto(`${base}/progress/district/qt`);
+  const other = await page.goto(`${C}/progress/district/qt`);
   assert.equal(other.status(), 404);
-  const ministryPage = await page.goto(`${base}/ministry/index`);
+  const ministryPage = await page.goto(`${C}/ministry/index`);
   assert.equal(ministryPage.status(), 404);
 });
 
@@ -57,7 +59,7 @@ test('a supervisor on a 390 px phone sees who is behind first, without scrolling
   await page.goto(`${base}/login`);
   await page.fill('input[name=login]', supLogin);
   await page.fill('input[name=password]', supPassword);
-  await Promise.all([page.waitForURL(`${base}/progress`), page.click('button')]);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('button')]);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `the progress page runs ${overflow} px off a 390 px screen`);
   const shortfalls = (await page.locator('#cards .card').evaluateAll((cards) => cards.map((c) => Number(c.dataset.shortfall))));
@@ -71,7 +73,7 @@ test('a supervisor on a 390 px phone sees who is behind first, without scrolling
 
 test('the ministry records a parcel with a missing and a duplicate serial', async () => {
   const page = await logIn(minLogin, minPassword);
-  await page.goto(`${base}/ministry/reconciliation`);
+  await page.goto(`${C}/ministry/reconciliation`);
   // A barcode scanner types each serial and Enter; the first form is scanned twice, the last is missing.
   const scanned = [serials[0], serials[0], ...serials.slice(1, -1)];
   await page.locator('textarea[name=serials]').pressSequentially(scanned.join('\n') + '\n');
@@ -86,7 +88,7 @@ test('the ministry records a parcel with a missing and a duplicate serial', asyn
 test('the ministry draws the back-check sample twice with the same seed and gets the same list', async () => {
   const page = await logIn(minLogin, minPassword);
   const draw = async () => {
-    await page.goto(`${base}/ministry/backcheck`);
+    await page.goto(`${C}/ministry/backcheck`);
     await page.fill('input[name=seed]', 'phuc-tra-quang-tri-2024');
     await page.fill('input[name=share]', '50');
     await page.fill('input[name=min]', '1');
@@ -103,7 +105,7 @@ test('the ministry draws the back-check sample twice with the same seed and gets
 
 test('the ministry opens the answers with the passphrase and sees the index', async () => {
   const page = await logIn(minLogin, minPassword);
-  await page.goto(`${base}/ministry/index`);
+  await page.goto(`${C}/ministry/index`);
   await page.locator('form[action="/ministry/index"] input[name=passphrase]').fill('not the passphrase, surely');
   await page.click('#compute');
   assert.match(await page.locator('.error').textContent(), /Cụm mật khẩu không mở được khoá của Bộ/);
@@ -126,8 +128,8 @@ test('a supervisor on a phone decides each refused piece of work: accept into th
   await page.goto(`${base}/login`);
   await page.fill('input[name=login]', supLogin);
   await page.fill('input[name=password]', supPassword);
-  await Promise.all([page.waitForURL(`${base}/progress`), page.click('button')]);
-  await page.goto(`${base}/reassign`);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('button')]);
+  await page.goto(`${C}/reassign`);
   const cards = page.locator('#rejected .rejected');
   assert.equal(await cards.count(), 2);
   const first = await cards.first().textContent();
@@ -151,9 +153,9 @@ test('a supervisor on a phone decides each refused piece of work: accept into th
 
 test('every page fits a 390 px phone, a 768 px tablet and a 1280 px screen', async () => {
   for (const [login, password, paths] of [
-    [supLogin, supPassword, ['/progress', '/progress/district/dh', '/progress/report', '/reassign', '/codes']],
-    [minLogin, minPassword, ['/ministry/reconciliation', '/ministry/backcheck', '/ministry/index', '/ministry/anomalies', '/ministry/review']],
-    [adminLogin, adminPassword, ['/admin', '/admin/audit']],
+    [supLogin, supPassword, ['/progress', '/progress/district/dh', '/progress/report', '/reassign', '/codes'].map((p) => `/c/qt-sipas-2024${p}`)],
+    [minLogin, minPassword, [...['/ministry/reconciliation', '/ministry/backcheck', '/ministry/index', '/ministry/targets', '/ministry/anomalies', '/ministry/review'].map((p) => `/c/qt-sipas-2024${p}`), '/compare/sipas']],
+    [adminLogin, adminPassword, ['/', '/admin', '/admin/audit', '/c/qt-sipas-2024/devices']],
   ]) {
     for (const width of [390, 768, 1280]) {
       const context = await browser.newContext({ viewport: { width, height: 900 }, locale: 'vi-VN', isMobile: width < 500 });
@@ -161,7 +163,7 @@ test('every page fits a 390 px phone, a 768 px tablet and a 1280 px screen', asy
       await page.goto(`${base}/login`);
       await page.fill('input[name=login]', login);
       await page.fill('input[name=password]', password);
-      await Promise.all([page.waitForURL(`${base}/progress`), page.click('button')]);
+      await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('button')]);
       for (const path of paths) {
         await page.goto(`${base}${path}`);
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
@@ -177,7 +179,7 @@ test('every page fits a 390 px phone, a 768 px tablet and a 1280 px screen', asy
 // sees paper) into the app's own QR reader as built (ui/dist), which must read the link exactly.
 test('a supervisor prints an enrollment code and a tablet camera reads its QR code', async () => {
   const page = await logIn(supLogin, supPassword);
-  await page.goto(`${base}/codes`);
+  await page.goto(`${C}/codes`);
   await page.click('#issue-code');
   await page.waitForSelector('#code-card .qr svg');
   const printed = await page.locator('#code').textContent();

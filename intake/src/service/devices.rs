@@ -1,9 +1,84 @@
 //! Devices: enrollment codes, enrollment, request authentication, assignments, and the
 //! **integrity** layer of ingest (frame, encoding, limits, signature, device, campaign), before
 //! the store applies chain checks and the domain layer in one transaction.
+//!
+//! The device protocol names no campaign in its paths: the centre finds it — by the code at
+//! enrollment (each campaign keeps the hashes of its own codes), by the device id afterwards,
+//! by the batch's `campaign` field at ingest — and hands the request to that campaign's intake.
 
 #[allow(unused_imports)]
 use super::*;
+
+impl Centre {
+    /// Enrolls a device with a one-time code of whichever campaign issued it.
+    pub fn enroll(
+        &self,
+        request: &EnrollRequest,
+        client: IpAddr,
+    ) -> Result<EnrollResponse, IntakeError> {
+        self.limiter.check(&client)?;
+        let hash = code_hash(&request.code);
+        for intake in self.intakes()? {
+            match intake.enroll_with(&hash, request) {
+                Err(IntakeError::Enrollment(crate::store::EnrollmentRefusal::Invalid)) => continue,
+                Err(IntakeError::Enrollment(refusal)) => {
+                    self.limiter.fail(client);
+                    tracing::warn!(%client, %refusal, campaign = %intake.id, "enrollment refused");
+                    return Err(IntakeError::Enrollment(refusal));
+                }
+                other => return other,
+            }
+        }
+        self.limiter.fail(client);
+        tracing::warn!(%client, "enrollment refused: no such code");
+        Err(IntakeError::Enrollment(
+            crate::store::EnrollmentRefusal::Invalid,
+        ))
+    }
+
+    /// Checks a device-signed request (see [`api::sign_request`]) with the campaign the device
+    /// is enrolled in.
+    pub fn authenticate(
+        &self,
+        device: Option<&str>,
+        time: Option<&str>,
+        signature: Option<&str>,
+        method: &str,
+        path: &str,
+    ) -> Result<(Arc<Intake>, DeviceRecord), IntakeError> {
+        let Some(id) = device else {
+            return Err(IntakeError::Unauthenticated(format!(
+                "send the {}, {} and {} headers",
+                api::HEADER_DEVICE,
+                api::HEADER_TIME,
+                api::HEADER_SIGNATURE
+            )));
+        };
+        let id = Uuid::parse_str(id)
+            .map_err(|_| IntakeError::Unauthenticated("the device id is not a UUID".into()))?;
+        let intake = self.campaign_of_device(id)?;
+        let record = intake.authenticate(Some(&id.to_string()), time, signature, method, path)?;
+        Ok((intake, record))
+    }
+
+    /// Ingests a batch frame into the campaign it names. `Ok` carries the signed receipt (new
+    /// or replayed).
+    pub fn ingest(
+        &self,
+        frame: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(SignedDocument, bool), IntakeError> {
+        let signed = SignedBatch::from_frame(frame)?;
+        let batch = signed.decode()?;
+        let intake =
+            self.campaign(&batch.campaign)?
+                .ok_or_else(|| IntakeError::CampaignMismatch {
+                    got: batch.campaign.clone(),
+                    expected: "a campaign of this centre".into(),
+                })?;
+        intake.ingest_decoded(signed, batch, frame, now)
+    }
+}
 
 impl Intake {
     pub fn issue_enrollment_code(
@@ -25,21 +100,19 @@ impl Intake {
         Ok(code)
     }
 
-    pub fn enroll(
+    /// Enrolls a device with a code of this campaign (`Invalid` when the code is not one).
+    fn enroll_with(
         &self,
+        code_hash: &str,
         request: &EnrollRequest,
-        client: IpAddr,
     ) -> Result<EnrollResponse, IntakeError> {
-        self.limiter.check(&client)?;
         let campaign = self.store.campaign()?;
-        match self.store.enroll(
-            &code_hash(&request.code),
-            &request.public_key,
-            &request.label,
-            Utc::now(),
-        ) {
+        match self
+            .store
+            .enroll(code_hash, &request.public_key, &request.label, Utc::now())
+        {
             Ok((device, chain)) => {
-                tracing::info!(device = %device.id, enumerator = %device.enumerator, "device enrolled");
+                tracing::info!(device = %device.id, enumerator = %device.enumerator, campaign = %campaign.info.id, "device enrolled");
                 Ok(EnrollResponse {
                     device: device.id,
                     enumerator: device.enumerator,
@@ -49,11 +122,7 @@ impl Intake {
                     chain,
                 })
             }
-            Err(StoreError::Enrollment(refusal)) => {
-                self.limiter.fail(client);
-                tracing::warn!(%client, %refusal, "enrollment refused");
-                Err(IntakeError::Enrollment(refusal))
-            }
+            Err(StoreError::Enrollment(refusal)) => Err(IntakeError::Enrollment(refusal)),
             Err(e) => Err(e.into()),
         }
     }
@@ -166,7 +235,8 @@ impl Intake {
         Ok(self.store.chain_head(&device.enumerator)?)
     }
 
-    /// Ingests a batch frame. `Ok` carries the signed receipt (new or replayed).
+    /// Ingests a batch frame into this campaign. `Ok` carries the signed receipt (new or
+    /// replayed).
     pub fn ingest(
         &self,
         frame: &[u8],
@@ -174,6 +244,17 @@ impl Intake {
     ) -> Result<(SignedDocument, bool), IntakeError> {
         let signed = SignedBatch::from_frame(frame)?;
         let batch = signed.decode()?;
+        self.ingest_decoded(signed, batch, frame, now)
+    }
+
+    /// The integrity layer after decoding, then the store's chain checks and domain layer.
+    fn ingest_decoded(
+        &self,
+        signed: SignedBatch,
+        batch: sync_protocol::Batch,
+        frame: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(SignedDocument, bool), IntakeError> {
         let campaign = self.store.campaign()?;
         if batch.campaign != campaign.info.id {
             return Err(IntakeError::CampaignMismatch {

@@ -71,14 +71,15 @@ impl Intake {
             .ministry_key()?
             .ok_or(crate::ministry_key::KeyError::NotStored)?;
         let _one_at_a_time = self
+            .shared
             .passphrase_gate
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         // Checked behind the gate: attempts that queued together cannot all pass the count.
-        self.passphrase_limiter.check(&by.to_string())?;
+        self.shared.passphrase_limiter.check(&by.to_string())?;
         let key = crate::ministry_key::decrypt(&stored, passphrase, &campaign.ministry_public_key);
         if let Err(crate::ministry_key::KeyError::WrongPassphrase) = &key {
-            self.passphrase_limiter.fail(by.to_string());
+            self.shared.passphrase_limiter.fail(by.to_string());
         }
         Ok(key?)
     }
@@ -126,7 +127,7 @@ impl Intake {
         let opened = match self.open_answers(passphrase, by) {
             Ok(o) => o,
             Err(e) => {
-                self.store.audit(
+                self.audit(
                     by,
                     "answers_export_refused",
                     &e.to_string(),
@@ -240,7 +241,7 @@ impl Intake {
             }
             rows.push(row);
         }
-        self.store.audit(
+        self.audit(
             by,
             "answers_exported",
             &format!(
@@ -267,8 +268,7 @@ impl Intake {
         let opened = match opened {
             Ok(o) => o,
             Err(e) => {
-                self.store
-                    .audit(by, "index_refused", &e.to_string(), address, now)?;
+                self.audit(by, "index_refused", &e.to_string(), address, now)?;
                 return Err(e);
             }
         };
@@ -295,8 +295,7 @@ impl Intake {
             forms_opened.len(),
             opened.unopenable.len()
         );
-        self.store
-            .audit(by, "index_computed", &detail, address, now)?;
+        self.audit(by, "index_computed", &detail, address, now)?;
         let form = self.form()?;
         // Straight-lining: every satisfaction item of the index answered with one code.
         let items: Vec<String> = form
@@ -313,8 +312,16 @@ impl Intake {
             &items,
             10,
         );
+        let report = forms::index::compute(&form, &forms_opened);
+        // Kept for the comparison of years (figures only, never an answer).
+        let kept = super::KeptIndex::of(&report, &self.store.place_names()?);
+        self.store.keep_index(
+            &serde_json::to_string(&kept).expect("figures serialize"),
+            by,
+            now,
+        )?;
         Ok(ComputedIndex {
-            report: forms::index::compute(&form, &forms_opened),
+            report,
             straight_lined,
             unopenable: opened.unopenable,
         })
@@ -342,7 +349,7 @@ impl Intake {
         let now = Utc::now();
         self.store
             .record_backcheck_outcome(household, outcome, note, by, now)?;
-        self.store.audit(
+        self.audit(
             by,
             "backcheck_recorded",
             &format!("{household}: {outcome}"),
@@ -424,7 +431,7 @@ impl Intake {
         )?;
         self.store
             .record_ministry_correction(household, &sealed, reason, by, Utc::now())?;
-        self.store.audit(
+        self.audit(
             by,
             "form_corrected",
             &format!("{household}: {reason}"),
@@ -469,7 +476,7 @@ impl Intake {
                 crate::store::StoreError::Corrupt(m) => IntakeError::BadRequest(m),
                 other => other.into(),
             })?;
-        self.store.audit(
+        self.audit(
             by,
             "form_reviewed",
             &format!("{household}: {decision} {reason}"),
@@ -523,7 +530,7 @@ impl Intake {
         let now = Utc::now();
         let batch = format!("{by}-{}", now.format("%Y%m%dT%H%M%S%.3f"));
         self.store.record_paper(&batch, &serials, by, now)?;
-        self.store.audit(
+        self.audit(
             by,
             "paper_recorded",
             &format!("{} serials", serials.len()),
@@ -564,7 +571,7 @@ impl Intake {
             by,
             now,
         )?;
-        self.store.audit(
+        self.audit(
             by,
             "backcheck_drawn",
             &format!(
@@ -641,7 +648,7 @@ impl Intake {
         let json = serde_json::to_string(&published)
             .map_err(|e| IntakeError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
         self.store.publish(&json, by, Utc::now())?;
-        self.store.audit(
+        self.audit(
             by,
             "published",
             &format!(
@@ -660,8 +667,7 @@ impl Intake {
     pub fn withdraw_publication(&self, by: &str, address: &str) -> Result<bool, IntakeError> {
         let withdrawn = self.store.withdraw_publication(by, Utc::now())?;
         if withdrawn {
-            self.store
-                .audit(by, "publication_withdrawn", "", address, Utc::now())?;
+            self.audit(by, "publication_withdrawn", "", address, Utc::now())?;
         }
         Ok(withdrawn)
     }

@@ -1,16 +1,26 @@
-//! What the intake does, independent of HTTP. [`Intake`] holds the store, the signing key and the
-//! limiters; its work is split by who it serves, one file each:
+//! What the intake does, independent of HTTP. A [`Centre`] holds several campaigns, each an
+//! [`Intake`] over a store of its own (so one campaign's key, sheets and people never meet
+//! another's), and what they share: the accounts, the signing key and the limiters. The work is
+//! split by who it serves, one file each:
 //!
-//! * [`devices`] — enrollment, request authentication, assignments, and the **integrity** layer
-//!   of ingest, before the store applies chain checks and the domain layer in one transaction;
-//! * [`people`] — logging in and the accounts admins keep;
+//! * [`centre`] — the campaigns a centre holds: opening, importing, finding one;
+//! * [`devices`] — enrollment (finding the campaign by its code), request authentication
+//!   (by the device), assignments, and the **integrity** layer of ingest (by the batch's
+//!   campaign), before the store applies chain checks and the domain layer in one transaction;
+//! * [`people`] — logging in and the accounts admins keep (the centre's);
 //! * [`supervision`] — reassignment and progress;
-//! * [`ministry`] — the key, answers, the index, exports, reconciliation, back-checks, reviews.
+//! * [`ministry`] — the key, answers, the index, exports, reconciliation, back-checks, reviews;
+//! * [`years`] — targets per area and the comparison of a form family's years.
 
+mod centre;
 mod devices;
 mod ministry;
 mod people;
 mod supervision;
+mod years;
+
+pub use centre::{open_sqlite, Centre, Shared, SqliteStores, Stores};
+pub use years::{KeptIndex, KeptRow, YearCell, YearComparison, YearRow};
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -155,70 +165,37 @@ pub struct ComputedIndex {
     pub unopenable: Vec<Unopenable>,
 }
 
-/// The intake: its store, its signing key and its rate limiters.
+/// One campaign's intake: its store, with what every campaign of the centre shares.
 pub struct Intake {
+    /// The campaign's id (its store's campaign row holds the rest).
+    pub id: String,
     pub store: Arc<dyn Store>,
     pub key: DeviceKey,
-    pub limiter: FailureLimiter<IpAddr>,
-    /// Wrong passphrases of the ministry key, per account.
-    pub passphrase_limiter: FailureLimiter<String>,
-    /// One passphrase check at a time: each costs 64 MiB of argon2 memory.
-    passphrase_gate: Mutex<()>,
-    /// Refused logins already written to the audit log this window (bounded): a flood of
-    /// refused attempts writes one row per login and address, not one per attempt.
-    refusals_audited: Mutex<HashMap<(String, String), Instant>>,
-    /// Mark session cookies `Secure` (set when the intake is served behind TLS).
-    pub secure_cookies: bool,
-    /// Reverse proxies the operator named (`--trusted-proxy`): only from them is a client's
-    /// address taken from `X-Forwarded-For`.
-    pub trusted_proxies: Vec<IpAddr>,
+    pub shared: Arc<Shared>,
 }
 
 impl Intake {
-    pub fn new(store: Arc<dyn Store>, key: DeviceKey) -> Self {
+    pub fn new(id: &str, store: Arc<dyn Store>, shared: Arc<Shared>) -> Self {
         Intake {
+            id: id.to_string(),
             store,
-            key,
-            limiter: FailureLimiter::new(ENROLL_MAX_FAILURES, ENROLL_WINDOW),
-            passphrase_limiter: FailureLimiter::new(
-                crate::accounts::PASSPHRASE_MAX_FAILURES,
-                crate::accounts::LOGIN_WINDOW,
-            ),
-            passphrase_gate: Mutex::new(()),
-            refusals_audited: Mutex::new(HashMap::new()),
-            secure_cookies: false,
-            trusted_proxies: Vec::new(),
+            key: shared.key.clone(),
+            shared,
         }
     }
 
-    /// Where a request comes from: the socket's address; or, when that is a trusted proxy, the
-    /// nearest address in `X-Forwarded-For` that is not one (read from the right: entries to
-    /// the left of a client's own are whatever the client chose to send).
-    pub fn client_address(
+    /// An audit row about this campaign.
+    pub fn audit(
         &self,
-        socket: Option<IpAddr>,
-        headers: &axum::http::HeaderMap,
-    ) -> IpAddr {
-        let unknown = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-        let Some(socket) = socket else { return unknown };
-        if !self.trusted_proxies.contains(&socket) {
-            return socket;
-        }
-        let forwarded: Vec<Option<IpAddr>> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .flat_map(|v| v.to_str().unwrap_or("?").split(','))
-            .map(|a| a.trim().parse().ok())
-            .collect();
-        for address in forwarded.into_iter().rev() {
-            match address {
-                Some(a) if self.trusted_proxies.contains(&a) => continue,
-                Some(a) => return a,
-                // Garbage where an address should be: nothing further left can be trusted.
-                None => break,
-            }
-        }
-        socket
+        login: &str,
+        action: &str,
+        detail: &str,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), crate::store::StoreError> {
+        self.shared
+            .accounts
+            .audit(login, Some(&self.id), action, detail, address, now)
     }
 
     /// The form new sheets are keyed with: the version the campaign names now.

@@ -4,7 +4,7 @@
 #[allow(unused_imports)]
 use super::*;
 
-impl Intake {
+impl Centre {
     /// Checks a login and opens a fresh session; returns the cookie value. Every attempt is in
     /// the audit log. Wrong passwords are limited per login and address, per login, per address
     /// and in all (see [`crate::accounts::LOGIN_LIMITS`]); the counts are kept in the store, so
@@ -20,7 +20,7 @@ impl Intake {
         let login = login.trim();
         let window = crate::accounts::LOGIN_WINDOW.as_secs() as i64;
         let since = now.timestamp() - window;
-        let failures = self.store.login_failures(login, address, since)?;
+        let failures = self.accounts().login_failures(login, address, since)?;
         let limits = crate::accounts::LOGIN_LIMITS;
         if failures.pair >= limits.pair
             || failures.login >= limits.login
@@ -39,16 +39,17 @@ impl Intake {
         let account = if login.chars().count() > crate::accounts::LOGIN_MAX_CHARS {
             None
         } else {
-            self.store.account(login)?
+            self.accounts().account(login)?
         };
         if !crate::accounts::verify_password(
             account.as_ref().and_then(|a| a.password_hash.as_deref()),
             password,
         ) {
-            self.store
+            self.accounts()
                 .record_login_failure(login, address, now.timestamp(), since)?;
-            self.store.audit(
+            self.accounts().audit(
                 login,
+                None,
                 "login_failed",
                 "wrong login or password",
                 address,
@@ -57,20 +58,27 @@ impl Intake {
             return Err(wrong());
         }
         if account.as_ref().is_some_and(|a| a.disabled) {
-            self.store
-                .audit(login, "login_refused", "account disabled", address, now)?;
+            self.accounts().audit(
+                login,
+                None,
+                "login_refused",
+                "account disabled",
+                address,
+                now,
+            )?;
             return Err(wrong());
         }
         let token = crate::accounts::new_token();
         let csrf = crate::accounts::new_token();
-        self.store.create_session(
+        self.accounts().create_session(
             &crate::accounts::token_hash(&token),
             login,
             &csrf,
             now + Duration::hours(crate::accounts::SESSION_HOURS),
             now,
         )?;
-        self.store.audit(login, "login", "", address, now)?;
+        self.accounts()
+            .audit(login, None, "login", "", address, now)?;
         Ok(token)
     }
 
@@ -94,8 +102,9 @@ impl Intake {
             if seen.len() == REMEMBERED {
                 seen.insert((String::new(), String::new()), Instant::now());
                 drop(seen);
-                self.store.audit(
+                self.accounts().audit(
                     "",
+                    None,
                     "login_refusals_suppressed",
                     "more than 10,000 refused logins in the window",
                     address,
@@ -107,8 +116,8 @@ impl Intake {
         seen.insert(key, Instant::now());
         drop(seen);
         Ok(self
-            .store
-            .audit(login, "login_refused", detail, address, Utc::now())?)
+            .accounts()
+            .audit(login, None, "login_refused", detail, address, Utc::now())?)
     }
 
     /// Disables or enables an account (never one's own); its sessions end. Audited.
@@ -125,10 +134,11 @@ impl Intake {
                     .into(),
             ));
         }
-        self.store
+        self.accounts()
             .set_account_disabled(login, disabled, Utc::now())?;
-        Ok(self.store.audit(
+        Ok(self.accounts().audit(
             by,
+            None,
             if disabled {
                 "account_disabled"
             } else {
@@ -147,29 +157,41 @@ impl Intake {
                 "Không thể tự xoá tài khoản của mình. / You cannot delete your own account.".into(),
             ));
         }
-        let account = self.store.account(login)?.ok_or_else(|| {
+        let account = self.accounts().account(login)?.ok_or_else(|| {
             IntakeError::from(crate::store::StoreError::UnknownAccount(login.into()))
         })?;
-        self.store.delete_account(login)?;
+        self.accounts().delete_account(login)?;
+        let scopes: Vec<String> = account
+            .campaigns
+            .iter()
+            .map(|(c, d)| {
+                if d.is_empty() {
+                    c.clone()
+                } else {
+                    format!("{c}: {}", d.join(", "))
+                }
+            })
+            .collect();
         let who = format!(
             "{login} — {} ({}; {})",
             account.name,
             account.role.as_str(),
-            account.districts.join(", ")
+            scopes.join("; ")
         );
         Ok(self
-            .store
-            .audit(by, "account_deleted", &who, address, Utc::now())?)
+            .accounts()
+            .audit(by, None, "account_deleted", &who, address, Utc::now())?)
     }
 
-    /// Creates or changes an account from the admin page; audited.
+    /// Creates or changes an account from the admin page: the campaigns it may see and, for a
+    /// supervisor, its districts in each (checked against each campaign's places). Audited.
     #[allow(clippy::too_many_arguments)]
     pub fn save_account(
         &self,
         login: &str,
         name: &str,
         role: &str,
-        districts: &str,
+        campaigns: &std::collections::BTreeMap<String, Vec<String>>,
         password: &str,
         by: &str,
         address: &str,
@@ -191,17 +213,40 @@ impl Intake {
         }
         let role = crate::accounts::Role::parse(role)
             .ok_or_else(|| IntakeError::BadRequest(format!("unknown role {role:?}")))?;
-        let districts: Vec<String> = districts
-            .split(',')
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .map(String::from)
-            .collect();
-        if role == crate::accounts::Role::Supervisor && districts.is_empty() {
+        let mut scopes = campaigns.clone();
+        for (campaign, districts) in scopes.iter_mut() {
+            let intake = self
+                .campaign(campaign)?
+                .ok_or_else(|| IntakeError::from(StoreError::UnknownCampaign(campaign.clone())))?;
+            if role != crate::accounts::Role::Supervisor {
+                districts.clear();
+                continue;
+            }
+            if districts.is_empty() {
+                return Err(IntakeError::Declined(
+                    "Giám sát viên cần ít nhất một huyện trong mỗi đợt khảo sát được giao. / A supervisor needs at least one district in each campaign."
+                        .into(),
+                ));
+            }
+            let known: std::collections::HashSet<String> = intake
+                .store
+                .villages_with_enumerators()?
+                .into_iter()
+                .map(|(_, _, district, _)| district)
+                .collect();
+            if let Some(unknown) = districts.iter().find(|d| !known.contains(*d)) {
+                return Err(StoreError::UnknownDistrict(unknown.clone()).into());
+            }
+        }
+        if role == crate::accounts::Role::Supervisor && scopes.is_empty() {
             return Err(IntakeError::Declined(
-                "Giám sát viên cần ít nhất một huyện. / A supervisor needs at least one district."
+                "Giám sát viên cần được giao ít nhất một đợt khảo sát. / A supervisor needs a campaign."
                     .into(),
             ));
+        }
+        if role == crate::accounts::Role::Admin {
+            // Admins see every campaign; a list would only go stale.
+            scopes.clear();
         }
         let hash = crate::accounts::hash_password(password)
             .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
@@ -209,13 +254,15 @@ impl Intake {
             login: login.into(),
             name: name.into(),
             role,
-            districts,
+            campaigns: scopes,
+            districts: vec![],
             password_hash: Some(hash),
             disabled: false,
         };
-        self.store.upsert_account(&account, Utc::now())?;
-        self.store.audit(
+        self.accounts().upsert_account(&account, Utc::now())?;
+        self.accounts().audit(
             by,
+            None,
             "account_saved",
             &format!("{login} ({})", role.as_str()),
             address,

@@ -60,7 +60,7 @@ impl Intake {
         let moved = self
             .store
             .reassign(target, to, &account.login, reason, Utc::now())?;
-        self.store.audit(
+        self.audit(
             &account.login,
             "reassigned",
             &format!("{what} to {to}: {reason}"),
@@ -162,8 +162,7 @@ impl Intake {
             found.household.as_deref().unwrap_or("-"),
             resolved.resolution_note.as_deref().unwrap_or("")
         );
-        self.store
-            .audit(&account.login, action, &detail, address, Utc::now())?;
+        self.audit(&account.login, action, &detail, address, Utc::now())?;
         Ok(resolved)
     }
 }

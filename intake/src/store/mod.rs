@@ -1,8 +1,11 @@
-//! Storage behind one trait, so that handlers never know which database they talk to.
-//! SQLite ([`sqlite::SqliteStore`]) is the embedded default; a PostgreSQL store implements
-//! the same trait later (keeping raw signed bytes in `bytea`, never re-encoding from `jsonb`).
+//! Storage behind two traits, so that handlers never know which database they talk to:
+//! [`Store`] is one campaign's (each campaign has a store of its own: its places, households,
+//! devices, chains, events and sealed answers), [`CentreStore`] the centre's (the campaigns it
+//! holds, accounts and what they may see, sessions, wrong passwords, the audit log). SQLite
+//! ([`sqlite`]) is the embedded default; a PostgreSQL store implements the same traits
+//! (keeping raw signed bytes in `bytea`, never re-encoding from `jsonb`).
 //!
-//! The trait is synchronous: SQLite is, and handlers call it from `spawn_blocking`.
+//! The traits are synchronous: SQLite is, and handlers call them from `spawn_blocking`.
 //! Every method that writes is one transaction: all of it or none of it.
 
 pub mod sqlite;
@@ -32,6 +35,12 @@ pub enum StoreError {
     UnknownEnumerator(String),
     #[error("unknown account {0:?}")]
     UnknownAccount(String),
+    #[error("the account {login:?} already exists as a {role}; a campaign's supervisor needs a login of their own")]
+    AccountClash { login: String, role: &'static str },
+    #[error("no campaign {0:?} on this centre")]
+    UnknownCampaign(String),
+    #[error("campaign {0:?} is already on this centre")]
+    CampaignExists(String),
     #[error("unknown district {0:?}")]
     UnknownDistrict(String),
     #[error("unknown household {0:?}")]
@@ -136,6 +145,9 @@ pub struct LoginFailures {
 pub struct AuditFilter {
     #[serde(default)]
     pub login: String,
+    /// A campaign id; empty for all.
+    #[serde(default)]
+    pub campaign: String,
     #[serde(default)]
     pub action: String,
     #[serde(default)]
@@ -162,6 +174,8 @@ pub fn bounded(text: &str, max: usize) -> String {
 pub struct AuditEntry {
     pub at: String,
     pub login: String,
+    /// The campaign it concerns; `None` for the centre's own pages (logins, accounts).
+    pub campaign: Option<String>,
     pub action: String,
     pub detail: String,
     pub address: String,
@@ -418,72 +432,8 @@ pub trait Store: Send + Sync + 'static {
         intake_key: &DeviceKey,
     ) -> Result<IngestResult, StoreError>;
 
-    /// Creates or replaces an account (its districts too); the password hash is kept if `None`.
-    fn upsert_account(
-        &self,
-        account: &crate::accounts::Account,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
-    fn set_password(&self, login: &str, password_hash: &str) -> Result<(), StoreError>;
-    fn account(&self, login: &str) -> Result<Option<crate::accounts::Account>, StoreError>;
-    /// Records a wrong password, and forgets those before `forget_before` (Unix seconds).
-    fn record_login_failure(
-        &self,
-        login: &str,
-        address: &str,
-        at: i64,
-        forget_before: i64,
-    ) -> Result<(), StoreError>;
-    /// Wrong passwords since `since` (Unix seconds), counted four ways.
-    fn login_failures(
-        &self,
-        login: &str,
-        address: &str,
-        since: i64,
-    ) -> Result<LoginFailures, StoreError>;
-    /// Disables (or enables again) an account; either way its sessions end.
-    fn set_account_disabled(
-        &self,
-        login: &str,
-        disabled: bool,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
-    /// Deletes an account and its sessions (the audit log keeps its rows).
-    fn delete_account(&self, login: &str) -> Result<(), StoreError>;
-    fn accounts(&self) -> Result<Vec<crate::accounts::Account>, StoreError>;
     /// Every enrolled device: (device, enumerator, label, enrolled at, revoked).
     fn devices(&self) -> Result<Vec<(Uuid, String, String, String, bool)>, StoreError>;
-    fn create_session(
-        &self,
-        token_hash: &str,
-        login: &str,
-        csrf: &str,
-        expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
-    /// The account and CSRF token of a live session.
-    fn session(
-        &self,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<(crate::accounts::Account, String)>, StoreError>;
-    fn end_session(&self, token_hash: &str) -> Result<(), StoreError>;
-    fn audit(
-        &self,
-        login: &str,
-        action: &str,
-        detail: &str,
-        address: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
-    /// The newest `limit` lines, newest first.
-    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
-    /// Audit rows matching `filter`, newest first, at most `limit`.
-    fn audit_search(
-        &self,
-        filter: &AuditFilter,
-        limit: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError>;
     /// Progress per village and enumerator; only the given districts when `Some`.
     fn progress(&self, districts: Option<&[String]>) -> Result<Vec<VillageProgress>, StoreError>;
 
@@ -589,4 +539,119 @@ pub trait Store: Send + Sync + 'static {
 
     fn household_statuses(&self) -> Result<BTreeMap<String, HouseholdStatus>, StoreError>;
     fn events(&self) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// Sets (or, with `None`, removes) the least index in percent an area should reach.
+    fn set_target(
+        &self,
+        level: forms::index::Level,
+        area: &str,
+        percent: Option<f64>,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Every area of the campaign: (level, id), provinces first.
+    fn areas(&self) -> Result<Vec<(forms::index::Level, String)>, StoreError>;
+    /// Every target: (level, area id, percent).
+    fn targets(&self) -> Result<Vec<(forms::index::Level, String, f64)>, StoreError>;
+    /// Keeps the index as just computed (JSON of [`crate::service::KeptIndex`]: figures by
+    /// area, never an answer), for the comparison of years.
+    fn keep_index(&self, figures: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The index as last kept: (figures JSON, computed at).
+    fn kept_index(&self) -> Result<Option<(String, String)>, StoreError>;
+}
+
+/// A campaign the centre holds, as its registry lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignEntry {
+    pub id: String,
+    pub name: String,
+    /// Where its store is: a file name in the data directory (SQLite) or a schema (PostgreSQL).
+    pub storage: String,
+    /// Campaigns of one family (SIPAS 2024, 2025 …) are compared year by year.
+    pub family: String,
+    pub year: i32,
+    pub added_at: String,
+}
+
+/// A supervisor a campaign file names: (login, name, district ids).
+pub type NamedSupervisor = (String, String, Vec<String>);
+
+/// The centre's own store: the campaigns it holds and the people who use its pages.
+pub trait CentreStore: Send + Sync + 'static {
+    /// Every campaign, oldest first.
+    fn campaigns(&self) -> Result<Vec<CampaignEntry>, StoreError>;
+    /// Adds a campaign and grants the supervisors its file names their districts in it (an
+    /// account that exists keeps its other campaigns), in one transaction.
+    fn register_campaign(
+        &self,
+        entry: &CampaignEntry,
+        supervisors: &[NamedSupervisor],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Creates or replaces an account with the campaigns it may see (and a supervisor's
+    /// districts in each); the password hash is kept if `None`.
+    fn upsert_account(
+        &self,
+        account: &crate::accounts::Account,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    fn set_password(&self, login: &str, password_hash: &str) -> Result<(), StoreError>;
+    fn account(&self, login: &str) -> Result<Option<crate::accounts::Account>, StoreError>;
+    /// Records a wrong password, and forgets those before `forget_before` (Unix seconds).
+    fn record_login_failure(
+        &self,
+        login: &str,
+        address: &str,
+        at: i64,
+        forget_before: i64,
+    ) -> Result<(), StoreError>;
+    /// Wrong passwords since `since` (Unix seconds), counted four ways.
+    fn login_failures(
+        &self,
+        login: &str,
+        address: &str,
+        since: i64,
+    ) -> Result<LoginFailures, StoreError>;
+    /// Disables (or enables again) an account; either way its sessions end.
+    fn set_account_disabled(
+        &self,
+        login: &str,
+        disabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Deletes an account and its sessions (the audit log keeps its rows).
+    fn delete_account(&self, login: &str) -> Result<(), StoreError>;
+    fn accounts(&self) -> Result<Vec<crate::accounts::Account>, StoreError>;
+    fn create_session(
+        &self,
+        token_hash: &str,
+        login: &str,
+        csrf: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The account and CSRF token of a live session.
+    fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(crate::accounts::Account, String)>, StoreError>;
+    fn end_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    fn audit(
+        &self,
+        login: &str,
+        campaign: Option<&str>,
+        action: &str,
+        detail: &str,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The newest `limit` lines, newest first.
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Audit rows matching `filter`, newest first, at most `limit`.
+    fn audit_search(
+        &self,
+        filter: &AuditFilter,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 }

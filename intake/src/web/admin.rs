@@ -1,73 +1,110 @@
-//! The administrator's page: accounts, enrollment codes, devices.
+//! The administrator's pages: the centre's accounts, with the campaigns each may see (and a
+//! supervisor's districts in each, chosen by name); and, per campaign, its devices — codes to
+//! enroll one, revoking a lost one.
 
 use super::prelude::*;
+use std::collections::BTreeMap;
 
-csrf_forms!(AccountForm, CodeForm, RevokeForm, AccountActionForm);
+csrf_forms!(CodeForm, RevokeForm, AccountActionForm);
 
 fn role_name(role: accounts::Role) -> &'static str {
     match role {
         accounts::Role::Supervisor => "Giám sát",
-        accounts::Role::Ministry => "Bộ Nội vụ",
+        accounts::Role::Ministry => "Chủ đợt khảo sát (Bộ, Sở Nội vụ)",
         accounts::Role::Admin => "Quản trị",
     }
 }
 
+/// A campaign as the accounts form offers it: (id, name, [(district id, district name)]).
+type Offered = (String, String, Vec<(String, String)>);
+
 pub(super) async fn admin_view(
-    intake: &Arc<Intake>,
+    centre: &Arc<Centre>,
     v: &Visitor,
     message: Option<String>,
 ) -> Result<Response, IntakeError> {
-    let i = intake.clone();
-    let (list, devices, enumerators, tz, places) = blocking(move || {
-        Ok((
-            i.store.accounts()?,
-            i.store.devices()?,
-            i.store.enumerators()?,
-            i.time_zone()?,
-            i.store.place_names()?,
-        ))
+    let c = centre.clone();
+    let (list, offered) = blocking(move || {
+        let mut offered: Vec<Offered> = Vec::new();
+        for intake in c.intakes()? {
+            let names = intake.store.place_names()?;
+            let districts = intake
+                .store
+                .areas()?
+                .into_iter()
+                .filter(|(l, _)| *l == forms::index::Level::District)
+                .map(|(_, id)| {
+                    let name = names.get(&id).cloned().unwrap_or_else(|| id.clone());
+                    (id, name)
+                })
+                .collect();
+            offered.push((
+                intake.id.clone(),
+                intake.store.campaign()?.info.name,
+                districts,
+            ));
+        }
+        Ok((c.accounts().accounts()?, offered))
     })
     .await?;
-    let names: std::collections::HashMap<&str, &str> = enumerators
-        .iter()
-        .map(|(id, name)| (id.as_str(), name.as_str()))
-        .collect();
+    let campaign_name = |id: &str| {
+        offered
+            .iter()
+            .find(|(c, ..)| c == id)
+            .map(|(_, n, _)| n.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let district_name = |campaign: &str, id: &str| {
+        offered
+            .iter()
+            .find(|(c, ..)| c == campaign)
+            .and_then(|(_, _, ds)| ds.iter().find(|(d, _)| d == id))
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let scope = |a: &Account| -> String {
+        if a.role == accounts::Role::Admin {
+            return "mọi đợt".into();
+        }
+        a.campaigns
+            .iter()
+            .map(|(c, ds)| {
+                let name = campaign_name(c);
+                if ds.is_empty() {
+                    name
+                } else {
+                    let ds: Vec<String> = ds.iter().map(|d| district_name(c, d)).collect();
+                    format!("{name}: {}", ds.join(", "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     let body = html! {
         @if let Some(m) = message { p role="status" #message { (m) } }
         h2 { "Tạo hoặc sửa tài khoản" }
-        form method="post" action="/admin/account" {
+        form method="post" action="/admin/account" #account-form {
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Tên đăng nhập " input name="login" required maxlength="64" pattern="[a-z0-9._-]+"; }
             label { "Họ tên " input name="name" required maxlength="200"; }
-            label { "Vai trò " select name="role" { option value="supervisor" { "Giám sát" } option value="ministry" { "Bộ" } option value="admin" { "Quản trị" } } }
-            label { "Huyện (giám sát; cách nhau bằng dấu phẩy) " input name="districts"; }
+            label { "Vai trò " select name="role" { option value="supervisor" { "Giám sát" } option value="ministry" { "Chủ đợt khảo sát (Bộ, Sở Nội vụ)" } option value="admin" { "Quản trị (mọi đợt)" } } }
+            fieldset { legend { "Đợt khảo sát được xem (giám sát: chọn cả huyện)" }
+                @for (id, name, districts) in &offered {
+                    div.scope {
+                        label { input type="checkbox" name="campaign" value=(id); " " b { (name) } }
+                        div.filters { @for (d, dname) in districts {
+                            label { input type="checkbox" name="district" value=(format!("{id}:{d}")); " " (dname) }
+                        } }
+                    }
+                }
+            }
             label { "Mật khẩu (ít nhất 12 ký tự) " input name="password" type="password" required autocomplete="new-password"; }
             button { "Lưu tài khoản" }
         }
-        h2 { "Cấp mã đăng ký máy" }
-        form method="post" action="/admin/code" {
-            input type="hidden" name="csrf" value=(v.csrf);
-            label { "Điều tra viên " select name="enumerator" { @for (id, name) in &enumerators { option value=(id) { (name) } } } }
-            label { "Hiệu lực (giờ) " input name="hours" type="number" min="1" max="720" value="72"; }
-            button { "Cấp mã" }
-        }
-        h2 { "Thu hồi máy" }
-        div.scroll { table #devices {
-            thead { tr { th { "Điều tra viên" } th { "Tên máy" } th { "Đăng ký lúc" } th { "" } } }
-            tbody { @for (id, enumerator, label, at, revoked) in &devices { tr data-device=(id.to_string()) {
-                td.l { (names.get(enumerator.as_str()).copied().unwrap_or(enumerator)) } td.l { (label) } td.l { (super::audit::local_time(at, tz)) }
-                td { @if *revoked { "đã thu hồi" } @else {
-                    form method="post" action="/admin/revoke" {
-                        input type="hidden" name="csrf" value=(v.csrf); input type="hidden" name="device" value=(id.to_string());
-                        input name="reason" placeholder="Lý do" required maxlength="500"; button { "Thu hồi" }
-                    }
-                } }
-            } } }
-        } }
         h2 { "Tài khoản" }
-        div.scroll { table #accounts { thead { tr { th { "Tên đăng nhập" } th { "Họ tên" } th { "Vai trò" } th { "Huyện" } th { "Mật khẩu" } th { "Trạng thái" } th { "" } } }
+        div.scroll { table #accounts { thead { tr { th { "Tên đăng nhập" } th { "Họ tên" } th { "Vai trò" } th { "Đợt khảo sát (huyện)" } th { "Mật khẩu" } th { "Trạng thái" } th { "" } } }
             tbody { @for a in &list { tr data-login=(a.login) {
-                td.l { (a.login) } td.l { (a.name) } td.l { (role_name(a.role)) } td.l { (a.districts.iter().map(|d| places.get(d).map(String::as_str).unwrap_or(d)).collect::<Vec<_>>().join(", ")) }
+                td.l { (a.login) } td.l { (a.name) } td.l { (role_name(a.role)) } td.l { (scope(a)) }
                 td { (if a.password_hash.is_some() { "đã đặt" } else { "chưa đặt" }) }
                 td { (if a.disabled { "đã khoá" } else { "đang dùng" }) }
                 td.l { @if a.login != v.account.login {
@@ -82,40 +119,82 @@ pub(super) async fn admin_view(
                     }
                 } }
             } } } } }
+        p { "Mã đăng ký máy và thu hồi máy: trang «Máy» của từng đợt khảo sát." }
+        ul { @for (id, name, _) in &offered { li { a href=(campaign_path(id, "/devices")) { (name) } } } }
     };
     Ok(page("Quản trị", Some(v), body).into_response())
 }
 
 pub(super) async fn admin_page(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
     Signed { v, .. }: Signed<Admins>,
 ) -> Result<Response, IntakeError> {
-    admin_view(&intake, &v, None).await
+    admin_view(&centre, &v, None).await
 }
 
-#[derive(serde::Deserialize)]
+/// The accounts form, as posted: repeated `campaign` and `district` (`campaign:district`)
+/// fields, so it is read as a list of pairs.
 pub(super) struct AccountForm {
-    pub(super) csrf: String,
-    pub(super) login: String,
-    pub(super) name: String,
-    pub(super) role: String,
-    #[serde(default)]
-    pub(super) districts: String,
-    pub(super) password: String,
+    csrf: String,
+    login: String,
+    name: String,
+    role: String,
+    password: String,
+    campaigns: BTreeMap<String, Vec<String>>,
+}
+
+impl<'de> serde::Deserialize<'de> for AccountForm {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let pairs = Vec::<(String, String)>::deserialize(d)?;
+        let one = |name: &'static str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| serde::de::Error::missing_field(name))
+        };
+        let mut campaigns: BTreeMap<String, Vec<String>> = pairs
+            .iter()
+            .filter(|(k, _)| k == "campaign")
+            .map(|(_, c)| (c.clone(), Vec::new()))
+            .collect();
+        for (_, value) in pairs.iter().filter(|(k, _)| k == "district") {
+            if let Some((campaign, district)) = value.split_once(':') {
+                // A district ticked under a campaign that is not ticked grants nothing.
+                if let Some(ds) = campaigns.get_mut(campaign) {
+                    ds.push(district.to_string());
+                }
+            }
+        }
+        Ok(AccountForm {
+            csrf: one("csrf")?,
+            login: one("login")?,
+            name: one("name")?,
+            role: one("role")?,
+            password: one("password")?,
+            campaigns,
+        })
+    }
+}
+
+impl super::door::CsrfField for AccountForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 pub(super) async fn admin_account(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
     Posted { v, from, form, .. }: Posted<Admins, AccountForm>,
 ) -> Result<Response, IntakeError> {
-    let (i, by) = (intake.clone(), v.account.login.clone());
+    let (c, by) = (centre.clone(), v.account.login.clone());
     let login = form.login.clone();
     let result = blocking(move || {
-        i.save_account(
+        c.save_account(
             &form.login,
             &form.name,
             &form.role,
-            &form.districts,
+            &form.campaigns,
             &form.password,
             &by,
             &from.to_string(),
@@ -126,78 +205,7 @@ pub(super) async fn admin_account(
         Ok(()) => format!("Đã lưu tài khoản {login}."),
         Err(e) => format!("Không lưu: {e}"),
     };
-    admin_view(&intake, &v, Some(message)).await
-}
-
-#[derive(serde::Deserialize)]
-pub(super) struct CodeForm {
-    pub(super) csrf: String,
-    pub(super) enumerator: String,
-    pub(super) hours: i64,
-}
-
-pub(super) async fn admin_code(
-    State(intake): State<Arc<Intake>>,
-    Posted { v, from, form, .. }: Posted<Admins, CodeForm>,
-) -> Result<Response, IntakeError> {
-    if !(1..=720).contains(&form.hours) {
-        return Err(IntakeError::Declined(
-            "Mã có hiệu lực từ 1 đến 720 giờ. / A code is valid 1 to 720 hours.".into(),
-        ));
-    }
-    let (i, by, enumerator) = (
-        intake.clone(),
-        v.account.login.clone(),
-        form.enumerator.clone(),
-    );
-    let code = blocking(move || {
-        let code =
-            i.issue_enrollment_code(&form.enumerator, chrono::Duration::hours(form.hours), &by)?;
-        i.store.audit(
-            &by,
-            "code_issued",
-            &form.enumerator,
-            &from.to_string(),
-            Utc::now(),
-        )?;
-        Ok(code)
-    })
-    .await?;
-    admin_view(
-        &intake,
-        &v,
-        Some(format!(
-            "Mã đăng ký cho {enumerator}: {code} (chỉ hiện một lần)"
-        )),
-    )
-    .await
-}
-
-#[derive(serde::Deserialize)]
-pub(super) struct RevokeForm {
-    pub(super) csrf: String,
-    pub(super) device: uuid::Uuid,
-    pub(super) reason: String,
-}
-
-pub(super) async fn admin_revoke(
-    State(intake): State<Arc<Intake>>,
-    Posted { v, from, form, .. }: Posted<Admins, RevokeForm>,
-) -> Result<Response, IntakeError> {
-    let (i, by, device) = (intake.clone(), v.account.login.clone(), form.device);
-    blocking(move || {
-        i.store
-            .revoke_device(form.device, &form.reason, Utc::now())?;
-        Ok(i.store.audit(
-            &by,
-            "device_revoked",
-            &format!("{}: {}", form.device, form.reason),
-            &from.to_string(),
-            Utc::now(),
-        )?)
-    })
-    .await?;
-    admin_view(&intake, &v, Some(format!("Đã thu hồi máy {device}."))).await
+    admin_view(&centre, &v, Some(message)).await
 }
 
 #[derive(serde::Deserialize)]
@@ -212,13 +220,13 @@ pub(super) struct AccountActionForm {
 /// Disable, enable or delete an account. Deleting cannot be undone, so it needs the box ticked;
 /// disabling is the undoable choice the page offers first.
 pub(super) async fn account_action(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
     Posted { v, from, form, .. }: Posted<Admins, AccountActionForm>,
 ) -> Result<Response, IntakeError> {
-    let (i, by, login) = (intake.clone(), v.account.login.clone(), form.login.clone());
+    let (c, by, login) = (centre.clone(), v.account.login.clone(), form.login.clone());
     let result = match form.action.as_str() {
         "disable" | "enable" => blocking(move || {
-            i.set_account_disabled(
+            c.set_account_disabled(
                 &form.login,
                 form.action == "disable",
                 &by,
@@ -228,7 +236,7 @@ pub(super) async fn account_action(
         .await
         .map(|()| "đã cập nhật"),
         "delete" if form.confirm == "yes" => {
-            blocking(move || i.delete_account(&form.login, &by, &from.to_string()))
+            blocking(move || c.delete_account(&form.login, &by, &from.to_string()))
                 .await
                 .map(|()| "đã xoá")
         }
@@ -243,5 +251,140 @@ pub(super) async fn account_action(
         Ok(done) => format!("Tài khoản {login}: {done}."),
         Err(e) => format!("Không thực hiện được: {e}"),
     };
-    admin_view(&intake, &v, Some(message)).await
+    admin_view(&centre, &v, Some(message)).await
+}
+
+/// A campaign's devices: a code for an enumerator, and revoking a lost or stolen tablet.
+async fn devices_view(
+    intake: &Arc<Intake>,
+    v: &Visitor,
+    message: Option<String>,
+) -> Result<Response, IntakeError> {
+    let i = intake.clone();
+    let (devices, enumerators, tz) =
+        blocking(move || Ok((i.store.devices()?, i.store.enumerators()?, i.time_zone()?))).await?;
+    let names: std::collections::HashMap<&str, &str> = enumerators
+        .iter()
+        .map(|(id, name)| (id.as_str(), name.as_str()))
+        .collect();
+    let body = html! {
+        @if let Some(m) = message { p role="status" #message { (m) } }
+        h2 { "Cấp mã đăng ký máy" }
+        form method="post" action="devices/code" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            label { "Điều tra viên " select name="enumerator" { @for (id, name) in &enumerators { option value=(id) { (name) } } } }
+            label { "Hiệu lực (giờ) " input name="hours" type="number" min="1" max="720" value="72"; }
+            button { "Cấp mã" }
+        }
+        h2 { "Thu hồi máy" }
+        p.muted { "Máy bị thu hồi không gửi được gì nữa; điều tra viên cần mã mới cho máy khác. Không hoàn tác được." }
+        div.scroll { table #devices {
+            thead { tr { th { "Điều tra viên" } th { "Tên máy" } th { "Đăng ký lúc" } th { "" } } }
+            tbody { @for (id, enumerator, label, at, revoked) in &devices { tr data-device=(id.to_string()) {
+                td.l { (names.get(enumerator.as_str()).copied().unwrap_or(enumerator)) } td.l { (label) } td.l { (super::audit::local_time(at, tz)) }
+                td { @if *revoked { "đã thu hồi" } @else {
+                    form method="post" action="devices/revoke" {
+                        input type="hidden" name="csrf" value=(v.csrf); input type="hidden" name="device" value=(id.to_string());
+                        input name="reason" placeholder="Lý do" required maxlength="500";
+                        label { input type="checkbox" name="confirm" value="yes" required; " Thu hồi hẳn" }
+                        button { "Thu hồi" }
+                    }
+                } }
+            } } }
+        } }
+    };
+    Ok(page("Máy của điều tra viên", Some(v), body).into_response())
+}
+
+pub(super) async fn devices_page(
+    InCampaign(intake): InCampaign,
+    Signed { v, .. }: Signed<Admins>,
+) -> Result<Response, IntakeError> {
+    devices_view(&intake, &v, None).await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct CodeForm {
+    pub(super) csrf: String,
+    pub(super) enumerator: String,
+    pub(super) hours: i64,
+}
+
+pub(super) async fn admin_code(
+    InCampaign(intake): InCampaign,
+    Posted { v, from, form, .. }: Posted<Admins, CodeForm>,
+) -> Result<Response, IntakeError> {
+    if !(1..=720).contains(&form.hours) {
+        return Err(IntakeError::Declined(
+            "Mã có hiệu lực từ 1 đến 720 giờ. / A code is valid 1 to 720 hours.".into(),
+        ));
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    let (code, name) = blocking(move || {
+        let name = i
+            .enumerator_names()?
+            .remove(&form.enumerator)
+            .ok_or(IntakeError::NotFound)?;
+        let code =
+            i.issue_enrollment_code(&form.enumerator, chrono::Duration::hours(form.hours), &by)?;
+        i.audit(
+            &by,
+            "code_issued",
+            &form.enumerator,
+            &from.to_string(),
+            Utc::now(),
+        )?;
+        Ok((code, name))
+    })
+    .await?;
+    devices_view(
+        &intake,
+        &v,
+        Some(format!("Mã đăng ký cho {name}: {code} (chỉ hiện một lần)")),
+    )
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct RevokeForm {
+    pub(super) csrf: String,
+    pub(super) device: uuid::Uuid,
+    pub(super) reason: String,
+    #[serde(default)]
+    pub(super) confirm: String,
+}
+
+pub(super) async fn admin_revoke(
+    InCampaign(intake): InCampaign,
+    Posted { v, from, form, .. }: Posted<Admins, RevokeForm>,
+) -> Result<Response, IntakeError> {
+    if form.confirm != "yes" {
+        return Err(IntakeError::Declined(
+            "Hãy đánh dấu ô xác nhận trước khi thu hồi máy. / Tick the box to confirm the revocation."
+                .into(),
+        ));
+    }
+    let (i, by, device) = (intake.clone(), v.account.login.clone(), form.device);
+    let name = blocking(move || {
+        let record = i.store.device(form.device)?.ok_or(IntakeError::NotFound)?;
+        i.store
+            .revoke_device(form.device, &form.reason, Utc::now())?;
+        i.audit(
+            &by,
+            "device_revoked",
+            &format!("{}: {}", form.device, form.reason),
+            &from.to_string(),
+            Utc::now(),
+        )?;
+        Ok(i.enumerator_names()?
+            .remove(&record.enumerator)
+            .unwrap_or(record.enumerator))
+    })
+    .await?;
+    devices_view(
+        &intake,
+        &v,
+        Some(format!("Đã thu hồi máy của {name} ({device}).")),
+    )
+    .await
 }

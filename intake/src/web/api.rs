@@ -3,21 +3,21 @@
 use super::prelude::*;
 
 pub(super) async fn progress_json(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Staff>,
 ) -> Result<Response, IntakeError> {
     Ok(Json(report_for(&intake, &v.account, None).await?).into_response())
 }
 
 pub(super) async fn rejected_json(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Staff>,
 ) -> Result<Response, IntakeError> {
     Ok(Json(reassign_data(&intake, &v.account).await?.rejected).into_response())
 }
 
 pub(super) async fn report_json(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Staff>,
     axum::extract::Query(q): axum::extract::Query<PeriodQuery>,
 ) -> Result<Response, IntakeError> {
@@ -32,7 +32,7 @@ pub(super) async fn report_json(
 }
 
 pub(super) async fn reconciliation_json(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     _: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
@@ -40,7 +40,7 @@ pub(super) async fn reconciliation_json(
 }
 
 pub(super) async fn anomalies_json(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     _: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
@@ -48,7 +48,7 @@ pub(super) async fn anomalies_json(
 }
 
 pub(super) async fn backcheck_json(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     _: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
@@ -56,7 +56,7 @@ pub(super) async fn backcheck_json(
 }
 
 pub(super) async fn reviews_json(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     _: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
@@ -70,7 +70,7 @@ pub(super) async fn reviews_json(
 
 /// The index as JSON: a form post with the session's CSRF token and the passphrase.
 pub(super) async fn index_json(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>,
 ) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());

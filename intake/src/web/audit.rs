@@ -1,5 +1,5 @@
-//! The audit log for admins: who did what, when and from where — filtered by account, action
-//! and days (in the campaign's time zone), as a page and as CSV.
+//! The audit log for admins: who did what, in which campaign, when and from where — filtered by
+//! account, campaign, action and days (in the centre's time zone), as a page and as CSV.
 
 use super::prelude::*;
 
@@ -9,6 +9,9 @@ pub(super) struct AuditQuery {
     login: String,
     #[serde(default)]
     action: String,
+    /// A campaign id; empty for all.
+    #[serde(default)]
+    campaign: String,
     /// First and last day, `YYYY-MM-DD`, local.
     #[serde(default)]
     from: String,
@@ -39,6 +42,7 @@ fn filter(q: &AuditQuery, tz: chrono_tz::Tz) -> crate::store::AuditFilter {
     crate::store::AuditFilter {
         login: q.login.trim().into(),
         action: q.action.trim().into(),
+        campaign: q.campaign.trim().into(),
         from: start(&q.from, 0),
         to: start(&q.to, 1),
     }
@@ -52,25 +56,43 @@ pub(super) fn local_time(at: &str, tz: chrono_tz::Tz) -> String {
 }
 
 pub(super) async fn audit_page(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
     Signed { v, .. }: Signed<Admins>,
     axum::extract::Query(q): axum::extract::Query<AuditQuery>,
 ) -> Result<Response, IntakeError> {
-    let i = intake.clone();
-    let tz = blocking(move || i.time_zone()).await?;
+    let c = centre.clone();
+    let (tz, campaigns) = blocking(move || Ok((c.time_zone()?, c.entries()?))).await?;
     let f = filter(&q, tz);
-    let i = intake.clone();
-    let rows = blocking(move || Ok(i.store.audit_search(&f, SHOWN)?)).await?;
+    let c = centre.clone();
+    let rows = blocking(move || Ok(c.accounts().audit_search(&f, SHOWN)?)).await?;
+    let campaign_name = |id: &Option<String>| {
+        id.as_ref()
+            .map(|id| {
+                campaigns
+                    .iter()
+                    .find(|e| &e.id == id)
+                    .map(|e| e.name.clone())
+                    .unwrap_or_else(|| id.clone())
+            })
+            .unwrap_or_else(|| "Trung tâm".into())
+    };
     if q.format == "csv" {
-        let mut table = vec![
-            ["lúc", "tài khoản", "việc", "mã việc", "chi tiết", "địa chỉ"]
-                .map(String::from)
-                .to_vec(),
-        ];
+        let mut table = vec![[
+            "lúc",
+            "tài khoản",
+            "đợt khảo sát",
+            "việc",
+            "mã việc",
+            "chi tiết",
+            "địa chỉ",
+        ]
+        .map(String::from)
+        .to_vec()];
         table.extend(rows.iter().map(|r| {
             vec![
                 local_time(&r.at, tz),
                 r.login.clone(),
+                campaign_name(&r.campaign),
                 crate::words::audit_action(&r.action).to_string(),
                 r.action.clone(),
                 r.detail.clone(),
@@ -82,6 +104,10 @@ pub(super) async fn audit_page(
     let body = html! {
         form method="get" action="/admin/audit" class="filters" {
             label { "Tài khoản " input name="login" value=(q.login) maxlength="128"; }
+            label { "Đợt khảo sát " select name="campaign" {
+                option value="" { "Mọi đợt" }
+                @for e in &campaigns { option value=(e.id) selected[q.campaign == e.id] { (e.name) } }
+            } }
             label { "Việc " select name="action" {
                 option value="" { "Mọi việc" }
                 @for (code, words) in crate::words::AUDIT_ACTIONS { option value=(code) selected[q.action == *code] { (words) } }
@@ -91,10 +117,10 @@ pub(super) async fn audit_page(
             button { "Lọc" }
             button name="format" value="csv" { "Tải CSV" }
         }
-        p.muted { "Giờ theo múi giờ của đợt khảo sát (UTC" (Utc::now().with_timezone(&tz).format("%:z")) "); tối đa " (SHOWN) " dòng mới nhất." }
+        p.muted { "Giờ theo múi giờ của trung tâm (UTC" (Utc::now().with_timezone(&tz).format("%:z")) "); tối đa " (SHOWN) " dòng mới nhất." }
         div.scroll { table #audit {
-            thead { tr { th { "Lúc" } th { "Tài khoản" } th { "Việc" } th { "Chi tiết" } th { "Địa chỉ" } } }
-            tbody { @for r in &rows { tr { td.l { (local_time(&r.at, tz)) } td.l { (r.login) } td.l title=(r.action) { (crate::words::audit_action(&r.action)) } td.l.detail { (r.detail) } td.l { (r.address) } } } }
+            thead { tr { th { "Lúc" } th { "Tài khoản" } th { "Đợt khảo sát" } th { "Việc" } th { "Chi tiết" } th { "Địa chỉ" } } }
+            tbody { @for r in &rows { tr { td.l { (local_time(&r.at, tz)) } td.l { (r.login) } td.l { (campaign_name(&r.campaign)) } td.l title=(r.action) { (crate::words::audit_action(&r.action)) } td.l.detail { (r.detail) } td.l { (r.address) } } } }
         } }
     };
     Ok(page("Nhật ký kiểm tra", Some(&v), body).into_response())

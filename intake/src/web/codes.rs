@@ -28,13 +28,13 @@ async fn enumerators_for(
 }
 
 pub(super) async fn codes_page(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Staff>,
 ) -> Result<Response, IntakeError> {
     let enumerators = enumerators_for(&intake, &v.account).await?;
     let body = html! {
         p { "Mã đăng ký dùng một lần để điều tra viên đăng ký máy tính bảng. Mã chỉ hiện một lần: hãy in hoặc chép ngay." }
-        form method="post" action="/codes" {
+        form method="post" action="codes" {
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Điều tra viên " select name="enumerator" required { @for (id, name) in &enumerators { option value=(id) { (name) } } } }
             label { "Hiệu lực " select name="hours" { option value="24" { "1 ngày" } option value="72" selected { "3 ngày" } option value="168" { "7 ngày" } } }
@@ -52,7 +52,8 @@ pub(super) struct IssueCodeForm {
 }
 
 pub(super) async fn issue_code(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
+    InCampaign(intake): InCampaign,
     headers: HeaderMap,
     Posted { v, from, form, .. }: Posted<Staff, IssueCodeForm>,
 ) -> Result<Response, IntakeError> {
@@ -76,7 +77,7 @@ pub(super) async fn issue_code(
     let code = blocking(move || {
         let code =
             i.issue_enrollment_code(&enumerator, chrono::Duration::hours(form.hours), &by)?;
-        i.store.audit(
+        i.audit(
             &by,
             "code_issued",
             &format!("{enumerator}, valid {} h", form.hours),
@@ -86,7 +87,7 @@ pub(super) async fn issue_code(
         Ok(code)
     })
     .await?;
-    let scheme = if intake.secure_cookies {
+    let scheme = if centre.secure_cookies {
         "https"
     } else {
         "http"
@@ -122,7 +123,7 @@ pub(super) async fn issue_code(
             div.qr { (maud::PreEscaped(qr)) }
             p.muted { "Trên máy tính bảng: mở Fieldpost → Thiết lập, nhập địa chỉ và mã (hoặc quét mã QR nếu máy có camera)." }
         }
-        p.noprint { a href="/codes" { "← Cấp mã khác" } " · In trang này để trao cho điều tra viên." }
+        p.noprint { a href="codes" { "← Cấp mã khác" } " · In trang này để trao cho điều tra viên." }
     };
     Ok(page("Mã đăng ký máy", Some(&v), body).into_response())
 }

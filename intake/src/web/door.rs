@@ -1,9 +1,12 @@
 //! The one door to the centre's pages. Every request to a page passes [`identify`] once: it
 //! resolves where the request comes from and whose session it carries, and afterwards writes
 //! the audit rows no handler has to remember — every refusal of a signed-in user (a page of
-//! another district, a role's page, a stale form) and every page read. Handlers then name who
-//! may come in with an extractor: [`Signed<A>`] for a page, [`Posted<A, F>`] for a form, which
-//! also checks the session's CSRF token. A page never repeats these checks itself.
+//! another district, a role's page, a stale form) and every page read. A campaign's pages
+//! (under `/c/<campaign>/`) pass [`enter_campaign`] too: the account must be granted the
+//! campaign (else 404, as if it did not exist), and it is seen there with its districts in that
+//! campaign. Handlers then name who may come in with an extractor: [`Signed<A>`] for a page,
+//! [`Posted<A, F>`] for a form, which also checks the session's CSRF token, and
+//! [`InCampaign`] for the campaign's intake. A page never repeats these checks itself.
 
 use axum::{
     extract::{FromRequest, FromRequestParts, Request},
@@ -32,8 +35,8 @@ pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         })
 }
 
-pub(super) fn set_cookie(intake: &Intake, name: &str, value: &str, max_age: i64) -> String {
-    let secure = if intake.secure_cookies {
+pub(super) fn set_cookie(centre: &Centre, name: &str, value: &str, max_age: i64) -> String {
+    let secure = if centre.secure_cookies {
         "; Secure"
     } else {
         ""
@@ -41,11 +44,110 @@ pub(super) fn set_cookie(intake: &Intake, name: &str, value: &str, max_age: i64)
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
-/// Who is asking: the account behind a live session cookie, with the session's CSRF token.
+/// Who is asking: the account behind a live session cookie, with the session's CSRF token,
+/// and the campaign whose pages they are on.
 #[derive(Clone)]
 pub(super) struct Visitor {
     pub(super) account: Account,
     pub(super) csrf: String,
+    pub(super) here: Option<Here>,
+}
+
+/// The campaign a page belongs to.
+#[derive(Clone)]
+pub(super) struct Here {
+    pub(super) id: String,
+    pub(super) name: String,
+}
+
+impl Visitor {
+    /// A path of the campaign being looked at (`/c/<campaign>/…`); the path itself outside one.
+    pub(super) fn at(&self, path: &str) -> String {
+        match &self.here {
+            Some(h) => campaign_path(&h.id, path),
+            None => path.to_string(),
+        }
+    }
+}
+
+impl Visitor {
+    /// The id of the campaign being looked at ("" outside one).
+    pub(super) fn campaign_id(&self) -> &str {
+        self.here.as_ref().map(|h| h.id.as_str()).unwrap_or("")
+    }
+}
+
+/// Where a campaign's page is.
+pub(super) fn campaign_path(campaign: &str, path: &str) -> String {
+    format!("/c/{campaign}{path}")
+}
+
+/// The campaign's intake, for a handler of its pages (set by [`enter_campaign`]).
+pub(super) struct InCampaign(pub(super) Arc<Intake>);
+
+impl<S: Send + Sync> FromRequestParts<S> for InCampaign {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        parts
+            .extensions
+            .get::<Arc<Intake>>()
+            .cloned()
+            .map(InCampaign)
+            .ok_or_else(|| IntakeError::NotFound.into_response())
+    }
+}
+
+/// Whether a path is the JSON API's (a refusal there stays JSON).
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path
+            .strip_prefix("/c/")
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(_, rest)| rest.starts_with("api/"))
+}
+
+/// The middleware in front of a campaign's pages (see the module's docs). Nobody signed in is
+/// sent to log in, whatever the campaign: whether one exists is no stranger's to learn.
+pub(super) async fn enter_campaign(
+    State(centre): State<Arc<Centre>>,
+    Path(params): Path<std::collections::HashMap<String, String>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(mut visitor) = request.extensions().get::<Visitor>().cloned() else {
+        return if is_api(request.uri().path()) {
+            IntakeError::Unauthenticated("log in first: POST /login".into()).into_response()
+        } else {
+            Redirect::to("/login").into_response()
+        };
+    };
+    let id = params.get("campaign").cloned().unwrap_or_default();
+    let c = centre.clone();
+    let lookup = id.clone();
+    let found = match blocking(move || c.campaign(&lookup)).await {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
+    };
+    let Some(intake) = found.filter(|_| visitor.account.may_enter(&id)) else {
+        return refused("refused_campaign", IntakeError::NotFound.into_response());
+    };
+    let i = intake.clone();
+    let name = match blocking(move || Ok(i.store.campaign()?.info.name)).await {
+        Ok(name) => name,
+        Err(e) => return e.into_response(),
+    };
+    let here = Here {
+        id: id.clone(),
+        name,
+    };
+    visitor.account = visitor.account.in_campaign(&id);
+    visitor.here = Some(here.clone());
+    request.extensions_mut().insert(visitor);
+    request.extensions_mut().insert(intake);
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(here);
+    response
 }
 
 /// Where a request comes from (see [`Intake::client_address`]).
@@ -63,7 +165,7 @@ fn refused(reason: &'static str, mut response: Response) -> Response {
 
 /// The middleware in front of every page (see the module's docs).
 pub(super) async fn identify(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -71,18 +173,23 @@ pub(super) async fn identify(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(a)| a.ip());
-    let address = intake.client_address(socket, request.headers());
+    let address = centre.client_address(socket, request.headers());
     let token = cookie(request.headers(), SESSION_COOKIE).map(String::from);
     let visitor = match token {
         None => None,
         Some(token) => {
-            let i = intake.clone();
+            let c = centre.clone();
             match blocking(move || {
-                Ok(i.store.session(&accounts::token_hash(&token), Utc::now())?)
+                Ok(c.accounts()
+                    .session(&accounts::token_hash(&token), Utc::now())?)
             })
             .await
             {
-                Ok(found) => found.map(|(account, csrf)| Visitor { account, csrf }),
+                Ok(found) => found.map(|(account, csrf)| Visitor {
+                    account,
+                    csrf,
+                    here: None,
+                }),
                 Err(e) => return e.into_response(),
             }
         }
@@ -93,7 +200,7 @@ pub(super) async fn identify(
     }
     let what = format!("{} {}", request.method(), request.uri().path());
     let read = request.method() == Method::GET;
-    let wants_page = !request.uri().path().starts_with("/api/");
+    let wants_page = !is_api(request.uri().path());
     let mut response = next.run(request).await;
     if wants_page {
         response = as_page(response, visitor.as_ref()).await;
@@ -108,10 +215,17 @@ pub(super) async fn identify(
             None => None,
         };
         if let Some(action) = action {
-            let (i, login) = (intake.clone(), v.account.login);
+            let campaign = response.extensions().get::<Here>().map(|h| h.id.clone());
+            let (c, login) = (centre.clone(), v.account.login);
             let written = blocking(move || {
-                Ok(i.store
-                    .audit(&login, action, &what, &address.to_string(), Utc::now())?)
+                Ok(c.accounts().audit(
+                    &login,
+                    campaign.as_deref(),
+                    action,
+                    &what,
+                    &address.to_string(),
+                    Utc::now(),
+                )?)
             })
             .await;
             if let Err(e) = written {
@@ -162,7 +276,7 @@ async fn as_page(response: Response, visitor: Option<&Visitor>) -> Response {
     let body = html! {
         p.error #problem { (explanation) }
         @if !detail.is_empty() && status != StatusCode::NOT_FOUND { p #detail { (detail) } }
-        p { @if visitor.is_some() { a href="/progress" { "← Về trang tiến độ" } } @else { a href="/login" { "Đăng nhập" } } }
+        p { @if visitor.is_some() { a href="/" { "← Về trang đầu" } } @else { a href="/login" { "Đăng nhập" } } }
     };
     parts.headers.remove(header::CONTENT_TYPE);
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -221,7 +335,7 @@ impl<A: Audience, S: Send + Sync> FromRequestParts<S> for Signed<A> {
             .map(|a| a.0)
             .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         let Some(v) = parts.extensions.get::<Visitor>().cloned() else {
-            return Err(if parts.uri.path().starts_with("/api/") {
+            return Err(if is_api(parts.uri.path()) {
                 IntakeError::Unauthenticated("log in first: POST /login".into()).into_response()
             } else {
                 Redirect::to("/login").into_response()

@@ -2,7 +2,11 @@
 
 use super::prelude::*;
 
+/// A page. Inside a campaign (`who.here`), the page's `<base>` is the campaign's root, so its
+/// links and forms name campaign paths without the leading slash (`ministry/index`); the
+/// centre's own paths keep theirs (`/`, `/admin`, `/logout`).
 pub(super) fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<String> {
+    let here = who.and_then(|v| v.here.as_ref());
     Html(
         html! {
             (DOCTYPE)
@@ -10,6 +14,7 @@ pub(super) fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<Str
                 head {
                     meta charset="utf-8";
                     meta name="viewport" content="width=device-width, initial-scale=1";
+                    @if let Some(h) = here { base href=(campaign_path(&h.id, "/")); }
                     title { (title) " — Fieldpost" }
                     style { (maud::PreEscaped(STYLE)) }
                 }
@@ -17,15 +22,21 @@ pub(super) fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<Str
                     header {
                         strong { "Fieldpost" }
                         @if let Some(v) = who {
-                            a href="/progress" { "Tiến độ" }
-                            a href="/reassign" { "Chuyển giao & việc bị từ chối" }
-                            a href="/codes" { "Cấp mã đăng ký" }
-                            @if v.account.role != accounts::Role::Supervisor {
-                                a href="/ministry/reconciliation" { "Đối chiếu" }
-                                a href="/ministry/backcheck" { "Phúc tra" }
-                                a href="/ministry/index" { "Chỉ số SIPAS" }
-                                a href="/ministry/anomalies" { "Bất thường" }
-                                a href="/ministry/review" { "Duyệt phiếu" }
+                            a href="/" #campaigns-link { "Các đợt khảo sát" }
+                            @if let Some(h) = here {
+                                b #campaign-name { (h.name) }
+                                a href="progress" { "Tiến độ" }
+                                a href="reassign" { "Chuyển giao & việc bị từ chối" }
+                                a href="codes" { "Cấp mã đăng ký" }
+                                @if v.account.role != accounts::Role::Supervisor {
+                                    a href="ministry/reconciliation" { "Đối chiếu" }
+                                    a href="ministry/backcheck" { "Phúc tra" }
+                                    a href="ministry/index" { "Chỉ số" }
+                                    a href="ministry/targets" { "Chỉ tiêu" }
+                                    a href="ministry/anomalies" { "Bất thường" }
+                                    a href="ministry/review" { "Duyệt phiếu" }
+                                }
+                                @if v.account.role == accounts::Role::Admin { a href="devices" { "Máy" } }
                             }
                             @if v.account.role == accounts::Role::Admin { a href="/admin" { "Quản trị" } a href="/admin/audit" { "Nhật ký" } }
                             span { (v.account.name) " (" (v.account.login) ")" }

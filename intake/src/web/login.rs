@@ -11,7 +11,7 @@ pub(super) struct LoginForm {
     pub(super) csrf: String,
 }
 
-pub(super) fn login_form(intake: &Intake, message: Option<&str>, status: StatusCode) -> Response {
+pub(super) fn login_form(centre: &Centre, message: Option<&str>, status: StatusCode) -> Response {
     let csrf = accounts::new_token();
     let body = html! {
         @if let Some(m) = message { p.error role="alert" { (m) } }
@@ -26,19 +26,19 @@ pub(super) fn login_form(intake: &Intake, message: Option<&str>, status: StatusC
         status,
         [(
             header::SET_COOKIE,
-            set_cookie(intake, LOGIN_CSRF_COOKIE, &csrf, 3600),
+            set_cookie(centre, LOGIN_CSRF_COOKIE, &csrf, 3600),
         )],
         page("Đăng nhập", None, body),
     )
         .into_response()
 }
 
-pub(super) async fn login_page(State(intake): State<Arc<Intake>>) -> Response {
-    login_form(&intake, None, StatusCode::OK)
+pub(super) async fn login_page(State(centre): State<Arc<Centre>>) -> Response {
+    login_form(&centre, None, StatusCode::OK)
 }
 
 pub(super) async fn login(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
     axum::Extension(ClientAddress(from)): axum::Extension<ClientAddress>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
@@ -51,9 +51,9 @@ pub(super) async fn login(
             .into_response());
     }
     let address = from.to_string();
-    let i = intake.clone();
+    let c = centre.clone();
     let outcome =
-        tokio::task::spawn_blocking(move || i.log_in(&form.login, &form.password, &address))
+        tokio::task::spawn_blocking(move || c.log_in(&form.login, &form.password, &address))
             .await
             .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
     match outcome {
@@ -63,13 +63,13 @@ pub(super) async fn login(
                 (
                     header::SET_COOKIE,
                     set_cookie(
-                        &intake,
+                        &centre,
                         SESSION_COOKIE,
                         &token,
                         accounts::SESSION_HOURS * 3600,
                     ),
                 ),
-                (header::LOCATION, "/progress".to_string()),
+                (header::LOCATION, "/".to_string()),
             ],
         )
             .into_response()),
@@ -78,10 +78,10 @@ pub(super) async fn login(
                 "Đăng nhập sai quá nhiều lần; thử lại sau {} phút.",
                 retry_after_secs.div_ceil(60)
             );
-            Ok(login_form(&intake, Some(&m), StatusCode::TOO_MANY_REQUESTS))
+            Ok(login_form(&centre, Some(&m), StatusCode::TOO_MANY_REQUESTS))
         }
         Err(IntakeError::Unauthenticated(_)) => Ok(login_form(
-            &intake,
+            &centre,
             Some("Tên đăng nhập hoặc mật khẩu không đúng."),
             StatusCode::UNAUTHORIZED,
         )),
@@ -95,18 +95,19 @@ pub(super) struct CsrfForm {
 }
 
 pub(super) async fn logout(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
     headers: HeaderMap,
     Posted { v, from, .. }: Posted<Staff, CsrfForm>,
 ) -> Result<Response, IntakeError> {
     let token = cookie(&headers, SESSION_COOKIE)
         .unwrap_or_default()
         .to_string();
-    let i = intake.clone();
+    let c = centre.clone();
     blocking(move || {
-        i.store.end_session(&accounts::token_hash(&token))?;
-        Ok(i.store.audit(
+        c.accounts().end_session(&accounts::token_hash(&token))?;
+        Ok(c.accounts().audit(
             &v.account.login,
+            None,
             "logout",
             "",
             &from.to_string(),
@@ -119,7 +120,7 @@ pub(super) async fn logout(
         [
             (
                 header::SET_COOKIE,
-                set_cookie(&intake, SESSION_COOKIE, "", 0),
+                set_cookie(&centre, SESSION_COOKIE, "", 0),
             ),
             (header::LOCATION, "/login".to_string()),
         ],

@@ -20,7 +20,7 @@ pub(super) fn reconciliation_view(
     let body = html! {
         @if let Some(m) = message { p role="status" { (m) } }
         p { "Mẫu cần thu: " b { (r.expected) } " · Nhận bản số: " b { (r.digital) } " · Nhận bản giấy: " b { (r.paper) } " · Khớp cả hai: " b { (r.done) } }
-        form method="post" action="/ministry/paper" {
+        form method="post" action="ministry/paper" {
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Số phiếu giấy nhận được (mỗi dòng một số; máy quét mã vạch gõ như bàn phím)" br; textarea name="serials" rows="6" cols="30" autofocus {} }
             button { "Ghi nhận phiếu giấy" }
@@ -48,7 +48,7 @@ pub(super) fn reconciliation_view(
 }
 
 pub(super) async fn reconciliation_page(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
@@ -63,7 +63,7 @@ pub(super) struct PaperForm {
 }
 
 pub(super) async fn record_paper(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Posted { v, from, form, .. }: Posted<Ministry, PaperForm>,
 ) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
@@ -79,7 +79,7 @@ pub(super) async fn record_paper(
 
 pub(super) fn backcheck_form(v: &Visitor, seed: &str) -> Markup {
     html! {
-        form method="post" action="/ministry/backcheck" {
+        form method="post" action="ministry/backcheck" {
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Hạt giống ngẫu nhiên (ghi lại để kiểm tra) " input name="seed" value=(seed) required; }
             label { "Tỷ lệ (%) " input name="share" type="number" min="1" max="100" value="10" required; }
@@ -90,7 +90,7 @@ pub(super) fn backcheck_form(v: &Visitor, seed: &str) -> Markup {
 }
 
 pub(super) async fn backcheck_page(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let seed = accounts::new_token()[..12].to_string();
@@ -109,7 +109,7 @@ pub(super) async fn backcheck_page(
         h2 { "Các lần rút mẫu đã lưu" }
         @if draws.is_empty() { p { "Chưa rút lần nào." } } @else {
             ul #draws { @for d in &draws { li {
-                a href=(format!("/ministry/backcheck/draw/{}", d.id)) { "Lần " (d.id) } " — " (super::audit::local_time(&d.at, tz)) ", " (d.by)
+                a href=(format!("ministry/backcheck/draw/{}", d.id)) { "Lần " (d.id) } " — " (super::audit::local_time(&d.at, tz)) ", " (d.by)
                 ", hạt giống " code { (d.seed) } ", " (d.share_percent) " %, tối thiểu " (d.min_per_enumerator) ": " (d.households.len()) " hộ"
             } } }
         }
@@ -138,14 +138,14 @@ pub(super) struct OutcomeForm {
 }
 
 pub(super) async fn backcheck_outcome(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Posted { v, from, form, .. }: Posted<Ministry, OutcomeForm>,
 ) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
     let back = form
         .draw
-        .map(|d| format!("/ministry/backcheck/draw/{d}"))
-        .unwrap_or_else(|| "/ministry/backcheck".into());
+        .map(|d| v.at(&format!("/ministry/backcheck/draw/{d}")))
+        .unwrap_or_else(|| v.at("/ministry/backcheck"));
     blocking(move || {
         i.record_backcheck_outcome(
             &form.household,
@@ -168,7 +168,7 @@ pub(super) struct BackcheckForm {
 }
 
 pub(super) async fn draw_backcheck(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Posted { v, from, form, .. }: Posted<Ministry, BackcheckForm>,
 ) -> Result<Response, IntakeError> {
     let (i, by, seed) = (intake.clone(), v.account.login.clone(), form.seed.clone());
@@ -179,9 +179,9 @@ pub(super) async fn draw_backcheck(
 }
 
 pub(super) async fn draw_page(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Ministry>,
-    Path(id): Path<i64>,
+    Path((_, id)): Path<(String, i64)>,
 ) -> Result<Response, IntakeError> {
     draw_view(&intake, &v, id).await
 }
@@ -208,7 +208,7 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
     let body = html! {
         p { "Lần " (draw.id) " · " (super::audit::local_time(&draw.at, tz)) " · người rút: " (draw.by) " · hạt giống: " b #seed { (draw.seed) }
             " · tỷ lệ " (draw.share_percent) " % · tối thiểu " (draw.min_per_enumerator) " mỗi điều tra viên" }
-        p.noprint { a href=(format!("/ministry/backcheck/draw/{}", draw.id)) { "Đường dẫn cố định của danh sách này" } " · In trang: mỗi điều tra viên một trang." }
+        p.noprint { a href=(format!("ministry/backcheck/draw/{}", draw.id)) { "Đường dẫn cố định của danh sách này" } " · In trang: mỗi điều tra viên một trang." }
         @for (enumerator, list) in &by_enumerator {
             section.visit {
                 h2 { "Điều tra viên: " (enumerator) " (" (list.len()) " hộ)" }
@@ -217,7 +217,7 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
                     tbody { @for h in list {
                         tr data-household=(h.id) { td.serial { (h.serial) } td.l { (h.name) } td.l { (h.address) } td.l { (h.village) ", " (h.commune) }
                             td.outcome { (outcomes.get(&h.id).map(|o| outcome_name(o)).unwrap_or("chưa ghi")) }
-                            td.noprint { form method="post" action="/ministry/backcheck/outcome" {
+                            td.noprint { form method="post" action="ministry/backcheck/outcome" {
                                 input type="hidden" name="csrf" value=(v.csrf);
                                 input type="hidden" name="household" value=(h.id);
                                 input type="hidden" name="draw" value=(draw.id);
@@ -247,22 +247,22 @@ pub(super) fn passphrase_form(v: &Visitor, message: Option<&str>) -> Markup {
     html! {
         @if let Some(m) = message { p.error role="alert" { (m) } }
         p { "Câu trả lời được niêm phong bằng khoá của Bộ. Nhập cụm mật khẩu một lần, rồi chọn việc cần làm; máy chủ không lưu cụm mật khẩu." }
-        form #key-actions method="post" action="/ministry/index" {
+        form #key-actions method="post" action="ministry/index" {
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Cụm mật khẩu " input name="passphrase" type="password" autocomplete="off" required; }
             div.actions {
                 button #compute { "Tính chỉ số" }
-                @for (action, what) in [("/ministry/index.csv", "Tải chỉ số (CSV)"), ("/ministry/index.xlsx", "Tải chỉ số (XLSX)"), ("/ministry/answers.csv", "Tải câu trả lời (CSV)"), ("/ministry/answers.xlsx", "Tải câu trả lời (XLSX)")] {
+                @for (action, what) in [("ministry/index.csv", "Tải chỉ số (CSV)"), ("ministry/index.xlsx", "Tải chỉ số (XLSX)"), ("ministry/answers.csv", "Tải câu trả lời (CSV)"), ("ministry/answers.xlsx", "Tải câu trả lời (XLSX)")] {
                     button formaction=(action) { (what) }
                 }
             }
             h2 { "Công bố cho người dân" }
-            p.muted { "Trang công khai " a href="/public" { "/public" } " (không cần đăng nhập) chỉ hiện chỉ số, khoảng tin cậy và số phiếu của các địa bàn đủ số phiếu tối thiểu, cùng cách tính." }
+            p.muted { a href=(format!("/public/{}", v.campaign_id())) { "Trang công khai" } " (không cần đăng nhập) chỉ hiện chỉ số, khoảng tin cậy và số phiếu của các địa bàn đủ số phiếu tối thiểu, cùng cách tính." }
             label { "Công bố đến cấp " select name="level" { option value="province" { "Tỉnh" } option value="district" selected { "Huyện" } option value="commune" { "Xã" } } }
             label { "Số phiếu tối thiểu mỗi địa bàn " input name="min_forms" type="number" min=(crate::publication::MIN_FORMS_FLOOR) max="100000" value="30"; }
-            button #publish formaction="/ministry/publish" { "Công bố" }
+            button #publish formaction="ministry/publish" { "Công bố" }
         }
-        form method="post" action="/ministry/withdraw" {
+        form method="post" action="ministry/withdraw" {
             input type="hidden" name="csrf" value=(v.csrf);
             button #withdraw.secondary { "Rút lại công bố" }
         }
@@ -287,7 +287,7 @@ pub(super) struct WithdrawForm {
 }
 
 pub(super) async fn publish(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>,
 ) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
@@ -296,7 +296,7 @@ pub(super) async fn publish(
         Ok(p) => {
             let body = html! {
                 p role="status" #message { "Đã công bố " (p.areas.len()) " địa bàn; " (p.suppressed) " địa bàn dưới " (p.min_forms) " phiếu không được công bố." }
-                p { a href="/public" { "Xem trang công khai" } " · " a href="/ministry/index" { "Về trang chỉ số" } }
+                p { a href=(format!("/public/{}", intake.id)) { "Xem trang công khai" } " · " a href="ministry/index" { "Về trang chỉ số" } }
             };
             Ok(page("Công bố chỉ số", Some(&v), body).into_response())
         }
@@ -306,7 +306,7 @@ pub(super) async fn publish(
 }
 
 pub(super) async fn withdraw(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Posted { v, from, .. }: Posted<Ministry, WithdrawForm>,
 ) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
@@ -316,7 +316,7 @@ pub(super) async fn withdraw(
     } else {
         "Không có gì đang được công bố."
     };
-    let body = html! { p role="status" #message { (message) } p { a href="/ministry/index" { "Về trang chỉ số" } } };
+    let body = html! { p role="status" #message { (message) } p { a href="ministry/index" { "Về trang chỉ số" } } };
     Ok(page("Rút lại công bố", Some(&v), body).into_response())
 }
 
@@ -351,7 +351,7 @@ pub(super) async fn computed_index(
 }
 
 pub(super) async fn index_results(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>,
 ) -> Result<Response, IntakeError> {
     let computed = match computed_index(&intake, &v, form, from).await? {
@@ -537,14 +537,14 @@ pub(super) async fn index_download(
 }
 
 pub(super) async fn index_csv(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     posted: Posted<Ministry, PassphraseForm>,
 ) -> Result<Response, IntakeError> {
     index_download(intake, posted, false).await
 }
 
 pub(super) async fn index_xlsx(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     posted: Posted<Ministry, PassphraseForm>,
 ) -> Result<Response, IntakeError> {
     index_download(intake, posted, true).await
@@ -564,21 +564,21 @@ pub(super) async fn answers_download(
 }
 
 pub(super) async fn answers_csv(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     posted: Posted<Ministry, PassphraseForm>,
 ) -> Result<Response, IntakeError> {
     answers_download(intake, posted, false).await
 }
 
 pub(super) async fn answers_xlsx(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     posted: Posted<Ministry, PassphraseForm>,
 ) -> Result<Response, IntakeError> {
     answers_download(intake, posted, true).await
 }
 
 pub(super) async fn anomalies_page(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
@@ -621,7 +621,7 @@ pub(super) async fn anomalies_page(
 }
 
 pub(super) async fn review_page(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
@@ -649,9 +649,9 @@ pub(super) async fn review_page(
                     td { (if paper.contains(&f.serial) { "đã đến" } else { "chưa đến" }) }
                     td.l.decision { @if let Some((d, reason, by, at)) = reviews.get(&f.household) {
                         (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) " — " (reason) " (" (by) ", " (super::audit::local_time(at, tz)) ")"
-                        @if d == "flagged" { " " a href={ "/ministry/correct/" (f.household) } { "Nhập sửa theo bản giấy" } }
+                        @if d == "flagged" { " " a href={ "ministry/correct/" (f.household) } { "Nhập sửa theo bản giấy" } }
                     } }
-                    td { form method="post" action="/ministry/review" {
+                    td { form method="post" action="ministry/review" {
                         input type="hidden" name="csrf" value=(v.csrf);
                         input type="hidden" name="household" value=(f.household);
                         input name="reason" placeholder="Lý do (khi gắn cờ)" maxlength="2000";
@@ -675,7 +675,7 @@ pub(super) struct ReviewForm {
 }
 
 pub(super) async fn review(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Posted { v, from, form, .. }: Posted<Ministry, ReviewForm>,
 ) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
@@ -689,7 +689,7 @@ pub(super) async fn review(
         )
     })
     .await?;
-    Ok(Redirect::to("/ministry/review").into_response())
+    Ok(Redirect::to(&v.at("/ministry/review")).into_response())
 }
 
 /// The index of each area as horizontal bars with their 95 % interval (SVG, no script).
@@ -740,7 +740,7 @@ pub(super) fn correction_view(
     let body = html! {
         @if let Some(m) = message { p.error role="alert" #message { (m) } }
         p { "Nhập lại toàn bộ phiếu theo bản giấy. Nhiều mã: cách nhau bằng dấu cách. Câu không áp dụng: để trống." }
-        form method="post" action={ "/ministry/correct/" (household) } {
+        form method="post" action={ "ministry/correct/" (household) } {
             input type="hidden" name="csrf" value=(v.csrf);
             table {
                 @for q in &form.questions {
@@ -760,9 +760,9 @@ pub(super) fn correction_view(
 }
 
 pub(super) async fn correction_page(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Ministry>,
-    Path(household): Path<String>,
+    Path((_, household)): Path<(String, String)>,
 ) -> Result<Response, IntakeError> {
     let form = intake.form()?;
     Ok(correction_view(&v, &household, &form, &Default::default(), None).into_response())
@@ -793,8 +793,8 @@ pub(super) fn typed_answer(
 }
 
 pub(super) async fn correction(
-    State(intake): State<Arc<Intake>>,
-    Path(household): Path<String>,
+    InCampaign(intake): InCampaign,
+    Path((_, household)): Path<(String, String)>,
     Posted {
         v,
         from,
@@ -818,7 +818,7 @@ pub(super) async fn correction(
     match blocking(move || i.ministry_correction(&h, answers, &reason, &by, &from.to_string()))
         .await
     {
-        Ok(()) => Ok(Redirect::to("/ministry/review").into_response()),
+        Ok(()) => Ok(Redirect::to(&v.at("/ministry/review")).into_response()),
         Err(IntakeError::BadRequest(m)) => Ok((
             StatusCode::BAD_REQUEST,
             correction_view(&v, &household, &form, &fields, Some(m)),

@@ -1,5 +1,6 @@
 //! Pages for the people at the centre, and the same data as JSON. Server-rendered HTML (maud
-//! escapes everything it is given), no script.
+//! escapes everything it is given), no script. A centre holds several campaigns: its own pages
+//! list them, and each campaign's pages live under `/c/<campaign>/`.
 //!
 //! Access: a session cookie (`HttpOnly`, `SameSite=Strict`, `Secure` behind TLS) made fresh at
 //! every login, so a cookie planted before login is worthless (no session fixation); every
@@ -13,12 +14,14 @@ mod api;
 mod audit;
 mod codes;
 mod door;
+mod home;
 mod layout;
 mod login;
 mod ministry;
 mod public;
 mod reassign;
 mod supervisor;
+mod years;
 
 pub use layout::inert_in_a_spreadsheet;
 
@@ -39,28 +42,49 @@ mod prelude {
         accounts::{self, Account},
         error::IntakeError,
         progress::Report,
-        service::Intake,
+        service::{Centre, Intake},
     };
 }
 
-use axum::response::Redirect;
-use axum::{routing::get, Router};
+use axum::{
+    routing::{get, post},
+    Router,
+};
 use std::sync::Arc;
 
-use crate::service::Intake;
+use crate::service::Centre;
 
-/// The pages, behind [`door::identify`].
-pub fn routes(intake: Arc<Intake>) -> Router<Arc<Intake>> {
+/// The pages, behind [`door::identify`]: the centre's own (logging in, the campaigns one may
+/// see, accounts, the audit log, the comparison of years, what is public) and, under
+/// `/c/<campaign>/`, each campaign's, behind [`door::enter_campaign`] as well.
+pub fn routes(centre: Arc<Centre>) -> Router<Arc<Centre>> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/progress") }))
+        .route("/", get(home::home_page))
         .route("/login", get(login::login_page).post(login::login))
-        .route("/public", get(public::public_page))
-        .route("/ministry/publish", axum::routing::post(ministry::publish))
+        .route("/logout", post(login::logout))
+        .route("/public", get(public::public_list))
+        .route("/public/{campaign}", get(public::public_page))
+        .route("/compare/{family}", get(years::compare_page))
+        .route("/compare/{family}/table.csv", get(years::compare_csv))
+        .route("/compare/{family}/table.xlsx", get(years::compare_xlsx))
+        .route("/admin", get(admin::admin_page))
+        .route("/admin/audit", get(audit::audit_page))
+        .route("/admin/account/action", post(admin::account_action))
+        .route("/admin/account", post(admin::admin_account))
+        .nest("/c/{campaign}", campaign_routes(centre.clone()))
+        .layer(axum::middleware::from_fn_with_state(centre, door::identify))
+}
+
+/// One campaign's pages; every path here is under `/c/<campaign>`.
+fn campaign_routes(centre: Arc<Centre>) -> Router<Arc<Centre>> {
+    Router::new()
+        .route("/", get(supervisor::campaign_home))
+        .route("/ministry/publish", post(ministry::publish))
+        .route("/ministry/withdraw", post(ministry::withdraw))
         .route(
-            "/ministry/withdraw",
-            axum::routing::post(ministry::withdraw),
+            "/ministry/targets",
+            get(years::targets_page).post(years::set_target),
         )
-        .route("/logout", axum::routing::post(login::logout))
         .route("/progress", get(supervisor::progress_page))
         .route("/progress/district/{id}", get(supervisor::district_page))
         .route("/progress/report", get(supervisor::period_report))
@@ -74,31 +98,25 @@ pub fn routes(intake: Arc<Intake>) -> Router<Arc<Intake>> {
         .route("/api/ministry/anomalies", get(api::anomalies_json))
         .route("/api/ministry/backcheck", get(api::backcheck_json))
         .route("/api/ministry/reviews", get(api::reviews_json))
-        .route("/api/ministry/index", axum::routing::post(api::index_json))
+        .route("/api/ministry/index", post(api::index_json))
         .route(
             "/reassign",
             get(reassign::reassign_page).post(reassign::reassign),
         )
-        .route(
-            "/reassign/households",
-            axum::routing::post(reassign::reassign_households),
-        )
-        .route("/reassign/rejected", axum::routing::post(reassign::resolve))
+        .route("/reassign/households", post(reassign::reassign_households))
+        .route("/reassign/rejected", post(reassign::resolve))
         .route(
             "/ministry/reconciliation",
             get(ministry::reconciliation_page),
         )
-        .route(
-            "/ministry/paper",
-            axum::routing::post(ministry::record_paper),
-        )
+        .route("/ministry/paper", post(ministry::record_paper))
         .route(
             "/ministry/backcheck",
             get(ministry::backcheck_page).post(ministry::draw_backcheck),
         )
         .route(
             "/ministry/backcheck/outcome",
-            axum::routing::post(ministry::backcheck_outcome),
+            post(ministry::backcheck_outcome),
         )
         .route("/ministry/backcheck/draw/{id}", get(ministry::draw_page))
         .route(
@@ -114,31 +132,16 @@ pub fn routes(intake: Arc<Intake>) -> Router<Arc<Intake>> {
             "/ministry/correct/{household}",
             get(ministry::correction_page).post(ministry::correction),
         )
-        .route("/admin", get(admin::admin_page))
-        .route("/admin/audit", get(audit::audit_page))
         .route("/codes", get(codes::codes_page).post(codes::issue_code))
-        .route(
-            "/admin/account/action",
-            axum::routing::post(admin::account_action),
-        )
-        .route("/admin/account", axum::routing::post(admin::admin_account))
-        .route("/admin/code", axum::routing::post(admin::admin_code))
-        .route("/admin/revoke", axum::routing::post(admin::admin_revoke))
-        .route(
-            "/ministry/index.csv",
-            axum::routing::post(ministry::index_csv),
-        )
-        .route(
-            "/ministry/index.xlsx",
-            axum::routing::post(ministry::index_xlsx),
-        )
-        .route(
-            "/ministry/answers.csv",
-            axum::routing::post(ministry::answers_csv),
-        )
-        .route(
-            "/ministry/answers.xlsx",
-            axum::routing::post(ministry::answers_xlsx),
-        )
-        .layer(axum::middleware::from_fn_with_state(intake, door::identify))
+        .route("/devices", get(admin::devices_page))
+        .route("/devices/code", post(admin::admin_code))
+        .route("/devices/revoke", post(admin::admin_revoke))
+        .route("/ministry/index.csv", post(ministry::index_csv))
+        .route("/ministry/index.xlsx", post(ministry::index_xlsx))
+        .route("/ministry/answers.csv", post(ministry::answers_csv))
+        .route("/ministry/answers.xlsx", post(ministry::answers_xlsx))
+        .layer(axum::middleware::from_fn_with_state(
+            centre,
+            door::enter_campaign,
+        ))
 }

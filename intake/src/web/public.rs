@@ -1,6 +1,8 @@
-//! The one page anyone may read without an account: the index a campaign's owner published —
-//! figures, intervals and numbers of forms for areas with enough forms, the method in plain
-//! Vietnamese — and the same as CSV. Nothing else of the campaign is reachable from here.
+//! The pages anyone may read without an account: the list of campaigns whose owners published
+//! their index, and each such index — figures, intervals and numbers of forms for areas with
+//! enough forms, the method in plain Vietnamese — with the same as CSV. A campaign that
+//! published nothing answers as if it did not exist; nothing else of any campaign is reachable
+//! from here.
 
 use super::prelude::*;
 
@@ -18,23 +20,59 @@ fn level_words(level: &str) -> &'static str {
     }
 }
 
+/// What is published now, campaign by campaign: (id, name, published at, local time zone).
+async fn published(
+    centre: &Arc<Centre>,
+) -> Result<Vec<(String, String, String, chrono_tz::Tz)>, IntakeError> {
+    let c = centre.clone();
+    blocking(move || {
+        let mut list = Vec::new();
+        for intake in c.intakes()? {
+            if let Some((_, at)) = intake.publication()? {
+                list.push((
+                    intake.id.clone(),
+                    intake.store.campaign()?.info.name,
+                    at,
+                    intake.time_zone()?,
+                ));
+            }
+        }
+        Ok(list)
+    })
+    .await
+}
+
+pub(super) async fn public_list(
+    State(centre): State<Arc<Centre>>,
+) -> Result<Response, IntakeError> {
+    let list = published(&centre).await?;
+    let body = html! {
+        @if list.is_empty() { p #none { "Chưa có số liệu nào được công bố." } }
+        @else { ul #published-campaigns { @for (id, name, at, tz) in &list {
+            li { a href=(format!("/public/{id}")) { (name) } " — công bố lúc " (super::audit::local_time(at, *tz)) }
+        } } }
+    };
+    Ok(page("Kết quả khảo sát đã công bố", None, body).into_response())
+}
+
 pub(super) async fn public_page(
-    State(intake): State<Arc<Intake>>,
+    State(centre): State<Arc<Centre>>,
+    Path(campaign): Path<String>,
     axum::extract::Query(q): axum::extract::Query<PublicQuery>,
 ) -> Result<Response, IntakeError> {
-    let i = intake.clone();
-    let (published, campaign, tz) = blocking(move || {
-        Ok((
-            i.publication()?,
-            i.store.campaign()?.info.name,
-            i.time_zone()?,
-        ))
+    let c = centre.clone();
+    let found = blocking(move || match c.campaign(&campaign)? {
+        None => Ok(None),
+        Some(i) => Ok(i.publication()?.map(|p| (p, i.clone()))),
     })
     .await?;
-    let Some((p, at)) = published else {
-        let body = html! { p #none { "Chưa có số liệu nào được công bố." } };
-        return Ok(page(&campaign, None, body).into_response());
+    // Not published and not there look the same from outside.
+    let Some(((p, at), intake)) = found else {
+        return Err(IntakeError::NotFound);
     };
+    let i = intake.clone();
+    let (campaign, tz) =
+        blocking(move || Ok((i.store.campaign()?.info.name, i.time_zone()?))).await?;
     let rows = || {
         std::iter::once(
             [
@@ -74,7 +112,7 @@ pub(super) async fn public_page(
                 td { (a.low.zip(a.high).map(|(l, h)| format!("{l:.1}–{h:.1}")).unwrap_or_else(|| "—".into())) }
             } } }
         } }
-        p { a href="/public?format=csv" { "Tải về (CSV)" } }
+        p { a href=(format!("/public/{}?format=csv", intake.id)) { "Tải về (CSV)" } " · " a href="/public" { "Các đợt khảo sát khác" } }
         h2 { "Cách tính" }
         p #method { (METHOD) }
     };

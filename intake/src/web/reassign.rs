@@ -71,13 +71,13 @@ fn rejected_card(v: &Visitor, r: &RejectedRecord, tz: chrono_tz::Tz) -> Markup {
             p.why { "Lý do: " (crate::words::rejection(&r.code)) "." }
             @if let Some(holder) = &r.holder { p { "Hộ nay do " strong { (holder.name) } " phụ trách." } }
             @if r.holder.is_some() && r.code == sync_protocol::api::rejection::HOUSEHOLD_NOT_ASSIGNED {
-                form method="post" action="/reassign/rejected" {
+                form method="post" action="reassign/rejected" {
                     input type="hidden" name="csrf" value=(v.csrf);
                     input type="hidden" name="event" value=(r.event);
                     button name="decision" value="accepted" { "Nhận vào hồ sơ của " (r.holder.as_ref().map(|h| h.name.as_str()).unwrap_or("")) }
                 }
             }
-            form method="post" action="/reassign/rejected" {
+            form method="post" action="reassign/rejected" {
                 input type="hidden" name="csrf" value=(v.csrf);
                 input type="hidden" name="event" value=(r.event);
                 label { "Lý do bỏ qua " input name="note" required maxlength="500"; }
@@ -127,7 +127,7 @@ pub(super) fn reassign_view(
             }
         }
         h2 { "Chuyển một thôn cho điều tra viên khác" }
-        form method="post" action="/reassign" {
+        form method="post" action="reassign" {
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Thôn " select name="village" { @for (id, place, names) in &d.villages { option value=(id) { (place) " — " (names.join(", ")) } } } }
             (enumerator_choice(d))
@@ -135,7 +135,7 @@ pub(super) fn reassign_view(
             button { "Chuyển giao" }
         }
         h2 { "Chuyển từng hộ" }
-        form method="post" action="/reassign/households" {
+        form method="post" action="reassign/households" {
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Số phiếu in trên phiếu giấy (nhiều số cách nhau bằng dấu phẩy) " input name="households" required placeholder="QT24-0001, QT24-0002"; }
             (enumerator_choice(d))
@@ -147,7 +147,7 @@ pub(super) fn reassign_view(
 }
 
 pub(super) async fn reassign_page(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Staff>,
 ) -> Result<Response, IntakeError> {
     let data = reassign_data(&intake, &v.account).await?;
@@ -163,7 +163,7 @@ pub(super) struct ReassignForm {
 }
 
 pub(super) async fn reassign(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Posted { v, from, form, .. }: Posted<Staff, ReassignForm>,
 ) -> Result<Response, IntakeError> {
     let (i, a) = (intake.clone(), v.account.clone());
@@ -202,7 +202,7 @@ pub(super) struct HouseholdsForm {
 }
 
 pub(super) async fn reassign_households(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Posted { v, from, form, .. }: Posted<Staff, HouseholdsForm>,
 ) -> Result<Response, IntakeError> {
     let serials: Vec<String> = form
@@ -241,7 +241,7 @@ pub(super) struct ResolveForm {
 }
 
 pub(super) async fn resolve(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Posted { v, from, form, .. }: Posted<Staff, ResolveForm>,
 ) -> Result<Response, IntakeError> {
     let decision = match form.decision.as_str() {
@@ -278,13 +278,13 @@ pub(super) async fn resolve(
         };
         let body = html! {
             p #question { (question) }
-            form method="post" action="/reassign/rejected" {
+            form method="post" action="reassign/rejected" {
                 input type="hidden" name="csrf" value=(v.csrf);
                 input type="hidden" name="event" value=(form.event);
                 input type="hidden" name="decision" value=(form.decision);
                 input type="hidden" name="note" value=(form.note);
                 button name="confirmed" value="yes" { "Xác nhận" } " "
-                a href="/reassign" { "Huỷ" }
+                a href="reassign" { "Huỷ" }
             }
         };
         return Ok(page("Xác nhận quyết định", Some(&v), body).into_response());

@@ -55,7 +55,7 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz) -> Markup {
                 @let (class, said) = state(r);
                 article class={ "card " (class) } data-village=(r.village_id) data-shortfall=(r.shortfall) {
                     div.card-head { b.who { (r.enumerator) } span.badge { (said) } }
-                    p.where { (r.village) ", " (r.commune) " — " a href={ "/progress/district/" (r.district_id) } { (r.district) } }
+                    p.where { (r.village) ", " (r.commune) " — " a href={ "progress/district/" (r.district_id) } { (r.district) } }
                     dl.numbers {
                         div { dt { "Đã phát" } dd { (r.counts.handed_out) " / " (r.expected.handed_out) } }
                         div { dt { "Đã thu" } dd { (r.counts.collected) " / " (r.expected.collected) } }
@@ -89,8 +89,13 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz) -> Markup {
     }
 }
 
+/// A campaign's root: its progress page.
+pub(super) async fn campaign_home(Signed { v, .. }: Signed<Staff>) -> Redirect {
+    Redirect::to(&v.at("/progress"))
+}
+
 pub(super) async fn progress_page(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Staff>,
 ) -> Result<Response, IntakeError> {
     let report = report_for(&intake, &v.account, None).await?;
@@ -99,7 +104,7 @@ pub(super) async fn progress_page(
     let body = html! {
         (table(&report, tz))
         (chart(&crate::progress::cumulative(&daily), report.total.sampled))
-        p { a href="/progress/report" { "Báo cáo theo kỳ (tháng)" } }
+        p { a href="progress/report" { "Báo cáo theo kỳ (tháng)" } }
     };
     Ok(page("Tiến độ thu thập", Some(&v), body).into_response())
 }
@@ -158,7 +163,7 @@ pub(super) struct PeriodQuery {
 }
 
 pub(super) async fn period_report(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Staff>,
     axum::extract::Query(q): axum::extract::Query<PeriodQuery>,
 ) -> Result<Response, IntakeError> {
@@ -213,14 +218,14 @@ pub(super) async fn period_report(
                 // One link per month that has work in it, for the monthly report (004).
                 p #months { "Theo tháng: " @for (i, (first, last)) in months.iter().enumerate() {
                     @if i > 0 { " · " }
-                    a href={ "/progress/report?from=" (first) "&to=" (last) } { "Tháng " (first.format("%m/%Y")) }
+                    a href={ "progress/report?from=" (first) "&to=" (last) } { "Tháng " (first.format("%m/%Y")) }
                 } }
-                form method="get" action="/progress/report" {
+                form method="get" action="progress/report" {
                     label { "Từ ngày " input type="date" name="from" value=(from); }
                     label { "Đến ngày " input type="date" name="to" value=(to); }
                     button { "Xem" }
                 }
-                p { a href={ "/progress/report?from=" (from) "&to=" (to) "&format=csv" } { "Tải CSV" } " · " a href={ "/progress/report?from=" (from) "&to=" (to) "&format=xlsx" } { "Tải XLSX" } }
+                p { a href={ "progress/report?from=" (from) "&to=" (to) "&format=csv" } { "Tải CSV" } " · " a href={ "progress/report?from=" (from) "&to=" (to) "&format=xlsx" } { "Tải XLSX" } }
                 // The page shows names; the files carry the id beside them for joining.
                 div.scroll { table #period {
                     thead { tr { @for (k, hcell) in header_row.iter().enumerate() { @if k != 1 { th { (hcell) } } } } }
@@ -233,9 +238,10 @@ pub(super) async fn period_report(
 }
 
 pub(super) async fn district_page(
-    State(intake): State<Arc<Intake>>,
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Staff>,
-    Path(id): Path<String>,
+    // The campaign's id is the first parameter of the path (`/c/{campaign}/…`).
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, IntakeError> {
     let report = report_for(&intake, &v.account, Some(id)).await?;
     let i = intake.clone();

@@ -6,7 +6,12 @@ pub mod language;
 pub mod pages;
 
 use chrono::Utc;
-use intake::{campaign::Campaign, demo, service::Intake, store::sqlite::SqliteStore};
+use intake::{
+    campaign::Campaign,
+    demo,
+    service::{Centre, Intake},
+    store::sqlite::SqliteStore,
+};
 use std::sync::Arc;
 use sync_protocol::{
     api::{self, ChainHead, EnrollRequest, EnrollResponse, ErrorBody},
@@ -23,6 +28,9 @@ use uuid::Uuid;
 
 pub struct TestServer {
     pub base: String,
+    /// The whole centre: accounts, the audit log, every campaign.
+    pub centre: Arc<Centre>,
+    /// The demo campaign's intake.
     pub intake: Arc<Intake>,
     pub campaign: Campaign,
     pub ministry: MinistrySecretKey,
@@ -44,7 +52,7 @@ impl TestServer {
     /// The demo campaign changed by `adjust`, served by an intake set up by `configure`.
     pub async fn start_configured(
         adjust: impl FnOnce(&mut Campaign),
-        configure: impl FnOnce(&mut Intake),
+        configure: impl FnOnce(&mut Centre),
     ) -> TestServer {
         Self::start_limited(adjust, configure, intake::serve::Limits::default()).await
     }
@@ -52,23 +60,23 @@ impl TestServer {
     /// As [`TestServer::start_configured`], served within `limits`.
     pub async fn start_limited(
         adjust: impl FnOnce(&mut Campaign),
-        configure: impl FnOnce(&mut Intake),
+        configure: impl FnOnce(&mut Centre),
         limits: intake::serve::Limits,
     ) -> TestServer {
         let ministry = demo::fixed_ministry_key();
         let mut campaign = demo::quang_tri_2024(&ministry.public());
         adjust(&mut campaign);
         let dir = tempfile::tempdir().unwrap();
-        let mut intake = intake::open(dir.path()).unwrap();
-        configure(&mut intake);
-        let intake = Arc::new(intake);
-        intake
-            .store
-            .import_campaign(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
+        let mut centre = intake::open(dir.path()).unwrap();
+        configure(&mut centre);
+        let centre = Arc::new(centre);
+        centre
+            .import(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
             .unwrap();
+        let intake = centre.campaign(&campaign.id).unwrap().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = intake::http::router(intake.clone());
+        let app = intake::http::router(centre.clone());
         tokio::spawn(intake::serve::serve(
             listener,
             app,
@@ -78,6 +86,7 @@ impl TestServer {
         ));
         TestServer {
             base: format!("http://{addr}"),
+            centre,
             intake,
             campaign,
             ministry,
@@ -86,9 +95,20 @@ impl TestServer {
         }
     }
 
-    /// A second view of the same database file, as another process would see it.
+    /// A second view of the campaign's database file, as another process would see it.
     pub fn reopen_store(&self) -> SqliteStore {
-        SqliteStore::open(&self.dir.path().join("intake.db")).unwrap()
+        SqliteStore::open(
+            &self
+                .dir
+                .path()
+                .join(format!("campaigns/{}.db", self.campaign.id)),
+        )
+        .unwrap()
+    }
+
+    /// A page of the demo campaign: `/c/<campaign><path>`.
+    pub fn page(&self, path: &str) -> String {
+        format!("{}/c/{}{path}", self.base, self.campaign.id)
     }
 
     pub fn code(&self, enumerator: &str) -> String {

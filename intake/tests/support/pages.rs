@@ -9,6 +9,8 @@ use reqwest::{header, redirect::Policy, StatusCode};
 pub const PASSWORD: &str = "giám sát Đông Hà 2024";
 pub const MINISTRY_PASSWORD: &str = "bộ nội vụ mật khẩu";
 pub const PASSPHRASE: &str = "cụm mật khẩu của Bộ Nội vụ 2024";
+/// The demo campaign, whose pages are under `/c/qt-sipas-2024/`.
+pub const CAMPAIGN: &str = intake::demo::DEMO_CAMPAIGN_ID;
 
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -38,32 +40,24 @@ pub fn hidden_csrf(html: &str) -> String {
 pub async fn setup() -> TestServer {
     let server = TestServer::start().await;
     // The campaign's supervisor accounts exist without passwords until one is set.
+    let accounts = server.centre.accounts();
     assert_eq!(
-        server
-            .intake
-            .store
-            .account("gs-dh")
-            .unwrap()
-            .unwrap()
-            .districts,
-        ["dh"]
+        accounts.account("gs-dh").unwrap().unwrap().campaigns,
+        [(CAMPAIGN.to_string(), vec!["dh".to_string()])].into()
     );
-    server
-        .intake
-        .store
+    accounts
         .set_password("gs-dh", &hash_password(PASSWORD).unwrap())
         .unwrap();
     let ministry = Account {
         login: "bonv".into(),
         name: "<script>alert('x')</script> Bộ Nội vụ".into(),
         role: Role::Ministry,
+        campaigns: [(CAMPAIGN.to_string(), vec![])].into(),
         districts: vec![],
         password_hash: Some(hash_password(MINISTRY_PASSWORD).unwrap()),
         disabled: false,
     };
-    server
-        .intake
-        .store
+    accounts
         .upsert_account(&ministry, chrono::Utc::now())
         .unwrap();
     server
@@ -116,7 +110,7 @@ pub fn verified_form(
     h: &(String, String),
     variant: i64,
 ) -> sync_protocol::Event {
-    let form = intake::demo::sipas_form();
+    let form = intake::demo::sipas_2024();
     let sheet = sync_protocol::seal::AnswerSheet {
         form: form.reference(),
         household: h.0.clone(),

@@ -1,19 +1,10 @@
-//! The embedded default: SQLite in WAL mode with `synchronous=FULL`, so a commit has reached
-//! the disk (fsync) before any receipt leaves. Reads go through a small pool of connections.
-//!
-//! Writes go through one writer thread that owns the only writing connection (SQLite has one
-//! writer anyway) and does **group commit**: it takes every write queued at that moment, runs
-//! each in its own `SAVEPOINT` (so each is still all-or-nothing on its own), commits them with
-//! one fsync, and only then hands each caller its result. Under load many batches share one
-//! fsync; alone, a batch waits for nobody.
+//! One campaign's store in SQLite (see [`super`] for how writes are committed): its places,
+//! households, devices, chains and events, sealed answers and everything the centre's pages
+//! keep about it. Migrations: `migrations/campaign/`.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
-use std::{
-    collections::BTreeMap,
-    path::{Path, PathBuf},
-    sync::Mutex,
-};
+use std::{collections::BTreeMap, path::Path, sync::Mutex};
 use sync_protocol::{
     api::ChainHead,
     assignment::{
@@ -28,169 +19,47 @@ use sync_protocol::{
 };
 use uuid::Uuid;
 
-use super::*;
+use super::{rfc3339, Db};
 use crate::domain::{self, CampaignRules, HouseholdFacts, HouseholdView};
+use crate::store::*;
 
 mod embedded {
-    refinery::embed_migrations!("migrations");
+    refinery::embed_migrations!("migrations/campaign");
 }
 
-/// A write: runs inside the group's transaction and returns how to report its result once
-/// the group's commit is known (`None` = committed).
-type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(Option<String>) + Send> + Send>;
-
-/// Most writes that share one commit.
-const MAX_GROUP: usize = 64;
-
 pub struct SqliteStore {
-    path: PathBuf,
-    writer: std::sync::mpsc::Sender<Job>,
-    readers: Mutex<Vec<Connection>>,
+    db: Db,
     /// The campaign rarely changes; cache it after the first read.
     campaign: Mutex<Option<CampaignRecord>>,
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    Ok(conn)
-}
-
 impl SqliteStore {
-    /// Opens (creating and migrating if need be) the database at `path`. A database written
-    /// by a newer version is refused, never touched.
+    /// Opens (creating and migrating if need be) the campaign database at `path`. A database
+    /// written by a newer version is refused, never touched.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut writer = open_connection(path)?;
-        let runner = embedded::migrations::runner();
-        let known = runner
-            .get_migrations()
-            .iter()
-            .map(|m| m.version() as i64)
-            .max()
-            .unwrap_or(0);
-        let applied: Option<i64> = writer
-            .query_row("SELECT name FROM sqlite_master WHERE type='table' AND name='refinery_schema_history'", [], |_| Ok(()))
-            .optional()?
-            .map(|_| writer.query_row("SELECT COALESCE(MAX(version), 0) FROM refinery_schema_history", [], |r| r.get(0)))
-            .transpose()?;
-        if let Some(found) = applied {
-            if found > known {
-                return Err(StoreError::NewerSchema { found, known });
-            }
-        }
-        runner
-            .run(&mut writer)
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
-        let (sender, jobs) = std::sync::mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || writer_loop(writer, jobs))
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
-            path: path.to_owned(),
-            writer: sender,
-            readers: Mutex::new(Vec::new()),
+            db: Db::open(path, embedded::migrations::runner())?,
             campaign: Mutex::new(None),
         })
+    }
+
+    /// Where the database is.
+    pub fn path(&self) -> &Path {
+        self.db.path()
     }
 
     fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = self.readers.lock().unwrap().pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => open_connection(&self.path)?,
-        };
-        let result = f(&conn);
-        self.readers.lock().unwrap().push(conn);
-        result
+        self.db.read(f)
     }
 
-    /// Runs `f` as one all-or-nothing write and returns once it is durably committed.
     fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (done, result) = std::sync::mpsc::sync_channel::<Result<T, StoreError>>(1);
-        let job: Job = Box::new(move |conn| {
-            let outcome = conn
-                .execute_batch("SAVEPOINT write")
-                .map_err(StoreError::from)
-                .and_then(|_| f(conn));
-            let undo = if outcome.is_ok() {
-                "RELEASE write"
-            } else {
-                "ROLLBACK TO write; RELEASE write"
-            };
-            let outcome = match conn.execute_batch(undo) {
-                Ok(()) => outcome,
-                Err(e) => Err(e.into()),
-            };
-            Box::new(move |commit_error: Option<String>| {
-                let _ = done.send(match commit_error {
-                    None => outcome,
-                    Some(e) => Err(StoreError::Corrupt(format!(
-                        "the commit failed, nothing was stored: {e}"
-                    ))),
-                });
-            })
-        });
-        self.writer
-            .send(job)
-            .map_err(|_| StoreError::Corrupt("the writer thread has stopped".into()))?;
-        result.recv().map_err(|_| {
-            StoreError::Corrupt("the write was abandoned (writer thread failed)".into())
-        })?
-    }
-}
-
-fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match jobs.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            // Each job's report closure is never built; dropping the jobs tells the callers.
-            tracing::error!(error = %e, "cannot begin a write transaction");
-            continue;
-        }
-        let mut reports = Vec::with_capacity(group.len());
-        let mut panicked = false;
-        for job in group {
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn))) {
-                Ok(report) => reports.push(report),
-                Err(_) => panicked = true,
-            }
-        }
-        // A job that panicked may have left half its work: the whole group is rolled back.
-        let commit_error = if panicked {
-            let _ = conn.execute_batch("ROLLBACK");
-            Some("a write in the same group failed".to_string())
-        } else {
-            match conn.execute_batch("COMMIT") {
-                Ok(()) => None,
-                Err(e) => {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    Some(e.to_string())
-                }
-            }
-        };
-        for report in reports {
-            report(commit_error.clone());
-        }
+        self.db.write(f)
     }
 }
 
@@ -230,32 +99,6 @@ fn load_campaign(conn: &Connection) -> Result<CampaignRecord, StoreError> {
         },
         ministry_public_key,
     })
-}
-
-fn account_in(c: &Connection, login: &str) -> Result<Option<crate::accounts::Account>, StoreError> {
-    let row: Option<(String, String, String, Option<String>, bool)> = c
-        .prepare_cached("SELECT login, name, role, password_hash, disabled_at IS NOT NULL FROM accounts WHERE login = ?1")?
-        .query_row([login], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-        .optional()?;
-    let Some((login, name, role, password_hash, disabled)) = row else {
-        return Ok(None);
-    };
-    let role = crate::accounts::Role::parse(&role)
-        .ok_or_else(|| StoreError::Corrupt(format!("account {login} has role {role:?}")))?;
-    let districts = c
-        .prepare_cached(
-            "SELECT district_id FROM account_districts WHERE login = ?1 ORDER BY district_id",
-        )?
-        .query_map([&login], |r| r.get(0))?
-        .collect::<Result<Vec<String>, _>>()?;
-    Ok(Some(crate::accounts::Account {
-        login,
-        name,
-        role,
-        districts,
-        password_hash,
-        disabled,
-    }))
 }
 
 fn chain_head_in(conn: &Connection, enumerator: &str) -> Result<ChainHead, StoreError> {
@@ -558,10 +401,8 @@ impl Store for SqliteStore {
             }
             for s in &c.supervisors {
                 tx.execute("INSERT INTO supervisors VALUES (?1, ?2)", params![s.login, s.name])?;
-                tx.execute("INSERT INTO accounts (login, name, role, password_hash, created_at) VALUES (?1, ?2, 'supervisor', NULL, ?3)", params![s.login, s.name, now_s])?;
                 for d in &s.districts {
                     tx.execute("INSERT INTO supervisor_districts VALUES (?1, ?2)", params![s.login, d])?;
-                    tx.execute("INSERT INTO account_districts VALUES (?1, ?2)", params![s.login, d])?;
                 }
             }
             Ok(summary)
@@ -1031,142 +872,6 @@ impl Store for SqliteStore {
         })
     }
 
-    fn upsert_account(
-        &self,
-        a: &crate::accounts::Account,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let a = a.clone();
-        self.write(move |tx| {
-            let before = account_in(tx, &a.login)?;
-            for d in &a.districts {
-                let known: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM districts WHERE id = ?1)", [d], |r| r.get(0))?;
-                if !known {
-                    return Err(StoreError::UnknownDistrict(d.clone()));
-                }
-            }
-            tx.execute(
-                "INSERT INTO accounts (login, name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(login) DO UPDATE SET name = excluded.name, role = excluded.role,
-                   password_hash = COALESCE(excluded.password_hash, accounts.password_hash)",
-                params![a.login, a.name, a.role.as_str(), a.password_hash, rfc3339(now)],
-            )?;
-            tx.execute("DELETE FROM account_districts WHERE login = ?1", [&a.login])?;
-            for d in &a.districts {
-                tx.execute("INSERT INTO account_districts VALUES (?1, ?2)", params![a.login, d])?;
-            }
-            // A new password, role or scope ends every session the account had: what a
-            // session may see was decided at login.
-            let changed = before.is_some_and(|b| a.password_hash.is_some() || b.role != a.role || b.districts != a.districts);
-            if changed {
-                tx.execute("DELETE FROM sessions WHERE login = ?1", [&a.login])?;
-            }
-            Ok(())
-        })
-    }
-
-    fn set_password(&self, login: &str, password_hash: &str) -> Result<(), StoreError> {
-        let (login, hash) = (login.to_string(), password_hash.to_string());
-        self.write(move |tx| {
-            if tx.execute(
-                "UPDATE accounts SET password_hash = ?1 WHERE login = ?2",
-                params![hash, login],
-            )? == 0
-            {
-                return Err(StoreError::UnknownAccount(login));
-            }
-            // A new password ends every session of the account.
-            tx.execute("DELETE FROM sessions WHERE login = ?1", [&login])?;
-            Ok(())
-        })
-    }
-
-    fn record_login_failure(
-        &self,
-        login: &str,
-        address: &str,
-        at: i64,
-        forget_before: i64,
-    ) -> Result<(), StoreError> {
-        let (login, address) = (bounded(login, AUDIT_LOGIN_MAX), address.to_string());
-        self.write(move |tx| {
-            tx.execute("DELETE FROM login_failures WHERE at < ?1", [forget_before])?;
-            tx.execute(
-                "INSERT INTO login_failures (at, login, address) VALUES (?1, ?2, ?3)",
-                params![at, login, address],
-            )?;
-            Ok(())
-        })
-    }
-
-    fn login_failures(
-        &self,
-        login: &str,
-        address: &str,
-        since: i64,
-    ) -> Result<LoginFailures, StoreError> {
-        let login = bounded(login, AUDIT_LOGIN_MAX);
-        self.read(|c| {
-            let count = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<u32, StoreError> { Ok(c.prepare_cached(sql)?.query_row(p, |r| r.get(0))?) };
-            Ok(LoginFailures {
-                pair: count("SELECT COUNT(*) FROM login_failures WHERE login = ?1 AND address = ?2 AND at >= ?3", &[&login, &address, &since])?,
-                login: count("SELECT COUNT(*) FROM login_failures WHERE login = ?1 AND at >= ?2", &[&login, &since])?,
-                address: count("SELECT COUNT(*) FROM login_failures WHERE address = ?1 AND at >= ?2", &[&address, &since])?,
-                total: count("SELECT COUNT(*) FROM login_failures WHERE at >= ?1", &[&since])?,
-            })
-        })
-    }
-
-    fn set_account_disabled(
-        &self,
-        login: &str,
-        disabled: bool,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let login = login.to_string();
-        self.write(move |tx| {
-            let at = disabled.then(|| rfc3339(now));
-            if tx.execute(
-                "UPDATE accounts SET disabled_at = ?1 WHERE login = ?2",
-                params![at, login],
-            )? == 0
-            {
-                return Err(StoreError::UnknownAccount(login));
-            }
-            tx.execute("DELETE FROM sessions WHERE login = ?1", [&login])?;
-            Ok(())
-        })
-    }
-
-    fn delete_account(&self, login: &str) -> Result<(), StoreError> {
-        let login = login.to_string();
-        self.write(move |tx| {
-            tx.execute("DELETE FROM sessions WHERE login = ?1", [&login])?;
-            tx.execute("DELETE FROM account_districts WHERE login = ?1", [&login])?;
-            if tx.execute("DELETE FROM accounts WHERE login = ?1", [&login])? == 0 {
-                return Err(StoreError::UnknownAccount(login));
-            }
-            Ok(())
-        })
-    }
-
-    fn account(&self, login: &str) -> Result<Option<crate::accounts::Account>, StoreError> {
-        self.read(|c| account_in(c, login))
-    }
-
-    fn accounts(&self) -> Result<Vec<crate::accounts::Account>, StoreError> {
-        self.read(|c| {
-            let logins: Vec<String> = c
-                .prepare("SELECT login FROM accounts ORDER BY role, login")?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            logins
-                .iter()
-                .filter_map(|l| account_in(c, l).transpose())
-                .collect()
-        })
-    }
-
     fn devices(&self) -> Result<Vec<(Uuid, String, String, String, bool)>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare("SELECT id, enumerator_id, label, enrolled_at, revoked_at IS NOT NULL FROM devices ORDER BY enumerator_id, enrolled_at")?;
@@ -1176,106 +881,6 @@ impl Store for SqliteStore {
             rows.into_iter()
                 .map(|(id, e, l, at, revoked)| Ok((Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?, e, l, at, revoked)))
                 .collect()
-        })
-    }
-
-    fn create_session(
-        &self,
-        token_hash: &str,
-        login: &str,
-        csrf: &str,
-        expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let (t, l, c) = (token_hash.to_string(), login.to_string(), csrf.to_string());
-        self.write(move |tx| {
-            tx.execute(
-                "DELETE FROM sessions WHERE expires_at < ?1",
-                [now.timestamp()],
-            )?;
-            tx.execute(
-                "INSERT INTO sessions VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![t, l, c, rfc3339(now), expires_at.timestamp()],
-            )?;
-            Ok(())
-        })
-    }
-
-    fn session(
-        &self,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<(crate::accounts::Account, String)>, StoreError> {
-        self.read(|c| {
-            let row: Option<(String, String)> = c
-                .prepare_cached(
-                    "SELECT login, csrf FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
-                )?
-                .query_row(params![token_hash, now.timestamp()], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?;
-            let Some((login, csrf)) = row else {
-                return Ok(None);
-            };
-            Ok(account_in(c, &login)?
-                .filter(|a| !a.disabled)
-                .map(|a| (a, csrf)))
-        })
-    }
-
-    fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        let t = token_hash.to_string();
-        self.write(move |tx| {
-            tx.execute("DELETE FROM sessions WHERE token_hash = ?1", [t])?;
-            Ok(())
-        })
-    }
-
-    fn audit(
-        &self,
-        login: &str,
-        action: &str,
-        detail: &str,
-        address: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let (l, a, d, addr) = (
-            bounded(login, AUDIT_LOGIN_MAX),
-            bounded(action, 64),
-            bounded(detail, AUDIT_DETAIL_MAX),
-            bounded(address, 64),
-        );
-        self.write(move |tx| {
-            tx.execute("INSERT INTO audit_log (at, login, action, detail, address) VALUES (?1, ?2, ?3, ?4, ?5)", params![rfc3339(now), l, a, d, addr])?;
-            Ok(())
-        })
-    }
-
-    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c.prepare("SELECT at, login, action, detail, address FROM audit_log ORDER BY id DESC LIMIT ?1")?;
-            let rows = stmt
-                .query_map([limit as i64], |r| Ok(AuditEntry { at: r.get(0)?, login: r.get(1)?, action: r.get(2)?, detail: r.get(3)?, address: r.get(4)? }))?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
-    }
-
-    fn audit_search(&self, f: &AuditFilter, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        let f = f.clone();
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT at, login, action, detail, address FROM audit_log
-                 WHERE (?1 = '' OR login = ?1) AND (?2 = '' OR action = ?2) AND (?3 = '' OR at >= ?3) AND (?4 = '' OR at < ?4)
-                 ORDER BY id DESC LIMIT ?5",
-            )?;
-            let rows = stmt
-                .query_map(params![f.login, f.action, f.from, f.to, limit as i64], |r| {
-                    Ok(AuditEntry { at: r.get(0)?, login: r.get(1)?, action: r.get(2)?, detail: r.get(3)?, address: r.get(4)? })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
         })
     }
 
@@ -1886,6 +1491,92 @@ impl Store for SqliteStore {
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
+        })
+    }
+
+    fn set_target(
+        &self,
+        level: forms::index::Level,
+        area: &str,
+        percent: Option<f64>,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (area, by) = (area.to_string(), by.to_string());
+        self.write(move |tx| {
+            match percent {
+                Some(p) => tx.execute(
+                    "INSERT INTO targets VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(level, area_id) DO UPDATE SET percent = excluded.percent, set_by = excluded.set_by, set_at = excluded.set_at",
+                    params![level.as_str(), area, p, by, rfc3339(now)],
+                )?,
+                None => tx.execute("DELETE FROM targets WHERE level = ?1 AND area_id = ?2", params![level.as_str(), area])?,
+            };
+            Ok(())
+        })
+    }
+
+    fn areas(&self) -> Result<Vec<(forms::index::Level, String)>, StoreError> {
+        use forms::index::Level;
+        self.read(|c| {
+            let mut areas = Vec::new();
+            for (level, table) in [
+                (Level::Province, "provinces"),
+                (Level::District, "districts"),
+                (Level::Commune, "communes"),
+                (Level::Village, "villages"),
+            ] {
+                let ids = c
+                    .prepare_cached(&format!("SELECT id FROM {table} ORDER BY id"))?
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                areas.extend(ids.into_iter().map(|id| (level, id)));
+            }
+            Ok(areas)
+        })
+    }
+
+    fn targets(&self) -> Result<Vec<(forms::index::Level, String, f64)>, StoreError> {
+        self.read(|c| {
+            let rows = c
+                .prepare_cached(
+                    "SELECT level, area_id, percent FROM targets ORDER BY level, area_id",
+                )?
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<Vec<(String, String, f64)>, _>>()?;
+            rows.into_iter()
+                .map(|(l, a, p)| {
+                    let level = forms::index::Level::parse(&l)
+                        .ok_or_else(|| StoreError::Corrupt(format!("target level {l:?}")))?;
+                    Ok((level, a, p))
+                })
+                .collect()
+        })
+    }
+
+    fn keep_index(&self, figures: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let (figures, by) = (figures.to_string(), by.to_string());
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO kept_index (figures, computed_by, computed_at) VALUES (?1, ?2, ?3)",
+                params![figures, by, rfc3339(now)],
+            )?;
+            // Only the newest is read; older ones stay a few for the audit of what was shown.
+            tx.execute(
+                "DELETE FROM kept_index WHERE id <= (SELECT MAX(id) FROM kept_index) - 20",
+                [],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn kept_index(&self) -> Result<Option<(String, String)>, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT figures, computed_at FROM kept_index ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
         })
     }
 }

@@ -1,0 +1,373 @@
+//! The campaigns a centre holds. Each campaign has a store of its own — a SQLite file in the data
+//! directory, or a schema of the PostgreSQL database — so every query stays a one-campaign query
+//! and a campaign's key, sheets and people cannot meet another's by a missed filter: isolation
+//! is structural. The centre's own store lists the campaigns and keeps the accounts, sessions
+//! and audit log they share (see `docs/ARCHITECTURE.md`, "Several campaigns").
+//!
+//! Campaigns are found by id and kept open; one imported by another process (the command line,
+//! a second `intake serve`) is found the first time something names it.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    sync::RwLock,
+};
+
+use super::*;
+use crate::{
+    campaign::Campaign,
+    store::{CampaignEntry, CentreStore, ImportSummary},
+};
+
+/// What every campaign's intake shares with the centre.
+pub struct Shared {
+    pub accounts: Arc<dyn CentreStore>,
+    pub key: DeviceKey,
+    /// Wrong passphrases of a campaign key, per account (across campaigns).
+    pub passphrase_limiter: FailureLimiter<String>,
+    /// One passphrase check at a time: each costs 64 MiB of argon2 memory.
+    pub(super) passphrase_gate: Mutex<()>,
+}
+
+/// Where campaigns' stores live, and how a new one is made.
+pub trait Stores: Send + Sync {
+    fn open(&self, storage: &str) -> Result<Arc<dyn Store>, StoreError>;
+    /// A fresh store for a new campaign, and where it is. What a failed import left there
+    /// before (never registered, so never used) is cleared first.
+    fn create(&self, campaign: &str) -> Result<(String, Arc<dyn Store>), StoreError>;
+}
+
+/// Campaign stores as SQLite files under the data directory (`campaigns/<id>.db`).
+pub struct SqliteStores {
+    pub dir: PathBuf,
+}
+
+impl Stores for SqliteStores {
+    fn open(&self, storage: &str) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(Arc::new(crate::store::sqlite::SqliteStore::open(
+            &self.dir.join(storage),
+        )?))
+    }
+
+    fn create(&self, campaign: &str) -> Result<(String, Arc<dyn Store>), StoreError> {
+        let storage = format!("campaigns/{campaign}.db");
+        let path = self.dir.join(&storage);
+        std::fs::create_dir_all(path.parent().expect("under the data directory"))
+            .map_err(|e| StoreError::Corrupt(format!("cannot create {}: {e}", path.display())))?;
+        for leftover in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{leftover}", path.display()));
+            if file.exists() {
+                std::fs::remove_file(&file).map_err(|e| {
+                    StoreError::Corrupt(format!("cannot clear {}: {e}", file.display()))
+                })?;
+            }
+        }
+        let store = self.open(&storage)?;
+        Ok((storage, store))
+    }
+}
+
+/// The centre: its campaigns, its own store, and the state of its doors.
+pub struct Centre {
+    pub shared: Arc<Shared>,
+    stores: Box<dyn Stores>,
+    campaigns: RwLock<BTreeMap<String, Arc<Intake>>>,
+    /// Which campaign a device belongs to, once found (a device id never moves).
+    device_campaigns: Mutex<HashMap<Uuid, String>>,
+    /// Wrong enrollment codes per address (across campaigns: a code names no campaign).
+    pub limiter: FailureLimiter<IpAddr>,
+    /// Refused logins already written to the audit log this window (bounded): a flood of
+    /// refused attempts writes one row per login and address, not one per attempt.
+    pub(super) refusals_audited: Mutex<HashMap<(String, String), Instant>>,
+    /// Mark session cookies `Secure` (set when the intake is served behind TLS).
+    pub secure_cookies: bool,
+    /// Reverse proxies the operator named (`--trusted-proxy`): only from them is a client's
+    /// address taken from `X-Forwarded-For`.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// The campaign file's family and year, as the registry keeps them: the family defaults to the
+/// campaign's id, the year to the year its hand-out starts.
+fn family_and_year(c: &Campaign) -> (String, i32) {
+    use chrono::Datelike;
+    (
+        c.family.clone().unwrap_or_else(|| c.id.clone()),
+        c.year.unwrap_or_else(|| c.timeline.distribute.start.year()),
+    )
+}
+
+impl Centre {
+    /// A centre over its own store and campaign stores; every registered campaign is opened.
+    pub fn new(
+        accounts: Arc<dyn CentreStore>,
+        stores: Box<dyn Stores>,
+        key: DeviceKey,
+    ) -> Result<Centre, IntakeError> {
+        let centre = Centre {
+            shared: Arc::new(Shared {
+                accounts,
+                key,
+                passphrase_limiter: FailureLimiter::new(
+                    crate::accounts::PASSPHRASE_MAX_FAILURES,
+                    crate::accounts::LOGIN_WINDOW,
+                ),
+                passphrase_gate: Mutex::new(()),
+            }),
+            stores,
+            campaigns: RwLock::new(BTreeMap::new()),
+            device_campaigns: Mutex::new(HashMap::new()),
+            limiter: FailureLimiter::new(ENROLL_MAX_FAILURES, ENROLL_WINDOW),
+            refusals_audited: Mutex::new(HashMap::new()),
+            secure_cookies: false,
+            trusted_proxies: Vec::new(),
+        };
+        centre.reload()?;
+        Ok(centre)
+    }
+
+    /// The centre's own store.
+    pub fn accounts(&self) -> &dyn CentreStore {
+        self.shared.accounts.as_ref()
+    }
+
+    /// Opens the campaigns registered since the last look (by another process, say).
+    fn reload(&self) -> Result<(), IntakeError> {
+        let entries = self.shared.accounts.campaigns()?;
+        let missing: Vec<CampaignEntry> = {
+            let open = self.campaigns.read().unwrap_or_else(|p| p.into_inner());
+            entries
+                .into_iter()
+                .filter(|e| !open.contains_key(&e.id))
+                .collect()
+        };
+        for entry in missing {
+            let store = self.stores.open(&entry.storage)?;
+            let intake = Arc::new(Intake::new(&entry.id, store, self.shared.clone()));
+            self.campaigns
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(entry.id, intake);
+        }
+        Ok(())
+    }
+
+    /// The campaign with this id, or `None` when the centre holds none such.
+    pub fn campaign(&self, id: &str) -> Result<Option<Arc<Intake>>, IntakeError> {
+        let found = self
+            .campaigns
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned();
+        if found.is_some() {
+            return Ok(found);
+        }
+        self.reload()?;
+        Ok(self
+            .campaigns
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned())
+    }
+
+    /// Every campaign's intake, oldest first.
+    pub fn intakes(&self) -> Result<Vec<Arc<Intake>>, IntakeError> {
+        self.reload()?;
+        let open = self.campaigns.read().unwrap_or_else(|p| p.into_inner());
+        Ok(self
+            .shared
+            .accounts
+            .campaigns()?
+            .iter()
+            .filter_map(|e| open.get(&e.id).cloned())
+            .collect())
+    }
+
+    /// The registry's entries (name, family, year), oldest first.
+    pub fn entries(&self) -> Result<Vec<CampaignEntry>, IntakeError> {
+        Ok(self.shared.accounts.campaigns()?)
+    }
+
+    /// The only campaign, for the command line when it names none; an error naming them all
+    /// when there are several (or none).
+    pub fn sole_campaign(&self, named: Option<&str>) -> Result<Arc<Intake>, IntakeError> {
+        if let Some(id) = named {
+            return self
+                .campaign(id)?
+                .ok_or_else(|| IntakeError::Store(StoreError::UnknownCampaign(id.to_string())));
+        }
+        let all = self.intakes()?;
+        match all.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(IntakeError::Store(StoreError::NoCampaign)),
+            many => Err(IntakeError::Declined(format!(
+                "this centre holds {} campaigns ({}); name one with --campaign",
+                many.len(),
+                many.iter()
+                    .map(|i| i.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// Imports a campaign file with its form versions into a store of its own, and registers
+    /// it with the supervisors the file names (their accounts are granted its districts).
+    pub fn import(
+        &self,
+        campaign: &Campaign,
+        source: &str,
+        forms: &[crate::form_files::StoredForm],
+        now: DateTime<Utc>,
+    ) -> Result<ImportSummary, IntakeError> {
+        if self.campaign(&campaign.id)?.is_some() {
+            return Err(StoreError::CampaignExists(campaign.id.clone()).into());
+        }
+        let (storage, store) = self.stores.create(&campaign.id)?;
+        let summary = store.import_campaign(campaign, source, forms, now)?;
+        let (family, year) = family_and_year(campaign);
+        let entry = CampaignEntry {
+            id: campaign.id.clone(),
+            name: campaign.name.clone(),
+            storage,
+            family,
+            year,
+            added_at: crate::store::sqlite::rfc3339(now),
+        };
+        let supervisors: Vec<crate::store::NamedSupervisor> = campaign
+            .supervisors
+            .iter()
+            .map(|s| (s.login.clone(), s.name.clone(), s.districts.clone()))
+            .collect();
+        self.shared
+            .accounts
+            .register_campaign(&entry, &supervisors, now)?;
+        let intake = Arc::new(Intake::new(&entry.id, store, self.shared.clone()));
+        self.campaigns
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(entry.id, intake);
+        Ok(summary)
+    }
+
+    /// The campaign a device is enrolled in (every campaign is asked once; the answer is kept).
+    pub fn campaign_of_device(&self, device: Uuid) -> Result<Arc<Intake>, IntakeError> {
+        let known = self
+            .device_campaigns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&device)
+            .cloned();
+        if let Some(id) = known {
+            if let Some(intake) = self.campaign(&id)? {
+                return Ok(intake);
+            }
+        }
+        for intake in self.intakes()? {
+            if intake.store.device(device)?.is_some() {
+                self.device_campaigns
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(device, intake.id.clone());
+                return Ok(intake);
+            }
+        }
+        Err(IntakeError::UnknownDevice(device))
+    }
+
+    /// The centre's time zone, for its own pages (the audit log, the list of campaigns): its
+    /// first campaign's; Vietnam's before there is one.
+    pub fn time_zone(&self) -> Result<chrono_tz::Tz, IntakeError> {
+        match self.intakes()?.first() {
+            Some(first) => first.time_zone(),
+            None => Ok(chrono_tz::Asia::Ho_Chi_Minh),
+        }
+    }
+
+    /// Where a request comes from: the socket's address; or, when that is a trusted proxy, the
+    /// nearest address in `X-Forwarded-For` that is not one (read from the right: entries to
+    /// the left of a client's own are whatever the client chose to send).
+    pub fn client_address(
+        &self,
+        socket: Option<IpAddr>,
+        headers: &axum::http::HeaderMap,
+    ) -> IpAddr {
+        let unknown = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        let Some(socket) = socket else { return unknown };
+        if !self.trusted_proxies.contains(&socket) {
+            return socket;
+        }
+        let forwarded: Vec<Option<IpAddr>> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+            .map(|a| a.trim().parse().ok())
+            .collect();
+        for address in forwarded.into_iter().rev() {
+            match address {
+                Some(a) if self.trusted_proxies.contains(&a) => continue,
+                Some(a) => return a,
+                // Garbage where an address should be: nothing further left can be trusted.
+                None => break,
+            }
+        }
+        socket
+    }
+}
+
+/// Opens the centre kept in `data_dir`, creating it if new: `centre.db` (the centre's own
+/// store), `campaigns/<id>.db` (one per campaign), `intake.key`. A data directory made before
+/// centres held several campaigns (one `intake.db`) is taken over as it is: its campaign is
+/// registered where it lies, and its accounts, sessions and audit log move into `centre.db`.
+pub fn open_sqlite(data_dir: &Path, key: DeviceKey) -> Result<Centre, IntakeError> {
+    let accounts = Arc::new(crate::store::sqlite::SqliteCentre::open(
+        &data_dir.join("centre.db"),
+    )?);
+    let legacy = data_dir.join("intake.db");
+    if legacy.exists()
+        && !accounts
+            .campaigns()?
+            .iter()
+            .any(|e| e.storage == "intake.db")
+    {
+        if let Some(entry) = legacy_entry(&legacy)? {
+            accounts.adopt_legacy(&legacy, &entry)?;
+        }
+    }
+    Centre::new(
+        accounts,
+        Box::new(SqliteStores {
+            dir: data_dir.to_owned(),
+        }),
+        key,
+    )
+}
+
+/// The registry entry of a single-campaign database of old, read before it is migrated.
+fn legacy_entry(path: &Path) -> Result<Option<CampaignEntry>, IntakeError> {
+    use rusqlite::OptionalExtension;
+    let conn = rusqlite::Connection::open(path).map_err(StoreError::from)?;
+    let row: Option<(String, String, String, String)> = conn
+        .query_row(
+            "SELECT id, name, timeline, imported_at FROM campaign",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()
+        .map_err(StoreError::from)?;
+    let Some((id, name, timeline, added_at)) = row else {
+        return Ok(None);
+    };
+    let timeline: sync_protocol::assignment::Timeline =
+        serde_json::from_str(&timeline).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    use chrono::Datelike;
+    Ok(Some(CampaignEntry {
+        family: id.clone(),
+        id,
+        name,
+        storage: "intake.db".into(),
+        year: timeline.distribute.start.year(),
+        added_at,
+    }))
+}

@@ -1,0 +1,442 @@
+//! The centre's own SQLite database (`centre.db`): the campaigns it holds, accounts and what
+//! each may see, sessions, wrong passwords, the audit log. Migrations: `migrations/centre/`.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::{collections::BTreeMap, path::Path};
+
+use super::{open_connection, rfc3339, Db};
+use crate::accounts::{Account, Role};
+use crate::store::*;
+
+mod embedded {
+    refinery::embed_migrations!("migrations/centre");
+}
+
+pub struct SqliteCentre {
+    db: Db,
+}
+
+fn account_in(c: &Connection, login: &str) -> Result<Option<Account>, StoreError> {
+    let row: Option<(String, String, String, Option<String>, bool)> = c
+        .prepare_cached("SELECT login, name, role, password_hash, disabled_at IS NOT NULL FROM accounts WHERE login = ?1")?
+        .query_row([login], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .optional()?;
+    let Some((login, name, role, password_hash, disabled)) = row else {
+        return Ok(None);
+    };
+    let role = Role::parse(&role)
+        .ok_or_else(|| StoreError::Corrupt(format!("account {login} has role {role:?}")))?;
+    let mut campaigns: BTreeMap<String, Vec<String>> = c
+        .prepare_cached("SELECT campaign FROM account_campaigns WHERE login = ?1")?
+        .query_map([&login], |r| r.get::<_, String>(0))?
+        .map(|c| c.map(|c| (c, Vec::new())))
+        .collect::<Result<_, _>>()?;
+    let mut districts = c.prepare_cached(
+        "SELECT campaign, district_id FROM account_districts WHERE login = ?1 ORDER BY campaign, district_id",
+    )?;
+    for row in districts.query_map([&login], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))? {
+        let (campaign, district) = row?;
+        campaigns.entry(campaign).or_default().push(district);
+    }
+    Ok(Some(Account {
+        login,
+        name,
+        role,
+        campaigns,
+        districts: Vec::new(),
+        password_hash,
+        disabled,
+    }))
+}
+
+/// Writes the campaigns an account may see (and a supervisor's districts in each), replacing
+/// what it had.
+fn write_scopes(tx: &Connection, a: &Account) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM account_districts WHERE login = ?1", [&a.login])?;
+    tx.execute("DELETE FROM account_campaigns WHERE login = ?1", [&a.login])?;
+    for (campaign, districts) in &a.campaigns {
+        let known: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM campaigns WHERE id = ?1)",
+            [campaign],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Err(StoreError::UnknownCampaign(campaign.clone()));
+        }
+        tx.execute(
+            "INSERT INTO account_campaigns VALUES (?1, ?2)",
+            params![a.login, campaign],
+        )?;
+        for d in districts {
+            tx.execute(
+                "INSERT INTO account_districts VALUES (?1, ?2, ?3)",
+                params![a.login, campaign, d],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn audit_entry(r: &rusqlite::Row) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        at: r.get(0)?,
+        login: r.get(1)?,
+        campaign: r.get(2)?,
+        action: r.get(3)?,
+        detail: r.get(4)?,
+        address: r.get(5)?,
+    })
+}
+
+impl SqliteCentre {
+    /// Opens (creating and migrating if need be) the centre's database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(SqliteCentre {
+            db: Db::open(path, embedded::migrations::runner())?,
+        })
+    }
+
+    /// Takes over a data directory made before a centre held several campaigns: registers the
+    /// campaign in `old` (a campaign database that still holds the accounts, sessions, wrong
+    /// passwords and audit log of that time) under `entry`, and copies those rows here, in one
+    /// transaction. Must run before `old` is opened as a campaign store (whose next migration
+    /// drops them). Returns false when `old` holds no accounts table any more (done before).
+    pub fn adopt_legacy(&self, old: &Path, entry: &CampaignEntry) -> Result<bool, StoreError> {
+        let mut conn = open_connection(self.db.path())?;
+        conn.execute("ATTACH DATABASE ?1 AS old", [old.to_string_lossy()])?;
+        let has_accounts: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM old.sqlite_master WHERE type = 'table' AND name = 'accounts')",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_accounts {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO campaigns VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    entry.id,
+                    entry.name,
+                    entry.storage,
+                    entry.family,
+                    entry.year,
+                    entry.added_at
+                ],
+            )?;
+            tx.execute(
+                "INSERT INTO accounts (login, name, role, password_hash, created_at, disabled_at)
+                 SELECT login, name, role, password_hash, created_at, disabled_at FROM old.accounts",
+                [],
+            )?;
+            for statement in [
+                "INSERT INTO account_campaigns SELECT login, ?1 FROM old.accounts WHERE role <> 'admin'",
+                "INSERT INTO account_districts SELECT login, ?1, district_id FROM old.account_districts",
+                "INSERT INTO audit_log (at, login, campaign, action, detail, address)
+                 SELECT at, login, ?1, action, detail, address FROM old.audit_log ORDER BY id",
+            ] {
+                tx.execute(statement, [&entry.id])?;
+            }
+            tx.execute("INSERT INTO sessions SELECT * FROM old.sessions", [])?;
+            tx.execute(
+                "INSERT INTO login_failures (at, login, address) SELECT at, login, address FROM old.login_failures",
+                [],
+            )?;
+            tx.commit()?;
+        }
+        conn.execute("DETACH DATABASE old", [])?;
+        Ok(has_accounts)
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.db.read(f)
+    }
+
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.db.write(f)
+    }
+}
+
+impl CentreStore for SqliteCentre {
+    fn campaigns(&self) -> Result<Vec<CampaignEntry>, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached("SELECT id, name, storage, family, year, added_at FROM campaigns ORDER BY added_at, id")?
+                .query_map([], |r| {
+                    Ok(CampaignEntry {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        storage: r.get(2)?,
+                        family: r.get(3)?,
+                        year: r.get(4)?,
+                        added_at: r.get(5)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn register_campaign(
+        &self,
+        entry: &CampaignEntry,
+        supervisors: &[NamedSupervisor],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (entry, supervisors) = (entry.clone(), supervisors.to_vec());
+        self.write(move |tx| {
+            let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM campaigns WHERE id = ?1)", [&entry.id], |r| r.get(0))?;
+            if exists {
+                return Err(StoreError::CampaignExists(entry.id.clone()));
+            }
+            tx.execute(
+                "INSERT INTO campaigns VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![entry.id, entry.name, entry.storage, entry.family, entry.year, entry.added_at],
+            )?;
+            for (login, name, districts) in &supervisors {
+                let mut account = match account_in(tx, login)? {
+                    Some(a) if a.role != Role::Supervisor => {
+                        return Err(StoreError::AccountClash { login: login.clone(), role: a.role.as_str() })
+                    }
+                    Some(a) => a,
+                    None => {
+                        tx.execute(
+                            "INSERT INTO accounts (login, name, role, password_hash, created_at) VALUES (?1, ?2, 'supervisor', NULL, ?3)",
+                            params![login, name, rfc3339(now)],
+                        )?;
+                        account_in(tx, login)?.expect("just inserted")
+                    }
+                };
+                account.campaigns.insert(entry.id.clone(), districts.clone());
+                write_scopes(tx, &account)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn upsert_account(&self, a: &Account, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let a = a.clone();
+        self.write(move |tx| {
+            let before = account_in(tx, &a.login)?;
+            tx.execute(
+                "INSERT INTO accounts (login, name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(login) DO UPDATE SET name = excluded.name, role = excluded.role,
+                   password_hash = COALESCE(excluded.password_hash, accounts.password_hash)",
+                params![a.login, a.name, a.role.as_str(), a.password_hash, rfc3339(now)],
+            )?;
+            write_scopes(tx, &a)?;
+            // A new password, role or scope ends every session the account had: what a
+            // session may see was decided at login.
+            let changed = before.is_some_and(|b| a.password_hash.is_some() || b.role != a.role || b.campaigns != a.campaigns);
+            if changed {
+                tx.execute("DELETE FROM sessions WHERE login = ?1", [&a.login])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_password(&self, login: &str, password_hash: &str) -> Result<(), StoreError> {
+        let (login, hash) = (login.to_string(), password_hash.to_string());
+        self.write(move |tx| {
+            if tx.execute(
+                "UPDATE accounts SET password_hash = ?1 WHERE login = ?2",
+                params![hash, login],
+            )? == 0
+            {
+                return Err(StoreError::UnknownAccount(login));
+            }
+            // A new password ends every session of the account.
+            tx.execute("DELETE FROM sessions WHERE login = ?1", [&login])?;
+            Ok(())
+        })
+    }
+
+    fn record_login_failure(
+        &self,
+        login: &str,
+        address: &str,
+        at: i64,
+        forget_before: i64,
+    ) -> Result<(), StoreError> {
+        let (login, address) = (bounded(login, AUDIT_LOGIN_MAX), address.to_string());
+        self.write(move |tx| {
+            tx.execute("DELETE FROM login_failures WHERE at < ?1", [forget_before])?;
+            tx.execute(
+                "INSERT INTO login_failures (at, login, address) VALUES (?1, ?2, ?3)",
+                params![at, login, address],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn login_failures(
+        &self,
+        login: &str,
+        address: &str,
+        since: i64,
+    ) -> Result<LoginFailures, StoreError> {
+        let login = bounded(login, AUDIT_LOGIN_MAX);
+        self.read(|c| {
+            let count = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<u32, StoreError> { Ok(c.prepare_cached(sql)?.query_row(p, |r| r.get(0))?) };
+            Ok(LoginFailures {
+                pair: count("SELECT COUNT(*) FROM login_failures WHERE login = ?1 AND address = ?2 AND at >= ?3", &[&login, &address, &since])?,
+                login: count("SELECT COUNT(*) FROM login_failures WHERE login = ?1 AND at >= ?2", &[&login, &since])?,
+                address: count("SELECT COUNT(*) FROM login_failures WHERE address = ?1 AND at >= ?2", &[&address, &since])?,
+                total: count("SELECT COUNT(*) FROM login_failures WHERE at >= ?1", &[&since])?,
+            })
+        })
+    }
+
+    fn set_account_disabled(
+        &self,
+        login: &str,
+        disabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let login = login.to_string();
+        self.write(move |tx| {
+            let at = disabled.then(|| rfc3339(now));
+            if tx.execute(
+                "UPDATE accounts SET disabled_at = ?1 WHERE login = ?2",
+                params![at, login],
+            )? == 0
+            {
+                return Err(StoreError::UnknownAccount(login));
+            }
+            tx.execute("DELETE FROM sessions WHERE login = ?1", [&login])?;
+            Ok(())
+        })
+    }
+
+    fn delete_account(&self, login: &str) -> Result<(), StoreError> {
+        let login = login.to_string();
+        self.write(move |tx| {
+            // Sessions and scopes go with it (ON DELETE CASCADE); the audit log keeps its rows.
+            if tx.execute("DELETE FROM accounts WHERE login = ?1", [&login])? == 0 {
+                return Err(StoreError::UnknownAccount(login));
+            }
+            Ok(())
+        })
+    }
+
+    fn account(&self, login: &str) -> Result<Option<Account>, StoreError> {
+        self.read(|c| account_in(c, login))
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.read(|c| {
+            let logins: Vec<String> = c
+                .prepare("SELECT login FROM accounts ORDER BY role, login")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            logins
+                .iter()
+                .filter_map(|l| account_in(c, l).transpose())
+                .collect()
+        })
+    }
+
+    fn create_session(
+        &self,
+        token_hash: &str,
+        login: &str,
+        csrf: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (t, l, c) = (token_hash.to_string(), login.to_string(), csrf.to_string());
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM sessions WHERE expires_at < ?1",
+                [now.timestamp()],
+            )?;
+            tx.execute(
+                "INSERT INTO sessions VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![t, l, c, rfc3339(now), expires_at.timestamp()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Account, String)>, StoreError> {
+        self.read(|c| {
+            let row: Option<(String, String)> = c
+                .prepare_cached(
+                    "SELECT login, csrf FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+                )?
+                .query_row(params![token_hash, now.timestamp()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let Some((login, csrf)) = row else {
+                return Ok(None);
+            };
+            Ok(account_in(c, &login)?
+                .filter(|a| !a.disabled)
+                .map(|a| (a, csrf)))
+        })
+    }
+
+    fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        let t = token_hash.to_string();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM sessions WHERE token_hash = ?1", [t])?;
+            Ok(())
+        })
+    }
+
+    fn audit(
+        &self,
+        login: &str,
+        campaign: Option<&str>,
+        action: &str,
+        detail: &str,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (l, c, a, d, addr) = (
+            bounded(login, AUDIT_LOGIN_MAX),
+            campaign.map(String::from),
+            bounded(action, 64),
+            bounded(detail, AUDIT_DETAIL_MAX),
+            bounded(address, 64),
+        );
+        self.write(move |tx| {
+            tx.execute("INSERT INTO audit_log (at, login, campaign, action, detail, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", params![rfc3339(now), l, c, a, d, addr])?;
+            Ok(())
+        })
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT at, login, campaign, action, detail, address FROM audit_log ORDER BY id DESC LIMIT ?1")?;
+            let rows = stmt
+                .query_map([limit as i64], audit_entry)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn audit_search(&self, f: &AuditFilter, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let f = f.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT at, login, campaign, action, detail, address FROM audit_log
+                 WHERE (?1 = '' OR login = ?1) AND (?2 = '' OR action = ?2) AND (?3 = '' OR at >= ?3) AND (?4 = '' OR at < ?4)
+                   AND (?5 = '' OR campaign = ?5)
+                 ORDER BY id DESC LIMIT ?6",
+            )?;
+            let rows = stmt
+                .query_map(params![f.login, f.action, f.from, f.to, f.campaign, limit as i64], audit_entry)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+}
