@@ -501,3 +501,142 @@ fn without_diacritics(s: &str) -> String {
         .collect::<String>()
         .to_lowercase()
 }
+
+/// One tablet carrying two surveys: the ministry's SIPAS in Quảng Trị and Bình Dương's own,
+/// whose form the app has only from the centre (an XLSForm there). Both on Today apart; the
+/// province's form keyed from the keyboard, synced into its own campaign and sealed to its key.
+#[test]
+fn an_enumerator_carries_two_campaigns_and_keys_the_provinces_form() {
+    let centre = start_centre();
+    let bd = centre.add_binh_duong();
+    let qt_code = centre
+        .intake
+        .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "e2e")
+        .unwrap();
+    let bd_code = bd
+        .issue_enrollment_code("enum-bd-tdm", chrono::Duration::hours(1), "e2e")
+        .unwrap();
+    let app = App::start();
+    let s = &app.session;
+    app.enroll(&centre.url, &qt_code);
+    // A second campaign, from the set-up screen.
+    s.click("#add-campaign summary");
+    assert_eq!(
+        s.attribute(&s.find("#add-campaign #intake-url").unwrap(), "value")
+            .as_deref(),
+        Some(centre.url.as_str()),
+        "the address the tablet already uses"
+    );
+    s.type_into("#add-campaign #code", &bd_code);
+    s.click("#add-campaign #enroll");
+    s.wait(".campaign[data-campaign='bd-hailong-2024']");
+    assert_eq!(s.find_all(".campaign").unwrap().len(), 2);
+    shot(s, "02b-hai-dot-khao-sat.png");
+
+    // Today: each campaign apart, with its own villages.
+    s.click("#go-today");
+    s.wait(".campaign-day[data-campaign='bd-hailong-2024']");
+    let bd_villages: Vec<String> = s
+        .find_all(".campaign-day[data-campaign='bd-hailong-2024'] .village-card")
+        .unwrap()
+        .iter()
+        .map(|v| s.attribute(v, "data-village").unwrap())
+        .collect();
+    assert_eq!(
+        bd_villages,
+        ["bd-tdm-ht-kp2", "bd-tdm-pc-kp1", "bd-tdm-pc-kp3"]
+    );
+    assert_eq!(
+        s.find_all(".campaign-day[data-campaign='qt-sipas-2024'] .village-card")
+            .unwrap()
+            .len(),
+        2
+    );
+    shot(s, "03b-hom-nay-hai-dot.png");
+    s.script("window.resizeTo(768, 1024)");
+    let overflow = s.script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+    );
+    assert!(
+        overflow.as_i64().unwrap_or(0) <= 0,
+        "Today with two campaigns fits 768 px: {overflow}"
+    );
+
+    // The province's form, keyed from the keyboard: one pass (the campaign does not verify).
+    s.click(".campaign-day[data-campaign='bd-hailong-2024'] .village-card[data-village='bd-tdm-pc-kp1']");
+    s.wait(".household-row");
+    assert_eq!(s.find_all(".household-row").unwrap().len(), 12);
+    s.click(".household-row[data-household='bd-tdm-pc-kp1-01']");
+    s.click("#hand-out-rep");
+    s.wait_text("h1", "Đã phát");
+    s.click("#collect");
+    s.wait_text("h1", "Đã thu");
+    s.click("#key-1");
+    app.wait_focus("ans-", Duration::from_secs(15));
+    let form = intake::demo::binh_duong_form().compile().unwrap();
+    let sheet: Vec<String> = form.questions.iter().map(|q| q.id.clone()).collect();
+    let mut answers = forms::sample::complete_answers(&form, 2);
+    answers.insert("c5".into(), json!(8)); // "not used": the satisfaction grid allows it
+    let skipped = key_form(s, &answers, &sheet);
+    assert!(skipped.is_empty(), "{skipped:?}");
+    assert!(
+        s.text("h1").unwrap().contains("BD24-0001"),
+        "the province's serial"
+    );
+    shot(s, "06b-nhap-phieu-binh-duong.png");
+    s.click("#finish-keying");
+    s.wait_text("h1", "Đã nhập");
+    assert!(
+        s.find_all("#key-2").unwrap().is_empty(),
+        "no second keying in this campaign"
+    );
+
+    // Synced: the province's sheet is in its campaign, sealed to its key, as keyed; nothing of
+    // it reached the ministry's campaign.
+    s.click("#nav-sync");
+    s.click("#sync-now");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bd.store.household_statuses().unwrap()["bd-tdm-pc-kp1-01"] != HouseholdStatus::Transcribed
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the province's work never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!centre
+        .intake
+        .store
+        .household_statuses()
+        .unwrap()
+        .contains_key("bd-tdm-pc-kp1-01"));
+    bd.store_ministry_key(
+        &intake::demo::fixed_owner_key(),
+        "cụm mật khẩu của Sở Nội vụ Bình Dương",
+    )
+    .unwrap();
+    let opened = bd
+        .open_answers("cụm mật khẩu của Sở Nội vụ Bình Dương", "e2e")
+        .unwrap();
+    assert_eq!(opened.sheets.len(), 1);
+    let sheet = &opened.sheets[0].1;
+    assert_eq!(sheet.form, "bd-hailong-2024@1");
+    for (q, v) in &answers {
+        assert_eq!(sheet.answers.get(q), Some(v), "{q} as keyed");
+    }
+    // Every screen of both campaigns speaks Vietnamese, names and no codes.
+    for (screen, wait) in [
+        ("#/today", ".campaign-day"),
+        ("#/setup", ".campaign"),
+        ("#/sync", "#pending"),
+        ("#/c/bd-hailong-2024/parcels", ".campaign-switch"),
+        ("#/c/bd-hailong-2024/household/bd-tdm-pc-kp1-01", "#serial"),
+    ] {
+        s.script(&format!("location.hash = '{screen}'"));
+        s.wait(wait);
+        std::thread::sleep(Duration::from_millis(300));
+        let text = s.script("return document.body.innerText");
+        let found = language::problems_in_text(text.as_str().unwrap_or_default(), &[]);
+        assert!(found.is_empty(), "{screen}:\n{}", found.join("\n"));
+    }
+}

@@ -21,7 +21,13 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Serves the centre in `data` on a loopback port; returns its address and the runtime.
-fn serve(data: &Path) -> (Arc<intake::service::Centre>, String, tokio::runtime::Runtime) {
+fn serve(
+    data: &Path,
+) -> (
+    Arc<intake::service::Centre>,
+    String,
+    tokio::runtime::Runtime,
+) {
     let centre = Arc::new(intake::open(data).expect("the upgraded centre opens"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let listener = runtime
@@ -49,17 +55,37 @@ fn a_centre_and_a_tablet_of_the_previous_release_carry_on() {
     let entries = centre.entries().unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(
-        (entries[0].id.as_str(), entries[0].storage.as_str(), entries[0].year),
+        (
+            entries[0].id.as_str(),
+            entries[0].storage.as_str(),
+            entries[0].year
+        ),
         ("qt-sipas-2024", "intake.db", 2024),
         "the campaign is taken over where it lies"
     );
     let accounts = centre.accounts();
     let gs = accounts.account("gs-dh").unwrap().unwrap();
-    assert_eq!(gs.campaigns, [("qt-sipas-2024".to_string(), vec!["dh".to_string()])].into());
-    assert!(intake::accounts::verify_password(gs.password_hash.as_deref(), "giám sát Đông Hà 2024"));
-    assert!(accounts.account("quantri").unwrap().unwrap().campaigns.is_empty(), "an admin sees every campaign");
+    assert_eq!(
+        gs.campaigns,
+        [("qt-sipas-2024".to_string(), vec!["dh".to_string()])].into()
+    );
+    assert!(intake::accounts::verify_password(
+        gs.password_hash.as_deref(),
+        "giám sát Đông Hà 2024"
+    ));
+    assert!(
+        accounts
+            .account("quantri")
+            .unwrap()
+            .unwrap()
+            .campaigns
+            .is_empty(),
+        "an admin sees every campaign"
+    );
     let log = accounts.audit_log(100).unwrap();
-    assert!(log.iter().any(|e| e.action == "ministry_key_stored" && e.campaign.as_deref() == Some("qt-sipas-2024")));
+    assert!(log.iter().any(
+        |e| e.action == "ministry_key_stored" && e.campaign.as_deref() == Some("qt-sipas-2024")
+    ));
     // The old tables are gone from the campaign's file once their rows moved.
     let old = rusqlite::Connection::open(data.join("intake.db")).unwrap();
     let left: i64 = old
@@ -77,14 +103,29 @@ fn a_centre_and_a_tablet_of_the_previous_release_carry_on() {
         .headers()
         .get_all("set-cookie")
         .iter()
-        .find_map(|v| v.to_str().ok()?.strip_prefix("fp_login_csrf=").map(|v| v.split(';').next().unwrap().to_string()))
+        .find_map(|v| {
+            v.to_str()
+                .ok()?
+                .strip_prefix("fp_login_csrf=")
+                .map(|v| v.split(';').next().unwrap().to_string())
+        })
         .unwrap();
     let body = page.text().unwrap();
-    let csrf = body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let csrf = body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     let login = http
         .post(format!("{url}/login"))
         .header("cookie", format!("fp_login_csrf={pre}"))
-        .form(&[("login", "bonv"), ("password", "bộ nội vụ mật khẩu"), ("csrf", csrf)])
+        .form(&[
+            ("login", "bonv"),
+            ("password", "bộ nội vụ mật khẩu"),
+            ("csrf", csrf),
+        ])
         .send()
         .unwrap();
     assert_eq!(login.status(), 303);
@@ -92,7 +133,12 @@ fn a_centre_and_a_tablet_of_the_previous_release_carry_on() {
         .headers()
         .get_all("set-cookie")
         .iter()
-        .find_map(|v| v.to_str().ok()?.strip_prefix("fp_session=").map(|v| v.split(';').next().unwrap().to_string()))
+        .find_map(|v| {
+            v.to_str()
+                .ok()?
+                .strip_prefix("fp_session=")
+                .map(|v| v.split(';').next().unwrap().to_string())
+        })
         .unwrap();
     let reconciliation = http
         .get(format!("{url}/c/qt-sipas-2024/ministry/reconciliation"))
@@ -118,15 +164,22 @@ fn a_centre_and_a_tablet_of_the_previous_release_carry_on() {
     let answers = forms::sample::complete_answers(&form, 2);
     for pass in [1, 2] {
         for (q, v) in &answers {
-            tablet.set_answer(&third.id, pass, q, Some(v.clone())).unwrap();
+            tablet
+                .set_answer(&third.id, pass, q, Some(v.clone()))
+                .unwrap();
         }
         if pass == 1 {
             tablet.finish_first_keying(&third.id).unwrap();
         }
     }
-    tablet.finish_verification(&third.id, &BTreeMap::new()).unwrap();
+    tablet
+        .finish_verification(&third.id, &BTreeMap::new())
+        .unwrap();
     let report = tablet.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
-    assert_eq!((report.batches_acknowledged, report.events_rejected), (1, 0));
+    assert_eq!(
+        (report.batches_acknowledged, report.events_rejected),
+        (1, 0)
+    );
     let campaign = centre.campaign("qt-sipas-2024").unwrap().unwrap();
     assert_eq!(campaign.store.chain_head("enum-dh-p2").unwrap().seq, 2);
     // The ministry key of the old release opens every sheet, old and new.

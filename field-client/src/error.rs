@@ -7,6 +7,8 @@ pub enum ClientError {
     NotEnrolled,
     #[error("this device is already enrolled (as {0}); keep using it")]
     AlreadyEnrolled(String),
+    #[error("this tablet does not carry campaign {0}")]
+    UnknownCampaign(String),
     #[error("unknown household {0}")]
     UnknownHousehold(String),
     #[error("{0}")]

@@ -7,6 +7,7 @@
 //! first sent.
 //!
 //! * [`store`] — the local database and its migrations.
+//! * [`Campaigns`] — every campaign the tablet carries, one [`Client`] each (`campaigns.rs`).
 //! * [`Client::enroll`], [`Client::refresh_assignment`] — identity and assignment (`enroll.rs`).
 //! * [`Client::distribute`] … [`Client::replace`] — the household lifecycle (`lifecycle.rs`).
 //! * [`Client::set_answer`] … [`Client::finish_verification`] — keying from paper, double keying,
@@ -17,6 +18,7 @@
 //! * [`Client::today`] — what is due and late (`timeline.rs`).
 
 mod autosync;
+mod campaigns;
 mod enroll;
 pub mod error;
 mod keying;
@@ -27,6 +29,7 @@ mod sync;
 mod timeline;
 
 pub use autosync::AutoSync;
+pub use campaigns::Campaigns;
 pub use error::ClientError;
 pub use keying::Mismatch;
 pub use parcels::Parcel;
@@ -109,14 +112,18 @@ impl Client {
     /// A device enrolled but without its assignment (power lost right after enrolling)
     /// downloads it with [`Client::refresh_assignment`] when it next has signal.
     pub fn open(dir: &Path) -> Result<Client, ClientError> {
-        std::fs::create_dir_all(dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
+        let key = {
+            create_private_dir(dir)?;
+            load_or_create_key(&dir.join("device.key"))?
+        };
+        Client::open_with_key(dir, key)
+    }
+
+    /// Opens a campaign's data directory (`device.db`) with the tablet's key, which every
+    /// campaign on the tablet shares (see [`Campaigns`]).
+    pub fn open_with_key(dir: &Path, key: DeviceKey) -> Result<Client, ClientError> {
+        create_private_dir(dir)?;
         let conn = store::open(&dir.join("device.db"))?;
-        let key = load_or_create_key(&dir.join("device.key"))?;
         // No pooled keep-alive connections: on a tablet that moves between 2G cells and no
         // signal, a pooled connection is often already dead; a fresh one per request is surer.
         let http = reqwest::blocking::Client::builder()
@@ -428,7 +435,18 @@ fn household_event(client: &Client, h: &Household, body: EventBody) -> Result<Ev
     ))
 }
 
-fn load_or_create_key(path: &Path) -> Result<DeviceKey, ClientError> {
+/// A directory only this app's user may read: the databases hold names and addresses.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), ClientError> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn load_or_create_key(path: &Path) -> Result<DeviceKey, ClientError> {
     // The OS keyring (Secret Service) is not available on a headless tablet build or in CI;
     // the key lives in an owner-only file in the app's private data directory.
     if path.exists() {

@@ -28,6 +28,7 @@ impl From<ClientError> for CommandError {
             ClientError::NotEnrolled => "not_enrolled",
             ClientError::AlreadyEnrolled(_) => "already_enrolled",
             ClientError::UnknownHousehold(_) => "unknown_household",
+            ClientError::UnknownCampaign(_) => "unknown_campaign",
             ClientError::IllegalStep(_) => "illegal_step",
             ClientError::NotAllowed(_) => "not_allowed",
             ClientError::Incomplete(_) => "incomplete",

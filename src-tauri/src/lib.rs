@@ -1,7 +1,8 @@
 //! # fieldpost-app — the enumerator's app
 //!
 //! A thin Tauri v2 shell over `field-client`: each command locks the device, calls one
-//! function of the core, and returns what the screen shows. What screens show is built in
+//! function of the core for the campaign it names (a tablet may carry several, see
+//! [`field_client::Campaigns`]), and returns what the screen shows. What screens show is built in
 //! [`view`] (testable without Tauri); syncing runs off the UI thread in [`sync`]. The front end
 //! is `ui/`, built into `ui/dist` and embedded at compile time.
 
@@ -12,7 +13,7 @@ pub mod ui_state;
 pub mod view;
 
 use error::CommandError;
-use field_client::{Client, HistoryEntry, Household, Mismatch, Parcel, RejectedEvent};
+use field_client::{Campaigns, Client, HistoryEntry, Household, Mismatch, Parcel, RejectedEvent};
 use serde_json::Value as Json;
 use std::{collections::BTreeMap, path::PathBuf, sync::Mutex};
 use sync_protocol::event::{Recipient, VisitOutcome};
@@ -23,7 +24,7 @@ pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLoc
 static PAGE_UP: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
 
 pub struct AppState {
-    client: Mutex<Client>,
+    campaigns: Mutex<Campaigns>,
     dir: PathBuf,
     sync: sync::SyncLock,
 }
@@ -31,21 +32,30 @@ pub struct AppState {
 impl AppState {
     pub fn open(dir: PathBuf) -> Result<AppState, CommandError> {
         Ok(AppState {
-            client: Mutex::new(Client::open(&dir)?),
+            campaigns: Mutex::new(Campaigns::open(&dir)?),
             dir,
             sync: Default::default(),
         })
     }
 
-    fn with<T>(
+    fn all<T>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, field_client::ClientError>,
+        f: impl FnOnce(&mut Campaigns) -> Result<T, field_client::ClientError>,
     ) -> Result<T, CommandError> {
-        let mut client = self
-            .client
+        let mut campaigns = self
+            .campaigns
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Ok(f(&mut client)?)
+        Ok(f(&mut campaigns)?)
+    }
+
+    /// Runs `f` on the campaign's client.
+    fn with<T>(
+        &self,
+        campaign: &str,
+        f: impl FnOnce(&mut Client) -> Result<T, field_client::ClientError>,
+    ) -> Result<T, CommandError> {
+        self.all(|all| f(all.get_mut(campaign)?))
     }
 }
 
@@ -59,82 +69,97 @@ pub struct Keyed {
 }
 
 #[tauri::command]
-fn overview(state: State<AppState>) -> Answer<view::Overview> {
-    state.with(|c| {
-        c.reload(); // the background sync may have refreshed the assignment
-        view::overview(c)
+fn overview(state: State<AppState>) -> Answer<view::Tablet> {
+    state.all(|all| {
+        for c in all.clients_mut() {
+            c.reload(); // the background sync may have refreshed the assignment
+        }
+        view::tablet(all)
     })
 }
 
 #[tauri::command]
-fn enroll(state: State<AppState>, url: String, code: String) -> Answer<view::Overview> {
-    state.with(|c| {
-        c.enroll(&url, &code, "Fieldpost app")?;
-        view::overview(c)
+fn enroll(state: State<AppState>, url: String, code: String) -> Answer<view::Tablet> {
+    state.all(|all| {
+        all.enroll(&url, &code, "Fieldpost app")?;
+        view::tablet(all)
     })
 }
 
 #[tauri::command]
-fn households(state: State<AppState>) -> Answer<Vec<Household>> {
-    state.with(|c| c.households())
+fn households(state: State<AppState>, campaign: String) -> Answer<Vec<Household>> {
+    state.with(&campaign, |c| c.households())
 }
 
 #[tauri::command]
-fn history(state: State<AppState>, household: String) -> Answer<Vec<HistoryEntry>> {
-    state.with(|c| c.history(&household))
+fn history(
+    state: State<AppState>,
+    campaign: String,
+    household: String,
+) -> Answer<Vec<HistoryEntry>> {
+    state.with(&campaign, |c| c.history(&household))
 }
 
 #[tauri::command]
 fn distribute(
     state: State<AppState>,
+    campaign: String,
     household: String,
     recipient: Recipient,
     note: Option<String>,
 ) -> Answer<Household> {
-    state.with(|c| {
+    state.with(&campaign, |c| {
         c.distribute(&household, recipient, note)
             .and_then(|_| c.household(&household))
     })
 }
 
 #[tauri::command]
-fn collect(state: State<AppState>, household: String) -> Answer<Household> {
-    state.with(|c| c.collect(&household).and_then(|_| c.household(&household)))
+fn collect(state: State<AppState>, campaign: String, household: String) -> Answer<Household> {
+    state.with(&campaign, |c| {
+        c.collect(&household).and_then(|_| c.household(&household))
+    })
 }
 
 #[tauri::command]
 fn record_outcome(
     state: State<AppState>,
+    campaign: String,
     household: String,
     outcome: VisitOutcome,
     note: Option<String>,
 ) -> Answer<Household> {
-    state.with(|c| {
+    state.with(&campaign, |c| {
         c.record_outcome(&household, outcome, note)
             .and_then(|_| c.household(&household))
     })
 }
 
 #[tauri::command]
-fn replace(state: State<AppState>, household: String) -> Answer<String> {
-    state.with(|c| c.replace(&household))
+fn replace(state: State<AppState>, campaign: String, household: String) -> Answer<String> {
+    state.with(&campaign, |c| c.replace(&household))
 }
 
 #[tauri::command]
 /// The sheet of the form version this household is keyed with.
-fn keying_sheet(state: State<AppState>, household: String) -> Answer<view::KeyingSheet> {
-    state.with(|c| c.form_of(&household).map(view::keying_sheet))
+fn keying_sheet(
+    state: State<AppState>,
+    campaign: String,
+    household: String,
+) -> Answer<view::KeyingSheet> {
+    state.with(&campaign, |c| c.form_of(&household).map(view::keying_sheet))
 }
 
 #[tauri::command]
 fn key_answer(
     state: State<AppState>,
+    campaign: String,
     household: String,
     pass: u8,
     question: String,
     value: Option<Json>,
 ) -> Answer<Keyed> {
-    state.with(|c| {
+    state.with(&campaign, |c| {
         c.key_answer(&household, pass, &question, value)
             .map(|(validation, cleared)| Keyed {
                 validation,
@@ -151,8 +176,13 @@ pub struct KeyingState {
 
 /// What one keying pass holds so far (pass 2 never shows pass 1), and its validation.
 #[tauri::command]
-fn keying_state(state: State<AppState>, household: String, pass: u8) -> Answer<KeyingState> {
-    state.with(|c| {
+fn keying_state(
+    state: State<AppState>,
+    campaign: String,
+    household: String,
+    pass: u8,
+) -> Answer<KeyingState> {
+    state.with(&campaign, |c| {
         let answers = c.answers(&household, pass)?;
         Ok(KeyingState {
             validation: forms::validate::validate(c.form_of(&household)?, &answers),
@@ -162,43 +192,56 @@ fn keying_state(state: State<AppState>, household: String, pass: u8) -> Answer<K
 }
 
 #[tauri::command]
-fn finish_first_keying(state: State<AppState>, household: String) -> Answer<Household> {
-    state.with(|c| {
+fn finish_first_keying(
+    state: State<AppState>,
+    campaign: String,
+    household: String,
+) -> Answer<Household> {
+    state.with(&campaign, |c| {
         c.finish_first_keying(&household)
             .and_then(|_| c.household(&household))
     })
 }
 
 #[tauri::command]
-fn mismatches(state: State<AppState>, household: String) -> Answer<Vec<Mismatch>> {
-    state.with(|c| c.mismatches(&household))
+fn mismatches(
+    state: State<AppState>,
+    campaign: String,
+    household: String,
+) -> Answer<Vec<Mismatch>> {
+    state.with(&campaign, |c| c.mismatches(&household))
 }
 
 #[tauri::command]
 fn finish_verification(
     state: State<AppState>,
+    campaign: String,
     household: String,
     resolutions: BTreeMap<String, Option<Json>>,
 ) -> Answer<Household> {
-    state.with(|c| {
+    state.with(&campaign, |c| {
         c.finish_verification(&household, &resolutions)
             .and_then(|_| c.household(&household))
     })
 }
 
 #[tauri::command]
-fn hand_over_parcel(state: State<AppState>, households: Vec<String>) -> Answer<String> {
-    state.with(|c| c.hand_over_parcel(&households))
+fn hand_over_parcel(
+    state: State<AppState>,
+    campaign: String,
+    households: Vec<String>,
+) -> Answer<String> {
+    state.with(&campaign, |c| c.hand_over_parcel(&households))
 }
 
 #[tauri::command]
-fn parcels(state: State<AppState>) -> Answer<Vec<Parcel>> {
-    state.with(|c| c.parcels())
+fn parcels(state: State<AppState>, campaign: String) -> Answer<Vec<Parcel>> {
+    state.with(&campaign, |c| c.parcels())
 }
 
 #[tauri::command]
-fn rejected_events(state: State<AppState>) -> Answer<Vec<RejectedEvent>> {
-    state.with(|c| c.rejected_events())
+fn rejected_events(state: State<AppState>, campaign: String) -> Answer<Vec<RejectedEvent>> {
+    state.with(&campaign, |c| c.rejected_events())
 }
 
 /// Starts a sync in the background; `false` if one is already running.

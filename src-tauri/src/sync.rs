@@ -1,12 +1,13 @@
 //! Syncing off the UI thread. A sync (asked for, or started by itself when the network comes
-//! back) runs on its own thread with its own connection to the device database, so keying
-//! never waits for a 2G upload; one at a time. Progress and the end are Tauri events:
+//! back) runs on its own thread with its own connections to the campaigns' databases, so
+//! keying never waits for a 2G upload; one at a time, every campaign in turn. Progress and the end are Tauri events:
 //! `sync://progress` (`Progress`) and `sync://done` (`SyncDone`).
 
-use field_client::{AutoSync, Client, RetryPolicy, SyncReport};
+use field_client::{AutoSync, Campaigns, Client, RetryPolicy, SyncReport};
 use serde::Serialize;
 use std::{
-    path::PathBuf,
+    collections::HashMap,
+    path::{Path, PathBuf},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -51,36 +52,71 @@ impl Drop for Running {
     }
 }
 
+/// Syncs every campaign the tablet carries, one after another (each its own intake, key and
+/// chain), and tells the screens once, with what all of them did.
 fn run_once<R: Runtime>(
     app: &AppHandle<R>,
-    client: &mut Client,
+    dir: &Path,
     asked: bool,
-    auto: Option<&mut AutoSync>,
+    mut auto: Option<&mut HashMap<PathBuf, AutoSync>>,
 ) {
     let mut progress = |p| {
         let _ = app.emit("sync://progress", p);
     };
-    let result = match auto {
-        Some(auto) => match client.sync_if_back(auto, RetryPolicy::default(), &mut progress) {
-            Ok(None) => return, // nothing due, nothing to send, or still no network
-            Ok(Some(report)) => Ok(report),
-            Err(e) => Err(e),
-        },
-        None => client.sync(RetryPolicy::default(), &mut progress),
+    let slots = match Campaigns::dirs(dir).and_then(|d| Ok((d, Campaigns::key_of(dir)?))) {
+        Ok(found) => found,
+        Err(e) => return done(app, None, Some(e.into()), asked),
     };
-    let done = match result {
-        Ok(report) => SyncDone {
-            report: Some(report),
-            error: None,
+    let (mut total, mut error, mut any) = (SyncReport::default(), None, false);
+    for slot in slots.0 {
+        let mut client = match Client::open_with_key(&slot, slots.1.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                error.get_or_insert(CommandError::from(e));
+                continue;
+            }
+        };
+        let result = match auto.as_deref_mut() {
+            Some(auto) => {
+                let auto = auto.entry(slot.clone()).or_default();
+                match client.sync_if_back(auto, RetryPolicy::default(), &mut progress) {
+                    Ok(None) => continue, // nothing due, nothing to send, or still no network
+                    other => other.map(|r| r.unwrap_or_default()),
+                }
+            }
+            None => client.sync(RetryPolicy::default(), &mut progress),
+        };
+        any = true;
+        match result {
+            Ok(r) => {
+                total.batches_acknowledged += r.batches_acknowledged;
+                total.events_acknowledged += r.events_acknowledged;
+                total.events_rejected += r.events_rejected;
+            }
+            Err(e) => {
+                error.get_or_insert(e.into());
+            }
+        }
+    }
+    if any || asked {
+        done(app, error.is_none().then_some(total), error, asked);
+    }
+}
+
+fn done<R: Runtime>(
+    app: &AppHandle<R>,
+    report: Option<SyncReport>,
+    error: Option<CommandError>,
+    asked: bool,
+) {
+    let _ = app.emit(
+        "sync://done",
+        SyncDone {
+            report,
+            error,
             asked,
         },
-        Err(e) => SyncDone {
-            report: None,
-            error: Some(e.into()),
-            asked,
-        },
-    };
-    let _ = app.emit("sync://done", done);
+    );
 }
 
 /// A sync the enumerator asked for; `false` if one is already running.
@@ -90,19 +126,7 @@ pub fn start<R: Runtime>(app: AppHandle<R>, dir: PathBuf, lock: SyncLock) -> boo
     };
     std::thread::spawn(move || {
         let _guard = guard;
-        match Client::open(&dir) {
-            Ok(mut client) => run_once(&app, &mut client, true, None),
-            Err(e) => {
-                let _ = app.emit(
-                    "sync://done",
-                    SyncDone {
-                        report: None,
-                        error: Some(e.into()),
-                        asked: true,
-                    },
-                );
-            }
-        }
+        run_once(&app, &dir, true, None);
     });
     true
 }
@@ -110,17 +134,13 @@ pub fn start<R: Runtime>(app: AppHandle<R>, dir: PathBuf, lock: SyncLock) -> boo
 /// Checks every few seconds whether there is something to send and the network is back.
 pub fn start_auto<R: Runtime>(app: AppHandle<R>, dir: PathBuf, lock: SyncLock) {
     std::thread::spawn(move || {
-        let mut auto = AutoSync::default();
+        let mut auto = HashMap::new();
         loop {
             std::thread::sleep(Duration::from_secs(5));
             let Some(guard) = lock.try_start() else {
                 continue;
             };
-            if let Ok(mut client) = Client::open(&dir) {
-                if client.enrollment().is_ok() {
-                    run_once(&app, &mut client, false, Some(&mut auto));
-                }
-            }
+            run_once(&app, &dir, false, Some(&mut auto));
             drop(guard);
         }
     });

@@ -1,8 +1,8 @@
 //! What the screens show, built from `field-client` and `forms` without Tauri, so it tests
-//! on its own: the overview behind Set-up/Today/Sync, and the keying sheet the transcription
-//! screen is generated from.
+//! on its own: the tablet's overview behind Set-up/Today/Sync (every campaign it carries, each
+//! apart), and the keying sheet the transcription screen is generated from.
 
-use field_client::{Client, ClientError, Progress, Today};
+use field_client::{Campaigns, Client, ClientError, Progress, Today};
 use forms::{definition::Text, load::Accepts, Form};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -16,9 +16,45 @@ pub struct VillageView {
     pub district: String,
 }
 
-/// Everything the Set-up, Today and Sync screens need in one call.
+/// Everything the Set-up, Today and Sync screens need in one call: each campaign the tablet
+/// carries, and what waits to be sent of all of them.
+#[derive(Debug, Serialize)]
+pub struct Tablet {
+    pub enrolled: bool,
+    pub campaigns: Vec<Overview>,
+    pub pending: Progress,
+    /// Refused work no supervisor has decided on yet, in every campaign.
+    pub rejected: usize,
+    /// When an intake last answered this tablet (RFC 3339), if ever.
+    pub last_contact: Option<String>,
+}
+
+pub fn tablet(all: &Campaigns) -> Result<Tablet, ClientError> {
+    let campaigns = all.clients().map(overview).collect::<Result<Vec<_>, _>>()?;
+    let mut pending = Progress::default();
+    for c in &campaigns {
+        pending.events_sent += c.pending.events_sent;
+        pending.events_total += c.pending.events_total;
+        pending.bytes_sent += c.pending.bytes_sent;
+        pending.bytes_total += c.pending.bytes_total;
+    }
+    Ok(Tablet {
+        enrolled: !campaigns.is_empty(),
+        rejected: campaigns.iter().map(|c| c.rejected).sum(),
+        last_contact: campaigns
+            .iter()
+            .filter_map(|c| c.last_contact.clone())
+            .max(),
+        pending,
+        campaigns,
+    })
+}
+
+/// One campaign as the screens show it.
 #[derive(Debug, Serialize)]
 pub struct Overview {
+    /// The campaign's id (what the app's commands name it by).
+    pub id: String,
     pub enrolled: bool,
     pub enumerator: Option<String>,
     pub enumerator_name: Option<String>,
@@ -43,9 +79,11 @@ pub struct Overview {
 pub fn overview(client: &Client) -> Result<Overview, ClientError> {
     let pending = client.pending()?;
     let last_contact = client.last_contact()?;
+    let id = client.enrollment()?.campaign;
     let Ok(assignment) = client.assignment() else {
         let enrollment = client.enrollment().ok();
         return Ok(Overview {
+            id,
             enrolled: enrollment.is_some(),
             enumerator: enrollment.as_ref().map(|e| e.enumerator.clone()),
             enumerator_name: None,
@@ -70,6 +108,7 @@ pub fn overview(client: &Client) -> Result<Overview, ClientError> {
         .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
     let day = chrono::Utc::now().with_timezone(&tz).date_naive();
     Ok(Overview {
+        id,
         enrolled: true,
         enumerator: Some(assignment.enumerator.id.clone()),
         enumerator_name: Some(assignment.enumerator.name.clone()),

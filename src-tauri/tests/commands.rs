@@ -45,10 +45,10 @@ fn the_front_ends_calls_reach_the_device_core_and_errors_come_back_with_codes() 
         call(
             &webview,
             "keying_sheet",
-            json!({ "household": "dh-p2-kp1-01" })
+            json!({ "campaign": "qt-sipas-2024", "household": "dh-p2-kp1-01" })
         )
         .unwrap_err()["code"],
-        "not_enrolled"
+        "unknown_campaign"
     );
     let wrong = call(
         &webview,
@@ -62,42 +62,70 @@ fn the_front_ends_calls_reach_the_device_core_and_errors_come_back_with_codes() 
     let code = intake
         .issue_enrollment_code("enum-gl-tg", chrono::Duration::hours(1), "test")
         .unwrap();
-    let overview = call(&webview, "enroll", json!({ "url": url, "code": code })).unwrap();
+    let tablet = call(&webview, "enroll", json!({ "url": url, "code": code })).unwrap();
+    assert_eq!(tablet["enrolled"], true);
+    let overview = &tablet["campaigns"][0];
+    assert_eq!(overview["id"], "qt-sipas-2024");
     assert_eq!(overview["enumerator"], "enum-gl-tg");
     assert_eq!(overview["villages"].as_array().unwrap().len(), 2);
     assert_eq!(overview["villages"][0]["name"], "Thôn Cang Gián");
     assert_eq!(overview["timeline"]["collect"]["start"], "2024-11-23");
-    let households = call(&webview, "households", json!({})).unwrap();
+    let households = call(
+        &webview,
+        "households",
+        json!({ "campaign": "qt-sipas-2024" }),
+    )
+    .unwrap();
     assert_eq!(households.as_array().unwrap().len(), 60);
     let h = households[0]["id"].as_str().unwrap().to_string();
 
     // The lifecycle, with an illegal step refused by code.
     assert_eq!(
-        call(&webview, "collect", json!({ "household": h })).unwrap_err()["code"],
+        call(
+            &webview,
+            "collect",
+            json!({ "campaign": "qt-sipas-2024", "household": h })
+        )
+        .unwrap_err()["code"],
         "illegal_step"
     );
     let after = call(
         &webview,
         "distribute",
-        json!({ "household": h, "recipient": "family_member", "note": "Con gái nhận" }),
+        json!({ "campaign": "qt-sipas-2024", "household": h, "recipient": "family_member", "note": "Con gái nhận" }),
     )
     .unwrap();
     assert_eq!(after["status"], "distributed");
     assert_eq!(
-        call(&webview, "collect", json!({ "household": h })).unwrap()["status"],
+        call(
+            &webview,
+            "collect",
+            json!({ "campaign": "qt-sipas-2024", "household": h })
+        )
+        .unwrap()["status"],
         "collected"
     );
-    let history = call(&webview, "history", json!({ "household": h })).unwrap();
+    let history = call(
+        &webview,
+        "history",
+        json!({ "campaign": "qt-sipas-2024", "household": h }),
+    )
+    .unwrap();
     assert_eq!(history[0]["kind"], "form_distributed");
     assert_eq!(history[0]["detail"], "family_member");
 
     // Keying: the sheet in the paper's order; an answer that makes others not apply clears them.
-    let sheet = call(&webview, "keying_sheet", json!({ "household": h })).unwrap();
+    let sheet = call(
+        &webview,
+        "keying_sheet",
+        json!({ "campaign": "qt-sipas-2024", "household": h }),
+    )
+    .unwrap();
     assert_eq!(sheet["questions"][0]["number"], "A1");
     let keyed = call(
         &webview,
         "key_answer",
-        json!({ "household": h, "pass": 1, "question": "a_ethnicity", "value": 2 }),
+        json!({ "campaign": "qt-sipas-2024", "household": h, "pass": 1, "question": "a_ethnicity", "value": 2 }),
     )
     .unwrap();
     assert!(keyed["validation"]["required_remaining"]
@@ -107,32 +135,37 @@ fn the_front_ends_calls_reach_the_device_core_and_errors_come_back_with_codes() 
     call(
         &webview,
         "key_answer",
-        json!({ "household": h, "pass": 1, "question": "a_ethnicity_other", "value": "Vân Kiều" }),
+        json!({ "campaign": "qt-sipas-2024", "household": h, "pass": 1, "question": "a_ethnicity_other", "value": "Vân Kiều" }),
     )
     .unwrap();
     let keyed = call(
         &webview,
         "key_answer",
-        json!({ "household": h, "pass": 1, "question": "a_ethnicity", "value": 1 }),
+        json!({ "campaign": "qt-sipas-2024", "household": h, "pass": 1, "question": "a_ethnicity", "value": 1 }),
     )
     .unwrap();
     assert_eq!(keyed["cleared"], json!(["a_ethnicity_other"]));
     let bad = call(
         &webview,
         "key_answer",
-        json!({ "household": h, "pass": 1, "question": "a_sex", "value": 7 }),
+        json!({ "campaign": "qt-sipas-2024", "household": h, "pass": 1, "question": "a_sex", "value": 7 }),
     )
     .unwrap();
     assert_eq!(bad["validation"]["errors"][0]["error"], "not_a_code");
     let state = call(
         &webview,
         "keying_state",
-        json!({ "household": h, "pass": 1 }),
+        json!({ "campaign": "qt-sipas-2024", "household": h, "pass": 1 }),
     )
     .unwrap();
     assert_eq!(state["answers"]["a_ethnicity"], 1);
     assert_eq!(
-        call(&webview, "finish_first_keying", json!({ "household": h })).unwrap_err()["code"],
+        call(
+            &webview,
+            "finish_first_keying",
+            json!({ "campaign": "qt-sipas-2024", "household": h })
+        )
+        .unwrap_err()["code"],
         "incomplete"
     );
 
@@ -151,4 +184,83 @@ fn the_front_ends_calls_reach_the_device_core_and_errors_come_back_with_codes() 
         call(&webview, "overview", json!({})).unwrap()["pending"]["events_total"],
         2
     );
+
+    // A second campaign on the same tablet: Bình Dương's own survey, its form (an XLSForm on
+    // the centre) received over the air. Both are shown apart; each command names its own.
+    let bd = centre.add_binh_duong();
+    let code = bd
+        .issue_enrollment_code("enum-bd-dt", chrono::Duration::hours(1), "test")
+        .unwrap();
+    let tablet = call(&webview, "enroll", json!({ "url": url, "code": code })).unwrap();
+    let ids: Vec<&str> = tablet["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["qt-sipas-2024", "bd-hailong-2024"]);
+    assert_eq!(
+        tablet["campaigns"][1]["villages"][0]["district"],
+        "Huyện Dầu Tiếng"
+    );
+    assert_eq!(
+        tablet["pending"]["events_total"], 2,
+        "the pending work of both, added"
+    );
+    let bd_households = call(
+        &webview,
+        "households",
+        json!({ "campaign": "bd-hailong-2024" }),
+    )
+    .unwrap();
+    assert_eq!(
+        bd_households.as_array().unwrap().len(),
+        24,
+        "two villages of 10, with 2 reserve each"
+    );
+    assert!(bd_households
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["id"].as_str().unwrap().starts_with("bd-dt")));
+    let bh = bd_households[0]["id"].as_str().unwrap();
+    // A household of one campaign is unknown to the other.
+    assert_eq!(
+        call(
+            &webview,
+            "collect",
+            json!({ "campaign": "qt-sipas-2024", "household": bh })
+        )
+        .unwrap_err()["code"],
+        "unknown_household"
+    );
+    call(&webview, "distribute", json!({ "campaign": "bd-hailong-2024", "household": bh, "recipient": "representative", "note": null })).unwrap();
+    call(
+        &webview,
+        "collect",
+        json!({ "campaign": "bd-hailong-2024", "household": bh }),
+    )
+    .unwrap();
+    let sheet = call(
+        &webview,
+        "keying_sheet",
+        json!({ "campaign": "bd-hailong-2024", "household": bh }),
+    )
+    .unwrap();
+    assert_eq!(sheet["form"], "bd-hailong-2024@1");
+    assert_eq!(sheet["questions"][0]["id"], "a_gioi_tinh");
+    // The tablet carries both after a restart too.
+    drop(webview);
+    drop(app);
+    let reopened = AppState::open(device_dir.path().to_owned()).unwrap();
+    let app = with_commands(mock_builder())
+        .manage(reopened)
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    let tablet = call(&webview, "overview", json!({})).unwrap();
+    assert_eq!(tablet["campaigns"].as_array().unwrap().len(), 2);
+    assert_eq!(tablet["pending"]["events_total"], 4);
 }

@@ -101,9 +101,15 @@ fn main() {
 
     // Keystroke to saved answer: a whole SIPAS form keyed through the real webview.
     set_route(&format!("#/key/{household}/1"));
+    let port = fieldpost_e2e::free_port();
     let driver = Process::group(
         own_group(&mut Command::new(tauri_driver_binary()))
-            .args(["--port", "4444", "--native-port", "4445"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &fieldpost_e2e::free_port().to_string(),
+            ])
             .env("DISPLAY", &display)
             .env("FIELDPOST_DATA_DIR", device.path())
             .stdout(Stdio::null())
@@ -112,12 +118,12 @@ fn main() {
             .unwrap(),
     );
     let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::blocking::get("http://127.0.0.1:4444/status").is_err() {
+    while reqwest::blocking::get(format!("http://127.0.0.1:{port}/status")).is_err() {
         assert!(Instant::now() < deadline, "tauri-driver did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
     let s = Session::start(
-        "http://127.0.0.1:4444",
+        &format!("http://127.0.0.1:{port}"),
         json!({ "tauri:options": { "application": app } }),
     )
     .unwrap();

@@ -181,7 +181,8 @@ pub fn key_form(
 }
 
 /// The real app (`target/debug/fieldpost`, or `FIELDPOST_APP_BIN`) under its own Xvfb, driven
-/// through tauri-driver on the fixed ports 4444/4445 (one such test at a time), with a fresh
+/// through tauri-driver on free ports of 127.0.0.1 (one app at a time in a test binary: the
+/// tests of one binary take turns), with a fresh
 /// device data folder.
 pub struct App {
     pub session: webdriver::Session,
@@ -191,9 +192,19 @@ pub struct App {
     pub capabilities: Value,
     _driver: Process,
     _xvfb: Process,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
-pub const DRIVER_PORT: u16 = 4444;
+/// A port of 127.0.0.1 nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// One app under test at a time in a test binary (each has its Xvfb, WebKitWebDriver, app).
+static ONE_APP_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 pub fn app_binary() -> PathBuf {
     let path = std::env::var("FIELDPOST_APP_BIN")
@@ -210,12 +221,21 @@ impl App {
 
     /// The app with more environment variables (tauri-driver passes its own on to the app).
     pub fn start_with(env: &[(&str, &str)]) -> App {
+        let turn = ONE_APP_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let app = app_binary();
         let (xvfb, display) = start_display();
+        let (port, native_port) = (free_port(), free_port());
         let data_dir = tempfile::tempdir().unwrap();
         let driver = Process::group(
             own_group(&mut Command::new(tauri_driver_binary()))
-                .args(["--port", &DRIVER_PORT.to_string(), "--native-port", "4445"])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--native-port",
+                    &native_port.to_string(),
+                ])
                 .env("DISPLAY", &display)
                 .env("FIELDPOST_DATA_DIR", data_dir.path())
                 .envs(env.iter().copied())
@@ -226,7 +246,7 @@ impl App {
                     "tauri-driver is installed (scripts/test: cargo install tauri-driver --locked)",
                 ),
         );
-        let driver_url = format!("http://127.0.0.1:{DRIVER_PORT}");
+        let driver_url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while reqwest::blocking::get(format!("{driver_url}/status")).is_err() {
             assert!(Instant::now() < deadline, "tauri-driver did not start");
@@ -243,6 +263,7 @@ impl App {
             capabilities,
             _driver: driver,
             _xvfb: xvfb,
+            _turn: turn,
         }
     }
 

@@ -29,7 +29,19 @@ export interface VillageToday {
   late: number;
 }
 
+/** Everything the tablet carries: each campaign apart, and what waits to be sent of all. */
+export interface Tablet {
+  enrolled: boolean;
+  campaigns: Overview[];
+  pending: Progress;
+  rejected: number;
+  last_contact: string | null;
+}
+
+/** One campaign on the tablet. */
 export interface Overview {
+  /** The campaign's id: what every command of its screens names it by. */
+  id: string;
   enrolled: boolean;
   enumerator: string | null;
   enumerator_name: string | null;
@@ -117,27 +129,38 @@ export interface SyncDone {
   asked: boolean;
 }
 
+/** The campaign the screens in front of the enumerator belong to (set by the router). */
+let campaign = '';
+
+export function useCampaign(id: string): void {
+  campaign = id;
+}
+
+export function currentCampaign(): string {
+  return campaign;
+}
+
 export const api = {
-  overview: () => invoke<Overview>('overview'),
-  enroll: (url: string, code: string) => invoke<Overview>('enroll', { url, code }),
-  households: () => invoke<Household[]>('households'),
-  history: (household: string) => invoke<HistoryEntry[]>('history', { household }),
+  overview: () => invoke<Tablet>('overview'),
+  enroll: (url: string, code: string) => invoke<Tablet>('enroll', { url, code }),
+  households: (of: string = campaign) => invoke<Household[]>('households', { campaign: of }),
+  history: (household: string) => invoke<HistoryEntry[]>('history', { campaign, household }),
   distribute: (household: string, recipient: 'representative' | 'family_member', note: string | null) =>
-    invoke<Household>('distribute', { household, recipient, note }),
-  collect: (household: string) => invoke<Household>('collect', { household }),
-  recordOutcome: (household: string, outcome: string, note: string | null) => invoke<Household>('record_outcome', { household, outcome, note }),
-  replace: (household: string) => invoke<string>('replace', { household }),
-  keyingSheet: (household: string) => invoke<KeyingSheet>('keying_sheet', { household }),
+    invoke<Household>('distribute', { campaign, household, recipient, note }),
+  collect: (household: string) => invoke<Household>('collect', { campaign, household }),
+  recordOutcome: (household: string, outcome: string, note: string | null) => invoke<Household>('record_outcome', { campaign, household, outcome, note }),
+  replace: (household: string) => invoke<string>('replace', { campaign, household }),
+  keyingSheet: (household: string) => invoke<KeyingSheet>('keying_sheet', { campaign, household }),
   keyAnswer: (household: string, pass: number, question: string, value: Answer | null) =>
-    invoke<{ validation: Validation; cleared: string[] }>('key_answer', { household, pass, question, value }),
-  keyingState: (household: string, pass: number) => invoke<{ answers: Record<string, Answer>; validation: Validation }>('keying_state', { household, pass }),
-  finishFirstKeying: (household: string) => invoke<Household>('finish_first_keying', { household }),
-  mismatches: (household: string) => invoke<Mismatch[]>('mismatches', { household }),
+    invoke<{ validation: Validation; cleared: string[] }>('key_answer', { campaign, household, pass, question, value }),
+  keyingState: (household: string, pass: number) => invoke<{ answers: Record<string, Answer>; validation: Validation }>('keying_state', { campaign, household, pass }),
+  finishFirstKeying: (household: string) => invoke<Household>('finish_first_keying', { campaign, household }),
+  mismatches: (household: string) => invoke<Mismatch[]>('mismatches', { campaign, household }),
   finishVerification: (household: string, resolutions: Record<string, Answer | null>) =>
-    invoke<Household>('finish_verification', { household, resolutions }),
-  handOverParcel: (households: string[]) => invoke<string>('hand_over_parcel', { households }),
-  parcels: () => invoke<Parcel[]>('parcels'),
-  rejectedEvents: () => invoke<RejectedEvent[]>('rejected_events'),
+    invoke<Household>('finish_verification', { campaign, household, resolutions }),
+  handOverParcel: (households: string[]) => invoke<string>('hand_over_parcel', { campaign, households }),
+  parcels: () => invoke<Parcel[]>('parcels', { campaign }),
+  rejectedEvents: (of: string = campaign) => invoke<RejectedEvent[]>('rejected_events', { campaign: of }),
   syncNow: () => invoke<boolean>('sync_now'),
   uiStateGet: () => invoke<{ route?: string; lang?: string } | null>('ui_state_get'),
   uiReady: (screen: string) => invoke<number>('ui_ready', { screen }),

@@ -9,15 +9,15 @@ import '@fontsource/noto-sans/vietnamese-400.css';
 import '@fontsource/noto-sans/vietnamese-700.css';
 import './style.css';
 
-import { api, type CommandError, type Overview } from './api';
+import { api, useCampaign, type CommandError, type Overview, type Tablet } from './api';
 import { h, clear } from './dom';
 import { lang, setLang, t, type Lang } from './i18n';
-import { parseRoute, type Route } from './route';
+import { campaignOf, href, parseRoute, type Route } from './route';
 import * as screens from './screens';
 import { banner } from './rejections';
 
 const root = document.getElementById('app') as HTMLElement;
-let overview: Overview | null = null;
+let overview: Tablet | null = null;
 let readyReported = false;
 let syncLine = '';
 
@@ -47,7 +47,7 @@ function nav(current: Route): HTMLElement {
       {},
       h('strong', { class: 'brand' }, t('app')),
       overview?.enrolled ? link('nav-today', '#/today', t('nav_today'), current.name === 'today' || current.name === 'village') : null,
-      overview?.enrolled ? link('nav-parcels', '#/parcels', t('nav_parcels'), current.name === 'parcels') : null,
+      overview?.enrolled ? link('nav-parcels', href({ name: 'parcels' }), t('nav_parcels'), current.name === 'parcels') : null,
       overview?.enrolled ? link('nav-sync', '#/sync', t('nav_sync'), current.name === 'sync') : link('nav-setup', '#/setup', t('nav_setup'), true),
       h('span', { class: 'spacer' }),
       h(
@@ -92,11 +92,18 @@ async function render(): Promise<void> {
     root.append(h('p', { class: 'error' }, errorText(e)));
     return;
   }
-  const target = !overview.enrolled && route.name !== 'setup' ? parseRoute('#/setup') : route;
+  let target = !overview.enrolled && route.name !== 'setup' ? parseRoute('#/setup') : route;
+  // One campaign's screen opens in its campaign (a screen saved without one, in the first);
+  // a campaign the tablet no longer carries leaves for Today.
+  const wanted = campaignOf(target) ?? overview.campaigns[0]?.id;
+  const here = overview.campaigns.find((c) => c.id === wanted) ?? overview.campaigns[0];
+  if (campaignOf(target) && !overview.campaigns.some((c) => c.id === wanted)) target = { name: 'today' };
+  if (here) useCampaign(here.id);
   const main = h('main', {}, h('p', {}, t('loading')));
   clear(root);
   root.append(nav(target), main);
-  const ctx: screens.Context = { overview, refresh: render, errorText };
+  // Before enrollment only Set-up is shown, which reads the tablet alone.
+  const ctx: screens.Context = { tablet: overview, overview: here as Overview, refresh: render, errorText };
   const screen = await screens.render(target, ctx).catch((e: unknown) => h('p', { class: 'error' }, errorText(e)));
   if (mine !== renderGeneration) return;
   clear(main);

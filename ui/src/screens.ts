@@ -1,7 +1,7 @@
 // The screens. Each builds its DOM from the commands' answers; none keeps state of its own
 // beyond what is on screen (the device core is the source of truth).
 
-import { api, type Household, type Overview, type Progress, type SyncDone } from './api';
+import { api, type Household, type Overview, type Progress, type SyncDone, type Tablet } from './api';
 import { append, h } from './dom';
 import { formatDate, formatDateTime, lang, t, tDynamic } from './i18n';
 import * as keying from './keying';
@@ -12,6 +12,9 @@ import type { CameraProblem } from './qr_camera';
 import { href, type Route } from './route';
 
 export interface Context {
+  /** Every campaign the tablet carries. */
+  tablet: Tablet;
+  /** The campaign of the screen in front of the enumerator (the first on Today and Sync). */
   overview: Overview;
   refresh: () => Promise<void>;
   errorText: (e: unknown) => string;
@@ -50,21 +53,34 @@ function flash(where: HTMLElement, message: string, kind: 'error' | 'ok' = 'erro
 // ---- Set-up -------------------------------------------------------------------------------
 
 function setup(ctx: Context): HTMLElement {
-  const o = ctx.overview;
-  if (o.enrolled) {
-    return h(
-      'section',
-      {},
-      h('h1', {}, t('enrolled_as', { name: o.enumerator_name ?? o.enumerator ?? '' })),
-      h('p', {}, `${t('campaign')}: `, h('strong', {}, o.campaign ?? '')),
-      timeline(o),
-      h('h2', {}, t('your_villages')),
-      h('ul', {}, o.villages.map((v) => h('li', {}, `${v.name}, ${v.commune}, ${v.district}`))),
-      h('a', { class: 'button', href: '#/today', id: 'go-today' }, t('go_today')),
-    );
-  }
-  const url = h('input', { id: 'intake-url', type: 'url', value: 'http://127.0.0.1:8080', autocomplete: 'off', required: true });
-  const code = h('input', { id: 'code', type: 'text', autocomplete: 'off', autocapitalize: 'characters', autofocus: true, required: true, placeholder: 'XXXX-XXXX-XXXX' });
+  const tablet = ctx.tablet;
+  if (!tablet.enrolled) return enrollForm(ctx, null);
+  return h(
+    'section',
+    {},
+    h('h1', {}, t('enrolled_as', { name: tablet.campaigns.map((o) => o.enumerator_name ?? o.enumerator ?? '').filter((n, i, all) => all.indexOf(n) === i).join(', ') })),
+    tablet.campaigns.map((o) =>
+      h(
+        'div',
+        { class: 'card campaign', 'data-campaign': o.id },
+        h('h2', {}, o.campaign ?? o.id),
+        h('p', {}, `${t('enumerator')}: `, h('strong', {}, o.enumerator_name ?? o.enumerator ?? '')),
+        timeline(o),
+        h('h3', {}, t('your_villages')),
+        h('ul', {}, o.villages.map((v) => h('li', {}, `${v.name}, ${v.commune}, ${v.district}`))),
+      ),
+    ),
+    h('a', { class: 'button', href: '#/today', id: 'go-today' }, t('go_today')),
+    h('details', { class: 'card', id: 'add-campaign' }, h('summary', {}, t('add_campaign')), enrollForm(ctx, tablet.campaigns[0]?.intake_url ?? null)),
+  );
+}
+
+/** The enrollment form: the intake's address and a one-time code, typed or read from the
+ * printed QR code. `intake` is the address a campaign already uses, when adding another. */
+function enrollForm(ctx: Context, intake: string | null): HTMLElement {
+  const adding = intake !== null;
+  const url = h('input', { id: 'intake-url', type: 'url', value: intake ?? 'http://127.0.0.1:8080', autocomplete: 'off', required: true });
+  const code = h('input', { id: 'code', type: 'text', autocomplete: 'off', autocapitalize: 'characters', autofocus: !adding, required: true, placeholder: 'XXXX-XXXX-XXXX' });
   // A scanned or pasted QR link fills both fields (a scanner types it whole, then Enter).
   const takeLink = () => {
     const link = parseEnrollLink(code.value);
@@ -97,8 +113,8 @@ function setup(ctx: Context): HTMLElement {
         }
       },
     },
-    h('h1', {}, t('setup_title')),
-    h('p', {}, t('setup_intro')),
+    adding ? h('p', {}, t('add_campaign_intro')) : h('h1', {}, t('setup_title')),
+    adding ? null : h('p', {}, t('setup_intro')),
     h('label', {}, t('intake_url'), url),
     h('label', {}, t('code'), code),
     scanner,
@@ -168,13 +184,25 @@ function timeline(o: Overview): HTMLElement | null {
 // ---- Today --------------------------------------------------------------------------------
 
 function today(ctx: Context): HTMLElement {
-  const o = ctx.overview;
-  const phase = o.today?.phase ?? 'over';
+  const several = ctx.tablet.campaigns.length > 1;
+  const first = ctx.tablet.campaigns[0];
   return h(
     'section',
     {},
-    h('h1', {}, t('today_title', { date: o.date ? formatDate(o.date) : '' })),
-    h('p', { class: `phase p-${phase}`, id: 'phase' }, `${t('phase')}: `, h('strong', {}, tDynamic(`phase_${phase}`, phase))),
+    h('h1', {}, t('today_title', { date: first?.date ? formatDate(first.date) : '' })),
+    ctx.tablet.campaigns.map((o) => campaignToday(o, several)),
+  );
+}
+
+/** One campaign's day: its phase, its villages, households moved away. With several
+ * campaigns each is its own section under its name, so their work never mixes. */
+function campaignToday(o: Overview, several: boolean): HTMLElement {
+  const phase = o.today?.phase ?? 'over';
+  return h(
+    'section',
+    { class: several ? 'campaign-day card' : 'campaign-day', 'data-campaign': o.id },
+    several ? h('h2', { class: 'campaign-name' }, o.campaign ?? o.id) : null,
+    h('p', { class: `phase p-${phase}`, id: several ? null : 'phase' }, `${t('phase')}: `, h('strong', {}, tDynamic(`phase_${phase}`, phase))),
     h(
       'div',
       { class: 'cards' },
@@ -183,7 +211,7 @@ function today(ctx: Context): HTMLElement {
         const count = (label: string, n: number, cls = '') => h('div', { class: `count ${cls}` }, h('span', { class: 'n' }, n), h('span', {}, label));
         return h(
           'a',
-          { class: 'card village-card', href: href({ name: 'village', id: v.id }), 'data-village': v.id },
+          { class: 'card village-card', href: href({ name: 'village', id: v.id, campaign: o.id }), 'data-village': v.id },
           h('h2', {}, v.name),
           h('p', { class: 'muted' }, `${v.commune}, ${v.district}`),
           h(
@@ -201,7 +229,7 @@ function today(ctx: Context): HTMLElement {
       ? null
       : h(
           'section',
-          { class: 'card moved-away', id: 'moved-away' },
+          { class: 'card moved-away', id: several ? null : 'moved-away' },
           h('h2', {}, t('moved_away_title')),
           h(
             'ul',
@@ -210,7 +238,7 @@ function today(ctx: Context): HTMLElement {
               h(
                 'li',
                 { 'data-household': x.id },
-                h('a', { href: href({ name: 'household', id: x.id }) }, h('strong', {}, x.name), ` (${x.serial})`),
+                h('a', { href: href({ name: 'household', id: x.id, campaign: o.id }) }, h('strong', {}, x.name), ` (${x.serial})`),
                 ' — ',
                 x.moved_to ? t('moved_to', { who: x.moved_to }) : t('moved_to_someone'),
                 h('p', { class: 'fate' }, paperFate(x)),
@@ -805,9 +833,18 @@ async function parcels(ctx: Context): Promise<HTMLElement> {
     t('make_parcel'),
   );
   const numbered = [...made].reverse().map((p, i) => ({ p, n: i + 1 }));
+  const others = ctx.tablet.campaigns.filter((c) => c.id !== ctx.overview.id);
   append(
     section,
     h('h1', {}, t('parcels_title')),
+    others.length > 0
+      ? h(
+          'p',
+          { class: 'campaign-switch' },
+          h('strong', {}, ctx.overview.campaign ?? ctx.overview.id),
+          others.flatMap((c) => [' · ', h('a', { href: href({ name: 'parcels', campaign: c.id }), 'data-campaign': c.id }, c.campaign ?? c.id)]),
+        )
+      : null,
     h('h2', {}, t('ready_forms')),
     ready.length === 0
       ? h('p', { class: 'muted' }, t('none_ready'))
@@ -863,13 +900,17 @@ export function syncFinished(d: SyncDone, errorText: (e: unknown) => string): vo
 }
 
 async function sync(ctx: Context): Promise<HTMLElement> {
-  const o = ctx.overview;
-  const [rejected, list] = await Promise.all([api.rejectedEvents(), api.households()]);
-  const byId = new Map(list.map((x) => [x.id, x]));
-  const householdName = (id: string) => {
-    const x = byId.get(id);
-    return x ? `${x.name} (${x.serial})` : id;
-  };
+  const o = ctx.tablet;
+  // Refused work of every campaign, each named by its households in that campaign.
+  const perCampaign = await Promise.all(
+    o.campaigns.map(async (c) => {
+      const [refused, list] = await Promise.all([api.rejectedEvents(c.id), api.households(c.id)]);
+      const byId = new Map(list.map((x) => [x.id, x]));
+      return refused.map((r) => ({ r, campaign: c, byId }));
+    }),
+  );
+  const rejected = perCampaign.flat();
+  const several = o.campaigns.length > 1;
   progressBar = h('progress', { id: 'sync-progress', max: 1, value: 0 });
   syncStatus = h('p', { id: 'sync-status', 'aria-live': 'polite' }, lastSyncMessage);
   const lastStatus = syncStatus;
@@ -899,17 +940,22 @@ async function sync(ctx: Context): Promise<HTMLElement> {
       : h(
           'ul',
           { class: 'rejected' },
-          rejected.map((r) =>
-            h(
+          rejected.map(({ r, campaign, byId }) => {
+            const householdName = (id: string) => {
+              const x = byId.get(id);
+              return x ? `${x.name} (${x.serial})` : id;
+            };
+            return h(
               'li',
-              { 'data-code': r.code, 'data-resolution': r.resolution ?? 'waiting' },
+              { 'data-code': r.code, 'data-resolution': r.resolution ?? 'waiting', 'data-campaign': campaign.id },
+              several ? h('span', { class: 'muted' }, `${campaign.campaign ?? campaign.id}: `) : null,
               h('b', {}, tDynamic(`kind_${r.kind}`, r.kind)),
               r.household ? ` — ${householdName(r.household)}` : '',
               r.resolution ? null : h('p', { class: 'error' }, `${t('rejected_what')}: ${whatToDo(r, householdName)}`),
               h('p', { class: r.resolution ? 'resolution' : 'resolution muted' }, resolutionText(r)),
               lang() === 'en' ? h('p', { class: 'muted' }, r.reason) : null,
-            ),
-          ),
+            );
+          }),
         ),
   );
 }

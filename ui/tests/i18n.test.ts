@@ -15,21 +15,28 @@ describe('strings', () => {
 });
 
 describe('routes', () => {
-  it('round-trips every screen through the URL hash', () => {
+  it('round-trips every screen through the URL hash, one campaign\'s screens with their campaign', () => {
     for (const r of [
       { name: 'today' },
-      { name: 'village', id: 'dh-p2-kp1' },
-      { name: 'household', id: 'dh-p2-kp1-01' },
-      { name: 'key', id: 'dh-p2-kp1-01', pass: 2 },
-      { name: 'verify', id: 'x y' },
-      { name: 'parcels' },
+      { name: 'village', id: 'dh-p2-kp1', campaign: 'qt-sipas-2024' },
+      { name: 'household', id: 'dh-p2-kp1-01', campaign: 'bd-hailong-2024' },
+      { name: 'key', id: 'dh-p2-kp1-01', pass: 2, campaign: 'qt-sipas-2024' },
+      { name: 'verify', id: 'x y', campaign: 'c/d' },
+      { name: 'parcels', campaign: 'qt-sipas-2024' },
       { name: 'sync' },
       { name: 'setup' },
     ] as const) {
       expect(parseRoute(href(r))).toEqual(r);
     }
+    expect(href({ name: 'village', id: 'v', campaign: 'bd-hailong-2024' })).toBe('#/c/bd-hailong-2024/village/v');
     expect(parseRoute('#/nonsense')).toEqual({ name: 'today' });
     expect(parseRoute('')).toEqual({ name: 'today' });
+  });
+  it('opens a screen saved before campaigns were named in the current campaign', async () => {
+    const { useCampaign } = await import('../src/api');
+    expect(parseRoute('#/village/dh-p2-kp1')).toEqual({ name: 'village', id: 'dh-p2-kp1', campaign: undefined });
+    useCampaign('qt-sipas-2024');
+    expect(href({ name: 'household', id: 'h' })).toBe('#/c/qt-sipas-2024/household/h');
   });
 });
 
