@@ -21,33 +21,72 @@ fn a_tablet_carries_two_campaigns_apart_under_one_key() {
     assert!(tablet.is_empty());
 
     let wrong = tablet.enroll(&centre.url, "0000-0000-0000", "tablet");
-    assert!(matches!(wrong, Err(ClientError::Refused { ref code, .. }) if code == "enrollment_code_invalid"), "{wrong:?}");
-    assert_eq!(slots(dir.path()), 0, "a failed enrollment leaves nothing behind");
+    assert!(
+        matches!(wrong, Err(ClientError::Refused { ref code, .. }) if code == "enrollment_code_invalid"),
+        "{wrong:?}"
+    );
+    assert_eq!(
+        slots(dir.path()),
+        0,
+        "a failed enrollment leaves nothing behind"
+    );
     let down = tablet.enroll("http://127.0.0.1:9", "0000-0000-0000", "tablet");
     assert!(matches!(down, Err(ClientError::Network(_))), "{down:?}");
     assert_eq!(slots(dir.path()), 0);
 
-    let qt_code = centre.intake.issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "t").unwrap();
-    let bd_code = bd.issue_enrollment_code("enum-bd-dt", chrono::Duration::hours(1), "t").unwrap();
-    assert_eq!(tablet.enroll(&centre.url, &qt_code, "tablet").unwrap(), "qt-sipas-2024");
-    assert_eq!(tablet.enroll(&centre.url, &bd_code, "tablet").unwrap(), "bd-hailong-2024");
+    let qt_code = centre
+        .intake
+        .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "t")
+        .unwrap();
+    let bd_code = bd
+        .issue_enrollment_code("enum-bd-dt", chrono::Duration::hours(1), "t")
+        .unwrap();
+    assert_eq!(
+        tablet.enroll(&centre.url, &qt_code, "tablet").unwrap(),
+        "qt-sipas-2024"
+    );
+    assert_eq!(
+        tablet.enroll(&centre.url, &bd_code, "tablet").unwrap(),
+        "bd-hailong-2024"
+    );
     assert_eq!(tablet.ids(), ["qt-sipas-2024", "bd-hailong-2024"]);
     let qt = tablet.get("qt-sipas-2024").unwrap();
     let bdc = tablet.get("bd-hailong-2024").unwrap();
     assert_eq!(qt.public_key(), bdc.public_key(), "one key for the tablet");
-    assert!(qt.households().unwrap().iter().all(|h| h.id.starts_with("dh-p2")));
-    assert!(bdc.households().unwrap().iter().all(|h| h.id.starts_with("bd-dt")));
-    assert_eq!(bdc.form().unwrap().reference(), "bd-hailong-2024@1", "the province's form, over the air");
+    assert!(qt
+        .households()
+        .unwrap()
+        .iter()
+        .all(|h| h.id.starts_with("dh-p2")));
+    assert!(bdc
+        .households()
+        .unwrap()
+        .iter()
+        .all(|h| h.id.starts_with("bd-dt")));
+    assert_eq!(
+        bdc.form().unwrap().reference(),
+        "bd-hailong-2024@1",
+        "the province's form, over the air"
+    );
 
     // A second code of a campaign the tablet carries: refused, nothing replaced, code unspent.
-    let again = bd.issue_enrollment_code("enum-bd-dt", chrono::Duration::hours(1), "t").unwrap();
+    let again = bd
+        .issue_enrollment_code("enum-bd-dt", chrono::Duration::hours(1), "t")
+        .unwrap();
     assert!(tablet.enroll(&centre.url, &again, "tablet").is_err());
     assert_eq!(slots(dir.path()), 2);
-    let device = tablet.get("bd-hailong-2024").unwrap().enrollment().unwrap().device;
+    let device = tablet
+        .get("bd-hailong-2024")
+        .unwrap()
+        .enrollment()
+        .unwrap()
+        .device;
     assert!(!bd.store.device(device).unwrap().unwrap().revoked);
 
     // Work in one campaign is that campaign's.
-    let h = tablet.get("bd-hailong-2024").unwrap().households().unwrap()[0].id.clone();
+    let h = tablet.get("bd-hailong-2024").unwrap().households().unwrap()[0]
+        .id
+        .clone();
     tablet
         .get_mut("bd-hailong-2024")
         .unwrap()
@@ -57,10 +96,17 @@ fn a_tablet_carries_two_campaigns_apart_under_one_key() {
         tablet.get_mut("qt-sipas-2024").unwrap().collect(&h),
         Err(ClientError::UnknownHousehold(_))
     ));
-    assert!(matches!(tablet.get("nowhere"), Err(ClientError::UnknownCampaign(_))));
+    assert!(matches!(
+        tablet.get("nowhere"),
+        Err(ClientError::UnknownCampaign(_))
+    ));
     drop(tablet);
     let tablet = Campaigns::open(dir.path()).unwrap();
-    assert_eq!(tablet.ids(), ["qt-sipas-2024", "bd-hailong-2024"], "kept across a restart");
+    assert_eq!(
+        tablet.ids(),
+        ["qt-sipas-2024", "bd-hailong-2024"],
+        "kept across a restart"
+    );
     assert_eq!(Campaigns::dirs(dir.path()).unwrap().len(), 2);
 }
 
@@ -72,13 +118,18 @@ fn a_tablet_set_up_before_keeps_its_first_campaign_where_it_was() {
     // The layout of before: one campaign in the app's data directory itself.
     {
         let mut old = Client::open(dir.path()).unwrap();
-        let code = centre.intake.issue_enrollment_code("enum-gl-tt", chrono::Duration::hours(1), "t").unwrap();
+        let code = centre
+            .intake
+            .issue_enrollment_code("enum-gl-tt", chrono::Duration::hours(1), "t")
+            .unwrap();
         old.enroll(&centre.url, &code, "tablet").unwrap();
     }
     let mut tablet = Campaigns::open(dir.path()).unwrap();
     assert_eq!(tablet.ids(), ["qt-sipas-2024"]);
     assert_eq!(tablet.get("qt-sipas-2024").unwrap().data_dir(), dir.path());
-    let code = bd.issue_enrollment_code("enum-bd-tdm", chrono::Duration::hours(1), "t").unwrap();
+    let code = bd
+        .issue_enrollment_code("enum-bd-tdm", chrono::Duration::hours(1), "t")
+        .unwrap();
     tablet.enroll(&centre.url, &code, "tablet").unwrap();
     assert_eq!(tablet.ids(), ["qt-sipas-2024", "bd-hailong-2024"]);
     assert_eq!(

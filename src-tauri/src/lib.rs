@@ -1,6 +1,8 @@
 //! # fieldpost-app — the enumerator's app
 //!
-//! A thin Tauri v2 shell over `field-client`: each command locks the device, calls one
+//! A thin Tauri v2 shell over `field-client`: each command (on Tauri's thread pool, never on
+//! the window's thread: a save's fsync must not hold up the keys still coming from the
+//! keyboard) locks the device, calls one
 //! function of the core for the campaign it names (a tablet may carry several, see
 //! [`field_client::Campaigns`]), and returns what the screen shows. What screens show is built in
 //! [`view`] (testable without Tauri); syncing runs off the UI thread in [`sync`]. The front end
@@ -68,7 +70,7 @@ pub struct Keyed {
     pub cleared: Vec<String>,
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn overview(state: State<AppState>) -> Answer<view::Tablet> {
     state.all(|all| {
         for c in all.clients_mut() {
@@ -78,6 +80,8 @@ fn overview(state: State<AppState>) -> Answer<view::Tablet> {
     })
 }
 
+// On the window's thread: enrolling talks to the intake with a blocking HTTP client, which
+// must not be made or dropped on the async runtime's threads.
 #[tauri::command]
 fn enroll(state: State<AppState>, url: String, code: String) -> Answer<view::Tablet> {
     state.all(|all| {
@@ -86,12 +90,12 @@ fn enroll(state: State<AppState>, url: String, code: String) -> Answer<view::Tab
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn households(state: State<AppState>, campaign: String) -> Answer<Vec<Household>> {
     state.with(&campaign, |c| c.households())
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn history(
     state: State<AppState>,
     campaign: String,
@@ -100,7 +104,7 @@ fn history(
     state.with(&campaign, |c| c.history(&household))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn distribute(
     state: State<AppState>,
     campaign: String,
@@ -114,14 +118,14 @@ fn distribute(
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn collect(state: State<AppState>, campaign: String, household: String) -> Answer<Household> {
     state.with(&campaign, |c| {
         c.collect(&household).and_then(|_| c.household(&household))
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn record_outcome(
     state: State<AppState>,
     campaign: String,
@@ -135,12 +139,12 @@ fn record_outcome(
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn replace(state: State<AppState>, campaign: String, household: String) -> Answer<String> {
     state.with(&campaign, |c| c.replace(&household))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 /// The sheet of the form version this household is keyed with.
 fn keying_sheet(
     state: State<AppState>,
@@ -150,7 +154,7 @@ fn keying_sheet(
     state.with(&campaign, |c| c.form_of(&household).map(view::keying_sheet))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn key_answer(
     state: State<AppState>,
     campaign: String,
@@ -175,7 +179,7 @@ pub struct KeyingState {
 }
 
 /// What one keying pass holds so far (pass 2 never shows pass 1), and its validation.
-#[tauri::command]
+#[tauri::command(async)]
 fn keying_state(
     state: State<AppState>,
     campaign: String,
@@ -191,7 +195,7 @@ fn keying_state(
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn finish_first_keying(
     state: State<AppState>,
     campaign: String,
@@ -203,7 +207,7 @@ fn finish_first_keying(
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn mismatches(
     state: State<AppState>,
     campaign: String,
@@ -212,7 +216,7 @@ fn mismatches(
     state.with(&campaign, |c| c.mismatches(&household))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn finish_verification(
     state: State<AppState>,
     campaign: String,
@@ -225,7 +229,7 @@ fn finish_verification(
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn hand_over_parcel(
     state: State<AppState>,
     campaign: String,
@@ -234,23 +238,23 @@ fn hand_over_parcel(
     state.with(&campaign, |c| c.hand_over_parcel(&households))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn parcels(state: State<AppState>, campaign: String) -> Answer<Vec<Parcel>> {
     state.with(&campaign, |c| c.parcels())
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn rejected_events(state: State<AppState>, campaign: String) -> Answer<Vec<RejectedEvent>> {
     state.with(&campaign, |c| c.rejected_events())
 }
 
 /// Starts a sync in the background; `false` if one is already running.
-#[tauri::command]
+#[tauri::command(async)]
 fn sync_now<R: tauri::Runtime>(app: tauri::AppHandle<R>, state: State<AppState>) -> bool {
     sync::start(app, state.dir.clone(), state.sync.clone())
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn ui_state_get(state: State<AppState>) -> Json {
     // The page's first call: the webview is up and its script runs.
     PAGE_UP.get_or_init(|| STARTED.get().map(|s| s.elapsed()).unwrap_or_default());
@@ -259,7 +263,7 @@ fn ui_state_get(state: State<AppState>) -> Json {
 
 /// The first screen is drawn and takes input. With `FIELDPOST_REPORT_STARTUP` set, prints the
 /// start-up times (for `scripts/bench`), and exits too when it is `exit`.
-#[tauri::command]
+#[tauri::command(async)]
 fn ui_ready(app: tauri::AppHandle<impl tauri::Runtime>, screen: String) -> u128 {
     let ready = STARTED.get().map(|s| s.elapsed()).unwrap_or_default();
     if let Ok(mode) = std::env::var("FIELDPOST_REPORT_STARTUP") {
@@ -276,7 +280,7 @@ fn ui_ready(app: tauri::AppHandle<impl tauri::Runtime>, screen: String) -> u128 
     ready.as_millis()
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn ui_state_set(state: State<AppState>, value: Json) -> Answer<()> {
     ui_state::save(&state.dir, &value).map_err(|e| CommandError::new("storage", e.to_string()))
 }

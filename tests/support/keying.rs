@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 pub enum Key {
     Char(char),
     Enter,
+    /// Shift+Tab: back to the question before.
+    BackTab,
 }
 
 /// Which letters free-text answers are drawn from: Vietnamese through WebDriver, plain ASCII
@@ -156,6 +158,8 @@ pub fn webdriver_text(keys: &[Key]) -> String {
         .map(|k| match k {
             Key::Char(c) => c.to_string(),
             Key::Enter => crate::webdriver::ENTER.to_string(),
+            // Shift down, Tab, every modifier up (the W3C "null" key).
+            Key::BackTab => "\u{E008}\u{E004}\u{E000}".to_string(),
         })
         .collect()
 }
@@ -165,6 +169,7 @@ pub fn keysyms(keys: &[Key]) -> Vec<String> {
     keys.iter()
         .map(|k| match k {
             Key::Enter => "Return".to_string(),
+            Key::BackTab => "shift+Tab".to_string(),
             Key::Char(' ') => "space".to_string(),
             Key::Char(c) if c.is_ascii_alphanumeric() => c.to_string(),
             Key::Char(c) => {

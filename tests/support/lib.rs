@@ -267,6 +267,18 @@ impl App {
         }
     }
 
+    /// The device core of the campaign the app enrolled in first (what it stored, read as
+    /// another process would).
+    pub fn device(&self) -> field_client::Client {
+        let dirs = field_client::Campaigns::dirs(self.data_dir.path()).unwrap();
+        let first = dirs.first().expect("the app enrolled in a campaign");
+        field_client::Client::open_with_key(
+            first,
+            field_client::Campaigns::key_of(self.data_dir.path()).unwrap(),
+        )
+        .unwrap()
+    }
+
     /// Enrolls the device on the set-up screen.
     pub fn enroll(&self, intake_url: &str, code: &str) {
         let s = &self.session;
@@ -282,8 +294,16 @@ impl App {
     pub fn open_first_keying(&self, household: &str) {
         let s = &self.session;
         s.script(&format!("location.hash = '#/household/{household}'"));
+        s.wait(&format!("#serial"));
         s.click("#hand-out-rep");
-        s.wait_text("h1", "Đã phát");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !s.text("h1").unwrap_or_default().contains("Đã phát") {
+            if Instant::now() > deadline {
+                let said = s.script("return [location.hash, document.querySelector('h1')?.textContent, document.querySelector('.flash')?.textContent, document.getElementById('serial')?.textContent]");
+                panic!("{household} was not handed out: {said}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         s.click("#collect");
         s.wait_text("h1", "Đã thu");
         s.click("#key-1");

@@ -159,6 +159,16 @@ export function coreErrorMessage(e: CoreError): { key: Key; params: Record<strin
 export interface Stroke {
   key: string;
   shift: boolean;
+  /** Not a key: what a question's box holds, to be saved as it is (the keyer left the box
+   * by the mouse, or finishes or leaves the form, without pressing Enter). */
+  commit?: { question: number; raw: string };
+}
+
+/** The key a keydown means. WebKitGTK reports Shift+Tab under X as a key of its own
+ * (`ISO_Left_Tab`), which must mean Tab-with-Shift like everywhere else. */
+export function keyOf(e: { key: string; code?: string; keyCode?: number }): string {
+  if (e.key === 'Tab' || e.key === 'ISO_Left_Tab' || e.code === 'Tab' || e.keyCode === 9) return 'Tab';
+  return e.key;
 }
 
 /**
@@ -170,6 +180,7 @@ export interface Stroke {
 export class KeyQueue<K> {
   private readonly waiting: K[] = [];
   private running = false;
+  private lastPush = 0;
 
   constructor(private readonly handle: (key: K) => Promise<void> | void) {}
 
@@ -179,6 +190,7 @@ export class KeyQueue<K> {
   }
 
   push(key: K): void {
+    this.lastPush = Date.now();
     this.waiting.push(key);
     if (!this.running) void this.drain();
   }
@@ -186,6 +198,15 @@ export class KeyQueue<K> {
   /** Resolves when every key pushed so far has been handled. */
   async idle(): Promise<void> {
     while (this.busy) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /**
+   * Resolves once every key is handled and none has come for `quietMs`. A click (finish, or a
+   * link away) can overtake keys typed before it that the system has not delivered yet, in a
+   * burst: they are let in first.
+   */
+  async settled(quietMs: number): Promise<void> {
+    while (this.busy || Date.now() - this.lastPush < quietMs) await new Promise((r) => setTimeout(r, 10));
   }
 
   private async drain(): Promise<void> {

@@ -122,7 +122,13 @@ async function start(): Promise<void> {
   if (saved?.route && (location.hash === '' || location.hash === '#/')) {
     history.replaceState(null, '', saved.route);
   }
-  window.addEventListener('hashchange', () => {
+  let moves = 0;
+  window.addEventListener('hashchange', async () => {
+    const mine = ++moves;
+    // Nothing typed is lost by leaving a screen: it finishes saving first.
+    await screens.beforeLeave();
+    // A later move while this one waited draws its own screen: one render, the newest.
+    if (mine !== moves) return;
     saveState(location.hash);
     void render();
   });
@@ -136,7 +142,7 @@ async function start(): Promise<void> {
     syncLine = '';
     screens.syncFinished(d, errorText);
     // The screen in front of a keyer is not redrawn under their fingers: only the banner is.
-    if (!location.hash.startsWith('#/key/')) {
+    if (parseRoute(location.hash).name !== 'key') {
       void render();
       return;
     }

@@ -21,6 +21,7 @@ export interface Context {
 }
 
 export function render(route: Route, ctx: Context): Promise<HTMLElement> {
+  leaving = null; // the keying screen sets it again when it is the one drawn
   switch (route.name) {
     case 'setup':
       return Promise.resolve(setup(ctx));
@@ -535,7 +536,12 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     return Math.max(j, 0);
   };
   // One key at a time, in the order pressed: see keying.KeyQueue.
-  const handleKey = async ({ key, shift }: keying.Stroke) => {
+  const handleKey = async ({ key, shift, commit }: keying.Stroke) => {
+    if (commit) {
+      // What a box holds when the keyer leaves it without Enter: saved where it was typed.
+      await save(commit.question, commit.raw);
+      return;
+    }
     if (!section.isConnected) return;
     if (current >= questions.length) {
       if (key === 'Enter') finish.click();
@@ -566,20 +572,26 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     if (!section.isConnected) return document.removeEventListener('keydown', onKeydown, true);
     // A Vietnamese IME (Telex/VNI) composing, and shortcuts such as Ctrl+G, are the browser's.
     if (e.isComposing || e.keyCode === 229 || e.ctrlKey || e.altKey || e.metaKey) return;
-    if (!keys.busy) {
+    const key = keying.keyOf(e);
+    // While a click waits for the keys of a burst, those keys still go to the questions,
+    // wherever the click put the focus.
+    if (!keys.busy && !settling) {
       // Nothing in flight: ordinary typing goes into the field as usual; only the keys that
       // save and move on are taken — and keys typed while nothing has the focus (the screen
       // just opened) go to the current question rather than nowhere.
+      // Keys on anything but an answer box (the page itself, a link or button the mouse just
+      // pressed in the middle of a burst) go to the current question too; only the jump box
+      // takes its own typing.
       const target = e.target as HTMLElement;
-      const onNothing = target === document.body || !target.closest('input, button, a, select, textarea');
-      if (current >= questions.length || !(onNothing || target.classList.contains('answer'))) return;
-      const moves = e.key === 'Enter' || e.key === 'Tab' || keying.digit(questions[current], e.key) !== null;
-      if (!moves && !onNothing) return;
+      const onAnswer = target.classList.contains('answer');
+      if (current >= questions.length || target === jump) return;
+      const moves = key === 'Enter' || key === 'Tab' || keying.digit(questions[current], key) !== null;
+      if (onAnswer && !moves) return;
     }
     // Something is being saved, or this key saves: it waits its turn.
     e.preventDefault();
     e.stopPropagation();
-    keys.push({ key: e.key, shift: e.shiftKey });
+    keys.push({ key, shift: e.shiftKey });
   };
   document.addEventListener('keydown', onKeydown, true);
 
@@ -620,6 +632,9 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
       rows.forEach((r) => r.row.classList.remove('current'));
       row.classList.add('current');
     });
+    // Left by the mouse (or by finishing, or leaving the screen) with something new typed and
+    // no Enter: saved as it stands, in its turn behind any keys still waiting.
+    input.addEventListener('change', () => commitBox(i));
     rows.set(q.id, { row, input, error });
     list_.append(row);
   });
@@ -638,6 +653,30 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     }
   });
   // The first question that stops the form being finished: required and empty, or in error.
+  /** Queues a save of what question `i`'s box holds, if it differs from what is saved. */
+  function commitBox(i: number): void {
+    if (i < 0 || i >= questions.length) return;
+    const q = questions[i];
+    const r = rows.get(q.id)!;
+    if (r.input.disabled || r.input.value.trim() === keying.formatAnswer(answers[q.id]).trim()) return;
+    keys.push({ key: '', shift: false, commit: { question: i, raw: r.input.value } });
+  }
+  // Leaving the screen waits for every key typed and the box in hand to be saved.
+  // A click (finish, or a link away) is waiting for the keys of a burst to land.
+  let settling = false;
+  const settle = async () => {
+    settling = true;
+    try {
+      await keys.settled(KEYS_QUIET_MS);
+    } finally {
+      settling = false;
+    }
+  };
+  leaving = async () => {
+    await settle();
+    commitBox(current);
+    await keys.idle();
+  };
   const firstProblem = () => {
     const i = questions.findIndex((q) => !notRelevant.has(q.id) && (remaining.includes(q.id) || rows.get(q.id)!.row.classList.contains('has-error')));
     return i === -1 ? questions.length : i;
@@ -648,13 +687,19 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     {
       id: 'finish-keying',
       onclick: async () => {
-        // A click while keys still wait would finish before them: let them land first.
+        // A click while keys still wait would finish before them, and a box typed in without
+        // Enter would be left out: let both land first.
+        await settle();
+        commitBox(current);
         await keys.idle();
         const open = firstProblem();
         if (open < questions.length) {
           const q = questions[open];
-          finishProblem.textContent = t('finish_blocked', { number: q.number, label: text(q.label) });
+          const said = t('finish_blocked', { number: q.number, label: text(q.label) });
+          finishProblem.textContent = said;
           focus(open);
+          // Said where the cursor now is too: the button may be far below.
+          if (!rows.get(q.id)!.error.textContent) showError(q.id, said);
           return;
         }
         finishProblem.textContent = '';
@@ -876,6 +921,20 @@ async function parcels(ctx: Context): Promise<HTMLElement> {
 }
 
 // ---- Sync ---------------------------------------------------------------------------------
+
+/** How long without a key the keying screen waits before a click finishes or leaves it: keys
+ * of a burst still on their way from the keyboard arrive within it. */
+const KEYS_QUIET_MS = 400;
+
+/** What the screen in front needs done before another replaces it (the keying screen: save
+ * every key typed and the box in hand). */
+let leaving: (() => Promise<void>) | null = null;
+
+export async function beforeLeave(): Promise<void> {
+  const f = leaving;
+  leaving = null;
+  if (f) await f();
+}
 
 let progressBar: HTMLProgressElement | null = null;
 let syncStatus: HTMLElement | null = null;

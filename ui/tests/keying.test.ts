@@ -110,6 +110,28 @@ describe('keys in the order they were pressed', () => {
   });
 });
 
+describe('a click after a burst', () => {
+  it('waits for keys still on their way before it finishes or leaves', async () => {
+    const seen: string[] = [];
+    const queue = new k.KeyQueue<string>((key) => {
+      seen.push(key);
+    });
+    queue.push('a');
+    // A key of the same burst arrives after the click has started waiting.
+    setTimeout(() => queue.push('b'), 60);
+    const started = Date.now();
+    await queue.settled(150);
+    expect(seen).toEqual(['a', 'b']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+  });
+  it('reads Shift+Tab however the webview names it', () => {
+    expect(k.keyOf({ key: 'Tab' })).toBe('Tab');
+    expect(k.keyOf({ key: 'ISO_Left_Tab' })).toBe('Tab');
+    expect(k.keyOf({ key: 'Unidentified', code: 'Tab', keyCode: 9 })).toBe('Tab');
+    expect(k.keyOf({ key: '5', code: 'Digit5', keyCode: 53 })).toBe('5');
+  });
+});
+
 describe('editing a field from queued keys, as the browser would', () => {
   it('inserts at the caret, replaces a selection, and deletes whole characters', () => {
     expect(k.editText('', 0, 0, '5')).toEqual({ value: '5', caret: 1 });
