@@ -98,6 +98,21 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.wait_text("h1", "Đã phát");
     s.click("#collect");
     s.wait_text("h1", "Đã thu");
+    // Times in the campaign's zone (Asia/Ho_Chi_Minh), whatever the tablet's own (UTC here).
+    let shown = s.text(".history time").unwrap();
+    let local = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Ho_Chi_Minh);
+    let near: Vec<String> = [-1i64, 0, 1]
+        .iter()
+        .map(|m| {
+            (local + chrono::Duration::minutes(*m))
+                .format("%H:%M")
+                .to_string()
+        })
+        .collect();
+    assert!(
+        near.iter().any(|t| shown.contains(t.as_str())),
+        "{shown} is not local time ({near:?})"
+    );
     shot(s, "05-ho.png");
 
     // First keying, from the keyboard. Kinh ethnicity: the "other ethnicity" question skips itself.
@@ -263,12 +278,16 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.click("#nav-sync");
     s.click("#sync-now");
     s.wait_text("#sync-banner", "Máy chủ từ chối 1 việc");
+    // One instruction: who has the household now, and where its paper is.
+    let new_holder = centre.intake.enumerator_names().unwrap()["enum-dh-p4"].clone();
     let said = s.wait_text(
         ".rejected li[data-code='household_not_assigned']",
-        "giám sát viên",
+        &format!("nay do {new_holder} phụ trách"),
     );
     assert!(
         said.contains("QT24-")
+            && said.contains(&format!("Báo {new_holder} đến thu phiếu này"))
+            && !said.contains("cho giám sát viên")
             && !said.contains("household_not_assigned")
             && !said.contains("assigned to another"),
         "{said}"
@@ -280,7 +299,6 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     );
 
     // Today keeps the household, says who has it now and where its paper is.
-    let new_holder = centre.intake.enumerator_names().unwrap()["enum-dh-p4"].clone();
     s.script("location.hash = '#/today'");
     let moved_card = s.wait_text("#moved-away", &format!("Đã chuyển cho {new_holder}"));
     assert!(

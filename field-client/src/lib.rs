@@ -141,6 +141,19 @@ impl Client {
         })
     }
 
+    /// A village this device has held, as the assignments named it: (name, commune,
+    /// district). Kept after the village is reassigned away, so its households keep a name.
+    pub fn village(&self, id: &str) -> Result<Option<(String, String, String)>, ClientError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT name, commune, district FROM villages WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.dir
     }

@@ -457,6 +457,7 @@ async fn item_3_account_changes_end_sessions_and_accounts_can_be_disabled_and_de
                 ("campaign", CAMPAIGN),
                 ("district", districts),
                 ("password", password),
+                ("replace", "yes"),
             ];
             post_form(server, "/admin/account", &admin, &form)
                 .await
@@ -465,6 +466,36 @@ async fn item_3_account_changes_end_sessions_and_accounts_can_be_disabled_and_de
                 .unwrap()
         }
     };
+    // An account that exists is not saved over without the box ticked.
+    let refused = post_form(
+        &server,
+        "/admin/account",
+        &admin,
+        &[
+            ("csrf", csrf.as_str()),
+            ("login", "gs-dh"),
+            ("name", "Người khác"),
+            ("role", "supervisor"),
+            ("campaign", CAMPAIGN),
+            ("district", "qt-sipas-2024:qt"),
+            ("password", "một mật khẩu mới khá dài"),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(refused.contains("Tài khoản «gs-dh» đã có"), "{refused}");
+    assert_eq!(
+        server
+            .centre
+            .accounts()
+            .account("gs-dh")
+            .unwrap()
+            .unwrap()
+            .campaigns[CAMPAIGN],
+        ["dh"]
+    );
     // A new password ends the old session.
     let old = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
     assert!(
@@ -489,6 +520,7 @@ async fn item_3_account_changes_end_sessions_and_accounts_can_be_disabled_and_de
         ("district", "qt-sipas-2024:dh"),
         ("district", "qt-sipas-2024:qt"),
         ("password", "một mật khẩu mới khá dài"),
+        ("replace", "yes"),
     ];
     post_form(&server, "/admin/account", &admin, &form).await;
     assert!(!still_signed_in(&server, &s).await);

@@ -176,8 +176,8 @@ fn an_operator_runs_the_demo_end_to_end() {
         "enum-gl-tt",
     ]);
     assert!(ok, "{err}");
-    let code = code.trim().to_string();
-    assert_eq!(code.len(), 14);
+    let first_code = code.trim().to_string();
+    assert_eq!(first_code.len(), 14);
     let (ok, all, _) = run(&[
         "issue-code",
         "--data-dir",
@@ -188,6 +188,14 @@ fn an_operator_runs_the_demo_end_to_end() {
     ]);
     assert!(ok);
     assert_eq!(all.lines().count(), 9, "{all}");
+    // A new code for an enumerator ends their earlier unused one: the --all code is the one.
+    let code = all
+        .lines()
+        .find_map(|l| l.strip_prefix("enum-gl-tt\t"))
+        .and_then(|rest| rest.split('\t').next())
+        .unwrap()
+        .to_string();
+    assert_ne!(code, first_code);
     let (ok, bd_code, err) = run(&[
         "issue-code",
         "--data-dir",
@@ -267,12 +275,30 @@ fn an_operator_runs_the_demo_end_to_end() {
     assert!(base.starts_with("http://127.0.0.1:"), "{line}");
 
     let key = DeviceKey::generate(&mut rand::rngs::OsRng);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let superseded = api::EnrollRequest {
+        code: first_code,
+        public_key: key.public(),
+        label: "cli test".into(),
+    };
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{base}{}", api::PATH_ENROLL))
+            .json(&superseded)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(
+        status, 410,
+        "the earlier code expired when a new one was issued"
+    );
     let request = api::EnrollRequest {
         code,
         public_key: key.public(),
         label: "cli test".into(),
     };
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let response: api::EnrollResponse = rt.block_on(async {
         let r = reqwest::Client::new()
             .post(format!("{base}{}", api::PATH_ENROLL))

@@ -228,6 +228,55 @@ async fn every_page_each_role_reads_is_in_vietnamese() {
             ));
         }
     }
+    // Mistakes people make end on a page of words too: a mistyped address, a link to a form's
+    // address, a login page left open too long (or a form that is not the login page's).
+    for (what, response) in [
+        (
+            "GET /progres (mistyped)",
+            get(&server, "/progres", &supervisor).await,
+        ),
+        (
+            "GET /c/qt-sipas-2024/progres",
+            get(&server, "/c/qt-sipas-2024/progres", &supervisor).await,
+        ),
+        ("GET /logout", get(&server, "/logout", &supervisor).await),
+        (
+            "POST /login, stale",
+            client()
+                .post(format!("{}/login", server.base))
+                .form(&[
+                    ("login", "gs-dh"),
+                    ("password", PASSWORD),
+                    ("csrf", "an old one"),
+                ])
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "POST /login, no fields",
+            client()
+                .post(format!("{}/login", server.base))
+                .form(&[("x", "y")])
+                .send()
+                .await
+                .unwrap(),
+        ),
+    ] {
+        assert!(
+            response.status().is_client_error(),
+            "{what}: {}",
+            response.status()
+        );
+        pages.push((what.to_string(), response.text().await.unwrap()));
+    }
+    // The devices' protocol keeps its JSON errors.
+    let device = client()
+        .get(format!("{}/v1/nothing", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(device.headers()["content-type"], "application/json");
     let mut all = Vec::new();
     for (what, html) in &pages {
         assert!(html.contains("<html"), "{what} is a page");

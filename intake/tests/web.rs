@@ -1035,8 +1035,32 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
             ("village", village.to_string()),
             ("to", to.to_string()),
             ("reason", "Điều tra viên ốm".to_string()),
+            ("confirmed", "yes".to_string()),
         ]
     };
+    // A whole village asks once more, naming what moves to whom; nothing moves before.
+    let mut unconfirmed = form(&csrf, "dh-p2-kp1", "enum-dh-p4");
+    unconfirmed.pop();
+    let question = post(unconfirmed).await.text().await.unwrap();
+    assert!(
+        question.contains("id=\"question\"")
+            && question.contains("Khu phố 1")
+            && question.contains("value=\"yes\""),
+        "{question}"
+    );
+    assert_eq!(server.status("dh-p2-kp1-01"), "assigned");
+    assert_eq!(
+        server
+            .intake
+            .store
+            .assignment("enum-dh-p4")
+            .unwrap()
+            .households
+            .iter()
+            .filter(|h| h.village == "dh-p2-kp1")
+            .count(),
+        0
+    );
 
     assert_eq!(
         post(form("forged", "dh-p2-kp1", "enum-dh-p4"))

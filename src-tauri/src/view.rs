@@ -59,6 +59,8 @@ pub struct Overview {
     pub enumerator: Option<String>,
     pub enumerator_name: Option<String>,
     pub campaign: Option<String>,
+    /// The campaign's time zone: the screens show every time in it.
+    pub timezone: Option<String>,
     pub intake_url: Option<String>,
     pub verification_required: bool,
     pub replacement_allowed: bool,
@@ -72,6 +74,8 @@ pub struct Overview {
     pub rejected: usize,
     /// Households reassigned to someone else, still shown with where their paper is.
     pub moved_away: Vec<field_client::Household>,
+    /// Villages no longer assigned whose households are still shown, by name.
+    pub former_villages: Vec<VillageView>,
     /// When the intake last answered this device (RFC 3339), if ever.
     pub last_contact: Option<String>,
 }
@@ -88,6 +92,7 @@ pub fn overview(client: &Client) -> Result<Overview, ClientError> {
             enumerator: enrollment.as_ref().map(|e| e.enumerator.clone()),
             enumerator_name: None,
             campaign: None,
+            timezone: None,
             intake_url: enrollment.map(|e| e.intake_url),
             verification_required: false,
             replacement_allowed: false,
@@ -98,6 +103,7 @@ pub fn overview(client: &Client) -> Result<Overview, ClientError> {
             pending,
             rejected: 0,
             moved_away: vec![],
+            former_villages: vec![],
             last_contact,
         });
     };
@@ -113,6 +119,7 @@ pub fn overview(client: &Client) -> Result<Overview, ClientError> {
         enumerator: Some(assignment.enumerator.id.clone()),
         enumerator_name: Some(assignment.enumerator.name.clone()),
         campaign: Some(assignment.campaign.name.clone()),
+        timezone: Some(assignment.campaign.timezone.clone()),
         intake_url: Some(client.enrollment()?.intake_url),
         verification_required: assignment.campaign.verification_required,
         replacement_allowed: assignment.campaign.replacement_allowed,
@@ -131,6 +138,27 @@ pub fn overview(client: &Client) -> Result<Overview, ClientError> {
         today: Some(client.today(day)?),
         pending,
         rejected: client.unresolved_rejections()?,
+        former_villages: {
+            let mut ids: Vec<String> = client
+                .households()?
+                .into_iter()
+                .filter(|h| !h.assigned && !assignment.villages.iter().any(|v| v.id == h.village))
+                .map(|h| h.village)
+                .collect();
+            ids.dedup();
+            let mut former = Vec::new();
+            for id in ids {
+                if let Some((name, commune, district)) = client.village(&id)? {
+                    former.push(VillageView {
+                        id,
+                        name,
+                        commune,
+                        district,
+                    });
+                }
+            }
+            former
+        },
         moved_away: client
             .households()?
             .into_iter()

@@ -46,6 +46,8 @@ export interface Overview {
   enumerator: string | null;
   enumerator_name: string | null;
   campaign: string | null;
+  /** The campaign's time zone (IANA): every time shown is in it. */
+  timezone: string | null;
   intake_url: string | null;
   verification_required: boolean;
   replacement_allowed: boolean;
@@ -57,6 +59,8 @@ export interface Overview {
   rejected: number;
   last_contact: string | null;
   moved_away: Household[];
+  /** Villages no longer assigned whose households are still shown. */
+  former_villages: { id: string; name: string; commune: string; district: string }[];
 }
 
 export interface Household {

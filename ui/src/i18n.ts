@@ -13,7 +13,7 @@ const vi = {
   synced_all: 'Đã đồng bộ hết',
   rejected_banner: 'Máy chủ từ chối {n} việc — mở để xem cần làm gì',
   rejected_what: 'Cần làm',
-  rej_household_not_assigned: 'Hộ {household} nay do điều tra viên khác phụ trách. Đừng phát phiếu mới; đưa phiếu giấy của hộ này cho giám sát viên.',
+  rej_household_not_assigned: 'Hộ {household} nay do {who} phụ trách.',
   rej_illegal_transition: 'Việc này không khớp với tình trạng của hộ {household} trên máy chủ (có thể đã được ghi từ máy khác). Báo giám sát viên để đối chiếu.',
   rej_duplicate_event: 'Việc này đã được gửi trước đó — không cần làm gì.',
   rej_replacement_invalid: 'Không thay được hộ {household}: hộ dự phòng không đúng thứ tự hoặc đã hết. Báo giám sát viên.',
@@ -187,6 +187,7 @@ const vi = {
   resolution_dismissed: 'Giám sát viên đã bỏ qua việc này: {note}',
   moved_away_title: 'Hộ đã chuyển cho người khác',
   moved_to: 'Đã chuyển cho {who}',
+  village_unnamed: 'Thôn/khu phố đã chuyển giao',
   moved_to_someone: 'Đã chuyển cho điều tra viên khác',
   fate_no_paper: 'Chưa phát phiếu cho hộ này — không cần làm gì.',
   fate_at_household: 'Phiếu giấy số {serial} đang ở hộ. Báo {who} đến thu phiếu này; đừng phát phiếu mới.',
@@ -224,7 +225,7 @@ const en: Record<Key, string> = {
   synced_all: 'Everything is synced',
   rejected_banner: 'The intake refused {n} pieces of work — open to see what to do',
   rejected_what: 'What to do',
-  rej_household_not_assigned: 'Household {household} is now another enumerator\'s. Do not hand out a new form; give this household\'s paper form to your supervisor.',
+  rej_household_not_assigned: 'Household {household} is now {who}\'s.',
   rej_illegal_transition: 'This does not match household {household}\'s state at the intake (perhaps recorded from another device). Tell your supervisor.',
   rej_duplicate_event: 'This was already sent before — nothing to do.',
   rej_replacement_invalid: 'Household {household} could not be replaced: the reserve was out of order or none is left. Tell your supervisor.',
@@ -389,6 +390,7 @@ const en: Record<Key, string> = {
   resolution_dismissed: 'Your supervisor set this aside: {note}',
   moved_away_title: 'Households moved to someone else',
   moved_to: 'Moved to {who}',
+  village_unnamed: 'A village handed over',
   moved_to_someone: 'Moved to another enumerator',
   fate_no_paper: 'No form was handed out here — nothing to do.',
   fate_at_household: 'Paper form {serial} is at the household. Tell {who} to collect it; do not hand out a new one.',
@@ -440,10 +442,22 @@ export function allKeys(language: Lang): string[] {
 }
 
 /** A date or time as people read it here (vi-VN or en-GB). */
+/** The campaign's time zone: every time the enumerator reads is in it, whatever the tablet's. */
+let zone: string | undefined;
+
+export function setTimeZone(tz: string | null | undefined): void {
+  zone = tz ?? undefined;
+}
+
 export function formatDateTime(iso: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(current === 'vi' ? 'vi-VN' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' }).format(d);
+  try {
+    return new Intl.DateTimeFormat(current === 'vi' ? 'vi-VN' : 'en-GB', { dateStyle: 'short', timeStyle: 'short', timeZone: zone }).format(d);
+  } catch {
+    // A zone this webview does not know: the tablet's own.
+    return new Intl.DateTimeFormat(current === 'vi' ? 'vi-VN' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' }).format(d);
+  }
 }
 
 export function formatDate(isoDate: string): string {

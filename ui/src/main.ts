@@ -11,7 +11,7 @@ import './style.css';
 
 import { api, useCampaign, type CommandError, type Overview, type Tablet } from './api';
 import { h, clear } from './dom';
-import { lang, setLang, t, type Lang } from './i18n';
+import { lang, setLang, setTimeZone, t, type Lang } from './i18n';
 import { campaignOf, href, parseRoute, type Route } from './route';
 import * as screens from './screens';
 import { banner } from './rejections';
@@ -98,7 +98,10 @@ async function render(): Promise<void> {
   const wanted = campaignOf(target) ?? overview.campaigns[0]?.id;
   const here = overview.campaigns.find((c) => c.id === wanted) ?? overview.campaigns[0];
   if (campaignOf(target) && !overview.campaigns.some((c) => c.id === wanted)) target = { name: 'today' };
-  if (here) useCampaign(here.id);
+  if (here) {
+    useCampaign(here.id);
+    setTimeZone(here.timezone);
+  }
   const main = h('main', {}, h('p', {}, t('loading')));
   clear(root);
   root.append(nav(target), main);

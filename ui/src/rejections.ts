@@ -29,10 +29,15 @@ const KNOWN = [
   'household_unknown',
 ];
 
-/** What to do about one refused event, naming the household as people know it. */
-export function whatToDo(r: RejectedEvent, householdName: (id: string) => string): string {
+/** What to do about one refused event, naming the household as people know it. Work refused
+ * because the household moved to another enumerator says one thing: who has it now and where
+ * its paper is (read from what this device did there). */
+export function whatToDo(r: RejectedEvent, householdName: (id: string) => string, household?: (id: string) => Household | undefined, withPaper = true): string {
   const key = (KNOWN.includes(r.code) ? `rej_${r.code}` : 'rej_other') as Key;
-  return tDynamic(key, t('rej_other', { household: '' }), { household: r.household ? householdName(r.household) : '' });
+  const x = r.household ? household?.(r.household) : undefined;
+  const params = { household: r.household ? householdName(r.household) : '', who: x?.moved_to ?? t('the_new_enumerator') };
+  const said = tDynamic(key, t('rej_other', { household: '' }), params);
+  return r.code === 'household_not_assigned' && x && withPaper ? `${said} ${paperFate(x)}` : said;
 }
 
 /** What a supervisor decided about a refused piece of work, or that it still waits. */

@@ -254,7 +254,7 @@ function campaignToday(o: Overview, several: boolean): HTMLElement {
 // ---- Village ------------------------------------------------------------------------------
 
 async function village(id: string, ctx: Context): Promise<HTMLElement> {
-  const place = ctx.overview.villages.find((v) => v.id === id);
+  const place = ctx.overview.villages.find((v) => v.id === id) ?? ctx.overview.former_villages.find((v) => v.id === id);
   const all = (await api.households()).filter((x) => x.village === id);
   let filter = 'all';
   const search = h('input', { id: 'search', type: 'search', placeholder: t('search'), autofocus: true });
@@ -306,7 +306,7 @@ async function village(id: string, ctx: Context): Promise<HTMLElement> {
     'section',
     {},
     h('a', { href: '#/today', class: 'back' }, t('back')),
-    h('h1', {}, place ? `${place.name}, ${place.commune}` : id),
+    h('h1', {}, place ? `${place.name}, ${place.commune}` : t('village_unnamed')),
     search,
     chips,
     list,
@@ -433,7 +433,7 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
             ? h(
                 'div',
                 { class: 'rejection' },
-                e.resolution ? null : h('p', { class: 'error' }, whatToDo({ event: '', household: id, kind: e.kind, code: e.code, reason: e.reason ?? '', resolution: null, resolution_note: null }, () => x.name)),
+                e.resolution ? null : h('p', { class: 'error' }, whatToDo({ event: '', household: id, kind: e.kind, code: e.code, reason: e.reason ?? '', resolution: null, resolution_note: null }, () => x.name, () => x, false)),
                 h('p', { class: 'muted' }, resolutionText({ event: '', household: id, kind: e.kind, code: e.code, reason: '', resolution: e.resolution, resolution_note: e.resolution_note })),
               )
             : null,
@@ -1010,7 +1010,7 @@ async function sync(ctx: Context): Promise<HTMLElement> {
               several ? h('span', { class: 'muted' }, `${campaign.campaign ?? campaign.id}: `) : null,
               h('b', {}, tDynamic(`kind_${r.kind}`, r.kind)),
               r.household ? ` — ${householdName(r.household)}` : '',
-              r.resolution ? null : h('p', { class: 'error' }, `${t('rejected_what')}: ${whatToDo(r, householdName)}`),
+              r.resolution ? null : h('p', { class: 'error' }, `${t('rejected_what')}: ${whatToDo(r, householdName, (hid) => byId.get(hid))}`),
               h('p', { class: r.resolution ? 'resolution' : 'resolution muted' }, resolutionText(r)),
               lang() === 'en' ? h('p', { class: 'muted' }, r.reason) : null,
             );

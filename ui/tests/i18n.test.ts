@@ -49,8 +49,15 @@ describe('what the banner and the refusals say', () => {
     const r = { event: 'e', household: 'h1', kind: 'form_distributed', code: 'household_not_assigned', reason: 'household h1 is assigned to another enumerator now', resolution: null, resolution_note: null };
     const said = whatToDo(r, (id) => (id === 'h1' ? 'Nguyễn Văn A (QT24-00001)' : id));
     expect(said).toContain('Nguyễn Văn A (QT24-00001)');
-    expect(said).toContain('giám sát viên');
     expect(said).not.toMatch(/household_not_assigned|assigned to another/);
+    // With the household as this device holds it: one instruction, naming who has it now, from
+    // where its paper is — never "give it to the supervisor" beside "tell them to collect it".
+    const x = { id: 'h1', village: 'v', serial: 'QT24-00001', name: 'Nguyễn Văn A', address: '', reserve_rank: null, status: 'distributed', assigned: false, moved_to: 'Trần Văn Bình', carried_from: null, replaces: null };
+    const one = whatToDo(r, () => 'Nguyễn Văn A (QT24-00001)', () => x);
+    expect(one).toBe('Hộ Nguyễn Văn A (QT24-00001) nay do Trần Văn Bình phụ trách. Phiếu giấy số QT24-00001 đang ở hộ. Báo Trần Văn Bình đến thu phiếu này; đừng phát phiếu mới.');
+    // A refusal recorded there (no paper) says there is nothing to hand on.
+    expect(whatToDo(r, () => 'A', () => ({ ...x, status: 'refused' }))).toContain('không cần làm gì');
+    expect(whatToDo(r, () => 'A', () => x, false)).toBe('Hộ A nay do Trần Văn Bình phụ trách.');
     expect(whatToDo({ ...r, code: 'something_new' }, () => 'X')).toContain('Báo giám sát viên');
   });
 

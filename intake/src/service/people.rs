@@ -212,12 +212,15 @@ impl Centre {
             ));
         }
         let role = crate::accounts::Role::parse(role)
-            .ok_or_else(|| IntakeError::BadRequest(format!("unknown role {role:?}")))?;
+            .ok_or_else(|| IntakeError::Declined("Vai trò không hợp lệ. / Unknown role.".into()))?;
         let mut scopes = campaigns.clone();
         for (campaign, districts) in scopes.iter_mut() {
-            let intake = self
-                .campaign(campaign)?
-                .ok_or_else(|| IntakeError::from(StoreError::UnknownCampaign(campaign.clone())))?;
+            let intake = self.campaign(campaign)?.ok_or_else(|| {
+                IntakeError::Declined(
+                    "Không có đợt khảo sát này trên trung tâm. / No such campaign on this centre."
+                        .into(),
+                )
+            })?;
             if role != crate::accounts::Role::Supervisor {
                 districts.clear();
                 continue;
@@ -234,8 +237,11 @@ impl Centre {
                 .into_iter()
                 .map(|(_, _, district, _)| district)
                 .collect();
-            if let Some(unknown) = districts.iter().find(|d| !known.contains(*d)) {
-                return Err(StoreError::UnknownDistrict(unknown.clone()).into());
+            if districts.iter().any(|d| !known.contains(d)) {
+                return Err(IntakeError::Declined(
+                    "Có huyện không thuộc đợt khảo sát này. / A district is not of this campaign."
+                        .into(),
+                ));
             }
         }
         if role == crate::accounts::Role::Supervisor && scopes.is_empty() {
@@ -249,7 +255,7 @@ impl Centre {
             scopes.clear();
         }
         let hash = crate::accounts::hash_password(password)
-            .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
+            .map_err(|e| IntakeError::Declined(e.to_string()))?;
         let account = crate::accounts::Account {
             login: login.into(),
             name: name.into(),

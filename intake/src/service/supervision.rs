@@ -49,7 +49,11 @@ impl Intake {
             .iter()
             .any(|(_, _, d, list)| visible(d) && list.iter().any(|e| e == to))
         {
-            return Err(IntakeError::Declined(format!("Điều tra viên {to} không làm việc trong các huyện của bạn. / {to} does not work in {}'s districts.", account.login)));
+            let name = self
+                .enumerator_names()?
+                .remove(to)
+                .unwrap_or_else(|| "này".into());
+            return Err(IntakeError::Declined(format!("Điều tra viên {name} không làm việc trong các huyện của bạn. / This enumerator does not work in your districts.")));
         }
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 500 {

@@ -376,6 +376,7 @@ pub trait Store: Send + Sync + 'static {
     fn publication(&self) -> Result<Option<(String, String)>, StoreError>;
     fn campaign(&self) -> Result<CampaignRecord, StoreError>;
 
+    /// Keeps a new one-time code for an enumerator; their earlier unused codes expire.
     fn issue_enrollment_code(
         &self,
         enumerator: &str,

@@ -99,6 +99,7 @@ pub(super) async fn admin_view(
                 }
             }
             label { "Mật khẩu (ít nhất 12 ký tự) " input name="password" type="password" required autocomplete="new-password"; }
+            label { input type="checkbox" name="replace" value="yes"; " Thay tài khoản đã có cùng tên đăng nhập (họ tên, vai trò, phạm vi và mật khẩu mới)" }
             button { "Lưu tài khoản" }
         }
         h2 { "Tài khoản" }
@@ -141,6 +142,8 @@ pub(super) struct AccountForm {
     role: String,
     password: String,
     campaigns: BTreeMap<String, Vec<String>>,
+    /// The admin means to replace an account that exists.
+    replace: bool,
 }
 
 impl<'de> serde::Deserialize<'de> for AccountForm {
@@ -173,6 +176,7 @@ impl<'de> serde::Deserialize<'de> for AccountForm {
             role: one("role")?,
             password: one("password")?,
             campaigns,
+            replace: one("replace").is_ok_and(|v| v == "yes"),
         })
     }
 }
@@ -190,6 +194,17 @@ pub(super) async fn admin_account(
     let (c, by) = (centre.clone(), v.account.login.clone());
     let login = form.login.clone();
     let result = blocking(move || {
+        // Saving over an account that exists is not done by mistake: the box says so.
+        if let Some(existing) = c.accounts().account(form.login.trim())? {
+            if !form.replace {
+                return Err(IntakeError::Declined(format!(
+                    "Tài khoản «{}» đã có ({}, {}). Đánh dấu «Thay tài khoản đã có» nếu muốn thay.",
+                    existing.login,
+                    existing.name,
+                    role_name(existing.role)
+                )));
+            }
+        }
         c.save_account(
             &form.login,
             &form.name,

@@ -98,9 +98,11 @@ impl<S: Send + Sync> FromRequestParts<S> for InCampaign {
     }
 }
 
-/// Whether a path is the JSON API's (a refusal there stays JSON).
+/// Whether a path is for programs — the pages' JSON API, or the devices' protocol — whose
+/// refusals stay JSON.
 fn is_api(path: &str) -> bool {
     path.starts_with("/api/")
+        || path.starts_with("/v1/")
         || path
             .strip_prefix("/c/")
             .and_then(|rest| rest.split_once('/'))
@@ -270,12 +272,15 @@ async fn as_page(response: Response, visitor: Option<&Visitor>) -> Response {
             "Trang hoặc mục này không có, hoặc nằm ngoài phạm vi tài khoản của bạn."
         }
         StatusCode::UNAUTHORIZED => "Phiên làm việc đã hết hoặc chưa đăng nhập.",
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "Địa chỉ này không mở trực tiếp được; hãy dùng nút hoặc đường dẫn trên trang."
+        }
         s if s.is_server_error() => "Không có gì bị thay đổi. Hãy thử lại sau ít phút.",
         _ => "Không có gì bị thay đổi. Hãy sửa lại rồi gửi lần nữa.",
     };
     let body = html! {
         p.error #problem { (explanation) }
-        @if !detail.is_empty() && status != StatusCode::NOT_FOUND { p #detail { (detail) } }
+        @if !detail.is_empty() && !matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) { p #detail { (detail) } }
         p { @if visitor.is_some() { a href="/" { "← Về trang đầu" } } @else { a href="/login" { "Đăng nhập" } } }
     };
     parts.headers.remove(header::CONTENT_TYPE);

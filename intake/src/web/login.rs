@@ -4,10 +4,15 @@ use super::prelude::*;
 
 csrf_forms!(CsrfForm);
 
+/// The login form; a field missing (a form of another page, a program) reads as empty, and
+/// is then refused like a wrong password or a stale form, on the login page itself.
 #[derive(serde::Deserialize)]
 pub(super) struct LoginForm {
+    #[serde(default)]
     pub(super) login: String,
+    #[serde(default)]
     pub(super) password: zeroize::Zeroizing<String>,
+    #[serde(default)]
     pub(super) csrf: String,
 }
 
@@ -44,11 +49,12 @@ pub(super) async fn login(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, IntakeError> {
     if !cookie(&headers, LOGIN_CSRF_COOKIE).is_some_and(|c| accounts::same_secret(c, &form.csrf)) {
-        return Ok((
+        // The page was open too long (its token lasts an hour) or the form did not come from it.
+        return Ok(login_form(
+            &centre,
+            Some("Trang đăng nhập đã mở quá lâu hoặc không còn hợp lệ. Hãy đăng nhập lại trên trang này."),
             StatusCode::FORBIDDEN,
-            "the form is stale or forged (CSRF check failed); reload the login page",
-        )
-            .into_response());
+        ));
     }
     let address = from.to_string();
     let c = centre.clone();

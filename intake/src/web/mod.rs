@@ -52,7 +52,7 @@ use axum::{
 };
 use std::sync::Arc;
 
-use crate::service::Centre;
+use crate::{error::IntakeError, service::Centre};
 
 /// The pages, behind [`door::identify`]: the centre's own (logging in, the campaigns one may
 /// see, accounts, the audit log, the comparison of years, what is public) and, under
@@ -72,6 +72,8 @@ pub fn routes(centre: Arc<Centre>) -> Router<Arc<Centre>> {
         .route("/admin/account/action", post(admin::account_action))
         .route("/admin/account", post(admin::admin_account))
         .nest("/c/{campaign}", campaign_routes(centre.clone()))
+        .fallback(|| async { IntakeError::NotFound })
+        .method_not_allowed_fallback(|| async { IntakeError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(centre, door::identify))
 }
 

@@ -44,10 +44,31 @@ pub(super) async fn reassign_data(
             .into_iter()
             .map(|(id, place, _, list)| (id, place, list.iter().map(name).collect()))
             .collect();
+        // Who decided, by name (the record keeps the login).
+        let mut rejected = i.store.rejected_events(scope.as_deref())?;
+        let mut people: std::collections::HashMap<String, String> = Default::default();
+        for r in &mut rejected {
+            if let Some(login) = r.resolved_by.clone() {
+                let name = match people.get(&login) {
+                    Some(n) => n.clone(),
+                    None => {
+                        let n = i
+                            .shared
+                            .accounts
+                            .account(&login)?
+                            .map(|a| a.name)
+                            .unwrap_or_else(|| login.clone());
+                        people.insert(login.clone(), n.clone());
+                        n
+                    }
+                };
+                r.resolved_by = Some(name);
+            }
+        }
         Ok(ReassignData {
             villages,
             enumerators,
-            rejected: i.store.rejected_events(scope.as_deref())?,
+            rejected,
             tz: i.time_zone()?,
         })
     })
@@ -160,12 +181,40 @@ pub(super) struct ReassignForm {
     pub(super) village: String,
     pub(super) to: String,
     pub(super) reason: String,
+    /// Moving a whole village asks once more: set by the confirmation.
+    pub(super) confirmed: Option<String>,
 }
 
 pub(super) async fn reassign(
     InCampaign(intake): InCampaign,
     Posted { v, from, form, .. }: Posted<Staff, ReassignForm>,
 ) -> Result<Response, IntakeError> {
+    if form.confirmed.is_none() {
+        let data = reassign_data(&intake, &v.account).await?;
+        let (_, place, now) = data
+            .villages
+            .iter()
+            .find(|(id, ..)| *id == form.village)
+            .ok_or(IntakeError::NotFound)?;
+        let to = data
+            .enumerators
+            .iter()
+            .find(|(id, _)| *id == form.to)
+            .map(|(_, n)| n.clone())
+            .ok_or(IntakeError::NotFound)?;
+        let body = html! {
+            p #question { "Chuyển cả " b { (place) } " (" (now.join(", ")) " đang làm) cho " b { (to) } " với lý do «" (form.reason.trim()) "»? Mọi hộ của thôn, cả hộ dự phòng, sẽ chuyển; việc máy cũ gửi sau đó cho các hộ này sẽ bị từ chối để giám sát quyết định." }
+            form method="post" action="reassign" {
+                input type="hidden" name="csrf" value=(v.csrf);
+                input type="hidden" name="village" value=(form.village);
+                input type="hidden" name="to" value=(form.to);
+                input type="hidden" name="reason" value=(form.reason);
+                button name="confirmed" value="yes" { "Xác nhận chuyển giao" } " "
+                a href="reassign" { "Huỷ" }
+            }
+        };
+        return Ok(page("Xác nhận chuyển giao", Some(&v), body).into_response());
+    }
     let (i, a) = (intake.clone(), v.account.clone());
     let target = crate::store::ReassignTarget::Village(form.village);
     let (moved, to) = blocking(move || {

@@ -493,6 +493,12 @@ impl Store for SqliteStore {
             if !known {
                 return Err(StoreError::UnknownEnumerator(enumerator));
             }
+            // A new code ends the enumerator's earlier unused ones: a reissued (or reloaded and
+            // resent) code leaves one that works, not several.
+            tx.execute(
+                "UPDATE enrollment_codes SET expires_at = MIN(expires_at, ?1) WHERE enumerator_id = ?2 AND used_at IS NULL",
+                params![now.timestamp(), enumerator],
+            )?;
             tx.execute(
                 "INSERT INTO enrollment_codes (code_hash, enumerator_id, issued_by, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![code_hash, enumerator, issued_by, rfc3339(now), expires_at.timestamp()],
