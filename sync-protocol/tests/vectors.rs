@@ -145,6 +145,98 @@ fn receipt(batch_hash: BatchHash) -> Receipt {
     }
 }
 
+/// A tiny form definition as the intake serves it (`GET /v1/forms/<sha256>`): canonical JSON.
+fn form_definition() -> Vec<u8> {
+    let definition = json!({
+        "format": "fieldpost-form/1", "id": "vd-2024", "version": 1,
+        "title": {"vi": "Phiếu ví dụ", "en": "Example form"},
+        "choice_lists": {"yn": [{"code": 1, "label": {"vi": "Có", "en": "Yes"}}, {"code": 2, "label": {"vi": "Không", "en": "No"}}]},
+        "sections": [{"id": "a", "title": {"vi": "Phần A", "en": "Part A"}, "items": [
+            {"id": "q1", "kind": "single", "number": "1", "label": {"vi": "Hài lòng?", "en": "Satisfied?"}, "choices": "yn", "required": true}
+        ]}],
+    });
+    sync_protocol::canonical::to_canonical_bytes(&definition).unwrap()
+}
+
+/// A small assignment, as `GET /v1/assignment` answers it (signed by the intake).
+fn assignment() -> sync_protocol::assignment::Assignment {
+    use sync_protocol::assignment::*;
+    let place = |id: &str, name: &str| Place { id: id.into(), name: name.into() };
+    let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+    let window = |a: &str, b: &str| Window { start: day(a), end: day(b) };
+    let household = |n: u32, reserve: Option<u32>| AssignedHousehold {
+        id: format!("gl-ga-an-{n:02}"),
+        village: "gl-ga-an".into(),
+        serial: format!("QT24-{n:05}"),
+        name: "Nguyễn Thị Hoa".into(),
+        address: "Số 12, thôn An Nha".into(),
+        reserve_rank: reserve,
+        status: sync_protocol::lifecycle::HouseholdStatus::Assigned,
+        carried_over: None,
+    };
+    Assignment {
+        protocol: PROTOCOL_VERSION,
+        campaign: CampaignInfo {
+            id: "qt-sipas-2024".into(),
+            name: "SIPAS 2024 — Quảng Trị".into(),
+            timezone: "Asia/Ho_Chi_Minh".into(),
+            timeline: Timeline {
+                distribute: window("2024-11-21", "2024-11-22"),
+                collect: window("2024-11-23", "2024-11-24"),
+                submit: window("2024-11-27", "2024-11-28"),
+            },
+            form: "vd-2024@1".into(),
+            replacement_allowed: true,
+            verification_required: true,
+        },
+        device: Uuid::parse_str("01932c5e-8a00-7000-8000-00000000d001").unwrap(),
+        enumerator: place("enum-gl-01", "Lê Văn Nam"),
+        villages: vec![AssignedVillage {
+            id: "gl-ga-an".into(),
+            name: "Thôn An Nha".into(),
+            commune: place("gl-ga", "Xã Gio An"),
+            district: place("gl", "Huyện Gio Linh"),
+            province: place("qtri", "Tỉnh Quảng Trị"),
+        }],
+        households: vec![household(1, None), household(2, Some(1))],
+        forms: vec![FormRef {
+            reference: "vd-2024@1".into(),
+            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(form_definition())),
+        }],
+        moved_away: vec![],
+        resolved: vec![],
+        intake_public_key: intake_key().public(),
+        ministry_public_key: ministry_key().public(),
+        issued_at: t("2024-11-20T08:00:00+07:00"),
+    }
+}
+
+/// What a device sends to enroll, and what the intake answers.
+fn enrollment() -> (sync_protocol::api::EnrollRequest, sync_protocol::api::EnrollResponse) {
+    (
+        sync_protocol::api::EnrollRequest {
+            code: "K7QM-2WXR-9H4T".into(),
+            public_key: device_key().public(),
+            label: "Máy tính bảng 3, Bưu điện Gio Linh".into(),
+        },
+        sync_protocol::api::EnrollResponse {
+            device: Uuid::parse_str("01932c5e-8a00-7000-8000-00000000d001").unwrap(),
+            enumerator: "enum-gl-01".into(),
+            campaign: "qt-sipas-2024".into(),
+            intake_public_key: intake_key().public(),
+            intake_key_id: intake_key().key_id(),
+            chain: sync_protocol::api::ChainHead {
+                enumerator: "enum-gl-01".into(),
+                seq: 0,
+                hash: BatchHash::GENESIS,
+            },
+        },
+    )
+}
+
+/// The request a device signs to fetch its assignment at a fixed time.
+const REQUEST: (&str, &str, i64) = ("GET", "/v1/assignment", 1_732_528_931);
+
 fn compute() -> Value {
     let signed = SignedBatch::sign(&batch(), &device_key()).unwrap();
     let receipt_doc = receipt(signed.hash()).sign(&intake_key()).unwrap();
@@ -173,6 +265,30 @@ fn compute() -> Value {
             "signature": b64(signed.signature()),
         },
         "receipt": serde_json::to_value(&receipt_doc).unwrap(),
+        "request": {
+            "method": REQUEST.0,
+            "path": REQUEST.1,
+            "time": REQUEST.2,
+            "signed_message": String::from_utf8(
+                [sync_protocol::api::REQUEST_DOMAIN, &sync_protocol::api::request_message(REQUEST.0, REQUEST.1, REQUEST.2)].concat()
+            ).unwrap(),
+            "headers": sync_protocol::api::sign_request(&device_key(), assignment().device, REQUEST.0, REQUEST.1, REQUEST.2)
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect::<serde_json::Map<_, _>>(),
+        },
+        "assignment": {
+            "signed": serde_json::to_value(assignment().sign(&intake_key()).unwrap()).unwrap(),
+            "etag": assignment().tag().unwrap(),
+        },
+        "enrollment": {
+            "request": serde_json::to_value(enrollment().0).unwrap(),
+            "response": serde_json::to_value(enrollment().1).unwrap(),
+        },
+        "form": {
+            "canonical": String::from_utf8(form_definition()).unwrap(),
+            "sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(form_definition())),
+        },
     })
 }
 
@@ -262,6 +378,48 @@ fn vectors_match_the_file_both_ways() {
             OutcomeStatus::Rejected
         ]
     );
+}
+
+/// The newer vectors (request signature, assignment, ETag, enrollment, form hash), checked
+/// from the file alone as a second client would.
+#[test]
+fn request_assignment_enrollment_and_form_vectors_verify_on_their_own() {
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
+    let s = |p: &str| file.pointer(p).and_then(Value::as_str).unwrap_or_else(|| panic!("{p}")).to_string();
+    let device_pub = sync_protocol::keys::PublicKey::from_b64(&s("/keys/device_ed25519_public")).unwrap();
+    let intake_pub = sync_protocol::keys::PublicKey::from_b64(&s("/keys/intake_ed25519_public")).unwrap();
+    // The request: the signature is over the domain and METHOD, PATH, TIME on three lines.
+    let signed = s("/request/signed_message");
+    assert_eq!(signed, "fieldpost/request/v1\nGET\n/v1/assignment\n1732528931");
+    let message = signed.strip_prefix("fieldpost/request/v1\n").unwrap();
+    device_pub
+        .verify(
+            sync_protocol::api::REQUEST_DOMAIN,
+            message.as_bytes(),
+            &from_b64("sig", &s("/request/headers/fieldpost-signature")).unwrap(),
+        )
+        .expect("the request signature verifies");
+    assert_eq!(s("/request/headers/fieldpost-time"), "1732528931");
+    // The assignment verifies with the intake key; its tag is what the file says.
+    let doc: sync_protocol::signed::SignedDocument = serde_json::from_value(file["assignment"]["signed"].clone()).unwrap();
+    let a = sync_protocol::assignment::Assignment::verify(&doc, &intake_pub).unwrap();
+    assert_eq!(a.tag().unwrap(), s("/assignment/etag"));
+    // The tag leaves out issued_at and the households' statuses.
+    let mut later = a.clone();
+    later.issued_at = t("2024-11-22T10:00:00+07:00");
+    later.households[0].status = sync_protocol::lifecycle::HouseholdStatus::Distributed;
+    assert_eq!(later.tag().unwrap(), s("/assignment/etag"));
+    later.households.pop();
+    assert_ne!(later.tag().unwrap(), s("/assignment/etag"));
+    // The form named in the assignment: its bytes hash to the reference's sha256.
+    let form = s("/form/canonical");
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(form.as_bytes()));
+    assert_eq!(sha, s("/form/sha256"));
+    assert_eq!(a.forms[0].sha256, sha);
+    // Enrollment: the request and the answer parse as the intake and the device read them.
+    let _: sync_protocol::api::EnrollRequest = serde_json::from_value(file["enrollment"]["request"].clone()).unwrap();
+    let answer: sync_protocol::api::EnrollResponse = serde_json::from_value(file["enrollment"]["response"].clone()).unwrap();
+    assert_eq!(answer.intake_public_key, intake_pub);
 }
 
 #[test]
