@@ -11,8 +11,9 @@ use crate::{
 };
 
 /// Answers every question that applies: fill everything, then drop what the relevance rules
-/// exclude, until the form is complete. Yes/no "experience" questions of the SIPAS form are
-/// answered "yes" so that the satisfaction items apply.
+/// exclude, until the form is complete. A coded question that decides whether others apply (a
+/// "did you deal with …?" gate) gets the code under which the most of them apply, so that the
+/// answers exercise as much of the form as they can.
 pub fn complete_answers(form: &Form, variant: i64) -> BTreeMap<String, Value> {
     let mut a = BTreeMap::new();
     for q in &form.questions {
@@ -24,10 +25,19 @@ pub fn complete_answers(form: &Form, variant: i64) -> BTreeMap<String, Value> {
         };
         a.insert(q.id.clone(), v);
     }
-    for i in 1..=7 {
-        if form.question(&format!("q8_{i}")).is_some() {
-            a.insert(format!("q8_{i}"), json!(1));
+    let excluded = |a: &BTreeMap<String, Value>| validate(form, a).not_relevant.len();
+    for q in &form.questions {
+        let Accepts::Code(codes) = &q.accepts else { continue };
+        let mut best = (excluded(&a), a[&q.id].clone());
+        for code in codes {
+            let mut tried = a.clone();
+            tried.insert(q.id.clone(), json!(code));
+            let n = excluded(&tried);
+            if n < best.0 {
+                best = (n, json!(code));
+            }
         }
+        a.insert(q.id.clone(), best.1);
     }
     loop {
         let v = validate(form, &a);
