@@ -124,6 +124,97 @@ fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
         .store_ministry_key(&intake::demo::fixed_ministry_key(), passphrase)
         .unwrap();
 
+    // Another year of the same survey, and the province's own: the ministry compares the years
+    // (a target met in 2024, missed in 2025); Sở Nội vụ Bình Dương sees its campaign only.
+    let mut next_year = intake::demo::quang_tri_2024(&intake::demo::fixed_ministry_key().public());
+    next_year.id = "qt-sipas-2025".into();
+    next_year.name = "SIPAS 2025 — Quảng Trị (demo)".into();
+    next_year.year = Some(2025);
+    centre
+        .centre
+        .import(
+            &next_year,
+            "{}",
+            &[intake::demo::sipas_form()],
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    let y2025 = centre.centre.campaign("qt-sipas-2025").unwrap().unwrap();
+    let later = tempfile::tempdir().unwrap();
+    let mut device_2025 = Client::open(later.path()).unwrap();
+    let code = y2025
+        .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "test")
+        .unwrap();
+    device_2025.enroll(&centre.url, &code, "tablet").unwrap();
+    let next: Vec<_> = device_2025
+        .households()
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.reserve_rank.is_none())
+        .take(6)
+        .collect();
+    for (i, h) in next.iter().enumerate() {
+        device_2025
+            .distribute(&h.id, Recipient::Representative, None)
+            .unwrap();
+        device_2025.collect(&h.id).unwrap();
+        let answers = forms::sample::complete_answers(&form, 10 + i as i64);
+        for pass in [1, 2] {
+            for (q, v) in &answers {
+                device_2025
+                    .set_answer(&h.id, pass, q, Some(v.clone()))
+                    .unwrap();
+            }
+            if pass == 1 {
+                device_2025.finish_first_keying(&h.id).unwrap();
+            }
+        }
+        device_2025
+            .finish_verification(&h.id, &BTreeMap::new())
+            .unwrap();
+    }
+    assert_eq!(
+        device_2025
+            .sync(RetryPolicy::default(), &mut |_| {})
+            .unwrap()
+            .events_rejected,
+        0
+    );
+    y2025
+        .store_ministry_key(&intake::demo::fixed_ministry_key(), passphrase)
+        .unwrap();
+    let mut bonv = store.account("bonv").unwrap().unwrap();
+    bonv.campaigns.insert("qt-sipas-2025".into(), vec![]);
+    bonv.password_hash = None;
+    store.upsert_account(&bonv, chrono::Utc::now()).unwrap();
+    for (intake, target) in [(&centre.intake, 1.0), (&y2025, 99.9)] {
+        intake
+            .set_target(
+                forms::index::Level::Province,
+                "qtri",
+                Some(target),
+                "bonv",
+                "127.0.0.1",
+            )
+            .unwrap();
+        intake.index(passphrase, "bonv", "127.0.0.1").unwrap();
+    }
+    let bd = centre.add_binh_duong();
+    store
+        .upsert_account(
+            &Account {
+                login: "snv-bd".into(),
+                name: "Sở Nội vụ Bình Dương".into(),
+                role: Role::Ministry,
+                campaigns: [(bd.id.clone(), vec![])].into(),
+                districts: vec![],
+                password_hash: Some(hash_password("sở nội vụ bình dương mật khẩu").unwrap()),
+                disabled: false,
+            },
+            chrono::Utc::now(),
+        )
+        .unwrap();
+
     let serials: Vec<String> = households.iter().map(|h| h.serial.clone()).collect();
     let shots = workspace().join("docs/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
@@ -134,6 +225,7 @@ fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
         .env("SUPERVISOR", "gs-dh:giám sát Đông Hà 2024")
         .env("MINISTRY", "bonv:bộ nội vụ mật khẩu")
         .env("ADMIN", "quantri:quản trị viên mật khẩu")
+        .env("PROVINCE", "snv-bd:sở nội vụ bình dương mật khẩu")
         .env("PASSPHRASE", passphrase)
         .env("SERIALS", serials.join(","))
         .env("SCREENSHOTS", &shots)

@@ -27,7 +27,9 @@ pub fn complete_answers(form: &Form, variant: i64) -> BTreeMap<String, Value> {
     }
     let excluded = |a: &BTreeMap<String, Value>| validate(form, a).not_relevant.len();
     for q in &form.questions {
-        let Accepts::Code(codes) = &q.accepts else { continue };
+        let Accepts::Code(codes) = &q.accepts else {
+            continue;
+        };
         let mut best = (excluded(&a), a[&q.id].clone());
         for code in codes {
             let mut tried = a.clone();

@@ -554,7 +554,7 @@ async fn a_replacement_device_continues_the_chain() {
 async fn every_error_is_json_with_a_stable_code() {
     let server = TestServer::start().await;
     for (method, path, body) in [
-        ("GET", "/nope", ""),
+        ("GET", "/v1/nope", ""),
         ("GET", api::PATH_BATCHES, ""),
         ("DELETE", api::PATH_ENROLL, ""),
         ("POST", api::PATH_ENROLL, "not json"),
@@ -574,4 +574,14 @@ async fn every_error_is_json_with_a_stable_code() {
             "{json}"
         );
     }
+    // Outside the protocol's paths an unknown address is one of the centre's pages: a person
+    // mistyped it, and reads a page.
+    let page = server
+        .http
+        .get(format!("{}/nope", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(page.text().await.unwrap().contains("Không tìm thấy"));
 }

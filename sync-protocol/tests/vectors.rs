@@ -161,9 +161,15 @@ fn form_definition() -> Vec<u8> {
 /// A small assignment, as `GET /v1/assignment` answers it (signed by the intake).
 fn assignment() -> sync_protocol::assignment::Assignment {
     use sync_protocol::assignment::*;
-    let place = |id: &str, name: &str| Place { id: id.into(), name: name.into() };
+    let place = |id: &str, name: &str| Place {
+        id: id.into(),
+        name: name.into(),
+    };
     let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
-    let window = |a: &str, b: &str| Window { start: day(a), end: day(b) };
+    let window = |a: &str, b: &str| Window {
+        start: day(a),
+        end: day(b),
+    };
     let household = |n: u32, reserve: Option<u32>| AssignedHousehold {
         id: format!("gl-ga-an-{n:02}"),
         village: "gl-ga-an".into(),
@@ -212,7 +218,10 @@ fn assignment() -> sync_protocol::assignment::Assignment {
 }
 
 /// What a device sends to enroll, and what the intake answers.
-fn enrollment() -> (sync_protocol::api::EnrollRequest, sync_protocol::api::EnrollResponse) {
+fn enrollment() -> (
+    sync_protocol::api::EnrollRequest,
+    sync_protocol::api::EnrollResponse,
+) {
     (
         sync_protocol::api::EnrollRequest {
             code: "K7QM-2WXR-9H4T".into(),
@@ -385,12 +394,22 @@ fn vectors_match_the_file_both_ways() {
 #[test]
 fn request_assignment_enrollment_and_form_vectors_verify_on_their_own() {
     let file: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
-    let s = |p: &str| file.pointer(p).and_then(Value::as_str).unwrap_or_else(|| panic!("{p}")).to_string();
-    let device_pub = sync_protocol::keys::PublicKey::from_b64(&s("/keys/device_ed25519_public")).unwrap();
-    let intake_pub = sync_protocol::keys::PublicKey::from_b64(&s("/keys/intake_ed25519_public")).unwrap();
+    let s = |p: &str| {
+        file.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{p}"))
+            .to_string()
+    };
+    let device_pub =
+        sync_protocol::keys::PublicKey::from_b64(&s("/keys/device_ed25519_public")).unwrap();
+    let intake_pub =
+        sync_protocol::keys::PublicKey::from_b64(&s("/keys/intake_ed25519_public")).unwrap();
     // The request: the signature is over the domain and METHOD, PATH, TIME on three lines.
     let signed = s("/request/signed_message");
-    assert_eq!(signed, "fieldpost/request/v1\nGET\n/v1/assignment\n1732528931");
+    assert_eq!(
+        signed,
+        "fieldpost/request/v1\nGET\n/v1/assignment\n1732528931"
+    );
     let message = signed.strip_prefix("fieldpost/request/v1\n").unwrap();
     device_pub
         .verify(
@@ -401,7 +420,8 @@ fn request_assignment_enrollment_and_form_vectors_verify_on_their_own() {
         .expect("the request signature verifies");
     assert_eq!(s("/request/headers/fieldpost-time"), "1732528931");
     // The assignment verifies with the intake key; its tag is what the file says.
-    let doc: sync_protocol::signed::SignedDocument = serde_json::from_value(file["assignment"]["signed"].clone()).unwrap();
+    let doc: sync_protocol::signed::SignedDocument =
+        serde_json::from_value(file["assignment"]["signed"].clone()).unwrap();
     let a = sync_protocol::assignment::Assignment::verify(&doc, &intake_pub).unwrap();
     assert_eq!(a.tag().unwrap(), s("/assignment/etag"));
     // The tag leaves out issued_at and the households' statuses.
@@ -417,8 +437,10 @@ fn request_assignment_enrollment_and_form_vectors_verify_on_their_own() {
     assert_eq!(sha, s("/form/sha256"));
     assert_eq!(a.forms[0].sha256, sha);
     // Enrollment: the request and the answer parse as the intake and the device read them.
-    let _: sync_protocol::api::EnrollRequest = serde_json::from_value(file["enrollment"]["request"].clone()).unwrap();
-    let answer: sync_protocol::api::EnrollResponse = serde_json::from_value(file["enrollment"]["response"].clone()).unwrap();
+    let _: sync_protocol::api::EnrollRequest =
+        serde_json::from_value(file["enrollment"]["request"].clone()).unwrap();
+    let answer: sync_protocol::api::EnrollResponse =
+        serde_json::from_value(file["enrollment"]["response"].clone()).unwrap();
     assert_eq!(answer.intake_public_key, intake_pub);
 }
 

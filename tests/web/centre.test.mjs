@@ -18,6 +18,7 @@ const C = `${base}/c/qt-sipas-2024`;
 const [supLogin, supPassword] = process.env.SUPERVISOR.split(':');
 const [minLogin, minPassword] = process.env.MINISTRY.split(':');
 const [adminLogin, adminPassword] = process.env.ADMIN.split(':');
+const [provinceLogin, provincePassword] = process.env.PROVINCE.split(':');
 const serials = process.env.SERIALS.split(',');
 const shots = process.env.SCREENSHOTS;
 
@@ -30,13 +31,15 @@ before(async () => {
 });
 after(async () => browser?.close());
 
-async function logIn(login, password) {
-  const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: 'vi-VN' });
+/** Logs in, then opens `start` (the Quảng Trị campaign's progress unless told). */
+async function logIn(login, password, start = `${C}/progress`, viewport = { width: 1366, height: 900 }) {
+  const context = await browser.newContext({ viewport, locale: 'vi-VN', isMobile: viewport.width < 500 });
   const page = await context.newPage();
   await page.goto(`${base}/login`);
   await page.fill('input[name=login]', login);
   await page.fill('input[name=password]', password);
   await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('button')]);
+  if (start) await page.goto(start);
   return page;
 }
 
@@ -60,6 +63,7 @@ test('a supervisor on a 390 px phone sees who is behind first, without scrolling
   await page.fill('input[name=login]', supLogin);
   await page.fill('input[name=password]', supPassword);
   await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('button')]);
+  await page.goto(`${C}/progress`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `the progress page runs ${overflow} px off a 390 px screen`);
   const shortfalls = (await page.locator('#cards .card').evaluateAll((cards) => cards.map((c) => Number(c.dataset.shortfall))));
@@ -77,7 +81,7 @@ test('the ministry records a parcel with a missing and a duplicate serial', asyn
   // A barcode scanner types each serial and Enter; the first form is scanned twice, the last is missing.
   const scanned = [serials[0], serials[0], ...serials.slice(1, -1)];
   await page.locator('textarea[name=serials]').pressSequentially(scanned.join('\n') + '\n');
-  await page.click('form[action="/ministry/paper"] button');
+  await page.click('form[action="ministry/paper"] button');
   await page.waitForSelector('#duplicates');
   assert.match(await page.locator('#duplicates').textContent(), new RegExp(`${serials[0]} × 2`));
   const missing = await page.locator('td.missing-paper').allTextContents();
@@ -92,7 +96,7 @@ test('the ministry draws the back-check sample twice with the same seed and gets
     await page.fill('input[name=seed]', 'phuc-tra-quang-tri-2024');
     await page.fill('input[name=share]', '50');
     await page.fill('input[name=min]', '1');
-    await page.click('form[action="/ministry/backcheck"] button');
+    await page.click('form[action="ministry/backcheck"] button');
     await page.waitForSelector('.sample');
     return page.locator('.sample td.serial').allTextContents();
   };
@@ -106,11 +110,11 @@ test('the ministry draws the back-check sample twice with the same seed and gets
 test('the ministry opens the answers with the passphrase and sees the index', async () => {
   const page = await logIn(minLogin, minPassword);
   await page.goto(`${C}/ministry/index`);
-  await page.locator('form[action="/ministry/index"] input[name=passphrase]').fill('not the passphrase, surely');
+  await page.locator('form[action="ministry/index"] input[name=passphrase]').fill('not the passphrase, surely');
   await page.click('#compute');
   assert.match(await page.locator('.error').textContent(), /Cụm mật khẩu không mở được khoá của Bộ/);
   // The passphrase is typed once for every action of the page: two downloads, then the index.
-  await page.locator('form[action="/ministry/index"] input[name=passphrase]').fill(process.env.PASSPHRASE);
+  await page.locator('form[action="ministry/index"] input[name=passphrase]').fill(process.env.PASSPHRASE);
   for (const [button, file] of [['Tải chỉ số (CSV)', /\.csv$/], ['Tải câu trả lời (XLSX)', /\.xlsx$/]]) {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: button }).click()]);
     assert.match(download.suggestedFilename(), file);
@@ -272,4 +276,50 @@ test('a supervisor prints an enrollment code and a tablet camera reads its QR co
     server.close();
     rmSync(work, { recursive: true, force: true });
   }
+});
+
+// Several campaigns on one centre: the ministry compares the years of SIPAS on a phone (a target
+// met in 2024, missed in 2025); the province's owner sees its own survey only; an admin chooses.
+test('the ministry compares the years of a survey on a phone, met and missed', async () => {
+  const page = await logIn(minLogin, minPassword, null, { width: 390, height: 844 });
+  // Two campaigns: the first page lists them, with the comparison of their years.
+  assert.equal(new URL(page.url()).pathname, '/');
+  assert.equal(await page.locator('#campaigns .card').count(), 2);
+  await page.click('a.compare');
+  await page.waitForSelector('#comparison-chart');
+  const province = await page.locator('#comparison tr[data-area=qtri]').textContent();
+  assert.match(province, /Đạt/);
+  assert.match(province, /Chưa đạt/);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `the comparison runs ${overflow} px off a 390 px screen`);
+  await page.screenshot({ path: `${shots}/centre-07-so-sanh-cac-nam-390px.png`, fullPage: true });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('a[href$="table.xlsx"]')]);
+  assert.match(download.suggestedFilename(), /\.xlsx$/);
+  // Targets are set per area on the campaign's page.
+  await page.goto(`${C}/ministry/targets`);
+  assert.equal(await page.locator('input[name="t:province:qtri"]').inputValue(), '1');
+  await page.context().close();
+});
+
+test('the province\'s owner sees its own survey, not the ministry\'s', async () => {
+  const page = await logIn(provinceLogin, provincePassword, null);
+  // One campaign: straight to it.
+  assert.equal(new URL(page.url()).pathname, '/c/bd-hailong-2024/progress');
+  assert.match(await page.content(), /Thành phố Thủ Dầu Một/);
+  assert.ok(!(await page.content()).includes('Đông Hà'));
+  for (const path of ['/c/qt-sipas-2024/progress', '/c/qt-sipas-2024/ministry/index', '/compare/sipas']) {
+    const r = await page.goto(`${base}${path}`);
+    assert.equal(r.status(), 404, path);
+  }
+  await page.context().close();
+});
+
+test('an admin chooses among every campaign', async () => {
+  const page = await logIn(adminLogin, adminPassword, null);
+  assert.equal(new URL(page.url()).pathname, '/');
+  const names = await page.locator('#campaigns .card').allTextContents();
+  assert.equal(names.length, 3);
+  assert.ok(names.some((n) => n.includes('Bình Dương')) && names.some((n) => n.includes('SIPAS 2025')));
+  await page.screenshot({ path: `${shots}/centre-00-cac-dot-khao-sat.png`, fullPage: true });
+  await page.context().close();
 });

@@ -272,7 +272,8 @@ fn chart(c: &YearComparison) -> Markup {
     let years = c.years.len().max(1) as f64;
     let (bar, gap, label_w, h) = (18.0, 10.0, 170.0, 160.0);
     let group = bar * years + gap;
-    let width = label_w + group * rows.len() as f64 + 20.0;
+    // Room on the right for the last area's slanted name.
+    let width = label_w + group * rows.len() as f64 + 110.0;
     let y = |p: f64| h - p / 100.0 * (h - 20.0);
     html! {
         div.scroll { svg #comparison-chart width=(width) height=(h + 70.0) role="img" aria-label="Chỉ số theo năm và chỉ tiêu" {
