@@ -29,8 +29,9 @@ pub fn router(centre: Arc<Centre>) -> Router {
             get(form_definition),
         )
         .route(api::PATH_BATCHES, post(batches))
-        // Unknown paths and methods are answered behind the pages' door (a person gets a page,
-        // a device or program the JSON error): see `web::routes`.
+        .method_not_allowed_fallback(|| async { IntakeError::MethodNotAllowed })
+        // Unknown paths, and methods on the pages, are answered behind the pages' door (a
+        // person gets a page, a device or program the JSON error): see `web::routes`.
         .merge(crate::web::routes(centre.clone()))
         // Every answer is JSON (receipts, assignments, errors), repetitive enough that
         // compressing it pays on 2G. Requests are not touched: frames are already zstd.
