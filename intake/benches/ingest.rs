@@ -71,11 +71,11 @@ fn main() {
 
     // Import and issue codes with the library, then hand the directory to the real binary.
     let codes: Vec<(String, String)> = {
-        let intake = intake::open(dir.path()).unwrap();
-        intake
-            .store
-            .import_campaign(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
+        let centre = intake::open(dir.path()).unwrap();
+        centre
+            .import(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
             .unwrap();
+        let intake = centre.campaign(&campaign.id).unwrap().unwrap();
         campaign
             .enumerators
             .iter()
@@ -332,7 +332,7 @@ fn raw_insert(frames: &[Vec<u8>]) -> (Duration, usize) {
     let mut conn = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn.execute_batch(include_str!("../migrations/V1__initial.sql"))
+    conn.execute_batch(include_str!("../migrations/sqlite/campaign/V1__initial.sql"))
         .unwrap();
     // The rows, decoded before the clock starts: the baseline is the database work alone.
     let mut rows = Vec::new();

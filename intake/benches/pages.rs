@@ -32,12 +32,12 @@ fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let intake = std::sync::Arc::new(intake::open(dir.path()).unwrap());
+    let centre = std::sync::Arc::new(intake::open(dir.path()).unwrap());
     let campaign = demo::shaped_like_quang_tri(63, &demo::fixed_ministry_key().public());
-    intake
-        .store
-        .import_campaign(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
+    centre
+        .import(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
         .unwrap();
+    let intake = centre.campaign(&campaign.id).unwrap().unwrap();
 
     let started = Instant::now();
     let at = DeviceTime::parse("2024-11-24T10:00:00+07:00").unwrap();
@@ -49,7 +49,7 @@ fn main() {
         let code = intake
             .issue_enrollment_code(&enumerator.id, chrono::Duration::hours(1), "bench")
             .unwrap();
-        let enrolled = intake
+        let enrolled = centre
             .enroll(
                 &api::EnrollRequest {
                     code,
@@ -112,7 +112,7 @@ fn main() {
                 };
                 let signed = SignedBatch::sign(&batch, &key).unwrap();
                 prev = signed.hash();
-                intake.ingest(&signed.to_frame(), Utc::now()).unwrap();
+                centre.ingest(&signed.to_frame(), Utc::now()).unwrap();
             }
         }
     }
@@ -129,8 +129,8 @@ fn main() {
         .record_paper("bench", &arrived, "bench", Utc::now())
         .unwrap();
     let supervisor = campaign.supervisors[0].login.clone();
-    intake
-        .store
+    centre
+        .accounts()
         .set_password(
             &supervisor,
             &hash_password("giám sát mật khẩu dài").unwrap(),
@@ -140,15 +140,16 @@ fn main() {
         login: "bonv".into(),
         name: "Bộ Nội vụ".into(),
         role: Role::Ministry,
+        campaigns: [(campaign.id.clone(), vec![])].into(),
         districts: vec![],
         password_hash: Some(hash_password("bộ nội vụ mật khẩu").unwrap()),
         disabled: false,
     };
-    intake.store.upsert_account(&ministry, Utc::now()).unwrap();
-    let sup_token = intake
+    centre.accounts().upsert_account(&ministry, Utc::now()).unwrap();
+    let sup_token = centre
         .log_in(&supervisor, "giám sát mật khẩu dài", "127.0.0.1")
         .unwrap();
-    let min_token = intake
+    let min_token = centre
         .log_in("bonv", "bộ nội vụ mật khẩu", "127.0.0.1")
         .unwrap();
     println!(
@@ -168,8 +169,14 @@ fn main() {
     }
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let router = intake::http::router(intake.clone());
+    let router = intake::http::router(centre.clone());
     let measure = |path: &str, token: Option<&str>, rounds: usize| -> (Vec<Duration>, usize) {
+        let path = if path.starts_with("/v1/") {
+            path.to_string()
+        } else {
+            format!("/c/{}{path}", campaign.id)
+        };
+        let path = path.as_str();
         let mut times = Vec::with_capacity(rounds);
         let mut size = 0;
         for _ in 0..rounds {

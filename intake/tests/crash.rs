@@ -196,7 +196,7 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         });
 
         // After the crash: every receipted batch is there, whole; nothing beyond the chain head.
-        let store = intake::store::sqlite::SqliteStore::open(
+        let store = intake::store::sqlite::campaign_store(
             &dir.path().join("campaigns/qt-sipas-2024.db"),
         )
         .unwrap();
@@ -241,7 +241,7 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         let mut child = server.child;
         child.kill().unwrap();
         child.wait().unwrap();
-        let store = intake::store::sqlite::SqliteStore::open(
+        let store = intake::store::sqlite::campaign_store(
             &dir.path().join("campaigns/qt-sipas-2024.db"),
         )
         .unwrap();

@@ -44,7 +44,7 @@ pub struct SqliteStores {
 
 impl Stores for SqliteStores {
     fn open(&self, storage: &str) -> Result<Arc<dyn Store>, StoreError> {
-        Ok(Arc::new(crate::store::sqlite::SqliteStore::open(
+        Ok(Arc::new(crate::store::sqlite::campaign_store(
             &self.dir.join(storage),
         )?))
     }
@@ -233,7 +233,7 @@ impl Centre {
             storage,
             family,
             year,
-            added_at: crate::store::sqlite::rfc3339(now),
+            added_at: crate::store::campaign::rfc3339(now),
         };
         let supervisors: Vec<crate::store::NamedSupervisor> = campaign
             .supervisors
@@ -321,9 +321,8 @@ impl Centre {
 /// centres held several campaigns (one `intake.db`) is taken over as it is: its campaign is
 /// registered where it lies, and its accounts, sessions and audit log move into `centre.db`.
 pub fn open_sqlite(data_dir: &Path, key: DeviceKey) -> Result<Centre, IntakeError> {
-    let accounts = Arc::new(crate::store::sqlite::SqliteCentre::open(
-        &data_dir.join("centre.db"),
-    )?);
+    let centre_db = data_dir.join("centre.db");
+    let accounts = Arc::new(crate::store::sqlite::centre_store(&centre_db)?);
     let legacy = data_dir.join("intake.db");
     if legacy.exists()
         && !accounts
@@ -332,7 +331,7 @@ pub fn open_sqlite(data_dir: &Path, key: DeviceKey) -> Result<Centre, IntakeErro
             .any(|e| e.storage == "intake.db")
     {
         if let Some(entry) = legacy_entry(&legacy)? {
-            accounts.adopt_legacy(&legacy, &entry)?;
+            crate::store::sqlite::adopt_legacy(&centre_db, &legacy, &entry)?;
         }
     }
     Centre::new(

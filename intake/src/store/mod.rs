@@ -8,6 +8,10 @@
 //! The traits are synchronous: SQLite is, and handlers call them from `spawn_blocking`.
 //! Every method that writes is one transaction: all of it or none of it.
 
+pub mod campaign;
+pub mod centre;
+pub mod postgres;
+pub mod sql;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
@@ -69,6 +73,10 @@ pub enum StoreError {
     NewerSchema { found: i64, known: i64 },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(String),
+    #[error("no such row")]
+    NoRows,
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("stored data is inconsistent: {0}")]

@@ -10,7 +10,6 @@ use intake::{
     campaign::Campaign,
     demo,
     service::{Centre, Intake},
-    store::sqlite::SqliteStore,
 };
 use std::sync::Arc;
 use sync_protocol::{
@@ -96,8 +95,8 @@ impl TestServer {
     }
 
     /// A second view of the campaign's database file, as another process would see it.
-    pub fn reopen_store(&self) -> SqliteStore {
-        SqliteStore::open(
+    pub fn reopen_store(&self) -> intake::store::campaign::SqlStore {
+        intake::store::sqlite::campaign_store(
             &self
                 .dir
                 .path()

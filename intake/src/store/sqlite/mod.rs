@@ -7,24 +7,42 @@
 //! one fsync, and only then hands each caller its result. Under load many batches share one
 //! fsync; alone, a batch waits for nobody.
 //!
-//! A centre keeps two kinds of database, each with its own migrations: one per campaign
-//! ([`campaign::SqliteStore`], `migrations/campaign/`) and the centre's own
-//! ([`centre::SqliteCentre`], `migrations/centre/`). Both stand on [`Db`].
+//! A centre keeps one file per campaign ([`campaign_store`], `migrations/sqlite/campaign/`) and
+//! its own ([`centre_store`], `migrations/sqlite/centre/`); both run the stores' SQL
+//! ([`super::sql`]) through [`Db`].
 
-pub mod campaign;
-pub mod centre;
-
-pub use campaign::SqliteStore;
-pub use centre::SqliteCentre;
-
-use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::{
     path::{Path, PathBuf},
     sync::Mutex,
 };
 
-use super::StoreError;
+use super::sql::{Backend, Dialect, RawTx, Row, Tx, Val};
+use super::{CampaignEntry, StoreError};
+
+mod campaign_migrations {
+    refinery::embed_migrations!("migrations/sqlite/campaign");
+}
+mod centre_migrations {
+    refinery::embed_migrations!("migrations/sqlite/centre");
+}
+
+/// A campaign's store in the SQLite file at `path`, created and migrated if need be. A
+/// database written by a newer version is refused, never touched.
+pub fn campaign_store(path: &Path) -> Result<super::campaign::SqlStore, StoreError> {
+    Ok(super::campaign::SqlStore::new(Box::new(Db::open(
+        path,
+        campaign_migrations::migrations::runner(),
+    )?)))
+}
+
+/// The centre's own store in the SQLite file at `path` (`centre.db`).
+pub fn centre_store(path: &Path) -> Result<super::centre::SqlCentre, StoreError> {
+    Ok(super::centre::SqlCentre::new(Box::new(Db::open(
+        path,
+        centre_migrations::migrations::runner(),
+    )?)))
+}
 
 /// A write: runs inside the group's transaction and returns how to report its result once
 /// the group's commit is known (`None` = committed).
@@ -32,10 +50,6 @@ type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(Option<String>) + Send>
 
 /// Most writes that share one commit.
 const MAX_GROUP: usize = 64;
-
-pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
 
 pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
@@ -80,6 +94,56 @@ pub(crate) fn migrate(conn: &mut Connection, runner: refinery::Runner) -> Result
     Ok(())
 }
 
+/// Takes over a data directory made before a centre held several campaigns: registers the
+/// campaign in `old` (a campaign database that still holds the accounts, sessions, wrong
+/// passwords and audit log of that time) under `entry`, and copies those rows here, in one
+/// transaction. Must run before `old` is opened as a campaign store (whose next migration
+/// drops them). Returns false when `old` holds no accounts table any more (done before).
+pub fn adopt_legacy(centre: &Path, old: &Path, entry: &CampaignEntry) -> Result<bool, StoreError> {
+    let mut conn = open_connection(centre)?;
+    conn.execute("ATTACH DATABASE ?1 AS old", [old.to_string_lossy()])?;
+    let has_accounts: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM old.sqlite_master WHERE type = 'table' AND name = 'accounts')",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_accounts {
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO campaigns VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                entry.id,
+                entry.name,
+                entry.storage,
+                entry.family,
+                entry.year,
+                entry.added_at
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO accounts (login, name, role, password_hash, created_at, disabled_at)
+             SELECT login, name, role, password_hash, created_at, disabled_at FROM old.accounts",
+            [],
+        )?;
+        for statement in [
+            "INSERT INTO account_campaigns SELECT login, ?1 FROM old.accounts WHERE role <> 'admin'",
+            "INSERT INTO account_districts SELECT login, ?1, district_id FROM old.account_districts",
+            "INSERT INTO audit_log (at, login, campaign, action, detail, address)
+             SELECT at, login, ?1, action, detail, address FROM old.audit_log ORDER BY id",
+        ] {
+            tx.execute(statement, [&entry.id])?;
+        }
+        tx.execute("INSERT INTO sessions SELECT * FROM old.sessions", [])?;
+        tx.execute(
+            "INSERT INTO login_failures (at, login, address) SELECT at, login, address FROM old.login_failures",
+            [],
+        )?;
+        tx.commit()?;
+    }
+    conn.execute("DETACH DATABASE old", [])?;
+    Ok(has_accounts)
+}
+
 /// One SQLite file: its writer thread (group commit) and a pool of readers.
 pub(crate) struct Db {
     path: PathBuf,
@@ -102,10 +166,6 @@ impl Db {
             writer: sender,
             readers: Mutex::new(Vec::new()),
         })
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
     }
 
     pub(crate) fn read<T>(
@@ -198,5 +258,65 @@ fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
         for report in reports {
             report(commit_error.clone());
         }
+    }
+}
+
+/// The stores' SQL on a SQLite connection.
+struct SqliteTx<'a>(&'a Connection);
+
+fn to_sqlite(v: &Val) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match v {
+        Val::Null => V::Null,
+        Val::Int(i) => V::Integer(*i),
+        Val::Real(f) => V::Real(*f),
+        Val::Text(s) => V::Text(s.clone()),
+        Val::Blob(b) => V::Blob(b.clone()),
+    }
+}
+
+impl RawTx for SqliteTx<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn exec(&self, sql: &str, params: &[Val]) -> Result<usize, StoreError> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(params.iter().map(to_sqlite)))?)
+    }
+
+    fn rows(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
+        use rusqlite::types::ValueRef;
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter().map(to_sqlite)))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut vals = Vec::with_capacity(columns);
+            for i in 0..columns {
+                vals.push(match r.get_ref(i)? {
+                    ValueRef::Null => Val::Null,
+                    ValueRef::Integer(n) => Val::Int(n),
+                    ValueRef::Real(f) => Val::Real(f),
+                    ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Val::Blob(b.to_vec()),
+                });
+            }
+            out.push(Row(vals));
+        }
+        Ok(out)
+    }
+}
+
+impl Backend for Db {
+    fn read_dyn(&self, f: &mut dyn FnMut(Tx) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        self.read(|conn| f(Tx::new(&SqliteTx(conn))))
+    }
+
+    fn write_dyn(
+        &self,
+        f: Box<dyn FnOnce(Tx) -> Result<Box<dyn std::any::Any + Send>, StoreError> + Send>,
+    ) -> Result<Box<dyn std::any::Any + Send>, StoreError> {
+        self.write(move |conn| f(Tx::new(&SqliteTx(conn))))
     }
 }

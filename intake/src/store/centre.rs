@@ -1,23 +1,20 @@
-//! The centre's own SQLite database (`centre.db`): the campaigns it holds, accounts and what
-//! each may see, sessions, wrong passwords, the audit log. Migrations: `migrations/centre/`.
+//! The centre's own store — the campaigns it holds, accounts and what each may see, sessions,
+//! wrong passwords, the audit log — in the SQL both databases speak ([`super::sql`]), on
+//! SQLite (`centre.db`) or PostgreSQL (the `centre` schema).
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
-use std::{collections::BTreeMap, path::Path};
+use std::collections::BTreeMap;
 
-use super::{open_connection, rfc3339, Db};
+use super::campaign::rfc3339;
+use super::sql::{params, Backend, BackendExt, OptionalExtension, Row, ToVal, Tx};
 use crate::accounts::{Account, Role};
 use crate::store::*;
 
-mod embedded {
-    refinery::embed_migrations!("migrations/centre");
+pub struct SqlCentre {
+    backend: Box<dyn Backend>,
 }
 
-pub struct SqliteCentre {
-    db: Db,
-}
-
-fn account_in(c: &Connection, login: &str) -> Result<Option<Account>, StoreError> {
+fn account_in(c: Tx, login: &str) -> Result<Option<Account>, StoreError> {
     let row: Option<(String, String, String, Option<String>, bool)> = c
         .prepare_cached("SELECT login, name, role, password_hash, disabled_at IS NOT NULL FROM accounts WHERE login = ?1")?
         .query_row([login], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
@@ -29,13 +26,13 @@ fn account_in(c: &Connection, login: &str) -> Result<Option<Account>, StoreError
         .ok_or_else(|| StoreError::Corrupt(format!("account {login} has role {role:?}")))?;
     let mut campaigns: BTreeMap<String, Vec<String>> = c
         .prepare_cached("SELECT campaign FROM account_campaigns WHERE login = ?1")?
-        .query_map([&login], |r| r.get::<_, String>(0))?
+        .query_map([&login], |r| r.get::<String>(0))?
         .map(|c| c.map(|c| (c, Vec::new())))
         .collect::<Result<_, _>>()?;
     let mut districts = c.prepare_cached(
         "SELECT campaign, district_id FROM account_districts WHERE login = ?1 ORDER BY campaign, district_id",
     )?;
-    for row in districts.query_map([&login], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))? {
+    for row in districts.query_map([&login], |r| Ok((r.get::<String>(0)?, r.get(1)?)))? {
         let (campaign, district) = row?;
         campaigns.entry(campaign).or_default().push(district);
     }
@@ -52,7 +49,7 @@ fn account_in(c: &Connection, login: &str) -> Result<Option<Account>, StoreError
 
 /// Writes the campaigns an account may see (and a supervisor's districts in each), replacing
 /// what it had.
-fn write_scopes(tx: &Connection, a: &Account) -> Result<(), StoreError> {
+fn write_scopes(tx: Tx, a: &Account) -> Result<(), StoreError> {
     tx.execute("DELETE FROM account_districts WHERE login = ?1", [&a.login])?;
     tx.execute("DELETE FROM account_campaigns WHERE login = ?1", [&a.login])?;
     for (campaign, districts) in &a.campaigns {
@@ -78,7 +75,7 @@ fn write_scopes(tx: &Connection, a: &Account) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn audit_entry(r: &rusqlite::Row) -> rusqlite::Result<AuditEntry> {
+fn audit_entry(r: &Row) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
         at: r.get(0)?,
         login: r.get(1)?,
@@ -89,80 +86,24 @@ fn audit_entry(r: &rusqlite::Row) -> rusqlite::Result<AuditEntry> {
     })
 }
 
-impl SqliteCentre {
-    /// Opens (creating and migrating if need be) the centre's database at `path`.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(SqliteCentre {
-            db: Db::open(path, embedded::migrations::runner())?,
-        })
+impl SqlCentre {
+    pub fn new(backend: Box<dyn Backend>) -> SqlCentre {
+        SqlCentre { backend }
     }
 
-    /// Takes over a data directory made before a centre held several campaigns: registers the
-    /// campaign in `old` (a campaign database that still holds the accounts, sessions, wrong
-    /// passwords and audit log of that time) under `entry`, and copies those rows here, in one
-    /// transaction. Must run before `old` is opened as a campaign store (whose next migration
-    /// drops them). Returns false when `old` holds no accounts table any more (done before).
-    pub fn adopt_legacy(&self, old: &Path, entry: &CampaignEntry) -> Result<bool, StoreError> {
-        let mut conn = open_connection(self.db.path())?;
-        conn.execute("ATTACH DATABASE ?1 AS old", [old.to_string_lossy()])?;
-        let has_accounts: bool = conn.query_row(
-            "SELECT EXISTS(SELECT 1 FROM old.sqlite_master WHERE type = 'table' AND name = 'accounts')",
-            [],
-            |r| r.get(0),
-        )?;
-        if has_accounts {
-            let tx = conn.transaction()?;
-            tx.execute(
-                "INSERT INTO campaigns VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    entry.id,
-                    entry.name,
-                    entry.storage,
-                    entry.family,
-                    entry.year,
-                    entry.added_at
-                ],
-            )?;
-            tx.execute(
-                "INSERT INTO accounts (login, name, role, password_hash, created_at, disabled_at)
-                 SELECT login, name, role, password_hash, created_at, disabled_at FROM old.accounts",
-                [],
-            )?;
-            for statement in [
-                "INSERT INTO account_campaigns SELECT login, ?1 FROM old.accounts WHERE role <> 'admin'",
-                "INSERT INTO account_districts SELECT login, ?1, district_id FROM old.account_districts",
-                "INSERT INTO audit_log (at, login, campaign, action, detail, address)
-                 SELECT at, login, ?1, action, detail, address FROM old.audit_log ORDER BY id",
-            ] {
-                tx.execute(statement, [&entry.id])?;
-            }
-            tx.execute("INSERT INTO sessions SELECT * FROM old.sessions", [])?;
-            tx.execute(
-                "INSERT INTO login_failures (at, login, address) SELECT at, login, address FROM old.login_failures",
-                [],
-            )?;
-            tx.commit()?;
-        }
-        conn.execute("DETACH DATABASE old", [])?;
-        Ok(has_accounts)
-    }
-
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.db.read(f)
+    fn read<T>(&self, f: impl FnOnce(Tx) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.backend.read(f)
     }
 
     fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(Tx) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.db.write(f)
+        self.backend.write(f)
     }
 }
 
-impl CentreStore for SqliteCentre {
+impl CentreStore for SqlCentre {
     fn campaigns(&self) -> Result<Vec<CampaignEntry>, StoreError> {
         self.read(|c| {
             Ok(c.prepare_cached("SELECT id, name, storage, family, year, added_at FROM campaigns ORDER BY added_at, id")?
@@ -280,7 +221,7 @@ impl CentreStore for SqliteCentre {
     ) -> Result<LoginFailures, StoreError> {
         let login = bounded(login, AUDIT_LOGIN_MAX);
         self.read(|c| {
-            let count = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<u32, StoreError> { Ok(c.prepare_cached(sql)?.query_row(p, |r| r.get(0))?) };
+            let count = |sql: &str, p: &[&dyn ToVal]| -> Result<u32, StoreError> { Ok(c.prepare_cached(sql)?.query_row(p, |r| r.get(0))?) };
             Ok(LoginFailures {
                 pair: count("SELECT COUNT(*) FROM login_failures WHERE login = ?1 AND address = ?2 AND at >= ?3", &[&login, &address, &since])?,
                 login: count("SELECT COUNT(*) FROM login_failures WHERE login = ?1 AND at >= ?2", &[&login, &since])?,

@@ -1,10 +1,10 @@
-//! One campaign's store in SQLite (see [`super`] for how writes are committed): its places,
-//! households, devices, chains and events, sealed answers and everything the centre's pages
-//! keep about it. Migrations: `migrations/campaign/`.
+//! One campaign's store — its places, households, devices, chains and events, sealed answers
+//! and everything the centre's pages keep about it — written once in the SQL both databases
+//! speak ([`super::sql`]) and run on SQLite (one file per campaign) or PostgreSQL (one schema
+//! per campaign) by its [`Backend`].
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
-use std::{collections::BTreeMap, path::Path, sync::Mutex};
+use std::{collections::BTreeMap, sync::Mutex};
 use sync_protocol::{
     api::ChainHead,
     assignment::{
@@ -19,65 +19,60 @@ use sync_protocol::{
 };
 use uuid::Uuid;
 
-use super::{rfc3339, Db};
+use super::sql::{params, params_from_iter, Backend, BackendExt, OptionalExtension, Row, Tx};
 use crate::domain::{self, CampaignRules, HouseholdFacts, HouseholdView};
 use crate::store::*;
 
-mod embedded {
-    refinery::embed_migrations!("migrations/campaign");
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-pub struct SqliteStore {
-    db: Db,
-    /// The campaign rarely changes; cache it after the first read.
-    campaign: Mutex<Option<CampaignRecord>>,
+/// How long the campaign's row is trusted once read: another intake process may add a form
+/// version (which changes the one new sheets are keyed with); everything else in it is fixed
+/// at import.
+const CAMPAIGN_FRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+pub struct SqlStore {
+    backend: Box<dyn Backend>,
+    /// The campaign's row, and when it was read.
+    campaign: Mutex<Option<(CampaignRecord, std::time::Instant)>>,
 }
 
-impl SqliteStore {
-    /// Opens (creating and migrating if need be) the campaign database at `path`. A database
-    /// written by a newer version is refused, never touched.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(SqliteStore {
-            db: Db::open(path, embedded::migrations::runner())?,
+impl SqlStore {
+    pub fn new(backend: Box<dyn Backend>) -> SqlStore {
+        SqlStore {
+            backend,
             campaign: Mutex::new(None),
-        })
+        }
     }
 
-    /// Where the database is.
-    pub fn path(&self) -> &Path {
-        self.db.path()
-    }
-
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.db.read(f)
+    fn read<T>(&self, f: impl FnOnce(Tx) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.backend.read(f)
     }
 
     fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(Tx) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.db.write(f)
+        self.backend.write(f)
     }
 }
 
-fn load_campaign(conn: &Connection) -> Result<CampaignRecord, StoreError> {
+fn load_campaign(conn: Tx) -> Result<CampaignRecord, StoreError> {
     let row = conn
         .query_row(
             "SELECT id, name, timezone, form, replacement_allowed, verification_required, timeline, ministry_public_key FROM campaign",
             [],
             |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, bool>(4)?,
-                    r.get::<_, bool>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, String>(7)?,
+                    r.get::<String>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<String>(3)?,
+                    r.get::<bool>(4)?,
+                    r.get::<bool>(5)?,
+                    r.get::<String>(6)?,
+                    r.get::<String>(7)?,
                 ))
             },
         )
@@ -101,7 +96,7 @@ fn load_campaign(conn: &Connection) -> Result<CampaignRecord, StoreError> {
     })
 }
 
-fn chain_head_in(conn: &Connection, enumerator: &str) -> Result<ChainHead, StoreError> {
+fn chain_head_in(conn: Tx, enumerator: &str) -> Result<ChainHead, StoreError> {
     let row: Option<(u64, String)> = conn
         .query_row(
             "SELECT last_seq, last_hash FROM chains WHERE enumerator_id = ?1",
@@ -124,8 +119,8 @@ fn chain_head_in(conn: &Connection, enumerator: &str) -> Result<ChainHead, Store
 }
 
 fn device_from_row(
-    r: &rusqlite::Row,
-) -> rusqlite::Result<(String, String, String, String, Option<String>)> {
+    r: &Row,
+) -> Result<(String, String, String, String, Option<String>), StoreError> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
@@ -144,14 +139,14 @@ fn device_record(
 /// The domain judge's window on the database, inside the ingest transaction. The households
 /// and event ids a batch names are fetched up front in two queries, not one per event.
 struct TxView<'a> {
-    tx: &'a Connection,
+    tx: Tx<'a>,
     households: std::collections::HashMap<String, HouseholdFacts>,
     seen: std::collections::HashSet<String>,
 }
 
 impl<'a> TxView<'a> {
     fn prefetch(
-        tx: &'a Connection,
+        tx: Tx<'a>,
         events: &[sync_protocol::event::Event],
     ) -> Result<Self, StoreError> {
         let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
@@ -161,23 +156,28 @@ impl<'a> TxView<'a> {
             .collect();
         households.sort_unstable();
         households.dedup();
-        let placeholders = |n: usize| vec!["?"; n].join(",");
-        let sql = format!(
-            "SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id IN ({})",
-            placeholders(households.len())
-        );
-        let households = tx
-            .prepare(&sql)?
-            .query_map(rusqlite::params_from_iter(&households), facts)?
-            .map(|r| r.map(|f| (f.id.clone(), f)))
-            .collect::<Result<_, _>>()?;
+        // `IN ()` is not SQL everywhere: an empty list asks nothing.
+        let placeholders =
+            |n: usize| (1..=n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",");
+        let households = if households.is_empty() {
+            Default::default()
+        } else {
+            let sql = format!(
+                "SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id IN ({})",
+                placeholders(households.len())
+            );
+            tx.prepare(&sql)?
+                .query_map(params_from_iter(&households), facts)?
+                .map(|r| r.map(|f| (f.id.clone(), f)))
+                .collect::<Result<_, _>>()?
+        };
         let sql = format!(
             "SELECT id FROM events WHERE id IN ({})",
             placeholders(ids.len())
         );
         let seen = tx
             .prepare(&sql)?
-            .query_map(rusqlite::params_from_iter(&ids), |r| r.get(0))?
+            .query_map(params_from_iter(&ids), |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         Ok(TxView {
             tx,
@@ -188,7 +188,7 @@ impl<'a> TxView<'a> {
 }
 
 /// The references of every form version the campaign has.
-fn form_references(tx: &Connection) -> Result<Vec<String>, StoreError> {
+fn form_references(tx: Tx) -> Result<Vec<String>, StoreError> {
     Ok(tx
         .prepare_cached("SELECT reference FROM forms")?
         .query_map([], |r| r.get(0))?
@@ -198,7 +198,7 @@ fn form_references(tx: &Connection) -> Result<Vec<String>, StoreError> {
 /// Stores a form version once; the same reference with other content is refused (a changed
 /// form needs a new version, or sheets sealed under it could not be read back).
 fn insert_form(
-    tx: &Connection,
+    tx: Tx,
     form: &crate::form_files::StoredForm,
     now: &str,
 ) -> Result<(), StoreError> {
@@ -227,7 +227,7 @@ fn insert_form(
 /// What an accepted event adds beside itself: the household holds answers, the day's counts,
 /// the serials of a handed-over parcel. Shared by ingest and by a supervisor's carrying over.
 fn record_accepted(
-    tx: &Connection,
+    tx: Tx,
     event: &sync_protocol::event::Event,
     enumerator: &str,
 ) -> Result<(), StoreError> {
@@ -254,7 +254,7 @@ fn record_accepted(
     }
     if let EventBody::ParcelHandedOver { parcel, serials } = &event.body {
         let mut insert_serial =
-            tx.prepare_cached("INSERT OR IGNORE INTO parcel_serials VALUES (?1, ?2, ?3, ?4)")?;
+            tx.prepare_cached("INSERT INTO parcel_serials VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")?;
         for serial in serials {
             insert_serial.execute(params![parcel, serial, event.id.to_string(), enumerator])?;
         }
@@ -264,7 +264,7 @@ fn record_accepted(
 
 /// Writes the households' new statuses; only each household's last one needs writing.
 fn apply_changes(
-    tx: &Connection,
+    tx: Tx,
     changes: &[(String, HouseholdStatus)],
     now: &str,
 ) -> Result<(), StoreError> {
@@ -283,7 +283,7 @@ fn apply_changes(
 
 const HOUSEHOLD_COLUMNS: &str = "id, village_id, serial, enumerator_id, reserve_rank, status";
 
-fn facts(r: &rusqlite::Row) -> rusqlite::Result<HouseholdFacts> {
+fn facts(r: &Row) -> Result<HouseholdFacts, StoreError> {
     let status: String = r.get(5)?;
     Ok(HouseholdFacts {
         id: r.get(0)?,
@@ -334,7 +334,7 @@ impl HouseholdView for TxView<'_> {
     }
 }
 
-impl Store for SqliteStore {
+impl Store for SqlStore {
     fn import_campaign(
         &self,
         c: &Campaign,
@@ -345,7 +345,7 @@ impl Store for SqliteStore {
         let now_s = rfc3339(now);
         let (c, source, forms) = (c.clone(), source.to_string(), forms.to_vec());
         self.write(move |tx| {
-            if let Some(existing) = tx.query_row("SELECT id FROM campaign", [], |r| r.get::<_, String>(0)).optional()? {
+            if let Some(existing) = tx.query_row("SELECT id FROM campaign", [], |r| r.get::<String>(0)).optional()? {
                 return Err(StoreError::CampaignAlreadyImported(existing));
             }
             if !forms.iter().any(|f| f.reference == c.form) {
@@ -424,7 +424,7 @@ impl Store for SqliteStore {
             Ok(())
         })?;
         // The campaign row changed: read it again next time.
-        *self.campaign.lock().unwrap() = None;
+        *self.campaign.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
     }
 
@@ -467,11 +467,14 @@ impl Store for SqliteStore {
     }
 
     fn campaign(&self) -> Result<CampaignRecord, StoreError> {
-        if let Some(c) = self.campaign.lock().unwrap().clone() {
-            return Ok(c);
+        if let Some((c, at)) = self.campaign.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            if at.elapsed() < CAMPAIGN_FRESH {
+                return Ok(c);
+            }
         }
         let c = self.read(load_campaign)?;
-        *self.campaign.lock().unwrap() = Some(c.clone());
+        *self.campaign.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((c.clone(), std::time::Instant::now()));
         Ok(c)
     }
 
@@ -496,7 +499,7 @@ impl Store for SqliteStore {
             // A new code ends the enumerator's earlier unused ones: a reissued (or reloaded and
             // resent) code leaves one that works, not several.
             tx.execute(
-                "UPDATE enrollment_codes SET expires_at = MIN(expires_at, ?1) WHERE enumerator_id = ?2 AND used_at IS NULL",
+                "UPDATE enrollment_codes SET expires_at = ?1 WHERE enumerator_id = ?2 AND used_at IS NULL AND expires_at > ?1",
                 params![now.timestamp(), enumerator],
             )?;
             tx.execute(
@@ -610,7 +613,7 @@ impl Store for SqliteStore {
                 "SELECT v.id, v.name || ', ' || cm.name FROM villages v JOIN communes cm ON cm.id = v.commune_id",
             ] {
                 let mut stmt = c.prepare(sql)?;
-                for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+                for row in stmt.query_map([], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))? {
                     let (id, name) = row?;
                     names.insert(id, name);
                 }
@@ -658,7 +661,7 @@ impl Store for SqliteStore {
                         reserve_rank: r.get(5)?,
                         status: HouseholdStatus::parse(&status).unwrap_or(HouseholdStatus::Reserve),
                         carried_over: match carried_from {
-                            Some(id) => Some(CarriedOver { from: Place { id, name: r.get::<_, Option<String>>(8)?.unwrap_or_default() }, events: r.get(9)? }),
+                            Some(id) => Some(CarriedOver { from: Place { id, name: r.get::<Option<String>>(8)?.unwrap_or_default() }, events: r.get(9)? }),
                             None => None,
                         },
                     })
@@ -695,7 +698,7 @@ impl Store for SqliteStore {
                 )?
                 .query_map(params![enumerator, RESOLVED_MAX as i64], |r| {
                     let (id, decision): (String, String) = (r.get(0)?, r.get(1)?);
-                    Ok((id, decision, r.get::<_, Option<String>>(2)?.unwrap_or_default()))
+                    Ok((id, decision, r.get::<Option<String>>(2)?.unwrap_or_default()))
                 })?
                 .map(|row| {
                     let (id, decision, note) = row?;
@@ -882,7 +885,7 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut stmt = c.prepare("SELECT id, enumerator_id, label, enrolled_at, revoked_at IS NOT NULL FROM devices ORDER BY enumerator_id, enrolled_at")?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .query_map([], |r| Ok((r.get::<String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
                 .collect::<Result<Vec<(String, String, String, String, bool)>, _>>()?;
             rows.into_iter()
                 .map(|(id, e, l, at, revoked)| Ok((Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?, e, l, at, revoked)))
@@ -916,7 +919,7 @@ impl Store for SqliteStore {
                 Some(list) => list.iter().map(String::as_str).collect(),
                 None => vec![],
             };
-            let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+            let mut rows = stmt.query(params_from_iter(params))?;
             while let Some(r) = rows.next()? {
                 let district_id: String = r.get(0)?;
                 let (village_id, enumerator_id): (String, String) = (r.get(4)?, r.get(6)?);
@@ -949,12 +952,12 @@ impl Store for SqliteStore {
         let districts = districts.map(|d| d.to_vec());
         self.read(move |c| {
             let mut stmt = c.prepare(
-                "SELECT d.day, d.enumerator_id, cm.district_id, d.kind, SUM(d.n)
+                "SELECT d.day, d.enumerator_id, cm.district_id, d.kind, CAST(SUM(d.n) AS BIGINT)
                  FROM daily_counts d JOIN villages v ON v.id = d.village_id JOIN communes cm ON cm.id = v.commune_id
                  GROUP BY 1, 2, 3, 4 ORDER BY 1, 2",
             )?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, u32>(4)?)))?
+                .query_map([], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?, r.get::<String>(3)?, r.get::<u32>(4)?)))?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows
                 .into_iter()
@@ -987,7 +990,7 @@ impl Store for SqliteStore {
                     let holder: Option<String> = r.get(9)?;
                     Ok(RejectedRecord {
                         event: r.get(0)?,
-                        enumerator_name: r.get::<_, Option<String>>(2)?.unwrap_or_else(|| enumerator.clone()),
+                        enumerator_name: r.get::<Option<String>>(2)?.unwrap_or_else(|| enumerator.clone()),
                         household: r.get(3)?,
                         household_name: r.get(4)?,
                         serial: r.get(5)?,
@@ -995,13 +998,13 @@ impl Store for SqliteStore {
                         commune_name: r.get(7)?,
                         district_id: r.get(8)?,
                         holder: match holder {
-                            Some(id) if id != enumerator => Some(Place { id, name: r.get::<_, Option<String>>(10)?.unwrap_or_default() }),
+                            Some(id) if id != enumerator => Some(Place { id, name: r.get::<Option<String>>(10)?.unwrap_or_default() }),
                             _ => None,
                         },
                         enumerator,
                         kind: r.get(11)?,
-                        code: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
-                        reason: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
+                        code: r.get::<Option<String>>(12)?.unwrap_or_default(),
+                        reason: r.get::<Option<String>>(13)?.unwrap_or_default(),
                         received_at: r.get(14)?,
                         resolution: r.get(15)?,
                         resolution_note: r.get(16)?,
@@ -1057,7 +1060,7 @@ impl Store for SqliteStore {
                     tx.query_row(
                         "SELECT e.name FROM households h JOIN enumerators e ON e.id = h.enumerator_id WHERE h.id = ?1",
                         [household],
-                        |r| r.get::<_, String>(0),
+                        |r| r.get::<String>(0),
                     )?
                 }
             };
@@ -1106,11 +1109,12 @@ impl Store for SqliteStore {
         &self,
     ) -> Result<Vec<(String, String, String, Vec<String>)>, StoreError> {
         self.read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT v.id, v.name || ', ' || cm.name, cm.district_id, group_concat(DISTINCT h.enumerator_id)
+            let mut stmt = c.prepare(&format!(
+                "SELECT v.id, v.name || ', ' || cm.name, cm.district_id, {}
                  FROM villages v JOIN communes cm ON cm.id = v.commune_id JOIN households h ON h.village_id = v.id
-                 GROUP BY v.id ORDER BY v.id",
-            )?;
+                 GROUP BY v.id, v.name, cm.name, cm.district_id ORDER BY v.id",
+                c.dialect().distinct_list("h.enumerator_id")
+            ))?;
             let rows = stmt
                 .query_map([], |r| {
                     let list: String = r.get(3)?;
@@ -1193,7 +1197,7 @@ impl Store for SqliteStore {
                     district: r.get(5)?,
                     province: r.get(6)?,
                     device: r.get(8)?,
-                    seq: r.get::<_, i64>(9)? as u64,
+                    seq: r.get::<i64>(9)? as u64,
                     sealed: sealed.to_vec(),
                 };
                 match out.last_mut() {
@@ -1366,7 +1370,7 @@ impl Store for SqliteStore {
             let rows = stmt
                 .query_map([], |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
+                        r.get::<String>(0)?,
                         (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
                     ))
                 })?
@@ -1390,11 +1394,11 @@ impl Store for SqliteStore {
             by.to_string(),
         );
         self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO backcheck_draws (seed, share_percent, min_per_enumerator, households, by_whom, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            tx.query_row(
+                "INSERT INTO backcheck_draws (seed, share_percent, min_per_enumerator, households, by_whom, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
                 params![seed, share_percent, min_per_enumerator, list, by, rfc3339(now)],
-            )?;
-            Ok(tx.last_insert_rowid())
+                |r| r.get(0),
+            )
         })
     }
 
@@ -1474,7 +1478,7 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut stmt = c.prepare("SELECT id, status FROM households")?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                .query_map([], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))?
                 .map(|r| {
                     r.map(|(id, s)| {
                         (
@@ -1534,7 +1538,7 @@ impl Store for SqliteStore {
             ] {
                 let ids = c
                     .prepare_cached(&format!("SELECT id FROM {table} ORDER BY id"))?
-                    .query_map([], |r| r.get::<_, String>(0))?
+                    .query_map([], |r| r.get::<String>(0))?
                     .collect::<Result<Vec<_>, _>>()?;
                 areas.extend(ids.into_iter().map(|id| (level, id)));
             }
@@ -1548,7 +1552,7 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "SELECT level, area_id, percent FROM targets ORDER BY level, area_id",
                 )?
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map([], |r| Ok((r.get::<String>(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<Vec<(String, String, f64)>, _>>()?;
             rows.into_iter()
                 .map(|(l, a, p)| {
