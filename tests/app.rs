@@ -628,6 +628,22 @@ fn an_enumerator_carries_two_campaigns_and_keys_the_provinces_form() {
         .household_statuses()
         .unwrap()
         .contains_key("bd-tdm-pc-kp1-01"));
+    // The sync screen says which campaigns synced.
+    s.wait_text("#sync-status", "Bình Dương");
+    // A second code of a campaign the tablet carries: refused in Vietnamese, naming it.
+    let again = bd
+        .issue_enrollment_code("enum-bd-dt", chrono::Duration::hours(1), "e2e")
+        .unwrap();
+    s.script("location.hash = '#/setup'");
+    s.click("#add-campaign summary");
+    s.type_into("#add-campaign #code", &again);
+    s.click("#add-campaign #enroll");
+    s.wait_text(".flash.error", "Máy này đã có đợt «");
+    let told = s.text(".flash.error").unwrap();
+    assert!(
+        told.contains("Bình Dương") && !told.contains("refused") && !told.contains("bad_request"),
+        "{told}"
+    );
     bd.store_ministry_key(
         &intake::demo::fixed_owner_key(),
         "cụm mật khẩu của Sở Nội vụ Bình Dương",

@@ -107,7 +107,15 @@ impl Campaigns {
         if client.enrollment().is_err() {
             drop(client);
             let _ = std::fs::remove_dir_all(&slot);
-            return Err(enrolled.err().unwrap_or(ClientError::NotEnrolled));
+            return Err(match enrolled.err() {
+                // The tablet's key is enrolled in the code's campaign: it is one of these.
+                Some(ClientError::Refused { code, .. })
+                    if code == "key_already_enrolled" && !self.clients.is_empty() =>
+                {
+                    ClientError::CampaignOnTablet(self.names().join("» hoặc «"))
+                }
+                other => other.unwrap_or(ClientError::NotEnrolled),
+            });
         }
         // Enrolled, even if the assignment did not arrive yet: it comes with the next sync.
         let campaign = client.enrollment()?.campaign;
@@ -117,13 +125,28 @@ impl Campaigns {
             // one, which holds no work yet, is let go.
             drop(client);
             let _ = std::fs::remove_dir_all(&slot);
-            return Err(ClientError::NotAllowed(format!(
-                "this tablet already carries campaign {campaign}"
-            )));
+            let name = self.clients[&campaign]
+                .assignment()
+                .map(|a| a.campaign.name)
+                .unwrap_or(campaign);
+            return Err(ClientError::CampaignOnTablet(name));
         }
         self.order.push(campaign.clone());
         self.clients.insert(campaign.clone(), client);
         enrolled.map(|_| campaign)
+    }
+
+    /// Campaign names (ids until their assignment arrives), in the order they were enrolled.
+    pub fn names(&self) -> Vec<String> {
+        self.order
+            .iter()
+            .map(|id| {
+                self.clients[id]
+                    .assignment()
+                    .map(|a| a.campaign.name)
+                    .unwrap_or_else(|_| id.clone())
+            })
+            .collect()
     }
 
     /// Campaign ids, in the order they were enrolled.

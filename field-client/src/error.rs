@@ -9,6 +9,9 @@ pub enum ClientError {
     AlreadyEnrolled(String),
     #[error("this tablet does not carry campaign {0}")]
     UnknownCampaign(String),
+    /// The campaign's name (its id until its assignment arrives).
+    #[error("this tablet already carries campaign {0}")]
+    CampaignOnTablet(String),
     #[error("unknown household {0}")]
     UnknownHousehold(String),
     #[error("{0}")]

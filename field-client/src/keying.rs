@@ -4,7 +4,7 @@
 
 use rusqlite::{params, OptionalExtension};
 use serde_json::Value as Json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use sync_protocol::{
     event::EventBody,
     keys::Base64Bytes,
@@ -293,8 +293,21 @@ impl Client {
     pub fn mismatches(&self, household: &str) -> Result<Vec<Mismatch>, ClientError> {
         let (first, second) = (self.answers(household, 1)?, self.answers(household, 2)?);
         self.require_complete(household, &second)?;
+        // In the paper's order, as the enumerator reads the form beside the screen.
+        let position: HashMap<&str, usize> = self
+            .form_of(household)?
+            .questions
+            .iter()
+            .enumerate()
+            .map(|(i, q)| (q.id.as_str(), i))
+            .collect();
         let mut ids: Vec<&String> = first.keys().chain(second.keys()).collect();
-        ids.sort();
+        ids.sort_by_key(|q| {
+            (
+                position.get(q.as_str()).copied().unwrap_or(usize::MAX),
+                q.as_str(),
+            )
+        });
         ids.dedup();
         Ok(ids
             .into_iter()

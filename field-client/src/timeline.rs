@@ -38,7 +38,13 @@ pub struct Today {
 
 impl Client {
     pub fn today(&self, day: NaiveDate) -> Result<Today, ClientError> {
-        let t = self.assignment()?.campaign.timeline;
+        let campaign = self.assignment()?.campaign;
+        let t = campaign.timeline;
+        // Keying is done when the form is transcribed, or verified where a second keying is due.
+        let keyed = |s: HouseholdStatus| {
+            s == HouseholdStatus::Verified
+                || (s == HouseholdStatus::Transcribed && !campaign.verification_required)
+        };
         let phase = if day < t.distribute.start {
             Phase::BeforeDistribution
         } else if t.distribute.contains(day) {
@@ -68,7 +74,7 @@ impl Client {
                     v.late += u32::from(day > t.collect.end);
                 }
                 S::Collected | S::Transcribed | S::Verified => {
-                    v.to_transcribe += u32::from(h.status != S::Verified);
+                    v.to_transcribe += u32::from(!keyed(h.status));
                     v.late += u32::from(day > t.submit.end);
                 }
                 _ => {}

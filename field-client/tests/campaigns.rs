@@ -73,7 +73,13 @@ fn a_tablet_carries_two_campaigns_apart_under_one_key() {
     let again = bd
         .issue_enrollment_code("enum-bd-dt", chrono::Duration::hours(1), "t")
         .unwrap();
-    assert!(tablet.enroll(&centre.url, &again, "tablet").is_err());
+    let refused = tablet.enroll(&centre.url, &again, "tablet");
+    assert!(
+        matches!(&refused, Err(ClientError::CampaignOnTablet(names))
+            if names.contains("SIPAS 2024 — Quảng Trị (demo)")
+                && names.contains("Khảo sát sự hài lòng — tỉnh Bình Dương 2024 (demo)")),
+        "named by the campaigns the tablet carries: {refused:?}"
+    );
     assert_eq!(slots(dir.path()), 2);
     let device = tablet
         .get("bd-hailong-2024")
@@ -96,6 +102,25 @@ fn a_tablet_carries_two_campaigns_apart_under_one_key() {
         tablet.get_mut("qt-sipas-2024").unwrap().collect(&h),
         Err(ClientError::UnknownHousehold(_))
     ));
+    // Keyed once, a form of a campaign without second keying is done: Today no longer counts
+    // it as to key (outside pass: it stayed «Cần nhập»).
+    let bdc = tablet.get_mut("bd-hailong-2024").unwrap();
+    bdc.collect(&h).unwrap();
+    let answers = forms::sample::complete_answers(bdc.form().unwrap(), 1);
+    for (q, v) in &answers {
+        bdc.set_answer(&h, 1, q, Some(v.clone())).unwrap();
+    }
+    let village = bdc.household(&h).unwrap().village;
+    let in_collection = bdc.assignment().unwrap().campaign.timeline.collect.start;
+    assert_eq!(
+        bdc.today(in_collection).unwrap().villages[&village].to_transcribe,
+        1
+    );
+    bdc.finish_first_keying(&h).unwrap();
+    assert_eq!(
+        bdc.today(in_collection).unwrap().villages[&village].to_transcribe,
+        0
+    );
     assert!(matches!(
         tablet.get("nowhere"),
         Err(ClientError::UnknownCampaign(_))

@@ -332,8 +332,10 @@ fn raw_insert(frames: &[Vec<u8>]) -> (Duration, usize) {
     let mut conn = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn.execute_batch(include_str!("../migrations/sqlite/campaign/V1__initial.sql"))
-        .unwrap();
+    conn.execute_batch(include_str!(
+        "../migrations/sqlite/campaign/V1__initial.sql"
+    ))
+    .unwrap();
     // The rows, decoded before the clock starts: the baseline is the database work alone.
     let mut rows = Vec::new();
     for frame in frames {

@@ -145,7 +145,10 @@ fn main() {
         password_hash: Some(hash_password("bộ nội vụ mật khẩu").unwrap()),
         disabled: false,
     };
-    centre.accounts().upsert_account(&ministry, Utc::now()).unwrap();
+    centre
+        .accounts()
+        .upsert_account(&ministry, Utc::now())
+        .unwrap();
     let sup_token = centre
         .log_in(&supervisor, "giám sát mật khẩu dài", "127.0.0.1")
         .unwrap();

@@ -18,6 +18,8 @@ pub enum IntakeError {
     Protocol(#[from] ProtocolError),
     #[error("this intake serves campaign {expected:?}, not {got:?}")]
     CampaignMismatch { got: String, expected: String },
+    #[error("this intake has no campaign {0:?}; the device was enrolled with another intake")]
+    UnknownCampaign(String),
     #[error("device {0} is not enrolled here; enroll it with a one-time code")]
     UnknownDevice(Uuid),
     #[error("device {0} has been revoked; ask your supervisor for a new enrollment code")]
@@ -78,7 +80,7 @@ impl IntakeError {
                 ProtocolError::BadSignature => ErrorCode::BadSignature,
                 _ => ErrorCode::BadRequest,
             },
-            CampaignMismatch { .. } => ErrorCode::CampaignMismatch,
+            CampaignMismatch { .. } | UnknownCampaign(_) => ErrorCode::CampaignMismatch,
             UnknownDevice(_) => ErrorCode::UnknownDevice,
             DeviceRevoked(_) => ErrorCode::DeviceRevoked,
             EnumeratorMismatch { .. } => ErrorCode::EnumeratorMismatch,
@@ -100,7 +102,7 @@ impl IntakeError {
             }
             MinistryKey(_) => ErrorCode::BadRequest,
             Store(StoreError::Enrollment(r)) => IntakeError::Enrollment(*r).code(),
-            Store(StoreError::KeyAlreadyEnrolled) => ErrorCode::BadRequest,
+            Store(StoreError::KeyAlreadyEnrolled) => ErrorCode::KeyAlreadyEnrolled,
             Store(StoreError::UnknownDevice(_)) => ErrorCode::UnknownDevice,
             Store(
                 StoreError::UnknownHousehold(_)
@@ -116,6 +118,7 @@ impl IntakeError {
     pub fn status(&self) -> StatusCode {
         match self.code() {
             ErrorCode::BadRequest
+            | ErrorCode::KeyAlreadyEnrolled
             | ErrorCode::BadFrame
             | ErrorCode::NonCanonical
             | ErrorCode::UnsupportedVersion => StatusCode::BAD_REQUEST,

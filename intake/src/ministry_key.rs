@@ -15,16 +15,16 @@ use zeroize::Zeroizing;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
     #[error(
-        "Cụm mật khẩu không mở được khoá của Bộ. / The passphrase does not open the ministry key."
+        "Cụm mật khẩu không mở được khoá mở phiếu của đợt khảo sát này. / The passphrase does not open this campaign's answer key."
     )]
     WrongPassphrase,
     #[error("Cụm mật khẩu cần ít nhất {0} ký tự. / A passphrase needs at least {0} characters.")]
     PassphraseTooShort(usize),
-    #[error("Máy chủ chưa giữ khoá của Bộ: chạy `intake store-ministry-key`. / No ministry key is stored on this intake: run `intake store-ministry-key`.")]
+    #[error("Máy chủ chưa giữ khoá mở phiếu của đợt khảo sát này: chạy `intake store-ministry-key`. / No answer key of this campaign is stored on this intake: run `intake store-ministry-key`.")]
     NotStored,
-    #[error("Khoá của Bộ lưu trên máy chủ bị hỏng. / The stored ministry key is damaged: {0}")]
+    #[error("Khoá mở phiếu lưu trên máy chủ bị hỏng. / The stored answer key is damaged: {0}")]
     Damaged(String),
-    #[error("Đây không phải khoá của Bộ cho đợt khảo sát này. / This key is not the campaign's ministry key (its public key differs).")]
+    #[error("Đây không phải khoá mở phiếu của đợt khảo sát này. / This key is not the campaign's answer key (its public key differs).")]
     NotTheCampaignsKey,
 }
 

@@ -12,7 +12,7 @@ pub const MIN_FORMS_FLOOR: u64 = 5;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PublishedArea {
-    /// `province`, `district`, `commune` or `village`.
+    /// `province`, `district` or `commune`.
     pub level: String,
     pub name: String,
     pub forms: u64,
@@ -42,16 +42,12 @@ fn level_name(level: Level) -> &'static str {
     }
 }
 
-/// Parses a level as a form posts it.
+/// Parses a level as a form posts it. Villages are never published: a village's sample is a
+/// handful of known households, whose answers its figure would all but name.
 pub fn parse_level(s: &str) -> Option<Level> {
-    [
-        Level::Province,
-        Level::District,
-        Level::Commune,
-        Level::Village,
-    ]
-    .into_iter()
-    .find(|l| level_name(*l) == s)
+    [Level::Province, Level::District, Level::Commune]
+        .into_iter()
+        .find(|l| level_name(*l) == s)
 }
 
 /// The figures to publish: every level from the province down to `finest`, each area with at
@@ -66,14 +62,9 @@ pub fn figures(
     let min_forms = min_forms.max(MIN_FORMS_FLOOR);
     let mut areas = Vec::new();
     let mut suppressed = 0;
-    for level in [
-        Level::Province,
-        Level::District,
-        Level::Commune,
-        Level::Village,
-    ]
-    .into_iter()
-    .filter(|l| *l >= finest)
+    for level in [Level::Province, Level::District, Level::Commune]
+        .into_iter()
+        .filter(|l| *l >= finest)
     {
         for (id, a) in report.areas.get(&level).into_iter().flatten() {
             if a.forms < min_forms {
@@ -170,5 +161,6 @@ mod tests {
         );
         assert_eq!(parse_level("district"), Some(Level::District));
         assert_eq!(parse_level("nowhere"), None);
+        assert_eq!(parse_level("village"), None, "villages are not published");
     }
 }

@@ -255,6 +255,21 @@ async fn two_campaigns_share_a_centre_and_never_meet() {
         index.report.national.parts["nhu_cau"].value.is_some(),
         "the three groups of the province's form"
     );
+    assert_eq!(
+        index.labels["nhu_cau"], "Nhóm chỉ số nhu cầu, mong đợi",
+        "parts are named by the workbook's labels, not their ids"
+    );
+    // The province's questions have no printed numbers: their names head the columns.
+    let table = bd
+        .answers_table(OWNER_PASSPHRASE, "snv-bd", "127.0.0.1")
+        .unwrap();
+    assert!(
+        table[0]
+            .iter()
+            .all(|h| !h.trim().is_empty() && !h.starts_with(' ')),
+        "{:?}",
+        table[0]
+    );
 
     // People: a campaign's supervisor and owner see that campaign only; admins see both.
     let accounts = server.centre.accounts();
@@ -376,9 +391,14 @@ async fn two_campaigns_share_a_centre_and_never_meet() {
     assert!(log.iter().any(|e| e.login == "gs-bd-tdm"
         && e.action == "page_read"
         && e.campaign.as_deref() == Some(BD)));
+    // A refused entry is filed under the campaign it tried (its owner's filter shows it); an
+    // id no campaign has stays under the centre.
+    assert!(log.iter().any(|e| e.login == "snv-bd"
+        && e.action == "refused_campaign"
+        && e.campaign.as_deref() == Some(demo::DEMO_CAMPAIGN_ID)));
     assert!(log
         .iter()
-        .any(|e| e.login == "snv-bd" && e.action == "refused_campaign" && e.campaign.is_none()));
+        .any(|e| e.login == "gs-bd-tdm" && e.action == "refused_campaign" && e.campaign.is_none()));
 }
 
 /// SIPAS 2024 and 2025 in Quảng Trị, one form family: targets per area and year, the index

@@ -145,6 +145,19 @@ fn an_operator_runs_the_demo_end_to_end() {
         other.to_str().unwrap(),
     ]);
     assert!(ok && out.contains("added form sipas-2024@7"), "{out}{err}");
+    // Another campaign's questionnaire is not a revision (outside pass: it became current).
+    let (ok, _, err) = run(&[
+        "add-form",
+        "--data-dir",
+        s,
+        "--campaign",
+        "qt-sipas-2024",
+        bd.join("binh-duong-2024.xlsx").to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && err.contains("not a version of this campaign's form sipas-2024@7"),
+        "{err}"
+    );
     let tampered = dir.path().join("tampered.json");
     std::fs::write(
         &tampered,

@@ -196,10 +196,9 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         });
 
         // After the crash: every receipted batch is there, whole; nothing beyond the chain head.
-        let store = intake::store::sqlite::campaign_store(
-            &dir.path().join("campaigns/qt-sipas-2024.db"),
-        )
-        .unwrap();
+        let store =
+            intake::store::sqlite::campaign_store(&dir.path().join("campaigns/qt-sipas-2024.db"))
+                .unwrap();
         let events = store.events().unwrap();
         let mut heads = BTreeMap::new();
         for chain in &chains {
@@ -241,10 +240,9 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         let mut child = server.child;
         child.kill().unwrap();
         child.wait().unwrap();
-        let store = intake::store::sqlite::campaign_store(
-            &dir.path().join("campaigns/qt-sipas-2024.db"),
-        )
-        .unwrap();
+        let store =
+            intake::store::sqlite::campaign_store(&dir.path().join("campaigns/qt-sipas-2024.db"))
+                .unwrap();
         let statuses = store.household_statuses().unwrap();
         assert_eq!(
             statuses

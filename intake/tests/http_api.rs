@@ -585,3 +585,55 @@ async fn every_error_is_json_with_a_stable_code() {
     assert_eq!(page.status(), 404);
     assert!(page.text().await.unwrap().contains("Không tìm thấy"));
 }
+
+/// A revision added by another process (`intake add-form` beside a running `serve`) reaches
+/// devices at their next sync, without a restart; a different questionnaire is refused and
+/// changes nothing (outside pass: Bình Dương's workbook had become SIPAS's current form).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revision_from_another_process_reaches_devices_and_another_questionnaire_is_refused() {
+    let server = TestServer::start().await;
+    let device = server.enroll("enum-dh-p2").await;
+    let form_of = |device_view: SignedDocument| {
+        Assignment::verify(&device_view, &device.intake_key)
+            .unwrap()
+            .campaign
+            .form
+    };
+    let r = device.get(&server.http, api::PATH_ASSIGNMENT, 0).await;
+    assert_eq!(form_of(r.json().await.unwrap()), "sipas-2024@1");
+
+    let other_process = server.reopen_store();
+    use intake::store::Store;
+    let refused = other_process
+        .add_form(&intake::demo::binh_duong_form(), true, chrono::Utc::now())
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("not a version of this campaign's form sipas-2024@1"),
+        "{refused}"
+    );
+    assert_eq!(other_process.forms().unwrap().len(), 1);
+
+    let revision = intake::form_files::StoredForm::read(
+        intake::demo::SIPAS_FORM_JSON
+            .replacen("\"version\": 1", "\"version\": 2", 1)
+            .as_bytes(),
+    )
+    .unwrap();
+    other_process
+        .add_form(&revision, true, chrono::Utc::now())
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let r = device.get(&server.http, api::PATH_ASSIGNMENT, 0).await;
+        if form_of(r.json().await.unwrap()) == "sipas-2024@2" {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the running intake still serves the old form"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -1504,6 +1504,28 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
     .await
     .unwrap();
     assert!(page.contains("Không lưu"), "an unknown district is refused");
+    // Outside pass: an owner with no campaign would see nothing and mean nothing.
+    let mut no_campaign = account("bo-2", "ministry", "", "mật khẩu đủ dài rồi");
+    no_campaign.retain(|(k, _)| !matches!(*k, "campaign" | "district"));
+    let page = post("/admin/account", no_campaign)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Không lưu") && page.contains("Hãy chọn ít nhất một đợt khảo sát"),
+        "{page}"
+    );
+    assert!(server.centre.accounts().account("bo-2").unwrap().is_none());
+    // `/c/<campaign>/`, as typed, is the campaign's home.
+    let typed = client()
+        .get(format!("{}/c/{CAMPAIGN}/", server.base))
+        .header(header::COOKIE, format!("fp_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(typed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(typed.headers()[header::LOCATION], format!("/c/{CAMPAIGN}"));
     let page = post(
         "/admin/account",
         account("gs-gl2", "supervisor", "gl", "mật khẩu đủ dài rồi"),
@@ -1910,8 +1932,48 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
             ("passphrase", passphrase.to_string()),
             ("level", "commune".to_string()),
             ("min_forms", min.to_string()),
+            ("confirm_publish", "yes".to_string()),
         ]
     };
+    // Outside pass: publishing to the open web asks for the box to be ticked; villages are
+    // never published, even by a crafted form; neither changes anything.
+    let mut unconfirmed = publish(PASSPHRASE, "5");
+    unconfirmed.pop();
+    let r = post(
+        "/c/qt-sipas-2024/ministry/publish",
+        ministry.clone(),
+        unconfirmed,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Hãy đánh dấu ô xác nhận công bố"));
+    let mut villages = publish(PASSPHRASE, "1");
+    villages[2].1 = "village".into();
+    let r = post(
+        "/c/qt-sipas-2024/ministry/publish",
+        ministry.clone(),
+        villages,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("thôn quá ít hộ để công bố"));
+    let state = get(&server, "/c/qt-sipas-2024/ministry/index", &ministry)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        state.contains("Chưa công bố.") && !state.contains("id=\"withdraw\""),
+        "{state}"
+    );
     let wrong = post(
         "/c/qt-sipas-2024/ministry/publish",
         ministry.clone(),
@@ -1965,6 +2027,17 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
     assert!(
         done.contains("Đã công bố 3 địa bàn"),
         "province, district and commune (6 forms each); {done}"
+    );
+    let state = get(&server, "/c/qt-sipas-2024/ministry/index", &ministry)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        state.contains("Đang công bố")
+            && state.contains("đến cấp xã, 3 địa bàn")
+            && state.contains("id=\"withdraw\""),
+        "the page says what is public: {state}"
     );
     let listed = anonymous("/public").await.text().await.unwrap();
     assert!(
@@ -2048,11 +2121,18 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
         );
     }
 
-    // Withdrawn: the public page is empty again. Both are audited.
-    let withdrawn = post(
+    // Withdrawn — once the box is ticked: the public page is empty again. Both are audited.
+    let unconfirmed = post(
         "/c/qt-sipas-2024/ministry/withdraw",
         ministry.clone(),
         vec![("csrf", csrf.clone())],
+    )
+    .await;
+    assert_eq!(unconfirmed.status(), StatusCode::BAD_REQUEST);
+    let withdrawn = post(
+        "/c/qt-sipas-2024/ministry/withdraw",
+        ministry.clone(),
+        vec![("csrf", csrf.clone()), ("confirm_withdraw", "yes".into())],
     )
     .await
     .text()

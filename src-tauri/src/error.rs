@@ -29,6 +29,13 @@ impl From<ClientError> for CommandError {
             ClientError::AlreadyEnrolled(_) => "already_enrolled",
             ClientError::UnknownHousehold(_) => "unknown_household",
             ClientError::UnknownCampaign(_) => "unknown_campaign",
+            // The app's words name the campaign: the message is its name alone.
+            ClientError::CampaignOnTablet(name) => {
+                return CommandError {
+                    code: "campaign_on_tablet".into(),
+                    message: name.clone(),
+                }
+            }
             ClientError::IllegalStep(_) => "illegal_step",
             ClientError::NotAllowed(_) => "not_allowed",
             ClientError::Incomplete(_) => "incomplete",

@@ -24,6 +24,9 @@ pub struct SyncDone {
     pub error: Option<CommandError>,
     /// Whether the user asked for it (else the network came back).
     pub asked: bool,
+    /// The campaigns that synced, by name; and the one whose sync failed.
+    pub campaigns: Vec<String>,
+    pub failed: Option<String>,
 }
 
 /// Set while a sync runs.
@@ -65,9 +68,10 @@ fn run_once<R: Runtime>(
     };
     let slots = match Campaigns::dirs(dir).and_then(|d| Ok((d, Campaigns::key_of(dir)?))) {
         Ok(found) => found,
-        Err(e) => return done(app, None, Some(e.into()), asked),
+        Err(e) => return done(app, SyncDone::failed(e.into(), asked)),
     };
     let (mut total, mut error, mut any) = (SyncReport::default(), None, false);
+    let (mut synced, mut failed) = (Vec::new(), None);
     for slot in slots.0 {
         let mut client = match Client::open_with_key(&slot, slots.1.clone()) {
             Ok(c) => c,
@@ -87,36 +91,56 @@ fn run_once<R: Runtime>(
             None => client.sync(RetryPolicy::default(), &mut progress),
         };
         any = true;
+        let name = client
+            .assignment()
+            .map(|a| a.campaign.name)
+            .or_else(|_| client.enrollment().map(|e| e.campaign))
+            .unwrap_or_default();
         match result {
             Ok(r) => {
                 total.batches_acknowledged += r.batches_acknowledged;
                 total.events_acknowledged += r.events_acknowledged;
                 total.events_rejected += r.events_rejected;
+                synced.push(name);
             }
             Err(e) => {
-                error.get_or_insert(e.into());
+                if error.is_none() {
+                    error = Some(e.into());
+                    failed = Some(name);
+                }
             }
         }
     }
     if any || asked {
-        done(app, error.is_none().then_some(total), error, asked);
+        let report = error.is_none().then_some(total);
+        done(
+            app,
+            SyncDone {
+                report,
+                error,
+                asked,
+                campaigns: synced,
+                failed,
+            },
+        );
     }
 }
 
-fn done<R: Runtime>(
-    app: &AppHandle<R>,
-    report: Option<SyncReport>,
-    error: Option<CommandError>,
-    asked: bool,
-) {
-    let _ = app.emit(
-        "sync://done",
+impl SyncDone {
+    /// Before any campaign: the tablet's own storage failed.
+    fn failed(error: CommandError, asked: bool) -> SyncDone {
         SyncDone {
-            report,
-            error,
+            report: None,
+            error: Some(error),
             asked,
-        },
-    );
+            campaigns: Vec::new(),
+            failed: None,
+        }
+    }
+}
+
+fn done<R: Runtime>(app: &AppHandle<R>, outcome: SyncDone) {
+    let _ = app.emit("sync://done", outcome);
 }
 
 /// A sync the enumerator asked for; `false` if one is already running.

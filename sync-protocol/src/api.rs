@@ -105,6 +105,9 @@ pub enum ErrorCode {
     EnrollmentCodeInvalid,
     EnrollmentCodeExpired,
     EnrollmentCodeUsed,
+    /// The public key is enrolled already (a tablet carrying the code's campaign); the code
+    /// is not spent.
+    KeyAlreadyEnrolled,
     RateLimited,
     Unauthenticated,
     ClockSkew,
@@ -132,6 +135,7 @@ impl ErrorCode {
             ErrorCode::EnrollmentCodeInvalid => "enrollment_code_invalid",
             ErrorCode::EnrollmentCodeExpired => "enrollment_code_expired",
             ErrorCode::EnrollmentCodeUsed => "enrollment_code_used",
+            ErrorCode::KeyAlreadyEnrolled => "key_already_enrolled",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::ClockSkew => "clock_skew",

@@ -112,7 +112,7 @@ test('the ministry opens the answers with the passphrase and sees the index', as
   await page.goto(`${C}/ministry/index`);
   await page.locator('form[action="ministry/index"] input[name=passphrase]').fill('not the passphrase, surely');
   await page.click('#compute');
-  assert.match(await page.locator('.error').textContent(), /Cụm mật khẩu không mở được khoá của Bộ/);
+  assert.match(await page.locator('.error').textContent(), /Cụm mật khẩu không mở được khoá mở phiếu/);
   // The passphrase is typed once for every action of the page: two downloads, then the index.
   await page.locator('form[action="ministry/index"] input[name=passphrase]').fill(process.env.PASSPHRASE);
   for (const [button, file] of [['Tải chỉ số (CSV)', /\.csv$/], ['Tải câu trả lời (XLSX)', /\.xlsx$/]]) {

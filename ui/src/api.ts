@@ -131,6 +131,9 @@ export interface SyncDone {
   report: { batches_acknowledged: number; events_acknowledged: number; events_rejected: number } | null;
   error: CommandError | null;
   asked: boolean;
+  /** The campaigns that synced, by name; and the one whose sync failed. */
+  campaigns: string[];
+  failed: string | null;
 }
 
 /** The campaign the screens in front of the enumerator belong to (set by the router). */

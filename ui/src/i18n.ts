@@ -209,6 +209,13 @@ const vi = {
   e_not_allowed: 'Không được phép: {message}',
   e_incomplete: 'Phiếu chưa nhập đủ hoặc còn lỗi.',
   e_not_enrolled: 'Máy chưa đăng ký.',
+  e_campaign_on_tablet: 'Máy này đã có đợt «{message}»; không cần thêm mã cho đợt này. Trả mã lại cho giám sát viên để cấp cho máy khác.',
+  e_key_already_enrolled: 'Máy này đã đăng ký trong đợt khảo sát của mã này. Mã chưa bị dùng: trả lại cho giám sát viên.',
+  e_unknown_campaign: 'Máy này không có đợt khảo sát đó.',
+  e_already_enrolled: 'Máy này đã đăng ký rồi; cứ tiếp tục dùng.',
+  e_newer_database: 'Dữ liệu trên máy do bản Fieldpost mới hơn ghi; hãy cập nhật ứng dụng. Dữ liệu vẫn còn nguyên.',
+  e_corrupt_database: 'Không đọc được dữ liệu trên máy; dữ liệu được giữ nguyên. Liên hệ bộ phận hỗ trợ.',
+  e_storage: 'Không ghi được vào bộ nhớ máy. Kiểm tra dung lượng trống rồi thử lại; việc đã lưu không mất.',
   e_other: 'Có lỗi: {message}',
 } as const;
 
@@ -411,6 +418,13 @@ const en: Record<Key, string> = {
   e_not_allowed: 'Not allowed: {message}',
   e_incomplete: 'The form is not complete or still has errors.',
   e_not_enrolled: 'This device is not enrolled.',
+  e_campaign_on_tablet: 'This tablet already carries «{message}»; it needs no other code for it. Hand the code back to the supervisor.',
+  e_key_already_enrolled: 'This tablet is already enrolled in this code\'s survey. The code is not spent: hand it back to the supervisor.',
+  e_unknown_campaign: 'This tablet does not carry that survey.',
+  e_already_enrolled: 'This tablet is already enrolled; keep using it.',
+  e_newer_database: 'The data on this tablet was written by a newer Fieldpost; update the app. The data is untouched.',
+  e_corrupt_database: 'The data on this tablet cannot be read; it is left untouched. Contact support.',
+  e_storage: 'The tablet\'s storage cannot be written. Check free space and try again; saved work is not lost.',
   e_other: 'Something went wrong: {message}',
 };
 
@@ -457,6 +471,16 @@ export function formatDateTime(iso: string): string {
   } catch {
     // A zone this webview does not know: the tablet's own.
     return new Intl.DateTimeFormat(current === 'vi' ? 'vi-VN' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' }).format(d);
+  }
+}
+
+/** A time of day in the campaign's zone, as the sync screen says when it last synced. */
+export function formatTime(d: Date): string {
+  const options: Intl.DateTimeFormatOptions = { hour: '2-digit', minute: '2-digit' };
+  try {
+    return new Intl.DateTimeFormat(current === 'vi' ? 'vi-VN' : 'en-GB', { ...options, timeZone: zone }).format(d);
+  } catch {
+    return new Intl.DateTimeFormat(current === 'vi' ? 'vi-VN' : 'en-GB', options).format(d);
   }
 }
 

@@ -3,7 +3,7 @@
 
 import { api, type Household, type Overview, type Progress, type SyncDone, type Tablet } from './api';
 import { append, h } from './dom';
-import { formatDate, formatDateTime, lang, t, tDynamic } from './i18n';
+import { formatDate, formatDateTime, formatTime, lang, t, tDynamic } from './i18n';
 import * as keying from './keying';
 import { paperFate, resolutionText, whatToDo } from './rejections';
 import { matches } from './search';
@@ -45,6 +45,11 @@ export function render(route: Route, ctx: Context): Promise<HTMLElement> {
 const statusLabel = (status: string) => tDynamic(`status_${status}`, status);
 const chip = (status: string) => h('span', { class: `chip s-${status}` }, statusLabel(status));
 const text = (v: { vi: string; en: string }) => v[lang()];
+
+/** A question as a screen reader says it: its printed number (if the paper has one), its label. */
+function numbered(q: { number: string; label: { vi: string; en: string } }): string {
+  return [q.number, text(q.label)].filter(Boolean).join(' ');
+}
 
 function flash(where: HTMLElement, message: string, kind: 'error' | 'ok' = 'error'): void {
   where.querySelector('.flash')?.remove();
@@ -606,7 +611,8 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     const groupText = q.group ? text(q.group) : '';
     if (groupText !== lastGroup) {
       lastGroup = groupText;
-      if (groupText) list_.append(h('h3', { class: 'group' }, groupText));
+      // A workbook's group often repeats its section's title: said once.
+      if (groupText && groupText !== lastSection) list_.append(h('h3', { class: 'group' }, groupText));
     }
     const input = h('input', {
       id: `ans-${q.id}`,
@@ -616,7 +622,7 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
       autocomplete: 'off',
       spellcheck: 'false',
       value: keying.formatAnswer(answers[q.id]),
-      'aria-label': `${q.number} ${text(q.label)}`,
+      'aria-label': numbered(q),
     });
     const error = h('div', { class: 'error', role: 'alert' });
     const choices = [...q.choices, ...q.special].map((c) => h('span', { class: 'choice' }, h('b', {}, c.code), ` ${text(c.label)}`));
@@ -762,14 +768,14 @@ async function verify(id: string, ctx: Context): Promise<HTMLElement> {
   const inputs = new Map<string, HTMLInputElement>();
   const rows = mismatches.map((m) => {
     const q = byId.get(m.question)!;
-    const input = h('input', { class: 'paper', type: 'text', autocomplete: 'off', 'aria-label': `${q.number} ${t('paper_value')}` });
+    const input = h('input', { class: 'paper', type: 'text', autocomplete: 'off', 'aria-label': [q.number, t('paper_value')].filter(Boolean).join(' ') });
     inputs.set(m.question, input);
     const take = (label: string, v: keying.Answer | null, cls: string) =>
       h('button', { type: 'button', class: `secondary ${cls}`, onclick: () => (input.value = keying.formatAnswer(v)) }, label);
     return h(
       'div',
       { class: 'mismatch card', 'data-question': m.question },
-      h('h3', {}, `${q.number}. ${text(q.label)}`),
+      h('h3', {}, q.number ? `${q.number}. ${text(q.label)}` : text(q.label)),
       h('p', {}, `${t('first_keying')}: `, h('b', { class: 'first' }, labelled(q, m.first)), ` · ${t('second_keying')}: `, h('b', { class: 'second' }, labelled(q, m.second))),
       h('label', {}, t('paper_value'), input),
       take(t('take_first'), m.first, 'take-first'),
@@ -950,10 +956,11 @@ export function showProgress(p: Progress): void {
 }
 
 export function syncFinished(d: SyncDone, errorText: (e: unknown) => string): void {
-  if (d.error) lastSyncMessage = errorText(d.error);
+  if (d.error) lastSyncMessage = (d.failed ? `${d.failed}: ` : '') + errorText(d.error);
   else if (d.report) {
-    const at = new Date().toLocaleTimeString(lang() === 'vi' ? 'vi-VN' : 'en-GB', { hour: '2-digit', minute: '2-digit' });
-    lastSyncMessage = (d.asked ? '' : `${t('sync_auto', { time: at })} `) + t('sync_done', { events: d.report.events_acknowledged, rejected: d.report.events_rejected });
+    const at = formatTime(new Date());
+    const which = d.campaigns.length > 0 ? ` (${d.campaigns.join('; ')})` : '';
+    lastSyncMessage = (d.asked ? '' : `${t('sync_auto', { time: at })} `) + t('sync_done', { events: d.report.events_acknowledged, rejected: d.report.events_rejected }) + which;
   }
   if (syncStatus) syncStatus.textContent = lastSyncMessage;
 }

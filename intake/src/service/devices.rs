@@ -70,12 +70,9 @@ impl Centre {
     ) -> Result<(SignedDocument, bool), IntakeError> {
         let signed = SignedBatch::from_frame(frame)?;
         let batch = signed.decode()?;
-        let intake =
-            self.campaign(&batch.campaign)?
-                .ok_or_else(|| IntakeError::CampaignMismatch {
-                    got: batch.campaign.clone(),
-                    expected: "a campaign of this centre".into(),
-                })?;
+        let intake = self
+            .campaign(&batch.campaign)?
+            .ok_or_else(|| IntakeError::UnknownCampaign(batch.campaign.clone()))?;
         intake.ingest_decoded(signed, batch, frame, now)
     }
 }

@@ -50,7 +50,7 @@ impl Intake {
                 }
                 Err(e) => opened.unopenable.push(Unopenable {
                     form: f,
-                    reason: format!("Không mở được bằng khoá của Bộ. / {e}"),
+                    reason: format!("Không mở được bằng khoá mở phiếu của đợt khảo sát. / {e}"),
                 }),
             }
         }
@@ -181,9 +181,15 @@ impl Intake {
         .map(|s| s.to_string())
         .collect();
         for q in &form.questions {
-            header.push(q.number.clone());
+            // An XLSForm question has no printed number: its name heads the column.
+            let column = if q.number.trim().is_empty() {
+                &q.id
+            } else {
+                &q.number
+            };
+            header.push(column.clone());
             if coded(q) {
-                header.push(format!("{} (nhãn)", q.number));
+                header.push(format!("{column} (nhãn)"));
             }
         }
         let mut rows = vec![header];
@@ -245,7 +251,7 @@ impl Intake {
             by,
             "answers_exported",
             &format!(
-                "{} forms, {} cannot be opened",
+                "{} phiếu, {} phiếu không mở được",
                 opened.sheets.len(),
                 opened.unopenable.len()
             ),
@@ -291,7 +297,7 @@ impl Intake {
             })
             .collect();
         let detail = format!(
-            "{} forms, {} cannot be opened",
+            "{} phiếu, {} phiếu không mở được",
             forms_opened.len(),
             opened.unopenable.len()
         );
@@ -320,8 +326,24 @@ impl Intake {
             by,
             now,
         )?;
+        let labels = form
+            .definition
+            .index
+            .iter()
+            .flat_map(|rule| {
+                rule.parts
+                    .iter()
+                    .map(|p| (p.id.clone(), p.label.vi.clone()))
+                    .chain(
+                        rule.criteria
+                            .iter()
+                            .map(|c| (c.id.clone(), c.label.vi.clone())),
+                    )
+            })
+            .collect();
         Ok(ComputedIndex {
             report,
+            labels,
             straight_lined,
             unopenable: opened.unopenable,
         })
@@ -533,7 +555,7 @@ impl Intake {
         self.audit(
             by,
             "paper_recorded",
-            &format!("{} serials", serials.len()),
+            &format!("{} số phiếu", serials.len()),
             address,
             now,
         )?;
@@ -575,7 +597,7 @@ impl Intake {
             by,
             "backcheck_drawn",
             &format!(
-                "draw {id}, seed {:?}, {share_percent} %, min {min_per_enumerator}: {} households",
+                "lượt rút {id}, hạt giống {:?}, {share_percent} %, tối thiểu {min_per_enumerator} hộ mỗi điều tra viên: {} hộ",
                 seed.trim(),
                 households.len()
             ),
@@ -627,7 +649,7 @@ impl Intake {
     ) -> Result<crate::publication::Published, IntakeError> {
         let finest = crate::publication::parse_level(level).ok_or_else(|| {
             IntakeError::Declined(
-                "Hãy chọn cấp công bố: tỉnh, huyện, xã hoặc thôn. / Choose a level to publish."
+                "Hãy chọn cấp công bố: tỉnh, huyện hoặc xã (thôn quá ít hộ để công bố). / Choose province, district or commune; a village has too few households to publish."
                     .into(),
             )
         })?;
@@ -652,7 +674,12 @@ impl Intake {
             by,
             "published",
             &format!(
-                "level {level}, at least {} forms: {} areas, {} left out",
+                "đến cấp {}, tối thiểu {} phiếu: {} địa bàn, {} địa bàn không đủ phiếu",
+                match level {
+                    "province" => "tỉnh",
+                    "district" => "huyện",
+                    _ => "xã",
+                },
                 published.min_forms,
                 published.areas.len(),
                 published.suppressed

@@ -160,6 +160,8 @@ pub struct Unopenable {
 /// The index with what the page shows beside it.
 pub struct ComputedIndex {
     pub report: forms::index::IndexReport,
+    /// The Vietnamese labels of the index's parts and criteria, by id (the form's index rule).
+    pub labels: HashMap<String, String>,
     /// Households whose satisfaction items all carry one code (to look at again).
     pub straight_lined: Vec<String>,
     pub unopenable: Vec<Unopenable>,

@@ -213,6 +213,12 @@ impl Centre {
         }
         let role = crate::accounts::Role::parse(role)
             .ok_or_else(|| IntakeError::Declined("Vai trò không hợp lệ. / Unknown role.".into()))?;
+        if role != crate::accounts::Role::Admin && campaigns.is_empty() {
+            return Err(IntakeError::Declined(
+                "Hãy chọn ít nhất một đợt khảo sát cho tài khoản này (chỉ quản trị viên không cần). / Choose at least one campaign for this account (only admins need none)."
+                    .into(),
+            ));
+        }
         let mut scopes = campaigns.clone();
         for (campaign, districts) in scopes.iter_mut() {
             let intake = self.campaign(campaign)?.ok_or_else(|| {

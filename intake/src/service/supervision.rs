@@ -67,7 +67,7 @@ impl Intake {
         self.audit(
             &account.login,
             "reassigned",
-            &format!("{what} to {to}: {reason}"),
+            &format!("{what} giao cho {to}; lý do: {reason}"),
             address,
             Utc::now(),
         )?;

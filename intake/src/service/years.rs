@@ -92,7 +92,7 @@ impl Intake {
         if let Some(p) = percent {
             if !(p > 0.0 && p <= 100.0) {
                 return Err(IntakeError::Declined(
-                    "Chỉ tiêu là một phần trăm từ 0 đến 100. / A target is a percentage from 0 to 100."
+                    "Chỉ tiêu là một phần trăm lớn hơn 0, tối đa 100 (để trống để bỏ chỉ tiêu). / A target is a percentage above 0, at most 100 (leave it empty to clear it)."
                         .into(),
                 ));
             }
@@ -106,7 +106,7 @@ impl Intake {
             by,
             "target_set",
             &format!(
-                "{} {area}: {}",
+                "chỉ tiêu {} {area}: {}",
                 level.as_str(),
                 percent
                     .map(|p| format!("{p} %"))

@@ -145,10 +145,7 @@ struct TxView<'a> {
 }
 
 impl<'a> TxView<'a> {
-    fn prefetch(
-        tx: Tx<'a>,
-        events: &[sync_protocol::event::Event],
-    ) -> Result<Self, StoreError> {
+    fn prefetch(tx: Tx<'a>, events: &[sync_protocol::event::Event]) -> Result<Self, StoreError> {
         let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
         let mut households: Vec<&str> = events
             .iter()
@@ -157,8 +154,12 @@ impl<'a> TxView<'a> {
         households.sort_unstable();
         households.dedup();
         // `IN ()` is not SQL everywhere: an empty list asks nothing.
-        let placeholders =
-            |n: usize| (1..=n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",");
+        let placeholders = |n: usize| {
+            (1..=n)
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         let households = if households.is_empty() {
             Default::default()
         } else {
@@ -197,11 +198,20 @@ fn form_references(tx: Tx) -> Result<Vec<String>, StoreError> {
 
 /// Stores a form version once; the same reference with other content is refused (a changed
 /// form needs a new version, or sheets sealed under it could not be read back).
-fn insert_form(
-    tx: Tx,
-    form: &crate::form_files::StoredForm,
-    now: &str,
-) -> Result<(), StoreError> {
+/// A campaign keeps versions of one form: `id@version` references share their id.
+fn same_questionnaire(reference: &str, campaign_form: &str) -> Result<(), StoreError> {
+    let id_of = |r: &str| r.split('@').next().unwrap_or("").to_string();
+    if id_of(reference) == id_of(campaign_form) {
+        Ok(())
+    } else {
+        Err(StoreError::FormOfAnotherCampaign {
+            reference: reference.to_string(),
+            current: campaign_form.to_string(),
+        })
+    }
+}
+
+fn insert_form(tx: Tx, form: &crate::form_files::StoredForm, now: &str) -> Result<(), StoreError> {
     let stored: Option<String> = tx
         .query_row(
             "SELECT sha256 FROM forms WHERE reference = ?1",
@@ -253,8 +263,9 @@ fn record_accepted(
         .execute(params![day, enumerator, kind, household])?;
     }
     if let EventBody::ParcelHandedOver { parcel, serials } = &event.body {
-        let mut insert_serial =
-            tx.prepare_cached("INSERT INTO parcel_serials VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")?;
+        let mut insert_serial = tx.prepare_cached(
+            "INSERT INTO parcel_serials VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        )?;
         for serial in serials {
             insert_serial.execute(params![parcel, serial, event.id.to_string(), enumerator])?;
         }
@@ -352,6 +363,7 @@ impl Store for SqlStore {
                 return Err(StoreError::FormMissing(c.form.clone()));
             }
             for f in &forms {
+                same_questionnaire(&f.reference, &c.form)?;
                 insert_form(tx, f, &now_s)?;
             }
             tx.execute(
@@ -417,6 +429,11 @@ impl Store for SqlStore {
     ) -> Result<(), StoreError> {
         let form = form.clone();
         self.write(move |tx| {
+            let campaign_form: String = tx
+                .query_row("SELECT form FROM campaign", [], |r| r.get(0))
+                .optional()?
+                .ok_or(StoreError::NoCampaign)?;
+            same_questionnaire(&form.reference, &campaign_form)?;
             insert_form(tx, &form, &rfc3339(now))?;
             if current && tx.execute("UPDATE campaign SET form = ?1", [&form.reference])? == 0 {
                 return Err(StoreError::NoCampaign);
@@ -467,7 +484,12 @@ impl Store for SqlStore {
     }
 
     fn campaign(&self) -> Result<CampaignRecord, StoreError> {
-        if let Some((c, at)) = self.campaign.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some((c, at)) = self
+            .campaign
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
             if at.elapsed() < CAMPAIGN_FRESH {
                 return Ok(c);
             }

@@ -59,6 +59,10 @@ pub enum StoreError {
         "form {reference} is already stored with other content; a changed form needs a new version"
     )]
     FormChanged { reference: String },
+    #[error(
+        "form {reference} is not a version of this campaign's form {current}; a different questionnaire needs a campaign of its own"
+    )]
+    FormOfAnotherCampaign { reference: String, current: String },
     #[error("unknown event {0:?}")]
     UnknownEvent(String),
     #[error("event {0} was already resolved")]

@@ -312,7 +312,9 @@ impl Stmt<'_> {
 
     /// Every row, to walk through.
     pub fn query(&mut self, params: impl Params) -> Result<Rows, StoreError> {
-        Ok(Rows(self.raw.rows(&self.sql, &params.values())?.into_iter()))
+        Ok(Rows(
+            self.raw.rows(&self.sql, &params.values())?.into_iter(),
+        ))
     }
 
     pub fn exists(&mut self, params: impl Params) -> Result<bool, StoreError> {

@@ -345,7 +345,7 @@ pub(super) async fn admin_code(
         i.audit(
             &by,
             "code_issued",
-            &form.enumerator,
+            &format!("cho {name} ({})", form.enumerator),
             &from.to_string(),
             Utc::now(),
         )?;

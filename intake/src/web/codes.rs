@@ -69,10 +69,11 @@ pub(super) async fn issue_code(
         .find(|(id, _)| *id == form.enumerator)
         .map(|(_, n)| n)
         .ok_or(IntakeError::NotFound)?;
-    let (i, by, enumerator) = (
+    let (i, by, enumerator, who) = (
         intake.clone(),
         v.account.login.clone(),
         form.enumerator.clone(),
+        name.clone(),
     );
     let code = blocking(move || {
         let code =
@@ -80,7 +81,7 @@ pub(super) async fn issue_code(
         i.audit(
             &by,
             "code_issued",
-            &format!("{enumerator}, valid {} h", form.hours),
+            &format!("cho {who} ({enumerator}), dùng được {} giờ", form.hours),
             &from.to_string(),
             Utc::now(),
         )?;

@@ -131,8 +131,18 @@ pub(super) async fn enter_campaign(
         Ok(found) => found,
         Err(e) => return e.into_response(),
     };
+    let exists = found.is_some();
     let Some(intake) = found.filter(|_| visitor.account.may_enter(&id)) else {
-        return refused("refused_campaign", IntakeError::NotFound.into_response());
+        let mut response = refused("refused_campaign", IntakeError::NotFound.into_response());
+        // Filed under the campaign it tried, so its owner's view of the log shows the attempt
+        // (an id no campaign has stays under the centre).
+        if exists {
+            response.extensions_mut().insert(Here {
+                id,
+                name: String::new(),
+            });
+        }
+        return response;
     };
     let i = intake.clone();
     let name = match blocking(move || Ok(i.store.campaign()?.info.name)).await {
@@ -159,6 +169,13 @@ pub(super) struct ClientAddress(pub(super) IpAddr);
 /// Why a response refused a signed-in visitor, for the audit log.
 #[derive(Clone, Copy)]
 struct Refusal(&'static str);
+
+/// A refusal in the error's JSON, which [`as_page`] shows to the person as a page.
+fn told(status: StatusCode, message: String) -> Response {
+    let body =
+        sync_protocol::api::ErrorBody::new(sync_protocol::api::ErrorCode::BadRequest, message);
+    (status, axum::Json(body)).into_response()
+}
 
 fn refused(reason: &'static str, mut response: Response) -> Response {
     response.extensions_mut().insert(Refusal(reason));
@@ -393,11 +410,10 @@ impl<A: Audience, F: DeserializeOwned + CsrfField + Send, S: Send + Sync> FromRe
         let bytes = axum::body::to_bytes(body, FORM_MAX_BYTES)
             .await
             .map_err(|_| {
-                (
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Biểu mẫu quá lớn. / The form is too large.",
-                )
-                    .into_response()
+                IntakeError::BodyTooLarge {
+                    limit: FORM_MAX_BYTES,
+                }
+                .into_response()
             })?;
         let parsed = serde_urlencoded::from_bytes::<F>(&bytes);
         // The body may hold a passphrase: wipe it where this is the only copy of the buffer.
@@ -405,17 +421,16 @@ impl<A: Audience, F: DeserializeOwned + CsrfField + Send, S: Send + Sync> FromRe
             zeroize::Zeroize::zeroize(only.as_mut());
         }
         let form = parsed.map_err(|e| {
-            (
+            told(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                format!("Biểu mẫu không đọc được. / The form cannot be read: {e}"),
+                format!("Biểu mẫu thiếu hoặc sai một ô; hãy tải lại trang rồi điền lại. / The form cannot be read: {e}"),
             )
-                .into_response()
         })?;
         if !accounts::same_secret(&v.csrf, form.csrf()) {
-            let message = "Biểu mẫu đã cũ hoặc bị giả mạo (kiểm tra CSRF không đạt); hãy tải lại trang. — The form is stale or forged; reload the page.";
+            let message = "Biểu mẫu đã cũ hoặc bị giả mạo (kiểm tra CSRF không đạt); hãy tải lại trang. / The form is stale or forged; reload the page.";
             return Err(refused(
                 "refused_csrf",
-                (StatusCode::FORBIDDEN, message).into_response(),
+                told(StatusCode::FORBIDDEN, message.into()),
             ));
         }
         Ok(Posted {

@@ -97,3 +97,17 @@ pub(super) async fn home_page(
     };
     Ok(page("Các đợt khảo sát", Some(&v), body).into_response())
 }
+
+/// `/c/<campaign>/`, as people type it, is the campaign's home (`/c/<campaign>`); whether the
+/// visitor may enter is asked there.
+pub(super) async fn campaign_with_slash(Path(campaign): Path<String>) -> Response {
+    let slug = !campaign.is_empty()
+        && campaign
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if slug {
+        Redirect::to(&format!("/c/{campaign}")).into_response()
+    } else {
+        IntakeError::NotFound.into_response()
+    }
+}

@@ -236,17 +236,35 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
 }
 
 pub(super) async fn index_page(
+    InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
-    Ok(page("Chỉ số SIPAS", Some(&v), passphrase_form(&v, None)).into_response())
+    let i = intake.clone();
+    let published = blocking(move || i.publication()).await?;
+    Ok(page(
+        "Chỉ số",
+        Some(&v),
+        passphrase_form(&v, None, published.as_ref(), intake.time_zone()?),
+    )
+    .into_response())
 }
 
-pub(super) fn passphrase_form(v: &Visitor, message: Option<&str>) -> Markup {
+pub(super) fn passphrase_form(
+    v: &Visitor,
+    message: Option<&str>,
+    published: Option<&(crate::publication::Published, String)>,
+    zone: chrono_tz::Tz,
+) -> Markup {
+    let level_name = |level: &str| match level {
+        "province" => "tỉnh",
+        "district" => "huyện",
+        _ => "xã",
+    };
     // One form, one passphrase field: each action is a button posting it to its own address,
     // so the officer types the passphrase once for whatever they do on this page.
     html! {
         @if let Some(m) = message { p.error role="alert" { (m) } }
-        p { "Câu trả lời được niêm phong bằng khoá của Bộ. Nhập cụm mật khẩu một lần, rồi chọn việc cần làm; máy chủ không lưu cụm mật khẩu." }
+        p { "Câu trả lời được niêm phong bằng khoá mở phiếu của đợt khảo sát. Nhập cụm mật khẩu một lần, rồi chọn việc cần làm; máy chủ không lưu cụm mật khẩu." }
         form #key-actions method="post" action="ministry/index" {
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Cụm mật khẩu " input name="passphrase" type="password" autocomplete="off" required; }
@@ -257,14 +275,22 @@ pub(super) fn passphrase_form(v: &Visitor, message: Option<&str>) -> Markup {
                 }
             }
             h2 { "Công bố cho người dân" }
-            p.muted { a href=(format!("/public/{}", v.campaign_id())) { "Trang công khai" } " (không cần đăng nhập) chỉ hiện chỉ số, khoảng tin cậy và số phiếu của các địa bàn đủ số phiếu tối thiểu, cùng cách tính." }
+            @match published {
+                Some((p, at)) => p #publication-state { b { "Đang công bố" } " từ " (super::audit::local_time(at, zone)) ": đến cấp " (level_name(&p.level)) ", " (p.areas.len()) " địa bàn, mỗi địa bàn ít nhất " (p.min_forms) " phiếu. Công bố lại sẽ thay số liệu này." }
+                None => p #publication-state { b { "Chưa công bố." } " Trang công khai chưa có số liệu của đợt này." }
+            }
+            p.muted { a href=(format!("/public/{}", v.campaign_id())) { "Trang công khai" } " (không cần đăng nhập) chỉ hiện chỉ số, khoảng tin cậy và số phiếu của các địa bàn đủ số phiếu tối thiểu, cùng cách tính. Thôn không được công bố: quá ít hộ." }
             label { "Công bố đến cấp " select name="level" { option value="province" { "Tỉnh" } option value="district" selected { "Huyện" } option value="commune" { "Xã" } } }
             label { "Số phiếu tối thiểu mỗi địa bàn " input name="min_forms" type="number" min=(crate::publication::MIN_FORMS_FLOOR) max="100000" value="30"; }
+            label.confirm { input type="checkbox" name="confirm_publish" value="yes"; " Tôi hiểu: số liệu sẽ hiện công khai trên mạng cho mọi người (có thể rút lại sau)." }
             button #publish formaction="ministry/publish" { "Công bố" }
         }
-        form method="post" action="ministry/withdraw" {
-            input type="hidden" name="csrf" value=(v.csrf);
-            button #withdraw.secondary { "Rút lại công bố" }
+        @if published.is_some() {
+            form method="post" action="ministry/withdraw" {
+                input type="hidden" name="csrf" value=(v.csrf);
+                label.confirm { input type="checkbox" name="confirm_withdraw" value="yes"; " Tôi muốn gỡ số liệu khỏi trang công khai (có thể công bố lại sau)." }
+                button #withdraw.secondary { "Rút lại công bố" }
+            }
         }
     }
 }
@@ -279,17 +305,27 @@ pub(super) struct PassphraseForm {
     pub(super) level: String,
     #[serde(default)]
     pub(super) min_forms: Option<u64>,
+    /// The box that says the officer knows the figures go public.
+    #[serde(default)]
+    pub(super) confirm_publish: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
 pub(super) struct WithdrawForm {
     pub(super) csrf: String,
+    #[serde(default)]
+    pub(super) confirm_withdraw: Option<String>,
 }
 
 pub(super) async fn publish(
     InCampaign(intake): InCampaign,
     Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>,
 ) -> Result<Response, IntakeError> {
+    if form.confirm_publish.as_deref() != Some("yes") {
+        return Err(IntakeError::Declined(
+            "Hãy đánh dấu ô xác nhận công bố: số liệu sẽ hiện công khai. Chưa có gì được công bố. / Tick the box to confirm publishing.".into(),
+        ));
+    }
     let (i, by) = (intake.clone(), v.account.login.clone());
     let (level, min) = (form.level.clone(), form.min_forms.unwrap_or(30));
     match blocking(move || i.publish(&form.passphrase, &level, min, &by, &from.to_string())).await {
@@ -301,14 +337,19 @@ pub(super) async fn publish(
             Ok(page("Công bố chỉ số", Some(&v), body).into_response())
         }
         Err(e @ IntakeError::Declined(_)) => Err(e),
-        Err(e) => passphrase_refused(&v, e),
+        Err(e) => passphrase_refused(&intake, &v, e).await,
     }
 }
 
 pub(super) async fn withdraw(
     InCampaign(intake): InCampaign,
-    Posted { v, from, .. }: Posted<Ministry, WithdrawForm>,
+    Posted { v, from, form, .. }: Posted<Ministry, WithdrawForm>,
 ) -> Result<Response, IntakeError> {
+    if form.confirm_withdraw.as_deref() != Some("yes") {
+        return Err(IntakeError::Declined(
+            "Hãy đánh dấu ô xác nhận rút lại công bố. Số liệu vẫn đang công khai. / Tick the box to confirm the withdrawal.".into(),
+        ));
+    }
     let (i, by) = (intake.clone(), v.account.login.clone());
     let withdrawn = blocking(move || i.withdraw_publication(&by, &from.to_string())).await?;
     let message = if withdrawn {
@@ -321,7 +362,11 @@ pub(super) async fn withdraw(
 }
 
 /// The passphrase form again, saying why, for a wrong passphrase or too many of them.
-fn passphrase_refused(v: &Visitor, e: IntakeError) -> Result<Response, IntakeError> {
+async fn passphrase_refused(
+    intake: &Arc<Intake>,
+    v: &Visitor,
+    e: IntakeError,
+) -> Result<Response, IntakeError> {
     let (status, message) = match e {
         IntakeError::MinistryKey(e) => (StatusCode::UNAUTHORIZED, e.to_string()),
         IntakeError::RateLimited { retry_after_secs } => (
@@ -330,11 +375,10 @@ fn passphrase_refused(v: &Visitor, e: IntakeError) -> Result<Response, IntakeErr
         ),
         e => return Err(e),
     };
-    Ok((
-        status,
-        page("Chỉ số SIPAS", Some(v), passphrase_form(v, Some(&message))),
-    )
-        .into_response())
+    let i = intake.clone();
+    let published = blocking(move || i.publication()).await?;
+    let form = passphrase_form(v, Some(&message), published.as_ref(), intake.time_zone()?);
+    Ok((status, page("Chỉ số", Some(v), form)).into_response())
 }
 
 pub(super) async fn computed_index(
@@ -346,7 +390,7 @@ pub(super) async fn computed_index(
     let (i, by) = (intake.clone(), v.account.login.clone());
     match blocking(move || i.index(&form.passphrase, &by, &address.to_string())).await {
         Ok(report) => Ok(Ok(report)),
-        Err(e) => passphrase_refused(v, e).map(Err),
+        Err(e) => passphrase_refused(intake, v, e).await.map(Err),
     }
 }
 
@@ -364,6 +408,13 @@ pub(super) async fn index_results(
     let all = blocking(move || Names::load(&i)).await?;
     let names = &all.places;
     let name = |id: &str| all.place(id).to_string();
+    let label = |id: &str| {
+        computed
+            .labels
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    };
     let provinces = report
         .areas
         .get(&forms::index::Level::Province)
@@ -385,7 +436,7 @@ pub(super) async fn index_results(
             h2 { (level_name(level)) }
             div.scroll { table.index data-level=(format!("{level:?}").to_lowercase()) {
                 thead { tr { th { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" }
-                    @for part in areas.values().next().map(|a| a.parts.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() { th { (part) } } } }
+                    @for part in areas.values().next().map(|a| a.parts.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() { th { (label(&part)) } } } }
                 tbody { @for (id, a) in areas {
                     tr { td { (name(id)) } td { (a.forms) } td { (percent(&a.overall)) } td { (interval(&a.overall)) }
                         @for s in a.parts.values() { td { (percent(s)) } } }
@@ -393,7 +444,7 @@ pub(super) async fn index_results(
             } }
         }
     };
-    Ok(page("Chỉ số SIPAS", Some(&v), body).into_response())
+    Ok(page("Chỉ số", Some(&v), body).into_response())
 }
 
 /// Sheets left out of the figures because they cannot be opened: each to be keyed again from
@@ -463,9 +514,18 @@ impl Names {
 /// The index as rows, one per area and measure (the index, each part, each criterion), each with
 /// its forms, valid answers (n), value and 95 % interval: national first, then every level.
 pub(super) fn index_rows(
-    report: &forms::index::IndexReport,
+    computed: &crate::service::ComputedIndex,
     names: &std::collections::HashMap<String, String>,
 ) -> Vec<Vec<String>> {
+    let report = &computed.report;
+    let label = |id: &str| {
+        computed
+            .labels
+            .get(id)
+            .map(String::as_str)
+            .unwrap_or(id)
+            .to_string()
+    };
     let f = |x: Option<f64>| x.map(|x| format!("{x:.4}")).unwrap_or_default();
     let level_name = |level: &forms::index::Level| match level {
         forms::index::Level::Village => "thôn",
@@ -487,11 +547,15 @@ pub(super) fn index_rows(
     let mut rows = vec![header.map(String::from).to_vec()];
     let mut area = |level: &str, id: &str, name: &str, a: &forms::index::AreaIndex| {
         let measures = std::iter::once(("chỉ số".to_string(), &a.overall))
-            .chain(a.parts.iter().map(|(k, s)| (format!("phần: {k}"), s)))
+            .chain(
+                a.parts
+                    .iter()
+                    .map(|(k, s)| (format!("phần: {}", label(k)), s)),
+            )
             .chain(
                 a.criteria
                     .iter()
-                    .map(|(k, s)| (format!("tiêu chí: {k}"), s)),
+                    .map(|(k, s)| (format!("tiêu chí: {}", label(k)), s)),
             );
         for (measure, s) in measures {
             rows.push(vec![
@@ -533,7 +597,11 @@ pub(super) async fn index_download(
     };
     let i = intake.clone();
     let names = blocking(move || Ok(i.store.place_names()?)).await?;
-    download(&index_rows(&computed.report, &names), "sipas-index", xlsx)
+    download(
+        &index_rows(&computed, &names),
+        &format!("{}-index", intake.id),
+        xlsx,
+    )
 }
 
 pub(super) async fn index_csv(
@@ -558,8 +626,8 @@ pub(super) async fn answers_download(
     let Posted { v, from, form, .. } = posted;
     let (i, by) = (intake.clone(), v.account.login.clone());
     match blocking(move || i.answers_table(&form.passphrase, &by, &from.to_string())).await {
-        Ok(rows) => download(&rows, "sipas-answers", xlsx),
-        Err(e) => passphrase_refused(&v, e),
+        Ok(rows) => download(&rows, &format!("{}-answers", intake.id), xlsx),
+        Err(e) => passphrase_refused(&intake, &v, e).await,
     }
 }
 

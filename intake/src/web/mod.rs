@@ -71,6 +71,7 @@ pub fn routes(centre: Arc<Centre>) -> Router<Arc<Centre>> {
         .route("/admin/audit", get(audit::audit_page))
         .route("/admin/account/action", post(admin::account_action))
         .route("/admin/account", post(admin::admin_account))
+        .route("/c/{campaign}/", get(home::campaign_with_slash))
         .nest("/c/{campaign}", campaign_routes(centre.clone()))
         .fallback(|| async { IntakeError::NotFound })
         .method_not_allowed_fallback(|| async { IntakeError::MethodNotAllowed })

@@ -105,7 +105,7 @@ pub(super) async fn public_page(
     let body = html! {
         p { "Công bố lúc " (super::audit::local_time(&at, tz)) ". Mỗi địa bàn có ít nhất " (p.min_forms) " phiếu; " (p.suppressed) " địa bàn chưa đủ phiếu nên không công bố." }
         div.scroll { table #published {
-            thead { tr { th { "Cấp" } th { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" } } }
+            thead { tr { th { "Cấp" } th.l { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" } } }
             tbody { @for a in &p.areas { tr {
                 td.l { (level_words(&a.level)) } td.l { (a.name) } td { (a.forms) }
                 td { (a.value.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())) }

@@ -63,7 +63,7 @@ async fn targets_view(
         form method="post" action="ministry/targets" {
             input type="hidden" name="csrf" value=(v.csrf);
             div.scroll { table #targets {
-                thead { tr { th { "Cấp" } th { "Địa bàn" } th { "Chỉ tiêu (%)" } } }
+                thead { tr { th { "Cấp" } th.l { "Địa bàn" } th { "Chỉ tiêu (%)" } } }
                 tbody { @for (level, id, name) in &areas { tr {
                     td.l { (level_words(*level)) } td.l { (name) }
                     td { input type="number" name=(format!("t:{}:{id}", level.as_str())) min="1" max="100" step="0.1" inputmode="decimal"
@@ -242,7 +242,7 @@ pub(super) async fn compare_page(
         } } }
         (chart(&c))
         div.scroll { table #comparison {
-            thead { tr { th { "Cấp" } th { "Địa bàn" } @for (year, ..) in &c.years { th { (year) } } } }
+            thead { tr { th { "Cấp" } th.l { "Địa bàn" } @for (year, ..) in &c.years { th { (year) } } } }
             tbody { @for r in &c.rows { tr data-area=(r.area) {
                 td.l { (level_words(r.level)) } td.l { (r.name) }
                 @for cell in &r.cells { @match cell {
