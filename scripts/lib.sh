@@ -107,3 +107,48 @@ run_fuzz() {
 run_fuzz_smoke() {
     FUZZ_PROFILE=--dev run_fuzz 20
 }
+
+# PostgreSQL 15 from Debian's packages, for the intake's PostgreSQL store and its tests.
+PG_BIN=/usr/lib/postgresql/15/bin
+ensure_postgres() {
+    [ -x "$PG_BIN/initdb" ] || ensure_debian_packages postgresql-15
+}
+
+# A private, throw-away PostgreSQL cluster on 127.0.0.1 and a free port, run as an
+# unprivileged user (PostgreSQL refuses root); stopped and removed when the calling shell
+# exits. Exports FIELDPOST_TEST_POSTGRES, the URL of its administrative database.
+start_test_postgres() {
+    ensure_postgres
+    local owner port dir
+    owner="$(id -un)"
+    if [ "$(id -u)" -eq 0 ]; then
+        owner=fieldpost-test
+        id -u "$owner" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$owner"
+    fi
+    dir="$(mktemp -d /tmp/fieldpost-pg.XXXXXX)"
+    chown "$owner" "$dir"
+    chmod 700 "$dir"
+    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    as_owner() { if [ "$(id -u)" -eq 0 ]; then runuser -u "$owner" -- "$@"; else "$@"; fi; }
+    as_owner "$PG_BIN/initdb" -D "$dir/data" -U fieldpost --auth=trust -E UTF8 --locale=C.UTF-8 > "$dir/initdb.log" 2>&1 \
+        || { cat "$dir/initdb.log" >&2; return 1; }
+    as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=400 -c shared_buffers=128MB" start > /dev/null \
+        || { cat "$dir/server.log" >&2; return 1; }
+    TEST_PG_DIR="$dir"
+    TEST_PG_OWNER="$owner"
+    trap stop_test_postgres EXIT
+    export FIELDPOST_TEST_POSTGRES="postgres://fieldpost@127.0.0.1:$port/postgres"
+    echo "private PostgreSQL for the tests: $FIELDPOST_TEST_POSTGRES"
+}
+
+stop_test_postgres() {
+    [ -n "${TEST_PG_DIR:-}" ] || return 0
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u "$TEST_PG_OWNER" -- "$PG_BIN/pg_ctl" -D "$TEST_PG_DIR/data" -m immediate stop > /dev/null 2>&1 || true
+    else
+        "$PG_BIN/pg_ctl" -D "$TEST_PG_DIR/data" -m immediate stop > /dev/null 2>&1 || true
+    fi
+    rm -rf "$TEST_PG_DIR"
+    TEST_PG_DIR=""
+}

@@ -23,6 +23,29 @@ struct Cli {
     command: Command,
 }
 
+/// Where the centre's stores are.
+#[derive(clap::Args)]
+struct Place {
+    /// The data directory: the SQLite stores and the intake's key (not needed with --database,
+    /// whose database holds both).
+    #[arg(long, env = "FIELDPOST_DATA_DIR", required_unless_present = "database")]
+    data_dir: Option<PathBuf>,
+    /// A PostgreSQL database for the stores, e.g. postgres://fieldpost@127.0.0.1:5432/fieldpost
+    /// (several intake processes may serve one).
+    #[arg(long, env = "FIELDPOST_DATABASE")]
+    database: Option<String>,
+}
+
+impl Place {
+    fn open(&self) -> Result<intake::service::Centre, String> {
+        match (&self.database, &self.data_dir) {
+            (Some(url), _) => intake::service::open_postgres(url).map_err(|e| e.to_string()),
+            (None, Some(dir)) => intake::open(dir),
+            (None, None) => Err("name a --data-dir or a --database".into()),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Write the demo campaigns and a new key pair for each: Quảng Trị's SIPAS 2024 (486
@@ -41,8 +64,8 @@ enum Command {
     /// Import a campaign file into the centre (a data directory holds any number of
     /// campaigns, each in a store of its own).
     Import {
-        #[arg(long, env = "FIELDPOST_DATA_DIR")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        place: Place,
         file: PathBuf,
         /// A form definition the campaign uses (JSON or an XLSForm .xlsx); repeat for several
         /// versions. The one the campaign file names must be among them.
@@ -52,8 +75,8 @@ enum Command {
     /// Add a form version to an imported campaign (a revision mid-campaign): devices key new
     /// forms with it from their next sync; forms already started stay on their version.
     AddForm {
-        #[arg(long, env = "FIELDPOST_DATA_DIR")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        place: Place,
         /// Which campaign (its id); needed when the centre holds several.
         #[arg(long, env = "FIELDPOST_CAMPAIGN")]
         campaign: Option<String>,
@@ -65,8 +88,8 @@ enum Command {
     },
     /// Issue a one-time enrollment code for an enumerator's device.
     IssueCode {
-        #[arg(long, env = "FIELDPOST_DATA_DIR")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        place: Place,
         /// Which campaign (its id); needed when the centre holds several.
         #[arg(long, env = "FIELDPOST_CAMPAIGN")]
         campaign: Option<String>,
@@ -85,8 +108,8 @@ enum Command {
     },
     /// Revoke a device (lost or stolen tablet). Its batches are refused from now on.
     RevokeDevice {
-        #[arg(long, env = "FIELDPOST_DATA_DIR")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        place: Place,
         /// Which campaign (its id); needed when the centre holds several.
         #[arg(long, env = "FIELDPOST_CAMPAIGN")]
         campaign: Option<String>,
@@ -98,8 +121,8 @@ enum Command {
     /// Move a village or households to another enumerator (illness, a flooded road). Devices
     /// learn it on their next sync.
     Reassign {
-        #[arg(long, env = "FIELDPOST_DATA_DIR")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        place: Place,
         /// Which campaign (its id); needed when the centre holds several.
         #[arg(long, env = "FIELDPOST_CAMPAIGN")]
         campaign: Option<String>,
@@ -122,8 +145,8 @@ enum Command {
     /// The account sees exactly the campaigns named. The password is read from standard input
     /// (one line).
     CreateAccount {
-        #[arg(long, env = "FIELDPOST_DATA_DIR")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        place: Place,
         #[arg(long)]
         login: String,
         #[arg(long)]
@@ -142,8 +165,8 @@ enum Command {
     },
     /// Set an account's password, read from standard input (one line); ends its sessions.
     SetPassword {
-        #[arg(long, env = "FIELDPOST_DATA_DIR")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        place: Place,
         #[arg(long)]
         login: String,
     },
@@ -152,8 +175,8 @@ enum Command {
     /// standard input (one line, at least 16 characters). The passphrase is never stored; the
     /// plain key file can then be moved off the server.
     StoreMinistryKey {
-        #[arg(long, env = "FIELDPOST_DATA_DIR")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        place: Place,
         /// Which campaign (its id); needed when the centre holds several.
         #[arg(long, env = "FIELDPOST_CAMPAIGN")]
         campaign: Option<String>,
@@ -163,8 +186,8 @@ enum Command {
     },
     /// Run the server.
     Serve {
-        #[arg(long, env = "FIELDPOST_DATA_DIR")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        place: Place,
         #[arg(long, default_value = "127.0.0.1:8080", env = "FIELDPOST_LISTEN")]
         listen: SocketAddr,
         /// Log as JSON lines (for log collectors) instead of text.
@@ -295,14 +318,10 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Import {
-            data_dir,
-            file,
-            forms,
-        } => {
+        Command::Import { place, file, forms } => {
             let (campaign, text) = read_campaign(&file)?;
             let forms = forms.iter().map(read_form).collect::<Result<Vec<_>, _>>()?;
-            let centre = intake::open(&data_dir)?;
+            let centre = place.open()?;
             let s = centre
                 .import(&campaign, &text, &forms, chrono::Utc::now())
                 .map_err(|e| e.to_string())?;
@@ -324,13 +343,13 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::AddForm {
-            data_dir,
+            place,
             campaign,
             file,
             not_current,
         } => {
             let form = read_form(&file)?;
-            let intake = campaign_of(&data_dir, campaign.as_deref())?;
+            let intake = campaign_of(&place, campaign.as_deref())?;
             intake
                 .store
                 .add_form(&form, !not_current, chrono::Utc::now())
@@ -353,14 +372,14 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::IssueCode {
-            data_dir,
+            place,
             campaign,
             enumerator,
             all,
             valid_hours,
             by,
         } => {
-            let intake = campaign_of(&data_dir, campaign.as_deref())?;
+            let intake = campaign_of(&place, campaign.as_deref())?;
             let valid = chrono::Duration::hours(valid_hours);
             if all {
                 for (id, name) in intake.store.enumerators().map_err(|e| e.to_string())? {
@@ -393,12 +412,12 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::RevokeDevice {
-            data_dir,
+            place,
             campaign,
             device,
             reason,
         } => {
-            let intake = campaign_of(&data_dir, campaign.as_deref())?;
+            let intake = campaign_of(&place, campaign.as_deref())?;
             intake
                 .store
                 .revoke_device(device, &reason, chrono::Utc::now())
@@ -408,7 +427,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Reassign {
-            data_dir,
+            place,
             campaign,
             village,
             household,
@@ -416,7 +435,7 @@ fn run(cli: Cli) -> Result<(), String> {
             reason,
             by,
         } => {
-            let intake = campaign_of(&data_dir, campaign.as_deref())?;
+            let intake = campaign_of(&place, campaign.as_deref())?;
             let target = match village {
                 Some(v) => intake::store::ReassignTarget::Village(v),
                 None => intake::store::ReassignTarget::Households(household),
@@ -434,7 +453,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::CreateAccount {
-            data_dir,
+            place,
             login,
             name,
             role,
@@ -442,7 +461,7 @@ fn run(cli: Cli) -> Result<(), String> {
             district,
         } => {
             let password = read_password()?;
-            let centre = intake::open(&data_dir)?;
+            let centre = place.open()?;
             let mut campaigns: std::collections::BTreeMap<String, Vec<String>> = if campaign
                 .is_empty()
             {
@@ -479,10 +498,10 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("account {login} ({role}) ready");
             Ok(())
         }
-        Command::SetPassword { data_dir, login } => {
+        Command::SetPassword { place, login } => {
             let hash =
                 intake::accounts::hash_password(&read_password()?).map_err(|e| e.to_string())?;
-            let centre = intake::open(&data_dir)?;
+            let centre = place.open()?;
             centre
                 .accounts()
                 .set_password(&login, &hash)
@@ -502,7 +521,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::StoreMinistryKey {
-            data_dir,
+            place,
             campaign,
             key_file,
         } => {
@@ -511,7 +530,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let secret = sync_protocol::keys::MinistrySecretKey::from_b64(text.trim())
                 .map_err(|e| format!("{}: {e}", key_file.display()))?;
             let passphrase = read_password()?;
-            let intake = campaign_of(&data_dir, campaign.as_deref())?;
+            let intake = campaign_of(&place, campaign.as_deref())?;
             intake
                 .store_ministry_key(&secret, &passphrase)
                 .map_err(|e| e.to_string())?;
@@ -520,7 +539,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Serve {
-            data_dir,
+            place,
             listen,
             json_logs,
             secure_cookies,
@@ -559,7 +578,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 max_connections,
                 ..intake::serve::Limits::default()
             };
-            let mut centre = intake::open(&data_dir)?;
+            let mut centre = place.open()?;
             centre.secure_cookies = secure_cookies || tls.is_some();
             centre.trusted_proxies = trusted_proxies;
             let centre = Arc::new(centre);
@@ -585,11 +604,9 @@ fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// The campaign a command acts on: the one named, or the centre's only one.
-fn campaign_of(
-    data_dir: &std::path::Path,
-    named: Option<&str>,
-) -> Result<Arc<intake::service::Intake>, String> {
-    intake::open(data_dir)?
+fn campaign_of(place: &Place, named: Option<&str>) -> Result<Arc<intake::service::Intake>, String> {
+    place
+        .open()?
         .sole_campaign(named)
         .map_err(|e| e.to_string())
 }

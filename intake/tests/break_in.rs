@@ -602,7 +602,6 @@ async fn item_3_account_changes_end_sessions_and_accounts_can_be_disabled_and_de
 #[tokio::test(flavor = "multi_thread")]
 async fn item_4_huge_login_names_cannot_fill_the_disk() {
     let server = setup().await;
-    let db = server.dir.path().join("centre.db");
     let huge = "x".repeat(1024 * 1024);
     for _ in 0..5 {
         assert_eq!(
@@ -619,10 +618,7 @@ async fn item_4_huge_login_names_cannot_fill_the_disk() {
             .all(|e| e.login.chars().count() <= intake::store::AUDIT_LOGIN_MAX + 1),
         "login names are cut"
     );
-    let size = std::fs::metadata(&db).unwrap().len()
-        + std::fs::metadata(db.with_extension("db-wal"))
-            .map(|m| m.len())
-            .unwrap_or(0);
+    let size = server.place.stored_size(None);
     assert!(
         size < 4 * 1024 * 1024,
         "5 MB of names did not reach the disk: {size} bytes"
@@ -751,7 +747,7 @@ async fn item_6_spraying_is_limited_proxies_are_trusted_only_when_named_and_limi
         "the address's budget ran out, whatever X-Forwarded-For said"
     );
     // A restart (a new intake over the same database) still refuses that address.
-    let reopened = intake::open(server.dir.path()).unwrap();
+    let reopened = server.place.open();
     assert!(matches!(
         reopened.log_in("user0", "another guess", "127.0.0.1"),
         Err(intake::error::IntakeError::RateLimited { .. })

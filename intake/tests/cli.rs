@@ -1,10 +1,13 @@
 //! The `intake` binary as an operator uses it: write the demo, check, import, issue a code,
 //! serve, and a device enrolls against the running process.
 
+mod support;
+
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
 };
+use support::place::Place;
 use sync_protocol::{api, keys::DeviceKey};
 
 const BIN: &str = env!("CARGO_BIN_EXE_intake");
@@ -30,8 +33,12 @@ impl Drop for Server {
 fn an_operator_runs_the_demo_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
-    let data = dir.path().join("data");
-    let (d, s) = (demo.to_str().unwrap(), data.to_str().unwrap());
+    let d = demo.to_str().unwrap();
+    // Where the centre is: `--data-dir DIR`, or `--database URL` when the suite runs on
+    // PostgreSQL.
+    let place = Place::new();
+    let at = place.args();
+    let (at0, at1) = (at[0].as_str(), at[1].as_str());
 
     let (ok, out, err) = run(&["--help"]);
     assert!(
@@ -53,14 +60,7 @@ fn an_operator_runs_the_demo_end_to_end() {
     std::fs::write(&broken, text).unwrap();
     let form = demo.join("sipas-2024-v1.json");
     let form = form.to_str().unwrap();
-    let (ok, _, err) = run(&[
-        "import",
-        "--data-dir",
-        s,
-        broken.to_str().unwrap(),
-        "--form",
-        form,
-    ]);
+    let (ok, _, err) = run(&["import", at0, at1, broken.to_str().unwrap(), "--form", form]);
     assert!(!ok);
     assert!(
         err.contains("timezone")
@@ -70,7 +70,7 @@ fn an_operator_runs_the_demo_end_to_end() {
     assert!(err.contains("problem(s)"));
 
     // The form travels with the campaign: without the definition it names, nothing is imported.
-    let (ok, _, err) = run(&["import", "--data-dir", s, campaign.to_str().unwrap()]);
+    let (ok, _, err) = run(&["import", at0, at1, campaign.to_str().unwrap()]);
     assert!(!ok && err.contains("--form"), "{err}");
     let other = dir.path().join("other-form.json");
     std::fs::write(
@@ -82,8 +82,8 @@ fn an_operator_runs_the_demo_end_to_end() {
     .unwrap();
     let (ok, _, err) = run(&[
         "import",
-        "--data-dir",
-        s,
+        at0,
+        at1,
         campaign.to_str().unwrap(),
         "--form",
         other.to_str().unwrap(),
@@ -94,8 +94,8 @@ fn an_operator_runs_the_demo_end_to_end() {
     );
     let (ok, out, err) = run(&[
         "import",
-        "--data-dir",
-        s,
+        at0,
+        at1,
         campaign.to_str().unwrap(),
         "--form",
         form,
@@ -105,8 +105,8 @@ fn an_operator_runs_the_demo_end_to_end() {
     // A second import into the same database is refused.
     let (ok, _, err) = run(&[
         "import",
-        "--data-dir",
-        s,
+        at0,
+        at1,
         campaign.to_str().unwrap(),
         "--form",
         form,
@@ -116,8 +116,8 @@ fn an_operator_runs_the_demo_end_to_end() {
     let bd = demo.join("binh-duong");
     let (ok, out, err) = run(&[
         "import",
-        "--data-dir",
-        s,
+        at0,
+        at1,
         bd.join("campaign.json").to_str().unwrap(),
         "--form",
         bd.join("binh-duong-2024.xlsx").to_str().unwrap(),
@@ -127,7 +127,7 @@ fn an_operator_runs_the_demo_end_to_end() {
         "{out}{err}"
     );
     // With two campaigns, a command that acts on one must say which.
-    let (ok, _, err) = run(&["add-form", "--data-dir", s, other.to_str().unwrap()]);
+    let (ok, _, err) = run(&["add-form", at0, at1, other.to_str().unwrap()]);
     assert!(
         !ok && err.contains("qt-sipas-2024")
             && err.contains("bd-hailong-2024")
@@ -138,8 +138,8 @@ fn an_operator_runs_the_demo_end_to_end() {
     // version is refused (sheets sealed under it could no longer be read back).
     let (ok, out, err) = run(&[
         "add-form",
-        "--data-dir",
-        s,
+        at0,
+        at1,
         "--campaign",
         "qt-sipas-2024",
         other.to_str().unwrap(),
@@ -148,8 +148,8 @@ fn an_operator_runs_the_demo_end_to_end() {
     // Another campaign's questionnaire is not a revision (outside pass: it became current).
     let (ok, _, err) = run(&[
         "add-form",
-        "--data-dir",
-        s,
+        at0,
+        at1,
         "--campaign",
         "qt-sipas-2024",
         bd.join("binh-duong-2024.xlsx").to_str().unwrap(),
@@ -168,8 +168,8 @@ fn an_operator_runs_the_demo_end_to_end() {
     .unwrap();
     let (ok, _, err) = run(&[
         "add-form",
-        "--data-dir",
-        s,
+        at0,
+        at1,
         "--campaign",
         "qt-sipas-2024",
         tampered.to_str().unwrap(),
@@ -181,8 +181,8 @@ fn an_operator_runs_the_demo_end_to_end() {
 
     let (ok, code, err) = run(&[
         "issue-code",
-        "--data-dir",
-        s,
+        at0,
+        at1,
         "--campaign",
         "qt-sipas-2024",
         "--enumerator",
@@ -193,8 +193,8 @@ fn an_operator_runs_the_demo_end_to_end() {
     assert_eq!(first_code.len(), 14);
     let (ok, all, _) = run(&[
         "issue-code",
-        "--data-dir",
-        s,
+        at0,
+        at1,
         "--campaign",
         "qt-sipas-2024",
         "--all",
@@ -211,8 +211,8 @@ fn an_operator_runs_the_demo_end_to_end() {
     assert_ne!(code, first_code);
     let (ok, bd_code, err) = run(&[
         "issue-code",
-        "--data-dir",
-        s,
+        at0,
+        at1,
         "--campaign",
         "bd-hailong-2024",
         "--enumerator",
@@ -225,8 +225,8 @@ fn an_operator_runs_the_demo_end_to_end() {
     // A village moved to another enumerator; mistakes are named and change nothing.
     let (ok, out, err) = run(&[
         "reassign",
-        "--data-dir",
-        s,
+        at0,
+        at1,
         "--campaign",
         "qt-sipas-2024",
         "--village",
@@ -242,8 +242,8 @@ fn an_operator_runs_the_demo_end_to_end() {
     );
     let (ok, _, err) = run(&[
         "reassign",
-        "--data-dir",
-        s,
+        at0,
+        at1,
         "--campaign",
         "qt-sipas-2024",
         "--household",
@@ -261,8 +261,8 @@ fn an_operator_runs_the_demo_end_to_end() {
     );
     let (ok, _, err) = run(&[
         "reassign",
-        "--data-dir",
-        s,
+        at0,
+        at1,
         "--campaign",
         "qt-sipas-2024",
         "--village",
@@ -275,7 +275,7 @@ fn an_operator_runs_the_demo_end_to_end() {
     assert!(!ok && err.contains("unknown enumerator"), "{err}");
 
     let mut child = Command::new(BIN)
-        .args(["serve", "--data-dir", s, "--listen", "127.0.0.1:0"])
+        .args(["serve", at0, at1, "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -353,10 +353,15 @@ fn an_operator_runs_the_demo_end_to_end() {
 fn the_demo_set_up_leaves_no_plain_ministry_key_and_audits_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/setup-demo");
-    let out = Command::new("bash")
-        .args([script, BIN, dir.path().to_str().unwrap(), "127.0.0.1:8080"])
-        .output()
-        .unwrap();
+    // On PostgreSQL the script's commands find the database in FIELDPOST_DATABASE (it wins over
+    // their --data-dir), as an operator's environment would name it.
+    let place = Place::new();
+    let mut command = Command::new("bash");
+    command.args([script, BIN, dir.path().to_str().unwrap(), "127.0.0.1:8080"]);
+    if let Some(url) = &place.database {
+        command.env("FIELDPOST_DATABASE", url);
+    }
+    let out = command.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -387,7 +392,11 @@ fn the_demo_set_up_leaves_no_plain_ministry_key_and_audits_the_cli() {
             .unwrap()
             .to_string()
     };
-    let centre = intake::open(&dir.path().join("data")).unwrap();
+    let centre = if place.is_postgres() {
+        place.open()
+    } else {
+        intake::open(&dir.path().join("data")).unwrap()
+    };
     for (campaign, label, owner) in [
         ("qt-sipas-2024", "ministry key passphrase: ", "bonv"),
         ("bd-hailong-2024", "Bình Dương key passphrase: ", "snv-bd"),

@@ -3,17 +3,19 @@
 //! whole (all its events), nothing half-written is, and the devices finish from where the
 //! intake says their chains stand.
 
+mod support;
+
 use chrono::Utc;
 use intake::{demo, store::Store};
 use rand::{Rng, SeedableRng};
 use std::{
     collections::BTreeMap,
     io::{BufRead, BufReader},
-    path::Path,
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
 };
+use support::place::Place;
 use sync_protocol::{
     api,
     batch::{Batch, BatchHash, SignedBatch},
@@ -30,12 +32,12 @@ struct Chain {
     events_per_batch: Vec<usize>,
 }
 
-fn prepare(dir: &Path) -> Vec<Chain> {
+fn prepare(place: &Place) -> Vec<Chain> {
     let ministry = demo::fixed_ministry_key();
     // The first keying carries the answers (a campaign without double keying).
     let mut campaign = demo::quang_tri_2024(&ministry.public());
     campaign.verification_required = false;
-    let centre = intake::open(dir).unwrap();
+    let centre = place.open();
     centre
         .import(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
         .unwrap();
@@ -110,15 +112,11 @@ struct Server {
     base: String,
 }
 
-fn start(dir: &Path) -> Server {
+fn start(place: &Place) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_intake"))
-        .args([
-            "serve",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .arg("serve")
+        .args(place.args())
+        .args(["--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -177,9 +175,9 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut killed_mid_ingest = 0;
     for seed in 0..3u64 {
-        let dir = tempfile::tempdir().unwrap();
-        let chains = prepare(dir.path());
-        let mut server = start(dir.path());
+        let place = Place::new();
+        let chains = prepare(&place);
+        let mut server = start(&place);
         let receipted = Arc::new(Mutex::new(Vec::new()));
         let kill_after =
             Duration::from_millis(rand_chacha::ChaCha8Rng::seed_from_u64(seed).gen_range(30..300));
@@ -196,9 +194,7 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         });
 
         // After the crash: every receipted batch is there, whole; nothing beyond the chain head.
-        let store =
-            intake::store::sqlite::campaign_store(&dir.path().join("campaigns/qt-sipas-2024.db"))
-                .unwrap();
+        let store = place.campaign_store(demo::DEMO_CAMPAIGN_ID);
         let events = store.events().unwrap();
         let mut heads = BTreeMap::new();
         for chain in &chains {
@@ -230,7 +226,7 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         drop(store);
 
         // The devices resume from the intake's chain heads and finish.
-        let server = start(dir.path());
+        let server = start(&place);
         rt.block_on(send(
             &server.base,
             &chains,
@@ -240,9 +236,7 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         let mut child = server.child;
         child.kill().unwrap();
         child.wait().unwrap();
-        let store =
-            intake::store::sqlite::campaign_store(&dir.path().join("campaigns/qt-sipas-2024.db"))
-                .unwrap();
+        let store = place.campaign_store(demo::DEMO_CAMPAIGN_ID);
         let statuses = store.household_statuses().unwrap();
         assert_eq!(
             statuses

@@ -2,10 +2,13 @@
 //! batches, followed by the device's ordinary in-order retry, ends in exactly the state that
 //! clean in-order delivery gives — households, stored events, chain head and receipts' outcomes.
 
+mod support;
+
 use chrono::Utc;
 use intake::demo;
 use proptest::prelude::*;
-use std::{path::Path, sync::OnceLock};
+use std::sync::OnceLock;
+use support::place::Place;
 use sync_protocol::{
     batch::{Batch, BatchHash, SignedBatch},
     event::{Event, EventBody, Recipient, VisitOutcome},
@@ -16,7 +19,7 @@ use sync_protocol::{
 };
 
 struct Fixture {
-    template: tempfile::TempDir,
+    template: Place,
     frames: Vec<Vec<u8>>,
     clean: Snapshot,
 }
@@ -28,29 +31,16 @@ type Snapshot = (
     Vec<Vec<EventOutcome>>,
 );
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let template = tempfile::tempdir().unwrap();
+        let template = Place::new();
         // The first keying carries the answers (a campaign without double keying).
         let mut campaign = demo::quang_tri_2024(&demo::fixed_ministry_key().public());
         campaign.verification_required = false;
         let key = DeviceKey::from_seed([7; 32]);
         let (device, enumerator) = {
-            let centre = intake::open(template.path()).unwrap();
+            let centre = template.open();
             centre
                 .import(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
                 .unwrap();
@@ -67,7 +57,7 @@ fn fixture() -> &'static Fixture {
                 .enroll(&request, "127.0.0.1".parse().unwrap())
                 .unwrap();
             (enrolled.device, enrolled.enumerator)
-        }; // the store is dropped here: its files are complete and can be copied
+        }; // the store is dropped here: its files (or database) are complete and can be copied
 
         let village = &campaign
             .villages()
@@ -173,7 +163,7 @@ fn fixture() -> &'static Fixture {
                 signed.to_frame()
             })
             .collect::<Vec<_>>();
-        let clean = deliver(template.path(), &frames, &[]);
+        let clean = deliver(&template, &frames, &[]);
         Fixture {
             template,
             frames,
@@ -184,11 +174,10 @@ fn fixture() -> &'static Fixture {
 
 /// Delivers `schedule` (indices into `frames`; `None` = a corrupted copy of the previous
 /// frame), then every batch in order as a retrying device would, and snapshots the result.
-fn deliver(template: &Path, frames: &[Vec<u8>], schedule: &[(usize, bool)]) -> Snapshot {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(template, dir.path());
-    let intake = intake::open(dir.path())
-        .unwrap()
+fn deliver(template: &Place, frames: &[Vec<u8>], schedule: &[(usize, bool)]) -> Snapshot {
+    let place = Place::copy_of(template);
+    let intake = place
+        .open()
         .campaign(demo::DEMO_CAMPAIGN_ID)
         .unwrap()
         .unwrap();
@@ -250,7 +239,7 @@ proptest! {
     #[test]
     fn any_interleaving_ends_as_clean_delivery(schedule in prop::collection::vec((0usize..5, prop::bool::weighted(0.15)), 0..25)) {
         let f = fixture();
-        let result = deliver(f.template.path(), &f.frames, &schedule);
+        let result = deliver(&f.template, &f.frames, &schedule);
         prop_assert_eq!(&result, &f.clean);
     }
 }

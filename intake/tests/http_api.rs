@@ -220,15 +220,11 @@ async fn ingest_then_idempotent_retry() {
     assert_eq!(device.chain(&server.http).await.seq, 1);
 
     // The sealed answers are stored sealed: the intake holds no plaintext.
-    let db = std::fs::read(server.dir.path().join("campaigns/qt-sipas-2024.db")).unwrap();
-    let wal =
-        std::fs::read(server.dir.path().join("campaigns/qt-sipas-2024.db-wal")).unwrap_or_default();
-    for bytes in [&db, &wal] {
-        assert!(
-            !bytes.windows(5).any(|w| w == b"q001\""),
-            "answer ids must not appear in clear"
-        );
-    }
+    let stored = server.place.stored_bytes(Some(&server.campaign.id));
+    assert!(
+        !stored.windows(5).any(|w| w == b"q001\""),
+        "answer ids must not appear in clear"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,6 +3,8 @@
 //! health checks are served, an honest slow 2G body passes, every response carries the
 //! security headers, and `--tls-cert/--tls-key` serves HTTPS with HSTS.
 
+mod support;
+
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
@@ -16,7 +18,10 @@ use tokio::{
 struct Server {
     child: Child,
     base: String,
+    /// The demo's files (`demo/`).
     _dir: tempfile::TempDir,
+    /// Where the centre is stored.
+    place: support::place::Place,
 }
 
 impl Drop for Server {
@@ -35,6 +40,9 @@ fn binary() -> String {
 fn serve(extra: &[&str]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
+    let place = support::place::Place::new();
+    let at: Vec<String> = place.args();
+    let at: Vec<&str> = at.iter().map(String::as_str).collect();
     let run = |args: &[&str]| {
         assert!(
             Command::new(binary())
@@ -47,22 +55,13 @@ fn serve(extra: &[&str]) -> Server {
         )
     };
     run(&["demo-campaign", "--out", &format!("{d}/demo")]);
-    run(&[
-        "import",
-        "--data-dir",
-        &format!("{d}/data"),
-        &format!("{d}/demo/campaign.json"),
-        "--form",
-        &format!("{d}/demo/sipas-2024-v1.json"),
-    ]);
+    let campaign = format!("{d}/demo/campaign.json");
+    let form = format!("{d}/demo/sipas-2024-v1.json");
+    run(&[&["import"], &at[..], &[&campaign, "--form", &form]].concat());
     let mut child = Command::new(binary())
-        .args([
-            "serve",
-            "--data-dir",
-            &format!("{d}/data"),
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .arg("serve")
+        .args(&at)
+        .args(["--listen", "127.0.0.1:0"])
         .args(extra)
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
@@ -77,6 +76,7 @@ fn serve(extra: &[&str]) -> Server {
         base: line.trim().rsplit(' ').next().unwrap().to_string(),
         child,
         _dir: dir,
+        place,
     }
 }
 
@@ -399,7 +399,6 @@ fn item_8_no_copy_of_the_passphrase_or_password_stays_in_memory() {
     const PASSWORD: &str = "ministry-password-for-the-memory-test";
     const PASSPHRASE: &str = "ministry-passphrase-kept-nowhere-after-use";
     let server = serve(&[]);
-    let data = server._dir.path().join("data");
     let demo_key = server._dir.path().join("demo/ministry.key");
     let stdin_run = |args: &[&str], input: &str| {
         use std::io::Write;
@@ -417,29 +416,31 @@ fn item_8_no_copy_of_the_passphrase_or_password_stays_in_memory() {
             .unwrap();
         assert!(child.wait().unwrap().success(), "{args:?}");
     };
-    let d = data.to_str().unwrap();
+    let at: Vec<String> = server.place.args();
+    let at: Vec<&str> = at.iter().map(String::as_str).collect();
     stdin_run(
         &[
-            "create-account",
-            "--data-dir",
-            d,
-            "--login",
-            "bonv",
-            "--name",
-            "Bộ Nội vụ",
-            "--role",
-            "ministry",
-        ],
+            &["create-account"],
+            &at[..],
+            &[
+                "--login",
+                "bonv",
+                "--name",
+                "Bộ Nội vụ",
+                "--role",
+                "ministry",
+            ],
+        ]
+        .concat(),
         PASSWORD,
     );
     stdin_run(
         &[
-            "store-ministry-key",
-            "--data-dir",
-            d,
-            "--key-file",
-            demo_key.to_str().unwrap(),
-        ],
+            &["store-ministry-key"],
+            &at[..],
+            &["--key-file", demo_key.to_str().unwrap()],
+        ]
+        .concat(),
         PASSPHRASE,
     );
 

@@ -424,7 +424,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             intake::ministry_key::KeyError::WrongPassphrase
         ))
     ));
-    let db = std::fs::read(server.dir.path().join("campaigns/qt-sipas-2024.db")).unwrap();
+    let db = server.place.stored_bytes(Some(&server.campaign.id));
     let secret = intake::demo::fixed_ministry_key().to_bytes();
     assert!(
         !db.windows(32).any(|w| w == secret),
@@ -848,9 +848,16 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             .answers,
         paper
     );
-    let db =
-        rusqlite::Connection::open(server.dir.path().join("campaigns/qt-sipas-2024.db")).unwrap();
-    let kept: i64 = db.query_row("SELECT COUNT(*) FROM events WHERE household_id = ?1 AND kind = 'transcription_verified'", [&hs[1].0], |r| r.get(0)).unwrap();
+    let kept = server
+        .intake
+        .store
+        .events()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e.household.as_deref() == Some(hs[1].0.as_str()) && e.kind == "transcription_verified"
+        })
+        .count();
     assert_eq!(kept, 1, "the device's verified answers stay in the history");
 
     // What the visits found, per enumerator; nonsense is refused.

@@ -67,6 +67,35 @@ impl Stores for SqliteStores {
     }
 }
 
+/// Campaign stores as schemas of one PostgreSQL database (`c_<id>`).
+pub struct PostgresStores {
+    pub db: Arc<crate::store::postgres::Database>,
+}
+
+impl Stores for PostgresStores {
+    fn open(&self, storage: &str) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(Arc::new(crate::store::postgres::campaign_store(
+            &self.db, storage,
+        )?))
+    }
+
+    fn create(&self, campaign: &str) -> Result<(String, Arc<dyn Store>), StoreError> {
+        let schema = crate::store::postgres::campaign_schema(campaign);
+        // What a failed import left (never registered, so never used) is dropped; a schema a
+        // registered campaign uses never is, whatever another process did meanwhile.
+        let registered = crate::store::postgres::centre_store(&self.db)?
+            .campaigns()?
+            .iter()
+            .any(|e| e.storage == schema);
+        if registered {
+            return Err(StoreError::CampaignExists(campaign.to_string()));
+        }
+        self.db.drop_schema(&schema)?;
+        let store = self.open(&schema)?;
+        Ok((schema, store))
+    }
+}
+
 /// The centre: its campaigns, its own store, and the state of its doors.
 pub struct Centre {
     pub shared: Arc<Shared>,
@@ -341,6 +370,16 @@ pub fn open_sqlite(data_dir: &Path, key: DeviceKey) -> Result<Centre, IntakeErro
         }),
         key,
     )
+}
+
+/// A centre on PostgreSQL at `url`: its registry, accounts and audit log in schema `centre`, a
+/// schema per campaign, and the intake's key in the database (every process serving it signs
+/// with the same key).
+pub fn open_postgres(url: &str) -> Result<Centre, IntakeError> {
+    let db = crate::store::postgres::Database::connect(url)?;
+    let accounts = Arc::new(crate::store::postgres::centre_store(&db)?);
+    let key = crate::store::postgres::intake_key(&db)?;
+    Centre::new(accounts, Box::new(PostgresStores { db }), key)
 }
 
 /// The registry entry of a single-campaign database of old, read before it is migrated.

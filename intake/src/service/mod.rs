@@ -19,7 +19,9 @@ mod people;
 mod supervision;
 mod years;
 
-pub use centre::{open_sqlite, Centre, Shared, SqliteStores, Stores};
+pub use centre::{
+    open_postgres, open_sqlite, Centre, PostgresStores, Shared, SqliteStores, Stores,
+};
 pub use years::{KeptIndex, KeptRow, YearCell, YearComparison, YearRow};
 
 use chrono::{DateTime, Duration, Utc};

@@ -19,7 +19,9 @@ use sync_protocol::{
 };
 use uuid::Uuid;
 
-use super::sql::{params, params_from_iter, Backend, BackendExt, OptionalExtension, Row, Tx};
+use super::sql::{
+    params, params_from_iter, Backend, BackendExt, Dialect, OptionalExtension, Row, Tx,
+};
 use crate::domain::{self, CampaignRules, HouseholdFacts, HouseholdView};
 use crate::store::*;
 
@@ -46,13 +48,16 @@ impl SqlStore {
         }
     }
 
-    fn read<T>(&self, f: impl FnOnce(Tx) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn read<T: Send>(
+        &self,
+        f: impl FnOnce(Tx) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
         self.backend.read(f)
     }
 
     fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(Tx) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(Tx) -> Result<T, StoreError> + Send + Sync + 'static,
     ) -> Result<T, StoreError> {
         self.backend.write(f)
     }
@@ -163,9 +168,12 @@ impl<'a> TxView<'a> {
         let households = if households.is_empty() {
             Default::default()
         } else {
+            // Locked until the batch commits (PostgreSQL), in id order so that two batches
+            // never wait on each other: a household is judged by one batch at a time.
             let sql = format!(
-                "SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id IN ({})",
-                placeholders(households.len())
+                "SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id IN ({}) ORDER BY id{}",
+                placeholders(households.len()),
+                tx.dialect().for_update()
             );
             tx.prepare(&sql)?
                 .query_map(params_from_iter(&households), facts)?
@@ -258,7 +266,7 @@ fn record_accepted(
         let day = event.at.to_string().chars().take(10).collect::<String>();
         tx.prepare_cached(
             "INSERT INTO daily_counts SELECT ?1, ?2, village_id, ?3, 1 FROM households WHERE id = ?4
-             ON CONFLICT(day, enumerator_id, village_id, kind) DO UPDATE SET n = n + 1",
+             ON CONFLICT(day, enumerator_id, village_id, kind) DO UPDATE SET n = daily_counts.n + 1",
         )?
         .execute(params![day, enumerator, kind, household])?;
     }
@@ -516,7 +524,7 @@ impl Store for SqlStore {
         self.write(move |tx| {
             let known = tx.prepare("SELECT 1 FROM enumerators WHERE id = ?1")?.exists([&enumerator])?;
             if !known {
-                return Err(StoreError::UnknownEnumerator(enumerator));
+                return Err(StoreError::UnknownEnumerator(enumerator.clone()));
             }
             // A new code ends the enumerator's earlier unused ones: a reissued (or reloaded and
             // resent) code leaves one that works, not several.
@@ -543,7 +551,7 @@ impl Store for SqlStore {
             (code_hash.to_string(), *public_key, label.to_string());
         self.write(move |tx| {
             let row: Option<(String, i64, Option<String>)> = tx
-                .query_row("SELECT enumerator_id, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?1", [&code_hash], |r| {
+                .query_row(&format!("SELECT enumerator_id, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?1{}", tx.dialect().for_update()), [&code_hash], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })
                 .optional()?;
@@ -587,7 +595,7 @@ impl Store for SqlStore {
             )?;
             tx.execute("UPDATE enrollment_codes SET used_at = ?1, device_id = ?2 WHERE code_hash = ?3", params![now_s, id.to_string(), code_hash])?;
             let head = chain_head_in(tx, &enumerator)?;
-            Ok((DeviceRecord { id, enumerator, public_key, label, revoked: false }, head))
+            Ok((DeviceRecord { id, enumerator, public_key, label: label.clone(), revoked: false }, head))
         })
     }
 
@@ -756,7 +764,7 @@ impl Store for SqlStore {
         self.write(move |tx| {
             let known: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM enumerators WHERE id = ?1)", [&to], |r| r.get(0))?;
             if !known {
-                return Err(StoreError::UnknownEnumerator(to));
+                return Err(StoreError::UnknownEnumerator(to.clone()));
             }
             let households: Vec<(String, String)> = match &target {
                 ReassignTarget::Village(village) => {
@@ -807,6 +815,16 @@ impl Store for SqlStore {
         let (verified, frame, intake_key) = (verified.clone(), frame.to_vec(), intake_key.clone());
         self.write(move |tx| {
             let batch = &verified.batch;
+            // One enumerator's chain is judged by one transaction at a time, whichever process
+            // runs it: the next seq is accepted once (a no-op on SQLite's single writer).
+            if tx.dialect() == Dialect::Postgres {
+                tx.query_row(
+                    "SELECT id FROM enumerators WHERE id = ?1 FOR UPDATE",
+                    [&batch.enumerator],
+                    |_| Ok(()),
+                )
+                .optional()?;
+            }
             let head = chain_head_in(tx, &batch.enumerator)?;
             if batch.seq <= head.seq {
                 let stored: (String, String) = tx
@@ -923,7 +941,11 @@ impl Store for SqlStore {
             let scope = match &districts {
                 Some(list) => format!(
                     "WHERE village_id IN (SELECT v.id FROM villages v JOIN communes cm ON cm.id = v.commune_id WHERE cm.district_id IN ({}))",
-                    vec!["?"; list.len().max(1)].join(",")
+                    if list.is_empty() {
+                        "NULL".to_string()
+                    } else {
+                        (1..=list.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",")
+                    }
                 ),
                 None => String::new(),
             };
@@ -1051,17 +1073,17 @@ impl Store for SqlStore {
         let campaign = self.campaign()?;
         self.write(move |tx| {
             let stored: Option<(String, String, Option<String>, Option<String>)> = tx
-                .query_row("SELECT enumerator_id, body, code, resolution FROM events WHERE id = ?1", [&event_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .query_row(&format!("SELECT enumerator_id, body, code, resolution FROM events WHERE id = ?1{}", tx.dialect().for_update()), [&event_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .optional()?;
             let Some((enumerator, body, Some(_), None)) = stored else {
                 return Err(match stored {
-                    Some((.., Some(_))) => StoreError::AlreadyResolved(event_id),
-                    _ => StoreError::UnknownEvent(event_id),
+                    Some((.., Some(_))) => StoreError::AlreadyResolved(event_id.clone()),
+                    _ => StoreError::UnknownEvent(event_id.clone()),
                 });
             };
             let now_s = rfc3339(now);
             let note = match decision {
-                Resolution::Dismissed => note,
+                Resolution::Dismissed => note.clone(),
                 Resolution::Accepted => {
                     let event: sync_protocol::event::Event = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     let forms = form_references(tx)?;
@@ -1149,11 +1171,13 @@ impl Store for SqlStore {
 
     fn event_facts(&self) -> Result<Vec<EventFacts>, StoreError> {
         self.read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT enumerator_id, household_id, kind, occurred_unix, occurred_at, received_at,
-                        json_extract(body, '$.body.keying_seconds'), json_extract(body, '$.body.outcome')
+            let d = c.dialect();
+            let mut stmt = c.prepare(&format!(
+                "SELECT enumerator_id, household_id, kind, occurred_unix, occurred_at, received_at, {}, {}
                  FROM events WHERE status = 'accepted' ORDER BY enumerator_id, seq, idx",
-            )?;
+                d.json_integer("body", &["body", "keying_seconds"]),
+                d.json_text("body", &["body", "outcome"]),
+            ))?;
             let rows = stmt
                 .query_map([], |r| {
                     Ok(EventFacts {
@@ -1246,10 +1270,11 @@ impl Store for SqlStore {
                 c.prepare_cached("SELECT v.id, v.name || ', ' || cm.name FROM villages v JOIN communes cm ON cm.id = v.commune_id")?
                     .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                     .collect::<Result<_, _>>()?;
-            let mut stmt = c.prepare_cached(
-                "SELECT id, serial, enumerator_id, village_id, status, has_answers FROM households INDEXED BY households_reconciliation
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT id, serial, enumerator_id, village_id, status, has_answers FROM households {}
                  WHERE status != 'reserve' ORDER BY village_id, serial",
-            )?;
+                c.dialect().index_hint("households_reconciliation")
+            ))?;
             let rows = stmt
                 .query_map([], |r| {
                     let status: String = r.get(4)?;
@@ -1315,7 +1340,7 @@ impl Store for SqlStore {
         self.write(move |tx| {
             let known: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM households WHERE id = ?1)", [&h], |r| r.get(0))?;
             if !known {
-                return Err(StoreError::UnknownHousehold(h));
+                return Err(StoreError::UnknownHousehold(h.clone()));
             }
             tx.execute(
                 "INSERT INTO backcheck_outcomes VALUES (?1, ?2, ?3, ?4, ?5)
@@ -1351,7 +1376,7 @@ impl Store for SqlStore {
         self.write(move |tx| {
             let known: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM households WHERE id = ?1 AND has_answers = 1)", [&h], |r| r.get(0))?;
             if !known {
-                return Err(StoreError::UnknownHousehold(h));
+                return Err(StoreError::UnknownHousehold(h.clone()));
             }
             tx.execute("INSERT INTO ministry_corrections (household_id, sealed, reason, by_whom, at) VALUES (?1, ?2, ?3, ?4, ?5)", params![h, s, r, b, rfc3339(now)])?;
             Ok(())
@@ -1375,7 +1400,7 @@ impl Store for SqlStore {
         self.write(move |tx| {
             let has_answers: Option<bool> = tx.query_row("SELECT has_answers FROM households WHERE id = ?1", [&h], |r| r.get(0)).optional()?;
             match has_answers {
-                None => return Err(StoreError::UnknownHousehold(h)),
+                None => return Err(StoreError::UnknownHousehold(h.clone())),
                 Some(false) => return Err(StoreError::Corrupt(format!("household {h} has no form to review yet"))),
                 Some(true) => {}
             }

@@ -91,13 +91,16 @@ impl SqlCentre {
         SqlCentre { backend }
     }
 
-    fn read<T>(&self, f: impl FnOnce(Tx) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn read<T: Send>(
+        &self,
+        f: impl FnOnce(Tx) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
         self.backend.read(f)
     }
 
     fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(Tx) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(Tx) -> Result<T, StoreError> + Send + Sync + 'static,
     ) -> Result<T, StoreError> {
         self.backend.write(f)
     }
@@ -187,7 +190,7 @@ impl CentreStore for SqlCentre {
                 params![hash, login],
             )? == 0
             {
-                return Err(StoreError::UnknownAccount(login));
+                return Err(StoreError::UnknownAccount(login.clone()));
             }
             // A new password ends every session of the account.
             tx.execute("DELETE FROM sessions WHERE login = ?1", [&login])?;
@@ -245,7 +248,7 @@ impl CentreStore for SqlCentre {
                 params![at, login],
             )? == 0
             {
-                return Err(StoreError::UnknownAccount(login));
+                return Err(StoreError::UnknownAccount(login.clone()));
             }
             tx.execute("DELETE FROM sessions WHERE login = ?1", [&login])?;
             Ok(())
@@ -257,7 +260,7 @@ impl CentreStore for SqlCentre {
         self.write(move |tx| {
             // Sessions and scopes go with it (ON DELETE CASCADE); the audit log keeps its rows.
             if tx.execute("DELETE FROM accounts WHERE login = ?1", [&login])? == 0 {
-                return Err(StoreError::UnknownAccount(login));
+                return Err(StoreError::UnknownAccount(login.clone()));
             }
             Ok(())
         })
@@ -328,7 +331,7 @@ impl CentreStore for SqlCentre {
     fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
         let t = token_hash.to_string();
         self.write(move |tx| {
-            tx.execute("DELETE FROM sessions WHERE token_hash = ?1", [t])?;
+            tx.execute("DELETE FROM sessions WHERE token_hash = ?1", [t.clone()])?;
             Ok(())
         })
     }

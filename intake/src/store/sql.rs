@@ -36,6 +36,36 @@ impl Dialect {
         }
     }
 
+    /// A number inside a JSON text column (`path` of plain keys), as an integer or NULL.
+    pub fn json_integer(self, column: &str, path: &[&str]) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{}')", path.join(".")),
+            Dialect::Postgres => {
+                format!(
+                    "CAST({column}::jsonb #>> '{{{}}}' AS BIGINT)",
+                    path.join(",")
+                )
+            }
+        }
+    }
+
+    /// A string inside a JSON text column, or NULL.
+    pub fn json_text(self, column: &str, path: &[&str]) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{}')", path.join(".")),
+            Dialect::Postgres => format!("({column}::jsonb #>> '{{{}}}')", path.join(",")),
+        }
+    }
+
+    /// Which index a query must read by, where the planner would choose worse (SQLite's
+    /// `INDEXED BY`; PostgreSQL's planner is left to itself).
+    pub fn index_hint(self, index: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("INDEXED BY {index}"),
+            Dialect::Postgres => String::new(),
+        }
+    }
+
     /// What locks the rows a `SELECT` reads until the transaction ends: with several intake
     /// processes on one PostgreSQL database, a chain's next batch is judged by one of them at a
     /// time. SQLite has one writer already.
@@ -347,30 +377,41 @@ impl<T> OptionalExtension<T> for Result<T, StoreError> {
     }
 }
 
+/// A write as a backend runs it: all of it or none, perhaps more than once (PostgreSQL runs a
+/// transaction again when a concurrent one made it fail to serialize), so it may not consume
+/// what it captured.
+pub type WriteFn =
+    std::sync::Arc<dyn Fn(Tx) -> Result<Box<dyn std::any::Any + Send>, StoreError> + Send + Sync>;
+
 /// A database the stores run on: reads, and all-or-nothing writes that are durably committed
 /// when they return.
 pub trait Backend: Send + Sync + 'static {
     /// Runs `f` on a consistent view.
-    fn read_dyn(&self, f: &mut dyn FnMut(Tx) -> Result<(), StoreError>) -> Result<(), StoreError>;
-    /// Runs `f` as one transaction and commits it.
-    #[allow(clippy::type_complexity)]
-    fn write_dyn(
+    fn read_dyn(
         &self,
-        f: Box<dyn FnOnce(Tx) -> Result<Box<dyn std::any::Any + Send>, StoreError> + Send>,
-    ) -> Result<Box<dyn std::any::Any + Send>, StoreError>;
+        f: &mut (dyn FnMut(Tx) -> Result<(), StoreError> + Send),
+    ) -> Result<(), StoreError>;
+    /// Runs `f` as one transaction and commits it.
+    fn write_dyn(&self, f: WriteFn) -> Result<Box<dyn std::any::Any + Send>, StoreError>;
 }
 
 /// Typed reads and writes over any [`Backend`].
 pub trait BackendExt {
-    fn read<T>(&self, f: impl FnOnce(Tx) -> Result<T, StoreError>) -> Result<T, StoreError>;
+    fn read<T: Send>(
+        &self,
+        f: impl FnOnce(Tx) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError>;
     fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(Tx) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(Tx) -> Result<T, StoreError> + Send + Sync + 'static,
     ) -> Result<T, StoreError>;
 }
 
 impl<B: Backend + ?Sized> BackendExt for B {
-    fn read<T>(&self, f: impl FnOnce(Tx) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn read<T: Send>(
+        &self,
+        f: impl FnOnce(Tx) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
         let mut f = Some(f);
         let mut out = None;
         self.read_dyn(&mut |tx| {
@@ -383,9 +424,9 @@ impl<B: Backend + ?Sized> BackendExt for B {
 
     fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(Tx) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(Tx) -> Result<T, StoreError> + Send + Sync + 'static,
     ) -> Result<T, StoreError> {
-        let any = self.write_dyn(Box::new(move |tx| {
+        let any = self.write_dyn(std::sync::Arc::new(move |tx| {
             f(tx).map(|v| Box::new(v) as Box<dyn std::any::Any + Send>)
         }))?;
         any.downcast::<T>()

@@ -297,7 +297,8 @@ async fn as_page(response: Response, visitor: Option<&Visitor>) -> Response {
     };
     let body = html! {
         p.error #problem { (explanation) }
-        @if !detail.is_empty() && !matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) { p #detail { (detail) } }
+        // A server error's detail is the device protocol's English; the page says it in Vietnamese.
+        @if !detail.is_empty() && !status.is_server_error() && !matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) { p #detail { (detail) } }
         p { @if visitor.is_some() { a href="/" { "← Về trang đầu" } } @else { a href="/login" { "Đăng nhập" } } }
     };
     parts.headers.remove(header::CONTENT_TYPE);

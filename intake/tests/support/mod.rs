@@ -4,6 +4,7 @@
 
 pub mod language;
 pub mod pages;
+pub mod place;
 
 use chrono::Utc;
 use intake::{
@@ -22,7 +23,6 @@ use sync_protocol::{
     signed::SignedDocument,
     DeviceTime, PROTOCOL_VERSION,
 };
-use tempfile::TempDir;
 use uuid::Uuid;
 
 pub struct TestServer {
@@ -33,7 +33,8 @@ pub struct TestServer {
     pub intake: Arc<Intake>,
     pub campaign: Campaign,
     pub ministry: MinistrySecretKey,
-    pub dir: TempDir,
+    /// Where the centre is stored (SQLite files, or a PostgreSQL database of this test's own).
+    pub place: place::Place,
     pub http: reqwest::Client,
 }
 
@@ -65,8 +66,8 @@ impl TestServer {
         let ministry = demo::fixed_ministry_key();
         let mut campaign = demo::quang_tri_2024(&ministry.public());
         adjust(&mut campaign);
-        let dir = tempfile::tempdir().unwrap();
-        let mut centre = intake::open(dir.path()).unwrap();
+        let place = place::Place::new();
+        let mut centre = place.open();
         configure(&mut centre);
         let centre = Arc::new(centre);
         centre
@@ -89,20 +90,14 @@ impl TestServer {
             intake,
             campaign,
             ministry,
-            dir,
+            place,
             http: reqwest::Client::new(),
         }
     }
 
-    /// A second view of the campaign's database file, as another process would see it.
+    /// A second view of the campaign's store, as another process would see it.
     pub fn reopen_store(&self) -> intake::store::campaign::SqlStore {
-        intake::store::sqlite::campaign_store(
-            &self
-                .dir
-                .path()
-                .join(format!("campaigns/{}.db", self.campaign.id)),
-        )
-        .unwrap()
+        self.place.campaign_store(&self.campaign.id)
     }
 
     /// A page of the demo campaign: `/c/<campaign><path>`.

@@ -17,7 +17,7 @@ use std::{
     sync::Mutex,
 };
 
-use super::sql::{Backend, Dialect, RawTx, Row, Tx, Val};
+use super::sql::{Backend, Dialect, RawTx, Row, Tx, Val, WriteFn};
 use super::{CampaignEntry, StoreError};
 
 mod campaign_migrations {
@@ -309,14 +309,15 @@ impl RawTx for SqliteTx<'_> {
 }
 
 impl Backend for Db {
-    fn read_dyn(&self, f: &mut dyn FnMut(Tx) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    fn read_dyn(
+        &self,
+        f: &mut (dyn FnMut(Tx) -> Result<(), StoreError> + Send),
+    ) -> Result<(), StoreError> {
         self.read(|conn| f(Tx::new(&SqliteTx(conn))))
     }
 
-    fn write_dyn(
-        &self,
-        f: Box<dyn FnOnce(Tx) -> Result<Box<dyn std::any::Any + Send>, StoreError> + Send>,
-    ) -> Result<Box<dyn std::any::Any + Send>, StoreError> {
+    fn write_dyn(&self, f: WriteFn) -> Result<Box<dyn std::any::Any + Send>, StoreError> {
+        // One writer: a write never fails to serialize, so it runs once.
         self.write(move |conn| f(Tx::new(&SqliteTx(conn))))
     }
 }
