@@ -69,16 +69,25 @@ pub async fn log_in(
     login: &str,
     password: &str,
 ) -> Result<String, reqwest::Response> {
+    log_in_at(&server.base, login, password).await
+}
+
+/// As [`log_in`], at the intake process serving `base`.
+pub async fn log_in_at(
+    base: &str,
+    login: &str,
+    password: &str,
+) -> Result<String, reqwest::Response> {
     let http = client();
     let page = http
-        .get(format!("{}/login", server.base))
+        .get(format!("{base}/login"))
         .send()
         .await
         .unwrap();
     let pre = cookie_value(&page, "fp_login_csrf").unwrap();
     let csrf = hidden_csrf(&page.text().await.unwrap());
     let r = http
-        .post(format!("{}/login", server.base))
+        .post(format!("{base}/login"))
         .header(header::COOKIE, format!("fp_login_csrf={pre}"))
         .form(&[
             ("login", login),
