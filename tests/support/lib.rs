@@ -24,22 +24,39 @@ pub fn workspace() -> PathBuf {
 /// A child process that is killed when the test ends, however it ends — with the children it
 /// started (tauri-driver starts WebKitWebDriver, which starts the app), when it was spawned
 /// with [`own_group`].
-pub struct Process(pub Child, bool);
+pub struct Process(pub Child, bool, bool);
 
 impl Process {
     /// A child that is killed alone.
     pub fn single(child: Child) -> Process {
-        Process(child, false)
+        Process(child, false, false)
+    }
+
+    /// A child that is asked to stop (SIGTERM) and given a moment before it is killed, so it
+    /// can clean up after itself (Xvfb removes its lock file and socket).
+    pub fn terminated_politely(child: Child) -> Process {
+        Process(child, false, true)
     }
 
     /// A child spawned with [`own_group`]: killed with everything it started.
     pub fn group(child: Child) -> Process {
-        Process(child, true)
+        Process(child, true, false)
     }
 }
 
 impl Drop for Process {
     fn drop(&mut self) {
+        if self.2 {
+            // SAFETY: a plain syscall to our own child.
+            unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         if self.1 {
             // SAFETY: a plain syscall; the group is the one this child leads (never ours: a
             // `/bin/kill -KILL -<n>` without `--` can be read as `-1`, everyone).
@@ -63,39 +80,54 @@ pub fn start_centre() -> Centre {
     intake::local::demo_on_loopback()
 }
 
-/// Xvfb on a free display number; returns the process and `:N`.
+/// Xvfb on a display number it chooses itself (`-displayfd`): the X server skips numbers in
+/// use and reclaims the lock files of servers that died (a SIGKILLed Xvfb leaves its lock, and
+/// scanning for a number with no lock file ran out of numbers on a machine that had run the
+/// suite often). Returns the process and `:N`.
 pub fn start_display() -> (Process, String) {
-    for n in 90..140 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        {
-            continue;
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut fds = [0; 2];
+    // SAFETY: a plain syscall filling two descriptors we then own.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "a pipe");
+    let (mut read_end, write_end) = unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    let child = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            &write_end.as_raw_fd().to_string(),
+            "-screen",
+            "0",
+            "1920x1080x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb is installed (scripts/test installs it: apt package xvfb)");
+    // The child inherited the write end (pipe(2) without O_CLOEXEC); ours must close so that
+    // the read below ends when Xvfb has written its number, or dies.
+    drop(write_end);
+    let process = Process::terminated_politely(child);
+    let mut number = String::new();
+    let mut byte = [0u8; 1];
+    while let Ok(1) = read_end.read(&mut byte) {
+        if byte[0] == b'\n' {
+            break;
         }
-        let display = format!(":{n}");
-        let child = Command::new("Xvfb")
-            .args([
-                display.as_str(),
-                "-screen",
-                "0",
-                "1920x1080x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb is installed (scripts/test installs it: apt package xvfb)");
-        let process = Process::single(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                return (process, display);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("Xvfb did not start on {display}");
+        number.push(byte[0] as char);
     }
-    panic!("no free X display number");
+    let number = number.trim();
+    assert!(
+        !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()),
+        "Xvfb did not start (it wrote no display number)"
+    );
+    (process, format!(":{number}"))
 }
 
 /// `tauri-driver` from `cargo install` (scripts/test installs it).
