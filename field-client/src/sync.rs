@@ -188,6 +188,9 @@ impl Client {
             bytes_total: bytes_total as u64,
         };
         progress(p);
+        if self.next_unacked()?.is_none() {
+            self.send_again_what_the_centre_lost()?;
+        }
         while let Some((seq, hash, frame, count)) = self.next_unacked()? {
             let doc = match self.send_with_retry(seq, &frame, policy)? {
                 Sent::Receipt(doc) => doc,
@@ -239,6 +242,33 @@ impl Client {
         }
         self.refresh_assignment()?;
         Ok(report)
+    }
+
+    /// With nothing new to send, asks where the centre's chain stands: a centre restored from
+    /// a backup is behind what it acknowledged, and the batches it lost go again (the tablet
+    /// keeps every frame). A centre with more than this tablet knows is left alone: another
+    /// tablet of the same enumerator sent it.
+    fn send_again_what_the_centre_lost(&mut self) -> Result<(), ClientError> {
+        let acked: Option<i64> = self.conn.query_row(
+            "SELECT MAX(seq) FROM batches WHERE acked_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        let Some(acked) = acked else { return Ok(()) };
+        let response = self.get_signed(api::PATH_CHAIN, None)?;
+        if !response.status().is_success() {
+            return Ok(()); // the batches' own path says what is wrong, at the next send
+        }
+        let head: api::ChainHead = response.json().map_err(|e| {
+            ClientError::Network(format!("the chain head did not arrive whole: {e}"))
+        })?;
+        if (head.seq as i64) < acked {
+            self.conn.execute(
+                "UPDATE batches SET acked_at = NULL WHERE seq > ?1",
+                [head.seq as i64],
+            )?;
+        }
+        Ok(())
     }
 
     fn next_unacked(&self) -> Result<Option<(u64, String, Vec<u8>, u64)>, ClientError> {

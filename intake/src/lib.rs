@@ -19,6 +19,7 @@
 
 pub mod accounts;
 pub mod anomalies;
+pub mod backup;
 pub mod campaign;
 pub mod demo;
 pub mod domain;

@@ -32,19 +32,7 @@ pub fn demo_on_loopback() -> LocalIntake {
         .campaign(demo::DEMO_CAMPAIGN_ID)
         .expect("the registry reads")
         .expect("the demo is there");
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("a loopback port");
-    let url = format!("http://{}", listener.local_addr().expect("bound"));
-    let app = crate::http::router(centre.clone());
-    runtime.spawn(crate::serve::serve(
-        listener,
-        app,
-        crate::serve::Limits::default(),
-        None,
-        std::future::pending(),
-    ));
+    let (url, runtime) = serve_at(centre.clone(), "127.0.0.1:0");
     LocalIntake {
         url,
         centre,
@@ -52,6 +40,25 @@ pub fn demo_on_loopback() -> LocalIntake {
         dir,
         runtime,
     }
+}
+
+/// Serves `centre` on `address` (`127.0.0.1:0` for any free port) until the runtime is
+/// dropped; its URL.
+pub fn serve_at(centre: Arc<Centre>, address: &str) -> (String, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(address))
+        .expect("a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("bound"));
+    let app = crate::http::router(centre);
+    runtime.spawn(crate::serve::serve(
+        listener,
+        app,
+        crate::serve::Limits::default(),
+        None,
+        std::future::pending(),
+    ));
+    (url, runtime)
 }
 
 impl LocalIntake {

@@ -184,6 +184,24 @@ enum Command {
         #[arg(long)]
         key_file: PathBuf,
     },
+    /// Back up the centre (every campaign, accounts, audit log, the intake's key) into one
+    /// file, while it serves. On PostgreSQL use the database's pg_dump instead.
+    Backup {
+        #[command(flatten)]
+        place: Place,
+        /// The backup file to write (a tar archive).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup made by `intake backup` into a new, empty data directory; serve it from
+    /// there. Tablets send again what reached the centre after the backup.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        /// The new data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
     /// Run the server.
     Serve {
         #[command(flatten)]
@@ -536,6 +554,31 @@ fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             cli_audit(&intake, "ministry_key_stored", "")?;
             println!("the key of {} is stored, encrypted under the passphrase; keep the passphrase safe — it is not stored anywhere", intake.id);
+            Ok(())
+        }
+        Command::Backup { place, to } => {
+            let dir = match (&place.database, &place.data_dir) {
+                (None, Some(dir)) => dir,
+                _ => return Err("on PostgreSQL the database's own tools back it up: pg_dump -Fc (see docs/deployment.md)".into()),
+            };
+            let s = intake::backup::backup(dir, &to).map_err(|e| e.to_string())?;
+            println!(
+                "backed up {} campaign(s) ({}) into {}: {} bytes",
+                s.campaigns.len(),
+                s.campaigns.join(", "),
+                to.display(),
+                s.bytes
+            );
+            Ok(())
+        }
+        Command::Restore { from, data_dir } => {
+            let s = intake::backup::restore(&from, &data_dir).map_err(|e| e.to_string())?;
+            println!(
+                "restored {} campaign(s) ({}) into {}",
+                s.campaigns.len(),
+                s.campaigns.join(", "),
+                data_dir.display()
+            );
             Ok(())
         }
         Command::Serve {

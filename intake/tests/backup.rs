@@ -1,0 +1,208 @@
+//! Backups as an operator takes them (issue 12): while the centre serves, `intake backup` on
+//! SQLite or the database's own `pg_dump -Fc` on PostgreSQL; then the centre is lost, restored
+//! into a new place (`intake restore`, `pg_restore`), served by a new `intake serve` process,
+//! and a tablet sends again what came after the backup and goes on with new work.
+
+mod support;
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+};
+use support::{place::Place, TestServer};
+use sync_protocol::api;
+
+const BIN: &str = env!("CARGO_BIN_EXE_intake");
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn run(program: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(program).args(args).output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+struct Served(Child, String);
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(place: &Place) -> Served {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(place.args())
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    Served(child, base)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_taken_while_serving_is_restored_and_the_tablets_fill_it_in() {
+    let server = TestServer::start().await;
+    let households = server.households("enum-dh-p2");
+    let mut device = server.enroll("enum-dh-p2").await;
+    let first = device.next_batch(
+        households[..3]
+            .iter()
+            .map(|h| device.distributed(h))
+            .collect(),
+    );
+    assert_eq!(server.post_frame(first.to_frame()).await.0, 201);
+
+    // The backup, while the centre serves.
+    let keep = tempfile::tempdir().unwrap();
+    let file = keep.path().join("centre.backup");
+    let f = file.to_str().unwrap();
+    let (ok, out) = match &server.place.database {
+        None => {
+            let at = server.place.args();
+            run(BIN, &["backup", &at[0], &at[1], "--to", f])
+        }
+        Some(url) => run(&format!("{PG_BIN}/pg_dump"), &["-Fc", "-d", url, "-f", f]),
+    };
+    assert!(ok, "{out}");
+
+    // After it, one more batch reaches the centre; then the centre is lost.
+    let second = device.next_batch(
+        households[3..5]
+            .iter()
+            .map(|h| device.distributed(h))
+            .collect(),
+    );
+    assert_eq!(server.post_frame(second.to_frame()).await.0, 201);
+
+    // Restored into a new place: a used one is refused, and a failed restore leaves nothing.
+    let restored = Place::new();
+    match &restored.database {
+        None => {
+            let d = restored.dir.path().to_str().unwrap();
+            let (ok, out) = run(
+                BIN,
+                &[
+                    "restore",
+                    "--from",
+                    f,
+                    "--data-dir",
+                    keep.path().to_str().unwrap(),
+                ],
+            );
+            assert!(!ok && out.contains("new, empty directory"), "{out}");
+            let evil = keep.path().join("evil.tar");
+            write_tar(
+                &evil,
+                &[("centre.db", b"x".as_slice()), ("../outside.db", b"x")],
+            );
+            let (ok, out) = run(
+                BIN,
+                &["restore", "--from", evil.to_str().unwrap(), "--data-dir", d],
+            );
+            assert!(!ok && out.contains("not a Fieldpost backup"), "{out}");
+            assert!(!restored
+                .dir
+                .path()
+                .parent()
+                .unwrap()
+                .join("outside.db")
+                .exists());
+            assert_eq!(
+                std::fs::read_dir(d).unwrap().count(),
+                0,
+                "nothing left behind"
+            );
+            let (ok, out) = run(BIN, &["restore", "--from", f, "--data-dir", d]);
+            assert!(ok && out.contains("qt-sipas-2024"), "{out}");
+        }
+        Some(url) => {
+            let (ok, out) = run(
+                &format!("{PG_BIN}/pg_restore"),
+                &["--no-owner", "-d", url, f],
+            );
+            assert!(ok, "{out}");
+        }
+    }
+    drop(server);
+    let served = serve(&restored);
+
+    // The same centre: its key signs, its chain stands where the backup left it.
+    let http = reqwest::Client::new();
+    device.base = served.1.clone();
+    let head = device.chain(&http).await;
+    assert_eq!(head.seq, 1, "the backup had the first batch only");
+    let post = |frame: Vec<u8>| {
+        let http = http.clone();
+        let url = format!("{}{}", served.1, api::PATH_BATCHES);
+        async move {
+            let r = http
+                .post(url)
+                .header("content-type", sync_protocol::batch::FRAME_CONTENT_TYPE)
+                .body(frame)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    // New work first: the centre says where its chain is (a gap), then takes the lost batch
+    // again, byte for byte, and the new one after it.
+    let third = device.next_batch(vec![device.distributed(&households[5])]);
+    let (status, body) = post(third.to_frame()).await;
+    assert_eq!(support::error_code(&body), "seq_gap", "{status} {body}");
+    let (status, body) = post(second.to_frame()).await;
+    assert_eq!(status, 201, "{body}");
+    device.receipt(&body, &second, 2); // signed by the same intake key
+    let (status, body) = post(third.to_frame()).await;
+    assert_eq!(status, 201, "{body}");
+
+    let centre = restored.open();
+    let intake = centre.campaign("qt-sipas-2024").unwrap().unwrap();
+    let statuses = intake.store.household_statuses().unwrap();
+    for h in &households[..6] {
+        assert_eq!(statuses[&h.0].as_str(), "distributed", "{h:?}");
+    }
+    assert_eq!(intake.store.events().unwrap().len(), 6, "each event once");
+}
+
+fn write_tar(path: &Path, entries: &[(&str, &[u8])]) {
+    // Raw headers: the tar crate itself refuses to write a `..` name, as it should.
+    let mut out = Vec::new();
+    for (name, data) in entries {
+        let mut header = [0u8; 512];
+        header[..name.len()].copy_from_slice(name.as_bytes());
+        header[100..108].copy_from_slice(b"0000644\0");
+        header[108..116].copy_from_slice(b"0000000\0");
+        header[116..124].copy_from_slice(b"0000000\0");
+        header[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+        header[136..148].copy_from_slice(b"00000000000\0");
+        header[156] = b'0';
+        header[257..263].copy_from_slice(b"ustar\0");
+        header[263..265].copy_from_slice(b"00");
+        header[148..156].copy_from_slice(b"        ");
+        let sum: u32 = header.iter().map(|b| *b as u32).sum();
+        header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    std::fs::write(path, out).unwrap();
+}
