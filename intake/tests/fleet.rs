@@ -79,8 +79,7 @@ struct Device {
 }
 
 fn prepare(place: &Place) -> (Vec<Device>, PublicKey, String, u64) {
-    let mut campaign =
-        demo::shaped_like_quang_tri(PROVINCES, &demo::fixed_ministry_key().public());
+    let mut campaign = demo::shaped_like_quang_tri(PROVINCES, &demo::fixed_ministry_key().public());
     // The first keying carries the answers (a campaign without double keying).
     campaign.verification_required = false;
     let centre = place.open();
@@ -167,8 +166,16 @@ fn prepare(place: &Place) -> (Vec<Device>, PublicKey, String, u64) {
             }
         })
         .collect();
-    let households = campaign.villages().map(|(.., v)| v.households.len() as u64).sum();
-    (devices, centre.shared.key.public(), campaign.id.clone(), households)
+    let households = campaign
+        .villages()
+        .map(|(.., v)| v.households.len() as u64)
+        .sum();
+    (
+        devices,
+        centre.shared.key.public(),
+        campaign.id.clone(),
+        households,
+    )
 }
 
 #[test]
@@ -250,8 +257,11 @@ fn a_fleet_through_several_processes_survives_sigkills_and_arrives_exactly_once(
             .unwrap();
         let mut tasks = Vec::new();
         for (n, device) in devices.iter().enumerate() {
-            let frames: Vec<(Vec<u8>, BatchHash)> =
-                device.frames.iter().map(|(f, h, _)| (f.clone(), *h)).collect();
+            let frames: Vec<(Vec<u8>, BatchHash)> = device
+                .frames
+                .iter()
+                .map(|(f, h, _)| (f.clone(), *h))
+                .collect();
             let (http, live, receipts, retries, enumerator, intake_key) = (
                 http.clone(),
                 live.clone(),
@@ -277,7 +287,9 @@ fn a_fleet_through_several_processes_survives_sigkills_and_arrives_exactly_once(
                             None => None,
                         };
                         let receipt = match answer {
-                            Some(r) if r.status().is_success() => r.json::<SignedDocument>().await.ok(),
+                            Some(r) if r.status().is_success() => {
+                                r.json::<SignedDocument>().await.ok()
+                            }
                             Some(r) => {
                                 let status = r.status();
                                 assert!(
@@ -295,12 +307,16 @@ fn a_fleet_through_several_processes_survives_sigkills_and_arrives_exactly_once(
                                     .verify(RECEIPT_DOMAIN, &intake_key, "receipt")
                                     .expect("a receipt the intake's key signed");
                                 assert_eq!((r.seq, r.batch_hash), (seq, hash), "{enumerator}");
-                                receipts.lock().unwrap().insert((enumerator.clone(), seq), doc);
+                                receipts
+                                    .lock()
+                                    .unwrap()
+                                    .insert((enumerator.clone(), seq), doc);
                                 break;
                             }
                             None => {
                                 retries.fetch_add(1, Ordering::Relaxed);
-                                tokio::time::sleep(Duration::from_millis(rng.gen_range(20..120))).await;
+                                tokio::time::sleep(Duration::from_millis(rng.gen_range(20..120)))
+                                    .await;
                             }
                         }
                     }
@@ -321,7 +337,10 @@ fn a_fleet_through_several_processes_survives_sigkills_and_arrives_exactly_once(
         started.elapsed().as_secs_f64(),
         retries.load(Ordering::Relaxed)
     );
-    assert!(kills >= 2, "the processes were killed while the fleet sent ({kills})");
+    assert!(
+        kills >= 2,
+        "the processes were killed while the fleet sent ({kills})"
+    );
 
     // Every event exactly once; every receipt is the centre's for its batch; no alert.
     let store = place.campaign_store(&campaign);

@@ -79,11 +79,7 @@ pub async fn log_in_at(
     password: &str,
 ) -> Result<String, reqwest::Response> {
     let http = client();
-    let page = http
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap();
+    let page = http.get(format!("{base}/login")).send().await.unwrap();
     let pre = cookie_value(&page, "fp_login_csrf").unwrap();
     let csrf = hidden_csrf(&page.text().await.unwrap());
     let r = http
