@@ -5,7 +5,10 @@
 //! collection and a transcription with a ~100-answer sealed payload, in batches of 27 forms,
 //! sent over loopback HTTP to the real `intake` binary (durable commits: WAL, synchronous=FULL).
 //! In the same run: a raw SQLite insert of the same event rows in one transaction, and the
-//! cost of Ed25519 verification of the same batches.
+//! cost of Ed25519 verification of the same batches. With `FIELDPOST_TEST_POSTGRES` (a
+//! PostgreSQL server; `scripts/bench` starts a private one) the same ingest again on
+//! PostgreSQL with one and with two intake processes (each request to one at random), beside
+//! PostgreSQL's own `COPY` of the same rows; peak RSS of the intakes and of the database.
 
 use chrono::Utc;
 use intake::{campaign::Campaign, demo};
@@ -56,8 +59,77 @@ fn answers(i: usize) -> std::collections::BTreeMap<String, serde_json::Value> {
     a
 }
 
+/// Where a run's centre is stored.
+enum Place {
+    Sqlite(tempfile::TempDir),
+    /// A database of its own on the bench's PostgreSQL server.
+    Postgres(String),
+}
+
+impl Place {
+    fn args(&self) -> Vec<String> {
+        match self {
+            Place::Sqlite(dir) => vec!["--data-dir".into(), dir.path().to_string_lossy().into()],
+            Place::Postgres(url) => vec!["--database".into(), url.clone()],
+        }
+    }
+
+    fn open(&self) -> intake::service::Centre {
+        match self {
+            Place::Sqlite(dir) => intake::open(dir.path()).unwrap(),
+            Place::Postgres(url) => intake::service::open_postgres(url).unwrap(),
+        }
+    }
+
+    /// Bytes the campaign's data takes in the database after the run.
+    fn stored_bytes(&self) -> u64 {
+        match self {
+            Place::Sqlite(dir) => walk_size(dir.path()),
+            Place::Postgres(url) => {
+                let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+                let size: i64 = c
+                    .query_one("SELECT pg_database_size(current_database())", &[])
+                    .unwrap()
+                    .get(0);
+                size as u64
+            }
+        }
+    }
+}
+
+fn walk_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                walk_size(&e.path())
+            } else {
+                m.len()
+            }
+        })
+        .sum()
+}
+
+/// What one ingest run measured.
+struct Run {
+    forms: usize,
+    batches: usize,
+    rate: f64,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
+    /// Peak RSS of each intake process, KiB.
+    intake_rss: Vec<u64>,
+    /// Peak of the database server's summed RSS over the run, KiB (PostgreSQL only).
+    database_rss: Option<u64>,
+    stored_bytes: u64,
+    wire_bytes: usize,
+    prepared: Prepared,
+}
+
 fn main() {
-    let dir = tempfile::tempdir().unwrap();
     let ministry = demo::fixed_ministry_key();
     // The first keying carries the answers (a campaign without double keying).
     let mut campaign: Campaign = demo::shaped_like_quang_tri(63, &ministry.public());
@@ -68,12 +140,167 @@ fn main() {
         campaign.provinces.len(),
         campaign.enumerators.len()
     );
+    let rt = tokio::runtime::Runtime::new().unwrap();
 
-    // Import and issue codes with the library, then hand the directory to the real binary.
+    // 1. SQLite, one process (the embedded default).
+    let sqlite = ingest(
+        &rt,
+        Place::Sqlite(tempfile::tempdir().unwrap()),
+        1,
+        &campaign,
+        &ministry,
+    );
+    let frames = &sqlite.prepared.frames;
+
+    // 2. Raw SQLite insert of the same event rows, durable, one transaction. One big commit's
+    //    fsync varies a lot from run to run here, so take the median of three.
+    let rows = event_rows(frames);
+    let mut raw_runs: Vec<Duration> = (0..3).map(|_| raw_insert(&rows)).collect();
+    raw_runs.sort();
+    let raw_rate = sqlite.forms as f64 / raw_runs[1].as_secs_f64();
+    let raw_range = (
+        sqlite.forms as f64 / raw_runs[2].as_secs_f64(),
+        sqlite.forms as f64 / raw_runs[0].as_secs_f64(),
+    );
+
+    // 3. Ed25519 verification of the same batches.
+    let t = Instant::now();
+    for (signed, key) in &sqlite.prepared.signed {
+        signed.verify(key).unwrap();
+    }
+    let verify = t.elapsed();
+
+    println!();
+    report("SQLite, 1 intake process", &sqlite);
+    println!(
+        "  bytes on the wire {:>10.0} per form",
+        sqlite.wire_bytes as f64 / sqlite.forms as f64
+    );
+    println!(
+        "raw SQLite insert of the same {} event rows, one transaction (median of 3)",
+        rows.len()
+    );
+    println!(
+        "  forms/s           {raw_rate:>10.0}   (runs ranged {:.0}–{:.0})",
+        raw_range.0, raw_range.1
+    );
+    println!(
+        "  ingest / raw      {:>10.1} %   (target ≥ 30 %)",
+        100.0 * sqlite.rate / raw_rate
+    );
+    println!(
+        "Ed25519 verification (verify_strict) of the same {} batches",
+        sqlite.batches
+    );
+    println!(
+        "  per batch         {:>10.1} µs",
+        verify.as_secs_f64() * 1e6 / sqlite.batches as f64
+    );
+    println!(
+        "  share of ingest   {:>10.1} %",
+        100.0 * verify.as_secs_f64() / sqlite.elapsed.as_secs_f64()
+    );
+
+    // 4. PostgreSQL at one and two intake processes, and PostgreSQL's own COPY of the same
+    //    rows as the raw baseline — when a server is given (scripts/bench starts a private one).
+    let Some(server) = std::env::var("FIELDPOST_TEST_POSTGRES")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        println!("\nPostgreSQL: skipped (no FIELDPOST_TEST_POSTGRES; scripts/bench starts one)");
+        return;
+    };
+    let mut postgres_runs = Vec::new();
+    for processes in [1, 2] {
+        let run = ingest(
+            &rt,
+            Place::Postgres(new_database(&server)),
+            processes,
+            &campaign,
+            &ministry,
+        );
+        report(&format!("PostgreSQL, {processes} intake process(es)"), &run);
+        postgres_runs.push(run);
+    }
+    let mut copy_runs: Vec<Duration> = (0..3).map(|_| copy_insert(&server, &rows)).collect();
+    copy_runs.sort();
+    let copy_rate = sqlite.forms as f64 / copy_runs[1].as_secs_f64();
+    println!(
+        "PostgreSQL COPY of the same {} event rows, one transaction (median of 3)",
+        rows.len()
+    );
+    println!(
+        "  forms/s           {copy_rate:>10.0}   (runs ranged {:.0}–{:.0})",
+        sqlite.forms as f64 / copy_runs[2].as_secs_f64(),
+        sqlite.forms as f64 / copy_runs[0].as_secs_f64()
+    );
+    for (run, processes) in postgres_runs.iter().zip([1, 2]) {
+        println!(
+            "  ingest / COPY     {:>10.1} %   ({processes} process(es))",
+            100.0 * run.rate / copy_rate
+        );
+    }
+    println!(
+        "  PostgreSQL / SQLite ingest {:.2} (1 process), {:.2} (2 processes)",
+        postgres_runs[0].rate / sqlite.rate,
+        postgres_runs[1].rate / sqlite.rate
+    );
+}
+
+fn report(title: &str, run: &Run) {
+    println!(
+        "{title}: ingest over loopback HTTP ({CONCURRENCY} concurrent devices, durable commits)"
+    );
+    println!("  forms/s           {:>10.0}   (target ≥ 7,000)", run.rate);
+    println!(
+        "  total             {:>10.2} s for {} forms in {} batches",
+        run.elapsed.as_secs_f64(),
+        run.forms,
+        run.batches
+    );
+    println!(
+        "  request p50       {:>10.2} ms",
+        run.p50.as_secs_f64() * 1e3
+    );
+    println!(
+        "  request p99       {:>10.2} ms",
+        run.p99.as_secs_f64() * 1e3
+    );
+    let rss: Vec<String> = run
+        .intake_rss
+        .iter()
+        .map(|k| format!("{:.1}", *k as f64 / 1024.0))
+        .collect();
+    println!(
+        "  intake peak RSS   {:>10} MB (per process; target < 100 MB)",
+        rss.join(" + ")
+    );
+    if let Some(db) = run.database_rss {
+        println!(
+            "  database peak RSS {:>10.1} MB (all its processes, shared buffers counted in each)",
+            db as f64 / 1024.0
+        );
+    }
+    println!(
+        "  stored            {:>10.1} MB per 10,000 forms",
+        run.stored_bytes as f64 * 10_000.0 / run.forms as f64 / 1e6
+    );
+}
+
+/// Imports the campaign at `place`, serves it with `processes` intake processes, and sends
+/// every batch through them (each request to one chosen at random).
+fn ingest(
+    rt: &tokio::runtime::Runtime,
+    place: Place,
+    processes: usize,
+    campaign: &Campaign,
+    ministry: &sync_protocol::keys::MinistrySecretKey,
+) -> Run {
+    // Import and issue codes with the library, then hand the store to the real binary.
     let codes: Vec<(String, String)> = {
-        let centre = intake::open(dir.path()).unwrap();
+        let centre = place.open();
         centre
-            .import(&campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
+            .import(campaign, "{}", &[intake::demo::sipas_form()], Utc::now())
             .unwrap();
         let intake = centre.campaign(&campaign.id).unwrap().unwrap();
         campaign
@@ -89,114 +316,112 @@ fn main() {
             })
             .collect()
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_intake"))
-        .args([
-            "serve",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
-    let rss_at_start = peak_rss_kib(pid);
+    let mut children = Vec::new();
+    let mut bases = Vec::new();
+    for _ in 0..processes {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_intake"))
+            .arg("serve")
+            .args(place.args())
+            .args(["--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        bases.push(line.trim().rsplit(' ').next().unwrap().to_string());
+        children.push(child);
+    }
 
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let http = reqwest::Client::new();
     let t = Instant::now();
-    let prepared = rt.block_on(prepare(&http, &base, &campaign, &codes, &ministry.public()));
+    let prepared = rt.block_on(prepare(
+        &http,
+        &bases[0],
+        campaign,
+        codes.as_slice(),
+        &ministry.public(),
+    ));
     println!(
         "prepared {} batches ({} forms) in {:.1} s (enrollment, sealing, signing: not measured)",
         prepared.frames.len(),
         prepared.forms,
         t.elapsed().as_secs_f64()
     );
-    let wire: usize = prepared.frames.iter().map(|f| f.len()).sum();
+    let wire_bytes: usize = prepared.frames.iter().map(|f| f.len()).sum();
 
-    // 1. HTTP ingest.
-    let frames = Arc::new(prepared.frames);
-    let (elapsed, mut latencies) = rt.block_on(send_all(&http, &base, frames.clone()));
+    let database = matches!(place, Place::Postgres(_)).then(DatabaseRss::start);
+    let frames = Arc::new(prepared.frames.clone());
+    let (elapsed, mut latencies) = rt.block_on(send_all(&http, &bases, frames.clone()));
+    let database_rss = database.map(DatabaseRss::stop);
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)];
-    let rate = prepared.forms as f64 / elapsed.as_secs_f64();
-    let peak_rss = peak_rss_kib(pid);
-    let _ = child.kill();
-    let _ = child.wait();
-
-    // 2. Raw SQLite insert of the same event rows, durable, one transaction. One big commit's
-    //    fsync varies a lot from run to run here, so take the median of three.
-    let mut raw_runs: Vec<(Duration, usize)> = (0..3).map(|_| raw_insert(&frames)).collect();
-    raw_runs.sort();
-    let (raw_elapsed, rows) = raw_runs[1];
-    let raw_rate = prepared.forms as f64 / raw_elapsed.as_secs_f64();
-    let raw_range = (
-        prepared.forms as f64 / raw_runs[2].0.as_secs_f64(),
-        prepared.forms as f64 / raw_runs[0].0.as_secs_f64(),
-    );
-
-    // 3. Ed25519 verification of the same batches.
-    let t = Instant::now();
-    for (signed, key) in &prepared.signed {
-        signed.verify(key).unwrap();
+    let intake_rss = children.iter().map(|c| peak_rss_kib(c.id())).collect();
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
     }
-    let verify = t.elapsed();
+    Run {
+        forms: prepared.forms,
+        batches: frames.len(),
+        rate: prepared.forms as f64 / elapsed.as_secs_f64(),
+        elapsed,
+        p50: pct(0.50),
+        p99: pct(0.99),
+        intake_rss,
+        database_rss,
+        stored_bytes: place.stored_bytes(),
+        wire_bytes,
+        prepared,
+    }
+}
 
-    println!();
-    println!("ingest over loopback HTTP ({CONCURRENCY} concurrent devices, durable commits)");
-    println!("  forms/s           {rate:>10.0}   (target ≥ 7,000)");
-    println!(
-        "  total             {:>10.2} s for {} forms in {} batches",
-        elapsed.as_secs_f64(),
-        prepared.forms,
-        frames.len()
-    );
-    println!(
-        "  request p50       {:>10.2} ms",
-        pct(0.50).as_secs_f64() * 1e3
-    );
-    println!(
-        "  request p99       {:>10.2} ms",
-        pct(0.99).as_secs_f64() * 1e3
-    );
-    println!(
-        "  server peak RSS   {:>10.1} MB (at start {:.1} MB; target < 100 MB)",
-        peak_rss as f64 / 1024.0,
-        rss_at_start as f64 / 1024.0
-    );
-    println!(
-        "  bytes on the wire {:>10.0} per form",
-        wire as f64 / prepared.forms as f64
-    );
-    println!("raw SQLite insert of the same {rows} event rows, one transaction (median of 3)");
-    println!(
-        "  forms/s           {raw_rate:>10.0}   (runs ranged {:.0}–{:.0})",
-        raw_range.0, raw_range.1
-    );
-    println!(
-        "  ingest / raw      {:>10.1} %   (target ≥ 30 %)",
-        100.0 * rate / raw_rate
-    );
-    println!(
-        "Ed25519 verification (verify_strict) of the same {} batches",
-        frames.len()
-    );
-    println!(
-        "  per batch         {:>10.1} µs",
-        verify.as_secs_f64() * 1e6 / frames.len() as f64
-    );
-    println!(
-        "  share of ingest   {:>10.1} %",
-        100.0 * verify.as_secs_f64() / elapsed.as_secs_f64()
-    );
+/// A fresh database on the bench's PostgreSQL server; its URL.
+fn new_database(server: &str) -> String {
+    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let mut c = postgres::Client::connect(server, postgres::NoTls).unwrap();
+    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap();
+    format!("{base}/{name}")
+}
+
+/// Samples the summed RSS of every `postgres` process on the machine while a run goes on.
+struct DatabaseRss {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    sampler: std::thread::JoinHandle<u64>,
+}
+
+impl DatabaseRss {
+    fn start() -> DatabaseRss {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let sampler = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let total: u64 = std::fs::read_dir("/proc")
+                    .unwrap()
+                    .flatten()
+                    .filter(|e| {
+                        std::fs::read_to_string(e.path().join("comm"))
+                            .is_ok_and(|c| c.trim() == "postgres")
+                    })
+                    .map(|e| status_kib(&e.path().join("status"), "VmRSS:"))
+                    .sum();
+                peak = peak.max(total);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            peak
+        });
+        DatabaseRss { stop, sampler }
+    }
+
+    fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.sampler.join().unwrap()
+    }
 }
 
 async fn prepare(
@@ -289,16 +514,19 @@ async fn prepare(
 /// Sends every frame; each worker is a device sending its own batches in order.
 async fn send_all(
     http: &reqwest::Client,
-    base: &str,
+    bases: &[String],
     frames: Arc<Vec<Vec<u8>>>,
 ) -> (Duration, Vec<Duration>) {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..CONCURRENCY {
-        let (http, url, frames, next) = (
+        let (http, urls, frames, next) = (
             http.clone(),
-            format!("{base}{}", api::PATH_BATCHES),
+            bases
+                .iter()
+                .map(|b| format!("{b}{}", api::PATH_BATCHES))
+                .collect::<Vec<_>>(),
             frames.clone(),
             next.clone(),
         );
@@ -311,8 +539,9 @@ async fn send_all(
                     break;
                 }
                 for frame in &frames[i..(i + 2).min(frames.len())] {
+                    let url = &urls[rand::random::<usize>() % urls.len()];
                     let t = Instant::now();
-                    let r = http.post(&url).body(frame.clone()).send().await.unwrap();
+                    let r = http.post(url).body(frame.clone()).send().await.unwrap();
                     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
                     latencies.push(t.elapsed());
                 }
@@ -327,16 +556,22 @@ async fn send_all(
     (start.elapsed(), all)
 }
 
-fn raw_insert(frames: &[Vec<u8>]) -> (Duration, usize) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut conn = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
-    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn.execute_batch(include_str!(
-        "../migrations/sqlite/campaign/V1__initial.sql"
-    ))
-    .unwrap();
-    // The rows, decoded before the clock starts: the baseline is the database work alone.
+type Row = (
+    String,
+    String,
+    u64,
+    usize,
+    Option<String>,
+    Option<String>,
+    &'static str,
+    String,
+    i64,
+    String,
+);
+
+/// The event rows of the frames, as the intake stores them (decoded before any clock starts:
+/// the baselines measure the database work alone).
+fn event_rows(frames: &[Vec<u8>]) -> Vec<Row> {
     let mut rows = Vec::new();
     for frame in frames {
         let batch = SignedBatch::from_frame(frame).unwrap().decode().unwrap();
@@ -357,11 +592,23 @@ fn raw_insert(frames: &[Vec<u8>]) -> (Duration, usize) {
             ));
         }
     }
+    rows
+}
+
+fn raw_insert(rows: &[Row]) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch(include_str!(
+        "../migrations/sqlite/campaign/V1__initial.sql"
+    ))
+    .unwrap();
     let start = Instant::now();
     let tx = conn.transaction().unwrap();
     {
         let mut stmt = tx.prepare("INSERT INTO events VALUES (?1, ?2, ?3, ?4, 'dev', ?5, ?6, ?7, ?8, ?9, 'now', ?10, 'accepted', NULL, NULL)").unwrap();
-        for r in &rows {
+        for r in rows {
             stmt.execute(params![
                 r.0, r.1, r.2, r.3 as i64, r.4, r.5, r.6, r.7, r.8, r.9
             ])
@@ -369,16 +616,63 @@ fn raw_insert(frames: &[Vec<u8>]) -> (Duration, usize) {
         }
     }
     tx.commit().unwrap();
-    (start.elapsed(), rows.len())
+    start.elapsed()
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+/// PostgreSQL's own bulk load of the same rows into the same table, one durable transaction.
+fn copy_insert(server: &str, rows: &[Row]) -> Duration {
+    let url = new_database(server);
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute(include_str!(
+        "../migrations/postgres/campaign/V1__campaign.sql"
+    ))
+    .unwrap();
+    let mut csv_rows = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        csv_rows
+            .write_record([
+                r.0.as_str(),
+                &r.1,
+                &r.2.to_string(),
+                &r.3.to_string(),
+                "dev",
+                r.4.as_deref().unwrap_or(""),
+                r.5.as_deref().unwrap_or(""),
+                r.6,
+                &r.7,
+                &r.8.to_string(),
+                "now",
+                &r.9,
+                "accepted",
+                "",
+                "",
+            ])
+            .unwrap();
+    }
+    let data = csv_rows.into_inner().unwrap();
+    let start = Instant::now();
+    let mut tx = c.transaction().unwrap();
+    let mut writer = tx.copy_in("COPY events FROM STDIN (FORMAT csv)").unwrap();
+    std::io::Write::write_all(&mut writer, &data).unwrap();
+    writer.finish().unwrap();
+    tx.commit().unwrap();
+    start.elapsed()
+}
+
+fn status_kib(path: &std::path::Path, field: &str) -> u64 {
+    std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .find_map(|l| {
-            l.strip_prefix("VmHWM:")
+            l.strip_prefix(field)
                 .map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0))
         })
         .unwrap_or(0)
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    status_kib(
+        std::path::Path::new(&format!("/proc/{pid}/status")),
+        "VmHWM:",
+    )
 }
