@@ -58,6 +58,16 @@ ensure_browser_test_deps() {
     (cd tests/web && npm install --no-audit --no-fund --no-save --loglevel=error)
 }
 
+# The fault campaign (tests/soak.rs) shifts tablets' clocks with libfaketime.
+ensure_soak_deps() {
+    ensure_debian_packages faketime
+}
+
+# The packages' test: a clean Debian 12 root made by mmdebstrap, entered with chroot.
+ensure_package_test_deps() {
+    ensure_debian_packages mmdebstrap
+}
+
 # cargo-fuzz, for the fuzz targets in fuzz/ (a crate outside the workspace).
 ensure_cargo_fuzz() {
     cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
