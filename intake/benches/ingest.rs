@@ -122,7 +122,7 @@ struct Run {
     p99: Duration,
     /// Peak RSS of each intake process, KiB.
     intake_rss: Vec<u64>,
-    /// Peak of the database server's summed RSS over the run, KiB (PostgreSQL only).
+    /// Peak of the database server's summed PSS over the run, KiB (PostgreSQL only).
     database_rss: Option<u64>,
     stored_bytes: u64,
     wire_bytes: usize,
@@ -277,7 +277,7 @@ fn report(title: &str, run: &Run) {
     );
     if let Some(db) = run.database_rss {
         println!(
-            "  database peak RSS {:>10.1} MB (all its processes, shared buffers counted in each)",
+            "  database peak     {:>10.1} MB (summed PSS of all its processes)",
             db as f64 / 1024.0
         );
     }
@@ -388,7 +388,9 @@ fn new_database(server: &str) -> String {
     format!("{base}/{name}")
 }
 
-/// Samples the summed RSS of every `postgres` process on the machine while a run goes on.
+/// Samples the memory of every `postgres` process on the machine while a run goes on, as the
+/// sum of their proportional set sizes (PSS: shared buffers counted once, split among the
+/// processes that map them — summed RSS would count them once per process).
 struct DatabaseRss {
     stop: Arc<std::sync::atomic::AtomicBool>,
     sampler: std::thread::JoinHandle<u64>,
@@ -408,7 +410,7 @@ impl DatabaseRss {
                         std::fs::read_to_string(e.path().join("comm"))
                             .is_ok_and(|c| c.trim() == "postgres")
                     })
-                    .map(|e| status_kib(&e.path().join("status"), "VmRSS:"))
+                    .map(|e| status_kib(&e.path().join("smaps_rollup"), "Pss:"))
                     .sum();
                 peak = peak.max(total);
                 std::thread::sleep(Duration::from_millis(100));
@@ -652,7 +654,7 @@ fn copy_insert(server: &str, rows: &[Row]) -> Duration {
     let data = csv_rows.into_inner().unwrap();
     let start = Instant::now();
     let mut tx = c.transaction().unwrap();
-    let mut writer = tx.copy_in("COPY events FROM STDIN (FORMAT csv)").unwrap();
+    let mut writer = tx.copy_in("COPY events (id, enumerator_id, seq, idx, device_id, household_id, serial, kind, occurred_at, occurred_unix, received_at, body, status, code, reason) FROM STDIN (FORMAT csv)").unwrap();
     std::io::Write::write_all(&mut writer, &data).unwrap();
     writer.finish().unwrap();
     tx.commit().unwrap();
