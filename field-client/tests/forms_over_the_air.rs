@@ -23,10 +23,13 @@ fn key_all(
     }
 }
 
-/// Keys both passes of a household's sheet with the version its keying started with.
+/// Keys both passes of a household's sheet with the version its keying started with: a man,
+/// "satisfied" (4 of 5) with how the government explains its policies.
 fn finish(client: &mut Client, household: &str, variant: i64) {
     let form = client.form_of(household).unwrap().clone();
-    let answers = support::answers_for(&form, variant);
+    let mut answers = support::answers_for(&form, variant);
+    answers.insert("a_sex".into(), serde_json::json!(1));
+    answers.insert("q9_a1".into(), serde_json::json!(4));
     key_all(client, household, 1, &answers);
     client.finish_first_keying(household).unwrap();
     key_all(client, household, 2, &answers);
@@ -35,12 +38,17 @@ fn finish(client: &mut Client, household: &str, variant: i64) {
         .unwrap();
 }
 
-/// The demo's form as a new version: same questions, the title reworded.
+/// The demo's form as a new version: the same questions, the title reworded, a code relabelled
+/// ("Nam" → "Nam giới") and only "very satisfied" counting as satisfied in the index.
 fn revision() -> intake::form_files::StoredForm {
-    let text = intake::demo::SIPAS_FORM_JSON
-        .replacen("\"version\": 1", "\"version\": 2", 1)
-        .replacen("(SIPAS)\"", "(SIPAS) — bản sửa đổi\"", 1);
-    intake::form_files::StoredForm::read(text.as_bytes()).unwrap()
+    let mut definition: serde_json::Value =
+        serde_json::from_str(intake::demo::SIPAS_FORM_JSON).unwrap();
+    definition["version"] = 2.into();
+    let title = definition["title"]["vi"].as_str().unwrap().to_string();
+    definition["title"]["vi"] = format!("{title} — bản sửa đổi").into();
+    definition["choice_lists"]["sex"][0]["label"]["vi"] = "Nam giới".into();
+    definition["index"]["satisfied_codes"] = serde_json::json!([5]);
+    intake::form_files::StoredForm::read(definition.to_string().as_bytes()).unwrap()
 }
 
 #[test]
@@ -128,6 +136,31 @@ fn a_revision_reaches_the_device_mid_campaign_and_every_sheet_keeps_its_version(
         (version_of(begun), version_of(later)),
         ("sipas-2024@1".to_string(), "sipas-2024@2".to_string())
     );
+
+    // Exported with each version's labels, and a version column.
+    let table = centre
+        .intake
+        .answers_table(PASSPHRASE, "test", "127.0.0.1")
+        .unwrap();
+    let column = |name: &str| table[0].iter().position(|c| c == name).unwrap();
+    let row = |h: &str| table.iter().find(|r| r[0] == h).unwrap();
+    let (sex, version) = (column("A1 (nhãn)"), column("phiên bản phiếu"));
+    assert_eq!(
+        (row(begun)[sex].as_str(), row(begun)[version].as_str()),
+        ("Nam", "sipas-2024@1")
+    );
+    assert_eq!(
+        (row(later)[sex].as_str(), row(later)[version].as_str()),
+        ("Nam giới", "sipas-2024@2")
+    );
+
+    // Indexed with each version's rule: the same answer 4 is satisfied under version 1 only.
+    let index = centre
+        .intake
+        .index(PASSPHRASE, "test", "127.0.0.1")
+        .unwrap();
+    let item = index.report.national.items["q9_a1"];
+    assert_eq!((item.n, item.value), (2, Some(0.5)), "{item:?}");
 }
 
 #[test]

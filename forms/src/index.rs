@@ -265,7 +265,16 @@ fn area_index(plan: &Plan, counts: &Counts) -> AreaIndex {
 /// Computes the index by village, commune, district and province, and nationally.
 /// A form without an index rule gives empty results.
 pub fn compute(form: &Form, forms: &[OpenedForm]) -> IndexReport {
-    let Some(plan) = plan(form) else {
+    let versioned: Vec<(&OpenedForm, &Form)> = forms.iter().map(|f| (f, form)).collect();
+    compute_versioned(form, &versioned)
+}
+
+/// As [`compute`], with each sheet judged by the form version it was sealed under: that
+/// version's valid and satisfied codes for each item of `current`'s rule (an item its version
+/// lacks counts as not answered). The figures keep `current`'s items, criteria and parts, so a
+/// revision mid-campaign that changes a code list neither drops nor mis-scores older sheets.
+pub fn compute_versioned(current: &Form, forms: &[(&OpenedForm, &Form)]) -> IndexReport {
+    let Some(plan) = plan(current) else {
         let empty = AreaIndex {
             forms: forms.len() as u64,
             overall: share(None, 0, 0.0),
@@ -278,9 +287,23 @@ pub fn compute(form: &Form, forms: &[OpenedForm]) -> IndexReport {
             national: empty,
         };
     };
+    // One plan per version, found by identity (a campaign has a handful of versions).
+    let mut plans: Vec<(*const Form, Option<Plan>)> = Vec::new();
     let mut counts: BTreeMap<(Level, String), Counts> = BTreeMap::new();
-    for f in forms {
-        let verdict = judge(&plan, &f.answers);
+    for (f, version) in forms {
+        let key: *const Form = *version;
+        let verdict = if std::ptr::eq(key, current) {
+            judge(&plan, &f.answers)
+        } else {
+            let at = match plans.iter().position(|(k, _)| *k == key) {
+                Some(at) => at,
+                None => {
+                    plans.push((key, self::plan(version)));
+                    plans.len() - 1
+                }
+            };
+            judge_as(&plan, plans[at].1.as_ref(), &f.answers)
+        };
         for (level, area) in [
             (Level::Village, &f.origin.village),
             (Level::Commune, &f.origin.commune),
@@ -303,6 +326,33 @@ pub fn compute(form: &Form, forms: &[OpenedForm]) -> IndexReport {
         .unwrap_or_default();
     let national = mean_of_areas(&provinces);
     IndexReport { areas, national }
+}
+
+/// A sheet of another version judged on `current`'s items with its own version's codes.
+fn judge_as(
+    current: &Plan,
+    version: Option<&Plan>,
+    answers: &BTreeMap<String, Json>,
+) -> Vec<(u64, u64)> {
+    current
+        .items
+        .iter()
+        .map(|(id, _)| {
+            let Some(version) = version else {
+                return (0, 0);
+            };
+            let Some(at) = version.position.get(id) else {
+                return (0, 0);
+            };
+            let codes = &version.items[*at].1;
+            match answers.get(id).and_then(Json::as_i64) {
+                Some(code) if codes.contains(&code) => {
+                    (u64::from(version.rule.satisfied_codes.contains(&code)), 1)
+                }
+                _ => (0, 0),
+            }
+        })
+        .collect()
 }
 
 /// The national figure: each share the mean of the provinces' (SIPAS publishes no weights);

@@ -138,16 +138,20 @@ impl Intake {
             }
         };
         let form = self.form()?;
+        let versions = self.forms()?;
         let enumerators = self.enumerator_names()?;
-        // A code's Vietnamese label, or none (numbers, text).
-        let label = |q: &forms::load::Question, code: &serde_json::Value| -> Option<String> {
+        // A code's Vietnamese label in the sheet's own version, or none (numbers, text).
+        let label = |version: &forms::Form,
+                     q: &forms::load::Question,
+                     code: &serde_json::Value|
+         -> Option<String> {
             q.choices
                 .as_ref()
-                .and_then(|list| form.definition.choice_lists.get(list))
+                .and_then(|list| version.definition.choice_lists.get(list))
                 .and_then(|choices| choices.iter().find(|c| Some(c.code) == code.as_i64()))
                 .map(|c| c.label.vi.clone())
                 .or_else(|| {
-                    let special = &form.definition.special_codes;
+                    let special = &version.definition.special_codes;
                     match code.as_i64() {
                         c if c.is_some() && c == special.not_applicable => {
                             Some("Không áp dụng".into())
@@ -162,7 +166,19 @@ impl Intake {
                 .map(String::from)
                 .unwrap_or_else(|| v.to_string())
         };
-        // Coded questions get two columns: the code, and its label.
+        // The columns: the current version's questions in its order, then any question only an
+        // older version asked (sheets sealed under it keep their answers). Coded questions get
+        // two columns: the code, and its label.
+        let mut columns: Vec<&forms::load::Question> = form.questions.iter().collect();
+        let mut older: Vec<(&String, &forms::Form)> = versions.iter().collect();
+        older.sort_by(|a, b| a.0.cmp(b.0));
+        for (_, version) in &older {
+            for q in &version.questions {
+                if !columns.iter().any(|c| c.id == q.id) {
+                    columns.push(q);
+                }
+            }
+        }
         let coded = |q: &forms::load::Question| q.choices.is_some();
         let places = self.store.place_names()?;
         let place_name = |id: &str| places.get(id).cloned().unwrap_or_else(|| id.to_string());
@@ -180,7 +196,7 @@ impl Intake {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        for q in &form.questions {
+        for q in &columns {
             // An XLSForm question has no printed number: its name heads the column.
             let column = if q.number.trim().is_empty() {
                 &q.id
@@ -221,8 +237,9 @@ impl Intake {
         }
         for (f, sheet) in &opened.sheets {
             let mut row = place(f, &sheet.form, "đã mở");
-            for q in &form.questions {
-                let answer = sheet.answers.get(&q.id);
+            let version = versions.get(&sheet.form).unwrap_or(&form);
+            for column in &columns {
+                let answer = sheet.answers.get(&column.id);
                 let values: Vec<&serde_json::Value> = match answer {
                     None => vec![],
                     Some(serde_json::Value::Array(codes)) => codes.iter().collect(),
@@ -235,11 +252,13 @@ impl Intake {
                         .collect::<Vec<_>>()
                         .join("; "),
                 );
-                if coded(q) {
+                if coded(column) {
+                    // Labelled as the sheet's version lists its codes.
+                    let q = version.question(&column.id).unwrap_or(column);
                     row.push(
                         values
                             .iter()
-                            .filter_map(|v| label(q, v))
+                            .filter_map(|v| label(version, q, v))
                             .collect::<Vec<_>>()
                             .join("; "),
                     );
@@ -283,6 +302,7 @@ impl Intake {
             .iter()
             .map(|(f, _)| f.household.clone())
             .collect();
+        let sealed_under: Vec<String> = opened.sheets.iter().map(|(_, s)| s.form.clone()).collect();
         let forms_opened: Vec<forms::index::OpenedForm> = opened
             .sheets
             .into_iter()
@@ -318,7 +338,14 @@ impl Intake {
             &items,
             10,
         );
-        let report = forms::index::compute(&form, &forms_opened);
+        // Each sheet judged by the version it was sealed under.
+        let versions = self.forms()?;
+        let versioned: Vec<(&forms::index::OpenedForm, &forms::Form)> = forms_opened
+            .iter()
+            .zip(&sealed_under)
+            .map(|(f, reference)| (f, versions.get(reference).unwrap_or(&form)))
+            .collect();
+        let report = forms::index::compute_versioned(&form, &versioned);
         // Kept for the comparison of years (figures only, never an answer).
         let kept = super::KeptIndex::of(&report, &self.store.place_names()?);
         self.store.keep_index(
