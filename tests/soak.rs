@@ -18,11 +18,11 @@
 //! `FIELDPOST_SOAK_RUNS` and `FIELDPOST_SOAK_SEED` set them here; the seed is printed and
 //! replays the same draws (process timing still differs from one machine to another).
 
+use intake::local::ServeProcess;
 use rand::{seq::SliceRandom, Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{
@@ -157,7 +157,7 @@ fn one_run(seed: u64) -> (Counts, Faults) {
             .collect()
     };
     let port = fieldpost_e2e::free_port();
-    let mut centre = IntakeProcess::start(&data, port);
+    let mut centre = start_intake(&data, port);
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let link = FaultyLink::start(&runtime, port, rng.gen());
@@ -230,7 +230,7 @@ fn one_run(seed: u64) -> (Counts, Faults) {
                 centre.kill();
                 faults.intake_kills += 1;
                 std::thread::sleep(Duration::from_millis(rng.gen_range(0..300)));
-                centre = IntakeProcess::start(&data, port);
+                centre = start_intake(&data, port);
             }
             5..=6 => {
                 if link.replay_one(&runtime, &mut rng) {
@@ -334,45 +334,22 @@ fn the_counts_see_loss_duplication_and_disorder() {
     assert_eq!((c.lost, c.duplicated, c.misordered), (1, 1, 1));
 }
 
-struct IntakeProcess(Child);
-
-impl IntakeProcess {
-    fn start(data: &Path, port: u16) -> IntakeProcess {
-        // A port just freed by a killed process is free again at once (SO_REUSEADDR); still,
-        // try a few times rather than fail the run on a slow kernel.
-        for _ in 0..50 {
-            let mut child = Command::new(intake_binary())
-                .arg("serve")
-                .arg("--data-dir")
-                .arg(data)
-                .args(["--listen", &format!("127.0.0.1:{port}")])
-                .env("RUST_LOG", "error")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
-            if !line.is_empty() {
-                return IntakeProcess(child);
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            std::thread::sleep(Duration::from_millis(50));
+/// The intake on `port`; a port just freed by a killed process can take a moment to be free
+/// again, so try a few times rather than fail the run.
+fn start_intake(data: &Path, port: u16) -> ServeProcess {
+    let args = [
+        "--data-dir".to_string(),
+        data.to_string_lossy().into_owned(),
+    ];
+    for _ in 0..50 {
+        if let Ok(p) =
+            ServeProcess::start(&intake_binary(), &args, &format!("127.0.0.1:{port}"), false)
+        {
+            return p;
         }
-        panic!("the intake would not start on port {port}");
+        std::thread::sleep(Duration::from_millis(50));
     }
-
-    fn kill(&mut self) {
-        let _ = self.0.kill(); // SIGKILL
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for IntakeProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    panic!("the intake would not start on port {port}");
 }
 
 struct Device {

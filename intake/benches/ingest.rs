@@ -11,11 +11,9 @@
 //! PostgreSQL's own `COPY` of the same rows; peak RSS of the intakes and of the database.
 
 use chrono::Utc;
-use intake::{campaign::Campaign, demo};
+use intake::{campaign::Campaign, demo, local::ServeProcess};
 use rusqlite::params;
 use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -316,25 +314,18 @@ fn ingest(
             })
             .collect()
     };
-    let mut children = Vec::new();
-    let mut bases = Vec::new();
-    for _ in 0..processes {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_intake"))
-            .arg("serve")
-            .args(place.args())
-            .args(["--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        bases.push(line.trim().rsplit(' ').next().unwrap().to_string());
-        children.push(child);
-    }
+    let servers: Vec<ServeProcess> = (0..processes)
+        .map(|_| {
+            ServeProcess::start(
+                env!("CARGO_BIN_EXE_intake").as_ref(),
+                &place.args(),
+                "127.0.0.1:0",
+                true,
+            )
+            .unwrap()
+        })
+        .collect();
+    let bases: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
 
     let http = reqwest::Client::new();
     let t = Instant::now();
@@ -359,11 +350,8 @@ fn ingest(
     let database_rss = database.map(DatabaseRss::stop);
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)];
-    let intake_rss = children.iter().map(|c| peak_rss_kib(c.id())).collect();
-    for mut child in children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    let intake_rss = servers.iter().map(|s| peak_rss_kib(s.child.id())).collect();
+    drop(servers);
     Run {
         forms: prepared.forms,
         batches: frames.len(),

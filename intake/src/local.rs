@@ -80,3 +80,64 @@ impl LocalIntake {
             .expect("the Bình Dương demo is there")
     }
 }
+
+/// A real `intake serve` process (the binary at `binary`, with `args` naming the place and any
+/// other flags, listening where `listen` says) — what tests and benchmarks kill, restart and
+/// send to. Its standard error goes to ours when `show_errors`, else nowhere.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:<port>`, as the server printed it once listening.
+    pub url: String,
+}
+
+impl ServeProcess {
+    pub fn start(
+        binary: &std::path::Path,
+        args: &[String],
+        listen: &str,
+        show_errors: bool,
+    ) -> std::io::Result<ServeProcess> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(binary)
+            .arg("serve")
+            .args(args)
+            .args(["--listen", listen])
+            .env("RUST_LOG", if show_errors { "warn" } else { "error" })
+            .stdout(std::process::Stdio::piped())
+            .stderr(if show_errors {
+                std::process::Stdio::inherit()
+            } else {
+                std::process::Stdio::null()
+            })
+            .spawn()?;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+        let Some(url) = line
+            .split_whitespace()
+            .last()
+            .filter(|u| u.starts_with("http"))
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other(format!(
+                "the intake did not start on {listen}"
+            )));
+        };
+        Ok(ServeProcess {
+            url: url.to_string(),
+            child,
+        })
+    }
+
+    /// SIGKILL, and wait for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -5,11 +5,8 @@
 
 mod support;
 
-use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
-};
+use intake::local::ServeProcess;
+use std::{path::Path, process::Command};
 use support::{place::Place, TestServer};
 use sync_protocol::api;
 
@@ -28,29 +25,8 @@ fn run(program: &str, args: &[&str]) -> (bool, String) {
     )
 }
 
-struct Served(Child, String);
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(place: &Place) -> Served {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .args(place.args())
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
-    Served(child, base)
+fn serve(place: &Place) -> ServeProcess {
+    ServeProcess::start(BIN.as_ref(), &place.args(), "127.0.0.1:0", false).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -142,12 +118,12 @@ async fn a_backup_taken_while_serving_is_restored_and_the_tablets_fill_it_in() {
 
     // The same centre: its key signs, its chain stands where the backup left it.
     let http = reqwest::Client::new();
-    device.base = served.1.clone();
+    device.base = served.url.clone();
     let head = device.chain(&http).await;
     assert_eq!(head.seq, 1, "the backup had the first batch only");
     let post = |frame: Vec<u8>| {
         let http = http.clone();
-        let url = format!("{}{}", served.1, api::PATH_BATCHES);
+        let url = format!("{}{}", served.url, api::PATH_BATCHES);
         async move {
             let r = http
                 .post(url)

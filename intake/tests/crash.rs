@@ -6,12 +6,10 @@
 mod support;
 
 use chrono::Utc;
-use intake::{demo, store::Store};
+use intake::{demo, local::ServeProcess, store::Store};
 use rand::{Rng, SeedableRng};
 use std::{
     collections::BTreeMap,
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -107,29 +105,14 @@ fn prepare(place: &Place) -> Vec<Chain> {
         .collect()
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn start(place: &Place) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_intake"))
-        .arg("serve")
-        .args(place.args())
-        .args(["--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    Server {
-        base: line.trim().rsplit(' ').next().unwrap().to_string(),
-        child,
-    }
+fn start(place: &Place) -> ServeProcess {
+    ServeProcess::start(
+        env!("CARGO_BIN_EXE_intake").as_ref(),
+        &place.args(),
+        "127.0.0.1:0",
+        false,
+    )
+    .unwrap()
 }
 
 /// Sends each chain's frames in order from `from[enumerator]`, recording receipted seqs.
@@ -182,15 +165,15 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         let kill_after =
             Duration::from_millis(rand_chacha::ChaCha8Rng::seed_from_u64(seed).gen_range(30..300));
         let from_start = BTreeMap::new();
+        let url = server.url.clone();
         rt.block_on(async {
-            let sending = send(&server.base, &chains, &from_start, receipted.clone());
+            let sending = send(&url, &chains, &from_start, receipted.clone());
             tokio::pin!(sending);
             tokio::select! {
                 _ = &mut sending => {},
                 _ = tokio::time::sleep(kill_after) => {},
             }
-            server.child.kill().unwrap(); // SIGKILL
-            server.child.wait().unwrap();
+            server.kill(); // SIGKILL
         });
 
         // After the crash: every receipted batch is there, whole; nothing beyond the chain head.
@@ -228,14 +211,12 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         // The devices resume from the intake's chain heads and finish.
         let server = start(&place);
         rt.block_on(send(
-            &server.base,
+            &server.url,
             &chains,
             &heads,
             Arc::new(Mutex::new(Vec::new())),
         ));
-        let mut child = server.child;
-        child.kill().unwrap();
-        child.wait().unwrap();
+        drop(server);
         let store = place.campaign_store(demo::DEMO_CAMPAIGN_ID);
         let statuses = store.household_statuses().unwrap();
         assert_eq!(

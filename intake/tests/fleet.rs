@@ -12,12 +12,10 @@
 mod support;
 
 use chrono::Utc;
-use intake::{accounts::hash_password, demo, store::Store};
+use intake::{accounts::hash_password, demo, local::ServeProcess, store::Store};
 use rand::{seq::SliceRandom, Rng, SeedableRng};
 use std::{
     collections::{BTreeMap, HashMap},
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex, RwLock,
@@ -40,36 +38,16 @@ const FORMS_PER_BATCH: usize = 4;
 const PROCESSES: usize = 3;
 const OWNER_PASSWORD: &str = "mật khẩu của Bộ cho đội máy";
 
-struct Process {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+type Process = ServeProcess;
 
 fn start(place: &Place) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_intake"))
-        .arg("serve")
-        .args(place.args())
-        .args(["--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    Process {
-        base: line.trim().rsplit(' ').next().unwrap().to_string(),
-        child,
-    }
+    ServeProcess::start(
+        env!("CARGO_BIN_EXE_intake").as_ref(),
+        &place.args(),
+        "127.0.0.1:0",
+        false,
+    )
+    .unwrap()
 }
 
 /// A device's work: its frames in chain order, and the receipts it was given.
@@ -194,7 +172,7 @@ fn a_fleet_through_several_processes_survives_sigkills_and_arrives_exactly_once(
             .lock()
             .unwrap()
             .iter()
-            .map(|p| p.base.clone())
+            .map(|p| p.url.clone())
             .collect(),
     ));
 
@@ -218,28 +196,21 @@ fn a_fleet_through_several_processes_survives_sigkills_and_arrives_exactly_once(
                 }
                 let victim = rng.gen_range(0..PROCESSES);
                 let mut all = processes.lock().unwrap();
-                let base = all[victim].base.clone();
+                let base = all[victim].url.clone();
                 live.write().unwrap().retain(|b| *b != base);
-                all[victim].child.kill().unwrap(); // SIGKILL
-                all[victim].child.wait().unwrap();
+                all[victim].kill(); // SIGKILL
                 kills.fetch_add(1, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(rng.gen_range(20..300)));
-                let mut child = Command::new(env!("CARGO_BIN_EXE_intake"))
-                    .arg("serve")
-                    .args(&place_args)
-                    .args(["--listen", "127.0.0.1:0"])
-                    .env("RUST_LOG", "error")
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap();
-                let mut line = String::new();
-                BufReader::new(child.stdout.take().unwrap())
-                    .read_line(&mut line)
-                    .unwrap();
-                let base = line.trim().rsplit(' ').next().unwrap().to_string();
+                let started = ServeProcess::start(
+                    env!("CARGO_BIN_EXE_intake").as_ref(),
+                    &place_args,
+                    "127.0.0.1:0",
+                    false,
+                )
+                .unwrap();
+                let base = started.url.clone();
                 live.write().unwrap().push(base.clone());
-                all[victim] = Process { child, base };
+                all[victim] = started;
             }
         })
     };

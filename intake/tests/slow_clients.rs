@@ -5,9 +5,9 @@
 
 mod support;
 
+use intake::local::ServeProcess;
 use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 use tokio::{
@@ -16,19 +16,12 @@ use tokio::{
 };
 
 struct Server {
-    child: Child,
+    process: ServeProcess,
     base: String,
     /// The demo's files (`demo/`).
     _dir: tempfile::TempDir,
     /// Where the centre is stored.
     place: support::place::Place,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn binary() -> String {
@@ -58,23 +51,11 @@ fn serve(extra: &[&str]) -> Server {
     let campaign = format!("{d}/demo/campaign.json");
     let form = format!("{d}/demo/sipas-2024-v1.json");
     run(&[&["import"], &at[..], &[&campaign, "--form", &form]].concat());
-    let mut child = Command::new(binary())
-        .arg("serve")
-        .args(&at)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let args: Vec<String> = at.iter().chain(extra).map(|s| s.to_string()).collect();
+    let process = ServeProcess::start(binary().as_ref(), &args, "127.0.0.1:0", false).unwrap();
     Server {
-        base: line.trim().rsplit(' ').next().unwrap().to_string(),
-        child,
+        base: process.url.clone(),
+        process,
         _dir: dir,
         place,
     }
@@ -495,7 +476,7 @@ fn item_8_no_copy_of_the_passphrase_or_password_stays_in_memory() {
     assert!(opened.status().is_success(), "{}", opened.status());
     drop(opened);
     std::thread::sleep(Duration::from_secs(2));
-    let pid = server.child.id();
+    let pid = server.process.child.id();
     assert_eq!(
         copies_in_memory(pid, PASSPHRASE.as_bytes()),
         0,
