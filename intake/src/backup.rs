@@ -9,10 +9,18 @@
 //! send again from where the centre's chain stands: work that reached the centre after the
 //! backup comes back from the tablets once a restored centre serves (see `docs/deployment.md`).
 //!
+//! A backup holds the intake's signing key and people's names: it and its staging copies are
+//! readable by their owner only. A backup file may come back from less trusted storage, so a
+//! restore takes nothing from it on trust: only a backup's own regular files, of bounded size
+//! where that is known, every campaign file the registry names and nothing else.
+//!
 //! On PostgreSQL the database's own tools do this (`pg_dump -Fc`, `pg_restore`): the intake's
 //! key is in the database, so a dump is a whole centre.
 
-use std::path::{Path, PathBuf};
+use std::{
+    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    path::{Path, PathBuf},
+};
 
 /// What a backup holds.
 #[derive(Debug, PartialEq, Eq)]
@@ -29,26 +37,63 @@ pub enum BackupError {
     Sqlite(#[from] rusqlite::Error),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("{0} is not a centre's data directory (no centre.db in it)")]
+    NotACentre(PathBuf),
+    #[error("{0} already exists: a backup never overwrites anything; choose a new file name")]
+    TargetExists(PathBuf),
+    #[error("{0} is inside the data directory {1}: keep backups elsewhere")]
+    TargetInside(PathBuf, PathBuf),
     #[error("{0} is not a Fieldpost backup: {1}")]
     NotABackup(PathBuf, String),
-    #[error("{0} already holds a centre; restore into a new, empty directory")]
+    #[error("{0} is incomplete or damaged: {1}")]
+    Damaged(PathBuf, String),
+    #[error("{0} is not empty; restore into a new, empty directory")]
     NotEmpty(PathBuf),
+    #[error("the restored centre does not open: {0}")]
+    DoesNotOpen(String),
 }
 
 fn io(what: impl std::fmt::Display, e: std::io::Error) -> BackupError {
     BackupError::Io(format!("{what}: {e}"))
 }
 
-/// Copies the centre in `data_dir` into the tar file `to` (written whole, then renamed into
-/// place: a backup cut short leaves no file that looks complete).
+/// The staging directories of backups are named after the process making them, so that one
+/// left by a backup that was killed can be told from one still in use, and removed.
+const STAGING_PREFIX: &str = ".fieldpost-backup-";
+
+/// The intake's key is 32 bytes in base64 and a newline; anything much larger is not a key.
+const MAX_KEY_BYTES: u64 = 4096;
+
+/// Copies the centre in `data_dir` into the tar file `to`, which must not exist yet (written
+/// whole under a temporary name, then renamed into place: a backup cut short leaves no file
+/// that looks complete).
 pub fn backup(data_dir: &Path, to: &Path) -> Result<BackupSummary, BackupError> {
+    let centre = data_dir.join("centre.db");
+    if !centre.is_file() {
+        return Err(BackupError::NotACentre(data_dir.to_owned()));
+    }
+    if std::fs::symlink_metadata(to).is_ok() {
+        return Err(BackupError::TargetExists(to.to_owned()));
+    }
+    let parent = to
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let (real_parent, real_data) = (
+        std::fs::canonicalize(parent).map_err(|e| io(parent.display(), e))?,
+        std::fs::canonicalize(data_dir).map_err(|e| io(data_dir.display(), e))?,
+    );
+    if real_parent.starts_with(&real_data) {
+        return Err(BackupError::TargetInside(
+            to.to_owned(),
+            data_dir.to_owned(),
+        ));
+    }
+    remove_abandoned_staging(parent);
     let staging = tempfile::Builder::new()
-        .prefix(".fieldpost-backup")
-        .tempdir_in(
-            to.parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
-        )
+        .prefix(&format!("{STAGING_PREFIX}{}-", std::process::id()))
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(parent)
         .map_err(|e| io("cannot make a staging directory beside the backup", e))?;
     let snapshot = |from: &Path, name: &str| -> Result<PathBuf, BackupError> {
         let target = staging.path().join(name);
@@ -63,13 +108,6 @@ pub fn backup(data_dir: &Path, to: &Path) -> Result<BackupSummary, BackupError> 
         conn.execute("VACUUM INTO ?1", [target.to_string_lossy()])?;
         Ok(target)
     };
-    let centre = data_dir.join("centre.db");
-    if !centre.exists() {
-        return Err(BackupError::NotABackup(
-            data_dir.to_owned(),
-            "no centre.db in it".into(),
-        ));
-    }
     // The registry as copied says which campaigns the backup holds.
     let centre_copy = snapshot(&centre, "centre.db")?;
     let entries = {
@@ -78,21 +116,22 @@ pub fn backup(data_dir: &Path, to: &Path) -> Result<BackupSummary, BackupError> 
     };
     let mut campaigns = Vec::new();
     for entry in &entries {
+        if !crate::service::is_campaign_file(&entry.storage) {
+            return Err(BackupError::Io(format!(
+                "the registry names {:?}, which is not a campaign file; nothing was written",
+                entry.storage
+            )));
+        }
         snapshot(&data_dir.join(&entry.storage), &entry.storage)?;
         campaigns.push(entry.id.clone());
     }
-    let partial = to.with_extension("partial");
-    // The backup holds the intake's signing key: readable by its owner only.
-    let file = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&partial)
-            .map_err(|e| io(partial.display(), e))?
-    };
+    let partial = staging.path().join("backup.partial");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)
+        .map_err(|e| io(partial.display(), e))?;
     let mut tar = tar::Builder::new(file);
     let mut add = |path: &Path, name: &str| -> Result<(), BackupError> {
         tar.append_path_with_name(path, name)
@@ -108,32 +147,68 @@ pub fn backup(data_dir: &Path, to: &Path) -> Result<BackupSummary, BackupError> 
         .map_err(|e| io("cannot finish the backup", e))?;
     file.sync_all().map_err(|e| io(partial.display(), e))?;
     let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-    std::fs::rename(&partial, to).map_err(|e| io(to.display(), e))?;
+    // Linked in place only if nothing appeared there meanwhile (a rename would replace it).
+    std::fs::hard_link(&partial, to).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => BackupError::TargetExists(to.to_owned()),
+        _ => io(to.display(), e),
+    })?;
     Ok(BackupSummary { campaigns, bytes })
+}
+
+/// Removes staging directories that backups killed before they finished left in `dir` (their
+/// process is gone); those of a backup still running stay.
+fn remove_abandoned_staging(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(STAGING_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Unpacks a backup into `data_dir`, which must be new or empty, and checks that the centre
 /// opens there (its stores migrate to this version if the backup is older). A restore that
-/// fails leaves the directory empty.
+/// fails leaves nothing: the directory as it was, or none if it made it.
 pub fn restore(from: &Path, data_dir: &Path) -> Result<BackupSummary, BackupError> {
-    if data_dir.exists()
-        && std::fs::read_dir(data_dir)
-            .map_err(|e| io(data_dir.display(), e))?
-            .next()
-            .is_some()
-    {
-        return Err(BackupError::NotEmpty(data_dir.to_owned()));
+    let existed = data_dir.exists();
+    if existed {
+        let entries = std::fs::read_dir(data_dir).map_err(|e| io(data_dir.display(), e))?;
+        // A fresh file system's lost+found is no content.
+        if entries
+            .flatten()
+            .any(|e| e.file_name() != std::ffi::OsStr::new("lost+found"))
+        {
+            return Err(BackupError::NotEmpty(data_dir.to_owned()));
+        }
     }
     std::fs::create_dir_all(data_dir).map_err(|e| io(data_dir.display(), e))?;
+    let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
     let restored = unpack(from, data_dir);
     if restored.is_err() {
-        for entry in std::fs::read_dir(data_dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            let _ = if path.is_dir() {
-                std::fs::remove_dir_all(&path)
-            } else {
-                std::fs::remove_file(&path)
-            };
+        if existed {
+            for entry in std::fs::read_dir(data_dir).into_iter().flatten().flatten() {
+                if entry.file_name() == std::ffi::OsStr::new("lost+found") {
+                    continue;
+                }
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(data_dir);
         }
     }
     restored
@@ -144,43 +219,86 @@ fn unpack(from: &Path, data_dir: &Path) -> Result<BackupSummary, BackupError> {
     let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut archive = tar::Archive::new(file);
     let not_a_backup = |why: String| BackupError::NotABackup(from.to_owned(), why);
+    let damaged = |why: String| BackupError::Damaged(from.to_owned(), why);
+    let mut databases = Vec::new();
     for entry in archive.entries().map_err(|e| not_a_backup(e.to_string()))? {
-        let mut entry = entry.map_err(|e| not_a_backup(e.to_string()))?;
+        let mut entry = entry.map_err(|e| damaged(e.to_string()))?;
         let name = entry
             .path()
             .map_err(|e| not_a_backup(e.to_string()))?
+            .to_string_lossy()
             .into_owned();
         // Only the names a backup holds: nothing lands outside the data directory.
-        let plain = name == Path::new("intake.key")
-            || name == Path::new("centre.db")
-            || (name.starts_with("campaigns")
-                && name.components().count() == 2
-                && name.extension().is_some_and(|e| e == "db"))
-            || (name.components().count() == 1 && name.extension().is_some_and(|e| e == "db"));
-        if !plain || entry.header().entry_type() != tar::EntryType::Regular {
-            return Err(not_a_backup(format!("unexpected entry {}", name.display())));
+        let known =
+            name == "intake.key" || name == "centre.db" || crate::service::is_campaign_file(&name);
+        if !known || entry.header().entry_type() != tar::EntryType::Regular {
+            return Err(not_a_backup(format!("unexpected entry {name}")));
+        }
+        if name == "intake.key" && entry.size() > MAX_KEY_BYTES {
+            return Err(not_a_backup(format!(
+                "intake.key is {} bytes, not a key",
+                entry.size()
+            )));
         }
         let target = data_dir.join(&name);
         if let Some(dir) = target.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io(dir.display(), e))?;
         }
-        entry.unpack(&target).map_err(|e| io(target.display(), e))?;
+        entry
+            .unpack(&target)
+            .map_err(|e| damaged(format!("{name}: {e}")))?;
+        if name != "intake.key" && name != "centre.db" {
+            databases.push(name);
+        }
     }
     if !data_dir.join("centre.db").exists() || !data_dir.join("intake.key").exists() {
         return Err(not_a_backup("no centre.db or intake.key in it".into()));
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(
-            data_dir.join("intake.key"),
-            std::fs::Permissions::from_mode(0o600),
-        );
+    let _ = std::fs::set_permissions(
+        data_dir.join("intake.key"),
+        std::fs::Permissions::from_mode(0o600),
+    );
+    // Every database whole, named when it is not.
+    for name in std::iter::once("centre.db").chain(databases.iter().map(String::as_str)) {
+        let check = rusqlite::Connection::open_with_flags(
+            data_dir.join(name),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .and_then(|c| c.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)));
+        match check {
+            Ok(ok) if ok == "ok" => {}
+            Ok(problem) => return Err(damaged(format!("{name}: {problem}"))),
+            Err(e) => return Err(damaged(format!("{name}: {e}"))),
+        }
     }
-    let centre = crate::open(data_dir).map_err(BackupError::Io)?;
+    // Exactly the campaign files the registry names: no more, no less.
+    let named: Vec<String> = {
+        use crate::store::CentreStore;
+        crate::store::sqlite::centre_store(&data_dir.join("centre.db"))
+            .map_err(|e| damaged(format!("centre.db: {e}")))?
+            .campaigns()
+            .map_err(|e| damaged(format!("centre.db: {e}")))?
+            .into_iter()
+            .map(|e| e.storage)
+            .collect()
+    };
+    if let Some(outside) = named.iter().find(|s| !crate::service::is_campaign_file(s)) {
+        return Err(not_a_backup(format!(
+            "its registry names {outside:?}, which is not a campaign file"
+        )));
+    }
+    if let Some(missing) = named.iter().find(|s| !databases.contains(s)) {
+        return Err(damaged(format!("{missing} is missing")));
+    }
+    if let Some(extra) = databases.iter().find(|d| !named.contains(d)) {
+        return Err(not_a_backup(format!(
+            "{extra} is in no campaign of its registry"
+        )));
+    }
+    let centre = crate::open(data_dir).map_err(BackupError::DoesNotOpen)?;
     let campaigns = centre
         .entries()
-        .map_err(|e| BackupError::Io(e.to_string()))?
+        .map_err(|e| BackupError::DoesNotOpen(e.to_string()))?
         .into_iter()
         .map(|e| e.id)
         .collect();

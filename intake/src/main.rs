@@ -37,11 +37,35 @@ struct Place {
 }
 
 impl Place {
+    /// The centre that is there; a data directory without one is refused (a mistyped path
+    /// must not quietly become a new, empty centre with a new key).
     fn open(&self) -> Result<intake::service::Centre, String> {
-        match (&self.database, &self.data_dir) {
+        if let Some(dir) = self.sqlite()? {
+            if !dir.join("centre.db").exists() && !dir.join("intake.db").exists() {
+                return Err(format!(
+                    "no centre in {}: check --data-dir (FIELDPOST_DATA_DIR), or import a campaign there first (intake import)",
+                    dir.display()
+                ));
+            }
+        }
+        self.open_or_create()
+    }
+
+    /// The centre, made if the data directory has none yet (`import`).
+    fn open_or_create(&self) -> Result<intake::service::Centre, String> {
+        match (&self.database, self.sqlite()?) {
             (Some(url), _) => intake::service::open_postgres(url).map_err(|e| e.to_string()),
             (None, Some(dir)) => intake::open(dir),
             (None, None) => Err("name a --data-dir or a --database".into()),
+        }
+    }
+
+    /// The SQLite data directory, when that is where the centre is.
+    fn sqlite(&self) -> Result<Option<&PathBuf>, String> {
+        match (&self.database, &self.data_dir) {
+            (Some(_), Some(_)) => Err("both a data directory (--data-dir, FIELDPOST_DATA_DIR) and a database (--database, FIELDPOST_DATABASE) are named: keep only the one the centre is in".into()),
+            (None, dir) => Ok(dir.as_ref()),
+            (Some(_), None) => Ok(None),
         }
     }
 }
@@ -189,13 +213,15 @@ enum Command {
     Backup {
         #[command(flatten)]
         place: Place,
-        /// The backup file to write (a tar archive).
+        /// The backup file to write (a tar archive, readable by its owner only: it holds the
+        /// intake's key); it must not exist yet, nor be inside the data directory.
         #[arg(long)]
         to: PathBuf,
     },
     /// Restore a backup made by `intake backup` into a new, empty data directory; serve it from
     /// there. Tablets send again what reached the centre after the backup.
     Restore {
+        /// The backup file `intake backup` wrote.
         #[arg(long)]
         from: PathBuf,
         /// The new data directory.
@@ -339,7 +365,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Import { place, file, forms } => {
             let (campaign, text) = read_campaign(&file)?;
             let forms = forms.iter().map(read_form).collect::<Result<Vec<_>, _>>()?;
-            let centre = place.open()?;
+            let centre = place.open_or_create()?;
             let s = centre
                 .import(&campaign, &text, &forms, chrono::Utc::now())
                 .map_err(|e| e.to_string())?;
@@ -557,9 +583,8 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Backup { place, to } => {
-            let dir = match (&place.database, &place.data_dir) {
-                (None, Some(dir)) => dir,
-                _ => return Err("on PostgreSQL the database's own tools back it up: pg_dump -Fc (see docs/deployment.md)".into()),
+            let Some(dir) = place.sqlite()? else {
+                return Err("on PostgreSQL the database's own tools back it up: pg_dump -Fc (see docs/deployment.md)".into());
             };
             let s = intake::backup::backup(dir, &to).map_err(|e| e.to_string())?;
             println!(
@@ -622,6 +647,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 ..intake::serve::Limits::default()
             };
             let mut centre = place.open()?;
+            // One process per data directory: a second one over the same SQLite files would
+            // not share the first's writer. Held while serving; the kernel drops it at exit.
+            let _serving = match place.sqlite()? {
+                Some(dir) => Some(serving_lock(dir)?),
+                None => None,
+            };
             centre.secure_cookies = secure_cookies || tls.is_some();
             centre.trusted_proxies = trusted_proxies;
             let centre = Arc::new(centre);
@@ -643,6 +674,25 @@ fn run(cli: Cli) -> Result<(), String> {
                 intake::serve::serve(listener, intake::http::router(centre), limits, tls, shutdown).await.map_err(|e| e.to_string())
             })
         }
+    }
+}
+
+/// An exclusive lock on `serve.lock` in the data directory, or why another process has it.
+fn serving_lock(dir: &std::path::Path) -> Result<std::fs::File, String> {
+    let path = dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another intake already serves {}: one process per data directory (several processes need PostgreSQL: see docs/deployment.md)",
+            dir.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
     }
 }
 

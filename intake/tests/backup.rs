@@ -182,3 +182,187 @@ fn write_tar(path: &Path, entries: &[(&str, &[u8])]) {
     out.resize(out.len() + 1024, 0);
     std::fs::write(path, out).unwrap();
 }
+
+/// Repacks a backup with `change` applied to its unpacked files (as someone holding the file
+/// could).
+fn altered_backup(good: &Path, into: &Path, change: impl FnOnce(&Path)) {
+    let work = tempfile::tempdir().unwrap();
+    tar::Archive::new(std::fs::File::open(good).unwrap())
+        .unpack(work.path())
+        .unwrap();
+    change(work.path());
+    let mut builder = tar::Builder::new(std::fs::File::create(into).unwrap());
+    for name in walk(work.path(), work.path()) {
+        builder
+            .append_path_with_name(work.path().join(&name), &name)
+            .unwrap();
+    }
+    builder.finish().unwrap();
+}
+
+fn walk(root: &Path, dir: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            names.extend(walk(root, &e.path()));
+        } else {
+            let name = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            names.push(name);
+        }
+    }
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backups_never_overwrite_or_leak_and_a_restore_trusts_nothing_in_the_file() {
+    let server = TestServer::start().await;
+    if server.place.is_postgres() {
+        return; // SQLite's own commands; PostgreSQL's dumps are the database's business
+    }
+    let data = server.place.dir.path();
+    let d = data.to_str().unwrap();
+    let keep = tempfile::tempdir().unwrap();
+    let at = |name: &str| keep.path().join(name).to_string_lossy().into_owned();
+
+    // A backup never replaces anything, never lands in the data directory, and names a
+    // folder that is not a centre as such.
+    std::fs::write(at("taken"), "mine").unwrap();
+    let (ok, out) = run(BIN, &["backup", "--data-dir", d, "--to", &at("taken")]);
+    assert!(!ok && out.contains("already exists"), "{out}");
+    assert_eq!(std::fs::read_to_string(at("taken")).unwrap(), "mine");
+    let inside = data.join("campaigns/backup.tar");
+    let (ok, out) = run(
+        BIN,
+        &["backup", "--data-dir", d, "--to", inside.to_str().unwrap()],
+    );
+    assert!(!ok && out.contains("inside the data directory"), "{out}");
+    let (ok, out) = run(
+        BIN,
+        &["backup", "--data-dir", &at(""), "--to", &at("b0.tar")],
+    );
+    assert!(!ok && out.contains("not a centre"), "{out}");
+
+    // A staging folder a killed backup left is cleared by the next; the backup is owner-only.
+    let abandoned = keep.path().join(".fieldpost-backup-4000000-abc");
+    std::fs::create_dir(&abandoned).unwrap();
+    std::fs::write(abandoned.join("centre.db"), "names of people").unwrap();
+    let (ok, out) = run(BIN, &["backup", "--data-dir", d, "--to", &at("good.tar")]);
+    assert!(ok, "{out}");
+    assert!(!abandoned.exists(), "the abandoned copy is gone");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(at("good.tar"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let leftovers: Vec<_> = std::fs::read_dir(keep.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A registry that points out of the data directory, a database no campaign names, and a
+    // damaged campaign file are refused, and a refused restore leaves no directory behind.
+    let outside = keep.path().join("victim.db");
+    let cases: [(&str, Box<dyn FnOnce(&Path)>, &str); 3] = [
+        (
+            "outside.tar",
+            Box::new(|dir: &Path| {
+                let db = rusqlite::Connection::open(dir.join("centre.db")).unwrap();
+                db.execute(
+                    "UPDATE campaigns SET storage = ?1",
+                    [outside.to_str().unwrap()],
+                )
+                .unwrap();
+            }),
+            "not a campaign file",
+        ),
+        (
+            "extra.tar",
+            Box::new(|dir: &Path| {
+                std::fs::copy(
+                    dir.join("campaigns/qt-sipas-2024.db"),
+                    dir.join("campaigns/zzz.db"),
+                )
+                .unwrap();
+            }),
+            "in no campaign of its registry",
+        ),
+        (
+            "damaged.tar",
+            Box::new(|dir: &Path| {
+                std::fs::write(dir.join("campaigns/qt-sipas-2024.db"), b"not a database").unwrap();
+            }),
+            "campaigns/qt-sipas-2024.db",
+        ),
+    ];
+    for (name, change, said) in cases {
+        altered_backup(Path::new(&at("good.tar")), Path::new(&at(name)), change);
+        let target = keep.path().join(format!("restored-{name}"));
+        let (ok, out) = run(
+            BIN,
+            &[
+                "restore",
+                "--from",
+                &at(name),
+                "--data-dir",
+                target.to_str().unwrap(),
+            ],
+        );
+        assert!(!ok && out.contains(said), "{name}: {out}");
+        assert!(!target.exists(), "{name}: nothing left behind");
+        assert!(!outside.exists(), "{name}: nothing made outside");
+    }
+
+    // The restored centre serves; a folder with no centre is not served as a new one, and one
+    // data directory is served by one process only.
+    let restored = keep.path().join("restored");
+    let (ok, out) = run(
+        BIN,
+        &[
+            "restore",
+            "--from",
+            &at("good.tar"),
+            "--data-dir",
+            restored.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    let restored_args = vec![
+        "--data-dir".to_string(),
+        restored.to_string_lossy().into_owned(),
+    ];
+    let first = ServeProcess::start(BIN.as_ref(), &restored_args, "127.0.0.1:0", false).unwrap();
+    let second = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(&restored_args)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success() && said.contains("another intake already serves"),
+        "{said}"
+    );
+    drop(first);
+    let empty = tempfile::tempdir().unwrap();
+    let (ok, out) = run(
+        BIN,
+        &[
+            "serve",
+            "--data-dir",
+            empty.path().to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    assert!(!ok && out.contains("no centre in"), "{out}");
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+}

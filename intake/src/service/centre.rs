@@ -42,8 +42,33 @@ pub struct SqliteStores {
     pub dir: PathBuf,
 }
 
+/// Whether a registry entry names a file inside the data directory: `campaigns/<name>.db`, or
+/// the one-campaign days' `intake.db`. A registry is data (a backup may have been altered), so
+/// a path out of the directory is never opened.
+pub fn is_campaign_file(storage: &str) -> bool {
+    let plain = |name: &str| {
+        name.strip_suffix(".db").is_some_and(|stem| {
+            !stem.is_empty()
+                && stem
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+                && !stem.starts_with('.')
+        })
+    };
+    match storage.split_once('/') {
+        Some(("campaigns", name)) => plain(name),
+        None => storage == "intake.db",
+        _ => false,
+    }
+}
+
 impl Stores for SqliteStores {
     fn open(&self, storage: &str) -> Result<Arc<dyn Store>, StoreError> {
+        if !is_campaign_file(storage) {
+            return Err(StoreError::Corrupt(format!(
+                "the campaign registry names {storage:?}, which is not a campaign file of this data directory"
+            )));
+        }
         Ok(Arc::new(crate::store::sqlite::campaign_store(
             &self.dir.join(storage),
         )?))

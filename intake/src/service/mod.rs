@@ -20,7 +20,8 @@ mod supervision;
 mod years;
 
 pub use centre::{
-    open_postgres, open_sqlite, Centre, PostgresStores, Shared, SqliteStores, Stores,
+    is_campaign_file, open_postgres, open_sqlite, Centre, PostgresStores, Shared, SqliteStores,
+    Stores,
 };
 pub use years::{KeptIndex, KeptRow, YearCell, YearComparison, YearRow};
 

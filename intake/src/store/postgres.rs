@@ -133,6 +133,14 @@ impl Database {
         let config: postgres::Config = url.parse().map_err(|e| {
             StoreError::Postgres(format!("the database address cannot be read: {e}"))
         })?;
+        // One connection first, so that what PostgreSQL says (no such database, authentication
+        // failed, …) reaches the operator; the pool would only report a timeout.
+        config.connect(NoTls).map_err(|e| {
+            StoreError::Postgres(format!(
+                "cannot connect to the database: {}",
+                e.clone_message()
+            ))
+        })?;
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
@@ -381,7 +389,7 @@ fn classify(e: &postgres::Error) -> (StoreError, bool) {
             // when it runs again.
             || *c == SqlState::UNIQUE_VIOLATION
     });
-    (from_pg(e.clone_message()), retry)
+    (StoreError::Postgres(e.clone_message()), retry)
 }
 
 trait CloneMessage {
@@ -389,16 +397,26 @@ trait CloneMessage {
 }
 
 impl CloneMessage for postgres::Error {
+    /// What PostgreSQL said (its code and message), or the error with its causes — the bare
+    /// `Display` of a client error is often just "db error".
     fn clone_message(&self) -> String {
         match self.as_db_error() {
             Some(db) => format!("{}: {}", db.code().code(), db.message()),
-            None => self.to_string(),
+            None => {
+                let mut message = self.to_string();
+                let mut cause = std::error::Error::source(self);
+                while let Some(c) = cause {
+                    message.push_str(&format!(": {c}"));
+                    cause = c.source();
+                }
+                message
+            }
         }
     }
 }
 
-fn from_pg(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Postgres(e.to_string())
+fn from_pg(e: postgres::Error) -> StoreError {
+    StoreError::Postgres(e.clone_message())
 }
 
 impl Backend for Schema {
