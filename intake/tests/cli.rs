@@ -353,8 +353,8 @@ fn an_operator_runs_the_demo_end_to_end() {
 fn the_demo_set_up_leaves_no_plain_ministry_key_and_audits_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/setup-demo");
-    // On PostgreSQL the script's commands find the database in FIELDPOST_DATABASE (it wins over
-    // their --data-dir), as an operator's environment would name it.
+    // On PostgreSQL the script puts the centre in the database FIELDPOST_DATABASE names, as an
+    // operator's environment would name it.
     let place = Place::new();
     let mut command = Command::new("bash");
     command.args([script, BIN, dir.path().to_str().unwrap(), "127.0.0.1:8080"]);
@@ -436,4 +436,18 @@ fn the_demo_set_up_leaves_no_plain_ministry_key_and_audits_the_cli() {
     assert_eq!(scopes("bonv"), ["qt-sipas-2024"]);
     assert_eq!(scopes("snv-bd"), ["bd-hailong-2024"]);
     assert_eq!(scopes("gs-bd-tdm"), ["bd-hailong-2024"]);
+}
+
+#[test]
+fn a_database_that_refuses_says_what_postgresql_said() {
+    let Some(server) = support::place::postgres_server() else {
+        return; // PostgreSQL's suite only (scripts/test runs it)
+    };
+    let base = server.rsplit_once('/').unwrap().0;
+    let missing = format!("{base}/no_such_database_here");
+    let (ok, _, err) = run(&["serve", "--database", &missing, "--listen", "127.0.0.1:0"]);
+    assert!(
+        !ok && err.contains("no_such_database_here") && err.contains("does not exist"),
+        "{err}"
+    );
 }

@@ -134,8 +134,9 @@ impl Database {
             StoreError::Postgres(format!("the database address cannot be read: {e}"))
         })?;
         // One connection first, so that what PostgreSQL says (no such database, authentication
-        // failed, …) reaches the operator; the pool would only report a timeout.
-        config.connect(NoTls).map_err(|e| {
+        // failed, …) reaches the operator; the pool would only report a timeout. (The blocking
+        // client runs its own runtime: never on the caller's.)
+        off_the_runtime(|| config.connect(NoTls).map(drop)).map_err(|e| {
             StoreError::Postgres(format!(
                 "cannot connect to the database: {}",
                 e.clone_message()
