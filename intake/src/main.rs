@@ -365,10 +365,35 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Import { place, file, forms } => {
             let (campaign, text) = read_campaign(&file)?;
             let forms = forms.iter().map(read_form).collect::<Result<Vec<_>, _>>()?;
+            // A first import that fails leaves no empty centre behind (its key included).
+            let new_dir = place
+                .sqlite()?
+                .filter(|d| !d.join("centre.db").exists() && !d.join("intake.db").exists())
+                .cloned();
             let centre = place.open_or_create()?;
-            let s = centre
-                .import(&campaign, &text, &forms, chrono::Utc::now())
-                .map_err(|e| e.to_string())?;
+            let s = match centre.import(&campaign, &text, &forms, chrono::Utc::now()) {
+                Ok(s) => s,
+                Err(e) => {
+                    drop(centre);
+                    if let Some(dir) = new_dir {
+                        for made in [
+                            "centre.db",
+                            "centre.db-wal",
+                            "centre.db-shm",
+                            "intake.key",
+                            "campaigns",
+                        ] {
+                            let path = dir.join(made);
+                            let _ = if path.is_dir() {
+                                std::fs::remove_dir_all(&path)
+                            } else {
+                                std::fs::remove_file(&path)
+                            };
+                        }
+                    }
+                    return Err(e.to_string());
+                }
+            };
             centre
                 .accounts()
                 .audit(
