@@ -137,8 +137,8 @@ impl Intake {
                 return Err(e);
             }
         };
-        let form = self.form()?;
-        let versions = self.forms()?;
+        let versions = self.form_versions()?;
+        let form = versions.current();
         let enumerators = self.enumerator_names()?;
         // A code's Vietnamese label in the sheet's own version, or none (numbers, text).
         let label = |version: &forms::Form,
@@ -170,7 +170,7 @@ impl Intake {
         // older version asked (sheets sealed under it keep their answers). Coded questions get
         // two columns: the code, and its label.
         let mut columns: Vec<&forms::load::Question> = form.questions.iter().collect();
-        let mut older: Vec<(&String, &forms::Form)> = versions.iter().collect();
+        let mut older: Vec<(&String, &forms::Form)> = versions.all.iter().collect();
         older.sort_by(|a, b| a.0.cmp(b.0));
         for (_, version) in &older {
             for q in &version.questions {
@@ -237,7 +237,7 @@ impl Intake {
         }
         for (f, sheet) in &opened.sheets {
             let mut row = place(f, &sheet.form, "đã mở");
-            let version = versions.get(&sheet.form).unwrap_or(&form);
+            let version = versions.of(&sheet.form);
             for column in &columns {
                 let answer = sheet.answers.get(&column.id);
                 let values: Vec<&serde_json::Value> = match answer {
@@ -322,7 +322,8 @@ impl Intake {
             opened.unopenable.len()
         );
         self.audit(by, "index_computed", &detail, address, now)?;
-        let form = self.form()?;
+        let versions = self.form_versions()?;
+        let form = versions.current();
         // Straight-lining: every satisfaction item of the index answered with one code.
         let items: Vec<String> = form
             .definition
@@ -339,13 +340,12 @@ impl Intake {
             10,
         );
         // Each sheet judged by the version it was sealed under.
-        let versions = self.forms()?;
         let versioned: Vec<(&forms::index::OpenedForm, &forms::Form)> = forms_opened
             .iter()
             .zip(&sealed_under)
-            .map(|(f, reference)| (f, versions.get(reference).unwrap_or(&form)))
+            .map(|(f, reference)| (f, versions.of(reference)))
             .collect();
-        let report = forms::index::compute_versioned(&form, &versioned);
+        let report = forms::index::compute_versioned(form, &versioned);
         // Kept for the comparison of years (figures only, never an answer).
         let kept = super::KeptIndex::of(&report, &self.store.place_names()?);
         self.store.keep_index(

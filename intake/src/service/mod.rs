@@ -170,6 +170,24 @@ pub struct ComputedIndex {
     pub unopenable: Vec<Unopenable>,
 }
 
+/// A campaign's form versions by reference, and the reference of the current one.
+pub struct FormVersions {
+    pub current: String,
+    pub all: HashMap<String, forms::Form>,
+}
+
+impl FormVersions {
+    /// The version new sheets are keyed with.
+    pub fn current(&self) -> &forms::Form {
+        &self.all[&self.current]
+    }
+
+    /// The version a sheet names, or the current one for a reference the campaign lacks.
+    pub fn of(&self, reference: &str) -> &forms::Form {
+        self.all.get(reference).unwrap_or_else(|| self.current())
+    }
+}
+
 /// One campaign's intake: its store, with what every campaign of the centre shares.
 pub struct Intake {
     /// The campaign's id (its store's campaign row holds the rest).
@@ -205,10 +223,23 @@ impl Intake {
 
     /// The form new sheets are keyed with: the version the campaign names now.
     pub fn form(&self) -> Result<forms::Form, IntakeError> {
-        let campaign = self.store.campaign()?;
-        self.forms()?.remove(&campaign.info.form).ok_or_else(|| {
-            IntakeError::Store(crate::store::StoreError::FormMissing(campaign.info.form))
-        })
+        let mut versions = self.form_versions()?;
+        Ok(versions
+            .all
+            .remove(&versions.current)
+            .expect("form_versions holds the current version"))
+    }
+
+    /// Every form version, read and compiled once, with the one new sheets are keyed with.
+    pub fn form_versions(&self) -> Result<FormVersions, IntakeError> {
+        let current = self.store.campaign()?.info.form;
+        let all = self.forms()?;
+        if !all.contains_key(&current) {
+            return Err(IntakeError::Store(crate::store::StoreError::FormMissing(
+                current,
+            )));
+        }
+        Ok(FormVersions { current, all })
     }
 
     /// Every form version of the campaign, by reference: each sheet is opened, checked and
