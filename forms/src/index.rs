@@ -171,15 +171,7 @@ fn plan(form: &Form) -> Option<Plan<'_>> {
 
 /// One form's verdict per item: (satisfied, valid) as 0 or 1.
 fn judge(plan: &Plan, answers: &BTreeMap<String, Json>) -> Vec<(u64, u64)> {
-    plan.items
-        .iter()
-        .map(|(id, codes)| match answers.get(id).and_then(Json::as_i64) {
-            Some(code) if codes.contains(&code) => {
-                (u64::from(plan.rule.satisfied_codes.contains(&code)), 1)
-            }
-            _ => (0, 0),
-        })
-        .collect()
+    judge_as(plan, Some(plan), answers)
 }
 
 fn add(verdict: &[(u64, u64)], into: &mut Counts) {
@@ -328,7 +320,8 @@ pub fn compute_versioned(current: &Form, forms: &[(&OpenedForm, &Form)]) -> Inde
     IndexReport { areas, national }
 }
 
-/// A sheet of another version judged on `current`'s items with its own version's codes.
+/// A sheet judged on `current`'s items with its own version's valid and satisfied codes (an
+/// item its version lacks, or a version without an index rule, counts as not answered).
 fn judge_as(
     current: &Plan,
     version: Option<&Plan>,
