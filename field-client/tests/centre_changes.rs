@@ -7,16 +7,6 @@ use field_client::{Client, ClientError, RetryPolicy};
 use intake::store::ReassignTarget;
 use sync_protocol::{api::rejection, event::Recipient, lifecycle::HouseholdStatus};
 
-fn enrolled(centre: &support::Centre, enumerator: &str, dir: &std::path::Path) -> Client {
-    let mut client = Client::open(dir).unwrap();
-    let code = centre
-        .intake
-        .issue_enrollment_code(enumerator, chrono::Duration::hours(1), "test")
-        .unwrap();
-    client.enroll(&centre.url, &code, "tablet").unwrap();
-    client
-}
-
 fn sampled(client: &Client, village: &str) -> Vec<String> {
     client
         .households()
@@ -32,8 +22,8 @@ fn a_village_reassigned_while_the_device_was_offline_is_rejected_per_event_and_m
 ) {
     let centre = support::start_centre();
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut a = enrolled(&centre, "enum-dh-p2", dir_a.path());
-    let mut b = enrolled(&centre, "enum-dh-p4", dir_b.path());
+    let mut a = support::enrolled(&centre, "enum-dh-p2", dir_a.path());
+    let mut b = support::enrolled(&centre, "enum-dh-p4", dir_b.path());
     let moved_village = sampled(&a, "dh-p2-kp1");
     let kept_village = sampled(&a, "dh-p2-kp2");
     assert!(sampled(&b, "dh-p2-kp1").is_empty());
@@ -117,7 +107,7 @@ fn a_village_reassigned_while_the_device_was_offline_is_rejected_per_event_and_m
 fn a_replacement_tablet_continues_the_chain_and_the_lost_one_is_refused() {
     let centre = support::start_centre();
     let (lost_dir, new_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut lost = enrolled(&centre, "enum-qt-hl", lost_dir.path());
+    let mut lost = support::enrolled(&centre, "enum-qt-hl", lost_dir.path());
     let village = sampled(&lost, "qt-hl-nl");
     for h in &village[..5] {
         lost.distribute(h, Recipient::Representative, None).unwrap();
@@ -127,7 +117,7 @@ fn a_replacement_tablet_continues_the_chain_and_the_lost_one_is_refused() {
     assert_eq!(before.next_seq, 6);
 
     // The tablet falls in the river; the enumerator enrolls a new one with a new code.
-    let mut replacement = enrolled(&centre, "enum-qt-hl", new_dir.path());
+    let mut replacement = support::enrolled(&centre, "enum-qt-hl", new_dir.path());
     let after = replacement.enrollment().unwrap();
     assert_eq!(
         (after.next_seq, after.last_hash),
@@ -174,8 +164,8 @@ fn a_replacement_tablet_continues_the_chain_and_the_lost_one_is_refused() {
 fn refused_work_travels_back_a_supervisor_decides_it_and_both_devices_learn_the_decision() {
     let centre = support::start_centre();
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut a = enrolled(&centre, "enum-dh-p2", dir_a.path());
-    let mut b = enrolled(&centre, "enum-dh-p4", dir_b.path());
+    let mut a = support::enrolled(&centre, "enum-dh-p2", dir_a.path());
+    let mut b = support::enrolled(&centre, "enum-dh-p4", dir_b.path());
     let village = sampled(&a, "dh-p2-kp1");
     let names = centre.intake.enumerator_names().unwrap();
     let (name_a, name_b) = (&names["enum-dh-p2"], &names["enum-dh-p4"]);

@@ -15,17 +15,8 @@ fn a_centre_restored_from_a_backup_gets_back_what_came_after_it_from_the_tablets
     let backup_file = keep.path().join("centre.backup");
     let device_dir = tempfile::tempdir().unwrap();
     let other_dir = tempfile::tempdir().unwrap();
-    let enroll = |dir: &std::path::Path, enumerator: &str| {
-        let mut client = Client::open(dir).unwrap();
-        let code = centre
-            .intake
-            .issue_enrollment_code(enumerator, chrono::Duration::hours(1), "test")
-            .unwrap();
-        client.enroll(&centre.url, &code, "tablet").unwrap();
-        client
-    };
-    let mut tablet = enroll(device_dir.path(), "enum-dh-p2");
-    let mut other = enroll(other_dir.path(), "enum-gl-tt");
+    let mut tablet = support::enrolled(&centre, "enum-dh-p2", device_dir.path());
+    let mut other = support::enrolled(&centre, "enum-gl-tt", other_dir.path());
     let sampled = |c: &Client| -> Vec<String> {
         c.households()
             .unwrap()

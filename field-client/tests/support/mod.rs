@@ -17,3 +17,14 @@ pub fn start_centre() -> Centre {
 pub fn answers_for(form: &forms::Form, variant: i64) -> BTreeMap<String, Value> {
     forms::sample::complete_answers(form, variant)
 }
+
+/// A device in `dir`, enrolled as `enumerator` with a fresh code from `centre`.
+pub fn enrolled(centre: &Centre, enumerator: &str, dir: &std::path::Path) -> field_client::Client {
+    let mut client = field_client::Client::open(dir).unwrap();
+    let code = centre
+        .intake
+        .issue_enrollment_code(enumerator, chrono::Duration::hours(1), "test")
+        .unwrap();
+    client.enroll(&centre.url, &code, "tablet").unwrap();
+    client
+}
