@@ -5,7 +5,6 @@
 
 mod support;
 
-use intake::local::ServeProcess;
 use std::{path::Path, process::Command};
 use support::{place::Place, TestServer};
 use sync_protocol::api;
@@ -23,10 +22,6 @@ fn run(program: &str, args: &[&str]) -> (bool, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
-}
-
-fn serve(place: &Place) -> ServeProcess {
-    ServeProcess::start(BIN.as_ref(), &place.args(), "127.0.0.1:0", false).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -114,7 +109,7 @@ async fn a_backup_taken_while_serving_is_restored_and_the_tablets_fill_it_in() {
         }
     }
     drop(server);
-    let served = serve(&restored);
+    let served = restored.serve();
 
     // The same centre: its key signs, its chain stands where the backup left it.
     let http = reqwest::Client::new();
@@ -340,7 +335,7 @@ async fn backups_never_overwrite_or_leak_and_a_restore_trusts_nothing_in_the_fil
         "--data-dir".to_string(),
         restored.to_string_lossy().into_owned(),
     ];
-    let first = ServeProcess::start(BIN.as_ref(), &restored_args, "127.0.0.1:0", false).unwrap();
+    let first = support::place::serve(&restored_args);
     let second = std::process::Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(&restored_args)

@@ -6,7 +6,7 @@
 mod support;
 
 use chrono::Utc;
-use intake::{demo, local::ServeProcess, store::Store};
+use intake::{demo, store::Store};
 use rand::{Rng, SeedableRng};
 use std::{
     collections::BTreeMap,
@@ -105,16 +105,6 @@ fn prepare(place: &Place) -> Vec<Chain> {
         .collect()
 }
 
-fn start(place: &Place) -> ServeProcess {
-    ServeProcess::start(
-        env!("CARGO_BIN_EXE_intake").as_ref(),
-        &place.args(),
-        "127.0.0.1:0",
-        false,
-    )
-    .unwrap()
-}
-
 /// Sends each chain's frames in order from `from[enumerator]`, recording receipted seqs.
 async fn send(
     base: &str,
@@ -160,7 +150,7 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
     for seed in 0..3u64 {
         let place = Place::new();
         let chains = prepare(&place);
-        let mut server = start(&place);
+        let mut server = place.serve();
         let receipted = Arc::new(Mutex::new(Vec::new()));
         let kill_after =
             Duration::from_millis(rand_chacha::ChaCha8Rng::seed_from_u64(seed).gen_range(30..300));
@@ -209,7 +199,7 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
         drop(store);
 
         // The devices resume from the intake's chain heads and finish.
-        let server = start(&place);
+        let server = place.serve();
         rt.block_on(send(
             &server.url,
             &chains,

@@ -38,18 +38,6 @@ const FORMS_PER_BATCH: usize = 4;
 const PROCESSES: usize = 3;
 const OWNER_PASSWORD: &str = "mật khẩu của Bộ cho đội máy";
 
-type Process = ServeProcess;
-
-fn start(place: &Place) -> Process {
-    ServeProcess::start(
-        env!("CARGO_BIN_EXE_intake").as_ref(),
-        &place.args(),
-        "127.0.0.1:0",
-        false,
-    )
-    .unwrap()
-}
-
 /// A device's work: its frames in chain order, and the receipts it was given.
 struct Device {
     enumerator: String,
@@ -165,8 +153,8 @@ fn a_fleet_through_several_processes_survives_sigkills_and_arrives_exactly_once(
     let place = Place::new();
     let (devices, intake_key, campaign, households) = prepare(&place);
     assert!(devices.len() >= 50, "{} devices", devices.len());
-    let processes: Arc<Mutex<Vec<Process>>> =
-        Arc::new(Mutex::new((0..PROCESSES).map(|_| start(&place)).collect()));
+    let processes: Arc<Mutex<Vec<ServeProcess>>> =
+        Arc::new(Mutex::new((0..PROCESSES).map(|_| place.serve()).collect()));
     let live: Arc<RwLock<Vec<String>>> = Arc::new(RwLock::new(
         processes
             .lock()
@@ -201,13 +189,7 @@ fn a_fleet_through_several_processes_survives_sigkills_and_arrives_exactly_once(
                 all[victim].kill(); // SIGKILL
                 kills.fetch_add(1, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(rng.gen_range(20..300)));
-                let started = ServeProcess::start(
-                    env!("CARGO_BIN_EXE_intake").as_ref(),
-                    &place_args,
-                    "127.0.0.1:0",
-                    false,
-                )
-                .unwrap();
+                let started = support::place::serve(&place_args);
                 let base = started.url.clone();
                 live.write().unwrap().push(base.clone());
                 all[victim] = started;

@@ -3,8 +3,19 @@
 //! fresh database of its own on that server. Every intake test runs on both: `scripts/test`
 //! runs the suite once without the variable and once with it.
 
-use intake::{service::Centre, store::campaign::SqlStore};
+use intake::{local::ServeProcess, service::Centre, store::campaign::SqlStore};
 use tempfile::TempDir;
+
+/// A real `intake serve` process (this crate's binary) with `args`, on a free loopback port.
+pub fn serve(args: &[String]) -> ServeProcess {
+    ServeProcess::start(
+        env!("CARGO_BIN_EXE_intake").as_ref(),
+        args,
+        "127.0.0.1:0",
+        false,
+    )
+    .unwrap()
+}
 
 /// The server tests create their databases on, if any.
 pub fn postgres_server() -> Option<String> {
@@ -72,6 +83,11 @@ impl Place {
             None => intake::open(self.dir.path()).unwrap(),
             Some(url) => intake::service::open_postgres(url).unwrap(),
         }
+    }
+
+    /// A real `intake serve` process over this place, on a free loopback port.
+    pub fn serve(&self) -> ServeProcess {
+        serve(&self.args())
     }
 
     /// `intake` command-line arguments that name this place.
