@@ -380,19 +380,14 @@ impl Device {
         self.child = Some(command.spawn().unwrap());
     }
 
-    /// SIGKILL, if it is running; whether it was.
+    /// SIGKILL, if it is running (a finished tablet has no process); whether it was.
     fn kill(&mut self) -> bool {
-        match self.child.take() {
-            Some(mut c) if !self.done => {
-                let _ = c.kill();
-                let _ = c.wait();
-                true
-            }
-            other => {
-                self.child = other;
-                false
-            }
-        }
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        true
     }
 
     /// Notes a tablet that finished; a tablet that failed by itself fails the run.
@@ -412,10 +407,7 @@ impl Device {
 
 impl Drop for Device {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.kill();
     }
 }
 
@@ -545,51 +537,48 @@ async fn pass(client: TcpStream, upstream: u16, fault: Option<LinkFault>, kept: 
         }
         kept.push_back(record.clone());
     }
-    let up = async {
-        let mut buf = vec![0u8; 8192];
-        let mut passed = 0;
-        loop {
-            let n = match client_read.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            let allowed = n.min(request_limit - passed);
-            {
-                let mut record = record.lock().unwrap();
-                if record.len() + allowed <= KEPT_BYTES {
-                    record.extend_from_slice(&buf[..allowed]);
-                }
-            }
-            if server_write.write_all(&buf[..allowed]).await.is_err() {
-                break;
-            }
-            passed += allowed;
-            if allowed < n || passed == request_limit {
-                break;
-            }
-        }
-    };
-    let down = async {
-        let mut buf = vec![0u8; 8192];
-        let mut passed = 0;
-        loop {
-            let n = match server_read.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            let allowed = n.min(response_limit - passed);
-            if client_write.write_all(&buf[..allowed]).await.is_err() {
-                break;
-            }
-            passed += allowed;
-            if allowed < n || passed == response_limit {
-                break;
-            }
-        }
-    };
+    let up = copy_at_most(
+        &mut client_read,
+        &mut server_write,
+        request_limit,
+        Some(&record),
+    );
+    let down = copy_at_most(&mut server_read, &mut client_write, response_limit, None);
     // Whichever way ends first ends the connection, as a cut link does.
     tokio::select! {
         _ = up => {},
         _ = down => {},
+    }
+}
+
+/// Copies from `from` to `to` until either side closes or `limit` bytes have passed (then
+/// cuts), keeping what passed in `record` up to [`KEPT_BYTES`] when given.
+async fn copy_at_most(
+    from: &mut tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+    limit: usize,
+    record: Option<&Mutex<Vec<u8>>>,
+) {
+    let mut buf = vec![0u8; 8192];
+    let mut passed = 0;
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let allowed = n.min(limit - passed);
+        if let Some(record) = record {
+            let mut record = record.lock().unwrap();
+            if record.len() + allowed <= KEPT_BYTES {
+                record.extend_from_slice(&buf[..allowed]);
+            }
+        }
+        if to.write_all(&buf[..allowed]).await.is_err() {
+            return;
+        }
+        passed += allowed;
+        if allowed < n || passed == limit {
+            return;
+        }
     }
 }
