@@ -30,7 +30,8 @@ const FORMS_PER_BATCH: usize = 27;
 const CONCURRENCY: usize = 16;
 
 struct Prepared {
-    frames: Vec<Vec<u8>>,
+    /// Shared with the senders as they are.
+    frames: Arc<Vec<Vec<u8>>>,
     signed: Vec<(SignedBatch, sync_protocol::keys::PublicKey)>,
     forms: usize,
 }
@@ -345,7 +346,7 @@ fn ingest(
     let wire_bytes: usize = prepared.frames.iter().map(|f| f.len()).sum();
 
     let database = matches!(place, Place::Postgres(_)).then(DatabaseRss::start);
-    let frames = Arc::new(prepared.frames.clone());
+    let frames = prepared.frames.clone();
     let (elapsed, mut latencies) = rt.block_on(send_all(&http, &bases, frames.clone()));
     let database_rss = database.map(DatabaseRss::stop);
     latencies.sort();
@@ -495,7 +496,7 @@ async fn prepare(
         }
     }
     Prepared {
-        frames,
+        frames: Arc::new(frames),
         signed: signed_all,
         forms,
     }
