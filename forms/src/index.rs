@@ -19,7 +19,11 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
-use crate::{definition::IndexRule, load::Form};
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{Signed, ToPrimitive, Zero};
+
+use crate::{answer::Reading, definition::IndexRule, load::Form};
 
 /// Where an opened form came from.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,6 +49,79 @@ pub struct Share {
     pub effective_n: f64,
     pub low: Option<f64>,
     pub high: Option<f64>,
+    /// The value rounded from its exact fraction, at every precision a page or file shows.
+    #[serde(skip)]
+    pub rounded: Option<Rounded>,
+}
+
+/// A share rounded half away from zero from its exact value (a fraction of integer counts) to
+/// 0…[`Rounded::MAX_DECIMALS`] decimal places, each as a whole number of units of 10^-d: a
+/// figure exactly on a boundary (27/80 = 0.3375) rounds up, whatever a float sum would say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rounded([i64; Rounded::MAX_DECIMALS + 1]);
+
+impl Rounded {
+    pub const MAX_DECIMALS: usize = 8;
+
+    fn of(exact: &BigRational) -> Rounded {
+        let mut out = [0i64; Rounded::MAX_DECIMALS + 1];
+        for (d, slot) in out.iter_mut().enumerate() {
+            *slot = round_half_away(exact, d).to_i64().unwrap_or(i64::MAX);
+        }
+        Rounded(out)
+    }
+}
+
+/// `x` rounded half away from zero to `decimals` places, in units of 10^-decimals.
+fn round_half_away(x: &BigRational, decimals: usize) -> BigInt {
+    let scaled = x * BigRational::from_integer(BigInt::from(10u32).pow(decimals as u32));
+    let (num, den) = (scaled.numer().abs(), scaled.denom().clone());
+    // floor(|x|·10^d + 1/2) = floor((2·num + den) / (2·den)), then the sign back.
+    let magnitude: BigInt = (num * 2 + &den) / (den * 2);
+    if scaled.is_negative() {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
+
+/// `units` of 10^-decimals written with a point: (3375, 4) → "0.3375".
+pub fn decimal_text(units: i64, decimals: usize) -> String {
+    let sign = if units < 0 { "-" } else { "" };
+    let digits = units.unsigned_abs().to_string();
+    if decimals == 0 {
+        return format!("{sign}{digits}");
+    }
+    let padded = format!("{digits:0>width$}", width = decimals + 1);
+    let (whole, fraction) = padded.split_at(padded.len() - decimals);
+    format!("{sign}{whole}.{fraction}")
+}
+
+impl Share {
+    /// The value rounded half away from zero to `decimals` places, in units of 10^-decimals:
+    /// from the exact fraction where the index computed it, else from the float.
+    pub fn rounded(&self, decimals: usize) -> Option<i64> {
+        let value = self.value?;
+        match self.rounded {
+            Some(r) if decimals <= Rounded::MAX_DECIMALS => Some(r.0[decimals]),
+            _ => {
+                let scaled = value * 10f64.powi(decimals as i32);
+                Some((scaled.abs() + 0.5).floor().copysign(scaled) as i64)
+            }
+        }
+    }
+
+    /// As a percentage with `decimals` places ("33.8"), or `None`.
+    pub fn percent_text(&self, decimals: usize) -> Option<String> {
+        self.rounded(decimals + 2)
+            .map(|units| decimal_text(units, decimals))
+    }
+
+    /// As a fraction of one with `decimals` places ("0.6688"), or `None`.
+    pub fn fraction_text(&self, decimals: usize) -> Option<String> {
+        self.rounded(decimals)
+            .map(|units| decimal_text(units, decimals))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -110,24 +187,69 @@ pub fn wilson(p: f64, n: f64) -> (f64, f64) {
     ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
-fn share(value: Option<f64>, n: u64, n_for_interval: f64) -> Share {
-    match value {
-        None => Share {
-            value: None,
-            n,
-            effective_n: n_for_interval,
-            low: None,
-            high: None,
-        },
-        Some(v) => {
-            let (low, high) = wilson(v, n_for_interval);
-            Share {
-                value: Some(v),
-                n,
-                effective_n: n_for_interval,
-                low: Some(low),
-                high: Some(high),
+/// A figure before it is published: its exact value, its answers and its interval's size.
+#[derive(Clone, Debug)]
+struct Exact {
+    value: Option<BigRational>,
+    n: u64,
+    n_eff: f64,
+}
+
+impl Exact {
+    /// An item's share: satisfied / valid, with Wilson's interval at `valid`.
+    fn item(satisfied: u64, valid: u64) -> Exact {
+        Exact {
+            value: (valid > 0)
+                .then(|| BigRational::new(BigInt::from(satisfied), BigInt::from(valid))),
+            n: valid,
+            n_eff: valid as f64,
+        }
+    }
+
+    /// The mean of the figures beneath that have a value; `n` sums all of them, and the
+    /// interval's size is the mean of theirs.
+    fn mean<'a>(below: impl Iterator<Item = &'a Exact>) -> Exact {
+        let (mut sum, mut count, mut n, mut n_eff) = (BigRational::zero(), 0u32, 0u64, 0.0);
+        for e in below {
+            n += e.n;
+            if let Some(v) = &e.value {
+                sum += v;
+                n_eff += e.n_eff;
+                count += 1;
             }
+        }
+        if count == 0 {
+            Exact {
+                value: None,
+                n,
+                n_eff: 0.0,
+            }
+        } else {
+            Exact {
+                value: Some(sum / BigInt::from(count)),
+                n,
+                n_eff: n_eff / f64::from(count),
+            }
+        }
+    }
+
+    /// Published with Wilson's interval at its size.
+    fn share(&self) -> Share {
+        let value = self.value.as_ref().map(|v| v.to_f64().unwrap_or(f64::NAN));
+        let (low, high) = match value {
+            Some(v) => {
+                let (l, h) = wilson(v, self.n_eff);
+                (Some(l), Some(h))
+            }
+            None => (None, None),
+        };
+        Share {
+            value,
+            n: self.n,
+            effective_n: self.n_eff,
+            low,
+            high,
+            rounded: self.value.as_ref().map(Rounded::of),
         }
     }
 }
@@ -140,6 +262,7 @@ struct Counts {
 }
 
 struct Plan<'a> {
+    form: &'a Form,
     rule: &'a IndexRule,
     /// Every item of the rule once, in order: (question id, its valid scale codes).
     items: Vec<(String, Vec<i64>)>,
@@ -163,15 +286,11 @@ fn plan(form: &Form) -> Option<Plan<'_>> {
         }
     }
     Some(Plan {
+        form,
         rule,
         items,
         position,
     })
-}
-
-/// One form's verdict per item: (satisfied, valid) as 0 or 1.
-fn judge(plan: &Plan, answers: &BTreeMap<String, Json>) -> Vec<(u64, u64)> {
-    judge_as(plan, Some(plan), answers)
 }
 
 fn add(verdict: &[(u64, u64)], into: &mut Counts) {
@@ -185,71 +304,66 @@ fn add(verdict: &[(u64, u64)], into: &mut Counts) {
     }
 }
 
-fn mean(values: impl Iterator<Item = (Option<f64>, u64, f64)>) -> (Option<f64>, u64, f64) {
-    let (mut sum, mut count, mut n, mut n_eff) = (0.0, 0u32, 0u64, 0.0);
-    for (v, vn, veff) in values {
-        n += vn;
-        if let Some(v) = v {
-            sum += v;
-            n_eff += veff;
-            count += 1;
+/// An area's figures, exact, at every level of the rule.
+struct ExactArea {
+    forms: u64,
+    overall: Exact,
+    parts: BTreeMap<String, Exact>,
+    criteria: BTreeMap<String, Exact>,
+    items: BTreeMap<String, Exact>,
+}
+
+impl ExactArea {
+    fn published(&self) -> AreaIndex {
+        let all =
+            |m: &BTreeMap<String, Exact>| m.iter().map(|(k, e)| (k.clone(), e.share())).collect();
+        AreaIndex {
+            forms: self.forms,
+            overall: self.overall.share(),
+            parts: all(&self.parts),
+            criteria: all(&self.criteria),
+            items: all(&self.items),
         }
-    }
-    if count == 0 {
-        (None, n, 0.0)
-    } else {
-        (Some(sum / count as f64), n, n_eff / count as f64)
     }
 }
 
-fn area_index(plan: &Plan, counts: &Counts) -> AreaIndex {
-    let item_value = |k: usize| -> (Option<f64>, u64, f64) {
+fn area_index(plan: &Plan, counts: &Counts) -> ExactArea {
+    let item = |k: usize| {
         let (s, v) = counts.items.get(k).copied().unwrap_or((0, 0));
-        ((v > 0).then(|| s as f64 / v as f64), v, v as f64)
+        Exact::item(s, v)
     };
-    let items: BTreeMap<String, Share> = plan
+    let items: BTreeMap<String, Exact> = plan
         .items
         .iter()
         .enumerate()
-        .map(|(k, (id, ..))| {
-            let (v, n, eff) = item_value(k);
-            (id.clone(), share(v, n, eff))
-        })
+        .map(|(k, (id, ..))| (id.clone(), item(k)))
         .collect();
-    let criterion_values: BTreeMap<&str, (Option<f64>, u64, f64)> = plan
+    let criteria: BTreeMap<String, Exact> = plan
         .rule
         .criteria
         .iter()
         .map(|c| {
-            (
-                c.id.as_str(),
-                mean(c.items.iter().map(|i| item_value(plan.position[i]))),
-            )
+            let below: Vec<Exact> = c.items.iter().map(|i| item(plan.position[i])).collect();
+            (c.id.clone(), Exact::mean(below.iter()))
         })
         .collect();
-    let part_values: BTreeMap<&str, (Option<f64>, u64, f64)> = plan
+    let parts: BTreeMap<String, Exact> = plan
         .rule
         .parts
         .iter()
         .map(|p| {
             (
-                p.id.as_str(),
-                mean(p.criteria.iter().map(|c| criterion_values[c.as_str()])),
+                p.id.clone(),
+                Exact::mean(p.criteria.iter().map(|c| &criteria[c.as_str()])),
             )
         })
         .collect();
-    let overall = mean(plan.rule.overall.iter().map(|p| part_values[p.as_str()]));
-    AreaIndex {
+    let overall = Exact::mean(plan.rule.overall.iter().map(|p| &parts[p.as_str()]));
+    ExactArea {
         forms: counts.forms,
-        overall: share(overall.0, overall.1, overall.2),
-        parts: part_values
-            .iter()
-            .map(|(k, v)| (k.to_string(), share(v.0, v.1, v.2)))
-            .collect(),
-        criteria: criterion_values
-            .iter()
-            .map(|(k, v)| (k.to_string(), share(v.0, v.1, v.2)))
-            .collect(),
+        overall,
+        parts,
+        criteria,
         items,
     }
 }
@@ -262,14 +376,15 @@ pub fn compute(form: &Form, forms: &[OpenedForm]) -> IndexReport {
 }
 
 /// As [`compute`], with each sheet judged by the form version it was sealed under: that
-/// version's valid and satisfied codes for each item of `current`'s rule (an item its version
-/// lacks counts as not answered). The figures keep `current`'s items, criteria and parts, so a
-/// revision mid-campaign that changes a code list neither drops nor mis-scores older sheets.
+/// version's relevance, valid and satisfied codes for each item of `current`'s rule (an item
+/// its version lacks counts as not answered). The figures keep `current`'s items, criteria
+/// and parts, so a revision mid-campaign that changes a code list neither drops nor mis-scores
+/// older sheets.
 pub fn compute_versioned(current: &Form, forms: &[(&OpenedForm, &Form)]) -> IndexReport {
     let Some(plan) = plan(current) else {
         let empty = AreaIndex {
             forms: forms.len() as u64,
-            overall: share(None, 0, 0.0),
+            overall: Exact::mean(std::iter::empty()).share(),
             parts: BTreeMap::new(),
             criteria: BTreeMap::new(),
             items: BTreeMap::new(),
@@ -285,7 +400,7 @@ pub fn compute_versioned(current: &Form, forms: &[(&OpenedForm, &Form)]) -> Inde
     for (f, version) in forms {
         let key: *const Form = *version;
         let verdict = if std::ptr::eq(key, current) {
-            judge(&plan, &f.answers)
+            judge_as(&plan, Some(&plan), &f.answers)
         } else {
             let at = match plans.iter().position(|(k, _)| *k == key) {
                 Some(at) => at,
@@ -305,38 +420,54 @@ pub fn compute_versioned(current: &Form, forms: &[(&OpenedForm, &Form)]) -> Inde
             add(&verdict, counts.entry((level, area.clone())).or_default());
         }
     }
-    let mut areas: BTreeMap<Level, BTreeMap<String, AreaIndex>> = BTreeMap::new();
+    let mut exact: BTreeMap<Level, BTreeMap<String, ExactArea>> = BTreeMap::new();
     for ((level, area), c) in &counts {
-        areas
+        exact
             .entry(*level)
             .or_default()
             .insert(area.clone(), area_index(&plan, c));
     }
-    let provinces: Vec<&AreaIndex> = areas
+    let provinces: Vec<&ExactArea> = exact
         .get(&Level::Province)
         .map(|m| m.values().collect())
         .unwrap_or_default();
     let national = mean_of_areas(&provinces);
+    let areas = exact
+        .iter()
+        .map(|(level, m)| {
+            (
+                *level,
+                m.iter().map(|(k, a)| (k.clone(), a.published())).collect(),
+            )
+        })
+        .collect();
     IndexReport { areas, national }
 }
 
-/// A sheet judged on `current`'s items with its own version's valid and satisfied codes (an
-/// item its version lacks, or a version without an index rule, counts as not answered).
+/// A sheet judged on `current`'s items by its own version: an item counts only where that
+/// version's relevance says it applies and the answer is one of its scale codes (see
+/// [`crate::answer`]: special codes, marks, answers to questions that do not apply and values
+/// no device sends all count as not answered). An item its version lacks, or a version
+/// without an index rule, counts as not answered.
 fn judge_as(
     current: &Plan,
     version: Option<&Plan>,
     answers: &BTreeMap<String, Json>,
 ) -> Vec<(u64, u64)> {
+    let Some(version) = version else {
+        return vec![(0, 0); current.items.len()];
+    };
+    let readings = crate::answer::read(version.form, answers);
     current
         .items
         .iter()
         .map(|(id, _)| {
-            let Some(version) = version else {
-                return (0, 0);
-            };
             let Some(at) = version.position.get(id) else {
                 return (0, 0);
             };
+            if readings.get(id) != Some(&Reading::Valid) {
+                return (0, 0);
+            }
             let codes = &version.items[*at].1;
             match answers.get(id).and_then(Json::as_i64) {
                 Some(code) if codes.contains(&code) => {
@@ -348,36 +479,47 @@ fn judge_as(
         .collect()
 }
 
-/// The national figure: each share the mean of the provinces' (SIPAS publishes no weights);
-/// its interval uses the provinces' effective sizes summed.
-fn mean_of_areas(areas: &[&AreaIndex]) -> AreaIndex {
-    let combine = |get: &dyn Fn(&AreaIndex) -> Option<Share>| -> Share {
-        let (mut sum, mut count, mut n) = (0.0, 0u32, 0u64);
-        let mut n_eff = 0.0;
-        for a in areas {
-            if let Some(s) = get(a) {
-                n += s.n;
-                if let Some(v) = s.value {
-                    sum += v;
-                    count += 1;
-                    n_eff += s.effective_n;
-                }
-            }
+/// The national figure: each share the mean of the provinces' (SIPAS publishes no weights).
+/// Its interval fits that estimator: the provinces are independent samples, so the variance of
+/// their mean is the sum of their variances over k²; each province's variance is read from its
+/// own 95 % Wilson interval, ((high − low) / (2·1.96))², which is never zero. With one
+/// province the figure is that province's, with its Wilson interval.
+fn mean_of_areas(areas: &[&ExactArea]) -> AreaIndex {
+    let combine = |get: &dyn Fn(&ExactArea) -> Option<&Exact>| -> Share {
+        let below: Vec<&Exact> = areas.iter().filter_map(|a| get(a)).collect();
+        let exact = Exact::mean(below.iter().copied());
+        let with_value: Vec<Share> = below
+            .iter()
+            .filter(|e| e.value.is_some())
+            .map(|e| e.share())
+            .collect();
+        let mut published = exact.share();
+        published.effective_n = with_value.iter().map(|s| s.effective_n).sum();
+        if with_value.len() > 1 {
+            let k = with_value.len() as f64;
+            let variance: f64 = with_value
+                .iter()
+                .map(|s| {
+                    let half = (s.high.unwrap_or(1.0) - s.low.unwrap_or(0.0)) / (2.0 * Z);
+                    half * half
+                })
+                .sum::<f64>()
+                / (k * k);
+            let mean = published.value.unwrap_or(0.0);
+            let half = Z * variance.sqrt();
+            published.low = Some((mean - half).max(0.0));
+            published.high = Some((mean + half).min(1.0));
         }
-        if count == 0 {
-            share(None, n, 0.0)
-        } else {
-            share(Some(sum / count as f64), n, n_eff)
-        }
+        published
     };
-    let keys = |get: &dyn Fn(&AreaIndex) -> Vec<String>| -> Vec<String> {
+    let keys = |get: &dyn Fn(&ExactArea) -> Vec<String>| -> Vec<String> {
         let mut k: Vec<String> = areas.iter().flat_map(|a| get(a)).collect();
         k.sort();
         k.dedup();
         k
     };
     let map = |names: Vec<String>,
-               get: &dyn Fn(&AreaIndex, &str) -> Option<Share>|
+               get: &dyn for<'x> Fn(&'x ExactArea, &str) -> Option<&'x Exact>|
      -> BTreeMap<String, Share> {
         names
             .into_iter()
@@ -389,15 +531,15 @@ fn mean_of_areas(areas: &[&AreaIndex]) -> AreaIndex {
     };
     AreaIndex {
         forms: areas.iter().map(|a| a.forms).sum(),
-        overall: combine(&|a| Some(a.overall)),
+        overall: combine(&|a| Some(&a.overall)),
         parts: map(keys(&|a| a.parts.keys().cloned().collect()), &|a, k| {
-            a.parts.get(k).copied()
+            a.parts.get(k)
         }),
         criteria: map(keys(&|a| a.criteria.keys().cloned().collect()), &|a, k| {
-            a.criteria.get(k).copied()
+            a.criteria.get(k)
         }),
         items: map(keys(&|a| a.items.keys().cloned().collect()), &|a, k| {
-            a.items.get(k).copied()
+            a.items.get(k)
         }),
     }
 }
