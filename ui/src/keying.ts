@@ -28,7 +28,34 @@ export interface SheetQuestion {
   required: boolean;
 }
 
-export type Answer = number | number[] | string;
+/** The keyer's account of paper with no usable answer: never a code of the question. */
+export type MarkName = 'blank' | 'unreadable' | 'several';
+export interface Mark {
+  mark: MarkName;
+}
+
+export type Answer = number | number[] | string | Mark;
+
+/** The key for each mark, typed alone in a box (as CSPro's special values): `-` blank, `?`
+ * unreadable, `*` more than one box ticked. */
+export const MARK_KEYS: Record<string, MarkName> = { '-': 'blank', '?': 'unreadable', '*': 'several' };
+
+/** The message key naming a mark. */
+export function markKey(m: Mark): Key {
+  return m.mark === 'blank' ? 'mark_blank' : m.mark === 'unreadable' ? 'mark_unreadable' : 'mark_several';
+}
+
+export function isMark(v: Answer | null | undefined): v is Mark {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as Mark).mark === 'string';
+}
+
+/** The mark typed as `text` (the whole box holding one mark key), if it is one. */
+export function markTyped(q: SheetQuestion, text: string): Parsed | null {
+  const mark = MARK_KEYS[text.trim()];
+  if (!mark) return null;
+  if (mark === 'several' && q.kind !== 'code') return { ok: false, error: 'err_mark_several', params: {} };
+  return { ok: true, value: { mark } };
+}
 
 export type Parsed = { ok: true; value: Answer | null } | { ok: false; error: Key; params: Record<string, string | number> };
 
@@ -44,6 +71,8 @@ function asInteger(text: string): number | null {
 export function parseAnswer(q: SheetQuestion, raw: string): Parsed {
   const text = raw.trim();
   if (text === '') return { ok: true, value: null };
+  const mark = markTyped(q, text);
+  if (mark) return mark;
   switch (q.kind) {
     case 'code': {
       const n = asInteger(text);
@@ -85,9 +114,9 @@ export function pickedByOneDigit(q: SheetQuestion): boolean {
   return q.kind === 'code' && codesOf(q).every((c) => c >= 0 && c <= 9);
 }
 
-/** For a digit typed on such a question: the code it picks, or an error at once. */
+/** For a digit or a mark key typed on such a question: the answer it settles, or an error at once. */
 export function digit(q: SheetQuestion, key: string): Parsed | null {
-  if (!pickedByOneDigit(q) || !/^\d$/.test(key)) return null;
+  if (!pickedByOneDigit(q) || !(/^\d$/.test(key) || key in MARK_KEYS)) return null;
   return parseAnswer(q, key);
 }
 
@@ -115,6 +144,7 @@ export function findByNumber(questions: SheetQuestion[], typed: string): number 
 /** An answer as it is typed. */
 export function formatAnswer(v: Answer | null | undefined): string {
   if (v === null || v === undefined) return '';
+  if (isMark(v)) return Object.keys(MARK_KEYS).find((k) => MARK_KEYS[k] === v.mark) ?? '';
   if (Array.isArray(v)) return v.join(' ');
   return String(v);
 }
@@ -148,6 +178,8 @@ export function coreErrorMessage(e: CoreError): { key: Key; params: Record<strin
       return { key: 'err_constraint', params: { message: p('message') } };
     case 'not_applicable':
       return { key: 'err_not_applicable', params: {} };
+    case 'mark_not_allowed':
+      return { key: 'err_mark_several', params: {} };
     default:
       return { key: 'err_wrong_type', params: { expected: p('expected') } };
   }

@@ -459,7 +459,9 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
   let notRelevant = new Set<string>();
   let remaining: string[] = [];
   let current = 0;
-  const rows = new Map<string, { row: HTMLElement; input: HTMLInputElement; error: HTMLElement }>();
+  const rows = new Map<string, { row: HTMLElement; input: HTMLInputElement; error: HTMLElement; mark: HTMLElement }>();
+  /** Beside a box holding a mark key, what it means ("Để trống"). */
+  const markNote = (v: keying.Answer | undefined) => (keying.isMark(v) ? t(keying.markKey(v)) : '');
   const section = h('section', { class: 'keying' });
   const status = h('p', { class: 'progress', id: 'keying-progress', 'aria-live': 'polite' });
   const bar = h('progress', { max: questions.length, value: 0 });
@@ -484,7 +486,10 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
       const skipped = notRelevant.has(qid);
       r.row.classList.toggle('skipped', skipped);
       r.input.disabled = skipped;
-      if (skipped || cleared.includes(qid)) r.input.value = keying.formatAnswer(answers[qid]);
+      if (skipped || cleared.includes(qid)) {
+        r.input.value = keying.formatAnswer(answers[qid]);
+        r.mark.textContent = markNote(answers[qid]);
+      }
       r.row.querySelector('.skip-note')?.toggleAttribute('hidden', !skipped);
       r.row.classList.toggle('answered', qid in answers);
     }
@@ -520,6 +525,7 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
       const { validation, cleared } = await api.keyAnswer(id, pass, q.id, parsed.value);
       if (parsed.value === null) delete answers[q.id];
       else answers[q.id] = parsed.value;
+      rows.get(q.id)!.mark.textContent = markNote(answers[q.id]);
       apply(validation, cleared);
       recordKeying(performance.now() - started);
       return !validation.errors.some((e) => e.question === q.id);
@@ -625,12 +631,13 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
       'aria-label': numbered(q),
     });
     const error = h('div', { class: 'error', role: 'alert' });
+    const mark = h('div', { class: 'mark-note' }, markNote(answers[q.id]));
     const choices = [...q.choices, ...q.special].map((c) => h('span', { class: 'choice' }, h('b', {}, c.code), ` ${text(c.label)}`));
     const row = h(
       'div',
       { class: `q q-${q.kind}`, 'data-id': q.id },
       h('span', { class: 'num' }, q.number),
-      h('div', { class: 'body' }, h('div', { class: 'label' }, text(q.label)), h('div', { class: 'choices' }, choices), h('div', { class: 'skip-note muted', hidden: true }, t('skipped')), error),
+      h('div', { class: 'body' }, h('div', { class: 'label' }, text(q.label)), h('div', { class: 'choices' }, choices), h('div', { class: 'skip-note muted', hidden: true }, t('skipped')), mark, error),
       input,
     );
     input.addEventListener('focus', () => {
@@ -641,7 +648,7 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     // Left by the mouse (or by finishing, or leaving the screen) with something new typed and
     // no Enter: saved as it stands, in its turn behind any keys still waiting.
     input.addEventListener('change', () => commitBox(i));
-    rows.set(q.id, { row, input, error });
+    rows.set(q.id, { row, input, error, mark });
     list_.append(row);
   });
 
@@ -752,6 +759,7 @@ function recordKeying(ms: number): void {
 /** An answer as the verifier reads it: each code with its label ("2 — Nữ"). */
 function labelled(q: { choices: { code: number; label: { vi: string; en: string } }[]; special: { code: number; label: { vi: string; en: string } }[] }, v: keying.Answer | null): string {
   if (v === null || v === undefined || (Array.isArray(v) && v.length === 0)) return t('empty');
+  if (keying.isMark(v)) return `${keying.formatAnswer(v)} — ${t(keying.markKey(v))}`;
   const all = [...q.choices, ...q.special];
   const one = (c: unknown) => {
     const found = typeof c === 'number' ? all.find((x) => x.code === c) : undefined;

@@ -157,3 +157,29 @@ describe('collecting before the collection window', () => {
     expect(collectingTooEarly(null, '2024-11-22')).toBeNull();
   });
 });
+
+describe('marks for paper with no usable answer', () => {
+  it('reads - ? * as blank, unreadable and several boxes, never as codes', () => {
+    expect(k.parseAnswer(q({}), '-')).toEqual({ ok: true, value: { mark: 'blank' } });
+    expect(k.parseAnswer(q({}), ' ? ')).toEqual({ ok: true, value: { mark: 'unreadable' } });
+    expect(k.parseAnswer(q({}), '*')).toEqual({ ok: true, value: { mark: 'several' } });
+    const age = q({ kind: 'integer', min: 18, max: 99, special: [] });
+    expect(k.parseAnswer(age, '-')).toEqual({ ok: true, value: { mark: 'blank' } });
+    // Several boxes ticked only happens where one code belongs.
+    expect(k.parseAnswer(age, '*')).toEqual({ ok: false, error: 'err_mark_several', params: {} });
+    const multi = q({ kind: 'codes' });
+    expect(k.parseAnswer(multi, '*')).toMatchObject({ ok: false, error: 'err_mark_several' });
+  });
+  it('settles a one-digit question at once, and shows again as its key', () => {
+    expect(k.digit(q({}), '-')).toEqual({ ok: true, value: { mark: 'blank' } });
+    expect(k.digit(q({}), '?')).toEqual({ ok: true, value: { mark: 'unreadable' } });
+    expect(k.digit(q({ kind: 'integer' }), '-')).toBeNull();
+    expect(k.formatAnswer({ mark: 'unreadable' })).toBe('?');
+    expect(k.formatAnswer({ mark: 'several' })).toBe('*');
+    expect(k.isMark({ mark: 'blank' })).toBe(true);
+    expect(k.isMark(5)).toBe(false);
+  });
+  it('names the core refusal of a mark', () => {
+    expect(k.coreErrorMessage({ question: 'q2', error: 'mark_not_allowed', mark: 'several' }).key).toBe('err_mark_several');
+  });
+});
