@@ -76,7 +76,8 @@ pub fn figures(
                 level: level_name(level).into(),
                 name: names.get(id).cloned().unwrap_or_else(|| id.clone()),
                 forms: a.forms,
-                value: pct(a.overall.value),
+                // Rounded once from the exact fraction: 27/80 is 33.8, not a float's 33.7.
+                value: a.overall.rounded(3).map(|units| units as f64 / 10.0),
                 low: pct(a.overall.low),
                 high: pct(a.overall.high),
             });
@@ -104,6 +105,7 @@ mod tests {
             effective_n: forms as f64,
             low: Some(value - 0.1),
             high: Some(value + 0.1),
+            rounded: None,
         };
         AreaIndex {
             forms,

@@ -238,30 +238,52 @@ impl Intake {
         for (f, sheet) in &opened.sheets {
             let mut row = place(f, &sheet.form, "đã mở");
             let version = versions.of(&sheet.form);
+            // Each cell read as the index reads it: what does not count says why, in place of
+            // a number, so a figure recomputed from the export equals the published one.
+            let readings = forms::answer::read(version, &sheet.answers);
             for column in &columns {
-                let answer = sheet.answers.get(&column.id);
+                let answer = sheet
+                    .answers
+                    .get(&column.id)
+                    .filter(|v| !forms::answer::is_empty(v));
+                let marker = readings.get(&column.id).and_then(|r| r.marker_vi());
                 let values: Vec<&serde_json::Value> = match answer {
                     None => vec![],
-                    Some(serde_json::Value::Array(codes)) => codes.iter().collect(),
+                    Some(v) if forms::answer::Mark::of(v).is_some() => vec![],
+                    Some(serde_json::Value::Array(codes)) if marker.is_none() => {
+                        codes.iter().collect()
+                    }
                     Some(v) => vec![v],
                 };
-                row.push(
-                    values
-                        .iter()
-                        .map(|v| plain(v))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                );
+                let raw = values
+                    .iter()
+                    .map(|v| {
+                        if marker.is_some() {
+                            v.to_string()
+                        } else {
+                            plain(v)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                row.push(match &marker {
+                    Some(m) if raw.is_empty() => format!("[{m}]"),
+                    Some(m) => format!("[{m}] {raw}"),
+                    None => raw,
+                });
                 if coded(column) {
                     // Labelled as the sheet's version lists its codes.
                     let q = version.question(&column.id).unwrap_or(column);
-                    row.push(
-                        values
-                            .iter()
-                            .filter_map(|v| label(version, q, v))
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    );
+                    let labels = values
+                        .iter()
+                        .filter_map(|v| label(version, q, v))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    row.push(match (&marker, labels.is_empty()) {
+                        (Some(m), true) => format!("[{m}]"),
+                        (Some(m), false) => format!("[{m}] {labels}"),
+                        (None, _) => labels,
+                    });
                 }
             }
             rows.push(row);
@@ -346,6 +368,11 @@ impl Intake {
             .map(|(f, reference)| (f, versions.of(reference)))
             .collect();
         let report = forms::index::compute_versioned(form, &versioned);
+        let answer_anomalies = versioned
+            .iter()
+            .zip(&households)
+            .filter_map(|((f, version), h)| super::AnswerAnomaly::of(h, version, &f.answers))
+            .collect();
         // Kept for the comparison of years (figures only, never an answer).
         let kept = super::KeptIndex::of(&report, &self.store.place_names()?);
         self.store.keep_index(
@@ -372,6 +399,7 @@ impl Intake {
             report,
             labels,
             straight_lined,
+            answer_anomalies,
             unopenable: opened.unopenable,
         })
     }

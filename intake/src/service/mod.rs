@@ -167,7 +167,48 @@ pub struct ComputedIndex {
     pub labels: HashMap<String, String>,
     /// Households whose satisfaction items all carry one code (to look at again).
     pub straight_lined: Vec<String>,
+    /// Sheets with answers the index leaves out for what they are (see `forms::answer`).
+    pub answer_anomalies: Vec<AnswerAnomaly>,
     pub unopenable: Vec<Unopenable>,
+}
+
+/// One opened sheet's answers that the index cannot count: answers to questions its own
+/// answers rule out, and values no conforming device sends. Question numbers as printed (or
+/// the question's name where the form prints none), in the form's order.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AnswerAnomaly {
+    pub household: String,
+    pub not_applying: Vec<String>,
+    pub invalid: Vec<String>,
+}
+
+impl AnswerAnomaly {
+    /// The anomalies of one sheet read with the version it was sealed under, if any.
+    pub fn of(
+        household: &str,
+        version: &forms::Form,
+        answers: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Option<AnswerAnomaly> {
+        let readings = forms::answer::read(version, answers);
+        let (mut not_applying, mut invalid) = (Vec::new(), Vec::new());
+        for (id, reading) in forms::answer::anomalies(version, &readings) {
+            let number = version
+                .question(&id)
+                .map(|q| q.number.trim())
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+                .unwrap_or(id);
+            match reading {
+                forms::answer::Reading::NotApplying => not_applying.push(number),
+                _ => invalid.push(number),
+            }
+        }
+        (!not_applying.is_empty() || !invalid.is_empty()).then(|| AnswerAnomaly {
+            household: household.to_string(),
+            not_applying,
+            invalid,
+        })
+    }
 }
 
 /// A campaign's form versions by reference, and the reference of the current one.

@@ -429,6 +429,7 @@ pub(super) async fn index_results(
     let body = html! {
         (unopenable_list(&computed.unopenable, &all))
         p { "Phiếu trả lời cùng một mã cho mọi câu hỏi hài lòng (cần xem lại): " b #straight-lined { (straight.len()) } " " (straight.iter().map(|h| all.serial(h)).collect::<Vec<_>>().join(", ")) }
+        (answer_anomaly_list(&computed.answer_anomalies, &all))
         p { @if provinces == 1 { "Toàn tỉnh: " } @else { "Cả nước (trung bình " (provinces) " tỉnh): " }
             b #national { (percent(&report.national.overall)) } " (khoảng tin cậy 95 %: " (interval(&report.national.overall)) ", " (report.national.forms) " phiếu)" }
         @if let Some(districts) = report.areas.get(&forms::index::Level::District) { (index_bars(districts, &names)) }
@@ -445,6 +446,32 @@ pub(super) async fn index_results(
         }
     };
     Ok(page("Chỉ số", Some(&v), body).into_response())
+}
+
+/// Sheets with answers the index leaves out: answers to questions the sheet's own answers rule
+/// out, and values no tablet sends. Named by form serial, with the questions by number.
+fn answer_anomaly_list(anomalies: &[crate::service::AnswerAnomaly], names: &Names) -> Markup {
+    let not_applying: Vec<_> = anomalies
+        .iter()
+        .filter(|a| !a.not_applying.is_empty())
+        .collect();
+    let invalid: Vec<_> = anomalies.iter().filter(|a| !a.invalid.is_empty()).collect();
+    html! {
+        @if !not_applying.is_empty() {
+            h2 { "Phiếu có câu trả lời cho câu không áp dụng (" (not_applying.len()) ")" }
+            p.muted { "Các câu trả lời này không được tính vào chỉ số: theo chính câu trả lời của phiếu, câu hỏi không áp dụng với người trả lời. Xem lại phiếu giấy." }
+            ul #answers-not-applying { @for a in &not_applying {
+                li { "Phiếu " b { (names.serial(&a.household)) } ": câu " (a.not_applying.join(", ")) }
+            } }
+        }
+        @if !invalid.is_empty() {
+            h2 { "Phiếu có giá trị không hợp lệ (" (invalid.len()) ")" }
+            p.muted { "Giá trị mà máy tính bảng không thể gửi (không phải mã của câu hỏi, sai kiểu): không được tính vào chỉ số. Xem lại phiếu giấy và sửa phiếu." }
+            ul #answers-invalid { @for a in &invalid {
+                li { "Phiếu " b { (names.serial(&a.household)) } ": câu " (a.invalid.join(", ")) }
+            } }
+        }
+    }
 }
 
 /// Sheets left out of the figures because they cannot be opened: each to be keyed again from
@@ -527,6 +554,8 @@ pub(super) fn index_rows(
             .to_string()
     };
     let f = |x: Option<f64>| x.map(|x| format!("{x:.4}")).unwrap_or_default();
+    // A share rounded once, from its exact fraction (docs/statistics.md).
+    let share = |s: &forms::index::Share| s.fraction_text(4).unwrap_or_default();
     let level_name = |level: &forms::index::Level| match level {
         forms::index::Level::Village => "thôn",
         forms::index::Level::Commune => "xã",
@@ -565,7 +594,7 @@ pub(super) fn index_rows(
                 measure,
                 a.forms.to_string(),
                 s.n.to_string(),
-                f(s.value),
+                share(s),
                 f(s.low),
                 f(s.high),
             ]);

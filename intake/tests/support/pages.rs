@@ -116,11 +116,28 @@ pub fn verified_form(
     variant: i64,
 ) -> sync_protocol::Event {
     let form = intake::demo::sipas_2024();
+    verified_answers(
+        server,
+        device,
+        h,
+        forms::sample::complete_answers(&form, variant),
+    )
+}
+
+/// A verified transcription of `answers` as given (whatever a device would or would not send),
+/// sealed to the campaign's ministry key.
+pub fn verified_answers(
+    server: &TestServer,
+    device: &super::TestDevice,
+    h: &(String, String),
+    answers: std::collections::BTreeMap<String, serde_json::Value>,
+) -> sync_protocol::Event {
+    let form = intake::demo::sipas_2024();
     let sheet = sync_protocol::seal::AnswerSheet {
         form: form.reference(),
         household: h.0.clone(),
         serial: h.1.clone(),
-        answers: forms::sample::complete_answers(&form, variant),
+        answers,
     };
     let sealed = sync_protocol::seal::seal(
         &server.ministry.public(),

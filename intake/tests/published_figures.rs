@@ -1,0 +1,172 @@
+//! Figures a ministry can publish and defend, over real HTTP (docs/statistics.md): only valid
+//! answers to questions that apply count; what does not count is listed for the ministry and
+//! marked in the answers export so that a recomputation from the export equals the page.
+
+mod support;
+
+use reqwest::header;
+use serde_json::json;
+use support::pages::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_that_do_not_apply_invalid_values_and_marks_are_left_out_listed_and_marked() {
+    let server = setup().await;
+    let mut device = server.enroll("enum-dh-p2").await;
+    let hs: Vec<(String, String)> = server
+        .households("enum-dh-p2")
+        .into_iter()
+        .take(3)
+        .collect();
+    let form = intake::demo::sipas_2024();
+    let base = forms::sample::complete_answers(&form, 0);
+    assert_eq!(base["q8_4"], json!(1), "the sample uses the services");
+    // An honest sheet: the services rated 2 (not satisfied).
+    let mut honest = base.clone();
+    for q in ["q9_e1", "q9_e2", "q9_e3", "q9_f1", "q9_f2", "q9_f3"] {
+        honest.insert(q.into(), json!(2));
+    }
+    // A sheet that did not use the services (8.4 = 2) but rates them 5.
+    let mut rogue = base.clone();
+    rogue.insert("q8_4".into(), json!(2));
+    for q in ["q9_e1", "q9_e2", "q9_e3", "q9_f1", "q9_f2", "q9_f3"] {
+        rogue.insert(q.into(), json!(5));
+    }
+    // A sheet with values no tablet sends, and marks for blank and unreadable paper.
+    let mut odd = honest.clone();
+    odd.insert("q9_e1".into(), json!("5"));
+    odd.insert("q9_e2".into(), json!([4]));
+    odd.insert("q9_e3".into(), json!(99));
+    odd.insert("a_sex".into(), json!({"mark": "blank"}));
+    odd.insert("q9_f1".into(), json!({"mark": "unreadable"}));
+    let sheets = [honest, rogue, odd];
+    let mut events = Vec::new();
+    for (h, answers) in hs.iter().zip(&sheets) {
+        events.extend([
+            device.distributed(h),
+            device.collected(h),
+            device.event(
+                h,
+                sync_protocol::EventBody::FormTranscribed {
+                    form: "sipas-2024@1".into(),
+                    sealed_answers: None,
+                    keying_seconds: 100,
+                },
+            ),
+        ]);
+        events.push(verified_answers(&server, &device, h, answers.clone()));
+    }
+    let batch = device.next_batch(events);
+    assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
+    server
+        .intake
+        .store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE)
+        .unwrap();
+
+    let session = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
+    let csrf = hidden_csrf(
+        &get(&server, "/c/qt-sipas-2024/ministry/index", &session)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let post = |path: &'static str| {
+        let url = format!("{}{path}", server.base);
+        let form = vec![
+            ("csrf", csrf.clone()),
+            ("passphrase", PASSPHRASE.to_string()),
+        ];
+        let session = session.clone();
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, format!("fp_session={session}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+
+    // The index's figures: every service item counts the honest sheet alone (0 of 1 satisfied);
+    // the rogue sheet's 5s and the odd sheet's values are not counted.
+    let computed: serde_json::Value =
+        serde_json::from_str(&post("/c/qt-sipas-2024/api/ministry/index").await).unwrap();
+    let items = &computed["index"]["national"]["items"];
+    for q in ["q9_e1", "q9_e2", "q9_e3", "q9_f1"] {
+        assert_eq!(items[q]["n"], 1, "{q}: {}", items[q]);
+        assert_eq!(items[q]["value"], 0.0, "{q}");
+    }
+    // q9_f2 is valid on the odd sheet too (2): two answers, none satisfied.
+    assert_eq!(items["q9_f2"]["n"], 2);
+    let anomalies = computed["answer_anomalies"].as_array().unwrap();
+    assert_eq!(anomalies.len(), 2, "{anomalies:?}");
+    let of = |h: &str| anomalies.iter().find(|a| a["household"] == h).unwrap();
+    let not_applying = of(&hs[1].0)["not_applying"].as_array().unwrap().clone();
+    // Every service row the sample answers (the whole 9.II grid applies only when 8.4 = 1).
+    let service_rows = base
+        .keys()
+        .filter(|id| form.question(id).and_then(|q| q.grid.as_deref()) == Some("q9_2"))
+        .count();
+    assert!(service_rows >= 6);
+    assert_eq!(not_applying.len(), service_rows, "{not_applying:?}");
+    assert!(not_applying
+        .iter()
+        .all(|n| n.as_str().unwrap().starts_with("9.II")));
+    assert_eq!(of(&hs[2].0)["invalid"].as_array().unwrap().len(), 3);
+    assert!(of(&hs[2].0)["not_applying"].as_array().unwrap().is_empty());
+
+    // The page names both kinds, by serial.
+    let page = post("/c/qt-sipas-2024/ministry/index").await;
+    assert!(
+        page.contains("Phiếu có câu trả lời cho câu không áp dụng (1)") && page.contains(&hs[1].1),
+        "{page}"
+    );
+    assert!(page.contains("Phiếu có giá trị không hợp lệ (1)"), "{page}");
+
+    // The export says why a cell does not count, in Vietnamese, instead of a bare number.
+    let csv = post("/c/qt-sipas-2024/ministry/answers.csv").await;
+    let rows: Vec<&str> = csv.lines().collect();
+    let row = |h: &str| *rows.iter().find(|r| r.contains(h)).unwrap();
+    assert!(
+        row(&hs[1].0).contains("[câu không áp dụng — không tính] 5"),
+        "{}",
+        row(&hs[1].0)
+    );
+    let odd_row = row(&hs[2].0);
+    for marked in [
+        "[giá trị không hợp lệ — không tính] \"\"5\"\"",
+        "[giá trị không hợp lệ — không tính] [4]",
+        "[giá trị không hợp lệ — không tính] 99",
+        "[để trống]",
+        "[không đọc được]",
+    ] {
+        assert!(odd_row.contains(marked), "{marked} in {odd_row}");
+    }
+    // A recomputation from the export: numeric cells on the scale, in the first service item's
+    // column.
+    let table: Vec<csv::StringRecord> =
+        csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes())
+            .records()
+            .map(Result::unwrap)
+            .collect();
+    let header = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes())
+        .headers()
+        .unwrap()
+        .clone();
+    let number = form.question("q9_e1").unwrap().number.clone();
+    let column = header.iter().position(|c| c == number).unwrap();
+    let numeric: Vec<i64> = table
+        .iter()
+        .filter_map(|r| r.get(column)?.parse().ok())
+        .filter(|c| (1..=5).contains(c))
+        .collect();
+    assert_eq!(
+        numeric,
+        [2],
+        "only the honest sheet's answer is a bare number"
+    );
+}
