@@ -2078,7 +2078,7 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
         .await
         .unwrap();
     assert!(
-        csv.starts_with("cấp,địa bàn,số phiếu,chỉ số (%)") && csv.contains(",6,"),
+        csv.starts_with("cấp,mã địa bàn,địa bàn,thuộc,số phiếu,chỉ số (%)") && csv.contains(",6,"),
         "{csv}"
     );
     // A higher minimum leaves the small areas out, and says how many.
@@ -2092,7 +2092,8 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
     .await
     .unwrap();
     assert!(
-        done.contains("Đã công bố 0 địa bàn; 3 địa bàn dưới 7 phiếu"),
+        // Every sampled province, district and commune: 1 + 3 + 9, those without forms too.
+        done.contains("Đã công bố 0 địa bàn; 13 địa bàn không được công bố (dưới 7 phiếu"),
         "{done}"
     );
     assert!(!anonymous("/public/qt-sipas-2024")

@@ -73,15 +73,27 @@ pub(super) async fn public_page(
     let i = intake.clone();
     let (campaign, tz) =
         blocking(move || Ok((i.store.campaign()?.info.name, i.time_zone()?))).await?;
+    let coverage_words = |a: &crate::publication::PublishedArea| {
+        let said: Vec<String> = a
+            .coverage
+            .iter()
+            .filter(|c| c.level != "village")
+            .map(|c| format!("{} có phiếu: {}/{}", level_words(&c.level).to_lowercase(), c.with_forms, c.sampled))
+            .collect();
+        said.join("; ")
+    };
     let rows = || {
         std::iter::once(
             [
                 "cấp",
+                "mã địa bàn",
                 "địa bàn",
+                "thuộc",
                 "số phiếu",
                 "chỉ số (%)",
                 "cận dưới (%)",
                 "cận trên (%)",
+                "độ phủ",
             ]
             .map(String::from)
             .to_vec(),
@@ -90,11 +102,18 @@ pub(super) async fn public_page(
             let f = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or_default();
             vec![
                 level_words(&a.level).to_string(),
+                a.code.clone(),
                 a.name.clone(),
+                a.parent.clone().unwrap_or_default(),
                 a.forms.to_string(),
                 f(a.value),
                 f(a.low),
                 f(a.high),
+                if a.low_coverage {
+                    format!("độ phủ thấp; {}", coverage_words(a))
+                } else {
+                    coverage_words(a)
+                },
             ]
         }))
         .collect::<Vec<_>>()
@@ -103,13 +122,14 @@ pub(super) async fn public_page(
         return download(&rows(), "chi-so-cong-bo", false);
     }
     let body = html! {
-        p { "Công bố lúc " (super::audit::local_time(&at, tz)) ". Mỗi địa bàn có ít nhất " (p.min_forms) " phiếu; " (p.suppressed) " địa bàn chưa đủ phiếu nên không công bố." }
+        p { "Công bố lúc " (super::audit::local_time(&at, tz)) ". Mỗi địa bàn có ít nhất " (p.min_forms) " phiếu; " (p.suppressed) " địa bàn không công bố (chưa đủ phiếu, chưa có phiếu, hoặc giữ lại để số liệu của địa bàn nhỏ không suy ra được bằng phép trừ). Thôn không bao giờ được công bố." }
         div.scroll { table #published {
-            thead { tr { th { "Cấp" } th.l { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" } } }
-            tbody { @for a in &p.areas { tr {
-                td.l { (level_words(&a.level)) } td.l { (a.name) } td { (a.forms) }
+            thead { tr { th { "Cấp" } th.l { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" } th.l { "Độ phủ" } } }
+            tbody { @for a in &p.areas { tr data-code=(a.code) {
+                td.l { (level_words(&a.level)) } td.l { (a.name) @if let Some(parent) = &a.parent { br; small.muted { (parent) } } } td { (a.forms) }
                 td { (a.value.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())) }
                 td { (a.low.zip(a.high).map(|(l, h)| format!("{l:.1}–{h:.1}")).unwrap_or_else(|| "—".into())) }
+                td.l { @if a.low_coverage { b.flag { "Độ phủ thấp. " } } (coverage_words(a)) }
             } } }
         } }
         p { a href=(format!("/public/{}?format=csv", intake.id)) { "Tải về (CSV)" } " · " a href="/public" { "Các đợt khảo sát khác" } }
