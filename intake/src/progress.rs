@@ -2,11 +2,11 @@
 //! Counts are cumulative ("handed out" includes every form that went further), and what the
 //! timeline expects by a given day grows linearly through each window.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
-use sync_protocol::assignment::{Timeline, Window};
+use sync_protocol::assignment::{CampaignInfo, Timeline, Window};
 
-use crate::store::VillageProgress;
+use crate::store::{DailyCount, VillageProgress};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -277,6 +277,70 @@ mod tests {
     }
 }
 
+/// How far past the centre's receipt a device's time may run and still be believed: the 300 s
+/// the protocol allows a request's clock (docs/sync-protocol.md §8, device headers).
+pub const DEVICE_AHEAD_TOLERANCE_SECS: i64 = 300;
+/// How many days before the first day of the campaign's timeline work may still be dated by
+/// the device: a clock further back has been reset, not worked early.
+pub const DAYS_BEFORE_START: u64 = 7;
+
+/// The day an event belongs to in every count by day (the progress chart, period and monthly
+/// reports): its day in the campaign's time zone, from its absolute time (the device's reading
+/// with its offset) — unless the device's clock cannot have been right, when it is the day the
+/// centre received it, in the same zone. `docs/statistics.md`, "The day an event belongs to".
+#[derive(Clone, Copy, Debug)]
+pub struct DayRule {
+    zone: chrono_tz::Tz,
+    /// Device times before this are a clock that was reset or never set.
+    earliest: DateTime<Utc>,
+}
+
+/// An event's day, and whether it is the day the centre received it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dated {
+    pub day: NaiveDate,
+    pub by_receipt: bool,
+}
+
+impl DayRule {
+    pub fn new(zone: chrono_tz::Tz, timeline: &Timeline) -> DayRule {
+        let first = [
+            timeline.distribute.start,
+            timeline.collect.start,
+            timeline.submit.start,
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(timeline.distribute.start);
+        let day = first
+            .checked_sub_days(chrono::Days::new(DAYS_BEFORE_START))
+            .unwrap_or(first);
+        let midnight = day.and_time(chrono::NaiveTime::MIN);
+        let earliest = zone
+            .from_local_datetime(&midnight)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| midnight.and_utc());
+        DayRule { zone, earliest }
+    }
+
+    pub fn of(campaign: &CampaignInfo) -> DayRule {
+        DayRule::new(crate::service::time_zone_of(campaign), &campaign.timeline)
+    }
+
+    /// The day of an event the device dated `device` and the centre received at `received`.
+    pub fn date(&self, device: DateTime<FixedOffset>, received: DateTime<Utc>) -> Dated {
+        let device = device.with_timezone(&Utc);
+        let ahead = device - received > chrono::Duration::seconds(DEVICE_AHEAD_TOLERANCE_SECS);
+        let by_receipt = ahead || device < self.earliest;
+        let when = if by_receipt { received } else { device };
+        Dated {
+            day: when.with_timezone(&self.zone).date_naive(),
+            by_receipt,
+        }
+    }
+}
+
 /// Work per enumerator between two days (inclusive), from daily event counts: the period
 /// report a supervisor sends (monthly, or for any stretch of the campaign).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -290,52 +354,47 @@ pub struct PeriodRow {
     pub refused: u32,
     pub moved: u32,
     pub in_parcels: u32,
+    /// Of the events counted above, those dated by the day the centre received them because
+    /// the tablet's time could not be right ([`DayRule`]).
+    pub by_receipt: u32,
 }
 
-pub fn period(
-    daily: &[(String, String, String, u32)],
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Vec<PeriodRow> {
+pub fn period(daily: &[DailyCount], from: NaiveDate, to: NaiveDate) -> Vec<PeriodRow> {
     let mut rows: std::collections::BTreeMap<&str, PeriodRow> = std::collections::BTreeMap::new();
-    for (day, enumerator, kind, n) in daily {
-        let Ok(d) = day.parse::<NaiveDate>() else {
-            continue;
-        };
-        if d < from || d > to {
+    for c in daily {
+        if c.day < from || c.day > to {
             continue;
         }
-        let row = rows.entry(enumerator).or_insert_with(|| PeriodRow {
-            enumerator: enumerator.clone(),
+        let row = rows.entry(&c.enumerator).or_insert_with(|| PeriodRow {
+            enumerator: c.enumerator.clone(),
             ..Default::default()
         });
-        match kind.as_str() {
-            "form_distributed" => row.handed_out += n,
-            "form_collected" => row.collected += n,
-            "form_transcribed" => row.keyed += n,
-            "transcription_verified" => row.verified += n,
-            "absent" => row.absent += n,
-            "refused" => row.refused += n,
-            "moved" => row.moved += n,
-            _ => {}
-        }
+        let column = match c.kind.as_str() {
+            "form_distributed" => &mut row.handed_out,
+            "form_collected" => &mut row.collected,
+            "form_transcribed" => &mut row.keyed,
+            "transcription_verified" => &mut row.verified,
+            "absent" => &mut row.absent,
+            "refused" => &mut row.refused,
+            "moved" => &mut row.moved,
+            _ => continue,
+        };
+        *column += c.n;
+        row.by_receipt += c.by_receipt;
     }
     rows.into_values().collect()
 }
 
 /// Cumulative handed out / collected / keyed per day, for the progress chart.
-pub fn cumulative(daily: &[(String, String, String, u32)]) -> Vec<(NaiveDate, u32, u32, u32)> {
+pub fn cumulative(daily: &[DailyCount]) -> Vec<(NaiveDate, u32, u32, u32)> {
     let mut per_day: std::collections::BTreeMap<NaiveDate, (u32, u32, u32)> =
         std::collections::BTreeMap::new();
-    for (day, _, kind, n) in daily {
-        let Ok(d) = day.parse::<NaiveDate>() else {
-            continue;
-        };
-        let e = per_day.entry(d).or_default();
-        match kind.as_str() {
-            "form_distributed" => e.0 += n,
-            "form_collected" => e.1 += n,
-            "form_transcribed" => e.2 += n,
+    for c in daily {
+        let e = per_day.entry(c.day).or_default();
+        match c.kind.as_str() {
+            "form_distributed" => e.0 += c.n,
+            "form_collected" => e.1 += c.n,
+            "form_transcribed" => e.2 += c.n,
             _ => {}
         }
     }
@@ -355,20 +414,51 @@ pub fn cumulative(daily: &[(String, String, String, u32)]) -> Vec<(NaiveDate, u3
 mod period_tests {
     use super::*;
 
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    /// A time as a tablet writes it, with its offset.
+    fn at(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        at(s).with_timezone(&Utc)
+    }
+
+    fn count(d: &str, enumerator: &str, kind: &str, n: u32) -> DailyCount {
+        DailyCount {
+            day: day(d),
+            enumerator: enumerator.into(),
+            kind: kind.into(),
+            n,
+            by_receipt: 0,
+        }
+    }
+
+    /// Quảng Trị's 2024 campaign: Vietnam's zone, the first day 21 November 2024.
+    fn vietnam() -> DayRule {
+        DayRule::new(chrono_tz::Asia::Ho_Chi_Minh, &crate::demo::timeline_2024())
+    }
+
+    fn dated(d: &str, by_receipt: bool) -> Dated {
+        Dated {
+            day: day(d),
+            by_receipt,
+        }
+    }
+
     #[test]
     fn a_period_counts_only_its_days_and_the_chart_accumulates() {
-        let daily: Vec<(String, String, String, u32)> = [
-            ("2024-11-21", "a", "form_distributed", 10),
-            ("2024-11-22", "a", "form_distributed", 17),
-            ("2024-11-22", "a", "refused", 1),
-            ("2024-11-23", "a", "form_collected", 20),
-            ("2024-11-23", "b", "form_distributed", 5),
-            ("2024-12-02", "a", "form_transcribed", 20),
-        ]
-        .into_iter()
-        .map(|(d, e, k, n)| (d.to_string(), e.to_string(), k.to_string(), n))
-        .collect();
-        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let daily = [
+            count("2024-11-21", "a", "form_distributed", 10),
+            count("2024-11-22", "a", "form_distributed", 17),
+            count("2024-11-22", "a", "refused", 1),
+            count("2024-11-23", "a", "form_collected", 20),
+            count("2024-11-23", "b", "form_distributed", 5),
+            count("2024-12-02", "a", "form_transcribed", 20),
+        ];
         let november = period(&daily, day("2024-11-01"), day("2024-11-30"));
         assert_eq!(november.len(), 2);
         assert_eq!(
@@ -383,5 +473,178 @@ mod period_tests {
         let chart = cumulative(&daily);
         assert_eq!(chart.last().unwrap(), &(day("2024-12-02"), 32, 20, 20));
         assert_eq!(chart[1], (day("2024-11-22"), 27, 0, 0));
+    }
+
+    #[test]
+    fn an_event_counts_on_its_day_in_the_campaigns_zone_whatever_offset_the_tablet_wrote() {
+        let rule = vietnam();
+        let received = utc("2024-12-02T09:00:00+07:00");
+        // 00:30 on 1 December in Vietnam, written in UTC: a December event.
+        assert_eq!(
+            rule.date(at("2024-11-30T17:30:00+00:00"), received),
+            dated("2024-12-01", false)
+        );
+        // 23:00 on 30 November in Vietnam, written by a tablet set to UTC+9: November.
+        assert_eq!(
+            rule.date(at("2024-12-01T01:00:00+09:00"), received),
+            dated("2024-11-30", false)
+        );
+        // Written in the campaign's own offset, the written date is the day.
+        assert_eq!(
+            rule.date(at("2024-11-30T23:59:59+07:00"), received),
+            dated("2024-11-30", false)
+        );
+        assert_eq!(
+            rule.date(at("2024-12-01T00:00:00+07:00"), received),
+            dated("2024-12-01", false)
+        );
+    }
+
+    #[test]
+    fn a_tablet_time_that_cannot_be_right_counts_on_the_day_the_centre_received_it() {
+        let rule = vietnam();
+        // The centre received the batch at 00:10 on 1 December, Vietnam's time.
+        let received = utc("2024-11-30T17:10:00+00:00");
+        // Five minutes ahead of the centre is a clock's drift: the tablet's time stands.
+        assert_eq!(
+            rule.date(at("2024-12-01T00:15:00+07:00"), received),
+            dated("2024-12-01", false)
+        );
+        // Later than that, the event would have happened after the centre had it.
+        assert_eq!(
+            rule.date(at("2024-12-01T00:15:01+07:00"), received),
+            dated("2024-12-01", true)
+        );
+        assert_eq!(
+            rule.date(at("2025-03-09T08:00:00+07:00"), received),
+            dated("2024-12-01", true)
+        );
+        // A week before the campaign's first day (21 November) is still work done early…
+        assert_eq!(
+            rule.date(at("2024-11-14T00:00:00+07:00"), received),
+            dated("2024-11-14", false)
+        );
+        // …a second before it, or a clock reset to 1970, is not.
+        assert_eq!(
+            rule.date(at("2024-11-13T23:59:59+07:00"), received),
+            dated("2024-12-01", true)
+        );
+        assert_eq!(
+            rule.date(at("1970-01-01T00:00:00+00:00"), received),
+            dated("2024-12-01", true)
+        );
+        // The day of receipt is in the campaign's zone too: 23:59 on 30 November in Vietnam.
+        assert_eq!(
+            rule.date(
+                at("2000-01-01T08:00:00+07:00"),
+                utc("2024-11-30T16:59:00+00:00")
+            ),
+            dated("2024-11-30", true)
+        );
+    }
+
+    #[test]
+    fn a_month_holds_its_last_second_and_not_the_next_months_first() {
+        // A campaign that hands out from 21 October, so that October's work is work.
+        let mut timeline = crate::demo::timeline_2024();
+        timeline.distribute.start = day("2024-10-21");
+        let rule = DayRule::new(chrono_tz::Asia::Ho_Chi_Minh, &timeline);
+        // (enumerator, kind, the tablet's time, when the centre received it)
+        let events = [
+            (
+                "a",
+                "form_distributed",
+                "2024-10-31T16:59:59+00:00",
+                "2024-11-02T08:00:00+07:00",
+            ),
+            (
+                "a",
+                "form_collected",
+                "2024-10-31T17:00:00+00:00",
+                "2024-11-02T08:00:00+07:00",
+            ),
+            (
+                "a",
+                "form_distributed",
+                "2024-11-30T23:59:59+07:00",
+                "2024-12-02T08:00:00+07:00",
+            ),
+            (
+                "a",
+                "form_collected",
+                "2024-12-01T00:00:00+07:00",
+                "2024-12-02T08:00:00+07:00",
+            ),
+            (
+                "a",
+                "form_collected",
+                "2024-12-01T01:00:00+09:00",
+                "2024-12-02T08:00:00+07:00",
+            ),
+            (
+                "a",
+                "form_collected",
+                "2024-11-30T17:30:00+00:00",
+                "2024-12-02T08:00:00+07:00",
+            ),
+            // A tablet whose clock ran a year ahead, received on 30 November.
+            (
+                "b",
+                "refused",
+                "2025-11-30T10:00:00+07:00",
+                "2024-11-30T10:00:00+07:00",
+            ),
+            // Not a column of the report: not among the events it says were dated by receipt.
+            (
+                "b",
+                "form_lost",
+                "2030-01-01T10:00:00+07:00",
+                "2024-11-30T10:00:00+07:00",
+            ),
+        ];
+        // Kept as the store keeps them: one count per event and day.
+        let daily: Vec<DailyCount> = events
+            .iter()
+            .map(|(enumerator, kind, device, received)| {
+                let d = rule.date(at(device), utc(received));
+                DailyCount {
+                    day: d.day,
+                    enumerator: enumerator.to_string(),
+                    kind: kind.to_string(),
+                    n: 1,
+                    by_receipt: u32::from(d.by_receipt),
+                }
+            })
+            .collect();
+        let month = |first: &str, last: &str| {
+            period(&daily, day(first), day(last))
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.enumerator,
+                        r.handed_out,
+                        r.collected,
+                        r.refused,
+                        r.by_receipt,
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            month("2024-10-01", "2024-10-31"),
+            [("a".to_string(), 1, 0, 0, 0)],
+            "23:59:59 on 31 October in Vietnam, written in UTC, is October's"
+        );
+        assert_eq!(
+            month("2024-11-01", "2024-11-30"),
+            [("a".to_string(), 1, 2, 0, 0), ("b".to_string(), 0, 0, 1, 1)],
+            "00:00:00 on 1 November and 23:59:59 on 30 November (and 23:00 written in UTC+9) are November's"
+        );
+        assert_eq!(
+            month("2024-12-01", "2024-12-31"),
+            [("a".to_string(), 0, 2, 0, 0)],
+            "00:00:00 on 1 December and 00:30 written in UTC are December's"
+        );
+        assert!(month("2025-11-01", "2025-11-30").is_empty());
     }
 }

@@ -78,7 +78,7 @@ impl Intake {
     pub fn daily_counts(
         &self,
         account: &crate::accounts::Account,
-    ) -> Result<Vec<(String, String, String, u32)>, IntakeError> {
+    ) -> Result<Vec<crate::store::DailyCount>, IntakeError> {
         let scope =
             (account.role == crate::accounts::Role::Supervisor).then(|| account.districts.clone());
         Ok(self.store.daily_counts(scope.as_deref())?)

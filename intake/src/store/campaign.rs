@@ -3,7 +3,7 @@
 //! speak ([`super::sql`]) and run on SQLite (one file per campaign) or PostgreSQL (one schema
 //! per campaign) by its [`Backend`].
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use std::{collections::BTreeMap, sync::Mutex};
 use sync_protocol::{
     api::ChainHead,
@@ -23,6 +23,7 @@ use super::sql::{
     params, params_from_iter, Backend, BackendExt, Dialect, OptionalExtension, Row, Tx,
 };
 use crate::domain::{self, CampaignRules, HouseholdFacts, HouseholdView};
+use crate::progress::{Dated, DayRule};
 use crate::store::*;
 
 pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
@@ -48,6 +49,20 @@ impl SqlStore {
         }
     }
 
+    /// The store over `backend` (migrated), its daily counts brought to this release's
+    /// [`DAY_RULE`] first: what the stores' constructors return.
+    pub fn open(backend: Box<dyn Backend>) -> Result<SqlStore, StoreError> {
+        let store = SqlStore::new(backend);
+        let rule: Option<i64> = store.read(|c| {
+            c.query_row("SELECT rule FROM daily_counts_rule", [], |r| r.get(0))
+                .optional()
+        })?;
+        if rule != Some(DAY_RULE) {
+            store.write(count_days_again)?;
+        }
+        Ok(store)
+    }
+
     fn read<T: Send>(
         &self,
         f: impl FnOnce(Tx) -> Result<T, StoreError> + Send,
@@ -61,6 +76,83 @@ impl SqlStore {
     ) -> Result<T, StoreError> {
         self.backend.write(f)
     }
+}
+
+/// The rule the kept daily counts are dated by (`daily_counts_rule`): counts kept under
+/// another — before there was one, the date the tablet wrote — are counted again from the
+/// events when the store is opened. 1: [`DayRule`].
+const DAY_RULE: i64 = 1;
+
+/// A time the centre wrote (`received_at`).
+fn parse_received(t: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(t)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("received at {t:?}: {e}")))
+}
+
+/// Every accepted household event counted again on its day by [`DayRule`] (one transaction;
+/// on PostgreSQL the table is locked first, so that no other process's ingest adds to the
+/// counts between the reading of the events and the writing of the counts).
+fn count_days_again(tx: Tx) -> Result<(), StoreError> {
+    if tx.dialect() == Dialect::Postgres {
+        tx.execute("LOCK TABLE daily_counts IN EXCLUSIVE MODE", [])?;
+    }
+    // Another process may have counted them while this one waited.
+    let rule: Option<i64> = tx
+        .query_row("SELECT rule FROM daily_counts_rule", [], |r| r.get(0))
+        .optional()?;
+    if rule == Some(DAY_RULE) {
+        return Ok(());
+    }
+    tx.execute("DELETE FROM daily_counts", [])?;
+    // A store not imported yet has no events to count.
+    if let Some(campaign) = load_campaign(tx).map(Some).or_else(|e| match e {
+        StoreError::NoCampaign => Ok(None),
+        e => Err(e),
+    })? {
+        let days = DayRule::of(&campaign.info);
+        let outcome = tx.dialect().json_text("e.body", &["body", "outcome"]);
+        let rows = tx
+            .prepare(&format!(
+                "SELECT e.enumerator_id, h.village_id, CASE WHEN e.kind = 'visit_outcome' THEN {outcome} ELSE e.kind END,
+                        e.occurred_at, e.received_at
+                 FROM events e JOIN households h ON h.id = e.household_id WHERE e.status = 'accepted'"
+            ))?
+            .query_map([], |r| {
+                Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<Option<String>>(2)?, r.get::<String>(3)?, r.get::<String>(4)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut counts: BTreeMap<(NaiveDate, String, String, String), (i64, i64)> = BTreeMap::new();
+        for (enumerator, village, kind, occurred_at, received_at) in rows {
+            let device = DateTime::parse_from_rfc3339(&occurred_at)
+                .map_err(|e| StoreError::Corrupt(format!("occurred at {occurred_at:?}: {e}")))?;
+            let dated = days.date(device, parse_received(&received_at)?);
+            let n = counts
+                .entry((dated.day, enumerator, village, kind.unwrap_or_default()))
+                .or_default();
+            n.0 += 1;
+            n.1 += i64::from(dated.by_receipt);
+        }
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO daily_counts (day, enumerator_id, village_id, kind, n, by_receipt) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for ((day, enumerator, village, kind), (n, by_receipt)) in counts {
+            insert.execute(params![
+                day.to_string(),
+                enumerator,
+                village,
+                kind,
+                n,
+                by_receipt
+            ])?;
+        }
+    }
+    tx.execute("DELETE FROM daily_counts_rule", [])?;
+    tx.execute(
+        "INSERT INTO daily_counts_rule (rule) VALUES (?1)",
+        [DAY_RULE],
+    )?;
+    Ok(())
 }
 
 fn load_campaign(conn: Tx) -> Result<CampaignRecord, StoreError> {
@@ -242,12 +334,14 @@ fn insert_form(tx: Tx, form: &crate::form_files::StoredForm, now: &str) -> Resul
     }
 }
 
-/// What an accepted event adds beside itself: the household holds answers, the day's counts,
-/// the serials of a handed-over parcel. Shared by ingest and by a supervisor's carrying over.
+/// What an accepted event adds beside itself: the household holds answers, the count of its
+/// day (`dated` by [`DayRule`]), the serials of a handed-over parcel. Shared by ingest and by a
+/// supervisor's carrying over.
 fn record_accepted(
     tx: Tx,
     event: &sync_protocol::event::Event,
     enumerator: &str,
+    dated: Dated,
 ) -> Result<(), StoreError> {
     if event.body.sealed_answers().is_some() {
         tx.prepare_cached(
@@ -263,12 +357,19 @@ fn record_accepted(
                 .unwrap_or_default(),
             other => other.kind().to_string(),
         };
-        let day = event.at.to_string().chars().take(10).collect::<String>();
         tx.prepare_cached(
-            "INSERT INTO daily_counts SELECT ?1, ?2, village_id, ?3, 1 FROM households WHERE id = ?4
-             ON CONFLICT(day, enumerator_id, village_id, kind) DO UPDATE SET n = daily_counts.n + 1",
+            "INSERT INTO daily_counts (day, enumerator_id, village_id, kind, n, by_receipt)
+             SELECT ?1, ?2, village_id, ?3, 1, CAST(?5 AS BIGINT) FROM households WHERE id = ?4
+             ON CONFLICT(day, enumerator_id, village_id, kind) DO UPDATE SET
+             n = daily_counts.n + 1, by_receipt = daily_counts.by_receipt + excluded.by_receipt",
         )?
-        .execute(params![day, enumerator, kind, household])?;
+        .execute(params![
+            dated.day.to_string(),
+            enumerator,
+            kind,
+            household,
+            i64::from(dated.by_receipt)
+        ])?;
     }
     if let EventBody::ParcelHandedOver { parcel, serials } = &event.body {
         let mut insert_serial = tx.prepare_cached(
@@ -634,18 +735,46 @@ impl Store for SqlStore {
     }
 
     fn place_names(&self) -> Result<HashMap<String, String>, StoreError> {
+        // A commune or village is named with its parent ("Khu phố 2, Phường 2"); where that
+        // still repeats (a Phường 2 in two districts), with the level above too.
         self.read(|c| {
             let mut names = HashMap::new();
             for sql in [
-                "SELECT id, name FROM provinces",
-                "SELECT id, name FROM districts",
-                "SELECT cm.id, cm.name || ', ' || d.name FROM communes cm JOIN districts d ON d.id = cm.district_id",
-                "SELECT v.id, v.name || ', ' || cm.name FROM villages v JOIN communes cm ON cm.id = v.commune_id",
+                "SELECT id, name, '', '' FROM provinces",
+                "SELECT id, name, '', '' FROM districts",
+                "SELECT cm.id, cm.name, d.name, p.name FROM communes cm JOIN districts d ON d.id = cm.district_id JOIN provinces p ON p.id = d.province_id",
+                "SELECT v.id, v.name, cm.name, d.name FROM villages v JOIN communes cm ON cm.id = v.commune_id JOIN districts d ON d.id = cm.district_id",
             ] {
-                let mut stmt = c.prepare(sql)?;
-                for row in stmt.query_map([], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))? {
-                    let (id, name) = row?;
-                    names.insert(id, name);
+                let rows = c
+                    .prepare(sql)?
+                    .query_map([], |r| {
+                        Ok((
+                            r.get::<String>(0)?,
+                            r.get::<String>(1)?,
+                            r.get::<String>(2)?,
+                            r.get::<String>(3)?,
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let short = |name: &str, parent: &str| {
+                    if parent.is_empty() {
+                        name.to_string()
+                    } else {
+                        format!("{name}, {parent}")
+                    }
+                };
+                let mut seen: HashMap<String, u32> = HashMap::new();
+                for (_, name, parent, _) in &rows {
+                    *seen.entry(short(name, parent)).or_default() += 1;
+                }
+                for (id, name, parent, grandparent) in rows {
+                    let named = short(&name, &parent);
+                    let named = if seen[&named] > 1 && !grandparent.is_empty() {
+                        format!("{named}, {grandparent}")
+                    } else {
+                        named
+                    };
+                    names.insert(id, named);
                 }
             }
             Ok(names)
@@ -850,6 +979,7 @@ impl Store for SqlStore {
                 forms: &forms,
             };
             let judgement = domain::judge(batch, &rules, &mut TxView::prefetch(tx, &batch.events)?);
+            let days = DayRule::of(&campaign.info);
             let now_s = rfc3339(now);
             let device = batch.device.to_string();
 
@@ -882,7 +1012,7 @@ impl Store for SqlStore {
                     outcome.reason
                 ])?;
                 if outcome.status == OutcomeStatus::Accepted {
-                    record_accepted(tx, event, &batch.enumerator)?;
+                    record_accepted(tx, event, &batch.enumerator, days.date(event.at.as_datetime(), now))?;
                 }
             }
             apply_changes(tx, &judgement.changes, &now_s)?;
@@ -989,25 +1119,29 @@ impl Store for SqlStore {
         })
     }
 
-    fn daily_counts(
-        &self,
-        districts: Option<&[String]>,
-    ) -> Result<Vec<(String, String, String, u32)>, StoreError> {
+    fn daily_counts(&self, districts: Option<&[String]>) -> Result<Vec<DailyCount>, StoreError> {
         let districts = districts.map(|d| d.to_vec());
         self.read(move |c| {
             let mut stmt = c.prepare(
-                "SELECT d.day, d.enumerator_id, cm.district_id, d.kind, CAST(SUM(d.n) AS BIGINT)
+                "SELECT d.day, d.enumerator_id, cm.district_id, d.kind, CAST(SUM(d.n) AS BIGINT), CAST(SUM(d.by_receipt) AS BIGINT)
                  FROM daily_counts d JOIN villages v ON v.id = d.village_id JOIN communes cm ON cm.id = v.commune_id
                  GROUP BY 1, 2, 3, 4 ORDER BY 1, 2",
             )?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?, r.get::<String>(3)?, r.get::<u32>(4)?)))?
+                .query_map([], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?, r.get::<String>(3)?, r.get::<u32>(4)?, r.get::<u32>(5)?)))?
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows
-                .into_iter()
-                .filter(|(_, _, d, _, _)| districts.as_ref().is_none_or(|list| list.contains(d)))
-                .map(|(day, e, _, kind, n)| (day, e, kind, n))
-                .collect())
+            rows.into_iter()
+                .filter(|(_, _, d, ..)| districts.as_ref().is_none_or(|list| list.contains(d)))
+                .map(|(day, enumerator, _, kind, n, by_receipt)| {
+                    Ok(DailyCount {
+                        day: day.parse().map_err(|e| StoreError::Corrupt(format!("daily count of {day:?}: {e}")))?,
+                        enumerator,
+                        kind,
+                        n,
+                        by_receipt,
+                    })
+                })
+                .collect()
         })
     }
 
@@ -1072,12 +1206,14 @@ impl Store for SqlStore {
         let (event_id, note, by) = (event.to_string(), note.to_string(), by.to_string());
         let campaign = self.campaign()?;
         self.write(move |tx| {
-            let stored: Option<(String, String, Option<String>, Option<String>)> = tx
-                .query_row(&format!("SELECT enumerator_id, body, code, resolution FROM events WHERE id = ?1{}", tx.dialect().for_update()), [&event_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            /// Enumerator, body, code, resolution, when the centre received it.
+            type Stored = (String, String, Option<String>, Option<String>, String);
+            let stored: Option<Stored> = tx
+                .query_row(&format!("SELECT enumerator_id, body, code, resolution, received_at FROM events WHERE id = ?1{}", tx.dialect().for_update()), [&event_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
                 .optional()?;
-            let Some((enumerator, body, Some(_), None)) = stored else {
+            let Some((enumerator, body, Some(_), None, received_at)) = stored else {
                 return Err(match stored {
-                    Some((.., Some(_))) => StoreError::AlreadyResolved(event_id.clone()),
+                    Some((_, _, _, Some(_), _)) => StoreError::AlreadyResolved(event_id.clone()),
                     _ => StoreError::UnknownEvent(event_id.clone()),
                 });
             };
@@ -1093,7 +1229,9 @@ impl Store for SqlStore {
                     };
                     let changes = domain::judge_carry_over(&event, &rules, &mut TxView::prefetch(tx, std::slice::from_ref(&event))?)
                         .map_err(|(code, reason)| StoreError::CannotCarryOver { code, reason })?;
-                    record_accepted(tx, &event, &enumerator)?;
+                    // Its day is the one it had when the centre first received it, not today's.
+                    let dated = DayRule::of(&campaign.info).date(event.at.as_datetime(), parse_received(&received_at)?);
+                    record_accepted(tx, &event, &enumerator, dated)?;
                     apply_changes(tx, &changes, &now_s)?;
                     let household = event.household.as_deref().unwrap_or_default();
                     tx.execute(
@@ -1588,6 +1726,42 @@ impl Store for SqlStore {
                     .query_map([], |r| r.get::<String>(0))?
                     .collect::<Result<Vec<_>, _>>()?;
                 areas.extend(ids.into_iter().map(|id| (level, id)));
+            }
+            Ok(areas)
+        })
+    }
+
+    fn area_parents(
+        &self,
+    ) -> Result<Vec<(forms::index::Level, String, Option<String>)>, StoreError> {
+        use forms::index::Level;
+        self.read(|c| {
+            let mut areas = Vec::new();
+            for (level, sql) in [
+                (
+                    Level::Province,
+                    "SELECT id, NULL FROM provinces ORDER BY id",
+                ),
+                (
+                    Level::District,
+                    "SELECT id, province_id FROM districts ORDER BY id",
+                ),
+                (
+                    Level::Commune,
+                    "SELECT id, district_id FROM communes ORDER BY id",
+                ),
+                (
+                    Level::Village,
+                    "SELECT id, commune_id FROM villages ORDER BY id",
+                ),
+            ] {
+                let rows = c
+                    .prepare_cached(sql)?
+                    .query_map([], |r| {
+                        Ok((r.get::<String>(0)?, r.get::<Option<String>>(1)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                areas.extend(rows.into_iter().map(|(id, parent)| (level, id, parent)));
             }
             Ok(areas)
         })

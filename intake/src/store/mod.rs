@@ -213,6 +213,19 @@ pub struct VillageProgress {
     pub has_device: bool,
 }
 
+/// Accepted household events of one day, enumerator and kind (a visit outcome by its
+/// outcome). The day is the event's in the campaign's time zone, by [`crate::progress::DayRule`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DailyCount {
+    pub day: chrono::NaiveDate,
+    pub enumerator: String,
+    pub kind: String,
+    pub n: u32,
+    /// Of `n`, those dated by the day the centre received them: the tablet's time could not
+    /// be right.
+    pub by_receipt: u32,
+}
+
 /// The latest sealed answers of a household (a correction wins over a verification, which
 /// wins over a first keying), with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -450,12 +463,10 @@ pub trait Store: Send + Sync + 'static {
     /// Progress per village and enumerator; only the given districts when `Some`.
     fn progress(&self, districts: Option<&[String]>) -> Result<Vec<VillageProgress>, StoreError>;
 
-    /// Accepted household events counted per device day, enumerator and kind (visit outcomes
-    /// by outcome): (day, enumerator, kind-or-outcome, count); only the given districts when `Some`.
-    fn daily_counts(
-        &self,
-        districts: Option<&[String]>,
-    ) -> Result<Vec<(String, String, String, u32)>, StoreError>;
+    /// Accepted household events counted per day (in the campaign's zone, by
+    /// [`crate::progress::DayRule`]), enumerator and kind (visit outcomes by outcome); only the
+    /// given districts when `Some`.
+    fn daily_counts(&self, districts: Option<&[String]>) -> Result<Vec<DailyCount>, StoreError>;
     /// Rejected events, newest first; only those of households in the given districts when `Some`.
     fn rejected_events(
         &self,
@@ -564,6 +575,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Every area of the campaign: (level, id), provinces first.
     fn areas(&self) -> Result<Vec<(forms::index::Level, String)>, StoreError>;
+    /// Every sampled area with its parent's id (none for a province): the hierarchy the
+    /// published figures add up along.
+    fn area_parents(
+        &self,
+    ) -> Result<Vec<(forms::index::Level, String, Option<String>)>, StoreError>;
     /// Every target: (level, area id, percent).
     fn targets(&self) -> Result<Vec<(forms::index::Level, String, f64)>, StoreError>;
     /// Keeps the index as just computed (JSON of [`crate::service::KeptIndex`]: figures by

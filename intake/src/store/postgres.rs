@@ -255,9 +255,7 @@ pub fn campaign_store(
     schema: &str,
 ) -> Result<super::campaign::SqlStore, StoreError> {
     db.migrate(schema, campaign_migrations::migrations::runner())?;
-    Ok(super::campaign::SqlStore::new(Box::new(Schema::new(
-        db, schema,
-    )?)))
+    super::campaign::SqlStore::open(Box::new(Schema::new(db, schema)?))
 }
 
 /// The centre's own store (schema [`CENTRE_SCHEMA`]).

@@ -21,14 +21,25 @@ pub(super) async fn report_json(
     Signed { v, .. }: Signed<Staff>,
     axum::extract::Query(q): axum::extract::Query<PeriodQuery>,
 ) -> Result<Response, IntakeError> {
-    let today = Utc::now().date_naive();
+    let (i, a) = (intake.clone(), v.account.clone());
+    let (daily, tz) = blocking(move || Ok((i.daily_counts(&a)?, i.time_zone()?))).await?;
+    // Days are the campaign's, as on the page.
+    let today = Utc::now().with_timezone(&tz).date_naive();
     let (from, to) = (
         q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today)),
         q.to.unwrap_or(today),
     );
-    let (i, a) = (intake.clone(), v.account.clone());
-    let daily = blocking(move || i.daily_counts(&a)).await?;
-    Ok(Json(serde_json::json!({ "from": from, "to": to, "rows": crate::progress::period(&daily, from, to), "chart": crate::progress::cumulative(&daily) })).into_response())
+    let rows = crate::progress::period(&daily, from, to);
+    let by_receipt: u32 = rows.iter().map(|r| r.by_receipt).sum();
+    Ok(Json(serde_json::json!({
+        "from": from,
+        "to": to,
+        "time_zone": tz.name(),
+        "rows": rows,
+        "dated_by_receipt": by_receipt,
+        "chart": crate::progress::cumulative(&daily),
+    }))
+    .into_response())
 }
 
 pub(super) async fn reconciliation_json(
@@ -80,5 +91,5 @@ pub(super) async fn index_json(
         .iter()
         .map(|u| serde_json::json!({ "household": u.form.household, "serial": u.form.serial, "enumerator": u.form.enumerator, "device": u.form.device, "seq": u.form.seq, "reason": u.reason }))
         .collect();
-    Ok(Json(serde_json::json!({ "index": c.report, "straight_lined": c.straight_lined, "unopenable": unopenable })).into_response())
+    Ok(Json(serde_json::json!({ "index": c.report, "straight_lined": c.straight_lined, "answer_anomalies": c.answer_anomalies, "unopenable": unopenable })).into_response())
 }

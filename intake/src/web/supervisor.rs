@@ -186,9 +186,13 @@ pub(super) async fn period_report(
         "vắng",
         "từ chối",
         "chuyển đi",
+        "tính theo ngày máy chủ nhận",
     ]
     .map(String::from)
     .to_vec();
+    // Events whose tablet time could not be right are counted on the day the centre received
+    // them (progress::DayRule); the report says how many.
+    let by_receipt: u32 = rows.iter().map(|r| r.by_receipt).sum();
     let as_rows = || {
         std::iter::once(header_row.clone())
             .chain(rows.iter().map(|r| {
@@ -205,6 +209,7 @@ pub(super) async fn period_report(
                     r.absent.to_string(),
                     r.refused.to_string(),
                     r.moved.to_string(),
+                    r.by_receipt.to_string(),
                 ]
             }))
             .collect::<Vec<_>>()
@@ -226,6 +231,10 @@ pub(super) async fn period_report(
                     button { "Xem" }
                 }
                 p { a href={ "progress/report?from=" (from) "&to=" (to) "&format=csv" } { "Tải CSV" } " · " a href={ "progress/report?from=" (from) "&to=" (to) "&format=xlsx" } { "Tải XLSX" } }
+                p.muted #day-rule { "Mỗi sự kiện được tính vào ngày theo giờ của đợt khảo sát (UTC" (Utc::now().with_timezone(&tz).format("%:z")) "); kỳ báo cáo gồm cả ngày đầu và ngày cuối." }
+                @if by_receipt > 0 {
+                    p.flag #dated-by-receipt { (by_receipt) " sự kiện tính theo ngày máy chủ nhận vì giờ máy tính bảng không hợp lý (muộn hơn lúc máy chủ nhận quá " (crate::progress::DEVICE_AHEAD_TOLERANCE_SECS / 60) " phút, hoặc trước ngày đầu của đợt khảo sát hơn " (crate::progress::DAYS_BEFORE_START) " ngày)." }
+                }
                 // The page shows names; the files carry the id beside them for joining.
                 div.scroll { table #period {
                     thead { tr { @for (k, hcell) in header_row.iter().enumerate() { @if k != 1 { th { (hcell) } } } } }
@@ -251,12 +260,12 @@ pub(super) async fn district_page(
 
 /// The months (first and last day) from the first day with work to `today`.
 fn worked_months(
-    counts: &[(String, String, String, u32)],
+    counts: &[crate::store::DailyCount],
     today: chrono::NaiveDate,
 ) -> Vec<(chrono::NaiveDate, chrono::NaiveDate)> {
     let first = counts
         .iter()
-        .filter_map(|(day, ..)| chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
+        .map(|c| c.day)
         .min()
         .unwrap_or(today)
         .min(today);

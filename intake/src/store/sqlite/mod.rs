@@ -30,10 +30,10 @@ mod centre_migrations {
 /// A campaign's store in the SQLite file at `path`, created and migrated if need be. A
 /// database written by a newer version is refused, never touched.
 pub fn campaign_store(path: &Path) -> Result<super::campaign::SqlStore, StoreError> {
-    Ok(super::campaign::SqlStore::new(Box::new(Db::open(
+    super::campaign::SqlStore::open(Box::new(Db::open(
         path,
         campaign_migrations::migrations::runner(),
-    )?)))
+    )?))
 }
 
 /// The centre's own store in the SQLite file at `path` (`centre.db`).

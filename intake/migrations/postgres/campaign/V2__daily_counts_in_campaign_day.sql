@@ -1,0 +1,8 @@
+-- The daily counts are kept by the day an event belongs to in the campaign's time zone, from
+-- its absolute time — or the day the centre received it when the tablet's time cannot be
+-- right (docs/statistics.md, "The day an event belongs to") — no longer by the date the tablet
+-- wrote. `by_receipt`: how many of `n` were dated by receipt. The intake counts every kept
+-- event again when it opens the store and finds no rule here, or an older one (`DAY_RULE` in
+-- intake/src/store/campaign.rs), as it does on SQLite.
+ALTER TABLE daily_counts ADD COLUMN by_receipt BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE daily_counts_rule (rule BIGINT NOT NULL);
