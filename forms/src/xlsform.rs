@@ -323,7 +323,12 @@ pub fn import(bytes: &[u8]) -> Result<Import, XlsFormError> {
                     Some(survey.get(row, "constraint").to_string()).filter(|s| !s.is_empty());
                 if let Some((grid, list)) = &mut table {
                     if kind == Kind::Note {
-                        continue; // the header row of a table-list
+                        // A note inside a grid ("8 = không sử dụng") is kept, shown just before
+                        // the grid: its rows are one item.
+                        let mut note = blank_item(&name, Kind::Note, label);
+                        note.relevant = relevant.or_else(|| grid.relevant.clone());
+                        push_item(note, &mut current, &mut loose);
+                        continue;
                     }
                     if kind == Kind::Single && (list.is_none() || list.as_deref() == arg.as_deref())
                     {

@@ -217,7 +217,11 @@ fn a_small_form_converts_and_what_cannot_is_listed_by_row() {
         form.question("m").unwrap().accepts,
         Accepts::Codes(vec![1, 2])
     );
-    let grid = &form.definition.sections[1].items[0];
+    // A note inside the table-list is kept, just before the grid (it was dropped silently).
+    let note = &form.definition.sections[1].items[0];
+    assert_eq!((note.kind, note.id.as_str()), (Kind::Note, "hdr"));
+    assert_eq!(note.label.vi, "Mức độ");
+    let grid = &form.definition.sections[1].items[1];
     assert_eq!(
         (grid.kind, grid.scale, grid.rows.len()),
         (Kind::Grid, Some(5), 2)
@@ -474,6 +478,15 @@ fn the_binh_duong_workbook_imports_with_its_three_indicator_groups() {
     );
     let form = imported.form;
     assert_eq!(form.reference(), "bd-hailong-2024@1");
+    // The grid's note that says what code 8 means reaches the keyer.
+    assert!(
+        form.definition
+            .sections
+            .iter()
+            .flat_map(|s| &s.items)
+            .any(|i| i.kind == Kind::Note && i.label.vi.contains("8 = không sử dụng")),
+        "the note inside a table-list is kept"
+    );
     let rule = form
         .definition
         .index

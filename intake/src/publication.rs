@@ -68,6 +68,9 @@ pub struct Published {
     /// The share of sampled areas one level down that must have forms (per cent).
     #[serde(default)]
     pub min_coverage_percent: u32,
+    /// How the figures are computed, written from the form's index rule when published.
+    #[serde(default)]
+    pub method: String,
     pub areas: Vec<PublishedArea>,
     /// Areas of the published levels not shown: under the minimum, with no forms, or withheld
     /// so that no other could be derived.
@@ -75,6 +78,94 @@ pub struct Published {
     /// Of those, withheld only to protect another (complementary suppression).
     #[serde(default)]
     pub withheld_to_protect: usize,
+}
+
+/// How the published figure is computed, in plain Vietnamese, from the form's own index rule:
+/// which answers count as satisfied in each part, which parts make the overall index and which
+/// are shown apart.
+pub fn method_text(form: &forms::Form) -> String {
+    let Some(rule) = &form.definition.index else {
+        return String::new();
+    };
+    // The labels of the satisfied codes in the list of a part's first item.
+    let satisfied_words = |part: &forms::definition::Part| -> String {
+        let item = part
+            .criteria
+            .iter()
+            .filter_map(|c| rule.criteria.iter().find(|x| &x.id == c))
+            .flat_map(|c| c.items.iter())
+            .find_map(|id| form.question(id));
+        let labels: Vec<String> = item
+            .and_then(|q| q.choices.as_ref())
+            .and_then(|list| form.definition.choice_lists.get(list))
+            .map(|choices| {
+                rule.satisfied_codes
+                    .iter()
+                    .filter_map(|code| choices.iter().find(|c| c.code == *code))
+                    .map(|c| format!("«{}»", c.label.vi))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if labels.is_empty() {
+            format!(
+                "mã {}",
+                rule.satisfied_codes
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            labels.join(" hoặc ")
+        }
+    };
+    let mut text = String::from(
+        "Mỗi câu hỏi được tính bằng tỷ lệ phần trăm câu trả lời đạt yêu cầu trên các câu trả lời hợp lệ \
+         (không tính câu bỏ trống, không đọc được, \"không áp dụng\", \"không trả lời\" và câu không áp dụng với người trả lời); \
+         mỗi tiêu chí là trung bình các câu hỏi của nó, mỗi phần là trung bình các tiêu chí. ",
+    );
+    for part in &rule.parts {
+        text.push_str(&format!(
+            "Phần «{}»: câu trả lời {} được tính là đạt. ",
+            part.label.vi,
+            satisfied_words(part)
+        ));
+    }
+    let label = |id: &String| {
+        rule.parts
+            .iter()
+            .find(|p| &p.id == id)
+            .map(|p| format!("«{}»", p.label.vi))
+            .unwrap_or_else(|| id.clone())
+    };
+    let inside: Vec<String> = rule.overall.iter().map(label).collect();
+    let outside: Vec<String> = rule
+        .parts
+        .iter()
+        .filter(|p| !rule.overall.contains(&p.id))
+        .map(|p| format!("«{}»", p.label.vi))
+        .collect();
+    text.push_str(&format!(
+        "Chỉ số chung là trung bình của {} {}. ",
+        if inside.len() == 1 {
+            "phần"
+        } else {
+            "các phần"
+        },
+        inside.join(", ")
+    ));
+    if !outside.is_empty() {
+        text.push_str(&format!(
+            "{} không tính vào chỉ số chung. ",
+            outside.join(", ")
+        ));
+    }
+    text.push_str(
+        "Khoảng tin cậy 95 % cho biết chỉ số thật của địa bàn có thể nằm trong khoảng nào, do chỉ khảo sát một mẫu hộ gia đình. \
+         Địa bàn có ít phiếu hơn mức tối thiểu, và địa bàn mà từ số liệu của nó có thể suy ra địa bàn nhỏ, không được công bố, \
+         để số liệu đủ tin cậy và không làm lộ ý kiến của từng hộ.",
+    );
+    text
 }
 
 /// The campaign's sampled areas: each (level, id) with its parent's id (none for a province).
@@ -149,7 +240,12 @@ impl Tree {
     /// that gave it.
     fn derivable(&self, shown: &BTreeSet<Cell>) -> Vec<(Cell, Cell)> {
         let mut known: BTreeSet<Cell> = shown.clone();
-        known.extend(self.forms.iter().filter(|(_, n)| **n == 0).map(|(c, _)| c.clone()));
+        known.extend(
+            self.forms
+                .iter()
+                .filter(|(_, n)| **n == 0)
+                .map(|(c, _)| c.clone()),
+        );
         let mut found = Vec::new();
         loop {
             let mut progress = false;
@@ -273,9 +369,10 @@ pub fn figures(
             };
             let pct = |x: Option<f64>| x.map(|v| (v * 1000.0).round() / 10.0);
             let coverage = coverage(&tree, cell);
-            let low_coverage = coverage
-                .first()
-                .is_some_and(|c| u64::from(c.with_forms) * 100 < u64::from(c.sampled) * u64::from(min_coverage_percent));
+            let low_coverage = coverage.first().is_some_and(|c| {
+                u64::from(c.with_forms) * 100
+                    < u64::from(c.sampled) * u64::from(min_coverage_percent)
+            });
             let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
             areas.push(PublishedArea {
                 level: level_name(*level).into(),
@@ -298,6 +395,7 @@ pub fn figures(
         min_forms,
         min_forms_asked,
         min_coverage_percent,
+        method: String::new(),
         areas,
         suppressed,
         withheld_to_protect,
@@ -428,7 +526,11 @@ mod tests {
             (Village, "v3", Some("c2"), 10),
         ]);
         let p = figures("x", &report, Commune, 5, 0, &HashMap::new(), &sample);
-        assert!(!shown(&p).contains(&"c1"), "c1 is village v1: {:?}", shown(&p));
+        assert!(
+            !shown(&p).contains(&"c1"),
+            "c1 is village v1: {:?}",
+            shown(&p)
+        );
         assert!(
             !shown(&p).contains(&"c2") || !shown(&p).contains(&"d"),
             "else c1 = d − c2: {:?}",
@@ -483,7 +585,8 @@ mod tests {
         p: &Published,
         rows: &[(Level, String, Option<String>, u64)],
     ) -> Vec<String> {
-        let mut known: HashMap<String, u64> = p.areas.iter().map(|a| (a.code.clone(), a.forms)).collect();
+        let mut known: HashMap<String, u64> =
+            p.areas.iter().map(|a| (a.code.clone(), a.forms)).collect();
         // An attacker may also take every area with no forms as known (zero).
         for (_, id, _, n) in rows {
             if *n == 0 {
@@ -525,10 +628,44 @@ mod tests {
         found
             .into_iter()
             .filter(|id| {
-                let (level, n) = rows.iter().find(|r| &r.1 == id).map(|r| (r.0, r.3)).unwrap();
+                let (level, n) = rows
+                    .iter()
+                    .find(|r| &r.1 == id)
+                    .map(|r| (r.0, r.3))
+                    .unwrap();
                 n > 0 && (level == Level::Village || n < p.min_forms)
             })
             .collect()
+    }
+
+    #[test]
+    fn the_method_is_written_from_the_forms_own_index_rule() {
+        let sipas = method_text(&crate::demo::sipas_2024());
+        assert!(!sipas.contains("không tính vào chỉ số chung"), "{sipas}");
+        assert!(sipas.contains("«Hài lòng» hoặc «Rất hài lòng»"), "{sipas}");
+        let stored = crate::demo::binh_duong_form();
+        let bd = forms::Form::from_json(std::str::from_utf8(&stored.definition).unwrap()).unwrap();
+        let text = method_text(&bd);
+        let rule = bd.definition.index.as_ref().unwrap();
+        let outside: Vec<&forms::definition::Part> = rule
+            .parts
+            .iter()
+            .filter(|p| !rule.overall.contains(&p.id))
+            .collect();
+        assert_eq!(outside.len(), 1, "the needs group stands apart");
+        assert!(
+            text.contains(&format!(
+                "«{}» không tính vào chỉ số chung",
+                outside[0].label.vi
+            )),
+            "{text}"
+        );
+        for part in &rule.parts {
+            assert!(
+                text.contains(&format!("Phần «{}»", part.label.vi)),
+                "{text}"
+            );
+        }
     }
 
     proptest::proptest! {

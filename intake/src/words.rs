@@ -2,7 +2,35 @@
 //! kinds, household statuses, rejection codes. One place, so that no page shows a code where
 //! a person reads.
 
+use forms::validate::AnswerError;
 use sync_protocol::api::rejection;
+
+/// What is wrong with one answer, as a ministry officer keying a correction reads it.
+pub fn answer_error(error: &AnswerError) -> String {
+    match error {
+        AnswerError::UnknownQuestion => "không có câu này trong phiếu".into(),
+        AnswerError::WrongType { expected } => match *expected {
+            "one code (a number)" => "cần một mã (một số)".into(),
+            "a list of codes" => "cần các mã, cách nhau bằng dấu cách".into(),
+            "a whole number" => "cần một số nguyên".into(),
+            _ => "cần chữ".into(),
+        },
+        AnswerError::NotACode { code } => format!("{code} không phải là mã của câu này"),
+        AnswerError::OutOfRange { value, min, max } => {
+            format!("{value} nằm ngoài khoảng {min}–{max}")
+        }
+        AnswerError::TooLong { length, max } => format!("dài {length} ký tự, tối đa {max}"),
+        AnswerError::RepeatedCode { code } => format!("mã {code} được nhập hai lần"),
+        AnswerError::SpecialNotAllowed { code } => format!("câu này không dùng mã {code}"),
+        AnswerError::ConstraintFailed { message } => message.clone(),
+        AnswerError::NotApplicable => {
+            "câu này không áp dụng theo câu trả lời trước: để trống".into()
+        }
+        AnswerError::MarkNotAllowed { .. } => {
+            "chỉ câu chọn một mã mới dùng * (đánh nhiều ô)".into()
+        }
+    }
+}
 
 /// An event kind (`form_distributed`, …) as a supervisor says it.
 pub fn event_kind(kind: &str) -> &str {

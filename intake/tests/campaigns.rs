@@ -567,7 +567,7 @@ async fn years_side_by_side_say_which_areas_met_their_targets() {
         .unwrap();
     let province_rows: Vec<&str> = csv
         .lines()
-        .filter(|l| l.starts_with("Tỉnh,Tỉnh Quảng Trị"))
+        .filter(|l| l.starts_with("Tỉnh,qtri,Tỉnh Quảng Trị"))
         .collect();
     assert_eq!(province_rows.len(), 2, "{csv}");
     assert!(province_rows[0].contains(",2024,") && province_rows[0].ends_with(",Đạt"));

@@ -170,3 +170,15 @@ async fn answers_that_do_not_apply_invalid_values_and_marks_are_left_out_listed_
         "only the honest sheet's answer is a bare number"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn areas_of_the_same_name_are_told_apart() {
+    let server = setup().await;
+    // «Khu phố 2, Phường 2» is a village of Đông Hà and one of Thị xã Quảng Trị.
+    let names = server.intake.store.place_names().unwrap();
+    let (dh, qt) = (&names["dh-p2-kp2"], &names["qt-p2-kp2"]);
+    assert_ne!(dh, qt);
+    assert!(dh.starts_with("Khu phố 2, Phường 2, ") && qt.starts_with("Khu phố 2, Phường 2, "));
+    // A name that does not repeat stays short.
+    assert_eq!(names["dh-p2-kp1"], "Khu phố 1, Phường 2");
+}

@@ -825,9 +825,38 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         ("csrf".to_string(), csrf.clone()),
         ("reason".to_string(), "Theo bản giấy".to_string()),
     ]);
+    // Also a code A1 does not have: each problem said in Vietnamese by the question's number.
+    partial.push(("q_q9_a1".to_string(), "7".to_string()));
     let refused = correct(partial).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    assert!(refused.text().await.unwrap().contains("not complete"));
+    let said = refused.text().await.unwrap();
+    let q9_a1 = form.question("q9_a1").unwrap().number.clone();
+    assert!(
+        said.contains("Phiếu chưa đủ hoặc còn lỗi, chưa có gì được lưu")
+            && said.contains(&format!("Câu {q9_a1}: 7 không phải là mã của câu này"))
+            && said.contains("bắt buộc, còn trống")
+            && !said.contains("NotACode")
+            && !said.contains(": required"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("Sửa phiếu số {}", hs[1].1)),
+        "named by serial"
+    );
+    // A household the centre holds no sheet of is offered no correction.
+    let unkeyed = server.households("enum-dh-p2")[5].0.clone();
+    let none = get(
+        &server,
+        &format!("/c/qt-sipas-2024/ministry/correct/{unkeyed}"),
+        &session,
+    )
+    .await;
+    assert_eq!(none.status(), StatusCode::NOT_FOUND);
+    let none = none.text().await.unwrap();
+    assert!(
+        none.contains("không có gì để sửa") && !none.contains("Niêm phong bản sửa"),
+        "{none}"
+    );
     let mut full = typed(&paper);
     full.extend([
         ("csrf".to_string(), csrf.clone()),

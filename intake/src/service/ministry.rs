@@ -398,6 +398,18 @@ impl Intake {
         Ok(ComputedIndex {
             report,
             labels,
+            part_order: form
+                .definition
+                .index
+                .iter()
+                .flat_map(|rule| rule.parts.iter().map(|p| p.id.clone()))
+                .collect(),
+            criterion_order: form
+                .definition
+                .index
+                .iter()
+                .flat_map(|rule| rule.criteria.iter().map(|c| c.id.clone()))
+                .collect(),
             straight_lined,
             answer_anomalies,
             unopenable: opened.unopenable,
@@ -472,20 +484,49 @@ impl Intake {
         let form = self.form()?;
         let validation = forms::validate::validate(&form, &answers);
         if !validation.complete {
-            let mut problems: Vec<String> = validation
+            // Each problem by the question's printed number, in Vietnamese, in form order.
+            let number = |id: &str| {
+                form.question(id)
+                    .map(|q| {
+                        if q.number.trim().is_empty() {
+                            q.id.clone()
+                        } else {
+                            q.number.clone()
+                        }
+                    })
+                    .unwrap_or_else(|| id.to_string())
+            };
+            let mut problems: Vec<(usize, String)> = validation
                 .errors
                 .iter()
-                .map(|e| format!("{}: {:?}", e.question, e.error))
+                .map(|e| {
+                    (
+                        form.slot(&e.question).unwrap_or(usize::MAX),
+                        format!(
+                            "Câu {}: {}",
+                            number(&e.question),
+                            crate::words::answer_error(&e.error)
+                        ),
+                    )
+                })
                 .collect();
-            problems.extend(
-                validation
-                    .required_remaining
-                    .iter()
-                    .map(|q| format!("{q}: required")),
-            );
+            problems.extend(validation.required_remaining.iter().map(|q| {
+                (
+                    form.slot(q).unwrap_or(usize::MAX),
+                    format!(
+                        "Câu {}: bắt buộc, còn trống (phiếu để trống thì nhập -, không đọc được thì nhập ?)",
+                        number(q)
+                    ),
+                )
+            }));
+            problems.sort();
             return Err(IntakeError::BadRequest(format!(
-                "the form is not complete: {}",
-                problems.join("; ")
+                "Phiếu chưa đủ hoặc còn lỗi, chưa có gì được lưu. {}.",
+                problems
+                    .into_iter()
+                    .map(|(_, p)| p)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )));
         }
         let (serial, ..) = self
@@ -699,6 +740,7 @@ impl Intake {
         passphrase: &str,
         level: &str,
         min_forms: u64,
+        min_coverage_percent: u32,
         by: &str,
         address: &str,
     ) -> Result<crate::publication::Published, IntakeError> {
@@ -715,13 +757,18 @@ impl Intake {
         }
         let computed = self.index(passphrase, by, address)?;
         let campaign = self.store.campaign()?;
-        let published = crate::publication::figures(
+        let mut published = crate::publication::figures(
             &campaign.info.id,
             &computed.report,
             finest,
             min_forms,
+            min_coverage_percent.min(100),
             &self.store.place_names()?,
+            &crate::publication::Sample {
+                areas: self.store.area_parents()?,
+            },
         );
+        published.method = crate::publication::method_text(self.form_versions()?.current());
         let json = serde_json::to_string(&published)
             .map_err(|e| IntakeError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
         self.store.publish(&json, by, Utc::now())?;

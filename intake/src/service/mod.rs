@@ -165,6 +165,9 @@ pub struct ComputedIndex {
     pub report: forms::index::IndexReport,
     /// The Vietnamese labels of the index's parts and criteria, by id (the form's index rule).
     pub labels: HashMap<String, String>,
+    /// The parts, then the criteria, in the form's report order (the rule's order).
+    pub part_order: Vec<String>,
+    pub criterion_order: Vec<String>,
     /// Households whose satisfaction items all carry one code (to look at again).
     pub straight_lined: Vec<String>,
     /// Sheets with answers the index leaves out for what they are (see `forms::answer`).

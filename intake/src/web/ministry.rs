@@ -282,6 +282,7 @@ pub(super) fn passphrase_form(
             p.muted { a href=(format!("/public/{}", v.campaign_id())) { "Trang công khai" } " (không cần đăng nhập) chỉ hiện chỉ số, khoảng tin cậy và số phiếu của các địa bàn đủ số phiếu tối thiểu, cùng cách tính. Thôn không được công bố: quá ít hộ." }
             label { "Công bố đến cấp " select name="level" { option value="province" { "Tỉnh" } option value="district" selected { "Huyện" } option value="commune" { "Xã" } } }
             label { "Số phiếu tối thiểu mỗi địa bàn " input name="min_forms" type="number" min=(crate::publication::MIN_FORMS_FLOOR) max="100000" value="30"; }
+            label { "Độ phủ tối thiểu (% địa bàn cấp dưới có phiếu) " input name="min_coverage" type="number" min="0" max="100" value="50"; }
             label.confirm { input type="checkbox" name="confirm_publish" value="yes"; " Tôi hiểu: số liệu sẽ hiện công khai trên mạng cho mọi người (có thể rút lại sau)." }
             button #publish formaction="ministry/publish" { "Công bố" }
         }
@@ -305,6 +306,10 @@ pub(super) struct PassphraseForm {
     pub(super) level: String,
     #[serde(default)]
     pub(super) min_forms: Option<u64>,
+    /// For publishing: the share (per cent) of sampled areas one level down that must have
+    /// forms before a figure goes out unmarked.
+    #[serde(default)]
+    pub(super) min_coverage: Option<u32>,
     /// The box that says the officer knows the figures go public.
     #[serde(default)]
     pub(super) confirm_publish: Option<String>,
@@ -328,10 +333,32 @@ pub(super) async fn publish(
     }
     let (i, by) = (intake.clone(), v.account.login.clone());
     let (level, min) = (form.level.clone(), form.min_forms.unwrap_or(30));
-    match blocking(move || i.publish(&form.passphrase, &level, min, &by, &from.to_string())).await {
+    let coverage = form.min_coverage.unwrap_or(50);
+    match blocking(move || {
+        i.publish(
+            &form.passphrase,
+            &level,
+            min,
+            coverage,
+            &by,
+            &from.to_string(),
+        )
+    })
+    .await
+    {
         Ok(p) => {
+            let thin = p.areas.iter().filter(|a| a.low_coverage).count();
             let body = html! {
-                p role="status" #message { "Đã công bố " (p.areas.len()) " địa bàn; " (p.suppressed) " địa bàn dưới " (p.min_forms) " phiếu không được công bố." }
+                p role="status" #message { "Đã công bố " (p.areas.len()) " địa bàn; " (p.suppressed) " địa bàn không được công bố (dưới " (p.min_forms) " phiếu, chưa có phiếu, hoặc giữ lại để không suy ra được địa bàn nhỏ bằng phép trừ)." }
+                @if let Some(asked) = p.min_forms_asked {
+                    p #min-raised { "Bạn nhập tối thiểu " (asked) " phiếu; mức thấp nhất được phép là " (p.min_forms) " phiếu nên đã dùng " (p.min_forms) "." }
+                }
+                @if p.withheld_to_protect > 0 {
+                    p #protected { (p.withheld_to_protect) " địa bàn đủ phiếu được giữ lại để không ai suy ra được số liệu của địa bàn nhỏ từ số liệu cấp trên." }
+                }
+                @if thin > 0 {
+                    p #low-coverage { (thin) " địa bàn có độ phủ dưới " (p.min_coverage_percent) " % (ít địa bàn cấp dưới có phiếu): trang công khai ghi rõ «độ phủ thấp» bên cạnh." }
+                }
                 p { a href=(format!("/public/{}", intake.id)) { "Xem trang công khai" } " · " a href="ministry/index" { "Về trang chỉ số" } }
             };
             Ok(page("Công bố chỉ số", Some(&v), body).into_response())
@@ -436,11 +463,11 @@ pub(super) async fn index_results(
         @for (level, areas) in &report.areas {
             h2 { (level_name(level)) }
             div.scroll { table.index data-level=(format!("{level:?}").to_lowercase()) {
-                thead { tr { th { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" }
-                    @for part in areas.values().next().map(|a| a.parts.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() { th { (label(&part)) } } } }
+                thead { tr { th { "Địa bàn" } th { "Mã" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" }
+                    @for part in &computed.part_order { th { (label(part)) } } } }
                 tbody { @for (id, a) in areas {
-                    tr { td { (name(id)) } td { (a.forms) } td { (percent(&a.overall)) } td { (interval(&a.overall)) }
-                        @for s in a.parts.values() { td { (percent(s)) } } }
+                    tr { td { (name(id)) } td { (id) } td { (a.forms) } td { (percent(&a.overall)) } td { (interval(&a.overall)) }
+                        @for part in &computed.part_order { td { (a.parts.get(part).map(percent).unwrap_or_else(|| "—".into())) } } }
                 } }
             } }
         }
@@ -575,17 +602,19 @@ pub(super) fn index_rows(
     ];
     let mut rows = vec![header.map(String::from).to_vec()];
     let mut area = |level: &str, id: &str, name: &str, a: &forms::index::AreaIndex| {
+        // In the form's report order, not by id.
         let measures = std::iter::once(("chỉ số".to_string(), &a.overall))
             .chain(
-                a.parts
+                computed
+                    .part_order
                     .iter()
-                    .map(|(k, s)| (format!("phần: {}", label(k)), s)),
+                    .filter_map(|k| a.parts.get(k).map(|s| (format!("phần: {}", label(k)), s))),
             )
-            .chain(
+            .chain(computed.criterion_order.iter().filter_map(|k| {
                 a.criteria
-                    .iter()
-                    .map(|(k, s)| (format!("tiêu chí: {}", label(k)), s)),
-            );
+                    .get(k)
+                    .map(|s| (format!("tiêu chí: {}", label(k)), s))
+            }));
         for (measure, s) in measures {
             rows.push(vec![
                 level.into(),
@@ -818,6 +847,7 @@ pub(super) fn index_bars(
 pub(super) fn correction_view(
     v: &Visitor,
     household: &str,
+    serial: &str,
     form: &forms::Form,
     typed: &std::collections::HashMap<String, String>,
     message: Option<String>,
@@ -836,7 +866,7 @@ pub(super) fn correction_view(
     };
     let body = html! {
         @if let Some(m) = message { p.error role="alert" #message { (m) } }
-        p { "Nhập lại toàn bộ phiếu theo bản giấy. Nhiều mã: cách nhau bằng dấu cách. Câu không áp dụng: để trống." }
+        p { "Nhập lại toàn bộ phiếu theo bản giấy. Nhiều mã: cách nhau bằng dấu cách. Câu không áp dụng: để trống. Phiếu không có câu trả lời: - nếu để trống, ? nếu không đọc được, * nếu đánh nhiều ô." }
         form method="post" action={ "ministry/correct/" (household) } {
             input type="hidden" name="csrf" value=(v.csrf);
             table {
@@ -850,7 +880,7 @@ pub(super) fn correction_view(
         }
     };
     page(
-        &format!("Sửa phiếu {household} theo bản giấy"),
+        &format!("Sửa phiếu số {serial} theo bản giấy"),
         Some(v),
         body,
     )
@@ -861,8 +891,23 @@ pub(super) async fn correction_page(
     Signed { v, .. }: Signed<Ministry>,
     Path((_, household)): Path<(String, String)>,
 ) -> Result<Response, IntakeError> {
+    let (i, h) = (intake.clone(), household.clone());
+    let place = blocking(move || Ok(i.store.household_place(&h)?)).await?;
+    // A correction re-keys a sheet the centre holds: none, nothing to offer (the POST would
+    // refuse it after a whole form was keyed).
+    let Some((serial, ..)) = place.filter(|(.., has_answers)| *has_answers) else {
+        let body = html! {
+            p.error #message { "Hộ này chưa có phiếu nào ở máy chủ nên không có gì để sửa. Phiếu được nhập trên máy tính bảng của điều tra viên; khi phiếu đến, nó sẽ hiện ở trang Duyệt phiếu." }
+            p { a href="ministry/review" { "Về trang Duyệt phiếu" } }
+        };
+        return Ok((
+            StatusCode::NOT_FOUND,
+            page("Không có phiếu để sửa", Some(&v), body),
+        )
+            .into_response());
+    };
     let form = intake.form()?;
-    Ok(correction_view(&v, &household, &form, &Default::default(), None).into_response())
+    Ok(correction_view(&v, &household, &serial, &form, &Default::default(), None).into_response())
 }
 
 /// An answer as typed in the correction form, read by the question's kind.
@@ -873,6 +918,15 @@ pub(super) fn typed_answer(
     let text = text.trim();
     if text.is_empty() {
         return None;
+    }
+    // A mark for paper with no usable answer, as on the tablet.
+    if let Some(mark) = match text {
+        "-" => Some(forms::answer::Mark::Blank),
+        "?" => Some(forms::answer::Mark::Unreadable),
+        "*" => Some(forms::answer::Mark::Several),
+        _ => None,
+    } {
+        return Some(mark.to_json());
     }
     let number = |t: &str| t.parse::<i64>().ok().map(serde_json::Value::from);
     Some(match accepts {
@@ -916,11 +970,18 @@ pub(super) async fn correction(
         .await
     {
         Ok(()) => Ok(Redirect::to(&v.at("/ministry/review")).into_response()),
-        Err(IntakeError::BadRequest(m)) => Ok((
-            StatusCode::BAD_REQUEST,
-            correction_view(&v, &household, &form, &fields, Some(m)),
-        )
-            .into_response()),
+        Err(IntakeError::BadRequest(m)) => {
+            let (i, h) = (intake.clone(), household.clone());
+            let serial = blocking(move || Ok(i.store.household_place(&h)?))
+                .await?
+                .map(|(serial, ..)| serial)
+                .unwrap_or_else(|| household.clone());
+            Ok((
+                StatusCode::BAD_REQUEST,
+                correction_view(&v, &household, &serial, &form, &fields, Some(m)),
+            )
+                .into_response())
+        }
         Err(e) => Err(e),
     }
 }

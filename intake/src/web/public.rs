@@ -78,7 +78,14 @@ pub(super) async fn public_page(
             .coverage
             .iter()
             .filter(|c| c.level != "village")
-            .map(|c| format!("{} có phiếu: {}/{}", level_words(&c.level).to_lowercase(), c.with_forms, c.sampled))
+            .map(|c| {
+                format!(
+                    "{} có phiếu: {}/{}",
+                    level_words(&c.level).to_lowercase(),
+                    c.with_forms,
+                    c.sampled
+                )
+            })
             .collect();
         said.join("; ")
     };
@@ -134,7 +141,7 @@ pub(super) async fn public_page(
         } }
         p { a href=(format!("/public/{}?format=csv", intake.id)) { "Tải về (CSV)" } " · " a href="/public" { "Các đợt khảo sát khác" } }
         h2 { "Cách tính" }
-        p #method { (METHOD) }
+        p #method { @if p.method.is_empty() { (METHOD) } @else { (p.method) } }
     };
     Ok(page(&campaign, None, body).into_response())
 }

@@ -145,6 +145,7 @@ pub(super) async fn set_target(
 fn comparison_rows(c: &YearComparison) -> Vec<Vec<String>> {
     let mut rows = vec![[
         "cấp",
+        "mã địa bàn",
         "địa bàn",
         "năm",
         "đợt khảo sát",
@@ -163,6 +164,7 @@ fn comparison_rows(c: &YearComparison) -> Vec<Vec<String>> {
             let Some(cell) = cell else { continue };
             rows.push(vec![
                 level_words(r.level).into(),
+                r.area.clone(),
                 r.name.clone(),
                 year.to_string(),
                 name.clone(),
@@ -176,6 +178,22 @@ fn comparison_rows(c: &YearComparison) -> Vec<Vec<String>> {
         }
     }
     rows
+}
+
+/// An index and its target with as many decimals (one to four) as it takes for a reader to
+/// see why it was met or missed: 54.38 against 54.40, not 54.4 against 54.4.
+fn distinguished(percent: Option<f64>, target: Option<f64>) -> (String, Option<String>) {
+    let Some(p) = percent else {
+        return ("—".into(), target.map(|t| format!("{t:.1}")));
+    };
+    let Some(t) = target else {
+        return (format!("{p:.1}"), None);
+    };
+    let mut decimals = 1;
+    while decimals < 4 && format!("{p:.decimals$}") == format!("{t:.decimals$}") && p != t {
+        decimals += 1;
+    }
+    (format!("{p:.decimals$}"), Some(format!("{t:.decimals$}")))
 }
 
 fn met_words(cell: &YearCell) -> &'static str {
@@ -249,8 +267,9 @@ pub(super) async fn compare_page(
                     None => { td { "—" } }
                     Some(cell) => {
                         td class=(match cell.met { Some(true) => "met", Some(false) => "missed", None => "" }) {
-                            b { (pct(cell.percent)) } @if cell.percent.is_some() { " (" (pct(cell.low)) "–" (pct(cell.high)) "; " (cell.forms) " phiếu)" }
-                            @if let Some(t) = cell.target { br; "chỉ tiêu " (format!("{t:.1}")) ": " span.verdict { (met_words(cell)) } }
+                            @let (shown, target) = distinguished(cell.percent, cell.target);
+                            b { (shown) } @if cell.percent.is_some() { " (" (pct(cell.low)) "–" (pct(cell.high)) "; " (cell.forms) " phiếu)" }
+                            @if let Some(t) = target { br; "chỉ tiêu " (t) ": " span.verdict { (met_words(cell)) } }
                         }
                     }
                 } }
@@ -301,5 +320,28 @@ fn chart(c: &YearComparison) -> Markup {
         } }
         p.muted { "Cột xanh: đạt chỉ tiêu; đỏ: chưa đạt; xám: không đặt chỉ tiêu. Vạch đen: chỉ tiêu. Mỗi nhóm cột là một địa bàn, từ trái sang phải: "
             (c.years.iter().map(|(y, ..)| y.to_string()).collect::<Vec<_>>().join(", ")) "." }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::distinguished;
+
+    #[test]
+    fn an_index_and_its_target_are_shown_until_they_differ() {
+        // The outside pass saw «54.4 … chỉ tiêu 54.4: Chưa đạt».
+        assert_eq!(
+            distinguished(Some(54.38), Some(54.4)),
+            ("54.38".to_string(), Some("54.40".to_string()))
+        );
+        assert_eq!(
+            distinguished(Some(51.8), Some(51.8)),
+            ("51.8".to_string(), Some("51.8".to_string()))
+        );
+        assert_eq!(
+            distinguished(Some(70.0), Some(85.0)),
+            ("70.0".to_string(), Some("85.0".to_string()))
+        );
+        assert_eq!(distinguished(None, Some(85.0)).0, "—");
     }
 }
