@@ -121,6 +121,10 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     let mut answers = forms::sample::complete_answers(&form, 0);
     answers.insert("a_ethnicity".into(), json!(1));
     answers.remove("a_ethnicity_other");
+    // The respondent left sex blank (A1 has no "no answer" code) and the age cannot be read:
+    // keyed as marks, and the form still completes.
+    answers.insert("a_sex".into(), json!({"mark": "blank"}));
+    answers.insert("a_age".into(), json!({"mark": "unreadable"}));
     s.click("#key-1");
     s.wait("#ans-a_sex");
     // An inline error at once: 7 is not a code of A1; nothing is saved and the focus stays.
@@ -150,6 +154,8 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
         .unwrap()
         .contains("skipped"));
     s.wait_text("#keying-progress", "Còn 0 câu bắt buộc");
+    s.wait_text("[data-id='a_sex'] .mark-note", "Để trống");
+    s.wait_text("[data-id='a_age'] .mark-note", "Không đọc được");
     s.script("document.querySelector('#ans-q9_a1').scrollIntoView({block: 'center'})");
     shot(s, "06-nhap-phieu.png");
     s.click("#finish-keying");

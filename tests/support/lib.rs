@@ -199,6 +199,23 @@ pub fn key_form(
                     format!("{n}{ENTER}")
                 }
             }
+            Some(Value::Object(o)) => {
+                // A mark for paper with no usable answer: its key, settling at once where a
+                // digit would (a one-code question), else followed by Enter.
+                let key = match o.get("mark").and_then(Value::as_str) {
+                    Some("blank") => "-",
+                    Some("unreadable") => "?",
+                    _ => "*",
+                };
+                let one_key = s.script(&format!(
+                    "return document.querySelector('[data-id=\"{question}\"]').classList.contains('q-code')"
+                ));
+                if one_key.as_bool().unwrap_or(false) {
+                    key.to_string()
+                } else {
+                    format!("{key}{ENTER}")
+                }
+            }
             Some(v) => format!("{v}{ENTER}"),
             None => webdriver::ENTER.to_string(),
         };
