@@ -2,7 +2,6 @@
 //! which paper forms arrived in parcels (serials keyed or scanned at the ministry). A household
 //! is done only when both sides agree. Pure: the store supplies the lists.
 
-use rand::{seq::SliceRandom, SeedableRng};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -106,9 +105,11 @@ pub fn reconcile(expected: &[ExpectedForm], paper: &[String]) -> Reconciliation 
 }
 
 /// The back-check (phúc tra) sample: for each enumerator, `share_percent` of their households
-/// with a form, at least `min_per_enumerator` (or all they have), drawn with a generator seeded
-/// from `seed` and the enumerator: the same seed always gives the same list, and a change in one
-/// enumerator's households does not reshuffle another's.
+/// with a form (rounded up), at least `min_per_enumerator` (or all they have). The draw is an
+/// order anyone can recompute (docs/statistics.md, "The back-check draw"): each household's
+/// key is SHA-256 of `fieldpost/backcheck/v2␊{seed}␊{enumerator}␊{household}`; an enumerator's
+/// households are taken in ascending order of their keys (as bytes). The same seed always gives
+/// the same list, and adding or removing a household changes no other household's key.
 pub fn backcheck_sample(
     forms: &[ExpectedForm],
     seed: &str,
@@ -125,11 +126,7 @@ pub fn backcheck_sample(
     by_enumerator
         .into_iter()
         .map(|(enumerator, mut list)| {
-            list.sort_by(|a, b| a.household.cmp(&b.household));
-            let digest =
-                Sha256::digest(format!("fieldpost/backcheck/v1\n{seed}\n{enumerator}").as_bytes());
-            let mut rng = rand_chacha::ChaCha20Rng::from_seed(digest.into());
-            list.shuffle(&mut rng);
+            list.sort_by_cached_key(|f| backcheck_key(seed, enumerator, &f.household));
             let want = ((list.len() as u64 * share_percent as u64).div_ceil(100) as usize)
                 .max(min_per_enumerator as usize)
                 .min(list.len());
@@ -138,6 +135,12 @@ pub fn backcheck_sample(
             (enumerator.to_string(), chosen)
         })
         .collect()
+}
+
+/// A household's place in the back-check order.
+pub fn backcheck_key(seed: &str, enumerator: &str, household: &str) -> [u8; 32] {
+    Sha256::digest(format!("fieldpost/backcheck/v2\n{seed}\n{enumerator}\n{household}").as_bytes())
+        .into()
 }
 
 #[cfg(test)]
@@ -181,6 +184,23 @@ mod tests {
         assert_eq!(r.unexpected, ["QT24-99999"]);
         assert_eq!(r.villages[0].paper_missing, ["QT24-00002"]);
         assert_eq!(r.villages[1].digital_missing, ["QT24-00004"]);
+    }
+
+    /// The vector of docs/statistics.md ("The back-check draw"), computed apart from this code
+    /// (SHA-256 and a sort, in another language).
+    #[test]
+    fn the_documented_vector_draws_the_documented_households() {
+        use HouseholdStatus::*;
+        let forms: Vec<ExpectedForm> = (1..=12)
+            .map(|i| form(i, "enum-dh-p2", "dh-p2-kp1", Verified, true))
+            .collect();
+        let drawn = backcheck_sample(&forms, "phuc-tra-2024", 20, 2);
+        let households: Vec<&str> = drawn[0].1.iter().map(|f| f.household.as_str()).collect();
+        assert_eq!(households, ["dh-p2-kp1-04", "dh-p2-kp1-09", "dh-p2-kp1-10"]);
+        assert_eq!(
+            &backcheck_key("phuc-tra-2024", "enum-dh-p2", "dh-p2-kp1-09")[..8],
+            [0x02, 0x14, 0x42, 0xbc, 0x61, 0xda, 0xec, 0xce]
+        );
     }
 
     #[test]
