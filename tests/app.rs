@@ -190,7 +190,40 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
         "a code with its label: {first_said}"
     );
     shot(s, "07-doi-chieu.png");
-    s.click(".mismatch[data-question='q1_1'] .take-first");
+    // Confirming with the box empty names the box and puts the cursor there.
+    s.click("#confirm-verification");
+    s.wait_text(
+        ".mismatch[data-question='q1_1'] .error",
+        "Nhập giá trị ghi trên phiếu giấy",
+    );
+    assert_eq!(
+        s.script("return document.activeElement && document.activeElement.id")
+            .as_str(),
+        Some("paper-q1_1")
+    );
+    // What the verifier keyed stays when a sync finishes meanwhile.
+    s.keys(&first_q1_1.to_string());
+    let drawn = s
+        .script("return window.__fieldpostSyncsDrawn || 0")
+        .as_u64()
+        .unwrap_or(0);
+    s.script("window.__TAURI_INTERNALS__.invoke('sync_now')");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s
+        .script("return window.__fieldpostSyncsDrawn || 0")
+        .as_u64()
+        .unwrap_or(0)
+        == drawn
+    {
+        assert!(Instant::now() < deadline, "the sync never ended on screen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        s.script("return document.querySelector('#paper-q1_1').value")
+            .as_str(),
+        Some(first_q1_1.to_string().as_str()),
+        "the value keyed on the verification screen survives the sync"
+    );
     s.click("#confirm-verification");
     s.wait_text("h1", "Đã kiểm tra");
 
@@ -401,6 +434,46 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     );
     s.keys("\u{E007}");
     s.wait_text("#serial", &kept.serial);
+
+    // A sync finishing while the enumerator types in the search box (it fires by itself within
+    // seconds of the signal returning) keeps every key, the box and the cursor.
+    s.script("location.hash = '#/village/dh-p2-kp2'");
+    s.wait(".household-row");
+    s.click("#search");
+    let typed = "tran thi lan";
+    let (head, tail) = typed.split_at(4);
+    let drawn = || {
+        s.script("return window.__fieldpostSyncsDrawn || 0")
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let sync_and_wait = |keys: &str| {
+        let before = drawn();
+        s.script("window.__TAURI_INTERNALS__.invoke('sync_now')");
+        for c in keys.chars() {
+            s.keys(&c.to_string());
+            std::thread::sleep(Duration::from_millis(40));
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while drawn() == before {
+            assert!(Instant::now() < deadline, "the sync never ended on screen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    s.keys(head);
+    sync_and_wait(tail);
+    // Once more, with keys in flight while the screen is drawn again.
+    sync_and_wait(" 0");
+    assert_eq!(
+        s.script("return document.querySelector('#search').value").as_str(),
+        Some("tran thi lan 0"),
+        "every key typed during the syncs is in the box"
+    );
+    assert_eq!(
+        s.script("return document.activeElement && document.activeElement.id").as_str(),
+        Some("search"),
+        "the cursor stays in the box"
+    );
 
     // A replacement says whom it replaces, after asking once more.
     s.script("location.hash = '#/household/dh-p2-kp2-04'");

@@ -18,8 +18,13 @@ pub enum ClientError {
     IllegalStep(#[from] sync_protocol::lifecycle::IllegalTransition),
     #[error("{0}")]
     NotAllowed(String),
-    #[error("the form is not complete: {0}")]
-    Incomplete(String),
+    /// `question`: the first question (in form order) that stops it, for the screen to put
+    /// the cursor there.
+    #[error("the form is not complete: {detail}")]
+    Incomplete {
+        question: Option<String>,
+        detail: String,
+    },
     #[error("the local database was written by a newer Fieldpost (version {found}, this one knows {known}); update the app — the data is left untouched")]
     NewerDatabase { found: usize, known: usize },
     #[error("the local database cannot be read ({0}); it is left untouched — contact support")]

@@ -231,6 +231,13 @@ impl Client {
         if v.complete {
             return Ok(());
         }
+        let form = self.form_of(household)?;
+        let first = v
+            .errors
+            .iter()
+            .map(|e| e.question.clone())
+            .chain(v.required_remaining.iter().cloned())
+            .min_by_key(|q| form.slot(q).unwrap_or(usize::MAX));
         let mut what: Vec<String> = v
             .errors
             .iter()
@@ -242,7 +249,10 @@ impl Client {
                 v.required_remaining.join(", ")
             ));
         }
-        Err(ClientError::Incomplete(what.join("; ")))
+        Err(ClientError::Incomplete {
+            question: first,
+            detail: what.join("; "),
+        })
     }
 
     /// Ends the first keying: the answers are sealed to the ministry in a `form_transcribed`
@@ -334,10 +344,13 @@ impl Client {
         let (mut keyer_errors, mut verifier_errors) = (0u32, 0u32);
         for m in &mismatches {
             let Some(paper) = resolutions.get(&m.question) else {
-                return Err(ClientError::Incomplete(format!(
-                    "mismatch on {} is not resolved against the paper",
-                    m.question
-                )));
+                return Err(ClientError::Incomplete {
+                    question: Some(m.question.clone()),
+                    detail: format!(
+                        "mismatch on {} is not resolved against the paper",
+                        m.question
+                    ),
+                });
             };
             keyer_errors += u32::from(paper != &m.first);
             verifier_errors += u32::from(paper != &m.second);

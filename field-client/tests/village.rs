@@ -236,7 +236,7 @@ fn a_village_from_hand_out_to_parcel_arrives_exactly_as_recorded() {
             "sai mã",
             30
         ),
-        Err(ClientError::Incomplete(_))
+        Err(ClientError::Incomplete { .. })
     ));
     client
         .correct(&working[3], corrected.clone(), "Câu 4 nhập nhầm", 95)
@@ -331,7 +331,7 @@ fn keying_resumes_after_the_app_is_closed_mid_form() {
         key(&mut client, &h, 1, &half);
         assert!(matches!(
             client.finish_first_keying(&h),
-            Err(ClientError::Incomplete(_))
+            Err(ClientError::Incomplete { .. })
         ));
     } // the app is closed (the process could as well have died: every answer was committed)
     let mut client = Client::open(dir.path()).unwrap();

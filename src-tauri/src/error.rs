@@ -11,6 +11,10 @@ pub struct CommandError {
     /// (`enrollment_code_invalid`, `device_revoked`, …).
     pub code: String,
     pub message: String,
+    /// The question the refusal is about, where there is one (an unfinished form): the screen
+    /// names it and puts the cursor there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
 }
 
 impl CommandError {
@@ -18,6 +22,7 @@ impl CommandError {
         CommandError {
             code: code.into(),
             message: message.into(),
+            question: None,
         }
     }
 }
@@ -34,11 +39,18 @@ impl From<ClientError> for CommandError {
                 return CommandError {
                     code: "campaign_on_tablet".into(),
                     message: name.clone(),
+                    question: None,
                 }
             }
             ClientError::IllegalStep(_) => "illegal_step",
             ClientError::NotAllowed(_) => "not_allowed",
-            ClientError::Incomplete(_) => "incomplete",
+            ClientError::Incomplete { question, .. } => {
+                return CommandError {
+                    code: "incomplete".into(),
+                    message: e.to_string(),
+                    question: question.clone(),
+                }
+            }
             ClientError::NewerDatabase { .. } => "newer_database",
             ClientError::CorruptDatabase(_) => "corrupt_database",
             ClientError::Network(_) => "network",
@@ -46,6 +58,7 @@ impl From<ClientError> for CommandError {
                 return CommandError {
                     code: code.clone(),
                     message: e.to_string(),
+                    question: None,
                 }
             }
             ClientError::BadAnswer(_) => "bad_answer",
@@ -55,6 +68,7 @@ impl From<ClientError> for CommandError {
         CommandError {
             code: code.into(),
             message: e.to_string(),
+            question: None,
         }
     }
 }

@@ -8,6 +8,8 @@ import type { Answer, SheetQuestion, Text, CoreError } from './keying';
 export interface CommandError {
   code: string;
   message: string;
+  /** The question an unfinished form stops at, where there is one. */
+  question?: string;
 }
 
 export interface Progress {

@@ -73,6 +73,65 @@ function nav(current: Route): HTMLElement {
   );
 }
 
+/** The route of the screen in front, to tell a redraw of it from a move to another. */
+let drawnRoute: string | null = null;
+
+interface Typed {
+  id: string;
+  /** The person changed it (a box's default is what the screen drew). */
+  changed: boolean;
+  value: string;
+  checked: boolean;
+  focused: boolean;
+  start: number | null;
+  end: number | null;
+}
+
+/** What a person typed in the screen's boxes (by id), and where the cursor is. */
+function typedIn(scope: HTMLElement): Typed[] {
+  return [...scope.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>('input[id], textarea[id]')].map((el) => {
+    const text = !(el instanceof HTMLInputElement) || ['text', 'search', 'number', 'tel', ''].includes(el.type);
+    const changed = el instanceof HTMLInputElement && (el.type === 'checkbox' || el.type === 'radio') ? el.checked !== el.defaultChecked : el.value !== el.defaultValue;
+    return {
+      id: el.id,
+      changed,
+      value: el.value,
+      checked: el instanceof HTMLInputElement && el.checked,
+      focused: document.activeElement === el,
+      start: text ? el.selectionStart : null,
+      end: text ? el.selectionEnd : null,
+    };
+  });
+}
+
+/** Puts typed text, ticks and the cursor back into the new screen's boxes of the same ids;
+ * whether the focus was put back. */
+function putBack(scope: HTMLElement, typed: Typed[]): boolean {
+  let focused = false;
+  for (const k of typed) {
+    const el = scope.querySelector<HTMLInputElement | HTMLTextAreaElement>(`#${CSS.escape(k.id)}`);
+    if (!el) continue;
+    if (!k.changed) {
+      // Nothing typed here: the new screen's own value stands; only the cursor comes back.
+    } else if (el instanceof HTMLInputElement && (el.type === 'checkbox' || el.type === 'radio')) {
+      if (el.checked !== k.checked) {
+        el.checked = k.checked;
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+      }
+    } else if (el.value !== k.value) {
+      el.value = k.value;
+      // Screens filter as people type (the village search): let them see it.
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+    if (k.focused) {
+      el.focus();
+      if (k.start !== null && k.end !== null) el.setSelectionRange(k.start, k.end);
+      focused = true;
+    }
+  }
+  return focused;
+}
+
 /** The newest render: an older one still waiting for the core gives up rather than draw over
  * it (a sync finishing just as the keyer opens a form must not put the old screen back under
  * their fingers). */
@@ -103,20 +162,38 @@ async function render(): Promise<void> {
     setTimeZone(here.timezone);
   }
   const main = h('main', {}, h('p', {}, t('loading')));
-  clear(root);
-  root.append(nav(target), main);
+  if (drawnRoute !== location.hash) {
+    // A new screen: its place shows it is loading. The same screen again keeps the old one
+    // in front, live, until the new one is ready.
+    clear(root);
+    root.append(nav(target), main);
+  }
   // Before enrollment only Set-up is shown, which reads the tablet alone.
   const ctx: screens.Context = { tablet: overview, overview: here as Overview, refresh: render, errorText };
   const screen = await screens.render(target, ctx).catch((e: unknown) => h('p', { class: 'error' }, errorText(e)));
   if (mine !== renderGeneration) return;
+  // The same screen drawn again (a sync finished): what the person typed, where their cursor
+  // was, stays — taken from the screen they were typing in up to this very moment.
+  const again = drawnRoute === location.hash;
+  const typed = again ? typedIn(root) : [];
+  drawnRoute = location.hash;
+  clear(root);
+  root.append(nav(target), main);
   clear(main);
   main.append(screen);
-  main.querySelector<HTMLElement>('[autofocus]')?.focus();
+  if (!putBack(main, typed)) main.querySelector<HTMLElement>('[autofocus]')?.focus();
   if (!readyReported) {
     readyReported = true;
     // After the browser has painted the first screen.
     requestAnimationFrame(() => setTimeout(() => void api.uiReady(target.name).catch(() => undefined), 0));
   }
+}
+
+/** Counts syncs whose end the screen has shown: read by the end-to-end tests, which type
+ * while a sync finishes. */
+function syncDrawn(): void {
+  const w = window as unknown as { __fieldpostSyncsDrawn?: number };
+  w.__fieldpostSyncsDrawn = (w.__fieldpostSyncsDrawn ?? 0) + 1;
 }
 
 async function start(): Promise<void> {
@@ -144,9 +221,10 @@ async function start(): Promise<void> {
   await api.onSyncDone((d) => {
     syncLine = '';
     screens.syncFinished(d, errorText);
-    // The screen in front of a keyer is not redrawn under their fingers: only the banner is.
-    if (parseRoute(location.hash).name !== 'key') {
-      void render();
+    // The screens where a keyer works from the paper are not redrawn under their fingers:
+    // only the banner is. Any other is drawn again keeping what was typed (see putBack).
+    if (!['key', 'verify'].includes(parseRoute(location.hash).name)) {
+      void render().then(syncDrawn);
       return;
     }
     void api.overview().then((o) => {
@@ -157,6 +235,7 @@ async function start(): Promise<void> {
         shown.textContent = b.text;
         shown.className = b.cls;
       }
+      syncDrawn();
     });
   });
   await render();

@@ -776,7 +776,7 @@ async function verify(id: string, ctx: Context): Promise<HTMLElement> {
   const inputs = new Map<string, HTMLInputElement>();
   const rows = mismatches.map((m) => {
     const q = byId.get(m.question)!;
-    const input = h('input', { class: 'paper', type: 'text', autocomplete: 'off', 'aria-label': [q.number, t('paper_value')].filter(Boolean).join(' ') });
+    const input = h('input', { id: `paper-${m.question}`, class: 'paper', type: 'text', autocomplete: 'off', 'aria-label': [q.number, t('paper_value')].filter(Boolean).join(' ') });
     inputs.set(m.question, input);
     const take = (label: string, v: keying.Answer | null, cls: string) =>
       h('button', { type: 'button', class: `secondary ${cls}`, onclick: () => (input.value = keying.formatAnswer(v)) }, label);
@@ -797,21 +797,30 @@ async function verify(id: string, ctx: Context): Promise<HTMLElement> {
       id: 'confirm-verification',
       onclick: async () => {
         const resolutions: Record<string, keying.Answer | null> = {};
-        for (const [qid, input] of inputs) {
-          const parsed = keying.parseAnswer(byId.get(qid)!, input.value);
-          const row = section.querySelector<HTMLElement>(`[data-question="${qid}"] .error`)!;
-          if (!parsed.ok) {
-            row.textContent = t(parsed.error, parsed.params);
-            return;
-          }
-          row.textContent = '';
-          resolutions[qid] = parsed.value;
+        // A problem is said at its question, and the cursor put there.
+        const refuse = (qid: string, message: string) => {
+          const row = section.querySelector<HTMLElement>(`[data-question="${qid}"] .error`);
+          if (row) row.textContent = message;
+          inputs.get(qid)?.focus();
+        };
+        for (const m of mismatches) {
+          const input = inputs.get(m.question)!;
+          const parsed = keying.parseAnswer(byId.get(m.question)!, input.value);
+          if (!parsed.ok) return refuse(m.question, t(parsed.error, parsed.params));
+          // Both passes keyed something here: an empty box is a choice not made yet.
+          if (parsed.value === null && m.first != null && m.second != null) return refuse(m.question, t('paper_value_needed'));
+          section.querySelector<HTMLElement>(`[data-question="${m.question}"] .error`)!.textContent = '';
+          resolutions[m.question] = parsed.value;
         }
         try {
           await api.finishVerification(id, resolutions);
           location.hash = href({ name: 'household', id });
         } catch (e) {
-          flash(section, ctx.errorText(e));
+          const q = (e as { code?: string; question?: string }).question;
+          const question = q ? byId.get(q) : undefined;
+          if (q && inputs.has(q)) return refuse(q, t('paper_value_needed'));
+          if (question) flash(section, t('unfinished_at', { number: question.number, label: text(question.label) }));
+          else flash(section, ctx.errorText(e));
         }
       },
     },
