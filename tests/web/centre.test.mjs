@@ -146,7 +146,8 @@ test('a supervisor on a phone decides each refused piece of work: accept into th
   assert.match(await page.locator('#question').textContent(), /không hoàn tác/);
   await page.click('button[name=confirmed]');
   assert.match(await page.locator('#message').textContent(), /Đã nhận vào hồ sơ của/);
-  // Dismiss the other with a reason.
+  // Dismiss the other with a reason (behind «Bỏ qua», so it is not pressed by mistake).
+  await page.locator('#rejected .rejected summary').click();
   await page.locator('#rejected .rejected input[name=note]').fill('Hộ chưa nhận phiếu, phát nhầm');
   await page.locator('#rejected .rejected button[value=dismissed]').click();
   await page.click('button[name=confirmed]');

@@ -149,10 +149,18 @@ impl Intake {
             _ => {}
         }
         let resolved = self.store.resolve_rejected(event, decision, note, &account.login, Utc::now()).map_err(|e| match e {
-            crate::store::StoreError::CannotCarryOver { code, .. } => IntakeError::Declined(format!(
-                "Không nhận được việc này vào hồ sơ của hộ: {}. Hộ có thể đã được người mới làm tiếp; hãy bỏ qua kèm lý do. / It cannot join the household's record as it stands now; dismiss it with a reason.",
-                crate::words::rejection(code).to_lowercase()
-            )),
+            crate::store::StoreError::CannotCarryOver { code, .. } => IntakeError::Declined(if matches!(found.kind.as_str(), "form_transcribed" | "transcription_verified" | "correction") {
+                // Keyed answers are never to be thrown away on advice.
+                format!(
+                    "Không nhận được phiếu đã nhập này vào hồ sơ của hộ: {}. Hộ có thể đã được người mới làm tiếp. Đừng bỏ qua phiếu: nhận trước các việc phát phiếu và thu phiếu của hộ, hoặc gửi phiếu giấy về Bộ cùng bưu gói để Bộ nhập lại từ bản giấy.",
+                    crate::words::rejection(code).to_lowercase()
+                )
+            } else {
+                format!(
+                    "Không nhận được việc này vào hồ sơ của hộ: {}. Hộ có thể đã được người mới làm tiếp; nếu việc đó không còn đúng, hãy bỏ qua kèm lý do.",
+                    crate::words::rejection(code).to_lowercase()
+                )
+            }),
             other => other.into(),
         })?;
         let action = match decision {

@@ -79,30 +79,103 @@ fn enumerator_choice(d: &ReassignData) -> Markup {
     html! { label { "Giao cho " select name="to" { @for (id, name) in &d.enumerators { option value=(id) { (name) } } } } }
 }
 
-fn rejected_card(v: &Visitor, r: &RejectedRecord, tz: chrono_tz::Tz) -> Markup {
-    let household = match (&r.household_name, &r.serial) {
+/// The refused work of one household (or one parcel), in the order it was done.
+struct RefusedGroup<'a> {
+    /// The household, or the event's id for work that names none (a parcel).
+    key: String,
+    household: Option<&'a str>,
+    records: Vec<&'a RejectedRecord>,
+}
+
+/// Where an event kind comes in a household's life: refused work is taken back in this order.
+fn lifecycle_rank(kind: &str) -> u8 {
+    match kind {
+        "form_distributed" => 0,
+        "visit_outcome" => 1,
+        "household_replaced" => 2,
+        "form_collected" => 3,
+        "form_transcribed" => 4,
+        "transcription_verified" => 5,
+        "correction" => 6,
+        _ => 7,
+    }
+}
+
+/// Whether the work carries a keyed form: never to be set aside lightly.
+fn carries_answers(kind: &str) -> bool {
+    matches!(
+        kind,
+        "form_transcribed" | "transcription_verified" | "correction"
+    )
+}
+
+fn refused_groups<'a>(open: &[&'a RejectedRecord]) -> Vec<RefusedGroup<'a>> {
+    let mut groups: Vec<RefusedGroup> = Vec::new();
+    for r in open {
+        let key = r.household.clone().unwrap_or_else(|| r.event.clone());
+        match groups.iter_mut().find(|g| g.key == key) {
+            Some(g) => g.records.push(r),
+            None => groups.push(RefusedGroup {
+                key,
+                household: r.household.as_deref(),
+                records: vec![r],
+            }),
+        }
+    }
+    for g in &mut groups {
+        // Stable: work of one kind keeps the order it arrived in.
+        g.records.sort_by_key(|r| lifecycle_rank(&r.kind));
+    }
+    groups
+}
+
+fn rejected_card(v: &Visitor, g: &RefusedGroup, tz: chrono_tz::Tz) -> Markup {
+    let first = g.records[0];
+    let household = match (&first.household_name, &first.serial) {
         (Some(name), Some(serial)) => format!("{name} — phiếu {serial}"),
         _ => "Bưu gói".to_string(),
     };
+    let acceptable = first.holder.is_some()
+        && g.records
+            .iter()
+            .all(|r| r.code == sync_protocol::api::rejection::HOUSEHOLD_NOT_ASSIGNED);
+    let answers = g.records.iter().any(|r| carries_answers(&r.kind));
+    let target = |form: Markup| match g.household {
+        Some(h) => html! { input type="hidden" name="household" value=(h); (form) },
+        None => html! { input type="hidden" name="event" value=(first.event); (form) },
+    };
     html! {
-        article.card.late.rejected data-event=(r.event) {
+        article.card.late.rejected data-household=(g.key) data-event=(first.event) {
             p { strong { (household) } }
-            @if let Some(village) = &r.village_name { p.muted { (village) ", " (r.commune_name.as_deref().unwrap_or("")) } }
-            p { (crate::words::event_kind(&r.kind)) " · " (r.enumerator_name) " · " (super::audit::local_time(&r.received_at, tz)) }
-            p.why { "Lý do: " (crate::words::rejection(&r.code)) "." }
-            @if let Some(holder) = &r.holder { p { "Hộ nay do " strong { (holder.name) } " phụ trách." } }
-            @if r.holder.is_some() && r.code == sync_protocol::api::rejection::HOUSEHOLD_NOT_ASSIGNED {
+            @if let Some(village) = &first.village_name { p.muted { (village) ", " (first.commune_name.as_deref().unwrap_or("")) } }
+            ol.work { @for r in &g.records {
+                li data-event=(r.event) { (crate::words::event_kind(&r.kind)) " · " (r.enumerator_name) " · " (super::audit::local_time(&r.received_at, tz)) }
+            } }
+            p.why { "Lý do: " (crate::words::rejection(&first.code)) "." }
+            @if let Some(holder) = &first.holder { p { "Hộ nay do " strong { (holder.name) } " phụ trách." } }
+            @if acceptable {
                 form method="post" action="reassign/rejected" {
                     input type="hidden" name="csrf" value=(v.csrf);
-                    input type="hidden" name="event" value=(r.event);
-                    button name="decision" value="accepted" { "Nhận vào hồ sơ của " (r.holder.as_ref().map(|h| h.name.as_str()).unwrap_or("")) }
+                    (target(html! {}))
+                    button name="decision" value="accepted" {
+                        @if g.records.len() > 1 { "Nhận cả " (g.records.len()) " việc, theo thứ tự, vào hồ sơ của " } @else { "Nhận vào hồ sơ của " }
+                        (first.holder.as_ref().map(|h| h.name.as_str()).unwrap_or(""))
+                    }
                 }
             }
-            form method="post" action="reassign/rejected" {
-                input type="hidden" name="csrf" value=(v.csrf);
-                input type="hidden" name="event" value=(r.event);
-                label { "Lý do bỏ qua " input name="note" required maxlength="500"; }
-                button name="decision" value="dismissed" { "Bỏ qua" }
+            @if answers {
+                p.muted { "Việc này có phiếu đã nhập. Đừng bỏ qua nếu phiếu giấy còn: nhận vào hồ sơ, hoặc gửi phiếu giấy về Bộ cùng bưu gói để nhập lại tại Bộ." }
+            }
+            details {
+                summary { "Bỏ qua" }
+                form method="post" action="reassign/rejected" {
+                    input type="hidden" name="csrf" value=(v.csrf);
+                    (target(html! {}))
+                    label { "Lý do bỏ qua " input name="note" required maxlength="500"; }
+                    button.secondary name="decision" value="dismissed" {
+                        @if answers { "Bỏ qua (câu trả lời đã nhập sẽ không được tính)" } @else { "Bỏ qua" }
+                    }
+                }
             }
         }
     }
@@ -131,7 +204,7 @@ pub(super) fn reassign_view(
         h2 { "Việc bị máy chủ từ chối cần giải quyết (" (open.len()) ")" }
         @if open.is_empty() { p #no-rejected { "Không có việc nào chờ giải quyết." } } @else {
             p.muted { "Mỗi việc dưới đây đã bị từ chối khi đến máy chủ. Nhận vào hồ sơ khi việc đã thật sự làm (ví dụ phiếu đã phát cho hộ); bỏ qua kèm lý do khi không." }
-            div.cards #rejected { @for r in &open { (rejected_card(v, r, d.tz)) } }
+            div.cards #rejected { @for g in &refused_groups(&open) { (rejected_card(v, g, d.tz)) } }
         }
         @if !done.is_empty() {
             details #resolved {
@@ -280,7 +353,11 @@ pub(super) async fn reassign_households(
 #[derive(serde::Deserialize)]
 pub(super) struct ResolveForm {
     pub(super) csrf: String,
+    /// One refused event, or all the open refused work of one household.
+    #[serde(default)]
     pub(super) event: String,
+    #[serde(default)]
+    pub(super) household: String,
     pub(super) decision: String,
     #[serde(default)]
     pub(super) note: String,
@@ -298,31 +375,64 @@ pub(super) async fn resolve(
         "dismissed" => Resolution::Dismissed,
         _ => {
             return Err(IntakeError::Declined(
-                "Quyết định không hợp lệ. / Unknown decision.".into(),
+                "Quyết định không hợp lệ.".into(),
             ))
         }
     };
+    let data = reassign_data(&intake, &v.account).await?;
+    // The work decided: one event, or every open refused event of one household, in the
+    // order it was done.
+    let open: Vec<&RejectedRecord> = data
+        .rejected
+        .iter()
+        .filter(|r| r.resolution.is_none())
+        .filter(|r| {
+            if form.household.is_empty() {
+                r.event == form.event
+            } else {
+                r.household.as_deref() == Some(form.household.as_str())
+            }
+        })
+        .collect();
+    let groups = refused_groups(&open);
+    let Some(group) = groups.first() else {
+        let decided = data.rejected.iter().any(|r| {
+            r.event == form.event
+                || (!form.household.is_empty() && r.household.as_deref() == Some(form.household.as_str()))
+        });
+        return Err(if decided {
+            IntakeError::Declined("Việc này đã được giải quyết rồi.".into())
+        } else {
+            IntakeError::NotFound
+        });
+    };
+    let first = group.records[0];
     if form.confirmed.is_none() {
-        let data = reassign_data(&intake, &v.account).await?;
-        let r = data
-            .rejected
+        let kinds: Vec<&str> = group
+            .records
             .iter()
-            .find(|r| r.event == form.event && r.resolution.is_none())
-            .ok_or(IntakeError::NotFound)?;
+            .map(|r| crate::words::event_kind(&r.kind))
+            .collect();
         let what = format!(
             "{} của {} cho hộ {}",
-            crate::words::event_kind(&r.kind),
-            r.enumerator_name,
-            r.household_name.as_deref().unwrap_or("—")
+            kinds.join(", "),
+            first.enumerator_name,
+            first.household_name.as_deref().unwrap_or("—")
         );
         let question = match decision {
             Resolution::Accepted => format!(
-                "Nhận việc «{what}» vào hồ sơ của {}? Việc này không hoàn tác được.",
-                r.holder.as_ref().map(|h| h.name.as_str()).unwrap_or("")
+                "Nhận «{what}» vào hồ sơ của {}{}? Việc này không hoàn tác được.",
+                first.holder.as_ref().map(|h| h.name.as_str()).unwrap_or(""),
+                if group.records.len() > 1 { ", theo đúng thứ tự" } else { "" }
             ),
             Resolution::Dismissed => format!(
-                "Bỏ qua việc «{what}» với lý do «{}»? Việc này không hoàn tác được.",
-                form.note.trim()
+                "Bỏ qua «{what}» với lý do «{}»?{} Việc này không hoàn tác được.",
+                form.note.trim(),
+                if group.records.iter().any(|r| carries_answers(&r.kind)) {
+                    " Câu trả lời đã nhập của phiếu này sẽ không được tính."
+                } else {
+                    ""
+                }
             ),
         };
         let body = html! {
@@ -330,6 +440,7 @@ pub(super) async fn resolve(
             form method="post" action="reassign/rejected" {
                 input type="hidden" name="csrf" value=(v.csrf);
                 input type="hidden" name="event" value=(form.event);
+                input type="hidden" name="household" value=(form.household);
                 input type="hidden" name="decision" value=(form.decision);
                 input type="hidden" name="note" value=(form.note);
                 button name="confirmed" value="yes" { "Xác nhận" } " "
@@ -338,16 +449,35 @@ pub(super) async fn resolve(
         };
         return Ok(page("Xác nhận quyết định", Some(&v), body).into_response());
     }
-    let (i, a) = (intake.clone(), v.account.clone());
-    let resolved = blocking(move || {
-        i.resolve_rejected(&a, &form.event, decision, &form.note, &from.to_string())
+    // In order; the first that cannot be taken stops the rest (what came before stays taken).
+    let events: Vec<String> = group.records.iter().map(|r| r.event.clone()).collect();
+    let (i, a, note) = (intake.clone(), v.account.clone(), form.note.clone());
+    let outcome = blocking(move || {
+        let mut done = Vec::new();
+        for event in &events {
+            match i.resolve_rejected(&a, event, decision, &note, &from.to_string()) {
+                Ok(r) => done.push(r),
+                Err(e) => return Ok((done, Some(e))),
+            }
+        }
+        Ok((done, None))
     })
     .await?;
+    let (done, failed) = outcome;
+    if done.is_empty() {
+        if let Some(e) = failed {
+            return Err(e);
+        }
+    }
     let data = reassign_data(&intake, &v.account).await?;
-    let message = format!(
-        "{} — hộ {}.",
-        resolution_words(&resolved),
-        resolved.household_name.as_deref().unwrap_or("—")
-    );
+    let name = first.household_name.as_deref().unwrap_or("—");
+    let mut message = match done.last() {
+        Some(last) if done.len() > 1 => format!("{} {} việc — hộ {name}.", resolution_words(last), done.len()),
+        Some(last) => format!("{} — hộ {name}.", resolution_words(last)),
+        None => String::new(),
+    };
+    if let Some(IntakeError::Declined(why)) = &failed {
+        message.push_str(&format!(" Việc còn lại chưa nhận: {why}"));
+    }
     Ok(reassign_view(&v, &data, Some(message)).into_response())
 }

@@ -1,0 +1,133 @@
+//! Refused work of one household is decided together, in the order it was done: a tablet that
+//! handed out, collected and keyed a form for a household moved away meanwhile leaves three
+//! refused events; accepting the keying first would fail, and the advice was to dismiss it.
+
+mod support;
+
+use reqwest::{header, StatusCode};
+use support::pages::*;
+use sync_protocol::lifecycle::HouseholdStatus;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_households_refused_work_is_taken_in_its_order_with_one_decision() {
+    let server = setup().await;
+    let mut old = server.enroll("enum-dh-p2").await;
+    let h = server
+        .households("enum-dh-p2")
+        .into_iter()
+        .find(|h| h.0.starts_with("dh-p2-kp1-"))
+        .unwrap();
+    // The village moves to another enumerator while the old tablet is offline.
+    server
+        .intake
+        .store
+        .reassign(
+            &intake::store::ReassignTarget::Village("dh-p2-kp1".into()),
+            "enum-dh-p4",
+            "gs-dh",
+            "ốm",
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    let events = vec![
+        old.distributed(&h),
+        old.collected(&h),
+        old.event(
+            &h,
+            sync_protocol::EventBody::FormTranscribed {
+                form: "sipas-2024@1".into(),
+                sealed_answers: None,
+                keying_seconds: 300,
+            },
+        ),
+    ];
+    let batch = old.next_batch(events);
+    assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
+    assert_eq!(
+        server
+            .intake
+            .store
+            .rejected_events(None)
+            .unwrap()
+            .iter()
+            .filter(|r| r.household.as_deref() == Some(h.0.as_str()))
+            .count(),
+        3
+    );
+
+    let session = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
+    let page = get(&server, "/c/qt-sipas-2024/reassign", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    // One card for the household, its work in order, one button for all of it.
+    assert_eq!(
+        page.matches(&format!("data-household=\"{}\"", h.0)).count(),
+        1,
+        "{page}"
+    );
+    let (handed, collected, keyed) = (
+        page.find("Phát phiếu ·").unwrap(),
+        page.find("Thu phiếu ·").unwrap(),
+        page.find("Nhập phiếu ·").unwrap(),
+    );
+    assert!(handed < collected && collected < keyed, "in the order done");
+    assert!(page.contains("Nhận cả 3 việc, theo thứ tự, vào hồ sơ của"), "{page}");
+    assert!(
+        !page.contains("hãy bỏ qua kèm lý do"),
+        "never advised to dismiss keyed answers"
+    );
+    assert!(page.contains("Việc này có phiếu đã nhập"));
+
+    let csrf = hidden_csrf(&page);
+    let post = |confirmed: bool| {
+        let mut form = vec![
+            ("csrf", csrf.clone()),
+            ("household", h.0.clone()),
+            ("decision", "accepted".to_string()),
+        ];
+        if confirmed {
+            form.push(("confirmed", "yes".into()));
+        }
+        let (url, session) = (
+            format!("{}/c/qt-sipas-2024/reassign/rejected", server.base),
+            session.clone(),
+        );
+        async move {
+            client()
+                .post(url)
+                .header(header::COOKIE, format!("fp_session={session}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let asked = post(false).await.text().await.unwrap();
+    assert!(
+        asked.contains("Phát phiếu, Thu phiếu, Nhập phiếu") && asked.contains("theo đúng thứ tự"),
+        "{asked}"
+    );
+    let done = post(true).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let done = done.text().await.unwrap();
+    assert!(done.contains("3 việc"), "{done}");
+    assert_eq!(
+        server.intake.store.household_statuses().unwrap()[&h.0],
+        HouseholdStatus::Transcribed,
+        "handed out, collected and keyed, in that order"
+    );
+    assert!(
+        server
+            .intake
+            .store
+            .rejected_events(None)
+            .unwrap()
+            .iter()
+            .filter(|r| r.household.as_deref() == Some(h.0.as_str()))
+            .all(|r| r.resolution.as_deref() == Some("accepted")),
+    );
+    // Decided once.
+    assert_eq!(post(true).await.status(), StatusCode::BAD_REQUEST);
+}
