@@ -81,16 +81,30 @@ impl Client {
 
     fn check_pass(&self, household: &str, pass: u8) -> Result<(), ClientError> {
         let h = self.household(household)?;
-        let expected = match pass {
-            1 => HouseholdStatus::Collected,
-            2 => HouseholdStatus::Transcribed,
+        let open = match pass {
+            // A form keyed on another tablet and carried over here is keyed again as the
+            // first keying, so that the verification has a real comparison behind it.
+            1 => {
+                h.status == HouseholdStatus::Collected
+                    || (h.status == HouseholdStatus::Transcribed
+                        && !h.first_keyed_here
+                        && self.rules()?.verification_required)
+            }
+            2 => {
+                if h.status == HouseholdStatus::Transcribed && !h.first_keyed_here {
+                    return Err(ClientError::NotAllowed(format!(
+                        "the first keying of household {household} was done on another tablet: key it again here as the first keying before verifying"
+                    )));
+                }
+                h.status == HouseholdStatus::Transcribed
+            }
             _ => {
                 return Err(ClientError::NotAllowed(
                     "keying passes are 1 (first) and 2 (verification)".into(),
                 ))
             }
         };
-        if h.status != expected {
+        if !open {
             return Err(ClientError::NotAllowed(format!(
                 "household {household} is {}, so keying pass {pass} is not open",
                 h.status
@@ -273,6 +287,15 @@ impl Client {
             Some(self.seal_answers(household, answers)?)
         };
         let h = self.household(household)?;
+        if h.status == HouseholdStatus::Transcribed {
+            // Carried over: the centre already has this household's keying (from the other
+            // tablet); this one only gives the verification its first pass.
+            self.conn.execute(
+                "UPDATE keying_sessions SET finished = 1 WHERE household = ?1 AND pass = 1",
+                [household],
+            )?;
+            return Ok(());
+        }
         let event = household_event(
             self,
             &h,

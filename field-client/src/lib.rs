@@ -92,6 +92,11 @@ pub struct Household {
     pub carried_from: Option<String>,
     /// The household this reserve household replaces, once brought in.
     pub replaces: Option<String>,
+    /// This tablet holds a finished first keying of the household's form. A form keyed on
+    /// another tablet and carried over into this record (a household moved after keying) has
+    /// none here: its first keying is done again on this tablet, so that the verification
+    /// compares two real keyings.
+    pub first_keyed_here: bool,
 }
 
 /// An event the intake rejected, for the enumerator to see.
@@ -381,7 +386,8 @@ pub struct HistoryEntry {
 /// the intake did not refuse).
 const HOUSEHOLD_COLUMNS: &str = "id, village, serial, name, address, reserve_rank, status, assigned, moved_to, carried_from,
     (SELECT e.household FROM events e WHERE e.kind = 'household_replaced' AND json_extract(e.body, '$.body.replacement') = households.id
-       AND (e.outcome IS NULL OR e.outcome = 'accepted') ORDER BY e.n DESC LIMIT 1)";
+       AND (e.outcome IS NULL OR e.outcome = 'accepted') ORDER BY e.n DESC LIMIT 1),
+    EXISTS (SELECT 1 FROM keying_sessions k WHERE k.household = households.id AND k.pass = 1 AND k.finished = 1)";
 
 fn household_from_row(r: &rusqlite::Row) -> rusqlite::Result<Household> {
     let status: String = r.get(6)?;
@@ -397,6 +403,7 @@ fn household_from_row(r: &rusqlite::Row) -> rusqlite::Result<Household> {
         moved_to: r.get(8)?,
         carried_from: r.get(9)?,
         replaces: r.get(10)?,
+        first_keyed_here: r.get(11)?,
     })
 }
 

@@ -295,3 +295,102 @@ fn refused_work_travels_back_a_supervisor_decides_it_and_both_devices_learn_the_
     let history = a.history(&village[1]).unwrap();
     assert_eq!(history[0].resolution.as_deref(), Some("dismissed"));
 }
+
+/// A household keyed (first pass) on tablet A, then moved to B, whose supervisor takes A's work
+/// into B's record: B has no first keying of it. Verifying against nothing made every answer
+/// a "mismatch" that the verifier waved through; now B keys the paper again as the first
+/// keying, then verifies, and the comparison is a real one.
+#[test]
+fn a_keyed_form_moved_to_another_tablet_is_keyed_again_there_before_it_is_verified() {
+    let centre = support::start_centre();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = support::enrolled(&centre, "enum-dh-p2", dir_a.path());
+    let mut b = support::enrolled(&centre, "enum-dh-p4", dir_b.path());
+    let h = sampled(&a, "dh-p2-kp1")[0].clone();
+    let form = a.form().unwrap().clone();
+    let answers = support::answers_for(&form, 3);
+
+    // Offline, A hands out, collects and keys the first pass; the village moves to B.
+    a.distribute(&h, Recipient::Representative, None).unwrap();
+    a.collect(&h).unwrap();
+    for (q, v) in &answers {
+        a.set_answer(&h, 1, q, Some(v.clone())).unwrap();
+    }
+    a.finish_first_keying(&h).unwrap();
+    centre
+        .intake
+        .store
+        .reassign(
+            &ReassignTarget::Village("dh-p2-kp1".into()),
+            "enum-dh-p4",
+            "gs-dh",
+            "ốm",
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    a.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    use sync_protocol::assignment::Resolution;
+    let mut refused: Vec<_> = centre
+        .intake
+        .store
+        .rejected_events(None)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.household.as_deref() == Some(h.as_str()))
+        .collect();
+    refused.sort_by_key(|r| match r.kind.as_str() {
+        "form_distributed" => 0,
+        "form_collected" => 1,
+        _ => 2,
+    });
+    assert_eq!(refused.len(), 3);
+    for r in &refused {
+        centre
+            .intake
+            .store
+            .resolve_rejected(
+                &r.event,
+                Resolution::Accepted,
+                "",
+                "gs-dh",
+                chrono::Utc::now(),
+            )
+            .unwrap();
+    }
+
+    b.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    let carried = b.household(&h).unwrap();
+    assert_eq!(carried.status, HouseholdStatus::Transcribed);
+    assert!(!carried.first_keyed_here);
+    // No verification against an empty first pass.
+    assert!(matches!(
+        b.set_answer(&h, 2, "q4", Some(answers["q4"].clone())),
+        Err(ClientError::NotAllowed(_))
+    ));
+    // The first keying again, on B, from the paper: no new event for the centre.
+    let pending_before = b.pending().unwrap().events_total;
+    for (q, v) in &answers {
+        b.set_answer(&h, 1, q, Some(v.clone())).unwrap();
+    }
+    b.finish_first_keying(&h).unwrap();
+    assert_eq!(b.pending().unwrap().events_total, pending_before);
+    assert!(b.household(&h).unwrap().first_keyed_here);
+    // The verification: one real difference, not every answer.
+    let mut second = answers.clone();
+    let q4 = answers["q4"].as_i64().unwrap();
+    second.insert("q4".into(), serde_json::json!(if q4 == 1 { 2 } else { 1 }));
+    for (q, v) in &second {
+        b.set_answer(&h, 2, q, Some(v.clone())).unwrap();
+    }
+    let mismatches = b.mismatches(&h).unwrap();
+    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+    let resolutions =
+        std::collections::BTreeMap::from([("q4".to_string(), answers.get("q4").cloned())]);
+    b.finish_verification(&h, &resolutions).unwrap();
+    assert_eq!(b.household(&h).unwrap().status, HouseholdStatus::Verified);
+    b.sync(RetryPolicy::default(), &mut |_| {}).unwrap();
+    assert_eq!(
+        centre.intake.store.household_statuses().unwrap()[&h],
+        HouseholdStatus::Verified
+    );
+}

@@ -36,23 +36,68 @@ pub struct Anomalies {
     pub flags: Vec<Flag>,
     /// Flags per enumerator, for the summary table.
     pub by_enumerator: BTreeMap<String, BTreeMap<&'static str, u32>>,
+    /// The double keying each enumerator's tablets reported, summed.
+    pub double_keying: BTreeMap<String, DoubleKeyingSummary>,
 }
 
-/// A device time as people read it, on the device's own clock.
-fn shown(at: &str) -> String {
+/// One enumerator's verified forms and what their two keyings disagreed on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DoubleKeyingSummary {
+    pub forms: u32,
+    pub mismatches: u32,
+    pub keyer_errors: u32,
+    pub verifier_errors: u32,
+}
+
+/// A verification is taken as having no real comparison behind it when its two keyings
+/// disagree on at least this share of the form's questions: the first keying was not on the
+/// verifying tablet, or one pass was keyed blank.
+pub const EMPTY_COMPARISON_SHARE: f64 = 0.5;
+
+/// A time as people read it, in the campaign's zone.
+fn shown(at: &str, zone: chrono_tz::Tz) -> String {
     DateTime::parse_from_rfc3339(at)
-        .map(|t| t.format("%H:%M %d/%m/%Y").to_string())
+        .map(|t| t.with_timezone(&zone).format("%H:%M %d/%m/%Y").to_string())
         .unwrap_or_else(|_| at.to_string())
 }
 
-fn local_day(occurred_at: &str) -> Option<NaiveDate> {
+/// The day an event happened in the campaign's zone, from its absolute time (whatever offset
+/// the tablet wrote).
+fn local_day(occurred_at: &str, zone: chrono_tz::Tz) -> Option<NaiveDate> {
     DateTime::parse_from_rfc3339(occurred_at)
         .ok()
-        .map(|t| t.date_naive())
+        .map(|t| t.with_timezone(&zone).date_naive())
 }
 
-pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
+/// The paradata checks. `zone` is the campaign's (the day a collection counts on), `questions`
+/// the number of questions of the campaign's form (for the double-keying check).
+pub fn check(
+    facts: &[EventFacts],
+    timeline: &Timeline,
+    zone: chrono_tz::Tz,
+    questions: usize,
+) -> Anomalies {
     let mut flags = Vec::new();
+    let mut double_keying: BTreeMap<String, DoubleKeyingSummary> = BTreeMap::new();
+    for f in facts {
+        let Some(d) = f.double_keying else { continue };
+        let sum = double_keying.entry(f.enumerator.clone()).or_default();
+        sum.forms += 1;
+        sum.mismatches += d.mismatches;
+        sum.keyer_errors += d.keyer_errors;
+        sum.verifier_errors += d.verifier_errors;
+        if questions > 0 && d.mismatches as f64 >= questions as f64 * EMPTY_COMPARISON_SHARE {
+            flags.push(Flag {
+                enumerator: f.enumerator.clone(),
+                household: f.household.clone(),
+                kind: "empty_comparison",
+                detail: format!(
+                    "hai lần nhập lệch nhau {} trên {questions} câu: lần nhập 1 có thể không có trên máy kiểm tra, phiếu coi như chưa được kiểm tra",
+                    d.mismatches
+                ),
+            });
+        }
+    }
 
     let mut keying: Vec<u32> = facts
         .iter()
@@ -78,7 +123,7 @@ pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
     }
 
     for f in facts.iter().filter(|f| f.kind == "form_collected") {
-        if let Some(day) = local_day(&f.occurred_at)
+        if let Some(day) = local_day(&f.occurred_at, zone)
             .filter(|d| *d < timeline.collect.start || *d > timeline.collect.end)
         {
             flags.push(Flag {
@@ -127,8 +172,8 @@ pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
                     kind: "clock_jump",
                     detail: format!(
                         "đồng hồ máy lùi từ {} về {}",
-                        shown(&pair[0].occurred_at),
-                        shown(&pair[1].occurred_at)
+                        shown(&pair[0].occurred_at, zone),
+                        shown(&pair[1].occurred_at, zone)
                     ),
                 });
             }
@@ -143,9 +188,9 @@ pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
                     household: f.household.clone(),
                     kind: "clock_jump",
                     detail: format!(
-                        "máy ghi lúc {}, máy chủ nhận lúc {} (giờ máy chủ, UTC)",
-                        shown(&f.occurred_at),
-                        shown(&f.received_at)
+                        "máy ghi lúc {}, máy chủ nhận lúc {}",
+                        shown(&f.occurred_at, zone),
+                        shown(&f.received_at, zone)
                     ),
                 });
             }
@@ -164,6 +209,7 @@ pub fn check(facts: &[EventFacts], timeline: &Timeline) -> Anomalies {
         median_keying_seconds: median,
         flags,
         by_enumerator,
+        double_keying,
     }
 }
 
@@ -205,6 +251,7 @@ mod tests {
             received_at: "2024-12-01T00:00:00+00:00".into(),
             keying_seconds: keying,
             outcome: outcome.map(String::from),
+            double_keying: None,
         }
     }
 
@@ -279,8 +326,59 @@ mod tests {
             None,
             None,
         ));
-        let found = check(&facts, &timeline);
+        // A collection written at 23:30 UTC on the 22nd is 06:30 on the 23rd in Vietnam: in the
+        // window, whatever offset the tablet wrote.
+        facts.push(fact(
+            "a",
+            "form_collected",
+            "2024-11-22T23:30:00+00:00",
+            None,
+            None,
+        ));
+        // Double keying: one real comparison, and one with no first keying behind it.
+        let verified = |enumerator: &str, mismatches: u32| EventFacts {
+            kind: "transcription_verified".into(),
+            double_keying: Some(crate::store::DoubleKeyingCounts {
+                mismatches,
+                keyer_errors: mismatches,
+                verifier_errors: 0,
+            }),
+            ..fact(
+                enumerator,
+                "transcription_verified",
+                "2024-11-23T12:00:00+07:00",
+                None,
+                None,
+            )
+        };
+        facts.push(verified("a", 2));
+        facts.push(verified("a", 71));
+        let found = check(&facts, &timeline, chrono_tz::Asia::Ho_Chi_Minh, 100);
         assert_eq!(found.median_keying_seconds, Some(300));
+        assert_eq!(
+            found.double_keying["a"],
+            DoubleKeyingSummary {
+                forms: 2,
+                mismatches: 73,
+                keyer_errors: 73,
+                verifier_errors: 0
+            }
+        );
+        assert_eq!(
+            found
+                .flags
+                .iter()
+                .filter(|f| f.kind == "empty_comparison")
+                .count(),
+            1
+        );
+        let found = {
+            let mut f = found;
+            f.by_enumerator
+                .get_mut("a")
+                .map(|k| k.remove("empty_comparison"));
+            f
+        };
         let kinds = |e: &str| found.by_enumerator.get(e).cloned().unwrap_or_default();
         assert!(kinds("a").is_empty(), "{:?}", kinds("a"));
         assert_eq!(kinds("b").get("fast_keying"), Some(&1));

@@ -73,7 +73,10 @@ async fn a_households_refused_work_is_taken_in_its_order_with_one_decision() {
         page.find("Nhập phiếu ·").unwrap(),
     );
     assert!(handed < collected && collected < keyed, "in the order done");
-    assert!(page.contains("Nhận cả 3 việc, theo thứ tự, vào hồ sơ của"), "{page}");
+    assert!(
+        page.contains("Nhận cả 3 việc, theo thứ tự, vào hồ sơ của"),
+        "{page}"
+    );
     assert!(
         !page.contains("hãy bỏ qua kèm lý do"),
         "never advised to dismiss keyed answers"
@@ -118,16 +121,14 @@ async fn a_households_refused_work_is_taken_in_its_order_with_one_decision() {
         HouseholdStatus::Transcribed,
         "handed out, collected and keyed, in that order"
     );
-    assert!(
-        server
-            .intake
-            .store
-            .rejected_events(None)
-            .unwrap()
-            .iter()
-            .filter(|r| r.household.as_deref() == Some(h.0.as_str()))
-            .all(|r| r.resolution.as_deref() == Some("accepted")),
-    );
+    assert!(server
+        .intake
+        .store
+        .rejected_events(None)
+        .unwrap()
+        .iter()
+        .filter(|r| r.household.as_deref() == Some(h.0.as_str()))
+        .all(|r| r.resolution.as_deref() == Some("accepted")),);
     // Decided once.
     assert_eq!(post(true).await.status(), StatusCode::BAD_REQUEST);
 }

@@ -546,7 +546,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     .await
     .unwrap();
     let mut lines = answers.lines();
-    assert!(lines.next().unwrap().starts_with("hộ,số phiếu,điều tra viên,thôn,xã,huyện,tỉnh,phiên bản phiếu,tình trạng,A1,A1 (nhãn),A2"), "{answers}");
+    assert!(lines.next().unwrap().starts_with("hộ,số phiếu,điều tra viên,thôn,xã,huyện,tỉnh,phiên bản phiếu,tình trạng,duyệt phiếu,A1,A1 (nhãn),A2"), "{answers}");
     assert_eq!(lines.count(), 3);
     assert!(
         answers.contains(",Nam,") || answers.contains(",Nữ,"),

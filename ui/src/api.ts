@@ -80,6 +80,8 @@ export interface Household {
   carried_from: string | null;
   /** The household this reserve household replaces, once brought in. */
   replaces: string | null;
+  /** This tablet holds a finished first keying (a form carried over from another tablet has none). */
+  first_keyed_here?: boolean;
 }
 
 export interface HistoryEntry {

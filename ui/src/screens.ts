@@ -387,7 +387,14 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
         actions.push(h('a', { class: 'button', id: 'key-1', href: href({ name: 'key', id, pass: 1 }) }, t('key_first')));
         break;
       case 'transcribed':
-        if (ctx.overview.verification_required) actions.push(h('a', { class: 'button', id: 'key-2', href: href({ name: 'key', id, pass: 2 }) }, t('key_second')));
+        if (ctx.overview.verification_required && x.first_keyed_here === false) {
+          // Keyed on another tablet and carried over: the first keying is done again here,
+          // so that the verification compares two real keyings.
+          actions.push(h('p', { class: 'flash', id: 'rekey-first' }, t('rekey_first_here', { who: x.carried_from ?? '' })));
+          actions.push(h('a', { class: 'button', id: 'key-1', href: href({ name: 'key', id, pass: 1 }) }, t('key_first')));
+        } else if (ctx.overview.verification_required) {
+          actions.push(h('a', { class: 'button', id: 'key-2', href: href({ name: 'key', id, pass: 2 }) }, t('key_second')));
+        }
         break;
       case 'refused':
       case 'moved':

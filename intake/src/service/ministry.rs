@@ -192,6 +192,7 @@ impl Intake {
             "tỉnh",
             "phiên bản phiếu",
             "tình trạng",
+            "duyệt phiếu",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -209,6 +210,23 @@ impl Intake {
             }
         }
         let mut rows = vec![header];
+        // The ministry's own review of each form: flagged, approved, corrected from the paper.
+        let reviews = self.store.reviews()?;
+        let corrected = self.store.corrected_households()?;
+        let reviewed = |household: &str| -> String {
+            let mut said = Vec::new();
+            if let Some((decision, ..)) = reviews.get(household) {
+                said.push(if decision == "approved" {
+                    "đã duyệt"
+                } else {
+                    "gắn cờ"
+                });
+            }
+            if corrected.contains_key(household) {
+                said.push("đã nhập sửa theo bản giấy");
+            }
+            said.join("; ")
+        };
         let place = |f: &crate::store::SealedForm, version: &str, status: &str| {
             let enumerator = enumerators
                 .get(&f.enumerator)
@@ -224,6 +242,7 @@ impl Intake {
                 place_name(&f.province),
                 version.to_string(),
                 status.to_string(),
+                reviewed(&f.household),
             ]
         };
         for u in &opened.unopenable {
@@ -610,6 +629,8 @@ impl Intake {
         Ok(crate::anomalies::check(
             &self.store.event_facts()?,
             &campaign.info.timeline,
+            self.time_zone()?,
+            self.form()?.questions.len(),
         ))
     }
 

@@ -1311,10 +1311,13 @@ impl Store for SqlStore {
         self.read(|c| {
             let d = c.dialect();
             let mut stmt = c.prepare(&format!(
-                "SELECT enumerator_id, household_id, kind, occurred_unix, occurred_at, received_at, {}, {}
+                "SELECT enumerator_id, household_id, kind, occurred_unix, occurred_at, received_at, {}, {}, {}, {}, {}
                  FROM events WHERE status = 'accepted' ORDER BY enumerator_id, seq, idx",
                 d.json_integer("body", &["body", "keying_seconds"]),
                 d.json_text("body", &["body", "outcome"]),
+                d.json_integer("body", &["body", "mismatches"]),
+                d.json_integer("body", &["body", "keyer_errors"]),
+                d.json_integer("body", &["body", "verifier_errors"]),
             ))?;
             let rows = stmt
                 .query_map([], |r| {
@@ -1327,6 +1330,14 @@ impl Store for SqlStore {
                         received_at: r.get(5)?,
                         keying_seconds: r.get(6)?,
                         outcome: r.get(7)?,
+                        double_keying: match (r.get::<Option<u32>>(8)?, r.get::<Option<u32>>(9)?, r.get::<Option<u32>>(10)?) {
+                            (Some(mismatches), keyer, verifier) => Some(crate::store::DoubleKeyingCounts {
+                                mismatches,
+                                keyer_errors: keyer.unwrap_or(0),
+                                verifier_errors: verifier.unwrap_or(0),
+                            }),
+                            _ => None,
+                        },
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -1493,6 +1504,18 @@ impl Store for SqlStore {
         self.read(|c| {
             let mut stmt = c.prepare("SELECT h.enumerator_id, b.household_id, b.outcome FROM backcheck_outcomes b JOIN households h ON h.id = b.household_id ORDER BY 1, 2")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn corrected_households(&self) -> Result<HashMap<String, String>, StoreError> {
+        self.read(|c| {
+            let rows = c
+                .prepare_cached(
+                    "SELECT household_id, MAX(at) FROM ministry_corrections GROUP BY household_id",
+                )?
+                .query_map([], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))?
+                .collect::<Result<HashMap<_, _>, _>>()?;
             Ok(rows)
         })
     }

@@ -256,6 +256,17 @@ pub struct EventFacts {
     pub keying_seconds: Option<u32>,
     /// For a visit outcome: absent, refused, moved, …
     pub outcome: Option<String>,
+    /// For a verified transcription: the questions keyed differently in the two passes, and
+    /// how many of them each pass had wrong against the paper.
+    pub double_keying: Option<DoubleKeyingCounts>,
+}
+
+/// What a tablet reports of one double keying (the answers never travel in clear).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DoubleKeyingCounts {
+    pub mismatches: u32,
+    pub keyer_errors: u32,
+    pub verifier_errors: u32,
 }
 
 /// An event the domain layer rejected, for a supervisor to resolve, and what was decided.
@@ -524,6 +535,8 @@ pub trait Store: Send + Sync + 'static {
     /// Every recorded back-check: (enumerator, household, outcome).
     fn backcheck_outcomes(&self) -> Result<Vec<(String, String, String)>, StoreError>;
     /// A correction the ministry keyed from the paper, sealed; it wins over the device's answers.
+    /// The households the ministry keyed a correction for, with when it last did.
+    fn corrected_households(&self) -> Result<HashMap<String, String>, StoreError>;
     fn record_ministry_correction(
         &self,
         household: &str,

@@ -720,6 +720,7 @@ pub(super) async fn anomalies_page(
     .await?;
     fn label(kind: &str) -> &str {
         match kind {
+            "empty_comparison" => "Kiểm tra không có so sánh thật",
             "fast_keying" => "Nhập nhanh bất thường",
             "collected_outside_window" => "Thu phiếu ngoài thời gian thu",
             "many_refusals_or_absences" => "Nhiều hộ từ chối hoặc vắng",
@@ -736,6 +737,16 @@ pub(super) async fn anomalies_page(
                 tr { td { (name(enumerator)) } td.l { @for (k, n) in kinds { (label(k)) ": " (n) "; " } } }
             } }
         } }
+        h2 { "Nhập hai lần (kiểm tra nhập liệu)" }
+        @if a.double_keying.is_empty() { p.muted { "Chưa có phiếu nào được nhập hai lần." } } @else {
+            div.scroll { table #double-keying {
+                thead { tr { th { "Điều tra viên" } th { "Phiếu đã kiểm tra" } th { "Câu lệch" } th { "Lần 1 sai" } th { "Lần 2 sai" } th { "Câu lệch mỗi phiếu" } } }
+                tbody { @for (enumerator, d) in &a.double_keying {
+                    tr { td.l { (name(enumerator)) } td { (d.forms) } td { (d.mismatches) } td { (d.keyer_errors) } td { (d.verifier_errors) }
+                        td { (format!("{:.1}", d.mismatches as f64 / d.forms.max(1) as f64).replace('.', ",")) } }
+                } }
+            } }
+        }
         h2 { "Chi tiết" }
         ul #flags { @for f in &a.flags { li data-kind=(f.kind) {
             b { (label(f.kind)) } " — " (name(&f.enumerator))
@@ -751,16 +762,23 @@ pub(super) async fn review_page(
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
-    let (forms, reviews, paper, names, tz) = blocking(move || {
+    let (forms, reviews, paper, names, tz, facts, corrected) = blocking(move || {
         Ok((
             i.store.expected_forms()?,
             i.store.reviews()?,
             i.store.paper_serials()?,
             i.enumerator_names()?,
             i.time_zone()?,
+            i.store.event_facts()?,
+            i.store.corrected_households()?,
         ))
     })
     .await?;
+    // Per form: what its two keyings disagreed on.
+    let double_keying: std::collections::HashMap<&str, crate::store::DoubleKeyingCounts> = facts
+        .iter()
+        .filter_map(|f| Some((f.household.as_deref()?, f.double_keying?)))
+        .collect();
     let paper: std::collections::HashSet<String> = paper
         .iter()
         .map(|s| crate::reconcile::normalize_serial(s))
@@ -768,15 +786,26 @@ pub(super) async fn review_page(
     let body = html! {
         p { "Phiếu bị gắn cờ cần đối chiếu với bản giấy trong bưu gói; bản giấy đã đến hay chưa được ghi bên cạnh." }
         div.scroll { table #reviews {
-            thead { tr { th { "Số phiếu" } th { "Thôn, xã" } th { "Điều tra viên" } th { "Bản giấy" } th { "Quyết định" } th { "Duyệt" } } }
+            thead { tr { th { "Số phiếu" } th { "Thôn, xã" } th { "Điều tra viên" } th { "Bản giấy" } th { "Nhập hai lần" } th { "Quyết định" } th { "Duyệt" } } }
             tbody { @for f in forms.iter().filter(|f| f.digital) {
                 tr data-household=(f.household) {
                     td { (f.serial) } td.l { (f.village_name) } td.l { (names.get(&f.enumerator).unwrap_or(&f.enumerator)) }
                     td { (if paper.contains(&f.serial) { "đã đến" } else { "chưa đến" }) }
-                    td.l.decision { @if let Some((d, reason, by, at)) = reviews.get(&f.household) {
-                        (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) " — " (reason) " (" (by) ", " (super::audit::local_time(at, tz)) ")"
-                        @if d == "flagged" { " " a href={ "ministry/correct/" (f.household) } { "Nhập sửa theo bản giấy" } }
+                    td.l.double-keying { @match double_keying.get(f.household.as_str()) {
+                        Some(d) if d.mismatches == 0 => { "khớp" }
+                        Some(d) => { "lệch " (d.mismatches) " câu (lần 1 sai " (d.keyer_errors) ", lần 2 sai " (d.verifier_errors) ")" }
+                        None => { "—" }
                     } }
+                    td.l.decision {
+                        @if let Some(at) = corrected.get(&f.household) {
+                            b.corrected { "Đã nhập sửa theo bản giấy" } " (" (super::audit::local_time(at, tz)) ")"
+                            @if reviews.get(&f.household).is_some() { br; }
+                        }
+                        @if let Some((d, reason, by, at)) = reviews.get(&f.household) {
+                            (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) " — " (reason) " (" (by) ", " (super::audit::local_time(at, tz)) ")"
+                            @if d == "flagged" && !corrected.contains_key(&f.household) { " " a href={ "ministry/correct/" (f.household) } { "Nhập sửa theo bản giấy" } }
+                        }
+                    }
                     td { form method="post" action="ministry/review" {
                         input type="hidden" name="csrf" value=(v.csrf);
                         input type="hidden" name="household" value=(f.household);

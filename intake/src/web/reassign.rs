@@ -373,11 +373,7 @@ pub(super) async fn resolve(
     let decision = match form.decision.as_str() {
         "accepted" => Resolution::Accepted,
         "dismissed" => Resolution::Dismissed,
-        _ => {
-            return Err(IntakeError::Declined(
-                "Quyết định không hợp lệ.".into(),
-            ))
-        }
+        _ => return Err(IntakeError::Declined("Quyết định không hợp lệ.".into())),
     };
     let data = reassign_data(&intake, &v.account).await?;
     // The work decided: one event, or every open refused event of one household, in the
@@ -398,7 +394,8 @@ pub(super) async fn resolve(
     let Some(group) = groups.first() else {
         let decided = data.rejected.iter().any(|r| {
             r.event == form.event
-                || (!form.household.is_empty() && r.household.as_deref() == Some(form.household.as_str()))
+                || (!form.household.is_empty()
+                    && r.household.as_deref() == Some(form.household.as_str()))
         });
         return Err(if decided {
             IntakeError::Declined("Việc này đã được giải quyết rồi.".into())
@@ -423,7 +420,11 @@ pub(super) async fn resolve(
             Resolution::Accepted => format!(
                 "Nhận «{what}» vào hồ sơ của {}{}? Việc này không hoàn tác được.",
                 first.holder.as_ref().map(|h| h.name.as_str()).unwrap_or(""),
-                if group.records.len() > 1 { ", theo đúng thứ tự" } else { "" }
+                if group.records.len() > 1 {
+                    ", theo đúng thứ tự"
+                } else {
+                    ""
+                }
             ),
             Resolution::Dismissed => format!(
                 "Bỏ qua «{what}» với lý do «{}»?{} Việc này không hoàn tác được.",
@@ -472,7 +473,11 @@ pub(super) async fn resolve(
     let data = reassign_data(&intake, &v.account).await?;
     let name = first.household_name.as_deref().unwrap_or("—");
     let mut message = match done.last() {
-        Some(last) if done.len() > 1 => format!("{} {} việc — hộ {name}.", resolution_words(last), done.len()),
+        Some(last) if done.len() > 1 => format!(
+            "{} {} việc — hộ {name}.",
+            resolution_words(last),
+            done.len()
+        ),
         Some(last) => format!("{} — hộ {name}.", resolution_words(last)),
         None => String::new(),
     };

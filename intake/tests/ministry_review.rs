@@ -1,0 +1,123 @@
+//! What the tablets report of double keying, and the ministry's own corrections, on the
+//! ministry's pages: per form on «Duyệt phiếu», per enumerator and as flags on «Bất thường».
+
+mod support;
+
+use support::pages::*;
+
+fn verified(
+    server: &support::TestServer,
+    device: &support::TestDevice,
+    h: &(String, String),
+    mismatches: u32,
+) -> sync_protocol::Event {
+    let form = intake::demo::sipas_2024();
+    let sheet = sync_protocol::seal::AnswerSheet {
+        form: form.reference(),
+        household: h.0.clone(),
+        serial: h.1.clone(),
+        answers: forms::sample::complete_answers(&form, 0),
+    };
+    let sealed = sync_protocol::seal::seal(
+        &server.ministry.public(),
+        &sheet,
+        &form.question_order(),
+        &mut rand::rngs::OsRng,
+    )
+    .unwrap();
+    device.event(
+        h,
+        sync_protocol::EventBody::TranscriptionVerified {
+            form: form.reference(),
+            sealed_answers: sync_protocol::keys::Base64Bytes(sealed),
+            keying_seconds: 200,
+            mismatches,
+            keyer_errors: mismatches.saturating_sub(1),
+            verifier_errors: 1.min(mismatches),
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
+    let server = setup().await;
+    let mut device = server.enroll("enum-dh-p2").await;
+    let hs: Vec<(String, String)> = server
+        .households("enum-dh-p2")
+        .into_iter()
+        .take(2)
+        .collect();
+    let mut events = Vec::new();
+    for (h, mismatches) in hs.iter().zip([2u32, 71]) {
+        events.extend([
+            device.distributed(h),
+            device.collected(h),
+            device.event(
+                h,
+                sync_protocol::EventBody::FormTranscribed {
+                    form: "sipas-2024@1".into(),
+                    sealed_answers: None,
+                    keying_seconds: 100,
+                },
+            ),
+            verified(&server, &device, h, mismatches),
+        ]);
+    }
+    let batch = device.next_batch(events);
+    assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
+
+    let session = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
+    let review = get(&server, "/c/qt-sipas-2024/ministry/review", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        review.contains("lệch 2 câu (lần 1 sai 1, lần 2 sai 1)") && review.contains("lệch 71 câu"),
+        "{review}"
+    );
+    let anomalies = get(&server, "/c/qt-sipas-2024/ministry/anomalies", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(anomalies.contains("id=\"double-keying\""), "{anomalies}");
+    let flagged: Vec<&str> = anomalies
+        .split("<li data-kind=\"empty_comparison\">")
+        .skip(1)
+        .collect();
+    assert_eq!(
+        flagged.len(),
+        1,
+        "only the form 71 questions apart: {anomalies}"
+    );
+    assert!(
+        flagged[0].contains(&format!("phiếu {}", hs[1].1)),
+        "{anomalies}"
+    );
+    // 73 mismatches over 2 forms: 36,5 a form (a decimal comma, as Vietnamese write it).
+    assert!(anomalies.contains("36,5"), "{anomalies}");
+
+    // A correction keyed at the ministry shows on the review page.
+    server
+        .intake
+        .store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE)
+        .unwrap();
+    let form = intake::demo::sipas_2024();
+    server
+        .intake
+        .ministry_correction(
+            &hs[0].0,
+            forms::sample::complete_answers(&form, 1),
+            "Theo bản giấy",
+            "bonv",
+            "127.0.0.1",
+        )
+        .unwrap();
+    let review = get(&server, "/c/qt-sipas-2024/ministry/review", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(review.contains("Đã nhập sửa theo bản giấy"), "{review}");
+}
