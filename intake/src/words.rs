@@ -5,6 +5,81 @@
 use forms::validate::AnswerError;
 use sync_protocol::api::rejection;
 
+/// The Vietnamese of a message that carries both languages ("… / The …"): pages speak
+/// Vietnamese only; the device protocol and the command line keep both.
+pub fn in_vietnamese(message: &str) -> &str {
+    let bytes = message.as_bytes();
+    let mut at = 0;
+    while let Some(found) = message[at..].find(" / ") {
+        let split = at + found;
+        if bytes.get(split + 3).is_some_and(|b| b.is_ascii_uppercase()) {
+            return message[..split].trim_end();
+        }
+        at = split + 3;
+    }
+    message
+}
+
+/// A page read or refused, as the audit log names it ("GET /c/…/progress/report" → «Xem trang
+/// Báo cáo theo kỳ»): the exact address stays in the stored detail for a search.
+pub fn page_visit(detail: &str) -> Option<String> {
+    let (method, path) = detail.split_once(' ')?;
+    if !path.starts_with('/') {
+        return None;
+    }
+    let path = path.split('?').next().unwrap_or(path);
+    // A campaign's pages live under /c/<campaign>/ (the campaign has a column of its own).
+    let inner = match path.strip_prefix("/c/") {
+        Some(rest) => rest
+            .split_once('/')
+            .map(|(_, p)| format!("/{p}"))
+            .unwrap_or_else(|| "/".into()),
+        None => path.to_string(),
+    };
+    let segments: Vec<&str> = inner.trim_matches('/').split('/').collect();
+    let page = match segments.as_slice() {
+        [""] => "Trang đầu",
+        ["progress"] => "Tiến độ",
+        ["progress", "district", _] => "Tiến độ một huyện",
+        ["progress", "report"] => "Báo cáo theo kỳ",
+        ["reassign", ..] => "Chuyển giao và việc bị từ chối",
+        ["codes", ..] => "Cấp mã đăng ký",
+        ["devices", ..] => "Máy tính bảng",
+        ["ministry", "reconciliation", ..] => "Đối chiếu",
+        ["ministry", "backcheck", "draw", _] => "Một danh sách phúc tra",
+        ["ministry", "backcheck", ..] => "Phúc tra",
+        ["ministry", "index" | "index.csv" | "index.xlsx", ..] => "Chỉ số",
+        ["ministry", "answers.csv" | "answers.xlsx"] => "Tải câu trả lời",
+        ["ministry", "publish" | "withdraw"] => "Công bố",
+        ["ministry", "targets", ..] => "Chỉ tiêu",
+        ["ministry", "anomalies", ..] => "Bất thường",
+        ["ministry", "review", ..] => "Duyệt phiếu",
+        ["ministry", "correct", ..] => "Sửa phiếu theo bản giấy",
+        ["admin", "audit", ..] => "Nhật ký",
+        ["admin", ..] => "Tài khoản",
+        ["compare", ..] => "So sánh các năm",
+        ["public", ..] => "Trang công khai",
+        ["login"] => "Đăng nhập",
+        ["api", ..] => "Dữ liệu cho chương trình khác",
+        _ => "Một địa chỉ không có",
+    };
+    Some(match method {
+        "GET" => format!("Xem trang «{page}»"),
+        "POST" => format!("Gửi biểu mẫu ở trang «{page}»"),
+        _ => format!("Yêu cầu khác ở trang «{page}»"),
+    })
+}
+
+/// A role as an admin reads it.
+pub fn role(role: &str) -> &str {
+    match role {
+        "supervisor" => "giám sát viên",
+        "ministry" => "chủ đợt khảo sát",
+        "admin" => "quản trị viên",
+        _ => "vai trò khác",
+    }
+}
+
 /// What is wrong with one answer, as a ministry officer keying a correction reads it.
 pub fn answer_error(error: &AnswerError) -> String {
     match error {

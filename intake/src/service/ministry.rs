@@ -43,15 +43,19 @@ impl Intake {
                 }
                 Ok(sheet) => {
                     let reason = format!(
-                        "phiếu niêm phong ghi hộ {} ({}), không phải hộ đã gửi nó",
-                        sheet.household, sheet.serial
+                        "phiếu niêm phong ghi số phiếu {}, không phải phiếu của hộ đã gửi nó",
+                        sheet.serial
                     );
                     opened.unopenable.push(Unopenable { form: f, reason });
                 }
-                Err(e) => opened.unopenable.push(Unopenable {
-                    form: f,
-                    reason: format!("Không mở được bằng khoá mở phiếu của đợt khảo sát. / {e}"),
-                }),
+                Err(e) => {
+                    // The technical cause is for the operator's log; people read what to do.
+                    tracing::warn!(household = %f.household, seq = f.seq, "a sealed sheet does not open: {e}");
+                    opened.unopenable.push(Unopenable {
+                        form: f,
+                        reason: "không mở được bằng khoá mở phiếu của đợt khảo sát (phiếu bị hỏng, hoặc được niêm phong theo một mẫu phiếu máy chủ không có)".into(),
+                    })
+                }
             }
         }
         self.alert_unopenable(&opened.unopenable)?;
@@ -130,7 +134,7 @@ impl Intake {
                 self.audit(
                     by,
                     "answers_export_refused",
-                    &e.to_string(),
+                    crate::words::in_vietnamese(&e.to_string()),
                     address,
                     Utc::now(),
                 )?;
@@ -334,7 +338,13 @@ impl Intake {
         let opened = match opened {
             Ok(o) => o,
             Err(e) => {
-                self.audit(by, "index_refused", &e.to_string(), address, now)?;
+                self.audit(
+                    by,
+                    "index_refused",
+                    crate::words::in_vietnamese(&e.to_string()),
+                    address,
+                    now,
+                )?;
                 return Err(e);
             }
         };
@@ -435,6 +445,16 @@ impl Intake {
         })
     }
 
+    /// A household's form serial, as people name it (its id where the campaign has no such
+    /// household).
+    fn serial_of(&self, household: &str) -> Result<String, IntakeError> {
+        Ok(self
+            .store
+            .household_place(household)?
+            .map(|(serial, ..)| serial)
+            .unwrap_or_else(|| household.to_string()))
+    }
+
     /// Records a back-check visit's outcome; audited.
     pub fn record_backcheck_outcome(
         &self,
@@ -460,7 +480,15 @@ impl Intake {
         self.audit(
             by,
             "backcheck_recorded",
-            &format!("{household}: {outcome}"),
+            &format!(
+                "phiếu {}: {}",
+                self.serial_of(household)?,
+                match outcome {
+                    "confirmed" => "đúng như đã nhập",
+                    "not_visited" => "chưa đến được hộ",
+                    _ => "câu trả lời khác với phiếu",
+                }
+            ),
             address,
             now,
         )?;
@@ -571,7 +599,7 @@ impl Intake {
         self.audit(
             by,
             "form_corrected",
-            &format!("{household}: {reason}"),
+            &format!("phiếu {}: {reason}", self.serial_of(household)?),
             address,
             Utc::now(),
         )?;
@@ -616,7 +644,20 @@ impl Intake {
         self.audit(
             by,
             "form_reviewed",
-            &format!("{household}: {decision} {reason}"),
+            &format!(
+                "phiếu {}: {}{}",
+                self.serial_of(household)?,
+                if decision == "approved" {
+                    "đã duyệt"
+                } else {
+                    "gắn cờ"
+                },
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {reason}")
+                }
+            ),
             address,
             Utc::now(),
         )?;

@@ -51,7 +51,7 @@ impl Centre {
                 login,
                 None,
                 "login_failed",
-                "wrong login or password",
+                "sai tên đăng nhập hoặc mật khẩu",
                 address,
                 now,
             )?;
@@ -62,11 +62,12 @@ impl Centre {
                 login,
                 None,
                 "login_refused",
-                "account disabled",
+                "tài khoản đã bị khoá",
                 address,
                 now,
             )?;
-            return Err(wrong());
+            // The right password of a locked account: say it is locked, not that it is wrong.
+            return Err(IntakeError::Unauthenticated("account_disabled".into()));
         }
         let token = crate::accounts::new_token();
         let csrf = crate::accounts::new_token();
@@ -106,7 +107,7 @@ impl Centre {
                     "",
                     None,
                     "login_refusals_suppressed",
-                    "more than 10,000 refused logins in the window",
+                    "hơn 10.000 lần đăng nhập bị từ chối trong khoảng thời gian đếm",
                     address,
                     Utc::now(),
                 )?;
@@ -276,7 +277,7 @@ impl Centre {
             by,
             None,
             "account_saved",
-            &format!("{login} ({})", role.as_str()),
+            &format!("{login} ({})", crate::words::role(role.as_str())),
             address,
             Utc::now(),
         )?;

@@ -67,7 +67,12 @@ impl Intake {
         self.audit(
             &account.login,
             "reassigned",
-            &format!("{what} giao cho {to}; lý do: {reason}"),
+            &format!(
+                "{what} giao cho {}; lý do: {reason}",
+                self.enumerator_names()?
+                    .remove(to)
+                    .unwrap_or_else(|| to.to_string())
+            ),
             address,
             Utc::now(),
         )?;
@@ -168,10 +173,15 @@ impl Intake {
             Resolution::Dismissed => "rejection_dismissed",
         };
         let detail = format!(
-            "{} of {} for household {}: {}",
-            found.kind,
-            found.enumerator,
-            found.household.as_deref().unwrap_or("-"),
+            "{} của {} cho hộ {}{}: {}",
+            crate::words::event_kind(&found.kind),
+            found.enumerator_name,
+            found.household_name.as_deref().unwrap_or("—"),
+            found
+                .serial
+                .as_deref()
+                .map(|s| format!(" (phiếu {s})"))
+                .unwrap_or_default(),
             resolved.resolution_note.as_deref().unwrap_or("")
         );
         self.audit(&account.login, action, &detail, address, Utc::now())?;

@@ -387,7 +387,15 @@ pub(super) async fn admin_revoke(
         i.audit(
             &by,
             "device_revoked",
-            &format!("{}: {}", form.device, form.reason),
+            &format!(
+                "máy «{}» của {}: {}",
+                record.label,
+                i.enumerator_names()?
+                    .get(&record.enumerator)
+                    .cloned()
+                    .unwrap_or_else(|| record.enumerator.clone()),
+                form.reason
+            ),
             &from.to_string(),
             Utc::now(),
         )?;

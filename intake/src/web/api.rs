@@ -25,10 +25,7 @@ pub(super) async fn report_json(
     let (daily, tz) = blocking(move || Ok((i.daily_counts(&a)?, i.time_zone()?))).await?;
     // Days are the campaign's, as on the page.
     let today = Utc::now().with_timezone(&tz).date_naive();
-    let (from, to) = (
-        q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today)),
-        q.to.unwrap_or(today),
-    );
+    let (from, to) = q.period(today).map_err(IntakeError::BadRequest)?;
     let rows = crate::progress::period(&daily, from, to);
     let by_receipt: u32 = rows.iter().map(|r| r.by_receipt).sum();
     Ok(Json(serde_json::json!({

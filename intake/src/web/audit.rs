@@ -48,6 +48,12 @@ fn filter(q: &AuditQuery, tz: chrono_tz::Tz) -> crate::store::AuditFilter {
     }
 }
 
+/// A row's detail as a person reads it: a page by its name, a message in Vietnamese.
+fn detail_words(detail: &str) -> String {
+    crate::words::page_visit(detail)
+        .unwrap_or_else(|| crate::words::in_vietnamese(detail).to_string())
+}
+
 /// An RFC 3339 instant as the campaign's local time.
 pub(super) fn local_time(at: &str, tz: chrono_tz::Tz) -> String {
     chrono::DateTime::parse_from_rfc3339(at)
@@ -95,13 +101,21 @@ pub(super) async fn audit_page(
                 campaign_name(&r.campaign),
                 crate::words::audit_action(&r.action).to_string(),
                 r.action.clone(),
-                r.detail.clone(),
+                detail_words(&r.detail),
                 r.address.clone(),
             ]
         }));
         return download(&table, "nhat-ky", false);
     }
+    // A day that cannot be read is said, not silently dropped from the filter.
+    let unreadable: Vec<&str> = [q.from.trim(), q.to.trim()]
+        .into_iter()
+        .filter(|d| !d.is_empty() && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err())
+        .collect();
     let body = html! {
+        @if !unreadable.is_empty() {
+            p.error role="alert" #problem { "Ngày «" (unreadable.join("», «")) "» không đọc được nên chưa lọc theo ngày: hãy chọn ngày trong ô." }
+        }
         form method="get" action="/admin/audit" class="filters" {
             label { "Tài khoản " input name="login" value=(q.login) maxlength="128"; }
             label { "Đợt khảo sát " select name="campaign" {
@@ -120,7 +134,7 @@ pub(super) async fn audit_page(
         p.muted { "Giờ theo múi giờ của trung tâm (UTC" (Utc::now().with_timezone(&tz).format("%:z")) "); tối đa " (SHOWN) " dòng mới nhất." }
         div.scroll { table #audit {
             thead { tr { th { "Lúc" } th { "Tài khoản" } th { "Đợt khảo sát" } th { "Việc" } th { "Chi tiết" } th { "Địa chỉ" } } }
-            tbody { @for r in &rows { tr { td.l { (local_time(&r.at, tz)) } td.l { (r.login) } td.l { (campaign_name(&r.campaign)) } td.l title=(r.action) { (crate::words::audit_action(&r.action)) } td.l.detail { (r.detail) } td.l { (r.address) } } } }
+            tbody { @for r in &rows { tr { td.l { (local_time(&r.at, tz)) } td.l { (r.login) } td.l { (campaign_name(&r.campaign)) } td.l title=(r.action) { (crate::words::audit_action(&r.action)) } td.l.detail title=(r.detail) { (detail_words(&r.detail)) } td.l { (r.address) } } } }
         } }
     };
     Ok(page("Nhật ký kiểm tra", Some(&v), body).into_response())

@@ -220,9 +220,10 @@ pub(super) async fn identify(
     let what = format!("{} {}", request.method(), request.uri().path());
     let read = request.method() == Method::GET;
     let wants_page = !is_api(request.uri().path());
+    let back = way_back(&request);
     let mut response = next.run(request).await;
     if wants_page {
-        response = as_page(response, visitor.as_ref()).await;
+        response = as_page(response, visitor.as_ref(), &back).await;
     }
     if let Some(v) = visitor {
         let status = response.status();
@@ -256,15 +257,42 @@ pub(super) async fn identify(
     response
 }
 
-/// A refusal answered to a person, not to a program: the error's JSON becomes a page that says
-/// in Vietnamese what happened and where to go back to, with the same status.
-async fn as_page(response: Response, visitor: Option<&Visitor>) -> Response {
-    let status = response.status();
-    let is_json = response
+/// Where an error page sends the person back to: the page they came from on this centre
+/// (their form, as they filled it, is one step back in the browser), else the page asked for
+/// without its query, else the first page.
+fn way_back(request: &Request) -> String {
+    let from_here = request
         .headers()
-        .get(header::CONTENT_TYPE)
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| {
+            let host = request.headers().get(header::HOST)?.to_str().ok()?;
+            let path = r.split_once(host)?.1;
+            path.starts_with('/').then(|| path.to_string())
+        });
+    from_here.unwrap_or_else(|| {
+        let uri = request.uri();
+        if request.method() == Method::GET && uri.query().is_some() {
+            uri.path().to_string()
+        } else {
+            "/".to_string()
+        }
+    })
+}
+
+/// A refusal answered to a person, not to a program: the error's JSON — or the plain text of a
+/// request the framework could not read (a malformed query) — becomes a page that says in
+/// Vietnamese what happened and leads back, with the same status.
+async fn as_page(response: Response, visitor: Option<&Visitor>, back: &str) -> Response {
+    let status = response.status();
+    let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+    let is_json = content_type
+        .as_ref()
         .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || !is_json {
+    let is_plain = content_type
+        .as_ref()
+        .is_none_or(|t| t.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !(is_json || is_plain) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -273,7 +301,7 @@ async fn as_page(response: Response, visitor: Option<&Visitor>) -> Response {
         .await
         .ok()
         .and_then(|b| serde_json::from_slice::<sync_protocol::api::ErrorBody>(&b).ok())
-        .map(|b| b.message)
+        .map(|b| crate::words::in_vietnamese(&b.message).to_string())
         .unwrap_or_default();
     let title = match status {
         StatusCode::NOT_FOUND => "Không tìm thấy",
@@ -285,6 +313,10 @@ async fn as_page(response: Response, visitor: Option<&Visitor>) -> Response {
         _ => "Không thực hiện được",
     };
     let explanation = match status {
+        // The framework's own refusal of what it could not read: its words are English.
+        StatusCode::BAD_REQUEST if !is_json => {
+            "Một giá trị trong địa chỉ hoặc trong biểu mẫu không đọc được (ví dụ một ngày không có thật). Không có gì bị thay đổi."
+        }
         StatusCode::NOT_FOUND => {
             "Trang hoặc mục này không có, hoặc nằm ngoài phạm vi tài khoản của bạn."
         }
@@ -298,8 +330,11 @@ async fn as_page(response: Response, visitor: Option<&Visitor>) -> Response {
     let body = html! {
         p.error #problem { (explanation) }
         // A server error's detail is the device protocol's English; the page says it in Vietnamese.
-        @if !detail.is_empty() && !status.is_server_error() && !matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) { p #detail { (detail) } }
-        p { @if visitor.is_some() { a href="/" { "← Về trang đầu" } } @else { a href="/login" { "Đăng nhập" } } }
+        @if is_json && !detail.is_empty() && !status.is_server_error() && !matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) { p #detail { (detail) } }
+        p { @if visitor.is_some() {
+            @if back != "/" { a #back href=(back) { "← Quay lại trang trước" } " · " }
+            a href="/" { "Về trang đầu" }
+        } @else { a href="/login" { "Đăng nhập" } } }
     };
     parts.headers.remove(header::CONTENT_TYPE);
     parts.headers.remove(header::CONTENT_LENGTH);

@@ -86,6 +86,11 @@ pub(super) async fn login(
             );
             Ok(login_form(&centre, Some(&m), StatusCode::TOO_MANY_REQUESTS))
         }
+        Err(IntakeError::Unauthenticated(why)) if why == "account_disabled" => Ok(login_form(
+            &centre,
+            Some("Tài khoản này đã bị khoá. Hãy liên hệ quản trị viên để mở lại."),
+            StatusCode::FORBIDDEN,
+        )),
         Err(IntakeError::Unauthenticated(_)) => Ok(login_form(
             &centre,
             Some("Tên đăng nhập hoặc mật khẩu không đúng."),

@@ -395,10 +395,16 @@ async fn passphrase_refused(
     e: IntakeError,
 ) -> Result<Response, IntakeError> {
     let (status, message) = match e {
-        IntakeError::MinistryKey(e) => (StatusCode::UNAUTHORIZED, e.to_string()),
+        IntakeError::MinistryKey(e) => (
+            StatusCode::UNAUTHORIZED,
+            crate::words::in_vietnamese(&e.to_string()).to_string(),
+        ),
         IntakeError::RateLimited { retry_after_secs } => (
             StatusCode::TOO_MANY_REQUESTS,
-            format!("Nhập sai cụm mật khẩu quá nhiều lần; thử lại sau {} phút. / Too many wrong passphrases; try again later.", retry_after_secs.div_ceil(60)),
+            format!(
+                "Nhập sai cụm mật khẩu quá nhiều lần; thử lại sau {} phút.",
+                retry_after_secs.div_ceil(60)
+            ),
         ),
         e => return Err(e),
     };

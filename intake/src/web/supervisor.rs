@@ -155,11 +155,43 @@ pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32)
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 pub(super) struct PeriodQuery {
-    pub(super) from: Option<chrono::NaiveDate>,
-    pub(super) to: Option<chrono::NaiveDate>,
+    /// Days as a date box sends them (`YYYY-MM-DD`); empty (a cleared box) is no day.
+    #[serde(default)]
+    pub(super) from: String,
+    #[serde(default)]
+    pub(super) to: String,
     pub(super) format: Option<String>,
+}
+
+impl PeriodQuery {
+    /// The period asked for, defaulting to this month up to today; or what could not be read.
+    pub(super) fn period(
+        &self,
+        today: chrono::NaiveDate,
+    ) -> Result<(chrono::NaiveDate, chrono::NaiveDate), String> {
+        let day = |raw: &str, default: chrono::NaiveDate| {
+            let raw = raw.trim();
+            if raw.is_empty() {
+                return Ok(default);
+            }
+            chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+                "Một ngày nhập vào không đọc được (không có ngày đó): hãy chọn ngày trong ô."
+                    .to_string()
+            })
+        };
+        let from = day(&self.from, today.with_day(1).unwrap_or(today))?;
+        let to = day(&self.to, today)?;
+        if from > to {
+            return Err(format!(
+                "«Từ ngày» ({}) sau «Đến ngày» ({}): hãy đổi lại.",
+                from.format("%d/%m/%Y"),
+                to.format("%d/%m/%Y")
+            ));
+        }
+        Ok((from, to))
+    }
 }
 
 pub(super) async fn period_report(
@@ -172,8 +204,16 @@ pub(super) async fn period_report(
         blocking(move || Ok((i.daily_counts(&a)?, i.enumerator_names()?, i.time_zone()?))).await?;
     // "Today" is the campaign's day: work done this morning in Vietnam is in today's report.
     let today = Utc::now().with_timezone(&tz).date_naive();
-    let from = q.from.unwrap_or_else(|| today.with_day(1).unwrap_or(today));
-    let to = q.to.unwrap_or(today);
+    // A day that cannot be read is said on the page, which shows this month meanwhile.
+    let (problem, (from, to)) = match q.period(today) {
+        Ok(p) => (None, p),
+        Err(m) => (
+            Some(m),
+            PeriodQuery::default()
+                .period(today)
+                .unwrap_or((today, today)),
+        ),
+    };
     let rows = crate::progress::period(&counts, from, to);
     let months = worked_months(&counts, today);
     let header_row = [
@@ -220,6 +260,7 @@ pub(super) async fn period_report(
         Some("xlsx") => download(&as_rows(), &name, true),
         _ => {
             let body = html! {
+                @if let Some(m) = &problem { p.error role="alert" #problem { (m) } }
                 // One link per month that has work in it, for the monthly report (004).
                 p #months { "Theo tháng: " @for (i, (first, last)) in months.iter().enumerate() {
                     @if i > 0 { " · " }
@@ -241,7 +282,16 @@ pub(super) async fn period_report(
                     tbody { @for r in as_rows().iter().skip(1) { tr { @for (k, c) in r.iter().enumerate() { @if k != 1 { td { (c) } } } } } }
                 } }
             };
-            Ok(page(&format!("Báo cáo từ {from} đến {to}"), Some(&v), body).into_response())
+            Ok(page(
+                &format!(
+                    "Báo cáo từ {} đến {}",
+                    from.format("%d/%m/%Y"),
+                    to.format("%d/%m/%Y")
+                ),
+                Some(&v),
+                body,
+            )
+            .into_response())
         }
     }
 }

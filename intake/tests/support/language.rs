@@ -35,6 +35,80 @@ const ENGLISH: &[&str] = &[
     "rejected",
     "assigned",
     "serial",
+    "passphrase",
+    "password",
+    "wrong",
+    "open",
+    "opens",
+    "campaign",
+    "tick",
+    "box",
+    "choose",
+    "minimum",
+    "please",
+    "invalid",
+    "unknown",
+    "decision",
+    "required",
+    "cannot",
+    "must",
+    "does",
+    "already",
+    "resolved",
+    "only",
+    "your",
+    "you",
+    "on",
+    "at",
+    "it",
+    "or",
+    "if",
+    "too",
+    "large",
+    "at",
+    "least",
+    "characters",
+    "account",
+    "accounts",
+    "login",
+    "logged",
+    "district",
+    "province",
+    "commune",
+    "answers",
+    "answer",
+    "key",
+    "keys",
+    "date",
+    "from",
+    "until",
+    "read",
+    "page_read",
+    "transcribed",
+    "distributed",
+    "collected",
+    "verified",
+];
+
+/// Proper nouns and words of other tongues that Vietnamese pages use as they are.
+const PROPER: &[&str] = &[
+    "Fieldpost",
+    "SIPAS",
+    "CSV",
+    "XLSX",
+    "QR",
+    "Zalo",
+    "Facebook",
+    "Internet",
+    "UTC",
+    "PAR",
+    "Index",
+    "TP",
+    "TX",
+    "KP",
+    "THCS",
+    "THPT",
+    "CNTT",
 ];
 
 /// The visible text of a page, without markup, scripts, styles or drawings.
@@ -93,10 +167,35 @@ pub fn problems(html: &str, allowed: &[&str]) -> Vec<String> {
 pub fn problems_in_text(text: &str, allowed: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
     for line in text.lines() {
-        // Vietnamese first, English second: what follows " / " may be English.
-        let mut line = line.split(" / ").next().unwrap_or("").to_string();
+        // Vietnamese only: English is not appended any more.
+        let mut line = line.to_string();
         for a in allowed {
             line = line.replace(a, " ");
+        }
+        // JSON, and dates written as a machine writes them (2024-11-23, 2024-11-23T09:00).
+        if line.contains("{\"") || line.contains("\":") {
+            found.push(format!("JSON in {:?}", line.trim()));
+        }
+        let bytes = line.as_bytes();
+        for i in 0..bytes.len().saturating_sub(9) {
+            let d = |k: usize| bytes[i + k].is_ascii_digit();
+            if d(0)
+                && d(1)
+                && d(2)
+                && d(3)
+                && bytes[i + 4] == b'-'
+                && d(5)
+                && d(6)
+                && bytes[i + 7] == b'-'
+                && d(8)
+                && d(9)
+            {
+                found.push(format!("a machine's date in {:?}", line.trim()));
+                break;
+            }
+        }
+        for p in PROPER {
+            line = line.replace(p, " ");
         }
         for token in line
             .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
