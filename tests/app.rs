@@ -465,12 +465,14 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     // Once more, with keys in flight while the screen is drawn again.
     sync_and_wait(" 0");
     assert_eq!(
-        s.script("return document.querySelector('#search').value").as_str(),
+        s.script("return document.querySelector('#search').value")
+            .as_str(),
         Some("tran thi lan 0"),
         "every key typed during the syncs is in the box"
     );
     assert_eq!(
-        s.script("return document.activeElement && document.activeElement.id").as_str(),
+        s.script("return document.activeElement && document.activeElement.id")
+            .as_str(),
         Some("search"),
         "the cursor stays in the box"
     );

@@ -32,6 +32,13 @@ impl AutoSync {
         self.next_try.is_none_or(|t| now >= t)
     }
 
+    /// How long until the next try, when the intake could not be reached at the last one.
+    pub fn retry_in(&self, now: Instant) -> Option<Duration> {
+        (self.failed_tries > 0)
+            .then(|| self.next_try.map(|t| t.saturating_duration_since(now)))
+            .flatten()
+    }
+
     fn reached(&mut self, now: Instant) {
         self.wait = self.floor;
         self.failed_tries = 0;
@@ -117,6 +124,7 @@ mod tests {
         assert_eq!(waits, [10, 20, 40, 60, 60]);
         auto.reached(t);
         assert_eq!((auto.next_try.unwrap() - t).as_secs(), 10);
+        assert_eq!(auto.retry_in(t), None, "reached: nothing to wait for");
         auto.missed(t);
         assert_eq!(
             (auto.next_try.unwrap() - t).as_secs(),

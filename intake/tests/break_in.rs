@@ -877,7 +877,7 @@ async fn item_9_every_refusal_read_and_logout_is_audited_and_admins_can_read_the
         "page_read",
         "/c/qt-sipas-2024/ministry/reconciliation"
     ));
-    assert!(has("bonv", "answers_export_refused", "passphrase"));
+    assert!(has("bonv", "answers_export_refused", "Cụm mật khẩu"));
     assert!(has("bonv", "logout", ""));
 
     // The admin's page: filtered by who and what, in the campaign's time; CSV; admins only.
@@ -905,7 +905,8 @@ async fn item_9_every_refusal_read_and_logout_is_audited_and_admins_can_read_the
         .await
         .unwrap();
     assert!(
-        csv.starts_with("lúc,tài khoản,đợt khảo sát,việc,mã việc,chi tiết,địa chỉ")
+        csv.trim_start_matches('\u{feff}')
+            .starts_with("lúc,tài khoản,đợt khảo sát,việc,mã việc,chi tiết,địa chỉ")
             && csv.contains("refused_not_found"),
         "{csv}"
     );

@@ -157,7 +157,7 @@ async fn answers_that_do_not_apply_invalid_values_and_marks_are_left_out_listed_
         .headers()
         .unwrap()
         .clone();
-    let number = form.question("q9_e1").unwrap().number.clone();
+    let number = format!("Câu {}", form.question("q9_e1").unwrap().number);
     let column = header.iter().position(|c| c == number).unwrap();
     let numeric: Vec<i64> = table
         .iter()

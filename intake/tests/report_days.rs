@@ -113,6 +113,10 @@ async fn a_period_report_counts_each_event_on_its_day_in_the_campaigns_zone() {
             .text()
             .await
             .unwrap()
+            // UTF-8 with a byte-order mark, for Excel.
+            .strip_prefix('\u{feff}')
+            .expect("a byte-order mark")
+            .to_string()
         }
     };
     let day = |s: &str| s.parse::<NaiveDate>().unwrap();

@@ -29,6 +29,13 @@ pub struct SyncDone {
     pub failed: Option<String>,
 }
 
+/// The intake could not be reached by the automatic sync: when it tries again, for the banner.
+#[derive(Clone, Debug, Serialize)]
+pub struct Unreachable {
+    pub retry_in_secs: u64,
+    pub tries: u32,
+}
+
 /// Set while a sync runs.
 #[derive(Clone, Default)]
 pub struct SyncLock(Arc<AtomicBool>);
@@ -83,7 +90,22 @@ fn run_once<R: Runtime>(
         let result = match auto.as_deref_mut() {
             Some(auto) => {
                 let auto = auto.entry(slot.clone()).or_default();
-                match client.sync_if_back(auto, RetryPolicy::default(), &mut progress) {
+                let tries = auto.failed_tries;
+                let outcome = client.sync_if_back(auto, RetryPolicy::default(), &mut progress);
+                if auto.failed_tries > tries {
+                    // A try that found no intake: the banner says so, and when the next is.
+                    let retry_in_secs = auto
+                        .retry_in(std::time::Instant::now())
+                        .map_or(0, |d| d.as_secs());
+                    let _ = app.emit(
+                        "sync://unreachable",
+                        Unreachable {
+                            retry_in_secs,
+                            tries: auto.failed_tries,
+                        },
+                    );
+                }
+                match outcome {
                     Ok(None) => continue, // nothing due, nothing to send, or still no network
                     other => other.map(|r| r.unwrap_or_default()),
                 }

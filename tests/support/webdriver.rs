@@ -143,16 +143,19 @@ impl Session {
     /// Keys to whatever has the focus, as a keyer types.
     pub fn keys(&self, text: &str) {
         // The focus may still be moving (the screens focus after they are drawn): wait for it.
+        // A screen drawn again between finding the focused box and typing (a sync finished)
+        // puts the focus in a new box: the keys go there, as a person's would.
         let deadline = Instant::now() + Duration::from_secs(10);
-        let id = loop {
-            match self.active() {
-                Ok(id) => break id,
-                Err(e) if Instant::now() > deadline => panic!("nothing took the focus: {e}"),
+        loop {
+            let sent = self
+                .active()
+                .and_then(|id| self.post(&format!("/element/{id}/value"), json!({ "text": text })));
+            match sent {
+                Ok(_) => return,
+                Err(e) if Instant::now() > deadline => panic!("nothing took the keys: {e}"),
                 Err(_) => std::thread::sleep(Duration::from_millis(50)),
             }
-        };
-        self.post(&format!("/element/{id}/value"), json!({ "text": text }))
-            .unwrap();
+        }
     }
 
     pub fn active(&self) -> Result<String, String> {

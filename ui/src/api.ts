@@ -178,4 +178,6 @@ export const api = {
   uiStateSet: (value: { route: string; lang: string }) => invoke<void>('ui_state_set', { value }),
   onSyncProgress: (f: (p: Progress) => void): Promise<UnlistenFn> => listen<Progress>('sync://progress', (e) => f(e.payload)),
   onSyncDone: (f: (d: SyncDone) => void): Promise<UnlistenFn> => listen<SyncDone>('sync://done', (e) => f(e.payload)),
+  onUnreachable: (f: (u: { retry_in_secs: number; tries: number }) => void): Promise<UnlistenFn> =>
+    listen<{ retry_in_secs: number; tries: number }>('sync://unreachable', (e) => f(e.payload)),
 };

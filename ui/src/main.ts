@@ -11,7 +11,7 @@ import './style.css';
 
 import { api, useCampaign, type CommandError, type Overview, type Tablet } from './api';
 import { h, clear } from './dom';
-import { lang, setLang, setTimeZone, t, type Lang } from './i18n';
+import { formatTime, lang, setLang, setTimeZone, t, type Lang } from './i18n';
 import { campaignOf, href, parseRoute, type Route } from './route';
 import * as screens from './screens';
 import { banner } from './rejections';
@@ -20,6 +20,8 @@ const root = document.getElementById('app') as HTMLElement;
 let overview: Tablet | null = null;
 let readyReported = false;
 let syncLine = '';
+/** When the automatic sync tries again, as people read it, while the centre cannot be reached. */
+let retryAt: string | null = null;
 
 export function errorText(e: unknown): string {
   const err = e as CommandError;
@@ -66,7 +68,7 @@ function nav(current: Route): HTMLElement {
     ),
     overview?.enrolled
       ? (() => {
-          const b = banner(pending, overview?.rejected ?? 0);
+          const b = banner(pending, overview?.rejected ?? 0, retryAt);
           return h('a', { id: 'sync-banner', href: '#/sync', class: b.cls }, syncLine || b.text);
         })()
       : null,
@@ -218,8 +220,19 @@ async function start(): Promise<void> {
     if (banner) banner.textContent = syncLine;
     screens.showProgress(p);
   });
+  await api.onUnreachable((u) => {
+    retryAt = formatTime(new Date(Date.now() + u.retry_in_secs * 1000));
+    const shown = document.getElementById('sync-banner');
+    if (shown && overview) {
+      const b = banner(overview.pending.events_total, overview.rejected, retryAt);
+      shown.textContent = b.text;
+      shown.className = b.cls;
+    }
+  });
   await api.onSyncDone((d) => {
     syncLine = '';
+    // The centre answered: no more waiting for it (a failed sync by hand says so itself).
+    if (d.report) retryAt = null;
     screens.syncFinished(d, errorText);
     // The screens where a keyer works from the paper are not redrawn under their fingers:
     // only the banner is. Any other is drawn again keeping what was typed (see putBack).
@@ -231,7 +244,7 @@ async function start(): Promise<void> {
       overview = o;
       const shown = document.getElementById('sync-banner');
       if (shown) {
-        const b = banner(o.pending.events_total, o.rejected);
+        const b = banner(o.pending.events_total, o.rejected, retryAt);
         shown.textContent = b.text;
         shown.className = b.cls;
       }

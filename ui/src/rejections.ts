@@ -10,8 +10,11 @@ export interface Banner {
   cls: 'banner ok' | 'banner warn' | 'banner error';
 }
 
-/** The sync banner: unsent work first, then refused work, and only then "all synced". */
-export function banner(pending: number, rejected: number): Banner {
+/** The sync banner: unsent work first — and, when the centre could not be reached, that it
+ * could not and when the tablet tries again (`retryAt`, a time as people read it) — then
+ * refused work, and only then "all synced". */
+export function banner(pending: number, rejected: number, retryAt: string | null = null): Banner {
+  if (pending > 0 && retryAt) return { text: t('unreachable', { n: pending, at: retryAt }), cls: 'banner warn' };
   if (pending > 0) return { text: t('unsynced', { n: pending }), cls: 'banner warn' };
   if (rejected > 0) return { text: t('rejected_banner', { n: rejected }), cls: 'banner error' };
   return { text: t('synced_all'), cls: 'banner ok' };

@@ -201,13 +201,21 @@ impl Intake {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        // Columns headed as the paper reads: «Câu 10.1» (a bare 10.1 and 10.10 would both
+        // become the number 10.1 in a spreadsheet); a question printed without a number (an
+        // XLSForm's) by its label, told apart where labels repeat.
+        let mut used: std::collections::HashMap<String, u32> = Default::default();
         for q in &columns {
-            // An XLSForm question has no printed number: its name heads the column.
-            let column = if q.number.trim().is_empty() {
-                &q.id
+            let mut column = if q.number.trim().is_empty() {
+                q.label.vi.chars().take(80).collect::<String>()
             } else {
-                &q.number
+                format!("Câu {}", q.number.trim())
             };
+            let seen = used.entry(column.clone()).or_default();
+            *seen += 1;
+            if *seen > 1 {
+                column = format!("{column} ({seen})");
+            }
             header.push(column.clone());
             if coded(q) {
                 header.push(format!("{column} (nhãn)"));

@@ -86,7 +86,12 @@ pub fn inert_in_a_spreadsheet(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// A table as a download: CSV (UTF-8) or an XLSX workbook of one sheet.
+/// A table as a download: CSV or an XLSX workbook of one sheet.
+///
+/// CSV is UTF-8 with a byte-order mark (without it Excel on Windows reads Vietnamese as
+/// garbage), comma-separated, with a decimal point: it is the file for programs and
+/// statisticians, read the same in every locale. XLSX is the file for people: numbers are
+/// numbers there, and Excel shows them with the reader's own decimal comma.
 pub(super) fn download(
     rows: &[Vec<String>],
     name: &str,
@@ -124,7 +129,7 @@ pub(super) fn download(
         )
             .into_response());
     }
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = csv::Writer::from_writer("\u{feff}".as_bytes().to_vec());
     for row in rows {
         writer
             .write_record(

@@ -586,9 +586,10 @@ pub(super) fn index_rows(
             .unwrap_or(id)
             .to_string()
     };
-    let f = |x: Option<f64>| x.map(|x| format!("{x:.4}")).unwrap_or_default();
-    // A share rounded once, from its exact fraction (docs/statistics.md).
-    let share = |s: &forms::index::Share| s.fraction_text(4).unwrap_or_default();
+    // In per cent, as on every page, with two decimals; a share rounded once from its exact
+    // fraction (docs/statistics.md).
+    let f = |x: Option<f64>| x.map(|x| format!("{:.2}", 100.0 * x)).unwrap_or_default();
+    let share = |s: &forms::index::Share| s.percent_text(2).unwrap_or_default();
     let level_name = |level: &forms::index::Level| match level {
         forms::index::Level::Village => "thôn",
         forms::index::Level::Commune => "xã",
@@ -602,9 +603,9 @@ pub(super) fn index_rows(
         "chỉ tiêu",
         "số phiếu",
         "số câu trả lời hợp lệ (n)",
-        "tỷ lệ hài lòng",
-        "cận dưới 95 %",
-        "cận trên 95 %",
+        "tỷ lệ hài lòng (%)",
+        "cận dưới 95 % (%)",
+        "cận trên 95 % (%)",
     ];
     let mut rows = vec![header.map(String::from).to_vec()];
     let mut area = |level: &str, id: &str, name: &str, a: &forms::index::AreaIndex| {
