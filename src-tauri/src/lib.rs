@@ -80,12 +80,26 @@ fn overview(state: State<AppState>) -> Answer<view::Tablet> {
     })
 }
 
+/// How the centre names this tablet on its devices page: the machine's own name where it has
+/// one (two tablets of one enumerator are told apart before one is revoked).
+fn device_label() -> String {
+    let name = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|n| n.trim().chars().take(60).collect::<String>())
+        .filter(|n| !n.is_empty());
+    match name {
+        Some(n) => format!("Máy tính bảng «{n}»"),
+        None => "Máy tính bảng".to_string(),
+    }
+}
+
 // On the window's thread: enrolling talks to the intake with a blocking HTTP client, which
 // must not be made or dropped on the async runtime's threads.
 #[tauri::command]
 fn enroll(state: State<AppState>, url: String, code: String) -> Answer<view::Tablet> {
     state.all(|all| {
-        all.enroll(&url, &code, "Fieldpost app")?;
+        all.enroll(&url, &code, &device_label())?;
         view::tablet(all)
     })
 }

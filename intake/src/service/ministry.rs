@@ -738,7 +738,7 @@ impl Intake {
         address: &str,
     ) -> Result<i64, IntakeError> {
         if seed.trim().is_empty() || seed.len() > 100 || !(1..=100).contains(&share_percent) {
-            return Err(IntakeError::Declined("Hãy ghi hạt giống (tối đa 100 ký tự) và tỷ lệ từ 1 đến 100 %. / Give a seed (up to 100 characters) and a share from 1 to 100 %.".into()));
+            return Err(IntakeError::Declined("Hãy ghi số khởi tạo (tối đa 100 ký tự) và tỷ lệ từ 1 đến 100 %. / Give a seed (up to 100 characters) and a share from 1 to 100 %.".into()));
         }
         let sample = crate::reconcile::backcheck_sample(
             &self.store.expected_forms()?,
@@ -763,7 +763,7 @@ impl Intake {
             by,
             "backcheck_drawn",
             &format!(
-                "lượt rút {id}, hạt giống {:?}, {share_percent} %, tối thiểu {min_per_enumerator} hộ mỗi điều tra viên: {} hộ",
+                "lượt rút {id}, số khởi tạo {:?}, {share_percent} %, tối thiểu {min_per_enumerator} hộ mỗi điều tra viên: {} hộ",
                 seed.trim(),
                 households.len()
             ),

@@ -306,6 +306,16 @@ impl Intake {
         Ok(time_zone_of(&self.store.campaign()?.info))
     }
 
+    /// An account's name, for pages that say who decided (its login where it is gone).
+    pub fn person_name(&self, login: &str) -> Result<String, IntakeError> {
+        Ok(self
+            .shared
+            .accounts
+            .account(login)?
+            .map(|a| a.name)
+            .unwrap_or_else(|| login.to_string()))
+    }
+
     /// Enumerator id → name, for pages and exports that speak of people.
     pub fn enumerator_names(
         &self,

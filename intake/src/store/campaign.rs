@@ -1051,14 +1051,22 @@ impl Store for SqlStore {
         })
     }
 
-    fn devices(&self) -> Result<Vec<(Uuid, String, String, String, bool)>, StoreError> {
+    fn devices(
+        &self,
+    ) -> Result<Vec<(Uuid, String, String, String, bool, Option<String>)>, StoreError> {
         self.read(|c| {
-            let mut stmt = c.prepare("SELECT id, enumerator_id, label, enrolled_at, revoked_at IS NOT NULL FROM devices ORDER BY enumerator_id, enrolled_at")?;
+            // The last batch of each device: two tablets of one enumerator are told apart by
+            // when each last sent work.
+            let mut stmt = c.prepare(
+                "SELECT d.id, d.enumerator_id, d.label, d.enrolled_at, d.revoked_at IS NOT NULL,
+                        (SELECT MAX(b.received_at) FROM batches b WHERE b.enumerator_id = d.enumerator_id AND b.device_id = d.id)
+                 FROM devices d ORDER BY d.enumerator_id, d.enrolled_at",
+            )?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
-                .collect::<Result<Vec<(String, String, String, String, bool)>, _>>()?;
+                .query_map([], |r| Ok((r.get::<String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+                .collect::<Result<Vec<(String, String, String, String, bool, Option<String>)>, _>>()?;
             rows.into_iter()
-                .map(|(id, e, l, at, revoked)| Ok((Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?, e, l, at, revoked)))
+                .map(|(id, e, l, at, revoked, last)| Ok((Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?, e, l, at, revoked, last)))
                 .collect()
         })
     }

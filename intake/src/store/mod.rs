@@ -470,7 +470,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<IngestResult, StoreError>;
 
     /// Every enrolled device: (device, enumerator, label, enrolled at, revoked).
-    fn devices(&self) -> Result<Vec<(Uuid, String, String, String, bool)>, StoreError>;
+    /// Every device: (id, enumerator, label, enrolled at, revoked, the last batch it sent).
+    #[allow(clippy::type_complexity)]
+    fn devices(
+        &self,
+    ) -> Result<Vec<(Uuid, String, String, String, bool, Option<String>)>, StoreError>;
     /// Progress per village and enumerator; only the given districts when `Some`.
     fn progress(&self, districts: Option<&[String]>) -> Result<Vec<VillageProgress>, StoreError>;
 

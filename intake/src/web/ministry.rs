@@ -81,7 +81,7 @@ pub(super) fn backcheck_form(v: &Visitor, seed: &str) -> Markup {
     html! {
         form method="post" action="ministry/backcheck" {
             input type="hidden" name="csrf" value=(v.csrf);
-            label { "Hạt giống ngẫu nhiên (ghi lại để kiểm tra) " input name="seed" value=(seed) required; }
+            label { "Số khởi tạo (ghi lại để ai cũng rút lại được đúng danh sách này) " input name="seed" value=(seed) required; }
             label { "Tỷ lệ (%) " input name="share" type="number" min="1" max="100" value="10" required; }
             label { "Tối thiểu mỗi điều tra viên " input name="min" type="number" min="0" max="100" value="2" required; }
             button { "Rút mẫu phúc tra" }
@@ -110,7 +110,7 @@ pub(super) async fn backcheck_page(
         @if draws.is_empty() { p { "Chưa rút lần nào." } } @else {
             ul #draws { @for d in &draws { li {
                 a href=(format!("ministry/backcheck/draw/{}", d.id)) { "Lần " (d.id) } " — " (super::audit::local_time(&d.at, tz)) ", " (d.by)
-                ", hạt giống " code { (d.seed) } ", " (d.share_percent) " %, tối thiểu " (d.min_per_enumerator) ": " (d.households.len()) " hộ"
+                ", số khởi tạo " code { (d.seed) } ", " (d.share_percent) " %, tối thiểu " (d.min_per_enumerator) ": " (d.households.len()) " hộ"
             } } }
         }
         h2 { "Kết quả phúc tra theo điều tra viên" }
@@ -190,8 +190,12 @@ pub(super) async fn draw_page(
 /// name and address, the outcome so far, and a form with no outcome chosen in advance.
 async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Response, IntakeError> {
     let i = intake.clone();
-    let ((draw, households, outcomes), tz) =
-        blocking(move || Ok((i.backcheck_draw(id)?, i.time_zone()?))).await?;
+    let ((draw, households, outcomes), tz, drawer, enumerators) = blocking(move || {
+        let found = i.backcheck_draw(id)?;
+        let drawer = i.person_name(&found.0.by)?;
+        Ok((found, i.time_zone()?, drawer, i.enumerator_names()?))
+    })
+    .await?;
     let mut by_enumerator: Vec<(String, Vec<&crate::store::HouseholdToVisit>)> = Vec::new();
     for h in &households {
         match by_enumerator.iter_mut().find(|(e, _)| *e == h.enumerator) {
@@ -206,12 +210,12 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
         _ => "—",
     };
     let body = html! {
-        p { "Lần " (draw.id) " · " (super::audit::local_time(&draw.at, tz)) " · người rút: " (draw.by) " · hạt giống: " b #seed { (draw.seed) }
+        p { "Lần " (draw.id) " · " (super::audit::local_time(&draw.at, tz)) " · người rút: " (drawer) " · số khởi tạo: " b #seed { (draw.seed) }
             " · tỷ lệ " (draw.share_percent) " % · tối thiểu " (draw.min_per_enumerator) " mỗi điều tra viên" }
         p.noprint { a href=(format!("ministry/backcheck/draw/{}", draw.id)) { "Đường dẫn cố định của danh sách này" } " · In trang: mỗi điều tra viên một trang." }
         @for (enumerator, list) in &by_enumerator {
             section.visit {
-                h2 { "Điều tra viên: " (enumerator) " (" (list.len()) " hộ)" }
+                h2 { "Điều tra viên: " (enumerators.get(enumerator).unwrap_or(enumerator)) " (" (list.len()) " hộ)" }
                 div.scroll { table.sample {
                     thead { tr { th { "Số phiếu" } th { "Chủ hộ" } th { "Địa chỉ" } th { "Thôn, xã" } th { "Kết quả" } th.noprint { "Ghi kết quả" } } }
                     tbody { @for h in list {
@@ -781,6 +785,15 @@ pub(super) async fn review_page(
         ))
     })
     .await?;
+    // Who decided, by name.
+    let mut people: std::collections::HashMap<String, String> = Default::default();
+    for (_, _, by, _) in reviews.values() {
+        if !people.contains_key(by) {
+            let (i, login) = (intake.clone(), by.clone());
+            let name = blocking(move || i.person_name(&login)).await?;
+            people.insert(by.clone(), name);
+        }
+    }
     // Per form: what its two keyings disagreed on.
     let double_keying: std::collections::HashMap<&str, crate::store::DoubleKeyingCounts> = facts
         .iter()
@@ -809,7 +822,7 @@ pub(super) async fn review_page(
                             @if reviews.get(&f.household).is_some() { br; }
                         }
                         @if let Some((d, reason, by, at)) = reviews.get(&f.household) {
-                            (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) " — " (reason) " (" (by) ", " (super::audit::local_time(at, tz)) ")"
+                            (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) " — " (reason) " (" (people.get(by).unwrap_or(by)) ", " (super::audit::local_time(at, tz)) ")"
                             @if d == "flagged" && !corrected.contains_key(&f.household) { " " a href={ "ministry/correct/" (f.household) } { "Nhập sửa theo bản giấy" } }
                         }
                     }
