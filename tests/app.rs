@@ -390,10 +390,12 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
         );
     }
 
-    // A one-tap outcome that cannot be taken back asks once more; cancelled, nothing is recorded.
+    // A one-tap outcome asks once more, and says truly what follows: «Vắng nhà» is not final
+    // (a later visit can still hand the form out); cancelled, nothing is recorded.
     s.script("location.hash = '#/household/dh-p2-kp1-06'");
     s.click("#outcome-absent");
-    s.wait_text("#confirm", "không sửa lại được");
+    s.wait_text("#confirm", "Lần sau gặp được hộ, vẫn phát phiếu được");
+    assert!(!s.text("#confirm").unwrap().contains("không sửa lại được"));
     s.click("#confirm-cancel");
     assert!(
         s.find_all("[data-kind='visit_outcome'], .history li")

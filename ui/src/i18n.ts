@@ -73,6 +73,7 @@ const vi = {
   confirm_yes: 'Xác nhận: {action}',
   cancel: 'Huỷ',
   confirm_outcome: 'Ghi hộ {household}: «{outcome}»? Việc này được gửi cho giám sát viên và không sửa lại được.',
+  confirm_absent: 'Ghi hộ {household}: «{outcome}» lần này? Lần sau gặp được hộ, vẫn phát phiếu được như thường.',
   collect_too_early: 'Chưa đến thời gian thu phiếu (từ {start}). Thu phiếu bây giờ sẽ bị Bộ đánh dấu bất thường. Vẫn thu?',
   // statuses
   status_reserve: 'Dự phòng',
@@ -297,6 +298,7 @@ const en: Record<Key, string> = {
   confirm_yes: 'Confirm: {action}',
   cancel: 'Cancel',
   confirm_outcome: 'Record household {household} as «{outcome}»? This goes to your supervisor and cannot be undone.',
+  confirm_absent: 'Record household {household} as «{outcome}» this time? On a later visit the form can still be handed out as usual.',
   collect_too_early: 'Collection has not started yet (from {start}). Collecting now will be flagged by the ministry as an anomaly. Collect anyway?',
   status_reserve: 'Reserve',
   status_assigned: 'Assigned',

@@ -364,7 +364,14 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
   const note = h('input', { id: 'note', type: 'text', placeholder: t('note'), maxlength: 2000 });
   const noteValue = () => (note.value.trim() === '' ? null : note.value.trim());
   const outcome = (o: string) =>
-    act(`outcome-${o}`, tDynamic(`outcome_${o}`, o), () => api.recordOutcome(id, o, noteValue()), 'secondary', t('confirm_outcome', { household: x.name, outcome: tDynamic(`outcome_${o}`, o) }));
+    act(
+      `outcome-${o}`,
+      tDynamic(`outcome_${o}`, o),
+      () => api.recordOutcome(id, o, noteValue()),
+      'secondary',
+      // Absent is not final: the form can still be handed out on a later visit.
+      t(o === 'absent' ? 'confirm_absent' : 'confirm_outcome', { household: x.name, outcome: tDynamic(`outcome_${o}`, o) }),
+    );
   const actions: (HTMLElement | null)[] = [];
   if (x.assigned) {
     switch (x.status) {

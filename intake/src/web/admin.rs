@@ -240,16 +240,18 @@ pub(super) async fn account_action(
 ) -> Result<Response, IntakeError> {
     let (c, by, login) = (centre.clone(), v.account.login.clone(), form.login.clone());
     let result = match form.action.as_str() {
-        "disable" | "enable" => blocking(move || {
-            c.set_account_disabled(
-                &form.login,
-                form.action == "disable",
-                &by,
-                &from.to_string(),
-            )
-        })
-        .await
-        .map(|()| "đã cập nhật"),
+        "disable" | "enable" => {
+            let disable = form.action == "disable";
+            blocking(move || c.set_account_disabled(&form.login, disable, &by, &from.to_string()))
+                .await
+                .map(|()| {
+                    if disable {
+                        "đã khoá (không đăng nhập được nữa; có thể mở lại)"
+                    } else {
+                        "đã mở khoá, đăng nhập lại được"
+                    }
+                })
+        }
         "delete" if form.confirm == "yes" => {
             blocking(move || c.delete_account(&form.login, &by, &from.to_string()))
                 .await
@@ -264,7 +266,10 @@ pub(super) async fn account_action(
     };
     let message = match result {
         Ok(done) => format!("Tài khoản {login}: {done}."),
-        Err(e) => format!("Không thực hiện được: {e}"),
+        Err(e) => format!(
+            "Không thực hiện được: {}",
+            crate::words::in_vietnamese(&e.to_string())
+        ),
     };
     admin_view(&centre, &v, Some(message)).await
 }
