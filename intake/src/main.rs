@@ -645,8 +645,13 @@ fn run(cli: Cli) -> Result<(), String> {
             body_grace_secs,
             max_connections,
         } => {
-            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into());
+            // An operator reads a few plain lines: what is served where, and warnings. Colour
+            // only on a terminal (a file or the journal gets no escape codes); migrations say
+            // nothing unless they fail.
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                "info,tower_http=warn,refinery=warn,refinery_core=warn".into()
+            });
+            let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
             if json_logs {
                 tracing_subscriber::fmt()
                     .with_writer(std::io::stderr)
@@ -656,6 +661,7 @@ fn run(cli: Cli) -> Result<(), String> {
             } else {
                 tracing_subscriber::fmt()
                     .with_writer(std::io::stderr)
+                    .with_ansi(colour)
                     .with_env_filter(filter)
                     .init();
             }

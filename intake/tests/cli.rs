@@ -459,3 +459,48 @@ fn a_database_that_refuses_says_what_postgresql_said() {
         "{err}"
     );
 }
+
+/// What an operator reads when the intake's output goes to a file or the journal: a few plain
+/// lines — no colour codes, no migration chatter for every campaign on every start.
+#[test]
+fn the_serve_log_is_plain_and_short_when_it_goes_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let place = Place::new();
+    let at = place.args();
+    let (at0, at1) = (at[0].as_str(), at[1].as_str());
+    assert!(run(&["demo-campaign", "--out", demo.to_str().unwrap()]).0);
+    let campaign = demo.join("campaign.json");
+    let form = demo.join("sipas-2024-v1.json");
+    let (ok, _, err) = run(&[
+        "import",
+        at0,
+        at1,
+        campaign.to_str().unwrap(),
+        "--form",
+        form.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let log = dir.path().join("serve.log");
+    let mut child = Command::new(BIN)
+        .args(["serve", at0, at1, "--listen", "127.0.0.1:0"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    assert!(line.contains("http://127.0.0.1:"), "{line}");
+    drop(server);
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(!written.contains('\u{1b}'), "no colour codes in a file: {written:?}");
+    assert!(
+        !written.to_lowercase().contains("migration"),
+        "no migration lines: {written}"
+    );
+    assert!(written.lines().count() <= 3, "a few lines: {written}");
+    assert!(written.contains("qt-sipas-2024"), "which campaigns: {written}");
+}
