@@ -496,11 +496,17 @@ fn the_serve_log_is_plain_and_short_when_it_goes_to_a_file() {
     assert!(line.contains("http://127.0.0.1:"), "{line}");
     drop(server);
     let written = std::fs::read_to_string(&log).unwrap();
-    assert!(!written.contains('\u{1b}'), "no colour codes in a file: {written:?}");
+    assert!(
+        !written.contains('\u{1b}'),
+        "no colour codes in a file: {written:?}"
+    );
     assert!(
         !written.to_lowercase().contains("migration"),
         "no migration lines: {written}"
     );
     assert!(written.lines().count() <= 3, "a few lines: {written}");
-    assert!(written.contains("qt-sipas-2024"), "which campaigns: {written}");
+    assert!(
+        written.contains("qt-sipas-2024"),
+        "which campaigns: {written}"
+    );
 }

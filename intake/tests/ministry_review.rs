@@ -121,3 +121,32 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
         .unwrap();
     assert!(review.contains("Đã nhập sửa theo bản giấy"), "{review}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_campaign_menu_leads_to_the_comparison_and_no_link_leads_to_a_page_not_there() {
+    let server = setup().await;
+    let session = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
+    let index = get(&server, "/c/qt-sipas-2024/ministry/index", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        index.contains("id=\"compare-link\" href=\"/compare/sipas\""),
+        "{index}"
+    );
+    assert!(
+        !index.contains("href=\"/public/qt-sipas-2024\""),
+        "nothing is public yet: no link to a page that answers «not found»"
+    );
+    let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
+    let progress = get(&server, "/c/qt-sipas-2024/progress", &supervisor)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !progress.contains("compare-link"),
+        "not a supervisor's page"
+    );
+}

@@ -29,9 +29,13 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
         .send()
         .await
         .unwrap();
+    // To log in, and back to the page asked for after.
     assert_eq!(
         (r.status(), r.headers()[header::LOCATION].to_str().unwrap()),
-        (StatusCode::SEE_OTHER, "/login")
+        (
+            StatusCode::SEE_OTHER,
+            "/login?next=%2Fc%2Fqt-sipas-2024%2Fprogress"
+        )
     );
     assert_eq!(
         client()
@@ -1153,6 +1157,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
                 ("households", households.to_string()),
                 ("to", to.to_string()),
                 ("reason", "Đường ngập".to_string()),
+                ("confirmed", "yes".to_string()),
             ],
         );
         async move {
@@ -1182,16 +1187,20 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         serial_of("enum-dh-p4", "dh-p4-kp2-02"),
         serial_of("enum-qt-p2", "qt-p2-kp2-01"),
     );
+    // Another district's serial and one that does not exist answer alike (no oracle of which
+    // serials exist elsewhere), on a page in Vietnamese.
     let refused = single(&format!("{s1}, {elsewhere}"), "enum-dh-dl").await;
     assert_eq!(
         refused.status(),
-        StatusCode::NOT_FOUND,
+        StatusCode::BAD_REQUEST,
         "one is another district's"
     );
     let refused = refused.text().await.unwrap();
     assert!(
         refused.contains("<html")
-            && refused.contains("Không tìm thấy")
+            && refused.contains(&format!(
+                "Không có hộ nào mang số phiếu {elsewhere} trong các huyện của bạn"
+            ))
             && !refused.contains("not_found"),
         "a page in Vietnamese, not JSON: {refused}"
     );
@@ -1201,7 +1210,30 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         .text()
         .await
         .unwrap()
-        .contains("Không có hộ nào mang số phiếu QT24-NOPE"));
+        .contains("Không có hộ nào mang số phiếu QT24-NOPE trong các huyện của bạn"));
+    // Moving households asks once more first.
+    let asked = client()
+        .post(format!(
+            "{}/c/qt-sipas-2024/reassign/households",
+            server.base
+        ))
+        .header(header::COOKIE, format!("fp_session={session}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("households", s2.as_str()),
+            ("to", "enum-dh-dl"),
+            ("reason", "Đường ngập"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        asked.contains("Xác nhận chuyển giao") && asked.contains(&s2),
+        "{asked}"
+    );
     let page = single(&format!("{}, {s2}", s1.to_lowercase()), "enum-dh-dl")
         .await
         .text()

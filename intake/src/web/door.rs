@@ -58,6 +58,8 @@ pub(super) struct Visitor {
 pub(super) struct Here {
     pub(super) id: String,
     pub(super) name: String,
+    /// Its family, whose years the comparison page sets side by side.
+    pub(super) family: String,
 }
 
 impl Visitor {
@@ -121,7 +123,14 @@ pub(super) async fn enter_campaign(
         return if is_api(request.uri().path()) {
             IntakeError::Unauthenticated("log in first: POST /login".into()).into_response()
         } else {
-            Redirect::to("/login").into_response()
+            to_login(
+                request.method(),
+                request
+                    .extensions()
+                    .get::<axum::extract::OriginalUri>()
+                    .map(|o| &o.0)
+                    .unwrap_or(request.uri()),
+            )
         };
     };
     let id = params.get("campaign").cloned().unwrap_or_default();
@@ -140,18 +149,30 @@ pub(super) async fn enter_campaign(
             response.extensions_mut().insert(Here {
                 id,
                 name: String::new(),
+                family: String::new(),
             });
         }
         return response;
     };
-    let i = intake.clone();
-    let name = match blocking(move || Ok(i.store.campaign()?.info.name)).await {
-        Ok(name) => name,
+    let (i, c, lookup) = (intake.clone(), centre.clone(), id.clone());
+    let (name, family) = match blocking(move || {
+        let family = c
+            .entries()?
+            .into_iter()
+            .find(|e| e.id == lookup)
+            .map(|e| e.family)
+            .unwrap_or_default();
+        Ok((i.store.campaign()?.info.name, family))
+    })
+    .await
+    {
+        Ok(found) => found,
         Err(e) => return e.into_response(),
     };
     let here = Here {
         id: id.clone(),
         name,
+        family,
     };
     visitor.account = visitor.account.in_campaign(&id);
     visitor.here = Some(here.clone());
@@ -255,6 +276,16 @@ pub(super) async fn identify(
         }
     }
     response
+}
+
+/// To the login page, which returns to the page asked for (a page read, not a form sent).
+fn to_login(method: &Method, uri: &axum::http::Uri) -> Response {
+    let asked = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    if *method != Method::GET || asked == "/" {
+        return Redirect::to("/login").into_response();
+    }
+    let query = serde_urlencoded::to_string([("next", asked)]).unwrap_or_default();
+    Redirect::to(&format!("/login?{query}")).into_response()
 }
 
 /// Where an error page sends the person back to: the page they came from on this centre
@@ -396,7 +427,14 @@ impl<A: Audience, S: Send + Sync> FromRequestParts<S> for Signed<A> {
             return Err(if is_api(parts.uri.path()) {
                 IntakeError::Unauthenticated("log in first: POST /login".into()).into_response()
             } else {
-                Redirect::to("/login").into_response()
+                to_login(
+                    &parts.method,
+                    parts
+                        .extensions
+                        .get::<axum::extract::OriginalUri>()
+                        .map(|o| &o.0)
+                        .unwrap_or(&parts.uri),
+                )
             });
         };
         if !A::admits(v.account.role) {

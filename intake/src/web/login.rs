@@ -14,14 +14,43 @@ pub(super) struct LoginForm {
     pub(super) password: zeroize::Zeroizing<String>,
     #[serde(default)]
     pub(super) csrf: String,
+    /// The page asked for before logging in, where the person returns.
+    #[serde(default)]
+    pub(super) next: String,
 }
 
-pub(super) fn login_form(centre: &Centre, message: Option<&str>, status: StatusCode) -> Response {
+/// A page of this centre to return to after logging in: a path of its own, never another
+/// site (`//host`, `/\\host`) nor a header's worth of text.
+pub(super) fn return_to(next: &str) -> Option<&str> {
+    let fine = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 2000
+        && !next.chars().any(|c| c.is_control())
+        && !next.starts_with("/login")
+        && !next.starts_with("/logout");
+    fine.then_some(next)
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct LoginQuery {
+    #[serde(default)]
+    next: String,
+}
+
+pub(super) fn login_form(
+    centre: &Centre,
+    message: Option<&str>,
+    status: StatusCode,
+    next: &str,
+) -> Response {
     let csrf = accounts::new_token();
+    let next = return_to(next).unwrap_or("");
     let body = html! {
         @if let Some(m) = message { p.error role="alert" { (m) } }
         form method="post" action="/login" {
             input type="hidden" name="csrf" value=(csrf);
+            @if !next.is_empty() { input type="hidden" name="next" value=(next); }
             label { "Tên đăng nhập " input name="login" autocomplete="username" required; }
             label { "Mật khẩu " input name="password" type="password" autocomplete="current-password" required; }
             button { "Đăng nhập" }
@@ -38,8 +67,16 @@ pub(super) fn login_form(centre: &Centre, message: Option<&str>, status: StatusC
         .into_response()
 }
 
-pub(super) async fn login_page(State(centre): State<Arc<Centre>>) -> Response {
-    login_form(&centre, None, StatusCode::OK)
+pub(super) async fn login_page(
+    State(centre): State<Arc<Centre>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    // A query that does not read is no page to return to, not an error.
+    let next = query
+        .and_then(|q| serde_urlencoded::from_str::<LoginQuery>(&q).ok())
+        .map(|q| q.next)
+        .unwrap_or_default();
+    login_form(&centre, None, StatusCode::OK, &next)
 }
 
 pub(super) async fn login(
@@ -50,13 +87,10 @@ pub(super) async fn login(
 ) -> Result<Response, IntakeError> {
     if !cookie(&headers, LOGIN_CSRF_COOKIE).is_some_and(|c| accounts::same_secret(c, &form.csrf)) {
         // The page was open too long (its token lasts an hour) or the form did not come from it.
-        return Ok(login_form(
-            &centre,
-            Some("Trang đăng nhập đã mở quá lâu hoặc không còn hợp lệ. Hãy đăng nhập lại trên trang này."),
-            StatusCode::FORBIDDEN,
-        ));
+        return Ok(login_form(&centre, Some("Trang đăng nhập đã mở quá lâu hoặc không còn hợp lệ. Hãy đăng nhập lại trên trang này."), StatusCode::FORBIDDEN, &form.next));
     }
     let address = from.to_string();
+    let next = form.next.clone();
     let c = centre.clone();
     let outcome =
         tokio::task::spawn_blocking(move || c.log_in(&form.login, &form.password, &address))
@@ -75,7 +109,10 @@ pub(super) async fn login(
                         accounts::SESSION_HOURS * 3600,
                     ),
                 ),
-                (header::LOCATION, "/".to_string()),
+                (
+                    header::LOCATION,
+                    return_to(&next).unwrap_or("/").to_string(),
+                ),
             ],
         )
             .into_response()),
@@ -84,17 +121,24 @@ pub(super) async fn login(
                 "Đăng nhập sai quá nhiều lần; thử lại sau {} phút.",
                 retry_after_secs.div_ceil(60)
             );
-            Ok(login_form(&centre, Some(&m), StatusCode::TOO_MANY_REQUESTS))
+            Ok(login_form(
+                &centre,
+                Some(&m),
+                StatusCode::TOO_MANY_REQUESTS,
+                &next,
+            ))
         }
         Err(IntakeError::Unauthenticated(why)) if why == "account_disabled" => Ok(login_form(
             &centre,
             Some("Tài khoản này đã bị khoá. Hãy liên hệ quản trị viên để mở lại."),
             StatusCode::FORBIDDEN,
+            &next,
         )),
         Err(IntakeError::Unauthenticated(_)) => Ok(login_form(
             &centre,
             Some("Tên đăng nhập hoặc mật khẩu không đúng."),
             StatusCode::UNAUTHORIZED,
+            &next,
         )),
         Err(e) => Err(e),
     }

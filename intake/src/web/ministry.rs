@@ -283,7 +283,7 @@ pub(super) fn passphrase_form(
                 Some((p, at)) => p #publication-state { b { "Đang công bố" } " từ " (super::audit::local_time(at, zone)) ": đến cấp " (level_name(&p.level)) ", " (p.areas.len()) " địa bàn, mỗi địa bàn ít nhất " (p.min_forms) " phiếu. Công bố lại sẽ thay số liệu này." }
                 None => p #publication-state { b { "Chưa công bố." } " Trang công khai chưa có số liệu của đợt này." }
             }
-            p.muted { a href=(format!("/public/{}", v.campaign_id())) { "Trang công khai" } " (không cần đăng nhập) chỉ hiện chỉ số, khoảng tin cậy và số phiếu của các địa bàn đủ số phiếu tối thiểu, cùng cách tính. Thôn không được công bố: quá ít hộ." }
+            p.muted { @if published.is_some() { a href=(format!("/public/{}", v.campaign_id())) { "Trang công khai" } } @else { "Trang công khai" } " (không cần đăng nhập) chỉ hiện chỉ số, khoảng tin cậy và số phiếu của các địa bàn đủ số phiếu tối thiểu, cùng cách tính. Thôn không được công bố: quá ít hộ." }
             label { "Công bố đến cấp " select name="level" { option value="province" { "Tỉnh" } option value="district" selected { "Huyện" } option value="commune" { "Xã" } } }
             label { "Số phiếu tối thiểu mỗi địa bàn " input name="min_forms" type="number" min=(crate::publication::MIN_FORMS_FLOOR) max="100000" value="30"; }
             label { "Độ phủ tối thiểu (% địa bàn cấp dưới có phiếu) " input name="min_coverage" type="number" min="0" max="100" value="50"; }

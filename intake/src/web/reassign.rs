@@ -231,7 +231,7 @@ pub(super) fn reassign_view(
         h2 { "Chuyển từng hộ" }
         form method="post" action="reassign/households" {
             input type="hidden" name="csrf" value=(v.csrf);
-            label { "Số phiếu in trên phiếu giấy (nhiều số cách nhau bằng dấu phẩy) " input name="households" required placeholder="QT24-0001, QT24-0002"; }
+            label { "Số phiếu in trên phiếu giấy (nhiều số cách nhau bằng dấu phẩy) " input name="households" required placeholder="QT24-01234, QT24-01235"; }
             (enumerator_choice(d))
             label { "Lý do " input name="reason" required maxlength="500"; }
             button { "Chuyển các hộ" }
@@ -321,6 +321,9 @@ pub(super) struct HouseholdsForm {
     pub(super) households: String,
     pub(super) to: String,
     pub(super) reason: String,
+    /// Moving households asks once more: set by the confirmation.
+    #[serde(default)]
+    pub(super) confirmed: Option<String>,
 }
 
 pub(super) async fn reassign_households(
@@ -335,16 +338,58 @@ pub(super) async fn reassign_households(
         .map(String::from)
         .collect();
     let (i, a) = (intake.clone(), v.account.clone());
-    let (moved, to) = blocking(move || {
-        let mut households = Vec::with_capacity(serials.len());
-        for serial in serials.iter().take(1001) {
-            match i.store.household_by_serial(&crate::reconcile::normalize_serial(serial))? {
-                Some(id) => households.push(id),
-                None => return Err(IntakeError::Declined(format!("Không có hộ nào mang số phiếu {serial}. / No household has form serial {serial}."))),
+    let asking = form.confirmed.is_none();
+    let (households, to) = {
+        let (serials, to, account) = (serials.clone(), form.to.clone(), v.account.clone());
+        blocking(move || {
+            let mut households = Vec::with_capacity(serials.len());
+            for serial in serials.iter().take(1001) {
+                // Another district's household answers as one that does not exist: which
+                // serials exist elsewhere is not a supervisor's to learn.
+                let found =
+                    i.store
+                        .household_by_serial(&crate::reconcile::normalize_serial(serial))?
+                        .filter(|id| {
+                            i.store.household_place(id).ok().flatten().is_some_and(
+                                |(_, _, district, _)| account.may_see_district(&district),
+                            )
+                        });
+                match found {
+                    Some(id) => households.push(id),
+                    None => {
+                        return Err(IntakeError::Declined(format!(
+                            "Không có hộ nào mang số phiếu {serial} trong các huyện của bạn."
+                        )))
+                    }
+                }
             }
+            Ok((households, i.enumerator_names()?.remove(&to).unwrap_or(to)))
+        })
+        .await?
+    };
+    if asking {
+        // The same checks as the move itself (district, enumerator, reason), before asking.
+        let data = reassign_data(&intake, &v.account).await?;
+        if !data.enumerators.iter().any(|(id, _)| *id == form.to) {
+            return Err(IntakeError::NotFound);
         }
+        let body = html! {
+            p #question { "Chuyển " (households.len()) " hộ (phiếu " (serials.join(", ")) ") cho " b { (to) } " với lý do «" (form.reason.trim()) "»? Việc máy cũ gửi sau đó cho các hộ này sẽ bị từ chối để giám sát quyết định." }
+            form method="post" action="reassign/households" {
+                input type="hidden" name="csrf" value=(v.csrf);
+                input type="hidden" name="households" value=(form.households);
+                input type="hidden" name="to" value=(form.to);
+                input type="hidden" name="reason" value=(form.reason);
+                button name="confirmed" value="yes" { "Xác nhận chuyển giao" } " "
+                a href="reassign" { "Huỷ" }
+            }
+        };
+        return Ok(page("Xác nhận chuyển giao", Some(&v), body).into_response());
+    }
+    let i = intake.clone();
+    let moved = blocking(move || {
         let target = crate::store::ReassignTarget::Households(households);
-        Ok((i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())?, i.enumerator_names()?.remove(&form.to).unwrap_or(form.to)))
+        i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())
     })
     .await?;
     moved_page(&intake, &v, moved, &to).await
