@@ -135,6 +135,30 @@ pub fn read(form: &Form, answers: &BTreeMap<String, Json>) -> BTreeMap<String, R
     let mut out = BTreeMap::new();
     for (id, value) in answers {
         if is_empty(value) {
+            // Empty text where a code or a number belongs is a value no device sends (a
+            // device sends nothing for an unanswered question), not an unanswered one.
+            let expected = match form.question(id).map(|q| &q.accepts) {
+                Some(crate::load::Accepts::Code(_)) if value.is_string() => {
+                    Some("one code (a number)")
+                }
+                Some(crate::load::Accepts::Codes(_)) if value.is_string() => {
+                    Some("a list of codes")
+                }
+                Some(crate::load::Accepts::Integer { .. }) if value.is_string() => {
+                    Some("a whole number")
+                }
+                _ => None,
+            };
+            if let Some(expected) = expected {
+                let reading = if validation.not_relevant.contains(id) {
+                    Reading::NotApplying
+                } else {
+                    Reading::Invalid {
+                        error: AnswerError::WrongType { expected },
+                    }
+                };
+                out.insert(id.clone(), reading);
+            }
             continue;
         }
         let reading = if let Some(mark) = Mark::of(value) {

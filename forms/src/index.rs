@@ -127,6 +127,10 @@ impl Share {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AreaIndex {
     pub forms: u64,
+    /// Of those, the sheets with at least one answer that counts in the overall index: the
+    /// respondents the area's figure rests on (a sheet of "no answer" codes adds a form and
+    /// nothing else).
+    pub counted_forms: u64,
     pub overall: Share,
     pub parts: BTreeMap<String, Share>,
     pub criteria: BTreeMap<String, Share>,
@@ -258,6 +262,7 @@ impl Exact {
 #[derive(Clone, Debug, Default)]
 struct Counts {
     forms: u64,
+    counted_forms: u64,
     items: Vec<(u64, u64)>,
 }
 
@@ -267,6 +272,8 @@ struct Plan<'a> {
     /// Every item of the rule once, in order: (question id, its valid scale codes).
     items: Vec<(String, Vec<i64>)>,
     position: BTreeMap<String, usize>,
+    /// Per item: whether it is beneath a part of the overall index.
+    in_overall: Vec<bool>,
 }
 
 fn plan(form: &Form) -> Option<Plan<'_>> {
@@ -285,16 +292,32 @@ fn plan(form: &Form) -> Option<Plan<'_>> {
             }
         }
     }
+    let mut in_overall = vec![false; items.len()];
+    for part in rule.parts.iter().filter(|p| rule.overall.contains(&p.id)) {
+        for c in rule
+            .criteria
+            .iter()
+            .filter(|c| part.criteria.contains(&c.id))
+        {
+            for id in &c.items {
+                if let Some(k) = position.get(id) {
+                    in_overall[*k] = true;
+                }
+            }
+        }
+    }
     Some(Plan {
         form,
         rule,
         items,
         position,
+        in_overall,
     })
 }
 
-fn add(verdict: &[(u64, u64)], into: &mut Counts) {
+fn add(verdict: &[(u64, u64)], counted: bool, into: &mut Counts) {
     into.forms += 1;
+    into.counted_forms += u64::from(counted);
     if into.items.is_empty() {
         into.items = vec![(0, 0); verdict.len()];
     }
@@ -307,6 +330,7 @@ fn add(verdict: &[(u64, u64)], into: &mut Counts) {
 /// An area's figures, exact, at every level of the rule.
 struct ExactArea {
     forms: u64,
+    counted_forms: u64,
     overall: Exact,
     parts: BTreeMap<String, Exact>,
     criteria: BTreeMap<String, Exact>,
@@ -319,6 +343,7 @@ impl ExactArea {
             |m: &BTreeMap<String, Exact>| m.iter().map(|(k, e)| (k.clone(), e.share())).collect();
         AreaIndex {
             forms: self.forms,
+            counted_forms: self.counted_forms,
             overall: self.overall.share(),
             parts: all(&self.parts),
             criteria: all(&self.criteria),
@@ -361,6 +386,7 @@ fn area_index(plan: &Plan, counts: &Counts) -> ExactArea {
     let overall = Exact::mean(plan.rule.overall.iter().map(|p| &parts[p.as_str()]));
     ExactArea {
         forms: counts.forms,
+        counted_forms: counts.counted_forms,
         overall,
         parts,
         criteria,
@@ -384,6 +410,7 @@ pub fn compute_versioned(current: &Form, forms: &[(&OpenedForm, &Form)]) -> Inde
     let Some(plan) = plan(current) else {
         let empty = AreaIndex {
             forms: forms.len() as u64,
+            counted_forms: 0,
             overall: Exact::mean(std::iter::empty()).share(),
             parts: BTreeMap::new(),
             criteria: BTreeMap::new(),
@@ -411,13 +438,21 @@ pub fn compute_versioned(current: &Form, forms: &[(&OpenedForm, &Form)]) -> Inde
             };
             judge_as(&plan, plans[at].1.as_ref(), &f.answers)
         };
+        let counted = verdict
+            .iter()
+            .zip(&plan.in_overall)
+            .any(|((_, valid), inside)| *inside && *valid > 0);
         for (level, area) in [
             (Level::Village, &f.origin.village),
             (Level::Commune, &f.origin.commune),
             (Level::District, &f.origin.district),
             (Level::Province, &f.origin.province),
         ] {
-            add(&verdict, counts.entry((level, area.clone())).or_default());
+            add(
+                &verdict,
+                counted,
+                counts.entry((level, area.clone())).or_default(),
+            );
         }
     }
     let mut exact: BTreeMap<Level, BTreeMap<String, ExactArea>> = BTreeMap::new();
@@ -531,6 +566,7 @@ fn mean_of_areas(areas: &[&ExactArea]) -> AreaIndex {
     };
     AreaIndex {
         forms: areas.iter().map(|a| a.forms).sum(),
+        counted_forms: areas.iter().map(|a| a.counted_forms).sum(),
         overall: combine(&|a| Some(&a.overall)),
         parts: map(keys(&|a| a.parts.keys().cloned().collect()), &|a, k| {
             a.parts.get(k)

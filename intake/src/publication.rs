@@ -198,6 +198,8 @@ struct Tree {
     parent: HashMap<Cell, Cell>,
     children: BTreeMap<Cell, Vec<Cell>>,
     forms: HashMap<Cell, u64>,
+    /// The sheets that count in each area's figure (a sheet of "no answer" codes does not).
+    counted: HashMap<Cell, u64>,
 }
 
 impl Tree {
@@ -205,6 +207,7 @@ impl Tree {
         let mut parent = HashMap::new();
         let mut children: BTreeMap<Cell, Vec<Cell>> = BTreeMap::new();
         let mut forms = HashMap::new();
+        let mut counted = HashMap::new();
         let up = |l: Level| match l {
             Level::Village => Some(Level::Commune),
             Level::Commune => Some(Level::District),
@@ -213,12 +216,9 @@ impl Tree {
         };
         for (level, id, p) in &sample.areas {
             let cell = (*level, id.clone());
-            let n = report
-                .areas
-                .get(level)
-                .and_then(|m| m.get(id))
-                .map_or(0, |a| a.forms);
-            forms.insert(cell.clone(), n);
+            let area = report.areas.get(level).and_then(|m| m.get(id));
+            forms.insert(cell.clone(), area.map_or(0, |a| a.forms));
+            counted.insert(cell.clone(), area.map_or(0, |a| a.counted_forms));
             if let (Some(p), Some(pl)) = (p, up(*level)) {
                 let pc = (pl, p.clone());
                 parent.insert(cell.clone(), pc.clone());
@@ -229,11 +229,16 @@ impl Tree {
             parent,
             children,
             forms,
+            counted,
         }
     }
 
     fn forms(&self, c: &Cell) -> u64 {
         self.forms.get(c).copied().unwrap_or(0)
+    }
+
+    fn counted(&self, c: &Cell) -> u64 {
+        self.counted.get(c).copied().unwrap_or(0)
     }
 
     /// Every cell the shown ones give away by subtraction, each with the equation (parent)
@@ -290,8 +295,8 @@ pub fn figures(
         .into_iter()
         .filter(|l| *l >= finest)
         .collect();
-    // An area whose forms all come from one area beneath is that area: down to a village, it
-    // is a village's figure.
+    // An area whose counted sheets all come from one area beneath is that area: down to a
+    // village, it is a village's figure (sheets that count for nothing change no figure).
     let is_a_village = |c: &Cell| {
         let mut at = c.clone();
         loop {
@@ -303,7 +308,7 @@ pub fn figures(
                 .get(&at)
                 .into_iter()
                 .flatten()
-                .filter(|k| tree.forms(k) > 0)
+                .filter(|k| tree.counted(k) > 0)
                 .collect();
             match with_forms[..] {
                 [only] => at = only.clone(),
@@ -311,10 +316,10 @@ pub fn figures(
             }
         }
     };
-    // Sensitive: what must never be derived.
+    // Sensitive: what must never be derived. The minimum is on the sheets the figure rests on.
     let sensitive = |c: &Cell| {
-        let n = tree.forms(c);
-        n > 0 && (c.0 == Level::Village || n < min_forms || is_a_village(c))
+        let n = tree.counted(c);
+        tree.forms(c) > 0 && (c.0 == Level::Village || n < min_forms || is_a_village(c))
     };
     let mut shown: BTreeSet<Cell> = tree
         .forms
@@ -439,6 +444,7 @@ mod tests {
         };
         AreaIndex {
             forms,
+            counted_forms: forms,
             overall: s,
             parts: BTreeMap::new(),
             criteria: BTreeMap::new(),
@@ -511,6 +517,38 @@ mod tests {
             .derivable(&shown)
             .iter()
             .all(|(c, _)| c.0 != Village && tree.forms(c) >= 10));
+    }
+
+    /// The outside audit's case: a second village whose only sheet counts for nothing (all "no
+    /// answer") made a one-village commune publishable, with the village's own figure.
+    #[test]
+    fn sheets_that_count_for_nothing_do_not_hide_a_village() {
+        use Level::*;
+        let (mut report, sample) = campaign(&[
+            (Province, "p", None, 7),
+            (District, "d", Some("p"), 7),
+            (Commune, "c", Some("d"), 7),
+            (Village, "v1", Some("c"), 6),
+            (Village, "v2", Some("c"), 1),
+        ]);
+        for level in [Province, District, Commune] {
+            for a in report.areas.get_mut(&level).unwrap().values_mut() {
+                a.counted_forms = 6;
+            }
+        }
+        report
+            .areas
+            .get_mut(&Village)
+            .unwrap()
+            .get_mut("v2")
+            .unwrap()
+            .counted_forms = 0;
+        let p = figures("x", &report, Commune, 5, 0, &HashMap::new(), &sample);
+        assert!(
+            shown(&p).is_empty(),
+            "every level is village v1: {:?}",
+            shown(&p)
+        );
     }
 
     #[test]

@@ -38,6 +38,11 @@ async fn answers_that_do_not_apply_invalid_values_and_marks_are_left_out_listed_
     odd.insert("q9_e3".into(), json!(99));
     odd.insert("a_sex".into(), json!({"mark": "blank"}));
     odd.insert("q9_f1".into(), json!({"mark": "unreadable"}));
+    // Not applicable is not a code of A4; several boxes cannot be ticked "wrongly" on a
+    // multiple choice; empty text is no code.
+    odd.insert("a_education".into(), json!(8));
+    odd.insert("q2".into(), json!({"mark": "several"}));
+    odd.insert("q4".into(), json!(""));
     let sheets = [honest, rogue, odd];
     let mut events = Vec::new();
     for (h, answers) in hs.iter().zip(&sheets) {
@@ -116,13 +121,25 @@ async fn answers_that_do_not_apply_invalid_values_and_marks_are_left_out_listed_
     assert!(not_applying
         .iter()
         .all(|n| n.as_str().unwrap().starts_with("9.II")));
-    assert_eq!(of(&hs[2].0)["invalid"].as_array().unwrap().len(), 3);
-    assert!(of(&hs[2].0)["not_applying"].as_array().unwrap().is_empty());
+    assert_eq!(
+        of(&hs[2].0)["invalid"].as_array().unwrap().len(),
+        6,
+        "{anomalies:?}"
+    );
+    // An unusable 2 (channels) leaves no channel to rate or name: 2.7 and 3.x do not apply.
+    assert!(
+        of(&hs[2].0)["not_applying"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n.as_str().unwrap().starts_with("3.") || n == "2.7"),
+        "{anomalies:?}"
+    );
 
     // The page names both kinds, by serial.
     let page = post("/c/qt-sipas-2024/ministry/index").await;
     assert!(
-        page.contains("Phiếu có câu trả lời cho câu không áp dụng (1)") && page.contains(&hs[1].1),
+        page.contains("Phiếu có câu trả lời cho câu không áp dụng (2)") && page.contains(&hs[1].1),
         "{page}"
     );
     assert!(page.contains("Phiếu có giá trị không hợp lệ (1)"), "{page}");
@@ -157,6 +174,32 @@ async fn answers_that_do_not_apply_invalid_values_and_marks_are_left_out_listed_
         .headers()
         .unwrap()
         .clone();
+    let cell = |row: &csv::StringRecord, title: &str| {
+        row.get(header.iter().position(|c| c == title).unwrap())
+            .unwrap()
+            .to_string()
+    };
+    let odd_record = table
+        .iter()
+        .find(|r| r.get(0) == Some(hs[2].0.as_str()))
+        .unwrap();
+    assert_eq!(
+        cell(odd_record, "Câu A4"),
+        "[giá trị không hợp lệ — không tính] 8"
+    );
+    assert_eq!(
+        cell(odd_record, "Câu A4 (nhãn)"),
+        "[giá trị không hợp lệ — không tính]",
+        "8 is not «Không áp dụng» where A4 does not take it"
+    );
+    assert_eq!(
+        cell(odd_record, "Câu 2"),
+        "[giá trị không hợp lệ — không tính] [chọn nhiều ô]"
+    );
+    assert_eq!(
+        cell(odd_record, "Câu 4"),
+        "[giá trị không hợp lệ — không tính] \"\""
+    );
     let number = format!("Câu {}", form.question("q9_e1").unwrap().number);
     let column = header.iter().position(|c| c == number).unwrap();
     let numeric: Vec<i64> = table
@@ -169,6 +212,30 @@ async fn answers_that_do_not_apply_invalid_values_and_marks_are_left_out_listed_
         [2],
         "only the honest sheet's answer is a bare number"
     );
+
+    // A back-check seed typed in decomposed Unicode draws what the same seed typed composed
+    // draws: it is kept, and drawn from, in NFC.
+    let composed = "phúc tra đợt 1";
+    let decomposed: String = unicode_normalization::UnicodeNormalization::nfd(composed).collect();
+    assert_ne!(composed, decomposed);
+    let a = server
+        .intake
+        .draw_backcheck(composed, 100, 1, "bonv", "127.0.0.1")
+        .unwrap();
+    let b = server
+        .intake
+        .draw_backcheck(&format!(" {decomposed} "), 100, 1, "bonv", "127.0.0.1")
+        .unwrap();
+    let (first, second) = (
+        server.intake.backcheck_draw(a).unwrap(),
+        server.intake.backcheck_draw(b).unwrap(),
+    );
+    assert_eq!(second.0.seed, composed);
+    assert_eq!(
+        first.1.iter().map(|h| &h.id).collect::<Vec<_>>(),
+        second.1.iter().map(|h| &h.id).collect::<Vec<_>>()
+    );
+    assert!(!first.1.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -181,4 +248,16 @@ async fn areas_of_the_same_name_are_told_apart() {
     assert!(dh.starts_with("Khu phố 2, Phường 2, ") && qt.starts_with("Khu phố 2, Phường 2, "));
     // A name that does not repeat stays short.
     assert_eq!(names["dh-p2-kp1"], "Khu phố 1, Phường 2");
+    // So do reconciliation, the review and the back-check lists, which read villages there.
+    let forms = server.intake.store.expected_forms().unwrap();
+    let village_of = |v: &str| {
+        forms
+            .iter()
+            .find(|f| f.village == v)
+            .unwrap()
+            .village_name
+            .clone()
+    };
+    assert_eq!(village_of("dh-p2-kp2"), *dh);
+    assert_ne!(village_of("dh-p2-kp2"), village_of("qt-p2-kp2"));
 }

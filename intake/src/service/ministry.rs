@@ -273,20 +273,23 @@ impl Intake {
             // a number, so a figure recomputed from the export equals the published one.
             let readings = forms::answer::read(version, &sheet.answers);
             for column in &columns {
+                let reading = readings.get(&column.id);
                 let answer = sheet
                     .answers
                     .get(&column.id)
-                    .filter(|v| !forms::answer::is_empty(v));
-                let marker = readings.get(&column.id).and_then(|r| r.marker_vi());
+                    .filter(|v| !forms::answer::is_empty(v) || reading.is_some());
+                let marker = reading.and_then(|r| r.marker_vi());
+                let invalid = reading.is_some_and(|r| r.is_anomaly());
+                let mark = answer.and_then(forms::answer::Mark::of);
                 let values: Vec<&serde_json::Value> = match answer {
                     None => vec![],
-                    Some(v) if forms::answer::Mark::of(v).is_some() => vec![],
+                    Some(_) if mark.is_some() => vec![],
                     Some(serde_json::Value::Array(codes)) if marker.is_none() => {
                         codes.iter().collect()
                     }
                     Some(v) => vec![v],
                 };
-                let raw = values
+                let mut raw = values
                     .iter()
                     .map(|v| {
                         if marker.is_some() {
@@ -297,6 +300,11 @@ impl Intake {
                     })
                     .collect::<Vec<_>>()
                     .join("; ");
+                // A mark where it does not belong ("several boxes" on a multiple choice) is
+                // shown as the mark it is.
+                if let (Some(m), true) = (mark, invalid) {
+                    raw = format!("[{}]", m.label_vi());
+                }
                 row.push(match &marker {
                     Some(m) if raw.is_empty() => format!("[{m}]"),
                     Some(m) => format!("[{m}] {raw}"),
@@ -305,11 +313,17 @@ impl Intake {
                 if coded(column) {
                     // Labelled as the sheet's version lists its codes.
                     let q = version.question(&column.id).unwrap_or(column);
-                    let labels = values
-                        .iter()
-                        .filter_map(|v| label(version, q, v))
-                        .collect::<Vec<_>>()
-                        .join("; ");
+                    // A value that is not one of the codes has no label (8 where «không áp
+                    // dụng» is not allowed is not that).
+                    let labels = if invalid {
+                        String::new()
+                    } else {
+                        values
+                            .iter()
+                            .filter_map(|v| label(version, q, v))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    };
                     row.push(match (&marker, labels.is_empty()) {
                         (Some(m), true) => format!("[{m}]"),
                         (Some(m), false) => format!("[{m}] {labels}"),
@@ -737,6 +751,10 @@ impl Intake {
         by: &str,
         address: &str,
     ) -> Result<i64, IntakeError> {
+        // The seed as it is read back: trimmed, and in Unicode's composed form (NFC), so that a
+        // seed typed again on any keyboard draws the same list.
+        let seed: String = unicode_normalization::UnicodeNormalization::nfc(seed.trim()).collect();
+        let seed = seed.as_str();
         if seed.trim().is_empty() || seed.len() > 100 || !(1..=100).contains(&share_percent) {
             return Err(IntakeError::Declined("Hãy ghi số khởi tạo (tối đa 100 ký tự) và tỷ lệ từ 1 đến 100 %. / Give a seed (up to 100 characters) and a share from 1 to 100 %.".into()));
         }

@@ -1305,10 +1305,13 @@ impl Store for SqlStore {
                  GROUP BY v.id, v.name, cm.name, cm.district_id ORDER BY v.id",
                 c.dialect().distinct_list("h.enumerator_id")
             ))?;
+            let names = self.place_names()?;
             let rows = stmt
                 .query_map([], |r| {
                     let list: String = r.get(3)?;
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, list.split(',').map(String::from).collect()))
+                    let id: String = r.get(0)?;
+                    let name = names.get(&id).cloned().map_or_else(|| r.get(1), Ok)?;
+                    Ok((id, name, r.get(2)?, list.split(',').map(String::from).collect()))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
@@ -1421,12 +1424,10 @@ impl Store for SqlStore {
     }
 
     fn expected_forms(&self) -> Result<Vec<ExpectedForm>, StoreError> {
+        // Village names as people tell them apart (with the district where a name repeats).
+        let names = self.place_names()?;
         self.read(|c| {
             // In the (village, serial) index's order; village names from the small table apart.
-            let names: std::collections::HashMap<String, String> =
-                c.prepare_cached("SELECT v.id, v.name || ', ' || cm.name FROM villages v JOIN communes cm ON cm.id = v.commune_id")?
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<Result<_, _>>()?;
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT id, serial, enumerator_id, village_id, status, has_answers FROM households {}
                  WHERE status != 'reserve' ORDER BY village_id, serial",
@@ -1639,16 +1640,22 @@ impl Store for SqlStore {
 
     fn households_to_visit(&self, ids: &[String]) -> Result<Vec<HouseholdToVisit>, StoreError> {
         let ids = ids.to_vec();
+        let names = self.place_names()?;
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT h.id, h.serial, h.name, h.address, v.name, cm.name, e.name
+                "SELECT h.id, h.serial, h.name, h.address, v.id, cm.name, e.name
                  FROM households h JOIN villages v ON v.id = h.village_id JOIN communes cm ON cm.id = v.commune_id
                  JOIN enumerators e ON e.id = h.enumerator_id WHERE h.id = ?1",
             )?;
             let mut out = Vec::with_capacity(ids.len());
             for id in &ids {
                 if let Some(h) = stmt
-                    .query_row([id], |r| Ok(HouseholdToVisit { id: r.get(0)?, serial: r.get(1)?, name: r.get(2)?, address: r.get(3)?, village: r.get(4)?, commune: r.get(5)?, enumerator: r.get(6)? }))
+                    // The village as people tell it apart: its name with its commune (and its
+                    // district where that repeats).
+                    .query_row([id], |r| {
+                        let village: String = r.get(4)?;
+                        Ok(HouseholdToVisit { id: r.get(0)?, serial: r.get(1)?, name: r.get(2)?, address: r.get(3)?, village: names.get(&village).cloned().unwrap_or(village), commune: r.get(5)?, enumerator: r.get(6)? })
+                    })
                     .optional()?
                 {
                     out.push(h);

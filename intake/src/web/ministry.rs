@@ -219,7 +219,7 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
                 div.scroll { table.sample {
                     thead { tr { th { "Số phiếu" } th { "Chủ hộ" } th { "Địa chỉ" } th { "Thôn, xã" } th { "Kết quả" } th.noprint { "Ghi kết quả" } } }
                     tbody { @for h in list {
-                        tr data-household=(h.id) { td.serial { (h.serial) } td.l { (h.name) } td.l { (h.address) } td.l { (h.village) ", " (h.commune) }
+                        tr data-household=(h.id) { td.serial { (h.serial) } td.l { (h.name) } td.l { (h.address) } td.l { (h.village) }
                             td.outcome { (outcomes.get(&h.id).map(|o| outcome_name(o)).unwrap_or("chưa ghi")) }
                             td.noprint { form method="post" action="ministry/backcheck/outcome" {
                                 input type="hidden" name="csrf" value=(v.csrf);
@@ -473,10 +473,10 @@ pub(super) async fn index_results(
         @for (level, areas) in &report.areas {
             h2 { (level_name(level)) }
             div.scroll { table.index data-level=(format!("{level:?}").to_lowercase()) {
-                thead { tr { th { "Địa bàn" } th { "Mã" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" }
+                thead { tr { th { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" }
                     @for part in &computed.part_order { th { (label(part)) } } } }
                 tbody { @for (id, a) in areas {
-                    tr { td { (name(id)) } td { (id) } td { (a.forms) } td { (percent(&a.overall)) } td { (interval(&a.overall)) }
+                    tr data-area=(id) { td { (name(id)) } td { (a.forms) } td { (percent(&a.overall)) } td { (interval(&a.overall)) }
                         @for part in &computed.part_order { td { (a.parts.get(part).map(percent).unwrap_or_else(|| "—".into())) } } }
                 } }
             } }

@@ -129,7 +129,7 @@ pub(super) async fn public_page(
         return download(&rows(), "chi-so-cong-bo", false);
     }
     let body = html! {
-        p { "Công bố lúc " (super::audit::local_time(&at, tz)) ". Mỗi địa bàn có ít nhất " (p.min_forms) " phiếu; " (p.suppressed) " địa bàn không công bố (chưa đủ phiếu, chưa có phiếu, hoặc giữ lại để số liệu của địa bàn nhỏ không suy ra được bằng phép trừ). Thôn không bao giờ được công bố." }
+        p { "Công bố lúc " (super::audit::local_time(&at, tz)) ". Mỗi địa bàn có ít nhất " (p.min_forms) " phiếu; " (p.suppressed) " địa bàn không công bố (chưa đủ phiếu, chưa có phiếu, chỉ có phiếu của một thôn, hoặc giữ lại để số liệu của địa bàn nhỏ không suy ra được bằng phép trừ). Thôn không bao giờ được công bố." }
         div.scroll { table #published {
             thead { tr { th { "Cấp" } th.l { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" } th.l { "Độ phủ" } } }
             tbody { @for a in &p.areas { tr data-code=(a.code) {
