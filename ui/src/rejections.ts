@@ -50,6 +50,21 @@ export function resolutionText(r: RejectedEvent): string {
   return t('resolution_waiting');
 }
 
+/** Households moved away, as Today shows them: one line each for those whose paper is still
+ * with the household or with this enumerator (something to do), and one line per village and
+ * new enumerator for the rest (a village moved before any paper went out: nothing to do). */
+export function movedAwayLines(moved: Household[]): { each: Household[]; together: { village: string; who: string | null; n: number }[] } {
+  const paperOut = (x: Household) => ['distributed', 'collected', 'transcribed', 'verified'].includes(x.status);
+  const each = moved.filter(paperOut);
+  const together: { village: string; who: string | null; n: number }[] = [];
+  for (const x of moved.filter((y) => !paperOut(y))) {
+    const line = together.find((g) => g.village === x.village && g.who === x.moved_to);
+    if (line) line.n += 1;
+    else together.push({ village: x.village, who: x.moved_to, n: 1 });
+  }
+  return { each, together };
+}
+
 /** Where the paper of a household moved to another enumerator is, and what to do with it —
  * read from what this device did there. */
 export function paperFate(x: Household): string {

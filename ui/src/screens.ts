@@ -5,7 +5,7 @@ import { api, type Household, type Overview, type Progress, type SyncDone, type 
 import { append, h } from './dom';
 import { formatDate, formatDateTime, formatTime, lang, t, tDynamic } from './i18n';
 import * as keying from './keying';
-import { paperFate, resolutionText, whatToDo } from './rejections';
+import { movedAwayLines, paperFate, resolutionText, whatToDo } from './rejections';
 import { matches } from './search';
 import { parseEnrollLink, type EnrollLink } from './enroll_link';
 import type { CameraProblem } from './qr_camera';
@@ -237,20 +237,33 @@ function campaignToday(o: Overview, several: boolean): HTMLElement {
           'section',
           { class: 'card moved-away', id: several ? null : 'moved-away' },
           h('h2', {}, t('moved_away_title')),
-          h(
-            'ul',
-            {},
-            o.moved_away.map((x) =>
-              h(
-                'li',
-                { 'data-household': x.id },
-                h('a', { href: href({ name: 'household', id: x.id, campaign: o.id }) }, h('strong', {}, x.name), ` (${x.serial})`),
-                ' — ',
-                x.moved_to ? t('moved_to', { who: x.moved_to }) : t('moved_to_someone'),
-                h('p', { class: 'fate' }, paperFate(x)),
+          (() => {
+            const lines = movedAwayLines(o.moved_away);
+            const villageName = (id: string) => [...o.villages, ...o.former_villages].find((v) => v.id === id)?.name ?? id;
+            return h(
+              'ul',
+              {},
+              lines.each.map((x) =>
+                h(
+                  'li',
+                  { 'data-household': x.id },
+                  h('a', { href: href({ name: 'household', id: x.id, campaign: o.id }) }, h('strong', {}, x.name), ` (${x.serial})`),
+                  ' — ',
+                  x.moved_to ? t('moved_to', { who: x.moved_to }) : t('moved_to_someone'),
+                  h('p', { class: 'fate' }, paperFate(x)),
+                ),
               ),
-            ),
-          ),
+              lines.together.map((g) =>
+                h(
+                  'li',
+                  { 'data-village': g.village, class: 'moved-village' },
+                  h('strong', {}, villageName(g.village)),
+                  ' — ',
+                  t('moved_village', { n: g.n, who: g.who ?? t('the_new_enumerator') }),
+                ),
+              ),
+            );
+          })(),
         ),
     timeline(o),
   );
@@ -840,6 +853,15 @@ async function verify(id: string, ctx: Context): Promise<HTMLElement> {
     },
     t('confirm_verification'),
   );
+  // Enter on a paper value goes on to the next difference, and from the last to «Xác nhận».
+  const order = [...inputs.values()];
+  order.forEach((input, k) =>
+    input.addEventListener('keydown', (e: KeyboardEvent) => {
+      if (e.key !== 'Enter' || e.isComposing) return;
+      e.preventDefault();
+      (order[k + 1] ?? confirm).focus();
+    }),
+  );
   // The keyer starts on the first difference, with the paper in hand.
   requestAnimationFrame(() => inputs.values().next().value?.focus());
   append(
@@ -1037,24 +1059,40 @@ async function sync(ctx: Context): Promise<HTMLElement> {
       : h(
           'ul',
           { class: 'rejected' },
-          rejected.map(({ r, campaign, byId }) => {
+          // One line per household (its refused work together, said once), as the supervisor
+          // decides it together.
+          groupByHousehold(rejected).map((group) => {
+            const { r, campaign, byId } = group[0];
             const householdName = (id: string) => {
               const x = byId.get(id);
               return x ? `${x.name} (${x.serial})` : id;
             };
+            const waiting = group.find((g) => !g.r.resolution);
             return h(
               'li',
-              { 'data-code': r.code, 'data-resolution': r.resolution ?? 'waiting', 'data-campaign': campaign.id },
+              { 'data-code': r.code, 'data-resolution': waiting ? 'waiting' : (r.resolution ?? 'waiting'), 'data-campaign': campaign.id },
               several ? h('span', { class: 'muted' }, `${campaign.campaign ?? campaign.id}: `) : null,
-              h('b', {}, tDynamic(`kind_${r.kind}`, r.kind)),
+              h('b', {}, group.map((g) => tDynamic(`kind_${g.r.kind}`, g.r.kind)).join(', ')),
               r.household ? ` — ${householdName(r.household)}` : '',
-              r.resolution ? null : h('p', { class: 'error' }, `${t('rejected_what')}: ${whatToDo(r, householdName, (hid) => byId.get(hid))}`),
-              h('p', { class: r.resolution ? 'resolution' : 'resolution muted' }, resolutionText(r)),
+              waiting ? h('p', { class: 'error' }, `${t('rejected_what')}: ${whatToDo(waiting.r, householdName, (hid) => byId.get(hid))}`) : null,
+              h('p', { class: waiting ? 'resolution muted' : 'resolution' }, resolutionText(waiting ? waiting.r : r)),
               lang() === 'en' ? h('p', { class: 'muted' }, r.reason) : null,
             );
           }),
         ),
   );
+}
+
+/** Refused work in lines of one household each (work that names no household alone). */
+function groupByHousehold<T extends { r: { event: string; household: string | null }; campaign: { id: string } }>(all: T[]): T[][] {
+  const groups: T[][] = [];
+  for (const item of all) {
+    const key = item.r.household ? `${item.campaign.id}/${item.r.household}` : item.r.event;
+    const found = groups.find((g) => (g[0].r.household ? `${g[0].campaign.id}/${g[0].r.household}` : g[0].r.event) === key);
+    if (found) found.push(item);
+    else groups.push([item]);
+  }
+  return groups;
 }
 
 /** Collecting before the collection window opens is flagged by the ministry as an anomaly: the

@@ -15,3 +15,24 @@ describe('the sync banner', () => {
     expect(banner(0, 0, '14:05').text).toBe('Đã đồng bộ hết');
   });
 });
+
+import { movedAwayLines } from '../src/rejections';
+import type { Household } from '../src/api';
+
+describe('households moved away, on Today', () => {
+  const x = (id: string, village: string, status: string, moved_to: string | null): Household =>
+    ({ id, village, serial: id, name: id, address: '', reserve_rank: null, status, assigned: false, moved_to, carried_from: null, replaces: null }) as Household;
+  it('lists one by one only those whose paper is out, and each untouched village once', () => {
+    const moved = [
+      ...Array.from({ length: 30 }, (_, i) => x(`a${i}`, 'v1', 'assigned', 'Lan')),
+      x('b1', 'v2', 'distributed', 'Lan'),
+      x('b2', 'v2', 'assigned', 'Lan'),
+    ];
+    const lines = movedAwayLines(moved);
+    expect(lines.each.map((h) => h.id)).toEqual(['b1']);
+    expect(lines.together).toEqual([
+      { village: 'v1', who: 'Lan', n: 30 },
+      { village: 'v2', who: 'Lan', n: 1 },
+    ]);
+  });
+});
