@@ -261,3 +261,167 @@ async fn areas_of_the_same_name_are_told_apart() {
     assert_eq!(village_of("dh-p2-kp2"), *dh);
     assert_ne!(village_of("dh-p2-kp2"), village_of("qt-p2-kp2"));
 }
+
+/// The outside check of issue 18 as a test: a campaign's public table (its CSV, as anyone
+/// downloads it), with the sampled hierarchy the campaign file makes public, and an attacker
+/// who solves every "parent = sum of children" with one unknown (areas without forms known to
+/// be zero). No village and no area under the minimum may fall out, at any minimum.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_withheld_area_of_the_demos_public_table_can_be_derived() {
+    let server = setup().await;
+    // Forms in several villages of two districts, some villages small.
+    let mut sent = 0;
+    for (enumerator, per_village) in [
+        ("enum-dh-p2", [9usize, 3]),
+        ("enum-dh-p4", [6, 2]),
+        ("enum-gl-tt", [7, 0]),
+    ] {
+        let mut device = server.enroll(enumerator).await;
+        let hs = server.households(enumerator);
+        let mut villages: Vec<String> = hs
+            .iter()
+            .map(|h| h.0.rsplit_once('-').unwrap().0.to_string())
+            .collect();
+        villages.dedup();
+        let mut events = Vec::new();
+        for (village, n) in villages.iter().zip(per_village) {
+            for (i, h) in hs
+                .iter()
+                .filter(|h| h.0.starts_with(&format!("{village}-")))
+                .take(n)
+                .enumerate()
+            {
+                events.extend([
+                    device.distributed(h),
+                    device.collected(h),
+                    device.transcribed(h),
+                    verified_form(&server, &device, h, i as i64),
+                ]);
+                sent += 1;
+            }
+        }
+        let batch = device.next_batch(events);
+        assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
+    }
+    assert_eq!(sent, 27);
+    server
+        .intake
+        .store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE)
+        .unwrap();
+    // The sampled hierarchy, and the forms every area really has (the ministry's figures).
+    let parents: Vec<(forms::index::Level, String, Option<String>)> =
+        server.intake.store.area_parents().unwrap();
+    let computed = server
+        .intake
+        .index(PASSPHRASE, "bonv", "127.0.0.1")
+        .unwrap();
+    let truth = |level: forms::index::Level, id: &str| {
+        computed
+            .report
+            .areas
+            .get(&level)
+            .and_then(|m| m.get(id))
+            .map_or(0, |a| a.counted_forms)
+    };
+    let session = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
+    let csrf = hidden_csrf(
+        &get(&server, "/c/qt-sipas-2024/ministry/index", &session)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    for (level, min) in [
+        ("commune", "5"),
+        ("commune", "8"),
+        ("district", "10"),
+        ("province", "5"),
+    ] {
+        let published = client()
+            .post(format!("{}/c/qt-sipas-2024/ministry/publish", server.base))
+            .header(header::COOKIE, format!("fp_session={session}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("passphrase", PASSPHRASE),
+                ("level", level),
+                ("min_forms", min),
+                ("confirm_publish", "yes"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(published.status(), 200, "{level} {min}");
+        let csv = client()
+            .get(format!("{}/public/qt-sipas-2024?format=csv", server.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+        let header = reader.headers().unwrap().clone();
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let (code, forms_at) = (col("mã địa bàn"), col("số phiếu"));
+        let mut known: std::collections::HashMap<String, u64> = reader
+            .records()
+            .map(Result::unwrap)
+            .map(|r| (r[code].to_string(), r[forms_at].parse().unwrap()))
+            .collect();
+        assert!(!known.is_empty() || level == "province");
+        for (lvl, id, _) in &parents {
+            if truth(*lvl, id) == 0
+                && computed
+                    .report
+                    .areas
+                    .get(lvl)
+                    .and_then(|m| m.get(id))
+                    .is_none()
+            {
+                known.entry(id.clone()).or_insert(0);
+            }
+        }
+        // Solve every equation with one unknown, again and again.
+        let mut derived = Vec::new();
+        loop {
+            let mut progress = false;
+            for (_, parent, _) in &parents {
+                let kids: Vec<&String> = parents
+                    .iter()
+                    .filter(|p| p.2.as_ref() == Some(parent))
+                    .map(|p| &p.1)
+                    .collect();
+                if kids.is_empty() {
+                    continue;
+                }
+                let unknown: Vec<&String> = std::iter::once(parent)
+                    .chain(kids.iter().copied())
+                    .filter(|c| !known.contains_key(*c))
+                    .collect();
+                if let [one] = unknown[..] {
+                    let sum: u64 = kids.iter().filter_map(|k| known.get(*k)).sum();
+                    let value = if one == parent {
+                        sum
+                    } else {
+                        known[parent] - sum
+                    };
+                    known.insert(one.clone(), value);
+                    derived.push(one.clone());
+                    progress = true;
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+        let min: u64 = min.parse().unwrap();
+        for id in &derived {
+            let (lvl, ..) = parents.iter().find(|p| &p.1 == id).unwrap();
+            let n = truth(*lvl, id);
+            assert!(
+                n == 0 || (*lvl != forms::index::Level::Village && n >= min),
+                "{level} ≥ {min}: {id} ({n} forms) derived from the public table"
+            );
+        }
+    }
+}
