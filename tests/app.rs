@@ -224,7 +224,14 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
         Some(first_q1_1.to_string().as_str()),
         "the value keyed on the verification screen survives the sync"
     );
-    s.click("#confirm-verification");
+    // Enter after the last difference goes to «Xác nhận», which a second Enter presses.
+    s.keys(webdriver::ENTER);
+    assert_eq!(
+        s.script("return document.activeElement && document.activeElement.id")
+            .as_str(),
+        Some("confirm-verification")
+    );
+    s.keys(webdriver::ENTER);
     s.wait_text("h1", "Đã kiểm tra");
 
     // The parcel, then the sync.
@@ -255,6 +262,7 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     shot(s, "08a-xac-nhan-buu-goi.png");
     s.click("#make-parcel-confirm");
     s.wait_text(".parcel h3", "Bưu gói số 1");
+    s.wait_text(".flash.ok", "Đã bàn giao bưu gói gồm 1 phiếu");
     let slip: String = s
         .script("return document.querySelector('.parcel .slip').textContent")
         .as_str()
@@ -435,6 +443,12 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
         "one household matches"
     );
     s.keys("\u{E007}");
+    s.wait_text("#serial", &kept.serial);
+    // And from Today, whatever the village.
+    s.script("location.hash = '#/today'");
+    s.type_into("#search-all", &without_diacritics(&kept.name));
+    s.wait_text("#search-results", &kept.serial);
+    s.click(&format!("#search-results [data-household='{}'] a", kept.id));
     s.wait_text("#serial", &kept.serial);
 
     // A sync finishing while the enumerator types in the search box (it fires by itself within

@@ -67,6 +67,8 @@ const vi = {
   households: 'hộ',
   // village
   search: 'Tìm theo tên, địa chỉ hoặc số phiếu',
+  search_all: 'Tìm hộ ở mọi thôn: tên, địa chỉ hoặc số phiếu',
+  search_none: 'Không có hộ nào khớp.',
   all: 'Tất cả',
   reserve: 'Dự phòng',
   reassigned: 'Đã chuyển cho người khác',
@@ -293,6 +295,8 @@ const en: Record<Key, string> = {
   late: 'Late',
   households: 'households',
   search: 'Search by name, address or serial',
+  search_all: 'Find a household in any village: name, address or serial',
+  search_none: 'No household matches.',
   all: 'All',
   reserve: 'Reserve',
   reassigned: 'Reassigned to someone else',

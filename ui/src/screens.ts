@@ -196,8 +196,39 @@ function today(ctx: Context): HTMLElement {
     'section',
     {},
     h('h1', {}, t('today_title', { date: first?.date ? formatDate(first.date) : '' })),
+    searchEverywhere(ctx),
     ctx.tablet.campaigns.map((o) => campaignToday(o, several)),
   );
+}
+
+/** Finding a household from Today, whatever its village (and campaign): as people type, by
+ * name, address or serial, without diacritics. */
+function searchEverywhere(ctx: Context): HTMLElement {
+  const box = h('input', { id: 'search-all', type: 'search', placeholder: t('search_all'), autocomplete: 'off' });
+  const results = h('ul', { id: 'search-results', class: 'households' });
+  let everyone: { campaign: Overview; list: Household[] }[] | null = null;
+  box.addEventListener('input', async () => {
+    const typed = box.value;
+    if (typed.trim().length < 2) {
+      results.replaceChildren();
+      return;
+    }
+    everyone ??= await Promise.all(ctx.tablet.campaigns.map(async (campaign) => ({ campaign, list: await api.households(campaign.id) })));
+    if (box.value !== typed) return; // a newer key is being answered
+    const found = everyone.flatMap(({ campaign, list }) => list.filter((x) => x.assigned && matches(x, typed)).map((x) => ({ campaign, x })));
+    results.replaceChildren(
+      ...found.slice(0, 20).map(({ campaign, x }) =>
+        h(
+          'li',
+          { class: 'household-row', 'data-household': x.id },
+          h('a', { href: href({ name: 'household', id: x.id, campaign: campaign.id }) }, h('strong', {}, x.name), ` (${x.serial})`),
+          ` — ${[...campaign.villages, ...campaign.former_villages].find((v) => v.id === x.village)?.name ?? ''}`,
+        ),
+      ),
+      ...(found.length === 0 ? [h('li', { class: 'muted' }, t('search_none'))] : []),
+    );
+  });
+  return h('div', { class: 'search-all' }, box, results);
 }
 
 /** One campaign's day: its phase, its villages, households moved away. With several
