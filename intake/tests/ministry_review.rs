@@ -149,4 +149,6 @@ async fn the_campaign_menu_leads_to_the_comparison_and_no_link_leads_to_a_page_n
         !progress.contains("compare-link"),
         "not a supervisor's page"
     );
+    // The campaign double-keys: each card counts the checked forms too.
+    assert!(progress.contains("<dt>Đã kiểm tra</dt>"), "{progress}");
 }

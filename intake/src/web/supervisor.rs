@@ -17,7 +17,8 @@ pub(super) async fn report_for(
 
 /// The progress as a phone shows it first: one card per village and enumerator, the furthest
 /// behind the timeline first, with the few numbers that matter; the full table follows.
-pub(super) fn table(report: &Report, tz: chrono_tz::Tz) -> Markup {
+/// `verified`: the campaign double-keys its forms, so the cards count the checked ones too.
+pub(super) fn table(report: &Report, tz: chrono_tz::Tz, verified: bool) -> Markup {
     let mut cards: Vec<&crate::progress::Row> = report.rows.iter().collect();
     cards.sort_by(|a, b| {
         b.shortfall
@@ -60,6 +61,7 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz) -> Markup {
                         div { dt { "Đã phát" } dd { (r.counts.handed_out) " / " (r.expected.handed_out) } }
                         div { dt { "Đã thu" } dd { (r.counts.collected) " / " (r.expected.collected) } }
                         div { dt { "Đã nhập" } dd { (r.counts.transcribed) } }
+                        @if verified { div { dt { "Đã kiểm tra" } dd { (r.counts.verified) } } }
                         div { dt { "Bưu gói" } dd { (r.counts.in_parcel) " / " (r.expected.in_parcel) } }
                     }
                     p.muted { "Cần đạt hôm nay sau dấu /. Mẫu " (r.counts.sampled) " hộ. Đồng bộ gần nhất: " (synced(r)) }
@@ -100,9 +102,16 @@ pub(super) async fn progress_page(
 ) -> Result<Response, IntakeError> {
     let report = report_for(&intake, &v.account, None).await?;
     let (i, a) = (intake.clone(), v.account.clone());
-    let (daily, tz) = blocking(move || Ok((i.daily_counts(&a)?, i.time_zone()?))).await?;
+    let (daily, tz, verified) = blocking(move || {
+        Ok((
+            i.daily_counts(&a)?,
+            i.time_zone()?,
+            i.store.campaign()?.info.verification_required,
+        ))
+    })
+    .await?;
     let body = html! {
-        (table(&report, tz))
+        (table(&report, tz, verified))
         (chart(&crate::progress::cumulative(&daily), report.total.sampled))
         p { a href="progress/report" { "Báo cáo theo kỳ (tháng)" } }
     };
@@ -304,8 +313,14 @@ pub(super) async fn district_page(
 ) -> Result<Response, IntakeError> {
     let report = report_for(&intake, &v.account, Some(id)).await?;
     let i = intake.clone();
-    let tz = blocking(move || i.time_zone()).await?;
-    Ok(page("Tiến độ theo huyện", Some(&v), table(&report, tz)).into_response())
+    let (tz, verified) = blocking(move || {
+        Ok((
+            i.time_zone()?,
+            i.store.campaign()?.info.verification_required,
+        ))
+    })
+    .await?;
+    Ok(page("Tiến độ theo huyện", Some(&v), table(&report, tz, verified)).into_response())
 }
 
 /// The months (first and last day) from the first day with work to `today`.
