@@ -368,6 +368,10 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
   const [list, events] = await Promise.all([api.households(), api.history(id)]);
   const x = list.find((y) => y.id === id);
   if (!x) return h('p', { class: 'error' }, id);
+  const secondKeyed =
+    x.status === 'transcribed' && x.first_keyed_here !== false && ctx.overview.verification_required
+      ? Object.keys((await api.keyingState(id, 2).catch(() => ({ answers: {} }))).answers).length
+      : 0;
   const replaced = x.replaces ? list.find((y) => y.id === x.replaces) : undefined;
   const nameOf = (hid: string) => {
     const y = list.find((z) => z.id === hid);
@@ -444,6 +448,8 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
           actions.push(h('p', { class: 'flash', id: 'rekey-first' }, t('rekey_first_here', { who: x.carried_from ?? '' })));
           actions.push(h('a', { class: 'button', id: 'key-1', href: href({ name: 'key', id, pass: 1 }) }, t('key_first')));
         } else if (ctx.overview.verification_required) {
+          // A second keying begun and left before comparing says so, with how far it got.
+          if (secondKeyed > 0) actions.push(h('p', { class: 'flash', id: 'pass-2-open' }, t('pass_2_open', { n: secondKeyed })));
           actions.push(h('a', { class: 'button', id: 'key-2', href: href({ name: 'key', id, pass: 2 }) }, t('key_second')));
         }
         break;
