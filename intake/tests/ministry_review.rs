@@ -49,19 +49,11 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
         .collect();
     let mut events = Vec::new();
     for (h, mismatches) in hs.iter().zip([2u32, 71]) {
-        events.extend([
-            device.distributed(h),
-            device.collected(h),
-            device.event(
-                h,
-                sync_protocol::EventBody::FormTranscribed {
-                    form: "sipas-2024@1".into(),
-                    sealed_answers: None,
-                    keying_seconds: 100,
-                },
-            ),
+        events.extend(through_verification(
+            &device,
+            h,
             verified(&server, &device, h, mismatches),
-        ]);
+        ));
     }
     let batch = device.next_batch(events);
     assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);

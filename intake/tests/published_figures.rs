@@ -46,19 +46,11 @@ async fn answers_that_do_not_apply_invalid_values_and_marks_are_left_out_listed_
     let sheets = [honest, rogue, odd];
     let mut events = Vec::new();
     for (h, answers) in hs.iter().zip(&sheets) {
-        events.extend([
-            device.distributed(h),
-            device.collected(h),
-            device.event(
-                h,
-                sync_protocol::EventBody::FormTranscribed {
-                    form: "sipas-2024@1".into(),
-                    sealed_answers: None,
-                    keying_seconds: 100,
-                },
-            ),
-        ]);
-        events.push(verified_answers(&server, &device, h, answers.clone()));
+        events.extend(through_verification(
+            &device,
+            h,
+            verified_answers(&server, &device, h, answers.clone()),
+        ));
     }
     let batch = device.next_batch(events);
     assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
@@ -291,12 +283,11 @@ async fn no_withheld_area_of_the_demos_public_table_can_be_derived() {
                 .take(n)
                 .enumerate()
             {
-                events.extend([
-                    device.distributed(h),
-                    device.collected(h),
-                    device.transcribed(h),
+                events.extend(through_verification(
+                    &device,
+                    h,
                     verified_form(&server, &device, h, i as i64),
-                ]);
+                ));
                 sent += 1;
             }
         }

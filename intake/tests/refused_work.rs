@@ -29,18 +29,7 @@ async fn a_households_refused_work_is_taken_in_its_order_with_one_decision() {
             chrono::Utc::now(),
         )
         .unwrap();
-    let events = vec![
-        old.distributed(&h),
-        old.collected(&h),
-        old.event(
-            &h,
-            sync_protocol::EventBody::FormTranscribed {
-                form: "sipas-2024@1".into(),
-                sealed_answers: None,
-                keying_seconds: 300,
-            },
-        ),
-    ];
+    let events = vec![old.distributed(&h), old.collected(&h), old.transcribed(&h)];
     let batch = old.next_batch(events);
     assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
     assert_eq!(

@@ -124,6 +124,20 @@ pub fn verified_form(
     )
 }
 
+/// A household's work to a verified form, in order: handed out, collected, keyed, `verified`.
+pub fn through_verification(
+    device: &super::TestDevice,
+    h: &(String, String),
+    verified: sync_protocol::Event,
+) -> [sync_protocol::Event; 4] {
+    [
+        device.distributed(h),
+        device.collected(h),
+        device.transcribed(h),
+        verified,
+    ]
+}
+
 /// A verified transcription of `answers` as given (whatever a device would or would not send),
 /// sealed to the campaign's ministry key.
 pub fn verified_answers(
