@@ -112,6 +112,27 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
         .await
         .unwrap();
     assert!(review.contains("Đã nhập sửa theo bản giấy"), "{review}");
+
+    // Several forms approved at once: the ticked ones, each recorded as its own decision.
+    let approved = client()
+        .post(format!(
+            "{}/c/qt-sipas-2024/ministry/review/approve",
+            server.base
+        ))
+        .header(reqwest::header::COOKIE, format!("fp_session={session}"))
+        .form(&[
+            ("csrf", hidden_csrf(&review).as_str()),
+            (format!("h_{}", hs[0].0).as_str(), "yes"),
+            (format!("h_{}", hs[1].0).as_str(), "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 303);
+    let reviews = server.intake.store.reviews().unwrap();
+    assert!(hs
+        .iter()
+        .all(|h| reviews.get(&h.0).is_some_and(|r| r.0 == "approved")));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -804,11 +804,15 @@ pub(super) async fn review_page(
         .map(|s| crate::reconcile::normalize_serial(s))
         .collect();
     let body = html! {
-        p { "Phiếu bị gắn cờ cần đối chiếu với bản giấy trong bưu gói; bản giấy đã đến hay chưa được ghi bên cạnh." }
+        p { "Phiếu bị gắn cờ cần đối chiếu với bản giấy trong bưu gói; bản giấy đã đến hay chưa được ghi bên cạnh. Đánh dấu nhiều phiếu rồi duyệt một lần ở cuối trang." }
+        form #bulk-approve method="post" action="ministry/review/approve" {
+            input type="hidden" name="csrf" value=(v.csrf);
+        }
         div.scroll { table #reviews {
-            thead { tr { th { "Số phiếu" } th { "Thôn, xã" } th { "Điều tra viên" } th { "Bản giấy" } th { "Nhập hai lần" } th { "Quyết định" } th { "Duyệt" } } }
+            thead { tr { th { "Chọn" } th { "Số phiếu" } th { "Thôn, xã" } th { "Điều tra viên" } th { "Bản giấy" } th { "Nhập hai lần" } th { "Quyết định" } th { "Duyệt" } } }
             tbody { @for f in forms.iter().filter(|f| f.digital) {
                 tr data-household=(f.household) {
+                    td { input type="checkbox" form="bulk-approve" name={ "h_" (f.household) } value="yes" aria-label={ "Chọn phiếu " (f.serial) }; }
                     td { (f.serial) } td.l { (f.village_name) } td.l { (names.get(&f.enumerator).unwrap_or(&f.enumerator)) }
                     td { (if paper.contains(&f.serial) { "đã đến" } else { "chưa đến" }) }
                     td.l.double-keying { @match double_keying.get(f.household.as_str()) {
@@ -837,7 +841,43 @@ pub(super) async fn review_page(
             } }
         } }
     };
+    let body = html! {
+        (body)
+        p { button #approve-checked form="bulk-approve" { "Duyệt các phiếu đã đánh dấu" } }
+    };
     Ok(page("Duyệt phiếu", Some(&v), body).into_response())
+}
+
+/// Approves every form ticked on the review page, one decision each (audited as such).
+pub(super) async fn approve_checked(
+    InCampaign(intake): InCampaign,
+    Posted {
+        v,
+        from,
+        form: fields,
+        ..
+    }: Posted<Ministry, std::collections::HashMap<String, String>>,
+) -> Result<Response, IntakeError> {
+    let households: Vec<String> = fields
+        .iter()
+        .filter(|(k, value)| k.starts_with("h_") && *value == "yes")
+        .map(|(k, _)| k["h_".len()..].to_string())
+        .take(5000)
+        .collect();
+    if households.is_empty() {
+        return Err(IntakeError::Declined(
+            "Chưa đánh dấu phiếu nào để duyệt.".into(),
+        ));
+    }
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    blocking(move || {
+        for h in &households {
+            i.review(h, "approved", "", &by, &from.to_string())?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(Redirect::to(&v.at("/ministry/review")).into_response())
 }
 
 #[derive(serde::Deserialize)]

@@ -131,6 +131,7 @@ fn campaign_routes(centre: Arc<Centre>) -> Router<Arc<Centre>> {
             "/ministry/review",
             get(ministry::review_page).post(ministry::review),
         )
+        .route("/ministry/review/approve", post(ministry::approve_checked))
         .route(
             "/ministry/correct/{household}",
             get(ministry::correction_page).post(ministry::correction),
