@@ -258,6 +258,44 @@ fn unpack(from: &Path, data_dir: &Path) -> Result<BackupSummary, BackupError> {
         data_dir.join("intake.key"),
         std::fs::Permissions::from_mode(0o600),
     );
+    // Only what the intake itself makes: a backup's database with a trigger, a view or a table
+    // of its own would act inside the restored centre (a trigger making every account an
+    // admin). Before anything opens it for writing; again, whole, once it is migrated below.
+    let own = |campaign: bool| {
+        crate::store::sqlite::own_schema(campaign).map_err(|e| damaged(e.to_string()))
+    };
+    let (own_centre, own_campaign) = (own(false)?, own(true)?);
+    let foreign = |name: &str, exact: bool| -> Result<(), BackupError> {
+        let found = rusqlite::Connection::open_with_flags(
+            data_dir.join(name),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .map_err(|e| damaged(format!("{name}: {e}")))
+        .and_then(|c| {
+            crate::store::sqlite::schema_of(&c).map_err(|e| damaged(format!("{name}: {e}")))
+        })?;
+        let own = if name == "centre.db" {
+            &own_centre
+        } else {
+            &own_campaign
+        };
+        let stray = found.iter().find(|o| {
+            !own.iter()
+                .any(|m| m.0 == o.0 && m.1 == o.1 && (!exact || m == *o))
+        });
+        match stray {
+            Some((kind, object, ..)) => Err(not_a_backup(format!(
+                "{name} holds {kind} {object:?}, which the intake does not make"
+            ))),
+            None if exact && found.len() != own.len() => Err(not_a_backup(format!(
+                "{name} lacks part of the intake's schema"
+            ))),
+            None => Ok(()),
+        }
+    };
+    for name in std::iter::once("centre.db").chain(databases.iter().map(String::as_str)) {
+        foreign(name, false)?;
+    }
     // Every database whole, named when it is not.
     for name in std::iter::once("centre.db").chain(databases.iter().map(String::as_str)) {
         let check = rusqlite::Connection::open_with_flags(
@@ -296,6 +334,17 @@ fn unpack(from: &Path, data_dir: &Path) -> Result<BackupSummary, BackupError> {
         )));
     }
     let centre = crate::open(data_dir).map_err(BackupError::DoesNotOpen)?;
+    // Migrated to this release (a backup of an older one included), each must now be exactly
+    // the schema this release makes.
+    for name in &databases {
+        drop(
+            crate::store::sqlite::campaign_store(&data_dir.join(name))
+                .map_err(|e| BackupError::DoesNotOpen(e.to_string()))?,
+        );
+    }
+    for name in std::iter::once("centre.db").chain(databases.iter().map(String::as_str)) {
+        foreign(name, true)?;
+    }
     let campaigns = centre
         .entries()
         .map_err(|e| BackupError::DoesNotOpen(e.to_string()))?

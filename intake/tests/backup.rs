@@ -267,7 +267,29 @@ async fn backups_never_overwrite_or_leak_and_a_restore_trusts_nothing_in_the_fil
     // A registry that points out of the data directory, a database no campaign names, and a
     // damaged campaign file are refused, and a refused restore leaves no directory behind.
     let outside = keep.path().join("victim.db");
-    let cases: [(&str, Box<dyn FnOnce(&Path)>, &str); 3] = [
+    let cases: [(&str, Box<dyn FnOnce(&Path)>, &str); 5] = [
+        (
+            // Issue 20, item 8: a trigger restored and served made every account an admin.
+            "trigger.tar",
+            Box::new(|dir: &Path| {
+                let db = rusqlite::Connection::open(dir.join("centre.db")).unwrap();
+                db.execute_batch(
+                    "CREATE TRIGGER everyone_admin AFTER INSERT ON sessions
+                     BEGIN UPDATE accounts SET role = 'admin'; END;",
+                )
+                .unwrap();
+            }),
+            "holds trigger \"everyone_admin\"",
+        ),
+        (
+            "view.tar",
+            Box::new(|dir: &Path| {
+                let db =
+                    rusqlite::Connection::open(dir.join("campaigns/qt-sipas-2024.db")).unwrap();
+                db.execute_batch("CREATE VIEW peek AS SELECT 1").unwrap();
+            }),
+            "holds view \"peek\"",
+        ),
         (
             "outside.tar",
             Box::new(|dir: &Path| {

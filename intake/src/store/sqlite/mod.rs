@@ -44,6 +44,33 @@ pub fn centre_store(path: &Path) -> Result<super::centre::SqlCentre, StoreError>
     )?)))
 }
 
+/// One database object as `sqlite_master` lists it: (type, name, table, SQL).
+pub(crate) type SchemaObject = (String, String, String, Option<String>);
+
+/// The objects of a database the intake did not make itself are out of place in it (SQLite's
+/// own `sqlite_*` aside), in a stable order.
+pub(crate) fn schema_of(conn: &Connection) -> Result<Vec<SchemaObject>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The schema the intake's own migrations make: a campaign's, or the centre's.
+pub(crate) fn own_schema(campaign: bool) -> Result<Vec<SchemaObject>, StoreError> {
+    let mut conn = Connection::open_in_memory()?;
+    let runner = if campaign {
+        campaign_migrations::migrations::runner()
+    } else {
+        centre_migrations::migrations::runner()
+    };
+    migrate(&mut conn, runner)?;
+    schema_of(&conn)
+}
+
 /// A write: runs inside the group's transaction and returns how to report its result once
 /// the group's commit is known (`None` = committed).
 type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(Option<String>) + Send> + Send>;
