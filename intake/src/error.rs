@@ -56,6 +56,9 @@ pub enum IntakeError {
     Declined(String),
     #[error("request body over {limit} bytes")]
     BodyTooLarge { limit: usize },
+    /// Cut for arriving slower than the minimum rate: retryable, unlike a malformed request.
+    #[error("the request body arrived too slowly; send the same bytes again in {retry_after_secs} seconds, when the signal is better")]
+    BodyTooSlow { retry_after_secs: u64 },
     #[error("not found")]
     NotFound,
     #[error("this path does not take that method")]
@@ -95,6 +98,7 @@ impl IntakeError {
             ClockSkew { .. } => ErrorCode::ClockSkew,
             BadRequest(_) | Declined(_) => ErrorCode::BadRequest,
             BodyTooLarge { .. } => ErrorCode::TooLarge,
+            BodyTooSlow { .. } => ErrorCode::BodyTooSlow,
             NotFound => ErrorCode::NotFound,
             MethodNotAllowed => ErrorCode::MethodNotAllowed,
             MinistryKey(crate::ministry_key::KeyError::WrongPassphrase) => {
@@ -140,6 +144,7 @@ impl IntakeError {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::BodyTooSlow => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -168,7 +173,8 @@ impl IntakeError {
                 body.last_hash = Some(*last_hash);
             }
             IntakeError::ClockSkew { server_time, .. } => body.server_time = Some(*server_time),
-            IntakeError::RateLimited { retry_after_secs } => {
+            IntakeError::RateLimited { retry_after_secs }
+            | IntakeError::BodyTooSlow { retry_after_secs } => {
                 body.retry_after_secs = Some(*retry_after_secs)
             }
             _ => {}
@@ -179,6 +185,17 @@ impl IntakeError {
 
 impl IntoResponse for IntakeError {
     fn into_response(self) -> axum::response::Response {
-        (self.status(), Json(self.body())).into_response()
+        let mut response = (self.status(), Json(self.body())).into_response();
+        // HTTP's own word for "when to come back", beside the body's `retry_after_secs`.
+        if let IntakeError::RateLimited { retry_after_secs }
+        | IntakeError::BodyTooSlow { retry_after_secs } = self
+        {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        response
     }
 }

@@ -62,10 +62,9 @@ async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Intake
         let too_slow = std::error::Error::source(&e)
             .is_some_and(|s| s.to_string() == crate::serve::TooSlow.to_string());
         if too_slow {
-            IntakeError::BadRequest(
-                "the request body arrived too slowly; send it again when the signal is better"
-                    .into(),
-            )
+            IntakeError::BodyTooSlow {
+                retry_after_secs: 30,
+            }
         } else {
             IntakeError::BodyTooLarge { limit }
         }

@@ -196,6 +196,41 @@ fn an_honest_slow_body_is_not_cut() {
     });
 }
 
+/// Issue 20, item 9: a body cut for arriving too slowly is answered with a status a device
+/// following the spec retries (503 `body_too_slow`, `Retry-After`), not 400, which the spec
+/// tells a device to treat as its own bug and never resend.
+#[test]
+fn a_body_cut_for_coming_too_slowly_is_answered_retryable() {
+    let server = serve(&["--body-grace-secs", "1", "--body-min-rate", "1000"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut s = TcpStream::connect(address(&server.base)).await.unwrap();
+        s.write_all(b"POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n").await.unwrap();
+        let (mut reader, mut writer) = s.into_split();
+        let drip = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if writer.write_all(b"z").await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(15), reader.read_to_end(&mut answer)).await;
+        drip.abort();
+        let answer = String::from_utf8_lossy(&answer).to_lowercase();
+        assert!(
+            answer.starts_with("http/1.1 503")
+                && answer.contains("retry-after: 30")
+                && answer.contains("\"code\":\"body_too_slow\"")
+                && answer.contains("\"retry_after_secs\":30"),
+            "{answer}"
+        );
+    });
+    let code: sync_protocol::api::ErrorCode = serde_json::from_str("\"body_too_slow\"").unwrap();
+    assert!(code.is_retryable());
+}
+
 /// Item 10: every response carries the security headers; pages and exports are never cached.
 #[test]
 fn item_10_every_response_carries_the_security_headers() {

@@ -114,6 +114,9 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     Internal,
+    /// The request's body came in slower than the intake's minimum rate and was cut: nothing
+    /// was stored; send the same bytes again after `retry_after_secs` (503).
+    BodyTooSlow,
 }
 
 impl ErrorCode {
@@ -142,6 +145,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Internal => "internal",
+            ErrorCode::BodyTooSlow => "body_too_slow",
         }
     }
 
@@ -149,7 +153,10 @@ impl ErrorCode {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::ClockSkew
+            ErrorCode::RateLimited
+                | ErrorCode::Internal
+                | ErrorCode::ClockSkew
+                | ErrorCode::BodyTooSlow
         )
     }
 }
