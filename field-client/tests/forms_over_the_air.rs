@@ -144,7 +144,7 @@ fn a_revision_reaches_the_device_mid_campaign_and_every_sheet_keeps_its_version(
         .unwrap();
     let column = |name: &str| table[0].iter().position(|c| c == name).unwrap();
     let row = |h: &str| table.iter().find(|r| r[0] == h).unwrap();
-    let (sex, version) = (column("A1 (nhãn)"), column("phiên bản phiếu"));
+    let (sex, version) = (column("Câu A1 (nhãn)"), column("phiên bản phiếu"));
     assert_eq!(
         (row(begun)[sex].as_str(), row(begun)[version].as_str()),
         ("Nam", "sipas-2024@1")

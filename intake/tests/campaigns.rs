@@ -264,14 +264,20 @@ async fn two_campaigns_share_a_centre_and_never_meet() {
         index.labels["nhu_cau"], "Nhóm chỉ số nhu cầu, mong đợi",
         "parts are named by the workbook's labels, not their ids"
     );
-    // The province's questions have no printed numbers: their names head the columns.
+    // The province's questions have no printed numbers: their labels head the columns, as
+    // people read them (never a variable name such as `a_gioi_tinh`).
     let table = bd
         .answers_table(OWNER_PASSPHRASE, "snv-bd", "127.0.0.1")
         .unwrap();
     assert!(
         table[0]
             .iter()
-            .all(|h| !h.trim().is_empty() && !h.starts_with(' ')),
+            .all(|h| !h.trim().is_empty() && !h.starts_with(' ') && !h.contains('_')),
+        "{:?}",
+        table[0]
+    );
+    assert!(
+        table[0].iter().any(|h| h == "A1. Giới tính"),
         "{:?}",
         table[0]
     );
