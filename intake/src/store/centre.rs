@@ -368,19 +368,38 @@ impl CentreStore for SqlCentre {
         })
     }
 
-    fn audit_search(&self, f: &AuditFilter, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+    fn audit_search(
+        &self,
+        f: &AuditFilter,
+        limit: usize,
+        skip: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let f = f.clone();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT at, login, campaign, action, detail, address FROM audit_log
                  WHERE (?1 = '' OR login = ?1) AND (?2 = '' OR action = ?2) AND (?3 = '' OR at >= ?3) AND (?4 = '' OR at < ?4)
                    AND (?5 = '' OR campaign = ?5)
-                 ORDER BY id DESC LIMIT ?6",
+                 ORDER BY id DESC LIMIT ?6 OFFSET ?7",
             )?;
             let rows = stmt
-                .query_map(params![f.login, f.action, f.from, f.to, f.campaign, limit as i64], audit_entry)?
+                .query_map(params![f.login, f.action, f.from, f.to, f.campaign, limit as i64, skip as i64], audit_entry)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
+        })
+    }
+
+    fn audit_count(&self, f: &AuditFilter) -> Result<u64, StoreError> {
+        let f = f.clone();
+        self.read(move |c| {
+            let n: i64 = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM audit_log
+                     WHERE (?1 = '' OR login = ?1) AND (?2 = '' OR action = ?2) AND (?3 = '' OR at >= ?3) AND (?4 = '' OR at < ?4)
+                       AND (?5 = '' OR campaign = ?5)",
+                )?
+                .query_row(params![f.login, f.action, f.from, f.to, f.campaign], |r| r.get(0))?;
+            Ok(n.max(0) as u64)
         })
     }
 }

@@ -694,10 +694,13 @@ pub trait CentreStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The newest `limit` lines, newest first.
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
-    /// Audit rows matching `filter`, newest first, at most `limit`.
+    /// Audit rows matching `filter`, newest first: at most `limit`, after skipping `skip`.
     fn audit_search(
         &self,
         filter: &AuditFilter,
         limit: usize,
+        skip: usize,
     ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// How many audit rows match `filter`.
+    fn audit_count(&self, filter: &AuditFilter) -> Result<u64, StoreError>;
 }

@@ -19,9 +19,16 @@ pub(super) struct AuditQuery {
     to: String,
     #[serde(default)]
     format: String,
+    /// The page of the log, from 1 (newest first).
+    #[serde(default)]
+    page: Option<String>,
 }
 
+/// Rows on one page of the log.
 const SHOWN: usize = 500;
+/// Rows a CSV carries at most: a narrower filter (days, an account) gets the rest; the file
+/// says so when it is cut.
+const CSV_ROWS: usize = 200_000;
 
 /// The store's filter for a query: local days become UTC instants.
 fn filter(q: &AuditQuery, tz: chrono_tz::Tz) -> crate::store::AuditFilter {
@@ -70,7 +77,25 @@ pub(super) async fn audit_page(
     let (tz, campaigns) = blocking(move || Ok((c.time_zone()?, c.entries()?))).await?;
     let f = filter(&q, tz);
     let c = centre.clone();
-    let rows = blocking(move || Ok(c.accounts().audit_search(&f, SHOWN)?)).await?;
+    let csv = q.format == "csv";
+    let page_no = q
+        .page
+        .as_deref()
+        .and_then(|p| p.trim().parse::<usize>().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1)
+        .min(1_000_000);
+    let (rows, total) = blocking(move || {
+        let accounts = c.accounts();
+        let total = accounts.audit_count(&f)?;
+        let rows = if csv {
+            accounts.audit_search(&f, CSV_ROWS, 0)?
+        } else {
+            accounts.audit_search(&f, SHOWN, (page_no - 1) * SHOWN)?
+        };
+        Ok((rows, total))
+    })
+    .await?;
     let campaign_name = |id: &Option<String>| {
         id.as_ref()
             .map(|id| {
@@ -105,6 +130,13 @@ pub(super) async fn audit_page(
                 r.address.clone(),
             ]
         }));
+        if total as usize > CSV_ROWS {
+            let mut note = vec![String::new(); 7];
+            note[5] = format!(
+                "(chỉ {CSV_ROWS} dòng mới nhất trong {total} dòng: hãy lọc theo ngày hoặc tài khoản để lấy phần còn lại)"
+            );
+            table.push(note);
+        }
         return download(&table, "nhat-ky", false);
     }
     // A day that cannot be read is said, not silently dropped from the filter.
@@ -131,11 +163,43 @@ pub(super) async fn audit_page(
             button { "Lọc" }
             button name="format" value="csv" { "Tải CSV" }
         }
-        p.muted { "Giờ theo múi giờ của trung tâm (UTC" (Utc::now().with_timezone(&tz).format("%:z")) "); tối đa " (SHOWN) " dòng mới nhất." }
+        p.muted #audit-range { "Giờ theo múi giờ của trung tâm (UTC" (Utc::now().with_timezone(&tz).format("%:z")) "). "
+            @if total == 0 { "Không có dòng nào." } @else {
+                "Dòng " ((page_no - 1) * SHOWN + 1) "–" (((page_no - 1) * SHOWN + rows.len()).max((page_no - 1) * SHOWN + 1)) " trong " (total) " dòng, mới nhất trước."
+            }
+        }
+        (pager(&q, page_no, total))
         div.scroll { table #audit {
             thead { tr { th { "Lúc" } th { "Tài khoản" } th { "Đợt khảo sát" } th { "Việc" } th { "Chi tiết" } th { "Địa chỉ" } } }
             tbody { @for r in &rows { tr { td.l { (local_time(&r.at, tz)) } td.l { (r.login) } td.l { (campaign_name(&r.campaign)) } td.l title=(r.action) { (crate::words::audit_action(&r.action)) } td.l.detail title=(r.detail) { (detail_words(&r.detail)) } td.l { (r.address) } } } }
         } }
     };
+    let body = html! { (body) (pager(&q, page_no, total)) };
     Ok(page("Nhật ký kiểm tra", Some(&v), body).into_response())
+}
+
+/// Links to the pages before and after, keeping the filter.
+fn pager(q: &AuditQuery, page_no: usize, total: u64) -> Markup {
+    let pages = (total as usize).div_ceil(SHOWN).max(1);
+    let link = |to: usize| {
+        let query = serde_urlencoded::to_string([
+            ("login", q.login.as_str()),
+            ("campaign", q.campaign.as_str()),
+            ("action", q.action.as_str()),
+            ("from", q.from.as_str()),
+            ("to", q.to.as_str()),
+            ("page", &to.to_string()),
+        ])
+        .unwrap_or_default();
+        format!("/admin/audit?{query}")
+    };
+    html! {
+        @if pages > 1 {
+            p.pager {
+                @if page_no > 1 { a.newer href=(link(page_no - 1)) { "← Mới hơn" } " · " }
+                "Trang " (page_no) " / " (pages)
+                @if page_no < pages { " · " a.older href=(link(page_no + 1)) { "Cũ hơn →" } }
+            }
+        }
+    }
 }
