@@ -380,6 +380,56 @@ async fn item_11d_a_revoked_device_retrying_accepted_work_gets_its_receipt_and_n
     assert_eq!(server.intake.store.alerts().unwrap().len(), 1);
 }
 
+/// Issue 20, item 6: 200 resends from a revoked tablet made 200 alerts, 100 forks of one batch
+/// number 100; now one alert per device and cause, with a count and the last time, on the
+/// ministry's anomalies page.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_one_cause_from_one_device_is_one_alert_that_counts() {
+    let server = setup().await;
+    let mut device = server.enroll("enum-dh-p2").await;
+    let hs = server.households("enum-dh-p2");
+    let first = device.next_batch(vec![device.distributed(&hs[0])]);
+    assert_eq!(server.post_frame(first.to_frame()).await.0, 201);
+    for n in 0..30 {
+        let fork = device.batch_at(
+            1,
+            sync_protocol::BatchHash::GENESIS,
+            vec![device.distributed(&hs[1 + n % 5])],
+        );
+        let (status, _) = server.post_frame(fork.to_frame()).await;
+        assert_eq!(status, 409);
+    }
+    server
+        .intake
+        .store
+        .revoke_device(device.id, "tablet stolen", chrono::Utc::now())
+        .unwrap();
+    for _ in 0..40 {
+        let new_work = device.next_batch(vec![device.collected(&hs[0])]);
+        assert_eq!(server.post_frame(new_work.to_frame()).await.0, 403);
+    }
+    let kept = server.intake.store.kept_alerts().unwrap();
+    let counts: Vec<(&str, u64)> = kept
+        .iter()
+        .map(|k| (k.alert.kind.as_str(), k.count))
+        .collect();
+    assert_eq!(counts, [("equivocation", 30), ("revoked_device_sent", 40)]);
+    assert!(kept.iter().all(|k| k.last_at >= k.first_at));
+    let session = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
+    let page = get(&server, "/c/qt-sipas-2024/ministry/anomalies", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let table = &page[page.find("id=\"alerts\"").expect("the alerts are shown")..];
+    assert!(
+        table.contains("Hai lô khác nhau mang cùng một số thứ tự")
+            && table.contains("<td class=\"count\">30</td>")
+            && table.contains("<td class=\"count\">40</td>"),
+        "{table}"
+    );
+}
+
 async fn log_in_from(
     server: &TestServer,
     login: &str,

@@ -372,6 +372,19 @@ pub struct Alert {
     pub detail: String,
 }
 
+/// An alert as kept: how many times its device gave that cause, when first and last, and the
+/// latest detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptAlert {
+    pub alert: Alert,
+    pub count: u64,
+    pub first_at: String,
+    pub last_at: String,
+}
+
+/// Alerts of these kinds are kept one per sheet (each names its own sheet), not per device.
+pub const ALERTS_PER_SHEET: &[&str] = &["sealed_answers_unopenable"];
+
 /// One stored event, as the tests and the centre's pages read it back.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct EventRecord {
@@ -577,6 +590,8 @@ pub trait Store: Send + Sync + 'static {
 
     fn record_alert(&self, alert: &Alert, now: DateTime<Utc>) -> Result<(), StoreError>;
     fn alerts(&self) -> Result<Vec<Alert>, StoreError>;
+    /// Every alert with its count and times, newest last.
+    fn kept_alerts(&self) -> Result<Vec<KeptAlert>, StoreError>;
 
     fn household_statuses(&self) -> Result<BTreeMap<String, HouseholdStatus>, StoreError>;
     fn events(&self) -> Result<Vec<EventRecord>, StoreError>;

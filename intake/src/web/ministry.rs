@@ -719,16 +719,38 @@ pub(super) async fn anomalies_page(
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
-    let (a, names, households) = blocking(move || {
+    let (a, names, households, alerts, devices, tz) = blocking(move || {
         let households: std::collections::HashMap<String, String> = i
             .store
             .expected_forms()?
             .into_iter()
             .map(|f| (f.household, f.serial))
             .collect();
-        Ok((i.anomalies()?, i.enumerator_names()?, households))
+        let devices: std::collections::HashMap<String, String> = i
+            .store
+            .devices()?
+            .into_iter()
+            .map(|(id, _, label, ..)| (id.to_string(), label))
+            .collect();
+        Ok((
+            i.anomalies()?,
+            i.enumerator_names()?,
+            households,
+            i.store.kept_alerts()?,
+            devices,
+            i.time_zone()?,
+        ))
     })
     .await?;
+    fn alert_words(kind: &str) -> &str {
+        match kind {
+            "revoked_device_sent" => "Máy đã thu hồi vẫn gửi dữ liệu",
+            "equivocation" => "Hai lô khác nhau mang cùng một số thứ tự",
+            "chain_broken" => "Chuỗi lô của máy bị đứt",
+            crate::service::UNOPENABLE_ALERT => "Phiếu niêm phong không mở được",
+            _ => "Cảnh báo khác",
+        }
+    }
     fn label(kind: &str) -> &str {
         match kind {
             "empty_comparison" => "Kiểm tra không có so sánh thật",
@@ -748,6 +770,22 @@ pub(super) async fn anomalies_page(
                 tr { td { (name(enumerator)) } td.l { @for (k, n) in kinds { (label(k)) ": " (n) "; " } } }
             } }
         } }
+        h2 { "Cảnh báo từ máy tính bảng" }
+        @if alerts.is_empty() { p.muted #no-alerts { "Không có cảnh báo nào." } } @else {
+            p.muted { "Mỗi máy và mỗi nguyên nhân một dòng, kèm số lần và lần cuối." }
+            div.scroll { table #alerts {
+                thead { tr { th { "Cảnh báo" } th { "Điều tra viên" } th { "Máy" } th { "Số lần" } th { "Lần đầu" } th { "Lần cuối" } th { "Lô số" } } }
+                tbody { @for k in &alerts { tr data-kind=(k.alert.kind) {
+                    td.l { (alert_words(&k.alert.kind)) }
+                    td.l { (k.alert.enumerator.as_deref().map(|e| name(e)).unwrap_or_default()) }
+                    td.l { (k.alert.device.map(|d| devices.get(&d.to_string()).cloned().unwrap_or_else(|| "máy không rõ".into())).unwrap_or_default()) }
+                    td.count { (k.count) }
+                    td.l { (super::audit::local_time(&k.first_at, tz)) }
+                    td.l { (super::audit::local_time(&k.last_at, tz)) }
+                    td { (k.alert.seq.map(|s| s.to_string()).unwrap_or_default()) }
+                } } }
+            } }
+        }
         h2 { "Nhập hai lần (kiểm tra nhập liệu)" }
         @if a.double_keying.is_empty() { p.muted { "Chưa có phiếu nào được nhập hai lần." } } @else {
             div.scroll { table #double-keying {
