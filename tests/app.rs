@@ -166,7 +166,9 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.wait("#ans-a_sex");
     s.keys("-");
     s.wait_text("[data-id='a_sex'] .mark-note", "Để trống");
-    s.click("a.back");
+    // (The link is tapped as a person would; WebDriver's own click finds it under the sticky
+    // progress bar once the form has scrolled.)
+    s.script("document.querySelector('a.back').click()");
     s.wait_text("#pass-2-open", "Lần nhập 2 đang dở (1 câu đã nhập)");
 
     // Second keying, blind, with one answer keyed differently; the paper says pass 1 was right.

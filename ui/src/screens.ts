@@ -1019,8 +1019,9 @@ async function parcels(ctx: Context): Promise<HTMLElement> {
 // ---- Sync ---------------------------------------------------------------------------------
 
 /** How long without a key the keying screen waits before a click finishes or leaves it: keys
- * of a burst still on their way from the keyboard arrive within it. */
-const KEYS_QUIET_MS = 400;
+ * of a burst still on their way from the keyboard arrive within it (on a loaded tablet the
+ * input queue can pause for a few hundred milliseconds mid-burst). */
+const KEYS_QUIET_MS = 700;
 
 /** What the screen in front needs done before another replaces it (the keying screen: save
  * every key typed and the box in hand). */
