@@ -646,10 +646,10 @@ fn run(cli: Cli) -> Result<(), String> {
             max_connections,
         } => {
             // An operator reads a few plain lines: what is served where, and warnings. Colour
-            // only on a terminal (a file or the journal gets no escape codes); migrations say
-            // nothing unless they fail.
+            // only on a terminal (a file or the journal gets no escape codes); migrations and PostgreSQL's
+            // notices ("schema already exists, skipping") say nothing unless something fails.
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn,refinery=warn,refinery_core=warn".into());
+                .unwrap_or_else(|_| "info,tower_http=warn,refinery=warn,refinery_core=warn,postgres=warn,tokio_postgres=warn".into());
             let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
             if json_logs {
                 tracing_subscriber::fmt()
