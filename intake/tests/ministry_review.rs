@@ -11,31 +11,9 @@ fn verified(
     h: &(String, String),
     mismatches: u32,
 ) -> sync_protocol::Event {
-    let form = intake::demo::sipas_2024();
-    let sheet = sync_protocol::seal::AnswerSheet {
-        form: form.reference(),
-        household: h.0.clone(),
-        serial: h.1.clone(),
-        answers: forms::sample::complete_answers(&form, 0),
-    };
-    let sealed = sync_protocol::seal::seal(
-        &server.ministry.public(),
-        &sheet,
-        &form.question_order(),
-        &mut rand::rngs::OsRng,
-    )
-    .unwrap();
-    device.event(
-        h,
-        sync_protocol::EventBody::TranscriptionVerified {
-            form: form.reference(),
-            sealed_answers: sync_protocol::keys::Base64Bytes(sealed),
-            keying_seconds: 200,
-            mismatches,
-            keyer_errors: mismatches.saturating_sub(1),
-            verifier_errors: 1.min(mismatches),
-        },
-    )
+    let answers = forms::sample::complete_answers(&intake::demo::sipas_2024(), 0);
+    let (keyer, verifier) = (mismatches.saturating_sub(1), 1.min(mismatches));
+    verified_with_counts(server, device, h, answers, mismatches, keyer, verifier)
 }
 
 #[tokio::test(flavor = "multi_thread")]

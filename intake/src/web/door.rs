@@ -123,14 +123,7 @@ pub(super) async fn enter_campaign(
         return if is_api(request.uri().path()) {
             IntakeError::Unauthenticated("log in first: POST /login".into()).into_response()
         } else {
-            to_login(
-                request.method(),
-                request
-                    .extensions()
-                    .get::<axum::extract::OriginalUri>()
-                    .map(|o| &o.0)
-                    .unwrap_or(request.uri()),
-            )
+            to_login(request.method(), request.extensions(), request.uri())
         };
     };
     let id = params.get("campaign").cloned().unwrap_or_default();
@@ -279,7 +272,16 @@ pub(super) async fn identify(
 }
 
 /// To the login page, which returns to the page asked for (a page read, not a form sent).
-fn to_login(method: &Method, uri: &axum::http::Uri) -> Response {
+/// `uri` is the request's as the router saw it; inside a nested campaign router the path the
+/// person asked for is the original one, kept in the extensions.
+fn to_login(
+    method: &Method,
+    extensions: &axum::http::Extensions,
+    uri: &axum::http::Uri,
+) -> Response {
+    let uri = extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(uri, |o| &o.0);
     let asked = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     if *method != Method::GET || asked == "/" {
         return Redirect::to("/login").into_response();
@@ -427,14 +429,7 @@ impl<A: Audience, S: Send + Sync> FromRequestParts<S> for Signed<A> {
             return Err(if is_api(parts.uri.path()) {
                 IntakeError::Unauthenticated("log in first: POST /login".into()).into_response()
             } else {
-                to_login(
-                    &parts.method,
-                    parts
-                        .extensions
-                        .get::<axum::extract::OriginalUri>()
-                        .map(|o| &o.0)
-                        .unwrap_or(&parts.uri),
-                )
+                to_login(&parts.method, &parts.extensions, &parts.uri)
             });
         };
         if !A::admits(v.account.role) {

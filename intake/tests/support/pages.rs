@@ -139,12 +139,25 @@ pub fn through_verification(
 }
 
 /// A verified transcription of `answers` as given (whatever a device would or would not send),
-/// sealed to the campaign's ministry key.
+/// sealed to the campaign's ministry key, its two keyings agreeing.
 pub fn verified_answers(
     server: &TestServer,
     device: &super::TestDevice,
     h: &(String, String),
     answers: std::collections::BTreeMap<String, serde_json::Value>,
+) -> sync_protocol::Event {
+    verified_with_counts(server, device, h, answers, 0, 0, 0)
+}
+
+/// As [`verified_answers`], with the double keying's counts the tablet reports.
+pub fn verified_with_counts(
+    server: &TestServer,
+    device: &super::TestDevice,
+    h: &(String, String),
+    answers: std::collections::BTreeMap<String, serde_json::Value>,
+    mismatches: u32,
+    keyer_errors: u32,
+    verifier_errors: u32,
 ) -> sync_protocol::Event {
     let form = intake::demo::sipas_2024();
     let sheet = sync_protocol::seal::AnswerSheet {
@@ -166,9 +179,9 @@ pub fn verified_answers(
             form: form.reference(),
             sealed_answers: sync_protocol::keys::Base64Bytes(sealed),
             keying_seconds: 200,
-            mismatches: 0,
-            keyer_errors: 0,
-            verifier_errors: 0,
+            mismatches,
+            keyer_errors,
+            verifier_errors,
         },
     )
 }
