@@ -137,6 +137,8 @@ pub struct Row {
     /// Whether the enumerator has an enrolled, unrevoked device (never enrolled and not synced
     /// are different problems with different fixes).
     pub has_device: bool,
+    /// The last day work here was done in the field: a late sync is not late work.
+    pub last_field_day: Option<NaiveDate>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -182,6 +184,7 @@ pub fn report(progress: Vec<VillageProgress>, timeline: &Timeline, day: NaiveDat
                 shortfall,
                 last_sync: p.last_sync,
                 has_device: p.has_device,
+                last_field_day: p.last_field_day,
             }
         })
         .collect();
@@ -266,6 +269,7 @@ mod tests {
             statuses,
             last_sync: None,
             has_device: true,
+            last_field_day: None,
         };
         let r = report(vec![p], &timeline, day("2024-11-23"));
         assert_eq!(

@@ -1565,6 +1565,16 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
         page.contains("Không lưu") && page.contains("12"),
         "a short password is refused"
     );
+    // Issue 19 item 12: the refused form comes back as typed (its password excepted).
+    assert!(
+        page.contains(
+            r#"name="login" required maxlength="64" pattern="[a-z0-9._-]+" value="gs-gl2""#
+        ) && page.contains(r#"value="Nguyễn Văn &lt;b&gt;Giám&lt;/b&gt;""#)
+            && page.contains(r#"<option value="supervisor" selected>"#)
+            && page.contains(&format!(r#"value="{CAMPAIGN}:gl" checked"#))
+            && !page.contains("value=\"short\""),
+        "{page}"
+    );
     let page = post(
         "/admin/account",
         account("gs-gl2", "supervisor", "nowhere", "mật khẩu đủ dài rồi"),
@@ -1596,14 +1606,14 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
         .unwrap();
     assert_eq!(typed.status(), StatusCode::SEE_OTHER);
     assert_eq!(typed.headers()[header::LOCATION], format!("/c/{CAMPAIGN}"));
-    let page = post(
-        "/admin/account",
-        account("gs-gl2", "supervisor", "gl", "mật khẩu đủ dài rồi"),
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
+    // Ticking a district chooses its campaign: the campaign's own box left empty.
+    let mut district_only = account("gs-gl2", "supervisor", "gl", "mật khẩu đủ dài rồi");
+    district_only.retain(|(k, _)| *k != "campaign");
+    let page = post("/admin/account", district_only)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(
         page.contains("Đã lưu tài khoản gs-gl2")
             && page.contains("Nguyễn Văn &lt;b&gt;Giám&lt;/b&gt;")

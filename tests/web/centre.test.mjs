@@ -71,6 +71,18 @@ test('a supervisor on a 390 px phone sees who is behind first, without scrolling
   assert.deepEqual(shortfalls, [...shortfalls].sort((a, b) => b - a), 'the furthest behind first');
   const first = await page.locator('#cards .card').first().textContent();
   assert.ok(!/enum-|dh-p|T\d\d:\d\d:\d\d/.test(first), `names and local times, not ids: ${first}`);
+  const fieldDays = await page.locator('#cards .card .field-day').allTextContents();
+  assert.equal(fieldDays.length, 6, 'every card says when the work was done, beside when it arrived');
+  assert.ok(fieldDays.some((d) => /Làm ngoài thực địa gần nhất: \d\d\/\d\d\/\d{4}/.test(d)), fieldDays.join(' | '));
+  // The chart's letters as the phone draws them: readable, and no day label over another.
+  const letters = await page.locator('#progress-chart text').evaluateAll((ts) => ts.map((t) => {
+    const r = t.getBoundingClientRect();
+    return { h: r.height, l: r.left, r: r.right, day: t.classList.contains('day') };
+  }));
+  assert.ok(letters.length > 0);
+  for (const t of letters) assert.ok(t.h >= 10, `a chart letter ${t.h.toFixed(1)} px high on a 390 px phone`);
+  const days = letters.filter((t) => t.day).sort((a, b) => a.l - b.l);
+  for (let i = 1; i < days.length; i++) assert.ok(days[i].l >= days[i - 1].r, 'day labels overlap');
   await page.screenshot({ path: `${shots}/centre-01b-tien-do-390px.png`, fullPage: true });
   await context.close();
 });

@@ -1090,7 +1090,8 @@ impl Store for SqlStore {
             let mut stmt = c.prepare(&format!(
                 "WITH counts AS (SELECT village_id, enumerator_id, status, COUNT(*) AS n FROM households {scope} GROUP BY village_id, enumerator_id, status)
                  SELECT d.id, d.name, cm.id, cm.name, v.id, v.name, e.id, e.name, counts.status, counts.n, ch.last_received_at,
-                        EXISTS(SELECT 1 FROM devices dv WHERE dv.enumerator_id = e.id AND dv.revoked_at IS NULL)
+                        EXISTS(SELECT 1 FROM devices dv WHERE dv.enumerator_id = e.id AND dv.revoked_at IS NULL),
+                        (SELECT MAX(dc.day) FROM daily_counts dc WHERE dc.village_id = v.id AND dc.enumerator_id = e.id)
                  FROM counts JOIN villages v ON v.id = counts.village_id JOIN communes cm ON cm.id = v.commune_id JOIN districts d ON d.id = cm.district_id
                  JOIN enumerators e ON e.id = counts.enumerator_id LEFT JOIN chains ch ON ch.enumerator_id = e.id
                  ORDER BY d.id, cm.id, v.id, e.id"
@@ -1119,6 +1120,9 @@ impl Store for SqlStore {
                         statuses: BTreeMap::new(),
                         last_sync: r.get(10)?,
                         has_device: r.get(11)?,
+                        last_field_day: r
+                            .get::<Option<String>>(12)?
+                            .and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
                     });
                 }
                 out.last_mut().expect("pushed above").statuses.insert(status, count);

@@ -211,6 +211,9 @@ pub struct VillageProgress {
     pub last_sync: Option<String>,
     /// Whether the enumerator has an enrolled device that is not revoked.
     pub has_device: bool,
+    /// The last campaign day on which this enumerator's work in this village was done in the
+    /// field (by the day rule of [`crate::progress::DayRule`]), however late it arrived.
+    pub last_field_day: Option<chrono::NaiveDate>,
 }
 
 /// Accepted household events of one day, enumerator and kind (a visit outcome by its

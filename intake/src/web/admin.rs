@@ -22,6 +22,7 @@ pub(super) async fn admin_view(
     centre: &Arc<Centre>,
     v: &Visitor,
     message: Option<String>,
+    kept: Option<&AccountForm>,
 ) -> Result<Response, IntakeError> {
     let c = centre.clone();
     let (list, offered) = blocking(move || {
@@ -85,21 +86,27 @@ pub(super) async fn admin_view(
         h2 { "Tạo hoặc sửa tài khoản" }
         form method="post" action="/admin/account" #account-form {
             input type="hidden" name="csrf" value=(v.csrf);
-            label { "Tên đăng nhập " input name="login" required maxlength="64" pattern="[a-z0-9._-]+"; }
-            label { "Họ tên " input name="name" required maxlength="200"; }
-            label { "Vai trò " select name="role" { option value="supervisor" { "Giám sát" } option value="ministry" { "Chủ đợt khảo sát (Bộ, Sở Nội vụ)" } option value="admin" { "Quản trị (mọi đợt)" } } }
-            fieldset { legend { "Đợt khảo sát được xem (giám sát: chọn cả huyện)" }
+            label { "Tên đăng nhập " input name="login" required maxlength="64" pattern="[a-z0-9._-]+" value=[kept.map(|k| &k.login)]; }
+            label { "Họ tên " input name="name" required maxlength="200" value=[kept.map(|k| &k.name)]; }
+            label { "Vai trò " select name="role" {
+                @for (value, said) in [("supervisor", "Giám sát"), ("ministry", "Chủ đợt khảo sát (Bộ, Sở Nội vụ)"), ("admin", "Quản trị (mọi đợt)")] {
+                    option value=(value) selected[kept.is_some_and(|k| k.role == value)] { (said) }
+                }
+            } }
+            fieldset { legend { "Đợt khảo sát được xem (giám sát: chọn huyện — chọn huyện là đã chọn đợt của nó)" }
                 @for (id, name, districts) in &offered {
+                    @let ticked = kept.and_then(|k| k.campaigns.get(id));
                     div.scope {
-                        label { input type="checkbox" name="campaign" value=(id); " " b { (name) } }
+                        label { input type="checkbox" name="campaign" value=(id) checked[ticked.is_some()]; " " b { (name) } }
                         div.filters { @for (d, dname) in districts {
-                            label { input type="checkbox" name="district" value=(format!("{id}:{d}")); " " (dname) }
+                            label { input type="checkbox" name="district" value=(format!("{id}:{d}")) checked[ticked.is_some_and(|ds| ds.contains(d))]; " " (dname) }
                         } }
                     }
                 }
             }
-            label { "Mật khẩu (ít nhất 12 ký tự) " input name="password" type="password" required autocomplete="new-password"; }
-            label { input type="checkbox" name="replace" value="yes"; " Thay tài khoản đã có cùng tên đăng nhập (họ tên, vai trò, phạm vi và mật khẩu mới)" }
+            // A refused form comes back as it was typed, but never with its password.
+            label { "Mật khẩu (ít nhất 12 ký tự) " input name="password" type="password" required autocomplete="new-password" autofocus[kept.is_some()]; }
+            label { input type="checkbox" name="replace" value="yes" checked[kept.is_some_and(|k| k.replace)]; " Thay tài khoản đã có cùng tên đăng nhập (họ tên, vai trò, phạm vi và mật khẩu mới)" }
             button { "Lưu tài khoản" }
         }
         h2 { "Tài khoản" }
@@ -130,11 +137,12 @@ pub(super) async fn admin_page(
     State(centre): State<Arc<Centre>>,
     Signed { v, .. }: Signed<Admins>,
 ) -> Result<Response, IntakeError> {
-    admin_view(&centre, &v, None).await
+    admin_view(&centre, &v, None, None).await
 }
 
 /// The accounts form, as posted: repeated `campaign` and `district` (`campaign:district`)
 /// fields, so it is read as a list of pairs.
+#[derive(Clone)]
 pub(super) struct AccountForm {
     csrf: String,
     login: String,
@@ -163,10 +171,12 @@ impl<'de> serde::Deserialize<'de> for AccountForm {
             .collect();
         for (_, value) in pairs.iter().filter(|(k, _)| k == "district") {
             if let Some((campaign, district)) = value.split_once(':') {
-                // A district ticked under a campaign that is not ticked grants nothing.
-                if let Some(ds) = campaigns.get_mut(campaign) {
-                    ds.push(district.to_string());
-                }
+                // A district is chosen within its campaign: ticking it chooses the campaign
+                // (a campaign that does not exist is refused when the account is saved).
+                campaigns
+                    .entry(campaign.to_string())
+                    .or_default()
+                    .push(district.to_string());
             }
         }
         Ok(AccountForm {
@@ -193,6 +203,7 @@ pub(super) async fn admin_account(
 ) -> Result<Response, IntakeError> {
     let (c, by) = (centre.clone(), v.account.login.clone());
     let login = form.login.clone();
+    let kept = form.clone();
     let result = blocking(move || {
         // Saving over an account that exists is not done by mistake: the box says so.
         if let Some(existing) = c.accounts().account(form.login.trim())? {
@@ -216,11 +227,21 @@ pub(super) async fn admin_account(
         )
     })
     .await;
-    let message = match result {
-        Ok(()) => format!("Đã lưu tài khoản {login}."),
-        Err(e) => format!("Không lưu: {e}"),
-    };
-    admin_view(&centre, &v, Some(message)).await
+    match result {
+        Ok(()) => {
+            admin_view(
+                &centre,
+                &v,
+                Some(format!("Đã lưu tài khoản {login}.")),
+                None,
+            )
+            .await
+        }
+        Err(e) => {
+            let message = format!("Không lưu: {}", crate::words::in_vietnamese(&e.to_string()));
+            admin_view(&centre, &v, Some(message), Some(&kept)).await
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -271,7 +292,7 @@ pub(super) async fn account_action(
             crate::words::in_vietnamese(&e.to_string())
         ),
     };
-    admin_view(&centre, &v, Some(message)).await
+    admin_view(&centre, &v, Some(message), None).await
 }
 
 /// A campaign's devices: a code for an enumerator, and revoking a lost or stolen tablet.

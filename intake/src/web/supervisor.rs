@@ -32,6 +32,11 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz, verified: bool) -> Marku
         (None, true) => "đã đăng ký máy, chưa đồng bộ lần nào".into(),
         (None, false) => "chưa đăng ký máy — cấp mã đăng ký".into(),
     };
+    // When the work was done, beside when it arrived: a tablet that synced late is not late work.
+    let field_day = |r: &crate::progress::Row| match r.last_field_day {
+        Some(d) => d.format("%d/%m/%Y").to_string(),
+        None => "chưa có".to_string(),
+    };
     // The badge names the widest gap of one stage (the sort uses all stages together).
     let state = |r: &crate::progress::Row| {
         let gap = [
@@ -64,7 +69,11 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz, verified: bool) -> Marku
                         @if verified { div { dt { "Đã kiểm tra" } dd { (r.counts.verified) } } }
                         div { dt { "Bưu gói" } dd { (r.counts.in_parcel) " / " (r.expected.in_parcel) } }
                     }
-                    p.muted { "Cần đạt hôm nay sau dấu /. Mẫu " (r.counts.sampled) " hộ. Đồng bộ gần nhất: " (synced(r)) }
+                    p.muted {
+                        "Cần đạt hôm nay sau dấu /. Mẫu " (r.counts.sampled) " hộ. "
+                        span.field-day { "Làm ngoài thực địa gần nhất: " (field_day(r)) ". " }
+                        "Đồng bộ gần nhất: " (synced(r))
+                    }
                 }
             }
         }
@@ -73,7 +82,7 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz, verified: bool) -> Marku
             div.scroll { table {
                 thead { tr {
                     th { "Huyện / Xã / Thôn — Điều tra viên" } th { "Mẫu" } th { "Đã phát" } th { "Đã thu" } th { "Vắng" } th { "Từ chối" }
-                    th { "Chuyển đi" } th { "Thay thế" } th { "Đã đồng bộ" } th { "Đã nhập" } th { "Đã kiểm tra" } th { "Trong bưu gói" } th { "Cần đạt (phát/thu/gói)" } th { "Đồng bộ gần nhất" }
+                    th { "Chuyển đi" } th { "Thay thế" } th { "Đã đồng bộ" } th { "Đã nhập" } th { "Đã kiểm tra" } th { "Trong bưu gói" } th { "Cần đạt (phát/thu/gói)" } th { "Làm ngoài thực địa gần nhất" } th { "Đồng bộ gần nhất" }
                 } }
                 tbody {
                     @for r in &report.rows {
@@ -82,6 +91,7 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz, verified: bool) -> Marku
                             td { (r.counts.sampled) } td { (r.counts.handed_out) } td { (r.counts.collected) } td { (r.counts.absent) } td { (r.counts.refused) }
                             td { (r.counts.moved) } td { (r.counts.replaced) } td { (r.counts.synced) } td { (r.counts.transcribed) } td { (r.counts.verified) } td { (r.counts.in_parcel) }
                             td { (r.expected.handed_out) " / " (r.expected.collected) " / " (r.expected.in_parcel) }
+                            td { (field_day(r)) }
                             td.l { (synced(r)) }
                         }
                     }
@@ -118,9 +128,12 @@ pub(super) async fn progress_page(
     Ok(page("Tiến độ thu thập", Some(&v), body).into_response())
 }
 
-/// Cumulative work per campaign day as an SVG line chart (no script).
+/// Cumulative work per campaign day as an SVG line chart (no script). Drawn for a 390 px phone
+/// first: a narrow drawing whose letters stay at least 11 px there, at most six day labels
+/// however long the campaign, dots only while there are few days, and the legend as text
+/// below the drawing, where it can wrap.
 pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32) -> Markup {
-    let (w, h, pad) = (720.0, 220.0, 36.0);
+    let (w, h, pad, font) = (480.0, 260.0, 44.0, 15.0);
     let top = sampled
         .max(
             points
@@ -147,21 +160,53 @@ pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32)
             .collect::<Vec<_>>()
             .join(" ")
     };
+    let labelled = day_labels(points.len());
+    let dots = points.len() <= 10;
+    let colours = [
+        ("#1d4ea3", "đã phát"),
+        ("#4b2ca3", "đã thu"),
+        ("#1d7a46", "đã nhập"),
+    ];
     html! {
-        svg #progress-chart viewBox={ "0 0 " (w) " " (h) } role="img" aria-label="Tiến độ theo ngày" style="background:#fff;border:1px solid #d6dbe2;width:100%;max-width:720px;height:auto" {
-            line x1=(pad) y1=(y(sampled)) x2=(w - pad) y2=(y(sampled)) stroke="#b3261e" stroke-dasharray="4 4" {}
-            text x=(pad) y=(y(sampled) - 4.0) font-size="12" fill="#b3261e" { "Mẫu: " (sampled) }
-            polyline points=(line(|p| p.1)) fill="none" stroke="#1d4ea3" stroke-width="2" {}
-            polyline points=(line(|p| p.2)) fill="none" stroke="#4b2ca3" stroke-width="2" {}
-            polyline points=(line(|p| p.3)) fill="none" stroke="#1d7a46" stroke-width="2" {}
-            // Dots as well as lines: with one day of work there is no line to draw yet.
-            @for (i, p) in points.iter().enumerate() {
-                circle cx=(x(i)) cy=(y(p.1)) r="4" fill="#1d4ea3" {} circle cx=(x(i)) cy=(y(p.2)) r="4" fill="#4b2ca3" {} circle cx=(x(i)) cy=(y(p.3)) r="4" fill="#1d7a46" {}
-                text x=(x(i)) y=(h - 12.0) font-size="11" text-anchor="middle" { (p.0.format("%d/%m")) }
+        figure.chart {
+            svg #progress-chart viewBox={ "0 0 " (w) " " (h) } role="img" aria-label="Tiến độ cộng dồn theo ngày: đã phát, đã thu, đã nhập" style="background:#fff;border:1px solid #d6dbe2;width:100%;max-width:560px;height:auto" {
+                line x1=(pad) y1=(y(sampled)) x2=(w - pad) y2=(y(sampled)) stroke="#b3261e" stroke-dasharray="4 4" {}
+                text x=(pad) y=(y(sampled) - 5.0) font-size=(font) fill="#b3261e" { "Mẫu: " (sampled) }
+                line x1=(pad) y1=(h - pad) x2=(w - pad) y2=(h - pad) stroke="#9aa3ad" {}
+                text x=(pad - 6.0) y=(h - pad + 5.0) font-size=(font) text-anchor="end" { "0" }
+                polyline points=(line(|p| p.1)) fill="none" stroke=(colours[0].0) stroke-width="2.5" {}
+                polyline points=(line(|p| p.2)) fill="none" stroke=(colours[1].0) stroke-width="2.5" {}
+                polyline points=(line(|p| p.3)) fill="none" stroke=(colours[2].0) stroke-width="2.5" {}
+                @for (i, p) in points.iter().enumerate() {
+                    // Dots as well as lines while days are few: with one day there is no line.
+                    @if dots || i + 1 == points.len() {
+                        circle cx=(x(i)) cy=(y(p.1)) r="4" fill=(colours[0].0) {} circle cx=(x(i)) cy=(y(p.2)) r="4" fill=(colours[1].0) {} circle cx=(x(i)) cy=(y(p.3)) r="4" fill=(colours[2].0) {}
+                    }
+                    @if labelled.contains(&i) {
+                        text.day x=(x(i)) y=(h - pad + 24.0) font-size=(font) text-anchor="middle" { (p.0.format("%d/%m")) }
+                    }
+                }
             }
-            text x=(w - pad) y="16" font-size="12" text-anchor="end" { tspan fill="#1d4ea3" { "— đã phát " } tspan fill="#4b2ca3" { "— đã thu " } tspan fill="#1d7a46" { "— đã nhập" } }
+            figcaption.legend {
+                @for (colour, said) in colours { span style={ "color:" (colour) } { "━ " (said) } " " }
+                @if let Some(last) = points.last() {
+                    br; "Đến " (last.0.format("%d/%m")) ": đã phát " (last.1) ", đã thu " (last.2) ", đã nhập " (last.3) " trên mẫu " (sampled) "."
+                }
+            }
         }
     }
+}
+
+/// Which of `n` days get a label under the chart: at most six, evenly spread, always the
+/// first and the last.
+fn day_labels(n: usize) -> Vec<usize> {
+    const MOST: usize = 6;
+    if n <= MOST {
+        return (0..n).collect();
+    }
+    let mut picked: Vec<usize> = (0..MOST).map(|k| k * (n - 1) / (MOST - 1)).collect();
+    picked.dedup();
+    picked
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -344,4 +389,57 @@ fn worked_months(
         start = next;
     }
     months
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn days(n: usize) -> Vec<(chrono::NaiveDate, u32, u32, u32)> {
+        let first = chrono::NaiveDate::from_ymd_opt(2024, 11, 1).unwrap();
+        (0..n)
+            .map(|i| {
+                let k = i as u32;
+                (first + chrono::Duration::days(i as i64), 3 * k, 2 * k, k)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_long_campaign_keeps_at_most_six_day_labels_with_its_first_and_last_day() {
+        for n in [1, 2, 6, 7, 13, 31, 62] {
+            let labels = day_labels(n);
+            assert!(labels.len() <= 6 && !labels.is_empty(), "{n}: {labels:?}");
+            assert_eq!((labels[0], *labels.last().unwrap()), (0, n - 1), "{n}");
+            let drawn = chart(&days(n), 100).into_string();
+            assert_eq!(drawn.matches("class=\"day\"").count(), labels.len(), "{n}");
+            assert!(drawn.contains(&days(n)[n - 1].0.format("%d/%m").to_string()));
+        }
+    }
+
+    #[test]
+    fn the_chart_letters_stay_readable_on_a_390_px_phone() {
+        // The page leaves the drawing about 350 px of a 390 px screen.
+        let drawn = chart(&days(31), 100).into_string();
+        let width: f64 = drawn
+            .split("viewBox=\"0 0 ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        for size in drawn.split("font-size=\"").skip(1) {
+            let size: f64 = size.split('"').next().unwrap().parse().unwrap();
+            assert!(
+                size * 350.0 / width >= 10.5,
+                "{size} in a {width} wide drawing"
+            );
+        }
+        assert!(
+            drawn.contains("figcaption"),
+            "the legend is text that wraps, not inside the drawing"
+        );
+    }
 }
