@@ -26,6 +26,29 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
         .intake
         .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "e2e")
         .unwrap();
+    // The enumerator's earlier tablet handed out one form before this one replaced it: the
+    // new tablet's history of that household shows the step (issue 19 item 2).
+    {
+        let earlier_dir = tempfile::tempdir().unwrap();
+        let earlier_code = centre
+            .intake
+            .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "e2e")
+            .unwrap();
+        let mut earlier = field_client::Client::open(earlier_dir.path()).unwrap();
+        earlier
+            .enroll(&centre.url, &earlier_code, "máy cũ")
+            .unwrap();
+        earlier
+            .distribute(
+                "dh-p2-kp1-03",
+                sync_protocol::event::Recipient::Representative,
+                None,
+            )
+            .unwrap();
+        earlier
+            .sync(field_client::RetryPolicy::default(), &mut |_| {})
+            .unwrap();
+    }
     // WebKit's simulated camera: this machine has none, and the set-up screen opens one.
     let app = App::start_with(&[("FIELDPOST_MOCK_CAMERA", "1")]);
     let s = &app.session;
@@ -77,6 +100,11 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.click("#enroll");
     s.wait_text("h1", "Đã đăng ký");
     shot(s, "02-thiet-lap.png");
+    s.script("location.hash = '#/household/dh-p2-kp1-03'");
+    s.wait_text("h1", "Đã phát");
+    let name = &centre.intake.enumerator_names().unwrap()["enum-dh-p2"];
+    let earlier = s.wait_text(".history li .earlier", name);
+    assert!(earlier.contains("máy khác"), "{earlier}");
 
     // Today, the village, the household.
     s.click("#go-today");
@@ -284,6 +312,19 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
             && !slip.contains("bản nháp"),
         "{slip}"
     );
+    // The parcel's code on the slip and its card is one people can read aloud, not a UUID.
+    let parcel_id: String = s
+        .script("return document.querySelector('.parcel').dataset.parcel")
+        .as_str()
+        .unwrap_or_default()
+        .into();
+    let letters = parcel_id.replace('-', "").to_uppercase();
+    let code = format!("{}-{}", &letters[..4], &letters[4..8]);
+    assert!(
+        slip.contains(&format!("Mã bưu gói: {code}")) && !slip.contains(&parcel_id),
+        "{slip}"
+    );
+    s.wait_text(".parcel h3", &code);
     shot(s, "08-buu-goi.png");
     s.click("#nav-sync");
     s.click("#sync-now");

@@ -146,6 +146,7 @@ impl Client {
             ));
         }
         let new_forms = self.fetch_forms(&assignment)?;
+        let earlier = self.fetch_earlier_work()?;
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO assignment (id, signed, fetched_at, etag) VALUES (1, ?1, ?2, ?3)
@@ -181,6 +182,22 @@ impl Client {
                 params![h.id, h.village, h.serial, h.name, h.address, h.reserve_rank, h.status.as_str(), h.carried_over.as_ref().map(|c| &c.from.name), all_answered],
             )?;
         }
+        tx.execute("DELETE FROM earlier_steps", [])?;
+        for steps in &earlier.households {
+            for (n, step) in steps.steps.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO earlier_steps VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        steps.household,
+                        n as i64,
+                        step.kind,
+                        step.detail,
+                        step.at,
+                        step.by.name
+                    ],
+                )?;
+            }
+        }
         for m in &assignment.moved_away {
             tx.execute(
                 "UPDATE households SET moved_to = ?1 WHERE id = ?2 AND assigned = 0",
@@ -204,6 +221,30 @@ impl Client {
         Ok(assignment)
     }
 }
+
+impl Client {
+    /// What other devices did on this enumerator's households, for their history here: an
+    /// earlier tablet's steps, or another enumerator's before a household became ours.
+    fn fetch_earlier_work(&self) -> Result<api::EarlierWork, ClientError> {
+        let response = self.get_signed(api::PATH_EARLIER, None)?;
+        if response
+            .content_length()
+            .is_some_and(|n| n > EARLIER_MAX_BYTES)
+        {
+            return Err(ClientError::BadAnswer("earlier steps too large".into()));
+        }
+        let work: api::EarlierWork = response
+            .json()
+            .map_err(|e| ClientError::BadAnswer(format!("earlier steps: {e}")))?;
+        if work.households.iter().map(|h| h.steps.len()).sum::<usize>() > api::EARLIER_STEPS_MAX {
+            return Err(ClientError::BadAnswer("too many earlier steps".into()));
+        }
+        Ok(work)
+    }
+}
+
+/// Earlier steps larger than this are not a household list's.
+const EARLIER_MAX_BYTES: u64 = 4 * 1024 * 1024;
 
 /// A form definition larger than this is not a form.
 const FORM_MAX_BYTES: u64 = 4 * 1024 * 1024;

@@ -274,8 +274,28 @@ impl Client {
         self.form_cache = Default::default();
     }
 
-    /// What was recorded for a household, oldest first, with what the intake made of it.
+    /// What was recorded for a household, oldest first, with what the intake made of it: first
+    /// what other enumerators did before it became ours (as the centre counted it), then ours.
     pub fn history(&self, household: &str) -> Result<Vec<HistoryEntry>, ClientError> {
+        let mut earlier = self.conn.prepare(
+            "SELECT kind, detail, at, by_name FROM earlier_steps WHERE household = ?1 ORDER BY n",
+        )?;
+        let mut entries = earlier
+            .query_map([household], |r| {
+                Ok(HistoryEntry {
+                    kind: r.get(0)?,
+                    detail: r.get(1)?,
+                    note: None,
+                    at: r.get(2)?,
+                    outcome: Some("accepted".into()),
+                    reason: None,
+                    code: None,
+                    resolution: None,
+                    resolution_note: None,
+                    by: Some(r.get(3)?),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
         let mut stmt = self.conn.prepare("SELECT kind, body, outcome, reject_reason, reject_code, resolution, resolution_note FROM events WHERE household = ?1 ORDER BY n")?;
         let rows = stmt
             .query_map([household], |r| {
@@ -295,23 +315,7 @@ impl Client {
                         body.as_bytes(),
                         "stored event",
                     )?;
-                    let detail = match &event.body {
-                        EventBody::VisitOutcome { outcome, .. } => serde_json::to_value(outcome)
-                            .ok()
-                            .and_then(|v| v.as_str().map(String::from)),
-                        EventBody::FormDistributed { recipient, .. } => {
-                            serde_json::to_value(recipient)
-                                .ok()
-                                .and_then(|v| v.as_str().map(String::from))
-                        }
-                        EventBody::HouseholdReplaced { replacement } => Some(replacement.clone()),
-                        _ => None,
-                    };
-                    let note = match &event.body {
-                        EventBody::FormDistributed { note, .. }
-                        | EventBody::VisitOutcome { note, .. } => note.clone(),
-                        _ => None,
-                    };
+                    let (detail, note) = (event.body.detail(), event.body.note().map(String::from));
                     Ok(HistoryEntry {
                         kind,
                         detail,
@@ -322,10 +326,15 @@ impl Client {
                         code,
                         resolution,
                         resolution_note,
+                        by: None,
                     })
                 },
             )
-            .collect()
+            .collect::<Result<Vec<_>, ClientError>>()
+            .map(|own| {
+                entries.extend(own);
+                entries
+            })
     }
 
     /// Events the intake rejected, with its reasons and what a supervisor decided; the ones
@@ -380,6 +389,9 @@ pub struct HistoryEntry {
     /// A supervisor's decision on it, when rejected and decided.
     pub resolution: Option<String>,
     pub resolution_note: Option<String>,
+    /// Another enumerator's name, for a step done on their tablet before the household became
+    /// ours; `None` for this device's own events.
+    pub by: Option<String>,
 }
 
 /// A household's columns, with the household it replaces (a reserve brought in by a replacement

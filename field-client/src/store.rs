@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/002_assignment_etag.sql"),
     include_str!("../migrations/003_rejection_round_trip.sql"),
     include_str!("../migrations/004_forms_over_the_air.sql"),
+    include_str!("../migrations/005_earlier_steps.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {

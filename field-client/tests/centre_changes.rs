@@ -130,6 +130,16 @@ fn a_replacement_tablet_continues_the_chain_and_the_lost_one_is_refused() {
             HouseholdStatus::Distributed,
             "restored from the intake"
         );
+        // Its history shows what the lost tablet recorded (issue 19 item 2).
+        assert_eq!(
+            replacement
+                .history(h)
+                .unwrap()
+                .iter()
+                .map(|e| (e.kind.as_str(), e.outcome.as_deref(), e.by.is_some()))
+                .collect::<Vec<_>>(),
+            [("form_distributed", Some("accepted"), true)]
+        );
     }
     for h in &village[..5] {
         replacement.collect(h).unwrap();
@@ -249,6 +259,23 @@ fn refused_work_travels_back_a_supervisor_decides_it_and_both_devices_learn_the_
     let taken = b.household(&village[0]).unwrap();
     assert_eq!(taken.status, HouseholdStatus::Distributed);
     assert_eq!(taken.carried_from.as_deref(), Some(name_a.as_str()));
+    // Its history on B starts with A's counted steps, by name (issue 19 item 2).
+    let history = b.history(&village[0]).unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|e| (e.kind.as_str(), e.detail.as_deref(), e.by.as_deref()))
+            .collect::<Vec<_>>(),
+        [(
+            "form_distributed",
+            Some("representative"),
+            Some(name_a.as_str())
+        )]
+    );
+    assert!(
+        b.history(&village[1]).unwrap().is_empty(),
+        "a dismissed hand-out is not an earlier step"
+    );
     assert!(
         b.distribute(&village[0], Recipient::Representative, None)
             .is_err(),
@@ -265,6 +292,15 @@ fn refused_work_travels_back_a_supervisor_decides_it_and_both_devices_learn_the_
         b.household(&village[1]).unwrap().status,
         HouseholdStatus::Assigned,
         "the dismissed one is still to hand out"
+    );
+    let history = b.history(&village[0]).unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|e| (e.kind.as_str(), e.by.is_some()))
+            .collect::<Vec<_>>(),
+        [("form_distributed", true), ("form_collected", false)],
+        "A's step, then B's own"
     );
 
     // A's next sync brings both decisions: nothing waits any more.

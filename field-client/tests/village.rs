@@ -278,7 +278,7 @@ fn a_village_from_hand_out_to_parcel_arrives_exactly_as_recorded() {
     let latest = centre
         .intake
         .store
-        .sealed_forms()
+        .sealed_forms(None)
         .unwrap()
         .into_iter()
         .find(|f| f.household == working[3])

@@ -28,6 +28,7 @@ pub fn router(centre: Arc<Centre>) -> Router {
             &format!("{}/{{sha256}}", api::PATH_FORMS),
             get(form_definition),
         )
+        .route(api::PATH_EARLIER, get(earlier_work))
         .route(api::PATH_BATCHES, post(batches))
         .method_not_allowed_fallback(|| async { IntakeError::MethodNotAllowed })
         // Unknown paths, and methods on the pages, are answered behind the pages' door (a
@@ -155,6 +156,18 @@ async fn form_definition(
         bytes,
     )
         .into_response())
+}
+
+/// What other devices did on this enumerator's households (a replacement tablet's history).
+async fn earlier_work(
+    State(centre): State<Arc<Centre>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, IntakeError> {
+    Ok(Json(
+        authenticated(centre, method, uri, headers, |i, d| i.earlier_work(d)).await?,
+    ))
 }
 
 async fn chain(

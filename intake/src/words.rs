@@ -196,6 +196,11 @@ pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
     ("index_refused", "Từ chối tính chỉ số (sai cụm mật khẩu)"),
     ("answers_exported", "Xuất câu trả lời"),
     ("answers_export_refused", "Từ chối xuất câu trả lời"),
+    ("answers_viewed", "Xem câu trả lời của một phiếu để duyệt"),
+    (
+        "answers_view_refused",
+        "Từ chối xem câu trả lời của một phiếu",
+    ),
     ("paper_recorded", "Ghi nhận phiếu giấy"),
     ("backcheck_drawn", "Rút mẫu phúc tra"),
     ("backcheck_recorded", "Ghi kết quả phúc tra"),

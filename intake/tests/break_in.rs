@@ -306,7 +306,7 @@ async fn item_11b_answers_on_a_first_keying_are_refused_where_keyings_are_verifi
     );
     assert_eq!(server.status(&h.0), "collected");
     assert!(
-        server.intake.store.sealed_forms().unwrap().is_empty(),
+        server.intake.store.sealed_forms(None).unwrap().is_empty(),
         "nothing to export as verified"
     );
 }

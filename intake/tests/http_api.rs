@@ -120,6 +120,20 @@ async fn assignment_is_signed_and_only_for_authenticated_devices() {
     // Signed by the intake, not by anyone else.
     assert!(Assignment::verify(&doc, &device.key.public()).is_err());
 
+    // What other devices did on this enumerator's households: nothing yet; only for a
+    // signed request.
+    let r = device.get(&server.http, api::PATH_EARLIER, 0).await;
+    assert_eq!(r.status(), 200);
+    let earlier: api::EarlierWork = r.json().await.unwrap();
+    assert!(earlier.households.is_empty());
+    let unsigned = server
+        .http
+        .get(format!("{}{}", server.base, api::PATH_EARLIER))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+
     // Unchanged, it is not sent again (statuses alone do not count: the device's are newer);
     // a village moved to this enumerator changes it.
     let url = format!("{}{}", server.base, api::PATH_ASSIGNMENT);

@@ -74,15 +74,13 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
         .store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE)
         .unwrap();
     let form = intake::demo::sipas_2024();
+    // The paper's first question was left blank by the respondent.
+    let mut corrected = forms::sample::complete_answers(&form, 1);
+    let first = form.questions[0].clone();
+    corrected.insert(first.id.clone(), forms::answer::Mark::Blank.to_json());
     server
         .intake
-        .ministry_correction(
-            &hs[0].0,
-            forms::sample::complete_answers(&form, 1),
-            "Theo bản giấy",
-            "bonv",
-            "127.0.0.1",
-        )
+        .ministry_correction(&hs[0].0, corrected, "Theo bản giấy", "bonv", "127.0.0.1")
         .unwrap();
     let review = get(&server, "/c/qt-sipas-2024/ministry/review", &session)
         .await
@@ -90,6 +88,72 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
         .await
         .unwrap();
     assert!(review.contains("Đã nhập sửa theo bản giấy"), "{review}");
+
+    // Issue 19 item 5: a form's answers beside its review, behind the passphrase.
+    let path = format!("/c/qt-sipas-2024/ministry/review/{}", hs[0].0);
+    assert!(review.contains(&format!("href=\"ministry/review/{}\"", hs[0].0)));
+    let asked = get(&server, &path, &session).await.text().await.unwrap();
+    assert!(
+        asked.contains(&format!("Duyệt phiếu số {}", hs[0].1))
+            && asked.contains("Cụm mật khẩu mở phiếu")
+            && !asked.contains("sheet-answers"),
+        "{asked}"
+    );
+    let open = |passphrase: &'static str| {
+        let (url, session, csrf) = (
+            format!("{}{path}", server.base),
+            session.clone(),
+            hidden_csrf(&asked),
+        );
+        async move {
+            client()
+                .post(url)
+                .header(reqwest::header::COOKIE, format!("fp_session={session}"))
+                .form(&[("csrf", csrf.as_str()), ("passphrase", passphrase)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let wrong = open("không phải cụm này").await;
+    assert_eq!(wrong.status(), 401);
+    let wrong = wrong.text().await.unwrap();
+    assert!(
+        !wrong.contains("sheet-answers") && wrong.contains("role=\"alert\""),
+        "{wrong}"
+    );
+    let shown = open(PASSPHRASE).await;
+    assert_eq!(shown.status(), 200);
+    let shown = shown.text().await.unwrap();
+    assert!(shown.contains("id=\"sheet-answers\""), "{shown}");
+    let first_row = shown
+        .split("<tbody>")
+        .nth(1)
+        .and_then(|t| t.split("</tr>").next())
+        .unwrap();
+    assert!(
+        first_row.contains(&first.number) && first_row.contains("[để trống]"),
+        "the blank shown as what it is: {first_row}"
+    );
+    assert_eq!(
+        shown.matches("<tr><td>").count(),
+        form.questions.len(),
+        "every question of the sheet's version"
+    );
+    assert!(
+        shown.contains("value=\"approved\""),
+        "the decision beside the answers"
+    );
+    let log = server.centre.accounts().audit_log(20).unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "answers_viewed" && e.detail.contains(&hs[0].1)),
+        "{log:?}"
+    );
+    assert!(log.iter().any(|e| e.action == "answers_view_refused"));
+    // A supervisor may not see answers: the path is not there for them.
+    let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
+    assert_eq!(get(&server, &path, &supervisor).await.status(), 404);
 
     // Several forms approved at once: the ticked ones, each recorded as its own decision.
     let approved = client()

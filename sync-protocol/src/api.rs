@@ -16,6 +16,43 @@ pub const PATH_BATCHES: &str = "/v1/batches";
 pub const PATH_HEALTH: &str = "/v1/health";
 /// `GET /v1/forms/<sha256>`: a form definition, by the hash an assignment names.
 pub const PATH_FORMS: &str = "/v1/forms";
+/// `GET /v1/earlier`: the counted steps other devices recorded on this enumerator's households
+/// ([`EarlierWork`]) — a replacement tablet's, or another enumerator's before a household
+/// became this one's.
+pub const PATH_EARLIER: &str = "/v1/earlier";
+
+/// What other devices did on this enumerator's households, as the intake counted it (accepted,
+/// or accepted by a supervisor's decision): what a household's history shows on a tablet that
+/// did not record it. Households with no such step are left out; at most
+/// [`EARLIER_STEPS_MAX`] steps in all, oldest first within a household.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlierWork {
+    pub households: Vec<EarlierSteps>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlierSteps {
+    pub household: String,
+    pub steps: Vec<EarlierStep>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlierStep {
+    /// The event's kind (`form_distributed`, …).
+    pub kind: String,
+    /// The outcome, recipient or replacement, as [`crate::event::EventBody::detail`] gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// When, on the recording device's clock (RFC 3339 with its offset).
+    pub at: String,
+    /// The enumerator whose device recorded it.
+    pub by: crate::assignment::Place,
+}
+
+pub const EARLIER_STEPS_MAX: usize = 5_000;
 
 /// Headers of a device-authenticated request (GETs; batches carry their own signature).
 pub const HEADER_DEVICE: &str = "fieldpost-device";

@@ -157,6 +157,30 @@ impl EventBody {
         matches!(self, EventBody::ParcelHandedOver { .. })
     }
 
+    /// The one word a history line adds to the kind: the visit's outcome, who received the
+    /// form, or the household brought in as a replacement (wire names).
+    pub fn detail(&self) -> Option<String> {
+        let wire = |v: serde_json::Result<serde_json::Value>| {
+            v.ok().and_then(|v| v.as_str().map(String::from))
+        };
+        match self {
+            EventBody::VisitOutcome { outcome, .. } => wire(serde_json::to_value(outcome)),
+            EventBody::FormDistributed { recipient, .. } => wire(serde_json::to_value(recipient)),
+            EventBody::HouseholdReplaced { replacement } => Some(replacement.clone()),
+            _ => None,
+        }
+    }
+
+    /// What the enumerator wrote down with it.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            EventBody::FormDistributed { note, .. } | EventBody::VisitOutcome { note, .. } => {
+                note.as_deref()
+            }
+            _ => None,
+        }
+    }
+
     /// The sealed answers this event carries, if any.
     pub fn sealed_answers(&self) -> Option<&[u8]> {
         match self {

@@ -94,6 +94,8 @@ export interface HistoryEntry {
   code: string | null;
   resolution: 'accepted' | 'dismissed' | null;
   resolution_note: string | null;
+  /** The enumerator whose other tablet recorded it; null for this tablet's own. */
+  by: string | null;
 }
 
 export interface KeyingSheet {

@@ -183,7 +183,12 @@ async function render(): Promise<void> {
   root.append(nav(target), main);
   clear(main);
   main.append(screen);
-  if (!putBack(main, typed)) main.querySelector<HTMLElement>('[autofocus]')?.focus();
+  if (!putBack(main, typed)) {
+    main.querySelector<HTMLElement>('[autofocus]')?.focus();
+    // The screen is in the document now: it puts the cursor where work starts, before the
+    // next key can arrive (a timer or animation frame may come after the first keys).
+    screen.dispatchEvent(new Event(screens.SHOWN));
+  }
   if (!readyReported) {
     readyReported = true;
     // After the browser has painted the first screen.

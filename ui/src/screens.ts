@@ -20,6 +20,9 @@ export interface Context {
   errorText: (e: unknown) => string;
 }
 
+/** The event the router sends a screen once it is in the document. */
+export const SHOWN = 'fieldpost:shown';
+
 export function render(route: Route, ctx: Context): Promise<HTMLElement> {
   leaving = null; // the keying screen sets it again when it is the one drawn
   switch (route.name) {
@@ -496,7 +499,9 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
           tDynamic(`kind_${e.kind}`, e.kind),
           e.detail ? ` — ${e.kind === 'household_replaced' ? t('replaced_by', { household: nameOf(e.detail) }) : tDynamic(`outcome_${e.detail}`, tDynamic(`to_${e.detail}`, e.detail))}` : '',
           ' · ',
-          h('span', { class: `sent ${e.outcome ?? 'unsent'}` }, e.outcome ? tDynamic(`outcome_sent_${e.outcome}`, e.outcome) : t('outcome_unsent')),
+          e.by
+            ? h('span', { class: 'earlier' }, t('earlier_step', { who: e.by }))
+            : h('span', { class: `sent ${e.outcome ?? 'unsent'}` }, e.outcome ? tDynamic(`outcome_sent_${e.outcome}`, e.outcome) : t('outcome_unsent')),
           e.note ? h('div', { class: 'note' }, `${t('note_written')}: ${e.note}`) : null,
           e.outcome === 'rejected' && e.code
             ? h(
@@ -572,10 +577,18 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     }
     const r = rows.get(questions[current].id)!;
     r.row.classList.add('current');
-    r.input.focus();
+    // While a finger or the mouse is on a button (or its click waits for the last keys), the
+    // page does not scroll under it: a press and release on two places is no click at all.
+    const still = pressing || settling;
+    r.input.focus({ preventScroll: still });
     r.input.select();
-    r.row.scrollIntoView({ block: 'center' });
+    if (!still) r.row.scrollIntoView({ block: 'center' });
   };
+  let pressing = false;
+  section.addEventListener('pointerdown', (e) => {
+    if (!(e.target as HTMLElement).classList.contains('answer')) pressing = true;
+  });
+  for (const end of ['pointerup', 'pointercancel', 'click'] as const) section.addEventListener(end, () => (pressing = false), { capture: true });
   const save = async (i: number, raw: string): Promise<boolean> => {
     const started = performance.now();
     const q = questions[i];
@@ -806,8 +819,7 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
   );
   // What was saved before (a resumed form), then the first open question.
   apply(saved.validation, []);
-  // After the screen is in the document (the router appends it when this returns).
-  setTimeout(() => focus(keying.firstOpen(questions, answers, notRelevant)), 0);
+  section.addEventListener(SHOWN, () => focus(keying.firstOpen(questions, answers, notRelevant)), { once: true });
   return section;
 }
 
@@ -900,7 +912,7 @@ async function verify(id: string, ctx: Context): Promise<HTMLElement> {
     }),
   );
   // The keyer starts on the first difference, with the paper in hand.
-  requestAnimationFrame(() => inputs.values().next().value?.focus());
+  section.addEventListener(SHOWN, () => inputs.values().next().value?.focus(), { once: true });
   append(
     section,
     h('a', { href: href({ name: 'key', id, pass: 2 }), class: 'back' }, t('back')),
@@ -922,7 +934,7 @@ function parcelSlip(title: string, enumerator: string, at: string | null, forms:
     { class: 'slip print-only' },
     h('h2', {}, title),
     h('p', {}, `${t('slip_enumerator')}: ${enumerator}`, at ? ` · ${t('handed_over_at', { at: formatDateTime(at) })}` : ` · ${t('slip_draft')}`),
-    parcelId ? h('p', { class: 'muted' }, `${t('slip_parcel_code')}: ${parcelId}`) : null,
+    parcelId ? h('p', { class: 'slip-code' }, `${t('slip_parcel_code')}: `, h('strong', {}, parcelCode(parcelId))) : null,
     h(
       'table',
       {},
@@ -932,6 +944,14 @@ function parcelSlip(title: string, enumerator: string, at: string | null, forms:
     h('p', {}, t('forms_count', { n: forms.length })),
     h('div', { class: 'signatures' }, h('div', {}, t('slip_giver'), h('br'), t('slip_sign')), h('div', {}, t('slip_receiver'), h('br'), t('slip_sign'))),
   );
+}
+
+/** A parcel's code as people read it aloud and write it on the box: the first eight letters of
+ * its id in two groups («3F2A-91C0»), enough to tell one enumerator's parcels apart and to
+ * find the parcel at the centre, where the whole id is kept. */
+export function parcelCode(id: string): string {
+  const letters = id.replace(/-/g, '').slice(0, 8).toUpperCase();
+  return `${letters.slice(0, 4)}-${letters.slice(4)}`;
 }
 
 async function parcels(ctx: Context): Promise<HTMLElement> {
@@ -1006,7 +1026,7 @@ async function parcels(ctx: Context): Promise<HTMLElement> {
       return h(
         'div',
         { class: 'card parcel', 'data-parcel': p.id },
-        h('h3', {}, t('parcel_number', { n }), ' · ', t('forms_count', { n: p.serials.length })),
+        h('h3', {}, t('parcel_number', { n }), ' · ', t('forms_count', { n: p.serials.length }), ' · ', h('span', { class: 'parcel-code' }, parcelCode(p.id))),
         p.handed_over_at ? h('p', { class: 'muted' }, t('handed_over_at', { at: formatDateTime(p.handed_over_at) })) : null,
         h('ul', { class: 'serials' }, forms.map((x) => h('li', {}, `${x.serial} — ${x.name}`))),
         parcelSlip(`${t('slip_title')} — ${t('parcel_number', { n })}`, enumerator, p.handed_over_at, forms, p.id),

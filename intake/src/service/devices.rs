@@ -228,6 +228,39 @@ impl Intake {
             .ok_or(IntakeError::NotFound)
     }
 
+    /// What other devices did on this device's enumerator's households, for their history on
+    /// this tablet.
+    pub fn earlier_work(
+        &self,
+        device: &DeviceRecord,
+    ) -> Result<sync_protocol::api::EarlierWork, IntakeError> {
+        use sync_protocol::api::{EarlierStep, EarlierSteps, EarlierWork, EARLIER_STEPS_MAX};
+        let rows = self.store.earlier_steps(
+            &device.enumerator,
+            &device.id.to_string(),
+            EARLIER_STEPS_MAX,
+        )?;
+        let mut households: Vec<EarlierSteps> = Vec::new();
+        for (household, body, id, name) in rows {
+            let event: sync_protocol::event::Event = serde_json::from_str(&body)
+                .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+            let step = EarlierStep {
+                kind: event.body.kind().into(),
+                detail: event.body.detail(),
+                at: event.at.to_string(),
+                by: sync_protocol::assignment::Place { id, name },
+            };
+            match households.last_mut() {
+                Some(h) if h.household == household => h.steps.push(step),
+                _ => households.push(EarlierSteps {
+                    household,
+                    steps: vec![step],
+                }),
+            }
+        }
+        Ok(EarlierWork { households })
+    }
+
     pub fn chain_head(&self, device: &DeviceRecord) -> Result<ChainHead, IntakeError> {
         Ok(self.store.chain_head(&device.enumerator)?)
     }

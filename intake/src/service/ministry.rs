@@ -24,6 +24,16 @@ impl Intake {
     /// one naming another household than the event that carried it — is set aside with its
     /// reason (and raises an alert, once): one device's bad sheet never stops the others'.
     pub fn open_answers(&self, passphrase: &str, by: &str) -> Result<OpenedAnswers, IntakeError> {
+        self.open_answers_of(passphrase, by, None)
+    }
+
+    /// [`Self::open_answers`], of one household only when `household` is given.
+    pub fn open_answers_of(
+        &self,
+        passphrase: &str,
+        by: &str,
+        household: Option<&str>,
+    ) -> Result<OpenedAnswers, IntakeError> {
         let key = self.ministry_secret(passphrase, by)?;
         // Each sheet is read in the order of the version it was sealed under.
         let forms = self.forms()?;
@@ -36,7 +46,7 @@ impl Intake {
             })
         };
         let mut opened = OpenedAnswers::default();
-        for f in self.store.sealed_forms()? {
+        for f in self.store.sealed_forms(household)? {
             match sync_protocol::seal::open(&key, &f.sealed, &order) {
                 Ok(sheet) if sheet.household == f.household && sheet.serial == f.serial => {
                     opened.sheets.push((f, sheet))
@@ -119,6 +129,60 @@ impl Intake {
         Ok(())
     }
 
+    /// One household's latest sheet, opened to be reviewed beside its paper: each question of
+    /// the sheet's version with what it holds, read as the index reads it. `None` when the
+    /// centre holds no sheet of it. Audited, refusals too.
+    pub fn sheet_for_review(
+        &self,
+        passphrase: &str,
+        by: &str,
+        address: &str,
+        household: &str,
+    ) -> Result<Option<ReviewSheet>, IntakeError> {
+        let opened = match self.open_answers_of(passphrase, by, Some(household)) {
+            Ok(o) => o,
+            Err(e) => {
+                let said = crate::words::in_vietnamese(&e.to_string()).to_string();
+                self.audit(by, "answers_view_refused", &said, address, Utc::now())?;
+                return Err(e);
+            }
+        };
+        let sheet = if let Some((f, sheet)) = opened.sheets.first() {
+            let versions = self.form_versions()?;
+            let version = versions.of(&sheet.form);
+            let readings = forms::answer::read(version, &sheet.answers);
+            let rows = version
+                .questions
+                .iter()
+                .map(|q| {
+                    let (raw, labels) = cell(version, q, &sheet.answers, &readings);
+                    (q.number.clone(), q.label.vi.clone(), raw, labels)
+                })
+                .collect();
+            ReviewSheet {
+                serial: f.serial.clone(),
+                rows,
+                unopenable: None,
+            }
+        } else if let Some(u) = opened.unopenable.first() {
+            ReviewSheet {
+                serial: u.form.serial.clone(),
+                rows: vec![],
+                unopenable: Some(u.reason.clone()),
+            }
+        } else {
+            return Ok(None);
+        };
+        self.audit(
+            by,
+            "answers_viewed",
+            &format!("phiếu số {}", sheet.serial),
+            address,
+            Utc::now(),
+        )?;
+        Ok(Some(sheet))
+    }
+
     /// Every opened form as a table for export: a header row (place columns, then each
     /// question's printed number) and one row per household, coded answers with their
     /// Vietnamese labels ("2 — Nữ"). Audited.
@@ -144,32 +208,6 @@ impl Intake {
         let versions = self.form_versions()?;
         let form = versions.current();
         let enumerators = self.enumerator_names()?;
-        // A code's Vietnamese label in the sheet's own version, or none (numbers, text).
-        let label = |version: &forms::Form,
-                     q: &forms::load::Question,
-                     code: &serde_json::Value|
-         -> Option<String> {
-            q.choices
-                .as_ref()
-                .and_then(|list| version.definition.choice_lists.get(list))
-                .and_then(|choices| choices.iter().find(|c| Some(c.code) == code.as_i64()))
-                .map(|c| c.label.vi.clone())
-                .or_else(|| {
-                    let special = &version.definition.special_codes;
-                    match code.as_i64() {
-                        c if c.is_some() && c == special.not_applicable => {
-                            Some("Không áp dụng".into())
-                        }
-                        c if c.is_some() && c == special.no_answer => Some("Không trả lời".into()),
-                        _ => None,
-                    }
-                })
-        };
-        let plain = |v: &serde_json::Value| {
-            v.as_str()
-                .map(String::from)
-                .unwrap_or_else(|| v.to_string())
-        };
         // The columns: the current version's questions in its order, then any question only an
         // older version asked (sheets sealed under it keep their answers). Coded questions get
         // two columns: the code, and its label.
@@ -273,62 +311,10 @@ impl Intake {
             // a number, so a figure recomputed from the export equals the published one.
             let readings = forms::answer::read(version, &sheet.answers);
             for column in &columns {
-                let reading = readings.get(&column.id);
-                let answer = sheet
-                    .answers
-                    .get(&column.id)
-                    .filter(|v| !forms::answer::is_empty(v) || reading.is_some());
-                let marker = reading.and_then(|r| r.marker_vi());
-                let invalid = reading.is_some_and(|r| r.is_anomaly());
-                let mark = answer.and_then(forms::answer::Mark::of);
-                let values: Vec<&serde_json::Value> = match answer {
-                    None => vec![],
-                    Some(_) if mark.is_some() => vec![],
-                    Some(serde_json::Value::Array(codes)) if marker.is_none() => {
-                        codes.iter().collect()
-                    }
-                    Some(v) => vec![v],
-                };
-                let mut raw = values
-                    .iter()
-                    .map(|v| {
-                        if marker.is_some() {
-                            v.to_string()
-                        } else {
-                            plain(v)
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                // A mark where it does not belong ("several boxes" on a multiple choice) is
-                // shown as the mark it is.
-                if let (Some(m), true) = (mark, invalid) {
-                    raw = format!("[{}]", m.label_vi());
-                }
-                row.push(match &marker {
-                    Some(m) if raw.is_empty() => format!("[{m}]"),
-                    Some(m) => format!("[{m}] {raw}"),
-                    None => raw,
-                });
+                let (raw, labels) = cell(version, column, &sheet.answers, &readings);
+                row.push(raw);
                 if coded(column) {
-                    // Labelled as the sheet's version lists its codes.
-                    let q = version.question(&column.id).unwrap_or(column);
-                    // A value that is not one of the codes has no label (8 where «không áp
-                    // dụng» is not allowed is not that).
-                    let labels = if invalid {
-                        String::new()
-                    } else {
-                        values
-                            .iter()
-                            .filter_map(|v| label(version, q, v))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    };
-                    row.push(match (&marker, labels.is_empty()) {
-                        (Some(m), true) => format!("[{m}]"),
-                        (Some(m), false) => format!("[{m}] {labels}"),
-                        (None, _) => labels,
-                    });
+                    row.push(labels);
                 }
             }
             rows.push(row);
@@ -903,4 +889,101 @@ impl Intake {
             }
         }
     }
+}
+
+/// A code's Vietnamese label in the sheet's own version, or none (numbers, text).
+fn code_label(
+    version: &forms::Form,
+    q: &forms::load::Question,
+    code: &serde_json::Value,
+) -> Option<String> {
+    q.choices
+        .as_ref()
+        .and_then(|list| version.definition.choice_lists.get(list))
+        .and_then(|choices| choices.iter().find(|c| Some(c.code) == code.as_i64()))
+        .map(|c| c.label.vi.clone())
+        .or_else(|| {
+            let special = &version.definition.special_codes;
+            match code.as_i64() {
+                c if c.is_some() && c == special.not_applicable => Some("Không áp dụng".into()),
+                c if c.is_some() && c == special.no_answer => Some("Không trả lời".into()),
+                _ => None,
+            }
+        })
+}
+
+/// One answer of a sheet as people read it: (the value as keyed, its codes' labels), each with
+/// the reason in brackets when it does not count («[Câu không áp dụng] 2»). `column` is the
+/// question as the export heads it; the sheet's own `version` reads and labels it.
+pub fn cell(
+    version: &forms::Form,
+    column: &forms::load::Question,
+    answers: &std::collections::BTreeMap<String, serde_json::Value>,
+    readings: &std::collections::BTreeMap<String, forms::answer::Reading>,
+) -> (String, String) {
+    let plain = |v: &serde_json::Value| {
+        v.as_str()
+            .map(String::from)
+            .unwrap_or_else(|| v.to_string())
+    };
+    let reading = readings.get(&column.id);
+    let answer = answers
+        .get(&column.id)
+        .filter(|v| !forms::answer::is_empty(v) || reading.is_some());
+    let marker = reading.and_then(|r| r.marker_vi());
+    let invalid = reading.is_some_and(|r| r.is_anomaly());
+    let mark = answer.and_then(forms::answer::Mark::of);
+    let values: Vec<&serde_json::Value> = match answer {
+        None => vec![],
+        Some(_) if mark.is_some() => vec![],
+        Some(serde_json::Value::Array(codes)) if marker.is_none() => codes.iter().collect(),
+        Some(v) => vec![v],
+    };
+    let mut raw = values
+        .iter()
+        .map(|v| {
+            if marker.is_some() {
+                v.to_string()
+            } else {
+                plain(v)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    // A mark where it does not belong ("several boxes" on a multiple choice) is shown as the
+    // mark it is.
+    if let (Some(m), true) = (mark, invalid) {
+        raw = format!("[{}]", m.label_vi());
+    }
+    let raw = match &marker {
+        Some(m) if raw.is_empty() => format!("[{m}]"),
+        Some(m) => format!("[{m}] {raw}"),
+        None => raw,
+    };
+    // Labelled as the sheet's version lists its codes; a value that is not one of the codes
+    // has no label (8 where «không áp dụng» is not allowed is not that).
+    let q = version.question(&column.id).unwrap_or(column);
+    let labels = if invalid || q.choices.is_none() {
+        String::new()
+    } else {
+        values
+            .iter()
+            .filter_map(|v| code_label(version, q, v))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let labels = match (&marker, labels.is_empty()) {
+        (Some(m), true) => format!("[{m}]"),
+        (Some(m), false) => format!("[{m}] {labels}"),
+        (None, _) => labels,
+    };
+    (raw, labels)
+}
+
+/// A sheet opened for review: (printed number, question, as keyed, codes' labels) per question.
+pub struct ReviewSheet {
+    pub serial: String,
+    pub rows: Vec<(String, String, String, String)>,
+    /// Why the sheet could not be opened, when it could not.
+    pub unopenable: Option<String>,
 }

@@ -15,6 +15,7 @@
 mod centre;
 mod devices;
 mod ministry;
+pub use ministry::ReviewSheet;
 mod people;
 mod supervision;
 mod years;

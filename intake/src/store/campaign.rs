@@ -876,6 +876,27 @@ impl Store for SqlStore {
         self.read(|c| chain_head_in(c, enumerator))
     }
 
+    fn earlier_steps(
+        &self,
+        enumerator: &str,
+        device: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        self.read(|c| {
+            // Counted: accepted at arrival, or accepted later by a supervisor's decision.
+            let mut stmt = c.prepare(
+                "SELECT ev.household_id, ev.body, ev.enumerator_id, en.name
+                 FROM households h JOIN events ev ON ev.household_id = h.id JOIN enumerators en ON en.id = ev.enumerator_id
+                 WHERE h.enumerator_id = ?1 AND ev.device_id <> ?2 AND (ev.status = 'accepted' OR ev.resolution = 'accepted')
+                 ORDER BY h.id, ev.occurred_unix, ev.seq, ev.idx LIMIT ?3",
+            )?;
+            let steps = stmt
+                .query_map(params![enumerator, device, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(steps)
+        })
+    }
+
     fn reassign(
         &self,
         target: &ReassignTarget,
@@ -1382,17 +1403,22 @@ impl Store for SqlStore {
         })
     }
 
-    fn sealed_forms(&self) -> Result<Vec<SealedForm>, StoreError> {
+    fn sealed_forms(&self, household: Option<&str>) -> Result<Vec<SealedForm>, StoreError> {
         self.read(|c| {
-            let mut stmt = c.prepare(
+            // One household's through its index, or every household's.
+            let mut stmt = c.prepare(&format!(
                 "SELECT h.id, h.serial, e.enumerator_id, v.id, cm.id, d.id, d.province_id, e.body, e.device_id, e.seq
                  FROM events e JOIN households h ON h.id = e.household_id
                  JOIN villages v ON v.id = h.village_id JOIN communes cm ON cm.id = v.commune_id JOIN districts d ON d.id = cm.district_id
-                 WHERE e.status = 'accepted' AND e.kind IN ('form_transcribed', 'transcription_verified', 'correction')
+                 WHERE e.status = 'accepted' AND e.kind IN ('form_transcribed', 'transcription_verified', 'correction') {}
                  ORDER BY h.id, e.received_at, e.enumerator_id, e.seq, e.idx",
-            )?;
+                if household.is_some() { "AND e.household_id = ?1" } else { "" }
+            ))?;
             let mut out: Vec<SealedForm> = Vec::new();
-            let mut rows = stmt.query([])?;
+            let mut rows = match household {
+                Some(h) => stmt.query(params![h])?,
+                None => stmt.query([])?,
+            };
             while let Some(r) = rows.next()? {
                 let body: String = r.get(7)?;
                 let event: sync_protocol::Event = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;

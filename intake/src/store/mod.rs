@@ -456,6 +456,16 @@ pub trait Store: Send + Sync + 'static {
     fn place_names(&self) -> Result<HashMap<String, String>, StoreError>;
     fn assignment(&self, enumerator: &str) -> Result<AssignmentData, StoreError>;
     fn chain_head(&self, enumerator: &str) -> Result<ChainHead, StoreError>;
+    /// Counted events on `enumerator`'s households that `device` did not record, by household
+    /// and in the order they happened, at most `limit`: (household, canonical event, recording
+    /// enumerator's id and name).
+    #[allow(clippy::type_complexity)]
+    fn earlier_steps(
+        &self,
+        enumerator: &str,
+        device: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError>;
     /// The receipt given for batch `seq` of `enumerator` when it had this hash, if it was accepted.
     fn stored_receipt(
         &self,
@@ -531,7 +541,8 @@ pub trait Store: Send + Sync + 'static {
     fn event_facts(&self) -> Result<Vec<EventFacts>, StoreError>;
     fn store_ministry_key(&self, sealed: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     fn ministry_key(&self) -> Result<Option<String>, StoreError>;
-    fn sealed_forms(&self) -> Result<Vec<SealedForm>, StoreError>;
+    /// The latest sealed sheet of every household (or of `household` only).
+    fn sealed_forms(&self, household: Option<&str>) -> Result<Vec<SealedForm>, StoreError>;
     fn expected_forms(&self) -> Result<Vec<ExpectedForm>, StoreError>;
     /// Records paper forms arriving (serials as keyed or scanned, duplicates kept).
     fn record_paper(

@@ -842,7 +842,7 @@ pub(super) async fn review_page(
         .map(|s| crate::reconcile::normalize_serial(s))
         .collect();
     let body = html! {
-        p { "Phiếu bị gắn cờ cần đối chiếu với bản giấy trong bưu gói; bản giấy đã đến hay chưa được ghi bên cạnh. Đánh dấu nhiều phiếu rồi duyệt một lần ở cuối trang." }
+        p { "Phiếu bị gắn cờ cần đối chiếu với bản giấy trong bưu gói; bản giấy đã đến hay chưa được ghi bên cạnh. Bấm số phiếu để xem câu trả lời (cần cụm mật khẩu mở phiếu) và duyệt ngay bên cạnh. Đánh dấu nhiều phiếu rồi duyệt một lần ở cuối trang." }
         form #bulk-approve method="post" action="ministry/review/approve" {
             input type="hidden" name="csrf" value=(v.csrf);
         }
@@ -851,7 +851,7 @@ pub(super) async fn review_page(
             tbody { @for f in forms.iter().filter(|f| f.digital) {
                 tr data-household=(f.household) {
                     td { input type="checkbox" form="bulk-approve" name={ "h_" (f.household) } value="yes" aria-label={ "Chọn phiếu " (f.serial) }; }
-                    td { (f.serial) } td.l { (f.village_name) } td.l { (names.get(&f.enumerator).unwrap_or(&f.enumerator)) }
+                    td { a.open-sheet href={ "ministry/review/" (f.household) } title="Xem câu trả lời bên cạnh bản giấy" { (f.serial) } } td.l { (f.village_name) } td.l { (names.get(&f.enumerator).unwrap_or(&f.enumerator)) }
                     td { (if paper.contains(&f.serial) { "đã đến" } else { "chưa đến" }) }
                     td.l.double-keying { @match double_keying.get(f.household.as_str()) {
                         Some(d) if d.mismatches == 0 => { "khớp" }
@@ -868,13 +868,7 @@ pub(super) async fn review_page(
                             @if d == "flagged" && !corrected.contains_key(&f.household) { " " a href={ "ministry/correct/" (f.household) } { "Nhập sửa theo bản giấy" } }
                         }
                     }
-                    td { form method="post" action="ministry/review" {
-                        input type="hidden" name="csrf" value=(v.csrf);
-                        input type="hidden" name="household" value=(f.household);
-                        input name="reason" placeholder="Lý do (khi gắn cờ)" maxlength="2000";
-                        button name="decision" value="approved" { "Duyệt" } " "
-                        button name="decision" value="flagged" { "Gắn cờ" }
-                    } }
+                    td { (decision_form(&v, &f.household)) }
                 }
             } }
         } }
@@ -884,6 +878,137 @@ pub(super) async fn review_page(
         p { button #approve-checked form="bulk-approve" { "Duyệt các phiếu đã đánh dấu" } }
     };
     Ok(page("Duyệt phiếu", Some(&v), body).into_response())
+}
+
+/// The decision buttons of one form, as on the review list.
+fn decision_form(v: &Visitor, household: &str) -> Markup {
+    html! {
+        form.decide method="post" action="ministry/review" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            input type="hidden" name="household" value=(household);
+            input name="reason" placeholder="Lý do (khi gắn cờ)" maxlength="2000";
+            button name="decision" value="approved" { "Duyệt" } " "
+            button name="decision" value="flagged" { "Gắn cờ" }
+        }
+    }
+}
+
+/// One form to review beside its paper: the passphrase box, then its answers and the decision.
+fn sheet_review_view(
+    v: &Visitor,
+    household: &str,
+    serial: &str,
+    sheet: Option<&crate::service::ReviewSheet>,
+    message: Option<&str>,
+) -> Html<String> {
+    let body = html! {
+        p { a href="ministry/review" { "← Về danh sách duyệt phiếu" } }
+        @if let Some(m) = message { p.error role="alert" #message { (m) } }
+        @match sheet {
+            None => {
+                form method="post" action={ "ministry/review/" (household) } {
+                    input type="hidden" name="csrf" value=(v.csrf);
+                    label { "Cụm mật khẩu mở phiếu " input name="passphrase" type="password" required autocomplete="off" autofocus; }
+                    button { "Xem câu trả lời" }
+                }
+                p.muted { "Mỗi lần xem được ghi vào nhật ký." }
+            }
+            Some(s) => {
+                @if let Some(why) = &s.unopenable {
+                    p.error #unopenable { "Không mở được phiếu này: " (why) ". Hãy nhập sửa theo bản giấy." }
+                    p { a href={ "ministry/correct/" (household) } { "Nhập sửa theo bản giấy" } }
+                } @else {
+                    p { "Đối chiếu từng câu với bản giấy. Ô trong ngoặc vuông là câu không được tính vào chỉ số, kèm lý do." }
+                    div.scroll { table #sheet-answers {
+                        thead { tr { th { "Câu" } th { "Nội dung" } th { "Đã nhập" } th { "Nhãn" } } }
+                        tbody { @for (number, label, raw, labels) in &s.rows {
+                            tr { td { (number) } td.l { (label) } td.l.answer { (raw) } td.l { (labels) } }
+                        } }
+                    } }
+                }
+            }
+        }
+        h2 { "Quyết định" }
+        (decision_form(v, household))
+    };
+    page(&format!("Duyệt phiếu số {serial}"), Some(v), body)
+}
+
+/// The serial of a household the centre holds a sheet of, or a page saying there is none.
+async fn reviewable_serial(
+    intake: &Arc<Intake>,
+    v: &Visitor,
+    household: &str,
+) -> Result<Result<String, Response>, IntakeError> {
+    let (i, h) = (intake.clone(), household.to_string());
+    let place = blocking(move || Ok(i.store.household_place(&h)?)).await?;
+    Ok(match place.filter(|(.., has_answers)| *has_answers) {
+        Some((serial, ..)) => Ok(serial),
+        None => {
+            let body = html! {
+                p.error #message { "Hộ này chưa có phiếu nào ở máy chủ nên chưa có gì để duyệt." }
+                p { a href="ministry/review" { "Về trang Duyệt phiếu" } }
+            };
+            Err((
+                StatusCode::NOT_FOUND,
+                page("Không có phiếu để duyệt", Some(v), body),
+            )
+                .into_response())
+        }
+    })
+}
+
+pub(super) async fn sheet_review_page(
+    InCampaign(intake): InCampaign,
+    Signed { v, .. }: Signed<Ministry>,
+    Path((_, household)): Path<(String, String)>,
+) -> Result<Response, IntakeError> {
+    Ok(match reviewable_serial(&intake, &v, &household).await? {
+        Ok(serial) => sheet_review_view(&v, &household, &serial, None, None).into_response(),
+        Err(none) => none,
+    })
+}
+
+pub(super) async fn sheet_review_open(
+    InCampaign(intake): InCampaign,
+    Path((_, household)): Path<(String, String)>,
+    Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>,
+) -> Result<Response, IntakeError> {
+    let serial = match reviewable_serial(&intake, &v, &household).await? {
+        Ok(serial) => serial,
+        Err(none) => return Ok(none),
+    };
+    let (i, by, h) = (intake.clone(), v.account.login.clone(), household.clone());
+    let opened =
+        blocking(move || i.sheet_for_review(&form.passphrase, &by, &from.to_string(), &h)).await;
+    Ok(match opened {
+        Ok(sheet) => {
+            sheet_review_view(&v, &household, &serial, sheet.as_ref(), None).into_response()
+        }
+        Err(IntakeError::MinistryKey(e)) => (
+            StatusCode::UNAUTHORIZED,
+            sheet_review_view(
+                &v,
+                &household,
+                &serial,
+                None,
+                Some(&crate::words::in_vietnamese(&e.to_string())),
+            ),
+        )
+            .into_response(),
+        Err(IntakeError::RateLimited { retry_after_secs }) => {
+            let said = format!(
+                "Nhập sai cụm mật khẩu quá nhiều lần; thử lại sau {} phút.",
+                retry_after_secs.div_ceil(60)
+            );
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                sheet_review_view(&v, &household, &serial, None, Some(&said)),
+            )
+                .into_response()
+        }
+        Err(e) => return Err(e),
+    })
 }
 
 /// Approves every form ticked on the review page, one decision each (audited as such).

@@ -133,6 +133,10 @@ fn campaign_routes(centre: Arc<Centre>) -> Router<Arc<Centre>> {
         )
         .route("/ministry/review/approve", post(ministry::approve_checked))
         .route(
+            "/ministry/review/{household}",
+            get(ministry::sheet_review_page).post(ministry::sheet_review_open),
+        )
+        .route(
             "/ministry/correct/{household}",
             get(ministry::correction_page).post(ministry::correction),
         )
