@@ -22,10 +22,6 @@ fn shot(session: &Session, name: &str) {
 #[test]
 fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_intake() {
     let centre = start_centre();
-    let code = centre
-        .intake
-        .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "e2e")
-        .unwrap();
     // The enumerator's earlier tablet handed out one form before this one replaced it: the
     // new tablet's history of that household shows the step (issue 19 item 2).
     {
@@ -49,6 +45,10 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
             .sync(field_client::RetryPolicy::default(), &mut |_| {})
             .unwrap();
     }
+    let code = centre
+        .intake
+        .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "e2e")
+        .unwrap();
     // WebKit's simulated camera: this machine has none, and the set-up screen opens one.
     let app = App::start_with(&[("FIELDPOST_MOCK_CAMERA", "1")]);
     let s = &app.session;

@@ -12,15 +12,73 @@ use sha2::{Digest, Sha256};
 
 /// How long a session lasts without a new login.
 pub const SESSION_HOURS: i64 = 12;
-/// Wrong passwords allowed within [`LOGIN_WINDOW`]: for one login from one address; for one
-/// login from anywhere (higher, so that an attacker elsewhere cannot lock a user out with five
-/// guesses); from one address for any login (spraying); and in all (spraying from many).
-pub const LOGIN_LIMITS: crate::store::LoginFailures = crate::store::LoginFailures {
-    pair: 5,
-    login: 20,
-    address: 30,
-    total: 300,
+/// A throttle on wrong passwords: the first `free` within [`LOGIN_WINDOW`] cost nothing; after
+/// that each attempt waits `first_wait_secs`, doubled with every further failure, at most
+/// `max_wait_secs`, after the last failure. A delay that grows, never a lock: the right password
+/// gets in as soon as the delay is over (OWASP's authentication guidance).
+#[derive(Debug, Clone, Copy)]
+pub struct Throttle {
+    pub free: u32,
+    pub first_wait_secs: u64,
+    pub max_wait_secs: u64,
+}
+
+impl Throttle {
+    /// Seconds still to wait at `now` after `tally`'s failures.
+    pub fn wait(&self, tally: crate::store::Tally, now: i64) -> u64 {
+        if tally.n < self.free {
+            return 0;
+        }
+        let doublings = (tally.n - self.free).min(20);
+        let delay = (self.first_wait_secs << doublings).min(self.max_wait_secs) as i64;
+        (tally.last + delay - now).max(0) as u64
+    }
+}
+
+/// The login throttles. A browser that logged in to the account before (its known-browser
+/// cookie) passes the account's, the address's and the pair's throttles — an attacker elsewhere
+/// cannot keep its owner out — and is held by its own instead.
+pub struct LoginThrottles {
+    /// One login from one address.
+    pub pair: Throttle,
+    /// One login from anywhere: higher, so that guesses from elsewhere slow its owner late.
+    pub login: Throttle,
+    /// One address, whatever the login (spraying from one place).
+    pub address: Throttle,
+    /// Through one known-browser cookie (a stolen cookie is no free pass).
+    pub browser: Throttle,
+    /// Wrong passwords for names that are no account, from everywhere together: past this,
+    /// such names are refused without a password check (spraying from many places costs no
+    /// CPU). A real account is never held by it.
+    pub unknown_names: u32,
+}
+
+pub const LOGIN_THROTTLES: LoginThrottles = LoginThrottles {
+    pair: Throttle {
+        free: 5,
+        first_wait_secs: 2,
+        max_wait_secs: 15 * 60,
+    },
+    login: Throttle {
+        free: 10,
+        first_wait_secs: 2,
+        max_wait_secs: 15 * 60,
+    },
+    address: Throttle {
+        free: 30,
+        first_wait_secs: 2,
+        max_wait_secs: 15 * 60,
+    },
+    browser: Throttle {
+        free: 10,
+        first_wait_secs: 2,
+        max_wait_secs: 15 * 60,
+    },
+    unknown_names: 300,
 };
+/// The cookie that marks a browser an account logged in from; a year.
+pub const KNOWN_BROWSER_COOKIE: &str = "fp_browser";
+pub const KNOWN_BROWSER_DAYS: i64 = 365;
 pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// Longer login names are refused at once (and never stored whole).
 pub const LOGIN_MAX_CHARS: usize = 64;

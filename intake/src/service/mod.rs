@@ -17,6 +17,7 @@ mod devices;
 mod ministry;
 pub use ministry::ReviewSheet;
 mod people;
+pub use people::LoggedIn;
 mod supervision;
 mod years;
 

@@ -1,52 +1,86 @@
-//! People at the centre: logging in (with the limits of `accounts::LOGIN_LIMITS`), and the
+//! People at the centre: logging in (slowed by `accounts::LOGIN_THROTTLES`), and the
 //! accounts admins keep — saved, disabled, deleted, every change audited.
 
 #[allow(unused_imports)]
 use super::*;
 
+/// A login let in: the session cookie's value, and a known-browser cookie to set when the
+/// browser had none for this account.
+pub struct LoggedIn {
+    pub session: String,
+    pub new_browser: Option<String>,
+}
+
 impl Centre {
-    /// Checks a login and opens a fresh session; returns the cookie value. Every attempt is in
-    /// the audit log. Wrong passwords are limited per login and address, per login, per address
-    /// and in all (see [`crate::accounts::LOGIN_LIMITS`]); the counts are kept in the store, so
-    /// they hold across restarts. Past a limit even the right password is refused for a while.
+    /// Checks a login and opens a fresh session; returns the session cookie's value, and a new
+    /// known-browser cookie when this browser had none for the account. Every attempt is in the
+    /// audit log. Wrong passwords slow further attempts (see [`crate::accounts::LOGIN_THROTTLES`]);
+    /// the counts are kept in the store, so they hold across restarts and processes.
     pub fn log_in(
         &self,
         login: &str,
         password: &str,
         address: &str,
-    ) -> Result<String, IntakeError> {
+        browser_cookie: Option<&str>,
+    ) -> Result<LoggedIn, IntakeError> {
         let now = Utc::now();
         let wrong = || IntakeError::Unauthenticated("wrong login or password".into());
         let login = login.trim();
         let window = crate::accounts::LOGIN_WINDOW.as_secs() as i64;
         let since = now.timestamp() - window;
-        let failures = self.accounts().login_failures(login, address, since)?;
-        let limits = crate::accounts::LOGIN_LIMITS;
-        if failures.pair >= limits.pair
-            || failures.login >= limits.login
-            || failures.address >= limits.address
-            || failures.total >= limits.total
-        {
+        let account = if login.chars().count() > crate::accounts::LOGIN_MAX_CHARS {
+            None
+        } else {
+            self.accounts().account(login)?
+        };
+        let browser = browser_cookie.map(crate::accounts::token_hash);
+        let failure = crate::store::LoginFailure {
+            login,
+            address,
+            known: account.is_some(),
+            browser: browser.as_deref(),
+        };
+        let failures = self.accounts().login_failures(failure, since)?;
+        let throttles = &crate::accounts::LOGIN_THROTTLES;
+        let t = now.timestamp();
+        // A browser this account logged in from before, not itself under a flood of guesses.
+        let trusted = match &browser {
+            Some(hash) if account.is_some() => {
+                self.accounts().known_browser(hash, login)?
+                    && throttles.browser.wait(failures.browser, t) == 0
+            }
+            _ => false,
+        };
+        let wait = if trusted {
+            0
+        } else if account.is_none() && failures.unknown_names.n >= throttles.unknown_names {
+            // Names that are no account, past the budget of all of them: not worth a check.
+            window as u64
+        } else {
+            [
+                throttles.pair.wait(failures.pair, t),
+                throttles.login.wait(failures.login, t),
+                throttles.address.wait(failures.address, t),
+            ]
+            .into_iter()
+            .max()
+            .unwrap_or(0)
+        };
+        if wait > 0 {
             self.audit_refusal(
                 login,
                 address,
                 &format!("too many wrong passwords: {failures:?}"),
             )?;
             return Err(IntakeError::RateLimited {
-                retry_after_secs: window as u64,
+                retry_after_secs: wait,
             });
         }
-        let account = if login.chars().count() > crate::accounts::LOGIN_MAX_CHARS {
-            None
-        } else {
-            self.accounts().account(login)?
-        };
         if !crate::accounts::verify_password(
             account.as_ref().and_then(|a| a.password_hash.as_deref()),
             password,
         ) {
-            self.accounts()
-                .record_login_failure(login, address, now.timestamp(), since)?;
+            self.accounts().record_login_failure(failure, t, since)?;
             self.accounts().audit(
                 login,
                 None,
@@ -69,6 +103,15 @@ impl Centre {
             // The right password of a locked account: say it is locked, not that it is wrong.
             return Err(IntakeError::Unauthenticated("account_disabled".into()));
         }
+        // The browser is remembered for this account: by the cookie it has, or a new one.
+        let (hash, new_browser) = match browser {
+            Some(hash) => (hash, None),
+            None => {
+                let cookie = crate::accounts::new_token();
+                (crate::accounts::token_hash(&cookie), Some(cookie))
+            }
+        };
+        self.accounts().remember_browser(&hash, login, t)?;
         let token = crate::accounts::new_token();
         let csrf = crate::accounts::new_token();
         self.accounts().create_session(
@@ -80,7 +123,10 @@ impl Centre {
         )?;
         self.accounts()
             .audit(login, None, "login", "", address, now)?;
-        Ok(token)
+        Ok(LoggedIn {
+            session: token,
+            new_browser,
+        })
     }
 
     /// Audits a refused login once per login and address and window.

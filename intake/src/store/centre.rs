@@ -200,17 +200,20 @@ impl CentreStore for SqlCentre {
 
     fn record_login_failure(
         &self,
-        login: &str,
-        address: &str,
+        failure: LoginFailure<'_>,
         at: i64,
         forget_before: i64,
     ) -> Result<(), StoreError> {
-        let (login, address) = (bounded(login, AUDIT_LOGIN_MAX), address.to_string());
+        let (login, address) = (
+            bounded(failure.login, AUDIT_LOGIN_MAX),
+            failure.address.to_string(),
+        );
+        let (known, browser) = (failure.known as i64, failure.browser.map(String::from));
         self.write(move |tx| {
             tx.execute("DELETE FROM login_failures WHERE at < ?1", [forget_before])?;
             tx.execute(
-                "INSERT INTO login_failures (at, login, address) VALUES (?1, ?2, ?3)",
-                params![at, login, address],
+                "INSERT INTO login_failures (at, login, address, known, browser) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![at, login, address, known, browser],
             )?;
             Ok(())
         })
@@ -218,19 +221,62 @@ impl CentreStore for SqlCentre {
 
     fn login_failures(
         &self,
-        login: &str,
-        address: &str,
+        failure: LoginFailure<'_>,
         since: i64,
     ) -> Result<LoginFailures, StoreError> {
-        let login = bounded(login, AUDIT_LOGIN_MAX);
+        let (login, address) = (
+            bounded(failure.login, AUDIT_LOGIN_MAX),
+            failure.address.to_string(),
+        );
+        let browser = failure.browser.unwrap_or("").to_string();
         self.read(|c| {
-            let count = |sql: &str, p: &[&dyn ToVal]| -> Result<u32, StoreError> { Ok(c.prepare_cached(sql)?.query_row(p, |r| r.get(0))?) };
+            let tally = |sql: &str, p: &[&dyn ToVal]| -> Result<Tally, StoreError> {
+                Ok(c.prepare_cached(&format!(
+                    "SELECT COUNT(*), COALESCE(MAX(at), 0) FROM login_failures WHERE {sql}"
+                ))?
+                .query_row(p, |r| {
+                    Ok(Tally {
+                        n: r.get(0)?,
+                        last: r.get(1)?,
+                    })
+                })?)
+            };
             Ok(LoginFailures {
-                pair: count("SELECT COUNT(*) FROM login_failures WHERE login = ?1 AND address = ?2 AND at >= ?3", &[&login, &address, &since])?,
-                login: count("SELECT COUNT(*) FROM login_failures WHERE login = ?1 AND at >= ?2", &[&login, &since])?,
-                address: count("SELECT COUNT(*) FROM login_failures WHERE address = ?1 AND at >= ?2", &[&address, &since])?,
-                total: count("SELECT COUNT(*) FROM login_failures WHERE at >= ?1", &[&since])?,
+                pair: tally(
+                    "login = ?1 AND address = ?2 AND at >= ?3",
+                    &[&login, &address, &since],
+                )?,
+                login: tally("login = ?1 AND at >= ?2", &[&login, &since])?,
+                address: tally("address = ?1 AND at >= ?2", &[&address, &since])?,
+                browser: tally("browser = ?1 AND at >= ?2", &[&browser, &since])?,
+                unknown_names: tally("known = 0 AND at >= ?1", &[&since])?,
             })
+        })
+    }
+
+    fn known_browser(&self, token_hash: &str, login: &str) -> Result<bool, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM known_browsers WHERE token_hash = ?1 AND login = ?2)",
+                params![token_hash, login],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    fn remember_browser(&self, token_hash: &str, login: &str, at: i64) -> Result<(), StoreError> {
+        let (t, l) = (token_hash.to_string(), login.to_string());
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO known_browsers (token_hash, login, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (token_hash, login) DO NOTHING",
+                params![t, l, at],
+            )?;
+            tx.execute(
+                "DELETE FROM known_browsers WHERE login = ?1 AND token_hash NOT IN
+                   (SELECT token_hash FROM known_browsers WHERE login = ?1 ORDER BY created_at DESC, token_hash LIMIT ?2)",
+                params![l, KNOWN_BROWSERS_PER_ACCOUNT],
+            )?;
+            Ok(())
         })
     }
 

@@ -142,14 +142,34 @@ pub struct AssignmentData {
     pub resolved: Vec<sync_protocol::assignment::ResolvedRejection>,
 }
 
-/// Recent wrong passwords: for this login from this address, for this login from anywhere, from
-/// this address for any login, and in all.
+/// Recent wrong passwords, each counted with the time of the last: for this login from this
+/// address, for this login from anywhere, from this address for any login, through this
+/// known-browser cookie, and for names that are no account, in all.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoginFailures {
-    pub pair: u32,
-    pub login: u32,
-    pub address: u32,
-    pub total: u32,
+    pub pair: Tally,
+    pub login: Tally,
+    pub address: Tally,
+    pub browser: Tally,
+    pub unknown_names: Tally,
+}
+
+/// How many wrong passwords, and when the last was (Unix seconds; 0 for none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub n: u32,
+    pub last: i64,
+}
+
+/// One wrong password as the throttles count it.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginFailure<'a> {
+    pub login: &'a str,
+    pub address: &'a str,
+    /// The login names an account.
+    pub known: bool,
+    /// The SHA-256 of the known-browser cookie it came with.
+    pub browser: Option<&'a str>,
 }
 
 /// Which audit rows an admin asks for; empty fields match everything. Times are RFC 3339.
@@ -171,6 +191,8 @@ pub struct AuditFilter {
 /// The longest login name and detail an audit row keeps: whatever arrives from outside (a
 /// 1 MB "login name") is cut there, so failed attempts cannot fill the disk.
 pub const AUDIT_LOGIN_MAX: usize = 128;
+/// Browsers remembered per account (a person's phone, office computer, home computer …).
+pub const KNOWN_BROWSERS_PER_ACCOUNT: i64 = 20;
 pub const AUDIT_DETAIL_MAX: usize = 1000;
 
 /// `text` cut to at most `max` characters, marked with "…" when cut.
@@ -675,18 +697,22 @@ pub trait CentreStore: Send + Sync + 'static {
     /// Records a wrong password, and forgets those before `forget_before` (Unix seconds).
     fn record_login_failure(
         &self,
-        login: &str,
-        address: &str,
+        failure: LoginFailure<'_>,
         at: i64,
         forget_before: i64,
     ) -> Result<(), StoreError>;
-    /// Wrong passwords since `since` (Unix seconds), counted four ways.
+    /// Wrong passwords since `since` (Unix seconds), counted five ways (`failure.known` is
+    /// not read).
     fn login_failures(
         &self,
-        login: &str,
-        address: &str,
+        failure: LoginFailure<'_>,
         since: i64,
     ) -> Result<LoginFailures, StoreError>;
+    /// Whether the browser whose cookie hashes to `token_hash` logged in to `login` before.
+    fn known_browser(&self, token_hash: &str, login: &str) -> Result<bool, StoreError>;
+    /// Remembers a browser an account logged in from; an account keeps its newest
+    /// [`KNOWN_BROWSERS_PER_ACCOUNT`].
+    fn remember_browser(&self, token_hash: &str, login: &str, at: i64) -> Result<(), StoreError>;
     /// Disables (or enables again) an account; either way its sessions end.
     fn set_account_disabled(
         &self,

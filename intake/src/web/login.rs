@@ -92,34 +92,56 @@ pub(super) async fn login(
     let address = from.to_string();
     let next = form.next.clone();
     let c = centre.clone();
-    let outcome =
-        tokio::task::spawn_blocking(move || c.log_in(&form.login, &form.password, &address))
-            .await
-            .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
+    let browser = cookie(&headers, accounts::KNOWN_BROWSER_COOKIE)
+        .filter(|b| b.len() <= 128)
+        .map(String::from);
+    let outcome = tokio::task::spawn_blocking(move || {
+        c.log_in(&form.login, &form.password, &address, browser.as_deref())
+    })
+    .await
+    .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
     match outcome {
-        Ok(token) => Ok((
-            StatusCode::SEE_OTHER,
-            [
-                (
-                    header::SET_COOKIE,
-                    set_cookie(
-                        &centre,
-                        SESSION_COOKIE,
-                        &token,
-                        accounts::SESSION_HOURS * 3600,
+        Ok(done) => {
+            let mut response = (
+                StatusCode::SEE_OTHER,
+                [
+                    (
+                        header::SET_COOKIE,
+                        set_cookie(
+                            &centre,
+                            SESSION_COOKIE,
+                            &done.session,
+                            accounts::SESSION_HOURS * 3600,
+                        ),
                     ),
-                ),
-                (
-                    header::LOCATION,
-                    return_to(&next).unwrap_or("/").to_string(),
-                ),
-            ],
-        )
-            .into_response()),
+                    (
+                        header::LOCATION,
+                        return_to(&next).unwrap_or("/").to_string(),
+                    ),
+                ],
+            )
+                .into_response();
+            if let Some(browser) = done.new_browser {
+                let known = set_cookie(
+                    &centre,
+                    accounts::KNOWN_BROWSER_COOKIE,
+                    &browser,
+                    accounts::KNOWN_BROWSER_DAYS * 86_400,
+                );
+                if let Ok(value) = header::HeaderValue::from_str(&known) {
+                    response.headers_mut().append(header::SET_COOKIE, value);
+                }
+            }
+            Ok(response)
+        }
         Err(IntakeError::RateLimited { retry_after_secs }) => {
+            let wait = if retry_after_secs < 60 {
+                format!("{retry_after_secs} giây")
+            } else {
+                format!("{} phút", retry_after_secs.div_ceil(60))
+            };
             let m = format!(
-                "Đăng nhập sai quá nhiều lần; thử lại sau {} phút.",
-                retry_after_secs.div_ceil(60)
+                "Đăng nhập sai quá nhiều lần; thử lại sau {wait}. Trình duyệt đã từng đăng nhập tài khoản này thì không phải chờ."
             );
             Ok(login_form(
                 &centre,

@@ -1,0 +1,16 @@
+-- Growing delays instead of hard locks (issue 20): whether a wrong password named an account
+-- (a global budget holds only for names that are no account), and the known-browser cookie it
+-- came with, if any (a browser that logged in to an account before passes that account's own
+-- throttle, within a budget of its own).
+ALTER TABLE login_failures ADD COLUMN known BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE login_failures ADD COLUMN browser TEXT;
+CREATE INDEX login_failures_browser ON login_failures(browser, at);
+-- Browsers an account logged in from: the cookie's SHA-256, never the cookie itself. One
+-- browser may be known to several accounts (a shared office computer).
+CREATE TABLE known_browsers (
+    token_hash TEXT NOT NULL,
+    login TEXT NOT NULL REFERENCES accounts(login) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,          -- Unix seconds
+    PRIMARY KEY (token_hash, login)
+);
+CREATE INDEX known_browsers_login ON known_browsers(login, created_at);
