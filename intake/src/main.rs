@@ -270,6 +270,10 @@ enum Command {
         /// Connections served at once; more wait in the kernel's queue.
         #[arg(long, default_value_t = 1000)]
         max_connections: usize,
+        /// Connections one address may hold at once (a --trusted-proxy is not held to it);
+        /// more are closed as they come.
+        #[arg(long, default_value_t = 100)]
+        max_connections_per_address: usize,
     },
 }
 
@@ -644,6 +648,7 @@ fn run(cli: Cli) -> Result<(), String> {
             body_min_rate,
             body_grace_secs,
             max_connections,
+            max_connections_per_address,
         } => {
             // An operator reads a few plain lines: what is served where, and warnings. Colour
             // only on a terminal (a file or the journal gets no escape codes); migrations and PostgreSQL's
@@ -674,6 +679,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 body_grace: std::time::Duration::from_secs(body_grace_secs),
                 body_min_bytes_per_sec: body_min_rate,
                 max_connections,
+                max_connections_per_address,
                 ..intake::serve::Limits::default()
             };
             let mut centre = place.open()?;
@@ -684,7 +690,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 None => None,
             };
             centre.secure_cookies = secure_cookies || tls.is_some();
-            centre.trusted_proxies = trusted_proxies;
+            centre.trusted_proxies = trusted_proxies.clone();
             let centre = Arc::new(centre);
             let campaigns: Vec<String> = centre
                 .entries()
@@ -701,7 +707,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;
                 };
-                intake::serve::serve(listener, intake::http::router(centre), limits, tls, shutdown).await.map_err(|e| e.to_string())
+                intake::serve::serve_behind(listener, intake::http::router(centre), limits, tls, &trusted_proxies, shutdown).await.map_err(|e| e.to_string())
             })
         }
     }

@@ -9,6 +9,9 @@
 //! - a connection that moves **no byte** either way for [`Limits::idle_timeout`] is closed
 //!   (idle keep-alive, stalled bodies, clients that stop reading their response);
 //! - at most [`Limits::max_connections`] are served at once; more wait in the kernel's queue;
+//! - at most [`Limits::max_connections_per_address`] from one address (a trusted proxy, which
+//!   carries many people's connections, excepted): one address trickling headers on a thousand
+//!   connections closes its own extra ones, not everybody's door;
 //! - with `--tls-cert`/`--tls-key`, TLS (rustls) with a handshake deadline, and HSTS.
 //!
 //! Every response also carries the security headers (see [`security_headers`]).
@@ -40,6 +43,8 @@ pub struct Limits {
     pub body_grace: Duration,
     pub body_min_bytes_per_sec: u64,
     pub max_connections: usize,
+    /// Connections held at once from one address; more are closed as they come.
+    pub max_connections_per_address: usize,
     pub tls_handshake_timeout: Duration,
 }
 
@@ -52,6 +57,9 @@ impl Default for Limits {
             // 40 kbit/s is 5,000 bytes/s; a fifth of that leaves room for a poor 2G cell.
             body_min_bytes_per_sec: 1_000,
             max_connections: 1_000,
+            // An office or a post office behind one NAT address: dozens of people, each a few
+            // connections. A tenth of the whole leaves the rest for everyone else.
+            max_connections_per_address: 100,
             tls_handshake_timeout: Duration::from_secs(20),
         }
     }
@@ -108,6 +116,20 @@ pub async fn serve(
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_behind(listener, router, limits, tls, &[], shutdown).await
+}
+
+/// [`serve`], with the addresses of trusted proxies, whose connections are many people's and
+/// are not held to [`Limits::max_connections_per_address`].
+pub async fn serve_behind(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    proxies: &[std::net::IpAddr],
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let per_address = PerAddress::new(limits.max_connections_per_address, proxies);
     raise_open_file_limit();
     wipe_freed_memory();
     let router = security_headers(router, tls.is_some())
@@ -130,10 +152,17 @@ pub async fn serve(
             },
             () = &mut shutdown => return Ok(()),
         };
+        let Some(held) = per_address.take(peer.ip()) else {
+            // Over its address's share: closed at once, its slot back for everyone else.
+            tracing::debug!(%peer, "connection closed: too many from one address");
+            drop(tcp);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let (router, tls) = (router.clone(), tls.clone());
         tokio::spawn(async move {
             let _slot = slot;
+            let _held = held;
             let mut timed = tokio_io_timeout::TimeoutStream::new(tcp);
             timed.set_read_timeout(Some(limits.idle_timeout));
             timed.set_write_timeout(Some(limits.idle_timeout));
@@ -171,6 +200,64 @@ pub async fn serve(
                 tracing::debug!(%peer, error = %e, "connection ended");
             }
         });
+    }
+}
+
+/// Connections held per address, bounded in memory by the connections themselves (an address
+/// with none is forgotten).
+#[derive(Clone)]
+struct PerAddress {
+    most: usize,
+    exempt: Arc<Vec<std::net::IpAddr>>,
+    held: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+/// One held connection; let go when dropped.
+struct Held {
+    address: Option<std::net::IpAddr>,
+    held: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+impl PerAddress {
+    fn new(most: usize, exempt: &[std::net::IpAddr]) -> Self {
+        PerAddress {
+            most,
+            exempt: Arc::new(exempt.to_vec()),
+            held: Default::default(),
+        }
+    }
+
+    /// A place for one more connection from `address`, or `None` when it holds its share.
+    fn take(&self, address: std::net::IpAddr) -> Option<Held> {
+        if self.exempt.contains(&address) {
+            return Some(Held {
+                address: None,
+                held: self.held.clone(),
+            });
+        }
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let n = held.entry(address).or_default();
+        if *n >= self.most {
+            return None;
+        }
+        *n += 1;
+        Some(Held {
+            address: Some(address),
+            held: self.held.clone(),
+        })
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let Some(address) = self.address else { return };
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = held.get_mut(&address) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&address);
+            }
+        }
     }
 }
 

@@ -206,4 +206,26 @@ async fn the_campaign_menu_leads_to_the_comparison_and_no_link_leads_to_a_page_n
     );
     // The campaign double-keys: each card counts the checked forms too.
     assert!(progress.contains("<dt>Đã kiểm tra</dt>"), "{progress}");
+
+    // Issue 20 item 10: a wrong method on a ministry page is 405 only to the ministry; to a
+    // supervisor or a stranger it is 404, like a page that does not exist.
+    let delete = |session: Option<String>, path: &'static str| {
+        let url = format!("{}{path}", server.base);
+        async move {
+            let mut request = client().delete(url);
+            if let Some(s) = session {
+                request = request.header(reqwest::header::COOKIE, format!("fp_session={s}"));
+            }
+            request.send().await.unwrap().status().as_u16()
+        }
+    };
+    let anomalies = "/c/qt-sipas-2024/ministry/anomalies";
+    assert_eq!(delete(Some(session.clone()), anomalies).await, 405);
+    assert_eq!(delete(Some(supervisor.clone()), anomalies).await, 404);
+    assert_eq!(delete(None, anomalies).await, 404);
+    assert_eq!(delete(Some(supervisor.clone()), "/admin").await, 404);
+    assert_eq!(
+        delete(Some(supervisor), "/c/qt-sipas-2024/progress").await,
+        405
+    );
 }

@@ -150,8 +150,13 @@ fn item_7_slowloris_and_slow_bodies_are_closed_while_health_checks_are_served() 
             });
             slow_bodies.push(tokio::spawn(async move { closed_within(reader, Duration::from_secs(15)).await }));
         }
-        // Health checks are answered while all of that is open.
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+        // Health checks (from another address: one address holds at most its share) are
+        // answered while all of that is open.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+            .build()
+            .unwrap();
         let mut slowest_health = Duration::ZERO;
         for _ in 0..5 {
             let started = Instant::now();
@@ -173,6 +178,86 @@ fn item_7_slowloris_and_slow_bodies_are_closed_while_health_checks_are_served() 
             slowest_body = slowest_body.max(closed);
         }
         println!("{}: 500 slowloris closed within {slowest_header:?} (header timeout 3 s); 50 slow bodies within {slowest_body:?} (grace 2 s, 1,000 B/s); health p100 {slowest_health:?}", binary());
+    });
+}
+
+/// Issue 20 item 3: ~1,050 header-trickling connections from one address, reopened as they
+/// were closed, made health probes time out. Now one address holds at most its share
+/// (`--max-connections-per-address`): its extra connections are closed as they come, and other
+/// addresses' devices and pages are served while it holds its maximum.
+#[test]
+fn one_address_holding_its_maximum_starves_no_one_else() {
+    intake::serve::raise_open_file_limit();
+    let server = serve(&[
+        "--header-timeout-secs",
+        "30",
+        "--max-connections",
+        "200",
+        "--max-connections-per-address",
+        "50",
+    ]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let addr = address(&server.base);
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut attackers = Vec::new();
+        // 300 trickling connections from 127.0.0.1, each reopened whenever it is closed.
+        for i in 0..300 {
+            let (addr, open, stop) = (addr.clone(), open.clone(), stop.clone());
+            attackers.push(tokio::spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let Ok(mut s) = TcpStream::connect(&addr).await else { continue };
+                    if s.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n").await.is_err() {
+                        continue;
+                    }
+                    open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let mut buf = [0u8; 64];
+                    let mut n = 0u64;
+                    loop {
+                        tokio::select! {
+                            read = s.read(&mut buf) => if matches!(read, Ok(0) | Err(_)) { break },
+                            () = tokio::time::sleep(Duration::from_millis(500)) => {
+                                n += 1;
+                                if s.write_all(format!("X-Drip-{i}: {n}\r\n").as_bytes()).await.is_err() { break }
+                            }
+                        }
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) { break }
+                    }
+                    open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let held = open.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(held <= 60, "one address holds {held} connections (its share is 50)");
+        // Devices and people elsewhere are served all along.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+            .build()
+            .unwrap();
+        let mut slowest = Duration::ZERO;
+        for _ in 0..5 {
+            for (path, status) in [("/v1/health", 200), ("/login", 200), ("/v1/assignment", 401)] {
+                let started = Instant::now();
+                let r = http
+                    .get(format!("{}{path}", server.base))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{path} was not served while one address held its maximum: {e}"));
+                assert_eq!(r.status().as_u16(), status, "{path}");
+                slowest = slowest.max(started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(slowest < Duration::from_secs(2), "served in {slowest:?}");
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for a in attackers {
+            a.abort();
+        }
+        println!("{}: one address held {held} of its 50; others served within {slowest:?}", binary());
     });
 }
 

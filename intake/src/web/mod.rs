@@ -74,8 +74,33 @@ pub fn routes(centre: Arc<Centre>) -> Router<Arc<Centre>> {
         .route("/c/{campaign}/", get(home::campaign_with_slash))
         .nest("/c/{campaign}", campaign_routes(centre.clone()))
         .fallback(|| async { IntakeError::NotFound })
-        .method_not_allowed_fallback(|| async { IntakeError::MethodNotAllowed })
+        .method_not_allowed_fallback(wrong_method)
         .layer(axum::middleware::from_fn_with_state(centre, door::identify))
+}
+
+/// A wrong method on a page: 405 only to whom the page is for; to anyone else 404, as for a
+/// path that does not exist (the answer does not tell that the page is there).
+async fn wrong_method(request: axum::extract::Request) -> IntakeError {
+    use door::Audience;
+    let path = request.uri().path();
+    let role = request
+        .extensions()
+        .get::<door::Visitor>()
+        .map(|v| v.account.role);
+    let admitted = role.is_some_and(|role| {
+        if path.starts_with("/admin") || path.contains("/devices") {
+            door::Admins::admits(role)
+        } else if path.contains("/ministry/") {
+            door::Ministry::admits(role)
+        } else {
+            door::Staff::admits(role)
+        }
+    });
+    if admitted {
+        IntakeError::MethodNotAllowed
+    } else {
+        IntakeError::NotFound
+    }
 }
 
 /// One campaign's pages; every path here is under `/c/<campaign>`.
