@@ -97,22 +97,27 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// A device-signed request, handed to the intake of the device's campaign.
+/// A device-signed request, handed to the intake of the device's campaign. A refused one is
+/// audited (see [`Centre::audit_device_refusal`]).
 async fn authenticated<T: Send + 'static>(
     centre: Arc<Centre>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     then: impl FnOnce(&Intake, &crate::store::DeviceRecord) -> Result<T, IntakeError> + Send + 'static,
 ) -> Result<T, IntakeError> {
+    let peer = client_ip(extensions.get::<ConnectInfo<SocketAddr>>().cloned());
     blocking(move || {
-        let (intake, device) = centre.authenticate(
-            header(&headers, api::HEADER_DEVICE),
-            header(&headers, api::HEADER_TIME),
-            header(&headers, api::HEADER_SIGNATURE),
-            method.as_str(),
-            uri.path(),
-        )?;
+        let (intake, device) = centre
+            .authenticate(
+                header(&headers, api::HEADER_DEVICE),
+                header(&headers, api::HEADER_TIME),
+                header(&headers, api::HEADER_SIGNATURE),
+                method.as_str(),
+                uri.path(),
+            )
+            .inspect_err(|e| centre.audit_device_refusal("device_refused", e, peer))?;
         then(&intake, &device)
     })
     .await
@@ -124,10 +129,11 @@ async fn assignment(
     State(centre): State<Arc<Centre>>,
     method: Method,
     uri: Uri,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
 ) -> Result<axum::response::Response, IntakeError> {
     let held = header(&headers, "if-none-match").map(|v| v.trim_matches('"').to_string());
-    let (doc, tag) = authenticated(centre, method, uri, headers, move |i, d| {
+    let (doc, tag) = authenticated(centre, method, uri, headers, extensions, move |i, d| {
         i.assignment_unless(d, held.as_deref())
     })
     .await?;
@@ -145,9 +151,10 @@ async fn form_definition(
     axum::extract::Path(sha256): axum::extract::Path<String>,
     method: Method,
     uri: Uri,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
 ) -> Result<axum::response::Response, IntakeError> {
-    let bytes = authenticated(centre, method, uri, headers, move |i, _| {
+    let bytes = authenticated(centre, method, uri, headers, extensions, move |i, _| {
         i.form_definition(&sha256)
     })
     .await?;
@@ -163,10 +170,14 @@ async fn earlier_work(
     State(centre): State<Arc<Centre>>,
     method: Method,
     uri: Uri,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, IntakeError> {
     Ok(Json(
-        authenticated(centre, method, uri, headers, |i, d| i.earlier_work(d)).await?,
+        authenticated(centre, method, uri, headers, extensions, |i, d| {
+            i.earlier_work(d)
+        })
+        .await?,
     ))
 }
 
@@ -174,19 +185,30 @@ async fn chain(
     State(centre): State<Arc<Centre>>,
     method: Method,
     uri: Uri,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, IntakeError> {
     Ok(Json(
-        authenticated(centre, method, uri, headers, |i, d| i.chain_head(d)).await?,
+        authenticated(centre, method, uri, headers, extensions, |i, d| {
+            i.chain_head(d)
+        })
+        .await?,
     ))
 }
 
 async fn batches(
     State(centre): State<Arc<Centre>>,
+    extensions: axum::http::Extensions,
     body: Body,
 ) -> Result<impl IntoResponse, IntakeError> {
+    let peer = client_ip(extensions.get::<ConnectInfo<SocketAddr>>().cloned());
     let frame = read_body(body, limits::MAX_FRAME_BYTES).await?;
-    let (receipt, new) = blocking(move || centre.ingest(&frame, Utc::now())).await?;
+    let (receipt, new) = blocking(move || {
+        centre
+            .ingest(&frame, Utc::now())
+            .inspect_err(|e| centre.audit_device_refusal("batch_refused", e, peer))
+    })
+    .await?;
     Ok((
         if new {
             StatusCode::CREATED

@@ -173,6 +173,19 @@ pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
     ("refused_forbidden", "Từ chối: không được phép"),
     ("refused_role", "Từ chối: sai vai trò"),
     ("refused_csrf", "Từ chối: biểu mẫu cũ hoặc giả"),
+    (
+        "refused_form_unreadable",
+        "Từ chối: biểu mẫu thiếu ô hoặc không đọc được",
+    ),
+    (
+        "enrollment_refused",
+        "Từ chối đăng ký máy (mã sai, đã dùng hoặc thử quá nhiều)",
+    ),
+    (
+        "device_refused",
+        "Từ chối yêu cầu của máy (chữ ký, máy lạ, máy đã thu hồi)",
+    ),
+    ("batch_refused", "Từ chối lô dữ liệu của máy"),
     ("refused_campaign", "Từ chối: đợt khảo sát không được giao"),
     ("campaign_imported", "Nhập đợt khảo sát"),
     ("form_added", "Thêm phiên bản phiếu"),

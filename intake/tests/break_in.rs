@@ -1214,3 +1214,98 @@ async fn the_whole_audit_log_is_reachable_page_by_page_and_in_its_csv() {
         "the whole range"
     );
 }
+
+/// Issue 20 item 5: device refusals (wrong enrollment codes, unknown devices, bad batch
+/// signatures) were only in the server log, and forms posted without their fields (422) were
+/// not audited. Now each is audited, and a flood of one is one row that counts.
+#[tokio::test(flavor = "multi_thread")]
+async fn item_20_5_device_refusals_and_unreadable_forms_are_audited_a_flood_as_one_counted_row() {
+    let server = setup().await;
+    let key = DeviceKey::generate(&mut rand::rngs::OsRng);
+    for _ in 0..5 {
+        server.enroll_raw("AAAA-BBBB-CCCC", &key).await;
+    }
+    let unknown = uuid::Uuid::now_v7();
+    let http = client();
+    let chain = |n: i64| {
+        let http = http.clone();
+        let url = format!("{}{}", server.base, sync_protocol::api::PATH_CHAIN);
+        let key = &key;
+        async move {
+            let mut request = http.get(url);
+            let _ = n;
+            let t = chrono::Utc::now().timestamp();
+            for (name, value) in sync_protocol::api::sign_request(
+                key,
+                unknown,
+                "GET",
+                sync_protocol::api::PATH_CHAIN,
+                t,
+            ) {
+                request = request.header(name, value);
+            }
+            request.send().await.unwrap().status().as_u16()
+        }
+    };
+    for n in 0..200 {
+        assert_eq!(chain(n).await, 401);
+    }
+    let session = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
+    let forged = |session: String| {
+        let http = http.clone();
+        let url = format!("{}/c/qt-sipas-2024/ministry/review", server.base);
+        async move {
+            http.post(url)
+                .header(header::COOKIE, format!("fp_session={session}"))
+                .form(&[("household", "x")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for _ in 0..50 {
+        assert_eq!(
+            forged(session.clone()).await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    // One more of each after a second: what was held back reaches the row.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    server.enroll_raw("AAAA-BBBB-CCCC", &key).await;
+    chain(0).await;
+    forged(session.clone()).await;
+    let log = server.centre.accounts().audit_log(500).unwrap();
+    let rows = |action: &str| -> Vec<&intake::store::AuditEntry> {
+        log.iter().filter(|e| e.action == action).collect()
+    };
+    let enrollments = rows("enrollment_refused");
+    assert_eq!(enrollments.len(), 1, "{enrollments:?}");
+    assert!(
+        enrollments[0].detail.ends_with("— 6 lần"),
+        "{enrollments:?}"
+    );
+    let devices = rows("device_refused");
+    assert_eq!(devices.len(), 1, "{devices:?}");
+    assert!(
+        devices[0].detail.contains("unknown_device") && devices[0].detail.ends_with("— 201 lần"),
+        "{devices:?}"
+    );
+    let forms = rows("refused_form_unreadable");
+    assert_eq!(forms.len(), 1, "{forms:?}");
+    assert!(
+        forms[0].detail.ends_with("— 51 lần") && forms[0].login == "bonv",
+        "{forms:?}"
+    );
+    // The admin reads them in Vietnamese on the audit page.
+    let (admin, _) = admin_session(&server).await;
+    let page = get(&server, "/admin/audit", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Từ chối yêu cầu của máy") && page.contains("201 lần"),
+        "{page}"
+    );
+}

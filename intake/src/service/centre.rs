@@ -133,6 +133,8 @@ pub struct Centre {
     /// Refused logins already written to the audit log this window (bounded): a flood of
     /// refused attempts writes one row per login and address, not one per attempt.
     pub(super) refusals_audited: Mutex<HashMap<(String, String), Instant>>,
+    /// Repeated refusals not yet added to their audit row (see [`Centre::audit_repeated`]).
+    repeated: Mutex<HashMap<(String, String, String), (u64, Instant)>>,
     /// Mark session cookies `Secure` (set when the intake is served behind TLS).
     pub secure_cookies: bool,
     /// Reverse proxies the operator named (`--trusted-proxy`): only from them is a client's
@@ -172,6 +174,7 @@ impl Centre {
             device_campaigns: Mutex::new(HashMap::new()),
             limiter: FailureLimiter::new(ENROLL_MAX_FAILURES, ENROLL_WINDOW),
             refusals_audited: Mutex::new(HashMap::new()),
+            repeated: Mutex::new(HashMap::new()),
             secure_cookies: false,
             trusted_proxies: Vec::new(),
         };
@@ -433,4 +436,49 @@ fn legacy_entry(path: &Path) -> Result<Option<CampaignEntry>, IntakeError> {
         year: timeline.distribute.start.year(),
         added_at,
     }))
+}
+
+impl Centre {
+    /// Audits a refusal that a flood would repeat — a device's bad signature, an unknown
+    /// device, a wrong enrollment code, a form that cannot be read — as one row per action,
+    /// address and login in [`crate::accounts::LOGIN_WINDOW`], counting how many times. The
+    /// count reaches the store at most once a second per row (a flood costs one write a second,
+    /// not one per request); the last second of a flood that then stops may go uncounted.
+    pub fn audit_repeated(
+        &self,
+        login: &str,
+        campaign: Option<&str>,
+        action: &str,
+        detail: &str,
+        address: &str,
+    ) -> Result<(), IntakeError> {
+        const KEYS: usize = 10_000;
+        let mut pending = self.repeated.lock().unwrap_or_else(|p| p.into_inner());
+        let mut key = (
+            action.to_string(),
+            address.to_string(),
+            crate::store::bounded(login, crate::store::AUDIT_LOGIN_MAX),
+        );
+        if !pending.contains_key(&key) && pending.len() >= KEYS {
+            // Past the bound, new addresses share one row.
+            pending.retain(|_, (n, at)| *n > 0 || at.elapsed() < std::time::Duration::from_secs(1));
+            if pending.len() >= KEYS {
+                key = (action.to_string(), "nhiều địa chỉ".into(), String::new());
+            }
+        }
+        let first = !pending.contains_key(&key);
+        let entry = pending.entry(key).or_insert((0, Instant::now()));
+        entry.0 += 1;
+        if !first && entry.1.elapsed() < std::time::Duration::from_secs(1) {
+            return Ok(());
+        }
+        let times = std::mem::take(&mut entry.0);
+        entry.1 = Instant::now();
+        drop(pending);
+        let now = Utc::now();
+        let since = now - Duration::from_std(crate::accounts::LOGIN_WINDOW).expect("fits");
+        Ok(self
+            .accounts()
+            .audit_repeated(login, campaign, action, detail, address, times, since, now)?)
+    }
 }

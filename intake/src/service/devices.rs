@@ -16,7 +16,14 @@ impl Centre {
         request: &EnrollRequest,
         client: IpAddr,
     ) -> Result<EnrollResponse, IntakeError> {
-        self.limiter.check(&client)?;
+        let refused = |e: IntakeError| -> Result<EnrollResponse, IntakeError> {
+            let said = format!("đăng ký máy bị từ chối: {}", e.code().as_str());
+            self.audit_repeated("", None, "enrollment_refused", &said, &client.to_string())?;
+            Err(e)
+        };
+        if let Err(e) = self.limiter.check(&client) {
+            return refused(e);
+        }
         let hash = code_hash(&request.code);
         for intake in self.intakes()? {
             match intake.enroll_with(&hash, request) {
@@ -24,16 +31,33 @@ impl Centre {
                 Err(IntakeError::Enrollment(refusal)) => {
                     self.limiter.fail(client);
                     tracing::warn!(%client, %refusal, campaign = %intake.id, "enrollment refused");
-                    return Err(IntakeError::Enrollment(refusal));
+                    return refused(IntakeError::Enrollment(refusal));
                 }
                 other => return other,
             }
         }
         self.limiter.fail(client);
         tracing::warn!(%client, "enrollment refused: no such code");
-        Err(IntakeError::Enrollment(
+        refused(IntakeError::Enrollment(
             crate::store::EnrollmentRefusal::Invalid,
         ))
+    }
+
+    /// Audits a device's refused request (a flood is one row, counted); a clock that strays
+    /// or a gap in the chain (a receipt lost on the way) is an honest device's, not a refusal.
+    pub fn audit_device_refusal(&self, action: &str, error: &IntakeError, client: IpAddr) {
+        use sync_protocol::api::ErrorCode as C;
+        let code = error.code();
+        if matches!(
+            code,
+            C::ClockSkew | C::SeqGap | C::RateLimited | C::BodyTooSlow | C::Internal
+        ) {
+            return;
+        }
+        let said = format!("yêu cầu của máy bị từ chối: {}", code.as_str());
+        if let Err(e) = self.audit_repeated("", None, action, &said, &client.to_string()) {
+            tracing::warn!(error = %e, "a device's refusal could not be audited");
+        }
     }
 
     /// Checks a device-signed request (see [`api::sign_request`]) with the campaign the device

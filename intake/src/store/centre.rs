@@ -404,6 +404,52 @@ impl CentreStore for SqlCentre {
         })
     }
 
+    fn audit_repeated(
+        &self,
+        login: &str,
+        campaign: Option<&str>,
+        action: &str,
+        detail: &str,
+        address: &str,
+        times: u64,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (l, c, a, addr) = (
+            bounded(login, AUDIT_LOGIN_MAX),
+            campaign.map(String::from),
+            bounded(action, 64),
+            bounded(address, 64),
+        );
+        let base = bounded(detail, AUDIT_DETAIL_MAX - 40);
+        self.write(move |tx| {
+            let found: Option<(i64, i64)> = tx
+                .query_row(
+                    "SELECT id, repeated FROM audit_log WHERE action = ?1 AND address = ?2 AND login = ?3 AND at >= ?4 ORDER BY id DESC LIMIT 1",
+                    params![a, addr, l, rfc3339(since)],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            match found {
+                Some((id, before)) => {
+                    let repeated = before + times as i64;
+                    tx.execute(
+                        "UPDATE audit_log SET repeated = ?1, detail = ?2 WHERE id = ?3",
+                        params![repeated, format!("{base} — {repeated} lần"), id],
+                    )?;
+                }
+                None => {
+                    let said = if times > 1 { format!("{base} — {times} lần") } else { base.clone() };
+                    tx.execute(
+                        "INSERT INTO audit_log (at, login, campaign, action, detail, address, repeated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![rfc3339(now), l, c, a, said, addr, times as i64],
+                    )?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare("SELECT at, login, campaign, action, detail, address FROM audit_log ORDER BY id DESC LIMIT ?1")?;

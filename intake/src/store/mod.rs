@@ -748,6 +748,20 @@ pub trait CentreStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     /// The newest `limit` lines, newest first.
+    /// Adds `times` to the row of `action` from `address` by `login` written since `since`, or
+    /// writes one; its detail then says how many times in all.
+    #[allow(clippy::too_many_arguments)]
+    fn audit_repeated(
+        &self,
+        login: &str,
+        campaign: Option<&str>,
+        action: &str,
+        detail: &str,
+        address: &str,
+        times: u64,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
     /// Audit rows matching `filter`, newest first: at most `limit`, after skipping `skip`.
     fn audit_search(

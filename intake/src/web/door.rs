@@ -252,14 +252,20 @@ pub(super) async fn identify(
             let campaign = response.extensions().get::<Here>().map(|h| h.id.clone());
             let (c, login) = (centre.clone(), v.account.login);
             let written = blocking(move || {
-                Ok(c.accounts().audit(
-                    &login,
-                    campaign.as_deref(),
-                    action,
-                    &what,
-                    &address.to_string(),
-                    Utc::now(),
-                )?)
+                let address = address.to_string();
+                if action == "page_read" {
+                    Ok(c.accounts().audit(
+                        &login,
+                        campaign.as_deref(),
+                        action,
+                        &what,
+                        &address,
+                        Utc::now(),
+                    )?)
+                } else {
+                    // Refusals a flood would repeat are one row, counted.
+                    c.audit_repeated(&login, campaign.as_deref(), action, &what, &address)
+                }
             })
             .await;
             if let Err(e) = written {
@@ -490,9 +496,12 @@ impl<A: Audience, F: DeserializeOwned + CsrfField + Send, S: Send + Sync> FromRe
             zeroize::Zeroize::zeroize(only.as_mut());
         }
         let form = parsed.map_err(|e| {
-            told(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("Biểu mẫu thiếu hoặc sai một ô; hãy tải lại trang rồi điền lại. / The form cannot be read: {e}"),
+            refused(
+                "refused_form_unreadable",
+                told(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("Biểu mẫu thiếu hoặc sai một ô; hãy tải lại trang rồi điền lại. / The form cannot be read: {e}"),
+                ),
             )
         })?;
         if !accounts::same_secret(&v.csrf, form.csrf()) {

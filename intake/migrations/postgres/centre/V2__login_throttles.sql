@@ -14,3 +14,7 @@ CREATE TABLE known_browsers (
     PRIMARY KEY (token_hash, login)
 );
 CREATE INDEX known_browsers_login ON known_browsers(login, created_at);
+-- Refusals a flood would repeat (device refusals, wrong enrollment codes, refused forms): one
+-- row per action, address and login within the window, counting how many times.
+ALTER TABLE audit_log ADD COLUMN repeated BIGINT NOT NULL DEFAULT 1;
+CREATE INDEX audit_log_repeated ON audit_log(action, address, login, id);
