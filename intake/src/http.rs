@@ -85,10 +85,11 @@ async fn enroll(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .cloned();
+    // Behind a named proxy, the device's own address (each device its own budget).
+    let ip = centre.client_address(info.map(|ConnectInfo(a)| a.ip()), request.headers());
     let bytes = read_body(request.into_body(), 16 * 1024).await?;
     let request: api::EnrollRequest = serde_json::from_slice(&bytes)
         .map_err(|e| IntakeError::BadRequest(format!("enrollment request: {e}")))?;
-    let ip = client_ip(info);
     let response = blocking(move || centre.enroll(&request, ip)).await?;
     Ok((StatusCode::CREATED, Json(response)))
 }

@@ -1309,3 +1309,86 @@ async fn item_20_5_device_refusals_and_unreadable_forms_are_audited_a_flood_as_o
         "{page}"
     );
 }
+
+/// Issue 20 item 7: the enrollment-code limiter was per address and in memory: 300 guesses from
+/// 60 addresses were not limited, and a restart forgot. Now refused codes are counted in the
+/// store per address, per code presented, and in all; a restart keeps them.
+#[tokio::test(flavor = "multi_thread")]
+async fn item_20_7_enrollment_guesses_from_many_addresses_are_limited_across_restarts() {
+    let server = TestServer::start_configured(
+        |_| {},
+        |i| i.trusted_proxies = vec!["127.0.0.1".parse().unwrap()],
+    )
+    .await;
+    let http = client();
+    let guess = |code: String, from: String| {
+        let http = http.clone();
+        let url = format!("{}{}", server.base, sync_protocol::api::PATH_ENROLL);
+        async move {
+            let key = DeviceKey::generate(&mut rand::rngs::OsRng);
+            let body = serde_json::json!({"code": code, "public_key": key.public(), "label": "x"});
+            http.post(url)
+                .header("x-forwarded-for", from)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let mut limited = 0;
+    for address in 0..60 {
+        for n in 0..5 {
+            let code = format!("{:04}-{:04}-ZZZZ", address, n);
+            if guess(code, format!("203.0.113.{address}")).await == 429 {
+                limited += 1;
+            }
+        }
+    }
+    let budget = intake::service::ENROLL_ALL_MAX_FAILURES as usize;
+    assert_eq!(
+        limited,
+        300 - budget,
+        "past the budget of all addresses together"
+    );
+    // One code retried from many addresses: five tries in all (checked on a fresh centre).
+    let fresh = TestServer::start_configured(
+        |_| {},
+        |i| i.trusted_proxies = vec!["127.0.0.1".parse().unwrap()],
+    )
+    .await;
+    let mut answers = Vec::new();
+    for address in 0..8 {
+        let key = DeviceKey::generate(&mut rand::rngs::OsRng);
+        let body =
+            serde_json::json!({"code": "AAAA-BBBB-CCCC", "public_key": key.public(), "label": "x"});
+        answers.push(
+            http.post(format!("{}{}", fresh.base, sync_protocol::api::PATH_ENROLL))
+                .header("x-forwarded-for", format!("198.51.100.{address}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(
+        answers,
+        [403, 403, 403, 403, 403, 429, 429, 429],
+        "one code, many addresses"
+    );
+    // A restart keeps the count: the first centre, reopened, still refuses.
+    let reopened = server.place.open();
+    let key = DeviceKey::generate(&mut rand::rngs::OsRng);
+    let request = sync_protocol::api::EnrollRequest {
+        code: "QQQQ-QQQQ-QQQQ".into(),
+        public_key: key.public(),
+        label: "x".into(),
+    };
+    assert!(matches!(
+        reopened.enroll(&request, "192.0.2.77".parse().unwrap()),
+        Err(intake::error::IntakeError::RateLimited { .. })
+    ));
+}

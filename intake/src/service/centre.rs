@@ -128,8 +128,6 @@ pub struct Centre {
     campaigns: RwLock<BTreeMap<String, Arc<Intake>>>,
     /// Which campaign a device belongs to, once found (a device id never moves).
     device_campaigns: Mutex<HashMap<Uuid, String>>,
-    /// Wrong enrollment codes per address (across campaigns: a code names no campaign).
-    pub limiter: FailureLimiter<IpAddr>,
     /// Refused logins already written to the audit log this window (bounded): a flood of
     /// refused attempts writes one row per login and address, not one per attempt.
     pub(super) refusals_audited: Mutex<HashMap<(String, String), Instant>>,
@@ -172,7 +170,6 @@ impl Centre {
             stores,
             campaigns: RwLock::new(BTreeMap::new()),
             device_campaigns: Mutex::new(HashMap::new()),
-            limiter: FailureLimiter::new(ENROLL_MAX_FAILURES, ENROLL_WINDOW),
             refusals_audited: Mutex::new(HashMap::new()),
             repeated: Mutex::new(HashMap::new()),
             secure_cookies: false,

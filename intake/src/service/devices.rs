@@ -21,26 +21,38 @@ impl Centre {
             self.audit_repeated("", None, "enrollment_refused", &said, &client.to_string())?;
             Err(e)
         };
-        if let Err(e) = self.limiter.check(&client) {
-            return refused(e);
+        // The budgets are kept in the store: across restarts and processes, bounded on disk.
+        let window = ENROLL_WINDOW.as_secs() as i64;
+        let now = Utc::now().timestamp();
+        let (address, hash) = (client.to_string(), code_hash(&request.code));
+        let (by_address, by_code, all) =
+            self.accounts()
+                .enrollment_failures(&address, &hash, now - window)?;
+        if by_address >= ENROLL_MAX_FAILURES
+            || by_code >= ENROLL_CODE_MAX_FAILURES
+            || all >= ENROLL_ALL_MAX_FAILURES
+        {
+            return refused(IntakeError::RateLimited {
+                retry_after_secs: window as u64,
+            });
         }
-        let hash = code_hash(&request.code);
+        let fail = |refusal: crate::store::EnrollmentRefusal| {
+            self.accounts()
+                .record_enrollment_failure(&address, &hash, now, now - window)?;
+            refused(IntakeError::Enrollment(refusal))
+        };
         for intake in self.intakes()? {
             match intake.enroll_with(&hash, request) {
                 Err(IntakeError::Enrollment(crate::store::EnrollmentRefusal::Invalid)) => continue,
                 Err(IntakeError::Enrollment(refusal)) => {
-                    self.limiter.fail(client);
                     tracing::warn!(%client, %refusal, campaign = %intake.id, "enrollment refused");
-                    return refused(IntakeError::Enrollment(refusal));
+                    return fail(refusal);
                 }
                 other => return other,
             }
         }
-        self.limiter.fail(client);
         tracing::warn!(%client, "enrollment refused: no such code");
-        refused(IntakeError::Enrollment(
-            crate::store::EnrollmentRefusal::Invalid,
-        ))
+        fail(crate::store::EnrollmentRefusal::Invalid)
     }
 
     /// Audits a device's refused request (a flood is one row, counted); a clock that strays

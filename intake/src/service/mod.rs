@@ -51,8 +51,14 @@ use crate::{
     store::{Alert, DeviceRecord, IngestResult, Store, StoreError},
 };
 
-/// Wrong enrollment codes allowed from one address within [`ENROLL_WINDOW`].
-pub const ENROLL_MAX_FAILURES: usize = 5;
+/// Refused enrollment codes allowed within [`ENROLL_WINDOW`] from one address, for one code
+/// presented (an expired or used one retried from many addresses), and in all (guessing from
+/// many addresses). Past any of them even a good code waits: enrollments are rare and can wait
+/// a quarter of an hour. Honest mistakes are a few typos an hour even when a whole country
+/// enrolls; 100 guesses a quarter of an hour against 60 random bits is nothing.
+pub const ENROLL_MAX_FAILURES: u32 = 5;
+pub const ENROLL_CODE_MAX_FAILURES: u32 = 5;
+pub const ENROLL_ALL_MAX_FAILURES: u32 = 100;
 pub const ENROLL_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Crockford base32, without the letters people confuse (I, L, O, U).

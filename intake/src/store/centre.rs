@@ -254,6 +254,49 @@ impl CentreStore for SqlCentre {
         })
     }
 
+    fn enrollment_failures(
+        &self,
+        address: &str,
+        code_hash: &str,
+        since: i64,
+    ) -> Result<(u32, u32, u32), StoreError> {
+        let (address, code_hash) = (bounded(address, 64), code_hash.to_string());
+        self.read(|c| {
+            let count = |sql: &str, p: &[&dyn ToVal]| -> Result<u32, StoreError> {
+                Ok(c.prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM enrollment_failures WHERE {sql}"
+                ))?
+                .query_row(p, |r| r.get(0))?)
+            };
+            Ok((
+                count("address = ?1 AND at >= ?2", &[&address, &since])?,
+                count("code_hash = ?1 AND at >= ?2", &[&code_hash, &since])?,
+                count("at >= ?1", &[&since])?,
+            ))
+        })
+    }
+
+    fn record_enrollment_failure(
+        &self,
+        address: &str,
+        code_hash: &str,
+        at: i64,
+        forget_before: i64,
+    ) -> Result<(), StoreError> {
+        let (address, code_hash) = (bounded(address, 64), code_hash.to_string());
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM enrollment_failures WHERE at < ?1",
+                [forget_before],
+            )?;
+            tx.execute(
+                "INSERT INTO enrollment_failures (at, address, code_hash) VALUES (?1, ?2, ?3)",
+                params![at, address, code_hash],
+            )?;
+            Ok(())
+        })
+    }
+
     fn known_browser(&self, token_hash: &str, login: &str) -> Result<bool, StoreError> {
         self.read(|c| {
             Ok(c.query_row(

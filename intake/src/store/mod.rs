@@ -708,6 +708,22 @@ pub trait CentreStore: Send + Sync + 'static {
         failure: LoginFailure<'_>,
         since: i64,
     ) -> Result<LoginFailures, StoreError>;
+    /// Refused enrollment codes since `since` (Unix seconds): (from `address`, presenting the
+    /// code hashed to `code_hash`, in all).
+    fn enrollment_failures(
+        &self,
+        address: &str,
+        code_hash: &str,
+        since: i64,
+    ) -> Result<(u32, u32, u32), StoreError>;
+    /// Records a refused enrollment code, and forgets those before `forget_before`.
+    fn record_enrollment_failure(
+        &self,
+        address: &str,
+        code_hash: &str,
+        at: i64,
+        forget_before: i64,
+    ) -> Result<(), StoreError>;
     /// Whether the browser whose cookie hashes to `token_hash` logged in to `login` before.
     fn known_browser(&self, token_hash: &str, login: &str) -> Result<bool, StoreError>;
     /// Remembers a browser an account logged in from; an account keeps its newest

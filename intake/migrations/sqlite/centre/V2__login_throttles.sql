@@ -18,3 +18,14 @@ CREATE INDEX known_browsers_login ON known_browsers(login, created_at);
 -- row per action, address and login within the window, counting how many times.
 ALTER TABLE audit_log ADD COLUMN repeated INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX audit_log_repeated ON audit_log(action, address, login, id);
+-- Refused enrollment codes, kept so that the limits hold across restarts and processes: per
+-- address, per code presented (its SHA-256), and in all.
+CREATE TABLE enrollment_failures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,                 -- Unix seconds
+    address TEXT NOT NULL,
+    code_hash TEXT NOT NULL
+);
+CREATE INDEX enrollment_failures_at ON enrollment_failures(at);
+CREATE INDEX enrollment_failures_address ON enrollment_failures(address, at);
+CREATE INDEX enrollment_failures_code ON enrollment_failures(code_hash, at);
