@@ -80,7 +80,9 @@ impl Client {
             let e = self.enrollment()?;
             let time = chrono::Utc::now().timestamp() + e.clock_offset;
             let mut request = self.http.get(format!("{}{path}", e.intake_url));
-            for (name, value) in api::sign_request(&self.key, e.device, "GET", path, time) {
+            for (name, value) in
+                api::sign_request_v2(&self.key, e.device, &e.campaign, "GET", path, time)
+            {
                 request = request.header(name, value);
             }
             if let Some(tag) = if_none_match {

@@ -115,6 +115,7 @@ async fn authenticated<T: Send + 'static>(
                 header(&headers, api::HEADER_DEVICE),
                 header(&headers, api::HEADER_TIME),
                 header(&headers, api::HEADER_SIGNATURE),
+                header(&headers, api::HEADER_REQUEST_VERSION),
                 method.as_str(),
                 uri.path(),
             )

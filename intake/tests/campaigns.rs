@@ -108,6 +108,56 @@ async fn two_campaigns_share_a_centre_and_never_meet() {
         ),
         (BD, "enum-bd-tdm")
     );
+    // Issue 20 item 11: a request signed with protocol version 2 binds the device id and its
+    // campaign: replayed as the tablet's other enrollment (same key), it is refused. Version 1
+    // (old tablets) still works, with its documented limit.
+    let assignment = |headers: Vec<(&'static str, String)>| {
+        let url = format!("{}{}", server.base, sync_protocol::api::PATH_ASSIGNMENT);
+        async move {
+            let mut request = reqwest::Client::new().get(url);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            request.send().await.unwrap().status().as_u16()
+        }
+    };
+    let now = Utc::now().timestamp();
+    let path = sync_protocol::api::PATH_ASSIGNMENT;
+    let v2_for_qt = sync_protocol::api::sign_request_v2(
+        &key,
+        qt_enrolled.device,
+        demo::DEMO_CAMPAIGN_ID,
+        "GET",
+        path,
+        now,
+    );
+    assert_eq!(assignment(v2_for_qt.to_vec()).await, 200);
+    let mut replayed = v2_for_qt.to_vec();
+    replayed[0].1 = bd_enrolled.device.to_string();
+    assert_eq!(
+        assignment(replayed).await,
+        401,
+        "a version-2 signature replayed as the other enrollment"
+    );
+    let v2_for_bd =
+        sync_protocol::api::sign_request_v2(&key, bd_enrolled.device, BD, "GET", path, now);
+    assert_eq!(assignment(v2_for_bd.to_vec()).await, 200);
+    let mut unversioned = v2_for_bd.to_vec();
+    unversioned.pop();
+    assert_eq!(
+        assignment(unversioned).await,
+        401,
+        "a version-2 signature read as version 1"
+    );
+    let mut unknown_version = v2_for_bd.to_vec();
+    unknown_version[3].1 = "3".into();
+    assert_eq!(assignment(unknown_version).await, 401);
+    let v1 = sync_protocol::api::sign_request(&key, bd_enrolled.device, "GET", path, now);
+    assert_eq!(
+        assignment(v1.to_vec()).await,
+        200,
+        "a version-1 tablet keeps working"
+    );
     // A second code of a campaign the tablet already holds is refused, and spends nothing: the
     // tablet's enrollment there stands, the code still works for another tablet.
     let second = bd

@@ -59,6 +59,12 @@ pub const HEADER_DEVICE: &str = "fieldpost-device";
 pub const HEADER_TIME: &str = "fieldpost-time";
 pub const HEADER_SIGNATURE: &str = "fieldpost-signature";
 pub const REQUEST_DOMAIN: &[u8] = b"fieldpost/request/v1\n";
+/// Which request signature a device uses: absent or `1` for [`sign_request`], `2` for
+/// [`sign_request_v2`]. An intake speaks both, so version-1 tablets keep working.
+pub const HEADER_REQUEST_VERSION: &str = "fieldpost-request-version";
+/// Version 2's domain: the signature also binds the device id and its campaign, so a request
+/// signed for one enrollment of a tablet's key is no good for its other enrollment.
+pub const REQUEST_DOMAIN_V2: &[u8] = b"fieldpost/request/v2\n";
 /// How far a device's clock may stray from the intake's for an authenticated request.
 /// A device that is further off gets `clock_skew` with the intake's time and corrects for it.
 pub const REQUEST_MAX_SKEW_SECS: i64 = 300;
@@ -66,6 +72,36 @@ pub const REQUEST_MAX_SKEW_SECS: i64 = 300;
 /// The message a device signs to authenticate a request: `METHOD\nPATH\nUNIX_SECONDS`.
 pub fn request_message(method: &str, path: &str, unix_time: i64) -> Vec<u8> {
     format!("{method}\n{path}\n{unix_time}").into_bytes()
+}
+
+/// Version 2's message: `METHOD\nPATH\nUNIX_SECONDS\nDEVICE_ID\nCAMPAIGN_ID`.
+pub fn request_message_v2(
+    method: &str,
+    path: &str,
+    unix_time: i64,
+    device: Uuid,
+    campaign: &str,
+) -> Vec<u8> {
+    format!("{method}\n{path}\n{unix_time}\n{device}\n{campaign}").into_bytes()
+}
+
+/// The four authentication headers of a version-2 request signature, as (name, value) pairs.
+pub fn sign_request_v2(
+    key: &DeviceKey,
+    device: Uuid,
+    campaign: &str,
+    method: &str,
+    path: &str,
+    unix_time: i64,
+) -> [(&'static str, String); 4] {
+    let message = request_message_v2(method, path, unix_time, device, campaign);
+    let sig = key.sign(REQUEST_DOMAIN_V2, &message);
+    [
+        (HEADER_DEVICE, device.to_string()),
+        (HEADER_TIME, unix_time.to_string()),
+        (HEADER_SIGNATURE, crate::keys::b64(&sig)),
+        (HEADER_REQUEST_VERSION, "2".into()),
+    ]
 }
 
 /// The three authentication headers for a request, as (name, value) pairs.

@@ -286,6 +286,19 @@ fn compute() -> Value {
                 .map(|(k, v)| (k.to_string(), json!(v)))
                 .collect::<serde_json::Map<_, _>>(),
         },
+        "request_v2": {
+            "method": REQUEST.0,
+            "path": REQUEST.1,
+            "time": REQUEST.2,
+            "campaign": assignment().campaign.id,
+            "signed_message": String::from_utf8(
+                [sync_protocol::api::REQUEST_DOMAIN_V2, &sync_protocol::api::request_message_v2(REQUEST.0, REQUEST.1, REQUEST.2, assignment().device, &assignment().campaign.id)].concat()
+            ).unwrap(),
+            "headers": sync_protocol::api::sign_request_v2(&device_key(), assignment().device, &assignment().campaign.id, REQUEST.0, REQUEST.1, REQUEST.2)
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect::<serde_json::Map<_, _>>(),
+        },
         "assignment": {
             "signed": serde_json::to_value(assignment().sign(&intake_key()).unwrap()).unwrap(),
             "etag": assignment().tag().unwrap(),
@@ -419,6 +432,25 @@ fn request_assignment_enrollment_and_form_vectors_verify_on_their_own() {
         )
         .expect("the request signature verifies");
     assert_eq!(s("/request/headers/fieldpost-time"), "1732528931");
+    // Version 2: the same three lines, then the device id and the campaign id.
+    let signed = s("/request_v2/signed_message");
+    let message = signed.strip_prefix("fieldpost/request/v2\n").unwrap();
+    assert_eq!(
+        message,
+        format!(
+            "GET\n/v1/assignment\n1732528931\n{}\n{}",
+            s("/request_v2/headers/fieldpost-device"),
+            s("/request_v2/campaign")
+        )
+    );
+    assert_eq!(s("/request_v2/headers/fieldpost-request-version"), "2");
+    device_pub
+        .verify(
+            sync_protocol::api::REQUEST_DOMAIN_V2,
+            message.as_bytes(),
+            &from_b64("sig", &s("/request_v2/headers/fieldpost-signature")).unwrap(),
+        )
+        .expect("the version-2 request signature verifies");
     // The assignment verifies with the intake key; its tag is what the file says.
     let doc: sync_protocol::signed::SignedDocument =
         serde_json::from_value(file["assignment"]["signed"].clone()).unwrap();

@@ -79,6 +79,7 @@ impl Centre {
         device: Option<&str>,
         time: Option<&str>,
         signature: Option<&str>,
+        version: Option<&str>,
         method: &str,
         path: &str,
     ) -> Result<(Arc<Intake>, DeviceRecord), IntakeError> {
@@ -93,7 +94,14 @@ impl Centre {
         let id = Uuid::parse_str(id)
             .map_err(|_| IntakeError::Unauthenticated("the device id is not a UUID".into()))?;
         let intake = self.campaign_of_device(id)?;
-        let record = intake.authenticate(Some(&id.to_string()), time, signature, method, path)?;
+        let record = intake.authenticate(
+            Some(&id.to_string()),
+            time,
+            signature,
+            version,
+            method,
+            path,
+        )?;
         Ok((intake, record))
     }
 
@@ -166,6 +174,7 @@ impl Intake {
         device: Option<&str>,
         time: Option<&str>,
         signature: Option<&str>,
+        version: Option<&str>,
         method: &str,
         path: &str,
     ) -> Result<DeviceRecord, IntakeError> {
@@ -188,13 +197,26 @@ impl Intake {
             .ok_or(IntakeError::UnknownDevice(id))?;
         let sig = sync_protocol::keys::from_b64("signature", signature)
             .map_err(|e| IntakeError::Unauthenticated(e.to_string()))?;
+        // Version 2 binds the device and its campaign (a tablet's key may hold enrollments in
+        // several campaigns); version 1, which old tablets send, does not.
+        let (domain, message) = match version {
+            None | Some("1") => (
+                api::REQUEST_DOMAIN,
+                api::request_message(method, path, unix),
+            ),
+            Some("2") => (
+                api::REQUEST_DOMAIN_V2,
+                api::request_message_v2(method, path, unix, id, &self.id),
+            ),
+            Some(other) => {
+                return Err(IntakeError::Unauthenticated(format!(
+                    "request signature version {other:?} is not spoken here (1 or 2)"
+                )))
+            }
+        };
         record
             .public_key
-            .verify(
-                api::REQUEST_DOMAIN,
-                &api::request_message(method, path, unix),
-                &sig,
-            )
+            .verify(domain, &message, &sig)
             .map_err(|_| {
                 IntakeError::Unauthenticated("the request signature does not verify".into())
             })?;
