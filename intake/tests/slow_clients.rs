@@ -355,6 +355,54 @@ fn item_10_every_response_carries_the_security_headers() {
     }
 }
 
+/// Issue 20 item 10: hyper answers a request it cannot parse (400), headers too large (431) or
+/// a URI too long (414) itself, before any of the intake's layers, so without the security
+/// headers. Those answers carry no body at all: nothing to frame, sniff, cache or run, which is
+/// what the headers guard. This pins that down; if hyper ever sent a body, this test says so.
+#[test]
+fn hypers_own_refusals_carry_no_content_for_the_missing_headers_to_guard() {
+    let server = serve(&[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let huge_header = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(512 * 1024)
+        );
+        let long_uri = format!(
+            "GET /{} HTTP/1.1\r\nHost: x\r\n\r\n",
+            "a".repeat(512 * 1024)
+        );
+        for (what, request) in [
+            ("malformed", "GARBAGE \u{1} / HTTP/1.1\r\n\r\n".to_string()),
+            ("huge header", huge_header),
+            ("long URI", long_uri),
+        ] {
+            let mut s = TcpStream::connect(address(&server.base)).await.unwrap();
+            let _ = s.write_all(request.as_bytes()).await;
+            let mut answer = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer)).await;
+            let answer = String::from_utf8_lossy(&answer);
+            let status: u16 = answer
+                .split(' ')
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            assert!(matches!(status, 400 | 414 | 431), "{what}: {answer}");
+            let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+            assert!(
+                body.is_empty(),
+                "{what}: hyper's refusal has a body: {answer}"
+            );
+            let length = head.lines().find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().to_string())
+            });
+            assert!(length.as_deref().is_none_or(|l| l == "0"), "{what}: {head}");
+        }
+    });
+}
+
 /// Item 10: `--tls-cert/--tls-key` serves HTTPS (rustls) with HSTS and Secure cookies.
 #[test]
 fn item_10_the_intake_serves_https_itself() {
