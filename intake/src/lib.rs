@@ -36,6 +36,7 @@ pub mod serve;
 pub mod service;
 pub mod store;
 pub mod web;
+pub mod wipe;
 pub mod words;
 
 use std::path::Path;

@@ -5,6 +5,11 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
 
 use intake::{campaign::Campaign, demo, keyfile};
 
+/// Memory that held a password or the passphrase is wiped when freed; nothing else is touched
+/// (see `intake::wipe`).
+#[global_allocator]
+static ALLOCATOR: intake::wipe::WipingAllocator = intake::wipe::WipingAllocator;
+
 #[derive(Parser)]
 #[command(
     name = "intake",

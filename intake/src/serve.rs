@@ -131,7 +131,6 @@ pub async fn serve_behind(
 ) -> std::io::Result<()> {
     let per_address = PerAddress::new(limits.max_connections_per_address, proxies);
     raise_open_file_limit();
-    wipe_freed_memory();
     let router = security_headers(router, tls.is_some())
         .layer(axum::middleware::from_fn(secret_requests_close))
         .layer(axum::middleware::from_fn(
@@ -167,27 +166,41 @@ pub async fn serve_behind(
             timed.set_read_timeout(Some(limits.idle_timeout));
             timed.set_write_timeout(Some(limits.idle_timeout));
             let timed = Box::pin(timed);
+            let secret: crate::wipe::SecretFlag = Default::default();
+            let flag = secret.clone();
             let service = hyper::service::service_fn(
                 move |mut request: hyper::Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
+                    request.extensions_mut().insert(flag.clone());
                     router.clone().oneshot(request.map(Body::new))
                 },
             );
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(limits.header_timeout);
+            // The connection is polled and dropped with the thread marked once a request on
+            // it carried a secret: its buffers are wiped when freed.
             let served = match tls {
                 None => {
-                    http.serve_connection(hyper_util::rt::TokioIo::new(timed), service)
-                        .await
+                    crate::wipe::WipeWhile::new(
+                        http.serve_connection(hyper_util::rt::TokioIo::new(timed), service),
+                        secret,
+                    )
+                    .await
                 }
                 Some(acceptor) => {
                     match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(timed))
                         .await
                     {
                         Ok(Ok(stream)) => {
-                            http.serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                .await
+                            crate::wipe::WipeWhile::new(
+                                http.serve_connection(
+                                    hyper_util::rt::TokioIo::new(stream),
+                                    service,
+                                ),
+                                secret,
+                            )
+                            .await
                         }
                         Ok(Err(e)) => {
                             return tracing::debug!(%peer, error = %e, "TLS handshake failed")
@@ -278,35 +291,36 @@ pub fn raise_open_file_limit() {
     }
 }
 
-/// Passwords and the ministry key's passphrase pass through buffers this program does not own
-/// (hyper's read buffer, serde's intermediate strings). glibc's `M_PERTURB` overwrites every
-/// block when it is freed, so what those buffers held does not linger in freed memory; with
-/// [`secret_requests_close`] the read buffer is freed as soon as the answer is sent.
-fn wipe_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: a glibc tuning call, made before any secret is read.
-    unsafe {
-        libc::mallopt(libc::M_PERTURB, 0x5a);
-    }
+/// Whether a request carries a password or the passphrase: a login, an account's new password,
+/// or a form of the ministry
+/// that unlocks its key (the index, its files, the answers, one sheet under review).
+fn carries_secret(request: &Request) -> bool {
+    const UNLOCKING: [&str; 6] = [
+        "/ministry/index",
+        "/ministry/index.csv",
+        "/ministry/index.xlsx",
+        "/ministry/answers.csv",
+        "/ministry/answers.xlsx",
+        "/api/ministry/index",
+    ];
+    let path = request.uri().path();
+    request.method() == axum::http::Method::POST
+        && (path == "/login"
+            || path == "/admin/account"
+            || UNLOCKING.iter().any(|p| path.ends_with(p))
+            || path.contains("/ministry/review/"))
 }
 
-/// Paths whose requests carry a password or the passphrase.
-const SECRET_PATHS: [&str; 6] = [
-    "/login",
-    "/ministry/index",
-    "/ministry/index.csv",
-    "/ministry/index.xlsx",
-    "/ministry/answers.csv",
-    "/ministry/answers.xlsx",
-];
-
-/// Middleware: the connection that brought a password or the passphrase is closed after its
-/// answer, so the buffers that held them are freed (and wiped) at once, not kept for the next
-/// request of a keep-alive connection.
+/// Middleware: a request that brings a password or the passphrase marks its connection, whose
+/// buffers are then wiped when freed (see [`crate::wipe`]), and closes it after the answer, so
+/// they are freed at once, not kept for the next request of a keep-alive connection.
 pub async fn secret_requests_close(request: Request, next: Next) -> Response {
-    let secret = request.method() == axum::http::Method::POST
-        && (SECRET_PATHS.contains(&request.uri().path())
-            || request.uri().path() == "/api/ministry/index");
+    let secret = carries_secret(&request);
+    if secret {
+        if let Some(flag) = request.extensions().get::<crate::wipe::SecretFlag>() {
+            crate::wipe::carried_secret(flag);
+        }
+    }
     let mut response = next.run(request).await;
     if secret {
         response

@@ -79,6 +79,7 @@ impl Intake {
         passphrase: &str,
         by: &str,
     ) -> Result<sync_protocol::keys::MinistrySecretKey, IntakeError> {
+        let _wipe = crate::wipe::secret();
         let campaign = self.store.campaign()?;
         let stored = self
             .store

@@ -23,6 +23,9 @@ impl Centre {
         address: &str,
         browser_cookie: Option<&str>,
     ) -> Result<LoggedIn, IntakeError> {
+        // Argon2's working memory and every string the password passed through: wiped when
+        // freed (see `crate::wipe`).
+        let _wipe = crate::wipe::secret();
         let now = Utc::now();
         let wrong = || IntakeError::Unauthenticated("wrong login or password".into());
         let login = login.trim();
@@ -243,6 +246,7 @@ impl Centre {
         by: &str,
         address: &str,
     ) -> Result<(), IntakeError> {
+        let _wipe = crate::wipe::secret();
         let login = login.trim();
         if login.is_empty()
             || login.len() > 64

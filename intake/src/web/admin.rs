@@ -148,7 +148,8 @@ pub(super) struct AccountForm {
     login: String,
     name: String,
     role: String,
-    password: String,
+    /// Wiped from memory when dropped.
+    password: zeroize::Zeroizing<String>,
     campaigns: BTreeMap<String, Vec<String>>,
     /// The admin means to replace an account that exists.
     replace: bool,
@@ -184,7 +185,7 @@ impl<'de> serde::Deserialize<'de> for AccountForm {
             login: one("login")?,
             name: one("name")?,
             role: one("role")?,
-            password: one("password")?,
+            password: zeroize::Zeroizing::new(one("password")?),
             campaigns,
             replace: one("replace").is_ok_and(|v| v == "yes"),
         })
