@@ -4,8 +4,10 @@
 //! 63 provinces shaped like the Quảng Trị demo: 30,618 forms, each a distribution, a
 //! collection and a transcription with a ~100-answer sealed payload, in batches of 27 forms,
 //! sent over loopback HTTP to the real `intake` binary (durable commits: WAL, synchronous=FULL).
-//! In the same run: a raw SQLite insert of the same event rows in one transaction, and the
-//! cost of Ed25519 verification of the same batches. With `FIELDPOST_TEST_POSTGRES` (a
+//! Three runs at 8 concurrent senders, each beside a raw SQLite insert of its own event rows
+//! in one transaction (medians and ranges printed), the intake's CPU seconds per 1,000 forms
+//! and bytes written to storage per form, peak RSS at 1, 8 and 32 senders, and the cost of
+//! Ed25519 verification of the same batches. With `FIELDPOST_TEST_POSTGRES` (a
 //! PostgreSQL server; `scripts/bench` starts a private one) the same ingest again on
 //! PostgreSQL with one and with two intake processes (each request to one at random), beside
 //! PostgreSQL's own `COPY` of the same rows; peak RSS of the intakes and of the database.
@@ -27,7 +29,11 @@ use sync_protocol::{
 };
 
 const FORMS_PER_BATCH: usize = 27;
-const CONCURRENCY: usize = 16;
+/// Concurrent senders of the headline runs (issue 21 measures at 8); RSS is also read at 1
+/// and 32.
+const CONCURRENCY: usize = 8;
+/// Runs of each store, alternated with its baseline: a target is met only when all are.
+const RUNS: usize = 3;
 
 struct Prepared {
     /// Shared with the senders as they are.
@@ -125,7 +131,30 @@ struct Run {
     database_rss: Option<u64>,
     stored_bytes: u64,
     wire_bytes: usize,
+    /// The intake processes' CPU (user + system) over the sending, seconds.
+    cpu_secs: f64,
+    /// Bytes the intake processes wrote to storage over the sending (`/proc/<pid>/io`).
+    written_bytes: u64,
     prepared: Prepared,
+}
+
+impl Run {
+    fn cpu_per_1000(&self) -> f64 {
+        self.cpu_secs * 1000.0 / self.forms as f64
+    }
+    fn written_per_form(&self) -> f64 {
+        self.written_bytes as f64 / self.forms as f64
+    }
+}
+
+/// The median and range of some figures.
+fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+fn said((median, low, high): (f64, f64, f64), decimals: usize) -> String {
+    format!("{median:>10.decimals$}   (range {low:.decimals$}–{high:.decimals$})")
 }
 
 fn main() {
@@ -141,67 +170,71 @@ fn main() {
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
 
-    // 1. SQLite, one process (the embedded default).
-    let sqlite = ingest(
-        &rt,
-        Place::Sqlite(tempfile::tempdir().unwrap()),
-        1,
-        &campaign,
-        &ministry,
-    );
-    let frames = &sqlite.prepared.frames;
+    // 1. SQLite, one process (the embedded default), alternated with the raw insert of the same
+    //    event rows (durable, one transaction), three times.
+    let mut sqlite_runs = Vec::new();
+    let mut raw_rates = Vec::new();
+    for _ in 0..RUNS {
+        let run = ingest(
+            &rt,
+            Place::Sqlite(tempfile::tempdir().unwrap()),
+            1,
+            CONCURRENCY,
+            &campaign,
+            &ministry,
+        );
+        let rows = event_rows(&run.prepared.frames);
+        raw_rates.push(run.forms as f64 / raw_insert(&rows).as_secs_f64());
+        report(
+            &format!("SQLite, 1 intake process, run {}", sqlite_runs.len() + 1),
+            &run,
+        );
+        sqlite_runs.push(run);
+    }
+    let first = &sqlite_runs[0];
 
-    // 2. Raw SQLite insert of the same event rows, durable, one transaction. One big commit's
-    //    fsync varies a lot from run to run here, so take the median of three.
-    let rows = event_rows(frames);
-    let mut raw_runs: Vec<Duration> = (0..3).map(|_| raw_insert(&rows)).collect();
-    raw_runs.sort();
-    let raw_rate = sqlite.forms as f64 / raw_runs[1].as_secs_f64();
-    let raw_range = (
-        sqlite.forms as f64 / raw_runs[2].as_secs_f64(),
-        sqlite.forms as f64 / raw_runs[0].as_secs_f64(),
-    );
-
-    // 3. Ed25519 verification of the same batches.
+    // 2. Ed25519 verification of the same batches.
     let t = Instant::now();
-    for (signed, key) in &sqlite.prepared.signed {
+    for (signed, key) in &first.prepared.signed {
         signed.verify(key).unwrap();
     }
     let verify = t.elapsed();
 
     println!();
-    report("SQLite, 1 intake process", &sqlite);
+    println!("SQLite, {RUNS} runs at {CONCURRENCY} senders, each beside a raw insert of its own event rows (median and range):");
+    summary(&sqlite_runs, &raw_rates, "raw insert");
     println!(
         "  bytes on the wire {:>10.0} per form",
-        sqlite.wire_bytes as f64 / sqlite.forms as f64
-    );
-    println!(
-        "raw SQLite insert of the same {} event rows, one transaction (median of 3)",
-        rows.len()
-    );
-    println!(
-        "  forms/s           {raw_rate:>10.0}   (runs ranged {:.0}–{:.0})",
-        raw_range.0, raw_range.1
-    );
-    println!(
-        "  ingest / raw      {:>10.1} %   (target ≥ 30 %)",
-        100.0 * sqlite.rate / raw_rate
+        first.wire_bytes as f64 / first.forms as f64
     );
     println!(
         "Ed25519 verification (verify_strict) of the same {} batches",
-        sqlite.batches
+        first.batches
     );
     println!(
         "  per batch         {:>10.1} µs",
-        verify.as_secs_f64() * 1e6 / sqlite.batches as f64
-    );
-    println!(
-        "  share of ingest   {:>10.1} %",
-        100.0 * verify.as_secs_f64() / sqlite.elapsed.as_secs_f64()
+        verify.as_secs_f64() * 1e6 / first.batches as f64
     );
 
-    // 4. PostgreSQL at one and two intake processes, and PostgreSQL's own COPY of the same
-    //    rows as the raw baseline — when a server is given (scripts/bench starts a private one).
+    // 3. Memory at 1 and 32 concurrent senders.
+    for senders in [1, 32] {
+        let run = ingest(
+            &rt,
+            Place::Sqlite(tempfile::tempdir().unwrap()),
+            1,
+            senders,
+            &campaign,
+            &ministry,
+        );
+        println!(
+            "SQLite at {senders:>2} senders: {:.0} forms/s, intake peak RSS {:.1} MB (target < 50 MB at 32)",
+            run.rate,
+            run.intake_rss[0] as f64 / 1024.0
+        );
+    }
+
+    // 4. PostgreSQL, one process, alternated with PostgreSQL's own COPY of the same rows three
+    //    times; then two processes once — when a server is given (scripts/bench starts one).
     let Some(server) = std::env::var("FIELDPOST_TEST_POSTGRES")
         .ok()
         .filter(|v| !v.is_empty())
@@ -210,46 +243,84 @@ fn main() {
         return;
     };
     let mut postgres_runs = Vec::new();
-    for processes in [1, 2] {
+    let mut copy_rates = Vec::new();
+    for _ in 0..RUNS {
         let run = ingest(
             &rt,
             Place::Postgres(new_database(&server)),
-            processes,
+            1,
+            CONCURRENCY,
             &campaign,
             &ministry,
         );
-        report(&format!("PostgreSQL, {processes} intake process(es)"), &run);
+        let rows = event_rows(&run.prepared.frames);
+        copy_rates.push(run.forms as f64 / copy_insert(&server, &rows).as_secs_f64());
+        report(
+            &format!(
+                "PostgreSQL, 1 intake process, run {}",
+                postgres_runs.len() + 1
+            ),
+            &run,
+        );
         postgres_runs.push(run);
     }
-    let mut copy_runs: Vec<Duration> = (0..3).map(|_| copy_insert(&server, &rows)).collect();
-    copy_runs.sort();
-    let copy_rate = sqlite.forms as f64 / copy_runs[1].as_secs_f64();
+    println!();
+    println!("PostgreSQL, {RUNS} runs at {CONCURRENCY} senders, each beside a COPY of its own event rows (median and range):");
+    summary(&postgres_runs, &copy_rates, "COPY");
+    let two = ingest(
+        &rt,
+        Place::Postgres(new_database(&server)),
+        2,
+        CONCURRENCY,
+        &campaign,
+        &ministry,
+    );
+    report("PostgreSQL, 2 intake processes", &two);
+    let rates = |runs: &[Run]| spread(runs.iter().map(|r| r.rate).collect()).0;
     println!(
-        "PostgreSQL COPY of the same {} event rows, one transaction (median of 3)",
-        rows.len()
+        "  PostgreSQL / SQLite ingest {:.2} (1 process, medians), {:.2} (2 processes)",
+        rates(&postgres_runs) / rates(&sqlite_runs),
+        two.rate / rates(&sqlite_runs)
+    );
+}
+
+/// Medians and ranges of runs beside their baselines.
+fn summary(runs: &[Run], baseline: &[f64], name: &str) {
+    let of = |f: &dyn Fn(&Run) -> f64| spread(runs.iter().map(f).collect());
+    println!("  forms/s           {}", said(of(&|r| r.rate), 0));
+    println!(
+        "  {name:<17} {} forms/s",
+        said(spread(baseline.to_vec()), 0)
+    );
+    let shares: Vec<f64> = runs
+        .iter()
+        .zip(baseline)
+        .map(|(r, b)| 100.0 * r.rate / b)
+        .collect();
+    println!(
+        "  ingest / {name:<8} {} %   (target ≥ 30 %, met only if every run is)",
+        said(spread(shares), 1)
     );
     println!(
-        "  forms/s           {copy_rate:>10.0}   (runs ranged {:.0}–{:.0})",
-        sqlite.forms as f64 / copy_runs[2].as_secs_f64(),
-        sqlite.forms as f64 / copy_runs[0].as_secs_f64()
+        "  request p99       {} ms",
+        said(of(&|r| r.p99.as_secs_f64() * 1e3), 1)
     );
-    for (run, processes) in postgres_runs.iter().zip([1, 2]) {
-        println!(
-            "  ingest / COPY     {:>10.1} %   ({processes} process(es))",
-            100.0 * run.rate / copy_rate
-        );
-    }
     println!(
-        "  PostgreSQL / SQLite ingest {:.2} (1 process), {:.2} (2 processes)",
-        postgres_runs[0].rate / sqlite.rate,
-        postgres_runs[1].rate / sqlite.rate
+        "  CPU per 1,000     {} s   (the intake processes, user + system)",
+        said(of(&Run::cpu_per_1000), 3)
+    );
+    println!(
+        "  written per form  {} bytes   (the intake processes, to storage)",
+        said(of(&Run::written_per_form), 0)
+    );
+    println!(
+        "  intake peak RSS   {} MB",
+        said(of(&|r| r.intake_rss.iter().sum::<u64>() as f64 / 1024.0), 1)
     );
 }
 
 fn report(title: &str, run: &Run) {
-    println!(
-        "{title}: ingest over loopback HTTP ({CONCURRENCY} concurrent devices, durable commits)"
-    );
+    println!("{title}: ingest over loopback HTTP (durable commits)");
     println!("  forms/s           {:>10.0}   (target ≥ 7,000)", run.rate);
     println!(
         "  total             {:>10.2} s for {} forms in {} batches",
@@ -284,6 +355,11 @@ fn report(title: &str, run: &Run) {
         "  stored            {:>10.1} MB per 10,000 forms",
         run.stored_bytes as f64 * 10_000.0 / run.forms as f64 / 1e6
     );
+    println!(
+        "  CPU per 1,000     {:>10.3} s; written per form {:.0} bytes",
+        run.cpu_per_1000(),
+        run.written_per_form()
+    );
 }
 
 /// Imports the campaign at `place`, serves it with `processes` intake processes, and sends
@@ -292,6 +368,7 @@ fn ingest(
     rt: &tokio::runtime::Runtime,
     place: Place,
     processes: usize,
+    senders: usize,
     campaign: &Campaign,
     ministry: &sync_protocol::keys::MinistrySecretKey,
 ) -> Run {
@@ -347,7 +424,10 @@ fn ingest(
 
     let database = matches!(place, Place::Postgres(_)).then(DatabaseRss::start);
     let frames = prepared.frames.clone();
-    let (elapsed, mut latencies) = rt.block_on(send_all(&http, &bases, frames.clone()));
+    let pids: Vec<u32> = servers.iter().map(|s| s.child.id()).collect();
+    let (cpu_before, written_before) = (cpu_ticks(&pids), written(&pids));
+    let (elapsed, mut latencies) = rt.block_on(send_all(&http, &bases, frames.clone(), senders));
+    let (cpu_after, written_after) = (cpu_ticks(&pids), written(&pids));
     let database_rss = database.map(DatabaseRss::stop);
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)];
@@ -364,8 +444,50 @@ fn ingest(
         database_rss,
         stored_bytes: place.stored_bytes(),
         wire_bytes,
+        cpu_secs: (cpu_after - cpu_before) as f64 / clock_ticks_per_sec(),
+        written_bytes: written_after - written_before,
         prepared,
     }
+}
+
+/// User + system CPU of the processes so far, in clock ticks (`/proc/<pid>/stat`).
+fn cpu_ticks(pids: &[u32]) -> u64 {
+    pids.iter()
+        .map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // The fields after the command's closing parenthesis; utime and stime are 14 and 15.
+            let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let field = |i: usize| {
+                fields
+                    .get(i - 3)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            field(14) + field(15)
+        })
+        .sum()
+}
+
+fn clock_ticks_per_sec() -> f64 {
+    // SAFETY: a plain query of a system constant.
+    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).max(1) as f64
+}
+
+/// Bytes the processes wrote to storage so far (`write_bytes` of `/proc/<pid>/io`).
+fn written(pids: &[u32]) -> u64 {
+    pids.iter()
+        .map(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/io"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("write_bytes:")
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                })
+                .unwrap_or(0)
+        })
+        .sum()
 }
 
 /// A fresh database on the bench's PostgreSQL server; its URL.
@@ -507,11 +629,12 @@ async fn send_all(
     http: &reqwest::Client,
     bases: &[String],
     frames: Arc<Vec<Vec<u8>>>,
+    senders: usize,
 ) -> (Duration, Vec<Duration>) {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..CONCURRENCY {
+    for _ in 0..senders {
         let (http, urls, frames, next) = (
             http.clone(),
             bases
