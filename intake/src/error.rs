@@ -42,7 +42,7 @@ pub enum IntakeError {
     Equivocation { seq: u64, accepted_hash: BatchHash },
     #[error("{0}")]
     Enrollment(EnrollmentRefusal),
-    #[error("too many wrong codes from this address; wait {retry_after_secs} seconds")]
+    #[error("too many wrong attempts; wait {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
     #[error("request not authenticated: {0}")]
     Unauthenticated(String),

@@ -72,11 +72,6 @@ async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Intake
     })
 }
 
-fn client_ip(info: Option<ConnectInfo<SocketAddr>>) -> std::net::IpAddr {
-    info.map(|ConnectInfo(a)| a.ip())
-        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
-}
-
 async fn enroll(
     State(centre): State<Arc<Centre>>,
     request: Request,
@@ -108,7 +103,11 @@ async fn authenticated<T: Send + 'static>(
     extensions: axum::http::Extensions,
     then: impl FnOnce(&Intake, &crate::store::DeviceRecord) -> Result<T, IntakeError> + Send + 'static,
 ) -> Result<T, IntakeError> {
-    let peer = client_ip(extensions.get::<ConnectInfo<SocketAddr>>().cloned());
+    // Behind a named proxy, the device's own address.
+    let socket = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip());
+    let peer = centre.client_address(socket, &headers);
     blocking(move || {
         let (intake, device) = centre
             .authenticate(
@@ -201,9 +200,13 @@ async fn chain(
 async fn batches(
     State(centre): State<Arc<Centre>>,
     extensions: axum::http::Extensions,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, IntakeError> {
-    let peer = client_ip(extensions.get::<ConnectInfo<SocketAddr>>().cloned());
+    let socket = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip());
+    let peer = centre.client_address(socket, &headers);
     let frame = read_body(body, limits::MAX_FRAME_BYTES).await?;
     let (receipt, new) = blocking(move || {
         centre

@@ -151,7 +151,9 @@ pub async fn serve_behind(
             },
             () = &mut shutdown => return Ok(()),
         };
-        let Some(held) = per_address.take(peer.ip()) else {
+        // The slot this connection holds counts as in use already.
+        let in_use = limits.max_connections - slots.available_permits();
+        let Some(held) = per_address.take(peer.ip(), in_use, limits.max_connections) else {
             // Over its address's share: closed at once, its slot back for everyone else.
             tracing::debug!(%peer, "connection closed: too many from one address");
             drop(tcp);
@@ -241,16 +243,24 @@ impl PerAddress {
     }
 
     /// A place for one more connection from `address`, or `None` when it holds its share.
-    fn take(&self, address: std::net::IpAddr) -> Option<Held> {
+    /// `in_use` of `capacity` connections are served: past three quarters, an address's share
+    /// shrinks to a hundredth of the whole (at least 2), so that a few addresses holding their
+    /// full share cannot fill the rest — the last quarter is for many, not for a few.
+    fn take(&self, address: std::net::IpAddr, in_use: usize, capacity: usize) -> Option<Held> {
         if self.exempt.contains(&address) {
             return Some(Held {
                 address: None,
                 held: self.held.clone(),
             });
         }
+        let share = if in_use * 4 >= capacity * 3 {
+            self.most.min((capacity / 100).max(2))
+        } else {
+            self.most
+        };
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         let n = held.entry(address).or_default();
-        if *n >= self.most {
+        if *n >= share {
             return None;
         }
         *n += 1;

@@ -233,3 +233,28 @@ pub fn audit_action(action: &str) -> &str {
         .map(|(_, words)| *words)
         .unwrap_or(action)
 }
+
+/// A protocol error code as an admin reads it in the audit log.
+pub fn refusal_code(code: &str) -> &'static str {
+    match code {
+        "unknown_device" => "máy không có ở trung tâm",
+        "bad_signature" => "chữ ký của máy sai",
+        "unauthenticated" => "yêu cầu không ký đúng",
+        "device_revoked" => "máy đã bị thu hồi",
+        "bad_frame" => "lô dữ liệu hỏng",
+        "non_canonical" => "lô dữ liệu không đúng dạng chuẩn",
+        "too_large" => "quá lớn",
+        "unsupported_version" => "phiên bản giao thức không hỗ trợ",
+        "campaign_mismatch" => "sai đợt khảo sát",
+        "enumerator_mismatch" => "sai điều tra viên",
+        "chain_broken" => "chuỗi lô bị đứt",
+        "equivocation" => "hai lô khác nhau cùng số thứ tự",
+        "enrollment_code_invalid" => "mã đăng ký sai",
+        "enrollment_code_expired" => "mã đăng ký đã hết hạn",
+        "enrollment_code_used" => "mã đăng ký đã dùng",
+        "key_already_enrolled" => "khoá của máy đã đăng ký ở đợt này",
+        "rate_limited" => "thử sai quá nhiều lần, phải chờ",
+        "bad_request" => "yêu cầu sai dạng",
+        _ => "lý do khác",
+    }
+}

@@ -628,11 +628,36 @@ async fn item_20_1_2_spraying_and_a_targeted_attack_lock_no_one_out() {
         sprayed_refused >= 10,
         "the spraying was slowed: {sprayed_refused}"
     );
+    // Past their budget, names that are no account are answered like any wrong password —
+    // neither the status nor the time tells a real name from a made-up one.
+    let timed = |login: &'static str, from: &'static str| {
+        let server = server.clone();
+        async move {
+            let t = std::time::Instant::now();
+            (
+                log_in_from(&server, login, "Password1!", from).await,
+                t.elapsed(),
+            )
+        }
+    };
+    let (made_up, made_up_took) = timed("made-up-again", "198.51.100.24").await;
+    let (real, real_took) = timed("qt", "198.51.100.26").await;
     assert_eq!(
-        log_in_from(&server, "made-up-again", "Password1!", "198.51.100.24").await,
-        StatusCode::TOO_MANY_REQUESTS,
-        "names that are no account are past their budget"
+        (made_up, real),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
     );
+    assert!(
+        made_up_took * 3 > real_took,
+        "a made-up name answered in {made_up_took:?}, a real one in {real_took:?}"
+    );
+    // The spraying wrote a row per address, counted — not one per made-up name.
+    let failed: Vec<_> = accounts
+        .audit_log(5_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "login_failed" && e.login.is_empty())
+        .collect();
+    assert!(failed.len() <= 11, "{} rows for the spraying", failed.len());
     // A stolen or guessed cookie value is no pass: an unknown value for her login is throttled.
     let (status, _) = log_in_as_browser(
         &server,
@@ -1270,25 +1295,28 @@ async fn item_20_5_device_refusals_and_unreadable_forms_are_audited_a_flood_as_o
             StatusCode::UNPROCESSABLE_ENTITY
         );
     }
-    // One more of each after a second: what was held back reaches the row.
+    // One more of the devices' and forms' after a second; the counts held back reach their
+    // rows within two seconds even with nothing more coming.
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
-    server.enroll_raw("AAAA-BBBB-CCCC", &key).await;
     chain(0).await;
     forged(session.clone()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
     let log = server.centre.accounts().audit_log(500).unwrap();
     let rows = |action: &str| -> Vec<&intake::store::AuditEntry> {
         log.iter().filter(|e| e.action == action).collect()
     };
+    // Five wrong codes, one row (written within two seconds with nothing more coming).
     let enrollments = rows("enrollment_refused");
     assert_eq!(enrollments.len(), 1, "{enrollments:?}");
     assert!(
-        enrollments[0].detail.ends_with("— 6 lần"),
+        enrollments[0].detail.ends_with("mã đăng ký sai — 5 lần"),
         "{enrollments:?}"
     );
     let devices = rows("device_refused");
     assert_eq!(devices.len(), 1, "{devices:?}");
     assert!(
-        devices[0].detail.contains("unknown_device") && devices[0].detail.ends_with("— 201 lần"),
+        devices[0].detail.contains("máy không có ở trung tâm")
+            && devices[0].detail.ends_with("— 201 lần"),
         "{devices:?}"
     );
     let forms = rows("refused_form_unreadable");
@@ -1378,6 +1406,28 @@ async fn item_20_7_enrollment_guesses_from_many_addresses_are_limited_across_res
         answers,
         [403, 403, 403, 403, 403, 429, 429, 429],
         "one code, many addresses"
+    );
+    // Past those budgets a valid code still enrolls: no outsider stops others from enrolling.
+    let tablet = DeviceKey::generate(&mut rand::rngs::OsRng);
+    assert_eq!(
+        server
+            .enroll_raw(&server.code("enum-dh-p2"), &tablet)
+            .await
+            .status(),
+        201
+    );
+    // An address past its own budget is refused even a good code (it guesses from one place).
+    for n in 0..5 {
+        fresh
+            .enroll_raw(&format!("{n:04}-WXYZ-WXYZ"), &tablet)
+            .await;
+    }
+    assert_eq!(
+        fresh
+            .enroll_raw(&fresh.code("enum-dh-p2"), &tablet)
+            .await
+            .status(),
+        429
     );
     // A restart keeps the count: the first centre, reopened, still refuses.
     let reopened = server.place.open();

@@ -130,9 +130,13 @@ pub struct Centre {
     device_campaigns: Mutex<HashMap<Uuid, String>>,
     /// Refused logins already written to the audit log this window (bounded): a flood of
     /// refused attempts writes one row per login and address, not one per attempt.
-    pub(super) refusals_audited: Mutex<HashMap<(String, String), Instant>>,
+    /// How long a password check took lately (microseconds): what a name that is no account
+    /// waits when its check is skipped.
+    password_check_micros: std::sync::atomic::AtomicU64,
     /// Repeated refusals not yet added to their audit row (see [`Centre::audit_repeated`]).
-    repeated: Mutex<HashMap<(String, String, String), (u64, Instant)>>,
+    repeated: Arc<Mutex<HashMap<RepeatedKey, Repeated>>>,
+    /// Whether the thread that writes held-back counts runs.
+    repeated_flusher: std::sync::Once,
     /// Mark session cookies `Secure` (set when the intake is served behind TLS).
     pub secure_cookies: bool,
     /// Reverse proxies the operator named (`--trusted-proxy`): only from them is a client's
@@ -170,8 +174,9 @@ impl Centre {
             stores,
             campaigns: RwLock::new(BTreeMap::new()),
             device_campaigns: Mutex::new(HashMap::new()),
-            refusals_audited: Mutex::new(HashMap::new()),
-            repeated: Mutex::new(HashMap::new()),
+            password_check_micros: std::sync::atomic::AtomicU64::new(50_000),
+            repeated: Default::default(),
+            repeated_flusher: std::sync::Once::new(),
             secure_cookies: false,
             trusted_proxies: Vec::new(),
         };
@@ -435,12 +440,24 @@ fn legacy_entry(path: &Path) -> Result<Option<CampaignEntry>, IntakeError> {
     }))
 }
 
+/// One counted audit row's identity: action, address, login and what was refused.
+type RepeatedKey = (String, String, String, String);
+
+/// Occurrences of one counted row not yet in the store.
+struct Repeated {
+    held: u64,
+    written_at: Instant,
+    campaign: Option<String>,
+}
+
 impl Centre {
     /// Audits a refusal that a flood would repeat — a device's bad signature, an unknown
-    /// device, a wrong enrollment code, a form that cannot be read — as one row per action,
-    /// address and login in [`crate::accounts::LOGIN_WINDOW`], counting how many times. The
-    /// count reaches the store at most once a second per row (a flood costs one write a second,
-    /// not one per request); the last second of a flood that then stops may go uncounted.
+    /// device, a wrong enrollment code, a name that is no account, a form that cannot be read
+    /// — as one row per action, address, login and cause in [`crate::accounts::LOGIN_WINDOW`],
+    /// counting how many times. The first occurrence is written at once; the count reaches the
+    /// store at most once a second per row — a flood costs a write a second, not one per
+    /// request — and a background thread writes what is held back within two seconds even when
+    /// nothing more comes (a crash loses at most that).
     pub fn audit_repeated(
         &self,
         login: &str,
@@ -450,32 +467,103 @@ impl Centre {
         address: &str,
     ) -> Result<(), IntakeError> {
         const KEYS: usize = 10_000;
+        self.start_repeated_flusher();
         let mut pending = self.repeated.lock().unwrap_or_else(|p| p.into_inner());
         let mut key = (
             action.to_string(),
             address.to_string(),
             crate::store::bounded(login, crate::store::AUDIT_LOGIN_MAX),
+            crate::store::bounded(detail, 300),
         );
         if !pending.contains_key(&key) && pending.len() >= KEYS {
-            // Past the bound, new addresses share one row.
-            pending.retain(|_, (n, at)| *n > 0 || at.elapsed() < std::time::Duration::from_secs(1));
+            pending.retain(|_, r| r.held > 0 || r.written_at.elapsed() < LOGIN_WINDOW_STD);
             if pending.len() >= KEYS {
-                key = (action.to_string(), "nhiều địa chỉ".into(), String::new());
+                // Past the bound, new rows share one per action.
+                key = (
+                    action.to_string(),
+                    "nhiều địa chỉ".into(),
+                    String::new(),
+                    "nhiều lý do".into(),
+                );
             }
         }
         let first = !pending.contains_key(&key);
-        let entry = pending.entry(key).or_insert((0, Instant::now()));
-        entry.0 += 1;
-        if !first && entry.1.elapsed() < std::time::Duration::from_secs(1) {
+        let entry = pending.entry(key.clone()).or_insert(Repeated {
+            held: 0,
+            written_at: Instant::now(),
+            campaign: campaign.map(String::from),
+        });
+        entry.held += 1;
+        if !first && entry.written_at.elapsed() < std::time::Duration::from_secs(1) {
             return Ok(());
         }
-        let times = std::mem::take(&mut entry.0);
-        entry.1 = Instant::now();
+        let times = std::mem::take(&mut entry.held);
+        entry.written_at = Instant::now();
         drop(pending);
-        let now = Utc::now();
-        let since = now - Duration::from_std(crate::accounts::LOGIN_WINDOW).expect("fits");
-        Ok(self
-            .accounts()
-            .audit_repeated(login, campaign, action, detail, address, times, since, now)?)
+        write_repeated(self.accounts(), &key, campaign, times)
+    }
+
+    fn start_repeated_flusher(&self) {
+        self.repeated_flusher.call_once(|| {
+            let (pending, accounts) =
+                (Arc::downgrade(&self.repeated), self.shared.accounts.clone());
+            std::thread::spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                let Some(pending) = pending.upgrade() else {
+                    return;
+                };
+                let due: Vec<(RepeatedKey, Option<String>, u64)> = {
+                    let mut map = pending.lock().unwrap_or_else(|p| p.into_inner());
+                    map.iter_mut()
+                        .filter(|(_, r)| {
+                            r.held > 0
+                                && r.written_at.elapsed() >= std::time::Duration::from_secs(1)
+                        })
+                        .map(|(k, r)| {
+                            r.written_at = Instant::now();
+                            (k.clone(), r.campaign.clone(), std::mem::take(&mut r.held))
+                        })
+                        .collect()
+                };
+                for (key, campaign, times) in due {
+                    if let Err(e) =
+                        write_repeated(accounts.as_ref(), &key, campaign.as_deref(), times)
+                    {
+                        tracing::warn!(error = %e, "a held-back audit count could not be written");
+                    }
+                }
+            });
+        });
+    }
+}
+
+const LOGIN_WINDOW_STD: std::time::Duration = crate::accounts::LOGIN_WINDOW;
+
+fn write_repeated(
+    accounts: &dyn CentreStore,
+    (action, address, login, detail): &RepeatedKey,
+    campaign: Option<&str>,
+    times: u64,
+) -> Result<(), IntakeError> {
+    let now = Utc::now();
+    let since = now - Duration::from_std(crate::accounts::LOGIN_WINDOW).expect("fits");
+    Ok(accounts.audit_repeated(login, campaign, action, detail, address, times, since, now)?)
+}
+
+impl Centre {
+    /// How long a password check takes here, lately.
+    pub(super) fn password_check_time(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(
+            self.password_check_micros
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// Keeps a moving average of the time password checks take.
+    pub(super) fn note_password_check_time(&self, took: std::time::Duration) {
+        use std::sync::atomic::Ordering;
+        let before = self.password_check_micros.load(Ordering::Relaxed);
+        let now = (before * 7 + took.as_micros() as u64) / 8;
+        self.password_check_micros.store(now, Ordering::Relaxed);
     }
 }

@@ -17,26 +17,38 @@ impl Centre {
         client: IpAddr,
     ) -> Result<EnrollResponse, IntakeError> {
         let refused = |e: IntakeError| -> Result<EnrollResponse, IntakeError> {
-            let said = format!("đăng ký máy bị từ chối: {}", e.code().as_str());
+            let said = format!(
+                "đăng ký máy bị từ chối: {}",
+                crate::words::refusal_code(e.code().as_str())
+            );
             self.audit_repeated("", None, "enrollment_refused", &said, &client.to_string())?;
             Err(e)
         };
         // The budgets are kept in the store: across restarts and processes, bounded on disk.
+        // Past its own budget an address is refused even a good code (it guesses from one
+        // place); the budgets per code and in all only answer wrong codes without recording
+        // them (they bound a flood's work) and never stand in the way of a valid code, so no
+        // outsider can stop others from enrolling.
         let window = ENROLL_WINDOW.as_secs() as i64;
         let now = Utc::now().timestamp();
         let (address, hash) = (client.to_string(), code_hash(&request.code));
-        let (by_address, by_code, all) =
-            self.accounts()
-                .enrollment_failures(&address, &hash, now - window)?;
-        if by_address >= ENROLL_MAX_FAILURES
-            || by_code >= ENROLL_CODE_MAX_FAILURES
-            || all >= ENROLL_ALL_MAX_FAILURES
-        {
+        let counts = self
+            .accounts()
+            .enrollment_failures(&address, &hash, now - window)?;
+        let wait = |oldest: i64| (oldest + window - now).max(1) as u64;
+        if counts.by_address >= ENROLL_MAX_FAILURES {
             return refused(IntakeError::RateLimited {
-                retry_after_secs: window as u64,
+                retry_after_secs: wait(counts.oldest_by_address),
             });
         }
+        let flooded =
+            counts.by_code >= ENROLL_CODE_MAX_FAILURES || counts.all >= ENROLL_ALL_MAX_FAILURES;
         let fail = |refusal: crate::store::EnrollmentRefusal| {
+            if flooded {
+                return refused(IntakeError::RateLimited {
+                    retry_after_secs: wait(counts.oldest_all),
+                });
+            }
             self.accounts()
                 .record_enrollment_failure(&address, &hash, now, now - window)?;
             refused(IntakeError::Enrollment(refusal))
@@ -66,7 +78,10 @@ impl Centre {
         ) {
             return;
         }
-        let said = format!("yêu cầu của máy bị từ chối: {}", code.as_str());
+        let said = format!(
+            "yêu cầu của máy bị từ chối: {}",
+            crate::words::refusal_code(code.as_str())
+        );
         if let Err(e) = self.audit_repeated("", None, action, &said, &client.to_string()) {
             tracing::warn!(error = %e, "a device's refusal could not be audited");
         }

@@ -56,9 +56,6 @@ impl Centre {
         };
         let wait = if trusted {
             0
-        } else if account.is_none() && failures.unknown_names.n >= throttles.unknown_names {
-            // Names that are no account, past the budget of all of them: not worth a check.
-            window as u64
         } else {
             [
                 throttles.pair.wait(failures.pair, t),
@@ -69,29 +66,55 @@ impl Centre {
             .max()
             .unwrap_or(0)
         };
+        // Names that are no account are one row per address (a spray of made-up names would
+        // otherwise write a row each); a real account's failures stay one row each.
+        let audited_login = if account.is_some() { login } else { "" };
         if wait > 0 {
-            self.audit_refusal(
-                login,
-                address,
-                &format!("too many wrong passwords: {failures:?}"),
-            )?;
+            let said = format!(
+                "quá nhiều lần sai mật khẩu (từ địa chỉ này {} lần, với tên này {} lần); phải chờ {wait} giây",
+                failures.address.n, failures.login.n
+            );
+            self.audit_repeated(audited_login, None, "login_refused", &said, address)?;
             return Err(IntakeError::RateLimited {
                 retry_after_secs: wait,
             });
         }
-        if !crate::accounts::verify_password(
-            account.as_ref().and_then(|a| a.password_hash.as_deref()),
-            password,
-        ) {
+        // Past the budget of names that are no account, such a name is not worth a password
+        // check: it gets the same answer as any wrong password, after as long as a check takes
+        // (neither the status nor the time tells it from a real name).
+        let skip_check = account.is_none() && failures.unknown_names.n >= throttles.unknown_names;
+        let right = if skip_check {
+            std::thread::sleep(self.password_check_time());
+            false
+        } else {
+            let started = std::time::Instant::now();
+            let right = crate::accounts::verify_password(
+                account.as_ref().and_then(|a| a.password_hash.as_deref()),
+                password,
+            );
+            self.note_password_check_time(started.elapsed());
+            right
+        };
+        if !right {
             self.accounts().record_login_failure(failure, t, since)?;
-            self.accounts().audit(
-                login,
-                None,
-                "login_failed",
-                "sai tên đăng nhập hoặc mật khẩu",
-                address,
-                now,
-            )?;
+            if account.is_some() {
+                self.accounts().audit(
+                    login,
+                    None,
+                    "login_failed",
+                    "sai tên đăng nhập hoặc mật khẩu",
+                    address,
+                    now,
+                )?;
+            } else {
+                self.audit_repeated(
+                    "",
+                    None,
+                    "login_failed",
+                    "đăng nhập với tên không có tài khoản",
+                    address,
+                )?;
+            }
             return Err(wrong());
         }
         if account.as_ref().is_some_and(|a| a.disabled) {
@@ -130,44 +153,6 @@ impl Centre {
             session: token,
             new_browser,
         })
-    }
-
-    /// Audits a refused login once per login and address and window.
-    fn audit_refusal(&self, login: &str, address: &str, detail: &str) -> Result<(), IntakeError> {
-        const REMEMBERED: usize = 10_000;
-        let mut seen = self
-            .refusals_audited
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        seen.retain(|_, at| at.elapsed() < crate::accounts::LOGIN_WINDOW);
-        let key = (
-            crate::store::bounded(login, crate::store::AUDIT_LOGIN_MAX),
-            address.to_string(),
-        );
-        if seen.contains_key(&key) {
-            return Ok(());
-        }
-        if seen.len() >= REMEMBERED {
-            // Under a flood of distinct names: one row says so, the rest are counted as failures.
-            if seen.len() == REMEMBERED {
-                seen.insert((String::new(), String::new()), Instant::now());
-                drop(seen);
-                self.accounts().audit(
-                    "",
-                    None,
-                    "login_refusals_suppressed",
-                    "hơn 10.000 lần đăng nhập bị từ chối trong khoảng thời gian đếm",
-                    address,
-                    Utc::now(),
-                )?;
-            }
-            return Ok(());
-        }
-        seen.insert(key, Instant::now());
-        drop(seen);
-        Ok(self
-            .accounts()
-            .audit(login, None, "login_refused", detail, address, Utc::now())?)
     }
 
     /// Disables or enables an account (never one's own); its sessions end. Audited.

@@ -259,20 +259,26 @@ impl CentreStore for SqlCentre {
         address: &str,
         code_hash: &str,
         since: i64,
-    ) -> Result<(u32, u32, u32), StoreError> {
+    ) -> Result<EnrollmentFailures, StoreError> {
         let (address, code_hash) = (bounded(address, 64), code_hash.to_string());
         self.read(|c| {
-            let count = |sql: &str, p: &[&dyn ToVal]| -> Result<u32, StoreError> {
+            let count = |sql: &str, p: &[&dyn ToVal]| -> Result<(u32, i64), StoreError> {
                 Ok(c.prepare_cached(&format!(
-                    "SELECT COUNT(*) FROM enrollment_failures WHERE {sql}"
+                    "SELECT COUNT(*), COALESCE(MIN(at), 0) FROM enrollment_failures WHERE {sql}"
                 ))?
-                .query_row(p, |r| r.get(0))?)
+                .query_row(p, |r| Ok((r.get(0)?, r.get(1)?)))?)
             };
-            Ok((
-                count("address = ?1 AND at >= ?2", &[&address, &since])?,
-                count("code_hash = ?1 AND at >= ?2", &[&code_hash, &since])?,
-                count("at >= ?1", &[&since])?,
-            ))
+            let (by_address, oldest_by_address) =
+                count("address = ?1 AND at >= ?2", &[&address, &since])?;
+            let (by_code, _) = count("code_hash = ?1 AND at >= ?2", &[&code_hash, &since])?;
+            let (all, oldest_all) = count("at >= ?1", &[&since])?;
+            Ok(EnrollmentFailures {
+                by_address,
+                by_code,
+                all,
+                oldest_by_address,
+                oldest_all,
+            })
         })
     }
 
@@ -468,8 +474,9 @@ impl CentreStore for SqlCentre {
         self.write(move |tx| {
             let found: Option<(i64, i64)> = tx
                 .query_row(
-                    "SELECT id, repeated FROM audit_log WHERE action = ?1 AND address = ?2 AND login = ?3 AND at >= ?4 ORDER BY id DESC LIMIT 1",
-                    params![a, addr, l, rfc3339(since)],
+                    "SELECT id, repeated FROM audit_log WHERE action = ?1 AND address = ?2 AND login = ?3 AND at >= ?4
+                       AND (detail = ?5 OR substr(detail, 1, length(?5) + 3) = ?5 || ' — ') ORDER BY id DESC LIMIT 1",
+                    params![a, addr, l, rfc3339(since), base],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;

@@ -154,6 +154,17 @@ pub struct LoginFailures {
     pub unknown_names: Tally,
 }
 
+/// Refused enrollment codes within a window: from one address, presenting one code, in all,
+/// and when the oldest of the address's and of all were (Unix seconds; `since` when none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EnrollmentFailures {
+    pub by_address: u32,
+    pub by_code: u32,
+    pub all: u32,
+    pub oldest_by_address: i64,
+    pub oldest_all: i64,
+}
+
 /// How many wrong passwords, and when the last was (Unix seconds; 0 for none).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
@@ -708,14 +719,13 @@ pub trait CentreStore: Send + Sync + 'static {
         failure: LoginFailure<'_>,
         since: i64,
     ) -> Result<LoginFailures, StoreError>;
-    /// Refused enrollment codes since `since` (Unix seconds): (from `address`, presenting the
-    /// code hashed to `code_hash`, in all).
+    /// Refused enrollment codes since `since` (Unix seconds).
     fn enrollment_failures(
         &self,
         address: &str,
         code_hash: &str,
         since: i64,
-    ) -> Result<(u32, u32, u32), StoreError>;
+    ) -> Result<EnrollmentFailures, StoreError>;
     /// Records a refused enrollment code, and forgets those before `forget_before`.
     fn record_enrollment_failure(
         &self,

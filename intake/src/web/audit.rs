@@ -57,8 +57,17 @@ fn filter(q: &AuditQuery, tz: chrono_tz::Tz) -> crate::store::AuditFilter {
 
 /// A row's detail as a person reads it: a page by its name, a message in Vietnamese.
 fn detail_words(detail: &str) -> String {
-    crate::words::page_visit(detail)
-        .unwrap_or_else(|| crate::words::in_vietnamese(detail).to_string())
+    // A counted row's detail ends «— N lần»: the cause is read, the count kept.
+    let (cause, count) = match detail.rsplit_once(" — ") {
+        Some((cause, count)) if count.ends_with(" lần") => (cause, Some(count)),
+        _ => (detail, None),
+    };
+    let said = crate::words::page_visit(cause)
+        .unwrap_or_else(|| crate::words::in_vietnamese(cause).to_string());
+    match count {
+        Some(count) => format!("{said} — {count}"),
+        None => said,
+    }
 }
 
 /// An RFC 3339 instant as the campaign's local time.
