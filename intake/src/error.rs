@@ -42,7 +42,7 @@ pub enum IntakeError {
     Equivocation { seq: u64, accepted_hash: BatchHash },
     #[error("{0}")]
     Enrollment(EnrollmentRefusal),
-    #[error("too many wrong attempts; wait {retry_after_secs} seconds")]
+    #[error("Thử sai quá nhiều lần; hãy chờ {retry_after_secs} giây. / Too many wrong attempts; wait {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },
     #[error("request not authenticated: {0}")]
     Unauthenticated(String),

@@ -639,14 +639,34 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         "/c/qt-sipas-2024/ministry/paper",
         vec![
             ("csrf", csrf.clone()),
-            ("serials", "<script>x</script>".into()),
+            (
+                "serials",
+                format!("{}\n<script>x</script>\nxin chào", hs[1].1),
+            ),
         ],
     )
     .await
     .text()
     .await
     .unwrap();
-    assert!(bad.contains("Không ghi nhận") && !bad.contains("<script>x"));
+    // One bad scan costs nothing else: the good line is recorded, the bad ones are named and
+    // stay in the box to be mended (escaped).
+    assert!(
+        bad.contains("Đã ghi nhận 1 số phiếu. 2 dòng không phải số phiếu")
+            && bad.contains("«xin chào»")
+            && bad.contains("&lt;script&gt;x&lt;/script&gt;\nxin chào</textarea>")
+            && !bad.contains("<script>x"),
+        "{bad}"
+    );
+    assert_eq!(
+        server
+            .intake
+            .reconciliation()
+            .unwrap()
+            .duplicates
+            .get(&hs[1].1),
+        Some(&2)
+    );
 
     // The back-check sample: the same seed gives the same list.
     let draw = |seed: &'static str| {

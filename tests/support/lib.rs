@@ -335,7 +335,14 @@ impl App {
         s.type_into("#intake-url", intake_url);
         s.type_into("#code", code);
         s.click("#enroll");
-        s.wait_text("h1", "Đã đăng ký");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !s.text("h1").unwrap_or_default().contains("Đã đăng ký") {
+            if Instant::now() > deadline {
+                let said = s.script("return document.querySelector('.flash')?.textContent");
+                panic!("the app did not enroll: {said}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Hands the form to the household's representative and collects it, from the household

@@ -692,41 +692,44 @@ impl Intake {
     }
 
     /// Records paper forms arriving: serials one per line (a barcode scanner types them).
+    /// Records the paper serials of `serials_text` (one a line, as typed or scanned). Lines that
+    /// are no serial are not recorded and come back as typed — one bad scan does not cost the
+    /// others. Returns how many were recorded and the lines left out.
     pub fn record_paper(
         &self,
         serials_text: &str,
         by: &str,
         address: &str,
-    ) -> Result<usize, IntakeError> {
-        let serials: Vec<String> = serials_text
-            .lines()
-            .map(crate::reconcile::normalize_serial)
-            .filter(|s| !s.is_empty())
-            .collect();
-        if serials.is_empty() {
-            return Err(IntakeError::Declined(
-                "Chưa có số phiếu nào. / No serial was given.".into(),
-            ));
+    ) -> Result<(usize, Vec<String>), IntakeError> {
+        let (mut serials, mut left_out) = (Vec::new(), Vec::new());
+        for line in serials_text.lines().filter(|l| !l.trim().is_empty()) {
+            let serial = crate::reconcile::normalize_serial(line);
+            if serial.len() <= 40
+                && serial
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                serials.push(serial);
+            } else {
+                left_out.push(line.trim().chars().take(200).collect());
+            }
         }
-        if let Some(bad) = serials
-            .iter()
-            .find(|s| s.len() > 40 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        {
-            return Err(IntakeError::BadRequest(format!(
-                "{bad:?} is not a form serial"
-            )));
+        if serials.is_empty() && left_out.is_empty() {
+            return Err(IntakeError::Declined("Chưa có số phiếu nào.".into()));
         }
-        let now = Utc::now();
-        let batch = format!("{by}-{}", now.format("%Y%m%dT%H%M%S%.3f"));
-        self.store.record_paper(&batch, &serials, by, now)?;
-        self.audit(
-            by,
-            "paper_recorded",
-            &format!("{} số phiếu", serials.len()),
-            address,
-            now,
-        )?;
-        Ok(serials.len())
+        if !serials.is_empty() {
+            let now = Utc::now();
+            let batch = format!("{by}-{}", now.format("%Y%m%dT%H%M%S%.3f"));
+            self.store.record_paper(&batch, &serials, by, now)?;
+            self.audit(
+                by,
+                "paper_recorded",
+                &format!("{} số phiếu", serials.len()),
+                address,
+                now,
+            )?;
+        }
+        Ok((serials.len(), left_out))
     }
 
     /// Draws the back-check sample (reproducible from its seed) and records the draw.

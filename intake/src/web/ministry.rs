@@ -16,13 +16,14 @@ pub(super) fn reconciliation_view(
     v: &Visitor,
     r: &crate::reconcile::Reconciliation,
     message: Option<String>,
+    kept: &str,
 ) -> Html<String> {
     let body = html! {
         @if let Some(m) = message { p role="status" { (m) } }
         p { "Mẫu cần thu: " b { (r.expected) } " · Nhận bản số: " b { (r.digital) } " · Nhận bản giấy: " b { (r.paper) } " · Khớp cả hai: " b { (r.done) } }
         form method="post" action="ministry/paper" {
             input type="hidden" name="csrf" value=(v.csrf);
-            label { "Số phiếu giấy nhận được (mỗi dòng một số; máy quét mã vạch gõ như bàn phím)" br; textarea name="serials" rows="6" cols="30" autofocus {} }
+            label { "Số phiếu giấy nhận được (mỗi dòng một số; máy quét mã vạch gõ như bàn phím)" br; textarea name="serials" rows="6" cols="30" autofocus { (kept) } }
             button { "Ghi nhận phiếu giấy" }
         }
         h2 { "Số phiếu bị trùng" }
@@ -53,7 +54,7 @@ pub(super) async fn reconciliation_page(
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let r = blocking(move || i.reconciliation()).await?;
-    Ok(reconciliation_view(&v, &r, None).into_response())
+    Ok(reconciliation_view(&v, &r, None, "").into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -70,11 +71,19 @@ pub(super) async fn record_paper(
     let recorded = blocking(move || i.record_paper(&form.serials, &by, &from.to_string())).await;
     let i = intake.clone();
     let r = blocking(move || i.reconciliation()).await?;
-    let message = match recorded {
-        Ok(n) => format!("Đã ghi nhận {n} số phiếu."),
-        Err(e) => format!("Không ghi nhận: {e}"),
+    let (message, kept) = match recorded {
+        Ok((n, left_out)) if left_out.is_empty() => (format!("Đã ghi nhận {n} số phiếu."), String::new()),
+        Ok((n, left_out)) => (
+            format!(
+                "Đã ghi nhận {n} số phiếu. {} dòng không phải số phiếu nên chưa ghi; chúng còn trong ô để sửa: {}",
+                left_out.len(),
+                left_out.iter().map(|l| format!("«{l}»")).collect::<Vec<_>>().join(", ")
+            ),
+            left_out.join("\n"),
+        ),
+        Err(e) => (format!("Không ghi nhận: {}", crate::words::in_vietnamese(&e.to_string())), String::new()),
     };
-    Ok(reconciliation_view(&v, &r, Some(message)).into_response())
+    Ok(reconciliation_view(&v, &r, Some(message), &kept).into_response())
 }
 
 pub(super) fn backcheck_form(v: &Visitor, seed: &str) -> Markup {
