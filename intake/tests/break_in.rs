@@ -448,27 +448,8 @@ async fn login_page_after(
     password: &str,
     forwarded_for: &str,
 ) -> (StatusCode, String) {
-    let http = client();
-    let page = http
-        .get(format!("{}/login", server.base))
-        .send()
-        .await
-        .unwrap();
-    let pre = cookie_value(&page, "fp_login_csrf").unwrap();
-    let csrf = hidden_csrf(&page.text().await.unwrap());
-    let response = http
-        .post(format!("{}/login", server.base))
-        .header(header::COOKIE, format!("fp_login_csrf={pre}"))
-        .header("x-forwarded-for", forwarded_for)
-        .form(&[
-            ("login", login),
-            ("password", password),
-            ("csrf", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.text().await.unwrap())
+    let (status, _, page) = log_in_answer(server, login, password, forwarded_for, None).await;
+    (status, page)
 }
 
 /// A login from a browser that may carry a known-browser cookie; returns the status and the
@@ -480,6 +461,18 @@ async fn log_in_as_browser(
     forwarded_for: &str,
     browser: Option<&str>,
 ) -> (StatusCode, Option<String>) {
+    let (status, cookie, _) = log_in_answer(server, login, password, forwarded_for, browser).await;
+    (status, cookie)
+}
+
+/// A login as a browser sends it: the status, the known-browser cookie set, and the page.
+async fn log_in_answer(
+    server: &TestServer,
+    login: &str,
+    password: &str,
+    forwarded_for: &str,
+    browser: Option<&str>,
+) -> (StatusCode, Option<String>, String) {
     let http = client();
     let page = http
         .get(format!("{}/login", server.base))
@@ -504,7 +497,8 @@ async fn log_in_as_browser(
         .send()
         .await
         .unwrap();
-    (response.status(), cookie_value(&response, "fp_browser"))
+    let (status, cookie) = (response.status(), cookie_value(&response, "fp_browser"));
+    (status, cookie, response.text().await.unwrap())
 }
 
 /// Issue 20, items 1 and 2: 300 wrong logins for made-up names from 10 addresses locked every
