@@ -37,20 +37,10 @@ fn type_keys(app: &App, way: Way, keys: &[Key], max_pause_ms: u64, rng: &mut imp
         })
         .collect();
     match way {
-        // WebKitWebDriver keeps Shift down to the end of a call whatever the "null" key says,
-        // so a Shift+Tab ends its call.
-        Way::WebDriver if max_pause_ms == 0 => {
-            for part in keys.split_inclusive(|k| *k == Key::BackTab) {
-                app.session.keys(&webdriver_text(part));
-            }
-        }
         Way::WebDriver => {
-            let named: Vec<(String, u64)> = webdriver_text(keys)
-                .chars()
-                .map(|c| c.to_string())
-                .zip(pauses)
-                .collect();
-            app.session.key_actions(&named);
+            let chords: Vec<(Vec<String>, u64)> =
+                webdriver_chords(keys).into_iter().zip(pauses).collect();
+            app.session.key_actions(&chords);
         }
         Way::XKeyEvents => {
             let window = xdotool(

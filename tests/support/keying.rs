@@ -152,14 +152,14 @@ pub fn keystrokes(form: &Form, answers: &BTreeMap<String, Value>) -> Vec<Key> {
     keys
 }
 
-/// The keys as WebDriver text (Enter is U+E007).
-pub fn webdriver_text(keys: &[Key]) -> String {
+/// The keys as WebDriver chords (Enter is U+E007; Shift+Tab is Shift U+E008 held over Tab
+/// U+E004).
+pub fn webdriver_chords(keys: &[Key]) -> Vec<Vec<String>> {
     keys.iter()
         .map(|k| match k {
-            Key::Char(c) => c.to_string(),
-            Key::Enter => crate::webdriver::ENTER.to_string(),
-            // Shift down, Tab, every modifier up (the W3C "null" key).
-            Key::BackTab => "\u{E008}\u{E004}\u{E000}".to_string(),
+            Key::Char(c) => vec![c.to_string()],
+            Key::Enter => vec![crate::webdriver::ENTER.to_string()],
+            Key::BackTab => vec!["\u{E008}".to_string(), "\u{E004}".to_string()],
         })
         .collect()
 }

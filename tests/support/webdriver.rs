@@ -206,13 +206,20 @@ impl Session {
         let _ = self.http.delete(&self.base).send();
     }
 
-    /// Presses `keys` one after another through the Actions API, pausing after each as long as
-    /// its number of milliseconds says (0: no pause at all).
-    pub fn key_actions(&self, keys: &[(String, u64)]) {
+    /// Presses `chords` one after another through the Actions API, pausing after each as long
+    /// as its number of milliseconds says (0: no pause at all). A chord's keys go down in order
+    /// and up in reverse (Shift, Tab: a Shift+Tab). The keys go wherever the focus is, as a
+    /// person's do: unlike Element Send Keys, nothing is focused first — a box found focused a
+    /// moment earlier may no longer be the app's current one while it works through a burst.
+    pub fn key_actions(&self, chords: &[(Vec<String>, u64)]) {
         let mut actions = Vec::new();
-        for (key, pause) in keys {
-            actions.push(json!({ "type": "keyDown", "value": key }));
-            actions.push(json!({ "type": "keyUp", "value": key }));
+        for (chord, pause) in chords {
+            for key in chord {
+                actions.push(json!({ "type": "keyDown", "value": key }));
+            }
+            for key in chord.iter().rev() {
+                actions.push(json!({ "type": "keyUp", "value": key }));
+            }
             if *pause > 0 {
                 actions.push(json!({ "type": "pause", "duration": pause }));
             }
