@@ -363,8 +363,24 @@ pub struct PeriodRow {
     pub by_receipt: u32,
 }
 
-pub fn period(daily: &[DailyCount], from: NaiveDate, to: NaiveDate) -> Vec<PeriodRow> {
-    let mut rows: std::collections::BTreeMap<&str, PeriodRow> = std::collections::BTreeMap::new();
+/// `everyone`: the enumerators the reader oversees, each given a row even with no work in the
+/// period (an idle enumerator is what a supervisor most needs to see).
+pub fn period(
+    daily: &[DailyCount],
+    from: NaiveDate,
+    to: NaiveDate,
+    everyone: &[String],
+) -> Vec<PeriodRow> {
+    let mut rows: std::collections::BTreeMap<&str, PeriodRow> = everyone
+        .iter()
+        .map(|e| {
+            let row = PeriodRow {
+                enumerator: e.clone(),
+                ..Default::default()
+            };
+            (e.as_str(), row)
+        })
+        .collect();
     for c in daily {
         if c.day < from || c.day > to {
             continue;
@@ -463,7 +479,7 @@ mod period_tests {
             count("2024-11-23", "b", "form_distributed", 5),
             count("2024-12-02", "a", "form_transcribed", 20),
         ];
-        let november = period(&daily, day("2024-11-01"), day("2024-11-30"));
+        let november = period(&daily, day("2024-11-01"), day("2024-11-30"), &[]);
         assert_eq!(november.len(), 2);
         assert_eq!(
             (
@@ -621,7 +637,7 @@ mod period_tests {
             })
             .collect();
         let month = |first: &str, last: &str| {
-            period(&daily, day(first), day(last))
+            period(&daily, day(first), day(last), &[])
                 .into_iter()
                 .map(|r| {
                     (

@@ -545,7 +545,7 @@ async fn years_side_by_side_say_which_areas_met_their_targets() {
             page.contains("Tỉnh Quảng Trị") && page.contains("Thành phố Đông Hà"),
             "{page}"
         );
-        let saved = client()
+        let saved = browser()
             .post(format!("{}/c/{campaign}/ministry/targets", server.base))
             .header(header::COOKIE, format!("fp_session={session}"))
             .form(&[

@@ -155,7 +155,12 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
     assert_eq!(get(&server, &path, &supervisor).await.status(), 404);
 
-    // Several forms approved at once: the ticked ones, each recorded as its own decision.
+    // Several forms approved at once: the ticked ones, each recorded as its own decision —
+    // those whose paper has arrived.
+    server
+        .intake
+        .record_paper(&hs[0].1, "bonv", "127.0.0.1")
+        .unwrap();
     let approved = client()
         .post(format!(
             "{}/c/qt-sipas-2024/ministry/review/approve",
@@ -171,10 +176,23 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
         .await
         .unwrap();
     assert_eq!(approved.status(), 303);
+    let said = get(&server, "/c/qt-sipas-2024/ministry/review", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    // Only the form whose paper has arrived is approved; the other is named.
     let reviews = server.intake.store.reviews().unwrap();
-    assert!(hs
-        .iter()
-        .all(|h| reviews.get(&h.0).is_some_and(|r| r.0 == "approved")));
+    assert_eq!(
+        reviews.get(&hs[0].0).map(|r| r.0.as_str()),
+        Some("approved")
+    );
+    assert!(reviews.get(&hs[1].0).is_none());
+    assert!(
+        said.contains("Đã duyệt 1 phiếu. 1 phiếu chưa duyệt vì bản giấy chưa đến")
+            && said.contains(&hs[1].1),
+        "{said}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

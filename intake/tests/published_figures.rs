@@ -328,7 +328,7 @@ async fn no_withheld_area_of_the_demos_public_table_can_be_derived() {
         ("district", "10"),
         ("province", "5"),
     ] {
-        let published = client()
+        let published = browser()
             .post(format!("{}/c/qt-sipas-2024/ministry/publish", server.base))
             .header(header::COOKIE, format!("fp_session={session}"))
             .form(&[

@@ -87,7 +87,7 @@ async fn a_households_refused_work_is_taken_in_its_order_with_one_decision() {
             session.clone(),
         );
         async move {
-            client()
+            browser()
                 .post(url)
                 .header(header::COOKIE, format!("fp_session={session}"))
                 .form(&form)

@@ -121,7 +121,7 @@ async fn every_page_each_role_reads_is_in_vietnamese() {
     let post = |path: &str, form: Vec<(&'static str, String)>| {
         let (url, session) = (format!("{}{path}", server.base), ministry.clone());
         async move {
-            client()
+            browser()
                 .post(url)
                 .header(reqwest::header::COOKIE, format!("fp_session={session}"))
                 .form(&form)

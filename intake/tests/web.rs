@@ -82,7 +82,7 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
         .await
         .unwrap();
     assert!(
-        progress.contains("chưa đăng ký máy — cấp mã đăng ký")
+        progress.contains("chưa đăng ký máy — <a href=\"codes\">cấp mã đăng ký</a>")
             && !progress.contains("đã đăng ký máy, chưa đồng bộ"),
         "{progress}"
     );
@@ -460,7 +460,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     let post = |path: &'static str, form: Vec<(&'static str, String)>| {
         let (url, session) = (format!("{}{path}", server.base), session.clone());
         async move {
-            client()
+            browser()
                 .post(url)
                 .header(header::COOKIE, format!("fp_session={session}"))
                 .form(&form)
@@ -625,6 +625,32 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     .await
     .unwrap();
     assert!(page.contains("Đã ghi nhận 4 số phiếu"));
+    // Post/redirect/get: the post answers with the page's address, which says what was done
+    // once; reloading it records nothing again.
+    let raw = client()
+        .post(format!("{}/c/qt-sipas-2024/ministry/paper", server.base))
+        .header(header::COOKIE, format!("fp_session={session}"))
+        .form(&[("csrf", csrf.as_str()), ("serials", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        raw.headers()[header::LOCATION],
+        "/c/qt-sipas-2024/ministry/reconciliation"
+    );
+    for _ in 0..2 {
+        let reloaded = get(
+            &server,
+            "/c/qt-sipas-2024/ministry/reconciliation",
+            &session,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+        assert!(!reloaded.contains("Đã ghi nhận"), "{reloaded}");
+    }
     let r = server.intake.reconciliation().unwrap();
     assert_eq!(r.duplicates.get(&hs[0].1), Some(&2));
     assert_eq!(r.unexpected, ["QT24-99999"]);
@@ -765,10 +791,10 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             ],
         )
     };
-    assert_eq!(
-        review(hs[0].0.clone(), "approved", "").await.status(),
-        StatusCode::SEE_OTHER
-    );
+    // Each decision lands on the review page, which says it was recorded.
+    let decided = review(hs[0].0.clone(), "approved", "").await;
+    assert_eq!(decided.status(), StatusCode::OK);
+    assert!(decided.text().await.unwrap().contains("Đã ghi quyết định."));
     assert_eq!(
         review(hs[1].0.clone(), "flagged", "").await.status(),
         StatusCode::BAD_REQUEST
@@ -777,8 +803,24 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         review(hs[1].0.clone(), "flagged", "Chữ viết khó đọc ở câu 9")
             .await
             .status(),
-        StatusCode::SEE_OTHER
+        StatusCode::OK
     );
+    // A form whose paper has not arrived is not approved blind: only with a reason.
+    let (no_paper, _) = hs[2].clone();
+    let refused = review(no_paper.clone(), "approved", "").await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("chưa đến: chưa duyệt được"));
+    assert!(server
+        .intake
+        .store
+        .reviews()
+        .unwrap()
+        .get(&no_paper)
+        .is_none());
     assert_eq!(
         review("dh-p4-kp2-01".into(), "approved", "").await.status(),
         StatusCode::BAD_REQUEST,
@@ -936,9 +978,10 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             ],
         )
     };
+    // Recorded, then back on its page (post/redirect/get).
     assert_eq!(
         outcome(h0.clone(), "confirmed").await.status(),
-        StatusCode::SEE_OTHER
+        StatusCode::OK
     );
     assert_eq!(
         outcome(h0.clone(), "made_up").await.status(),
@@ -1035,7 +1078,12 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     .json()
     .await
     .unwrap();
-    assert_eq!(report["rows"][0]["enumerator"], "enum-dh-p2");
+    // Every enumerator of the district has a row, idle ones too (with zeros).
+    let rows = report["rows"].as_array().unwrap();
+    let row = |id: &str| rows.iter().find(|r| r["enumerator"] == id).cloned();
+    assert!(row("enum-dh-p2").unwrap()["handed_out"].as_u64() > Some(0));
+    assert_eq!(row("enum-dh-dl").unwrap()["handed_out"], 0);
+    assert!(row("enum-gl-hl").is_none(), "another district's enumerator");
     assert!(get(&server, "/c/qt-sipas-2024/api/rejected", &supervisor)
         .await
         .json::<serde_json::Value>()
@@ -1082,7 +1130,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
             session.clone(),
         );
         async move {
-            client()
+            browser()
                 .post(url)
                 .header(header::COOKIE, format!("fp_session={session}"))
                 .form(&form)
@@ -1181,7 +1229,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
             ],
         );
         async move {
-            client()
+            browser()
                 .post(url)
                 .header(header::COOKIE, format!("fp_session={session}"))
                 .form(&form)
@@ -1354,7 +1402,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
             form.push(("confirmed", "yes".into()));
         }
         async move {
-            client()
+            browser()
                 .post(url)
                 .header(header::COOKIE, format!("fp_session={who}"))
                 .form(&form)
@@ -1546,7 +1594,7 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
     let post = |path: &'static str, form: Vec<(&'static str, String)>| {
         let (url, session) = (format!("{}{path}", server.base), session.clone());
         async move {
-            client()
+            browser()
                 .post(url)
                 .header(header::COOKIE, format!("fp_session={session}"))
                 .form(&form)
@@ -1614,6 +1662,20 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
         .unwrap();
     assert!(
         page.contains("Không lưu") && page.contains("Hãy chọn ít nhất một đợt khảo sát"),
+        "{page}"
+    );
+    assert!(server.centre.accounts().account("bo-2").unwrap().is_none());
+    // A ministry officer given one district would silently see the whole campaign: refused.
+    let page = post(
+        "/admin/account",
+        account("bo-2", "ministry", "gl", "mật khẩu đủ dài rồi"),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        page.contains("Không lưu") && page.contains("Chỉ giám sát viên được giao theo huyện"),
         "{page}"
     );
     assert!(server.centre.accounts().account("bo-2").unwrap().is_none());
@@ -1723,7 +1785,7 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
             .revoked
     );
     let log = server.centre.accounts().audit_log(100).unwrap();
-    for action in ["account_saved", "code_issued", "device_revoked"] {
+    for action in ["account_created", "code_issued", "device_revoked"] {
         assert!(
             log.iter().any(|e| e.action == action && e.login == "admin"),
             "{action}"
@@ -1762,7 +1824,7 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
             .unwrap(),
     );
     let post = |path: String, session: String, form: Vec<(&'static str, String)>| async move {
-        client()
+        browser()
             .post(path)
             .header(header::COOKIE, format!("fp_session={session}"))
             .form(&form)
@@ -2020,7 +2082,7 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
     let post = |path: &'static str, session: String, form: Vec<(&'static str, String)>| {
         let url = format!("{}{path}", server.base);
         async move {
-            client()
+            browser()
                 .post(url)
                 .header(header::COOKIE, format!("fp_session={session}"))
                 .form(&form)

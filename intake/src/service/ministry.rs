@@ -644,6 +644,19 @@ impl Intake {
                 "Lý do dài quá 2.000 ký tự. / The reason is over 2,000 characters.".into(),
             ));
         }
+        // Approving is checking against the paper: with no paper yet, only with a reason
+        // written down (the paper was lost, say), so nothing is approved blind by a slip.
+        if decision == "approved" && reason.is_empty() {
+            let serial = self.serial_of(household)?;
+            if !self
+                .paper_arrived()?
+                .contains(&crate::reconcile::normalize_serial(&serial))
+            {
+                return Err(IntakeError::Declined(format!(
+                    "Bản giấy của phiếu {serial} chưa đến: chưa duyệt được. Nếu bản giấy đã mất, hãy ghi lý do rồi duyệt."
+                )));
+            }
+        }
         self.store
             .record_review(household, decision, reason, by, Utc::now())
             .map_err(|e| match e {
@@ -671,6 +684,40 @@ impl Intake {
             Utc::now(),
         )?;
         Ok(())
+    }
+
+    /// The serials whose paper form has been recorded, as printed.
+    pub fn paper_arrived(&self) -> Result<std::collections::HashSet<String>, IntakeError> {
+        Ok(self
+            .store
+            .paper_serials()?
+            .iter()
+            .map(|s| crate::reconcile::normalize_serial(s))
+            .collect())
+    }
+
+    /// Approves each of `households` whose paper has arrived (the check of
+    /// [`Intake::review`]); returns how many were approved and the serials left for their
+    /// paper.
+    pub fn approve_with_paper(
+        &self,
+        households: &[String],
+        by: &str,
+        address: &str,
+    ) -> Result<(usize, Vec<String>), IntakeError> {
+        let paper = self.paper_arrived()?;
+        let mut waiting = Vec::new();
+        let mut approved = 0;
+        for household in households {
+            let serial = self.serial_of(household)?;
+            if paper.contains(&crate::reconcile::normalize_serial(&serial)) {
+                self.review(household, "approved", "", by, address)?;
+                approved += 1;
+            } else {
+                waiting.push(serial);
+            }
+        }
+        Ok((approved, waiting))
     }
 
     /// Paradata anomalies (no answer is read).

@@ -264,7 +264,14 @@ impl Centre {
                 )
             })?;
             if role != crate::accounts::Role::Supervisor {
-                districts.clear();
+                // Only a supervisor's work is bounded by districts: a ministry officer ticked
+                // with a district would see the whole campaign, which the admin did not mean.
+                if !districts.is_empty() {
+                    return Err(IntakeError::Declined(
+                        "Chỉ giám sát viên được giao theo huyện; vai trò này xem cả đợt khảo sát. Hãy bỏ chọn huyện, hoặc chọn vai trò giám sát viên. / Only supervisors are bounded by districts."
+                            .into(),
+                    ));
+                }
                 continue;
             }
             if districts.is_empty() {
@@ -307,11 +314,16 @@ impl Centre {
             password_hash: Some(hash),
             disabled: false,
         };
+        let existed = self.accounts().account(login)?.is_some();
         self.accounts().upsert_account(&account, Utc::now())?;
         self.accounts().audit(
             by,
             None,
-            "account_saved",
+            if existed {
+                "account_saved"
+            } else {
+                "account_created"
+            },
             &format!("{login} ({})", crate::words::role(role.as_str())),
             address,
             Utc::now(),

@@ -135,9 +135,10 @@ pub(super) async fn admin_view(
 
 pub(super) async fn admin_page(
     State(centre): State<Arc<Centre>>,
+    Extension(said): Extension<Arc<Messages>>,
     Signed { v, .. }: Signed<Admins>,
 ) -> Result<Response, IntakeError> {
-    admin_view(&centre, &v, None, None).await
+    admin_view(&centre, &v, said.take_message(&v), None).await
 }
 
 /// The accounts form, as posted: repeated `campaign` and `district` (`campaign:district`)
@@ -171,7 +172,10 @@ impl<'de> serde::Deserialize<'de> for AccountForm {
             .map(|(_, c)| (c.clone(), Vec::new()))
             .collect();
         for (_, value) in pairs.iter().filter(|(k, _)| k == "district") {
-            if let Some((campaign, district)) = value.split_once(':') {
+            if let Some((campaign, district)) = value
+                .split_once(':')
+                .filter(|(_, district)| !district.is_empty())
+            {
                 // A district is chosen within its campaign: ticking it chooses the campaign
                 // (a campaign that does not exist is refused when the account is saved).
                 campaigns
@@ -200,6 +204,7 @@ impl super::door::CsrfField for AccountForm {
 
 pub(super) async fn admin_account(
     State(centre): State<Arc<Centre>>,
+    Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Admins, AccountForm>,
 ) -> Result<Response, IntakeError> {
     let (c, by) = (centre.clone(), v.account.login.clone());
@@ -229,15 +234,7 @@ pub(super) async fn admin_account(
     })
     .await;
     match result {
-        Ok(()) => {
-            admin_view(
-                &centre,
-                &v,
-                Some(format!("Đã lưu tài khoản {login}.")),
-                None,
-            )
-            .await
-        }
+        Ok(()) => Ok(said.done(&v, "/admin", format!("Đã lưu tài khoản {login}."))),
         Err(e) => {
             let message = format!("Không lưu: {}", crate::words::in_vietnamese(&e.to_string()));
             admin_view(&centre, &v, Some(message), Some(&kept)).await
@@ -258,6 +255,7 @@ pub(super) struct AccountActionForm {
 /// disabling is the undoable choice the page offers first.
 pub(super) async fn account_action(
     State(centre): State<Arc<Centre>>,
+    Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Admins, AccountActionForm>,
 ) -> Result<Response, IntakeError> {
     let (c, by, login) = (centre.clone(), v.account.login.clone(), form.login.clone());
@@ -286,14 +284,16 @@ pub(super) async fn account_action(
             "không rõ thao tác {other:?}"
         ))),
     };
-    let message = match result {
-        Ok(done) => format!("Tài khoản {login}: {done}."),
-        Err(e) => format!(
-            "Không thực hiện được: {}",
-            crate::words::in_vietnamese(&e.to_string())
-        ),
-    };
-    admin_view(&centre, &v, Some(message), None).await
+    match result {
+        Ok(done) => Ok(said.done(&v, "/admin", format!("Tài khoản {login}: {done}."))),
+        Err(e) => {
+            let message = format!(
+                "Không thực hiện được: {}",
+                crate::words::in_vietnamese(&e.to_string())
+            );
+            admin_view(&centre, &v, Some(message), None).await
+        }
+    }
 }
 
 /// A campaign's devices: a code for an enumerator, and revoking a lost or stolen tablet.
@@ -315,7 +315,8 @@ async fn devices_view(
         form method="post" action="devices/code" {
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Điều tra viên " select name="enumerator" { @for (id, name) in &enumerators { option value=(id) { (name) } } } }
-            label { "Hiệu lực (giờ) " input name="hours" type="number" min="1" max="720" value="72"; }
+            // The same choice, in days, as on the supervisors' code page.
+            label { "Hiệu lực " select name="hours" { option value="24" { "1 ngày" } option value="72" selected { "3 ngày" } option value="168" { "7 ngày" } option value="720" { "30 ngày" } } }
             button { "Cấp mã" }
         }
         h2 { "Thu hồi máy" }
@@ -341,9 +342,10 @@ async fn devices_view(
 
 pub(super) async fn devices_page(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Signed { v, .. }: Signed<Admins>,
 ) -> Result<Response, IntakeError> {
-    devices_view(&intake, &v, None).await
+    devices_view(&intake, &v, said.take_message(&v)).await
 }
 
 #[derive(serde::Deserialize)]
@@ -399,6 +401,7 @@ pub(super) struct RevokeForm {
 
 pub(super) async fn admin_revoke(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Admins, RevokeForm>,
 ) -> Result<Response, IntakeError> {
     if form.confirm != "yes" {
@@ -432,10 +435,9 @@ pub(super) async fn admin_revoke(
             .unwrap_or(record.enumerator))
     })
     .await?;
-    devices_view(
-        &intake,
+    Ok(said.done(
         &v,
-        Some(format!("Đã thu hồi máy của {name} ({device}).")),
-    )
-    .await
+        "/devices",
+        format!("Đã thu hồi máy của {name} ({device})."),
+    ))
 }

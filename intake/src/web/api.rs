@@ -22,11 +22,25 @@ pub(super) async fn report_json(
     axum::extract::Query(q): axum::extract::Query<PeriodQuery>,
 ) -> Result<Response, IntakeError> {
     let (i, a) = (intake.clone(), v.account.clone());
-    let (daily, tz) = blocking(move || Ok((i.daily_counts(&a)?, i.time_zone()?))).await?;
+    let (daily, tz, timeline) = blocking(move || {
+        Ok((
+            i.daily_counts(&a)?,
+            i.time_zone()?,
+            i.store.campaign()?.info.timeline,
+        ))
+    })
+    .await?;
+    let everyone: Vec<String> = super::codes::enumerators_for(&intake, &v.account)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     // Days are the campaign's, as on the page.
     let today = Utc::now().with_timezone(&tz).date_naive();
-    let (from, to) = q.period(today).map_err(IntakeError::BadRequest)?;
-    let rows = crate::progress::period(&daily, from, to);
+    let (from, to) = q
+        .period(today, &timeline)
+        .map_err(IntakeError::BadRequest)?;
+    let rows = crate::progress::period(&daily, from, to, &everyone);
     let by_receipt: u32 = rows.iter().map(|r| r.by_receipt).sum();
     Ok(Json(serde_json::json!({
         "from": from,

@@ -8,8 +8,8 @@ use super::prelude::*;
 
 csrf_forms!(IssueCodeForm);
 
-/// (id, name) of the enumerators this account may issue codes for.
-async fn enumerators_for(
+/// (id, name) of the enumerators this account oversees (and may issue codes for).
+pub(super) async fn enumerators_for(
     intake: &Arc<Intake>,
     account: &Account,
 ) -> Result<Vec<(String, String)>, IntakeError> {

@@ -50,11 +50,14 @@ pub(super) fn reconciliation_view(
 
 pub(super) async fn reconciliation_page(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let r = blocking(move || i.reconciliation()).await?;
-    Ok(reconciliation_view(&v, &r, None, "").into_response())
+    let said = said.take(&v).unwrap_or_default();
+    let message = (!said.message.is_empty()).then_some(said.message);
+    Ok(reconciliation_view(&v, &r, message, &said.kept).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -65,12 +68,15 @@ pub(super) struct PaperForm {
 
 pub(super) async fn record_paper(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Ministry, PaperForm>,
 ) -> Result<Response, IntakeError> {
-    let (i, by) = (intake.clone(), v.account.login.clone());
+    let (i, by, typed) = (
+        intake.clone(),
+        v.account.login.clone(),
+        form.serials.clone(),
+    );
     let recorded = blocking(move || i.record_paper(&form.serials, &by, &from.to_string())).await;
-    let i = intake.clone();
-    let r = blocking(move || i.reconciliation()).await?;
     let (message, kept) = match recorded {
         Ok((n, left_out)) if left_out.is_empty() => (format!("Đã ghi nhận {n} số phiếu."), String::new()),
         Ok((n, left_out)) => (
@@ -81,9 +87,11 @@ pub(super) async fn record_paper(
             ),
             left_out.join("\n"),
         ),
-        Err(e) => (format!("Không ghi nhận: {}", crate::words::in_vietnamese(&e.to_string())), String::new()),
+        // Nothing recorded: the box holds all of it again.
+        Err(e) => (format!("Không ghi nhận: {}", crate::words::in_vietnamese(&e.to_string())), typed),
     };
-    Ok(reconciliation_view(&v, &r, Some(message), &kept).into_response())
+    // Reloading the page that follows never records the batch a second time.
+    Ok(said.redirect(&v, "/ministry/reconciliation", Said { message, kept }))
 }
 
 pub(super) fn backcheck_form(v: &Visitor, seed: &str) -> Markup {
@@ -184,7 +192,7 @@ pub(super) async fn draw_backcheck(
     let id =
         blocking(move || i.draw_backcheck(&seed, form.share, form.min, &by, &from.to_string()))
             .await?;
-    draw_view(&intake, &v, id).await
+    Ok(Redirect::to(&v.at(&format!("/ministry/backcheck/draw/{id}"))).into_response())
 }
 
 pub(super) async fn draw_page(
@@ -250,16 +258,17 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
 
 pub(super) async fn index_page(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let published = blocking(move || i.publication()).await?;
-    Ok(page(
-        "Chỉ số",
-        Some(&v),
-        passphrase_form(&v, None, published.as_ref(), intake.time_zone()?),
-    )
-    .into_response())
+    let said = said.take_message(&v);
+    let body = html! {
+        @if let Some(m) = said { p role="status" #message { (m) } }
+        (passphrase_form(&v, None, published.as_ref(), intake.time_zone()?))
+    };
+    Ok(page("Chỉ số", Some(&v), body).into_response())
 }
 
 pub(super) fn passphrase_form(
@@ -337,6 +346,7 @@ pub(super) struct WithdrawForm {
 
 pub(super) async fn publish(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>,
 ) -> Result<Response, IntakeError> {
     if form.confirm_publish.as_deref() != Some("yes") {
@@ -359,30 +369,45 @@ pub(super) async fn publish(
     })
     .await
     {
-        Ok(p) => {
-            let thin = p.areas.iter().filter(|a| a.low_coverage).count();
-            let body = html! {
-                p role="status" #message { "Đã công bố " (p.areas.len()) " địa bàn; " (p.suppressed) " địa bàn không được công bố (dưới " (p.min_forms) " phiếu, chưa có phiếu, hoặc giữ lại để không suy ra được địa bàn nhỏ bằng phép trừ)." }
-                @if let Some(asked) = p.min_forms_asked {
-                    p #min-raised { "Bạn nhập tối thiểu " (asked) " phiếu; mức thấp nhất được phép là " (p.min_forms) " phiếu nên đã dùng " (p.min_forms) "." }
-                }
-                @if p.withheld_to_protect > 0 {
-                    p #protected { (p.withheld_to_protect) " địa bàn đủ phiếu được giữ lại để không ai suy ra được số liệu của địa bàn nhỏ từ số liệu cấp trên." }
-                }
-                @if thin > 0 {
-                    p #low-coverage { (thin) " địa bàn có độ phủ dưới " (p.min_coverage_percent) " % (ít địa bàn cấp dưới có phiếu): trang công khai ghi rõ «độ phủ thấp» bên cạnh." }
-                }
-                p { a href=(format!("/public/{}", intake.id)) { "Xem trang công khai" } " · " a href="ministry/index" { "Về trang chỉ số" } }
-            };
-            Ok(page("Công bố chỉ số", Some(&v), body).into_response())
-        }
+        Ok(p) => Ok(said.done(&v, "/ministry/index", published_words(&p))),
         Err(e @ IntakeError::Declined(_)) => Err(e),
         Err(e) => passphrase_refused(&intake, &v, e).await,
     }
 }
 
+/// What a publication did, said to the officer who published.
+fn published_words(p: &crate::publication::Published) -> String {
+    let mut said = format!(
+        "Đã công bố {} địa bàn; {} địa bàn không được công bố (dưới {} phiếu, chưa có phiếu, hoặc giữ lại để không suy ra được địa bàn nhỏ bằng phép trừ).",
+        p.areas.len(),
+        p.suppressed,
+        p.min_forms
+    );
+    if let Some(asked) = p.min_forms_asked {
+        said += &format!(
+            " Bạn nhập tối thiểu {asked} phiếu; mức thấp nhất được phép là {0} phiếu nên đã dùng {0} phiếu.",
+            p.min_forms
+        );
+    }
+    if p.withheld_to_protect > 0 {
+        said += &format!(
+            " {} địa bàn đủ phiếu được giữ lại để không ai suy ra được số liệu của địa bàn nhỏ từ số liệu cấp trên.",
+            p.withheld_to_protect
+        );
+    }
+    let thin = p.areas.iter().filter(|a| a.low_coverage).count();
+    if thin > 0 {
+        said += &format!(
+            " {thin} địa bàn có độ phủ dưới {} % (ít địa bàn cấp dưới có phiếu): trang công khai ghi rõ «độ phủ thấp» bên cạnh.",
+            p.min_coverage_percent
+        );
+    }
+    said
+}
+
 pub(super) async fn withdraw(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Ministry, WithdrawForm>,
 ) -> Result<Response, IntakeError> {
     if form.confirm_withdraw.as_deref() != Some("yes") {
@@ -397,8 +422,7 @@ pub(super) async fn withdraw(
     } else {
         "Không có gì đang được công bố."
     };
-    let body = html! { p role="status" #message { (message) } p { a href="ministry/index" { "Về trang chỉ số" } } };
-    Ok(page("Rút lại công bố", Some(&v), body).into_response())
+    Ok(said.done(&v, "/ministry/index", message))
 }
 
 /// The passphrase form again, saying why, for a wrong passphrase or too many of them.
@@ -817,8 +841,10 @@ pub(super) async fn anomalies_page(
 
 pub(super) async fn review_page(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
+    let said = said.take_message(&v);
     let i = intake.clone();
     let (forms, reviews, paper, names, tz, facts, corrected) = blocking(move || {
         Ok((
@@ -851,6 +877,7 @@ pub(super) async fn review_page(
         .map(|s| crate::reconcile::normalize_serial(s))
         .collect();
     let body = html! {
+        @if let Some(m) = said { p role="status" #message { (m) } }
         p { "Phiếu bị gắn cờ cần đối chiếu với bản giấy trong bưu gói; bản giấy đã đến hay chưa được ghi bên cạnh. Bấm số phiếu để xem câu trả lời (cần cụm mật khẩu mở phiếu) và duyệt ngay bên cạnh. Đánh dấu nhiều phiếu rồi duyệt một lần ở cuối trang." }
         form #bulk-approve method="post" action="ministry/review/approve" {
             input type="hidden" name="csrf" value=(v.csrf);
@@ -873,7 +900,7 @@ pub(super) async fn review_page(
                             @if reviews.get(&f.household).is_some() { br; }
                         }
                         @if let Some((d, reason, by, at)) = reviews.get(&f.household) {
-                            (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) " — " (reason) " (" (people.get(by).unwrap_or(by)) ", " (super::audit::local_time(at, tz)) ")"
+                            (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) @if !reason.trim().is_empty() { " — " (reason) } " (" (people.get(by).unwrap_or(by)) ", " (super::audit::local_time(at, tz)) ")"
                             @if d == "flagged" && !corrected.contains_key(&f.household) { " " a href={ "ministry/correct/" (f.household) } { "Nhập sửa theo bản giấy" } }
                         }
                     }
@@ -1023,6 +1050,7 @@ pub(super) async fn sheet_review_open(
 /// Approves every form ticked on the review page, one decision each (audited as such).
 pub(super) async fn approve_checked(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Posted {
         v,
         from,
@@ -1042,14 +1070,17 @@ pub(super) async fn approve_checked(
         ));
     }
     let (i, by) = (intake.clone(), v.account.login.clone());
-    blocking(move || {
-        for h in &households {
-            i.review(h, "approved", "", &by, &from.to_string())?;
-        }
-        Ok(())
-    })
-    .await?;
-    Ok(Redirect::to(&v.at("/ministry/review")).into_response())
+    let (approved, waiting) =
+        blocking(move || i.approve_with_paper(&households, &by, &from.to_string())).await?;
+    let mut message = format!("Đã duyệt {approved} phiếu.");
+    if !waiting.is_empty() {
+        message += &format!(
+            " {} phiếu chưa duyệt vì bản giấy chưa đến: {}.",
+            waiting.len(),
+            waiting.join(", ")
+        );
+    }
+    Ok(said.done(&v, "/ministry/review", message))
 }
 
 #[derive(serde::Deserialize)]
@@ -1063,6 +1094,7 @@ pub(super) struct ReviewForm {
 
 pub(super) async fn review(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Ministry, ReviewForm>,
 ) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
@@ -1076,7 +1108,7 @@ pub(super) async fn review(
         )
     })
     .await?;
-    Ok(Redirect::to(&v.at("/ministry/review")).into_response())
+    Ok(said.done(&v, "/ministry/review", "Đã ghi quyết định."))
 }
 
 /// The index of each area as horizontal bars with their 95 % interval (SVG, no script).

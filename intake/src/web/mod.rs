@@ -20,6 +20,7 @@ mod login;
 mod ministry;
 mod public;
 mod reassign;
+mod said;
 mod supervisor;
 mod years;
 
@@ -37,13 +38,21 @@ mod prelude {
     pub(super) use maud::{html, Markup, DOCTYPE};
     pub(super) use std::{net::SocketAddr, sync::Arc};
 
-    pub(super) use super::{door::*, layout::*, ministry::*, reassign::*, supervisor::*};
+    pub(super) use super::{
+        door::*,
+        layout::*,
+        ministry::*,
+        reassign::*,
+        said::{Messages, Said},
+        supervisor::*,
+    };
     pub(super) use crate::{
         accounts::{self, Account},
         error::IntakeError,
         progress::Report,
         service::{Centre, Intake},
     };
+    pub(super) use axum::Extension;
 }
 
 use axum::{
@@ -75,6 +84,7 @@ pub fn routes(centre: Arc<Centre>) -> Router<Arc<Centre>> {
         .nest("/c/{campaign}", campaign_routes(centre.clone()))
         .fallback(|| async { IntakeError::NotFound })
         .method_not_allowed_fallback(wrong_method)
+        .layer(axum::Extension(Arc::new(said::Messages::default())))
         .layer(axum::middleware::from_fn_with_state(centre, door::identify))
 }
 

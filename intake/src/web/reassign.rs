@@ -242,10 +242,11 @@ pub(super) fn reassign_view(
 
 pub(super) async fn reassign_page(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Signed { v, .. }: Signed<Staff>,
 ) -> Result<Response, IntakeError> {
     let data = reassign_data(&intake, &v.account).await?;
-    Ok(reassign_view(&v, &data, None).into_response())
+    Ok(reassign_view(&v, &data, said.take_message(&v)).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -260,6 +261,7 @@ pub(super) struct ReassignForm {
 
 pub(super) async fn reassign(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Staff, ReassignForm>,
 ) -> Result<Response, IntakeError> {
     if form.confirmed.is_none() {
@@ -297,21 +299,12 @@ pub(super) async fn reassign(
         ))
     })
     .await?;
-    moved_page(&intake, &v, moved, &to).await
+    Ok(said.done(&v, "/reassign", moved_words(moved, &to)))
 }
 
-/// The page again after a move, saying how many households went to whom.
-async fn moved_page(
-    intake: &Arc<Intake>,
-    v: &Visitor,
-    moved: usize,
-    to: &str,
-) -> Result<Response, IntakeError> {
-    let data = reassign_data(intake, &v.account).await?;
-    let message = format!(
-        "Đã chuyển {moved} hộ cho {to}. Máy của hai điều tra viên sẽ biết ở lần đồng bộ tới."
-    );
-    Ok(reassign_view(v, &data, Some(message)).into_response())
+/// What a move did, said on the page it redirects to.
+fn moved_words(moved: usize, to: &str) -> String {
+    format!("Đã chuyển {moved} hộ cho {to}. Máy của hai điều tra viên sẽ biết ở lần đồng bộ tới.")
 }
 
 #[derive(serde::Deserialize)]
@@ -328,6 +321,7 @@ pub(super) struct HouseholdsForm {
 
 pub(super) async fn reassign_households(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Staff, HouseholdsForm>,
 ) -> Result<Response, IntakeError> {
     let serials: Vec<String> = form
@@ -392,7 +386,7 @@ pub(super) async fn reassign_households(
         i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())
     })
     .await?;
-    moved_page(&intake, &v, moved, &to).await
+    Ok(said.done(&v, "/reassign", moved_words(moved, &to)))
 }
 
 #[derive(serde::Deserialize)]
@@ -413,6 +407,7 @@ pub(super) struct ResolveForm {
 
 pub(super) async fn resolve(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Staff, ResolveForm>,
 ) -> Result<Response, IntakeError> {
     let decision = match form.decision.as_str() {
@@ -515,7 +510,6 @@ pub(super) async fn resolve(
             return Err(e);
         }
     }
-    let data = reassign_data(&intake, &v.account).await?;
     let name = first.household_name.as_deref().unwrap_or("—");
     let mut message = match done.last() {
         Some(last) if done.len() > 1 => format!(
@@ -529,5 +523,5 @@ pub(super) async fn resolve(
     if let Some(IntakeError::Declined(why)) = &failed {
         message.push_str(&format!(" Việc còn lại chưa nhận: {why}"));
     }
-    Ok(reassign_view(&v, &data, Some(message)).into_response())
+    Ok(said.done(&v, "/reassign", message))
 }

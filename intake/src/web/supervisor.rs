@@ -28,9 +28,9 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz, verified: bool) -> Marku
     });
     // Never enrolled (issue a code) and enrolled but silent (call them) are told apart.
     let synced = |r: &crate::progress::Row| match (&r.last_sync, r.has_device) {
-        (Some(t), _) => super::audit::local_time(t, tz),
-        (None, true) => "đã đăng ký máy, chưa đồng bộ lần nào".into(),
-        (None, false) => "chưa đăng ký máy — cấp mã đăng ký".into(),
+        (Some(t), _) => html! { (super::audit::local_time(t, tz)) },
+        (None, true) => html! { "đã đăng ký máy, chưa đồng bộ lần nào" },
+        (None, false) => html! { "chưa đăng ký máy — " a href="codes" { "cấp mã đăng ký" } },
     };
     // When the work was done, beside when it arrived: a tablet that synced late is not late work.
     let field_day = |r: &crate::progress::Row| match r.last_field_day {
@@ -39,19 +39,19 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz, verified: bool) -> Marku
     };
     // The badge names the widest gap of one stage (the sort uses all stages together).
     let state = |r: &crate::progress::Row| {
-        let gap = [
-            (r.expected.handed_out, r.counts.handed_out),
-            (r.expected.collected, r.counts.collected),
-            (r.expected.in_parcel, r.counts.in_parcel),
+        let widest = [
+            ("phát", r.expected.handed_out, r.counts.handed_out),
+            ("thu", r.expected.collected, r.counts.collected),
+            ("gửi bưu gói", r.expected.in_parcel, r.counts.in_parcel),
         ]
-        .iter()
-        .map(|(want, done)| want.saturating_sub(*done))
-        .max()
-        .unwrap_or(0);
-        if gap == 0 {
-            ("ok", "Đúng tiến độ".to_string())
-        } else {
-            ("late", format!("Chậm {gap} phiếu"))
+        // The earliest stage on a tie: nothing collected because nothing was handed out.
+        .into_iter()
+        .rev()
+        .map(|(stage, want, done)| (want.saturating_sub(done), stage))
+        .max_by_key(|(gap, _)| *gap);
+        match widest {
+            Some((gap, stage)) if gap > 0 => ("late", format!("Chậm {gap} phiếu {stage}")),
+            _ => ("ok", "Đúng tiến độ".to_string()),
         }
     };
     html! {
@@ -220,11 +220,16 @@ pub(super) struct PeriodQuery {
 }
 
 impl PeriodQuery {
-    /// The period asked for, defaulting to this month up to today; or what could not be read.
+    /// The period asked for, defaulting to the campaign's fieldwork so far (from the first day
+    /// of hand-out to today: late work after the campaign's last day is still work); or what
+    /// could not be read.
     pub(super) fn period(
         &self,
         today: chrono::NaiveDate,
+        timeline: &sync_protocol::assignment::Timeline,
     ) -> Result<(chrono::NaiveDate, chrono::NaiveDate), String> {
+        let start = timeline.distribute.start.min(today);
+        let end = today;
         let day = |raw: &str, default: chrono::NaiveDate| {
             let raw = raw.trim();
             if raw.is_empty() {
@@ -235,8 +240,8 @@ impl PeriodQuery {
                     .to_string()
             })
         };
-        let from = day(&self.from, today.with_day(1).unwrap_or(today))?;
-        let to = day(&self.to, today)?;
+        let from = day(&self.from, start)?;
+        let to = day(&self.to, end)?;
         if from > to {
             return Err(format!(
                 "«Từ ngày» ({}) sau «Đến ngày» ({}): hãy đổi lại.",
@@ -254,21 +259,33 @@ pub(super) async fn period_report(
     axum::extract::Query(q): axum::extract::Query<PeriodQuery>,
 ) -> Result<Response, IntakeError> {
     let (i, a) = (intake.clone(), v.account.clone());
-    let (counts, names, tz) =
-        blocking(move || Ok((i.daily_counts(&a)?, i.enumerator_names()?, i.time_zone()?))).await?;
+    let (counts, names, tz, timeline) = blocking(move || {
+        Ok((
+            i.daily_counts(&a)?,
+            i.enumerator_names()?,
+            i.time_zone()?,
+            i.store.campaign()?.info.timeline,
+        ))
+    })
+    .await?;
+    let everyone: Vec<String> = super::codes::enumerators_for(&intake, &v.account)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     // "Today" is the campaign's day: work done this morning in Vietnam is in today's report.
     let today = Utc::now().with_timezone(&tz).date_naive();
-    // A day that cannot be read is said on the page, which shows this month meanwhile.
-    let (problem, (from, to)) = match q.period(today) {
+    // A day that cannot be read is said on the page, which shows the fieldwork so far meanwhile.
+    let (problem, (from, to)) = match q.period(today, &timeline) {
         Ok(p) => (None, p),
         Err(m) => (
             Some(m),
             PeriodQuery::default()
-                .period(today)
+                .period(today, &timeline)
                 .unwrap_or((today, today)),
         ),
     };
-    let rows = crate::progress::period(&counts, from, to);
+    let rows = crate::progress::period(&counts, from, to, &everyone);
     let months = worked_months(&counts, today);
     let header_row = [
         "điều tra viên",

@@ -20,9 +20,10 @@ fn level_words(level: Level) -> &'static str {
 /// progress rows, with the target set now.
 pub(super) async fn targets_page(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
-    targets_view(&intake, &v, None).await
+    targets_view(&intake, &v, said.take_message(&v)).await
 }
 
 async fn targets_view(
@@ -89,6 +90,7 @@ impl super::door::CsrfField for TargetsForm {
 
 pub(super) async fn set_target(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Ministry, TargetsForm>,
 ) -> Result<Response, IntakeError> {
     let mut wanted = Vec::new();
@@ -133,12 +135,11 @@ pub(super) async fn set_target(
         Ok(changed)
     })
     .await?;
-    targets_view(
-        &intake,
+    Ok(said.done(
         &v,
-        Some(format!("Đã lưu {changed} chỉ tiêu thay đổi.")),
-    )
-    .await
+        "/ministry/targets",
+        format!("Đã lưu {changed} chỉ tiêu thay đổi."),
+    ))
 }
 
 /// The comparison as rows for a file: one row per area and year.

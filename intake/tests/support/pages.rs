@@ -19,6 +19,16 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A client that follows a form's redirect to its page as a browser does (post/redirect/get:
+/// the page says what the form did). The session cookie set on the request is carried along:
+/// the redirect stays on the same host.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::limited(3))
+        .build()
+        .unwrap()
+}
+
 pub fn cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()

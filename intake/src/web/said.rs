@@ -1,0 +1,115 @@
+//! Post/redirect/get: a form that changes something answers with a redirect to its page, and
+//! what the change did ("Đã ghi nhận 12 số phiếu.") is said once by that page. Reloading the
+//! page, or going back to it, therefore never posts the form again (a paper batch recorded
+//! twice would read as duplicate forms), and the page's address can be bookmarked.
+//!
+//! The message waits here, in memory, under the session's CSRF token (secret to the session,
+//! so one person never reads another's), until the page is drawn or a few minutes pass.
+//! Bounded: a session holds at most one message, and the whole at most [`HELD_MAX`].
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::door::Visitor;
+
+/// Sessions whose message waits at once; past it the oldest is forgotten.
+const HELD_MAX: usize = 4096;
+/// A message not read by then is forgotten (the redirect is followed within a second).
+const HELD_FOR: Duration = Duration::from_secs(300);
+
+/// What a form's change said, for its page to show once.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct Said {
+    /// The sentence, in Vietnamese.
+    pub(super) message: String,
+    /// What the form's box should hold again (lines that could not be taken), if anything.
+    pub(super) kept: String,
+}
+
+/// The messages waiting for their page, one per session.
+#[derive(Default)]
+pub(super) struct Messages {
+    held: Mutex<HashMap<String, (Instant, Said)>>,
+}
+
+impl Messages {
+    /// Keeps `said` for `v`'s next page and answers with a redirect (303) to `page`, a path
+    /// within the visitor's campaign when they are in one.
+    pub(super) fn redirect(&self, v: &Visitor, page: &str, said: Said) -> Response {
+        self.keep(&v.csrf, said);
+        Redirect::to(&v.at(page)).into_response()
+    }
+
+    /// [`Messages::redirect`] with a message only.
+    pub(super) fn done(&self, v: &Visitor, page: &str, message: impl Into<String>) -> Response {
+        let said = Said {
+            message: message.into(),
+            kept: String::new(),
+        };
+        self.redirect(v, page, said)
+    }
+
+    fn keep(&self, session: &str, said: Said) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        held.retain(|_, (at, _)| now.duration_since(*at) < HELD_FOR);
+        if held.len() >= HELD_MAX && !held.contains_key(session) {
+            if let Some(oldest) = held
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone())
+            {
+                held.remove(&oldest);
+            }
+        }
+        held.insert(session.to_string(), (now, said));
+    }
+
+    /// What waits for `v`'s page, taken: a reload shows the page without it.
+    pub(super) fn take(&self, v: &Visitor) -> Option<Said> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let (at, said) = held.remove(&v.csrf)?;
+        (at.elapsed() < HELD_FOR).then_some(said)
+    }
+
+    /// The message alone, for pages whose form keeps nothing.
+    pub(super) fn take_message(&self, v: &Visitor) -> Option<String> {
+        self.take(v).map(|s| s.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_read_once_and_only_by_its_session() {
+        let m = Messages::default();
+        let said = Said {
+            message: "Đã ghi nhận 3 số phiếu.".into(),
+            kept: "QT24-x".into(),
+        };
+        m.keep("session-a", said.clone());
+        let held = |s: &str| m.held.lock().unwrap().remove(s).map(|(_, said)| said);
+        assert_eq!(held("session-b"), None);
+        assert_eq!(held("session-a"), Some(said));
+        assert_eq!(held("session-a"), None);
+    }
+
+    #[test]
+    fn the_messages_held_are_bounded() {
+        let m = Messages::default();
+        for n in 0..HELD_MAX + 10 {
+            m.keep(&format!("s{n}"), Said::default());
+        }
+        let held = m.held.lock().unwrap();
+        assert_eq!(held.len(), HELD_MAX);
+        assert!(held.contains_key(&format!("s{}", HELD_MAX + 9)));
+        assert!(!held.contains_key("s0"));
+    }
+}
