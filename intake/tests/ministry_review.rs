@@ -99,6 +99,17 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
             && !asked.contains("sheet-answers"),
         "{asked}"
     );
+    // Beside it, before any answer: where and by whom, the paper, the double keying, and
+    // what has been decided so far.
+    let name = &server.intake.enumerator_names().unwrap()["enum-dh-p2"];
+    assert!(
+        asked.contains("id=\"review-facts\"")
+            && asked.contains(name.as_str())
+            && asked.contains("chưa đến — chỉ duyệt khi ghi lý do")
+            && asked.contains("lệch 2 câu (lần 1 sai 1, lần 2 sai 1)")
+            && asked.contains("chưa quyết định; đã nhập sửa theo bản giấy"),
+        "{asked}"
+    );
     let open = |passphrase: &'static str| {
         let (url, session, csrf) = (
             format!("{}{path}", server.base),

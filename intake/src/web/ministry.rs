@@ -800,7 +800,7 @@ pub(super) async fn anomalies_page(
         div.scroll { table #by-enumerator {
             thead { tr { th { "Điều tra viên" } th { "Dấu hiệu" } } }
             tbody { @for (enumerator, kinds) in &a.by_enumerator {
-                tr { td { (name(enumerator)) } td.l { @for (k, n) in kinds { (label(k)) ": " (n) "; " } } }
+                tr { td { (name(enumerator)) } td.l { @for (j, (k, n)) in kinds.iter().enumerate() { @if j > 0 { "; " } (label(k)) ": " (n) } } }
             } }
         } }
         h2 { "Cảnh báo từ máy tính bảng" }
@@ -933,13 +933,14 @@ fn decision_form(v: &Visitor, household: &str) -> Markup {
 fn sheet_review_view(
     v: &Visitor,
     household: &str,
-    serial: &str,
+    (serial, facts): &(String, Markup),
     sheet: Option<&crate::service::ReviewSheet>,
     message: Option<&str>,
 ) -> Html<String> {
     let body = html! {
         p { a href="ministry/review" { "← Về danh sách duyệt phiếu" } }
         @if let Some(m) = message { p.error role="alert" #message { (m) } }
+        (facts)
         @match sheet {
             None => {
                 form method="post" action={ "ministry/review/" (household) } {
@@ -970,16 +971,21 @@ fn sheet_review_view(
     page(&format!("Duyệt phiếu số {serial}"), Some(v), body)
 }
 
-/// The serial of a household the centre holds a sheet of, or a page saying there is none.
+/// The serial of a household the centre holds a sheet of, and what the reviewer needs beside
+/// the answers (where, who, the paper, the double keying, the decision so far); or a page
+/// saying there is none.
 async fn reviewable_serial(
     intake: &Arc<Intake>,
     v: &Visitor,
     household: &str,
-) -> Result<Result<String, Response>, IntakeError> {
+) -> Result<Result<(String, Markup), Response>, IntakeError> {
     let (i, h) = (intake.clone(), household.to_string());
     let place = blocking(move || Ok(i.store.household_place(&h)?)).await?;
     Ok(match place.filter(|(.., has_answers)| *has_answers) {
-        Some((serial, ..)) => Ok(serial),
+        Some((serial, ..)) => Ok((
+            serial.clone(),
+            review_facts(intake, household, &serial).await?,
+        )),
         None => {
             let body = html! {
                 p.error #message { "Hộ này chưa có phiếu nào ở máy chủ nên chưa có gì để duyệt." }
@@ -994,13 +1000,66 @@ async fn reviewable_serial(
     })
 }
 
+/// Where the form comes from and what has been decided on it, as a short list.
+async fn review_facts(
+    intake: &Arc<Intake>,
+    household: &str,
+    serial: &str,
+) -> Result<Markup, IntakeError> {
+    let (i, h, serial) = (intake.clone(), household.to_string(), serial.to_string());
+    blocking(move || {
+        let form = i.store.expected_forms()?.into_iter().find(|f| f.household == h);
+        let paper = i
+            .paper_arrived()?
+            .contains(&crate::reconcile::normalize_serial(&serial));
+        let keying = i
+            .store
+            .event_facts()?
+            .into_iter()
+            .filter(|f| f.household.as_deref() == Some(h.as_str()))
+            .find_map(|f| f.double_keying);
+        let decision = match i.store.reviews()?.remove(&h) {
+            Some((d, reason, by, at)) => Some((d, reason, i.person_name(&by)?, at)),
+            None => None,
+        };
+        let corrected = i.store.corrected_households()?.remove(&h);
+        let (names, tz) = (i.enumerator_names()?, i.time_zone()?);
+        Ok(html! {
+            dl #review-facts {
+                @if let Some(f) = &form {
+                    dt { "Thôn" } dd { (f.village_name) }
+                    dt { "Điều tra viên" } dd { (names.get(&f.enumerator).unwrap_or(&f.enumerator)) }
+                }
+                dt { "Bản giấy" } dd.paper { (if paper { "đã đến trung tâm" } else { "chưa đến — chỉ duyệt khi ghi lý do" }) }
+                dt { "Nhập hai lần" } dd { @match keying {
+                    Some(d) if d.mismatches == 0 => { "hai lần nhập khớp nhau" }
+                    Some(d) => { "lệch " (d.mismatches) " câu (lần 1 sai " (d.keyer_errors) ", lần 2 sai " (d.verifier_errors) "); đã đối chiếu trên máy" }
+                    None => { "không có số liệu nhập hai lần" }
+                } }
+                dt { "Quyết định hiện tại" } dd.decision {
+                    @match &decision {
+                        Some((d, reason, by, at)) => {
+                            (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" })
+                            @if !reason.trim().is_empty() { " — " (reason) }
+                            " (" (by) ", " (super::audit::local_time(at, tz)) ")"
+                        }
+                        None => { "chưa quyết định" }
+                    }
+                    @if let Some(at) = &corrected { "; đã nhập sửa theo bản giấy (" (super::audit::local_time(at, tz)) ")" }
+                }
+            }
+        })
+    })
+    .await
+}
+
 pub(super) async fn sheet_review_page(
     InCampaign(intake): InCampaign,
     Signed { v, .. }: Signed<Ministry>,
     Path((_, household)): Path<(String, String)>,
 ) -> Result<Response, IntakeError> {
     Ok(match reviewable_serial(&intake, &v, &household).await? {
-        Ok(serial) => sheet_review_view(&v, &household, &serial, None, None).into_response(),
+        Ok(found) => sheet_review_view(&v, &household, &found, None, None).into_response(),
         Err(none) => none,
     })
 }
@@ -1010,8 +1069,8 @@ pub(super) async fn sheet_review_open(
     Path((_, household)): Path<(String, String)>,
     Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>,
 ) -> Result<Response, IntakeError> {
-    let serial = match reviewable_serial(&intake, &v, &household).await? {
-        Ok(serial) => serial,
+    let found = match reviewable_serial(&intake, &v, &household).await? {
+        Ok(found) => found,
         Err(none) => return Ok(none),
     };
     let (i, by, h) = (intake.clone(), v.account.login.clone(), household.clone());
@@ -1019,14 +1078,14 @@ pub(super) async fn sheet_review_open(
         blocking(move || i.sheet_for_review(&form.passphrase, &by, &from.to_string(), &h)).await;
     Ok(match opened {
         Ok(sheet) => {
-            sheet_review_view(&v, &household, &serial, sheet.as_ref(), None).into_response()
+            sheet_review_view(&v, &household, &found, sheet.as_ref(), None).into_response()
         }
         Err(IntakeError::MinistryKey(e)) => (
             StatusCode::UNAUTHORIZED,
             sheet_review_view(
                 &v,
                 &household,
-                &serial,
+                &found,
                 None,
                 Some(&crate::words::in_vietnamese(&e.to_string())),
             ),
@@ -1039,7 +1098,7 @@ pub(super) async fn sheet_review_open(
             );
             (
                 StatusCode::TOO_MANY_REQUESTS,
-                sheet_review_view(&v, &household, &serial, None, Some(&said)),
+                sheet_review_view(&v, &household, &found, None, Some(&said)),
             )
                 .into_response()
         }

@@ -34,15 +34,32 @@ pub(super) async fn reassign_data(
             .into_iter()
             .filter(|(_, _, d, _)| a.may_see_district(d))
             .collect();
-        let mut enumerators: Vec<(String, String)> = mine
+        // Places are told apart by their district too: commune names repeat across districts.
+        let places = i.store.place_names()?;
+        let district = |d: &String| places.get(d).cloned().unwrap_or_else(|| d.clone());
+        let mut districts_of: std::collections::BTreeMap<&String, Vec<String>> = Default::default();
+        for (_, _, d, list) in &mine {
+            for e in list {
+                let of = districts_of.entry(e).or_default();
+                if !of.contains(&district(d)) {
+                    of.push(district(d));
+                }
+            }
+        }
+        let mut enumerators: Vec<(String, String)> = districts_of
             .iter()
-            .flat_map(|(.., list)| list.iter().map(|e| (e.clone(), name(e))))
+            .map(|(e, ds)| ((*e).clone(), format!("{} — {}", name(e), ds.join(", "))))
             .collect();
         enumerators.sort_by(|x, y| x.1.cmp(&y.1).then_with(|| x.0.cmp(&y.0)));
-        enumerators.dedup();
         let villages = mine
-            .into_iter()
-            .map(|(id, place, _, list)| (id, place, list.iter().map(name).collect()))
+            .iter()
+            .map(|(id, place, d, list)| {
+                (
+                    id.clone(),
+                    format!("{place}, {}", district(d)),
+                    list.iter().map(name).collect(),
+                )
+            })
             .collect();
         // Who decided, by name (the record keeps the login).
         let mut rejected = i.store.rejected_events(scope.as_deref())?;

@@ -133,6 +133,12 @@ pub(super) async fn progress_page(
 /// however long the campaign, dots only while there are few days, and the legend as text
 /// below the drawing, where it can wrap.
 pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32) -> Markup {
+    if points.is_empty() {
+        // An empty frame reads as a broken chart: say why there is nothing yet.
+        return html! {
+            p.muted #chart-empty { "Chưa có việc nào ngoài thực địa: biểu đồ tiến độ hiện khi phiếu đầu tiên được phát và máy đồng bộ." }
+        };
+    }
     let (w, h, pad, font) = (480.0, 260.0, 44.0, 15.0);
     let top = sampled
         .max(
@@ -162,9 +168,11 @@ pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32)
     };
     let labelled = day_labels(points.len());
     let dots = points.len() <= 10;
+    // Three hues told apart with colour blindness too (blue, orange, green), and the middle
+    // line dashed; dots of three sizes, so equal counts on one day show as rings, not one dot.
     let colours = [
         ("#1d4ea3", "đã phát"),
-        ("#4b2ca3", "đã thu"),
+        ("#b25400", "đã thu"),
         ("#1d7a46", "đã nhập"),
     ];
     html! {
@@ -175,12 +183,12 @@ pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32)
                 line x1=(pad) y1=(h - pad) x2=(w - pad) y2=(h - pad) stroke="#9aa3ad" {}
                 text x=(pad - 6.0) y=(h - pad + 5.0) font-size=(font) text-anchor="end" { "0" }
                 polyline points=(line(|p| p.1)) fill="none" stroke=(colours[0].0) stroke-width="2.5" {}
-                polyline points=(line(|p| p.2)) fill="none" stroke=(colours[1].0) stroke-width="2.5" {}
+                polyline points=(line(|p| p.2)) fill="none" stroke=(colours[1].0) stroke-width="2.5" stroke-dasharray="7 4" {}
                 polyline points=(line(|p| p.3)) fill="none" stroke=(colours[2].0) stroke-width="2.5" {}
                 @for (i, p) in points.iter().enumerate() {
                     // Dots as well as lines while days are few: with one day there is no line.
                     @if dots || i + 1 == points.len() {
-                        circle cx=(x(i)) cy=(y(p.1)) r="4" fill=(colours[0].0) {} circle cx=(x(i)) cy=(y(p.2)) r="4" fill=(colours[1].0) {} circle cx=(x(i)) cy=(y(p.3)) r="4" fill=(colours[2].0) {}
+                        circle cx=(x(i)) cy=(y(p.1)) r="7" fill=(colours[0].0) {} circle cx=(x(i)) cy=(y(p.2)) r="5" fill=(colours[1].0) {} circle cx=(x(i)) cy=(y(p.3)) r="3" fill=(colours[2].0) {}
                     }
                     @if labelled.contains(&i) {
                         text.day x=(x(i)) y=(h - pad + 24.0) font-size=(font) text-anchor="middle" { (p.0.format("%d/%m")) }
@@ -188,7 +196,7 @@ pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32)
                 }
             }
             figcaption.legend {
-                @for (colour, said) in colours { span style={ "color:" (colour) } { "━ " (said) } " " }
+                @for (k, (colour, said)) in colours.iter().enumerate() { span style={ "color:" (colour) } { (if k == 1 { "╍ " } else { "━ " }) (said) } " " }
                 @if let Some(last) = points.last() {
                     br; "Đến " (last.0.format("%d/%m")) ": đã phát " (last.1) ", đã thu " (last.2) ", đã nhập " (last.3) " trên mẫu " (sampled) "."
                 }
@@ -457,6 +465,23 @@ mod tests {
         assert!(
             drawn.contains("figcaption"),
             "the legend is text that wraps, not inside the drawing"
+        );
+    }
+
+    #[test]
+    fn no_work_yet_is_said_in_words_and_one_days_equal_counts_show_as_three_rings() {
+        let none = chart(&[], 100).into_string();
+        assert!(none.contains("Chưa có việc nào") && !none.contains("<svg"));
+        let one = chart(&days(1), 100).into_string();
+        let radii: Vec<&str> = one
+            .split("<circle")
+            .skip(1)
+            .map(|c| c.split("r=\"").nth(1).unwrap().split('"').next().unwrap())
+            .collect();
+        assert_eq!(
+            radii,
+            ["7", "5", "3"],
+            "the smaller dot drawn over the larger"
         );
     }
 }
