@@ -1201,8 +1201,8 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         .await
         .unwrap();
     assert!(
-        page.contains(&format!(">{name_b}</option>")),
-        "enumerators are chosen by name"
+        page.contains(&format!(">{name_b} — Thành phố Đông Hà</option>")),
+        "enumerators are chosen by name, with the district they work in"
     );
     assert!(!page.contains(">enum-dh-p4<"), "no id where a person reads");
     let done = post(form(&csrf, "dh-p2-kp1", "enum-dh-p4"))

@@ -99,6 +99,13 @@ test('the ministry records a parcel with a missing and a duplicate serial', asyn
   const missing = await page.locator('td.missing-paper').allTextContents();
   assert.ok(missing.some((m) => m.includes(serials[serials.length - 1])), missing.join(' | '));
   await page.screenshot({ path: `${shots}/centre-02-doi-chieu.png`, fullPage: true });
+  // The result is the page itself (post/redirect/get): reloading it records nothing again,
+  // and the message is said once.
+  assert.match(page.url(), /\/ministry\/reconciliation$/);
+  assert.match(await page.locator('[role=status]').textContent(), /Đã ghi nhận/);
+  await page.reload();
+  assert.match(await page.locator('#duplicates').textContent(), new RegExp(`${serials[0]} × 2`));
+  assert.equal(await page.locator('[role=status]').count(), 0);
 });
 
 test('the ministry draws the back-check sample twice with the same seed and gets the same list', async () => {
