@@ -243,21 +243,9 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     );
     // What the verifier keyed stays when a sync finishes meanwhile.
     s.keys(&first_q1_1.to_string());
-    let drawn = s
-        .script("return window.__fieldpostSyncsDrawn || 0")
-        .as_u64()
-        .unwrap_or(0);
+    let drawn = syncs_drawn(s);
     s.script("window.__TAURI_INTERNALS__.invoke('sync_now')");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while s
-        .script("return window.__fieldpostSyncsDrawn || 0")
-        .as_u64()
-        .unwrap_or(0)
-        == drawn
-    {
-        assert!(Instant::now() < deadline, "the sync never ended on screen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_sync_drawn(s, drawn);
     assert_eq!(
         s.script("return document.querySelector('#paper-q1_1').value")
             .as_str(),
@@ -300,6 +288,14 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     );
     s.click("#make-parcel");
     shot(s, "08a-xac-nhan-buu-goi.png");
+    // A sync finishing while the question is open leaves it open (it was redrawn away).
+    sync_and_wait(s);
+    assert_eq!(
+        s.script("return !document.querySelector('#confirm').hidden")
+            .as_bool(),
+        Some(true),
+        "the hand-over's «are you sure?» survives a sync"
+    );
     s.click("#make-parcel-confirm");
     s.wait_text(".parcel h3", "Bưu gói số 1");
     s.wait_text(".flash.ok", "Đã bàn giao bưu gói gồm 1 phiếu");
@@ -511,28 +507,19 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.click("#search");
     let typed = "tran thi lan";
     let (head, tail) = typed.split_at(4);
-    let drawn = || {
-        s.script("return window.__fieldpostSyncsDrawn || 0")
-            .as_u64()
-            .unwrap_or(0)
-    };
-    let sync_and_wait = |keys: &str| {
-        let before = drawn();
+    let typing_through_a_sync = |keys: &str| {
+        let before = syncs_drawn(s);
         s.script("window.__TAURI_INTERNALS__.invoke('sync_now')");
         for c in keys.chars() {
             s.keys(&c.to_string());
             std::thread::sleep(Duration::from_millis(40));
         }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while drawn() == before {
-            assert!(Instant::now() < deadline, "the sync never ended on screen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_sync_drawn(s, before);
     };
     s.keys(head);
-    sync_and_wait(tail);
+    typing_through_a_sync(tail);
     // Once more, with keys in flight while the screen is drawn again.
-    sync_and_wait(" 0");
+    typing_through_a_sync(" 0");
     assert_eq!(
         s.script("return document.querySelector('#search').value")
             .as_str(),
@@ -823,4 +810,27 @@ fn an_enumerator_carries_two_campaigns_and_keys_the_provinces_form() {
         let found = language::problems_in_text(text.as_str().unwrap_or_default(), &[]);
         assert!(found.is_empty(), "{screen}:\n{}", found.join("\n"));
     }
+}
+
+/// How many syncs the app has shown ending.
+fn syncs_drawn(s: &Session) -> u64 {
+    s.script("return window.__fieldpostSyncsDrawn || 0")
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// Waits (up to 30 s) until a sync after the `drawn`-th has ended on screen.
+fn wait_sync_drawn(s: &Session, drawn: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while syncs_drawn(s) == drawn {
+        assert!(Instant::now() < deadline, "the sync never ended on screen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts a sync as the button would and waits until its end is on screen.
+fn sync_and_wait(s: &Session) {
+    let drawn = syncs_drawn(s);
+    s.script("window.__TAURI_INTERNALS__.invoke('sync_now')");
+    wait_sync_drawn(s, drawn);
 }

@@ -239,9 +239,12 @@ async function start(): Promise<void> {
     // The centre answered: no more waiting for it (a failed sync by hand says so itself).
     if (d.report) retryAt = null;
     screens.syncFinished(d, errorText);
-    // The screens where a keyer works from the paper are not redrawn under their fingers:
-    // only the banner is. Any other is drawn again keeping what was typed (see putBack).
-    if (!['key', 'verify'].includes(parseRoute(location.hash).name)) {
+    // The screens where a keyer works from the paper are not redrawn under their fingers,
+    // nor a screen asking «are you sure?» (a redraw would close the question under the
+    // finger about to answer it): only the banner is. Any other is drawn again keeping what
+    // was typed (see putBack).
+    const asking = document.querySelector('.confirm:not([hidden])') !== null;
+    if (!asking && !['key', 'verify'].includes(parseRoute(location.hash).name)) {
       void render().then(syncDrawn);
       return;
     }
