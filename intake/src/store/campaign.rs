@@ -20,7 +20,7 @@ use sync_protocol::{
 use uuid::Uuid;
 
 use super::sql::{
-    params, params_from_iter, Backend, BackendExt, Dialect, OptionalExtension, Row, Tx,
+    params, params_from_iter, Backend, BackendExt, Dialect, OptionalExtension, Row, ToVal, Tx, Val,
 };
 use crate::domain::{self, CampaignRules, HouseholdFacts, HouseholdView};
 use crate::progress::{Dated, DayRule};
@@ -334,50 +334,141 @@ fn insert_form(tx: Tx, form: &crate::form_files::StoredForm, now: &str) -> Resul
     }
 }
 
-/// What an accepted event adds beside itself: the household holds answers, the count of its
-/// day (`dated` by [`DayRule`]), the serials of a handed-over parcel. Shared by ingest and by a
-/// supervisor's carrying over.
-fn record_accepted(
-    tx: Tx,
-    event: &sync_protocol::event::Event,
-    enumerator: &str,
-    dated: Dated,
-) -> Result<(), StoreError> {
-    if event.body.sealed_answers().is_some() {
-        tx.prepare_cached(
-            "UPDATE households SET has_answers = 1 WHERE id = ?1 AND has_answers = 0",
-        )?
-        .execute([&event.household])?;
-    }
-    if let Some(household) = &event.household {
-        let kind = match &event.body {
-            EventBody::VisitOutcome { outcome, .. } => serde_json::to_value(outcome)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-            other => other.kind().to_string(),
-        };
-        tx.prepare_cached(
-            "INSERT INTO daily_counts (day, enumerator_id, village_id, kind, n, by_receipt)
-             SELECT ?1, ?2, village_id, ?3, 1, CAST(?5 AS BIGINT) FROM households WHERE id = ?4
-             ON CONFLICT(day, enumerator_id, village_id, kind) DO UPDATE SET
-             n = daily_counts.n + 1, by_receipt = daily_counts.by_receipt + excluded.by_receipt",
-        )?
-        .execute(params![
-            dated.day.to_string(),
-            enumerator,
-            kind,
-            household,
-            i64::from(dated.by_receipt)
-        ])?;
-    }
-    if let EventBody::ParcelHandedOver { parcel, serials } = &event.body {
-        let mut insert_serial = tx.prepare_cached(
-            "INSERT INTO parcel_serials VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-        )?;
-        for serial in serials {
-            insert_serial.execute(params![parcel, serial, event.id.to_string(), enumerator])?;
+/// What accepted events add beside themselves: the household holds answers, the count of
+/// its day (`dated` by [`DayRule`]), the serials of a handed-over parcel. Gathered over a
+/// whole batch, then written in a few multi-row statements (a batch in a few round trips to
+/// PostgreSQL, not several per event). Shared by ingest and by a supervisor's carrying over.
+#[derive(Default)]
+struct AcceptedEffects {
+    answered: std::collections::BTreeSet<String>,
+    /// (day, enumerator, village, kind) → (events, of them dated by receipt).
+    counts: BTreeMap<(String, String, String, String), (i64, i64)>,
+    /// (parcel, serial, event, enumerator).
+    parcel_serials: Vec<(String, String, String, String)>,
+}
+
+impl AcceptedEffects {
+    /// Adds `event`'s effects; `village_of` finds a household's village (a household the
+    /// store does not hold counts nowhere, as before).
+    fn add(
+        &mut self,
+        event: &sync_protocol::event::Event,
+        enumerator: &str,
+        dated: Dated,
+        village_of: impl Fn(&str) -> Option<String>,
+    ) {
+        if let Some(household) = &event.household {
+            if event.body.sealed_answers().is_some() {
+                self.answered.insert(household.clone());
+            }
+            let kind = match &event.body {
+                EventBody::VisitOutcome { outcome, .. } => serde_json::to_value(outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+                other => other.kind().to_string(),
+            };
+            if let Some(village) = village_of(household) {
+                let key = (dated.day.to_string(), enumerator.to_string(), village, kind);
+                let count = self.counts.entry(key).or_default();
+                count.0 += 1;
+                count.1 += i64::from(dated.by_receipt);
+            }
         }
+        if let EventBody::ParcelHandedOver { parcel, serials } = &event.body {
+            for serial in serials {
+                self.parcel_serials.push((
+                    parcel.clone(),
+                    serial.clone(),
+                    event.id.to_string(),
+                    enumerator.to_string(),
+                ));
+            }
+        }
+    }
+
+    fn write(self, tx: Tx) -> Result<(), StoreError> {
+        let answered: Vec<String> = self.answered.into_iter().collect();
+        for chunk in answered.chunks(ROWS_PER_STATEMENT) {
+            tx.execute(
+                &format!(
+                    "UPDATE households SET has_answers = 1 WHERE has_answers = 0 AND id IN ({})",
+                    placeholders(1, chunk.len())
+                ),
+                params_from_iter(chunk),
+            )?;
+        }
+        let counts: Vec<Val> = self
+            .counts
+            .into_iter()
+            .flat_map(|((day, enumerator, village, kind), (n, by_receipt))| {
+                [
+                    Val::Text(day),
+                    Val::Text(enumerator),
+                    Val::Text(village),
+                    Val::Text(kind),
+                    Val::Int(n),
+                    Val::Int(by_receipt),
+                ]
+            })
+            .collect();
+        insert_rows(
+            tx,
+            "INSERT INTO daily_counts (day, enumerator_id, village_id, kind, n, by_receipt) VALUES",
+            " ON CONFLICT(day, enumerator_id, village_id, kind) DO UPDATE SET
+             n = daily_counts.n + excluded.n, by_receipt = daily_counts.by_receipt + excluded.by_receipt",
+            6,
+            counts,
+        )?;
+        let serials: Vec<Val> = self
+            .parcel_serials
+            .into_iter()
+            .flat_map(|(parcel, serial, event, enumerator)| {
+                [
+                    Val::Text(parcel),
+                    Val::Text(serial),
+                    Val::Text(event),
+                    Val::Text(enumerator),
+                ]
+            })
+            .collect();
+        insert_rows(
+            tx,
+            "INSERT INTO parcel_serials VALUES",
+            " ON CONFLICT DO NOTHING",
+            4,
+            serials,
+        )
+    }
+}
+
+/// Rows written by one statement at most: within SQLite's 32,766 parameters and PostgreSQL's
+/// 65,535 for the widest row (15 columns of an event).
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// `?first, …` for `n` parameters.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `head (…), (…) tail` over `values`, `width` to a row, in statements of at most
+/// [`ROWS_PER_STATEMENT`] rows.
+fn insert_rows(
+    tx: Tx,
+    head: &str,
+    tail: &str,
+    width: usize,
+    values: Vec<Val>,
+) -> Result<(), StoreError> {
+    for chunk in values.chunks(width * ROWS_PER_STATEMENT) {
+        let rows = (0..chunk.len() / width)
+            .map(|r| format!("({})", placeholders(r * width + 1, width)))
+            .collect::<Vec<_>>()
+            .join(",");
+        tx.execute(&format!("{head} {rows}{tail}"), chunk.to_vec())?;
     }
     Ok(())
 }
@@ -393,10 +484,26 @@ fn apply_changes(
     for (household, status) in changes {
         last.insert(household, *status);
     }
-    let mut update_household =
-        tx.prepare_cached("UPDATE households SET status = ?1, updated_at = ?2 WHERE id = ?3")?;
+    // One statement per new status (a batch moves its households to a few statuses).
+    let mut by_status: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (household, status) in last {
-        update_household.execute(params![status.as_str(), now, household])?;
+        by_status
+            .entry(status.as_str())
+            .or_default()
+            .push(household);
+    }
+    for (status, households) in by_status {
+        for chunk in households.chunks(ROWS_PER_STATEMENT) {
+            let mut values = vec![Val::Text(status.to_string()), Val::Text(now.to_string())];
+            values.extend(chunk.iter().map(|h| Val::Text(h.to_string())));
+            tx.execute(
+                &format!(
+                    "UPDATE households SET status = ?1, updated_at = ?2 WHERE id IN ({})",
+                    placeholders(3, chunk.len())
+                ),
+                values,
+            )?;
+        }
     }
     Ok(())
 }
@@ -999,13 +1106,17 @@ impl Store for SqlStore {
                 rules: Rules { replacement_allowed: campaign.info.replacement_allowed, verification_required: campaign.info.verification_required },
                 forms: &forms,
             };
-            let judgement = domain::judge(batch, &rules, &mut TxView::prefetch(tx, &batch.events)?);
+            let mut view = TxView::prefetch(tx, &batch.events)?;
+            let judgement = domain::judge(batch, &rules, &mut view);
             let days = DayRule::of(&campaign.info);
             let now_s = rfc3339(now);
             let device = batch.device.to_string();
 
-            let mut insert_event = tx.prepare_cached("INSERT INTO events (id, enumerator_id, seq, idx, device_id, household_id, serial, kind, occurred_at, occurred_unix, received_at, body, status, code, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")?;
+            // Every event of the batch in a few multi-row statements, and what the accepted
+            // ones add gathered and written after them.
+            let mut rows: Vec<Val> = Vec::with_capacity(batch.events.len() * 15);
+            let mut effects = AcceptedEffects::default();
+            let village_of = |h: &str| view.households.get(h).map(|f| f.village.clone());
             for (idx, ((event, outcome), body)) in batch.events.iter().zip(&judgement.outcomes).zip(&bodies).enumerate() {
                 if outcome.code.as_deref() == Some(sync_protocol::api::rejection::DUPLICATE_EVENT) {
                     // The first copy is stored; this one lives on in the batch frame and receipt.
@@ -1015,27 +1126,35 @@ impl Store for SqlStore {
                     OutcomeStatus::Accepted => "accepted",
                     OutcomeStatus::Rejected => "rejected",
                 };
-                insert_event.execute(params![
-                    event.id.to_string(),
-                    batch.enumerator,
-                    batch.seq,
-                    idx as i64,
-                    device,
-                    event.household,
-                    event.serial,
-                    event.body.kind(),
-                    event.at.to_string(),
-                    event.at.unix(),
-                    now_s,
-                    body,
-                    status,
-                    outcome.code,
-                    outcome.reason
-                ])?;
+                rows.extend([
+                    Val::Text(event.id.to_string()),
+                    Val::Text(batch.enumerator.clone()),
+                    Val::Int(batch.seq as i64),
+                    Val::Int(idx as i64),
+                    Val::Text(device.clone()),
+                    event.household.to_val(),
+                    event.serial.to_val(),
+                    Val::Text(event.body.kind().to_string()),
+                    Val::Text(event.at.to_string()),
+                    Val::Int(event.at.unix()),
+                    Val::Text(now_s.clone()),
+                    Val::Text(body.clone()),
+                    Val::Text(status.to_string()),
+                    outcome.code.to_val(),
+                    outcome.reason.to_val(),
+                ]);
                 if outcome.status == OutcomeStatus::Accepted {
-                    record_accepted(tx, event, &batch.enumerator, days.date(event.at.as_datetime(), now))?;
+                    effects.add(event, &batch.enumerator, days.date(event.at.as_datetime(), now), village_of);
                 }
             }
+            insert_rows(
+                tx,
+                "INSERT INTO events (id, enumerator_id, seq, idx, device_id, household_id, serial, kind, occurred_at, occurred_unix, received_at, body, status, code, reason) VALUES",
+                "",
+                15,
+                rows,
+            )?;
+            effects.write(tx)?;
             apply_changes(tx, &judgement.changes, &now_s)?;
 
             let (events, rejected) = Receipt::listing(&judgement.outcomes);
@@ -1260,11 +1379,14 @@ impl Store for SqlStore {
                         rules: Rules { replacement_allowed: campaign.info.replacement_allowed, verification_required: campaign.info.verification_required },
                         forms: &forms,
                     };
-                    let changes = domain::judge_carry_over(&event, &rules, &mut TxView::prefetch(tx, std::slice::from_ref(&event))?)
+                    let mut view = TxView::prefetch(tx, std::slice::from_ref(&event))?;
+                    let changes = domain::judge_carry_over(&event, &rules, &mut view)
                         .map_err(|(code, reason)| StoreError::CannotCarryOver { code, reason })?;
                     // Its day is the one it had when the centre first received it, not today's.
                     let dated = DayRule::of(&campaign.info).date(event.at.as_datetime(), parse_received(&received_at)?);
-                    record_accepted(tx, &event, &enumerator, dated)?;
+                    let mut effects = AcceptedEffects::default();
+                    effects.add(&event, &enumerator, dated, |h| view.households.get(h).map(|f| f.village.clone()));
+                    effects.write(tx)?;
                     apply_changes(tx, &changes, &now_s)?;
                     let household = event.household.as_deref().unwrap_or_default();
                     tx.execute(

@@ -366,17 +366,24 @@ impl Drop for Open<'_> {
 
 /// Runs `f` where the synchronous client may block: the `postgres` crate drives its connection
 /// on a runtime of its own, which cannot start on a thread that is driving tokio tasks (a
-/// store called from an async handler or test), so there `f` runs on a thread of its own.
+/// store called from an async handler or test).
+///
+/// The server calls the store from tokio's blocking pool, where `block_in_place` simply runs
+/// `f` (and on a worker of the multi-threaded runtime it hands the worker's tasks on first):
+/// no thread is made per call. Only on a single-threaded runtime (some tests) does `f` get a
+/// thread of its own.
 fn off_the_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return f();
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Err(_) => f(),
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        Ok(_) => std::thread::scope(|scope| {
+            scope
+                .spawn(f)
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }),
     }
-    std::thread::scope(|scope| {
-        scope
-            .spawn(f)
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
 }
 
 /// A PostgreSQL error as a store error, and whether running the transaction again may succeed.

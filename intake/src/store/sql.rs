@@ -226,6 +226,13 @@ macro_rules! array_params {
 }
 array_params!(1, 2, 3, 4, 5, 6, 7, 8);
 
+/// Values already made (a multi-row statement's).
+impl Params for Vec<Val> {
+    fn values(self) -> Vec<Val> {
+        self
+    }
+}
+
 /// Parameters from an iterator (an `IN (…)` list).
 pub struct ParamsFromIter<I>(I);
 
