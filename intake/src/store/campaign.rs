@@ -251,12 +251,6 @@ impl<'a> TxView<'a> {
         households.sort_unstable();
         households.dedup();
         // `IN ()` is not SQL everywhere: an empty list asks nothing.
-        let placeholders = |n: usize| {
-            (1..=n)
-                .map(|i| format!("?{i}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
         let households = if households.is_empty() {
             Default::default()
         } else {
@@ -264,7 +258,7 @@ impl<'a> TxView<'a> {
             // never wait on each other: a household is judged by one batch at a time.
             let sql = format!(
                 "SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id IN ({}) ORDER BY id{}",
-                placeholders(households.len()),
+                placeholders(1, households.len()),
                 tx.dialect().for_update()
             );
             tx.prepare(&sql)?
@@ -274,7 +268,7 @@ impl<'a> TxView<'a> {
         };
         let sql = format!(
             "SELECT id FROM events WHERE id IN ({})",
-            placeholders(ids.len())
+            placeholders(1, ids.len())
         );
         let seen = tx
             .prepare(&sql)?

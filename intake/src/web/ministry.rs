@@ -887,7 +887,7 @@ pub(super) async fn review_page(
             tbody { @for f in forms.iter().filter(|f| f.digital) {
                 tr data-household=(f.household) {
                     td { input type="checkbox" form="bulk-approve" name={ "h_" (f.household) } value="yes" aria-label={ "Chọn phiếu " (f.serial) }; }
-                    td { a.open-sheet href={ "ministry/review/" (f.household) } title="Xem câu trả lời bên cạnh bản giấy" { (f.serial) } } td.l { (f.village_name) } td.l { (names.get(&f.enumerator).unwrap_or(&f.enumerator)) }
+                    td style="white-space:nowrap" { a.open-sheet href={ "ministry/review/" (f.household) } title="Xem câu trả lời bên cạnh bản giấy" { (f.serial) } } td.l { (f.village_name) } td.l { (names.get(&f.enumerator).unwrap_or(&f.enumerator)) }
                     td { (if paper.contains(&f.serial) { "đã đến" } else { "chưa đến" }) }
                     td.l.double-keying { @match double_keying.get(f.household.as_str()) {
                         Some(d) if d.mismatches == 0 => { "khớp" }
