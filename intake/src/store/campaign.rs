@@ -457,14 +457,19 @@ fn insert_rows(
     width: usize,
     values: Vec<Val>,
 ) -> Result<(), StoreError> {
-    for chunk in values.chunks(width * ROWS_PER_STATEMENT) {
+    // The values move into their statements: an event's body is not copied again.
+    let mut values = values.into_iter();
+    loop {
+        let chunk: Vec<Val> = values.by_ref().take(width * ROWS_PER_STATEMENT).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
         let rows = (0..chunk.len() / width)
             .map(|r| format!("({})", placeholders(r * width + 1, width)))
             .collect::<Vec<_>>()
             .join(",");
-        tx.execute(&format!("{head} {rows}{tail}"), chunk.to_vec())?;
+        tx.execute(&format!("{head} {rows}{tail}"), chunk)?;
     }
-    Ok(())
 }
 
 /// Writes the households' new statuses; only each household's last one needs writing.

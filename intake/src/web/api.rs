@@ -21,22 +21,14 @@ pub(super) async fn report_json(
     Signed { v, .. }: Signed<Staff>,
     axum::extract::Query(q): axum::extract::Query<PeriodQuery>,
 ) -> Result<Response, IntakeError> {
-    let (i, a) = (intake.clone(), v.account.clone());
-    let (daily, tz, timeline) = blocking(move || {
-        Ok((
-            i.daily_counts(&a)?,
-            i.time_zone()?,
-            i.store.campaign()?.info.timeline,
-        ))
-    })
-    .await?;
-    let everyone: Vec<String> = super::codes::enumerators_for(&intake, &v.account)
-        .await?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
     // Days are the campaign's, as on the page.
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let PeriodInputs {
+        daily,
+        everyone,
+        tz,
+        timeline,
+        today,
+    } = period_inputs(&intake, &v.account).await?;
     let (from, to) = q
         .period(today, &timeline)
         .map_err(IntakeError::BadRequest)?;

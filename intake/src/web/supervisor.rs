@@ -261,28 +261,60 @@ impl PeriodQuery {
     }
 }
 
-pub(super) async fn period_report(
-    InCampaign(intake): InCampaign,
-    Signed { v, .. }: Signed<Staff>,
-    axum::extract::Query(q): axum::extract::Query<PeriodQuery>,
-) -> Result<Response, IntakeError> {
-    let (i, a) = (intake.clone(), v.account.clone());
-    let (counts, names, tz, timeline) = blocking(move || {
+/// What a period report (page or JSON) is made from, for one reader.
+pub(super) struct PeriodInputs {
+    /// The reader's day counts.
+    pub(super) daily: Vec<crate::store::DailyCount>,
+    /// The enumerators the reader oversees: each gets a row, idle or not.
+    pub(super) everyone: Vec<String>,
+    pub(super) tz: chrono_tz::Tz,
+    pub(super) timeline: sync_protocol::assignment::Timeline,
+    /// The campaign's day: work done this morning in Vietnam is in today's report.
+    pub(super) today: chrono::NaiveDate,
+}
+
+pub(super) async fn period_inputs(
+    intake: &Arc<Intake>,
+    account: &Account,
+) -> Result<PeriodInputs, IntakeError> {
+    let (i, a) = (intake.clone(), account.clone());
+    let (daily, tz, timeline) = blocking(move || {
         Ok((
             i.daily_counts(&a)?,
-            i.enumerator_names()?,
             i.time_zone()?,
             i.store.campaign()?.info.timeline,
         ))
     })
     .await?;
-    let everyone: Vec<String> = super::codes::enumerators_for(&intake, &v.account)
+    let everyone = super::codes::enumerators_for(intake, account)
         .await?
         .into_iter()
         .map(|(id, _)| id)
         .collect();
-    // "Today" is the campaign's day: work done this morning in Vietnam is in today's report.
     let today = Utc::now().with_timezone(&tz).date_naive();
+    Ok(PeriodInputs {
+        daily,
+        everyone,
+        tz,
+        timeline,
+        today,
+    })
+}
+
+pub(super) async fn period_report(
+    InCampaign(intake): InCampaign,
+    Signed { v, .. }: Signed<Staff>,
+    axum::extract::Query(q): axum::extract::Query<PeriodQuery>,
+) -> Result<Response, IntakeError> {
+    let PeriodInputs {
+        daily: counts,
+        everyone,
+        tz,
+        timeline,
+        today,
+    } = period_inputs(&intake, &v.account).await?;
+    let i = intake.clone();
+    let names = blocking(move || i.enumerator_names()).await?;
     // A day that cannot be read is said on the page, which shows the fieldwork so far meanwhile.
     let (problem, (from, to)) = match q.period(today, &timeline) {
         Ok(p) => (None, p),
