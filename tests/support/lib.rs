@@ -338,8 +338,10 @@ impl App {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !s.text("h1").unwrap_or_default().contains("Đã đăng ký") {
             if Instant::now() > deadline {
-                let said = s.script("return document.querySelector('.flash')?.textContent");
-                panic!("the app did not enroll: {said}");
+                // What the screen shows, to tell a click that never landed from an enrollment
+                // still under way or refused.
+                let said = s.script("return [document.querySelector('.flash')?.textContent, document.querySelector('h1')?.textContent, location.hash, document.getElementById('enroll')?.disabled, document.querySelector('.error')?.textContent]");
+                panic!("the app did not enroll within 30 s: [flash, h1, hash, button disabled, error] = {said}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
