@@ -85,6 +85,40 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
         s.script("const v = document.getElementById('scan-video'); return [v.srcObject === null, v.hidden]"),
         json!([true, true])
     );
+    // An intake slow to answer: the button says the tablet is working and takes no second
+    // tap (one code, sent once), and the screen stays live meanwhile (enrolling waits off the
+    // window's thread). The connection then drops: the enumerator is told, and may try again.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    s.type_into(
+        "#intake-url",
+        &format!("http://{}", silent.local_addr().unwrap()),
+    );
+    s.type_into("#code", "XXXX-XXXX-XXXX");
+    s.click("#enroll");
+    silent.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let held = loop {
+        match silent.accept() {
+            Ok((held, _)) => break held,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("the app never called the intake: {e}"),
+        }
+    };
+    let busy = "const b = document.getElementById('enroll'); return [b.disabled, b.textContent]";
+    assert_eq!(s.script(busy), json!([true, "Đang đăng ký với máy chủ…"]));
+    s.script("document.getElementById('enroll').click()");
+    let answered = Instant::now();
+    s.script("return document.title");
+    assert!(
+        answered.elapsed() < Duration::from_secs(2),
+        "the window answered only after {:?} while enrolling",
+        answered.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(silent.accept().is_err(), "a second tap sent the code again");
+    drop((held, silent));
+    s.wait_text(".flash.error", "Không kết nối được máy chủ");
+    assert_eq!(s.script(busy), json!([false, "Đăng ký"]));
     s.type_into("#intake-url", &centre.url);
     s.type_into("#code", "XXXX-XXXX-XXXX");
     s.click("#enroll");

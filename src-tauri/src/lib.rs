@@ -94,14 +94,23 @@ fn device_label() -> String {
     }
 }
 
-// On the window's thread: enrolling talks to the intake with a blocking HTTP client, which
-// must not be made or dropped on the async runtime's threads.
+// Enrolling waits on the intake (a blocking HTTP client, up to its timeout) on a thread of its
+// own: not the window's, which keeps drawing «Đang đăng ký…» and taking taps, and not the async
+// runtime's, where a blocking client must not be made or dropped.
 #[tauri::command]
-fn enroll(state: State<AppState>, url: String, code: String) -> Answer<view::Tablet> {
-    state.all(|all| {
-        all.enroll(&url, &code, &device_label())?;
-        view::tablet(all)
+async fn enroll<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    url: String,
+    code: String,
+) -> Answer<view::Tablet> {
+    tauri::async_runtime::spawn_blocking(move || {
+        app.state::<AppState>().all(|all| {
+            all.enroll(&url, &code, &device_label())?;
+            view::tablet(all)
+        })
     })
+    .await
+    .map_err(|e| CommandError::new("internal", e.to_string()))?
 }
 
 #[tauri::command(async)]

@@ -136,6 +136,12 @@ impl Session {
         let id = self.wait(css);
         self.post(&format!("/element/{id}/clear"), json!({}))
             .unwrap();
+        self.send_keys(css, text);
+    }
+
+    /// Keys into the element, after what it holds (WebDriver's Element Send Keys).
+    pub fn send_keys(&self, css: &str, text: &str) {
+        let id = self.wait(css);
         self.post(&format!("/element/{id}/value"), json!({ "text": text }))
             .unwrap();
     }

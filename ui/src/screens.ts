@@ -104,21 +104,31 @@ function enrollForm(ctx: Context, intake: string | null): HTMLElement {
     url.value = link.intake;
     code.value = link.code;
     flash(form, t('scan_read'), 'ok');
-    (form.querySelector('#enroll') as HTMLButtonElement | null)?.focus();
+    button.focus();
   }, (message) => flash(form, message));
+  const button: HTMLButtonElement = h('button', { id: 'enroll', type: 'submit' }, t('enroll'));
   const form: HTMLFormElement = h(
     'form',
     {
       class: 'card narrow',
       onsubmit: async (e: Event) => {
         e.preventDefault();
+        if (button.disabled) return; // a second tap while the intake answers the first
         takeLink();
+        // The intake may take seconds to answer over a slow link: the button says it is
+        // working, and the code cannot be sent twice.
+        button.disabled = true;
+        button.textContent = t('enrolling');
+        form.querySelector('.flash')?.remove();
         try {
           await api.enroll(url.value, code.value);
           location.hash = '#/setup';
           await ctx.refresh();
         } catch (err) {
           flash(form, ctx.errorText(err));
+        } finally {
+          button.disabled = false;
+          button.textContent = t('enroll');
         }
       },
     },
@@ -127,7 +137,7 @@ function enrollForm(ctx: Context, intake: string | null): HTMLElement {
     h('label', {}, t('intake_url'), url),
     h('label', {}, t('code'), code),
     scanner,
-    h('button', { id: 'enroll', type: 'submit' }, t('enroll')),
+    button,
   );
   return form;
 }
