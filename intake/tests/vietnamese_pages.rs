@@ -215,8 +215,10 @@ async fn every_page_each_role_reads_is_in_vietnamese() {
         );
         pages.extend(found);
     }
-    // A query the page cannot read ends on a page of words that leads back.
+    // A query the page cannot read, or a code's slip already shown once, ends on a page of
+    // words that leads back.
     for (session, path) in [
+        (&supervisor, "/c/qt-sipas-2024/codes/issued"),
         (
             &supervisor,
             "/c/qt-sipas-2024/progress/report?from=2026-13-01",

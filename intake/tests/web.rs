@@ -1726,10 +1726,10 @@ async fn an_admin_creates_accounts_issues_codes_and_revokes_devices_from_the_pag
     .text()
     .await
     .unwrap();
-    let told = page.split("Mã đăng ký cho ").nth(1).unwrap();
-    let (whom, rest) = told.split_once(": ").unwrap();
+    // The admin's devices page issues through the same slip as the supervisors' code page.
+    let whom = between(&page, "id=\"code-for\">", "<");
     assert!(!whom.contains("enum-"), "the enumerator by name: {whom}");
-    let code = rest.split(' ').next().unwrap().to_string();
+    let code = between(&page, "id=\"code\">", "<");
     assert_eq!(
         server
             .enroll_raw(
@@ -2001,13 +2001,36 @@ async fn a_supervisor_issues_printable_enrollment_codes_for_their_own_enumerator
         }
     };
     assert_eq!(issue("enum-gl-ga").await.status(), StatusCode::NOT_FOUND);
-    let printed = issue("enum-dh-p2").await.text().await.unwrap();
+    // Post/redirect/get: the slip is a page of its own, shown once. A reload (or the back
+    // button) neither shows the secret again nor issues a second code.
+    let issued = issue("enum-dh-p2").await;
+    assert_eq!(issued.status(), StatusCode::SEE_OTHER);
+    let slip_page = issued.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(slip_page, "/c/qt-sipas-2024/codes/issued");
+    let slip = || get(&server, &slip_page, &session);
+    let printed = slip().await.text().await.unwrap();
     assert!(
         printed.contains(&name_of("enum-dh-p2")) && printed.contains("<svg"),
         "{printed}"
     );
-    let at = printed.find("id=\"code\">").unwrap() + "id=\"code\">".len();
-    let code = printed[at..].split('<').next().unwrap().to_string();
+    let code = between(&printed, "id=\"code\">", "<");
+    let again = slip().await.text().await.unwrap();
+    assert!(
+        !again.contains(&code) && again.contains("id=\"code-gone\"") && !again.contains("<svg"),
+        "{again}"
+    );
+    let issued_codes = server
+        .centre
+        .accounts()
+        .audit_log(50)
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "code_issued")
+        .count();
+    assert_eq!(issued_codes, 1, "a reload issues no second code");
     let key = sync_protocol::keys::DeviceKey::generate(&mut rand::rngs::OsRng);
     assert_eq!(
         server.enroll_raw(&code, &key).await.status(),
@@ -2324,4 +2347,13 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
     assert!(log
         .iter()
         .any(|e| e.action == "publication_withdrawn" && e.login == "bonv"));
+}
+
+/// The text between `start` and the next `end` after it.
+fn between(page: &str, start: &str, end: &str) -> String {
+    let at = page
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} in {page}"))
+        + start.len();
+    page[at..].split(end).next().unwrap().to_string()
 }

@@ -5,7 +5,7 @@
 use super::prelude::*;
 use std::collections::BTreeMap;
 
-csrf_forms!(CodeForm, RevokeForm, AccountActionForm);
+csrf_forms!(RevokeForm, AccountActionForm);
 
 fn role_name(role: accounts::Role) -> &'static str {
     match role {
@@ -346,48 +346,6 @@ pub(super) async fn devices_page(
     Signed { v, .. }: Signed<Admins>,
 ) -> Result<Response, IntakeError> {
     devices_view(&intake, &v, said.take_message(&v)).await
-}
-
-#[derive(serde::Deserialize)]
-pub(super) struct CodeForm {
-    pub(super) csrf: String,
-    pub(super) enumerator: String,
-    pub(super) hours: i64,
-}
-
-pub(super) async fn admin_code(
-    InCampaign(intake): InCampaign,
-    Posted { v, from, form, .. }: Posted<Admins, CodeForm>,
-) -> Result<Response, IntakeError> {
-    if !(1..=720).contains(&form.hours) {
-        return Err(IntakeError::Declined(
-            "Mã có hiệu lực từ 1 đến 720 giờ. / A code is valid 1 to 720 hours.".into(),
-        ));
-    }
-    let (i, by) = (intake.clone(), v.account.login.clone());
-    let (code, name) = blocking(move || {
-        let name = i
-            .enumerator_names()?
-            .remove(&form.enumerator)
-            .ok_or(IntakeError::NotFound)?;
-        let code =
-            i.issue_enrollment_code(&form.enumerator, chrono::Duration::hours(form.hours), &by)?;
-        i.audit(
-            &by,
-            "code_issued",
-            &format!("cho {name} ({})", form.enumerator),
-            &from.to_string(),
-            Utc::now(),
-        )?;
-        Ok((code, name))
-    })
-    .await?;
-    devices_view(
-        &intake,
-        &v,
-        Some(format!("Mã đăng ký cho {name}: {code} (chỉ hiện một lần)")),
-    )
-    .await
 }
 
 #[derive(serde::Deserialize)]

@@ -51,9 +51,12 @@ pub(super) struct IssueCodeForm {
     pub(super) hours: i64,
 }
 
+/// Issues the code and answers with a redirect to its slip (post/redirect/get): a reload of
+/// the slip never issues a second code.
 pub(super) async fn issue_code(
     State(centre): State<Arc<Centre>>,
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     headers: HeaderMap,
     Posted { v, from, form, .. }: Posted<Staff, IssueCodeForm>,
 ) -> Result<Response, IntakeError> {
@@ -85,7 +88,7 @@ pub(super) async fn issue_code(
             &from.to_string(),
             Utc::now(),
         )?;
-        Ok(code)
+        Ok(zeroize::Zeroizing::new(code))
     })
     .await?;
     let scheme = if centre.secure_cookies {
@@ -97,17 +100,6 @@ pub(super) async fn issue_code(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1:8080");
-    let address = format!("{scheme}://{host}");
-    let query = serde_urlencoded::to_string([("intake", &address), ("code", &code)])
-        .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
-    let link = format!("fieldpost://enroll?{query}");
-    let qr = qrcode::QrCode::new(link.as_bytes())
-        .map(|q| {
-            q.render::<qrcode::render::svg::Color>()
-                .min_dimensions(220, 220)
-                .build()
-        })
-        .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
     let valid_until = {
         let tz = intake.time_zone()?;
         (Utc::now() + chrono::Duration::hours(form.hours))
@@ -115,16 +107,58 @@ pub(super) async fn issue_code(
             .format("%H:%M %d/%m/%Y")
             .to_string()
     };
+    let slip = CodeSlip {
+        enumerator_name: name,
+        intake_address: format!("{scheme}://{host}"),
+        code,
+        valid_until,
+    };
+    Ok(said.redirect(
+        &v,
+        "/codes/issued",
+        Said {
+            slip: Some(slip),
+            ..Said::default()
+        },
+    ))
+}
+
+/// The slip of the code just issued, once: printed from here. Drawn again (a reload, the
+/// back button, another tab) it says the code is not shown twice, and how to get another.
+pub(super) async fn issued_page(
+    Extension(said): Extension<Arc<Messages>>,
+    Signed { v, .. }: Signed<Staff>,
+) -> Result<Response, IntakeError> {
+    let Some(slip) = said.take(&v).and_then(|s| s.slip) else {
+        let body = html! {
+            p #code-gone { "Mã đăng ký chỉ hiện một lần, ngay khi cấp, và trang này đã hiện rồi. Nếu chưa in hoặc chép được mã, hãy cấp mã mới: mã cũ không ai biết và tự hết hạn." }
+            p { a href="../codes" { "← Cấp mã đăng ký" } }
+        };
+        return Ok(page("Mã đăng ký máy", Some(&v), body).into_response());
+    };
+    let query = serde_urlencoded::to_string([
+        ("intake", slip.intake_address.as_str()),
+        ("code", slip.code.as_str()),
+    ])
+    .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
+    let link = zeroize::Zeroizing::new(format!("fieldpost://enroll?{query}"));
+    let qr = qrcode::QrCode::new(link.as_bytes())
+        .map(|q| {
+            q.render::<qrcode::render::svg::Color>()
+                .min_dimensions(220, 220)
+                .build()
+        })
+        .map_err(|e| IntakeError::BadRequest(e.to_string()))?;
     let body = html! {
         div.code-card #code-card {
-            p { "Điều tra viên: " b #code-for { (name) } }
-            p { "Địa chỉ máy chủ: " b { (address) } }
-            p.big { "Mã đăng ký: " b #code { (code) } }
-            p { "Dùng một lần; hết hạn lúc " (valid_until) "." }
+            p { "Điều tra viên: " b #code-for { (slip.enumerator_name) } }
+            p { "Địa chỉ máy chủ: " b { (slip.intake_address) } }
+            p.big { "Mã đăng ký: " b #code { (slip.code.as_str()) } }
+            p { "Dùng một lần; hết hạn lúc " (slip.valid_until) "." }
             div.qr { (maud::PreEscaped(qr)) }
             p.muted { "Trên máy tính bảng: mở Fieldpost → Thiết lập, nhập địa chỉ và mã (hoặc quét mã QR nếu máy có camera)." }
         }
-        p.noprint { a href="codes" { "← Cấp mã khác" } " · In trang này để trao cho điều tra viên." }
+        p.noprint { a href="../codes" { "← Cấp mã khác" } " · In trang này ngay để trao cho điều tra viên: mã chỉ hiện một lần." }
     };
     Ok(page("Mã đăng ký máy", Some(&v), body).into_response())
 }

@@ -91,7 +91,15 @@ pub(super) async fn record_paper(
         Err(e) => (format!("Không ghi nhận: {}", crate::words::in_vietnamese(&e.to_string())), typed),
     };
     // Reloading the page that follows never records the batch a second time.
-    Ok(said.redirect(&v, "/ministry/reconciliation", Said { message, kept }))
+    Ok(said.redirect(
+        &v,
+        "/ministry/reconciliation",
+        Said {
+            message,
+            kept,
+            slip: None,
+        },
+    ))
 }
 
 pub(super) fn backcheck_form(v: &Visitor, seed: &str) -> Markup {

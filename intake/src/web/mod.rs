@@ -43,7 +43,7 @@ mod prelude {
         layout::*,
         ministry::*,
         reassign::*,
-        said::{Messages, Said},
+        said::{CodeSlip, Messages, Said},
         supervisor::*,
     };
     pub(super) use crate::{
@@ -176,8 +176,9 @@ fn campaign_routes(centre: Arc<Centre>) -> Router<Arc<Centre>> {
             get(ministry::correction_page).post(ministry::correction),
         )
         .route("/codes", get(codes::codes_page).post(codes::issue_code))
+        .route("/codes/issued", get(codes::issued_page))
         .route("/devices", get(admin::devices_page))
-        .route("/devices/code", post(admin::admin_code))
+        .route("/devices/code", post(codes::issue_code))
         .route("/devices/revoke", post(admin::admin_revoke))
         .route("/ministry/index.csv", post(ministry::index_csv))
         .route("/ministry/index.xlsx", post(ministry::index_xlsx))

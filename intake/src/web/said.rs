@@ -29,6 +29,19 @@ pub(super) struct Said {
     pub(super) message: String,
     /// What the form's box should hold again (lines that could not be taken), if anything.
     pub(super) kept: String,
+    /// An enrollment code just issued, for its slip: a secret shown once, so it waits here
+    /// (wiped when dropped) rather than in the page's address.
+    pub(super) slip: Option<CodeSlip>,
+}
+
+/// What the printed slip of a new enrollment code shows.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct CodeSlip {
+    pub(super) enumerator_name: String,
+    pub(super) intake_address: String,
+    pub(super) code: zeroize::Zeroizing<String>,
+    /// When the code stops enrolling, in the campaign's zone, as people read it.
+    pub(super) valid_until: String,
 }
 
 /// The messages waiting for their page, one per session.
@@ -49,7 +62,7 @@ impl Messages {
     pub(super) fn done(&self, v: &Visitor, page: &str, message: impl Into<String>) -> Response {
         let said = Said {
             message: message.into(),
-            kept: String::new(),
+            ..Said::default()
         };
         self.redirect(v, page, said)
     }
@@ -93,6 +106,7 @@ mod tests {
         let said = Said {
             message: "Đã ghi nhận 3 số phiếu.".into(),
             kept: "QT24-x".into(),
+            slip: None,
         };
         m.keep("session-a", said.clone());
         let held = |s: &str| m.held.lock().unwrap().remove(s).map(|(_, said)| said);
