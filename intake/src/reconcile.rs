@@ -22,6 +22,9 @@ pub struct VillageReconciliation {
     /// Digital without paper, and paper without digital (serials).
     pub paper_missing: Vec<String>,
     pub digital_missing: Vec<String>,
+    /// Keyed once on the tablet and waiting for the second keying (a double-keying campaign's
+    /// answers arrive with the verification): half done, not missing. With or without paper.
+    pub keyed_once: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -31,6 +34,8 @@ pub struct Reconciliation {
     pub digital: u32,
     pub paper: u32,
     pub done: u32,
+    /// Households keyed once, waiting for their second keying.
+    pub keyed_once: u32,
     /// Serials that arrived more than once, with how many times.
     pub duplicates: BTreeMap<String, u32>,
     /// Serials that arrived but belong to no household of the sample.
@@ -88,9 +93,11 @@ pub fn reconcile(expected: &[ExpectedForm], paper: &[String]) -> Reconciliation 
             }
             v.digital += e.digital as u32;
             v.paper += on_paper as u32;
+            let keyed_once = !e.digital && e.status == HouseholdStatus::Transcribed;
             match (e.digital, on_paper) {
                 (true, true) => v.done += 1,
                 (true, false) => v.paper_missing.push(e.serial.clone()),
+                _ if keyed_once => v.keyed_once.push(e.serial.clone()),
                 (false, true) => v.digital_missing.push(e.serial.clone()),
                 (false, false) => {}
             }
@@ -99,6 +106,7 @@ pub fn reconcile(expected: &[ExpectedForm], paper: &[String]) -> Reconciliation 
         out.digital += v.digital;
         out.paper += v.paper;
         out.done += v.done;
+        out.keyed_once += v.keyed_once.len() as u32;
         out.villages.push(v);
     }
     out
@@ -173,10 +181,23 @@ mod tests {
             form(2, "e1", "v1", InParcel, true),
             form(3, "e1", "v1", Refused, false),
             form(4, "e1", "v2", Collected, false),
+            form(5, "e1", "v2", Transcribed, false),
+            form(6, "e1", "v2", Transcribed, false),
         ];
-        let paper = ["qt24-00001 ", "QT24-00001", "QT24-00004", "QT24-99999"].map(String::from);
+        let paper = [
+            "qt24-00001 ",
+            "QT24-00001",
+            "QT24-00004",
+            "QT24-00005",
+            "QT24-99999",
+        ]
+        .map(String::from);
         let r = reconcile(&expected, &paper);
-        assert_eq!((r.expected, r.digital, r.paper, r.done), (3, 2, 2, 1));
+        assert_eq!((r.expected, r.digital, r.paper, r.done), (5, 2, 3, 1));
+        // Keyed once (the answers come with the second keying): half done, with or without
+        // its paper, and not among the forms whose digital copy is missing.
+        assert_eq!(r.villages[1].keyed_once, ["QT24-00005", "QT24-00006"]);
+        assert_eq!(r.keyed_once, 2);
         assert_eq!(
             r.duplicates,
             BTreeMap::from([("QT24-00001".to_string(), 2)])

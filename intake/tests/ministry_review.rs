@@ -23,7 +23,7 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
     let hs: Vec<(String, String)> = server
         .households("enum-dh-p2")
         .into_iter()
-        .take(2)
+        .take(3)
         .collect();
     let mut events = Vec::new();
     for (h, mismatches) in hs.iter().zip([2u32, 71]) {
@@ -33,10 +33,45 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
             verified(&server, &device, h, mismatches),
         ));
     }
+    // The third is keyed once: its answers come with the second keying.
+    let once = &hs[2];
+    events.extend([
+        device.distributed(once),
+        device.collected(once),
+        device.transcribed(once),
+    ]);
     let batch = device.next_batch(events);
     assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
 
     let session = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
+    // On the reconciliation, with its paper arrived, it is half done, not missing.
+    server
+        .intake
+        .record_paper(&once.1, "bonv", "127.0.0.1")
+        .unwrap();
+    let reconciliation = get(
+        &server,
+        "/c/qt-sipas-2024/ministry/reconciliation",
+        &session,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let row = reconciliation
+        .split("data-village=\"dh-p2-kp1\"")
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap_or_else(|| panic!("{reconciliation}"));
+    assert!(
+        row.contains(&format!("<td class=\"l keyed-once\">{}</td>", once.1))
+            && row.contains("<td class=\"l missing-digital\"></td>"),
+        "{row}"
+    );
+    assert!(
+        reconciliation.contains("chờ nhập lần 2: <b id=\"keyed-once\">1</b>"),
+        "{reconciliation}"
+    );
     let review = get(&server, "/c/qt-sipas-2024/ministry/review", &session)
         .await
         .text()

@@ -20,7 +20,7 @@ pub(super) fn reconciliation_view(
 ) -> Html<String> {
     let body = html! {
         @if let Some(m) = message { p role="status" { (m) } }
-        p { "Mẫu cần thu: " b { (r.expected) } " · Nhận bản số: " b { (r.digital) } " · Nhận bản giấy: " b { (r.paper) } " · Khớp cả hai: " b { (r.done) } }
+        p { "Mẫu cần thu: " b { (r.expected) } " · Nhận bản số: " b { (r.digital) } " · Nhận bản giấy: " b { (r.paper) } " · Khớp cả hai: " b { (r.done) } " · Mới nhập lần 1, chờ nhập lần 2: " b #keyed-once { (r.keyed_once) } }
         form method="post" action="ministry/paper" {
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Số phiếu giấy nhận được (mỗi dòng một số; máy quét mã vạch gõ như bàn phím)" br; textarea name="serials" rows="6" cols="30" autofocus { (kept) } }
@@ -36,11 +36,11 @@ pub(super) fn reconciliation_view(
         }
         h2 { "Theo thôn" }
         div.scroll { table {
-            thead { tr { th { "Thôn" } th { "Cần thu" } th { "Bản số" } th { "Bản giấy" } th { "Khớp" } th { "Thiếu bản giấy" } th { "Thiếu bản số" } } }
+            thead { tr { th { "Thôn" } th { "Cần thu" } th { "Bản số" } th { "Bản giấy" } th { "Khớp" } th { "Thiếu bản giấy" } th { "Thiếu bản số" } th { "Chờ nhập lần 2" } } }
             tbody { @for vr in &r.villages {
                 tr data-village=(vr.village) {
                     td { (vr.village_name) } td { (vr.expected) } td { (vr.digital) } td { (vr.paper) } td { (vr.done) }
-                    td.l.missing-paper { (vr.paper_missing.join(", ")) } td.l { (vr.digital_missing.join(", ")) }
+                    td.l.missing-paper { (vr.paper_missing.join(", ")) } td.l.missing-digital { (vr.digital_missing.join(", ")) } td.l.keyed-once { (vr.keyed_once.join(", ")) }
                 }
             } }
         } }
