@@ -508,6 +508,18 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             && page.contains("id=\"index-chart\""),
         "{page}"
     );
+    // A page writes a decimal comma, as Vietnamese readers do (downloads keep the point).
+    let national = between(&page, "id=\"national\">", "<");
+    let (whole, tenths) = national
+        .split_once(',')
+        .unwrap_or_else(|| panic!("{national}"));
+    assert!(
+        !whole.is_empty()
+            && whole.chars().all(|c| c.is_ascii_digit())
+            && tenths.len() == 1
+            && tenths.chars().all(|c| c.is_ascii_digit()),
+        "{national}"
+    );
     // The sample answers pick one code for all 33 satisfaction items: each form straight-lines.
     assert!(
         page.contains("id=\"straight-lined\">3<"),

@@ -62,14 +62,27 @@ th,td{border:1px solid #d6dbe2;padding:.35rem .5rem;text-align:right}th:first-ch
 tr.behind td{background:#fde8e6}.flag{color:#b3261e;font-weight:700}label{display:block;margin:.6rem 0}\
 input{font:inherit;padding:.4rem}select,input,textarea{max-width:100%;box-sizing:border-box}button{font:inherit;padding:.4rem .9rem}.error{color:#b3261e;font-weight:700}.muted{color:#5b6472}.scroll{overflow-x:auto}.filters label{display:inline-block;margin-right:.8rem;max-width:calc(100% - .8rem)}.code-card{background:#fff;border:1px solid #d6dbe2;padding:1rem;max-width:30rem}.big{font-size:1.4rem}.big b{white-space:nowrap}.qr svg{width:220px;height:220px}.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(17rem,1fr));gap:.7rem;margin:.8rem 0}.card{background:#fff;border:1px solid #d6dbe2;border-left:6px solid #1d7a46;padding:.6rem .8rem}.card.late{border-left-color:#b3261e}.card-head{display:flex;justify-content:space-between;gap:.5rem;background:none;color:inherit;padding:0}.badge{font-weight:700;white-space:nowrap}.card.late .badge{color:#b3261e}.card.ok .badge{color:#1d7a46}.card p{margin:.3rem 0}.numbers{display:grid;grid-template-columns:repeat(auto-fit,minmax(3.6rem,1fr));gap:.3rem;margin:.4rem 0}.numbers dt{font-size:.8rem;color:#5b6472}.numbers dd{margin:0;font-weight:700;font-size:1.05rem}main{padding:1rem}@media (max-width:600px){main{padding:.6rem}}@media print{header,.noprint{display:none}section.visit{break-after:page}}";
 
-/// A share in per cent with one decimal, rounded once from its exact fraction.
+/// A decimal written as Vietnamese readers write it on a page: "82,4". Every page number goes
+/// through here (or [`decimal`]); downloads keep the point, for programs (see [`download`]).
+pub(super) fn decimal_comma(text: &str) -> String {
+    text.replace('.', ",")
+}
+
+/// `x` with `places` decimals, for a page ("36,5").
+pub(super) fn decimal(x: f64, places: usize) -> String {
+    decimal_comma(&format!("{x:.places$}"))
+}
+
+/// A share in per cent with one decimal, rounded once from its exact fraction, for a page.
 pub(super) fn percent(s: &forms::index::Share) -> String {
-    s.percent_text(1).unwrap_or_else(|| "—".into())
+    s.percent_text(1)
+        .map(|t| decimal_comma(&t))
+        .unwrap_or_else(|| "—".into())
 }
 
 pub(super) fn interval(s: &forms::index::Share) -> String {
     match (s.low, s.high) {
-        (Some(l), Some(h)) => format!("{:.1}–{:.1}", 100.0 * l, 100.0 * h),
+        (Some(l), Some(h)) => format!("{}–{}", decimal(100.0 * l, 1), decimal(100.0 * h, 1)),
         _ => "—".into(),
     }
 }

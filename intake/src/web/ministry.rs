@@ -833,7 +833,7 @@ pub(super) async fn anomalies_page(
                 thead { tr { th { "Điều tra viên" } th { "Phiếu đã kiểm tra" } th { "Câu lệch" } th { "Lần 1 sai" } th { "Lần 2 sai" } th { "Câu lệch mỗi phiếu" } } }
                 tbody { @for (enumerator, d) in &a.double_keying {
                     tr { td.l { (name(enumerator)) } td { (d.forms) } td { (d.mismatches) } td { (d.keyer_errors) } td { (d.verifier_errors) }
-                        td { (format!("{:.1}", d.mismatches as f64 / d.forms.max(1) as f64).replace('.', ",")) } }
+                        td { (decimal(d.mismatches as f64 / d.forms.max(1) as f64, 1)) } }
                 } }
             } }
         }
@@ -1196,7 +1196,7 @@ pub(super) fn index_bars(
                     @if let (Some(l), Some(h)) = (a.overall.low, a.overall.high) {
                         line x1=(at(l)) x2=(at(h)) y1=(y + row_h / 2.0) y2=(y + row_h / 2.0) stroke="#f5b800" stroke-width="3" {}
                     }
-                    text x=(at(v) + 6.0) y=(y + 14.0) font-size="12" { (format!("{:.1}", 100.0 * v)) }
+                    text x=(at(v) + 6.0) y=(y + 14.0) font-size="12" { (decimal(100.0 * v, 1)) }
                 }
             }
         }

@@ -134,8 +134,8 @@ pub(super) async fn public_page(
             thead { tr { th { "Cấp" } th.l { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" } th.l { "Độ phủ" } } }
             tbody { @for a in &p.areas { tr data-code=(a.code) {
                 td.l { (level_words(&a.level)) } td.l { (a.name) @if let Some(parent) = &a.parent { br; small.muted { (parent) } } } td { (a.forms) }
-                td { (a.value.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())) }
-                td { (a.low.zip(a.high).map(|(l, h)| format!("{l:.1}–{h:.1}")).unwrap_or_else(|| "—".into())) }
+                td { (a.value.map(|v| decimal(v, 1)).unwrap_or_else(|| "—".into())) }
+                td { (a.low.zip(a.high).map(|(l, h)| format!("{}–{}", decimal(l, 1), decimal(h, 1))).unwrap_or_else(|| "—".into())) }
                 td.l { @if a.low_coverage { b.flag { "Độ phủ thấp. " } } (coverage_words(a)) }
             } } }
         } }

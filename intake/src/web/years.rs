@@ -185,16 +185,16 @@ fn comparison_rows(c: &YearComparison) -> Vec<Vec<String>> {
 /// see why it was met or missed: 54.38 against 54.40, not 54.4 against 54.4.
 fn distinguished(percent: Option<f64>, target: Option<f64>) -> (String, Option<String>) {
     let Some(p) = percent else {
-        return ("—".into(), target.map(|t| format!("{t:.1}")));
+        return ("—".into(), target.map(|t| decimal(t, 1)));
     };
     let Some(t) = target else {
-        return (format!("{p:.1}"), None);
+        return (decimal(p, 1), None);
     };
-    let mut decimals = 1;
-    while decimals < 4 && format!("{p:.decimals$}") == format!("{t:.decimals$}") && p != t {
-        decimals += 1;
+    let mut places = 1;
+    while places < 4 && decimal(p, places) == decimal(t, places) && p != t {
+        places += 1;
     }
-    (format!("{p:.decimals$}"), Some(format!("{t:.decimals$}")))
+    (decimal(p, places), Some(decimal(t, places)))
 }
 
 fn met_words(cell: &YearCell) -> &'static str {
@@ -252,7 +252,7 @@ pub(super) async fn compare_page(
         let centre = centre.clone();
         blocking(move || centre.time_zone()).await?
     };
-    let pct = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into());
+    let pct = |x: Option<f64>| x.map(|v| decimal(v, 1)).unwrap_or_else(|| "—".into());
     let body = html! {
         p { "Chỉ số của từng địa bàn qua các năm, theo lần tính chỉ số gần nhất của mỗi đợt, so với chỉ tiêu đặt cho năm đó." }
         ul #years { @for (year, id, name, at) in &c.years { li {
@@ -308,7 +308,7 @@ fn chart(c: &YearComparison) -> Markup {
                         @if let Some(p) = cell.percent {
                             rect x=(x0 + j as f64 * bar) y=(y(p)) width=(bar - 2.0) height=(h - y(p))
                                 fill=(match cell.met { Some(true) => "#1d7a46", Some(false) => "#b3261e", None => "#8a94a3" }) {
-                                title { (r.name) ", " (c.years[j].0) ": " (format!("{p:.1}")) "%" }
+                                title { (r.name) ", " (c.years[j].0) ": " (decimal(p, 1)) " %" }
                             }
                         }
                         @if let Some(t) = cell.target {
@@ -330,18 +330,18 @@ mod tests {
 
     #[test]
     fn an_index_and_its_target_are_shown_until_they_differ() {
-        // The outside pass saw «54.4 … chỉ tiêu 54.4: Chưa đạt».
+        // The outside pass saw «54.4 … chỉ tiêu 54.4: Chưa đạt». (A page writes a decimal comma.)
         assert_eq!(
             distinguished(Some(54.38), Some(54.4)),
-            ("54.38".to_string(), Some("54.40".to_string()))
+            ("54,38".to_string(), Some("54,40".to_string()))
         );
         assert_eq!(
             distinguished(Some(51.8), Some(51.8)),
-            ("51.8".to_string(), Some("51.8".to_string()))
+            ("51,8".to_string(), Some("51,8".to_string()))
         );
         assert_eq!(
             distinguished(Some(70.0), Some(85.0)),
-            ("70.0".to_string(), Some("85.0".to_string()))
+            ("70,0".to_string(), Some("85,0".to_string()))
         );
         assert_eq!(distinguished(None, Some(85.0)).0, "—");
     }
