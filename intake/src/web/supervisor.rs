@@ -112,33 +112,56 @@ pub(super) async fn progress_page(
 ) -> Result<Response, IntakeError> {
     let report = report_for(&intake, &v.account, None).await?;
     let (i, a) = (intake.clone(), v.account.clone());
-    let (daily, tz, verified) = blocking(move || {
+    let (daily, tz, verified, timeline) = blocking(move || {
+        let info = i.store.campaign()?.info;
         Ok((
             i.daily_counts(&a)?,
             i.time_zone()?,
-            i.store.campaign()?.info.verification_required,
+            info.verification_required,
+            info.timeline,
         ))
     })
     .await?;
     let body = html! {
         (table(&report, tz, verified))
-        (chart(&crate::progress::cumulative(&daily), report.total.sampled))
+        (chart(&crate::progress::cumulative(&daily), &Calendar { timeline: &timeline, counts: &report.total, today: report.day }))
         p { a href="progress/report" { "Báo cáo theo kỳ (tháng)" } }
     };
     Ok(page("Tiến độ thu thập", Some(&v), body).into_response())
 }
 
-/// Cumulative work per campaign day as an SVG line chart (no script). Drawn for a 390 px phone
-/// first: a narrow drawing whose letters stay at least 11 px there, at most six day labels
-/// however long the campaign, dots only while there are few days, and the legend as text
-/// below the drawing, where it can wrap.
-pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32) -> Markup {
+/// The campaign's calendar under the progress chart: the period the drawing spans, what the
+/// timeline expects done by each day (the same rule as the cards' «Cần đạt»), and today.
+pub(super) struct Calendar<'a> {
+    pub(super) timeline: &'a sync_protocol::assignment::Timeline,
+    /// The totals of the households in view (what the plan is a share of).
+    pub(super) counts: &'a crate::progress::Counts,
+    pub(super) today: chrono::NaiveDate,
+}
+
+/// Cumulative work per campaign day as an SVG line chart (no script), over the campaign's
+/// whole period (first hand-out day to the last day to send parcels), beside the plan the
+/// timeline sets for handing out and collecting, with today marked: a supervisor sees how
+/// far the work is from where the calendar wants it, and how much time is left.
+///
+/// Drawn for a 390 px phone first: a narrow drawing whose letters stay at least 11 px there,
+/// at most six day labels however long the campaign, dots only while there are few days, and
+/// the legend as text below the drawing, where it can wrap.
+pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], calendar: &Calendar) -> Markup {
+    let sampled = calendar.counts.sampled;
     if points.is_empty() {
         // An empty frame reads as a broken chart: say why there is nothing yet.
         return html! {
             p.muted #chart-empty { "Chưa có việc nào ngoài thực địa: biểu đồ tiến độ hiện khi phiếu đầu tiên được phát và máy đồng bộ." }
         };
     }
+    let timeline = calendar.timeline;
+    // The period: the campaign's, stretched to any work done outside it.
+    let first = timeline.distribute.start.min(points[0].0);
+    let last = timeline.submit.end.max(points[points.len() - 1].0);
+    let span = (last - first).num_days().max(1) as f64;
+    let days = (last - first).num_days() as usize + 1;
+    let day = |i: usize| first + chrono::Duration::days(i as i64);
     let (w, h, pad, font) = (480.0, 260.0, 44.0, 15.0);
     let top = sampled
         .max(
@@ -149,27 +172,33 @@ pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32)
                 .unwrap_or(0),
         )
         .max(1) as f64;
-    let x = |i: usize| {
-        pad + (w - 2.0 * pad)
-            * if points.len() > 1 {
-                i as f64 / (points.len() - 1) as f64
-            } else {
-                0.5
-            }
-    };
+    let x = |d: chrono::NaiveDate| pad + (w - 2.0 * pad) * (d - first).num_days() as f64 / span;
     let y = |n: u32| h - pad - (h - 2.0 * pad) * n as f64 / top;
     let line = |pick: fn(&(chrono::NaiveDate, u32, u32, u32)) -> u32| {
         points
             .iter()
-            .enumerate()
-            .map(|(i, p)| format!("{:.1},{:.1}", x(i), y(pick(p))))
+            .map(|p| format!("{:.1},{:.1}", x(p.0), y(pick(p))))
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let labelled = day_labels(points.len());
+    // The plan, day by day, as the cards reckon it.
+    let plan = |pick: fn(&crate::progress::Expected) -> u32| {
+        (0..days)
+            .map(|i| {
+                let wanted = crate::progress::expected(calendar.counts, timeline, day(i));
+                format!("{:.1},{:.1}", x(day(i)), y(pick(&wanted)))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let labelled = day_labels(days);
     let dots = points.len() <= 10;
+    let today = (first..=last)
+        .contains(&calendar.today)
+        .then_some(calendar.today);
     // Three hues told apart with colour blindness too (blue, orange, green), and the middle
     // line dashed; dots of three sizes, so equal counts on one day show as rings, not one dot.
+    // The plan: thin dotted lines of the same hues.
     let colours = [
         ("#1d4ea3", "đã phát"),
         ("#b25400", "đã thu"),
@@ -177,26 +206,37 @@ pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], sampled: u32)
     ];
     html! {
         figure.chart {
-            svg #progress-chart viewBox={ "0 0 " (w) " " (h) } role="img" aria-label="Tiến độ cộng dồn theo ngày: đã phát, đã thu, đã nhập" style="background:#fff;border:1px solid #d6dbe2;width:100%;max-width:560px;height:auto" {
+            svg #progress-chart viewBox={ "0 0 " (w) " " (h) } role="img" aria-label="Tiến độ cộng dồn theo ngày so với kế hoạch của đợt: đã phát, đã thu, đã nhập" style="background:#fff;border:1px solid #d6dbe2;width:100%;max-width:560px;height:auto" {
                 line x1=(pad) y1=(y(sampled)) x2=(w - pad) y2=(y(sampled)) stroke="#b3261e" stroke-dasharray="4 4" {}
                 text x=(pad) y=(y(sampled) - 5.0) font-size=(font) fill="#b3261e" { "Mẫu: " (sampled) }
                 line x1=(pad) y1=(h - pad) x2=(w - pad) y2=(h - pad) stroke="#9aa3ad" {}
                 text x=(pad - 6.0) y=(h - pad + 5.0) font-size=(font) text-anchor="end" { "0" }
+                @if let Some(t) = today {
+                    // Above the sample's label, on a row of its own.
+                    line #chart-today x1=(x(t)) y1="22" x2=(x(t)) y2=(h - pad) stroke="#5b6472" stroke-width="1" {}
+                    text x=(x(t)) y="16" font-size=(font) text-anchor=(if x(t) > w - 2.0 * pad { "end" } else if x(t) < 2.0 * pad { "start" } else { "middle" }) fill="#5b6472" { "hôm nay" }
+                }
+                polyline.plan data-stage="handed_out" points=(plan(|e| e.handed_out)) fill="none" stroke=(colours[0].0) stroke-width="2" stroke-dasharray="3 3" opacity="0.75" {}
+                polyline.plan data-stage="collected" points=(plan(|e| e.collected)) fill="none" stroke=(colours[1].0) stroke-width="2" stroke-dasharray="3 3" opacity="0.75" {}
                 polyline points=(line(|p| p.1)) fill="none" stroke=(colours[0].0) stroke-width="2.5" {}
                 polyline points=(line(|p| p.2)) fill="none" stroke=(colours[1].0) stroke-width="2.5" stroke-dasharray="7 4" {}
                 polyline points=(line(|p| p.3)) fill="none" stroke=(colours[2].0) stroke-width="2.5" {}
                 @for (i, p) in points.iter().enumerate() {
                     // Dots as well as lines while days are few: with one day there is no line.
                     @if dots || i + 1 == points.len() {
-                        circle cx=(x(i)) cy=(y(p.1)) r="7" fill=(colours[0].0) {} circle cx=(x(i)) cy=(y(p.2)) r="5" fill=(colours[1].0) {} circle cx=(x(i)) cy=(y(p.3)) r="3" fill=(colours[2].0) {}
+                        circle cx=(x(p.0)) cy=(y(p.1)) r="7" fill=(colours[0].0) {} circle cx=(x(p.0)) cy=(y(p.2)) r="5" fill=(colours[1].0) {} circle cx=(x(p.0)) cy=(y(p.3)) r="3" fill=(colours[2].0) {}
                     }
-                    @if labelled.contains(&i) {
-                        text.day x=(x(i)) y=(h - pad + 24.0) font-size=(font) text-anchor="middle" { (p.0.format("%d/%m")) }
-                    }
+                }
+                @for i in &labelled {
+                    text.day x=(x(day(*i))) y=(h - pad + 24.0) font-size=(font) text-anchor="middle" { (day(*i).format("%d/%m")) }
                 }
             }
             figcaption.legend {
                 @for (k, (colour, said)) in colours.iter().enumerate() { span style={ "color:" (colour) } { (if k == 1 { "╍ " } else { "━ " }) (said) } " " }
+                span.muted { "┈ kế hoạch phát, thu theo lịch của đợt (như cột «Cần đạt»)" }
+                br; "Đợt: phát " (timeline.distribute.start.format("%d/%m")) "–" (timeline.distribute.end.format("%d/%m"))
+                    ", thu " (timeline.collect.start.format("%d/%m")) "–" (timeline.collect.end.format("%d/%m"))
+                    ", gửi bưu gói đến " (timeline.submit.end.format("%d/%m/%Y")) "."
                 @if let Some(last) = points.last() {
                     br; "Đến " (last.0.format("%d/%m")) ": đã phát " (last.1) ", đã thu " (last.2) ", đã nhập " (last.3) " trên mẫu " (sampled) "."
                 }
@@ -462,22 +502,136 @@ mod tests {
             .collect()
     }
 
+    fn november(d: u32) -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2024, 11, d).unwrap()
+    }
+
+    /// Hand-out 1–10 November, collection 4–20, parcels 8–30.
+    fn timeline() -> sync_protocol::assignment::Timeline {
+        let w = |a, b| sync_protocol::assignment::Window {
+            start: november(a),
+            end: november(b),
+        };
+        sync_protocol::assignment::Timeline {
+            distribute: w(1, 10),
+            collect: w(4, 20),
+            submit: w(8, 30),
+        }
+    }
+
+    fn sample(n: u32) -> crate::progress::Counts {
+        crate::progress::Counts {
+            sampled: n,
+            ..Default::default()
+        }
+    }
+
+    /// The chart of `points` for a sample of 100 in [`timeline`], seen on `today`.
+    fn drawn(points: &[(chrono::NaiveDate, u32, u32, u32)], today: chrono::NaiveDate) -> String {
+        let (t, c) = (timeline(), sample(100));
+        chart(
+            points,
+            &Calendar {
+                timeline: &t,
+                counts: &c,
+                today,
+            },
+        )
+        .into_string()
+    }
+
+    /// The points of the polyline that follows `marker`, as (x, y).
+    fn polyline(drawn: &str, marker: &str) -> Vec<(f64, f64)> {
+        let after = drawn
+            .split(marker)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{marker}"));
+        let points = after
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        points
+            .split(' ')
+            .map(|xy| {
+                let (x, y) = xy.split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect()
+    }
+
     #[test]
     fn a_long_campaign_keeps_at_most_six_day_labels_with_its_first_and_last_day() {
         for n in [1, 2, 6, 7, 13, 31, 62] {
             let labels = day_labels(n);
             assert!(labels.len() <= 6 && !labels.is_empty(), "{n}: {labels:?}");
             assert_eq!((labels[0], *labels.last().unwrap()), (0, n - 1), "{n}");
-            let drawn = chart(&days(n), 100).into_string();
-            assert_eq!(drawn.matches("class=\"day\"").count(), labels.len(), "{n}");
-            assert!(drawn.contains(&days(n)[n - 1].0.format("%d/%m").to_string()));
+            let drawn = drawn(&days(n), november(5));
+            let shown: Vec<&str> = drawn
+                .split("class=\"day\"")
+                .skip(1)
+                .map(|t| t.split('>').nth(1).unwrap().split('<').next().unwrap())
+                .collect();
+            assert!(shown.len() <= 6 && shown.len() >= 2, "{n}: {shown:?}");
+            // The campaign's whole period, or the work's where it runs past it.
+            let last = days(n)[n - 1].0.max(november(30));
+            assert_eq!(shown[0], "01/11", "{n}");
+            assert_eq!(
+                *shown.last().unwrap(),
+                last.format("%d/%m").to_string(),
+                "{n}"
+            );
         }
+    }
+
+    #[test]
+    fn the_chart_spans_the_campaign_with_its_plan_and_today() {
+        // Three days of work into a 30-day campaign: the drawing shows the time left.
+        let drawn = drawn(&days(3), november(3));
+        let sample_line: f64 = drawn
+            .split("<line x1=\"44\" y1=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        // The hand-out plan reaches the whole sample on the window's last day, 10 November
+        // (the tenth point), and stays there; collection's only on the 20th.
+        let handed = polyline(&drawn, "data-stage=\"handed_out\"");
+        let collected = polyline(&drawn, "data-stage=\"collected\"");
+        assert_eq!(handed.len(), 30);
+        assert!(
+            handed[8].1 > sample_line && handed[9].1 == sample_line,
+            "{handed:?}"
+        );
+        assert!(handed[29].1 == sample_line);
+        assert!(collected[18].1 > sample_line && collected[19].1 == sample_line);
+        // Before the collection window, no collection is planned.
+        let baseline = handed.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+        assert_eq!(collected[2].1, collected[0].1);
+        assert!(collected[0].1 >= baseline);
+        // The work drawn stops at its last day, a tenth of the way across.
+        let work = polyline(&drawn, "stroke-width=\"2.5\" stroke-dasharray=\"7 4\"");
+        assert_eq!(work.len(), 3);
+        assert!(work[2].0 < handed[3].0);
+        assert!(drawn.contains("id=\"chart-today\"") && drawn.contains("hôm nay"));
+        assert!(
+            drawn.contains("phát 01/11–10/11, thu 04/11–20/11, gửi bưu gói đến 30/11/2024"),
+            "{drawn}"
+        );
+        // A day outside the period has no mark.
+        let later = super::tests::drawn(&days(3), november(1) + chrono::Duration::days(60));
+        assert!(!later.contains("chart-today"));
     }
 
     #[test]
     fn the_chart_letters_stay_readable_on_a_390_px_phone() {
         // The page leaves the drawing about 350 px of a 390 px screen.
-        let drawn = chart(&days(31), 100).into_string();
+        let drawn = drawn(&days(31), november(20));
         let width: f64 = drawn
             .split("viewBox=\"0 0 ")
             .nth(1)
@@ -502,9 +656,9 @@ mod tests {
 
     #[test]
     fn no_work_yet_is_said_in_words_and_one_days_equal_counts_show_as_three_rings() {
-        let none = chart(&[], 100).into_string();
+        let none = drawn(&[], november(1));
         assert!(none.contains("Chưa có việc nào") && !none.contains("<svg"));
-        let one = chart(&days(1), 100).into_string();
+        let one = drawn(&days(1), november(1));
         let radii: Vec<&str> = one
             .split("<circle")
             .skip(1)
