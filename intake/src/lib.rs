@@ -22,6 +22,7 @@ pub mod anomalies;
 pub mod backup;
 pub mod campaign;
 pub mod demo;
+pub mod demo_fieldwork;
 pub mod domain;
 pub mod error;
 pub mod form_files;

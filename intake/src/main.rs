@@ -115,6 +115,23 @@ enum Command {
         #[arg(long)]
         not_current: bool,
     },
+    /// Send a week of demo fieldwork into a demo campaign: the tablets of the enumerators of
+    /// the districts named enroll and send hand-outs, refusals, collections, keyings and checks
+    /// (answers sealed to the campaign's key), and most paper arrives. For trying the centre's
+    /// pages without a tablet; never on a real campaign.
+    DemoFieldwork {
+        #[command(flatten)]
+        place: Place,
+        /// Which campaign (its id); needed when the centre holds several.
+        #[arg(long, env = "FIELDPOST_CAMPAIGN")]
+        campaign: Option<String>,
+        /// A district id whose enumerators have worked (repeat for several).
+        #[arg(long = "district", required = true)]
+        districts: Vec<String>,
+        /// The draw of who did what (the same seed, the same week).
+        #[arg(long, default_value_t = 2024)]
+        seed: u64,
+    },
     /// Issue a one-time enrollment code for an enumerator's device.
     IssueCode {
         #[command(flatten)]
@@ -446,6 +463,42 @@ fn run(cli: Cli) -> Result<(), String> {
                 } else {
                     "; devices key new forms with it from their next sync"
                 }
+            );
+            Ok(())
+        }
+        Command::DemoFieldwork {
+            place,
+            campaign,
+            districts,
+            seed,
+        } => {
+            let intake = campaign_of(&place, campaign.as_deref())?;
+            let districts: Vec<&str> = districts.iter().map(String::as_str).collect();
+            let week = intake::demo_fieldwork::send_week(&intake, &districts, seed)
+                .map_err(|e| e.to_string())?;
+            cli_audit(
+                &intake,
+                "demo_fieldwork",
+                &format!(
+                    "{} tablets, districts {}",
+                    week.enumerators,
+                    districts.join(", ")
+                ),
+            )?;
+            println!(
+                "{}: {} sent a week of demo fieldwork — {} forms handed out, {} refused, {} collected, {} keyed, {} checked, {} sent in parcels; {} paper forms arrived",
+                intake.id,
+                match week.enumerators {
+                    1 => "1 tablet".to_string(),
+                    n => format!("{n} tablets"),
+                },
+                week.handed_out,
+                week.refused,
+                week.collected,
+                week.keyed,
+                week.verified,
+                week.in_parcels,
+                week.paper
             );
             Ok(())
         }

@@ -415,6 +415,60 @@ fn the_demo_set_up_leaves_no_plain_ministry_key_and_audits_the_cli() {
             "the stored key of {campaign} opens with its passphrase"
         );
     }
+    // A week of fieldwork from Đông Hà's and Quảng Trị town's tablets: a new user's pages have
+    // something to show, through the same ingest and sealing as the field's.
+    let qt = centre.campaign("qt-sipas-2024").unwrap().unwrap();
+    let r = qt.reconciliation().unwrap();
+    assert!(
+        r.digital > 100 && r.paper > 100 && r.keyed_once > 0 && r.done < r.digital,
+        "{:?}",
+        (r.digital, r.paper, r.keyed_once, r.done)
+    );
+    for v in &r.villages {
+        let started = v.village.starts_with("dh-") || v.village.starts_with("qt-");
+        assert_eq!(
+            v.digital + v.paper + v.keyed_once.len() as u32 > 0,
+            started,
+            "only Đông Hà and Quảng Trị town have worked: {}",
+            v.village
+        );
+    }
+    let kinds: std::collections::BTreeSet<&str> = qt
+        .anomalies()
+        .unwrap()
+        .flags
+        .iter()
+        .map(|f| f.kind)
+        .collect();
+    assert!(
+        [
+            "fast_keying",
+            "collected_outside_window",
+            "empty_comparison"
+        ]
+        .iter()
+        .all(|k| kinds.contains(k)),
+        "{kinds:?}"
+    );
+    // Every sealed sheet opens, and each is a whole form: what applies answered (a blank or
+    // unreadable mark counts as answered), nothing answered that does not apply.
+    let opened = qt
+        .open_answers(&passphrase("ministry key passphrase: "), "bonv")
+        .unwrap();
+    assert!(opened.unopenable.is_empty() && opened.sheets.len() as u32 == r.digital);
+    let form = qt.form().unwrap();
+    for (_, sheet) in &opened.sheets {
+        let checked = forms::validate::validate(&form, &sheet.answers);
+        assert!(checked.complete, "{}: {checked:?}", sheet.serial);
+        assert!(
+            checked
+                .not_relevant
+                .iter()
+                .all(|q| !sheet.answers.contains_key(q)),
+            "{}",
+            sheet.serial
+        );
+    }
     // One key does not open the other campaign.
     let bd = centre.campaign("bd-hailong-2024").unwrap().unwrap();
     assert!(bd

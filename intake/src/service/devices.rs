@@ -157,7 +157,7 @@ impl Intake {
     }
 
     /// Enrolls a device with a code of this campaign (`Invalid` when the code is not one).
-    fn enroll_with(
+    pub(crate) fn enroll_with(
         &self,
         code_hash: &str,
         request: &EnrollRequest,
