@@ -239,6 +239,22 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
             && said.contains(&hs[1].1),
         "{said}"
     );
+    // The form's page now says so, read for that household alone: the paper has arrived, and
+    // the decision names who took it.
+    let facts = get(&server, &path, &session).await.text().await.unwrap();
+    let facts = facts
+        .split("id=\"review-facts\"")
+        .nth(1)
+        .and_then(|f| f.split("</dl>").next())
+        .unwrap_or_else(|| panic!("{facts}"));
+    assert!(
+        facts.contains("đã đến trung tâm")
+            && facts.contains("Đã duyệt")
+            && facts.contains("Bộ Nội vụ")
+            && facts.contains("lệch 2 câu")
+            && facts.contains("Khu phố 1, Phường 2"),
+        "{facts}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1603,6 +1603,71 @@ impl Store for SqlStore {
         })
     }
 
+    fn household_review(&self, household: &str) -> Result<Option<HouseholdReview>, StoreError> {
+        self.read(|c| {
+            let Some((serial, village, enumerator)) = c
+                .query_row(
+                    "SELECT serial, village_id, enumerator_id FROM households WHERE id = ?1",
+                    [household],
+                    |r| Ok((r.get::<String>(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            // Paper serials are kept as normalized when recorded.
+            let paper_arrived: bool = c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM paper_arrivals WHERE serial = ?1)",
+                [crate::reconcile::normalize_serial(&serial)],
+                |r| r.get(0),
+            )?;
+            let d = c.dialect();
+            let double_keying = c
+                .query_row(
+                    &format!(
+                        "SELECT {}, {}, {} FROM events
+                         WHERE household_id = ?1 AND status = 'accepted' AND kind = 'transcription_verified'
+                         ORDER BY occurred_unix DESC LIMIT 1",
+                        d.json_integer("body", &["body", "mismatches"]),
+                        d.json_integer("body", &["body", "keyer_errors"]),
+                        d.json_integer("body", &["body", "verifier_errors"]),
+                    ),
+                    [household],
+                    |r| {
+                        Ok(r.get::<Option<u32>>(0)?.map(|mismatches| DoubleKeyingCounts {
+                            mismatches,
+                            keyer_errors: r.get::<Option<u32>>(1).ok().flatten().unwrap_or(0),
+                            verifier_errors: r.get::<Option<u32>>(2).ok().flatten().unwrap_or(0),
+                        }))
+                    },
+                )
+                .optional()?
+                .flatten();
+            let decision = c
+                .query_row(
+                    "SELECT decision, reason, by_whom, at FROM reviews WHERE household_id = ?1
+                     ORDER BY id DESC LIMIT 1",
+                    [household],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let corrected_at = c.query_row(
+                "SELECT MAX(at) FROM ministry_corrections WHERE household_id = ?1",
+                [household],
+                |r| r.get::<Option<String>>(0),
+            )?;
+            Ok(Some(HouseholdReview {
+                serial,
+                village,
+                enumerator,
+                paper_arrived,
+                double_keying,
+                decision,
+                corrected_at,
+            }))
+        })
+    }
+
     fn record_paper(
         &self,
         batch: &str,

@@ -305,6 +305,23 @@ pub struct DoubleKeyingCounts {
     pub verifier_errors: u32,
 }
 
+/// What the ministry's review of one form shows beside its answers, read for that household
+/// alone (a national campaign's lists are not read to show one form).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HouseholdReview {
+    pub serial: String,
+    pub village: String,
+    pub enumerator: String,
+    /// Its paper serial was recorded at the ministry.
+    pub paper_arrived: bool,
+    /// What the tablet reported of its latest double keying.
+    pub double_keying: Option<DoubleKeyingCounts>,
+    /// The latest decision: (`approved` or `flagged`, reason, by whom, when).
+    pub decision: Option<(String, String, String, String)>,
+    /// When the ministry last keyed a correction from the paper.
+    pub corrected_at: Option<String>,
+}
+
 /// An event the domain layer rejected, for a supervisor to resolve, and what was decided.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RejectedRecord {
@@ -577,6 +594,8 @@ pub trait Store: Send + Sync + 'static {
     /// The latest sealed sheet of every household (or of `household` only).
     fn sealed_forms(&self, household: Option<&str>) -> Result<Vec<SealedForm>, StoreError>;
     fn expected_forms(&self) -> Result<Vec<ExpectedForm>, StoreError>;
+    /// One household's review facts, or `None` when the campaign has no such household.
+    fn household_review(&self, household: &str) -> Result<Option<HouseholdReview>, StoreError>;
     /// Records paper forms arriving (serials as keyed or scanned, duplicates kept).
     fn record_paper(
         &self,

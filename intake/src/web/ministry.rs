@@ -990,10 +990,7 @@ async fn reviewable_serial(
     let (i, h) = (intake.clone(), household.to_string());
     let place = blocking(move || Ok(i.store.household_place(&h)?)).await?;
     Ok(match place.filter(|(.., has_answers)| *has_answers) {
-        Some((serial, ..)) => Ok((
-            serial.clone(),
-            review_facts(intake, household, &serial).await?,
-        )),
+        Some((serial, ..)) => Ok((serial.clone(), review_facts(intake, household).await?)),
         None => {
             let body = html! {
                 p.error #message { "Hộ này chưa có phiếu nào ở máy chủ nên chưa có gì để duyệt." }
@@ -1009,35 +1006,28 @@ async fn reviewable_serial(
 }
 
 /// Where the form comes from and what has been decided on it, as a short list.
-async fn review_facts(
-    intake: &Arc<Intake>,
-    household: &str,
-    serial: &str,
-) -> Result<Markup, IntakeError> {
-    let (i, h, serial) = (intake.clone(), household.to_string(), serial.to_string());
+async fn review_facts(intake: &Arc<Intake>, household: &str) -> Result<Markup, IntakeError> {
+    let (i, h) = (intake.clone(), household.to_string());
     blocking(move || {
-        let form = i.store.expected_forms()?.into_iter().find(|f| f.household == h);
-        let paper = i
-            .paper_arrived()?
-            .contains(&crate::reconcile::normalize_serial(&serial));
-        let keying = i
-            .store
-            .event_facts()?
-            .into_iter()
-            .filter(|f| f.household.as_deref() == Some(h.as_str()))
-            .find_map(|f| f.double_keying);
-        let decision = match i.store.reviews()?.remove(&h) {
+        // This household's facts alone: the page shows one form of a campaign that may be
+        // national.
+        let facts = i.store.household_review(&h)?.ok_or(IntakeError::NotFound)?;
+        let village = i.store.place_names()?.remove(&facts.village).unwrap_or_default();
+        let enumerator = i
+            .enumerator_names()?
+            .remove(&facts.enumerator)
+            .unwrap_or_else(|| facts.enumerator.clone());
+        let (paper, keying) = (facts.paper_arrived, facts.double_keying);
+        let decision = match facts.decision {
             Some((d, reason, by, at)) => Some((d, reason, i.person_name(&by)?, at)),
             None => None,
         };
-        let corrected = i.store.corrected_households()?.remove(&h);
-        let (names, tz) = (i.enumerator_names()?, i.time_zone()?);
+        let corrected = facts.corrected_at;
+        let tz = i.time_zone()?;
         Ok(html! {
             dl #review-facts {
-                @if let Some(f) = &form {
-                    dt { "Thôn" } dd { (f.village_name) }
-                    dt { "Điều tra viên" } dd { (names.get(&f.enumerator).unwrap_or(&f.enumerator)) }
-                }
+                dt { "Thôn" } dd { (village) }
+                dt { "Điều tra viên" } dd { (enumerator) }
                 dt { "Bản giấy" } dd.paper { (if paper { "đã đến trung tâm" } else { "chưa đến — chỉ duyệt khi ghi lý do" }) }
                 dt { "Nhập hai lần" } dd { @match keying {
                     Some(d) if d.mismatches == 0 => { "hai lần nhập khớp nhau" }
