@@ -1,6 +1,7 @@
 //! People at the centre and what they may see: accounts with roles (a supervisor is scoped to
 //! districts), argon2id password hashes, session and CSRF tokens. Pure functions and small
-//! types; the store keeps them and `web` uses them.
+//! types; the store keeps them and `web` uses them. This module depends on no other part of
+//! the intake (the store depends on it).
 
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
@@ -12,6 +13,13 @@ use sha2::{Digest, Sha256};
 
 /// How long a session lasts without a new login.
 pub const SESSION_HOURS: i64 = 12;
+/// How many wrong passwords, and when the last was (Unix seconds; 0 for none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub n: u32,
+    pub last: i64,
+}
+
 /// A throttle on wrong passwords: the first `free` within [`LOGIN_WINDOW`] cost nothing; after
 /// that each attempt waits `first_wait_secs`, doubled with every further failure, at most
 /// `max_wait_secs`, after the last failure. A delay that grows, never a lock: the right password
@@ -25,7 +33,7 @@ pub struct Throttle {
 
 impl Throttle {
     /// Seconds still to wait at `now` after `tally`'s failures.
-    pub fn wait(&self, tally: crate::store::Tally, now: i64) -> u64 {
+    pub fn wait(&self, tally: Tally, now: i64) -> u64 {
         if tally.n < self.free {
             return 0;
         }

@@ -165,12 +165,9 @@ pub struct EnrollmentFailures {
     pub oldest_all: i64,
 }
 
-/// How many wrong passwords, and when the last was (Unix seconds; 0 for none).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tally {
-    pub n: u32,
-    pub last: i64,
-}
+// Login failures are counted in the accounts' terms: the store depends on `accounts`, never
+// the other way.
+pub use crate::accounts::Tally;
 
 /// One wrong password as the throttles count it.
 #[derive(Debug, Clone, Copy)]

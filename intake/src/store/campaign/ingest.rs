@@ -1,0 +1,497 @@
+//! Ingest: a verified batch judged event by event inside one transaction (chain checks, the
+//! domain layer over a [`HouseholdView`] of the rows the batch names), its accepted events and
+//! their effects written in a few multi-row statements, its receipt signed; and a supervisor
+//! carrying a refused event over into a household's record, judged again and applied the same
+//! way.
+
+use super::*;
+
+/// The domain judge's window on the database, inside the ingest transaction. The households
+/// and event ids a batch names are fetched up front in two queries, not one per event.
+struct TxView<'a> {
+    tx: Tx<'a>,
+    households: std::collections::HashMap<String, HouseholdFacts>,
+    seen: std::collections::HashSet<String>,
+}
+
+impl<'a> TxView<'a> {
+    fn prefetch(tx: Tx<'a>, events: &[sync_protocol::event::Event]) -> Result<Self, StoreError> {
+        let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+        let mut households: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e.household.as_deref())
+            .collect();
+        households.sort_unstable();
+        households.dedup();
+        // `IN ()` is not SQL everywhere: an empty list asks nothing.
+        let households = if households.is_empty() {
+            Default::default()
+        } else {
+            // Locked until the batch commits (PostgreSQL), in id order so that two batches
+            // never wait on each other: a household is judged by one batch at a time.
+            let sql = format!(
+                "SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id IN ({}) ORDER BY id{}",
+                placeholders(1, households.len()),
+                tx.dialect().for_update()
+            );
+            tx.prepare(&sql)?
+                .query_map(params_from_iter(&households), facts)?
+                .map(|r| r.map(|f| (f.id.clone(), f)))
+                .collect::<Result<_, _>>()?
+        };
+        let sql = format!(
+            "SELECT id FROM events WHERE id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let seen = tx
+            .prepare(&sql)?
+            .query_map(params_from_iter(&ids), |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(TxView {
+            tx,
+            households,
+            seen,
+        })
+    }
+}
+
+/// What accepted events add beside themselves: the household holds answers, the count of
+/// its day (`dated` by [`DayRule`]), the serials of a handed-over parcel. Gathered over a
+/// whole batch, then written in a few multi-row statements (a batch in a few round trips to
+/// PostgreSQL, not several per event). Shared by ingest and by a supervisor's carrying over.
+#[derive(Default)]
+struct AcceptedEffects {
+    answered: std::collections::BTreeSet<String>,
+    /// (day, enumerator, village, kind) → (events, of them dated by receipt).
+    counts: BTreeMap<(String, String, String, String), (i64, i64)>,
+    /// (parcel, serial, event, enumerator).
+    parcel_serials: Vec<(String, String, String, String)>,
+}
+
+impl AcceptedEffects {
+    /// Adds `event`'s effects; `village_of` finds a household's village (a household the
+    /// store does not hold counts nowhere, as before).
+    fn add(
+        &mut self,
+        event: &sync_protocol::event::Event,
+        enumerator: &str,
+        dated: Dated,
+        village_of: impl Fn(&str) -> Option<String>,
+    ) {
+        if let Some(household) = &event.household {
+            if event.body.sealed_answers().is_some() {
+                self.answered.insert(household.clone());
+            }
+            let kind = match &event.body {
+                EventBody::VisitOutcome { outcome, .. } => serde_json::to_value(outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+                other => other.kind().to_string(),
+            };
+            if let Some(village) = village_of(household) {
+                let key = (dated.day.to_string(), enumerator.to_string(), village, kind);
+                let count = self.counts.entry(key).or_default();
+                count.0 += 1;
+                count.1 += i64::from(dated.by_receipt);
+            }
+        }
+        if let EventBody::ParcelHandedOver { parcel, serials } = &event.body {
+            for serial in serials {
+                self.parcel_serials.push((
+                    parcel.clone(),
+                    serial.clone(),
+                    event.id.to_string(),
+                    enumerator.to_string(),
+                ));
+            }
+        }
+    }
+
+    fn write(self, tx: Tx) -> Result<(), StoreError> {
+        let answered: Vec<String> = self.answered.into_iter().collect();
+        for chunk in answered.chunks(ROWS_PER_STATEMENT) {
+            tx.execute(
+                &format!(
+                    "UPDATE households SET has_answers = 1 WHERE has_answers = 0 AND id IN ({})",
+                    placeholders(1, chunk.len())
+                ),
+                params_from_iter(chunk),
+            )?;
+        }
+        let counts: Vec<Val> = self
+            .counts
+            .into_iter()
+            .flat_map(|((day, enumerator, village, kind), (n, by_receipt))| {
+                [
+                    Val::Text(day),
+                    Val::Text(enumerator),
+                    Val::Text(village),
+                    Val::Text(kind),
+                    Val::Int(n),
+                    Val::Int(by_receipt),
+                ]
+            })
+            .collect();
+        insert_rows(
+            tx,
+            "INSERT INTO daily_counts (day, enumerator_id, village_id, kind, n, by_receipt) VALUES",
+            " ON CONFLICT(day, enumerator_id, village_id, kind) DO UPDATE SET
+             n = daily_counts.n + excluded.n, by_receipt = daily_counts.by_receipt + excluded.by_receipt",
+            6,
+            counts,
+        )?;
+        let serials: Vec<Val> = self
+            .parcel_serials
+            .into_iter()
+            .flat_map(|(parcel, serial, event, enumerator)| {
+                [
+                    Val::Text(parcel),
+                    Val::Text(serial),
+                    Val::Text(event),
+                    Val::Text(enumerator),
+                ]
+            })
+            .collect();
+        insert_rows(
+            tx,
+            "INSERT INTO parcel_serials VALUES",
+            " ON CONFLICT DO NOTHING",
+            4,
+            serials,
+        )
+    }
+}
+
+/// Rows written by one statement at most: within SQLite's 32,766 parameters and PostgreSQL's
+/// 65,535 for the widest row (15 columns of an event).
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// `?first, …` for `n` parameters.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `head (…), (…) tail` over `values`, `width` to a row, in statements of at most
+/// [`ROWS_PER_STATEMENT`] rows.
+fn insert_rows(
+    tx: Tx,
+    head: &str,
+    tail: &str,
+    width: usize,
+    values: Vec<Val>,
+) -> Result<(), StoreError> {
+    // The values move into their statements: an event's body is not copied again.
+    let mut values = values.into_iter();
+    loop {
+        let chunk: Vec<Val> = values.by_ref().take(width * ROWS_PER_STATEMENT).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let rows = (0..chunk.len() / width)
+            .map(|r| format!("({})", placeholders(r * width + 1, width)))
+            .collect::<Vec<_>>()
+            .join(",");
+        tx.execute(&format!("{head} {rows}{tail}"), chunk)?;
+    }
+}
+
+/// Writes the households' new statuses; only each household's last one needs writing.
+fn apply_changes(
+    tx: Tx,
+    changes: &[(String, HouseholdStatus)],
+    now: &str,
+) -> Result<(), StoreError> {
+    let mut last: std::collections::HashMap<&str, HouseholdStatus> =
+        std::collections::HashMap::new();
+    for (household, status) in changes {
+        last.insert(household, *status);
+    }
+    // One statement per new status (a batch moves its households to a few statuses).
+    let mut by_status: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (household, status) in last {
+        by_status
+            .entry(status.as_str())
+            .or_default()
+            .push(household);
+    }
+    for (status, households) in by_status {
+        for chunk in households.chunks(ROWS_PER_STATEMENT) {
+            let mut values = vec![Val::Text(status.to_string()), Val::Text(now.to_string())];
+            values.extend(chunk.iter().map(|h| Val::Text(h.to_string())));
+            tx.execute(
+                &format!(
+                    "UPDATE households SET status = ?1, updated_at = ?2 WHERE id IN ({})",
+                    placeholders(3, chunk.len())
+                ),
+                values,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+const HOUSEHOLD_COLUMNS: &str = "id, village_id, serial, enumerator_id, reserve_rank, status";
+
+fn facts(r: &Row) -> Result<HouseholdFacts, StoreError> {
+    let status: String = r.get(5)?;
+    Ok(HouseholdFacts {
+        id: r.get(0)?,
+        village: r.get(1)?,
+        serial: r.get(2)?,
+        enumerator: r.get(3)?,
+        reserve_rank: r.get(4)?,
+        status: HouseholdStatus::parse(&status).unwrap_or(HouseholdStatus::Reserve),
+    })
+}
+
+impl HouseholdView for TxView<'_> {
+    fn household(&mut self, id: &str) -> Option<HouseholdFacts> {
+        if let Some(f) = self.households.get(id) {
+            return Some(f.clone());
+        }
+        // Not named by any event of the batch (a replacement's reserve household).
+        let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id = ?1");
+        self.tx
+            .prepare_cached(&sql)
+            .ok()?
+            .query_row([id], facts)
+            .optional()
+            .ok()
+            .flatten()
+    }
+    fn household_by_serial(&mut self, serial: &str) -> Option<HouseholdFacts> {
+        let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE serial = ?1");
+        self.tx
+            .prepare_cached(&sql)
+            .ok()?
+            .query_row([serial], facts)
+            .optional()
+            .ok()
+            .flatten()
+    }
+    fn reserves(&mut self, village: &str) -> Vec<HouseholdFacts> {
+        let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE village_id = ?1 AND status = 'reserve' AND reserve_rank IS NOT NULL ORDER BY reserve_rank");
+        let Ok(mut stmt) = self.tx.prepare_cached(&sql) else {
+            return Vec::new();
+        };
+        stmt.query_map([village], facts)
+            .map(|rows| rows.filter_map(Result::ok).collect())
+            .unwrap_or_default()
+    }
+    fn event_seen(&mut self, id: &str) -> bool {
+        self.seen.contains(id)
+    }
+}
+
+impl SqlStore {
+    pub(super) fn ingest_batch(
+        &self,
+        verified: &VerifiedBatch,
+        frame: &[u8],
+        now: DateTime<Utc>,
+        intake_key: &DeviceKey,
+    ) -> Result<IngestResult, StoreError> {
+        let campaign = self.campaign()?;
+        // Everything that needs no database is done before the writer is involved.
+        let bodies: Vec<String> = verified
+            .event_bytes()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let (verified, frame, intake_key) = (verified.clone(), frame.to_vec(), intake_key.clone());
+        self.write(move |tx| {
+            let batch = &verified.batch;
+            // One enumerator's chain is judged by one transaction at a time, whichever process
+            // runs it: the next seq is accepted once (a no-op on SQLite's single writer).
+            if tx.dialect() == Dialect::Postgres {
+                tx.query_row(
+                    "SELECT id FROM enumerators WHERE id = ?1 FOR UPDATE",
+                    [&batch.enumerator],
+                    |_| Ok(()),
+                )
+                .optional()?;
+            }
+            let head = chain_head_in(tx, &batch.enumerator)?;
+            if batch.seq <= head.seq {
+                let stored: (String, String) = tx
+                    .prepare_cached("SELECT hash, receipt FROM batches WHERE enumerator_id = ?1 AND seq = ?2")?
+                    .query_row(params![batch.enumerator, batch.seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                if stored.0 == verified.hash.to_hex() {
+                    let receipt = serde_json::from_str(&stored.1).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    return Ok(IngestResult::Replayed { receipt });
+                }
+                let accepted_hash = BatchHash::from_hex(&stored.0).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                return Ok(IngestResult::Equivocation { seq: batch.seq, accepted_hash });
+            }
+            if batch.seq > head.seq + 1 {
+                return Ok(IngestResult::Gap { expected_seq: head.seq + 1, last_hash: head.hash });
+            }
+            if batch.prev != head.hash {
+                return Ok(IngestResult::ChainBroken { expected_seq: head.seq + 1, last_hash: head.hash });
+            }
+
+            let forms = form_references(tx)?;
+            let rules = CampaignRules {
+                rules: Rules { replacement_allowed: campaign.info.replacement_allowed, verification_required: campaign.info.verification_required },
+                forms: &forms,
+            };
+            let mut view = TxView::prefetch(tx, &batch.events)?;
+            let judgement = domain::judge(batch, &rules, &mut view);
+            let days = DayRule::of(&campaign.info);
+            let now_s = rfc3339(now);
+            let device = batch.device.to_string();
+
+            // Every event of the batch in a few multi-row statements, and what the accepted
+            // ones add gathered and written after them.
+            let mut rows: Vec<Val> = Vec::with_capacity(batch.events.len() * 15);
+            let mut effects = AcceptedEffects::default();
+            let village_of = |h: &str| view.households.get(h).map(|f| f.village.clone());
+            for (idx, ((event, outcome), body)) in batch.events.iter().zip(&judgement.outcomes).zip(&bodies).enumerate() {
+                if outcome.code.as_deref() == Some(sync_protocol::api::rejection::DUPLICATE_EVENT) {
+                    // The first copy is stored; this one lives on in the batch frame and receipt.
+                    continue;
+                }
+                let status = match outcome.status {
+                    OutcomeStatus::Accepted => "accepted",
+                    OutcomeStatus::Rejected => "rejected",
+                };
+                rows.extend([
+                    Val::Text(event.id.to_string()),
+                    Val::Text(batch.enumerator.clone()),
+                    Val::Int(batch.seq as i64),
+                    Val::Int(idx as i64),
+                    Val::Text(device.clone()),
+                    event.household.to_val(),
+                    event.serial.to_val(),
+                    Val::Text(event.body.kind().to_string()),
+                    Val::Text(event.at.to_string()),
+                    Val::Int(event.at.unix()),
+                    Val::Text(now_s.clone()),
+                    Val::Text(body.clone()),
+                    Val::Text(status.to_string()),
+                    outcome.code.to_val(),
+                    outcome.reason.to_val(),
+                ]);
+                if outcome.status == OutcomeStatus::Accepted {
+                    effects.add(event, &batch.enumerator, days.date(event.at.as_datetime(), now), village_of);
+                }
+            }
+            insert_rows(
+                tx,
+                "INSERT INTO events (id, enumerator_id, seq, idx, device_id, household_id, serial, kind, occurred_at, occurred_unix, received_at, body, status, code, reason) VALUES",
+                "",
+                15,
+                rows,
+            )?;
+            effects.write(tx)?;
+            apply_changes(tx, &judgement.changes, &now_s)?;
+
+            let (events, rejected) = Receipt::listing(&judgement.outcomes);
+            let rejected_events = rejected.len();
+            let receipt = Receipt {
+                protocol: PROTOCOL_VERSION,
+                campaign: batch.campaign.clone(),
+                device: batch.device,
+                enumerator: batch.enumerator.clone(),
+                seq: batch.seq,
+                batch_hash: verified.hash,
+                accepted_at: DeviceTime::new(now.fixed_offset()),
+                intake_key: intake_key.key_id(),
+                events,
+                rejected,
+            };
+            let signed = receipt.sign(&intake_key).map_err(|e| StoreError::Signing(e.to_string()))?;
+            tx.prepare_cached("INSERT INTO batches VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(params![
+                batch.enumerator,
+                batch.seq,
+                verified.hash.to_hex(),
+                device,
+                &frame,
+                batch.events.len() as i64,
+                now_s,
+                serde_json::to_string(&signed).expect("receipt serializes")
+            ])?;
+            tx.prepare_cached(
+                "INSERT INTO chains VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(enumerator_id) DO UPDATE SET
+                 last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_device_id = excluded.last_device_id, last_received_at = excluded.last_received_at",
+            )?
+            .execute(params![batch.enumerator, batch.seq, verified.hash.to_hex(), device, now_s])?;
+            Ok(IngestResult::Accepted { receipt: signed, rejected_events })
+        })
+    }
+
+    pub(super) fn carry_over(
+        &self,
+        event: &str,
+        decision: Resolution,
+        note: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RejectedRecord, StoreError> {
+        let (event_id, note, by) = (event.to_string(), note.to_string(), by.to_string());
+        let campaign = self.campaign()?;
+        self.write(move |tx| {
+            /// Enumerator, body, code, resolution, when the centre received it.
+            type Stored = (String, String, Option<String>, Option<String>, String);
+            let stored: Option<Stored> = tx
+                .query_row(&format!("SELECT enumerator_id, body, code, resolution, received_at FROM events WHERE id = ?1{}", tx.dialect().for_update()), [&event_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+                .optional()?;
+            let Some((enumerator, body, Some(_), None, received_at)) = stored else {
+                return Err(match stored {
+                    Some((_, _, _, Some(_), _)) => StoreError::AlreadyResolved(event_id.clone()),
+                    _ => StoreError::UnknownEvent(event_id.clone()),
+                });
+            };
+            let now_s = rfc3339(now);
+            let note = match decision {
+                Resolution::Dismissed => note.clone(),
+                Resolution::Accepted => {
+                    let event: sync_protocol::event::Event = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let forms = form_references(tx)?;
+                    let rules = CampaignRules {
+                        rules: Rules { replacement_allowed: campaign.info.replacement_allowed, verification_required: campaign.info.verification_required },
+                        forms: &forms,
+                    };
+                    let mut view = TxView::prefetch(tx, std::slice::from_ref(&event))?;
+                    let changes = domain::judge_carry_over(&event, &rules, &mut view)
+                        .map_err(|(code, reason)| StoreError::CannotCarryOver { code, reason })?;
+                    // Its day is the one it had when the centre first received it, not today's.
+                    let dated = DayRule::of(&campaign.info).date(event.at.as_datetime(), parse_received(&received_at)?);
+                    let mut effects = AcceptedEffects::default();
+                    effects.add(&event, &enumerator, dated, |h| view.households.get(h).map(|f| f.village.clone()));
+                    effects.write(tx)?;
+                    apply_changes(tx, &changes, &now_s)?;
+                    let household = event.household.as_deref().unwrap_or_default();
+                    tx.execute(
+                        "UPDATE households SET carried_from = ?1, carried_events = carried_events + 1, updated_at = ?2 WHERE id = ?3",
+                        params![enumerator, now_s, household],
+                    )?;
+                    tx.execute("UPDATE events SET status = 'accepted' WHERE id = ?1", [&event_id])?;
+                    tx.query_row(
+                        "SELECT e.name FROM households h JOIN enumerators e ON e.id = h.enumerator_id WHERE h.id = ?1",
+                        [household],
+                        |r| r.get::<String>(0),
+                    )?
+                }
+            };
+            let decision = match decision {
+                Resolution::Accepted => "accepted",
+                Resolution::Dismissed => "dismissed",
+            };
+            tx.execute(
+                "UPDATE events SET resolution = ?1, resolution_note = ?2, resolved_by = ?3, resolved_at = ?4 WHERE id = ?5",
+                params![decision, note, by, now_s, event_id],
+            )?;
+            Ok(())
+        })?;
+        self.rejected_events(None)?
+            .into_iter()
+            .find(|r| r.event == event)
+            .ok_or_else(|| StoreError::UnknownEvent(event.into()))
+    }
+}
