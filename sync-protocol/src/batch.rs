@@ -164,13 +164,12 @@ impl SignedBatch {
         }
         let signature: [u8; 64] = frame[4..68].try_into().expect("64 bytes");
         // Refuse decompression bombs: never inflate past the batch limit.
-        let canonical =
-            zstd::bulk::decompress(&frame[68..], limits::MAX_BATCH_BYTES).map_err(|e| {
-                ProtocolError::BadFrame(format!(
-                    "the body is not zstd data within {} bytes: {e}",
-                    limits::MAX_BATCH_BYTES
-                ))
-            })?;
+        let canonical = inflate(&frame[68..]).map_err(|e| {
+            ProtocolError::BadFrame(format!(
+                "the body is not zstd data within {} bytes: {e}",
+                limits::MAX_BATCH_BYTES
+            ))
+        })?;
         Ok(SignedBatch {
             canonical,
             signature,
@@ -301,4 +300,70 @@ fn check_batch_rules(batch: &Batch) -> Result<(), ProtocolError> {
         }
     }
     Ok(())
+}
+
+/// A frame's body inflated, at most [`limits::MAX_BATCH_BYTES`]. The buffer is the size the
+/// frame declares (a batch is usually a few kilobytes), not the limit: a server reading many
+/// batches at once does not map and unmap 2 MiB for each. Each thread keeps one decompression
+/// context rather than making one per batch. A frame that declares less than it holds fails.
+fn inflate(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let declared = zstd::zstd_safe::get_frame_content_size(body)
+        .ok()
+        .flatten()
+        .and_then(|n| usize::try_from(n).ok());
+    let capacity = declared.map_or(limits::MAX_BATCH_BYTES, |n| n.min(limits::MAX_BATCH_BYTES));
+    CONTEXT.with(|context| {
+        let mut context = context.borrow_mut();
+        let decompressor = match context.as_mut() {
+            Some(d) => d,
+            None => context.insert(zstd::bulk::Decompressor::new()?),
+        };
+        let mut buffer = Vec::with_capacity(capacity);
+        decompressor.decompress_to_buffer(body, &mut buffer)?;
+        Ok(buffer)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn frame(body: Vec<u8>) -> Vec<u8> {
+        [FRAME_MAGIC.as_slice(), &[0u8; 64], &body].concat()
+    }
+
+    /// zstd data inflating to `n` zero bytes, with or without its size in the header.
+    fn zeros(n: usize, declare_size: bool) -> Vec<u8> {
+        let mut encoder = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        encoder.include_contentsize(declare_size).unwrap();
+        if declare_size {
+            encoder.set_pledged_src_size(Some(n as u64)).unwrap();
+        }
+        encoder.write_all(&vec![0u8; n]).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn a_body_inflates_up_to_the_batch_limit_and_no_further() {
+        for declare_size in [true, false] {
+            let at_limit =
+                SignedBatch::from_frame(&frame(zeros(limits::MAX_BATCH_BYTES, declare_size)))
+                    .expect("a body of exactly the limit");
+            assert_eq!(at_limit.canonical.len(), limits::MAX_BATCH_BYTES);
+            let over =
+                SignedBatch::from_frame(&frame(zeros(limits::MAX_BATCH_BYTES + 1, declare_size)));
+            assert!(
+                matches!(over, Err(ProtocolError::BadFrame(_))),
+                "a bomb one byte over the limit (size declared: {declare_size})"
+            );
+        }
+        // A small batch gets a buffer of its own size, not the limit's.
+        let small = SignedBatch::from_frame(&frame(zeros(3000, true))).unwrap();
+        assert!(small.canonical.capacity() < 64 * 1024);
+    }
 }

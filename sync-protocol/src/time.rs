@@ -47,8 +47,33 @@ impl DeviceTime {
 }
 
 impl fmt::Display for DeviceTime {
+    /// `FORMAT`, written field by field: every event's time is written at least three times on
+    /// its way in (the canonical check when parsed and when the batch is re-encoded, and its
+    /// row), and chrono's `format` reads its pattern anew each time. Years outside 0–9999 and
+    /// offsets with seconds, which no device sends, go through chrono as before.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format(FORMAT))
+        use chrono::{Datelike, Timelike};
+        let (t, offset) = (self.0.naive_local(), self.0.offset().local_minus_utc());
+        if !(0..=9999).contains(&t.year()) || offset % 60 != 0 {
+            return write!(f, "{}", self.0.format(FORMAT));
+        }
+        let (sign, offset) = if offset < 0 {
+            ('-', -offset)
+        } else {
+            ('+', offset)
+        };
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            offset / 3600,
+            offset % 3600 / 60
+        )
     }
 }
 
@@ -68,6 +93,37 @@ impl<'de> Deserialize<'de> for DeviceTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_as_chrono_writes_it() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let edges = [
+            (0, 0),
+            (-62_167_219_200, 0),      // 0000-01-01T00:00:00
+            (253_402_300_799, 0),      // 9999-12-31T23:59:59
+            (253_402_300_800, 0),      // 10000-01-01: chrono's own spelling
+            (1_732_155_300, 7 * 3600), // 2024-11-21T09:15:00+07:00
+            (1_732_155_300, -(9 * 3600 + 30 * 60)),
+            (1_732_155_300, 45), // an offset with seconds
+            (-1, -14 * 3600),
+        ];
+        let random = (0..20_000).map(|_| {
+            (
+                rng.gen_range(-70_000_000_000i64..260_000_000_000),
+                rng.gen_range(-86_399i32..86_400) / 60 * 60,
+            )
+        });
+        for (secs, offset) in edges.into_iter().chain(random) {
+            let zone = FixedOffset::east_opt(offset).unwrap();
+            let t = zone.timestamp_opt(secs, 0).unwrap();
+            assert_eq!(
+                DeviceTime::new(t).to_string(),
+                t.format(FORMAT).to_string(),
+                "{secs} {offset}"
+            );
+        }
+    }
     #[test]
     fn one_spelling_per_instant() {
         let t = DeviceTime::parse("2024-11-21T09:15:00+07:00").unwrap();
