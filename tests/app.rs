@@ -41,6 +41,18 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
                 None,
             )
             .unwrap();
+        // And keyed another form once: the new tablet must key it again before checking,
+        // and says whose tablet has the first keying (and the paper).
+        let once = "dh-p2-kp1-04";
+        earlier
+            .distribute(once, sync_protocol::event::Recipient::Representative, None)
+            .unwrap();
+        earlier.collect(once).unwrap();
+        let answers = forms::sample::complete_answers(earlier.form().unwrap(), 1);
+        for (q, v) in &answers {
+            earlier.set_answer(once, 1, q, Some(v.clone())).unwrap();
+        }
+        earlier.finish_first_keying(once).unwrap();
         earlier
             .sync(field_client::RetryPolicy::default(), &mut |_| {})
             .unwrap();
@@ -145,6 +157,13 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     let name = &centre.intake.enumerator_names().unwrap()["enum-dh-p2"];
     let earlier = s.wait_text(".history li .earlier", name);
     assert!(earlier.contains("máy khác"), "{earlier}");
+    s.script("location.hash = '#/household/dh-p2-kp1-04'");
+    let rekey = s.wait_text("#rekey-first", "nhập lần 1 lại");
+    assert!(
+        rekey.contains(&format!("trên máy của {name}"))
+            && rekey.contains(&format!("Xin {name} phiếu giấy")),
+        "{rekey}"
+    );
     s.script("location.hash = '#/today'");
     s.wait("#phase");
     s.click(".village-card[data-village='dh-p2-kp1']");
@@ -275,8 +294,14 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
             .as_str(),
         Some("paper-q1_1")
     );
-    // What the verifier keyed stays when a sync finishes meanwhile.
+    // What the verifier keyed stays when a sync finishes meanwhile; the problem said at the
+    // question goes as soon as the box holds a value.
     s.keys(&first_q1_1.to_string());
+    assert_eq!(
+        s.text(".mismatch[data-question='q1_1'] .error").unwrap(),
+        "",
+        "the error goes once the value is keyed"
+    );
     let drawn = syncs_drawn(s);
     s.script("window.__TAURI_INTERNALS__.invoke('sync_now')");
     wait_sync_drawn(s, drawn);

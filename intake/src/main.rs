@@ -571,10 +571,18 @@ fn run(cli: Cli) -> Result<(), String> {
                 Some(v) => intake::store::ReassignTarget::Village(v),
                 None => intake::store::ReassignTarget::Households(household),
             };
-            let moved = intake
+            let done = intake
                 .store
                 .reassign(&target, &to, &by, &reason, chrono::Utc::now())
                 .map_err(|e| e.to_string())?;
+            let moved = done.moved;
+            if !done.finished.is_empty() {
+                println!(
+                    "{} household(s) already finished (in a parcel) stay where they are: {}",
+                    done.finished.len(),
+                    done.finished.join(", ")
+                );
+            }
             cli_audit(
                 &intake,
                 "reassigned",

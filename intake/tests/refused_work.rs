@@ -121,3 +121,98 @@ async fn a_households_refused_work_is_taken_in_its_order_with_one_decision() {
     // Decided once.
     assert_eq!(post(true).await.status(), StatusCode::BAD_REQUEST);
 }
+
+/// A household whose form is finished (checked and in a parcel) is not moved with its village:
+/// its work stays credited to whoever did it, and the ministry's review names that keyer even
+/// for a moved household keyed before the move (outside walk-through, session 10).
+#[tokio::test(flavor = "multi_thread")]
+async fn finished_work_stays_with_its_enumerator_when_a_village_moves() {
+    let server = setup().await;
+    let mut old = server.enroll("enum-dh-p2").await;
+    let in_kp1: Vec<(String, String)> = server
+        .households("enum-dh-p2")
+        .into_iter()
+        .filter(|h| h.0.starts_with("dh-p2-kp1-"))
+        .take(2)
+        .collect();
+    let (parcelled, checked) = (&in_kp1[0], &in_kp1[1]);
+    let mut events = Vec::new();
+    for h in [parcelled, checked] {
+        events.extend(through_verification(
+            &old,
+            h,
+            verified_answers(
+                &server,
+                &old,
+                h,
+                forms::sample::complete_answers(&intake::demo::sipas_2024(), 0),
+            ),
+        ));
+    }
+    events.push(sync_protocol::Event::parcel(
+        "enum-dh-p2",
+        support::now(),
+        "P-enum-dh-p2-20241128-abcd-01",
+        vec![parcelled.1.clone()],
+    ));
+    let batch = old.next_batch(events);
+    assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
+
+    let done = server
+        .intake
+        .store
+        .reassign(
+            &intake::store::ReassignTarget::Village("dh-p2-kp1".into()),
+            "enum-dh-p4",
+            "gs-dh",
+            "ốm",
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    assert_eq!(done.finished, [parcelled.1.clone()]);
+    assert_eq!(
+        done.moved, 29,
+        "the village's other households move, its reserve ones too"
+    );
+    let holder = |h: &str| {
+        server
+            .intake
+            .store
+            .expected_forms()
+            .unwrap()
+            .into_iter()
+            .find(|f| f.household == h)
+            .unwrap()
+            .enumerator
+    };
+    assert_eq!(holder(&parcelled.0), "enum-dh-p2");
+    assert_eq!(holder(&checked.0), "enum-dh-p4");
+
+    // The review names who keyed the checked form, not its new holder.
+    let names = server.intake.enumerator_names().unwrap();
+    let session = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
+    let page = get(
+        &server,
+        &format!("/c/qt-sipas-2024/ministry/review/{}", checked.0),
+        &session,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        page.contains(&names["enum-dh-p2"]) && !page.contains(&names["enum-dh-p4"]),
+        "{page}"
+    );
+    let list = get(&server, "/c/qt-sipas-2024/ministry/review", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let row = list
+        .split(&format!("<tr data-household=\"{}\"", checked.0))
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap();
+    assert!(row.contains(&names["enum-dh-p2"]), "{row}");
+}

@@ -458,7 +458,10 @@ async function household(id: string, ctx: Context): Promise<HTMLElement> {
         if (ctx.overview.verification_required && x.first_keyed_here === false) {
           // Keyed on another tablet and carried over: the first keying is done again here,
           // so that the verification compares two real keyings.
-          actions.push(h('p', { class: 'flash', id: 'rekey-first' }, t('rekey_first_here', { who: x.carried_from ?? '' })));
+          // Whose tablet keyed it: the enumerator the supervisor carried the work over from,
+          // else the one the history's earlier steps name (a household moved after keying).
+          const keyedBy = x.carried_from ?? [...events].reverse().find((e) => e.by && e.kind === 'form_transcribed')?.by ?? events.find((e) => e.by)?.by;
+          actions.push(h('p', { class: 'flash', id: 'rekey-first' }, keyedBy ? t('rekey_first_here', { who: keyedBy }) : t('rekey_first_elsewhere')));
           actions.push(h('a', { class: 'button', id: 'key-1', href: href({ name: 'key', id, pass: 1 }) }, t('key_first')));
         } else if (ctx.overview.verification_required) {
           // A second keying begun and left before comparing says so, with how far it got.
@@ -864,8 +867,16 @@ async function verify(id: string, ctx: Context): Promise<HTMLElement> {
     const q = byId.get(m.question)!;
     const input = h('input', { id: `paper-${m.question}`, class: 'paper', type: 'text', autocomplete: 'off', 'aria-label': [q.number, t('paper_value')].filter(Boolean).join(' ') });
     inputs.set(m.question, input);
+    const error = h('div', { class: 'error' });
+    // A problem said here goes as soon as the box holds a value the question takes.
+    const recheck = () => {
+      if (error.textContent === '') return;
+      const parsed = keying.parseAnswer(q, input.value);
+      if (parsed.ok && (parsed.value !== null || m.first == null || m.second == null)) error.textContent = '';
+    };
+    input.addEventListener('input', recheck);
     const take = (label: string, v: keying.Answer | null, cls: string) =>
-      h('button', { type: 'button', class: `secondary ${cls}`, onclick: () => (input.value = keying.formatAnswer(v)) }, label);
+      h('button', { type: 'button', class: `secondary ${cls}`, onclick: () => { input.value = keying.formatAnswer(v); recheck(); } }, label);
     return h(
       'div',
       { class: 'mismatch card', 'data-question': m.question },
@@ -874,7 +885,7 @@ async function verify(id: string, ctx: Context): Promise<HTMLElement> {
       h('label', {}, t('paper_value'), input),
       take(t('take_first'), m.first, 'take-first'),
       take(t('take_second'), m.second, 'take-second'),
-      h('div', { class: 'error' }),
+      error,
     );
   });
   const confirm = h(

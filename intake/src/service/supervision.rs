@@ -14,7 +14,7 @@ impl Intake {
         to: &str,
         reason: &str,
         address: &str,
-    ) -> Result<usize, IntakeError> {
+    ) -> Result<crate::store::Reassigned, IntakeError> {
         let villages = self.store.villages_with_enumerators()?;
         let visible = |district: &str| account.may_see_district(district);
         let what = match target {

@@ -731,7 +731,7 @@ impl Store for SqlStore {
         by: &str,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Reassigned, StoreError> {
         let (target, to, by, reason) = (
             target.clone(),
             to.to_string(),
@@ -743,10 +743,11 @@ impl Store for SqlStore {
             if !known {
                 return Err(StoreError::UnknownEnumerator(to.clone()));
             }
-            let households: Vec<(String, String)> = match &target {
+            // (id, enumerator, serial, status)
+            let households: Vec<(String, String, String, String)> = match &target {
                 ReassignTarget::Village(village) => {
-                    let mut stmt = tx.prepare("SELECT id, enumerator_id FROM households WHERE village_id = ?1 ORDER BY id")?;
-                    let rows = stmt.query_map([village], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+                    let mut stmt = tx.prepare("SELECT id, enumerator_id, serial, status FROM households WHERE village_id = ?1 ORDER BY id")?;
+                    let rows = stmt.query_map([village], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<Vec<_>, _>>()?;
                     if rows.is_empty() {
                         return Err(StoreError::UnknownVillage(village.clone()));
                     }
@@ -755,22 +756,27 @@ impl Store for SqlStore {
                 ReassignTarget::Households(ids) => ids
                     .iter()
                     .map(|id| {
-                        tx.query_row("SELECT id, enumerator_id FROM households WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+                        tx.query_row("SELECT id, enumerator_id, serial, status FROM households WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                             .optional()?
                             .ok_or_else(|| StoreError::UnknownHousehold(id.clone()))
                     })
                     .collect::<Result<Vec<_>, _>>()?,
             };
-            let mut moved = 0;
-            for (household, from) in households.iter().filter(|(_, from)| *from != to) {
+            let finished_status = HouseholdStatus::InParcel.as_str();
+            let mut done = Reassigned::default();
+            for (household, from, serial, status) in households.iter().filter(|(_, from, ..)| *from != to) {
+                if status == finished_status {
+                    done.finished.push(serial.clone());
+                    continue;
+                }
                 tx.execute("UPDATE households SET enumerator_id = ?1, updated_at = ?2 WHERE id = ?3", params![to, rfc3339(now), household])?;
                 tx.execute(
                     "INSERT INTO reassignments (household_id, from_enumerator, to_enumerator, by_whom, reason, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![household, from, to, by, reason, rfc3339(now)],
                 )?;
-                moved += 1;
+                done.moved += 1;
             }
-            Ok(moved)
+            Ok(done)
         })
     }
 
@@ -1156,6 +1162,19 @@ impl Store for SqlStore {
                 [crate::reconcile::normalize_serial(&serial)],
                 |r| r.get(0),
             )?;
+            // Who keyed the sheet the centre holds: a household moved afterwards keeps its
+            // keyer (the same order as the sheet `sealed_forms` takes).
+            let keyed_by: Option<String> = c
+                .query_row(
+                    "SELECT enumerator_id FROM events
+                     WHERE household_id = ?1 AND status = 'accepted' AND kind IN ('form_transcribed', 'transcription_verified', 'correction')
+                       AND kind <> 'correction'
+                     ORDER BY received_at DESC, seq DESC, idx DESC LIMIT 1",
+                    [household],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let enumerator = keyed_by.unwrap_or(enumerator);
             let d = c.dialect();
             let double_keying = c
                 .query_row(

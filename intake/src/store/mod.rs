@@ -302,12 +302,23 @@ pub struct DoubleKeyingCounts {
     pub verifier_errors: u32,
 }
 
+/// What a reassignment did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reassigned {
+    /// Households now the new enumerator's.
+    pub moved: usize,
+    /// Serials of households named that were already finished (their form in a parcel) and
+    /// stay with the enumerator who finished them.
+    pub finished: Vec<String>,
+}
+
 /// What the ministry's review of one form shows beside its answers, read for that household
 /// alone (a national campaign's lists are not read to show one form).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HouseholdReview {
     pub serial: String,
     pub village: String,
+    /// Who keyed the sheet (the household's holder when nothing is keyed yet).
     pub enumerator: String,
     /// Its paper serial was recorded at the ministry.
     pub paper_arrived: bool,
@@ -522,7 +533,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<SignedDocument>, StoreError>;
     /// Moves households to another enumerator (illness, a flooded road) and records who did
     /// it and why. Devices learn it from their next assignment; what the old device sends
-    /// later for these households is rejected per event. Returns how many moved.
+    /// later for these households is rejected per event. A household whose form is already
+    /// in a parcel is finished: it stays with whoever finished it (its work is theirs).
     fn reassign(
         &self,
         target: &ReassignTarget,
@@ -530,7 +542,7 @@ pub trait Store: Send + Sync + 'static {
         by: &str,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<usize, StoreError>;
+    ) -> Result<Reassigned, StoreError>;
 
     /// Chain checks and domain judgement of an authenticated batch, in one transaction that
     /// is durably committed before this returns `Accepted`.

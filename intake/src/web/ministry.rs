@@ -880,6 +880,24 @@ pub(super) async fn review_page(
         .iter()
         .filter_map(|f| Some((f.household.as_deref()?, f.double_keying?)))
         .collect();
+    // Who keyed each form: the latest keying's enumerator, not the household's holder now (a
+    // household moved after it was keyed stays its keyer's work).
+    let mut keyed_by: std::collections::HashMap<&str, (i64, &str)> = Default::default();
+    for f in facts.iter().filter(|f| {
+        matches!(
+            f.kind.as_str(),
+            "form_transcribed" | "transcription_verified"
+        )
+    }) {
+        if let Some(h) = f.household.as_deref() {
+            let latest = keyed_by
+                .entry(h)
+                .or_insert((f.occurred_unix, &f.enumerator));
+            if f.occurred_unix >= latest.0 {
+                *latest = (f.occurred_unix, &f.enumerator);
+            }
+        }
+    }
     let paper: std::collections::HashSet<String> = paper
         .iter()
         .map(|s| crate::reconcile::normalize_serial(s))
@@ -891,11 +909,11 @@ pub(super) async fn review_page(
             input type="hidden" name="csrf" value=(v.csrf);
         }
         div.scroll { table #reviews {
-            thead { tr { th { "Chọn" } th { "Số phiếu" } th { "Thôn, xã" } th { "Điều tra viên" } th { "Bản giấy" } th { "Nhập hai lần" } th { "Quyết định" } th { "Duyệt" } } }
+            thead { tr { th { "Chọn" } th { "Số phiếu" } th { "Thôn, xã" } th { "Điều tra viên nhập phiếu" } th { "Bản giấy" } th { "Nhập hai lần" } th { "Quyết định" } th { "Duyệt" } } }
             tbody { @for f in forms.iter().filter(|f| f.digital) {
                 tr data-household=(f.household) {
                     td { input type="checkbox" form="bulk-approve" name={ "h_" (f.household) } value="yes" aria-label={ "Chọn phiếu " (f.serial) }; }
-                    td style="white-space:nowrap" { a.open-sheet href={ "ministry/review/" (f.household) } title="Xem câu trả lời bên cạnh bản giấy" { (f.serial) } } td.l { (f.village_name) } td.l { (names.get(&f.enumerator).unwrap_or(&f.enumerator)) }
+                    td style="white-space:nowrap" { a.open-sheet href={ "ministry/review/" (f.household) } title="Xem câu trả lời bên cạnh bản giấy" { (f.serial) } } td.l { (f.village_name) } td.l { @let keyer = keyed_by.get(f.household.as_str()).map_or(f.enumerator.as_str(), |k| k.1); (names.get(keyer).map_or(keyer, String::as_str)) }
                     td { (if paper.contains(&f.serial) { "đã đến" } else { "chưa đến" }) }
                     td.l.double-keying { @match double_keying.get(f.household.as_str()) {
                         Some(d) if d.mismatches == 0 => { "khớp" }
@@ -1027,7 +1045,7 @@ async fn review_facts(intake: &Arc<Intake>, household: &str) -> Result<Markup, I
         Ok(html! {
             dl #review-facts {
                 dt { "Thôn" } dd { (village) }
-                dt { "Điều tra viên" } dd { (enumerator) }
+                dt { "Điều tra viên nhập phiếu" } dd { (enumerator) }
                 dt { "Bản giấy" } dd.paper { (if paper { "đã đến trung tâm" } else { "chưa đến — chỉ duyệt khi ghi lý do" }) }
                 dt { "Nhập hai lần" } dd { @match keying {
                     Some(d) if d.mismatches == 0 => { "hai lần nhập khớp nhau" }

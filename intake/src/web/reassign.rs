@@ -309,19 +309,30 @@ pub(super) async fn reassign(
     }
     let (i, a) = (intake.clone(), v.account.clone());
     let target = crate::store::ReassignTarget::Village(form.village);
-    let (moved, to) = blocking(move || {
+    let (done, to) = blocking(move || {
         Ok((
             i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())?,
             i.enumerator_names()?.remove(&form.to).unwrap_or(form.to),
         ))
     })
     .await?;
-    Ok(said.done(&v, "/reassign", moved_words(moved, &to)))
+    Ok(said.done(&v, "/reassign", moved_words(done, &to)))
 }
 
 /// What a move did, said on the page it redirects to.
-fn moved_words(moved: usize, to: &str) -> String {
-    format!("Đã chuyển {moved} hộ cho {to}. Máy của hai điều tra viên sẽ biết ở lần đồng bộ tới.")
+fn moved_words(done: crate::store::Reassigned, to: &str) -> String {
+    let moved = done.moved;
+    let mut said = format!(
+        "Đã chuyển {moved} hộ cho {to}. Máy của hai điều tra viên sẽ biết ở lần đồng bộ tới."
+    );
+    if !done.finished.is_empty() {
+        said.push_str(&format!(
+            " {} hộ đã xong (phiếu đã trong bưu gói) nên không chuyển, vẫn ghi công người đã làm: {}.",
+            done.finished.len(),
+            done.finished.join(", ")
+        ));
+    }
+    said
 }
 
 #[derive(serde::Deserialize)]
@@ -398,12 +409,12 @@ pub(super) async fn reassign_households(
         return Ok(page("Xác nhận chuyển giao", Some(&v), body).into_response());
     }
     let i = intake.clone();
-    let moved = blocking(move || {
+    let done = blocking(move || {
         let target = crate::store::ReassignTarget::Households(households);
         i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())
     })
     .await?;
-    Ok(said.done(&v, "/reassign", moved_words(moved, &to)))
+    Ok(said.done(&v, "/reassign", moved_words(done, &to)))
 }
 
 #[derive(serde::Deserialize)]

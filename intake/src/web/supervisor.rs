@@ -192,6 +192,12 @@ pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], calendar: &Ca
             .join(" ")
     };
     let labelled = day_labels(days);
+    // A drawing that runs into another year (work long after the campaign) says which.
+    let day_format = if first.year() == last.year() {
+        "%d/%m"
+    } else {
+        "%d/%m/%y"
+    };
     let dots = points.len() <= 10;
     let today = (first..=last)
         .contains(&calendar.today)
@@ -228,7 +234,7 @@ pub(super) fn chart(points: &[(chrono::NaiveDate, u32, u32, u32)], calendar: &Ca
                     }
                 }
                 @for i in &labelled {
-                    text.day x=(x(day(*i))) y=(h - pad + 24.0) font-size=(font) text-anchor="middle" { (day(*i).format("%d/%m")) }
+                    text.day x=(x(day(*i))) y=(h - pad + 24.0) font-size=(font) text-anchor="middle" { (day(*i).format(day_format)) }
                 }
             }
             figcaption.legend {
@@ -575,12 +581,18 @@ mod tests {
                 .map(|t| t.split('>').nth(1).unwrap().split('<').next().unwrap())
                 .collect();
             assert!(shown.len() <= 6 && shown.len() >= 2, "{n}: {shown:?}");
-            // The campaign's whole period, or the work's where it runs past it.
+            // The campaign's whole period, or the work's where it runs past it (into the next
+            // year: the labels say which).
             let last = days(n)[n - 1].0.max(november(30));
-            assert_eq!(shown[0], "01/11", "{n}");
+            let format = if last.year() == 2024 {
+                "%d/%m"
+            } else {
+                "%d/%m/%y"
+            };
+            assert_eq!(shown[0], november(1).format(format).to_string(), "{n}");
             assert_eq!(
                 *shown.last().unwrap(),
-                last.format("%d/%m").to_string(),
+                last.format(format).to_string(),
                 "{n}"
             );
         }
@@ -626,6 +638,14 @@ mod tests {
         // A day outside the period has no mark.
         let later = super::tests::drawn(&days(3), november(1) + chrono::Duration::days(60));
         assert!(!later.contains("chart-today"));
+        // Work done a year on (a tablet used long after the campaign): the labels say the year.
+        let mut late = days(3);
+        late.push((november(2) + chrono::Duration::days(400), 9, 6, 3));
+        let drawn = super::tests::drawn(&late, november(3));
+        assert!(
+            drawn.contains(">01/11/24<") && drawn.contains(">07/12/25<"),
+            "the day labels of a drawing over two years"
+        );
     }
 
     #[test]
