@@ -407,6 +407,17 @@ pub fn compute(form: &Form, forms: &[OpenedForm]) -> IndexReport {
 /// and parts, so a revision mid-campaign that changes a code list neither drops nor mis-scores
 /// older sheets.
 pub fn compute_versioned(current: &Form, forms: &[(&OpenedForm, &Form)]) -> IndexReport {
+    compute_with_sheets(current, forms).0
+}
+
+/// As [`compute_versioned`], with whether each sheet (in `forms`' order) has at least one
+/// answer that counts in the overall index: a sheet left all blank, unreadable or answered
+/// only with "no answer" codes adds a form to its areas' `forms` and nothing to their figures
+/// or `counted_forms`, and is worth a look at its paper.
+pub fn compute_with_sheets(
+    current: &Form,
+    forms: &[(&OpenedForm, &Form)],
+) -> (IndexReport, Vec<bool>) {
     let Some(plan) = plan(current) else {
         let empty = AreaIndex {
             forms: forms.len() as u64,
@@ -416,11 +427,13 @@ pub fn compute_versioned(current: &Form, forms: &[(&OpenedForm, &Form)]) -> Inde
             criteria: BTreeMap::new(),
             items: BTreeMap::new(),
         };
-        return IndexReport {
+        let report = IndexReport {
             areas: BTreeMap::new(),
             national: empty,
         };
+        return (report, vec![false; forms.len()]);
     };
+    let mut sheets = Vec::with_capacity(forms.len());
     // One plan per version, found by identity (a campaign has a handful of versions).
     let mut plans: Vec<(*const Form, Option<Plan>)> = Vec::new();
     let mut counts: BTreeMap<(Level, String), Counts> = BTreeMap::new();
@@ -442,6 +455,7 @@ pub fn compute_versioned(current: &Form, forms: &[(&OpenedForm, &Form)]) -> Inde
             .iter()
             .zip(&plan.in_overall)
             .any(|((_, valid), inside)| *inside && *valid > 0);
+        sheets.push(counted);
         for (level, area) in [
             (Level::Village, &f.origin.village),
             (Level::Commune, &f.origin.commune),
@@ -476,7 +490,7 @@ pub fn compute_versioned(current: &Form, forms: &[(&OpenedForm, &Form)]) -> Inde
             )
         })
         .collect();
-    IndexReport { areas, national }
+    (IndexReport { areas, national }, sheets)
 }
 
 /// A sheet judged on `current`'s items by its own version: an item counts only where that

@@ -222,8 +222,13 @@ pub fn straight_lined<'a>(
 ) -> Vec<String> {
     forms
         .filter(|(_, answers)| {
-            let codes: Vec<&serde_json::Value> =
-                items.iter().filter_map(|i| answers.get(i)).collect();
+            // Codes only: a sheet left blank throughout is not one code ticked throughout
+            // (it is listed as a sheet with nothing counted).
+            let codes: Vec<&serde_json::Value> = items
+                .iter()
+                .filter_map(|i| answers.get(i))
+                .filter(|v| forms::answer::Mark::of(v).is_none())
+                .collect();
             codes.len() >= min_items && codes.windows(2).all(|w| w[0] == w[1])
         })
         .map(|(h, _)| h.to_string())
@@ -404,5 +409,11 @@ mod tests {
         let forms = [("h1", &same), ("h2", &varied)];
         assert_eq!(straight_lined(forms.into_iter(), &items, 5), ["h1"]);
         assert!(straight_lined([("h1", &same)].into_iter(), &items, 6).is_empty());
+        // All blank is no code at all.
+        let blank: BTreeMap<String, serde_json::Value> = items
+            .iter()
+            .map(|i| (i.clone(), forms::answer::Mark::Blank.to_json()))
+            .collect();
+        assert!(straight_lined([("h3", &blank)].into_iter(), &items, 5).is_empty());
     }
 }

@@ -416,3 +416,72 @@ async fn no_withheld_area_of_the_demos_public_table_can_be_derived() {
         }
     }
 }
+
+/// A sheet the respondent left blank throughout is a form of its area and nothing in its
+/// figures: listed by serial on the index page as a sheet with nothing counted, never called
+/// straight-lined, and `counted_forms` is one less than `forms` (outside walk-through, session
+/// 10: it was "one code for every question" and counted as a form the figure rested on).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sheet_left_blank_throughout_is_listed_and_rests_nothing_on() {
+    let server = setup().await;
+    let mut device = server.enroll("enum-dh-p2").await;
+    let hs: Vec<(String, String)> = server
+        .households("enum-dh-p2")
+        .into_iter()
+        .take(2)
+        .collect();
+    let form = intake::demo::sipas_2024();
+    let answered = forms::sample::complete_answers(&form, 0);
+    // Every question that applies to the answered sheet, marked blank.
+    let blank: std::collections::BTreeMap<String, serde_json::Value> = answered
+        .keys()
+        .map(|q| (q.clone(), forms::answer::Mark::Blank.to_json()))
+        .collect();
+    let mut events = Vec::new();
+    for (h, answers) in hs.iter().zip([answered, blank]) {
+        events.extend(through_verification(
+            &device,
+            h,
+            verified_answers(&server, &device, h, answers),
+        ));
+    }
+    let batch = device.next_batch(events);
+    assert_eq!(server.post_frame(batch.to_frame()).await.0, 201);
+    server
+        .intake
+        .store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE)
+        .unwrap();
+    let computed = server
+        .intake
+        .index(PASSPHRASE, "bonv", "127.0.0.1")
+        .unwrap();
+    assert_eq!(computed.nothing_counted, [hs[1].0.clone()]);
+    assert!(!computed.straight_lined.contains(&hs[1].0));
+    let national = &computed.report.national;
+    assert_eq!((national.forms, national.counted_forms), (2, 1));
+
+    let session = log_in(&server, "bonv", MINISTRY_PASSWORD).await.unwrap();
+    let page = get(&server, "/c/qt-sipas-2024/ministry/index", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let page = client()
+        .post(format!("{}/c/qt-sipas-2024/ministry/index", server.base))
+        .header(header::COOKIE, format!("fp_session={session}"))
+        .form(&[
+            ("csrf", hidden_csrf(&page).as_str()),
+            ("passphrase", PASSPHRASE),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("id=\"nothing-counted\">1</b> {}", hs[1].1)),
+        "the blank sheet named on the index page"
+    );
+    assert!(page.contains("2 phiếu, 1 phiếu được tính"));
+}

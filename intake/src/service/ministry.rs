@@ -405,7 +405,15 @@ impl Intake {
             .zip(&sealed_under)
             .map(|(f, reference)| (f, versions.of(reference)))
             .collect();
-        let report = forms::index::compute_versioned(form, &versioned);
+        let (report, counted) = forms::index::compute_with_sheets(form, &versioned);
+        // Sheets with nothing the index counts (all blank, unreadable or "no answer"): in
+        // their areas' form counts, not in their figures; their paper is worth a look.
+        let nothing_counted = households
+            .iter()
+            .zip(&counted)
+            .filter(|(_, counted)| !**counted)
+            .map(|(h, _)| h.clone())
+            .collect();
         let answer_anomalies = versioned
             .iter()
             .zip(&households)
@@ -449,6 +457,7 @@ impl Intake {
                 .flat_map(|rule| rule.criteria.iter().map(|c| c.id.clone()))
                 .collect(),
             straight_lined,
+            nothing_counted,
             answer_anomalies,
             unopenable: opened.unopenable,
         })

@@ -178,6 +178,9 @@ pub struct ComputedIndex {
     pub criterion_order: Vec<String>,
     /// Households whose satisfaction items all carry one code (to look at again).
     pub straight_lined: Vec<String>,
+    /// Households whose sheet has no answer the index counts (all blank, unreadable, or only
+    /// "no answer" codes): a form in their areas' counts, nothing in their figures.
+    pub nothing_counted: Vec<String>,
     /// Sheets with answers the index leaves out for what they are (see `forms::answer`).
     pub answer_anomalies: Vec<AnswerAnomaly>,
     pub unopenable: Vec<Unopenable>,

@@ -507,17 +507,18 @@ pub(super) async fn index_results(
     let body = html! {
         (unopenable_list(&computed.unopenable, &all))
         p { "Phiếu trả lời cùng một mã cho mọi câu hỏi hài lòng (cần xem lại): " b #straight-lined { (straight.len()) } " " (straight.iter().map(|h| all.serial(h)).collect::<Vec<_>>().join(", ")) }
+        p { "Phiếu không có câu trả lời nào được tính (để trống, không đọc được hoặc chỉ có mã «không trả lời»; có trong số phiếu, không có trong chỉ số — xem lại bản giấy): " b #nothing-counted { (computed.nothing_counted.len()) } " " (computed.nothing_counted.iter().map(|h| all.serial(h)).collect::<Vec<_>>().join(", ")) }
         (answer_anomaly_list(&computed.answer_anomalies, &all))
         p { @if provinces == 1 { "Toàn tỉnh: " } @else { "Cả nước (trung bình " (provinces) " tỉnh): " }
-            b #national { (percent(&report.national.overall)) } " (khoảng tin cậy 95 %: " (interval(&report.national.overall)) ", " (report.national.forms) " phiếu)" }
+            b #national { (percent(&report.national.overall)) } " (khoảng tin cậy 95 %: " (interval(&report.national.overall)) ", " (report.national.forms) " phiếu, " (report.national.counted_forms) " phiếu được tính)" }
         @if let Some(districts) = report.areas.get(&forms::index::Level::District) { (index_bars(districts, &names)) }
         @for (level, areas) in &report.areas {
             h2 { (level_name(level)) }
             div.scroll { table.index data-level=(format!("{level:?}").to_lowercase()) {
-                thead { tr { th { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" }
+                thead { tr { th { "Địa bàn" } th { "Số phiếu" } th { "Phiếu được tính" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" }
                     @for part in &computed.part_order { th { (label(part)) } } } }
                 tbody { @for (id, a) in areas {
-                    tr data-area=(id) { td { (name(id)) } td { (a.forms) } td { (percent(&a.overall)) } td { (interval(&a.overall)) }
+                    tr data-area=(id) { td { (name(id)) } td { (a.forms) } td.counted { (a.counted_forms) } td { (percent(&a.overall)) } td { (interval(&a.overall)) }
                         @for part in &computed.part_order { td { (a.parts.get(part).map(percent).unwrap_or_else(|| "—".into())) } } }
                 } }
             } }
