@@ -637,6 +637,12 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     .await
     .unwrap();
     assert!(page.contains("Đã ghi nhận 4 số phiếu"));
+    // The one of no household is named at once (a slip of the scanner, most often).
+    assert!(
+        page.contains("Trong đó 1 số không thuộc hộ nào của mẫu")
+            && page.contains("quét nhầm; xem mục «Số phiếu không có trong mẫu»): QT24-99999."),
+        "{page}"
+    );
     // Post/redirect/get: the post answers with the page's address, which says what was done
     // once; reloading it records nothing again.
     let raw = client()
@@ -2029,6 +2035,10 @@ async fn a_supervisor_issues_printable_enrollment_codes_for_their_own_enumerator
         "{printed}"
     );
     let code = between(&printed, "id=\"code\">", "<");
+    assert!(
+        printed.contains("Mã này thay mọi mã cũ chưa dùng của người này"),
+        "the slip says an earlier unused code stops working"
+    );
     let again = slip().await.text().await.unwrap();
     assert!(
         !again.contains(&code) && again.contains("id=\"code-gone\"") && !again.contains("<svg"),

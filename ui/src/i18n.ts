@@ -217,7 +217,7 @@ const vi = {
   // errors in plain words, by code
   e_network: 'Không kết nối được máy chủ. Kiểm tra sóng điện thoại hoặc Wi-Fi; dữ liệu vẫn an toàn trên máy và sẽ tự gửi khi có mạng.',
   e_enrollment_code_invalid: 'Mã đăng ký không đúng. Kiểm tra lại với giám sát viên.',
-  e_enrollment_code_expired: 'Mã đăng ký đã hết hạn. Xin giám sát viên cấp mã mới.',
+  e_enrollment_code_expired: 'Mã đăng ký đã hết hạn, hoặc đã được thay bằng mã cấp sau cho cùng người. Dùng mã mới nhất, hoặc xin giám sát viên cấp mã mới.',
   e_enrollment_code_used: 'Mã đăng ký đã được dùng. Mỗi mã chỉ dùng cho một máy.',
   e_rate_limited: 'Nhập sai quá nhiều lần. Đợi 15 phút rồi thử lại.',
   e_device_revoked: 'Máy này đã bị thu hồi. Liên hệ giám sát viên.',
@@ -442,7 +442,7 @@ const en: Record<Key, string> = {
   confirm_replace: 'Replace {household} with the village\'s next reserve household? It cannot be changed afterwards.',
   e_network: 'The intake cannot be reached. Check the phone signal or Wi-Fi; your data is safe on this device and goes out by itself when the network is back.',
   e_enrollment_code_invalid: 'The enrollment code is wrong. Check it with your supervisor.',
-  e_enrollment_code_expired: 'The enrollment code has expired. Ask your supervisor for a new one.',
+  e_enrollment_code_expired: 'The enrollment code has expired, or a newer code for the same person replaced it. Use the newest code, or ask your supervisor for a new one.',
   e_enrollment_code_used: 'The enrollment code was already used. Each code enrolls one device.',
   e_rate_limited: 'Too many wrong tries. Wait 15 minutes and try again.',
   e_device_revoked: 'This device was revoked. Contact your supervisor.',

@@ -756,7 +756,7 @@ impl Intake {
         serials_text: &str,
         by: &str,
         address: &str,
-    ) -> Result<(usize, Vec<String>), IntakeError> {
+    ) -> Result<PaperRecorded, IntakeError> {
         let (mut serials, mut left_out) = (Vec::new(), Vec::new());
         for line in serials_text.lines().filter(|l| !l.trim().is_empty()) {
             let serial = crate::reconcile::normalize_serial(line);
@@ -785,7 +785,20 @@ impl Intake {
                 now,
             )?;
         }
-        Ok((serials.len(), left_out))
+        // Recorded all the same (the paper did arrive), and named: a serial of no household
+        // of the sample is most often a slip of the keyboard or the scanner.
+        let mut not_in_sample = Vec::new();
+        for serial in &serials {
+            if self.store.household_by_serial(serial)?.is_none() && !not_in_sample.contains(serial)
+            {
+                not_in_sample.push(serial.clone());
+            }
+        }
+        Ok(PaperRecorded {
+            recorded: serials.len(),
+            left_out,
+            not_in_sample,
+        })
     }
 
     /// Draws the back-check sample (reproducible from its seed) and records the draw.

@@ -168,6 +168,17 @@ pub struct Unopenable {
     pub reason: String,
 }
 
+/// What recording a batch of paper serials did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaperRecorded {
+    /// Serials recorded.
+    pub recorded: usize,
+    /// Lines that are no serial, not recorded, as typed.
+    pub left_out: Vec<String>,
+    /// Recorded serials that belong to no household of the sample.
+    pub not_in_sample: Vec<String>,
+}
+
 /// The index with what the page shows beside it.
 pub struct ComputedIndex {
     pub report: forms::index::IndexReport,

@@ -33,7 +33,7 @@ pub(super) async fn codes_page(
 ) -> Result<Response, IntakeError> {
     let enumerators = enumerators_for(&intake, &v.account).await?;
     let body = html! {
-        p { "Mã đăng ký dùng một lần để điều tra viên đăng ký máy tính bảng. Mã chỉ hiện một lần: hãy in hoặc chép ngay." }
+        p { "Mã đăng ký dùng một lần để điều tra viên đăng ký máy tính bảng. Mã chỉ hiện một lần: hãy in hoặc chép ngay. Cấp mã mới cho một người thì mã cũ chưa dùng của người đó hết dùng được." }
         form method="post" action="codes" {
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Điều tra viên " select name="enumerator" required { @for (id, name) in &enumerators { option value=(id) { (name) } } } }
@@ -154,7 +154,7 @@ pub(super) async fn issued_page(
             p { "Điều tra viên: " b #code-for { (slip.enumerator_name) } }
             p { "Địa chỉ máy chủ: " b { (slip.intake_address) } }
             p.big { "Mã đăng ký: " b #code { (slip.code.as_str()) } }
-            p { "Dùng một lần; hết hạn lúc " (slip.valid_until) "." }
+            p { "Dùng một lần; hết hạn lúc " (slip.valid_until) ". Mã này thay mọi mã cũ chưa dùng của người này: mã cũ không dùng được nữa." }
             div.qr { (maud::PreEscaped(qr)) }
             p.muted { "Trên máy tính bảng: mở Fieldpost → Thiết lập, nhập địa chỉ và mã (hoặc quét mã QR nếu máy có camera)." }
         }

@@ -78,17 +78,36 @@ pub(super) async fn record_paper(
     );
     let recorded = blocking(move || i.record_paper(&form.serials, &by, &from.to_string())).await;
     let (message, kept) = match recorded {
-        Ok((n, left_out)) if left_out.is_empty() => (format!("Đã ghi nhận {n} số phiếu."), String::new()),
-        Ok((n, left_out)) => (
-            format!(
-                "Đã ghi nhận {n} số phiếu. {} dòng không phải số phiếu nên chưa ghi; chúng còn trong ô để sửa: {}",
-                left_out.len(),
-                left_out.iter().map(|l| format!("«{l}»")).collect::<Vec<_>>().join(", ")
-            ),
-            left_out.join("\n"),
-        ),
+        Ok(done) => {
+            let mut said = format!("Đã ghi nhận {} số phiếu.", done.recorded);
+            if !done.not_in_sample.is_empty() {
+                said.push_str(&format!(
+                    " Trong đó {} số không thuộc hộ nào của mẫu (có thể gõ hoặc quét nhầm; xem mục «Số phiếu không có trong mẫu»): {}.",
+                    done.not_in_sample.len(),
+                    done.not_in_sample.join(", ")
+                ));
+            }
+            if !done.left_out.is_empty() {
+                said.push_str(&format!(
+                    " {} dòng không phải số phiếu nên chưa ghi; chúng còn trong ô để sửa: {}",
+                    done.left_out.len(),
+                    done.left_out
+                        .iter()
+                        .map(|l| format!("«{l}»"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            (said, done.left_out.join("\n"))
+        }
         // Nothing recorded: the box holds all of it again.
-        Err(e) => (format!("Không ghi nhận: {}", crate::words::in_vietnamese(&e.to_string())), typed),
+        Err(e) => (
+            format!(
+                "Không ghi nhận: {}",
+                crate::words::in_vietnamese(&e.to_string())
+            ),
+            typed,
+        ),
     };
     // Reloading the page that follows never records the batch a second time.
     Ok(said.redirect(
