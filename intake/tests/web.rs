@@ -1275,23 +1275,27 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     );
     // Another district's serial and one that does not exist answer alike (no oracle of which
     // serials exist elsewhere), on a page in Vietnamese.
-    let refused = single(&format!("{s1}, {elsewhere}"), "enum-dh-dl").await;
+    // Said on the move page itself, with what was typed kept in the box to be mended.
+    let typed = format!("{s1}, {elsewhere}");
+    let refused = single(&typed, "enum-dh-dl").await;
     assert_eq!(
         refused.status(),
-        StatusCode::BAD_REQUEST,
+        StatusCode::OK,
         "one is another district's"
     );
+    assert!(refused.url().path().ends_with("/reassign"));
     let refused = refused.text().await.unwrap();
     assert!(
         refused.contains("<html")
             && refused.contains(&format!(
                 "Không có hộ nào mang số phiếu {elsewhere} trong các huyện của bạn"
             ))
+            && refused.contains(&format!("name=\"households\" required placeholder=\"QT24-01234, QT24-01235\" value=\"{typed}\""))
             && !refused.contains("not_found"),
-        "a page in Vietnamese, not JSON: {refused}"
+        "a page in Vietnamese, not JSON, keeping what was typed: {refused}"
     );
     let unknown = single("QT24-NOPE", "enum-dh-dl").await;
-    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(unknown.status(), StatusCode::OK);
     assert!(unknown
         .text()
         .await
@@ -1920,11 +1924,12 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     .await;
     assert_eq!(
         odd_ids.status(),
-        StatusCode::BAD_REQUEST,
-        "no household has such a serial"
+        StatusCode::OK,
+        "no household has such a serial: said on the move page"
     );
+    let odd_ids = odd_ids.text().await.unwrap();
     assert!(
-        !odd_ids.text().await.unwrap().contains("<script>alert(1)"),
+        odd_ids.contains("Không có hộ nào mang số phiếu") && !odd_ids.contains("<script>alert(1)"),
         "shown escaped"
     );
     // A day that is not one is said on the page (which keeps working), never run.

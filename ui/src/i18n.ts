@@ -149,6 +149,7 @@ const vi = {
   err_number: 'Cần nhập một số',
   err_required_blank: 'Câu bắt buộc còn trống: nhập mã trên phiếu; phiếu để trống thì gõ -, không đọc được thì gõ ?',
   finish_blocked: 'Chưa hoàn tất được: câu {number} «{label}» còn trống hoặc sai. Con trỏ đã chuyển tới câu đó.',
+  finish_all_blank: 'Phiếu này không có câu trả lời nào: mọi câu đều để trống hoặc không đọc được. Xem lại phiếu giấy (có bỏ sót trang nào không?); nếu đúng như vậy, bấm «Hoàn tất lần nhập» lần nữa.',
   saved: 'Đã lưu',
   // verification
   verify_title: 'Đối chiếu hai lần nhập — phiếu {serial}',
@@ -378,6 +379,7 @@ const en: Record<Key, string> = {
   err_number: 'A number is needed',
   err_required_blank: 'Required and still empty: key the code on the paper; type - if the paper is blank, ? if unreadable',
   finish_blocked: 'Cannot finish yet: question {number} «{label}» is empty or wrong. The cursor is on it now.',
+  finish_all_blank: 'This sheet has no answer at all: every question is blank or unreadable. Look at the paper again (was a page skipped?); if it is so, press “Finish this keying” again.',
   saved: 'Saved',
   verify_title: 'Compare the two keyings — form {serial}',
   verify_none: 'The two keyings agree.',

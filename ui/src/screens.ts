@@ -805,6 +805,15 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
           if (!rows.get(q.id)!.error.textContent) showError(q.id, said);
           return;
         }
+        // A sheet with no answer at all (every box blank or unreadable) may be so on paper;
+        // more often a whole page was skipped. Said once; a second press finishes it.
+        const values = Object.values(answers);
+        const nothingAnswered = values.length > 0 && values.every((v) => keying.isMark(v));
+        if (nothingAnswered && !finishProblem.dataset.blankSaid) {
+          finishProblem.dataset.blankSaid = 'yes';
+          finishProblem.textContent = t('finish_all_blank');
+          return;
+        }
         finishProblem.textContent = '';
         try {
           if (pass === 1) {
@@ -1047,7 +1056,7 @@ async function parcels(ctx: Context): Promise<HTMLElement> {
       return h(
         'div',
         { class: 'card parcel', 'data-parcel': p.id },
-        h('h3', {}, t('parcel_number', { n }), ' · ', t('forms_count', { n: p.serials.length }), ' · ', h('span', { class: 'parcel-code' }, parcelCode(p.id))),
+        h('h3', {}, t('parcel_number', { n }), ' · ', t('forms_count', { n: p.serials.length }), ' · ', h('span', { class: 'parcel-code' }, `${t('slip_parcel_code')}: `, h('strong', {}, parcelCode(p.id)))),
         p.handed_over_at ? h('p', { class: 'muted' }, t('handed_over_at', { at: formatDateTime(p.handed_over_at) })) : null,
         h('ul', { class: 'serials' }, forms.map((x) => h('li', {}, `${x.serial} — ${x.name}`))),
         parcelSlip(`${t('slip_title')} — ${t('parcel_number', { n })}`, enumerator, p.handed_over_at, forms, p.id),

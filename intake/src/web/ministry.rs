@@ -1001,7 +1001,7 @@ fn sheet_review_view(
                     p.error #unopenable { "Không mở được phiếu này: " (why) ". Hãy nhập sửa theo bản giấy." }
                     p { a href={ "ministry/correct/" (household) } { "Nhập sửa theo bản giấy" } }
                 } @else {
-                    p { "Đối chiếu từng câu với bản giấy. Ô trong ngoặc vuông là câu không được tính vào chỉ số, kèm lý do." }
+                    p { "Đối chiếu từng câu với bản giấy. Ô trong ngoặc vuông là đánh dấu (để trống, không đọc được, đánh nhiều ô) hoặc câu trả lời không hợp lệ, kèm lý do: không được tính vào chỉ số. Mã đặc biệt in trên phiếu (như «Không áp dụng», «Không trả lời») là câu trả lời thật của người trả lời nên không trong ngoặc, nhưng chỉ số cũng không tính chúng." }
                     div.scroll { table #sheet-answers {
                         thead { tr { th { "Câu" } th { "Nội dung" } th { "Đã nhập" } th { "Nhãn" } } }
                         tbody { @for (number, label, raw, labels) in &s.rows {

@@ -213,6 +213,7 @@ pub(super) fn reassign_view(
     v: &Visitor,
     d: &ReassignData,
     message: Option<String>,
+    kept_serials: &str,
 ) -> Html<String> {
     let (open, done): (Vec<&RejectedRecord>, Vec<&RejectedRecord>) =
         d.rejected.iter().partition(|r| r.resolution.is_none());
@@ -248,7 +249,7 @@ pub(super) fn reassign_view(
         h2 { "Chuyển từng hộ" }
         form method="post" action="reassign/households" {
             input type="hidden" name="csrf" value=(v.csrf);
-            label { "Số phiếu in trên phiếu giấy (nhiều số cách nhau bằng dấu phẩy) " input name="households" required placeholder="QT24-01234, QT24-01235"; }
+            label { "Số phiếu in trên phiếu giấy (nhiều số cách nhau bằng dấu phẩy) " input name="households" required placeholder="QT24-01234, QT24-01235" value=(kept_serials); }
             (enumerator_choice(d))
             label { "Lý do " input name="reason" required maxlength="500"; }
             button { "Chuyển các hộ" }
@@ -263,7 +264,9 @@ pub(super) async fn reassign_page(
     Signed { v, .. }: Signed<Staff>,
 ) -> Result<Response, IntakeError> {
     let data = reassign_data(&intake, &v.account).await?;
-    Ok(reassign_view(&v, &data, said.take_message(&v)).into_response())
+    let said = said.take(&v).unwrap_or_default();
+    let message = (!said.message.is_empty()).then_some(said.message);
+    Ok(reassign_view(&v, &data, message, &said.kept).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -361,7 +364,7 @@ pub(super) async fn reassign_households(
         .collect();
     let (i, a) = (intake.clone(), v.account.clone());
     let asking = form.confirmed.is_none();
-    let (households, to) = {
+    let found = {
         let (serials, to, account) = (serials.clone(), form.to.clone(), v.account.clone());
         blocking(move || {
             let mut households = Vec::with_capacity(serials.len());
@@ -387,7 +390,25 @@ pub(super) async fn reassign_households(
             }
             Ok((households, i.enumerator_names()?.remove(&to).unwrap_or(to)))
         })
-        .await?
+        .await
+    };
+    // A serial that is not theirs to move: said on the page, with what was typed kept in the
+    // box to be mended (not a page that leads only home).
+    let (households, to) = match found {
+        Ok(found) => found,
+        Err(IntakeError::Declined(message)) => {
+            let kept = form.households.chars().take(20_000).collect();
+            return Ok(said.redirect(
+                &v,
+                "/reassign",
+                Said {
+                    message,
+                    kept,
+                    slip: None,
+                },
+            ));
+        }
+        Err(e) => return Err(e),
     };
     if asking {
         // The same checks as the move itself (district, enumerator, reason), before asking.
