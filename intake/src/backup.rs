@@ -265,6 +265,12 @@ fn unpack(from: &Path, data_dir: &Path) -> Result<BackupSummary, BackupError> {
         crate::store::sqlite::own_schema(campaign).map_err(|e| damaged(e.to_string()))
     };
     let (own_centre, own_campaign) = (own(false)?, own(true)?);
+    // Before migrating, what any release made is in place (a backup of an earlier release);
+    // after, exactly what this one makes.
+    let ever = |campaign: bool| {
+        crate::store::sqlite::own_names_ever(campaign).map_err(|e| damaged(e.to_string()))
+    };
+    let (ever_centre, ever_campaign) = (ever(false)?, ever(true)?);
     let foreign = |name: &str, exact: bool| -> Result<(), BackupError> {
         let found = rusqlite::Connection::open_with_flags(
             data_dir.join(name),
@@ -279,9 +285,17 @@ fn unpack(from: &Path, data_dir: &Path) -> Result<BackupSummary, BackupError> {
         } else {
             &own_campaign
         };
+        let ever = if name == "centre.db" {
+            &ever_centre
+        } else {
+            &ever_campaign
+        };
         let stray = found.iter().find(|o| {
-            !own.iter()
-                .any(|m| m.0 == o.0 && m.1 == o.1 && (!exact || m == *o))
+            if exact {
+                !own.iter().any(|m| m == *o)
+            } else {
+                !ever.contains(&(o.0.clone(), o.1.clone()))
+            }
         });
         match stray {
             Some((kind, object, ..)) => Err(not_a_backup(format!(

@@ -339,6 +339,52 @@ async fn backups_never_overwrite_or_leak_and_a_restore_trusts_nothing_in_the_fil
         assert!(!outside.exists(), "{name}: nothing made outside");
     }
 
+    // A backup of the release before (its campaign still carries the event indexes migration
+    // V20 replaced) restores, and comes out migrated.
+    altered_backup(
+        Path::new(&at("good.tar")),
+        Path::new(&at("earlier-release.tar")),
+        |dir: &Path| {
+            let db = rusqlite::Connection::open(dir.join("campaigns/qt-sipas-2024.db")).unwrap();
+            db.execute_batch(
+                "DROP INDEX events_sealed;
+                 CREATE INDEX events_status ON events(status);
+                 CREATE INDEX events_accepted_kind ON events(kind, household_id) WHERE status = 'accepted';
+                 DELETE FROM refinery_schema_history WHERE version = 20;",
+            )
+            .unwrap();
+        },
+    );
+    let earlier = keep.path().join("restored-earlier-release");
+    let (ok, out) = run(
+        BIN,
+        &[
+            "restore",
+            "--from",
+            &at("earlier-release.tar"),
+            "--data-dir",
+            earlier.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    let indexes: Vec<String> = rusqlite::Connection::open(
+        earlier.join("campaigns/qt-sipas-2024.db"),
+    )
+    .unwrap()
+    .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name",
+    )
+    .unwrap()
+    .query_map([], |r| r.get(0))
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap();
+    assert!(
+        indexes.contains(&"events_sealed".to_string())
+            && !indexes.contains(&"events_status".to_string()),
+        "{indexes:?}"
+    );
+
     // The restored centre serves; a folder with no centre is not served as a new one, and one
     // data directory is served by one process only.
     let restored = keep.path().join("restored");

@@ -71,6 +71,37 @@ pub(crate) fn own_schema(campaign: bool) -> Result<Vec<SchemaObject>, StoreError
     schema_of(&conn)
 }
 
+/// Every (type, name) any version of the intake's own migrations has made, a campaign's or
+/// the centre's: a backup written by an earlier release may hold an object a later migration
+/// drops (an index replaced by a narrower one), which the restore's migration then drops.
+pub(crate) fn own_names_ever(
+    campaign: bool,
+) -> Result<std::collections::BTreeSet<(String, String)>, StoreError> {
+    let runner = || {
+        if campaign {
+            campaign_migrations::migrations::runner()
+        } else {
+            centre_migrations::migrations::runner()
+        }
+    };
+    let mut versions: Vec<i32> = runner()
+        .get_migrations()
+        .iter()
+        .map(|m| m.version())
+        .collect();
+    versions.sort_unstable();
+    let mut conn = Connection::open_in_memory()?;
+    let mut names = std::collections::BTreeSet::new();
+    for version in versions {
+        runner()
+            .set_target(refinery::Target::Version(version))
+            .run(&mut conn)
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        names.extend(schema_of(&conn)?.into_iter().map(|o| (o.0, o.1)));
+    }
+    Ok(names)
+}
+
 /// A write: runs inside the group's transaction and returns how to report its result once
 /// the group's commit is known (`None` = committed).
 type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(Option<String>) + Send> + Send>;
