@@ -50,7 +50,7 @@ fn a_village_reassigned_while_the_device_was_offline_is_rejected_per_event_and_m
             chrono::Utc::now(),
         )
         .unwrap();
-    assert_eq!(moved, 30, "27 sampled + 3 reserve households");
+    assert_eq!(moved.moved, 30, "27 sampled + 3 reserve households");
 
     // A's sync goes through: the moved village's events are rejected one by one with the
     // reason, the other village's event is accepted, and nothing is left blocking the queue.
