@@ -246,8 +246,7 @@ pub fn send_week(intake: &Intake, districts: &[&str], seed: u64) -> Result<Week,
         }
         // Most finished forms go to the post office in one parcel on a parcel day; most of
         // their paper reaches the ministry (a few sheets go astray).
-        let (sent, kept): (Vec<_>, Vec<_>) = ready.into_iter().partition(|_| rng.gen_bool(0.8));
-        drop(kept);
+        let sent: Vec<_> = ready.into_iter().filter(|_| rng.gen_bool(0.8)).collect();
         if !sent.is_empty() {
             let (day, time) = at(&timeline.submit, &mut rng);
             let parcel = format!("P-{enumerator}-{}-demo-01", day.format("%Y%m%d"));

@@ -1,7 +1,7 @@
 // The screens. Each builds its DOM from the commands' answers; none keeps state of its own
 // beyond what is on screen (the device core is the source of truth).
 
-import { api, type Household, type Overview, type Progress, type SyncDone, type Tablet } from './api';
+import { api, type Household, type Mismatch, type Overview, type Progress, type SyncDone, type Tablet } from './api';
 import { append, h } from './dom';
 import { formatDate, formatDateTime, formatTime, lang, t, tDynamic } from './i18n';
 import * as keying from './keying';
@@ -872,6 +872,14 @@ async function verify(id: string, ctx: Context): Promise<HTMLElement> {
   const byId = new Map(sheet.questions.map((q) => [q.id, q]));
   const section = h('section', {});
   const inputs = new Map<string, HTMLInputElement>();
+  // The paper value typed for a difference, or what is wrong with it.
+  const paperValue = (m: Mismatch, text: string): { value: keying.Answer | null } | { problem: string } => {
+    const parsed = keying.parseAnswer(byId.get(m.question)!, text);
+    if (!parsed.ok) return { problem: t(parsed.error, parsed.params) };
+    // Both passes keyed something here: an empty box is a choice not made yet.
+    if (parsed.value === null && m.first != null && m.second != null) return { problem: t('paper_value_needed') };
+    return { value: parsed.value };
+  };
   const rows = mismatches.map((m) => {
     const q = byId.get(m.question)!;
     const input = h('input', { id: `paper-${m.question}`, class: 'paper', type: 'text', autocomplete: 'off', 'aria-label': [q.number, t('paper_value')].filter(Boolean).join(' ') });
@@ -879,9 +887,7 @@ async function verify(id: string, ctx: Context): Promise<HTMLElement> {
     const error = h('div', { class: 'error' });
     // A problem said here goes as soon as the box holds a value the question takes.
     const recheck = () => {
-      if (error.textContent === '') return;
-      const parsed = keying.parseAnswer(q, input.value);
-      if (parsed.ok && (parsed.value !== null || m.first == null || m.second == null)) error.textContent = '';
+      if (error.textContent !== '' && !('problem' in paperValue(m, input.value))) error.textContent = '';
     };
     input.addEventListener('input', recheck);
     const take = (label: string, v: keying.Answer | null, cls: string) =>
@@ -910,13 +916,10 @@ async function verify(id: string, ctx: Context): Promise<HTMLElement> {
           inputs.get(qid)?.focus();
         };
         for (const m of mismatches) {
-          const input = inputs.get(m.question)!;
-          const parsed = keying.parseAnswer(byId.get(m.question)!, input.value);
-          if (!parsed.ok) return refuse(m.question, t(parsed.error, parsed.params));
-          // Both passes keyed something here: an empty box is a choice not made yet.
-          if (parsed.value === null && m.first != null && m.second != null) return refuse(m.question, t('paper_value_needed'));
+          const read = paperValue(m, inputs.get(m.question)!.value);
+          if ('problem' in read) return refuse(m.question, read.problem);
           section.querySelector<HTMLElement>(`[data-question="${m.question}"] .error`)!.textContent = '';
-          resolutions[m.question] = parsed.value;
+          resolutions[m.question] = read.value;
         }
         try {
           await api.finishVerification(id, resolutions);

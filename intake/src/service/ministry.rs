@@ -788,9 +788,9 @@ impl Intake {
         // Recorded all the same (the paper did arrive), and named: a serial of no household
         // of the sample is most often a slip of the keyboard or the scanner.
         let mut not_in_sample = Vec::new();
+        let mut looked_up = std::collections::HashSet::new();
         for serial in &serials {
-            if self.store.household_by_serial(serial)?.is_none() && !not_in_sample.contains(serial)
-            {
+            if looked_up.insert(serial) && self.store.household_by_serial(serial)?.is_none() {
                 not_in_sample.push(serial.clone());
             }
         }

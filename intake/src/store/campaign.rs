@@ -1162,14 +1162,14 @@ impl Store for SqlStore {
                 [crate::reconcile::normalize_serial(&serial)],
                 |r| r.get(0),
             )?;
-            // Who keyed the sheet the centre holds: a household moved afterwards keeps its
-            // keyer (the same order as the sheet `sealed_forms` takes).
+            // Who keyed it: the latest keying's enumerator (a household moved afterwards keeps
+            // its keyer), by the device's time, as the review list and the double keying
+            // below reckon "latest".
             let keyed_by: Option<String> = c
                 .query_row(
                     "SELECT enumerator_id FROM events
-                     WHERE household_id = ?1 AND status = 'accepted' AND kind IN ('form_transcribed', 'transcription_verified', 'correction')
-                       AND kind <> 'correction'
-                     ORDER BY received_at DESC, seq DESC, idx DESC LIMIT 1",
+                     WHERE household_id = ?1 AND status = 'accepted' AND kind IN ('form_transcribed', 'transcription_verified')
+                     ORDER BY occurred_unix DESC LIMIT 1",
                     [household],
                     |r| r.get(0),
                 )

@@ -55,9 +55,8 @@ pub(super) async fn reconciliation_page(
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let r = blocking(move || i.reconciliation()).await?;
-    let said = said.take(&v).unwrap_or_default();
-    let message = (!said.message.is_empty()).then_some(said.message);
-    Ok(reconciliation_view(&v, &r, message, &said.kept).into_response())
+    let (message, kept) = said.take_with_kept(&v);
+    Ok(reconciliation_view(&v, &r, message, &kept).into_response())
 }
 
 #[derive(serde::Deserialize)]

@@ -264,9 +264,8 @@ pub(super) async fn reassign_page(
     Signed { v, .. }: Signed<Staff>,
 ) -> Result<Response, IntakeError> {
     let data = reassign_data(&intake, &v.account).await?;
-    let said = said.take(&v).unwrap_or_default();
-    let message = (!said.message.is_empty()).then_some(said.message);
-    Ok(reassign_view(&v, &data, message, &said.kept).into_response())
+    let (message, kept) = said.take_with_kept(&v);
+    Ok(reassign_view(&v, &data, message, &kept).into_response())
 }
 
 #[derive(serde::Deserialize)]

@@ -90,6 +90,16 @@ impl Messages {
         (at.elapsed() < HELD_FOR).then_some(said)
     }
 
+    /// The message (if any) and what the form's box should hold again, for a page whose form
+    /// keeps what could not be taken.
+    pub(super) fn take_with_kept(&self, v: &Visitor) -> (Option<String>, String) {
+        let said = self.take(v).unwrap_or_default();
+        (
+            (!said.message.is_empty()).then_some(said.message),
+            said.kept,
+        )
+    }
+
     /// The message alone, for pages whose form keeps nothing.
     pub(super) fn take_message(&self, v: &Visitor) -> Option<String> {
         self.take(v).map(|s| s.message)
