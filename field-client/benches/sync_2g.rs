@@ -18,6 +18,7 @@ use field_client::{Client, RetryPolicy};
 use std::{
     collections::BTreeMap,
     process::Command,
+    sync::atomic::Ordering,
     time::{Duration, Instant},
 };
 use sync_protocol::event::Recipient;
@@ -112,6 +113,12 @@ fn shape_port(port: u16) -> Result<(), String> {
     Ok(())
 }
 
+/// Takes the shaping away, for the next run's proxy.
+fn unshape() {
+    sh(&["tc", "qdisc", "del", "dev", "lo", "root"]).unwrap();
+    sh(&["nft", "delete", "table", "inet", "link2g"]).unwrap();
+}
+
 fn dropped_packets() -> String {
     let out = Command::new("nft")
         .args(["list", "table", "inet", "link2g"])
@@ -131,15 +138,19 @@ fn dropped_packets() -> String {
         .to_string()
 }
 
-/// Two villages' whole work: every sampled household handed out, collected, keyed twice, in a
-/// parcel. Returns the answers keyed, for the ODK comparison.
-fn field_work(client: &mut Client) -> Vec<(String, BTreeMap<String, serde_json::Value>)> {
+/// The first `forms` sampled households' whole work: each handed out, collected, keyed twice,
+/// and in its village's parcel. Returns the answers keyed, for the ODK comparison.
+fn field_work(
+    client: &mut Client,
+    forms: usize,
+) -> Vec<(String, BTreeMap<String, serde_json::Value>)> {
     let form = client.form().unwrap().clone();
     let households: Vec<_> = client
         .households()
         .unwrap()
         .into_iter()
         .filter(|h| h.reserve_rank.is_none())
+        .take(forms)
         .collect();
     let mut keyed = Vec::new();
     for (i, h) in households.iter().enumerate() {
@@ -200,46 +211,71 @@ fn where_the_bytes_go(dir: &std::path::Path) {
     );
 }
 
+/// Which line a run's sync goes through.
+#[derive(Clone, Copy, PartialEq)]
+enum Line {
+    /// Plain loopback: the baseline.
+    Loopback,
+    /// 40 kbit/s each way, 300 ms round trips, 10 % loss.
+    TwoG,
+    /// The same, and every connection cut every 10 s.
+    TwoGCutEvery10s,
+}
+
 struct Run {
     forms: usize,
     seconds: f64,
     bytes_up: u64,
     bytes_down: u64,
     connections: u64,
+    cuts: u64,
+    syncs: u32,
+    batches: usize,
+    largest_frame: usize,
     keyed: Vec<(String, BTreeMap<String, serde_json::Value>)>,
     form: forms::Form,
 }
 
-fn run(shaped: bool) -> Run {
-    let centre = support::start_centre();
-    let link = if shaped {
-        Link {
-            one_way_latency: Duration::from_millis(150),
-            bytes_per_sec: None,
-        }
+/// `forms` households' whole work on one device, synced once through `line`.
+fn run(line: Line, forms: usize) -> Run {
+    let (centre, enumerator) = if forms <= 54 {
+        (support::start_centre(), "enum-dh-p2")
     } else {
-        Link::default()
+        (
+            intake::local::with_backlog(forms),
+            intake::local::BACKLOG_ENUMERATOR,
+        )
+    };
+    let link = match line {
+        Line::Loopback => Link::default(),
+        Line::TwoG => Link {
+            one_way_latency: Duration::from_millis(150),
+            ..Link::default()
+        },
+        Line::TwoGCutEvery10s => Link {
+            one_way_latency: Duration::from_millis(150),
+            cut_every: Some(Duration::from_secs(10)),
+            ..Link::default()
+        },
     };
     let proxy = proxy::start_with_link(&centre.runtime, &centre.url, link);
     let dir = tempfile::tempdir().unwrap();
     let mut client = Client::open(dir.path()).unwrap();
     let code = centre
         .intake
-        .issue_enrollment_code("enum-dh-p2", chrono::Duration::hours(1), "bench")
+        .issue_enrollment_code(enumerator, chrono::Duration::hours(1), "bench")
         .unwrap();
     client.enroll(&proxy.url, &code, "bench").unwrap();
-    let keyed = field_work(&mut client);
+    let keyed = field_work(&mut client, forms);
     client.pack().unwrap();
-    if shaped {
-        shape_port(proxy.port).unwrap();
-    } else {
+    let frames = frame_sizes(dir.path());
+    if line == Line::Loopback {
         where_the_bytes_go(dir.path());
+    } else {
+        shape_port(proxy.port).unwrap();
     }
     let (up0, down0) = proxy.bytes();
-    let connections0 = proxy
-        .counters
-        .connections
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let connections0 = proxy.counters.connections.load(Ordering::Relaxed);
     let policy = RetryPolicy {
         attempts: 20,
         first_delay: Duration::from_millis(500),
@@ -248,16 +284,33 @@ fn run(shaped: bool) -> Run {
     };
     let started = Instant::now();
     // As the app does: sync again until everything is through.
-    let mut tries = 0;
+    let mut syncs = 1;
     while let Err(e) = client.sync(policy, &mut |_| {}) {
-        tries += 1;
-        assert!(tries < 10, "sync keeps failing: {e}");
+        syncs += 1;
+        assert!(syncs < 50, "sync keeps failing: {e}");
     }
     let seconds = started.elapsed().as_secs_f64();
+    if line != Line::Loopback {
+        println!("  dropped by the lossy link: {} packets", dropped_packets());
+        unshape();
+    }
     assert_eq!(client.pending().unwrap().events_total, 0);
+    // Exactly once: every event the device made is stored once, and the centre's statuses are
+    // the device's.
+    let made: i64 = rusqlite::Connection::open(dir.path().join("device.db"))
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    let stored = centre.intake.store.events().unwrap();
+    let distinct: std::collections::BTreeSet<_> = stored.iter().map(|e| &e.id).collect();
+    assert_eq!(
+        (stored.len() as i64, distinct.len() as i64),
+        (made, made),
+        "events stored at the centre, and distinct among them"
+    );
     let statuses = centre.intake.store.household_statuses().unwrap();
     assert!(
-        keyed.len() == 54
+        keyed.len() == forms
             && client
                 .households()
                 .unwrap()
@@ -270,14 +323,26 @@ fn run(shaped: bool) -> Run {
         seconds,
         bytes_up: up - up0,
         bytes_down: down - down0,
-        connections: proxy
-            .counters
-            .connections
-            .load(std::sync::atomic::Ordering::Relaxed)
-            - connections0,
+        connections: proxy.counters.connections.load(Ordering::Relaxed) - connections0,
+        cuts: proxy.counters.cuts.load(Ordering::Relaxed),
+        syncs,
+        batches: frames.len(),
+        largest_frame: frames.iter().copied().max().unwrap_or(0),
         form: client.form().unwrap().clone(),
         keyed,
     }
+}
+
+/// The size of every packed batch's frame, in bytes.
+fn frame_sizes(dir: &std::path::Path) -> Vec<usize> {
+    let db = rusqlite::Connection::open(dir.join("device.db")).unwrap();
+    let mut stmt = db.prepare("SELECT LENGTH(frame) FROM batches").unwrap();
+    let sizes = stmt
+        .query_map([], |r| r.get::<_, i64>(0))
+        .unwrap()
+        .map(|n| n.unwrap() as usize)
+        .collect();
+    sizes
 }
 
 /// The bytes ODK Collect would move to submit these answers: the XForms instance as
@@ -341,9 +406,8 @@ fn main() {
         eprintln!("sync_2g: cannot make a network namespace to shape: {e}");
         std::process::exit(1);
     }
-    let plain = run(false);
-    let shaped = run(true);
-    println!("dropped by the lossy link: {} packets", dropped_packets());
+    let plain = run(Line::Loopback, 54);
+    let shaped = run(Line::TwoG, 54);
     let odk: usize = plain
         .keyed
         .iter()
@@ -370,4 +434,28 @@ fn main() {
         "ours / ODK: {:.1}% (target <= 15%)",
         100.0 * ours / odk_per_form
     );
+    // A link that drops every 10 s: each run beside the same work on the same link uncut.
+    for (forms, uncut) in [(54, Some(shaped)), (500, None)] {
+        let uncut = uncut.unwrap_or_else(|| run(Line::TwoG, forms));
+        let cut = run(Line::TwoGCutEvery10s, forms);
+        println!(
+            "{forms} forms ({} batches, largest frame {} B; what 10 s of 40 kbit/s carries: 50,000 B), 2G cut every 10 s: {:.1} s in {} syncs, {} connections cut; uncut (baseline): {:.1} s; ratio {:.2}",
+            cut.batches,
+            cut.largest_frame,
+            cut.seconds,
+            cut.syncs,
+            cut.cuts,
+            uncut.seconds,
+            cut.seconds / uncut.seconds
+        );
+        println!(
+            "  bytes up {} (uncut {}), resent {} B ({:.1} %); bytes down {} (uncut {})",
+            cut.bytes_up,
+            uncut.bytes_up,
+            cut.bytes_up as i64 - uncut.bytes_up as i64,
+            100.0 * (cut.bytes_up as f64 - uncut.bytes_up as f64) / uncut.bytes_up as f64,
+            cut.bytes_down,
+            uncut.bytes_down
+        );
+    }
 }

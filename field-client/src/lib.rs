@@ -33,7 +33,7 @@ pub use campaigns::Campaigns;
 pub use error::ClientError;
 pub use keying::Mismatch;
 pub use parcels::Parcel;
-pub use sync::{Progress, RetryPolicy, SyncReport};
+pub use sync::{Progress, RetryPolicy, SyncReport, MAX_BATCH_FRAME_BYTES};
 pub use timeline::{Phase, Today, VillageToday};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};

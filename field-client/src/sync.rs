@@ -37,6 +37,11 @@ enum Sent {
 /// Events per batch: well inside the protocol's limit, small enough for 2G.
 pub const EVENTS_PER_BATCH: usize = 100;
 
+/// The largest batch frame the device packs: what about 4 s of a 40 kbit/s link carries. A
+/// batch goes whole or not at all, so on a 2G link that drops every 10 s a larger one might
+/// never get through; this leaves room for loss, round trips and the receipt.
+pub const MAX_BATCH_FRAME_BYTES: usize = 20 * 1024;
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Progress {
     pub events_sent: u64,
@@ -102,8 +107,8 @@ impl Client {
                 .iter()
                 .map(|(_, b)| from_canonical_bytes(b.as_bytes(), "stored event"))
                 .collect::<Result<_, _>>()?;
-            // Stay within the frame limit: halve until the batch fits.
-            let signed = loop {
+            // Stay within the frame limits: halve until the batch fits.
+            let (signed, frame) = loop {
                 let batch = Batch {
                     protocol: PROTOCOL_VERSION,
                     campaign: e.campaign.clone(),
@@ -115,15 +120,18 @@ impl Client {
                     events: events.clone(),
                 };
                 match SignedBatch::sign(&batch, &self.key) {
-                    Ok(s) => break s,
-                    Err(sync_protocol::ProtocolError::TooLarge { .. }) if events.len() > 1 => {
-                        events.truncate(events.len() / 2)
+                    Ok(signed) => {
+                        let frame = signed.to_frame();
+                        if frame.len() <= MAX_BATCH_FRAME_BYTES || events.len() == 1 {
+                            break (signed, frame);
+                        }
                     }
+                    Err(sync_protocol::ProtocolError::TooLarge { .. }) if events.len() > 1 => {}
                     Err(other) => return Err(other.into()),
                 }
+                events.truncate(events.len() / 2);
             };
             let last_n = rows[events.len() - 1].0;
-            let frame = signed.to_frame();
             debug_assert!(frame.len() <= limits::MAX_FRAME_BYTES);
             let tx = self.conn.transaction()?;
             tx.execute(

@@ -112,6 +112,7 @@ fn a_slow_link_that_also_goes_silent_still_delivers_exactly_once() {
     let link = proxy::Link {
         one_way_latency: Duration::from_millis(150),
         bytes_per_sec: Some(5_000),
+        ..Default::default()
     };
     let proxy = proxy::start_with_link(&centre.runtime, &centre.url, link);
     let dir = tempfile::tempdir().unwrap();
@@ -309,4 +310,189 @@ fn a_request_clock_far_off_either_way_is_corrected_by_the_intakes_answer() {
         centre.intake.store.household_statuses().unwrap()[&h].as_str(),
         "distributed"
     );
+}
+
+/// Every sampled household keyed in two sittings — every first keying, then every verification —
+/// so the backlog ends in a run of events that each carry a sealed sheet: the largest batches a
+/// device packs. With `comments`, every respondent wrote a long one under «Ý kiến khác» (q11).
+/// Returns how many forms.
+fn key_in_two_sittings(client: &mut Client, comments: bool) -> usize {
+    let form = client.form().unwrap().clone();
+    let households: Vec<String> = client
+        .households()
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.reserve_rank.is_none())
+        .map(|h| h.id)
+        .collect();
+    for (pass, h) in [1, 2]
+        .into_iter()
+        .flat_map(|pass| households.iter().map(move |h| (pass, h)))
+    {
+        let i = households.iter().position(|x| x == h).unwrap();
+        if pass == 1 {
+            client
+                .distribute(h, Recipient::Representative, None)
+                .unwrap();
+            client.collect(h).unwrap();
+        }
+        let mut answers = support::answers_for(&form, i as i64);
+        if comments {
+            answers.insert("q11".into(), long_comment(i as u64).into());
+        }
+        for (q, v) in answers {
+            client.set_answer(h, pass, &q, Some(v)).unwrap();
+        }
+        if pass == 1 {
+            client.finish_first_keying(h).unwrap();
+        } else {
+            client
+                .finish_verification(h, &std::collections::BTreeMap::new())
+                .unwrap();
+        }
+    }
+    households.len()
+}
+
+/// What a respondent with much to say writes under «Ý kiến khác»: about 900 characters of
+/// words in an order of their own (text that repeats would compress inside the seal).
+fn long_comment(respondent: u64) -> String {
+    const WORDS: &[&str] = &[
+        "thủ",
+        "tục",
+        "cấp",
+        "sổ",
+        "đỏ",
+        "còn",
+        "chậm",
+        "cán",
+        "bộ",
+        "một",
+        "cửa",
+        "cần",
+        "hướng",
+        "dẫn",
+        "rõ",
+        "hơn",
+        "phí",
+        "lệ",
+        "đất",
+        "đai",
+        "hộ",
+        "khẩu",
+        "xã",
+        "phường",
+        "giấy",
+        "tờ",
+        "nộp",
+        "lại",
+        "nhiều",
+        "lần",
+        "trả",
+        "kết",
+        "quả",
+        "đúng",
+        "hẹn",
+    ];
+    let mut state = respondent
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut text = String::new();
+    while text.chars().count() < 900 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        text.push_str(WORDS[(state >> 33) as usize % WORDS.len()]);
+        text.push(' ');
+    }
+    text
+}
+
+fn frame_sizes(dir: &std::path::Path) -> Vec<usize> {
+    let db = rusqlite::Connection::open(dir.join("device.db")).unwrap();
+    let mut stmt = db.prepare("SELECT LENGTH(frame) FROM batches").unwrap();
+    let sizes = stmt
+        .query_map([], |r| r.get::<_, i64>(0))
+        .unwrap()
+        .map(|n| n.unwrap() as usize)
+        .collect();
+    sizes
+}
+
+#[test]
+fn no_batch_is_larger_than_a_2g_link_carries_between_drops() {
+    let centre = support::start_centre();
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = support::enrolled(&centre, "enum-dh-p4", dir.path());
+    // A run of sealed sheets with long comments: the batches that would take longest.
+    assert_eq!(key_in_two_sittings(&mut client, true), 54);
+    client.pack().unwrap();
+    let frames = frame_sizes(dir.path());
+    assert!(
+        frames
+            .iter()
+            .all(|&n| n <= field_client::MAX_BATCH_FRAME_BYTES),
+        "frames of {frames:?} bytes"
+    );
+    // 40 kbit/s carries 50,000 bytes in 10 s: each batch in well under half of that.
+    assert!(field_client::MAX_BATCH_FRAME_BYTES * 2 < 50_000);
+}
+
+#[test]
+fn a_2g_link_cut_every_ten_seconds_still_delivers_everything_exactly_once() {
+    let centre = support::start_centre();
+    let link = proxy::Link {
+        one_way_latency: Duration::from_millis(150),
+        bytes_per_sec: Some(5_000),
+        cut_every: Some(Duration::from_secs(10)),
+    };
+    let proxy = proxy::start_with_link(&centre.runtime, &centre.url, link);
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = Client::open(dir.path()).unwrap();
+    let code = centre
+        .intake
+        .issue_enrollment_code("enum-dh-dl", chrono::Duration::hours(1), "test")
+        .unwrap();
+    client.enroll(&proxy.url, &code, "moving tablet").unwrap();
+    assert_eq!(key_in_two_sittings(&mut client, true), 54);
+    let policy = RetryPolicy {
+        attempts: 20,
+        first_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(12),
+    };
+    // As the app does: sync again until everything is through.
+    let mut syncs = 1;
+    while let Err(e) = client.sync(policy, &mut |_| {}) {
+        syncs += 1;
+        assert!(syncs < 10, "sync keeps failing: {e}");
+    }
+    assert!(
+        proxy
+            .counters
+            .cuts
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
+        "the link was cut at least once"
+    );
+    let mut centre_events: Vec<String> = centre
+        .intake
+        .store
+        .events()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    centre_events.sort();
+    let db = rusqlite::Connection::open(dir.path().join("device.db")).unwrap();
+    let mut device_events: Vec<String> = db
+        .prepare("SELECT id FROM events")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    device_events.sort();
+    assert_eq!(centre_events, device_events);
+    assert_eq!(client.pending().unwrap().events_total, 0);
 }

@@ -42,6 +42,49 @@ pub fn demo_on_loopback() -> LocalIntake {
     }
 }
 
+/// The enumerator of [`with_backlog`].
+pub const BACKLOG_ENUMERATOR: &str = "enum-backlog";
+
+/// A centre whose one enumerator, [`BACKLOG_ENUMERATOR`], holds at least `households` sampled
+/// households — whole villages of a campaign shaped like two Quảng Trị provinces — for a device
+/// with a national-size backlog; serving like [`demo_on_loopback`].
+pub fn with_backlog(households: usize) -> LocalIntake {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let centre = Arc::new(crate::open(dir.path()).expect("a fresh centre opens"));
+    let mut campaign = demo::shaped_like_quang_tri(2, &demo::fixed_ministry_key().public());
+    let mut taken = Vec::new();
+    for (.., village) in campaign.villages() {
+        if taken.len() * demo::HOUSEHOLDS_PER_VILLAGE >= households {
+            break;
+        }
+        taken.push(village.id.clone());
+    }
+    for e in &mut campaign.enumerators {
+        e.villages.retain(|v| !taken.contains(v));
+    }
+    campaign.enumerators.retain(|e| !e.villages.is_empty());
+    campaign.enumerators.push(crate::campaign::Enumerator {
+        id: BACKLOG_ENUMERATOR.into(),
+        name: "Nguyễn Văn Tồn (Bưu điện)".into(),
+        villages: taken,
+    });
+    centre
+        .import(&campaign, "{}", &[demo::sipas_form()], chrono::Utc::now())
+        .expect("the backlog campaign imports");
+    let intake = centre
+        .campaign(&campaign.id)
+        .expect("the registry reads")
+        .expect("the campaign is there");
+    let (url, runtime) = serve_at(centre.clone(), "127.0.0.1:0");
+    LocalIntake {
+        url,
+        centre,
+        intake,
+        dir,
+        runtime,
+    }
+}
+
 /// Serves `centre` on `address` (`127.0.0.1:0` for any free port) until the runtime is
 /// dropped; its URL.
 pub fn serve_at(centre: Arc<Centre>, address: &str) -> (String, tokio::runtime::Runtime) {

@@ -43,6 +43,9 @@ pub struct Link {
     pub one_way_latency: Duration,
     /// Bytes per second, each way; `None` for the speed of loopback.
     pub bytes_per_sec: Option<u64>,
+    /// Every this often, counted from the proxy's start, every open connection is cut at once,
+    /// as a moving 2G phone loses its cell: what is in flight either way is lost.
+    pub cut_every: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -50,6 +53,8 @@ pub struct Counters {
     pub connections: AtomicU64,
     pub bytes_up: AtomicU64,
     pub bytes_down: AtomicU64,
+    /// Connections cut by [`Link::cut_every`].
+    pub cuts: AtomicU64,
 }
 
 pub struct Proxy {
@@ -130,6 +135,15 @@ async fn pump(
     tokio::join!(reader, writer);
 }
 
+/// The next moment a multiple of `every` after `epoch`; never, without `every`.
+async fn next_cut(epoch: Instant, every: Option<Duration>) {
+    let Some(every) = every else {
+        return std::future::pending().await;
+    };
+    let ticks = epoch.elapsed().as_nanos() / every.as_nanos() + 1;
+    tokio::time::sleep_until(epoch + every * ticks as u32).await;
+}
+
 pub fn start(runtime: &tokio::runtime::Runtime, upstream: &str) -> Proxy {
     start_with_link(runtime, upstream, Link::default())
 }
@@ -143,6 +157,7 @@ pub fn start_with_link(runtime: &tokio::runtime::Runtime, upstream: &str, link: 
     let faulted: Arc<Mutex<Vec<Fault>>> = Default::default();
     let counters: Arc<Counters> = Default::default();
     let down: Arc<std::sync::atomic::AtomicBool> = Default::default();
+    let epoch = Instant::now();
     let (queue, log, count, no_signal) = (
         faults.clone(),
         faulted.clone(),
@@ -182,7 +197,10 @@ pub fn start_with_link(runtime: &tokio::runtime::Runtime, upstream: &str, link: 
                 // Whichever direction ends first ends the connection: dropping the halves closes it.
                 tokio::select! {
                     _ = pump(client_read, server_write, link, request_limit, count.clone(), true) => {},
-                    _ = pump(server_read, client_write, link, response_limit, count, false) => {},
+                    _ = pump(server_read, client_write, link, response_limit, count.clone(), false) => {},
+                    _ = next_cut(epoch, link.cut_every) => {
+                        count.cuts.fetch_add(1, Ordering::Relaxed);
+                    },
                 }
             });
         }
