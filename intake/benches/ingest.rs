@@ -234,7 +234,8 @@ fn main() {
     }
 
     // 4. PostgreSQL, one process, alternated with PostgreSQL's own COPY of the same rows three
-    //    times; then two processes once — when a server is given (scripts/bench starts one).
+    //    times; then two processes once, then memory at 1 and 32 senders — when a server is
+    //    given (scripts/bench starts one).
     let Some(server) = std::env::var("FIELDPOST_TEST_POSTGRES")
         .ok()
         .filter(|v| !v.is_empty())
@@ -276,6 +277,21 @@ fn main() {
         &ministry,
     );
     report("PostgreSQL, 2 intake processes", &two);
+    for senders in [1, 32] {
+        let run = ingest(
+            &rt,
+            Place::Postgres(new_database(&server)),
+            1,
+            senders,
+            &campaign,
+            &ministry,
+        );
+        println!(
+            "PostgreSQL at {senders:>2} senders: {:.0} forms/s, intake peak RSS {:.1} MB (target < 50 MB at 32)",
+            run.rate,
+            run.intake_rss[0] as f64 / 1024.0
+        );
+    }
     let rates = |runs: &[Run]| spread(runs.iter().map(|r| r.rate).collect()).0;
     println!(
         "  PostgreSQL / SQLite ingest {:.2} (1 process, medians), {:.2} (2 processes)",

@@ -13,6 +13,7 @@ pub mod error;
 pub mod sync;
 pub mod ui_state;
 pub mod view;
+pub mod webview;
 
 use error::CommandError;
 use field_client::{Campaigns, Client, HistoryEntry, Household, Mismatch, Parcel, RejectedEvent};
@@ -354,6 +355,7 @@ pub fn run() {
             sync::start_auto(app.handle().clone(), dir, state.sync.clone());
             app.manage(state);
             if let Some(window) = app.get_webview_window("main") {
+                webview::paint_without_compositing(&window);
                 camera::allow_camera(&window);
             }
             Ok(())

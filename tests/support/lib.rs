@@ -338,11 +338,14 @@ impl App {
         // The app answers a tap at once (the button turns to «Đang đăng ký…»). A WebDriver
         // click that reached no button (seen twice in CI under load, on the first screen the
         // app drew) is pressed again from the code box with Enter, as a person would, and said.
-        let started = "return document.getElementById('enroll')?.disabled === true || document.querySelector('.flash') !== null || !document.getElementById('code')";
+        // Started: busy, said something, or already done (a fast enrollment is over before the
+        // first look; the screen then says «Đã đăng ký» above a form for adding a campaign).
+        let started = "return document.getElementById('enroll')?.disabled === true || document.querySelector('.flash') !== null || !document.getElementById('code') || (document.querySelector('h1')?.textContent ?? '').includes('Đã đăng ký')";
         let tapped = Instant::now();
         while s.script(started) != serde_json::json!(true) {
             if tapped.elapsed() > Duration::from_secs(5) {
-                eprintln!("enroll: the click on «Đăng ký» started nothing in 5 s; pressing Enter in the code box");
+                let state = s.script("const b = document.getElementById('enroll'); return [location.hash, document.querySelector('h1')?.textContent, b?.disabled, document.activeElement?.id]");
+                eprintln!("enroll: the click on «Đăng ký» started nothing in 5 s ([hash, h1, button disabled, focus] = {state}); pressing Enter in the code box");
                 s.send_keys("#code", "\u{E007}");
                 break;
             }

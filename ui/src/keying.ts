@@ -191,6 +191,9 @@ export function coreErrorMessage(e: CoreError): { key: Key; params: Record<strin
 export interface Stroke {
   key: string;
   shift: boolean;
+  /** When the key was pressed (the event's timeStamp, on performance.now()'s clock): a key's
+   * time to saved counts the time it waited behind earlier keys. */
+  at?: number;
   /** Not a key: what a question's box holds, to be saved as it is (the keyer left the box
    * by the mouse, or finishes or leaves the form, without pressing Enter). */
   commit?: { question: number; raw: string };
