@@ -351,11 +351,14 @@ pub fn run() {
     with_commands(tauri::Builder::default())
         .setup(|app| {
             let dir = data_dir(app);
+            let enrolled = field_client::Campaigns::dirs(&dir).is_ok_and(|d| !d.is_empty());
             let state = AppState::open(dir.clone()).map_err(|e| e.to_string())?;
             sync::start_auto(app.handle().clone(), dir, state.sync.clone());
             app.manage(state);
             if let Some(window) = app.get_webview_window("main") {
-                webview::paint_without_compositing(&window);
+                if enrolled {
+                    webview::paint_without_compositing(&window);
+                }
                 camera::allow_camera(&window);
             }
             Ok(())

@@ -294,24 +294,31 @@ fn main() {
         .into_iter()
         .enumerate()
     {
-        let code = centre
-            .intake
-            .issue_enrollment_code("enum-qt-p2", chrono::Duration::hours(1), "bench")
-            .unwrap();
-        let app_under_test = App::start();
-        app_under_test.enroll(&centre.url, &code);
+        // A tablet enrolled before the app starts, as on every working day after the first
+        // (the app paints without the compositor then: src-tauri/src/webview.rs).
+        let tablet_dir = tempfile::tempdir().unwrap();
+        let households = {
+            let mut client = field_client::Client::open(tablet_dir.path()).unwrap();
+            let code = centre
+                .intake
+                .issue_enrollment_code("enum-qt-p2", chrono::Duration::hours(1), "bench")
+                .unwrap();
+            client.enroll(&centre.url, &code, "bench").unwrap();
+            client.households().unwrap()
+        };
+        let tablet_path = tablet_dir.path().to_str().unwrap().to_string();
+        let app_under_test = App::start_with(&[("FIELDPOST_DATA_DIR", &tablet_path)]);
         let Some(tablet) = Tablet::new(&format!("keying-{name}"), limit) else {
             println!(
                 "keying: no cgroup v1 cpu controller here (run as root): limited runs skipped"
             );
             break;
         };
-        let pids = app_processes(app_under_test.data_dir.path());
+        let pids = app_processes(tablet_dir.path());
         for pid in &pids {
             tablet.take(*pid);
         }
         // Each run keys households of its own (the first run's tablet may have synced).
-        let households = app_under_test.device().households().unwrap();
         for (way, pause_ms) in [("one burst", 0), ("150 ms a key", 150)] {
             let household = households[2 * run + usize::from(pause_ms > 0) + 1]
                 .id
@@ -337,7 +344,10 @@ fn main() {
             s.key_actions(&chords);
             let finished = app_under_test.wait_focus("finish-keying", Duration::from_secs(120));
             let (cpu, took) = (tablet.cpu_seconds() - cpu0, started.elapsed());
-            let stored = app_under_test.device().answers(&household, 1).unwrap();
+            let stored = field_client::Client::open(tablet_dir.path())
+                .unwrap()
+                .answers(&household, 1)
+                .unwrap();
             let wrong = form
                 .questions
                 .iter()
