@@ -268,7 +268,7 @@ fn run(line: Line, forms: usize) -> Run {
     client.enroll(&proxy.url, &code, "bench").unwrap();
     let keyed = field_work(&mut client, forms);
     client.pack().unwrap();
-    let frames = frame_sizes(dir.path());
+    let frames = support::frame_sizes(dir.path());
     if line == Line::Loopback {
         where_the_bytes_go(dir.path());
     } else {
@@ -331,18 +331,6 @@ fn run(line: Line, forms: usize) -> Run {
         form: client.form().unwrap().clone(),
         keyed,
     }
-}
-
-/// The size of every packed batch's frame, in bytes.
-fn frame_sizes(dir: &std::path::Path) -> Vec<usize> {
-    let db = rusqlite::Connection::open(dir.join("device.db")).unwrap();
-    let mut stmt = db.prepare("SELECT LENGTH(frame) FROM batches").unwrap();
-    let sizes = stmt
-        .query_map([], |r| r.get::<_, i64>(0))
-        .unwrap()
-        .map(|n| n.unwrap() as usize)
-        .collect();
-    sizes
 }
 
 /// The bytes ODK Collect would move to submit these answers: the XForms instance as

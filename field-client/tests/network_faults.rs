@@ -171,26 +171,7 @@ fn a_slow_link_that_also_goes_silent_still_delivers_exactly_once() {
         "the silent try waited for its timeout: {elapsed:?}"
     );
 
-    let mut centre_events: Vec<String> = centre
-        .intake
-        .store
-        .events()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
-    centre_events.sort();
-    let db = rusqlite::Connection::open(dir.path().join("device.db")).unwrap();
-    let mut device_events: Vec<String> = db
-        .prepare("SELECT id FROM events")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    device_events.sort();
-    assert_eq!(centre_events, device_events);
-    assert_eq!(device_events.len(), 18);
+    assert_eq!(stored_exactly_once(&centre, dir.path()), 18);
     assert_eq!(client.pending().unwrap().events_total, 0);
 }
 
@@ -408,17 +389,6 @@ fn long_comment(respondent: u64) -> String {
     text
 }
 
-fn frame_sizes(dir: &std::path::Path) -> Vec<usize> {
-    let db = rusqlite::Connection::open(dir.join("device.db")).unwrap();
-    let mut stmt = db.prepare("SELECT LENGTH(frame) FROM batches").unwrap();
-    let sizes = stmt
-        .query_map([], |r| r.get::<_, i64>(0))
-        .unwrap()
-        .map(|n| n.unwrap() as usize)
-        .collect();
-    sizes
-}
-
 #[test]
 fn no_batch_is_larger_than_a_2g_link_carries_between_drops() {
     let centre = support::start_centre();
@@ -427,7 +397,7 @@ fn no_batch_is_larger_than_a_2g_link_carries_between_drops() {
     // A run of sealed sheets with long comments: the batches that would take longest.
     assert_eq!(key_in_two_sittings(&mut client, true), 54);
     client.pack().unwrap();
-    let frames = frame_sizes(dir.path());
+    let frames = support::frame_sizes(dir.path());
     assert!(
         frames
             .iter()
@@ -475,6 +445,12 @@ fn a_2g_link_cut_every_ten_seconds_still_delivers_everything_exactly_once() {
             > 0,
         "the link was cut at least once"
     );
+    stored_exactly_once(&centre, dir.path());
+    assert_eq!(client.pending().unwrap().events_total, 0);
+}
+
+/// Every event the device in `dir` made is stored at the centre, once; how many.
+fn stored_exactly_once(centre: &support::Centre, dir: &std::path::Path) -> usize {
     let mut centre_events: Vec<String> = centre
         .intake
         .store
@@ -484,7 +460,7 @@ fn a_2g_link_cut_every_ten_seconds_still_delivers_everything_exactly_once() {
         .map(|e| e.id)
         .collect();
     centre_events.sort();
-    let db = rusqlite::Connection::open(dir.path().join("device.db")).unwrap();
+    let db = rusqlite::Connection::open(dir.join("device.db")).unwrap();
     let mut device_events: Vec<String> = db
         .prepare("SELECT id FROM events")
         .unwrap()
@@ -494,5 +470,5 @@ fn a_2g_link_cut_every_ten_seconds_still_delivers_everything_exactly_once() {
         .unwrap();
     device_events.sort();
     assert_eq!(centre_events, device_events);
-    assert_eq!(client.pending().unwrap().events_total, 0);
+    device_events.len()
 }

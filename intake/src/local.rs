@@ -22,16 +22,20 @@ pub struct LocalIntake {
 
 /// The Quảng Trị 2024 demo, sealed to [`demo::fixed_ministry_key`], serving.
 pub fn demo_on_loopback() -> LocalIntake {
+    serving(demo::quang_tri_2024(&demo::fixed_ministry_key().public()))
+}
+
+/// A fresh SQLite centre holding `campaign` (with the SIPAS form), serving on loopback.
+fn serving(campaign: crate::campaign::Campaign) -> LocalIntake {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let centre = Arc::new(crate::open(dir.path()).expect("a fresh centre opens"));
-    let campaign = demo::quang_tri_2024(&demo::fixed_ministry_key().public());
     centre
         .import(&campaign, "{}", &[demo::sipas_form()], chrono::Utc::now())
-        .expect("the demo imports");
+        .expect("the campaign imports");
     let intake = centre
-        .campaign(demo::DEMO_CAMPAIGN_ID)
+        .campaign(&campaign.id)
         .expect("the registry reads")
-        .expect("the demo is there");
+        .expect("the campaign is there");
     let (url, runtime) = serve_at(centre.clone(), "127.0.0.1:0");
     LocalIntake {
         url,
@@ -49,8 +53,6 @@ pub const BACKLOG_ENUMERATOR: &str = "enum-backlog";
 /// households — whole villages of a campaign shaped like two Quảng Trị provinces — for a device
 /// with a national-size backlog; serving like [`demo_on_loopback`].
 pub fn with_backlog(households: usize) -> LocalIntake {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let centre = Arc::new(crate::open(dir.path()).expect("a fresh centre opens"));
     let mut campaign = demo::shaped_like_quang_tri(2, &demo::fixed_ministry_key().public());
     let mut taken = Vec::new();
     for (.., village) in campaign.villages() {
@@ -68,21 +70,7 @@ pub fn with_backlog(households: usize) -> LocalIntake {
         name: "Nguyễn Văn Tồn (Bưu điện)".into(),
         villages: taken,
     });
-    centre
-        .import(&campaign, "{}", &[demo::sipas_form()], chrono::Utc::now())
-        .expect("the backlog campaign imports");
-    let intake = centre
-        .campaign(&campaign.id)
-        .expect("the registry reads")
-        .expect("the campaign is there");
-    let (url, runtime) = serve_at(centre.clone(), "127.0.0.1:0");
-    LocalIntake {
-        url,
-        centre,
-        intake,
-        dir,
-        runtime,
-    }
+    serving(campaign)
 }
 
 /// Serves `centre` on `address` (`127.0.0.1:0` for any free port) until the runtime is

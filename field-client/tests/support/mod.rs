@@ -28,3 +28,15 @@ pub fn enrolled(centre: &Centre, enumerator: &str, dir: &std::path::Path) -> fie
     client.enroll(&centre.url, &code, "tablet").unwrap();
     client
 }
+
+/// The size of every batch frame packed in the device at `dir`, in bytes.
+pub fn frame_sizes(dir: &std::path::Path) -> Vec<usize> {
+    let db = rusqlite::Connection::open(dir.join("device.db")).unwrap();
+    let mut stmt = db.prepare("SELECT LENGTH(frame) FROM batches").unwrap();
+    let sizes = stmt
+        .query_map([], |r| r.get::<_, i64>(0))
+        .unwrap()
+        .map(|n| n.unwrap() as usize)
+        .collect();
+    sizes
+}
