@@ -600,8 +600,8 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
   };
   /** Scrolls only when the question is near the screen's bottom (or above its top), and then
    * puts it a quarter of the way down, so the next several questions show without another
-   * scroll. A scroll repaints the whole screen, which on a cheap tablet's CPU was most of what a
-   * key cost when every answer scrolled the form by one question. */
+   * scroll. A scroll repaints the whole screen: re-centring the current question repainted it
+   * on every answer, which a cheap tablet's CPU pays for. */
   const keepInView = (row: HTMLElement) => {
     const box = row.getBoundingClientRect();
     const top = stickyBar.getBoundingClientRect().bottom;
