@@ -188,25 +188,7 @@ fn run_with_seed(seed: u64) {
     // The intake holds exactly the device's events, and the same states.
     let client = Client::open(dir.path()).unwrap();
     assert_eq!(client.pending().unwrap().events_total, 0);
-    let db = rusqlite::Connection::open(dir.path().join("device.db")).unwrap();
-    let device_events: Vec<String> = db
-        .prepare("SELECT id FROM events ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let centre_events: Vec<String> = centre
-        .intake
-        .store
-        .events()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect::<Vec<_>>();
-    let mut centre_sorted = centre_events.clone();
-    centre_sorted.sort();
-    assert_eq!(centre_sorted, device_events, "every event exactly once");
+    support::stored_exactly_once(&centre, dir.path());
     assert!(centre
         .intake
         .store

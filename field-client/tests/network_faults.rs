@@ -77,27 +77,8 @@ fn every_kind_of_cut_ends_in_exactly_once_delivery() {
     );
     assert_eq!(proxy.faulted.lock().unwrap().len(), 9);
 
-    // Exactly once: the intake's events are the device's, each once, all accepted.
-    let db = rusqlite::Connection::open(dir.path().join("device.db")).unwrap();
-    let mut device_events: Vec<String> = db
-        .prepare("SELECT id FROM events")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    device_events.sort();
-    let mut centre_events: Vec<String> = centre
-        .intake
-        .store
-        .events()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
-    centre_events.sort();
-    assert_eq!(centre_events, device_events);
-    assert_eq!(device_events.len(), 20 * 3);
+    // Exactly once: the intake's events are the device's, each once.
+    assert_eq!(support::stored_exactly_once(&centre, dir.path()), 20 * 3);
     let statuses = centre.intake.store.household_statuses().unwrap();
     for h in client.households().unwrap() {
         assert_eq!(statuses[&h.id], h.status, "{}", h.id);
@@ -171,7 +152,7 @@ fn a_slow_link_that_also_goes_silent_still_delivers_exactly_once() {
         "the silent try waited for its timeout: {elapsed:?}"
     );
 
-    assert_eq!(stored_exactly_once(&centre, dir.path()), 18);
+    assert_eq!(support::stored_exactly_once(&centre, dir.path()), 18);
     assert_eq!(client.pending().unwrap().events_total, 0);
 }
 
@@ -445,30 +426,6 @@ fn a_2g_link_cut_every_ten_seconds_still_delivers_everything_exactly_once() {
             > 0,
         "the link was cut at least once"
     );
-    stored_exactly_once(&centre, dir.path());
+    support::stored_exactly_once(&centre, dir.path());
     assert_eq!(client.pending().unwrap().events_total, 0);
-}
-
-/// Every event the device in `dir` made is stored at the centre, once; how many.
-fn stored_exactly_once(centre: &support::Centre, dir: &std::path::Path) -> usize {
-    let mut centre_events: Vec<String> = centre
-        .intake
-        .store
-        .events()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
-    centre_events.sort();
-    let db = rusqlite::Connection::open(dir.join("device.db")).unwrap();
-    let mut device_events: Vec<String> = db
-        .prepare("SELECT id FROM events")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    device_events.sort();
-    assert_eq!(centre_events, device_events);
-    device_events.len()
 }

@@ -351,8 +351,8 @@ pub fn run() {
     with_commands(tauri::Builder::default())
         .setup(|app| {
             let dir = data_dir(app);
-            let enrolled = field_client::Campaigns::dirs(&dir).is_ok_and(|d| !d.is_empty());
             let state = AppState::open(dir.clone()).map_err(|e| e.to_string())?;
+            let enrolled = state.all(|c| Ok(!c.is_empty())).unwrap_or(false);
             sync::start_auto(app.handle().clone(), dir, state.sync.clone());
             app.manage(state);
             if let Some(window) = app.get_webview_window("main") {

@@ -40,3 +40,27 @@ pub fn frame_sizes(dir: &std::path::Path) -> Vec<usize> {
         .collect();
     sizes
 }
+
+/// Every event the device in `dir` made is stored at the centre, once; how many.
+pub fn stored_exactly_once(centre: &Centre, dir: &std::path::Path) -> usize {
+    let mut centre_events: Vec<String> = centre
+        .intake
+        .store
+        .events()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    centre_events.sort();
+    let db = rusqlite::Connection::open(dir.join("device.db")).unwrap();
+    let mut device_events: Vec<String> = db
+        .prepare("SELECT id FROM events")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    device_events.sort();
+    assert_eq!(centre_events, device_events);
+    device_events.len()
+}
