@@ -9,6 +9,9 @@ use sync_protocol::{
 
 use crate::{Client, ClientError};
 
+/// The code of a refusal whose answer was not an intake's (no error body of the protocol).
+pub const NOT_AN_INTAKE: &str = "not_intake";
+
 pub(crate) fn refused(response: reqwest::blocking::Response) -> ClientError {
     let status = response.status();
     match response.json::<ErrorBody>() {
@@ -16,8 +19,10 @@ pub(crate) fn refused(response: reqwest::blocking::Response) -> ClientError {
             code: body.code.as_str().into(),
             message: body.message,
         },
+        // Something answered that is not an intake (a captive portal, a proxy, a mistyped
+        // address): the enumerator is told to check the address, not shown a bare status.
         Err(_) => ClientError::Refused {
-            code: status.as_u16().to_string(),
+            code: NOT_AN_INTAKE.into(),
             message: status.to_string(),
         },
     }

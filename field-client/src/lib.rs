@@ -30,6 +30,7 @@ mod timeline;
 
 pub use autosync::AutoSync;
 pub use campaigns::Campaigns;
+pub use enroll::NOT_AN_INTAKE;
 pub use error::ClientError;
 pub use keying::Mismatch;
 pub use parcels::Parcel;

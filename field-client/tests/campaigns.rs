@@ -6,6 +6,26 @@
 
 use field_client::{Campaigns, Client, ClientError};
 
+/// A web server on 127.0.0.1 that is not an intake: it forbids whatever it is asked, once.
+fn answers_403_forbidden() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        // The whole request is read before answering (closing on unread bytes resets).
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+            .unwrap();
+        let mut request = [0u8; 4096];
+        while matches!(stream.read(&mut request), Ok(n) if n > 0) {}
+        let _ = stream.write_all(
+            b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nContent-Length: 9\r\nConnection: close\r\n\r\nForbidden",
+        );
+    });
+    url
+}
+
 fn slots(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir.join("campaigns"))
         .map(|d| d.count())
@@ -32,6 +52,14 @@ fn a_tablet_carries_two_campaigns_apart_under_one_key() {
     );
     let down = tablet.enroll("http://127.0.0.1:9", "0000-0000-0000", "tablet");
     assert!(matches!(down, Err(ClientError::Network(_))), "{down:?}");
+    assert_eq!(slots(dir.path()), 0);
+    // A mistyped address that reaches something else (a proxy, a captive portal) is told
+    // apart from the intake refusing the code.
+    let not_intake = tablet.enroll(&answers_403_forbidden(), "0000-0000-0000", "tablet");
+    assert!(
+        matches!(not_intake, Err(ClientError::Refused { ref code, ref message }) if code == field_client::NOT_AN_INTAKE && message.contains("403")),
+        "{not_intake:?}"
+    );
     assert_eq!(slots(dir.path()), 0);
 
     let qt_code = centre

@@ -54,12 +54,17 @@ impl From<ClientError> for CommandError {
             ClientError::NewerDatabase { .. } => "newer_database",
             ClientError::CorruptDatabase(_) => "corrupt_database",
             ClientError::Network(_) => "network",
-            ClientError::Refused { code, .. } => {
+            ClientError::Refused { code, message } => {
                 return CommandError {
                     code: code.clone(),
-                    message: e.to_string(),
+                    // What answered instead of an intake, said inside the screen's own sentence.
+                    message: if code == field_client::NOT_AN_INTAKE {
+                        message.clone()
+                    } else {
+                        e.to_string()
+                    },
                     question: None,
-                }
+                };
             }
             ClientError::BadAnswer(_) => "bad_answer",
             ClientError::UnknownForm(_) => "unknown_form",

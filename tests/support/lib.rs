@@ -332,8 +332,29 @@ impl App {
     pub fn enroll(&self, intake_url: &str, code: &str) {
         let s = &self.session;
         s.wait("#code");
-        s.type_into("#intake-url", intake_url);
-        s.type_into("#code", code);
+        // Typed only once the screen has put the cursor in the code box, where a person starts:
+        // keys sent before that (CI, a slow start in a chroot) lost the end of the address to the
+        // code box when the focus arrived, and the app enrolled at «http://127».
+        let settled = Instant::now() + Duration::from_secs(10);
+        while s.script("return document.activeElement?.id") != serde_json::json!("code")
+            && Instant::now() < settled
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for (field, text) in [("#intake-url", intake_url), ("#code", code)] {
+            for attempt in 1.. {
+                s.type_into(field, text);
+                let held = s.script(&format!("return document.querySelector('{field}')?.value"));
+                if held == serde_json::json!(text) {
+                    break;
+                }
+                assert!(
+                    attempt < 3,
+                    "{field} holds {held} after typing {text:?} three times"
+                );
+                eprintln!("enroll: {field} holds {held} after typing {text:?}; typing it again");
+            }
+        }
         s.click("#enroll");
         // The app answers a tap at once (the button turns to «Đang đăng ký…»). A WebDriver
         // click that reached no button (seen twice in CI under load, on the first screen the

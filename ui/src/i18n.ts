@@ -232,6 +232,7 @@ const vi = {
   e_already_enrolled: 'Máy này đã đăng ký rồi; cứ tiếp tục dùng.',
   e_newer_database: 'Dữ liệu trên máy do bản Fieldpost mới hơn ghi; hãy cập nhật ứng dụng. Dữ liệu vẫn còn nguyên.',
   e_corrupt_database: 'Không đọc được dữ liệu trên máy; dữ liệu được giữ nguyên. Liên hệ bộ phận hỗ trợ.',
+  e_not_intake: 'Địa chỉ máy chủ này trả lời ({message}) nhưng không phải máy chủ Fieldpost. Kiểm tra lại địa chỉ in trên giấy đăng ký.',
   e_storage: 'Không ghi được vào bộ nhớ máy. Kiểm tra dung lượng trống rồi thử lại; việc đã lưu không mất.',
   e_other: 'Có lỗi: {message}',
 } as const;
@@ -458,6 +459,7 @@ const en: Record<Key, string> = {
   e_already_enrolled: 'This tablet is already enrolled; keep using it.',
   e_newer_database: 'The data on this tablet was written by a newer Fieldpost; update the app. The data is untouched.',
   e_corrupt_database: 'The data on this tablet cannot be read; it is left untouched. Contact support.',
+  e_not_intake: 'The address answered ({message}) but is not a Fieldpost intake. Check the address printed on the enrollment sheet.',
   e_storage: 'The tablet\'s storage cannot be written. Check free space and try again; saved work is not lost.',
   e_other: 'Something went wrong: {message}',
 };

@@ -27,7 +27,7 @@ export function errorText(e: unknown): string {
   const err = e as CommandError;
   if (err && typeof err.code === 'string') {
     const key = `e_${err.code}`;
-    const known = ['e_network', 'e_enrollment_code_invalid', 'e_enrollment_code_expired', 'e_enrollment_code_used', 'e_rate_limited', 'e_device_revoked', 'e_illegal_step', 'e_not_allowed', 'e_incomplete', 'e_not_enrolled', 'e_campaign_on_tablet', 'e_key_already_enrolled', 'e_unknown_campaign', 'e_already_enrolled', 'e_newer_database', 'e_corrupt_database', 'e_storage'];
+    const known = ['e_network', 'e_enrollment_code_invalid', 'e_enrollment_code_expired', 'e_enrollment_code_used', 'e_rate_limited', 'e_device_revoked', 'e_illegal_step', 'e_not_allowed', 'e_incomplete', 'e_not_enrolled', 'e_campaign_on_tablet', 'e_key_already_enrolled', 'e_unknown_campaign', 'e_already_enrolled', 'e_newer_database', 'e_corrupt_database', 'e_storage', 'e_not_intake'];
     if (known.includes(key)) return t(key as 'e_network', { message: err.message });
     return t('e_other', { message: err.message });
   }
