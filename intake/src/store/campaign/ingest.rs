@@ -495,3 +495,11 @@ impl SqlStore {
             .ok_or_else(|| StoreError::UnknownEvent(event.into()))
     }
 }
+
+/// The references of every form version the campaign has.
+pub(super) fn form_references(tx: Tx) -> Result<Vec<String>, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT reference FROM forms")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?)
+}
