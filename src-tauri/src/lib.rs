@@ -30,6 +30,7 @@ pub struct AppState {
     campaigns: Mutex<Campaigns>,
     dir: PathBuf,
     sync: sync::SyncLock,
+    keying: sync::Keying,
 }
 
 impl AppState {
@@ -38,6 +39,7 @@ impl AppState {
             campaigns: Mutex::new(Campaigns::open(&dir)?),
             dir,
             sync: Default::default(),
+            keying: Default::default(),
         })
     }
 
@@ -187,6 +189,7 @@ fn key_answer(
     question: String,
     value: Option<Json>,
 ) -> Answer<Keyed> {
+    state.keying.keyed();
     state.with(&campaign, |c| {
         c.key_answer(&household, pass, &question, value)
             .map(|(validation, cleared)| Keyed {
@@ -353,7 +356,12 @@ pub fn run() {
             let dir = data_dir(app);
             let state = AppState::open(dir.clone()).map_err(|e| e.to_string())?;
             let enrolled = state.all(|c| Ok(!c.is_empty())).unwrap_or(false);
-            sync::start_auto(app.handle().clone(), dir, state.sync.clone());
+            sync::start_auto(
+                app.handle().clone(),
+                dir,
+                state.sync.clone(),
+                state.keying.clone(),
+            );
             app.manage(state);
             if let Some(window) = app.get_webview_window("main") {
                 if enrolled {

@@ -12,7 +12,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
         Arc,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 use tauri::{AppHandle, Emitter, Runtime};
 
@@ -39,6 +39,21 @@ pub struct Unreachable {
 /// Set while a sync runs.
 #[derive(Clone, Default)]
 pub struct SyncLock(Arc<AtomicBool>);
+
+/// When the enumerator last saved an answer: the automatic sync waits for a pause in the keys
+/// (see [`AutoSync`]).
+#[derive(Clone, Default)]
+pub struct Keying(Arc<std::sync::Mutex<Option<Instant>>>);
+
+impl Keying {
+    pub fn keyed(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
+
+    fn last(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// Clears the lock when the sync's thread ends, however it ends.
 struct Running(Arc<AtomicBool>);
@@ -68,7 +83,7 @@ fn run_once<R: Runtime>(
     app: &AppHandle<R>,
     dir: &Path,
     asked: bool,
-    mut auto: Option<&mut HashMap<PathBuf, AutoSync>>,
+    mut auto: Option<(&mut HashMap<PathBuf, AutoSync>, Option<Instant>)>,
 ) {
     let mut progress = |p| {
         let _ = app.emit("sync://progress", p);
@@ -87,9 +102,12 @@ fn run_once<R: Runtime>(
                 continue;
             }
         };
-        let result = match auto.as_deref_mut() {
-            Some(auto) => {
+        let result = match auto.as_mut() {
+            Some((auto, last_key)) => {
                 let auto = auto.entry(slot.clone()).or_default();
+                if let Some(at) = *last_key {
+                    auto.keyed(at);
+                }
                 let tries = auto.failed_tries;
                 let outcome = client.sync_if_back(auto, RetryPolicy::default(), &mut progress);
                 if auto.failed_tries > tries {
@@ -178,7 +196,7 @@ pub fn start<R: Runtime>(app: AppHandle<R>, dir: PathBuf, lock: SyncLock) -> boo
 }
 
 /// Checks every few seconds whether there is something to send and the network is back.
-pub fn start_auto<R: Runtime>(app: AppHandle<R>, dir: PathBuf, lock: SyncLock) {
+pub fn start_auto<R: Runtime>(app: AppHandle<R>, dir: PathBuf, lock: SyncLock, keying: Keying) {
     std::thread::spawn(move || {
         let mut auto = HashMap::new();
         loop {
@@ -186,7 +204,7 @@ pub fn start_auto<R: Runtime>(app: AppHandle<R>, dir: PathBuf, lock: SyncLock) {
             let Some(guard) = lock.try_start() else {
                 continue;
             };
-            run_once(&app, &dir, false, Some(&mut auto));
+            run_once(&app, &dir, false, Some((&mut auto, keying.last())));
             drop(guard);
         }
     });
