@@ -530,6 +530,20 @@ impl RawTx for PgTx<'_, '_> {
             .map_err(|e| self.failed(&e, sql))?;
         rows.iter().map(read_row).collect()
     }
+
+    fn rows_planned_for(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
+        // An unnamed statement: PostgreSQL plans it with the values bound (one more round
+        // trip than a kept statement, instead of a plan made for a smaller table).
+        let params: Vec<Param> = params.iter().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        let rows = self
+            .open
+            .client
+            .borrow_mut()
+            .query(numbered(sql).as_str(), &refs)
+            .map_err(|e| self.failed(&e, sql))?;
+        rows.iter().map(read_row).collect()
+    }
 }
 
 /// `?1` → `$1`, outside quoted strings.

@@ -268,6 +268,11 @@ pub trait RawTx {
     fn exec(&self, sql: &str, params: &[Val]) -> Result<usize, StoreError>;
     /// Runs a query; every row.
     fn rows(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError>;
+    /// [`RawTx::rows`], planned for these values each time rather than once for any (see
+    /// [`Tx::rows_planned_for`]).
+    fn rows_planned_for(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
+        self.rows(sql, params)
+    }
 }
 
 /// A transaction, as the stores use it.
@@ -300,6 +305,14 @@ impl<'a> Tx<'a> {
             Some(row) => f(row),
             None => Err(StoreError::NoRows),
         }
+    }
+
+    /// Every row of a query over a table that grows from empty during a campaign, planned for
+    /// these values each time. PostgreSQL settles a prepared statement on one plan for any
+    /// values after five runs; planned while `events` was small, that plan scanned the whole
+    /// table for every batch ever after (measured: 470 forms/s from one sender, 2,600 without).
+    pub fn rows_planned_for(&self, sql: &str, params: impl Params) -> Result<Vec<Row>, StoreError> {
+        self.raw.rows_planned_for(sql, &params.values())
     }
 
     /// A statement to run once or many times (the backend caches what it prepares).

@@ -44,8 +44,9 @@ impl<'a> TxView<'a> {
             placeholders(1, ids.len())
         );
         let seen = tx
-            .prepare(&sql)?
-            .query_map(params_from_iter(&ids), |r| r.get(0))?
+            .rows_planned_for(&sql, params_from_iter(&ids))?
+            .iter()
+            .map(|r| r.get(0))
             .collect::<Result<_, _>>()?;
         Ok(TxView {
             tx,
