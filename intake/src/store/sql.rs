@@ -310,7 +310,7 @@ impl<'a> Tx<'a> {
     /// Every row of a query over a table that grows from empty during a campaign, planned for
     /// these values each time. PostgreSQL settles a prepared statement on one plan for any
     /// values after five runs; planned while `events` was small, that plan scanned the whole
-    /// table for every batch ever after (measured: 470 forms/s from one sender, 2,600 without).
+    /// table for every batch ever after (one sender: 470 forms/s, 3,563 planned each time).
     pub fn rows_planned_for(&self, sql: &str, params: impl Params) -> Result<Vec<Row>, StoreError> {
         self.raw.rows_planned_for(sql, &params.values())
     }
