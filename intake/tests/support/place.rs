@@ -201,6 +201,26 @@ impl Place {
     }
 }
 
+impl Place {
+    /// With PostgreSQL: how many sequential and index scans a table of the campaign has had, as
+    /// far as its server's statistics have been told (a busy connection reports at most once a
+    /// second, an idle one within ten).
+    pub fn scans(&self, campaign: &str, table: &str) -> Option<(i64, i64)> {
+        let url = self.database.as_ref()?;
+        Some(own_thread(|| {
+            let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let row = client
+                .query_one(
+                    "SELECT COALESCE(seq_scan, 0), COALESCE(idx_scan, 0) FROM pg_stat_user_tables
+                     WHERE schemaname = $1 AND relname = $2",
+                    &[&schema_of(Some(campaign)), &table],
+                )
+                .unwrap();
+            (row.get(0), row.get(1))
+        }))
+    }
+}
+
 /// The `postgres` client blocks on a runtime of its own, which cannot start on a thread that
 /// drives an async test: its work runs on a thread of its own.
 fn own_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {

@@ -1,0 +1,75 @@
+//! PostgreSQL keeps a prepared statement on one plan for any values once it has run five times.
+//! Planned while a campaign's `events` table was nearly empty, the check of a batch's event ids
+//! against the stored ones kept a plan that read the whole table, for every batch after: ingest
+//! slowed as the campaign grew (one sender: 470 forms/s where 3,563 were possible,
+//! `docs/benchmarks.md`). Here a campaign grows from empty through one device's batches, and
+//! the batches sent once the table is large must find their ids through the index, not by
+//! reading the table. PostgreSQL only (`FIELDPOST_TEST_POSTGRES`); SQLite plans each statement
+//! when it is prepared, for the table as it is.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use sync_protocol::event::VisitOutcome;
+
+const EVENTS_PER_BATCH: usize = 20;
+
+async fn send_batches(
+    server: &support::TestServer,
+    device: &mut support::TestDevice,
+    households: &[(String, String)],
+    batches: usize,
+) {
+    for b in 0..batches {
+        let events = (0..EVENTS_PER_BATCH)
+            .map(|i| {
+                device.outcome(
+                    &households[(b + i) % households.len()],
+                    VisitOutcome::Absent,
+                )
+            })
+            .collect();
+        let batch = device.next_batch(events);
+        let (status, body) = server.post_frame(batch.to_frame()).await;
+        assert_eq!(status, 201, "{body}");
+    }
+}
+
+/// The table's scans once the server's statistics count at least `at_least` of them.
+async fn scans_once_counted(server: &support::TestServer, at_least: i64) -> (i64, i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (seq, idx) = server.place.scans(&server.campaign.id, "events").unwrap();
+        if seq + idx >= at_least || Instant::now() > deadline {
+            return (seq, idx);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_finds_its_event_ids_by_the_index_however_the_table_grew() {
+    let server = support::TestServer::start().await;
+    if !server.place.is_postgres() {
+        eprintln!("PostgreSQL only: set FIELDPOST_TEST_POSTGRES (scripts/test does)");
+        return;
+    }
+    let mut device = server.enroll("enum-dh-p2").await;
+    let households = server.households("enum-dh-p2");
+    // From empty to 8,000 events, the statement's first runs on a nearly empty table.
+    send_batches(&server, &mut device, &households, 400).await;
+    let before = scans_once_counted(&server, 400).await;
+    send_batches(&server, &mut device, &households, 100).await;
+    let after = scans_once_counted(&server, before.0 + before.1 + 100).await;
+    let (seq, idx) = (after.0 - before.0, after.1 - before.1);
+    eprintln!("the last 100 batches: {seq} sequential and {idx} index scans of events");
+    assert!(
+        seq + idx >= 100,
+        "the statistics counted {seq} + {idx} scans of events for 100 batches"
+    );
+    assert!(
+        seq <= 5,
+        "{seq} of the last 100 batches read the whole events table ({idx} used an index)"
+    );
+}
