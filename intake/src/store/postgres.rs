@@ -520,27 +520,32 @@ impl RawTx for PgTx<'_, '_> {
 
     fn rows(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
         let statement = self.statement(sql)?;
-        let params: Vec<Param> = params.iter().map(Param).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        let rows = self
-            .open
-            .client
-            .borrow_mut()
-            .query(&statement, &refs)
-            .map_err(|e| self.failed(&e, sql))?;
-        rows.iter().map(read_row).collect()
+        self.query(&statement, sql, params)
     }
 
     fn rows_planned_for(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
         // An unnamed statement: PostgreSQL plans it with the values bound (one more round
         // trip than a kept statement, instead of a plan made for a smaller table).
+        self.query(numbered(sql).as_str(), sql, params)
+    }
+}
+
+impl PgTx<'_, '_> {
+    /// Every row of `statement` (kept, or SQL prepared unnamed) with `params`; `sql` names it
+    /// in an error.
+    fn query<S: postgres::ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        sql: &str,
+        params: &[Val],
+    ) -> Result<Vec<Row>, StoreError> {
         let params: Vec<Param> = params.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         let rows = self
             .open
             .client
             .borrow_mut()
-            .query(numbered(sql).as_str(), &refs)
+            .query(statement, &refs)
             .map_err(|e| self.failed(&e, sql))?;
         rows.iter().map(read_row).collect()
     }
