@@ -43,8 +43,43 @@ pub fn router(centre: Arc<Centre>) -> Router {
                 .no_br()
                 .no_deflate(),
         )
+        .layer(axum::middleware::from_fn(whole_device_answers))
         .layer(TraceLayer::new_for_http())
         .with_state(centre)
+}
+
+/// The device protocol's answers (`/v1/`) go out whole: a receipt compressed is a few hundred
+/// bytes, and sent in chunks it carries `Transfer-Encoding: chunked` and the chunks' framing,
+/// more than its `Content-Length` costs. They also go without `Vary`: it tells caches which
+/// request headers chose the answer, and nothing caches these (`no-store`). On 2G each sync
+/// is four or five such answers, and every byte is paid for.
+async fn whole_device_answers(
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if !request.uri().path().starts_with("/v1/") {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = next.run(request).await.into_parts();
+    let cacheable = parts
+        .headers
+        .get(axum::http::header::CACHE_CONTROL)
+        .is_some_and(|v| v != "no-store");
+    if !cacheable {
+        parts.headers.remove(axum::http::header::VARY);
+    }
+    if http_body::Body::size_hint(&body).exact().is_some() {
+        return axum::response::Response::from_parts(parts, body);
+    }
+    // The body was made whole in memory (JSON) before it was compressed, so holding its
+    // compressed form adds no unbounded memory.
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(whole) => axum::response::Response::from_parts(parts, Body::from(whole)),
+        Err(e) => IntakeError::Store(crate::store::StoreError::Corrupt(format!(
+            "an answer could not be compressed: {e}"
+        )))
+        .into_response(),
+    }
 }
 
 /// Runs blocking store work off the async executor.

@@ -647,3 +647,65 @@ async fn a_revision_from_another_process_reaches_devices_and_another_questionnai
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// On 2G every byte of a sync is paid for: a device protocol answer that is compressed goes out
+/// whole, with its length, not in chunks (`Transfer-Encoding: chunked` and the chunk framing
+/// cost more), and without `Vary`, which only caches read and nothing caches a `no-store`
+/// answer. Pages keep `Vary`: a browser's cache does read it. Read off the wire, as sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn device_answers_go_out_whole_with_their_length_and_without_vary() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start().await;
+    let raw = |request: String| {
+        let address = server.base.trim_start_matches("http://").to_string();
+        async move {
+            let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+            socket.write_all(request.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            socket.read_to_end(&mut answer).await.unwrap();
+            let end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+            let head = String::from_utf8(answer[..end].to_vec())
+                .unwrap()
+                .to_lowercase();
+            (head, answer[end + 4..].to_vec())
+        }
+    };
+    let key = DeviceKey::generate(&mut rand::rngs::OsRng);
+    let body = serde_json::to_string(&api::EnrollRequest {
+        code: server.code("enum-dh-p2"),
+        public_key: key.public(),
+        label: "test tablet".into(),
+    })
+    .unwrap();
+    let (head, body) = raw(format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: zstd,gzip\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        api::PATH_ENROLL,
+        body.len()
+    ))
+    .await;
+    assert!(head.starts_with("http/1.1 201"), "{head}");
+    assert!(
+        head.contains("\r\ncontent-encoding: zstd"),
+        "compressed: {head}"
+    );
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert!(!head.contains("\r\nvary:"), "{head}");
+    assert!(
+        head.contains(&format!("\r\ncontent-length: {}", body.len())),
+        "{head}"
+    );
+    let enrolled: EnrollResponse =
+        serde_json::from_slice(&zstd::decode_all(&body[..]).unwrap()).unwrap();
+    assert_eq!(enrolled.enumerator, "enum-dh-p2");
+
+    let (head, _) = raw(
+        "GET /login HTTP/1.1\r\nHost: x\r\nAccept-Encoding: zstd\r\nConnection: close\r\n\r\n"
+            .into(),
+    )
+    .await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("\r\nvary: accept-encoding"),
+        "pages keep Vary: {head}"
+    );
+}
