@@ -134,6 +134,37 @@ fn app_processes(data_dir: &std::path::Path) -> Vec<u32> {
     pids
 }
 
+/// CPU seconds each of `pids` has spent so far (user + system, all its threads), with its name.
+fn cpu_by_process(pids: &[u32]) -> Vec<(u32, String, f64)> {
+    let ticks = 100.0; // USER_HZ: /proc counts in 1/100 s on Linux
+    pids.iter()
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // After the name in parentheses (which may hold spaces and parentheses), utime and
+            // stime are the 12th and 13th fields.
+            let (name, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+            let fields: Vec<&str> = rest.split(' ').collect();
+            let used = fields[11].parse::<f64>().ok()? + fields[12].parse::<f64>().ok()?;
+            Some((*pid, name.to_string(), used / ticks))
+        })
+        .collect()
+}
+
+/// Each process's CPU since `before`, in ms per `per`, as "name ms, …".
+fn cpu_by_process_since(pids: &[u32], before: &[(u32, String, f64)], per: usize) -> String {
+    cpu_by_process(pids)
+        .into_iter()
+        .filter_map(|(pid, name, after)| {
+            let (_, _, then) = before.iter().find(|(p, ..)| *p == pid)?;
+            Some(format!(
+                "{name} {:.1}",
+                (after - then) * 1000.0 / per as f64
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[((v.len() - 1) as f64 * p).round() as usize]
@@ -341,6 +372,7 @@ fn main() {
                 );
             }
             let (cpu0, started) = (tablet.cpu_seconds(), Instant::now());
+            let by_process = cpu_by_process(&pids);
             s.key_actions(&chords);
             let finished = app_under_test.wait_focus("finish-keying", Duration::from_secs(120));
             let (cpu, took) = (tablet.cpu_seconds() - cpu0, started.elapsed());
@@ -379,24 +411,49 @@ fn main() {
                 })
                 .flatten();
             println!(
-                "  CPU of the app's processes: {cpu:.2} s, {per_key:.1} ms per key{}",
+                "  CPU of the app's processes: {cpu:.2} s, {per_key:.1} ms per key{} (by process: {})",
                 unlimited
                     .map(|u: f64| format!(" ({:.2}x the unlimited run's)", per_key / u))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                cpu_by_process_since(&pids, &by_process, keys.len())
             );
             if run == 0 {
                 unlimited_cpu_per_key.push(per_key);
             }
         }
+        if run == 0 {
+            // Baseline for the CPU per key: the same keys at the same pace on a keying screen
+            // that takes each key and does nothing with it (no save, nothing redrawn) — what
+            // a key costs the webview and WebDriver's delivery before the app does anything.
+            let household = households[5].id.clone();
+            app_under_test.open_first_keying(&household);
+            let s = &app_under_test.session;
+            s.script("window.addEventListener('keydown', (e) => { e.preventDefault(); e.stopImmediatePropagation(); }, true); document.querySelector('input.answer').focus(); return 0");
+            let chords: Vec<(Vec<String>, u64)> = webdriver_chords(&keys)
+                .into_iter()
+                .map(|c| (c, 150))
+                .collect();
+            let (cpu0, by_process) = (tablet.cpu_seconds(), cpu_by_process(&pids));
+            s.key_actions(&chords);
+            let cpu = tablet.cpu_seconds() - cpu0;
+            println!(
+                "  baseline: the same keys at 150 ms a key, taken and dropped by the screen: {:.1} ms per key (by process: {})",
+                cpu * 1000.0 / keys.len() as f64,
+                cpu_by_process_since(&pids, &by_process, keys.len())
+            );
+        }
+        let ipc_cpu0 = tablet.cpu_seconds();
         let ipc: Vec<f64> = serde_json::from_value(app_under_test.session.script(
             "return (async () => { const out = []; for (let i = 0; i < 200; i++) { const t = performance.now(); await window.__TAURI_INTERNALS__.invoke('ui_state_get'); out.push(performance.now() - t); } return out; })();",
         ))
         .unwrap_or_default();
+        let ipc_cpu = tablet.cpu_seconds() - ipc_cpu0;
         if !ipc.is_empty() {
             println!(
-                "  no-op command round trip (baseline, {} calls): p50 {:.2} ms",
+                "  no-op command round trip (baseline, {} calls): p50 {:.2} ms, CPU {:.2} ms a call",
                 ipc.len(),
                 percentile(ipc.clone(), 0.5),
+                ipc_cpu * 1000.0 / ipc.len() as f64
             );
         }
     }
