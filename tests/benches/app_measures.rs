@@ -429,6 +429,8 @@ fn main() {
             app_under_test.open_first_keying(&household);
             let s = &app_under_test.session;
             s.script("window.addEventListener('keydown', (e) => { e.preventDefault(); e.stopImmediatePropagation(); }, true); document.querySelector('input.answer').focus(); return 0");
+            // As before the paced keys: the seconds after a screen opens cost more than a key.
+            std::thread::sleep(Duration::from_secs(5));
             let chords: Vec<(Vec<String>, u64)> = webdriver_chords(&keys)
                 .into_iter()
                 .map(|c| (c, 150))
