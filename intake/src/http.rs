@@ -57,7 +57,7 @@ async fn whole_device_answers(
     request: Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    if !request.uri().path().starts_with("/v1/") {
+    if !api::is_protocol_path(request.uri().path()) {
         return next.run(request).await;
     }
     let (mut parts, body) = next.run(request).await.into_parts();

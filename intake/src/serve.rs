@@ -96,7 +96,7 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor
 pub fn security_headers(router: Router, tls: bool) -> Router {
     router.layer(axum::middleware::from_fn(
         move |request: Request, next: Next| async move {
-            let device_protocol = request.uri().path().starts_with("/v1/");
+            let device_protocol = sync_protocol::api::is_protocol_path(request.uri().path());
             let mut response = next.run(request).await;
             let fixed = HeaderValue::from_static;
             let headers = response.headers_mut();

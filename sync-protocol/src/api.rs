@@ -9,6 +9,11 @@ use crate::{
     keys::{DeviceKey, KeyId, PublicKey},
 };
 
+/// Whether a request path is the device protocol's: every path above starts so.
+pub fn is_protocol_path(path: &str) -> bool {
+    path.starts_with("/v1/")
+}
+
 pub const PATH_ENROLL: &str = "/v1/enroll";
 pub const PATH_ASSIGNMENT: &str = "/v1/assignment";
 pub const PATH_CHAIN: &str = "/v1/chain";

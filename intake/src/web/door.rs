@@ -104,7 +104,7 @@ impl<S: Send + Sync> FromRequestParts<S> for InCampaign {
 /// refusals stay JSON.
 fn is_api(path: &str) -> bool {
     path.starts_with("/api/")
-        || path.starts_with("/v1/")
+        || sync_protocol::api::is_protocol_path(path)
         || path
             .strip_prefix("/c/")
             .and_then(|rest| rest.split_once('/'))
