@@ -150,11 +150,13 @@ fn main() {
         .upsert_account(&ministry, Utc::now())
         .unwrap();
     let sup_token = centre
-        .log_in(&supervisor, "giám sát mật khẩu dài", "127.0.0.1")
-        .unwrap();
+        .log_in(&supervisor, "giám sát mật khẩu dài", "127.0.0.1", None)
+        .unwrap()
+        .session;
     let min_token = centre
-        .log_in("bonv", "bộ nội vụ mật khẩu", "127.0.0.1")
-        .unwrap();
+        .log_in("bonv", "bộ nội vụ mật khẩu", "127.0.0.1", None)
+        .unwrap()
+        .session;
     println!(
         "prepared {households_total} households with full histories in {:.1} s",
         started.elapsed().as_secs_f64()
