@@ -232,6 +232,10 @@ pub async fn serve_behind(
     }
 }
 
+/// What a browser opens to one site at once (six in Chromium, Firefox and WebKit): the least
+/// share an address keeps when the server is nearly full.
+const BROWSER_CONNECTIONS: usize = 6;
+
 /// Connections held per address, bounded in memory by the connections themselves (an address
 /// with none is forgotten).
 #[derive(Clone)]
@@ -258,8 +262,10 @@ impl PerAddress {
 
     /// A place for one more connection from `address`, or `None` when it holds its share.
     /// `in_use` of `capacity` connections are served: past three quarters, an address's share
-    /// shrinks to a hundredth of the whole (at least 2), so that a few addresses holding their
-    /// full share cannot fill the rest — the last quarter is for many, not for a few.
+    /// shrinks to a hundredth of the whole, so that a few addresses holding their full share
+    /// cannot fill the rest — the last quarter is for many, not for a few. Never below
+    /// [`BROWSER_CONNECTIONS`]: one person's page opens that many, and a connection just closed
+    /// by its client still counts until the server reads its end.
     fn take(&self, address: std::net::IpAddr, in_use: usize, capacity: usize) -> Option<Held> {
         if self.exempt.contains(&address) {
             return Some(Held {
@@ -268,7 +274,7 @@ impl PerAddress {
             });
         }
         let share = if in_use * 4 >= capacity * 3 {
-            self.most.min((capacity / 100).max(2))
+            self.most.min((capacity / 100).max(BROWSER_CONNECTIONS))
         } else {
             self.most
         };
@@ -432,5 +438,57 @@ impl http_body::Body for MinRate {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(last: u8) -> std::net::IpAddr {
+        std::net::IpAddr::from([127, 0, 0, last])
+    }
+
+    #[test]
+    fn an_address_keeps_its_full_share_until_three_quarters_are_taken() {
+        let limit = PerAddress::new(50, &[]);
+        let held: Vec<Held> = (0..50)
+            .map(|_| limit.take(address(3), 10, 200).unwrap())
+            .collect();
+        assert!(
+            limit.take(address(3), 60, 200).is_none(),
+            "a 51st connection"
+        );
+        drop(held);
+        assert!(
+            limit.take(address(3), 60, 200).is_some(),
+            "let go when closed"
+        );
+    }
+
+    #[test]
+    fn near_full_an_address_keeps_what_one_browser_opens_and_no_more() {
+        let limit = PerAddress::new(50, &[]);
+        // 150 of 200 taken: a hundredth would be 2, too few for one person's page.
+        let page: Vec<Held> = (0..BROWSER_CONNECTIONS)
+            .map(|_| {
+                limit
+                    .take(address(2), 150, 200)
+                    .expect("a browser's connections")
+            })
+            .collect();
+        assert!(limit.take(address(2), 150, 200).is_none());
+        // On a server of 1,000 a hundredth is 10.
+        let big = PerAddress::new(100, &[]);
+        let held: Vec<Held> = (0..10)
+            .map(|_| big.take(address(2), 900, 1_000).unwrap())
+            .collect();
+        assert!(big.take(address(2), 900, 1_000).is_none());
+        // A trusted proxy carries many people and is never held to a share.
+        let behind = PerAddress::new(50, &[address(9)]);
+        let proxied: Vec<Held> = (0..300)
+            .map(|_| behind.take(address(9), 199, 200).unwrap())
+            .collect();
+        drop((page, held, proxied));
     }
 }

@@ -255,7 +255,7 @@ fn one_address_holding_its_maximum_starves_no_one_else() {
                     .get(format!("{}{path}", server.base))
                     .send()
                     .await
-                    .unwrap_or_else(|e| panic!("{path} was not served while one address held its maximum: {e}"));
+                    .unwrap_or_else(|e| panic!("{path} was not served while one address held its maximum: {e:?}"));
                 assert_eq!(r.status().as_u16(), status, "{path}");
                 slowest = slowest.max(started.elapsed());
             }
