@@ -68,6 +68,22 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     // Set-up.
     s.wait("#code");
     shot(s, "01-dang-ky.png");
+    // A tablet not yet enrolled starts WebKit with its compositor, which the camera needs.
+    let compositing_off = |app: &App| {
+        let found = app.web_process_environments();
+        assert!(
+            !found.is_empty(),
+            "no WebKit web process of this app was found"
+        );
+        found.iter().all(|vars| {
+            vars.iter()
+                .any(|v| v == "WEBKIT_DISABLE_COMPOSITING_MODE=1")
+        })
+    };
+    assert!(
+        !compositing_off(&app),
+        "the set-up screen started without the compositor"
+    );
     // The camera opens in the real webview (the permission is the app's to grant), plays, and
     // is let go when the enumerator stops scanning. (Reading a printed code from a camera's
     // frames is tested in Chromium with a fake camera: tests/web, the QR test.)
@@ -683,6 +699,17 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.close();
     let s = Session::start(&app.driver_url, app.capabilities.clone()).expect("the app again");
     s.wait("#sync-now");
+    // Enrolled, the app starts WebKit without its compositor: it paints on the CPU anyway, and
+    // starting without it costs less.
+    // (The first run's web process may take a moment to go.)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !compositing_off(&app) {
+        assert!(
+            Instant::now() < deadline,
+            "an enrolled start kept the compositor"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     s.click("#lang");
     s.wait_text("#sync-banner", "Everything is synced");
     s.end();

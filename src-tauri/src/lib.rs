@@ -356,6 +356,10 @@ pub fn run() {
             let dir = data_dir(app);
             let state = AppState::open(dir.clone()).map_err(|e| e.to_string())?;
             let enrolled = state.all(|c| Ok(!c.is_empty())).unwrap_or(false);
+            // Before any thread of the app's own starts: it sets an environment variable.
+            if enrolled {
+                webview::paint_without_compositing();
+            }
             sync::start_auto(
                 app.handle().clone(),
                 dir,
@@ -363,12 +367,18 @@ pub fn run() {
                 state.keying.clone(),
             );
             app.manage(state);
-            if let Some(window) = app.get_webview_window("main") {
-                if enrolled {
-                    webview::paint_without_compositing(&window);
-                }
-                camera::allow_camera(&window);
-            }
+            // The window is made here, not from the configuration before this runs: how it
+            // paints is decided when WebKit starts, and that depends on the enrollment.
+            let config = app
+                .config()
+                .app
+                .windows
+                .first()
+                .cloned()
+                .ok_or("tauri.conf.json names the app's window")?;
+            let window =
+                tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?.build()?;
+            camera::allow_camera(&window);
             Ok(())
         })
         .run(tauri::generate_context!())

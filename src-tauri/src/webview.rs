@@ -11,18 +11,11 @@
 //! for enrolling. So a tablet that starts enrolled — every working day after the first — paints
 //! without the compositor, and one that starts to be enrolled keeps it for that run.
 
-#[cfg(target_os = "linux")]
-pub fn paint_without_compositing(window: &tauri::WebviewWindow) {
-    use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
-    let result = window.with_webview(|platform| {
-        if let Some(settings) = WebViewExt::settings(&platform.inner()) {
-            settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
-        }
-    });
-    if let Err(e) = result {
-        eprintln!("the webview keeps its compositing: {e}");
-    }
+/// Starts WebKit without its compositor; to be called before the first webview is made, as
+/// WebKit reads this once, when it starts. Setting the webview's acceleration policy after the
+/// window exists (what the app did first) also stops the compositing, but only after WebKit
+/// has started it: starting without it measured 5–25 % less CPU per start (`app_measures`).
+pub fn paint_without_compositing() {
+    // Read by WebKitGTK on every platform it runs on; ignored by other webviews.
+    std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
 }
-
-#[cfg(not(target_os = "linux"))]
-pub fn paint_without_compositing(_window: &tauri::WebviewWindow) {}

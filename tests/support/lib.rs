@@ -316,6 +316,30 @@ impl App {
         }
     }
 
+    /// The environment each of this app's WebKit web processes started with (found by the
+    /// data folder it inherited from the app).
+    pub fn web_process_environments(&self) -> Vec<Vec<String>> {
+        let ours = format!("FIELDPOST_DATA_DIR={}", self.data_dir.path().display());
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            if !comm.starts_with("WebKitWebProces") {
+                continue;
+            }
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            let vars: Vec<String> = environ
+                .split(|b| *b == 0)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect();
+            if vars.contains(&ours) {
+                found.push(vars);
+            }
+        }
+        found
+    }
+
     /// The device core of the campaign the app enrolled in first (what it stored, read as
     /// another process would).
     pub fn device(&self) -> field_client::Client {
@@ -389,7 +413,7 @@ impl App {
     pub fn open_first_keying(&self, household: &str) {
         let s = &self.session;
         s.script(&format!("location.hash = '#/household/{household}'"));
-        s.wait(&format!("#serial"));
+        s.wait("#serial");
         s.click("#hand-out-rep");
         let deadline = Instant::now() + Duration::from_secs(15);
         while !s.text("h1").unwrap_or_default().contains("Đã phát") {
