@@ -170,10 +170,21 @@ const ROWS_PER_STATEMENT: usize = 1000;
 
 /// `?first, …` for `n` parameters.
 fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut sql = String::with_capacity(n * 6);
+    push_placeholders(&mut sql, first, n);
+    sql
+}
+
+/// [`placeholders`] written onto `sql`: a batch's statements name up to 15,000 parameters,
+/// and building them one small string each was a twentieth of the writer thread's time.
+fn push_placeholders(sql: &mut String, first: usize, n: usize) {
+    use std::fmt::Write;
+    for i in first..first + n {
+        if i > first {
+            sql.push(',');
+        }
+        let _ = write!(sql, "?{i}");
+    }
 }
 
 /// `head (…), (…) tail` over `values`, `width` to a row, in statements of at most
@@ -192,11 +203,20 @@ fn insert_rows(
         if chunk.is_empty() {
             return Ok(());
         }
-        let rows = (0..chunk.len() / width)
-            .map(|r| format!("({})", placeholders(r * width + 1, width)))
-            .collect::<Vec<_>>()
-            .join(",");
-        tx.execute(&format!("{head} {rows}{tail}"), chunk)?;
+        let rows = chunk.len() / width;
+        let mut sql = String::with_capacity(head.len() + tail.len() + chunk.len() * 7);
+        sql.push_str(head);
+        sql.push(' ');
+        for r in 0..rows {
+            if r > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            push_placeholders(&mut sql, r * width + 1, width);
+            sql.push(')');
+        }
+        sql.push_str(tail);
+        tx.execute(&sql, chunk)?;
     }
 }
 
