@@ -176,7 +176,7 @@ fn placeholders(first: usize, n: usize) -> String {
 }
 
 /// [`placeholders`] written onto `sql`: a batch's statements name up to 15,000 parameters,
-/// and building them one small string each was a twentieth of the writer thread's time.
+/// and building them one small string each was a tenth of the writer thread's time.
 fn push_placeholders(sql: &mut String, first: usize, n: usize) {
     use std::fmt::Write;
     for i in first..first + n {
