@@ -137,7 +137,8 @@ struct Object<'a> {
 }
 
 impl Object<'_> {
-    fn begin(&mut self, key: Key) -> Result<usize, Unsupported> {
+    /// Writes `key` and its colon; the property ends with [`Object::value`].
+    fn begin(&mut self, key: Key) -> Result<(), Unsupported> {
         if !self.properties.is_empty() {
             self.writer.out.push(b',');
         }
@@ -145,7 +146,7 @@ impl Object<'_> {
         self.writer.string(key.as_str())?;
         self.writer.out.push(b':');
         self.pending = Some((key, start));
-        Ok(start)
+        Ok(())
     }
 
     fn value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
@@ -216,7 +217,7 @@ impl ser::SerializeMap for Object<'_> {
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Unsupported> {
         let key = key.serialize(KeyText)?;
-        self.begin(Key::Owned(key)).map(drop)
+        self.begin(Key::Owned(key))
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
