@@ -3,7 +3,7 @@
 use axum::{
     body::Body,
     extract::{ConnectInfo, Request, State},
-    http::{HeaderMap, Method, StatusCode, Uri},
+    http::{header, HeaderMap, Method, StatusCode, Uri},
     response::IntoResponse,
     routing::{get, post},
     Json, Router,
@@ -34,6 +34,7 @@ pub fn router(centre: Arc<Centre>) -> Router {
         // Unknown paths, and methods on the pages, are answered behind the pages' door (a
         // person gets a page, a device or program the JSON error): see `web::routes`.
         .merge(crate::web::routes(centre.clone()))
+        .layer(axum::middleware::from_fn(zstd_device_answers))
         // Every answer is JSON (receipts, assignments, errors), repetitive enough that
         // compressing it pays on 2G. Requests are not touched: frames are already zstd.
         .layer(
@@ -75,11 +76,101 @@ async fn whole_device_answers(
     // compressed form adds no unbounded memory.
     match axum::body::to_bytes(body, usize::MAX).await {
         Ok(whole) => axum::response::Response::from_parts(parts, Body::from(whole)),
-        Err(e) => IntakeError::Store(crate::store::StoreError::Corrupt(format!(
-            "an answer could not be compressed: {e}"
-        )))
-        .into_response(),
+        Err(e) => answer_not_compressed(e),
     }
+}
+
+/// A device protocol answer smaller than this goes out as it is, as `CompressionLayer` leaves
+/// it (its default predicate compresses above 32 bytes).
+const SMALLEST_COMPRESSED: usize = 32;
+
+/// Compresses a device protocol answer with zstd when the device prefers it, through one
+/// compression context per thread. `CompressionLayer` would stream it through a fresh context
+/// whose tables, sized for an answer of unknown length, are cleared for every receipt: a
+/// twentieth of the workers' CPU at full ingest. The answer is whole JSON, so its length is
+/// known and the tables are sized to it. Whatever is not compressed here (no zstd in
+/// `Accept-Encoding`, or zstd below another encoding's weight) is left to `CompressionLayer`,
+/// which never compresses an answer twice.
+async fn zstd_device_answers(
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if !api::is_protocol_path(request.uri().path()) || !zstd_preferred(request.headers()) {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = next.run(request).await.into_parts();
+    if parts.headers.contains_key(header::CONTENT_ENCODING) {
+        return axum::response::Response::from_parts(parts, body);
+    }
+    // Whole in memory already (JSON), as `whole_device_answers` relies on.
+    let whole = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(whole) => whole,
+        Err(e) => return answer_not_compressed(e),
+    };
+    if whole.len() < SMALLEST_COMPRESSED {
+        return axum::response::Response::from_parts(parts, Body::from(whole));
+    }
+    match zstd_with_this_threads_context(&whole) {
+        Ok(compressed) => {
+            parts.headers.remove(header::CONTENT_LENGTH);
+            parts.headers.insert(
+                header::CONTENT_ENCODING,
+                header::HeaderValue::from_static("zstd"),
+            );
+            // What a cache must know; `whole_device_answers` drops it where nothing caches.
+            parts.headers.append(
+                header::VARY,
+                header::HeaderValue::from_name(header::ACCEPT_ENCODING),
+            );
+            axum::response::Response::from_parts(parts, Body::from(compressed))
+        }
+        Err(e) => answer_not_compressed(e),
+    }
+}
+
+/// Whether `CompressionLayer` would choose zstd: offered at full weight (it breaks ties in
+/// zstd's favour). An `Accept-Encoding` that weighs zstd lower is left to it.
+fn zstd_preferred(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|offer| {
+            let mut offer = offer.split(';').map(str::trim);
+            offer
+                .next()
+                .is_some_and(|coding| coding.eq_ignore_ascii_case("zstd"))
+                && offer.all(|param| {
+                    param
+                        .strip_prefix("q=")
+                        .is_none_or(|weight| weight.parse::<f32>().is_ok_and(|q| q >= 1.0))
+                })
+        })
+}
+
+fn zstd_with_this_threads_context(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    CONTEXT.with(|context| {
+        let mut context = context.borrow_mut();
+        let compressor = match context.as_mut() {
+            Some(compressor) => compressor,
+            None => context.insert(zstd::bulk::Compressor::new(
+                zstd::DEFAULT_COMPRESSION_LEVEL,
+            )?),
+        };
+        compressor.compress(bytes)
+    })
+}
+
+fn answer_not_compressed(e: impl std::fmt::Display) -> axum::response::Response {
+    IntakeError::Store(crate::store::StoreError::Corrupt(format!(
+        "an answer could not be compressed: {e}"
+    )))
+    .into_response()
 }
 
 /// Runs blocking store work off the async executor.
@@ -257,4 +348,39 @@ async fn batches(
         },
         Json(receipt),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepts(value: &str) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_ENCODING, value.parse().unwrap());
+        zstd_preferred(&headers)
+    }
+
+    #[test]
+    fn zstd_is_taken_only_at_full_weight() {
+        for offered in [
+            "zstd",
+            "ZSTD",
+            "gzip, zstd",
+            "gzip;q=0.5,zstd;q=1.0",
+            "zstd ; q=1",
+        ] {
+            assert!(accepts(offered), "{offered}");
+        }
+        for not in [
+            "gzip",
+            "zstd;q=0",
+            "zstd;q=0.9, gzip",
+            "x-zstd",
+            "zstd;q=x",
+            "*",
+        ] {
+            assert!(!accepts(not), "{not}");
+        }
+        assert!(!zstd_preferred(&HeaderMap::new()));
+    }
 }

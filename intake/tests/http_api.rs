@@ -698,6 +698,62 @@ async fn device_answers_go_out_whole_with_their_length_and_without_vary() {
         serde_json::from_slice(&zstd::decode_all(&body[..]).unwrap()).unwrap();
     assert_eq!(enrolled.enumerator, "enum-dh-p2");
 
+    // The encoding follows what the device weighs highest, whole and without `Vary` whichever
+    // it is. The same answer (an enrolled device's assignment) under each.
+    let signed: String = api::sign_request(
+        &key,
+        enrolled.device,
+        "GET",
+        api::PATH_ASSIGNMENT,
+        chrono::Utc::now().timestamp(),
+    )
+    .iter()
+    .map(|(name, value)| format!("{name}: {value}\r\n"))
+    .collect();
+    for (accepted, expected) in [
+        ("zstd", Some("zstd")),
+        ("gzip, zstd", Some("zstd")),
+        ("gzip", Some("gzip")),
+        ("zstd;q=0.5, gzip", Some("gzip")),
+        ("zstd;q=0", None),
+        ("identity", None),
+    ] {
+        let (head, body) = raw(format!(
+            "GET {} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {accepted}\r\n{signed}Connection: close\r\n\r\n",
+            api::PATH_ASSIGNMENT,
+        ))
+        .await;
+        assert!(head.starts_with("http/1.1 200"), "{accepted}: {head}");
+        let encoding = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-encoding: "));
+        assert_eq!(encoding, expected, "{accepted}: {head}");
+        assert!(!head.contains("transfer-encoding"), "{accepted}: {head}");
+        assert!(!head.contains("\r\nvary:"), "{accepted}: {head}");
+        let json = match encoding {
+            Some("zstd") => {
+                let json = zstd::decode_all(&body[..]).unwrap();
+                // Compressed whole, its length known: the frame says it, and the encoder's
+                // tables were sized to it (see `zstd_device_answers`).
+                assert_eq!(
+                    zstd::zstd_safe::get_frame_content_size(&body).ok(),
+                    Some(Some(json.len() as u64)),
+                    "{accepted}"
+                );
+                json
+            }
+            Some(_) => {
+                let mut json = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut json)
+                    .unwrap();
+                json
+            }
+            None => body,
+        };
+        let assignment: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert!(assignment.is_object(), "{accepted}");
+    }
+
     let (head, _) = raw(
         "GET /login HTTP/1.1\r\nHost: x\r\nAccept-Encoding: zstd\r\nConnection: close\r\n\r\n"
             .into(),
