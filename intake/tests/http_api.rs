@@ -699,59 +699,62 @@ async fn device_answers_go_out_whole_with_their_length_and_without_vary() {
     assert_eq!(enrolled.enumerator, "enum-dh-p2");
 
     // The encoding follows what the device weighs highest, whole and without `Vary` whichever
-    // it is. The same answer (an enrolled device's assignment) under each.
-    let signed: String = api::sign_request(
-        &key,
-        enrolled.device,
-        "GET",
-        api::PATH_ASSIGNMENT,
-        chrono::Utc::now().timestamp(),
-    )
-    .iter()
-    .map(|(name, value)| format!("{name}: {value}\r\n"))
-    .collect();
-    for (accepted, expected) in [
-        ("zstd", Some("zstd")),
-        ("gzip, zstd", Some("zstd")),
-        ("gzip", Some("gzip")),
-        ("zstd;q=0.5, gzip", Some("gzip")),
-        ("zstd;q=0", None),
-        ("identity", None),
-    ] {
-        let (head, body) = raw(format!(
-            "GET {} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {accepted}\r\n{signed}Connection: close\r\n\r\n",
-            api::PATH_ASSIGNMENT,
-        ))
-        .await;
-        assert!(head.starts_with("http/1.1 200"), "{accepted}: {head}");
-        let encoding = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-encoding: "));
-        assert_eq!(encoding, expected, "{accepted}: {head}");
-        assert!(!head.contains("transfer-encoding"), "{accepted}: {head}");
-        assert!(!head.contains("\r\nvary:"), "{accepted}: {head}");
-        let json = match encoding {
-            Some("zstd") => {
-                let json = zstd::decode_all(&body[..]).unwrap();
-                // Compressed whole, its length known: the frame says it, and the encoder's
-                // tables were sized to it (see `zstd_device_answers`).
-                assert_eq!(
-                    zstd::zstd_safe::get_frame_content_size(&body).ok(),
-                    Some(Some(json.len() as u64)),
-                    "{accepted}"
-                );
-                json
-            }
-            Some(_) => {
-                let mut json = Vec::new();
-                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut json)
-                    .unwrap();
-                json
-            }
-            None => body,
-        };
-        let assignment: serde_json::Value = serde_json::from_slice(&json).unwrap();
-        assert!(assignment.is_object(), "{accepted}");
+    // it is: a small answer (the chain head, compressed through the thread's context) and a
+    // large one (the assignment, left to the streaming encoder, whose larger tables compress
+    // it better).
+    for (path, small) in [(api::PATH_CHAIN, true), (api::PATH_ASSIGNMENT, false)] {
+        let signed: String = api::sign_request(
+            &key,
+            enrolled.device,
+            "GET",
+            path,
+            chrono::Utc::now().timestamp(),
+        )
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+        for (accepted, expected) in [
+            ("zstd", Some("zstd")),
+            ("gzip, zstd", Some("zstd")),
+            ("gzip", Some("gzip")),
+            ("zstd;q=0.5, gzip", Some("gzip")),
+            ("zstd;q=0", None),
+            ("identity", None),
+        ] {
+            let (head, body) = raw(format!(
+                "GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {accepted}\r\n{signed}Connection: close\r\n\r\n",
+            ))
+            .await;
+            let case = format!("{path}, {accepted}: {head}");
+            assert!(head.starts_with("http/1.1 200"), "{case}");
+            let encoding = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-encoding: "));
+            assert_eq!(encoding, expected, "{case}");
+            assert!(!head.contains("transfer-encoding"), "{case}");
+            assert!(!head.contains("\r\nvary:"), "{case}");
+            let json = match encoding {
+                Some("zstd") => {
+                    let json = zstd::decode_all(&body[..]).unwrap();
+                    // Compressed whole through the thread's context, the frame says its
+                    // length; the streaming encoder's does not.
+                    let declared = zstd::zstd_safe::get_frame_content_size(&body).ok();
+                    let whole = Some(Some(json.len() as u64));
+                    assert_eq!(declared == whole, small, "{case}: {declared:?}");
+                    json
+                }
+                Some(_) => {
+                    let mut json = Vec::new();
+                    let mut gzip = flate2::read::GzDecoder::new(&body[..]);
+                    std::io::Read::read_to_end(&mut gzip, &mut json).unwrap();
+                    json
+                }
+                None => body,
+            };
+            let answer: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            assert!(answer.is_object(), "{case}");
+            assert_eq!(json.len() < 2048, small, "{case}: {} bytes", json.len());
+        }
     }
 
     let (head, _) = raw(
