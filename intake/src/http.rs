@@ -64,10 +64,10 @@ async fn whole_device_answers(
     let (mut parts, body) = next.run(request).await.into_parts();
     let cacheable = parts
         .headers
-        .get(axum::http::header::CACHE_CONTROL)
+        .get(header::CACHE_CONTROL)
         .is_some_and(|v| v != "no-store");
     if !cacheable {
-        parts.headers.remove(axum::http::header::VARY);
+        parts.headers.remove(header::VARY);
     }
     if http_body::Body::size_hint(&body).exact().is_some() {
         return axum::response::Response::from_parts(parts, body);
@@ -271,7 +271,7 @@ async fn assignment(
         i.assignment_unless(d, held.as_deref())
     })
     .await?;
-    let etag = [(axum::http::header::ETAG, format!("\"{tag}\""))];
+    let etag = [(header::ETAG, format!("\"{tag}\""))];
     Ok(match doc {
         Some(doc) => (etag, Json(doc)).into_response(),
         None => (StatusCode::NOT_MODIFIED, etag).into_response(),
@@ -292,11 +292,7 @@ async fn form_definition(
         i.form_definition(&sha256)
     })
     .await?;
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        bytes,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 /// What other devices did on this enumerator's households (a replacement tablet's history).
