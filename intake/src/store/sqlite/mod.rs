@@ -322,14 +322,18 @@ fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
 /// The stores' SQL on a SQLite connection.
 struct SqliteTx<'a>(&'a Connection);
 
-fn to_sqlite(v: &Val) -> rusqlite::types::Value {
-    use rusqlite::types::Value as V;
-    match v {
-        Val::Null => V::Null,
-        Val::Int(i) => V::Integer(*i),
-        Val::Real(f) => V::Real(*f),
-        Val::Text(s) => V::Text(s.clone()),
-        Val::Blob(b) => V::Blob(b.clone()),
+/// A parameter is bound borrowed: SQLite takes its own copy of a text or blob as it binds it,
+/// so a copy made here first would be a second one, on the writer thread every write waits for.
+impl rusqlite::ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::ValueRef;
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(match self {
+            Val::Null => ValueRef::Null,
+            Val::Int(i) => ValueRef::Integer(*i),
+            Val::Real(f) => ValueRef::Real(*f),
+            Val::Text(s) => ValueRef::Text(s.as_bytes()),
+            Val::Blob(b) => ValueRef::Blob(b),
+        }))
     }
 }
 
@@ -340,14 +344,14 @@ impl RawTx for SqliteTx<'_> {
 
     fn exec(&self, sql: &str, params: &[Val]) -> Result<usize, StoreError> {
         let mut stmt = self.0.prepare_cached(sql)?;
-        Ok(stmt.execute(rusqlite::params_from_iter(params.iter().map(to_sqlite)))?)
+        Ok(stmt.execute(rusqlite::params_from_iter(params))?)
     }
 
     fn rows(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
         use rusqlite::types::ValueRef;
         let mut stmt = self.0.prepare_cached(sql)?;
         let columns = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter().map(to_sqlite)))?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let mut vals = Vec::with_capacity(columns);
