@@ -6,7 +6,8 @@
 //! sent over loopback HTTP to the real `intake` binary (durable commits: WAL, synchronous=FULL).
 //! Three runs at 8 concurrent senders, each beside a raw SQLite insert of its own event rows
 //! in one transaction (medians and ranges printed), the intake's CPU seconds per 1,000 forms
-//! and bytes written to storage per form, peak RSS at 1, 8 and 32 senders, and the cost of
+//! and bytes written to storage per form, the senders' own CPU and the machine's idle and
+//! stolen time over each run, peak RSS at 1, 8 and 32 senders, and the cost of
 //! Ed25519 verification of the same batches. With `FIELDPOST_TEST_POSTGRES` (a
 //! PostgreSQL server; `scripts/bench` starts a private one) the same ingest again on
 //! PostgreSQL with one and with two intake processes (each request to one at random), beside
@@ -135,7 +136,49 @@ struct Run {
     cpu_secs: f64,
     /// Bytes the intake processes wrote to storage over the sending (`/proc/<pid>/io`).
     written_bytes: u64,
+    /// The whole machine's CPU over the sending, seconds summed over its cores.
+    machine: MachineCpu,
     prepared: Prepared,
+}
+
+/// Where the machine's CPU went over a run (`/proc/stat`): the senders are this bench's own
+/// process, so on 2 cores they and the intake share one budget; time stolen by the host says
+/// how far a slow run was the machine's doing.
+#[derive(Clone, Copy)]
+struct MachineCpu {
+    senders: f64,
+    busy: f64,
+    idle: f64,
+    stolen: f64,
+}
+
+impl MachineCpu {
+    /// Ticks so far: (this process's user + system, all cores' busy, idle + iowait, steal).
+    fn now() -> [u64; 4] {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let all: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .skip(1)
+            .map(|v| v.parse().unwrap_or(0))
+            .collect();
+        let at = |i: usize| all.get(i).copied().unwrap_or(0);
+        // user nice system idle iowait irq softirq steal
+        let busy = at(0) + at(1) + at(2) + at(5) + at(6);
+        [cpu_ticks(&[std::process::id()]), busy, at(3) + at(4), at(7)]
+    }
+
+    fn between(before: [u64; 4], after: [u64; 4]) -> MachineCpu {
+        let secs = |i: usize| after[i].saturating_sub(before[i]) as f64 / clock_ticks_per_sec();
+        MachineCpu {
+            senders: secs(0),
+            busy: secs(1),
+            idle: secs(2),
+            stolen: secs(3),
+        }
+    }
 }
 
 impl Run {
@@ -144,6 +187,14 @@ impl Run {
     }
     fn written_per_form(&self) -> f64 {
         self.written_bytes as f64 / self.forms as f64
+    }
+    fn senders_per_1000(&self) -> f64 {
+        self.machine.senders * 1000.0 / self.forms as f64
+    }
+    /// Share of the machine's time over the run that was idle, or stolen by its host.
+    fn share(&self, part: f64) -> f64 {
+        let m = self.machine;
+        100.0 * part / (m.busy + m.idle + m.stolen).max(f64::MIN_POSITIVE)
     }
 }
 
@@ -330,6 +381,15 @@ fn summary(runs: &[Run], baseline: &[f64], name: &str) {
         said(of(&Run::written_per_form), 0)
     );
     println!(
+        "  senders' CPU      {} s per 1,000 forms   (this bench's own process, on the same cores)",
+        said(of(&Run::senders_per_1000), 3)
+    );
+    println!(
+        "  machine idle      {} %; stolen by the host {} %",
+        said(of(&|r| r.share(r.machine.idle)), 1),
+        said(of(&|r| r.share(r.machine.stolen)), 1)
+    );
+    println!(
         "  intake peak RSS   {} MB",
         said(of(&|r| r.intake_rss.iter().sum::<u64>() as f64 / 1024.0), 1)
     );
@@ -375,6 +435,13 @@ fn report(title: &str, run: &Run) {
         "  CPU per 1,000     {:>10.3} s; written per form {:.0} bytes",
         run.cpu_per_1000(),
         run.written_per_form()
+    );
+    println!(
+        "  machine's CPU     {:>10.2} s busy ({:.2} s the senders), {:.1} % idle, {:.1} % stolen by the host",
+        run.machine.busy,
+        run.machine.senders,
+        run.share(run.machine.idle),
+        run.share(run.machine.stolen)
     );
 }
 
@@ -441,9 +508,11 @@ fn ingest(
     let database = matches!(place, Place::Postgres(_)).then(DatabaseRss::start);
     let frames = prepared.frames.clone();
     let pids: Vec<u32> = servers.iter().map(|s| s.child.id()).collect();
-    let (cpu_before, written_before) = (cpu_ticks(&pids), written(&pids));
+    let (cpu_before, written_before, machine_before) =
+        (cpu_ticks(&pids), written(&pids), MachineCpu::now());
     let (elapsed, mut latencies) = rt.block_on(send_all(&http, &bases, frames.clone(), senders));
-    let (cpu_after, written_after) = (cpu_ticks(&pids), written(&pids));
+    let (cpu_after, written_after, machine_after) =
+        (cpu_ticks(&pids), written(&pids), MachineCpu::now());
     let database_rss = database.map(DatabaseRss::stop);
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)];
@@ -462,6 +531,7 @@ fn ingest(
         wire_bytes,
         cpu_secs: (cpu_after - cpu_before) as f64 / clock_ticks_per_sec(),
         written_bytes: written_after - written_before,
+        machine: MachineCpu::between(machine_before, machine_after),
         prepared,
     }
 }
