@@ -1,11 +1,19 @@
-//! The embedded default: SQLite in WAL mode with `synchronous=FULL`, so a commit has reached
-//! the disk (fsync) before any receipt leaves. Reads go through a small pool of connections.
+//! The embedded default: SQLite in WAL mode, where a commit has reached the disk (fsync)
+//! before any receipt leaves. Reads go through a small pool of connections.
 //!
 //! Writes go through one writer thread that owns the only writing connection (SQLite has one
 //! writer anyway) and does **group commit**: it takes every write queued at that moment, runs
-//! each in its own `SAVEPOINT` (so each is still all-or-nothing on its own), commits them with
-//! one fsync, and only then hands each caller its result. Under load many batches share one
-//! fsync; alone, a batch waits for nobody.
+//! each in its own `SAVEPOINT` (so each is still all-or-nothing on its own) and commits them
+//! together. Under load many batches share one commit; alone, a batch waits for nobody.
+//!
+//! The fsync is not the writer's: its connection commits with `synchronous=NORMAL` (the log is
+//! written, not yet synced), and a **syncer** thread syncs the log and only then hands each
+//! caller of the groups committed before it its result. The writer meanwhile runs the next
+//! group's statements, so the disk's latency and the writer's work overlap instead of adding
+//! up. The log's frames are checksummed in order, so what a power cut leaves of it is whole
+//! commits up to some point, and every commit a caller heard of is before it. A read hands
+//! back nothing a power cut could still take away: it returns once every commit it could have
+//! seen is synced ([`Durability`]).
 //!
 //! A centre keeps one file per campaign ([`campaign_store`], `migrations/sqlite/campaign/`) and
 //! its own ([`centre_store`], `migrations/sqlite/centre/`); both run the stores' SQL
@@ -103,11 +111,45 @@ pub(crate) fn own_names_ever(
 }
 
 /// A write: runs inside the group's transaction and returns how to report its result once
-/// the group's commit is known (`None` = committed).
+/// the group's commit is known and synced (`None` = committed and on disk; else what went wrong).
 type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(Option<String>) + Send> + Send>;
 
 /// Most writes that share one commit.
 const MAX_GROUP: usize = 64;
+
+/// How far the commits are on disk: counted by the writer before each commit, and by the
+/// syncer once the log holding them is synced.
+#[derive(Default)]
+struct Durability {
+    committed: std::sync::atomic::AtomicU64,
+    synced: Mutex<u64>,
+    on_disk: std::sync::Condvar,
+}
+
+impl Durability {
+    /// Returns once every commit begun so far is on disk (at once when nothing waits).
+    fn wait_for_commits_so_far(&self) {
+        let wanted = self.committed.load(std::sync::atomic::Ordering::SeqCst);
+        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+        while *synced < wanted {
+            synced = self.on_disk.wait(synced).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn synced_up_to(&self, generation: u64) {
+        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+        *synced = (*synced).max(generation);
+        self.on_disk.notify_all();
+    }
+}
+
+/// A group the writer has committed (or failed to), waiting for the log to be synced before
+/// its callers hear.
+struct Committed {
+    generation: u64,
+    reports: Vec<Box<dyn FnOnce(Option<String>) + Send>>,
+    error: Option<String>,
+}
 
 pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
@@ -202,11 +244,12 @@ pub fn adopt_legacy(centre: &Path, old: &Path, entry: &CampaignEntry) -> Result<
     Ok(has_accounts)
 }
 
-/// One SQLite file: its writer thread (group commit) and a pool of readers.
+/// One SQLite file: its writer thread (group commit), its syncer and a pool of readers.
 pub(crate) struct Db {
     path: PathBuf,
     writer: std::sync::mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
+    durability: std::sync::Arc<Durability>,
 }
 
 impl Db {
@@ -214,15 +257,28 @@ impl Db {
     pub(crate) fn open(path: &Path, runner: refinery::Runner) -> Result<Db, StoreError> {
         let mut writer = open_connection(path)?;
         migrate(&mut writer, runner)?;
+        // The syncer syncs the log before any caller hears of a commit (see the module's doc).
+        writer.pragma_update(None, "synchronous", "NORMAL")?;
+        let durability = std::sync::Arc::new(Durability::default());
+        let mut log = path.as_os_str().to_owned();
+        log.push("-wal");
+        let (committed, to_sync) = std::sync::mpsc::channel::<Committed>();
+        let on_disk = durability.clone();
+        std::thread::Builder::new()
+            .name("sqlite-syncer".into())
+            .spawn(move || syncer_loop(PathBuf::from(log), to_sync, &on_disk))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the syncer thread: {e}")))?;
         let (sender, jobs) = std::sync::mpsc::channel::<Job>();
+        let counted = durability.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(writer, jobs))
+            .spawn(move || writer_loop(writer, jobs, &counted, committed))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
         Ok(Db {
             path: path.to_owned(),
             writer: sender,
             readers: Mutex::new(Vec::new()),
+            durability,
         })
     }
 
@@ -237,6 +293,7 @@ impl Db {
         };
         let result = f(&conn);
         self.readers.lock().unwrap().push(conn);
+        self.durability.wait_for_commits_so_far();
         result
     }
 
@@ -263,9 +320,7 @@ impl Db {
             Box::new(move |commit_error: Option<String>| {
                 let _ = done.send(match commit_error {
                     None => outcome,
-                    Some(e) => Err(StoreError::Corrupt(format!(
-                        "the commit failed, nothing was stored: {e}"
-                    ))),
+                    Some(e) => Err(StoreError::Corrupt(e)),
                 });
             })
         });
@@ -278,7 +333,12 @@ impl Db {
     }
 }
 
-fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
+fn writer_loop(
+    conn: Connection,
+    jobs: std::sync::mpsc::Receiver<Job>,
+    durability: &Durability,
+    syncer: std::sync::mpsc::Sender<Committed>,
+) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -300,21 +360,63 @@ fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
                 Err(_) => panicked = true,
             }
         }
+        // Counted before the commit: a read that sees this group waits for its sync.
+        let generation = durability
+            .committed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
         // A job that panicked may have left half its work: the whole group is rolled back.
         let commit_error = if panicked {
             let _ = conn.execute_batch("ROLLBACK");
-            Some("a write in the same group failed".to_string())
+            Some("the commit failed, nothing was stored: a write in the same group failed".into())
         } else {
             match conn.execute_batch("COMMIT") {
                 Ok(()) => None,
                 Err(e) => {
                     let _ = conn.execute_batch("ROLLBACK");
-                    Some(e.to_string())
+                    Some(format!("the commit failed, nothing was stored: {e}"))
                 }
             }
         };
-        for report in reports {
-            report(commit_error.clone());
+        let committed = Committed {
+            generation,
+            reports,
+            error: commit_error,
+        };
+        if let Err(std::sync::mpsc::SendError(lost)) = syncer.send(committed) {
+            // No syncer (it cannot stop before the writer): nobody hears of an unsynced commit.
+            for report in lost.reports {
+                report(Some("the syncer thread has stopped".into()));
+            }
+            durability.synced_up_to(lost.generation);
+        }
+    }
+}
+
+/// Syncs the log once for every group committed while it last synced, then tells their
+/// callers, in the order of their commits.
+fn syncer_loop(
+    log: PathBuf,
+    committed: std::sync::mpsc::Receiver<Committed>,
+    durability: &Durability,
+) {
+    while let Ok(first) = committed.recv() {
+        let mut groups = vec![first];
+        groups.extend(committed.try_iter());
+        let synced = std::fs::File::open(&log).and_then(|f| f.sync_data());
+        if let Err(e) = &synced {
+            tracing::error!(error = %e, log = %log.display(), "cannot sync the write-ahead log");
+        }
+        durability.synced_up_to(groups.last().map_or(0, |g| g.generation));
+        for group in groups {
+            let error = group.error.or_else(|| {
+                synced.as_ref().err().map(|e| {
+                    format!("the commit may not be on disk (the log could not be synced: {e})")
+                })
+            });
+            for report in group.reports {
+                report(error.clone());
+            }
         }
     }
 }
@@ -381,5 +483,86 @@ impl Backend for Db {
     fn write_dyn(&self, f: WriteFn) -> Result<Box<dyn std::any::Any + Send>, StoreError> {
         // One writer: a write never fails to serialize, so it runs once.
         self.write(move |conn| f(Tx::new(&SqliteTx(conn))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{atomic::Ordering, Arc};
+
+    /// A caller hears of its write only once the log holding it is synced, and a read never
+    /// hands back a write that is not yet synced, with writers and readers all at once.
+    #[test]
+    fn nothing_is_told_or_read_before_it_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(
+            Db::open(
+                &dir.path().join("synced.db"),
+                centre_migrations::migrations::runner(),
+            )
+            .unwrap(),
+        );
+        db.write(|c| Ok(c.execute_batch("CREATE TABLE writes (generation INTEGER NOT NULL)")?))
+            .unwrap();
+        let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let synced = |db: &Db| *db.durability.synced.lock().unwrap();
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (db, writing) = (db.clone(), writing.clone());
+                std::thread::spawn(move || {
+                    let mut reads = 0;
+                    while writing.load(Ordering::SeqCst) {
+                        let seen: i64 = db
+                            .read(|c| {
+                                Ok(c.query_row(
+                                    "SELECT coalesce(max(generation), 0) FROM writes",
+                                    [],
+                                    |r| r.get(0),
+                                )?)
+                            })
+                            .unwrap();
+                        assert!(
+                            seen as u64 <= synced(&db),
+                            "a read returned generation {seen} before its sync"
+                        );
+                        reads += 1;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..40 {
+                        let durability = db.durability.clone();
+                        // The writer counts a group after running its writes: this one's is next.
+                        let generation = db
+                            .write(move |c| {
+                                let generation = durability.committed.load(Ordering::SeqCst) + 1;
+                                c.execute("INSERT INTO writes VALUES (?1)", [generation])?;
+                                Ok(generation)
+                            })
+                            .unwrap();
+                        assert!(
+                            generation <= synced(&db),
+                            "write of generation {generation} told before its sync"
+                        );
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        writing.store(false, Ordering::SeqCst);
+        let reads: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+        assert!(reads > 0);
+        let stored: i64 = db
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM writes", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(stored, 160);
     }
 }
