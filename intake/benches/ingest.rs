@@ -3,7 +3,7 @@
 //!
 //! 63 provinces shaped like the Quảng Trị demo: 30,618 forms, each a distribution, a
 //! collection and a transcription with a ~100-answer sealed payload, in batches of 27 forms,
-//! sent over loopback HTTP to the real `intake` binary (durable commits: WAL, synchronous=FULL).
+//! sent over loopback HTTP to the real `intake` binary (durable commits: WAL, synced before a receipt).
 //! Three runs at 8 concurrent senders, each beside a raw SQLite insert of its own event rows
 //! in one transaction (medians and ranges printed), the intake's CPU seconds per 1,000 forms
 //! and bytes written to storage per form, the senders' own CPU and the machine's idle and

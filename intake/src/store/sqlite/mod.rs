@@ -110,9 +110,12 @@ pub(crate) fn own_names_ever(
     Ok(names)
 }
 
-/// A write: runs inside the group's transaction and returns how to report its result once
-/// the group's commit is known and synced (`None` = committed and on disk; else what went wrong).
-type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(Option<String>) + Send> + Send>;
+/// A write: runs inside the group's transaction and returns how to report its result.
+type Job = Box<dyn FnOnce(&Connection) -> Report + Send>;
+
+/// Tells a write's caller its result once its group's commit is known and synced (`None` =
+/// committed and on disk; else what went wrong).
+type Report = Box<dyn FnOnce(Option<String>) + Send>;
 
 /// Most writes that share one commit.
 const MAX_GROUP: usize = 64;
@@ -147,7 +150,7 @@ impl Durability {
 /// its callers hear.
 struct Committed {
     generation: u64,
-    reports: Vec<Box<dyn FnOnce(Option<String>) + Send>>,
+    reports: Vec<Report>,
     error: Option<String>,
 }
 
