@@ -653,6 +653,7 @@ impl ToSql for Param<'_> {
                 _ => f.to_sql(ty, out),
             },
             Val::Text(s) => s.as_str().to_sql(ty, out),
+            Val::Shared(s) => (&**s).to_sql(ty, out),
             Val::Blob(b) => b.as_slice().to_sql(ty, out),
         }
     }

@@ -17,6 +17,9 @@ pub enum Val {
     Int(i64),
     Real(f64),
     Text(String),
+    /// Text several rows share (a batch's device, its time of receipt) or that is already
+    /// held elsewhere (an event's body): bound without a copy of its own.
+    Shared(std::sync::Arc<str>),
     Blob(Vec<u8>),
 }
 
@@ -137,6 +140,7 @@ impl FromVal for String {
     fn from_val(v: &Val) -> Result<Self, String> {
         match v {
             Val::Text(s) => Ok(s.clone()),
+            Val::Shared(s) => Ok(s.to_string()),
             other => Err(format!("expected text, found {other:?}")),
         }
     }

@@ -318,11 +318,11 @@ impl SqlStore {
     ) -> Result<IngestResult, StoreError> {
         let campaign = self.campaign()?;
         // Everything that needs no database is done before the writer is involved.
-        let bodies: Vec<String> = verified
+        let bodies: Vec<std::sync::Arc<str>> = verified
             .event_bytes()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?
             .into_iter()
-            .map(str::to_owned)
+            .map(std::sync::Arc::from)
             .collect();
         let (verified, frame, intake_key) = (verified.clone(), frame.to_vec(), intake_key.clone());
         self.write(move |tx| {
@@ -366,6 +366,9 @@ impl SqlStore {
             let days = DayRule::of(&campaign.info);
             let now_s = rfc3339(now);
             let device = batch.device.to_string();
+            // Bound by every row of the batch: shared, not copied per row.
+            let (shared_enumerator, shared_device, shared_now): (std::sync::Arc<str>, std::sync::Arc<str>, std::sync::Arc<str>) =
+                (batch.enumerator.as_str().into(), device.as_str().into(), now_s.as_str().into());
 
             // Every event of the batch in a few multi-row statements, and what the accepted
             // ones add gathered and written after them.
@@ -383,17 +386,17 @@ impl SqlStore {
                 };
                 rows.extend([
                     Val::Text(event.id.to_string()),
-                    Val::Text(batch.enumerator.clone()),
+                    Val::Shared(shared_enumerator.clone()),
                     Val::Int(batch.seq as i64),
                     Val::Int(idx as i64),
-                    Val::Text(device.clone()),
+                    Val::Shared(shared_device.clone()),
                     event.household.to_val(),
                     event.serial.to_val(),
                     Val::Text(event.body.kind().to_string()),
                     Val::Text(event.at.to_string()),
                     Val::Int(event.at.unix()),
-                    Val::Text(now_s.clone()),
-                    Val::Text(body.clone()),
+                    Val::Shared(shared_now.clone()),
+                    Val::Shared(body.clone()),
                     Val::Text(status.to_string()),
                     outcome.code.to_val(),
                     outcome.reason.to_val(),

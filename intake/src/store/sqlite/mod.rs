@@ -262,6 +262,10 @@ impl Db {
         migrate(&mut writer, runner)?;
         // The syncer syncs the log before any caller hears of a commit (see the module's doc).
         writer.pragma_update(None, "synchronous", "NORMAL")?;
+        // Each write's savepoint keeps the pages it changes until it is released; kept in
+        // memory (one write's pages at most: the journal is emptied at each release) instead of
+        // spilling past 64 KiB to a temporary file opened, written and deleted per write.
+        writer.pragma_update(None, "temp_store", "MEMORY")?;
         let durability = std::sync::Arc::new(Durability::default());
         let mut log = path.as_os_str().to_owned();
         log.push("-wal");
@@ -437,6 +441,7 @@ impl rusqlite::ToSql for Val {
             Val::Int(i) => ValueRef::Integer(*i),
             Val::Real(f) => ValueRef::Real(*f),
             Val::Text(s) => ValueRef::Text(s.as_bytes()),
+            Val::Shared(s) => ValueRef::Text(s.as_bytes()),
             Val::Blob(b) => ValueRef::Blob(b),
         }))
     }
