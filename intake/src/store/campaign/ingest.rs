@@ -317,12 +317,20 @@ impl SqlStore {
         intake_key: &DeviceKey,
     ) -> Result<IngestResult, StoreError> {
         let campaign = self.campaign()?;
-        // Everything that needs no database is done before the writer is involved.
+        // Everything that needs no database is done before the writer is involved (its
+        // thread is what every batch waits for: in a profile, copying event bodies and
+        // formatting times took 6 % of its time).
         let bodies: Vec<std::sync::Arc<str>> = verified
             .event_bytes()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?
             .into_iter()
             .map(std::sync::Arc::from)
+            .collect();
+        let times: Vec<std::sync::Arc<str>> = verified
+            .batch
+            .events
+            .iter()
+            .map(|e| e.at.to_string().into())
             .collect();
         let (verified, frame, intake_key) = (verified.clone(), frame.to_vec(), intake_key.clone());
         self.write(move |tx| {
@@ -375,7 +383,7 @@ impl SqlStore {
             let mut rows: Vec<Val> = Vec::with_capacity(batch.events.len() * 15);
             let mut effects = AcceptedEffects::default();
             let village_of = |h: &str| view.households.get(h).map(|f| f.village.clone());
-            for (idx, ((event, outcome), body)) in batch.events.iter().zip(&judgement.outcomes).zip(&bodies).enumerate() {
+            for (idx, (((event, outcome), body), at)) in batch.events.iter().zip(&judgement.outcomes).zip(&bodies).zip(&times).enumerate() {
                 if outcome.code.as_deref() == Some(sync_protocol::api::rejection::DUPLICATE_EVENT) {
                     // The first copy is stored; this one lives on in the batch frame and receipt.
                     continue;
@@ -393,7 +401,7 @@ impl SqlStore {
                     event.household.to_val(),
                     event.serial.to_val(),
                     Val::Text(event.body.kind().to_string()),
-                    Val::Text(event.at.to_string()),
+                    Val::Shared(at.clone()),
                     Val::Int(event.at.unix()),
                     Val::Shared(shared_now.clone()),
                     Val::Shared(body.clone()),
