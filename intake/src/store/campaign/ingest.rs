@@ -109,7 +109,15 @@ impl AcceptedEffects {
         }
     }
 
-    fn write(self, tx: Tx) -> Result<(), StoreError> {
+    /// Writes the effects, and the households' new statuses (`changes`, the domain's).
+    fn write(
+        mut self,
+        tx: Tx,
+        changes: &[(String, HouseholdStatus)],
+        now: &str,
+    ) -> Result<(), StoreError> {
+        // A household that now holds answers and moves status is written once, not twice.
+        apply_changes(tx, changes, &mut self.answered, now)?;
         let answered: Vec<String> = self.answered.into_iter().collect();
         for chunk in answered.chunks(ROWS_PER_STATEMENT) {
             tx.execute(
@@ -220,10 +228,13 @@ fn insert_rows(
     }
 }
 
-/// Writes the households' new statuses; only each household's last one needs writing.
+/// Writes the households' new statuses; only each household's last one needs writing. The
+/// households among them that now hold answers are marked so in the same statement, and taken
+/// out of `answered`.
 fn apply_changes(
     tx: Tx,
     changes: &[(String, HouseholdStatus)],
+    answered: &mut std::collections::BTreeSet<String>,
     now: &str,
 ) -> Result<(), StoreError> {
     let mut last: std::collections::HashMap<&str, HouseholdStatus> =
@@ -232,21 +243,28 @@ fn apply_changes(
         last.insert(household, *status);
     }
     // One statement per new status (a batch moves its households to a few statuses).
-    let mut by_status: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut by_status: BTreeMap<(&str, bool), Vec<&str>> = BTreeMap::new();
     for (household, status) in last {
+        let holds_answers = answered.remove(household);
         by_status
-            .entry(status.as_str())
+            .entry((status.as_str(), holds_answers))
             .or_default()
             .push(household);
     }
-    for (status, households) in by_status {
+    for ((status, holds_answers), households) in by_status {
         for chunk in households.chunks(ROWS_PER_STATEMENT) {
-            let mut values = vec![Val::Text(status.to_string()), Val::Text(now.to_string())];
+            let mut values = vec![
+                Val::Text(status.to_string()),
+                Val::Text(now.to_string()),
+                Val::Int(i64::from(holds_answers)),
+            ];
             values.extend(chunk.iter().map(|h| Val::Text(h.to_string())));
             tx.execute(
                 &format!(
-                    "UPDATE households SET status = ?1, updated_at = ?2 WHERE id IN ({})",
-                    placeholders(3, chunk.len())
+                    "UPDATE households SET status = ?1, updated_at = ?2,
+                     has_answers = CASE WHEN ?3 = 1 THEN 1 ELSE has_answers END
+                     WHERE id IN ({})",
+                    placeholders(4, chunk.len())
                 ),
                 values,
             )?;
@@ -420,8 +438,7 @@ impl SqlStore {
                 15,
                 rows,
             )?;
-            effects.write(tx)?;
-            apply_changes(tx, &judgement.changes, &now_s)?;
+            effects.write(tx, &judgement.changes, &now_s)?;
 
             let (events, rejected) = Receipt::listing(&judgement.outcomes);
             let rejected_events = rejected.len();
@@ -496,8 +513,7 @@ impl SqlStore {
                     let dated = DayRule::of(&campaign.info).date(event.at.as_datetime(), parse_received(&received_at)?);
                     let mut effects = AcceptedEffects::default();
                     effects.add(&event, &enumerator, dated, |h| view.households.get(h).map(|f| f.village.clone()));
-                    effects.write(tx)?;
-                    apply_changes(tx, &changes, &now_s)?;
+                    effects.write(tx, &changes, &now_s)?;
                     let household = event.household.as_deref().unwrap_or_default();
                     tx.execute(
                         "UPDATE households SET carried_from = ?1, carried_events = carried_events + 1, updated_at = ?2 WHERE id = ?3",
