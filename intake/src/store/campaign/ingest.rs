@@ -393,8 +393,8 @@ impl SqlStore {
             let now_s = rfc3339(now);
             let device = batch.device.to_string();
             // Bound by every row of the batch: shared, not copied per row.
-            let (shared_enumerator, shared_device, shared_now): (std::sync::Arc<str>, std::sync::Arc<str>, std::sync::Arc<str>) =
-                (batch.enumerator.as_str().into(), device.as_str().into(), now_s.as_str().into());
+            let shared = |s: &str| -> std::sync::Arc<str> { s.into() };
+            let (shared_enumerator, shared_device, shared_now) = (shared(&batch.enumerator), shared(&device), shared(&now_s));
 
             // Every event of the batch in a few multi-row statements, and what the accepted
             // ones add gathered and written after them.
