@@ -253,18 +253,17 @@ fn apply_changes(
     }
     for ((status, holds_answers), households) in by_status {
         for chunk in households.chunks(ROWS_PER_STATEMENT) {
-            let mut values = vec![
-                Val::Text(status.to_string()),
-                Val::Text(now.to_string()),
-                Val::Int(i64::from(holds_answers)),
-            ];
+            let mut values = vec![Val::Text(status.to_string()), Val::Text(now.to_string())];
             values.extend(chunk.iter().map(|h| Val::Text(h.to_string())));
+            let answers = if holds_answers {
+                ", has_answers = 1"
+            } else {
+                ""
+            };
             tx.execute(
                 &format!(
-                    "UPDATE households SET status = ?1, updated_at = ?2,
-                     has_answers = CASE WHEN ?3 = 1 THEN 1 ELSE has_answers END
-                     WHERE id IN ({})",
-                    placeholders(4, chunk.len())
+                    "UPDATE households SET status = ?1, updated_at = ?2{answers} WHERE id IN ({})",
+                    placeholders(3, chunk.len())
                 ),
                 values,
             )?;
