@@ -165,6 +165,7 @@ fn sigkill_mid_ingest_loses_no_receipted_batch() {
             }
             server.kill(); // SIGKILL
         });
+        place.settle_after_kill();
 
         // After the crash: every receipted batch is there, whole; nothing beyond the chain head.
         let store = place.campaign_store(demo::DEMO_CAMPAIGN_ID);

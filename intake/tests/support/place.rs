@@ -202,6 +202,39 @@ impl Place {
 }
 
 impl Place {
+    /// After a server process was killed: waits until the database has finished with it. A
+    /// killed process's files are released with it, but PostgreSQL may still be running a
+    /// `COMMIT` the process sent just before it died, and would make that batch appear between
+    /// two of a test's reads. Waits (at most 30 s) until no other connection to this test's
+    /// database is left.
+    pub fn settle_after_kill(&self) {
+        let Some(url) = &self.database else { return };
+        own_thread(|| {
+            let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let started = std::time::Instant::now();
+            loop {
+                let others: i64 = client
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity
+                         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                        &[],
+                    )
+                    .unwrap()
+                    .get(0);
+                if others == 0 {
+                    return;
+                }
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(30),
+                    "{others} connections of a killed server are still open after 30 s"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    }
+}
+
+impl Place {
     /// With PostgreSQL: how many sequential and index scans a table of the campaign has had, as
     /// far as its server's statistics have been told (a busy connection reports at most once a
     /// second, an idle one within ten).
