@@ -11,7 +11,10 @@
 //! Ed25519 verification of the same batches. With `FIELDPOST_TEST_POSTGRES` (a
 //! PostgreSQL server; `scripts/bench` starts a private one) the same ingest again on
 //! PostgreSQL with one and with two intake processes (each request to one at random), beside
-//! PostgreSQL's own `COPY` of the same rows; peak RSS of the intakes and of the database.
+//! PostgreSQL's own `COPY` of the same rows; peak RSS of the intakes and of the database. With
+//! `FIELDPOST_BENCH_CENTRAL` (an ODK Central running on this machine, see `support/central.rs`)
+//! each SQLite run is followed by a leg of the same answers submitted to Central as ODK Collect
+//! would, and both stores are printed as multiples of Central's forms/s.
 
 use chrono::Utc;
 use intake::{campaign::Campaign, demo, local::ServeProcess};
@@ -35,6 +38,12 @@ const FORMS_PER_BATCH: usize = 27;
 const CONCURRENCY: usize = 8;
 /// Runs of each store, alternated with its baseline: a target is met only when all are.
 const RUNS: usize = 3;
+/// Forms each ODK Central leg submits: about 100 s of Central, so that the seconds its worker
+/// runs behind its answers weigh little in a leg.
+const CENTRAL_FORMS: usize = 10_000;
+
+#[path = "support/central.rs"]
+mod central;
 
 struct Prepared {
     /// Shared with the senders as they are.
@@ -220,11 +229,30 @@ fn main() {
         campaign.enumerators.len()
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let central = rt
+        .block_on(central::Central::from_env(&reqwest::Client::new()))
+        .map(|c| c.unwrap_or_else(|e| panic!("ODK Central beside the bench: {e}")));
+    match &central {
+        None => {
+            println!("ODK Central: not run (no FIELDPOST_BENCH_CENTRAL: see docs/benchmarks.md)")
+        }
+        // Node compiles Central's code as it runs: its first submissions are its slowest.
+        Some(c) => {
+            let warm = rt
+                .block_on(c.submit(&reqwest::Client::new(), 600, CONCURRENCY, answers))
+                .unwrap_or_else(|e| panic!("ODK Central: {e}"));
+            println!(
+                "ODK Central warmed up: {:.0} forms/s over {} forms, not counted",
+                warm.rate, warm.forms
+            );
+        }
+    }
 
     // 1. SQLite, one process (the embedded default), alternated with the raw insert of the same
     //    event rows (durable, one transaction), three times.
     let mut sqlite_runs = Vec::new();
     let mut raw_rates = Vec::new();
+    let mut central_rates = Vec::new();
     for _ in 0..RUNS {
         let run = ingest(
             &rt,
@@ -240,6 +268,14 @@ fn main() {
             &format!("SQLite, 1 intake process, run {}", sqlite_runs.len() + 1),
             &run,
         );
+        if let Some(central) = &central {
+            let leg = central_leg(&rt, central);
+            println!(
+                "  intake / Central  {:>10.1} ×   (target ≥ 150×)",
+                run.rate / leg.rate
+            );
+            central_rates.push(leg.rate);
+        }
         sqlite_runs.push(run);
     }
     let first = &sqlite_runs[0];
@@ -254,6 +290,9 @@ fn main() {
     println!();
     println!("SQLite, {RUNS} runs at {CONCURRENCY} senders, each beside a raw insert of its own event rows (median and range):");
     summary(&sqlite_runs, &raw_rates, "raw insert");
+    if !central_rates.is_empty() {
+        beside_central(&sqlite_runs, &central_rates, true, 150.0);
+    }
     println!(
         "  bytes on the wire {:>10.0} per form",
         first.wire_bytes as f64 / first.forms as f64
@@ -319,6 +358,9 @@ fn main() {
     println!();
     println!("PostgreSQL, {RUNS} runs at {CONCURRENCY} senders, each beside a COPY of its own event rows (median and range):");
     summary(&postgres_runs, &copy_rates, "COPY");
+    if !central_rates.is_empty() {
+        beside_central(&postgres_runs, &central_rates, false, 50.0);
+    }
     let two = ingest(
         &rt,
         Place::Postgres(new_database(&server)),
@@ -348,6 +390,74 @@ fn main() {
         "  PostgreSQL / SQLite ingest {:.2} (1 process, medians), {:.2} (2 processes)",
         rates(&postgres_runs) / rates(&sqlite_runs),
         two.rate / rates(&sqlite_runs)
+    );
+}
+
+/// One ODK Central leg at the headline concurrency, with the machine's CPU over it.
+fn central_leg(rt: &tokio::runtime::Runtime, central: &central::Central) -> central::Leg {
+    // Central's worker processes each submission after answering it, for seconds after a leg:
+    // neither leg starts while the machine is still busy with the last.
+    wait_for_quiet();
+    let before = MachineCpu::now();
+    let leg = rt
+        .block_on(central.submit(&reqwest::Client::new(), CENTRAL_FORMS, CONCURRENCY, answers))
+        .unwrap_or_else(|e| panic!("ODK Central: {e}"));
+    let machine = MachineCpu::between(before, MachineCpu::now());
+    println!(
+        "ODK Central beside it: {:.0} forms/s ({} forms in {:.1} s, every one counted back); machine CPU {:.3} s per 1,000 forms besides the senders' {:.3} s",
+        leg.rate,
+        leg.forms,
+        leg.elapsed.as_secs_f64(),
+        (machine.busy - machine.senders) * 1000.0 / leg.forms as f64,
+        machine.senders * 1000.0 / leg.forms as f64
+    );
+    leg
+}
+
+/// Waits (at most three minutes) until the machine's cores were busy less than a tenth of a
+/// second: what ran before a measure (Central's worker, the last run's writeback) does not
+/// run in it.
+fn wait_for_quiet() {
+    let started = Instant::now();
+    loop {
+        let before = MachineCpu::now();
+        std::thread::sleep(Duration::from_secs(1));
+        let m = MachineCpu::between(before, MachineCpu::now());
+        let busy = m.busy / (m.busy + m.idle + m.stolen).max(f64::MIN_POSITIVE);
+        if busy < 0.10 || started.elapsed() > Duration::from_secs(180) {
+            if started.elapsed() > Duration::from_secs(5) {
+                println!(
+                    "  (waited {:.0} s for the machine to be quiet)",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            return;
+        }
+    }
+}
+
+/// The store's runs against ODK Central's legs of the same bench: `paired`, each run against
+/// the leg that followed it (SQLite); otherwise each against Central's fastest leg (PostgreSQL,
+/// whose runs come later in the bench).
+fn beside_central(runs: &[Run], central: &[f64], paired: bool, target: f64) {
+    let fastest = central.iter().copied().fold(0.0, f64::max);
+    let ratios: Vec<f64> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| r.rate / if paired { central[i] } else { fastest })
+        .collect();
+    println!(
+        "  ODK Central       {} forms/s",
+        said(spread(central.to_vec()), 0)
+    );
+    println!(
+        "  × Central         {}   (target ≥ {target:.0}×: {})",
+        said(spread(ratios.clone()), 1),
+        if ratios.iter().all(|r| *r >= target) {
+            "met in every run"
+        } else {
+            "missed"
+        }
     );
 }
 
@@ -505,6 +615,7 @@ fn ingest(
     );
     let wire_bytes: usize = prepared.frames.iter().map(|f| f.len()).sum();
 
+    wait_for_quiet();
     let database = matches!(place, Place::Postgres(_)).then(DatabaseRss::start);
     let frames = prepared.frames.clone();
     let pids: Vec<u32> = servers.iter().map(|s| s.child.id()).collect();
