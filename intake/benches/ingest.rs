@@ -236,7 +236,7 @@ fn main() {
         None => {
             println!("ODK Central: not run (no FIELDPOST_BENCH_CENTRAL: see docs/benchmarks.md)")
         }
-        // Node compiles Central's code as it runs: its first submissions are its slowest.
+        // Warmed up, so that no leg includes its start (Node compiles its code as it runs).
         Some(c) => {
             let warm = rt
                 .block_on(c.submit(&reqwest::Client::new(), 600, CONCURRENCY, answers))
@@ -414,9 +414,9 @@ fn central_leg(rt: &tokio::runtime::Runtime, central: &central::Central) -> cent
     leg
 }
 
-/// Waits (at most three minutes) until the machine's cores were busy less than a tenth of a
-/// second: what ran before a measure (Central's worker, the last run's writeback) does not
-/// run in it.
+/// Waits (at most three minutes) until the machine's cores were busy less than a tenth of one
+/// second: what ran before a measure (Central's worker, the last run's writeback) does not run
+/// in it.
 fn wait_for_quiet() {
     let started = Instant::now();
     loop {
