@@ -230,7 +230,10 @@ fn main() {
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let central = rt
-        .block_on(central::Central::from_env(&reqwest::Client::new()))
+        .block_on(central::Central::from_env(
+            &reqwest::Client::new(),
+            &answers(0),
+        ))
         .map(|c| c.unwrap_or_else(|e| panic!("ODK Central beside the bench: {e}")));
     match &central {
         None => {

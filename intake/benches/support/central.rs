@@ -10,6 +10,7 @@
 //! counts through Central's OData feed that every submission it was told was stored is there.
 
 use std::{
+    collections::BTreeMap,
     sync::{atomic::AtomicUsize, Arc},
     time::{Duration, Instant},
 };
@@ -34,15 +35,23 @@ pub struct Leg {
 }
 
 impl Central {
-    /// The Central named by the environment, set up for the bench; `None` when none is named.
-    pub async fn from_env(http: &reqwest::Client) -> Option<Result<Central, String>> {
+    /// The Central named by the environment, set up for the bench with a form whose fields are
+    /// those of `sample` (one form's answers); `None` when none is named.
+    pub async fn from_env(
+        http: &reqwest::Client,
+        sample: &BTreeMap<String, Value>,
+    ) -> Option<Result<Central, String>> {
         let base = std::env::var("FIELDPOST_BENCH_CENTRAL")
             .ok()
             .filter(|v| !v.is_empty())?;
-        Some(Self::set_up(http, base.trim_end_matches('/')).await)
+        Some(Self::set_up(http, base.trim_end_matches('/'), sample).await)
     }
 
-    async fn set_up(http: &reqwest::Client, base: &str) -> Result<Central, String> {
+    async fn set_up(
+        http: &reqwest::Client,
+        base: &str,
+        sample: &BTreeMap<String, Value>,
+    ) -> Result<Central, String> {
         let host = reqwest::Url::parse(base)
             .map_err(|e| format!("FIELDPOST_BENCH_CENTRAL: {e}"))?
             .host_str()
@@ -75,7 +84,7 @@ impl Central {
             http.post(format!("{base}/v1/projects/{project}/forms?publish=true"))
                 .header("Authorization", &admin)
                 .header("Content-Type", "application/xml")
-                .body(xform()),
+                .body(xform(sample)),
         )
         .await?;
         let app_user = call(
@@ -109,7 +118,7 @@ impl Central {
         http: &reqwest::Client,
         forms: usize,
         senders: usize,
-        answers: impl Fn(usize) -> std::collections::BTreeMap<String, Value>,
+        answers: impl Fn(usize) -> BTreeMap<String, Value>,
     ) -> Result<Leg, String> {
         let before = self.stored(http).await?;
         // Made before the clock starts, as the intake's frames are.
@@ -208,10 +217,10 @@ fn text(value: &Value, field: &str) -> Result<String, String> {
 
 /// The bench's answers as an XForm: one field each (whole numbers, or text for the
 /// multi-select and the comment), the household, and the instance id Collect fills in.
-fn xform() -> String {
-    let fields: Vec<(String, &str)> = crate::answers(0)
-        .into_iter()
-        .map(|(name, value)| (name, if value.is_i64() { "int" } else { "string" }))
+fn xform(sample: &BTreeMap<String, Value>) -> String {
+    let fields: Vec<(String, &str)> = sample
+        .iter()
+        .map(|(name, value)| (name.clone(), if value.is_i64() { "int" } else { "string" }))
         .chain([
             ("household".to_string(), "string"),
             ("serial".to_string(), "string"),
@@ -238,7 +247,7 @@ fn xform() -> String {
 
 /// One form's XForms instance, as Collect writes it (a multi-select as its values separated
 /// by spaces).
-fn instance(i: usize, answers: &std::collections::BTreeMap<String, Value>) -> String {
+fn instance(i: usize, answers: &BTreeMap<String, Value>) -> String {
     let mut xml = format!(
         r#"<?xml version='1.0' ?><data id="{FORM_ID}" version="1" xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms">"#
     );
