@@ -558,7 +558,9 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
   const showError = (qid: string, message: string | null) => {
     const r = rows.get(qid);
     if (!r) return;
-    r.error.textContent = message ?? '';
+    // Written only when it changes: writing text replaces the node holding it, which is then
+    // laid out and drawn again even when the text is the same.
+    if (r.error.textContent !== (message ?? '')) r.error.textContent = message ?? '';
     r.row.classList.toggle('has-error', message !== null);
   };
   const apply = (v: { errors: keying.CoreError[]; not_relevant: string[]; required_remaining: string[] }, cleared: string[]) => {
@@ -614,7 +616,11 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     if (!(e.target as HTMLElement).classList.contains('answer')) pressing = true;
   });
   for (const end of ['pointerup', 'pointercancel', 'click'] as const) section.addEventListener(end, () => (pressing = false), { capture: true });
-  const save = async (i: number, raw: string, pressedAt?: number): Promise<boolean> => {
+  /** Saves what was typed for question `i`. `showTyped` puts it in its box: called once the
+   * save has answered (or 50 ms on, if it is slow), so that a digit settling its question is
+   * drawn in the same redraw as what its save changes (the tick, the progress, the next box):
+   * every redraw costs a cheap tablet's CPU, whatever it draws. */
+  const save = async (i: number, raw: string, pressedAt?: number, showTyped?: () => void): Promise<boolean> => {
     const now = performance.now();
     // A key event's timeStamp is on performance.now()'s clock; anything else is not trusted.
     const started = pressedAt !== undefined && pressedAt <= now && pressedAt > now - 600_000 ? pressedAt : now;
@@ -625,8 +631,14 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
       return false;
     }
     showError(q.id, null);
+    const late = showTyped ? setTimeout(showTyped, 50) : undefined;
+    const showNow = () => {
+      clearTimeout(late);
+      showTyped?.();
+    };
     try {
       const { validation, cleared } = await api.keyAnswer(id, pass, q.id, parsed.value);
+      showNow();
       if (parsed.value === null) delete answers[q.id];
       else answers[q.id] = parsed.value;
       rows.get(q.id)!.mark.textContent = markNote(answers[q.id]);
@@ -634,12 +646,13 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
       recordKeying(performance.now() - started);
       return !validation.errors.some((e) => e.question === q.id);
     } catch (e) {
+      showNow();
       showError(q.id, ctx.errorText(e));
       return false;
     }
   };
-  const advance = async (i: number, raw: string, pressedAt?: number) => {
-    if (!(await save(i, raw, pressedAt))) return;
+  const advance = async (i: number, raw: string, pressedAt?: number, showTyped?: () => void) => {
+    if (!(await save(i, raw, pressedAt, showTyped))) return;
     const q = questions[i];
     // Leaving a required question empty is allowed (the paper may be blank) but never silent.
     if (raw.trim() === '' && q.required && !notRelevant.has(q.id)) showError(q.id, t('err_required_blank'));
@@ -670,8 +683,7 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     const picked = keying.digit(q, key);
     if (picked) {
       if (!picked.ok) return showError(q.id, t(picked.error, picked.params));
-      input.value = key;
-      return advance(i, key, at);
+      return advance(i, key, at, () => (input.value = key));
     }
     if (key === 'Enter' || (key === 'Tab' && !shift)) return advance(i, input.value, at);
     if (key === 'Tab' && shift) return focus(previous(i));
