@@ -230,10 +230,7 @@ fn main() {
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let central = rt
-        .block_on(central::Central::from_env(
-            &reqwest::Client::new(),
-            &answers(0),
-        ))
+        .block_on(central::Central::from_env(&answers(0)))
         .map(|c| c.unwrap_or_else(|e| panic!("ODK Central beside the bench: {e}")));
     match &central {
         None => {
@@ -242,7 +239,7 @@ fn main() {
         // Warmed up, so that no leg includes its start (Node compiles its code as it runs).
         Some(c) => {
             let warm = rt
-                .block_on(c.submit(&reqwest::Client::new(), 600, CONCURRENCY, answers))
+                .block_on(c.submit(600, CONCURRENCY, answers))
                 .unwrap_or_else(|e| panic!("ODK Central: {e}"));
             println!(
                 "ODK Central warmed up: {:.0} forms/s over {} forms, not counted",
@@ -403,7 +400,7 @@ fn central_leg(rt: &tokio::runtime::Runtime, central: &central::Central) -> cent
     wait_for_quiet();
     let before = MachineCpu::now();
     let leg = rt
-        .block_on(central.submit(&reqwest::Client::new(), CENTRAL_FORMS, CONCURRENCY, answers))
+        .block_on(central.submit(CENTRAL_FORMS, CONCURRENCY, answers))
         .unwrap_or_else(|e| panic!("ODK Central: {e}"));
     let machine = MachineCpu::between(before, MachineCpu::now());
     println!(

@@ -20,6 +20,8 @@ use serde_json::{json, Value};
 const FORM_ID: &str = "fieldpost_bench";
 
 pub struct Central {
+    /// One client for every call, so that legs reuse their connections as Collect devices do.
+    http: reqwest::Client,
     base: String,
     admin: String,
     project: i64,
@@ -37,18 +39,15 @@ pub struct Leg {
 impl Central {
     /// The Central named by the environment, set up for the bench with a form whose fields are
     /// those of `sample` (one form's answers); `None` when none is named.
-    pub async fn from_env(
-        http: &reqwest::Client,
-        sample: &BTreeMap<String, Value>,
-    ) -> Option<Result<Central, String>> {
+    pub async fn from_env(sample: &BTreeMap<String, Value>) -> Option<Result<Central, String>> {
         let base = std::env::var("FIELDPOST_BENCH_CENTRAL")
             .ok()
             .filter(|v| !v.is_empty())?;
-        Some(Self::set_up(http, base.trim_end_matches('/'), sample).await)
+        Some(Self::set_up(reqwest::Client::new(), base.trim_end_matches('/'), sample).await)
     }
 
     async fn set_up(
-        http: &reqwest::Client,
+        http: reqwest::Client,
         base: &str,
         sample: &BTreeMap<String, Value>,
     ) -> Result<Central, String> {
@@ -104,6 +103,7 @@ impl Central {
         .await?;
         let key = text(&app_user, "token")?;
         Ok(Central {
+            http,
             submission_url: format!("{base}/v1/key/{key}/projects/{project}/submission"),
             base: base.to_string(),
             admin,
@@ -115,12 +115,11 @@ impl Central {
     /// checks that Central holds as many more as it said it stored.
     pub async fn submit(
         &self,
-        http: &reqwest::Client,
         forms: usize,
         senders: usize,
         answers: impl Fn(usize) -> BTreeMap<String, Value>,
     ) -> Result<Leg, String> {
-        let before = self.stored(http).await?;
+        let before = self.stored().await?;
         // Made before the clock starts, as the intake's frames are.
         let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
             (0..forms)
@@ -132,7 +131,7 @@ impl Central {
         let mut workers = Vec::new();
         for _ in 0..senders {
             let (http, url, bodies, next) = (
-                http.clone(),
+                self.http.clone(),
                 self.submission_url.clone(),
                 bodies.clone(),
                 next.clone(),
@@ -168,7 +167,7 @@ impl Central {
             w.await.map_err(|e| e.to_string())??;
         }
         let elapsed = start.elapsed();
-        let after = self.stored(http).await?;
+        let after = self.stored().await?;
         if after - before != forms as i64 {
             return Err(format!(
                 "Central said it stored {forms} submissions but holds {} more",
@@ -183,10 +182,10 @@ impl Central {
     }
 
     /// Submissions Central holds for the bench's form.
-    async fn stored(&self, http: &reqwest::Client) -> Result<i64, String> {
+    async fn stored(&self) -> Result<i64, String> {
         let (base, project) = (&self.base, self.project);
         let feed = call(
-            http.get(format!(
+            self.http.get(format!(
                 "{base}/v1/projects/{project}/forms/{FORM_ID}.svc/Submissions?%24top=0&%24count=true"
             ))
             .header("Authorization", &self.admin),
