@@ -908,17 +908,17 @@ fn event_rows(frames: &[Vec<u8>]) -> Vec<Row> {
 
 fn raw_insert(rows: &[Row]) -> Duration {
     let dir = tempfile::tempdir().unwrap();
-    let mut conn = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
+    let path = dir.path().join("raw.db");
+    // The events table as the intake's migrations leave it (its indexes, not the first
+    // migration's): the baseline writes what the intake writes for each event, no more.
+    drop(intake::store::sqlite::campaign_store(&path).unwrap());
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn.execute_batch(include_str!(
-        "../migrations/sqlite/campaign/V1__initial.sql"
-    ))
-    .unwrap();
     let start = Instant::now();
     let tx = conn.transaction().unwrap();
     {
-        let mut stmt = tx.prepare("INSERT INTO events VALUES (?1, ?2, ?3, ?4, 'dev', ?5, ?6, ?7, ?8, ?9, 'now', ?10, 'accepted', NULL, NULL)").unwrap();
+        let mut stmt = tx.prepare("INSERT INTO events (id, enumerator_id, seq, idx, device_id, household_id, serial, kind, occurred_at, occurred_unix, received_at, body, status, code, reason) VALUES (?1, ?2, ?3, ?4, 'dev', ?5, ?6, ?7, ?8, ?9, 'now', ?10, 'accepted', NULL, NULL)").unwrap();
         for r in rows {
             stmt.execute(params![
                 r.0, r.1, r.2, r.3 as i64, r.4, r.5, r.6, r.7, r.8, r.9
@@ -933,11 +933,14 @@ fn raw_insert(rows: &[Row]) -> Duration {
 /// PostgreSQL's own bulk load of the same rows into the same table, one durable transaction.
 fn copy_insert(server: &str, rows: &[Row]) -> Duration {
     let url = new_database(server);
+    // The events table as the intake's migrations leave it, as for the SQLite baseline.
+    let schema = intake::store::postgres::campaign_schema("copy-baseline");
+    let db = intake::store::postgres::Database::connect(&url).unwrap();
+    drop(intake::store::postgres::campaign_store(&db, &schema).unwrap());
+    drop(db);
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    c.batch_execute(include_str!(
-        "../migrations/postgres/campaign/V1__campaign.sql"
-    ))
-    .unwrap();
+    c.batch_execute(&format!("SET search_path TO {schema}"))
+        .unwrap();
     let mut csv_rows = csv::Writer::from_writer(Vec::new());
     for r in rows {
         csv_rows
