@@ -241,6 +241,56 @@ async fn ingest_then_idempotent_retry() {
     );
 }
 
+/// Copies of one batch and a fork of it sent at the same moment, for an enumerator's first
+/// batch and for a later one: each seq is accepted once, every copy hears that batch's own
+/// receipt or that the seq is taken, and the events are stored once. On PostgreSQL the two
+/// rounds take the two ways a chain is locked (the enumerator's row before the first batch,
+/// the chain's row after it).
+#[tokio::test(flavor = "multi_thread")]
+async fn one_seq_sent_many_times_at_once_is_accepted_once() {
+    let server = TestServer::start().await;
+    let mut device = server.enroll("enum-dh-p4").await;
+    let hs = server.households("enum-dh-p4");
+    for round in 0..2 {
+        let (seq, prev) = (device.seq + 1, device.prev);
+        let batch = device.batch_at(seq, prev, vec![device.distributed(&hs[2 * round])]);
+        let fork = device.batch_at(seq, prev, vec![device.distributed(&hs[2 * round + 1])]);
+        let (a, b, c, d, e) = tokio::join!(
+            server.post_frame(batch.to_frame()),
+            server.post_frame(fork.to_frame()),
+            server.post_frame(batch.to_frame()),
+            server.post_frame(fork.to_frame()),
+            server.post_frame(batch.to_frame()),
+        );
+        let answers = [a, b, c, d, e];
+        let winners: Vec<&serde_json::Value> = answers
+            .iter()
+            .filter(|(status, _)| *status == 201)
+            .map(|(_, body)| body)
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {answers:?}");
+        let winner = winners[0];
+        for (status, body) in &answers {
+            match status {
+                201 => {}
+                200 => assert_eq!(body, winner, "a copy hears the accepted batch's receipt"),
+                409 => assert_eq!(error_code(body), "equivocation", "round {round}: {body}"),
+                other => panic!("round {round}: {other} {body}"),
+            }
+        }
+        // Whichever came first won; its household alone is handed out.
+        let statuses = [&hs[2 * round].0, &hs[2 * round + 1].0].map(|h| server.status(h));
+        let accepted = match statuses.each_ref().map(String::as_str) {
+            ["distributed", "assigned"] => &batch,
+            ["assigned", "distributed"] => &fork,
+            other => panic!("round {round}: households {other:?}"),
+        };
+        (device.seq, device.prev) = (seq, accepted.hash());
+        assert_eq!(server.intake.store.events().unwrap().len(), round + 1);
+        assert_eq!(device.chain(&server.http).await.seq, seq);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn equivocation_gap_and_broken_chain_are_conflicts() {
     let server = TestServer::start().await;

@@ -42,7 +42,7 @@ mod reconciliation;
 mod setup;
 mod supervision;
 
-use device_reads::chain_head_in;
+use device_reads::{chain_head_in, chain_head_row};
 use setup::load_campaign;
 use supervision::{count_days_again, DAY_RULE};
 
@@ -59,6 +59,9 @@ pub struct SqlStore {
     backend: Box<dyn Backend>,
     /// The campaign's row, and when it was read.
     campaign: Mutex<Option<(CampaignRecord, std::time::Instant)>>,
+    /// The references of the campaign's form versions this process has read (see
+    /// [`ingest::KnownForms`]).
+    forms: std::sync::Arc<ingest::KnownForms>,
 }
 
 impl SqlStore {
@@ -66,6 +69,7 @@ impl SqlStore {
         SqlStore {
             backend,
             campaign: Mutex::new(None),
+            forms: Default::default(),
         }
     }
 

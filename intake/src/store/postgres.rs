@@ -524,9 +524,21 @@ impl RawTx for PgTx<'_, '_> {
     }
 
     fn rows_planned_for(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
-        // An unnamed statement: PostgreSQL plans it with the values bound (one more round
-        // trip than a kept statement, instead of a plan made for a smaller table).
-        self.query(numbered(sql).as_str(), sql, params)
+        // An unnamed statement whose parameters' types are given: PostgreSQL parses, plans it
+        // with the values bound and runs it in one round trip (not two, as when it is asked
+        // for the types first), instead of keeping a plan made for a smaller table.
+        let params: Vec<Param> = params.iter().map(Param).collect();
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+            .iter()
+            .map(|p| (p as &(dyn ToSql + Sync), p.declared_type()))
+            .collect();
+        let rows = self
+            .open
+            .client
+            .borrow_mut()
+            .query_typed(numbered(sql).as_str(), &typed)
+            .map_err(|e| self.failed(&e, sql))?;
+        rows.iter().map(read_row).collect()
     }
 }
 
@@ -630,6 +642,19 @@ fn read_row(row: &postgres::Row) -> Result<Row, StoreError> {
 /// count is compared, as `int8` in a `BIGINT` column).
 #[derive(Debug)]
 struct Param<'a>(&'a Val);
+
+impl Param<'_> {
+    /// The type a value is declared as when PostgreSQL is not asked what it expects (a
+    /// `NULL` as text: the one statement sent this way compares text).
+    fn declared_type(&self) -> Type {
+        match self.0 {
+            Val::Null | Val::Text(_) | Val::Shared(_) => Type::TEXT,
+            Val::Int(_) => Type::INT8,
+            Val::Real(_) => Type::FLOAT8,
+            Val::Blob(_) => Type::BYTEA,
+        }
+    }
+}
 
 impl ToSql for Param<'_> {
     fn to_sql(

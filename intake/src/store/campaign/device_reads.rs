@@ -124,23 +124,35 @@ pub(super) fn earlier_steps(
 }
 
 pub(super) fn chain_head_in(conn: Tx, enumerator: &str) -> Result<ChainHead, StoreError> {
+    Ok(
+        chain_head_row(conn, enumerator, "")?.unwrap_or_else(|| ChainHead {
+            enumerator: enumerator.into(),
+            seq: 0,
+            hash: BatchHash::GENESIS,
+        }),
+    )
+}
+
+/// The enumerator's row in `chains`, if a batch of theirs was ever accepted; `locking` ends
+/// the query (`" FOR UPDATE"`, or nothing).
+pub(super) fn chain_head_row(
+    conn: Tx,
+    enumerator: &str,
+    locking: &str,
+) -> Result<Option<ChainHead>, StoreError> {
     let row: Option<(u64, String)> = conn
         .query_row(
-            "SELECT last_seq, last_hash FROM chains WHERE enumerator_id = ?1",
+            &format!("SELECT last_seq, last_hash FROM chains WHERE enumerator_id = ?1{locking}"),
             [enumerator],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    Ok(match row {
-        None => ChainHead {
-            enumerator: enumerator.into(),
-            seq: 0,
-            hash: BatchHash::GENESIS,
-        },
-        Some((seq, hash)) => ChainHead {
+    row.map(|(seq, hash)| {
+        Ok(ChainHead {
             enumerator: enumerator.into(),
             seq,
             hash: BatchHash::from_hex(&hash).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        },
+        })
     })
+    .transpose()
 }

@@ -350,19 +350,10 @@ impl SqlStore {
             .map(|e| e.at.to_string().into())
             .collect();
         let (verified, frame, intake_key) = (verified.clone(), frame.to_vec(), intake_key.clone());
+        let known_forms = self.forms.clone();
         self.write(move |tx| {
             let batch = &verified.batch;
-            // One enumerator's chain is judged by one transaction at a time, whichever process
-            // runs it: the next seq is accepted once (a no-op on SQLite's single writer).
-            if tx.dialect() == Dialect::Postgres {
-                tx.query_row(
-                    "SELECT id FROM enumerators WHERE id = ?1 FOR UPDATE",
-                    [&batch.enumerator],
-                    |_| Ok(()),
-                )
-                .optional()?;
-            }
-            let head = chain_head_in(tx, &batch.enumerator)?;
+            let head = locked_chain_head(tx, &batch.enumerator)?;
             if batch.seq <= head.seq {
                 let stored: (String, String) = tx
                     .prepare_cached("SELECT hash, receipt FROM batches WHERE enumerator_id = ?1 AND seq = ?2")?
@@ -381,7 +372,7 @@ impl SqlStore {
                 return Ok(IngestResult::ChainBroken { expected_seq: head.seq + 1, last_hash: head.hash });
             }
 
-            let forms = form_references(tx)?;
+            let forms = known_forms.for_events(tx, &batch.events)?;
             let rules = CampaignRules {
                 rules: Rules { replacement_allowed: campaign.info.replacement_allowed, verification_required: campaign.info.verification_required },
                 forms: &forms,
@@ -454,7 +445,7 @@ impl SqlStore {
                 rejected,
             };
             let signed = receipt.sign(&intake_key).map_err(|e| StoreError::Signing(e.to_string()))?;
-            tx.prepare_cached("INSERT INTO batches VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(params![
+            let values = params![
                 batch.enumerator,
                 batch.seq,
                 verified.hash.to_hex(),
@@ -463,12 +454,27 @@ impl SqlStore {
                 batch.events.len() as i64,
                 now_s,
                 serde_json::to_string(&signed).expect("receipt serializes")
-            ])?;
-            tx.prepare_cached(
-                "INSERT INTO chains VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(enumerator_id) DO UPDATE SET
-                 last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_device_id = excluded.last_device_id, last_received_at = excluded.last_received_at",
-            )?
-            .execute(params![batch.enumerator, batch.seq, verified.hash.to_hex(), device, now_s])?;
+            ];
+            // The batch and its chain's new head: one statement on PostgreSQL (a round trip
+            // less per batch), two on SQLite, whose `WITH` cannot hold an `INSERT`.
+            const BATCH: &str = "INSERT INTO batches VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+            let chain = |head: &str| {
+                format!(
+                    "INSERT INTO chains VALUES ({head}) ON CONFLICT(enumerator_id) DO UPDATE SET
+                     last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_device_id = excluded.last_device_id, last_received_at = excluded.last_received_at"
+                )
+            };
+            match tx.dialect() {
+                Dialect::Postgres => {
+                    let sql = format!("WITH batch AS ({BATCH}) {}", chain("?1, ?2, ?3, ?4, ?7"));
+                    tx.prepare_cached(&sql)?.execute(values)?;
+                }
+                Dialect::Sqlite => {
+                    tx.prepare_cached(BATCH)?.execute(values)?;
+                    tx.prepare_cached(&chain("?1, ?2, ?3, ?4, ?5"))?
+                        .execute(params![batch.enumerator, batch.seq, verified.hash.to_hex(), device, now_s])?;
+                }
+            }
             Ok(IngestResult::Accepted { receipt: signed, rejected_events })
         })
     }
@@ -540,6 +546,60 @@ impl SqlStore {
             .into_iter()
             .find(|r| r.event == event)
             .ok_or_else(|| StoreError::UnknownEvent(event.into()))
+    }
+}
+
+/// The enumerator's chain head, locked until the batch commits: one enumerator's chain is
+/// judged by one transaction at a time, whichever process runs it, so the next seq is accepted
+/// once (on SQLite's single writer there is nothing to lock).
+///
+/// On PostgreSQL the chain's row, once it exists, is both the lock and the head, in one
+/// statement: a `SELECT … FOR UPDATE` that waited for the row reads it as the transaction before
+/// left it. Before an enumerator's first batch there is no row to lock: the enumerator's own row
+/// is locked instead, and the head read by a statement of its own, which sees whatever
+/// committed while it waited (a join in the locking statement would not). Should two batches
+/// still meet by the two ways, the batch's key (enumerator, seq) lets one of them in.
+fn locked_chain_head(tx: Tx, enumerator: &str) -> Result<ChainHead, StoreError> {
+    if tx.dialect() == Dialect::Postgres {
+        if let Some(head) = chain_head_row(tx, enumerator, " FOR UPDATE")? {
+            return Ok(head);
+        }
+        tx.query_row(
+            "SELECT id FROM enumerators WHERE id = ?1 FOR UPDATE",
+            [enumerator],
+            |_| Ok(()),
+        )
+        .optional()?;
+    }
+    chain_head_in(tx, enumerator)
+}
+
+/// The references of the campaign's form versions that this process has read. A version, once
+/// added, is never taken away, so a batch that names none but these is judged without asking
+/// the database; one that names another (added since, perhaps by another process) reads them
+/// again.
+#[derive(Default)]
+pub(super) struct KnownForms(Mutex<Vec<String>>);
+
+impl KnownForms {
+    /// Every form version a judge of `events` needs to know of.
+    fn for_events(
+        &self,
+        tx: Tx,
+        events: &[sync_protocol::event::Event],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let named = events.iter().filter_map(|e| match &e.body {
+            EventBody::FormTranscribed { form, .. }
+            | EventBody::TranscriptionVerified { form, .. }
+            | EventBody::Correction { form, .. } => Some(form),
+            _ => None,
+        });
+        let all_known = named.into_iter().all(|f| known.contains(f));
+        if !all_known || known.is_empty() {
+            *known = form_references(tx)?;
+        }
+        Ok(known.clone())
     }
 }
 
