@@ -5,7 +5,8 @@
 //! collection and a transcription with a ~100-answer sealed payload, in batches of 27 forms,
 //! sent over loopback HTTP to the real `intake` binary (durable commits: WAL, synced before a receipt).
 //! Three runs at 8 concurrent senders, each beside a raw SQLite insert of its own event rows
-//! in one transaction (medians and ranges printed), the intake's CPU seconds per 1,000 forms
+//! in one transaction, into the events table as the intake's migrations leave it, once the
+//! machine is quiet (medians and ranges printed), the intake's CPU seconds per 1,000 forms
 //! and bytes written to storage per form, the senders' own CPU and the machine's idle and
 //! stolen time over each run, peak RSS at 1, 8 and 32 senders, and the cost of
 //! Ed25519 verification of the same batches. With `FIELDPOST_TEST_POSTGRES` (a
@@ -615,6 +616,9 @@ fn ingest(
     );
     let wire_bytes: usize = prepared.frames.iter().map(|f| f.len()).sum();
 
+    if let Place::Postgres(url) = &place {
+        checkpoint(url);
+    }
     wait_for_quiet();
     let database = matches!(place, Place::Postgres(_)).then(DatabaseRss::start);
     let frames = prepared.frames.clone();
@@ -915,6 +919,8 @@ fn raw_insert(rows: &[Row]) -> Duration {
     let mut conn = rusqlite::Connection::open(&path).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    // Not while the run before it is still being written back.
+    wait_for_quiet();
     let start = Instant::now();
     let tx = conn.transaction().unwrap();
     {
@@ -964,6 +970,10 @@ fn copy_insert(server: &str, rows: &[Row]) -> Duration {
             .unwrap();
     }
     let data = csv_rows.into_inner().unwrap();
+    // Not while the run before it is still checkpointed or vacuumed (its database is the one
+    // beside it): the same start as each run gets.
+    checkpoint(&url);
+    wait_for_quiet();
     let start = Instant::now();
     let mut tx = c.transaction().unwrap();
     let mut writer = tx.copy_in("COPY events (id, enumerator_id, seq, idx, device_id, household_id, serial, kind, occurred_at, occurred_unix, received_at, body, status, code, reason) FROM STDIN (FORMAT csv)").unwrap();
@@ -971,6 +981,15 @@ fn copy_insert(server: &str, rows: &[Row]) -> Duration {
     writer.finish().unwrap();
     tx.commit().unwrap();
     start.elapsed()
+}
+
+/// Writes out every page the server holds changed, so that what a run left behind is not
+/// written during the next measure.
+fn checkpoint(url: &str) {
+    postgres::Client::connect(url, postgres::NoTls)
+        .unwrap()
+        .batch_execute("CHECKPOINT")
+        .unwrap();
 }
 
 fn status_kib(path: &std::path::Path, field: &str) -> u64 {
