@@ -647,12 +647,45 @@ async fn every_error_is_json_with_a_stable_code() {
 }
 
 /// A revision added by another process (`intake add-form` beside a running `serve`) reaches
-/// devices at their next sync, without a restart; a different questionnaire is refused and
-/// changes nothing (outside pass: Bình Dương's workbook had become SIPAS's current form).
+/// devices at their next sync, without a restart, and forms keyed on it are accepted by the
+/// running intake, which had judged forms of the first version before; a different
+/// questionnaire is refused and changes nothing (outside pass: Bình Dương's workbook had
+/// become SIPAS's current form).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revision_from_another_process_reaches_devices_and_another_questionnaire_is_refused() {
     let server = TestServer::start().await;
-    let device = server.enroll("enum-dh-p2").await;
+    let mut device = server.enroll("enum-dh-p2").await;
+    let hs = server.households("enum-dh-p2");
+    let keyed_on = |device: &support::TestDevice, h: &(String, String), form: &str| {
+        vec![
+            device.distributed(h),
+            device.collected(h),
+            device.event(
+                h,
+                EventBody::FormTranscribed {
+                    form: form.into(),
+                    sealed_answers: None,
+                    keying_seconds: 180,
+                },
+            ),
+        ]
+    };
+    let all_accepted =
+        |device: &support::TestDevice, (status, body): (u16, serde_json::Value), batch, seq| {
+            assert_eq!(status, 201, "{body}");
+            let outcomes = device.outcomes(&body, batch, seq);
+            assert!(
+                outcomes.iter().all(|o| o.status == OutcomeStatus::Accepted),
+                "{outcomes:?}"
+            );
+        };
+    let first = device.next_batch(keyed_on(&device, &hs[0], "sipas-2024@1"));
+    all_accepted(
+        &device,
+        server.post_frame(first.to_frame()).await,
+        &first,
+        1,
+    );
     let form_of = |device_view: SignedDocument| {
         Assignment::verify(&device_view, &device.intake_key)
             .unwrap()
@@ -696,6 +729,13 @@ async fn a_revision_from_another_process_reaches_devices_and_another_questionnai
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    let second = device.next_batch(keyed_on(&device, &hs[1], "sipas-2024@2"));
+    all_accepted(
+        &device,
+        server.post_frame(second.to_frame()).await,
+        &second,
+        2,
+    );
 }
 
 /// On 2G every byte of a sync is paid for: a device protocol answer that is compressed goes out

@@ -589,13 +589,15 @@ impl KnownForms {
         events: &[sync_protocol::event::Event],
     ) -> Result<Vec<String>, StoreError> {
         let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let named = events.iter().filter_map(|e| match &e.body {
-            EventBody::FormTranscribed { form, .. }
-            | EventBody::TranscriptionVerified { form, .. }
-            | EventBody::Correction { form, .. } => Some(form),
-            _ => None,
-        });
-        let all_known = named.into_iter().all(|f| known.contains(f));
+        let all_known = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::FormTranscribed { form, .. }
+                | EventBody::TranscriptionVerified { form, .. }
+                | EventBody::Correction { form, .. } => Some(form),
+                _ => None,
+            })
+            .all(|form| known.contains(form));
         if !all_known || known.is_empty() {
             *known = form_references(tx)?;
         }
