@@ -520,7 +520,15 @@ impl RawTx for PgTx<'_, '_> {
 
     fn rows(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
         let statement = self.statement(sql)?;
-        self.query(&statement, sql, params)
+        let params: Vec<Param> = params.iter().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        let rows = self
+            .open
+            .client
+            .borrow_mut()
+            .query(&statement, &refs)
+            .map_err(|e| self.failed(&e, sql))?;
+        rows.iter().map(read_row).collect()
     }
 
     fn rows_planned_for(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
@@ -537,27 +545,6 @@ impl RawTx for PgTx<'_, '_> {
             .client
             .borrow_mut()
             .query_typed(numbered(sql).as_str(), &typed)
-            .map_err(|e| self.failed(&e, sql))?;
-        rows.iter().map(read_row).collect()
-    }
-}
-
-impl PgTx<'_, '_> {
-    /// Every row of `statement` (kept, or SQL prepared unnamed) with `params`; `sql` names it
-    /// in an error.
-    fn query<S: postgres::ToStatement + ?Sized>(
-        &self,
-        statement: &S,
-        sql: &str,
-        params: &[Val],
-    ) -> Result<Vec<Row>, StoreError> {
-        let params: Vec<Param> = params.iter().map(Param).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        let rows = self
-            .open
-            .client
-            .borrow_mut()
-            .query(statement, &refs)
             .map_err(|e| self.failed(&e, sql))?;
         rows.iter().map(read_row).collect()
     }

@@ -125,7 +125,7 @@ pub(super) fn earlier_steps(
 
 pub(super) fn chain_head_in(conn: Tx, enumerator: &str) -> Result<ChainHead, StoreError> {
     Ok(
-        chain_head_row(conn, enumerator, "")?.unwrap_or_else(|| ChainHead {
+        chain_head_row(conn, enumerator, false)?.unwrap_or_else(|| ChainHead {
             enumerator: enumerator.into(),
             seq: 0,
             hash: BatchHash::GENESIS,
@@ -133,13 +133,18 @@ pub(super) fn chain_head_in(conn: Tx, enumerator: &str) -> Result<ChainHead, Sto
     )
 }
 
-/// The enumerator's row in `chains`, if a batch of theirs was ever accepted; `locking` ends
-/// the query (`" FOR UPDATE"`, or nothing).
+/// The enumerator's row in `chains`, if a batch of theirs was ever accepted; `locked` until the
+/// transaction ends where the database locks rows (PostgreSQL).
 pub(super) fn chain_head_row(
     conn: Tx,
     enumerator: &str,
-    locking: &str,
+    locked: bool,
 ) -> Result<Option<ChainHead>, StoreError> {
+    let locking = if locked {
+        conn.dialect().for_update()
+    } else {
+        ""
+    };
     let row: Option<(u64, String)> = conn
         .query_row(
             &format!("SELECT last_seq, last_hash FROM chains WHERE enumerator_id = ?1{locking}"),

@@ -561,7 +561,7 @@ impl SqlStore {
 /// still meet by the two ways, the batch's key (enumerator, seq) lets one of them in.
 fn locked_chain_head(tx: Tx, enumerator: &str) -> Result<ChainHead, StoreError> {
     if tx.dialect() == Dialect::Postgres {
-        if let Some(head) = chain_head_row(tx, enumerator, " FOR UPDATE")? {
+        if let Some(head) = chain_head_row(tx, enumerator, true)? {
             return Ok(head);
         }
         tx.query_row(
