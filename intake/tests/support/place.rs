@@ -239,13 +239,32 @@ impl Place {
     /// far as its server's statistics have been told (a busy connection reports at most once a
     /// second, an idle one within ten).
     pub fn scans(&self, campaign: &str, table: &str) -> Option<(i64, i64)> {
+        self.table_counters(campaign, table, "seq_scan", "idx_scan")
+    }
+
+    /// With PostgreSQL: how many rows of a table of the campaign have been updated, and how many
+    /// of those updates were heap-only (no new index entry), as told like [`Place::scans`].
+    pub fn updates(&self, campaign: &str, table: &str) -> Option<(i64, i64)> {
+        self.table_counters(campaign, table, "n_tup_upd", "n_tup_hot_upd")
+    }
+
+    /// Two of `pg_stat_user_tables`' counters for one table of the campaign.
+    fn table_counters(
+        &self,
+        campaign: &str,
+        table: &str,
+        first: &str,
+        second: &str,
+    ) -> Option<(i64, i64)> {
         let url = self.database.as_ref()?;
         Some(own_thread(|| {
             let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
             let row = client
                 .query_one(
-                    "SELECT COALESCE(seq_scan, 0), COALESCE(idx_scan, 0) FROM pg_stat_user_tables
-                     WHERE schemaname = $1 AND relname = $2",
+                    &format!(
+                        "SELECT COALESCE({first}, 0), COALESCE({second}, 0) FROM pg_stat_user_tables
+                         WHERE schemaname = $1 AND relname = $2"
+                    ),
                     &[&schema_of(Some(campaign)), &table],
                 )
                 .unwrap();

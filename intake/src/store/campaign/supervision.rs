@@ -113,7 +113,8 @@ pub(super) fn progress(
 ) -> Result<Vec<VillageProgress>, StoreError> {
     let districts = districts.map(|d| d.to_vec());
     store.read(move |c| {
-        // Counted from the (village, enumerator, status) index first, named afterwards; a
+        // Counted first (on SQLite straight from the (village, enumerator, status) index; on
+        // PostgreSQL from the rows, whose status is kept out of its indexes), named afterwards; a
         // supervisor's districts narrow the villages before anything is counted.
         let scope = match &districts {
             Some(list) => format!(
