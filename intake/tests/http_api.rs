@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{error_code, frame_of, TestServer};
+use support::{error_code, frame_of, TestDevice, TestServer};
 use sync_protocol::{
     api::{self, EnrollResponse},
     assignment::Assignment,
@@ -434,6 +434,54 @@ async fn tampered_foreign_revoked_oversized_malformed_and_unknown_version_are_re
     );
     let r = device.get(&server.http, api::PATH_ASSIGNMENT, 0).await;
     assert_eq!(r.status(), 403);
+}
+
+/// A device's batches are its own enumerator's: a batch it signs for another is refused and
+/// stores nothing. Once revoked, it is refused as revoked, whatever it claims — the key and
+/// enumerator the intake keeps of each device after its first batch never stand in for a
+/// revocation made after it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_speaks_for_its_own_enumerator_only_and_not_once_revoked() {
+    let server = TestServer::start().await;
+    let mut device = server.enroll("enum-dh-p2").await;
+    let h = server.households("enum-dh-p2")[0].clone();
+    let first = device.next_batch(vec![device.distributed(&h)]);
+    let (status, receipt) = server.post_frame(first.to_frame()).await;
+    assert_eq!(status, 201, "{receipt}");
+    let theirs = server.households("enum-gl-tg")[0].clone();
+    let mut posing = TestDevice {
+        enumerator: "enum-gl-tg".into(),
+        seq: 0,
+        prev: BatchHash::GENESIS,
+        ..device.clone()
+    };
+    let posed = posing.next_batch(vec![posing.distributed(&theirs)]);
+    let (status, body) = server.post_frame(posed.to_frame()).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (403, "enumerator_mismatch")
+    );
+    assert_eq!(server.status(&theirs.0), "assigned");
+
+    server
+        .intake
+        .store
+        .revoke_device(device.id, "tablet stolen", chrono::Utc::now())
+        .unwrap();
+    for batch in [posed, device.next_batch(vec![device.collected(&h)])] {
+        let (status, body) = server.post_frame(batch.to_frame()).await;
+        assert_eq!(
+            (status, error_code(&body).as_str()),
+            (403, "device_revoked")
+        );
+    }
+    assert_eq!(server.status(&h.0), "distributed");
+    let (status, again) = server.post_frame(first.to_frame()).await;
+    assert_eq!(
+        (status, &again),
+        (200, &receipt),
+        "work accepted before keeps its receipt"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -365,44 +365,45 @@ impl Intake {
                 expected: campaign.info.id,
             });
         }
-        let device = self
+        let signer = self
             .store
-            .device(batch.device)?
+            .enrolled_key(batch.device)?
             .ok_or(IntakeError::UnknownDevice(batch.device))?;
         // Authenticity first: nothing unsigned may raise an alert or touch the chain.
-        signed.verify(&device.public_key)?;
-        let (enumerator, batch_seq) = (batch.enumerator.clone(), batch.seq);
+        signed.verify(&signer.public_key)?;
+        let (device, enumerator, batch_seq) = (batch.device, batch.enumerator.clone(), batch.seq);
         let alert = |kind: &str, detail: String| Alert {
             kind: kind.into(),
             enumerator: Some(enumerator.clone()),
-            device: Some(device.id),
+            device: Some(device),
             seq: Some(batch_seq),
             detail,
         };
-        if device.revoked {
+        // A revoked device is refused as revoked, whatever it claims.
+        let refuse_revoked = |own_chain: bool, hash: &sync_protocol::batch::BatchHash| {
             // A retry of work accepted before the revocation gets its receipt again (the
             // device may have lost the answer): that is not a new attempt to send.
-            if device.enumerator == batch.enumerator {
-                if let Some(receipt) =
-                    self.store
-                        .stored_receipt(&batch.enumerator, batch.seq, &signed.hash())?
-                {
+            if own_chain {
+                if let Some(receipt) = self.store.stored_receipt(&enumerator, batch_seq, hash)? {
                     return Ok((receipt, false));
                 }
             }
             self.store.record_alert(
                 &alert(
                     "revoked_device_sent",
-                    format!("revoked device sent batch {}", batch.seq),
+                    format!("revoked device sent batch {batch_seq}"),
                 ),
                 now,
             )?;
-            return Err(IntakeError::DeviceRevoked(device.id));
-        }
-        if device.enumerator != batch.enumerator {
+            Err(IntakeError::DeviceRevoked(device))
+        };
+        if signer.enumerator != batch.enumerator {
+            if self.store.device(device)?.is_some_and(|d| d.revoked) {
+                return refuse_revoked(false, &signed.hash());
+            }
             return Err(IntakeError::EnumeratorMismatch {
-                device: device.id,
-                enrolled: device.enumerator,
+                device,
+                enrolled: signer.enumerator,
                 claimed: batch.enumerator,
             });
         }
@@ -412,7 +413,10 @@ impl Intake {
             signed,
         };
         let seq = verified.batch.seq;
-        match self.store.ingest(&verified, frame, now, &self.key)? {
+        match self
+            .store
+            .ingest(&verified, &signer, frame, now, &self.key)?
+        {
             IngestResult::Accepted {
                 receipt,
                 rejected_events,
@@ -465,6 +469,8 @@ impl Intake {
                 )?;
                 Err(IntakeError::Equivocation { seq, accepted_hash })
             }
+            IngestResult::DeviceRevoked => refuse_revoked(true, &verified.hash),
+            IngestResult::UnknownDevice => Err(IntakeError::UnknownDevice(device)),
         }
     }
 }

@@ -62,6 +62,8 @@ pub struct SqlStore {
     /// The references of the campaign's form versions this process has read (see
     /// [`ingest::KnownForms`]).
     forms: std::sync::Arc<ingest::KnownForms>,
+    /// The keys of the devices this process has seen (see [`Store::enrolled_key`]).
+    devices: setup::KnownDevices,
 }
 
 impl SqlStore {
@@ -70,6 +72,7 @@ impl SqlStore {
             backend,
             campaign: Mutex::new(None),
             forms: Default::default(),
+            devices: Default::default(),
         }
     }
 
@@ -223,14 +226,24 @@ impl Store for SqlStore {
         supervision::reassign(self, target, to, by, reason, now)
     }
 
+    fn enrolled_key(&self, id: Uuid) -> Result<Option<EnrolledKey>, StoreError> {
+        setup::enrolled_key(self, &self.devices, id)
+    }
+
     fn ingest(
         &self,
         verified: &VerifiedBatch,
+        signer: &EnrolledKey,
         frame: &[u8],
         now: DateTime<Utc>,
         intake_key: &DeviceKey,
     ) -> Result<IngestResult, StoreError> {
-        self.ingest_batch(verified, frame, now, intake_key)
+        let result = self.ingest_batch(verified, signer, frame, now, intake_key)?;
+        if let IngestResult::UnknownDevice = result {
+            // Not what this process had read (a store restored from an older copy).
+            self.devices.forget(verified.batch.device);
+        }
+        Ok(result)
     }
 
     fn devices(

@@ -400,6 +400,14 @@ pub enum ReassignTarget {
     Households(Vec<String>),
 }
 
+/// What of a device never changes once it is enrolled: the key its batches are signed with and
+/// the enumerator it works for. (Whether it is revoked does change, and is read with each batch.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolledKey {
+    pub public_key: PublicKey,
+    pub enumerator: String,
+}
+
 /// What became of a batch that passed the signature checks.
 #[derive(Debug, Clone)]
 pub enum IngestResult {
@@ -422,6 +430,11 @@ pub enum IngestResult {
     },
     /// Another batch was already accepted under this `seq`.
     Equivocation { seq: u64, accepted_hash: BatchHash },
+    /// The device that signed it is revoked (read in the same transaction that would have
+    /// accepted the batch: a revocation committed before it is never missed).
+    DeviceRevoked,
+    /// The campaign holds no device of that id enrolled with that key for that enumerator.
+    UnknownDevice,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -544,11 +557,17 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Reassigned, StoreError>;
 
-    /// Chain checks and domain judgement of an authenticated batch, in one transaction that
-    /// is durably committed before this returns `Accepted`.
+    /// A device's [`EnrolledKey`], which never changes: kept by the process once read, so that
+    /// a batch's signature is checked without a read of the database of its own.
+    fn enrolled_key(&self, id: Uuid) -> Result<Option<EnrolledKey>, StoreError>;
+
+    /// Chain checks and domain judgement of a batch whose signature `signer` verified, in one
+    /// transaction that is durably committed before this returns `Accepted`; the device is
+    /// checked to be enrolled with that key and not revoked in the same transaction.
     fn ingest(
         &self,
         batch: &VerifiedBatch,
+        signer: &EnrolledKey,
         frame: &[u8],
         now: DateTime<Utc>,
         intake_key: &DeviceKey,

@@ -185,6 +185,7 @@ impl TestServer {
     }
 }
 
+#[derive(Clone)]
 pub struct TestDevice {
     pub key: DeviceKey,
     pub id: Uuid,

@@ -329,6 +329,7 @@ impl SqlStore {
     pub(super) fn ingest_batch(
         &self,
         verified: &VerifiedBatch,
+        signer: &EnrolledKey,
         frame: &[u8],
         now: DateTime<Utc>,
         intake_key: &DeviceKey,
@@ -350,9 +351,22 @@ impl SqlStore {
             .map(|e| e.at.to_string().into())
             .collect();
         let (verified, frame, intake_key) = (verified.clone(), frame.to_vec(), intake_key.clone());
+        let signer_key = signer.public_key.to_b64();
         let known_forms = self.forms.clone();
         self.write(move |tx| {
             let batch = &verified.batch;
+            let device = batch.device.to_string();
+            // The device as this transaction sees it: enrolled with the key that signed the
+            // batch, for its enumerator, and not revoked since.
+            let revoked: Option<Option<String>> = tx
+                .prepare_cached("SELECT revoked_at FROM devices WHERE id = ?1 AND enumerator_id = ?2 AND public_key = ?3")?
+                .query_row(params![device, batch.enumerator, signer_key], |r| r.get(0))
+                .optional()?;
+            match revoked {
+                None => return Ok(IngestResult::UnknownDevice),
+                Some(Some(_)) => return Ok(IngestResult::DeviceRevoked),
+                Some(None) => {}
+            }
             let head = locked_chain_head(tx, &batch.enumerator)?;
             if batch.seq <= head.seq {
                 let stored: (String, String) = tx
@@ -381,7 +395,6 @@ impl SqlStore {
             let judgement = domain::judge(batch, &rules, &mut view);
             let days = DayRule::of(&campaign.info);
             let now_s = rfc3339(now);
-            let device = batch.device.to_string();
             // Bound by every row of the batch: shared, not copied per row.
             let shared = |s: &str| -> std::sync::Arc<str> { s.into() };
             let (shared_enumerator, shared_device, shared_now) = (shared(&batch.enumerator), shared(&device), shared(&now_s));

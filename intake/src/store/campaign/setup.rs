@@ -237,6 +237,42 @@ pub(super) fn device(store: &SqlStore, id: Uuid) -> Result<Option<DeviceRecord>,
     })
 }
 
+/// The [`EnrolledKey`]s of the devices this process has read. Bounded: past
+/// [`KnownDevices::MAX`] (far more devices than a national campaign enrolls) it starts again.
+#[derive(Default)]
+pub(super) struct KnownDevices(Mutex<HashMap<Uuid, EnrolledKey>>);
+
+impl KnownDevices {
+    const MAX: usize = 100_000;
+
+    pub(super) fn forget(&self, id: Uuid) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    }
+}
+
+pub(super) fn enrolled_key(
+    store: &SqlStore,
+    known: &KnownDevices,
+    id: Uuid,
+) -> Result<Option<EnrolledKey>, StoreError> {
+    if let Some(key) = known.0.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+        return Ok(Some(key.clone()));
+    }
+    let Some(device) = device(store, id)? else {
+        return Ok(None);
+    };
+    let key = EnrolledKey {
+        public_key: device.public_key,
+        enumerator: device.enumerator,
+    };
+    let mut known = known.0.lock().unwrap_or_else(|p| p.into_inner());
+    if known.len() >= KnownDevices::MAX {
+        known.clear();
+    }
+    known.insert(id, key.clone());
+    Ok(Some(key))
+}
+
 pub(super) fn revoke_device(
     store: &SqlStore,
     id: Uuid,
