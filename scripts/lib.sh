@@ -126,7 +126,8 @@ ensure_postgres() {
 
 # A private, throw-away PostgreSQL cluster on 127.0.0.1 and a free port, run as an
 # unprivileged user (PostgreSQL refuses root); stopped and removed when the calling shell
-# exits. Exports FIELDPOST_TEST_POSTGRES, the URL of its administrative database.
+# exits. Exports FIELDPOST_TEST_POSTGRES, the URL of its administrative database. Extra server
+# settings may be given in FIELDPOST_TEST_POSTGRES_SETTINGS (`-c name=value ...`).
 start_test_postgres() {
     ensure_postgres
     local owner port dir
@@ -143,7 +144,7 @@ start_test_postgres() {
     as_owner "$PG_BIN/initdb" -D "$dir/data" -U fieldpost --auth=trust -E UTF8 --locale=C.UTF-8 > "$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; return 1; }
     as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=400 -c shared_buffers=128MB" start > /dev/null \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=400 -c shared_buffers=128MB ${FIELDPOST_TEST_POSTGRES_SETTINGS:-}" start > /dev/null \
         || { cat "$dir/server.log" >&2; return 1; }
     TEST_PG_DIR="$dir"
     TEST_PG_OWNER="$owner"

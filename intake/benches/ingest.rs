@@ -249,6 +249,13 @@ fn main() {
         }
     }
 
+    // Where PostgreSQL's time goes, statement by statement: one run, nothing else
+    // (FIELDPOST_BENCH_STATEMENTS=1, with pg_stat_statements loaded: docs/benchmarks.md).
+    if std::env::var_os("FIELDPOST_BENCH_STATEMENTS").is_some() {
+        statement_times(&rt, &campaign, &ministry);
+        return;
+    }
+
     // 1. SQLite, one process (the embedded default), alternated with the raw insert of the same
     //    event rows (durable, one transaction), three times.
     let mut sqlite_runs = Vec::new();
@@ -392,6 +399,52 @@ fn main() {
         rates(&postgres_runs) / rates(&sqlite_runs),
         two.rate / rates(&sqlite_runs)
     );
+}
+
+/// One PostgreSQL run at the headline concurrency, then what PostgreSQL's own statistics say
+/// of it: each statement's calls, execution and planning time, rows (the import's statements
+/// among them), and how many updates of each table were heap-only.
+fn statement_times(
+    rt: &tokio::runtime::Runtime,
+    campaign: &Campaign,
+    ministry: &sync_protocol::keys::MinistrySecretKey,
+) {
+    let server = std::env::var("FIELDPOST_TEST_POSTGRES")
+        .expect("FIELDPOST_TEST_POSTGRES: a server with pg_stat_statements loaded");
+    let url = new_database(&server);
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute("CREATE EXTENSION pg_stat_statements; SELECT pg_stat_statements_reset()")
+        .unwrap_or_else(|e| panic!("pg_stat_statements (shared_preload_libraries): {e}"));
+    let run = ingest(rt, Place::Postgres(url), 1, CONCURRENCY, campaign, ministry);
+    report("PostgreSQL, 1 intake process, its statements counted", &run);
+    println!(
+        "  {:>7} {:>9} {:>9} {:>8}  statement",
+        "calls", "exec ms", "plan ms", "rows"
+    );
+    let statements = c
+        .query(
+            "SELECT calls, total_exec_time, total_plan_time, rows,
+                    left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
+             FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15",
+            &[],
+        )
+        .unwrap();
+    for r in statements {
+        let (calls, exec, plan, rows, query): (i64, f64, f64, i64, String) =
+            (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+        println!("  {calls:>7} {exec:>9.0} {plan:>9.0} {rows:>8}  {query}");
+    }
+    let updates = c
+        .query(
+            "SELECT relname::text, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+             WHERE n_tup_upd > 0 ORDER BY relname",
+            &[],
+        )
+        .unwrap();
+    for r in updates {
+        let (table, updated, heap_only): (String, i64, i64) = (r.get(0), r.get(1), r.get(2));
+        println!("  updates of {table}: {updated}, heap-only {heap_only}");
+    }
 }
 
 /// One ODK Central leg at the headline concurrency, with the machine's CPU over it.
