@@ -963,6 +963,9 @@ fn event_rows(frames: &[Vec<u8>]) -> Vec<Row> {
     rows
 }
 
+/// The events table's columns in the order both baselines fill them.
+const EVENT_COLUMNS: &str = "id, enumerator_id, seq, idx, device_id, household_id, serial, kind, occurred_at, occurred_unix, received_at, body, status, code, reason";
+
 fn raw_insert(rows: &[Row]) -> Duration {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("raw.db");
@@ -977,7 +980,7 @@ fn raw_insert(rows: &[Row]) -> Duration {
     let start = Instant::now();
     let tx = conn.transaction().unwrap();
     {
-        let mut stmt = tx.prepare("INSERT INTO events (id, enumerator_id, seq, idx, device_id, household_id, serial, kind, occurred_at, occurred_unix, received_at, body, status, code, reason) VALUES (?1, ?2, ?3, ?4, 'dev', ?5, ?6, ?7, ?8, ?9, 'now', ?10, 'accepted', NULL, NULL)").unwrap();
+        let mut stmt = tx.prepare(&format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, 'dev', ?5, ?6, ?7, ?8, ?9, 'now', ?10, 'accepted', NULL, NULL)")).unwrap();
         for r in rows {
             stmt.execute(params![
                 r.0, r.1, r.2, r.3 as i64, r.4, r.5, r.6, r.7, r.8, r.9
@@ -1029,7 +1032,11 @@ fn copy_insert(server: &str, rows: &[Row]) -> Duration {
     wait_for_quiet();
     let start = Instant::now();
     let mut tx = c.transaction().unwrap();
-    let mut writer = tx.copy_in("COPY events (id, enumerator_id, seq, idx, device_id, household_id, serial, kind, occurred_at, occurred_unix, received_at, body, status, code, reason) FROM STDIN (FORMAT csv)").unwrap();
+    let mut writer = tx
+        .copy_in(&format!(
+            "COPY events ({EVENT_COLUMNS}) FROM STDIN (FORMAT csv)"
+        ))
+        .unwrap();
     std::io::Write::write_all(&mut writer, &data).unwrap();
     writer.finish().unwrap();
     tx.commit().unwrap();
