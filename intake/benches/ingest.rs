@@ -445,6 +445,17 @@ fn statement_times(
         let (table, updated, heap_only): (String, i64, i64) = (r.get(0), r.get(1), r.get(2));
         println!("  updates of {table}: {updated}, heap-only {heap_only}");
     }
+    // Group commit: the batches whose commits one flush of the log carried to disk together
+    // (the log's statistics start with the timed run: `checkpoint`).
+    let wal = c
+        .query_one("SELECT wal_sync, wal_write FROM pg_stat_wal", &[])
+        .unwrap();
+    let (syncs, writes): (i64, i64) = (wal.get(0), wal.get(1));
+    println!(
+        "  {} batches committed, log flushed to disk {syncs} times ({:.2} batches a flush), written {writes} times",
+        run.batches,
+        run.batches as f64 / syncs.max(1) as f64
+    );
 }
 
 /// One ODK Central leg at the headline concurrency, with the machine's CPU over it.
@@ -1045,10 +1056,12 @@ fn copy_insert(server: &str, rows: &[Row]) -> Duration {
 
 /// Writes out every page the server holds changed, so that what a run left behind is not
 /// written during the next measure.
+/// A checkpoint before a timed run (none falls inside it), after which the log's statistics
+/// start again: [`statement_times`] counts the log's flushes of the timed run alone.
 fn checkpoint(url: &str) {
     postgres::Client::connect(url, postgres::NoTls)
         .unwrap()
-        .batch_execute("CHECKPOINT")
+        .batch_execute("CHECKPOINT; SELECT pg_stat_reset_shared('wal')")
         .unwrap();
 }
 

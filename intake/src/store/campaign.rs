@@ -42,7 +42,7 @@ mod reconciliation;
 mod setup;
 mod supervision;
 
-use device_reads::{chain_head_in, chain_head_row};
+use device_reads::chain_head_in;
 use setup::load_campaign;
 use supervision::{count_days_again, DAY_RULE};
 

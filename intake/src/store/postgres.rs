@@ -639,6 +639,7 @@ impl Param<'_> {
             Val::Int(_) => Type::INT8,
             Val::Real(_) => Type::FLOAT8,
             Val::Blob(_) => Type::BYTEA,
+            Val::List(_) => Type::TEXT_ARRAY,
         }
     }
 }
@@ -667,6 +668,7 @@ impl ToSql for Param<'_> {
             Val::Text(s) => s.as_str().to_sql(ty, out),
             Val::Shared(s) => (&**s).to_sql(ty, out),
             Val::Blob(b) => b.as_slice().to_sql(ty, out),
+            Val::List(items) => list_to_sql(items, ty, out),
         }
     }
 
@@ -675,6 +677,37 @@ impl ToSql for Param<'_> {
     }
 
     postgres::types::to_sql_checked!();
+}
+
+/// A [`Val::List`] as the array type its statement casts it to (`text[]` or `bigint[]`).
+fn list_to_sql(
+    items: &[Val],
+    ty: &Type,
+    out: &mut bytes::BytesMut,
+) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    let wrong = |v: &Val| format!("{v:?} cannot be an element of {ty}");
+    match *ty {
+        Type::TEXT_ARRAY => items
+            .iter()
+            .map(|v| match v {
+                Val::Null => Ok(None),
+                Val::Text(s) => Ok(Some(s.as_str())),
+                Val::Shared(s) => Ok(Some(&**s)),
+                other => Err(wrong(other)),
+            })
+            .collect::<Result<Vec<Option<&str>>, _>>()?
+            .to_sql(ty, out),
+        Type::INT8_ARRAY => items
+            .iter()
+            .map(|v| match v {
+                Val::Null => Ok(None),
+                Val::Int(i) => Ok(Some(*i)),
+                other => Err(wrong(other)),
+            })
+            .collect::<Result<Vec<Option<i64>>, _>>()?
+            .to_sql(ty, out),
+        _ => Err(format!("a list cannot be sent as {ty}").into()),
+    }
 }
 
 #[cfg(test)]

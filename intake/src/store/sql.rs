@@ -21,6 +21,10 @@ pub enum Val {
     /// held elsewhere (an event's body): bound without a copy of its own.
     Shared(std::sync::Arc<str>),
     Blob(Vec<u8>),
+    /// A PostgreSQL array of plain values, bound where the statement casts it (`?9::text[]`):
+    /// a batch's rows as one column each, so that one statement text serves every batch.
+    /// SQLite has no arrays and refuses it.
+    List(Vec<Val>),
 }
 
 /// Which database is spoken, for the few places where SQL differs.

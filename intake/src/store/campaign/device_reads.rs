@@ -124,40 +124,21 @@ pub(super) fn earlier_steps(
 }
 
 pub(super) fn chain_head_in(conn: Tx, enumerator: &str) -> Result<ChainHead, StoreError> {
-    Ok(
-        chain_head_row(conn, enumerator, false)?.unwrap_or_else(|| ChainHead {
-            enumerator: enumerator.into(),
-            seq: 0,
-            hash: BatchHash::GENESIS,
-        }),
-    )
-}
-
-/// The enumerator's row in `chains`, if a batch of theirs was ever accepted; `locked` until the
-/// transaction ends where the database locks rows (PostgreSQL).
-pub(super) fn chain_head_row(
-    conn: Tx,
-    enumerator: &str,
-    locked: bool,
-) -> Result<Option<ChainHead>, StoreError> {
-    let locking = if locked {
-        conn.dialect().for_update()
-    } else {
-        ""
-    };
     let row: Option<(u64, String)> = conn
         .query_row(
-            &format!("SELECT last_seq, last_hash FROM chains WHERE enumerator_id = ?1{locking}"),
+            "SELECT last_seq, last_hash FROM chains WHERE enumerator_id = ?1",
             [enumerator],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    row.map(|(seq, hash)| {
-        Ok(ChainHead {
-            enumerator: enumerator.into(),
-            seq,
-            hash: BatchHash::from_hex(&hash).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        })
+    Ok(ChainHead {
+        enumerator: enumerator.into(),
+        seq: row.as_ref().map_or(0, |(seq, _)| *seq),
+        hash: match row {
+            Some((_, hash)) => {
+                BatchHash::from_hex(&hash).map_err(|e| StoreError::Corrupt(e.to_string()))?
+            }
+            None => BatchHash::GENESIS,
+        },
     })
-    .transpose()
 }

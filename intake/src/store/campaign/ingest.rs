@@ -1,10 +1,11 @@
 //! Ingest: a verified batch judged event by event inside one transaction (chain checks, the
-//! domain layer over a [`HouseholdView`] of the rows the batch names), its accepted events and
-//! their effects written in a few multi-row statements, its receipt signed; and a supervisor
-//! carrying a refused event over into a household's record, judged again and applied the same
-//! way.
+//! domain layer over a [`HouseholdView`] of the rows the batch names), its receipt signed, its
+//! events and their effects written in a few multi-row statements (one on PostgreSQL:
+//! [`WHOLE_BATCH`]); and a supervisor carrying a refused event over into a household's record,
+//! judged again and applied the same way.
 
 use super::*;
+use crate::store::sql::Params;
 
 /// The domain judge's window on the database, inside the ingest transaction. The households
 /// and event ids a batch names are fetched up front in two queries, not one per event.
@@ -65,8 +66,7 @@ struct AcceptedEffects {
     answered: std::collections::BTreeSet<String>,
     /// (day, enumerator, village, kind) → (events, of them dated by receipt).
     counts: BTreeMap<(String, String, String, String), (i64, i64)>,
-    /// (parcel, serial, event, enumerator).
-    parcel_serials: Vec<(String, String, String, String)>,
+    parcel_serials: Vec<ParcelSerial>,
 }
 
 impl AcceptedEffects {
@@ -109,23 +109,53 @@ impl AcceptedEffects {
         }
     }
 
-    /// Writes the effects, and the households' new statuses (`changes`, the domain's).
+    /// Writes the effects, and the households' new statuses (`changes`, the domain's), in a
+    /// few multi-row statements.
     fn write(
-        mut self,
+        self,
         tx: Tx,
         changes: &[(String, HouseholdStatus)],
         now: &str,
     ) -> Result<(), StoreError> {
-        // A household that now holds answers and moves status is written once, not twice.
-        apply_changes(tx, changes, &mut self.answered, now)?;
-        let answered: Vec<String> = self.answered.into_iter().collect();
-        for chunk in answered.chunks(ROWS_PER_STATEMENT) {
+        let updates = household_updates(changes, &self.answered);
+        // One statement per new status (a batch moves its households to a few statuses); a
+        // household that now holds answers and moves status is written once, not twice.
+        let mut by_status: BTreeMap<(&str, bool), Vec<&str>> = BTreeMap::new();
+        let mut answered_only = Vec::new();
+        for update in &updates {
+            match update.status {
+                Some(status) => by_status
+                    .entry((status.as_str(), update.holds_answers))
+                    .or_default()
+                    .push(&update.household),
+                None => answered_only.push(&update.household),
+            }
+        }
+        for ((status, holds_answers), households) in by_status {
+            for chunk in households.chunks(ROWS_PER_STATEMENT) {
+                let mut values = vec![Val::Text(status.to_string()), Val::Text(now.to_string())];
+                values.extend(chunk.iter().map(|h| Val::Text(h.to_string())));
+                let answers = if holds_answers {
+                    ", has_answers = 1"
+                } else {
+                    ""
+                };
+                tx.execute(
+                    &format!(
+                        "UPDATE households SET status = ?1, updated_at = ?2{answers} WHERE id IN ({})",
+                        placeholders(3, chunk.len())
+                    ),
+                    values,
+                )?;
+            }
+        }
+        for chunk in answered_only.chunks(ROWS_PER_STATEMENT) {
             tx.execute(
                 &format!(
                     "UPDATE households SET has_answers = 1 WHERE has_answers = 0 AND id IN ({})",
                     placeholders(1, chunk.len())
                 ),
-                params_from_iter(chunk),
+                params_from_iter(chunk.iter().map(|h| h.as_str())),
             )?;
         }
         let counts: Vec<Val> = self
@@ -150,26 +180,97 @@ impl AcceptedEffects {
             6,
             counts,
         )?;
-        let serials: Vec<Val> = self
-            .parcel_serials
-            .into_iter()
-            .flat_map(|(parcel, serial, event, enumerator)| {
-                [
-                    Val::Text(parcel),
-                    Val::Text(serial),
-                    Val::Text(event),
-                    Val::Text(enumerator),
-                ]
-            })
-            .collect();
-        insert_rows(
-            tx,
-            "INSERT INTO parcel_serials VALUES",
-            " ON CONFLICT DO NOTHING",
-            4,
-            serials,
+        write_parcel_serials(tx, self.parcel_serials)
+    }
+
+    /// The households' updates and the day's counts as [`Val::List`] columns, in the order
+    /// [`WHOLE_BATCH`] binds them from `?20`.
+    fn into_columns(self, changes: &[(String, HouseholdStatus)]) -> (Vec<Val>, Vec<ParcelSerial>) {
+        let updates = household_updates(changes, &self.answered);
+        let mut columns: Vec<Vec<Val>> = vec![Vec::new(); 9];
+        for update in updates {
+            columns[0].push(Val::Text(update.household));
+            columns[1].push(update.status.map(|s| s.as_str().to_string()).to_val());
+            columns[2].push(Val::Int(i64::from(update.holds_answers)));
+        }
+        for ((day, enumerator, village, kind), (n, by_receipt)) in self.counts {
+            columns[3].push(Val::Text(day));
+            columns[4].push(Val::Text(enumerator));
+            columns[5].push(Val::Text(village));
+            columns[6].push(Val::Text(kind));
+            columns[7].push(Val::Int(n));
+            columns[8].push(Val::Int(by_receipt));
+        }
+        (
+            columns.into_iter().map(Val::List).collect(),
+            self.parcel_serials,
         )
     }
+}
+
+/// A household a batch moves to a new status (its last one), gives answers, or both.
+struct HouseholdUpdate {
+    household: String,
+    status: Option<HouseholdStatus>,
+    holds_answers: bool,
+}
+
+/// Each household's one update: `changes` (the domain's, in order: only a household's last
+/// status is written) joined with the households that now hold answers.
+fn household_updates(
+    changes: &[(String, HouseholdStatus)],
+    answered: &std::collections::BTreeSet<String>,
+) -> Vec<HouseholdUpdate> {
+    let mut last: std::collections::HashMap<&str, HouseholdStatus> =
+        std::collections::HashMap::new();
+    for (household, status) in changes {
+        last.insert(household, *status);
+    }
+    let mut updates: Vec<HouseholdUpdate> = last
+        .iter()
+        .map(|(household, status)| HouseholdUpdate {
+            household: household.to_string(),
+            status: Some(*status),
+            holds_answers: answered.contains(*household),
+        })
+        .collect();
+    updates.extend(
+        answered
+            .iter()
+            .filter(|h| !last.contains_key(h.as_str()))
+            .map(|h| HouseholdUpdate {
+                household: h.clone(),
+                status: None,
+                holds_answers: true,
+            }),
+    );
+    updates
+}
+
+/// A serial handed over in a parcel: (parcel, serial, event, enumerator).
+type ParcelSerial = (String, String, String, String);
+
+/// A parcel's handed-over serials: rare, so written by a statement of their own on both
+/// databases.
+fn write_parcel_serials(tx: Tx, parcel_serials: Vec<ParcelSerial>) -> Result<(), StoreError> {
+    let serials: Vec<Val> = parcel_serials
+        .into_iter()
+        .flat_map(|(parcel, serial, event, enumerator)| {
+            [
+                Val::Text(parcel),
+                Val::Text(serial),
+                Val::Text(event),
+                Val::Text(enumerator),
+            ]
+        })
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO parcel_serials VALUES",
+        " ON CONFLICT DO NOTHING",
+        4,
+        serials,
+    )
 }
 
 /// Rows written by one statement at most: within SQLite's 32,766 parameters and PostgreSQL's
@@ -226,50 +327,6 @@ fn insert_rows(
         sql.push_str(tail);
         tx.execute(&sql, chunk)?;
     }
-}
-
-/// Writes the households' new statuses; only each household's last one needs writing. The
-/// households among them that now hold answers are marked so in the same statement, and taken
-/// out of `answered`.
-fn apply_changes(
-    tx: Tx,
-    changes: &[(String, HouseholdStatus)],
-    answered: &mut std::collections::BTreeSet<String>,
-    now: &str,
-) -> Result<(), StoreError> {
-    let mut last: std::collections::HashMap<&str, HouseholdStatus> =
-        std::collections::HashMap::new();
-    for (household, status) in changes {
-        last.insert(household, *status);
-    }
-    // One statement per new status (a batch moves its households to a few statuses).
-    let mut by_status: BTreeMap<(&str, bool), Vec<&str>> = BTreeMap::new();
-    for (household, status) in last {
-        let holds_answers = answered.remove(household);
-        by_status
-            .entry((status.as_str(), holds_answers))
-            .or_default()
-            .push(household);
-    }
-    for ((status, holds_answers), households) in by_status {
-        for chunk in households.chunks(ROWS_PER_STATEMENT) {
-            let mut values = vec![Val::Text(status.to_string()), Val::Text(now.to_string())];
-            values.extend(chunk.iter().map(|h| Val::Text(h.to_string())));
-            let answers = if holds_answers {
-                ", has_answers = 1"
-            } else {
-                ""
-            };
-            tx.execute(
-                &format!(
-                    "UPDATE households SET status = ?1, updated_at = ?2{answers} WHERE id IN ({})",
-                    placeholders(3, chunk.len())
-                ),
-                values,
-            )?;
-        }
-    }
-    Ok(())
 }
 
 const HOUSEHOLD_COLUMNS: &str = "id, village_id, serial, enumerator_id, reserve_rank, status";
@@ -356,39 +413,49 @@ impl SqlStore {
         self.write(move |tx| {
             let batch = &verified.batch;
             let device = batch.device.to_string();
-            // The device as this transaction sees it: enrolled with the key that signed the
-            // batch, for its enumerator, and not revoked since.
-            let revoked: Option<Option<String>> = tx
-                .prepare_cached("SELECT revoked_at FROM devices WHERE id = ?1 AND enumerator_id = ?2 AND public_key = ?3")?
-                .query_row(params![device, batch.enumerator, signer_key], |r| r.get(0))
-                .optional()?;
-            match revoked {
-                None => return Ok(IngestResult::UnknownDevice),
-                Some(Some(_)) => return Ok(IngestResult::DeviceRevoked),
-                Some(None) => {}
-            }
-            let head = locked_chain_head(tx, &batch.enumerator)?;
+            let head = match enrolled_chain_head(tx, &device, &batch.enumerator, &signer_key)? {
+                Ok(head) => head,
+                Err(refused) => return Ok(refused),
+            };
             if batch.seq <= head.seq {
                 let stored: (String, String) = tx
-                    .prepare_cached("SELECT hash, receipt FROM batches WHERE enumerator_id = ?1 AND seq = ?2")?
-                    .query_row(params![batch.enumerator, batch.seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    .prepare_cached(
+                        "SELECT hash, receipt FROM batches WHERE enumerator_id = ?1 AND seq = ?2",
+                    )?
+                    .query_row(params![batch.enumerator, batch.seq], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?;
                 if stored.0 == verified.hash.to_hex() {
-                    let receipt = serde_json::from_str(&stored.1).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let receipt = serde_json::from_str(&stored.1)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     return Ok(IngestResult::Replayed { receipt });
                 }
-                let accepted_hash = BatchHash::from_hex(&stored.0).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                return Ok(IngestResult::Equivocation { seq: batch.seq, accepted_hash });
+                let accepted_hash = BatchHash::from_hex(&stored.0)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                return Ok(IngestResult::Equivocation {
+                    seq: batch.seq,
+                    accepted_hash,
+                });
             }
             if batch.seq > head.seq + 1 {
-                return Ok(IngestResult::Gap { expected_seq: head.seq + 1, last_hash: head.hash });
+                return Ok(IngestResult::Gap {
+                    expected_seq: head.seq + 1,
+                    last_hash: head.hash,
+                });
             }
             if batch.prev != head.hash {
-                return Ok(IngestResult::ChainBroken { expected_seq: head.seq + 1, last_hash: head.hash });
+                return Ok(IngestResult::ChainBroken {
+                    expected_seq: head.seq + 1,
+                    last_hash: head.hash,
+                });
             }
 
             let forms = known_forms.for_events(tx, &batch.events)?;
             let rules = CampaignRules {
-                rules: Rules { replacement_allowed: campaign.info.replacement_allowed, verification_required: campaign.info.verification_required },
+                rules: Rules {
+                    replacement_allowed: campaign.info.replacement_allowed,
+                    verification_required: campaign.info.verification_required,
+                },
                 forms: &forms,
             };
             let mut view = TxView::prefetch(tx, &batch.events)?;
@@ -397,14 +464,22 @@ impl SqlStore {
             let now_s = rfc3339(now);
             // Bound by every row of the batch: shared, not copied per row.
             let shared = |s: &str| -> std::sync::Arc<str> { s.into() };
-            let (shared_enumerator, shared_device, shared_now) = (shared(&batch.enumerator), shared(&device), shared(&now_s));
+            let (shared_enumerator, shared_device, shared_now) =
+                (shared(&batch.enumerator), shared(&device), shared(&now_s));
 
-            // Every event of the batch in a few multi-row statements, and what the accepted
-            // ones add gathered and written after them.
-            let mut rows: Vec<Val> = Vec::with_capacity(batch.events.len() * 15);
+            // Every event of the batch as a row, and what the accepted ones add gathered:
+            // written below in a few multi-row statements (SQLite) or one (PostgreSQL).
+            let mut rows: Vec<Val> = Vec::with_capacity(batch.events.len() * EVENT_WIDTH);
             let mut effects = AcceptedEffects::default();
             let village_of = |h: &str| view.households.get(h).map(|f| f.village.clone());
-            for (idx, (((event, outcome), body), at)) in batch.events.iter().zip(&judgement.outcomes).zip(&bodies).zip(&times).enumerate() {
+            for (idx, (((event, outcome), body), at)) in batch
+                .events
+                .iter()
+                .zip(&judgement.outcomes)
+                .zip(&bodies)
+                .zip(&times)
+                .enumerate()
+            {
                 if outcome.code.as_deref() == Some(sync_protocol::api::rejection::DUPLICATE_EVENT) {
                     // The first copy is stored; this one lives on in the batch frame and receipt.
                     continue;
@@ -431,18 +506,14 @@ impl SqlStore {
                     outcome.reason.to_val(),
                 ]);
                 if outcome.status == OutcomeStatus::Accepted {
-                    effects.add(event, &batch.enumerator, days.date(event.at.as_datetime(), now), village_of);
+                    effects.add(
+                        event,
+                        &batch.enumerator,
+                        days.date(event.at.as_datetime(), now),
+                        village_of,
+                    );
                 }
             }
-            insert_rows(
-                tx,
-                "INSERT INTO events (id, enumerator_id, seq, idx, device_id, household_id, serial, kind, occurred_at, occurred_unix, received_at, body, status, code, reason) VALUES",
-                "",
-                15,
-                rows,
-            )?;
-            effects.write(tx, &judgement.changes, &now_s)?;
-
             let (events, rejected) = Receipt::listing(&judgement.outcomes);
             let rejected_events = rejected.len();
             let receipt = Receipt {
@@ -457,8 +528,10 @@ impl SqlStore {
                 events,
                 rejected,
             };
-            let signed = receipt.sign(&intake_key).map_err(|e| StoreError::Signing(e.to_string()))?;
-            let values = params![
+            let signed = receipt
+                .sign(&intake_key)
+                .map_err(|e| StoreError::Signing(e.to_string()))?;
+            let mut values = params![
                 batch.enumerator,
                 batch.seq,
                 verified.hash.to_hex(),
@@ -467,28 +540,46 @@ impl SqlStore {
                 batch.events.len() as i64,
                 now_s,
                 serde_json::to_string(&signed).expect("receipt serializes")
-            ];
-            // The batch and its chain's new head: one statement on PostgreSQL (a round trip
-            // less per batch), two on SQLite, whose `WITH` cannot hold an `INSERT`.
-            const BATCH: &str = "INSERT INTO batches VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-            let chain = |head: &str| {
-                format!(
-                    "INSERT INTO chains VALUES ({head}) ON CONFLICT(enumerator_id) DO UPDATE SET
-                     last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_device_id = excluded.last_device_id, last_received_at = excluded.last_received_at"
-                )
-            };
+            ]
+            .values();
             match tx.dialect() {
                 Dialect::Postgres => {
-                    let sql = format!("WITH batch AS ({BATCH}) {}", chain("?1, ?2, ?3, ?4, ?7"));
-                    tx.prepare_cached(&sql)?.execute(values)?;
+                    let (effects, parcel_serials) = effects.into_columns(&judgement.changes);
+                    values.extend(event_columns(rows));
+                    values.extend(effects);
+                    tx.prepare_cached(&format!("{WHOLE_BATCH}{CHAIN_ADVANCES}"))?
+                        .execute(values)?;
+                    write_parcel_serials(tx, parcel_serials)?;
                 }
                 Dialect::Sqlite => {
-                    tx.prepare_cached(BATCH)?.execute(values)?;
-                    tx.prepare_cached(&chain("?1, ?2, ?3, ?4, ?5"))?
-                        .execute(params![batch.enumerator, batch.seq, verified.hash.to_hex(), device, now_s])?;
+                    insert_rows(
+                        tx,
+                        &format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES"),
+                        "",
+                        EVENT_WIDTH,
+                        rows,
+                    )?;
+                    effects.write(tx, &judgement.changes, &now_s)?;
+                    tx.prepare_cached(
+                        "INSERT INTO batches VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )?
+                    .execute(values)?;
+                    tx.prepare_cached(&format!(
+                        "INSERT INTO chains VALUES (?1, ?2, ?3, ?4, ?5) {CHAIN_ADVANCES}"
+                    ))?
+                    .execute(params![
+                        batch.enumerator,
+                        batch.seq,
+                        verified.hash.to_hex(),
+                        device,
+                        now_s
+                    ])?;
                 }
             }
-            Ok(IngestResult::Accepted { receipt: signed, rejected_events })
+            Ok(IngestResult::Accepted {
+                receipt: signed,
+                rejected_events,
+            })
         })
     }
 
@@ -562,30 +653,130 @@ impl SqlStore {
     }
 }
 
-/// The enumerator's chain head, locked until the batch commits: one enumerator's chain is
-/// judged by one transaction at a time, whichever process runs it, so the next seq is accepted
-/// once (on SQLite's single writer there is nothing to lock).
+/// The chain head of the batch's enumerator, if the device that signed it is, as this
+/// transaction sees it, enrolled with that key for that enumerator and not revoked; otherwise
+/// the refusal.
 ///
-/// On PostgreSQL the chain's row, once it exists, is both the lock and the head, in one
-/// statement: a `SELECT … FOR UPDATE` that waited for the row reads it as the transaction before
-/// left it. Before an enumerator's first batch there is no row to lock: the enumerator's own row
-/// is locked instead, and the head read by a statement of its own, which sees whatever
-/// committed while it waited (a join in the locking statement would not). Should two batches
-/// still meet by the two ways, the batch's key (enumerator, seq) lets one of them in.
-fn locked_chain_head(tx: Tx, enumerator: &str) -> Result<ChainHead, StoreError> {
-    if tx.dialect() == Dialect::Postgres {
-        if let Some(head) = chain_head_row(tx, enumerator, true)? {
-            return Ok(head);
+/// The head is locked until the batch commits: one enumerator's chain is judged by one
+/// transaction at a time, whichever process runs it, so the next seq is accepted once (on
+/// SQLite's single writer there is nothing to lock).
+///
+/// On PostgreSQL the device and the chain's row are read by one statement, and the chain's
+/// row, once it exists, is both the lock and the head: a `FOR UPDATE` that waited for the row
+/// reads it as the transaction before left it. Before an enumerator's first batch there is no
+/// row to lock: the enumerator's own row is locked instead, and the head read by a statement of
+/// its own, which sees whatever committed while it waited (a join in the locking statement
+/// would not). Should two batches still meet by the two ways, the batch's key (enumerator, seq)
+/// lets one of them in.
+fn enrolled_chain_head(
+    tx: Tx,
+    device: &str,
+    enumerator: &str,
+    signer_key: &str,
+) -> Result<Result<ChainHead, IngestResult>, StoreError> {
+    /// Revoked when, and the chain's last seq and hash (none before the first batch).
+    type DeviceAndChain = (Option<String>, Option<u64>, Option<String>);
+    let sql = match tx.dialect() {
+        Dialect::Postgres => {
+            "SELECT d.revoked_at, c.last_seq, c.last_hash FROM devices d
+             LEFT JOIN LATERAL (SELECT last_seq, last_hash FROM chains WHERE enumerator_id = d.enumerator_id FOR UPDATE) c ON TRUE
+             WHERE d.id = ?1 AND d.enumerator_id = ?2 AND d.public_key = ?3"
         }
-        tx.query_row(
-            "SELECT id FROM enumerators WHERE id = ?1 FOR UPDATE",
-            [enumerator],
-            |_| Ok(()),
-        )
+        Dialect::Sqlite => {
+            "SELECT d.revoked_at, c.last_seq, c.last_hash FROM devices d
+             LEFT JOIN chains c ON c.enumerator_id = d.enumerator_id
+             WHERE d.id = ?1 AND d.enumerator_id = ?2 AND d.public_key = ?3"
+        }
+    };
+    let found: Option<DeviceAndChain> = tx
+        .prepare_cached(sql)?
+        .query_row(params![device, enumerator, signer_key], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
+    match found {
+        None => Ok(Err(IngestResult::UnknownDevice)),
+        Some((Some(_), _, _)) => Ok(Err(IngestResult::DeviceRevoked)),
+        Some((None, Some(seq), Some(hash))) => Ok(Ok(ChainHead {
+            enumerator: enumerator.into(),
+            seq,
+            hash: BatchHash::from_hex(&hash).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })),
+        Some((None, _, _)) => {
+            if tx.dialect() == Dialect::Postgres {
+                tx.query_row(
+                    "SELECT id FROM enumerators WHERE id = ?1 FOR UPDATE",
+                    [enumerator],
+                    |_| Ok(()),
+                )
+                .optional()?;
+            }
+            chain_head_in(tx, enumerator).map(Ok)
+        }
     }
-    chain_head_in(tx, enumerator)
 }
+
+/// The columns of `events` a batch writes, as [`EVENT_WIDTH`] values a row.
+const EVENT_COLUMNS: &str = "id, enumerator_id, seq, idx, device_id, household_id, serial, kind, occurred_at, occurred_unix, received_at, body, status, code, reason";
+const EVENT_WIDTH: usize = 15;
+/// Of those, the columns whose values differ between a batch's events (the rest are the
+/// batch's own: its enumerator, seq, device, time of receipt).
+const EVENT_COLUMNS_OF_EACH: [usize; 11] = [0, 3, 5, 6, 7, 8, 9, 11, 12, 13, 14];
+
+/// A batch's event rows ([`EVENT_WIDTH`] values each) as one [`Val::List`] per column of
+/// [`EVENT_COLUMNS_OF_EACH`].
+fn event_columns(rows: Vec<Val>) -> Vec<Val> {
+    let mut columns: Vec<Vec<Val>> =
+        vec![Vec::with_capacity(rows.len() / EVENT_WIDTH); EVENT_COLUMNS_OF_EACH.len()];
+    for (i, value) in rows.into_iter().enumerate() {
+        if let Some(c) = EVENT_COLUMNS_OF_EACH
+            .iter()
+            .position(|&k| k == i % EVENT_WIDTH)
+        {
+            columns[c].push(value);
+        }
+    }
+    columns.into_iter().map(Val::List).collect()
+}
+
+/// What a chain's row becomes when a batch of it is accepted.
+const CHAIN_ADVANCES: &str = "ON CONFLICT(enumerator_id) DO UPDATE SET
+     last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_device_id = excluded.last_device_id, last_received_at = excluded.last_received_at";
+
+/// A whole batch on PostgreSQL in one statement, one round trip (it was five): its events, the
+/// households it moves or gives answers, its days' counts, the batch and its chain's new head,
+/// each a data-modifying part of one `WITH`. Rows are bound as arrays ([`Val::List`]), one a
+/// column, so that one statement text, prepared once per connection, serves every batch. The
+/// parts touch different tables, and the households' part names each household once
+/// ([`household_updates`]): no row is written twice by the statement.
+///
+/// The households are found through their key whatever the plan: PostgreSQL's generic plan
+/// guesses ten rows from an array parameter, and joins them by the primary key.
+///
+/// Parameters: `?1`–`?8` the batch's row (enumerator, seq, hash, device, frame, events,
+/// received, receipt); `?9`–`?19` the events' columns of [`EVENT_COLUMNS_OF_EACH`]; `?20`–`?22`
+/// the households' ids, new statuses (NULL: unchanged) and whether they now hold answers (0/1);
+/// `?23`–`?28` the days' counts (day, enumerator, village, kind, events, of them by receipt).
+const WHOLE_BATCH: &str = "WITH new_events AS (
+    INSERT INTO events (id, enumerator_id, seq, idx, device_id, household_id, serial, kind, occurred_at, occurred_unix, received_at, body, status, code, reason)
+    SELECT e.id, ?1::text, ?2::bigint, e.idx, ?4::text, e.household_id, e.serial, e.kind, e.occurred_at, e.occurred_unix, ?7::text, e.body, e.status, e.code, e.reason
+    FROM unnest(?9::text[], ?10::bigint[], ?11::text[], ?12::text[], ?13::text[], ?14::text[], ?15::bigint[], ?16::text[], ?17::text[], ?18::text[], ?19::text[])
+      AS e(id, idx, household_id, serial, kind, occurred_at, occurred_unix, body, status, code, reason)
+), households_moved AS (
+    UPDATE households h SET status = COALESCE(u.status, h.status),
+        updated_at = CASE WHEN u.status IS NULL THEN h.updated_at ELSE ?7::text END,
+        has_answers = GREATEST(h.has_answers, u.holds_answers)
+    FROM unnest(?20::text[], ?21::text[], ?22::bigint[]) AS u(id, status, holds_answers)
+    WHERE h.id = u.id AND (u.status IS NOT NULL OR h.has_answers < u.holds_answers)
+), counted AS (
+    INSERT INTO daily_counts (day, enumerator_id, village_id, kind, n, by_receipt)
+    SELECT * FROM unnest(?23::text[], ?24::text[], ?25::text[], ?26::text[], ?27::bigint[], ?28::bigint[])
+    ON CONFLICT(day, enumerator_id, village_id, kind) DO UPDATE SET
+        n = daily_counts.n + excluded.n, by_receipt = daily_counts.by_receipt + excluded.by_receipt
+), batch AS (
+    INSERT INTO batches VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+)
+INSERT INTO chains VALUES (?1, ?2, ?3, ?4, ?7) ";
 
 /// The references of the campaign's form versions that this process has read. A version, once
 /// added, is never taken away, so a batch that names none but these is judged without asking

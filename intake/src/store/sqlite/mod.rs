@@ -443,6 +443,11 @@ impl rusqlite::ToSql for Val {
             Val::Text(s) => ValueRef::Text(s.as_bytes()),
             Val::Shared(s) => ValueRef::Text(s.as_bytes()),
             Val::Blob(b) => ValueRef::Blob(b),
+            Val::List(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "SQLite has no arrays: a list is bound on PostgreSQL only".into(),
+                ))
+            }
         }))
     }
 }
