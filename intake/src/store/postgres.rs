@@ -732,4 +732,25 @@ mod tests {
         assert!(quoted(&a).is_ok());
         assert!(quoted("x\"; DROP SCHEMA centre; --").is_err());
     }
+
+    #[test]
+    fn a_list_is_sent_as_the_array_its_statement_casts_it_to_and_nothing_else() {
+        let send = |v: Val, ty: Type| {
+            let mut out = bytes::BytesMut::new();
+            Param(&v).to_sql(&ty, &mut out).map(|_| out.len())
+        };
+        let texts = Val::List(vec![
+            Val::Text("a".into()),
+            Val::Null,
+            Val::Shared("b".into()),
+        ]);
+        let ints = Val::List(vec![Val::Int(1), Val::Null]);
+        assert!(send(texts.clone(), Type::TEXT_ARRAY).unwrap() > 0);
+        assert!(send(ints.clone(), Type::INT8_ARRAY).unwrap() > 0);
+        // A list of the wrong elements, or where the statement wants one value, is refused
+        // before anything is sent.
+        assert!(send(texts.clone(), Type::INT8_ARRAY).is_err());
+        assert!(send(ints, Type::TEXT_ARRAY).is_err());
+        assert!(send(texts, Type::TEXT).is_err());
+    }
 }
