@@ -750,8 +750,9 @@ const CHAIN_ADVANCES: &str = "ON CONFLICT(enumerator_id) DO UPDATE SET
 /// parts touch different tables, and the households' part names each household once
 /// ([`household_updates`]): no row is written twice by the statement.
 ///
-/// The households are found through their key whatever the plan: PostgreSQL's generic plan
-/// guesses ten rows from an array parameter, and joins them by the primary key.
+/// PostgreSQL's generic plan guesses ten rows from an array parameter, so it finds a campaign's
+/// households by their primary key (the households are all imported before the first batch:
+/// the plan is not made for a table that will grow).
 ///
 /// Parameters: `?1`–`?8` the batch's row (enumerator, seq, hash, device, frame, events,
 /// received, receipt); `?9`–`?19` the events' columns of [`EVENT_COLUMNS_OF_EACH`]; `?20`–`?22`
