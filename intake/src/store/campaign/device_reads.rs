@@ -123,6 +123,8 @@ pub(super) fn earlier_steps(
     })
 }
 
+/// The enumerator's chain head as this transaction sees it, unlocked: the genesis hash at seq 0
+/// before their first batch.
 pub(super) fn chain_head_in(conn: Tx, enumerator: &str) -> Result<ChainHead, StoreError> {
     let row: Option<(u64, String)> = conn
         .query_row(
