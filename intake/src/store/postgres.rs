@@ -685,7 +685,18 @@ fn list_to_sql(
     ty: &Type,
     out: &mut bytes::BytesMut,
 ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-    let wrong = |v: &Val| format!("{v:?} cannot be an element of {ty}");
+    // Names the kind of value only: a value may be an event's body, which no log should hold.
+    let wrong = |v: &Val| {
+        let kind = match v {
+            Val::Null => "NULL",
+            Val::Int(_) => "an integer",
+            Val::Real(_) => "a real number",
+            Val::Text(_) | Val::Shared(_) => "a text",
+            Val::Blob(_) => "a blob",
+            Val::List(_) => "a list",
+        };
+        format!("{kind} cannot be an element of {ty}")
+    };
     match *ty {
         Type::TEXT_ARRAY => items
             .iter()
