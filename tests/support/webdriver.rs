@@ -118,32 +118,33 @@ impl Session {
         }
     }
 
-    /// Clicks `css`, finding it again if the screen was redrawn between the find and the click
-    /// (a background sync redraws it: the element found is then stale).
-    pub fn click(&self, css: &str) {
+    /// Does `action` (`click`, `clear`, `value`) to `css`, finding it again if the screen was
+    /// redrawn between the find and the action (a background sync or a saved answer redraws
+    /// it: the element found is then gone, and WebDriver refuses before doing anything).
+    fn on_element(&self, css: &str, action: &str, body: Value) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let id = self.wait(css);
-            match self.post(&format!("/element/{id}/click"), json!({})) {
+            match self.post(&format!("/element/{id}/{action}"), body.clone()) {
                 Ok(_) => return,
-                Err(e) if Instant::now() > deadline => panic!("click {css}: {e}"),
+                Err(e) if Instant::now() > deadline => panic!("{action} {css}: {e}"),
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         }
     }
 
+    pub fn click(&self, css: &str) {
+        self.on_element(css, "click", json!({}));
+    }
+
     pub fn type_into(&self, css: &str, text: &str) {
-        let id = self.wait(css);
-        self.post(&format!("/element/{id}/clear"), json!({}))
-            .unwrap();
+        self.on_element(css, "clear", json!({}));
         self.send_keys(css, text);
     }
 
     /// Keys into the element, after what it holds (WebDriver's Element Send Keys).
     pub fn send_keys(&self, css: &str, text: &str) {
-        let id = self.wait(css);
-        self.post(&format!("/element/{id}/value"), json!({ "text": text }))
-            .unwrap();
+        self.on_element(css, "value", json!({ "text": text }));
     }
 
     /// Keys to whatever has the focus, as a keyer types.
