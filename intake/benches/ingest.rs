@@ -1055,9 +1055,8 @@ fn copy_insert(server: &str, rows: &[Row]) -> Duration {
 }
 
 /// Writes out every page the server holds changed, so that what a run left behind is not
-/// written during the next measure.
-/// A checkpoint before a timed run (none falls inside it), after which the log's statistics
-/// start again: [`statement_times`] counts the log's flushes of the timed run alone.
+/// written during the next measure, then starts the log's statistics again: [`statement_times`]
+/// counts the log's flushes of the timed run alone.
 fn checkpoint(url: &str) {
     postgres::Client::connect(url, postgres::NoTls)
         .unwrap()
