@@ -422,27 +422,61 @@ fn main() {
             }
         }
         if run == 0 {
-            // Baseline for the CPU per key: the same keys at the same pace on a keying screen
-            // that takes each key and does nothing with it (no save, nothing redrawn) — what
-            // a key costs the webview and WebDriver's delivery before the app does anything.
+            // Baselines for the CPU per key: the same keys at the same pace on a keying screen
+            // whose own handling of keys is switched off, and each key instead (1) dropped —
+            // what a key costs the webview and WebDriver's delivery before the app does
+            // anything; (2) saved as an answer, nothing on the screen changed — the command,
+            // validation and durable save a key cannot do without; (3) shown by recolouring
+            // its box, nothing saved — the smallest redraw a key needs. What a real key costs
+            // beyond (2) plus (3)'s redraw is the drawing of what the screen shows besides.
             let household = households[5].id.clone();
             app_under_test.open_first_keying(&household);
             let s = &app_under_test.session;
-            s.script("window.addEventListener('keydown', (e) => { e.preventDefault(); e.stopImmediatePropagation(); }, true); document.querySelector('input.answer').focus(); return 0");
+            let (question, codes) = first_coded_question(&form);
+            s.script(&format!(
+                "return (async () => {{
+                   const invoke = window.__TAURI_INTERNALS__.invoke;
+                   const campaign = (await invoke('overview')).campaigns[0].id;
+                   const box = document.querySelector('input.answer');
+                   let n = 0;
+                   window.__fieldpostBaseline = 'drop';
+                   window.addEventListener('keydown', (e) => {{
+                     e.preventDefault();
+                     e.stopImmediatePropagation();
+                     n++;
+                     if (window.__fieldpostBaseline === 'save') {{
+                       invoke('key_answer', {{ campaign, household: '{household}', pass: 1, question: '{question}', value: {codes:?}[n % 2] }});
+                     }} else if (window.__fieldpostBaseline === 'draw') {{
+                       box.style.backgroundColor = n % 2 ? '#fff8dc' : '#ffffff';
+                     }}
+                   }}, true);
+                   box.focus();
+                   return 0;
+                 }})()"
+            ));
             // As before the paced keys: the seconds after a screen opens cost more than a key.
             std::thread::sleep(Duration::from_secs(5));
             let chords: Vec<(Vec<String>, u64)> = webdriver_chords(&keys)
                 .into_iter()
                 .map(|c| (c, 150))
                 .collect();
-            let (cpu0, by_process) = (tablet.cpu_seconds(), cpu_by_process(&pids));
-            s.key_actions(&chords);
-            let cpu = tablet.cpu_seconds() - cpu0;
-            println!(
-                "  baseline: the same keys at 150 ms a key, taken and dropped by the screen: {:.1} ms per key (by process: {})",
-                cpu * 1000.0 / keys.len() as f64,
-                cpu_by_process_since(&pids, &by_process, keys.len())
-            );
+            for (mode, what) in [
+                ("drop", "taken and dropped by the screen"),
+                ("save", "each saved as an answer, nothing redrawn"),
+                ("draw", "each recolouring its box, nothing saved"),
+            ] {
+                s.script(&format!("window.__fieldpostBaseline = '{mode}'; return 0"));
+                let (cpu0, by_process) = (tablet.cpu_seconds(), cpu_by_process(&pids));
+                s.key_actions(&chords);
+                // A save still under way when the keys end is counted with its key.
+                std::thread::sleep(Duration::from_millis(300));
+                let cpu = tablet.cpu_seconds() - cpu0;
+                println!(
+                    "  baseline: the same keys at 150 ms a key, {what}: {:.1} ms per key (by process: {})",
+                    cpu * 1000.0 / keys.len() as f64,
+                    cpu_by_process_since(&pids, &by_process, keys.len())
+                );
+            }
         }
         let ipc_cpu0 = tablet.cpu_seconds();
         let ipc: Vec<f64> = serde_json::from_value(app_under_test.session.script(
@@ -514,4 +548,16 @@ fn main() {
         }
     }
     println!("front end: {:.1} KB of JS + CSS gzipped (target < 300 KB; {:.1}% of it); fonts {:.1} KB woff2 (Noto Sans latin, latin-ext, vietnamese; 400 and 700)", code as f64 / 1024.0, 100.0 * code as f64 / (300.0 * 1024.0), fonts as f64 / 1024.0);
+}
+
+/// The form's first question answered by a code, and two of its codes: what the save-only
+/// baseline writes, alternately, so that every key changes the stored answer.
+fn first_coded_question(form: &forms::Form) -> (String, [i64; 2]) {
+    form.questions
+        .iter()
+        .find_map(|q| {
+            let list = form.definition.choice_lists.get(q.choices.as_ref()?)?;
+            (list.len() >= 2).then(|| (q.id.clone(), [list[0].code, list[1].code]))
+        })
+        .expect("the SIPAS form has a question answered by a code")
 }
