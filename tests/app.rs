@@ -255,7 +255,8 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     s.wait_text("#keying-progress", "Còn 0 câu bắt buộc");
     s.wait_text("[data-id='a_sex'] .mark-note", "Để trống");
     s.wait_text("[data-id='a_age'] .mark-note", "Không đọc được");
-    s.script("document.querySelector('#ans-q9_a1').scrollIntoView({block: 'center'})");
+    // The screenshot shows a question in hand: its number marked, its box focused.
+    s.script("document.querySelector('#ans-q9_a2').focus({preventScroll: true}); document.querySelector('#ans-q9_a1').scrollIntoView({block: 'center'})");
     shot(s, "06-nhap-phieu.png");
     s.click("#finish-keying");
     s.wait_text("h1", "Đã nhập");
