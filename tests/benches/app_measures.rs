@@ -11,8 +11,10 @@
 //!
 //! Baselines in the same run: for start-up, the moment the page first calls the app (webview
 //! up, script running) — what any Tauri page pays before it draws anything; for a keystroke, a
-//! no-op command's round trip from the page (`ui_state_get`) — the IPC floor under every save;
-//! and each limited run beside the unlimited one.
+//! no-op command's round trip from the page (`ui_state_get`) — the IPC floor under every save —
+//! and the same keys on a keying screen that drops each, saves each with nothing redrawn, or
+//! redraws one box for each with nothing saved (what a key costs before the screen shows
+//! anything else); and each limited run beside the unlimited one.
 
 use fieldpost_e2e::{
     keying::{keystrokes, webdriver_chords},
