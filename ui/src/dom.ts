@@ -33,3 +33,11 @@ export function append(el: Element, ...children: (Child | Child[])[]): void {
 export function clear(el: Element): void {
   while (el.firstChild) el.removeChild(el.firstChild);
 }
+
+/** Writes `text` into `el` only when it differs: writing text replaces the node holding it, which
+ * WebKit then lays out and draws again even when the text is the same — and draws it in one
+ * rectangle with whatever else changed, however far away (a banner at the top and the answer in
+ * hand lower down make most of the screen). */
+export function setText(el: Element, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}

@@ -10,7 +10,7 @@ import '@fontsource/noto-sans/vietnamese-700.css';
 import './style.css';
 
 import { api, useCampaign, type CommandError, type Overview, type Tablet } from './api';
-import { h, clear } from './dom';
+import { h, clear, setText } from './dom';
 import { formatTime, lang, setLang, setTimeZone, t, type Lang } from './i18n';
 import { campaignOf, href, parseRoute, type Route } from './route';
 import * as screens from './screens';
@@ -222,7 +222,7 @@ async function start(): Promise<void> {
   await api.onSyncProgress((p) => {
     syncLine = t('syncing', { sent: p.events_sent, total: p.events_total });
     const banner = document.getElementById('sync-banner');
-    if (banner) banner.textContent = syncLine;
+    if (banner) setText(banner, syncLine);
     screens.showProgress(p);
   });
   await api.onUnreachable((u) => {
@@ -230,8 +230,8 @@ async function start(): Promise<void> {
     const shown = document.getElementById('sync-banner');
     if (shown && overview) {
       const b = banner(overview.pending.events_total, overview.rejected, retryAt);
-      shown.textContent = b.text;
-      shown.className = b.cls;
+      setText(shown, b.text);
+      if (shown.className !== b.cls) shown.className = b.cls;
     }
   });
   await api.onSyncDone((d) => {
@@ -253,8 +253,8 @@ async function start(): Promise<void> {
       const shown = document.getElementById('sync-banner');
       if (shown) {
         const b = banner(o.pending.events_total, o.rejected, retryAt);
-        shown.textContent = b.text;
-        shown.className = b.cls;
+        setText(shown, b.text);
+        if (shown.className !== b.cls) shown.className = b.cls;
       }
       syncDrawn();
     });

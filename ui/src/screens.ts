@@ -2,7 +2,7 @@
 // beyond what is on screen (the device core is the source of truth).
 
 import { api, type Household, type Mismatch, type Overview, type Progress, type SyncDone, type Tablet } from './api';
-import { append, h } from './dom';
+import { append, h, setText } from './dom';
 import { formatDate, formatDateTime, formatTime, lang, t, tDynamic } from './i18n';
 import * as keying from './keying';
 import { movedAwayLines, paperFate, resolutionText, whatToDo } from './rejections';
@@ -551,16 +551,14 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
 
   const showProgress = () => {
     const p = keying.progress(questions, answers, notRelevant);
-    status.textContent = `${t('progress', p)} · ${t('answered_required', { n: remaining.length })}`;
+    setText(status, `${t('progress', p)} · ${t('answered_required', { n: remaining.length })}`);
     bar.max = p.total;
     bar.value = p.done;
   };
   const showError = (qid: string, message: string | null) => {
     const r = rows.get(qid);
     if (!r) return;
-    // Written only when it changes: writing text replaces the node holding it, which is then
-    // laid out and drawn again even when the text is the same.
-    if (r.error.textContent !== (message ?? '')) r.error.textContent = message ?? '';
+    setText(r.error, message ?? '');
     r.row.classList.toggle('has-error', message !== null);
   };
   const apply = (v: { errors: keying.CoreError[]; not_relevant: string[]; required_remaining: string[] }, cleared: string[]) => {
@@ -572,8 +570,10 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
       r.row.classList.toggle('skipped', skipped);
       r.input.disabled = skipped;
       if (skipped || cleared.includes(qid)) {
-        r.input.value = keying.formatAnswer(answers[qid]);
-        r.mark.textContent = markNote(answers[qid]);
+        // Skipped rows are gone through on every save: written only when they change.
+        const shown = keying.formatAnswer(answers[qid]);
+        if (r.input.value !== shown) r.input.value = shown;
+        setText(r.mark, markNote(answers[qid]));
       }
       r.row.querySelector('.skip-note')?.toggleAttribute('hidden', !skipped);
       r.row.classList.toggle('answered', qid in answers);
@@ -647,7 +647,7 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
       showNow();
       if (parsed.value === null) delete answers[q.id];
       else answers[q.id] = parsed.value;
-      rows.get(q.id)!.mark.textContent = markNote(answers[q.id]);
+      setText(rows.get(q.id)!.mark, markNote(answers[q.id]));
       apply(validation, cleared);
       recordKeying(performance.now() - started);
       return !validation.errors.some((e) => e.question === q.id);
