@@ -606,10 +606,11 @@ async function keyingScreen(id: string, pass: 1 | 2, ctx: Context): Promise<HTML
     if (!still) keepInView(r.row);
   };
   /** Scrolls only when the question is near the screen's bottom (or above its top), and then
-   * puts it just under the progress bar, so the next five or six questions show without another
-   * scroll. A scroll repaints the whole screen (the sticky bar keeps WebKit from moving what is
-   * already drawn): re-centring the current question repainted it on every answer, and putting
-   * it a quarter of the way down on every fourth, which a cheap tablet's CPU pays for. */
+   * puts it just under the progress bar, so the next five or so questions show without another
+   * scroll. A scroll repaints the whole screen (WebKit without its compositor draws the moved
+   * page anew, sticky bar or not): re-centring the current question repainted it on every
+   * answer, and putting it a quarter of the way down on every fourth, which a cheap tablet's CPU
+   * pays for. */
   const keepInView = (row: HTMLElement) => {
     const box = row.getBoundingClientRect();
     const top = stickyBar.getBoundingClientRect().bottom;
