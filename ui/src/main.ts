@@ -75,6 +75,16 @@ function nav(current: Route): HTMLElement {
   );
 }
 
+/** Writes the sync banner's words and colour anew from `tablet`, where it is shown, without
+ * redrawing the screen under it. */
+function redrawBanner(tablet: Tablet): void {
+  const shown = document.getElementById('sync-banner');
+  if (!shown) return;
+  const b = banner(tablet.pending.events_total, tablet.rejected, retryAt);
+  setText(shown, b.text);
+  if (shown.className !== b.cls) shown.className = b.cls;
+}
+
 /** The route of the screen in front, to tell a redraw of it from a move to another. */
 let drawnRoute: string | null = null;
 
@@ -227,12 +237,7 @@ async function start(): Promise<void> {
   });
   await api.onUnreachable((u) => {
     retryAt = formatTime(new Date(Date.now() + u.retry_in_secs * 1000));
-    const shown = document.getElementById('sync-banner');
-    if (shown && overview) {
-      const b = banner(overview.pending.events_total, overview.rejected, retryAt);
-      setText(shown, b.text);
-      if (shown.className !== b.cls) shown.className = b.cls;
-    }
+    if (overview) redrawBanner(overview);
   });
   await api.onSyncDone((d) => {
     syncLine = '';
@@ -250,12 +255,7 @@ async function start(): Promise<void> {
     }
     void api.overview().then((o) => {
       overview = o;
-      const shown = document.getElementById('sync-banner');
-      if (shown) {
-        const b = banner(o.pending.events_total, o.rejected, retryAt);
-        setText(shown, b.text);
-        if (shown.className !== b.cls) shown.className = b.cls;
-      }
+      redrawBanner(o);
       syncDrawn();
     });
   });
