@@ -40,8 +40,9 @@ async fn send_batches(
                 )
             })
             .collect();
-        // One event sent again, as after a lost receipt: only then is the check run (a
-        // batch's first attempt leaves it to the events' primary key).
+        // One event sent again in a new batch (the field client never does; another client
+        // may): only then is the check run (a batch's first attempt leaves it to the events'
+        // primary key).
         let resent = events[0].clone();
         events.extend(sent_before.replace(resent));
         let batch = device.next_batch(events);
