@@ -419,12 +419,12 @@ impl SqlStore {
         let signer_key = signer.public_key.to_b64();
         let known_forms = self.forms.clone();
         // On PostgreSQL a batch's first attempt does not ask which of its events are already
-        // stored (a third of its statements' time in the database besides the one write,
-        // docs/benchmarks.md): a stored event's id is refused by the events' primary key, and
-        // the transaction is run again, asking. The field client never puts an event in a
-        // second batch (a batch is resent whole, under its own seq), so this is rare. SQLite's
-        // one writer never runs a write again (it has no rival to lose to), so on SQLite the
-        // batch always asks; it costs little there.
+        // stored (more than half of a batch's statement time in the database besides the one
+        // write, docs/benchmarks.md): the events' primary key refuses a stored id, and the
+        // transaction is run again, asking. The field client never puts an event in a second
+        // batch (a batch is resent whole, under its own seq), so this is rare. SQLite's one
+        // writer never runs a write again (it has no rival to lose to), so on SQLite the batch
+        // always asks; it costs little there.
         let attempted = std::sync::atomic::AtomicBool::new(false);
         self.write(move |tx| {
             let batch = &verified.batch;
