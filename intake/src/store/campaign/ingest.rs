@@ -22,7 +22,6 @@ impl<'a> TxView<'a> {
         events: &[sync_protocol::event::Event],
         ask_stored: bool,
     ) -> Result<Self, StoreError> {
-        let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
         let mut households: Vec<&str> = events
             .iter()
             .filter_map(|e| e.household.as_deref())
@@ -46,6 +45,7 @@ impl<'a> TxView<'a> {
                 .collect::<Result<_, _>>()?
         };
         let seen = if ask_stored {
+            let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
             let sql = format!(
                 "SELECT id FROM events WHERE id IN ({})",
                 placeholders(1, ids.len())
