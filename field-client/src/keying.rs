@@ -63,11 +63,8 @@ impl Client {
     pub fn form_of(&self, household: &str) -> Result<&Form, ClientError> {
         let started: Option<String> = self
             .conn
-            .query_row(
-                "SELECT form FROM keying_sessions WHERE household = ?1 AND pass = 1",
-                [household],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT form FROM keying_sessions WHERE household = ?1 AND pass = 1")?
+            .query_row([household], |r| r.get(0))
             .optional()?
             .flatten();
         match started {
@@ -125,20 +122,21 @@ impl Client {
         let now = chrono::Utc::now().timestamp();
         let version = self.form_of(household)?.reference();
         let tx = self.conn.transaction()?;
+        // Cached statements: these run on every key, on a tablet's slow CPU.
         match &value {
-            Some(v) => tx.execute(
+            Some(v) => tx.prepare_cached(
                 "INSERT INTO keyed_answers VALUES (?1, ?2, ?3, ?4) ON CONFLICT(household, pass, question) DO UPDATE SET value = excluded.value",
-                params![household, pass, question, v.to_string()],
-            )?,
-            None => tx.execute("DELETE FROM keyed_answers WHERE household = ?1 AND pass = ?2 AND question = ?3", params![household, pass, question])?,
+            )?.execute(params![household, pass, question, v.to_string()])?,
+            None => tx.prepare_cached("DELETE FROM keyed_answers WHERE household = ?1 AND pass = ?2 AND question = ?3")?
+                .execute(params![household, pass, question])?,
         };
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO keying_sessions (household, pass, seconds, resumed_at, form) VALUES (?1, ?2, 0, ?3, ?5)
              ON CONFLICT(household, pass) DO UPDATE SET
                seconds = seconds + CASE WHEN ?3 - resumed_at BETWEEN 0 AND ?4 THEN ?3 - resumed_at ELSE 0 END,
                resumed_at = ?3",
-            params![household, pass, now, MAX_GAP_SECS, version],
-        )?;
+        )?
+        .execute(params![household, pass, now, MAX_GAP_SECS, version])?;
         tx.commit()?;
         Ok(forms::validate::validate(
             self.form_of(household)?,

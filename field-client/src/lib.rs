@@ -421,11 +421,10 @@ fn household_from_row(r: &rusqlite::Row) -> rusqlite::Result<Household> {
 }
 
 fn household_in(conn: &Connection, id: &str) -> Result<Household, ClientError> {
-    conn.query_row(
-        &format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id = ?1"),
-        [id],
-        household_from_row,
-    )
+    conn.prepare_cached(&format!(
+        "SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE id = ?1"
+    ))?
+    .query_row([id], household_from_row)
     .optional()?
     .ok_or_else(|| ClientError::UnknownHousehold(id.into()))
 }
