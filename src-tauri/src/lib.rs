@@ -360,6 +360,7 @@ pub fn run() {
             if enrolled {
                 webview::paint_without_compositing();
             }
+            webview::slow_caret_blink();
             sync::start_auto(
                 app.handle().clone(),
                 dir,
