@@ -14,7 +14,8 @@
 //! no-op command's round trip from the page (`ui_state_get`) — the IPC floor under every save —
 //! and the same keys on a keying screen that drops each, saves each with nothing redrawn, or
 //! redraws one box for each with nothing saved (what a key costs before the screen shows
-//! anything else); and each limited run beside the unlimited one.
+//! anything else); for the keying screen at rest, the same screen with no box focused (no caret
+//! blinking); and each limited run beside the unlimited one.
 
 use fieldpost_e2e::{
     keying::{keystrokes, webdriver_chords},
@@ -372,6 +373,15 @@ fn main() {
                     tablet.label,
                     (tablet.cpu_seconds() - idle0) * 1000.0 / 5.0
                 );
+                // Baseline: the same screen with no box focused, so no caret blinking.
+                s.script("window.__fieldpostBox = document.activeElement; document.activeElement.blur(); return 0");
+                let idle0 = tablet.cpu_seconds();
+                std::thread::sleep(Duration::from_secs(5));
+                println!(
+                    "  baseline: the same screen at rest with no box focused (no caret): CPU {:.1} ms a second",
+                    (tablet.cpu_seconds() - idle0) * 1000.0 / 5.0
+                );
+                s.script("window.__fieldpostBox.focus(); return 0");
             }
             let (cpu0, started) = (tablet.cpu_seconds(), Instant::now());
             let by_process = cpu_by_process(&pids);
