@@ -366,20 +366,21 @@ fn main() {
             s.script("window.__fieldpostKeyingMs = []; return 0");
             if pause_ms > 0 {
                 // What the screen costs with nobody typing: the floor under the paced keys.
-                let idle0 = tablet.cpu_seconds();
-                std::thread::sleep(Duration::from_secs(5));
+                let at_rest_ms_a_second = || {
+                    let cpu0 = tablet.cpu_seconds();
+                    std::thread::sleep(Duration::from_secs(5));
+                    (tablet.cpu_seconds() - cpu0) * 1000.0 / 5.0
+                };
                 println!(
                     "keying screen open, a box focused, no key for 5 s, {}: CPU {:.1} ms a second",
                     tablet.label,
-                    (tablet.cpu_seconds() - idle0) * 1000.0 / 5.0
+                    at_rest_ms_a_second()
                 );
                 // Baseline: the same screen with no box focused, so no caret blinking.
                 s.script("window.__fieldpostBox = document.activeElement; document.activeElement.blur(); return 0");
-                let idle0 = tablet.cpu_seconds();
-                std::thread::sleep(Duration::from_secs(5));
                 println!(
                     "  baseline: the same screen at rest with no box focused (no caret): CPU {:.1} ms a second",
-                    (tablet.cpu_seconds() - idle0) * 1000.0 / 5.0
+                    at_rest_ms_a_second()
                 );
                 s.script("window.__fieldpostBox.focus(); return 0");
             }
