@@ -344,9 +344,10 @@ fn main() {
     let mut postgres_runs = Vec::new();
     let mut copy_rates = Vec::new();
     for _ in 0..RUNS {
+        let database = new_database(&server);
         let run = ingest(
             &rt,
-            Place::Postgres(new_database(&server)),
+            Place::Postgres(database.clone()),
             1,
             CONCURRENCY,
             &campaign,
@@ -360,6 +361,10 @@ fn main() {
                 postgres_runs.len() + 1
             ),
             &run,
+        );
+        println!(
+            "  group commit       {:>10.2} batches a transaction",
+            run.batches as f64 / transactions_of_batches(&database, &campaign.id) as f64
         );
         postgres_runs.push(run);
     }
@@ -399,6 +404,19 @@ fn main() {
         rates(&postgres_runs) / rates(&sqlite_runs),
         two.rate / rates(&sqlite_runs)
     );
+}
+
+/// How many transactions stored a campaign's batches: a batch's row carries the id of the
+/// transaction that wrote it (`xmin`), which the batches of one group share.
+fn transactions_of_batches(url: &str, campaign: &str) -> i64 {
+    let schema = intake::store::postgres::campaign_schema(campaign);
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    c.query_one(
+        &format!("SELECT CAST(count(DISTINCT xmin::text) AS BIGINT) FROM {schema}.batches"),
+        &[],
+    )
+    .unwrap()
+    .get(0)
 }
 
 /// One PostgreSQL run at the headline concurrency, then what PostgreSQL's own statistics say

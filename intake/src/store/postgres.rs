@@ -14,6 +14,10 @@
 //! nine devices sending at once failed to serialize past any number of retries, on predicate
 //! locks of small tables, not on real conflicts.)
 //!
+//! Concurrent writes to one schema share transactions, and so their commits ([`group_commit`]):
+//! while four of a process's transactions write to a schema, the writes that arrive wait and go
+//! together in the next.
+//!
 //! Connections come from an r2d2 pool (bounded; a request waits at most
 //! [`CONNECTION_WAIT`] for one); each keeps its prepared statements, keyed by schema and SQL.
 
@@ -32,6 +36,9 @@ use postgres::{
 
 use super::sql::{Backend, Dialect, RawTx, Row, Tx, Val, WriteFn};
 use super::StoreError;
+
+mod group_commit;
+use group_commit::{GroupCommit, Writer, Written};
 
 mod campaign_migrations {
     refinery::embed_migrations!("migrations/postgres/campaign");
@@ -290,6 +297,7 @@ pub struct Schema {
     db: Arc<Database>,
     schema: String,
     set_path: String,
+    groups: GroupCommit<WriteFn>,
 }
 
 impl Schema {
@@ -298,6 +306,7 @@ impl Schema {
             db: db.clone(),
             schema: schema.to_string(),
             set_path: format!("SET LOCAL search_path TO {}", quoted(schema)?),
+            groups: GroupCommit::default(),
         })
     }
 
@@ -440,13 +449,14 @@ impl Backend for Schema {
         })
     }
 
-    fn write_dyn(&self, f: WriteFn) -> Result<Box<dyn std::any::Any + Send>, StoreError> {
-        off_the_runtime(|| self.write_with_retries(&f))
+    fn write_dyn(&self, f: WriteFn) -> Written {
+        off_the_runtime(|| self.groups.write(self, f))
     }
 }
 
-impl Schema {
-    fn write_with_retries(&self, f: &WriteFn) -> Result<Box<dyn std::any::Any + Send>, StoreError> {
+impl Writer<WriteFn> for Schema {
+    /// `f` in a transaction of its own, run again while it loses to concurrent transactions.
+    fn alone(&self, f: &WriteFn) -> Written {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -460,6 +470,25 @@ impl Schema {
                 Err((e, _)) => return Err(e),
             }
         }
+    }
+
+    /// `writes` one after the other in one transaction, run once.
+    fn together(
+        &self,
+        writes: &[&WriteFn],
+    ) -> Result<Vec<Box<dyn std::any::Any + Send>>, StoreError> {
+        let values = self
+            .transaction(true, &mut |tx| {
+                let values = writes
+                    .iter()
+                    .map(|f| f(tx))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Box::new(values))
+            })
+            .map_err(|(e, _)| e)?;
+        Ok(*values
+            .downcast()
+            .expect("a group's transaction returns its writes' values"))
     }
 }
 
@@ -742,6 +771,110 @@ mod tests {
         assert!(a.len() <= 63 && b.len() <= 63 && a != b);
         assert!(quoted(&a).is_ok());
         assert!(quoted("x\"; DROP SCHEMA centre; --").is_err());
+    }
+
+    /// A fresh database on the test server (`FIELDPOST_TEST_POSTGRES`), with one schema holding
+    /// one table, as a [`Schema`]; `None` outside the PostgreSQL suite.
+    fn test_schema() -> Option<Schema> {
+        let server = std::env::var("FIELDPOST_TEST_POSTGRES")
+            .ok()
+            .filter(|v| !v.is_empty())?;
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = postgres::Client::connect(&server, NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
+        let url = format!("{base}/{name}");
+        postgres::Client::connect(&url, NoTls)
+            .unwrap()
+            .batch_execute(
+                "CREATE SCHEMA grouped; CREATE TABLE grouped.rows (id BIGINT PRIMARY KEY)",
+            )
+            .unwrap();
+        Some(Schema::new(&Database::connect(&url).unwrap(), "grouped").unwrap())
+    }
+
+    /// Starts `ids.len()` writes at once, each inserting its id after a wait long enough that
+    /// the writes started with it have to wait for a place; `failing` fails after its wait, on
+    /// the database's own error. Each write's outcome, in the order of `ids`.
+    fn concurrent_writes(
+        schema: &Schema,
+        ids: std::ops::Range<i64>,
+        failing: Option<i64>,
+    ) -> Vec<Result<i64, StoreError>> {
+        use super::super::sql::{params, BackendExt};
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = ids
+                .map(|id| {
+                    scope.spawn(move || {
+                        schema.write(move |tx| {
+                            tx.query_row("SELECT 1 FROM pg_sleep(0.2)", [], |r| r.get::<i64>(0))?;
+                            if Some(id) == failing {
+                                tx.query_row("SELECT 1 / 0", [], |r| r.get::<i64>(0))?;
+                            }
+                            tx.execute("INSERT INTO rows VALUES (?1)", params![id])?;
+                            Ok(id)
+                        })
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        })
+    }
+
+    /// The ids stored from `ids`, and how many transactions stored them.
+    fn stored(schema: &Schema, ids: std::ops::Range<i64>) -> (Vec<i64>, i64) {
+        use super::super::sql::{params, BackendExt};
+        schema
+            .read(|tx| {
+                let stored = tx
+                    .prepare("SELECT id FROM rows WHERE id >= ?1 AND id < ?2 ORDER BY id")?
+                    .query_map(params![ids.start, ids.end], |r| r.get(0))?
+                    .collect::<Result<Vec<i64>, _>>()?;
+                let transactions = tx.query_row(
+                    "SELECT CAST(count(DISTINCT xmin::text) AS BIGINT) FROM rows WHERE id >= ?1 AND id < ?2",
+                    params![ids.start, ids.end],
+                    |r| r.get(0),
+                )?;
+                Ok((stored, transactions))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn concurrent_writes_share_commits_and_a_failing_one_fails_alone() {
+        let Some(schema) = test_schema() else {
+            eprintln!("PostgreSQL only: set FIELDPOST_TEST_POSTGRES (scripts/test does)");
+            return;
+        };
+        // Twelve writes at once: each stored, by fewer transactions than writes.
+        let outcomes = concurrent_writes(&schema, 0..12, None);
+        assert!(outcomes
+            .iter()
+            .zip(0..)
+            .all(|(o, id)| o.as_ref().ok() == Some(&id)));
+        let (ids, transactions) = stored(&schema, 0..12);
+        assert_eq!(ids, (0..12).collect::<Vec<_>>());
+        assert!(
+            transactions < 12,
+            "{transactions} transactions for 12 writes: none grouped"
+        );
+        // Twelve more, one failing: it gets its own error; every other is stored, once (the
+        // group it failed left nothing: the primary key would refuse a second copy).
+        let outcomes = concurrent_writes(&schema, 100..112, Some(107));
+        for (outcome, id) in outcomes.iter().zip(100..) {
+            match outcome {
+                Ok(v) => assert_eq!(*v, id),
+                Err(e) => assert!(
+                    id == 107 && e.to_string().contains("division by zero"),
+                    "{e}"
+                ),
+            }
+        }
+        assert!(outcomes[7].is_err());
+        let (ids, _) = stored(&schema, 100..112);
+        assert_eq!(ids, (100..112).filter(|id| *id != 107).collect::<Vec<_>>());
     }
 
     #[test]
