@@ -28,9 +28,10 @@ use std::{
 use crate::store::StoreError;
 
 /// This process's transactions writing to one schema at once; more writes wait to be grouped.
-/// Measured at 8 senders on 2 cores (docs/benchmarks.md, session 26): 4 stores 1.2 batches a
-/// transaction at the speed of no grouping; 2 stores 1.9, about 7 % slower (the database is
-/// left fewer processes to run on).
+/// Measured on 2 cores (docs/benchmarks.md, session 26): at 8 senders, 4 stores 1.2 batches a
+/// transaction at the speed of no grouping, and 2 stores 1.9 but is slower (the database is left
+/// fewer processes to run on); at 32 senders, 4 stores 3.0–3.5 and was faster than no grouping
+/// in every alternated pair.
 pub(super) const GROUPS_AT_ONCE: usize = 4;
 /// Most writes that share one transaction: a group's first write waits for its last.
 pub(super) const MAX_GROUP: usize = 16;
