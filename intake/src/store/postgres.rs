@@ -38,7 +38,18 @@ use super::sql::{Backend, Dialect, RawTx, Row, Tx, Val, WriteFn};
 use super::StoreError;
 
 mod group_commit;
-use group_commit::{GroupCommit, Writer, Written};
+use group_commit::{GroupCommit, GroupFailed, Writer, Written};
+
+/// What a transaction is for.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A consistent view, read-only.
+    Read,
+    /// One write.
+    Write,
+    /// Several writes of a group ([`group_commit`]).
+    Group,
+}
 
 mod campaign_migrations {
     refinery::embed_migrations!("migrations/postgres/campaign");
@@ -314,7 +325,7 @@ impl Schema {
     /// transaction (worth running again).
     fn transaction(
         &self,
-        write: bool,
+        kind: Kind,
         f: &mut (dyn FnMut(Tx) -> Result<Box<dyn std::any::Any + Send>, StoreError> + Send),
     ) -> Result<Box<dyn std::any::Any + Send>, (StoreError, bool)> {
         let mut conn = self.db.connection().map_err(|e| (e, false))?;
@@ -323,14 +334,15 @@ impl Schema {
             statements.clear();
         }
         // One round trip opens the transaction and names its schema.
-        let begin = if write {
-            format!("BEGIN ISOLATION LEVEL READ COMMITTED; {}", self.set_path)
-        } else {
-            format!(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {}",
-                self.set_path
-            )
+        let begin = match kind {
+            Kind::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            Kind::Write => "BEGIN ISOLATION LEVEL READ COMMITTED",
+            // Two groups can take the rows their writes lock in opposite orders, which
+            // PostgreSQL would find only after `deadlock_timeout` (1 s): a group that waits
+            // this long for a lock gives up, and its writes run alone.
+            Kind::Group => "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '200ms'",
         };
+        let begin = format!("{begin}; {}", self.set_path);
         client.batch_execute(&begin).map_err(|e| classify(&e))?;
         let open = Open {
             client: RefCell::new(client),
@@ -440,7 +452,7 @@ impl Backend for Schema {
         f: &mut (dyn FnMut(Tx) -> Result<(), StoreError> + Send),
     ) -> Result<(), StoreError> {
         off_the_runtime(|| {
-            self.transaction(false, &mut |tx| {
+            self.transaction(Kind::Read, &mut |tx| {
                 f(tx)?;
                 Ok(Box::new(()))
             })
@@ -460,7 +472,7 @@ impl Writer<WriteFn> for Schema {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.transaction(true, &mut |tx| f(tx)) {
+            match self.transaction(Kind::Write, &mut |tx| f(tx)) {
                 Ok(value) => return Ok(value),
                 Err((_, true)) if attempt < WRITE_ATTEMPTS => {
                     // Let the transaction that won finish; spread the losers out.
@@ -476,16 +488,23 @@ impl Writer<WriteFn> for Schema {
     fn together(
         &self,
         writes: &[&WriteFn],
-    ) -> Result<Vec<Box<dyn std::any::Any + Send>>, StoreError> {
+    ) -> Result<Vec<Box<dyn std::any::Any + Send>>, GroupFailed> {
+        let all_written = std::sync::atomic::AtomicBool::new(false);
         let values = self
-            .transaction(true, &mut |tx| {
+            .transaction(Kind::Group, &mut |tx| {
                 let values = writes
                     .iter()
                     .map(|f| f(tx))
                     .collect::<Result<Vec<_>, _>>()?;
+                all_written.store(true, std::sync::atomic::Ordering::Relaxed);
                 Ok(Box::new(values))
             })
-            .map_err(|(e, _)| e)?;
+            .map_err(
+                |(e, _)| match all_written.load(std::sync::atomic::Ordering::Relaxed) {
+                    true => GroupFailed::AtCommit(e.to_string()),
+                    false => GroupFailed::BeforeCommit,
+                },
+            )?;
         Ok(*values
             .downcast()
             .expect("a group's transaction returns its writes' values"))
@@ -774,8 +793,9 @@ mod tests {
     }
 
     /// A fresh database on the test server (`FIELDPOST_TEST_POSTGRES`), with one schema holding
-    /// one table, as a [`Schema`]; `None` outside the PostgreSQL suite.
-    fn test_schema() -> Option<Schema> {
+    /// one table, as a [`Schema`], and a way to drop the database; `None` outside the
+    /// PostgreSQL suite.
+    fn test_schema() -> Option<(Schema, impl FnOnce())> {
         let server = std::env::var("FIELDPOST_TEST_POSTGRES")
             .ok()
             .filter(|v| !v.is_empty())?;
@@ -792,49 +812,87 @@ mod tests {
                 "CREATE SCHEMA grouped; CREATE TABLE grouped.rows (id BIGINT PRIMARY KEY)",
             )
             .unwrap();
-        Some(Schema::new(&Database::connect(&url).unwrap(), "grouped").unwrap())
+        let schema = Schema::new(&Database::connect(&url).unwrap(), "grouped").unwrap();
+        let drop_database = move || {
+            admin
+                .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .unwrap()
+        };
+        Some((schema, drop_database))
     }
 
-    /// Starts `ids.len()` writes at once, each inserting its id after a wait long enough that
-    /// the writes started with it have to wait for a place; `failing` fails after its wait, on
-    /// the database's own error. Each write's outcome, in the order of `ids`.
-    fn concurrent_writes(
+    /// Writes of `ids`, each inserting its id, started so that the first
+    /// [`group_commit::GROUPS_AT_ONCE`] run alone and are held until every other one waits for a
+    /// place: those then go as one group. `failing` fails on the database's own error. Each
+    /// write's outcome, in the order of `ids`.
+    fn overlapping_writes(
         schema: &Schema,
         ids: std::ops::Range<i64>,
         failing: Option<i64>,
     ) -> Vec<Result<i64, StoreError>> {
         use super::super::sql::{params, BackendExt};
+        use std::sync::{
+            atomic::{AtomicBool, AtomicUsize, Ordering},
+            Arc,
+        };
+        let (holding, released) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let ids: Vec<i64> = ids.collect();
+        let (first, rest) = ids.split_at(group_commit::GROUPS_AT_ONCE);
         std::thread::scope(|scope| {
-            let threads: Vec<_> = ids
-                .map(|id| {
-                    scope.spawn(move || {
-                        schema.write(move |tx| {
-                            tx.query_row("SELECT 1 FROM pg_sleep(0.2)", [], |r| r.get::<i64>(0))?;
-                            if Some(id) == failing {
-                                tx.query_row("SELECT 1 / 0", [], |r| r.get::<i64>(0))?;
+            let start = |id: i64, held: bool| {
+                let (holding, released) = (holding.clone(), released.clone());
+                scope.spawn(move || {
+                    schema.write(move |tx| {
+                        if held && !released.load(Ordering::SeqCst) {
+                            holding.fetch_add(1, Ordering::SeqCst);
+                            while !released.load(Ordering::SeqCst) {
+                                std::thread::sleep(Duration::from_millis(5));
                             }
-                            tx.execute("INSERT INTO rows VALUES (?1)", params![id])?;
-                            Ok(id)
-                        })
+                        }
+                        if Some(id) == failing {
+                            tx.query_row("SELECT 1 / 0", [], |r| r.get::<i64>(0))?;
+                        }
+                        tx.execute("INSERT INTO rows VALUES (?1)", params![id])?;
+                        Ok(id)
                     })
                 })
-                .collect();
+            };
+            let mut threads: Vec<_> = first.iter().map(|id| start(*id, true)).collect();
+            let waited = std::time::Instant::now();
+            let until = |done: &dyn Fn() -> bool| {
+                while !done() {
+                    assert!(
+                        waited.elapsed() < Duration::from_secs(60),
+                        "writes never overlapped"
+                    );
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            };
+            until(&|| holding.load(Ordering::SeqCst) == first.len());
+            threads.extend(rest.iter().map(|id| start(*id, false)));
+            until(&|| schema.groups.waiting() == rest.len());
+            released.store(true, Ordering::SeqCst);
             threads.into_iter().map(|t| t.join().unwrap()).collect()
         })
     }
 
     /// The ids stored from `ids`, and how many transactions stored them.
-    fn stored(schema: &Schema, ids: std::ops::Range<i64>) -> (Vec<i64>, i64) {
-        use super::super::sql::{params, BackendExt};
+    fn stored(schema: &Schema, ids: &[i64]) -> (Vec<i64>, i64) {
+        use super::super::sql::BackendExt;
+        let ids: Vec<Val> = ids.iter().map(|id| Val::Int(*id)).collect();
         schema
             .read(|tx| {
+                let list = || vec![Val::List(ids.clone())];
                 let stored = tx
-                    .prepare("SELECT id FROM rows WHERE id >= ?1 AND id < ?2 ORDER BY id")?
-                    .query_map(params![ids.start, ids.end], |r| r.get(0))?
+                    .prepare("SELECT id FROM rows WHERE id = ANY(?1::bigint[]) ORDER BY id")?
+                    .query_map(list(), |r| r.get(0))?
                     .collect::<Result<Vec<i64>, _>>()?;
                 let transactions = tx.query_row(
-                    "SELECT CAST(count(DISTINCT xmin::text) AS BIGINT) FROM rows WHERE id >= ?1 AND id < ?2",
-                    params![ids.start, ids.end],
+                    "SELECT CAST(count(DISTINCT xmin::text) AS BIGINT) FROM rows WHERE id = ANY(?1::bigint[])",
+                    list(),
                     |r| r.get(0),
                 )?;
                 Ok((stored, transactions))
@@ -843,38 +901,38 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_writes_share_commits_and_a_failing_one_fails_alone() {
-        let Some(schema) = test_schema() else {
+    fn writes_that_wait_for_a_place_share_one_commit_and_a_failing_one_fails_alone() {
+        let Some((schema, drop_database)) = test_schema() else {
             eprintln!("PostgreSQL only: set FIELDPOST_TEST_POSTGRES (scripts/test does)");
             return;
         };
-        // Twelve writes at once: each stored, by fewer transactions than writes.
-        let outcomes = concurrent_writes(&schema, 0..12, None);
+        let n = group_commit::GROUPS_AT_ONCE as i64;
+        // The writes that waited are stored by one transaction.
+        let outcomes = overlapping_writes(&schema, 0..n + 8, None);
         assert!(outcomes
             .iter()
             .zip(0..)
             .all(|(o, id)| o.as_ref().ok() == Some(&id)));
-        let (ids, transactions) = stored(&schema, 0..12);
-        assert_eq!(ids, (0..12).collect::<Vec<_>>());
-        assert!(
-            transactions < 12,
-            "{transactions} transactions for 12 writes: none grouped"
-        );
-        // Twelve more, one failing: it gets its own error; every other is stored, once (the
-        // group it failed left nothing: the primary key would refuse a second copy).
-        let outcomes = concurrent_writes(&schema, 100..112, Some(107));
+        let waited: Vec<i64> = (n..n + 8).collect();
+        assert_eq!(stored(&schema, &waited), (waited.clone(), 1));
+        // One of a group failing: it gets its own error; every other write of its group is run
+        // again alone, and stored once (the group left nothing: the key would refuse a copy).
+        let failing = 100 + n + 3;
+        let outcomes = overlapping_writes(&schema, 100..100 + n + 8, Some(failing));
         for (outcome, id) in outcomes.iter().zip(100..) {
             match outcome {
                 Ok(v) => assert_eq!(*v, id),
                 Err(e) => assert!(
-                    id == 107 && e.to_string().contains("division by zero"),
+                    id == failing && e.to_string().contains("division by zero"),
                     "{e}"
                 ),
             }
         }
-        assert!(outcomes[7].is_err());
-        let (ids, _) = stored(&schema, 100..112);
-        assert_eq!(ids, (100..112).filter(|id| *id != 107).collect::<Vec<_>>());
+        assert!(outcomes[(failing - 100) as usize].is_err());
+        let others: Vec<i64> = (100 + n..100 + n + 8).filter(|id| *id != failing).collect();
+        assert_eq!(stored(&schema, &others), (others.clone(), 7));
+        drop(schema);
+        drop_database();
     }
 
     #[test]

@@ -418,6 +418,9 @@ impl SqlStore {
         let (verified, frame, intake_key) = (verified.clone(), frame.to_vec(), intake_key.clone());
         let signer_key = signer.public_key.to_b64();
         let known_forms = self.forms.clone();
+        // The form versions read again within the write, remembered once it is committed.
+        let read_forms: std::sync::Arc<Mutex<Option<Vec<String>>>> = Default::default();
+        let read_in_write = read_forms.clone();
         // On PostgreSQL a batch's first attempt does not ask which of its events are already
         // stored (more than half of a batch's statement time in the database besides the one
         // write, docs/benchmarks.md): the events' primary key refuses a stored id, and the
@@ -426,7 +429,7 @@ impl SqlStore {
         // writer never runs a write again (it has no rival to lose to), so on SQLite the batch
         // always asks; it costs little there.
         let attempted = std::sync::atomic::AtomicBool::new(false);
-        self.write(move |tx| {
+        let result = self.write(move |tx| {
             let batch = &verified.batch;
             let device = batch.device.to_string();
             let head = match enrolled_chain_head(tx, &device, &batch.enumerator, &signer_key)? {
@@ -466,7 +469,14 @@ impl SqlStore {
                 });
             }
 
-            let forms = known_forms.for_events(tx, &batch.events)?;
+            let forms = match known_forms.for_events(&batch.events) {
+                Some(known) => known,
+                None => {
+                    let read = form_references(tx)?;
+                    *read_in_write.lock().unwrap_or_else(|p| p.into_inner()) = Some(read.clone());
+                    read
+                }
+            };
             let rules = CampaignRules {
                 rules: Rules {
                     replacement_allowed: campaign.info.replacement_allowed,
@@ -598,7 +608,11 @@ impl SqlStore {
                 receipt: signed,
                 rejected_events,
             })
-        })
+        })?;
+        if let Some(read) = read_forms.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            self.forms.remember(read);
+        }
+        Ok(result)
     }
 
     pub(super) fn carry_over(
@@ -800,18 +814,17 @@ INSERT INTO chains VALUES (?1, ?2, ?3, ?4, ?7) ";
 /// The references of the campaign's form versions that this process has read. A version, once
 /// added, is never taken away, so a batch that names none but these is judged without asking
 /// the database; one that names another (added since, perhaps by another process) reads them
-/// again.
+/// again. What a write read is remembered only once it is committed: on PostgreSQL the write
+/// may share its transaction with others ([`crate::store::postgres`]'s group commit), one of
+/// which may have added a version that is then rolled back.
 #[derive(Default)]
 pub(super) struct KnownForms(Mutex<Vec<String>>);
 
 impl KnownForms {
-    /// Every form version a judge of `events` needs to know of.
-    fn for_events(
-        &self,
-        tx: Tx,
-        events: &[sync_protocol::event::Event],
-    ) -> Result<Vec<String>, StoreError> {
-        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+    /// Every form version a judge of `events` needs to know of, or `None` when they are to be
+    /// read again.
+    fn for_events(&self, events: &[sync_protocol::event::Event]) -> Option<Vec<String>> {
+        let known = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let all_known = events
             .iter()
             .filter_map(|e| match &e.body {
@@ -821,10 +834,12 @@ impl KnownForms {
                 _ => None,
             })
             .all(|form| known.contains(form));
-        if !all_known || known.is_empty() {
-            *known = form_references(tx)?;
-        }
-        Ok(known.clone())
+        (all_known && !known.is_empty()).then(|| known.clone())
+    }
+
+    /// The versions a committed write read.
+    fn remember(&self, read: Vec<String>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = read;
     }
 }
 

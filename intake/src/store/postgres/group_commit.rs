@@ -11,10 +11,15 @@
 //!
 //! A group has no savepoints: each would cost a round trip per write, and PostgreSQL aborts a
 //! whole transaction at its first error anyway. So a group is all or nothing: if any of its
-//! writes fails, or its commit does, the group is rolled back and each of its writes is run
-//! again alone, with a lone write's retries (a deadlock, a race to a key). A write's outcome is
-//! what it would have been alone; one failing write costs its group one more attempt, never
-//! its result.
+//! writes fails, the group is rolled back and each of its writes is run again alone, with a
+//! lone write's retries (a deadlock, a race to a key). A write's outcome is what it would have
+//! been alone; one failing write costs its group one more attempt, never its result. A group
+//! whose `COMMIT` itself fails is not run again: the connection may have dropped after the
+//! database committed, and a write run twice could count twice (an alert's count) or answer
+//! "failed" for what was stored. Each of its callers hears the error, as a lone write's would.
+//!
+//! A caller leads a group only while its own write is still waiting, so a write done in another
+//! caller's group is answered as soon as that group ends.
 //!
 //! Several processes still never both accept one `seq`: a write locks what it judges, as alone,
 //! and a group holds those locks until its one commit.
@@ -22,7 +27,10 @@
 use std::{
     any::Any,
     collections::VecDeque,
-    sync::{Arc, Condvar, Mutex, MutexGuard},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Condvar, Mutex, MutexGuard,
+    },
 };
 
 use crate::store::StoreError;
@@ -43,7 +51,17 @@ pub(super) type Written = Result<Box<dyn Any + Send>, StoreError>;
 /// or several in one transaction, where any error fails them all.
 pub(super) trait Writer<W> {
     fn alone(&self, write: &W) -> Written;
-    fn together(&self, writes: &[&W]) -> Result<Vec<Box<dyn Any + Send>>, StoreError>;
+    fn together(&self, writes: &[&W]) -> Result<Vec<Box<dyn Any + Send>>, GroupFailed>;
+}
+
+/// Why a group stored nothing, or may not have.
+pub(super) enum GroupFailed {
+    /// Before its commit (a write failed, or the transaction could not begin): nothing was
+    /// stored, and each write is run again alone.
+    BeforeCommit,
+    /// At its commit: whether it was stored is not known, so no write is run again; each caller
+    /// hears this.
+    AtCommit(String),
 }
 
 /// The writes of one schema waiting for a group, and the groups being written.
@@ -72,6 +90,8 @@ struct State<W> {
 
 struct Waiting<W> {
     write: W,
+    /// Set, under the state's lock, when a group takes this write.
+    taken: AtomicBool,
     /// Set, under the state's lock, when the group that took this write has ended.
     outcome: Mutex<Option<Outcome>>,
 }
@@ -87,6 +107,7 @@ impl<W> GroupCommit<W> {
     pub(super) fn write(&self, db: &impl Writer<W>, write: W) -> Written {
         let mine = Arc::new(Waiting {
             write,
+            taken: AtomicBool::new(false),
             outcome: Mutex::new(None),
         });
         let mut state = lock(&self.state);
@@ -95,9 +116,12 @@ impl<W> GroupCommit<W> {
             if let Some(outcome) = lock(&mine.outcome).take() {
                 break outcome;
             }
-            if state.writing < GROUPS_AT_ONCE && !state.waiting.is_empty() {
+            if state.writing < GROUPS_AT_ONCE && !mine.taken.load(Ordering::Relaxed) {
                 let take = state.waiting.len().min(MAX_GROUP);
                 let group: Vec<Arc<Waiting<W>>> = state.waiting.drain(..take).collect();
+                for waiting in &group {
+                    waiting.taken.store(true, Ordering::Relaxed);
+                }
                 state.writing += 1;
                 drop(state);
                 let outcomes = run(db, &group);
@@ -119,6 +143,14 @@ impl<W> GroupCommit<W> {
     }
 }
 
+#[cfg(test)]
+impl<W> GroupCommit<W> {
+    /// Writes waiting for a place.
+    pub(super) fn waiting(&self) -> usize {
+        lock(&self.state).waiting.len()
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -133,7 +165,11 @@ fn run<W>(db: &impl Writer<W>, group: &[Arc<Waiting<W>>]) -> Vec<Outcome> {
             let writes: Vec<&W> = group.iter().map(|w| &w.write).collect();
             match db.together(&writes) {
                 Ok(values) => values.into_iter().map(|v| Outcome::Done(Ok(v))).collect(),
-                Err(_) => group.iter().map(|_| Outcome::RunAlone).collect(),
+                Err(GroupFailed::BeforeCommit) => group.iter().map(|_| Outcome::RunAlone).collect(),
+                Err(GroupFailed::AtCommit(error)) => group
+                    .iter()
+                    .map(|_| Outcome::Done(Err(StoreError::Postgres(error.clone()))))
+                    .collect(),
             }
         }
     }));
@@ -157,6 +193,8 @@ mod tests {
         /// Tags that fail (alone, and so any group they are in).
         failing: Vec<usize>,
         panicking: Vec<usize>,
+        /// Tags whose group's commit fails, its outcome unknown.
+        commit_fails: Vec<usize>,
     }
 
     impl Recorder {
@@ -186,8 +224,13 @@ mod tests {
         fn alone(&self, write: &usize) -> Written {
             self.run(vec![*write]).map(|mut v| v.remove(0))
         }
-        fn together(&self, writes: &[&usize]) -> Result<Vec<Box<dyn Any + Send>>, StoreError> {
-            self.run(writes.iter().map(|w| **w).collect())
+        fn together(&self, writes: &[&usize]) -> Result<Vec<Box<dyn Any + Send>>, GroupFailed> {
+            let tags: Vec<usize> = writes.iter().map(|w| **w).collect();
+            if tags.iter().any(|t| self.commit_fails.contains(t)) {
+                self.run(tags).map_err(|_| GroupFailed::BeforeCommit)?;
+                return Err(GroupFailed::AtCommit("the connection was lost".into()));
+            }
+            self.run(tags).map_err(|_| GroupFailed::BeforeCommit)
         }
     }
 
@@ -202,8 +245,9 @@ mod tests {
         let commit = Arc::new(GroupCommit::default());
         let recorder = Arc::new(recorder);
         *recorder.held.lock().unwrap() = true;
+        let (answered, answers) = std::sync::mpsc::channel();
         let start = |tag: usize| {
-            let (commit, recorder) = (commit.clone(), recorder.clone());
+            let (commit, recorder, answered) = (commit.clone(), recorder.clone(), answered.clone());
             std::thread::spawn(move || {
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     commit.write(&*recorder, tag)
@@ -213,7 +257,7 @@ mod tests {
                     Ok(Err(e)) => Err(e.to_string()),
                     Err(_) => Err("panicked".to_string()),
                 };
-                (tag, outcome)
+                answered.send((tag, outcome)).unwrap();
             })
         };
         let mut threads: Vec<_> = tags[..GROUPS_AT_ONCE].iter().map(|t| start(*t)).collect();
@@ -227,7 +271,15 @@ mod tests {
         }
         *recorder.held.lock().unwrap() = false;
         recorder.released.notify_all();
-        let mut outcomes: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        // A caller left waiting fails the test instead of hanging it.
+        let mut outcomes: Vec<_> = threads
+            .iter()
+            .map(|_| {
+                answers
+                    .recv_timeout(std::time::Duration::from_secs(30))
+                    .expect("every caller is answered")
+            })
+            .collect();
         outcomes.sort_by_key(|(tag, _)| *tag);
         let groups = recorder.groups.lock().unwrap().clone();
         (outcomes, groups)
@@ -307,5 +359,28 @@ mod tests {
                 assert_eq!(outcome.as_ref(), Ok(tag));
             }
         }
+    }
+
+    #[test]
+    fn a_group_whose_commit_fails_is_not_run_again_and_each_caller_hears_it() {
+        let first_grouped = 500 + GROUPS_AT_ONCE;
+        let recorder = Recorder {
+            commit_fails: vec![first_grouped],
+            ..Recorder::default()
+        };
+        let tags: Vec<usize> = (500..first_grouped + 3).collect();
+        let (outcomes, groups) = overlapping(recorder, tags);
+        for (tag, outcome) in &outcomes {
+            if *tag >= first_grouped {
+                assert_eq!(
+                    outcome,
+                    &Err("database error: the connection was lost".to_string())
+                );
+            } else {
+                assert_eq!(outcome.as_ref(), Ok(tag));
+            }
+        }
+        // Nothing of the group was run a second time.
+        assert_eq!(groups.len(), GROUPS_AT_ONCE + 1, "{groups:?}");
     }
 }
