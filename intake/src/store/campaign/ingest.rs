@@ -469,14 +469,15 @@ impl SqlStore {
                 });
             }
 
-            let forms = match known_forms.for_events(&batch.events) {
-                Some(known) => known,
+            let (forms, read) = match known_forms.for_events(&batch.events) {
+                Some(known) => (known, None),
                 None => {
                     let read = form_references(tx)?;
-                    *read_in_write.lock().unwrap_or_else(|p| p.into_inner()) = Some(read.clone());
-                    read
+                    (read.clone(), Some(read))
                 }
             };
+            // Set on every attempt: what an attempt that was rolled back read is forgotten.
+            *read_in_write.lock().unwrap_or_else(|p| p.into_inner()) = read;
             let rules = CampaignRules {
                 rules: Rules {
                     replacement_allowed: campaign.info.replacement_allowed,
