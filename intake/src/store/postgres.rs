@@ -499,12 +499,14 @@ impl Writer<WriteFn> for Schema {
                 all_written.store(true, std::sync::atomic::Ordering::Relaxed);
                 Ok(Box::new(values))
             })
-            .map_err(
-                |(e, _)| match all_written.load(std::sync::atomic::Ordering::Relaxed) {
-                    true => GroupFailed::AtCommit(e.to_string()),
-                    false => GroupFailed::BeforeCommit,
-                },
-            )?;
+            .map_err(|(e, _)| {
+                match (all_written.load(std::sync::atomic::Ordering::Relaxed), e) {
+                    // What PostgreSQL said, which each caller's error names once more.
+                    (true, StoreError::Postgres(message)) => GroupFailed::AtCommit(message),
+                    (true, other) => GroupFailed::AtCommit(other.to_string()),
+                    (false, _) => GroupFailed::BeforeCommit,
+                }
+            })?;
         Ok(*values
             .downcast()
             .expect("a group's transaction returns its writes' values"))

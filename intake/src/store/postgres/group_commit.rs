@@ -60,7 +60,7 @@ pub(super) enum GroupFailed {
     /// stored, and each write is run again alone.
     BeforeCommit,
     /// At its commit: whether it was stored is not known, so no write is run again; each caller
-    /// hears this.
+    /// hears what the database said (as a [`StoreError::Postgres`]).
     AtCommit(String),
 }
 
