@@ -1,7 +1,8 @@
 //! Syncing off the UI thread. A sync (asked for, or started by itself when the network comes
 //! back) runs on its own thread with its own connections to the campaigns' databases, so
-//! keying never waits for a 2G upload; one at a time, every campaign in turn. Progress and the end are Tauri events:
-//! `sync://progress` (`Progress`) and `sync://done` (`SyncDone`).
+//! keying never waits for a 2G upload; one at a time, every campaign in turn. What it does is
+//! told to the screens as one Tauri event, `sync`, carrying a [`SyncEvent`]: one event, so the
+//! page listens once (each listener costs a start-up a round trip through the webview).
 
 use field_client::{AutoSync, Campaigns, Client, RetryPolicy, SyncReport};
 use serde::Serialize;
@@ -27,6 +28,19 @@ pub struct SyncDone {
     /// The campaigns that synced, by name; and the one whose sync failed.
     pub campaigns: Vec<String>,
     pub failed: Option<String>,
+}
+
+/// The `sync` event's payload: `{"kind": "progress" | "unreachable" | "done", "of": …}`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", content = "of", rename_all = "snake_case")]
+pub enum SyncEvent {
+    Progress(field_client::Progress),
+    Unreachable(Unreachable),
+    Done(SyncDone),
+}
+
+fn tell<R: Runtime>(app: &AppHandle<R>, event: SyncEvent) {
+    let _ = app.emit("sync", event);
 }
 
 /// The intake could not be reached by the automatic sync: when it tries again, for the banner.
@@ -85,9 +99,7 @@ fn run_once<R: Runtime>(
     asked: bool,
     mut auto: Option<(&mut HashMap<PathBuf, AutoSync>, Option<Instant>)>,
 ) {
-    let mut progress = |p| {
-        let _ = app.emit("sync://progress", p);
-    };
+    let mut progress = |p| tell(app, SyncEvent::Progress(p));
     let slots = match Campaigns::dirs(dir).and_then(|d| Ok((d, Campaigns::key_of(dir)?))) {
         Ok(found) => found,
         Err(e) => return done(app, SyncDone::failed(e.into(), asked)),
@@ -115,12 +127,12 @@ fn run_once<R: Runtime>(
                     let retry_in_secs = auto
                         .retry_in(std::time::Instant::now())
                         .map_or(0, |d| d.as_secs());
-                    let _ = app.emit(
-                        "sync://unreachable",
-                        Unreachable {
+                    tell(
+                        app,
+                        SyncEvent::Unreachable(Unreachable {
                             retry_in_secs,
                             tries: auto.failed_tries,
-                        },
+                        }),
                     );
                 }
                 match outcome {
@@ -180,7 +192,7 @@ impl SyncDone {
 }
 
 fn done<R: Runtime>(app: &AppHandle<R>, outcome: SyncDone) {
-    let _ = app.emit("sync://done", outcome);
+    tell(app, SyncEvent::Done(outcome));
 }
 
 /// A sync the enumerator asked for; `false` if one is already running.
@@ -208,4 +220,41 @@ pub fn start_auto<R: Runtime>(app: AppHandle<R>, dir: PathBuf, lock: SyncLock, k
             drop(guard);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `sync` event as the page reads it: `ui/tests/fixtures/sync-events.json` is what the
+    /// page's own tests hand its listener (`ui/tests/banner.test.ts`).
+    #[test]
+    fn the_sync_event_is_what_the_page_reads() {
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../ui/tests/fixtures/sync-events.json")).unwrap();
+        let events = [
+            SyncEvent::Progress(field_client::Progress {
+                events_sent: 3,
+                events_total: 54,
+                bytes_sent: 1200,
+                bytes_total: 20480,
+            }),
+            SyncEvent::Unreachable(Unreachable {
+                retry_in_secs: 40,
+                tries: 2,
+            }),
+            SyncEvent::Done(SyncDone {
+                report: Some(SyncReport {
+                    batches_acknowledged: 2,
+                    events_acknowledged: 54,
+                    events_rejected: 1,
+                }),
+                error: None,
+                asked: true,
+                campaigns: vec!["SIPAS 2024 — Quảng Trị".into()],
+                failed: None,
+            }),
+        ];
+        assert_eq!(serde_json::to_value(events).unwrap(), fixture);
+    }
 }

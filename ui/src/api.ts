@@ -133,6 +133,28 @@ export interface RejectedEvent {
   resolution_note: string | null;
 }
 
+/** The intake could not be reached by the automatic sync: when it tries again. */
+export interface Unreachable {
+  retry_in_secs: number;
+  tries: number;
+}
+
+/** The app's `sync` event (`SyncEvent` in src-tauri/src/sync.rs). */
+export type SyncEvent = { kind: 'progress'; of: Progress } | { kind: 'unreachable'; of: Unreachable } | { kind: 'done'; of: SyncDone };
+
+export interface SyncListeners {
+  progress: (p: Progress) => void;
+  unreachable: (u: Unreachable) => void;
+  done: (d: SyncDone) => void;
+}
+
+/** Hands one `sync` event to the listener of its kind. */
+export function tellSync(e: SyncEvent, on: SyncListeners): void {
+  if (e.kind === 'progress') on.progress(e.of);
+  else if (e.kind === 'unreachable') on.unreachable(e.of);
+  else on.done(e.of);
+}
+
 export interface SyncDone {
   report: { batches_acknowledged: number; events_acknowledged: number; events_rejected: number } | null;
   error: CommandError | null;
@@ -178,8 +200,8 @@ export const api = {
   uiStateGet: () => invoke<{ route?: string; lang?: string } | null>('ui_state_get'),
   uiReady: (screen: string) => invoke<number>('ui_ready', { screen }),
   uiStateSet: (value: { route: string; lang: string }) => invoke<void>('ui_state_set', { value }),
-  onSyncProgress: (f: (p: Progress) => void): Promise<UnlistenFn> => listen<Progress>('sync://progress', (e) => f(e.payload)),
-  onSyncDone: (f: (d: SyncDone) => void): Promise<UnlistenFn> => listen<SyncDone>('sync://done', (e) => f(e.payload)),
-  onUnreachable: (f: (u: { retry_in_secs: number; tries: number }) => void): Promise<UnlistenFn> =>
-    listen<{ retry_in_secs: number; tries: number }>('sync://unreachable', (e) => f(e.payload)),
+  /** What the background sync does, as it happens: one listener for all of it (each costs a
+   * start-up a round trip through the webview). */
+  onSync: (on: SyncListeners): Promise<UnlistenFn> =>
+    listen<SyncEvent>('sync', ({ payload }) => tellSync(payload, on)),
 };

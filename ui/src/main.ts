@@ -149,11 +149,12 @@ function putBack(scope: HTMLElement, typed: Typed[]): boolean {
  * their fingers). */
 let renderGeneration = 0;
 
-async function render(): Promise<void> {
+/** Draws the screen of the route in front; `tablet`, the overview when already asked for. */
+async function render(tablet?: Promise<Tablet>): Promise<void> {
   const mine = ++renderGeneration;
   const route = parseRoute(location.hash);
   try {
-    const fresh = await api.overview();
+    const fresh = await (tablet ?? api.overview());
     if (mine !== renderGeneration) return;
     overview = fresh;
   } catch (e) {
@@ -181,7 +182,7 @@ async function render(): Promise<void> {
     root.append(nav(target), main);
   }
   // Before enrollment only Set-up is shown, which reads the tablet alone.
-  const ctx: screens.Context = { tablet: overview, overview: here as Overview, refresh: render, errorText };
+  const ctx: screens.Context = { tablet: overview, overview: here as Overview, refresh: () => render(), errorText };
   const screen = await screens.render(target, ctx).catch((e: unknown) => h('p', { class: 'error' }, errorText(e)));
   if (mine !== renderGeneration) return;
   // The same screen drawn again (a sync finished): what the person typed, where their cursor
@@ -214,10 +215,48 @@ function syncDrawn(): void {
 }
 
 async function start(): Promise<void> {
-  const saved = await api.uiStateGet().catch(() => null);
-  setLang(saved?.lang === 'en' ? 'en' : ('vi' as Lang));
-  if (saved?.route && (location.hash === '' || location.hash === '#/')) {
-    history.replaceState(null, '', saved.route);
+  // The start's calls go together, not one after another: on a slow tablet each round trip
+  // through the webview is a wait of its own before Today is drawn.
+  const saved = api.uiStateGet().catch(() => null);
+  const tablet = api.overview();
+  tablet.catch(() => undefined); // render says why, if it fails
+  // The background sync's first try is seconds away: listening need not hold up the screen.
+  const listening = api.onSync({
+    progress: (p) => {
+      syncLine = t('syncing', { sent: p.events_sent, total: p.events_total });
+      const banner = document.getElementById('sync-banner');
+      if (banner) setText(banner, syncLine);
+      screens.showProgress(p);
+    },
+    unreachable: (u) => {
+      retryAt = formatTime(new Date(Date.now() + u.retry_in_secs * 1000));
+      if (overview) redrawBanner(overview);
+    },
+    done: (d) => {
+      syncLine = '';
+      // The centre answered: no more waiting for it (a failed sync by hand says so itself).
+      if (d.report) retryAt = null;
+      screens.syncFinished(d, errorText);
+      // The screens where a keyer works from the paper are not redrawn under their fingers,
+      // nor a screen asking «are you sure?» (a redraw would close the question under the
+      // finger about to answer it): only the banner is. Any other is drawn again keeping what
+      // was typed (see putBack).
+      const asking = document.querySelector('.confirm:not([hidden])') !== null;
+      if (!asking && !['key', 'verify'].includes(parseRoute(location.hash).name)) {
+        void render().then(syncDrawn);
+        return;
+      }
+      void api.overview().then((o) => {
+        overview = o;
+        redrawBanner(o);
+        syncDrawn();
+      });
+    },
+  });
+  const state = await saved;
+  setLang(state?.lang === 'en' ? 'en' : ('vi' as Lang));
+  if (state?.route && (location.hash === '' || location.hash === '#/')) {
+    history.replaceState(null, '', state.route);
   }
   let moves = 0;
   window.addEventListener('hashchange', async () => {
@@ -229,37 +268,8 @@ async function start(): Promise<void> {
     saveState(location.hash);
     void render();
   });
-  await api.onSyncProgress((p) => {
-    syncLine = t('syncing', { sent: p.events_sent, total: p.events_total });
-    const banner = document.getElementById('sync-banner');
-    if (banner) setText(banner, syncLine);
-    screens.showProgress(p);
-  });
-  await api.onUnreachable((u) => {
-    retryAt = formatTime(new Date(Date.now() + u.retry_in_secs * 1000));
-    if (overview) redrawBanner(overview);
-  });
-  await api.onSyncDone((d) => {
-    syncLine = '';
-    // The centre answered: no more waiting for it (a failed sync by hand says so itself).
-    if (d.report) retryAt = null;
-    screens.syncFinished(d, errorText);
-    // The screens where a keyer works from the paper are not redrawn under their fingers,
-    // nor a screen asking «are you sure?» (a redraw would close the question under the
-    // finger about to answer it): only the banner is. Any other is drawn again keeping what
-    // was typed (see putBack).
-    const asking = document.querySelector('.confirm:not([hidden])') !== null;
-    if (!asking && !['key', 'verify'].includes(parseRoute(location.hash).name)) {
-      void render().then(syncDrawn);
-      return;
-    }
-    void api.overview().then((o) => {
-      overview = o;
-      redrawBanner(o);
-      syncDrawn();
-    });
-  });
-  await render();
+  await render(tablet);
+  await listening;
 }
 
 void start();

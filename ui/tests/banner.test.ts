@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { banner } from '../src/rejections';
+import { tellSync, type SyncEvent } from '../src/api';
+import syncEvents from './fixtures/sync-events.json';
 
 
 describe('the sync banner', () => {
@@ -13,6 +15,19 @@ describe('the sync banner', () => {
   it('says only what waits while the centre has not been found missing', () => {
     expect(banner(3, 0).text).toBe('Chưa đồng bộ: 3 việc');
     expect(banner(0, 0, '14:05').text).toBe('Đã đồng bộ hết');
+  });
+});
+
+describe("the app's sync event", () => {
+  it('reaches the listener of its kind with what it carries (the fixture the app\'s own test serialises)', () => {
+    const heard: string[] = [];
+    const on = {
+      progress: (p: { events_sent: number; events_total: number }) => heard.push(`progress ${p.events_sent}/${p.events_total}`),
+      unreachable: (u: { retry_in_secs: number }) => heard.push(`unreachable ${u.retry_in_secs}`),
+      done: (d: { asked: boolean; report: { events_acknowledged: number } | null }) => heard.push(`done ${d.asked} ${d.report?.events_acknowledged}`),
+    };
+    for (const e of syncEvents as SyncEvent[]) tellSync(e, on);
+    expect(heard).toEqual(['progress 3/54', 'unreachable 40', 'done true 54']);
   });
 });
 

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { allKeys, t } from '../src/i18n';
+import { describe, expect, it, vi } from 'vitest';
+import { allKeys, formatDate, formatDateTime, formatTime, setLang, setTimeZone, t } from '../src/i18n';
 import { href, parseRoute } from '../src/route';
 
 describe('strings', () => {
@@ -11,6 +11,38 @@ describe('strings', () => {
   });
   it('keeps placeholders it has no value for visible', () => {
     expect(t('enrolled_as', {}, 'en')).toBe('Enrolled: {name}');
+  });
+});
+
+describe('dates and times', () => {
+  // setLang marks the page's language; these tests run without a page.
+  vi.stubGlobal('document', { documentElement: {} });
+  it('writes a day out in full as Intl does, every day of two years, in both languages', () => {
+    for (const [lang, locale] of [['vi', 'vi-VN'], ['en', 'en-GB']] as const) {
+      setLang(lang);
+      const intl = new Intl.DateTimeFormat(locale, { dateStyle: 'full', timeZone: 'UTC' });
+      for (let day = 0; day < 731; day++) {
+        const d = new Date(Date.UTC(2026, 0, 1 + day));
+        expect(formatDate(d.toISOString().slice(0, 10))).toBe(intl.format(d));
+      }
+    }
+    setLang('vi');
+    expect(formatDate('2026-12-07')).toBe('Thứ Hai, 7 tháng 12, 2026');
+  });
+  it('leaves what is not a calendar day as it was given', () => {
+    setLang('vi');
+    for (const odd of ['', '2026-02-30', '2026-13-01', '7/12/2026', '2026-12-07T10:00:00Z']) expect(formatDate(odd)).toBe(odd);
+  });
+  it("writes times in the campaign's zone, and in the tablet's for a zone it does not know", () => {
+    setLang('vi');
+    setTimeZone('Asia/Ho_Chi_Minh');
+    expect(formatTime(new Date('2026-12-06T23:30:00Z'))).toBe('06:30');
+    expect(formatDateTime('2026-12-06T23:30:00Z')).toBe(new Intl.DateTimeFormat('vi-VN', { dateStyle: 'short', timeStyle: 'short', timeZone: 'Asia/Ho_Chi_Minh' }).format(new Date('2026-12-06T23:30:00Z')));
+    setTimeZone('UTC');
+    expect(formatTime(new Date('2026-12-06T23:30:00Z'))).toBe('23:30');
+    setTimeZone('Mars/Olympus_Mons');
+    expect(formatTime(new Date('2026-12-06T23:30:00Z'))).toBe(new Intl.DateTimeFormat('vi-VN', { hour: '2-digit', minute: '2-digit' }).format(new Date('2026-12-06T23:30:00Z')));
+    setTimeZone(null);
   });
 });
 
