@@ -9,6 +9,9 @@
 //! throttles in shorter, more frequent stops). `cpuacct.usage` gives the CPU the app spent, all
 //! its processes together. Without root or cgroup v1 the limited runs are skipped and said so.
 //!
+//! `FIELDPOST_BENCH_START_ONLY=1` measures the cold starts alone (to alternate two builds of the
+//! app quickly).
+//!
 //! Baselines in the same run: for start-up, the moment the page first calls the app (webview
 //! up, script running) — what any Tauri page pays before it draws anything; for a keystroke, a
 //! no-op command's round trip from the page (`ui_state_get`) — the IPC floor under every save —
@@ -301,7 +304,7 @@ fn main() {
             percentile(page_up.clone(), 0.5),
         );
         println!(
-            "cold start to an interactive Today screen, {} (5 runs, ms): {interactive:?}",
+            "cold start to an interactive Today screen, {} (5 runs, ms): {interactive:?}; page up {page_up:?}",
             tablet.label
         );
         println!(
@@ -315,6 +318,9 @@ fn main() {
         unlimited_start.get_or_insert(p50);
     }
 
+    if std::env::var_os("FIELDPOST_BENCH_START_ONLY").is_some() {
+        return;
+    }
     // Keystroke to saved answer: a whole SIPAS form keyed into the real app twice, unlimited and
     // on a quarter core — once as one burst (every key sent at once: how long until all are
     // stored, and the CPU per key), once paced at a fast keyer's 150 ms a key (the time from
