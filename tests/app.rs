@@ -21,7 +21,7 @@ fn shot(session: &Session, name: &str) {
 
 #[test]
 fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_intake() {
-    let centre = start_centre();
+    let mut centre = start_centre();
     // The enumerator's earlier tablet handed out one form before this one replaced it: the
     // new tablet's history of that household shows the step (issue 19 item 2).
     {
@@ -372,6 +372,10 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
         Some(true),
         "the hand-over's «are you sure?» survives a sync"
     );
+    // The centre goes down before the parcel is handed over: the automatic sync finds it
+    // missing and the banner says so, with when the tablet tries again.
+    let stopped = std::mem::replace(&mut centre.runtime, tokio::runtime::Runtime::new().unwrap());
+    stopped.shutdown_timeout(Duration::from_secs(2));
     s.click("#make-parcel-confirm");
     s.wait_text(".parcel h3", "Bưu gói số 1");
     s.wait_text(".flash.ok", "Đã bàn giao bưu gói gồm 1 phiếu");
@@ -400,6 +404,23 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     );
     s.wait_text(".parcel h3", &code);
     shot(s, "08-buu-goi.png");
+    s.wait_text("#sync-banner", "không kết nối được máy chủ");
+    let banner: String = s
+        .script("const b = document.getElementById('sync-banner'); return b.className + ' ' + b.textContent")
+        .as_str()
+        .unwrap_or_default()
+        .into();
+    assert!(
+        banner.starts_with("banner warn Chưa gửi được 1 việc")
+            && banner.contains("Máy sẽ tự thử lại lúc"),
+        "{banner}"
+    );
+    shot(s, "08b-khong-ket-noi.png");
+    // Back on the same address: a sync by hand sends what waited.
+    let address = centre.url.trim_start_matches("http://").to_string();
+    let (url, runtime) = intake::local::serve_at(centre.centre.clone(), &address);
+    assert_eq!(url, centre.url);
+    centre.runtime = runtime;
     s.click("#nav-sync");
     s.click("#sync-now");
     s.wait_text("#sync-status", "Đã gửi");
