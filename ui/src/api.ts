@@ -148,11 +148,14 @@ export interface SyncListeners {
   done: (d: SyncDone) => void;
 }
 
+/** Settles once the page listens to the `sync` event (the start draws before it does). */
+let listeningToSync: Promise<unknown> = Promise.resolve();
+
 /** Hands one `sync` event to the listener of its kind. */
 export function tellSync(e: SyncEvent, on: SyncListeners): void {
   if (e.kind === 'progress') on.progress(e.of);
   else if (e.kind === 'unreachable') on.unreachable(e.of);
-  else on.done(e.of);
+  else if (e.kind === 'done') on.done(e.of);
 }
 
 export interface SyncDone {
@@ -196,12 +199,16 @@ export const api = {
   handOverParcel: (households: string[]) => invoke<string>('hand_over_parcel', { campaign, households }),
   parcels: () => invoke<Parcel[]>('parcels', { campaign }),
   rejectedEvents: (of: string = campaign) => invoke<RejectedEvent[]>('rejected_events', { campaign: of }),
-  syncNow: () => invoke<boolean>('sync_now'),
+  // A sync asked for before the page listens would tell nobody how it went.
+  syncNow: () => listeningToSync.then(() => invoke<boolean>('sync_now')),
   uiStateGet: () => invoke<{ route?: string; lang?: string } | null>('ui_state_get'),
   uiReady: (screen: string) => invoke<number>('ui_ready', { screen }),
   uiStateSet: (value: { route: string; lang: string }) => invoke<void>('ui_state_set', { value }),
   /** What the background sync does, as it happens: one listener for all of it (each costs a
    * start-up a round trip through the webview). */
-  onSync: (on: SyncListeners): Promise<UnlistenFn> =>
-    listen<SyncEvent>('sync', ({ payload }) => tellSync(payload, on)),
+  onSync: (on: SyncListeners): Promise<UnlistenFn> => {
+    const listening = listen<SyncEvent>('sync', ({ payload }) => tellSync(payload, on));
+    listeningToSync = listening.catch(() => undefined);
+    return listening;
+  },
 };

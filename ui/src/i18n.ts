@@ -545,7 +545,8 @@ export function formatDate(isoDate: string): string {
   const parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(isoDate);
   if (!parts) return isoDate;
   const [year, month, day] = [Number(parts[1]), Number(parts[2]), Number(parts[3])];
-  const d = new Date(Date.UTC(year, month - 1, day));
+  const d = new Date(0);
+  d.setUTCFullYear(year, month - 1, day); // not Date.UTC, which reads years 0–99 as 19xx
   if (d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day) return isoDate;
   const weekday = WEEKDAYS[current][d.getUTCDay()];
   return current === 'vi' ? `${weekday}, ${day} tháng ${month}, ${year}` : `${weekday}, ${day} ${MONTHS_EN[month - 1]} ${year}`;

@@ -268,8 +268,9 @@ async function start(): Promise<void> {
     saveState(location.hash);
     void render();
   });
+  // Listening that failed leaves the screens without the sync's progress, not without a screen.
+  listening.catch((e: unknown) => console.error('the sync cannot be followed:', e));
   await render(tablet);
-  await listening;
 }
 
 void start();

@@ -26,6 +26,9 @@ describe('dates and times', () => {
         expect(formatDate(d.toISOString().slice(0, 10))).toBe(intl.format(d));
       }
     }
+    const early = new Date(0);
+    early.setUTCFullYear(99, 2, 1); // a year Date.UTC would take for 1999
+    expect(formatDate('0099-03-01')).toBe(new Intl.DateTimeFormat('en-GB', { dateStyle: 'full', timeZone: 'UTC' }).format(early));
     setLang('vi');
     expect(formatDate('2026-12-07')).toBe('Thứ Hai, 7 tháng 12, 2026');
   });
