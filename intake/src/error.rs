@@ -190,12 +190,17 @@ impl IntoResponse for IntakeError {
         if let IntakeError::RateLimited { retry_after_secs }
         | IntakeError::BodyTooSlow { retry_after_secs } = self
         {
-            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response
-                    .headers_mut()
-                    .insert(axum::http::header::RETRY_AFTER, v);
-            }
+            with_retry_after(&mut response, retry_after_secs);
         }
         response
     }
+}
+
+/// Sets HTTP's own word for "when to come back" on a refusal that says it in its words too: a
+/// script or a proxy reads the header, a person the page.
+pub(crate) fn with_retry_after(response: &mut axum::response::Response, secs: u64) {
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(secs),
+    );
 }

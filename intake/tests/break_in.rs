@@ -443,14 +443,16 @@ async fn log_in_from(
 }
 
 /// A login's status and the page it answered.
+/// A login from a new browser: the status, the page, and the `Retry-After` header's seconds.
 async fn login_page_after(
     server: &TestServer,
     login: &str,
     password: &str,
     forwarded_for: &str,
-) -> (StatusCode, String) {
-    let (status, _, page) = log_in_answer(server, login, password, forwarded_for, None).await;
-    (status, page)
+) -> (StatusCode, String, Option<u64>) {
+    let (status, _, page, retry_after) =
+        log_in_answer(server, login, password, forwarded_for, None).await;
+    (status, page, retry_after)
 }
 
 /// A login from a browser that may carry a known-browser cookie; returns the status and the
@@ -462,18 +464,20 @@ async fn log_in_as_browser(
     forwarded_for: &str,
     browser: Option<&str>,
 ) -> (StatusCode, Option<String>) {
-    let (status, cookie, _) = log_in_answer(server, login, password, forwarded_for, browser).await;
+    let (status, cookie, _, _) =
+        log_in_answer(server, login, password, forwarded_for, browser).await;
     (status, cookie)
 }
 
-/// A login as a browser sends it: the status, the known-browser cookie set, and the page.
+/// A login as a browser sends it: the status, the known-browser cookie set, the page, and the
+/// `Retry-After` header's seconds.
 async fn log_in_answer(
     server: &TestServer,
     login: &str,
     password: &str,
     forwarded_for: &str,
     browser: Option<&str>,
-) -> (StatusCode, Option<String>, String) {
+) -> (StatusCode, Option<String>, String, Option<u64>) {
     let http = client();
     let page = http
         .get(format!("{}/login", server.base))
@@ -499,7 +503,11 @@ async fn log_in_answer(
         .await
         .unwrap();
     let (status, cookie) = (response.status(), cookie_value(&response, "fp_browser"));
-    (status, cookie, response.text().await.unwrap())
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (status, cookie, response.text().await.unwrap(), retry_after)
 }
 
 /// Issue 20, items 1 and 2: 300 wrong logins for made-up names from 10 addresses locked every
@@ -617,6 +625,14 @@ async fn item_20_1_2_spraying_and_a_targeted_attack_lock_no_one_out() {
     let slowed = login_page_after(&server, "gs-dh", PASSWORD, "198.51.100.23").await;
     assert!(
         slowed.0 == StatusCode::TOO_MANY_REQUESTS && slowed.1.contains("giây"),
+        "{slowed:?}"
+    );
+    // The page says the wait in words; a script reads it in HTTP's own header, the same seconds.
+    let waited = slowed
+        .2
+        .expect("a slowed login says when to come back in Retry-After");
+    assert!(
+        waited >= 1 && slowed.1.contains(&format!("{waited} giây")),
         "{slowed:?}"
     );
     assert!(

@@ -143,12 +143,9 @@ pub(super) async fn login(
             let m = format!(
                 "Đăng nhập sai quá nhiều lần; thử lại sau {wait}. Trình duyệt đã từng đăng nhập tài khoản này thì không phải chờ."
             );
-            Ok(login_form(
-                &centre,
-                Some(&m),
-                StatusCode::TOO_MANY_REQUESTS,
-                &next,
-            ))
+            let mut slowed = login_form(&centre, Some(&m), StatusCode::TOO_MANY_REQUESTS, &next);
+            crate::error::with_retry_after(&mut slowed, retry_after_secs);
+            Ok(slowed)
         }
         Err(IntakeError::Unauthenticated(why)) if why == "account_disabled" => Ok(login_form(
             &centre,

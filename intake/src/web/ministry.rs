@@ -457,10 +457,11 @@ async fn passphrase_refused(
     v: &Visitor,
     e: IntakeError,
 ) -> Result<Response, IntakeError> {
-    let (status, message) = match e {
+    let (status, message, retry_after) = match e {
         IntakeError::MinistryKey(e) => (
             StatusCode::UNAUTHORIZED,
             crate::words::in_vietnamese(&e.to_string()).to_string(),
+            None,
         ),
         IntakeError::RateLimited { retry_after_secs } => (
             StatusCode::TOO_MANY_REQUESTS,
@@ -468,13 +469,18 @@ async fn passphrase_refused(
                 "Nhập sai cụm mật khẩu quá nhiều lần; thử lại sau {} phút.",
                 retry_after_secs.div_ceil(60)
             ),
+            Some(retry_after_secs),
         ),
         e => return Err(e),
     };
     let i = intake.clone();
     let published = blocking(move || i.publication()).await?;
     let form = passphrase_form(v, Some(&message), published.as_ref(), intake.time_zone()?);
-    Ok((status, page("Chỉ số", Some(v), form)).into_response())
+    let mut response = (status, page("Chỉ số", Some(v), form)).into_response();
+    if let Some(secs) = retry_after {
+        crate::error::with_retry_after(&mut response, secs);
+    }
+    Ok(response)
 }
 
 pub(super) async fn computed_index(
@@ -1131,11 +1137,13 @@ pub(super) async fn sheet_review_open(
                 "Nhập sai cụm mật khẩu quá nhiều lần; thử lại sau {} phút.",
                 retry_after_secs.div_ceil(60)
             );
-            (
+            let mut response = (
                 StatusCode::TOO_MANY_REQUESTS,
                 sheet_review_view(&v, &household, &found, None, Some(&said)),
             )
-                .into_response()
+                .into_response();
+            crate::error::with_retry_after(&mut response, retry_after_secs);
+            response
         }
         Err(e) => return Err(e),
     })
