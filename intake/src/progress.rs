@@ -357,7 +357,6 @@ pub struct PeriodRow {
     pub absent: u32,
     pub refused: u32,
     pub moved: u32,
-    pub in_parcels: u32,
     /// Of the events counted above, those dated by the day the centre received them because
     /// the tablet's time could not be right ([`DayRule`]).
     pub by_receipt: u32,

@@ -1100,6 +1100,29 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     let rows = report["rows"].as_array().unwrap();
     let row = |id: &str| rows.iter().find(|r| r["enumerator"] == id).cloned();
     assert!(row("enum-dh-p2").unwrap()["handed_out"].as_u64() > Some(0));
+    // A row holds the report's columns and nothing never counted (an `in_parcels` of zeros was).
+    let mut keys: Vec<String> = row("enum-dh-p2")
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "absent",
+            "by_receipt",
+            "collected",
+            "enumerator",
+            "handed_out",
+            "keyed",
+            "moved",
+            "refused",
+            "verified"
+        ]
+    );
     assert_eq!(row("enum-dh-dl").unwrap()["handed_out"], 0);
     assert!(row("enum-gl-hl").is_none(), "another district's enumerator");
     assert!(get(&server, "/c/qt-sipas-2024/api/rejected", &supervisor)
@@ -1223,6 +1246,13 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         "enumerators are chosen by name, with the district they work in"
     );
     assert!(!page.contains(">enum-dh-p4<"), "no id where a person reads");
+    // «Khu phố 2, Phường 2» is in Đông Hà and in Quảng Trị town: its name carries its district
+    // already, and says it once.
+    assert!(
+        page.contains(">Khu phố 2, Phường 2, Thành phố Đông Hà — "),
+        "villages are chosen by name, told apart by their district"
+    );
+    assert!(!page.contains("Thành phố Đông Hà, Thành phố Đông Hà"));
     let done = post(form(&csrf, "dh-p2-kp1", "enum-dh-p4"))
         .await
         .text()
