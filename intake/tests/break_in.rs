@@ -442,7 +442,6 @@ async fn log_in_from(
         .0
 }
 
-/// A login's status and the page it answered.
 /// A login from a new browser: the status, the page, and the `Retry-After` header's seconds.
 async fn login_page_after(
     server: &TestServer,

@@ -608,10 +608,10 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: &str,
     ) -> Result<Option<(String, String, String, bool)>, StoreError>;
-    /// Villages with their district and the enumerators working there: (village, name, district, enumerators).
     /// The household whose paper form carries `serial` (as normalised by `reconcile`).
     fn household_by_serial(&self, serial: &str) -> Result<Option<String>, StoreError>;
-    /// (village id, "village, commune", district id, enumerator ids working in it)
+    /// Villages with their district and the enumerators working there: (village id,
+    /// "village, commune", district id, enumerator ids working in it).
     fn villages_with_enumerators(
         &self,
     ) -> Result<Vec<(String, String, String, Vec<String>)>, StoreError>;

@@ -54,14 +54,11 @@ pub(super) async fn reassign_data(
         let villages = mine
             .iter()
             .map(|(id, place, d, list)| {
-                // A village whose own name repeats is already named with its district.
-                let district = district(d);
-                let place = if place.ends_with(&format!(", {district}")) {
-                    place.clone()
-                } else {
-                    format!("{place}, {district}")
-                };
-                (id.clone(), place, list.iter().map(name).collect())
+                (
+                    id.clone(),
+                    format!("{place}, {}", district(d)),
+                    list.iter().map(name).collect(),
+                )
             })
             .collect();
         // Who decided, by name (the record keeps the login).

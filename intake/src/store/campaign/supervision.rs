@@ -299,13 +299,17 @@ pub(super) fn villages_with_enumerators(
              GROUP BY v.id, v.name, cm.name, cm.district_id ORDER BY v.id",
             c.dialect().distinct_list("h.enumerator_id")
         ))?;
-        let names = store.place_names()?;
+        // "village, commune" as the query writes it: the reader adds the district, which
+        // `place_names` would add only where the name repeats.
         let rows = stmt
             .query_map([], |r| {
                 let list: String = r.get(3)?;
-                let id: String = r.get(0)?;
-                let name = names.get(&id).cloned().map_or_else(|| r.get(1), Ok)?;
-                Ok((id, name, r.get(2)?, list.split(',').map(String::from).collect()))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    list.split(',').map(String::from).collect(),
+                ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
