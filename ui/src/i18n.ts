@@ -499,25 +499,28 @@ export function setTimeZone(tz: string | null | undefined): void {
 }
 
 /** Making a formatter costs a tablet milliseconds (WebKit loads ICU's data for it): one is made
- * per language, zone and style, and kept. */
+ * per language, zone and style, and kept. Only one with the campaign's zone is kept: one without
+ * (before a campaign is opened, or for a zone this webview does not know) takes the tablet's zone
+ * when it is made, and the tablet's zone can be set while the app runs. */
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function formatter(style: 'date_time' | 'time'): Intl.DateTimeFormat {
   const locale = current === 'vi' ? 'vi-VN' : 'en-GB';
   const key = `${locale} ${zone ?? ''} ${style}`;
-  let made = formatters.get(key);
-  if (!made) {
-    const options: Intl.DateTimeFormatOptions =
-      style === 'date_time' ? { dateStyle: 'short', timeStyle: 'short' } : { hour: '2-digit', minute: '2-digit' };
+  const kept = formatters.get(key);
+  if (kept) return kept;
+  const options: Intl.DateTimeFormatOptions =
+    style === 'date_time' ? { dateStyle: 'short', timeStyle: 'short' } : { hour: '2-digit', minute: '2-digit' };
+  if (zone !== undefined) {
     try {
-      made = new Intl.DateTimeFormat(locale, { ...options, timeZone: zone });
+      const made = new Intl.DateTimeFormat(locale, { ...options, timeZone: zone });
+      formatters.set(key, made);
+      return made;
     } catch {
-      // A zone this webview does not know: the tablet's own.
-      made = new Intl.DateTimeFormat(locale, options);
+      // A zone this webview does not know: the tablet's own, below.
     }
-    formatters.set(key, made);
   }
-  return made;
+  return new Intl.DateTimeFormat(locale, options);
 }
 
 /** A date and time as people read it here (vi-VN or en-GB), in the campaign's zone. */

@@ -47,6 +47,23 @@ describe('dates and times', () => {
     expect(formatTime(new Date('2026-12-06T23:30:00Z'))).toBe(new Intl.DateTimeFormat('vi-VN', { hour: '2-digit', minute: '2-digit' }).format(new Date('2026-12-06T23:30:00Z')));
     setTimeZone(null);
   });
+  it("follows the tablet's zone when it is set while the app runs, where there is no campaign zone", () => {
+    setLang('vi');
+    setTimeZone(null);
+    const at = new Date('2026-12-06T23:30:00Z');
+    try {
+      vi.stubEnv('TZ', 'UTC');
+      expect(formatTime(at)).toBe('23:30');
+      vi.stubEnv('TZ', 'Asia/Ho_Chi_Minh');
+      expect(formatTime(at)).toBe('06:30');
+      setTimeZone('Mars/Olympus_Mons');
+      vi.stubEnv('TZ', 'UTC');
+      expect(formatTime(at)).toBe('23:30');
+    } finally {
+      setTimeZone(null);
+      vi.unstubAllEnvs();
+    }
+  });
 });
 
 describe('routes', () => {
