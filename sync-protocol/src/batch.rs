@@ -15,7 +15,7 @@ use std::fmt;
 use uuid::Uuid;
 
 use crate::{
-    canonical::{from_canonical_bytes, to_canonical_bytes},
+    canonical::{check_canonical_encoding, to_canonical_bytes},
     error::ProtocolError,
     event::Event,
     keys::{DeviceKey, PublicKey},
@@ -187,20 +187,40 @@ impl SignedBatch {
 
     /// Parses the batch without checking the signature, so the receiver can find the key.
     /// Version, canonical form and limits are checked here.
+    /// A batch of another protocol version is refused as that, not as malformed: its version
+    /// is read on its own only when the batch does not parse as this version's (a whole pass
+    /// over the bytes, spared for every batch that does).
     pub fn decode(&self) -> Result<Batch, ProtocolError> {
-        #[derive(Deserialize)]
-        struct VersionProbe {
-            protocol: u32,
-        }
-        let probe: VersionProbe = serde_json::from_slice(&self.canonical)
-            .map_err(|e| ProtocolError::malformed("batch", e))?;
-        if probe.protocol != PROTOCOL_VERSION {
-            return Err(ProtocolError::UnsupportedVersion {
-                got: probe.protocol,
-                supported: PROTOCOL_VERSION,
-            });
-        }
-        let batch: Batch = from_canonical_bytes(&self.canonical, "batch")?;
+        let batch: Batch = match serde_json::from_slice(&self.canonical) {
+            Ok(batch) => batch,
+            Err(unparsed) => {
+                // Whatever another version's `protocol` holds: a number this one's `u32` does
+                // not (2^32), or not a number at all.
+                #[derive(Deserialize)]
+                struct VersionProbe {
+                    protocol: serde_json::Value,
+                }
+                let probe: VersionProbe = serde_json::from_slice(&self.canonical)
+                    .map_err(|e| ProtocolError::malformed("batch", e))?;
+                let this_version = probe
+                    .protocol
+                    .as_f64()
+                    .is_some_and(|v| v == f64::from(PROTOCOL_VERSION));
+                if !this_version {
+                    let mut got = probe.protocol.to_string();
+                    if got.len() > 40 {
+                        got = format!("{}…", got.chars().take(40).collect::<String>());
+                    }
+                    return Err(ProtocolError::UnsupportedVersion {
+                        got,
+                        supported: PROTOCOL_VERSION,
+                    });
+                }
+                return Err(ProtocolError::malformed("batch", unparsed));
+            }
+        };
+        check_version(batch.protocol)?;
+        check_canonical_encoding(&batch, &self.canonical, "batch")?;
         check_batch_rules(&batch)?;
         Ok(batch)
     }
@@ -254,13 +274,18 @@ fn check_len(what: &'static str, size: usize, limit: usize) -> Result<(), Protoc
     Ok(())
 }
 
-fn check_batch_rules(batch: &Batch) -> Result<(), ProtocolError> {
-    if batch.protocol != PROTOCOL_VERSION {
+fn check_version(protocol: u32) -> Result<(), ProtocolError> {
+    if protocol != PROTOCOL_VERSION {
         return Err(ProtocolError::UnsupportedVersion {
-            got: batch.protocol,
+            got: protocol.to_string(),
             supported: PROTOCOL_VERSION,
         });
     }
+    Ok(())
+}
+
+fn check_batch_rules(batch: &Batch) -> Result<(), ProtocolError> {
+    check_version(batch.protocol)?;
     if batch.seq == 0 {
         return Err(ProtocolError::InvalidField {
             field: "seq",
@@ -355,6 +380,103 @@ mod tests {
         }
         encoder.write_all(&vec![0u8; n]).unwrap();
         encoder.finish().unwrap()
+    }
+
+    /// A batch's bytes as `change` leaves its JSON, in canonical form unless `pretty`.
+    fn signed_as(change: impl Fn(&mut serde_json::Value), pretty: bool) -> SignedBatch {
+        let at = DeviceTime::parse("2026-12-07T10:00:00+07:00").unwrap();
+        let batch = Batch {
+            protocol: PROTOCOL_VERSION,
+            campaign: "qt-sipas-2024".into(),
+            device: Uuid::nil(),
+            enumerator: "enum-1".into(),
+            seq: 1,
+            prev: BatchHash::GENESIS,
+            created_at: at,
+            events: vec![crate::Event::for_household(
+                "h-1",
+                "S1",
+                "enum-1",
+                at,
+                crate::EventBody::FormCollected {},
+            )],
+        };
+        let mut json = serde_json::to_value(&batch).unwrap();
+        change(&mut json);
+        let canonical = if pretty {
+            serde_json::to_vec_pretty(&json).unwrap()
+        } else {
+            to_canonical_bytes(&json).unwrap()
+        };
+        SignedBatch {
+            canonical,
+            signature: [0; 64],
+        }
+    }
+
+    #[test]
+    fn another_versions_batch_is_refused_as_that_whatever_its_shape() {
+        let unchanged = |_: &mut serde_json::Value| {};
+        assert!(signed_as(unchanged, false).decode().is_ok());
+        let version_2 = |json: &mut serde_json::Value| json["protocol"] = 2.into();
+        let version_2_reshaped = |json: &mut serde_json::Value| {
+            json["protocol"] = 2.into();
+            json["sent_at"] = json["created_at"].take();
+        };
+        for (change, pretty) in [
+            (&version_2 as &dyn Fn(&mut serde_json::Value), false),
+            (&version_2, true),
+            (&version_2_reshaped, false),
+        ] {
+            assert!(
+                matches!(
+                    signed_as(change, pretty).decode(),
+                    Err(ProtocolError::UnsupportedVersion { ref got, .. }) if got == "2"
+                ),
+                "pretty: {pretty}"
+            );
+        }
+        // Another version's `protocol` may be what this version's `u32` cannot hold.
+        for other in [
+            serde_json::json!(4_294_967_296u64),
+            serde_json::json!(9_007_199_254_740_991u64),
+            serde_json::json!(-1),
+            serde_json::json!("2"),
+            serde_json::json!(null),
+            serde_json::json!([1]),
+        ] {
+            let version = |json: &mut serde_json::Value| json["protocol"] = other.clone();
+            assert!(
+                matches!(
+                    signed_as(version, false).decode(),
+                    Err(ProtocolError::UnsupportedVersion { .. })
+                ),
+                "protocol {other}"
+            );
+        }
+        // This version written otherwise is not another version.
+        let one_point_oh = |json: &mut serde_json::Value| json["protocol"] = 1.0.into();
+        assert!(matches!(
+            signed_as(one_point_oh, true).decode(),
+            Err(ProtocolError::Malformed { .. })
+        ));
+        let unknown_field = |json: &mut serde_json::Value| json["sent_at"] = "now".into();
+        let no_version = |json: &mut serde_json::Value| {
+            json.as_object_mut().unwrap().remove("protocol");
+        };
+        for change in [
+            &unknown_field as &dyn Fn(&mut serde_json::Value),
+            &no_version,
+        ] {
+            assert!(matches!(
+                signed_as(change, false).decode(),
+                Err(ProtocolError::Malformed { what: "batch", .. })
+            ));
+        }
+        assert!(matches!(
+            signed_as(unchanged, true).decode(),
+            Err(ProtocolError::NonCanonical { what: "batch" })
+        ));
     }
 
     #[test]

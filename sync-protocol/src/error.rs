@@ -18,7 +18,9 @@ pub enum ProtocolError {
     #[error("the batch carries no events")]
     EmptyBatch,
     #[error("protocol version {got} is not supported (this side speaks {supported})")]
-    UnsupportedVersion { got: u32, supported: u32 },
+    /// `got`: the batch's `protocol` as it was written (any JSON: another version may not
+    /// write a small number).
+    UnsupportedVersion { got: String, supported: u32 },
     #[error("malformed {what}: {detail}")]
     Malformed { what: &'static str, detail: String },
     #[error("the {what} is valid JSON but not in canonical form (RFC 8785, NFC text, no nulls)")]
