@@ -2,7 +2,7 @@
 //! Counts are cumulative ("handed out" includes every form that went further), and what the
 //! timeline expects by a given day grows linearly through each window.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 use sync_protocol::assignment::{CampaignInfo, Timeline, Window};
 
@@ -28,7 +28,12 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn from_statuses(statuses: &std::collections::BTreeMap<String, u32>) -> Counts {
+    /// Each stage's households, counted with those past it. `verifies`: whether the campaign
+    /// verifies transcriptions; where it does not, a form in a parcel was never verified.
+    pub fn from_statuses(
+        statuses: &std::collections::BTreeMap<String, u32>,
+        verifies: bool,
+    ) -> Counts {
         let n = |names: &[&str]| {
             names
                 .iter()
@@ -51,7 +56,11 @@ impl Counts {
             ]),
             collected: n(&["collected", "transcribed", "verified", "in_parcel"]),
             transcribed: n(&["transcribed", "verified", "in_parcel"]),
-            verified: n(&["verified", "in_parcel"]),
+            verified: if verifies {
+                n(&["verified", "in_parcel"])
+            } else {
+                n(&["verified"])
+            },
             in_parcel: n(&["in_parcel"]),
             absent: n(&["absent"]),
             refused: n(&["refused"]),
@@ -129,8 +138,9 @@ pub struct Row {
     pub enumerator: String,
     pub counts: Counts,
     pub expected: Expected,
-    /// Short reasons, e.g. `handed_out 10 of 27 expected`.
-    pub behind: Vec<String>,
+    /// Each stage this row is short of the timeline at, with its numbers (the page colours the
+    /// row; a program reading the JSON gets the stage's code, not a sentence to parse).
+    pub behind: Vec<Behind>,
     /// How many forms short of the timeline, all stages together: what the page sorts by.
     pub shortfall: u32,
     pub last_sync: Option<String>,
@@ -139,6 +149,15 @@ pub struct Row {
     pub has_device: bool,
     /// The last day work here was done in the field: a late sync is not late work.
     pub last_field_day: Option<NaiveDate>,
+}
+
+/// A stage of the paper's journey where a row is short of what the timeline expects by now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Behind {
+    /// `handed_out`, `collected` or `in_parcel`: [`Counts`]' and [`Expected`]'s own names.
+    pub stage: &'static str,
+    pub done: u32,
+    pub expected: u32,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -150,23 +169,33 @@ pub struct Report {
     pub behind: usize,
 }
 
-pub fn report(progress: Vec<VillageProgress>, timeline: &Timeline, day: NaiveDate) -> Report {
+/// `verifies`: whether the campaign verifies transcriptions ([`Counts::from_statuses`]).
+pub fn report(
+    progress: Vec<VillageProgress>,
+    timeline: &Timeline,
+    verifies: bool,
+    day: NaiveDate,
+) -> Report {
     let mut total = Counts::default();
     let rows: Vec<Row> = progress
         .into_iter()
         .map(|p| {
-            let counts = Counts::from_statuses(&p.statuses);
+            let counts = Counts::from_statuses(&p.statuses, verifies);
             total.add(&counts);
             let expected = expected(&counts, timeline, day);
             let mut behind = Vec::new();
             let mut shortfall = 0;
-            for (what, done, want) in [
+            for (stage, done, want) in [
                 ("handed_out", counts.handed_out, expected.handed_out),
                 ("collected", counts.collected, expected.collected),
                 ("in_parcel", counts.in_parcel, expected.in_parcel),
             ] {
                 if done < want {
-                    behind.push(format!("{what} {done} of {want} expected"));
+                    behind.push(Behind {
+                        stage,
+                        done,
+                        expected: want,
+                    });
                     shortfall += want - done;
                 }
             }
@@ -212,6 +241,17 @@ mod tests {
     }
 
     #[test]
+    fn a_campaign_without_verification_counts_no_form_verified() {
+        let statuses: BTreeMap<String, u32> = [("transcribed", 3), ("in_parcel", 5)]
+            .into_iter()
+            .map(|(s, n)| (s.to_string(), n))
+            .collect();
+        let stages = |c: Counts| (c.transcribed, c.verified, c.in_parcel);
+        assert_eq!(stages(Counts::from_statuses(&statuses, true)), (8, 5, 5));
+        assert_eq!(stages(Counts::from_statuses(&statuses, false)), (8, 0, 5));
+    }
+
+    #[test]
     fn expectations_grow_through_each_window_and_lateness_is_named() {
         let timeline = Timeline {
             distribute: window("2024-11-21", "2024-11-22"),
@@ -229,7 +269,7 @@ mod tests {
         .into_iter()
         .map(|(s, n)| (s.to_string(), n))
         .collect();
-        let counts = Counts::from_statuses(&statuses);
+        let counts = Counts::from_statuses(&statuses, true);
         assert_eq!(
             (
                 counts.sampled,
@@ -271,10 +311,25 @@ mod tests {
             has_device: true,
             last_field_day: None,
         };
-        let r = report(vec![p], &timeline, day("2024-11-23"));
+        let r = report(vec![p], &timeline, true, day("2024-11-23"));
         assert_eq!(
             r.rows[0].behind,
-            ["handed_out 14 of 24 expected", "collected 2 of 12 expected"]
+            [
+                Behind {
+                    stage: "handed_out",
+                    done: 14,
+                    expected: 24
+                },
+                Behind {
+                    stage: "collected",
+                    done: 2,
+                    expected: 12
+                }
+            ]
+        );
+        assert_eq!(
+            serde_json::to_value(&r.rows[0].behind[1]).unwrap(),
+            serde_json::json!({"stage": "collected", "done": 2, "expected": 12})
         );
         assert_eq!(r.rows[0].shortfall, 10 + 10);
         assert_eq!(r.behind, 1);
@@ -357,8 +412,10 @@ pub struct PeriodRow {
     pub absent: u32,
     pub refused: u32,
     pub moved: u32,
-    /// Of the events counted above, those dated by the day the centre received them because
-    /// the tablet's time could not be right ([`DayRule`]).
+    /// Forms put into parcels handed to the post office (a parcel counts each of its forms).
+    pub in_parcels: u32,
+    /// Of what is counted above, what was dated by the day the centre received it because the
+    /// tablet's time could not be right ([`DayRule`]): events, and a parcel's forms.
     pub by_receipt: u32,
 }
 
@@ -388,20 +445,47 @@ pub fn period(
             enumerator: c.enumerator.clone(),
             ..Default::default()
         });
-        let column = match c.kind.as_str() {
-            "form_distributed" => &mut row.handed_out,
-            "form_collected" => &mut row.collected,
-            "form_transcribed" => &mut row.keyed,
-            "transcription_verified" => &mut row.verified,
-            "absent" => &mut row.absent,
-            "refused" => &mut row.refused,
-            "moved" => &mut row.moved,
-            _ => continue,
+        let Some(column) = row.column(&c.kind) else {
+            continue;
         };
         *column += c.n;
         row.by_receipt += c.by_receipt;
     }
     rows.into_values().collect()
+}
+
+impl PeriodRow {
+    /// The column that counts a kind of daily count, if the report has one.
+    fn column(&mut self, kind: &str) -> Option<&mut u32> {
+        Some(match kind {
+            "form_distributed" => &mut self.handed_out,
+            "form_collected" => &mut self.collected,
+            "form_transcribed" => &mut self.keyed,
+            "transcription_verified" => &mut self.verified,
+            "absent" => &mut self.absent,
+            "refused" => &mut self.refused,
+            "moved" => &mut self.moved,
+            "parcel_handed_over" => &mut self.in_parcels,
+            _ => return None,
+        })
+    }
+}
+
+/// The months with work the period report counts, earliest first, each as its first and last
+/// day: the report's monthly links.
+pub fn worked_months(daily: &[DailyCount]) -> Vec<(NaiveDate, NaiveDate)> {
+    let months: std::collections::BTreeSet<NaiveDate> = daily
+        .iter()
+        .filter(|c| c.n > 0 && PeriodRow::default().column(&c.kind).is_some())
+        .filter_map(|c| c.day.with_day(1))
+        .collect();
+    months
+        .into_iter()
+        .filter_map(|first| {
+            let next = first.checked_add_months(chrono::Months::new(1))?;
+            Some((first, next.pred_opt()?))
+        })
+        .collect()
 }
 
 /// Cumulative handed out / collected / keyed per day, for the progress chart.
@@ -466,6 +550,26 @@ mod period_tests {
             day: day(d),
             by_receipt,
         }
+    }
+
+    #[test]
+    fn the_monthly_links_are_the_months_with_reported_work() {
+        let daily = [
+            count("2024-11-21", "a", "form_distributed", 10),
+            count("2024-11-30", "a", "parcel_handed_over", 25),
+            // No column of the report counts a lost form: its month has nothing to show.
+            count("2025-01-03", "a", "form_lost", 1),
+            count("2025-03-01", "b", "absent", 2),
+            count("2025-04-01", "b", "absent", 0),
+        ];
+        assert_eq!(
+            worked_months(&daily),
+            [
+                (day("2024-11-01"), day("2024-11-30")),
+                (day("2025-03-01"), day("2025-03-31"))
+            ]
+        );
+        assert!(worked_months(&[]).is_empty());
     }
 
     #[test]

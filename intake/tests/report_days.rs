@@ -43,6 +43,25 @@ fn written(s: &str) -> DeviceTime {
     DeviceTime::parse(s).unwrap()
 }
 
+/// Sends `events` in the device's next batch, and checks the centre accepted every one.
+async fn send_accepted(
+    server: &support::TestServer,
+    device: &mut support::TestDevice,
+    events: Vec<Event>,
+) -> (sync_protocol::SignedBatch, serde_json::Value) {
+    let batch = device.next_batch(events);
+    let (status, body) = server.post_frame(batch.to_frame()).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        device
+            .outcomes(&body, &batch, device.seq)
+            .iter()
+            .all(|o| o.status == sync_protocol::receipt::OutcomeStatus::Accepted),
+        "{body}"
+    );
+    (batch, body)
+}
+
 /// One enumerator's work in Đông Hà, sent in one batch: three forms handed out and a household
 /// found absent either side of midnight between 30 November and 1 December 2024 in Vietnam,
 /// written in three offsets, and two forms handed out by tablets whose clocks cannot be right
@@ -69,16 +88,7 @@ async fn send_the_work(server: &support::TestServer) -> NaiveDate {
         // Long before the campaign began (21 November 2024): a clock reset.
         handed_out(&device, &h[5], written("2000-01-01T08:00:00+07:00")),
     ];
-    let batch = device.next_batch(events);
-    let (status, body) = server.post_frame(batch.to_frame()).await;
-    assert_eq!(status, 201, "{body}");
-    assert!(
-        device
-            .outcomes(&body, &batch, device.seq)
-            .iter()
-            .all(|o| o.status == sync_protocol::receipt::OutcomeStatus::Accepted),
-        "{body}"
-    );
+    let (batch, body) = send_accepted(server, &mut device, events).await;
     device
         .receipt(&body, &batch, device.seq)
         .accepted_at
@@ -118,20 +128,21 @@ async fn a_period_report_counts_each_event_on_its_day_in_the_campaigns_zone() {
             .expect("a byte-order mark")
             // The district's idle enumerators are listed too, with zeros: not the point here.
             .lines()
-            .filter(|l| !l.ends_with(",0,0,0,0,0,0,0,0") || !l.contains(",enum-dh-"))
+            .filter(|l| !l.ends_with(",0,0,0,0,0,0,0,0,0") || !l.contains(",enum-dh-"))
             .map(|l| format!("{l}\n"))
             .collect::<String>()
         }
     };
     let day = |s: &str| s.parse::<NaiveDate>().unwrap();
-    let header = "điều tra viên,mã điều tra viên,đã phát,đã thu,đã nhập,đã kiểm tra,vắng,từ chối,chuyển đi,tính theo ngày máy chủ nhận\n";
+    let header = "điều tra viên,mã điều tra viên,đã phát,đã thu,đã nhập,đã kiểm tra,vắng,từ chối,chuyển đi,phiếu đã vào bưu gói,tính theo ngày máy chủ nhận\n";
 
     // November 2024 holds the absence at 23:00 written in UTC+9 and the form handed out at
     // 23:59:59 on the 30th; December 2024 the forms handed out at 00:00:00 on the 1st and at
     // 00:30 written in UTC. Neither holds the two whose tablet time could not be right.
-    // (handed out, collected, keyed, verified, absent, refused, moved, dated by receipt)
-    let november = format!("{name},enum-dh-p2,1,0,0,0,1,0,0,0\n");
-    let december = format!("{name},enum-dh-p2,2,0,0,0,0,0,0,0\n");
+    // (handed out, collected, keyed, verified, absent, refused, moved, in parcels, dated by
+    // receipt)
+    let november = format!("{name},enum-dh-p2,1,0,0,0,1,0,0,0,0\n");
+    let december = format!("{name},enum-dh-p2,2,0,0,0,0,0,0,0,0\n");
     assert_eq!(
         csv(day("2024-11-01"), day("2024-11-30")).await,
         format!("{header}{november}")
@@ -155,7 +166,7 @@ async fn a_period_report_counts_each_event_on_its_day_in_the_campaigns_zone() {
     let report = csv(this_month, last_of_month(this_month)).await;
     assert_eq!(
         report,
-        format!("{header}{name},enum-dh-p2,2,0,0,0,0,0,0,2\n"),
+        format!("{header}{name},enum-dh-p2,2,0,0,0,0,0,0,0,2\n"),
         "received on {received}"
     );
     assert!(!csv(day("2000-01-01"), day("2000-01-31"))
@@ -172,7 +183,11 @@ async fn a_period_report_counts_each_event_on_its_day_in_the_campaigns_zone() {
     .await
     .unwrap();
     for id in ["enum-dh-p2", "enum-dh-dl", "enum-dh-p4"] {
-        assert!(idle.contains(&format!(",{id},0,0,0,0,0,0,0,0")), "{idle}");
+        assert!(
+            idle.contains(&format!(",{id},0,0,0,0,0,0,0,0,0\r\n"))
+                || idle.contains(&format!(",{id},0,0,0,0,0,0,0,0,0\n")),
+            "{idle}"
+        );
     }
 
     // The page of November 2024 is reached from its month's link, and says nothing of
@@ -334,4 +349,195 @@ async fn counts_kept_by_the_date_the_tablet_wrote_are_counted_again_when_the_sto
         server.reopen_store().daily_counts(None).unwrap()[0].n,
         kept[0].n + 100
     );
+}
+
+/// A parcel handed to the post office counts each of its forms, on the parcel's day in the
+/// campaign's zone, in the report's «phiếu đã vào bưu gói»; and so do counts made afresh from
+/// the events (docs/statistics.md).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parcel_counts_each_of_its_forms_on_its_day() {
+    let server = setup().await;
+    let mut device = server.enroll("enum-dh-p2").await;
+    let h = server.households("enum-dh-p2");
+    // Handed out and collected on the 25th, keyed at the post office on the 27th.
+    let (visited, keyed) = (
+        written("2024-11-25T09:00:00+07:00"),
+        written("2024-11-27T15:00:00+07:00"),
+    );
+    let mut events = Vec::new();
+    for household in &h[..2] {
+        let on = |body| {
+            Event::for_household(&household.0, &household.1, &device.enumerator, keyed, body)
+        };
+        events.push(handed_out(&device, household, visited));
+        events.push(Event::for_household(
+            &household.0,
+            &household.1,
+            &device.enumerator,
+            visited,
+            EventBody::FormCollected {},
+        ));
+        events.push(on(EventBody::FormTranscribed {
+            form: "sipas-2024@1".into(),
+            sealed_answers: None,
+            keying_seconds: 180,
+        }));
+        events.push(on(EventBody::TranscriptionVerified {
+            form: "sipas-2024@1".into(),
+            sealed_answers: device.sealed(household),
+            keying_seconds: 150,
+            mismatches: 0,
+            keyer_errors: 0,
+            verifier_errors: 0,
+        }));
+    }
+    // 23:30 on 30 November in Vietnam, written in UTC: November's.
+    events.push(Event::parcel(
+        &device.enumerator,
+        written("2024-11-30T16:30:00+00:00"),
+        "BG-DH-1",
+        h[..2].iter().map(|(_, serial)| serial.clone()).collect(),
+    ));
+    send_accepted(&server, &mut device, events).await;
+
+    let session = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
+    let name = server.intake.enumerator_names().unwrap()["enum-dh-p2"].clone();
+    let report = |from: &str, to: &str| {
+        let (server, session) = (&server, &session);
+        let path = format!("/c/{CAMPAIGN}/progress/report?from={from}&to={to}&format=csv");
+        async move {
+            let csv = get(server, &path, session).await.text().await.unwrap();
+            csv.lines()
+                .find(|l| l.contains(",enum-dh-p2,"))
+                .unwrap_or_else(|| panic!("{csv}"))
+                .to_string()
+        }
+    };
+    // (handed out, collected, keyed, verified, absent, refused, moved, in parcels, dated by
+    // receipt)
+    assert_eq!(
+        report("2024-11-01", "2024-11-30").await,
+        format!("{name},enum-dh-p2,2,2,2,2,0,0,0,2,0")
+    );
+    assert_eq!(
+        report("2024-11-30", "2024-11-30").await,
+        format!("{name},enum-dh-p2,0,0,0,0,0,0,0,2,0")
+    );
+    assert_eq!(
+        report("2024-12-01", "2024-12-31").await,
+        format!("{name},enum-dh-p2,0,0,0,0,0,0,0,0,0")
+    );
+    let json: serde_json::Value = get(
+        &server,
+        &format!("/c/{CAMPAIGN}/api/report?from=2024-11-01&to=2024-11-30"),
+        &session,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let row = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["enumerator"] == "enum-dh-p2")
+        .unwrap();
+    assert_eq!(row["in_parcels"], 2);
+    // The workbook for people: its sheet named, the counts numbers.
+    let xlsx = get(
+        &server,
+        &format!("/c/{CAMPAIGN}/progress/report?from=2024-11-01&to=2024-11-30&format=xlsx"),
+        &session,
+    )
+    .await
+    .bytes()
+    .await
+    .unwrap();
+    use calamine::Reader;
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+    assert_eq!(book.sheet_names(), ["Báo cáo theo kỳ"]);
+    let sheet = book.worksheet_range("Báo cáo theo kỳ").unwrap();
+    let header: Vec<String> = sheet
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let column = header
+        .iter()
+        .position(|h| h == "phiếu đã vào bưu gói")
+        .unwrap();
+    let own = sheet.rows().find(|r| r[1] == "enum-dh-p2").unwrap();
+    assert_eq!(own[column], calamine::Data::Float(2.0));
+
+    // The last day of work in the village is the visit's: keying and the parcel are not done
+    // there.
+    let progress: serde_json::Value =
+        get(&server, &format!("/c/{CAMPAIGN}/api/progress"), &session)
+            .await
+            .json()
+            .await
+            .unwrap();
+    let village = progress["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["enumerator_id"] == "enum-dh-p2" && r["counts"]["in_parcel"].as_u64() > Some(0))
+        .unwrap_or_else(|| panic!("{progress}"));
+    assert_eq!(village["last_field_day"], "2024-11-25");
+
+    // A file of a period that cannot be read is refused, in Vietnamese, not given for another
+    // period; the JSON refuses a query it cannot read in its own shape.
+    for format in ["csv", "xlsx"] {
+        let refused = get(
+            &server,
+            &format!("/c/{CAMPAIGN}/progress/report?from=2024-11-30&to=2024-11-01&format={format}"),
+            &session,
+        )
+        .await;
+        assert_eq!(refused.status(), 400);
+        let said = refused.text().await.unwrap();
+        assert!(
+            said.contains("«Từ ngày» (30/11/2024) sau «Đến ngày» (01/11/2024)"),
+            "{said}"
+        );
+    }
+    let twice = get(
+        &server,
+        &format!("/c/{CAMPAIGN}/api/report?from=2024-11-21&from=2024-11-22&to=2024-11-22"),
+        &session,
+    )
+    .await;
+    assert_eq!(twice.status(), 400);
+    let said: serde_json::Value = twice.json().await.unwrap();
+    assert_eq!(said["code"], "bad_request", "{said}");
+    assert!(
+        said["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Một giá trị trong địa chỉ"),
+        "{said}"
+    );
+
+    // Counts kept by the rule before parcels were counted are made afresh when the store opens,
+    // the parcel's forms with them.
+    let kept = server.intake.store.daily_counts(None).unwrap();
+    let in_parcels = |counts: &[intake::store::DailyCount]| -> u32 {
+        counts
+            .iter()
+            .filter(|c| c.kind == "parcel_handed_over")
+            .map(|c| c.n)
+            .sum()
+    };
+    assert_eq!(in_parcels(&kept), 2);
+    on_the_store(
+        &server.place,
+        "DELETE FROM daily_counts WHERE kind = 'parcel_handed_over'; UPDATE daily_counts_rule SET rule = 1;",
+    );
+    assert_eq!(
+        in_parcels(&server.intake.store.daily_counts(None).unwrap()),
+        0
+    );
+    assert_eq!(server.reopen_store().daily_counts(None).unwrap(), kept);
 }

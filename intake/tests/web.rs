@@ -1100,7 +1100,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     let rows = report["rows"].as_array().unwrap();
     let row = |id: &str| rows.iter().find(|r| r["enumerator"] == id).cloned();
     assert!(row("enum-dh-p2").unwrap()["handed_out"].as_u64() > Some(0));
-    // A row holds the report's columns and nothing never counted (an `in_parcels` of zeros was).
+    // A row holds the report's columns, and nothing else.
     let mut keys: Vec<String> = row("enum-dh-p2")
         .unwrap()
         .as_object()
@@ -1117,6 +1117,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             "collected",
             "enumerator",
             "handed_out",
+            "in_parcels",
             "keyed",
             "moved",
             "refused",

@@ -112,7 +112,12 @@ impl Intake {
         let day = Utc::now()
             .with_timezone(&time_zone_of(&campaign.info))
             .date_naive();
-        Ok(crate::progress::report(rows, &campaign.info.timeline, day))
+        Ok(crate::progress::report(
+            rows,
+            &campaign.info.timeline,
+            campaign.info.verification_required,
+            day,
+        ))
     }
 
     /// A supervisor's decision on a refused event of their districts (another district's is

@@ -242,12 +242,14 @@ pub struct VillageProgress {
     /// Whether the enumerator has an enrolled device that is not revoked.
     pub has_device: bool,
     /// The last campaign day on which this enumerator's work in this village was done in the
-    /// field (by the day rule of [`crate::progress::DayRule`]), however late it arrived.
+    /// field (by the day rule of [`crate::progress::DayRule`]), however late it arrived. Keying
+    /// a form and handing a parcel to the post office are not work in the village.
     pub last_field_day: Option<chrono::NaiveDate>,
 }
 
 /// Accepted household events of one day, enumerator and kind (a visit outcome by its
-/// outcome). The day is the event's in the campaign's time zone, by [`crate::progress::DayRule`].
+/// outcome), and the forms of the parcels handed over that day (kind `parcel_handed_over`, one
+/// a form). The day is the event's in the campaign's time zone, by [`crate::progress::DayRule`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DailyCount {
     pub day: chrono::NaiveDate,

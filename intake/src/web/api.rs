@@ -29,9 +29,7 @@ pub(super) async fn report_json(
         timeline,
         today,
     } = period_inputs(&intake, &v.account).await?;
-    let (from, to) = q
-        .period(today, &timeline)
-        .map_err(IntakeError::BadRequest)?;
+    let (from, to) = q.period(today, &timeline).map_err(IntakeError::Declined)?;
     let rows = crate::progress::period(&daily, from, to, &everyone);
     let by_receipt: u32 = rows.iter().map(|r| r.by_receipt).sum();
     Ok(Json(serde_json::json!({

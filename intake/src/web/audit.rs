@@ -146,7 +146,7 @@ pub(super) async fn audit_page(
             );
             table.push(note);
         }
-        return download(&table, "nhat-ky", false);
+        return download(&table, "nhat-ky", None);
     }
     // A day that cannot be read is said, not silently dropped from the filter.
     let unreadable: Vec<&str> = [q.from.trim(), q.to.trim()]

@@ -238,6 +238,8 @@ pub(super) async fn identify(
     let mut response = next.run(request).await;
     if wants_page {
         response = as_page(response, visitor.as_ref(), &back).await;
+    } else {
+        response = as_error_json(response).await;
     }
     if let Some(v) = visitor {
         let status = response.status();
@@ -317,6 +319,39 @@ fn way_back(request: &Request) -> String {
             "/".to_string()
         }
     })
+}
+
+/// A refusal answered to a program: the plain text of a request the framework could not read
+/// (a malformed query, in English) becomes the error JSON every other refusal is, with the
+/// same status, said in Vietnamese first.
+async fn as_error_json(response: Response) -> Response {
+    let status = response.status();
+    let is_plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|t| t.as_bytes().starts_with(b"text/plain"));
+    // What the framework's extractors refuse with: a query, a body or its type not readable.
+    let unreadable = matches!(
+        status,
+        StatusCode::BAD_REQUEST
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            | StatusCode::UNPROCESSABLE_ENTITY
+    );
+    if !unreadable || !is_plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let detail = axum::body::to_bytes(body, 4 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let body = sync_protocol::api::ErrorBody::new(
+        sync_protocol::api::ErrorCode::BadRequest,
+        format!("Một giá trị trong địa chỉ hoặc trong yêu cầu không đọc được; không có gì bị thay đổi. / A value in the address or the request could not be read ({detail}); nothing was changed."),
+    );
+    let mut json = (parts.status, axum::Json(body)).into_response();
+    *json.extensions_mut() = parts.extensions;
+    json
 }
 
 /// A refusal answered to a person, not to a program: the error's JSON — or the plain text of a

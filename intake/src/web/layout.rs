@@ -56,11 +56,11 @@ pub(super) fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<Str
 }
 
 pub(super) const STYLE: &str = "body{font-family:'Noto Sans','DejaVu Sans',sans-serif;margin:0;color:#1c2430;background:#f6f7f9}\
-header{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;background:#1f3a5f;color:#fff;padding:.6rem 1rem}header form{margin-left:auto}header a,header span{color:#fff;white-space:nowrap}\
+header{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;background:#1f3a5f;color:#fff;padding:.6rem 1rem}header form{margin-left:auto}header a,header span{color:#fff;white-space:nowrap}header span{white-space:normal;overflow-wrap:anywhere}\
 main{padding:1rem 1.5rem;max-width:1400px}table{border-collapse:collapse;width:100%;background:#fff}\
 th,td{border:1px solid #d6dbe2;padding:.35rem .5rem;text-align:right}th:first-child,td:first-child,td.l,th.l{text-align:left}\
 tr.behind td{background:#fde8e6}.flag{color:#b3261e;font-weight:700}label{display:block;margin:.6rem 0}\
-input{font:inherit;padding:.4rem}select,input,textarea{max-width:100%;box-sizing:border-box}button{font:inherit;padding:.4rem .9rem}.error{color:#b3261e;font-weight:700}.muted{color:#5b6472}.scroll{overflow-x:auto}.filters label{display:inline-block;margin-right:.8rem;max-width:calc(100% - .8rem)}.code-card{background:#fff;border:1px solid #d6dbe2;padding:1rem;max-width:30rem}.big{font-size:1.4rem}.big b{white-space:nowrap}.qr svg{width:220px;height:220px}.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(17rem,1fr));gap:.7rem;margin:.8rem 0}.card{background:#fff;border:1px solid #d6dbe2;border-left:6px solid #1d7a46;padding:.6rem .8rem}.card.late{border-left-color:#b3261e}.card-head{display:flex;justify-content:space-between;gap:.5rem;background:none;color:inherit;padding:0}.badge{font-weight:700;white-space:nowrap}.card.late .badge{color:#b3261e}.card.ok .badge{color:#1d7a46}.card p{margin:.3rem 0}.numbers{display:grid;grid-template-columns:repeat(auto-fit,minmax(3.6rem,1fr));gap:.3rem;margin:.4rem 0}.numbers dt{font-size:.8rem;color:#5b6472}.numbers dd{margin:0;font-weight:700;font-size:1.05rem}main{padding:1rem}@media (max-width:600px){main{padding:.6rem}}@media print{header,.noprint{display:none}section.visit{break-after:page}}";
+input{font:inherit;padding:.4rem}select,input,textarea{max-width:100%;box-sizing:border-box}button{font:inherit;padding:.4rem .9rem}.error{color:#b3261e;font-weight:700}.muted{color:#5b6472}.scroll{overflow-x:auto}.filters label{display:inline-block;margin-right:.8rem;max-width:calc(100% - .8rem)}.code-card{background:#fff;border:1px solid #d6dbe2;padding:1rem;max-width:30rem}.big{font-size:1.4rem}.big b{white-space:nowrap}.qr svg{width:220px;height:220px}.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(17rem,1fr));gap:.7rem;margin:.8rem 0}.card{background:#fff;border:1px solid #d6dbe2;border-left:6px solid #1d7a46;padding:.6rem .8rem}.card.late{border-left-color:#b3261e}.card-head{display:flex;justify-content:space-between;gap:.5rem;background:none;color:inherit;padding:0}.badge{font-weight:700;white-space:nowrap}.card.late .badge{color:#b3261e}.card.ok .badge{color:#1d7a46}.card p{margin:.3rem 0}.numbers{display:grid;grid-template-columns:repeat(auto-fit,minmax(4.2rem,1fr));gap:.3rem;margin:.4rem 0}.numbers dt{font-size:.8rem;color:#5b6472}.numbers dd{margin:0;font-weight:700;font-size:1.05rem;white-space:nowrap}main{padding:1rem}#period th:first-child,#period td:first-child{position:sticky;left:0;background:#fff}@media (max-width:600px){main{padding:.6rem}}@media print{header,.noprint{display:none}section.visit{break-after:page}}";
 
 /// A decimal written as Vietnamese readers write it on a page: "82,4". Every page number goes
 /// through here (or [`decimal`]); downloads keep the point, for programs (see [`download`]).
@@ -100,7 +100,7 @@ pub fn inert_in_a_spreadsheet(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// A table as a download: CSV or an XLSX workbook of one sheet.
+/// A table as a download: CSV, or with `sheet` an XLSX workbook of one sheet of that name.
 ///
 /// CSV is UTF-8 with a byte-order mark (without it Excel on Windows reads Vietnamese as
 /// garbage), comma-separated, with a decimal point: it is the file for programs and
@@ -109,12 +109,15 @@ pub fn inert_in_a_spreadsheet(cell: &str) -> std::borrow::Cow<'_, str> {
 pub(super) fn download(
     rows: &[Vec<String>],
     name: &str,
-    xlsx: bool,
+    sheet: Option<&str>,
 ) -> Result<Response, IntakeError> {
     let failed = |e: String| IntakeError::BadRequest(format!("the file could not be written: {e}"));
-    if xlsx {
+    if let Some(sheet_name) = sheet {
         let mut book = rust_xlsxwriter::Workbook::new();
         let sheet = book.add_worksheet();
+        sheet
+            .set_name(sheet_name)
+            .map_err(|e| failed(e.to_string()))?;
         for (r, row) in rows.iter().enumerate() {
             for (c, cell) in row.iter().enumerate() {
                 // Numbers as numbers (a spreadsheet sums them); codes with leading zeros stay text.

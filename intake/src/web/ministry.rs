@@ -735,7 +735,7 @@ pub(super) async fn index_download(
     download(
         &index_rows(&computed, &names),
         &format!("{}-index", intake.id),
-        xlsx,
+        xlsx.then_some("Chỉ số"),
     )
 }
 
@@ -761,7 +761,11 @@ pub(super) async fn answers_download(
     let Posted { v, from, form, .. } = posted;
     let (i, by) = (intake.clone(), v.account.login.clone());
     match blocking(move || i.answers_table(&form.passphrase, &by, &from.to_string())).await {
-        Ok(rows) => download(&rows, &format!("{}-answers", intake.id), xlsx),
+        Ok(rows) => download(
+            &rows,
+            &format!("{}-answers", intake.id),
+            xlsx.then_some("Câu trả lời"),
+        ),
         Err(e) => passphrase_refused(&intake, &v, e).await,
     }
 }

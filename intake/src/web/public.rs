@@ -126,7 +126,7 @@ pub(super) async fn public_page(
         .collect::<Vec<_>>()
     };
     if q.format.as_deref() == Some("csv") {
-        return download(&rows(), "chi-so-cong-bo", false);
+        return download(&rows(), "chi-so-cong-bo", None);
     }
     let body = html! {
         p { "Công bố lúc " (super::audit::local_time(&at, tz)) ". Mỗi địa bàn có ít nhất " (p.min_forms) " phiếu; " (p.suppressed) " địa bàn không công bố (chưa đủ phiếu, chưa có phiếu, chỉ có phiếu của một thôn, hoặc giữ lại để số liệu của địa bàn nhỏ không suy ra được bằng phép trừ). Thôn không bao giờ được công bố." }

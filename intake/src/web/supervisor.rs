@@ -82,14 +82,14 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz, verified: bool) -> Marku
             div.scroll { table {
                 thead { tr {
                     th { "Huyện / Xã / Thôn — Điều tra viên" } th { "Mẫu" } th { "Đã phát" } th { "Đã thu" } th { "Vắng" } th { "Từ chối" }
-                    th { "Chuyển đi" } th { "Thay thế" } th { "Đã đồng bộ" } th { "Đã nhập" } th { "Đã kiểm tra" } th { "Trong bưu gói" } th { "Cần đạt (phát/thu/gói)" } th { "Làm ngoài thực địa gần nhất" } th { "Đồng bộ gần nhất" }
+                    th { "Chuyển đi" } th { "Thay thế" } th { "Đã đồng bộ" } th { "Đã nhập" } @if verified { th { "Đã kiểm tra" } } th { "Trong bưu gói" } th { "Cần đạt (phát/thu/gói)" } th { "Làm ngoài thực địa gần nhất" } th { "Đồng bộ gần nhất" }
                 } }
                 tbody {
                     @for r in &report.rows {
                         tr class=(if r.behind.is_empty() { "" } else { "behind" }) {
                             td.l { (r.district) " / " (r.commune) " / " (r.village) " — " (r.enumerator) }
                             td { (r.counts.sampled) } td { (r.counts.handed_out) } td { (r.counts.collected) } td { (r.counts.absent) } td { (r.counts.refused) }
-                            td { (r.counts.moved) } td { (r.counts.replaced) } td { (r.counts.synced) } td { (r.counts.transcribed) } td { (r.counts.verified) } td { (r.counts.in_parcel) }
+                            td { (r.counts.moved) } td { (r.counts.replaced) } td { (r.counts.synced) } td { (r.counts.transcribed) } @if verified { td { (r.counts.verified) } } td { (r.counts.in_parcel) }
                             td { (r.expected.handed_out) " / " (r.expected.collected) " / " (r.expected.in_parcel) }
                             td { (field_day(r)) }
                             td.l { (synced(r)) }
@@ -361,9 +361,12 @@ pub(super) async fn period_report(
     } = period_inputs(&intake, &v.account).await?;
     let i = intake.clone();
     let names = blocking(move || i.enumerator_names()).await?;
-    // A day that cannot be read is said on the page, which shows the fieldwork so far meanwhile.
+    // A day that cannot be read is said on the page, which shows the fieldwork so far meanwhile;
+    // a file is refused instead (nothing in a file would say it holds another period).
+    let is_file = matches!(q.format.as_deref(), Some("csv" | "xlsx"));
     let (problem, (from, to)) = match q.period(today, &timeline) {
         Ok(p) => (None, p),
+        Err(m) if is_file => return Err(IntakeError::Declined(m)),
         Err(m) => (
             Some(m),
             PeriodQuery::default()
@@ -372,7 +375,7 @@ pub(super) async fn period_report(
         ),
     };
     let rows = crate::progress::period(&counts, from, to, &everyone);
-    let months = worked_months(&counts, today);
+    let months = crate::progress::worked_months(&counts);
     let header_row = [
         "điều tra viên",
         "mã điều tra viên",
@@ -383,6 +386,7 @@ pub(super) async fn period_report(
         "vắng",
         "từ chối",
         "chuyển đi",
+        "phiếu đã vào bưu gói",
         "tính theo ngày máy chủ nhận",
     ]
     .map(String::from)
@@ -406,6 +410,7 @@ pub(super) async fn period_report(
                     r.absent.to_string(),
                     r.refused.to_string(),
                     r.moved.to_string(),
+                    r.in_parcels.to_string(),
                     r.by_receipt.to_string(),
                 ]
             }))
@@ -413,8 +418,8 @@ pub(super) async fn period_report(
     };
     let name = format!("bao-cao-{from}-{to}");
     match q.format.as_deref() {
-        Some("csv") => download(&as_rows(), &name, false),
-        Some("xlsx") => download(&as_rows(), &name, true),
+        Some("csv") => download(&as_rows(), &name, None),
+        Some("xlsx") => download(&as_rows(), &name, Some("Báo cáo theo kỳ")),
         _ => {
             let body = html! {
                 @if let Some(m) = &problem { p.error role="alert" #problem { (m) } }
@@ -422,7 +427,7 @@ pub(super) async fn period_report(
                 p #months { "Theo tháng: " @for (i, (first, last)) in months.iter().enumerate() {
                     @if i > 0 { " · " }
                     a href={ "progress/report?from=" (first) "&to=" (last) } { "Tháng " (first.format("%m/%Y")) }
-                } }
+                } @if months.is_empty() { "chưa tháng nào có việc được ghi nhận." } }
                 form method="get" action="progress/report" {
                     label { "Từ ngày " input type="date" name="from" value=(from); }
                     label { "Đến ngày " input type="date" name="to" value=(to); }
@@ -438,6 +443,7 @@ pub(super) async fn period_report(
                     thead { tr { @for (k, hcell) in header_row.iter().enumerate() { @if k != 1 { th { (hcell) } } } } }
                     tbody { @for r in as_rows().iter().skip(1) { tr { @for (k, c) in r.iter().enumerate() { @if k != 1 { td { (c) } } } } } }
                 } }
+                p.muted #columns { "«Vắng», «từ chối», «chuyển đi»: số lần gặp trong kỳ (một hộ vắng hai lần tính hai lần), khác với số hộ đang ở tình trạng đó trên trang tiến độ. «Phiếu đã vào bưu gói»: mỗi phiếu trong một bưu gói tính một." }
             };
             Ok(page(
                 &format!(
@@ -469,29 +475,6 @@ pub(super) async fn district_page(
     })
     .await?;
     Ok(page("Tiến độ theo huyện", Some(&v), table(&report, tz, verified)).into_response())
-}
-
-/// The months (first and last day) from the first day with work to `today`.
-fn worked_months(
-    counts: &[crate::store::DailyCount],
-    today: chrono::NaiveDate,
-) -> Vec<(chrono::NaiveDate, chrono::NaiveDate)> {
-    let first = counts
-        .iter()
-        .map(|c| c.day)
-        .min()
-        .unwrap_or(today)
-        .min(today);
-    let mut months = Vec::new();
-    let mut start = first.with_day(1).unwrap_or(first);
-    while start <= today && months.len() < 120 {
-        let next = start
-            .checked_add_months(chrono::Months::new(1))
-            .unwrap_or(today);
-        months.push((start, next.pred_opt().unwrap_or(next)));
-        start = next;
-    }
-    months
 }
 
 #[cfg(test)]

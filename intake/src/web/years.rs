@@ -226,11 +226,7 @@ pub(super) async fn compare_csv(
     Path(family): Path<String>,
 ) -> Result<Response, IntakeError> {
     let c = comparison(&centre, &v, family).await?;
-    download(
-        &comparison_rows(&c),
-        &format!("so-sanh-{}", c.family),
-        false,
-    )
+    download(&comparison_rows(&c), &format!("so-sanh-{}", c.family), None)
 }
 
 pub(super) async fn compare_xlsx(
@@ -239,7 +235,11 @@ pub(super) async fn compare_xlsx(
     Path(family): Path<String>,
 ) -> Result<Response, IntakeError> {
     let c = comparison(&centre, &v, family).await?;
-    download(&comparison_rows(&c), &format!("so-sanh-{}", c.family), true)
+    download(
+        &comparison_rows(&c),
+        &format!("so-sanh-{}", c.family),
+        Some("So sánh"),
+    )
 }
 
 pub(super) async fn compare_page(

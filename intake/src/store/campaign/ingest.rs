@@ -13,6 +13,9 @@ use crate::store::sql::Params;
 struct TxView<'a> {
     tx: Tx<'a>,
     households: std::collections::HashMap<String, HouseholdFacts>,
+    /// The households the judge found by their form's serial (a parcel's), kept for counting
+    /// each form on its village's day.
+    by_serial: std::collections::HashMap<String, HouseholdFacts>,
     seen: std::collections::HashSet<String>,
 }
 
@@ -60,15 +63,25 @@ impl<'a> TxView<'a> {
         Ok(TxView {
             tx,
             households,
+            by_serial: Default::default(),
             seen,
         })
+    }
+
+    fn village_of_household(&self, id: &str) -> Option<String> {
+        self.households.get(id).map(|f| f.village.clone())
+    }
+
+    fn village_of_serial(&self, serial: &str) -> Option<String> {
+        self.by_serial.get(serial).map(|f| f.village.clone())
     }
 }
 
 /// What accepted events add beside themselves: the household holds answers, the count of
-/// its day (`dated` by [`DayRule`]), the serials of a handed-over parcel. Gathered over a
-/// whole batch, then written in a few multi-row statements (a batch in a few round trips to
-/// PostgreSQL, not several per event). Shared by ingest and by a supervisor's carrying over.
+/// its day (`dated` by [`DayRule`]; a parcel counts each of its forms in the form's village),
+/// the serials of a handed-over parcel. Gathered over a whole batch, then written in a few
+/// multi-row statements (a batch in a few round trips to PostgreSQL, not several per event).
+/// Shared by ingest and by a supervisor's carrying over.
 #[derive(Default)]
 struct AcceptedEffects {
     answered: std::collections::BTreeSet<String>,
@@ -78,14 +91,14 @@ struct AcceptedEffects {
 }
 
 impl AcceptedEffects {
-    /// Adds `event`'s effects; `village_of` finds a household's village (a household the
-    /// store does not hold counts nowhere, as before).
+    /// Adds `event`'s effects; `places` finds the village of a household or of a form's
+    /// serial (one the store does not hold counts nowhere, as before).
     fn add(
         &mut self,
         event: &sync_protocol::event::Event,
         enumerator: &str,
         dated: Dated,
-        village_of: impl Fn(&str) -> Option<String>,
+        places: &TxView,
     ) {
         if let Some(household) = &event.household {
             if event.body.sealed_answers().is_some() {
@@ -98,15 +111,15 @@ impl AcceptedEffects {
                     .unwrap_or_default(),
                 other => other.kind().to_string(),
             };
-            if let Some(village) = village_of(household) {
-                let key = (dated.day.to_string(), enumerator.to_string(), village, kind);
-                let count = self.counts.entry(key).or_default();
-                count.0 += 1;
-                count.1 += i64::from(dated.by_receipt);
+            if let Some(village) = places.village_of_household(household) {
+                self.count(&dated, enumerator, village, kind);
             }
         }
         if let EventBody::ParcelHandedOver { parcel, serials } = &event.body {
             for serial in serials {
+                if let Some(village) = places.village_of_serial(serial) {
+                    self.count(&dated, enumerator, village, event.body.kind().to_string());
+                }
                 self.parcel_serials.push((
                     parcel.clone(),
                     serial.clone(),
@@ -115,6 +128,13 @@ impl AcceptedEffects {
                 ));
             }
         }
+    }
+
+    fn count(&mut self, dated: &Dated, enumerator: &str, village: String, kind: String) {
+        let key = (dated.day.to_string(), enumerator.to_string(), village, kind);
+        let count = self.counts.entry(key).or_default();
+        count.0 += 1;
+        count.1 += i64::from(dated.by_receipt);
     }
 
     /// Writes the effects, and the households' new statuses (`changes`, the domain's), in a
@@ -313,6 +333,13 @@ fn insert_rows(
     width: usize,
     values: Vec<Val>,
 ) -> Result<(), StoreError> {
+    debug_assert!(!head.contains('?') && !tail.contains('?'));
+    // SQLite numbers a bare `?` one past the parameter before it, so its rows need no digits:
+    // a third of the text, and the statement cache hashes and compares all of it for each
+    // statement (a batch's events are one statement of some 1,200 parameters). PostgreSQL's
+    // `$n` are numbered.
+    let bare_row =
+        (tx.dialect() == Dialect::Sqlite).then(|| format!("({})", ["?"].repeat(width).join(",")));
     // The values move into their statements: an event's body is not copied again.
     let mut values = values.into_iter();
     loop {
@@ -328,9 +355,14 @@ fn insert_rows(
             if r > 0 {
                 sql.push(',');
             }
-            sql.push('(');
-            push_placeholders(&mut sql, r * width + 1, width);
-            sql.push(')');
+            match &bare_row {
+                Some(row) => sql.push_str(row),
+                None => {
+                    sql.push('(');
+                    push_placeholders(&mut sql, r * width + 1, width);
+                    sql.push(')');
+                }
+            }
         }
         sql.push_str(tail);
         tx.execute(&sql, chunk)?;
@@ -368,13 +400,16 @@ impl HouseholdView for TxView<'_> {
     }
     fn household_by_serial(&mut self, serial: &str) -> Option<HouseholdFacts> {
         let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE serial = ?1");
-        self.tx
+        let found = self
+            .tx
             .prepare_cached(&sql)
             .ok()?
             .query_row([serial], facts)
             .optional()
             .ok()
-            .flatten()
+            .flatten()?;
+        self.by_serial.insert(serial.to_string(), found.clone());
+        Some(found)
     }
     fn reserves(&mut self, village: &str) -> Vec<HouseholdFacts> {
         let sql = format!("SELECT {HOUSEHOLD_COLUMNS} FROM households WHERE village_id = ?1 AND status = 'reserve' AND reserve_rank IS NOT NULL ORDER BY reserve_rank");
@@ -500,7 +535,6 @@ impl SqlStore {
             // written below in a few multi-row statements (SQLite) or one (PostgreSQL).
             let mut rows: Vec<Val> = Vec::with_capacity(batch.events.len() * EVENT_WIDTH);
             let mut effects = AcceptedEffects::default();
-            let village_of = |h: &str| view.households.get(h).map(|f| f.village.clone());
             for (idx, (((event, outcome), body), at)) in batch
                 .events
                 .iter()
@@ -539,7 +573,7 @@ impl SqlStore {
                         event,
                         &batch.enumerator,
                         days.date(event.at.as_datetime(), now),
-                        village_of,
+                        &view,
                     );
                 }
             }
@@ -654,7 +688,7 @@ impl SqlStore {
                     // Its day is the one it had when the centre first received it, not today's.
                     let dated = DayRule::of(&campaign.info).date(event.at.as_datetime(), parse_received(&received_at)?);
                     let mut effects = AcceptedEffects::default();
-                    effects.add(&event, &enumerator, dated, |h| view.households.get(h).map(|f| f.village.clone()));
+                    effects.add(&event, &enumerator, dated, &view);
                     effects.write(tx, &changes, &now_s)?;
                     let household = event.household.as_deref().unwrap_or_default();
                     tx.execute(

@@ -131,7 +131,7 @@ pub(super) fn progress(
             "WITH counts AS (SELECT village_id, enumerator_id, status, COUNT(*) AS n FROM households {scope} GROUP BY village_id, enumerator_id, status)
              SELECT d.id, d.name, cm.id, cm.name, v.id, v.name, e.id, e.name, counts.status, counts.n, ch.last_received_at,
                     EXISTS(SELECT 1 FROM devices dv WHERE dv.enumerator_id = e.id AND dv.revoked_at IS NULL),
-                    (SELECT MAX(dc.day) FROM daily_counts dc WHERE dc.village_id = v.id AND dc.enumerator_id = e.id)
+                    (SELECT MAX(dc.day) FROM daily_counts dc WHERE dc.village_id = v.id AND dc.enumerator_id = e.id AND dc.kind NOT IN ('form_transcribed', 'transcription_verified', 'correction', 'parcel_handed_over'))
              FROM counts JOIN villages v ON v.id = counts.village_id JOIN communes cm ON cm.id = v.commune_id JOIN districts d ON d.id = cm.district_id
              JOIN enumerators e ON e.id = counts.enumerator_id LEFT JOIN chains ch ON ch.enumerator_id = e.id
              ORDER BY d.id, cm.id, v.id, e.id"
@@ -336,10 +336,11 @@ pub(super) fn household_statuses(
     })
 }
 
-/// The rule the kept daily counts are dated by (`daily_counts_rule`): counts kept under
+/// The rule the kept daily counts are made by (`daily_counts_rule`): counts kept under
 /// another — before there was one, the date the tablet wrote — are counted again from the
-/// events when the store is opened. 1: [`DayRule`].
-pub(super) const DAY_RULE: i64 = 1;
+/// events when the store is opened. 1: [`DayRule`], household events only. 2: the same, and
+/// each form of a handed-over parcel in its household's village.
+pub(super) const DAY_RULE: i64 = 2;
 
 /// Every accepted household event counted again on its day by [`DayRule`] (one transaction;
 /// on PostgreSQL the table is locked first, so that no other process's ingest adds to the
@@ -373,8 +374,22 @@ pub(super) fn count_days_again(tx: Tx) -> Result<(), StoreError> {
                 Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<Option<String>>(2)?, r.get::<String>(3)?, r.get::<String>(4)?))
             })?
             .collect::<Result<Vec<_>, _>>()?;
+        // A parcel's forms, each in its household's village (the serials were checked when the
+        // parcel was accepted; a serial is one household's).
+        let parcel_forms = tx
+            .prepare(
+                "SELECT e.enumerator_id, h.village_id, e.kind, e.occurred_at, e.received_at
+                 FROM parcel_serials ps JOIN events e ON e.id = ps.event_id JOIN households h ON h.serial = ps.serial
+                 WHERE e.status = 'accepted'",
+            )?
+            .query_map([], |r| {
+                Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<Option<String>>(2)?, r.get::<String>(3)?, r.get::<String>(4)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
         let mut counts: BTreeMap<(NaiveDate, String, String, String), (i64, i64)> = BTreeMap::new();
-        for (enumerator, village, kind, occurred_at, received_at) in rows {
+        for (enumerator, village, kind, occurred_at, received_at) in
+            rows.into_iter().chain(parcel_forms)
+        {
             let device = DateTime::parse_from_rfc3339(&occurred_at)
                 .map_err(|e| StoreError::Corrupt(format!("occurred at {occurred_at:?}: {e}")))?;
             let dated = days.date(device, parse_received(&received_at)?);
