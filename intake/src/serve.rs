@@ -188,7 +188,8 @@ pub async fn serve_behind(
                 move |mut request: hyper::Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
                     request.extensions_mut().insert(flag.clone());
-                    router.clone().oneshot(request.map(Body::new))
+                    let answered = router.clone().oneshot(request.map(Body::new));
+                    async move { answered.await.map(allow_only_on_405) }
                 },
             );
             let mut http = hyper::server::conn::http1::Builder::new();
@@ -230,6 +231,16 @@ pub async fn serve_behind(
             }
         });
     }
+}
+
+/// The router names the methods a path takes on every answer to a wrong method, after every
+/// layer has run, even on the 404 that the pages give to whom a page is not for
+/// (`web::wrong_method`): there the header would tell what the status hides.
+fn allow_only_on_405(mut response: axum::response::Response) -> axum::response::Response {
+    if response.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED {
+        response.headers_mut().remove(header::ALLOW);
+    }
+    response
 }
 
 /// What a browser opens to one site at once (six in Chromium, Firefox and WebKit): the least

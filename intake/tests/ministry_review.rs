@@ -296,16 +296,33 @@ async fn the_campaign_menu_leads_to_the_comparison_and_no_link_leads_to_a_page_n
             if let Some(s) = session {
                 request = request.header(reqwest::header::COOKIE, format!("fp_session={s}"));
             }
-            request.send().await.unwrap().status().as_u16()
+            let response = request.send().await.unwrap();
+            let allow = response
+                .headers()
+                .get(reqwest::header::ALLOW)
+                .map(|a| a.to_str().unwrap().to_string());
+            (response.status().as_u16(), allow)
         }
     };
+    // A 405 says which methods the page takes (RFC 9110 §15.5.6); a 404 names none, or the
+    // header would tell what the status hides.
+    let get_only = Some("GET,HEAD".to_string());
     let anomalies = "/c/qt-sipas-2024/ministry/anomalies";
-    assert_eq!(delete(Some(session.clone()), anomalies).await, 405);
-    assert_eq!(delete(Some(supervisor.clone()), anomalies).await, 404);
-    assert_eq!(delete(None, anomalies).await, 404);
-    assert_eq!(delete(Some(supervisor.clone()), "/admin").await, 404);
+    assert_eq!(
+        delete(Some(session.clone()), anomalies).await,
+        (405, get_only.clone())
+    );
+    assert_eq!(
+        delete(Some(supervisor.clone()), anomalies).await,
+        (404, None)
+    );
+    assert_eq!(delete(None, anomalies).await, (404, None));
+    assert_eq!(
+        delete(Some(supervisor.clone()), "/admin").await,
+        (404, None)
+    );
     assert_eq!(
         delete(Some(supervisor), "/c/qt-sipas-2024/progress").await,
-        405
+        (405, get_only)
     );
 }
