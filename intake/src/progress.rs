@@ -488,7 +488,9 @@ pub fn worked_months(daily: &[DailyCount]) -> Vec<(NaiveDate, NaiveDate)> {
         .collect()
 }
 
-/// Cumulative handed out / collected / keyed per day, for the progress chart.
+/// Cumulative handed out / collected / keyed on every day from the first day with work to the
+/// last, for the progress chart: a day without work carries the day before's counts, so a line
+/// drawn through the days stays flat where nothing was done instead of rising across the gap.
 pub fn cumulative(daily: &[DailyCount]) -> Vec<(NaiveDate, u32, u32, u32)> {
     let mut per_day: std::collections::BTreeMap<NaiveDate, (u32, u32, u32)> =
         std::collections::BTreeMap::new();
@@ -501,10 +503,15 @@ pub fn cumulative(daily: &[DailyCount]) -> Vec<(NaiveDate, u32, u32, u32)> {
             _ => {}
         }
     }
+    let (Some(&first), Some(&last)) = (per_day.keys().next(), per_day.keys().next_back()) else {
+        return Vec::new();
+    };
     let (mut a, mut b, mut c) = (0, 0, 0);
-    per_day
-        .into_iter()
-        .map(|(d, (x, y, z))| {
+    first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .map(|d| {
+            let (x, y, z) = per_day.get(&d).copied().unwrap_or_default();
             a += x;
             b += y;
             c += z;
@@ -596,6 +603,14 @@ mod period_tests {
         let chart = cumulative(&daily);
         assert_eq!(chart.last().unwrap(), &(day("2024-12-02"), 32, 20, 20));
         assert_eq!(chart[1], (day("2024-11-22"), 27, 0, 0));
+        // Every day from the first with work to the last, the days between carrying the counts.
+        assert_eq!(chart.len(), 12);
+        assert!(chart
+            .windows(2)
+            .all(|w| w[1].0 == w[0].0.succ_opt().unwrap()));
+        assert_eq!(chart[3], (day("2024-11-24"), 32, 20, 0));
+        assert_eq!(chart[10], (day("2024-12-01"), 32, 20, 0));
+        assert!(cumulative(&[]).is_empty());
     }
 
     #[test]
