@@ -1225,11 +1225,29 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         StatusCode::NOT_FOUND,
         "another district's village"
     );
-    assert_eq!(
-        post(form(&csrf, "dh-p2-kp1", "enum-qt-p2")).await.status(),
-        StatusCode::BAD_REQUEST,
-        "an enumerator of another district"
-    );
+    // An enumerator of another district answers as one that does not exist, at either step:
+    // the answer does not name them.
+    for confirmed in [true, false] {
+        let ask = |to: &str| {
+            let mut f = form(&csrf, "dh-p2-kp1", to);
+            if !confirmed {
+                f.pop();
+            }
+            f
+        };
+        let elsewhere = post(ask("enum-qt-p2")).await;
+        assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
+        let elsewhere = elsewhere.text().await.unwrap();
+        let nobody = post(ask("enum-nobody")).await.text().await.unwrap();
+        assert_eq!(elsewhere, nobody, "an enumerator of another district");
+    }
+    // What the supervisor can mend is said before the move is asked about, on the move page.
+    let mut no_reason = form(&csrf, "dh-p2-kp1", "enum-dh-p4");
+    no_reason[3].1 = "   ".into();
+    no_reason.pop();
+    let said = post(no_reason).await;
+    assert!(said.url().path().ends_with("/reassign"));
+    assert!(said.text().await.unwrap().contains("Hãy ghi lý do"));
     let hs = server.households("enum-dh-p2");
     let names = server.intake.enumerator_names().unwrap();
     let (name_a, name_b, name_c) = (
@@ -1262,6 +1280,34 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     assert!(
         done.contains(&format!("Đã chuyển 30 hộ cho {name_b}")),
         "{done}"
+    );
+    // Moved again to whom has it now: refused at either step, nothing written, no audit line.
+    let audit_lines = || {
+        let log = server.centre.accounts().audit_log(10_000).unwrap();
+        log.iter().filter(|e| e.action == "reassigned").count()
+    };
+    let before = audit_lines();
+    let mut unconfirmed = form(&csrf, "dh-p2-kp1", "enum-dh-p4");
+    unconfirmed.pop();
+    for again in [unconfirmed, form(&csrf, "dh-p2-kp1", "enum-dh-p4")] {
+        let said = post(again).await;
+        assert!(said.url().path().ends_with("/reassign"));
+        let said = said.text().await.unwrap();
+        assert!(
+            said.contains(&format!("đã do {name_b} phụ trách, không có gì để chuyển"))
+                && !said.contains("id=\"question\""),
+            "{said}"
+        );
+    }
+    assert_eq!(audit_lines(), before);
+    let log = server.centre.accounts().audit_log(10_000).unwrap();
+    let moved_line = log.iter().find(|e| e.action == "reassigned").unwrap();
+    assert!(
+        moved_line.detail.starts_with("Khu phố 1, ")
+            && moved_line.detail.contains(&format!("giao cho {name_b}"))
+            && !moved_line.detail.contains("dh-p2-kp1"),
+        "the audit names the village, not its id: {}",
+        moved_line.detail
     );
 
     // Single households too, named by the serial printed on the paper, within the district only.
@@ -1332,6 +1378,20 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         .await
         .unwrap()
         .contains("Không có hộ nào mang số phiếu QT24-NOPE trong các huyện của bạn"));
+    // A box far longer than a thousand serials is neither read nor said back.
+    let flood = "x".repeat(200_000);
+    let flooded = single(&flood, "enum-dh-dl").await.text().await.unwrap();
+    assert!(
+        flooded.contains("Danh sách số phiếu quá dài") && !flooded.contains(&"x".repeat(1_000)),
+        "{}",
+        &flooded[..flooded.len().min(2_000)]
+    );
+    let one_long = format!("{}, {s1}", "Y".repeat(5_000));
+    let said = single(&one_long, "enum-dh-dl").await.text().await.unwrap();
+    assert!(
+        said.contains(&format!("mang số phiếu {} trong", "Y".repeat(40))),
+        "a serial said back is cut short"
+    );
     // Moving households asks once more first.
     let asked = client()
         .post(format!(

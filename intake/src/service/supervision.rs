@@ -15,17 +15,60 @@ impl Intake {
         reason: &str,
         address: &str,
     ) -> Result<crate::store::Reassigned, IntakeError> {
+        let ReassignPlan { what, to_name } = self.check_reassign(account, target, to, reason)?;
+        let reason = reassign_reason(reason)?;
+        let moved = self
+            .store
+            .reassign(target, to, &account.login, reason, Utc::now())?;
+        if moved.moved == 0 && moved.finished.is_empty() {
+            // Nothing was written: every household was theirs already.
+            return Err(already_theirs(&what, &to_name));
+        }
+        self.audit(
+            &account.login,
+            "reassigned",
+            &format!("{what} giao cho {to_name}; lý do: {reason}"),
+            address,
+            Utc::now(),
+        )?;
+        Ok(moved)
+    }
+
+    /// What [`Intake::reassign`] checks before it moves anything, without moving anything: the
+    /// page asks for a confirmation only of a move that can be made.
+    pub fn check_reassign(
+        &self,
+        account: &crate::accounts::Account,
+        target: &crate::store::ReassignTarget,
+        to: &str,
+        reason: &str,
+    ) -> Result<ReassignPlan, IntakeError> {
         let villages = self.store.villages_with_enumerators()?;
         let visible = |district: &str| account.may_see_district(district);
+        // An enumerator of another district answers as one that does not exist (a name is not
+        // a supervisor's to learn by guessing ids), as a village or a household there does.
+        if !villages
+            .iter()
+            .any(|(_, _, d, list)| visible(d) && list.iter().any(|e| e == to))
+        {
+            return Err(IntakeError::NotFound);
+        }
+        let to_name = self
+            .enumerator_names()?
+            .remove(to)
+            .unwrap_or_else(|| to.to_string());
         let what = match target {
             crate::store::ReassignTarget::Village(village) => {
-                if !villages
+                let Some((_, place, _, list)) = villages
                     .iter()
-                    .any(|(id, _, d, _)| id == village && visible(d))
-                {
+                    .find(|(id, _, d, _)| id == village && visible(d))
+                else {
                     return Err(IntakeError::NotFound);
+                };
+                if list.iter().all(|e| e == to) {
+                    return Err(already_theirs(place, &to_name));
                 }
-                format!("village {village}")
+                place.clone()
             }
             crate::store::ReassignTarget::Households(households) => {
                 if households.is_empty() || households.len() > 1000 {
@@ -33,50 +76,20 @@ impl Intake {
                         "Hãy ghi từ 1 đến 1.000 hộ. / Name 1 to 1,000 households.".into(),
                     ));
                 }
+                let mut serials = Vec::with_capacity(households.len());
                 for h in households {
-                    if !self
-                        .store
-                        .household_place(h)?
-                        .is_some_and(|(_, _, district, _)| visible(&district))
-                    {
-                        return Err(IntakeError::NotFound);
+                    match self.store.household_place(h)? {
+                        Some((serial, _, district, _)) if visible(&district) => {
+                            serials.push(serial)
+                        }
+                        _ => return Err(IntakeError::NotFound),
                     }
                 }
-                households.join(", ")
+                format!("Hộ {}", serials.join(", "))
             }
         };
-        if !villages
-            .iter()
-            .any(|(_, _, d, list)| visible(d) && list.iter().any(|e| e == to))
-        {
-            let name = self
-                .enumerator_names()?
-                .remove(to)
-                .unwrap_or_else(|| "này".into());
-            return Err(IntakeError::Declined(format!("Điều tra viên {name} không làm việc trong các huyện của bạn. / This enumerator does not work in your districts.")));
-        }
-        let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(IntakeError::Declined(
-                "Hãy ghi lý do, tối đa 500 ký tự. / Say why, in at most 500 characters.".into(),
-            ));
-        }
-        let moved = self
-            .store
-            .reassign(target, to, &account.login, reason, Utc::now())?;
-        self.audit(
-            &account.login,
-            "reassigned",
-            &format!(
-                "{what} giao cho {}; lý do: {reason}",
-                self.enumerator_names()?
-                    .remove(to)
-                    .unwrap_or_else(|| to.to_string())
-            ),
-            address,
-            Utc::now(),
-        )?;
-        Ok(moved)
+        reassign_reason(reason)?;
+        Ok(ReassignPlan { what, to_name })
     }
 
     /// Daily counts of what this account may see (their districts for a supervisor).
@@ -192,4 +205,30 @@ impl Intake {
         self.audit(&account.login, action, &detail, address, Utc::now())?;
         Ok(resolved)
     }
+}
+
+/// The reason a move is given, trimmed, or why it cannot be: asked before the move is confirmed
+/// as well as when it is made.
+pub fn reassign_reason(reason: &str) -> Result<&str, IntakeError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(IntakeError::Declined(
+            "Hãy ghi lý do, tối đa 500 ký tự. / Say why, in at most 500 characters.".into(),
+        ));
+    }
+    Ok(reason)
+}
+
+/// A move that can be made, named for a person: what moves, and to whom.
+pub struct ReassignPlan {
+    /// "village, commune", or the households' serials.
+    pub what: String,
+    pub to_name: String,
+}
+
+/// A move to whom already has the work: refused, nothing written, no audit line.
+fn already_theirs(what: &str, name: &str) -> IntakeError {
+    IntakeError::Declined(format!(
+        "{what}: đã do {name} phụ trách, không có gì để chuyển. / Already that enumerator's: nothing to move."
+    ))
 }

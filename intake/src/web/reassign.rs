@@ -9,6 +9,10 @@ use sync_protocol::assignment::Resolution;
 
 csrf_forms!(ReassignForm, HouseholdsForm, ResolveForm);
 
+/// The longest list of serials read at all (and so kept in its box to be mended): a thousand
+/// serials of a dozen characters with their commas, with room to spare.
+const KEPT_SERIALS_MAX: usize = 20_000;
+
 /// Everything the page shows, in the visitor's scope.
 pub(super) struct ReassignData {
     /// (village id, "village, commune", enumerator names working in it)
@@ -283,7 +287,13 @@ pub(super) async fn reassign(
     Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Staff, ReassignForm>,
 ) -> Result<Response, IntakeError> {
+    let target = crate::store::ReassignTarget::Village(form.village.clone());
     if form.confirmed.is_none() {
+        if let Some(refused) =
+            refused_before_asking(&intake, &said, &v, &target, &form.to, &form.reason, "").await?
+        {
+            return Ok(refused);
+        }
         let data = reassign_data(&intake, &v.account).await?;
         let (_, place, now) = data
             .villages
@@ -310,15 +320,75 @@ pub(super) async fn reassign(
         return Ok(page("Xác nhận chuyển giao", Some(&v), body).into_response());
     }
     let (i, a) = (intake.clone(), v.account.clone());
-    let target = crate::store::ReassignTarget::Village(form.village);
-    let (done, to) = blocking(move || {
+    let moved = blocking(move || {
         Ok((
             i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())?,
             i.enumerator_names()?.remove(&form.to).unwrap_or(form.to),
         ))
     })
-    .await?;
-    Ok(said.done(&v, "/reassign", moved_words(done, &to)))
+    .await;
+    moved_or_said(&said, &v, moved, "")
+}
+
+/// The move made, or what refused it said on the move page (it may have changed since it was
+/// asked about: another supervisor's move), with the serials typed kept in their box.
+fn moved_or_said(
+    said: &Messages,
+    v: &Visitor,
+    moved: Result<(crate::store::Reassigned, String), IntakeError>,
+    kept_serials: &str,
+) -> Result<Response, IntakeError> {
+    match moved {
+        Ok((done, to)) => Ok(said.done(v, "/reassign", moved_words(done, &to))),
+        Err(IntakeError::Declined(message)) => {
+            Ok(refused_on_move_page(said, v, message, kept_serials))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A move that cannot be made for a reason the supervisor can mend (no reason given, the work
+/// already theirs), said on the move page before it is confirmed, with the serials typed kept
+/// in their box; `None` when the move can be asked about. What is not theirs stays `NotFound`.
+async fn refused_before_asking(
+    intake: &Arc<Intake>,
+    said: &Messages,
+    v: &Visitor,
+    target: &crate::store::ReassignTarget,
+    to: &str,
+    reason: &str,
+    kept_serials: &str,
+) -> Result<Option<Response>, IntakeError> {
+    let (i, a, target, to, reason) = (
+        intake.clone(),
+        v.account.clone(),
+        target.clone(),
+        to.to_string(),
+        reason.to_string(),
+    );
+    match blocking(move || i.check_reassign(&a, &target, &to, &reason)).await {
+        Ok(_) => Ok(None),
+        Err(IntakeError::Declined(message)) => {
+            Ok(Some(refused_on_move_page(said, v, message, kept_serials)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A move refused for what the supervisor can mend, said on the move page with the serials
+/// typed kept in their box (not a page that leads only home).
+fn refused_on_move_page(
+    said: &Messages,
+    v: &Visitor,
+    message: impl Into<String>,
+    kept_serials: impl Into<String>,
+) -> Response {
+    let said_back = Said {
+        message: message.into(),
+        kept: kept_serials.into(),
+        slip: None,
+    };
+    said.redirect(v, "/reassign", said_back)
 }
 
 /// What a move did, said on the page it redirects to.
@@ -354,6 +424,16 @@ pub(super) async fn reassign_households(
     Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Staff, HouseholdsForm>,
 ) -> Result<Response, IntakeError> {
+    if form.households.chars().count() > KEPT_SERIALS_MAX {
+        // A thousand serials fit several times over: what is longer is not a list of them, and
+        // is neither read nor said back whole.
+        return Ok(refused_on_move_page(
+            &said,
+            &v,
+            "Danh sách số phiếu quá dài: hãy ghi từ 1 đến 1.000 hộ. / The list of serials is too long: name 1 to 1,000 households.",
+            "",
+        ));
+    }
     let serials: Vec<String> = form
         .households
         .split([',', ' ', '\n', ';'])
@@ -381,9 +461,10 @@ pub(super) async fn reassign_households(
                 match found {
                     Some(id) => households.push(id),
                     None => {
+                        let serial: String = serial.chars().take(40).collect();
                         return Err(IntakeError::Declined(format!(
                             "Không có hộ nào mang số phiếu {serial} trong các huyện của bạn."
-                        )))
+                        )));
                     }
                 }
             }
@@ -396,24 +477,26 @@ pub(super) async fn reassign_households(
     let (households, to) = match found {
         Ok(found) => found,
         Err(IntakeError::Declined(message)) => {
-            let kept = form.households.chars().take(20_000).collect();
-            return Ok(said.redirect(
-                &v,
-                "/reassign",
-                Said {
-                    message,
-                    kept,
-                    slip: None,
-                },
-            ));
+            let kept = form.households.clone();
+            return Ok(refused_on_move_page(&said, &v, message, kept));
         }
         Err(e) => return Err(e),
     };
     if asking {
         // The same checks as the move itself (district, enumerator, reason), before asking.
-        let data = reassign_data(&intake, &v.account).await?;
-        if !data.enumerators.iter().any(|(id, _)| *id == form.to) {
-            return Err(IntakeError::NotFound);
+        let target = crate::store::ReassignTarget::Households(households.clone());
+        if let Some(refused) = refused_before_asking(
+            &intake,
+            &said,
+            &v,
+            &target,
+            &form.to,
+            &form.reason,
+            &form.households,
+        )
+        .await?
+        {
+            return Ok(refused);
         }
         let body = html! {
             p #question { "Chuyển " (households.len()) " hộ (phiếu " (serials.join(", ")) ") cho " b { (to) } " với lý do «" (form.reason.trim()) "»? Việc máy cũ gửi sau đó cho các hộ này sẽ bị từ chối để giám sát quyết định." }
@@ -428,13 +511,16 @@ pub(super) async fn reassign_households(
         };
         return Ok(page("Xác nhận chuyển giao", Some(&v), body).into_response());
     }
-    let i = intake.clone();
-    let done = blocking(move || {
+    let (i, kept) = (intake.clone(), form.households.clone());
+    let moved = blocking(move || {
         let target = crate::store::ReassignTarget::Households(households);
-        i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())
+        Ok((
+            i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())?,
+            to,
+        ))
     })
-    .await?;
-    Ok(said.done(&v, "/reassign", moved_words(done, &to)))
+    .await;
+    moved_or_said(&said, &v, moved, &kept)
 }
 
 #[derive(serde::Deserialize)]
