@@ -289,6 +289,10 @@ async fn every_page_each_role_reads_is_in_vietnamese() {
         assert!(html.contains("<html"), "{what} is a page");
         let found = problems(html, &typed);
         all.extend(found.into_iter().map(|p| format!("{what}: {p}")));
+        // A page that shows a time of day says in which zone.
+        if shows_a_time_of_day(&visible_text(html)) && !html.contains("UTC+07:00") {
+            all.push(format!("{what}: a time without its zone"));
+        }
     }
     assert!(
         all.is_empty(),
@@ -356,4 +360,26 @@ async fn crawl(
         pages.push((format!("GET {path}"), html));
     }
     pages
+}
+
+/// Whether `text` holds a day with a time of day, as the pages write them ("07/12/2026 20:32"
+/// or "20:32 07/12/2026").
+fn shows_a_time_of_day(text: &str) -> bool {
+    let shape = |s: &[u8], pattern: &[u8]| {
+        s.len() >= pattern.len()
+            && pattern.iter().zip(s).all(|(p, c)| match p {
+                b'9' => c.is_ascii_digit(),
+                other => other == c,
+            })
+    };
+    let bytes = text.as_bytes();
+    (0..bytes.len())
+        .any(|i| shape(&bytes[i..], b"99/99/9999 99:99") || shape(&bytes[i..], b"99:99 99/99/9999"))
+}
+
+#[test]
+fn a_time_of_day_is_found_in_either_order() {
+    assert!(shows_a_time_of_day("Đồng bộ gần nhất: 07/12/2026 20:32:12"));
+    assert!(shows_a_time_of_day("hết hạn lúc 20:32 07/12/2026"));
+    assert!(!shows_a_time_of_day("Ngày 07/12/2026, 20 hộ"));
 }

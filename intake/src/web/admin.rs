@@ -324,8 +324,8 @@ async fn devices_view(
         div.scroll { table #devices {
             thead { tr { th { "Điều tra viên" } th { "Tên máy" } th { "Đăng ký lúc" } th { "Gửi lần cuối" } th { "" } } }
             tbody { @for (id, enumerator, label, at, revoked, last) in &devices { tr data-device=(id.to_string()) {
-                td.l { (names.get(enumerator.as_str()).copied().unwrap_or(enumerator)) } td.l { (label) } td.l { (super::audit::local_time(at, tz)) }
-                td.l { @match last { Some(t) => { (super::audit::local_time(t, tz)) } None => { "chưa gửi gì" } } }
+                td.l { (names.get(enumerator.as_str()).copied().unwrap_or(enumerator)) } td.l { (label) } td.l { (super::layout::shown_time(at, tz)) }
+                td.l { @match last { Some(t) => { (super::layout::shown_time(t, tz)) } None => { "chưa gửi gì" } } }
                 td { @if *revoked { "đã thu hồi" } @else {
                     form method="post" action="devices/revoke" {
                         input type="hidden" name="csrf" value=(v.csrf); input type="hidden" name="device" value=(id.to_string());

@@ -180,7 +180,7 @@ pub(super) async fn audit_page(
         (pager(&q, page_no, total))
         div.scroll { table #audit {
             thead { tr { th { "Lúc" } th { "Tài khoản" } th { "Đợt khảo sát" } th { "Việc" } th { "Chi tiết" } th { "Địa chỉ" } } }
-            tbody { @for r in &rows { tr { td.l { (local_time(&r.at, tz)) } td.l { (r.login) } td.l { (campaign_name(&r.campaign)) } td.l title=(r.action) { (crate::words::audit_action(&r.action)) } td.l.detail title=(r.detail) { (detail_words(&r.detail)) } td.l { (r.address) } } } }
+            tbody { @for r in &rows { tr { td.l { (super::layout::shown_time(&r.at, tz)) } td.l { (r.login) } td.l { (campaign_name(&r.campaign)) } td.l title=(r.action) { (crate::words::audit_action(&r.action)) } td.l.detail title=(r.detail) { (detail_words(&r.detail)) } td.l { (r.address) } } } }
         } }
     };
     let body = html! { (body) (pager(&q, page_no, total)) };

@@ -104,7 +104,7 @@ pub(super) async fn issue_code(
         let tz = intake.time_zone()?;
         (Utc::now() + chrono::Duration::hours(form.hours))
             .with_timezone(&tz)
-            .format("%H:%M %d/%m/%Y")
+            .format("%H:%M %d/%m/%Y (UTC%:z)")
             .to_string()
     };
     let slip = CodeSlip {

@@ -5,8 +5,11 @@ use super::prelude::*;
 /// A page. Inside a campaign (`who.here`), the page's `<base>` is the campaign's root, so its
 /// links and forms name campaign paths without the leading slash (`ministry/index`); the
 /// centre's own paths keep theirs (`/`, `/admin`, `/logout`).
+///
+/// A page that shows moments ([`shown_time`]) says once, below them, the zone they are in.
 pub(super) fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<String> {
     let here = who.and_then(|v| v.here.as_ref());
+    let zones = zones_of_times(&body.0);
     Html(
         html! {
             (DOCTYPE)
@@ -47,12 +50,51 @@ pub(super) fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<Str
                             }
                         }
                     }
-                    main { h1 { (title) } (body) }
+                    main {
+                        h1 { (title) } (body)
+                        @if !zones.is_empty() { p.muted #time-zone { "Giờ trên trang này theo múi giờ " (zones.join(", ")) "." } }
+                    }
                 }
             }
         }
         .into_string(),
     )
+}
+
+/// A moment as a page shows it: day and time in `tz` as people read them, in a `<time>` whose
+/// `datetime` keeps the offset (which [`page`] names once for the whole page). What does not
+/// read as a moment is shown as it is.
+pub(super) fn shown_time(at: &str, tz: chrono_tz::Tz) -> Markup {
+    match chrono::DateTime::parse_from_rfc3339(at) {
+        Ok(t) => {
+            let local = t.with_timezone(&tz);
+            html! {
+                time datetime=(local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)) {
+                    (local.format("%d/%m/%Y %H:%M:%S"))
+                }
+            }
+        }
+        Err(_) => html! { (at) },
+    }
+}
+
+/// The offsets of the moments [`shown_time`] put in `body`, each once, as "UTC+07:00".
+fn zones_of_times(body: &str) -> Vec<String> {
+    const OPENING: &str = "<time datetime=\"";
+    let mut zones: Vec<String> = Vec::new();
+    for (at, _) in body.match_indices(OPENING) {
+        let value = &body[at + OPENING.len()..];
+        let Some(end) = value.find('"') else { continue };
+        // RFC 3339 with a numeric offset: its last six characters, "+07:00".
+        let Some(offset) = value[..end].get(end.saturating_sub(6)..) else {
+            continue;
+        };
+        let zone = format!("UTC{offset}");
+        if !zones.contains(&zone) {
+            zones.push(zone);
+        }
+    }
+    zones
 }
 
 pub(super) const STYLE: &str = "body{font-family:'Noto Sans','DejaVu Sans',sans-serif;margin:0;color:#1c2430;background:#f6f7f9}\

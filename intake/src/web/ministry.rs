@@ -152,7 +152,7 @@ pub(super) async fn backcheck_page(
         h2 { "Các lần rút mẫu đã lưu" }
         @if draws.is_empty() { p { "Chưa rút lần nào." } } @else {
             ul #draws { @for d in &draws { li {
-                a href=(format!("ministry/backcheck/draw/{}", d.id)) { "Lần " (d.id) } " — " (super::audit::local_time(&d.at, tz)) ", " (d.by)
+                a href=(format!("ministry/backcheck/draw/{}", d.id)) { "Lần " (d.id) } " — " (super::layout::shown_time(&d.at, tz)) ", " (d.by)
                 ", số khởi tạo " code { (d.seed) } ", " (d.share_percent) " %, tối thiểu " (d.min_per_enumerator) ": " (d.households.len()) " hộ"
             } } }
         }
@@ -253,7 +253,7 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
         _ => "—",
     };
     let body = html! {
-        p { "Lần " (draw.id) " · " (super::audit::local_time(&draw.at, tz)) " · người rút: " (drawer) " · số khởi tạo: " b #seed { (draw.seed) }
+        p { "Lần " (draw.id) " · " (super::layout::shown_time(&draw.at, tz)) " · người rút: " (drawer) " · số khởi tạo: " b #seed { (draw.seed) }
             " · tỷ lệ " (draw.share_percent) " % · tối thiểu " (draw.min_per_enumerator) " mỗi điều tra viên" }
         p.noprint { a href=(format!("ministry/backcheck/draw/{}", draw.id)) { "Đường dẫn cố định của danh sách này" } " · In trang: mỗi điều tra viên một trang." }
         @for (enumerator, list) in &by_enumerator {
@@ -324,7 +324,7 @@ pub(super) fn passphrase_form(
             }
             h2 { "Công bố cho người dân" }
             @match published {
-                Some((p, at)) => p #publication-state { b { "Đang công bố" } " từ " (super::audit::local_time(at, zone)) ": đến cấp " (level_name(&p.level)) ", " (p.areas.len()) " địa bàn, mỗi địa bàn ít nhất " (p.min_forms) " phiếu. Công bố lại sẽ thay số liệu này." }
+                Some((p, at)) => p #publication-state { b { "Đang công bố" } " từ " (super::layout::shown_time(at, zone)) ": đến cấp " (level_name(&p.level)) ", " (p.areas.len()) " địa bàn, mỗi địa bàn ít nhất " (p.min_forms) " phiếu. Công bố lại sẽ thay số liệu này." }
                 None => p #publication-state { b { "Chưa công bố." } " Trang công khai chưa có số liệu của đợt này." }
             }
             p.muted { @if published.is_some() { a href=(format!("/public/{}", v.campaign_id())) { "Trang công khai" } } @else { "Trang công khai" } " (không cần đăng nhập) chỉ hiện chỉ số, khoảng tin cậy và số phiếu của các địa bàn đủ số phiếu tối thiểu, cùng cách tính. Thôn không được công bố: quá ít hộ." }
@@ -850,8 +850,8 @@ pub(super) async fn anomalies_page(
                     td.l { (k.alert.enumerator.as_deref().map(|e| name(e)).unwrap_or_default()) }
                     td.l { (k.alert.device.map(|d| devices.get(&d.to_string()).cloned().unwrap_or_else(|| "máy không rõ".into())).unwrap_or_default()) }
                     td.count { (k.count) }
-                    td.l { (super::audit::local_time(&k.first_at, tz)) }
-                    td.l { (super::audit::local_time(&k.last_at, tz)) }
+                    td.l { (super::layout::shown_time(&k.first_at, tz)) }
+                    td.l { (super::layout::shown_time(&k.last_at, tz)) }
                     td { (k.alert.seq.map(|s| s.to_string()).unwrap_or_default()) }
                 } } }
             } }
@@ -951,11 +951,11 @@ pub(super) async fn review_page(
                     } }
                     td.l.decision {
                         @if let Some(at) = corrected.get(&f.household) {
-                            b.corrected { "Đã nhập sửa theo bản giấy" } " (" (super::audit::local_time(at, tz)) ")"
+                            b.corrected { "Đã nhập sửa theo bản giấy" } " (" (super::layout::shown_time(at, tz)) ")"
                             @if reviews.get(&f.household).is_some() { br; }
                         }
                         @if let Some((d, reason, by, at)) = reviews.get(&f.household) {
-                            (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) @if !reason.trim().is_empty() { " — " (reason) } " (" (people.get(by).unwrap_or(by)) ", " (super::audit::local_time(at, tz)) ")"
+                            (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" }) @if !reason.trim().is_empty() { " — " (reason) } " (" (people.get(by).unwrap_or(by)) ", " (super::layout::shown_time(at, tz)) ")"
                             @if d == "flagged" && !corrected.contains_key(&f.household) { " " a href={ "ministry/correct/" (f.household) } { "Nhập sửa theo bản giấy" } }
                         }
                     }
@@ -1086,11 +1086,11 @@ async fn review_facts(intake: &Arc<Intake>, household: &str) -> Result<Markup, I
                         Some((d, reason, by, at)) => {
                             (if d == "approved" { "Đã duyệt" } else { "Gắn cờ" })
                             @if !reason.trim().is_empty() { " — " (reason) }
-                            " (" (by) ", " (super::audit::local_time(at, tz)) ")"
+                            " (" (by) ", " (super::layout::shown_time(at, tz)) ")"
                         }
                         None => { "chưa quyết định" }
                     }
-                    @if let Some(at) = &corrected { "; đã nhập sửa theo bản giấy (" (super::audit::local_time(at, tz)) ")" }
+                    @if let Some(at) = &corrected { "; đã nhập sửa theo bản giấy (" (super::layout::shown_time(at, tz)) ")" }
                 }
             }
         })

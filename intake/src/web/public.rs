@@ -49,7 +49,7 @@ pub(super) async fn public_list(
     let body = html! {
         @if list.is_empty() { p #none { "Chưa có số liệu nào được công bố." } }
         @else { ul #published-campaigns { @for (id, name, at, tz) in &list {
-            li { a href=(format!("/public/{id}")) { (name) } " — công bố lúc " (super::audit::local_time(at, *tz)) }
+            li { a href=(format!("/public/{id}")) { (name) } " — công bố lúc " (super::layout::shown_time(at, *tz)) }
         } } }
     };
     Ok(page("Kết quả khảo sát đã công bố", None, body).into_response())
@@ -129,7 +129,7 @@ pub(super) async fn public_page(
         return download(&rows(), "chi-so-cong-bo", None);
     }
     let body = html! {
-        p { "Công bố lúc " (super::audit::local_time(&at, tz)) ". Mỗi địa bàn có ít nhất " (p.min_forms) " phiếu; " (p.suppressed) " địa bàn không công bố (chưa đủ phiếu, chưa có phiếu, chỉ có phiếu của một thôn, hoặc giữ lại để số liệu của địa bàn nhỏ không suy ra được bằng phép trừ). Thôn không bao giờ được công bố." }
+        p { "Công bố lúc " (super::layout::shown_time(&at, tz)) ". Mỗi địa bàn có ít nhất " (p.min_forms) " phiếu; " (p.suppressed) " địa bàn không công bố (chưa đủ phiếu, chưa có phiếu, chỉ có phiếu của một thôn, hoặc giữ lại để số liệu của địa bàn nhỏ không suy ra được bằng phép trừ). Thôn không bao giờ được công bố." }
         div.scroll { table #published {
             thead { tr { th { "Cấp" } th.l { "Địa bàn" } th { "Số phiếu" } th { "Chỉ số (%)" } th { "Khoảng tin cậy 95 %" } th.l { "Độ phủ" } } }
             tbody { @for a in &p.areas { tr data-code=(a.code) {

@@ -170,7 +170,7 @@ fn rejected_card(v: &Visitor, g: &RefusedGroup, tz: chrono_tz::Tz) -> Markup {
             p { strong { (household) } }
             @if let Some(village) = &first.village_name { p.muted { (village) ", " (first.commune_name.as_deref().unwrap_or("")) } }
             ol.work { @for r in &g.records {
-                li data-event=(r.event) { (crate::words::event_kind(&r.kind)) " · " (r.enumerator_name) " · " (super::audit::local_time(&r.received_at, tz)) }
+                li data-event=(r.event) { (crate::words::event_kind(&r.kind)) " · " (r.enumerator_name) " · " (super::layout::shown_time(&r.received_at, tz)) }
             } }
             p.why { "Lý do: " (crate::words::rejection(&first.code)) "." }
             @if let Some(holder) = &first.holder { p { "Hộ nay do " strong { (holder.name) } " phụ trách." } }
@@ -237,7 +237,7 @@ pub(super) fn reassign_view(
                         td.l { (r.household_name.as_deref().unwrap_or("Bưu gói")) " " (r.serial.as_deref().unwrap_or("")) }
                         td.l { (crate::words::event_kind(&r.kind)) } td.l { (r.enumerator_name) }
                         td.l { (resolution_words(r)) } td.l { (r.resolved_by.as_deref().unwrap_or("")) }
-                        td.l { (r.resolved_at.as_deref().map(|t| super::audit::local_time(t, d.tz)).unwrap_or_default()) }
+                        td.l { (r.resolved_at.as_deref().map(|t| super::layout::shown_time(t, d.tz)).unwrap_or_default()) }
                     } } }
                 } }
             }

@@ -28,7 +28,7 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz, verified: bool) -> Marku
     });
     // Never enrolled (issue a code) and enrolled but silent (call them) are told apart.
     let synced = |r: &crate::progress::Row| match (&r.last_sync, r.has_device) {
-        (Some(t), _) => html! { (super::audit::local_time(t, tz)) },
+        (Some(t), _) => html! { (super::layout::shown_time(t, tz)) },
         (None, true) => html! { "đã đăng ký máy, chưa đồng bộ lần nào" },
         (None, false) => html! { "chưa đăng ký máy — " a href="codes" { "cấp mã đăng ký" } },
     };

@@ -257,7 +257,7 @@ pub(super) async fn compare_page(
         p { "Chỉ số của từng địa bàn qua các năm, theo lần tính chỉ số gần nhất của mỗi đợt, so với chỉ tiêu đặt cho năm đó." }
         ul #years { @for (year, id, name, at) in &c.years { li {
             b { (year) } ": " a href=(campaign_path(id, "/ministry/index")) { (name) } " — "
-            @match at { Some(at) => { "chỉ số tính lúc " (super::audit::local_time(at, tz)) } None => { span.flag { "chưa tính chỉ số" } } }
+            @match at { Some(at) => { "chỉ số tính lúc " (super::layout::shown_time(at, tz)) } None => { span.flag { "chưa tính chỉ số" } } }
         } } }
         (chart(&c))
         div.scroll { table #comparison {
