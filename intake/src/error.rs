@@ -44,7 +44,7 @@ pub enum IntakeError {
     Enrollment(EnrollmentRefusal),
     #[error("Thử sai quá nhiều lần; hãy chờ {retry_after_secs} giây. / Too many wrong attempts; wait {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },
-    #[error("request not authenticated: {0}")]
+    #[error("Chưa đăng nhập, hoặc phiên làm việc đã hết. / Request not authenticated: {0}")]
     Unauthenticated(String),
     #[error("the device clock is {skew_secs} seconds off the intake's; the device corrects for it and retries")]
     ClockSkew { skew_secs: i64, server_time: i64 },
@@ -54,14 +54,14 @@ pub enum IntakeError {
     /// first): a page shows it as it is.
     #[error("{0}")]
     Declined(String),
-    #[error("request body over {limit} bytes")]
+    #[error("Dữ liệu gửi lên vượt quá {limit} byte. / Request body over {limit} bytes.")]
     BodyTooLarge { limit: usize },
     /// Cut for arriving slower than the minimum rate: retryable, unlike a malformed request.
     #[error("the request body arrived too slowly; send the same bytes again in {retry_after_secs} seconds, when the signal is better")]
     BodyTooSlow { retry_after_secs: u64 },
-    #[error("not found")]
+    #[error("Không tìm thấy. / Not found.")]
     NotFound,
-    #[error("this path does not take that method")]
+    #[error("Địa chỉ này không nhận cách gửi này. / This path does not take that method.")]
     MethodNotAllowed,
     #[error("{0}")]
     MinistryKey(#[from] crate::ministry_key::KeyError),
