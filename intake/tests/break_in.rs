@@ -1244,6 +1244,32 @@ async fn the_whole_audit_log_is_reachable_page_by_page_and_in_its_csv() {
     let last = page(3).await;
     assert_eq!(rows(&last), 100, "the oldest rows are still there");
     assert!(last.contains("Mới hơn") && !last.contains("Cũ hơn"));
+    // A page past the last is the last, not an empty page numbered past the end.
+    let past = page(99_999_999).await;
+    assert_eq!(rows(&past), 100);
+    assert!(past.contains("Dòng 1001–1100 trong 1100 dòng"), "{past}");
+    // A file is never written from a filter whose days cannot be read or run backwards: the
+    // whole log is not what was asked for.
+    for days in [
+        "from=2024-02-30",
+        "from=-2024-01-01",
+        "from=2026-12-08&to=2026-12-01",
+    ] {
+        let refused = get(
+            &server,
+            &format!("/admin/audit?login=gs-dh&{days}&format=csv"),
+            &admin,
+        )
+        .await;
+        assert_eq!(refused.status(), reqwest::StatusCode::BAD_REQUEST, "{days}");
+        assert!(refused.text().await.unwrap().contains("<html"), "{days}");
+        let shown = get(&server, &format!("/admin/audit?login=gs-dh&{days}"), &admin)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(shown.contains("id=\"problem\""), "{days}: said on the page");
+    }
     let csv = get(&server, "/admin/audit?login=gs-dh&format=csv", &admin)
         .await
         .text()

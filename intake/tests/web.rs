@@ -2036,6 +2036,19 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
         odd_day.contains("không đọc được") && !odd_day.contains("'--"),
         "{odd_day}"
     );
+    // Nor is a day of another era, or one not written as a date box writes it.
+    for from in ["-2024-01-01", "0000-01-01", "-262143-01-01", "2024-1-1"] {
+        let page = get(
+            &server,
+            &format!("/c/qt-sipas-2024/progress/report?from={from}"),
+            &supervisor,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+        assert!(page.contains("không đọc được"), "{from}");
+    }
 
     let rejected = get(&server, "/c/qt-sipas-2024/reassign", &supervisor)
         .await

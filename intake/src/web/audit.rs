@@ -34,8 +34,9 @@ const CSV_ROWS: usize = 200_000;
 fn filter(q: &AuditQuery, tz: chrono_tz::Tz) -> crate::store::AuditFilter {
     use chrono::TimeZone;
     let start = |day: &str, plus: i64| -> String {
-        chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        super::layout::typed_day(day)
             .ok()
+            .flatten()
             .and_then(|d| {
                 tz.from_local_datetime(&(d + chrono::Duration::days(plus)).and_hms_opt(0, 0, 0)?)
                     .earliest()
@@ -87,22 +88,40 @@ pub(super) async fn audit_page(
     let f = filter(&q, tz);
     let c = centre.clone();
     let csv = q.format == "csv";
-    let page_no = q
+    // A day that cannot be read, or days the wrong way round, is said, not silently dropped
+    // from the filter; a file is not written from such a filter at all.
+    let days = [q.from.as_str(), q.to.as_str()].map(super::layout::typed_day);
+    let problem = match days {
+        [Err(e), _] | [_, Err(e)] => Some(format!("{e} Các dòng dưới đây chưa lọc theo ngày.")),
+        [Ok(Some(from)), Ok(Some(to))] if from > to => Some(format!(
+            "«Từ ngày» ({}) sau «Đến ngày» ({}): hãy đổi lại.",
+            from.format("%d/%m/%Y"),
+            to.format("%d/%m/%Y")
+        )),
+        _ => None,
+    };
+    if csv {
+        if let Some(problem) = &problem {
+            return Err(IntakeError::Declined(problem.clone()));
+        }
+    }
+    let asked_page = q
         .page
         .as_deref()
         .and_then(|p| p.trim().parse::<usize>().ok())
         .filter(|p| *p >= 1)
-        .unwrap_or(1)
-        .min(1_000_000);
-    let (rows, total) = blocking(move || {
+        .unwrap_or(1);
+    let (rows, total, page_no) = blocking(move || {
         let accounts = c.accounts();
         let total = accounts.audit_count(&f)?;
+        // A page past the last is the last.
+        let page_no = asked_page.min((total as usize).div_ceil(SHOWN).max(1));
         let rows = if csv {
             accounts.audit_search(&f, CSV_ROWS, 0)?
         } else {
             accounts.audit_search(&f, SHOWN, (page_no - 1) * SHOWN)?
         };
-        Ok((rows, total))
+        Ok((rows, total, page_no))
     })
     .await?;
     let campaign_name = |id: &Option<String>| {
@@ -148,14 +167,9 @@ pub(super) async fn audit_page(
         }
         return download(&table, "nhat-ky", None);
     }
-    // A day that cannot be read is said, not silently dropped from the filter.
-    let unreadable: Vec<&str> = [q.from.trim(), q.to.trim()]
-        .into_iter()
-        .filter(|d| !d.is_empty() && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err())
-        .collect();
     let body = html! {
-        @if !unreadable.is_empty() {
-            p.error role="alert" #problem { "Ngày «" (unreadable.join("», «")) "» không đọc được nên chưa lọc theo ngày: hãy chọn ngày trong ô." }
+        @if let Some(problem) = &problem {
+            p.error role="alert" #problem { (problem) }
         }
         form method="get" action="/admin/audit" class="filters" {
             label { "Tài khoản " input name="login" value=(q.login) maxlength="128"; }

@@ -78,6 +78,30 @@ pub(super) fn shown_time(at: &str, tz: chrono_tz::Tz) -> Markup {
     }
 }
 
+/// A day typed in a filter, as a date box sends it (`YYYY-MM-DD`): `None` when left empty, an
+/// error to show when it is not a day of this era ("2024-02-30", "-2024-01-01", "2024-1-1").
+pub(super) fn typed_day(raw: &str) -> Result<Option<chrono::NaiveDate>, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let shaped = raw.len() == 10
+        && raw.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|d| shaped && (1900..=2999).contains(&d.year()))
+        .map(Some)
+        .ok_or_else(|| {
+            "Một ngày nhập vào không đọc được (không có ngày đó): hãy chọn ngày trong ô.".into()
+        })
+}
+
 /// The offsets of the moments [`shown_time`] put in `body`, each once, as "UTC+07:00".
 fn zones_of_times(body: &str) -> Vec<String> {
     const OPENING: &str = "<time datetime=\"";

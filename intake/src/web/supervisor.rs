@@ -285,14 +285,7 @@ impl PeriodQuery {
         let start = timeline.distribute.start.min(today);
         let end = today;
         let day = |raw: &str, default: chrono::NaiveDate| {
-            let raw = raw.trim();
-            if raw.is_empty() {
-                return Ok(default);
-            }
-            chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
-                "Một ngày nhập vào không đọc được (không có ngày đó): hãy chọn ngày trong ô."
-                    .to_string()
-            })
+            Ok::<_, String>(super::layout::typed_day(raw)?.unwrap_or(default))
         };
         let from = day(&self.from, start)?;
         let to = day(&self.to, end)?;
