@@ -118,7 +118,14 @@ async fn two_campaigns_share_a_centre_and_never_meet() {
             for (name, value) in headers {
                 request = request.header(name, value);
             }
-            request.send().await.unwrap().status().as_u16()
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let code = response
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .map(|b| b["code"].clone());
+            (status, code)
         }
     };
     let now = Utc::now().timestamp();
@@ -131,30 +138,36 @@ async fn two_campaigns_share_a_centre_and_never_meet() {
         path,
         now,
     );
-    assert_eq!(assignment(v2_for_qt.to_vec()).await, 200);
+    assert_eq!(assignment(v2_for_qt.to_vec()).await.0, 200);
     let mut replayed = v2_for_qt.to_vec();
     replayed[0].1 = bd_enrolled.device.to_string();
     assert_eq!(
-        assignment(replayed).await,
+        assignment(replayed).await.0,
         401,
         "a version-2 signature replayed as the other enrollment"
     );
     let v2_for_bd =
         sync_protocol::api::sign_request_v2(&key, bd_enrolled.device, BD, "GET", path, now);
-    assert_eq!(assignment(v2_for_bd.to_vec()).await, 200);
+    assert_eq!(assignment(v2_for_bd.to_vec()).await.0, 200);
     let mut unversioned = v2_for_bd.to_vec();
     unversioned.pop();
     assert_eq!(
-        assignment(unversioned).await,
+        assignment(unversioned).await.0,
         401,
         "a version-2 signature read as version 1"
     );
     let mut unknown_version = v2_for_bd.to_vec();
     unknown_version[3].1 = "3".into();
-    assert_eq!(assignment(unknown_version).await, 401);
+    let unauthenticated = (401, Some(serde_json::json!("unauthenticated")));
+    assert_eq!(assignment(unknown_version.clone()).await, unauthenticated);
+    // Another version is refused as that whether or not the device is known here (the spec's
+    // word), not as an unknown device.
+    let mut stranger = unknown_version;
+    stranger[0].1 = uuid::Uuid::now_v7().to_string();
+    assert_eq!(assignment(stranger).await, unauthenticated);
     let v1 = sync_protocol::api::sign_request(&key, bd_enrolled.device, "GET", path, now);
     assert_eq!(
-        assignment(v1.to_vec()).await,
+        assignment(v1.to_vec()).await.0,
         200,
         "a version-1 tablet keeps working"
     );

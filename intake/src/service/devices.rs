@@ -108,6 +108,8 @@ impl Centre {
         };
         let id = Uuid::parse_str(id)
             .map_err(|_| IntakeError::Unauthenticated("the device id is not a UUID".into()))?;
+        // A version not spoken here is refused as such, whether or not the device is known.
+        request_version(version)?;
         let intake = self.campaign_of_device(id)?;
         let record = intake.authenticate(
             Some(&id.to_string()),
@@ -214,20 +216,15 @@ impl Intake {
             .map_err(|e| IntakeError::Unauthenticated(e.to_string()))?;
         // Version 2 binds the device and its campaign (a tablet's key may hold enrollments in
         // several campaigns); version 1, which old tablets send, does not.
-        let (domain, message) = match version {
-            None | Some("1") => (
+        let (domain, message) = match request_version(version)? {
+            RequestVersion::V1 => (
                 api::REQUEST_DOMAIN,
                 api::request_message(method, path, unix),
             ),
-            Some("2") => (
+            RequestVersion::V2 => (
                 api::REQUEST_DOMAIN_V2,
                 api::request_message_v2(method, path, unix, id, &self.id),
             ),
-            Some(other) => {
-                return Err(IntakeError::Unauthenticated(format!(
-                    "request signature version {other:?} is not spoken here (1 or 2)"
-                )))
-            }
         };
         record
             .public_key
@@ -471,6 +468,26 @@ impl Intake {
             }
             IngestResult::DeviceRevoked => refuse_revoked(true, &verified.hash),
             IngestResult::UnknownDevice => Err(IntakeError::UnknownDevice(device)),
+        }
+    }
+}
+
+/// The versions of a device's request signature spoken here (docs/sync-protocol.md §8).
+enum RequestVersion {
+    V1,
+    V2,
+}
+
+/// The version `fieldpost-request-version` names: absent is version 1, which old tablets send.
+fn request_version(version: Option<&str>) -> Result<RequestVersion, IntakeError> {
+    match version {
+        None | Some("1") => Ok(RequestVersion::V1),
+        Some("2") => Ok(RequestVersion::V2),
+        Some(other) => {
+            let other: String = other.chars().take(20).collect();
+            Err(IntakeError::Unauthenticated(format!(
+                "request signature version {other:?} is not spoken here (1 or 2)"
+            )))
         }
     }
 }
