@@ -903,6 +903,22 @@ async fn item_4_huge_login_names_cannot_fill_the_disk() {
 async fn item_5_wrong_passphrases_are_limited_per_account() {
     let server = setup().await;
     let (session, csrf) = ministry_with_key(&server).await;
+    // Nothing typed is said, and is not a guess: the five wrong ones below still all count.
+    for _ in 0..6 {
+        let empty = post_form(
+            &server,
+            "/c/qt-sipas-2024/ministry/index",
+            &session,
+            &[("csrf", csrf.as_str()), ("passphrase", "")],
+        )
+        .await;
+        assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+        assert!(empty
+            .text()
+            .await
+            .unwrap()
+            .contains("Hãy nhập cụm mật khẩu của khoá Bộ"));
+    }
     let attempts: Vec<_> = (0..8)
         .map(|i| {
             let (session, csrf, base) = (session.clone(), csrf.clone(), server.base.clone());

@@ -80,6 +80,13 @@ impl Intake {
         by: &str,
     ) -> Result<sync_protocol::keys::MinistrySecretKey, IntakeError> {
         let _wipe = crate::wipe::secret();
+        if passphrase.is_empty() {
+            // Nothing typed is not a guess: it is said, and not counted against the account.
+            return Err(IntakeError::Declined(
+                "Hãy nhập cụm mật khẩu của khoá Bộ. / Enter the passphrase of the ministry's key."
+                    .into(),
+            ));
+        }
         let campaign = self.store.campaign()?;
         let stored = self
             .store

@@ -463,6 +463,11 @@ async fn passphrase_refused(
             crate::words::in_vietnamese(&e.to_string()).to_string(),
             None,
         ),
+        IntakeError::Declined(message) => (
+            StatusCode::BAD_REQUEST,
+            crate::words::in_vietnamese(&message).to_string(),
+            None,
+        ),
         IntakeError::RateLimited { retry_after_secs } => (
             StatusCode::TOO_MANY_REQUESTS,
             format!(
