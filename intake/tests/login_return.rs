@@ -74,6 +74,15 @@ async fn logging_in_returns_to_the_page_asked_for_and_nowhere_else() {
     assert_eq!(back.status(), StatusCode::SEE_OTHER);
     assert_eq!(back.headers()[header::LOCATION], asked);
 
+    // A return address typed with Vietnamese letters comes back percent-encoded (a header is
+    // ASCII), and what was encoded already stays as it was.
+    let page = login_page(&server, "/login").await;
+    let r = submit(&server, &page, "/c/qt-sipas-2024/tiến-độ?x=%20").await;
+    assert_eq!(
+        r.headers()[header::LOCATION].as_bytes(),
+        b"/c/qt-sipas-2024/ti%E1%BA%BFn-%C4%91%E1%BB%99?x=%20"
+    );
+
     // A return address to another site, written into the login form by anyone, goes home.
     for evil in [
         "//evil.example/x",

@@ -116,7 +116,13 @@ pub(super) async fn login(
                     ),
                     (
                         header::LOCATION,
-                        return_to(&next).unwrap_or("/").to_string(),
+                        // A path typed with Vietnamese letters goes back percent-encoded: a
+                        // header is ASCII.
+                        percent_encoding::utf8_percent_encode(
+                            return_to(&next).unwrap_or("/"),
+                            percent_encoding::CONTROLS,
+                        )
+                        .to_string(),
                     ),
                 ],
             )
