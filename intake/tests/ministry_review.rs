@@ -322,7 +322,35 @@ async fn the_campaign_menu_leads_to_the_comparison_and_no_link_leads_to_a_page_n
         (404, None)
     );
     assert_eq!(
-        delete(Some(supervisor), "/c/qt-sipas-2024/progress").await,
+        delete(Some(supervisor.clone()), "/c/qt-sipas-2024/progress").await,
         (405, get_only)
     );
+
+    // A page's address with a slash added leads to the page, its query kept; never elsewhere.
+    let slashed = |path: &'static str| {
+        let url = format!("{}{path}", server.base);
+        let session = supervisor.clone();
+        async move {
+            let r = client()
+                .get(url)
+                .header(reqwest::header::COOKIE, format!("fp_session={session}"))
+                .send()
+                .await
+                .unwrap();
+            let to = r
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|l| l.to_str().unwrap().to_string());
+            (r.status().as_u16(), to)
+        }
+    };
+    assert_eq!(
+        slashed("/c/qt-sipas-2024/progress/?from=2024-11-01").await,
+        (
+            308,
+            Some("/c/qt-sipas-2024/progress?from=2024-11-01".into())
+        )
+    );
+    assert_eq!(slashed("//evil.example/").await.0, 404);
+    assert_eq!(slashed("/c/qt-sipas-2024/progress//").await.0, 404);
 }

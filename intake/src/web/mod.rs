@@ -82,10 +82,34 @@ pub fn routes(centre: Arc<Centre>) -> Router<Arc<Centre>> {
         .route("/admin/account", post(admin::admin_account))
         .route("/c/{campaign}/", get(home::campaign_with_slash))
         .nest("/c/{campaign}", campaign_routes(centre.clone()))
-        .fallback(|| async { IntakeError::NotFound })
+        .fallback(without_trailing_slash)
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::Extension(Arc::new(said::Messages::default())))
         .layer(axum::middleware::from_fn_with_state(centre, door::identify))
+}
+
+/// An address that is no page, unless it is one with a slash added (`progress/`, as people
+/// type and shorten addresses): that is sent to the page, whoever asks (so it tells nothing the
+/// page's own answer does not), for reading only. Never to another site (`//host/`).
+async fn without_trailing_slash(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let reading = method == axum::http::Method::GET || method == axum::http::Method::HEAD;
+    match uri.path().strip_suffix('/') {
+        Some(page)
+            if reading
+                && page.len() > 1
+                && !page.ends_with('/')
+                && !page.starts_with("//")
+                && !page.contains('\\') =>
+        {
+            let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+            axum::response::Redirect::permanent(&format!("{page}{query}")).into_response()
+        }
+        _ => IntakeError::NotFound.into_response(),
+    }
 }
 
 /// A wrong method on a page: 405 only to whom the page is for; to anyone else 404, as for a
