@@ -63,6 +63,13 @@ async fn logging_in_returns_to_the_page_asked_for_and_nowhere_else() {
         .unwrap()
         .to_string();
     assert!(login_at.starts_with("/login?next="), "{login_at}");
+    // A HEAD of the page is sent the same way as its GET.
+    let head = client()
+        .head(format!("{}{asked}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.headers()[header::LOCATION], login_at.as_str());
     let page = login_page(&server, &login_at).await;
     let next = page
         .1

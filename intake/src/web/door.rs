@@ -279,7 +279,8 @@ pub(super) async fn identify(
     response
 }
 
-/// To the login page, which returns to the page asked for (a page read, not a form sent).
+/// To the login page, which returns to the page asked for (a page read or its head, not a form
+/// sent).
 /// `uri` is the request's as the router saw it; inside a nested campaign router the path the
 /// person asked for is the original one, kept in the extensions.
 fn to_login(
@@ -291,7 +292,8 @@ fn to_login(
         .get::<axum::extract::OriginalUri>()
         .map_or(uri, |o| &o.0);
     let asked = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    if *method != Method::GET || asked == "/" {
+    let reading = *method == Method::GET || *method == Method::HEAD;
+    if !reading || asked == "/" {
         return Redirect::to("/login").into_response();
     }
     let query = serde_urlencoded::to_string([("next", asked)]).unwrap_or_default();
