@@ -395,7 +395,7 @@ fn refused_on_move_page(
 fn moved_words(done: crate::store::Reassigned, to: &str) -> String {
     let moved = done.moved;
     let mut said = format!(
-        "Đã chuyển {moved} hộ cho {to}. Máy của hai điều tra viên sẽ biết ở lần đồng bộ tới."
+        "Đã chuyển {moved} hộ cho {to}. Máy của người nhận và của người giao sẽ biết ở lần đồng bộ tới."
     );
     if !done.finished.is_empty() {
         said.push_str(&format!(
