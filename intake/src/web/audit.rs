@@ -91,8 +91,9 @@ pub(super) async fn audit_page(
     // A day that cannot be read, or days the wrong way round, is said, not silently dropped
     // from the filter; a file is not written from such a filter at all.
     let days = [q.from.as_str(), q.to.as_str()].map(super::layout::typed_day);
+    let unreadable = days.iter().any(Result::is_err);
     let problem = match days {
-        [Err(e), _] | [_, Err(e)] => Some(format!("{e} Các dòng dưới đây chưa lọc theo ngày.")),
+        [Err(e), _] | [_, Err(e)] => Some(e),
         [Ok(Some(from)), Ok(Some(to))] if from > to => Some(format!(
             "«Từ ngày» ({}) sau «Đến ngày» ({}): hãy đổi lại.",
             from.format("%d/%m/%Y"),
@@ -169,7 +170,7 @@ pub(super) async fn audit_page(
     }
     let body = html! {
         @if let Some(problem) = &problem {
-            p.error role="alert" #problem { (problem) }
+            p.error role="alert" #problem { (problem) @if unreadable { " Các dòng dưới đây chưa lọc theo ngày đó." } }
         }
         form method="get" action="/admin/audit" class="filters" {
             label { "Tài khoản " input name="login" value=(q.login) maxlength="128"; }

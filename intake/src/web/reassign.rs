@@ -383,8 +383,10 @@ fn refused_on_move_page(
     message: impl Into<String>,
     kept_serials: impl Into<String>,
 ) -> Response {
+    let message: String = message.into();
     let said_back = Said {
-        message: message.into(),
+        // The page speaks Vietnamese only; the service's refusals carry English after it.
+        message: crate::words::in_vietnamese(&message).to_string(),
         kept: kept_serials.into(),
         slip: None,
     };
