@@ -643,12 +643,35 @@ async fn years_side_by_side_say_which_areas_met_their_targets() {
     assert!(province_rows[1].contains(",2025,") && province_rows[1].ends_with(",Chưa đạt"));
     let xlsx = get(&server, "/compare/sipas/table.xlsx", &session).await;
     assert_eq!(xlsx.status(), StatusCode::OK);
-    // A supervisor sees no figure of either year.
+    // A supervisor sees no figure of either year; nor does an admin, whose work is accounts
+    // and devices (the comparison shows the kept figures of villages, without the passphrase),
+    // and no link leads an admin there.
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
-    assert_eq!(
-        get(&server, "/compare/sipas", &supervisor).await.status(),
-        StatusCode::NOT_FOUND
-    );
+    server
+        .centre
+        .accounts()
+        .upsert_account(
+            &account("quantri", Role::Admin, &[], OWNER_PASSWORD),
+            Utc::now(),
+        )
+        .unwrap();
+    let admin = log_in(&server, "quantri", OWNER_PASSWORD).await.unwrap();
+    for (who, path) in [
+        (&supervisor, "/compare/sipas"),
+        (&admin, "/compare/sipas"),
+        (&admin, "/compare/sipas/table.csv"),
+        (&admin, "/compare/sipas/table.xlsx"),
+    ] {
+        assert_eq!(
+            get(&server, path, who).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    for path in ["/", "/c/qt-sipas-2025/ministry/targets"] {
+        let page = get(&server, path, &admin).await.text().await.unwrap();
+        assert!(!page.contains("/compare/"), "{path}: {page}");
+    }
     assert_eq!(
         get(&server, "/c/qt-sipas-2025/ministry/targets", &supervisor)
             .await

@@ -434,6 +434,10 @@ pub(super) struct Staff;
 pub(super) struct Ministry;
 /// Admins only.
 pub(super) struct Admins;
+/// The ministry's officers only: the index's figures kept from its last computation (villages
+/// included, never published) are read without the passphrase, so not by an admin, whose work
+/// is accounts and devices.
+pub(super) struct Officers;
 
 impl Audience for Staff {
     fn admits(_: Role) -> bool {
@@ -443,6 +447,11 @@ impl Audience for Staff {
 impl Audience for Ministry {
     fn admits(role: Role) -> bool {
         role != Role::Supervisor
+    }
+}
+impl Audience for Officers {
+    fn admits(role: Role) -> bool {
+        role == Role::Ministry
     }
 }
 impl Audience for Admins {

@@ -87,7 +87,7 @@ pub(super) async fn home_page(
                 }
             }
         }
-        @if owner {
+        @if Officers::admits(v.account.role) {
             @for (family, names) in &families {
                 @if names.len() > 1 {
                     p { a.compare href=(format!("/compare/{family}")) { "So sánh các năm: " (names.join(", ")) } }

@@ -38,7 +38,7 @@ pub(super) fn page(title: &str, who: Option<&Visitor>, body: Markup) -> Html<Str
                                     a href="ministry/targets" { "Chỉ tiêu" }
                                     a href="ministry/anomalies" { "Bất thường" }
                                     a href="ministry/review" { "Duyệt phiếu" }
-                                    @if !h.family.is_empty() { a #compare-link href=(format!("/compare/{}", h.family)) { "So sánh các năm" } }
+                                    @if !h.family.is_empty() && Officers::admits(v.account.role) { a #compare-link href=(format!("/compare/{}", h.family)) { "So sánh các năm" } }
                                 }
                                 @if v.account.role == accounts::Role::Admin { a href="devices" { "Máy" } }
                             }

@@ -124,7 +124,9 @@ async fn wrong_method(request: axum::extract::Request) -> IntakeError {
     let admitted = role.is_some_and(|role| {
         if path.starts_with("/admin") || path.contains("/devices") {
             door::Admins::admits(role)
-        } else if path.contains("/ministry/") || path.starts_with("/compare") {
+        } else if path.starts_with("/compare") {
+            door::Officers::admits(role)
+        } else if path.contains("/ministry/") {
             door::Ministry::admits(role)
         } else {
             door::Staff::admits(role)

@@ -222,7 +222,7 @@ async fn comparison(
 
 pub(super) async fn compare_csv(
     State(centre): State<Arc<Centre>>,
-    Signed { v, .. }: Signed<Ministry>,
+    Signed { v, .. }: Signed<Officers>,
     Path(family): Path<String>,
 ) -> Result<Response, IntakeError> {
     let c = comparison(&centre, &v, family).await?;
@@ -231,7 +231,7 @@ pub(super) async fn compare_csv(
 
 pub(super) async fn compare_xlsx(
     State(centre): State<Arc<Centre>>,
-    Signed { v, .. }: Signed<Ministry>,
+    Signed { v, .. }: Signed<Officers>,
     Path(family): Path<String>,
 ) -> Result<Response, IntakeError> {
     let c = comparison(&centre, &v, family).await?;
@@ -244,7 +244,7 @@ pub(super) async fn compare_xlsx(
 
 pub(super) async fn compare_page(
     State(centre): State<Arc<Centre>>,
-    Signed { v, .. }: Signed<Ministry>,
+    Signed { v, .. }: Signed<Officers>,
     Path(family): Path<String>,
 ) -> Result<Response, IntakeError> {
     let c = comparison(&centre, &v, family).await?;
