@@ -545,11 +545,41 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     // Issue 11, item 8: Vietnamese headers; every level with its parts and criteria, n and interval.
     // UTF-8 with a byte-order mark, for Excel on Windows; shares in per cent as on the pages.
     let csv = csv.strip_prefix('\u{feff}').expect("a byte-order mark");
-    assert!(csv.starts_with("cấp,mã địa bàn,địa bàn,chỉ tiêu,số phiếu,số câu trả lời hợp lệ (n),tỷ lệ hài lòng (%),cận dưới 95 % (%),cận trên 95 % (%)\ntoàn bộ,,Trung bình các tỉnh,chỉ số,3,"), "{csv}");
+    assert!(csv.starts_with("cấp,mã địa bàn,địa bàn,chỉ tiêu,số phiếu,số phiếu được tính,số câu trả lời hợp lệ (n),cỡ mẫu của khoảng tin cậy (n hiệu dụng),tỷ lệ hài lòng (%),cận dưới 95 % (%),cận trên 95 % (%)\ntoàn bộ,,Trung bình các tỉnh,chỉ số,3,"), "{csv}");
     assert!(
-        csv.contains("\nthôn,dh-p2-kp1,\"Khu phố 1, Phường 2\",chỉ số,3,"),
+        csv.contains("\nthôn,dh-p2-kp1,\"Khu phố 1, Phường 2\",chỉ số,3,3,"),
         "{csv}"
     );
+    // Every interval is re-derived from the file alone: Wilson at the row's n hiệu dụng
+    // (docs/statistics.md), from the share as the file gives it (to 1/100 of a per cent).
+    let mut rederived = 0;
+    for line in csv.lines().skip(1) {
+        // The area's name may be quoted and hold a comma: read the row from its end.
+        let cells: Vec<&str> = line.rsplitn(6, ',').collect();
+        let [high, low, share, effective_n, ..] = cells[..] else {
+            panic!("{line}")
+        };
+        if share.is_empty() {
+            continue;
+        }
+        let (p, n): (f64, f64) = (
+            share.parse::<f64>().unwrap() / 100.0,
+            effective_n.parse().unwrap(),
+        );
+        let z = 1.959963984540054_f64;
+        let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+        let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / (1.0 + z * z / n);
+        for (bound, given) in [(centre - half, low), (centre + half, high)] {
+            let given: f64 = given.parse().unwrap();
+            assert!(
+                (100.0 * bound - given).abs() < 0.02,
+                "{line}: {}",
+                100.0 * bound
+            );
+        }
+        rederived += 1;
+    }
+    assert!(rederived > 30, "{rederived} intervals re-derived");
     assert!(
         csv.contains(",phần: ") && csv.contains(",tiêu chí: "),
         "parts and criteria too"

@@ -677,7 +677,9 @@ pub(super) fn index_rows(
         "địa bàn",
         "chỉ tiêu",
         "số phiếu",
+        "số phiếu được tính",
         "số câu trả lời hợp lệ (n)",
+        "cỡ mẫu của khoảng tin cậy (n hiệu dụng)",
         "tỷ lệ hài lòng (%)",
         "cận dưới 95 % (%)",
         "cận trên 95 % (%)",
@@ -704,7 +706,11 @@ pub(super) fn index_rows(
                 name.into(),
                 measure,
                 a.forms.to_string(),
+                a.counted_forms.to_string(),
                 s.n.to_string(),
+                // The size the interval is computed at (docs/statistics.md): with it and the
+                // share, the bounds are re-derived from this file alone.
+                format!("{:.6}", s.effective_n),
                 share(s),
                 f(s.low),
                 f(s.high),
