@@ -160,13 +160,18 @@ pub fn method_text(form: &forms::Form) -> String {
             outside.join(", ")
         ));
     }
-    text.push_str(
-        "Khoảng tin cậy 95 % cho biết chỉ số thật của địa bàn có thể nằm trong khoảng nào, do chỉ khảo sát một mẫu hộ gia đình. \
-         Địa bàn có ít phiếu hơn mức tối thiểu, và địa bàn mà từ số liệu của nó có thể suy ra địa bàn nhỏ, không được công bố, \
-         để số liệu đủ tin cậy và không làm lộ ý kiến của từng hộ.",
-    );
+    text.push_str(INTERVAL_AND_MINIMUM);
     text
 }
+
+/// What every published method says of the interval and of what is withheld (docs/statistics.md:
+/// the estimator and its interval; disclosure control).
+pub const INTERVAL_AND_MINIMUM: &str = "Khoảng tin cậy 95 % cho biết chỉ số thật của địa bàn có thể nằm trong khoảng nào, do chỉ khảo sát một mẫu hộ gia đình; \
+     đó là khoảng Wilson tính theo cỡ mẫu hiệu dụng của địa bàn (trung bình số câu trả lời hợp lệ của các tiêu chí), coi các hộ như \
+     một mẫu ngẫu nhiên đơn giản, nên chỉ là khoảng gần đúng và hẹp hơn khoảng thật khi hộ được chọn theo từng thôn. \
+     «Số phiếu» là mọi phiếu đã mở của địa bàn; mức tối thiểu để công bố tính theo số phiếu có ít nhất một câu trả lời được tính. \
+     Địa bàn có ít phiếu hơn mức tối thiểu, và địa bàn mà từ số liệu của nó có thể suy ra địa bàn nhỏ, không được công bố, \
+     để số liệu đủ tin cậy và không làm lộ ý kiến của từng hộ.";
 
 /// The campaign's sampled areas: each (level, id) with its parent's id (none for a province).
 #[derive(Clone, Debug, Default)]
@@ -681,6 +686,12 @@ mod tests {
         let sipas = method_text(&crate::demo::sipas_2024());
         assert!(!sipas.contains("không tính vào chỉ số chung"), "{sipas}");
         assert!(sipas.contains("«Hài lòng» hoặc «Rất hài lòng»"), "{sipas}");
+        // How the interval is made, and what the minimum counts, as statistics.md says.
+        assert!(
+            sipas.contains("khoảng Wilson tính theo cỡ mẫu hiệu dụng")
+                && sipas.contains("số phiếu có ít nhất một câu trả lời được tính"),
+            "{sipas}"
+        );
         let stored = crate::demo::binh_duong_form();
         let bd = forms::Form::from_json(std::str::from_utf8(&stored.definition).unwrap()).unwrap();
         let text = method_text(&bd);

@@ -6,13 +6,14 @@
 
 use super::prelude::*;
 
-const METHOD: &str = "Chỉ số là tỷ lệ phần trăm câu trả lời hài lòng trên các câu trả lời hợp lệ về các tiêu chí của phiếu khảo sát, \
-tính cho từng tiêu chí rồi lấy trung bình theo các nhóm tiêu chí. Khoảng tin cậy 95 % cho biết chỉ số thật của địa bàn có thể \
-nằm trong khoảng nào, do chỉ khảo sát một mẫu hộ gia đình; đó là khoảng Wilson tính theo cỡ mẫu hiệu dụng của địa bàn (trung \
-bình số câu trả lời hợp lệ của các tiêu chí), coi các hộ như một mẫu ngẫu nhiên đơn giản, nên chỉ là khoảng gần đúng và hẹp hơn \
-khoảng thật khi hộ được chọn theo từng thôn. «Số phiếu» là mọi phiếu đã mở của địa bàn; mức tối thiểu để công bố tính theo số \
-phiếu có ít nhất một câu trả lời được tính. Địa bàn có ít phiếu hơn mức tối thiểu không được công bố, để số \
-liệu đủ tin cậy và không làm lộ ý kiến của từng hộ.";
+/// The method of a publication made before publications carried their own.
+fn old_method() -> String {
+    format!(
+        "Chỉ số là tỷ lệ phần trăm câu trả lời hài lòng trên các câu trả lời hợp lệ về các tiêu chí của phiếu khảo sát, \
+         tính cho từng tiêu chí rồi lấy trung bình theo các nhóm tiêu chí. {}",
+        crate::publication::INTERVAL_AND_MINIMUM
+    )
+}
 
 fn level_words(level: &str) -> &'static str {
     match level {
@@ -144,7 +145,7 @@ pub(super) async fn public_page(
         } }
         p { a href=(format!("/public/{}?format=csv", intake.id)) { "Tải về (CSV)" } " · " a href="/public" { "Các đợt khảo sát khác" } }
         h2 { "Cách tính" }
-        p #method { @if p.method.is_empty() { (METHOD) } @else { (p.method) } }
+        p #method { @if p.method.is_empty() { (old_method()) } @else { (p.method) } }
     };
     Ok(page(&campaign, None, body).into_response())
 }
