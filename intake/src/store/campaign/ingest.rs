@@ -13,9 +13,9 @@ use crate::store::sql::Params;
 struct TxView<'a> {
     tx: Tx<'a>,
     households: std::collections::HashMap<String, HouseholdFacts>,
-    /// The households the judge found by their form's serial (a parcel's), kept for counting
-    /// each form on its village's day.
-    by_serial: std::collections::HashMap<String, HouseholdFacts>,
+    /// The village of each household the judge found by its form's serial (a parcel's), kept
+    /// for counting each form on its village's day.
+    village_by_serial: std::collections::HashMap<String, String>,
     seen: std::collections::HashSet<String>,
 }
 
@@ -63,7 +63,7 @@ impl<'a> TxView<'a> {
         Ok(TxView {
             tx,
             households,
-            by_serial: Default::default(),
+            village_by_serial: Default::default(),
             seen,
         })
     }
@@ -73,7 +73,7 @@ impl<'a> TxView<'a> {
     }
 
     fn village_of_serial(&self, serial: &str) -> Option<String> {
-        self.by_serial.get(serial).map(|f| f.village.clone())
+        self.village_by_serial.get(serial).cloned()
     }
 }
 
@@ -408,7 +408,8 @@ impl HouseholdView for TxView<'_> {
             .optional()
             .ok()
             .flatten()?;
-        self.by_serial.insert(serial.to_string(), found.clone());
+        self.village_by_serial
+            .insert(serial.to_string(), found.village.clone());
         Some(found)
     }
     fn reserves(&mut self, village: &str) -> Vec<HouseholdFacts> {

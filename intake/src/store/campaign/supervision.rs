@@ -364,32 +364,24 @@ pub(super) fn count_days_again(tx: Tx) -> Result<(), StoreError> {
     })? {
         let days = DayRule::of(&campaign.info);
         let outcome = tx.dialect().json_text("e.body", &["body", "outcome"]);
+        // Household events, and a parcel's forms each in its household's village (the serials
+        // were checked when the parcel was accepted; a serial is one household's).
         let rows = tx
             .prepare(&format!(
                 "SELECT e.enumerator_id, h.village_id, CASE WHEN e.kind = 'visit_outcome' THEN {outcome} ELSE e.kind END,
                         e.occurred_at, e.received_at
-                 FROM events e JOIN households h ON h.id = e.household_id WHERE e.status = 'accepted'"
+                 FROM events e JOIN households h ON h.id = e.household_id WHERE e.status = 'accepted'
+                 UNION ALL
+                 SELECT e.enumerator_id, h.village_id, e.kind, e.occurred_at, e.received_at
+                 FROM parcel_serials ps JOIN events e ON e.id = ps.event_id JOIN households h ON h.serial = ps.serial
+                 WHERE e.status = 'accepted'"
             ))?
             .query_map([], |r| {
                 Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<Option<String>>(2)?, r.get::<String>(3)?, r.get::<String>(4)?))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        // A parcel's forms, each in its household's village (the serials were checked when the
-        // parcel was accepted; a serial is one household's).
-        let parcel_forms = tx
-            .prepare(
-                "SELECT e.enumerator_id, h.village_id, e.kind, e.occurred_at, e.received_at
-                 FROM parcel_serials ps JOIN events e ON e.id = ps.event_id JOIN households h ON h.serial = ps.serial
-                 WHERE e.status = 'accepted'",
-            )?
-            .query_map([], |r| {
-                Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<Option<String>>(2)?, r.get::<String>(3)?, r.get::<String>(4)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
         let mut counts: BTreeMap<(NaiveDate, String, String, String), (i64, i64)> = BTreeMap::new();
-        for (enumerator, village, kind, occurred_at, received_at) in
-            rows.into_iter().chain(parcel_forms)
-        {
+        for (enumerator, village, kind, occurred_at, received_at) in rows {
             let device = DateTime::parse_from_rfc3339(&occurred_at)
                 .map_err(|e| StoreError::Corrupt(format!("occurred at {occurred_at:?}: {e}")))?;
             let dated = days.date(device, parse_received(&received_at)?);
