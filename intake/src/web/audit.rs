@@ -30,29 +30,31 @@ const SHOWN: usize = 500;
 /// says so when it is cut.
 const CSV_ROWS: usize = 200_000;
 
-/// The store's filter for a query: local days become UTC instants.
-fn filter(q: &AuditQuery, tz: chrono_tz::Tz) -> crate::store::AuditFilter {
+/// The store's filter for a query whose days (`from`, `to`) were read: local days become UTC
+/// instants; a day not given or not readable filters nothing.
+fn filter(
+    q: &AuditQuery,
+    [from, to]: [Option<chrono::NaiveDate>; 2],
+    tz: chrono_tz::Tz,
+) -> crate::store::AuditFilter {
     use chrono::TimeZone;
-    let start = |day: &str, plus: i64| -> String {
-        super::layout::typed_day(day)
-            .ok()
-            .flatten()
-            .and_then(|d| {
-                tz.from_local_datetime(&(d + chrono::Duration::days(plus)).and_hms_opt(0, 0, 0)?)
-                    .earliest()
-            })
-            .map(|t| {
-                t.with_timezone(&Utc)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-            })
-            .unwrap_or_default()
+    let start = |day: Option<chrono::NaiveDate>, plus: i64| -> String {
+        day.and_then(|d| {
+            tz.from_local_datetime(&(d + chrono::Duration::days(plus)).and_hms_opt(0, 0, 0)?)
+                .earliest()
+        })
+        .map(|t| {
+            t.with_timezone(&Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        })
+        .unwrap_or_default()
     };
     crate::store::AuditFilter {
         login: q.login.trim().into(),
         action: q.action.trim().into(),
         campaign: q.campaign.trim().into(),
-        from: start(&q.from, 0),
-        to: start(&q.to, 1),
+        from: start(from, 0),
+        to: start(to, 1),
     }
 }
 
@@ -85,22 +87,18 @@ pub(super) async fn audit_page(
 ) -> Result<Response, IntakeError> {
     let c = centre.clone();
     let (tz, campaigns) = blocking(move || Ok((c.time_zone()?, c.entries()?))).await?;
-    let f = filter(&q, tz);
-    let c = centre.clone();
     let csv = q.format == "csv";
     // A day that cannot be read, or days the wrong way round, is said, not silently dropped
     // from the filter; a file is not written from such a filter at all.
     let days = [q.from.as_str(), q.to.as_str()].map(super::layout::typed_day);
     let unreadable = days.iter().any(Result::is_err);
-    let problem = match days {
-        [Err(e), _] | [_, Err(e)] => Some(e),
-        [Ok(Some(from)), Ok(Some(to))] if from > to => Some(format!(
-            "«Từ ngày» ({}) sau «Đến ngày» ({}): hãy đổi lại.",
-            from.format("%d/%m/%Y"),
-            to.format("%d/%m/%Y")
-        )),
+    let problem = match &days {
+        [Err(e), _] | [_, Err(e)] => Some(e.clone()),
+        [Ok(Some(from)), Ok(Some(to))] => super::layout::days_in_order(*from, *to).err(),
         _ => None,
     };
+    let f = filter(&q, days.map(|d| d.ok().flatten()), tz);
+    let c = centre.clone();
     if csv {
         if let Some(problem) = &problem {
             return Err(IntakeError::Declined(problem.clone()));

@@ -102,6 +102,18 @@ pub(super) fn typed_day(raw: &str) -> Result<Option<chrono::NaiveDate>, String> 
         })
 }
 
+/// Refuses a filter's first day after its last, naming both as people read them.
+pub(super) fn days_in_order(from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<(), String> {
+    if from > to {
+        return Err(format!(
+            "«Từ ngày» ({}) sau «Đến ngày» ({}): hãy đổi lại.",
+            from.format("%d/%m/%Y"),
+            to.format("%d/%m/%Y")
+        ));
+    }
+    Ok(())
+}
+
 /// The offsets of the moments [`shown_time`] put in `body`, each once, as "UTC+07:00".
 fn zones_of_times(body: &str) -> Vec<String> {
     const OPENING: &str = "<time datetime=\"";

@@ -289,13 +289,7 @@ impl PeriodQuery {
         };
         let from = day(&self.from, start)?;
         let to = day(&self.to, end)?;
-        if from > to {
-            return Err(format!(
-                "«Từ ngày» ({}) sau «Đến ngày» ({}): hãy đổi lại.",
-                from.format("%d/%m/%Y"),
-                to.format("%d/%m/%Y")
-            ));
-        }
+        super::layout::days_in_order(from, to)?;
         Ok((from, to))
     }
 }
