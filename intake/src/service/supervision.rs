@@ -15,11 +15,14 @@ impl Intake {
         reason: &str,
         address: &str,
     ) -> Result<crate::store::Reassigned, IntakeError> {
-        let ReassignPlan { what, to_name } = self.check_reassign(account, target, to, reason)?;
-        let reason = reassign_reason(reason)?;
+        let ReassignPlan {
+            what,
+            to_name,
+            reason,
+        } = self.check_reassign(account, target, to, reason)?;
         let moved = self
             .store
-            .reassign(target, to, &account.login, reason, Utc::now())?;
+            .reassign(target, to, &account.login, &reason, Utc::now())?;
         if moved.moved == 0 && moved.finished.is_empty() {
             // Nothing was written: every household was theirs already.
             return Err(already_theirs(&what, &to_name));
@@ -88,8 +91,12 @@ impl Intake {
                 format!("Hộ {}", serials.join(", "))
             }
         };
-        reassign_reason(reason)?;
-        Ok(ReassignPlan { what, to_name })
+        let reason = reassign_reason(reason)?.to_string();
+        Ok(ReassignPlan {
+            what,
+            to_name,
+            reason,
+        })
     }
 
     /// Daily counts of what this account may see (their districts for a supervisor).
@@ -207,9 +214,8 @@ impl Intake {
     }
 }
 
-/// The reason a move is given, trimmed, or why it cannot be: asked before the move is confirmed
-/// as well as when it is made.
-pub fn reassign_reason(reason: &str) -> Result<&str, IntakeError> {
+/// The reason a move is given, trimmed, or why it cannot be.
+fn reassign_reason(reason: &str) -> Result<&str, IntakeError> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(IntakeError::Declined(
@@ -219,11 +225,13 @@ pub fn reassign_reason(reason: &str) -> Result<&str, IntakeError> {
     Ok(reason)
 }
 
-/// A move that can be made, named for a person: what moves, and to whom.
+/// A move that can be made, named for a person: what moves, to whom, and why.
 pub struct ReassignPlan {
     /// "village, commune", or the households' serials.
     pub what: String,
     pub to_name: String,
+    /// Trimmed, 1 to 500 characters.
+    pub reason: String,
 }
 
 /// A move to whom already has the work: refused, nothing written, no audit line.
