@@ -525,6 +525,14 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         page.contains("id=\"straight-lined\">3<"),
         "every sample form straight-lines"
     );
+    // The sample answers have no answer to a question that does not apply and no invalid
+    // value: both lists still say so, with their count.
+    for heading in [
+        "Phiếu có câu trả lời cho câu không áp dụng (0)",
+        "Phiếu có giá trị không hợp lệ (0)",
+    ] {
+        assert!(page.contains(heading), "{heading}: {page}");
+    }
     let anomalies = get(&server, "/c/qt-sipas-2024/ministry/anomalies", &session)
         .await
         .text()

@@ -564,17 +564,19 @@ fn answer_anomaly_list(anomalies: &[crate::service::AnswerAnomaly], names: &Name
         .filter(|a| !a.not_applying.is_empty())
         .collect();
     let invalid: Vec<_> = anomalies.iter().filter(|a| !a.invalid.is_empty()).collect();
+    // Both lists are always headed, with their count, so a clean index says "0" rather than
+    // leaving an auditor to wonder whether the check ran.
     html! {
-        @if !not_applying.is_empty() {
-            h2 { "Phiếu có câu trả lời cho câu không áp dụng (" (not_applying.len()) ")" }
-            p.muted { "Các câu trả lời này không được tính vào chỉ số: theo chính câu trả lời của phiếu, câu hỏi không áp dụng với người trả lời. Xem lại phiếu giấy." }
+        h2 { "Phiếu có câu trả lời cho câu không áp dụng (" (not_applying.len()) ")" }
+        p.muted { "Các câu trả lời này không được tính vào chỉ số: theo chính câu trả lời của phiếu, câu hỏi không áp dụng với người trả lời. Xem lại phiếu giấy." }
+        @if not_applying.is_empty() { p #answers-not-applying { "Không có phiếu nào." } } @else {
             ul #answers-not-applying { @for a in &not_applying {
                 li { "Phiếu " b { (names.serial(&a.household)) } ": câu " (a.not_applying.join(", ")) }
             } }
         }
-        @if !invalid.is_empty() {
-            h2 { "Phiếu có giá trị không hợp lệ (" (invalid.len()) ")" }
-            p.muted { "Giá trị mà máy tính bảng không thể gửi (không phải mã của câu hỏi, sai kiểu): không được tính vào chỉ số. Xem lại phiếu giấy và sửa phiếu." }
+        h2 { "Phiếu có giá trị không hợp lệ (" (invalid.len()) ")" }
+        p.muted { "Giá trị mà máy tính bảng không thể gửi (không phải mã của câu hỏi, sai kiểu): không được tính vào chỉ số. Xem lại phiếu giấy và sửa phiếu." }
+        @if invalid.is_empty() { p #answers-invalid { "Không có phiếu nào." } } @else {
             ul #answers-invalid { @for a in &invalid {
                 li { "Phiếu " b { (names.serial(&a.household)) } ": câu " (a.invalid.join(", ")) }
             } }
