@@ -472,7 +472,14 @@ fn an_enumerator_runs_one_household_from_enrollment_to_a_sealed_form_on_the_inta
     centre
         .intake
         .store
-        .reassign(&moved, "enum-dh-p4", "gs-dh", "ốm", chrono::Utc::now())
+        .reassign(
+            &moved,
+            "enum-dh-p4",
+            "gs-dh",
+            "ốm",
+            None,
+            chrono::Utc::now(),
+        )
         .unwrap();
     s.script("location.hash = '#/household/dh-p2-kp1-05'");
     s.click("#hand-out-rep");

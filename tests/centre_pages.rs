@@ -70,6 +70,7 @@ fn supervisors_and_the_ministry_use_the_pages_in_chromium() {
             "enum-dh-p4",
             "gs-dh",
             "Điều tra viên ốm",
+            None,
             chrono::Utc::now(),
         )
         .unwrap();

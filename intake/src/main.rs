@@ -573,7 +573,7 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             let done = intake
                 .store
-                .reassign(&target, &to, &by, &reason, chrono::Utc::now())
+                .reassign(&target, &to, &by, &reason, None, chrono::Utc::now())
                 .map_err(|e| e.to_string())?;
             let moved = done.moved;
             if !done.finished.is_empty() {

@@ -160,6 +160,7 @@ async fn assignment_is_signed_and_only_for_authenticated_devices() {
             "enum-gl-ga",
             "gs-gl",
             "road flooded",
+            None,
             chrono::Utc::now(),
         )
         .unwrap();

@@ -26,6 +26,7 @@ async fn a_households_refused_work_is_taken_in_its_order_with_one_decision() {
             "enum-dh-p4",
             "gs-dh",
             "ốm",
+            None,
             chrono::Utc::now(),
         )
         .unwrap();
@@ -166,10 +167,50 @@ async fn finished_work_stays_with_its_enumerator_when_a_village_moves() {
             "enum-dh-p4",
             "gs-dh",
             "ốm",
+            None,
             chrono::Utc::now(),
         )
         .unwrap();
     assert_eq!(done.finished, [parcelled.1.clone()]);
+    // Asked to move the finished household alone, the supervisor is told it stays, before any
+    // confirmation and at it: nothing moves, nothing is audited.
+    let gs_dh = server
+        .centre
+        .accounts()
+        .account("gs-dh")
+        .unwrap()
+        .unwrap()
+        .in_campaign("qt-sipas-2024");
+    let only_finished = intake::store::ReassignTarget::Households(vec![parcelled.0.clone()]);
+    let audited = || server.centre.accounts().audit_log(10_000).unwrap().len();
+    let before = audited();
+    for refused in [
+        server
+            .intake
+            .check_reassign(&gs_dh, &only_finished, "enum-dh-p4", "ốm")
+            .err(),
+        server
+            .intake
+            .reassign(
+                &gs_dh,
+                &only_finished,
+                "enum-dh-p4",
+                "ốm",
+                None,
+                "127.0.0.1",
+            )
+            .err(),
+    ] {
+        match refused {
+            Some(intake::error::IntakeError::Declined(said)) => assert!(
+                said.contains("không có hộ nào để chuyển — 1 hộ đã xong")
+                    && said.contains(&parcelled.1),
+                "{said}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(audited(), before);
     assert_eq!(
         done.moved, 29,
         "the village's other households move, its reserve ones too"

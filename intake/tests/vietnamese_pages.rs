@@ -81,6 +81,7 @@ async fn every_page_each_role_reads_is_in_vietnamese() {
             "enum-dh-p4",
             "gs-dh",
             "ốm",
+            None,
             chrono::Utc::now(),
         )
         .unwrap();

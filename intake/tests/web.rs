@@ -1454,7 +1454,8 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         asked.contains("Xác nhận chuyển giao") && asked.contains(&s2),
         "{asked}"
     );
-    let page = single(&format!("{}, {s2}", s1.to_lowercase()), "enum-dh-dl")
+    // A serial typed twice, in any case, is one household: counted, moved and audited once.
+    let page = single(&format!("{}, {s2}; {s1}", s1.to_lowercase()), "enum-dh-dl")
         .await
         .text()
         .await
@@ -1463,6 +1464,97 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         page.contains(&format!("Đã chuyển 2 hộ cho {name_c}")),
         "{page}"
     );
+    let log = server.centre.accounts().audit_log(10_000).unwrap();
+    let line = &log
+        .iter()
+        .find(|e| e.action == "reassigned")
+        .unwrap()
+        .detail;
+    assert!(
+        line.starts_with(&format!(
+            "Hộ {s1}, {s2} (trước đó do {name_b} làm) giao cho {name_c}"
+        )),
+        "the audit names each household once, and who held it: {line}"
+    );
+    // A confirmation from a page gone stale does not take the work from whoever holds it now:
+    // asked in one tab (to Đông Lương's enumerator), moved meanwhile in another (to Phường 2's).
+    let s3 = serial_of("enum-dh-p4", "dh-p4-kp2-03");
+    let ask = |to: &'static str| {
+        let (url, session, form) = (
+            format!("{}/c/qt-sipas-2024/reassign/households", server.base),
+            session.clone(),
+            vec![
+                ("csrf", csrf.clone()),
+                ("households", s3.clone()),
+                ("to", to.to_string()),
+                ("reason", "Đường ngập".to_string()),
+            ],
+        );
+        async move {
+            let page = browser()
+                .post(url)
+                .header(header::COOKIE, format!("fp_session={session}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                page.contains(&format!("; {name_b} đang làm) cho")),
+                "the question names who holds the work: {page}"
+            );
+            let mut confirm = form;
+            confirm.push(("confirmed", "yes".into()));
+            confirm.push((
+                "seen",
+                between(&page, "name=\"seen\" value=\"", "\"").to_string(),
+            ));
+            confirm
+        }
+    };
+    let (tab_a, tab_b) = (ask("enum-dh-dl").await, ask("enum-dh-p2").await);
+    let confirm = |form: Vec<(&'static str, String)>| {
+        let (url, session) = (
+            format!("{}/c/qt-sipas-2024/reassign/households", server.base),
+            session.clone(),
+        );
+        async move {
+            browser()
+                .post(url)
+                .header(header::COOKIE, format!("fp_session={session}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let done = confirm(tab_b).await;
+    assert!(
+        done.contains(&format!("Đã chuyển 1 hộ cho {name_a}")),
+        "{done}"
+    );
+    let before = audit_lines();
+    let stale = confirm(tab_a).await;
+    assert!(
+        stale.contains(&format!(
+            "Hộ {s3} đã đổi người phụ trách từ lúc bạn hỏi (nay do {name_a} làm). Chưa chuyển gì"
+        )),
+        "{stale}"
+    );
+    assert_eq!(audit_lines(), before, "nothing moved, nothing audited");
+    assert!(server
+        .intake
+        .store
+        .assignment("enum-dh-p2")
+        .unwrap()
+        .households
+        .iter()
+        .any(|h| h.id == "dh-p4-kp2-03"));
     assert_eq!(
         server
             .intake

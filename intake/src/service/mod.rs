@@ -19,6 +19,7 @@ pub use ministry::ReviewSheet;
 mod people;
 pub use people::LoggedIn;
 mod supervision;
+pub use supervision::ReassignPlan;
 mod years;
 
 pub use centre::{

@@ -7,33 +7,53 @@ impl Intake {
     /// A supervisor moves a village, or single households, of their districts to an enumerator
     /// who works in them (illness, a flooded road). Anything outside their districts is
     /// `NotFound`, as if it did not exist. Devices learn it on their next sync; audited.
+    ///
+    /// `seen` is the confirmation's [`ReassignPlan::seen`]: if the work changed hands since the
+    /// move was asked about, nothing moves and the supervisor is told who holds it now.
     pub fn reassign(
         &self,
         account: &crate::accounts::Account,
         target: &crate::store::ReassignTarget,
         to: &str,
         reason: &str,
+        seen: Option<&str>,
         address: &str,
     ) -> Result<crate::store::Reassigned, IntakeError> {
-        let ReassignPlan {
-            what,
-            to_name,
-            reason,
-        } = self.check_reassign(account, target, to, reason)?;
-        let moved = self
-            .store
-            .reassign(target, to, &account.login, &reason, Utc::now())?;
-        if moved.moved == 0 && moved.finished.is_empty() {
-            // Nothing was written: every household was theirs already.
-            return Err(already_theirs(&what, &to_name));
+        let plan = self.check_reassign(account, target, to, reason)?;
+        if seen.is_some_and(|seen| seen != plan.seen) {
+            return Err(changed_since_asked(&plan));
         }
-        self.audit(
-            &account.login,
-            "reassigned",
-            &format!("{what} giao cho {to_name}; lý do: {reason}"),
-            address,
-            Utc::now(),
-        )?;
+        let moved =
+            match self
+                .store
+                .reassign(target, to, &account.login, &plan.reason, seen, Utc::now())
+            {
+                Err(crate::store::StoreError::AssignmentChanged) => {
+                    return Err(changed_since_asked(
+                        &self.check_reassign(account, target, to, reason)?,
+                    ))
+                }
+                done => done?,
+            };
+        if moved.moved == 0 {
+            // Nothing was written: every household was theirs already, or finished.
+            return Err(plan.nothing_to_move());
+        }
+        let mut detail = format!(
+            "{} (trước đó do {} làm) giao cho {}; lý do: {}",
+            plan.what,
+            plan.from_names.join(", "),
+            plan.to_name,
+            plan.reason
+        );
+        if !moved.finished.is_empty() {
+            detail += &format!(
+                "; {} hộ đã xong không chuyển: {}",
+                moved.finished.len(),
+                moved.finished.join(", ")
+            );
+        }
+        self.audit(&account.login, "reassigned", &detail, address, Utc::now())?;
         Ok(moved)
     }
 
@@ -56,21 +76,16 @@ impl Intake {
         {
             return Err(IntakeError::NotFound);
         }
-        let to_name = self
-            .enumerator_names()?
-            .remove(to)
-            .unwrap_or_else(|| to.to_string());
+        let names = self.enumerator_names()?;
+        let to_name = names.get(to).cloned().unwrap_or_else(|| to.to_string());
         let what = match target {
             crate::store::ReassignTarget::Village(village) => {
-                let Some((_, place, _, list)) = villages
+                let Some((_, place, _, _)) = villages
                     .iter()
                     .find(|(id, _, d, _)| id == village && visible(d))
                 else {
                     return Err(IntakeError::NotFound);
                 };
-                if list.iter().all(|e| e == to) {
-                    return Err(already_theirs(place, &to_name));
-                }
                 place.clone()
             }
             crate::store::ReassignTarget::Households(households) => {
@@ -79,24 +94,51 @@ impl Intake {
                         "Hãy ghi từ 1 đến 1.000 hộ. / Name 1 to 1,000 households.".into(),
                     ));
                 }
-                let mut serials = Vec::with_capacity(households.len());
                 for h in households {
                     match self.store.household_place(h)? {
-                        Some((serial, _, district, _)) if visible(&district) => {
-                            serials.push(serial)
-                        }
+                        Some((_, _, district, _)) if visible(&district) => {}
                         _ => return Err(IntakeError::NotFound),
                     }
                 }
-                format!("Hộ {}", serials.join(", "))
+                String::new()
             }
         };
-        let reason = reassign_reason(reason)?.to_string();
-        Ok(ReassignPlan {
+        let candidates = self.store.move_candidates(target)?;
+        let what = if what.is_empty() {
+            let serials: Vec<&str> = candidates.iter().map(|h| h.serial.as_str()).collect();
+            format!("Hộ {}", serials.join(", "))
+        } else {
+            what
+        };
+        let finished_status = sync_protocol::lifecycle::HouseholdStatus::InParcel.as_str();
+        let (mut moving, mut finished, mut from) = (0, Vec::new(), Vec::new());
+        for h in candidates.iter().filter(|h| h.enumerator != to) {
+            if h.status == finished_status {
+                finished.push(h.serial.clone());
+                continue;
+            }
+            moving += 1;
+            let name = names
+                .get(&h.enumerator)
+                .cloned()
+                .unwrap_or_else(|| h.enumerator.clone());
+            if !from.contains(&name) {
+                from.push(name);
+            }
+        }
+        let plan = ReassignPlan {
+            seen: crate::store::holdings_seen(&candidates),
             what,
             to_name,
-            reason,
-        })
+            reason: reassign_reason(reason)?.to_string(),
+            from_names: from,
+            moving,
+            finished,
+        };
+        if plan.moving == 0 {
+            return Err(plan.nothing_to_move());
+        }
+        Ok(plan)
     }
 
     /// Daily counts of what this account may see (their districts for a supervisor).
@@ -225,13 +267,46 @@ fn reassign_reason(reason: &str) -> Result<&str, IntakeError> {
     Ok(reason)
 }
 
-/// A move that can be made, named for a person: what moves, to whom, and why.
+/// A move that can be made, named for a person: what moves, from and to whom, and why.
 pub struct ReassignPlan {
-    /// "village, commune", or the households' serials.
+    /// "village, commune", or the households' serials (each once).
     pub what: String,
     pub to_name: String,
     /// Trimmed, 1 to 500 characters.
     pub reason: String,
+    /// Who holds the households that move, by name, each once.
+    pub from_names: Vec<String>,
+    /// How many households move (at least one).
+    pub moving: usize,
+    /// Serials of households named that are finished (their form in a parcel): they stay.
+    pub finished: Vec<String>,
+    /// [`crate::store::holdings_seen`]: carried by the confirmation.
+    pub seen: String,
+}
+
+impl ReassignPlan {
+    /// Nothing of this move is anyone else's to take: it is the enumerator's already, or done.
+    fn nothing_to_move(&self) -> IntakeError {
+        if self.finished.is_empty() {
+            return already_theirs(&self.what, &self.to_name);
+        }
+        IntakeError::Declined(format!(
+            "{}: không có hộ nào để chuyển — {} hộ đã xong (phiếu đã trong bưu gói: {}), vẫn ghi công người đã làm. / Nothing to move: finished households stay with who finished them.",
+            self.what,
+            self.finished.len(),
+            self.finished.join(", ")
+        ))
+    }
+}
+
+/// A confirmation of a move whose work changed hands after it was asked about (another
+/// supervisor's move, or the same supervisor's in another tab).
+fn changed_since_asked(now: &ReassignPlan) -> IntakeError {
+    IntakeError::Declined(format!(
+        "{} đã đổi người phụ trách từ lúc bạn hỏi (nay do {} làm). Chưa chuyển gì: hãy xem lại rồi chuyển lại nếu vẫn cần. / The work changed hands since you asked; nothing was moved.",
+        now.what,
+        now.from_names.join(", ")
+    ))
 }
 
 /// A move to whom already has the work: refused, nothing written, no audit line.

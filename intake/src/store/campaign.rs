@@ -221,9 +221,15 @@ impl Store for SqlStore {
         to: &str,
         by: &str,
         reason: &str,
+        seen: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Reassigned, StoreError> {
-        supervision::reassign(self, target, to, by, reason, now)
+        supervision::reassign(self, target, to, by, reason, seen, now)
+    }
+
+    fn move_candidates(&self, target: &ReassignTarget) -> Result<Vec<MoveCandidate>, StoreError> {
+        let target = target.clone();
+        self.read(move |tx| supervision::move_candidates(tx, &target))
     }
 
     fn enrolled_key(&self, id: Uuid) -> Result<Option<EnrolledKey>, StoreError> {

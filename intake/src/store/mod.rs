@@ -51,6 +51,8 @@ pub enum StoreError {
     UnknownHousehold(String),
     #[error("unknown village {0:?}")]
     UnknownVillage(String),
+    #[error("the households changed hands after the move was asked about; nothing was moved")]
+    AssignmentChanged,
     #[error("unknown device {0}")]
     UnknownDevice(Uuid),
     #[error("the campaign names form {0:?}, but no definition of it was given; pass its file with --form")]
@@ -402,6 +404,28 @@ pub enum ReassignTarget {
     Households(Vec<String>),
 }
 
+/// A household a move names, as it stands before the move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveCandidate {
+    pub household: String,
+    pub enumerator: String,
+    pub serial: String,
+    pub status: String,
+}
+
+/// Who held each household of a move when it was asked about, in a few bytes a confirmation
+/// carries back: a move confirmed from a page that has gone stale (someone moved the work
+/// meanwhile) is refused rather than taking the work from whoever holds it now.
+pub fn holdings_seen(households: &[MoveCandidate]) -> String {
+    use sha2::Digest;
+    let mut pairs: Vec<String> = households
+        .iter()
+        .map(|h| format!("{}={}", h.household, h.enumerator))
+        .collect();
+    pairs.sort();
+    hex::encode(&sha2::Sha256::digest(pairs.join("\n").as_bytes())[..16])
+}
+
 /// What of a device never changes once it is enrolled: the key its batches are signed with and
 /// the enumerator it works for. (Whether it is revoked does change, and is read with each batch.)
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -550,14 +574,20 @@ pub trait Store: Send + Sync + 'static {
     /// it and why. Devices learn it from their next assignment; what the old device sends
     /// later for these households is rejected per event. A household whose form is already
     /// in a parcel is finished: it stays with whoever finished it (its work is theirs).
+    ///
+    /// With `seen` (a confirmation's [`holdings_seen`]), nothing moves unless the households
+    /// are held as they were when the move was asked about: [`StoreError::AssignmentChanged`].
     fn reassign(
         &self,
         target: &ReassignTarget,
         to: &str,
         by: &str,
         reason: &str,
+        seen: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Reassigned, StoreError>;
+    /// The households a move names, each once, as they stand: unknown ones are an error.
+    fn move_candidates(&self, target: &ReassignTarget) -> Result<Vec<MoveCandidate>, StoreError>;
 
     /// A device's [`EnrolledKey`], which never changes: kept by the process once read, so that
     /// a batch's signature is checked without a read of the database of its own.

@@ -280,6 +280,9 @@ pub(super) struct ReassignForm {
     pub(super) reason: String,
     /// Moving a whole village asks once more: set by the confirmation.
     pub(super) confirmed: Option<String>,
+    /// Who held the work when the move was asked about ([`crate::service::ReassignPlan::seen`]).
+    #[serde(default)]
+    pub(super) seen: Option<String>,
 }
 
 pub(super) async fn reassign(
@@ -289,13 +292,13 @@ pub(super) async fn reassign(
 ) -> Result<Response, IntakeError> {
     let target = crate::store::ReassignTarget::Village(form.village.clone());
     if form.confirmed.is_none() {
-        if let Some(refused) =
-            refused_before_asking(&intake, &said, &v, &target, &form.to, &form.reason, "").await?
-        {
-            return Ok(refused);
-        }
+        let plan =
+            match plan_or_said(&intake, &said, &v, &target, &form.to, &form.reason, "").await? {
+                Ok(plan) => plan,
+                Err(refused) => return Ok(refused),
+            };
         let data = reassign_data(&intake, &v.account).await?;
-        let (_, place, now) = data
+        let (_, place, _) = data
             .villages
             .iter()
             .find(|(id, ..)| *id == form.village)
@@ -307,27 +310,49 @@ pub(super) async fn reassign(
             .map(|(_, n)| n.clone())
             .ok_or(IntakeError::NotFound)?;
         let body = html! {
-            p #question { "Chuyển cả " b { (place) } " (" (now.join(", ")) " đang làm) cho " b { (to) } " với lý do «" (form.reason.trim()) "»? Mọi hộ của thôn, cả hộ dự phòng, sẽ chuyển; việc máy cũ gửi sau đó cho các hộ này sẽ bị từ chối để giám sát quyết định." }
-            form method="post" action="reassign" {
-                input type="hidden" name="csrf" value=(v.csrf);
-                input type="hidden" name="village" value=(form.village);
-                input type="hidden" name="to" value=(form.to);
-                input type="hidden" name="reason" value=(form.reason);
-                button name="confirmed" value="yes" { "Xác nhận chuyển giao" } " "
-                a href="reassign" { "Huỷ" }
-            }
+            p #question { "Chuyển " (plan.moving) " hộ của " b { (place) } " (" (plan.from_names.join(", ")) " đang làm) cho " b { (to) } " với lý do «" (plan.reason) "»? Mọi hộ chưa xong của thôn, cả hộ dự phòng, sẽ chuyển; việc máy cũ gửi sau đó cho các hộ này sẽ bị từ chối để giám sát quyết định." }
+            (finished_note(&plan))
+            (confirm_form("reassign", &v, &plan, [("village", &form.village), ("to", &form.to), ("reason", &form.reason)]))
         };
         return Ok(page("Xác nhận chuyển giao", Some(&v), body).into_response());
     }
     let (i, a) = (intake.clone(), v.account.clone());
     let moved = blocking(move || {
+        let seen = form.seen.as_deref();
         Ok((
-            i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())?,
+            i.reassign(&a, &target, &form.to, &form.reason, seen, &from.to_string())?,
             i.enumerator_names()?.remove(&form.to).unwrap_or(form.to),
         ))
     })
     .await;
     moved_or_said(&said, &v, moved, "")
+}
+
+/// Households named that are finished and stay where they are, said before the move.
+fn finished_note(plan: &crate::service::ReassignPlan) -> Markup {
+    html! {
+        @if !plan.finished.is_empty() {
+            p #finished { (plan.finished.len()) " hộ đã xong (phiếu đã trong bưu gói) sẽ không chuyển, vẫn ghi công người đã làm: " (plan.finished.join(", ")) "." }
+        }
+    }
+}
+
+/// The confirmation of a move: what was asked, carried back with who held the work then.
+fn confirm_form<const N: usize>(
+    action: &str,
+    v: &Visitor,
+    plan: &crate::service::ReassignPlan,
+    fields: [(&str, &String); N],
+) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            input type="hidden" name="csrf" value=(v.csrf);
+            @for (name, value) in fields { input type="hidden" name=(name) value=(value); }
+            input type="hidden" name="seen" value=(plan.seen);
+            button name="confirmed" value="yes" { "Xác nhận chuyển giao" } " "
+            a href="reassign" { "Huỷ" }
+        }
+    }
 }
 
 /// The move made, or what refused it said on the move page (it may have changed since it was
@@ -347,10 +372,11 @@ fn moved_or_said(
     }
 }
 
-/// A move that cannot be made for a reason the supervisor can mend (no reason given, the work
-/// already theirs), said on the move page before it is confirmed, with the serials typed kept
-/// in their box; `None` when the move can be asked about. What is not theirs stays `NotFound`.
-async fn refused_before_asking(
+/// The move to ask about, or, for one that cannot be made for a reason the supervisor can mend
+/// (no reason given, the work already theirs or finished), what to say on the move page before
+/// it is confirmed, with the serials typed kept in their box. What is not theirs stays
+/// `NotFound`.
+async fn plan_or_said(
     intake: &Arc<Intake>,
     said: &Messages,
     v: &Visitor,
@@ -358,7 +384,7 @@ async fn refused_before_asking(
     to: &str,
     reason: &str,
     kept_serials: &str,
-) -> Result<Option<Response>, IntakeError> {
+) -> Result<Result<crate::service::ReassignPlan, Response>, IntakeError> {
     let (i, a, target, to, reason) = (
         intake.clone(),
         v.account.clone(),
@@ -367,9 +393,9 @@ async fn refused_before_asking(
         reason.to_string(),
     );
     match blocking(move || i.check_reassign(&a, &target, &to, &reason)).await {
-        Ok(_) => Ok(None),
+        Ok(plan) => Ok(Ok(plan)),
         Err(IntakeError::Declined(message)) => {
-            Ok(Some(refused_on_move_page(said, v, message, kept_serials)))
+            Ok(Err(refused_on_move_page(said, v, message, kept_serials)))
         }
         Err(e) => Err(e),
     }
@@ -419,6 +445,9 @@ pub(super) struct HouseholdsForm {
     /// Moving households asks once more: set by the confirmation.
     #[serde(default)]
     pub(super) confirmed: Option<String>,
+    /// Who held the work when the move was asked about ([`crate::service::ReassignPlan::seen`]).
+    #[serde(default)]
+    pub(super) seen: Option<String>,
 }
 
 pub(super) async fn reassign_households(
@@ -487,37 +516,25 @@ pub(super) async fn reassign_households(
     if asking {
         // The same checks as the move itself (district, enumerator, reason), before asking.
         let target = crate::store::ReassignTarget::Households(households.clone());
-        if let Some(refused) = refused_before_asking(
-            &intake,
-            &said,
-            &v,
-            &target,
-            &form.to,
-            &form.reason,
-            &form.households,
-        )
-        .await?
-        {
-            return Ok(refused);
-        }
+        let kept = &form.households;
+        let plan =
+            match plan_or_said(&intake, &said, &v, &target, &form.to, &form.reason, kept).await? {
+                Ok(plan) => plan,
+                Err(refused) => return Ok(refused),
+            };
         let body = html! {
-            p #question { "Chuyển " (households.len()) " hộ (phiếu " (serials.join(", ")) ") cho " b { (to) } " với lý do «" (form.reason.trim()) "»? Việc máy cũ gửi sau đó cho các hộ này sẽ bị từ chối để giám sát quyết định." }
-            form method="post" action="reassign/households" {
-                input type="hidden" name="csrf" value=(v.csrf);
-                input type="hidden" name="households" value=(form.households);
-                input type="hidden" name="to" value=(form.to);
-                input type="hidden" name="reason" value=(form.reason);
-                button name="confirmed" value="yes" { "Xác nhận chuyển giao" } " "
-                a href="reassign" { "Huỷ" }
-            }
+            p #question { "Chuyển " (plan.moving) " hộ (" (plan.what) "; " (plan.from_names.join(", ")) " đang làm) cho " b { (to) } " với lý do «" (plan.reason) "»? Việc máy cũ gửi sau đó cho các hộ này sẽ bị từ chối để giám sát quyết định." }
+            (finished_note(&plan))
+            (confirm_form("reassign/households", &v, &plan, [("households", &form.households), ("to", &form.to), ("reason", &form.reason)]))
         };
         return Ok(page("Xác nhận chuyển giao", Some(&v), body).into_response());
     }
     let (i, kept) = (intake.clone(), form.households.clone());
     let moved = blocking(move || {
         let target = crate::store::ReassignTarget::Households(households);
+        let seen = form.seen.as_deref();
         Ok((
-            i.reassign(&a, &target, &form.to, &form.reason, &from.to_string())?,
+            i.reassign(&a, &target, &form.to, &form.reason, seen, &from.to_string())?,
             to,
         ))
     })

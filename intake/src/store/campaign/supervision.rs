@@ -51,55 +51,85 @@ pub(super) fn place_names(store: &SqlStore) -> Result<HashMap<String, String>, S
     })
 }
 
+/// The households `target` names, each once (a serial typed twice is one household), in the
+/// order named.
+pub(super) fn move_candidates(
+    tx: Tx,
+    target: &ReassignTarget,
+) -> Result<Vec<MoveCandidate>, StoreError> {
+    let row = |r: &Row| -> Result<MoveCandidate, StoreError> {
+        Ok(MoveCandidate {
+            household: r.get(0)?,
+            enumerator: r.get(1)?,
+            serial: r.get(2)?,
+            status: r.get(3)?,
+        })
+    };
+    match target {
+        ReassignTarget::Village(village) => {
+            let mut stmt = tx.prepare("SELECT id, enumerator_id, serial, status FROM households WHERE village_id = ?1 ORDER BY id")?;
+            let rows = stmt
+                .query_map([village], row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            if rows.is_empty() {
+                return Err(StoreError::UnknownVillage(village.clone()));
+            }
+            Ok(rows)
+        }
+        ReassignTarget::Households(ids) => {
+            let mut seen = std::collections::HashSet::new();
+            ids.iter()
+                .filter(|id| seen.insert(id.as_str()))
+                .map(|id| {
+                    tx.query_row(
+                        "SELECT id, enumerator_id, serial, status FROM households WHERE id = ?1",
+                        [id],
+                        row,
+                    )
+                    .optional()?
+                    .ok_or_else(|| StoreError::UnknownHousehold(id.clone()))
+                })
+                .collect()
+        }
+    }
+}
+
 pub(super) fn reassign(
     store: &SqlStore,
     target: &ReassignTarget,
     to: &str,
     by: &str,
     reason: &str,
+    seen: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Reassigned, StoreError> {
-    let (target, to, by, reason) = (
+    let (target, to, by, reason, seen) = (
         target.clone(),
         to.to_string(),
         by.to_string(),
         reason.to_string(),
+        seen.map(str::to_string),
     );
     store.write(move |tx| {
         let known: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM enumerators WHERE id = ?1)", [&to], |r| r.get(0))?;
         if !known {
             return Err(StoreError::UnknownEnumerator(to.clone()));
         }
-        // (id, enumerator, serial, status)
-        let households: Vec<(String, String, String, String)> = match &target {
-            ReassignTarget::Village(village) => {
-                let mut stmt = tx.prepare("SELECT id, enumerator_id, serial, status FROM households WHERE village_id = ?1 ORDER BY id")?;
-                let rows = stmt.query_map([village], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<Vec<_>, _>>()?;
-                if rows.is_empty() {
-                    return Err(StoreError::UnknownVillage(village.clone()));
-                }
-                rows
-            }
-            ReassignTarget::Households(ids) => ids
-                .iter()
-                .map(|id| {
-                    tx.query_row("SELECT id, enumerator_id, serial, status FROM households WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                        .optional()?
-                        .ok_or_else(|| StoreError::UnknownHousehold(id.clone()))
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        };
+        let households = move_candidates(tx, &target)?;
+        if seen.as_deref().is_some_and(|seen| seen != holdings_seen(&households)) {
+            return Err(StoreError::AssignmentChanged);
+        }
         let finished_status = HouseholdStatus::InParcel.as_str();
         let mut done = Reassigned::default();
-        for (household, from, serial, status) in households.iter().filter(|(_, from, ..)| *from != to) {
-            if status == finished_status {
-                done.finished.push(serial.clone());
+        for h in households.iter().filter(|h| h.enumerator != to) {
+            if h.status == finished_status {
+                done.finished.push(h.serial.clone());
                 continue;
             }
-            tx.execute("UPDATE households SET enumerator_id = ?1, updated_at = ?2 WHERE id = ?3", params![to, rfc3339(now), household])?;
+            tx.execute("UPDATE households SET enumerator_id = ?1, updated_at = ?2 WHERE id = ?3", params![to, rfc3339(now), h.household])?;
             tx.execute(
                 "INSERT INTO reassignments (household_id, from_enumerator, to_enumerator, by_whom, reason, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![household, from, to, by, reason, rfc3339(now)],
+                params![h.household, h.enumerator, to, by, reason, rfc3339(now)],
             )?;
             done.moved += 1;
         }
