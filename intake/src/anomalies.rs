@@ -92,7 +92,7 @@ pub fn check(
                 household: f.household.clone(),
                 kind: "empty_comparison",
                 detail: format!(
-                    "hai lần nhập lệch nhau {} trên {questions} câu: lần nhập 1 có thể không có trên máy kiểm tra, phiếu coi như chưa được kiểm tra",
+                    "hai lần nhập lệch nhau {} trên {questions} câu: lần nhập 1 có thể không có trên máy kiểm tra, nên lần kiểm tra này không so sánh được gì; phiếu vẫn được tính như đã kiểm tra — đối chiếu với bản giấy ở trang duyệt phiếu, gắn cờ và nhập sửa nếu sai",
                     d.mismatches
                 ),
             });

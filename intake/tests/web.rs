@@ -1053,6 +1053,83 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         server.intake.backcheck_results().unwrap()["enum-dh-p2"]["confirmed"],
         1
     );
+    // A visit that found other answers is said with its note where it was recorded, and puts
+    // the form at the head of the review list with what was found (the draw's last serial, so
+    // that the list's order by serial would put others first).
+    let differs = server
+        .intake
+        .store
+        .expected_forms()
+        .unwrap()
+        .into_iter()
+        .find(|f| Some(&f.serial) == first.iter().max())
+        .unwrap()
+        .household;
+    let differ = post(
+        "/c/qt-sipas-2024/ministry/backcheck/outcome",
+        vec![
+            ("csrf", csrf.clone()),
+            ("household", differs.clone()),
+            ("draw", "1".into()),
+            ("outcome", "answers_differ".into()),
+            ("note", "Hộ nói chưa từng nhận phiếu".into()),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        differ.contains("<b>Trả lời khác</b> — «Hộ nói chưa từng nhận phiếu»"),
+        "{differ}"
+    );
+    // The form listed first by serial, approved: it goes after the forms that need a look.
+    let mut digital: Vec<_> = server
+        .intake
+        .store
+        .expected_forms()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.digital && f.household != differs)
+        .collect();
+    digital.sort_by(|a, b| a.serial.cmp(&b.serial));
+    let first_by_serial = digital[0].household.clone();
+    assert_eq!(
+        review(first_by_serial.clone(), "approved", "Đã xem bản giấy")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let review = get(&server, "/c/qt-sipas-2024/ministry/review", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let body = between(&review, "<tbody>", "</tbody>");
+    let rows: Vec<&str> = body.split("</tr>").collect();
+    let at = rows
+        .iter()
+        .position(|r| r.contains(&format!("data-household=\"{differs}\"")))
+        .unwrap();
+    assert!(
+        rows[at].contains("Phúc tra: Trả lời khác — «Hộ nói chưa từng nhận phiếu»"),
+        "{}",
+        rows[at]
+    );
+    assert!(
+        rows[..at]
+            .iter()
+            .all(|r| !r.contains("<td class=\"l attention\"></td>")),
+        "only forms that need a look come before it"
+    );
+    let approved = rows
+        .iter()
+        .position(|r| r.contains(&format!("data-household=\"{first_by_serial}\"")))
+        .unwrap();
+    assert!(
+        approved > at,
+        "an approved form comes after one a visit did not confirm"
+    );
 
     // The same data as JSON: for the ministry; a supervisor finds none of it.
     for path in [

@@ -529,10 +529,10 @@ impl Intake {
     > {
         let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>> =
             Default::default();
-        for (enumerator, _, outcome) in self.store.backcheck_outcomes()? {
-            *out.entry(enumerator)
+        for found in self.store.backcheck_outcomes()? {
+            *out.entry(found.enumerator)
                 .or_default()
-                .entry(outcome)
+                .entry(found.outcome)
                 .or_default() += 1;
         }
         Ok(out)
@@ -865,7 +865,7 @@ impl Intake {
         (
             crate::store::BackcheckDraw,
             Vec<crate::store::HouseholdToVisit>,
-            HashMap<String, String>,
+            HashMap<String, crate::store::BackcheckOutcome>,
         ),
         IntakeError,
     > {
@@ -880,7 +880,7 @@ impl Intake {
             .store
             .backcheck_outcomes()?
             .into_iter()
-            .map(|(_, h, o)| (h, o))
+            .map(|found| (found.household.clone(), found))
             .collect();
         Ok((draw, households, outcomes))
     }

@@ -350,7 +350,7 @@ impl Store for SqlStore {
         backcheck::record_backcheck_outcome(self, household, outcome, note, by, now)
     }
 
-    fn backcheck_outcomes(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+    fn backcheck_outcomes(&self) -> Result<Vec<BackcheckOutcome>, StoreError> {
         backcheck::backcheck_outcomes(self)
     }
 

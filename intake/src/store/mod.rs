@@ -384,6 +384,20 @@ pub struct BackcheckDraw {
     pub at: String,
 }
 
+/// What a back-check visit found at one household (the latest recorded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackcheckOutcome {
+    /// The household's enumerator now.
+    pub enumerator: String,
+    pub household: String,
+    /// `confirmed`, `not_visited` or `answers_differ`.
+    pub outcome: String,
+    pub note: String,
+    /// The login that recorded it, and when.
+    pub by: String,
+    pub at: String,
+}
+
 /// A household as a back-check visitor finds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HouseholdToVisit {
@@ -675,8 +689,8 @@ pub trait Store: Send + Sync + 'static {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    /// Every recorded back-check: (enumerator, household, outcome).
-    fn backcheck_outcomes(&self) -> Result<Vec<(String, String, String)>, StoreError>;
+    /// Every recorded back-check, the latest of each household, by enumerator and household.
+    fn backcheck_outcomes(&self) -> Result<Vec<BackcheckOutcome>, StoreError>;
     /// A correction the ministry keyed from the paper, sealed; it wins over the device's answers.
     /// The households the ministry keyed a correction for, with when it last did.
     fn corrected_households(&self) -> Result<HashMap<String, String>, StoreError>;

@@ -233,10 +233,22 @@ pub(super) async fn draw_page(
 /// name and address, the outcome so far, and a form with no outcome chosen in advance.
 async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Response, IntakeError> {
     let i = intake.clone();
-    let ((draw, households, outcomes), tz, drawer, enumerators) = blocking(move || {
+    let ((draw, households, outcomes), tz, drawer, enumerators, recorders) = blocking(move || {
         let found = i.backcheck_draw(id)?;
         let drawer = i.person_name(&found.0.by)?;
-        Ok((found, i.time_zone()?, drawer, i.enumerator_names()?))
+        let mut recorders = std::collections::HashMap::<String, String>::new();
+        for o in found.2.values() {
+            if !recorders.contains_key(&o.by) {
+                recorders.insert(o.by.clone(), i.person_name(&o.by)?);
+            }
+        }
+        Ok((
+            found,
+            i.time_zone()?,
+            drawer,
+            i.enumerator_names()?,
+            recorders,
+        ))
     })
     .await?;
     let mut by_enumerator: Vec<(String, Vec<&crate::store::HouseholdToVisit>)> = Vec::new();
@@ -246,12 +258,6 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
             None => by_enumerator.push((h.enumerator.clone(), vec![h])),
         }
     }
-    let outcome_name = |o: &str| match o {
-        "confirmed" => "Đã xác nhận",
-        "not_visited" => "Không gặp",
-        "answers_differ" => "Trả lời khác",
-        _ => "—",
-    };
     let body = html! {
         p { "Lần " (draw.id) " · " (super::layout::shown_time(&draw.at, tz)) " · người rút: " (drawer) " · số khởi tạo: " b #seed { (draw.seed) }
             " · tỷ lệ " (draw.share_percent) " % · tối thiểu " (draw.min_per_enumerator) " mỗi điều tra viên" }
@@ -263,7 +269,11 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
                     thead { tr { th { "Số phiếu" } th { "Chủ hộ" } th { "Địa chỉ" } th { "Thôn, xã" } th { "Kết quả" } th.noprint { "Ghi kết quả" } } }
                     tbody { @for h in list {
                         tr data-household=(h.id) { td.serial { (h.serial) } td.l { (h.name) } td.l { (h.address) } td.l { (h.village) }
-                            td.outcome { (outcomes.get(&h.id).map(|o| outcome_name(o)).unwrap_or("chưa ghi")) }
+                            td.l.outcome { @match outcomes.get(&h.id) {
+                                Some(o) => { b { (backcheck_outcome_name(&o.outcome)) } @if !o.note.trim().is_empty() { " — «" (o.note) "»" }
+                                    br; span.muted { (recorders.get(&o.by).unwrap_or(&o.by)) ", " (super::layout::shown_time(&o.at, tz)) } }
+                                None => { "chưa ghi" }
+                            } }
                             td.noprint { form method="post" action="ministry/backcheck/outcome" {
                                 input type="hidden" name="csrf" value=(v.csrf);
                                 input type="hidden" name="household" value=(h.id);
@@ -280,6 +290,16 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
         div.noprint { (backcheck_form(v, &draw.seed)) }
     };
     Ok(page("Danh sách phúc tra", Some(v), body).into_response())
+}
+
+/// A back-check visit's outcome, as the officer reads it.
+fn backcheck_outcome_name(outcome: &str) -> &'static str {
+    match outcome {
+        "confirmed" => "Đã xác nhận",
+        "not_visited" => "Không gặp",
+        "answers_differ" => "Trả lời khác",
+        _ => "—",
+    }
 }
 
 pub(super) async fn index_page(
@@ -834,16 +854,7 @@ pub(super) async fn anomalies_page(
             _ => "Cảnh báo khác",
         }
     }
-    fn label(kind: &str) -> &str {
-        match kind {
-            "empty_comparison" => "Kiểm tra không có so sánh thật",
-            "fast_keying" => "Nhập nhanh bất thường",
-            "collected_outside_window" => "Thu phiếu ngoài thời gian thu",
-            "many_refusals_or_absences" => "Nhiều hộ từ chối hoặc vắng",
-            "clock_jump" => "Đồng hồ máy nhảy",
-            _ => "Dấu hiệu khác",
-        }
-    }
+    let label = anomaly_label;
     let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
     let body = html! {
         p { "Thời gian nhập trung vị: " (a.median_keying_seconds.map(|s| format!("{s} giây")).unwrap_or_else(|| "—".into())) " · " (a.flags.len()) " dấu hiệu" }
@@ -889,6 +900,18 @@ pub(super) async fn anomalies_page(
     Ok(page("Dấu hiệu bất thường", Some(&v), body).into_response())
 }
 
+/// A paradata sign's name, as the officer reads it.
+fn anomaly_label(kind: &str) -> &'static str {
+    match kind {
+        "empty_comparison" => "Kiểm tra không có so sánh thật",
+        "fast_keying" => "Nhập nhanh bất thường",
+        "collected_outside_window" => "Thu phiếu ngoài thời gian thu",
+        "many_refusals_or_absences" => "Nhiều hộ từ chối hoặc vắng",
+        "clock_jump" => "Đồng hồ máy nhảy",
+        _ => "Dấu hiệu khác",
+    }
+}
+
 pub(super) async fn review_page(
     InCampaign(intake): InCampaign,
     Extension(said): Extension<Arc<Messages>>,
@@ -896,18 +919,38 @@ pub(super) async fn review_page(
 ) -> Result<Response, IntakeError> {
     let said = said.take_message(&v);
     let i = intake.clone();
-    let (forms, reviews, paper, names, tz, facts, corrected) = blocking(move || {
-        Ok((
-            i.store.expected_forms()?,
-            i.store.reviews()?,
-            i.store.paper_serials()?,
-            i.enumerator_names()?,
-            i.time_zone()?,
-            i.store.event_facts()?,
-            i.store.corrected_households()?,
-        ))
-    })
-    .await?;
+    let ((forms, reviews, paper, names, tz, facts, corrected), signs, visits) =
+        blocking(move || {
+            Ok((
+                (
+                    i.store.expected_forms()?,
+                    i.store.reviews()?,
+                    i.store.paper_serials()?,
+                    i.enumerator_names()?,
+                    i.time_zone()?,
+                    i.store.event_facts()?,
+                    i.store.corrected_households()?,
+                ),
+                i.anomalies()?.flags,
+                i.store.backcheck_outcomes()?,
+            ))
+        })
+        .await?;
+    // What each form's paradata and back-check visit say: the reasons to look at it first.
+    let mut signs_of: std::collections::HashMap<&str, Vec<&'static str>> = Default::default();
+    for f in &signs {
+        if let Some(h) = f.household.as_deref() {
+            let list = signs_of.entry(h).or_default();
+            if !list.contains(&anomaly_label(f.kind)) {
+                list.push(anomaly_label(f.kind));
+            }
+        }
+    }
+    let visit_of: std::collections::HashMap<&str, &crate::store::BackcheckOutcome> = visits
+        .iter()
+        .filter(|o| o.outcome != "confirmed")
+        .map(|o| (o.household.as_str(), o))
+        .collect();
     // Who decided, by name.
     let mut people: std::collections::HashMap<String, String> = Default::default();
     for (_, _, by, _) in reviews.values() {
@@ -944,15 +987,34 @@ pub(super) async fn review_page(
         .iter()
         .map(|s| crate::reconcile::normalize_serial(s))
         .collect();
+    // Forms needing a look first: flagged and not yet keyed again from paper; with a sign or a
+    // back-check that did not confirm them; keyed twice apart and not yet decided; undecided.
+    let attention = |f: &&crate::store::ExpectedForm| -> u8 {
+        let h = f.household.as_str();
+        let decision = reviews.get(h).map(|(d, ..)| d.as_str());
+        if decision == Some("flagged") && !corrected.contains_key(h) {
+            0
+        } else if decision.is_none() && (signs_of.contains_key(h) || visit_of.contains_key(h)) {
+            1
+        } else if decision.is_none() && double_keying.get(h).is_some_and(|d| d.mismatches > 0) {
+            2
+        } else if decision.is_none() {
+            3
+        } else {
+            4
+        }
+    };
+    let mut listed: Vec<&crate::store::ExpectedForm> = forms.iter().filter(|f| f.digital).collect();
+    listed.sort_by_key(|f| attention(f));
     let body = html! {
         @if let Some(m) = said { p role="status" #message { (m) } }
-        p { "Phiếu bị gắn cờ cần đối chiếu với bản giấy trong bưu gói; bản giấy đã đến hay chưa được ghi bên cạnh. Bấm số phiếu để xem câu trả lời (cần cụm mật khẩu mở phiếu) và duyệt ngay bên cạnh. Đánh dấu nhiều phiếu rồi duyệt một lần ở cuối trang." }
+        p { "Mọi phiếu đã nhập, phiếu cần xem trước ở đầu danh sách: phiếu gắn cờ chưa nhập sửa, phiếu có dấu hiệu bất thường hoặc phúc tra không khớp, phiếu hai lần nhập lệch nhau chưa duyệt, rồi phiếu chưa duyệt. Bản giấy đã đến hay chưa được ghi bên cạnh. Bấm số phiếu để xem câu trả lời (cần cụm mật khẩu mở phiếu) bên cạnh bản giấy; gắn cờ một phiếu sai rồi «Nhập sửa theo bản giấy». Đánh dấu nhiều phiếu rồi duyệt một lần ở cuối trang." }
         form #bulk-approve method="post" action="ministry/review/approve" {
             input type="hidden" name="csrf" value=(v.csrf);
         }
         div.scroll { table #reviews {
-            thead { tr { th { "Chọn" } th { "Số phiếu" } th { "Thôn, xã" } th { "Điều tra viên nhập phiếu" } th { "Bản giấy" } th { "Nhập hai lần" } th { "Quyết định" } th { "Duyệt" } } }
-            tbody { @for f in forms.iter().filter(|f| f.digital) {
+            thead { tr { th { "Chọn" } th { "Số phiếu" } th { "Thôn, xã" } th { "Điều tra viên nhập phiếu" } th { "Bản giấy" } th { "Nhập hai lần" } th { "Cần xem" } th { "Quyết định" } th { "Duyệt" } } }
+            tbody { @for f in &listed {
                 tr data-household=(f.household) {
                     td { input type="checkbox" form="bulk-approve" name={ "h_" (f.household) } value="yes" aria-label={ "Chọn phiếu " (f.serial) }; }
                     td style="white-space:nowrap" { a.open-sheet href={ "ministry/review/" (f.household) } title="Xem câu trả lời bên cạnh bản giấy" { (f.serial) } } td.l { (f.village_name) } td.l { @let keyer = keyed_by.get(f.household.as_str()).map_or(f.enumerator.as_str(), |k| k.1); (names.get(keyer).map_or(keyer, String::as_str)) }
@@ -962,6 +1024,13 @@ pub(super) async fn review_page(
                         Some(d) => { "lệch " (d.mismatches) " câu (lần 1 sai " (d.keyer_errors) ", lần 2 sai " (d.verifier_errors) ")" }
                         None => { "—" }
                     } }
+                    td.l.attention {
+                        @if let Some(list) = signs_of.get(f.household.as_str()) { (list.join("; ")) }
+                        @if let Some(o) = visit_of.get(f.household.as_str()) {
+                            @if signs_of.contains_key(f.household.as_str()) { br; }
+                            "Phúc tra: " (backcheck_outcome_name(&o.outcome)) @if !o.note.trim().is_empty() { " — «" (o.note) "»" }
+                        }
+                    }
                     td.l.decision {
                         @if let Some(at) = corrected.get(&f.household) {
                             b.corrected { "Đã nhập sửa theo bản giấy" } " (" (super::layout::shown_time(at, tz)) ")"

@@ -30,12 +30,21 @@ pub(super) fn record_backcheck_outcome(
     })
 }
 
-pub(super) fn backcheck_outcomes(
-    store: &SqlStore,
-) -> Result<Vec<(String, String, String)>, StoreError> {
+pub(super) fn backcheck_outcomes(store: &SqlStore) -> Result<Vec<BackcheckOutcome>, StoreError> {
     store.read(|c| {
-        let mut stmt = c.prepare("SELECT h.enumerator_id, b.household_id, b.outcome FROM backcheck_outcomes b JOIN households h ON h.id = b.household_id ORDER BY 1, 2")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = c.prepare("SELECT h.enumerator_id, b.household_id, b.outcome, b.note, b.by_whom, b.at FROM backcheck_outcomes b JOIN households h ON h.id = b.household_id ORDER BY 1, 2")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(BackcheckOutcome {
+                    enumerator: r.get(0)?,
+                    household: r.get(1)?,
+                    outcome: r.get(2)?,
+                    note: r.get(3)?,
+                    by: r.get(4)?,
+                    at: r.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     })
 }
