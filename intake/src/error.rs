@@ -111,6 +111,7 @@ impl IntakeError {
             Store(
                 StoreError::UnknownHousehold(_)
                 | StoreError::UnknownVillage(_)
+                | StoreError::UnknownPaperBatch(_)
                 | StoreError::UnknownEnumerator(_)
                 | StoreError::UnknownAccount(_)
                 | StoreError::UnknownDistrict(_),

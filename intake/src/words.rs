@@ -215,6 +215,7 @@ pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
         "Từ chối xem câu trả lời của một phiếu",
     ),
     ("paper_recorded", "Ghi nhận phiếu giấy"),
+    ("paper_withdrawn", "Huỷ một lần ghi nhận phiếu giấy"),
     ("backcheck_drawn", "Rút mẫu phúc tra"),
     ("backcheck_recorded", "Ghi kết quả phúc tra"),
     ("form_reviewed", "Duyệt phiếu"),

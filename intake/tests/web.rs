@@ -674,7 +674,10 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     .text()
     .await
     .unwrap();
-    assert!(page.contains("Đã ghi nhận 4 số phiếu"));
+    assert!(
+        page.contains("Đã ghi nhận 4 số phiếu (3 số khác nhau;"),
+        "a form scanned twice is said: {page}"
+    );
     // The one of no household is named at once (a slip of the scanner, most often).
     assert!(
         page.contains("Trong đó 1 số không thuộc hộ nào của mẫu")
@@ -748,6 +751,74 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             .duplicates
             .get(&hs[1].1),
         Some(&2)
+    );
+    // A wrong bundle recorded is taken back, after asking: its serials come back in the box
+    // to be mended, nothing of it counts as arrived, and the audit keeps every serial.
+    let wrong = post(
+        "/c/qt-sipas-2024/ministry/paper",
+        vec![
+            ("csrf", csrf.clone()),
+            ("serials", "QT24-88888\nQT24-77777".into()),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let listed = between(&wrong, "id=\"paper-batches\"", "</table>");
+    assert!(listed.contains("QT24-88888, QT24-77777"), "{listed}");
+    let batch = between(&listed, "name=\"batch\" value=\"", "\"");
+    let withdraw = |confirmed: bool| {
+        let mut form = vec![("csrf", csrf.clone()), ("batch", batch.clone())];
+        if confirmed {
+            form.push(("confirmed", "yes".into()));
+        }
+        post("/c/qt-sipas-2024/ministry/paper/withdraw", form)
+    };
+    let by_supervisor = client()
+        .post(format!(
+            "{}/c/qt-sipas-2024/ministry/paper/withdraw",
+            server.base
+        ))
+        .header(header::COOKIE, format!("fp_session={supervisor}"))
+        .form(&[
+            ("csrf", "x"),
+            ("batch", batch.as_str()),
+            ("confirmed", "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        by_supervisor.status(),
+        StatusCode::NOT_FOUND,
+        "the ministry's only"
+    );
+    let question = withdraw(false).await.text().await.unwrap();
+    assert!(
+        question.contains("id=\"question\"")
+            && question.contains("2 số phiếu (QT24-88888, QT24-77777)"),
+        "{question}"
+    );
+    let unexpected = || server.intake.reconciliation().unwrap().unexpected;
+    assert!(
+        unexpected().contains(&"QT24-88888".to_string()),
+        "nothing before the confirmation"
+    );
+    let done = withdraw(true).await.text().await.unwrap();
+    assert!(
+        done.contains("Đã huỷ lần ghi nhận: 2 số phiếu")
+            && done.contains(">QT24-88888\nQT24-77777</textarea>"),
+        "{done}"
+    );
+    assert_eq!(unexpected(), ["QT24-99999"]);
+    let log = server.centre.accounts().audit_log(10_000).unwrap();
+    assert!(log.iter().any(|e| e.action == "paper_withdrawn"
+        && e.detail.ends_with(": 2 số phiếu (QT24-88888, QT24-77777)")));
+    assert_eq!(
+        withdraw(true).await.status(),
+        StatusCode::NOT_FOUND,
+        "taken back once"
     );
 
     // The back-check sample: the same seed gives the same list.

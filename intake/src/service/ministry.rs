@@ -803,9 +803,34 @@ impl Intake {
         }
         Ok(PaperRecorded {
             recorded: serials.len(),
+            distinct: looked_up.len(),
             left_out,
             not_in_sample,
         })
+    }
+
+    /// Takes back one recording of paper (a wrong scan, the wrong bundle): its serials no longer
+    /// count as arrived. Returns them, as recorded, to be mended and recorded again. Audited
+    /// with every serial, so nothing typed is lost.
+    pub fn withdraw_paper(
+        &self,
+        batch: &str,
+        by: &str,
+        address: &str,
+    ) -> Result<Vec<String>, IntakeError> {
+        let serials = self.store.withdraw_paper(batch)?;
+        self.audit(
+            by,
+            "paper_withdrawn",
+            &format!(
+                "huỷ lần ghi nhận {batch}: {} số phiếu ({})",
+                serials.len(),
+                serials.join(", ")
+            ),
+            address,
+            Utc::now(),
+        )?;
+        Ok(serials)
     }
 
     /// Draws the back-check sample (reproducible from its seed) and records the draw.

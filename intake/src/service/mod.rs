@@ -174,6 +174,8 @@ pub struct Unopenable {
 pub struct PaperRecorded {
     /// Serials recorded.
     pub recorded: usize,
+    /// Of them, different serials (a form scanned twice is one).
+    pub distinct: usize,
     /// Lines that are no serial, not recorded, as typed.
     pub left_out: Vec<String>,
     /// Recorded serials that belong to no household of the sample.

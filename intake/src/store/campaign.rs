@@ -339,6 +339,14 @@ impl Store for SqlStore {
         reconciliation::paper_serials(self)
     }
 
+    fn paper_batches(&self, limit: usize) -> Result<Vec<PaperBatch>, StoreError> {
+        reconciliation::paper_batches(self, limit)
+    }
+
+    fn withdraw_paper(&self, batch: &str) -> Result<Vec<String>, StoreError> {
+        reconciliation::withdraw_paper(self, batch)
+    }
+
     fn record_backcheck_outcome(
         &self,
         household: &str,

@@ -51,6 +51,8 @@ pub enum StoreError {
     UnknownHousehold(String),
     #[error("unknown village {0:?}")]
     UnknownVillage(String),
+    #[error("no recording of paper {0:?}: it may have been taken back already")]
+    UnknownPaperBatch(String),
     #[error("the households changed hands after the move was asked about; nothing was moved")]
     AssignmentChanged,
     #[error("unknown device {0}")]
@@ -384,6 +386,17 @@ pub struct BackcheckDraw {
     pub at: String,
 }
 
+/// One recording of paper forms arriving: what one officer typed or scanned at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaperBatch {
+    pub batch: String,
+    /// The login that recorded it, and when.
+    pub by: String,
+    pub at: String,
+    /// As recorded, duplicates kept.
+    pub serials: Vec<String>,
+}
+
 /// What a back-check visit found at one household (the latest recorded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackcheckOutcome {
@@ -680,6 +693,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Every serial that arrived on paper, in arrival order.
     fn paper_serials(&self) -> Result<Vec<String>, StoreError>;
+    /// The latest `limit` recordings of paper, newest first.
+    fn paper_batches(&self, limit: usize) -> Result<Vec<PaperBatch>, StoreError>;
+    /// Takes a recording of paper back (a wrong scan, the wrong bundle): its serials, in the
+    /// order recorded.
+    fn withdraw_paper(&self, batch: &str) -> Result<Vec<String>, StoreError>;
     /// Records what a back-check visit found (`confirmed`, `not_visited`, `answers_differ`).
     fn record_backcheck_outcome(
         &self,

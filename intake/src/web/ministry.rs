@@ -2,19 +2,29 @@
 //! review and corrections, the index and the answer exports behind the key's passphrase.
 
 use super::prelude::*;
+use std::collections::HashMap;
 
 csrf_forms!(
     WithdrawForm,
     PaperForm,
+    PaperBackForm,
     OutcomeForm,
     BackcheckForm,
     PassphraseForm,
     ReviewForm
 );
 
+/// How many recordings of paper the reconciliation page lists, each to be taken back.
+const PAPER_BATCHES_SHOWN: usize = 10;
+
 pub(super) fn reconciliation_view(
     v: &Visitor,
     r: &crate::reconcile::Reconciliation,
+    (batches, names, tz): (
+        &[crate::store::PaperBatch],
+        &HashMap<String, String>,
+        chrono_tz::Tz,
+    ),
     message: Option<String>,
     kept: &str,
 ) -> Html<String> {
@@ -25,6 +35,22 @@ pub(super) fn reconciliation_view(
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Số phiếu giấy nhận được (mỗi dòng một số; máy quét mã vạch gõ như bàn phím)" br; textarea name="serials" rows="6" cols="30" autofocus { (kept) } }
             button { "Ghi nhận phiếu giấy" }
+        }
+        h2 { "Các lần ghi nhận gần đây" }
+        @if batches.is_empty() { p { "Chưa ghi nhận phiếu giấy nào." } } @else {
+            p.muted { "Ghi nhầm (quét nhầm, nhầm bưu gói)? Huỷ cả lần ghi nhận: các số phiếu của lần đó được đưa lại vào ô ở trên để sửa rồi ghi lại." }
+            div.scroll { table #paper-batches {
+                thead { tr { th.l { "Lúc" } th.l { "Người ghi" } th { "Số phiếu" } th.l { "Các số phiếu" } th {} } }
+                tbody { @for b in batches { tr {
+                    td.l { (super::layout::shown_time(&b.at, tz)) } td.l { (names.get(&b.by).unwrap_or(&b.by)) } td { (b.serials.len()) }
+                    td.l { (b.serials.iter().take(5).cloned().collect::<Vec<_>>().join(", ")) @if b.serials.len() > 5 { ", …" } }
+                    td { form method="post" action="ministry/paper/withdraw" {
+                        input type="hidden" name="csrf" value=(v.csrf);
+                        input type="hidden" name="batch" value=(b.batch);
+                        button.secondary { "Huỷ lần này" }
+                    } }
+                } } }
+            } }
         }
         h2 { "Số phiếu bị trùng" }
         @if r.duplicates.is_empty() { p { "Không có." } } @else {
@@ -54,9 +80,73 @@ pub(super) async fn reconciliation_page(
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
-    let r = blocking(move || i.reconciliation()).await?;
+    let (r, batches, names, tz) = blocking(move || {
+        let batches = i.store.paper_batches(PAPER_BATCHES_SHOWN)?;
+        let mut names = HashMap::new();
+        for b in &batches {
+            if !names.contains_key(&b.by) {
+                names.insert(b.by.clone(), i.person_name(&b.by)?);
+            }
+        }
+        Ok((i.reconciliation()?, batches, names, i.time_zone()?))
+    })
+    .await?;
     let (message, kept) = said.take_with_kept(&v);
-    Ok(reconciliation_view(&v, &r, message, &kept).into_response())
+    Ok(reconciliation_view(&v, &r, (&batches, &names, tz), message, &kept).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct PaperBackForm {
+    pub(super) csrf: String,
+    pub(super) batch: String,
+    /// Absent on the first press: the page asks once more.
+    #[serde(default)]
+    pub(super) confirmed: Option<String>,
+}
+
+/// Takes back one recording of paper, after asking; its serials come back in the box.
+pub(super) async fn withdraw_paper(
+    InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
+    Posted { v, from, form, .. }: Posted<Ministry, PaperBackForm>,
+) -> Result<Response, IntakeError> {
+    let (i, by) = (intake.clone(), v.account.login.clone());
+    if form.confirmed.is_none() {
+        let (batch, name, tz) = blocking(move || {
+            let batch = i
+                .store
+                .paper_batches(1_000)?
+                .into_iter()
+                .find(|b| b.batch == form.batch)
+                .ok_or(IntakeError::NotFound)?;
+            Ok((i.person_name(&batch.by)?, batch, i.time_zone()?))
+        })
+        .await
+        .map(|(name, batch, tz)| (batch, name, tz))?;
+        let body = html! {
+            p #question { "Huỷ lần ghi nhận lúc " (super::layout::shown_time(&batch.at, tz)) " của " (name) ": " (batch.serials.len()) " số phiếu (" (batch.serials.join(", ")) ")? Các số phiếu này sẽ không còn được tính là đã nhận bản giấy; chúng được đưa lại vào ô ghi nhận để sửa rồi ghi lại." }
+            form method="post" action="ministry/paper/withdraw" {
+                input type="hidden" name="csrf" value=(v.csrf);
+                input type="hidden" name="batch" value=(batch.batch);
+                button name="confirmed" value="yes" { "Xác nhận huỷ" } " "
+                a href="ministry/reconciliation" { "Không huỷ" }
+            }
+        };
+        return Ok(page("Xác nhận huỷ lần ghi nhận", Some(&v), body).into_response());
+    }
+    let serials = blocking(move || i.withdraw_paper(&form.batch, &by, &from.to_string())).await?;
+    Ok(said.redirect(
+        &v,
+        "/ministry/reconciliation",
+        Said {
+            message: format!(
+                "Đã huỷ lần ghi nhận: {} số phiếu không còn được tính là đã nhận bản giấy; chúng ở trong ô dưới đây để sửa rồi ghi lại.",
+                serials.len()
+            ),
+            kept: serials.join("\n"),
+            slip: None,
+        },
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -79,6 +169,12 @@ pub(super) async fn record_paper(
     let (message, kept) = match recorded {
         Ok(done) => {
             let mut said = format!("Đã ghi nhận {} số phiếu.", done.recorded);
+            if done.distinct < done.recorded {
+                said = format!(
+                    "Đã ghi nhận {} số phiếu ({} số khác nhau; số ghi hai lần ở mục «Số phiếu bị trùng»).",
+                    done.recorded, done.distinct
+                );
+            }
             if !done.not_in_sample.is_empty() {
                 said.push_str(&format!(
                     " Trong đó {} số không thuộc hộ nào của mẫu (có thể gõ hoặc quét nhầm; xem mục «Số phiếu không có trong mẫu»): {}.",

@@ -174,6 +174,7 @@ fn campaign_routes(centre: Arc<Centre>) -> Router<Arc<Centre>> {
             get(ministry::reconciliation_page),
         )
         .route("/ministry/paper", post(ministry::record_paper))
+        .route("/ministry/paper/withdraw", post(ministry::withdraw_paper))
         .route(
             "/ministry/backcheck",
             get(ministry::backcheck_page).post(ministry::draw_backcheck),

@@ -234,6 +234,56 @@ pub(super) fn paper_serials(store: &SqlStore) -> Result<Vec<String>, StoreError>
     })
 }
 
+pub(super) fn paper_batches(store: &SqlStore, limit: usize) -> Result<Vec<PaperBatch>, StoreError> {
+    store.read(move |c| {
+        let mut stmt = c.prepare(
+            "SELECT batch, serial, by_whom, at FROM paper_arrivals WHERE batch IN
+               (SELECT batch FROM paper_arrivals GROUP BY batch ORDER BY MAX(id) DESC LIMIT ?1)
+             ORDER BY id DESC",
+        )?;
+        let mut batches: Vec<PaperBatch> = Vec::new();
+        for row in stmt.query_map([limit as i64], |r| {
+            Ok((
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<String>(2)?,
+                r.get::<String>(3)?,
+            ))
+        })? {
+            let (batch, serial, by, at) = row?;
+            match batches.iter_mut().find(|b| b.batch == batch) {
+                Some(b) => b.serials.push(serial),
+                None => batches.push(PaperBatch {
+                    batch,
+                    by,
+                    at,
+                    serials: vec![serial],
+                }),
+            }
+        }
+        // Read newest first; each recording's serials in the order they were typed.
+        for b in &mut batches {
+            b.serials.reverse();
+        }
+        Ok(batches)
+    })
+}
+
+pub(super) fn withdraw_paper(store: &SqlStore, batch: &str) -> Result<Vec<String>, StoreError> {
+    let batch = batch.to_string();
+    store.write(move |tx| {
+        let serials = tx
+            .prepare("SELECT serial FROM paper_arrivals WHERE batch = ?1 ORDER BY id")?
+            .query_map([&batch], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        if serials.is_empty() {
+            return Err(StoreError::UnknownPaperBatch(batch.clone()));
+        }
+        tx.execute("DELETE FROM paper_arrivals WHERE batch = ?1", [&batch])?;
+        Ok(serials)
+    })
+}
+
 pub(super) fn corrected_households(
     store: &SqlStore,
 ) -> Result<HashMap<String, String>, StoreError> {
