@@ -2544,11 +2544,12 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r
-        .text()
-        .await
-        .unwrap()
-        .contains("Hãy đánh dấu ô xác nhận công bố"));
+    let said = r.text().await.unwrap();
+    assert!(
+        said.contains("Hãy đánh dấu ô xác nhận công bố")
+            && said.contains("name=\"confirm_publish\""),
+        "said beside the form, to tick and publish again: {said}"
+    );
     let mut villages = publish(PASSPHRASE, "1");
     villages[2].1 = "village".into();
     let r = post(

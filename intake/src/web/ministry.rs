@@ -492,9 +492,11 @@ pub(super) async fn publish(
     Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>,
 ) -> Result<Response, IntakeError> {
     if form.confirm_publish.as_deref() != Some("yes") {
-        return Err(IntakeError::Declined(
+        // Said on the index page, its form at hand (not a page that leads only home).
+        let unticked = IntakeError::Declined(
             "Hãy đánh dấu ô xác nhận công bố: số liệu sẽ hiện công khai. Chưa có gì được công bố. / Tick the box to confirm publishing.".into(),
-        ));
+        );
+        return passphrase_refused(&intake, &v, unticked).await;
     }
     let (i, by) = (intake.clone(), v.account.login.clone());
     let (level, min) = (form.level.clone(), form.min_forms.unwrap_or(30));
@@ -512,7 +514,6 @@ pub(super) async fn publish(
     .await
     {
         Ok(p) => Ok(said.done(&v, "/ministry/index", published_words(&p))),
-        Err(e @ IntakeError::Declined(_)) => Err(e),
         Err(e) => passphrase_refused(&intake, &v, e).await,
     }
 }
