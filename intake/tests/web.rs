@@ -86,6 +86,25 @@ async fn a_supervisor_sees_only_their_district_and_never_an_answer() {
             && !progress.contains("đã đăng ký máy, chưa đồng bộ"),
         "{progress}"
     );
+    // A card's badge names every stage it is short at, with how many forms, as the JSON does.
+    let card = between(&progress, "data-village=\"dh-p2-kp1\"", "</article>");
+    let badge = between(&card, "<span class=\"badge\">", "</span>");
+    let stages: Vec<String> = kp1["behind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let gap = b["expected"].as_u64().unwrap() - b["done"].as_u64().unwrap();
+            let stage = match b["stage"].as_str().unwrap() {
+                "handed_out" => "phát",
+                "collected" => "thu",
+                _ => "gửi bưu gói",
+            };
+            format!("{gap} phiếu {stage}")
+        })
+        .collect();
+    assert!(stages.len() > 1, "{kp1}");
+    assert_eq!(badge, format!("Chậm {}", stages.join(", ")));
     let _silent = server.enroll("enum-dh-p4").await;
     let progress = get(&server, "/c/qt-sipas-2024/progress", &session)
         .await
@@ -553,7 +572,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     // Issue 11, item 8: Vietnamese headers; every level with its parts and criteria, n and interval.
     // UTF-8 with a byte-order mark, for Excel on Windows; shares in per cent as on the pages.
     let csv = csv.strip_prefix('\u{feff}').expect("a byte-order mark");
-    assert!(csv.starts_with("cấp,mã địa bàn,địa bàn,chỉ tiêu,số phiếu,số phiếu được tính,số câu trả lời hợp lệ (n),cỡ mẫu của khoảng tin cậy (n hiệu dụng),tỷ lệ hài lòng (%),cận dưới 95 % (%),cận trên 95 % (%)\ntoàn bộ,,Trung bình các tỉnh,chỉ số,3,"), "{csv}");
+    assert!(csv.starts_with("cấp,mã địa bàn,địa bàn,chỉ tiêu,số phiếu,số phiếu được tính,số câu trả lời hợp lệ (n),cỡ mẫu của khoảng tin cậy (n hiệu dụng),tỷ lệ hài lòng (%),cận dưới 95 % (%),cận trên 95 % (%)\ntoàn bộ,,Toàn tỉnh,chỉ số,3,"), "{csv}");
     assert!(
         csv.contains("\nthôn,dh-p2-kp1,\"Khu phố 1, Phường 2\",chỉ số,3,3,"),
         "{csv}"

@@ -836,7 +836,17 @@ pub(super) fn index_rows(
             ]);
         }
     };
-    area("toàn bộ", "", "Trung bình các tỉnh", &report.national);
+    // Named as the page names it: a campaign of one province has no average of provinces.
+    let provinces = report
+        .areas
+        .get(&forms::index::Level::Province)
+        .map_or(0, |a| a.len());
+    let whole = if provinces == 1 {
+        "Toàn tỉnh"
+    } else {
+        "Trung bình các tỉnh"
+    };
+    area("toàn bộ", "", whole, &report.national);
     for (level, areas) in &report.areas {
         for (id, a) in areas {
             area(

@@ -37,22 +37,25 @@ pub(super) fn table(report: &Report, tz: chrono_tz::Tz, verified: bool) -> Marku
         Some(d) => d.format("%d/%m/%Y").to_string(),
         None => "chưa có".to_string(),
     };
-    // The badge names the widest gap of one stage (the sort uses all stages together).
+    // The badge names every stage short of the timeline, earliest first (the sort uses all
+    // stages together).
     let state = |r: &crate::progress::Row| {
-        let widest = [
-            ("phát", r.expected.handed_out, r.counts.handed_out),
-            ("thu", r.expected.collected, r.counts.collected),
-            ("gửi bưu gói", r.expected.in_parcel, r.counts.in_parcel),
-        ]
-        // The earliest stage on a tie: nothing collected because nothing was handed out.
-        .into_iter()
-        .rev()
-        .map(|(stage, want, done)| (want.saturating_sub(done), stage))
-        .max_by_key(|(gap, _)| *gap);
-        match widest {
-            Some((gap, stage)) if gap > 0 => ("late", format!("Chậm {gap} phiếu {stage}")),
-            _ => ("ok", "Đúng tiến độ".to_string()),
+        if r.behind.is_empty() {
+            return ("ok", "Đúng tiến độ".to_string());
         }
+        let gaps: Vec<String> = r
+            .behind
+            .iter()
+            .map(|b| {
+                let stage = match b.stage {
+                    "handed_out" => "phát",
+                    "collected" => "thu",
+                    _ => "gửi bưu gói",
+                };
+                format!("{} phiếu {stage}", b.expected.saturating_sub(b.done))
+            })
+            .collect();
+        ("late", format!("Chậm {}", gaps.join(", ")))
     };
     html! {
         p { "Ngày " (report.day.format("%d/%m/%Y")) " · " (report.rows.len()) " thôn/điều tra viên · " span.flag { (report.behind) " chậm tiến độ" } }
