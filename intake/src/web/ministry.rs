@@ -362,7 +362,7 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
             section.visit {
                 h2 { "Điều tra viên: " (enumerators.get(enumerator).unwrap_or(enumerator)) " (" (list.len()) " hộ)" }
                 div.scroll { table.sample {
-                    thead { tr { th { "Số phiếu" } th { "Chủ hộ" } th { "Địa chỉ" } th { "Thôn, xã" } th { "Kết quả" } th.noprint { "Ghi kết quả" } } }
+                    thead { tr { th { "Số phiếu" } th.l { "Chủ hộ" } th.l { "Địa chỉ" } th.l { "Thôn, xã" } th.l { "Kết quả" } th.l.noprint { "Ghi kết quả" } } }
                     tbody { @for h in list {
                         tr data-household=(h.id) { td.serial { (h.serial) } td.l { (h.name) } td.l { (h.address) } td.l { (h.village) }
                             td.l.outcome { @match outcomes.get(&h.id) {
@@ -370,7 +370,7 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
                                     br; span.muted { (recorders.get(&o.by).unwrap_or(&o.by)) ", " (super::layout::shown_time(&o.at, tz)) } }
                                 None => { "chưa ghi" }
                             } }
-                            td.noprint { form method="post" action="ministry/backcheck/outcome" {
+                            td.l.noprint { form method="post" action="ministry/backcheck/outcome" {
                                 input type="hidden" name="csrf" value=(v.csrf);
                                 input type="hidden" name="household" value=(h.id);
                                 input type="hidden" name="draw" value=(draw.id);
