@@ -1643,6 +1643,24 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         )),
         "the audit names each household once, and who held it: {line}"
     );
+    // The page lists the moves, newest first, to be seen and undone by moving back.
+    let page = get(&server, "/c/qt-sipas-2024/reassign", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let moves = between(&page, "id=\"moves\"", "</table>");
+    let rows: Vec<&str> = moves.split("</tr>").skip(1).collect();
+    assert!(
+        rows[0].contains(&format!("<td class=\"l\">{name_b}</td><td class=\"l\">{name_c}</td><td class=\"l\">2 hộ: {s1}, {s2} ("))
+            && rows[0].contains("Đường ngập"),
+        "{moves}"
+    );
+    assert!(
+        rows[1].contains(&format!("<td class=\"l\">{name_a}</td><td class=\"l\">{name_b}</td><td class=\"l\">30 hộ — Khu phố 1, "))
+            && rows[1].contains("Điều tra viên ốm"),
+        "{moves}"
+    );
     // A confirmation from a page gone stale does not take the work from whoever holds it now:
     // asked in one tab (to Đông Lương's enumerator), moved meanwhile in another (to Phường 2's).
     let s3 = serial_of("enum-dh-p4", "dh-p4-kp2-03");
@@ -1776,14 +1794,18 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     let other = log_in(&server, "gs-qt", "giám sát Quảng Trị 2024")
         .await
         .unwrap();
+    let elsewhere = get(&server, "/c/qt-sipas-2024/reassign", &other)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(
-        !get(&server, "/c/qt-sipas-2024/reassign", &other)
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains(&moved[0].1),
+        !elsewhere.contains(&moved[0].1),
         "not in another district's list"
+    );
+    assert!(
+        elsewhere.contains("id=\"no-moves\"") && !elsewhere.contains(name_b.as_str()),
+        "another district's moves are not listed: {elsewhere}"
     );
 
     // Each refused event is decided from the page: asked once more, then done, audited.

@@ -227,6 +227,10 @@ impl Store for SqlStore {
         supervision::reassign(self, target, to, by, reason, seen, now)
     }
 
+    fn recent_moves(&self, limit: usize) -> Result<Vec<MoveRecord>, StoreError> {
+        supervision::recent_moves(self, limit)
+    }
+
     fn move_candidates(&self, target: &ReassignTarget) -> Result<Vec<MoveCandidate>, StoreError> {
         let target = target.clone();
         self.read(move |tx| supervision::move_candidates(tx, &target))

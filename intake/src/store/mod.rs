@@ -431,6 +431,21 @@ pub enum ReassignTarget {
     Households(Vec<String>),
 }
 
+/// One move of work as it was made (one confirmation): who moved which households from whom to
+/// whom, when and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveRecord {
+    pub at: String,
+    /// The login that moved it.
+    pub by: String,
+    pub reason: String,
+    pub to: String,
+    /// The enumerators the households were taken from, each once.
+    pub from: Vec<String>,
+    /// (serial, village id, district id) of each household moved.
+    pub households: Vec<(String, String, String)>,
+}
+
 /// A household a move names, as it stands before the move.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MoveCandidate {
@@ -613,6 +628,8 @@ pub trait Store: Send + Sync + 'static {
         seen: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Reassigned, StoreError>;
+    /// The latest `limit` moves of work, newest first.
+    fn recent_moves(&self, limit: usize) -> Result<Vec<MoveRecord>, StoreError>;
     /// The households a move names, each once, as they stand: unknown ones are an error.
     fn move_candidates(&self, target: &ReassignTarget) -> Result<Vec<MoveCandidate>, StoreError>;
 

@@ -20,7 +20,23 @@ pub(super) struct ReassignData {
     /// (enumerator id, name) of the visitor's districts.
     enumerators: Vec<(String, String)>,
     pub(super) rejected: Vec<RejectedRecord>,
+    /// The latest moves of work in the visitor's districts, newest first.
+    moves: Vec<MoveShown>,
     tz: chrono_tz::Tz,
+}
+
+/// How many moves the page lists: enough to see, and undo, what was done lately.
+const MOVES_SHOWN: usize = 10;
+
+/// One move of work, named for a person.
+struct MoveShown {
+    at: String,
+    by: String,
+    from: String,
+    to: String,
+    /// "19 hộ — village, commune", or "2 hộ: serials".
+    what: String,
+    reason: String,
 }
 
 pub(super) async fn reassign_data(
@@ -86,10 +102,64 @@ pub(super) async fn reassign_data(
                 r.resolved_by = Some(name);
             }
         }
+        // Moves in the visitor's districts (a move from the command line may span several:
+        // only what is theirs of it is said).
+        let mut moves = Vec::new();
+        for m in i.store.recent_moves(20 * MOVES_SHOWN)? {
+            let mine: Vec<&(String, String, String)> = m
+                .households
+                .iter()
+                .filter(|(_, _, d)| a.may_see_district(d))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let mut villages: Vec<String> = Vec::new();
+            for (_, village, _) in &mine {
+                let place = places
+                    .get(village)
+                    .cloned()
+                    .unwrap_or_else(|| village.clone());
+                if !villages.contains(&place) {
+                    villages.push(place);
+                }
+            }
+            let what = if mine.len() <= 5 {
+                let serials: Vec<&str> = mine.iter().map(|(s, ..)| s.as_str()).collect();
+                format!(
+                    "{} hộ: {} ({})",
+                    mine.len(),
+                    serials.join(", "),
+                    villages.join("; ")
+                )
+            } else {
+                format!("{} hộ — {}", mine.len(), villages.join("; "))
+            };
+            let by = match people.get(&m.by) {
+                Some(n) => n.clone(),
+                None => {
+                    let n = i.person_name(&m.by)?;
+                    people.insert(m.by.clone(), n.clone());
+                    n
+                }
+            };
+            moves.push(MoveShown {
+                at: m.at,
+                by,
+                from: m.from.iter().map(name).collect::<Vec<_>>().join(", "),
+                to: name(&m.to),
+                what,
+                reason: m.reason,
+            });
+            if moves.len() == MOVES_SHOWN {
+                break;
+            }
+        }
         Ok(ReassignData {
             villages,
             enumerators,
             rejected,
+            moves,
             tz: i.time_zone()?,
         })
     })
@@ -257,6 +327,16 @@ pub(super) fn reassign_view(
             (enumerator_choice(d))
             label { "Lý do " input name="reason" required maxlength="500"; }
             button { "Chuyển các hộ" }
+        }
+        h2 { "Các lần chuyển giao gần đây" }
+        @if d.moves.is_empty() { p #no-moves { "Chưa chuyển giao lần nào." } } @else {
+            p.muted { "Chuyển nhầm? Chuyển lại cho người cũ bằng các ô ở trên (hộ đã xong vẫn ở với người đã làm)." }
+            div.scroll { table #moves {
+                thead { tr { th.l { "Lúc" } th.l { "Người chuyển" } th.l { "Từ" } th.l { "Sang" } th.l { "Hộ" } th.l { "Lý do" } } }
+                tbody { @for m in &d.moves { tr {
+                    td.l { (super::layout::shown_time(&m.at, d.tz)) } td.l { (m.by) } td.l { (m.from) } td.l { (m.to) } td.l { (m.what) } td.l { (m.reason) }
+                } } }
+            } }
         }
     };
     page("Chuyển giao và việc bị từ chối", Some(v), body)

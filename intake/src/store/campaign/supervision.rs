@@ -94,6 +94,56 @@ pub(super) fn move_candidates(
     }
 }
 
+pub(super) fn recent_moves(store: &SqlStore, limit: usize) -> Result<Vec<MoveRecord>, StoreError> {
+    store.read(move |c| {
+        // One confirmation writes one row per household, all with its time (to the second) and
+        // mover; the moves of the latest such pairs are read.
+        let mut stmt = c.prepare(
+            "SELECT r.at, r.by_whom, r.reason, r.to_enumerator, r.from_enumerator, h.serial, h.village_id, cm.district_id
+             FROM reassignments r JOIN households h ON h.id = r.household_id
+             JOIN villages v ON v.id = h.village_id JOIN communes cm ON cm.id = v.commune_id
+             WHERE (r.at, r.by_whom) IN
+               (SELECT at, by_whom FROM reassignments GROUP BY at, by_whom ORDER BY MAX(id) DESC LIMIT ?1)
+             ORDER BY r.id",
+        )?;
+        let mut moves: Vec<MoveRecord> = Vec::new();
+        for row in stmt.query_map([limit as i64], |r| {
+            Ok((
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<String>(2)?,
+                r.get::<String>(3)?,
+                r.get::<String>(4)?,
+                (r.get::<String>(5)?, r.get::<String>(6)?, r.get::<String>(7)?),
+            ))
+        })? {
+            let (at, by, reason, to, from, household) = row?;
+            // A confirmation's rows are written together, in one transaction: consecutive.
+            let same = |m: &&mut MoveRecord| {
+                m.at == at && m.by == by && m.to == to && m.reason == reason
+            };
+            match moves.last_mut().filter(same) {
+                Some(m) => {
+                    if !m.from.contains(&from) {
+                        m.from.push(from);
+                    }
+                    m.households.push(household);
+                }
+                None => moves.push(MoveRecord {
+                    at,
+                    by,
+                    reason,
+                    to,
+                    from: vec![from],
+                    households: vec![household],
+                }),
+            }
+        }
+        moves.reverse();
+        Ok(moves)
+    })
+}
+
 pub(super) fn reassign(
     store: &SqlStore,
     target: &ReassignTarget,
