@@ -1664,43 +1664,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     // A confirmation from a page gone stale does not take the work from whoever holds it now:
     // asked in one tab (to Đông Lương's enumerator), moved meanwhile in another (to Phường 2's).
     let s3 = serial_of("enum-dh-p4", "dh-p4-kp2-03");
-    let ask = |to: &'static str| {
-        let (url, session, form) = (
-            format!("{}/c/qt-sipas-2024/reassign/households", server.base),
-            session.clone(),
-            vec![
-                ("csrf", csrf.clone()),
-                ("households", s3.clone()),
-                ("to", to.to_string()),
-                ("reason", "Đường ngập".to_string()),
-            ],
-        );
-        async move {
-            let page = browser()
-                .post(url)
-                .header(header::COOKIE, format!("fp_session={session}"))
-                .form(&form)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            assert!(
-                page.contains(&format!("; {name_b} đang làm) cho")),
-                "the question names who holds the work: {page}"
-            );
-            let mut confirm = form;
-            confirm.push(("confirmed", "yes".into()));
-            confirm.push((
-                "seen",
-                between(&page, "name=\"seen\" value=\"", "\"").to_string(),
-            ));
-            confirm
-        }
-    };
-    let (tab_a, tab_b) = (ask("enum-dh-dl").await, ask("enum-dh-p2").await);
-    let confirm = |form: Vec<(&'static str, String)>| {
+    let move_households = |form: Vec<(&'static str, String)>| {
         let (url, session) = (
             format!("{}/c/qt-sipas-2024/reassign/households", server.base),
             session.clone(),
@@ -1718,6 +1682,35 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
                 .unwrap()
         }
     };
+    let asked = |to: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("households", s3.clone()),
+            ("to", to.to_string()),
+            ("reason", "Đường ngập".to_string()),
+        ]
+    };
+    // The confirmation as the question page carries it back.
+    let confirmation = |mut form: Vec<(&'static str, String)>, question: &str| {
+        form.push(("confirmed", "yes".into()));
+        form.push(("seen", between(question, "name=\"seen\" value=\"", "\"")));
+        form
+    };
+    let (question_a, question_b) = (
+        move_households(asked("enum-dh-dl")).await,
+        move_households(asked("enum-dh-p2")).await,
+    );
+    for question in [&question_a, &question_b] {
+        assert!(
+            question.contains(&format!("; {name_b} đang làm) cho")),
+            "the question names who holds the work: {question}"
+        );
+    }
+    let (tab_a, tab_b) = (
+        confirmation(asked("enum-dh-dl"), &question_a),
+        confirmation(asked("enum-dh-p2"), &question_b),
+    );
+    let confirm = move_households;
     let done = confirm(tab_b).await;
     assert!(
         done.contains(&format!("Đã chuyển 1 hộ cho {name_a}")),
