@@ -78,7 +78,8 @@ impl Intake {
         }
         let names = self.enumerator_names()?;
         let to_name = names.get(to).cloned().unwrap_or_else(|| to.to_string());
-        let what = match target {
+        // A village is named by its place; households by their serials, read below.
+        let place = match target {
             crate::store::ReassignTarget::Village(village) => {
                 let Some((_, place, _, _)) = villages
                     .iter()
@@ -86,7 +87,7 @@ impl Intake {
                 else {
                     return Err(IntakeError::NotFound);
                 };
-                place.clone()
+                Some(place.clone())
             }
             crate::store::ReassignTarget::Households(households) => {
                 if households.is_empty() || households.len() > 1000 {
@@ -100,16 +101,14 @@ impl Intake {
                         _ => return Err(IntakeError::NotFound),
                     }
                 }
-                String::new()
+                None
             }
         };
         let candidates = self.store.move_candidates(target)?;
-        let what = if what.is_empty() {
+        let what = place.unwrap_or_else(|| {
             let serials: Vec<&str> = candidates.iter().map(|h| h.serial.as_str()).collect();
             format!("Hộ {}", serials.join(", "))
-        } else {
-            what
-        };
+        });
         let finished_status = sync_protocol::lifecycle::HouseholdStatus::InParcel.as_str();
         let (mut moving, mut finished, mut from) = (0, Vec::new(), Vec::new());
         for h in candidates.iter().filter(|h| h.enumerator != to) {
