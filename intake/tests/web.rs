@@ -1376,15 +1376,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
             format!("{}/c/qt-sipas-2024/reassign", server.base),
             session.clone(),
         );
-        async move {
-            browser()
-                .post(url)
-                .header(header::COOKIE, format!("fp_session={session}"))
-                .form(&form)
-                .send()
-                .await
-                .unwrap()
-        }
+        post_move(url, session, form)
     };
     let form = |csrf: &str, village: &str, to: &str| {
         vec![
@@ -1529,15 +1521,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
                 ("confirmed", "yes".to_string()),
             ],
         );
-        async move {
-            browser()
-                .post(url)
-                .header(header::COOKIE, format!("fp_session={session}"))
-                .form(&form)
-                .send()
-                .await
-                .unwrap()
-        }
+        post_move(url, session, form)
     };
     let serial_of = |enumerator: &str, id: &str| {
         server
@@ -1720,10 +1704,25 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     let stale = confirm(tab_a).await;
     assert!(
         stale.contains(&format!(
-            "Hộ {s3} đã đổi người phụ trách từ lúc bạn hỏi (nay do {name_a} làm). Chưa chuyển gì"
+            "Hộ {s3} không còn như lúc bạn hỏi (nay do {name_a} làm). Chưa chuyển gì"
         )),
         "{stale}"
     );
+    assert_eq!(audit_lines(), before, "nothing moved, nothing audited");
+    // Nor does a confirmation that lost what it was asked about, or whose recipient was swapped
+    // after the question.
+    let mut unasked = asked("enum-dh-dl");
+    unasked.push(("confirmed", "yes".into()));
+    let question = move_households(asked("enum-dh-dl")).await;
+    let mut swapped = confirmation(asked("enum-dh-dl"), &question);
+    swapped[2].1 = "enum-dh-p4".into();
+    for refused in [unasked, swapped] {
+        let said = confirm(refused).await;
+        assert!(
+            said.contains("không còn như lúc bạn hỏi") && said.contains("Chưa chuyển gì"),
+            "{said}"
+        );
+    }
     assert_eq!(audit_lines(), before, "nothing moved, nothing audited");
     assert!(server
         .intake
@@ -2795,6 +2794,40 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
 }
 
 /// The text between `start` and the next `end` after it.
+/// Posts a move as a supervisor's browser does: a form marked confirmed is first asked about
+/// (without the mark) and then confirmed with what the question carries back (`seen`). A
+/// question that is refused is the answer (asked again, so that its response can be returned).
+async fn post_move(
+    url: String,
+    session: String,
+    form: Vec<(&'static str, String)>,
+) -> reqwest::Response {
+    let send = |form: Vec<(&'static str, String)>| {
+        browser()
+            .post(&url)
+            .header(header::COOKIE, format!("fp_session={session}"))
+            .form(&form)
+            .send()
+    };
+    let asks_first =
+        form.iter().any(|(k, _)| *k == "confirmed") && !form.iter().any(|(k, _)| *k == "seen");
+    if !asks_first {
+        return send(form).await.unwrap();
+    }
+    let question: Vec<_> = form
+        .iter()
+        .filter(|(k, _)| *k != "confirmed")
+        .cloned()
+        .collect();
+    let asked = send(question.clone()).await.unwrap().text().await.unwrap();
+    if !asked.contains("name=\"seen\"") {
+        return send(question).await.unwrap();
+    }
+    let mut confirmed = form;
+    confirmed.push(("seen", between(&asked, "name=\"seen\" value=\"", "\"")));
+    send(confirmed).await.unwrap()
+}
+
 fn between(page: &str, start: &str, end: &str) -> String {
     let at = page
         .find(start)

@@ -20,6 +20,7 @@ impl Intake {
         address: &str,
     ) -> Result<crate::store::Reassigned, IntakeError> {
         let plan = self.check_reassign(account, target, to, reason)?;
+        // A confirmation carries what it was asked about; one without is not a confirmation.
         if seen.is_some_and(|seen| seen != plan.seen) {
             return Err(changed_since_asked(&plan));
         }
@@ -105,18 +106,19 @@ impl Intake {
             }
         };
         let candidates = self.store.move_candidates(target)?;
-        let what = place.unwrap_or_else(|| {
-            let serials: Vec<&str> = candidates.iter().map(|h| h.serial.as_str()).collect();
-            format!("Hộ {}", serials.join(", "))
-        });
         let finished_status = sync_protocol::lifecycle::HouseholdStatus::InParcel.as_str();
-        let (mut moving, mut finished, mut from) = (0, Vec::new(), Vec::new());
-        for h in candidates.iter().filter(|h| h.enumerator != to) {
+        let (mut moving, mut finished, mut from) = (Vec::new(), Vec::new(), Vec::new());
+        let mut theirs_already = 0;
+        for h in &candidates {
+            if h.enumerator == to {
+                theirs_already += 1;
+                continue;
+            }
             if h.status == finished_status {
                 finished.push(h.serial.clone());
                 continue;
             }
-            moving += 1;
+            moving.push(h.serial.as_str());
             let name = names
                 .get(&h.enumerator)
                 .cloned()
@@ -125,14 +127,24 @@ impl Intake {
                 from.push(name);
             }
         }
+        // Households are named by the serials that move (those that stay are said apart).
+        let what = place.unwrap_or_else(|| {
+            let named: Vec<&str> = if moving.is_empty() {
+                candidates.iter().map(|h| h.serial.as_str()).collect()
+            } else {
+                moving.clone()
+            };
+            format!("Hộ {}", named.join(", "))
+        });
         let plan = ReassignPlan {
-            seen: crate::store::holdings_seen(&candidates),
+            seen: crate::store::holdings_seen(&candidates, to),
             what,
             to_name,
             reason: reassign_reason(reason)?.to_string(),
             from_names: from,
-            moving,
+            moving: moving.len(),
             finished,
+            theirs_already,
         };
         if plan.moving == 0 {
             return Err(plan.nothing_to_move());
@@ -279,6 +291,8 @@ pub struct ReassignPlan {
     pub moving: usize,
     /// Serials of households named that are finished (their form in a parcel): they stay.
     pub finished: Vec<String>,
+    /// How many households named are the recipient's already.
+    pub theirs_already: usize,
     /// [`crate::store::holdings_seen`]: carried by the confirmation.
     pub seen: String,
 }
@@ -289,11 +303,22 @@ impl ReassignPlan {
         if self.finished.is_empty() {
             return already_theirs(&self.what, &self.to_name);
         }
-        IntakeError::Declined(format!(
-            "{}: không có hộ nào để chuyển — {} hộ đã xong (phiếu đã trong bưu gói: {}), vẫn ghi công người đã làm. / Nothing to move: finished households stay with who finished them.",
-            self.what,
+        let mut why = Vec::new();
+        if self.theirs_already > 0 {
+            why.push(format!(
+                "{} hộ đã do {} phụ trách",
+                self.theirs_already, self.to_name
+            ));
+        }
+        why.push(format!(
+            "{} hộ đã xong (phiếu đã trong bưu gói: {}), vẫn ghi công người đã làm",
             self.finished.len(),
             self.finished.join(", ")
+        ));
+        IntakeError::Declined(format!(
+            "{}: không có hộ nào để chuyển — {}. / Nothing to move: finished households stay with who finished them.",
+            self.what,
+            why.join("; ")
         ))
     }
 }
@@ -302,7 +327,7 @@ impl ReassignPlan {
 /// supervisor's move, or the same supervisor's in another tab).
 fn changed_since_asked(now: &ReassignPlan) -> IntakeError {
     IntakeError::Declined(format!(
-        "{} đã đổi người phụ trách từ lúc bạn hỏi (nay do {} làm). Chưa chuyển gì: hãy xem lại rồi chuyển lại nếu vẫn cần. / The work changed hands since you asked; nothing was moved.",
+        "{} không còn như lúc bạn hỏi (nay do {} làm). Chưa chuyển gì: hãy xem lại rồi chuyển lại nếu vẫn cần. / The move is no longer what you were asked about; nothing was moved.",
         now.what,
         now.from_names.join(", ")
     ))

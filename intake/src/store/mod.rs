@@ -455,16 +455,18 @@ pub struct MoveCandidate {
     pub status: String,
 }
 
-/// Who held each household of a move when it was asked about, in a few bytes a confirmation
-/// carries back: a move confirmed from a page that has gone stale (someone moved the work
-/// meanwhile) is refused rather than taking the work from whoever holds it now.
-pub fn holdings_seen(households: &[MoveCandidate]) -> String {
+/// A move as it was asked about — who held each household then, and to whom it goes — in a
+/// few bytes the confirmation carries back: a move confirmed from a page that has gone stale
+/// (someone moved the work meanwhile), or with its recipient changed after the question, is
+/// refused rather than taking the work from whoever holds it now.
+pub fn holdings_seen(households: &[MoveCandidate], to: &str) -> String {
     use sha2::Digest;
     let mut pairs: Vec<String> = households
         .iter()
         .map(|h| format!("{}={}", h.household, h.enumerator))
         .collect();
     pairs.sort();
+    pairs.push(format!("to={to}"));
     hex::encode(&sha2::Sha256::digest(pairs.join("\n").as_bytes())[..16])
 }
 

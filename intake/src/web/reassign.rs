@@ -398,7 +398,8 @@ pub(super) async fn reassign(
     }
     let (i, a) = (intake.clone(), v.account.clone());
     let moved = blocking(move || {
-        let seen = form.seen.as_deref();
+        // A confirmation without what it was asked about is refused as one gone stale.
+        let seen = Some(form.seen.as_deref().unwrap_or_default());
         Ok((
             i.reassign(&a, &target, &form.to, &form.reason, seen, &from.to_string())?,
             i.enumerator_names()?.remove(&form.to).unwrap_or(form.to),
@@ -612,7 +613,7 @@ pub(super) async fn reassign_households(
     let (i, kept) = (intake.clone(), form.households.clone());
     let moved = blocking(move || {
         let target = crate::store::ReassignTarget::Households(households);
-        let seen = form.seen.as_deref();
+        let seen = Some(form.seen.as_deref().unwrap_or_default());
         Ok((
             i.reassign(&a, &target, &form.to, &form.reason, seen, &from.to_string())?,
             to,

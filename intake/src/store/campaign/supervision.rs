@@ -166,7 +166,7 @@ pub(super) fn reassign(
             return Err(StoreError::UnknownEnumerator(to.clone()));
         }
         let households = move_candidates(tx, &target)?;
-        if seen.as_deref().is_some_and(|seen| seen != holdings_seen(&households)) {
+        if seen.as_deref().is_some_and(|seen| seen != holdings_seen(&households, &to)) {
             return Err(StoreError::AssignmentChanged);
         }
         let finished_status = HouseholdStatus::InParcel.as_str();
