@@ -1170,9 +1170,85 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     .await
     .unwrap();
     assert!(
-        differ.contains("<b>Trả lời khác</b> — «Hộ nói chưa từng nhận phiếu»"),
+        differ.contains("<b>Trả lời khác</b> — «Hộ nói chưa từng nhận phiếu»")
+            && differ.contains("role=\"status\">Đã ghi kết quả phúc tra phiếu"),
         "{differ}"
     );
+    // A visit is recorded only for a household of the draw named, or of some draw: nothing else
+    // counts in an enumerator's results unseen on a list.
+    let not_drawn = server
+        .intake
+        .store
+        .expected_forms()
+        .unwrap()
+        .into_iter()
+        .find(|f| !first.contains(&f.serial))
+        .unwrap()
+        .household;
+    for (household, draw) in [(not_drawn, "1"), (differs.clone(), "99")] {
+        let refused = post(
+            "/c/qt-sipas-2024/ministry/backcheck/outcome",
+            vec![
+                ("csrf", csrf.clone()),
+                ("household", household),
+                ("draw", draw.into()),
+                ("outcome", "confirmed".into()),
+            ],
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    }
+    // What a visit found is replaced only once the officer says so.
+    let replace = |confirmed: bool| {
+        let mut form = vec![
+            ("csrf", csrf.clone()),
+            ("household", differs.clone()),
+            ("draw", "1".into()),
+            ("outcome", "confirmed".into()),
+        ];
+        if confirmed {
+            form.push(("confirmed", "yes".into()));
+        }
+        post("/c/qt-sipas-2024/ministry/backcheck/outcome", form)
+    };
+    let asked = replace(false).await.text().await.unwrap();
+    assert!(
+        asked.contains("đã ghi kết quả phúc tra «Trả lời khác — Hộ nói chưa từng nhận phiếu»")
+            && asked.contains("Thay bằng «Đã xác nhận»?"),
+        "{asked}"
+    );
+    let outcome_of = |h: &str| {
+        server
+            .intake
+            .store
+            .backcheck_outcomes()
+            .unwrap()
+            .into_iter()
+            .find(|o| o.household == h)
+            .unwrap()
+            .outcome
+    };
+    assert_eq!(
+        outcome_of(&differs),
+        "answers_differ",
+        "nothing replaced yet"
+    );
+    replace(true).await;
+    assert_eq!(outcome_of(&differs), "confirmed");
+    // Back to what the visit found, for what follows.
+    let differ_again = post(
+        "/c/qt-sipas-2024/ministry/backcheck/outcome",
+        vec![
+            ("csrf", csrf.clone()),
+            ("household", differs.clone()),
+            ("draw", "1".into()),
+            ("outcome", "answers_differ".into()),
+            ("note", "Hộ nói chưa từng nhận phiếu".into()),
+            ("confirmed", "yes".into()),
+        ],
+    )
+    .await;
+    assert_eq!(differ_again.status(), StatusCode::OK);
     // The form listed first by serial, approved: it goes after the forms that need a look.
     let mut digital: Vec<_> = server
         .intake
@@ -2269,17 +2345,6 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
         ],
     )
     .await;
-    post(
-        format!("{base}/c/qt-sipas-2024/ministry/backcheck/outcome"),
-        ministry.clone(),
-        vec![
-            ("csrf", csrf.clone()),
-            ("household", h.0.clone()),
-            ("outcome", "confirmed".into()),
-            ("note", EVIL.into()),
-        ],
-    )
-    .await;
     let drawn = post(
         format!("{base}/c/qt-sipas-2024/ministry/backcheck"),
         ministry.clone(),
@@ -2294,6 +2359,18 @@ async fn sql_and_html_in_every_free_text_field_are_stored_as_text_and_shown_esca
     .text()
     .await
     .unwrap();
+    // Recorded once the household is on a draw (every household with a form is, at 100 %).
+    post(
+        format!("{base}/c/qt-sipas-2024/ministry/backcheck/outcome"),
+        ministry.clone(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("household", h.0.clone()),
+            ("outcome", "confirmed".into()),
+            ("note", EVIL.into()),
+        ],
+    )
+    .await;
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
     let sup_csrf = hidden_csrf(
         &get(&server, "/c/qt-sipas-2024/reassign", &supervisor)

@@ -472,7 +472,7 @@ impl Intake {
 
     /// A household's form serial, as people name it (its id where the campaign has no such
     /// household).
-    fn serial_of(&self, household: &str) -> Result<String, IntakeError> {
+    pub fn serial_of(&self, household: &str) -> Result<String, IntakeError> {
         Ok(self
             .store
             .household_place(household)?
@@ -484,11 +484,16 @@ impl Intake {
     pub fn record_backcheck_outcome(
         &self,
         household: &str,
-        outcome: &str,
-        note: &str,
+        visit: BackcheckVisit<'_>,
         by: &str,
         address: &str,
-    ) -> Result<(), IntakeError> {
+    ) -> Result<BackcheckRecorded, IntakeError> {
+        let BackcheckVisit {
+            draw,
+            outcome,
+            note,
+            replace,
+        } = visit;
         if !matches!(outcome, "confirmed" | "not_visited" | "answers_differ") {
             return Err(IntakeError::BadRequest(format!(
                 "{outcome:?} is not a back-check outcome (confirmed, not_visited, answers_differ)"
@@ -498,6 +503,28 @@ impl Intake {
             return Err(IntakeError::Declined(
                 "Ghi chú dài quá 2.000 ký tự. / The note is over 2,000 characters.".into(),
             ));
+        }
+        // Only a household some draw sent a visitor to (the draw named, if one is) has a visit
+        // to record: anything else would count in an enumerator's results unseen on any list.
+        let drawn = self
+            .store
+            .backcheck_draws()?
+            .into_iter()
+            .filter(|d| draw.is_none_or(|id| d.id == id))
+            .any(|d| d.households.iter().any(|h| h == household));
+        if !drawn {
+            return Err(IntakeError::NotFound);
+        }
+        // What an earlier visit found is replaced only when asked to, once it has been said.
+        if let Some(earlier) = self
+            .store
+            .backcheck_outcomes()?
+            .into_iter()
+            .find(|o| o.household == household)
+        {
+            if !replace && (earlier.outcome != outcome || earlier.note != note) {
+                return Ok(BackcheckRecorded::AsksToReplace(earlier));
+            }
         }
         let now = Utc::now();
         self.store
@@ -517,7 +544,7 @@ impl Intake {
             address,
             now,
         )?;
-        Ok(())
+        Ok(BackcheckRecorded::Recorded)
     }
 
     /// Back-check results per enumerator: outcome → count.

@@ -182,6 +182,23 @@ pub struct PaperRecorded {
     pub not_in_sample: Vec<String>,
 }
 
+/// What one back-check visit found, as the officer records it.
+pub struct BackcheckVisit<'a> {
+    /// The draw the visit was on, when recorded from its list.
+    pub draw: Option<i64>,
+    /// `confirmed`, `not_visited` or `answers_differ`.
+    pub outcome: &'a str,
+    pub note: &'a str,
+    /// Whether an earlier, different record of the household's visit may be replaced.
+    pub replace: bool,
+}
+
+/// A back-check visit recorded, or an earlier one to be replaced only once the officer says so.
+pub enum BackcheckRecorded {
+    Recorded,
+    AsksToReplace(crate::store::BackcheckOutcome),
+}
+
 /// The index with what the page shows beside it.
 pub struct ComputedIndex {
     pub report: forms::index::IndexReport,

@@ -230,8 +230,10 @@ pub(super) fn backcheck_form(v: &Visitor, seed: &str) -> Markup {
 
 pub(super) async fn backcheck_page(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Signed { v, .. }: Signed<Ministry>,
 ) -> Result<Response, IntakeError> {
+    let message = said.take_message(&v);
     let seed = accounts::new_token()[..12].to_string();
     let i = intake.clone();
     let (results, draws, names, tz) = blocking(move || {
@@ -244,6 +246,7 @@ pub(super) async fn backcheck_page(
     })
     .await?;
     let body = html! {
+        @if let Some(m) = message { p role="status" #message { (m) } }
         (backcheck_form(&v, &seed))
         h2 { "Các lần rút mẫu đã lưu" }
         @if draws.is_empty() { p { "Chưa rút lần nào." } } @else {
@@ -271,31 +274,72 @@ pub(super) struct OutcomeForm {
     pub(super) outcome: String,
     #[serde(default)]
     pub(super) note: String,
-    /// The draw page to return to.
+    /// The draw the visit was on (and the page to return to).
     #[serde(default)]
     pub(super) draw: Option<i64>,
+    /// Set when the officer confirmed replacing what an earlier visit found.
+    #[serde(default)]
+    pub(super) confirmed: Option<String>,
 }
 
 pub(super) async fn backcheck_outcome(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Ministry, OutcomeForm>,
 ) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
     let back = form
         .draw
-        .map(|d| v.at(&format!("/ministry/backcheck/draw/{d}")))
-        .unwrap_or_else(|| v.at("/ministry/backcheck"));
-    blocking(move || {
-        i.record_backcheck_outcome(
-            &form.household,
-            &form.outcome,
-            &form.note,
-            &by,
-            &from.to_string(),
-        )
+        .map(|d| format!("/ministry/backcheck/draw/{d}"))
+        .unwrap_or_else(|| "/ministry/backcheck".into());
+    let (household, outcome, note, draw) = (
+        form.household.clone(),
+        form.outcome.clone(),
+        form.note.clone(),
+        form.draw,
+    );
+    let (recorded, serial, tz) = blocking(move || {
+        let visit = crate::service::BackcheckVisit {
+            draw: form.draw,
+            outcome: &form.outcome,
+            note: &form.note,
+            replace: form.confirmed.is_some(),
+        };
+        let recorded =
+            i.record_backcheck_outcome(&form.household, visit, &by, &from.to_string())?;
+        Ok((recorded, i.serial_of(&form.household)?, i.time_zone()?))
     })
     .await?;
-    Ok(Redirect::to(&back).into_response())
+    let earlier = match recorded {
+        crate::service::BackcheckRecorded::Recorded => {
+            let done = format!(
+                "Đã ghi kết quả phúc tra phiếu {serial}: {}.",
+                backcheck_outcome_name(&outcome)
+            );
+            return Ok(said.done(&v, &back, done));
+        }
+        crate::service::BackcheckRecorded::AsksToReplace(earlier) => earlier,
+    };
+    let said_before = |o: &str, n: &str| {
+        if n.trim().is_empty() {
+            format!("«{}»", backcheck_outcome_name(o))
+        } else {
+            format!("«{} — {n}»", backcheck_outcome_name(o))
+        }
+    };
+    let body = html! {
+        p #question { "Phiếu " b { (serial) } " đã ghi kết quả phúc tra " (said_before(&earlier.outcome, &earlier.note)) " lúc " (super::layout::shown_time(&earlier.at, tz)) ". Thay bằng " (said_before(&outcome, &note)) "? Kết quả cũ vẫn còn trong nhật ký." }
+        form method="post" action="ministry/backcheck/outcome" {
+            input type="hidden" name="csrf" value=(v.csrf);
+            input type="hidden" name="household" value=(household);
+            input type="hidden" name="outcome" value=(outcome);
+            input type="hidden" name="note" value=(note);
+            @if let Some(d) = draw { input type="hidden" name="draw" value=(d); }
+            button name="confirmed" value="yes" { "Thay kết quả" } " "
+            a href=(back.trim_start_matches('/')) { "Giữ kết quả cũ" }
+        }
+    };
+    Ok(page("Xác nhận thay kết quả phúc tra", Some(&v), body).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -319,15 +363,21 @@ pub(super) async fn draw_backcheck(
 
 pub(super) async fn draw_page(
     InCampaign(intake): InCampaign,
+    Extension(said): Extension<Arc<Messages>>,
     Signed { v, .. }: Signed<Ministry>,
     Path((_, id)): Path<(String, i64)>,
 ) -> Result<Response, IntakeError> {
-    draw_view(&intake, &v, id).await
+    draw_view(&intake, &v, id, said.take_message(&v)).await
 }
 
 /// A kept draw, one section per enumerator (printable: one page each), with each household's
 /// name and address, the outcome so far, and a form with no outcome chosen in advance.
-async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Response, IntakeError> {
+async fn draw_view(
+    intake: &Arc<Intake>,
+    v: &Visitor,
+    id: i64,
+    message: Option<String>,
+) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let ((draw, households, outcomes), tz, drawer, enumerators, recorders) = blocking(move || {
         let found = i.backcheck_draw(id)?;
@@ -355,6 +405,7 @@ async fn draw_view(intake: &Arc<Intake>, v: &Visitor, id: i64) -> Result<Respons
         }
     }
     let body = html! {
+        @if let Some(m) = message { p role="status" #message { (m) } }
         p { "Lần " (draw.id) " · " (super::layout::shown_time(&draw.at, tz)) " · người rút: " (drawer) " · số khởi tạo: " b #seed { (draw.seed) }
             " · tỷ lệ " (draw.share_percent) " % · tối thiểu " (draw.min_per_enumerator) " mỗi điều tra viên" }
         p.noprint { a href=(format!("ministry/backcheck/draw/{}", draw.id)) { "Đường dẫn cố định của danh sách này" } " · In trang: mỗi điều tra viên một trang." }
@@ -1094,21 +1145,27 @@ pub(super) async fn review_page(
         .iter()
         .map(|s| crate::reconcile::normalize_serial(s))
         .collect();
-    // Forms needing a look first: flagged and not yet keyed again from paper; with a sign or a
-    // back-check that did not confirm them; keyed twice apart and not yet decided; undecided.
+    // Forms needing a look first: flagged and not yet keyed again from paper; then, undecided,
+    // one whose back-check found other answers, one with a paradata sign, one whose visit
+    // found no one, one keyed twice apart, the rest; decided ones last.
     let attention = |f: &&crate::store::ExpectedForm| -> u8 {
         let h = f.household.as_str();
         let decision = reviews.get(h).map(|(d, ..)| d.as_str());
+        let visit = visit_of.get(h).map(|o| o.outcome.as_str());
         if decision == Some("flagged") && !corrected.contains_key(h) {
             0
-        } else if decision.is_none() && (signs_of.contains_key(h) || visit_of.contains_key(h)) {
+        } else if decision.is_some() {
+            6
+        } else if visit == Some("answers_differ") {
             1
-        } else if decision.is_none() && double_keying.get(h).is_some_and(|d| d.mismatches > 0) {
+        } else if signs_of.contains_key(h) {
             2
-        } else if decision.is_none() {
+        } else if visit.is_some() {
             3
-        } else {
+        } else if double_keying.get(h).is_some_and(|d| d.mismatches > 0) {
             4
+        } else {
+            5
         }
     };
     let mut listed: Vec<&crate::store::ExpectedForm> = forms.iter().filter(|f| f.digital).collect();
