@@ -2656,9 +2656,13 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let said = r.text().await.unwrap();
     assert!(
-        said.contains("Hãy đánh dấu ô xác nhận công bố")
-            && said.contains("name=\"confirm_publish\""),
-        "said beside the form, to tick and publish again: {said}"
+        said.contains("id=\"publish-problem\" role=\"alert\">Hãy đánh dấu ô xác nhận công bố")
+            && said.contains("name=\"confirm_publish\"")
+            && said.contains("<option value=\"commune\" selected>")
+            && said.contains(
+                "name=\"min_forms\" type=\"number\" min=\"5\" max=\"100000\" value=\"5\""
+            ),
+        "said beside the box, the choices kept, to tick and publish again: {said}"
     );
     let mut villages = publish(PASSPHRASE, "1");
     villages[2].1 = "village".into();

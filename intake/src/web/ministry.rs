@@ -459,9 +459,17 @@ pub(super) async fn index_page(
     let said = said.take_message(&v);
     let body = html! {
         @if let Some(m) = said { p role="status" #message { (m) } }
-        (passphrase_form(&v, None, published.as_ref(), intake.time_zone()?))
+        (passphrase_form(&v, None, published.as_ref(), intake.time_zone()?, None))
     };
     Ok(page("Chỉ số", Some(&v), body).into_response())
+}
+
+/// What the officer chose for a publication that was refused: shown again as chosen.
+#[derive(Clone, Copy)]
+pub(super) struct PublishChoice<'a> {
+    level: &'a str,
+    min_forms: u64,
+    min_coverage: u32,
 }
 
 pub(super) fn passphrase_form(
@@ -469,7 +477,15 @@ pub(super) fn passphrase_form(
     message: Option<&str>,
     published: Option<&(crate::publication::Published, String)>,
     zone: chrono_tz::Tz,
+    chosen: Option<PublishChoice>,
 ) -> Markup {
+    // A publication refused is said beside its own settings, kept as chosen.
+    let (top_message, publish_message) = match chosen {
+        Some(_) => (None, message),
+        None => (message, None),
+    };
+    let level = chosen.map_or("district", |c| c.level);
+    let (min_forms, min_coverage) = chosen.map_or((30, 50), |c| (c.min_forms, c.min_coverage));
     let level_name = |level: &str| match level {
         "province" => "tỉnh",
         "district" => "huyện",
@@ -478,7 +494,7 @@ pub(super) fn passphrase_form(
     // One form, one passphrase field: each action is a button posting it to its own address,
     // so the officer types the passphrase once for whatever they do on this page.
     html! {
-        @if let Some(m) = message { p.error role="alert" { (m) } }
+        @if let Some(m) = top_message { p.error role="alert" { (m) } }
         p { "Câu trả lời được niêm phong bằng khoá mở phiếu của đợt khảo sát. Nhập cụm mật khẩu một lần, rồi chọn việc cần làm; máy chủ không lưu cụm mật khẩu." }
         form #key-actions method="post" action="ministry/index" {
             input type="hidden" name="csrf" value=(v.csrf);
@@ -495,9 +511,10 @@ pub(super) fn passphrase_form(
                 None => p #publication-state { b { "Chưa công bố." } " Trang công khai chưa có số liệu của đợt này." }
             }
             p.muted { @if published.is_some() { a href=(format!("/public/{}", v.campaign_id())) { "Trang công khai" } } @else { "Trang công khai" } " (không cần đăng nhập) chỉ hiện chỉ số, khoảng tin cậy và số phiếu của các địa bàn đủ số phiếu tối thiểu, cùng cách tính. Thôn không được công bố: quá ít hộ." }
-            label { "Công bố đến cấp " select name="level" { option value="province" { "Tỉnh" } option value="district" selected { "Huyện" } option value="commune" { "Xã" } } }
-            label { "Số phiếu tối thiểu mỗi địa bàn " input name="min_forms" type="number" min=(crate::publication::MIN_FORMS_FLOOR) max="100000" value="30"; }
-            label { "Độ phủ tối thiểu (% địa bàn cấp dưới có phiếu) " input name="min_coverage" type="number" min="0" max="100" value="50"; }
+            label { "Công bố đến cấp " select name="level" { @for (value, words) in [("province", "Tỉnh"), ("district", "Huyện"), ("commune", "Xã")] { option value=(value) selected[value == level] { (words) } } } }
+            label { "Số phiếu tối thiểu mỗi địa bàn " input name="min_forms" type="number" min=(crate::publication::MIN_FORMS_FLOOR) max="100000" value=(min_forms); }
+            label { "Độ phủ tối thiểu (% địa bàn cấp dưới có phiếu) " input name="min_coverage" type="number" min="0" max="100" value=(min_coverage); }
+            @if let Some(m) = publish_message { p.error role="alert" #publish-problem { (m) } }
             label.confirm { input type="checkbox" name="confirm_publish" value="yes"; " Tôi hiểu: số liệu sẽ hiện công khai trên mạng cho mọi người (có thể rút lại sau)." }
             button #publish formaction="ministry/publish" { "Công bố" }
         }
@@ -542,20 +559,26 @@ pub(super) async fn publish(
     Extension(said): Extension<Arc<Messages>>,
     Posted { v, from, form, .. }: Posted<Ministry, PassphraseForm>,
 ) -> Result<Response, IntakeError> {
+    let (level, min) = (form.level.clone(), form.min_forms.unwrap_or(30));
+    let coverage = form.min_coverage.unwrap_or(50);
+    let chosen = PublishChoice {
+        level: &level,
+        min_forms: min,
+        min_coverage: coverage,
+    };
     if form.confirm_publish.as_deref() != Some("yes") {
-        // Said on the index page, its form at hand (not a page that leads only home).
+        // Said beside the box, the choices kept (not a page that leads only home).
         let unticked = IntakeError::Declined(
             "Hãy đánh dấu ô xác nhận công bố: số liệu sẽ hiện công khai. Chưa có gì được công bố. / Tick the box to confirm publishing.".into(),
         );
-        return passphrase_refused(&intake, &v, unticked).await;
+        return passphrase_refused(&intake, &v, unticked, Some(chosen)).await;
     }
     let (i, by) = (intake.clone(), v.account.login.clone());
-    let (level, min) = (form.level.clone(), form.min_forms.unwrap_or(30));
-    let coverage = form.min_coverage.unwrap_or(50);
+    let level_asked = level.clone();
     match blocking(move || {
         i.publish(
             &form.passphrase,
-            &level,
+            &level_asked,
             min,
             coverage,
             &by,
@@ -565,7 +588,7 @@ pub(super) async fn publish(
     .await
     {
         Ok(p) => Ok(said.done(&v, "/ministry/index", published_words(&p))),
-        Err(e) => passphrase_refused(&intake, &v, e).await,
+        Err(e) => passphrase_refused(&intake, &v, e, Some(chosen)).await,
     }
 }
 
@@ -605,9 +628,10 @@ pub(super) async fn withdraw(
     Posted { v, from, form, .. }: Posted<Ministry, WithdrawForm>,
 ) -> Result<Response, IntakeError> {
     if form.confirm_withdraw.as_deref() != Some("yes") {
-        return Err(IntakeError::Declined(
+        let unticked = IntakeError::Declined(
             "Hãy đánh dấu ô xác nhận rút lại công bố. Số liệu vẫn đang công khai. / Tick the box to confirm the withdrawal.".into(),
-        ));
+        );
+        return passphrase_refused(&intake, &v, unticked, None).await;
     }
     let (i, by) = (intake.clone(), v.account.login.clone());
     let withdrawn = blocking(move || i.withdraw_publication(&by, &from.to_string())).await?;
@@ -624,6 +648,7 @@ async fn passphrase_refused(
     intake: &Arc<Intake>,
     v: &Visitor,
     e: IntakeError,
+    chosen: Option<PublishChoice<'_>>,
 ) -> Result<Response, IntakeError> {
     let (status, message, retry_after) = match e {
         IntakeError::MinistryKey(e) => (
@@ -648,7 +673,13 @@ async fn passphrase_refused(
     };
     let i = intake.clone();
     let published = blocking(move || i.publication()).await?;
-    let form = passphrase_form(v, Some(&message), published.as_ref(), intake.time_zone()?);
+    let form = passphrase_form(
+        v,
+        Some(&message),
+        published.as_ref(),
+        intake.time_zone()?,
+        chosen,
+    );
     let mut response = (status, page("Chỉ số", Some(v), form)).into_response();
     if let Some(secs) = retry_after {
         crate::error::with_retry_after(&mut response, secs);
@@ -665,7 +696,7 @@ pub(super) async fn computed_index(
     let (i, by) = (intake.clone(), v.account.login.clone());
     match blocking(move || i.index(&form.passphrase, &by, &address.to_string())).await {
         Ok(report) => Ok(Ok(report)),
-        Err(e) => passphrase_refused(intake, v, e).await.map(Err),
+        Err(e) => passphrase_refused(intake, v, e, None).await.map(Err),
     }
 }
 
@@ -957,7 +988,7 @@ pub(super) async fn answers_download(
             &format!("{}-answers", intake.id),
             xlsx.then_some("Câu trả lời"),
         ),
-        Err(e) => passphrase_refused(&intake, &v, e).await,
+        Err(e) => passphrase_refused(&intake, &v, e, None).await,
     }
 }
 
