@@ -87,6 +87,9 @@ fn draw(rng: &mut impl Rng) -> Steps {
 /// `intake`; the other districts' enumerators have not started. Dated in the campaign's
 /// timeline: hand-out on its hand-out days, collection on its collection days, keying until
 /// its parcel days.
+/// Who the demo week's own records (paper arrived, codes issued) say made them.
+const DEMO_RECORDER: &str = "Dữ liệu mẫu (demo-fieldwork)";
+
 pub fn send_week(intake: &Intake, districts: &[&str], seed: u64) -> Result<Week, IntakeError> {
     let campaign = intake.store.campaign()?;
     let form = intake.form()?;
@@ -270,7 +273,8 @@ pub fn send_week(intake: &Intake, districts: &[&str], seed: u64) -> Result<Week,
         }
     }
     if !paper.is_empty() {
-        intake.record_paper(&paper, "demo", "127.0.0.1")?;
+        // Recorded by no account: named as what it is where an officer reads who recorded it.
+        intake.record_paper(&paper, DEMO_RECORDER, "127.0.0.1")?;
     }
     Ok(week)
 }
@@ -339,7 +343,8 @@ struct Tablet {
 
 impl Tablet {
     fn enroll(intake: &Intake, enumerator: &str) -> Result<Tablet, IntakeError> {
-        let code = intake.issue_enrollment_code(enumerator, chrono::Duration::hours(1), "demo")?;
+        let code =
+            intake.issue_enrollment_code(enumerator, chrono::Duration::hours(1), DEMO_RECORDER)?;
         let key = DeviceKey::generate(&mut rand::rngs::OsRng);
         let enrolled = intake.enroll_with(
             &crate::service::code_hash(&code),

@@ -111,18 +111,30 @@ pub(super) async fn withdraw_paper(
     Posted { v, from, form, .. }: Posted<Ministry, PaperBackForm>,
 ) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
+    // Taken back already (twice pressed, a page gone stale): said on the page, nothing done.
+    let gone = || {
+        said.done(
+            &v,
+            "/ministry/reconciliation",
+            "Lần ghi nhận này không còn (có thể đã được huỷ). Không có gì thay đổi.",
+        )
+    };
     if form.confirmed.is_none() {
-        let (batch, name, tz) = blocking(move || {
-            let batch = i
+        let found = blocking(move || {
+            let Some(batch) = i
                 .store
                 .paper_batches(1_000)?
                 .into_iter()
                 .find(|b| b.batch == form.batch)
-                .ok_or(IntakeError::NotFound)?;
-            Ok((i.person_name(&batch.by)?, batch, i.time_zone()?))
+            else {
+                return Ok(None);
+            };
+            Ok(Some((i.person_name(&batch.by)?, batch, i.time_zone()?)))
         })
-        .await
-        .map(|(name, batch, tz)| (batch, name, tz))?;
+        .await?;
+        let Some((name, batch, tz)) = found else {
+            return Ok(gone());
+        };
         let body = html! {
             p #question { "Huỷ lần ghi nhận lúc " (super::layout::shown_time(&batch.at, tz)) " của " (name) ": " (batch.serials.len()) " số phiếu (" (batch.serials.join(", ")) ")? Các số phiếu này sẽ không còn được tính là đã nhận bản giấy; chúng được đưa lại vào ô ghi nhận để sửa rồi ghi lại." }
             form method="post" action="ministry/paper/withdraw" {
@@ -134,13 +146,19 @@ pub(super) async fn withdraw_paper(
         };
         return Ok(page("Xác nhận huỷ lần ghi nhận", Some(&v), body).into_response());
     }
-    let serials = blocking(move || i.withdraw_paper(&form.batch, &by, &from.to_string())).await?;
+    let serials =
+        match blocking(move || i.withdraw_paper(&form.batch, &by, &from.to_string())).await {
+            Err(IntakeError::Store(crate::store::StoreError::UnknownPaperBatch(_))) => {
+                return Ok(gone())
+            }
+            taken => taken?,
+        };
     Ok(said.redirect(
         &v,
         "/ministry/reconciliation",
         Said {
             message: format!(
-                "Đã huỷ lần ghi nhận: {} số phiếu không còn được tính là đã nhận bản giấy; chúng ở trong ô dưới đây để sửa rồi ghi lại.",
+                "Đã huỷ lần ghi nhận {} số phiếu; chúng ở trong ô dưới đây để sửa rồi ghi lại.",
                 serials.len()
             ),
             kept: serials.join("\n"),
