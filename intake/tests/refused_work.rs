@@ -228,6 +228,28 @@ async fn finished_work_stays_with_its_enumerator_when_a_village_moves() {
     };
     assert_eq!(holder(&parcelled.0), "enum-dh-p2");
     assert_eq!(holder(&checked.0), "enum-dh-p4");
+    // A back-check visit checks who met the household: the checked household, moved after its
+    // collection, is drawn and counted under its collector, not its new holder.
+    let draw = server
+        .intake
+        .draw_backcheck("phuc-tra", 100, 1, "bonv", "127.0.0.1")
+        .unwrap();
+    let (_, to_visit, _) = server.intake.backcheck_draw(draw).unwrap();
+    let visited = to_visit.iter().find(|h| h.id == checked.0).unwrap();
+    assert_eq!(visited.enumerator, "enum-dh-p2");
+    let visit = intake::service::BackcheckVisit {
+        draw: Some(draw),
+        outcome: "answers_differ",
+        note: "",
+        replace: false,
+    };
+    server
+        .intake
+        .record_backcheck_outcome(&checked.0, visit, "bonv", "127.0.0.1")
+        .unwrap();
+    let results = server.intake.backcheck_results().unwrap();
+    assert_eq!(results["enum-dh-p2"]["answers_differ"], 1);
+    assert!(!results.contains_key("enum-dh-p4"), "{results:?}");
 
     // The review names who keyed the checked form, not its new holder.
     let names = server.intake.enumerator_names().unwrap();

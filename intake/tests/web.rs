@@ -621,7 +621,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     .await
     .unwrap();
     let mut lines = answers.trim_start_matches('\u{feff}').lines();
-    assert!(lines.next().unwrap().starts_with("hộ,số phiếu,điều tra viên,thôn,xã,huyện,tỉnh,phiên bản phiếu,tình trạng,duyệt phiếu,Câu A1,Câu A1 (nhãn),Câu A2"), "{answers}");
+    assert!(lines.next().unwrap().starts_with("hộ,số phiếu,điều tra viên,người thu phiếu,thôn,xã,huyện,tỉnh,phiên bản phiếu,tình trạng,duyệt phiếu,Câu A1,Câu A1 (nhãn),Câu A2"), "{answers}");
     assert_eq!(lines.count(), 3);
     assert!(
         answers.contains(",Nam,") || answers.contains(",Nữ,"),

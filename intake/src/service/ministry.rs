@@ -236,6 +236,8 @@ impl Intake {
             "hộ",
             "số phiếu",
             "điều tra viên",
+            // Whom a back-check visit of the household checks (docs/statistics.md).
+            "người thu phiếu",
             "thôn",
             "xã",
             "huyện",
@@ -285,15 +287,22 @@ impl Intake {
             }
             said.join("; ")
         };
+        let collectors = self.collectors()?;
         let place = |f: &crate::store::SealedForm, version: &str, status: &str| {
-            let enumerator = enumerators
-                .get(&f.enumerator)
-                .cloned()
-                .unwrap_or_else(|| f.enumerator.clone());
+            let name = |id: &str| {
+                enumerators
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| id.to_string())
+            };
             vec![
                 f.household.clone(),
                 f.serial.clone(),
-                enumerator,
+                name(&f.enumerator),
+                collectors
+                    .get(&f.household)
+                    .map(|c| name(c))
+                    .unwrap_or_default(),
                 place_name(&f.village),
                 place_name(&f.commune),
                 place_name(&f.district),
@@ -547,7 +556,7 @@ impl Intake {
         Ok(BackcheckRecorded::Recorded)
     }
 
-    /// Back-check results per enumerator: outcome → count.
+    /// Back-check results per enumerator who collected the form: outcome → count.
     pub fn backcheck_results(
         &self,
     ) -> Result<
@@ -556,8 +565,13 @@ impl Intake {
     > {
         let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>> =
             Default::default();
+        let collectors = self.collectors()?;
         for found in self.store.backcheck_outcomes()? {
-            *out.entry(found.enumerator)
+            let checked = collectors
+                .get(&found.household)
+                .cloned()
+                .unwrap_or(found.enumerator);
+            *out.entry(checked)
                 .or_default()
                 .entry(found.outcome)
                 .or_default() += 1;
@@ -860,6 +874,25 @@ impl Intake {
         Ok(serials)
     }
 
+    /// Who collected each household's form (the latest collection the centre accepted): the
+    /// enumerator a back-check visit checks. A household moved after its collection stays its
+    /// collector's work; one with no collection recorded is its holder's.
+    fn collectors(&self) -> Result<HashMap<String, String>, IntakeError> {
+        let mut latest: HashMap<String, (i64, String)> = HashMap::new();
+        for f in self.store.event_facts()? {
+            let Some(household) = f.household.filter(|_| f.kind == "form_collected") else {
+                continue;
+            };
+            match latest.get(&household) {
+                Some((at, _)) if *at > f.occurred_unix => {}
+                _ => {
+                    latest.insert(household, (f.occurred_unix, f.enumerator));
+                }
+            }
+        }
+        Ok(latest.into_iter().map(|(h, (_, e))| (h, e)).collect())
+    }
+
     /// Draws the back-check sample (reproducible from its seed) and records the draw.
     pub fn draw_backcheck(
         &self,
@@ -876,8 +909,16 @@ impl Intake {
         if seed.trim().is_empty() || seed.len() > 100 || !(1..=100).contains(&share_percent) {
             return Err(IntakeError::Declined("Hãy ghi số khởi tạo (tối đa 100 ký tự) và tỷ lệ từ 1 đến 100 %. / Give a seed (up to 100 characters) and a share from 1 to 100 %.".into()));
         }
+        // Each form under the enumerator who collected it (docs/statistics.md).
+        let collectors = self.collectors()?;
+        let mut forms = self.store.expected_forms()?;
+        for f in &mut forms {
+            if let Some(collector) = collectors.get(&f.household) {
+                f.enumerator.clone_from(collector);
+            }
+        }
         let sample = crate::reconcile::backcheck_sample(
-            &self.store.expected_forms()?,
+            &forms,
             seed.trim(),
             share_percent,
             min_per_enumerator,
@@ -927,7 +968,13 @@ impl Intake {
             .into_iter()
             .find(|d| d.id == id)
             .ok_or(IntakeError::NotFound)?;
-        let households = self.store.households_to_visit(&draw.households)?;
+        let collectors = self.collectors()?;
+        let mut households = self.store.households_to_visit(&draw.households)?;
+        for h in &mut households {
+            if let Some(collector) = collectors.get(&h.id) {
+                h.enumerator.clone_from(collector);
+            }
+        }
         let outcomes = self
             .store
             .backcheck_outcomes()?
