@@ -241,7 +241,7 @@ async fn finished_work_stays_with_its_enumerator_when_a_village_moves() {
         draw: Some(draw),
         outcome: "answers_differ",
         note: "",
-        replace: false,
+        replacing: None,
     };
     server
         .intake

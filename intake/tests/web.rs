@@ -1202,25 +1202,28 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         .await;
         assert_eq!(refused.status(), StatusCode::NOT_FOUND);
     }
-    // What a visit found is replaced only once the officer says so.
-    let replace = |confirmed: bool| {
+    // What a visit found is replaced only once the officer says so, and only the record the
+    // question named: one recorded meanwhile is asked about afresh.
+    let record = |outcome: &'static str, note: &'static str, replacing: Option<String>| {
         let mut form = vec![
             ("csrf", csrf.clone()),
             ("household", differs.clone()),
             ("draw", "1".into()),
-            ("outcome", "confirmed".into()),
+            ("outcome", outcome.into()),
+            ("note", note.into()),
         ];
-        if confirmed {
-            form.push(("confirmed", "yes".into()));
+        if let Some(r) = replacing {
+            form.push(("replacing", r));
         }
         post("/c/qt-sipas-2024/ministry/backcheck/outcome", form)
     };
-    let asked = replace(false).await.text().await.unwrap();
+    let asked = record("confirmed", "", None).await.text().await.unwrap();
     assert!(
         asked.contains("đã ghi kết quả phúc tra «Trả lời khác — Hộ nói chưa từng nhận phiếu»")
             && asked.contains("Thay bằng «Đã xác nhận»?"),
         "{asked}"
     );
+    let named = between(&asked, "name=\"replacing\" value=\"", "\"");
     let outcome_of = |h: &str| {
         server
             .intake
@@ -1237,22 +1240,28 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         "answers_differ",
         "nothing replaced yet"
     );
-    replace(true).await;
+    record("confirmed", "", Some(named.clone())).await;
+    assert_eq!(outcome_of(&differs), "confirmed");
+    let stale = record("not_visited", "", Some(named))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        stale.contains("đã ghi kết quả phúc tra «Đã xác nhận»")
+            && stale.contains("Thay bằng «Không gặp»?"),
+        "the record named was replaced meanwhile: asked afresh: {stale}"
+    );
     assert_eq!(outcome_of(&differs), "confirmed");
     // Back to what the visit found, for what follows.
-    let differ_again = post(
-        "/c/qt-sipas-2024/ministry/backcheck/outcome",
-        vec![
-            ("csrf", csrf.clone()),
-            ("household", differs.clone()),
-            ("draw", "1".into()),
-            ("outcome", "answers_differ".into()),
-            ("note", "Hộ nói chưa từng nhận phiếu".into()),
-            ("confirmed", "yes".into()),
-        ],
-    )
-    .await;
-    assert_eq!(differ_again.status(), StatusCode::OK);
+    let asked = record("answers_differ", "Hộ nói chưa từng nhận phiếu", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let named = between(&asked, "name=\"replacing\" value=\"", "\"");
+    record("answers_differ", "Hộ nói chưa từng nhận phiếu", Some(named)).await;
+    assert_eq!(outcome_of(&differs), "answers_differ");
     // The form listed first by serial, approved: it goes after the forms that need a look.
     let mut digital: Vec<_> = server
         .intake
@@ -1784,7 +1793,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     let stale = confirm(tab_a).await;
     assert!(
         stale.contains(&format!(
-            "Hộ {s3} không còn như lúc bạn hỏi (nay do {name_a} làm). Chưa chuyển gì"
+            "Hộ {s3} — việc chuyển giao không còn đúng như lúc bạn hỏi (người đang làm, người nhận hoặc lý do đã khác; nay do {name_a} làm). Chưa chuyển gì"
         )),
         "{stale}"
     );
@@ -1796,10 +1805,12 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     let question = move_households(asked("enum-dh-dl")).await;
     let mut swapped = confirmation(asked("enum-dh-dl"), &question);
     swapped[2].1 = "enum-dh-p4".into();
-    for refused in [unasked, swapped] {
+    let mut reworded = confirmation(asked("enum-dh-dl"), &question);
+    reworded[3].1 = "Lý do khác".into();
+    for refused in [unasked, swapped, reworded] {
         let said = confirm(refused).await;
         assert!(
-            said.contains("không còn như lúc bạn hỏi") && said.contains("Chưa chuyển gì"),
+            said.contains("không còn đúng như lúc bạn hỏi") && said.contains("Chưa chuyển gì"),
             "{said}"
         );
     }
@@ -2682,6 +2693,16 @@ async fn the_ministry_publishes_the_index_for_the_public_and_withdraws_it() {
         .await
         .unwrap()
         .contains("thôn quá ít hộ để công bố"));
+    // A coverage that is no share is refused, not quietly read as 100 %.
+    let mut over = publish(PASSPHRASE, "5");
+    over.push(("min_coverage", "150".into()));
+    let r = post("/c/qt-sipas-2024/ministry/publish", ministry.clone(), over).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Độ phủ tối thiểu là một tỷ lệ từ 0 đến 100 %"));
     let state = get(&server, "/c/qt-sipas-2024/ministry/index", &ministry)
         .await
         .text()

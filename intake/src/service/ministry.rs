@@ -501,11 +501,12 @@ impl Intake {
             draw,
             outcome,
             note,
-            replace,
+            replacing,
         } = visit;
         if !matches!(outcome, "confirmed" | "not_visited" | "answers_differ") {
-            return Err(IntakeError::BadRequest(format!(
-                "{outcome:?} is not a back-check outcome (confirmed, not_visited, answers_differ)"
+            let shown: String = outcome.chars().take(40).collect();
+            return Err(IntakeError::Declined(format!(
+                "«{shown}» không phải kết quả phúc tra: hãy chọn «Đã xác nhận», «Không gặp» hoặc «Trả lời khác». / {shown:?} is not a back-check outcome."
             )));
         }
         if note.chars().count() > 2000 {
@@ -531,7 +532,10 @@ impl Intake {
             .into_iter()
             .find(|o| o.household == household)
         {
-            if !replace && (earlier.outcome != outcome || earlier.note != note) {
+            // Replaced only when the confirmation names this very record: one recorded meanwhile
+            // (a colleague, another tab) is asked about afresh.
+            let differs = earlier.outcome != outcome || earlier.note != note;
+            if differs && replacing != Some(backcheck_record_seen(&earlier).as_str()) {
                 return Ok(BackcheckRecorded::AsksToReplace(earlier));
             }
         }
@@ -1008,6 +1012,11 @@ impl Intake {
                 "Số phiếu tối thiểu quá lớn. / The minimum number of forms is too large.".into(),
             ));
         }
+        if min_coverage_percent > 100 {
+            return Err(IntakeError::Declined(
+                "Độ phủ tối thiểu là một tỷ lệ từ 0 đến 100 %. / The minimum coverage is a share from 0 to 100 %.".into(),
+            ));
+        }
         let computed = self.index(passphrase, by, address)?;
         let campaign = self.store.campaign()?;
         let mut published = crate::publication::figures(
@@ -1015,7 +1024,7 @@ impl Intake {
             &computed.report,
             finest,
             min_forms,
-            min_coverage_percent.min(100),
+            min_coverage_percent,
             &self.store.place_names()?,
             &crate::publication::Sample {
                 areas: self.store.area_parents()?,
@@ -1165,4 +1174,14 @@ pub struct ReviewSheet {
     pub rows: Vec<(String, String, String, String)>,
     /// Why the sheet could not be opened, when it could not.
     pub unopenable: Option<String>,
+}
+
+/// One back-check record in a few bytes a confirmation to replace it carries back.
+pub fn backcheck_record_seen(record: &crate::store::BackcheckOutcome) -> String {
+    use sha2::Digest;
+    let said = format!(
+        "{}\n{}\n{}\n{}",
+        record.at, record.by, record.outcome, record.note
+    );
+    hex::encode(&sha2::Sha256::digest(said.as_bytes())[..16])
 }

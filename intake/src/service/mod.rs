@@ -15,7 +15,7 @@
 mod centre;
 mod devices;
 mod ministry;
-pub use ministry::ReviewSheet;
+pub use ministry::{backcheck_record_seen, ReviewSheet};
 mod people;
 pub use people::LoggedIn;
 mod supervision;
@@ -189,8 +189,9 @@ pub struct BackcheckVisit<'a> {
     /// `confirmed`, `not_visited` or `answers_differ`.
     pub outcome: &'a str,
     pub note: &'a str,
-    /// Whether an earlier, different record of the household's visit may be replaced.
-    pub replace: bool,
+    /// The earlier record of the household's visit that may be replaced
+    /// ([`backcheck_record_seen`], as the question to replace it carried).
+    pub replacing: Option<&'a str>,
 }
 
 /// A back-check visit recorded, or an earlier one to be replaced only once the officer says so.

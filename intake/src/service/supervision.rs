@@ -136,11 +136,12 @@ impl Intake {
             };
             format!("Hộ {}", named.join(", "))
         });
+        let reason = reassign_reason(reason)?.to_string();
         let plan = ReassignPlan {
-            seen: crate::store::holdings_seen(&candidates, to),
+            seen: crate::store::holdings_seen(&candidates, to, &reason),
             what,
             to_name,
-            reason: reassign_reason(reason)?.to_string(),
+            reason,
             from_names: from,
             moving: moving.len(),
             finished,
@@ -327,7 +328,7 @@ impl ReassignPlan {
 /// supervisor's move, or the same supervisor's in another tab).
 fn changed_since_asked(now: &ReassignPlan) -> IntakeError {
     IntakeError::Declined(format!(
-        "{} không còn như lúc bạn hỏi (nay do {} làm). Chưa chuyển gì: hãy xem lại rồi chuyển lại nếu vẫn cần. / The move is no longer what you were asked about; nothing was moved.",
+        "{} — việc chuyển giao không còn đúng như lúc bạn hỏi (người đang làm, người nhận hoặc lý do đã khác; nay do {} làm). Chưa chuyển gì: hãy xem lại rồi chuyển lại nếu vẫn cần. / The move is no longer what you were asked about; nothing was moved.",
         now.what,
         now.from_names.join(", ")
     ))

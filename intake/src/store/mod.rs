@@ -455,11 +455,11 @@ pub struct MoveCandidate {
     pub status: String,
 }
 
-/// A move as it was asked about — who held each household then, and to whom it goes — in a
-/// few bytes the confirmation carries back: a move confirmed from a page that has gone stale
-/// (someone moved the work meanwhile), or with its recipient changed after the question, is
-/// refused rather than taking the work from whoever holds it now.
-pub fn holdings_seen(households: &[MoveCandidate], to: &str) -> String {
+/// A move as it was asked about — who held each household then, to whom it goes and why — in
+/// a few bytes the confirmation carries back: a move confirmed from a page that has gone stale
+/// (someone moved the work meanwhile), or with its recipient or reason changed after the
+/// question, is refused rather than taking the work from whoever holds it now.
+pub fn holdings_seen(households: &[MoveCandidate], to: &str, reason: &str) -> String {
     use sha2::Digest;
     let mut pairs: Vec<String> = households
         .iter()
@@ -467,6 +467,7 @@ pub fn holdings_seen(households: &[MoveCandidate], to: &str) -> String {
         .collect();
     pairs.sort();
     pairs.push(format!("to={to}"));
+    pairs.push(format!("reason={reason}"));
     hex::encode(&sha2::Sha256::digest(pairs.join("\n").as_bytes())[..16])
 }
 

@@ -254,12 +254,21 @@ pub(super) async fn backcheck_page(
     let message = said.take_message(&v);
     let seed = accounts::new_token()[..12].to_string();
     let i = intake.clone();
-    let (results, draws, names, tz) = blocking(move || {
+    let (results, draws, names, tz, drawers) = blocking(move || {
+        let draws = i.store.backcheck_draws()?;
+        // Who drew, by name (the draw keeps the login).
+        let mut drawers = HashMap::new();
+        for d in &draws {
+            if !drawers.contains_key(&d.by) {
+                drawers.insert(d.by.clone(), i.person_name(&d.by)?);
+            }
+        }
         Ok((
             i.backcheck_results()?,
-            i.store.backcheck_draws()?,
+            draws,
             i.enumerator_names()?,
             i.time_zone()?,
+            drawers,
         ))
     })
     .await?;
@@ -269,7 +278,7 @@ pub(super) async fn backcheck_page(
         h2 { "Các lần rút mẫu đã lưu" }
         @if draws.is_empty() { p { "Chưa rút lần nào." } } @else {
             ul #draws { @for d in &draws { li {
-                a href=(format!("ministry/backcheck/draw/{}", d.id)) { "Lần " (d.id) } " — " (super::layout::shown_time(&d.at, tz)) ", " (d.by)
+                a href=(format!("ministry/backcheck/draw/{}", d.id)) { "Lần " (d.id) } " — " (super::layout::shown_time(&d.at, tz)) ", " (drawers.get(&d.by).unwrap_or(&d.by))
                 ", số khởi tạo " code { (d.seed) } ", " (d.share_percent) " %, tối thiểu " (d.min_per_enumerator) ": " (d.households.len()) " hộ"
             } } }
         }
@@ -295,9 +304,9 @@ pub(super) struct OutcomeForm {
     /// The draw the visit was on (and the page to return to).
     #[serde(default)]
     pub(super) draw: Option<i64>,
-    /// Set when the officer confirmed replacing what an earlier visit found.
+    /// The earlier record the officer confirmed replacing (as the question named it).
     #[serde(default)]
-    pub(super) confirmed: Option<String>,
+    pub(super) replacing: Option<String>,
 }
 
 pub(super) async fn backcheck_outcome(
@@ -321,7 +330,7 @@ pub(super) async fn backcheck_outcome(
             draw: form.draw,
             outcome: &form.outcome,
             note: &form.note,
-            replace: form.confirmed.is_some(),
+            replacing: form.replacing.as_deref(),
         };
         let recorded =
             i.record_backcheck_outcome(&form.household, visit, &by, &from.to_string())?;
@@ -334,7 +343,12 @@ pub(super) async fn backcheck_outcome(
                 "Đã ghi kết quả phúc tra phiếu {serial}: {}.",
                 backcheck_outcome_name(&outcome)
             );
-            return Ok(said.done(&v, &back, done));
+            // Back to the household's row, not the top of a long list.
+            let row = match draw {
+                Some(_) => format!("{back}#h-{household}"),
+                None => back,
+            };
+            return Ok(said.done(&v, &row, done));
         }
         crate::service::BackcheckRecorded::AsksToReplace(earlier) => earlier,
     };
@@ -353,7 +367,7 @@ pub(super) async fn backcheck_outcome(
             input type="hidden" name="outcome" value=(outcome);
             input type="hidden" name="note" value=(note);
             @if let Some(d) = draw { input type="hidden" name="draw" value=(d); }
-            button name="confirmed" value="yes" { "Thay kết quả" } " "
+            button name="replacing" value=(crate::service::backcheck_record_seen(&earlier)) { "Thay kết quả" } " "
             a href=(back.trim_start_matches('/')) { "Giữ kết quả cũ" }
         }
     };
@@ -433,7 +447,7 @@ async fn draw_view(
                 div.scroll { table.sample {
                     thead { tr { th { "Số phiếu" } th.l { "Chủ hộ" } th.l { "Địa chỉ" } th.l { "Thôn, xã" } th.l { "Kết quả" } th.l.noprint { "Ghi kết quả" } } }
                     tbody { @for h in list {
-                        tr data-household=(h.id) { td.serial { (h.serial) } td.l { (h.name) } td.l { (h.address) } td.l { (h.village) }
+                        tr id={ "h-" (h.id) } data-household=(h.id) { td.serial { (h.serial) } td.l { (h.name) } td.l { (h.address) } td.l { (h.village) }
                             td.l.outcome { @match outcomes.get(&h.id) {
                                 Some(o) => { b { (backcheck_outcome_name(&o.outcome)) } @if !o.note.trim().is_empty() { " — «" (o.note) "»" }
                                     br; span.muted { (recorders.get(&o.by).unwrap_or(&o.by)) ", " (super::layout::shown_time(&o.at, tz)) } }

@@ -409,11 +409,15 @@ pub(super) async fn reassign(
     moved_or_said(&said, &v, moved, "")
 }
 
-/// Households named that are finished and stay where they are, said before the move.
+/// Households named that stay where they are (finished, or the recipient's already), said
+/// before the move.
 fn finished_note(plan: &crate::service::ReassignPlan) -> Markup {
     html! {
         @if !plan.finished.is_empty() {
             p #finished { (plan.finished.len()) " hộ đã xong (phiếu đã trong bưu gói) sẽ không chuyển, vẫn ghi công người đã làm: " (plan.finished.join(", ")) "." }
+        }
+        @if plan.theirs_already > 0 {
+            p #theirs-already { (plan.theirs_already) " hộ đã do " (plan.to_name) " phụ trách, không cần chuyển." }
         }
     }
 }

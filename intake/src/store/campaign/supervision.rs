@@ -166,7 +166,7 @@ pub(super) fn reassign(
             return Err(StoreError::UnknownEnumerator(to.clone()));
         }
         let households = move_candidates(tx, &target)?;
-        if seen.as_deref().is_some_and(|seen| seen != holdings_seen(&households, &to)) {
+        if seen.as_deref().is_some_and(|seen| seen != holdings_seen(&households, &to, &reason)) {
             return Err(StoreError::AssignmentChanged);
         }
         let finished_status = HouseholdStatus::InParcel.as_str();
