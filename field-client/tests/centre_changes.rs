@@ -47,6 +47,7 @@ fn a_village_reassigned_while_the_device_was_offline_is_rejected_per_event_and_m
             "enum-dh-p4",
             "gs-dh",
             "ốm",
+            None,
             chrono::Utc::now(),
         )
         .unwrap();
@@ -193,6 +194,7 @@ fn refused_work_travels_back_a_supervisor_decides_it_and_both_devices_learn_the_
             "enum-dh-p4",
             "gs-dh",
             "ốm",
+            None,
             chrono::Utc::now(),
         )
         .unwrap();
@@ -361,6 +363,7 @@ fn a_keyed_form_moved_to_another_tablet_is_keyed_again_there_before_it_is_verifi
             "enum-dh-p4",
             "gs-dh",
             "ốm",
+            None,
             chrono::Utc::now(),
         )
         .unwrap();
