@@ -783,9 +783,17 @@ impl Intake {
 
     /// Paradata anomalies (no answer is read).
     pub fn anomalies(&self) -> Result<crate::anomalies::Anomalies, IntakeError> {
+        self.anomalies_of(&self.store.event_facts()?)
+    }
+
+    /// [`Intake::anomalies`] of facts already read.
+    pub fn anomalies_of(
+        &self,
+        facts: &[crate::store::EventFacts],
+    ) -> Result<crate::anomalies::Anomalies, IntakeError> {
         let campaign = self.store.campaign()?;
         Ok(crate::anomalies::check(
-            &self.store.event_facts()?,
+            facts,
             &campaign.info.timeline,
             self.time_zone()?,
             self.form()?.questions.len(),

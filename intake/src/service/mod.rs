@@ -359,6 +359,21 @@ impl Intake {
             .unwrap_or_else(|| login.to_string()))
     }
 
+    /// Login → the name people read, for every login given, each account read once (a login
+    /// with no account is named by itself).
+    pub fn person_names<'a>(
+        &self,
+        logins: impl IntoIterator<Item = &'a str>,
+    ) -> Result<std::collections::HashMap<String, String>, IntakeError> {
+        let mut names = std::collections::HashMap::new();
+        for login in logins {
+            if !names.contains_key(login) {
+                names.insert(login.to_string(), self.person_name(login)?);
+            }
+        }
+        Ok(names)
+    }
+
     /// Enumerator id → name, for pages and exports that speak of people.
     pub fn enumerator_names(
         &self,

@@ -347,6 +347,10 @@ impl Store for SqlStore {
         reconciliation::paper_batches(self, limit)
     }
 
+    fn paper_batch(&self, batch: &str) -> Result<Option<PaperBatch>, StoreError> {
+        reconciliation::paper_batch(self, batch)
+    }
+
     fn withdraw_paper(&self, batch: &str) -> Result<Vec<String>, StoreError> {
         reconciliation::withdraw_paper(self, batch)
     }

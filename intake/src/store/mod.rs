@@ -715,6 +715,8 @@ pub trait Store: Send + Sync + 'static {
     fn paper_serials(&self) -> Result<Vec<String>, StoreError>;
     /// The latest `limit` recordings of paper, newest first.
     fn paper_batches(&self, limit: usize) -> Result<Vec<PaperBatch>, StoreError>;
+    /// One recording of paper, if it is still there.
+    fn paper_batch(&self, batch: &str) -> Result<Option<PaperBatch>, StoreError>;
     /// Takes a recording of paper back (a wrong scan, the wrong bundle): its serials, in the
     /// order recorded.
     fn withdraw_paper(&self, batch: &str) -> Result<Vec<String>, StoreError>;

@@ -82,12 +82,7 @@ pub(super) async fn reconciliation_page(
     let i = intake.clone();
     let (r, batches, names, tz) = blocking(move || {
         let batches = i.store.paper_batches(PAPER_BATCHES_SHOWN)?;
-        let mut names = HashMap::new();
-        for b in &batches {
-            if !names.contains_key(&b.by) {
-                names.insert(b.by.clone(), i.person_name(&b.by)?);
-            }
-        }
+        let names = i.person_names(batches.iter().map(|b| b.by.as_str()))?;
         Ok((i.reconciliation()?, batches, names, i.time_zone()?))
     })
     .await?;
@@ -121,12 +116,7 @@ pub(super) async fn withdraw_paper(
     };
     if form.confirmed.is_none() {
         let found = blocking(move || {
-            let Some(batch) = i
-                .store
-                .paper_batches(1_000)?
-                .into_iter()
-                .find(|b| b.batch == form.batch)
-            else {
+            let Some(batch) = i.store.paper_batch(&form.batch)? else {
                 return Ok(None);
             };
             Ok(Some((i.person_name(&batch.by)?, batch, i.time_zone()?)))
@@ -257,12 +247,7 @@ pub(super) async fn backcheck_page(
     let (results, draws, names, tz, drawers) = blocking(move || {
         let draws = i.store.backcheck_draws()?;
         // Who drew, by name (the draw keeps the login).
-        let mut drawers = HashMap::new();
-        for d in &draws {
-            if !drawers.contains_key(&d.by) {
-                drawers.insert(d.by.clone(), i.person_name(&d.by)?);
-            }
-        }
+        let drawers = i.person_names(draws.iter().map(|d| d.by.as_str()))?;
         Ok((
             i.backcheck_results()?,
             draws,
@@ -414,12 +399,7 @@ async fn draw_view(
     let ((draw, households, outcomes), tz, drawer, enumerators, recorders) = blocking(move || {
         let found = i.backcheck_draw(id)?;
         let drawer = i.person_name(&found.0.by)?;
-        let mut recorders = std::collections::HashMap::<String, String>::new();
-        for o in found.2.values() {
-            if !recorders.contains_key(&o.by) {
-                recorders.insert(o.by.clone(), i.person_name(&o.by)?);
-            }
-        }
+        let recorders = i.person_names(found.2.values().map(|o| o.by.as_str()))?;
         Ok((
             found,
             i.time_zone()?,
@@ -1142,6 +1122,8 @@ pub(super) async fn review_page(
     let i = intake.clone();
     let ((forms, reviews, paper, names, tz, facts, corrected), signs, visits) =
         blocking(move || {
+            let facts = i.store.event_facts()?;
+            let signs = i.anomalies_of(&facts)?.flags;
             Ok((
                 (
                     i.store.expected_forms()?,
@@ -1149,10 +1131,10 @@ pub(super) async fn review_page(
                     i.store.paper_serials()?,
                     i.enumerator_names()?,
                     i.time_zone()?,
-                    i.store.event_facts()?,
+                    facts,
                     i.store.corrected_households()?,
                 ),
-                i.anomalies()?.flags,
+                signs,
                 i.store.backcheck_outcomes()?,
             ))
         })
@@ -1173,14 +1155,13 @@ pub(super) async fn review_page(
         .map(|o| (o.household.as_str(), o))
         .collect();
     // Who decided, by name.
-    let mut people: std::collections::HashMap<String, String> = Default::default();
-    for (_, _, by, _) in reviews.values() {
-        if !people.contains_key(by) {
-            let (i, login) = (intake.clone(), by.clone());
-            let name = blocking(move || i.person_name(&login)).await?;
-            people.insert(by.clone(), name);
-        }
-    }
+    let people = {
+        let (i, logins) = (
+            intake.clone(),
+            reviews.values().map(|r| r.2.clone()).collect::<Vec<_>>(),
+        );
+        blocking(move || i.person_names(logins.iter().map(String::as_str))).await?
+    };
     // Per form: what its two keyings disagreed on.
     let double_keying: std::collections::HashMap<&str, crate::store::DoubleKeyingCounts> = facts
         .iter()

@@ -83,29 +83,21 @@ pub(super) async fn reassign_data(
             .collect();
         // Who decided, by name (the record keeps the login).
         let mut rejected = i.store.rejected_events(scope.as_deref())?;
-        let mut people: std::collections::HashMap<String, String> = Default::default();
+        let recent = i.store.recent_moves(20 * MOVES_SHOWN)?;
+        let people = i.person_names(
+            rejected
+                .iter()
+                .filter_map(|r| r.resolved_by.as_deref())
+                .chain(recent.iter().map(|m| m.by.as_str())),
+        )?;
+        let person = |login: &str| people.get(login).cloned().unwrap_or_else(|| login.into());
         for r in &mut rejected {
-            if let Some(login) = r.resolved_by.clone() {
-                let name = match people.get(&login) {
-                    Some(n) => n.clone(),
-                    None => {
-                        let n = i
-                            .shared
-                            .accounts
-                            .account(&login)?
-                            .map(|a| a.name)
-                            .unwrap_or_else(|| login.clone());
-                        people.insert(login.clone(), n.clone());
-                        n
-                    }
-                };
-                r.resolved_by = Some(name);
-            }
+            r.resolved_by = r.resolved_by.as_deref().map(person);
         }
         // Moves in the visitor's districts (a move from the command line may span several:
         // only what is theirs of it is said).
         let mut moves = Vec::new();
-        for m in i.store.recent_moves(20 * MOVES_SHOWN)? {
+        for m in recent {
             let mine: Vec<&(String, String, String)> = m
                 .households
                 .iter()
@@ -135,17 +127,9 @@ pub(super) async fn reassign_data(
             } else {
                 format!("{} hộ — {}", mine.len(), villages.join("; "))
             };
-            let by = match people.get(&m.by) {
-                Some(n) => n.clone(),
-                None => {
-                    let n = i.person_name(&m.by)?;
-                    people.insert(m.by.clone(), n.clone());
-                    n
-                }
-            };
             moves.push(MoveShown {
                 at: m.at,
-                by,
+                by: person(&m.by),
                 from: m.from.iter().map(name).collect::<Vec<_>>().join(", "),
                 to: name(&m.to),
                 what,

@@ -3,6 +3,7 @@
 //! facts for the anomaly checks.
 
 use super::*;
+use crate::store::sql::Params;
 
 pub(super) fn event_facts(store: &SqlStore) -> Result<Vec<EventFacts>, StoreError> {
     store.read(|c| {
@@ -236,37 +237,54 @@ pub(super) fn paper_serials(store: &SqlStore) -> Result<Vec<String>, StoreError>
 
 pub(super) fn paper_batches(store: &SqlStore, limit: usize) -> Result<Vec<PaperBatch>, StoreError> {
     store.read(move |c| {
-        let mut stmt = c.prepare(
-            "SELECT batch, serial, by_whom, at FROM paper_arrivals WHERE batch IN
-               (SELECT batch FROM paper_arrivals GROUP BY batch ORDER BY MAX(id) DESC LIMIT ?1)
-             ORDER BY id DESC",
-        )?;
-        let mut batches: Vec<PaperBatch> = Vec::new();
-        for row in stmt.query_map([limit as i64], |r| {
-            Ok((
-                r.get::<String>(0)?,
-                r.get::<String>(1)?,
-                r.get::<String>(2)?,
-                r.get::<String>(3)?,
-            ))
-        })? {
-            let (batch, serial, by, at) = row?;
-            match batches.iter_mut().find(|b| b.batch == batch) {
-                Some(b) => b.serials.push(serial),
-                None => batches.push(PaperBatch {
-                    batch,
-                    by,
-                    at,
-                    serials: vec![serial],
-                }),
-            }
-        }
-        // Read newest first; each recording's serials in the order they were typed.
-        for b in &mut batches {
-            b.serials.reverse();
-        }
-        Ok(batches)
+        paper_batches_where(
+            c,
+            "batch IN (SELECT batch FROM paper_arrivals GROUP BY batch ORDER BY MAX(id) DESC LIMIT ?1)",
+            [limit as i64],
+        )
     })
+}
+
+pub(super) fn paper_batch(store: &SqlStore, batch: &str) -> Result<Option<PaperBatch>, StoreError> {
+    let batch = batch.to_string();
+    store.read(move |c| Ok(paper_batches_where(c, "batch = ?1", [batch.as_str()])?.pop()))
+}
+
+/// The recordings of paper whose rows match `filter`, newest first, each recording's serials in
+/// the order they were typed.
+fn paper_batches_where(
+    c: Tx,
+    filter: &str,
+    params: impl Params,
+) -> Result<Vec<PaperBatch>, StoreError> {
+    let mut stmt = c.prepare(&format!(
+        "SELECT batch, serial, by_whom, at FROM paper_arrivals WHERE {filter} ORDER BY id DESC"
+    ))?;
+    let mut batches: Vec<PaperBatch> = Vec::new();
+    for row in stmt.query_map(params, |r| {
+        Ok((
+            r.get::<String>(0)?,
+            r.get::<String>(1)?,
+            r.get::<String>(2)?,
+            r.get::<String>(3)?,
+        ))
+    })? {
+        let (batch, serial, by, at) = row?;
+        match batches.iter_mut().find(|b| b.batch == batch) {
+            Some(b) => b.serials.push(serial),
+            None => batches.push(PaperBatch {
+                batch,
+                by,
+                at,
+                serials: vec![serial],
+            }),
+        }
+    }
+    // Read newest first; each recording's serials in the order they were typed.
+    for b in &mut batches {
+        b.serials.reverse();
+    }
+    Ok(batches)
 }
 
 pub(super) fn withdraw_paper(store: &SqlStore, batch: &str) -> Result<Vec<String>, StoreError> {
