@@ -52,11 +52,55 @@ fn gives_no_form(status: HouseholdStatus) -> bool {
     )
 }
 
-/// Normalizes a serial as keyed or scanned: case and surrounding blanks do not matter.
+/// Dashes a phone's keyboard or a word processor puts where the printed serial has a hyphen
+/// (typing `--` on many keyboards gives `–`).
+const DASHES: [char; 6] = [
+    '\u{2010}', '\u{2011}', '\u{2012}', '\u{2013}', '\u{2014}', '\u{2212}',
+];
+
+/// Normalizes a serial as keyed or scanned: case, blanks around it or around its dash and the
+/// kind of dash do not matter (`qt24 – 00005` is `QT24-00005`). Other blanks stay, so two
+/// serials on one line are not taken for one.
 pub fn normalize_serial(s: &str) -> String {
-    // ASCII case only: Unicode folding would turn a hostile `ſ` into `S` or `ﬀ` into `FF` and
-    // let it pass as a printed serial.
-    s.trim().to_ascii_uppercase()
+    let mut serial = String::with_capacity(s.len());
+    for c in s.trim().chars() {
+        // ASCII case only: Unicode folding would turn a hostile `ſ` into `S` or `ﬀ` into `FF`
+        // and let it pass as a printed serial.
+        let c = if DASHES.contains(&c) {
+            '-'
+        } else {
+            c.to_ascii_uppercase()
+        };
+        if c == '-' {
+            serial.truncate(serial.trim_end().len());
+        } else if c.is_whitespace() && serial.ends_with('-') {
+            continue;
+        }
+        serial.push(c);
+    }
+    serial
+}
+
+/// The serials of a list typed by hand: separated by commas, semicolons, new lines or blanks,
+/// where blanks around a dash belong to the serial (`QT24 - 00005, qt24-00006` is two serials,
+/// not four). Each comes back as typed but for those blanks; [`normalize_serial`] makes it
+/// comparable.
+pub fn serials_in(text: &str) -> Vec<String> {
+    let mut serials = Vec::new();
+    for piece in text.split([',', ';', '\n']) {
+        let mut serial = String::new();
+        for word in piece.split_whitespace() {
+            let joins = |c: Option<char>| c.is_some_and(|c| c == '-' || DASHES.contains(&c));
+            if !serial.is_empty() && !joins(serial.chars().last()) && !joins(word.chars().next()) {
+                serials.push(std::mem::take(&mut serial));
+            }
+            serial.push_str(word);
+        }
+        if !serial.is_empty() {
+            serials.push(serial);
+        }
+    }
+    serials
 }
 
 pub fn reconcile(expected: &[ExpectedForm], paper: &[String]) -> Reconciliation {
@@ -253,5 +297,31 @@ mod tests {
             "QT24-0000ſ",
             "stays non-ASCII, so record_paper refuses it"
         );
+        assert_eq!(normalize_serial("qt24 – 00005"), "QT24-00005");
+        assert_eq!(normalize_serial("QT24\u{2212}00005"), "QT24-00005");
+        assert_eq!(
+            normalize_serial("QT24-00005 QT24-00006"),
+            "QT24-00005 QT24-00006",
+            "two serials on a line stay apart, so record_paper refuses the line"
+        );
+    }
+
+    #[test]
+    fn blanks_around_a_dash_in_a_typed_list_belong_to_its_serial() {
+        assert_eq!(
+            serials_in("QT24 - 00005, qt24-00006;QT24 -00007\nQT24– 00008  QT24-00009 ,,"),
+            [
+                "QT24-00005",
+                "qt24-00006",
+                "QT24-00007",
+                "QT24–00008",
+                "QT24-00009"
+            ]
+        );
+        assert_eq!(
+            serials_in("QT24-00001 QT24-00002\tQT24-00003"),
+            ["QT24-00001", "QT24-00002", "QT24-00003"]
+        );
+        assert!(serials_in(" , ;\n ").is_empty());
     }
 }

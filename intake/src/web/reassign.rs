@@ -13,10 +13,20 @@ csrf_forms!(ReassignForm, HouseholdsForm, ResolveForm);
 /// serials of a dozen characters with their commas, with room to spare.
 const KEPT_SERIALS_MAX: usize = 20_000;
 
+/// A village offered to be moved.
+struct VillageChoice {
+    id: String,
+    district: String,
+    /// "village, commune".
+    place: String,
+    /// Who works in it, by name.
+    holders: Vec<String>,
+}
+
 /// Everything the page shows, in the visitor's scope.
 pub(super) struct ReassignData {
-    /// (village id, "village, commune", enumerator names working in it)
-    villages: Vec<(String, String, Vec<String>)>,
+    /// The villages of the visitor's districts, by district then name.
+    villages: Vec<VillageChoice>,
     /// (enumerator id, name) of the visitor's districts.
     enumerators: Vec<(String, String)>,
     pub(super) rejected: Vec<RejectedRecord>,
@@ -71,16 +81,17 @@ pub(super) async fn reassign_data(
             .map(|(e, ds)| ((*e).clone(), format!("{} — {}", name(e), ds.join(", "))))
             .collect();
         enumerators.sort_by(|x, y| x.1.cmp(&y.1).then_with(|| x.0.cmp(&y.0)));
-        let villages = mine
+        let mut villages: Vec<_> = mine
             .iter()
-            .map(|(id, place, d, list)| {
-                (
-                    id.clone(),
-                    format!("{place}, {}", district(d)),
-                    list.iter().map(name).collect(),
-                )
+            .map(|(id, place, d, list)| VillageChoice {
+                id: id.clone(),
+                district: district(d),
+                place: place.clone(),
+                holders: list.iter().map(name).collect(),
             })
             .collect();
+        // Stable: within a district, the store's order (by village id, so by commune).
+        villages.sort_by(|x, y| x.district.cmp(&y.district));
         // Who decided, by name (the record keeps the login).
         let mut rejected = i.store.rejected_events(scope.as_deref())?;
         let recent = i.store.recent_moves(20 * MOVES_SHOWN)?;
@@ -299,7 +310,15 @@ pub(super) fn reassign_view(
         h2 { "Chuyển một thôn cho điều tra viên khác" }
         form method="post" action="reassign" {
             input type="hidden" name="csrf" value=(v.csrf);
-            label { "Thôn " select name="village" { @for (id, place, names) in &d.villages { option value=(id) { (place) " — " (names.join(", ")) } } } }
+            // Grouped by district, so that an option says only the village and who holds it:
+            // a phone's closed list shows the start of a line.
+            label { "Thôn " select name="village" {
+                @for district in d.villages.chunk_by(|x, y| x.district == y.district) {
+                    optgroup label=(district[0].district) { @for c in district {
+                        option value=(c.id) { (c.place) " — " (c.holders.join(", ")) }
+                    } }
+                }
+            } }
             (enumerator_choice(d))
             label { "Lý do " input name="reason" required maxlength="500"; }
             button { "Chuyển giao" }
@@ -362,11 +381,12 @@ pub(super) async fn reassign(
                 Err(refused) => return Ok(refused),
             };
         let data = reassign_data(&intake, &v.account).await?;
-        let (_, place, _) = data
+        let village = data
             .villages
             .iter()
-            .find(|(id, ..)| *id == form.village)
+            .find(|c| c.id == form.village)
             .ok_or(IntakeError::NotFound)?;
+        let place = format!("{}, {}", village.place, village.district);
         let to = data
             .enumerators
             .iter()
@@ -534,13 +554,7 @@ pub(super) async fn reassign_households(
             "",
         ));
     }
-    let serials: Vec<String> = form
-        .households
-        .split([',', ' ', '\n', ';'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
+    let serials = crate::reconcile::serials_in(&form.households);
     let (i, a) = (intake.clone(), v.account.clone());
     let asking = form.confirmed.is_none();
     let found = {
