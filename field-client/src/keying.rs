@@ -9,7 +9,7 @@ use sync_protocol::{
     event::EventBody,
     keys::Base64Bytes,
     lifecycle::HouseholdStatus,
-    seal::{self, AnswerSheet},
+    seal::{self, AnswerSheet, KeyingsApart},
 };
 
 use crate::{household_event, record, set_status, Client, ClientError};
@@ -215,6 +215,7 @@ impl Client {
         &self,
         household: &str,
         answers: BTreeMap<String, Json>,
+        keyings_apart: Vec<KeyingsApart>,
     ) -> Result<Base64Bytes, ClientError> {
         let h = self.household(household)?;
         let assignment = self.assignment_ref()?;
@@ -224,6 +225,7 @@ impl Client {
             household: h.id,
             serial: h.serial,
             answers,
+            keyings_apart,
         };
         let order = form.question_order();
         Ok(Base64Bytes(seal::seal(
@@ -282,7 +284,7 @@ impl Client {
         let sealed_answers = if verification {
             None
         } else {
-            Some(self.seal_answers(household, answers)?)
+            Some(self.seal_answers(household, answers, vec![])?)
         };
         let h = self.household(household)?;
         if h.status == HouseholdStatus::Transcribed {
@@ -383,7 +385,17 @@ impl Client {
         self.require_complete(household, &answers)?;
         let form = self.form_of(household)?.reference();
         let keying_seconds = self.keying_seconds(household, 2)?;
-        let sealed_answers = self.seal_answers(household, answers)?;
+        // What each keying said goes sealed with the answers, so that the ministry reviewing
+        // the form can see where the keyers read the paper differently.
+        let keyings_apart = mismatches
+            .iter()
+            .map(|m| KeyingsApart {
+                question: m.question.clone(),
+                first: m.first.clone(),
+                second: m.second.clone(),
+            })
+            .collect();
+        let sealed_answers = self.seal_answers(household, answers, keyings_apart)?;
         let h = self.household(household)?;
         let body = EventBody::TranscriptionVerified {
             form,
@@ -420,7 +432,7 @@ impl Client {
         self.require_complete(household, &answers)?;
         let h = self.household(household)?;
         let form = self.form_of(household)?.reference();
-        let sealed_answers = self.seal_answers(household, answers)?;
+        let sealed_answers = self.seal_answers(household, answers, vec![])?;
         let body = EventBody::Correction {
             form,
             sealed_answers,

@@ -15,6 +15,8 @@ use sync_protocol::{
 mod support;
 use support::{answers_for, start_centre};
 
+const PASSPHRASE: &str = "cụm mật khẩu của Bộ Nội vụ 2024";
+
 fn key(client: &mut Client, household: &str, pass: u8, answers: &BTreeMap<String, Value>) {
     for (q, v) in answers {
         client
@@ -223,6 +225,23 @@ fn a_village_from_hand_out_to_parcel_arrives_exactly_as_recorded() {
             (mismatches, keyer_errors, verifier_errors),
             if first { (2, 0, 2) } else { (0, 0, 0) }
         );
+        // What each keying said where they differed travels sealed with the answers.
+        let apart: Vec<_> = sheet
+            .keyings_apart
+            .iter()
+            .map(|a| (a.question.as_str(), a.first.clone(), a.second.clone()))
+            .collect();
+        if first {
+            let answers = &expected_answers[&working[0]];
+            assert_eq!(apart.len(), 2);
+            assert_eq!(apart[0], ("q4", answers.get("q4").cloned(), Some(json!(1))));
+            assert_eq!(
+                (apart[1].0, &apart[1].1),
+                ("q10_1", &answers.get("q10_1").cloned())
+            );
+        } else {
+            assert!(apart.is_empty(), "{apart:?}");
+        }
     }
 
     // A later correction, keyed again from the paper, goes out sealed as a correction event and
@@ -298,6 +317,35 @@ fn a_village_from_hand_out_to_parcel_arrives_exactly_as_recorded() {
             .unwrap();
         assert_eq!(serials, n);
     }
+
+    // The ministry reviewing the first form sees, beside each answer the keyings read
+    // differently, what each of them said; the answer shown is the one resolved on paper.
+    centre
+        .intake
+        .store_ministry_key(&demo::fixed_ministry_key(), PASSPHRASE)
+        .unwrap();
+    let review = |h: &str| {
+        centre
+            .intake
+            .sheet_for_review(PASSPHRASE, "test", "127.0.0.1", h)
+            .unwrap()
+            .unwrap()
+    };
+    let first = review(&working[0]);
+    let apart: Vec<_> = first.rows.iter().filter(|r| r.keyings.is_some()).collect();
+    let number = |id: &str| form.question(id).unwrap().number.clone();
+    assert_eq!(
+        apart.iter().map(|r| r.number.clone()).collect::<Vec<_>>(),
+        [number("q4"), number("q10_1")]
+    );
+    let q4 = expected_answers[&working[0]]["q4"].to_string();
+    let (said_first, said_second) = apart[0].keyings.clone().unwrap();
+    assert!(
+        said_first.starts_with(&q4) && said_second.starts_with('1') && apart[0].raw == q4,
+        "{said_first} / {said_second} / {}",
+        apart[0].raw
+    );
+    assert!(review(&working[1]).rows.iter().all(|r| r.keyings.is_none()));
 
     // Nothing left to send; a further sync sends nothing and changes nothing.
     let again = client.sync(RetryPolicy::default(), &mut |_| {}).unwrap();

@@ -89,6 +89,8 @@ fn main() {
     w.file("sealed_answers", "vector-sealed.bin", b64("/sealed_answers/sealed"));
     w.file("sealed_answers", "vector-plaintext.json", s("/sealed_answers/plaintext_canonical_before_zstd"));
     w.file("sealed_answers", "vector-plaintext.zst", zstd::bulk::compress(s("/sealed_answers/plaintext_canonical_before_zstd").as_bytes(), 19).unwrap());
+    // A verified sheet whose keyings differed at one question (docs/sync-protocol.md, section 6).
+    w.file("sealed_answers", "keyings-apart.json", r#"{"apart":[[3,null,4]],"form":"sipas-2024@1","household":"QT-GL-GA-AN-07","serial":"QT24-0331","values":[2,null,[1,5,6],4,null,"Cán bộ nhiệt tình"]}"#);
 
     // signed_document: the vectors' receipt as sent, its body, and an assignment's body.
     w.file("signed_document", "vector-receipt.json", vectors["receipt"].to_string());
@@ -183,7 +185,7 @@ fn sealed_sheet(variant: u8) -> Vec<u8> {
     let mut answers = BTreeMap::new();
     answers.insert("a2_sex".to_string(), json!(variant));
     answers.insert("q2_channels".to_string(), json!([1, 6]));
-    let sheet = AnswerSheet { form: "sipas-2024@1".into(), household: "QT-GL-GA-AN-07".into(), serial: "QT24-0331".into(), answers };
+    let sheet = AnswerSheet { form: "sipas-2024@1".into(), household: "QT-GL-GA-AN-07".into(), serial: "QT24-0331".into(), answers, keyings_apart: vec![] };
     seal::seal(&ministry_key().public(), &sheet, &VECTOR_QUESTIONS, &mut ChaCha20Rng::from_seed([variant; 32])).unwrap()
 }
 

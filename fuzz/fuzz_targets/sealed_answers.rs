@@ -10,7 +10,8 @@
 //! compressed first, any other input is the compressed plaintext itself.
 //!
 //! Properties: an opened sheet has only the form's questions and no unanswered (null) ones,
-//! and sealing it again opens to the same sheet.
+//! where its keyings differed only the form's questions and two different readings, and
+//! sealing it again opens to the same sheet.
 
 use fieldpost_fuzz::{ministry_key, VECTOR_QUESTIONS};
 use libfuzzer_sys::fuzz_target;
@@ -41,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
 fn check(secret: &sync_protocol::keys::MinistrySecretKey, sealed: &[u8]) {
     let Ok(sheet) = seal::open(secret, sealed, &questions_of) else { return };
     assert!(sheet.answers.iter().all(|(q, v)| VECTOR_QUESTIONS.contains(&q.as_str()) && !v.is_null()));
+    assert!(sheet.keyings_apart.iter().all(|a| VECTOR_QUESTIONS.contains(&a.question.as_str()) && a.first != a.second));
     let mut rng = ChaCha20Rng::from_seed([0x55; 32]);
     let Ok(resealed) = seal::seal(&secret.public(), &sheet, &VECTOR_QUESTIONS, &mut rng) else { return };
     assert_eq!(seal::open(secret, &resealed, &questions_of).as_ref(), Ok(&sheet), "sealed again, the sheet opens the same");

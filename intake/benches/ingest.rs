@@ -868,6 +868,7 @@ async fn prepare(
                     household: h.id.clone(),
                     serial: h.serial.clone(),
                     answers: answers(forms),
+                    keyings_apart: vec![],
                 };
                 let order: Vec<&str> = sheet.answers.keys().map(String::as_str).collect();
                 let sealed = seal::seal(ministry, &sheet, &order, &mut rng).unwrap();

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, TimeZone};
-use rand::{Rng, SeedableRng};
+use rand::{seq::SliceRandom, Rng, SeedableRng};
 use serde_json::Value as Json;
 use sync_protocol::{
     api::EnrollRequest,
@@ -112,12 +112,61 @@ pub fn send_week(intake: &Intake, districts: &[&str], seed: u64) -> Result<Week,
     }
     let double_keyed = campaign.info.verification_required;
     let form_ref = form.reference();
-    let seal_answers = |h: &crate::store::ExpectedForm, rng: &mut rand_chacha::ChaCha8Rng| {
+    // What the keyers misread is drawn apart from the rest, so that the week's answers and
+    // steps stay those of every earlier demo.
+    let mut misreading = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x6d_6973_7265_6164);
+    // A sheet, with the questions a double keying read differently: `differences` (first
+    // keying wrong, second wrong) or, where `blank_first`, every answer missing from the first.
+    let mut seal_answers = |h: &crate::store::ExpectedForm,
+                            rng: &mut rand_chacha::ChaCha8Rng,
+                            (keyer, verifier): (u32, u32),
+                            blank_first: bool| {
+        let answers = answers(&form, rng);
+        let misread = self::answers(&form, &mut misreading);
+        let mut questions: Vec<&String> = answers.keys().collect();
+        questions.shuffle(&mut misreading);
+        let wanted = if blank_first {
+            questions.len()
+        } else {
+            (keyer + verifier) as usize
+        };
+        let keyings_apart: Vec<_> = questions
+            .into_iter()
+            .take(wanted)
+            .enumerate()
+            .map(|(n, q)| {
+                let right = answers.get(q).cloned();
+                let wrong = misread
+                    .get(q)
+                    .filter(|v| !blank_first && Some(*v) != right.as_ref())
+                    .cloned();
+                let (first, second) = if blank_first || n < keyer as usize {
+                    (wrong, right)
+                } else {
+                    (right, wrong)
+                };
+                sync_protocol::seal::KeyingsApart {
+                    question: q.clone(),
+                    first,
+                    second,
+                }
+            })
+            .collect();
+        let first_wrong = keyings_apart.len().min(if blank_first {
+            usize::MAX
+        } else {
+            keyer as usize
+        });
+        let counts = (
+            first_wrong as u32,
+            (keyings_apart.len() - first_wrong) as u32,
+        );
         let sheet = AnswerSheet {
             form: form_ref.clone(),
             household: h.household.clone(),
             serial: h.serial.clone(),
-            answers: answers(&form, rng),
+            answers,
+            keyings_apart,
         };
         seal::seal(
             &campaign.ministry_public_key,
@@ -125,7 +174,7 @@ pub fn send_week(intake: &Intake, districts: &[&str], seed: u64) -> Result<Week,
             &form.question_order(),
             &mut rand::rngs::OsRng,
         )
-        .map(Base64Bytes)
+        .map(|sealed| (Base64Bytes(sealed), counts))
     };
     // A time within `window`'s days, in working hours of the campaign's zone.
     let at = |window: &sync_protocol::assignment::Window, rng: &mut rand_chacha::ChaCha8Rng| {
@@ -198,7 +247,7 @@ pub fn send_week(intake: &Intake, districts: &[&str], seed: u64) -> Result<Week,
             let once = if double_keyed {
                 None
             } else {
-                Some(seal_answers(h, &mut rng)?)
+                Some(seal_answers(h, &mut rng, (0, 0), false)?.0)
             };
             push(
                 day,
@@ -223,13 +272,10 @@ pub fn send_week(intake: &Intake, districts: &[&str], seed: u64) -> Result<Week,
             if !steps.verified {
                 continue;
             }
-            let sealed = seal_answers(h, &mut rng)?;
+            // A tablet that compared nothing had the first keying blank: every answer differs.
+            let (sealed, (keyer, verifier)) =
+                seal_answers(h, &mut rng, steps.differences, steps.compared_nothing)?;
             let checked = DeviceTime::new(keyed_at.as_datetime() + chrono::Duration::days(1));
-            let (keyer, verifier) = if steps.compared_nothing {
-                (form.questions.len() as u32 * 3 / 4, 0)
-            } else {
-                steps.differences
-            };
             push(
                 day + chrono::Duration::days(1),
                 event(

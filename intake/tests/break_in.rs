@@ -199,6 +199,7 @@ async fn item_2_answers_csv_carries_no_live_formula() {
             household: h.0.clone(),
             serial: h.1.clone(),
             answers,
+            keyings_apart: vec![],
         };
         let sealed = sync_protocol::seal::seal(
             &server.ministry.public(),

@@ -47,6 +47,7 @@ fn bd_transcribed(device: &TestDevice, h: &(String, String), variant: i64) -> sy
         household: h.0.clone(),
         serial: h.1.clone(),
         answers: forms::sample::complete_answers(&form, variant),
+        keyings_apart: vec![],
     };
     let sealed = seal::seal(
         &demo::fixed_owner_key().public(),

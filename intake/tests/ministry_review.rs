@@ -109,6 +109,29 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
         .store_ministry_key(&intake::demo::fixed_ministry_key(), PASSPHRASE)
         .unwrap();
     let form = intake::demo::sipas_2024();
+    // Before any correction the sheet is the verification's: the two questions its keyings
+    // read differently are marked, with what each keying said.
+    let path = format!("/c/qt-sipas-2024/ministry/review/{}", hs[0].0);
+    let asked = get(&server, &path, &session).await.text().await.unwrap();
+    let verified_sheet = client()
+        .post(format!("{}{path}", server.base))
+        .header(reqwest::header::COOKIE, format!("fp_session={session}"))
+        .form(&[
+            ("csrf", hidden_csrf(&asked).as_str()),
+            ("passphrase", PASSPHRASE),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        verified_sheet.contains("Hai lần nhập đọc khác nhau ở 2 câu")
+            && verified_sheet.matches("<tr class=\"apart\">").count() == 2
+            && verified_sheet.matches("lần 1: (để trống); lần 2: ").count() == 2,
+        "{verified_sheet}"
+    );
     // The paper's first question was left blank by the respondent.
     let mut corrected = forms::sample::complete_answers(&form, 1);
     let first = form.questions[0].clone();
@@ -172,6 +195,10 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
     assert_eq!(shown.status(), 200);
     let shown = shown.text().await.unwrap();
     assert!(shown.contains("id=\"sheet-answers\""), "{shown}");
+    assert!(
+        !shown.contains("keyings-apart") && !shown.contains("class=\"apart\""),
+        "the correction keyed from paper replaced the verified sheet, keyings and all: {shown}"
+    );
     let first_row = shown
         .split("<tbody>")
         .nth(1)
@@ -182,7 +209,7 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
         "the blank shown as what it is: {first_row}"
     );
     assert_eq!(
-        shown.matches("<tr><td>").count(),
+        shown.matches("<tr><td>").count() + shown.matches("<tr class=\"apart\"><td>").count(),
         form.questions.len(),
         "every question of the sheet's version"
     );

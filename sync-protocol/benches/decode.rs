@@ -35,6 +35,7 @@ fn main() {
             household: household.clone(),
             serial: serial.clone(),
             answers,
+            keyings_apart: vec![],
         };
         let order: Vec<&str> = sheet.answers.keys().map(String::as_str).collect();
         let sealed = seal(&ministry, &sheet, &order, &mut rng).unwrap();

@@ -44,6 +44,7 @@ fn answer_sheet() -> AnswerSheet {
         household: "QT-GL-GA-AN-07".into(),
         serial: "QT24-0331".into(),
         answers,
+        keyings_apart: vec![],
     }
 }
 

@@ -164,7 +164,24 @@ impl Intake {
                 .iter()
                 .map(|q| {
                     let (raw, labels) = cell(version, q, &sheet.answers, &readings);
-                    (q.number.clone(), q.label.vi.clone(), raw, labels)
+                    let keyings =
+                        sheet
+                            .keyings_apart
+                            .iter()
+                            .find(|a| a.question == q.id)
+                            .map(|a| {
+                                (
+                                    keyed(version, q, sheet, &a.first),
+                                    keyed(version, q, sheet, &a.second),
+                                )
+                            });
+                    ReviewRow {
+                        number: q.number.clone(),
+                        label: q.label.vi.clone(),
+                        raw,
+                        labels,
+                        keyings,
+                    }
                 })
                 .collect();
             ReviewSheet {
@@ -657,6 +674,7 @@ impl Intake {
             household: household.into(),
             serial,
             answers,
+            keyings_apart: vec![],
         };
         let sealed = sync_protocol::seal::seal(
             &campaign.ministry_public_key,
@@ -1176,10 +1194,44 @@ pub fn cell(
     (raw, labels)
 }
 
-/// A sheet opened for review: (printed number, question, as keyed, codes' labels) per question.
+/// What one keying said at `question` of an opened sheet, written as the sheet's own answer
+/// would be (its code with the code's label, a mark in brackets; «(để trống)» for a blank).
+fn keyed(
+    version: &forms::Form,
+    question: &forms::load::Question,
+    sheet: &sync_protocol::seal::AnswerSheet,
+    said: &Option<serde_json::Value>,
+) -> String {
+    let mut answers = sheet.answers.clone();
+    match said {
+        Some(v) => answers.insert(question.id.clone(), v.clone()),
+        None => answers.remove(&question.id),
+    };
+    let readings = forms::answer::read(version, &answers);
+    match cell(version, question, &answers, &readings) {
+        (raw, _) if raw.is_empty() => "(để trống)".into(),
+        (raw, labels) if labels.is_empty() || labels == raw => raw,
+        (raw, labels) => format!("{raw} ({labels})"),
+    }
+}
+
+/// One question of a sheet opened for review.
+pub struct ReviewRow {
+    /// As printed on the paper form.
+    pub number: String,
+    pub label: String,
+    /// As keyed, and the codes' labels.
+    pub raw: String,
+    pub labels: String,
+    /// What the first and the second keying said, where a double keying read it differently
+    /// (the answer above is what the paper was found to say).
+    pub keyings: Option<(String, String)>,
+}
+
+/// A sheet opened for review, question by question.
 pub struct ReviewSheet {
     pub serial: String,
-    pub rows: Vec<(String, String, String, String)>,
+    pub rows: Vec<ReviewRow>,
     /// Why the sheet could not be opened, when it could not.
     pub unopenable: Option<String>,
 }

@@ -15,7 +15,7 @@
 mod centre;
 mod devices;
 mod ministry;
-pub use ministry::{backcheck_record_seen, ReviewSheet};
+pub use ministry::{backcheck_record_seen, ReviewRow, ReviewSheet};
 mod people;
 pub use people::LoggedIn;
 mod supervision;

@@ -1301,10 +1301,19 @@ fn sheet_review_view(
                     p { a href={ "ministry/correct/" (household) } { "Nhập sửa theo bản giấy" } }
                 } @else {
                     p { "Đối chiếu từng câu với bản giấy. Ô trong ngoặc vuông là đánh dấu (để trống, không đọc được, đánh nhiều ô) hoặc câu trả lời không hợp lệ, kèm lý do: không được tính vào chỉ số. Mã đặc biệt in trên phiếu (như «Không áp dụng», «Không trả lời») là câu trả lời thật của người trả lời nên không trong ngoặc, nhưng chỉ số cũng không tính chúng." }
+                    @let apart = s.rows.iter().filter(|r| r.keyings.is_some()).count();
+                    @if apart > 0 {
+                        p #keyings-apart { "Hai lần nhập đọc khác nhau ở " (apart) " câu (đánh dấu bên dưới); câu trả lời ghi ở đây là điều tra viên đã chốt theo bản giấy. Xem lại trên bản giấy các câu này trước tiên." }
+                    }
                     div.scroll { table #sheet-answers {
-                        thead { tr { th { "Câu" } th { "Nội dung" } th { "Đã nhập" } th { "Nhãn" } } }
-                        tbody { @for (number, label, raw, labels) in &s.rows {
-                            tr { td { (number) } td.l { (label) } td.l.answer { (raw) } td.l { (labels) } }
+                        thead { tr { th { "Câu" } th { "Nội dung" } th { "Đã nhập" } th { "Nhãn" } @if apart > 0 { th { "Hai lần nhập" } } } }
+                        tbody { @for r in &s.rows {
+                            tr class=[r.keyings.is_some().then_some("apart")] {
+                                td { (r.number) } td.l { (r.label) } td.l.answer { (r.raw) } td.l { (r.labels) }
+                                @if apart > 0 { td.l.keyings { @if let Some((first, second)) = &r.keyings {
+                                    "lần 1: " (first) "; lần 2: " (second)
+                                } } }
+                            }
                         } }
                     } }
                 }

@@ -251,6 +251,7 @@ impl TestDevice {
             household: h.0.clone(),
             serial: h.1.clone(),
             answers,
+            keyings_apart: vec![],
         };
         let order: Vec<&str> = sheet.answers.keys().map(String::as_str).collect();
         Base64Bytes(seal::seal(&self.ministry, &sheet, &order, &mut rand::rngs::OsRng).unwrap())

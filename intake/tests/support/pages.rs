@@ -174,6 +174,16 @@ pub fn verified_with_counts(
         form: form.reference(),
         household: h.0.clone(),
         serial: h.1.clone(),
+        // The first `mismatches` answers (by id) were left blank by the first keying.
+        keyings_apart: answers
+            .iter()
+            .take(mismatches as usize)
+            .map(|(q, v)| sync_protocol::seal::KeyingsApart {
+                question: q.clone(),
+                first: None,
+                second: Some(v.clone()),
+            })
+            .collect(),
         answers,
     };
     let sealed = sync_protocol::seal::seal(
