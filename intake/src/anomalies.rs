@@ -54,6 +54,12 @@ pub struct DoubleKeyingSummary {
 /// verifying tablet, or one pass was keyed blank.
 pub const EMPTY_COMPARISON_SHARE: f64 = 0.5;
 
+/// Whether a verification whose keyings differ on `mismatches` of the form's `questions` had
+/// no real comparison behind it ([`EMPTY_COMPARISON_SHARE`]).
+pub fn compared_nothing(mismatches: u32, questions: usize) -> bool {
+    questions > 0 && mismatches as f64 >= questions as f64 * EMPTY_COMPARISON_SHARE
+}
+
 /// A time as people read it, in the campaign's zone.
 fn shown(at: &str, zone: chrono_tz::Tz) -> String {
     DateTime::parse_from_rfc3339(at)
@@ -86,7 +92,7 @@ pub fn check(
         sum.mismatches += d.mismatches;
         sum.keyer_errors += d.keyer_errors;
         sum.verifier_errors += d.verifier_errors;
-        if questions > 0 && d.mismatches as f64 >= questions as f64 * EMPTY_COMPARISON_SHARE {
+        if compared_nothing(d.mismatches, questions) {
             flags.push(Flag {
                 enumerator: f.enumerator.clone(),
                 household: f.household.clone(),

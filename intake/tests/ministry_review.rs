@@ -127,9 +127,12 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
         .await
         .unwrap();
     assert!(
-        verified_sheet.contains("Hai lần nhập đọc khác nhau ở 2 câu")
+        verified_sheet.contains("Hai lần nhập đọc khác nhau ở 2 câu: ")
             && verified_sheet.matches("<tr class=\"apart\">").count() == 2
-            && verified_sheet.matches("lần 1: (để trống); lần 2: ").count() == 2,
+            && verified_sheet
+                .matches("lần 1: (không nhập); lần 2: ")
+                .count()
+                == 2,
         "{verified_sheet}"
     );
     // The paper's first question was left blank by the respondent.
@@ -165,8 +168,57 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
             && asked.contains(name.as_str())
             && asked.contains("chưa đến — chỉ duyệt khi ghi lý do")
             && asked.contains("lệch 2 câu (lần 1 sai 1, lần 2 sai 1)")
-            && asked.contains("chưa quyết định; đã nhập sửa theo bản giấy"),
+            && asked.contains("chưa quyết định; đã nhập sửa theo bản giấy")
+            && asked.contains(
+                "câu trả lời dưới đây là bản nhập sửa theo bản giấy, thay cho cả hai lần nhập"
+            )
+            && !asked.contains("không có so sánh thật"),
         "{asked}"
+    );
+    // An address with the printed serial (as on the paper in hand) leads to the form's page;
+    // one with neither says so.
+    let by_serial = get(
+        &server,
+        &format!(
+            "/c/qt-sipas-2024/ministry/review/{}",
+            hs[0].1.to_lowercase()
+        ),
+        &session,
+    )
+    .await;
+    assert_eq!(
+        by_serial.headers()[reqwest::header::LOCATION],
+        format!("/c/qt-sipas-2024/ministry/review/{}", hs[0].0).as_str()
+    );
+    let nowhere = get(
+        &server,
+        "/c/qt-sipas-2024/ministry/review/QT24-77777",
+        &session,
+    )
+    .await;
+    assert_eq!(nowhere.status(), 404);
+    assert!(nowhere
+        .text()
+        .await
+        .unwrap()
+        .contains("Không có hộ nào như vậy trong đợt khảo sát này."));
+    // The form whose keyings differ on 71 questions had one keying (nearly) blank: its page
+    // says there was no real comparison, not merely that the keyings differ.
+    let empty = get(
+        &server,
+        &format!("/c/qt-sipas-2024/ministry/review/{}", hs[1].0),
+        &session,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        empty.contains(&format!(
+            "lệch ở 71 trên {} câu: một lần nhập gần như trống, nên không có so sánh thật",
+            form.questions.len()
+        )),
+        "{empty}"
     );
     let open = |passphrase: &'static str| {
         let (url, session, csrf) = (
@@ -223,7 +275,8 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
             .any(|e| e.action == "answers_viewed" && e.detail.contains(&hs[0].1)),
         "{log:?}"
     );
-    assert!(log.iter().any(|e| e.action == "answers_view_refused"));
+    assert!(log.iter().any(|e| e.action == "answers_view_refused"
+        && e.detail.starts_with(&format!("phiếu số {}: ", hs[0].1))));
     // A supervisor may not see answers: the path is not there for them.
     let supervisor = log_in(&server, "gs-dh", PASSWORD).await.unwrap();
     assert_eq!(get(&server, &path, &supervisor).await.status(), 404);

@@ -747,7 +747,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
                 "serials",
                 // Keyed by hand with blanks around the hyphen: still the printed serial.
                 format!(
-                    "{}\n<script>x</script>\nxin chào",
+                    "{}\n<script>x</script>\nxin chào\nabc",
                     hs[1].1.replace('-', " - ")
                 ),
             ),
@@ -760,9 +760,9 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     // One bad scan costs nothing else: the good line is recorded, the bad ones are named and
     // stay in the box to be mended (escaped).
     assert!(
-        bad.contains("Đã ghi nhận 1 số phiếu. 2 dòng không phải số phiếu")
+        bad.contains("Đã ghi nhận 1 số phiếu. 3 dòng không phải số phiếu")
             && bad.contains("«xin chào»")
-            && bad.contains("&lt;script&gt;x&lt;/script&gt;\nxin chào</textarea>")
+            && bad.contains("&lt;script&gt;x&lt;/script&gt;\nxin chào\nabc</textarea>")
             && !bad.contains("<script>x"),
         "{bad}"
     );
@@ -781,7 +781,8 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         "/c/qt-sipas-2024/ministry/paper",
         vec![
             ("csrf", csrf.clone()),
-            ("serials", "QT24-88888\nQT24-77777".into()),
+            // Two on a line, as typed by hand, are two serials.
+            ("serials", "QT24-88888, qt24-77777".into()),
         ],
     )
     .await
@@ -838,6 +839,12 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     let log = server.centre.accounts().audit_log(10_000).unwrap();
     assert!(log.iter().any(|e| e.action == "paper_withdrawn"
         && e.detail.ends_with(": 2 số phiếu (QT24-88888, QT24-77777)")));
+    assert!(
+        log.iter().any(|e| e.action == "paper_recorded"
+            && e.detail.starts_with(&format!("lần ghi nhận {batch}: "))
+            && e.detail.ends_with(": 2 số phiếu (QT24-88888, QT24-77777)")),
+        "a recording's audit names its serials"
+    );
     // Taken back once: pressed again (or a forged batch), it is said, and nothing changes.
     for twice in [withdraw(true).await, withdraw(false).await] {
         assert!(twice
@@ -845,6 +852,42 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             .await
             .unwrap()
             .contains("Lần ghi nhận này không còn"));
+    }
+    assert_eq!(unexpected(), ["QT24-99999"]);
+    // Eleven recordings later the first is folded under the latest ten, still to be taken back.
+    for n in 0..11 {
+        server
+            .intake
+            .record_paper(&format!("QT24-500{n:02}"), "bonv", "127.0.0.1")
+            .unwrap();
+    }
+    let page = get(
+        &server,
+        "/c/qt-sipas-2024/ministry/reconciliation",
+        &session,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let (recent, older) = (
+        between(&page, "id=\"paper-batches\"", "</table>"),
+        between(&page, "id=\"older-batches\"", "</table>"),
+    );
+    assert!(
+        !recent.contains(">QT24-50000<")
+            && recent.contains(">QT24-50001<")
+            && recent.matches("Huỷ lần này").count() == 10
+            && older.contains(">QT24-50000<")
+            && older.contains("Huỷ lần này")
+            && page.contains("Các lần ghi nhận trước đó ("),
+        "{page}"
+    );
+    for b in server.intake.store.paper_batches(11).unwrap() {
+        server
+            .intake
+            .withdraw_paper(&b.batch, "bonv", "127.0.0.1")
+            .unwrap();
     }
     assert_eq!(unexpected(), ["QT24-99999"]);
 
@@ -1659,13 +1702,23 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
             && !refused.contains("not_found"),
         "a page in Vietnamese, not JSON, keeping what was typed: {refused}"
     );
-    let unknown = single("QT24-NOPE", "enum-dh-dl").await;
+    // The person and the reason picked stay picked in that form (not the village's above).
+    let households_form = between(&refused, "action=\"reassign/households\"", "</form>");
+    assert!(
+        households_form.contains("<option value=\"enum-dh-dl\" selected>")
+            && households_form.contains("value=\"Đường ngập\""),
+        "{households_form}"
+    );
+    let village_form = between(&refused, "action=\"reassign\"", "</form>");
+    assert!(!village_form.contains("selected") && !village_form.contains("Đường ngập"));
+    // Every serial not found is said at once, with how a serial is written.
+    let unknown = single(&format!("QT24-NOPE, {s1}, abc"), "enum-dh-dl").await;
     assert_eq!(unknown.status(), StatusCode::OK);
     assert!(unknown
         .text()
         .await
         .unwrap()
-        .contains("Không có hộ nào mang số phiếu QT24-NOPE trong các huyện của bạn"));
+        .contains("Không có hộ nào mang số phiếu QT24-NOPE, abc trong các huyện của bạn. Hãy ghi số phiếu đúng như in trên phiếu giấy, cả dấu gạch ngang."));
     // A box far longer than a thousand serials is neither read nor said back.
     let flood = "x".repeat(200_000);
     let flooded = single(&flood, "enum-dh-dl").await.text().await.unwrap();
@@ -1701,6 +1754,15 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
         .unwrap();
     assert!(
         asked.contains("Xác nhận chuyển giao") && asked.contains(&s2),
+        "{asked}"
+    );
+    // Each household named with its village and who holds it, so that a slip of the finger
+    // (another household) shows before it is confirmed.
+    let moving = between(&asked, "id=\"moving\">", "</ul>");
+    assert!(
+        moving.contains(&format!(
+            "<li>{s2} — Khu phố 2, Phường 4 — {name_b} đang làm</li>"
+        )),
         "{asked}"
     );
     // A serial typed twice, in any case, is one household: counted, moved and audited once;

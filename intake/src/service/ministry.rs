@@ -150,7 +150,13 @@ impl Intake {
         let opened = match self.open_answers_of(passphrase, by, Some(household)) {
             Ok(o) => o,
             Err(e) => {
-                let said = crate::words::in_vietnamese(&e.to_string()).to_string();
+                // Which form was asked for, as the audit of a view names it.
+                let serial = self
+                    .store
+                    .household_place(household)?
+                    .map_or_else(|| household.to_string(), |(serial, ..)| serial);
+                let error = e.to_string();
+                let said = format!("phiếu số {serial}: {}", crate::words::in_vietnamese(&error));
                 self.audit(by, "answers_view_refused", &said, address, Utc::now())?;
                 return Err(e);
             }
@@ -825,25 +831,33 @@ impl Intake {
         ))
     }
 
-    /// Records paper forms arriving: serials one per line (a barcode scanner types them).
-    /// Records the paper serials of `serials_text` (one a line, as typed or scanned). Lines that
-    /// are no serial are not recorded and come back as typed — one bad scan does not cost the
-    /// others. Returns how many were recorded and the lines left out.
+    /// Records paper forms arriving: the serials of `serials_text`, one a line as a barcode
+    /// scanner types them, or several on a line as typed by hand (read as
+    /// [`crate::reconcile::serials_in`] reads them). Lines with anything that is no serial are
+    /// not recorded and come back as typed — one bad scan does not cost the others. Returns how
+    /// many were recorded and the lines left out.
     pub fn record_paper(
         &self,
         serials_text: &str,
         by: &str,
         address: &str,
     ) -> Result<PaperRecorded, IntakeError> {
+        // A printed serial: letters, digits and hyphens, numbered (a word is no serial).
+        let is_serial = |s: &String| {
+            s.len() <= 40
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && s.chars().any(|c| c.is_ascii_digit())
+        };
         let (mut serials, mut left_out) = (Vec::new(), Vec::new());
         for line in serials_text.lines().filter(|l| !l.trim().is_empty()) {
-            let serial = crate::reconcile::normalize_serial(line);
-            if serial.len() <= 40
-                && serial
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
-            {
-                serials.push(serial);
+            // Several on a line, as typed by hand, are read as the move page reads them; a
+            // line with anything that is no serial comes back whole, to be mended in place.
+            let on_line: Vec<String> = crate::reconcile::serials_in(line)
+                .iter()
+                .map(|s| crate::reconcile::normalize_serial(s))
+                .collect();
+            if on_line.iter().all(is_serial) {
+                serials.extend(on_line);
             } else {
                 left_out.push(line.trim().chars().take(200).collect());
             }
@@ -853,12 +867,31 @@ impl Intake {
         }
         if !serials.is_empty() {
             let now = Utc::now();
-            let batch = format!("{by}-{}", now.format("%Y%m%dT%H%M%S%.3f"));
+            // Two recordings in one millisecond (a double press, two officers on one login)
+            // stay two: each is taken back alone.
+            let batch = format!(
+                "{by}-{}-{:08x}",
+                now.format("%Y%m%dT%H%M%S%.3f"),
+                rand::random::<u32>()
+            );
             self.store.record_paper(&batch, &serials, by, now)?;
+            // Which serials, as a withdrawal's audit says them (a few hundred at most: a
+            // parcel's worth; a longer scan is summed up).
+            let named: Vec<&str> = serials.iter().take(300).map(String::as_str).collect();
+            let more = serials.len() - named.len();
             self.audit(
                 by,
                 "paper_recorded",
-                &format!("{} số phiếu", serials.len()),
+                &format!(
+                    "lần ghi nhận {batch}: {} số phiếu ({}{})",
+                    serials.len(),
+                    named.join(", "),
+                    if more > 0 {
+                        format!(", và {more} số khác")
+                    } else {
+                        String::new()
+                    }
+                ),
                 address,
                 now,
             )?;
@@ -1195,7 +1228,8 @@ pub fn cell(
 }
 
 /// What one keying said at `question` of an opened sheet, written as the sheet's own answer
-/// would be (its code with the code's label, a mark in brackets; «(để trống)» for a blank).
+/// would be (its code with the code's label, a mark in brackets; «(không nhập)» where that
+/// keying left the box empty, unlike a mark [để trống] for what the respondent left blank).
 fn keyed(
     version: &forms::Form,
     question: &forms::load::Question,
@@ -1209,7 +1243,7 @@ fn keyed(
     };
     let readings = forms::answer::read(version, &answers);
     match cell(version, question, &answers, &readings) {
-        (raw, _) if raw.is_empty() => "(để trống)".into(),
+        (raw, _) if raw.is_empty() => "(không nhập)".into(),
         (raw, labels) if labels.is_empty() || labels == raw => raw,
         (raw, labels) => format!("{raw} ({labels})"),
     }

@@ -3,6 +3,10 @@
 #[allow(unused_imports)]
 use super::*;
 
+/// Households a move's question names with their village and holder; more are named by
+/// their serials alone.
+const HOUSEHOLDS_DESCRIBED: usize = 20;
+
 impl Intake {
     /// A supervisor moves a village, or single households, of their districts to an enumerator
     /// who works in them (illness, a flooded road). Anything outside their districts is
@@ -136,10 +140,32 @@ impl Intake {
             };
             format!("Hộ {}", named.join(", "))
         });
+        // A few households moved one by one are described too, with their village and who
+        // holds each: a serial typed with two digits swapped shows as another village or
+        // person before it is confirmed.
+        let mut described = Vec::new();
+        if matches!(target, crate::store::ReassignTarget::Households(_))
+            && moving.len() <= HOUSEHOLDS_DESCRIBED
+        {
+            for h in candidates
+                .iter()
+                .filter(|h| moving.contains(&h.serial.as_str()))
+            {
+                let village = self
+                    .store
+                    .household_place(&h.household)?
+                    .and_then(|(_, v, ..)| villages.iter().find(|(id, ..)| *id == v))
+                    .map(|(_, place, ..)| place.clone())
+                    .unwrap_or_default();
+                let holder = names.get(&h.enumerator).unwrap_or(&h.enumerator);
+                described.push(format!("{} — {village} — {holder} đang làm", h.serial));
+            }
+        }
         let reason = reassign_reason(reason)?.to_string();
         let plan = ReassignPlan {
             seen: crate::store::holdings_seen(&candidates, to, &reason),
             what,
+            described,
             to_name,
             reason,
             from_names: from,
@@ -283,6 +309,9 @@ fn reassign_reason(reason: &str) -> Result<&str, IntakeError> {
 pub struct ReassignPlan {
     /// "village, commune", or the households' serials (each once).
     pub what: String,
+    /// For a few households moved one by one: each with its village and who holds it
+    /// ("QT24-00056 — Khu phố 2, Phường 4 — Lê Quang Sơn đang làm"). Empty otherwise.
+    pub described: Vec<String>,
     pub to_name: String,
     /// Trimmed, 1 to 500 characters.
     pub reason: String,

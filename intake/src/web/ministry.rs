@@ -14,8 +14,34 @@ csrf_forms!(
     ReviewForm
 );
 
-/// How many recordings of paper the reconciliation page lists, each to be taken back.
+/// How many recordings of paper the reconciliation page lists open, each to be taken back;
+/// and how many earlier ones it lists folded (a morning's mistake is still there at night).
 const PAPER_BATCHES_SHOWN: usize = 10;
+const PAPER_BATCHES_FOLDED: usize = 200;
+
+/// A table of paper recordings, each with its button to take it back.
+fn paper_batch_table(
+    v: &Visitor,
+    id: &str,
+    batches: &[crate::store::PaperBatch],
+    names: &HashMap<String, String>,
+    tz: chrono_tz::Tz,
+) -> Markup {
+    html! {
+        div.scroll { table id=(id) {
+            thead { tr { th.l { "Lúc" } th.l { "Người ghi" } th { "Số phiếu" } th.l { "Các số phiếu" } th {} } }
+            tbody { @for b in batches { tr {
+                td.l { (super::layout::shown_time(&b.at, tz)) } td.l { (names.get(&b.by).unwrap_or(&b.by)) } td { (b.serials.len()) }
+                td.l { (b.serials.iter().take(5).cloned().collect::<Vec<_>>().join(", ")) @if b.serials.len() > 5 { ", …" } }
+                td { form method="post" action="ministry/paper/withdraw" {
+                    input type="hidden" name="csrf" value=(v.csrf);
+                    input type="hidden" name="batch" value=(b.batch);
+                    button.secondary { "Huỷ lần này" }
+                } }
+            } } }
+        } }
+    }
+}
 
 pub(super) fn reconciliation_view(
     v: &Visitor,
@@ -33,24 +59,20 @@ pub(super) fn reconciliation_view(
         p { "Mẫu cần thu: " b { (r.expected) } " · Nhận bản số: " b { (r.digital) } " · Nhận bản giấy: " b { (r.paper) } " · Khớp cả hai: " b { (r.done) } " · Mới nhập lần 1, chờ nhập lần 2: " b #keyed-once { (r.keyed_once) } }
         form method="post" action="ministry/paper" {
             input type="hidden" name="csrf" value=(v.csrf);
-            label { "Số phiếu giấy nhận được (mỗi dòng một số; máy quét mã vạch gõ như bàn phím)" br; textarea name="serials" rows="6" cols="30" autofocus { (kept) } }
+            label { "Số phiếu giấy nhận được (mỗi dòng một số, hoặc nhiều số cách nhau bằng dấu phẩy; máy quét mã vạch gõ như bàn phím)" br; textarea name="serials" rows="6" cols="30" autofocus { (kept) } }
             button { "Ghi nhận phiếu giấy" }
         }
         h2 { "Các lần ghi nhận gần đây" }
         @if batches.is_empty() { p { "Chưa ghi nhận phiếu giấy nào." } } @else {
             p.muted { "Ghi nhầm (quét nhầm, nhầm bưu gói)? Huỷ cả lần ghi nhận: các số phiếu của lần đó được đưa lại vào ô ở trên để sửa rồi ghi lại." }
-            div.scroll { table #paper-batches {
-                thead { tr { th.l { "Lúc" } th.l { "Người ghi" } th { "Số phiếu" } th.l { "Các số phiếu" } th {} } }
-                tbody { @for b in batches { tr {
-                    td.l { (super::layout::shown_time(&b.at, tz)) } td.l { (names.get(&b.by).unwrap_or(&b.by)) } td { (b.serials.len()) }
-                    td.l { (b.serials.iter().take(5).cloned().collect::<Vec<_>>().join(", ")) @if b.serials.len() > 5 { ", …" } }
-                    td { form method="post" action="ministry/paper/withdraw" {
-                        input type="hidden" name="csrf" value=(v.csrf);
-                        input type="hidden" name="batch" value=(b.batch);
-                        button.secondary { "Huỷ lần này" }
-                    } }
-                } } }
-            } }
+            @let (recent, older) = batches.split_at(batches.len().min(PAPER_BATCHES_SHOWN));
+            (paper_batch_table(v, "paper-batches", recent, names, tz))
+            @if !older.is_empty() {
+                details #older-paper-batches {
+                    summary { "Các lần ghi nhận trước đó (" (older.len().min(PAPER_BATCHES_FOLDED)) @if older.len() > PAPER_BATCHES_FOLDED { " lần gần nhất" } ")" }
+                    (paper_batch_table(v, "older-batches", &older[..older.len().min(PAPER_BATCHES_FOLDED)], names, tz))
+                }
+            }
         }
         h2 { "Số phiếu bị trùng" }
         @if r.duplicates.is_empty() { p { "Không có." } } @else {
@@ -81,7 +103,10 @@ pub(super) async fn reconciliation_page(
 ) -> Result<Response, IntakeError> {
     let i = intake.clone();
     let (r, batches, names, tz) = blocking(move || {
-        let batches = i.store.paper_batches(PAPER_BATCHES_SHOWN)?;
+        // One more than shown, to tell that there are more.
+        let batches = i
+            .store
+            .paper_batches(PAPER_BATCHES_SHOWN + PAPER_BATCHES_FOLDED + 1)?;
         let names = i.person_names(batches.iter().map(|b| b.by.as_str()))?;
         Ok((i.reconciliation()?, batches, names, i.time_zone()?))
     })
@@ -126,7 +151,7 @@ pub(super) async fn withdraw_paper(
             return Ok(gone());
         };
         let body = html! {
-            p #question { "Huỷ lần ghi nhận lúc " (super::layout::shown_time(&batch.at, tz)) " của " (name) ": " (batch.serials.len()) " số phiếu (" (batch.serials.join(", ")) ")? Các số phiếu này sẽ không còn được tính là đã nhận bản giấy; chúng được đưa lại vào ô ghi nhận để sửa rồi ghi lại." }
+            p #question { "Huỷ lần ghi nhận lúc " (super::layout::shown_time(&batch.at, tz)) " của " (name) ": " (batch.serials.len()) " số phiếu (" (batch.serials.join(", ")) ")? Lần ghi nhận này sẽ không còn được tính (số phiếu nào cũng đã được ghi nhận ở lần khác thì vẫn tính là đã nhận bản giấy); các số phiếu được đưa lại vào ô ghi nhận để sửa rồi ghi lại." }
             form method="post" action="ministry/paper/withdraw" {
                 input type="hidden" name="csrf" value=(v.csrf);
                 input type="hidden" name="batch" value=(batch.batch);
@@ -152,7 +177,7 @@ pub(super) async fn withdraw_paper(
                 serials.len()
             ),
             kept: serials.join("\n"),
-            slip: None,
+            ..Said::default()
         },
     ))
 }
@@ -219,7 +244,7 @@ pub(super) async fn record_paper(
         Said {
             message,
             kept,
-            slip: None,
+            ..Said::default()
         },
     ))
 }
@@ -1301,9 +1326,14 @@ fn sheet_review_view(
                     p { a href={ "ministry/correct/" (household) } { "Nhập sửa theo bản giấy" } }
                 } @else {
                     p { "Đối chiếu từng câu với bản giấy. Ô trong ngoặc vuông là đánh dấu (để trống, không đọc được, đánh nhiều ô) hoặc câu trả lời không hợp lệ, kèm lý do: không được tính vào chỉ số. Mã đặc biệt in trên phiếu (như «Không áp dụng», «Không trả lời») là câu trả lời thật của người trả lời nên không trong ngoặc, nhưng chỉ số cũng không tính chúng." }
-                    @let apart = s.rows.iter().filter(|r| r.keyings.is_some()).count();
+                    @let apart_numbers: Vec<&str> = s.rows.iter().filter(|r| r.keyings.is_some()).map(|r| r.number.as_str()).collect();
+                    @let apart = apart_numbers.len();
                     @if apart > 0 {
-                        p #keyings-apart { "Hai lần nhập đọc khác nhau ở " (apart) " câu (đánh dấu bên dưới); câu trả lời ghi ở đây là điều tra viên đã chốt theo bản giấy. Xem lại trên bản giấy các câu này trước tiên." }
+                        p #keyings-apart {
+                            "Hai lần nhập đọc khác nhau ở " (apart) " câu"
+                            @if apart <= 12 { ": " (apart_numbers.join(", ")) }
+                            " (tô vàng bên dưới). Câu trả lời ghi ở cột «Đã nhập» là câu điều tra viên đã chốt theo bản giấy; «(không nhập)» là lần nhập đó bỏ trống ô, khác với đánh dấu [để trống] của người trả lời."
+                        }
                     }
                     div.scroll { table #sheet-answers {
                         thead { tr { th { "Câu" } th { "Nội dung" } th { "Đã nhập" } th { "Nhãn" } @if apart > 0 { th { "Hai lần nhập" } } } }
@@ -1334,12 +1364,29 @@ async fn reviewable_serial(
     household: &str,
 ) -> Result<Result<(String, Markup), Response>, IntakeError> {
     let (i, h) = (intake.clone(), household.to_string());
-    let place = blocking(move || Ok(i.store.household_place(&h)?)).await?;
+    let (place, by_serial) = blocking(move || {
+        let place = i.store.household_place(&h)?;
+        // An address typed with the printed serial instead leads to that household's page.
+        let by_serial = match place {
+            Some(_) => None,
+            None => i
+                .store
+                .household_by_serial(&crate::reconcile::normalize_serial(&h))?,
+        };
+        Ok((place, by_serial))
+    })
+    .await?;
+    if let Some(id) = by_serial {
+        return Ok(Err(
+            Redirect::to(&v.at(&format!("/ministry/review/{id}"))).into_response()
+        ));
+    }
+    let known = place.is_some();
     Ok(match place.filter(|(.., has_answers)| *has_answers) {
         Some((serial, ..)) => Ok((serial.clone(), review_facts(intake, household).await?)),
         None => {
             let body = html! {
-                p.error #message { "Hộ này chưa có phiếu nào ở máy chủ nên chưa có gì để duyệt." }
+                p.error #message { (if known { "Hộ này chưa có phiếu nào ở máy chủ nên chưa có gì để duyệt." } else { "Không có hộ nào như vậy trong đợt khảo sát này." }) }
                 p { a href="ministry/review" { "Về trang Duyệt phiếu" } }
             };
             Err((
@@ -1370,16 +1417,23 @@ async fn review_facts(intake: &Arc<Intake>, household: &str) -> Result<Markup, I
         };
         let corrected = facts.corrected_at;
         let tz = i.time_zone()?;
+        let questions = i.form()?.questions.len();
         Ok(html! {
             dl #review-facts {
                 dt { "Thôn" } dd { (village) }
                 dt { "Điều tra viên nhập phiếu" } dd { (enumerator) }
                 dt { "Bản giấy" } dd.paper { (if paper { "đã đến trung tâm" } else { "chưa đến — chỉ duyệt khi ghi lý do" }) }
-                dt { "Nhập hai lần" } dd { @match keying {
+                dt { "Nhập hai lần" } dd #keying { @match keying {
                     Some(d) if d.mismatches == 0 => { "hai lần nhập khớp nhau" }
-                    Some(d) => { "lệch " (d.mismatches) " câu (lần 1 sai " (d.keyer_errors) ", lần 2 sai " (d.verifier_errors) "); đã đối chiếu trên máy" }
+                    Some(d) => {
+                        "lệch " (d.mismatches) " câu (lần 1 sai " (d.keyer_errors) ", lần 2 sai " (d.verifier_errors) "); đã đối chiếu trên máy"
+                        @if crate::anomalies::compared_nothing(d.mismatches, questions) {
+                            b.flag { " — lệch ở " (d.mismatches) " trên " (questions) " câu: một lần nhập gần như trống, nên không có so sánh thật. Đối chiếu cả phiếu với bản giấy." }
+                        }
+                    }
                     None => { "không có số liệu nhập hai lần" }
-                } }
+                }
+                @if keying.is_some() && corrected.is_some() { "; câu trả lời dưới đây là bản nhập sửa theo bản giấy, thay cho cả hai lần nhập" } }
                 dt { "Quyết định hiện tại" } dd.decision {
                     @match &decision {
                         Some((d, reason, by, at)) => {

@@ -161,8 +161,73 @@ pub(super) async fn reassign_data(
     .await
 }
 
-fn enumerator_choice(d: &ReassignData) -> Markup {
-    html! { label { "Giao cho " select name="to" { @for (id, name) in &d.enumerators { option value=(id) { (name) } } } } }
+fn enumerator_choice(d: &ReassignData, kept: Option<&KeptMove>) -> Markup {
+    let chosen = |id: &str| kept.is_some_and(|k| k.to == id);
+    html! { label { "Giao cho " select name="to" { @for (id, name) in &d.enumerators { option value=(id) selected[chosen(id)] { (name) } } } } }
+}
+
+/// What a refused move's form held, to be shown again as it was sent.
+#[derive(Default)]
+pub(super) struct KeptMove {
+    /// Which of the page's two forms: "village" or "households".
+    form: String,
+    village: String,
+    serials: String,
+    to: String,
+    reason: String,
+}
+
+impl KeptMove {
+    fn village(form: &ReassignForm) -> KeptMove {
+        KeptMove {
+            form: "village".into(),
+            village: form.village.clone(),
+            to: form.to.clone(),
+            reason: form.reason.clone(),
+            ..KeptMove::default()
+        }
+    }
+
+    fn households(form: &HouseholdsForm, serials: &str) -> KeptMove {
+        KeptMove {
+            form: "households".into(),
+            serials: serials.into(),
+            to: form.to.clone(),
+            reason: form.reason.clone(),
+            ..KeptMove::default()
+        }
+    }
+
+    fn into_said(self, message: String) -> Said {
+        Said {
+            message,
+            kept: self.serials,
+            kept_fields: vec![
+                ("form".into(), self.form),
+                ("village".into(), self.village),
+                ("to".into(), self.to),
+                ("reason".into(), self.reason),
+            ],
+            slip: None,
+        }
+    }
+
+    fn from_said(said: &Said) -> KeptMove {
+        let field = |name: &str| {
+            said.kept_fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        KeptMove {
+            form: field("form"),
+            village: field("village"),
+            serials: said.kept.clone(),
+            to: field("to"),
+            reason: field("reason"),
+        }
+    }
 }
 
 /// The refused work of one household (or one parcel), in the order it was done.
@@ -282,8 +347,9 @@ pub(super) fn reassign_view(
     v: &Visitor,
     d: &ReassignData,
     message: Option<String>,
-    kept_serials: &str,
+    kept: &KeptMove,
 ) -> Html<String> {
+    let kept_of = |form: &str| (kept.form == form).then_some(kept);
     let (open, done): (Vec<&RejectedRecord>, Vec<&RejectedRecord>) =
         d.rejected.iter().partition(|r| r.resolution.is_none());
     let body = html! {
@@ -310,25 +376,27 @@ pub(super) fn reassign_view(
         h2 { "Chuyển một thôn cho điều tra viên khác" }
         form method="post" action="reassign" {
             input type="hidden" name="csrf" value=(v.csrf);
+            @let kept = kept_of("village");
             // Grouped by district, so that an option says only the village and who holds it:
             // a phone's closed list shows the start of a line.
             label { "Thôn " select name="village" {
                 @for district in d.villages.chunk_by(|x, y| x.district == y.district) {
                     optgroup label=(district[0].district) { @for c in district {
-                        option value=(c.id) { (c.place) " — " (c.holders.join(", ")) }
+                        option value=(c.id) selected[kept.is_some_and(|k| k.village == c.id)] { (c.place) " — " (c.holders.join(", ")) }
                     } }
                 }
             } }
-            (enumerator_choice(d))
-            label { "Lý do " input name="reason" required maxlength="500"; }
+            (enumerator_choice(d, kept))
+            label { "Lý do " input name="reason" required maxlength="500" value=(kept.map(|k| k.reason.as_str()).unwrap_or_default()); }
             button { "Chuyển giao" }
         }
         h2 { "Chuyển từng hộ" }
         form method="post" action="reassign/households" {
             input type="hidden" name="csrf" value=(v.csrf);
-            label { "Số phiếu in trên phiếu giấy (nhiều số cách nhau bằng dấu phẩy) " input name="households" required placeholder="QT24-01234, QT24-01235" value=(kept_serials); }
-            (enumerator_choice(d))
-            label { "Lý do " input name="reason" required maxlength="500"; }
+            @let kept = kept_of("households");
+            label { "Số phiếu in trên phiếu giấy (nhiều số cách nhau bằng dấu phẩy) " input name="households" required placeholder="QT24-01234, QT24-01235" value=(kept.map(|k| k.serials.as_str()).unwrap_or_default()); }
+            (enumerator_choice(d, kept))
+            label { "Lý do " input name="reason" required maxlength="500" value=(kept.map(|k| k.reason.as_str()).unwrap_or_default()); }
             button { "Chuyển các hộ" }
         }
         h2 { "Các lần chuyển giao gần đây" }
@@ -351,8 +419,9 @@ pub(super) async fn reassign_page(
     Signed { v, .. }: Signed<Staff>,
 ) -> Result<Response, IntakeError> {
     let data = reassign_data(&intake, &v.account).await?;
-    let (message, kept) = said.take_with_kept(&v);
-    Ok(reassign_view(&v, &data, message, &kept).into_response())
+    let said = said.take(&v).unwrap_or_default();
+    let message = (!said.message.is_empty()).then(|| said.message.clone());
+    Ok(reassign_view(&v, &data, message, &KeptMove::from_said(&said)).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -375,11 +444,20 @@ pub(super) async fn reassign(
 ) -> Result<Response, IntakeError> {
     let target = crate::store::ReassignTarget::Village(form.village.clone());
     if form.confirmed.is_none() {
-        let plan =
-            match plan_or_said(&intake, &said, &v, &target, &form.to, &form.reason, "").await? {
-                Ok(plan) => plan,
-                Err(refused) => return Ok(refused),
-            };
+        let plan = match plan_or_said(
+            &intake,
+            &said,
+            &v,
+            &target,
+            &form.to,
+            &form.reason,
+            KeptMove::village(&form),
+        )
+        .await?
+        {
+            Ok(plan) => plan,
+            Err(refused) => return Ok(refused),
+        };
         let data = reassign_data(&intake, &v.account).await?;
         let village = data
             .villages
@@ -400,7 +478,7 @@ pub(super) async fn reassign(
         };
         return Ok(page("Xác nhận chuyển giao", Some(&v), body).into_response());
     }
-    let (i, a) = (intake.clone(), v.account.clone());
+    let (i, a, kept) = (intake.clone(), v.account.clone(), KeptMove::village(&form));
     let moved = blocking(move || {
         // A confirmation without what it was asked about is refused as one gone stale.
         let seen = Some(form.seen.as_deref().unwrap_or_default());
@@ -410,7 +488,7 @@ pub(super) async fn reassign(
         ))
     })
     .await;
-    moved_or_said(&said, &v, moved, "")
+    moved_or_said(&said, &v, moved, kept)
 }
 
 /// Households named that stay where they are (finished, or the recipient's already), said
@@ -450,13 +528,11 @@ fn moved_or_said(
     said: &Messages,
     v: &Visitor,
     moved: Result<(crate::store::Reassigned, String), IntakeError>,
-    kept_serials: &str,
+    kept: KeptMove,
 ) -> Result<Response, IntakeError> {
     match moved {
         Ok((done, to)) => Ok(said.done(v, "/reassign", moved_words(done, &to))),
-        Err(IntakeError::Declined(message)) => {
-            Ok(refused_on_move_page(said, v, message, kept_serials))
-        }
+        Err(IntakeError::Declined(message)) => Ok(refused_on_move_page(said, v, message, kept)),
         Err(e) => Err(e),
     }
 }
@@ -472,7 +548,7 @@ async fn plan_or_said(
     target: &crate::store::ReassignTarget,
     to: &str,
     reason: &str,
-    kept_serials: &str,
+    kept: KeptMove,
 ) -> Result<Result<crate::service::ReassignPlan, Response>, IntakeError> {
     let (i, a, target, to, reason) = (
         intake.clone(),
@@ -484,7 +560,7 @@ async fn plan_or_said(
     match blocking(move || i.check_reassign(&a, &target, &to, &reason)).await {
         Ok(plan) => Ok(Ok(plan)),
         Err(IntakeError::Declined(message)) => {
-            Ok(Err(refused_on_move_page(said, v, message, kept_serials)))
+            Ok(Err(refused_on_move_page(said, v, message, kept)))
         }
         Err(e) => Err(e),
     }
@@ -496,15 +572,11 @@ fn refused_on_move_page(
     said: &Messages,
     v: &Visitor,
     message: impl Into<String>,
-    kept_serials: impl Into<String>,
+    kept: KeptMove,
 ) -> Response {
     let message: String = message.into();
-    let said_back = Said {
-        // The page speaks Vietnamese only; the service's refusals carry English after it.
-        message: crate::words::in_vietnamese(&message).to_string(),
-        kept: kept_serials.into(),
-        slip: None,
-    };
+    // The page speaks Vietnamese only; the service's refusals carry English after it.
+    let said_back = kept.into_said(crate::words::in_vietnamese(&message).to_string());
     said.redirect(v, "/reassign", said_back)
 }
 
@@ -551,7 +623,7 @@ pub(super) async fn reassign_households(
             &said,
             &v,
             "Danh sách số phiếu quá dài: hãy ghi từ 1 đến 1.000 hộ. / The list of serials is too long: name 1 to 1,000 households.",
-            "",
+            KeptMove::households(&form, ""),
         ));
     }
     let serials = crate::reconcile::serials_in(&form.households);
@@ -560,7 +632,7 @@ pub(super) async fn reassign_households(
     let found = {
         let (serials, to, account) = (serials.clone(), form.to.clone(), v.account.clone());
         blocking(move || {
-            let mut households = Vec::with_capacity(serials.len());
+            let (mut households, mut unknown) = (Vec::with_capacity(serials.len()), Vec::new());
             for serial in serials.iter().take(1001) {
                 // Another district's household answers as one that does not exist: which
                 // serials exist elsewhere is not a supervisor's to learn.
@@ -574,13 +646,19 @@ pub(super) async fn reassign_households(
                         });
                 match found {
                     Some(id) => households.push(id),
-                    None => {
-                        let serial: String = serial.chars().take(40).collect();
-                        return Err(IntakeError::Declined(format!(
-                            "Không có hộ nào mang số phiếu {serial} trong các huyện của bạn."
-                        )));
-                    }
+                    None => unknown.push(serial.chars().take(40).collect::<String>()),
                 }
+            }
+            // Every serial not found, said at once (a few of them), with how a serial is written:
+            // a hurried supervisor mends the list in one go.
+            if !unknown.is_empty() {
+                let more = unknown.len().saturating_sub(10);
+                unknown.truncate(10);
+                return Err(IntakeError::Declined(format!(
+                    "Không có hộ nào mang số phiếu {}{} trong các huyện của bạn. Hãy ghi số phiếu đúng như in trên phiếu giấy, cả dấu gạch ngang.",
+                    unknown.join(", "),
+                    if more > 0 { format!(" (và {more} số khác)") } else { String::new() }
+                )));
             }
             Ok((households, i.enumerator_names()?.remove(&to).unwrap_or(to)))
         })
@@ -591,7 +669,7 @@ pub(super) async fn reassign_households(
     let (households, to) = match found {
         Ok(found) => found,
         Err(IntakeError::Declined(message)) => {
-            let kept = form.households.clone();
+            let kept = KeptMove::households(&form, &form.households);
             return Ok(refused_on_move_page(&said, &v, message, kept));
         }
         Err(e) => return Err(e),
@@ -599,7 +677,7 @@ pub(super) async fn reassign_households(
     if asking {
         // The same checks as the move itself (district, enumerator, reason), before asking.
         let target = crate::store::ReassignTarget::Households(households.clone());
-        let kept = &form.households;
+        let kept = KeptMove::households(&form, &form.households);
         let plan =
             match plan_or_said(&intake, &said, &v, &target, &form.to, &form.reason, kept).await? {
                 Ok(plan) => plan,
@@ -607,12 +685,19 @@ pub(super) async fn reassign_households(
             };
         let body = html! {
             p #question { "Chuyển " (plan.moving) " hộ (" (plan.what) "; " (plan.from_names.join(", ")) " đang làm) cho " b { (to) } " với lý do «" (plan.reason) "»? Việc máy cũ gửi sau đó cho các hộ này sẽ bị từ chối để giám sát quyết định." }
+            @if !plan.described.is_empty() {
+                p { "Xem lại từng hộ (số phiếu gõ nhầm sẽ hiện ra ở thôn hoặc người khác):" }
+                ul #moving { @for h in &plan.described { li { (h) } } }
+            }
             (finished_note(&plan))
             (confirm_form("reassign/households", &v, &plan, [("households", &form.households), ("to", &form.to), ("reason", &form.reason)]))
         };
         return Ok(page("Xác nhận chuyển giao", Some(&v), body).into_response());
     }
-    let (i, kept) = (intake.clone(), form.households.clone());
+    let (i, kept) = (
+        intake.clone(),
+        KeptMove::households(&form, &form.households),
+    );
     let moved = blocking(move || {
         let target = crate::store::ReassignTarget::Households(households);
         let seen = Some(form.seen.as_deref().unwrap_or_default());
@@ -622,7 +707,7 @@ pub(super) async fn reassign_households(
         ))
     })
     .await;
-    moved_or_said(&said, &v, moved, &kept)
+    moved_or_said(&said, &v, moved, kept)
 }
 
 #[derive(serde::Deserialize)]

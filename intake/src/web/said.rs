@@ -29,6 +29,9 @@ pub(super) struct Said {
     pub(super) message: String,
     /// What the form's box should hold again (lines that could not be taken), if anything.
     pub(super) kept: String,
+    /// The form's other fields as they were sent (name, value), to be chosen again: a refusal
+    /// does not reset the person or the reason picked.
+    pub(super) kept_fields: Vec<(String, String)>,
     /// An enrollment code just issued, for its slip: a secret shown once, so it waits here
     /// (wiped when dropped) rather than in the page's address.
     pub(super) slip: Option<CodeSlip>,
@@ -116,7 +119,7 @@ mod tests {
         let said = Said {
             message: "Đã ghi nhận 3 số phiếu.".into(),
             kept: "QT24-x".into(),
-            slip: None,
+            ..Said::default()
         };
         m.keep("session-a", said.clone());
         let held = |s: &str| m.held.lock().unwrap().remove(s).map(|(_, said)| said);
