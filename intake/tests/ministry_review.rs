@@ -248,6 +248,13 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
     let shown = shown.text().await.unwrap();
     assert!(shown.contains("id=\"sheet-answers\""), "{shown}");
     assert!(
+        shown.contains(&format!(
+            "<a id=\"correct\" href=\"ministry/correct/{}\">",
+            hs[0].0
+        )),
+        "a form found wrong is keyed again from its own page"
+    );
+    assert!(
         !shown.contains("keyings-apart") && !shown.contains("class=\"apart\""),
         "the correction keyed from paper replaced the verified sheet, keyings and all: {shown}"
     );
@@ -287,6 +294,28 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
         .intake
         .record_paper(&hs[0].1, "bonv", "127.0.0.1")
         .unwrap();
+    // Nothing ticked: said on the list, nothing decided.
+    let none = client()
+        .post(format!(
+            "{}/c/qt-sipas-2024/ministry/review/approve",
+            server.base
+        ))
+        .header(reqwest::header::COOKIE, format!("fp_session={session}"))
+        .form(&[("csrf", hidden_csrf(&review).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), 303);
+    let said = get(&server, "/c/qt-sipas-2024/ministry/review", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        said.contains("Chưa đánh dấu phiếu nào để duyệt: đánh dấu ô"),
+        "{said}"
+    );
+    assert!(server.intake.store.reviews().unwrap().is_empty());
     let approved = client()
         .post(format!(
             "{}/c/qt-sipas-2024/ministry/review/approve",

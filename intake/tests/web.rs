@@ -747,8 +747,10 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
                 "serials",
                 // Keyed by hand with blanks around the hyphen: still the printed serial.
                 format!(
-                    "{}\n<script>x</script>\nxin chào\nabc",
-                    hs[1].1.replace('-', " - ")
+                    "{}\n<script>x</script>\nxin chào\nabc\n{}",
+                    hs[1].1.replace('-', " - "),
+                    // A blank for the hyphen: one serial mistyped, not two.
+                    hs[2].1.replace('-', " ")
                 ),
             ),
         ],
@@ -760,9 +762,9 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     // One bad scan costs nothing else: the good line is recorded, the bad ones are named and
     // stay in the box to be mended (escaped).
     assert!(
-        bad.contains("Đã ghi nhận 1 số phiếu. 3 dòng không phải số phiếu")
+        bad.contains(&format!("Đã ghi nhận 1 số phiếu. 1 số đã được ghi nhận ở lần trước (nay thành trùng, xem mục «Số phiếu bị trùng»): {}. 4 dòng có chỗ không phải số phiếu của mẫu", hs[1].1))
             && bad.contains("«xin chào»")
-            && bad.contains("&lt;script&gt;x&lt;/script&gt;\nxin chào\nabc</textarea>")
+            && bad.contains(&format!("&lt;script&gt;x&lt;/script&gt;\nxin chào\nabc\n{}</textarea>", hs[2].1.replace('-', " ")))
             && !bad.contains("<script>x"),
         "{bad}"
     );
@@ -781,8 +783,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
         "/c/qt-sipas-2024/ministry/paper",
         vec![
             ("csrf", csrf.clone()),
-            // Two on a line, as typed by hand, are two serials.
-            ("serials", "QT24-88888, qt24-77777".into()),
+            ("serials", "QT24-88888\nqt24-77777".into()),
         ],
     )
     .await
@@ -883,7 +884,50 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             && page.contains("Các lần ghi nhận trước đó ("),
         "{page}"
     );
-    for b in server.intake.store.paper_batches(11).unwrap() {
+    // Serials of the sample typed several on a line are each recorded (one recorded before
+    // is said); a long line with anything else comes back whole, nothing of it recorded.
+    let two = server
+        .intake
+        .record_paper(
+            &format!("{}, {}", hs[0].1.to_lowercase(), hs[2].1),
+            "bonv",
+            "127.0.0.1",
+        )
+        .unwrap();
+    assert_eq!((two.recorded, two.left_out.len()), (2, 0));
+    assert_eq!(two.recorded_before, [hs[0].1.clone()]);
+    // Asked to take it back, the page says which of its serials stay arrived all the same.
+    let two_batch = server
+        .intake
+        .store
+        .paper_batches(1)
+        .unwrap()
+        .remove(0)
+        .batch;
+    let question = post(
+        "/c/qt-sipas-2024/ministry/paper/withdraw",
+        vec![("csrf", csrf.clone()), ("batch", two_batch)],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let elsewhere = between(&question, "id=\"elsewhere\">", "</p>");
+    assert!(
+        elsewhere.contains(&hs[0].1) && !elsewhere.contains(&hs[2].1),
+        "{question}"
+    );
+    let long = (0..30)
+        .map(|n| format!("QT24-004{n:02}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+        + ", abc";
+    let back = server
+        .intake
+        .record_paper(&format!("{long}\n{}", hs[1].1), "bonv", "127.0.0.1")
+        .unwrap();
+    assert_eq!((back.recorded, back.left_out), (1, vec![long]));
+    for b in server.intake.store.paper_batches(13).unwrap() {
         server
             .intake
             .withdraw_paper(&b.batch, "bonv", "127.0.0.1")
@@ -1107,6 +1151,22 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     assert!(
         said.contains(&format!("Sửa phiếu số {}", hs[1].1)),
         "named by serial"
+    );
+    // A whole form keyed with a reason of blanks: said above it, nothing typed lost.
+    let mut no_reason = typed(&paper);
+    no_reason.extend([
+        ("csrf".to_string(), csrf.clone()),
+        ("reason".to_string(), " ".to_string()),
+    ]);
+    let (question, answer) = no_reason[0].clone();
+    let refused = correct(no_reason).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let said = refused.text().await.unwrap();
+    assert!(
+        said.contains("Hãy ghi lý do sửa phiếu")
+            && !said.contains("Say why")
+            && said.contains(&format!("name=\"{question}\" value=\"{answer}\"")),
+        "{said}"
     );
     // A household the centre holds no sheet of is offered no correction.
     let unkeyed = server.households("enum-dh-p2")[5].0.clone();
@@ -1764,6 +1824,40 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
             "<li>{s2} — Khu phố 2, Phường 4 — {name_b} đang làm</li>"
         )),
         "{asked}"
+    );
+    // Past twenty, the first twenty are described and the rest counted.
+    let many: Vec<String> = server
+        .households("enum-dh-p2")
+        .into_iter()
+        .skip(3)
+        .take(21)
+        .map(|(_, serial)| serial)
+        .collect();
+    let asked_many = client()
+        .post(format!(
+            "{}/c/qt-sipas-2024/reassign/households",
+            server.base
+        ))
+        .header(header::COOKIE, format!("fp_session={session}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("households", many.join(", ").as_str()),
+            ("to", "enum-dh-dl"),
+            ("reason", "Đường ngập"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let described = between(&asked_many, "id=\"moving\">", "</ul>");
+    assert!(
+        described.matches("<li>").count() == 21
+            && described.contains(&format!("<li>{} — ", many[19]))
+            && !described.contains(&many[20])
+            && described.contains("<li>và 1 hộ khác"),
+        "{asked_many}"
     );
     // A serial typed twice, in any case, is one household: counted, moved and audited once;
     // blanks and a phone keyboard's dash around its hyphen do not matter.

@@ -850,18 +850,30 @@ impl Intake {
         };
         let (mut serials, mut left_out) = (Vec::new(), Vec::new());
         for line in serials_text.lines().filter(|l| !l.trim().is_empty()) {
-            // Several on a line, as typed by hand, are read as the move page reads them; a
-            // line with anything that is no serial comes back whole, to be mended in place.
+            // Several on a line, as typed by hand, are read as the move page reads them, but
+            // only when each is a serial of the sample: «QT24 00078» is one serial mistyped,
+            // not two. A line with anything else comes back whole, to be mended in place.
             let on_line: Vec<String> = crate::reconcile::serials_in(line)
                 .iter()
                 .map(|s| crate::reconcile::normalize_serial(s))
                 .collect();
-            if on_line.iter().all(is_serial) {
+            let mut taken = on_line.iter().all(is_serial);
+            if taken && on_line.len() > 1 {
+                for s in &on_line {
+                    if self.store.household_by_serial(s)?.is_none() {
+                        taken = false;
+                        break;
+                    }
+                }
+            }
+            if taken {
                 serials.extend(on_line);
             } else {
-                left_out.push(line.trim().chars().take(200).collect());
+                left_out.push(line.trim().to_string());
             }
         }
+        // Serials an earlier recording holds already: said, as a repeat within one is.
+        let arrived_before = self.paper_arrived()?;
         if serials.is_empty() && left_out.is_empty() {
             return Err(IntakeError::Declined("Chưa có số phiếu nào.".into()));
         }
@@ -905,11 +917,18 @@ impl Intake {
                 not_in_sample.push(serial.clone());
             }
         }
+        let mut recorded_before: Vec<String> = looked_up
+            .iter()
+            .filter(|s| arrived_before.contains(s.as_str()))
+            .map(|s| s.to_string())
+            .collect();
+        recorded_before.sort();
         Ok(PaperRecorded {
             recorded: serials.len(),
             distinct: looked_up.len(),
             left_out,
             not_in_sample,
+            recorded_before,
         })
     }
 

@@ -180,6 +180,8 @@ pub struct PaperRecorded {
     pub left_out: Vec<String>,
     /// Recorded serials that belong to no household of the sample.
     pub not_in_sample: Vec<String>,
+    /// Recorded serials an earlier recording holds already (each once, sorted).
+    pub recorded_before: Vec<String>,
 }
 
 /// What one back-check visit found, as the officer records it.

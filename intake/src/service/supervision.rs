@@ -3,8 +3,8 @@
 #[allow(unused_imports)]
 use super::*;
 
-/// Households a move's question names with their village and holder; more are named by
-/// their serials alone.
+/// Households a move's question describes with their village and holder; the rest are named
+/// by their serials alone.
 const HOUSEHOLDS_DESCRIBED: usize = 20;
 
 impl Intake {
@@ -140,17 +140,16 @@ impl Intake {
             };
             format!("Hộ {}", named.join(", "))
         });
-        // A few households moved one by one are described too, with their village and who
-        // holds each: a serial typed with two digits swapped shows as another village or
-        // person before it is confirmed.
+        // Households moved one by one are described too, the first few with their village
+        // and who holds each: a serial typed with two digits swapped shows as another village
+        // or person before it is confirmed.
         let mut described = Vec::new();
-        if matches!(target, crate::store::ReassignTarget::Households(_))
-            && moving.len() <= HOUSEHOLDS_DESCRIBED
-        {
-            for h in candidates
+        if matches!(target, crate::store::ReassignTarget::Households(_)) {
+            let first = candidates
                 .iter()
                 .filter(|h| moving.contains(&h.serial.as_str()))
-            {
+                .take(HOUSEHOLDS_DESCRIBED);
+            for h in first {
                 let village = self
                     .store
                     .household_place(&h.household)?
@@ -159,6 +158,12 @@ impl Intake {
                     .unwrap_or_default();
                 let holder = names.get(&h.enumerator).unwrap_or(&h.enumerator);
                 described.push(format!("{} — {village} — {holder} đang làm", h.serial));
+            }
+            if moving.len() > HOUSEHOLDS_DESCRIBED {
+                described.push(format!(
+                    "và {} hộ khác (số phiếu ở câu hỏi trên)",
+                    moving.len() - HOUSEHOLDS_DESCRIBED
+                ));
             }
         }
         let reason = reassign_reason(reason)?.to_string();
@@ -309,8 +314,9 @@ fn reassign_reason(reason: &str) -> Result<&str, IntakeError> {
 pub struct ReassignPlan {
     /// "village, commune", or the households' serials (each once).
     pub what: String,
-    /// For a few households moved one by one: each with its village and who holds it
-    /// ("QT24-00056 — Khu phố 2, Phường 4 — Lê Quang Sơn đang làm"). Empty otherwise.
+    /// For households moved one by one, the first few each with its village and who holds it
+    /// ("QT24-00056 — Khu phố 2, Phường 4 — Lê Quang Sơn đang làm"), then how many more.
+    /// Empty for a village.
     pub described: Vec<String>,
     pub to_name: String,
     /// Trimmed, 1 to 500 characters.

@@ -144,14 +144,46 @@ pub(super) async fn withdraw_paper(
             let Some(batch) = i.store.paper_batch(&form.batch)? else {
                 return Ok(None);
             };
-            Ok(Some((i.person_name(&batch.by)?, batch, i.time_zone()?)))
+            // Serials another recording holds too: they stay arrived once this one goes.
+            let mut times: HashMap<String, i64> = HashMap::new();
+            for s in i.store.paper_serials()? {
+                *times
+                    .entry(crate::reconcile::normalize_serial(&s))
+                    .or_default() += 1;
+            }
+            for s in &batch.serials {
+                *times
+                    .entry(crate::reconcile::normalize_serial(s))
+                    .or_default() -= 1;
+            }
+            let mut elsewhere: Vec<String> = batch
+                .serials
+                .iter()
+                .filter(|s| {
+                    times
+                        .get(&crate::reconcile::normalize_serial(s))
+                        .is_some_and(|n| *n > 0)
+                })
+                .cloned()
+                .collect();
+            elsewhere.sort();
+            elsewhere.dedup();
+            Ok(Some((
+                i.person_name(&batch.by)?,
+                batch,
+                elsewhere,
+                i.time_zone()?,
+            )))
         })
         .await?;
-        let Some((name, batch, tz)) = found else {
+        let Some((name, batch, elsewhere, tz)) = found else {
             return Ok(gone());
         };
         let body = html! {
-            p #question { "Huỷ lần ghi nhận lúc " (super::layout::shown_time(&batch.at, tz)) " của " (name) ": " (batch.serials.len()) " số phiếu (" (batch.serials.join(", ")) ")? Lần ghi nhận này sẽ không còn được tính (số phiếu nào cũng đã được ghi nhận ở lần khác thì vẫn tính là đã nhận bản giấy); các số phiếu được đưa lại vào ô ghi nhận để sửa rồi ghi lại." }
+            p #question { "Huỷ lần ghi nhận lúc " (super::layout::shown_time(&batch.at, tz)) " của " (name) ": " (batch.serials.len()) " số phiếu (" (batch.serials.join(", ")) ")? Các số phiếu này sẽ không còn được tính là đã nhận bản giấy theo lần ghi nhận này, và được đưa lại vào ô ghi nhận để sửa rồi ghi lại." }
+            @if !elsewhere.is_empty() {
+                p #elsewhere { "Riêng " (elsewhere.join(", ")) " còn được ghi nhận ở lần khác nên vẫn tính là đã nhận bản giấy; đừng ghi lại các số này." }
+            }
             form method="post" action="ministry/paper/withdraw" {
                 input type="hidden" name="csrf" value=(v.csrf);
                 input type="hidden" name="batch" value=(batch.batch);
@@ -215,15 +247,29 @@ pub(super) async fn record_paper(
                     done.not_in_sample.join(", ")
                 ));
             }
-            if !done.left_out.is_empty() {
+            if !done.recorded_before.is_empty() {
                 said.push_str(&format!(
-                    " {} dòng không phải số phiếu nên chưa ghi; chúng còn trong ô để sửa: {}",
+                    " {} số đã được ghi nhận ở lần trước (nay thành trùng, xem mục «Số phiếu bị trùng»): {}.",
+                    done.recorded_before.len(),
+                    done.recorded_before.join(", ")
+                ));
+            }
+            if !done.left_out.is_empty() {
+                // Each line comes back whole in the box; the sentence quotes the start of a few.
+                let quoted: Vec<String> = done
+                    .left_out
+                    .iter()
+                    .take(20)
+                    .map(|l| match l.char_indices().nth(200) {
+                        Some((cut, _)) => format!("«{}…»", &l[..cut]),
+                        None => format!("«{l}»"),
+                    })
+                    .collect();
+                said.push_str(&format!(
+                    " {} dòng có chỗ không phải số phiếu của mẫu nên chưa ghi; chúng còn trong ô để sửa: {}{}",
                     done.left_out.len(),
-                    done.left_out
-                        .iter()
-                        .map(|l| format!("«{l}»"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    quoted.join(", "),
+                    if done.left_out.len() > 20 { ", …" } else { "" }
                 ));
             }
             (said, done.left_out.join("\n"))
@@ -1351,6 +1397,7 @@ fn sheet_review_view(
         }
         h2 { "Quyết định" }
         (decision_form(v, household))
+        p { a #correct href={ "ministry/correct/" (household) } { "Nhập sửa theo bản giấy" } " (khi câu trả lời ở đây khác bản giấy)" }
     };
     page(&format!("Duyệt phiếu số {serial}"), Some(v), body)
 }
@@ -1524,8 +1571,11 @@ pub(super) async fn approve_checked(
         .take(5000)
         .collect();
     if households.is_empty() {
-        return Err(IntakeError::Declined(
-            "Chưa đánh dấu phiếu nào để duyệt.".into(),
+        // Said on the list, where the boxes are to tick (not a page that leads only home).
+        return Ok(said.done(
+            &v,
+            "/ministry/review",
+            "Chưa đánh dấu phiếu nào để duyệt: đánh dấu ô ở đầu mỗi phiếu cần duyệt rồi bấm lại.",
         ));
     }
     let (i, by) = (intake.clone(), v.account.login.clone());
@@ -1722,7 +1772,10 @@ pub(super) async fn correction(
         .await
     {
         Ok(()) => Ok(Redirect::to(&v.at("/ministry/review")).into_response()),
-        Err(IntakeError::BadRequest(m)) => {
+        // Answers that do not validate, or no reason: said above the form, with everything
+        // typed kept (a whole form keyed is never lost to a missing reason).
+        Err(IntakeError::BadRequest(m)) | Err(IntakeError::Declined(m)) => {
+            let m = crate::words::in_vietnamese(&m).to_string();
             let (i, h) = (intake.clone(), household.clone());
             let serial = blocking(move || Ok(i.store.household_place(&h)?))
                 .await?
