@@ -177,23 +177,30 @@ pub(super) struct KeptMove {
     reason: String,
 }
 
+/// What is kept of a field is bounded: it waits in memory for the next page (a reason is at
+/// most 500 characters, an id far less).
+fn kept_field(value: &str) -> String {
+    value.chars().take(500).collect()
+}
+
 impl KeptMove {
     fn village(form: &ReassignForm) -> KeptMove {
         KeptMove {
             form: "village".into(),
-            village: form.village.clone(),
-            to: form.to.clone(),
-            reason: form.reason.clone(),
+            village: kept_field(&form.village),
+            to: kept_field(&form.to),
+            reason: kept_field(&form.reason),
             ..KeptMove::default()
         }
     }
 
+    /// `serials` are bounded by the caller ([`KEPT_SERIALS_MAX`]).
     fn households(form: &HouseholdsForm, serials: &str) -> KeptMove {
         KeptMove {
             form: "households".into(),
             serials: serials.into(),
-            to: form.to.clone(),
-            reason: form.reason.clone(),
+            to: kept_field(&form.to),
+            reason: kept_field(&form.reason),
             ..KeptMove::default()
         }
     }
