@@ -90,6 +90,7 @@ pub fn seal<R: RngCore + CryptoRng>(
                 .unwrap_or(serde_json::Value::Null)
         })
         .collect();
+    // Every question named is the form's (checked above): its position is found.
     let position = |id: &str| {
         questions
             .iter()
@@ -103,7 +104,13 @@ pub fn seal<R: RngCore + CryptoRng>(
         .map(|a| (position(&a.question), or_null(&a.first), or_null(&a.second)))
         .collect();
     apart.sort_by_key(|(at, ..)| *at);
-    apart.dedup_by_key(|(at, ..)| *at);
+    // Nothing is sealed that `open` would refuse: a question twice, or keyings that agree.
+    if apart.windows(2).any(|w| w[0].0 == w[1].0) || apart.iter().any(|(_, a, b)| a == b) {
+        return Err(ProtocolError::InvalidField {
+            field: "keyings_apart",
+            detail: "a question is named twice, or its two keyings agree".into(),
+        });
+    }
     let positional = PositionalSheet {
         form: sheet.form.clone(),
         household: sheet.household.clone(),
@@ -275,7 +282,21 @@ mod tests {
         let opened = open(&key, &sealed, &questions_of).unwrap();
         assert_eq!(opened.keyings_apart, [given[1].clone(), given[0].clone()]);
         assert_eq!(opened.answers, sheet(vec![]).answers);
-        // A question the form does not have is refused before sealing.
+        // What opening would refuse is refused before sealing: the same question twice, two
+        // keyings that agree, a question the form does not have.
+        for bad in [
+            vec![
+                apart("a2_sex", None, Some(json!(2))),
+                apart("a2_sex", Some(json!(1)), Some(json!(2))),
+            ],
+            vec![apart("q9_2_1", Some(json!(4)), Some(json!(4)))],
+            vec![apart("a3_age", None, None)],
+        ] {
+            assert!(
+                seal(&key.public(), &sheet(bad.clone()), &QUESTIONS, &mut OsRng).is_err(),
+                "{bad:?}"
+            );
+        }
         assert!(seal(
             &key.public(),
             &sheet(vec![apart("zz", None, Some(json!(1)))]),
