@@ -150,12 +150,10 @@ impl Intake {
                 .filter(|h| moving.contains(&h.serial.as_str()))
                 .take(HOUSEHOLDS_DESCRIBED);
             for h in first {
-                let village = self
-                    .store
-                    .household_place(&h.household)?
-                    .and_then(|(_, v, ..)| villages.iter().find(|(id, ..)| *id == v))
-                    .map(|(_, place, ..)| place.clone())
-                    .unwrap_or_default();
+                let village = villages
+                    .iter()
+                    .find(|(id, ..)| *id == h.village)
+                    .map_or("", |(_, place, ..)| place.as_str());
                 let holder = names.get(&h.enumerator).unwrap_or(&h.enumerator);
                 described.push(format!("{} — {village} — {holder} đang làm", h.serial));
             }

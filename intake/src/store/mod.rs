@@ -453,6 +453,7 @@ pub struct MoveCandidate {
     pub enumerator: String,
     pub serial: String,
     pub status: String,
+    pub village: String,
 }
 
 /// A move as it was asked about — who held each household then, to whom it goes and why — in

@@ -63,11 +63,12 @@ pub(super) fn move_candidates(
             enumerator: r.get(1)?,
             serial: r.get(2)?,
             status: r.get(3)?,
+            village: r.get(4)?,
         })
     };
     match target {
         ReassignTarget::Village(village) => {
-            let mut stmt = tx.prepare("SELECT id, enumerator_id, serial, status FROM households WHERE village_id = ?1 ORDER BY id")?;
+            let mut stmt = tx.prepare("SELECT id, enumerator_id, serial, status, village_id FROM households WHERE village_id = ?1 ORDER BY id")?;
             let rows = stmt
                 .query_map([village], row)?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -82,7 +83,7 @@ pub(super) fn move_candidates(
                 .filter(|id| seen.insert(id.as_str()))
                 .map(|id| {
                     tx.query_row(
-                        "SELECT id, enumerator_id, serial, status FROM households WHERE id = ?1",
+                        "SELECT id, enumerator_id, serial, status, village_id FROM households WHERE id = ?1",
                         [id],
                         row,
                     )
