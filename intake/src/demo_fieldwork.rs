@@ -152,11 +152,11 @@ pub fn send_week(intake: &Intake, districts: &[&str], seed: u64) -> Result<Week,
                 }
             })
             .collect();
-        let first_wrong = keyings_apart.len().min(if blank_first {
-            usize::MAX
+        let first_wrong = if blank_first {
+            keyings_apart.len()
         } else {
-            keyer as usize
-        });
+            keyings_apart.len().min(keyer as usize)
+        };
         let counts = (
             first_wrong as u32,
             (keyings_apart.len() - first_wrong) as u32,
