@@ -872,12 +872,20 @@ impl Intake {
                 left_out.push(line.trim().to_string());
             }
         }
-        // Serials an earlier recording holds already: said, as a repeat within one is.
-        let arrived_before = self.paper_arrived()?;
         if serials.is_empty() && left_out.is_empty() {
             return Err(IntakeError::Declined("Chưa có số phiếu nào.".into()));
         }
+        let mut recorded_before = Vec::new();
         if !serials.is_empty() {
+            // Serials an earlier recording holds already: said, as a repeat within one is.
+            let arrived = self.paper_arrived()?;
+            recorded_before = serials
+                .iter()
+                .filter(|s| arrived.contains(*s))
+                .cloned()
+                .collect();
+            recorded_before.sort();
+            recorded_before.dedup();
             let now = Utc::now();
             // Two recordings in one millisecond (a double press, two officers on one login)
             // stay two: each is taken back alone.
@@ -917,12 +925,6 @@ impl Intake {
                 not_in_sample.push(serial.clone());
             }
         }
-        let mut recorded_before: Vec<String> = looked_up
-            .iter()
-            .filter(|s| arrived_before.contains(s.as_str()))
-            .map(|s| s.to_string())
-            .collect();
-        recorded_before.sort();
         Ok(PaperRecorded {
             recorded: serials.len(),
             distinct: looked_up.len(),
@@ -930,6 +932,31 @@ impl Intake {
             not_in_sample,
             recorded_before,
         })
+    }
+
+    /// The serials of `batch` that another recording holds too (each once, sorted): they stay
+    /// arrived when `batch` is taken back.
+    pub fn paper_held_elsewhere(
+        &self,
+        batch: &crate::store::PaperBatch,
+    ) -> Result<Vec<String>, IntakeError> {
+        let normalize = crate::reconcile::normalize_serial;
+        let mut times: std::collections::HashMap<String, i64> = Default::default();
+        for s in self.store.paper_serials()? {
+            *times.entry(normalize(&s)).or_default() += 1;
+        }
+        for s in &batch.serials {
+            *times.entry(normalize(s)).or_default() -= 1;
+        }
+        let mut elsewhere: Vec<String> = batch
+            .serials
+            .iter()
+            .filter(|s| times.get(&normalize(s)).is_some_and(|n| *n > 0))
+            .cloned()
+            .collect();
+        elsewhere.sort();
+        elsewhere.dedup();
+        Ok(elsewhere)
     }
 
     /// Takes back one recording of paper (a wrong scan, the wrong bundle): its serials no longer

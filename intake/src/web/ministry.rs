@@ -144,30 +144,7 @@ pub(super) async fn withdraw_paper(
             let Some(batch) = i.store.paper_batch(&form.batch)? else {
                 return Ok(None);
             };
-            // Serials another recording holds too: they stay arrived once this one goes.
-            let mut times: HashMap<String, i64> = HashMap::new();
-            for s in i.store.paper_serials()? {
-                *times
-                    .entry(crate::reconcile::normalize_serial(&s))
-                    .or_default() += 1;
-            }
-            for s in &batch.serials {
-                *times
-                    .entry(crate::reconcile::normalize_serial(s))
-                    .or_default() -= 1;
-            }
-            let mut elsewhere: Vec<String> = batch
-                .serials
-                .iter()
-                .filter(|s| {
-                    times
-                        .get(&crate::reconcile::normalize_serial(s))
-                        .is_some_and(|n| *n > 0)
-                })
-                .cloned()
-                .collect();
-            elsewhere.sort();
-            elsewhere.dedup();
+            let elsewhere = i.paper_held_elsewhere(&batch)?;
             Ok(Some((
                 i.person_name(&batch.by)?,
                 batch,
@@ -1368,8 +1345,7 @@ fn sheet_review_view(
             }
             Some(s) => {
                 @if let Some(why) = &s.unopenable {
-                    p.error #unopenable { "Không mở được phiếu này: " (why) ". Hãy nhập sửa theo bản giấy." }
-                    p { a href={ "ministry/correct/" (household) } { "Nhập sửa theo bản giấy" } }
+                    p.error #unopenable { "Không mở được phiếu này: " (why) ". Hãy nhập sửa theo bản giấy (đường dẫn ở dưới)." }
                 } @else {
                     p { "Đối chiếu từng câu với bản giấy. Ô trong ngoặc vuông là đánh dấu (để trống, không đọc được, đánh nhiều ô) hoặc câu trả lời không hợp lệ, kèm lý do: không được tính vào chỉ số. Mã đặc biệt in trên phiếu (như «Không áp dụng», «Không trả lời») là câu trả lời thật của người trả lời nên không trong ngoặc, nhưng chỉ số cũng không tính chúng." }
                     @let apart_numbers: Vec<&str> = s.rows.iter().filter(|r| r.keyings.is_some()).map(|r| r.number.as_str()).collect();
