@@ -51,12 +51,14 @@ impl Place {
         match &template.database {
             None => {
                 // The template's last connections close on their own threads; SQLite removes
-                // the write-ahead log when the last one does: copy after that.
-                let started = std::time::Instant::now();
-                while has_open_log(template.dir.path())
-                    && started.elapsed() < std::time::Duration::from_secs(10)
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
+                // the write-ahead log when the last one does: copy after that. Connections that
+                // close at the same instant on two threads may each see the other and leave the
+                // log behind with nothing holding it; one connection opened and closed alone
+                // then removes it.
+                wait_for_logs_to_go(template.dir.path(), std::time::Duration::from_secs(1));
+                if has_open_log(template.dir.path()) {
+                    close_left_logs(template.dir.path());
+                    wait_for_logs_to_go(template.dir.path(), std::time::Duration::from_secs(10));
                 }
                 copy_dir(template.dir.path(), dir.path());
                 Place {
@@ -307,6 +309,30 @@ fn create_database(server: &str, template: Option<&str>) -> String {
     }
     let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
     format!("{base}/{name}")
+}
+
+fn wait_for_logs_to_go(dir: &std::path::Path, at_most: std::time::Duration) {
+    let started = std::time::Instant::now();
+    while has_open_log(dir) && started.elapsed() < at_most {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Opens, alone, every database of `dir` whose write-ahead log is still there, and closes it:
+/// the last connection to close checkpoints the log and removes it.
+fn close_left_logs(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            close_left_logs(&path);
+        } else if let Some(database) = path.to_str().and_then(|p| p.strip_suffix("-wal")) {
+            let connection = rusqlite::Connection::open(database).unwrap();
+            connection
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .unwrap();
+            connection.close().unwrap();
+        }
+    }
 }
 
 fn has_open_log(dir: &std::path::Path) -> bool {
