@@ -139,6 +139,40 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
     let mut corrected = forms::sample::complete_answers(&form, 1);
     let first = form.questions[0].clone();
     corrected.insert(first.id.clone(), forms::answer::Mark::Blank.to_json());
+    // Keyed from the paper, so not before the paper has arrived: said on the page before a
+    // whole form is keyed, and refused if sent all the same.
+    let correction_page = get(
+        &server,
+        &format!("/c/qt-sipas-2024/ministry/correct/{}", hs[0].0),
+        &session,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        correction_page.contains(&format!(
+            "Bản giấy của phiếu {} chưa được ghi nhận đến",
+            hs[0].1
+        )),
+        "{correction_page}"
+    );
+    match server.intake.ministry_correction(
+        &hs[0].0,
+        corrected.clone(),
+        "Theo bản giấy",
+        "bonv",
+        "127.0.0.1",
+    ) {
+        Err(intake::error::IntakeError::Declined(m)) => {
+            assert!(m.contains("chưa được ghi nhận đến"))
+        }
+        other => panic!("a correction before its paper: {other:?}"),
+    }
+    server
+        .intake
+        .record_paper(&hs[0].1, "bonv", "127.0.0.1")
+        .unwrap();
     server
         .intake
         .ministry_correction(&hs[0].0, corrected, "Theo bản giấy", "bonv", "127.0.0.1")
@@ -166,9 +200,17 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
     assert!(
         asked.contains("id=\"review-facts\"")
             && asked.contains(name.as_str())
-            && asked.contains("chưa đến — chỉ duyệt khi ghi lý do")
+            && asked.contains("đã đến trung tâm")
             && asked.contains("lệch 2 câu (lần 1 sai 1, lần 2 sai 1)")
-            && asked.contains("chưa quyết định; đã nhập sửa theo bản giấy")
+            && asked.contains(&format!(
+                "chưa quyết định; đã nhập sửa theo bản giấy — Theo bản giấy ({}, ",
+                server
+                    .intake
+                    .person_name("bonv")
+                    .unwrap()
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+            ))
             && asked.contains(
                 "câu trả lời dưới đây là bản nhập sửa theo bản giấy, thay cho cả hai lần nhập"
             )
@@ -289,11 +331,7 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
     assert_eq!(get(&server, &path, &supervisor).await.status(), 404);
 
     // Several forms approved at once: the ticked ones, each recorded as its own decision —
-    // those whose paper has arrived.
-    server
-        .intake
-        .record_paper(&hs[0].1, "bonv", "127.0.0.1")
-        .unwrap();
+    // those whose paper has arrived (hs[0]'s, recorded before its correction).
     // Nothing ticked: said on the list, nothing decided.
     let none = client()
         .post(format!(

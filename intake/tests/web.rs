@@ -838,8 +838,17 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     );
     assert_eq!(unexpected(), ["QT24-99999"]);
     let log = server.centre.accounts().audit_log(10_000).unwrap();
+    // Named as the page named it, when it was recorded in the campaign's zone (no UTC stamp).
     assert!(log.iter().any(|e| e.action == "paper_withdrawn"
+        && e.detail
+            .starts_with(&format!("huỷ lần ghi nhận {batch} (ghi lúc "))
         && e.detail.ends_with(": 2 số phiếu (QT24-88888, QT24-77777)")));
+    assert!(
+        batch
+            .strip_prefix("bonv-")
+            .is_some_and(|id| id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit())),
+        "a recording's name has no time in it: {batch}"
+    );
     assert!(
         log.iter().any(|e| e.action == "paper_recorded"
             && e.detail.starts_with(&format!("lần ghi nhận {batch}: "))
@@ -854,6 +863,73 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             .unwrap()
             .contains("Lần ghi nhận này không còn"));
     }
+    assert_eq!(unexpected(), ["QT24-99999"]);
+    // Each «Huỷ lần này» sends the paper box with it: two recordings taken back one after the
+    // other, with a serial typed in the box meanwhile, leave the box holding all of them; and
+    // «Không huỷ» leaves the box as it was.
+    for serial in ["QT24-66661", "QT24-66662"] {
+        server
+            .intake
+            .record_paper(serial, "bonv", "127.0.0.1")
+            .unwrap();
+    }
+    let page = get(
+        &server,
+        "/c/qt-sipas-2024/ministry/reconciliation",
+        &session,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        page.contains("<form id=\"paper-box\"")
+            && page.contains("form=\"paper-box\" formaction=\"ministry/paper/withdraw\""),
+        "{page}"
+    );
+    let box_of = |page: &str| {
+        between(page, "name=\"serials\"", "</textarea>")
+            .split_once('>')
+            .unwrap()
+            .1
+            .to_string()
+    };
+    let take_back = |batch: String, typed: String, confirmed: &'static str| {
+        post(
+            "/c/qt-sipas-2024/ministry/paper/withdraw",
+            vec![
+                ("csrf", csrf.clone()),
+                ("batch", batch),
+                ("serials", typed),
+                ("confirmed", confirmed.into()),
+            ],
+        )
+    };
+    let recorded = server.intake.store.paper_batches(2).unwrap();
+    let kept = take_back(recorded[0].batch.clone(), "QT24-12345\n".into(), "no")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        kept.contains("Không huỷ gì.") && box_of(&kept) == "QT24-12345",
+        "{kept}"
+    );
+    assert_eq!(server.intake.store.paper_batches(2).unwrap(), recorded);
+    let first = take_back(recorded[0].batch.clone(), "QT24-12345".into(), "yes")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let second = take_back(recorded[1].batch.clone(), box_of(&first), "yes")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let held = box_of(&second);
+    let mut held: Vec<&str> = held.lines().collect();
+    held.sort();
+    assert_eq!(held, ["QT24-12345", "QT24-66661", "QT24-66662"], "{second}");
     assert_eq!(unexpected(), ["QT24-99999"]);
     // Eleven recordings later the first is folded under the latest ten, still to be taken back.
     for n in 0..11 {
@@ -1168,6 +1244,39 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             && said.contains(&format!("name=\"{question}\" value=\"{answer}\"")),
         "{said}"
     );
+    // A form whose paper has not arrived is not corrected «theo bản giấy»: refused, with
+    // everything typed kept.
+    let mut early = typed(&paper);
+    early.extend([
+        ("csrf".to_string(), csrf.clone()),
+        ("reason".to_string(), "Theo bản giấy".to_string()),
+    ]);
+    let (question, answer) = early[0].clone();
+    let refused = client()
+        .post(format!(
+            "{}/c/qt-sipas-2024/ministry/correct/{no_paper}",
+            server.base
+        ))
+        .header(header::COOKIE, format!("fp_session={session}"))
+        .form(&early)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let said = refused.text().await.unwrap();
+    assert!(
+        said.contains(&format!(
+            "Bản giấy của phiếu {} chưa được ghi nhận đến",
+            hs[2].1
+        )) && said.contains(&format!("name=\"{question}\" value=\"{answer}\"")),
+        "{said}"
+    );
+    assert!(!server
+        .intake
+        .store
+        .corrected_households()
+        .unwrap()
+        .contains_key(&no_paper));
     // A household the centre holds no sheet of is offered no correction.
     let unkeyed = server.households("enum-dh-p2")[5].0.clone();
     let none = get(
@@ -1818,10 +1927,13 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     );
     // Each household named with its village and who holds it, so that a slip of the finger
     // (another household) shows before it is confirmed.
+    // And in what state: a form keyed already moves too.
+    let status = server.intake.store.household_statuses().unwrap()["dh-p4-kp2-02"];
     let moving = between(&asked, "id=\"moving\">", "</ul>");
     assert!(
         moving.contains(&format!(
-            "<li>{s2} — Khu phố 2, Phường 4 — {name_b} đang làm</li>"
+            "<li>{s2} — Khu phố 2, Phường 4 — {name_b} giữ ({})</li>",
+            intake::words::status(status.as_str()).to_lowercase()
         )),
         "{asked}"
     );

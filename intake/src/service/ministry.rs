@@ -621,6 +621,13 @@ impl Intake {
         if reason.is_empty() || reason.chars().count() > 2000 {
             return Err(IntakeError::Declined("Hãy ghi lý do sửa phiếu, tối đa 2.000 ký tự. / Say why the form is corrected (at most 2,000 characters).".into()));
         }
+        // Keyed from the paper original: so the paper must have arrived (approving without it
+        // takes a reason; a correction always has one, so it cannot stand in for the paper).
+        if let Some(serial) = self.paper_missing(household)? {
+            return Err(IntakeError::Declined(format!(
+                "Bản giấy của phiếu {serial} chưa được ghi nhận đến: chỉ sửa phiếu theo bản giấy khi bản giấy đã đến. Hãy ghi nhận bản giấy ở trang Đối chiếu trước, rồi gửi lại."
+            )));
+        }
         let form = self.form()?;
         let validation = forms::validate::validate(&form, &answers);
         if !validation.complete {
@@ -732,11 +739,7 @@ impl Intake {
         // Approving is checking against the paper: with no paper yet, only with a reason
         // written down (the paper was lost, say), so nothing is approved blind by a slip.
         if decision == "approved" && reason.is_empty() {
-            let serial = self.serial_of(household)?;
-            if !self
-                .paper_arrived()?
-                .contains(&crate::reconcile::normalize_serial(&serial))
-            {
+            if let Some(serial) = self.paper_missing(household)? {
                 return Err(IntakeError::Declined(format!(
                     "Bản giấy của phiếu {serial} chưa đến: chưa duyệt được. Nếu bản giấy đã mất, hãy ghi lý do rồi duyệt."
                 )));
@@ -769,6 +772,15 @@ impl Intake {
             Utc::now(),
         )?;
         Ok(())
+    }
+
+    /// The household's serial when its paper form has not been recorded as arrived.
+    pub fn paper_missing(&self, household: &str) -> Result<Option<String>, IntakeError> {
+        let serial = self.serial_of(household)?;
+        let arrived = self
+            .paper_arrived()?
+            .contains(&crate::reconcile::normalize_serial(&serial));
+        Ok((!arrived).then_some(serial))
     }
 
     /// The serials whose paper form has been recorded, as printed.
@@ -887,13 +899,10 @@ impl Intake {
             recorded_before.sort();
             recorded_before.dedup();
             let now = Utc::now();
-            // Two recordings in one millisecond (a double press, two officers on one login)
-            // stay two: each is taken back alone.
-            let batch = format!(
-                "{by}-{}-{:08x}",
-                now.format("%Y%m%dT%H%M%S%.3f"),
-                rand::random::<u32>()
-            );
+            // Its own random name: two recordings in one millisecond (a double press, two
+            // officers on one login) stay two, each taken back alone. No time in it: the audit
+            // shows the name, and times are said in the campaign's zone there.
+            let batch = format!("{by}-{:012x}", rand::random::<u64>() >> 16);
             self.store.record_paper(&batch, &serials, by, now)?;
             // Which serials, as a withdrawal's audit says them (a few hundred at most: a
             // parcel's worth; a longer scan is summed up).
@@ -968,12 +977,24 @@ impl Intake {
         by: &str,
         address: &str,
     ) -> Result<Vec<String>, IntakeError> {
+        // When it was recorded, as the page showed it, to find it in the log by more than name.
+        let tz = self.time_zone()?;
+        let recorded_at = self
+            .store
+            .paper_batch(batch)?
+            .and_then(|b| chrono::DateTime::parse_from_rfc3339(&b.at).ok())
+            .map(|t| {
+                t.with_timezone(&tz)
+                    .format(" (ghi lúc %d/%m/%Y %H:%M:%S)")
+                    .to_string()
+            })
+            .unwrap_or_default();
         let serials = self.store.withdraw_paper(batch)?;
         self.audit(
             by,
             "paper_withdrawn",
             &format!(
-                "huỷ lần ghi nhận {batch}: {} số phiếu ({})",
+                "huỷ lần ghi nhận {batch}{recorded_at}: {} số phiếu ({})",
                 serials.len(),
                 serials.join(", ")
             ),

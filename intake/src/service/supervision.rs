@@ -155,7 +155,13 @@ impl Intake {
                     .find(|(id, ..)| *id == h.village)
                     .map_or("", |(_, place, ..)| place.as_str());
                 let holder = names.get(&h.enumerator).unwrap_or(&h.enumerator);
-                described.push(format!("{} — {village} — {holder} đang làm", h.serial));
+                // Its state too: a form already keyed, or at the centre, moves as well (its
+                // second keying goes with it), and the person confirming should see that.
+                described.push(format!(
+                    "{} — {village} — {holder} giữ ({})",
+                    h.serial,
+                    crate::words::status(&h.status).to_lowercase()
+                ));
             }
             if moving.len() > HOUSEHOLDS_DESCRIBED {
                 described.push(format!(
@@ -313,7 +319,7 @@ pub struct ReassignPlan {
     /// "village, commune", or the households' serials (each once).
     pub what: String,
     /// For households moved one by one, the first few each with its village and who holds it
-    /// ("QT24-00056 — Khu phố 2, Phường 4 — Lê Quang Sơn đang làm"), then how many more.
+    /// ("QT24-00056 — Khu phố 2, Phường 4 — Lê Quang Sơn giữ (đã nhập)"), then how many more.
     /// Empty for a village.
     pub described: Vec<String>,
     pub to_name: String,

@@ -332,8 +332,8 @@ pub struct HouseholdReview {
     pub double_keying: Option<DoubleKeyingCounts>,
     /// The latest decision: (`approved` or `flagged`, reason, by whom, when).
     pub decision: Option<(String, String, String, String)>,
-    /// When the ministry last keyed a correction from the paper.
-    pub corrected_at: Option<String>,
+    /// The ministry's latest correction keyed from the paper: (by whom, when, why).
+    pub corrected: Option<(String, String, String)>,
 }
 
 /// An event the domain layer rejected, for a supervisor to resolve, and what was decided.

@@ -21,7 +21,6 @@ const PAPER_BATCHES_FOLDED: usize = 200;
 
 /// A table of paper recordings, each with its button to take it back.
 fn paper_batch_table(
-    v: &Visitor,
     id: &str,
     batches: &[crate::store::PaperBatch],
     names: &HashMap<String, String>,
@@ -33,11 +32,9 @@ fn paper_batch_table(
             tbody { @for b in batches { tr {
                 td.l { (super::layout::shown_time(&b.at, tz)) } td.l { (names.get(&b.by).unwrap_or(&b.by)) } td { (b.serials.len()) }
                 td.l { (b.serials.iter().take(5).cloned().collect::<Vec<_>>().join(", ")) @if b.serials.len() > 5 { ", …" } }
-                td { form method="post" action="ministry/paper/withdraw" {
-                    input type="hidden" name="csrf" value=(v.csrf);
-                    input type="hidden" name="batch" value=(b.batch);
-                    button.secondary { "Huỷ lần này" }
-                } }
+                // Sent with the paper box's form, so what is typed in the box comes back with
+                // the recording's serials rather than being dropped.
+                td { button.secondary form="paper-box" formaction="ministry/paper/withdraw" name="batch" value=(b.batch) { "Huỷ lần này" } }
             } } }
         } }
     }
@@ -57,7 +54,7 @@ pub(super) fn reconciliation_view(
     let body = html! {
         @if let Some(m) = message { p role="status" { (m) } }
         p { "Mẫu cần thu: " b { (r.expected) } " · Nhận bản số: " b { (r.digital) } " · Nhận bản giấy: " b { (r.paper) } " · Khớp cả hai: " b { (r.done) } " · Mới nhập lần 1, chờ nhập lần 2: " b #keyed-once { (r.keyed_once) } }
-        form method="post" action="ministry/paper" {
+        form #paper-box method="post" action="ministry/paper" {
             input type="hidden" name="csrf" value=(v.csrf);
             label { "Số phiếu giấy nhận được (mỗi dòng một số, hoặc nhiều số cách nhau bằng dấu phẩy; máy quét mã vạch gõ như bàn phím)" br; textarea name="serials" rows="6" cols="30" autofocus { (kept) } }
             button { "Ghi nhận phiếu giấy" }
@@ -66,11 +63,11 @@ pub(super) fn reconciliation_view(
         @if batches.is_empty() { p { "Chưa ghi nhận phiếu giấy nào." } } @else {
             p.muted { "Ghi nhầm (quét nhầm, nhầm bưu gói)? Huỷ cả lần ghi nhận: các số phiếu của lần đó được đưa lại vào ô ở trên để sửa rồi ghi lại." }
             @let (recent, older) = batches.split_at(batches.len().min(PAPER_BATCHES_SHOWN));
-            (paper_batch_table(v, "paper-batches", recent, names, tz))
+            (paper_batch_table("paper-batches", recent, names, tz))
             @if !older.is_empty() {
                 details #older-paper-batches {
                     summary { "Các lần ghi nhận trước đó (" (older.len().min(PAPER_BATCHES_FOLDED)) @if older.len() > PAPER_BATCHES_FOLDED { " lần gần nhất" } ")" }
-                    (paper_batch_table(v, "older-batches", &older[..older.len().min(PAPER_BATCHES_FOLDED)], names, tz))
+                    (paper_batch_table("older-batches", &older[..older.len().min(PAPER_BATCHES_FOLDED)], names, tz))
                 }
             }
         }
@@ -119,7 +116,11 @@ pub(super) async fn reconciliation_page(
 pub(super) struct PaperBackForm {
     pub(super) csrf: String,
     pub(super) batch: String,
-    /// Absent on the first press: the page asks once more.
+    /// What the paper box held when the recording was taken back: it comes back in the box,
+    /// before the recording's serials.
+    #[serde(default)]
+    pub(super) serials: String,
+    /// Absent on the first press: the page asks once more. `yes` or `no`.
     #[serde(default)]
     pub(super) confirmed: Option<String>,
 }
@@ -131,14 +132,35 @@ pub(super) async fn withdraw_paper(
     Posted { v, from, form, .. }: Posted<Ministry, PaperBackForm>,
 ) -> Result<Response, IntakeError> {
     let (i, by) = (intake.clone(), v.account.login.clone());
-    // Taken back already (twice pressed, a page gone stale): said on the page, nothing done.
-    let gone = || {
-        said.done(
+    let typed = form.serials.trim().to_string();
+    // Back to the page with the box as it was, plus what was taken back.
+    let back = |message: String, taken: &[String]| {
+        let kept = [typed.clone()]
+            .into_iter()
+            .chain(taken.iter().cloned())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        said.redirect(
             &v,
             "/ministry/reconciliation",
-            "Lần ghi nhận này không còn (có thể đã được huỷ). Không có gì thay đổi.",
+            Said {
+                message,
+                kept,
+                ..Said::default()
+            },
         )
     };
+    // Taken back already (twice pressed, a page gone stale): said on the page, nothing done.
+    let gone = || {
+        back(
+            "Lần ghi nhận này không còn (có thể đã được huỷ). Không có gì thay đổi.".into(),
+            &[],
+        )
+    };
+    if form.confirmed.as_deref() == Some("no") {
+        return Ok(back("Không huỷ gì.".into(), &[]));
+    }
     if form.confirmed.is_none() {
         let found = blocking(move || {
             let Some(batch) = i.store.paper_batch(&form.batch)? else {
@@ -164,8 +186,9 @@ pub(super) async fn withdraw_paper(
             form method="post" action="ministry/paper/withdraw" {
                 input type="hidden" name="csrf" value=(v.csrf);
                 input type="hidden" name="batch" value=(batch.batch);
+                input type="hidden" name="serials" value=(typed);
                 button name="confirmed" value="yes" { "Xác nhận huỷ" } " "
-                a href="ministry/reconciliation" { "Không huỷ" }
+                button.secondary name="confirmed" value="no" { "Không huỷ" }
             }
         };
         return Ok(page("Xác nhận huỷ lần ghi nhận", Some(&v), body).into_response());
@@ -177,17 +200,12 @@ pub(super) async fn withdraw_paper(
             }
             taken => taken?,
         };
-    Ok(said.redirect(
-        &v,
-        "/ministry/reconciliation",
-        Said {
-            message: format!(
-                "Đã huỷ lần ghi nhận {} số phiếu; chúng ở trong ô dưới đây để sửa rồi ghi lại.",
-                serials.len()
-            ),
-            kept: serials.join("\n"),
-            ..Said::default()
-        },
+    Ok(back(
+        format!(
+            "Đã huỷ lần ghi nhận {} số phiếu; chúng ở trong ô dưới đây để sửa rồi ghi lại.",
+            serials.len()
+        ),
+        &serials,
     ))
 }
 
@@ -1438,7 +1456,10 @@ async fn review_facts(intake: &Arc<Intake>, household: &str) -> Result<Markup, I
             Some((d, reason, by, at)) => Some((d, reason, i.person_name(&by)?, at)),
             None => None,
         };
-        let corrected = facts.corrected_at;
+        let corrected = match facts.corrected {
+            Some((by, at, reason)) => Some((i.person_name(&by)?, at, reason)),
+            None => None,
+        };
         let tz = i.time_zone()?;
         let questions = i.form()?.questions.len();
         Ok(html! {
@@ -1466,7 +1487,9 @@ async fn review_facts(intake: &Arc<Intake>, household: &str) -> Result<Markup, I
                         }
                         None => { "chưa quyết định" }
                     }
-                    @if let Some(at) = &corrected { "; đã nhập sửa theo bản giấy (" (super::layout::shown_time(at, tz)) ")" }
+                    @if let Some((by, at, reason)) = &corrected {
+                        "; đã nhập sửa theo bản giấy — " (reason) " (" (by) ", " (super::layout::shown_time(at, tz)) ")"
+                    }
                 }
             }
         })
@@ -1684,8 +1707,16 @@ pub(super) async fn correction_page(
         )
             .into_response());
     };
+    // Said before a whole form is keyed, not after (the POST refuses it too).
+    let (i, h) = (intake.clone(), household.clone());
+    let missing = blocking(move || i.paper_missing(&h)).await?.map(|serial| {
+        format!("Bản giấy của phiếu {serial} chưa được ghi nhận đến. Phiếu chỉ được sửa theo bản giấy khi bản giấy đã đến: hãy ghi nhận nó ở trang Đối chiếu trước.")
+    });
     let form = intake.form()?;
-    Ok(correction_view(&v, &household, &serial, &form, &Default::default(), None).into_response())
+    Ok(
+        correction_view(&v, &household, &serial, &form, &Default::default(), missing)
+            .into_response(),
+    )
 }
 
 /// An answer as typed in the correction form, read by the question's kind.

@@ -19,6 +19,9 @@ use super::door::Visitor;
 
 /// Sessions whose message waits at once; past it the oldest is forgotten.
 const HELD_MAX: usize = 4096;
+/// What the messages held may take together (a box kept can be a province's list of serials);
+/// past it the oldest are forgotten.
+const HELD_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// A message not read by then is forgotten (the redirect is followed within a second).
 const HELD_FOR: Duration = Duration::from_secs(300);
 
@@ -35,6 +38,19 @@ pub(super) struct Said {
     /// An enrollment code just issued, for its slip: a secret shown once, so it waits here
     /// (wiped when dropped) rather than in the page's address.
     pub(super) slip: Option<CodeSlip>,
+}
+
+impl Said {
+    /// The bytes it holds, about.
+    fn size(&self) -> usize {
+        self.message.len()
+            + self.kept.len()
+            + self
+                .kept_fields
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+    }
 }
 
 /// What the printed slip of a new enrollment code shows.
@@ -74,13 +90,18 @@ impl Messages {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         held.retain(|_, (at, _)| now.duration_since(*at) < HELD_FOR);
-        if held.len() >= HELD_MAX && !held.contains_key(session) {
-            if let Some(oldest) = held
+        held.remove(session);
+        let mut bytes: usize = held.values().map(|(_, s)| s.size()).sum();
+        while !held.is_empty() && (held.len() >= HELD_MAX || bytes + said.size() > HELD_BYTES_MAX) {
+            let Some(oldest) = held
                 .iter()
                 .min_by_key(|(_, (at, _))| *at)
                 .map(|(k, _)| k.clone())
-            {
-                held.remove(&oldest);
+            else {
+                break;
+            };
+            if let Some((_, gone)) = held.remove(&oldest) {
+                bytes -= gone.size();
             }
         }
         held.insert(session.to_string(), (now, said));
@@ -138,5 +159,20 @@ mod tests {
         assert_eq!(held.len(), HELD_MAX);
         assert!(held.contains_key(&format!("s{}", HELD_MAX + 9)));
         assert!(!held.contains_key("s0"));
+    }
+
+    #[test]
+    fn the_bytes_held_are_bounded() {
+        let m = Messages::default();
+        let big = |n: usize| Said {
+            kept: "x".repeat(n),
+            ..Said::default()
+        };
+        for n in 0..5 {
+            m.keep(&format!("s{n}"), big(HELD_BYTES_MAX / 4));
+        }
+        let held = m.held.lock().unwrap();
+        assert!(held.values().map(|(_, s)| s.size()).sum::<usize>() <= HELD_BYTES_MAX);
+        assert!(held.contains_key("s4") && !held.contains_key("s0"));
     }
 }

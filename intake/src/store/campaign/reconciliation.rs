@@ -189,11 +189,14 @@ pub(super) fn household_review(
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        let corrected_at = c.query_row(
-            "SELECT MAX(at) FROM ministry_corrections WHERE household_id = ?1",
-            [household],
-            |r| r.get::<Option<String>>(0),
-        )?;
+        let corrected = c
+            .query_row(
+                "SELECT by_whom, at, reason FROM ministry_corrections WHERE household_id = ?1
+                 ORDER BY id DESC LIMIT 1",
+                [household],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
         Ok(Some(HouseholdReview {
             serial,
             village,
@@ -201,7 +204,7 @@ pub(super) fn household_review(
             paper_arrived,
             double_keying,
             decision,
-            corrected_at,
+            corrected,
         }))
     })
 }
