@@ -135,6 +135,26 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
                 == 2,
         "{verified_sheet}"
     );
+    // The export says the same, in a column of its own: each question the keyings read apart,
+    // with what each read.
+    let table = server
+        .intake
+        .answers_table(PASSPHRASE, "bonv", "127.0.0.1")
+        .unwrap();
+    let column = table[0]
+        .iter()
+        .position(|c| c == "hai lần nhập đọc khác nhau")
+        .unwrap();
+    let exported = &table.iter().find(|r| r[0] == hs[0].0).unwrap()[column];
+    assert_eq!(
+        exported.matches(" — lần 1: (không nhập); lần 2: ").count(),
+        2,
+        "{exported}"
+    );
+    assert!(
+        exported.starts_with("Câu ") && exported.contains(" | "),
+        "{exported}"
+    );
     // The paper's first question was left blank by the respondent.
     let mut corrected = forms::sample::complete_answers(&form, 1);
     let first = form.questions[0].clone();
@@ -219,11 +239,12 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
     );
     // An address with the printed serial (as on the paper in hand) leads to the form's page;
     // one with neither says so.
+    // Typed without its hyphen, too.
     let by_serial = get(
         &server,
         &format!(
             "/c/qt-sipas-2024/ministry/review/{}",
-            hs[0].1.to_lowercase()
+            hs[0].1.to_lowercase().replace('-', "")
         ),
         &session,
     )

@@ -621,7 +621,7 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
     .await
     .unwrap();
     let mut lines = answers.trim_start_matches('\u{feff}').lines();
-    assert!(lines.next().unwrap().starts_with("hộ,số phiếu,điều tra viên,người thu phiếu,thôn,xã,huyện,tỉnh,phiên bản phiếu,tình trạng,duyệt phiếu,Câu A1,Câu A1 (nhãn),Câu A2"), "{answers}");
+    assert!(lines.next().unwrap().starts_with("hộ,số phiếu,điều tra viên,người thu phiếu,thôn,xã,huyện,tỉnh,phiên bản phiếu,tình trạng,duyệt phiếu,hai lần nhập đọc khác nhau,Câu A1,Câu A1 (nhãn),Câu A2"), "{answers}");
     assert_eq!(lines.count(), 3);
     assert!(
         answers.contains(",Nam,") || answers.contains(",Nữ,"),
@@ -1010,6 +1010,22 @@ async fn the_ministry_reconciles_paper_draws_back_checks_and_opens_answers_only_
             .unwrap();
     }
     assert_eq!(unexpected(), ["QT24-99999"]);
+    // A serial typed without its hyphen is recorded as the paper prints it.
+    let bare = server
+        .intake
+        .record_paper(
+            &hs[2].1.replace('-', "").to_lowercase(),
+            "bonv",
+            "127.0.0.1",
+        )
+        .unwrap();
+    assert_eq!((bare.recorded, bare.not_in_sample.len()), (1, 0));
+    let recorded = server.intake.store.paper_batches(1).unwrap().remove(0);
+    assert_eq!(recorded.serials, [hs[2].1.clone()]);
+    server
+        .intake
+        .withdraw_paper(&recorded.batch, "bonv", "127.0.0.1")
+        .unwrap();
 
     // The back-check sample: the same seed gives the same list.
     let draw = |seed: &'static str| {
@@ -1880,14 +1896,25 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     );
     let village_form = between(&refused, "action=\"reassign\"", "</form>");
     assert!(!village_form.contains("selected") && !village_form.contains("Đường ngập"));
-    // Every serial not found is said at once, with how a serial is written.
-    let unknown = single(&format!("QT24-NOPE, {s1}, abc"), "enum-dh-dl").await;
+    // Every serial not found is said at once, with how a serial is written. One typed without
+    // its hyphen is found where it names one household of the supervisor's; another district's
+    // is not found that way either.
+    let unhyphened = |s: &str| s.replace('-', "");
+    let unknown = single(
+        &format!(
+            "QT24-NOPE, {}, {}, abc",
+            unhyphened(&s1).to_lowercase(),
+            unhyphened(&elsewhere)
+        ),
+        "enum-dh-dl",
+    )
+    .await;
     assert_eq!(unknown.status(), StatusCode::OK);
-    assert!(unknown
-        .text()
-        .await
-        .unwrap()
-        .contains("Không có hộ nào mang số phiếu QT24-NOPE, abc trong các huyện của bạn. Hãy ghi số phiếu đúng như in trên phiếu giấy, cả dấu gạch ngang."));
+    let unknown = unknown.text().await.unwrap();
+    assert!(
+        unknown.contains(&format!("Không có hộ nào mang số phiếu QT24-NOPE, {}, abc trong các huyện của bạn. Hãy ghi số phiếu đúng như in trên phiếu giấy, cả dấu gạch ngang.", unhyphened(&elsewhere))),
+        "{unknown}"
+    );
     // A box far longer than a thousand serials is neither read nor said back.
     let flood = "x".repeat(200_000);
     let flooded = single(&flood, "enum-dh-dl").await.text().await.unwrap();
@@ -2116,6 +2143,50 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
             .count(),
         2
     );
+    // Households taken from two people at once: the list says whose each was, so that the
+    // move can be undone person by person from the boxes above — and it is.
+    let move_to = |serials: String, to: &str| {
+        let form = vec![
+            ("csrf", csrf.clone()),
+            ("households", serials),
+            ("to", to.to_string()),
+            ("reason", "Nhầm người".to_string()),
+        ];
+        async move {
+            let question = move_households(form.clone()).await;
+            move_households(confirmation(form, &question)).await
+        }
+    };
+    let both = move_to(format!("{s1}, {s3}"), "enum-dh-p4").await;
+    assert!(both.contains("Đã chuyển 2 hộ"), "{both}");
+    let page = get(&server, "/c/qt-sipas-2024/reassign", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let newest = between(&page, "id=\"moves\"", "</table>")
+        .split("</tr>")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(
+        newest.contains(&format!("{name_c} ({s1})"))
+            && newest.contains(&format!("{name_a} ({s3})"))
+            && newest.contains("; "),
+        "{newest}"
+    );
+    for (serial, back_to) in [(&s1, "enum-dh-dl"), (&s3, "enum-dh-p2")] {
+        let undone = move_to(serial.clone(), back_to).await;
+        assert!(undone.contains("Đã chuyển 1 hộ"), "{undone}");
+    }
+    assert!(server
+        .intake
+        .store
+        .assignment("enum-dh-p2")
+        .unwrap()
+        .households
+        .iter()
+        .any(|h| h.id == "dh-p4-kp2-03"));
 
     // The old tablet, offline until now, hands out forms in the moved village.
     let mut old = server.enroll("enum-dh-p2").await;

@@ -268,6 +268,9 @@ impl Intake {
             "phiên bản phiếu",
             "tình trạng",
             "duyệt phiếu",
+            // Where the tablet's two keyings read the paper differently, and what each read:
+            // the answers beside are what the paper was found to say.
+            "hai lần nhập đọc khác nhau",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -335,6 +338,26 @@ impl Intake {
                 reviewed(&f.household),
             ]
         };
+        let apart = |version: &forms::Form, sheet: &sync_protocol::seal::AnswerSheet| {
+            sheet
+                .keyings_apart
+                .iter()
+                .filter_map(|a| {
+                    let q = version.question(&a.question)?;
+                    let number = if q.number.trim().is_empty() {
+                        q.label.vi.chars().take(80).collect()
+                    } else {
+                        format!("Câu {}", q.number.trim())
+                    };
+                    Some(format!(
+                        "{number} — lần 1: {}; lần 2: {}",
+                        keyed(version, q, sheet, &a.first),
+                        keyed(version, q, sheet, &a.second)
+                    ))
+                })
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
         for u in &opened.unopenable {
             let mut row = place(
                 &u.form,
@@ -347,6 +370,7 @@ impl Intake {
         for (f, sheet) in &opened.sheets {
             let mut row = place(f, &sheet.form, "đã mở");
             let version = versions.of(&sheet.form);
+            row.push(apart(version, sheet));
             // Each cell read as the index reads it: what does not count says why, in place of
             // a number, so a figure recomputed from the export equals the published one.
             let readings = forms::answer::read(version, &sheet.answers);
@@ -870,16 +894,23 @@ impl Intake {
                 .map(|s| crate::reconcile::normalize_serial(s))
                 .collect();
             let mut taken = on_line.iter().all(is_serial);
-            if taken && on_line.len() > 1 {
+            // Each as the sample prints it where it names a household: one typed without its
+            // hyphen («QT2400012») is recorded as printed, not as a serial of no household.
+            let mut printed = Vec::with_capacity(on_line.len());
+            if taken {
                 for s in &on_line {
-                    if self.store.household_by_serial(s)?.is_none() {
-                        taken = false;
-                        break;
+                    match self.household_by_typed_serial(s, |_| true)? {
+                        Some((_, as_printed)) => printed.push(as_printed),
+                        None if on_line.len() > 1 => {
+                            taken = false;
+                            break;
+                        }
+                        None => printed.push(s.clone()),
                     }
                 }
             }
             if taken {
-                serials.extend(on_line);
+                serials.extend(printed);
             } else {
                 left_out.push(line.trim().to_string());
             }

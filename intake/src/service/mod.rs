@@ -346,6 +346,42 @@ impl Intake {
             .collect()
     }
 
+    /// The household a serial typed by hand names, among those `visible` admits: as printed
+    /// (case, blanks and dashes as [`crate::reconcile::normalize_serial`] reads them), or typed
+    /// without its hyphen («QT2400012») when putting one hyphen back names exactly one
+    /// household. Returns its id and its serial as printed. Households `visible` refuses are
+    /// never looked at further, so which exist elsewhere is not learned from the answer.
+    pub fn household_by_typed_serial(
+        &self,
+        typed: &str,
+        visible: impl Fn(&str) -> bool,
+    ) -> Result<Option<(String, String)>, IntakeError> {
+        let serial = crate::reconcile::normalize_serial(typed);
+        if let Some(id) = self
+            .store
+            .household_by_serial(&serial)?
+            .filter(|id| visible(id))
+        {
+            return Ok(Some((id, serial)));
+        }
+        // A serial with no hyphen, and short: one lookup by index for each place a hyphen can go.
+        if serial.len() > 40 || !serial.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Ok(None);
+        }
+        let mut found: Vec<(String, String)> = Vec::new();
+        for at in 1..serial.len() {
+            let printed = format!("{}-{}", &serial[..at], &serial[at..]);
+            if let Some(id) = self
+                .store
+                .household_by_serial(&printed)?
+                .filter(|id| visible(id))
+            {
+                found.push((id, printed));
+            }
+        }
+        Ok(if found.len() == 1 { found.pop() } else { None })
+    }
+
     /// The campaign's time zone: every time a person reads is in it.
     pub fn time_zone(&self) -> Result<chrono_tz::Tz, IntakeError> {
         Ok(time_zone_of(&self.store.campaign()?.info))

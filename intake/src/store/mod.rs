@@ -442,8 +442,8 @@ pub struct MoveRecord {
     pub to: String,
     /// The enumerators the households were taken from, each once.
     pub from: Vec<String>,
-    /// (serial, village id, district id) of each household moved.
-    pub households: Vec<(String, String, String)>,
+    /// (serial, village id, district id, whom it was taken from) of each household moved.
+    pub households: Vec<(String, String, String, String)>,
 }
 
 /// A household a move names, as it stands before the move.

@@ -1410,9 +1410,7 @@ async fn reviewable_serial(
         // An address typed with the printed serial instead leads to that household's page.
         let by_serial = match place {
             Some(_) => None,
-            None => i
-                .store
-                .household_by_serial(&crate::reconcile::normalize_serial(&h))?,
+            None => i.household_by_typed_serial(&h, |_| true)?.map(|(id, _)| id),
         };
         Ok((place, by_serial))
     })

@@ -109,16 +109,16 @@ pub(super) async fn reassign_data(
         // only what is theirs of it is said).
         let mut moves = Vec::new();
         for m in recent {
-            let mine: Vec<&(String, String, String)> = m
+            let mine: Vec<&(String, String, String, String)> = m
                 .households
                 .iter()
-                .filter(|(_, _, d)| a.may_see_district(d))
+                .filter(|(_, _, d, _)| a.may_see_district(d))
                 .collect();
             if mine.is_empty() {
                 continue;
             }
             let mut villages: Vec<String> = Vec::new();
-            for (_, village, _) in &mine {
+            for (_, village, ..) in &mine {
                 let place = places
                     .get(village)
                     .cloned()
@@ -138,10 +138,41 @@ pub(super) async fn reassign_data(
             } else {
                 format!("{} hộ — {}", mine.len(), villages.join("; "))
             };
+            // Taken from several people: whose each household was, so that a mistaken move
+            // can be undone person by person with the boxes above.
+            let mut holders: Vec<(&String, Vec<&str>)> = Vec::new();
+            for (serial, .., from) in mine.iter().copied() {
+                match holders.iter_mut().find(|(h, _)| *h == from) {
+                    Some((_, serials)) => serials.push(serial),
+                    None => holders.push((from, vec![serial])),
+                }
+            }
+            let from = if holders.len() == 1 {
+                name(holders[0].0)
+            } else {
+                holders
+                    .iter()
+                    .map(|(holder, serials)| {
+                        let shown = serials.iter().take(5).copied().collect::<Vec<_>>();
+                        let more = serials.len() - shown.len();
+                        format!(
+                            "{} ({}{})",
+                            name(holder),
+                            shown.join(", "),
+                            if more > 0 {
+                                format!(" và {more} hộ khác")
+                            } else {
+                                String::new()
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
             moves.push(MoveShown {
                 at: m.at,
                 by: person(&m.by),
-                from: m.from.iter().map(name).collect::<Vec<_>>().join(", "),
+                from,
                 to: name(&m.to),
                 what,
                 reason: m.reason,
@@ -643,16 +674,15 @@ pub(super) async fn reassign_households(
             for serial in serials.iter().take(1001) {
                 // Another district's household answers as one that does not exist: which
                 // serials exist elsewhere is not a supervisor's to learn.
-                let found =
+                let found = i.household_by_typed_serial(serial, |id| {
                     i.store
-                        .household_by_serial(&crate::reconcile::normalize_serial(serial))?
-                        .filter(|id| {
-                            i.store.household_place(id).ok().flatten().is_some_and(
-                                |(_, _, district, _)| account.may_see_district(&district),
-                            )
-                        });
+                        .household_place(id)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|(_, _, district, _)| account.may_see_district(&district))
+                })?;
                 match found {
-                    Some(id) => households.push(id),
+                    Some((id, _)) => households.push(id),
                     None => unknown.push(serial.chars().take(40).collect::<String>()),
                 }
             }

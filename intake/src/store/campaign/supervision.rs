@@ -118,7 +118,8 @@ pub(super) fn recent_moves(store: &SqlStore, limit: usize) -> Result<Vec<MoveRec
                 (r.get::<String>(5)?, r.get::<String>(6)?, r.get::<String>(7)?),
             ))
         })? {
-            let (at, by, reason, to, from, household) = row?;
+            let (at, by, reason, to, from, (serial, village, district)) = row?;
+            let household = (serial, village, district, from.clone());
             // A confirmation's rows are written together, in one transaction: consecutive.
             let same = |m: &&mut MoveRecord| {
                 m.at == at && m.by == by && m.to == to && m.reason == reason
