@@ -197,6 +197,55 @@ async fn double_keying_and_corrections_show_on_the_ministrys_pages() {
         .intake
         .ministry_correction(&hs[0].0, corrected, "Theo bản giấy", "bonv", "127.0.0.1")
         .unwrap();
+    // Asked to take that paper back, the page says a correction stands on it.
+    let recording = server.intake.store.paper_batches(1).unwrap().remove(0);
+    assert_eq!(recording.serials, [hs[0].1.clone()]);
+    let reconciliation = get(
+        &server,
+        "/c/qt-sipas-2024/ministry/reconciliation",
+        &session,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let question = client()
+        .post(format!(
+            "{}/c/qt-sipas-2024/ministry/paper/withdraw",
+            server.base
+        ))
+        .header(reqwest::header::COOKIE, format!("fp_session={session}"))
+        .form(&[
+            ("csrf", hidden_csrf(&reconciliation).as_str()),
+            ("batch", recording.batch.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        question.contains(&format!(
+            "id=\"corrected\">Phiếu {} đã được nhập sửa theo bản giấy này",
+            hs[0].1
+        )),
+        "{question}"
+    );
+    // The correction's address by printed serial, typed any way, leads to the household's.
+    let by_serial = get(
+        &server,
+        &format!(
+            "/c/qt-sipas-2024/ministry/correct/{}",
+            hs[0].1.to_lowercase().replace('-', "")
+        ),
+        &session,
+    )
+    .await;
+    assert_eq!(
+        by_serial.headers()[reqwest::header::LOCATION],
+        format!("/c/qt-sipas-2024/ministry/correct/{}", hs[0].0).as_str()
+    );
     let review = get(&server, "/c/qt-sipas-2024/ministry/review", &session)
         .await
         .text()

@@ -884,8 +884,18 @@ impl Intake {
                 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
                 && s.chars().any(|c| c.is_ascii_digit())
         };
+        // A recording is a parcel's worth, or a day's: far more is a paste gone wrong, and a
+        // page asking to take it back, or a box holding it again, would be megabytes.
+        let lines = serials_text.lines().filter(|l| !l.trim().is_empty());
+        if lines.clone().count() > PAPER_LINES_MAX
+            || crate::reconcile::serials_in(serials_text).len() > PAPER_LINES_MAX
+        {
+            return Err(IntakeError::Declined(format!(
+                "Một lần ghi nhận nhiều nhất 20.000 số phiếu: hãy chia ra vài lần. / At most {PAPER_LINES_MAX} serials a recording: record them in parts."
+            )));
+        }
         let (mut serials, mut left_out) = (Vec::new(), Vec::new());
-        for line in serials_text.lines().filter(|l| !l.trim().is_empty()) {
+        for line in lines {
             // Several on a line, as typed by hand, are read as the move page reads them, but
             // only when each is a serial of the sample: «QT24 00078» is one serial mistyped,
             // not two. A line with anything else comes back whole, to be mended in place.
@@ -935,16 +945,15 @@ impl Intake {
             // shows the name, and times are said in the campaign's zone there.
             let batch = format!("{by}-{:012x}", rand::random::<u64>() >> 16);
             self.store.record_paper(&batch, &serials, by, now)?;
-            // Which serials, as a withdrawal's audit says them (a few hundred at most: a
-            // parcel's worth; a longer scan is summed up).
-            let named: Vec<&str> = serials.iter().take(300).map(String::as_str).collect();
-            let more = serials.len() - named.len();
+            // Which serials, as many as an audit row holds (the recording itself keeps them all,
+            // and taking it back audits every one).
+            let head = format!("lần ghi nhận {batch}: {} số phiếu", serials.len());
+            let (named, more) = serials_within(&serials, AUDIT_SERIALS_BUDGET - head.len() - 25);
             self.audit(
                 by,
                 "paper_recorded",
                 &format!(
-                    "lần ghi nhận {batch}: {} số phiếu ({}{})",
-                    serials.len(),
+                    "{head} ({}{})",
                     named.join(", "),
                     if more > 0 {
                         format!(", và {more} số khác")
@@ -1021,17 +1030,27 @@ impl Intake {
             })
             .unwrap_or_default();
         let serials = self.store.withdraw_paper(batch)?;
-        self.audit(
-            by,
-            "paper_withdrawn",
-            &format!(
-                "huỷ lần ghi nhận {batch}{recorded_at}: {} số phiếu ({})",
-                serials.len(),
-                serials.join(", ")
-            ),
-            address,
-            Utc::now(),
-        )?;
+        // Every serial, in as many rows as it takes: once taken back, the log is the only
+        // place they are kept.
+        let head = format!(
+            "huỷ lần ghi nhận {batch}{recorded_at}: {} số phiếu",
+            serials.len()
+        );
+        let mut rest: &[String] = &serials;
+        let mut parts = Vec::new();
+        while !rest.is_empty() {
+            let (named, more) = serials_within(rest, AUDIT_SERIALS_BUDGET - head.len() - 20);
+            parts.push(named.join(", "));
+            rest = &rest[rest.len() - more..];
+        }
+        let now = Utc::now();
+        for (n, part) in parts.iter().enumerate() {
+            let detail = match parts.len() {
+                1 => format!("{head} ({part})"),
+                all => format!("{head}, phần {}/{all} ({part})", n + 1),
+            };
+            self.audit(by, "paper_withdrawn", &detail, address, now)?;
+        }
         Ok(serials)
     }
 
@@ -1323,6 +1342,29 @@ pub fn cell(
         (None, _) => labels,
     };
     (raw, labels)
+}
+
+/// The most serials one recording of paper takes.
+pub const PAPER_LINES_MAX: usize = 20_000;
+
+/// The characters of an audit row's detail left for a list of serials, after its sentence.
+const AUDIT_SERIALS_BUDGET: usize = crate::store::AUDIT_DETAIL_MAX - 10;
+
+/// The first of `serials` whose list («A, B, C») fits `budget` characters (at least one), and
+/// how many are left out.
+fn serials_within(serials: &[String], budget: usize) -> (Vec<&str>, usize) {
+    let mut used = 0;
+    let mut named = Vec::new();
+    for s in serials {
+        let cost = s.chars().count() + if named.is_empty() { 0 } else { 2 };
+        if !named.is_empty() && used + cost > budget {
+            break;
+        }
+        used += cost;
+        named.push(s.as_str());
+    }
+    let more = serials.len() - named.len();
+    (named, more)
 }
 
 /// What one keying said at `question` of an opened sheet, written as the sheet's own answer

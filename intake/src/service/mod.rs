@@ -15,7 +15,7 @@
 mod centre;
 mod devices;
 mod ministry;
-pub use ministry::{backcheck_record_seen, ReviewRow, ReviewSheet};
+pub use ministry::{backcheck_record_seen, ReviewRow, ReviewSheet, PAPER_LINES_MAX};
 mod people;
 pub use people::LoggedIn;
 mod supervision;

@@ -167,21 +167,40 @@ pub(super) async fn withdraw_paper(
                 return Ok(None);
             };
             let elsewhere = i.paper_held_elsewhere(&batch)?;
+            // Forms the ministry keyed again from this very paper: taking it back leaves their
+            // correction standing on paper no longer recorded, which is said before.
+            let mut corrected = Vec::new();
+            for household in i.store.corrected_households()?.keys() {
+                let serial = i.serial_of(household)?;
+                let normalized = crate::reconcile::normalize_serial(&serial);
+                if batch
+                    .serials
+                    .iter()
+                    .any(|s| crate::reconcile::normalize_serial(s) == normalized)
+                    && !elsewhere.contains(&serial)
+                {
+                    corrected.push(serial);
+                }
+            }
+            corrected.sort();
             Ok(Some((
                 i.person_name(&batch.by)?,
                 batch,
-                elsewhere,
+                (elsewhere, corrected),
                 i.time_zone()?,
             )))
         })
         .await?;
-        let Some((name, batch, elsewhere, tz)) = found else {
+        let Some((name, batch, (elsewhere, corrected), tz)) = found else {
             return Ok(gone());
         };
         let body = html! {
             p #question { "Huỷ lần ghi nhận lúc " (super::layout::shown_time(&batch.at, tz)) " của " (name) ": " (batch.serials.len()) " số phiếu (" (batch.serials.join(", ")) ")? Các số phiếu này sẽ không còn được tính là đã nhận bản giấy theo lần ghi nhận này, và được đưa lại vào ô ghi nhận để sửa rồi ghi lại." }
             @if !elsewhere.is_empty() {
                 p #elsewhere { "Riêng " (elsewhere.join(", ")) " còn được ghi nhận ở lần khác nên vẫn tính là đã nhận bản giấy; đừng ghi lại các số này." }
+            }
+            @if !corrected.is_empty() {
+                p.error #corrected { "Phiếu " (corrected.join(", ")) " đã được nhập sửa theo bản giấy này. Huỷ thì bản giấy của chúng tính là chưa đến, còn bản sửa vẫn giữ nguyên: chỉ huỷ khi chắc bản giấy đó chưa hề đến." }
             }
             form method="post" action="ministry/paper/withdraw" {
                 input type="hidden" name="csrf" value=(v.csrf);
@@ -215,6 +234,16 @@ pub(super) struct PaperForm {
     pub(super) serials: String,
 }
 
+/// The first fifty of `serials`, then how many more: a sentence, not the list (the page's
+/// sections list them all).
+fn first_of(serials: &[String]) -> String {
+    let shown = serials[..serials.len().min(50)].join(", ");
+    match serials.len().saturating_sub(50) {
+        0 => shown,
+        more => format!("{shown} và {more} số khác"),
+    }
+}
+
 pub(super) async fn record_paper(
     InCampaign(intake): InCampaign,
     Extension(said): Extension<Arc<Messages>>,
@@ -239,14 +268,14 @@ pub(super) async fn record_paper(
                 said.push_str(&format!(
                     " Trong đó {} số không thuộc hộ nào của mẫu (có thể gõ hoặc quét nhầm; xem mục «Số phiếu không có trong mẫu»): {}.",
                     done.not_in_sample.len(),
-                    done.not_in_sample.join(", ")
+                    first_of(&done.not_in_sample)
                 ));
             }
             if !done.recorded_before.is_empty() {
                 said.push_str(&format!(
                     " {} số đã được ghi nhận ở lần trước (nay thành trùng, xem mục «Số phiếu bị trùng»): {}.",
                     done.recorded_before.len(),
-                    done.recorded_before.join(", ")
+                    first_of(&done.recorded_before)
                 ));
             }
             if !done.left_out.is_empty() {
@@ -1691,7 +1720,19 @@ pub(super) async fn correction_page(
     Path((_, household)): Path<(String, String)>,
 ) -> Result<Response, IntakeError> {
     let (i, h) = (intake.clone(), household.clone());
-    let place = blocking(move || Ok(i.store.household_place(&h)?)).await?;
+    let (place, by_serial) = blocking(move || {
+        let place = i.store.household_place(&h)?;
+        // An address typed with the printed serial leads to that household's correction.
+        let by_serial = match place {
+            Some(_) => None,
+            None => i.household_by_typed_serial(&h, |_| true)?.map(|(id, _)| id),
+        };
+        Ok((place, by_serial))
+    })
+    .await?;
+    if let Some(id) = by_serial {
+        return Ok(Redirect::to(&v.at(&format!("/ministry/correct/{id}"))).into_response());
+    }
     // A correction re-keys a sheet the centre holds: none, nothing to offer (the POST would
     // refuse it after a whole form was keyed).
     let Some((serial, ..)) = place.filter(|(.., has_answers)| *has_answers) else {

@@ -42,7 +42,8 @@ const MOVES_SHOWN: usize = 10;
 struct MoveShown {
     at: String,
     by: String,
-    from: String,
+    /// Whom the households were taken from, by name, each with the serials that were theirs.
+    from: Vec<(String, Vec<String>)>,
     to: String,
     /// "19 hộ — village, commune", or "2 hộ: serials".
     what: String,
@@ -140,35 +141,14 @@ pub(super) async fn reassign_data(
             };
             // Taken from several people: whose each household was, so that a mistaken move
             // can be undone person by person with the boxes above.
-            let mut holders: Vec<(&String, Vec<&str>)> = Vec::new();
-            for (serial, .., from) in mine.iter().copied() {
-                match holders.iter_mut().find(|(h, _)| *h == from) {
-                    Some((_, serials)) => serials.push(serial),
-                    None => holders.push((from, vec![serial])),
+            let mut from: Vec<(String, Vec<String>)> = Vec::new();
+            for (serial, .., holder) in mine.iter().copied() {
+                let holder = name(holder);
+                match from.iter_mut().find(|(h, _)| *h == holder) {
+                    Some((_, serials)) => serials.push(serial.clone()),
+                    None => from.push((holder, vec![serial.clone()])),
                 }
             }
-            let from = if holders.len() == 1 {
-                name(holders[0].0)
-            } else {
-                holders
-                    .iter()
-                    .map(|(holder, serials)| {
-                        let shown = serials.iter().take(5).copied().collect::<Vec<_>>();
-                        let more = serials.len() - shown.len();
-                        format!(
-                            "{} ({}{})",
-                            name(holder),
-                            shown.join(", "),
-                            if more > 0 {
-                                format!(" và {more} hộ khác")
-                            } else {
-                                String::new()
-                            }
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            };
             moves.push(MoveShown {
                 at: m.at,
                 by: person(&m.by),
@@ -443,7 +423,16 @@ pub(super) fn reassign_view(
             div.scroll { table #moves {
                 thead { tr { th.l { "Lúc" } th.l { "Người chuyển" } th.l { "Từ" } th.l { "Sang" } th.l { "Hộ" } th.l { "Lý do" } } }
                 tbody { @for m in &d.moves { tr {
-                    td.l { (super::layout::shown_time(&m.at, d.tz)) } td.l { (m.by) } td.l { (m.from) } td.l { (m.to) } td.l { (m.what) } td.l { (m.reason) }
+                    td.l { (super::layout::shown_time(&m.at, d.tz)) } td.l { (m.by) }
+                    // From several people: whose each household was, every serial (folded when
+                    // many), so that a mistaken move is undone person by person above.
+                    td.l.from { @if let [(only, _)] = m.from.as_slice() { (only) } @else {
+                        @for (holder, serials) in &m.from { div {
+                            @if serials.len() <= 5 { (holder) " (" (serials.join(", ")) ")" }
+                            @else { details { summary { (holder) " (" (serials.len()) " hộ)" } (serials.join(", ")) } }
+                        } }
+                    } }
+                    td.l { (m.to) } td.l { (m.what) } td.l { (m.reason) }
                 } } }
             } }
         }
@@ -481,6 +470,14 @@ pub(super) async fn reassign(
     Posted { v, from, form, .. }: Posted<Staff, ReassignForm>,
 ) -> Result<Response, IntakeError> {
     let target = crate::store::ReassignTarget::Village(form.village.clone());
+    if form.confirmed.as_deref() == Some("no") {
+        return Ok(refused_on_move_page(
+            &said,
+            &v,
+            "Chưa chuyển gì.",
+            KeptMove::village(&form),
+        ));
+    }
     if form.confirmed.is_none() {
         let plan = match plan_or_said(
             &intake,
@@ -555,7 +552,8 @@ fn confirm_form<const N: usize>(
             @for (name, value) in fields { input type="hidden" name=(name) value=(value); }
             input type="hidden" name="seen" value=(plan.seen);
             button name="confirmed" value="yes" { "Xác nhận chuyển giao" } " "
-            a href="reassign" { "Huỷ" }
+            // Back to the move page with what was asked kept in its form, to be mended.
+            button.secondary name="confirmed" value="no" { "Huỷ" }
         }
     }
 }
@@ -664,6 +662,10 @@ pub(super) async fn reassign_households(
             KeptMove::households(&form, ""),
         ));
     }
+    if form.confirmed.as_deref() == Some("no") {
+        let kept = KeptMove::households(&form, &form.households);
+        return Ok(refused_on_move_page(&said, &v, "Chưa chuyển gì.", kept));
+    }
     let serials = crate::reconcile::serials_in(&form.households);
     let (i, a) = (intake.clone(), v.account.clone());
     let asking = form.confirmed.is_none();
@@ -692,7 +694,7 @@ pub(super) async fn reassign_households(
                 let more = unknown.len().saturating_sub(10);
                 unknown.truncate(10);
                 return Err(IntakeError::Declined(format!(
-                    "Không có hộ nào mang số phiếu {}{} trong các huyện của bạn. Hãy ghi số phiếu đúng như in trên phiếu giấy, cả dấu gạch ngang.",
+                    "Không có hộ nào mang số phiếu {}{} trong các huyện của bạn. Hãy ghi số phiếu như in trên phiếu giấy.",
                     unknown.join(", "),
                     if more > 0 { format!(" (và {more} số khác)") } else { String::new() }
                 )));

@@ -41,6 +41,38 @@ pub(super) struct Said {
 }
 
 impl Said {
+    /// What `self` and a later `next` said, together: both sentences, and the box holding
+    /// `self`'s lines then those of `next`'s not already there (each line as many times as
+    /// either held it); `next`'s fields and slip where it has them.
+    fn and(self, next: Said) -> Said {
+        let message = match (self.message.is_empty(), next.message.is_empty()) {
+            (_, true) => self.message,
+            (true, false) => next.message,
+            (false, false) if self.message == next.message => next.message,
+            (false, false) => format!("{} {}", self.message, next.message),
+        };
+        let mut kept: Vec<&str> = self.kept.lines().collect();
+        let mut already: Vec<&str> = kept.clone();
+        for line in next.kept.lines() {
+            match already.iter().position(|l| *l == line) {
+                Some(at) => {
+                    already.swap_remove(at);
+                }
+                None => kept.push(line),
+            }
+        }
+        Said {
+            message,
+            kept: kept.join("\n"),
+            kept_fields: if next.kept_fields.is_empty() {
+                self.kept_fields
+            } else {
+                next.kept_fields
+            },
+            slip: next.slip.or(self.slip),
+        }
+    }
+
     /// The bytes it holds, about.
     fn size(&self) -> usize {
         self.message.len()
@@ -90,7 +122,12 @@ impl Messages {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         held.retain(|_, (at, _)| now.duration_since(*at) < HELD_FOR);
-        held.remove(session);
+        // Two forms sent at once from one session (two tabs, a retry on a flaky link): the
+        // page drawn next says what both did and keeps both boxes, not the last one's alone.
+        let said = match held.remove(session) {
+            Some((_, waiting)) => waiting.and(said),
+            None => said,
+        };
         let mut bytes: usize = held.values().map(|(_, s)| s.size()).sum();
         while !held.is_empty() && (held.len() >= HELD_MAX || bytes + said.size() > HELD_BYTES_MAX) {
             let Some(oldest) = held
@@ -159,6 +196,33 @@ mod tests {
         assert_eq!(held.len(), HELD_MAX);
         assert!(held.contains_key(&format!("s{}", HELD_MAX + 9)));
         assert!(!held.contains_key("s0"));
+    }
+
+    #[test]
+    fn two_forms_sent_at_once_are_both_said_and_both_boxes_kept() {
+        let m = Messages::default();
+        let said = |message: &str, kept: &str| Said {
+            message: message.into(),
+            kept: kept.into(),
+            ..Said::default()
+        };
+        // The box as typed, sent twice: one request took the recording back, the other found
+        // it gone; either may arrive last.
+        m.keep("s", said("Đã huỷ 2 số.", "QT24-1\nQT24-1\nQT24-7\nQT24-8"));
+        m.keep("s", said("Không còn.", "QT24-1\nQT24-1"));
+        let both = m.held.lock().unwrap().remove("s").unwrap().1;
+        assert_eq!(both.message, "Đã huỷ 2 số. Không còn.");
+        assert_eq!(both.kept, "QT24-1\nQT24-1\nQT24-7\nQT24-8");
+        m.keep("s", said("Không còn.", "QT24-1\nQT24-1"));
+        m.keep("s", said("Đã huỷ 2 số.", "QT24-1\nQT24-1\nQT24-7\nQT24-8"));
+        let both = m.held.lock().unwrap().remove("s").unwrap().1;
+        assert_eq!(both.kept, "QT24-1\nQT24-1\nQT24-7\nQT24-8");
+        // Read once, the next page starts afresh.
+        m.keep("s", said("Một.", "a"));
+        assert_eq!(
+            m.held.lock().unwrap().remove("s").unwrap().1,
+            said("Một.", "a")
+        );
     }
 
     #[test]
