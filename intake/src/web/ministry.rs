@@ -1425,6 +1425,27 @@ fn sheet_review_view(
     page(&format!("Duyệt phiếu số {serial}"), Some(v), body)
 }
 
+/// The household a page's address names: `Ok` with where it is (`None`: no such household),
+/// or `Err` with the id of the household whose printed serial the address holds instead (typed
+/// as on the paper in hand), for the page to lead there.
+async fn household_in_address(
+    intake: &Arc<Intake>,
+    household: &str,
+) -> Result<Result<Option<(String, String, String, bool)>, String>, IntakeError> {
+    let (i, h) = (intake.clone(), household.to_string());
+    blocking(move || {
+        let place = i.store.household_place(&h)?;
+        if place.is_some() {
+            return Ok(Ok(place));
+        }
+        Ok(match i.household_by_typed_serial(&h, |_| true)? {
+            Some((id, _)) => Err(id),
+            None => Ok(None),
+        })
+    })
+    .await
+}
+
 /// The serial of a household the centre holds a sheet of, and what the reviewer needs beside
 /// the answers (where, who, the paper, the double keying, the decision so far); or a page
 /// saying there is none.
@@ -1433,22 +1454,14 @@ async fn reviewable_serial(
     v: &Visitor,
     household: &str,
 ) -> Result<Result<(String, Markup), Response>, IntakeError> {
-    let (i, h) = (intake.clone(), household.to_string());
-    let (place, by_serial) = blocking(move || {
-        let place = i.store.household_place(&h)?;
-        // An address typed with the printed serial instead leads to that household's page.
-        let by_serial = match place {
-            Some(_) => None,
-            None => i.household_by_typed_serial(&h, |_| true)?.map(|(id, _)| id),
-        };
-        Ok((place, by_serial))
-    })
-    .await?;
-    if let Some(id) = by_serial {
-        return Ok(Err(
-            Redirect::to(&v.at(&format!("/ministry/review/{id}"))).into_response()
-        ));
-    }
+    let place = match household_in_address(intake, household).await? {
+        Ok(place) => place,
+        Err(id) => {
+            return Ok(Err(
+                Redirect::to(&v.at(&format!("/ministry/review/{id}"))).into_response()
+            ))
+        }
+    };
     let known = place.is_some();
     Ok(match place.filter(|(.., has_answers)| *has_answers) {
         Some((serial, ..)) => Ok((serial.clone(), review_facts(intake, household).await?)),
@@ -1719,20 +1732,12 @@ pub(super) async fn correction_page(
     Signed { v, .. }: Signed<Ministry>,
     Path((_, household)): Path<(String, String)>,
 ) -> Result<Response, IntakeError> {
-    let (i, h) = (intake.clone(), household.clone());
-    let (place, by_serial) = blocking(move || {
-        let place = i.store.household_place(&h)?;
-        // An address typed with the printed serial leads to that household's correction.
-        let by_serial = match place {
-            Some(_) => None,
-            None => i.household_by_typed_serial(&h, |_| true)?.map(|(id, _)| id),
-        };
-        Ok((place, by_serial))
-    })
-    .await?;
-    if let Some(id) = by_serial {
-        return Ok(Redirect::to(&v.at(&format!("/ministry/correct/{id}"))).into_response());
-    }
+    let place = match household_in_address(&intake, &household).await? {
+        Ok(place) => place,
+        Err(id) => {
+            return Ok(Redirect::to(&v.at(&format!("/ministry/correct/{id}"))).into_response())
+        }
+    };
     // A correction re-keys a sheet the centre holds: none, nothing to offer (the POST would
     // refuse it after a whole form was keyed).
     let Some((serial, ..)) = place.filter(|(.., has_answers)| *has_answers) else {
