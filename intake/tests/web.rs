@@ -2245,6 +2245,22 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
             && newest.contains(&format!("<div>{name_a} ({s3})</div>")),
         "{newest}"
     );
+    // The log says it too, person by person, after whom to and why.
+    let logged = server
+        .centre
+        .accounts()
+        .audit_log(10_000)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == "reassigned")
+        .unwrap()
+        .detail;
+    assert!(
+        logged.contains(&format!("giao cho {name_b}; lý do: Nhầm người; trước đó: "))
+            && logged.contains(&format!("{name_c} làm {s1}"))
+            && logged.contains(&format!("{name_a} làm {s3}")),
+        "{logged}"
+    );
     for (serial, back_to) in [(&s1, "enum-dh-dl"), (&s3, "enum-dh-p2")] {
         let undone = move_to(serial.clone(), back_to).await;
         assert!(undone.contains("Đã chuyển 1 hộ"), "{undone}");

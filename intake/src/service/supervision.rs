@@ -44,13 +44,27 @@ impl Intake {
             // Nothing was written: every household was theirs already, or finished.
             return Err(plan.nothing_to_move());
         }
-        let mut detail = format!(
-            "{} (trước đó do {} làm) giao cho {}; lý do: {}",
-            plan.what,
-            plan.from_names.join(", "),
-            plan.to_name,
-            plan.reason
-        );
+        let mut detail = match plan.from_names.as_slice() {
+            [one] => format!(
+                "{} (trước đó do {one} làm) giao cho {}; lý do: {}",
+                plan.what, plan.to_name, plan.reason
+            ),
+            // From several people: whose each household was (the store keeps it per household
+            // too), after what a row cut at its length must keep, so that the log alone tells
+            // how to undo the move person by person.
+            several => format!(
+                "{} giao cho {}; lý do: {}; trước đó: {}",
+                plan.what,
+                plan.to_name,
+                plan.reason,
+                several
+                    .iter()
+                    .zip(&plan.taken_from)
+                    .map(|(name, serials)| format!("{name} làm {}", serials.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
         if !moved.finished.is_empty() {
             detail += &format!(
                 "; {} hộ đã xong không chuyển: {}",
@@ -112,6 +126,7 @@ impl Intake {
         let candidates = self.store.move_candidates(target)?;
         let finished_status = sync_protocol::lifecycle::HouseholdStatus::InParcel.as_str();
         let (mut moving, mut finished, mut from) = (Vec::new(), Vec::new(), Vec::new());
+        let mut taken_from: Vec<Vec<String>> = Vec::new();
         let mut theirs_already = 0;
         for h in &candidates {
             if h.enumerator == to {
@@ -127,8 +142,12 @@ impl Intake {
                 .get(&h.enumerator)
                 .cloned()
                 .unwrap_or_else(|| h.enumerator.clone());
-            if !from.contains(&name) {
-                from.push(name);
+            match from.iter().position(|n| *n == name) {
+                Some(at) => taken_from[at].push(h.serial.clone()),
+                None => {
+                    from.push(name);
+                    taken_from.push(vec![h.serial.clone()]);
+                }
             }
         }
         // Households are named by the serials that move (those that stay are said apart).
@@ -178,6 +197,7 @@ impl Intake {
             to_name,
             reason,
             from_names: from,
+            taken_from,
             moving: moving.len(),
             finished,
             theirs_already,
@@ -327,6 +347,8 @@ pub struct ReassignPlan {
     pub reason: String,
     /// Who holds the households that move, by name, each once.
     pub from_names: Vec<String>,
+    /// The serials each of [`ReassignPlan::from_names`] holds, in the same order.
+    pub taken_from: Vec<Vec<String>>,
     /// How many households move (at least one).
     pub moving: usize,
     /// Serials of households named that are finished (their form in a parcel): they stay.
