@@ -1937,7 +1937,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     assert!(
         refused.contains("<html")
             && refused.contains(&format!(
-                "Không có hộ nào mang số phiếu {elsewhere} trong các huyện của bạn"
+                "<p class=\"error\" id=\"message\" role=\"alert\">Không có hộ nào mang số phiếu {elsewhere} trong các huyện của bạn"
             ))
             && refused.contains(&format!("name=\"households\" required placeholder=\"QT24-01234, QT24-01235\" value=\"{typed}\""))
             && !refused.contains("not_found"),
@@ -1982,8 +1982,8 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     let one_long = format!("{}, {s1}", "Y".repeat(5_000));
     let said = single(&one_long, "enum-dh-dl").await.text().await.unwrap();
     assert!(
-        said.contains(&format!("mang số phiếu {} trong", "Y".repeat(40))),
-        "a serial said back is cut short"
+        said.contains(&format!("mang số phiếu {}… trong", "Y".repeat(40))),
+        "a serial said back is cut short, and marked so"
     );
     // Moving households asks once more first.
     let asked = client()
@@ -2223,7 +2223,7 @@ async fn a_supervisor_reassigns_a_village_and_sees_what_the_old_device_sent_afte
     ])
     .await;
     assert!(
-        cancelled.contains("Chưa chuyển gì.")
+        cancelled.contains("<p id=\"message\" role=\"status\">Chưa chuyển gì.</p>")
             && cancelled.contains(&format!("value=\"{s1}, {s3}\""))
             && cancelled.contains("value=\"Nhầm người\""),
         "{cancelled}"

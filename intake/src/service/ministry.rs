@@ -802,8 +802,8 @@ impl Intake {
     pub fn paper_missing(&self, household: &str) -> Result<Option<String>, IntakeError> {
         let serial = self.serial_of(household)?;
         let arrived = self
-            .paper_arrived()?
-            .contains(&crate::reconcile::normalize_serial(&serial));
+            .store
+            .paper_has_arrived(&crate::reconcile::normalize_serial(&serial))?;
         Ok((!arrived).then_some(serial))
     }
 

@@ -343,6 +343,10 @@ impl Store for SqlStore {
         reconciliation::paper_serials(self)
     }
 
+    fn paper_has_arrived(&self, serial: &str) -> Result<bool, StoreError> {
+        reconciliation::paper_has_arrived(self, serial)
+    }
+
     fn paper_batches(&self, limit: usize) -> Result<Vec<PaperBatch>, StoreError> {
         reconciliation::paper_batches(self, limit)
     }

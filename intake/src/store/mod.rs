@@ -714,6 +714,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Every serial that arrived on paper, in arrival order.
     fn paper_serials(&self) -> Result<Vec<String>, StoreError>;
+    /// Whether `serial` (as normalised by `reconcile`) arrived on paper: one form's question,
+    /// answered without reading every recording.
+    fn paper_has_arrived(&self, serial: &str) -> Result<bool, StoreError>;
     /// The latest `limit` recordings of paper, newest first.
     fn paper_batches(&self, limit: usize) -> Result<Vec<PaperBatch>, StoreError>;
     /// One recording of paper, if it is still there.

@@ -227,6 +227,7 @@ impl KeptMove {
                 ("reason".into(), self.reason),
             ],
             slip: None,
+            refused: true,
         }
     }
 
@@ -364,14 +365,17 @@ fn resolution_words(r: &RejectedRecord) -> String {
 pub(super) fn reassign_view(
     v: &Visitor,
     d: &ReassignData,
-    message: Option<String>,
+    // The sentence, and whether it refuses what was asked.
+    message: Option<(String, bool)>,
     kept: &KeptMove,
 ) -> Html<String> {
     let kept_of = |form: &str| (kept.form == form).then_some(kept);
     let (open, done): (Vec<&RejectedRecord>, Vec<&RejectedRecord>) =
         d.rejected.iter().partition(|r| r.resolution.is_none());
     let body = html! {
-        @if let Some(m) = message { p role="status" #message { (m) } }
+        @if let Some((m, refused)) = message {
+            @if refused { p.error role="alert" #message { (m) } } @else { p role="status" #message { (m) } }
+        }
         h2 { "Việc bị máy chủ từ chối cần giải quyết (" (open.len()) ")" }
         @if open.is_empty() { p #no-rejected { "Không có việc nào chờ giải quyết." } } @else {
             p.muted { "Mỗi việc dưới đây đã bị từ chối khi đến máy chủ. Nhận vào hồ sơ khi việc đã thật sự làm (ví dụ phiếu đã phát cho hộ); bỏ qua kèm lý do khi không." }
@@ -447,7 +451,7 @@ pub(super) async fn reassign_page(
 ) -> Result<Response, IntakeError> {
     let data = reassign_data(&intake, &v.account).await?;
     let said = said.take(&v).unwrap_or_default();
-    let message = (!said.message.is_empty()).then(|| said.message.clone());
+    let message = (!said.message.is_empty()).then(|| (said.message.clone(), said.refused));
     Ok(reassign_view(&v, &data, message, &KeptMove::from_said(&said)).into_response())
 }
 
@@ -471,12 +475,7 @@ pub(super) async fn reassign(
 ) -> Result<Response, IntakeError> {
     let target = crate::store::ReassignTarget::Village(form.village.clone());
     if form.confirmed.as_deref() == Some("no") {
-        return Ok(refused_on_move_page(
-            &said,
-            &v,
-            "Chưa chuyển gì.",
-            KeptMove::village(&form),
-        ));
+        return Ok(not_moved(&said, &v, KeptMove::village(&form)));
     }
     if form.confirmed.is_none() {
         let plan = match plan_or_said(
@@ -616,6 +615,15 @@ fn refused_on_move_page(
     said.redirect(v, "/reassign", said_back)
 }
 
+/// Back to the move page from a question answered «Huỷ», with what was asked kept.
+fn not_moved(said: &Messages, v: &Visitor, kept: KeptMove) -> Response {
+    let said_back = Said {
+        refused: false,
+        ..kept.into_said("Chưa chuyển gì.".into())
+    };
+    said.redirect(v, "/reassign", said_back)
+}
+
 /// What a move did, said on the page it redirects to.
 fn moved_words(done: crate::store::Reassigned, to: &str) -> String {
     let moved = done.moved;
@@ -664,7 +672,7 @@ pub(super) async fn reassign_households(
     }
     if form.confirmed.as_deref() == Some("no") {
         let kept = KeptMove::households(&form, &form.households);
-        return Ok(refused_on_move_page(&said, &v, "Chưa chuyển gì.", kept));
+        return Ok(not_moved(&said, &v, kept));
     }
     let serials = crate::reconcile::serials_in(&form.households);
     let (i, a) = (intake.clone(), v.account.clone());
@@ -685,7 +693,7 @@ pub(super) async fn reassign_households(
                 })?;
                 match found {
                     Some((id, _)) => households.push(id),
-                    None => unknown.push(serial.chars().take(40).collect::<String>()),
+                    None => unknown.push(crate::store::bounded(serial, 40)),
                 }
             }
             // Every serial not found, said at once (a few of them), with how a serial is written:

@@ -38,6 +38,8 @@ pub(super) struct Said {
     /// An enrollment code just issued, for its slip: a secret shown once, so it waits here
     /// (wiped when dropped) rather than in the page's address.
     pub(super) slip: Option<CodeSlip>,
+    /// The sentence refuses what was asked: a page shows it as an error, not as news.
+    pub(super) refused: bool,
 }
 
 impl Said {
@@ -70,6 +72,7 @@ impl Said {
                 next.kept_fields
             },
             slip: next.slip.or(self.slip),
+            refused: self.refused || next.refused,
         }
     }
 

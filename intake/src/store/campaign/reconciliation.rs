@@ -228,6 +228,17 @@ pub(super) fn record_paper(
     })
 }
 
+pub(super) fn paper_has_arrived(store: &SqlStore, serial: &str) -> Result<bool, StoreError> {
+    let serial = serial.to_string();
+    store.read(move |c| {
+        c.query_row(
+            "SELECT EXISTS(SELECT 1 FROM paper_arrivals WHERE serial = ?1)",
+            [serial],
+            |r| r.get(0),
+        )
+    })
+}
+
 pub(super) fn paper_serials(store: &SqlStore) -> Result<Vec<String>, StoreError> {
     store.read(|c| {
         let mut stmt = c.prepare("SELECT serial FROM paper_arrivals ORDER BY id")?;
