@@ -440,8 +440,6 @@ pub struct MoveRecord {
     pub by: String,
     pub reason: String,
     pub to: String,
-    /// The enumerators the households were taken from, each once.
-    pub from: Vec<String>,
     /// (serial, village id, district id, whom it was taken from) of each household moved.
     pub households: Vec<(String, String, String, String)>,
 }

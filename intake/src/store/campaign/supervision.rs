@@ -119,24 +119,18 @@ pub(super) fn recent_moves(store: &SqlStore, limit: usize) -> Result<Vec<MoveRec
             ))
         })? {
             let (at, by, reason, to, from, (serial, village, district)) = row?;
-            let household = (serial, village, district, from.clone());
+            let household = (serial, village, district, from);
             // A confirmation's rows are written together, in one transaction: consecutive.
             let same = |m: &&mut MoveRecord| {
                 m.at == at && m.by == by && m.to == to && m.reason == reason
             };
             match moves.last_mut().filter(same) {
-                Some(m) => {
-                    if !m.from.contains(&from) {
-                        m.from.push(from);
-                    }
-                    m.households.push(household);
-                }
+                Some(m) => m.households.push(household),
                 None => moves.push(MoveRecord {
                     at,
                     by,
                     reason,
                     to,
-                    from: vec![from],
                     households: vec![household],
                 }),
             }
