@@ -53,13 +53,16 @@ impl Said {
             (false, false) if self.message == next.message => next.message,
             (false, false) => format!("{} {}", self.message, next.message),
         };
+        // Counted, not searched: this runs under the lock every page's message waits on, and
+        // two boxes can be 20,000 lines each.
         let mut kept: Vec<&str> = self.kept.lines().collect();
-        let mut already: Vec<&str> = kept.clone();
+        let mut already: HashMap<&str, usize> = HashMap::new();
+        for line in &kept {
+            *already.entry(line).or_default() += 1;
+        }
         for line in next.kept.lines() {
-            match already.iter().position(|l| *l == line) {
-                Some(at) => {
-                    already.swap_remove(at);
-                }
+            match already.get_mut(line).filter(|n| **n > 0) {
+                Some(n) => *n -= 1,
                 None => kept.push(line),
             }
         }
