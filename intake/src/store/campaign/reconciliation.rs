@@ -140,12 +140,7 @@ pub(super) fn household_review(
         else {
             return Ok(None);
         };
-        // Paper serials are kept as normalized when recorded.
-        let paper_arrived: bool = c.query_row(
-            "SELECT EXISTS(SELECT 1 FROM paper_arrivals WHERE serial = ?1)",
-            [crate::reconcile::normalize_serial(&serial)],
-            |r| r.get(0),
-        )?;
+        let paper_arrived = arrived(c, &crate::reconcile::normalize_serial(&serial))?;
         // Who keyed it: the latest keying's enumerator (a household moved afterwards keeps
         // its keyer), by the device's time, as the review list and the double keying
         // below reckon "latest".
@@ -230,13 +225,17 @@ pub(super) fn record_paper(
 
 pub(super) fn paper_has_arrived(store: &SqlStore, serial: &str) -> Result<bool, StoreError> {
     let serial = serial.to_string();
-    store.read(move |c| {
-        c.query_row(
-            "SELECT EXISTS(SELECT 1 FROM paper_arrivals WHERE serial = ?1)",
-            [serial],
-            |r| r.get(0),
-        )
-    })
+    store.read(move |c| arrived(c, &serial))
+}
+
+/// Whether `serial`, normalized, is recorded as arrived on paper (serials are kept normalized
+/// when recorded).
+fn arrived(c: Tx, serial: &str) -> Result<bool, StoreError> {
+    c.query_row(
+        "SELECT EXISTS(SELECT 1 FROM paper_arrivals WHERE serial = ?1)",
+        [serial],
+        |r| r.get(0),
+    )
 }
 
 pub(super) fn paper_serials(store: &SqlStore) -> Result<Vec<String>, StoreError> {
