@@ -275,16 +275,11 @@ impl Intake {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        // Columns headed as the paper reads: «Câu 10.1» (a bare 10.1 and 10.10 would both
-        // become the number 10.1 in a spreadsheet); a question printed without a number (an
-        // XLSForm's) by its label, told apart where labels repeat.
+        // Columns headed as the paper reads ([`question_title`]), told apart where labels
+        // repeat.
         let mut used: std::collections::HashMap<String, u32> = Default::default();
         for q in &columns {
-            let mut column = if q.number.trim().is_empty() {
-                q.label.vi.chars().take(80).collect::<String>()
-            } else {
-                format!("Câu {}", q.number.trim())
-            };
+            let mut column = question_title(q);
             let seen = used.entry(column.clone()).or_default();
             *seen += 1;
             if *seen > 1 {
@@ -344,13 +339,9 @@ impl Intake {
                 .iter()
                 .filter_map(|a| {
                     let q = version.question(&a.question)?;
-                    let number = if q.number.trim().is_empty() {
-                        q.label.vi.chars().take(80).collect()
-                    } else {
-                        format!("Câu {}", q.number.trim())
-                    };
                     Some(format!(
-                        "{number} — lần 1: {}; lần 2: {}",
+                        "{} — lần 1: {}; lần 2: {}",
+                        question_title(q),
                         keyed(version, q, sheet, &a.first),
                         keyed(version, q, sheet, &a.second)
                     ))
@@ -1342,6 +1333,17 @@ pub fn cell(
         (None, _) => labels,
     };
     (raw, labels)
+}
+
+/// A question as the export heads its column: «Câu 10.1» as the paper prints it (a bare 10.1
+/// and 10.10 would both become the number 10.1 in a spreadsheet), or a question printed
+/// without a number (an XLSForm's) by its label.
+fn question_title(q: &forms::load::Question) -> String {
+    if q.number.trim().is_empty() {
+        q.label.vi.chars().take(80).collect()
+    } else {
+        format!("Câu {}", q.number.trim())
+    }
 }
 
 /// The most serials one recording of paper takes.
