@@ -886,6 +886,9 @@ impl Intake {
             )));
         }
         let (mut serials, mut left_out) = (Vec::new(), Vec::new());
+        // Recorded all the same (the paper did arrive), and named: a serial of no household
+        // of the sample is most often a slip of the keyboard or the scanner.
+        let (mut not_in_sample, mut unknown) = (Vec::new(), std::collections::HashSet::new());
         for line in lines {
             // Several on a line, as typed by hand, are read as the move page reads them, but
             // only when each is a serial of the sample: «QT24 00078» is one serial mistyped,
@@ -906,7 +909,12 @@ impl Intake {
                             taken = false;
                             break;
                         }
-                        None => printed.push(s.clone()),
+                        None => {
+                            if unknown.insert(s.clone()) {
+                                not_in_sample.push(s.clone());
+                            }
+                            printed.push(s.clone());
+                        }
                     }
                 }
             }
@@ -956,18 +964,13 @@ impl Intake {
                 now,
             )?;
         }
-        // Recorded all the same (the paper did arrive), and named: a serial of no household
-        // of the sample is most often a slip of the keyboard or the scanner.
-        let mut not_in_sample = Vec::new();
-        let mut looked_up = std::collections::HashSet::new();
-        for serial in &serials {
-            if looked_up.insert(serial) && self.store.household_by_serial(serial)?.is_none() {
-                not_in_sample.push(serial.clone());
-            }
-        }
+        let distinct = serials
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len();
         Ok(PaperRecorded {
             recorded: serials.len(),
-            distinct: looked_up.len(),
+            distinct,
             left_out,
             not_in_sample,
             recorded_before,
