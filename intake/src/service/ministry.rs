@@ -1002,6 +1002,28 @@ impl Intake {
         Ok(elsewhere)
     }
 
+    /// The serials of `batch` whose form the ministry keyed again from the paper, leaving out
+    /// those `elsewhere` (recorded again, so still arrived), sorted: taking `batch` back leaves
+    /// their correction standing on paper no longer recorded, which is said before.
+    pub fn paper_corrected_from(
+        &self,
+        batch: &crate::store::PaperBatch,
+        elsewhere: &[String],
+    ) -> Result<Vec<String>, IntakeError> {
+        let normalize = crate::reconcile::normalize_serial;
+        let in_batch: std::collections::HashSet<String> =
+            batch.serials.iter().map(|s| normalize(s)).collect();
+        let mut corrected = Vec::new();
+        for household in self.store.corrected_households()?.keys() {
+            let serial = self.serial_of(household)?;
+            if in_batch.contains(&normalize(&serial)) && !elsewhere.contains(&serial) {
+                corrected.push(serial);
+            }
+        }
+        corrected.sort();
+        Ok(corrected)
+    }
+
     /// Takes back one recording of paper (a wrong scan, the wrong bundle): its serials no longer
     /// count as arrived. Returns them, as recorded, to be mended and recorded again. Audited
     /// with every serial, so nothing typed is lost.

@@ -167,22 +167,7 @@ pub(super) async fn withdraw_paper(
                 return Ok(None);
             };
             let elsewhere = i.paper_held_elsewhere(&batch)?;
-            // Forms the ministry keyed again from this very paper: taking it back leaves their
-            // correction standing on paper no longer recorded, which is said before.
-            let mut corrected = Vec::new();
-            for household in i.store.corrected_households()?.keys() {
-                let serial = i.serial_of(household)?;
-                let normalized = crate::reconcile::normalize_serial(&serial);
-                if batch
-                    .serials
-                    .iter()
-                    .any(|s| crate::reconcile::normalize_serial(s) == normalized)
-                    && !elsewhere.contains(&serial)
-                {
-                    corrected.push(serial);
-                }
-            }
-            corrected.sort();
+            let corrected = i.paper_corrected_from(&batch, &elsewhere)?;
             Ok(Some((
                 i.person_name(&batch.by)?,
                 batch,
